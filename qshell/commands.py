@@ -1,0 +1,172 @@
+"""Text -> typed commands, and the one table of meta-command names, aliases and help.
+
+Pure: no I/O, no database. The shell dispatches a parsed command to its method
+``do_<name>`` (as ``cmd.Cmd`` does); ``tests/test_commands.py`` checks every entry
+of the table has one.
+"""
+from __future__ import annotations
+
+import shlex
+from dataclasses import dataclass
+from typing import Callable
+
+from .errors import UsageError
+
+
+@dataclass(frozen=True, slots=True)
+class Command:
+    """A parsed entry. ``name`` is the canonical meta-command name, or ``sql``."""
+
+    name: str
+    arg: str = ""  # the raw argument text (SQL for ``add``/``sql``)
+    n: int | None = None  # numeric argument when the command takes one
+    args: tuple[str, ...] = ()  # split arguments when the command takes several
+
+
+@dataclass(frozen=True, slots=True)
+class Spec:
+    name: str
+    usage: str
+    help: str
+    parse: Callable[[str, str], Command]
+    aliases: tuple[str, ...] = ()
+    takes_sql: bool = False  # the argument is SQL through its ';' (may span lines)
+
+
+def _positive(word: str, what: str, cmd: str) -> int:
+    try:
+        value = int(word, 10)
+    except ValueError:
+        raise UsageError(f"\\{cmd}: {what} must be a whole number >= 1, got {word!r}") from None
+    if value < 1:
+        raise UsageError(f"\\{cmd}: {what} must be a whole number >= 1, got {value}")
+    return value
+
+
+def _words(arg: str, cmd: str) -> tuple[str, ...]:
+    try:
+        return tuple(shlex.split(arg))
+    except ValueError as exc:
+        raise UsageError(f"\\{cmd}: {exc}") from None
+
+
+def _no_arg(name: str, arg: str) -> Command:
+    if arg.strip():
+        raise UsageError(f"\\{name}: takes no argument, got {arg.strip()!r}")
+    return Command(name)
+
+
+def _raw(name: str, arg: str) -> Command:
+    return Command(name, arg.strip())
+
+
+def _add(name: str, arg: str) -> Command:
+    sql = arg.strip()
+    while sql.endswith(";"):
+        sql = sql[:-1].rstrip()
+    if not sql:
+        raise UsageError("\\add: needs an SQL statement (\\add SELECT ...;)")
+    return Command(name, sql)
+
+
+def _go(name: str, arg: str) -> Command:
+    words = _words(arg, name)
+    if not words:
+        return Command(name)
+    if len(words) > 1:
+        raise UsageError(f"\\{name}: takes one argument N, got {' '.join(words)!r}")
+    return Command(name, words[0], n=_positive(words[0], "N", name))
+
+
+def _index(name: str, arg: str) -> Command:
+    words = _words(arg, name)
+    if len(words) != 1:
+        raise UsageError(f"\\{name}: needs one staged query number (see \\list)")
+    return Command(name, words[0], n=_positive(words[0], "K", name))
+
+
+def _path(name: str, arg: str) -> Command:
+    words = _words(arg, name)
+    if len(words) != 1:
+        raise UsageError(f"\\{name}: needs one file name")
+    return Command(name, words[0], args=words)
+
+
+def _one_word(name: str, arg: str) -> Command:
+    words = _words(arg, name)
+    if len(words) != 1:
+        raise UsageError(f"\\{name}: needs one argument")
+    return Command(name, words[0], args=words)
+
+
+def _set(name: str, arg: str) -> Command:
+    words = _words(arg, name)
+    if len(words) > 2:
+        words = (words[0], " ".join(words[1:]))
+    return Command(name, arg.strip(), args=words)
+
+
+def _split_args(name: str, arg: str) -> Command:
+    return Command(name, arg.strip(), args=_words(arg, name))
+
+
+TABLE: tuple[Spec, ...] = (
+    Spec("add", "\\add SQL;", "stage one statement (it may span lines, ends at ';'); bare \\add stages the next one typed", _add, takes_sql=True),
+    Spec("addfile", "\\addfile FILE", "stage every statement of an SQL file", _path),
+    Spec("go", "\\go [N]", "run the staged set at once on N workers (default: staged count, capped by \\set workers)", _go),
+    Spec("list", "\\list", "show the staged set, numbered", _no_arg, aliases=("ls",)),
+    Spec("drop", "\\drop K", "remove staged query K", _index),
+    Spec("clear", "\\clear", "remove every staged query", _no_arg),
+    Spec("i", "\\i FILE", "read commands from a file as if typed", _path, aliases=("include",)),
+    Spec("format", "\\format FMT", "table format: any tabulate format, or csv, json", _one_word),
+    Spec("set", "\\set [NAME [VALUE]]", "show settings, or set one (workers, maxrows, format, null, on_error_stop)", _set),
+    Spec("c", "\\c [DBNAME [USER [HOST [PORT]]]] | CONNINFO | URI", "connect again (as psql's \\connect; '-' keeps a part)", _split_args, aliases=("connect",)),
+    Spec("conninfo", "\\conninfo", "show where you are connected (password masked)", _no_arg),
+    Spec("echo", "\\echo TEXT", "print TEXT", _raw),
+    Spec("?", "\\?", "this help", _no_arg, aliases=("help",)),
+    Spec("q", "\\q", "quit", _no_arg, aliases=("quit",)),
+)
+
+BY_NAME: dict[str, Spec] = {}
+for _spec in TABLE:
+    BY_NAME[_spec.name] = _spec
+    for _alias in _spec.aliases:
+        BY_NAME[_alias] = _spec
+
+SQL_TAKING = frozenset(name for name, spec in BY_NAME.items() if spec.takes_sql)
+
+
+def meta_name(line: str) -> str:
+    """The meta-command word of a line starting with a backslash ('' otherwise)."""
+    s = line.lstrip()
+    if not s.startswith("\\"):
+        return ""
+    word = s[1:].split(None, 1)[0] if len(s) > 1 and not s[1].isspace() else ""
+    return word
+
+
+def parse(text: str) -> Command:
+    """Parse one complete entry: a meta-command line (with its SQL for \\add) or SQL.
+
+    Raises UsageError for an unknown command or a bad argument.
+    """
+    s = text.strip()
+    if not s.startswith("\\"):
+        sql = s
+        while sql.endswith(";"):
+            sql = sql[:-1].rstrip()
+        return Command("sql", sql)
+    word = meta_name(s)
+    spec = BY_NAME.get(word)
+    if spec is None:
+        shown = word or "\\"
+        raise UsageError(f"invalid command \\{shown}; try \\? for help")
+    arg = s[1 + len(word):]
+    return spec.parse(spec.name, arg)
+
+
+def help_text() -> str:
+    width = max(len(spec.usage) for spec in TABLE)
+    lines = [f"  {spec.usage.ljust(width)}  {spec.help}" for spec in TABLE]
+    lines.append(f"  {'SQL;'.ljust(width)}  run one statement now on one connection, print its result")
+    return "\n".join(lines)

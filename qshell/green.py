@@ -1,0 +1,58 @@
+"""Make psycopg2 cooperative under gevent, with a wait callback that cancels on interrupt.
+
+psycogreen's stock callback (the seed's code) abandons the query when its greenlet is
+killed: the client closes the socket but the backend keeps running the statement. This
+callback instead sends a cancel request once (PQcancel) when its wait is interrupted and
+keeps polling until the server answers, so an interrupted query really stops on the
+server and the connection stays usable (see shared stack notes, "Cancelling").
+"""
+from __future__ import annotations
+
+import psycopg2
+from psycopg2 import extensions
+
+_installed = False
+
+
+def _green_wait(conn, timeout=None):  # noqa: ANN001 - psycopg2 callback signature
+    from gevent.socket import wait_read, wait_write
+
+    cancelled = False
+    interrupt: BaseException | None = None
+    while True:
+        try:
+            state = conn.poll()  # errors from poll() itself propagate untouched
+            if state == extensions.POLL_OK:
+                break
+            if state == extensions.POLL_READ:
+                wait_read(conn.fileno(), timeout=timeout)
+            elif state == extensions.POLL_WRITE:
+                wait_write(conn.fileno(), timeout=timeout)
+            else:
+                raise psycopg2.OperationalError(f"Bad result from poll: {state!r}")
+        except BaseException as exc:
+            if isinstance(exc, psycopg2.Error):
+                raise
+            # GreenletExit, gevent.Timeout, KeyboardInterrupt...: cancel once, keep polling
+            if cancelled:
+                continue
+            cancelled = True
+            interrupt = exc
+            try:
+                conn.cancel()
+            except Exception:  # connection already gone: nothing left to cancel
+                raise exc from None
+    if interrupt is not None:
+        raise interrupt
+
+
+def make_green() -> None:
+    """Install the cooperative, cancelling wait callback (idempotent).
+
+    Must run after ``gevent.monkey.patch_all()``; affects every psycopg2 connection
+    of the process.
+    """
+    global _installed
+    if not _installed:
+        extensions.set_wait_callback(_green_wait)
+        _installed = True

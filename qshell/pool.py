@@ -1,0 +1,442 @@
+"""The engine: a QueryPool as the seed describes, on a SQLAlchemy-owned connection pool.
+
+An overseer fills a gevent ``JoinableQueue`` with the staged queries in staged order;
+N executor greenlets each hold one pooled connection for the whole run, take one query
+at a time, run it, catch every exception into that query's result, put the result on
+an output queue and call ``task_done()``. ``run()`` joins the queue, then kills the
+workers. No prompt_toolkit, no tabulate: usable as a library once gevent has patched
+the process (``qshell.bootstrap()``).
+
+Rows are streamed from a server-side cursor in batches; only the first ``maxrows`` stay
+in memory, the true row count is always reported.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Sequence
+
+import gevent
+import psycopg2
+from gevent.queue import Empty, JoinableQueue, Queue
+from psycopg2 import extensions
+from sqlalchemy import create_engine
+from sqlalchemy.engine import Engine
+
+from .errors import CapacityError, ConnectionFailed, QshellError
+from .results import Column, QueryResult, RunResult, Status
+from .sqlsplit import first_keyword
+
+BATCH = 1000  # rows per FETCH from the server-side cursor
+CONNECT_TIMEOUT = 15.0  # green mode ignores libpq's connect_timeout: guard with gevent.Timeout
+_CURSOR = "qshell_c"
+# statements that may be streamed through DECLARE ... CURSOR
+_CURSOR_KEYWORDS = frozenset({"SELECT", "WITH", "VALUES", "TABLE"})
+# DECLARE refused the statement at parse/plan time (SELECT INTO, data-modifying WITH): run it plainly
+_NOT_DECLARABLE = frozenset({"0A000", "42601"})
+
+_raw_type = None
+
+
+def _raw_caster():
+    """A typecaster returning every value as the server's text: nothing reinterpreted."""
+    global _raw_type
+    if _raw_type is None:
+        oids = tuple(extensions.string_types.keys())
+        _raw_type = extensions.new_type(oids, "QSHELL_RAW", lambda value, cur: value)
+    return _raw_type
+
+
+def _error_text(exc: BaseException) -> tuple[str, str | None]:
+    """One line for the user and the SQLSTATE, from any exception a query can raise."""
+    orig = getattr(exc, "orig", None) or exc
+    sqlstate = getattr(orig, "pgcode", None)
+    diag = getattr(orig, "diag", None)
+    primary = getattr(diag, "message_primary", None) if diag is not None else None
+    severity = getattr(diag, "severity", None) if diag is not None else None
+    if primary:
+        text = f"{severity or 'ERROR'}: {primary}"
+    else:
+        text = str(orig).strip().splitlines()[0] if str(orig).strip() else type(orig).__name__
+    return text, sqlstate
+
+
+@dataclass(frozen=True, slots=True)
+class Capacity:
+    """What the server can still give: max_connections - reserved - open (+ ours, reused)."""
+
+    max_connections: int
+    reserved: int
+    open: int
+    ours: int
+
+    @property
+    def available(self) -> int:
+        return self.max_connections - self.reserved - self.open + self.ours
+
+
+class Database:
+    """A SQLAlchemy engine on one libpq target, its pool sized to the largest N asked.
+
+    ``dsn`` is anything libpq takes (conninfo string or URI); PG* variables, service
+    files and ~/.pgpass apply because libpq reads them. ``password`` (from -W) is passed
+    aside so it never appears in the dsn shown to anyone.
+    """
+
+    def __init__(self, dsn: str, password: str | None = None, connect_timeout: float = CONNECT_TIMEOUT) -> None:
+        self.dsn = dsn
+        self._password = password
+        self.connect_timeout = connect_timeout
+        self._engine: Engine | None = None
+        self._size = 0
+
+    # -- pool ---------------------------------------------------------------
+    def _make_engine(self, size: int) -> Engine:
+        dsn, password = self.dsn, self._password
+
+        def connect():
+            if password is None:
+                return psycopg2.connect(dsn)
+            return psycopg2.connect(dsn, password=password)
+
+        return create_engine(
+            "postgresql+psycopg2://",
+            creator=connect,
+            pool_size=size,
+            max_overflow=0,
+            pool_timeout=self.connect_timeout,
+            pool_pre_ping=True,
+            isolation_level="AUTOCOMMIT",
+        )
+
+    def ensure_pool(self, n: int) -> None:
+        """Make the pool hold at least ``n`` connections (recreated only to grow)."""
+        if self._engine is None or self._size < n:
+            old = self._engine
+            self._engine = self._make_engine(max(n, 1))
+            self._size = max(n, 1)
+            if old is not None:
+                old.dispose()
+
+    @property
+    def pool_size(self) -> int:
+        return self._size
+
+    def checkout(self):
+        """A pooled DBAPI connection (SQLAlchemy ``_ConnectionFairy``).
+
+        Blocks the calling greenlet at most ``connect_timeout`` seconds; raises
+        ConnectionFailed with libpq's message.
+        """
+        self.ensure_pool(1)
+        assert self._engine is not None
+        try:
+            with gevent.Timeout(self.connect_timeout, ConnectionFailed(f"connection timed out after {self.connect_timeout:g} s")):
+                fairy = self._engine.raw_connection()
+        except ConnectionFailed:
+            raise
+        except Exception as exc:  # sqlalchemy OperationalError wrapping libpq's text
+            orig = getattr(exc, "orig", exc)
+            msg = " ".join(str(orig).split()) or type(orig).__name__
+            raise ConnectionFailed(f"connection to server failed: {msg}") from None
+        if not fairy.info.get("qshell_raw"):
+            extensions.register_type(_raw_caster(), fairy.dbapi_connection)
+            fairy.info["qshell_raw"] = True
+        return fairy
+
+    def pooled_connections(self) -> int:
+        if self._engine is None:
+            return 0
+        pool = self._engine.pool
+        return pool.checkedin() + pool.checkedout()
+
+    def dispose(self) -> None:
+        """Close every pooled connection (the next checkout reconnects)."""
+        if self._engine is not None:
+            self._engine.dispose()
+
+    def close(self) -> None:
+        if self._engine is not None:
+            self._engine.dispose()
+            self._engine = None
+            self._size = 0
+
+    # -- facts about the server ----------------------------------------------
+    def scalar_row(self, sql: str) -> tuple:
+        fairy = self.checkout()
+        try:
+            cur = fairy.dbapi_connection.cursor()
+            cur.execute(sql)
+            return cur.fetchone()
+        except psycopg2.Error as exc:
+            raise _as_qshell_error(exc, fairy) from None
+        finally:
+            fairy.close()
+
+    def capacity(self) -> Capacity:
+        row = self.scalar_row(
+            "SELECT current_setting('max_connections')::int,"
+            " current_setting('superuser_reserved_connections')::int"
+            " + coalesce(current_setting('reserved_connections', true)::int, 0),"
+            " (SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend')::int"
+        )
+        return Capacity(int(row[0]), int(row[1]), int(row[2]), self.pooled_connections())
+
+    def check_capacity(self, n: int) -> None:
+        """Refuse, before anything runs, an N the server cannot serve (CapacityError)."""
+        cap = self.capacity()
+        if n > cap.available:
+            raise CapacityError(
+                f"cannot run {n} workers: the server can take {cap.available} more connections"
+                f" (max_connections {cap.max_connections} - reserved {cap.reserved}"
+                f" - open {cap.open} + {cap.ours} of qshell's own to reuse)"
+            )
+
+    def info(self) -> dict[str, str]:
+        """Where we are connected, from libpq (never includes the password)."""
+        fairy = self.checkout()
+        try:
+            conn = fairy.dbapi_connection
+            params = dict(conn.info.dsn_parameters)
+            params.pop("password", None)
+            params["server_version"] = str(conn.info.parameter_status("server_version") or "")
+            params["backend_pid"] = str(conn.get_backend_pid())
+            params["superuser"] = str(conn.info.parameter_status("is_superuser") or "")
+            return params
+        finally:
+            fairy.close()
+
+    # -- one statement now ----------------------------------------------------
+    def execute(self, sql: str, maxrows: int = 100) -> QueryResult:
+        """Run one statement at once on one pooled connection (a plain SQL entry).
+
+        Errors of the statement come back in the result; ConnectionFailed is raised
+        when no connection can be had.
+        """
+        fairy = self.checkout()
+        start = time.perf_counter()
+        try:
+            return execute_on(fairy, sql, 0, None, maxrows, start, 0.0)
+        finally:
+            fairy.close()
+
+
+def _as_qshell_error(exc: BaseException, fairy=None) -> QshellError:
+    text, _ = _error_text(exc)
+    conn = getattr(fairy, "dbapi_connection", None)
+    if isinstance(exc, psycopg2.OperationalError) and (conn is None or conn.closed):
+        if fairy is not None:
+            fairy.invalidate()
+        return ConnectionFailed(f"connection to server was lost: {text}")
+    return QshellError(text)
+
+
+def _finish_tx(cur, ok: bool) -> None:
+    if cur.connection.closed:
+        return
+    if cur.connection.info.transaction_status != extensions.TRANSACTION_STATUS_IDLE:
+        cur.execute("COMMIT" if ok else "ROLLBACK")
+
+
+def execute_on(fairy, sql: str, index: int, worker: int | None, maxrows: int, run_start: float, picked: float) -> QueryResult:
+    """Run ``sql`` on a pooled connection; every error becomes the result's status.
+
+    Row-returning statements stream through ``DECLARE … CURSOR`` + ``FETCH`` (one round
+    trip for the first batch), keeping ``maxrows`` rows; others run plainly and report
+    their command tag.
+    """
+    conn = fairy.dbapi_connection
+    pid = None
+    t0 = time.perf_counter()
+    t1 = t0
+    columns: tuple[Column, ...] = ()
+    kept: list[tuple] = []
+    count = 0
+    command = ""
+    try:
+        pid = conn.get_backend_pid()
+        cur = conn.cursor()
+        streamed = False
+        if first_keyword(sql) in _CURSOR_KEYWORDS:
+            try:
+                cur.execute(f"BEGIN; DECLARE {_CURSOR} NO SCROLL CURSOR FOR\n{sql}\n; FETCH FORWARD {BATCH} FROM {_CURSOR}")
+                streamed = True
+            except psycopg2.Error as exc:
+                _finish_tx(cur, False)
+                if exc.pgcode not in _NOT_DECLARABLE:
+                    raise
+        if streamed:
+            t1 = time.perf_counter()
+            columns = tuple(Column(d.name, d.type_code) for d in cur.description)
+            while True:
+                batch = cur.fetchall()
+                if len(kept) < maxrows:
+                    kept.extend(batch[: maxrows - len(kept)])
+                count += len(batch)
+                if len(batch) < BATCH:
+                    break
+                cur.execute(f"FETCH FORWARD {BATCH} FROM {_CURSOR}")
+            cur.execute("COMMIT")
+            command = f"SELECT {count}"
+        else:
+            cur.execute(sql)
+            t1 = time.perf_counter()
+            command = cur.statusmessage or ""
+            if cur.description is not None:
+                columns = tuple(Column(d.name, d.type_code) for d in cur.description)
+                while True:
+                    batch = cur.fetchmany(BATCH)
+                    if not batch:
+                        break
+                    if len(kept) < maxrows:
+                        kept.extend(batch[: maxrows - len(kept)])
+                    count += len(batch)
+            else:
+                count = max(cur.rowcount, 0)
+        t2 = time.perf_counter()
+        return QueryResult(
+            index=index, sql=sql, status=Status.OK, worker=worker, pid=pid, columns=columns,
+            rows=tuple(tuple(r) for r in kept), rowcount=count, command=command,
+            wait_s=picked, exec_s=t1 - t0, fetch_s=t2 - t1,
+            start_s=t0 - run_start, end_s=t2 - run_start,
+        )
+    except BaseException as exc:  # noqa: BLE001 - one failing query never stops the others
+        t2 = time.perf_counter()
+        killed = isinstance(exc, (KeyboardInterrupt, gevent.GreenletExit))
+        if killed or (isinstance(exc, extensions.QueryCanceledError) and _cancelling(fairy)):
+            status = Status.CANCELLED
+            text, state = "cancelled", getattr(exc, "pgcode", None)
+        else:
+            status = Status.ERROR
+            text, state = _error_text(exc)
+        try:
+            if conn.closed:
+                fairy.invalidate()
+                text = f"{text} (connection lost)" if "connection" not in text.lower() else text
+            else:
+                _finish_tx(conn.cursor(), False)
+        except Exception:
+            fairy.invalidate()
+        result = QueryResult(
+            index=index, sql=sql, status=status, worker=worker, pid=pid, error=text, sqlstate=state,
+            wait_s=picked, exec_s=t2 - t0, start_s=t0 - run_start, end_s=t2 - run_start,
+        )
+        if killed:
+            raise _Interrupted(result) from None
+        return result
+
+
+def _cancelling(fairy) -> bool:
+    return bool(fairy.info.get("qshell_cancelling"))
+
+
+class _Interrupted(BaseException):
+    """Carries the partial result of a query whose worker was killed."""
+
+    def __init__(self, result: QueryResult) -> None:
+        super().__init__()
+        self.result = result
+
+
+class QueryPool:
+    """Run ``queries`` on ``workers`` green workers; ``run()`` returns a RunResult.
+
+    ``run()`` blocks the calling greenlet until every query is done (or the run is
+    interrupted by KeyboardInterrupt: the running queries are cancelled on the server,
+    the unfinished ones come back ``cancelled``). It raises ConnectionFailed when the
+    workers cannot get their connections, before any query runs.
+    """
+
+    def __init__(self, db: Database, queries: Sequence[str], workers: int, maxrows: int = 100) -> None:
+        if workers < 1:
+            raise ValueError("workers must be >= 1")
+        self.db = db
+        self.queries = list(queries)
+        self.pool_max = min(workers, max(len(self.queries), 1))
+        self.maxrows = maxrows
+        self.tasks: JoinableQueue = JoinableQueue()
+        self.output_queue: Queue = Queue()
+        self.running: list[gevent.Greenlet] = []
+        self._start = 0.0
+        self._stopping = False
+
+    def overseer(self) -> None:
+        for item in enumerate(self.queries, start=1):
+            self.tasks.put(item)
+
+    def executor(self, number: int, fairy) -> None:
+        """Take queries one at a time until the queue is empty (or the run is stopped)."""
+        try:
+            while not self._stopping:
+                try:
+                    index, sql = self.tasks.get_nowait()
+                except Empty:
+                    break
+                picked = time.perf_counter() - self._start
+                try:
+                    if fairy is None or fairy.dbapi_connection is None or fairy.dbapi_connection.closed:
+                        fairy = None
+                        fairy = self.db.checkout()
+                    result = execute_on(fairy, sql, index, number, self.maxrows, self._start, picked)
+                except _Interrupted as stop:
+                    result = stop.result
+                    self._stopping = True
+                except QshellError as exc:
+                    now = time.perf_counter() - self._start
+                    result = QueryResult(index=index, sql=sql, status=Status.ERROR, worker=number,
+                                         error=str(exc), wait_s=picked, start_s=picked, end_s=now)
+                self.output_queue.put(result)
+                self.tasks.task_done()
+        finally:
+            if fairy is not None:
+                fairy.close()
+
+    def _connect_all(self) -> list:
+        self.db.ensure_pool(self.pool_max)
+
+        def attempt():
+            try:
+                return self.db.checkout()
+            except Exception as exc:  # noqa: BLE001 - reported below, not by gevent
+                return exc
+
+        jobs = [gevent.spawn(attempt) for _ in range(self.pool_max)]
+        gevent.joinall(jobs)
+        values = [j.value for j in jobs]
+        fairies = [v for v in values if not isinstance(v, BaseException)]
+        failed = [v for v in values if isinstance(v, BaseException)]
+        if failed:
+            for f in fairies:
+                f.close()
+            exc = failed[0]
+            raise exc if isinstance(exc, QshellError) else ConnectionFailed(str(exc))
+        return fairies
+
+    def run(self) -> RunResult:
+        fairies = self._connect_all()
+        started_at = time.time()
+        self._start = time.perf_counter()
+        gevent.spawn(self.overseer).join()
+        self.running = [gevent.spawn(self.executor, i, fairies[i]) for i in range(self.pool_max)]
+        interrupted = False
+        try:
+            self.tasks.join()
+        except KeyboardInterrupt:
+            interrupted = True
+            self._stopping = True
+            for fairy in fairies:
+                fairy.info["qshell_cancelling"] = True
+        finally:
+            gevent.killall(self.running, block=True, timeout=10)
+            for fairy in fairies:
+                fairy.info.pop("qshell_cancelling", None)
+        wall = time.perf_counter() - self._start
+        done: dict[int, QueryResult] = {}
+        while not self.output_queue.empty():
+            r = self.output_queue.get()
+            done[r.index] = r
+        results = tuple(
+            done.get(i) or QueryResult(index=i, sql=sql, status=Status.CANCELLED, error="cancelled before it started")
+            for i, sql in enumerate(self.queries, start=1)
+        )
+        return RunResult(n=self.pool_max, started_at=started_at, wall_s=wall, queries=results, interrupted=interrupted)

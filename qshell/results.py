@@ -1,0 +1,92 @@
+"""Result records: the one language between the engine and the renderers.
+
+Frozen dataclasses, no behaviour beyond derived figures. Times are seconds (floats)
+measured with ``time.perf_counter``; offsets are relative to the run's start.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+
+# PostgreSQL type OIDs psql right-aligns (numbers)
+NUMERIC_OIDS = frozenset({20, 21, 23, 26, 700, 701, 1700, 790})
+
+
+class Status(str, Enum):
+    OK = "ok"
+    ERROR = "error"
+    CANCELLED = "cancelled"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    name: str
+    type_oid: int
+
+    @property
+    def numeric(self) -> bool:
+        return self.type_oid in NUMERIC_OIDS
+
+
+@dataclass(frozen=True, slots=True)
+class QueryResult:
+    """One statement's outcome. ``rows`` holds at most the display cap; ``rowcount`` is the true count.
+
+    Values are the server's text output (``None`` for NULL): nothing is reinterpreted.
+    """
+
+    index: int  # 1-based position in the staged set (0 for a plain statement)
+    sql: str
+    status: Status
+    worker: int | None = None
+    pid: int | None = None
+    columns: tuple[Column, ...] = ()
+    rows: tuple[tuple[str | None, ...], ...] = ()
+    rowcount: int = 0
+    command: str = ""  # command tag, e.g. "UPDATE 5", "SELECT 3"
+    error: str | None = None
+    sqlstate: str | None = None
+    wait_s: float = 0.0  # run start -> a worker picked it up
+    exec_s: float = 0.0  # sending it -> first rows / completion
+    fetch_s: float = 0.0  # fetching the remaining batches
+    start_s: float = 0.0  # offset of the pick-up from the run's start
+    end_s: float = 0.0  # offset of completion from the run's start
+
+    @property
+    def total_s(self) -> float:
+        """Time the query occupied its worker (execution + fetch)."""
+        return self.exec_s + self.fetch_s
+
+    @property
+    def truncated(self) -> bool:
+        return self.rowcount > len(self.rows)
+
+    @property
+    def returns_rows(self) -> bool:
+        return bool(self.columns)
+
+
+@dataclass(frozen=True, slots=True)
+class RunResult:
+    """One ``\\go``: every staged query's result in staged order, plus the run's timing."""
+
+    n: int  # workers used
+    started_at: float  # epoch seconds
+    wall_s: float
+    queries: tuple[QueryResult, ...] = field(default_factory=tuple)
+    interrupted: bool = False  # Ctrl-C stopped it: unfinished queries are ``cancelled``
+
+    @property
+    def sum_s(self) -> float:
+        return sum(q.total_s for q in self.queries)
+
+    @property
+    def speedup(self) -> float:
+        return self.sum_s / self.wall_s if self.wall_s > 0 else 0.0
+
+    @property
+    def failed(self) -> int:
+        return sum(1 for q in self.queries if q.status is not Status.OK)

@@ -123,7 +123,7 @@ TABLE: tuple[Spec, ...] = (
     Spec("c", "\\c [DBNAME [USER [HOST [PORT]]]] | CONNINFO | URI", "connect again (as psql's \\connect; '-' keeps a part)", _split_args, aliases=("connect",)),
     Spec("conninfo", "\\conninfo", "show where you are connected (password masked)", _no_arg),
     Spec("echo", "\\echo TEXT", "print TEXT", _raw),
-    Spec("?", "\\?", "this help", _no_arg, aliases=("help",)),
+    Spec("help", "\\?", "this help", _no_arg, aliases=("?",)),
     Spec("q", "\\q", "quit", _no_arg, aliases=("quit",)),
 )
 

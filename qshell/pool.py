@@ -216,9 +216,21 @@ class Database:
         fairy = self.checkout()
         start = time.perf_counter()
         try:
-            return execute_on(fairy, sql, 0, None, maxrows, start, 0.0)
+            result = execute_on(fairy, sql, 0, None, maxrows, start, 0.0)
+            conn = fairy.dbapi_connection
+            if result.status is Status.ERROR and (conn is None or conn.closed):
+                raise ConnectionFailed(f"connection to server was lost: {result.error}")
+            return result
         finally:
             fairy.close()
+
+
+def refuse_reason(sql: str) -> str | None:
+    """Why qshell will not run ``sql`` at all, or None. COPY cannot work on a cooperative
+    connection (psycopg2 refuses it in green mode and COPY TO STDOUT breaks the connection)."""
+    if first_keyword(sql) == "COPY":
+        return "COPY is not supported: it cannot run on qshell's cooperative (gevent) connections; use INSERT ... SELECT, or psql's \\copy"
+    return None
 
 
 def _as_qshell_error(exc: BaseException, fairy=None) -> QshellError:
@@ -254,6 +266,9 @@ def execute_on(fairy, sql: str, index: int, worker: int | None, maxrows: int, ru
     count = 0
     command = ""
     try:
+        refused = refuse_reason(sql)
+        if refused:
+            raise QshellError(refused)
         pid = conn.get_backend_pid()
         cur = conn.cursor()
         streamed = False

@@ -1,0 +1,191 @@
+"""``main(argv) -> int``: arguments, streams, the reader, the session; wires the parts.
+
+Call ``qshell.bootstrap.bootstrap()`` (gevent patching) before ``main`` when not
+started through ``python -m qshell`` / the ``qshell`` script.
+"""
+from __future__ import annotations
+
+import argparse
+import getpass
+import io
+import os
+import sys
+import traceback
+import warnings
+from typing import BinaryIO, Iterator, TextIO
+
+from . import __version__
+from .errors import ExitStatus, QshellError, UsageError
+from .paths import history_dir as resolve_history_dir
+from .reader import Entry, InputError, read_stream, read_text
+from .render import FORMATS
+from .settings import Settings, assign
+
+PROG = "qshell"
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # argparse would exit 2; psql uses 1 for bad usage
+        raise UsageError(f"{message} (try --help)")
+
+
+class _Ordered(argparse.Action):
+    """-c and -f keep their order on the command line, as in psql."""
+
+    def __call__(self, parser, namespace, values, option_string=None):  # noqa: ANN001
+        items = list(getattr(namespace, "scripts", None) or [])
+        items.append(("c" if option_string in ("-c", "--command") else "f", values))
+        namespace.scripts = items
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog=PROG, add_help=False,
+                description="Stage PostgreSQL queries, run them at once on N green workers, see each result and its timing.")
+    p.add_argument("dbname", nargs="?", help="database name, conninfo string or postgresql:// URI")
+    p.add_argument("username", nargs="?", help="user name (as psql's second argument)")
+    p.add_argument("-d", "--dbname", dest="dbname_opt", metavar="DBNAME", help="database name, conninfo or URI")
+    p.add_argument("-h", "--host", help="server host or socket directory")
+    p.add_argument("-p", "--port", help="server port")
+    p.add_argument("-U", "--username", dest="username_opt", metavar="USER", help="user name")
+    p.add_argument("-W", "--password", action="store_true", help="prompt for a password before connecting")
+    p.add_argument("-c", "--command", action=_Ordered, dest="scripts", metavar="COMMAND",
+                   help="run one command (SQL or meta-command) and exit; repeatable")
+    p.add_argument("-f", "--file", action=_Ordered, dest="scripts", metavar="FILE",
+                   help="read commands from FILE ('-' for stdin) and exit; repeatable")
+    p.add_argument("-v", "--set", "--variable", action="append", default=[], metavar="NAME=VALUE",
+                   help="set a setting, e.g. -v ON_ERROR_STOP=1, -v workers=4")
+    p.add_argument("--on-error-stop", action="store_true", help="stop at the first error (exit 3)")
+    p.add_argument("--format", choices=FORMATS, metavar="FMT", help="table format, csv or json (JSON lines)")
+    p.add_argument("--sandbox", action="store_true", help="use the embedded sandbox server even if a connection is named")
+    p.add_argument("--sandbox-dir", metavar="DIR", help="data directory of the sandbox (default: XDG data dir/qshell/sandbox)")
+    p.add_argument("--history-dir", metavar="DIR", help="where runs.jsonl and the command history go")
+    p.add_argument("-V", "--version", action="store_true", help="print the version and exit")
+    p.add_argument("-?", "--help", action="store_true", help="show this help and exit")
+    return p
+
+
+def _binary(stream) -> BinaryIO:  # noqa: ANN001
+    if stream is None:
+        return sys.stdin.buffer
+    if isinstance(stream, io.TextIOBase) and not hasattr(stream, "buffer"):
+        return io.BytesIO(stream.read().encode("utf-8"))
+    return getattr(stream, "buffer", stream)
+
+
+def _isatty(stream) -> bool:  # noqa: ANN001
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError, OSError):
+        return False
+
+
+def _scripts(items: list[tuple[str, str]], stdin: BinaryIO) -> Iterator[Entry | InputError]:
+    for kind, value in items:
+        if kind == "c":
+            yield from read_text(value, "-c", terminate=True)
+        elif value == "-":
+            yield from read_stream(stdin, "<stdin>")
+        else:
+            try:
+                if os.path.isdir(value):
+                    raise IsADirectoryError(21, "is a directory")
+                with open(value, "rb") as fh:
+                    data = fh.read()
+            except OSError as exc:
+                yield InputError(f"{value}: {exc.strerror or exc}", value, 0)
+                continue
+            yield from read_stream(io.BytesIO(data), value)
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    s = Settings()
+    for item in args.set:
+        name, sep, value = item.partition("=")
+        if not sep:
+            raise UsageError(f"-v {item}: expected NAME=VALUE")
+        s = assign(s, name, value)
+    if args.on_error_stop:
+        s = assign(s, "on_error_stop", "on")
+    if args.format:
+        s = assign(s, "format", args.format)
+    return s
+
+
+def main(argv: list[str] | None = None, stdin=None, stdout: TextIO | None = None, stderr: TextIO | None = None) -> int:  # noqa: ANN001
+    """Run qshell; return the exit status (0 ok, 1 error, 2 connection, 3 stopped script)."""
+    out = stdout or sys.stdout
+    err = stderr or sys.stderr
+    debug = bool(os.environ.get("QSHELL_DEBUG"))
+    if not debug:
+        warnings.simplefilter("ignore")
+    try:
+        return _main(list(sys.argv[1:] if argv is None else argv), stdin, out, err)
+    except QshellError as exc:
+        err.write(f"{PROG}: {exc}\n")
+        return int(exc.status)
+    except KeyboardInterrupt:
+        err.write(f"{PROG}: interrupted\n")
+        return int(ExitStatus.SCRIPT_STOPPED)
+    except Exception as exc:  # noqa: BLE001 - never a traceback for the user
+        if debug:
+            traceback.print_exc(file=err)
+        err.write(f"{PROG}: internal error: {type(exc).__name__}: {exc} (set QSHELL_DEBUG=1 for details)\n")
+        return int(ExitStatus.ERROR)
+
+
+def _main(argv: list[str], stdin, out: TextIO, err: TextIO) -> int:  # noqa: ANN001
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.help:
+        out.write(parser.format_help())
+        return 0
+    if args.version:
+        out.write(f"{PROG} {__version__}\n")
+        return 0
+    settings = _settings(args)
+    from .bootstrap import bootstrap
+
+    bootstrap()
+    from . import sandbox as sandbox_mod
+    from .connect import build_dsn
+    from .session import Session
+    from .shell import Shell
+
+    dbname = args.dbname_opt or args.dbname
+    user = args.username_opt or args.username
+    named = any(v for v in (dbname, user, args.host, args.port))
+    binary_in = _binary(stdin)
+    interactive = not args.scripts and _isatty(binary_in) and _isatty(out)
+    password = getpass.getpass("Password: ") if args.password else None
+
+    box = None
+    if args.sandbox or sandbox_mod.wanted(named):
+        from pathlib import Path
+
+        box = sandbox_mod.start(Path(args.sandbox_dir) if args.sandbox_dir else None)
+    try:
+        dsn = box.dsn if box else build_dsn(dbname=dbname, host=args.host, port=args.port, user=user)
+        if box and (dbname or user):
+            dsn = build_dsn(base=dsn, dbname=dbname, user=user)
+        session = Session.open(dsn, password, box)
+        hist = resolve_history_dir(args.history_dir)
+        shell = Shell(session, out, err, settings=settings, history_dir=hist, interactive=interactive)
+        try:
+            if interactive:
+                from .terminal import entries
+
+                where = f"sandbox PostgreSQL {session.server_version} (embedded, data in {box.directory})" if box \
+                    else f"PostgreSQL {session.server_version} at {session.target()}"
+                out.write(f"{PROG} {__version__} — {where}\nType \\? for help, \\q to quit.\n")
+                out.flush()
+                status = shell.run(entries(shell.prompt, hist / "command_history"))
+            elif args.scripts:
+                status = shell.run(_scripts(args.scripts, binary_in))
+            else:
+                status = shell.run(read_stream(binary_in, "<stdin>"))
+        finally:
+            shell.session.close()
+        return int(status)
+    finally:
+        if box is not None:
+            box.stop()

@@ -1,0 +1,69 @@
+"""Connection targets the way psql takes them, handed to libpq to resolve.
+
+libpq itself reads PG* variables, service files and ~/.pgpass; qshell only merges
+what the command line says into one conninfo string (``make_dsn``) and masks any
+password before showing a target.
+"""
+from __future__ import annotations
+
+from psycopg2.extensions import make_dsn, parse_dsn
+
+from .errors import UsageError
+
+
+def is_conninfo(text: str) -> bool:
+    return "=" in text or text.startswith(("postgresql://", "postgres://"))
+
+
+def build_dsn(dbname: str | None = None, host: str | None = None, port: str | int | None = None,
+              user: str | None = None, base: str | None = None) -> str:
+    """One libpq conninfo from psql-style parts; ``dbname`` may itself be a conninfo or URI."""
+    overrides = {k: str(v) for k, v in (("host", host), ("port", port), ("user", user)) if v not in (None, "")}
+    dsn = base or ""
+    if dbname:
+        if is_conninfo(dbname):
+            dsn = dbname
+        else:
+            overrides["dbname"] = dbname
+    try:
+        return make_dsn(dsn or None, **overrides) if (dsn or overrides) else ""
+    except Exception as exc:  # noqa: BLE001 - libpq's parse error
+        raise UsageError(f"invalid connection string: {mask(str(exc)).strip()}") from None
+
+
+def reconnect_dsn(current: str, args: tuple[str, ...]) -> str:
+    """psql's ``\\c``: a lone conninfo/URI stands alone; else DBNAME USER HOST PORT, '-' keeps a part."""
+    if len(args) == 1 and is_conninfo(args[0]):
+        return build_dsn(dbname=args[0])
+    if len(args) > 4:
+        raise UsageError("\\c: too many arguments (\\c [DBNAME [USER [HOST [PORT]]]])")
+    parts = dict(zip(("dbname", "user", "host", "port"), args))
+    parts = {k: v for k, v in parts.items() if v != "-"}
+    return build_dsn(base=current or None, **parts)
+
+
+def mask(text: str) -> str:
+    """``text`` with any password in a conninfo or URI replaced by ``***`` (best effort)."""
+    import re
+
+    text = re.sub(r"(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)", r"\1***", text, flags=re.I)
+    text = re.sub(r"(postgres(?:ql)?://[^:/@\s]*:)[^@\s]*@", r"\1***@", text)
+    return text
+
+
+def describe(params: dict[str, str]) -> str:
+    """psql's \\conninfo sentence, from libpq's own view of the connection (no password)."""
+    db, user = params.get("dbname", "?"), params.get("user", "?")
+    host, port = params.get("host", ""), params.get("port", "")
+    if host.startswith("/"):
+        where = f'via socket in "{host}" at port "{port}"'
+    else:
+        where = f'on host "{host}" at port "{port}"'
+    return f'You are connected to database "{db}" as user "{user}" {where}.'
+
+
+def password_in(dsn: str) -> str | None:
+    try:
+        return parse_dsn(dsn).get("password")
+    except Exception:  # noqa: BLE001
+        return None

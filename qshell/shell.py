@@ -1,0 +1,305 @@
+"""The loop: parse each entry, dispatch through the command table, render, write.
+
+Streams are injected (as in ``cmd.Cmd``): a terminal and a script share this path.
+Every failure becomes one line on ``err``; the staged set survives all of them.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Iterable, TextIO
+
+from . import commands, render
+from .commands import Command
+from .errors import ConnectionFailed, ExitStatus, QshellError, UsageError
+from .paths import append_line
+from .pool import QueryPool, refuse_reason
+from .reader import Entry, InputError, read_text
+from .session import Session
+from .settings import Settings, assign, listing, show
+from .sqlsplit import split, strip_comments_head
+
+MAX_INCLUDE_DEPTH = 16
+
+
+class _Stop(Exception):
+    def __init__(self, status: ExitStatus) -> None:
+        super().__init__(status)
+        self.status = status
+
+
+class Shell:
+    """State of one qshell: the session, the staged set, the settings, the last run."""
+
+    def __init__(self, session: Session, out: TextIO, err: TextIO, *, settings: Settings | None = None,
+                 history_dir: Path | None = None, interactive: bool = False) -> None:
+        self.session = session
+        self.out = out
+        self.err = err
+        self.settings = settings or Settings()
+        self.history_dir = history_dir
+        self.interactive = interactive
+        self.staged: list[str] = []
+        self.last_run = None
+        self.status = ExitStatus.OK
+        self._where: tuple[str, int] = ("<stdin>", 0)
+        self._depth = 0
+        self._history_warned = False
+
+    # -- output ---------------------------------------------------------------
+    def write(self, text: str) -> None:
+        self.out.write(text + "\n")
+        self.out.flush()
+
+    def notice(self, text: str) -> None:
+        self.err.write(text + "\n")
+        self.err.flush()
+
+    def fail(self, message: str, status: ExitStatus = ExitStatus.ERROR) -> None:
+        """Report one error line; remember the worst status; stop a script if asked."""
+        if self.interactive:
+            self.notice(message)
+        else:
+            source, line = self._where
+            self.notice(f"qshell:{source}:{line}: {message}")
+        if status > self.status:
+            self.status = status
+        if self.settings.on_error_stop and not self.interactive:
+            raise _Stop(ExitStatus.CONNECTION if status == ExitStatus.CONNECTION else ExitStatus.SCRIPT_STOPPED)
+
+    # -- the loop ---------------------------------------------------------------
+    def run(self, entries: Iterable[Entry | InputError]) -> ExitStatus:
+        """Handle every entry until the input ends or ``\\q``; return the exit status."""
+        try:
+            self.feed(entries)
+        except _Stop as stop:
+            return stop.status
+        return self.status
+
+    def feed(self, entries: Iterable[Entry | InputError]) -> None:
+        it = iter(entries)
+        while True:
+            try:
+                entry = next(it)
+            except StopIteration:
+                return
+            except KeyboardInterrupt:  # from the reader: a script interrupted
+                raise _Stop(ExitStatus.SCRIPT_STOPPED) from None
+            self.handle(entry)
+
+    def handle(self, entry: Entry | InputError) -> None:
+        if isinstance(entry, InputError):
+            self._where = (entry.source, entry.line)
+            self.fail(entry.message)
+            return
+        self._where = (entry.source, entry.line)
+        try:
+            cmd = commands.parse(entry.text)
+            getattr(self, "do_" + cmd.name)(cmd)
+        except _Stop:
+            raise
+        except ConnectionFailed as exc:
+            self.fail(str(exc), ExitStatus.CONNECTION)
+        except QshellError as exc:
+            self.fail(str(exc))
+        except KeyboardInterrupt:
+            if not self.interactive:
+                raise _Stop(ExitStatus.SCRIPT_STOPPED) from None
+            self.notice("cancelled")
+
+    # -- staging ------------------------------------------------------------------
+    def _stage(self, sql: str) -> None:
+        reason = refuse_reason(sql)
+        if reason:
+            raise UsageError(reason)
+        self.staged.append(sql)
+
+    def do_add(self, cmd: Command) -> None:
+        self._stage(cmd.arg)
+        if self.interactive:
+            self.notice(f"staged #{len(self.staged)}")
+
+    def _read_file(self, name: str) -> tuple[Path, str]:
+        path = Path(name).expanduser()
+        try:
+            if path.is_dir():
+                raise UsageError(f"{name}: is a directory")
+            data = path.read_bytes()
+        except UsageError:
+            raise
+        except OSError as exc:
+            raise UsageError(f"{name}: {exc.strerror or exc}") from None
+        try:
+            return path, data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise UsageError(f"{name}: not UTF-8 (byte {exc.start})") from None
+
+    def do_addfile(self, cmd: Command) -> None:
+        _, text = self._read_file(cmd.arg)
+        parts = split(text)
+        statements = list(parts.statements)
+        if parts.open_construct:
+            raise UsageError(f"{cmd.arg}: unterminated {parts.open_construct} at end of file; nothing staged")
+        if strip_comments_head(parts.rest):
+            statements.append(parts.rest.strip())
+        statements = [s for s in statements if strip_comments_head(s)]
+        for sql in statements:
+            reason = refuse_reason(sql)
+            if reason:
+                raise UsageError(f"{cmd.arg}: {reason}; nothing staged")
+        self.staged.extend(statements)
+        self.notice(f"staged {len(statements)} statement{'s' if len(statements) != 1 else ''} from {cmd.arg} ({len(self.staged)} staged)")
+
+    def do_list(self, cmd: Command) -> None:
+        if not self.staged:
+            self.write("(nothing staged)")
+            return
+        width = len(str(len(self.staged)))
+        for i, sql in enumerate(self.staged, start=1):
+            lines = sql.splitlines() or [""]
+            self.write(f"{str(i).rjust(width)}  {lines[0]}")
+            for more in lines[1:]:
+                self.write(f"{' ' * width}  {more}")
+
+    def do_drop(self, cmd: Command) -> None:
+        k = cmd.n or 0
+        if k > len(self.staged):
+            raise UsageError(f"\\drop: there is no staged query {k} ({len(self.staged)} staged)")
+        del self.staged[k - 1]
+        self.notice(f"dropped #{k} ({len(self.staged)} staged)")
+
+    def do_clear(self, cmd: Command) -> None:
+        count = len(self.staged)
+        self.staged.clear()
+        self.notice(f"cleared {count} staged quer{'y' if count == 1 else 'ies'}")
+
+    # -- running --------------------------------------------------------------------
+    def default_workers(self) -> int:
+        n = len(self.staged)
+        return min(n, self.settings.workers) if self.settings.workers else n
+
+    def do_go(self, cmd: Command) -> None:
+        if not self.staged:
+            raise UsageError("\\go: nothing staged; \\add a statement first")
+        n = cmd.n if cmd.n is not None else self.default_workers()
+        if n > len(self.staged):
+            self.notice(f"N clipped from {n} to {len(self.staged)}: only {len(self.staged)} queries staged")
+            n = len(self.staged)
+        self.session.db.check_capacity(n)
+        queries = tuple(self.staged)
+        run = QueryPool(self.session.db, queries, n, maxrows=self.settings.maxrows).run()
+        self.last_run = run
+        run_id = f"{int(run.started_at * 1000):x}-{os.getpid():x}"
+        style = self.style()
+        if self.settings.format == "json":
+            self.write(render.run_json(run, run_id))
+        else:
+            self.write(render.run_text(run, style))
+        self._record(run, run_id, queries)
+        if run.interrupted and not self.interactive:
+            raise _Stop(ExitStatus.SCRIPT_STOPPED)
+        if run.failed and not run.interrupted:
+            self.fail(f"{run.failed} of {len(run.queries)} staged queries failed")
+
+    def _record(self, run, run_id: str, queries: tuple[str, ...]) -> None:
+        if self.history_dir is None:
+            return
+        record = render.run_record(run, run_id)
+        record.update(
+            fingerprint=fingerprint(queries),
+            label=render.preview(queries[0], 40) + (f" (+{len(queries) - 1})" if len(queries) > 1 else ""),
+            target=self.session.target(),
+            server_version=self.session.server_version,
+            sandbox=self.session.sandbox is not None,
+            results=[render.query_record(q, run_id, rows=False) for q in run.queries],
+        )
+        try:
+            append_line(self.history_dir / "runs.jsonl", json.dumps(record, ensure_ascii=False, separators=(",", ":")))
+        except OSError as exc:
+            if not self._history_warned:
+                self._history_warned = True
+                self.notice(f"warning: cannot write run history in {self.history_dir}: {exc.strerror or exc}")
+
+    def do_sql(self, cmd: Command) -> None:
+        if not strip_comments_head(cmd.arg):
+            return
+        reason = refuse_reason(cmd.arg)
+        if reason:
+            raise UsageError(reason)
+        q = self.session.db.execute(cmd.arg, maxrows=self.settings.maxrows)
+        if self.settings.format == "json":
+            self.write(render.json_line(render.query_record(q, None)))
+        elif q.status.value == "ok":
+            self.write(render.statement(q, self.style()))
+        if q.status.value != "ok":
+            self.fail(render.error_line(q))
+
+    # -- files, settings, connection ----------------------------------------------------
+    def do_i(self, cmd: Command) -> None:
+        if self._depth >= MAX_INCLUDE_DEPTH:
+            raise UsageError(f"\\i: files nested deeper than {MAX_INCLUDE_DEPTH} levels")
+        path, text = self._read_file(cmd.arg)
+        saved = self._where
+        self._depth += 1
+        try:
+            self.feed(read_text(text, str(path)))
+        finally:
+            self._depth -= 1
+            self._where = saved
+
+    def style(self) -> render.Style:
+        return render.Style(fmt=self.settings.format, null=self.settings.null, maxwidth=self.settings.maxwidth)
+
+    def do_format(self, cmd: Command) -> None:
+        self.settings = assign(self.settings, "format", cmd.arg)
+        self.notice(f"format is {self.settings.format}")
+
+    def do_set(self, cmd: Command) -> None:
+        if not cmd.args:
+            self.write(listing(self.settings))
+            return
+        if len(cmd.args) == 1:
+            name = cmd.args[0].lower()
+            if not hasattr(self.settings, name):
+                raise UsageError(f"\\set: unknown setting {cmd.args[0]!r}")
+            self.write(f"{name} = {show(getattr(self.settings, name))}")
+            return
+        self.settings = assign(self.settings, cmd.args[0], cmd.args[1])
+
+    def do_c(self, cmd: Command) -> None:
+        try:
+            new = self.session.reconnect(cmd.args)
+        except QshellError as exc:
+            raise type(exc)(f"{exc}\nPrevious connection kept") from None
+        old, self.session = self.session, new
+        old.close()
+        self.notice(f'You are now connected to database "{new.dbname}" as user "{new.params.get("user", "?")}".')
+
+    def do_conninfo(self, cmd: Command) -> None:
+        self.write(self.session.conninfo())
+
+    def do_echo(self, cmd: Command) -> None:
+        self.write(cmd.arg)
+
+    def do_help(self, cmd: Command) -> None:
+        self.write("Meta-commands:\n" + commands.help_text())
+
+    def do_q(self, cmd: Command) -> None:
+        raise _Stop(self.status)
+
+    # -- for the prompt -------------------------------------------------------------
+    def prompt(self, continuation: bool = False) -> str:
+        staged = f"[{len(self.staged)}]" if self.staged else ""
+        return f"{self.session.dbname}{staged}{'->' if continuation else '=>'} "
+
+
+def fingerprint(queries: Iterable[str]) -> str:
+    """A short stable id of a staged set (same SQL in the same order -> same id)."""
+    h = hashlib.sha1()
+    for q in queries:
+        h.update(" ".join(q.split()).encode("utf-8"))
+        h.update(b"\0")
+    return h.hexdigest()[:12]
+

@@ -35,16 +35,15 @@ _CURSOR_KEYWORDS = frozenset({"SELECT", "WITH", "VALUES", "TABLE"})
 # DECLARE refused the statement at parse/plan time (SELECT INTO, data-modifying WITH): run it plainly
 _NOT_DECLARABLE = frozenset({"0A000", "42601"})
 
-_raw_type = None
 
+def _keep_text(conn) -> None:
+    """Make every value come back as the server's text on ``conn``: nothing reinterpreted.
 
-def _raw_caster():
-    """A typecaster returning every value as the server's text: nothing reinterpreted."""
-    global _raw_type
-    if _raw_type is None:
-        oids = tuple(extensions.string_types.keys())
-        _raw_type = extensions.new_type(oids, "QSHELL_RAW", lambda value, cur: value)
-    return _raw_type
+    Covers the global typecasters and those SQLAlchemy's dialect put on the connection
+    (uuid, json, hstore); types without a caster are text already.
+    """
+    oids = tuple(set(extensions.string_types) | set(conn.string_types))
+    extensions.register_type(extensions.new_type(oids, "QSHELL_TEXT", lambda value, cur: value), conn)
 
 
 def _error_text(exc: BaseException) -> tuple[str, str | None]:
@@ -140,7 +139,7 @@ class Database:
             msg = " ".join(str(orig).split()) or type(orig).__name__
             raise ConnectionFailed(f"connection to server failed: {msg}") from None
         if not fairy.info.get("qshell_raw"):
-            extensions.register_type(_raw_caster(), fairy.dbapi_connection)
+            _keep_text(fairy.dbapi_connection)
             fairy.info["qshell_raw"] = True
         return fairy
 

@@ -50,6 +50,10 @@ class EntryBuilder:
     def feed(self, line: str) -> list[Entry]:
         """Take one line (without its newline); return the entries it completed."""
         self._lineno += 1
+        if self.pending and line.lstrip().startswith("\\") and split(self._buf).open_construct is None:
+            # as in psql, a meta-command line is obeyed while a statement is being typed;
+            # the unfinished statement stays in the buffer
+            return [Entry(line.strip(), self.source, self._lineno)]
         if not self.pending:
             self._buf = ""
             name = commands.meta_name(line)
@@ -68,9 +72,11 @@ class EntryBuilder:
         if not self._prefix and _blank(self._buf) and not self._buf.strip():
             self._buf = ""
             return []
-        parts = split(self._buf)
+        parts = split(self._buf, keep_empty=True)
         out: list[Entry] = []
         for stmt in parts.statements:
+            if not stmt and not self._prefix:
+                continue  # a lone ';' (a bare \add followed by ';' is reported by the parser)
             out.append(Entry(self._prefix + stmt + ";", self.source, self._start))
             self._prefix = ""
             self._start = self._lineno

@@ -74,16 +74,19 @@ def show(value: Any) -> str:
     return str(value)
 
 
-def assign(settings: Settings, name: str, value: str) -> Settings:
-    """A copy of ``settings`` with ``name`` set from text; UsageError on a bad name or value."""
+def assign(settings: Settings, name: str, value: str, label: str | None = None) -> Settings:
+    """A copy of ``settings`` with ``name`` set from text; UsageError on a bad name or value.
+
+    ``label`` names the command in error messages (default ``\\set NAME``)."""
     key = name.strip().lower()
+    cmd = label or "\\set"
     if key not in HELP:
-        raise UsageError(f"\\set: unknown setting {name!r}; one of: {', '.join(HELP)}")
+        raise UsageError(f"{cmd}: unknown setting {name!r}; one of: {', '.join(HELP)}")
     parse, _ = HELP[key]
     try:
         parsed = parse(value)
     except ValueError as exc:
-        raise UsageError(f"\\set {key}: {exc}, got {value!r}") from None
+        raise UsageError(f"{label or cmd + ' ' + key}: {exc}, got {value!r}") from None
     return replace(settings, **{key: parsed})
 
 

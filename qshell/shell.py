@@ -253,7 +253,7 @@ class Shell:
         return render.Style(fmt=self.settings.format, null=self.settings.null, maxwidth=self.settings.maxwidth)
 
     def do_format(self, cmd: Command) -> None:
-        self.settings = assign(self.settings, "format", cmd.arg)
+        self.settings = assign(self.settings, "format", cmd.arg, "\\format")
         self.notice(f"format is {self.settings.format}")
 
     def do_set(self, cmd: Command) -> None:

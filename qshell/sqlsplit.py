@@ -28,8 +28,11 @@ def _is_ident(ch: str) -> bool:
     return bool(ch) and _IDENT_CHAR.match(ch) is not None
 
 
-def split(text: str) -> Split:
-    """Split ``text``; linear in its length. Never raises."""
+def split(text: str, keep_empty: bool = False) -> Split:
+    """Split ``text``; linear in its length. Never raises.
+
+    Empty statements (a lone ``;``) are dropped unless ``keep_empty``.
+    """
     statements: list[str] = []
     start = 0
     depth = 0
@@ -45,7 +48,7 @@ def split(text: str) -> Split:
         if ch == ";":
             if depth == 0:
                 stmt = text[start:i].strip()
-                if stmt:
+                if stmt or keep_empty:
                     statements.append(stmt)
                 start = i + 1
             i += 1

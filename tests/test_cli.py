@@ -1,0 +1,246 @@
+"""Scripted use: stdin, -c, -f, exit codes, error lines, JSON output, run records."""
+from __future__ import annotations
+
+import json
+import os
+import re
+import stat
+
+SLEEPS = "\\add SELECT pg_sleep(0.3);\n" * 6
+
+
+def test_stage_and_go_prints_each_result_and_a_summary(qshell):
+    r = qshell("\\add SELECT 1 AS one;\n\\add SELECT 'b' AS two;\n\\go 2\n")
+    assert r.code == 0, r.err
+    assert "── #1 · worker" in r.out and "── #2 · worker" in r.out
+    assert r.out.index("one") < r.out.index("two")  # staged order
+    assert re.search(r"N=2 · 2 queries · wall [\d.]+ (ms|s) · sum [\d.]+ (ms|s) · speedup [\d.]+×", r.out)
+    for col in ("query", "worker", "pid", "status", "rows", "wait ms", "run ms"):
+        assert col in r.out
+
+
+def test_speedup_visible_in_json_ratio(qshell):
+    r1 = qshell(SLEEPS + "\\go 1\n", "--format", "json")
+    r6 = qshell(SLEEPS + "\\go 6\n", "--format", "json")
+    run1 = json.loads(r1.out.splitlines()[-1])
+    run6 = json.loads(r6.out.splitlines()[-1])
+    assert run6["wall_ms"] < run1["wall_ms"] / 2
+    assert run6["speedup"] > 3
+
+
+def test_json_schema(qshell):
+    r = qshell("\\add SELECT g FROM generate_series(1, 5) g;\n\\add SELECT 1/0;\n\\set maxrows 2\n\\go\n"
+               "SELECT 'plain' AS p;\n", "--format", "json")
+    assert r.code == 1
+    lines = [json.loads(line) for line in r.out.splitlines()]
+    q1, q2, run, stmt = lines
+    assert q1["type"] == "query" and q1["index"] == 1 and q1["status"] == "ok"
+    assert q1["rows"] == [["1"], ["2"]] and q1["rowcount"] == 5 and q1["truncated"] is True
+    assert q1["columns"] == [{"name": "g", "type_oid": 23}]
+    assert q1["command"] == "SELECT 5"
+    for key in ("wait_ms", "exec_ms", "fetch_ms", "total_ms", "start_ms", "end_ms", "worker", "pid", "sql", "run_id"):
+        assert key in q1
+    assert q2["status"] == "error" and q2["sqlstate"] == "22012" and "division by zero" in q2["error"]
+    assert run["type"] == "run" and run["n"] == 2 and run["queries"] == 2 and run["failed"] == 1
+    assert run["run_id"] == q1["run_id"] == q2["run_id"]
+    for key in ("wall_ms", "sum_ms", "speedup", "started_at", "schema"):
+        assert key in run
+    assert stmt["type"] == "statement" and stmt["rows"] == [["plain"]]
+
+
+def test_exit_0_when_all_went_well(qshell_proc):
+    r = qshell_proc("SELECT 1;\n\\add SELECT 2;\n\\go\n")
+    assert r.code == 0, r.err
+    assert r.err == ""
+
+
+def test_exit_1_on_sql_error_and_the_script_goes_on(qshell_proc):
+    r = qshell_proc("SELECT * FROM nope;\nSELECT 'after' AS a;\n")
+    assert r.code == 1
+    assert "after" in r.out
+    assert re.search(r'^qshell:<stdin>:1: ERROR: relation "nope" does not exist \(SQLSTATE 42P01\)$', r.err, re.M), r.err
+    assert "Traceback" not in r.err
+
+
+def test_exit_1_on_failed_staged_query(qshell_proc):
+    r = qshell_proc("\\add SELECT 1;\n\\add SELECT 1/0;\n\\go\n")
+    assert r.code == 1
+    assert "qshell:<stdin>:3: 1 of 2 staged queries failed" in r.err
+
+
+def test_exit_2_when_the_server_cannot_be_reached(qshell_proc, tmp_path):
+    r = qshell_proc("SELECT 1;\n", f"host={tmp_path} port=1 dbname=x", use_dsn=False)
+    assert r.code == 2
+    assert r.err.startswith("qshell: connection to server failed:") and len(r.err.strip().splitlines()) == 1
+    assert "Traceback" not in r.err
+
+
+def test_exit_3_with_on_error_stop(qshell_proc):
+    script = "SELECT 1/0;\nSELECT 'not reached' AS x;\n"
+    for flags in (["--on-error-stop"], ["-v", "ON_ERROR_STOP=1"]):
+        r = qshell_proc(script, *flags)
+        assert r.code == 3, r.err
+        assert "not reached" not in r.out
+    r = qshell_proc("\\add SELECT 1/0;\n\\go\nSELECT 'not reached' AS x;\n", "--on-error-stop")
+    assert r.code == 3 and "not reached" not in r.out
+
+
+def test_bad_usage_exits_1(qshell_proc):
+    r = qshell_proc("", "--no-such-flag")
+    assert r.code == 1 and "unrecognized arguments" in r.err and "Traceback" not in r.err
+
+
+def test_dash_c_repeatable_and_in_order(qshell):
+    r = qshell("", "-c", "\\add SELECT 'first' AS a", "-c", "\\add SELECT 'second' AS b", "-c", "\\go", "-c", "SELECT 3 AS c")
+    assert r.code == 0, r.err
+    assert r.out.index("first") < r.out.index("second") < r.out.index("N=2")
+    assert "(1 row)" in r.out.split("N=2")[1]
+
+
+def test_dash_f_file_and_missing_file(qshell, tmp_path):
+    f = tmp_path / "set.sql"
+    f.write_text("\\add SELECT 1 AS x;\n\\add SELECT 2 AS y;\n\\go 2\n")
+    r = qshell("", "-f", str(f))
+    assert r.code == 0 and "N=2" in r.out
+    r = qshell("", "-f", str(tmp_path / "missing.sql"))
+    assert r.code == 1 and "No such file or directory" in r.err
+    r = qshell("", "-f", str(tmp_path))
+    assert r.code == 1 and "is a directory" in r.err
+
+
+def test_error_lines_name_source_and_line(qshell, tmp_path):
+    f = tmp_path / "s.sql"
+    f.write_text("SELECT 1;\n\n\\bogus\nSELECT\n  1/0;\n")
+    r = qshell("", "-f", str(f))
+    assert f"qshell:{f}:3: invalid command \\bogus; try \\? for help" in r.err
+    assert f"qshell:{f}:4: ERROR: division by zero" in r.err
+
+
+def test_staged_set_survives_every_failure(qshell):
+    script = "\n".join([
+        "\\add SELECT 1 AS a;",
+        "\\add SELECT 2 AS b;",
+        "\\go 0", "\\go -1", "\\go abc", "\\drop 7", "\\drop x", "\\add", ";", "\\frobnicate",
+        "SELECT * FROM missing_table;", "\\addfile /nonexistent/file.sql", "\\i /nonexistent",
+        "\\format nosuch", "\\set workers zero", "COPY (SELECT 1) TO STDOUT;",
+        "\\list", "",
+    ])
+    r = qshell(script)
+    assert r.code == 1
+    listing = r.out.strip().splitlines()[-2:]
+    assert listing == ["1  SELECT 1 AS a", "2  SELECT 2 AS b"]
+    errors = r.err.strip().splitlines()
+    assert len(errors) == 13, r.err
+    assert "\\go: N must be a whole number >= 1, got 0" in errors[0]
+    assert "got -1" in errors[1] and "got 'abc'" in errors[2]
+    assert "no staged query 7" in errors[3]
+    assert errors[-4].startswith("qshell:<stdin>:14: \\format: unknown format")
+    assert "COPY is not supported" in errors[-1]
+    assert "Traceback" not in r.err
+
+
+def test_go_default_workers_clipping_and_setting(qshell):
+    r = qshell("\\add SELECT 1;\n\\add SELECT 2;\n\\add SELECT 3;\n\\go\n\\set workers 2\n\\go\n\\go 9\n", "--format", "json")
+    runs = [json.loads(line) for line in r.out.splitlines() if '"type":"run"' in line]
+    assert [run["n"] for run in runs] == [3, 2, 3]
+    assert "N clipped from 9 to 3" in r.err
+
+
+def test_go_refuses_an_n_the_server_cannot_serve(qshell, hist):
+    script = "\\add SELECT 1;\n" * 150 + "\\go 150\n\\list\n"
+    r = qshell(script)
+    assert r.code == 1
+    assert "cannot run 150 workers" in r.err and "max_connections" in r.err
+    assert "N=" not in r.out  # nothing ran
+    assert not (hist / "runs.jsonl").exists()
+    assert "150  SELECT 1" in r.out
+
+
+def test_unterminated_input_at_end_is_an_error_not_run(qshell):
+    r = qshell("SELECT 'open\n")
+    assert r.code == 1 and "unterminated quoted string at end of input" in r.err
+    r = qshell("SELECT $$ open\n")
+    assert "unterminated dollar-quoted string" in r.err
+    r = qshell("SELECT 1 /* open\n")
+    assert "unterminated comment" in r.err
+    r = qshell("SELECT 'not run' AS x\n")
+    assert r.code == 1 and "not terminated by ';'" in r.err and "not run" not in r.out
+
+
+def test_invalid_utf8_and_nul_are_reported_and_skipped(qshell):
+    r = qshell(b"SELECT '\xff\xfe' AS bad;\nSELECT 'ok' AS good;\nSELECT '\x00';\n")
+    assert r.code == 1
+    assert "qshell:<stdin>:1: invalid UTF-8" in r.err
+    assert "qshell:<stdin>:3: NUL byte" in r.err
+    assert "good" in r.out
+
+
+def test_multiline_statements_and_bare_add(qshell):
+    r = qshell("\\add\nSELECT\n  'multi' AS m\n;\n\\add SELECT 'x;y' AS s,\n  $$a;b$$ AS d;\n\\list\n\\go\n")
+    assert r.code == 0, r.err
+    assert "1  SELECT" in r.out and "'multi' AS m" in r.out
+    assert "a;b" in r.out and "x;y" in r.out
+
+
+def test_addfile_splits_quotes_dollars_and_comments(qshell, tmp_path):
+    f = tmp_path / "q.sql"
+    f.write_text("-- a comment; with a semicolon\nSELECT 'a;b' AS s;\n/* block ; */ SELECT $x$ c;d $x$ AS d;\n"
+                 "SELECT 3 AS e -- trailing\n;\nSELECT 'last without semicolon' AS f\n")
+    r = qshell(f"\\addfile {f}\n\\list\n\\go\n")
+    assert r.code == 0, r.err
+    assert "staged 4 statements" in r.err
+    assert "last without semicolon" in r.out
+
+
+def test_dml_command_tags(qshell):
+    r = qshell("DROP TABLE IF EXISTS cli_t;\nCREATE TABLE cli_t (a int);\nINSERT INTO cli_t VALUES (1),(2),(3);\n"
+               "\\add UPDATE cli_t SET a = a + 1;\n\\add DELETE FROM cli_t WHERE a > 3;\n\\go 1\n")
+    assert r.code == 0, r.err
+    assert "CREATE TABLE" in r.out and "INSERT 0 3" in r.out
+    assert "UPDATE 3" in r.out and "DELETE 1" in r.out
+
+
+def test_run_records_appended_0600(qshell, hist):
+    qshell("\\add SELECT 1;\n\\add SELECT 2;\n\\go 2\n\\go 1\n")
+    path = hist / "runs.jsonl"
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    records = [json.loads(line) for line in path.read_text().splitlines()]
+    assert [r["n"] for r in records] == [2, 1]
+    assert records[0]["fingerprint"] == records[1]["fingerprint"]
+    assert [q["index"] for q in records[0]["results"]] == [1, 2]
+    assert "rows" not in records[0]["results"][0]
+
+
+def test_conninfo_masks_password_and_help_lists_commands(qshell, dsn):
+    from psycopg2.extensions import make_dsn
+
+    secret = "s3cr3t-Pa55"
+    r = qshell("\\conninfo\n\\?\n", make_dsn(dsn, password=secret), use_dsn=False)
+    assert r.code == 0, r.err
+    assert "You are connected to database" in r.out
+    assert secret not in r.out + r.err
+    for name in ("\\add", "\\addfile", "\\go", "\\list", "\\drop", "\\clear", "\\i", "\\format", "\\set", "\\c", "\\conninfo", "\\q"):
+        assert name in r.out
+
+
+def test_reconnect_with_c(qshell):
+    r = qshell("CREATE DATABASE qshell_other;\n\\c qshell_other\nSELECT current_database();\n\\c no_such_db_here\n"
+               "SELECT current_database();\n\\c postgres\nDROP DATABASE qshell_other;\n")
+    assert "qshell_other" in r.out
+    assert 'You are now connected to database "qshell_other"' in r.err
+    assert "Previous connection kept" in r.err
+    assert r.out.count("qshell_other") >= 2  # still there after the failed \c
+
+
+def test_include_file_and_quit(qshell, tmp_path):
+    inc = tmp_path / "inc.sql"
+    inc.write_text("\\add SELECT 'from include' AS i;\n")
+    r = qshell(f"\\i {inc}\n\\go\n\\q\nSELECT 'after quit';\n")
+    assert r.code == 0 and "from include" in r.out and "after quit" not in r.out
+
+
+def test_formats(qshell):
+    r = qshell("\\format csv\nSELECT 1 AS a, 'x,y' AS b;\n")
+    assert 'a,b\n1,"x,y"' in r.out
+    r = qshell("\\format github\nSELECT 1 AS a;\n")
+    assert "| a |" in r.out.replace("   ", " ") or "|   a |" in r.out

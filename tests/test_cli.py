@@ -134,7 +134,7 @@ def test_staged_set_survives_every_failure(qshell):
     assert "\\go: N must be a whole number >= 1, got 0" in errors[0]
     assert "got -1" in errors[1] and "got 'abc'" in errors[2]
     assert "no staged query 7" in errors[3]
-    assert errors[-4].startswith("qshell:<stdin>:14: \\format: unknown format")
+    assert errors[-3].startswith("qshell:<stdin>:14: \\format: unknown format")
     assert "COPY is not supported" in errors[-1]
     assert "Traceback" not in r.err
 

@@ -4,18 +4,21 @@ from __future__ import annotations
 _done = False
 
 
-def bootstrap() -> None:
+def bootstrap(patch_processes: bool = True) -> None:
     """Monkey-patch with gevent, then make psycopg2 cooperative (idempotent).
 
     Order matters: without ``patch_all()`` first, SQLAlchemy's first connect holds a
     real lock and an exhausted pool blocks the hub (stack notes).
+    ``patch_processes=False`` leaves os, signal and subprocess alone, for a host
+    process that forks ptys (the test suite): under gevent's patches pexpect's fork
+    waits forever on a pipe, and gevent's child watcher reaps pexpect's children.
     """
     global _done
     if _done:
         return
     from gevent import monkey
 
-    monkey.patch_all()
+    monkey.patch_all(os=patch_processes, signal=patch_processes, subprocess=patch_processes)
     from .green import make_green
 
     make_green()

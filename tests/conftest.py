@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from qshell.bootstrap import bootstrap
 
-bootstrap()  # gevent first, as qshell's own entry point does
+bootstrap(patch_processes=False)  # gevent first, as qshell's entry point does; pexpect needs real fork/waitpid
 
 import io  # noqa: E402
 import logging  # noqa: E402

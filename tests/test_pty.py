@@ -1,0 +1,84 @@
+"""The interactive shell in a real pty (pexpect): prompt, multi-line entry, \\go, Ctrl-C, Ctrl-D."""
+from __future__ import annotations
+
+import os
+import stat
+import sys
+
+import pexpect
+import pytest
+
+from .conftest import clean_env
+
+PROMPT = "postgres=>"
+
+
+@pytest.fixture
+def term(dsn, hist):
+    env = clean_env(PROMPT_TOOLKIT_NO_CPR="1", TERM="xterm", COLUMNS="160", LINES="50")
+    child = pexpect.spawn(sys.executable, ["-m", "qshell", "--history-dir", str(hist), dsn],
+                          env=env, encoding="utf-8", timeout=30, dimensions=(50, 160))
+    child.expect("qshell 0.1")
+    child.expect_exact(PROMPT)
+    yield child
+    if child.isalive():
+        child.terminate(force=True)
+
+
+def test_add_twice_go_and_quit(term, hist):
+    term.sendline("\\add SELECT 'alpha' AS first_col;")
+    term.expect("staged #1")
+    term.expect_exact("postgres[1]=>")
+    term.sendline("\\add SELECT pg_sleep(0.2), 'beta' AS second_col;")
+    term.expect_exact("postgres[2]=>")
+    term.sendline("\\go 2")
+    term.expect("── #1 · worker")
+    term.expect("alpha")
+    term.expect("── #2 · worker")
+    term.expect("beta")
+    term.expect("wait ms")
+    term.expect(r"N=2 · 2 queries · wall")
+    term.expect_exact("postgres[2]=>")
+    term.sendline("\\q")
+    term.expect(pexpect.EOF)
+    term.close()
+    assert term.exitstatus == 0
+    history = hist / "command_history"
+    assert stat.S_IMODE(os.stat(history).st_mode) == 0o600
+    assert "\\go 2" in history.read_text()
+
+
+def test_multiline_entry_ctrl_c_and_ctrl_d(term):
+    term.sendline("SELECT")
+    term.expect_exact("postgres->")  # Enter on an incomplete statement adds a line
+    term.sendline("  'two lines' AS m;")
+    term.expect("two lines")
+    term.expect(r"\(1 row\)")
+    term.expect_exact(PROMPT)
+    term.send("SELECT 'discarded'")
+    term.sendintr()  # Ctrl-C clears the line
+    term.expect_exact(PROMPT)
+    term.sendline("SELECT 'kept' AS k;")
+    term.expect("kept")
+    term.expect_exact(PROMPT)
+    term.sendeof()  # Ctrl-D on an empty line
+    term.expect(pexpect.EOF)
+    term.close()
+    assert term.exitstatus == 0
+    assert "discarded" not in (term.before or "")
+
+
+def test_errors_keep_the_shell_and_the_staged_set(term):
+    term.sendline("\\add SELECT 1 AS one;")
+    term.expect_exact("postgres[1]=>")
+    term.sendline("\\go zero")
+    term.expect("N must be a whole number")
+    term.sendline("SELECT * FROM nowhere;")
+    term.expect('relation "nowhere" does not exist')
+    term.expect_exact("postgres[1]=>")
+    term.sendline("\\list")
+    term.expect("1  SELECT 1 AS one")
+    term.sendline("\\q")
+    term.expect(pexpect.EOF)
+    term.close()
+    assert "Traceback" not in (term.before or "")

@@ -81,7 +81,14 @@ def start(directory: Path | None = None) -> Sandbox:
         except BaseException as exc:  # noqa: BLE001 - CalledProcessError, TimeoutExpired, OSError...
             if isinstance(exc, KeyboardInterrupt):
                 raise
-            reason = " ".join(str(exc).split()) or type(exc).__name__
+            cmd = getattr(exc, "cmd", None)
+            if isinstance(cmd, (list, tuple)) and cmd:
+                action = cmd[-1] if cmd[-1] in ("start", "stop") else ""
+                code = getattr(exc, "returncode", None)
+                ending = f"exited with status {code}" if code is not None else "timed out"
+                reason = f"{Path(str(cmd[0])).name} {action} {ending}".replace("  ", " ")
+            else:
+                reason = " ".join(str(exc).split()) or type(exc).__name__
             raise SandboxError(
                 f"the sandbox server in {directory} did not start ({reason}); last lines of its log:\n{_log_tail(directory)}"
             ) from None

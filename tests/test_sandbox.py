@@ -1,0 +1,62 @@
+"""The embedded sandbox: chosen when no connection is named, started from an empty directory."""
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+
+from .conftest import clean_env
+
+
+def _qshell(*args: str, env: dict | None = None, stdin: str = "") -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "qshell", *args], input=stdin.encode(), capture_output=True,
+                          timeout=180, env=env or clean_env())
+
+
+def test_sandbox_starts_from_an_empty_directory_and_stops_on_exit(tmp_path):
+    box = tmp_path / "box"
+    hist = tmp_path / "hist"
+    # no DSN, no PG* variables: the sandbox is the default
+    p = _qshell("--sandbox-dir", str(box), "--history-dir", str(hist),
+                "-c", "\\add SELECT current_setting('data_directory') AS d",
+                "-c", "\\add SELECT version() AS v", "-c", "\\go 2", "-c", "\\conninfo")
+    out, err = p.stdout.decode(), p.stderr.decode()
+    assert p.returncode == 0, err
+    assert str(box) in out
+    assert "PostgreSQL 18" in out
+    assert "embedded sandbox" in out
+    assert (box / "PG_VERSION").exists()
+    assert err == ""  # no library warning reached the user (platformdirs' RuntimeDirWarning...)
+    for _ in range(50):  # stopped on exit
+        if not (box / "postmaster.pid").exists():
+            break
+        time.sleep(0.1)
+    assert not (box / "postmaster.pid").exists()
+
+
+def test_a_named_connection_or_pg_variable_means_no_sandbox(tmp_path):
+    box = tmp_path / "box"
+    env = clean_env(PGHOST=str(tmp_path), PGPORT="1")
+    p = _qshell("--sandbox-dir", str(box), "-c", "SELECT 1", env=env)
+    assert p.returncode == 2  # tried PGHOST, not the sandbox
+    assert not box.exists()
+
+
+def test_sandbox_failure_shows_the_log_not_a_traceback(tmp_path):
+    box = tmp_path / "broken"
+    box.mkdir()
+    (box / "PG_VERSION").write_text("9\n")  # looks initialised, but is not a data directory
+    p = _qshell("--sandbox-dir", str(box), "-c", "SELECT 1")
+    err = p.stderr.decode()
+    assert p.returncode == 2
+    assert "did not start" in err and "last lines of its log" in err
+    assert "Traceback" not in err
+
+
+def test_sandbox_dir_that_is_a_file(tmp_path):
+    f = tmp_path / "file"
+    f.write_text("x")
+    p = _qshell("--sandbox-dir", str(f), "-c", "SELECT 1")
+    assert p.returncode == 2
+    assert "not a directory" in p.stderr.decode()
+    assert "Traceback" not in p.stderr.decode()

@@ -1,0 +1,116 @@
+"""Pure layers: the SQL splitter, the entry reader and the command table (no server)."""
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from qshell import commands
+from qshell.errors import UsageError
+from qshell.reader import Entry, InputError, read_text
+from qshell.shell import Shell
+from qshell.sqlsplit import first_keyword, split
+
+
+@pytest.mark.parametrize("text, statements, rest, open_construct", [
+    ("SELECT 1; SELECT 2;", ("SELECT 1", "SELECT 2"), "", None),
+    ("SELECT 'a;b'; x", ("SELECT 'a;b'",), " x", None),
+    ("SELECT E'a\\';b';", ("SELECT E'a\\';b'",), "", None),
+    ("SELECT 'it''s;';", ("SELECT 'it''s;'",), "", None),
+    ('SELECT "a;""b";', ('SELECT "a;""b"',), "", None),
+    ("SELECT $$x;y$$; SELECT $t$ ; $$ ; $t$;", ("SELECT $$x;y$$", "SELECT $t$ ; $$ ; $t$"), "", None),
+    ("SELECT $1; SELECT a$b$c;", ("SELECT $1", "SELECT a$b$c"), "", None),
+    ("SELECT 1 -- no; end\n;", ("SELECT 1 -- no; end",), "", None),
+    ("SELECT /* /* nested; */ still; */ 1;", ("SELECT /* /* nested; */ still; */ 1",), "", None),
+    ("CREATE RULE r AS ON INSERT TO t DO (SELECT 1; SELECT 2);", ("CREATE RULE r AS ON INSERT TO t DO (SELECT 1; SELECT 2)",), "", None),
+    ("SELECT 'open", (), "SELECT 'open", "quoted string"),
+    ("SELECT $f$ a; ", (), "SELECT $f$ a; ", "dollar-quoted string"),
+    ("SELECT 1 /* a; ", (), "SELECT 1 /* a; ", "comment"),
+    ('SELECT "x', (), 'SELECT "x', "quoted identifier"),
+    ("SELECT (1;", (), "SELECT (1;", "parenthesis"),
+])
+def test_split(text, statements, rest, open_construct):
+    s = split(text)
+    assert s.statements == statements
+    assert s.rest == rest
+    assert s.open_construct == open_construct
+
+
+def test_split_is_fast_on_a_megabyte():
+    big = "SELECT '" + "x;" * 500_000 + "';"
+    assert len(split(big).statements) == 1
+
+
+def test_first_keyword_skips_comments():
+    assert first_keyword("  -- c\n/* d */ select 1") == "SELECT"
+    assert first_keyword("(select 1)") == ""
+
+
+def _entries(text: str, terminate: bool = False) -> list:
+    return list(read_text(text, "t", terminate))
+
+
+def test_reader_entries_and_lines():
+    got = _entries("\\add SELECT 1,\n 2; SELECT 3;\n\\add\nSELECT 4\n;\n\\go 2\n")
+    assert [e.text for e in got] == ["\\add SELECT 1,\n 2;", "SELECT 3;", "\\add SELECT 4;", "\\go 2"]
+    assert [e.line for e in got] == [1, 2, 3, 6]
+
+
+def test_reader_meta_command_while_typing_keeps_the_statement():
+    got = _entries("SELECT\n\\list\n1;\n")
+    assert [e.text for e in got] == ["\\list", "SELECT\n1;"]
+
+
+def test_reader_end_of_input():
+    (err,) = _entries("SELECT 1")
+    assert isinstance(err, InputError) and "not terminated" in err.message
+    (ok,) = _entries("SELECT 1", terminate=True)
+    assert isinstance(ok, Entry) and ok.text == "SELECT 1;"
+    (err,) = _entries("\\add")
+    assert isinstance(err, InputError) and "without a statement" in err.message
+
+
+def test_every_command_has_a_handler_and_help():
+    for spec in commands.TABLE:
+        assert callable(getattr(Shell, "do_" + spec.name, None)), spec.name
+        assert spec.help and spec.usage.startswith("\\")
+    text = commands.help_text()
+    for spec in commands.TABLE:
+        assert spec.usage in text
+
+
+@pytest.mark.parametrize("text, name, n", [
+    ("\\go", "go", None), ("\\go 3", "go", 3), ("\\go  12 ", "go", 12), ("\\drop 2", "drop", 2),
+    ("\\? ", "help", None), ("\\quit", "q", None), ("\\ls", "list", None),
+])
+def test_parse_ok(text, name, n):
+    cmd = commands.parse(text)
+    assert (cmd.name, cmd.n) == (name, n)
+
+
+@pytest.mark.parametrize("text, message", [
+    ("\\go 0", "got 0"), ("\\go -1", "got -1"), ("\\go abc", "got 'abc'"), ("\\go 1.5", "got '1.5'"),
+    ("\\go 1 2", "one argument"), ("\\drop", "needs one"), ("\\add ;", "needs an SQL statement"),
+    ("\\nope", "invalid command \\nope"), ("\\", "invalid command"), ("\\list x", "takes no argument"),
+    ("\\i 'unclosed", "No closing quotation"),
+])
+def test_parse_errors(text, message):
+    with pytest.raises(UsageError) as info:
+        commands.parse(text)
+    assert message in str(info.value)
+    assert "\n" not in str(info.value)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.text())
+def test_splitter_and_reader_never_raise(text):
+    s = split(text)
+    assert all(";" not in stmt or "'" in stmt or "$" in stmt or '"' in stmt or "-" in stmt or "/" in stmt or "(" in stmt
+               for stmt in s.statements)
+    for item in read_text(text, "fuzz"):
+        assert isinstance(item, (Entry, InputError))
+        if isinstance(item, Entry):
+            try:
+                commands.parse(item.text)
+            except UsageError as exc:
+                assert "\n" not in str(exc)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 import stat
 import sys
+import time
 
 import pexpect
 import pytest
@@ -82,3 +83,82 @@ def test_errors_keep_the_shell_and_the_staged_set(term):
     term.expect(pexpect.EOF)
     term.close()
     assert "Traceback" not in (term.before or "")
+
+
+def _spawn(args: list[str], **env_extra: str) -> pexpect.spawn:
+    env = clean_env(PROMPT_TOOLKIT_NO_CPR="1", TERM="xterm", **env_extra)
+    return pexpect.spawn(sys.executable, ["-m", "qshell", *args], env=env, encoding="utf-8",
+                         timeout=60, dimensions=(50, 160))
+
+
+def _active_sleeps(dsn: str) -> int:
+    import psycopg2
+
+    conn = psycopg2.connect(dsn)
+    try:
+        cur = conn.cursor()
+        cur.execute("SELECT count(*) FROM pg_stat_activity WHERE state = 'active'"
+                    " AND query LIKE '%pg_sleep(30)%' AND pid <> pg_backend_pid()")
+        return cur.fetchone()[0]
+    finally:
+        conn.close()
+
+
+def test_ctrl_c_during_go_cancels_on_the_server_and_keeps_the_set(term, dsn):
+    for _ in range(3):
+        term.sendline("\\add SELECT pg_sleep(30);")
+        term.expect(r"\]=>")
+    term.sendline("\\add SELECT 'quick' AS q;")
+    term.expect_exact("postgres[4]=>")
+    term.sendline("\\go 2")
+    deadline = time.monotonic() + 20
+    while _active_sleeps(dsn) < 2 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert _active_sleeps(dsn) == 2
+    term.sendintr()
+    term.expect(r"#1 · worker 0 · cancelled", timeout=10)
+    term.expect(r"#4 · worker - · cancelled")  # never started
+    term.expect("interrupted")
+    term.expect_exact("postgres[4]=>")  # the staged set survives
+    time.sleep(1.0)
+    assert _active_sleeps(dsn) == 0  # cancelled on the server, not just abandoned
+    term.sendline("\\clear")
+    term.sendline("\\add SELECT 'next run' AS n;")
+    term.expect_exact("postgres[1]=>")
+    term.sendline("\\go")
+    term.expect("next run")
+    term.expect(r"N=1 · 1 queries")
+    term.sendline("\\q")
+    term.expect(pexpect.EOF)
+
+
+def test_password_prompt_with_W_never_echoes_or_records(dsn, hist, tmp_path):
+    secret = "pw-Zx81-secret"
+    child = _spawn(["--history-dir", str(hist), "-W", dsn])
+    child.expect("Password:")
+    child.sendline(secret)
+    child.expect("postgres=>")
+    child.sendline("\\conninfo")
+    child.expect("You are connected")
+    child.expect("postgres=>")
+    child.sendline("\\q")
+    child.expect(pexpect.EOF)
+    seen = child.before or ""
+    assert secret not in seen
+    for path in hist.rglob("*"):
+        if path.is_file():
+            assert secret not in path.read_text()
+
+
+def test_sandbox_banner(tmp_path):
+    child = _spawn(["--sandbox-dir", str(tmp_path / "box"), "--history-dir", str(tmp_path / "h")])
+    child.expect(r"qshell 0\.1\.\d+ — sandbox PostgreSQL \d+")
+    child.expect("embedded, data in")
+    child.expect("postgres=>")
+    child.sendline("SELECT 'sandboxed' AS s;")
+    child.expect("sandboxed")
+    child.expect("postgres=>")
+    child.sendeof()
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0

@@ -25,7 +25,7 @@ from sqlalchemy.engine import Engine
 
 from .errors import CapacityError, ConnectionFailed, QshellError
 from .results import Column, QueryResult, RunResult, Status
-from .sqlsplit import first_keyword
+from .sqlsplit import first_keyword, strip_comments_head
 
 BATCH = 1000  # rows per FETCH from the server-side cursor
 CONNECT_TIMEOUT = 15.0  # green mode ignores libpq's connect_timeout: guard with gevent.Timeout
@@ -88,15 +88,21 @@ class Database:
         self.connect_timeout = connect_timeout
         self._engine: Engine | None = None
         self._size = 0
+        self.session_sql: list[str] = []  # plain SET/RESET statements, replayed on every new connection
+        self._pinned = None  # the connection of an open explicit transaction (BEGIN ... COMMIT)
 
     # -- pool ---------------------------------------------------------------
     def _make_engine(self, size: int) -> Engine:
-        dsn, password = self.dsn, self._password
+        dsn, password, setup = self.dsn, self._password, self.session_sql
 
         def connect():
-            if password is None:
-                return psycopg2.connect(dsn)
-            return psycopg2.connect(dsn, password=password)
+            conn = psycopg2.connect(dsn) if password is None else psycopg2.connect(dsn, password=password)
+            if setup:
+                conn.autocommit = True
+                cur = conn.cursor()
+                for sql in setup:
+                    cur.execute(sql)
+            return conn
 
         return create_engine(
             "postgresql+psycopg2://",
@@ -109,7 +115,9 @@ class Database:
         )
 
     def ensure_pool(self, n: int) -> None:
-        """Make the pool hold at least ``n`` connections (recreated only to grow)."""
+        """Make the pool hold at least ``n`` connections, besides the one an open
+        transaction holds (recreated only to grow)."""
+        n += 1 if self._pinned is not None else 0
         if self._engine is None or self._size < n:
             old = self._engine
             self._engine = self._make_engine(max(n, 1))
@@ -155,6 +163,7 @@ class Database:
             self._engine.dispose()
 
     def close(self) -> None:
+        self._release_pinned()
         if self._engine is not None:
             self._engine.dispose()
             self._engine = None
@@ -179,7 +188,8 @@ class Database:
             " + coalesce(current_setting('reserved_connections', true)::int, 0),"
             " (SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend')::int"
         )
-        return Capacity(int(row[0]), int(row[1]), int(row[2]), self.pooled_connections())
+        reusable = self.pooled_connections() - (1 if self._pinned is not None else 0)
+        return Capacity(int(row[0]), int(row[1]), int(row[2]), reusable)
 
     def check_capacity(self, n: int) -> None:
         """Refuse, before anything runs, an N the server cannot serve (CapacityError)."""
@@ -212,16 +222,67 @@ class Database:
         Errors of the statement come back in the result; ConnectionFailed is raised
         when no connection can be had.
         """
-        fairy = self.checkout()
+        fairy = self._pinned or self.checkout()
         start = time.perf_counter()
         try:
             result = execute_on(fairy, sql, 0, None, maxrows, start, 0.0)
             conn = fairy.dbapi_connection
             if result.status is Status.ERROR and (conn is None or conn.closed):
+                self._pinned = None
                 raise ConnectionFailed(f"connection to server was lost: {result.error}")
+            if conn.info.transaction_status != extensions.TRANSACTION_STATUS_IDLE:
+                self._pinned = fairy  # BEGIN ...: later plain statements stay on this connection
+            else:
+                self._pinned = None
+                if result.status is Status.OK and _is_session_setting(sql):
+                    self._remember_setting(sql)
             return result
         finally:
+            if self._pinned is not fairy:
+                fairy.close()
+
+    @property
+    def transaction_state(self) -> str:
+        """'' outside a transaction, '*' inside one, '!' in a failed one (psql's prompt marks)."""
+        if self._pinned is None or self._pinned.dbapi_connection is None:
+            return ""
+        status = self._pinned.dbapi_connection.info.transaction_status
+        if status == extensions.TRANSACTION_STATUS_INERROR:
+            return "!"
+        return "*" if status != extensions.TRANSACTION_STATUS_IDLE else ""
+
+    def _release_pinned(self) -> None:
+        fairy, self._pinned = self._pinned, None
+        if fairy is not None:
+            try:
+                if fairy.dbapi_connection is not None and not fairy.dbapi_connection.closed:
+                    fairy.dbapi_connection.cursor().execute("ROLLBACK")
+            except Exception:  # noqa: BLE001 - closing anyway
+                fairy.invalidate()
             fairy.close()
+
+    def _remember_setting(self, sql: str) -> None:
+        """Replay a session SET on every pooled connection: the staged queries see it
+        as psql users expect, whichever connection runs them."""
+        words = " ".join(sql.split()).upper()
+        if words in ("RESET ALL", "DISCARD ALL"):
+            self.session_sql.clear()
+        else:
+            self.session_sql.append(sql)
+        if self._engine is not None:
+            self._engine.dispose()  # idle connections reconnect with the settings
+
+
+def _is_session_setting(sql: str) -> bool:
+    words = strip_comments_head(sql).split(None, 2)
+    if not words:
+        return False
+    head = words[0].upper()
+    if head == "DISCARD":
+        return len(words) > 1 and words[1].upper().rstrip(";") == "ALL"
+    if head not in ("SET", "RESET"):
+        return False
+    return not (len(words) > 1 and words[1].upper() in ("LOCAL", "TRANSACTION", "CONSTRAINTS"))
 
 
 def refuse_reason(sql: str) -> str | None:
@@ -258,6 +319,7 @@ def execute_on(fairy, sql: str, index: int, worker: int | None, maxrows: int, ru
     """
     conn = fairy.dbapi_connection
     pid = None
+    users_tx = False
     t0 = time.perf_counter()
     t1 = t0
     columns: tuple[Column, ...] = ()
@@ -271,7 +333,10 @@ def execute_on(fairy, sql: str, index: int, worker: int | None, maxrows: int, ru
         pid = conn.get_backend_pid()
         cur = conn.cursor()
         streamed = False
-        if first_keyword(sql) in _CURSOR_KEYWORDS:
+        # inside the user's own transaction (BEGIN typed as a plain statement) run plainly:
+        # our BEGIN/COMMIT around a cursor would end their transaction
+        users_tx = conn.info.transaction_status != extensions.TRANSACTION_STATUS_IDLE
+        if first_keyword(sql) in _CURSOR_KEYWORDS and not users_tx:
             try:
                 cur.execute(f"BEGIN; DECLARE {_CURSOR} NO SCROLL CURSOR FOR\n{sql}\n; FETCH FORWARD {BATCH} FROM {_CURSOR}")
                 streamed = True
@@ -327,7 +392,7 @@ def execute_on(fairy, sql: str, index: int, worker: int | None, maxrows: int, ru
             if conn.closed:
                 fairy.invalidate()
                 text = f"{text} (connection lost)" if "connection" not in text.lower() else text
-            else:
+            elif not users_tx:
                 _finish_tx(conn.cursor(), False)
         except Exception:
             fairy.invalidate()

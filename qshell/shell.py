@@ -292,7 +292,8 @@ class Shell:
     # -- for the prompt -------------------------------------------------------------
     def prompt(self, continuation: bool = False) -> str:
         staged = f"[{len(self.staged)}]" if self.staged else ""
-        return f"{self.session.dbname}{staged}{'->' if continuation else '=>'} "
+        mark = "-" if continuation else "="
+        return f"{self.session.dbname}{staged}{mark}{self.session.db.transaction_state}> "
 
 
 def fingerprint(queries: Iterable[str]) -> str:

@@ -244,3 +244,23 @@ def test_formats(qshell):
     assert 'a,b\n1,"x,y"' in r.out
     r = qshell("\\format github\nSELECT 1 AS a;\n")
     assert "| a |" in r.out.replace("   ", " ") or "|   a |" in r.out
+
+
+def test_explicit_transaction_stays_on_one_connection(qshell):
+    r = qshell("DROP TABLE IF EXISTS tx_t;\nCREATE TABLE tx_t (a int);\nBEGIN;\nINSERT INTO tx_t VALUES (1);\n"
+               "\\add SELECT count(*) AS seen FROM tx_t;\n\\go\nSELECT count(*) AS mine FROM tx_t;\n"
+               "SELECT 1/0;\nSELECT 1;\nROLLBACK;\nSELECT count(*) AS after FROM tx_t;\n", "--format", "json")
+    recs = [json.loads(line) for line in r.out.splitlines()]
+    by_col = {rec["columns"][0]["name"]: rec["rows"] for rec in recs if rec.get("columns")}
+    assert by_col["seen"] == [["0"]]  # the workers do not see the uncommitted row
+    assert by_col["mine"] == [["1"]]  # the transaction's own connection does
+    assert by_col["after"] == [["0"]]  # rolled back
+    assert "current transaction is aborted" in r.err
+
+
+def test_session_settings_reach_every_worker(qshell):
+    r = qshell("SET application_name = 'qs_test_app';\n" + "\\add SELECT current_setting('application_name') AS app;\n" * 3
+               + "\\go 3\nRESET application_name;\n\\go 3\n", "--format", "json")
+    apps = [json.loads(line)["rows"][0][0] for line in r.out.splitlines() if '"type":"query"' in line]
+    assert apps[:3] == ["qs_test_app"] * 3
+    assert "qs_test_app" not in apps[3:]

@@ -162,3 +162,16 @@ def test_sandbox_banner(tmp_path):
     child.expect(pexpect.EOF)
     child.close()
     assert child.exitstatus == 0
+
+
+def test_prompt_marks_an_open_and_a_failed_transaction(term):
+    term.sendline("BEGIN;")
+    term.expect_exact("postgres=*>")
+    term.sendline("SELECT 1/0;")
+    term.expect("division by zero")
+    term.expect_exact("postgres=!>")
+    term.sendline("ROLLBACK;")
+    term.expect_exact("ROLLBACK")
+    term.expect_exact("postgres=>")
+    term.sendline("\\q")
+    term.expect(pexpect.EOF)

@@ -1,6 +1,7 @@
 """The interactive shell in a real pty (pexpect): prompt, multi-line entry, \\go, Ctrl-C, Ctrl-D."""
 from __future__ import annotations
 
+import io
 import os
 import stat
 import sys
@@ -19,11 +20,14 @@ def term(dsn, hist):
     env = clean_env(PROMPT_TOOLKIT_NO_CPR="1", TERM="xterm", COLUMNS="160", LINES="50")
     child = pexpect.spawn(sys.executable, ["-m", "qshell", "--history-dir", str(hist), dsn],
                           env=env, encoding="utf-8", timeout=30, dimensions=(50, 160))
+    child.logfile_read = io.StringIO()
     child.expect("qshell 0.1")
     child.expect_exact(PROMPT)
     yield child
     if child.isalive():
         child.terminate(force=True)
+    seen = child.logfile_read.getvalue()
+    assert "Traceback" not in seen and "Warning" not in seen
 
 
 def test_add_twice_go_and_quit(term, hist):

@@ -24,7 +24,7 @@ from sqlalchemy import create_engine
 from sqlalchemy.engine import Engine
 
 from .errors import CapacityError, ConnectionFailed, QshellError
-from .results import Column, QueryResult, RunResult, Status
+from .results import Column, Progress, QueryResult, RunResult, Status
 from .sqlsplit import first_keyword, strip_comments_head
 
 BATCH = 1000  # rows per FETCH from the server-side cursor
@@ -303,19 +303,77 @@ def _as_qshell_error(exc: BaseException, fairy=None) -> QshellError:
     return QshellError(text)
 
 
-def _finish_tx(cur, ok: bool) -> None:
+ISOLATION_LEVELS = ("read committed", "repeatable read", "serializable")
+
+
+@dataclass(frozen=True, slots=True)
+class TxMode:
+    """How each staged query is wrapped: its own autocommitted statement (default), or a
+    transaction with an isolation level / read only, committed or rolled back."""
+
+    rollback: bool = False
+    isolation: str | None = None
+    readonly: bool = False
+
+    @property
+    def begin(self) -> str:
+        parts = ["BEGIN"]
+        if self.isolation:
+            parts.append(f"ISOLATION LEVEL {self.isolation.upper()}")
+        if self.readonly:
+            parts.append("READ ONLY")
+        return " ".join(parts)
+
+    @property
+    def end(self) -> str:
+        return "ROLLBACK" if self.rollback else "COMMIT"
+
+    @property
+    def wraps(self) -> bool:
+        """Every statement needs an explicit transaction (not only the streamed ones)."""
+        return self.rollback or self.isolation is not None or self.readonly
+
+    def describe(self) -> str:
+        parts = ["tx rollback" if self.rollback else "tx autocommit"]
+        if self.isolation:
+            parts.append(self.isolation)
+        if self.readonly:
+            parts.append("read only")
+        return ", ".join(parts)
+
+
+AUTOCOMMIT = TxMode()
+
+
+def _finish_tx(cur, end: str = "ROLLBACK") -> None:
     if cur.connection.closed:
         return
     if cur.connection.info.transaction_status != extensions.TRANSACTION_STATUS_IDLE:
-        cur.execute("COMMIT" if ok else "ROLLBACK")
+        cur.execute(end)
 
 
-def execute_on(fairy, sql: str, index: int, worker: int | None, maxrows: int, run_start: float, picked: float) -> QueryResult:
+def _drain(cur, first: list, maxrows: int, kept: list, more) -> int:
+    """Count every row of a result, keeping the first ``maxrows``; ``more()`` gives the next batch."""
+    count = 0
+    batch = first
+    while batch:
+        if len(kept) < maxrows:
+            kept.extend(batch[: maxrows - len(kept)])
+        count += len(batch)
+        if len(batch) < BATCH:
+            break
+        batch = more()
+    return count
+
+
+def execute_on(fairy, sql: str, index: int, worker: int | None, maxrows: int, run_start: float, picked: float,
+               mode: TxMode = AUTOCOMMIT) -> QueryResult:
     """Run ``sql`` on a pooled connection; every error becomes the result's status.
 
     Row-returning statements stream through ``DECLARE … CURSOR`` + ``FETCH`` (one round
     trip for the first batch), keeping ``maxrows`` rows; others run plainly and report
-    their command tag.
+    their command tag. Inside a transaction the user opened with a plain ``BEGIN`` the
+    statement runs plainly, since our own BEGIN/COMMIT would end theirs.
     """
     conn = fairy.dbapi_connection
     pid = None
@@ -333,45 +391,40 @@ def execute_on(fairy, sql: str, index: int, worker: int | None, maxrows: int, ru
         pid = conn.get_backend_pid()
         cur = conn.cursor()
         streamed = False
-        # inside the user's own transaction (BEGIN typed as a plain statement) run plainly:
-        # our BEGIN/COMMIT around a cursor would end their transaction
         users_tx = conn.info.transaction_status != extensions.TRANSACTION_STATUS_IDLE
+        own_tx = not users_tx and mode.wraps
         if first_keyword(sql) in _CURSOR_KEYWORDS and not users_tx:
             try:
-                cur.execute(f"BEGIN; DECLARE {_CURSOR} NO SCROLL CURSOR FOR\n{sql}\n; FETCH FORWARD {BATCH} FROM {_CURSOR}")
+                cur.execute(f"{mode.begin}; DECLARE {_CURSOR} NO SCROLL CURSOR FOR\n{sql}\n; FETCH FORWARD {BATCH} FROM {_CURSOR}")
                 streamed = True
             except psycopg2.Error as exc:
-                _finish_tx(cur, False)
+                _finish_tx(cur)
                 if exc.pgcode not in _NOT_DECLARABLE:
                     raise
         if streamed:
             t1 = time.perf_counter()
             columns = tuple(Column(d.name, d.type_code) for d in cur.description)
-            while True:
-                batch = cur.fetchall()
-                if len(kept) < maxrows:
-                    kept.extend(batch[: maxrows - len(kept)])
-                count += len(batch)
-                if len(batch) < BATCH:
-                    break
+
+            def more() -> list:
                 cur.execute(f"FETCH FORWARD {BATCH} FROM {_CURSOR}")
-            cur.execute("COMMIT")
+                return cur.fetchall()
+
+            count = _drain(cur, cur.fetchall(), maxrows, kept, more)
+            cur.execute(mode.end)
             command = f"SELECT {count}"
         else:
+            if own_tx:
+                cur.execute(mode.begin)
             cur.execute(sql)
             t1 = time.perf_counter()
             command = cur.statusmessage or ""
             if cur.description is not None:
                 columns = tuple(Column(d.name, d.type_code) for d in cur.description)
-                while True:
-                    batch = cur.fetchmany(BATCH)
-                    if not batch:
-                        break
-                    if len(kept) < maxrows:
-                        kept.extend(batch[: maxrows - len(kept)])
-                    count += len(batch)
+                count = _drain(cur, cur.fetchmany(BATCH), maxrows, kept, lambda: cur.fetchmany(BATCH))
             else:
                 count = max(cur.rowcount, 0)
+            if own_tx:
+                cur.execute(mode.end)
         t2 = time.perf_counter()
         return QueryResult(
             index=index, sql=sql, status=Status.OK, worker=worker, pid=pid, columns=columns,
@@ -393,7 +446,7 @@ def execute_on(fairy, sql: str, index: int, worker: int | None, maxrows: int, ru
                 fairy.invalidate()
                 text = f"{text} (connection lost)" if "connection" not in text.lower() else text
             elif not users_tx:
-                _finish_tx(conn.cursor(), False)
+                _finish_tx(conn.cursor())
         except Exception:
             fairy.invalidate()
         result = QueryResult(
@@ -420,30 +473,45 @@ class _Interrupted(BaseException):
 class QueryPool:
     """Run ``queries`` on ``workers`` green workers; ``run()`` returns a RunResult.
 
+    ``order`` is the queue order as 0-based positions into ``queries`` (default: staged
+    order); results always come back in staged order. ``mode`` wraps each query in a
+    transaction (see TxMode). ``sampler``, if given, is started for the run with the
+    workers' backend pids and attributes wait events and blocking to the results.
+
     ``run()`` blocks the calling greenlet until every query is done (or the run is
     interrupted by KeyboardInterrupt: the running queries are cancelled on the server,
     the unfinished ones come back ``cancelled``). It raises ConnectionFailed when the
     workers cannot get their connections, before any query runs.
     """
 
-    def __init__(self, db: Database, queries: Sequence[str], workers: int, maxrows: int = 100) -> None:
+    def __init__(self, db: Database, queries: Sequence[str], workers: int, maxrows: int = 100, *,
+                 mode: TxMode = AUTOCOMMIT, order: Sequence[int] | None = None, order_name: str = "fifo",
+                 sampler=None) -> None:  # noqa: ANN001
         if workers < 1:
             raise ValueError("workers must be >= 1")
         self.db = db
         self.queries = list(queries)
         self.pool_max = min(workers, max(len(self.queries), 1))
         self.maxrows = maxrows
+        self.mode = mode
+        self.order = list(order) if order is not None else list(range(len(self.queries)))
+        if sorted(self.order) != list(range(len(self.queries))):
+            raise ValueError("order must be a permutation of the query positions")
+        self.order_name = order_name
+        self.sampler = sampler
         self.tasks: JoinableQueue = JoinableQueue()
         self.output_queue: Queue = Queue()
         self.running: list[gevent.Greenlet] = []
+        self.active: dict[int, tuple[int, float]] = {}  # worker -> (query index, perf_counter at pick-up)
+        self.done = 0
         self._start = 0.0
         self._stopping = False
 
     def overseer(self) -> None:
-        for item in enumerate(self.queries, start=1):
-            self.tasks.put(item)
+        for pos in self.order:
+            self.tasks.put((pos + 1, self.queries[pos]))
 
-    def executor(self, number: int, fairy) -> None:
+    def executor(self, number: int, fairy) -> None:  # noqa: ANN001
         """Take queries one at a time until the queue is empty (or the run is stopped)."""
         try:
             while not self._stopping:
@@ -451,24 +519,35 @@ class QueryPool:
                     index, sql = self.tasks.get_nowait()
                 except Empty:
                     break
-                picked = time.perf_counter() - self._start
+                now = time.perf_counter()
+                picked = now - self._start
+                self.active[number] = (index, now)
                 try:
                     if fairy is None or fairy.dbapi_connection is None or fairy.dbapi_connection.closed:
                         fairy = None
                         fairy = self.db.checkout()
-                    result = execute_on(fairy, sql, index, number, self.maxrows, self._start, picked)
+                    result = execute_on(fairy, sql, index, number, self.maxrows, self._start, picked, self.mode)
                 except _Interrupted as stop:
                     result = stop.result
                     self._stopping = True
                 except QshellError as exc:
-                    now = time.perf_counter() - self._start
+                    end = time.perf_counter() - self._start
                     result = QueryResult(index=index, sql=sql, status=Status.ERROR, worker=number,
-                                         error=str(exc), wait_s=picked, start_s=picked, end_s=now)
+                                         error=str(exc), wait_s=picked, start_s=picked, end_s=end)
+                self.active.pop(number, None)
+                self.done += 1
                 self.output_queue.put(result)
                 self.tasks.task_done()
         finally:
             if fairy is not None:
                 fairy.close()
+
+    def progress(self) -> Progress:
+        """What is running now (safe to call from another greenlet during ``run()``)."""
+        now = time.perf_counter()
+        running = tuple(sorted((w, i, now - t) for w, (i, t) in self.active.items()))
+        queued = len(self.queries) - self.done - len(running)
+        return Progress(now - self._start if self._start else 0.0, self.done, max(queued, 0), running)
 
     def _connect_all(self) -> list:
         self.db.ensure_pool(self.pool_max)
@@ -493,8 +572,11 @@ class QueryPool:
 
     def run(self) -> RunResult:
         fairies = self._connect_all()
+        pids = [f.dbapi_connection.get_backend_pid() for f in fairies]
         started_at = time.time()
         self._start = time.perf_counter()
+        if self.sampler is not None:
+            self.sampler.start(pids, self._start)
         gevent.spawn(self.overseer).join()
         self.running = [gevent.spawn(self.executor, i, fairies[i]) for i in range(self.pool_max)]
         interrupted = False
@@ -509,6 +591,8 @@ class QueryPool:
             gevent.killall(self.running, block=True, timeout=10)
             for fairy in fairies:
                 fairy.info.pop("qshell_cancelling", None)
+            if self.sampler is not None:
+                self.sampler.stop()
         wall = time.perf_counter() - self._start
         done: dict[int, QueryResult] = {}
         while not self.output_queue.empty():
@@ -518,4 +602,8 @@ class QueryPool:
             done.get(i) or QueryResult(index=i, sql=sql, status=Status.CANCELLED, error="cancelled before it started")
             for i, sql in enumerate(self.queries, start=1)
         )
-        return RunResult(n=self.pool_max, started_at=started_at, wall_s=wall, queries=results, interrupted=interrupted)
+        samples = 0
+        if self.sampler is not None:
+            results, samples = self.sampler.attribute(results)
+        return RunResult(n=self.pool_max, started_at=started_at, wall_s=wall, queries=results,
+                         interrupted=interrupted, mode=self.mode.describe(), order=self.order_name, samples=samples)

@@ -54,6 +54,8 @@ class QueryResult:
     fetch_s: float = 0.0  # fetching the remaining batches
     start_s: float = 0.0  # offset of the pick-up from the run's start
     end_s: float = 0.0  # offset of completion from the run's start
+    waits: tuple[tuple[str, float], ...] = ()  # ("Lock:transactionid", share of active samples), largest first
+    blocked_by: tuple[tuple[str, float], ...] = ()  # ("#5" or "pid 123", seconds blocked), longest first
 
     @property
     def total_s(self) -> float:
@@ -78,6 +80,21 @@ class RunResult:
     wall_s: float
     queries: tuple[QueryResult, ...] = field(default_factory=tuple)
     interrupted: bool = False  # Ctrl-C stopped it: unfinished queries are ``cancelled``
+    mode: str = "autocommit"  # transaction mode the queries ran in
+    order: str = "fifo"  # queue order: fifo (staged) or longest-first
+    samples: int = 0  # pg_stat_activity samples taken during the run
+
+    @property
+    def bound_s(self) -> float:
+        """Makespan lower bound: max(longest query, sum of query times / N)."""
+        if not self.queries:
+            return 0.0
+        return max(max(q.total_s for q in self.queries), self.sum_s / self.n)
+
+    @property
+    def efficiency(self) -> float:
+        """bound / wall: 1.0 means no schedule on N workers could have been faster."""
+        return self.bound_s / self.wall_s if self.wall_s > 0 else 0.0
 
     @property
     def sum_s(self) -> float:
@@ -90,3 +107,13 @@ class RunResult:
     @property
     def failed(self) -> int:
         return sum(1 for q in self.queries if q.status is not Status.OK)
+
+
+@dataclass(frozen=True, slots=True)
+class Progress:
+    """A snapshot of a run in progress, for a live status line."""
+
+    elapsed_s: float
+    done: int
+    queued: int
+    running: tuple[tuple[int, int, float], ...]  # (worker, query index, seconds running)

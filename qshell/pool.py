@@ -89,6 +89,7 @@ class Database:
         self._engine: Engine | None = None
         self._size = 0
         self.session_sql: list[str] = []  # plain SET/RESET statements, replayed on every new connection
+        self._monitor = None  # the sampler's own connection, outside the pool
         self._pinned = None  # the connection of an open explicit transaction (BEGIN ... COMMIT)
 
     # -- pool ---------------------------------------------------------------
@@ -152,10 +153,24 @@ class Database:
         return fairy
 
     def pooled_connections(self) -> int:
+        """qshell's own open connections: the pool's, and the sampler's."""
+        own = 1 if self._monitor is not None and not self._monitor.closed else 0
         if self._engine is None:
-            return 0
+            return own
         pool = self._engine.pool
-        return pool.checkedin() + pool.checkedout()
+        return pool.checkedin() + pool.checkedout() + own
+
+    def monitor(self):
+        """The sampler's connection (autocommit, plain psycopg2, kept across runs)."""
+        if self._monitor is None or self._monitor.closed:
+            try:
+                with gevent.Timeout(self.connect_timeout, ConnectionFailed(f"connection timed out after {self.connect_timeout:g} s")):
+                    conn = psycopg2.connect(self.dsn) if self._password is None else psycopg2.connect(self.dsn, password=self._password)
+            except psycopg2.Error as exc:
+                raise ConnectionFailed(f"connection to server failed: {' '.join(str(exc).split())}") from None
+            conn.autocommit = True
+            self._monitor = conn
+        return self._monitor
 
     def dispose(self) -> None:
         """Close every pooled connection (the next checkout reconnects)."""
@@ -164,6 +179,9 @@ class Database:
 
     def close(self) -> None:
         self._release_pinned()
+        if self._monitor is not None:
+            self._monitor.close()
+            self._monitor = None
         if self._engine is not None:
             self._engine.dispose()
             self._engine = None

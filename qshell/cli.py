@@ -12,10 +12,12 @@ import os
 import sys
 import traceback
 import warnings
+from pathlib import Path
 from typing import BinaryIO, Iterator, TextIO
 
 from . import __version__
 from .errors import ExitStatus, QshellError, UsageError
+from .paths import data_dir
 from .paths import history_dir as resolve_history_dir
 from .reader import Entry, InputError, read_stream, read_text
 from .render import FORMATS
@@ -58,6 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=FORMATS, metavar="FMT", help="table format, csv or json (JSON lines)")
     p.add_argument("--sandbox", action="store_true", help="use the embedded sandbox server even if a connection is named")
     p.add_argument("--sandbox-dir", metavar="DIR", help="data directory of the sandbox (default: XDG data dir/qshell/sandbox)")
+    p.add_argument("--scale", type=int, metavar="S", help="with the sandbox: load the pgbench tables at scale S first")
     p.add_argument("--history-dir", metavar="DIR", help="where runs.jsonl and the command history go")
     p.add_argument("-V", "--version", action="store_true", help="print the version and exit")
     p.add_argument("-?", "--help", action="store_true", help="show this help and exit")
@@ -160,8 +163,6 @@ def _main(argv: list[str], stdin, out: TextIO, err: TextIO) -> int:  # noqa: ANN
 
     box = None
     if args.sandbox or sandbox_mod.wanted(named):
-        from pathlib import Path
-
         box = sandbox_mod.start(Path(args.sandbox_dir) if args.sandbox_dir else None)
     try:
         dsn = box.dsn if box else build_dsn(dbname=dbname, host=args.host, port=args.port, user=user)
@@ -169,8 +170,15 @@ def _main(argv: list[str], stdin, out: TextIO, err: TextIO) -> int:  # noqa: ANN
             dsn = build_dsn(base=dsn, dbname=dbname, user=user)
         session = Session.open(dsn, password, box)
         hist = resolve_history_dir(args.history_dir)
-        shell = Shell(session, out, err, settings=settings, history_dir=hist, interactive=interactive)
+        sets = Path(os.environ["QSHELL_SETS_DIR"]) if os.environ.get("QSHELL_SETS_DIR") else data_dir() / "sets"
+        shell = Shell(session, out, err, settings=settings, history_dir=hist, interactive=interactive, sets_dir=sets)
         try:
+            if args.scale is not None:
+                if box is None:
+                    raise UsageError("--scale needs the sandbox (--sandbox, or no connection named)")
+                if args.scale < 1:
+                    raise UsageError("--scale must be a whole number >= 1")
+                shell.load_pgbench(args.scale)
             if interactive:
                 from .terminal import entries
 

@@ -21,6 +21,7 @@ class Command:
     arg: str = ""  # the raw argument text (SQL for ``add``/``sql``)
     n: int | None = None  # numeric argument when the command takes one
     args: tuple[str, ...] = ()  # split arguments when the command takes several
+    reps: int | None = None  # \go N xR: repetitions
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,12 +71,42 @@ def _add(name: str, arg: str) -> Command:
 
 
 def _go(name: str, arg: str) -> Command:
+    words = list(_words(arg, name))
+    reps = None
+    if words and words[-1][:1] in "xX" and len(words[-1]) > 1:
+        reps = _positive(words.pop()[1:], "R (in xR)", name)
+    if len(words) > 1:
+        raise UsageError(f"\\{name}: takes N and an optional xR, got {arg.strip()!r}")
+    n = _positive(words[0], "N", name) if words else None
+    return Command(name, words[0] if words else "", n=n, reps=reps)
+
+
+def _ns(name: str, arg: str) -> Command:
     words = _words(arg, name)
     if not words:
-        return Command(name)
+        raise UsageError(f"\\{name}: needs the Ns to run, e.g. \\{name} 1 2 3 5 or \\{name} 1-8")
+    return Command(name, arg.strip(), args=words)
+
+
+def _two(name: str, arg: str) -> Command:
+    words = _words(arg, name)
+    if len(words) != 2:
+        raise UsageError(f"\\{name}: needs two runs (numbers from \\history, or run ids)")
+    return Command(name, arg.strip(), args=words)
+
+
+def _optional_count(name: str, arg: str) -> Command:
+    words = _words(arg, name)
     if len(words) > 1:
-        raise UsageError(f"\\{name}: takes one argument N, got {' '.join(words)!r}")
-    return Command(name, words[0], n=_positive(words[0], "N", name))
+        raise UsageError(f"\\{name}: takes at most one number")
+    return Command(name, arg.strip(), n=_positive(words[0], "K", name) if words else None)
+
+
+def _sandbox(name: str, arg: str) -> Command:
+    words = _words(arg, name)
+    if not words or words[0] != "init" or len(words) > 2:
+        raise UsageError(f"\\{name}: usage \\sandbox init [SCALE]")
+    return Command(name, "init", n=_positive(words[1], "SCALE", name) if len(words) == 2 else None, args=words)
 
 
 def _index(name: str, arg: str) -> Command:
@@ -113,13 +144,22 @@ def _split_args(name: str, arg: str) -> Command:
 TABLE: tuple[Spec, ...] = (
     Spec("add", "\\add SQL;", "stage one statement (it may span lines, ends at ';'); bare \\add stages the next one typed", _add, takes_sql=True),
     Spec("addfile", "\\addfile FILE", "stage every statement of an SQL file", _path),
-    Spec("go", "\\go [N]", "run the staged set at once on N workers (default: staged count, capped by \\set workers)", _go),
+    Spec("go", "\\go [N] [xR]", "run the staged set at once on N workers (default: staged count, capped by \\set workers); xR: R times, with statistics", _go),
+    Spec("sweep", "\\sweep N... | A-B", "run the staged set at each N; table of wall, speedup, efficiency, bound, and a chart", _ns),
+    Spec("timeline", "\\timeline", "draw the last run's worker timeline", _no_arg),
     Spec("list", "\\list", "show the staged set, numbered", _no_arg, aliases=("ls",)),
     Spec("drop", "\\drop K", "remove staged query K", _index),
     Spec("clear", "\\clear", "remove every staged query", _no_arg),
+    Spec("save", "\\save NAME", "save the staged set as NAME.sql in the sets directory", _one_word),
+    Spec("load", "\\load NAME", "stage a saved set (added after the staged ones)", _one_word),
+    Spec("sets", "\\sets", "list the saved sets", _no_arg),
+    Spec("history", "\\history [K]", "list the last K runs (default 20) from runs.jsonl", _optional_count),
+    Spec("compare", "\\compare A B", "compare two runs of the same set, query by query", _two),
+    Spec("sandbox", "\\sandbox init [SCALE]", "load the pgbench tables into the sandbox (pgbench -i -s SCALE, default 10)", _sandbox),
+    Spec("demo", "\\demo", "stage six queries of different cost over the pgbench tables (the seed's experiment)", _no_arg),
     Spec("i", "\\i FILE", "read commands from a file as if typed", _path, aliases=("include",)),
     Spec("format", "\\format FMT", "table format: any tabulate format, or csv, json", _one_word),
-    Spec("set", "\\set [NAME [VALUE]]", "show settings, or set one (workers, maxrows, format, null, on_error_stop)", _set),
+    Spec("set", "\\set [NAME [VALUE]]", "show settings, or set one (workers, maxrows, format, tx, isolation, order, timeline...)", _set),
     Spec("c", "\\c [DBNAME [USER [HOST [PORT]]]] | CONNINFO | URI", "connect again (as psql's \\connect; '-' keeps a part)", _split_args, aliases=("connect",)),
     Spec("conninfo", "\\conninfo", "show where you are connected (password masked)", _no_arg),
     Spec("echo", "\\echo TEXT", "print TEXT", _raw),

@@ -209,12 +209,15 @@ class Database:
         reusable = self.pooled_connections() - (1 if self._pinned is not None else 0)
         return Capacity(int(row[0]), int(row[1]), int(row[2]), reusable)
 
-    def check_capacity(self, n: int) -> None:
-        """Refuse, before anything runs, an N the server cannot serve (CapacityError)."""
+    def check_capacity(self, n: int, extra: int = 0) -> None:
+        """Refuse, before anything runs, an N the server cannot serve (CapacityError).
+
+        ``extra`` counts connections beside the workers' (the sampler's)."""
         cap = self.capacity()
-        if n > cap.available:
+        if n + extra > cap.available:
+            also = f" plus {extra} for sampling pg_stat_activity" if extra else ""
             raise CapacityError(
-                f"cannot run {n} workers: the server can take {cap.available} more connections"
+                f"cannot run {n} workers{also}: the server can take {cap.available} more connections"
                 f" (max_connections {cap.max_connections} - reserved {cap.reserved}"
                 f" - open {cap.open} + {cap.ours} of qshell's own to reuse)"
             )

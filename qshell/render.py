@@ -10,6 +10,7 @@ import csv
 import io
 import json
 from dataclasses import dataclass
+from typing import Mapping
 
 from tabulate import tabulate, tabulate_formats
 
@@ -99,9 +100,29 @@ def query_header(q: QueryResult) -> str:
     return "── " + " · ".join(parts)
 
 
+def _pct(x: float) -> str:
+    return f"{x * 100:.0f}%"
+
+
+def waits_line(q: QueryResult) -> str:
+    """'waits Lock:transactionid 79% · CPU 21% · blocked by #1 0.79 s' ('' when nothing sampled)."""
+    parts = []
+    if q.waits:
+        parts.append("waits " + ", ".join(f"{name} {_pct(share)}" for name, share in q.waits[:3]))
+    if q.blocked_by:
+        parts.append("blocked by " + ", ".join(f"{who} {duration(t)}" for who, t in q.blocked_by))
+    return "   " + " · ".join(parts) if parts else ""
+
+
+def run_header(run: RunResult) -> str:
+    return (f"══ {len(run.queries)} queries on N={run.n} workers · {run.mode} · order {run.order}")
+
+
 def query_block(q: QueryResult, style: Style) -> str:
     """Header line, then the result table and its footer (or the error)."""
     lines = [query_header(q)]
+    if waits_line(q):
+        lines.append(waits_line(q))
     if q.status is Status.OK:
         if q.returns_rows:
             lines.append(table(q, style))
@@ -115,35 +136,99 @@ def preview(sql: str, width: int = SQL_PREVIEW) -> str:
     return shorten(" ".join(sql.split()), width)
 
 
-def summary(run: RunResult, style: Style) -> str:
-    """One row per query, then the run's totals."""
-    rows = [
-        [q.index, preview(q.sql), "-" if q.worker is None else q.worker, q.pid or "-", str(q.status),
-         q.rowcount if q.status is Status.OK else "-", ms(q.wait_s), ms(q.total_s)]
-        for q in run.queries
-    ]
+def _table_fmt(style: Style) -> str:
+    return "psql" if style.fmt in ("csv", "json") else style.fmt
+
+
+def summary(run: RunResult, style: Style, slow: Mapping[int, float] | None = None) -> str:
+    """One row per query (with its main wait and its slowdown against running alone
+    when known), the blocking seen, then the run's totals."""
+    slow = slow or {}
+    sampled = any(q.waits for q in run.queries)
     headers = ["#", "query", "worker", "pid", "status", "rows", "wait ms", "run ms"]
-    fmt = "psql" if style.fmt in ("csv", "json") else style.fmt
-    text = tabulate(rows, headers=headers, tablefmt=fmt, disable_numparse=True,
-                    colalign=("right", "left", "right", "right", "left", "right", "right", "right"))
-    return f"{text}\n{totals(run)}"
+    align = ["right", "left", "right", "right", "left", "right", "right", "right"]
+    if sampled:
+        headers.append("main wait")
+        align.append("left")
+    if slow:
+        headers.append("× alone")
+        align.append("right")
+    rows = []
+    for q in run.queries:
+        row = [q.index, preview(q.sql), "-" if q.worker is None else q.worker, q.pid or "-", str(q.status),
+               q.rowcount if q.status is Status.OK else "-", ms(q.wait_s), ms(q.total_s)]
+        if sampled:
+            row.append(f"{q.waits[0][0]} {_pct(q.waits[0][1])}" if q.waits else "")
+        if slow:
+            row.append(f"{slow[q.index]:.2f}×" if q.index in slow else "")
+        rows.append(row)
+    text = tabulate(rows, headers=headers, tablefmt=_table_fmt(style), disable_numparse=True, colalign=align)
+    lines = [text]
+    blocking = blocking_lines(run)
+    if blocking:
+        lines.append("blocking: " + "; ".join(blocking))
+    lines.append(totals(run))
+    return "\n".join(lines)
+
+
+def blocking_lines(run: RunResult) -> list[str]:
+    return [f"#{q.index} waited {duration(t)} on {who}" for q in run.queries for who, t in q.blocked_by]
 
 
 def totals(run: RunResult) -> str:
     failed = f" · {run.failed} not ok" if run.failed else ""
     stopped = " · interrupted" if run.interrupted else ""
     return (f"N={run.n} · {len(run.queries)} queries · wall {duration(run.wall_s)} · "
-            f"sum {duration(run.sum_s)} · speedup {run.speedup:.2f}×{failed}{stopped}")
+            f"sum {duration(run.sum_s)} · speedup {run.speedup:.2f}× · "
+            f"bound {duration(run.bound_s)} · efficiency {_pct(run.efficiency)}{failed}{stopped}")
 
 
-def run_text(run: RunResult, style: Style) -> str:
-    blocks = [query_block(q, style) for q in run.queries]
-    blocks.append(summary(run, style))
+def run_text(run: RunResult, style: Style, slow: Mapping[int, float] | None = None) -> str:
+    blocks = [run_header(run)]
+    blocks.extend(query_block(q, style) for q in run.queries)
+    blocks.append(summary(run, style, slow))
     return "\n".join(blocks)
 
 
+# -- timeline ----------------------------------------------------------------------
+def timeline(run: RunResult, width: int = 80) -> str:
+    """One line per worker, time scaled to ``width`` columns: each query a bar labelled
+    with its index from its start to its end, idle time as '·', and a scale."""
+    from .analysis import lanes
+
+    label_w = len(f"w{max(run.n - 1, 0)} ")
+    cols = max(10, width - label_w - 1)
+    span = max(run.wall_s, max((q.end_s for q in run.queries), default=0.0), 1e-9)
+
+    def col(t: float) -> int:
+        return min(cols, max(0, round(t / span * cols)))
+
+    lines = []
+    for worker, qs in lanes(run).items():
+        cells = ["·"] * cols
+        for q in qs:
+            a, b = col(q.start_s), col(q.end_s)
+            b = max(b, a + 1)
+            b = min(b, cols)
+            a = min(a, cols - 1)
+            tag = f"#{q.index}"
+            bar = (tag + "━" * (b - a))[: b - a] if b - a >= len(tag) else (str(q.index) + "━" * (b - a))[: b - a]
+            cells[a:b] = list(bar)
+        lines.append(f"w{worker}".ljust(label_w) + "".join(cells))
+    ticks = [" "] * cols
+    ticks[0] = "|"
+    ticks[-1] = "|"
+    ticks[cols // 2] = "|"
+    mid = duration(span / 2)
+    scale_text = "0".ljust(cols // 2 - len(mid) // 2) + mid
+    scale_text = scale_text.ljust(cols - len(duration(span))) + duration(span)
+    lines.append(" " * label_w + "".join(ticks))
+    lines.append(" " * label_w + scale_text[:cols])
+    return "\n".join(lines)
+
+
 # -- JSON lines ----------------------------------------------------------------
-def query_record(q: QueryResult, run_id: str | None, rows: bool = True) -> dict:
+def query_record(q: QueryResult, run_id: str | None, rows: bool = True, slowdown: float | None = None) -> dict:
     rec = {
         "type": "query" if run_id is not None else "statement",
         "run_id": run_id,
@@ -163,7 +248,11 @@ def query_record(q: QueryResult, run_id: str | None, rows: bool = True) -> dict:
         "total_ms": round(q.total_s * 1000, 3),
         "start_ms": round(q.start_s * 1000, 3),
         "end_ms": round(q.end_s * 1000, 3),
+        "waits": [{"event": name, "share": round(share, 4)} for name, share in q.waits],
+        "blocked_by": [{"by": who, "ms": round(t * 1000, 3)} for who, t in q.blocked_by],
     }
+    if slowdown is not None:
+        rec["slowdown"] = round(slowdown, 4)
     if rows:
         rec["rows"] = [list(r) for r in q.rows]
         rec["truncated"] = q.truncated
@@ -184,6 +273,11 @@ def run_record(run: RunResult, run_id: str) -> dict:
         "wall_ms": round(run.wall_s * 1000, 3),
         "sum_ms": round(run.sum_s * 1000, 3),
         "speedup": round(run.speedup, 4),
+        "bound_ms": round(run.bound_s * 1000, 3),
+        "efficiency": round(run.efficiency, 4),
+        "mode": run.mode,
+        "order": run.order,
+        "samples": run.samples,
     }
 
 
@@ -191,7 +285,137 @@ def json_line(obj: dict) -> str:
     return json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
 
 
-def run_json(run: RunResult, run_id: str) -> str:
-    lines = [json_line(query_record(q, run_id)) for q in run.queries]
+def run_json(run: RunResult, run_id: str, slow: Mapping[int, float] | None = None) -> str:
+    slow = slow or {}
+    lines = [json_line(query_record(q, run_id, slowdown=slow.get(q.index))) for q in run.queries]
     lines.append(json_line(run_record(run, run_id)))
     return "\n".join(lines)
+
+
+# -- live progress, sweep, repeats, history, compare ---------------------------------------
+def progress_line(p, width: int = 100) -> str:  # noqa: ANN001 - results.Progress
+    """One status line: elapsed, done / running / queued, what each worker runs."""
+    head = f"{duration(p.elapsed_s)} · done {p.done} · running {len(p.running)} · queued {p.queued}"
+    workers = " ".join(f"w{w}:#{i} {t:.1f}s" for w, i, t in p.running)
+    text = f"{head} · {workers}" if workers else head
+    return shorten(text, width - 1)
+
+
+def bar_chart(items: list[tuple[str, float]], width: int = 40) -> str:
+    """Horizontal bars, longest = ``width`` cells; label and value beside each."""
+    if not items:
+        return ""
+    top = max(v for _, v in items) or 1.0
+    label_w = max(len(k) for k, _ in items)
+    return "\n".join(f"{k.rjust(label_w)} │{'█' * max(1, round(v / top * width))} {duration(v)}" for k, v in items)
+
+
+def sweep_rows(runs: list[RunResult]) -> list[dict]:
+    """The seed's table as data: per N its wall, speedup against N=1, efficiency, bound.
+
+    Without an N=1 run in the sweep, the serial time is estimated as the sum of query
+    times of the first run (``serial_estimated``)."""
+    serial = next((r.wall_s for r in runs if r.n == 1), None)
+    estimated = serial is None
+    if serial is None and runs:
+        serial = runs[0].sum_s
+    rows = []
+    for r in runs:
+        rows.append({
+            "n": r.n, "wall_ms": round(r.wall_s * 1000, 3), "speedup": round(serial / r.wall_s, 4) if r.wall_s else 0.0,
+            "efficiency": round(r.efficiency, 4), "bound_ms": round(r.bound_s * 1000, 3),
+            "failed": r.failed, "serial_estimated": estimated,
+        })
+    return rows
+
+
+def sweep_text(runs: list[RunResult], style: Style) -> str:
+    rows = sweep_rows(runs)
+    est = " (N=1 estimated as the sum of query times)" if rows and rows[0]["serial_estimated"] else ""
+    table = tabulate(
+        [[r["n"], duration(r["wall_ms"] / 1000), f"{r['speedup']:.2f}×", _pct(r["efficiency"]),
+          duration(r["bound_ms"] / 1000)] + ([r["failed"]] if any(x["failed"] for x in rows) else []) for r in rows],
+        headers=["N", "wall", "speedup vs N=1", "efficiency", "lower bound"] + (["not ok"] if any(x["failed"] for x in rows) else []),
+        tablefmt=_table_fmt(style), disable_numparse=True, colalign=("right",) * (6 if any(x["failed"] for x in rows) else 5))
+    chart = bar_chart([(f"N={r.n}", r.wall_s) for r in runs])
+    return f"{table}\n{est.strip()}\nwall time per N:\n{chart}".replace("\n\n", "\n")
+
+
+def stats_cells(st) -> list[str]:  # noqa: ANN001 - analysis.Stats
+    return [ms(st.min), ms(st.median), ms(st.p95), ms(st.max)]
+
+
+def repeat_text(runs: list[RunResult], style: Style) -> str:
+    """Per repetition its wall (the first marked cold), then per query and for the wall
+    min / median / p95 / max over the warm repetitions."""
+    from .analysis import stats
+
+    warm = runs[1:] if len(runs) > 1 else runs
+    reps = tabulate([[i, duration(r.wall_s), f"{r.speedup:.2f}×", _pct(r.efficiency), "cold" if i == 1 else ""]
+                     for i, r in enumerate(runs, start=1)],
+                    headers=["rep", "wall", "speedup", "efficiency", ""], tablefmt=_table_fmt(style),
+                    disable_numparse=True, colalign=("right", "right", "right", "right", "left"))
+    rows = []
+    for pos, q in enumerate(runs[0].queries):
+        st = stats(r.queries[pos].total_s for r in warm if r.queries[pos].status is Status.OK)
+        rows.append([q.index, preview(q.sql), st.count] + stats_cells(st))
+    per_query = tabulate(rows, headers=["#", "query", "ok", "min ms", "median ms", "p95 ms", "max ms"],
+                         tablefmt=_table_fmt(style), disable_numparse=True,
+                         colalign=("right", "left", "right", "right", "right", "right", "right"))
+    wall = stats(r.wall_s for r in warm)
+    over = f"warm repetitions 2-{len(runs)}" if len(runs) > 1 else "1 repetition"
+    return (f"{reps}\n{per_query}\nwall over {over}: min {duration(wall.min)} · median {duration(wall.median)} · "
+            f"p95 {duration(wall.p95)} · max {duration(wall.max)} (N={runs[0].n}, {len(runs)} repetitions)")
+
+
+def repeat_record(runs: list[RunResult], run_ids: list[str]) -> dict:
+    from .analysis import stats
+
+    warm = runs[1:] if len(runs) > 1 else runs
+
+    def st(values) -> dict:  # noqa: ANN001
+        s = stats(values)
+        return {"count": s.count, "min_ms": round(s.min * 1000, 3), "median_ms": round(s.median * 1000, 3),
+                "p95_ms": round(s.p95 * 1000, 3), "max_ms": round(s.max * 1000, 3)}
+
+    return {
+        "type": "repeat", "n": runs[0].n, "reps": len(runs), "cold_run_id": run_ids[0], "run_ids": run_ids,
+        "wall": st(r.wall_s for r in warm),
+        "queries": [{"index": q.index, **st(r.queries[pos].total_s for r in warm if r.queries[pos].status is Status.OK)}
+                    for pos, q in enumerate(runs[0].queries)],
+    }
+
+
+def history_text(numbered: list[tuple[int, dict]], style: Style) -> str:
+    import time as _time
+
+    rows = [[k, _time.strftime("%Y-%m-%d %H:%M:%S", _time.localtime(r.get("started_at", 0))), r.get("fingerprint", ""),
+             r.get("label", ""), r.get("n"), duration(r.get("wall_ms", 0) / 1000), f"{r.get('speedup', 0):.2f}×",
+             r.get("mode", "")] for k, r in numbered]
+    return tabulate(rows, headers=["run", "when", "set", "label", "N", "wall", "speedup", "mode"],
+                    tablefmt=_table_fmt(style), disable_numparse=True)
+
+
+def compare_rows(a: dict, b: dict) -> list[dict]:
+    """Per query position: its time in run A and in run B and the change."""
+    rows = []
+    for qa, qb in zip(a.get("results", []), b.get("results", [])):
+        ta, tb = qa.get("total_ms", 0.0), qb.get("total_ms", 0.0)
+        rows.append({"index": qa.get("index"), "sql": qa.get("sql", ""), "a_ms": ta, "b_ms": tb,
+                     "change": (tb / ta - 1) if ta else None, "a_status": qa.get("status"), "b_status": qb.get("status")})
+    return rows
+
+
+def compare_text(ka: int, a: dict, kb: int, b: dict, style: Style) -> str:
+    rows = compare_rows(a, b)
+    body = tabulate(
+        [[r["index"], preview(r["sql"]), f"{r['a_ms']:.1f}", f"{r['b_ms']:.1f}",
+          f"{r['change'] * 100:+.0f}%" if r["change"] is not None else "-",
+          "" if r["a_status"] == r["b_status"] == "ok" else f"{r['a_status']}/{r['b_status']}"] for r in rows],
+        headers=["#", "query", f"run {ka} ms", f"run {kb} ms", "change", "status"],
+        tablefmt=_table_fmt(style), disable_numparse=True, colalign=("right", "left", "right", "right", "right", "left"))
+    wa, wb = a.get("wall_ms", 0.0), b.get("wall_ms", 0.0)
+    change = f"{(wb / wa - 1) * 100:+.0f}%" if wa else "-"
+    head = (f"run {ka}: N={a.get('n')} {a.get('mode', '')} · wall {duration(wa / 1000)}    "
+            f"run {kb}: N={b.get('n')} {b.get('mode', '')} · wall {duration(wb / 1000)}    change {change}")
+    return f"{head}\n{body}"

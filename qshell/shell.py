@@ -5,17 +5,16 @@ Every failure becomes one line on ``err``; the staged set survives all of them.
 """
 from __future__ import annotations
 
-import hashlib
-import json
-import os
+import shutil
 from pathlib import Path
 from typing import Iterable, TextIO
 
 from . import commands, render
 from .commands import Command
 from .errors import ConnectionFailed, ExitStatus, QshellError, UsageError
-from .paths import append_line
-from .pool import QueryPool, refuse_reason
+from .explore import RunCommands
+from .sets import SetCommands
+from .pool import refuse_reason
 from .reader import Entry, InputError, read_text
 from .session import Session
 from .settings import Settings, assign, listing, show
@@ -30,16 +29,17 @@ class _Stop(Exception):
         self.status = status
 
 
-class Shell:
+class Shell(RunCommands, SetCommands):
     """State of one qshell: the session, the staged set, the settings, the last run."""
 
     def __init__(self, session: Session, out: TextIO, err: TextIO, *, settings: Settings | None = None,
-                 history_dir: Path | None = None, interactive: bool = False) -> None:
+                 history_dir: Path | None = None, interactive: bool = False, sets_dir: Path | None = None) -> None:
         self.session = session
         self.out = out
         self.err = err
         self.settings = settings or Settings()
         self.history_dir = history_dir
+        self.sets_dir = sets_dir
         self.interactive = interactive
         self.staged: list[str] = []
         self.last_run = None
@@ -47,6 +47,8 @@ class Shell:
         self._where: tuple[str, int] = ("<stdin>", 0)
         self._depth = 0
         self._history_warned = False
+        self._times: dict[str, float] | None = None  # last measured time per query (for LPT)
+        self._alone: dict[str, float] = {}  # time at N=1 per query (for slowdowns)
 
     # -- output ---------------------------------------------------------------
     def write(self, text: str) -> None:
@@ -136,21 +138,26 @@ class Shell:
         except UnicodeDecodeError as exc:
             raise UsageError(f"{name}: not UTF-8 (byte {exc.start})") from None
 
-    def do_addfile(self, cmd: Command) -> None:
-        _, text = self._read_file(cmd.arg)
+    def stage_file(self, path: Path | str, label: str) -> int:
+        """Stage every statement of an SQL file; all or nothing. Returns how many."""
+        _, text = self._read_file(str(path))
         parts = split(text)
         statements = list(parts.statements)
         if parts.open_construct:
-            raise UsageError(f"{cmd.arg}: unterminated {parts.open_construct} at end of file; nothing staged")
+            raise UsageError(f"{label}: unterminated {parts.open_construct} at end of file; nothing staged")
         if strip_comments_head(parts.rest):
             statements.append(parts.rest.strip())
         statements = [s for s in statements if strip_comments_head(s)]
         for sql in statements:
             reason = refuse_reason(sql)
             if reason:
-                raise UsageError(f"{cmd.arg}: {reason}; nothing staged")
+                raise UsageError(f"{label}: {reason}; nothing staged")
         self.staged.extend(statements)
-        self.notice(f"staged {len(statements)} statement{'s' if len(statements) != 1 else ''} from {cmd.arg} ({len(self.staged)} staged)")
+        return len(statements)
+
+    def do_addfile(self, cmd: Command) -> None:
+        count = self.stage_file(cmd.arg, cmd.arg)
+        self.notice(f"staged {count} statement{'s' if count != 1 else ''} from {cmd.arg} ({len(self.staged)} staged)")
 
     def do_list(self, cmd: Command) -> None:
         if not self.staged:
@@ -180,48 +187,6 @@ class Shell:
         n = len(self.staged)
         return min(n, self.settings.workers) if self.settings.workers else n
 
-    def do_go(self, cmd: Command) -> None:
-        if not self.staged:
-            raise UsageError("\\go: nothing staged; \\add a statement first")
-        n = cmd.n if cmd.n is not None else self.default_workers()
-        if n > len(self.staged):
-            self.notice(f"N clipped from {n} to {len(self.staged)}: only {len(self.staged)} queries staged")
-            n = len(self.staged)
-        self.session.db.check_capacity(n)
-        queries = tuple(self.staged)
-        run = QueryPool(self.session.db, queries, n, maxrows=self.settings.maxrows).run()
-        self.last_run = run
-        run_id = f"{int(run.started_at * 1000):x}-{os.getpid():x}"
-        style = self.style()
-        if self.settings.format == "json":
-            self.write(render.run_json(run, run_id))
-        else:
-            self.write(render.run_text(run, style))
-        self._record(run, run_id, queries)
-        if run.interrupted and not self.interactive:
-            raise _Stop(ExitStatus.SCRIPT_STOPPED)
-        if run.failed and not run.interrupted:
-            self.fail(f"{run.failed} of {len(run.queries)} staged queries failed")
-
-    def _record(self, run, run_id: str, queries: tuple[str, ...]) -> None:
-        if self.history_dir is None:
-            return
-        record = render.run_record(run, run_id)
-        record.update(
-            fingerprint=fingerprint(queries),
-            label=render.preview(queries[0], 40) + (f" (+{len(queries) - 1})" if len(queries) > 1 else ""),
-            target=self.session.target(),
-            server_version=self.session.server_version,
-            sandbox=self.session.sandbox is not None,
-            results=[render.query_record(q, run_id, rows=False) for q in run.queries],
-        )
-        try:
-            append_line(self.history_dir / "runs.jsonl", json.dumps(record, ensure_ascii=False, separators=(",", ":")))
-        except OSError as exc:
-            if not self._history_warned:
-                self._history_warned = True
-                self.notice(f"warning: cannot write run history in {self.history_dir}: {exc.strerror or exc}")
-
     def do_sql(self, cmd: Command) -> None:
         if not strip_comments_head(cmd.arg):
             return
@@ -249,6 +214,9 @@ class Shell:
             self._depth -= 1
             self._where = saved
 
+    def width(self) -> int:
+        return shutil.get_terminal_size((100, 24)).columns
+
     def style(self) -> render.Style:
         return render.Style(fmt=self.settings.format, null=self.settings.null, maxwidth=self.settings.maxwidth)
 
@@ -264,7 +232,7 @@ class Shell:
             name = cmd.args[0].lower()
             if not hasattr(self.settings, name):
                 raise UsageError(f"\\set: unknown setting {cmd.args[0]!r}")
-            self.write(f"{name} = {show(getattr(self.settings, name))}")
+            self.write(f"{name} = {show(getattr(self.settings, name), name)}")
             return
         self.settings = assign(self.settings, cmd.args[0], cmd.args[1])
 
@@ -294,13 +262,3 @@ class Shell:
         staged = f"[{len(self.staged)}]" if self.staged else ""
         mark = "-" if continuation else "="
         return f"{self.session.dbname}{staged}{mark}{self.session.db.transaction_state}> "
-
-
-def fingerprint(queries: Iterable[str]) -> str:
-    """A short stable id of a staged set (same SQL in the same order -> same id)."""
-    h = hashlib.sha1()
-    for q in queries:
-        h.update(" ".join(q.split()).encode("utf-8"))
-        h.update(b"\0")
-    return h.hexdigest()[:12]
-

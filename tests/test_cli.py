@@ -93,8 +93,8 @@ def test_bad_usage_exits_1(qshell_proc):
 def test_dash_c_repeatable_and_in_order(qshell):
     r = qshell("", "-c", "\\add SELECT 'first' AS a", "-c", "\\add SELECT 'second' AS b", "-c", "\\go", "-c", "SELECT 3 AS c")
     assert r.code == 0, r.err
-    assert r.out.index("first") < r.out.index("second") < r.out.index("N=2")
-    assert "(1 row)" in r.out.split("N=2")[1]
+    assert r.out.index("first") < r.out.index("second") < r.out.index("N=2 · 2 queries")
+    assert "(1 row)" in r.out.split("N=2 · 2 queries")[1]
 
 
 def test_dash_f_file_and_missing_file(qshell, tmp_path):

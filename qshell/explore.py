@@ -1,0 +1,252 @@
+"""The shell's run commands: \\go (with repeats), \\sweep, \\timeline, \\history, \\compare.
+
+A mixin of ``Shell``: it uses the shell's session, settings, staged set and streams.
+Everything measured goes through ``_execute`` (one run: capacity, pool, sampler,
+progress line, run record) so the commands only differ in how they report.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from typing import TYPE_CHECKING
+
+import gevent
+
+from . import render
+from .analysis import lpt_order, normalize, parse_n_list, slowdowns
+from .commands import Command
+from .errors import ExitStatus, UsageError
+from .history import find, read_runs
+from .paths import append_line
+from .pool import QueryPool, TxMode
+from .results import RunResult, Status
+from .sampler import Sampler
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .shell import Shell
+
+PROGRESS_EVERY = 0.2  # seconds between redraws of the live status line
+
+
+def fingerprint(queries) -> str:  # noqa: ANN001
+    """A short stable id of a staged set (same SQL in the same order -> same id)."""
+    import hashlib
+
+    h = hashlib.sha1()
+    for q in queries:
+        h.update(normalize(q).encode("utf-8"))
+        h.update(b"\0")
+    return h.hexdigest()[:12]
+
+
+def _isatty(stream) -> bool:  # noqa: ANN001
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError, OSError):
+        return False
+
+
+class RunCommands:
+    """Mixin: needs ``self.session``, ``self.settings``, ``self.staged``, ``self.err``..."""
+
+    # -- memory of measured times (this session and the run history) -------------------
+    def _memory(self: "Shell") -> tuple[dict[str, float], dict[str, float]]:
+        """(last measured time, time alone at N=1) per normalised SQL; history loaded once."""
+        if self._times is None:
+            self._times, self._alone = {}, {}
+            runs, damaged = read_runs(self.history_dir)
+            if damaged:
+                self.notice(f"warning: skipped {damaged} damaged line(s) in {self.history_dir / 'runs.jsonl'}")
+            for rec in runs:
+                for q in rec.get("results", []):
+                    if q.get("status") == "ok" and "sql" in q:
+                        t = q.get("total_ms", 0.0) / 1000
+                        self._times[normalize(q["sql"])] = t
+                        if rec.get("n") == 1:
+                            self._alone[normalize(q["sql"])] = t
+        return self._times, self._alone
+
+    def _remember(self: "Shell", run: RunResult) -> None:
+        times, alone = self._memory()
+        for q in run.queries:
+            if q.status is Status.OK:
+                times[normalize(q.sql)] = q.total_s
+                if run.n == 1:
+                    alone[normalize(q.sql)] = q.total_s
+
+    # -- one measured run ------------------------------------------------------------
+    def _tx_mode(self: "Shell") -> TxMode:
+        s = self.settings
+        return TxMode(rollback=s.tx == "rollback", isolation=s.isolation, readonly=s.readonly)
+
+    def _workers_for(self: "Shell", requested: int | None) -> int:
+        if not self.staged:
+            raise UsageError("nothing staged; \\add a statement first")
+        n = requested if requested is not None else self.default_workers()
+        if n > len(self.staged):
+            self.notice(f"N clipped from {n} to {len(self.staged)}: only {len(self.staged)} queries staged")
+            n = len(self.staged)
+        return n
+
+    def _check(self: "Shell", n: int) -> None:
+        """Refuse an N the server cannot serve; the sampler's connection counts too."""
+        self.session.db.check_capacity(n, extra=1 if self.settings.sample else 0)
+
+    def _execute(self: "Shell", n: int) -> tuple[RunResult, str]:
+        queries = tuple(self.staged)
+        times, _ = self._memory()
+        order = lpt_order(queries, times) if self.settings.order == "longest-first" else None
+        pool = QueryPool(self.session.db, queries, n, maxrows=self.settings.maxrows, mode=self._tx_mode(),
+                         order=order, order_name=self.settings.order,
+                         sampler=Sampler(self.session.db) if self.settings.sample else None)
+        ticker = gevent.spawn(self._progress, pool) if _isatty(self.err) else None
+        try:
+            run = pool.run()
+        finally:
+            if ticker is not None:
+                ticker.kill()
+                self.err.write("\r\x1b[K")
+                self.err.flush()
+        run_id = f"{int(run.started_at * 1000):x}-{os.getpid():x}"
+        slow = slowdowns(run, self._memory()[1]) if run.n > 1 else {}
+        self._record(run, run_id, queries, slow)
+        self._remember(run)
+        self.last_run = run
+        if pool.sampler is not None and pool.sampler.error:
+            self.notice(f"warning: sampling pg_stat_activity failed: {pool.sampler.error}")
+        return run, run_id
+
+    def _progress(self: "Shell", pool: QueryPool) -> None:
+        width = shutil.get_terminal_size((100, 24)).columns
+        while True:
+            gevent.sleep(PROGRESS_EVERY)
+            self.err.write("\r\x1b[K" + render.progress_line(pool.progress(), width))
+            self.err.flush()
+
+    def _record(self: "Shell", run: RunResult, run_id: str, queries: tuple[str, ...], slow: dict) -> None:
+        if self.history_dir is None:
+            return
+        record = render.run_record(run, run_id)
+        record.update(
+            fingerprint=fingerprint(queries),
+            label=render.preview(queries[0], 40) + (f" (+{len(queries) - 1})" if len(queries) > 1 else ""),
+            target=self.session.target(),
+            server_version=self.session.server_version,
+            sandbox=self.session.sandbox is not None,
+            results=[render.query_record(q, run_id, rows=False, slowdown=slow.get(q.index)) for q in run.queries],
+        )
+        try:
+            append_line(self.history_dir / "runs.jsonl", json.dumps(record, ensure_ascii=False, separators=(",", ":")))
+        except OSError as exc:
+            if not self._history_warned:
+                self._history_warned = True
+                self.notice(f"warning: cannot write run history in {self.history_dir}: {exc.strerror or exc}")
+
+    def _after(self: "Shell", runs: list[RunResult]) -> None:
+        """Exit status and script stop after one or more runs."""
+        from .shell import _Stop
+
+        if any(r.interrupted for r in runs) and not self.interactive:
+            raise _Stop(ExitStatus.SCRIPT_STOPPED)
+        failed = sum(r.failed for r in runs if not r.interrupted)
+        total = sum(len(r.queries) for r in runs)
+        if failed:
+            self.fail(f"{failed} of {total} staged queries failed" if len(runs) == 1
+                      else f"{failed} of {total} query executions failed over {len(runs)} runs")
+
+    # -- commands ------------------------------------------------------------------
+    def do_go(self: "Shell", cmd: Command) -> None:
+        n = self._workers_for(cmd.n)
+        self._check(n)
+        if cmd.reps and cmd.reps > 1:
+            self._repeat(n, cmd.reps)
+            return
+        run, run_id = self._execute(n)
+        slow = slowdowns(run, self._memory()[1]) if run.n > 1 else {}
+        if self.settings.format == "json":
+            self.write(render.run_json(run, run_id, slow))
+        else:
+            text = render.run_text(run, self.style(), slow)
+            if self.settings.timeline:
+                text += "\n" + render.timeline(run, self.width())
+            self.write(text)
+        self._after([run])
+
+    def _repeat(self: "Shell", n: int, reps: int) -> None:
+        runs, ids = [], []
+        for _ in range(reps):
+            run, run_id = self._execute(n)
+            runs.append(run)
+            ids.append(run_id)
+            if run.interrupted:
+                break
+        if self.settings.format == "json":
+            for run, run_id in zip(runs, ids):
+                self.write(render.run_json(run, run_id))
+            self.write(render.json_line(render.repeat_record(runs, ids)))
+        else:
+            self.write(render.repeat_text(runs, self.style()))
+        self._after(runs)
+
+    def do_sweep(self: "Shell", cmd: Command) -> None:
+        try:
+            ns = parse_n_list(cmd.args)
+        except ValueError as exc:
+            raise UsageError(f"\\sweep: {exc}") from None
+        if not self.staged:
+            raise UsageError("nothing staged; \\add a statement first")
+        clipped = sorted({min(n, len(self.staged)) for n in ns})
+        if clipped != ns:
+            self.notice(f"Ns clipped to the {len(self.staged)} staged queries: {' '.join(map(str, clipped))}")
+        self._check(max(clipped))
+        runs, ids = [], []
+        for n in clipped:
+            run, run_id = self._execute(n)
+            runs.append(run)
+            ids.append(run_id)
+            if run.interrupted:
+                break
+        if self.settings.format == "json":
+            for run, run_id in zip(runs, ids):
+                self.write(render.run_json(run, run_id))
+            rows = render.sweep_rows(runs)
+            for row, run_id in zip(rows, ids):
+                row["run_id"] = run_id
+            self.write(render.json_line({"type": "sweep", "rows": rows}))
+        else:
+            self.write(render.sweep_text(runs, self.style()))
+        self._after(runs)
+
+    def do_timeline(self: "Shell", cmd: Command) -> None:
+        if self.last_run is None:
+            raise UsageError("\\timeline: no run yet in this session; \\go first")
+        self.write(render.timeline(self.last_run, self.width()))
+
+    def do_history(self: "Shell", cmd: Command) -> None:
+        runs, damaged = read_runs(self.history_dir)
+        if damaged:
+            self.notice(f"warning: skipped {damaged} damaged line(s) in runs.jsonl")
+        numbered = list(enumerate(runs, start=1))[-(cmd.n or 20):]
+        if self.settings.format == "json":
+            for k, rec in numbered:
+                self.write(render.json_line({**rec, "number": k}))
+        elif not numbered:
+            self.write(f"(no runs recorded in {self.history_dir})")
+        else:
+            self.write(render.history_text(numbered, self.style()))
+
+    def do_compare(self: "Shell", cmd: Command) -> None:
+        runs, _ = read_runs(self.history_dir)
+        found = [find(runs, ref) for ref in cmd.args]
+        for ref, hit in zip(cmd.args, found):
+            if hit is None:
+                raise UsageError(f"\\compare: no run {ref!r} in the history ({len(runs)} runs; see \\history)")
+        (ka, a), (kb, b) = found  # type: ignore[misc]
+        if a.get("fingerprint") != b.get("fingerprint"):
+            self.notice(f"note: runs {ka} and {kb} are of different sets; compared by position")
+        if self.settings.format == "json":
+            self.write(render.json_line({"type": "compare", "a": ka, "b": kb, "rows": render.compare_rows(a, b),
+                                         "a_wall_ms": a.get("wall_ms"), "b_wall_ms": b.get("wall_ms")}))
+        else:
+            self.write(render.compare_text(ka, a, kb, b, self.style()))

@@ -147,7 +147,8 @@ class Shell(RunCommands, SetCommands):
             raise UsageError(f"{label}: unterminated {parts.open_construct} at end of file; nothing staged")
         if strip_comments_head(parts.rest):
             statements.append(parts.rest.strip())
-        statements = [s for s in statements if strip_comments_head(s)]
+        # leading comments (a file's header, a note above a statement) are not staged
+        statements = [strip_comments_head(s) for s in statements if strip_comments_head(s)]
         for sql in statements:
             reason = refuse_reason(sql)
             if reason:

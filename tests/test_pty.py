@@ -179,3 +179,17 @@ def test_prompt_marks_an_open_and_a_failed_transaction(term):
     term.expect_exact("postgres=>")
     term.sendline("\\q")
     term.expect(pexpect.EOF)
+
+
+def test_live_progress_line_during_go(term):
+    term.sendline("\\add SELECT pg_sleep(1.2);")
+    term.expect_exact("postgres[1]=>")
+    term.sendline("\\add SELECT pg_sleep(0.5);")
+    term.expect_exact("postgres[2]=>")
+    term.sendline("\\go 1")
+    term.expect(r"done 0 · running 1 · queued 1 · w0:#1 \d\.\ds")
+    term.expect(r"done 1 · running 1 · queued 0 · w0:#2")
+    term.expect(r"N=1 · 2 queries")
+    term.expect_exact("postgres[2]=>")
+    term.sendline("\\q")
+    term.expect(pexpect.EOF)

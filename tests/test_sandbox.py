@@ -60,3 +60,24 @@ def test_sandbox_dir_that_is_a_file(tmp_path):
     assert p.returncode == 2
     assert "not a directory" in p.stderr.decode()
     assert "Traceback" not in p.stderr.decode()
+
+
+def test_sandbox_dataset_and_demo(tmp_path):
+    p = _qshell("--sandbox-dir", str(tmp_path / "box"), "--history-dir", str(tmp_path / "h"), "--scale", "1",
+                "--format", "json", "-c", "\\demo", "-c", "\\go 6", "-c", "\\sandbox init 1",
+                "-c", "SELECT count(*) AS n FROM pgbench_accounts")
+    err = p.stderr.decode()
+    assert p.returncode == 0, err
+    assert "pgbench tables loaded at scale 1 (100,000 accounts)" in err
+    import json
+
+    recs = [json.loads(line) for line in p.stdout.decode().splitlines()]
+    queries = [r for r in recs if r["type"] == "query"]
+    assert len(queries) == 6 and all(q["status"] == "ok" for q in queries)
+    assert len({round(q["total_ms"]) for q in queries}) > 3  # clearly different costs
+    assert recs[-1]["rows"] == [["100000"]]
+
+
+def test_sandbox_init_refused_off_the_sandbox(qshell):
+    r = qshell("\\sandbox init 1\n")
+    assert r.code == 1 and "works only on the embedded sandbox" in r.err

@@ -19,6 +19,11 @@ def bootstrap(patch_processes: bool = True) -> None:
     from gevent import monkey
 
     monkey.patch_all(os=patch_processes, signal=patch_processes, subprocess=patch_processes)
+    import gevent
+
+    # Ctrl-C is handled by the shell; the hub must not print it as a crash
+    hub = gevent.get_hub()
+    hub.NOT_ERROR = tuple(hub.NOT_ERROR) + (KeyboardInterrupt,)
     from .green import make_green
 
     make_green()

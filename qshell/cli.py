@@ -57,6 +57,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-v", "--set", "--variable", action="append", default=[], metavar="NAME=VALUE",
                    help="set a setting, e.g. -v ON_ERROR_STOP=1, -v workers=4")
     p.add_argument("--on-error-stop", action="store_true", help="stop at the first error (exit 3)")
+    p.add_argument("--timeout", metavar="DURATION", help="statement_timeout of each staged query (5s, 500ms)")
+    p.add_argument("--read-only", action="store_true", help="every session default_transaction_read_only")
     p.add_argument("--format", choices=FORMATS, metavar="FMT", help="table format, csv or json (JSON lines)")
     p.add_argument("--sandbox", action="store_true", help="use the embedded sandbox server even if a connection is named")
     p.add_argument("--sandbox-dir", metavar="DIR", help="data directory of the sandbox (default: XDG data dir/qshell/sandbox)")
@@ -111,6 +113,10 @@ def _settings(args: argparse.Namespace) -> Settings:
         s = assign(s, "on_error_stop", "on")
     if args.format:
         s = assign(s, "format", args.format)
+    if args.timeout:
+        s = assign(s, "timeout", args.timeout, "--timeout")
+    if args.read_only:
+        s = assign(s, "readonly", "on")
     return s
 
 

@@ -78,7 +78,7 @@ class RunCommands:
     # -- one measured run ------------------------------------------------------------
     def _tx_mode(self: "Shell") -> TxMode:
         s = self.settings
-        return TxMode(rollback=s.tx == "rollback", isolation=s.isolation, readonly=s.readonly)
+        return TxMode(rollback=s.tx == "rollback", isolation=s.isolation, readonly=s.readonly, timeout_ms=s.timeout)
 
     def _workers_for(self: "Shell", requested: int | None) -> int:
         if not self.staged:
@@ -99,7 +99,8 @@ class RunCommands:
         order = lpt_order(queries, times) if self.settings.order == "longest-first" else None
         pool = QueryPool(self.session.db, queries, n, maxrows=self.settings.maxrows, mode=self._tx_mode(),
                          order=order, order_name=self.settings.order,
-                         sampler=Sampler(self.session.db) if self.settings.sample else None)
+                         sampler=Sampler(self.session.db) if self.settings.sample else None,
+                         stop_on_error=self.settings.on_error == "cancel")
         ticker = gevent.spawn(self._progress, pool) if _isatty(self.err) else None
         try:
             run = pool.run()

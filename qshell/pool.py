@@ -20,7 +20,7 @@ import gevent
 import psycopg2
 from gevent.queue import Empty, JoinableQueue, Queue
 from psycopg2 import extensions
-from sqlalchemy import create_engine
+from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine
 
 from .errors import CapacityError, ConnectionFailed, QshellError
@@ -90,22 +90,21 @@ class Database:
         self._size = 0
         self.session_sql: list[str] = []  # plain SET/RESET statements, replayed on every new connection
         self._monitor = None  # the sampler's own connection, outside the pool
+        self.readonly = False  # every session default_transaction_read_only
+        self.on_reset = None  # called when a dead pooled connection was found and replaced
         self._pinned = None  # the connection of an open explicit transaction (BEGIN ... COMMIT)
 
     # -- pool ---------------------------------------------------------------
     def _make_engine(self, size: int) -> Engine:
-        dsn, password, setup = self.dsn, self._password, self.session_sql
-
         def connect():
-            conn = psycopg2.connect(dsn) if password is None else psycopg2.connect(dsn, password=password)
-            if setup:
-                conn.autocommit = True
+            conn = self._connect_raw()
+            if self.session_sql:
                 cur = conn.cursor()
-                for sql in setup:
+                for sql in self.session_sql:
                     cur.execute(sql)
             return conn
 
-        return create_engine(
+        engine = create_engine(
             "postgresql+psycopg2://",
             creator=connect,
             pool_size=size,
@@ -114,6 +113,33 @@ class Database:
             pool_pre_ping=True,
             isolation_level="AUTOCOMMIT",
         )
+
+        def invalidated(dbapi_conn, record, exception) -> None:  # noqa: ANN001
+            # a pre-ping found the connection dead (server restart, killed backend):
+            # SQLAlchemy reconnects; tell the user once, as psql does
+            if exception is not None and self.on_reset is not None:
+                self.on_reset()
+
+        event.listen(engine, "invalidate", invalidated)
+        return engine
+
+    def _connect_raw(self):
+        """A new autocommit psycopg2 connection with the session's fixed settings."""
+        conn = psycopg2.connect(self.dsn) if self._password is None else psycopg2.connect(self.dsn, password=self._password)
+        conn.autocommit = True
+        if self.readonly:
+            conn.cursor().execute("SET default_transaction_read_only = on")
+        return conn
+
+    def set_readonly(self, on: bool) -> None:
+        """Make every session (pool, sampler) default_transaction_read_only, or not."""
+        if on != self.readonly:
+            self.readonly = on
+            if self._engine is not None:
+                self._engine.dispose()
+            if self._monitor is not None:
+                self._monitor.close()
+                self._monitor = None
 
     def ensure_pool(self, n: int) -> None:
         """Make the pool hold at least ``n`` connections, besides the one an open
@@ -162,14 +188,17 @@ class Database:
 
     def monitor(self):
         """The sampler's connection (autocommit, plain psycopg2, kept across runs)."""
+        if self._monitor is not None and not self._monitor.closed:
+            try:
+                self._monitor.cursor().execute("SELECT 1")  # pre-ping, as the pool does
+            except psycopg2.Error:
+                self._monitor.close()
         if self._monitor is None or self._monitor.closed:
             try:
                 with gevent.Timeout(self.connect_timeout, ConnectionFailed(f"connection timed out after {self.connect_timeout:g} s")):
-                    conn = psycopg2.connect(self.dsn) if self._password is None else psycopg2.connect(self.dsn, password=self._password)
+                    self._monitor = self._connect_raw()
             except psycopg2.Error as exc:
                 raise ConnectionFailed(f"connection to server failed: {' '.join(str(exc).split())}") from None
-            conn.autocommit = True
-            self._monitor = conn
         return self._monitor
 
     def dispose(self) -> None:
@@ -335,6 +364,7 @@ class TxMode:
     rollback: bool = False
     isolation: str | None = None
     readonly: bool = False
+    timeout_ms: int | None = None  # server-side statement_timeout per query
 
     @property
     def begin(self) -> str:
@@ -343,7 +373,10 @@ class TxMode:
             parts.append(f"ISOLATION LEVEL {self.isolation.upper()}")
         if self.readonly:
             parts.append("READ ONLY")
-        return " ".join(parts)
+        begin = " ".join(parts)
+        if self.timeout_ms:
+            begin += f"; SET LOCAL statement_timeout = {int(self.timeout_ms)}"
+        return begin
 
     @property
     def end(self) -> str:
@@ -360,6 +393,8 @@ class TxMode:
             parts.append(self.isolation)
         if self.readonly:
             parts.append("read only")
+        if self.timeout_ms:
+            parts.append(f"timeout {self.timeout_ms / 1000:g}s")
         return ", ".join(parts)
 
 
@@ -399,6 +434,7 @@ def execute_on(fairy, sql: str, index: int, worker: int | None, maxrows: int, ru
     conn = fairy.dbapi_connection
     pid = None
     users_tx = False
+    restore_timeout: str | None = None
     t0 = time.perf_counter()
     t1 = t0
     columns: tuple[Column, ...] = ()
@@ -436,6 +472,11 @@ def execute_on(fairy, sql: str, index: int, worker: int | None, maxrows: int, ru
         else:
             if own_tx:
                 cur.execute(mode.begin)
+            elif mode.timeout_ms and not users_tx:
+                # not in a transaction (VACUUM and friends refuse one): a session SET, undone below
+                cur.execute("SHOW statement_timeout")
+                restore_timeout = cur.fetchone()[0]
+                cur.execute(f"SET statement_timeout = {int(mode.timeout_ms)}")
             cur.execute(sql)
             t1 = time.perf_counter()
             command = cur.statusmessage or ""
@@ -446,6 +487,9 @@ def execute_on(fairy, sql: str, index: int, worker: int | None, maxrows: int, ru
                 count = max(cur.rowcount, 0)
             if own_tx:
                 cur.execute(mode.end)
+            if restore_timeout is not None:
+                cur.execute("SELECT set_config('statement_timeout', %s, false)", (restore_timeout,))
+                restore_timeout = None
         t2 = time.perf_counter()
         return QueryResult(
             index=index, sql=sql, status=Status.OK, worker=worker, pid=pid, columns=columns,
@@ -459,6 +503,9 @@ def execute_on(fairy, sql: str, index: int, worker: int | None, maxrows: int, ru
         if killed or (isinstance(exc, extensions.QueryCanceledError) and _cancelling(fairy)):
             status = Status.CANCELLED
             text, state = "cancelled", getattr(exc, "pgcode", None)
+        elif isinstance(exc, extensions.QueryCanceledError) and "statement timeout" in str(exc):
+            status = Status.TIMEOUT
+            text, state = f"timeout after {t2 - t0:.3f} s (statement_timeout {mode.timeout_ms} ms)", exc.pgcode
         else:
             status = Status.ERROR
             text, state = _error_text(exc)
@@ -467,7 +514,10 @@ def execute_on(fairy, sql: str, index: int, worker: int | None, maxrows: int, ru
                 fairy.invalidate()
                 text = f"{text} (connection lost)" if "connection" not in text.lower() else text
             elif not users_tx:
-                _finish_tx(conn.cursor())
+                cur2 = conn.cursor()
+                _finish_tx(cur2)
+                if restore_timeout is not None:
+                    cur2.execute("SELECT set_config('statement_timeout', %s, false)", (restore_timeout,))
         except Exception:
             fairy.invalidate()
         result = QueryResult(
@@ -507,7 +557,7 @@ class QueryPool:
 
     def __init__(self, db: Database, queries: Sequence[str], workers: int, maxrows: int = 100, *,
                  mode: TxMode = AUTOCOMMIT, order: Sequence[int] | None = None, order_name: str = "fifo",
-                 sampler=None) -> None:  # noqa: ANN001
+                 sampler=None, stop_on_error: bool = False) -> None:  # noqa: ANN001
         if workers < 1:
             raise ValueError("workers must be >= 1")
         self.db = db
@@ -520,6 +570,8 @@ class QueryPool:
             raise ValueError("order must be a permutation of the query positions")
         self.order_name = order_name
         self.sampler = sampler
+        self.stop_on_error = stop_on_error
+        self.fairies: list = []
         self.tasks: JoinableQueue = JoinableQueue()
         self.output_queue: Queue = Queue()
         self.running: list[gevent.Greenlet] = []
@@ -559,9 +611,25 @@ class QueryPool:
                 self.done += 1
                 self.output_queue.put(result)
                 self.tasks.task_done()
+                if self.stop_on_error and result.status in (Status.ERROR, Status.TIMEOUT) and not self._stopping:
+                    self._abort(number)
         finally:
             if fairy is not None:
                 fairy.close()
+
+    def _abort(self, me: int) -> None:
+        """on_error=cancel: cancel the other running queries, drop the queued ones."""
+        self._stopping = True
+        for fairy in self.fairies:
+            fairy.info["qshell_cancelling"] = True
+        others = [g for i, g in enumerate(self.running) if i != me]
+        gevent.spawn(gevent.killall, others, block=True, timeout=10)
+        while True:
+            try:
+                self.tasks.get_nowait()
+            except Empty:
+                break
+            self.tasks.task_done()
 
     def progress(self) -> Progress:
         """What is running now (safe to call from another greenlet during ``run()``)."""
@@ -592,7 +660,7 @@ class QueryPool:
         return fairies
 
     def run(self) -> RunResult:
-        fairies = self._connect_all()
+        fairies = self.fairies = self._connect_all()
         pids = [f.dbapi_connection.get_backend_pid() for f in fairies]
         started_at = time.time()
         self._start = time.perf_counter()
@@ -609,11 +677,17 @@ class QueryPool:
             for fairy in fairies:
                 fairy.info["qshell_cancelling"] = True
         finally:
-            gevent.killall(self.running, block=True, timeout=10)
+            while True:  # a second Ctrl-C while cancelling must not abandon connections mid-cancel
+                try:
+                    gevent.killall(self.running, block=True, timeout=10)
+                    if self.sampler is not None:
+                        self.sampler.stop()
+                    break
+                except KeyboardInterrupt:
+                    interrupted = True
+                    continue
             for fairy in fairies:
                 fairy.info.pop("qshell_cancelling", None)
-            if self.sampler is not None:
-                self.sampler.stop()
         wall = time.perf_counter() - self._start
         done: dict[int, QueryResult] = {}
         while not self.output_queue.empty():

@@ -16,6 +16,7 @@ class Status(str, Enum):
     OK = "ok"
     ERROR = "error"
     CANCELLED = "cancelled"
+    TIMEOUT = "timeout"
 
     def __str__(self) -> str:
         return self.value

@@ -60,6 +60,25 @@ def _isolation(value: str) -> str | None:
     return None if v == "default" else v
 
 
+_UNITS = {"ms": 1, "s": 1000, "sec": 1000, "min": 60000, "m": 60000, "h": 3600000}
+
+
+def parse_duration_ms(value: str) -> int | None:
+    """'5s', '500ms', '2min', '1.5s', a bare number of seconds; 'off' or 0 for none."""
+    import re
+
+    v = value.strip().lower()
+    if v in ("", "off", "none", "0"):
+        return None
+    m = re.fullmatch(r"(\d+(?:\.\d+)?)\s*(ms|s|sec|min|m|h)?", v)
+    if not m:
+        raise ValueError("expected a duration like 5s, 500ms, 2min (or off)")
+    ms = round(float(m.group(1)) * _UNITS[m.group(2) or "s"])
+    if ms < 1:
+        raise ValueError("expected at least 1 ms")
+    return ms
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     workers: int | None = None
@@ -74,6 +93,8 @@ class Settings:
     order: str = "fifo"
     timeline: bool = False
     sample: bool = True
+    timeout: int | None = None  # ms
+    on_error: str = "continue"
 
 
 HELP: dict[str, tuple[Callable[[str], Any], str]] = {
@@ -85,17 +106,21 @@ HELP: dict[str, tuple[Callable[[str], Any], str]] = {
     "on_error_stop": (_bool, "stop a script at the first error (exit 3)"),
     "tx": (_choice("autocommit", "rollback"), "staged queries: autocommit, or each in a transaction rolled back"),
     "isolation": (_isolation, "isolation level of each staged query (default, read committed, repeatable read, serializable)"),
-    "readonly": (_bool, "run staged queries READ ONLY"),
+    "readonly": (_bool, "every session default_transaction_read_only (explore production safely)"),
     "order": (_choice("fifo", "longest-first"), "queue order: staged (fifo) or longest measured first (LPT)"),
     "timeline": (_bool, "draw the worker timeline after every run"),
     "sample": (_bool, "sample pg_stat_activity during runs: wait events, blocking (one extra connection)"),
+    "timeout": (parse_duration_ms, "server-side statement_timeout of each staged query (5s, 500ms; off)"),
+    "on_error": (_choice("continue", "cancel"), "a failing staged query: let the others finish, or cancel the run"),
 }
 assert set(HELP) == {f.name for f in fields(Settings)}
 
 
 def show(value: Any, name: str = "") -> str:
     if value is None:
-        return "default" if name == "isolation" else "auto"
+        return {"isolation": "default", "timeout": "off"}.get(name, "auto")
+    if name == "timeout":
+        return f"{value / 1000:g}s"
     if isinstance(value, bool):
         return "on" if value else "off"
     return str(value)

@@ -49,6 +49,18 @@ class Shell(RunCommands, SetCommands):
         self._history_warned = False
         self._times: dict[str, float] | None = None  # last measured time per query (for LPT)
         self._alone: dict[str, float] = {}  # time at N=1 per query (for slowdowns)
+        self._reset_told = False
+        self._attach(session)
+
+    def _attach(self, session: Session) -> None:
+        """Apply the session-wide settings to a (new) connection and hear about resets."""
+        session.db.set_readonly(self.settings.readonly)
+        session.db.on_reset = self._connection_reset
+
+    def _connection_reset(self) -> None:
+        if not self._reset_told:
+            self._reset_told = True
+            self.notice("The connection to the server was lost. Attempting reset: Succeeded.")
 
     # -- output ---------------------------------------------------------------
     def write(self, text: str) -> None:
@@ -97,6 +109,7 @@ class Shell(RunCommands, SetCommands):
             self.fail(entry.message)
             return
         self._where = (entry.source, entry.line)
+        self._reset_told = False
         try:
             cmd = commands.parse(entry.text)
             getattr(self, "do_" + cmd.name)(cmd)
@@ -236,6 +249,7 @@ class Shell(RunCommands, SetCommands):
             self.write(f"{name} = {show(getattr(self.settings, name), name)}")
             return
         self.settings = assign(self.settings, cmd.args[0], cmd.args[1])
+        self.session.db.set_readonly(self.settings.readonly)
 
     def do_c(self, cmd: Command) -> None:
         try:
@@ -244,6 +258,7 @@ class Shell(RunCommands, SetCommands):
             raise type(exc)(f"{exc}\nPrevious connection kept") from None
         old, self.session = self.session, new
         old.close()
+        self._attach(new)
         self.notice(f'You are now connected to database "{new.dbname}" as user "{new.params.get("user", "?")}".')
 
     def do_conninfo(self, cmd: Command) -> None:

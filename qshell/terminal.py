@@ -15,10 +15,18 @@ from prompt_toolkit.key_binding import KeyBindings
 from prompt_toolkit.lexers import PygmentsLexer
 from pygments.lexers.sql import PostgresLexer
 
+from .connect import mask
 from .paths import private_file
 from .reader import Entry, EntryBuilder, InputError
 
 SOURCE = "<terminal>"
+
+
+class _MaskedHistory(FileHistory):
+    """Command history that never stores a password typed in a conninfo or URI."""
+
+    def store_string(self, string: str) -> None:
+        super().store_string(mask(string))
 
 
 def _complete(text: str) -> bool:
@@ -56,7 +64,7 @@ def entries(prompt: Callable[[bool], str], history_file: Path | None) -> Iterato
     """
     if history_file is not None:
         try:
-            history = FileHistory(str(private_file(history_file)))
+            history = _MaskedHistory(str(private_file(history_file)))
         except OSError:
             history = InMemoryHistory()
     else:

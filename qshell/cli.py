@@ -127,10 +127,14 @@ def main(argv: list[str] | None = None, stdin=None, stdout: TextIO | None = None
     debug = bool(os.environ.get("QSHELL_DEBUG"))
     if not debug:
         warnings.simplefilter("ignore")
+    args = list(sys.argv[1:] if argv is None else argv)
     try:
-        return _main(list(sys.argv[1:] if argv is None else argv), stdin, out, err)
+        return _main(args, stdin, out, err)
     except QshellError as exc:
-        err.write(f"{PROG}: {exc}\n")
+        from .connect import password_in, redact
+
+        secrets = {p for p in map(password_in, args) if p}
+        err.write(f"{PROG}: {redact(str(exc), secrets)}\n")
         return int(exc.status)
     except KeyboardInterrupt:
         err.write(f"{PROG}: interrupted\n")

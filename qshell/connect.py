@@ -35,6 +35,8 @@ def reconnect_dsn(current: str, args: tuple[str, ...]) -> str:
     """psql's ``\\c``: a lone conninfo/URI stands alone; else DBNAME USER HOST PORT, '-' keeps a part."""
     if len(args) == 1 and is_conninfo(args[0]):
         return build_dsn(dbname=args[0])
+    if any("=" in a for a in args):  # an unquoted conninfo: its words belong together
+        return build_dsn(dbname=" ".join(args))
     if len(args) > 4:
         raise UsageError("\\c: too many arguments (\\c [DBNAME [USER [HOST [PORT]]]])")
     parts = dict(zip(("dbname", "user", "host", "port"), args))
@@ -64,6 +66,16 @@ def describe(params: dict[str, str]) -> str:
 
 def password_in(dsn: str) -> str | None:
     try:
-        return parse_dsn(dsn).get("password")
+        return parse_dsn(dsn).get("password") or None
     except Exception:  # noqa: BLE001
         return None
+
+
+def redact(text: str, secrets: set[str]) -> str:
+    """``mask(text)`` and every known password replaced by ``***`` (defence in depth for
+    messages built by libpq or by us from user input)."""
+    text = mask(text)
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "***")
+    return text

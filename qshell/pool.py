@@ -92,6 +92,7 @@ class Database:
         self._monitor = None  # the sampler's own connection, outside the pool
         self.readonly = False  # every session default_transaction_read_only
         self.on_reset = None  # called when a dead pooled connection was found and replaced
+        self._lost = False
         self._pinned = None  # the connection of an open explicit transaction (BEGIN ... COMMIT)
 
     # -- pool ---------------------------------------------------------------
@@ -116,9 +117,9 @@ class Database:
 
         def invalidated(dbapi_conn, record, exception) -> None:  # noqa: ANN001
             # a pre-ping found the connection dead (server restart, killed backend):
-            # SQLAlchemy reconnects; tell the user once, as psql does
-            if exception is not None and self.on_reset is not None:
-                self.on_reset()
+            # SQLAlchemy reconnects; checkout() tells the user once it has succeeded
+            if exception is not None:
+                self._lost = True
 
         event.listen(engine, "invalidate", invalidated)
         return engine
@@ -173,6 +174,10 @@ class Database:
             orig = getattr(exc, "orig", exc)
             msg = " ".join(str(orig).split()) or type(orig).__name__
             raise ConnectionFailed(f"connection to server failed: {msg}") from None
+        if self._lost:
+            self._lost = False
+            if self.on_reset is not None:
+                self.on_reset()
         if not fairy.info.get("qshell_raw"):
             _keep_text(fairy.dbapi_connection)
             fairy.info["qshell_raw"] = True

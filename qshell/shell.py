@@ -11,6 +11,7 @@ from typing import Iterable, TextIO
 
 from . import commands, render
 from .commands import Command
+from .connect import password_in, redact
 from .errors import ConnectionFailed, ExitStatus, QshellError, UsageError
 from .explore import RunCommands
 from .sets import SetCommands
@@ -50,12 +51,14 @@ class Shell(RunCommands, SetCommands):
         self._times: dict[str, float] | None = None  # last measured time per query (for LPT)
         self._alone: dict[str, float] = {}  # time at N=1 per query (for slowdowns)
         self._reset_told = False
+        self._secrets: set[str] = set()
         self._attach(session)
 
     def _attach(self, session: Session) -> None:
         """Apply the session-wide settings to a (new) connection and hear about resets."""
         session.db.set_readonly(self.settings.readonly)
         session.db.on_reset = self._connection_reset
+        self._secrets.update(p for p in (password_in(session.dsn), session.db._password) if p)
 
     def _connection_reset(self) -> None:
         if not self._reset_told:
@@ -68,7 +71,7 @@ class Shell(RunCommands, SetCommands):
         self.out.flush()
 
     def notice(self, text: str) -> None:
-        self.err.write(text + "\n")
+        self.err.write(redact(text, self._secrets) + "\n")
         self.err.flush()
 
     def fail(self, message: str, status: ExitStatus = ExitStatus.ERROR) -> None:
@@ -252,6 +255,7 @@ class Shell(RunCommands, SetCommands):
         self.session.db.set_readonly(self.settings.readonly)
 
     def do_c(self, cmd: Command) -> None:
+        self._secrets.update(p for p in (password_in(a) for a in (*cmd.args, " ".join(cmd.args))) if p)
         try:
             new = self.session.reconnect(cmd.args)
         except QshellError as exc:

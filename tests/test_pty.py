@@ -193,3 +193,18 @@ def test_live_progress_line_during_go(term):
     term.expect_exact("postgres[2]=>")
     term.sendline("\\q")
     term.expect(pexpect.EOF)
+
+
+def test_password_typed_in_c_is_masked_in_the_command_history(term, dsn, hist):
+    from psycopg2.extensions import parse_dsn
+
+    secret = "Typed-Secret-4242"
+    p = parse_dsn(dsn)
+    term.sendline(f"\\c postgresql://{p.get('user', 'postgres')}:{secret}@/{p.get('dbname', 'postgres')}?host={p['host']}")
+    term.expect("You are now connected")
+    term.expect_exact(PROMPT)
+    term.sendline("\\q")
+    term.expect(pexpect.EOF)
+    text = (hist / "command_history").read_text()
+    assert secret not in text and ":***@" in text
+    assert secret not in term.logfile_read.getvalue().split("\\c postgresql")[-1].split("\n", 1)[-1]

@@ -196,7 +196,7 @@ def _main(argv: list[str], stdin, out: TextIO, err: TextIO) -> int:  # noqa: ANN
                     else f"PostgreSQL {session.server_version} at {session.target()}"
                 out.write(f"{PROG} {__version__} — {where}\nType \\? for help, \\q to quit.\n")
                 out.flush()
-                status = shell.run(entries(shell.prompt, hist / "command_history"))
+                status = shell.run(entries(shell, hist / "command_history"))
             elif args.scripts:
                 status = shell.run(_scripts(args.scripts, binary_in))
             else:

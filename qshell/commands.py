@@ -102,6 +102,13 @@ def _optional_count(name: str, arg: str) -> Command:
     return Command(name, arg.strip(), n=_positive(words[0], "K", name) if words else None)
 
 
+def _optional_word(name: str, arg: str) -> Command:
+    words = _words(arg, name)
+    if len(words) > 1:
+        raise UsageError(f"\\{name}: takes at most one argument")
+    return Command(name, words[0] if words else "", args=words)
+
+
 def _sandbox(name: str, arg: str) -> Command:
     words = _words(arg, name)
     if not words or words[0] != "init" or len(words) > 2:
@@ -158,6 +165,9 @@ TABLE: tuple[Spec, ...] = (
     Spec("sandbox", "\\sandbox init [SCALE]", "load the pgbench tables into the sandbox (pgbench -i -s SCALE, default 10)", _sandbox),
     Spec("demo", "\\demo", "stage six queries of different cost over the pgbench tables (the seed's experiment)", _no_arg),
     Spec("i", "\\i FILE", "read commands from a file as if typed", _path, aliases=("include",)),
+    Spec("x", "\\x [on|off|auto]", "expanded display (one column per line); no argument toggles", _optional_word, aliases=("expanded",)),
+    Spec("pager", "\\pager [on|off]", "page long output through $PAGER (less -SRXF); no argument toggles", _optional_word),
+    Spec("e", "\\e [K]", "edit the statement being typed (or the last one) in $EDITOR; \\e K edits staged query K in place", _optional_count, aliases=("edit",)),
     Spec("format", "\\format FMT", "table format: any tabulate format, or csv, json", _one_word),
     Spec("set", "\\set [NAME [VALUE]]", "show settings, or set one (workers, maxrows, format, tx, isolation, order, timeline...)", _set),
     Spec("c", "\\c [DBNAME [USER [HOST [PORT]]]] | CONNINFO | URI", "connect again (as psql's \\connect; '-' keeps a part)", _split_args, aliases=("connect",)),

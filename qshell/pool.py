@@ -12,6 +12,7 @@ in memory, the true row count is always reported.
 """
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass
 from typing import Sequence
@@ -57,7 +58,8 @@ def _error_text(exc: BaseException) -> tuple[str, str | None]:
         text = f"{severity or 'ERROR'}: {primary}"
     else:
         text = str(orig).strip().splitlines()[0] if str(orig).strip() else type(orig).__name__
-    return text, sqlstate
+    # one line, always: a message may quote SQL with line breaks in it
+    return text.replace("\r", "\\r").replace("\n", "\\n"), sqlstate
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +94,11 @@ class Database:
         self._monitor = None  # the sampler's own connection, outside the pool
         self.readonly = False  # every session default_transaction_read_only
         self.on_reset = None  # called when a dead pooled connection was found and replaced
+        try:
+            named = "application_name" in extensions.parse_dsn(dsn) or bool(os.environ.get("PGAPPNAME"))
+        except psycopg2.Error:
+            named = False
+        self._appname = None if named else "qshell"
         self._lost = False
         self._pinned = None  # the connection of an open explicit transaction (BEGIN ... COMMIT)
 
@@ -125,8 +132,15 @@ class Database:
         return engine
 
     def _connect_raw(self):
-        """A new autocommit psycopg2 connection with the session's fixed settings."""
-        conn = psycopg2.connect(self.dsn) if self._password is None else psycopg2.connect(self.dsn, password=self._password)
+        """A new autocommit psycopg2 connection with the session's fixed settings.
+
+        It shows as ``qshell`` in pg_stat_activity unless the dsn or PGAPPNAME names it."""
+        extra: dict[str, str] = {}
+        if self._password is not None:
+            extra["password"] = self._password
+        if self._appname:
+            extra["application_name"] = self._appname
+        conn = psycopg2.connect(self.dsn, **extra)
         conn.autocommit = True
         if self.readonly:
             conn.cursor().execute("SET default_transaction_read_only = on")
@@ -222,16 +236,21 @@ class Database:
             self._size = 0
 
     # -- facts about the server ----------------------------------------------
-    def scalar_row(self, sql: str) -> tuple:
+    def rows(self, sql: str) -> list[tuple]:
+        """All rows of a small query of qshell's own (catalog, settings), on a pooled
+        connection outside any transaction the user has open."""
         fairy = self.checkout()
         try:
             cur = fairy.dbapi_connection.cursor()
             cur.execute(sql)
-            return cur.fetchone()
+            return cur.fetchall()
         except psycopg2.Error as exc:
             raise _as_qshell_error(exc, fairy) from None
         finally:
             fairy.close()
+
+    def scalar_row(self, sql: str) -> tuple:
+        return self.rows(sql)[0]
 
     def capacity(self) -> Capacity:
         row = self.scalar_row(

@@ -17,6 +17,7 @@ class Entry:
     text: str
     source: str  # "<stdin>", a file name, "-c", "<terminal>"
     line: int  # line where the entry starts (1-based)
+    pending: str = ""  # for a meta-command typed mid-statement: the unfinished statement
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,7 +54,7 @@ class EntryBuilder:
         if self.pending and line.lstrip().startswith("\\") and split(self._buf).open_construct is None:
             # as in psql, a meta-command line is obeyed while a statement is being typed;
             # the unfinished statement stays in the buffer
-            return [Entry(line.strip(), self.source, self._lineno)]
+            return [Entry(line.strip(), self.source, self._lineno, pending=self._prefix + self._buf)]
         if not self.pending:
             self._buf = ""
             name = commands.meta_name(line)
@@ -83,6 +84,10 @@ class EntryBuilder:
         if parts.statements:
             self._buf = parts.rest if not _blank(parts.rest) or parts.open_construct else ""
         return out
+
+    def reset(self) -> None:
+        """Forget the unfinished statement (after \\e took it to the editor)."""
+        self._buf, self._prefix = "", ""
 
     def finish(self, terminate: bool = False) -> tuple[list[Entry], InputError | None]:
         """End of input. With ``terminate`` (as for ``-c``) a last statement without

@@ -27,6 +27,8 @@ class Style:
     fmt: str = "psql"
     null: str = "<null>"
     maxwidth: int = 80  # longest value shown in a table cell (JSON is never shortened)
+    expanded: str = "off"  # \x: off, on, auto (expanded when the table is wider than ``width``)
+    width: int = 100  # terminal width, for \x auto
 
 
 def ms(seconds: float) -> str:
@@ -65,9 +67,26 @@ def table(q: QueryResult, style: Style) -> str:
             w.writerow(["" if v is None else v for v in row])
         return buf.getvalue().rstrip("\n")
     rows = [[_cell(v, style) for v in row] for row in q.rows]
+    if style.expanded == "on" and rows:
+        return expanded(headers, rows)
     align = ["right" if c.numeric else "left" for c in q.columns]
-    return tabulate(rows, headers=headers, tablefmt=style.fmt, disable_numparse=True,
+    text = tabulate(rows, headers=headers, tablefmt=style.fmt, disable_numparse=True,
                     colalign=align if rows else None)
+    if style.expanded == "auto" and rows and max(map(len, text.splitlines())) > style.width:
+        return expanded(headers, rows)
+    return text
+
+
+def expanded(headers: list[str], rows: list[list[str]]) -> str:
+    """psql's expanded display: one record after the other, one column per line."""
+    name_w = max(len(h) for h in headers)
+    value_w = max((len(v) for row in rows for v in row), default=0)
+    out = []
+    for i, row in enumerate(rows, start=1):
+        head = f"-[ RECORD {i} ]"
+        out.append(head + "-" * max(0, name_w + value_w + 3 - len(head)))
+        out.extend(f"{h.ljust(name_w)} | {v}" for h, v in zip(headers, row))
+    return "\n".join(out)
 
 
 def footer(q: QueryResult) -> str:

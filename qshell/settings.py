@@ -95,6 +95,8 @@ class Settings:
     sample: bool = True
     timeout: int | None = None  # ms
     on_error: str = "continue"
+    expanded: str = "off"
+    pager: bool = True
 
 
 HELP: dict[str, tuple[Callable[[str], Any], str]] = {
@@ -112,6 +114,8 @@ HELP: dict[str, tuple[Callable[[str], Any], str]] = {
     "sample": (_bool, "sample pg_stat_activity during runs: wait events, blocking (one extra connection)"),
     "timeout": (parse_duration_ms, "server-side statement_timeout of each staged query (5s, 500ms; off)"),
     "on_error": (_choice("continue", "cancel"), "a failing staged query: let the others finish, or cancel the run"),
+    "expanded": (_choice("off", "on", "auto"), "expanded display, one column per line (\\x); auto when too wide"),
+    "pager": (_bool, "page long output in a terminal through $PAGER (less -SRXF)"),
 }
 assert set(HELP) == {f.name for f in fields(Settings)}
 

@@ -5,6 +5,7 @@ Every failure becomes one line on ``err``; the staged set survives all of them.
 """
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 from typing import Iterable, TextIO
@@ -22,6 +23,7 @@ from .settings import Settings, assign, listing, show
 from .sqlsplit import split, strip_comments_head
 
 MAX_INCLUDE_DEPTH = 16
+DDL_TAGS = frozenset({"CREATE", "ALTER", "DROP", "COMMENT"})  # command tags after which completion names are reloaded
 
 
 class _Stop(Exception):
@@ -51,6 +53,11 @@ class Shell(RunCommands, SetCommands):
         self._times: dict[str, float] | None = None  # last measured time per query (for LPT)
         self._alone: dict[str, float] = {}  # time at N=1 per query (for slowdowns)
         self._reset_told = False
+        self._page: list[str] | None = [] if interactive else None
+        self.entry: Entry | None = None
+        self.last_sql = ""  # the last statement typed (for \\e)
+        self.prefill: str | None = None  # text for the next prompt (after \\e)
+        self.catalog_loader = None  # set by the terminal: completion names, refreshed after DDL / \\c
         self._secrets: set[str] = set()
         self._attach(session)
 
@@ -67,7 +74,32 @@ class Shell(RunCommands, SetCommands):
 
     # -- output ---------------------------------------------------------------
     def write(self, text: str) -> None:
+        if self._page is not None:  # interactive: held until the command ends, for the pager
+            self._page.append(text)
+            return
         self.out.write(text + "\n")
+        self.out.flush()
+
+    def _flush_page(self) -> None:
+        """Show a command's output; through the pager when it does not fit the terminal."""
+        lines, self._page = self._page, []
+        if not lines:
+            return
+        text = "\n".join(lines) + "\n"
+        size = shutil.get_terminal_size((100, 24))
+        rows = text.count("\n")
+        too_big = rows > size.lines - 2 or any(len(line) > size.columns for line in text.splitlines())
+        if self.settings.pager and too_big and self.interactive:
+            import shlex
+            import subprocess
+
+            cmd = shlex.split(os.environ.get("PAGER") or "less -SRXF")
+            try:
+                subprocess.run(cmd, input=text.encode("utf-8"), check=False)
+                return
+            except OSError:
+                pass  # no pager: print as it is
+        self.out.write(text)
         self.out.flush()
 
     def notice(self, text: str) -> None:
@@ -113,10 +145,13 @@ class Shell(RunCommands, SetCommands):
             return
         self._where = (entry.source, entry.line)
         self._reset_told = False
+        self.entry = entry
         try:
             cmd = commands.parse(entry.text)
             getattr(self, "do_" + cmd.name)(cmd)
         except _Stop:
+            if self._page:
+                self._flush_page()
             raise
         except ConnectionFailed as exc:
             self.fail(str(exc), ExitStatus.CONNECTION)
@@ -126,6 +161,9 @@ class Shell(RunCommands, SetCommands):
             if not self.interactive:
                 raise _Stop(ExitStatus.SCRIPT_STOPPED) from None
             self.notice("cancelled")
+        finally:
+            if self._page:
+                self._flush_page()
 
     # -- staging ------------------------------------------------------------------
     def _stage(self, sql: str) -> None:
@@ -135,6 +173,7 @@ class Shell(RunCommands, SetCommands):
         self.staged.append(sql)
 
     def do_add(self, cmd: Command) -> None:
+        self.last_sql = cmd.arg
         self._stage(cmd.arg)
         if self.interactive:
             self.notice(f"staged #{len(self.staged)}")
@@ -207,6 +246,7 @@ class Shell(RunCommands, SetCommands):
     def do_sql(self, cmd: Command) -> None:
         if not strip_comments_head(cmd.arg):
             return
+        self.last_sql = cmd.arg
         reason = refuse_reason(cmd.arg)
         if reason:
             raise UsageError(reason)
@@ -215,6 +255,8 @@ class Shell(RunCommands, SetCommands):
             self.write(render.json_line(render.query_record(q, None)))
         elif q.status.value == "ok":
             self.write(render.statement(q, self.style()))
+        if q.status.value == "ok" and q.command.split(" ")[0] in DDL_TAGS:
+            self.catalog_changed()
         if q.status.value != "ok":
             self.fail(render.error_line(q))
 
@@ -235,7 +277,44 @@ class Shell(RunCommands, SetCommands):
         return shutil.get_terminal_size((100, 24)).columns
 
     def style(self) -> render.Style:
-        return render.Style(fmt=self.settings.format, null=self.settings.null, maxwidth=self.settings.maxwidth)
+        return render.Style(fmt=self.settings.format, null=self.settings.null, maxwidth=self.settings.maxwidth,
+                            expanded=self.settings.expanded, width=self.width())
+
+    def _toggle(self, name: str, arg: str, on: str, off: str) -> None:
+        value = arg or (off if show(getattr(self.settings, name), name) == on else on)
+        self.settings = assign(self.settings, name, value, f"\\{'x' if name == 'expanded' else name}")
+        self.notice(f"{'Expanded display' if name == 'expanded' else 'Pager'} is {show(getattr(self.settings, name), name)}.")
+
+    def do_x(self, cmd: Command) -> None:
+        self._toggle("expanded", cmd.arg, "on", "off")
+
+    def do_pager(self, cmd: Command) -> None:
+        self._toggle("pager", cmd.arg, "on", "off")
+
+    def do_e(self, cmd: Command) -> None:
+        from .editor import edit
+
+        if cmd.n is not None:
+            k = cmd.n
+            if k > len(self.staged):
+                raise UsageError(f"\\e: there is no staged query {k} ({len(self.staged)} staged)")
+            parts = split(edit(self.staged[k - 1] + ";"))
+            statements = [s for s in parts.statements if strip_comments_head(s)]
+            if strip_comments_head(parts.rest) and not parts.open_construct:
+                statements.append(parts.rest.strip())
+            if parts.open_construct or len(statements) != 1:
+                raise UsageError(f"\\e {k}: the file must hold exactly one complete statement; staged query {k} unchanged")
+            reason = refuse_reason(statements[0])
+            if reason:
+                raise UsageError(reason)
+            self.staged[k - 1] = statements[0]
+            self.notice(f"staged query {k} updated")
+            return
+        if not self.interactive:
+            raise UsageError("\\e without K needs a terminal (\\e K edits staged query K)")
+        pending = self.entry.pending if self.entry is not None else ""
+        text = edit(pending or (self.last_sql + ";" if self.last_sql else ""))
+        self.prefill = text.rstrip("\n")
 
     def do_format(self, cmd: Command) -> None:
         self.settings = assign(self.settings, "format", cmd.arg, "\\format")
@@ -259,10 +338,11 @@ class Shell(RunCommands, SetCommands):
         try:
             new = self.session.reconnect(cmd.args)
         except QshellError as exc:
-            raise type(exc)(f"{exc}\nPrevious connection kept") from None
+            raise type(exc)(f"{exc}; previous connection kept") from None
         old, self.session = self.session, new
         old.close()
         self._attach(new)
+        self.catalog_changed()
         self.notice(f'You are now connected to database "{new.dbname}" as user "{new.params.get("user", "?")}".')
 
     def do_conninfo(self, cmd: Command) -> None:
@@ -278,6 +358,24 @@ class Shell(RunCommands, SetCommands):
         raise _Stop(self.status)
 
     # -- for the prompt -------------------------------------------------------------
+    def catalog_changed(self) -> None:
+        if self.catalog_loader is not None:
+            self.catalog_loader.refresh()
+
+    def toolbar(self) -> str:
+        p = self.session.params
+        where = f"{p.get('host', '?')}:{p.get('port', '?')}/{p.get('dbname', '?')}"
+        kind = "sandbox" if self.session.sandbox is not None else f"as {p.get('user', '?')}"
+        last = "no run yet"
+        if self.last_run is not None:
+            last = f"last run N={self.last_run.n}: wall {render.duration(self.last_run.wall_s)}, speedup {self.last_run.speedup:.2f}×"
+        workers = self.settings.workers or "auto"
+        return f" {where} ({kind}) │ staged {len(self.staged)} │ workers {workers} │ {last} "
+
+    def take_prefill(self) -> str | None:
+        text, self.prefill = self.prefill, None
+        return text
+
     def prompt(self, continuation: bool = False) -> str:
         staged = f"[{len(self.staged)}]" if self.staged else ""
         mark = "-" if continuation else "="

@@ -7,7 +7,7 @@ Ctrl-C discards the current input; Ctrl-D on an empty line ends the session.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Iterator
 
 from prompt_toolkit import PromptSession
 from prompt_toolkit.history import FileHistory, InMemoryHistory
@@ -56,12 +56,20 @@ def _bindings() -> KeyBindings:
     return kb
 
 
-def entries(prompt: Callable[[bool], str], history_file: Path | None) -> Iterator[Entry | InputError]:
+def entries(shell, history_file: Path | None) -> Iterator[Entry | InputError]:  # noqa: ANN001 - shell.Shell
     """Prompt until Ctrl-D; yield each complete entry as the shell will parse it.
 
-    ``prompt(continuation)`` gives the prompt text (it shows the staged count, so it is
-    asked again before every line).
+    The prompt (database, staged count, transaction state), the bottom toolbar and the
+    completions are asked of ``shell`` before every line; text the shell leaves in
+    ``prefill`` (after ``\\e``) becomes the next line's starting text.
     """
+    import os
+
+    from prompt_toolkit.auto_suggest import AutoSuggestFromHistory
+    from prompt_toolkit.output.color_depth import ColorDepth
+
+    from .completion import CatalogLoader, QshellCompleter
+
     if history_file is not None:
         try:
             history = _MaskedHistory(str(private_file(history_file)))
@@ -69,18 +77,31 @@ def entries(prompt: Callable[[bool], str], history_file: Path | None) -> Iterato
             history = InMemoryHistory()
     else:
         history = InMemoryHistory()
+    loader = CatalogLoader(shell)
+    shell.catalog_loader = loader
+    loader.refresh()  # in the background: the first prompt does not wait for it
+    no_color = bool(os.environ.get("NO_COLOR")) or os.environ.get("TERM") == "dumb"
     session: PromptSession = PromptSession(
         history=history,
         multiline=True,
         key_bindings=_bindings(),
-        lexer=PygmentsLexer(PostgresLexer),
-        prompt_continuation=lambda width, line, wrap: prompt(True).rjust(width),
+        lexer=None if no_color else _Lexer(),
+        completer=QshellCompleter(shell, loader),
+        complete_while_typing=False,
+        auto_suggest=AutoSuggestFromHistory(),
+        bottom_toolbar=lambda: shell.toolbar(),
+        color_depth=ColorDepth.DEPTH_1_BIT if no_color else None,
+        prompt_continuation=lambda width, line, wrap: shell.prompt(True).rjust(width),
         enable_history_search=False,
+        include_default_pygments_style=not no_color,
     )
     builder = EntryBuilder(SOURCE)
     while True:
+        default = shell.take_prefill() or ""
+        if default:
+            builder.reset()
         try:
-            text = session.prompt(lambda: prompt(builder.pending))
+            text = session.prompt(lambda: shell.prompt(builder.pending), default=default)
         except KeyboardInterrupt:
             builder = EntryBuilder(SOURCE)  # Ctrl-C discards the current input
             continue
@@ -92,3 +113,22 @@ def entries(prompt: Callable[[bool], str], history_file: Path | None) -> Iterato
     yield from leftover
     if error is not None:
         yield error
+
+
+class _Lexer(PygmentsLexer):
+    """SQL through pygments' PostgreSQL lexer; a meta-command line shown as one distinct token."""
+
+    def __init__(self) -> None:
+        super().__init__(PostgresLexer)
+
+    def lex_document(self, document):  # noqa: ANN001, ANN201
+        sql = super().lex_document(document)
+
+        def get_line(lineno: int):  # noqa: ANN202
+            line = document.lines[lineno]
+            if line.lstrip().startswith("\\"):
+                word, _, rest = line.partition(" ")
+                return [("class:pygments.name.builtin bold", word)] + ([("", " " + rest)] if _ else [])
+            return sql(lineno)
+
+        return get_line

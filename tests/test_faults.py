@@ -222,11 +222,13 @@ def test_server_down_fails_clearly_and_keeps_the_set(own_server):
 
 # -- 4./5. big results and load ------------------------------------------------------------------
 def test_ten_thousand_queries_at_64_workers(dsn):
+    from psycopg2.extensions import make_dsn
+
     def ours() -> int:
-        return _scalar(dsn, "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend'")
+        return _scalar(dsn, "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'qshell_load_test'")
 
     before = ours()
-    db = Database(dsn)
+    db = Database(make_dsn(dsn, application_name="qshell_load_test"))
     try:
         queries = [f"SELECT {i}" for i in range(1, 10_001)]
         run = QueryPool(db, queries, 64).run()

@@ -12,6 +12,7 @@ import os
 import sys
 import traceback
 import warnings
+from itertools import chain
 from pathlib import Path
 from typing import BinaryIO, Iterator, TextIO
 
@@ -64,6 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sandbox-dir", metavar="DIR", help="data directory of the sandbox (default: XDG data dir/qshell/sandbox)")
     p.add_argument("--scale", type=int, metavar="S", help="with the sandbox: load the pgbench tables at scale S first")
     p.add_argument("--history-dir", metavar="DIR", help="where runs.jsonl and the command history go")
+    p.add_argument("-X", "--no-qshellrc", action="store_true", help="do not read the startup file (~/.qshellrc)")
     p.add_argument("-V", "--version", action="store_true", help="print the version and exit")
     p.add_argument("-?", "--help", action="store_true", help="show this help and exit")
     return p
@@ -100,6 +102,23 @@ def _scripts(items: list[tuple[str, str]], stdin: BinaryIO) -> Iterator[Entry | 
                 yield InputError(f"{value}: {exc.strerror or exc}", value, 0)
                 continue
             yield from read_stream(io.BytesIO(data), value)
+
+
+def startup_file() -> Path:
+    """``$QSHELLRC``, else ``~/.qshellrc``: commands run at start, as psql's .psqlrc."""
+    return Path(os.environ.get("QSHELLRC") or "~/.qshellrc").expanduser()
+
+
+def _startup_entries() -> Iterator[Entry | InputError]:
+    path = startup_file()
+    if not path.is_file():
+        return
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        yield InputError(f"{path}: {exc.strerror or exc}", str(path), 0)
+        return
+    yield from read_stream(io.BytesIO(data), str(path))
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -182,6 +201,7 @@ def _main(argv: list[str], stdin, out: TextIO, err: TextIO) -> int:  # noqa: ANN
         hist = resolve_history_dir(args.history_dir)
         sets = Path(os.environ["QSHELL_SETS_DIR"]) if os.environ.get("QSHELL_SETS_DIR") else data_dir() / "sets"
         shell = Shell(session, out, err, settings=settings, history_dir=hist, interactive=interactive, sets_dir=sets)
+        startup = [] if args.no_qshellrc else _startup_entries()
         try:
             if args.scale is not None:
                 if box is None:
@@ -196,11 +216,11 @@ def _main(argv: list[str], stdin, out: TextIO, err: TextIO) -> int:  # noqa: ANN
                     else f"PostgreSQL {session.server_version} at {session.target()}"
                 out.write(f"{PROG} {__version__} — {where}\nType \\? for help, \\q to quit.\n")
                 out.flush()
-                status = shell.run(entries(shell, hist / "command_history"))
+                status = shell.run(chain(startup, entries(shell, hist / "command_history")))
             elif args.scripts:
-                status = shell.run(_scripts(args.scripts, binary_in))
+                status = shell.run(chain(startup, _scripts(args.scripts, binary_in)))
             else:
-                status = shell.run(read_stream(binary_in, "<stdin>"))
+                status = shell.run(chain(startup, read_stream(binary_in, "<stdin>")))
         finally:
             shell.session.close()
         return int(status)

@@ -22,6 +22,9 @@ from pathlib import Path  # noqa: E402
 
 import pytest  # noqa: E402
 
+# no startup file of the machine's user may change what the tests see
+os.environ["QSHELLRC"] = os.path.join(tempfile.gettempdir(), "qshell-tests-no-such-qshellrc")
+
 from qshell.cli import main  # noqa: E402
 from qshell.sandbox import CONNECTION_ENV  # noqa: E402
 

@@ -1,0 +1,212 @@
+"""Typing comfort in a real pty: completion from the catalog, \\e, the pager, \\x,
+the startup file and -X, NO_COLOR, the toolbar."""
+from __future__ import annotations
+
+import io
+import re
+import sys
+import time
+
+import pexpect
+import psycopg2
+import pytest
+
+from .conftest import clean_env
+
+COLOUR = re.compile(r"\x1b\[[0-9;]*(?:3[0-7]|38;[25];[0-9;]+|9[0-7])m")
+
+
+def spawn(dsn: str, hist, *args: str, **env: str) -> pexpect.spawn:
+    base = dict(PROMPT_TOOLKIT_NO_CPR="1", TERM="xterm", PAGER="cat", NO_COLOR="1")  # plain text to match
+    base.update(env)
+    child = pexpect.spawn(sys.executable, ["-m", "qshell", "--history-dir", str(hist), *args, dsn],
+                          env=clean_env(**base), encoding="utf-8", timeout=30, dimensions=(40, 150))
+    child.logfile_read = io.StringIO()
+    return child
+
+
+def quit_(child: pexpect.spawn) -> str:
+    child.sendline("\\q")
+    child.expect(pexpect.EOF)
+    seen = child.logfile_read.getvalue()
+    assert "Traceback" not in seen
+    return seen
+
+
+@pytest.fixture
+def other_db(dsn):
+    conn = psycopg2.connect(dsn)
+    conn.autocommit = True
+    cur = conn.cursor()
+    cur.execute("DROP DATABASE IF EXISTS qshell_compl")
+    cur.execute("CREATE DATABASE qshell_compl")
+    other = psycopg2.connect(dsn.replace("/postgres?", "/qshell_compl?"))
+    other.autocommit = True
+    other.cursor().execute("CREATE TABLE remote_zebra_tbl (stripe_count int)")
+    other.close()
+    yield "qshell_compl"
+    cur.execute("DROP DATABASE IF EXISTS qshell_compl WITH (FORCE)")
+    conn.close()
+
+
+def test_completion_from_the_catalog_after_ddl_and_reconnect(dsn, hist, other_db):
+    child = spawn(dsn, hist)
+    child.expect("postgres=>")
+    child.sendline("DROP TABLE IF EXISTS compl_tbl_xyz; CREATE TABLE compl_tbl_xyz (alpha_col int, beta_col text);")
+    child.expect("CREATE TABLE")
+    child.expect("postgres=>")
+    time.sleep(1.0)  # the catalog reloads in the background after DDL
+    child.send("SELECT compl_tbl_xyz.alp")
+    child.send("\t")
+    time.sleep(0.3)
+    child.send(" FROM compl_tbl")
+    child.send("\t")
+    time.sleep(0.3)
+    child.sendline(";")
+    child.expect(r"\|\s+alpha_col\s+\|")  # the completed column came back as the result's header
+    child.expect(r"\(0 rows\)")
+    child.expect("postgres=>")
+    child.sendline(f"\\c {other_db}")
+    child.expect("You are now connected")
+    child.expect("qshell_compl=>")
+    time.sleep(1.0)
+    child.send("TABLE remote_zeb")
+    child.send("\t")
+    time.sleep(0.3)
+    child.sendline(";")
+    child.expect(r"\|\s+stripe_count\s+\|")  # the other database's table, completed
+    child.expect(r"\(0 rows\)")
+    child.send("\\se")
+    child.send("\t")
+    time.sleep(0.3)
+    child.send(" timel")
+    child.send("\t")
+    time.sleep(0.3)
+    child.sendline(" on")
+    child.expect("qshell_compl=>")
+    child.sendline("\\set timeline")
+    child.expect("timeline = on")
+    quit_(child)
+
+
+def test_meta_argument_completion_for_drop(dsn, hist):
+    child = spawn(dsn, hist)
+    child.expect("postgres=>")
+    child.sendline("\\add SELECT 'only one' AS o;")
+    child.expect_exact("postgres[1]=>")
+    child.send("\\drop ")
+    child.send("\t")
+    child.expect("1")
+    child.sendline("")
+    child.expect("dropped #1")
+    quit_(child)
+
+
+def test_edit_last_statement_and_staged_query(dsn, hist, tmp_path):
+    editor = tmp_path / "ed.sh"
+    editor.write_text("#!/bin/sh\nprintf \"SELECT 'edited by the editor' AS e;\\n\" > \"$1\"\n")
+    editor.chmod(0o755)
+    child = spawn(dsn, hist, EDITOR=str(editor))
+    child.expect("postgres=>")
+    child.sendline("SELECT 'before' AS b;")
+    child.expect("before")
+    child.expect("postgres=>")
+    child.sendline("\\e")
+    child.expect("SELECT 'edited by the editor' AS e;")  # put back at the prompt to review
+    child.sendline("")
+    child.expect(r"edited by the editor\s*\|")
+    child.expect(r"\(1 row\)")
+    child.sendline("\\add SELECT 1;")
+    child.expect_exact("postgres[1]=>")
+    child.sendline("\\e 1")
+    child.expect("staged query 1 updated")
+    child.sendline("\\list")
+    child.expect("1  SELECT 'edited by the editor' AS e")
+    quit_(child)
+
+
+def test_pager_gets_long_output_and_can_be_turned_off(dsn, hist, tmp_path):
+    record = tmp_path / "paged.txt"
+    pager = tmp_path / "pager.sh"
+    pager.write_text(f"#!/bin/sh\ncat >> {record}\n")
+    pager.chmod(0o755)
+    child = spawn(dsn, hist, PAGER=str(pager))
+    child.expect("postgres=>")
+    child.sendline("SELECT g AS paged_col FROM generate_series(1, 120) g;")
+    child.sendline("\\echo marker-one")
+    child.expect("marker-one\r\n")  # printed after the pager returned
+    got = record.read_text()
+    assert "paged_col" in got and "120" in got and "(100 rows, first" not in got or "(120 rows)" in got
+    child.sendline("SELECT 'short' AS s;")  # fits: no pager
+    child.expect("short")
+    child.expect("postgres=>")
+    child.sendline("\\pager off")
+    child.expect("Pager is off")
+    child.sendline("SELECT g AS unpaged FROM generate_series(1, 120) g;")
+    child.expect(r"\|\s+unpaged\s+\|")
+    child.sendline("\\echo marker-two")
+    child.expect("marker-two\r\n")
+    quit_(child)
+    text = record.read_text()
+    assert "short" not in text and "unpaged" not in text
+
+
+def test_expanded_display(dsn, hist):
+    child = spawn(dsn, hist)
+    child.expect("postgres=>")
+    child.sendline("\\x")
+    child.expect("Expanded display is on")
+    child.sendline("SELECT 1 AS first_c, 'two' AS second_c;")
+    child.expect(r"-\[ RECORD 1 \]")
+    child.expect(r"first_c\s+\| 1")
+    child.expect(r"second_c\s+\| two")
+    child.sendline("\\x auto")
+    child.expect("Expanded display is auto")
+    child.sendline("SELECT 1 AS narrow;")
+    child.expect(r"\| +narrow \|")
+    child.sendline("SELECT repeat('w', 70) AS a, repeat('v', 70) AS b, 3 AS c;")
+    child.expect(r"-\[ RECORD 1 \]")
+    child.expect("postgres=>")
+    quit_(child)
+
+
+def test_startup_file_and_dash_x(dsn, hist, tmp_path):
+    rc = tmp_path / "qshellrc"
+    rc.write_text("\\set null NULLVAL\n\\echo rc-was-read\n")
+    child = spawn(dsn, hist, QSHELLRC=str(rc))
+    child.expect("rc-was-read")
+    child.expect("postgres=>")
+    child.sendline("SELECT NULL AS n;")
+    child.expect("NULLVAL")
+    quit_(child)
+    child = spawn(dsn, hist, "-X", QSHELLRC=str(rc))
+    child.expect("postgres=>")
+    child.sendline("SELECT NULL AS n;")
+    child.expect("<null>")
+    seen = quit_(child)
+    assert "rc-was-read" not in seen
+
+
+def expect_answering_cpr(child: pexpect.spawn, pattern: str) -> None:
+    """Wait for ``pattern`` while playing the terminal: answer cursor position requests
+    (prompt_toolkit draws the bottom toolbar only once it knows the screen height)."""
+    while child.expect([r"\x1b\[6n", pattern]) == 0:
+        child.send("\x1b[20;1R")
+
+
+def test_no_color_removes_colour_escapes_and_toolbar_shows_state(dsn, hist):
+    child = spawn(dsn, hist, NO_COLOR="", PROMPT_TOOLKIT_NO_CPR="")
+    expect_answering_cpr(child, "postgres=>")
+    child.sendline("\\add SELECT 42 AS answer;")
+    expect_answering_cpr(child, r"staged 1 │ workers auto │ no run yet")  # the bottom toolbar
+    child.sendline("\\go")
+    expect_answering_cpr(child, r"last run N=1: wall [\d.]+ ms, speedup")
+    coloured = quit_(child)
+    assert COLOUR.search(coloured)  # highlighting is on by default
+    child = spawn(dsn, hist, NO_COLOR="1")
+    child.expect("postgres=>")
+    child.sendline("SELECT 42 AS answer;")
+    child.expect("answer")
+    child.expect("postgres=>")
+    plain = quit_(child)
+    assert not COLOUR.search(plain)

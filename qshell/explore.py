@@ -91,7 +91,8 @@ class RunCommands:
 
     def _check(self: "Shell", n: int) -> None:
         """Refuse an N the server cannot serve; the sampler's connection counts too."""
-        self.session.db.check_capacity(n, extra=1 if self.settings.sample else 0)
+        db = self.session.db
+        db.check_capacity(n, extra=1 if self.settings.sample and not db.monitor_open else 0)
 
     def _execute(self: "Shell", n: int) -> tuple[RunResult, str]:
         queries = tuple(self.staged)

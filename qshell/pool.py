@@ -15,14 +15,16 @@ from __future__ import annotations
 import os
 import time
 from dataclasses import dataclass
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import gevent
+import gevent.lock
 import psycopg2
 from gevent.queue import Empty, JoinableQueue, Queue
 from psycopg2 import extensions
-from sqlalchemy import create_engine, event
-from sqlalchemy.engine import Engine
+
+if TYPE_CHECKING:  # pragma: no cover
+    from sqlalchemy.engine import Engine
 
 from .errors import CapacityError, ConnectionFailed, QshellError
 from .results import Column, Progress, QueryResult, RunResult, Status
@@ -88,10 +90,11 @@ class Database:
         self.dsn = dsn
         self._password = password
         self.connect_timeout = connect_timeout
-        self._engine: Engine | None = None
+        self._engine: "Engine | None" = None
         self._size = 0
         self.session_sql: list[str] = []  # plain SET/RESET statements, replayed on every new connection
-        self._monitor = None  # the sampler's own connection, outside the pool
+        self._monitor = None  # the side connection (sampler, catalog, capacity), outside the pool
+        self._monitor_lock = gevent.lock.RLock()  # one greenlet at a time on it
         self.readonly = False  # every session default_transaction_read_only
         self.on_reset = None  # called when a dead pooled connection was found and replaced
         try:
@@ -103,7 +106,9 @@ class Database:
         self._pinned = None  # the connection of an open explicit transaction (BEGIN ... COMMIT)
 
     # -- pool ---------------------------------------------------------------
-    def _make_engine(self, size: int) -> Engine:
+    def _make_engine(self, size: int) -> "Engine":
+        from sqlalchemy import create_engine, event  # imported at the first statement, not at start-up
+
         def connect():
             conn = self._connect_raw()
             if self.session_sql:
@@ -237,17 +242,21 @@ class Database:
 
     # -- facts about the server ----------------------------------------------
     def rows(self, sql: str) -> list[tuple]:
-        """All rows of a small query of qshell's own (catalog, settings), on a pooled
-        connection outside any transaction the user has open."""
-        fairy = self.checkout()
-        try:
-            cur = fairy.dbapi_connection.cursor()
-            cur.execute(sql)
-            return cur.fetchall()
-        except psycopg2.Error as exc:
-            raise _as_qshell_error(exc, fairy) from None
-        finally:
-            fairy.close()
+        """All rows of a small query of qshell's own (catalog, capacity), on the side
+        connection: outside the pool and outside any transaction the user has open.
+
+        Raises ConnectionFailed when the server cannot be reached."""
+        with self._monitor_lock:
+            conn = self.monitor()
+            try:
+                cur = conn.cursor()
+                cur.execute(sql)
+                return cur.fetchall()
+            except psycopg2.Error as exc:
+                if conn.closed:
+                    self._monitor = None
+                    raise ConnectionFailed(f"connection to server was lost: {_error_text(exc)[0]}") from None
+                raise QshellError(_error_text(exc)[0]) from None
 
     def scalar_row(self, sql: str) -> tuple:
         return self.rows(sql)[0]
@@ -276,18 +285,22 @@ class Database:
             )
 
     def info(self) -> dict[str, str]:
-        """Where we are connected, from libpq (never includes the password)."""
-        fairy = self.checkout()
-        try:
-            conn = fairy.dbapi_connection
+        """Where we are connected, from libpq (never includes the password).
+
+        Connects the side connection only: SQLAlchemy and the pool wait for the first
+        statement, which keeps start-up short."""
+        with self._monitor_lock:
+            conn = self.monitor()
             params = dict(conn.info.dsn_parameters)
             params.pop("password", None)
             params["server_version"] = str(conn.info.parameter_status("server_version") or "")
             params["backend_pid"] = str(conn.get_backend_pid())
             params["superuser"] = str(conn.info.parameter_status("is_superuser") or "")
             return params
-        finally:
-            fairy.close()
+
+    @property
+    def monitor_open(self) -> bool:
+        return self._monitor is not None and not self._monitor.closed
 
     # -- one statement now ----------------------------------------------------
     def execute(self, sql: str, maxrows: int = 100) -> QueryResult:

@@ -44,12 +44,13 @@ class Sampler:
 
     def _loop(self, pids: list[int], t0: float) -> None:
         try:
-            cur = self.db.monitor().cursor()
             last = time.perf_counter()
             while not self._stopping:
                 now = time.perf_counter()
-                cur.execute(_SQL, (pids,))
-                rows = cur.fetchall()
+                with self.db._monitor_lock:
+                    cur = self.db.monitor().cursor()
+                    cur.execute(_SQL, (pids,))
+                    rows = cur.fetchall()
                 dt = now - last if self.samples else self.interval
                 last = now
                 for pid, wtype, wevent, state, blockers in rows:

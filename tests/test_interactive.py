@@ -133,8 +133,8 @@ def test_pager_gets_long_output_and_can_be_turned_off(dsn, hist, tmp_path):
     child = spawn(dsn, hist, PAGER=str(pager))
     child.expect("postgres=>")
     child.sendline("SELECT g AS paged_col FROM generate_series(1, 120) g;")
-    child.sendline("\\echo marker-one")
-    child.expect("marker-one\r\n")  # printed after the pager returned
+    child.sendline("SELECT 'marker' || '-one' AS m;")  # its result comes after the pager returned
+    child.expect(r"\| marker-one +\|")
     got = record.read_text()
     assert "paged_col" in got and "120" in got and "(100 rows, first" not in got or "(120 rows)" in got
     child.sendline("SELECT 'short' AS s;")  # fits: no pager
@@ -144,8 +144,8 @@ def test_pager_gets_long_output_and_can_be_turned_off(dsn, hist, tmp_path):
     child.expect("Pager is off")
     child.sendline("SELECT g AS unpaged FROM generate_series(1, 120) g;")
     child.expect(r"\|\s+unpaged\s+\|")
-    child.sendline("\\echo marker-two")
-    child.expect("marker-two\r\n")
+    child.sendline("SELECT 'marker' || '-two' AS m;")
+    child.expect(r"\| marker-two +\|")
     quit_(child)
     text = record.read_text()
     assert "short" not in text and "unpaged" not in text

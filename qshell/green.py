@@ -9,14 +9,13 @@ server and the connection stays usable (see shared stack notes, "Cancelling").
 from __future__ import annotations
 
 import psycopg2
+from gevent.socket import wait_read, wait_write
 from psycopg2 import extensions
 
 _installed = False
 
 
 def _green_wait(conn, timeout=None):  # noqa: ANN001 - psycopg2 callback signature
-    from gevent.socket import wait_read, wait_write
-
     cancelled = False
     interrupt: BaseException | None = None
     while True:

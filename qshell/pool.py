@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import time
 from dataclasses import dataclass
+from functools import cached_property, lru_cache
 from typing import TYPE_CHECKING, Sequence
 
 import gevent
@@ -37,6 +38,8 @@ _CURSOR = "qshell_c"
 _CURSOR_KEYWORDS = frozenset({"SELECT", "WITH", "VALUES", "TABLE"})
 # DECLARE refused the statement at parse/plan time (SELECT INTO, data-modifying WITH): run it plainly
 _NOT_DECLARABLE = frozenset({"0A000", "42601"})
+_PENDING_END = "qshell_end"  # fairy.info key: a COMMIT not sent yet
+_CURSOR_KEY = "qshell_cursor"  # fairy.info key: the connection's reused client cursor
 
 
 def _keep_text(conn) -> None:
@@ -326,6 +329,7 @@ class Database:
             return result
         finally:
             if self._pinned is not fairy:
+                settle(fairy)
                 fairy.close()
 
     @property
@@ -393,7 +397,7 @@ def _as_qshell_error(exc: BaseException, fairy=None) -> QshellError:
 ISOLATION_LEVELS = ("read committed", "repeatable read", "serializable")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class TxMode:
     """How each staged query is wrapped: its own autocommitted statement (default), or a
     transaction with an isolation level / read only, committed or rolled back."""
@@ -403,7 +407,7 @@ class TxMode:
     readonly: bool = False
     timeout_ms: int | None = None  # server-side statement_timeout per query
 
-    @property
+    @cached_property
     def begin(self) -> str:
         parts = ["BEGIN"]
         if self.isolation:
@@ -418,6 +422,12 @@ class TxMode:
     @property
     def end(self) -> str:
         return "ROLLBACK" if self.rollback else "COMMIT"
+
+    @property
+    def defers_end(self) -> bool:
+        """The COMMIT of a small streamed query can ride with the next statement: it
+        cannot fail (no serializable / repeatable read snapshot to validate)."""
+        return not self.rollback and self.isolation in (None, "read committed")
 
     @property
     def wraps(self) -> bool:
@@ -478,33 +488,49 @@ def execute_on(fairy, sql: str, index: int, worker: int | None, maxrows: int, ru
     kept: list[tuple] = []
     count = 0
     command = ""
+    info = fairy.info
+    pending = info.pop(_PENDING_END, None)  # the previous query's COMMIT, sent with this one
     try:
-        refused = refuse_reason(sql)
+        refused, streamable = _plan(sql)
         if refused:
             raise QshellError(refused)
         pid = conn.get_backend_pid()
-        cur = conn.cursor()
+        cur = info.get(_CURSOR_KEY)
+        if cur is None or cur.closed:
+            cur = info[_CURSOR_KEY] = conn.cursor()  # one client cursor per connection, reused
         streamed = False
-        users_tx = conn.info.transaction_status != extensions.TRANSACTION_STATUS_IDLE
+        users_tx = pending is None and conn.info.transaction_status != extensions.TRANSACTION_STATUS_IDLE
         own_tx = not users_tx and mode.wraps
-        if first_keyword(sql) in _CURSOR_KEYWORDS and not users_tx:
+        if streamable and not users_tx:
+            head = f"{pending}; {mode.begin}" if pending else mode.begin
+            pending = None
             try:
-                cur.execute(f"{mode.begin}; DECLARE {_CURSOR} NO SCROLL CURSOR FOR\n{sql}\n; FETCH FORWARD {BATCH} FROM {_CURSOR}")
+                cur.execute(_declare(head, sql))
                 streamed = True
             except psycopg2.Error as exc:
                 _finish_tx(cur)
                 if exc.pgcode not in _NOT_DECLARABLE:
                     raise
+        elif pending:
+            cur.execute(pending)
+            pending = None
         if streamed:
             t1 = time.perf_counter()
-            columns = tuple(Column(d.name, d.type_code) for d in cur.description)
+            columns = tuple([Column(d.name, d.type_code) for d in cur.description])
+            first = cur.fetchall()
+            if len(first) < BATCH:  # the common case: one batch, no closure, no loop
+                kept = first if len(first) <= maxrows else first[:maxrows]
+                count = len(first)
+            else:
+                def more() -> list:
+                    cur.execute(_FETCH)
+                    return cur.fetchall()
 
-            def more() -> list:
-                cur.execute(f"FETCH FORWARD {BATCH} FROM {_CURSOR}")
-                return cur.fetchall()
-
-            count = _drain(cur, cur.fetchall(), maxrows, kept, more)
-            cur.execute(mode.end)
+                count = _drain(cur, first, maxrows, kept, more)
+            if count < BATCH and mode.defers_end:
+                info[_PENDING_END] = mode.end  # one round trip per small query: COMMIT rides with the next
+            else:
+                cur.execute(mode.end)
             command = f"SELECT {count}"
         else:
             if own_tx:
@@ -530,7 +556,7 @@ def execute_on(fairy, sql: str, index: int, worker: int | None, maxrows: int, ru
         t2 = time.perf_counter()
         return QueryResult(
             index=index, sql=sql, status=Status.OK, worker=worker, pid=pid, columns=columns,
-            rows=tuple(tuple(r) for r in kept), rowcount=count, command=command,
+            rows=tuple(kept), rowcount=count, command=command,
             wait_s=picked, exec_s=t1 - t0, fetch_s=t2 - t1,
             start_s=t0 - run_start, end_s=t2 - run_start,
         )
@@ -552,6 +578,7 @@ def execute_on(fairy, sql: str, index: int, worker: int | None, maxrows: int, ru
                 text = f"{text} (connection lost)" if "connection" not in text.lower() else text
             elif not users_tx:
                 cur2 = conn.cursor()
+                info.pop(_CURSOR_KEY, None)
                 _finish_tx(cur2)
                 if restore_timeout is not None:
                     cur2.execute("SELECT set_config('statement_timeout', %s, false)", (restore_timeout,))
@@ -564,6 +591,34 @@ def execute_on(fairy, sql: str, index: int, worker: int | None, maxrows: int, ru
         if killed:
             raise _Interrupted(result) from None
         return result
+
+
+def settle(fairy) -> None:  # noqa: ANN001
+    """Send a deferred COMMIT before the connection goes back to the pool."""
+    end = fairy.info.pop(_PENDING_END, None)
+    conn = fairy.dbapi_connection
+    if end and conn is not None and not conn.closed:
+        try:
+            conn.cursor().execute(end)
+        except psycopg2.Error:
+            fairy.invalidate()
+
+
+_FETCH = f"FETCH FORWARD {BATCH} FROM {_CURSOR}"
+
+
+@lru_cache(maxsize=4096)
+def _declare(head: str, sql: str) -> str:
+    """One round trip: [previous COMMIT;] BEGIN; DECLARE the cursor; FETCH the first batch.
+
+    The newline before ';' ends a trailing ``--`` comment of the user's statement."""
+    return f"{head}; DECLARE {_CURSOR} NO SCROLL CURSOR FOR\n{sql}\n; {_FETCH}"
+
+
+@lru_cache(maxsize=4096)
+def _plan(sql: str) -> tuple[str | None, bool]:
+    """(why it is refused, whether it can stream through a cursor), once per SQL text."""
+    return refuse_reason(sql), first_keyword(sql) in _CURSOR_KEYWORDS
 
 
 def _cancelling(fairy) -> bool:
@@ -652,7 +707,10 @@ class QueryPool:
                     self._abort(number)
         finally:
             if fairy is not None:
-                fairy.close()
+                try:
+                    settle(fairy)
+                finally:
+                    fairy.close()
 
     def _abort(self, me: int) -> None:
         """on_error=cancel: cancel the other running queries, drop the queued ones."""
@@ -716,6 +774,8 @@ class QueryPool:
         finally:
             while True:  # a second Ctrl-C while cancelling must not abandon connections mid-cancel
                 try:
+                    if not interrupted:  # the queue is empty: workers settle and end by themselves
+                        gevent.joinall(self.running, timeout=10)
                     gevent.killall(self.running, block=True, timeout=10)
                     if self.sampler is not None:
                         self.sampler.stop()

@@ -316,6 +316,7 @@ class Database:
         start = time.perf_counter()
         try:
             result = execute_on(fairy, sql, 0, None, maxrows, start, 0.0)
+            settle(fairy)  # a plain statement commits now: only the user's own BEGIN keeps a transaction open
             conn = fairy.dbapi_connection
             if result.status is Status.ERROR and (conn is None or conn.closed):
                 self._pinned = None

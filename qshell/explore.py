@@ -177,17 +177,23 @@ class RunCommands:
             self.write(text)
         self._after([run])
 
-    def _repeat(self: "Shell", n: int, reps: int) -> None:
+    def _series(self: "Shell", ns: list[int]) -> tuple[list[RunResult], list[str]]:
+        """Run the staged set once per N of ``ns`` (stopping at Ctrl-C); JSON mode prints
+        each run's records as it goes."""
         runs, ids = [], []
-        for _ in range(reps):
+        for n in ns:
             run, run_id = self._execute(n)
             runs.append(run)
             ids.append(run_id)
+            if self.settings.format == "json":
+                self.write(render.run_json(run, run_id))
             if run.interrupted:
                 break
+        return runs, ids
+
+    def _repeat(self: "Shell", n: int, reps: int) -> None:
+        runs, ids = self._series([n] * reps)
         if self.settings.format == "json":
-            for run, run_id in zip(runs, ids):
-                self.write(render.run_json(run, run_id))
             self.write(render.json_line(render.repeat_record(runs, ids)))
         else:
             self.write(render.repeat_text(runs, self.style()))
@@ -204,16 +210,8 @@ class RunCommands:
         if clipped != ns:
             self.notice(f"Ns clipped to the {len(self.staged)} staged queries: {' '.join(map(str, clipped))}")
         self._check(max(clipped))
-        runs, ids = [], []
-        for n in clipped:
-            run, run_id = self._execute(n)
-            runs.append(run)
-            ids.append(run_id)
-            if run.interrupted:
-                break
+        runs, ids = self._series(clipped)
         if self.settings.format == "json":
-            for run, run_id in zip(runs, ids):
-                self.write(render.run_json(run, run_id))
             rows = render.sweep_rows(runs)
             for row, run_id in zip(rows, ids):
                 row["run_id"] = run_id

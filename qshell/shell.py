@@ -16,7 +16,7 @@ from .connect import password_in, redact
 from .errors import ConnectionFailed, ExitStatus, QshellError, UsageError
 from .explore import RunCommands
 from .sets import SetCommands
-from .pool import refuse_reason
+from .execute import refuse_reason
 from .reader import Entry, InputError, read_text
 from .session import Session
 from .settings import Settings, assign, listing, show

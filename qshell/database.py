@@ -1,0 +1,357 @@
+"""The connection side of the engine: a SQLAlchemy engine and pool on one libpq target,
+the side connection for qshell's own queries, capacity checks, plain statements."""
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import gevent
+import gevent.lock
+import psycopg2
+from psycopg2 import extensions
+
+from .errors import CapacityError, ConnectionFailed, QshellError
+from .execute import _error_text, execute_on, settle
+from .results import QueryResult, Status
+from .sqlsplit import strip_comments_head
+
+if TYPE_CHECKING:  # pragma: no cover
+    from sqlalchemy.engine import Engine
+
+CONNECT_TIMEOUT = 15.0  # green mode ignores libpq's connect_timeout: guard with gevent.Timeout
+
+
+def _keep_text(conn) -> None:
+    """Make every value come back as the server's text on ``conn``: nothing reinterpreted.
+
+    Covers the global typecasters and those SQLAlchemy's dialect put on the connection
+    (uuid, json, hstore); types without a caster are text already.
+    """
+    oids = tuple(set(extensions.string_types) | set(conn.string_types))
+    extensions.register_type(extensions.new_type(oids, "QSHELL_TEXT", lambda value, cur: value), conn)
+
+
+
+@dataclass(frozen=True, slots=True)
+class Capacity:
+    """What the server can still give: max_connections - reserved - open (+ ours, reused)."""
+
+    max_connections: int
+    reserved: int
+    open: int
+    ours: int
+
+    @property
+    def available(self) -> int:
+        return self.max_connections - self.reserved - self.open + self.ours
+
+
+class Database:
+    """A SQLAlchemy engine on one libpq target, its pool sized to the largest N asked.
+
+    ``dsn`` is anything libpq takes (conninfo string or URI); PG* variables, service
+    files and ~/.pgpass apply because libpq reads them. ``password`` (from -W) is passed
+    aside so it never appears in the dsn shown to anyone.
+    """
+
+    def __init__(self, dsn: str, password: str | None = None, connect_timeout: float = CONNECT_TIMEOUT) -> None:
+        self.dsn = dsn
+        self._password = password
+        self.connect_timeout = connect_timeout
+        self._engine: "Engine | None" = None
+        self._size = 0
+        self.session_sql: list[str] = []  # plain SET/RESET statements, replayed on every new connection
+        self._monitor = None  # the side connection (sampler, catalog, capacity), outside the pool
+        self._monitor_lock = gevent.lock.RLock()  # one greenlet at a time on it
+        self.readonly = False  # every session default_transaction_read_only
+        self.on_reset = None  # called when a dead pooled connection was found and replaced
+        try:
+            named = "application_name" in extensions.parse_dsn(dsn) or bool(os.environ.get("PGAPPNAME"))
+        except psycopg2.Error:
+            named = False
+        self._appname = None if named else "qshell"
+        self._lost = False
+        self._pinned = None  # the connection of an open explicit transaction (BEGIN ... COMMIT)
+
+    # -- pool ---------------------------------------------------------------
+    def _make_engine(self, size: int) -> "Engine":
+        from sqlalchemy import create_engine, event  # imported at the first statement, not at start-up
+
+        def connect():
+            conn = self._connect_raw()
+            if self.session_sql:
+                cur = conn.cursor()
+                for sql in self.session_sql:
+                    cur.execute(sql)
+            return conn
+
+        engine = create_engine(
+            "postgresql+psycopg2://",
+            creator=connect,
+            pool_size=size,
+            max_overflow=0,
+            pool_timeout=self.connect_timeout,
+            pool_pre_ping=True,
+            isolation_level="AUTOCOMMIT",
+        )
+
+        def invalidated(dbapi_conn, record, exception) -> None:  # noqa: ANN001
+            # a pre-ping found the connection dead (server restart, killed backend):
+            # SQLAlchemy reconnects; checkout() tells the user once it has succeeded
+            if exception is not None:
+                self._lost = True
+
+        event.listen(engine, "invalidate", invalidated)
+        return engine
+
+    def _connect_raw(self):
+        """A new autocommit psycopg2 connection with the session's fixed settings.
+
+        It shows as ``qshell`` in pg_stat_activity unless the dsn or PGAPPNAME names it."""
+        extra: dict[str, str] = {}
+        if self._password is not None:
+            extra["password"] = self._password
+        if self._appname:
+            extra["application_name"] = self._appname
+        conn = psycopg2.connect(self.dsn, **extra)
+        conn.autocommit = True
+        if self.readonly:
+            conn.cursor().execute("SET default_transaction_read_only = on")
+        return conn
+
+    def set_readonly(self, on: bool) -> None:
+        """Make every session (pool, sampler) default_transaction_read_only, or not."""
+        if on != self.readonly:
+            self.readonly = on
+            if self._engine is not None:
+                self._engine.dispose()
+            if self._monitor is not None:
+                self._monitor.close()
+                self._monitor = None
+
+    def ensure_pool(self, n: int) -> None:
+        """Make the pool hold at least ``n`` connections, besides the one an open
+        transaction holds (recreated only to grow)."""
+        n += 1 if self._pinned is not None else 0
+        if self._engine is None or self._size < n:
+            old = self._engine
+            self._engine = self._make_engine(max(n, 1))
+            self._size = max(n, 1)
+            if old is not None:
+                old.dispose()
+
+    @property
+    def pool_size(self) -> int:
+        return self._size
+
+    def checkout(self):
+        """A pooled DBAPI connection (SQLAlchemy ``_ConnectionFairy``).
+
+        Blocks the calling greenlet at most ``connect_timeout`` seconds; raises
+        ConnectionFailed with libpq's message.
+        """
+        self.ensure_pool(1)
+        assert self._engine is not None
+        try:
+            with gevent.Timeout(self.connect_timeout, ConnectionFailed(f"connection timed out after {self.connect_timeout:g} s")):
+                fairy = self._engine.raw_connection()
+        except ConnectionFailed:
+            raise
+        except Exception as exc:  # sqlalchemy OperationalError wrapping libpq's text
+            orig = getattr(exc, "orig", exc)
+            msg = " ".join(str(orig).split()) or type(orig).__name__
+            raise ConnectionFailed(f"connection to server failed: {msg}") from None
+        if self._lost:
+            self._lost = False
+            if self.on_reset is not None:
+                self.on_reset()
+        if not fairy.info.get("qshell_raw"):
+            _keep_text(fairy.dbapi_connection)
+            fairy.info["qshell_raw"] = True
+        return fairy
+
+    def pooled_connections(self) -> int:
+        """qshell's own open connections: the pool's, and the sampler's."""
+        own = 1 if self._monitor is not None and not self._monitor.closed else 0
+        if self._engine is None:
+            return own
+        pool = self._engine.pool
+        return pool.checkedin() + pool.checkedout() + own
+
+    def monitor(self):
+        """The sampler's connection (autocommit, plain psycopg2, kept across runs)."""
+        if self._monitor is not None and not self._monitor.closed:
+            try:
+                self._monitor.cursor().execute("SELECT 1")  # pre-ping, as the pool does
+            except psycopg2.Error:
+                self._monitor.close()
+        if self._monitor is None or self._monitor.closed:
+            try:
+                with gevent.Timeout(self.connect_timeout, ConnectionFailed(f"connection timed out after {self.connect_timeout:g} s")):
+                    self._monitor = self._connect_raw()
+            except psycopg2.Error as exc:
+                raise ConnectionFailed(f"connection to server failed: {' '.join(str(exc).split())}") from None
+        return self._monitor
+
+    def dispose(self) -> None:
+        """Close every pooled connection (the next checkout reconnects)."""
+        if self._engine is not None:
+            self._engine.dispose()
+
+    def close(self) -> None:
+        self._release_pinned()
+        if self._monitor is not None:
+            self._monitor.close()
+            self._monitor = None
+        if self._engine is not None:
+            self._engine.dispose()
+            self._engine = None
+            self._size = 0
+
+    # -- facts about the server ----------------------------------------------
+    def rows(self, sql: str) -> list[tuple]:
+        """All rows of a small query of qshell's own (catalog, capacity), on the side
+        connection: outside the pool and outside any transaction the user has open.
+
+        Raises ConnectionFailed when the server cannot be reached."""
+        with self._monitor_lock:
+            conn = self.monitor()
+            try:
+                cur = conn.cursor()
+                cur.execute(sql)
+                return cur.fetchall()
+            except psycopg2.Error as exc:
+                if conn.closed:
+                    self._monitor = None
+                    raise ConnectionFailed(f"connection to server was lost: {_error_text(exc)[0]}") from None
+                raise QshellError(_error_text(exc)[0]) from None
+
+    def scalar_row(self, sql: str) -> tuple:
+        return self.rows(sql)[0]
+
+    def capacity(self) -> Capacity:
+        row = self.scalar_row(
+            "SELECT current_setting('max_connections')::int,"
+            " current_setting('superuser_reserved_connections')::int"
+            " + coalesce(current_setting('reserved_connections', true)::int, 0),"
+            " (SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend')::int"
+        )
+        reusable = self.pooled_connections() - (1 if self._pinned is not None else 0)
+        return Capacity(int(row[0]), int(row[1]), int(row[2]), reusable)
+
+    def check_capacity(self, n: int, extra: int = 0) -> None:
+        """Refuse, before anything runs, an N the server cannot serve (CapacityError).
+
+        ``extra`` counts connections beside the workers' (the sampler's)."""
+        cap = self.capacity()
+        if n + extra > cap.available:
+            also = f" plus {extra} for sampling pg_stat_activity" if extra else ""
+            raise CapacityError(
+                f"cannot run {n} workers{also}: the server can take {cap.available} more connections"
+                f" (max_connections {cap.max_connections} - reserved {cap.reserved}"
+                f" - open {cap.open} + {cap.ours} of qshell's own to reuse)"
+            )
+
+    def info(self) -> dict[str, str]:
+        """Where we are connected, from libpq (never includes the password).
+
+        Connects the side connection only: SQLAlchemy and the pool wait for the first
+        statement, which keeps start-up short."""
+        with self._monitor_lock:
+            conn = self.monitor()
+            params = dict(conn.info.dsn_parameters)
+            params.pop("password", None)
+            params["server_version"] = str(conn.info.parameter_status("server_version") or "")
+            params["backend_pid"] = str(conn.get_backend_pid())
+            params["superuser"] = str(conn.info.parameter_status("is_superuser") or "")
+            return params
+
+    @property
+    def monitor_open(self) -> bool:
+        return self._monitor is not None and not self._monitor.closed
+
+    # -- one statement now ----------------------------------------------------
+    def execute(self, sql: str, maxrows: int = 100) -> QueryResult:
+        """Run one statement at once on one pooled connection (a plain SQL entry).
+
+        Errors of the statement come back in the result; ConnectionFailed is raised
+        when no connection can be had.
+        """
+        fairy = self._pinned or self.checkout()
+        start = time.perf_counter()
+        try:
+            result = execute_on(fairy, sql, 0, None, maxrows, start, 0.0)
+            settle(fairy)  # a plain statement commits now: only the user's own BEGIN keeps a transaction open
+            conn = fairy.dbapi_connection
+            if result.status is Status.ERROR and (conn is None or conn.closed):
+                self._pinned = None
+                raise ConnectionFailed(f"connection to server was lost: {result.error}")
+            if conn.info.transaction_status != extensions.TRANSACTION_STATUS_IDLE:
+                self._pinned = fairy  # BEGIN ...: later plain statements stay on this connection
+            else:
+                self._pinned = None
+                if result.status is Status.OK and _is_session_setting(sql):
+                    self._remember_setting(sql)
+            return result
+        finally:
+            if self._pinned is not fairy:
+                settle(fairy)
+                fairy.close()
+
+    @property
+    def transaction_state(self) -> str:
+        """'' outside a transaction, '*' inside one, '!' in a failed one (psql's prompt marks)."""
+        if self._pinned is None or self._pinned.dbapi_connection is None:
+            return ""
+        status = self._pinned.dbapi_connection.info.transaction_status
+        if status == extensions.TRANSACTION_STATUS_INERROR:
+            return "!"
+        return "*" if status != extensions.TRANSACTION_STATUS_IDLE else ""
+
+    def _release_pinned(self) -> None:
+        fairy, self._pinned = self._pinned, None
+        if fairy is not None:
+            try:
+                if fairy.dbapi_connection is not None and not fairy.dbapi_connection.closed:
+                    fairy.dbapi_connection.cursor().execute("ROLLBACK")
+            except Exception:  # noqa: BLE001 - closing anyway
+                fairy.invalidate()
+            fairy.close()
+
+    def _remember_setting(self, sql: str) -> None:
+        """Replay a session SET on every pooled connection: the staged queries see it
+        as psql users expect, whichever connection runs them."""
+        words = " ".join(sql.split()).upper()
+        if words in ("RESET ALL", "DISCARD ALL"):
+            self.session_sql.clear()
+        else:
+            self.session_sql.append(sql)
+        if self._engine is not None:
+            self._engine.dispose()  # idle connections reconnect with the settings
+
+
+def _is_session_setting(sql: str) -> bool:
+    words = strip_comments_head(sql).split(None, 2)
+    if not words:
+        return False
+    head = words[0].upper()
+    if head == "DISCARD":
+        return len(words) > 1 and words[1].upper().rstrip(";") == "ALL"
+    if head not in ("SET", "RESET"):
+        return False
+    return not (len(words) > 1 and words[1].upper() in ("LOCAL", "TRANSACTION", "CONSTRAINTS"))
+
+
+
+def _as_qshell_error(exc: BaseException, fairy=None) -> QshellError:
+    text, _ = _error_text(exc)
+    conn = getattr(fairy, "dbapi_connection", None)
+    if isinstance(exc, psycopg2.OperationalError) and (conn is None or conn.closed):
+        if fairy is not None:
+            fairy.invalidate()
+        return ConnectionFailed(f"connection to server was lost: {text}")
+    return QshellError(text)
+
+

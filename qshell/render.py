@@ -225,14 +225,13 @@ def timeline(run: RunResult, width: int = 80) -> str:
     lines = []
     for worker, qs in lanes(run).items():
         cells = ["·"] * cols
+        free = 0  # first column not yet drawn: a query shorter than a column still gets one
         for q in qs:
-            a, b = col(q.start_s), col(q.end_s)
-            b = max(b, a + 1)
-            b = min(b, cols)
-            a = min(a, cols - 1)
-            tag = f"#{q.index}"
-            bar = (tag + "━" * (b - a))[: b - a] if b - a >= len(tag) else (str(q.index) + "━" * (b - a))[: b - a]
-            cells[a:b] = list(bar)
+            a = min(max(col(q.start_s), free), cols - 1)
+            b = min(max(col(q.end_s), a + 1), cols)
+            free = b
+            tag = f"#{q.index}" if b - a >= len(f"#{q.index}") else str(q.index)
+            cells[a:b] = list((tag + "━" * (b - a))[: b - a])
         lines.append(f"w{worker}".ljust(label_w) + "".join(cells))
     ticks = [" "] * cols
     ticks[0] = "|"

@@ -14,11 +14,11 @@ from . import commands, render
 from .commands import Command
 from .connect import password_in, redact
 from .errors import ConnectionFailed, ExitStatus, QshellError, UsageError
-from .explore import RunCommands
-from .sets import SetCommands
 from .execute import refuse_reason
+from .explore import RunCommands
 from .reader import Entry, InputError, read_text
 from .session import Session
+from .sets import SetCommands
 from .settings import Settings, assign, listing, show
 from .sqlsplit import split, strip_comments_head
 
@@ -103,6 +103,8 @@ class Shell(RunCommands, SetCommands):
         self.out.flush()
 
     def notice(self, text: str) -> None:
+        if self._page:  # what the command printed so far comes first
+            self._flush_page()
         self.err.write(redact(text, self._secrets) + "\n")
         self.err.flush()
 

@@ -52,13 +52,17 @@ class RunCommands:
 
     # -- memory of measured times (this session and the run history) -------------------
     def _memory(self: "Shell") -> tuple[dict[str, float], dict[str, float]]:
-        """(last measured time, time alone at N=1) per normalised SQL; history loaded once."""
+        """(last measured time, time alone at N=1) per normalised SQL, on this connection's
+        target; the history is read once per connection."""
         if self._times is None:
             self._times, self._alone = {}, {}
             runs, damaged = read_runs(self.history_dir)
             if damaged:
                 self.notice(f"warning: skipped {damaged} damaged line(s) in {self.history_dir / 'runs.jsonl'}")
+            target = self.session.target()
             for rec in runs:
+                if rec.get("target") != target:
+                    continue
                 for q in rec.get("results", []):
                     if q.get("status") == "ok" and "sql" in q:
                         t = q.get("total_ms", 0.0) / 1000

@@ -344,6 +344,7 @@ class Shell(RunCommands, SetCommands):
         old, self.session = self.session, new
         old.close()
         self._attach(new)
+        self._times, self._alone = None, {}  # measured times belong to the old target
         self.catalog_changed()
         self.notice(f'You are now connected to database "{new.dbname}" as user "{new.params.get("user", "?")}".')
 

@@ -215,3 +215,15 @@ def test_progress_helpers():
 
     line = render.progress_line(Progress(1.5, 3, 2, ((0, 4, 0.8), (1, 5, 0.2))), 200)
     assert "done 3" in line and "running 2" in line and "queued 2" in line and "w0:#4 0.8s" in line
+
+
+def test_times_from_another_server_are_not_used(qshell, hist):
+    sql = "SELECT count(*) FROM generate_series(1, 200000)"
+    hist.mkdir(parents=True, exist_ok=True)
+    foreign = {"type": "run", "n": 1, "target": "someone@elsewhere:5432/db", "run_id": "x",
+               "results": [{"sql": sql, "status": "ok", "total_ms": 0.001}]}
+    (hist / "runs.jsonl").write_text(json.dumps(foreign) + "\n")
+    r = qshell(f"\\add {sql};\n\\add {sql};\n\\go 2\n", "--format", "json")
+    assert all("slowdown" not in q for q in _records(r.out) if q["type"] == "query")
+    r = qshell(f"\\add {sql};\n\\go 1\n\\add {sql};\n\\go 2\n", "--format", "json")
+    assert "slowdown" in [q for q in _records(r.out) if q["type"] == "query"][-1]

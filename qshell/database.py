@@ -211,7 +211,7 @@ class Database:
             self._size = 0
 
     # -- facts about the server ----------------------------------------------
-    def rows(self, sql: str) -> list[tuple]:
+    def rows(self, sql: str, params: tuple | None = None) -> list[tuple]:
         """All rows of a small query of qshell's own (catalog, capacity), on the side
         connection: outside the pool and outside any transaction the user has open.
 
@@ -220,7 +220,7 @@ class Database:
             conn = self.monitor()
             try:
                 cur = conn.cursor()
-                cur.execute(sql)
+                cur.execute(sql, params)
                 return cur.fetchall()
             except psycopg2.Error as exc:
                 if conn.closed:

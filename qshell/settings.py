@@ -97,6 +97,7 @@ class Settings:
     on_error: str = "continue"
     expanded: str = "off"
     pager: bool = True
+    timing: bool = False
 
 
 HELP: dict[str, tuple[Callable[[str], Any], str]] = {
@@ -116,6 +117,7 @@ HELP: dict[str, tuple[Callable[[str], Any], str]] = {
     "on_error": (_choice("continue", "cancel"), "a failing staged query: let the others finish, or cancel the run"),
     "expanded": (_choice("off", "on", "auto"), "expanded display, one column per line (\\x); auto when too wide"),
     "pager": (_bool, "page long output in a terminal through $PAGER (less -SRXF)"),
+    "timing": (_bool, "print the time of each plain statement (\\timing), as psql"),
 }
 assert set(HELP) == {f.name for f in fields(Settings)}
 

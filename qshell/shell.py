@@ -13,6 +13,7 @@ from typing import Iterable, TextIO
 from . import commands, render
 from .commands import Command
 from .connect import password_in, redact
+from .describe import DescribeCommands
 from .errors import ConnectionFailed, ExitStatus, QshellError, UsageError
 from .execute import refuse_reason
 from .explore import RunCommands
@@ -32,7 +33,7 @@ class _Stop(Exception):
         self.status = status
 
 
-class Shell(RunCommands, SetCommands):
+class Shell(RunCommands, SetCommands, DescribeCommands):
     """State of one qshell: the session, the staged set, the settings, the last run."""
 
     def __init__(self, session: Session, out: TextIO, err: TextIO, *, settings: Settings | None = None,
@@ -257,6 +258,8 @@ class Shell(RunCommands, SetCommands):
             self.write(render.json_line(render.query_record(q, None)))
         elif q.status.value == "ok":
             self.write(render.statement(q, self.style()))
+        if self.settings.timing and self.settings.format != "json":
+            self.write(f"Time: {q.total_s * 1000:.3f} ms")
         if q.status.value == "ok" and q.command.split(" ")[0] in DDL_TAGS:
             self.catalog_changed()
         if q.status.value != "ok":
@@ -285,13 +288,17 @@ class Shell(RunCommands, SetCommands):
     def _toggle(self, name: str, arg: str, on: str, off: str) -> None:
         value = arg or (off if show(getattr(self.settings, name), name) == on else on)
         self.settings = assign(self.settings, name, value, f"\\{'x' if name == 'expanded' else name}")
-        self.notice(f"{'Expanded display' if name == 'expanded' else 'Pager'} is {show(getattr(self.settings, name), name)}.")
+        label = {"expanded": "Expanded display", "pager": "Pager", "timing": "Timing"}[name]
+        self.notice(f"{label} is {show(getattr(self.settings, name), name)}.")
 
     def do_x(self, cmd: Command) -> None:
         self._toggle("expanded", cmd.arg, "on", "off")
 
     def do_pager(self, cmd: Command) -> None:
         self._toggle("pager", cmd.arg, "on", "off")
+
+    def do_timing(self, cmd: Command) -> None:
+        self._toggle("timing", cmd.arg, "on", "off")
 
     def do_e(self, cmd: Command) -> None:
         from .editor import edit

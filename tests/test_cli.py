@@ -264,3 +264,19 @@ def test_session_settings_reach_every_worker(qshell):
     apps = [json.loads(line)["rows"][0][0] for line in r.out.splitlines() if '"type":"query"' in line]
     assert apps[:3] == ["qs_test_app"] * 3
     assert "qs_test_app" not in apps[3:]
+
+
+def test_describe_and_timing(qshell):
+    r = qshell("DROP TABLE IF EXISTS desc_t;\nCREATE TABLE desc_t (id serial PRIMARY KEY, label text NOT NULL DEFAULT 'x',"
+               " amount numeric(10,2));\n\\d\n\\dt desc_*\n\\d desc_t\n\\d no_such_rel\n\\timing\nSELECT 1 AS one;\n")
+    assert r.code == 1  # the unknown relation
+    listing = r.out.split("List of relations")[1].split("List of tables")[0]
+    assert "desc_t " in listing and "desc_t_id_seq" in listing and "pg_class" not in listing
+    tables = r.out.split("List of tables")[1].split('Table "public.desc_t"')[0]
+    assert "desc_t " in tables and "(1 row)" in tables and "desc_t_id_seq" not in tables
+    described = r.out.split('Table "public.desc_t"')[1]
+    assert re.search(r"\| id\s+\| integer\s+\| not null\s+\| nextval\('desc_t_id_seq'::regclass\)", described)
+    assert re.search(r"\| amount\s+\| numeric\(10,2\)", described)
+    assert '"desc_t_pkey" btree (id)' in described
+    assert 'Did not find any relation named "no_such_rel".' in r.err
+    assert "Timing is on." in r.err and re.search(r"^Time: \d+\.\d{3} ms$", r.out, re.M)

@@ -172,6 +172,7 @@ TABLE: tuple[Spec, ...] = (
     Spec("set", "\\set [NAME [VALUE]]", "show settings, or set one (workers, maxrows, format, tx, isolation, order, timeline...)", _set),
     Spec("d", "\\d [NAME|PATTERN]", "list relations, or describe one (columns, types, defaults, indexes)", _optional_word),
     Spec("dt", "\\dt [PATTERN]", "list tables (* and ? as in psql)", _optional_word),
+    Spec("l", "\\l", "list databases", _no_arg, aliases=("list-databases",)),
     Spec("timing", "\\timing [on|off]", "show how long each plain statement took; no argument toggles", _optional_word),
     Spec("c", "\\c [DBNAME [USER [HOST [PORT]]]] | CONNINFO | URI", "connect again (as psql's \\connect; '-' keeps a part)", _split_args, aliases=("connect",)),
     Spec("conninfo", "\\conninfo", "show where you are connected (password masked)", _no_arg),

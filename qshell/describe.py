@@ -79,5 +79,14 @@ class DescribeCommands:
                          for name, definition in indexes)
         self.write("\n".join(lines))
 
+    def do_l(self: "Shell", cmd: Command) -> None:
+        rows = self.session.db.rows(
+            "SELECT d.datname, pg_get_userbyid(d.datdba), pg_encoding_to_char(d.encoding), d.datcollate,"
+            " pg_size_pretty(CASE WHEN has_database_privilege(d.oid, 'CONNECT') THEN pg_database_size(d.oid) END)"
+            " FROM pg_database d WHERE NOT d.datistemplate ORDER BY 1")
+        table = tabulate(rows, headers=["Name", "Owner", "Encoding", "Collate", "Size"], tablefmt=self._describe_fmt(),
+                         disable_numparse=True)
+        self.write(f"List of databases\n{table}\n({len(rows)} row{'s' if len(rows) != 1 else ''})")
+
     def do_dt(self: "Shell", cmd: Command) -> None:
         self._relations(["r", "p"], cmd.arg or None, "List of tables")

@@ -268,7 +268,7 @@ def test_session_settings_reach_every_worker(qshell):
 
 def test_describe_and_timing(qshell):
     r = qshell("DROP TABLE IF EXISTS desc_t;\nCREATE TABLE desc_t (id serial PRIMARY KEY, label text NOT NULL DEFAULT 'x',"
-               " amount numeric(10,2));\n\\d\n\\dt desc_*\n\\d desc_t\n\\d no_such_rel\n\\timing\nSELECT 1 AS one;\n")
+               " amount numeric(10,2));\n\\d\n\\dt desc_*\n\\d desc_t\n\\d no_such_rel\n\\timing\nSELECT 1 AS one;\n\\l\n")
     assert r.code == 1  # the unknown relation
     listing = r.out.split("List of relations")[1].split("List of tables")[0]
     assert "desc_t " in listing and "desc_t_id_seq" in listing and "pg_class" not in listing
@@ -280,3 +280,4 @@ def test_describe_and_timing(qshell):
     assert '"desc_t_pkey" btree (id)' in described
     assert 'Did not find any relation named "no_such_rel".' in r.err
     assert "Timing is on." in r.err and re.search(r"^Time: \d+\.\d{3} ms$", r.out, re.M)
+    assert "List of databases" in r.out and re.search(r"\| postgres\s+\| \w+\s+\| UTF8", r.out)

@@ -17,13 +17,6 @@ def normalize(sql: str) -> str:
     return " ".join(sql.split())
 
 
-def lower_bound(times: Sequence[float], n: int) -> float:
-    """Makespan lower bound of ``times`` on ``n`` workers: max(longest, sum / n)."""
-    if not times:
-        return 0.0
-    return max(max(times), sum(times) / n)
-
-
 def lpt_order(queries: Sequence[str], known: Mapping[str, float]) -> list[int]:
     """Positions of ``queries`` longest-first by last measured time (the LPT schedule).
 

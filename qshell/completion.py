@@ -47,7 +47,6 @@ class Catalog:
     relations: dict[str, str] = field(default_factory=dict)  # name -> kind (table, view...)
     columns: dict[str, list[str]] = field(default_factory=dict)  # relation -> columns
     functions: list[str] = field(default_factory=list)
-    loaded: bool = False
 
 
 _KINDS = {"r": "table", "v": "view", "m": "materialized view", "p": "table", "f": "foreign table"}
@@ -65,7 +64,6 @@ def load_catalog(db) -> Catalog:  # noqa: ANN001 - pool.Database
     for rel, col in rows["columns"]:
         cat.columns.setdefault(rel, []).append(col)
     cat.functions = sorted(r[0] for r in rows["functions"])
-    cat.loaded = True
     return cat
 
 

@@ -142,10 +142,6 @@ class Database:
             if old is not None:
                 old.dispose()
 
-    @property
-    def pool_size(self) -> int:
-        return self._size
-
     def checkout(self):
         """A pooled DBAPI connection (SQLAlchemy ``_ConnectionFairy``).
 
@@ -342,16 +338,3 @@ def _is_session_setting(sql: str) -> bool:
     if head not in ("SET", "RESET"):
         return False
     return not (len(words) > 1 and words[1].upper() in ("LOCAL", "TRANSACTION", "CONSTRAINTS"))
-
-
-
-def _as_qshell_error(exc: BaseException, fairy=None) -> QshellError:
-    text, _ = _error_text(exc)
-    conn = getattr(fairy, "dbapi_connection", None)
-    if isinstance(exc, psycopg2.OperationalError) and (conn is None or conn.closed):
-        if fairy is not None:
-            fairy.invalidate()
-        return ConnectionFailed(f"connection to server was lost: {text}")
-    return QshellError(text)
-
-

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from qshell import render
-from qshell.analysis import lanes, lower_bound, lpt_order, parse_n_list, stats
+from qshell.analysis import lanes, lpt_order, parse_n_list, stats
 from qshell.pool import QueryPool, TxMode
 from qshell.results import QueryResult, RunResult, Status
 from qshell.sampler import Sampler
@@ -32,7 +32,8 @@ def test_lower_bound_and_efficiency():
     assert run.efficiency == pytest.approx(0.6)
     run = RunResult(n=2, started_at=0, wall_s=2.0, queries=(_q(1, 1.0), _q(2, 1.0), _q(3, 1.0), _q(4, 1.0)))
     assert run.bound_s == pytest.approx(2.0) and run.efficiency == pytest.approx(1.0)
-    assert lower_bound([0.3, 0.1, 0.1], 3) == pytest.approx(0.3)
+    run = RunResult(n=3, started_at=0, wall_s=0.3, queries=(_q(1, 0.3), _q(2, 0.1), _q(3, 0.1)))
+    assert run.bound_s == pytest.approx(0.3)
 
 
 def test_lpt_order_and_stats_and_n_lists():

@@ -32,6 +32,7 @@ class Spec:
     parse: Callable[[str, str], Command]
     aliases: tuple[str, ...] = ()
     takes_sql: bool = False  # the argument is SQL through its ';' (may span lines)
+    group: str = "General"  # heading in \\?
 
 
 def _positive(word: str, what: str, cmd: str) -> int:
@@ -149,34 +150,34 @@ def _split_args(name: str, arg: str) -> Command:
 
 
 TABLE: tuple[Spec, ...] = (
-    Spec("add", "\\add SQL;", "stage one statement (it may span lines, ends at ';'); bare \\add stages the next one typed", _add, takes_sql=True),
-    Spec("addfile", "\\addfile FILE", "stage every statement of an SQL file", _path),
-    Spec("go", "\\go [N] [xR]", "run the staged set at once on N workers (default: staged count, capped by \\set workers); xR: R times, with statistics", _go),
-    Spec("sweep", "\\sweep N... | A-B", "run the staged set at each N; table of wall, speedup, efficiency, bound, and a chart", _ns),
-    Spec("timeline", "\\timeline", "draw the last run's worker timeline", _no_arg),
-    Spec("list", "\\list", "show the staged set, numbered", _no_arg, aliases=("ls",)),
-    Spec("drop", "\\drop K", "remove staged query K", _index),
-    Spec("clear", "\\clear", "remove every staged query", _no_arg),
-    Spec("save", "\\save NAME", "save the staged set as NAME.sql in the sets directory", _one_word),
-    Spec("load", "\\load NAME", "stage a saved set (added after the staged ones)", _one_word),
-    Spec("sets", "\\sets", "list the saved sets", _no_arg),
-    Spec("history", "\\history [K]", "list the last K runs (default 20) from runs.jsonl", _optional_count),
-    Spec("compare", "\\compare A B", "compare two runs of the same set, query by query", _two),
-    Spec("sandbox", "\\sandbox init [SCALE]", "load the pgbench tables into the sandbox (pgbench -i -s SCALE, default 10)", _sandbox),
-    Spec("demo", "\\demo", "stage six queries of different cost over the pgbench tables (the seed's experiment)", _no_arg),
-    Spec("i", "\\i FILE", "read commands from a file as if typed", _path, aliases=("include",)),
-    Spec("x", "\\x [on|off|auto]", "expanded display (one column per line); no argument toggles", _optional_word, aliases=("expanded",)),
-    Spec("pager", "\\pager [on|off]", "page long output through $PAGER (less -SRXF); no argument toggles", _optional_word),
-    Spec("e", "\\e [K]", "edit the statement being typed (or the last one) in $EDITOR; \\e K edits staged query K in place", _optional_count, aliases=("edit",)),
-    Spec("format", "\\format FMT", "table format: any tabulate format, or csv, json", _one_word),
-    Spec("set", "\\set [NAME [VALUE]]", "show settings, or set one (workers, maxrows, format, tx, isolation, order, timeline...)", _set),
-    Spec("d", "\\d [NAME|PATTERN]", "list relations, or describe one (columns, types, defaults, indexes)", _optional_word),
-    Spec("dt", "\\dt [PATTERN]", "list tables (* and ? as in psql)", _optional_word),
-    Spec("l", "\\l", "list databases", _no_arg, aliases=("list-databases",)),
-    Spec("timing", "\\timing [on|off]", "show how long each plain statement took; no argument toggles", _optional_word),
-    Spec("c", "\\c [DBNAME [USER [HOST [PORT]]]] | CONNINFO | URI", "connect again (as psql's \\connect; '-' keeps a part)", _split_args, aliases=("connect",)),
-    Spec("conninfo", "\\conninfo", "show where you are connected (password masked)", _no_arg),
-    Spec("echo", "\\echo TEXT", "print TEXT", _raw),
+    Spec("add", "\\add SQL;", "stage one statement (it may span lines, ends at ';'); bare \\add stages the next one typed", _add, takes_sql=True, group="Staging"),
+    Spec("addfile", "\\addfile FILE", "stage every statement of an SQL file", _path, group="Staging"),
+    Spec("go", "\\go [N] [xR]", "run the staged set at once on N workers (default: staged count, capped by \\set workers); xR: R times, with statistics", _go, group="Running"),
+    Spec("sweep", "\\sweep N... | A-B", "run the staged set at each N; table of wall, speedup, efficiency, bound, and a chart", _ns, group="Running"),
+    Spec("timeline", "\\timeline", "draw the last run's worker timeline", _no_arg, group="Running"),
+    Spec("list", "\\list", "show the staged set, numbered", _no_arg, aliases=("ls",), group="Staging"),
+    Spec("drop", "\\drop K", "remove staged query K", _index, group="Staging"),
+    Spec("clear", "\\clear", "remove every staged query", _no_arg, group="Staging"),
+    Spec("save", "\\save NAME", "save the staged set as NAME.sql in the sets directory", _one_word, group="Staging"),
+    Spec("load", "\\load NAME", "stage a saved set (added after the staged ones)", _one_word, group="Staging"),
+    Spec("sets", "\\sets", "list the saved sets", _no_arg, group="Staging"),
+    Spec("history", "\\history [K]", "list the last K runs (default 20) from runs.jsonl", _optional_count, group="Running"),
+    Spec("compare", "\\compare A B", "compare two runs of the same set, query by query", _two, group="Running"),
+    Spec("sandbox", "\\sandbox init [SCALE]", "load the pgbench tables into the sandbox (pgbench -i -s SCALE, default 10)", _sandbox, group="Sandbox"),
+    Spec("demo", "\\demo", "stage six queries of different cost over the pgbench tables (the seed's experiment)", _no_arg, group="Sandbox"),
+    Spec("i", "\\i FILE", "read commands from a file as if typed", _path, aliases=("include",), group="Input and output"),
+    Spec("x", "\\x [on|off|auto]", "expanded display (one column per line); no argument toggles", _optional_word, aliases=("expanded",), group="Display"),
+    Spec("pager", "\\pager [on|off]", "page long output through $PAGER (less -SRXF); no argument toggles", _optional_word, group="Display"),
+    Spec("e", "\\e [K]", "edit the statement being typed (or the last one) in $EDITOR; \\e K edits staged query K in place", _optional_count, aliases=("edit",), group="Staging"),
+    Spec("format", "\\format FMT", "table format: any tabulate format, or csv, json", _one_word, group="Display"),
+    Spec("set", "\\set [NAME [VALUE]]", "show settings, or set one (workers, maxrows, format, tx, isolation, order, timeline...)", _set, group="Display"),
+    Spec("d", "\\d [NAME|PATTERN]", "list relations, or describe one (columns, types, defaults, indexes)", _optional_word, group="Database"),
+    Spec("dt", "\\dt [PATTERN]", "list tables (* and ? as in psql)", _optional_word, group="Database"),
+    Spec("l", "\\l", "list databases", _no_arg, aliases=("list-databases",), group="Database"),
+    Spec("timing", "\\timing [on|off]", "show how long each plain statement took; no argument toggles", _optional_word, group="Display"),
+    Spec("c", "\\c [DBNAME [USER [HOST [PORT]]]]", "connect again, as psql's \\connect ('-' keeps a part; or one conninfo / URI)", _split_args, aliases=("connect",), group="Database"),
+    Spec("conninfo", "\\conninfo", "show where you are connected (password masked)", _no_arg, group="Database"),
+    Spec("echo", "\\echo TEXT", "print TEXT", _raw, group="Input and output"),
     Spec("help", "\\?", "this help", _no_arg, aliases=("?",)),
     Spec("q", "\\q", "quit", _no_arg, aliases=("quit",)),
 )
@@ -220,7 +221,13 @@ def parse(text: str) -> Command:
 
 
 def help_text() -> str:
+    """\\? : the table, grouped under headings in the order the groups first appear."""
     width = max(len(spec.usage) for spec in TABLE)
-    lines = [f"  {spec.usage.ljust(width)}  {spec.help}" for spec in TABLE]
-    lines.append(f"  {'SQL;'.ljust(width)}  run one statement now on one connection, print its result")
+    order = list(dict.fromkeys(spec.group for spec in TABLE))
+    lines: list[str] = []
+    for group in order:
+        lines.append(f"{group}:" if not lines else f"\n{group}:")
+        lines.extend(f"  {spec.usage.ljust(width)}  {spec.help}" for spec in TABLE if spec.group == group)
+        if group == "Staging":
+            lines.append(f"  {'SQL;'.ljust(width)}  run one statement now on one connection, print its result")
     return "\n".join(lines)

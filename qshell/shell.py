@@ -362,7 +362,7 @@ class Shell(RunCommands, SetCommands, DescribeCommands):
         self.write(cmd.arg)
 
     def do_help(self, cmd: Command) -> None:
-        self.write("Meta-commands:\n" + commands.help_text())
+        self.write(commands.help_text())
 
     def do_q(self, cmd: Command) -> None:
         raise _Stop(self.status)

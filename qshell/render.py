@@ -167,7 +167,7 @@ def summary(run: RunResult, style: Style, slow: Mapping[int, float] | None = Non
     headers = ["#", "query", "worker", "pid", "status", "rows", "wait ms", "run ms"]
     align = ["right", "left", "right", "right", "left", "right", "right", "right"]
     if sampled:
-        headers.append("main wait")
+        headers.append("main waits")
         align.append("left")
     if slow:
         headers.append("× alone")
@@ -177,7 +177,7 @@ def summary(run: RunResult, style: Style, slow: Mapping[int, float] | None = Non
         row = [q.index, preview(q.sql), "-" if q.worker is None else q.worker, q.pid or "-", str(q.status),
                q.rowcount if q.status is Status.OK else "-", ms(q.wait_s), ms(q.total_s)]
         if sampled:
-            row.append(f"{q.waits[0][0]} {_pct(q.waits[0][1])}" if q.waits else "")
+            row.append(", ".join(f"{name} {_pct(share)}" for name, share in q.waits[:2]))
         if slow:
             row.append(f"{slow[q.index]:.2f}×" if q.index in slow else "")
         rows.append(row)

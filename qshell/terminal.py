@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Iterator
 
 from prompt_toolkit import PromptSession
+from prompt_toolkit.filters import is_searching
 from prompt_toolkit.history import FileHistory, InMemoryHistory
 from prompt_toolkit.key_binding import KeyBindings
 from prompt_toolkit.lexers import PygmentsLexer
@@ -39,17 +40,15 @@ def _complete(text: str) -> bool:
 def _bindings() -> KeyBindings:
     kb = KeyBindings()
 
-    @kb.add("enter")
+    @kb.add("enter", filter=~is_searching)  # while Ctrl-R searches, Enter takes the match
     def _(event) -> None:  # noqa: ANN001
         buf = event.current_buffer
-        if buf.document.is_cursor_at_the_end and not _complete(buf.text):
-            buf.insert_text("\n")
-        elif not buf.document.is_cursor_at_the_end and not _complete(buf.text):
-            buf.insert_text("\n")
-        else:
+        if _complete(buf.text):
             buf.validate_and_handle()
+        else:
+            buf.newline(copy_margin=True)  # a new line, indented as the one above
 
-    @kb.add("escape", "enter")
+    @kb.add("escape", "enter", filter=~is_searching)
     def _(event) -> None:  # noqa: ANN001 - Alt-Enter: submit as it is
         event.current_buffer.validate_and_handle()
 

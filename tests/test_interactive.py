@@ -210,3 +210,31 @@ def test_no_color_removes_colour_escapes_and_toolbar_shows_state(dsn, hist):
     child.expect("postgres=>")
     plain = quit_(child)
     assert not COLOUR.search(plain)
+
+
+def test_history_search_suggestion_and_indentation(dsn, hist):
+    child = spawn(dsn, hist)
+    child.expect("postgres=>")
+    child.sendline("SELECT 'needle-' || 'one' AS found;")
+    child.expect(r"\| needle-one +\|")
+    child.sendline("SELECT 'other' AS o;")
+    child.expect(r"\| other +\|")
+    child.send("\x12")  # Ctrl-R: reverse search
+    child.send("needle")
+    time.sleep(0.3)
+    child.send("\r")  # take the match
+    time.sleep(0.3)
+    child.send("\r")  # run it
+    child.expect(r"\| needle-one +\|")
+    child.send("SELECT 'needle-")
+    time.sleep(0.3)
+    child.send("\x1b[C")  # right arrow: accept the suggestion from history
+    time.sleep(0.2)
+    child.send("\r")
+    child.expect(r"\| needle-one +\|")
+    child.send("SELECT\r")
+    child.send("    1 AS a,\r")
+    child.send("2 AS b;\r")  # typed without indentation: the new line kept the one above
+    child.expect(r"\| +a \| +b \|")
+    quit_(child)
+    assert "\n+    1 AS a,\n+    2 AS b;\n" in (hist / "command_history").read_text()

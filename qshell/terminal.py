@@ -43,6 +43,9 @@ def _bindings() -> KeyBindings:
     @kb.add("enter", filter=~is_searching)  # while Ctrl-R searches, Enter takes the match
     def _(event) -> None:  # noqa: ANN001
         buf = event.current_buffer
+        if buf.complete_state is not None and buf.complete_state.current_completion is not None:
+            buf.complete_state = None  # Enter on a chosen completion keeps it and closes the menu
+            return
         if _complete(buf.text):
             buf.validate_and_handle()
         else:

@@ -238,3 +238,23 @@ def test_history_search_suggestion_and_indentation(dsn, hist):
     child.expect(r"\| +a \| +b \|")
     quit_(child)
     assert "\n+    1 AS a,\n+    2 AS b;\n" in (hist / "command_history").read_text()
+
+
+def test_enter_on_a_chosen_completion_keeps_it(dsn, hist):
+    child = spawn(dsn, hist)
+    child.expect("postgres=>")
+    child.sendline("DROP TABLE IF EXISTS pick_me_aaa, pick_me_bbb; CREATE TABLE pick_me_aaa (x int); CREATE TABLE pick_me_bbb (y int);")
+    child.expect("CREATE TABLE")
+    child.expect("postgres=>")
+    time.sleep(1.0)
+    child.send("TABLE pick_me_")
+    child.send("\t")  # two candidates: the menu opens
+    time.sleep(0.3)
+    child.send("\t")  # choose the first
+    time.sleep(0.3)
+    child.send("\r")  # keeps it, closes the menu: no new line
+    time.sleep(0.3)
+    child.send(";\r")
+    child.expect(r"\|\s+x\s+\|")  # pick_me_aaa's column: the completion was kept
+    quit_(child)
+    assert "\n+TABLE pick_me_aaa;\n" in (hist / "command_history").read_text()  # on one line

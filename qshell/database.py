@@ -13,7 +13,7 @@ import psycopg2
 from psycopg2 import extensions
 
 from .errors import CapacityError, ConnectionFailed, QshellError
-from .execute import _error_text, execute_on, settle
+from .execute import _error_text, _Interrupted, execute_on, settle
 from .results import QueryResult, Status
 from .sqlsplit import strip_comments_head
 
@@ -278,12 +278,17 @@ class Database:
         fairy = self._pinned or self.checkout()
         start = time.perf_counter()
         try:
-            result = execute_on(fairy, sql, 0, None, maxrows, start, 0.0)
+            try:
+                result = execute_on(fairy, sql, 0, None, maxrows, start, 0.0)
+            except _Interrupted as stop:  # Ctrl-C: the statement was cancelled on the server
+                result = stop.result
             settle(fairy)  # a plain statement commits now: only the user's own BEGIN keeps a transaction open
             conn = fairy.dbapi_connection
-            if result.status is Status.ERROR and (conn is None or conn.closed):
+            if conn is None or conn.closed:  # thrown away (lost, or broken by an interrupt)
                 self._pinned = None
-                raise ConnectionFailed(f"connection to server was lost: {result.error}")
+                if result.status is Status.ERROR:
+                    raise ConnectionFailed(f"connection to server was lost: {result.error}")
+                return result
             if conn.info.transaction_status != extensions.TRANSACTION_STATUS_IDLE:
                 self._pinned = fairy  # BEGIN ...: later plain statements stay on this connection
             else:

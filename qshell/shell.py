@@ -164,6 +164,12 @@ class Shell(RunCommands, SetCommands, DescribeCommands):
             if not self.interactive:
                 raise _Stop(ExitStatus.SCRIPT_STOPPED) from None
             self.notice("cancelled")
+        except Exception as exc:  # noqa: BLE001 - a bug of ours: one line, the shell goes on
+            if os.environ.get("QSHELL_DEBUG"):
+                import traceback
+
+                traceback.print_exc(file=self.err)
+            self.fail(f"internal error: {type(exc).__name__}: {exc} (set QSHELL_DEBUG=1 for details)")
         finally:
             if self._page:
                 self._flush_page()

@@ -209,3 +209,22 @@ def test_password_typed_in_c_is_masked_in_the_command_history(term, dsn, hist):
     assert secret not in text and ":***@" in text
     shown = term.logfile_read.getvalue().split("You are now connected", 1)[1]  # what qshell printed after it
     assert secret not in shown
+
+
+def test_ctrl_c_during_a_plain_statement(term, dsn):
+    for attempt in range(3):  # the interrupt may land in the wait or between calls: both must be clean
+        term.sendline("SELECT pg_sleep(30);")
+        deadline = time.monotonic() + 10
+        while _active_sleeps(dsn) < 1 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.1 * attempt)
+        term.sendintr()
+        term.expect(r"[Cc]ancel")
+        term.expect_exact(PROMPT)
+        time.sleep(0.5)
+        assert _active_sleeps(dsn) == 0
+    term.sendline("SELECT 'still alive' AS s;")
+    term.expect("still alive")
+    term.expect_exact(PROMPT)
+    term.sendline("\\q")
+    term.expect(pexpect.EOF)

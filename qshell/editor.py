@@ -1,4 +1,5 @@
-"""Edit text in the user's editor ($VISUAL, $EDITOR, else vi), as psql's \\e does."""
+"""The programs qshell hands the terminal to: the editor ($VISUAL, $EDITOR, else vi)
+for \\e, and the pager."""
 from __future__ import annotations
 
 import os
@@ -7,6 +8,31 @@ import subprocess
 import tempfile
 
 from .errors import UsageError
+
+
+def run_foreground(argv: list[str], data: bytes | None = None) -> int:
+    """Run a program that owns the terminal until it exits; return its status.
+
+    Ctrl-C belongs to it (less and vi handle it themselves): qshell keeps waiting instead
+    of killing it. ``data`` goes to its stdin (a pager's input); a program that quits
+    before reading everything is fine. Raises OSError when it cannot be started.
+    """
+    proc = subprocess.Popen(argv, stdin=subprocess.PIPE if data is not None else None)
+    if data is not None:
+        assert proc.stdin is not None
+        try:
+            proc.stdin.write(data)
+        except (BrokenPipeError, KeyboardInterrupt):
+            pass
+        try:
+            proc.stdin.close()
+        except BrokenPipeError:
+            pass
+    while True:
+        try:
+            return proc.wait()
+        except KeyboardInterrupt:
+            continue
 
 
 def editor_command() -> list[str]:
@@ -24,7 +50,7 @@ def edit(text: str) -> str:
             fh.write(text if text.endswith("\n") or not text else text + "\n")
         cmd = editor_command()
         try:
-            code = subprocess.call([*cmd, path])
+            code = run_foreground([*cmd, path])
         except OSError as exc:
             raise UsageError(f"\\e: cannot start editor {cmd[0]!r}: {exc.strerror or exc}") from None
         if code != 0:

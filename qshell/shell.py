@@ -92,14 +92,14 @@ class Shell(RunCommands, SetCommands, DescribeCommands):
         too_big = rows > size.lines - 2 or any(len(line) > size.columns for line in text.splitlines())
         if self.settings.pager and too_big and self.interactive:
             import shlex
-            import subprocess
 
-            cmd = shlex.split(os.environ.get("PAGER") or "less -SRXF")
+            from .editor import run_foreground
+
             try:
-                subprocess.run(cmd, input=text.encode("utf-8"), check=False)
+                run_foreground(shlex.split(os.environ.get("PAGER") or "less -SRXF"), text.encode("utf-8"))
                 return
-            except OSError:
-                pass  # no pager: print as it is
+            except (OSError, ValueError):
+                pass  # no pager (or an unparsable $PAGER): print as it is
         self.out.write(text)
         self.out.flush()
 

@@ -258,3 +258,20 @@ def test_enter_on_a_chosen_completion_keeps_it(dsn, hist):
     child.expect(r"\|\s+x\s+\|")  # pick_me_aaa's column: the completion was kept
     quit_(child)
     assert "\n+TABLE pick_me_aaa;\n" in (hist / "command_history").read_text()  # on one line
+
+
+def test_ctrl_c_in_the_pager_belongs_to_the_pager(dsn, hist, tmp_path):
+    record = tmp_path / "got.txt"
+    pager = tmp_path / "slow_pager.sh"
+    # a pager that ignores SIGINT, as less does, and takes its time
+    pager.write_text(f"#!/bin/sh\ntrap '' INT\nsleep 1\ncat > {record}\n")
+    pager.chmod(0o755)
+    child = spawn(dsn, hist, PAGER=str(pager))
+    child.expect("postgres=>")
+    child.sendline("SELECT g AS paged FROM generate_series(1, 200) g;")
+    time.sleep(0.4)
+    child.sendintr()  # goes to the whole foreground group: qshell must keep waiting
+    child.sendline("SELECT 'after' || '-pager' AS a;")
+    child.expect(r"\| after-pager +\|")
+    quit_(child)
+    assert "paged" in record.read_text()

@@ -23,6 +23,7 @@ from .paths import history_dir as resolve_history_dir
 from .reader import Entry, InputError, read_stream, read_text
 from .render import FORMATS
 from .settings import Settings, assign
+from .streams import binary, isatty
 
 PROG = "qshell"
 
@@ -69,21 +70,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-V", "--version", action="store_true", help="print the version and exit")
     p.add_argument("-?", "--help", action="store_true", help="show this help and exit")
     return p
-
-
-def _binary(stream) -> BinaryIO:  # noqa: ANN001
-    if stream is None:
-        return sys.stdin.buffer
-    if isinstance(stream, io.TextIOBase) and not hasattr(stream, "buffer"):
-        return io.BytesIO(stream.read().encode("utf-8"))
-    return getattr(stream, "buffer", stream)
-
-
-def _isatty(stream) -> bool:  # noqa: ANN001
-    try:
-        return bool(stream.isatty())
-    except (AttributeError, ValueError, OSError):
-        return False
 
 
 def _scripts(items: list[tuple[str, str]], stdin: BinaryIO) -> Iterator[Entry | InputError]:
@@ -186,8 +172,8 @@ def _main(argv: list[str], stdin, out: TextIO, err: TextIO) -> int:  # noqa: ANN
     dbname = args.dbname_opt or args.dbname
     user = args.username_opt or args.username
     named = any(v for v in (dbname, user, args.host, args.port))
-    binary_in = _binary(stdin)
-    interactive = not args.scripts and _isatty(binary_in) and _isatty(out)
+    binary_in = binary(stdin)
+    interactive = not args.scripts and isatty(binary_in) and isatty(out)
     password = getpass.getpass("Password: ") if args.password else None
 
     box = None

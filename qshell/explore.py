@@ -22,6 +22,7 @@ from .paths import append_line
 from .pool import QueryPool, TxMode
 from .results import RunResult, Status
 from .sampler import Sampler
+from .streams import isatty
 
 if TYPE_CHECKING:  # pragma: no cover
     from .shell import Shell
@@ -38,13 +39,6 @@ def fingerprint(queries) -> str:  # noqa: ANN001
         h.update(normalize(q).encode("utf-8"))
         h.update(b"\0")
     return h.hexdigest()[:12]
-
-
-def _isatty(stream) -> bool:  # noqa: ANN001
-    try:
-        return bool(stream.isatty())
-    except (AttributeError, ValueError, OSError):
-        return False
 
 
 class RunCommands:
@@ -106,7 +100,7 @@ class RunCommands:
                          order=order, order_name=self.settings.order,
                          sampler=Sampler(self.session.db) if self.settings.sample else None,
                          stop_on_error=self.settings.on_error == "cancel")
-        ticker = gevent.spawn(self._progress, pool) if _isatty(self.err) else None
+        ticker = gevent.spawn(self._progress, pool) if isatty(self.err) else None
         try:
             run = pool.run()
         finally:

@@ -85,10 +85,10 @@ class SetCommands:
         self.load_pgbench(cmd.n or DEFAULT_SCALE)
 
     def load_pgbench(self: "Shell", scale: int) -> None:
-        from .explore import _isatty
         from .sandbox import init_pgbench
+        from .streams import isatty
 
-        tty = _isatty(self.err)
+        tty = isatty(self.err)
 
         def progress(pct: int) -> None:
             if tty:

@@ -253,15 +253,38 @@ def execute_on(fairy, sql: str, index: int, worker: int | None, maxrows: int, ru
         return result
 
 
-def settle(fairy) -> None:  # noqa: ANN001
-    """Send a deferred COMMIT before the connection goes back to the pool."""
+def settle(fairy, worker: bool = False) -> None:  # noqa: ANN001
+    """Send a deferred COMMIT before the connection goes back to the pool.
+
+    ``worker``: the connection ends a run; a transaction still open there (a staged
+    ``BEGIN`` through the library) is rolled back, never carried into the pool."""
     end = fairy.info.pop(_PENDING_END, None)
     conn = fairy.dbapi_connection
-    if end and conn is not None and not conn.closed:
-        try:
+    if conn is None or conn.closed:
+        return
+    try:
+        if end:
             conn.cursor().execute(end)
-        except psycopg2.Error:
-            fairy.invalidate()
+        if worker and conn.info.transaction_status != extensions.TRANSACTION_STATUS_IDLE:
+            conn.cursor().execute("ROLLBACK")
+    except psycopg2.Error:
+        fairy.invalidate()
+
+
+_TX_CONTROL = frozenset({"BEGIN", "START", "COMMIT", "END", "ROLLBACK", "ABORT", "SAVEPOINT", "RELEASE", "PREPARE"})
+
+
+def stage_refusal(sql: str) -> str | None:
+    """Why ``sql`` cannot be a staged query, or None: what cannot run at all, and
+    transaction control (each staged query is its own transaction; see \\set tx)."""
+    reason = refuse_reason(sql)
+    if reason:
+        return reason
+    word = first_keyword(sql)
+    if word in _TX_CONTROL and not (word == "PREPARE" and "TRANSACTION" not in sql.upper()):
+        return (f"{word} cannot be staged: each staged query runs in a transaction of its own"
+                " (\\set tx rollback, \\set isolation ...); run it as a plain statement instead")
+    return None
 
 
 _FETCH = f"FETCH FORWARD {BATCH} FROM {_CURSOR}"

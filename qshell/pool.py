@@ -102,7 +102,7 @@ class QueryPool:
         finally:
             if fairy is not None:
                 try:
-                    settle(fairy)
+                    settle(fairy, worker=True)
                 finally:
                     fairy.close()
 

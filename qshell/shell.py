@@ -15,7 +15,7 @@ from .commands import Command
 from .connect import password_in, redact
 from .describe import DescribeCommands
 from .errors import ConnectionFailed, ExitStatus, QshellError, UsageError
-from .execute import refuse_reason
+from .execute import refuse_reason, stage_refusal
 from .explore import RunCommands
 from .reader import Entry, InputError, read_text
 from .session import Session
@@ -176,7 +176,7 @@ class Shell(RunCommands, SetCommands, DescribeCommands):
 
     # -- staging ------------------------------------------------------------------
     def _stage(self, sql: str) -> None:
-        reason = refuse_reason(sql)
+        reason = stage_refusal(sql)
         if reason:
             raise UsageError(reason)
         self.staged.append(sql)
@@ -214,7 +214,7 @@ class Shell(RunCommands, SetCommands, DescribeCommands):
         # leading comments (a file's header, a note above a statement) are not staged
         statements = [strip_comments_head(s) for s in statements if strip_comments_head(s)]
         for sql in statements:
-            reason = refuse_reason(sql)
+            reason = stage_refusal(sql)
             if reason:
                 raise UsageError(f"{label}: {reason}; nothing staged")
         self.staged.extend(statements)
@@ -319,7 +319,7 @@ class Shell(RunCommands, SetCommands, DescribeCommands):
                 statements.append(parts.rest.strip())
             if parts.open_construct or len(statements) != 1:
                 raise UsageError(f"\\e {k}: the file must hold exactly one complete statement; staged query {k} unchanged")
-            reason = refuse_reason(statements[0])
+            reason = stage_refusal(statements[0])
             if reason:
                 raise UsageError(reason)
             self.staged[k - 1] = statements[0]

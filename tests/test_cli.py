@@ -281,3 +281,23 @@ def test_describe_and_timing(qshell):
     assert 'Did not find any relation named "no_such_rel".' in r.err
     assert "Timing is on." in r.err and re.search(r"^Time: \d+\.\d{3} ms$", r.out, re.M)
     assert "List of databases" in r.out and re.search(r"\| postgres\s+\| \w+\s+\| UTF8", r.out)
+
+
+def test_transaction_control_cannot_be_staged(qshell, tmp_path):
+    r = qshell("\\add BEGIN;\n\\add COMMIT;\n\\add SELECT 1;\n\\list\n")
+    assert r.err.count("cannot be staged") == 2 and "1  SELECT 1" in r.out
+    f = tmp_path / "tx.sql"
+    f.write_text("SELECT 1;\nSTART TRANSACTION;\n")
+    r = qshell(f"\\addfile {f}\n\\list\n")
+    assert "START cannot be staged" in r.err and r.err.rstrip().endswith("nothing staged") and "(nothing staged)" in r.out
+
+
+def test_a_transaction_left_open_by_a_library_caller_is_rolled_back(db):
+    from qshell.pool import QueryPool
+
+    db.execute("DROP TABLE IF EXISTS lib_tx")
+    db.execute("CREATE TABLE lib_tx (a int)")
+    QueryPool(db, ["BEGIN", "INSERT INTO lib_tx VALUES (1)"], 1).run()  # the engine does not refuse it...
+    assert db.execute("SELECT count(*) FROM lib_tx").rows == (("0",),)  # ...but never commits what it left open
+    run = QueryPool(db, ["SELECT count(*) FROM lib_tx"], 1).run()
+    assert run.queries[0].rows == (("0",),)

@@ -92,7 +92,8 @@ class RunCommands:
         db = self.session.db
         db.check_capacity(n, extra=1 if self.settings.sample and not db.monitor_open else 0)
 
-    def _execute(self: "Shell", n: int) -> tuple[RunResult, str]:
+    def _execute(self: "Shell", n: int) -> tuple[RunResult, str, dict[int, float]]:
+        """One measured run: its result, run id, and slowdowns against running alone."""
         queries = tuple(self.staged)
         times, _ = self._memory()
         order = lpt_order(queries, times) if self.settings.order == "longest-first" else None
@@ -117,7 +118,7 @@ class RunCommands:
         self.last_run = run
         if pool.sampler is not None and pool.sampler.error:
             self.notice(f"warning: sampling pg_stat_activity failed: {pool.sampler.error}")
-        return run, run_id
+        return run, run_id, slow
 
     def _progress(self: "Shell", pool: QueryPool) -> None:
         width = shutil.get_terminal_size((100, 24)).columns
@@ -164,8 +165,7 @@ class RunCommands:
         if cmd.reps and cmd.reps > 1:
             self._repeat(n, cmd.reps)
             return
-        run, run_id = self._execute(n)
-        slow = slowdowns(run, self._memory()[1]) if run.n > 1 else {}
+        run, run_id, slow = self._execute(n)
         if self.settings.format == "json":
             self.write(render.run_json(run, run_id, slow))
         else:
@@ -180,11 +180,11 @@ class RunCommands:
         each run's records as it goes."""
         runs, ids = [], []
         for n in ns:
-            run, run_id = self._execute(n)
+            run, run_id, slow = self._execute(n)
             runs.append(run)
             ids.append(run_id)
             if self.settings.format == "json":
-                self.write(render.run_json(run, run_id))
+                self.write(render.run_json(run, run_id, slow))
             if run.interrupted:
                 break
         return runs, ids

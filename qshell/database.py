@@ -33,7 +33,6 @@ def _keep_text(conn) -> None:
     extensions.register_type(extensions.new_type(oids, "QSHELL_TEXT", lambda value, cur: value), conn)
 
 
-
 @dataclass(frozen=True, slots=True)
 class Capacity:
     """What the server can still give: max_connections - reserved - open (+ ours, reused)."""

@@ -44,14 +44,12 @@ def _error_text(exc: BaseException) -> tuple[str, str | None]:
     return text.replace("\r", "\\r").replace("\n", "\\n"), sqlstate
 
 
-
 def refuse_reason(sql: str) -> str | None:
     """Why qshell will not run ``sql`` at all, or None. COPY cannot work on a cooperative
     connection (psycopg2 refuses it in green mode and COPY TO STDOUT breaks the connection)."""
     if first_keyword(sql) == "COPY":
         return "COPY is not supported: it cannot run on qshell's cooperative (gevent) connections; use INSERT ... SELECT, or psql's \\copy"
     return None
-
 
 
 ISOLATION_LEVELS = ("read committed", "repeatable read", "serializable")

@@ -46,11 +46,20 @@ class DescribeCommands:
             rows = self.session.db.rows(_LIST.format(where=_MATCHING), (kinds, like(name), like(schema)))
         else:
             rows = self.session.db.rows(_LIST.format(where=_VISIBLE), (kinds,))
-        if not rows:
+        if not rows and not self.json:
             self.write(f"Did not find any relation named \"{pattern}\"." if pattern else "Did not find any relations.")
             return
-        table = tabulate(rows, headers=["Schema", "Name", "Type", "Owner"], tablefmt=self._describe_fmt(),
-                         disable_numparse=True)
+        self._emit(title, ["Schema", "Name", "Type", "Owner"], rows)
+
+    def _emit(self: "Shell", title: str, headers: list[str], rows: list, extra: dict | None = None) -> None:
+        """A titled listing: a table, or one JSON object in JSON mode."""
+        if self.json:
+            from .render import json_line
+
+            self.write(json_line({"type": "describe", "title": title, "columns": headers,
+                                  "rows": [list(r) for r in rows], **(extra or {})}))
+            return
+        table = tabulate(rows, headers=headers, tablefmt=self._describe_fmt(), disable_numparse=True)
         self.write(f"{title}\n{table}\n({len(rows)} row{'s' if len(rows) != 1 else ''})")
 
     def _describe_fmt(self: "Shell") -> str:
@@ -69,10 +78,15 @@ class DescribeCommands:
                 return
             raise UsageError(f"Did not find any relation named \"{cmd.arg}\".") from None
         columns = db.rows(_COLUMNS, (cmd.arg,))
+        title = f"{(kind or 'relation').capitalize()} \"{nsp}.{rel}\""
+        indexes = db.rows(_INDEXES, (cmd.arg,))
+        if self.json:
+            self._emit(title, ["Column", "Type", "Nullable", "Default"], columns,
+                       {"indexes": [{"name": n, "definition": d} for n, d in indexes]})
+            return
         body = tabulate(columns, headers=["Column", "Type", "Nullable", "Default"], tablefmt=self._describe_fmt(),
                         disable_numparse=True)
-        lines = [f"{(kind or 'relation').capitalize()} \"{nsp}.{rel}\"", body]
-        indexes = db.rows(_INDEXES, (cmd.arg,))
+        lines = [title, body]
         if indexes:
             lines.append("Indexes:")
             lines.extend(f"    \"{name}\" {definition.split(' USING ', 1)[-1] if ' USING ' in definition else definition}"
@@ -84,9 +98,7 @@ class DescribeCommands:
             "SELECT d.datname, pg_get_userbyid(d.datdba), pg_encoding_to_char(d.encoding), d.datcollate,"
             " pg_size_pretty(CASE WHEN has_database_privilege(d.oid, 'CONNECT') THEN pg_database_size(d.oid) END)"
             " FROM pg_database d WHERE NOT d.datistemplate ORDER BY 1")
-        table = tabulate(rows, headers=["Name", "Owner", "Encoding", "Collate", "Size"], tablefmt=self._describe_fmt(),
-                         disable_numparse=True)
-        self.write(f"List of databases\n{table}\n({len(rows)} row{'s' if len(rows) != 1 else ''})")
+        self._emit("List of databases", ["Name", "Owner", "Encoding", "Collate", "Size"], rows)
 
     def do_dt(self: "Shell", cmd: Command) -> None:
         self._relations(["r", "p"], cmd.arg or None, "List of tables")

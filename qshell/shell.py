@@ -20,7 +20,7 @@ from .explore import RunCommands
 from .reader import Entry, InputError, read_text
 from .session import Session
 from .sets import SetCommands
-from .settings import Settings, assign, listing, show
+from .settings import HELP, Settings, assign, listing, show
 from .sqlsplit import split, strip_comments_head
 
 MAX_INCLUDE_DEPTH = 16
@@ -224,7 +224,16 @@ class Shell(RunCommands, SetCommands, DescribeCommands):
         count = self.stage_file(cmd.arg, cmd.arg)
         self.notice(f"staged {count} statement{'s' if count != 1 else ''} from {cmd.arg} ({len(self.staged)} staged)")
 
+    @property
+    def json(self) -> bool:
+        """JSON-lines output: every command prints objects, never loose text."""
+        return self.settings.format == "json"
+
     def do_list(self, cmd: Command) -> None:
+        if self.json:
+            for i, sql in enumerate(self.staged, start=1):
+                self.write(render.json_line({"type": "staged", "index": i, "sql": sql}))
+            return
         if not self.staged:
             self.write("(nothing staged)")
             return
@@ -336,6 +345,9 @@ class Shell(RunCommands, SetCommands, DescribeCommands):
         self.notice(f"format is {self.settings.format}")
 
     def do_set(self, cmd: Command) -> None:
+        if not cmd.args and self.json:
+            self.write(render.json_line({"type": "settings", **{k: getattr(self.settings, k) for k in HELP}}))
+            return
         if not cmd.args:
             self.write(listing(self.settings))
             return
@@ -362,10 +374,16 @@ class Shell(RunCommands, SetCommands, DescribeCommands):
         self.notice(f'You are now connected to database "{new.dbname}" as user "{new.params.get("user", "?")}".')
 
     def do_conninfo(self, cmd: Command) -> None:
+        if self.json:
+            p = self.session.params
+            self.write(render.json_line({"type": "conninfo", "dbname": p.get("dbname"), "user": p.get("user"),
+                                         "host": p.get("host"), "port": p.get("port"),
+                                         "server_version": p.get("server_version"), "sandbox": self.session.sandbox is not None}))
+            return
         self.write(self.session.conninfo())
 
     def do_echo(self, cmd: Command) -> None:
-        self.write(cmd.arg)
+        self.write(render.json_line({"type": "echo", "text": cmd.arg}) if self.json else cmd.arg)
 
     def do_help(self, cmd: Command) -> None:
         self.write(commands.help_text())

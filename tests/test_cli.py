@@ -301,3 +301,21 @@ def test_a_transaction_left_open_by_a_library_caller_is_rolled_back(db):
     assert db.execute("SELECT count(*) FROM lib_tx").rows == (("0",),)  # ...but never commits what it left open
     run = QueryPool(db, ["SELECT count(*) FROM lib_tx"], 1).run()
     assert run.queries[0].rows == (("0",),)
+
+
+def test_json_mode_prints_only_json(qshell):
+    r = qshell("\\add SELECT 1;\n\\add SELECT 2;\n\\list\n\\conninfo\n\\echo hello\n\\set\n\\go\nSELECT 3 AS c;\n",
+               "--format", "json")
+    assert r.code == 0, r.err
+    recs = [json.loads(line) for line in r.out.splitlines()]  # every line is JSON
+    types = [rec["type"] for rec in recs]
+    assert types[:6] == ["staged", "staged", "conninfo", "echo", "settings", "query"]
+    assert recs[1] == {"type": "staged", "index": 2, "sql": "SELECT 2"}
+    assert recs[2]["dbname"] and "password" not in recs[2]
+    assert recs[3]["text"] == "hello" and recs[4]["format"] == "json" and recs[4]["maxrows"] == 100
+    assert types[-1] == "statement"
+    r = qshell("\\d\n\\l\n\\d pg_class\n", "--format", "json")
+    recs = [json.loads(line) for line in r.out.splitlines()]
+    assert [rec["title"] for rec in recs] == ["List of relations", "List of databases", 'Table "pg_catalog.pg_class"']
+    assert recs[-1]["columns"] == ["Column", "Type", "Nullable", "Default"] and recs[-1]["rows"][0][0] == "oid"
+    assert recs[-1]["indexes"]

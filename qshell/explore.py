@@ -221,6 +221,14 @@ class RunCommands:
     def do_timeline(self: "Shell", cmd: Command) -> None:
         if self.last_run is None:
             raise UsageError("\\timeline: no run yet in this session; \\go first")
+        if self.json:
+            from .analysis import lanes
+
+            self.write(render.json_line({"type": "timeline", "n": self.last_run.n, "wall_ms": round(self.last_run.wall_s * 1000, 3),
+                                         "lanes": [{"worker": w, "queries": [{"index": q.index, "start_ms": round(q.start_s * 1000, 3),
+                                                                               "end_ms": round(q.end_s * 1000, 3)} for q in qs]}
+                                                   for w, qs in lanes(self.last_run).items()]}))
+            return
         self.write(render.timeline(self.last_run, self.width()))
 
     def do_history(self: "Shell", cmd: Command) -> None:

@@ -66,7 +66,7 @@ class SetCommands:
 
     def do_sets(self: "Shell", cmd: Command) -> None:
         files = sorted(self.sets_dir.glob("*.sql")) if self.sets_dir and self.sets_dir.is_dir() else []
-        if not files:
+        if not files and not self.json:
             self.write(f"(no saved sets in {self.sets_dir})")
             return
         for f in files:
@@ -76,7 +76,13 @@ class SetCommands:
             except OSError:
                 count = 0
             stamp = time.strftime("%Y-%m-%d %H:%M", time.localtime(f.stat().st_mtime))
-            self.write(f"{f.stem}  {count} statements  {stamp}")
+            if self.json:
+                from .render import json_line
+
+                self.write(json_line({"type": "set", "name": f.stem, "statements": count, "modified": stamp,
+                                      "path": str(f)}))
+            else:
+                self.write(f"{f.stem}  {count} statements  {stamp}")
 
     # -- the sandbox dataset ---------------------------------------------------------
     def do_sandbox(self: "Shell", cmd: Command) -> None:

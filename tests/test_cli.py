@@ -319,3 +319,7 @@ def test_json_mode_prints_only_json(qshell):
     assert [rec["title"] for rec in recs] == ["List of relations", "List of databases", 'Table "pg_catalog.pg_class"']
     assert recs[-1]["columns"] == ["Column", "Type", "Nullable", "Default"] and recs[-1]["rows"][0][0] == "oid"
     assert recs[-1]["indexes"]
+    r = qshell("\\add SELECT pg_sleep(0.05);\n\\add SELECT 1;\n\\go 2\n\\timeline\n", "--format", "json")
+    tl = [json.loads(line) for line in r.out.splitlines()][-1]
+    assert tl["type"] == "timeline" and {lane["worker"] for lane in tl["lanes"]} == {0, 1}
+    assert all(q["start_ms"] <= q["end_ms"] for lane in tl["lanes"] for q in lane["queries"])

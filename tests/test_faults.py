@@ -125,7 +125,7 @@ def test_on_error_cancel_stops_the_run(qshell, dsn):
     assert queries[3]["error"] == "cancelled before it started"
     time.sleep(0.3)
     assert _active(dsn, "pg_sleep(20.3)") == 0
-    assert "4  SELECT 'never started'" in r.out  # staged set kept
+    assert '{"type":"staged","index":4,"sql":"SELECT \'never started\'"}' in r.out  # staged set kept
 
 
 # -- 3. lost connections -------------------------------------------------------------------

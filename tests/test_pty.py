@@ -228,3 +228,22 @@ def test_ctrl_c_during_a_plain_statement(term, dsn):
     term.expect_exact(PROMPT)
     term.sendline("\\q")
     term.expect(pexpect.EOF)
+
+
+def test_a_damaged_command_history_does_not_break_the_start(dsn, tmp_path):
+    hist = tmp_path / "h"
+    hist.mkdir()
+    (hist / "command_history").write_bytes(b"\n# 2026-01-01 00:00:00\n+SELECT 'kept' AS k;\n\n# 2026-01-01\n+SELEC\xff\xfe")
+    (hist / "command_history").chmod(0o644)
+    child = _spawn(["--history-dir", str(hist), dsn])
+    child.expect("postgres=>")
+    child.send("\x1b[A")  # up: the last entry, even a half-written one, loads without harm
+    child.send("\x1b[A")
+    time.sleep(0.3)
+    child.send("\r")
+    child.expect("kept")
+    child.expect("postgres=>")
+    child.sendline("\\q")
+    child.expect(pexpect.EOF)
+    assert "Traceback" not in (child.before or "")
+    assert stat.S_IMODE(os.stat(hist / "command_history").st_mode) == 0o600  # tightened

@@ -17,7 +17,7 @@ PROMPT = "postgres=>"
 
 @pytest.fixture
 def term(dsn, hist):
-    env = clean_env(PROMPT_TOOLKIT_NO_CPR="1", TERM="xterm", COLUMNS="160", LINES="50")
+    env = clean_env(PROMPT_TOOLKIT_NO_CPR="1", TERM="xterm", COLUMNS="160", LINES="50", PAGER="cat")
     child = pexpect.spawn(sys.executable, ["-m", "qshell", "--history-dir", str(hist), dsn],
                           env=env, encoding="utf-8", timeout=30, dimensions=(50, 160))
     child.logfile_read = io.StringIO()
@@ -90,7 +90,7 @@ def test_errors_keep_the_shell_and_the_staged_set(term):
 
 
 def _spawn(args: list[str], **env_extra: str) -> pexpect.spawn:
-    env = clean_env(PROMPT_TOOLKIT_NO_CPR="1", TERM="xterm", **env_extra)
+    env = clean_env(PROMPT_TOOLKIT_NO_CPR="1", TERM="xterm", PAGER="cat", **env_extra)
     return pexpect.spawn(sys.executable, ["-m", "qshell", *args], env=env, encoding="utf-8",
                          timeout=60, dimensions=(50, 160))
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import argparse
 import getpass
-import io
 import os
 import sys
 import traceback
@@ -20,7 +19,7 @@ from . import __version__
 from .errors import ExitStatus, QshellError, UsageError
 from .paths import data_dir
 from .paths import history_dir as resolve_history_dir
-from .reader import Entry, InputError, read_stream, read_text
+from .reader import Entry, InputError, read_file, read_stream, read_text
 from .render import FORMATS
 from .settings import Settings, assign
 from .streams import binary, isatty
@@ -80,14 +79,11 @@ def _scripts(items: list[tuple[str, str]], stdin: BinaryIO) -> Iterator[Entry | 
             yield from read_stream(stdin, "<stdin>")
         else:
             try:
-                if os.path.isdir(value):
-                    raise IsADirectoryError(21, "is a directory")
-                with open(value, "rb") as fh:
-                    data = fh.read()
+                entries = read_file(value)
             except OSError as exc:
                 yield InputError(f"{value}: {exc.strerror or exc}", value, 0)
                 continue
-            yield from read_stream(io.BytesIO(data), value)
+            yield from entries
 
 
 def startup_file() -> Path:
@@ -100,11 +96,11 @@ def _startup_entries() -> Iterator[Entry | InputError]:
     if not path.is_file():
         return
     try:
-        data = path.read_bytes()
+        entries = read_file(str(path))
     except OSError as exc:
         yield InputError(f"{path}: {exc.strerror or exc}", str(path), 0)
         return
-    yield from read_stream(io.BytesIO(data), str(path))
+    yield from entries
 
 
 def _settings(args: argparse.Namespace) -> Settings:

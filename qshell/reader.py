@@ -5,7 +5,10 @@ One ``EntryBuilder`` decides what is complete for every source, so a script, ``-
 """
 from __future__ import annotations
 
+import errno
+import io
 from dataclasses import dataclass
+from pathlib import Path
 from typing import BinaryIO, Iterator
 
 from . import commands
@@ -145,3 +148,15 @@ def read_stream(stream: BinaryIO, source: str) -> Iterator[Entry | InputError]:
     yield from entries
     if error:
         yield error
+
+
+def read_file(name: str) -> Iterator[Entry | InputError]:
+    """Entries of a script file (``-f``, ``\\i``, the startup file), decoded line by line.
+
+    Reads the file at once; raises OSError (IsADirectoryError for a directory) when it
+    cannot, so that each caller reports it where it belongs."""
+    path = Path(name).expanduser()
+    if path.is_dir():
+        raise IsADirectoryError(errno.EISDIR, "is a directory", name)
+    data = path.read_bytes()
+    return read_stream(io.BytesIO(data), name)

@@ -17,7 +17,7 @@ from .describe import DescribeCommands
 from .errors import ConnectionFailed, ExitStatus, QshellError, UsageError
 from .execute import refuse_reason, stage_refusal
 from .explore import RunCommands
-from .reader import Entry, InputError, read_text
+from .reader import Entry, InputError, read_file
 from .session import Session
 from .sets import SetCommands
 from .settings import HELP, Settings, assign, listing, show
@@ -284,11 +284,14 @@ class Shell(RunCommands, SetCommands, DescribeCommands):
     def do_i(self, cmd: Command) -> None:
         if self._depth >= MAX_INCLUDE_DEPTH:
             raise UsageError(f"\\i: files nested deeper than {MAX_INCLUDE_DEPTH} levels")
-        path, text = self._read_file(cmd.arg)
+        try:
+            entries = read_file(cmd.arg)
+        except OSError as exc:
+            raise UsageError(f"{cmd.arg}: {exc.strerror or exc}") from None
         saved = self._where
         self._depth += 1
         try:
-            self.feed(read_text(text, str(path)))
+            self.feed(entries)
         finally:
             self._depth -= 1
             self._where = saved

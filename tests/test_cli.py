@@ -323,3 +323,12 @@ def test_json_mode_prints_only_json(qshell):
     tl = [json.loads(line) for line in r.out.splitlines()][-1]
     assert tl["type"] == "timeline" and {lane["worker"] for lane in tl["lanes"]} == {0, 1}
     assert all(q["start_ms"] <= q["end_ms"] for lane in tl["lanes"] for q in lane["queries"])
+
+
+def test_include_reads_a_file_as_a_script_line_by_line(qshell, tmp_path):
+    f = tmp_path / "mixed.sql"
+    f.write_bytes(b"SELECT 'first' AS a;\nSELECT '\xff';\nSELECT 'third' AS c;\n")
+    for script, args in ((f"\\i {f}\n", ()), ("", ("-f", str(f)))):
+        r = qshell(script, *args)
+        assert r.code == 1 and "first" in r.out and "third" in r.out  # the bad line costs only itself
+        assert f"qshell:{f}:2: invalid UTF-8" in r.err

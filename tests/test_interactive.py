@@ -25,6 +25,13 @@ def spawn(dsn: str, hist, *args: str, **env: str) -> pexpect.spawn:
     return child
 
 
+def script(path, body: str):  # noqa: ANN001, ANN201
+    """An executable shell script standing in for $EDITOR or $PAGER."""
+    path.write_text("#!/bin/sh\n" + body)
+    path.chmod(0o755)
+    return path
+
+
 def quit_(child: pexpect.spawn) -> str:
     child.sendline("\\q")
     child.expect(pexpect.EOF)
@@ -103,9 +110,7 @@ def test_meta_argument_completion_for_drop(dsn, hist):
 
 
 def test_edit_last_statement_and_staged_query(dsn, hist, tmp_path):
-    editor = tmp_path / "ed.sh"
-    editor.write_text("#!/bin/sh\nprintf \"SELECT 'edited by the editor' AS e;\\n\" > \"$1\"\n")
-    editor.chmod(0o755)
+    editor = script(tmp_path / "ed.sh", "printf \"SELECT 'edited by the editor' AS e;\\n\" > \"$1\"\n")
     child = spawn(dsn, hist, EDITOR=str(editor))
     child.expect("postgres=>")
     child.sendline("SELECT 'before' AS b;")
@@ -127,9 +132,7 @@ def test_edit_last_statement_and_staged_query(dsn, hist, tmp_path):
 
 def test_pager_gets_long_output_and_can_be_turned_off(dsn, hist, tmp_path):
     record = tmp_path / "paged.txt"
-    pager = tmp_path / "pager.sh"
-    pager.write_text(f"#!/bin/sh\ncat >> {record}\n")
-    pager.chmod(0o755)
+    pager = script(tmp_path / "pager.sh", f"cat >> {record}\n")
     child = spawn(dsn, hist, PAGER=str(pager))
     child.expect("postgres=>")
     child.sendline("SELECT g AS paged_col FROM generate_series(1, 120) g;")
@@ -262,10 +265,8 @@ def test_enter_on_a_chosen_completion_keeps_it(dsn, hist):
 
 def test_ctrl_c_in_the_pager_belongs_to_the_pager(dsn, hist, tmp_path):
     record = tmp_path / "got.txt"
-    pager = tmp_path / "slow_pager.sh"
     # a pager that ignores SIGINT, as less does, and takes its time
-    pager.write_text(f"#!/bin/sh\ntrap '' INT\nsleep 1\ncat > {record}\n")
-    pager.chmod(0o755)
+    pager = script(tmp_path / "slow_pager.sh", f"trap '' INT\nsleep 1\ncat > {record}\n")
     child = spawn(dsn, hist, PAGER=str(pager))
     child.expect("postgres=>")
     child.sendline("SELECT g AS paged FROM generate_series(1, 200) g;")

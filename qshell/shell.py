@@ -142,19 +142,16 @@ class Shell(RunCommands, SetCommands, DescribeCommands):
             self.handle(entry)
 
     def handle(self, entry: Entry | InputError) -> None:
+        self._where = (entry.source, entry.line)
         if isinstance(entry, InputError):
-            self._where = (entry.source, entry.line)
             self.fail(entry.message)
             return
-        self._where = (entry.source, entry.line)
         self._reset_told = False
         self.entry = entry
         try:
             cmd = commands.parse(entry.text)
             getattr(self, "do_" + cmd.name)(cmd)
         except _Stop:
-            if self._page:
-                self._flush_page()
             raise
         except ConnectionFailed as exc:
             self.fail(str(exc), ExitStatus.CONNECTION)

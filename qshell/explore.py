@@ -113,7 +113,7 @@ class RunCommands:
         slow = slowdowns(run, self._memory()[1]) if run.n > 1 else {}
         self._record(run, run_id, queries, slow)
         self._remember(run)
-        if any(q.command.split(" ")[0] in ("CREATE", "ALTER", "DROP") for q in run.queries):
+        if any(q.changed_catalog for q in run.queries):
             self.catalog_changed()
         self.last_run = run
         if pool.sampler is not None and pool.sampler.error:

@@ -8,6 +8,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import Enum
 
+# command tags after which the catalog (completion names) may have changed
+DDL_TAGS = frozenset({"CREATE", "ALTER", "DROP", "COMMENT"})
+
 # PostgreSQL type OIDs psql right-aligns (numbers)
 NUMERIC_OIDS = frozenset({20, 21, 23, 26, 700, 701, 1700, 790})
 
@@ -62,6 +65,10 @@ class QueryResult:
     def total_s(self) -> float:
         """Time the query occupied its worker (execution + fetch)."""
         return self.exec_s + self.fetch_s
+
+    @property
+    def changed_catalog(self) -> bool:
+        return self.status is Status.OK and self.command.split(" ", 1)[0] in DDL_TAGS
 
     @property
     def truncated(self) -> bool:

@@ -24,7 +24,6 @@ from .settings import HELP, Settings, assign, listing, show
 from .sqlsplit import split, strip_comments_head
 
 MAX_INCLUDE_DEPTH = 16
-DDL_TAGS = frozenset({"CREATE", "ALTER", "DROP", "COMMENT"})  # command tags after which completion names are reloaded
 
 
 class _Stop(Exception):
@@ -272,7 +271,7 @@ class Shell(RunCommands, SetCommands, DescribeCommands):
             self.write(render.statement(q, self.style()))
         if self.settings.timing and self.settings.format != "json":
             self.write(f"Time: {q.total_s * 1000:.3f} ms")
-        if q.status.value == "ok" and q.command.split(" ")[0] in DDL_TAGS:
+        if q.changed_catalog:
             self.catalog_changed()
         if q.status.value != "ok":
             self.fail(render.error_line(q))

@@ -178,6 +178,7 @@ TABLE: tuple[Spec, ...] = (
     Spec("c", "\\c [DBNAME [USER [HOST [PORT]]]]", "connect again, as psql's \\connect ('-' keeps a part; or one conninfo / URI)", _split_args, aliases=("connect",), group="Database"),
     Spec("conninfo", "\\conninfo", "show where you are connected (password masked)", _no_arg, group="Database"),
     Spec("echo", "\\echo TEXT", "print TEXT", _raw, group="Input and output"),
+    Spec("errverbose", "\\errverbose", "show the most recent server error at maximum verbosity", _no_arg, group="General"),
     Spec("help", "\\?", "this help", _no_arg, aliases=("?",)),
     Spec("q", "\\q", "quit", _no_arg, aliases=("quit",)),
 )

@@ -83,7 +83,7 @@ class CatalogLoader:
 
     def _load(self) -> None:
         try:
-            self.catalog = load_catalog(self.shell.session.db)
+            self.catalog = load_catalog(self.shell.session.pool)
         except Exception:  # noqa: BLE001 - completion is a comfort: never an error for the user
             pass
 

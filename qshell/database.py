@@ -1,5 +1,7 @@
-"""The connection side of the engine: a SQLAlchemy engine and pool on one libpq target,
-the side connection for qshell's own queries, capacity checks, plain statements."""
+"""The connection side of the engine: a SQLAlchemy engine and pool on one libpq target
+(the workers' connections), the side connection for qshell's own queries (sampler,
+catalog, capacity), capacity checks. The user's own session is not here: see
+``usersession.UserSession``."""
 from __future__ import annotations
 
 import os
@@ -15,7 +17,6 @@ from psycopg2 import extensions
 from .errors import CapacityError, ConnectionFailed, QshellError
 from .execute import _error_text, _Interrupted, execute_on, settle
 from .results import QueryResult, Status
-from .sqlsplit import strip_comments_head
 
 if TYPE_CHECKING:  # pragma: no cover
     from sqlalchemy.engine import Engine
@@ -61,7 +62,7 @@ class Database:
         self.connect_timeout = connect_timeout
         self._engine: "Engine | None" = None
         self._size = 0
-        self.session_sql: list[str] = []  # plain SET/RESET statements, replayed on every new connection
+        self.session_settings: dict[str, str] = {}  # the user's session settings, given to every worker
         self._monitor = None  # the side connection (sampler, catalog, capacity), outside the pool
         self._monitor_lock = gevent.lock.RLock()  # one greenlet at a time on it
         self.readonly = False  # every session default_transaction_read_only
@@ -72,19 +73,13 @@ class Database:
             named = False
         self._appname = None if named else "qshell"
         self._lost = False
-        self._pinned = None  # the connection of an open explicit transaction (BEGIN ... COMMIT)
 
     # -- pool ---------------------------------------------------------------
     def _make_engine(self, size: int) -> "Engine":
         from sqlalchemy import create_engine, event  # imported at the first statement, not at start-up
 
         def connect():
-            conn = self._connect_raw()
-            if self.session_sql:
-                cur = conn.cursor()
-                for sql in self.session_sql:
-                    cur.execute(sql)
-            return conn
+            return self._connect_raw()
 
         engine = create_engine(
             "postgresql+psycopg2://",
@@ -131,9 +126,7 @@ class Database:
                 self._monitor = None
 
     def ensure_pool(self, n: int) -> None:
-        """Make the pool hold at least ``n`` connections, besides the one an open
-        transaction holds (recreated only to grow)."""
-        n += 1 if self._pinned is not None else 0
+        """Make the pool hold at least ``n`` connections (recreated only to grow)."""
         if self._engine is None or self._size < n:
             old = self._engine
             self._engine = self._make_engine(max(n, 1))
@@ -165,7 +158,36 @@ class Database:
         if not fairy.info.get("qshell_raw"):
             _keep_text(fairy.dbapi_connection)
             fairy.info["qshell_raw"] = True
+        try:
+            self._give_settings(fairy)
+        except BaseException:
+            fairy.close()
+            raise
         return fairy
+
+    def _give_settings(self, fairy) -> None:  # noqa: ANN001
+        """Make the connection's session settings the user's (``session_settings``): what
+        the user SET, set_config'd or RESET since the last run reaches every worker.
+
+        Raises QshellError when the server refuses one (the run does not start)."""
+        want = self.session_settings
+        have = fairy.info.get("qshell_settings", {})
+        if have == want:
+            return
+        parts = [f"RESET {name}" for name in have if name not in want]
+        params: list[str] = []
+        for name, value in want.items():
+            if have.get(name) != value:
+                parts.append("SELECT set_config(%s, %s, false)")
+                params.extend((name, value))
+        try:
+            fairy.dbapi_connection.cursor().execute("; ".join(parts), params)
+        except psycopg2.Error as exc:
+            if fairy.dbapi_connection.closed:
+                fairy.invalidate()
+                raise ConnectionFailed(f"connection to server was lost: {_error_text(exc)[0]}") from None
+            raise QshellError(f"cannot give the workers the session's settings: {_error_text(exc)[0]}") from None
+        fairy.info["qshell_settings"] = dict(want)
 
     def pooled_connections(self) -> int:
         """qshell's own open connections: the pool's, and the sampler's."""
@@ -174,6 +196,18 @@ class Database:
             return own
         pool = self._engine.pool
         return pool.checkedin() + pool.checkedout() + own
+
+    def connect(self):
+        """A new connection outside the pool on the same target and with the same fixed
+        settings (for the user's session). Blocks at most ``connect_timeout`` seconds;
+        raises ConnectionFailed with libpq's message."""
+        try:
+            with gevent.Timeout(self.connect_timeout, ConnectionFailed(f"connection timed out after {self.connect_timeout:g} s")):
+                conn = self._connect_raw()
+        except psycopg2.Error as exc:
+            raise ConnectionFailed(f"connection to server failed: {' '.join(str(exc).split())}") from None
+        _keep_text(conn)
+        return conn
 
     def monitor(self):
         """The sampler's connection (autocommit, plain psycopg2, kept across runs)."""
@@ -196,7 +230,6 @@ class Database:
             self._engine.dispose()
 
     def close(self) -> None:
-        self._release_pinned()
         if self._monitor is not None:
             self._monitor.close()
             self._monitor = None
@@ -233,8 +266,7 @@ class Database:
             " + coalesce(current_setting('reserved_connections', true)::int, 0),"
             " (SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend')::int"
         )
-        reusable = self.pooled_connections() - (1 if self._pinned is not None else 0)
-        return Capacity(int(row[0]), int(row[1]), int(row[2]), reusable)
+        return Capacity(int(row[0]), int(row[1]), int(row[2]), self.pooled_connections())
 
     def check_capacity(self, n: int, extra: int = 0) -> None:
         """Refuse, before anything runs, an N the server cannot serve (CapacityError).
@@ -269,76 +301,22 @@ class Database:
 
     # -- one statement now ----------------------------------------------------
     def execute(self, sql: str, maxrows: int = 100) -> QueryResult:
-        """Run one statement at once on one pooled connection (a plain SQL entry).
+        """Run one statement at once on a pooled connection (for library callers; the
+        shell runs what the user types on the user's own session connection).
 
         Errors of the statement come back in the result; ConnectionFailed is raised
-        when no connection can be had.
-        """
-        fairy = self._pinned or self.checkout()
+        when no connection can be had."""
+        fairy = self.checkout()
         start = time.perf_counter()
         try:
             try:
                 result = execute_on(fairy, sql, 0, None, maxrows, start, 0.0)
             except _Interrupted as stop:  # Ctrl-C: the statement was cancelled on the server
                 result = stop.result
-            settle(fairy)  # a plain statement commits now: only the user's own BEGIN keeps a transaction open
             conn = fairy.dbapi_connection
-            if conn is None or conn.closed:  # thrown away (lost, or broken by an interrupt)
-                self._pinned = None
-                if result.status is Status.ERROR:
-                    raise ConnectionFailed(f"connection to server was lost: {result.error}")
-                return result
-            if conn.info.transaction_status != extensions.TRANSACTION_STATUS_IDLE:
-                self._pinned = fairy  # BEGIN ...: later plain statements stay on this connection
-            else:
-                self._pinned = None
-                if result.status is Status.OK and _is_session_setting(sql):
-                    self._remember_setting(sql)
+            if (conn is None or conn.closed) and result.status is Status.ERROR:
+                raise ConnectionFailed(f"connection to server was lost: {result.error}")
             return result
         finally:
-            if self._pinned is not fairy:
-                settle(fairy)
-                fairy.close()
-
-    @property
-    def transaction_state(self) -> str:
-        """'' outside a transaction, '*' inside one, '!' in a failed one (psql's prompt marks)."""
-        if self._pinned is None or self._pinned.dbapi_connection is None:
-            return ""
-        status = self._pinned.dbapi_connection.info.transaction_status
-        if status == extensions.TRANSACTION_STATUS_INERROR:
-            return "!"
-        return "*" if status != extensions.TRANSACTION_STATUS_IDLE else ""
-
-    def _release_pinned(self) -> None:
-        fairy, self._pinned = self._pinned, None
-        if fairy is not None:
-            try:
-                if fairy.dbapi_connection is not None and not fairy.dbapi_connection.closed:
-                    fairy.dbapi_connection.cursor().execute("ROLLBACK")
-            except Exception:  # noqa: BLE001 - closing anyway
-                fairy.invalidate()
+            settle(fairy, worker=True)
             fairy.close()
-
-    def _remember_setting(self, sql: str) -> None:
-        """Replay a session SET on every pooled connection: the staged queries see it
-        as psql users expect, whichever connection runs them."""
-        words = " ".join(sql.split()).upper()
-        if words in ("RESET ALL", "DISCARD ALL"):
-            self.session_sql.clear()
-        else:
-            self.session_sql.append(sql)
-        if self._engine is not None:
-            self._engine.dispose()  # idle connections reconnect with the settings
-
-
-def _is_session_setting(sql: str) -> bool:
-    words = strip_comments_head(sql).split(None, 2)
-    if not words:
-        return False
-    head = words[0].upper()
-    if head == "DISCARD":
-        return len(words) > 1 and words[1].upper().rstrip(";") == "ALL"
-    if head not in ("SET", "RESET"):
-        return False
-    return not (len(words) > 1 and words[1].upper() in ("LOCAL", "TRANSACTION", "CONSTRAINTS"))

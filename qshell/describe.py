@@ -43,9 +43,9 @@ class DescribeCommands:
     def _relations(self: "Shell", kinds: list[str], pattern: str | None, title: str) -> None:
         if pattern:
             schema, name = pattern.split(".", 1) if "." in pattern else ("*", pattern)
-            rows = self.session.db.rows(_LIST.format(where=_MATCHING), (kinds, like(name), like(schema)))
+            rows = self.session.pool.rows(_LIST.format(where=_MATCHING), (kinds, like(name), like(schema)))
         else:
-            rows = self.session.db.rows(_LIST.format(where=_VISIBLE), (kinds,))
+            rows = self.session.pool.rows(_LIST.format(where=_VISIBLE), (kinds,))
         if not rows and not self.json:
             self.write(f"Did not find any relation named \"{pattern}\"." if pattern else "Did not find any relations.")
             return
@@ -69,7 +69,7 @@ class DescribeCommands:
         if not cmd.arg:
             self._relations(["r", "p", "v", "m", "S", "f"], None, "List of relations")
             return
-        db = self.session.db
+        db = self.session.pool
         try:
             (nsp, rel, kind), = db.rows(_TITLE, (cmd.arg,))
         except Exception:  # noqa: BLE001 - unknown name: psql's wording
@@ -94,7 +94,7 @@ class DescribeCommands:
         self.write("\n".join(lines))
 
     def do_l(self: "Shell", cmd: Command) -> None:
-        rows = self.session.db.rows(
+        rows = self.session.pool.rows(
             "SELECT d.datname, pg_get_userbyid(d.datdba), pg_encoding_to_char(d.encoding), d.datcollate,"
             " pg_size_pretty(CASE WHEN has_database_privilege(d.oid, 'CONNECT') THEN pg_database_size(d.oid) END)"
             " FROM pg_database d WHERE NOT d.datistemplate ORDER BY 1")

@@ -2,12 +2,15 @@
 
 Row-returning statements stream from a server-side cursor (``DECLARE … CURSOR`` and
 ``FETCH`` in batches): only the first ``maxrows`` rows stay in memory, the true row
-count is always reported. Every error becomes the result's status. Used by the
-QueryPool's workers and by plain statements alike.
+count is always reported. Every error becomes the result's status, with everything
+the server said (its notices, DETAIL, HINT, CONTEXT, position). Used by the
+QueryPool's workers and by the user's own session connection alike.
 """
 from __future__ import annotations
 
+import re
 import time
+from collections import deque
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
 
@@ -16,7 +19,7 @@ import psycopg2
 from psycopg2 import extensions
 
 from .errors import QshellError
-from .results import Column, QueryResult, Status
+from .results import Column, QueryResult, ServerMessage, Status
 from .sqlsplit import first_keyword
 
 BATCH = 1000  # rows per FETCH from the server-side cursor
@@ -25,7 +28,8 @@ _CURSOR = "qshell_c"
 _CURSOR_KEYWORDS = frozenset({"SELECT", "WITH", "VALUES", "TABLE"})
 # DECLARE refused the statement at parse/plan time (SELECT INTO, data-modifying WITH): run it plainly
 _NOT_DECLARABLE = frozenset({"0A000", "42601"})
-_PENDING_END = "qshell_end"  # fairy.info key: a COMMIT not sent yet
+_PARSER_FILES = frozenset({"analyze.c", "scan.l", "gram.y", "parser.c"})
+_CLOSE_PENDING = "qshell_close"  # info key: the held cursor of the last statement is still open
 _CURSOR_KEY = "qshell_cursor"  # fairy.info key: the connection's reused client cursor
 
 
@@ -82,12 +86,6 @@ class TxMode:
         return "ROLLBACK" if self.rollback else "COMMIT"
 
     @property
-    def defers_end(self) -> bool:
-        """The COMMIT of a small streamed query can ride with the next statement: it
-        cannot fail (no serializable / repeatable read snapshot to validate)."""
-        return not self.rollback and self.isolation in (None, "read committed")
-
-    @property
     def wraps(self) -> bool:
         """Every statement needs an explicit transaction (not only the streamed ones)."""
         return self.rollback or self.isolation is not None or self.readonly
@@ -127,18 +125,93 @@ def _drain(cur, first: list, maxrows: int, kept: list, more) -> int:
     return count
 
 
+_LINE_NO = re.compile(r"LINE (\d+): ")
+
+
+def _shift_line(text: str, by: int) -> str:
+    """libpq's ``LINE n:`` (and its caret) renumbered for the statement as the user wrote
+    it, when qshell sent it after ``by`` lines of its own (the DECLARE line)."""
+    lines = text.split("\n")
+    if by and len(lines) > 1:
+        m = _LINE_NO.match(lines[1])
+        if m and int(m.group(1)) > by:
+            new = f"LINE {int(m.group(1)) - by}: "
+            delta = len(new) - len(m.group(0))
+            lines[1] = new + lines[1][m.end():]
+            if len(lines) > 2 and lines[2].strip() == "^":
+                lines[2] = lines[2][-delta:] if delta < 0 else " " * delta + lines[2]
+    return "\n".join(lines)
+
+
+def server_message(exc: BaseException, offset: int = 0, shift: int = 0) -> ServerMessage | None:
+    """The server's error as a ServerMessage, or None when the server said nothing (a lost
+    connection, a Python error). ``offset`` characters and ``shift`` lines of the text
+    sent were qshell's own (a DECLARE around the statement)."""
+    orig = getattr(exc, "orig", None) or exc
+    diag = getattr(orig, "diag", None)
+    primary = getattr(diag, "message_primary", None) if diag is not None else None
+    if not primary:
+        return None
+    pos = diag.statement_position
+    position = int(pos) - offset if pos and pos.isdigit() and int(pos) > offset else None
+    text = (getattr(orig, "pgerror", None) or f"{diag.severity or 'ERROR'}:  {primary}").rstrip("\n")
+    return ServerMessage(
+        severity=diag.severity or "ERROR", sqlstate=diag.sqlstate, primary=primary, detail=diag.message_detail,
+        hint=diag.message_hint, context=diag.context, position=position, internal_query=diag.internal_query,
+        schema_name=diag.schema_name, table_name=diag.table_name, column_name=diag.column_name,
+        datatype_name=diag.datatype_name, constraint_name=diag.constraint_name, source_file=diag.source_file,
+        source_line=diag.source_line, source_function=diag.source_function, text=_shift_line(text, shift),
+    )
+
+
+def _notices(conn) -> tuple[str, ...]:
+    """The notices the server sent since the last call, oldest first (NOTICE, WARNING,
+    INFO... as libpq formats them, DETAIL and HINT included)."""
+    box = conn.notices
+    if not isinstance(box, deque):  # psycopg2's default list keeps only the last 50
+        conn.notices = box = deque(box)
+    if not box:
+        return ()
+    out = tuple(n.rstrip("\n") for n in box)
+    box.clear()
+    return out
+
+
+def _declarable_refusal(exc: psycopg2.Error) -> bool:
+    """DECLARE refused the statement while parsing it (SELECT INTO, a data-modifying
+    WITH, FOR UPDATE with HOLD, a syntax error): nothing of it ran, so it may be sent
+    again as it is. Any other error may come from running it: never sent twice."""
+    diag = exc.diag
+    return exc.pgcode in _NOT_DECLARABLE and diag.source_file in _PARSER_FILES
+
+
 def execute_on(fairy, sql: str, index: int, worker: int | None, maxrows: int, run_start: float, picked: float,
                mode: TxMode = AUTOCOMMIT) -> QueryResult:
-    """Run ``sql`` on a pooled connection; every error becomes the result's status.
+    """Run ``sql`` on a pooled connection (a SQLAlchemy fairy); see ``run_statement``."""
+    return run_statement(fairy.dbapi_connection, fairy.info, sql, index, worker, maxrows, run_start, picked, mode,
+                         cancelling=lambda: bool(fairy.info.get("qshell_cancelling")), lost=fairy.invalidate)
 
+
+def run_statement(conn, info: dict, sql: str, index: int, worker: int | None, maxrows: int, run_start: float,
+                  picked: float, mode: TxMode = AUTOCOMMIT, *, cancelling=None, lost=None) -> QueryResult:  # noqa: ANN001
+    """Run ``sql`` on ``conn`` (autocommit psycopg2); every error becomes the result's status.
+
+    ``info`` is the connection's own state (its reused cursor, a cursor left to close).
     Row-returning statements stream through ``DECLARE … CURSOR`` + ``FETCH`` (one round
-    trip for the first batch), keeping ``maxrows`` rows; others run plainly and report
-    their command tag. Inside a transaction the user opened with a plain ``BEGIN`` the
-    statement runs plainly, since our own BEGIN/COMMIT would end theirs.
+    trip for the first batch), keeping ``maxrows`` rows. In autocommit mode the cursor is
+    ``WITH HOLD``: the statement, its commit and any error the commit raises (a deferred
+    constraint) come back in that one round trip, so every outcome belongs to this
+    statement; the exhausted cursor is closed with the connection's next statement.
+    Other modes wrap the statement in ``BEGIN … COMMIT/ROLLBACK``, the end sent at once.
+    Inside a transaction the caller opened (the user's ``BEGIN``) it runs plainly.
+
+    Blocks the calling greenlet until the server answers. ``cancelling()`` says a
+    cancel was asked for (the result is then ``cancelled``); ``lost()`` is called when
+    the connection broke. A kill of the greenlet (GreenletExit, KeyboardInterrupt)
+    cancels the statement on the server and raises ``_Interrupted`` with the partial result.
     """
-    conn = fairy.dbapi_connection
     pid = None
-    users_tx = False
+    in_tx = False
     restore_timeout: str | None = None
     t0 = time.perf_counter()
     t1 = t0
@@ -146,8 +219,7 @@ def execute_on(fairy, sql: str, index: int, worker: int | None, maxrows: int, ru
     kept: list[tuple] = []
     count = 0
     command = ""
-    info = fairy.info
-    pending = info.pop(_PENDING_END, None)  # the previous query's COMMIT, sent with this one
+    offset = shift = 0  # characters / lines qshell put before the statement in what it sent
     try:
         refused, streamable = _plan(sql)
         if refused:
@@ -156,22 +228,28 @@ def execute_on(fairy, sql: str, index: int, worker: int | None, maxrows: int, ru
         cur = info.get(_CURSOR_KEY)
         if cur is None or cur.closed:
             cur = info[_CURSOR_KEY] = conn.cursor()  # one client cursor per connection, reused
+        _notices(conn)  # what earlier statements of qshell's own left there is not this one's
         streamed = False
-        users_tx = pending is None and conn.info.transaction_status != extensions.TRANSACTION_STATUS_IDLE
-        own_tx = not users_tx and mode.wraps
-        if streamable and not users_tx:
-            head = f"{pending}; {mode.begin}" if pending else mode.begin
-            pending = None
+        in_tx = conn.info.transaction_status != extensions.TRANSACTION_STATUS_IDLE
+        wrapped = mode.wraps or bool(mode.timeout_ms)
+        if streamable and not in_tx:
+            head = mode.begin + "; " if wrapped else ""
+            if info.get(_CLOSE_PENDING):
+                head = f"CLOSE {_CURSOR}; " + head
+            text = _declare(head, sql, not wrapped)
             try:
-                cur.execute(_declare(head, sql))
+                cur.execute(text)
                 streamed = True
+                info.pop(_CLOSE_PENDING, None)  # sent with it, and it succeeded
+                if not wrapped:
+                    info[_CLOSE_PENDING] = True  # the held cursor: closed with the next statement
             except psycopg2.Error as exc:
                 _finish_tx(cur)
-                if exc.pgcode not in _NOT_DECLARABLE:
+                if not _declarable_refusal(exc):
+                    offset, shift = len(text) - len(sql) - len(_TAIL), 1
                     raise
-        elif pending:
-            cur.execute(pending)
-            pending = None
+        if not streamed and info.pop(_CLOSE_PENDING, None):
+            cur.execute(f"CLOSE {_CURSOR}")
         if streamed:
             t1 = time.perf_counter()
             columns = tuple([Column(d.name, d.type_code) for d in cur.description])
@@ -185,19 +263,19 @@ def execute_on(fairy, sql: str, index: int, worker: int | None, maxrows: int, ru
                     return cur.fetchall()
 
                 count = _drain(cur, first, maxrows, kept, more)
-            if count < BATCH and mode.defers_end:
-                info[_PENDING_END] = mode.end  # one round trip per small query: COMMIT rides with the next
-            else:
-                cur.execute(mode.end)
+            if wrapped:
+                cur.execute(mode.end)  # its error, if any, is this statement's
             command = f"SELECT {count}"
         else:
+            own_tx = not in_tx and mode.wraps
             if own_tx:
                 cur.execute(mode.begin)
-            elif mode.timeout_ms and not users_tx:
+            elif mode.timeout_ms and not in_tx:
                 # not in a transaction (VACUUM and friends refuse one): a session SET, undone below
                 cur.execute("SHOW statement_timeout")
                 restore_timeout = cur.fetchone()[0]
                 cur.execute(f"SET statement_timeout = {int(mode.timeout_ms)}")
+            _notices(conn)
             cur.execute(sql)
             t1 = time.perf_counter()
             command = cur.statusmessage or ""
@@ -209,62 +287,85 @@ def execute_on(fairy, sql: str, index: int, worker: int | None, maxrows: int, ru
             if own_tx:
                 cur.execute(mode.end)
             if restore_timeout is not None:
+                notices = _notices(conn)
                 cur.execute("SELECT set_config('statement_timeout', %s, false)", (restore_timeout,))
                 restore_timeout = None
-        t2 = time.perf_counter()
-        return QueryResult(
-            index=index, sql=sql, status=Status.OK, worker=worker, pid=pid, columns=columns,
-            rows=tuple(kept), rowcount=count, command=command,
-            wait_s=picked, exec_s=t1 - t0, fetch_s=t2 - t1,
-            start_s=t0 - run_start, end_s=t2 - run_start,
-        )
+                return _ok(index, sql, worker, pid, columns, kept, count, command, picked, t0, t1, run_start, notices)
+        return _ok(index, sql, worker, pid, columns, kept, count, command, picked, t0, t1, run_start, _notices(conn))
     except BaseException as exc:  # noqa: BLE001 - one failing query never stops the others
         t2 = time.perf_counter()
         killed = isinstance(exc, (KeyboardInterrupt, gevent.GreenletExit))
-        if killed or (isinstance(exc, extensions.QueryCanceledError) and _cancelling(fairy)):
+        diag = None
+        if killed or (isinstance(exc, extensions.QueryCanceledError) and cancelling is not None and cancelling()):
             status = Status.CANCELLED
             text, state = "cancelled", getattr(exc, "pgcode", None)
-        elif isinstance(exc, extensions.QueryCanceledError) and "statement timeout" in str(exc):
+            diag = server_message(exc, offset, shift)
+        elif isinstance(exc, extensions.QueryCanceledError) and mode.timeout_ms and "statement timeout" in str(exc):
             status = Status.TIMEOUT
             text, state = f"timeout after {t2 - t0:.3f} s (statement_timeout {mode.timeout_ms} ms)", exc.pgcode
+            diag = server_message(exc, offset, shift)
         else:
             status = Status.ERROR
             text, state = _error_text(exc)
+            diag = server_message(exc, offset, shift)
+        notices: tuple[str, ...] = ()
         try:
+            notices = _notices(conn)
             if conn.closed:
-                fairy.invalidate()
+                if lost is not None:
+                    lost()
+                info.pop(_CLOSE_PENDING, None)
                 text = f"{text} (connection lost)" if "connection" not in text.lower() else text
-            elif not users_tx:
+            elif not in_tx:
                 cur2 = conn.cursor()
                 info.pop(_CURSOR_KEY, None)
                 _finish_tx(cur2)
                 if restore_timeout is not None:
                     cur2.execute("SELECT set_config('statement_timeout', %s, false)", (restore_timeout,))
-        except Exception:
-            fairy.invalidate()
+                _notices(conn)
+        except Exception:  # noqa: BLE001 - the connection is beyond use
+            if lost is not None:
+                lost()
         result = QueryResult(
             index=index, sql=sql, status=status, worker=worker, pid=pid, error=text, sqlstate=state,
             wait_s=picked, exec_s=t2 - t0, start_s=t0 - run_start, end_s=t2 - run_start,
+            notices=notices, diag=diag,
         )
         if killed:
-            raise _Interrupted(result) from None
+            raise _Interrupted(result, isinstance(exc, KeyboardInterrupt)) from None
         return result
 
 
-def settle(fairy, worker: bool = False) -> None:  # noqa: ANN001
-    """Send a deferred COMMIT before the connection goes back to the pool.
+def _ok(index, sql, worker, pid, columns, kept, count, command, picked, t0, t1, run_start, notices) -> QueryResult:  # noqa: ANN001
+    t2 = time.perf_counter()
+    return QueryResult(
+        index=index, sql=sql, status=Status.OK, worker=worker, pid=pid, columns=columns,
+        rows=tuple(kept), rowcount=count, command=command,
+        wait_s=picked, exec_s=t1 - t0, fetch_s=t2 - t1,
+        start_s=t0 - run_start, end_s=t2 - run_start, notices=notices,
+    )
 
-    ``worker``: the connection ends a run; a transaction still open there (a staged
-    ``BEGIN`` through the library) is rolled back, never carried into the pool."""
-    end = fairy.info.pop(_PENDING_END, None)
+
+def close_cursor(conn, info: dict) -> None:  # noqa: ANN001
+    """Close the held cursor a statement left (before the connection is given back)."""
+    if info.pop(_CLOSE_PENDING, None) and not conn.closed:
+        conn.cursor().execute(f"CLOSE {_CURSOR}")
+
+
+def settle(fairy, worker: bool = False) -> None:  # noqa: ANN001
+    """Leave a pooled connection clean before it goes back to the pool: the held cursor
+    closed and, with ``worker``, a transaction still open there (a staged ``BEGIN``
+    through the library) rolled back, never carried into the pool."""
     conn = fairy.dbapi_connection
     if conn is None or conn.closed:
+        fairy.info.pop(_CLOSE_PENDING, None)
         return
     try:
-        if end:
-            conn.cursor().execute(end)
+        if conn.info.transaction_status == extensions.TRANSACTION_STATUS_IDLE:
+            close_cursor(conn, fairy.info)
         if worker and conn.info.transaction_status != extensions.TRANSACTION_STATUS_IDLE:
             conn.cursor().execute("ROLLBACK")
+        _notices(conn)
     except psycopg2.Error:
         fairy.invalidate()
 
@@ -286,14 +387,16 @@ def stage_refusal(sql: str) -> str | None:
 
 
 _FETCH = f"FETCH FORWARD {BATCH} FROM {_CURSOR}"
+_TAIL = f"\n; {_FETCH}"
 
 
 @lru_cache(maxsize=4096)
-def _declare(head: str, sql: str) -> str:
-    """One round trip: [previous COMMIT;] BEGIN; DECLARE the cursor; FETCH the first batch.
+def _declare(head: str, sql: str, hold: bool) -> str:
+    """One round trip: [CLOSE the previous cursor;] [BEGIN …;] DECLARE; FETCH the first batch.
 
-    The newline before ';' ends a trailing ``--`` comment of the user's statement."""
-    return f"{head}; DECLARE {_CURSOR} NO SCROLL CURSOR FOR\n{sql}\n; {_FETCH}"
+    The statement starts a line of its own (error positions stay on the user's lines);
+    the newline after it ends a trailing ``--`` comment."""
+    return f"{head}DECLARE {_CURSOR} NO SCROLL CURSOR{' WITH HOLD' if hold else ''} FOR\n{sql}{_TAIL}"
 
 
 @lru_cache(maxsize=4096)
@@ -302,15 +405,13 @@ def _plan(sql: str) -> tuple[str | None, bool]:
     return refuse_reason(sql), first_keyword(sql) in _CURSOR_KEYWORDS
 
 
-def _cancelling(fairy) -> bool:
-    return bool(fairy.info.get("qshell_cancelling"))
-
-
 class _Interrupted(BaseException):
-    """Carries the partial result of a query whose worker was killed."""
+    """Carries the partial result of a query whose worker was killed; ``keyboard``: by a
+    KeyboardInterrupt (the user), not by the engine stopping its workers."""
 
-    def __init__(self, result: QueryResult) -> None:
+    def __init__(self, result: QueryResult, keyboard: bool = False) -> None:
         super().__init__()
         self.result = result
+        self.keyboard = keyboard
 
 

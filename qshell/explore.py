@@ -18,6 +18,7 @@ from .analysis import lpt_order, normalize, parse_n_list, slowdowns
 from .commands import Command
 from .errors import ExitStatus, UsageError
 from .history import find, read_runs
+from .interrupt import sigint_calls
 from .paths import append_line
 from .pool import QueryPool, TxMode
 from .results import RunResult, Status
@@ -55,7 +56,7 @@ class RunCommands:
                 self.notice(f"warning: skipped {damaged} damaged line(s) in {self.history_dir / 'runs.jsonl'}")
             target = self.session.target()
             for rec in runs:
-                if rec.get("target") != target:
+                if rec.get("target") != target or rec.get("interrupted"):
                     continue
                 for q in rec.get("results", []):
                     if q.get("status") == "ok" and "sql" in q:
@@ -66,6 +67,8 @@ class RunCommands:
         return self._times, self._alone
 
     def _remember(self: "Shell", run: RunResult) -> None:
+        if run.interrupted:  # an interrupted run's times are not measurements
+            return
         times, alone = self._memory()
         for q in run.queries:
             if q.status is Status.OK:
@@ -89,28 +92,35 @@ class RunCommands:
 
     def _check(self: "Shell", n: int) -> None:
         """Refuse an N the server cannot serve; the sampler's connection counts too."""
-        db = self.session.db
+        db = self.session.pool
         db.check_capacity(n, extra=1 if self.settings.sample and not db.monitor_open else 0)
 
     def _execute(self: "Shell", n: int) -> tuple[RunResult, str, dict[int, float]]:
         """One measured run: its result, run id, and slowdowns against running alone."""
         queries = tuple(self.staged)
+        settings = self.session.user.settings()  # what the user SET: every worker gets it
+        if settings is not None:
+            self.session.pool.session_settings = settings
         times, _ = self._memory()
         order = lpt_order(queries, times) if self.settings.order == "longest-first" else None
-        pool = QueryPool(self.session.db, queries, n, maxrows=self.settings.maxrows, mode=self._tx_mode(),
+        pool = QueryPool(self.session.pool, queries, n, maxrows=self.settings.maxrows, mode=self._tx_mode(),
                          order=order, order_name=self.settings.order,
-                         sampler=Sampler(self.session.db) if self.settings.sample else None,
+                         sampler=Sampler(self.session.pool) if self.settings.sample else None,
                          stop_on_error=self.settings.on_error == "cancel")
         ticker = gevent.spawn(self._progress, pool) if isatty(self.err) else None
         try:
-            run = pool.run()
+            with sigint_calls(pool.interrupt):
+                run = pool.run()
         finally:
             if ticker is not None:
                 ticker.kill()
                 self.err.write("\r\x1b[K")
                 self.err.flush()
         run_id = f"{int(run.started_at * 1000):x}-{os.getpid():x}"
-        slow = slowdowns(run, self._memory()[1]) if run.n > 1 else {}
+        slow = slowdowns(run, self._memory()[1]) if run.n > 1 and not run.interrupted else {}
+        failed = [q.diag for q in run.queries if q.diag is not None and q.status is Status.ERROR]
+        if failed:
+            self.last_error = failed[-1]
         self._record(run, run_id, queries, slow)
         self._remember(run)
         if any(q.changed_catalog for q in run.queries):

@@ -16,6 +16,7 @@ import time
 from typing import Sequence
 
 import gevent
+from gevent.event import Event
 from gevent.queue import Empty, JoinableQueue, Queue
 
 from .database import Capacity, Database
@@ -35,9 +36,12 @@ class QueryPool:
     transaction (see TxMode). ``sampler``, if given, is started for the run with the
     workers' backend pids and attributes wait events and blocking to the results.
 
-    ``run()`` blocks the calling greenlet until every query is done (or the run is
-    interrupted by KeyboardInterrupt: the running queries are cancelled on the server,
-    the unfinished ones come back ``cancelled``). It raises ConnectionFailed when the
+    ``run()`` blocks the calling greenlet until every query is done, or until the run
+    is interrupted — by ``interrupt()`` (callable from any greenlet or a signal handler)
+    or a KeyboardInterrupt in the waiting greenlet or in a worker: then every running
+    query is cancelled on the server (a cancel request, whatever it is doing: sending,
+    streaming, sleeping, waiting on a lock), the unfinished ones come back
+    ``cancelled`` and the connections stay usable. It raises ConnectionFailed when the
     workers cannot get their connections, before any query runs.
     """
 
@@ -64,7 +68,10 @@ class QueryPool:
         self.active: dict[int, tuple[int, float]] = {}  # worker -> (query index, perf_counter at pick-up)
         self.done = 0
         self._start = 0.0
+        self._last = 0.0  # perf_counter of the last result
         self._stopping = False
+        self.interrupted = False
+        self._finished = Event()
 
     def overseer(self) -> None:
         for pos in self.order:
@@ -89,12 +96,15 @@ class QueryPool:
                 except _Interrupted as stop:
                     result = stop.result
                     self._stopping = True
+                    if stop.keyboard:  # Python raised Ctrl-C here, in a worker: stop the whole run
+                        self.interrupt()
                 except QshellError as exc:
                     end = time.perf_counter() - self._start
                     result = QueryResult(index=index, sql=sql, status=Status.ERROR, worker=number,
                                          error=str(exc), wait_s=picked, start_s=picked, end_s=end)
                 self.active.pop(number, None)
                 self.done += 1
+                self._last = time.perf_counter()
                 self.output_queue.put(result)
                 self.tasks.task_done()
                 if self.stop_on_error and result.status in (Status.ERROR, Status.TIMEOUT) and not self._stopping:
@@ -119,6 +129,21 @@ class QueryPool:
             except Empty:
                 break
             self.tasks.task_done()
+
+    def interrupt(self) -> None:
+        """Stop the run as Ctrl-C does (idempotent, never blocks): ``run()`` cancels what
+        is running and returns with ``interrupted`` set."""
+        if self.interrupted:
+            return
+        self.interrupted = True
+        self._stopping = True
+        for fairy in self.fairies:
+            fairy.info["qshell_cancelling"] = True
+        self._finished.set()
+
+    def _join(self) -> None:
+        self.tasks.join()
+        self._finished.set()
 
     def progress(self) -> Progress:
         """What is running now (safe to call from another greenlet during ``run()``)."""
@@ -151,35 +176,35 @@ class QueryPool:
     def run(self) -> RunResult:
         fairies = self.fairies = self._connect_all()
         pids = [f.dbapi_connection.get_backend_pid() for f in fairies]
-        started_at = time.time()
-        self._start = time.perf_counter()
-        if self.sampler is not None:
-            self.sampler.start(pids, self._start)
         gevent.spawn(self.overseer).join()
+        started_at = time.time()
+        cpu0 = time.process_time()
+        self._start = self._last = time.perf_counter()
+        if self.sampler is not None:
+            self.sampler.start(pids, self._start)  # spawns and returns: its stop is outside the wall
         self.running = [gevent.spawn(self.executor, i, fairies[i]) for i in range(self.pool_max)]
-        interrupted = False
+        joiner = gevent.spawn(self._join)
         try:
-            self.tasks.join()
+            self._finished.wait()
         except KeyboardInterrupt:
-            interrupted = True
-            self._stopping = True
-            for fairy in fairies:
-                fairy.info["qshell_cancelling"] = True
-        finally:
-            while True:  # a second Ctrl-C while cancelling must not abandon connections mid-cancel
-                try:
-                    if not interrupted:  # the queue is empty: workers settle and end by themselves
-                        gevent.joinall(self.running, timeout=10)
-                    gevent.killall(self.running, block=True, timeout=10)
-                    if self.sampler is not None:
-                        self.sampler.stop()
-                    break
-                except KeyboardInterrupt:
-                    interrupted = True
-                    continue
-            for fairy in fairies:
-                fairy.info.pop("qshell_cancelling", None)
-        wall = time.perf_counter() - self._start
+            self.interrupt()
+        end = self._last if not self.interrupted else time.perf_counter()
+        cpu = time.process_time() - cpu0
+        joiner.kill(block=False)
+        while True:  # a second Ctrl-C while cancelling must not abandon connections mid-cancel
+            try:
+                if not self.interrupted:  # the queue is empty: workers settle and end by themselves
+                    gevent.joinall(self.running, timeout=10)
+                gevent.killall(self.running, block=True, timeout=10)
+                if self.sampler is not None:
+                    self.sampler.stop()
+                break
+            except KeyboardInterrupt:
+                self.interrupt()
+                continue
+        for fairy in fairies:
+            fairy.info.pop("qshell_cancelling", None)
+        wall = end - self._start
         done: dict[int, QueryResult] = {}
         while not self.output_queue.empty():
             r = self.output_queue.get()
@@ -192,4 +217,5 @@ class QueryPool:
         if self.sampler is not None:
             results, samples = self.sampler.attribute(results)
         return RunResult(n=self.pool_max, started_at=started_at, wall_s=wall, queries=results,
-                         interrupted=interrupted, mode=self.mode.describe(), order=self.order_name, samples=samples)
+                         interrupted=self.interrupted, mode=self.mode.describe(), order=self.order_name,
+                         samples=samples, client_cpu_s=cpu)

@@ -14,7 +14,7 @@ from typing import Mapping
 
 from tabulate import tabulate, tabulate_formats
 
-from .results import QueryResult, RunResult, Status
+from .results import QueryResult, RunResult, ServerMessage, Status
 
 FORMATS = tuple(sorted(set(tabulate_formats) | {"csv", "json"}))
 SQL_PREVIEW = 48  # characters of SQL in the summary table
@@ -110,6 +110,22 @@ def statement(q: QueryResult, style: Style) -> str:
     return f"{table(q, style)}\n{footer(q)}"
 
 
+def diag_fields(d: ServerMessage | None) -> dict:
+    """The server's error fields for a JSON record (nulls when there was no server error)."""
+    if d is None:
+        return {"severity": None, "detail": None, "hint": None, "context": None, "position": None}
+    return {"severity": d.severity, "sqlstate": d.sqlstate, "message": d.primary, "detail": d.detail,
+            "hint": d.hint, "context": d.context, "position": d.position}
+
+
+def error_lines(q: QueryResult) -> list[str]:
+    """What the server said beyond the one-line error (DETAIL, HINT, CONTEXT, LINE and its
+    caret), as libpq prints it, for under a staged query's header."""
+    if q.diag is None:
+        return []
+    return q.diag.text.split("\n")[1:]
+
+
 def query_header(q: QueryResult) -> str:
     parts = [f"#{q.index}", f"worker {q.worker if q.worker is not None else '-'}", str(q.status)]
     if q.status is Status.OK:
@@ -142,12 +158,14 @@ def query_block(q: QueryResult, style: Style) -> str:
     lines = [query_header(q)]
     if waits_line(q):
         lines.append(waits_line(q))
+    lines.extend(q.notices)
     if q.status is Status.OK:
         if q.returns_rows:
             lines.append(table(q, style))
             lines.append(footer(q))
     else:
         lines.append(error_line(q))
+        lines.extend(error_lines(q))
     return "\n".join(lines)
 
 
@@ -187,7 +205,14 @@ def summary(run: RunResult, style: Style, slow: Mapping[int, float] | None = Non
     if blocking:
         lines.append("blocking: " + "; ".join(blocking))
     lines.append(totals(run))
+    if run.client_bound:
+        lines.append(client_bound_line(run))
     return "\n".join(lines)
+
+
+def client_bound_line(run: RunResult) -> str:
+    return (f"note: qshell itself was busy {_pct(run.client_cpu)} of the wall (CPU-bound client): the query times"
+            " include waiting for qshell, not only for the server")
 
 
 def blocking_lines(run: RunResult) -> list[str]:
@@ -268,7 +293,11 @@ def query_record(q: QueryResult, run_id: str | None, rows: bool = True, slowdown
         "end_ms": round(q.end_s * 1000, 3),
         "waits": [{"event": name, "share": round(share, 4)} for name, share in q.waits],
         "blocked_by": [{"by": who, "ms": round(t * 1000, 3)} for who, t in q.blocked_by],
+        "notices": list(q.notices),
     }
+    d = q.diag
+    rec.update(detail=d.detail if d else None, hint=d.hint if d else None, context=d.context if d else None,
+               position=d.position if d else None)
     if slowdown is not None:
         rec["slowdown"] = round(slowdown, 4)
     if rows:
@@ -296,6 +325,8 @@ def run_record(run: RunResult, run_id: str) -> dict:
         "mode": run.mode,
         "order": run.order,
         "samples": run.samples,
+        "client_cpu": round(run.client_cpu, 4),
+        "client_bound": run.client_bound,
     }
 
 
@@ -333,6 +364,7 @@ def sweep_rows(runs: list[RunResult]) -> list[dict]:
 
     Without an N=1 run in the sweep, the serial time is estimated as the sum of query
     times of the first run (``serial_estimated``)."""
+    runs = [r for r in runs if not r.interrupted]  # an interrupted run measured nothing
     serial = next((r.wall_s for r in runs if r.n == 1), None)
     estimated = serial is None
     if serial is None and runs:
@@ -355,7 +387,10 @@ def sweep_text(runs: list[RunResult], style: Style) -> str:
           duration(r["bound_ms"] / 1000)] + ([r["failed"]] if any(x["failed"] for x in rows) else []) for r in rows],
         headers=["N", "wall", "speedup vs N=1", "efficiency", "lower bound"] + (["not ok"] if any(x["failed"] for x in rows) else []),
         tablefmt=_table_fmt(style), disable_numparse=True, colalign=("right",) * (6 if any(x["failed"] for x in rows) else 5))
-    chart = bar_chart([(f"N={r.n}", r.wall_s) for r in runs])
+    chart = bar_chart([(f"N={r.n}", r.wall_s) for r in runs if not r.interrupted])
+    stopped = [r.n for r in runs if r.interrupted]
+    if stopped:
+        chart += f"\n(the run at N={stopped[0]} was interrupted: not in the table)"
     return f"{table}\n{est.strip()}\nwall time per N:\n{chart}".replace("\n\n", "\n")
 
 
@@ -363,13 +398,20 @@ def stats_cells(st) -> list[str]:  # noqa: ANN001 - analysis.Stats
     return [ms(st.min), ms(st.median), ms(st.p95), ms(st.max)]
 
 
+def _warm(runs: list[RunResult]) -> list[RunResult]:
+    """The repetitions statistics are taken over: after the cold first one, never an
+    interrupted one (its times are not measurements)."""
+    return [r for r in (runs[1:] if len(runs) > 1 else runs) if not r.interrupted]
+
+
 def repeat_text(runs: list[RunResult], style: Style) -> str:
     """Per repetition its wall (the first marked cold), then per query and for the wall
     min / median / p95 / max over the warm repetitions."""
     from .analysis import stats
 
-    warm = runs[1:] if len(runs) > 1 else runs
-    reps = tabulate([[i, duration(r.wall_s), f"{r.speedup:.2f}×", _pct(r.efficiency), "cold" if i == 1 else ""]
+    warm = _warm(runs)
+    reps = tabulate([[i, duration(r.wall_s), f"{r.speedup:.2f}×", _pct(r.efficiency),
+                      "interrupted" if r.interrupted else "cold" if i == 1 else ""]
                      for i, r in enumerate(runs, start=1)],
                     headers=["rep", "wall", "speedup", "efficiency", ""], tablefmt=_table_fmt(style),
                     disable_numparse=True, colalign=("right", "right", "right", "right", "left"))
@@ -381,7 +423,8 @@ def repeat_text(runs: list[RunResult], style: Style) -> str:
                          tablefmt=_table_fmt(style), disable_numparse=True,
                          colalign=("right", "left", "right", "right", "right", "right", "right"))
     wall = stats(r.wall_s for r in warm)
-    over = f"warm repetitions 2-{len(runs)}" if len(runs) > 1 else "1 repetition"
+    done = len(runs) - sum(r.interrupted for r in runs)
+    over = f"warm repetitions 2-{done}" if len(runs) > 1 else "1 repetition"
     return (f"{reps}\n{per_query}\nwall over {over}: min {duration(wall.min)} · median {duration(wall.median)} · "
             f"p95 {duration(wall.p95)} · max {duration(wall.max)} (N={runs[0].n}, {len(runs)} repetitions)")
 
@@ -389,7 +432,7 @@ def repeat_text(runs: list[RunResult], style: Style) -> str:
 def repeat_record(runs: list[RunResult], run_ids: list[str]) -> dict:
     from .analysis import stats
 
-    warm = runs[1:] if len(runs) > 1 else runs
+    warm = _warm(runs)
 
     def st(values) -> dict:  # noqa: ANN001
         s = stats(values)

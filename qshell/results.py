@@ -11,6 +11,10 @@ from enum import Enum
 # command tags after which the catalog (completion names) may have changed
 DDL_TAGS = frozenset({"CREATE", "ALTER", "DROP", "COMMENT"})
 
+# a run is client-bound when qshell's own CPU time / wall reaches this (see README)
+CLIENT_BOUND = 0.8
+CLIENT_BOUND_MIN_WALL = 0.05  # shorter runs: too few samples of CPU time to tell
+
 # PostgreSQL type OIDs psql right-aligns (numbers)
 NUMERIC_OIDS = frozenset({20, 21, 23, 26, 700, 701, 1700, 790})
 
@@ -33,6 +37,50 @@ class Column:
     @property
     def numeric(self) -> bool:
         return self.type_oid in NUMERIC_OIDS
+
+
+@dataclass(frozen=True, slots=True)
+class ServerMessage:
+    """Everything the server said about an error (psycopg2's ``diag``), kept so that it
+    can be shown as psql shows it: ``text`` as libpq formats it by default (``ERROR:``,
+    ``LINE n:`` with its caret, ``DETAIL:``, ``HINT:``, ``CONTEXT:``), the fields for
+    JSON and for ``\\errverbose``. ``position`` counts characters of the statement as
+    the user wrote it (1-based), not of what qshell wrapped around it."""
+
+    severity: str = "ERROR"
+    sqlstate: str | None = None
+    primary: str = ""
+    detail: str | None = None
+    hint: str | None = None
+    context: str | None = None
+    position: int | None = None
+    internal_query: str | None = None
+    schema_name: str | None = None
+    table_name: str | None = None
+    column_name: str | None = None
+    datatype_name: str | None = None
+    constraint_name: str | None = None
+    source_file: str | None = None
+    source_line: str | None = None
+    source_function: str | None = None
+    text: str = ""  # libpq's default-verbosity text, without the final newline
+
+    def verbose(self) -> str:
+        """psql's ``\\errverbose``: libpq's verbose form of the same error."""
+        lines = self.text.split("\n")
+        state = f"{self.sqlstate}: " if self.sqlstate else ""
+        out = [f"{self.severity}:  {state}{self.primary}"]
+        if len(lines) > 1 and lines[1].startswith("LINE "):
+            out.extend(lines[1:3])
+        for label, value in (("DETAIL", self.detail), ("HINT", self.hint), ("QUERY", self.internal_query),
+                             ("CONTEXT", self.context), ("SCHEMA NAME", self.schema_name),
+                             ("TABLE NAME", self.table_name), ("COLUMN NAME", self.column_name),
+                             ("DATATYPE NAME", self.datatype_name), ("CONSTRAINT NAME", self.constraint_name)):
+            if value:
+                out.append(f"{label}:  {value}")
+        if self.source_function or self.source_file:
+            out.append(f"LOCATION:  {self.source_function or ''}, {self.source_file or ''}:{self.source_line or ''}")
+        return "\n".join(out)
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +108,8 @@ class QueryResult:
     end_s: float = 0.0  # offset of completion from the run's start
     waits: tuple[tuple[str, float], ...] = ()  # ("Lock:transactionid", share of active samples), largest first
     blocked_by: tuple[tuple[str, float], ...] = ()  # ("#5" or "pid 123", seconds blocked), longest first
+    notices: tuple[str, ...] = ()  # NOTICE / WARNING / INFO messages, as libpq formats them, in order
+    diag: ServerMessage | None = None  # the server's full error, when it raised one
 
     @property
     def total_s(self) -> float:
@@ -91,6 +141,18 @@ class RunResult:
     mode: str = "autocommit"  # transaction mode the queries ran in
     order: str = "fifo"  # queue order: fifo (staged) or longest-first
     samples: int = 0  # pg_stat_activity samples taken during the run
+    client_cpu_s: float = 0.0  # CPU time the qshell process itself used during the run
+
+    @property
+    def client_cpu(self) -> float:
+        """The client's CPU time / wall: near 1.0, qshell itself was the bottleneck."""
+        return self.client_cpu_s / self.wall_s if self.wall_s > 0 else 0.0
+
+    @property
+    def client_bound(self) -> bool:
+        """The qshell process was busy for most of the run, so per-query times include
+        waiting for the client, not only for the server."""
+        return self.client_cpu >= CLIENT_BOUND and self.wall_s >= CLIENT_BOUND_MIN_WALL
 
     @property
     def bound_s(self) -> float:

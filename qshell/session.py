@@ -1,4 +1,9 @@
-"""The connection a shell works on: libpq target, its Database (pool), and the sandbox if any."""
+"""What one shell is connected to: the libpq target, the user's own session connection
+(``user``, what psql would be), the engine's worker pool (``pool``), the sandbox if any.
+
+Two connections, two names: a statement the user types runs on ``user``; a staged
+query runs on one of ``pool``'s connections. Never the other way round.
+"""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -6,30 +11,36 @@ from dataclasses import dataclass, field
 from .connect import describe, reconnect_dsn
 from .pool import Database
 from .sandbox import Sandbox
+from .usersession import UserSession
 
 
 @dataclass
 class Session:
     dsn: str
-    db: Database
+    user: UserSession  # the user's session: plain statements, BEGIN … COMMIT, temp tables, SET
+    pool: Database  # the workers' pool and qshell's side connection (sampler, catalog)
     sandbox: Sandbox | None = None
     params: dict[str, str] = field(default_factory=dict)  # libpq's view, no password
 
     @classmethod
     def open(cls, dsn: str, password: str | None = None, sandbox: Sandbox | None = None) -> "Session":
-        """Connect once to check the target (ConnectionFailed otherwise)."""
-        db = Database(dsn, password)
+        """Connect the user's session (ConnectionFailed otherwise); the pool connects
+        at the first run."""
+        pool = Database(dsn, password)
+        user = UserSession(connect=pool.connect)
         try:
-            params = db.info()
+            user.open()
+            params = user.params()
         except BaseException:
-            db.close()
+            user.close()
+            pool.close()
             raise
-        return cls(dsn, db, sandbox, params)
+        return cls(dsn, user, pool, sandbox, params)
 
     def reconnect(self, args: tuple[str, ...]) -> "Session":
         """A new session for ``\\c ARGS``; this one is left untouched if that fails."""
         dsn = reconnect_dsn(self.dsn, args)
-        return Session.open(dsn, self.db._password, self.sandbox)
+        return Session.open(dsn, self.pool._password, self.sandbox)
 
     @property
     def dbname(self) -> str:
@@ -51,4 +62,5 @@ class Session:
         return text
 
     def close(self) -> None:
-        self.db.close()
+        self.user.close()
+        self.pool.close()

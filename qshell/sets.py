@@ -112,7 +112,7 @@ class SetCommands:
         self.notice(f"pgbench tables loaded at scale {scale} ({scale * 100000:,} accounts) in {time.perf_counter() - t0:.1f} s")
 
     def do_demo(self: "Shell", cmd: Command) -> None:
-        check = self.session.db.execute("SELECT to_regclass('pgbench_accounts') IS NOT NULL AS present")
+        check = self.session.user.execute("SELECT to_regclass('pgbench_accounts') IS NOT NULL AS present")
         if not check.rows or check.rows[0][0] != "t":
             raise UsageError("\\demo needs the pgbench tables: run \\sandbox init [SCALE] first (or pgbench -i on this database)")
         self.staged.extend(DEMO)

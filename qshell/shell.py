@@ -18,6 +18,8 @@ from .errors import ConnectionFailed, ExitStatus, QshellError, UsageError
 from .execute import refuse_reason, stage_refusal
 from .explore import RunCommands
 from .reader import Entry, InputError, read_file
+from .interrupt import sigint_calls
+from .results import QueryResult, ServerMessage, Status
 from .session import Session
 from .sets import SetCommands
 from .settings import HELP, Settings, assign, listing, show
@@ -59,13 +61,15 @@ class Shell(RunCommands, SetCommands, DescribeCommands):
         self.prefill: str | None = None  # text for the next prompt (after \\e)
         self.catalog_loader = None  # set by the terminal: completion names, refreshed after DDL / \\c
         self._secrets: set[str] = set()
+        self.last_error: ServerMessage | None = None  # for \\errverbose
         self._attach(session)
 
     def _attach(self, session: Session) -> None:
         """Apply the session-wide settings to a (new) connection and hear about resets."""
-        session.db.set_readonly(self.settings.readonly)
-        session.db.on_reset = self._connection_reset
-        self._secrets.update(p for p in (password_in(session.dsn), session.db._password) if p)
+        session.user.set_readonly(self.settings.readonly)
+        session.pool.set_readonly(self.settings.readonly)
+        session.pool.on_reset = self._connection_reset
+        self._secrets.update(p for p in (password_in(session.dsn), session.pool._password) if p)
 
     def _connection_reset(self) -> None:
         if not self._reset_told:
@@ -258,23 +262,65 @@ class Shell(RunCommands, SetCommands, DescribeCommands):
         return min(n, self.settings.workers) if self.settings.workers else n
 
     def do_sql(self, cmd: Command) -> None:
+        """A plain statement: at once, on the user's own session, as psql runs it."""
         if not strip_comments_head(cmd.arg):
             return
         self.last_sql = cmd.arg
         reason = refuse_reason(cmd.arg)
         if reason:
             raise UsageError(reason)
-        q = self.session.db.execute(cmd.arg, maxrows=self.settings.maxrows)
+        user = self.session.user
+        if user.lost_while_idle():
+            self._reset_session()
+        with sigint_calls(user.cancel):
+            q = user.execute(cmd.arg, maxrows=self.settings.maxrows)
+        if user.cancelled:
+            self.notice("Cancel request sent")
+        self.show_notices(q)
         if self.settings.format == "json":
             self.write(render.json_line(render.query_record(q, None)))
-        elif q.status.value == "ok":
+        elif q.status is Status.OK:
             self.write(render.statement(q, self.style()))
         if self.settings.timing and self.settings.format != "json":
             self.write(f"Time: {q.total_s * 1000:.3f} ms")
+        for note in user.notifications():
+            self.write(render.json_line({"type": "notification", "channel": note.channel, "payload": note.payload,
+                                         "pid": note.pid}) if self.json else note.text())
         if q.changed_catalog:
             self.catalog_changed()
-        if q.status.value != "ok":
-            self.fail(render.error_line(q))
+        if q.status is not Status.OK:
+            if q.diag is not None:
+                self.last_error = q.diag
+            try:
+                self.fail(q.diag.text if q.diag is not None else render.error_line(q))
+            finally:
+                if user.cancelled and not self.interactive:
+                    raise _Stop(ExitStatus.SCRIPT_STOPPED)
+
+    def show_notices(self, q: QueryResult) -> None:
+        """The server's notices of a statement, on stderr, as psql prints them."""
+        for text in q.notices:
+            self.notice(text)
+
+    def _reset_session(self) -> None:
+        """psql's answer to a session the server closed: say so and connect again (what the
+        old session held — a transaction, temp tables — is gone, and the message says it)."""
+        try:
+            self.session.user.reset()
+        except ConnectionFailed:
+            self.notice("The connection to the server was lost. Attempting reset: Failed.")
+            raise
+        self.notice("The connection to the server was lost. Attempting reset: Succeeded.")
+
+    def do_errverbose(self, cmd: Command) -> None:
+        """psql's \\errverbose: the last server error, with every field the server sent."""
+        if self.last_error is None:
+            self.write("There is no previous error.")
+            return
+        if self.json:
+            self.write(render.json_line({"type": "error", **render.diag_fields(self.last_error)}))
+            return
+        self.write(self.last_error.verbose())
 
     # -- files, settings, connection ----------------------------------------------------
     def do_i(self, cmd: Command) -> None:
@@ -356,8 +402,10 @@ class Shell(RunCommands, SetCommands, DescribeCommands):
                 raise UsageError(f"\\set: unknown setting {cmd.args[0]!r}")
             self.write(f"{name} = {show(getattr(self.settings, name), name)}")
             return
-        self.settings = assign(self.settings, cmd.args[0], cmd.args[1])
-        self.session.db.set_readonly(self.settings.readonly)
+        new = assign(self.settings, cmd.args[0], cmd.args[1])
+        self.session.user.set_readonly(new.readonly)
+        self.session.pool.set_readonly(new.readonly)
+        self.settings = new
 
     def do_c(self, cmd: Command) -> None:
         self._secrets.update(p for p in (password_in(a) for a in (*cmd.args, " ".join(cmd.args))) if p)
@@ -412,4 +460,4 @@ class Shell(RunCommands, SetCommands, DescribeCommands):
     def prompt(self, continuation: bool = False) -> str:
         staged = f"[{len(self.staged)}]" if self.staged else ""
         mark = "-" if continuation else "="
-        return f"{self.session.dbname}{staged}{mark}{self.session.db.transaction_state}> "
+        return f"{self.session.dbname}{staged}{mark}{self.session.user.transaction_state}> "

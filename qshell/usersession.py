@@ -1,0 +1,199 @@
+"""The user's own session connection: what psql would be.
+
+Everything the user types that is not staged runs here, on one connection for the
+whole session, so that what PostgreSQL keeps per session stays: an open ``BEGIN``,
+temp tables, ``PREPARE``d statements, sequences' ``currval``, ``SET`` and
+``set_config(…, false)``, advisory locks, ``LISTEN``. The engine's workers never run
+on it (they have the pool, ``database.Database``); they receive its settings
+(``settings()``) at the start of each run.
+"""
+from __future__ import annotations
+
+import select
+from dataclasses import dataclass, field
+from typing import Callable
+
+import psycopg2
+from psycopg2 import extensions
+
+from .errors import ConnectionFailed
+from .execute import _Interrupted, close_cursor, run_statement
+from .results import QueryResult, Status
+
+# GUC names qshell passes on to the workers (and only these: they are used unquoted)
+_GUC_NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_.")
+
+_SETTINGS_SQL = ("SELECT name, setting FROM pg_settings WHERE source = 'session'"
+                 " UNION ALL SELECT 'role', current_setting('role')")
+
+
+@dataclass
+class Notification:
+    channel: str
+    payload: str
+    pid: int
+
+    def text(self) -> str:
+        """psql's line for an asynchronous notification."""
+        if self.payload:
+            return (f'Asynchronous notification "{self.channel}" with payload "{self.payload}"'
+                    f" received from server process with PID {self.pid}.")
+        return f'Asynchronous notification "{self.channel}" received from server process with PID {self.pid}.'
+
+
+@dataclass
+class UserSession:
+    """One autocommit psycopg2 connection, reconnected only after it was lost.
+
+    ``connect`` makes a new connection (raising ConnectionFailed); ``execute`` runs one
+    statement and blocks the calling greenlet until the server answers; ``cancel``
+    sends a cancel request (psql's Ctrl-C): the statement fails with the server's
+    "canceling statement due to user request", the connection and any transaction stay.
+    """
+
+    connect: Callable[[], "extensions.connection"]
+    conn: "extensions.connection | None" = None
+    readonly: bool = False
+    _info: dict = field(default_factory=dict)  # the reused cursor, a held cursor to close
+    _cancelled: bool = False
+
+    def open(self) -> None:
+        self.conn = self.connect()
+        self._info = {}
+        if self.readonly:
+            self.conn.cursor().execute("SET default_transaction_read_only = on")
+
+    # -- facts ----------------------------------------------------------------------
+    @property
+    def alive(self) -> bool:
+        return self.conn is not None and not self.conn.closed
+
+    def lost_while_idle(self) -> bool:
+        """True when the server closed the connection since the last statement (a restart,
+        ``pg_terminate_backend``). Costs no round trip: an idle connection has nothing to
+        read unless the server said something (a FATAL, a NOTIFY)."""
+        if not self.alive:
+            return True
+        try:
+            ready, _, _ = select.select([self.conn.fileno()], [], [], 0)
+            if ready:
+                self.conn.poll()  # takes notifications; raises when the server hung up
+        except (psycopg2.Error, OSError, ValueError):
+            return True
+        return bool(self.conn.closed)
+
+    def reset(self) -> None:
+        """Replace a lost connection (psql's "Attempting reset"); ConnectionFailed if it cannot."""
+        if self.conn is not None:
+            try:
+                self.conn.close()
+            except psycopg2.Error:
+                pass
+        self.conn = None
+        self.open()
+
+    @property
+    def transaction_state(self) -> str:
+        """'' outside a transaction, '*' inside one, '!' in a failed one (psql's prompt marks)."""
+        if not self.alive:
+            return ""
+        status = self.conn.info.transaction_status
+        if status == extensions.TRANSACTION_STATUS_INERROR:
+            return "!"
+        if status in (extensions.TRANSACTION_STATUS_INTRANS, extensions.TRANSACTION_STATUS_ACTIVE):
+            return "*"
+        return ""
+
+    def params(self) -> dict[str, str]:
+        """Where we are connected, from libpq (never includes the password)."""
+        conn = self.conn
+        params = dict(conn.info.dsn_parameters)
+        params.pop("password", None)
+        params["server_version"] = str(conn.info.parameter_status("server_version") or "")
+        params["backend_pid"] = str(conn.get_backend_pid())
+        params["superuser"] = str(conn.info.parameter_status("is_superuser") or "")
+        return params
+
+    def settings(self) -> dict[str, str] | None:
+        """The settings this session changed (``SET``, ``set_config(…, false)``, ``SET ROLE``),
+        for the workers; None when they cannot be read now (a failed transaction)."""
+        if not self.alive or self.transaction_state == "!":
+            return None
+        try:
+            cur = self.conn.cursor()
+            cur.execute(_SETTINGS_SQL)
+            rows = cur.fetchall()
+        except psycopg2.Error:
+            return None
+        out = {}
+        for name, value in rows:
+            if name == "role" and value == "none":
+                continue
+            if set(name.lower()) <= _GUC_NAME_CHARS:
+                out[name.lower()] = value
+        return out
+
+    def notifications(self) -> list[Notification]:
+        """LISTEN notifications received so far, oldest first (then forgotten)."""
+        if self.conn is None:
+            return []
+        out = [Notification(n.channel, n.payload, n.pid) for n in self.conn.notifies]
+        del self.conn.notifies[:]
+        return out
+
+    # -- running ------------------------------------------------------------------------
+    def execute(self, sql: str, maxrows: int = 100) -> QueryResult:
+        """Run one statement as typed; its errors come back in the result.
+
+        Raises ConnectionFailed when there is no connection and none can be made."""
+        if not self.alive:
+            self.open()
+        self._cancelled = False
+        import time
+
+        start = time.perf_counter()
+        try:
+            result = run_statement(self.conn, self._info, sql, 0, None, maxrows, start, 0.0,
+                                   cancelling=lambda: False)
+        except _Interrupted as stop:  # a KeyboardInterrupt reached the wait: cancelled on the server
+            result = stop.result
+        if self.alive and self.conn.info.transaction_status == extensions.TRANSACTION_STATUS_IDLE:
+            try:
+                close_cursor(self.conn, self._info)  # nothing of qshell's stays open in the user's session
+            except psycopg2.Error:
+                pass
+        if result.status is Status.ERROR and not self.alive:
+            raise ConnectionFailed(f"connection to server was lost: {result.error}")
+        return result
+
+    @property
+    def cancelled(self) -> bool:
+        """A cancel request was sent during the last statement."""
+        return self._cancelled
+
+    def cancel(self) -> None:
+        """Ask the server to cancel the running statement (from a signal handler; never raises)."""
+        if self.alive:
+            self._cancelled = True
+            try:
+                self.conn.cancel()
+            except psycopg2.Error:
+                pass
+
+    def set_readonly(self, on: bool) -> None:
+        """``default_transaction_read_only`` for this session; refused inside a transaction
+        (the SET would belong to it)."""
+        if on == self.readonly:
+            return
+        if self.alive:
+            if self.transaction_state:
+                from .errors import UsageError
+
+                raise UsageError("\\set readonly: finish the transaction first (COMMIT or ROLLBACK)")
+            self.conn.cursor().execute(f"SET default_transaction_read_only = {'on' if on else 'off'}")
+        self.readonly = on
+
+    def close(self) -> None:
+        if self.conn is not None and not self.conn.closed:
+            self.conn.close()
+        self.conn = None

@@ -15,6 +15,7 @@ from typing import Mapping
 from tabulate import tabulate, tabulate_formats
 
 from .results import QueryResult, RunResult, ServerMessage, Status
+from .visible import visible
 
 FORMATS = tuple(sorted(set(tabulate_formats) | {"csv", "json"}))
 SQL_PREVIEW = 48  # characters of SQL in the summary table
@@ -44,7 +45,9 @@ def _rows_word(n: int) -> str:
 
 
 def shorten(text: str, width: int) -> str:
-    one = text.replace("\r", "\\r").replace("\t", "    ")
+    """``text`` as table text (control characters escaped, see :func:`visible`; a tab
+    as four spaces), cut to ``width`` characters with an ellipsis."""
+    one = visible(text).replace("\t", "    ")
     if width > 1 and len(one) > width:
         return one[: width - 1] + "…"
     return one
@@ -52,7 +55,7 @@ def shorten(text: str, width: int) -> str:
 
 def _cell(value: str | None, style: Style) -> str:
     if value is None:
-        return style.null
+        return shorten(style.null, 0)
     return shorten(value, style.maxwidth)
 
 
@@ -66,6 +69,7 @@ def table(q: QueryResult, style: Style) -> str:
         for row in q.rows:
             w.writerow(["" if v is None else v for v in row])
         return buf.getvalue().rstrip("\n")
+    headers = [shorten(h, 0) for h in headers]  # no width limit: only escaped
     rows = [[_cell(v, style) for v in row] for row in q.rows]
     if style.expanded == "on" and rows:
         return expanded(headers, rows)
@@ -132,7 +136,7 @@ def query_header(q: QueryResult) -> str:
         parts.append(_rows_word(q.rowcount) if q.returns_rows else q.command)
     parts.append(f"wait {ms(q.wait_s)} ms")
     parts.append(f"run {ms(q.total_s)} ms")
-    return "── " + " · ".join(parts)
+    return "── " + visible(" · ".join(parts))
 
 
 def _pct(x: float) -> str:

@@ -1,0 +1,42 @@
+"""Text from the database made safe to print: control characters shown escaped, as psql does.
+
+A value, a column name or a piece of SQL may hold ESC, BEL or other control
+characters; written raw they would drive the terminal (``E'\\x1b[2J'`` clears the
+screen, ``E'\\x1b]0;title\\x07'`` sets the window title). Tables, headers and SQL
+previews pass through :func:`visible`; CSV and JSON carry the exact text.
+"""
+from __future__ import annotations
+
+import re
+
+__all__ = ["visible"]
+
+# C0 controls but newline and tab, DEL, and the C1 controls U+0080-U+009F: exactly the
+# characters PostgreSQL's ucs_wcwidth() calls non-printable (width -1), U+0000 aside
+# (a text value cannot hold it).
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def _escape(m: re.Match[str]) -> str:
+    c = m.group()
+    if c == "\r":
+        return "\\r"
+    code = ord(c)
+    return f"\\x{code:02X}" if code < 0x80 else f"\\u{code:04X}"
+
+
+def visible(text: str) -> str:
+    """``text`` with every control character escaped the way psql's aligned output
+    shows it (``pg_wcsformat`` in src/fe_utils/mbprint.c, UTF-8 client encoding):
+
+    * carriage return -> ``\\r``
+    * any other ASCII control character (U+0001-U+001F) and DEL -> ``\\xHH``, upper-case
+      hex: ESC is ``\\x1B``, BEL ``\\x07``, DEL ``\\x7F``
+    * a C1 control character (U+0080-U+009F) -> ``\\uHHHH``: NEL is ``\\u0085``
+
+    Newline and tab are left as they are (they are the table layout's business: a
+    newline makes a multi-line cell, a tab is expanded by the caller). Everything else,
+    backslashes and all other Unicode included, is unchanged, so the result holds no
+    control character but newline and tab, and ``visible(visible(s)) == visible(s)``.
+    """
+    return _CONTROL.sub(_escape, text)

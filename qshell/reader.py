@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import errno
 import io
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Iterator
@@ -25,7 +26,7 @@ class Entry:
 
 @dataclass(frozen=True, slots=True)
 class InputError:
-    """Input that cannot become an entry (bad encoding, unterminated at the end)."""
+    """Input that cannot become an entry (bad bytes in it, unterminated at the end)."""
 
     message: str
     source: str
@@ -34,6 +35,24 @@ class InputError:
 
 def _blank(text: str) -> bool:
     return not strip_comments_head(text)
+
+
+# a NUL, or a lone surrogate: an undecodable byte under "surrogateescape" (how Python
+# hands over argv, and how read_stream decodes) or any other character no UTF-8 can carry
+_BAD_CHAR = re.compile("[\x00\ud800-\udfff]")
+_REPLACED = "\ufffd"
+
+
+def _bad_bytes(line: str, lineno: int) -> tuple[str, str]:
+    """(``line`` fit for the lexer, what is wrong with it or ''). A line with a NUL or an
+    undecodable byte is never run: the bad characters become U+FFFD only so that the
+    statement boundaries around it are still found."""
+    m = _BAD_CHAR.search(line)
+    if m is None:
+        return line, ""
+    at = len(line[: m.start()].encode("utf-8")) + 1  # 1-based byte of the line
+    what = "NUL byte" if m.group() == "\x00" else "invalid UTF-8"
+    return _BAD_CHAR.sub(_REPLACED, line), f"{what} at byte {at} of line {lineno}"
 
 
 class EntryBuilder:
@@ -45,58 +64,84 @@ class EntryBuilder:
         self._prefix = ""  # "\\add " while collecting an \add statement
         self._start = 0
         self._lineno = 0
+        self._bad: tuple[str, int] | None = None  # the first bad line of the entry being read
 
     @property
     def pending(self) -> bool:
         """True while an unfinished statement (or a bare \\add) waits for more lines."""
         return bool(self._prefix) or not _blank(self._buf)
 
-    def feed(self, line: str) -> list[Entry]:
-        """Take one line (without its newline); return the entries it completed."""
+    def feed(self, line: str) -> list[Entry | InputError]:
+        """Take one line (without its newline); return the entries it completed.
+
+        An entry with a line holding a NUL or a character no UTF-8 can carry (a lone
+        surrogate, as an undecodable byte becomes) comes out as an InputError instead:
+        a statement is run whole or not at all."""
         self._lineno += 1
+        line, bad = _bad_bytes(line, self._lineno)
+        mark = (bad, self._lineno) if bad else None
         if self.pending and line.lstrip().startswith("\\") and split(self._buf).open_construct is None:
             # as in psql, a meta-command line is obeyed while a statement is being typed;
             # the unfinished statement stays in the buffer
+            if mark:
+                return [self._refused(mark, "command")]
             return [Entry(line.strip(), self.source, self._lineno, pending=self._prefix + self._buf)]
         if not self.pending:
-            self._buf = ""
+            self._buf, self._bad = "", None
             name = commands.meta_name(line)
             if line.lstrip().startswith("\\"):
                 self._start = self._lineno
                 if name in commands.SQL_TAKING:
                     self._prefix = line.lstrip()[: 1 + len(name)] + " "
                     rest = line.lstrip()[1 + len(name):]
-                    return self._take(rest, first=True)
+                    return self._take(rest, first=True, mark=mark)
+                if mark:
+                    return [self._refused(mark, "command")]
                 return [Entry(line.strip(), self.source, self._lineno)]
             self._start = self._lineno
-        return self._take(line, first=False)
+        return self._take(line, first=False, mark=mark)
 
-    def _take(self, text: str, first: bool) -> list[Entry]:
+    def _refused(self, mark: tuple[str, int], what: str) -> InputError:
+        return InputError(f"{mark[0]}; {what} not run", self.source, mark[1])
+
+    def _take(self, text: str, first: bool, mark: tuple[str, int] | None = None) -> list[Entry | InputError]:
         self._buf = text if first or not self._buf else self._buf + "\n" + text
+        self._bad = self._bad or mark
         if not self._prefix and _blank(self._buf) and not self._buf.strip():
-            self._buf = ""
+            self._buf, self._bad = "", None
             return []
         parts = split(self._buf, keep_empty=True)
-        out: list[Entry] = []
+        out: list[Entry | InputError] = []
         for stmt in parts.statements:
             if not stmt and not self._prefix:
                 continue  # a lone ';' (a bare \add followed by ';' is reported by the parser)
-            out.append(Entry(self._prefix + stmt + ";", self.source, self._start))
+            # the bad characters (U+FFFD now) tell which statements of the line hold them
+            if self._bad and _REPLACED in stmt:
+                out.append(self._refused(self._bad, "statement"))
+            else:
+                out.append(Entry(self._prefix + stmt + ";", self.source, self._start))
             self._prefix = ""
             self._start = self._lineno
+            self._bad = mark  # what follows lies on this line
         if parts.statements:
             self._buf = parts.rest if not _blank(parts.rest) or parts.open_construct else ""
+            if _REPLACED not in self._buf:
+                self._bad = None
         return out
 
     def reset(self) -> None:
         """Forget the unfinished statement (after \\e took it to the editor)."""
-        self._buf, self._prefix = "", ""
+        self._buf, self._prefix, self._bad = "", "", None
 
     def finish(self, terminate: bool = False) -> tuple[list[Entry], InputError | None]:
         """End of input. With ``terminate`` (as for ``-c``) a last statement without
         ``;`` is complete; otherwise unfinished input is an error, never run."""
         if not self.pending:
             return [], None
+        if self._bad:  # not run in any case; the bad line is what to mend first
+            error = self._refused(self._bad, "statement")
+            self._buf, self._prefix, self._bad = "", "", None
+            return [], error
         parts = split(self._buf)
         what = parts.open_construct
         if terminate and what is None and not _blank(self._buf):
@@ -127,23 +172,13 @@ def read_text(text: str, source: str, terminate: bool = False) -> Iterator[Entry
 def read_stream(stream: BinaryIO, source: str) -> Iterator[Entry | InputError]:
     """Entries of a byte stream, read line by line (stdin may be a live pipe).
 
-    A line that is not UTF-8 or holds a NUL byte becomes an InputError and is skipped.
+    A statement (or meta-command) with a line that is not UTF-8 or holds a NUL byte
+    becomes an InputError: refused whole, the entries around it unharmed.
     """
     builder = EntryBuilder(source)
-    lineno = 0
     for raw in stream:
-        lineno += 1
-        try:
-            line = raw.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            builder._lineno += 1
-            yield InputError(f"invalid UTF-8 at byte {exc.start} of the line; line skipped", source, lineno)
-            continue
-        if "\x00" in line:
-            builder._lineno += 1
-            yield InputError("NUL byte in input; line skipped", source, lineno)
-            continue
-        yield from builder.feed(line.rstrip("\n").rstrip("\r"))
+        # undecodable bytes become lone surrogates, which the builder refuses
+        yield from builder.feed(raw.decode("utf-8", "surrogateescape").rstrip("\n").rstrip("\r"))
     entries, error = builder.finish()
     yield from entries
     if error:

@@ -198,9 +198,15 @@ class Shell(RunCommands, SetCommands, DescribeCommands):
         except OSError as exc:
             raise UsageError(f"{name}: {exc.strerror or exc}") from None
         try:
-            return path, data.decode("utf-8")
+            text = data.decode("utf-8")
         except UnicodeDecodeError as exc:
             raise UsageError(f"{name}: not UTF-8 (byte {exc.start})") from None
+        nul = data.find(b"\x00")
+        if nul != -1:  # a NUL cannot reach the server: the file is refused whole, as bad UTF-8
+            line = data.count(b"\n", 0, nul) + 1
+            at = nul - (data.rfind(b"\n", 0, nul) + 1) + 1
+            raise UsageError(f"{name}: NUL byte at byte {at} of line {line}; nothing staged")
+        return path, text
 
     def stage_file(self, path: Path | str, label: str) -> int:
         """Stage every statement of an SQL file; all or nothing. Returns how many."""

@@ -1,0 +1,34 @@
+"""Small fixes, each checked against the real server (or a real process) as psql would behave."""
+from __future__ import annotations
+
+import json
+
+# -- settings are range-checked ---------------------------------------------------------
+
+
+def test_timeout_out_of_range_is_refused_and_queries_still_run(qshell):
+    r = qshell("\\set timeout 99999999999s\n\\set timeout\n\\add SELECT 1 AS one;\n\\go\n")
+    errors = [line for line in r.err.splitlines() if line.strip()]
+    assert len(errors) == 1, r.err
+    assert "\\set timeout" in errors[0] and "2147483647ms" in errors[0]
+    assert "timeout = off" in r.out  # the bad value was not taken
+    assert "1 queries" in r.out or "1 query" in r.out
+    assert "failed" not in r.out + r.err
+
+
+def test_numeric_settings_name_their_range(qshell):
+    r = qshell("\\set maxrows 3000000000\n\\set maxwidth 2\n\\set workers 0\n\\set workers 99999\n"
+               "\\set timeout 2147483647ms\n\\set timeout\n")
+    errors = [line for line in r.err.splitlines() if line.strip()]
+    assert len(errors) == 4, r.err
+    assert "maxrows: expected a whole number from 0 to 2147483647" in errors[0]
+    assert "maxwidth: expected a whole number from 4 to 2147483647" in errors[1]
+    assert "workers: expected a whole number from 1 to 10000" in errors[2] and "99999" in errors[3]
+    assert "timeout = 2.14748e+06s" in r.out  # the largest statement_timeout is taken
+
+
+def test_largest_timeout_is_accepted_by_the_server(qshell):
+    r = qshell("\\set timeout 2147483647ms\n\\add SELECT 1;\n\\go\n", "--format", "json")
+    assert r.code == 0, r.err
+    run = [json.loads(line) for line in r.out.splitlines()][-1]
+    assert run["type"] == "run" and run["ok"] == 1

@@ -32,3 +32,34 @@ def test_largest_timeout_is_accepted_by_the_server(qshell):
     assert r.code == 0, r.err
     run = [json.loads(line) for line in r.out.splitlines()][-1]
     assert run["type"] == "run" and run["ok"] == 1
+
+
+# -- damaged run records ------------------------------------------------------------------
+
+BAD_RUNS = [
+    {"wall_ms": "x"},
+    {"results": 5},
+    {"n": "a"},
+    {"started_at": None},
+    {"results": [{"total_ms": "slow", "sql": "SELECT 1", "status": "ok", "index": 1}]},
+    {"results": [None]},
+    {"speedup": [1]},
+    {"started_at": 1e300},
+]
+
+
+def test_runs_of_the_wrong_type_are_skipped_as_damaged(qshell, hist):
+    r = qshell("\\add SELECT 1;\n\\go 1\n\\go 1\n")
+    assert r.code == 0, r.err
+    path = hist / "runs.jsonl"
+    good = json.loads(path.read_text().splitlines()[0])
+    with path.open("a") as f:
+        for bad in BAD_RUNS:
+            f.write(json.dumps({**good, **bad}) + "\n")
+    r = qshell("\\history\n\\compare 1 2\n\\compare 1 -1\n\\add SELECT 1;\n\\go 1\n")
+    assert "internal error" not in r.err, r.err
+    assert r.code == 0, r.err
+    assert f"skipped {len(BAD_RUNS)} damaged line(s)" in r.err
+    table = r.out.split("run 1 ms")[0]
+    assert table.count(good["fingerprint"]) == 2  # the two good runs are listed, no other
+    assert "run 1 ms" in r.out and "run 2 ms" in r.out

@@ -132,9 +132,9 @@ def main(argv: list[str] | None = None, stdin=None, stdout: TextIO | None = None
     try:
         return _main(args, stdin, out, err)
     except QshellError as exc:
-        from .connect import password_in, redact
+        from .connect import passwords_in, redact
 
-        secrets = {p for p in map(password_in, args) if p}
+        secrets = set().union(*map(passwords_in, args))
         err.write(f"{PROG}: {redact(str(exc), secrets)}\n")
         return int(exc.status)
     except KeyboardInterrupt:

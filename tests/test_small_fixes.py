@@ -63,3 +63,24 @@ def test_runs_of_the_wrong_type_are_skipped_as_damaged(qshell, hist):
     table = r.out.split("run 1 ms")[0]
     assert table.count(good["fingerprint"]) == 2  # the two good runs are listed, no other
     assert "run 1 ms" in r.out and "run 2 ms" in r.out
+
+
+# -- passwords never echoed -------------------------------------------------------------
+
+SECRET = "pa%zzss"  # badly percent-encoded: libpq quotes the token back in its error
+
+
+def test_badly_encoded_password_is_never_shown(qshell_proc, dsn):
+    uris = [f"postgresql://u:{SECRET}@localhost/db", f"postgresql://u@localhost/db?password={SECRET}&sslmode=disable",
+            f"host=localhost password='{SECRET}"]  # the last: an unterminated quote
+    for uri in uris:
+        r = qshell_proc("", uri, "-c", "SELECT 1", use_dsn=False)
+        assert r.code in (1, 2)
+        assert r.err.strip(), "an error is reported"
+        assert SECRET not in r.out + r.err and "zzss" not in r.out + r.err, (uri, r.err)
+        if "'" in uri:
+            continue
+        r = qshell_proc(f"\\c {uri}\n\\c '{uri}'\nSELECT 'still here' AS s;\n")
+        assert r.err.count("previous connection kept") == 2
+        assert "still here" in r.out
+        assert SECRET not in r.out + r.err and "zzss" not in r.out + r.err, (uri, r.err)

@@ -2,6 +2,11 @@
 from __future__ import annotations
 
 import json
+import os
+import time
+from pathlib import Path
+
+import pytest
 
 # -- settings are range-checked ---------------------------------------------------------
 
@@ -84,3 +89,69 @@ def test_badly_encoded_password_is_never_shown(qshell_proc, dsn):
         assert r.err.count("previous connection kept") == 2
         assert "still here" in r.out
         assert SECRET not in r.out + r.err and "zzss" not in r.out + r.err, (uri, r.err)
+
+
+# -- a role that needs its password (the test server trusts everyone else) ----------------
+
+PW_ROLE, PW = "qshell_pw_role", "right-pw"
+
+
+def _wait_for_auth(dsn: str, must_fail: bool) -> None:
+    import psycopg2
+
+    for _ in range(100):
+        try:
+            psycopg2.connect(dsn, user=PW_ROLE, dbname="postgres").close()
+            ok = True
+        except psycopg2.OperationalError:
+            ok = False
+        if ok != must_fail:
+            return
+        time.sleep(0.05)
+    raise AssertionError("pg_hba.conf reload not seen")
+
+
+@pytest.fixture
+def pw_role(dsn):
+    """A login role with scram-sha-256 authentication, added at the top of pg_hba.conf."""
+    import psycopg2
+
+    conn = psycopg2.connect(dsn)
+    conn.autocommit = True
+    cur = conn.cursor()
+    cur.execute("SHOW hba_file")
+    hba = Path(cur.fetchone()[0])
+    if not os.access(hba, os.W_OK):
+        pytest.skip("pg_hba.conf of the test server is not writable here")
+    original = hba.read_text()
+    cur.execute(f"DROP ROLE IF EXISTS {PW_ROLE}")
+    cur.execute(f"CREATE ROLE {PW_ROLE} LOGIN PASSWORD '{PW}'")
+    hba.write_text(f"local all {PW_ROLE} scram-sha-256\nhost all {PW_ROLE} all scram-sha-256\n" + original)
+    cur.execute("SELECT pg_reload_conf()")
+    _wait_for_auth(dsn, must_fail=True)
+    try:
+        yield PW_ROLE, PW
+    finally:
+        hba.write_text(original)
+        cur.execute("SELECT pg_reload_conf()")
+        _wait_for_auth(dsn, must_fail=False)
+        cur.execute(f"DROP ROLE IF EXISTS {PW_ROLE}")
+        conn.close()
+
+
+def test_explicit_password_in_reconnect_wins_over_the_typed_one(dsn, pw_role):
+    from qshell.session import Session
+
+    user, password = pw_role
+    first = Session.open(dsn, "typed-for-W")  # the -W password (the trusted superuser ignores it)
+    host, port = first.params["host"], first.params["port"]
+    try:
+        new = first.reconnect((f"dbname=postgres user={user} host={host} port={port} password={password}",))
+        assert new.params["user"] == user
+        new.close()
+        uri = f"postgresql://{user}:{password}@/postgres?host={host}&port={port}"
+        new = first.reconnect((uri,))
+        assert new.params["user"] == user
+        new.close()
+    finally:
+        first.close()

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import BinaryIO, Iterator, TextIO
 
 from . import __version__
-from .errors import ExitStatus, QshellError, UsageError
+from .errors import ConnectionFailed, ExitStatus, QshellError, UsageError
 from .paths import data_dir
 from .paths import history_dir as resolve_history_dir
 from .reader import Entry, InputError, read_file, read_stream, read_text
@@ -103,6 +103,19 @@ def _startup_entries() -> Iterator[Entry | InputError]:
     yield from entries
 
 
+def _read_password() -> str:
+    """-W: prompt on the terminal and read the answer from it, as psql does; never from
+    stdin, which may be the script. No terminal (a pipeline, cron): fail, status 2."""
+    try:
+        os.close(os.open("/dev/tty", os.O_RDWR | os.O_NOCTTY))  # getpass falls back to stdin without it
+    except OSError as exc:
+        raise ConnectionFailed(f"-W: no terminal to read the password from (/dev/tty: {exc.strerror or exc})") from None
+    try:
+        return getpass.getpass("Password: ")
+    except EOFError:
+        raise ConnectionFailed("-W: no password given") from None
+
+
 def _settings(args: argparse.Namespace) -> Settings:
     s = Settings()
     for item in args.set:
@@ -170,7 +183,7 @@ def _main(argv: list[str], stdin, out: TextIO, err: TextIO) -> int:  # noqa: ANN
     named = any(v for v in (dbname, user, args.host, args.port))
     binary_in = binary(stdin)
     interactive = not args.scripts and isatty(binary_in) and isatty(out)
-    password = getpass.getpass("Password: ") if args.password else None
+    password = _read_password() if args.password else None
 
     box = None
     if args.sandbox or sandbox_mod.wanted(named):

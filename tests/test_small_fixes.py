@@ -3,10 +3,14 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 
 import pytest
+
+from .conftest import clean_env
 
 # -- settings are range-checked ---------------------------------------------------------
 
@@ -155,3 +159,42 @@ def test_explicit_password_in_reconnect_wins_over_the_typed_one(dsn, pw_role):
         new.close()
     finally:
         first.close()
+
+
+# -- -W reads the terminal, never the script -----------------------------------------------
+
+MARKER_SCRIPT = "SELECT 'script' || '-ran' AS marker;\n"
+
+
+def test_password_prompt_without_a_terminal_fails_and_leaves_stdin(dsn, hist, tmp_path):
+    script = tmp_path / "script.sql"
+    script.write_text(MARKER_SCRIPT)
+    with script.open("rb") as f:
+        p = subprocess.run([sys.executable, "-m", "qshell", "--history-dir", str(hist), "-W", dsn], stdin=f,
+                           capture_output=True, timeout=60, env=clean_env(), start_new_session=True)  # no controlling tty
+        consumed = os.lseek(f.fileno(), 0, os.SEEK_CUR)  # the offset is shared with the child
+    out, err = p.stdout.decode(), p.stderr.decode()
+    assert p.returncode == 2, err
+    assert err.count("\n") == 1 and "-W: no terminal to read the password from" in err
+    assert "script-ran" not in out and "Warning" not in err
+    assert consumed == 0  # the script was not read as a password
+
+
+def test_password_prompt_reads_the_terminal_while_the_script_comes_on_stdin(dsn, hist, tmp_path, pw_role):
+    import pexpect
+
+    user, password = pw_role
+    script = tmp_path / "script.sql"
+    script.write_text(MARKER_SCRIPT)
+    cmd = f"exec {sys.executable} -m qshell --history-dir {hist} -W -U {user} '{dsn}' < {script}"
+    child = pexpect.spawn("/bin/sh", ["-c", cmd], env=clean_env(PROMPT_TOOLKIT_NO_CPR="1", TERM="xterm"),
+                          encoding="utf-8", timeout=30)
+    try:
+        child.expect_exact("Password:")
+        child.sendline(password)
+        child.expect_exact("script-ran")
+        child.expect(pexpect.EOF)
+    finally:
+        child.close()
+    assert child.exitstatus == 0
+    assert password not in child.before

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import BinaryIO, Iterator, TextIO
 
 from . import __version__
-from .errors import ConnectionFailed, ExitStatus, QshellError, UsageError
+from .errors import ConnectionFailed, ExitStatus, OutputClosed, QshellError, UsageError
 from .paths import data_dir
 from .paths import history_dir as resolve_history_dir
 from .reader import Entry, InputError, read_file, read_stream, read_text
@@ -134,6 +134,26 @@ def _settings(args: argparse.Namespace) -> Settings:
     return s
 
 
+def _drop_output(*streams: TextIO) -> None:
+    """Point each closed output (its pipe's reader gone) at os.devnull, so that nothing
+    more, not even the flush at interpreter exit, reports the broken pipe (Python's
+    documented way; stdout always, stderr when it too is closed)."""
+    for i, stream in enumerate(streams):
+        try:
+            if i:
+                stream.flush()
+                continue
+        except OSError:
+            pass
+        try:
+            fd = stream.fileno()
+        except (AttributeError, OSError, ValueError):  # StringIO: nothing to do
+            continue
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, fd)
+        os.close(devnull)
+
+
 def main(argv: list[str] | None = None, stdin=None, stdout: TextIO | None = None, stderr: TextIO | None = None) -> int:  # noqa: ANN001
     """Run qshell; return the exit status (0 ok, 1 error, 2 connection, 3 stopped script)."""
     out = stdout or sys.stdout
@@ -150,6 +170,9 @@ def main(argv: list[str] | None = None, stdin=None, stdout: TextIO | None = None
         secrets = set().union(*map(passwords_in, args))
         err.write(f"{PROG}: {redact(str(exc), secrets)}\n")
         return int(exc.status)
+    except (OutputClosed, BrokenPipeError):  # qshell ... | head: end quietly, as psql does
+        _drop_output(out, err)
+        return int(ExitStatus.ERROR)
     except KeyboardInterrupt:
         err.write(f"{PROG}: interrupted\n")
         return int(ExitStatus.SCRIPT_STOPPED)

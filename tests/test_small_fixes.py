@@ -198,3 +198,21 @@ def test_password_prompt_reads_the_terminal_while_the_script_comes_on_stdin(dsn,
         child.close()
     assert child.exitstatus == 0
     assert password not in child.before
+
+
+# -- a closed output pipe ------------------------------------------------------------------
+
+@pytest.mark.parametrize("both", [False, True], ids=["stdout", "stdout-and-stderr"])
+def test_output_piped_into_head_ends_quietly(dsn, hist, both):
+    # head exits after one line; qshell then writes into a pipe with no reader
+    argv = [sys.executable, "-m", "qshell", "--history-dir", str(hist), dsn, "-c", "SELECT 1 AS first",
+            "-c", "SELECT pg_sleep(0.5)", "-c", "SELECT generate_series(1,100000)", "-c", "SELECT 1/0"]
+    qs = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT if both else subprocess.PIPE,
+                          env=clean_env())
+    head = subprocess.run(["head", "-1"], stdin=qs.stdout, capture_output=True, timeout=60)
+    qs.stdout.close()
+    err = b"" if both else qs.stderr.read()
+    code = qs.wait(timeout=60)
+    assert head.stdout.decode().startswith("+---")
+    assert err.decode() == ""  # no "internal error: BrokenPipeError", no "Exception ignored"
+    assert code == 1

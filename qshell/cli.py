@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import getpass
 import os
+import signal
 import sys
 import traceback
 import warnings
@@ -134,6 +135,25 @@ def _settings(args: argparse.Namespace) -> Settings:
     return s
 
 
+class _Hangup(BaseException):
+    """SIGHUP: leave as at exit (close the session, stop the sandbox if we are its last
+    user); a BaseException, so that no command's error handling takes it for a failure."""
+
+
+def _hangup(signum, frame) -> None:  # noqa: ANN001
+    raise _Hangup()
+
+
+def _on_hangup(handler):  # noqa: ANN001, ANN202
+    """Install ``handler`` for SIGHUP; return the previous one (None off the main thread)."""
+    if handler is None:
+        return None
+    try:
+        return signal.signal(signal.SIGHUP, handler)
+    except (ValueError, OSError, AttributeError):  # not the main thread; no SIGHUP here
+        return None
+
+
 def _drop_output(*streams: TextIO) -> None:
     """Point each closed output (its pipe's reader gone) at os.devnull, so that nothing
     more, not even the flush at interpreter exit, reports the broken pipe (Python's
@@ -162,8 +182,11 @@ def main(argv: list[str] | None = None, stdin=None, stdout: TextIO | None = None
     if not debug:
         warnings.simplefilter("ignore")
     args = list(sys.argv[1:] if argv is None else argv)
+    previous = _on_hangup(_hangup)
     try:
         return _main(args, stdin, out, err)
+    except _Hangup:  # the terminal closed (or kill -HUP): the finally clauses have run; quiet
+        return 128 + signal.SIGHUP
     except QshellError as exc:
         from .connect import passwords_in, redact
 
@@ -181,6 +204,8 @@ def main(argv: list[str] | None = None, stdin=None, stdout: TextIO | None = None
             traceback.print_exc(file=err)
         err.write(f"{PROG}: internal error: {type(exc).__name__}: {exc} (set QSHELL_DEBUG=1 for details)\n")
         return int(ExitStatus.ERROR)
+    finally:
+        _on_hangup(previous)
 
 
 def _main(argv: list[str], stdin, out: TextIO, err: TextIO) -> int:  # noqa: ANN001

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import json
 import os
+import select
+import signal
 import subprocess
 import sys
 import time
@@ -216,3 +218,92 @@ def test_output_piped_into_head_ends_quietly(dsn, hist, both):
     assert head.stdout.decode().startswith("+---")
     assert err.decode() == ""  # no "internal error: BrokenPipeError", no "Exception ignored"
     assert code == 1
+
+
+# -- the sandbox: concurrent first starts, killed users, SIGHUP (slow: one server each) -----
+
+def _sandbox_cmd(box: Path, hist: Path, *args: str) -> list[str]:
+    return [sys.executable, "-m", "qshell", "--sandbox", "--sandbox-dir", str(box), "--history-dir", str(hist), *args]
+
+
+def _postmaster_pid(box: Path) -> int | None:
+    try:
+        return int((box / "postmaster.pid").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def _stopped(box: Path, wait: float = 10) -> bool:
+    """No postmaster.pid and no server process for ``box`` (within ``wait`` seconds)."""
+    import psutil
+
+    deadline = time.monotonic() + wait
+    while time.monotonic() < deadline:
+        pid = _postmaster_pid(box)
+        if pid is None and not any(str(box) in " ".join(p.info["cmdline"] or []) and p.info["name"] == "postgres"
+                                   for p in psutil.process_iter(["name", "cmdline"])):
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def _stop_server(box: Path) -> None:
+    pid = _postmaster_pid(box)
+    if pid is not None:
+        try:
+            os.kill(pid, signal.SIGINT)  # fast shutdown, if a test left it running
+        except OSError:
+            pass
+        _stopped(box)
+
+
+def _started(box: Path, hist: Path) -> subprocess.Popen:
+    """A qshell on the sandbox reading a script from a pipe left open, once it has answered."""
+    proc = subprocess.Popen(_sandbox_cmd(box, hist), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, env=clean_env())
+    proc.stdin.write(b"SELECT 'ready' || '!' AS r;\n")
+    proc.stdin.flush()
+    deadline, seen = time.monotonic() + 120, b""
+    while b"ready!" not in seen:
+        assert time.monotonic() < deadline, seen
+        ready, _, _ = select.select([proc.stdout], [], [], 1)
+        if ready:
+            chunk = os.read(proc.stdout.fileno(), 4096)
+            assert chunk, proc.stderr.read()
+            seen += chunk
+    return proc
+
+
+def test_two_first_starts_at_once_share_one_sandbox(tmp_path):
+    box = tmp_path / "box"
+    try:
+        procs = [subprocess.Popen(_sandbox_cmd(box, tmp_path / f"h{i}", "-c", "SELECT 1 AS one"),
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=clean_env()) for i in range(2)]
+        results = [(p.wait(timeout=180), p.stdout.read().decode(), p.stderr.read().decode()) for p in procs]
+        for code, out, err in results:
+            assert code == 0, err
+            assert "Errno 17" not in err and "one" in out
+        assert _stopped(box)  # the last one out stopped it
+    finally:
+        _stop_server(box)
+
+
+def test_killed_or_hung_up_qshell_does_not_keep_the_sandbox_running(tmp_path):
+    box, hist = tmp_path / "box", tmp_path / "hist"
+    try:
+        killed = _started(box, hist)
+        killed.kill()  # SIGKILL: its pid stays registered with the server
+        killed.wait(timeout=30)
+        p = subprocess.run(_sandbox_cmd(box, hist, "-c", "SELECT 2 AS two"), capture_output=True, timeout=180,
+                           env=clean_env())
+        assert p.returncode == 0, p.stderr.decode()
+        assert _stopped(box), "the last live qshell left: the server must stop"
+
+        hung = _started(box, hist)  # its script pipe stays open: it waits for more input
+        hung.send_signal(signal.SIGHUP)
+        code = hung.wait(timeout=60)
+        assert code == 129, hung.stderr.read().decode()
+        assert b"Traceback" not in hung.stderr.read()
+        assert _stopped(box)
+    finally:
+        _stop_server(box)

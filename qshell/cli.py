@@ -135,9 +135,10 @@ def _settings(args: argparse.Namespace) -> Settings:
     return s
 
 
-class _Hangup(BaseException):
+class _Hangup(SystemExit):
     """SIGHUP: leave as at exit (close the session, stop the sandbox if we are its last
-    user); a BaseException, so that no command's error handling takes it for a failure."""
+    user). A SystemExit, so that no command's error handling takes it for a failure, and
+    gevent's hub, when the signal lands in it, passes it on to the main greenlet."""
 
 
 def _hangup(signum, frame) -> None:  # noqa: ANN001

@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import getpass
 import os
+import signal
 import sys
 import traceback
 import warnings
@@ -16,7 +17,7 @@ from pathlib import Path
 from typing import BinaryIO, Iterator, TextIO
 
 from . import __version__
-from .errors import ExitStatus, QshellError, UsageError
+from .errors import ConnectionFailed, ExitStatus, OutputClosed, QshellError, UsageError
 from .paths import data_dir
 from .paths import history_dir as resolve_history_dir
 from .reader import Entry, InputError, read_file, read_stream, read_text
@@ -103,6 +104,19 @@ def _startup_entries() -> Iterator[Entry | InputError]:
     yield from entries
 
 
+def _read_password() -> str:
+    """-W: prompt on the terminal and read the answer from it, as psql does; never from
+    stdin, which may be the script. No terminal (a pipeline, cron): fail, status 2."""
+    try:
+        os.close(os.open("/dev/tty", os.O_RDWR | os.O_NOCTTY))  # getpass falls back to stdin without it
+    except OSError as exc:
+        raise ConnectionFailed(f"-W: no terminal to read the password from (/dev/tty: {exc.strerror or exc})") from None
+    try:
+        return getpass.getpass("Password: ")
+    except EOFError:
+        raise ConnectionFailed("-W: no password given") from None
+
+
 def _settings(args: argparse.Namespace) -> Settings:
     s = Settings()
     for item in args.set:
@@ -121,6 +135,46 @@ def _settings(args: argparse.Namespace) -> Settings:
     return s
 
 
+class _Hangup(SystemExit):
+    """SIGHUP: leave as at exit (close the session, stop the sandbox if we are its last
+    user). A SystemExit, so that no command's error handling takes it for a failure, and
+    gevent's hub, when the signal lands in it, passes it on to the main greenlet."""
+
+
+def _hangup(signum, frame) -> None:  # noqa: ANN001
+    raise _Hangup()
+
+
+def _on_hangup(handler):  # noqa: ANN001, ANN202
+    """Install ``handler`` for SIGHUP; return the previous one (None off the main thread)."""
+    if handler is None:
+        return None
+    try:
+        return signal.signal(signal.SIGHUP, handler)
+    except (ValueError, OSError, AttributeError):  # not the main thread; no SIGHUP here
+        return None
+
+
+def _drop_output(*streams: TextIO) -> None:
+    """Point each closed output (its pipe's reader gone) at os.devnull, so that nothing
+    more, not even the flush at interpreter exit, reports the broken pipe (Python's
+    documented way; stdout always, stderr when it too is closed)."""
+    for i, stream in enumerate(streams):
+        try:
+            if i:
+                stream.flush()
+                continue
+        except OSError:
+            pass
+        try:
+            fd = stream.fileno()
+        except (AttributeError, OSError, ValueError):  # StringIO: nothing to do
+            continue
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, fd)
+        os.close(devnull)
+
+
 def main(argv: list[str] | None = None, stdin=None, stdout: TextIO | None = None, stderr: TextIO | None = None) -> int:  # noqa: ANN001
     """Run qshell; return the exit status (0 ok, 1 error, 2 connection, 3 stopped script)."""
     out = stdout or sys.stdout
@@ -129,14 +183,20 @@ def main(argv: list[str] | None = None, stdin=None, stdout: TextIO | None = None
     if not debug:
         warnings.simplefilter("ignore")
     args = list(sys.argv[1:] if argv is None else argv)
+    previous = _on_hangup(_hangup)
     try:
         return _main(args, stdin, out, err)
+    except _Hangup:  # the terminal closed (or kill -HUP): the finally clauses have run; quiet
+        return 128 + signal.SIGHUP
     except QshellError as exc:
-        from .connect import password_in, redact
+        from .connect import passwords_in, redact
 
-        secrets = {p for p in map(password_in, args) if p}
+        secrets = set().union(*map(passwords_in, args))
         err.write(f"{PROG}: {redact(str(exc), secrets)}\n")
         return int(exc.status)
+    except (OutputClosed, BrokenPipeError):  # qshell ... | head: end quietly, as psql does
+        _drop_output(out, err)
+        return int(ExitStatus.ERROR)
     except KeyboardInterrupt:
         err.write(f"{PROG}: interrupted\n")
         return int(ExitStatus.SCRIPT_STOPPED)
@@ -145,6 +205,8 @@ def main(argv: list[str] | None = None, stdin=None, stdout: TextIO | None = None
             traceback.print_exc(file=err)
         err.write(f"{PROG}: internal error: {type(exc).__name__}: {exc} (set QSHELL_DEBUG=1 for details)\n")
         return int(ExitStatus.ERROR)
+    finally:
+        _on_hangup(previous)
 
 
 def _main(argv: list[str], stdin, out: TextIO, err: TextIO) -> int:  # noqa: ANN001
@@ -170,7 +232,7 @@ def _main(argv: list[str], stdin, out: TextIO, err: TextIO) -> int:  # noqa: ANN
     named = any(v for v in (dbname, user, args.host, args.port))
     binary_in = binary(stdin)
     interactive = not args.scripts and isatty(binary_in) and isatty(out)
-    password = getpass.getpass("Password: ") if args.password else None
+    password = _read_password() if args.password else None
 
     box = None
     if args.sandbox or sandbox_mod.wanted(named):

@@ -6,6 +6,9 @@ password before showing a target.
 """
 from __future__ import annotations
 
+import re
+from urllib.parse import unquote
+
 from psycopg2.extensions import make_dsn, parse_dsn
 
 from .errors import UsageError
@@ -46,8 +49,6 @@ def reconnect_dsn(current: str, args: tuple[str, ...]) -> str:
 
 def mask(text: str) -> str:
     """``text`` with any password in a conninfo or URI replaced by ``***`` (best effort)."""
-    import re
-
     text = re.sub(r"(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)", r"\1***", text, flags=re.I)
     text = re.sub(r"(postgres(?:ql)?://[^:/@\s]*:)[^@\s]*@", r"\1***@", text)
     return text
@@ -64,18 +65,46 @@ def describe(params: dict[str, str]) -> str:
     return f'You are connected to database "{db}" as user "{user}" {where}.'
 
 
+# a password written in a conninfo or URI, found by its text (for strings libpq cannot parse)
+_URI_PASSWORD = re.compile(r"postgres(?:ql)?://[^:/@\s]*:([^@/\s]*)@")
+_KEY_PASSWORD = re.compile(r"(?:^|[\s?&])password\s*=\s*('(?:[^'\\]|\\.)*'?|[^\s&]*)", re.I)
+
+
+def passwords_in(text: str) -> set[str]:
+    """Every password written in ``text`` (a conninfo, URI or command argument): libpq's
+    reading of it, and, found textually, the raw and percent-decoded forms (libpq quotes a
+    badly encoded password back in its error message)."""
+    found: set[str] = set()
+    try:
+        found.add(parse_dsn(text).get("password") or "")
+    except Exception:  # noqa: BLE001 - unparsable: the text is all there is
+        pass
+    raw = [m.group(1) for m in _URI_PASSWORD.finditer(text)]
+    for m in _KEY_PASSWORD.finditer(text):
+        value = m.group(1)
+        if value.startswith("'"):
+            value = re.sub(r"\\(.)", r"\1", value[1:-1] if value.endswith("'") and len(value) > 1 else value[1:])
+        raw.append(value)
+    for value in raw:
+        found.update((value, unquote(value)))
+    return {p for p in found if p}
+
+
 def password_in(dsn: str) -> str | None:
+    """The password of ``dsn``: libpq's reading, else the one its text shows (see passwords_in)."""
     try:
         return parse_dsn(dsn).get("password") or None
     except Exception:  # noqa: BLE001
-        return None
+        pass
+    found = sorted(passwords_in(dsn), key=len, reverse=True)
+    return found[0] if found else None
 
 
 def redact(text: str, secrets: set[str]) -> str:
     """``mask(text)`` and every known password replaced by ``***`` (defence in depth for
-    messages built by libpq or by us from user input)."""
+    messages built by libpq or by us from user input), in its raw and percent-decoded forms."""
     text = mask(text)
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, "***")
+    forms = {form for secret in secrets if secret for form in (secret, unquote(secret)) if form}
+    for form in sorted(forms, key=len, reverse=True):
+        text = text.replace(form, "***")
     return text

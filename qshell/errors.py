@@ -41,3 +41,7 @@ class SandboxError(QshellError):
     """The embedded server could not start; message includes the log's last lines."""
 
     status = ExitStatus.CONNECTION
+
+
+class OutputClosed(Exception):
+    """Our output's reader went away (``qshell ... | head``): end quietly, as psql does."""

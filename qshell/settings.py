@@ -20,14 +20,17 @@ def _bool(value: str) -> bool:
     raise ValueError("expected on or off")
 
 
-def _int(minimum: int) -> Callable[[str], int]:
+INT_MAX = 2147483647  # psql's variables and the server's integer settings stop here
+
+
+def _int(minimum: int, maximum: int = INT_MAX) -> Callable[[str], int]:
     def parse(value: str) -> int:
         try:
             n = int(value.strip(), 10)
         except ValueError:
-            raise ValueError(f"expected a whole number >= {minimum}") from None
-        if n < minimum:
-            raise ValueError(f"expected a whole number >= {minimum}")
+            n = None
+        if n is None or not minimum <= n <= maximum:
+            raise ValueError(f"expected a whole number from {minimum} to {maximum}")
         return n
 
     return parse
@@ -36,7 +39,7 @@ def _int(minimum: int) -> Callable[[str], int]:
 def _workers(value: str) -> int | None:
     if value.strip().lower() in ("", "auto", "default"):
         return None
-    return _int(1)(value)
+    return _int(1, MAX_WORKERS)(value)
 
 
 def _format(value: str) -> str:
@@ -60,12 +63,18 @@ def _isolation(value: str) -> str | None:
     return None if v == "default" else v
 
 
+MAX_WORKERS = 10000  # far above any server's max_connections
+MAX_TIMEOUT_MS = INT_MAX  # statement_timeout is an integer of milliseconds
+
 _UNITS = {"ms": 1, "s": 1000, "sec": 1000, "min": 60000, "m": 60000, "h": 3600000}
 
 
 def parse_duration_ms(value: str) -> int | None:
-    """'5s', '500ms', '2min', '1.5s', a bare number of seconds; 'off' or 0 for none."""
+    """'5s', '500ms', '2min', '1.5s', a bare number of seconds; 'off' or 0 for none.
+
+    At most 2147483647 ms (about 24.8 days), the server's limit for statement_timeout."""
     import re
+    from decimal import Decimal
 
     v = value.strip().lower()
     if v in ("", "off", "none", "0"):
@@ -73,9 +82,9 @@ def parse_duration_ms(value: str) -> int | None:
     m = re.fullmatch(r"(\d+(?:\.\d+)?)\s*(ms|s|sec|min|m|h)?", v)
     if not m:
         raise ValueError("expected a duration like 5s, 500ms, 2min (or off)")
-    ms = round(float(m.group(1)) * _UNITS[m.group(2) or "s"])
-    if ms < 1:
-        raise ValueError("expected at least 1 ms")
+    ms = round(Decimal(m.group(1)) * _UNITS[m.group(2) or "s"])  # exact: no float overflow
+    if not 1 <= ms <= MAX_TIMEOUT_MS:
+        raise ValueError(f"expected a duration from 1ms to {MAX_TIMEOUT_MS}ms (about 24.8 days), or off")
     return ms
 
 

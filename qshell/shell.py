@@ -14,7 +14,7 @@ from . import commands, render
 from .commands import Command
 from .connect import password_in, redact
 from .describe import DescribeCommands
-from .errors import ConnectionFailed, ExitStatus, QshellError, UsageError
+from .errors import ConnectionFailed, ExitStatus, OutputClosed, QshellError, UsageError
 from .execute import refuse_reason, stage_refusal
 from .explore import RunCommands
 from .reader import Entry, InputError, read_file
@@ -164,6 +164,8 @@ class Shell(RunCommands, SetCommands, DescribeCommands):
             if not self.interactive:
                 raise _Stop(ExitStatus.SCRIPT_STOPPED) from None
             self.notice("cancelled")
+        except BrokenPipeError:  # the reader of our output went away (qshell ... | head)
+            raise OutputClosed from None
         except Exception as exc:  # noqa: BLE001 - a bug of ours: one line, the shell goes on
             if os.environ.get("QSHELL_DEBUG"):
                 import traceback

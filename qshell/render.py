@@ -162,14 +162,14 @@ def query_block(q: QueryResult, style: Style) -> str:
     lines = [query_header(q)]
     if waits_line(q):
         lines.append(waits_line(q))
-    lines.extend(q.notices)
+    lines.extend(visible(n) for n in q.notices)
     if q.status is Status.OK:
         if q.returns_rows:
             lines.append(table(q, style))
             lines.append(footer(q))
     else:
-        lines.append(error_line(q))
-        lines.extend(error_lines(q))
+        lines.append(visible(error_line(q)))
+        lines.extend(visible(line) for line in error_lines(q))
     return "\n".join(lines)
 
 

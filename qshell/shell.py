@@ -21,6 +21,7 @@ from .reader import Entry, InputError, read_file
 from .interrupt import sigint_calls
 from .results import QueryResult, ServerMessage, Status
 from .session import Session
+from .visible import visible
 from .sets import SetCommands
 from .settings import HELP, Settings, assign, listing, show
 from .sqlsplit import split, strip_comments_head
@@ -109,7 +110,8 @@ class Shell(RunCommands, SetCommands, DescribeCommands):
     def notice(self, text: str) -> None:
         if self._page:  # what the command printed so far comes first
             self._flush_page()
-        self.err.write(redact(text, self._secrets) + "\n")
+        # a server message may quote data (an invalid value, a NOTICE's text): never raw control
+        self.err.write(visible(redact(text, self._secrets)) + "\n")
         self.err.flush()
 
     def fail(self, message: str, status: ExitStatus = ExitStatus.ERROR) -> None:
@@ -247,10 +249,10 @@ class Shell(RunCommands, SetCommands, DescribeCommands):
             return
         width = len(str(len(self.staged)))
         for i, sql in enumerate(self.staged, start=1):
-            lines = sql.splitlines() or [""]
-            self.write(f"{str(i).rjust(width)}  {lines[0]}")
+            lines = sql.split("\n")
+            self.write(f"{str(i).rjust(width)}  {visible(lines[0])}")
             for more in lines[1:]:
-                self.write(f"{' ' * width}  {more}")
+                self.write(f"{' ' * width}  {visible(more)}")
 
     def do_drop(self, cmd: Command) -> None:
         k = cmd.n or 0
@@ -328,7 +330,7 @@ class Shell(RunCommands, SetCommands, DescribeCommands):
         if self.json:
             self.write(render.json_line({"type": "error", **render.diag_fields(self.last_error)}))
             return
-        self.write(self.last_error.verbose())
+        self.notice(self.last_error.verbose())  # on stderr, as psql's
 
     # -- files, settings, connection ----------------------------------------------------
     def do_i(self, cmd: Command) -> None:

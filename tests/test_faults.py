@@ -288,7 +288,8 @@ def test_fuzz_command_streams(qshell, parts):
     r = qshell("".join(parts))
     assert r.code in (0, 1, 2, 3)
     assert "Traceback" not in r.err and "Traceback" not in r.out
-    assert all(line.startswith("qshell:") or line.startswith(("N clipped", "Ns clipped", "staged", "dropped", "cleared", "format is", "note:", "warning:"))
+    assert all(line.startswith("qshell:") or line.startswith(("N clipped", "Ns clipped", "staged", "dropped", "cleared", "format is", "note:", "warning:",
+                                                                   "LINE ", "DETAIL:  ", "HINT:  ", "CONTEXT:  ", "QUERY:  ", "NOTICE:  ", "WARNING:  "))
                or not line.strip() or line.startswith(" ") for line in r.err.splitlines()), r.err
 
 

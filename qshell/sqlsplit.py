@@ -24,14 +24,35 @@ class Split:
     open_construct: str | None  # what is unterminated in ``rest``: quote, comment...
 
 
+def _comment_end(text: str, i: int) -> int:
+    """Index just past the block comment opening at ``i``, or -1 if it never closes.
+
+    Comments nest, as in PostgreSQL's lexer: ``/* /* */ still comment */``."""
+    nest = 1
+    j = i + 2
+    while nest:
+        a = text.find("/*", j)
+        b = text.find("*/", j)
+        if b == -1:
+            return -1
+        if a != -1 and a < b:
+            nest += 1
+            j = a + 2
+        else:
+            nest -= 1
+            j = b + 2
+    return j
+
+
 def _is_ident(ch: str) -> bool:
     return bool(ch) and _IDENT_CHAR.match(ch) is not None
 
 
-def split(text: str, keep_empty: bool = False) -> Split:
+def split(text: str, keep_empty: bool = False, strip: bool = True) -> Split:
     """Split ``text``; linear in its length. Never raises.
 
-    Empty statements (a lone ``;``) are dropped unless ``keep_empty``.
+    Empty statements (a lone ``;``) are dropped unless ``keep_empty``. Without ``strip``
+    each statement is the text between its ``;`` and the previous one, as it is.
     """
     statements: list[str] = []
     start = 0
@@ -47,8 +68,8 @@ def split(text: str, keep_empty: bool = False) -> Split:
         ch = text[i]
         if ch == ";":
             if depth == 0:
-                stmt = text[start:i].strip()
-                if stmt or keep_empty:
+                stmt = text[start:i].strip() if strip else text[start:i]
+                if stmt.strip() or keep_empty:
                     statements.append(stmt)
                 start = i + 1
             i += 1
@@ -108,20 +129,8 @@ def split(text: str, keep_empty: bool = False) -> Split:
                 i += 1
         elif ch == "/":
             if text.startswith("/*", i):
-                nest = 1
-                j = i + 2
-                while nest:
-                    a = text.find("/*", j)
-                    b = text.find("*/", j)
-                    if b == -1:
-                        break
-                    if a != -1 and a < b:
-                        nest += 1
-                        j = a + 2
-                    else:
-                        nest -= 1
-                        j = b + 2
-                if nest:
+                j = _comment_end(text, i)
+                if j == -1:
                     open_construct = "comment"
                     break
                 i = j
@@ -140,7 +149,9 @@ def is_complete(text: str) -> bool:
 
 
 def strip_comments_head(sql: str) -> str:
-    """The statement without leading whitespace and comments (to find its first keyword)."""
+    """The statement without leading whitespace and comments (to find its first keyword).
+
+    Block comments nest; one that never closes takes the rest of the text."""
     i = 0
     n = len(sql)
     while i < n:
@@ -150,11 +161,31 @@ def strip_comments_head(sql: str) -> str:
             k = sql.find("\n", i)
             i = n if k == -1 else k + 1
         elif sql.startswith("/*", i):
-            k = sql.find("*/", i + 2)
-            i = n if k == -1 else k + 2
+            k = _comment_end(sql, i)
+            i = n if k == -1 else k
         else:
             break
     return sql[i:]
+
+
+# psql's lexer: the whitespace it drops before a statement starts (a "--" comment counts)
+_PSQL_SPACE = " \t\n\r\f\v"
+
+
+def skip_space(text: str, i: int = 0) -> int:
+    """Index of the first character from ``i`` that psql would put in an empty query
+    buffer: past whitespace and ``--`` comments, never past a ``/* */`` comment (psql
+    sends those with the statement that follows)."""
+    n = len(text)
+    while i < n:
+        if text[i] in _PSQL_SPACE:
+            i += 1
+        elif text.startswith("--", i):
+            k = text.find("\n", i)
+            i = n if k == -1 else k + 1
+        else:
+            break
+    return i
 
 
 def first_keyword(sql: str) -> str:

@@ -146,7 +146,7 @@ class EntryBuilder:
                 if self._bad and _REPLACED in stmt:
                     out.append(self._refused(self._bad, "statement"))
                 else:
-                    out.append(Entry(self._prefix + stmt + ";", self.source, self._start))
+                    out.append(Entry(self._prefix + stmt + ";", self.source, self._lineno))  # psql names the line the statement ends on
             self._prefix = ""
             self._start = self._lineno
             self._bad = mark  # what follows lies on this line

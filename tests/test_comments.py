@@ -233,7 +233,7 @@ def test_reader_entries_around_comments():
     assert texts("/* a /* b */\n; */ SELECT 1;\n/* end */\n-- end\n") == ["/* a /* b */\n; */ SELECT 1;"]
     # a meta-command between: obeyed, the comment stays with the statement that follows (psql)
     got = list(read_text("/* c */\n\\list\nSELECT 1;", "t"))
-    assert [(e.text, e.pending, e.line) for e in got] == [("\\list", "/* c */", 2), ("/* c */\nSELECT 1;", "", 1)]
+    assert [(e.text, e.pending, e.line) for e in got] == [("\\list", "/* c */", 2), ("/* c */\nSELECT 1;", "", 3)]
 
 
 def test_reader_meta_commands_and_the_end_of_input_around_comments():

@@ -53,7 +53,7 @@ def _entries(text: str, terminate: bool = False) -> list:
 def test_reader_entries_and_lines():
     got = _entries("\\add SELECT 1,\n 2; SELECT 3;\n\\add\nSELECT 4\n;\n\\go 2\n")
     assert [e.text for e in got] == ["\\add SELECT 1,\n 2;", "SELECT 3;", "\\add SELECT 4;", "\\go 2"]
-    assert [e.line for e in got] == [1, 2, 3, 6]
+    assert [e.line for e in got] == [2, 2, 5, 6]  # the line each ends on, as psql reports it
 
 
 def test_reader_meta_command_while_typing_keeps_the_statement():

@@ -15,7 +15,7 @@ import psycopg2
 from psycopg2 import extensions
 
 from .errors import CapacityError, ConnectionFailed, QshellError
-from .execute import _error_text, _Interrupted, execute_on, settle
+from .execute import _error_text, _Interrupted, conn_params, execute_on, settle
 from .results import QueryResult, Status
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -288,12 +288,7 @@ class Database:
         statement, which keeps start-up short."""
         with self._monitor_lock:
             conn = self.monitor()
-            params = dict(conn.info.dsn_parameters)
-            params.pop("password", None)
-            params["server_version"] = str(conn.info.parameter_status("server_version") or "")
-            params["backend_pid"] = str(conn.get_backend_pid())
-            params["superuser"] = str(conn.info.parameter_status("is_superuser") or "")
-            return params
+            return conn_params(conn)
 
     @property
     def monitor_open(self) -> bool:

@@ -346,6 +346,16 @@ def _ok(index, sql, worker, pid, columns, kept, count, command, picked, t0, t1, 
     )
 
 
+def conn_params(conn) -> dict[str, str]:  # noqa: ANN001
+    """Where ``conn`` is connected, from libpq (never includes the password)."""
+    params = dict(conn.info.dsn_parameters)
+    params.pop("password", None)
+    params["server_version"] = str(conn.info.parameter_status("server_version") or "")
+    params["backend_pid"] = str(conn.get_backend_pid())
+    params["superuser"] = str(conn.info.parameter_status("is_superuser") or "")
+    return params
+
+
 def close_cursor(conn, info: dict) -> None:  # noqa: ANN001
     """Close the held cursor a statement left (before the connection is given back)."""
     if info.pop(_CLOSE_PENDING, None) and not conn.closed:

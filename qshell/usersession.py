@@ -17,7 +17,7 @@ import psycopg2
 from psycopg2 import extensions
 
 from .errors import ConnectionFailed
-from .execute import _Interrupted, close_cursor, run_statement
+from .execute import _Interrupted, close_cursor, conn_params, run_statement
 from .results import QueryResult, Status
 
 # GUC names qshell passes on to the workers (and only these: they are used unquoted)
@@ -106,13 +106,7 @@ class UserSession:
 
     def params(self) -> dict[str, str]:
         """Where we are connected, from libpq (never includes the password)."""
-        conn = self.conn
-        params = dict(conn.info.dsn_parameters)
-        params.pop("password", None)
-        params["server_version"] = str(conn.info.parameter_status("server_version") or "")
-        params["backend_pid"] = str(conn.get_backend_pid())
-        params["superuser"] = str(conn.info.parameter_status("is_superuser") or "")
-        return params
+        return conn_params(self.conn)
 
     def settings(self) -> dict[str, str] | None:
         """The settings this session changed (``SET``, ``set_config(…, false)``, ``SET ROLE``),

@@ -273,10 +273,20 @@ def _active(dsn: str, like: str) -> int:
                         f" AND query LIKE '%{like}%'")
 
 
-def test_ctrl_c_on_a_plain_statement_keeps_the_transaction(dsn, hist):
+def _terminal(dsn: str, hist: Path) -> pexpect.spawn:
     env = clean_env(PROMPT_TOOLKIT_NO_CPR="1", TERM="xterm", PAGER="cat")
-    child = pexpect.spawn(sys.executable, ["-m", "qshell", "-X", "--history-dir", str(hist), dsn],
-                          env=env, encoding="utf-8", timeout=30, dimensions=(50, 160))
+    return pexpect.spawn(sys.executable, ["-m", "qshell", "-X", "--history-dir", str(hist), dsn],
+                         env=env, encoding="utf-8", timeout=30, dimensions=(50, 160))
+
+
+def _wait_active(dsn: str, like: str, count: int = 1) -> None:
+    deadline = time.monotonic() + 20
+    while _active(dsn, like) < count and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
+def test_ctrl_c_on_a_plain_statement_keeps_the_transaction(dsn, hist):
+    child = _terminal(dsn, hist)
     try:
         child.expect_exact("postgres=>")
         child.sendline("DROP TABLE IF EXISTS cc_keep; CREATE TABLE cc_keep (a int);")
@@ -289,9 +299,7 @@ def test_ctrl_c_on_a_plain_statement_keeps_the_transaction(dsn, hist):
         child.sendline("CREATE TEMP TABLE cc_temp (a int); INSERT INTO cc_keep VALUES (1);")
         child.expect_exact("postgres=*>")
         child.sendline("SELECT pg_sleep(30.7);")
-        deadline = time.monotonic() + 20
-        while _active(dsn, "pg_sleep(30.7)") == 0 and time.monotonic() < deadline:
-            time.sleep(0.05)
+        _wait_active(dsn, "pg_sleep(30.7)")
         child.sendintr()
         child.expect("Cancel request sent")
         child.expect("canceling statement due to user request")
@@ -311,17 +319,13 @@ def test_ctrl_c_on_a_plain_statement_keeps_the_transaction(dsn, hist):
 
 
 def test_ctrl_c_on_a_plain_statement_keeps_temp_tables(dsn, hist):
-    env = clean_env(PROMPT_TOOLKIT_NO_CPR="1", TERM="xterm", PAGER="cat")
-    child = pexpect.spawn(sys.executable, ["-m", "qshell", "-X", "--history-dir", str(hist), dsn],
-                          env=env, encoding="utf-8", timeout=30, dimensions=(50, 160))
+    child = _terminal(dsn, hist)
     try:
         child.expect_exact("postgres=>")
         child.sendline("CREATE TEMP TABLE cc_t2 (a int); INSERT INTO cc_t2 VALUES (5); PREPARE cc_p AS SELECT 'prep' || 1 AS x;")
         child.expect_exact("postgres=>")
         child.sendline("SELECT pg_sleep(30.8);")
-        deadline = time.monotonic() + 20
-        while _active(dsn, "pg_sleep(30.8)") == 0 and time.monotonic() < deadline:
-            time.sleep(0.05)
+        _wait_active(dsn, "pg_sleep(30.8)")
         child.sendintr()
         child.expect("canceling statement due to user request")
         child.expect_exact("postgres=>")
@@ -360,9 +364,7 @@ def test_sigint_during_a_streaming_run_exits_3_within_a_second(dsn, tmp_path, de
 
 
 def test_ctrl_c_during_go_in_a_pty_cancels_everything_and_keeps_the_set(dsn, hist):
-    env = clean_env(PROMPT_TOOLKIT_NO_CPR="1", TERM="xterm", PAGER="cat")
-    child = pexpect.spawn(sys.executable, ["-m", "qshell", "-X", "--history-dir", str(hist), dsn],
-                          env=env, encoding="utf-8", timeout=30, dimensions=(50, 160))
+    child = _terminal(dsn, hist)
     try:
         child.expect_exact("postgres=>")
         child.sendline("\\add SELECT count(*) FROM generate_series(1, 40000000) g;")
@@ -370,9 +372,7 @@ def test_ctrl_c_during_go_in_a_pty_cancels_everything_and_keeps_the_set(dsn, his
         child.sendline("\\add SELECT pg_sleep(20.4);")
         child.expect_exact("postgres[2]=>")
         child.sendline("\\go 2")
-        deadline = time.monotonic() + 20
-        while _active(dsn, "pg_sleep(20.4)") == 0 and time.monotonic() < deadline:
-            time.sleep(0.05)
+        _wait_active(dsn, "pg_sleep(20.4)")
         child.sendintr()
         child.expect("interrupted")
         child.expect_exact("postgres[2]=>")

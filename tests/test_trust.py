@@ -386,3 +386,14 @@ def test_ctrl_c_during_go_in_a_pty_cancels_everything_and_keeps_the_set(dsn, his
     finally:
         if child.isalive():
             child.terminate(force=True)
+
+
+def test_listen_notifications_are_printed_as_psql(qshell, dsn):
+    script = "LISTEN qshell_chan;\nNOTIFY qshell_chan, 'hello';\nNOTIFY qshell_chan;\n"
+    r = qshell(script)
+    p = _run_psql(dsn, script)
+    pid = re.compile(r"PID \d+")
+    assert r.code == 0
+    ours = [pid.sub("PID n", line) for line in r.out.splitlines() if "notification" in line]
+    theirs = [pid.sub("PID n", line) for line in p.stdout.decode().splitlines() if "notification" in line]
+    assert ours == theirs and len(ours) == 2

@@ -216,6 +216,20 @@ def _until_leaving(entries: Iterator[Entry | InputError]) -> Iterator[Entry | In
         yield entry
 
 
+def _leaving_shell(shell_class: type) -> type:
+    """``shell_class`` that meets ``_Hangup`` before every entry once SIGHUP/SIGTERM came,
+    also before the next statement of an ``\\i`` file (the interrupted statement, cancelled,
+    ends as a failed one and the file would go on)."""
+
+    class LeavingShell(shell_class):
+        def handle(self, entry):  # noqa: ANN001, ANN202
+            if _leaving.signum:
+                raise _Hangup()
+            return super().handle(entry)
+
+    return LeavingShell
+
+
 def _install_leave_handlers() -> dict:
     """Handle SIGHUP and SIGTERM with ``_on_leave_signal``; return the previous handlers
     (none off the main thread)."""
@@ -363,7 +377,7 @@ def _main(argv: list[str], stdin, out: TextIO, err: TextIO) -> int:  # noqa: ANN
         session = Session.open(dsn, password, box)
         hist = resolve_history_dir(args.history_dir)
         sets = Path(os.environ["QSHELL_SETS_DIR"]) if os.environ.get("QSHELL_SETS_DIR") else data_dir() / "sets"
-        shell = Shell(session, out, err, settings=settings, history_dir=hist, interactive=interactive, sets_dir=sets)
+        shell = _leaving_shell(Shell)(session, out, err, settings=settings, history_dir=hist, interactive=interactive, sets_dir=sets)
         startup = [] if args.no_qshellrc else _startup_entries()
         try:
             if args.scale is not None:

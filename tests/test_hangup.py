@@ -122,6 +122,16 @@ def test_during_a_staged_run_every_query_is_cancelled_on_the_server(term, dsn, s
     assert _active(dsn, marker) == 0
 
 
+def test_during_an_included_file_the_rest_of_it_is_not_run(term, dsn, tmp_path):
+    marker = _marker()
+    script = tmp_path / "two.sql"
+    script.write_text(f"SELECT pg_sleep(30) AS {marker}_1;\nSELECT pg_sleep(30) AS {marker}_2;\n")
+    term.sendline(f"\\i {script}")
+    _wait_active(dsn, marker + "_1", 1)
+    _ends(term, signal.SIGTERM)
+    assert _active(dsn, marker) == 0
+
+
 def test_terminal_closed_right_after_the_start(dsn, hist):
     """The terminal really goes away (the kernel sends SIGHUP), before the catalog for
     completion has loaded in the background: closing its connection must not hang."""
@@ -157,6 +167,25 @@ def test_piped_script_running_a_statement(dsn, hist, signum):
         assert code == 128 + signum, err
         assert "Traceback" not in err and "internal error" not in err, err
         assert "not run" not in out  # the next statement is not started
+        assert _active(dsn, marker) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def test_piped_script_in_an_included_file(dsn, hist, tmp_path):
+    marker = _marker()
+    script = tmp_path / "two.sql"
+    script.write_text(f"SELECT pg_sleep(30) AS {marker}_1;\nSELECT pg_sleep(30) AS {marker}_2;\n")
+    proc = subprocess.Popen([sys.executable, "-m", "qshell", "--history-dir", str(hist), "-c", f"\\i {script}", dsn],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=clean_env())
+    try:
+        _wait_active(dsn, marker + "_1", 1)
+        proc.send_signal(signal.SIGHUP)
+        code = proc.wait(timeout=QUICK)
+        err = proc.stderr.read().decode()
+        assert code == 129, err
         assert _active(dsn, marker) == 0
     finally:
         if proc.poll() is None:

@@ -177,15 +177,15 @@ def _on_leave_signal(signum, frame) -> None:  # noqa: ANN001
         raise _Hangup()  # a blocking read: the hub cannot run until it ends
     import gevent
 
-    gevent.get_hub().loop.run_callback(_leave)
+    gevent.get_hub().loop.run_callback(_leave, _leaving)
 
 
-def _leave() -> None:
+def _leave(leaving: _Leaving) -> None:
     """In the hub: end the prompt, or interrupt what the main greenlet waits for as Ctrl-C
-    does (a running statement or run is cancelled on the server); between two entries
-    the shell then meets ``_Hangup`` (``_until_leaving``)."""
-    main = _leaving.main
-    if main is None or main.dead or _leaving.closing:
+    does (a running statement or run is cancelled on the server); before its next entry
+    the shell then meets ``_Hangup`` (``_leaving_shell``)."""
+    main = leaving.main
+    if main is None or main.dead or leaving.closing:
         return
     terminal = sys.modules.get(f"{__package__}.terminal")
     if terminal is not None and terminal.prompting():
@@ -193,13 +193,14 @@ def _leave() -> None:
             return
         import gevent
 
-        gevent.get_hub().loop.timer(0.05).start(_leave)  # the prompt is still starting: again soon
+        gevent.get_hub().loop.timer(0.05).start(_leave, leaving)  # the prompt is still starting: again soon
         return
-    main.throw(_Hangup() if _leaving.reading else KeyboardInterrupt())
+    main.throw(_Hangup() if leaving.reading else KeyboardInterrupt())
 
 
 def _until_leaving(entries: Iterator[Entry | InputError]) -> Iterator[Entry | InputError]:
-    """``entries``, until SIGHUP/SIGTERM: then ``_Hangup`` instead of the next entry."""
+    """``entries``, until SIGHUP/SIGTERM: then ``_Hangup`` instead of reading the next
+    entry; ``reading`` is set while one is read."""
     it = iter(entries)
     while True:
         if _leaving.signum:
@@ -211,9 +212,7 @@ def _until_leaving(entries: Iterator[Entry | InputError]) -> Iterator[Entry | In
             return
         finally:
             _leaving.reading = False
-        if _leaving.signum:
-            raise _Hangup()
-        yield entry
+        yield entry  # the shell's ``handle`` refuses it if a signal came meanwhile (_leaving_shell)
 
 
 def _leaving_shell(shell_class: type) -> type:

@@ -136,23 +136,133 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 
 class _Hangup(SystemExit):
-    """SIGHUP: leave as at exit (close the session, stop the sandbox if we are its last
-    user). A SystemExit, so that no command's error handling takes it for a failure, and
-    gevent's hub, when the signal lands in it, passes it on to the main greenlet."""
+    """SIGHUP or SIGTERM: leave as at exit (close the session, stop the sandbox if we are
+    its last user). A SystemExit, so that no command's error handling takes it for a
+    failure."""
 
 
-def _hangup(signum, frame) -> None:  # noqa: ANN001
-    raise _Hangup()
+LEAVE_SIGNALS = tuple(getattr(signal, name) for name in ("SIGHUP", "SIGTERM") if hasattr(signal, name))
 
 
-def _on_hangup(handler):  # noqa: ANN001, ANN202
-    """Install ``handler`` for SIGHUP; return the previous one (None off the main thread)."""
-    if handler is None:
-        return None
-    try:
-        return signal.signal(signal.SIGHUP, handler)
-    except (ValueError, OSError, AttributeError):  # not the main thread; no SIGHUP here
-        return None
+class _Leaving:
+    """What the leave signals' handler needs to know about the main greenlet."""
+
+    def __init__(self) -> None:
+        self.signum = 0  # the first SIGHUP/SIGTERM received (later ones are ignored)
+        self.main = None  # the main greenlet, once gevent is set up
+        self.reading = False  # main is reading input (a blocking read for a script or -W)
+        self.closing = False  # the session is being closed: nothing may interrupt that
+
+
+_leaving = _Leaving()
+
+
+def _on_leave_signal(signum, frame) -> None:  # noqa: ANN001
+    """SIGHUP/SIGTERM. Python runs this in whichever greenlet is running — often gevent's
+    hub or prompt_toolkit's asyncio callbacks, where an exception would be swallowed or
+    printed — so it raises only where that is right (the main greenlet blocked in a read
+    of a script); otherwise it asks the hub to stop the main greenlet (``_leave``)."""
+    if _leaving.signum:
+        return  # already leaving: let the clean-up finish
+    _leaving.signum = signum
+    if _leaving.main is None or _leaving.closing:
+        if _leaving.main is None:  # before gevent is set up: nothing runs but this
+            raise _Hangup()
+        return
+    import greenlet
+
+    terminal = sys.modules.get(f"{__package__}.terminal")
+    prompting = terminal is not None and terminal.prompting()
+    if _leaving.reading and not prompting and greenlet.getcurrent() is _leaving.main:
+        raise _Hangup()  # a blocking read: the hub cannot run until it ends
+    import gevent
+
+    gevent.get_hub().loop.run_callback(_leave, _leaving)
+
+
+def _leave(leaving: _Leaving) -> None:
+    """In the hub: end the prompt, or interrupt what the main greenlet waits for as Ctrl-C
+    does (a running statement or run is cancelled on the server); before its next entry
+    the shell then meets ``_Hangup`` (``_leaving_shell``)."""
+    main = leaving.main
+    if main is None or main.dead or leaving.closing:
+        return
+    terminal = sys.modules.get(f"{__package__}.terminal")
+    if terminal is not None and terminal.prompting():
+        if terminal.leave_prompt(_Hangup()):
+            return
+        import gevent
+
+        gevent.get_hub().loop.timer(0.05).start(_leave, leaving)  # the prompt is still starting: again soon
+        return
+    main.throw(_Hangup() if leaving.reading else KeyboardInterrupt())
+
+
+def _until_leaving(entries: Iterator[Entry | InputError]) -> Iterator[Entry | InputError]:
+    """``entries``, until SIGHUP/SIGTERM: then ``_Hangup`` instead of reading the next
+    entry; ``reading`` is set while one is read."""
+    it = iter(entries)
+    while True:
+        if _leaving.signum:
+            raise _Hangup()
+        _leaving.reading = True
+        try:
+            entry = next(it)
+        except StopIteration:
+            return
+        finally:
+            _leaving.reading = False
+        yield entry  # the shell's ``handle`` refuses it if a signal came meanwhile (_leaving_shell)
+
+
+def _leaving_shell(shell_class: type) -> type:
+    """``shell_class`` that meets ``_Hangup`` before every entry once SIGHUP/SIGTERM came,
+    also before the next statement of an ``\\i`` file (the interrupted statement, cancelled,
+    ends as a failed one and the file would go on)."""
+
+    class LeavingShell(shell_class):
+        def handle(self, entry):  # noqa: ANN001, ANN202
+            if _leaving.signum:
+                raise _Hangup()
+            return super().handle(entry)
+
+    return LeavingShell
+
+
+def _install_leave_handlers() -> dict:
+    """Handle SIGHUP and SIGTERM with ``_on_leave_signal``; return the previous handlers
+    (none off the main thread)."""
+    previous = {}
+    for signum in LEAVE_SIGNALS:
+        try:
+            previous[signum] = signal.signal(signum, _on_leave_signal)
+        except (ValueError, OSError):  # not the main thread
+            pass
+    return previous
+
+
+def _restore_handlers(previous: dict) -> None:
+    for signum, handler in previous.items():
+        try:
+            signal.signal(signum, handler if handler is not None else signal.SIG_DFL)
+        except (ValueError, OSError):
+            pass
+
+
+def _quiet_after_hangup(*streams: TextIO) -> None:
+    """After a hangup the terminal may be gone: an output that cannot be flushed any more
+    is pointed at os.devnull, so that the flush at interpreter exit reports nothing."""
+    for stream in streams:
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            try:
+                fd = stream.fileno()
+                devnull = os.open(os.devnull, os.O_WRONLY)
+                os.dup2(devnull, fd)
+                os.close(devnull)
+            except (AttributeError, OSError, ValueError):
+                pass
 
 
 def _drop_output(*streams: TextIO) -> None:
@@ -176,37 +286,52 @@ def _drop_output(*streams: TextIO) -> None:
 
 
 def main(argv: list[str] | None = None, stdin=None, stdout: TextIO | None = None, stderr: TextIO | None = None) -> int:  # noqa: ANN001
-    """Run qshell; return the exit status (0 ok, 1 error, 2 connection, 3 stopped script)."""
+    """Run qshell; return the exit status (0 ok, 1 error, 2 connection, 3 stopped script;
+    128 + the signal after SIGHUP or SIGTERM, as a shell reports a process the signal killed)."""
     out = stdout or sys.stdout
     err = stderr or sys.stderr
     debug = bool(os.environ.get("QSHELL_DEBUG"))
     if not debug:
         warnings.simplefilter("ignore")
     args = list(sys.argv[1:] if argv is None else argv)
-    previous = _on_hangup(_hangup)
+    global _leaving
+    _leaving = _Leaving()
+    previous = _install_leave_handlers()
     try:
-        return _main(args, stdin, out, err)
-    except _Hangup:  # the terminal closed (or kill -HUP): the finally clauses have run; quiet
-        return 128 + signal.SIGHUP
-    except QshellError as exc:
+        try:
+            status = _main(args, stdin, out, err)
+        except BaseException as exc:  # noqa: BLE001 - sorted out below
+            if not _leaving.signum:
+                return _failure(exc, args, out, err, debug)
+        if _leaving.signum:  # SIGHUP/SIGTERM: the finally clauses have run; quiet
+            _quiet_after_hangup(out, err)
+            return 128 + _leaving.signum
+        return status
+    finally:
+        _leaving.closing = True
+        _restore_handlers(previous)
+
+
+def _failure(exc: BaseException, args: list[str], out: TextIO, err: TextIO, debug: bool) -> int:
+    """The exit status for what ended ``_main``, with its one line on ``err``."""
+    if isinstance(exc, QshellError):
         from .connect import passwords_in, redact
 
         secrets = set().union(*map(passwords_in, args))
         err.write(f"{PROG}: {redact(str(exc), secrets)}\n")
         return int(exc.status)
-    except (OutputClosed, BrokenPipeError):  # qshell ... | head: end quietly, as psql does
+    if isinstance(exc, (OutputClosed, BrokenPipeError)):  # qshell ... | head: end quietly, as psql does
         _drop_output(out, err)
         return int(ExitStatus.ERROR)
-    except KeyboardInterrupt:
+    if isinstance(exc, KeyboardInterrupt):
         err.write(f"{PROG}: interrupted\n")
         return int(ExitStatus.SCRIPT_STOPPED)
-    except Exception as exc:  # noqa: BLE001 - never a traceback for the user
-        if debug:
-            traceback.print_exc(file=err)
-        err.write(f"{PROG}: internal error: {type(exc).__name__}: {exc} (set QSHELL_DEBUG=1 for details)\n")
-        return int(ExitStatus.ERROR)
-    finally:
-        _on_hangup(previous)
+    if not isinstance(exc, Exception):  # SystemExit, GeneratorExit...: not ours to report
+        raise exc
+    if debug:
+        traceback.print_exception(type(exc), exc, exc.__traceback__, file=err)
+    err.write(f"{PROG}: internal error: {type(exc).__name__}: {exc} (set QSHELL_DEBUG=1 for details)\n")
+    return int(ExitStatus.ERROR)
 
 
 def _main(argv: list[str], stdin, out: TextIO, err: TextIO) -> int:  # noqa: ANN001
@@ -222,6 +347,9 @@ def _main(argv: list[str], stdin, out: TextIO, err: TextIO) -> int:  # noqa: ANN
     from .bootstrap import bootstrap
 
     bootstrap()
+    import greenlet
+
+    _leaving.main = greenlet.getcurrent()  # from now on SIGHUP/SIGTERM go through the hub
     from . import sandbox as sandbox_mod
     from .connect import build_dsn
     from .session import Session
@@ -232,7 +360,11 @@ def _main(argv: list[str], stdin, out: TextIO, err: TextIO) -> int:  # noqa: ANN
     named = any(v for v in (dbname, user, args.host, args.port))
     binary_in = binary(stdin)
     interactive = not args.scripts and isatty(binary_in) and isatty(out)
-    password = _read_password() if args.password else None
+    _leaving.reading = True  # a blocking read of the terminal
+    try:
+        password = _read_password() if args.password else None
+    finally:
+        _leaving.reading = False
 
     box = None
     if args.sandbox or sandbox_mod.wanted(named):
@@ -244,7 +376,7 @@ def _main(argv: list[str], stdin, out: TextIO, err: TextIO) -> int:  # noqa: ANN
         session = Session.open(dsn, password, box)
         hist = resolve_history_dir(args.history_dir)
         sets = Path(os.environ["QSHELL_SETS_DIR"]) if os.environ.get("QSHELL_SETS_DIR") else data_dir() / "sets"
-        shell = Shell(session, out, err, settings=settings, history_dir=hist, interactive=interactive, sets_dir=sets)
+        shell = _leaving_shell(Shell)(session, out, err, settings=settings, history_dir=hist, interactive=interactive, sets_dir=sets)
         startup = [] if args.no_qshellrc else _startup_entries()
         try:
             if args.scale is not None:
@@ -260,14 +392,20 @@ def _main(argv: list[str], stdin, out: TextIO, err: TextIO) -> int:  # noqa: ANN
                     else f"PostgreSQL {session.server_version} at {session.target()}"
                 out.write(f"{PROG} {__version__} — {where}\nType \\? for help, \\q to quit.\n")
                 out.flush()
-                status = shell.run(chain(startup, entries(shell, hist / "command_history")))
+                status = shell.run(_until_leaving(chain(startup, entries(shell, hist / "command_history"))))
             elif args.scripts:
-                status = shell.run(chain(startup, _scripts(args.scripts, binary_in)))
+                status = shell.run(_until_leaving(chain(startup, _scripts(args.scripts, binary_in))))
             else:
-                status = shell.run(chain(startup, read_stream(binary_in, "<stdin>")))
+                status = shell.run(_until_leaving(chain(startup, read_stream(binary_in, "<stdin>"))))
         finally:
+            _leaving.closing = True  # SIGHUP/SIGTERM from here on: the clean-up goes on
+            if interactive:
+                from .terminal import stop_loading
+
+                stop_loading(shell)
             shell.session.close()
         return int(status)
     finally:
+        _leaving.closing = True
         if box is not None:
             box.stop()

@@ -22,6 +22,8 @@ from .reader import Entry, EntryBuilder, InputError
 
 SOURCE = "<terminal>"
 
+_app = None  # the prompt's Application while ``entries`` waits in it
+
 
 class _MaskedHistory(FileHistory):
     """Command history that never stores a password typed in a conninfo or URI."""
@@ -102,6 +104,8 @@ def entries(shell, history_file: Path | None) -> Iterator[Entry | InputError]:  
         default = shell.take_prefill() or ""
         if default:
             builder.reset()
+        global _app
+        _app = session.app
         try:
             text = session.prompt(lambda: shell.prompt(builder.pending), default=default)
         except KeyboardInterrupt:
@@ -109,12 +113,54 @@ def entries(shell, history_file: Path | None) -> Iterator[Entry | InputError]:  
             continue
         except EOFError:
             break
+        finally:
+            _app = None
         for line in text.split("\n"):
             yield from builder.feed(line)
     leftover, error = builder.finish()
     yield from leftover
     if error is not None:
         yield error
+
+
+def prompting() -> bool:
+    """True while the prompt waits for input."""
+    return _app is not None
+
+
+def leave_prompt(exc: BaseException) -> bool:
+    """End the waiting prompt by raising ``exc`` from it (SIGHUP, SIGTERM), as prompt_toolkit
+    ends it itself: the terminal's modes are put back. Callable from any greenlet, the hub
+    included; False when the prompt has not started its event loop yet (try again)."""
+    app = _app
+    loop = app.loop if app is not None else None
+    if loop is None or loop.is_closed():
+        return False
+
+    def finish() -> None:
+        if _app is not app:  # the prompt returned meanwhile: the caller sees the signal
+            return
+        if app.future is None:  # still starting
+            loop.call_later(0.05, finish)
+        elif not app.future.done():
+            app.exit(exception=exc)
+
+    try:
+        loop.call_soon_threadsafe(finish)  # wakes the prompt's selector, whatever greenlet we are in
+    except RuntimeError:  # the loop closed meanwhile
+        return False
+    return True
+
+
+def stop_loading(shell) -> None:  # noqa: ANN001 - shell.Shell
+    """Stop a catalog load still running in the background, before the session closes:
+    its greenlet, suspended mid-query, holds psycopg2's lock of the side connection, and
+    closing that connection would then block the whole process (a hangup or \\q right
+    after the start). Killed, the load's query is cancelled and its answer read."""
+    loader = getattr(shell, "catalog_loader", None)
+    job = getattr(loader, "_job", None)
+    if job is not None and not job.dead:
+        job.kill(block=True, timeout=5)
 
 
 class _Lexer(PygmentsLexer):

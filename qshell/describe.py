@@ -11,6 +11,7 @@ from tabulate import tabulate
 
 from .commands import Command
 from .errors import UsageError
+from .visible import visible
 
 if TYPE_CHECKING:  # pragma: no cover
     from .shell import Shell
@@ -60,7 +61,7 @@ class DescribeCommands:
                                   "rows": [list(r) for r in rows], **(extra or {})}))
             return
         table = tabulate(rows, headers=headers, tablefmt=self._describe_fmt(), disable_numparse=True)
-        self.write(f"{title}\n{table}\n({len(rows)} row{'s' if len(rows) != 1 else ''})")
+        self.write(visible(f"{title}\n{table}\n({len(rows)} row{'s' if len(rows) != 1 else ''})"))
 
     def _describe_fmt(self: "Shell") -> str:
         return "psql" if self.settings.format in ("csv", "json") else self.settings.format
@@ -91,7 +92,7 @@ class DescribeCommands:
             lines.append("Indexes:")
             lines.extend(f"    \"{name}\" {definition.split(' USING ', 1)[-1] if ' USING ' in definition else definition}"
                          for name, definition in indexes)
-        self.write("\n".join(lines))
+        self.write(visible("\n".join(lines)))  # names are data: never raw control characters
 
     def do_l(self: "Shell", cmd: Command) -> None:
         rows = self.session.pool.rows(

@@ -193,7 +193,8 @@ def execute_on(fairy, sql: str, index: int, worker: int | None, maxrows: int, ru
 
 
 def run_statement(conn, info: dict, sql: str, index: int, worker: int | None, maxrows: int, run_start: float,
-                  picked: float, mode: TxMode = AUTOCOMMIT, *, cancelling=None, lost=None) -> QueryResult:  # noqa: ANN001
+                  picked: float, mode: TxMode = AUTOCOMMIT, *, cancelling=None, lost=None,  # noqa: ANN001
+                  stream: bool = True) -> QueryResult:
     """Run ``sql`` on ``conn`` (autocommit psycopg2); every error becomes the result's status.
 
     ``info`` is the connection's own state (its reused cursor, a cursor left to close).
@@ -203,7 +204,9 @@ def run_statement(conn, info: dict, sql: str, index: int, worker: int | None, ma
     constraint) come back in that one round trip, so every outcome belongs to this
     statement; the exhausted cursor is closed with the connection's next statement.
     Other modes wrap the statement in ``BEGIN … COMMIT/ROLLBACK``, the end sent at once.
-    Inside a transaction the caller opened (the user's ``BEGIN``) it runs plainly.
+    Inside a transaction the caller opened (a library caller's ``BEGIN``), or without
+    ``stream`` (the user's own session: the server sees exactly the statement typed, as
+    from psql, which also holds a whole result in memory), it runs plainly.
 
     Blocks the calling greenlet until the server answers. ``cancelling()`` says a
     cancel was asked for (the result is then ``cancelled``); ``lost()`` is called when
@@ -232,7 +235,7 @@ def run_statement(conn, info: dict, sql: str, index: int, worker: int | None, ma
         streamed = False
         in_tx = conn.info.transaction_status != extensions.TRANSACTION_STATUS_IDLE
         wrapped = mode.wraps or bool(mode.timeout_ms)
-        if streamable and not in_tx:
+        if stream and streamable and not in_tx:
             head = mode.begin + "; " if wrapped else ""
             if info.get(_CLOSE_PENDING):
                 head = f"CLOSE {_CURSOR}; " + head

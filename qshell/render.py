@@ -426,6 +426,8 @@ def repeat_text(runs: list[RunResult], style: Style) -> str:
     per_query = tabulate(rows, headers=["#", "query", "ok", "min ms", "median ms", "p95 ms", "max ms"],
                          tablefmt=_table_fmt(style), disable_numparse=True,
                          colalign=("right", "left", "right", "right", "right", "right", "right"))
+    if not warm:
+        return f"{reps}\nno repetition to measure (N={runs[0].n}: {'interrupted' if runs[-1].interrupted else 'only the cold one'})"
     wall = stats(r.wall_s for r in warm)
     done = len(runs) - sum(r.interrupted for r in runs)
     over = f"warm repetitions 2-{done}" if len(runs) > 1 else "1 repetition"

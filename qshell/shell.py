@@ -280,8 +280,14 @@ class Shell(RunCommands, SetCommands, DescribeCommands):
         if reason:
             raise UsageError(reason)
         user = self.session.user
-        if user.lost_while_idle():
-            self._reset_session()
+        if user.conn is not None and user.lost_while_idle():
+            # as psql when it finds its session gone: the server's goodbye, the statement
+            # not run (it belonged to the lost session: its transaction, its temp tables), a reset
+            for text in user.goodbye:
+                self.notice(text)
+            user.goodbye = ()
+            self._lost_session("server closed the connection unexpectedly; statement not run")
+            return
         with sigint_calls(user.cancel):
             q = user.execute(cmd.arg, maxrows=self.settings.maxrows)
         if user.cancelled:
@@ -295,9 +301,12 @@ class Shell(RunCommands, SetCommands, DescribeCommands):
             self.write(f"Time: {q.total_s * 1000:.3f} ms")
         for note in user.notifications():
             self.write(render.json_line({"type": "notification", "channel": note.channel, "payload": note.payload,
-                                         "pid": note.pid}) if self.json else note.text())
+                                         "pid": note.pid}) if self.json else visible(note.text()))
         if q.changed_catalog:
             self.catalog_changed()
+        if q.status is not Status.OK and not user.alive:
+            self._lost_session(q.diag.text if q.diag is not None else (q.error or "connection to server was lost"))
+            return
         if q.status is not Status.OK:
             if q.diag is not None:
                 self.last_error = q.diag
@@ -312,15 +321,16 @@ class Shell(RunCommands, SetCommands, DescribeCommands):
         for text in q.notices:
             self.notice(text)
 
-    def _reset_session(self) -> None:
-        """psql's answer to a session the server closed: say so and connect again (what the
-        old session held — a transaction, temp tables — is gone, and the message says it)."""
+    def _lost_session(self, message: str) -> None:
+        """psql's answer to a session the server closed: the error (exit 2 in scripts), then
+        a new session at once — what the old one held (a transaction, temp tables) is gone,
+        and the message says so. Nothing is re-run."""
+        self.fail(message, ExitStatus.CONNECTION)  # a script stopped here needs no new session
         try:
             self.session.user.reset()
+            self.notice("The connection to the server was lost. Attempting reset: Succeeded.")
         except ConnectionFailed:
             self.notice("The connection to the server was lost. Attempting reset: Failed.")
-            raise
-        self.notice("The connection to the server was lost. Attempting reset: Succeeded.")
 
     def do_errverbose(self, cmd: Command) -> None:
         """psql's \\errverbose: the last server error, with every field the server sent."""

@@ -9,6 +9,7 @@ on it (they have the pool, ``database.Database``); they receive its settings
 """
 from __future__ import annotations
 
+import re
 import select
 from dataclasses import dataclass, field
 from typing import Callable
@@ -16,15 +17,21 @@ from typing import Callable
 import psycopg2
 from psycopg2 import extensions
 
-from .errors import ConnectionFailed
-from .execute import _Interrupted, close_cursor, conn_params, run_statement
-from .results import QueryResult, Status
+from .execute import _Interrupted, conn_params, run_statement
+from .results import QueryResult
 
 # GUC names qshell passes on to the workers (and only these: they are used unquoted)
 _GUC_NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_.")
 
-_SETTINGS_SQL = ("SELECT name, setting FROM pg_settings WHERE source = 'session'"
-                 " UNION ALL SELECT 'role', current_setting('role')")
+# what the session changed: SET SESSION AUTHORIZATION first (it resets the role), the
+# settings pg_settings knows, SET ROLE, and custom ``app.x`` settings (pg_settings leaves
+# those placeholders out: their names come from the statements typed)
+_SETTINGS_SQL = ("SELECT 'session_authorization', session_user::text WHERE session_user <> %(login)s"
+                 " UNION ALL SELECT name, setting FROM pg_settings WHERE source = 'session'"
+                 " UNION ALL SELECT 'role', current_setting('role')"
+                 " UNION ALL SELECT n, current_setting(n, true) FROM unnest(%(custom)s::text[]) n")
+_CUSTOM = re.compile(r"""set_config\s*\(\s*'([A-Za-z_][\w$]*\.[\w$.]+)'"""
+                     r"""|\b(?:SET|RESET)\s+(?:SESSION\s+)?([A-Za-z_][\w$]*\.[A-Za-z_][\w$.]*)""", re.I)
 
 
 @dataclass
@@ -56,6 +63,8 @@ class UserSession:
     readonly: bool = False
     _info: dict = field(default_factory=dict)  # the reused cursor, a held cursor to close
     _cancelled: bool = False
+    _custom: set = field(default_factory=set)  # custom setting names (app.x) the user has set
+    goodbye: tuple = ()  # what the server said when it closed the session while idle (FATAL: …)
 
     def open(self) -> None:
         self.conn = self.connect()
@@ -72,15 +81,21 @@ class UserSession:
         """True when the server closed the connection since the last statement (a restart,
         ``pg_terminate_backend``). Costs no round trip: an idle connection has nothing to
         read unless the server said something (a FATAL, a NOTIFY)."""
-        if not self.alive:
+        if self.conn is None:
             return True
+        lost = bool(self.conn.closed)
         try:
-            ready, _, _ = select.select([self.conn.fileno()], [], [], 0)
+            ready = not lost and select.select([self.conn.fileno()], [], [], 0)[0]
             if ready:
                 self.conn.poll()  # takes notifications; raises when the server hung up
         except (psycopg2.Error, OSError, ValueError):
-            return True
-        return bool(self.conn.closed)
+            lost = True
+        fatal = tuple(n.rstrip("\n") for n in self.conn.notices if n.startswith(("FATAL:", "PANIC:")))
+        if fatal:  # the server's goodbye ("terminating connection due to administrator command")
+            self.goodbye = fatal
+            self.conn.notices.clear()
+            lost = True
+        return lost or bool(self.conn.closed)
 
     def reset(self) -> None:
         """Replace a lost connection (psql's "Attempting reset"); ConnectionFailed if it cannot."""
@@ -111,17 +126,17 @@ class UserSession:
     def settings(self) -> dict[str, str] | None:
         """The settings this session changed (``SET``, ``set_config(…, false)``, ``SET ROLE``),
         for the workers; None when they cannot be read now (a failed transaction)."""
-        if not self.alive or self.transaction_state == "!":
-            return None
+        if self.lost_while_idle() or self.transaction_state == "!":
+            return None  # a lost session keeps its goodbye for the next statement to report
         try:
             cur = self.conn.cursor()
-            cur.execute(_SETTINGS_SQL)
+            cur.execute(_SETTINGS_SQL, {"login": self.conn.info.user, "custom": sorted(self._custom)})
             rows = cur.fetchall()
         except psycopg2.Error:
             return None
         out = {}
         for name, value in rows:
-            if name == "role" and value == "none":
+            if value is None or (name == "role" and value == "none"):
                 continue
             if set(name.lower()) <= _GUC_NAME_CHARS:
                 out[name.lower()] = value
@@ -137,27 +152,23 @@ class UserSession:
 
     # -- running ------------------------------------------------------------------------
     def execute(self, sql: str, maxrows: int = 100) -> QueryResult:
-        """Run one statement as typed; its errors come back in the result.
+        """Run one statement as typed; its errors come back in the result (a lost
+        connection too: ``alive`` is then False).
 
         Raises ConnectionFailed when there is no connection and none can be made."""
         if not self.alive:
             self.open()
         self._cancelled = False
+        for m in _CUSTOM.finditer(sql):
+            self._custom.add((m.group(1) or m.group(2)).lower())
         import time
 
         start = time.perf_counter()
         try:
             result = run_statement(self.conn, self._info, sql, 0, None, maxrows, start, 0.0,
-                                   cancelling=lambda: False)
+                                   cancelling=lambda: False, stream=False)
         except _Interrupted as stop:  # a KeyboardInterrupt reached the wait: cancelled on the server
             result = stop.result
-        if self.alive and self.conn.info.transaction_status == extensions.TRANSACTION_STATUS_IDLE:
-            try:
-                close_cursor(self.conn, self._info)  # nothing of qshell's stays open in the user's session
-            except psycopg2.Error:
-                pass
-        if result.status is Status.ERROR and not self.alive:
-            raise ConnectionFailed(f"connection to server was lost: {result.error}")
         return result
 
     @property

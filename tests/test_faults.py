@@ -187,9 +187,15 @@ def test_restart_between_runs_reconnects_with_a_notice(own_server):
         _feed(shell, "\\go 2\n")
         assert out.getvalue().count("N=2 · 2 queries") == 2, err.getvalue()
         assert err.getvalue().count("The connection to the server was lost. Attempting reset: Succeeded.") == 1
+        # the user's session was lost too: as psql, the server's goodbye, the statement not
+        # run (it belonged to the lost session), a new session at once
+        _feed(shell, "SELECT 'plain after restart' AS p;\n")
+        assert "plain after restart" not in out.getvalue()
+        assert "FATAL:  terminating connection due to administrator command" in err.getvalue()
+        assert err.getvalue().count("Attempting reset: Succeeded.") == 2
         _feed(shell, "SELECT 'plain after restart' AS p;\n")
         assert "plain after restart" in out.getvalue()
-        assert shell.status == 0 and len(shell.staged) == 2
+        assert shell.status == 2 and len(shell.staged) == 2
     finally:
         shell.session.close()
 
@@ -203,7 +209,9 @@ def test_server_down_fails_clearly_and_keeps_the_set(own_server):
         try:
             _feed(shell, "\\go\nSELECT 1;\n\\list\n")
             lines = err.getvalue().strip().splitlines()
-            assert len(lines) == 2 and all("connection" in line for line in lines), err.getvalue()
+            assert len(lines) == 4, err.getvalue()  # \go; the session's goodbye, its statement, the reset
+            assert "connection to server failed" in lines[0] and lines[1].startswith("FATAL:  terminating connection")
+            assert "statement not run" in lines[2] and lines[3].endswith("Attempting reset: Failed.")
             assert "Traceback" not in err.getvalue()
             assert shell.status == 2
             assert out.getvalue().rstrip().endswith("1  SELECT 1")

@@ -397,3 +397,76 @@ def test_listen_notifications_are_printed_as_psql(qshell, dsn):
     ours = [pid.sub("PID n", line) for line in r.out.splitlines() if "notification" in line]
     theirs = [pid.sub("PID n", line) for line in p.stdout.decode().splitlines() if "notification" in line]
     assert ours == theirs and len(ours) == 2
+
+
+def test_custom_settings_and_session_authorization_reach_the_workers(qshell):
+    script = """
+DROP ROLE IF EXISTS qshell_auth_r;
+CREATE ROLE qshell_auth_r;
+SET app.tenant = 'acme';
+SELECT set_config('app.user_id', '42', false);
+SET SESSION AUTHORIZATION qshell_auth_r;
+\\add SELECT current_setting('app.tenant', true) AS t, current_setting('app.user_id', true) AS u, current_user AS r;
+\\go 1
+RESET SESSION AUTHORIZATION;
+RESET app.tenant;
+\\go 1
+"""
+    q1, q2 = [rec for rec in _records(qshell(script, "--format", "json").out) if rec["type"] == "query"]
+    assert q1["rows"] == [["acme", "42", "qshell_auth_r"]]
+    assert q2["rows"][0][0] in ("", None) and q2["rows"][0][1:] == ["42", "postgres"]
+
+
+def _session_killed(dsn: str, tmp_path: Path, first: str, state: str) -> tuple[int, str, str]:
+    """Run ``first`` in a qshell reading a pipe, kill its session backend once it is in
+    ``state`` with that statement, then send two more statements."""
+    conninfo = dsn + ("&" if "?" in dsn else "?") + "application_name=qshell_kill_me"
+    proc = subprocess.Popen([sys.executable, "-m", "qshell", "-X", "--history-dir", str(tmp_path), conninfo],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=clean_env())
+    proc.stdin.write(first.encode() + b"\n")
+    proc.stdin.flush()
+    where = ("application_name = 'qshell_kill_me' AND state = %s AND query = %s")
+    conn = psycopg2.connect(dsn)
+    conn.autocommit = True
+    try:
+        cur = conn.cursor()
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            cur.execute(f"SELECT count(*) FROM pg_stat_activity WHERE {where}", (state, first.rstrip(";")))
+            if cur.fetchone()[0]:
+                break
+            time.sleep(0.02)
+        cur.execute(f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE {where}", (state, first.rstrip(";")))
+        assert cur.fetchall() == [(True,)]
+    finally:
+        conn.close()
+    time.sleep(0.2)
+    proc.stdin.write(b"SELECT 'second' AS s;\nSELECT 'third' AS s;\n")
+    proc.stdin.close()
+    proc.wait(timeout=60)
+    return proc.returncode, proc.stdout.read().decode(), proc.stderr.read().decode()
+
+
+def test_a_session_killed_while_idle_is_reported_and_reset_at_once(dsn, tmp_path):
+    code, out, err = _session_killed(dsn, tmp_path, "SELECT 'first' AS s;", "idle")
+    assert "first" in out
+    assert "FATAL:  terminating connection due to administrator command" in err
+    assert "statement not run" in err and err.count("Attempting reset: Succeeded.") == 1
+    assert "second" not in out and "third" in out  # nothing re-run; the next statement runs on the new session
+    assert code == 2
+
+
+def test_a_session_killed_during_a_statement_is_reported_and_reset_at_once(dsn, tmp_path):
+    code, out, err = _session_killed(dsn, tmp_path, "SELECT pg_sleep(5.5);", "active")
+    assert "FATAL:  terminating connection due to administrator command" in err
+    assert err.count("Attempting reset: Succeeded.") == 1
+    assert "second" in out and "third" in out
+    assert code == 2
+
+
+def test_describe_and_notification_payloads_are_escaped(qshell):
+    script = ('CREATE TABLE IF NOT EXISTS "n\x1b[7mt" (a int);\n\\dt\n\\d "n\x1b[7mt"\n'
+              "LISTEN esc_chan;\nNOTIFY esc_chan, E'p\\x1b[2Jq';\n")
+    r = qshell(script)
+    assert "\x1b" not in r.out and "\x1b" not in r.err
+    assert "n\\x1B[7mt" in r.out and "p\\x1B[2Jq" in r.out

@@ -317,9 +317,11 @@ class Shell(RunCommands, SetCommands, DescribeCommands):
                     raise _Stop(ExitStatus.SCRIPT_STOPPED)
 
     def show_notices(self, q: QueryResult) -> None:
-        """The server's notices of a statement, on stderr, as psql prints them."""
+        """The server's notices of a statement, on stderr, as psql prints them (in a script
+        with ``qshell:<source>:<line>:`` in front, as psql's ``psql:<file>:<line>:``)."""
+        where = "" if self.interactive else "qshell:{}:{}: ".format(*self._where)
         for text in q.notices:
-            self.notice(text)
+            self.notice(where + text)
 
     def _lost_session(self, message: str) -> None:
         """psql's answer to a session the server closed: the error (exit 2 in scripts), then

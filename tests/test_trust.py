@@ -171,7 +171,9 @@ def test_plain_notices_match_psql(qshell, dsn):
     r = qshell(_NOTICES)
     p = _run_psql(dsn, _NOTICES)
     assert r.code == 0
-    assert r.err.splitlines() == p.stderr.decode().splitlines()
+    # psql prefixes only -f scripts; qshell every script, errors and notices alike
+    assert [re.sub(r"^qshell:<stdin>:\d+: ", "", line) for line in r.err.splitlines()] == p.stderr.decode().splitlines()
+    assert r.err.startswith("qshell:<stdin>:1: NOTICE:  table")
 
 
 def test_staged_notices_under_their_header_and_in_json(qshell):

@@ -307,14 +307,14 @@ class Shell(RunCommands, SetCommands, DescribeCommands):
         if q.status is not Status.OK and not user.alive:
             self._lost_session(q.diag.text if q.diag is not None else (q.error or "connection to server was lost"))
             return
-        if q.status is not Status.OK:
-            if q.diag is not None:
-                self.last_error = q.diag
-            try:
+        try:
+            if q.status is not Status.OK:
+                if q.diag is not None:
+                    self.last_error = q.diag
                 self.fail(q.diag.text if q.diag is not None else render.error_line(q))
-            finally:
-                if user.cancelled and not self.interactive:
-                    raise _Stop(ExitStatus.SCRIPT_STOPPED)
+        finally:
+            if user.cancelled and not self.interactive:  # Ctrl-C stops a script, as psql's (exit 3)
+                raise _Stop(ExitStatus.SCRIPT_STOPPED)
 
     def show_notices(self, q: QueryResult) -> None:
         """The server's notices of a statement, on stderr, as psql prints them (in a script

@@ -472,3 +472,18 @@ def test_describe_and_notification_payloads_are_escaped(qshell):
     r = qshell(script)
     assert "\x1b" not in r.out and "\x1b" not in r.err
     assert "n\\x1B[7mt" in r.out and "p\\x1B[2Jq" in r.out
+
+
+def test_sigint_during_a_plain_statement_in_a_script_cancels_it_and_exits_3(dsn, tmp_path):
+    proc = subprocess.Popen([sys.executable, "-m", "qshell", "-X", "--history-dir", str(tmp_path), dsn],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=clean_env())
+    proc.stdin.write(b"SELECT pg_sleep(20.5);\nSELECT 'not reached';\n")
+    proc.stdin.close()
+    _wait_active(dsn, "pg_sleep(20.5)")
+    proc.send_signal(signal.SIGINT)
+    proc.wait(timeout=30)
+    out, err = proc.stdout.read().decode(), proc.stderr.read().decode()
+    assert proc.returncode == 3
+    assert "Cancel request sent" in err and "ERROR:  canceling statement due to user request" in err
+    assert "not reached" not in out and "Traceback" not in err
+    assert _active(dsn, "pg_sleep(20.5)") == 0

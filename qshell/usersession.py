@@ -30,8 +30,9 @@ _SETTINGS_SQL = ("SELECT 'session_authorization', session_user::text WHERE sessi
                  " UNION ALL SELECT name, setting FROM pg_settings WHERE source = 'session'"
                  " UNION ALL SELECT 'role', current_setting('role')"
                  " UNION ALL SELECT n, current_setting(n, true) FROM unnest(%(custom)s::text[]) n")
-_CUSTOM = re.compile(r"""set_config\s*\(\s*'([A-Za-z_][\w$]*\.[\w$.]+)'"""
-                     r"""|\b(?:SET|RESET)\s+(?:SESSION\s+)?([A-Za-z_][\w$]*\.[A-Za-z_][\w$.]*)""", re.I)
+_NAME = r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+"  # a custom setting's name: at least one dot
+_CHANGES_SETTINGS = re.compile(r"\b(?:SET|RESET|set_config|DISCARD)\b", re.I)
+_CUSTOM = re.compile(rf"""set_config\s*\(\s*'({_NAME})'|\b(?:SET|RESET)\s+(?:SESSION\s+)?({_NAME})\b""", re.I)
 
 
 @dataclass
@@ -65,6 +66,7 @@ class UserSession:
     _cancelled: bool = False
     _custom: set = field(default_factory=set)  # custom setting names (app.x) the user has set
     goodbye: tuple = ()  # what the server said when it closed the session while idle (FATAL: …)
+    _snapshot: dict | None = None  # the settings last read outside a transaction
 
     def open(self) -> None:
         self.conn = self.connect()
@@ -124,10 +126,18 @@ class UserSession:
         return conn_params(self.conn)
 
     def settings(self) -> dict[str, str] | None:
-        """The settings this session changed (``SET``, ``set_config(…, false)``, ``SET ROLE``),
-        for the workers; None when they cannot be read now (a failed transaction)."""
-        if self.lost_while_idle() or self.transaction_state == "!":
-            return None  # a lost session keeps its goodbye for the next statement to report
+        """The settings this session changed (``SET``, ``set_config(…, false)``, ``SET ROLE``,
+        ``SET SESSION AUTHORIZATION``), for the workers. Read now when the session is idle;
+        inside a transaction, those read before it began; None when never read."""
+        if self.lost_while_idle() or self.transaction_state:
+            # a lost session keeps its goodbye for the next statement to report; an open
+            # transaction of the user's is never touched (what it SETs is not settled yet):
+            # the settings read before it began
+            return self._snapshot
+        self._snapshot = self._read_settings()
+        return self._snapshot
+
+    def _read_settings(self) -> dict[str, str] | None:
         try:
             cur = self.conn.cursor()
             cur.execute(_SETTINGS_SQL, {"login": self.conn.info.user, "custom": sorted(self._custom)})
@@ -169,6 +179,8 @@ class UserSession:
                                    cancelling=lambda: False, stream=False)
         except _Interrupted as stop:  # a KeyboardInterrupt reached the wait: cancelled on the server
             result = stop.result
+        if self.alive and not self.transaction_state and _CHANGES_SETTINGS.search(sql):
+            self._snapshot = self._read_settings()  # before a BEGIN can hide them from the next run
         return result
 
     @property

@@ -103,6 +103,13 @@ SELECT set_config('search_path', '"$user", public', false);
     assert [rec["rows"][0][0] for rec in recs] == ["7MB", "pg_catalog, public", default_work_mem, '"$user", public']
 
 
+def test_settings_made_before_an_open_transaction_reach_the_workers(qshell):
+    script = ("SET work_mem = '9MB';\nBEGIN;\nSET work_mem = '11MB';\n\\add SHOW work_mem;\n\\go 1\n"
+              "COMMIT;\n\\go 1\n")
+    recs = [rec for rec in _records(qshell(script, "--format", "json").out) if rec["type"] == "query"]
+    assert [rec["rows"][0][0] for rec in recs] == ["9MB", "11MB"]  # the open transaction is never read
+
+
 def _scalar_default(name: str) -> str:
     return {"work_mem": "4MB"}[name]
 

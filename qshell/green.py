@@ -8,11 +8,26 @@ server and the connection stays usable (see shared stack notes, "Cancelling").
 """
 from __future__ import annotations
 
+import weakref
+
 import psycopg2
-from gevent.socket import wait_read, wait_write
+from gevent import get_hub
 from psycopg2 import extensions
 
 _installed = False
+_READ, _WRITE = 1, 2
+# per connection: its fd and its read / write io watchers, made once and reused for every
+# wait (gevent's wait_read makes and closes one per call: measurable at 50,000 queries/s)
+_watchers: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+
+
+def _wait(conn, event: int) -> None:  # noqa: ANN001
+    fd = conn.fileno()
+    entry = _watchers.get(conn)
+    if entry is None or entry[0] != fd:
+        loop = get_hub().loop
+        entry = _watchers[conn] = (fd, loop.io(fd, _READ), loop.io(fd, _WRITE))
+    get_hub().wait(entry[event])
 
 
 def _green_wait(conn, timeout=None):  # noqa: ANN001 - psycopg2 callback signature
@@ -24,9 +39,9 @@ def _green_wait(conn, timeout=None):  # noqa: ANN001 - psycopg2 callback signatu
             if state == extensions.POLL_OK:
                 break
             if state == extensions.POLL_READ:
-                wait_read(conn.fileno(), timeout=timeout)
+                _wait(conn, _READ)
             elif state == extensions.POLL_WRITE:
-                wait_write(conn.fileno(), timeout=timeout)
+                _wait(conn, _WRITE)
             else:
                 raise psycopg2.OperationalError(f"Bad result from poll: {state!r}")
         except BaseException as exc:

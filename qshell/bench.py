@@ -248,6 +248,15 @@ def machine() -> dict:
             "platform": platform.platform()}
 
 
+def default_history_dir() -> Path:
+    """The source checkout's ``history/`` when qshell runs from one; else ``./history``
+    (an installed package must never write into site-packages)."""
+    checkout = Path(__file__).resolve().parent.parent
+    if (checkout / "pyproject.toml").is_file() and (checkout / "history").is_dir():
+        return checkout / "history"
+    return Path.cwd() / "history"
+
+
 def commit() -> str:
     try:
         return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
@@ -324,8 +333,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--reps", type=int, default=5, help="repetitions of each comparison (median)")
     p.add_argument("--scale", type=int, default=10, help="pgbench scale for the seed's experiment")
     p.add_argument("--tiny", action="store_true", help="small sizes (for the test suite); recorded as tiny")
-    p.add_argument("--history-dir", default=str(Path(__file__).resolve().parent.parent / "history"),
-                   help="where benchmarks.jsonl and README.md are written")
+    p.add_argument("--history-dir", default=str(default_history_dir()),
+                   help="where benchmarks.jsonl and README.md are written (default: the checkout's history/,"
+                        " else ./history)")
     p.add_argument("--cases", default="throughput,makespan,processes,startup,memory,scaling,seed")
     args = p.parse_args(argv)
     from .sandbox import pgbench_path, start

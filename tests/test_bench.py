@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 from .conftest import clean_env
 
@@ -46,3 +47,16 @@ def test_bench_tiny_run_writes_a_well_formed_record(dsn, tmp_path):
     assert p.returncode == 0, p.stderr[-2000:]
     assert len((hist / "benchmarks.jsonl").read_text().splitlines()) == 2
     assert (hist / "README.md").read_text().count("(tiny)") == 2
+
+
+def test_an_installed_bench_never_writes_into_site_packages(tmp_path, monkeypatch):
+    import qshell.bench as bench
+
+    fake = tmp_path / "site-packages" / "qshell" / "bench.py"
+    fake.parent.mkdir(parents=True)
+    fake.write_text("")
+    monkeypatch.setattr(bench, "__file__", str(fake))
+    monkeypatch.chdir(tmp_path)
+    assert bench.default_history_dir() == tmp_path / "history"
+    monkeypatch.setattr(bench, "__file__", str(Path(__file__).resolve().parent.parent / "qshell" / "bench.py"))
+    assert bench.default_history_dir() == Path(__file__).resolve().parent.parent / "history"

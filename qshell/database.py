@@ -4,6 +4,7 @@ catalog, capacity), capacity checks. The user's own session is not here: see
 ``usersession.UserSession``."""
 from __future__ import annotations
 
+import codecs
 import os
 import time
 from dataclasses import dataclass
@@ -22,6 +23,36 @@ if TYPE_CHECKING:  # pragma: no cover
     from sqlalchemy.engine import Engine
 
 CONNECT_TIMEOUT = 15.0  # green mode ignores libpq's connect_timeout: guard with gevent.Timeout
+
+
+# With client_encoding SQL_ASCII (PGCLIENTENCODING=SQL_ASCII, say) the server sends a
+# SQL_ASCII database's bytes as stored, unchecked; psql passes them through. psycopg2
+# decodes SQL_ASCII with Python's strict 'ascii' codec (any non-ASCII byte fails):
+# qshell decodes UTF-8 instead, and shows a byte that is not UTF-8 as \xHH (as psql
+# shows control bytes) rather than failing. (With the UTF8 that qshell asks for by
+# default, the server itself refuses to send such bytes, to psql too.)
+_BYTES_CODEC = "qshell_sql_ascii"
+
+
+def _escape_bytes(exc: UnicodeError):
+    if isinstance(exc, UnicodeDecodeError):
+        return "".join(f"\\x{b:02X}" for b in exc.object[exc.start:exc.end]), exc.end
+    raise exc
+
+
+def _find_codec(name: str):
+    if name != _BYTES_CODEC:
+        return None
+    return codecs.CodecInfo(
+        name=_BYTES_CODEC,
+        encode=lambda text, errors="strict": codecs.utf_8_encode(text, errors),
+        decode=lambda data, errors="strict": codecs.utf_8_decode(data, "qshell_bytes", True),
+    )
+
+
+codecs.register_error("qshell_bytes", _escape_bytes)
+codecs.register(_find_codec)
+extensions.encodings["SQL_ASCII"] = extensions.encodings["SQLASCII"] = _BYTES_CODEC
 
 
 def _keep_text(conn) -> None:
@@ -72,6 +103,14 @@ class Database:
         except psycopg2.Error:
             named = False
         self._appname = None if named else "qshell"
+        # psql asks for the terminal's encoding (client_encoding=auto) unless PGCLIENTENCODING
+        # is set; qshell reads and writes UTF-8, so it asks for UTF8 (what psql asks for on
+        # a UTF-8 terminal). An encoding the user names (PGCLIENTENCODING, the dsn) stands.
+        try:
+            chosen = "client_encoding" in extensions.parse_dsn(dsn) or bool(os.environ.get("PGCLIENTENCODING"))
+        except psycopg2.Error:
+            chosen = False
+        self._encoding = None if chosen else "UTF8"
         self._lost = False
 
     # -- pool ---------------------------------------------------------------
@@ -103,16 +142,25 @@ class Database:
     def _connect_raw(self):
         """A new autocommit psycopg2 connection with the session's fixed settings.
 
+        Its settings are those the server, the database, the role, ``PGOPTIONS`` and the
+        PG* variables give (what psql gets): psycopg2 sets ``DateStyle`` to ISO on connect
+        when it is not, and ``RESET DateStyle`` takes that back to the value the session
+        started with (qshell takes every value as text: nothing depends on ISO).
+
         It shows as ``qshell`` in pg_stat_activity unless the dsn or PGAPPNAME names it."""
         extra: dict[str, str] = {}
         if self._password is not None:
             extra["password"] = self._password
         if self._appname:
             extra["application_name"] = self._appname
+        if self._encoding:
+            extra["client_encoding"] = self._encoding
         conn = psycopg2.connect(self.dsn, **extra)
         conn.autocommit = True
+        setup = ["RESET DateStyle"]
         if self.readonly:
-            conn.cursor().execute("SET default_transaction_read_only = on")
+            setup.append("SET default_transaction_read_only = on")
+        conn.cursor().execute("; ".join(setup))
         return conn
 
     def set_readonly(self, on: bool) -> None:

@@ -6,7 +6,7 @@ progress line, run record) so the commands only differ in how they report.
 """
 from __future__ import annotations
 
-import json
+import json  # noqa: F401  (the run commands' JSON output)
 import os
 import shutil
 from typing import TYPE_CHECKING
@@ -17,9 +17,8 @@ from . import render
 from .analysis import lpt_order, normalize, parse_n_list, slowdowns
 from .commands import Command
 from .errors import ExitStatus, UsageError
-from .history import find, read_runs
+from .history import HistoryError, RunStore
 from .interrupt import sigint_calls
-from .paths import append_line
 from .pool import QueryPool, TxMode
 from .results import RunResult, Status
 from .sampler import Sampler
@@ -46,24 +45,53 @@ class RunCommands:
     """Mixin: needs ``self.session``, ``self.settings``, ``self.staged``, ``self.err``..."""
 
     # -- memory of measured times (this session and the run history) -------------------
-    def _memory(self: "Shell") -> tuple[dict[str, float], dict[str, float]]:
-        """(last measured time, time alone at N=1) per normalised SQL, on this connection's
-        target; the history is read once per connection."""
+    def _runs(self: "Shell", create: bool = False) -> RunStore | None:
+        """The run history (runs.sqlite), opened once per shell; None when there is none yet
+        (and ``create`` is false), no history directory, or it cannot be used (said once)."""
+        store = self.__dict__.get("_run_store")
+        if store is not None or self.history_dir is None:
+            return store or None
+        try:
+            store, notes = RunStore.open(self.history_dir, create=create, keep=self.settings.history_keep)
+        except HistoryError as exc:
+            self._runs_failed(exc)
+            return None
+        for note in notes:
+            self.notice(note)
+        if store is not None:
+            self._run_store = store
+        return store
+
+    def _runs_failed(self: "Shell", exc: HistoryError) -> None:
+        """Say once that the run history cannot be used; the shell goes on without it."""
+        old = self.__dict__.get("_run_store")
+        if old:
+            old.close()
+        self._run_store = False
+        if not self._history_warned:
+            self._history_warned = True
+            self.notice(f"warning: {exc}; runs are not recorded or looked up in it this session")
+
+    def _memory(self: "Shell") -> tuple[dict[str, float | None], dict[str, float | None]]:
+        """(last measured time, time alone at N=1) per normalised SQL of the staged set, on
+        this connection's target (None: never measured): this session's runs, else an indexed
+        lookup in the run history of the staged queries not looked up yet (never all of it)."""
         if self._times is None:
             self._times, self._alone = {}, {}
-            runs, damaged = read_runs(self.history_dir)
-            if damaged:
-                self.notice(f"warning: skipped {damaged} damaged line(s) in {self.history_dir / 'runs.jsonl'}")
-            target = self.session.target()
-            for rec in runs:
-                if rec.get("target") != target or rec.get("interrupted"):
-                    continue
-                for q in rec.get("results", []):
-                    if q.get("status") == "ok" and "sql" in q:
-                        t = q.get("total_ms", 0.0) / 1000
-                        self._times[normalize(q["sql"])] = t
-                        if rec.get("n") == 1:
-                            self._alone[normalize(q["sql"])] = t
+        wanted = {normalize(q) for q in self.staged} - self._times.keys()
+        if wanted:
+            times: dict[str, float] = {}
+            alone: dict[str, float] = {}
+            store = self._runs()
+            if store is not None:
+                try:
+                    times, alone = store.lookup(self.session.target(), wanted)
+                except HistoryError as exc:
+                    self._runs_failed(exc)
+            for key in wanted:
+                self._times[key] = times.get(key)
+                if self._alone.get(key) is None:
+                    self._alone[key] = alone.get(key)
         return self._times, self._alone
 
     def _remember(self: "Shell", run: RunResult) -> None:
@@ -149,12 +177,13 @@ class RunCommands:
             sandbox=self.session.sandbox is not None,
             results=[render.query_record(q, run_id, rows=False, slowdown=slow.get(q.index)) for q in run.queries],
         )
+        store = self._runs(create=True)
+        if store is None:
+            return
         try:
-            append_line(self.history_dir / "runs.jsonl", json.dumps(record, ensure_ascii=False, separators=(",", ":")))
-        except OSError as exc:
-            if not self._history_warned:
-                self._history_warned = True
-                self.notice(f"warning: cannot write run history in {self.history_dir}: {exc.strerror or exc}")
+            store.append(record, keep=self.settings.history_keep)
+        except HistoryError as exc:
+            self._runs_failed(exc)
 
     def _after(self: "Shell", runs: list[RunResult]) -> None:
         """Exit status and script stop after one or more runs."""
@@ -242,10 +271,16 @@ class RunCommands:
         self.write(render.timeline(self.last_run, self.width()))
 
     def do_history(self: "Shell", cmd: Command) -> None:
-        runs, damaged = read_runs(self.history_dir)
-        if damaged:
-            self.notice(f"warning: skipped {damaged} damaged line(s) in runs.jsonl")
-        numbered = list(enumerate(runs, start=1))[-(cmd.n or 20):]
+        store = self._runs()
+        numbered: list[tuple[int, dict]] = []
+        if store is not None:
+            try:
+                numbered, damaged = store.last(cmd.n or 20, results=self.settings.format == "json")
+            except HistoryError as exc:
+                self._runs_failed(exc)
+            else:
+                if damaged:
+                    self.notice(f"warning: skipped {damaged} damaged run record(s) in {store.path}")
         if self.settings.format == "json":
             for k, rec in numbered:
                 self.write(render.json_line({**rec, "number": k}))
@@ -255,12 +290,22 @@ class RunCommands:
             self.write(render.history_text(numbered, self.style()))
 
     def do_compare(self: "Shell", cmd: Command) -> None:
-        runs, _ = read_runs(self.history_dir)
-        found = [find(runs, ref) for ref in cmd.args]
+        store = self._runs()
+        found: list[tuple[int, dict] | None] = [None] * len(cmd.args)
+        total = 0
+        if store is not None:
+            try:
+                found = [store.find(ref) for ref in cmd.args]
+                total = store.count()
+            except HistoryError as exc:
+                self._runs_failed(exc)
         for ref, hit in zip(cmd.args, found):
             if hit is None:
-                raise UsageError(f"\\compare: no run {ref!r} in the history ({len(runs)} runs; see \\history)")
+                raise UsageError(f"\\compare: no run {ref!r} in the history ({total} runs; see \\history)")
         (ka, a), (kb, b) = found  # type: ignore[misc]
+        for k, rec in ((ka, a), (kb, b)):
+            if rec.get("results_trimmed"):
+                self.notice(f"note: run {k}'s per-query times were trimmed (\\set history_keep)")
         if a.get("fingerprint") != b.get("fingerprint"):
             self.notice(f"note: runs {ka} and {kb} are of different sets; compared by position")
         if self.settings.format == "json":

@@ -1,9 +1,28 @@
-"""Reading back the run records of ``runs.jsonl`` (written by the shell after each run)."""
+"""The run history: one SQLite file (``runs.sqlite``) in the history directory.
+
+Every ``\\go`` stores its run record in one transaction; what the next ``\\go`` needs
+(the last measured time and the time alone at N=1 of each staged query, on this target)
+is an indexed lookup of just those queries, so neither start-up nor a run depends on the
+history's size. ``\\history K`` reads K runs and ``\\compare`` two. The older
+``runs.jsonl`` (one JSON record per line) is imported once; JSON lines stay the export
+format: ``python -m qshell.history dump [--history-dir DIR]``. Schema: history/README.md.
+"""
 from __future__ import annotations
 
+import hashlib
 import json
+import sqlite3
 from pathlib import Path
+from typing import Iterable, Iterator
 
+from .analysis import normalize
+from .paths import private_file
+
+FILE = "runs.sqlite"
+JSONL = "runs.jsonl"
+SCHEMA = 1  # PRAGMA user_version of a runs.sqlite written by this qshell
+DEFAULT_KEEP = 1000  # per staged set, the runs whose per-query results are kept
+BUSY_MS = 10000  # how long a write waits for another qshell's transaction
 
 # the fields \history, \compare and the measured-time memory use, and the type each must have
 # when present (a record missing one is shown with a blank or zero)
@@ -14,6 +33,50 @@ LAST_EPOCH = 253402300799  # 9999-12-31T23:59:59Z
 _RESULT_NUMBER = ("total_ms",)
 _RESULT_INT = ("index",)
 _RESULT_TEXT = ("sql", "status")
+
+_DDL = """
+CREATE TABLE runs (
+    number      INTEGER PRIMARY KEY,
+    run_id      TEXT NOT NULL,
+    started_at  REAL,
+    target      TEXT,
+    fingerprint TEXT,
+    n           INTEGER,
+    interrupted INTEGER NOT NULL,
+    trimmed     INTEGER NOT NULL DEFAULT 0,
+    record      TEXT NOT NULL
+);
+CREATE INDEX runs_run_id ON runs (run_id);
+CREATE INDEX runs_set ON runs (fingerprint, trimmed, number);
+CREATE TABLE results (
+    run    INTEGER NOT NULL,
+    pos    INTEGER NOT NULL,
+    record TEXT NOT NULL,
+    PRIMARY KEY (run, pos)
+) WITHOUT ROWID;
+CREATE TABLE timings (
+    key      INTEGER NOT NULL,
+    run      INTEGER NOT NULL,
+    alone    INTEGER NOT NULL,
+    total_ms REAL NOT NULL,
+    PRIMARY KEY (key, run)
+) WITHOUT ROWID;
+CREATE INDEX timings_alone ON timings (key, run, total_ms) WHERE alone;
+CREATE INDEX timings_run ON timings (run);
+CREATE TABLE meta (
+    name  TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+"""
+_TABLES = {"runs", "results", "timings", "meta"}
+
+# the lookup \go makes per staged query: two index seeks, one row each
+LOOKUP = ("SELECT (SELECT total_ms FROM timings WHERE key = ?1 ORDER BY run DESC LIMIT 1),"
+          " (SELECT total_ms FROM timings INDEXED BY timings_alone WHERE key = ?1 AND alone ORDER BY run DESC LIMIT 1)")
+
+
+class HistoryError(Exception):
+    """The run history cannot be used (unreadable, foreign, newer, or not writable)."""
 
 
 def _is_number(v: object) -> bool:
@@ -37,41 +100,303 @@ def valid_run(rec: object) -> bool:
         isinstance(q, dict) and _typed(q, _RESULT_NUMBER, _RESULT_INT, _RESULT_TEXT) for q in results)
 
 
-def read_runs(directory: Path | None) -> tuple[list[dict], int]:
-    """Every readable run record, oldest first, and how many damaged lines were skipped
+def read_jsonl(path: Path) -> Iterator[dict | None]:
+    """The run records of a ``runs.jsonl``, line by line; None for each damaged line
     (not JSON, not a run record, or a field of the wrong type)."""
-    if directory is None:
-        return [], 0
-    path = directory / "runs.jsonl"
-    try:
-        text = path.read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return [], 0
-    runs, damaged = [], 0
-    for line in text.splitlines():
-        if not line.strip():
-            continue
+    with open(path, encoding="utf-8", errors="replace") as fh:
+        for line in fh:
+            if not line.strip():
+                continue
+            try:
+                rec = json.loads(line)
+            except ValueError:
+                yield None
+                continue
+            yield rec if valid_run(rec) else None
+
+
+def timing_key(target: str, sql: str) -> int:
+    """The key of a query's timings: the first 8 bytes of SHA-1 of target NUL normalised SQL,
+    as a signed 64-bit integer."""
+    digest = hashlib.sha1(f"{target}\0{normalize(sql)}".encode("utf-8", "surrogatepass")).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
+
+
+class RunStore:
+    """One open ``runs.sqlite``. Every method raises HistoryError on an SQLite error."""
+
+    def __init__(self, path: Path, db: sqlite3.Connection) -> None:
+        self.path = path
+        self.db = db
+
+    # -- opening ----------------------------------------------------------------------
+    @classmethod
+    def open(cls, directory: Path, *, create: bool = True, keep: int = DEFAULT_KEEP) -> tuple["RunStore | None", list[str]]:
+        """The store of ``directory`` and notes for the user (an import of runs.jsonl and the
+        damaged lines it skipped). Without ``create``, None when neither file exists yet."""
+        path, jsonl = directory / FILE, directory / JSONL
+        if not create and not path.exists() and not jsonl.exists():
+            return None, []
         try:
-            rec = json.loads(line)
-        except ValueError:
-            damaged += 1
-            continue
-        if valid_run(rec):
-            runs.append(rec)
-        else:
-            damaged += 1
-    return runs, damaged
+            private_file(path)  # mode 0600; SQLite gives the -wal and -shm files the same mode
+            db = sqlite3.connect(path, timeout=BUSY_MS / 1000, isolation_level=None, check_same_thread=False)
+        except (OSError, sqlite3.Error) as exc:
+            raise HistoryError(f"cannot open the run history {path}: {_why(exc)}") from None
+        store = cls(path, db)
+        try:
+            store._prepare()
+            notes = store._import(jsonl, keep) if jsonl.exists() else []
+        except HistoryError:
+            db.close()
+            raise
+        return store, notes
+
+    def _prepare(self) -> None:
+        with self._errors():
+            version = self.db.execute("PRAGMA user_version").fetchone()[0]  # reads the header
+            if version == 0:
+                self.db.execute("BEGIN IMMEDIATE")
+                try:
+                    version = self.db.execute("PRAGMA user_version").fetchone()[0]
+                    names = {r[0] for r in self.db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+                    if version == 0 and names:
+                        raise HistoryError(f"{self.path} is not a qshell run history (tables: {', '.join(sorted(names))})")
+                    if version == 0:
+                        for stmt in _DDL.split(";"):
+                            if stmt.strip():
+                                self.db.execute(stmt)
+                        self.db.execute(f"PRAGMA user_version = {SCHEMA}")
+                        version = SCHEMA
+                    self.db.execute("COMMIT")
+                except BaseException:
+                    self.db.execute("ROLLBACK")
+                    raise
+            if version != SCHEMA:
+                raise HistoryError(f"{self.path} has run history schema {version}; this qshell reads schema {SCHEMA}")
+            names = {r[0] for r in self.db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+            if not _TABLES <= names:
+                raise HistoryError(f"{self.path} is not a qshell run history (missing tables)")
+            if self.db.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+                self.db.execute("PRAGMA journal_mode = WAL")  # concurrent shells: readers never wait
+            self.db.execute("PRAGMA synchronous = NORMAL")
+
+    def _import(self, jsonl: Path, keep: int) -> list[str]:
+        """Import ``runs.jsonl`` once (the file is left as it is and never read again)."""
+        with self._errors():
+            if self._meta("jsonl_imported") is not None:
+                return []
+            self.db.execute("BEGIN IMMEDIATE")
+            try:
+                if self._meta("jsonl_imported") is not None:  # another qshell just did
+                    self.db.execute("ROLLBACK")
+                    return []
+                imported = damaged = 0
+                sets = set()
+                try:
+                    for rec in read_jsonl(jsonl):
+                        if rec is None:
+                            damaged += 1
+                            continue
+                        self._insert(rec)
+                        sets.add(rec.get("fingerprint"))
+                        imported += 1
+                except OSError as exc:
+                    raise HistoryError(f"cannot read {jsonl}: {_why(exc)}") from None
+                for fp in sets:
+                    if fp is not None:
+                        self._trim(fp, keep)
+                self.db.execute("INSERT INTO meta VALUES ('jsonl_imported', ?)",
+                                (json.dumps({"runs": imported, "damaged": damaged}),))
+                self.db.execute("COMMIT")
+            except BaseException:
+                self.db.execute("ROLLBACK")
+                raise
+        notes = [f"imported {imported} run(s) from {jsonl} into {self.path} (once; {JSONL} is no longer read)"]
+        if damaged:
+            notes.append(f"warning: skipped {damaged} damaged line(s) in {jsonl}")
+        return notes
+
+    def _meta(self, name: str) -> str | None:
+        row = self.db.execute("SELECT value FROM meta WHERE name = ?", (name,)).fetchone()
+        return row[0] if row else None
+
+    def close(self) -> None:
+        self.db.close()
+
+    # -- writing ----------------------------------------------------------------------
+    def append(self, rec: dict, keep: int = DEFAULT_KEEP) -> int:
+        """Store one run record (one transaction); trim its set's older results. Its number."""
+        with self._errors():
+            self.db.execute("BEGIN IMMEDIATE")
+            try:
+                number = self._insert(rec)
+                if isinstance(rec.get("fingerprint"), str):
+                    self._trim(rec["fingerprint"], keep)
+                self.db.execute("COMMIT")
+            except BaseException:
+                self.db.execute("ROLLBACK")
+                raise
+        return number
+
+    def _insert(self, rec: dict) -> int:
+        results = rec.get("results", [])
+        head = {k: v for k, v in rec.items() if k != "results"}
+        interrupted = bool(rec.get("interrupted"))
+        target = rec.get("target")
+        cur = self.db.execute(
+            "INSERT INTO runs (run_id, started_at, target, fingerprint, n, interrupted, record) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (str(rec.get("run_id", "")), rec.get("started_at"), target, rec.get("fingerprint"), rec.get("n"),
+             int(interrupted), _dumps(head)))
+        number = cur.lastrowid
+        self.db.executemany("INSERT INTO results VALUES (?, ?, ?)",
+                            ((number, pos, _dumps(q)) for pos, q in enumerate(results, start=1)))
+        if not interrupted and isinstance(target, str):  # an interrupted run's times are not measurements
+            alone = int(rec.get("n") == 1)
+            self.db.executemany(
+                "INSERT OR REPLACE INTO timings VALUES (?, ?, ?, ?)",
+                ((timing_key(target, q["sql"]), number, alone, q.get("total_ms", 0.0))
+                 for q in results if q.get("status") == "ok" and "sql" in q))
+        return number
+
+    def _trim(self, fingerprint: str, keep: int) -> None:
+        """Keep the per-query results and timings of the last ``keep`` runs of a set; the run rows stay."""
+        old = self.db.execute("SELECT number FROM runs WHERE fingerprint = ? AND trimmed = 0"
+                              " ORDER BY number DESC LIMIT -1 OFFSET ?", (fingerprint, keep)).fetchall()
+        for (number,) in old:
+            self.db.execute("DELETE FROM results WHERE run = ?", (number,))
+            self.db.execute("DELETE FROM timings WHERE run = ?", (number,))
+            self.db.execute("UPDATE runs SET trimmed = 1 WHERE number = ?", (number,))
+
+    # -- reading ----------------------------------------------------------------------
+    def lookup(self, target: str, queries: Iterable[str]) -> tuple[dict[str, float], dict[str, float]]:
+        """(last measured time, last time alone at N=1) in seconds, per normalised SQL of
+        ``queries`` that has one on ``target``: two index seeks per query."""
+        times: dict[str, float] = {}
+        alone: dict[str, float] = {}
+        with self._errors():
+            for sql in {normalize(q) for q in queries}:
+                last, by_itself = self.db.execute(LOOKUP, (timing_key(target, sql),)).fetchone()
+                if _is_number(last):
+                    times[sql] = last / 1000
+                if _is_number(by_itself):
+                    alone[sql] = by_itself / 1000
+        return times, alone
+
+    def count(self) -> int:
+        with self._errors():
+            return self.db.execute("SELECT coalesce(max(number), 0) FROM runs").fetchone()[0]
+
+    def last(self, k: int, results: bool = True) -> tuple[list[tuple[int, dict]], int]:
+        """The last ``k`` runs, oldest first, as (number, record), and how many were damaged."""
+        with self._errors():
+            rows = self.db.execute("SELECT number, trimmed, record FROM runs ORDER BY number DESC LIMIT ?", (k,)).fetchall()
+            return self._records(reversed(rows), results)
+
+    def find(self, ref: str) -> tuple[int, dict] | None:
+        """A run by its number (1 = the first recorded; -1 = the latest) or by run_id prefix."""
+        with self._errors():
+            try:
+                k = int(ref)
+            except ValueError:
+                row = self.db.execute("SELECT number, trimmed, record FROM runs WHERE run_id >= ? AND run_id < ?"
+                                      " ORDER BY number DESC LIMIT 1", (ref, ref + "\U0010ffff")).fetchone()
+            else:
+                if k < 0:
+                    row = self.db.execute("SELECT number, trimmed, record FROM runs ORDER BY number DESC"
+                                          " LIMIT 1 OFFSET ?", (-k - 1,)).fetchone()
+                else:
+                    row = self.db.execute("SELECT number, trimmed, record FROM runs WHERE number = ?", (k,)).fetchone()
+            if row is None:
+                return None
+            found, _ = self._records([row], True)
+            return found[0] if found else None
+
+    def dump(self) -> Iterator[dict]:
+        """Every stored record, oldest first, with its results (the JSON-lines export)."""
+        with self._errors():
+            number = 0
+            while True:  # in pages: the export never holds the whole history
+                rows = self.db.execute("SELECT number, trimmed, record FROM runs WHERE number > ? ORDER BY number"
+                                       " LIMIT 100", (number,)).fetchall()
+                if not rows:
+                    return
+                found, _ = self._records(rows, True)
+                yield from (rec for _, rec in found)
+                number = rows[-1][0]
+
+    def _records(self, rows: Iterable[tuple], results: bool) -> tuple[list[tuple[int, dict]], int]:
+        out, damaged = [], 0
+        for number, trimmed, text in rows:
+            try:
+                rec = json.loads(text)
+                if results:
+                    rec["results"] = [json.loads(r) for (r,) in self.db.execute(
+                        "SELECT record FROM results WHERE run = ? ORDER BY pos", (number,))]
+            except ValueError:
+                damaged += 1
+                continue
+            if trimmed:
+                rec["results_trimmed"] = True
+            if valid_run(rec):
+                out.append((number, rec))
+            else:
+                damaged += 1
+        return out, damaged
+
+    def _errors(self):  # noqa: ANN202
+        return _Errors(self.path)
 
 
-def find(runs: list[dict], ref: str) -> tuple[int, dict] | None:
-    """A run by its number in ``\\history`` (1 = oldest; -1 = latest) or by run_id prefix."""
+class _Errors:
+    """Turn an SQLite error into HistoryError naming the file."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind, exc, tb) -> bool:  # noqa: ANN001
+        if isinstance(exc, sqlite3.Error):
+            raise HistoryError(f"run history {self.path} unusable: {_why(exc)}") from None
+        return False
+
+
+def _why(exc: BaseException) -> str:
+    return str(getattr(exc, "strerror", None) or exc)
+
+
+def _dumps(obj: object) -> str:
+    return json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m qshell.history dump [--history-dir DIR]``: every record as a JSON line."""
+    import argparse
+    import sys
+
+    from .paths import history_dir
+
+    p = argparse.ArgumentParser(prog="python -m qshell.history", description="Export qshell's run history.")
+    p.add_argument("action", choices=["dump"], help="dump: print every run record as one JSON line, oldest first")
+    p.add_argument("--history-dir", metavar="DIR", help="the history directory (default: as qshell)")
+    args = p.parse_args(argv)
+    directory = history_dir(args.history_dir)
     try:
-        k = int(ref)
-    except ValueError:
-        matches = [(i, r) for i, r in enumerate(runs, start=1) if str(r.get("run_id", "")).startswith(ref)]
-        return matches[-1] if matches else None
-    if k < 0:
-        k = len(runs) + 1 + k
-    if 1 <= k <= len(runs):
-        return k, runs[k - 1]
-    return None
+        store, notes = RunStore.open(directory, create=False)
+        for note in notes:
+            print(note, file=sys.stderr)
+        if store is None:
+            return 0
+        for rec in store.dump():
+            sys.stdout.write(_dumps(rec) + "\n")
+    except HistoryError as exc:
+        print(f"qshell.history: {exc}", file=sys.stderr)
+        return 1
+    except BrokenPipeError:
+        return 0
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

@@ -5,6 +5,7 @@ from dataclasses import dataclass, fields, replace
 from typing import Any, Callable
 
 from .errors import UsageError
+from .history import DEFAULT_KEEP
 from .render import FORMATS
 
 _TRUE = {"on", "true", "1", "yes"}
@@ -107,6 +108,7 @@ class Settings:
     expanded: str = "off"
     pager: bool = True
     timing: bool = False
+    history_keep: int = DEFAULT_KEEP
 
 
 HELP: dict[str, tuple[Callable[[str], Any], str]] = {
@@ -127,6 +129,7 @@ HELP: dict[str, tuple[Callable[[str], Any], str]] = {
     "expanded": (_choice("off", "on", "auto"), "expanded display, one column per line (\\x); auto when too wide"),
     "pager": (_bool, "page long output in a terminal through $PAGER (less -SRXF)"),
     "timing": (_bool, "print the time of each plain statement (\\timing), as psql"),
+    "history_keep": (_int(1), "per staged set, the last K runs whose per-query times the run history keeps"),
 }
 assert set(HELP) == {f.name for f in fields(Settings)}
 

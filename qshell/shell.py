@@ -53,8 +53,8 @@ class Shell(RunCommands, SetCommands, DescribeCommands):
         self._where: tuple[str, int] = ("<stdin>", 0)
         self._depth = 0
         self._history_warned = False
-        self._times: dict[str, float] | None = None  # last measured time per query (for LPT)
-        self._alone: dict[str, float] = {}  # time at N=1 per query (for slowdowns)
+        self._times: dict[str, float | None] | None = None  # last measured time per staged query (for LPT)
+        self._alone: dict[str, float | None] = {}  # time at N=1 per staged query (for slowdowns); None: unknown
         self._reset_told = False
         self._page: list[str] | None = [] if interactive else None
         self.entry: Entry | None = None

@@ -6,6 +6,8 @@ import os
 import re
 import stat
 
+from qshell.history import RunStore
+
 SLEEPS = "\\add SELECT pg_sleep(0.3);\n" * 6
 
 
@@ -152,7 +154,7 @@ def test_go_refuses_an_n_the_server_cannot_serve(qshell, hist):
     assert r.code == 1
     assert "cannot run 150 workers" in r.err and "max_connections" in r.err
     assert "N=" not in r.out  # nothing ran
-    assert not (hist / "runs.jsonl").exists()
+    assert not (hist / "runs.sqlite").exists()  # no run, no record
     assert "150  SELECT 1" in r.out
 
 
@@ -202,9 +204,9 @@ def test_dml_command_tags(qshell):
 
 def test_run_records_appended_0600(qshell, hist):
     qshell("\\add SELECT 1;\n\\add SELECT 2;\n\\go 2\n\\go 1\n")
-    path = hist / "runs.jsonl"
+    path = hist / "runs.sqlite"
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
-    records = [json.loads(line) for line in path.read_text().splitlines()]
+    records = list(RunStore.open(hist, create=False)[0].dump())  # the JSON-lines export
     assert [r["n"] for r in records] == [2, 1]
     assert records[0]["fingerprint"] == records[1]["fingerprint"]
     assert [q["index"] for q in records[0]["results"]] == [1, 2]

@@ -7,6 +7,7 @@ import json
 import pytest
 
 from qshell import render
+from qshell.history import RunStore
 from qshell.analysis import lanes, lpt_order, parse_n_list, stats
 from qshell.pool import QueryPool, TxMode
 from qshell.results import QueryResult, RunResult, Status
@@ -179,7 +180,7 @@ def test_history_and_compare_read_back_what_was_written(qshell, hist):
     assert r.code == 0, r.err
     recs = _records(r.out)
     history = [x for x in recs if x["type"] == "run"]
-    written = [json.loads(line) for line in (hist / "runs.jsonl").read_text().splitlines()]
+    written = list(RunStore.open(hist, create=False)[0].dump())
     assert [h["run_id"] for h in history] == [w["run_id"] for w in written]
     assert [h["number"] for h in history] == [1, 2]
     cmp = [x for x in recs if x["type"] == "compare"][0]
@@ -190,11 +191,14 @@ def test_history_and_compare_read_back_what_was_written(qshell, hist):
     assert "no run '99'" in text.err
 
 
-def test_history_skips_a_damaged_line(qshell, hist):
+def test_history_skips_a_damaged_line(qshell, hist, tmp_path):
     qshell("\\add SELECT 1;\n\\go\n")
-    with open(hist / "runs.jsonl", "a") as fh:
-        fh.write('{"type":"run","half a li')
-    r = qshell("\\history\n")
+    good = next(RunStore.open(hist, create=False)[0].dump())
+    older = tmp_path / "older"
+    older.mkdir()
+    with open(older / "runs.jsonl", "w") as fh:  # an older qshell's history, cut by a full disk
+        fh.write(json.dumps(good) + "\n" + '{"type":"run","half a li')
+    r = qshell("\\history\n", "--history-dir", str(older))
     assert r.code == 0 and "skipped 1 damaged line" in r.err and "SELECT 1" in r.out
 
 

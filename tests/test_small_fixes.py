@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from qshell.history import RunStore
+
 from .conftest import clean_env
 
 # -- settings are range-checked ---------------------------------------------------------
@@ -59,15 +61,19 @@ BAD_RUNS = [
 ]
 
 
-def test_runs_of_the_wrong_type_are_skipped_as_damaged(qshell, hist):
+def test_runs_of_the_wrong_type_are_skipped_as_damaged(qshell, hist, tmp_path):
     r = qshell("\\add SELECT 1;\n\\go 1\n\\go 1\n")
     assert r.code == 0, r.err
-    path = hist / "runs.jsonl"
-    good = json.loads(path.read_text().splitlines()[0])
-    with path.open("a") as f:
+    goods = list(RunStore.open(hist, create=False)[0].dump())
+    good = goods[0]
+    older = tmp_path / "older"  # the same runs in an older qshell's runs.jsonl, imported once
+    older.mkdir()
+    with (older / "runs.jsonl").open("w") as f:
+        for rec in goods:
+            f.write(json.dumps(rec) + "\n")
         for bad in BAD_RUNS:
             f.write(json.dumps({**good, **bad}) + "\n")
-    r = qshell("\\history\n\\compare 1 2\n\\compare 1 -1\n\\add SELECT 1;\n\\go 1\n")
+    r = qshell("\\history\n\\compare 1 2\n\\compare 1 -1\n\\add SELECT 1;\n\\go 1\n", "--history-dir", str(older))
     assert "internal error" not in r.err, r.err
     assert r.code == 0, r.err
     assert f"skipped {len(BAD_RUNS)} damaged line(s)" in r.err

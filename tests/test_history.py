@@ -1,0 +1,188 @@
+"""The run history (runs.sqlite): concurrent shells, damaged and foreign files, the import
+of runs.jsonl, bounded lookups, retention, the JSON-lines export. No absolute time is asserted."""
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import stat
+import subprocess
+import sys
+
+from qshell.history import LOOKUP, RunStore, timing_key
+
+from .conftest import clean_env
+
+
+def _store(directory) -> RunStore:
+    store, _ = RunStore.open(directory, create=False)
+    assert store is not None
+    return store
+
+
+def _record(k: int, queries: int, *, fingerprint: str = "f00", target: str = "u@h:5432/db", n: int = 4,
+            interrupted: bool = False) -> dict:
+    return {"type": "run", "schema": 1, "run_id": f"{k:08x}-1", "n": n, "queries": queries, "ok": queries, "failed": 0,
+            "interrupted": interrupted, "started_at": 1.7e9 + k, "wall_ms": 10.0, "sum_ms": 20.0, "speedup": 2.0,
+            "fingerprint": fingerprint, "label": "SELECT 0 (+K)", "target": target,
+            "results": [{"type": "query", "run_id": f"{k:08x}-1", "index": i, "sql": f"SELECT {i}", "status": "ok",
+                         "total_ms": float(k + i)} for i in range(1, queries + 1)]}
+
+
+def _touched(store: RunStore, fn) -> int:  # noqa: ANN001
+    """How many SQLite VM steps ``fn`` takes: grows with the rows it reads."""
+    steps = 0
+
+    def count() -> int:
+        nonlocal steps
+        steps += 1
+        return 0
+
+    store.db.set_progress_handler(count, 1)
+    try:
+        fn()
+    finally:
+        store.db.set_progress_handler(None, 1)
+    return steps
+
+
+def test_concurrent_shells_lose_no_run(dsn, hist):
+    script = "\\add SELECT pg_sleep(0.01);\n\\add SELECT 2;\n" + "\\go 2\n" * 6
+    argv = [sys.executable, "-m", "qshell", "--history-dir", str(hist), dsn]
+    procs = [subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=clean_env())
+             for _ in range(2)]
+    outs = [p.communicate(script.encode(), timeout=120) for p in procs]
+    for p, (_, err) in zip(procs, outs):
+        assert p.returncode == 0, err.decode()
+        assert b"warning" not in err, err.decode()
+    records = list(_store(hist).dump())
+    assert len(records) == 12
+    assert len({r["run_id"] for r in records}) == 12
+    assert all(len(r["results"]) == 2 for r in records)
+    for name in ("runs.sqlite", "runs.sqlite-wal", "runs.sqlite-shm"):
+        if (hist / name).exists():
+            assert stat.S_IMODE(os.stat(hist / name).st_mode) == 0o600, name
+
+
+def test_garbage_file_is_reported_once_and_the_shell_goes_on(qshell, hist):
+    hist.mkdir(parents=True)
+    garbage = b"\x00\xffnot a database at all\n" * 300
+    (hist / "runs.sqlite").write_bytes(garbage)
+    r = qshell("\\add SELECT 41 + 1 AS answer;\n\\go 1\n\\go 1\n\\history\n\\compare 1 2\nSELECT 'still here' AS s;\n")
+    assert "internal error" not in r.err, r.err
+    assert "42" in r.out and "still here" in r.out
+    warnings = [line for line in r.err.splitlines() if "runs.sqlite" in line]
+    assert len(warnings) == 1, r.err
+    assert "not a database" in warnings[0]
+    assert (hist / "runs.sqlite").read_bytes() == garbage  # never overwritten
+
+
+def test_foreign_sqlite_file_is_reported_and_left_alone(qshell, hist):
+    hist.mkdir(parents=True)
+    db = sqlite3.connect(hist / "runs.sqlite")
+    db.execute("CREATE TABLE recipes (name text)")
+    db.commit()
+    db.close()
+    r = qshell("\\add SELECT 1;\n\\go 1\n\\history\n")
+    assert r.code == 0, r.err
+    warnings = [line for line in r.err.splitlines() if "runs.sqlite" in line]
+    assert len(warnings) == 1 and "not a qshell run history" in warnings[0], r.err
+    db = sqlite3.connect(hist / "runs.sqlite")
+    assert [t for (t,) in db.execute("SELECT name FROM sqlite_master")] == ["recipes"]
+    db.close()
+
+
+def test_runs_jsonl_is_imported_once_with_damaged_lines_skipped(qshell, hist):
+    hist.mkdir(parents=True)
+    good = [_record(k, 3) for k in (1, 2)]
+    lines = [json.dumps(good[0]), "{not json", json.dumps({**good[0], "wall_ms": "slow"}), json.dumps(good[1]), ""]
+    (hist / "runs.jsonl").write_text("\n".join(lines))
+    r = qshell("\\history\n", "--format", "json")
+    assert r.code == 0, r.err
+    assert "imported 2 run(s)" in r.err and "skipped 2 damaged line(s)" in r.err
+    assert [json.loads(x)["run_id"] for x in r.out.splitlines()] == [g["run_id"] for g in good]
+    with open(hist / "runs.jsonl", "a") as fh:  # an older qshell still appending: not read again
+        fh.write(json.dumps(_record(3, 3)) + "\n")
+    r = qshell("\\history\n", "--format", "json")
+    assert "imported" not in r.err and "damaged" not in r.err
+    assert len(r.out.splitlines()) == 2
+    assert stat.S_IMODE(os.stat(hist / "runs.sqlite").st_mode) == 0o600
+
+
+def test_lookup_and_listing_read_a_bounded_amount(tmp_path):
+    store, _ = RunStore.open(tmp_path)
+    queries = [f"SELECT {i}" for i in range(1, 501)]
+
+    def lookup():  # noqa: ANN202
+        return store.lookup("u@h:5432/db", queries)
+
+    for k in range(1, 21):
+        store.append(_record(k, 500, n=1 if k == 10 else 4))
+    small = (_touched(store, lookup), _touched(store, lambda: store.last(5, results=False)),
+             _touched(store, lambda: store.find("-1")), _touched(store, lambda: store.find("00000003")))
+    times, alone = lookup()
+    assert times["SELECT 7"] == (20 + 7) / 1000 and alone["SELECT 7"] == (10 + 7) / 1000
+    for k in range(21, 201):
+        store.append(_record(k, 500, n=1 if k == 150 else 4))
+    large = (_touched(store, lookup), _touched(store, lambda: store.last(5, results=False)),
+             _touched(store, lambda: store.find("-1")), _touched(store, lambda: store.find("00000003")))
+    assert all(b <= a * 1.1 for a, b in zip(small, large)), (small, large)  # 10x the runs, not 10x the reads
+    times, alone = lookup()
+    assert times["SELECT 7"] == (200 + 7) / 1000 and alone["SELECT 7"] == (150 + 7) / 1000
+    plan = " ".join(str(row) for row in store.db.execute("EXPLAIN QUERY PLAN " + LOOKUP, (timing_key("t", "q"),)))
+    assert "SCAN timings" not in plan and "PRIMARY KEY" in plan and "timings_alone" in plan, plan
+
+
+def test_interrupted_runs_are_kept_but_never_measurements(tmp_path):
+    store, _ = RunStore.open(tmp_path)
+    store.append(_record(1, 2, n=1))
+    store.append(_record(2, 2, n=1, interrupted=True))
+    times, alone = store.lookup("u@h:5432/db", ["SELECT  1"])
+    assert times == {"SELECT 1": 0.002} and alone == {"SELECT 1": 0.002}
+    assert [r["interrupted"] for r in store.dump()] == [False, True]
+    assert store.lookup("other@h:5432/db", ["SELECT 1"]) == ({}, {})  # another target's times are not used
+
+
+def test_retention_trims_per_set_and_keeps_the_run_rows(tmp_path):
+    store, _ = RunStore.open(tmp_path)
+    for k in range(1, 7):
+        store.append(_record(k, 3), keep=2)
+    store.append(_record(7, 3, fingerprint="other"), keep=2)
+    recs = list(store.dump())
+    assert len(recs) == 7
+    assert [bool(r.get("results_trimmed")) for r in recs] == [True] * 4 + [False] * 3
+    assert [len(r["results"]) for r in recs] == [0, 0, 0, 0, 3, 3, 3]
+    assert store.db.execute("SELECT count(*) FROM timings").fetchone()[0] == 9
+    assert store.db.execute("SELECT count(*) FROM results").fetchone()[0] == 9
+
+
+def test_history_keep_setting_trims_through_the_shell(qshell, hist):
+    r = qshell("\\set history_keep 2\n\\add SELECT 1;\n" + "\\go 1\n" * 4 + "\\compare 1 -1\n\\history\n")
+    assert r.code == 0, r.err
+    assert "run 1's per-query times were trimmed" in r.err
+    recs = list(_store(hist).dump())
+    assert [len(r["results"]) for r in recs] == [0, 0, 1, 1]
+    assert "history_keep" in qshell("\\set\n").out
+    assert "expected a whole number" in qshell("\\set history_keep 0\n").err
+
+
+def test_times_are_looked_up_across_sessions(qshell):
+    stage = "\\add SELECT count(*) FROM generate_series(1, 200000);\n" * 2
+    qshell(stage + "\\go 1\n")
+    r = qshell(stage + "\\set order longest-first\n\\go 2\n", "--format", "json")
+    assert r.code == 0, r.err
+    queries = [json.loads(x) for x in r.out.splitlines() if '"type":"query"' in x]
+    assert all("slowdown" in q for q in queries)  # the time alone came from the first session
+
+
+def test_dump_prints_every_record_as_a_json_line(qshell, hist):
+    qshell("\\add SELECT 1;\n\\add SELECT 2;\n\\go 2\n\\go 1\n")
+    p = subprocess.run([sys.executable, "-m", "qshell.history", "dump", "--history-dir", str(hist)],
+                       capture_output=True, text=True, env=clean_env(), timeout=60)
+    assert p.returncode == 0, p.stderr
+    recs = [json.loads(line) for line in p.stdout.splitlines()]
+    assert [r["n"] for r in recs] == [2, 1]
+    assert [q["sql"] for q in recs[0]["results"]] == ["SELECT 1", "SELECT 2"]
+    p = subprocess.run([sys.executable, "-m", "qshell.history", "dump", "--history-dir", str(hist / "none")],
+                       capture_output=True, text=True, env=clean_env(), timeout=60)
+    assert p.returncode == 0 and p.stdout == ""

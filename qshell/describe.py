@@ -164,10 +164,7 @@ class DescribeCommands:
                 desc = cur.description or []
                 rows = [list(r) for r in cur.fetchall()] if desc else []
         except psycopg2.Error as exc:
-            text = (exc.pgerror or str(exc)).rstrip("\n")
-            if user.conn is not None and user.conn.closed:
-                raise QshellError(text) from None
-            raise QshellError(text) from None
+            raise QshellError((exc.pgerror or str(exc)).rstrip("\n")) from None
         from .results import NUMERIC_OIDS
 
         return [d.name for d in desc], rows, frozenset(i for i, d in enumerate(desc) if d.type_code in NUMERIC_OIDS)
@@ -215,7 +212,7 @@ class DescribeCommands:
     def _relations(self: "Shell", which: str, cmd: Command) -> None:
         verbose, system = self._flags(cmd)
         pattern = self._pattern(cmd)
-        kinds, title, one, many = _LISTS[which]
+        kinds, title, _one, many = _LISTS[which]
         cols = ['n.nspname as "Schema"', 'c.relname as "Name"', f'{_KIND} as "Type"',
                 'pg_catalog.pg_get_userbyid(c.relowner) as "Owner"']
         joins = ["LEFT JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace",
@@ -242,11 +239,10 @@ class DescribeCommands:
         sql = f"SELECT {', '.join(cols)}\nFROM pg_catalog.pg_class c\n" + "\n".join(joins) + f"\n{w.sql()}\nORDER BY 1,2"
         headers, rows, numeric = self._catalog(sql, w.params)
         if not rows and not self.json:
-            noun = many if which == "d" else many
             if pattern:
-                self.notice(f'Did not find any {noun if which == "d" else many} named "{pattern}".')
+                self.notice(f'Did not find any {many} named "{pattern}".')
             else:
-                self.notice(f"Did not find any {noun}.")
+                self.notice(f"Did not find any {many}.")
             return
         self._show(Listing(title, headers, rows, numeric=numeric))
 
@@ -688,7 +684,7 @@ class DescribeCommands:
             if rules:
                 footers.append("Rules:")
                 for name, rdef in rules:
-                    footers.extend((" " + rdef.split("\n", 1)[0] if False else f" {rdef}").split("\n"))
+                    footers.extend(f" {rdef}".split("\n"))
         if _t(hastriggers):
             _, trigs, _ = q(
                 "SELECT t.tgname, pg_catalog.pg_get_triggerdef(t.oid, true), t.tgenabled, t.tgisinternal,"

@@ -7,7 +7,7 @@ of the table has one.
 from __future__ import annotations
 
 import shlex
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable
 
 from .errors import UsageError
@@ -33,6 +33,7 @@ class Spec:
     aliases: tuple[str, ...] = ()
     takes_sql: bool = False  # the argument is SQL through its ';' (may span lines)
     group: str = "General"  # heading in \\?
+    modifiers: bool = False  # psql's describe suffixes: \\dt+, \\dtS (system objects too)
 
 
 def _positive(word: str, what: str, cmd: str) -> int:
@@ -145,6 +146,22 @@ def _set(name: str, arg: str) -> Command:
     return Command(name, arg.strip(), args=words)
 
 
+def _pattern(name: str, arg: str) -> Command:
+    """psql's describe argument: one pattern, double quotes kept (they mean case and
+    literal characters to the pattern rules); whitespace inside quotes belongs to it."""
+    s, out, inquotes = arg.strip(), [], False
+    i = 0
+    while i < len(s) and (inquotes or not s[i].isspace()):
+        inquotes ^= s[i] == '"'
+        out.append(s[i])
+        i += 1
+    if inquotes:
+        raise UsageError(f"\\{name}: unterminated quoted string")
+    if s[i:].strip():
+        raise UsageError(f"\\{name}: takes one pattern, got extra {s[i:].strip()!r}")
+    return Command(name, "".join(out))
+
+
 def _split_args(name: str, arg: str) -> Command:
     return Command(name, arg.strip(), args=_words(arg, name))
 
@@ -171,9 +188,17 @@ TABLE: tuple[Spec, ...] = (
     Spec("e", "\\e [K]", "edit the statement being typed (or the last one) in $EDITOR; \\e K edits staged query K in place", _optional_count, aliases=("edit",), group="Staging"),
     Spec("format", "\\format FMT", "table format: any tabulate format, or csv, json", _one_word, group="Display"),
     Spec("set", "\\set [NAME [VALUE]]", "show settings, or set one (workers, maxrows, format, tx, isolation, order, timeline...)", _set, group="Display"),
-    Spec("d", "\\d [NAME|PATTERN]", "list relations, or describe one (columns, types, defaults, indexes)", _optional_word, group="Database"),
-    Spec("dt", "\\dt [PATTERN]", "list tables (* and ? as in psql)", _optional_word, group="Database"),
-    Spec("l", "\\l", "list databases", _no_arg, aliases=("list-databases",), group="Database"),
+    Spec("d", "\\d[S+] [PATTERN]", "list relations, or describe each one matching (columns, indexes, constraints, ...)", _pattern, group="Database", modifiers=True),
+    Spec("dt", "\\dt[S+] [PATTERN]", "list tables (psql's patterns: schema.name, * and ?, \"Quoted\")", _pattern, group="Database", modifiers=True),
+    Spec("di", "\\di[S+] [PATTERN]", "list indexes", _pattern, group="Database", modifiers=True),
+    Spec("dv", "\\dv[S+] [PATTERN]", "list views", _pattern, group="Database", modifiers=True),
+    Spec("dm", "\\dm[S+] [PATTERN]", "list materialized views", _pattern, group="Database", modifiers=True),
+    Spec("ds", "\\ds[S+] [PATTERN]", "list sequences", _pattern, group="Database", modifiers=True),
+    Spec("df", "\\df[S+] [PATTERN]", "list functions", _pattern, group="Database", modifiers=True),
+    Spec("dn", "\\dn[S+] [PATTERN]", "list schemas", _pattern, group="Database", modifiers=True),
+    Spec("du", "\\du[S+] [PATTERN]", "list roles", _pattern, group="Database", modifiers=True),
+    Spec("dx", "\\dx[+] [PATTERN]", "list extensions (+: their objects)", _pattern, group="Database", modifiers=True),
+    Spec("l", "\\l[+] [PATTERN]", "list databases", _pattern, aliases=("list-databases",), group="Database", modifiers=True),
     Spec("timing", "\\timing [on|off]", "show how long each plain statement took; no argument toggles", _optional_word, group="Display"),
     Spec("c", "\\c [DBNAME [USER [HOST [PORT]]]]", "connect again, as psql's \\connect ('-' keeps a part; or one conninfo / URI)", _split_args, aliases=("connect",), group="Database"),
     Spec("conninfo", "\\conninfo", "show where you are connected (password masked)", _no_arg, group="Database"),
@@ -214,11 +239,20 @@ def parse(text: str) -> Command:
         return Command("sql", sql)
     word = meta_name(s)
     spec = BY_NAME.get(word)
+    mods = ""
+    if spec is None and word.rstrip("+S") != word:
+        base = word.rstrip("+S")
+        spec = BY_NAME.get(base)
+        if spec is not None and spec.modifiers:
+            mods = word[len(base):]
+        else:
+            spec = None
     if spec is None:
         shown = word or "\\"
         raise UsageError(f"invalid command \\{shown}; try \\? for help")
     arg = s[1 + len(word):]
-    return spec.parse(spec.name, arg)
+    cmd = spec.parse(spec.name, arg)
+    return replace(cmd, args=(mods,)) if mods else cmd
 
 
 def help_text() -> str:

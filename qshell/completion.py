@@ -147,7 +147,7 @@ class QshellCompleter(Completer):
             yield from _words(FORMATS, arg)
         elif cmd in ("x", "pager"):
             yield from _words(["on", "off", "auto"] if cmd == "x" else ["on", "off"], arg)
-        elif cmd in ("d", "dt"):
+        elif cmd in ("d", "dt", "di", "dv", "dm", "ds"):
             yield from _words(sorted(self.loader.catalog.relations), arg, "relation")
         elif cmd == "timing":
             yield from _words(["on", "off"], arg)

@@ -277,9 +277,9 @@ def test_describe_and_timing(qshell):
     tables = r.out.split("List of tables")[1].split('Table "public.desc_t"')[0]
     assert "desc_t " in tables and "(1 row)" in tables and "desc_t_id_seq" not in tables
     described = r.out.split('Table "public.desc_t"')[1]
-    assert re.search(r"\| id\s+\| integer\s+\| not null\s+\| nextval\('desc_t_id_seq'::regclass\)", described)
+    assert re.search(r"\| id\s+\| integer\s+\|\s+\| not null\s+\| nextval\('desc_t_id_seq'::regclass\)", described)
     assert re.search(r"\| amount\s+\| numeric\(10,2\)", described)
-    assert '"desc_t_pkey" btree (id)' in described
+    assert '"desc_t_pkey" PRIMARY KEY, btree (id)' in described  # psql's words
     assert 'Did not find any relation named "no_such_rel".' in r.err
     assert "Timing is on." in r.err and re.search(r"^Time: \d+\.\d{3} ms$", r.out, re.M)
     assert "List of databases" in r.out and re.search(r"\| postgres\s+\| \w+\s+\| UTF8", r.out)
@@ -319,7 +319,7 @@ def test_json_mode_prints_only_json(qshell):
     r = qshell("\\d\n\\l\n\\d pg_class\n", "--format", "json")
     recs = [json.loads(line) for line in r.out.splitlines()]
     assert [rec["title"] for rec in recs] == ["List of relations", "List of databases", 'Table "pg_catalog.pg_class"']
-    assert recs[-1]["columns"] == ["Column", "Type", "Nullable", "Default"] and recs[-1]["rows"][0][0] == "oid"
+    assert recs[-1]["columns"] == ["Column", "Type", "Collation", "Nullable", "Default"] and recs[-1]["rows"][0][0] == "oid"
     assert recs[-1]["indexes"]
     r = qshell("\\add SELECT pg_sleep(0.05);\n\\add SELECT 1;\n\\go 2\n\\timeline\n", "--format", "json")
     tl = [json.loads(line) for line in r.out.splitlines()][-1]

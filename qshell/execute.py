@@ -237,13 +237,14 @@ def run_statement(conn, info: dict, sql: str, index: int, worker: int | None, ma
         wrapped = mode.wraps or bool(mode.timeout_ms)
         if stream and streamable and not in_tx:
             head = mode.begin + "; " if wrapped else ""
-            if info.get(_CLOSE_PENDING):
+            if info.pop(_CLOSE_PENDING, None):
+                # CLOSE is not undone when what follows it fails (a portal is dropped at
+                # once): the cursor is gone either way
                 head = f"CLOSE {_CURSOR}; " + head
             text = _declare(head, sql, not wrapped)
             try:
                 cur.execute(text)
                 streamed = True
-                info.pop(_CLOSE_PENDING, None)  # sent with it, and it succeeded
                 if not wrapped:
                     info[_CLOSE_PENDING] = True  # the held cursor: closed with the next statement
             except psycopg2.Error as exc:

@@ -107,6 +107,7 @@ class Settings:
     expanded: str = "off"
     pager: bool = True
     timing: bool = False
+    csv_rows: bool = False
 
 
 HELP: dict[str, tuple[Callable[[str], Any], str]] = {
@@ -127,6 +128,7 @@ HELP: dict[str, tuple[Callable[[str], Any], str]] = {
     "expanded": (_choice("off", "on", "auto"), "expanded display, one column per line (\\x); auto when too wide"),
     "pager": (_bool, "page long output in a terminal through $PAGER (less -SRXF)"),
     "timing": (_bool, "print the time of each plain statement (\\timing), as psql"),
+    "csv_rows": (_bool, "CSV format: \\go prints each staged query's rows (as psql --csv) instead of the run summary"),
 }
 assert set(HELP) == {f.name for f in fields(Settings)}
 

@@ -125,6 +125,23 @@ def _drain(cur, first: list, maxrows: int, kept: list, more) -> int:
     return count
 
 
+def _pour(conn, columns: tuple, first: list, more, sink) -> int:  # noqa: ANN001
+    """Hand every row of a result to ``sink`` batch by batch, keeping none; the count."""
+    count = 0
+    batch = first
+    while True:
+        try:
+            sink(columns, batch, _notices(conn))
+        except BaseException as exc:  # the sink's own failure (a closed pipe, Ctrl-C): not the statement's
+            raise _SinkFailed(exc) from exc
+        count += len(batch)
+        if len(batch) < BATCH:
+            return count
+        batch = more()
+        if not batch:
+            return count
+
+
 _LINE_NO = re.compile(r"LINE (\d+): ")
 
 
@@ -194,7 +211,7 @@ def execute_on(fairy, sql: str, index: int, worker: int | None, maxrows: int, ru
 
 def run_statement(conn, info: dict, sql: str, index: int, worker: int | None, maxrows: int, run_start: float,
                   picked: float, mode: TxMode = AUTOCOMMIT, *, cancelling=None, lost=None,  # noqa: ANN001
-                  stream: bool = True) -> QueryResult:
+                  stream: bool = True, sink=None) -> QueryResult:
     """Run ``sql`` on ``conn`` (autocommit psycopg2); every error becomes the result's status.
 
     ``info`` is the connection's own state (its reused cursor, a cursor left to close).
@@ -212,6 +229,12 @@ def run_statement(conn, info: dict, sql: str, index: int, worker: int | None, ma
     cancel was asked for (the result is then ``cancelled``); ``lost()`` is called when
     the connection broke. A kill of the greenlet (GreenletExit, KeyboardInterrupt)
     cancels the statement on the server and raises ``_Interrupted`` with the partial result.
+
+    ``sink(columns, batch, notices)``, when given, receives every row of a row-returning
+    statement batch by batch (at least one call, possibly with no rows; ``notices``: those
+    the server sent before the batch) and nothing is kept: the result has no ``rows``,
+    its ``rowcount`` is the true count. With a server-side cursor (``stream``) memory
+    stays bounded by one batch.
     """
     pid = None
     in_tx = False
@@ -237,13 +260,14 @@ def run_statement(conn, info: dict, sql: str, index: int, worker: int | None, ma
         wrapped = mode.wraps or bool(mode.timeout_ms)
         if stream and streamable and not in_tx:
             head = mode.begin + "; " if wrapped else ""
-            if info.get(_CLOSE_PENDING):
+            if info.pop(_CLOSE_PENDING, None):
+                # CLOSE is not undone when what follows it fails (a portal is dropped at
+                # once): the cursor is gone either way
                 head = f"CLOSE {_CURSOR}; " + head
             text = _declare(head, sql, not wrapped)
             try:
                 cur.execute(text)
                 streamed = True
-                info.pop(_CLOSE_PENDING, None)  # sent with it, and it succeeded
                 if not wrapped:
                     info[_CLOSE_PENDING] = True  # the held cursor: closed with the next statement
             except psycopg2.Error as exc:
@@ -257,7 +281,13 @@ def run_statement(conn, info: dict, sql: str, index: int, worker: int | None, ma
             t1 = time.perf_counter()
             columns = tuple([Column(d.name, d.type_code) for d in cur.description])
             first = cur.fetchall()
-            if len(first) < BATCH:  # the common case: one batch, no closure, no loop
+            if sink is not None:
+                def more() -> list:
+                    cur.execute(_FETCH)
+                    return cur.fetchall()
+
+                count = _pour(conn, columns, first, more, sink)
+            elif len(first) < BATCH:  # the common case: one batch, no closure, no loop
                 kept = first if len(first) <= maxrows else first[:maxrows]
                 count = len(first)
             else:
@@ -284,7 +314,10 @@ def run_statement(conn, info: dict, sql: str, index: int, worker: int | None, ma
             command = cur.statusmessage or ""
             if cur.description is not None:
                 columns = tuple(Column(d.name, d.type_code) for d in cur.description)
-                count = _drain(cur, cur.fetchmany(BATCH), maxrows, kept, lambda: cur.fetchmany(BATCH))
+                if sink is not None:
+                    count = _pour(conn, columns, cur.fetchmany(BATCH), lambda: cur.fetchmany(BATCH), sink)
+                else:
+                    count = _drain(cur, cur.fetchmany(BATCH), maxrows, kept, lambda: cur.fetchmany(BATCH))
             else:
                 count = max(cur.rowcount, 0)
             if own_tx:
@@ -295,6 +328,8 @@ def run_statement(conn, info: dict, sql: str, index: int, worker: int | None, ma
                 restore_timeout = None
                 return _ok(index, sql, worker, pid, columns, kept, count, command, picked, t0, t1, run_start, notices)
         return _ok(index, sql, worker, pid, columns, kept, count, command, picked, t0, t1, run_start, _notices(conn))
+    except _SinkFailed as failed:  # the statement is fine; a held cursor is closed with the next one
+        raise failed.error from None
     except BaseException as exc:  # noqa: BLE001 - one failing query never stops the others
         t2 = time.perf_counter()
         killed = isinstance(exc, (KeyboardInterrupt, gevent.GreenletExit))
@@ -416,6 +451,14 @@ def _declare(head: str, sql: str, hold: bool) -> str:
 def _plan(sql: str) -> tuple[str | None, bool]:
     """(why it is refused, whether it can stream through a cursor), once per SQL text."""
     return refuse_reason(sql), first_keyword(sql) in _CURSOR_KEYWORDS
+
+
+class _SinkFailed(BaseException):
+    """What the row sink raised, carried past the statement's own error handling."""
+
+    def __init__(self, error: BaseException) -> None:
+        super().__init__()
+        self.error = error
 
 
 class _Interrupted(BaseException):

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import gevent
 
-from . import render
+from . import csvout, render
 from .analysis import lpt_order, normalize, parse_n_list, slowdowns
 from .commands import Command
 from .errors import ExitStatus, UsageError
@@ -207,12 +207,45 @@ class RunCommands:
         run, run_id, slow = self._execute(n)
         if self.settings.format == "json":
             self.write(render.run_json(run, run_id, slow))
+        elif self.settings.format == "csv":
+            self._csv_run(run, slow)
         else:
             text = render.run_text(run, self.style(), slow)
             if self.settings.timeline:
                 text += "\n" + render.timeline(run, self.width())
             self.write(text)
         self._after([run])
+
+    def _csv_run(self: "Shell", run: RunResult, slow: dict[int, float]) -> None:
+        """A run in CSV: one CSV table on stdout, nothing else there (see README, "CSV").
+
+        Default: the run summary, one row per staged query. With ``\\set csv_rows on``:
+        instead, what psql --csv prints for each staged statement, in staged order (its
+        header and the rows kept, at most ``maxrows``; a non-row statement's command tag;
+        nothing for a failed one). Notices, errors and capped results are told on stderr."""
+        self._csv_messages(run)
+        if not self.settings.csv_rows:
+            self.write(csvout.summary(run, slow))
+            return
+        for q in run.queries:
+            if q.status is not Status.OK:
+                continue
+            if q.returns_rows:
+                self.write(csvout.table(q))
+                if q.truncated:
+                    self.notice(f"#{q.index}: {q.rowcount} rows, first {len(q.rows)} printed (\\set maxrows)")
+            else:
+                self.write(q.command)
+
+    def _csv_messages(self: "Shell", run: RunResult) -> None:
+        """A CSV run's notices and errors, on stderr, each line after ``#K:``."""
+        for q in run.queries:
+            for text in q.notices:
+                self.notice(f"#{q.index}: {text}")
+            if q.status is not Status.OK:
+                self.notice(f"#{q.index}: {render.error_line(q)}")
+                for line in render.error_lines(q):
+                    self.notice(f"#{q.index}: {line}")
 
     def _series(self: "Shell", ns: list[int]) -> tuple[list[RunResult], list[str]]:
         """Run the staged set once per N of ``ns`` (stopping at Ctrl-C); JSON mode prints
@@ -232,6 +265,10 @@ class RunCommands:
         runs, ids = self._series([n] * reps)
         if self.settings.format == "json":
             self.write(render.json_line(render.repeat_record(runs, ids)))
+        elif self.settings.format == "csv":
+            for run in runs:
+                self._csv_messages(run)
+            self.write(csvout.repeat(runs))
         else:
             self.write(render.repeat_text(runs, self.style()))
         self._after(runs)
@@ -253,6 +290,10 @@ class RunCommands:
             for row, run_id in zip(rows, ids):
                 row["run_id"] = run_id
             self.write(render.json_line({"type": "sweep", "rows": rows}))
+        elif self.settings.format == "csv":
+            for run in runs:
+                self._csv_messages(run)
+            self.write(csvout.sweep(render.sweep_rows(runs)))
         else:
             self.write(render.sweep_text(runs, self.style()))
         self._after(runs)

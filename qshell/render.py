@@ -6,14 +6,13 @@ differs from an empty string.
 """
 from __future__ import annotations
 
-import csv
-import io
 import json
 from dataclasses import dataclass
 from typing import Mapping
 
 from tabulate import tabulate, tabulate_formats
 
+from . import csvout
 from .results import QueryResult, RunResult, ServerMessage, Status
 from .visible import visible
 
@@ -63,12 +62,7 @@ def table(q: QueryResult, style: Style) -> str:
     """The rows kept for display as a table (or CSV), without footer."""
     headers = [c.name for c in q.columns]
     if style.fmt == "csv":
-        buf = io.StringIO()
-        w = csv.writer(buf, lineterminator="\n")
-        w.writerow(headers)
-        for row in q.rows:
-            w.writerow(["" if v is None else v for v in row])
-        return buf.getvalue().rstrip("\n")
+        return csvout.table(q)
     headers = [shorten(h, 0) for h in headers]  # no width limit: only escaped
     rows = [[_cell(v, style) for v in row] for row in q.rows]
     if style.expanded == "on" and rows:

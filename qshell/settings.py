@@ -109,6 +109,7 @@ class Settings:
     pager: bool = True
     timing: bool = False
     history_keep: int = DEFAULT_KEEP
+    csv_rows: bool = False
 
 
 HELP: dict[str, tuple[Callable[[str], Any], str]] = {
@@ -130,6 +131,7 @@ HELP: dict[str, tuple[Callable[[str], Any], str]] = {
     "pager": (_bool, "page long output in a terminal through $PAGER (less -SRXF)"),
     "timing": (_bool, "print the time of each plain statement (\\timing), as psql"),
     "history_keep": (_int(1), "per staged set, the last K runs whose per-query times the run history keeps"),
+    "csv_rows": (_bool, "CSV format: \\go prints each staged query's rows (as psql --csv) instead of the run summary"),
 }
 assert set(HELP) == {f.name for f in fields(Settings)}
 

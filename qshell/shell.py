@@ -10,7 +10,7 @@ import shutil
 from pathlib import Path
 from typing import Iterable, TextIO
 
-from . import commands, render
+from . import commands, csvout, render
 from .commands import Command
 from .connect import password_in, redact
 from .describe import DescribeCommands
@@ -33,6 +33,42 @@ class _Stop(Exception):
     def __init__(self, status: ExitStatus) -> None:
         super().__init__(status)
         self.status = status
+
+
+class _RowPrinter:
+    """A plain statement's rows, written as they come (``UserSession.execute``'s sink).
+
+    CSV: the header line, then every row (psql's ``--csv``; no footer). Tables: each batch
+    of up to 1000 rows (execute.BATCH) is aligned on its own and printed as a table of
+    its own, then one ``(N rows)`` footer; a result of at most 1000 rows is one table, as
+    before. Notices that arrive before a batch are printed before it."""
+
+    def __init__(self, shell: "Shell") -> None:
+        self.shell = shell
+        self.style = shell.style()
+        self.started = False
+
+    def __call__(self, columns, batch, notices) -> None:  # noqa: ANN001
+        shell = self.shell
+        if shell.session.user.cancelled:  # Ctrl-C while rows are printed: stop printing them
+            raise KeyboardInterrupt
+        if notices:
+            shell.show_notices(QueryResult(index=0, sql="", status=Status.OK, notices=tuple(notices)))
+        if self.started and not batch:
+            return
+        if self.style.fmt == "csv":
+            text = ("" if self.started else csvout.header(columns)) + csvout.rows(batch)
+            shell.write(text[:-1])
+        else:
+            shown = QueryResult(index=0, sql="", status=Status.OK, columns=tuple(columns), rows=tuple(batch),
+                                rowcount=len(batch))
+            shell.write(render.table(shown, self.style))
+        self.started = True
+
+    def end(self, q: QueryResult) -> None:
+        """After the last batch: psql's ``(N rows)`` under a table; nothing after CSV."""
+        if self.style.fmt != "csv":
+            self.shell.write("(1 row)" if q.rowcount == 1 else f"({q.rowcount} rows)")
 
 
 class Shell(RunCommands, SetCommands, DescribeCommands):
@@ -288,13 +324,16 @@ class Shell(RunCommands, SetCommands, DescribeCommands):
             user.goodbye = ()
             self._lost_session("server closed the connection unexpectedly; statement not run")
             return
+        printer = self._row_printer()
         with sigint_calls(user.cancel):
-            q = user.execute(cmd.arg, maxrows=self.settings.maxrows)
+            q = user.execute(cmd.arg, maxrows=self.settings.maxrows, sink=printer)
         if user.cancelled:
             self.notice("Cancel request sent")
         self.show_notices(q)
         if self.settings.format == "json":
             self.write(render.json_line(render.query_record(q, None)))
+        elif q.status is Status.OK and printer is not None and q.returns_rows:
+            printer.end(q)
         elif q.status is Status.OK:
             self.write(render.statement(q, self.style()))
         if self.settings.timing and self.settings.format != "json":
@@ -315,6 +354,15 @@ class Shell(RunCommands, SetCommands, DescribeCommands):
         finally:
             if user.cancelled and not self.interactive:  # Ctrl-C stops a script, as psql's (exit 3)
                 raise _Stop(ExitStatus.SCRIPT_STOPPED)
+
+    def _row_printer(self) -> "_RowPrinter | None":
+        """How a plain statement's rows are printed: every row, batch by batch as they
+        arrive, in CSV (always, as psql --csv) and in scripts (every format but JSON); None:
+        interactive tables and JSON keep ``maxrows`` rows and give the true count."""
+        fmt = self.settings.format
+        if fmt == "csv" or (not self.interactive and fmt != "json"):
+            return _RowPrinter(self)
+        return None
 
     def show_notices(self, q: QueryResult) -> None:
         """The server's notices of a statement, on stderr, as psql prints them (in a script

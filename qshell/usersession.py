@@ -17,7 +17,7 @@ from typing import Callable
 import psycopg2
 from psycopg2 import extensions
 
-from .execute import _Interrupted, conn_params, run_statement
+from .execute import _Interrupted, close_cursor, conn_params, run_statement
 from .results import QueryResult
 
 # GUC names qshell passes on to the workers (and only these: they are used unquoted)
@@ -161,9 +161,18 @@ class UserSession:
         return out
 
     # -- running ------------------------------------------------------------------------
-    def execute(self, sql: str, maxrows: int = 100) -> QueryResult:
+    def execute(self, sql: str, maxrows: int = 100, sink=None) -> QueryResult:  # noqa: ANN001
         """Run one statement as typed; its errors come back in the result (a lost
         connection too: ``alive`` is then False).
+
+        Without ``sink`` the statement is sent exactly as typed and its whole result is
+        held client-side, as psql does; the first ``maxrows`` rows are kept. With
+        ``sink(columns, batch, notices)`` every row goes to the sink batch by batch and
+        none is kept; outside a transaction a row-returning statement (SELECT, WITH,
+        VALUES, TABLE) then runs through a server-side cursor (``DECLARE … NO SCROLL
+        CURSOR WITH HOLD``, one ``FETCH`` of 1000 rows at a time, closed right after),
+        so memory stays bounded whatever the result's size. Inside the user's
+        transaction it runs as typed (a failed DECLARE would abort the transaction).
 
         Raises ConnectionFailed when there is no connection and none can be made."""
         if not self.alive:
@@ -176,12 +185,23 @@ class UserSession:
         start = time.perf_counter()
         try:
             result = run_statement(self.conn, self._info, sql, 0, None, maxrows, start, 0.0,
-                                   cancelling=lambda: False, stream=False)
+                                   cancelling=lambda: False, stream=sink is not None, sink=sink)
         except _Interrupted as stop:  # a KeyboardInterrupt reached the wait: cancelled on the server
             result = stop.result
+        finally:
+            self._close_cursor()
         if self.alive and not self.transaction_state and _CHANGES_SETTINGS.search(sql):
             self._snapshot = self._read_settings()  # before a BEGIN can hide them from the next run
         return result
+
+    def _close_cursor(self) -> None:
+        """Close the held cursor a streamed statement left: nothing of qshell's stays open
+        in the user's session (pg_cursors) once the statement is done."""
+        try:
+            if self.alive and not self.transaction_state:
+                close_cursor(self.conn, self._info)
+        except psycopg2.Error:
+            pass  # a connection lost by now: the next statement reports it
 
     @property
     def cancelled(self) -> bool:

@@ -146,7 +146,7 @@ def test_csv_and_json_keep_the_exact_text(qshell):
     exact = [OSC_TITLE, "a\x1b[2J\r\t\x7f\x85"]
     r = qshell(sql, "--format", "csv")
     assert r.code == 0, r.err
-    assert r.out.split("\n")[1] == ",".join(exact)  # a bare CR is written unquoted (lineterminator "\n")
+    assert r.out.split("\n")[1] == f'{exact[0]},"{exact[1]}"'  # a CR is quoted, as psql --csv does
     r = qshell("SELECT E'\\x1b]0;pwned\\x07' AS t, E'a,\\x1b[2J\\n\\x07';\n", "--format", "csv")
     assert list(csv.reader(io.StringIO(r.out)))[:2] == [["t", "?column?"], [OSC_TITLE, "a,\x1b[2J\n\x07"]]
     r = qshell(sql, "--format", "json")

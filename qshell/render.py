@@ -6,17 +6,22 @@ differs from an empty string.
 """
 from __future__ import annotations
 
+import inspect
 import json
+from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
 from typing import Mapping
 
-from tabulate import tabulate, tabulate_formats
+import tabulate as _tabulate_module
+from tabulate import DataRow, Line, TableFormat, tabulate, tabulate_formats
 
 from . import csvout
-from .results import QueryResult, RunResult, ServerMessage, Status
-from .visible import visible
+from .results import NUMERIC_OIDS, QueryResult, RunResult, ServerMessage, Status
+from .visible import cell_lines, expand_tabs, visible
+from .visible import width as text_width
 
-FORMATS = tuple(sorted(set(tabulate_formats) | {"csv", "json"}))
+FORMATS = tuple(sorted(set(tabulate_formats) | {"aligned", "csv", "json"}))
 SQL_PREVIEW = 48  # characters of SQL in the summary table
 
 JSON_SCHEMA_VERSION = 1
@@ -24,7 +29,7 @@ JSON_SCHEMA_VERSION = 1
 
 @dataclass(frozen=True, slots=True)
 class Style:
-    fmt: str = "psql"
+    fmt: str = "aligned"  # psql's own table look (tabulate's "psql" is a boxed variant)
     null: str = "<null>"
     maxwidth: int = 80  # longest value shown in a table cell (JSON is never shortened)
     expanded: str = "off"  # \x: off, on, auto (expanded when the table is wider than ``width``)
@@ -44,18 +49,138 @@ def _rows_word(n: int) -> str:
 
 
 def shorten(text: str, width: int) -> str:
-    """``text`` as table text (control characters escaped, see :func:`visible`; a tab
-    as four spaces), cut to ``width`` characters with an ellipsis."""
-    one = visible(text).replace("\t", "    ")
-    if width > 1 and len(one) > width:
-        return one[: width - 1] + "…"
-    return one
+    """``text`` as one line of table text (control characters escaped, see :func:`visible`;
+    tabs expanded to 8-column stops, as psql), cut to ``width`` columns with an ellipsis."""
+    return _cut(expand_tabs(visible(text)), width)
+
+
+def _cut(line: str, limit: int) -> str:
+    """``line`` cut to ``limit`` display columns, its last one an ellipsis (0: no limit)."""
+    if limit <= 1 or len(line) <= limit and text_width(line) <= limit:
+        return line
+    if line.isascii():
+        return line[: limit - 1] + "…"
+    out, used = [], 0
+    for c in line:
+        w = text_width(c)
+        if used + w > limit - 1:
+            break
+        out.append(c)
+        used += w
+    return "".join(out) + "…"
 
 
 def _cell(value: str | None, style: Style) -> str:
+    """A value as table text: every line escaped, tab-expanded and cut to ``maxwidth``
+    on its own (a long multi-line value keeps all its lines); NULL as the ``null`` setting."""
     if value is None:
-        return shorten(style.null, 0)
-    return shorten(value, style.maxwidth)
+        return "\n".join(cell_lines(style.null))
+    return "\n".join(_cut(line, style.maxwidth) for line in cell_lines(value))
+
+
+# psql's aligned format, border 1 (its default): ` a | b `, `---+---`, no outer box; a cell
+# whose value goes on in the next line has `+` in the separator position after it. As a
+# tabulate format it serves any table (summaries, \d); result tables go through
+# :func:`_aligned`, which adds the continuation marks and psql's unpadded last column.
+ALIGNED = TableFormat(lineabove=None, linebelowheader=Line("", "-", "+", ""), linebetweenrows=None,
+                      linebelow=None, headerrow=DataRow("", "|", ""), datarow=DataRow("", "|", ""),
+                      padding=1, with_header_hide=None)
+_tabulate_module._table_formats.setdefault("aligned", ALIGNED)
+_tabulate_module.multiline_formats.setdefault("aligned", "aligned")
+if "aligned" not in _tabulate_module.tabulate_formats:
+    _tabulate_module.tabulate_formats.append("aligned")
+    _tabulate_module.tabulate_formats.sort()
+
+# psql's column_type_alignment() (src/fe_utils/print.c) right-aligns exactly these types
+ALIGN_RIGHT = NUMERIC_OIDS
+
+
+# tabulate 0.10 takes preserve_whitespace as an argument (and ignores the module global
+# PRESERVE_WHITESPACE that 0.9 reads): give it whichever this tabulate understands
+_KEEP_SPACE = ({"preserve_whitespace": True}
+               if "preserve_whitespace" in inspect.signature(tabulate).parameters else {})
+
+
+@contextmanager
+def _faithful():
+    """tabulate with nothing stripped (``PRESERVE_WHITESPACE``) and columns exactly as wide
+    as their widest line or name (``MIN_PADDING`` 0), as psql; restored afterwards (module
+    globals: no greenlet can run in between, tabulate never yields)."""
+    saved = _tabulate_module.PRESERVE_WHITESPACE, _tabulate_module.MIN_PADDING
+    _tabulate_module.PRESERVE_WHITESPACE, _tabulate_module.MIN_PADDING = True, 0
+    try:
+        yield
+    finally:
+        _tabulate_module.PRESERVE_WHITESPACE, _tabulate_module.MIN_PADDING = saved
+
+
+# what _aligned tells its row function about each printed line, in a hidden last column:
+# per column "+" (the value goes on in the next line), "." (a last line), "_" (no line
+# here: the value had fewer lines), then ":" and the width of the last column's text
+_GOES_ON, _ENDS, _NONE = "+", ".", "_"
+
+
+def _aligned_row(cells: list[str], widths: list[int], aligns: list[str]) -> str:
+    """One printed line of psql's aligned format from tabulate's padded cells."""
+    *cells, info = cells
+    marks, _, last_w = info.strip().partition(":")
+    out = []
+    for j, cell in enumerate(cells):
+        last = j == len(cells) - 1
+        mark = marks[j]
+        if last and mark != _GOES_ON:  # psql pads the last column only before a `+`
+            if mark == _NONE:
+                cell = ""
+            elif aligns[j] != "right":
+                cell = cell[: len(cell) - (widths[j] - int(last_w))]
+        out.append(" " + cell + ("+" if mark == _GOES_ON else "" if last else " "))
+    return "|".join(out)
+
+
+def _aligned_header(names: list[list[str]], cells: list[str], widths: list[int], aligns: list[str]) -> str:
+    """The column names, centered; a name's further lines under it, `+` after the line
+    before (psql's header_nl_right). tabulate measured the widest line of each."""
+    out = []
+    for i in range(max(len(n) for n in names)):
+        parts = []
+        for lines, w in zip(names, widths):
+            if i < len(lines):
+                room = w - text_width(lines[i])
+                parts.append(" " + " " * (room // 2) + lines[i] + " " * (room - room // 2)
+                             + ("+" if i < len(lines) - 1 else " "))
+            else:
+                parts.append(" " * (w + 2))
+        out.append("|".join(parts))
+    return "\n".join(out)
+
+
+def _aligned_rule(widths: list[int], aligns: list[str]) -> str:
+    return "+".join("-" * (w + 2) for w in widths[:-1])
+
+
+_ALIGNED_ROWS = TableFormat(lineabove=None, linebelowheader=_aligned_rule, linebetweenrows=None, linebelow=None,
+                            headerrow=None, datarow=_aligned_row, padding=0, with_header_hide=None)
+
+
+def _aligned(headers: list[str], rows: list[list[str]], align: list[str]) -> str:
+    """psql's aligned table (border 1) through tabulate: each value's lines become printed
+    lines of their own, and a hidden column tells the row function where to put `+`."""
+    if not headers:  # a result without columns: psql prints a rule of two dashes, no header
+        return "--"
+    lines = []
+    for row in rows:
+        split = [cell.split("\n") for cell in row]
+        height = max(len(c) for c in split)
+        for i in range(height):
+            marks = "".join(_NONE if i >= len(c) else _GOES_ON if i < len(c) - 1 else _ENDS for c in split)
+            last = split[-1][i] if i < len(split[-1]) else ""
+            lines.append([c[i] if i < len(c) else "" for c in split] + [f"{marks}:{text_width(last)}"])
+    names = [h.split("\n") for h in headers]
+    widest = [max(n, key=text_width) for n in names]  # tabulate sizes the columns by these
+    fmt = _ALIGNED_ROWS._replace(headerrow=partial(_aligned_header, names))
+    with _faithful():
+        return tabulate(lines, headers=widest + [""], tablefmt=fmt, disable_numparse=True, **_KEEP_SPACE,
+                        colalign=align + ["left"], headersglobalalign="center")
 
 
 def table(q: QueryResult, style: Style) -> str:
@@ -63,28 +188,65 @@ def table(q: QueryResult, style: Style) -> str:
     headers = [c.name for c in q.columns]
     if style.fmt == "csv":
         return csvout.table(q)
-    headers = [shorten(h, 0) for h in headers]  # no width limit: only escaped
+    headers = ["\n".join(cell_lines(h)) for h in headers]  # no width limit: only escaped
     rows = [[_cell(v, style) for v in row] for row in q.rows]
-    if style.expanded == "on" and rows:
+    if style.expanded == "on":
         return expanded(headers, rows)
-    align = ["right" if c.numeric else "left" for c in q.columns]
-    text = tabulate(rows, headers=headers, tablefmt=style.fmt, disable_numparse=True,
-                    colalign=align if rows else None)
-    if style.expanded == "auto" and rows and max(map(len, text.splitlines())) > style.width:
+    align = ["right" if c.type_oid in ALIGN_RIGHT else "left" for c in q.columns]
+    if style.fmt == "aligned":
+        text = _aligned(headers, rows, align)
+    else:
+        with _faithful():
+            text = tabulate(rows, headers=headers, tablefmt=style.fmt, disable_numparse=True,
+                            colalign=align if rows else None, **_KEEP_SPACE)
+    if style.expanded == "auto" and rows and len(headers) > 1 and max(map(text_width, text.splitlines())) > style.width:
         return expanded(headers, rows)
     return text
 
 
 def expanded(headers: list[str], rows: list[list[str]]) -> str:
-    """psql's expanded display: one record after the other, one column per line."""
-    name_w = max(len(h) for h in headers)
-    value_w = max((len(v) for row in rows for v in row), default=0)
+    """psql's expanded display (``\\x``, border 1): one record after the other, one column
+    per line, ``-[ RECORD n ]`` above each; a value's further lines go under it, with `+`
+    after the line before; no record at all: ``(0 rows)``."""
+    if not rows or not headers:
+        return ""  # psql shows only the footer, (0 rows)
+    names = [h.split("\n") for h in headers]
+    values = [[v.split("\n") for v in row] for row in rows]
+    name_w = max(text_width(line) for n in names for line in n)
+    value_w = max((text_width(line) for row in values for v in row for line in v), default=0)
+    multi = any(len(v) > 1 for row in values for v in row)
+    sep_w = 3 + multi
+    record_w = len(str(len(rows))) + 12  # "-[ RECORD  ]"
+    value_w = max(name_w + sep_w + value_w, record_w) - name_w - sep_w
     out = []
-    for i, row in enumerate(rows, start=1):
-        head = f"-[ RECORD {i} ]"
-        out.append(head + "-" * max(0, name_w + value_w + 3 - len(head)))
-        out.extend(f"{h.ljust(name_w)} | {v}" for h, v in zip(headers, row))
+    for number, row in enumerate(values, start=1):
+        head = f"-[ RECORD {number} ]"
+        rest = len(head) - name_w  # psql's print_aligned_vertical_line
+        line = head + "-" * max(0, name_w - len(head))
+        for part in "-+-":
+            if rest <= 0:
+                line += part
+            rest -= 1
+        out.append(line + "-" * (value_w - max(rest, 0)))
+        for name, value in zip(names, row):
+            for i in range(max(len(name), len(value))):
+                if i < len(name):
+                    text = name[i] + " " * (name_w - text_width(name[i])) + ("+" if i < len(name) - 1 else " ")
+                else:
+                    text = " " * (name_w + 1)
+                text += "|"
+                if i < len(value):
+                    text += " " + value[i]
+                    if i < len(value) - 1:
+                        text += " " * (value_w - text_width(value[i])) + "+"
+                out.append(text)
     return "\n".join(out)
+
+
+def _zero_columns(q: QueryResult) -> bool:
+    """A row set without columns (``SELECT FROM t``): rows of nothing. (With no rows it
+    cannot be told from a command's tag: see README.)"""
+    return not q.columns and bool(q.rows)
 
 
 def footer(q: QueryResult) -> str:
@@ -94,18 +256,36 @@ def footer(q: QueryResult) -> str:
     return f"({_rows_word(q.rowcount)})"
 
 
+# psql prints the command tag after the rows of these (INSERT … RETURNING and the like)
+_TAG_AFTER_ROWS = ("INSERT", "UPDATE", "DELETE", "MERGE")
+
+
 def error_line(q: QueryResult) -> str:
     state = f" (SQLSTATE {q.sqlstate})" if q.sqlstate else ""
     return f"{q.error}{state}"
 
 
 def statement(q: QueryResult, style: Style) -> str:
-    """A plain SQL statement's output, as psql prints it."""
+    """A plain SQL statement's output, as psql prints it: the table, its footer and the
+    empty line psql ends a table with; after rows of INSERT/UPDATE/DELETE/MERGE …
+    RETURNING, the command tag. In expanded display psql gives no footer (but the
+    ``(0 rows)`` of an empty result); qshell adds one only when rows were left out."""
     if q.status is not Status.OK:
         return error_line(q)
-    if not q.returns_rows:
+    if not q.returns_rows and not _zero_columns(q):
         return q.command
-    return f"{table(q, style)}\n{footer(q)}"
+    text = table(q, style)
+    if style.fmt == "csv":
+        return f"{text}\n{footer(q)}"
+    if style.expanded == "on" and not text:
+        out = f"{footer(q)}\n"
+    elif style.expanded == "on" and not q.truncated:
+        out = f"{text}\n"
+    else:
+        out = f"{text}\n{footer(q)}\n"
+    if q.command.split(" ", 1)[0] in _TAG_AFTER_ROWS:
+        out += f"\n{q.command}"
+    return out
 
 
 def diag_fields(d: ServerMessage | None) -> dict:
@@ -158,8 +338,10 @@ def query_block(q: QueryResult, style: Style) -> str:
         lines.append(waits_line(q))
     lines.extend(visible(n) for n in q.notices)
     if q.status is Status.OK:
-        if q.returns_rows:
-            lines.append(table(q, style))
+        if q.returns_rows or _zero_columns(q):
+            text = table(q, style)
+            if text:  # nothing in expanded display without rows
+                lines.append(text)
             lines.append(footer(q))
     else:
         lines.append(visible(error_line(q)))

@@ -15,8 +15,10 @@ DDL_TAGS = frozenset({"CREATE", "ALTER", "DROP", "COMMENT"})
 CLIENT_BOUND = 0.6  # measured: 10,000 `SELECT 1` at N=8 on 2 cores 0.72-0.76; at N=1 0.49-0.50; sleeping 0.01
 CLIENT_BOUND_MIN_WALL = 0.05  # shorter runs: too few samples of CPU time to tell
 
-# PostgreSQL type OIDs psql right-aligns (numbers)
-NUMERIC_OIDS = frozenset({20, 21, 23, 26, 700, 701, 1700, 790})
+# PostgreSQL type OIDs psql right-aligns: its column_type_alignment() (src/fe_utils/print.c)
+# int8 20, int2 21, int4 23, oid 26, xid 28, cid 29, float4 700, float8 701, money 790,
+# numeric 1700, xid8 5069
+NUMERIC_OIDS = frozenset({20, 21, 23, 26, 28, 29, 700, 701, 790, 1700, 5069})
 
 
 class Status(str, Enum):

@@ -93,7 +93,7 @@ def parse_duration_ms(value: str) -> int | None:
 class Settings:
     workers: int | None = None
     maxrows: int = 100
-    format: str = "psql"
+    format: str = "aligned"
     null: str = "<null>"
     maxwidth: int = 80
     on_error_stop: bool = False

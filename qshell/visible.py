@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["visible"]
+__all__ = ["visible", "width", "expand_tabs", "cell_lines"]
 
 # C0 controls but newline and tab, DEL, and the C1 controls U+0080-U+009F: exactly the
 # characters PostgreSQL's ucs_wcwidth() calls non-printable (width -1), U+0000 aside
@@ -40,3 +40,45 @@ def visible(text: str) -> str:
     control character but newline and tab, and ``visible(visible(s)) == visible(s)``.
     """
     return _CONTROL.sub(_escape, text)
+
+
+try:  # the width tabulate measures with when it is installed (wide CJK characters count 2)
+    from wcwidth import wcswidth as _wcswidth, wcwidth as _wcwidth
+except ImportError:  # pragma: no cover - tabulate then counts characters, and so do we
+    _wcswidth = len
+
+    def _wcwidth(c: str) -> int:
+        return 1
+
+
+def width(text: str) -> int:
+    """Display width of one line of :func:`visible` text: a wide (CJK) character counts
+    2, a combining one 0 — as tabulate pads it and as psql's ``pg_wcssize`` counts."""
+    if text.isascii():
+        return len(text)
+    w = _wcswidth(text)
+    return w if w >= 0 else len(text)
+
+
+def expand_tabs(line: str) -> str:
+    """One line with each tab turned into spaces up to the next multiple of 8 columns
+    of the line, counting display width, as psql's ``pg_wcsformat`` does."""
+    if "\t" not in line:
+        return line
+    out = []
+    col = 0
+    for c in line:
+        if c == "\t":
+            n = 8 - col % 8
+            out.append(" " * n)
+            col += n
+        else:
+            out.append(c)
+            col += len(c) if c.isascii() else max(_wcwidth(c), 0)
+    return "".join(out)
+
+
+def cell_lines(text: str) -> list[str]:
+    """A value as psql lays it out in a table cell: control characters escaped, one
+    entry per line (a leading or trailing newline makes an empty line), tabs expanded."""
+    return [expand_tabs(line) for line in visible(text).split("\n")]

@@ -343,4 +343,4 @@ def test_read_only_sessions(qshell):
                "\\set readonly off\nINSERT INTO ro_t VALUES (3);\nSELECT count(*) AS n FROM ro_t;\n", "--read-only")
     assert r.err.count("read-only transaction") >= 1 and "cannot execute INSERT in a read-only transaction" in r.out
     assert "INSERT 0 1" in r.out
-    assert r.out.rstrip().splitlines()[-3].strip("| ").strip() == "1"
+    assert r.out.rstrip().splitlines()[-2].strip("| ").strip() == "1"

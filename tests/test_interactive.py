@@ -70,7 +70,7 @@ def test_completion_from_the_catalog_after_ddl_and_reconnect(dsn, hist, other_db
     child.send("\t")
     time.sleep(0.3)
     child.sendline(";")
-    child.expect(r"\|\s+alpha_col\s+\|")  # the completed column came back as the result's header
+    child.expect(r" alpha_col \r\n-+\r\n")  # the completed column came back as the result's header
     child.expect(r"\(0 rows\)")
     child.expect("postgres=>")
     child.sendline(f"\\c {other_db}")
@@ -81,7 +81,7 @@ def test_completion_from_the_catalog_after_ddl_and_reconnect(dsn, hist, other_db
     child.send("\t")
     time.sleep(0.3)
     child.sendline(";")
-    child.expect(r"\|\s+stripe_count\s+\|")  # the other database's table, completed
+    child.expect(r" stripe_count \r\n-+\r\n")  # the other database's table, completed
     child.expect(r"\(0 rows\)")
     child.send("\\se")
     child.send("\t")
@@ -119,7 +119,7 @@ def test_edit_last_statement_and_staged_query(dsn, hist, tmp_path):
     child.sendline("\\e")
     child.expect("SELECT 'edited by the editor' AS e;")  # put back at the prompt to review
     child.sendline("")
-    child.expect(r"edited by the editor\s*\|")
+    child.expect(r"\n edited by the editor\r\n")
     child.expect(r"\(1 row\)")
     child.sendline("\\add SELECT 1;")
     child.expect_exact("postgres[1]=>")
@@ -137,7 +137,7 @@ def test_pager_gets_long_output_and_can_be_turned_off(dsn, hist, tmp_path):
     child.expect("postgres=>")
     child.sendline("SELECT g AS paged_col FROM generate_series(1, 120) g;")
     child.sendline("SELECT 'marker' || '-one' AS m;")  # its result comes after the pager returned
-    child.expect(r"\| marker-one +\|")
+    child.expect(r"\n marker-one\r\n")
     got = record.read_text()
     assert "paged_col" in got and "120" in got and "(100 rows, first" not in got or "(120 rows)" in got
     child.sendline("SELECT 'short' AS s;")  # fits: no pager
@@ -146,9 +146,9 @@ def test_pager_gets_long_output_and_can_be_turned_off(dsn, hist, tmp_path):
     child.sendline("\\pager off")
     child.expect("Pager is off")
     child.sendline("SELECT g AS unpaged FROM generate_series(1, 120) g;")
-    child.expect(r"\|\s+unpaged\s+\|")
+    child.expect(r" unpaged \r\n-+\r\n")
     child.sendline("SELECT 'marker' || '-two' AS m;")
-    child.expect(r"\| marker-two +\|")
+    child.expect(r"\n marker-two\r\n")
     quit_(child)
     text = record.read_text()
     assert "short" not in text and "unpaged" not in text
@@ -166,8 +166,8 @@ def test_expanded_display(dsn, hist):
     child.sendline("\\x auto")
     child.expect("Expanded display is auto")
     child.sendline("SELECT 1 AS narrow;")
-    child.expect(r"\| +narrow \|")
-    child.sendline("SELECT repeat('w', 70) AS a, repeat('v', 70) AS b, 3 AS c;")
+    child.expect(r" narrow \r\n-+\r\n")
+    child.sendline("SELECT repeat('w', 75) AS a, repeat('v', 75) AS b, 3 AS c;")
     child.expect(r"-\[ RECORD 1 \]")
     child.expect("postgres=>")
     quit_(child)
@@ -219,26 +219,26 @@ def test_history_search_suggestion_and_indentation(dsn, hist):
     child = spawn(dsn, hist)
     child.expect("postgres=>")
     child.sendline("SELECT 'needle-' || 'one' AS found;")
-    child.expect(r"\| needle-one +\|")
+    child.expect(r"\n needle-one\r\n")
     child.sendline("SELECT 'other' AS o;")
-    child.expect(r"\| other +\|")
+    child.expect(r"\n other\r\n")
     child.send("\x12")  # Ctrl-R: reverse search
     child.send("needle")
     time.sleep(0.3)
     child.send("\r")  # take the match
     time.sleep(0.3)
     child.send("\r")  # run it
-    child.expect(r"\| needle-one +\|")
+    child.expect(r"\n needle-one\r\n")
     child.send("SELECT 'needle-")
     time.sleep(0.3)
     child.send("\x1b[C")  # right arrow: accept the suggestion from history
     time.sleep(0.2)
     child.send("\r")
-    child.expect(r"\| needle-one +\|")
+    child.expect(r"\n needle-one\r\n")
     child.send("SELECT\r")
     child.send("    1 AS a,\r")
     child.send("2 AS b;\r")  # typed without indentation: the new line kept the one above
-    child.expect(r"\| +a \| +b \|")
+    child.expect(r" a \| b \r\n---\+---\r\n")
     quit_(child)
     assert "\n+    1 AS a,\n+    2 AS b;\n" in (hist / "command_history").read_text()
 
@@ -258,7 +258,7 @@ def test_enter_on_a_chosen_completion_keeps_it(dsn, hist):
     child.send("\r")  # keeps it, closes the menu: no new line
     time.sleep(0.3)
     child.send(";\r")
-    child.expect(r"\|\s+x\s+\|")  # pick_me_aaa's column: the completion was kept
+    child.expect(r" x \r\n---\r\n")  # pick_me_aaa's column: the completion was kept
     quit_(child)
     assert "\n+TABLE pick_me_aaa;\n" in (hist / "command_history").read_text()  # on one line
 
@@ -273,6 +273,6 @@ def test_ctrl_c_in_the_pager_belongs_to_the_pager(dsn, hist, tmp_path):
     time.sleep(0.4)
     child.sendintr()  # goes to the whole foreground group: qshell must keep waiting
     child.sendline("SELECT 'after' || '-pager' AS a;")
-    child.expect(r"\| after-pager +\|")
+    child.expect(r"\n after-pager\r\n")
     quit_(child)
     assert "paged" in record.read_text()

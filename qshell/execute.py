@@ -260,9 +260,8 @@ def run_statement(conn, info: dict, sql: str, index: int, worker: int | None, ma
         wrapped = mode.wraps or bool(mode.timeout_ms)
         if stream and streamable and not in_tx:
             head = mode.begin + "; " if wrapped else ""
-            if info.pop(_CLOSE_PENDING, None):
-                # CLOSE is not undone when what follows it fails (a portal is dropped at
-                # once): the cursor is gone either way
+            closing = bool(info.pop(_CLOSE_PENDING, None))
+            if closing:
                 head = f"CLOSE {_CURSOR}; " + head
             text = _declare(head, sql, not wrapped)
             try:
@@ -272,6 +271,8 @@ def run_statement(conn, info: dict, sql: str, index: int, worker: int | None, ma
                     info[_CLOSE_PENDING] = True  # the held cursor: closed with the next statement
             except psycopg2.Error as exc:
                 _finish_tx(cur)
+                if closing:
+                    _still_open(cur, info)
                 if not _declarable_refusal(exc):
                     offset, shift = len(text) - len(sql) - len(_TAIL), 1
                     raise
@@ -392,6 +393,21 @@ def conn_params(conn) -> dict[str, str]:  # noqa: ANN001
     params["backend_pid"] = str(conn.get_backend_pid())
     params["superuser"] = str(conn.info.parameter_status("is_superuser") or "")
     return params
+
+
+def _still_open(cur, info: dict) -> None:  # noqa: ANN001
+    """After a failed ``CLOSE c; DECLARE …`` message: did the CLOSE run? It does when a later
+    statement of the message fails (a dropped portal is not restored), not when the whole
+    message failed to parse. Ask the server rather than guess: a wrong guess is an error
+    ("cursor does not exist" / "already exists") blamed on the next, innocent statement."""
+    if cur.connection.closed:
+        return
+    try:
+        cur.execute("SELECT 1 FROM pg_cursors WHERE name = %s", (_CURSOR,))
+        if cur.fetchone() is not None:
+            info[_CLOSE_PENDING] = True
+    except psycopg2.Error:
+        pass
 
 
 def close_cursor(conn, info: dict) -> None:  # noqa: ANN001

@@ -277,15 +277,22 @@ def statement(q: QueryResult, style: Style) -> str:
     text = table(q, style)
     if style.fmt == "csv":
         return f"{text}\n{footer(q)}"
-    if style.expanded == "on" and not text:
-        out = f"{footer(q)}\n"
-    elif style.expanded == "on" and not q.truncated:
-        out = f"{text}\n"
+    return (text + "\n" if text else "") + after_table(q, style, shown=bool(text))
+
+
+def after_table(q: QueryResult, style: Style, shown: bool = True, streamed: bool = False) -> str:
+    """What psql prints after a result's table: the footer and an empty line (none in
+    expanded display unless nothing was shown or rows were left out), then the command
+    tag of INSERT/UPDATE/DELETE/MERGE … RETURNING. ``streamed``: every row was printed
+    as it came (none kept in ``q``)."""
+    cut = q.truncated and not streamed
+    if style.expanded == "on" and shown and not cut:
+        out = ""
     else:
-        out = f"{text}\n{footer(q)}\n"
+        out = f"{footer(q) if cut else '(' + _rows_word(q.rowcount) + ')'}\n"
     if q.command.split(" ", 1)[0] in _TAG_AFTER_ROWS:
         out += f"\n{q.command}"
-    return out
+    return out.rstrip("\n") if not out.strip() else out
 
 
 def diag_fields(d: ServerMessage | None) -> dict:

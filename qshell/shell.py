@@ -47,6 +47,7 @@ class _RowPrinter:
         self.shell = shell
         self.style = shell.style()
         self.started = False
+        self.shown = False  # some table text was printed
 
     def __call__(self, columns, batch, notices) -> None:  # noqa: ANN001
         shell = self.shell
@@ -62,13 +63,17 @@ class _RowPrinter:
         else:
             shown = QueryResult(index=0, sql="", status=Status.OK, columns=tuple(columns), rows=tuple(batch),
                                 rowcount=len(batch))
-            shell.write(render.table(shown, self.style))
+            text = render.table(shown, self.style)
+            if text:  # a result of no columns shows nothing in expanded display
+                shell.write(text)
+                self.shown = True
         self.started = True
 
     def end(self, q: QueryResult) -> None:
         """After the last batch: psql's ``(N rows)`` under a table; nothing after CSV."""
         if self.style.fmt != "csv":
-            self.shell.write("(1 row)" if q.rowcount == 1 else f"({q.rowcount} rows)")
+            tail = render.after_table(q, self.style, shown=self.shown, streamed=True)
+            self.shell.write(tail)  # even empty: psql's blank line after the records
 
 
 class Shell(RunCommands, SetCommands, DescribeCommands):
@@ -332,7 +337,7 @@ class Shell(RunCommands, SetCommands, DescribeCommands):
         self.show_notices(q)
         if self.settings.format == "json":
             self.write(render.json_line(render.query_record(q, None)))
-        elif q.status is Status.OK and printer is not None and q.returns_rows:
+        elif q.status is Status.OK and printer is not None and (q.returns_rows or printer.started):
             printer.end(q)
         elif q.status is Status.OK:
             self.write(render.statement(q, self.style()))

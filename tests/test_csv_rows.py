@@ -194,7 +194,7 @@ def test_interactive_table_keeps_maxrows_and_csv_has_every_row(dsn, hist):
         child.expect_exact("postgres=>")
         child.sendline("SELECT g AS n FROM generate_series(1, 500) g;")
         child.expect_exact("(500 rows, first 100 shown)")
-        assert "| 101 |" not in child.before and "| 100 |" in child.before
+        assert "\r\n 101\r\n" not in child.before and "\r\n 100\r\n" in child.before
         child.expect_exact("postgres=>")
         child.sendline("\\format csv")
         child.expect_exact("postgres=>")

@@ -75,7 +75,7 @@ def _same_as_psql(qshell_proc, dsn: str, env: dict[str, str]) -> None:
     assert _plain(r.out) == expected
 
     expected = _psql(dsn, STAGED_SQL + ";\n", **env)
-    r = qshell_proc(f"\\add {STAGED_SQL};\n\\add {STAGED_SQL};\n\\go 2\n", "--format", "csv", dsn, use_dsn=False,
+    r = qshell_proc(f"\\add {STAGED_SQL};\n\\add {STAGED_SQL};\n\\set csv_rows on\n\\go 2\n", "--format", "csv", dsn, use_dsn=False,
                     env=clean_env(**env))
     assert r.code == 0, r.err
     assert _staged(r.out) == [expected, expected], r.out
@@ -181,7 +181,7 @@ def test_non_ascii_values_in_other_encodings_are_shown_as_psql(qshell_proc, enco
     assert ("no equivalent in encoding" in err) == (encoding == "LATIN1")
 
     out, err = _psql_split(db_dsn, ENCODED_SQL + ";\n")
-    r = qshell_proc(f"\\add {ENCODED_SQL};\n\\add {ENCODED_SQL};\n\\go 2\n", "--format", "csv", db_dsn, use_dsn=False)
+    r = qshell_proc(f"\\add {ENCODED_SQL};\n\\add {ENCODED_SQL};\n\\set csv_rows on\n\\go 2\n", "--format", "csv", db_dsn, use_dsn=False)
     assert r.code == 0, r.err
     assert _staged(r.out) == [out, out], r.out
 
@@ -201,7 +201,7 @@ def test_bytes_that_are_not_utf8_in_a_sql_ascii_client_encoding_show_escaped(qsh
     assert raw == b"v\ncaf\xc3\xa9\ncaf\xe9 \xc3\xa9\nclient_encoding\nSQL_ASCII\n"
     env = clean_env(PGCLIENTENCODING="SQL_ASCII")
     plain = qshell_proc(sql + "SHOW client_encoding;\n", "--format", "csv", db_dsn, use_dsn=False, env=env)
-    staged = qshell_proc(f"\\add {sql}\\go\n", "--format", "csv", db_dsn, use_dsn=False, env=env)
+    staged = qshell_proc(f"\\add {sql}\\set csv_rows on\n\\go\n", "--format", "csv", db_dsn, use_dsn=False, env=env)
     for r in (plain, staged):
         assert r.code == 0, r.err
         assert "v\ncafé\ncaf\\xE9 é\n" in r.out, r.out

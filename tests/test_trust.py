@@ -496,3 +496,14 @@ def test_sigint_during_a_plain_statement_in_a_script_cancels_it_and_exits_3(dsn,
     assert "Cancel request sent" in err and "ERROR:  canceling statement due to user request" in err
     assert "not reached" not in out and "Traceback" not in err
     assert _active(dsn, "pg_sleep(20.5)") == 0
+
+
+@pytest.mark.parametrize("failing", ["SELECT 1/0", "SELEC 1", "SELECT nosuch_col FROM pg_class",
+                                     "SELECT pg_sleep(0.01) FROM generate_series(1, 1) WHERE 1/0 = 1"])
+def test_a_failing_query_never_breaks_the_next_on_its_worker(db, failing):
+    queries = ["SELECT 1", failing, "SELECT 2", failing, failing, "SELECT 3", "SELECT g FROM generate_series(1, 1500) g",
+               failing, "SELECT 4"]
+    for _ in range(3):
+        run = QueryPool(db, queries, 1).run()
+        statuses = [q.status.value for q in run.queries]
+        assert statuses == ["error" if q == failing else "ok" for q in queries], [q.error for q in run.queries]

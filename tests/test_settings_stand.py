@@ -52,18 +52,15 @@ def _plain(out: str) -> str:
     return "".join(line + "\n" for line in out.splitlines() if not re.fullmatch(r"\(\d+ rows?\)", line))
 
 
-def _staged(out: str) -> list[str]:
-    """The CSV blocks of a staged run: what follows each query's ``── #k`` header."""
-    blocks, current = [], None
-    for line in out.splitlines():
-        if line.startswith("── #"):
-            current = []
-            blocks.append(current)
-        elif re.fullmatch(r"\(\d+ rows?\)", line):
-            current = None
-        elif current is not None:
-            current.append(line)
-    return ["".join(line + "\n" for line in block) for block in blocks]
+def _staged(out: str, header: str) -> list[str]:
+    """The CSV blocks of a staged run with ``\\set csv_rows on``: each query's rows as psql
+    ``--csv`` prints them, one block after the other, each starting with its header line."""
+    blocks: list[str] = []
+    for line in out.splitlines(keepends=True):
+        if line == header or not blocks:
+            blocks.append("")
+        blocks[-1] += line
+    return blocks
 
 
 def _same_as_psql(qshell_proc, dsn: str, env: dict[str, str]) -> None:
@@ -78,7 +75,7 @@ def _same_as_psql(qshell_proc, dsn: str, env: dict[str, str]) -> None:
     r = qshell_proc(f"\\add {STAGED_SQL};\n\\add {STAGED_SQL};\n\\set csv_rows on\n\\go 2\n", "--format", "csv", dsn, use_dsn=False,
                     env=clean_env(**env))
     assert r.code == 0, r.err
-    assert _staged(r.out) == [expected, expected], r.out
+    assert _staged(r.out, expected.splitlines(keepends=True)[0]) == [expected, expected], r.out
 
 
 @pytest.fixture
@@ -183,7 +180,7 @@ def test_non_ascii_values_in_other_encodings_are_shown_as_psql(qshell_proc, enco
     out, err = _psql_split(db_dsn, ENCODED_SQL + ";\n")
     r = qshell_proc(f"\\add {ENCODED_SQL};\n\\add {ENCODED_SQL};\n\\set csv_rows on\n\\go 2\n", "--format", "csv", db_dsn, use_dsn=False)
     assert r.code == 0, r.err
-    assert _staged(r.out) == [out, out], r.out
+    assert _staged(r.out, out.splitlines(keepends=True)[0]) == [out, out], r.out
 
 
 def test_bytes_that_are_not_utf8_in_a_sql_ascii_client_encoding_show_escaped(qshell_proc, encoded):

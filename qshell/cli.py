@@ -65,7 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sandbox", action="store_true", help="use the embedded sandbox server even if a connection is named")
     p.add_argument("--sandbox-dir", metavar="DIR", help="data directory of the sandbox (default: XDG data dir/qshell/sandbox)")
     p.add_argument("--scale", type=int, metavar="S", help="with the sandbox: load the pgbench tables at scale S first")
-    p.add_argument("--history-dir", metavar="DIR", help="where runs.jsonl and the command history go")
+    p.add_argument("--history-dir", metavar="DIR", help="where the run history (runs.sqlite) and the command history go")
     p.add_argument("-X", "--no-qshellrc", action="store_true", help="do not read the startup file (~/.qshellrc)")
     p.add_argument("-V", "--version", action="store_true", help="print the version and exit")
     p.add_argument("-?", "--help", action="store_true", help="show this help and exit")

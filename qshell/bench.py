@@ -107,7 +107,7 @@ class Bench:
         for name, durations in sets.items():
             durations = [round(d * k, 4) for d in durations]
             queries = [f"SELECT pg_sleep({d})" for d in durations]
-            known = {q: d for q, d in zip(queries, durations)}
+            known = {q: d for q, d in zip(queries, durations, strict=True)}
             for n in (2, 4, 8):
                 order = lpt_order(queries, known)
                 ratios, overheads, walls, bounds = [], [], [], []
@@ -159,7 +159,7 @@ class Bench:
             p.append(self._proc_wall([str(self.bin / "psql"), "-X", "-c", "\\q", self.dsn]))
         q, p = q[1:], p[1:]  # the first pair warms the page cache
         out = {"qshell_s": round(_median(q), 4), "psql_s": round(_median(p), 4),
-               "ratio": round(_median([a / b for a, b in zip(q, p)]), 2)}
+               "ratio": round(_median([a / b for a, b in zip(q, p, strict=True)]), 2)}
         self.log(f"  start-up: qshell {out['qshell_s']} s, psql {out['psql_s']} s")
         return out
 

@@ -683,7 +683,7 @@ class DescribeCommands:
                             " ORDER BY 1", [oid])
             if rules:
                 footers.append("Rules:")
-                for name, rdef in rules:
+                for _name, rdef in rules:
                     footers.extend(f" {rdef}".split("\n"))
         if _t(hastriggers):
             _, trigs, _ = q(

@@ -287,7 +287,8 @@ class RunCommands:
         runs, ids = self._series(clipped)
         if self.settings.format == "json":
             rows = render.sweep_rows(runs)
-            for row, run_id in zip(rows, ids):
+            # an interrupted run (only ever the last) has an id but no row
+            for row, run_id in zip(rows, ids, strict=False):
                 row["run_id"] = run_id
             self.write(render.json_line({"type": "sweep", "rows": rows}))
         elif self.settings.format == "csv":
@@ -340,7 +341,7 @@ class RunCommands:
                 total = store.count()
             except HistoryError as exc:
                 self._runs_failed(exc)
-        for ref, hit in zip(cmd.args, found):
+        for ref, hit in zip(cmd.args, found, strict=True):
             if hit is None:
                 raise UsageError(f"\\compare: no run {ref!r} in the history ({total} runs; see \\history)")
         (ka, a), (kb, b) = found  # type: ignore[misc]

@@ -107,7 +107,7 @@ def entries(shell, history_file: Path | None) -> Iterator[Entry | InputError]:  
         global _app
         _app = session.app
         try:
-            text = session.prompt(lambda: shell.prompt(builder.pending), default=default)
+            text = session.prompt(lambda b=builder: shell.prompt(b.pending), default=default)
         except KeyboardInterrupt:
             builder = EntryBuilder(SOURCE)  # Ctrl-C discards the current input
             continue

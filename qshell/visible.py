@@ -43,7 +43,8 @@ def visible(text: str) -> str:
 
 
 try:  # the width tabulate measures with when it is installed (wide CJK characters count 2)
-    from wcwidth import wcswidth as _wcswidth, wcwidth as _wcwidth
+    from wcwidth import wcswidth as _wcswidth
+    from wcwidth import wcwidth as _wcwidth
 except ImportError:  # pragma: no cover - tabulate then counts characters, and so do we
     _wcswidth = len
 

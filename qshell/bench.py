@@ -216,7 +216,8 @@ class Bench:
         if branches != scale:
             self.log(f"  loading pgbench tables at scale {scale}...")
             init_pgbench(self.dsn, scale)
-        out = {"scale": scale, "rows": []}
+        rows: list[dict] = []
+        out = {"scale": scale, "rows": rows}
         serial = None
         for n in (1, 2, 3, 5):
             walls, bounds = [], []
@@ -226,7 +227,7 @@ class Bench:
                 bounds.append(run.bound_s)
             wall = _median(walls)
             serial = serial or wall
-            out["rows"].append({"n": n, "wall_s": round(wall, 3), "speedup": round(serial / wall, 2),
+            rows.append({"n": n, "wall_s": round(wall, 3), "speedup": round(serial / wall, 2),
                                 "bound_s": round(_median(bounds), 3)})
             self.log(f"  seed N={n}: wall {wall:.3f} s, bound {_median(bounds):.3f} s")
         return out

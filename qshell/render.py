@@ -459,7 +459,7 @@ def timeline(run: RunResult, width: int = 80) -> str:
 
 # -- JSON lines ----------------------------------------------------------------
 def query_record(q: QueryResult, run_id: str | None, rows: bool = True, slowdown: float | None = None) -> dict:
-    rec = {
+    rec: dict[str, object] = {
         "type": "query" if run_id is not None else "statement",
         "run_id": run_id,
         "index": q.index,
@@ -554,8 +554,8 @@ def sweep_rows(runs: list[RunResult]) -> list[dict]:
     runs = [r for r in runs if not r.interrupted]  # an interrupted run measured nothing
     serial = next((r.wall_s for r in runs if r.n == 1), None)
     estimated = serial is None
-    if serial is None and runs:
-        serial = runs[0].sum_s
+    if serial is None:
+        serial = runs[0].sum_s if runs else 0.0  # no runs: no rows either
     rows = []
     for r in runs:
         rows.append({

@@ -17,7 +17,7 @@ def normalize(sql: str) -> str:
     return " ".join(sql.split())
 
 
-def lpt_order(queries: Sequence[str], known: Mapping[str, float]) -> list[int]:
+def lpt_order(queries: Sequence[str], known: Mapping[str, float | None]) -> list[int]:
     """Positions of ``queries`` longest-first by last measured time (the LPT schedule).
 
     Queries never measured go first (they may be long), in staged order; ties keep
@@ -59,7 +59,7 @@ def lanes(run: RunResult) -> dict[int, list[QueryResult]]:
     return dict(sorted(out.items()))
 
 
-def slowdowns(run: RunResult, alone: Mapping[str, float]) -> dict[int, float]:
+def slowdowns(run: RunResult, alone: Mapping[str, float | None]) -> dict[int, float]:
     """Per query index: time at this run's N ÷ its time alone (when known and measurable)."""
     out = {}
     for q in run.queries:

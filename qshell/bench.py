@@ -107,7 +107,7 @@ class Bench:
         for name, durations in sets.items():
             durations = [round(d * k, 4) for d in durations]
             queries = [f"SELECT pg_sleep({d})" for d in durations]
-            known = {q: d for q, d in zip(queries, durations)}
+            known = {q: d for q, d in zip(queries, durations, strict=True)}
             for n in (2, 4, 8):
                 order = lpt_order(queries, known)
                 ratios, overheads, walls, bounds = [], [], [], []
@@ -159,7 +159,7 @@ class Bench:
             p.append(self._proc_wall([str(self.bin / "psql"), "-X", "-c", "\\q", self.dsn]))
         q, p = q[1:], p[1:]  # the first pair warms the page cache
         out = {"qshell_s": round(_median(q), 4), "psql_s": round(_median(p), 4),
-               "ratio": round(_median([a / b for a, b in zip(q, p)]), 2)}
+               "ratio": round(_median([a / b for a, b in zip(q, p, strict=True)]), 2)}
         self.log(f"  start-up: qshell {out['qshell_s']} s, psql {out['psql_s']} s")
         return out
 
@@ -216,7 +216,8 @@ class Bench:
         if branches != scale:
             self.log(f"  loading pgbench tables at scale {scale}...")
             init_pgbench(self.dsn, scale)
-        out = {"scale": scale, "rows": []}
+        rows: list[dict] = []
+        out = {"scale": scale, "rows": rows}
         serial = None
         for n in (1, 2, 3, 5):
             walls, bounds = [], []
@@ -226,7 +227,7 @@ class Bench:
                 bounds.append(run.bound_s)
             wall = _median(walls)
             serial = serial or wall
-            out["rows"].append({"n": n, "wall_s": round(wall, 3), "speedup": round(serial / wall, 2),
+            rows.append({"n": n, "wall_s": round(wall, 3), "speedup": round(serial / wall, 2),
                                 "bound_s": round(_median(bounds), 3)})
             self.log(f"  seed N={n}: wall {wall:.3f} s, bound {_median(bounds):.3f} s")
         return out

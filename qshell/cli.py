@@ -14,7 +14,7 @@ import traceback
 import warnings
 from itertools import chain
 from pathlib import Path
-from typing import BinaryIO, Iterator, TextIO
+from typing import BinaryIO, Iterator, NoReturn, TextIO
 
 from . import __version__
 from .errors import ConnectionFailed, ExitStatus, OutputClosed, QshellError, UsageError
@@ -29,7 +29,7 @@ PROG = "qshell"
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # argparse would exit 2; psql uses 1 for bad usage
+    def error(self, message: str) -> NoReturn:  # argparse would exit 2; psql uses 1 for bad usage
         raise UsageError(f"{message} (try --help)")
 
 

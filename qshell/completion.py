@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Iterable
 
 import gevent
-from prompt_toolkit.completion import Completer, Completion, PathCompleter
+from prompt_toolkit.completion import CompleteEvent, Completer, Completion, PathCompleter
 from prompt_toolkit.document import Document
 
 from . import commands
@@ -126,7 +126,7 @@ class QshellCompleter(Completer):
         arg = parts[-1]
         cmd = name.name
         if cmd in ("i", "addfile"):
-            yield from self.paths.get_completions(Document(arg, len(arg)), None)
+            yield from self.paths.get_completions(Document(arg, len(arg)), CompleteEvent())
         elif cmd == "set" and len(parts) == 2:
             yield from _words(list(SETTINGS), arg, "setting")
         elif cmd == "set" and len(parts) == 3:

@@ -42,7 +42,7 @@ def reconnect_dsn(current: str, args: tuple[str, ...]) -> str:
         return build_dsn(dbname=" ".join(args))
     if len(args) > 4:
         raise UsageError("\\c: too many arguments (\\c [DBNAME [USER [HOST [PORT]]]])")
-    parts = dict(zip(("dbname", "user", "host", "port"), args))
+    parts = dict(zip(("dbname", "user", "host", "port"), args, strict=False))  # trailing parts may be left out
     parts = {k: v for k, v in parts.items() if v != "-"}
     return build_dsn(base=current or None, **parts)
 

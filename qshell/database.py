@@ -8,7 +8,7 @@ import codecs
 import os
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 import gevent
 import gevent.lock
@@ -97,7 +97,7 @@ class Database:
         self._monitor = None  # the side connection (sampler, catalog, capacity), outside the pool
         self._monitor_lock = gevent.lock.RLock()  # one greenlet at a time on it
         self.readonly = False  # every session default_transaction_read_only
-        self.on_reset = None  # called when a dead pooled connection was found and replaced
+        self.on_reset: Callable[[], None] | None = None  # called when a dead pooled connection was found and replaced
         try:
             named = "application_name" in extensions.parse_dsn(dsn) or bool(os.environ.get("PGAPPNAME"))
         except psycopg2.Error:
@@ -243,7 +243,7 @@ class Database:
         if self._engine is None:
             return own
         pool = self._engine.pool
-        return pool.checkedin() + pool.checkedout() + own
+        return pool.checkedin() + pool.checkedout() + own  # type: ignore[attr-defined]  # a QueuePool: Pool declares neither
 
     def connect(self):
         """A new connection outside the pool on the same target and with the same fixed

@@ -16,16 +16,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from types import SimpleNamespace
-from typing import TYPE_CHECKING
 
 import psycopg2
 
 from .commands import Command
 from .errors import QshellError, UsageError
+from .host import ShellHost
 from .visible import visible
-
-if TYPE_CHECKING:  # pragma: no cover
-    from .shell import Shell
 
 # -- psql's name patterns ------------------------------------------------------------
 
@@ -151,13 +148,14 @@ class Listing:
     extra: dict = field(default_factory=dict)  # more JSON fields
 
 
-class DescribeCommands:
+class DescribeCommands(ShellHost):
     # -- running and printing ----------------------------------------------------------
-    def _catalog(self: "Shell", sql: str, params=None) -> tuple[list[str], list[list], frozenset]:
+    def _catalog(self, sql: str, params=None) -> tuple[list[str], list[list], frozenset]:
         """Rows of a catalog query on the user's session (as psql): headers, rows, numeric columns."""
         user = self.session.user
         if user.conn is None or user.conn.closed:
             user.reset()
+        assert user.conn is not None  # reset() connected
         try:
             with user.conn.cursor() as cur:
                 cur.execute(sql, params or None)
@@ -169,13 +167,14 @@ class DescribeCommands:
 
         return [d.name for d in desc], rows, frozenset(i for i, d in enumerate(desc) if d.type_code in NUMERIC_OIDS)
 
-    def _version(self: "Shell") -> int:
+    def _version(self) -> int:
         user = self.session.user
         if user.conn is None or user.conn.closed:
             user.reset()
+        assert user.conn is not None  # reset() connected
         return user.conn.server_version
 
-    def _show(self: "Shell", lst: Listing) -> None:
+    def _show(self, lst: Listing) -> None:
         rows = [["" if v is None else v for v in r] for r in lst.rows]
         if self.json:
             from .render import json_line
@@ -191,7 +190,7 @@ class DescribeCommands:
         style = render.Style(fmt=fmt, null="", maxwidth=0, expanded=style.expanded, width=style.width)
         q = SimpleNamespace(columns=[Column(h, 23 if i in lst.numeric else 25) for i, h in enumerate(lst.headers)],
                             rows=rows, truncated=False, rowcount=len(rows))
-        body = render.table(q, style)
+        body = render.table(q, style)  # type: ignore[arg-type]  # duck-typed: table reads only these four fields
         width = max((len(line) for line in body.splitlines()), default=0)
         title = visible(lst.title)
         lines = [" " * max(0, (width - len(title)) // 2) + title, body]
@@ -205,11 +204,11 @@ class DescribeCommands:
         mods = cmd.args[0] if cmd.args else ""
         return "+" in mods, "S" in mods
 
-    def _pattern(self: "Shell", cmd: Command) -> str | None:
+    def _pattern(self, cmd: Command) -> str | None:
         return cmd.arg if cmd.arg else None
 
     # -- lists of relations ---------------------------------------------------------------
-    def _relations(self: "Shell", which: str, cmd: Command) -> None:
+    def _relations(self, which: str, cmd: Command) -> None:
         verbose, system = self._flags(cmd)
         pattern = self._pattern(cmd)
         kinds, title, _one, many = _LISTS[which]
@@ -246,23 +245,23 @@ class DescribeCommands:
             return
         self._show(Listing(title, headers, rows, numeric=numeric))
 
-    def do_dt(self: "Shell", cmd: Command) -> None:
+    def do_dt(self, cmd: Command) -> None:
         self._relations("dt", cmd)
 
-    def do_di(self: "Shell", cmd: Command) -> None:
+    def do_di(self, cmd: Command) -> None:
         self._relations("di", cmd)
 
-    def do_dv(self: "Shell", cmd: Command) -> None:
+    def do_dv(self, cmd: Command) -> None:
         self._relations("dv", cmd)
 
-    def do_dm(self: "Shell", cmd: Command) -> None:
+    def do_dm(self, cmd: Command) -> None:
         self._relations("dm", cmd)
 
-    def do_ds(self: "Shell", cmd: Command) -> None:
+    def do_ds(self, cmd: Command) -> None:
         self._relations("ds", cmd)
 
     # -- other lists ----------------------------------------------------------------------
-    def do_df(self: "Shell", cmd: Command) -> None:
+    def do_df(self, cmd: Command) -> None:
         verbose, system = self._flags(cmd)
         pattern = self._pattern(cmd)
         cols = ['n.nspname as "Schema"', 'p.proname as "Name"',
@@ -293,7 +292,7 @@ class DescribeCommands:
         headers, rows, numeric = self._catalog(sql, w.params)
         self._show(Listing("List of functions", headers, rows, numeric=numeric))
 
-    def do_dn(self: "Shell", cmd: Command) -> None:
+    def do_dn(self, cmd: Command) -> None:
         verbose, system = self._flags(cmd)
         pattern = self._pattern(cmd)
         cols = ['n.nspname AS "Name"', 'pg_catalog.pg_get_userbyid(n.nspowner) AS "Owner"']
@@ -309,7 +308,7 @@ class DescribeCommands:
             f"SELECT {', '.join(cols)}\nFROM pg_catalog.pg_namespace n\n{w.sql()}\nORDER BY 1", w.params)
         self._show(Listing("List of schemas", headers, rows, numeric=numeric))
 
-    def do_du(self: "Shell", cmd: Command) -> None:
+    def do_du(self, cmd: Command) -> None:
         verbose, system = self._flags(cmd)
         pattern = self._pattern(cmd)
         w = Where()
@@ -338,7 +337,7 @@ class DescribeCommands:
         self._show(Listing("List of roles", ["Role name", "Attributes"] + (["Description"] if verbose else []),
                            out, count=False))
 
-    def do_dx(self: "Shell", cmd: Command) -> None:
+    def do_dx(self, cmd: Command) -> None:
         verbose, _ = self._flags(cmd)
         pattern = self._pattern(cmd)
         w = Where()
@@ -366,7 +365,7 @@ class DescribeCommands:
                 " AND refobjid = %s AND deptype = 'e' ORDER BY 1", [oid])
             self._show(Listing(f'Objects in extension "{name}"', headers, rows))
 
-    def do_l(self: "Shell", cmd: Command) -> None:
+    def do_l(self, cmd: Command) -> None:
         verbose, _ = self._flags(cmd)
         pattern = self._pattern(cmd)
         v = self._version()
@@ -399,7 +398,7 @@ class DescribeCommands:
         self._show(Listing("List of databases", headers, rows, numeric=numeric))
 
     # -- \d and \d NAME ---------------------------------------------------------------------
-    def do_d(self: "Shell", cmd: Command) -> None:
+    def do_d(self, cmd: Command) -> None:
         pattern = self._pattern(cmd)
         if pattern is None:
             self._relations("d", cmd)
@@ -417,7 +416,7 @@ class DescribeCommands:
         for oid, nsp, rel in found:
             self._show(self._one(oid, nsp, rel, verbose))
 
-    def _one(self: "Shell", oid: str, nsp: str, rel: str, verbose: bool) -> Listing:
+    def _one(self, oid: str, nsp: str, rel: str, verbose: bool) -> Listing:
         """psql's describeOneTableDetails."""
         v = self._version()
         q = self._catalog
@@ -683,7 +682,7 @@ class DescribeCommands:
                             " ORDER BY 1", [oid])
             if rules:
                 footers.append("Rules:")
-                for name, rdef in rules:
+                for _name, rdef in rules:
                     footers.extend(f" {rdef}".split("\n"))
         if _t(hastriggers):
             _, trigs, _ = q(

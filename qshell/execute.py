@@ -167,7 +167,7 @@ def server_message(exc: BaseException, offset: int = 0, shift: int = 0) -> Serve
     orig = getattr(exc, "orig", None) or exc
     diag = getattr(orig, "diag", None)
     primary = getattr(diag, "message_primary", None) if diag is not None else None
-    if not primary:
+    if diag is None or not primary:
         return None
     pos = diag.statement_position
     position = int(pos) - offset if pos and pos.isdigit() and int(pos) > offset else None
@@ -347,7 +347,7 @@ def run_statement(conn, info: dict, sql: str, index: int, worker: int | None, ma
             status = Status.ERROR
             text, state = _error_text(exc)
             diag = server_message(exc, offset, shift)
-        notices: tuple[str, ...] = ()
+        notices = ()
         try:
             notices = _notices(conn)
             if conn.closed:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json  # noqa: F401  (the run commands' JSON output)
 import os
 import shutil
-from typing import TYPE_CHECKING
+from typing import Literal
 
 import gevent
 
@@ -18,14 +18,12 @@ from .analysis import lpt_order, normalize, parse_n_list, slowdowns
 from .commands import Command
 from .errors import ExitStatus, UsageError
 from .history import HistoryError, RunStore
+from .host import ShellHost
 from .interrupt import sigint_calls
 from .pool import QueryPool, TxMode
 from .results import RunResult, Status
 from .sampler import Sampler
 from .streams import isatty
-
-if TYPE_CHECKING:  # pragma: no cover
-    from .shell import Shell
 
 PROGRESS_EVERY = 0.2  # seconds between redraws of the live status line
 
@@ -41,11 +39,13 @@ def fingerprint(queries) -> str:  # noqa: ANN001
     return h.hexdigest()[:12]
 
 
-class RunCommands:
+class RunCommands(ShellHost):
     """Mixin: needs ``self.session``, ``self.settings``, ``self.staged``, ``self.err``..."""
 
+    _run_store: RunStore | Literal[False]  # False: the history cannot be used (said once)
+
     # -- memory of measured times (this session and the run history) -------------------
-    def _runs(self: "Shell", create: bool = False) -> RunStore | None:
+    def _runs(self, create: bool = False) -> RunStore | None:
         """The run history (runs.sqlite), opened once per shell; None when there is none yet
         (and ``create`` is false), no history directory, or it cannot be used (said once)."""
         store = self.__dict__.get("_run_store")
@@ -62,7 +62,7 @@ class RunCommands:
             self._run_store = store
         return store
 
-    def _runs_failed(self: "Shell", exc: HistoryError) -> None:
+    def _runs_failed(self, exc: HistoryError) -> None:
         """Say once that the run history cannot be used; the shell goes on without it."""
         old = self.__dict__.get("_run_store")
         if old:
@@ -72,7 +72,7 @@ class RunCommands:
             self._history_warned = True
             self.notice(f"warning: {exc}; runs are not recorded or looked up in it this session")
 
-    def _memory(self: "Shell") -> tuple[dict[str, float | None], dict[str, float | None]]:
+    def _memory(self) -> tuple[dict[str, float | None], dict[str, float | None]]:
         """(last measured time, time alone at N=1) per normalised SQL of the staged set, on
         this connection's target (None: never measured): this session's runs, else an indexed
         lookup in the run history of the staged queries not looked up yet (never all of it)."""
@@ -94,7 +94,7 @@ class RunCommands:
                     self._alone[key] = alone.get(key)
         return self._times, self._alone
 
-    def _remember(self: "Shell", run: RunResult) -> None:
+    def _remember(self, run: RunResult) -> None:
         if run.interrupted:  # an interrupted run's times are not measurements
             return
         times, alone = self._memory()
@@ -105,11 +105,11 @@ class RunCommands:
                     alone[normalize(q.sql)] = q.total_s
 
     # -- one measured run ------------------------------------------------------------
-    def _tx_mode(self: "Shell") -> TxMode:
+    def _tx_mode(self) -> TxMode:
         s = self.settings
         return TxMode(rollback=s.tx == "rollback", isolation=s.isolation, readonly=s.readonly, timeout_ms=s.timeout)
 
-    def _workers_for(self: "Shell", requested: int | None) -> int:
+    def _workers_for(self, requested: int | None) -> int:
         if not self.staged:
             raise UsageError("nothing staged; \\add a statement first")
         n = requested if requested is not None else self.default_workers()
@@ -118,12 +118,12 @@ class RunCommands:
             n = len(self.staged)
         return n
 
-    def _check(self: "Shell", n: int) -> None:
+    def _check(self, n: int) -> None:
         """Refuse an N the server cannot serve; the sampler's connection counts too."""
         db = self.session.pool
         db.check_capacity(n, extra=1 if self.settings.sample and not db.monitor_open else 0)
 
-    def _execute(self: "Shell", n: int) -> tuple[RunResult, str, dict[int, float]]:
+    def _execute(self, n: int) -> tuple[RunResult, str, dict[int, float]]:
         """One measured run: its result, run id, and slowdowns against running alone."""
         queries = tuple(self.staged)
         settings = self.session.user.settings()  # what the user SET: every worker gets it
@@ -158,14 +158,14 @@ class RunCommands:
             self.notice(f"warning: sampling pg_stat_activity failed: {pool.sampler.error}")
         return run, run_id, slow
 
-    def _progress(self: "Shell", pool: QueryPool) -> None:
+    def _progress(self, pool: QueryPool) -> None:
         width = shutil.get_terminal_size((100, 24)).columns
         while True:
             gevent.sleep(PROGRESS_EVERY)
             self.err.write("\r\x1b[K" + render.progress_line(pool.progress(), width))
             self.err.flush()
 
-    def _record(self: "Shell", run: RunResult, run_id: str, queries: tuple[str, ...], slow: dict) -> None:
+    def _record(self, run: RunResult, run_id: str, queries: tuple[str, ...], slow: dict) -> None:
         if self.history_dir is None:
             return
         record = render.run_record(run, run_id)
@@ -185,7 +185,7 @@ class RunCommands:
         except HistoryError as exc:
             self._runs_failed(exc)
 
-    def _after(self: "Shell", runs: list[RunResult]) -> None:
+    def _after(self, runs: list[RunResult]) -> None:
         """Exit status and script stop after one or more runs."""
         from .shell import _Stop
 
@@ -198,7 +198,7 @@ class RunCommands:
                       else f"{failed} of {total} query executions failed over {len(runs)} runs")
 
     # -- commands ------------------------------------------------------------------
-    def do_go(self: "Shell", cmd: Command) -> None:
+    def do_go(self, cmd: Command) -> None:
         n = self._workers_for(cmd.n)
         self._check(n)
         if cmd.reps and cmd.reps > 1:
@@ -216,7 +216,7 @@ class RunCommands:
             self.write(text)
         self._after([run])
 
-    def _csv_run(self: "Shell", run: RunResult, slow: dict[int, float]) -> None:
+    def _csv_run(self, run: RunResult, slow: dict[int, float]) -> None:
         """A run in CSV: one CSV table on stdout, nothing else there (see README, "CSV").
 
         Default: the run summary, one row per staged query. With ``\\set csv_rows on``:
@@ -237,7 +237,7 @@ class RunCommands:
             else:
                 self.write(q.command)
 
-    def _csv_messages(self: "Shell", run: RunResult) -> None:
+    def _csv_messages(self, run: RunResult) -> None:
         """A CSV run's notices and errors, on stderr, each line after ``#K:``."""
         for q in run.queries:
             for text in q.notices:
@@ -247,7 +247,7 @@ class RunCommands:
                 for line in render.error_lines(q):
                     self.notice(f"#{q.index}: {line}")
 
-    def _series(self: "Shell", ns: list[int]) -> tuple[list[RunResult], list[str]]:
+    def _series(self, ns: list[int]) -> tuple[list[RunResult], list[str]]:
         """Run the staged set once per N of ``ns`` (stopping at Ctrl-C); JSON mode prints
         each run's records as it goes."""
         runs, ids = [], []
@@ -261,7 +261,7 @@ class RunCommands:
                 break
         return runs, ids
 
-    def _repeat(self: "Shell", n: int, reps: int) -> None:
+    def _repeat(self, n: int, reps: int) -> None:
         runs, ids = self._series([n] * reps)
         if self.settings.format == "json":
             self.write(render.json_line(render.repeat_record(runs, ids)))
@@ -273,7 +273,7 @@ class RunCommands:
             self.write(render.repeat_text(runs, self.style()))
         self._after(runs)
 
-    def do_sweep(self: "Shell", cmd: Command) -> None:
+    def do_sweep(self, cmd: Command) -> None:
         try:
             ns = parse_n_list(cmd.args)
         except ValueError as exc:
@@ -287,7 +287,8 @@ class RunCommands:
         runs, ids = self._series(clipped)
         if self.settings.format == "json":
             rows = render.sweep_rows(runs)
-            for row, run_id in zip(rows, ids):
+            # an interrupted run (only ever the last) has an id but no row
+            for row, run_id in zip(rows, ids, strict=False):
                 row["run_id"] = run_id
             self.write(render.json_line({"type": "sweep", "rows": rows}))
         elif self.settings.format == "csv":
@@ -298,7 +299,7 @@ class RunCommands:
             self.write(render.sweep_text(runs, self.style()))
         self._after(runs)
 
-    def do_timeline(self: "Shell", cmd: Command) -> None:
+    def do_timeline(self, cmd: Command) -> None:
         if self.last_run is None:
             raise UsageError("\\timeline: no run yet in this session; \\go first")
         if self.json:
@@ -311,7 +312,7 @@ class RunCommands:
             return
         self.write(render.timeline(self.last_run, self.width()))
 
-    def do_history(self: "Shell", cmd: Command) -> None:
+    def do_history(self, cmd: Command) -> None:
         store = self._runs()
         numbered: list[tuple[int, dict]] = []
         if store is not None:
@@ -330,7 +331,7 @@ class RunCommands:
         else:
             self.write(render.history_text(numbered, self.style()))
 
-    def do_compare(self: "Shell", cmd: Command) -> None:
+    def do_compare(self, cmd: Command) -> None:
         store = self._runs()
         found: list[tuple[int, dict] | None] = [None] * len(cmd.args)
         total = 0
@@ -340,7 +341,7 @@ class RunCommands:
                 total = store.count()
             except HistoryError as exc:
                 self._runs_failed(exc)
-        for ref, hit in zip(cmd.args, found):
+        for ref, hit in zip(cmd.args, found, strict=True):
             if hit is None:
                 raise UsageError(f"\\compare: no run {ref!r} in the history ({total} runs; see \\history)")
         (ka, a), (kb, b) = found  # type: ignore[misc]

@@ -13,7 +13,7 @@ import hashlib
 import json
 import sqlite3
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Iterable, Iterator, Literal
 
 from .analysis import normalize
 from .paths import private_file
@@ -248,6 +248,7 @@ class RunStore:
             (str(rec.get("run_id", "")), rec.get("started_at"), target, rec.get("fingerprint"), rec.get("n"),
              int(interrupted), _dumps(head)))
         number = cur.lastrowid
+        assert number is not None  # always set by a successful INSERT
         self.db.executemany("INSERT INTO results VALUES (?, ?, ?)",
                             ((number, pos, _dumps(q)) for pos, q in enumerate(results, start=1)))
         if not interrupted and isinstance(target, str):  # an interrupted run's times are not measurements
@@ -356,7 +357,7 @@ class _Errors:
     def __enter__(self) -> None:
         return None
 
-    def __exit__(self, kind, exc, tb) -> bool:  # noqa: ANN001
+    def __exit__(self, kind, exc, tb) -> Literal[False]:  # noqa: ANN001
         if isinstance(exc, sqlite3.Error):
             raise HistoryError(f"run history {self.path} unusable: {_why(exc)}") from None
         return False

@@ -143,7 +143,7 @@ def _aligned_header(names: list[list[str]], cells: list[str], widths: list[int],
     out = []
     for i in range(max(len(n) for n in names)):
         parts = []
-        for lines, w in zip(names, widths):
+        for lines, w in zip(names, widths, strict=False):  # widths ends with the hidden marks column
             if i < len(lines):
                 room = w - text_width(lines[i])
                 parts.append(" " + " " * (room // 2) + lines[i] + " " * (room - room // 2)
@@ -228,7 +228,7 @@ def expanded(headers: list[str], rows: list[list[str]]) -> str:
                 line += part
             rest -= 1
         out.append(line + "-" * (value_w - max(rest, 0)))
-        for name, value in zip(names, row):
+        for name, value in zip(names, row, strict=True):
             for i in range(max(len(name), len(value))):
                 if i < len(name):
                     text = name[i] + " " * (name_w - text_width(name[i])) + ("+" if i < len(name) - 1 else " ")
@@ -459,7 +459,7 @@ def timeline(run: RunResult, width: int = 80) -> str:
 
 # -- JSON lines ----------------------------------------------------------------
 def query_record(q: QueryResult, run_id: str | None, rows: bool = True, slowdown: float | None = None) -> dict:
-    rec = {
+    rec: dict[str, object] = {
         "type": "query" if run_id is not None else "statement",
         "run_id": run_id,
         "index": q.index,
@@ -554,8 +554,8 @@ def sweep_rows(runs: list[RunResult]) -> list[dict]:
     runs = [r for r in runs if not r.interrupted]  # an interrupted run measured nothing
     serial = next((r.wall_s for r in runs if r.n == 1), None)
     estimated = serial is None
-    if serial is None and runs:
-        serial = runs[0].sum_s
+    if serial is None:
+        serial = runs[0].sum_s if runs else 0.0  # no runs: no rows either
     rows = []
     for r in runs:
         rows.append({
@@ -649,7 +649,8 @@ def history_text(numbered: list[tuple[int, dict]], style: Style) -> str:
 def compare_rows(a: dict, b: dict) -> list[dict]:
     """Per query position: its time in run A and in run B and the change."""
     rows = []
-    for qa, qb in zip(a.get("results", []), b.get("results", [])):
+    # two runs of different sets: only the positions both have are compared
+    for qa, qb in zip(a.get("results", []), b.get("results", []), strict=False):
         ta, tb = qa.get("total_ms", 0.0), qb.get("total_ms", 0.0)
         rows.append({"index": qa.get("index"), "sql": qa.get("sql", ""), "a_ms": ta, "b_ms": tb,
                      "change": (tb / ta - 1) if ta else None, "a_status": qa.get("status"), "b_status": qb.get("status")})

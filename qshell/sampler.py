@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from collections import Counter, defaultdict
 from dataclasses import replace
+from operator import itemgetter
 
 import gevent
 
@@ -83,15 +84,15 @@ class Sampler:
             return None
 
         waits: dict[int, Counter] = defaultdict(Counter)
-        blocked: dict[int, Counter] = defaultdict(Counter)
+        blocked: dict[int, dict[str, float]] = defaultdict(lambda: defaultdict(float))  # seconds, not counts
         for t, dt, pid, wtype, wevent, state, blockers in self.samples:
-            q = query_at(pid, t)
-            if q is None or state != "active":
+            hit = query_at(pid, t)
+            if hit is None or state != "active":
                 continue
-            waits[q.index][f"{wtype}:{wevent}" if wtype else "CPU"] += 1
+            waits[hit.index][f"{wtype}:{wevent}" if wtype else "CPU"] += 1
             for b in blockers:
                 other = query_at(b, t)
-                blocked[q.index][f"#{other.index}" if other else f"pid {b}"] += dt
+                blocked[hit.index][f"#{other.index}" if other else f"pid {b}"] += dt
         out = []
         for q in results:
             counts = waits.get(q.index)
@@ -100,6 +101,6 @@ class Sampler:
                 shares = tuple((name, n / total) for name, n in counts.most_common())
                 q = replace(q, waits=shares)
             if q.index in blocked:
-                q = replace(q, blocked_by=tuple(blocked[q.index].most_common()))
+                q = replace(q, blocked_by=tuple(sorted(blocked[q.index].items(), key=itemgetter(1), reverse=True)))  # as most_common
             out.append(q)
         return tuple(out), len(self.samples)

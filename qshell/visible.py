@@ -8,6 +8,7 @@ previews pass through :func:`visible`; CSV and JSON carry the exact text.
 from __future__ import annotations
 
 import re
+from typing import Callable
 
 __all__ = ["visible", "width", "expand_tabs", "cell_lines"]
 
@@ -42,13 +43,18 @@ def visible(text: str) -> str:
     return _CONTROL.sub(_escape, text)
 
 
+_wcswidth: Callable[[str], int]
+_wcwidth: Callable[[str], int]
 try:  # the width tabulate measures with when it is installed (wide CJK characters count 2)
-    from wcwidth import wcswidth as _wcswidth, wcwidth as _wcwidth
+    from wcwidth import wcswidth as _wcswidth
+    from wcwidth import wcwidth as _wcwidth
 except ImportError:  # pragma: no cover - tabulate then counts characters, and so do we
     _wcswidth = len
 
-    def _wcwidth(c: str) -> int:
+    def _one(c: str) -> int:
         return 1
+
+    _wcwidth = _one
 
 
 def width(text: str) -> int:

@@ -102,7 +102,7 @@ def test_staged_run_is_one_csv_table(qshell):
     assert "──" not in r.out and "══" not in r.out and "N=2" not in r.out
     table = list(csv.reader(io.StringIO(r.out)))
     assert table[0] == SUMMARY
-    rows = [dict(zip(SUMMARY, row)) for row in table[1:]]
+    rows = [dict(zip(SUMMARY, row, strict=True)) for row in table[1:]]
     assert [row["index"] for row in rows] == ["1", "2", "3", "4"]
     assert rows[0]["sql"] == "SELECT 'x,\"y\"' AS v, E'l1\\nl2' AS w" and rows[0]["status"] == "ok"
     assert rows[0]["rows"] == "1" and rows[0]["command"] == "SELECT 1"

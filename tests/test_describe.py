@@ -88,9 +88,9 @@ def parse_psql(text: str) -> list[dict]:
         if i >= 2 and re.fullmatch(r"-+(\+-+)*", lines[i]):
             sep = lines[i]
             cuts = [k for k, ch in enumerate(sep) if ch == "+"]
-            bounds = list(zip([0] + [c + 1 for c in cuts], cuts + [10**6]))
+            bounds = list(zip([0] + [c + 1 for c in cuts], cuts + [10**6], strict=True))
 
-            def cells(line: str) -> tuple[list[str], list[bool]]:
+            def cells(line: str, bounds: list[tuple[int, int]] = bounds) -> tuple[list[str], list[bool]]:
                 vals, conts = [], []
                 for a, b in bounds:
                     seg = line[a:b]
@@ -98,7 +98,7 @@ def parse_psql(text: str) -> list[dict]:
                     vals.append(seg[1:-1].strip() if conts[-1] else seg[1:].strip())
                 return vals, conts
 
-            def is_row(line: str) -> bool:
+            def is_row(line: str, cuts: list[int] = cuts) -> bool:
                 if not line.startswith(" ") or re.fullmatch(r"\(\d+ rows?\)", line):
                     return False
                 return all(k < len(line) and line[k] == "|" for k in cuts)
@@ -111,7 +111,7 @@ def parse_psql(text: str) -> list[dict]:
                 vals, conts = cells(lines[i])
                 if pending is not None:
                     prev_vals, prev_conts = pending
-                    vals = [p + "\n" + v if c else p for p, v, c in zip(prev_vals, vals, prev_conts)]
+                    vals = [p + "\n" + v if c else p for p, v, c in zip(prev_vals, vals, prev_conts, strict=True)]
                     block["rows"][-1] = vals
                 else:
                     block["rows"].append(vals)
@@ -162,7 +162,7 @@ def test_same_facts_as_psql(described, qshell, command):
     assert expected, (out, err)
     got = run_qshell_json(qshell, script)
     assert [b["title"] for b in got] == [b["title"] for b in expected]
-    for g, e in zip(got, expected):
+    for g, e in zip(got, expected, strict=True):
         assert g["columns"] == e["columns"], e["title"]
         assert g["rows"] == e["rows"], e["title"]
         assert g["footers"] == e["footers"], e["title"]

@@ -2,13 +2,14 @@
 transaction modes, interference, run history, saved sets (real server)."""
 from __future__ import annotations
 
+import itertools
 import json
 
 import pytest
 
 from qshell import render
-from qshell.history import RunStore
 from qshell.analysis import lanes, lpt_order, parse_n_list, stats
+from qshell.history import RunStore
 from qshell.pool import QueryPool, TxMode
 from qshell.results import QueryResult, RunResult, Status
 from qshell.sampler import Sampler
@@ -51,7 +52,7 @@ def test_timeline_bars_do_not_overlap_and_cover_the_intervals(db):
     sleeps = [0.3, 0.1, 0.2, 0.1, 0.25, 0.15]
     run = QueryPool(db, [f"SELECT pg_sleep({s})" for s in sleeps], 2).run()
     for qs in lanes(run).values():
-        for a, b in zip(qs, qs[1:]):
+        for a, b in itertools.pairwise(qs):
             assert a.end_s <= b.start_s  # one query at a time per worker
     width = 120
     text = render.timeline(run, width)
@@ -140,7 +141,7 @@ def test_sweep_figures_match_their_runs(qshell):
     sweep = [x for x in _records(r.out) if x["type"] == "sweep"][0]
     assert [row["n"] for row in sweep["rows"]] == [1, 2, 4] == [run["n"] for run in runs]
     serial = runs[0]["wall_ms"]
-    for row, run in zip(sweep["rows"], runs):
+    for row, run in zip(sweep["rows"], runs, strict=True):
         assert row["wall_ms"] == run["wall_ms"] and row["run_id"] == run["run_id"]
         assert row["speedup"] == pytest.approx(serial / run["wall_ms"], rel=1e-3)
         assert row["bound_ms"] == run["bound_ms"]

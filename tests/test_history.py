@@ -52,7 +52,7 @@ def test_concurrent_shells_lose_no_run(dsn, hist):
     procs = [subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=clean_env())
              for _ in range(2)]
     outs = [p.communicate(script.encode(), timeout=120) for p in procs]
-    for p, (_, err) in zip(procs, outs):
+    for p, (_, err) in zip(procs, outs, strict=True):
         assert p.returncode == 0, err.decode()
         assert b"warning" not in err, err.decode()
     records = list(_store(hist).dump())
@@ -126,7 +126,7 @@ def test_lookup_and_listing_read_a_bounded_amount(tmp_path):
         store.append(_record(k, 500, n=1 if k == 150 else 4))
     large = (_touched(store, lookup), _touched(store, lambda: store.last(5, results=False)),
              _touched(store, lambda: store.find("-1")), _touched(store, lambda: store.find("00000003")))
-    assert all(b <= a * 1.1 for a, b in zip(small, large)), (small, large)  # 10x the runs, not 10x the reads
+    assert all(b <= a * 1.1 for a, b in zip(small, large, strict=True)), (small, large)  # 10x the runs, not 10x the reads
     times, alone = lookup()
     assert times["SELECT 7"] == (200 + 7) / 1000 and alone["SELECT 7"] == (150 + 7) / 1000
     plan = " ".join(str(row) for row in store.db.execute("EXPLAIN QUERY PLAN " + LOOKUP, (timing_key("t", "q"),)))

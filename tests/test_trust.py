@@ -5,7 +5,6 @@ Each test runs against the real server and compares with psql where psql has an 
 """
 from __future__ import annotations
 
-import io
 import json
 import re
 import signal
@@ -19,7 +18,7 @@ import pexpect
 import psycopg2
 import pytest
 
-from qshell.pool import Database, QueryPool
+from qshell.pool import QueryPool
 from qshell.render import repeat_record, sweep_rows
 
 from .conftest import clean_env
@@ -245,7 +244,7 @@ def test_wall_of_one_short_query_is_its_own_time(qshell):
     recs = _records(qshell("\\add SELECT pg_sleep(0.001);\n" + "\\go 1\n" * 5, "--format", "json").out)
     runs = [rec for rec in recs if rec["type"] == "run"]
     queries = [rec for rec in recs if rec["type"] == "query"]
-    gaps = sorted(run["wall_ms"] - q["total_ms"] for run, q in zip(runs, queries))
+    gaps = sorted(run["wall_ms"] - q["total_ms"] for run, q in zip(runs, queries, strict=True))
     assert gaps[len(gaps) // 2] < 3.0, gaps  # the sampler's stop used to add ~20 ms
     assert all("client_cpu" in run and isinstance(run["client_bound"], bool) for run in runs)
 

@@ -37,7 +37,7 @@ def test_values_are_the_servers_text(db):
     q = run.queries[0]
     assert q.error is None
     row = q.rows[0]
-    for (expr, expected), got in zip(CASES, row):
+    for (expr, expected), got in zip(CASES, row, strict=True):
         if "timestamptz" in expr:
             assert got.startswith("2024-02-29 "), got  # shown in the session's time zone
             continue

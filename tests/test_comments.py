@@ -244,3 +244,11 @@ def test_reader_meta_commands_and_the_end_of_input_around_comments():
     ok, err = read_text("SELECT 1;\n/* never closed\n", "t")
     assert ok.text == "SELECT 1;"
     assert isinstance(err, InputError) and "unterminated comment" in err.message and err.line == 2
+
+
+def test_dollar_tags_beyond_the_basic_plane_are_tags(qshell, dsn):
+    script = "SELECT $😀$ a ; b $😀$ AS v;\nSELECT 'after' AS w;\n"
+    r = qshell(script, "--format", "csv")
+    p = subprocess.run([PSQL, "-X", "-q", "--csv", dsn], input=script.encode(), capture_output=True, timeout=60)
+    assert r.code == 0, r.err
+    assert r.out == p.stdout.decode() and " a ; b " in r.out

@@ -50,6 +50,15 @@ def _is_ident(ch: str) -> bool:
     return bool(ch) and _IDENT_CHAR.match(ch) is not None
 
 
+def _inside_identifier(text: str, i: int) -> bool:
+    """The ``$`` at ``i`` continues an identifier (``a$$b``), as in psql's lexer; after a
+    number (``1$$ … $$``) it starts a dollar quote."""
+    j = i
+    while j > 0 and _is_ident(text[j - 1]):
+        j -= 1
+    return j < i and not text[j].isdigit()
+
+
 def split(text: str, keep_empty: bool = False, strip: bool = True) -> Split:
     """Split ``text``; linear in its length. Never raises.
 
@@ -115,7 +124,7 @@ def split(text: str, keep_empty: bool = False, strip: bool = True) -> Split:
             i = k + 1
         elif ch == "$":
             tag = _DOLLAR_TAG.match(text, i)
-            if tag is None or (i > 0 and _is_ident(text[i - 1])):
+            if tag is None or _inside_identifier(text, i):
                 i += 1
                 continue
             end = text.find(tag.group(0), tag.end())

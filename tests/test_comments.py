@@ -252,3 +252,10 @@ def test_dollar_tags_beyond_the_basic_plane_are_tags(qshell, dsn):
     p = subprocess.run([PSQL, "-X", "-q", "--csv", dsn], input=script.encode(), capture_output=True, timeout=60)
     assert r.code == 0, r.err
     assert r.out == p.stdout.decode() and " a ; b " in r.out
+
+
+def test_a_dollar_quote_after_a_number_is_a_quote_as_in_psql(qshell, dsn):
+    script = "SELECT 1$$ ; $$;\nSELECT 'after' AS w;\n"
+    r = qshell(script, "--format", "csv")
+    p = subprocess.run([PSQL, "-X", "-q", "--csv", dsn], input=script.encode(), capture_output=True, timeout=60)
+    assert r.out == p.stdout.decode() and r.err.count("ERROR") == p.stderr.decode().count("ERROR")

@@ -50,6 +50,47 @@ def _is_ident(ch: str) -> bool:
     return bool(ch) and _IDENT_CHAR.match(ch) is not None
 
 
+_WORD = re.compile(r"(?:[A-Za-z_]|[^\x00-\x7f])(?:[A-Za-z_0-9$]|[^\x00-\x7f])*")
+_CREATE_WORDS = frozenset({"create", "function", "procedure", "or", "replace"})
+
+
+class _Block:
+    """psql's heuristic for ``CREATE [OR REPLACE] FUNCTION|PROCEDURE … BEGIN ATOMIC … END``:
+    in such a statement, outside parentheses, BEGIN (and CASE within it) opens a block
+    that END closes, and a ``;`` inside a block does not end the statement (psqlscan.l)."""
+
+    __slots__ = ("count", "marks", "depth")
+
+    @property
+    def create(self) -> bool:
+        mk = self.marks
+        return mk[:1] == "c" and (mk[1:2] in ("f", "p") or (mk[1:3] == "or" and mk[3:4] in ("f", "p")))
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.marks = ""  # first letters of the statement's first identifiers, psql's way
+        self.depth = 0
+
+    def words(self, text: str, a: int, b: int, parens: int) -> None:
+        if self.count >= 4 and not self.create:
+            return  # not a CREATE FUNCTION/PROCEDURE: no block to follow (and no cost)
+        for m in _WORD.finditer(text, a, b):
+            word = m.group(0).lower()
+            if self.count < 4:
+                self.marks += word[0] if word in _CREATE_WORDS else "\0"
+            self.count += 1
+            if self.count >= 4 and not self.create:
+                return
+            if not self.create or parens:
+                continue
+            if word == "begin":
+                self.depth += 1
+            elif word == "case" and self.depth >= 1:
+                self.depth += 1
+            elif word == "end" and self.depth > 0:
+                self.depth -= 1
+
+
 def _inside_identifier(text: str, i: int) -> bool:
     """The ``$`` at ``i`` continues an identifier (``a$$b``), as in psql's lexer; after a
     number (``1$$ … $$``) it starts a dollar quote."""
@@ -71,18 +112,21 @@ def split(text: str, keep_empty: bool = False, strip: bool = True) -> Split:
     i = 0
     n = len(text)
     open_construct: str | None = None
+    block = _Block()
     while True:
         m = _SPECIAL.search(text, i)
+        block.words(text, i, n if m is None else m.start(), depth)
         if m is None:
             break
         i = m.start()
         ch = text[i]
         if ch == ";":
-            if depth == 0:
+            if depth == 0 and block.depth == 0:
                 stmt = text[start:i].strip() if strip else text[start:i]
                 if stmt.strip() or keep_empty:
                     statements.append(stmt)
                 start = i + 1
+                block = _Block()
             i += 1
         elif ch == "(":
             depth += 1

@@ -259,3 +259,21 @@ def test_a_dollar_quote_after_a_number_is_a_quote_as_in_psql(qshell, dsn):
     r = qshell(script, "--format", "csv")
     p = subprocess.run([PSQL, "-X", "-q", "--csv", dsn], input=script.encode(), capture_output=True, timeout=60)
     assert r.out == p.stdout.decode() and r.err.count("ERROR") == p.stderr.decode().count("ERROR")
+
+
+def test_begin_atomic_bodies_stay_whole_as_in_psql(qshell, dsn):
+    script = (
+        "CREATE OR REPLACE FUNCTION qs_atomic(x int) RETURNS int LANGUAGE sql\n"
+        "BEGIN ATOMIC\n"
+        "  SELECT CASE WHEN x > 0 THEN 1 ELSE 0 END;\n"
+        "  SELECT x * 2;\n"
+        "END;\n"
+        "CREATE PROCEDURE qs_atomic_p() LANGUAGE sql BEGIN ATOMIC SELECT 1; SELECT 2; END;\n"
+        "SELECT qs_atomic(21) AS r;\n"
+        "BEGIN;\nSELECT 'in tx' AS t;\nEND;\n"
+        "DROP PROCEDURE qs_atomic_p; DROP FUNCTION qs_atomic;\n"
+    )
+    r = qshell(script, "--format", "csv")
+    p = subprocess.run([PSQL, "-X", "--csv", dsn], input=script.encode(), capture_output=True, timeout=60)
+    assert r.code == 0, r.err
+    assert r.out == p.stdout.decode() and "r\n42\n" in r.out

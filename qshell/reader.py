@@ -62,6 +62,9 @@ def _bad_bytes(line: str, lineno: int) -> tuple[str, str]:
     return _BAD_CHAR.sub(_REPLACED, line), f"{what} at byte {at} of line {lineno}"
 
 
+_COPY_FROM_STDIN = re.compile(r"COPY\b.*\bFROM\s+STDIN\b", re.I | re.S)
+
+
 class EntryBuilder:
     """Accumulates lines; hands out entries as soon as they are complete.
 
@@ -80,6 +83,7 @@ class EntryBuilder:
         self._start = 0
         self._lineno = 0
         self._bad: tuple[str, int] | None = None  # the first bad line of the entry being read
+        self._copy_data = False  # after COPY … FROM STDIN: its data lines, through "\\.", are not SQL
 
     @property
     def pending(self) -> bool:
@@ -94,6 +98,10 @@ class EntryBuilder:
         surrogate, as an undecodable byte becomes) comes out as an InputError instead:
         a statement is run whole or not at all."""
         self._lineno += 1
+        if self._copy_data:  # inline COPY data is never read as SQL (the COPY itself is refused)
+            if line.rstrip("\r") == "\\.":
+                self._copy_data = False
+            return []
         line, bad = _bad_bytes(line, self._lineno)
         mark = (bad, self._lineno) if bad else None
         if _in_quote(self._open):
@@ -147,6 +155,8 @@ class EntryBuilder:
                     out.append(self._refused(self._bad, "statement"))
                 else:
                     out.append(Entry(self._prefix + stmt + ";", self.source, self._lineno))  # psql names the line the statement ends on
+                if _COPY_FROM_STDIN.match(strip_comments_head(stmt)):
+                    self._copy_data = True
             self._prefix = ""
             self._start = self._lineno
             self._bad = mark  # what follows lies on this line

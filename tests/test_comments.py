@@ -277,3 +277,23 @@ def test_begin_atomic_bodies_stay_whole_as_in_psql(qshell, dsn):
     p = subprocess.run([PSQL, "-X", "--csv", dsn], input=script.encode(), capture_output=True, timeout=60)
     assert r.code == 0, r.err
     assert r.out == p.stdout.decode() and "r\n42\n" in r.out
+
+
+def test_inline_copy_data_is_never_read_as_sql(qshell, dsn):
+    conn = psycopg2.connect(dsn)
+    conn.autocommit = True
+    cur = conn.cursor()
+    cur.execute("DROP TABLE IF EXISTS qs_copy_t; CREATE TABLE qs_copy_t (a text)")
+    script = ("COPY qs_copy_t (a) FROM stdin;\n"
+              "DELETE FROM qs_copy_t;\n"  # a data line that is valid SQL
+              "DROP TABLE qs_copy_t;\n"
+              "\\.\n"
+              "SELECT 'after' AS w;\n")
+    try:
+        r = qshell(script)
+        assert "COPY is not supported" in r.err and "after" in r.out
+        cur.execute("SELECT to_regclass('qs_copy_t') IS NOT NULL")
+        assert cur.fetchone()[0] is True  # the data lines were not run
+    finally:
+        cur.execute("DROP TABLE IF EXISTS qs_copy_t")
+        conn.close()

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import BinaryIO, Iterator
 
 from . import commands
-from .sqlsplit import skip_space, split, strip_comments_head
+from .sqlsplit import Resume, skip_space, split, strip_comments_head
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +78,7 @@ class EntryBuilder:
     def __init__(self, source: str) -> None:
         self.source = source
         self._buf = ""  # the unfinished statement, never starting with whitespace or "--"
+        self._resume: Resume | None = None  # the lexer's state at the end of _buf (append-only since)
         self._open: str | None = None  # what is unterminated in it: quote, comment...
         self._prefix = ""  # "\\add " while collecting an \add statement
         self._start = 0
@@ -136,16 +137,25 @@ class EntryBuilder:
 
     def _take(self, text: str, mark: tuple[str, int] | None = None) -> list[Entry | InputError]:
         if self._buf:
-            self._buf += "\n" + text
+            # appended through a local so that CPython grows the string in place (an
+            # attribute's `+=` copies it whole: quadratic over a statement of many lines)
+            buf, self._buf = self._buf, ""
+            buf += "\n"
+            buf += text
+            self._buf = buf
         else:
             if not self._prefix:
                 self._start = self._lineno
             self._buf = text[skip_space(text):]
+            self._resume = None
         if not self._buf:  # whitespace, a "--" comment: psql never sends it on its own
             self._open = None
             return []
         self._bad = self._bad or mark
-        parts = split(self._buf, keep_empty=True, strip=False)
+        # _buf only grew since the last scan (or _resume is None): the lexer goes on where
+        # it stopped, so a statement of many lines is read in linear time
+        parts = split(self._buf, keep_empty=True, strip=False, resume=self._resume)
+        self._resume = parts.resume
         out: list[Entry | InputError] = []
         for raw in parts.statements:
             stmt = raw[skip_space(raw):].rstrip()
@@ -163,13 +173,13 @@ class EntryBuilder:
         if parts.statements:
             self._buf = parts.rest[skip_space(parts.rest):]
         self._open = parts.open_construct
-        if _REPLACED not in self._buf:
+        if self._bad and _REPLACED not in self._buf:  # (scanned only when a bad line was seen)
             self._bad = None
         return out
 
     def reset(self) -> None:
         """Forget the unfinished statement (after \\e took it to the editor)."""
-        self._buf, self._open, self._prefix, self._bad = "", None, "", None
+        self._buf, self._open, self._prefix, self._bad, self._resume = "", None, "", None, None
 
     def finish(self, terminate: bool = False) -> tuple[list[Entry], InputError | None]:
         """End of input. With ``terminate`` (as for ``-c``) a last statement without

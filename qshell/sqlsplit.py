@@ -24,6 +24,18 @@ class Split:
     statements: tuple[str, ...]
     rest: str  # text after the last ``;`` (may be blank)
     open_construct: str | None  # what is unterminated in ``rest``: quote, comment...
+    resume: "Resume | None" = None  # where to go on when no statement ended and text is appended
+
+
+@dataclass(frozen=True, slots=True)
+class Resume:
+    """The scanner's state at the end of a text in which no statement ended: scanning
+    ``text + more`` may start here instead of at 0, which keeps reading a statement of
+    many lines linear (each line is scanned once)."""
+
+    at: int  # first position not yet scanned (an unterminated construct starts here)
+    depth: int  # parentheses open
+    block: "_Block"  # CREATE FUNCTION … BEGIN ATOMIC state
 
 
 def _comment_end(text: str, i: int) -> int:
@@ -71,6 +83,11 @@ class _Block:
         self.marks = ""  # first letters of the statement's first identifiers, psql's way
         self.depth = 0
 
+    def copy(self) -> "_Block":
+        other = _Block()
+        other.count, other.marks, other.depth = self.count, self.marks, self.depth
+        return other
+
     def words(self, text: str, a: int, b: int, parens: int) -> None:
         if self.count >= 4 and not self.create:
             return  # not a CREATE FUNCTION/PROCEDURE: no block to follow (and no cost)
@@ -100,11 +117,13 @@ def _inside_identifier(text: str, i: int) -> bool:
     return j < i and not text[j].isdigit()
 
 
-def split(text: str, keep_empty: bool = False, strip: bool = True) -> Split:
+def split(text: str, keep_empty: bool = False, strip: bool = True, resume: Resume | None = None) -> Split:
     """Split ``text``; linear in its length. Never raises.
 
     Empty statements (a lone ``;``) are dropped unless ``keep_empty``. Without ``strip``
     each statement is the text between its ``;`` and the previous one, as it is.
+    ``resume``: the ``Split.resume`` of an earlier call on a prefix of ``text`` (text only
+    appended since), to scan only what is new.
     """
     statements: list[str] = []
     start = 0
@@ -113,12 +132,16 @@ def split(text: str, keep_empty: bool = False, strip: bool = True) -> Split:
     n = len(text)
     open_construct: str | None = None
     block = _Block()
+    if resume is not None:
+        i, depth, block = resume.at, resume.depth, resume.block.copy()
+    at = i  # where the construct being scanned began
     while True:
         m = _SPECIAL.search(text, i)
         block.words(text, i, n if m is None else m.start(), depth)
         if m is None:
+            i = at = n
             break
-        i = m.start()
+        i = at = m.start()
         ch = text[i]
         if ch == ";":
             if depth == 0 and block.depth == 0:
@@ -194,7 +217,8 @@ def split(text: str, keep_empty: bool = False, strip: bool = True) -> Split:
     rest = text[start:]
     if open_construct is None and depth > 0 and rest.strip():
         open_construct = "parenthesis"
-    return Split(tuple(statements), rest, open_construct)
+    resumable = Resume(at, depth, block) if not statements else None
+    return Split(tuple(statements), rest, open_construct, resumable)
 
 
 def is_complete(text: str) -> bool:

@@ -114,3 +114,21 @@ def test_splitter_and_reader_never_raise(text):
                 commands.parse(item.text)
             except UsageError as exc:
                 assert "\n" not in str(exc)
+
+
+def test_reading_a_statement_of_many_lines_is_linear():
+    """20,000 lines take about 10x 2,000 lines (was ~100x: the statement was re-lexed whole
+    at every line). A ratio in one run, never an absolute time."""
+    import time
+
+    def cost(n: int) -> float:
+        text = "INSERT INTO t VALUES\n" + ",\n".join(f"({i}, 'a; b', $$x$$, \"q\")" for i in range(n)) + ";\n"
+        best = float("inf")
+        for _ in range(3):
+            t = time.perf_counter()
+            (entry,) = list(read_text(text, "x"))
+            best = min(best, time.perf_counter() - t)
+        assert entry.text.count("\n") == n
+        return best
+
+    assert cost(20000) / cost(2000) < 30

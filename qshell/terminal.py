@@ -34,9 +34,16 @@ class _MaskedHistory(FileHistory):
 
 
 def _complete(text: str) -> bool:
+    """Enter submits: a complete entry, or — as psql obeys it at once — a backslash line
+    typed on a new line of an unfinished statement (the statement stays in the buffer)."""
     builder = EntryBuilder(SOURCE)
-    for line in text.split("\n"):
+    *head, last = text.split("\n")
+    for line in head:
         builder.feed(line)
+    typing = builder.pending
+    done = builder.feed(last)
+    if typing and any(isinstance(e, Entry) and e.text.startswith("\\") for e in done):
+        return True
     return not builder.pending
 
 

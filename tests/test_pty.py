@@ -247,3 +247,18 @@ def test_a_damaged_command_history_does_not_break_the_start(dsn, tmp_path):
     child.expect(pexpect.EOF)
     assert "Traceback" not in (child.before or "")
     assert stat.S_IMODE(os.stat(hist / "command_history").st_mode) == 0o600  # tightened
+
+
+def test_a_backslash_line_inside_a_statement_runs_at_once_and_the_statement_stays(term):
+    term.sendline("SELECT 'kept' AS")
+    term.expect_exact("postgres->")
+    term.sendline("\\echo obeyed at once")
+    term.expect("obeyed at once")
+    term.expect_exact("postgres->")  # the statement is still in the buffer, as in psql
+    term.sendline("  k;")
+    term.expect("kept")
+    term.expect_exact("postgres=>")
+    term.sendline("SELECT 1")
+    term.expect_exact("postgres->")
+    term.sendline("\\q")
+    term.expect(pexpect.EOF)

@@ -245,15 +245,20 @@ class Database:
         pool = self._engine.pool
         return pool.checkedin() + pool.checkedout() + own  # type: ignore[attr-defined]  # a QueuePool: Pool declares neither
 
-    def connect(self):
-        """A new connection outside the pool on the same target and with the same fixed
-        settings (for the user's session). Blocks at most ``connect_timeout`` seconds;
-        raises ConnectionFailed with libpq's message."""
+    def _connect_guarded(self):
+        """``_connect_raw`` within ``connect_timeout`` seconds (green mode ignores libpq's
+        connect_timeout); ConnectionFailed with libpq's message."""
         try:
             with gevent.Timeout(self.connect_timeout, ConnectionFailed(f"connection timed out after {self.connect_timeout:g} s")):
-                conn = self._connect_raw()
+                return self._connect_raw()
         except psycopg2.Error as exc:
             raise ConnectionFailed(f"connection to server failed: {' '.join(str(exc).split())}") from None
+
+    def connect(self):
+        """A new connection outside the pool on the same target and with the same fixed
+        settings, every value as the server's text (for the user's session). Blocks at
+        most ``connect_timeout`` seconds; raises ConnectionFailed with libpq's message."""
+        conn = self._connect_guarded()
         _keep_text(conn)
         return conn
 
@@ -265,11 +270,7 @@ class Database:
             except psycopg2.Error:
                 self._monitor.close()
         if self._monitor is None or self._monitor.closed:
-            try:
-                with gevent.Timeout(self.connect_timeout, ConnectionFailed(f"connection timed out after {self.connect_timeout:g} s")):
-                    self._monitor = self._connect_raw()
-            except psycopg2.Error as exc:
-                raise ConnectionFailed(f"connection to server failed: {' '.join(str(exc).split())}") from None
+            self._monitor = self._connect_guarded()
         return self._monitor
 
     def dispose(self) -> None:

@@ -31,6 +31,7 @@ _NOT_DECLARABLE = frozenset({"0A000", "42601"})
 _PARSER_FILES = frozenset({"analyze.c", "scan.l", "gram.y", "parser.c"})
 _CLOSE_PENDING = "qshell_close"  # info key: the held cursor of the last statement is still open
 _CURSOR_KEY = "qshell_cursor"  # fairy.info key: the connection's reused client cursor
+CANCELLING = "qshell_cancelling"  # info key: the run asked for a cancel (QueryCanceled is then "cancelled")
 
 
 def _error_text(exc: BaseException) -> tuple[str, str | None]:
@@ -206,11 +207,11 @@ def execute_on(fairy, sql: str, index: int, worker: int | None, maxrows: int, ru
                mode: TxMode = AUTOCOMMIT) -> QueryResult:
     """Run ``sql`` on a pooled connection (a SQLAlchemy fairy); see ``run_statement``."""
     return run_statement(fairy.dbapi_connection, fairy.info, sql, index, worker, maxrows, run_start, picked, mode,
-                         cancelling=lambda: bool(fairy.info.get("qshell_cancelling")), lost=fairy.invalidate)
+                         lost=fairy.invalidate)
 
 
 def run_statement(conn, info: dict, sql: str, index: int, worker: int | None, maxrows: int, run_start: float,
-                  picked: float, mode: TxMode = AUTOCOMMIT, *, cancelling=None, lost=None,  # noqa: ANN001
+                  picked: float, mode: TxMode = AUTOCOMMIT, *, lost=None,  # noqa: ANN001
                   stream: bool = True, sink=None) -> QueryResult:
     """Run ``sql`` on ``conn`` (autocommit psycopg2); every error becomes the result's status.
 
@@ -225,7 +226,7 @@ def run_statement(conn, info: dict, sql: str, index: int, worker: int | None, ma
     ``stream`` (the user's own session: the server sees exactly the statement typed, as
     from psql, which also holds a whole result in memory), it runs plainly.
 
-    Blocks the calling greenlet until the server answers. ``cancelling()`` says a
+    Blocks the calling greenlet until the server answers. ``info[CANCELLING]`` says a
     cancel was asked for (the result is then ``cancelled``); ``lost()`` is called when
     the connection broke. A kill of the greenlet (GreenletExit, KeyboardInterrupt)
     cancels the statement on the server and raises ``_Interrupted`` with the partial result.
@@ -282,13 +283,7 @@ def run_statement(conn, info: dict, sql: str, index: int, worker: int | None, ma
             t1 = time.perf_counter()
             columns = tuple([Column(d.name, d.type_code) for d in cur.description])
             first = cur.fetchall()
-            if sink is not None:
-                def more() -> list:
-                    cur.execute(_FETCH)
-                    return cur.fetchall()
-
-                count = _pour(conn, columns, first, more, sink)
-            elif len(first) < BATCH:  # the common case: one batch, no closure, no loop
+            if sink is None and len(first) < BATCH:  # the common case: one batch, no closure, no loop
                 kept = first if len(first) <= maxrows else first[:maxrows]
                 count = len(first)
             else:
@@ -296,7 +291,8 @@ def run_statement(conn, info: dict, sql: str, index: int, worker: int | None, ma
                     cur.execute(_FETCH)
                     return cur.fetchall()
 
-                count = _drain(cur, first, maxrows, kept, more)
+                count = (_pour(conn, columns, first, more, sink) if sink is not None
+                         else _drain(cur, first, maxrows, kept, more))
             if wrapped:
                 cur.execute(mode.end)  # its error, if any, is this statement's
             command = f"SELECT {count}"
@@ -323,30 +319,26 @@ def run_statement(conn, info: dict, sql: str, index: int, worker: int | None, ma
                 count = max(cur.rowcount, 0)
             if own_tx:
                 cur.execute(mode.end)
-            if restore_timeout is not None:
-                notices = _notices(conn)
-                cur.execute("SELECT set_config('statement_timeout', %s, false)", (restore_timeout,))
-                restore_timeout = None
-                return _ok(index, sql, worker, pid, columns, kept, count, command, picked, t0, t1, run_start, notices)
-        return _ok(index, sql, worker, pid, columns, kept, count, command, picked, t0, t1, run_start, _notices(conn))
+        notices = _notices(conn)
+        if restore_timeout is not None:
+            cur.execute("SELECT set_config('statement_timeout', %s, false)", (restore_timeout,))
+            restore_timeout = None
+        return _ok(index, sql, worker, pid, columns, kept, count, command, picked, t0, t1, run_start, notices)
     except _SinkFailed as failed:  # the statement is fine; a held cursor is closed with the next one
         raise failed.error from None
     except BaseException as exc:  # noqa: BLE001 - one failing query never stops the others
         t2 = time.perf_counter()
         killed = isinstance(exc, (KeyboardInterrupt, gevent.GreenletExit))
-        diag = None
-        if killed or (isinstance(exc, extensions.QueryCanceledError) and cancelling is not None and cancelling()):
+        diag = server_message(exc, offset, shift)
+        if killed or (isinstance(exc, extensions.QueryCanceledError) and info.get(CANCELLING)):
             status = Status.CANCELLED
             text, state = "cancelled", getattr(exc, "pgcode", None)
-            diag = server_message(exc, offset, shift)
         elif isinstance(exc, extensions.QueryCanceledError) and mode.timeout_ms and "statement timeout" in str(exc):
             status = Status.TIMEOUT
             text, state = f"timeout after {t2 - t0:.3f} s (statement_timeout {mode.timeout_ms} ms)", exc.pgcode
-            diag = server_message(exc, offset, shift)
         else:
             status = Status.ERROR
             text, state = _error_text(exc)
-            diag = server_message(exc, offset, shift)
         notices = ()
         try:
             notices = _notices(conn)

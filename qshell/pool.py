@@ -21,7 +21,7 @@ from gevent.queue import Empty, JoinableQueue, Queue
 
 from .database import Capacity, Database
 from .errors import ConnectionFailed, QshellError
-from .execute import AUTOCOMMIT, ISOLATION_LEVELS, TxMode, _Interrupted, execute_on, refuse_reason, settle
+from .execute import AUTOCOMMIT, CANCELLING, ISOLATION_LEVELS, TxMode, _Interrupted, execute_on, refuse_reason, settle
 from .results import Progress, QueryResult, RunResult, Status
 
 # the engine's public names, importable from here
@@ -120,7 +120,7 @@ class QueryPool:
         """on_error=cancel: cancel the other running queries, drop the queued ones."""
         self._stopping = True
         for fairy in self.fairies:
-            fairy.info["qshell_cancelling"] = True
+            fairy.info[CANCELLING] = True
         others = [g for i, g in enumerate(self.running) if i != me]
         gevent.spawn(gevent.killall, others, block=True, timeout=10)
         while True:
@@ -138,7 +138,7 @@ class QueryPool:
         self.interrupted = True
         self._stopping = True
         for fairy in self.fairies:
-            fairy.info["qshell_cancelling"] = True
+            fairy.info[CANCELLING] = True
         self._finished.set()
 
     def _join(self) -> None:
@@ -203,7 +203,7 @@ class QueryPool:
                 self.interrupt()
                 continue
         for fairy in fairies:
-            fairy.info.pop("qshell_cancelling", None)
+            fairy.info.pop(CANCELLING, None)
         wall = end - self._start
         done: dict[int, QueryResult] = {}
         while not self.output_queue.empty():

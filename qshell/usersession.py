@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import select
+import time
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -182,12 +183,10 @@ class UserSession:
         self._cancelled = False
         for m in _CUSTOM.finditer(sql):
             self._custom.add((m.group(1) or m.group(2)).lower())
-        import time
-
         start = time.perf_counter()
         try:
             result = run_statement(self.conn, self._info, sql, 0, None, maxrows, start, 0.0,
-                                   cancelling=lambda: False, stream=sink is not None, sink=sink)
+                                   stream=sink is not None, sink=sink)
         except _Interrupted as stop:  # a KeyboardInterrupt reached the wait: cancelled on the server
             result = stop.result
         finally:

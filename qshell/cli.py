@@ -20,9 +20,9 @@ from . import __version__
 from .errors import ConnectionFailed, ExitStatus, OutputClosed, QshellError, UsageError
 from .paths import data_dir
 from .paths import history_dir as resolve_history_dir
-from .reader import Entry, InputError, read_file, read_stream, read_text
+from .reader import Entry, InputError, ScriptContext, read_file, read_stream, read_text
 from .render import FORMATS
-from .settings import Settings, assign
+from .settings import HELP, Settings, assign
 from .streams import binary, isatty
 
 PROG = "qshell"
@@ -57,7 +57,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-f", "--file", action=_Ordered, dest="scripts", metavar="FILE",
                    help="read commands from FILE ('-' for stdin) and exit; repeatable")
     p.add_argument("-v", "--set", "--variable", action="append", default=[], metavar="NAME=VALUE",
-                   help="set a setting, e.g. -v ON_ERROR_STOP=1, -v workers=4")
+                   help="set a psql variable (:NAME in scripts) or a setting, e.g. -v ON_ERROR_STOP=1, -v workers=4; -v NAME unsets")
+    p.add_argument("-a", "--echo-all", action="store_true", help="print every input line as it is read (ECHO=all)")
+    p.add_argument("-e", "--echo-queries", action="store_true", help="print each statement as it is sent (ECHO=queries)")
+    p.add_argument("-b", "--echo-errors", action="store_true", help="print each failed statement (ECHO=errors)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no informational messages, no command tags (QUIET=on)")
     p.add_argument("--on-error-stop", action="store_true", help="stop at the first error (exit 3)")
     p.add_argument("--timeout", metavar="DURATION", help="statement_timeout of each staged query (5s, 500ms)")
     p.add_argument("--read-only", action="store_true", help="every session default_transaction_read_only")
@@ -72,15 +76,15 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def _scripts(items: list[tuple[str, str]], stdin: BinaryIO) -> Iterator[Entry | InputError]:
+def _scripts(items: list[tuple[str, str]], stdin: BinaryIO, context: ScriptContext) -> Iterator[Entry | InputError]:
     for kind, value in items:
         if kind == "c":
-            yield from read_text(value, "-c", terminate=True)
+            yield from read_text(value, "-c", context)
         elif value == "-":
-            yield from read_stream(stdin, "<stdin>")
+            yield from read_stream(stdin, "<stdin>", context)
         else:
             try:
-                entries = read_file(value)
+                entries = read_file(value, context)
             except OSError as exc:
                 yield InputError(f"{value}: {exc.strerror or exc}", value, 0)
                 continue
@@ -92,12 +96,12 @@ def startup_file() -> Path:
     return Path(os.environ.get("QSHELLRC") or "~/.qshellrc").expanduser()
 
 
-def _startup_entries() -> Iterator[Entry | InputError]:
+def _startup_entries(context: ScriptContext) -> Iterator[Entry | InputError]:
     path = startup_file()
     if not path.is_file():
         return
     try:
-        entries = read_file(str(path))
+        entries = read_file(str(path), context)
     except OSError as exc:
         yield InputError(f"{path}: {exc.strerror or exc}", str(path), 0)
         return
@@ -117,13 +121,28 @@ def _read_password() -> str:
         raise ConnectionFailed("-W: no password given") from None
 
 
-def _settings(args: argparse.Namespace) -> Settings:
+def _settings(args: argparse.Namespace, context: ScriptContext) -> Settings:
+    """The settings and psql variables of the command line, in its order (``-v``)."""
+    from .variables import valid_name
+
     s = Settings()
+    variables = context.variables
+    for flag, name, value in (("echo_all", "ECHO", "all"), ("echo_queries", "ECHO", "queries"),
+                              ("echo_errors", "ECHO", "errors"), ("quiet", "QUIET", "on")):
+        if getattr(args, flag):
+            variables.set(name, value)
     for item in args.set:
         name, sep, value = item.partition("=")
-        if not sep:
-            raise UsageError(f"-v {item}: expected NAME=VALUE")
-        s = assign(s, name, value)
+        if name.lower() in HELP:
+            if not sep:
+                raise UsageError(f"-v {item}: expected NAME=VALUE")
+            s = assign(s, name, value)
+        elif not valid_name(name):
+            raise UsageError(f'-v {item}: invalid variable name: "{name}"')
+        elif sep:
+            variables.set(name, value)
+        else:
+            variables.unset(name)  # psql: -v NAME without a value unsets it
     if args.on_error_stop:
         s = assign(s, "on_error_stop", "on")
     if args.format:
@@ -343,7 +362,8 @@ def _main(argv: list[str], stdin, out: TextIO, err: TextIO) -> int:  # noqa: ANN
     if args.version:
         out.write(f"{PROG} {__version__}\n")
         return 0
-    settings = _settings(args)
+    context = ScriptContext()
+    settings = _settings(args, context)
     from .bootstrap import bootstrap
 
     bootstrap()
@@ -376,8 +396,9 @@ def _main(argv: list[str], stdin, out: TextIO, err: TextIO) -> int:  # noqa: ANN
         session = Session.open(dsn, password, box)
         hist = resolve_history_dir(args.history_dir)
         sets = Path(os.environ["QSHELL_SETS_DIR"]) if os.environ.get("QSHELL_SETS_DIR") else data_dir() / "sets"
-        shell = _leaving_shell(Shell)(session, out, err, settings=settings, history_dir=hist, interactive=interactive, sets_dir=sets)
-        startup = [] if args.no_qshellrc else _startup_entries()
+        shell = _leaving_shell(Shell)(session, out, err, settings=settings, history_dir=hist, interactive=interactive,
+                                      sets_dir=sets, context=context)
+        startup = [] if args.no_qshellrc else _startup_entries(context)
         try:
             if args.scale is not None:
                 if box is None:
@@ -394,9 +415,9 @@ def _main(argv: list[str], stdin, out: TextIO, err: TextIO) -> int:  # noqa: ANN
                 out.flush()
                 status = shell.run(_until_leaving(chain(startup, entries(shell, hist / "command_history"))))
             elif args.scripts:
-                status = shell.run(_until_leaving(chain(startup, _scripts(args.scripts, binary_in))))
+                status = shell.run(_until_leaving(chain(startup, _scripts(args.scripts, binary_in, context))))
             else:
-                status = shell.run(_until_leaving(chain(startup, read_stream(binary_in, "<stdin>"))))
+                status = shell.run(_until_leaving(chain(startup, read_stream(binary_in, "<stdin>", context))))
         finally:
             _leaving.closing = True  # SIGHUP/SIGTERM from here on: the clean-up goes on
             if interactive:

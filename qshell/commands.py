@@ -34,6 +34,8 @@ class Spec:
     takes_sql: bool = False  # the argument is SQL through its ';' (may span lines)
     group: str = "General"  # heading in \\?
     modifiers: bool = False  # psql's describe suffixes: \\dt+, \\dtS (system objects too)
+    ends_query: bool = False  # sends or clears the statement being typed (psql's query buffer): \\g, \\r
+    psql_args: bool = False  # lexes its own arguments by psql's rules (quotes, variables, backquotes)
 
 
 def _positive(word: str, what: str, cmd: str) -> int:
@@ -139,13 +141,6 @@ def _one_word(name: str, arg: str) -> Command:
     return Command(name, words[0], args=words)
 
 
-def _set(name: str, arg: str) -> Command:
-    words = _words(arg, name)
-    if len(words) > 2:
-        words = (words[0], " ".join(words[1:]))
-    return Command(name, arg.strip(), args=words)
-
-
 def _pattern(name: str, arg: str) -> Command:
     """psql's describe argument: one pattern, double quotes kept (they mean case and
     literal characters to the pattern rules); whitespace inside quotes belongs to it."""
@@ -187,7 +182,7 @@ TABLE: tuple[Spec, ...] = (
     Spec("pager", "\\pager [on|off]", "page long output through $PAGER (less -SRXF); no argument toggles", _optional_word, group="Display"),
     Spec("e", "\\e [K]", "edit the statement being typed (or the last one) in $EDITOR; \\e K edits staged query K in place", _optional_count, aliases=("edit",), group="Staging"),
     Spec("format", "\\format FMT", "table format: any tabulate format, or csv, json", _one_word, group="Display"),
-    Spec("set", "\\set [NAME [VALUE]]", "show settings, or set one (workers, maxrows, format, tx, isolation, order, timeline...)", _set, group="Display"),
+    Spec("set", "\\set [NAME [VALUE...]]", "a qshell setting (workers, maxrows, format, tx, isolation, order, timeline...), else a psql variable (:NAME); no NAME lists both", _raw, group="Variables", psql_args=True),
     Spec("d", "\\d[S+] [PATTERN]", "list relations, or describe each one matching (columns, indexes, constraints, ...)", _pattern, group="Database", modifiers=True),
     Spec("dt", "\\dt[S+] [PATTERN]", "list tables (psql's patterns: schema.name, * and ?, \"Quoted\")", _pattern, group="Database", modifiers=True),
     Spec("di", "\\di[S+] [PATTERN]", "list indexes", _pattern, group="Database", modifiers=True),
@@ -202,7 +197,19 @@ TABLE: tuple[Spec, ...] = (
     Spec("timing", "\\timing [on|off]", "show how long each plain statement took; no argument toggles", _optional_word, group="Display"),
     Spec("c", "\\c [DBNAME [USER [HOST [PORT]]]]", "connect again, as psql's \\connect ('-' keeps a part; or one conninfo / URI)", _split_args, aliases=("connect",), group="Database"),
     Spec("conninfo", "\\conninfo", "show where you are connected (password masked)", _no_arg, group="Database"),
-    Spec("echo", "\\echo TEXT", "print TEXT", _raw, group="Input and output"),
+    Spec("echo", "\\echo [-n] TEXT...", "print TEXT (psql's quoting and :variables; -n: no newline)", _raw, group="Input and output", psql_args=True),
+    Spec("warn", "\\warn [-n] TEXT...", "print TEXT on stderr", _raw, group="Input and output", psql_args=True),
+    Spec("g", "\\g [FILE|'|'COMMAND]", "run the statement being typed (or the last one again); its result to FILE or a pipe", _raw, group="Query buffer", ends_query=True, psql_args=True),
+    Spec("gx", "\\gx [FILE|'|'COMMAND]", "as \\g, in expanded display", _raw, group="Query buffer", ends_query=True, psql_args=True),
+    Spec("gset", "\\gset [PREFIX]", "run it; its one row's columns become variables PREFIXcolumn", _raw, group="Query buffer", ends_query=True, psql_args=True),
+    Spec("gexec", "\\gexec", "run it; then run each value of its result as a statement", _raw, group="Query buffer", ends_query=True, psql_args=True),
+    Spec("p", "\\p", "show the statement being typed (or the last one sent)", _raw, aliases=("print",), group="Query buffer", psql_args=True),
+    Spec("r", "\\r", "clear the statement being typed", _raw, aliases=("reset",), group="Query buffer", ends_query=True, psql_args=True),
+    Spec("unset", "\\unset NAME", "delete a variable", _raw, group="Variables", psql_args=True),
+    Spec("if", "\\if EXPR", "begin a conditional block (also \\elif EXPR, \\else, \\endif); EXPR a psql boolean: true/false, on/off, 1/0, :{?name}", _raw, group="Variables", psql_args=True),
+    Spec("elif", "\\elif EXPR", "another branch of \\if", _raw, group="Variables", psql_args=True),
+    Spec("else", "\\else", "the last branch of \\if", _raw, group="Variables", psql_args=True),
+    Spec("endif", "\\endif", "end a conditional block", _raw, group="Variables", psql_args=True),
     Spec("errverbose", "\\errverbose", "show the most recent server error at maximum verbosity", _no_arg, group="General"),
     Spec("help", "\\?", "this help", _no_arg, aliases=("?",)),
     Spec("q", "\\q", "quit", _no_arg, aliases=("quit",)),
@@ -233,10 +240,8 @@ def parse(text: str) -> Command:
     """
     s = text.strip()
     if not s.startswith("\\"):
-        sql = s
-        while sql.endswith(";"):
-            sql = sql[:-1].rstrip()
-        return Command("sql", sql)
+        return Command("sql", text)  # exactly what the server is sent, its ";" included, as psql
+
     word = meta_name(s)
     spec = BY_NAME.get(word)
     mods = ""

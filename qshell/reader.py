@@ -8,12 +8,13 @@ from __future__ import annotations
 import errno
 import io
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO, Iterator
+from typing import BinaryIO, Callable, Iterator
 
 from . import commands
 from .sqlsplit import Resume, skip_space, split, strip_comments_head
+from .variables import REFERENCE, MetaArgError, Variables, meta_words, parse_bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,7 +22,24 @@ class Entry:
     text: str
     source: str  # "<stdin>", a file name, "-c", "<terminal>"
     line: int  # line where the entry starts (1-based)
-    pending: str = ""  # for a meta-command typed mid-statement: the unfinished statement
+    pending: str = ""  # for a meta-command: the statement being typed (psql's query buffer)
+
+
+@dataclass
+class ScriptContext:
+    """What reading needs from the shell, shared by every reader of one qshell: psql's
+    variables (interpolated in SQL as it is read), the server's
+    ``standard_conforming_strings``, and where ``ECHO all`` prints the lines read."""
+
+    variables: Variables = field(default_factory=Variables)
+    std_strings: bool = True
+    echo: Callable[[str], None] | None = None  # set by a non-interactive shell
+
+
+# psql's \if states: the branch runs / a later \elif or \else may / none of it runs
+_TRUE, _FALSE, _IGNORED = "true", "false", "ignored"
+_CONDITIONALS = frozenset({"if", "elif", "else", "endif"})
+_NOSEMI = "\x00"  # what \\; leaves in the statement: a ";" that does not end it (no NUL reaches here)
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,8 +93,12 @@ class EntryBuilder:
     with a newline. A block comment may open anywhere and span lines; what it holds,
     a ``;`` or a backslash line, is comment."""
 
-    def __init__(self, source: str) -> None:
+    def __init__(self, source: str, context: ScriptContext | None = None, look_ahead: bool = False) -> None:
         self.source = source
+        self.context = context or ScriptContext()
+        self._look = look_ahead  # only to see where entries end (the terminal's Enter): no variables, no \\if
+        self._novars = 0  # no variable reference is looked for before this index of _buf
+        self._conds: list[tuple[str, bool, int]] = []  # \\if stack: (state, \\else seen, _buf length at entry)
         self._buf = ""  # the unfinished statement, never starting with whitespace or "--"
         self._resume: Resume | None = None  # the lexer's state at the end of _buf (append-only since)
         self._open: str | None = None  # what is unterminated in it: quote, comment...
@@ -103,6 +125,9 @@ class EntryBuilder:
             if line.rstrip("\r") == "\\.":
                 self._copy_data = False
             return []
+        ctx = self.context
+        if ctx.echo is not None and line and not self._look and ctx.variables.get("ECHO") == "all":
+            ctx.echo(line)  # psql -a: every non-empty line as it is read
         line, bad = _bad_bytes(line, self._lineno)
         mark = (bad, self._lineno) if bad else None
         if _in_quote(self._open):
@@ -115,26 +140,98 @@ class EntryBuilder:
         if self._prefix or (self._buf and not (name in commands.SQL_TAKING and _blank(self._buf))):
             # as in psql, a meta-command line is obeyed while a statement is being typed;
             # the unfinished statement stays in the buffer (with the line's indentation)
-            if mark:
-                return [self._refused(mark, "command")]
-            entry = Entry(line.strip(), self.source, self._lineno, pending=self._prefix + self._buf)
             indent = line[: len(line) - len(line.lstrip())]
-            if self._buf and indent:
-                self._buf += "\n" + indent
-            return [entry]
+            return self._meta(line.strip(), mark, indent=indent)
         # a meta-command of its own (comments before an \\add go with its statement)
         self._start = self._lineno
-        if name in commands.SQL_TAKING:
+        if name in commands.SQL_TAKING and self._active():
             self._prefix = line.lstrip()[: 1 + len(name)] + " "
             rest = line.lstrip()[1 + len(name):]
             return self._take(rest, mark) if rest.strip() else []
+        return self._meta(line.strip(), mark)
+
+    # -- meta-commands and \\if ------------------------------------------------------------
+    def _active(self) -> bool:
+        """Not inside a \\if branch that does not run."""
+        return not self._conds or self._conds[-1][0] == _TRUE
+
+    def _meta(self, text: str, mark: tuple[str, int] | None, indent: str = "") -> list[Entry | InputError]:
+        """A meta-command (``text`` from its backslash to the end of the line), obeyed with
+        the statement being typed left in the buffer — or, for \\g and its kin, taken
+        from it: they send the buffer (psql's query buffer) and empty it."""
+        name = commands.meta_name(text)
+        if not self._look and name in _CONDITIONALS:
+            return self._conditional(name, text, mark)
+        if not self._active():
+            return []  # psql skips every other command in a branch that does not run
         if mark:
             return [self._refused(mark, "command")]
-        return [Entry(line.strip(), self.source, self._lineno)]
+        spec = commands.BY_NAME.get(name)
+        pending = self._prefix + self._buf.replace(_NOSEMI, ";")
+        entry: Entry | InputError = Entry(text, self.source, self._lineno, pending=pending)
+        if spec is not None and spec.ends_query:
+            if self._prefix and spec.name != "r":
+                entry = InputError(f"\\{name} cannot end an {self._prefix.strip()} statement (end it with ';')",
+                                   self.source, self._lineno)
+            self._buf, self._open, self._prefix, self._bad, self._resume, self._novars = "", None, "", None, None, 0
+        elif self._buf and indent:
+            self._buf += "\n" + indent
+            self._resume = None
+        return [entry]
+
+    def _conditional(self, name: str, text: str, mark: tuple[str, int] | None) -> list[Entry | InputError]:
+        """psql's \\if / \\elif / \\else / \\endif, kept per source (a file's \\if must
+        end in that file). An expression that is not a boolean is an error and false."""
+        def error(message: str) -> list[Entry | InputError]:
+            return [InputError(message, self.source, self._lineno)]
+
+        if mark:
+            return [self._refused(mark, "command")]
+        arg = text.lstrip()[1 + len(name):]
+        conds = self._conds
+        if name == "if":
+            if not self._active():
+                conds.append((_IGNORED, False, len(self._buf)))
+                return []
+            value, problem = self._condition(arg)
+            conds.append((_TRUE if value else _FALSE, False, len(self._buf)))
+            return error(problem) if problem else []
+        if not conds:
+            return error(f"\\{name}: no matching \\if")
+        state, seen_else, mark_len = conds[-1]
+        if name != "endif" and seen_else:
+            return error(f"\\{name}: cannot occur after \\else")
+        if state != _TRUE:  # what an inactive branch added to the buffer goes (psql's discard_query_text)
+            self._buf, self._resume, self._novars = self._buf[:mark_len], None, 0
+        if name == "endif":
+            conds.pop()
+            return []
+        if name == "else":
+            conds[-1] = (_TRUE if state == _FALSE else _IGNORED, True, len(self._buf))
+            return []
+        if state != _FALSE:  # \\elif after a branch that ran (or inside one that does not)
+            conds[-1] = (_IGNORED, False, len(self._buf))
+            return []
+        value, problem = self._condition(arg)
+        conds[-1] = (_TRUE if value else _FALSE, False, len(self._buf))
+        return error(problem) if problem else []
+
+    def _condition(self, arg: str) -> tuple[bool, str]:
+        """(the value of a \\if / \\elif expression, what is wrong with it or '')."""
+        try:
+            words = meta_words(arg, self.context.variables)
+        except MetaArgError as exc:
+            return False, f"\\if: {exc}"
+        value = words[0] if words else ""
+        parsed = parse_bool(value)
+        if parsed is None:
+            return False, f'unrecognized value "{value}" for "\\if expression": Boolean expected'
+        return parsed, ""
 
     def _refused(self, mark: tuple[str, int], what: str) -> InputError:
         return InputError(f"{mark[0]}; {what} not run", self.source, mark[1])
 
+    # -- SQL --------------------------------------------------------------------------------
     def _take(self, text: str, mark: tuple[str, int] | None = None) -> list[Entry | InputError]:
         if self._buf:
             # appended through a local so that CPython grows the string in place (an
@@ -148,81 +245,127 @@ class EntryBuilder:
                 self._start = self._lineno
             self._buf = text[skip_space(text):]
             self._resume = None
+            self._novars = 0
         if not self._buf:  # whitespace, a "--" comment: psql never sends it on its own
             self._open = None
             return []
         self._bad = self._bad or mark
-        # _buf only grew since the last scan (or _resume is None): the lexer goes on where
-        # it stopped, so a statement of many lines is read in linear time
-        parts = split(self._buf, keep_empty=True, strip=False, resume=self._resume)
-        self._resume = parts.resume
+        ctx = self.context
         out: list[Entry | InputError] = []
-        for raw in parts.statements:
-            stmt = raw[skip_space(raw):].rstrip()
-            if stmt or self._prefix:  # not a lone ';' (a bare \\add with ';' is the parser's)
-                # the bad characters (U+FFFD now) tell which statements of the line hold them
-                if self._bad and _REPLACED in stmt:
-                    out.append(self._refused(self._bad, "statement"))
+        while True:
+            active = self._active()
+            # _buf only grew since the last scan (or _resume is None): the lexer goes on where
+            # it stopped, so a statement of many lines is read in linear time
+            buf = self._buf
+            parts = split(buf, keep_empty=True, strip=False, resume=self._resume, meta=True,
+                          variables=not self._look and active, std_strings=ctx.std_strings,
+                          novars_before=self._novars)
+            for raw in parts.statements:
+                self._statement(raw, active, mark, out)
+            base = 0
+            if parts.statements:
+                skipped = skip_space(parts.rest)
+                base = len(buf) - len(parts.rest) + skipped
+                self._buf = buf = parts.rest[skipped:]
+            assert parts.resume is not None
+            r = parts.resume
+            self._resume = Resume(r.at - base, r.depth, r.block)
+            self._novars = max(0, self._novars - base)
+            self._open = parts.open_construct
+            if parts.stop is None:
+                break
+            at = parts.stop - base
+            if buf.startswith(":", at):  # a variable reference: its value takes its place
+                m = REFERENCE.match(buf, at)
+                assert m is not None  # split stops only at one
+                value = ctx.variables.reference(m)
+                if value is None:  # an unknown variable stays as typed, as in psql
+                    self._novars = m.end()
                 else:
-                    out.append(Entry(self._prefix + stmt + ";", self.source, self._lineno))  # psql names the line the statement ends on
-                if _COPY_FROM_STDIN.match(strip_comments_head(stmt)):
-                    self._copy_data = True
-            self._prefix = ""
-            self._start = self._lineno
-            self._bad = mark  # what follows lies on this line
-        if parts.statements:
-            self._buf = parts.rest[skip_space(parts.rest):]
-        self._open = parts.open_construct
+                    self._buf = buf[:at] + value + buf[m.end():]
+                    self._novars = at + len(value)  # the value is lexed, not interpolated again
+                continue
+            if buf.startswith("\\;", at):  # \\; : a ";" that does not end the statement
+                self._buf = buf[:at] + _NOSEMI + buf[at + 2:]
+                self._resume = Resume(at + 1, r.depth, r.block)
+                continue
+            # a meta-command after SQL on the same line: the SQL stays in the buffer
+            self._buf = buf[:at]
+            self._resume = Resume(at, r.depth, r.block)
+            out.extend(self._meta(buf[at:].strip(), self._bad if self._bad and _REPLACED in buf[at:] else None))
+            break
         if self._bad and _REPLACED not in self._buf:  # (scanned only when a bad line was seen)
             self._bad = None
         return out
 
+    def _statement(self, raw: str, active: bool, mark: tuple[str, int] | None, out: list[Entry | InputError]) -> None:
+        """One statement ended by ``;``: an entry, with the text psql would send (from its
+        first word, or the ``/* */`` comment before it, through the ``;``)."""
+        stmt = raw[skip_space(raw):]
+        if active and (stmt.strip() or self._prefix):  # (a bare \\add with ';' is the parser's)
+            # the bad characters (U+FFFD now) tell which statements of the line hold them
+            if self._bad and _REPLACED in stmt:
+                out.append(self._refused(self._bad, "statement"))
+            else:
+                text = (self._prefix + stmt.rstrip() + ";") if self._prefix else stmt + ";"
+                out.append(Entry(text.replace(_NOSEMI, ";"), self.source, self._lineno))  # psql names the line the statement ends on
+            if _COPY_FROM_STDIN.match(strip_comments_head(stmt)):
+                self._copy_data = True
+        self._prefix = ""
+        self._start = self._lineno
+        self._bad = mark  # what follows lies on this line
+
     def reset(self) -> None:
         """Forget the unfinished statement (after \\e took it to the editor)."""
-        self._buf, self._open, self._prefix, self._bad, self._resume = "", None, "", None, None
+        self._buf, self._open, self._prefix, self._bad, self._resume, self._novars = "", None, "", None, None, 0
 
-    def finish(self, terminate: bool = False) -> tuple[list[Entry], InputError | None]:
-        """End of input. With ``terminate`` (as for ``-c``) a last statement without
-        ``;`` is complete; otherwise unfinished input is an error, never run. Comments
-        after the last statement are nothing to run."""
-        if not self.pending:
-            return [], None
+    def finish(self, send_pending: bool = True) -> tuple[list[Entry], InputError | None]:
+        """End of input. As psql reading a script, a last statement without ``;`` is sent
+        as it is (the server judges it: an unterminated quote is its error); a bad line
+        keeps it from running. ``send_pending`` False (Ctrl-D at a prompt, as psql):
+        dropped. Comments after the last statement are nothing to run. An \\if left open
+        is an error (psql: reached EOF without finding closing \\endif)."""
+        conds, self._conds = self._conds, []
+        unclosed = InputError("reached EOF without finding closing \\endif(s)", self.source, self._lineno) \
+            if conds else None
+        if not self.pending or not send_pending or (conds and conds[-1][0] != _TRUE):
+            self.reset()
+            return [], unclosed
         if self._bad:  # not run in any case; the bad line is what to mend first
             error = self._refused(self._bad, "statement")
             self.reset()
             return [], error
         what, blank, prefix = self._open, _blank(self._buf), self._prefix
-        text = self._buf.rstrip()
+        text = self._buf.rstrip() if prefix else self._buf
         self.reset()
-        if what is not None:
-            return [], InputError(f"unterminated {what} at end of input", self.source, self._start)
-        if blank and not prefix:
-            return [], None
-        if prefix and blank:
-            return [], InputError(f"{prefix.strip()} without a statement at end of input", self.source, self._start)
-        if terminate:
-            return [Entry(prefix + text + ";", self.source, self._start)], None
-        return [], InputError("statement not terminated by ';' at end of input (not run)", self.source, self._start)
+        if blank and not prefix and what is None:
+            return [], unclosed
+        if prefix and (blank or what is not None):
+            problem = f"unterminated {what}" if what is not None else "without a statement"
+            return [], InputError(f"{prefix.strip()} {problem} at end of input", self.source, self._start)
+        if prefix:
+            return [Entry(prefix + text + ";", self.source, self._start)], unclosed
+        return [Entry(text.replace(_NOSEMI, ";"), self.source, self._start)], unclosed
 
 
-def read_text(text: str, source: str, terminate: bool = False) -> Iterator[Entry | InputError]:
+def read_text(text: str, source: str, context: ScriptContext | None = None) -> Iterator[Entry | InputError]:
     """Entries of a whole text (a ``-c`` argument, a file already read)."""
-    builder = EntryBuilder(source)
+    builder = EntryBuilder(source, context)
     for line in text.split("\n"):
         yield from builder.feed(line.rstrip("\r"))
-    entries, error = builder.finish(terminate)
+    entries, error = builder.finish()
     yield from entries
     if error:
         yield error
 
 
-def read_stream(stream: BinaryIO, source: str) -> Iterator[Entry | InputError]:
+def read_stream(stream: BinaryIO, source: str, context: ScriptContext | None = None) -> Iterator[Entry | InputError]:
     """Entries of a byte stream, read line by line (stdin may be a live pipe).
 
     A statement (or meta-command) with a line that is not UTF-8 or holds a NUL byte
     becomes an InputError: refused whole, the entries around it unharmed.
     """
-    builder = EntryBuilder(source)
+    builder = EntryBuilder(source, context)
     for raw in stream:
         # undecodable bytes become lone surrogates, which the builder refuses
         yield from builder.feed(raw.decode("utf-8", "surrogateescape").rstrip("\n").rstrip("\r"))
@@ -232,7 +375,7 @@ def read_stream(stream: BinaryIO, source: str) -> Iterator[Entry | InputError]:
         yield error
 
 
-def read_file(name: str) -> Iterator[Entry | InputError]:
+def read_file(name: str, context: ScriptContext | None = None) -> Iterator[Entry | InputError]:
     """Entries of a script file (``-f``, ``\\i``, the startup file), decoded line by line.
 
     Reads the file at once; raises OSError (IsADirectoryError for a directory) when it
@@ -241,4 +384,4 @@ def read_file(name: str) -> Iterator[Entry | InputError]:
     if path.is_dir():
         raise IsADirectoryError(errno.EISDIR, "is a directory", name)
     data = path.read_bytes()
-    return read_stream(io.BytesIO(data), name)
+    return read_stream(io.BytesIO(data), name, context)

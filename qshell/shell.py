@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import os
 import shutil
+from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
-from typing import Iterable, TextIO
+from typing import Iterable, Iterator, TextIO
 
 from . import commands, csvout, render
 from .commands import Command
@@ -18,12 +20,13 @@ from .errors import ConnectionFailed, ExitStatus, OutputClosed, QshellError, Usa
 from .execute import refuse_reason, stage_refusal
 from .explore import RunCommands
 from .interrupt import sigint_calls
-from .reader import Entry, InputError, read_file
+from .reader import Entry, InputError, ScriptContext, read_file
 from .results import QueryResult, ServerMessage, Status
 from .session import Session
 from .sets import SetCommands
-from .settings import HELP, Settings, assign, listing, show
+from .settings import HELP, INT_MAX, Settings, assign, listing, show
 from .sqlsplit import split, strip_comments_head
+from .variables import MetaArgError, interpolate, meta_words, valid_name
 from .visible import visible
 
 MAX_INCLUDE_DEPTH = 16
@@ -80,7 +83,13 @@ class Shell(RunCommands, SetCommands, DescribeCommands):
     """State of one qshell: the session, the staged set, the settings, the last run."""
 
     def __init__(self, session: Session, out: TextIO, err: TextIO, *, settings: Settings | None = None,
-                 history_dir: Path | None = None, interactive: bool = False, sets_dir: Path | None = None) -> None:
+                 history_dir: Path | None = None, interactive: bool = False, sets_dir: Path | None = None,
+                 context: ScriptContext | None = None) -> None:
+        self.context = context or ScriptContext()  # what the readers share: psql's variables...
+        self.variables = self.context.variables
+        if not interactive:
+            self.context.echo = self.write  # ECHO all (psql -a): the lines read
+        self.last_query = ""  # the last statement sent (what \\g sends again, psql's previous buffer)
         self.session = session
         self.out = out
         self.err = err
@@ -112,6 +121,16 @@ class Shell(RunCommands, SetCommands, DescribeCommands):
         session.pool.set_readonly(self.settings.readonly)
         session.pool.on_reset = self._connection_reset
         self._secrets.update(p for p in (password_in(session.dsn), session.pool._password) if p)
+        p, v = session.params, self.variables
+        for name, key in (("DBNAME", "dbname"), ("USER", "user"), ("HOST", "host"), ("PORT", "port"),
+                          ("SERVER_VERSION_NAME", "server_version")):
+            if p.get(key) is not None:
+                v.set(name, str(p[key]))
+        v.set("ENCODING", "UTF8")  # qshell's client encoding, whatever the database's
+        num = session.user.server_version_num()
+        if num:
+            v.set("SERVER_VERSION_NUM", str(num))
+        self.context.std_strings = session.user.std_strings()
 
     def _connection_reset(self) -> None:
         if not self._reset_told:
@@ -155,13 +174,12 @@ class Shell(RunCommands, SetCommands, DescribeCommands):
         self.err.write(visible(redact(text, self._secrets)) + "\n")
         self.err.flush()
 
-    def fail(self, message: str, status: ExitStatus = ExitStatus.ERROR) -> None:
-        """Report one error line; remember the worst status; stop a script if asked."""
-        if self.interactive:
-            self.notice(message)
-        else:
-            source, line = self._where
-            self.notice(f"qshell:{source}:{line}: {message}")
+    def fail(self, message: str, status: ExitStatus = ExitStatus.ERROR, then: str | None = None) -> None:
+        """Report one error line (and ``then``, psql's ``STATEMENT:`` line); remember the
+        worst status; stop a script if asked."""
+        for text in (message, then):
+            if text is not None:
+                self._where_notice(text)
         if status > self.status:
             self.status = status
         if self.settings.on_error_stop and not self.interactive:
@@ -195,7 +213,7 @@ class Shell(RunCommands, SetCommands, DescribeCommands):
         self._reset_told = False
         self.entry = entry
         try:
-            cmd = commands.parse(entry.text)
+            cmd = commands.parse(self._interpolated(entry.text))
             getattr(self, "do_" + cmd.name)(cmd)
         except _Stop:
             raise
@@ -218,6 +236,16 @@ class Shell(RunCommands, SetCommands, DescribeCommands):
         finally:
             if self._page:
                 self._flush_page()
+
+    def _interpolated(self, text: str) -> str:
+        """A qshell meta-command with psql's variables in its arguments (``\\go :n``); SQL
+        was interpolated as it was read, and psql's own commands lex their arguments."""
+        if not text.startswith("\\") or ":" not in text:
+            return text
+        spec = commands.BY_NAME.get(commands.meta_name(text).rstrip("+S")) or commands.BY_NAME.get(commands.meta_name(text))
+        if spec is None or spec.takes_sql or spec.psql_args:
+            return text
+        return interpolate(text, self.variables)
 
     # -- staging ------------------------------------------------------------------
     def _stage(self, sql: str) -> None:
@@ -314,10 +342,19 @@ class Shell(RunCommands, SetCommands, DescribeCommands):
 
     def do_sql(self, cmd: Command) -> None:
         """A plain statement: at once, on the user's own session, as psql runs it."""
-        if not strip_comments_head(cmd.arg):
-            return
-        self.last_sql = cmd.arg
-        reason = refuse_reason(cmd.arg)
+        self._run_sql(cmd.arg)
+
+    def _run_sql(self, sql: str, *, show: bool = True, maxrows: int | None = None,
+                 remember: bool = True) -> QueryResult | None:
+        """Send ``sql`` exactly as given on the user's own session; print its result
+        (``show``) as psql does; set psql's ERROR, SQLSTATE, ROW_COUNT... Returns the
+        result (None when nothing was sent). A failure is reported here (``fail``)."""
+        if not strip_comments_head(sql.rstrip().rstrip(";")) and split(sql).open_construct != "comment":
+            return None  # only comments: the server would answer nothing (one never closed it reports)
+        if remember:  # (not what \\gexec runs: \\g then sends the \\gexec query again, as psql)
+            self.last_sql = sql
+            self.last_query = sql
+        reason = refuse_reason(sql)
         if reason:
             raise UsageError(reason)
         user = self.session.user
@@ -328,18 +365,24 @@ class Shell(RunCommands, SetCommands, DescribeCommands):
                 self.notice(text)
             user.goodbye = ()
             self._lost_session("server closed the connection unexpectedly; statement not run")
-            return
-        printer = self._row_printer()
+            return None
+        if self.variables.get("ECHO") == "queries":
+            self.write(sql)  # psql -e: the statement as sent, before its result
+        printer = self._row_printer() if show else None
         with sigint_calls(user.cancel):
-            q = user.execute(cmd.arg, maxrows=self.settings.maxrows, sink=printer)
+            q = user.execute(sql, maxrows=self.settings.maxrows if maxrows is None else maxrows, sink=printer)
         if user.cancelled:
             self.notice("Cancel request sent")
+        self.context.std_strings = user.std_strings()
         self.show_notices(q)
-        if self.settings.format == "json":
+        self._result_variables(q)
+        if not show:
+            pass
+        elif self.settings.format == "json":
             self.write(render.json_line(render.query_record(q, None)))
         elif q.status is Status.OK and printer is not None and (q.returns_rows or printer.started):
             printer.end(q)
-        elif q.status is Status.OK:
+        elif q.status is Status.OK and (q.returns_rows or not self.variables.is_on("QUIET")):
             self.write(render.statement(q, self.style()))
         if self.settings.timing and self.settings.format != "json":
             self.write(f"Time: {q.total_s * 1000:.3f} ms")
@@ -350,15 +393,164 @@ class Shell(RunCommands, SetCommands, DescribeCommands):
             self.catalog_changed()
         if q.status is not Status.OK and not user.alive:
             self._lost_session(q.diag.text if q.diag is not None else (q.error or "connection to server was lost"))
-            return
+            return q
         try:
             if q.status is not Status.OK:
                 if q.diag is not None:
                     self.last_error = q.diag
-                self.fail(q.diag.text if q.diag is not None else render.error_line(q))
+                self.fail(q.diag.text if q.diag is not None else render.error_line(q),
+                          then=f"STATEMENT:  {sql}" if self.variables.get("ECHO") == "errors" else None)
         finally:
             if user.cancelled and not self.interactive:  # Ctrl-C stops a script, as psql's (exit 3)
                 raise _Stop(ExitStatus.SCRIPT_STOPPED)
+        return q
+
+    def _result_variables(self, q: QueryResult) -> None:
+        """psql's ERROR, SQLSTATE, ROW_COUNT, LAST_ERROR_MESSAGE, LAST_ERROR_SQLSTATE."""
+        v = self.variables
+        ok = q.status is Status.OK
+        v.set("ERROR", "false" if ok else "true")
+        v.set("SQLSTATE", "00000" if ok else (q.sqlstate or "XX000"))
+        tag = q.command.rsplit(" ", 1)[-1] if q.command else ""
+        v.set("ROW_COUNT", str(q.rowcount) if q.returns_rows else (tag if ok and tag.isdigit() else "0"))
+        if not ok:
+            message = q.diag.primary if q.diag is not None else (q.error or "")
+            v.set("LAST_ERROR_MESSAGE", message)
+            v.set("LAST_ERROR_SQLSTATE", q.sqlstate or "XX000")
+
+    def _where_notice(self, text: str) -> None:
+        self.notice(text if self.interactive else "qshell:{}:{}: ".format(*self._where) + text)
+
+    # -- psql's query buffer: \g, \gx, \gset, \gexec, \p, \r ------------------------------------
+    def _buffer(self) -> str:
+        """What \\g sends: the statement being typed, else the last one sent ('' if none)."""
+        pending = self.entry.pending if self.entry is not None else ""
+        return pending if pending.strip() else self.last_query
+
+    def _words(self, cmd: Command) -> list[str]:
+        try:
+            return meta_words(cmd.arg, self.variables)
+        except MetaArgError as exc:
+            raise UsageError(f"\\{cmd.name}: {exc}") from None
+
+    def do_g(self, cmd: Command, expanded: str | None = None) -> None:
+        sql = self._buffer()
+        if not sql:
+            return  # psql: nothing to send, nothing said
+        arg = cmd.arg.strip()
+        saved = self.settings
+        if arg.startswith("("):  # psql 18's \g (format=csv expanded) options
+            end = arg.find(")")
+            if end == -1:
+                raise UsageError(f"\\{cmd.name}: unterminated option list")
+            self.settings = self._g_options(cmd.name, arg[1:end], saved)
+            arg = arg[end + 1:].strip()
+        if expanded:
+            self.settings = replace(self.settings, expanded=expanded)
+        try:
+            if arg.startswith("|"):
+                target = "|" + interpolate(arg[1:], self.variables)
+            else:
+                words = self._words(replace(cmd, arg=arg))
+                target = words[0] if words else ""
+            with self._output_to(target, cmd.name):
+                self._run_sql(sql)
+        finally:
+            self.settings = saved
+
+    def _g_options(self, name: str, text: str, settings: Settings) -> Settings:
+        for word in meta_words(text, self.variables):
+            key, _, value = word.partition("=")
+            key = {"x": "expanded"}.get(key, key)
+            if key not in ("format", "expanded", "null"):
+                raise UsageError(f"\\{name}: option {key!r} is not supported (format, expanded, null are)")
+            settings = assign(settings, key, value or "on", f"\\{name} ({key})")
+        return settings
+
+    @contextmanager
+    def _output_to(self, target: str, name: str) -> Iterator[None]:
+        """Output to ``target`` while the block runs: a file, ``|command``'s stdin, or
+        (``''``) where it goes now."""
+        if not target:
+            yield
+            return
+        import subprocess
+
+        proc = None
+        try:
+            if target.startswith("|"):
+                proc = subprocess.Popen(target[1:], shell=True, stdin=subprocess.PIPE, encoding="utf-8", errors="replace")
+                stream: TextIO = proc.stdin  # type: ignore[assignment]
+            else:
+                stream = open(Path(target).expanduser(), "w", encoding="utf-8")  # noqa: SIM115 - closed below
+        except OSError as exc:
+            raise UsageError(f"\\{name}: {target}: {exc.strerror or exc}") from None
+        if self._page:
+            self._flush_page()
+        saved = self.out, self._page
+        self.out, self._page = stream, None
+        try:
+            yield
+        finally:
+            self.out, self._page = saved
+            try:
+                stream.close()
+            except OSError:
+                pass  # the command stopped reading: what it did not take is lost, as in psql
+            if proc is not None:
+                proc.wait()
+
+    def do_gx(self, cmd: Command) -> None:
+        self.do_g(cmd, expanded="on")
+
+    def do_gset(self, cmd: Command) -> None:
+        """psql's \\gset [PREFIX]: the query's one row becomes variables (a NULL unsets)."""
+        sql = self._buffer()
+        if not sql:
+            return
+        words = self._words(cmd)
+        prefix = words[0] if words else ""
+        q = self._run_sql(sql, show=False, maxrows=2)
+        if q is None or q.status is not Status.OK:
+            return
+        if not q.returns_rows:
+            raise UsageError("\\gset: the statement returned no rows (it is not a query)")
+        if q.rowcount == 0:
+            raise UsageError("no rows returned for \\gset")
+        if q.rowcount > 1:
+            raise UsageError("more than one row returned for \\gset")
+        for column, value in zip(q.columns, q.rows[0], strict=True):
+            name = prefix + column.name
+            if not valid_name(name):
+                raise UsageError(f'invalid variable name: "{name}"')
+            if value is None:
+                self.variables.unset(name)
+            else:
+                self.variables.set(name, value)
+
+    def do_gexec(self, cmd: Command) -> None:
+        """psql's \\gexec: run the query, then each non-NULL value of its result, row by
+        row, column by column, as a statement of its own."""
+        sql = self._buffer()
+        if not sql:
+            return
+        q = self._run_sql(sql, show=False, maxrows=INT_MAX)
+        if q is None or q.status is not Status.OK:
+            return
+        for row in q.rows:
+            for value in row:
+                if value is not None:
+                    if self.variables.get("ECHO") == "all":
+                        self.write(value)
+                    self._run_sql(value, remember=False)
+
+    def do_p(self, cmd: Command) -> None:
+        text = self._buffer()
+        self.write(text if text else "Query buffer is empty.")
+
+    def do_r(self, cmd: Command) -> None:
+        if not self.variables.is_on("QUIET"):
+            self.write("Query buffer reset (cleared).")
 
     def _row_printer(self) -> "_RowPrinter | None":
         """How a plain statement's rows are printed: every row, batch by batch as they
@@ -402,7 +594,7 @@ class Shell(RunCommands, SetCommands, DescribeCommands):
         if self._depth >= MAX_INCLUDE_DEPTH:
             raise UsageError(f"\\i: files nested deeper than {MAX_INCLUDE_DEPTH} levels")
         try:
-            entries = read_file(cmd.arg)
+            entries = read_file(cmd.arg, self.context)
         except OSError as exc:
             raise UsageError(f"{cmd.arg}: {exc.strerror or exc}") from None
         saved = self._where
@@ -465,22 +657,51 @@ class Shell(RunCommands, SetCommands, DescribeCommands):
         self.notice(f"format is {self.settings.format}")
 
     def do_set(self, cmd: Command) -> None:
-        if not cmd.args and self.json:
-            self.write(render.json_line({"type": "settings", **{k: getattr(self.settings, k) for k in HELP}}))
+        """\\set: a qshell setting when NAME is one (any case: ON_ERROR_STOP is
+        on_error_stop), else a psql variable, its values concatenated as psql's (a
+        setting's words are joined by spaces: ``\\set isolation repeatable read``)."""
+        words = self._words(cmd)
+        if not words:
+            self._list_settings()
             return
-        if not cmd.args:
-            self.write(listing(self.settings))
+        name, values = words[0], words[1:]
+        if name.lower() in HELP:
+            if not values:
+                key = name.lower()
+                self.write(f"{key} = {show(getattr(self.settings, key), key)}")
+                return
+            new = assign(self.settings, name, " ".join(values))
+            self.session.user.set_readonly(new.readonly)
+            self.session.pool.set_readonly(new.readonly)
+            self.settings = new
             return
-        if len(cmd.args) == 1:
-            name = cmd.args[0].lower()
-            if not hasattr(self.settings, name):
-                raise UsageError(f"\\set: unknown setting {cmd.args[0]!r}")
-            self.write(f"{name} = {show(getattr(self.settings, name), name)}")
+        if not valid_name(name):
+            raise UsageError(f'invalid variable name: "{name}"')
+        self.variables.set(name, "".join(values))
+
+    def _list_settings(self) -> None:
+        variables = dict(sorted(self.variables.values.items()))
+        if self.json:
+            self.write(render.json_line({"type": "settings", **{k: getattr(self.settings, k) for k in HELP},
+                                         "variables": variables}))
             return
-        new = assign(self.settings, cmd.args[0], cmd.args[1])
-        self.session.user.set_readonly(new.readonly)
-        self.session.pool.set_readonly(new.readonly)
-        self.settings = new
+        self.write(listing(self.settings))
+        if variables:
+            self.write("")
+            for name, value in variables.items():
+                self.write(visible(f"{name} = '{value}'"))
+
+    def do_unset(self, cmd: Command) -> None:
+        words = self._words(cmd)
+        if not words:
+            raise UsageError("\\unset: missing required argument")
+        name = words[0]
+        if name.lower() in HELP:  # a setting goes back to its default
+            self.settings = assign(self.settings, name, show(getattr(Settings(), name.lower()), name.lower()))
+            return
+        if not valid_name(name):
+            raise UsageError(f'invalid variable name: "{name}"')
+        self.variables.unset(name)
 
     def do_c(self, cmd: Command) -> None:
         self._secrets.update(p for p in (password_in(a) for a in (*cmd.args, " ".join(cmd.args))) if p)
@@ -504,8 +725,33 @@ class Shell(RunCommands, SetCommands, DescribeCommands):
             return
         self.write(self.session.conninfo())
 
-    def do_echo(self, cmd: Command) -> None:
-        self.write(render.json_line({"type": "echo", "text": cmd.arg}) if self.json else cmd.arg)
+    def do_echo(self, cmd: Command, stderr: bool = False) -> None:
+        """psql's \\echo: the words (quotes, :variables and backquotes done), one space
+        apart; ``-n`` first: no newline."""
+        words = self._words(cmd)
+        newline = not (words and words[0] == "-n")
+        text = " ".join(words if newline else words[1:])
+        if stderr:
+            self.notice(text) if newline else self.err.write(visible(text))
+        elif self.json:
+            self.write(render.json_line({"type": "echo", "text": text}))
+        elif newline:
+            self.write(text)
+        else:
+            if self._page:
+                self._flush_page()
+            self.out.write(text)
+            self.out.flush()
+
+    def do_warn(self, cmd: Command) -> None:
+        self.do_echo(cmd, stderr=True)
+
+    def do_if(self, cmd: Command) -> None:
+        """\\if and its branches are the reader's (they decide what is read at all); one
+        reaching here came from no reader."""
+        raise UsageError(f"\\{cmd.name}: only in a script or at the prompt")
+
+    do_elif = do_else = do_endif = do_if
 
     def do_help(self, cmd: Command) -> None:
         self.write(commands.help_text())

@@ -11,6 +11,9 @@ import re
 from dataclasses import dataclass
 
 _SPECIAL = re.compile(r"""[;'"$/\-()]""")
+# with psql's script language: a backslash starts a meta-command, ":" may be a variable
+_SPECIAL_META = re.compile(r"""[;'"$/\-()\\:]""")
+_REFERENCE = re.compile(r":(?:'NAME'|\"NAME\"|\{\?NAME\}|NAME)".replace("NAME", r"(?:[A-Za-z0-9_]|[^\x00-\x7f])+"))
 # psql's lexer takes any non-ASCII character in identifiers and dollar-quote tags (its
 # bytes \200-\377), beyond U+FFFF too; a negated class also compiles in 0.3 ms, not 3
 _DOLLAR_TAG = re.compile(r"\$((?:[A-Za-z_]|[^\x00-\x7f])(?:[A-Za-z_0-9]|[^\x00-\x7f])*)?\$")
@@ -24,7 +27,8 @@ class Split:
     statements: tuple[str, ...]
     rest: str  # text after the last ``;`` (may be blank)
     open_construct: str | None  # what is unterminated in ``rest``: quote, comment...
-    resume: "Resume | None" = None  # where to go on when no statement ended and text is appended
+    resume: "Resume | None" = None  # where to go on in ``text`` (absolute) when text is appended
+    stop: int | None = None  # (meta mode) index in ``text`` of the backslash or variable reference met
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,13 +121,20 @@ def _inside_identifier(text: str, i: int) -> bool:
     return j < i and not text[j].isdigit()
 
 
-def split(text: str, keep_empty: bool = False, strip: bool = True, resume: Resume | None = None) -> Split:
+def split(text: str, keep_empty: bool = False, strip: bool = True, resume: Resume | None = None, *,
+          meta: bool = False, variables: bool = False, std_strings: bool = True, novars_before: int = 0) -> Split:
     """Split ``text``; linear in its length. Never raises.
 
     Empty statements (a lone ``;``) are dropped unless ``keep_empty``. Without ``strip``
     each statement is the text between its ``;`` and the previous one, as it is.
     ``resume``: the ``Split.resume`` of an earlier call on a prefix of ``text`` (text only
-    appended since), to scan only what is new.
+    appended since, or changed from ``resume.at`` on), to scan only what is new.
+
+    psql's script language (the reader): with ``meta`` the scan stops at a backslash
+    outside quotes and comments (a meta-command, or ``\\;``), with ``variables`` at a
+    variable reference (``:name``, ``:'name'``, ``:"name"``, ``:{?name}``; not ``::``) from
+    ``novars_before`` on; ``stop`` says where. ``std_strings`` False: the server's
+    ``standard_conforming_strings`` is off, and a backslash escapes in every ``'…'``.
     """
     statements: list[str] = []
     start = 0
@@ -135,8 +146,10 @@ def split(text: str, keep_empty: bool = False, strip: bool = True, resume: Resum
     if resume is not None:
         i, depth, block = resume.at, resume.depth, resume.block.copy()
     at = i  # where the construct being scanned began
+    stop: int | None = None
+    special = _SPECIAL_META if (meta or variables) else _SPECIAL
     while True:
-        m = _SPECIAL.search(text, i)
+        m = special.search(text, i)
         block.words(text, i, n if m is None else m.start(), depth)
         if m is None:
             i = at = n
@@ -157,8 +170,27 @@ def split(text: str, keep_empty: bool = False, strip: bool = True, resume: Resum
         elif ch == ")":
             depth = max(0, depth - 1)
             i += 1
+        elif ch == "\\":  # (meta mode) a meta-command starts here, or \\;
+            if meta:
+                stop = i
+                break
+            i += 1
+        elif ch == ":":  # (meta mode) a variable reference, not the :: of a cast
+            if text.startswith("::", i):
+                i += 2
+            elif variables and i >= novars_before and _REFERENCE.match(text, i):
+                stop = i
+                break
+            else:
+                i += 1
         elif ch == "'":
-            escapes = i > 0 and text[i - 1] in "eE" and not _is_ident(text[i - 2] if i > 1 else "")
+            before = text[i - 1] if i > 0 else ""
+            if before in "eE":
+                escapes = not _is_ident(text[i - 2] if i > 1 else "")
+            elif before == "&" and i > 1 and text[i - 2] in "uU" and not _is_ident(text[i - 3] if i > 2 else ""):
+                escapes = False  # U&'…': a backslash starts a Unicode escape, never escapes a quote
+            else:
+                escapes = not std_strings
             j = i + 1
             while True:
                 k = text.find("'", j)
@@ -217,8 +249,7 @@ def split(text: str, keep_empty: bool = False, strip: bool = True, resume: Resum
     rest = text[start:]
     if open_construct is None and depth > 0 and rest.strip():
         open_construct = "parenthesis"
-    resumable = Resume(at, depth, block) if not statements else None
-    return Split(tuple(statements), rest, open_construct, resumable)
+    return Split(tuple(statements), rest, open_construct, Resume(at, depth, block), stop)
 
 
 def is_complete(text: str) -> bool:

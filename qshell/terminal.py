@@ -36,13 +36,12 @@ class _MaskedHistory(FileHistory):
 def _complete(text: str) -> bool:
     """Enter submits: a complete entry, or — as psql obeys it at once — a backslash line
     typed on a new line of an unfinished statement (the statement stays in the buffer)."""
-    builder = EntryBuilder(SOURCE)
+    builder = EntryBuilder(SOURCE, look_ahead=True)
     *head, last = text.split("\n")
     for line in head:
         builder.feed(line)
-    typing = builder.pending
     done = builder.feed(last)
-    if typing and any(isinstance(e, Entry) and e.text.startswith("\\") for e in done):
+    if any(isinstance(e, Entry) and e.text.startswith("\\") for e in done):
         return True
     return not builder.pending
 
@@ -112,7 +111,7 @@ def entries(shell, history_file: Path | None) -> Iterator[Entry | InputError]:  
         enable_history_search=False,
         include_default_pygments_style=not no_color,
     )
-    builder = EntryBuilder(SOURCE)
+    builder = EntryBuilder(SOURCE, shell.context)
     while True:
         default = shell.take_prefill() or ""
         if default:
@@ -122,7 +121,7 @@ def entries(shell, history_file: Path | None) -> Iterator[Entry | InputError]:  
         try:
             text = session.prompt(partial(_message, shell, builder), default=default)
         except KeyboardInterrupt:
-            builder = EntryBuilder(SOURCE)  # Ctrl-C discards the current input
+            builder.reset()  # Ctrl-C discards the current input (an open \\if stays, as in psql)
             continue
         except EOFError:
             break
@@ -130,7 +129,7 @@ def entries(shell, history_file: Path | None) -> Iterator[Entry | InputError]:  
             _app = None
         for line in text.split("\n"):
             yield from builder.feed(line)
-    leftover, error = builder.finish()
+    leftover, error = builder.finish(send_pending=False)  # Ctrl-D: what is typed is not run, as psql
     yield from leftover
     if error is not None:
         yield error

@@ -20,6 +20,7 @@ from psycopg2 import extensions
 
 from .execute import _Interrupted, close_cursor, conn_params, run_statement
 from .results import QueryResult
+from .sqlsplit import split, strip_comments_head
 
 # GUC names qshell passes on to the workers (and only these: they are used unquoted)
 _GUC_NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_.")
@@ -127,6 +128,18 @@ class UserSession:
         """Where we are connected, from libpq (never includes the password)."""
         return conn_params(self.conn)
 
+    def std_strings(self) -> bool:
+        """The server's ``standard_conforming_strings`` as it last reported it (no round
+        trip): off means a backslash escapes in every '…', which the reader must know."""
+        if not self.alive:
+            return True
+        assert self.conn is not None  # alive
+        return self.conn.get_parameter_status("standard_conforming_strings") != "off"
+
+    def server_version_num(self) -> int:
+        """PostgreSQL's version number (180006), 0 without a connection."""
+        return self.conn.server_version if self.alive and self.conn is not None else 0
+
     def settings(self) -> dict[str, str] | None:
         """The settings this session changed (``SET``, ``set_config(…, false)``, ``SET ROLE``,
         ``SET SESSION AUTHORIZATION``), for the workers. Read now when the session is idle;
@@ -186,7 +199,7 @@ class UserSession:
         start = time.perf_counter()
         try:
             result = run_statement(self.conn, self._info, sql, 0, None, maxrows, start, 0.0,
-                                   stream=sink is not None, sink=sink)
+                                   stream=sink is not None and _one_statement(sql), sink=sink)
         except _Interrupted as stop:  # a KeyboardInterrupt reached the wait: cancelled on the server
             result = stop.result
         finally:
@@ -237,3 +250,10 @@ class UserSession:
         if self.conn is not None and not self.conn.closed:
             self.conn.close()
         self.conn = None
+
+
+def _one_statement(sql: str) -> bool:
+    """``sql`` holds one statement (not several joined by psql's ``\\;``), so that it can
+    run through a cursor."""
+    parts = split(sql)
+    return len(parts.statements) + bool(strip_comments_head(parts.rest)) == 1

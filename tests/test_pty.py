@@ -262,3 +262,21 @@ def test_a_backslash_line_inside_a_statement_runs_at_once_and_the_statement_stay
     term.expect_exact("postgres->")
     term.sendline("\\q")
     term.expect(pexpect.EOF)
+
+
+def test_variables_line_end_commands_and_if_at_the_prompt(term):
+    term.sendline("\\set v 41")
+    term.expect_exact("postgres=>")
+    term.sendline("SELECT :v + 1 AS answer \\g")  # Enter on a line ending in \g runs it at once
+    term.expect(r"answer\s*\r\n-+\r\n\s*42")
+    term.expect_exact("postgres=>")
+    term.sendline("SELECT 'x' AS name \\gset my_")
+    term.expect_exact("postgres=>")
+    term.sendline("\\if :{?my_name}")
+    term.expect_exact("postgres=>")
+    term.sendline("\\echo got :my_name")
+    term.expect("got x")
+    term.sendline("\\endif")
+    term.expect_exact("postgres=>")
+    term.sendline("\\q")
+    term.expect(pexpect.EOF)

@@ -90,6 +90,7 @@ WORKERS = 3  # clients running at once (each waits on the server much of its tim
 
 # command-line arguments a file is written for, given to both clients alike
 ARGS: dict[str, list[str]] = {
+    "psql_cmdline_vars.sql": ["-v", "tbl=cmd_t", "-v", "n=3", "-v", "label=it's", "-v", "flag=on"],
 }
 # qshell only: its two chosen differences in output set to psql's look (README)
 QSHELL_LOOK = ["-v", "null=", "-v", "maxwidth=2147483647"]

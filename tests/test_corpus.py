@@ -62,6 +62,7 @@ import logging
 import os
 import re
 import secrets
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -281,7 +282,8 @@ def logserver():
         yield srv
         srv.close()
     finally:
-        server.cleanup()
+        server.cleanup()  # stops it and deletes pgdata
+        shutil.rmtree(base, ignore_errors=True)
 
 
 @dataclass

@@ -1,0 +1,9 @@
+SELECT 1 AS a;;
+;
+SELECT 2 AS b; SELECT 3 AS c;
+SELECT 'a;b' AS d; SELECT $$;$$ AS e;
+SELECT 4
+AS f
+;
+SELECT 5 AS g  ;
+   SELECT 6 AS h;

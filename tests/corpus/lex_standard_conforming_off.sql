@@ -1,0 +1,11 @@
+SET standard_conforming_strings = off;
+SELECT 'it\'s' AS a;
+SELECT 'semi\;colon; still in the string\'' AS b;
+SELECT 'back\\slash' AS c;
+SHOW standard_conforming_strings;
+SET standard_conforming_strings = on;
+SELECT 'it''s back\' AS d;
+SET standard_conforming_strings TO off;
+SELECT 'again it\'s' AS e;
+RESET standard_conforming_strings;
+SELECT 'reset\' AS f;

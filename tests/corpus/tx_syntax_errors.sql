@@ -1,0 +1,11 @@
+SELECT 'before' AS a;
+SELEC 1;
+SELECT 1 +;
+CREATE TABLE syntax_t (a int,);
+SELECT 'after the broken ones' AS b;
+SELECT * FROM no_such_table;
+SELECT 'it''s fine' AS c;
+SELECT 'balanced ) paren' AS d, ((1)) AS e;
+SELECT 1 AS "unbalanced;quote;
+x" ;
+SELECT 'end' AS f;

@@ -137,6 +137,8 @@ def _settings(args: argparse.Namespace, context: ScriptContext) -> Settings:
             if not sep:
                 raise UsageError(f"-v {item}: expected NAME=VALUE")
             s = assign(s, name, value)
+            if name == "ON_ERROR_STOP":  # psql's special variable as well, its value as typed
+                variables.set(name, value)
         elif not valid_name(name):
             raise UsageError(f'-v {item}: invalid variable name: "{name}"')
         elif sep:

@@ -198,6 +198,7 @@ TABLE: tuple[Spec, ...] = (
     Spec("c", "\\c [DBNAME [USER [HOST [PORT]]]]", "connect again, as psql's \\connect ('-' keeps a part; or one conninfo / URI)", _split_args, aliases=("connect",), group="Database"),
     Spec("conninfo", "\\conninfo", "show where you are connected (password masked)", _no_arg, group="Database"),
     Spec("echo", "\\echo [-n] TEXT...", "print TEXT (psql's quoting and :variables; -n: no newline)", _raw, group="Input and output", psql_args=True),
+    Spec("qecho", "\\qecho [-n] TEXT...", "as \\echo, to the query output (stdout)", _raw, group="Input and output", psql_args=True),
     Spec("warn", "\\warn [-n] TEXT...", "print TEXT on stderr", _raw, group="Input and output", psql_args=True),
     Spec("g", "\\g [FILE|'|'COMMAND]", "run the statement being typed (or the last one again); its result to FILE or a pipe", _raw, group="Query buffer", ends_query=True, psql_args=True),
     Spec("gx", "\\gx [FILE|'|'COMMAND]", "as \\g, in expanded display", _raw, group="Query buffer", ends_query=True, psql_args=True),

@@ -83,7 +83,7 @@ def _bad_bytes(line: str, lineno: int) -> tuple[str, str]:
 _COPY_FROM_STDIN = re.compile(r"COPY\b.*\bFROM\s+STDIN\b", re.I | re.S)
 _STDIN = re.compile("stdin", re.I)
 # a statement and its ";" with no character the lexer acts on (see _take)
-_SIMPLE = re.compile(r"([^'\"$/\-()\\:;]*);[ \t]*")
+_SIMPLE = re.compile(r"([^'\"$/\-()\\:;]*);[ \t\r]*")
 
 
 class EntryBuilder:
@@ -313,7 +313,7 @@ class EntryBuilder:
         """One statement ended by ``;``: an entry, with the text psql would send (from its
         first word, or the ``/* */`` comment before it, through the ``;``)."""
         stmt = raw[skip_space(raw):]
-        if active and (stmt.strip() or self._prefix):  # (a bare \\add with ';' is the parser's)
+        if active:  # a lone ";" too: psql sends it (a bare \\add with ';' is the parser's)
             # the bad characters (U+FFFD now) tell which statements of the line hold them
             if self._bad and _REPLACED in stmt:
                 out.append(self._refused(self._bad, "statement"))
@@ -349,8 +349,8 @@ class EntryBuilder:
         what, blank, prefix = self._open, _blank(self._buf), self._prefix
         text = self._buf.rstrip() if prefix else self._buf
         self.reset()
-        if blank and not prefix and what is None:
-            return [], unclosed
+        if not text.strip() and not prefix:
+            return [], unclosed  # (a comment alone is sent, as psql sends any buffer left)
         if prefix and (blank or what is not None):
             problem = f"unterminated {what}" if what is not None else "without a statement"
             return [], InputError(f"{prefix.strip()} {problem} at end of input", self.source, self._start)
@@ -363,7 +363,7 @@ def read_text(text: str, source: str, context: ScriptContext | None = None) -> I
     """Entries of a whole text (a ``-c`` argument, a file already read)."""
     builder = EntryBuilder(source, context)
     for line in text.split("\n"):
-        yield from builder.feed(line.rstrip("\r"))
+        yield from builder.feed(line)  # a CR of a CRLF line end stays, as psql keeps it
     entries, error = builder.finish()
     yield from entries
     if error:
@@ -379,7 +379,7 @@ def read_stream(stream: BinaryIO, source: str, context: ScriptContext | None = N
     builder = EntryBuilder(source, context)
     for raw in stream:
         # undecodable bytes become lone surrogates, which the builder refuses
-        yield from builder.feed(raw.decode("utf-8", "surrogateescape").rstrip("\n").rstrip("\r"))
+        yield from builder.feed(raw.decode("utf-8", "surrogateescape").rstrip("\n"))  # a CR stays (psql)
     entries, error = builder.finish()
     yield from entries
     if error:

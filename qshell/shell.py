@@ -30,6 +30,15 @@ from .variables import MetaArgError, interpolate, meta_words, valid_name
 from .visible import visible
 
 MAX_INCLUDE_DEPTH = 16
+# psql's variables that exist from the start (\\set lists them; :{?ON_ERROR_STOP} is TRUE);
+# of these qshell honours ECHO, QUIET and ON_ERROR_STOP (the on_error_stop setting)
+PSQL_DEFAULTS = {
+    "AUTOCOMMIT": "on", "COMP_KEYWORD_CASE": "preserve-upper", "ECHO": "none", "ECHO_HIDDEN": "off",
+    "FETCH_COUNT": "0", "HIDE_TABLEAM": "off", "HIDE_TOAST_COMPRESSION": "off", "HISTCONTROL": "none",
+    "HISTSIZE": "500", "IGNOREEOF": "0", "ON_ERROR_ROLLBACK": "off", "ON_ERROR_STOP": "off",
+    "PROMPT1": "%/%R%x%# ", "PROMPT2": "%/%R%x%# ", "PROMPT3": ">> ", "QUIET": "off", "SHOW_ALL_RESULTS": "on",
+    "SHOW_CONTEXT": "errors", "SINGLELINE": "off", "SINGLESTEP": "off", "VERBOSITY": "default", "WATCH_INTERVAL": "2",
+}
 
 
 class _Stop(Exception):
@@ -90,6 +99,11 @@ class Shell(RunCommands, SetCommands, DescribeCommands):
         if not interactive:
             self.context.echo = self.write  # ECHO all (psql -a): the lines read
         self.last_query = ""  # the last statement sent (what \\g sends again, psql's previous buffer)
+        for name, value in PSQL_DEFAULTS.items():
+            if self.variables.get(name) is None:
+                self.variables.set(name, value)
+        if self.variables.get("ON_ERROR_STOP") in (None, "off") and settings is not None and settings.on_error_stop:
+            self.variables.set("ON_ERROR_STOP", "on")
         self.session = session
         self.out = out
         self.err = err
@@ -350,7 +364,10 @@ class Shell(RunCommands, SetCommands, DescribeCommands):
         (``show``) as psql does; set psql's ERROR, SQLSTATE, ROW_COUNT... Returns the
         result (None when nothing was sent). A failure is reported here (``fail``)."""
         if not strip_comments_head(sql.rstrip().rstrip(";")) and split(sql).open_construct != "comment":
-            return None  # only comments: the server would answer nothing (one never closed it reports)
+            problem = self.session.user.send_empty(sql)  # a lone ";", only comments: sent, as psql
+            if problem:
+                self.fail(problem)
+            return None
         if remember:  # (not what \\gexec runs: \\g then sends the \\gexec query again, as psql)
             self.last_sql = sql
             self.last_query = sql
@@ -674,6 +691,8 @@ class Shell(RunCommands, SetCommands, DescribeCommands):
             self.session.user.set_readonly(new.readonly)
             self.session.pool.set_readonly(new.readonly)
             self.settings = new
+            if name in PSQL_DEFAULTS:  # ON_ERROR_STOP: a psql variable as well, its value as typed
+                self.variables.set(name, " ".join(values))
             return
         if not valid_name(name):
             raise UsageError(f'invalid variable name: "{name}"')
@@ -698,6 +717,8 @@ class Shell(RunCommands, SetCommands, DescribeCommands):
         name = words[0]
         if name.lower() in HELP:  # a setting goes back to its default
             self.settings = assign(self.settings, name, show(getattr(Settings(), name.lower()), name.lower()))
+            if name in PSQL_DEFAULTS:
+                self.variables.set(name, PSQL_DEFAULTS[name])  # psql: an unset special variable reads as its default
             return
         if not valid_name(name):
             raise UsageError(f'invalid variable name: "{name}"')
@@ -724,6 +745,9 @@ class Shell(RunCommands, SetCommands, DescribeCommands):
                                          "server_version": p.get("server_version"), "sandbox": self.session.sandbox is not None}))
             return
         self.write(self.session.conninfo())
+
+    def do_qecho(self, cmd: Command) -> None:
+        self.do_echo(cmd)  # the query output: stdout (qshell has no \\o)
 
     def do_echo(self, cmd: Command, stderr: bool = False) -> None:
         """psql's \\echo: the words (quotes, :variables and backquotes done), one space

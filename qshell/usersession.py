@@ -136,6 +136,22 @@ class UserSession:
         assert self.conn is not None  # alive
         return self.conn.get_parameter_status("standard_conforming_strings") != "off"
 
+    def send_empty(self, sql: str) -> str | None:
+        """Send a statement with nothing to run (a lone ``;``, only comments), as psql
+        does: the server answers with an empty response. Returns an error's text (a lost
+        connection), None when all went well. Raises ConnectionFailed as ``execute``."""
+        if not self.alive:
+            self.open()
+        assert self.conn is not None
+        try:
+            self.conn.cursor().execute(sql)
+        except psycopg2.ProgrammingError as exc:
+            if str(exc) != "can't execute an empty query":  # psycopg2's word for that empty response
+                return str(exc).strip()
+        except psycopg2.Error as exc:
+            return str(exc).strip() or type(exc).__name__
+        return None
+
     def server_version_num(self) -> int:
         """PostgreSQL's version number (180006), 0 without a connection."""
         return self.conn.server_version if self.alive and self.conn is not None else 0

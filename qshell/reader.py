@@ -153,6 +153,11 @@ class EntryBuilder:
             return self._take(rest, mark) if rest.strip() else []
         return self._meta(line.strip(), mark)
 
+    @property
+    def skipping(self) -> bool:
+        """Inside a \\if branch that does not run (psql's prompt shows ``@``)."""
+        return not self._active()
+
     # -- meta-commands and \\if ------------------------------------------------------------
     def _active(self) -> bool:
         """Not inside a \\if branch that does not run."""

@@ -802,7 +802,9 @@ class Shell(RunCommands, SetCommands, DescribeCommands):
         text, self.prefill = self.prefill, None
         return text
 
-    def prompt(self, continuation: bool = False) -> str:
+    def prompt(self, continuation: bool = False, skipping: bool = False) -> str:
+        """psql's prompt: ``=`` or ``-`` (a statement is being typed), ``@`` in a \\if
+        branch that does not run; the transaction mark after it."""
         staged = f"[{len(self.staged)}]" if self.staged else ""
-        mark = "-" if continuation else "="
+        mark = "@" if skipping else "-" if continuation else "="
         return f"{self.session.dbname}{staged}{mark}{self.session.user.transaction_state}> "

@@ -69,7 +69,7 @@ def _bindings() -> KeyBindings:
 
 def _message(shell, builder: EntryBuilder) -> str:  # noqa: ANN001 - shell.Shell
     """The prompt for the input built so far (prompt_toolkit calls it on every redraw)."""
-    return shell.prompt(builder.pending)
+    return shell.prompt(builder.pending, skipping=builder.skipping)
 
 
 def entries(shell, history_file: Path | None) -> Iterator[Entry | InputError]:  # noqa: ANN001 - shell.Shell

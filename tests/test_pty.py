@@ -276,7 +276,12 @@ def test_variables_line_end_commands_and_if_at_the_prompt(term):
     term.expect_exact("postgres=>")
     term.sendline("\\echo got :my_name")
     term.expect("got x")
+    term.sendline("\\else")
+    term.expect_exact("postgres@>")  # psql's mark for a branch that does not run
+    term.sendline("\\echo never")
+    term.expect_exact("postgres@>")
     term.sendline("\\endif")
     term.expect_exact("postgres=>")
+    assert "\nnever\r" not in term.logfile_read.getvalue()  # typed, never printed
     term.sendline("\\q")
     term.expect(pexpect.EOF)

@@ -298,7 +298,7 @@ class Shell(RunCommands, SetCommands, DescribeCommands):
     def stage_file(self, path: Path | str, label: str) -> int:
         """Stage every statement of an SQL file; all or nothing. Returns how many."""
         _, text = self._read_file(str(path))
-        parts = split(text)
+        parts = split(text, std_strings=self.context.std_strings)
         statements = list(parts.statements)
         if parts.open_construct:
             raise UsageError(f"{label}: unterminated {parts.open_construct} at end of file; nothing staged")

@@ -234,3 +234,13 @@ def test_bad_variable_commands_are_one_line(qshell, bad):
 def test_input_errors_are_input_errors():
     (err,) = _read("\\else\n")
     assert isinstance(err, InputError) and err.line == 1
+
+
+def test_standard_conforming_strings_off_as_the_server_reports_it(qshell, tmp_path):
+    f = tmp_path / "s.sql"
+    f.write_text("SELECT 'it\\'s; one' AS a;\n")
+    r = qshell("SET standard_conforming_strings = off;\nSELECT 'it\\'s; here' AS v;\n"
+               f"\\addfile {f}\n\\list\n\\go 1\nRESET standard_conforming_strings;\nSELECT 'a\\' AS w;\n")
+    assert r.code == 0, r.err
+    assert "it's; here" in r.out and "1  SELECT 'it\\'s; one' AS a" in r.out and "it's; one" in r.out
+    assert " a\\\n" in r.out  # back on: a backslash is a character

@@ -175,6 +175,7 @@ TABLE: tuple[Spec, ...] = (
     Spec("sets", "\\sets", "list the saved sets", _no_arg, group="Staging"),
     Spec("history", "\\history [K]", "list the last K runs (default 20) from the run history", _optional_count, group="Running"),
     Spec("compare", "\\compare A B", "compare two runs of the same set, query by query", _two, group="Running"),
+    Spec("report", "\\report FILE.html", "write the last run, sweep or repeat as one self-contained HTML page (timeline, charts, per-query table)", _path, group="Running"),
     Spec("sandbox", "\\sandbox init [SCALE]", "load the pgbench tables into the sandbox (pgbench -i -s SCALE, default 10)", _sandbox, group="Sandbox"),
     Spec("demo", "\\demo", "stage six queries of different cost over the pgbench tables (the seed's experiment)", _no_arg, group="Sandbox"),
     Spec("i", "\\i FILE", "read commands from a file as if typed", _path, aliases=("include",), group="Input and output"),

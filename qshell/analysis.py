@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import lru_cache
 from statistics import median
 from typing import Iterable, Mapping, Sequence
 
 from .results import QueryResult, RunResult
 
 
+@lru_cache(maxsize=4096)
 def normalize(sql: str) -> str:
     """The key under which a query's timings are remembered (whitespace-insensitive)."""
     return " ".join(sql.split())

@@ -429,13 +429,14 @@ def settle(fairy, worker: bool = False) -> None:  # noqa: ANN001
 _TX_CONTROL = frozenset({"BEGIN", "START", "COMMIT", "END", "ROLLBACK", "ABORT", "SAVEPOINT", "RELEASE", "PREPARE"})
 
 
+@lru_cache(maxsize=4096)
 def stage_refusal(sql: str) -> str | None:
     """Why ``sql`` cannot be a staged query, or None: what cannot run at all, and
-    transaction control (each staged query is its own transaction; see \\set tx)."""
-    reason = refuse_reason(sql)
-    if reason:
-        return reason
+    transaction control (each staged query is its own transaction; see \\set tx).
+    Cached per SQL text: a script staging one statement many times lexes it once."""
     word = first_keyword(sql)
+    if word == "COPY":
+        return refuse_reason(sql)
     if word in _TX_CONTROL and not (word == "PREPARE" and "TRANSACTION" not in sql.upper()):
         return (f"{word} cannot be staged: each staged query runs in a transaction of its own"
                 " (\\set tx rollback, \\set isolation ...); run it as a plain statement instead")

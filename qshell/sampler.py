@@ -8,6 +8,7 @@ moment. Needs no extension; costs one connection (counted in the N check).
 from __future__ import annotations
 
 import time
+from bisect import bisect_right
 from collections import Counter, defaultdict
 from dataclasses import replace
 from operator import itemgetter
@@ -76,11 +77,19 @@ class Sampler:
         for q in results:
             if q.pid is not None:
                 by_pid[q.pid].append(q)
+        # one backend runs one query at a time: per pid its queries by start, found by bisection
+        starts: dict[int, list[float]] = {}
+        for pid, qs in by_pid.items():
+            qs.sort(key=lambda q: q.start_s)
+            starts[pid] = [q.start_s for q in qs]
 
         def query_at(pid: int, t: float) -> QueryResult | None:
-            for q in by_pid.get(pid, ()):
-                if q.start_s <= t <= q.end_s:
-                    return q
+            qs = by_pid.get(pid)
+            if not qs:
+                return None
+            i = bisect_right(starts[pid], t) - 1
+            if i >= 0 and qs[i].start_s <= t <= qs[i].end_s:
+                return qs[i]
             return None
 
         waits: dict[int, Counter] = defaultdict(Counter)

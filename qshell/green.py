@@ -27,7 +27,10 @@ _watchers: dict[int, tuple] = {}
 
 
 def _forget(key: int) -> "Callable[[weakref.ref], None]":
-    return lambda _ref: _watchers.pop(key, None)
+    def forget(_ref: weakref.ref) -> None:
+        _watchers.pop(key, None)
+
+    return forget
 
 
 def _io(conn) -> tuple:  # noqa: ANN001

@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import hashlib
 import json
-import sqlite3
 import zlib
 from pathlib import Path
-from typing import Iterable, Iterator, Literal
+from typing import TYPE_CHECKING, Iterable, Iterator, Literal
 
 from .analysis import normalize
 from .paths import private_file
+
+if TYPE_CHECKING:  # pragma: no cover
+    import sqlite3  # imported when the history is first opened, not at start-up
 
 FILE = "runs.sqlite"
 JSONL = "runs.jsonl"
@@ -198,6 +200,8 @@ class RunStore:
         path, jsonl = directory / FILE, directory / JSONL
         if not create and not path.exists() and not jsonl.exists():
             return None, []
+        import sqlite3
+
         try:
             private_file(path)  # mode 0600; SQLite gives the -wal and -shm files the same mode
             db = sqlite3.connect(path, timeout=BUSY_MS / 1000, isolation_level=None, check_same_thread=False)
@@ -447,6 +451,8 @@ class _Errors:
         return None
 
     def __exit__(self, kind, exc, tb) -> Literal[False]:  # noqa: ANN001
+        import sqlite3
+
         if isinstance(exc, sqlite3.Error):
             raise HistoryError(f"run history {self.path} unusable: {_why(exc)}") from None
         return False

@@ -14,6 +14,7 @@ from dataclasses import replace
 from operator import itemgetter
 
 import gevent
+from gevent.event import Event
 
 from .results import QueryResult
 
@@ -36,11 +37,13 @@ class Sampler:
         self.samples: list[tuple[float, float, int, str | None, str | None, str | None, tuple[int, ...]]] = []
         self._greenlet: gevent.Greenlet | None = None
         self._stopping = False
+        self._stop = Event()  # set by stop(): the pause between samples ends at once
         self.error: str | None = None
 
     def start(self, pids: list[int], t0: float) -> None:
         self.samples = []
         self._stopping = False
+        self._stop.clear()
         self.error = None
         self._greenlet = gevent.spawn(self._loop, list(pids), t0)
 
@@ -57,7 +60,7 @@ class Sampler:
                 last = now
                 for pid, wtype, wevent, state, blockers in rows:
                     self.samples.append((now - t0, dt, pid, wtype, wevent, state, tuple(blockers or ())))
-                gevent.sleep(self.interval)
+                self._stop.wait(self.interval)
         except gevent.GreenletExit:
             pass
         except Exception as exc:  # noqa: BLE001 - sampling is an extra; never fails the run
@@ -65,6 +68,7 @@ class Sampler:
 
     def stop(self) -> None:
         self._stopping = True
+        self._stop.set()  # a sample under way is finished, none is waited for
         if self._greenlet is not None:
             self._greenlet.join(timeout=max(1.0, self.interval * 5))
             if not self._greenlet.dead:

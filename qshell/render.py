@@ -52,8 +52,56 @@ def _tabulate() -> "ModuleType":
     return _tabulate_module
 
 
-def tabulate(*args: Any, **kwargs: Any) -> str:
-    return _tabulate().tabulate(*args, **kwargs)
+def tabulate(rows: Any, headers: Any = (), **kwargs: Any) -> str:
+    """``tabulate.tabulate``; the summaries and listings of the default format (psql's look,
+    columns aligned as given, one line per value) are drawn without importing it."""
+    module = _tabulate_module
+    if (kwargs.get("tablefmt") == "aligned" and kwargs.get("disable_numparse") and kwargs.get("colalign")
+            and set(kwargs) == {"tablefmt", "disable_numparse", "colalign"}
+            and (module is None or (module.MIN_PADDING == 2 and not module.PRESERVE_WHITESPACE))):
+        text = _simple_aligned(rows, headers, kwargs["colalign"])
+        if text is not None:
+            return text
+    return _tabulate().tabulate(rows, headers, **kwargs)
+
+
+def _simple_aligned(rows: Any, headers: Any, colalign: Sequence[str]) -> str | None:
+    """What tabulate draws in the "aligned" format (padding 1, its minimum padding 2 beside
+    each column name, values stripped, columns aligned as given) for single-line text and
+    whole numbers; None for anything else (tabulate draws it then)."""
+    headers = list(headers)
+    if not rows or not headers or len(colalign) != len(headers):
+        return None
+    table = []
+    for row in rows:
+        if len(row) != len(headers):
+            return None
+        cells = []
+        for v in row:
+            if v is None:
+                v = ""
+            elif type(v) is int:
+                v = str(v)
+            elif type(v) is not str:
+                return None
+            cells.append(v.strip())
+        table.append(cells)
+    if any(not isinstance(h, str) or "\n" in h or "\r" in h or "\x1b" in h for h in headers) or any(
+            "\n" in c or "\r" in c or "\x1b" in c for row in table for c in row):
+        return None
+    widths = [text_width(h) + 2 for h in headers]
+    for row in table:
+        for j, cell in enumerate(row):
+            w = text_width(cell)
+            if w > widths[j]:
+                widths[j] = w
+    right = [a == "right" for a in colalign]
+
+    def line(cells: list[str]) -> str:  # tabulate strips each line's end
+        return "|".join(" " + (" " * (widths[j] - text_width(c)) + c if right[j] else c + " " * (widths[j] - text_width(c)))
+                        + " " for j, c in enumerate(cells)).rstrip()
+
+    return "\n".join([line(headers), "+".join("-" * (w + 2) for w in widths), *map(line, table)])
 
 
 class _Formats(Sequence[str]):

@@ -21,7 +21,7 @@ from .history import HistoryError, Results, RunStore
 from .host import ShellHost
 from .interrupt import sigint_calls
 from .pool import QueryPool, TxMode
-from .results import RunResult, Status
+from .results import DDL_TAGS, RunResult, Status
 from .sampler import Sampler
 from .streams import isatty
 
@@ -33,11 +33,9 @@ def fingerprint(queries) -> str:  # noqa: ANN001
     """A short stable id of a staged set (same SQL in the same order -> same id)."""
     import hashlib
 
-    h = hashlib.sha1()
-    for q in queries:
-        h.update(normalize(q).encode("utf-8"))
-        h.update(b"\0")
-    return h.hexdigest()[:12]
+    # each normalised query followed by a NUL, hashed in one call
+    text = "".join([normalize(q) + "\0" for q in queries])
+    return hashlib.sha1(text.encode("utf-8", "surrogatepass")).hexdigest()[:12]
 
 
 class RunCommands(ShellHost):
@@ -95,10 +93,10 @@ class RunCommands(ShellHost):
                     self._alone[key] = alone.get(key)
         return self._times, self._alone
 
-    def _remember(self, run: RunResult) -> None:
+    def _remember(self, run: RunResult, times: dict[str, float | None], alone: dict[str, float | None]) -> None:
+        """Keep ``run``'s measured times in ``times`` and ``alone`` (``_memory()``'s)."""
         if run.interrupted:  # an interrupted run's times are not measurements
             return
-        times, alone = self._memory()
         for q in run.queries:
             if q.status is Status.OK:
                 key = normalize(q.sql)
@@ -131,7 +129,7 @@ class RunCommands(ShellHost):
         settings = self.session.user.settings()  # what the user SET: every worker gets it
         if settings is not None:
             self.session.pool.session_settings = settings
-        times, _ = self._memory()
+        times, alone = self._memory()
         order = lpt_order(queries, times) if self.settings.order == "longest-first" else None
         pool = QueryPool(self.session.pool, queries, n, maxrows=self.settings.maxrows, mode=self._tx_mode(),
                          order=order, order_name=self.settings.order,
@@ -147,13 +145,15 @@ class RunCommands(ShellHost):
                 self.err.write("\r\x1b[K")
                 self.err.flush()
         run_id = f"{int(run.started_at * 1000):x}-{os.getpid():x}"
-        slow = slowdowns(run, self._memory()[1]) if run.n > 1 and not run.interrupted else {}
+        slow = slowdowns(run, alone) if run.n > 1 and not run.interrupted else {}
         failed = [q.diag for q in run.queries if q.diag is not None and q.status is Status.ERROR]
         if failed:
             self.last_error = failed[-1]
         self._report(run, run_id, queries, slow)
-        self._remember(run)
-        if any(q.changed_catalog for q in run.queries):
+        self._remember(run, times, alone)
+        # the distinct command tags (a run repeats a few), then whether one is DDL
+        tags = {q.command for q in run.queries if q.status is Status.OK}
+        if any(tag.split(" ", 1)[0] in DDL_TAGS for tag in tags):
             self.catalog_changed()
         self.last_run = run
         if pool.sampler is not None and pool.sampler.error:

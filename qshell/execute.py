@@ -260,7 +260,9 @@ def run_statement(conn, info: dict, sql: str, index: int, worker: int | None, ma
         cur = info.get(_CURSOR_KEY)
         if cur is None or cur.closed:
             cur = info[_CURSOR_KEY] = conn.cursor()  # one client cursor per connection, reused
-        _notices(conn)  # what earlier statements of qshell's own left there is not this one's
+        box = conn.notices
+        if box or box.__class__ is not deque:  # (made a deque once: psycopg2's list keeps only 50)
+            _notices(conn)  # what earlier statements of qshell's own left there is not this one's
         streamed = False
         in_tx = conn.get_transaction_status() != _IDLE
         wrapped = mode.wrapped
@@ -324,7 +326,7 @@ def run_statement(conn, info: dict, sql: str, index: int, worker: int | None, ma
                 count = max(cur.rowcount, 0)
             if own_tx:
                 cur.execute(mode.end)
-        notices = _notices(conn)
+        notices = _notices(conn) if conn.notices else ()
         if restore_timeout is not None:
             cur.execute("SELECT set_config('statement_timeout', %s, false)", (restore_timeout,))
             restore_timeout = None

@@ -22,7 +22,7 @@ from gevent.queue import Empty, JoinableQueue, Queue
 
 from .database import Capacity, Database
 from .errors import ConnectionFailed, QshellError
-from .execute import AUTOCOMMIT, CANCELLING, ISOLATION_LEVELS, TxMode, _Interrupted, execute_on, refuse_reason, settle
+from .execute import AUTOCOMMIT, CANCELLING, ISOLATION_LEVELS, TxMode, _Interrupted, execute_on, refuse_reason, run_statement, settle
 from .results import Progress, QueryResult, RunResult, Status
 
 # the engine's public names, importable from here
@@ -80,34 +80,40 @@ class QueryPool:
 
     def executor(self, number: int, fairy) -> None:  # noqa: ANN001
         """Take queries one at a time until the queue is empty (or the run is stopped)."""
+        # the loop runs once per query: what it needs is looked up once
+        get, task_done, put, clock = self.tasks.get_nowait, self.tasks.task_done, self.output_queue.put, time.perf_counter
+        active, start, maxrows, mode = self.active, self._start, self.maxrows, self.mode
+        conn = info = lost = None
         try:
             while not self._stopping:
                 try:
-                    index, sql = self.tasks.get_nowait()
+                    index, sql = get()
                 except Empty:
                     break
-                now = time.perf_counter()
-                picked = now - self._start
-                self.active[number] = (index, now)
+                now = clock()
+                picked = now - start
+                active[number] = (index, now)
                 try:
-                    if fairy is None or fairy.dbapi_connection is None or fairy.dbapi_connection.closed:
-                        fairy = None
-                        fairy = self.db.checkout()
-                    result = execute_on(fairy, sql, index, number, self.maxrows, self._start, picked, self.mode)
+                    if fairy is None or fairy.dbapi_connection is not conn or conn.closed:
+                        if fairy is None or fairy.dbapi_connection is None or fairy.dbapi_connection.closed:
+                            fairy = None
+                            fairy = self.db.checkout()
+                        conn, info, lost = fairy.dbapi_connection, fairy.info, fairy.invalidate
+                    result = run_statement(conn, info, sql, index, number, maxrows, start, picked, mode, lost=lost)
                 except _Interrupted as stop:
                     result = stop.result
                     self._stopping = True
                     if stop.keyboard:  # Python raised Ctrl-C here, in a worker: stop the whole run
                         self.interrupt()
                 except QshellError as exc:
-                    end = time.perf_counter() - self._start
+                    end = clock() - start
                     result = QueryResult(index=index, sql=sql, status=Status.ERROR, worker=number,
                                          error=str(exc), wait_s=picked, start_s=picked, end_s=end)
-                self.active.pop(number, None)
+                active.pop(number, None)
                 self.done += 1
-                self._last = time.perf_counter()
-                self.output_queue.put(result)
-                self.tasks.task_done()
+                self._last = clock()
+                put(result)
+                task_done()
                 if self.stop_on_error and result.status in (Status.ERROR, Status.TIMEOUT) and not self._stopping:
                     self._abort(number)
         finally:

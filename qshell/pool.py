@@ -83,7 +83,8 @@ class QueryPool:
         # the loop runs once per query: what it needs is looked up once
         get, task_done, put, clock = self.tasks.get_nowait, self.tasks.task_done, self.output_queue.put, time.perf_counter
         active, start, maxrows, mode = self.active, self._start, self.maxrows, self.mode
-        conn = info = lost = None
+        conn = lost = None
+        info: dict = {}
         try:
             while not self._stopping:
                 try:

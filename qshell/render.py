@@ -695,16 +695,12 @@ def _int(value: int | None) -> str:
     return "null" if value is None else str(int(value))
 
 
-def run_lines(run: RunResult, run_id: str, slow: Mapping[int, float] | None = None) -> Iterator[str]:
-    """A run in JSON lines, one record at a time: each query's record, then the run's."""
-    enc = RecordEncoder(run_id, slow)
-    for q in run.queries:
-        yield enc.line(enc.head(q), q)
-    yield json_line(run_record(run, run_id))
-
-
 def run_json(run: RunResult, run_id: str, slow: Mapping[int, float] | None = None) -> str:
-    return "\n".join(run_lines(run, run_id, slow))
+    """A run as JSON lines: each query's record, then the run's."""
+    enc = RecordEncoder(run_id, slow)
+    lines = [enc.line(enc.head(q), q) for q in run.queries]
+    lines.append(json_line(run_record(run, run_id)))
+    return "\n".join(lines)
 
 
 # -- live progress, sweep, repeats, history, compare ---------------------------------------

@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from statistics import median
+from functools import lru_cache
 from typing import Iterable, Mapping, Sequence
 
 from .results import QueryResult, RunResult
 
 
+@lru_cache(maxsize=4096)
 def normalize(sql: str) -> str:
     """The key under which a query's timings are remembered (whitespace-insensitive)."""
     return " ".join(sql.split())
@@ -45,7 +46,9 @@ def stats(values: Iterable[float]) -> Stats:
     if not xs:
         return Stats(0, 0.0, 0.0, 0.0, 0.0)
     rank = max(1, math.ceil(0.95 * len(xs)))
-    return Stats(len(xs), xs[0], median(xs), xs[rank - 1], xs[-1])
+    half = len(xs) // 2
+    middle = xs[half] if len(xs) % 2 else (xs[half - 1] + xs[half]) / 2  # statistics.median, without its import
+    return Stats(len(xs), xs[0], middle, xs[rank - 1], xs[-1])
 
 
 def lanes(run: RunResult) -> dict[int, list[QueryResult]]:

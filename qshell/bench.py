@@ -5,6 +5,10 @@ appends one JSON record to ``history/benchmarks.jsonl`` and regenerates
 ``history/README.md``. Every comparison is a ratio measured in the same run, the two
 sides alternating, the median of ``--reps`` repetitions. Nothing here asserts a time:
 the figures are recorded, and the targets are reported as met or missed.
+
+Whole qshell processes run this very package (``PYTHONPATH``, from a scratch working
+directory) with Python's bytecode cache (kept in the bench's temporary directory), as
+an installed qshell has it.
 """
 from __future__ import annotations
 
@@ -17,6 +21,7 @@ import json  # noqa: E402
 import os  # noqa: E402
 import platform  # noqa: E402
 import re  # noqa: E402
+import shutil  # noqa: E402
 import statistics  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
@@ -31,12 +36,18 @@ from .sets import DEMO  # noqa: E402
 
 TARGETS = {
     "throughput_ratio_n8": ">= 0.5",
+    "throughput_ratio_n32": ">= 0.45",
     "makespan_ratio": "<= 1.03 (+5 ms)",
     "processes_ratio": "< 1 (qshell faster)",
+    "process_whole_ratio": "< 1 (the whole qshell process faster)",
     "startup_s": "<= 0.35",
+    "startup_vs_pgcli": "<= 0.7",
     "memory_growth_mb": "<= 64",
+    "e2e_ratio": ">= 0.25",
+    "history_ratio": "<= 1.2",
 }
 SELECT1 = "SELECT 1"
+CASES = ("throughput", "makespan", "processes", "startup", "memory", "scaling", "seed", "e2e", "history")
 
 
 def _median(xs: list[float]) -> float:
@@ -44,28 +55,50 @@ def _median(xs: list[float]) -> float:
 
 
 class Bench:
-    def __init__(self, dsn: str, reps: int, tiny: bool, bin_dir: Path, log=print) -> None:  # noqa: ANN001
+    def __init__(self, dsn: str, reps: int, tiny: bool, bin_dir: Path, log=print, pgcli: str | None = None) -> None:  # noqa: ANN001
         self.dsn = dsn
         self.reps = reps
         self.tiny = tiny
         self.bin = bin_dir
         self.log = log
+        self.pgcli = pgcli
         self.db = Database(dsn)
         self.tmp = Path(tempfile.mkdtemp(prefix="qshell-bench-"))
+        # qshell processes: this package (not one the working directory holds), bytecode cached
+        env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+        package_root = str(Path(__file__).resolve().parent.parent)
+        env["PYTHONPATH"] = os.pathsep.join([package_root] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
+        env["PYTHONPYCACHEPREFIX"] = str(self.tmp / "pycache")
+        self.env = env
 
     # -- helpers -----------------------------------------------------------------
     def _engine_run(self, queries: list[str], n: int, order: list[int] | None = None):
         return QueryPool(self.db, queries, n, maxrows=10, order=order,
                          order_name="longest-first" if order else "fifo").run()
 
-    def _proc_wall(self, argv: list[str], env: dict | None = None) -> float:
-        t = time.perf_counter()
-        subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL,
-                       env=env, check=False)
-        return time.perf_counter() - t
+    def _proc_wall(self, argv: list[str], stdin: Path | None = None, stdout: Path | None = None, qshell: bool = False) -> float:
+        """Wall time of one whole process (a qshell one with this package and its bytecode)."""
+        with open(stdin or os.devnull, "rb") as fin, open(stdout or os.devnull, "wb") as fout:
+            t = time.perf_counter()
+            subprocess.run(argv, stdout=fout, stderr=subprocess.DEVNULL, stdin=fin, check=False,
+                           env=self.env if qshell else None, cwd=self.tmp)
+            return time.perf_counter() - t
 
-    def _qshell(self) -> list[str]:
-        return [sys.executable, "-m", "qshell", "-X", "--history-dir", str(self.tmp / "hist")]
+    def _qshell(self, history: Path | None = None) -> list[str]:
+        return [sys.executable, "-m", "qshell", "-X", "--history-dir", str(history or self.tmp / "hist")]
+
+    def _pgcli_argv(self, command: str) -> list[str] | None:
+        """pgcli running one command on the same server (its DSN given as host, port, user, db)."""
+        if not self.pgcli:
+            return None
+        import psycopg2.extensions
+
+        p = psycopg2.extensions.parse_dsn(self.dsn)
+        argv = [self.pgcli, "--less-chatty"]
+        for flag, key in (("-h", "host"), ("-p", "port"), ("-U", "user")):
+            if p.get(key):
+                argv += [flag, p[key]]
+        return argv + [p.get("dbname") or "postgres", "-c", command]
 
     # -- 1. tiny-query throughput against pgbench ------------------------------------------
     def throughput(self) -> dict:
@@ -138,7 +171,7 @@ class Bench:
             subprocess.run(["xargs", "-0", "-P", str(len(queries)), "-I{}", psql, "-X", "-q", "-c", "{}", self.dsn],
                            stdin=open(qfile, "rb"), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
             p = time.perf_counter() - t
-            w = self._proc_wall(self._qshell() + qargs + ["-c", f"\\go {len(queries)}", self.dsn])
+            w = self._proc_wall(self._qshell() + qargs + ["-c", f"\\go {len(queries)}", self.dsn], qshell=True)
             engine.append(run.wall_s)
             procs.append(p)
             whole.append(w)
@@ -146,28 +179,49 @@ class Bench:
         out = {"queries": len(queries), "qshell_run_ms": round(_median(engine) * 1000, 1),
                "xargs_psql_ms": round(_median(procs) * 1000, 1), "ratio": round(_median(ratios), 4),
                "qshell_process_ms": round(_median(whole) * 1000, 1),
-               "process_ratio": round(_median(whole) / _median(procs), 4) if procs else 0.0}
+               "process_ratio": round(_median([w / p for w, p in zip(whole, procs, strict=True)]), 4) if procs else 0.0}
         self.log(f"  processes: qshell run {out['qshell_run_ms']} ms vs xargs -P {len(queries)} psql {out['xargs_psql_ms']} ms"
-                 f" (ratio {out['ratio']}); whole qshell process {out['qshell_process_ms']} ms")
+                 f" (ratio {out['ratio']}); whole qshell process {out['qshell_process_ms']} ms"
+                 f" (ratio {out['process_ratio']})")
         return out
 
     # -- 4. start-up -------------------------------------------------------------------------------
     def startup(self) -> dict:
-        q, p = [], []
+        """``qshell -c '\\q'`` against psql; then one statement, ``-c 'SELECT 1;'``, against psql and
+        (when found) pgcli's ``-c``: start, connect, run it, print it, exit."""
+        pgcli = self._pgcli_argv("SELECT 1;")
+        if pgcli:
+            check = subprocess.run(pgcli, capture_output=True, text=True, stdin=subprocess.DEVNULL, check=False, timeout=60)
+            if check.returncode != 0 or "1" not in check.stdout:
+                self.log(f"  pgcli did not run SELECT 1 (exit {check.returncode}: {check.stderr.strip()[-300:]}): left out of the comparison")
+                pgcli = None
+        q, p, q1, p1, c1 = [], [], [], [], []
         for _ in range(self.reps + 1):
-            q.append(self._proc_wall(self._qshell() + ["-c", "\\q", self.dsn]))
+            q.append(self._proc_wall(self._qshell() + ["-c", "\\q", self.dsn], qshell=True))
             p.append(self._proc_wall([str(self.bin / "psql"), "-X", "-c", "\\q", self.dsn]))
-        q, p = q[1:], p[1:]  # the first pair warms the page cache
+            q1.append(self._proc_wall(self._qshell() + [self.dsn, "-c", "SELECT 1;"], qshell=True))
+            p1.append(self._proc_wall([str(self.bin / "psql"), "-X", self.dsn, "-c", "SELECT 1;"]))
+            if pgcli:
+                c1.append(self._proc_wall(pgcli))
+        q, p, q1, p1, c1 = q[1:], p[1:], q1[1:], p1[1:], c1[1:]  # the first round warms caches
         out = {"qshell_s": round(_median(q), 4), "psql_s": round(_median(p), 4),
-               "ratio": round(_median([a / b for a, b in zip(q, p, strict=True)]), 2)}
-        self.log(f"  start-up: qshell {out['qshell_s']} s, psql {out['psql_s']} s")
+               "ratio": round(_median([a / b for a, b in zip(q, p, strict=True)]), 2),
+               "qshell_select1_s": round(_median(q1), 4), "psql_select1_s": round(_median(p1), 4),
+               "pgcli_select1_s": round(_median(c1), 4) if c1 else None,
+               "pgcli_ratio": round(_median([a / b for a, b in zip(q1, c1, strict=True)]), 3) if c1 else None}
+        self.log(f"  start-up: qshell {out['qshell_s']} s, psql {out['psql_s']} s; one SELECT 1: qshell"
+                 f" {out['qshell_select1_s']} s, psql {out['psql_select1_s']} s, pgcli {out['pgcli_select1_s'] or '-'} s"
+                 f" (qshell/pgcli {out['pgcli_ratio'] or '-'})")
         return out
 
     # -- 5. memory of a huge result --------------------------------------------------------------------
-    def _peak_rss(self, argv: list[str]) -> float:
+    def _peak_rss(self, argv: list[str], stdin: Path | None = None) -> float:
+        """Peak RSS (MB) of a qshell process, polled every 5 ms."""
         import psutil
 
-        proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+        with open(stdin or os.devnull, "rb") as fin:
+            proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=fin,
+                                    env=self.env, cwd=self.tmp)
         peak = 0
         ps = psutil.Process(proc.pid)
         while proc.poll() is None:
@@ -232,6 +286,75 @@ class Bench:
             self.log(f"  seed N={n}: wall {wall:.3f} s, bound {_median(bounds):.3f} s")
         return out
 
+    # -- 8. end to end: the whole process on many staged statements, against pgbench ---------------------
+    def e2e(self) -> dict:
+        """``qshell -X --format json DSN`` fed K lines ``\\add SELECT 1;`` then ``\\go 8``, its JSON
+        lines to a file (start-up, reading, staging, the run, rendering, the run history), against
+        ``pgbench -n -c 8 -j 2 -t K/8`` running the same K statements (its whole process too)."""
+        k = 2000 if self.tiny else 50000
+        script = self.tmp / "e2e.sql"
+        script.write_text("\\add SELECT 1;\n" * k + "\\go 8\n")
+        select1 = self.tmp / "select1.sql"
+        select1.write_text(SELECT1 + ";\n")
+        out_file = self.tmp / "e2e.json"
+        hist = self.tmp / "e2e-hist"
+        argv = self._qshell(hist) + ["--format", "json", self.dsn]
+        pgbench = [str(self.bin / "pgbench"), "-n", "-c", "8", "-j", "2", "-t", str(k // 8), "-f", str(select1), self.dsn]
+        self._proc_wall(argv, stdin=script, stdout=out_file, qshell=True)  # warm: bytecode, the history file
+        qs, ps = [], []
+        for _ in range(self.reps):
+            ps.append(self._proc_wall(pgbench))
+            qs.append(self._proc_wall(argv, stdin=script, stdout=out_file, qshell=True))
+        lines = out_file.read_text().splitlines()
+        run = json.loads(lines[-1]) if lines else {}
+        if len(lines) != k + 1 or run.get("type") != "run" or run.get("ok") != k:
+            raise RuntimeError(f"end to end: expected {k} query records and a run record, got {len(lines)} lines")
+        peak = self._peak_rss(argv, stdin=script)
+        out = {"statements": k, "qshell_s": round(_median(qs), 4), "pgbench_s": round(_median(ps), 4),
+               "ratio": round(_median([p / q for p, q in zip(ps, qs, strict=True)]), 3),
+               "run_wall_ms": run.get("wall_ms"), "peak_mb": round(peak, 1)}
+        self.log(f"  end to end: {k} statements, qshell {out['qshell_s']} s (its run {out['run_wall_ms']} ms,"
+                 f" peak {out['peak_mb']} MB), pgbench {out['pgbench_s']} s, ratio {out['ratio']}")
+        return out
+
+    # -- 9. a large run history does not slow a run ---------------------------------------------------------
+    def history(self) -> dict:
+        """A five-line script (four ``\\add``, ``\\go 4``) with an empty run history, then with
+        one holding R runs of Q queries each (one real run, stored again R - 1 times)."""
+        from .history import RunStore
+
+        runs, size = (3, 500) if self.tiny else (15, 10000)
+        full = self.tmp / "history-full"
+        big = self.tmp / "history-big.sql"
+        big.write_text("".join(f"\\add SELECT {i};\n" for i in range(1, size + 1)) + "\\go 8\n")
+        self._proc_wall(self._qshell(full) + [self.dsn], stdin=big, qshell=True)
+        store, _ = RunStore.open(full, create=False)
+        if store is None:
+            raise RuntimeError("history: the large run was not recorded")
+        try:
+            numbered, _ = store.last(1)
+            rec = numbered[0][1]
+            for i in range(1, runs):
+                store.append({**rec, "run_id": f"{rec['run_id']}-{i}", "started_at": rec["started_at"] + i})
+            stored = store.count()
+        finally:
+            store.close()
+        size_mb = sum(f.stat().st_size for f in full.glob("runs.sqlite*")) / 2**20
+        small = self.tmp / "history-small.sql"
+        small.write_text("".join(f"\\add SELECT {i};\n" for i in range(1, 5)) + "\\go 4\n")
+        empty_s, full_s = [], []
+        for rep in range(self.reps + 1):
+            empty = self.tmp / f"history-empty-{rep}"
+            empty_s.append(self._proc_wall(self._qshell(empty) + [self.dsn], stdin=small, qshell=True))
+            full_s.append(self._proc_wall(self._qshell(full) + [self.dsn], stdin=small, qshell=True))
+        empty_s, full_s = empty_s[1:], full_s[1:]
+        out = {"runs": stored, "queries_per_run": size, "history_mb": round(size_mb, 2),
+               "empty_s": round(_median(empty_s), 4), "full_s": round(_median(full_s), 4),
+               "ratio": round(_median([f / e for f, e in zip(full_s, empty_s, strict=True)]), 3)}
+        self.log(f"  history: five-line script {out['empty_s']} s with an empty history, {out['full_s']} s with"
+                 f" {stored} runs of {size} queries ({out['history_mb']} MB): ratio {out['ratio']}")
+        return out
+
     def close(self) -> None:
         self.db.close()
 
@@ -249,13 +372,22 @@ def machine() -> dict:
             "platform": platform.platform()}
 
 
-def default_history_dir() -> Path:
-    """The source checkout's ``history/`` when qshell runs from one; else ``./history``
-    (an installed package must never write into site-packages)."""
-    checkout = Path(__file__).resolve().parent.parent
-    if (checkout / "pyproject.toml").is_file() and (checkout / "history").is_dir():
-        return checkout / "history"
-    return Path.cwd() / "history"
+def _checkout(directory: Path) -> bool:
+    """``directory`` is a source checkout of qshell (its pyproject.toml and its history/)."""
+    try:
+        return (directory / "history").is_dir() and 'name = "qshell"' in (directory / "pyproject.toml").read_text()
+    except OSError:
+        return False
+
+
+def default_history_dir() -> Path | None:
+    """Where the records go: the history/ of the checkout this package runs from, else of
+    the checkout that is the working directory; None otherwise (an installed package
+    must never write into site-packages, nor guess: the bench asks for --history-dir)."""
+    for directory in (Path(__file__).resolve().parent.parent, Path.cwd()):
+        if _checkout(directory):
+            return directory / "history"
+    return None
 
 
 def commit() -> str:
@@ -273,18 +405,31 @@ def targets(rec: dict) -> dict:
     if "throughput" in c:
         v = c["throughput"]["8"]["ratio"]
         out["throughput_ratio_n8"] = {"value": v, "met": v >= 0.5}
+        v = c["throughput"]["32"]["ratio"]
+        out["throughput_ratio_n32"] = {"value": v, "met": v >= 0.45}
     if "makespan" in c:
         worst = max(c["makespan"].values(), key=lambda x: x["ratio"])
         out["makespan_ratio"] = {"value": worst["ratio"], "met": all(x["met"] for x in c["makespan"].values())}
     if "processes" in c:
         v = c["processes"]["ratio"]
         out["processes_ratio"] = {"value": v, "met": v < 1}
+        v = c["processes"]["process_ratio"]
+        out["process_whole_ratio"] = {"value": v, "met": v < 1}
     if "startup" in c:
         v = c["startup"]["qshell_s"]
         out["startup_s"] = {"value": v, "met": v <= 0.35}
+        v = c["startup"].get("pgcli_ratio")
+        if v is not None:
+            out["startup_vs_pgcli"] = {"value": v, "met": v <= 0.7}
     if "memory" in c:
         v = c["memory"]["growth_mb"]
         out["memory_growth_mb"] = {"value": v, "met": v <= 64}
+    if "e2e" in c:
+        v = c["e2e"]["ratio"]
+        out["e2e_ratio"] = {"value": v, "met": v >= 0.25}
+    if "history" in c:
+        v = c["history"]["ratio"]
+        out["history_ratio"] = {"value": v, "met": v <= 1.2}
     return out
 
 
@@ -303,13 +448,16 @@ def write_readme(history: Path) -> None:
                 continue
     lines = [README_HEAD.read_text().rstrip(), "", "## Recorded benchmark runs", "",
              "Generated by `python -m qshell.bench` from `benchmarks.jsonl`; targets in brackets.", "",
-             "| date | commit | machine | PG | throughput N=8 ÷ pgbench [≥ 0.5] | worst makespan ÷ bound [≤ 1.03] |"
-             " run ÷ xargs psql [< 1] | start-up qshell / psql [≤ 0.35 s] | memory growth, 5M rows [≤ 64 MB] |"
-             " µs/query at 1k / 10k / 100k | seed N=1/2/3/5 wall (s) |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
+             "| date | commit | machine | PG | throughput N=8 ÷ pgbench [≥ 0.5] | N=32 [≥ 0.45] |"
+             " worst makespan ÷ bound [≤ 1.03] | run ÷ xargs psql [< 1] | whole process ÷ xargs psql [< 1] |"
+             " start-up qshell / psql [≤ 0.35 s] | `-c 'SELECT 1;'` qshell ÷ pgcli [≤ 0.7] |"
+             " end to end ÷ pgbench [≥ 0.25] | history of large runs ÷ empty [≤ 1.2] |"
+             " memory growth, 5M rows [≤ 64 MB] | µs/query at 1k / 10k / 100k | seed N=1/2/3/5 wall (s) |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in records:
         c = r.get("cases", {})
         thr = c.get("throughput", {}).get("8", {})
+        thr32 = c.get("throughput", {}).get("32", {})
         mk = c.get("makespan", {})
         worst = max((x["ratio"] for x in mk.values()), default=0)
         pr = c.get("processes", {})
@@ -317,12 +465,22 @@ def write_readme(history: Path) -> None:
         mem = c.get("memory", {})
         sc = c.get("scaling", {})
         seed = c.get("seed", {}).get("rows", [])
+        e2e = c.get("e2e", {})
+        hist = c.get("history", {})
+        pgcli = (f"{st['pgcli_ratio']} ({st['qshell_select1_s']} s vs {st['pgcli_select1_s']} s)"
+                 if st.get("pgcli_ratio") is not None else "-")
+        whole = (f"{pr['process_ratio']} ({pr['qshell_process_ms']} vs {pr['xargs_psql_ms']} ms)"
+                 if "process_ratio" in pr and "qshell_process_ms" in pr else "-")
+        end = (f"{e2e['ratio']} ({e2e['qshell_s']} s vs {e2e['pgbench_s']} s, {e2e['statements']} statements,"
+               f" peak {e2e['peak_mb']} MB)" if e2e else "-")
+        large = (f"{hist['ratio']} ({hist['runs']} runs × {hist['queries_per_run']}, {hist['history_mb']} MB)"
+                 if hist else "-")
         lines.append(
             f"| {r.get('date', '')[:16]} | {r.get('commit', '')} | {r.get('machine', {}).get('cores', '?')} cores"
             f"{' (tiny)' if r.get('tiny') else ''} | {r.get('server_version', '')} | {thr.get('ratio', '-')}"
-            f" ({thr.get('qshell_qps', '-')} q/s vs {thr.get('pgbench_tps', '-')} tps) | {worst or '-'} |"
-            f" {pr.get('ratio', '-')} | {st.get('qshell_s', '-')} s / {st.get('psql_s', '-')} s |"
-            f" {mem.get('growth_mb', '-')} MB ({mem.get('rows', '-')} rows) |"
+            f" ({thr.get('qshell_qps', '-')} q/s vs {thr.get('pgbench_tps', '-')} tps) | {thr32.get('ratio', '-')} |"
+            f" {worst or '-'} | {pr.get('ratio', '-')} | {whole} | {st.get('qshell_s', '-')} s / {st.get('psql_s', '-')} s |"
+            f" {pgcli} | {end} | {large} | {mem.get('growth_mb', '-')} MB ({mem.get('rows', '-')} rows) |"
             f" {' / '.join(str(v.get('us_per_query')) for v in sc.values()) or '-'} |"
             f" {' / '.join(str(x['wall_s']) for x in seed) or '-'} |")
     (history / "README.md").write_text("\n".join(lines) + "\n")
@@ -334,11 +492,25 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--reps", type=int, default=5, help="repetitions of each comparison (median)")
     p.add_argument("--scale", type=int, default=10, help="pgbench scale for the seed's experiment")
     p.add_argument("--tiny", action="store_true", help="small sizes (for the test suite); recorded as tiny")
-    p.add_argument("--history-dir", default=str(default_history_dir()),
-                   help="where benchmarks.jsonl and README.md are written (default: the checkout's history/,"
-                        " else ./history)")
-    p.add_argument("--cases", default="throughput,makespan,processes,startup,memory,scaling,seed")
+    p.add_argument("--history-dir", help="where benchmarks.jsonl and README.md are written (default: the history/"
+                                          " of the qshell checkout it runs from or in; required elsewhere)")
+    p.add_argument("--pgcli", default=shutil.which("pgcli"), metavar="PATH",
+                   help="pgcli, for the start-up comparison (default: pgcli on PATH; none: the comparison is skipped)")
+    p.add_argument("--cases", default=",".join(CASES))
     args = p.parse_args(argv)
+    history = Path(args.history_dir) if args.history_dir else default_history_dir()
+    if history is None:
+        print("python -m qshell.bench: not run from a checkout of qshell: give --history-dir DIR for the records",
+              file=sys.stderr)
+        return 2
+    if args.pgcli and not shutil.which(args.pgcli):
+        print(f"python -m qshell.bench: --pgcli {args.pgcli}: no such program", file=sys.stderr)
+        return 2
+    cases = [c.strip() for c in args.cases.split(",") if c.strip()]
+    unknown = [c for c in cases if c not in CASES]
+    if unknown:
+        print(f"python -m qshell.bench: unknown case(s) {', '.join(unknown)}; the cases: {', '.join(CASES)}", file=sys.stderr)
+        return 2
     from .sandbox import pgbench_path, start
 
     box = None
@@ -346,8 +518,7 @@ def main(argv: list[str] | None = None) -> int:
     if not dsn:
         box = start(Path(tempfile.mkdtemp(prefix="qshell-bench-pg-")) / "data")
         dsn = box.dsn
-    bench = Bench(dsn, max(1, args.reps), args.tiny, pgbench_path().parent)
-    cases = [c.strip() for c in args.cases.split(",") if c.strip()]
+    bench = Bench(dsn, max(1, args.reps), args.tiny, pgbench_path().parent, pgcli=args.pgcli)
     rec = {"type": "benchmark", "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "qshell": __version__,
            "commit": commit(), "machine": machine(), "tiny": args.tiny, "reps": bench.reps,
            "server_version": bench.db.info().get("server_version", ""), "cases": {}}
@@ -372,7 +543,6 @@ def main(argv: list[str] | None = None) -> int:
     print("targets:")
     for name, t in rec["targets"].items():
         print(f"  {name}: {t['value']} [{TARGETS[name]}] {'met' if t['met'] else 'MISSED'}")
-    history = Path(args.history_dir)
     history.mkdir(parents=True, exist_ok=True)
     with open(history / "benchmarks.jsonl", "a", encoding="utf-8") as fh:
         fh.write(json.dumps(rec, separators=(",", ":")) + "\n")

@@ -1,4 +1,4 @@
-"""The connection side of the engine: a SQLAlchemy engine and pool on one libpq target
+"""The connection side of the engine: a SQLAlchemy connection pool on one libpq target
 (the workers' connections), the side connection for qshell's own queries (sampler,
 catalog, capacity), capacity checks. The user's own session is not here: see
 ``usersession.UserSession``."""
@@ -20,9 +20,10 @@ from .execute import _error_text, _Interrupted, conn_params, execute_on, settle
 from .results import QueryResult, Status
 
 if TYPE_CHECKING:  # pragma: no cover
-    from sqlalchemy.engine import Engine
+    from sqlalchemy.pool import QueuePool
 
 CONNECT_TIMEOUT = 15.0  # green mode ignores libpq's connect_timeout: guard with gevent.Timeout
+_FRESH = "qshell_fresh"  # connection record info: just connected, nothing to pre-ping
 
 
 # With client_encoding SQL_ASCII (PGCLIENTENCODING=SQL_ASCII, say) the server sends a
@@ -80,7 +81,7 @@ class Capacity:
 
 
 class Database:
-    """A SQLAlchemy engine on one libpq target, its pool sized to the largest N asked.
+    """A SQLAlchemy connection pool on one libpq target, sized to the largest N asked.
 
     ``dsn`` is anything libpq takes (conninfo string or URI); PG* variables, service
     files and ~/.pgpass apply because libpq reads them. ``password`` (from -W) is passed
@@ -91,7 +92,7 @@ class Database:
         self.dsn = dsn
         self._password = password
         self.connect_timeout = connect_timeout
-        self._engine: "Engine | None" = None
+        self._pool: "QueuePool | None" = None
         self._size = 0
         self.session_settings: dict[str, str] = {}  # the user's session settings, given to every worker
         self._monitor = None  # the side connection (sampler, catalog, capacity), outside the pool
@@ -114,30 +115,39 @@ class Database:
         self._lost = False
 
     # -- pool ---------------------------------------------------------------
-    def _make_engine(self, size: int) -> "Engine":
-        from sqlalchemy import create_engine, event  # imported at the first statement, not at start-up
+    def _make_pool(self, size: int) -> "QueuePool":
+        """SQLAlchemy's ``QueuePool`` of ``size`` connections, ``max_overflow`` 0, each
+        checked by a round trip when it is taken again (the pre-ping). The pool alone: the
+        workers run on its DBAPI connections, so no engine nor dialect is made (a dialect's
+        import and first-connect queries cost 20 ms of a short script's run)."""
+        from sqlalchemy import event, exc  # imported at the first run, not at start-up
+        from sqlalchemy.pool import QueuePool
 
-        def connect():
-            return self._connect_raw()
+        pool = QueuePool(self._connect_raw, pool_size=size, max_overflow=0, timeout=self.connect_timeout)
 
-        engine = create_engine(
-            "postgresql+psycopg2://",
-            creator=connect,
-            pool_size=size,
-            max_overflow=0,
-            pool_timeout=self.connect_timeout,
-            pool_pre_ping=True,
-            isolation_level="AUTOCOMMIT",
-        )
+        def connected(dbapi_conn, record) -> None:  # noqa: ANN001
+            record.info[_FRESH] = True
+
+        def checkout(dbapi_conn, record, proxy) -> None:  # noqa: ANN001
+            # the pre-ping (SQLAlchemy's recipe for a pool without a dialect): a dead
+            # connection (server restart, killed backend) is replaced before it is used
+            if record.info.pop(_FRESH, False):
+                return
+            try:
+                dbapi_conn.cursor().execute("SELECT 1")
+            except psycopg2.Error as e:
+                raise exc.DisconnectionError(str(e)) from e
 
         def invalidated(dbapi_conn, record, exception) -> None:  # noqa: ANN001
-            # a pre-ping found the connection dead (server restart, killed backend):
-            # SQLAlchemy reconnects; checkout() tells the user once it has succeeded
+            # a pre-ping found the connection dead: SQLAlchemy reconnects; checkout() tells
+            # the user once it has succeeded
             if exception is not None:
                 self._lost = True
 
-        event.listen(engine, "invalidate", invalidated)
-        return engine
+        event.listen(pool, "connect", connected)
+        event.listen(pool, "checkout", checkout)
+        event.listen(pool, "invalidate", invalidated)
+        return pool
 
     def _connect_raw(self):
         """A new autocommit psycopg2 connection with the session's fixed settings.
@@ -167,17 +177,18 @@ class Database:
         """Make every session (pool, sampler) default_transaction_read_only, or not."""
         if on != self.readonly:
             self.readonly = on
-            if self._engine is not None:
-                self._engine.dispose()
+            if self._pool is not None:
+                self._pool.dispose()
+                self._pool = self._pool.recreate()
             if self._monitor is not None:
                 self._monitor.close()
                 self._monitor = None
 
     def ensure_pool(self, n: int) -> None:
         """Make the pool hold at least ``n`` connections (recreated only to grow)."""
-        if self._engine is None or self._size < n:
-            old = self._engine
-            self._engine = self._make_engine(max(n, 1))
+        if self._pool is None or self._size < n:
+            old = self._pool
+            self._pool = self._make_pool(max(n, 1))
             self._size = max(n, 1)
             if old is not None:
                 old.dispose()
@@ -189,10 +200,10 @@ class Database:
         ConnectionFailed with libpq's message.
         """
         self.ensure_pool(1)
-        assert self._engine is not None
+        assert self._pool is not None
         try:
             with gevent.Timeout(self.connect_timeout, ConnectionFailed(f"connection timed out after {self.connect_timeout:g} s")):
-                fairy = self._engine.raw_connection()
+                fairy = self._pool.connect()
         except ConnectionFailed:
             raise
         except Exception as exc:  # sqlalchemy OperationalError wrapping libpq's text
@@ -240,10 +251,9 @@ class Database:
     def pooled_connections(self) -> int:
         """qshell's own open connections: the pool's, and the sampler's."""
         own = 1 if self._monitor is not None and not self._monitor.closed else 0
-        if self._engine is None:
+        if self._pool is None:
             return own
-        pool = self._engine.pool
-        return pool.checkedin() + pool.checkedout() + own  # type: ignore[attr-defined]  # a QueuePool: Pool declares neither
+        return self._pool.checkedin() + self._pool.checkedout() + own
 
     def _connect_guarded(self):
         """``_connect_raw`` within ``connect_timeout`` seconds (green mode ignores libpq's
@@ -275,16 +285,17 @@ class Database:
 
     def dispose(self) -> None:
         """Close every pooled connection (the next checkout reconnects)."""
-        if self._engine is not None:
-            self._engine.dispose()
+        if self._pool is not None:
+            self._pool.dispose()
+            self._pool = self._pool.recreate()
 
     def close(self) -> None:
         if self._monitor is not None:
             self._monitor.close()
             self._monitor = None
-        if self._engine is not None:
-            self._engine.dispose()
-            self._engine = None
+        if self._pool is not None:
+            self._pool.dispose()
+            self._pool = None
             self._size = 0
 
     # -- facts about the server ----------------------------------------------
@@ -334,7 +345,7 @@ class Database:
         """Where we are connected, from libpq (never includes the password).
 
         Connects the side connection only: SQLAlchemy and the pool wait for the first
-        statement, which keeps start-up short."""
+        run, which keeps start-up short."""
         with self._monitor_lock:
             conn = self.monitor()
             return conn_params(conn)

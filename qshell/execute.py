@@ -86,10 +86,15 @@ class TxMode:
     def end(self) -> str:
         return "ROLLBACK" if self.rollback else "COMMIT"
 
-    @property
+    @cached_property
     def wraps(self) -> bool:
         """Every statement needs an explicit transaction (not only the streamed ones)."""
         return self.rollback or self.isolation is not None or self.readonly
+
+    @cached_property
+    def wrapped(self) -> bool:
+        """A streamed statement goes inside ``begin`` … ``end`` (a transaction mode, a timeout)."""
+        return self.wraps or bool(self.timeout_ms)
 
     def describe(self) -> str:
         parts = ["tx rollback" if self.rollback else "tx autocommit"]
@@ -255,10 +260,12 @@ def run_statement(conn, info: dict, sql: str, index: int, worker: int | None, ma
         cur = info.get(_CURSOR_KEY)
         if cur is None or cur.closed:
             cur = info[_CURSOR_KEY] = conn.cursor()  # one client cursor per connection, reused
-        _notices(conn)  # what earlier statements of qshell's own left there is not this one's
+        box = conn.notices
+        if box or box.__class__ is not deque:  # (made a deque once: psycopg2's list keeps only 50)
+            _notices(conn)  # what earlier statements of qshell's own left there is not this one's
         streamed = False
-        in_tx = conn.info.transaction_status != extensions.TRANSACTION_STATUS_IDLE
-        wrapped = mode.wraps or bool(mode.timeout_ms)
+        in_tx = conn.get_transaction_status() != _IDLE
+        wrapped = mode.wrapped
         if stream and streamable and not in_tx:
             head = mode.begin + "; " if wrapped else ""
             closing = bool(info.pop(_CLOSE_PENDING, None))
@@ -281,7 +288,7 @@ def run_statement(conn, info: dict, sql: str, index: int, worker: int | None, ma
             cur.execute(f"CLOSE {_CURSOR}")
         if streamed:
             t1 = time.perf_counter()
-            columns = tuple([Column(d.name, d.type_code) for d in cur.description])
+            columns = _columns(cur.description)
             first = cur.fetchall()
             if sink is None and len(first) < BATCH:  # the common case: one batch, no closure, no loop
                 kept = first if len(first) <= maxrows else first[:maxrows]
@@ -295,7 +302,7 @@ def run_statement(conn, info: dict, sql: str, index: int, worker: int | None, ma
                          else _drain(cur, first, maxrows, kept, more))
             if wrapped:
                 cur.execute(mode.end)  # its error, if any, is this statement's
-            command = f"SELECT {count}"
+            command = _SELECT_TAGS[count] if count < len(_SELECT_TAGS) else f"SELECT {count}"
         else:
             own_tx = not in_tx and mode.wraps
             if own_tx:
@@ -310,7 +317,7 @@ def run_statement(conn, info: dict, sql: str, index: int, worker: int | None, ma
             t1 = time.perf_counter()
             command = cur.statusmessage or ""
             if cur.description is not None:
-                columns = tuple(Column(d.name, d.type_code) for d in cur.description)
+                columns = _columns(cur.description)
                 if sink is not None:
                     count = _pour(conn, columns, cur.fetchmany(BATCH), lambda: cur.fetchmany(BATCH), sink)
                 else:
@@ -319,11 +326,17 @@ def run_statement(conn, info: dict, sql: str, index: int, worker: int | None, ma
                 count = max(cur.rowcount, 0)
             if own_tx:
                 cur.execute(mode.end)
-        notices = _notices(conn)
+        notices = _notices(conn) if conn.notices else ()
         if restore_timeout is not None:
             cur.execute("SELECT set_config('statement_timeout', %s, false)", (restore_timeout,))
             restore_timeout = None
-        return _ok(index, sql, worker, pid, columns, kept, count, command, picked, t0, t1, run_start, notices)
+        t2 = time.perf_counter()
+        return QueryResult(
+            index=index, sql=sql, status=Status.OK, worker=worker, pid=pid, columns=columns,
+            rows=tuple(kept), rowcount=count, command=command,
+            wait_s=picked, exec_s=t1 - t0, fetch_s=t2 - t1,
+            start_s=t0 - run_start, end_s=t2 - run_start, notices=notices,
+        )
     except _SinkFailed as failed:  # the statement is fine; a held cursor is closed with the next one
         raise failed.error from None
     except BaseException as exc:  # noqa: BLE001 - one failing query never stops the others
@@ -367,14 +380,20 @@ def run_statement(conn, info: dict, sql: str, index: int, worker: int | None, ma
         return result
 
 
-def _ok(index, sql, worker, pid, columns, kept, count, command, picked, t0, t1, run_start, notices) -> QueryResult:  # noqa: ANN001
-    t2 = time.perf_counter()
-    return QueryResult(
-        index=index, sql=sql, status=Status.OK, worker=worker, pid=pid, columns=columns,
-        rows=tuple(kept), rowcount=count, command=command,
-        wait_s=picked, exec_s=t1 - t0, fetch_s=t2 - t1,
-        start_s=t0 - run_start, end_s=t2 - run_start, notices=notices,
-    )
+_IDLE = extensions.TRANSACTION_STATUS_IDLE
+_SELECT_TAGS = tuple(f"SELECT {i}" for i in range(BATCH + 1))  # the command tags of small results, made once
+_COLUMNS: dict[tuple, tuple[Column, ...]] = {}  # result descriptions seen, as Columns (shared, bounded)
+
+
+def _columns(description) -> tuple[Column, ...]:  # noqa: ANN001 - psycopg2's cursor.description
+    """A result's columns; the same description gives the same (immutable) tuple."""
+    key = tuple([(d.name, d.type_code) for d in description])
+    found = _COLUMNS.get(key)
+    if found is None:
+        found = tuple([Column(name, oid) for name, oid in key])
+        if len(_COLUMNS) < 1024:
+            _COLUMNS[key] = found
+    return found
 
 
 def conn_params(conn) -> dict[str, str]:  # noqa: ANN001
@@ -429,13 +448,14 @@ def settle(fairy, worker: bool = False) -> None:  # noqa: ANN001
 _TX_CONTROL = frozenset({"BEGIN", "START", "COMMIT", "END", "ROLLBACK", "ABORT", "SAVEPOINT", "RELEASE", "PREPARE"})
 
 
+@lru_cache(maxsize=4096)
 def stage_refusal(sql: str) -> str | None:
     """Why ``sql`` cannot be a staged query, or None: what cannot run at all, and
-    transaction control (each staged query is its own transaction; see \\set tx)."""
-    reason = refuse_reason(sql)
-    if reason:
-        return reason
+    transaction control (each staged query is its own transaction; see \\set tx).
+    Cached per SQL text: a script staging one statement many times lexes it once."""
     word = first_keyword(sql)
+    if word == "COPY":
+        return refuse_reason(sql)
     if word in _TX_CONTROL and not (word == "PREPARE" and "TRANSACTION" not in sql.upper()):
         return (f"{word} cannot be staged: each staged query runs in a transaction of its own"
                 " (\\set tx rollback, \\set isolation ...); run it as a plain statement instead")

@@ -17,26 +17,25 @@ from . import csvout, render
 from .analysis import lpt_order, normalize, parse_n_list, slowdowns
 from .commands import Command
 from .errors import ExitStatus, UsageError
-from .history import HistoryError, RunStore
+from .history import HistoryError, Results, RunStore
 from .host import ShellHost
 from .interrupt import sigint_calls
 from .pool import QueryPool, TxMode
-from .results import RunResult, Status
+from .results import DDL_TAGS, RunResult, Status
 from .sampler import Sampler
 from .streams import isatty
 
 PROGRESS_EVERY = 0.2  # seconds between redraws of the live status line
+PRINT_BATCH = 1000  # JSON records per write
 
 
 def fingerprint(queries) -> str:  # noqa: ANN001
     """A short stable id of a staged set (same SQL in the same order -> same id)."""
     import hashlib
 
-    h = hashlib.sha1()
-    for q in queries:
-        h.update(normalize(q).encode("utf-8"))
-        h.update(b"\0")
-    return h.hexdigest()[:12]
+    # each normalised query followed by a NUL, hashed in one call
+    text = "".join([normalize(q) + "\0" for q in queries])
+    return hashlib.sha1(text.encode("utf-8", "surrogatepass")).hexdigest()[:12]
 
 
 class RunCommands(ShellHost):
@@ -94,15 +93,16 @@ class RunCommands(ShellHost):
                     self._alone[key] = alone.get(key)
         return self._times, self._alone
 
-    def _remember(self, run: RunResult) -> None:
+    def _remember(self, run: RunResult, times: dict[str, float | None], alone: dict[str, float | None]) -> None:
+        """Keep ``run``'s measured times in ``times`` and ``alone`` (``_memory()``'s)."""
         if run.interrupted:  # an interrupted run's times are not measurements
             return
-        times, alone = self._memory()
         for q in run.queries:
             if q.status is Status.OK:
-                times[normalize(q.sql)] = q.total_s
+                key = normalize(q.sql)
+                times[key] = q.total_s
                 if run.n == 1:
-                    alone[normalize(q.sql)] = q.total_s
+                    alone[key] = q.total_s
 
     # -- one measured run ------------------------------------------------------------
     def _tx_mode(self) -> TxMode:
@@ -129,7 +129,7 @@ class RunCommands(ShellHost):
         settings = self.session.user.settings()  # what the user SET: every worker gets it
         if settings is not None:
             self.session.pool.session_settings = settings
-        times, _ = self._memory()
+        times, alone = self._memory()
         order = lpt_order(queries, times) if self.settings.order == "longest-first" else None
         pool = QueryPool(self.session.pool, queries, n, maxrows=self.settings.maxrows, mode=self._tx_mode(),
                          order=order, order_name=self.settings.order,
@@ -145,13 +145,15 @@ class RunCommands(ShellHost):
                 self.err.write("\r\x1b[K")
                 self.err.flush()
         run_id = f"{int(run.started_at * 1000):x}-{os.getpid():x}"
-        slow = slowdowns(run, self._memory()[1]) if run.n > 1 and not run.interrupted else {}
+        slow = slowdowns(run, alone) if run.n > 1 and not run.interrupted else {}
         failed = [q.diag for q in run.queries if q.diag is not None and q.status is Status.ERROR]
         if failed:
             self.last_error = failed[-1]
-        self._record(run, run_id, queries, slow)
-        self._remember(run)
-        if any(q.changed_catalog for q in run.queries):
+        self._report(run, run_id, queries, slow)
+        self._remember(run, times, alone)
+        # the distinct command tags (a run repeats a few), then whether one is DDL
+        tags = {q.command for q in run.queries if q.status is Status.OK}
+        if any(tag.split(" ", 1)[0] in DDL_TAGS for tag in tags):
             self.catalog_changed()
         self.last_run = run
         if pool.sampler is not None and pool.sampler.error:
@@ -165,25 +167,53 @@ class RunCommands(ShellHost):
             self.err.write("\r\x1b[K" + render.progress_line(pool.progress(), width))
             self.err.flush()
 
-    def _record(self, run: RunResult, run_id: str, queries: tuple[str, ...], slow: dict) -> None:
-        if self.history_dir is None:
+    def _report(self, run: RunResult, run_id: str, queries: tuple[str, ...], slow: dict) -> None:
+        """The run's query records, each rendered once as JSON text: printed as JSON lines
+        (JSON format), in batches as they are rendered, and stored in the run history."""
+        store = self._runs(create=True) if self.history_dir is not None else None
+        printing = self.settings.format == "json"
+        if store is None and not printing:
             return
+        encoder = render.RecordEncoder(run_id, slow)
+        results = Results() if store is not None else None
+        lines: list[str] = []
+        unprinted: BaseException | None = None  # the output failed (a closed pipe): still recorded, then raised
+        for q in run.queries:
+            head = encoder.head(q)
+            if results is not None:
+                ok = q.status is Status.OK
+                results.add(head, q.sql if ok else None, round(q.total_s * 1000, 3) if ok else None)
+            if printing and unprinted is None:
+                lines.append(encoder.line(head, q))
+                if len(lines) >= PRINT_BATCH:
+                    unprinted = self._print(lines)
+                    lines = []
         record = render.run_record(run, run_id)
-        record.update(
-            fingerprint=fingerprint(queries),
-            label=render.preview(queries[0], 40) + (f" (+{len(queries) - 1})" if len(queries) > 1 else ""),
-            target=self.session.target(),
-            server_version=self.session.server_version,
-            sandbox=self.session.sandbox is not None,
-            results=[render.query_record(q, run_id, rows=False, slowdown=slow.get(q.index)) for q in run.queries],
-        )
-        store = self._runs(create=True)
-        if store is None:
-            return
+        if printing and unprinted is None:
+            lines.append(render.json_line(record))
+            unprinted = self._print(lines)
+        if store is not None and results is not None:
+            record.update(
+                fingerprint=fingerprint(queries),
+                label=render.preview(queries[0], 40) + (f" (+{len(queries) - 1})" if len(queries) > 1 else ""),
+                target=self.session.target(),
+                server_version=self.session.server_version,
+                sandbox=self.session.sandbox is not None,
+            )
+            try:
+                store.append(record, keep=self.settings.history_keep, results=results)
+            except HistoryError as exc:
+                self._runs_failed(exc)
+        if unprinted is not None:
+            raise unprinted
+
+    def _print(self, lines: list[str]) -> BaseException | None:
+        """Write ``lines``; what writing raised (a closed pipe, Ctrl-C), or None."""
         try:
-            store.append(record, keep=self.settings.history_keep)
-        except HistoryError as exc:
-            self._runs_failed(exc)
+            self.write("\n".join(lines))
+        except BaseException as exc:  # noqa: BLE001 - raised again once the run is recorded
+            return exc
+        return None
 
     def _after(self, runs: list[RunResult]) -> None:
         """Exit status and script stop after one or more runs."""
@@ -205,11 +235,9 @@ class RunCommands(ShellHost):
             self._repeat(n, cmd.reps)
             return
         run, run_id, slow = self._execute(n)
-        if self.settings.format == "json":
-            self.write(render.run_json(run, run_id, slow))
-        elif self.settings.format == "csv":
+        if self.settings.format == "csv":
             self._csv_run(run, slow)
-        else:
+        elif self.settings.format != "json":  # in JSON, _execute printed the run's records
             text = render.run_text(run, self.style(), slow)
             if self.settings.timeline:
                 text += "\n" + render.timeline(run, self.width())
@@ -249,14 +277,12 @@ class RunCommands(ShellHost):
 
     def _series(self, ns: list[int]) -> tuple[list[RunResult], list[str]]:
         """Run the staged set once per N of ``ns`` (stopping at Ctrl-C); JSON mode prints
-        each run's records as it goes."""
+        each run's records as it goes (``_execute`` does)."""
         runs, ids = [], []
         for n in ns:
-            run, run_id, slow = self._execute(n)
+            run, run_id, _ = self._execute(n)
             runs.append(run)
             ids.append(run_id)
-            if self.settings.format == "json":
-                self.write(render.run_json(run, run_id, slow))
             if run.interrupted:
                 break
         return runs, ids

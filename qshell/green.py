@@ -9,39 +9,56 @@ server and the connection stays usable (see shared stack notes, "Cancelling").
 from __future__ import annotations
 
 import weakref
+from typing import Callable
 
 import psycopg2
 from gevent import get_hub
 from psycopg2 import extensions
 
+_POLL_OK, _POLL_READ, _POLL_WRITE = extensions.POLL_OK, extensions.POLL_READ, extensions.POLL_WRITE
+
 _installed = False
 _READ, _WRITE = 1, 2
-# per connection: its fd and its read / write io watchers, made once and reused for every
-# wait (gevent's wait_read makes and closes one per call: measurable at 50,000 queries/s)
-_watchers: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+# per connection (by id, with a weak reference to tell a reused id): its fd and its read /
+# write io watchers, made once and reused for every wait (gevent's wait_read makes and
+# closes one per call, and a WeakKeyDictionary lookup makes a weak reference per call:
+# both measurable at 50,000 queries/s); an entry goes when its connection does
+_watchers: dict[int, tuple] = {}
 
 
-def _wait(conn, event: int) -> None:  # noqa: ANN001
+def _forget(key: int) -> "Callable[[weakref.ref], None]":
+    def forget(_ref: weakref.ref) -> None:
+        _watchers.pop(key, None)
+
+    return forget
+
+
+def _io(conn) -> tuple:  # noqa: ANN001
+    """(weak reference, fd, read watcher, write watcher) of ``conn``."""
     fd = conn.fileno()
-    entry = _watchers.get(conn)
-    if entry is None or entry[0] != fd:
+    key = id(conn)
+    entry = _watchers.get(key)
+    if entry is None or entry[0]() is not conn or entry[1] != fd:
         loop = get_hub().loop
-        entry = _watchers[conn] = (fd, loop.io(fd, _READ), loop.io(fd, _WRITE))
-    get_hub().wait(entry[event])
+        entry = _watchers[key] = (weakref.ref(conn, _forget(key)), fd, loop.io(fd, _READ), loop.io(fd, _WRITE))
+    return entry
 
 
 def _green_wait(conn, timeout=None):  # noqa: ANN001 - psycopg2 callback signature
     cancelled = False
     interrupt: BaseException | None = None
+    entry = None
     while True:
         try:
             state = conn.poll()  # errors from poll() itself propagate untouched
-            if state == extensions.POLL_OK:
+            if state == _POLL_OK:
                 break
-            if state == extensions.POLL_READ:
-                _wait(conn, _READ)
-            elif state == extensions.POLL_WRITE:
-                _wait(conn, _WRITE)
+            if entry is None or entry[1] != conn.fileno():
+                entry = _io(conn)
+            if state == _POLL_READ:
+                get_hub().wait(entry[2])
+            elif state == _POLL_WRITE:
+                get_hub().wait(entry[3])
             else:
                 raise psycopg2.OperationalError(f"Bad result from poll: {state!r}")
         except BaseException as exc:

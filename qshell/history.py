@@ -11,16 +11,19 @@ from __future__ import annotations
 
 import hashlib
 import json
-import sqlite3
+import zlib
 from pathlib import Path
-from typing import Iterable, Iterator, Literal
+from typing import TYPE_CHECKING, Iterable, Iterator, Literal
 
 from .analysis import normalize
 from .paths import private_file
 
+if TYPE_CHECKING:  # pragma: no cover
+    import sqlite3  # imported when the history is first opened, not at start-up
+
 FILE = "runs.sqlite"
 JSONL = "runs.jsonl"
-SCHEMA = 1  # PRAGMA user_version of a runs.sqlite written by this qshell
+SCHEMA = 2  # PRAGMA user_version of a runs.sqlite written by this qshell (1: one results row per query)
 DEFAULT_KEEP = 1000  # per staged set, the runs whose per-query results are kept
 BUSY_MS = 10000  # how long a write waits for another qshell's transaction
 
@@ -49,11 +52,10 @@ CREATE TABLE runs (
 CREATE INDEX runs_run_id ON runs (run_id);
 CREATE INDEX runs_set ON runs (fingerprint, trimmed, number);
 CREATE TABLE results (
-    run    INTEGER NOT NULL,
-    pos    INTEGER NOT NULL,
-    record TEXT NOT NULL,
-    PRIMARY KEY (run, pos)
-) WITHOUT ROWID;
+    run   INTEGER PRIMARY KEY,
+    count INTEGER NOT NULL,
+    data  BLOB NOT NULL
+);
 CREATE TABLE timings (
     key      INTEGER NOT NULL,
     run      INTEGER NOT NULL,
@@ -69,6 +71,8 @@ CREATE TABLE meta (
 );
 """
 _TABLES = {"runs", "results", "timings", "meta"}
+_LEVEL = 1  # zlib level of the results: 50,000 records of a run compress ~100x in ~20 ms
+_BATCH = 512  # records joined before each compress call
 
 # the lookup \go makes per staged query: two index seeks, one row each
 LOOKUP = ("SELECT (SELECT total_ms FROM timings WHERE key = ?1 ORDER BY run DESC LIMIT 1),"
@@ -77,6 +81,65 @@ LOOKUP = ("SELECT (SELECT total_ms FROM timings WHERE key = ?1 ORDER BY run DESC
 
 class HistoryError(Exception):
     """The run history cannot be used (unreadable, foreign, newer, or not writable)."""
+
+
+class Results:
+    """The query records of one run as ``results.data`` stores them: one zlib-compressed
+    JSON array, fed one record's JSON text at a time (memory stays one batch), and the
+    measured times that go to ``timings`` (the last one of each SQL text)."""
+
+    def __init__(self) -> None:
+        self._z = zlib.compressobj(_LEVEL)
+        self._chunks: list[bytes] = []
+        self._batch: list[str] = []
+        self._open = b"["  # what goes before the next batch
+        self.count = 0
+        self.times: dict[str, float] = {}  # SQL -> total_ms of its last ok run, in the order last run
+
+    def add(self, text: str, sql: str | None = None, total_ms: float | None = None) -> None:
+        """One query record (``text``: its JSON); ``sql`` and ``total_ms`` when it is a
+        measured time (status ok)."""
+        self._batch.append(text)
+        self.count += 1
+        if len(self._batch) >= _BATCH:
+            self._flush()
+        if sql is not None and total_ms is not None:
+            if sql in self.times:  # moved to the end: of two texts with one timing key, the last ran last
+                del self.times[sql]
+            self.times[sql] = total_ms
+
+    def _flush(self) -> None:
+        if self._batch:
+            self._chunks.append(self._z.compress(self._open + ",".join(self._batch).encode("utf-8", "surrogatepass")))
+            self._open = b","
+            self._batch = []
+
+    def data(self) -> bytes:
+        """The compressed array (call once, after the last ``add``)."""
+        self._flush()
+        self._chunks.append(self._z.compress(b"]" if self.count else b"[]"))
+        self._chunks.append(self._z.flush())
+        return b"".join(self._chunks)
+
+    @classmethod
+    def of(cls, results: Iterable[dict]) -> "Results":
+        """From query records as dicts (an imported runs.jsonl, a library caller)."""
+        out = cls()
+        for q in results:
+            ok = q.get("status") == "ok" and isinstance(q.get("sql"), str)
+            out.add(_dumps(q), q["sql"] if ok else None, q.get("total_ms", 0.0) if ok else None)
+        return out
+
+
+def _load_results(data: bytes) -> list:
+    """The query records of ``results.data``; ValueError when damaged."""
+    try:
+        results = json.loads(zlib.decompress(data))
+    except zlib.error as exc:
+        raise ValueError(str(exc)) from None
+    if not isinstance(results, list):
+        raise ValueError("not a list of records")
+    return results
 
 
 def _is_number(v: object) -> bool:
@@ -137,6 +200,8 @@ class RunStore:
         path, jsonl = directory / FILE, directory / JSONL
         if not create and not path.exists() and not jsonl.exists():
             return None, []
+        import sqlite3
+
         try:
             private_file(path)  # mode 0600; SQLite gives the -wal and -shm files the same mode
             db = sqlite3.connect(path, timeout=BUSY_MS / 1000, isolation_level=None, check_same_thread=False)
@@ -171,6 +236,8 @@ class RunStore:
                 except BaseException:
                     self.db.execute("ROLLBACK")
                     raise
+            if version == 1:
+                version = self._upgrade_from_1()
             if version != SCHEMA:
                 raise HistoryError(f"{self.path} has run history schema {version}; this qshell reads schema {SCHEMA}")
             names = {r[0] for r in self.db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
@@ -179,6 +246,30 @@ class RunStore:
             if self.db.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
                 self.db.execute("PRAGMA journal_mode = WAL")  # concurrent shells: readers never wait
             self.db.execute("PRAGMA synchronous = NORMAL")
+
+    def _upgrade_from_1(self) -> int:
+        """Schema 1 kept one ``results`` row per query: rewrite them as one compressed row
+        per run (once, in one transaction; another qshell may have just done it)."""
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            version = self.db.execute("PRAGMA user_version").fetchone()[0]
+            if version == 1:
+                self.db.execute("ALTER TABLE results RENAME TO results_1")
+                self.db.execute("CREATE TABLE results (run INTEGER PRIMARY KEY, count INTEGER NOT NULL, data BLOB NOT NULL)")
+                runs = [r for (r,) in self.db.execute("SELECT DISTINCT run FROM results_1 ORDER BY run")]
+                for run in runs:
+                    blob = Results()
+                    for (text,) in self.db.execute("SELECT record FROM results_1 WHERE run = ? ORDER BY pos", (run,)):
+                        blob.add(text)
+                    self.db.execute("INSERT INTO results VALUES (?, ?, ?)", (run, blob.count, blob.data()))
+                self.db.execute("DROP TABLE results_1")
+                self.db.execute(f"PRAGMA user_version = {SCHEMA}")
+                version = SCHEMA
+            self.db.execute("COMMIT")
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        return version
 
     def _import(self, jsonl: Path, keep: int) -> list[str]:
         """Import ``runs.jsonl`` once (the file is left as it is and never read again)."""
@@ -224,12 +315,15 @@ class RunStore:
         self.db.close()
 
     # -- writing ----------------------------------------------------------------------
-    def append(self, rec: dict, keep: int = DEFAULT_KEEP) -> int:
-        """Store one run record (one transaction); trim its set's older results. Its number."""
+    def append(self, rec: dict, keep: int = DEFAULT_KEEP, results: Results | None = None) -> int:
+        """Store one run record (one transaction); trim its set's older results. Its number.
+
+        Its query records are ``results`` when given (already JSON text, as the output
+        printed them), else ``rec["results"]``."""
         with self._errors():
             self.db.execute("BEGIN IMMEDIATE")
             try:
-                number = self._insert(rec)
+                number = self._insert(rec, results)
                 if isinstance(rec.get("fingerprint"), str):
                     self._trim(rec["fingerprint"], keep)
                 self.db.execute("COMMIT")
@@ -238,8 +332,9 @@ class RunStore:
                 raise
         return number
 
-    def _insert(self, rec: dict) -> int:
-        results = rec.get("results", [])
+    def _insert(self, rec: dict, results: Results | None = None) -> int:
+        if results is None:
+            results = Results.of(rec.get("results", []))
         head = {k: v for k, v in rec.items() if k != "results"}
         interrupted = bool(rec.get("interrupted"))
         target = rec.get("target")
@@ -249,14 +344,12 @@ class RunStore:
              int(interrupted), _dumps(head)))
         number = cur.lastrowid
         assert number is not None  # always set by a successful INSERT
-        self.db.executemany("INSERT INTO results VALUES (?, ?, ?)",
-                            ((number, pos, _dumps(q)) for pos, q in enumerate(results, start=1)))
+        self.db.execute("INSERT INTO results VALUES (?, ?, ?)", (number, results.count, results.data()))
         if not interrupted and isinstance(target, str):  # an interrupted run's times are not measurements
             alone = int(rec.get("n") == 1)
             self.db.executemany(
                 "INSERT OR REPLACE INTO timings VALUES (?, ?, ?, ?)",
-                ((timing_key(target, q["sql"]), number, alone, q.get("total_ms", 0.0))
-                 for q in results if q.get("status") == "ok" and "sql" in q))
+                ((timing_key(target, sql), number, alone, total_ms) for sql, total_ms in results.times.items()))
         return number
 
     def _trim(self, fingerprint: str, keep: int) -> None:
@@ -331,8 +424,8 @@ class RunStore:
             try:
                 rec = json.loads(text)
                 if results:
-                    rec["results"] = [json.loads(r) for (r,) in self.db.execute(
-                        "SELECT record FROM results WHERE run = ? ORDER BY pos", (number,))]
+                    row = self.db.execute("SELECT data FROM results WHERE run = ?", (number,)).fetchone()
+                    rec["results"] = _load_results(row[0]) if row is not None else []
             except ValueError:
                 damaged += 1
                 continue
@@ -358,6 +451,8 @@ class _Errors:
         return None
 
     def __exit__(self, kind, exc, tb) -> Literal[False]:  # noqa: ANN001
+        import sqlite3
+
         if isinstance(exc, sqlite3.Error):
             raise HistoryError(f"run history {self.path} unusable: {_why(exc)}") from None
         return False

@@ -12,6 +12,7 @@ in memory, the true row count is always reported.
 """
 from __future__ import annotations
 
+import gc
 import time
 from typing import Sequence
 
@@ -21,7 +22,7 @@ from gevent.queue import Empty, JoinableQueue, Queue
 
 from .database import Capacity, Database
 from .errors import ConnectionFailed, QshellError
-from .execute import AUTOCOMMIT, CANCELLING, ISOLATION_LEVELS, TxMode, _Interrupted, execute_on, refuse_reason, settle
+from .execute import AUTOCOMMIT, CANCELLING, ISOLATION_LEVELS, TxMode, _Interrupted, execute_on, refuse_reason, run_statement, settle
 from .results import Progress, QueryResult, RunResult, Status
 
 # the engine's public names, importable from here
@@ -79,34 +80,41 @@ class QueryPool:
 
     def executor(self, number: int, fairy) -> None:  # noqa: ANN001
         """Take queries one at a time until the queue is empty (or the run is stopped)."""
+        # the loop runs once per query: what it needs is looked up once
+        get, task_done, put, clock = self.tasks.get_nowait, self.tasks.task_done, self.output_queue.put, time.perf_counter
+        active, start, maxrows, mode = self.active, self._start, self.maxrows, self.mode
+        conn = lost = None
+        info: dict = {}
         try:
             while not self._stopping:
                 try:
-                    index, sql = self.tasks.get_nowait()
+                    index, sql = get()
                 except Empty:
                     break
-                now = time.perf_counter()
-                picked = now - self._start
-                self.active[number] = (index, now)
+                now = clock()
+                picked = now - start
+                active[number] = (index, now)
                 try:
-                    if fairy is None or fairy.dbapi_connection is None or fairy.dbapi_connection.closed:
-                        fairy = None
-                        fairy = self.db.checkout()
-                    result = execute_on(fairy, sql, index, number, self.maxrows, self._start, picked, self.mode)
+                    if fairy is None or fairy.dbapi_connection is not conn or conn.closed:
+                        if fairy is None or fairy.dbapi_connection is None or fairy.dbapi_connection.closed:
+                            fairy = None
+                            fairy = self.db.checkout()
+                        conn, info, lost = fairy.dbapi_connection, fairy.info, fairy.invalidate
+                    result = run_statement(conn, info, sql, index, number, maxrows, start, picked, mode, lost=lost)
                 except _Interrupted as stop:
                     result = stop.result
                     self._stopping = True
                     if stop.keyboard:  # Python raised Ctrl-C here, in a worker: stop the whole run
                         self.interrupt()
                 except QshellError as exc:
-                    end = time.perf_counter() - self._start
+                    end = clock() - start
                     result = QueryResult(index=index, sql=sql, status=Status.ERROR, worker=number,
                                          error=str(exc), wait_s=picked, start_s=picked, end_s=end)
-                self.active.pop(number, None)
+                active.pop(number, None)
                 self.done += 1
-                self._last = time.perf_counter()
-                self.output_queue.put(result)
-                self.tasks.task_done()
+                self._last = clock()
+                put(result)
+                task_done()
                 if self.stop_on_error and result.status in (Status.ERROR, Status.TIMEOUT) and not self._stopping:
                     self._abort(number)
         finally:
@@ -174,6 +182,18 @@ class QueryPool:
         return fairies
 
     def run(self) -> RunResult:
+        """The run (see the class); the cyclic garbage collector is paused while it goes on:
+        a full pass over the results made so far would stall every worker at once (31 ms
+        measured halfway through 50,000 queries), and the run makes no garbage cycles."""
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            return self._run()
+        finally:
+            if collecting:
+                gc.enable()
+
+    def _run(self) -> RunResult:
         fairies = self.fairies = self._connect_all()
         pids = [f.dbapi_connection.get_backend_pid() for f in fairies]
         gevent.spawn(self.overseer).join()

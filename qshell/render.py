@@ -6,22 +6,132 @@ differs from an empty string.
 """
 from __future__ import annotations
 
-import inspect
 import json
 from contextlib import contextmanager
 from dataclasses import dataclass
-from functools import partial
-from typing import Mapping
-
-import tabulate as _tabulate_module
-from tabulate import DataRow, Line, TableFormat, tabulate, tabulate_formats
+from typing import TYPE_CHECKING, Any, Iterator, Mapping, Sequence
 
 from . import csvout
 from .results import NUMERIC_OIDS, QueryResult, RunResult, ServerMessage, Status
 from .visible import cell_lines, expand_tabs, visible
 from .visible import width as text_width
 
-FORMATS = tuple(sorted(set(tabulate_formats) | {"aligned", "csv", "json"}))
+if TYPE_CHECKING:  # pragma: no cover
+    from types import ModuleType
+
+_OWN_FORMATS = ("aligned", "csv", "json")  # drawn without tabulate (aligned) or not tables at all
+_tabulate_module: "ModuleType | None" = None
+_KEEP_SPACE: dict[str, bool] = {}
+
+
+def _tabulate() -> "ModuleType":
+    """tabulate, imported at its first use (a plain statement in the aligned format never
+    needs it: -20 ms of start-up), with psql's aligned look registered as a format."""
+    global _tabulate_module, _KEEP_SPACE
+    if _tabulate_module is None:
+        import inspect
+
+        import tabulate as module
+
+        # psql's look, border 1 (its default): ` a | b `, `---+---`, no outer box, as a
+        # tabulate format for the summaries and listings; result tables are drawn by
+        # :func:`_aligned` (continuation marks, psql's unpadded last column)
+        aligned = module.TableFormat(lineabove=None, linebelowheader=module.Line("", "-", "+", ""),
+                                     linebetweenrows=None, linebelow=None, headerrow=module.DataRow("", "|", ""),
+                                     datarow=module.DataRow("", "|", ""), padding=1, with_header_hide=None)
+        module._table_formats.setdefault("aligned", aligned)
+        module.multiline_formats.setdefault("aligned", "aligned")
+        if "aligned" not in module.tabulate_formats:
+            module.tabulate_formats.append("aligned")
+            module.tabulate_formats.sort()
+        # tabulate 0.10 takes preserve_whitespace as an argument (and ignores the module global
+        # PRESERVE_WHITESPACE that 0.9 reads): give it whichever this tabulate understands
+        if "preserve_whitespace" in inspect.signature(module.tabulate).parameters:
+            _KEEP_SPACE = {"preserve_whitespace": True}
+        _tabulate_module = module
+    return _tabulate_module
+
+
+def tabulate(rows: Any, headers: Any = (), **kwargs: Any) -> str:
+    """``tabulate.tabulate``; the summaries and listings of the default format (psql's look,
+    columns aligned as given, one line per value) are drawn without importing it."""
+    module = _tabulate_module
+    if (kwargs.get("tablefmt") == "aligned" and kwargs.get("disable_numparse") and kwargs.get("colalign")
+            and set(kwargs) == {"tablefmt", "disable_numparse", "colalign"}
+            and (module is None or (module.MIN_PADDING == 2 and not module.PRESERVE_WHITESPACE))):
+        text = _simple_aligned(rows, headers, kwargs["colalign"])
+        if text is not None:
+            return text
+    return _tabulate().tabulate(rows, headers, **kwargs)
+
+
+def _simple_aligned(rows: Any, headers: Any, colalign: Sequence[str]) -> str | None:
+    """What tabulate draws in the "aligned" format (padding 1, its minimum padding 2 beside
+    each column name, values stripped, columns aligned as given) for single-line text and
+    whole numbers; None for anything else (tabulate draws it then)."""
+    headers = list(headers)
+    if not rows or not headers or len(colalign) != len(headers):
+        return None
+    table = []
+    for row in rows:
+        if len(row) != len(headers):
+            return None
+        cells = []
+        for v in row:
+            if v is None:
+                v = ""
+            elif type(v) is int:
+                v = str(v)
+            elif type(v) is not str:
+                return None
+            cells.append(v.strip())
+        table.append(cells)
+    if any(not isinstance(h, str) or "\n" in h or "\r" in h or "\x1b" in h for h in headers) or any(
+            "\n" in c or "\r" in c or "\x1b" in c for row in table for c in row):
+        return None
+    widths = [text_width(h) + 2 for h in headers]
+    for row in table:
+        for j, cell in enumerate(row):
+            w = text_width(cell)
+            if w > widths[j]:
+                widths[j] = w
+    right = [a == "right" for a in colalign]
+
+    def line(cells: list[str]) -> str:  # tabulate strips each line's end
+        return "|".join(" " + (" " * (widths[j] - text_width(c)) + c if right[j] else c + " " * (widths[j] - text_width(c)))
+                        + " " for j, c in enumerate(cells)).rstrip()
+
+    return "\n".join([line(headers), "+".join("-" * (w + 2) for w in widths), *map(line, table)])
+
+
+class _Formats(Sequence[str]):
+    """Every table format name: tabulate's and qshell's own, sorted. qshell's own are
+    known without importing tabulate (``--format json`` is checked for nothing)."""
+
+    _names: tuple[str, ...] | None = None
+
+    def _all(self) -> tuple[str, ...]:
+        if self._names is None:
+            self._names = tuple(sorted(set(_tabulate().tabulate_formats) | set(_OWN_FORMATS)))
+        return self._names
+
+    def __contains__(self, name: object) -> bool:
+        return name in _OWN_FORMATS or name in self._all()
+
+    def __getitem__(self, i):  # noqa: ANN001, ANN204 - as a tuple's
+        return self._all()[i]
+
+    def __len__(self) -> int:
+        return len(self._all())
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._all())
+
+    def __repr__(self) -> str:
+        return repr(self._all())
+
+
+FORMATS: Sequence[str] = _Formats()
 SQL_PREVIEW = 48  # characters of SQL in the summary table
 
 JSON_SCHEMA_VERSION = 1
@@ -78,27 +188,8 @@ def _cell(value: str | None, style: Style) -> str:
     return "\n".join(_cut(line, style.maxwidth) for line in cell_lines(value))
 
 
-# psql's aligned format, border 1 (its default): ` a | b `, `---+---`, no outer box; a cell
-# whose value goes on in the next line has `+` in the separator position after it. As a
-# tabulate format it serves any table (summaries, \d); result tables go through
-# :func:`_aligned`, which adds the continuation marks and psql's unpadded last column.
-ALIGNED = TableFormat(lineabove=None, linebelowheader=Line("", "-", "+", ""), linebetweenrows=None,
-                      linebelow=None, headerrow=DataRow("", "|", ""), datarow=DataRow("", "|", ""),
-                      padding=1, with_header_hide=None)
-_tabulate_module._table_formats.setdefault("aligned", ALIGNED)
-_tabulate_module.multiline_formats.setdefault("aligned", "aligned")
-if "aligned" not in _tabulate_module.tabulate_formats:
-    _tabulate_module.tabulate_formats.append("aligned")
-    _tabulate_module.tabulate_formats.sort()
-
 # psql's column_type_alignment() (src/fe_utils/print.c) right-aligns exactly these types
 ALIGN_RIGHT = NUMERIC_OIDS
-
-
-# tabulate 0.10 takes preserve_whitespace as an argument (and ignores the module global
-# PRESERVE_WHITESPACE that 0.9 reads): give it whichever this tabulate understands
-_KEEP_SPACE = ({"preserve_whitespace": True}
-               if "preserve_whitespace" in inspect.signature(tabulate).parameters else {})
 
 
 @contextmanager
@@ -106,44 +197,22 @@ def _faithful():
     """tabulate with nothing stripped (``PRESERVE_WHITESPACE``) and columns exactly as wide
     as their widest line or name (``MIN_PADDING`` 0), as psql; restored afterwards (module
     globals: no greenlet can run in between, tabulate never yields)."""
-    saved = _tabulate_module.PRESERVE_WHITESPACE, _tabulate_module.MIN_PADDING
-    _tabulate_module.PRESERVE_WHITESPACE, _tabulate_module.MIN_PADDING = True, 0
+    module = _tabulate()
+    saved = module.PRESERVE_WHITESPACE, module.MIN_PADDING
+    module.PRESERVE_WHITESPACE, module.MIN_PADDING = True, 0
     try:
         yield
     finally:
-        _tabulate_module.PRESERVE_WHITESPACE, _tabulate_module.MIN_PADDING = saved
+        module.PRESERVE_WHITESPACE, module.MIN_PADDING = saved
 
 
-# what _aligned tells its row function about each printed line, in a hidden last column:
-# per column "+" (the value goes on in the next line), "." (a last line), "_" (no line
-# here: the value had fewer lines), then ":" and the width of the last column's text
-_GOES_ON, _ENDS, _NONE = "+", ".", "_"
-
-
-def _aligned_row(cells: list[str], widths: list[int], aligns: list[str]) -> str:
-    """One printed line of psql's aligned format from tabulate's padded cells."""
-    *cells, info = cells
-    marks, _, last_w = info.strip().partition(":")
-    out = []
-    for j, cell in enumerate(cells):
-        last = j == len(cells) - 1
-        mark = marks[j]
-        if last and mark != _GOES_ON:  # psql pads the last column only before a `+`
-            if mark == _NONE:
-                cell = ""
-            elif aligns[j] != "right":
-                cell = cell[: len(cell) - (widths[j] - int(last_w))]
-        out.append(" " + cell + ("+" if mark == _GOES_ON else "" if last else " "))
-    return "|".join(out)
-
-
-def _aligned_header(names: list[list[str]], cells: list[str], widths: list[int], aligns: list[str]) -> str:
+def _aligned_header(names: list[list[str]], widths: list[int]) -> str:
     """The column names, centered; a name's further lines under it, `+` after the line
-    before (psql's header_nl_right). tabulate measured the widest line of each."""
+    before (psql's header_nl_right)."""
     out = []
     for i in range(max(len(n) for n in names)):
         parts = []
-        for lines, w in zip(names, widths, strict=False):  # widths ends with the hidden marks column
+        for lines, w in zip(names, widths, strict=True):
             if i < len(lines):
                 room = w - text_width(lines[i])
                 parts.append(" " + " " * (room // 2) + lines[i] + " " * (room - room // 2)
@@ -154,33 +223,42 @@ def _aligned_header(names: list[list[str]], cells: list[str], widths: list[int],
     return "\n".join(out)
 
 
-def _aligned_rule(widths: list[int], aligns: list[str]) -> str:
-    return "+".join("-" * (w + 2) for w in widths[:-1])
-
-
-_ALIGNED_ROWS = TableFormat(lineabove=None, linebelowheader=_aligned_rule, linebetweenrows=None, linebelow=None,
-                            headerrow=None, datarow=_aligned_row, padding=0, with_header_hide=None)
-
-
 def _aligned(headers: list[str], rows: list[list[str]], align: list[str]) -> str:
-    """psql's aligned table (border 1) through tabulate: each value's lines become printed
-    lines of their own, and a hidden column tells the row function where to put `+`."""
+    """psql's aligned table (border 1): each value's lines become printed lines of their
+    own, `+` after a line that goes on; the last column unpadded unless a `+` follows;
+    every column as wide as its widest line or name (display columns: wide characters 2)."""
     if not headers:  # a result without columns: psql prints a rule of two dashes, no header
         return "--"
-    lines = []
+    names = [h.split("\n") for h in headers]
+    widths = [max(map(text_width, n)) for n in names]
+    table = []
     for row in rows:
         split = [cell.split("\n") for cell in row]
-        height = max(len(c) for c in split)
-        for i in range(height):
-            marks = "".join(_NONE if i >= len(c) else _GOES_ON if i < len(c) - 1 else _ENDS for c in split)
-            last = split[-1][i] if i < len(split[-1]) else ""
-            lines.append([c[i] if i < len(c) else "" for c in split] + [f"{marks}:{text_width(last)}"])
-    names = [h.split("\n") for h in headers]
-    widest = [max(n, key=text_width) for n in names]  # tabulate sizes the columns by these
-    fmt = _ALIGNED_ROWS._replace(headerrow=partial(_aligned_header, names))
-    with _faithful():
-        return tabulate(lines, headers=widest + [""], tablefmt=fmt, disable_numparse=True, **_KEEP_SPACE,
-                        colalign=align + ["left"], headersglobalalign="center")
+        for j, lines in enumerate(split):
+            w = max(map(text_width, lines))
+            if w > widths[j]:
+                widths[j] = w
+        table.append(split)
+    out = [_aligned_header(names, widths), "+".join("-" * (w + 2) for w in widths)]
+    last = len(headers) - 1
+    right = [a == "right" for a in align]
+    for split in table:
+        for i in range(max(map(len, split))):
+            parts = []
+            for j, lines in enumerate(split):
+                if i >= len(lines):  # this value had fewer lines
+                    parts.append(" " if j == last else " " * (widths[j] + 2))
+                    continue
+                text = lines[i]
+                goes_on = i < len(lines) - 1
+                pad = " " * (widths[j] - text_width(text))
+                if right[j]:
+                    text = pad + text
+                elif j != last or goes_on:  # psql pads the last column only before a `+`
+                    text += pad
+                parts.append(" " + text + ("+" if goes_on else "" if j == last else " "))
+            out.append("|".join(parts))
+    return "\n".join(out)
 
 
 def table(q: QueryResult, style: Style) -> str:
@@ -494,21 +572,27 @@ def query_record(q: QueryResult, run_id: str | None, rows: bool = True, slowdown
 
 
 def run_record(run: RunResult, run_id: str) -> dict:
+    # RunResult's figures, each pass over the queries made once (50,000 queries: 5 passes saved)
+    times = [q.total_s for q in run.queries]
+    sum_s = sum(times)
+    bound_s = max(max(times), sum_s / run.n) if times else 0.0
+    wall = run.wall_s
+    failed = sum(1 for q in run.queries if q.status is not Status.OK)
     return {
         "type": "run",
         "schema": JSON_SCHEMA_VERSION,
         "run_id": run_id,
         "n": run.n,
         "queries": len(run.queries),
-        "ok": len(run.queries) - run.failed,
-        "failed": run.failed,
+        "ok": len(run.queries) - failed,
+        "failed": failed,
         "interrupted": run.interrupted,
         "started_at": run.started_at,
-        "wall_ms": round(run.wall_s * 1000, 3),
-        "sum_ms": round(run.sum_s * 1000, 3),
-        "speedup": round(run.speedup, 4),
-        "bound_ms": round(run.bound_s * 1000, 3),
-        "efficiency": round(run.efficiency, 4),
+        "wall_ms": round(wall * 1000, 3),
+        "sum_ms": round(sum_s * 1000, 3),
+        "speedup": round(sum_s / wall if wall > 0 else 0.0, 4),
+        "bound_ms": round(bound_s * 1000, 3),
+        "efficiency": round(bound_s / wall if wall > 0 else 0.0, 4),
         "mode": run.mode,
         "order": run.order,
         "samples": run.samples,
@@ -517,13 +601,104 @@ def run_record(run: RunResult, run_id: str) -> dict:
     }
 
 
+_encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+_encode_str = json.encoder.encode_basestring  # a str as JSON, non-ASCII kept (ensure_ascii=False)
+
+
 def json_line(obj: dict) -> str:
-    return json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
+    return _encode(obj)
+
+
+class RecordEncoder:
+    """Query records as JSON text, each built once: ``head(q)`` is the record without its
+    rows (what the run history keeps), ``line(head, q)`` the output line with them. The
+    text is ``json_line(query_record(q, run_id, rows, slowdown))`` built without the
+    intermediate dict (at 50,000 records, the dict and its encoding cost twice as much),
+    its times written with exactly 3 decimals (``0.500``: the same numbers)."""
+
+    _NO_ERROR = '"error":null,"sqlstate":null,'
+    _NOTHING = '"waits":[],"blocked_by":[],"notices":[],"detail":null,"hint":null,"context":null,"position":null'
+
+    def __init__(self, run_id: str | None, slow: Mapping[int, float] | None = None) -> None:
+        kind = "query" if run_id is not None else "statement"
+        self._start = f'{{"type":"{kind}","run_id":{_str(run_id)},"index":'
+        self._slow = slow or {}
+        self._texts: dict[str, str] = {}  # SQL texts and command tags as JSON (a run repeats them)
+        self._columns: dict[tuple, str] = {}
+        self._rows: dict[tuple, str] = {}
+
+    def _text(self, value: str) -> str:
+        text = self._texts.get(value)
+        if text is None:
+            text = _encode_str(value)
+            if len(self._texts) < 1024:
+                self._texts[value] = text
+        return text
+
+    def _cols(self, columns: tuple) -> str:
+        text = self._columns.get(columns)
+        if text is None:
+            text = _encode([{"name": c.name, "type_oid": c.type_oid} for c in columns])
+            if len(self._columns) < 256:
+                self._columns[columns] = text
+        return text
+
+    def head(self, q: QueryResult) -> str:
+        """The record without ``rows`` and ``truncated``."""
+        if q.error is None and q.sqlstate is None:
+            error = self._NO_ERROR
+        else:
+            error = f'"error":{_str(q.error)},"sqlstate":{_str(q.sqlstate)},'
+        d = q.diag
+        if d is None and not q.waits and not q.blocked_by and not q.notices:
+            rest = self._NOTHING
+        else:
+            waits = _encode([{"event": name, "share": round(share, 4)} for name, share in q.waits])
+            blocked = _encode([{"by": who, "ms": round(t * 1000, 3)} for who, t in q.blocked_by])
+            diag = ('"detail":null,"hint":null,"context":null,"position":null' if d is None else
+                    f'"detail":{_str(d.detail)},"hint":{_str(d.hint)},"context":{_str(d.context)},'
+                    f'"position":{_int(d.position)}')
+            rest = f'"waits":{waits},"blocked_by":{blocked},"notices":{_encode(list(q.notices))},{diag}'
+        slowdown = self._slow.get(q.index) if self._slow else None
+        worker, pid, exec_s, fetch_s = q.worker, q.pid, q.exec_s, q.fetch_s
+        return (f'{self._start}{q.index},"sql":{self._text(q.sql)},"status":"{q.status.value}",'
+                f'"worker":{"null" if worker is None else worker},"pid":{"null" if pid is None else pid},'
+                f'"command":{self._text(q.command)},"columns":{self._cols(q.columns) if q.columns else "[]"},'
+                f'"rowcount":{q.rowcount},{error}'
+                f'"wait_ms":{q.wait_s * 1000:.3f},"exec_ms":{exec_s * 1000:.3f},"fetch_ms":{fetch_s * 1000:.3f},'
+                f'"total_ms":{(exec_s + fetch_s) * 1000:.3f},"start_ms":{q.start_s * 1000:.3f},'
+                f'"end_ms":{q.end_s * 1000:.3f},{rest}'
+                + ("}" if slowdown is None else f',"slowdown":{round(slowdown, 4)!r}}}'))
+
+    def line(self, head: str, q: QueryResult) -> str:
+        """The output line: ``head`` with the rows kept and whether rows were left out."""
+        rows = q.rows
+        if not rows:
+            text = "[]"
+        elif len(rows) == 1 and len(rows[0]) == 1 and (rows[0][0] is None or len(rows[0][0]) <= 32):
+            known = self._rows.get(rows)  # one short value (SELECT 1, a count): often the same again
+            if known is None:
+                known = _encode(rows)
+                if len(self._rows) < 256:
+                    self._rows[rows] = known
+            text = known
+        else:
+            text = _encode(rows)
+        return f'{head[:-1]},"rows":{text},"truncated":{"true" if q.rowcount > len(q.rows) else "false"}}}'
+
+
+def _str(value: str | None) -> str:
+    return "null" if value is None else _encode_str(value)
+
+
+def _int(value: int | None) -> str:
+    return "null" if value is None else str(int(value))
 
 
 def run_json(run: RunResult, run_id: str, slow: Mapping[int, float] | None = None) -> str:
-    slow = slow or {}
-    lines = [json_line(query_record(q, run_id, slowdown=slow.get(q.index))) for q in run.queries]
+    """A run as JSON lines: each query's record, then the run's."""
+    enc = RecordEncoder(run_id, slow)
+    lines = [enc.line(enc.head(q), q) for q in run.queries]
     lines.append(json_line(run_record(run, run_id)))
     return "\n".join(lines)
 

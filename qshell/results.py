@@ -85,11 +85,16 @@ class ServerMessage:
         return "\n".join(out)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class QueryResult:
     """One statement's outcome. ``rows`` holds at most the display cap; ``rowcount`` is the true count.
 
     Values are the server's text output (``None`` for NULL): nothing is reinterpreted.
+
+    Immutable by convention (a changed copy is ``dataclasses.replace(q, …)``), not frozen:
+    a frozen dataclass sets each of its 20 fields through ``object.__setattr__``, and a
+    run makes one per query (1.8 µs against 0.6 µs each: 1.3 µs of the ~14 µs of client
+    CPU a ``SELECT 1`` costs at N=8).
     """
 
     index: int  # 1-based position in the staged set (0 for a plain statement)

@@ -8,11 +8,13 @@ moment. Needs no extension; costs one connection (counted in the N check).
 from __future__ import annotations
 
 import time
+from bisect import bisect_right
 from collections import Counter, defaultdict
 from dataclasses import replace
 from operator import itemgetter
 
 import gevent
+from gevent.event import Event
 
 from .results import QueryResult
 
@@ -35,11 +37,13 @@ class Sampler:
         self.samples: list[tuple[float, float, int, str | None, str | None, str | None, tuple[int, ...]]] = []
         self._greenlet: gevent.Greenlet | None = None
         self._stopping = False
+        self._stop = Event()  # set by stop(): the pause between samples ends at once
         self.error: str | None = None
 
     def start(self, pids: list[int], t0: float) -> None:
         self.samples = []
         self._stopping = False
+        self._stop.clear()
         self.error = None
         self._greenlet = gevent.spawn(self._loop, list(pids), t0)
 
@@ -56,7 +60,7 @@ class Sampler:
                 last = now
                 for pid, wtype, wevent, state, blockers in rows:
                     self.samples.append((now - t0, dt, pid, wtype, wevent, state, tuple(blockers or ())))
-                gevent.sleep(self.interval)
+                self._stop.wait(self.interval)
         except gevent.GreenletExit:
             pass
         except Exception as exc:  # noqa: BLE001 - sampling is an extra; never fails the run
@@ -64,6 +68,7 @@ class Sampler:
 
     def stop(self) -> None:
         self._stopping = True
+        self._stop.set()  # a sample under way is finished, none is waited for
         if self._greenlet is not None:
             self._greenlet.join(timeout=max(1.0, self.interval * 5))
             if not self._greenlet.dead:
@@ -76,11 +81,19 @@ class Sampler:
         for q in results:
             if q.pid is not None:
                 by_pid[q.pid].append(q)
+        # one backend runs one query at a time: per pid its queries by start, found by bisection
+        starts: dict[int, list[float]] = {}
+        for pid, qs in by_pid.items():
+            qs.sort(key=lambda q: q.start_s)
+            starts[pid] = [q.start_s for q in qs]
 
         def query_at(pid: int, t: float) -> QueryResult | None:
-            for q in by_pid.get(pid, ()):
-                if q.start_s <= t <= q.end_s:
-                    return q
+            qs = by_pid.get(pid)
+            if not qs:
+                return None
+            i = bisect_right(starts[pid], t) - 1
+            if i >= 0 and qs[i].start_s <= t <= qs[i].end_s:
+                return qs[i]
             return None
 
         waits: dict[int, Counter] = defaultdict(Counter)

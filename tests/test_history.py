@@ -153,7 +153,53 @@ def test_retention_trims_per_set_and_keeps_the_run_rows(tmp_path):
     assert [bool(r.get("results_trimmed")) for r in recs] == [True] * 4 + [False] * 3
     assert [len(r["results"]) for r in recs] == [0, 0, 0, 0, 3, 3, 3]
     assert store.db.execute("SELECT count(*) FROM timings").fetchone()[0] == 9
-    assert store.db.execute("SELECT count(*) FROM results").fetchone()[0] == 9
+    assert store.db.execute("SELECT count(*), sum(count) FROM results").fetchone() == (3, 9)  # one row per run
+
+
+def test_a_schema_1_history_is_upgraded_once_and_loses_nothing(tmp_path):
+    """Schema 1 (one results row per query) becomes one compressed results row per run."""
+    db = sqlite3.connect(tmp_path / "runs.sqlite", isolation_level=None)
+    for stmt in """
+        CREATE TABLE runs (number INTEGER PRIMARY KEY, run_id TEXT NOT NULL, started_at REAL, target TEXT,
+            fingerprint TEXT, n INTEGER, interrupted INTEGER NOT NULL, trimmed INTEGER NOT NULL DEFAULT 0,
+            record TEXT NOT NULL);
+        CREATE INDEX runs_run_id ON runs (run_id);
+        CREATE INDEX runs_set ON runs (fingerprint, trimmed, number);
+        CREATE TABLE results (run INTEGER NOT NULL, pos INTEGER NOT NULL, record TEXT NOT NULL,
+            PRIMARY KEY (run, pos)) WITHOUT ROWID;
+        CREATE TABLE timings (key INTEGER NOT NULL, run INTEGER NOT NULL, alone INTEGER NOT NULL,
+            total_ms REAL NOT NULL, PRIMARY KEY (key, run)) WITHOUT ROWID;
+        CREATE INDEX timings_alone ON timings (key, run, total_ms) WHERE alone;
+        CREATE INDEX timings_run ON timings (run);
+        CREATE TABLE meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+        PRAGMA user_version = 1""".split(";"):
+        db.execute(stmt)
+    for k in (1, 2):
+        rec = _record(k, 3)
+        head = {key: v for key, v in rec.items() if key != "results"}
+        db.execute("INSERT INTO runs (run_id, started_at, target, fingerprint, n, interrupted, record)"
+                   " VALUES (?, ?, ?, ?, ?, 0, ?)", (rec["run_id"], rec["started_at"], rec["target"], rec["fingerprint"],
+                                                     rec["n"], json.dumps(head)))
+        for pos, q in enumerate(rec["results"], start=1):
+            db.execute("INSERT INTO results VALUES (?, ?, ?)", (k, pos, json.dumps(q)))
+            db.execute("INSERT INTO timings VALUES (?, ?, 0, ?)", (timing_key(rec["target"], q["sql"]), k, q["total_ms"]))
+    db.close()
+    store = _store(tmp_path)
+    assert store.db.execute("PRAGMA user_version").fetchone()[0] == 2
+    assert [r["results"] for r in store.dump()] == [_record(k, 3)["results"] for k in (1, 2)]
+    assert store.lookup("u@h:5432/db", ["SELECT 1"])[0] == {"SELECT 1": 0.003}
+    store.append(_record(3, 2))
+    store.close()
+    assert [len(r["results"]) for r in _store(tmp_path).dump()] == [3, 3, 2]  # opened again: nothing to upgrade
+
+
+def test_a_damaged_results_row_is_counted_not_fatal(tmp_path):
+    store, _ = RunStore.open(tmp_path)
+    store.append(_record(1, 2))
+    store.append(_record(2, 2))
+    store.db.execute("UPDATE results SET data = x'00ff00' WHERE run = 1")
+    numbered, damaged = store.last(5)
+    assert [k for k, _ in numbered] == [2] and damaged == 1
 
 
 def test_history_keep_setting_trims_through_the_shell(qshell, hist):

@@ -156,6 +156,7 @@ class RunCommands(ShellHost):
         if any(tag.split(" ", 1)[0] in DDL_TAGS for tag in tags):
             self.catalog_changed()
         self.last_run = run
+        self.last_run_id = run_id
         if pool.sampler is not None and pool.sampler.error:
             self.notice(f"warning: sampling pg_stat_activity failed: {pool.sampler.error}")
         return run, run_id, slow
@@ -289,6 +290,7 @@ class RunCommands(ShellHost):
 
     def _repeat(self, n: int, reps: int) -> None:
         runs, ids = self._series([n] * reps)
+        self.last_repeat = (runs, ids)  # for \report
         if self.settings.format == "json":
             self.write(render.json_line(render.repeat_record(runs, ids)))
         elif self.settings.format == "csv":
@@ -311,6 +313,7 @@ class RunCommands(ShellHost):
             self.notice(f"Ns clipped to the {len(self.staged)} staged queries: {' '.join(map(str, clipped))}")
         self._check(max(clipped))
         runs, ids = self._series(clipped)
+        self.last_sweep = (runs, ids)  # for \report
         if self.settings.format == "json":
             rows = render.sweep_rows(runs)
             # an interrupted run (only ever the last) has an id but no row

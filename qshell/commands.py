@@ -232,7 +232,8 @@ def meta_name(line: str) -> str:
     if not s.startswith("\\"):
         return ""
     word = s[1:].split(None, 1)[0] if len(s) > 1 and not s[1].isspace() else ""
-    return word
+    cut = word.find("\\", 1)  # \\x\\g: two commands, as psql reads them (\\\\ alone is a name)
+    return word if cut == -1 else word[:cut]
 
 
 def parse(text: str) -> Command:

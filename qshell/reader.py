@@ -80,6 +80,25 @@ def _bad_bytes(line: str, lineno: int) -> tuple[str, str]:
     return _BAD_CHAR.sub(_REPLACED, line), f"{what} at byte {at} of line {lineno}"
 
 
+def _one_command(text: str) -> tuple[str, str]:
+    """(the first meta-command of ``text``, what follows it): its arguments end at a
+    backslash outside '…', "…" and `…` (a quote left open runs to the end)."""
+    name = commands.meta_name(text)
+    i, n = 1 + len(name), len(text)
+    while i < n:
+        ch = text[i]
+        if ch == "\\":
+            return text[:i].rstrip(), text[i:]
+        if ch in "'\"`":
+            j = i + 1
+            while j < n and text[j] != ch:
+                j += 2 if ch == "'" and text[j] == "\\" else 1
+            i = j + 1
+        else:
+            i += 1
+    return text, ""
+
+
 _COPY_FROM_STDIN = re.compile(r"COPY\b.*\bFROM\s+STDIN\b", re.I | re.S)
 _STDIN = re.compile("stdin", re.I)
 # a statement and its ";" with no character the lexer acts on (see _take)
@@ -164,9 +183,21 @@ class EntryBuilder:
         return not self._conds or self._conds[-1][0] == _TRUE
 
     def _meta(self, text: str, mark: tuple[str, int] | None, indent: str = "") -> list[Entry | InputError]:
-        """A meta-command (``text`` from its backslash to the end of the line), obeyed with
-        the statement being typed left in the buffer — or, for \\g and its kin, taken
-        from it: they send the buffer (psql's query buffer) and empty it."""
+        """The meta-commands of ``text`` (from a backslash to the end of the line): as in
+        psql, an unquoted backslash in the arguments starts the next command, and ``\\\\``
+        ends them, the rest of the line going to the statement being typed."""
+        first, rest = _one_command(text)
+        out = self._command(first, mark, indent)
+        if rest.startswith("\\\\"):
+            out.extend(self._take(rest[2:], mark, join=""))
+        elif rest:
+            out.extend(self._meta(rest, mark))
+        return out
+
+    def _command(self, text: str, mark: tuple[str, int] | None, indent: str = "") -> list[Entry | InputError]:
+        """One meta-command, obeyed with the statement being typed left in the buffer — or,
+        for \\g and its kin, taken from it: they send the buffer (psql's query buffer) and
+        empty it."""
         name = commands.meta_name(text)
         if not self._look and name in _CONDITIONALS:
             return self._conditional(name, text, mark)
@@ -240,12 +271,13 @@ class EntryBuilder:
         return InputError(f"{mark[0]}; {what} not run", self.source, mark[1])
 
     # -- SQL --------------------------------------------------------------------------------
-    def _take(self, text: str, mark: tuple[str, int] | None = None) -> list[Entry | InputError]:
+    def _take(self, text: str, mark: tuple[str, int] | None = None, join: str = "\n") -> list[Entry | InputError]:
+        """SQL text: a new line (``join``: the rest of a line after ``\\\\`` continues it)."""
         if self._buf:
             # appended through a local so that CPython grows the string in place (an
             # attribute's `+=` copies it whole: quadratic over a statement of many lines)
             buf, self._buf = self._buf, ""
-            buf += "\n"
+            buf += join
             buf += text
             self._buf = buf
         else:

@@ -634,7 +634,8 @@ class Shell(RunCommands, SetCommands, DescribeCommands, ReportCommands):
         value = arg or (off if show(getattr(self.settings, name), name) == on else on)
         self.settings = assign(self.settings, name, value, f"\\{'x' if name == 'expanded' else name}")
         label = {"expanded": "Expanded display", "pager": "Pager", "timing": "Timing"}[name]
-        self.notice(f"{label} is {show(getattr(self.settings, name), name)}.")
+        if not self.variables.is_on("QUIET"):  # on stdout, as psql prints it
+            self.write(f"{label} is {show(getattr(self.settings, name), name)}.")
 
     def do_x(self, cmd: Command) -> None:
         self._toggle("expanded", cmd.arg, "on", "off")

@@ -284,7 +284,7 @@ def test_describe_and_timing(qshell):
     assert re.search(r"(?m)(^|\| ) ?amount\s+\| numeric\(10,2\)", described)
     assert '"desc_t_pkey" PRIMARY KEY, btree (id)' in described  # psql's words
     assert 'Did not find any relation named "no_such_rel".' in r.err
-    assert "Timing is on." in r.err and re.search(r"^Time: \d+\.\d{3} ms$", r.out, re.M)
+    assert "Timing is on." in r.out and re.search(r"^Time: \d+\.\d{3} ms$", r.out, re.M)
     assert "List of databases" in r.out and re.search(r"(^|\| ) ?postgres\s+\| \w+\s+\| UTF8", r.out, re.M)
 
 

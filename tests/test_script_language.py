@@ -244,3 +244,12 @@ def test_standard_conforming_strings_off_as_the_server_reports_it(qshell, tmp_pa
     assert r.code == 0, r.err
     assert "it's; here" in r.out and "1  SELECT 'it\\'s; one' AS a" in r.out and "it's; one" in r.out
     assert " a\\\n" in r.out  # back on: a backslash is a character
+
+
+def test_several_meta_commands_on_one_line_as_psql(dsn, tmp_path):
+    script = ("\\echo a \\echo b\n\\echo c\\echo d\n\\echo e \\\\ SELECT 1 AS x;\n\\set v 1 \\echo :v\n"
+              "\\echo 'q\\\\e' \"d\\x\" \\echo f\\\\g\n\\echo x \\g\nSELECT 2 AS y \\gset \\echo :y\n\\x\\g\n\\x\n\\timing\n\\timing off\n")
+    p = _psql(dsn, script, tmp_path)
+    q = _qshell(dsn, script, tmp_path)
+    assert q.stdout == p.stdout
+    assert q.stderr.replace("qshell:", "psql:") == p.stderr

@@ -182,6 +182,14 @@ class Shell(RunCommands, SetCommands, DescribeCommands, ReportCommands):
         self.out.write(text)
         self.out.flush()
 
+    def say(self, text: str) -> None:
+        """An informational message psql prints on stdout (``Timing is on.``): silenced by
+        QUIET, on stderr in JSON output (which stays JSON lines)."""
+        if self.json:
+            self.notice(text)
+        elif not self.variables.is_on("QUIET"):
+            self.write(text)
+
     def notice(self, text: str) -> None:
         if self._page:  # what the command printed so far comes first
             self._flush_page()
@@ -567,8 +575,7 @@ class Shell(RunCommands, SetCommands, DescribeCommands, ReportCommands):
         self.write(text if text else "Query buffer is empty.")
 
     def do_r(self, cmd: Command) -> None:
-        if not self.variables.is_on("QUIET"):
-            self.write("Query buffer reset (cleared).")
+        self.say("Query buffer reset (cleared).")
 
     def _row_printer(self) -> "_RowPrinter | None":
         """How a plain statement's rows are printed: every row, batch by batch as they
@@ -634,8 +641,7 @@ class Shell(RunCommands, SetCommands, DescribeCommands, ReportCommands):
         value = arg or (off if show(getattr(self.settings, name), name) == on else on)
         self.settings = assign(self.settings, name, value, f"\\{'x' if name == 'expanded' else name}")
         label = {"expanded": "Expanded display", "pager": "Pager", "timing": "Timing"}[name]
-        if not self.variables.is_on("QUIET"):  # on stdout, as psql prints it
-            self.write(f"{label} is {show(getattr(self.settings, name), name)}.")
+        self.say(f"{label} is {show(getattr(self.settings, name), name)}.")
 
     def do_x(self, cmd: Command) -> None:
         self._toggle("expanded", cmd.arg, "on", "off")
@@ -737,7 +743,7 @@ class Shell(RunCommands, SetCommands, DescribeCommands, ReportCommands):
         self._attach(new)
         self._times, self._alone = None, {}  # measured times belong to the old target
         self.catalog_changed()
-        self.notice(f'You are now connected to database "{new.dbname}" as user "{new.params.get("user", "?")}".')
+        self.say(f'You are now connected to database "{new.dbname}" as user "{new.params.get("user", "?")}".')
 
     def do_conninfo(self, cmd: Command) -> None:
         if self.json:

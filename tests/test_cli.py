@@ -232,7 +232,7 @@ def test_reconnect_with_c(qshell):
     r = qshell("CREATE DATABASE qshell_other;\n\\c qshell_other\nSELECT current_database();\n\\c no_such_db_here\n"
                "SELECT current_database();\n\\c postgres\nDROP DATABASE qshell_other;\n")
     assert "qshell_other" in r.out
-    assert 'You are now connected to database "qshell_other"' in r.err
+    assert 'You are now connected to database "qshell_other"' in r.out
     assert "previous connection kept" in r.err
     assert r.out.count("qshell_other") >= 2  # still there after the failed \c
 

@@ -113,7 +113,7 @@ def test_expanded_display(psql, qshell):
            "SELECT E'l1\\nl2\\n' AS v, 'tail' AS \"w\nz\";\n"
            "SELECT g FROM generate_series(1, 10) g;\n"
            "SELECT 1 WHERE false;\n")
-    out = same(psql, qshell, sql, "-P", "expanded=on", setup="\\x on\n")
+    out = same(psql, qshell, "\\x on\n" + sql)  # both say "Expanded display is on." first
     assert "-[ RECORD 1 ]\na   | 1\nbb  | x     +\n    | y\n" in out
     assert "\n(0 rows)\n" in out
 
@@ -121,7 +121,7 @@ def test_expanded_display(psql, qshell):
 def test_results_without_columns(psql, qshell):
     out = same(psql, qshell, "SELECT FROM generate_series(1, 3);\n")
     assert out == "--\n(3 rows)\n\n"
-    same(psql, qshell, "SELECT FROM generate_series(1, 2);\n", "-P", "expanded=on", setup="\\x on\n")
+    same(psql, qshell, "\\x on\nSELECT FROM generate_series(1, 2);\n")
     r = qshell("\\add SELECT FROM generate_series(1, 3);\n\\go 1\n")
     assert r.code == 0, r.err
     assert "\n--\n(3 rows)\n" in r.out

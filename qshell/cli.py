@@ -123,7 +123,7 @@ def _read_password() -> str:
 
 def _settings(args: argparse.Namespace, context: ScriptContext) -> Settings:
     """The settings and psql variables of the command line, in its order (``-v``)."""
-    from .variables import valid_name
+    from .variables import MetaArgError, special_value, valid_name
 
     s = Settings()
     variables = context.variables
@@ -142,7 +142,10 @@ def _settings(args: argparse.Namespace, context: ScriptContext) -> Settings:
         elif not valid_name(name):
             raise UsageError(f'-v {item}: invalid variable name: "{name}"')
         elif sep:
-            variables.set(name, value)
+            try:
+                variables.set(name, special_value(name, value))
+            except MetaArgError as exc:  # psql: -v ECHO=bogus ends it at once
+                raise UsageError(f"-v {item}: {exc}") from None
         else:
             variables.unset(name)  # psql: -v NAME without a value unsets it
     if args.on_error_stop:

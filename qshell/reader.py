@@ -8,7 +8,7 @@ from __future__ import annotations
 import errno
 import io
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import BinaryIO, Callable, Iterator
 
@@ -23,6 +23,7 @@ class Entry:
     source: str  # "<stdin>", a file name, "-c", "<terminal>"
     line: int  # line where the entry starts (1-based)
     pending: str = ""  # for a meta-command: the statement being typed (psql's query buffer)
+    chained: bool = False  # a meta-command after another on the same line (skipped if that one failed, as psql)
 
 
 @dataclass
@@ -34,6 +35,7 @@ class ScriptContext:
     variables: Variables = field(default_factory=Variables)
     std_strings: bool = True
     echo: Callable[[str], None] | None = None  # set by a non-interactive shell
+    restricted: str | None = None  # psql's \\restrict KEY (pg_dump's scripts): only \\unrestrict KEY runs
 
 
 # psql's \if states: the branch runs / a later \elif or \else may / none of it runs
@@ -191,7 +193,7 @@ class EntryBuilder:
         if rest.startswith("\\\\"):
             out.extend(self._take(rest[2:], mark, join=""))
         elif rest:
-            out.extend(self._meta(rest, mark))
+            out.extend(replace(e, chained=True) if isinstance(e, Entry) else e for e in self._meta(rest, mark))
         return out
 
     def _command(self, text: str, mark: tuple[str, int] | None, indent: str = "") -> list[Entry | InputError]:
@@ -199,6 +201,9 @@ class EntryBuilder:
         for \\g and its kin, taken from it: they send the buffer (psql's query buffer) and
         empty it."""
         name = commands.meta_name(text)
+        if self.context.restricted is not None and name != "unrestrict" and self._active() and not self._look:
+            return [InputError("backslash commands are restricted; only \\unrestrict is allowed",
+                               self.source, self._lineno)]
         if not self._look and name in _CONDITIONALS:
             return self._conditional(name, text, mark)
         if not self._active():
@@ -261,7 +266,7 @@ class EntryBuilder:
             words = meta_words(arg, self.context.variables)
         except MetaArgError as exc:
             return False, f"\\if: {exc}"
-        value = words[0] if words else ""
+        value = " ".join(words)  # psql takes the whole expression: "on off" is not a boolean
         parsed = parse_bool(value)
         if parsed is None:
             return False, f'unrecognized value "{value}" for "\\if expression": Boolean expected'
@@ -393,13 +398,16 @@ class EntryBuilder:
             return [], InputError(f"{prefix.strip()} {problem} at end of input", self.source, self._start)
         if prefix:
             return [Entry(prefix + text + ";", self.source, self._start)], unclosed
-        return [Entry(text.replace(_NOSEMI, ";"), self.source, self._start)], unclosed
+        return [Entry(text.replace(_NOSEMI, ";"), self.source, self._lineno)], unclosed  # psql: its last line
 
 
 def read_text(text: str, source: str, context: ScriptContext | None = None) -> Iterator[Entry | InputError]:
     """Entries of a whole text (a ``-c`` argument, a file already read)."""
     builder = EntryBuilder(source, context)
-    for line in text.split("\n"):
+    lines = text.split("\n")
+    if len(lines) > 1 and not lines[-1]:
+        lines.pop()  # a final newline ends the last line; no empty line follows it
+    for line in lines:
         yield from builder.feed(line)  # a CR of a CRLF line end stays, as psql keeps it
     entries, error = builder.finish()
     yield from entries

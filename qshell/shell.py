@@ -27,25 +27,20 @@ from .session import Session
 from .sets import SetCommands
 from .settings import HELP, INT_MAX, Settings, assign, listing, show
 from .sqlsplit import split, strip_comments_head
-from .variables import MetaArgError, interpolate, meta_words, valid_name
+from .variables import PSQL_DEFAULTS, MetaArgError, interpolate, meta_words, special_value, valid_name
 from .visible import visible
 
 MAX_INCLUDE_DEPTH = 16
-# psql's variables that exist from the start (\\set lists them; :{?ON_ERROR_STOP} is TRUE);
-# of these qshell honours ECHO, QUIET and ON_ERROR_STOP (the on_error_stop setting)
-PSQL_DEFAULTS = {
-    "AUTOCOMMIT": "on", "COMP_KEYWORD_CASE": "preserve-upper", "ECHO": "none", "ECHO_HIDDEN": "off",
-    "FETCH_COUNT": "0", "HIDE_TABLEAM": "off", "HIDE_TOAST_COMPRESSION": "off", "HISTCONTROL": "none",
-    "HISTSIZE": "500", "IGNOREEOF": "0", "ON_ERROR_ROLLBACK": "off", "ON_ERROR_STOP": "off",
-    "PROMPT1": "%/%R%x%# ", "PROMPT2": "%/%R%x%# ", "PROMPT3": ">> ", "QUIET": "off", "SHOW_ALL_RESULTS": "on",
-    "SHOW_CONTEXT": "errors", "SINGLELINE": "off", "SINGLESTEP": "off", "VERBOSITY": "default", "WATCH_INTERVAL": "2",
-}
 
 
 class _Stop(Exception):
     def __init__(self, status: ExitStatus) -> None:
         super().__init__(status)
         self.status = status
+
+
+class _Quit(_Stop):
+    """\\q: ends qshell, or, in a file read by \\i, that file only (as psql)."""
 
 
 class _RowPrinter:
@@ -128,6 +123,7 @@ class Shell(RunCommands, SetCommands, DescribeCommands, ReportCommands):
         self.catalog_loader = None  # set by the terminal: completion names, refreshed after DDL / \\c
         self._secrets: set[str] = set()
         self.last_error: ServerMessage | None = None  # for \\errverbose
+        self._failed_at: tuple[str, int] | None = None  # where the last failure was (its line's later commands skip)
         self._attach(session)
 
     def _attach(self, session: Session) -> None:
@@ -200,6 +196,7 @@ class Shell(RunCommands, SetCommands, DescribeCommands, ReportCommands):
     def fail(self, message: str, status: ExitStatus = ExitStatus.ERROR, then: str | None = None) -> None:
         """Report one error line (and ``then``, psql's ``STATEMENT:`` line); remember the
         worst status; stop a script if asked."""
+        self._failed_at = self._where
         for text in (message, then):
             if text is not None:
                 self._where_notice(text)
@@ -233,8 +230,11 @@ class Shell(RunCommands, SetCommands, DescribeCommands, ReportCommands):
         if isinstance(entry, InputError):
             self.fail(entry.message)
             return
+        if entry.chained and self._failed_at == (entry.source, entry.line):
+            return  # psql drops the rest of a line after a meta-command that failed
         self._reset_told = False
         self.entry = entry
+        self._failed_at = None
         try:
             cmd = commands.parse(self._interpolated(entry.text))
             getattr(self, "do_" + cmd.name)(cmd)
@@ -517,6 +517,9 @@ class Shell(RunCommands, SetCommands, DescribeCommands, ReportCommands):
         self.out, self._page = stream, None
         try:
             yield
+        except BrokenPipeError:  # the command stopped reading (| head): the script goes on, as psql's
+            self.out, self._page = saved
+            self.fail("could not print result table: Broken pipe")
         finally:
             self.out, self._page = saved
             try:
@@ -539,20 +542,28 @@ class Shell(RunCommands, SetCommands, DescribeCommands, ReportCommands):
         q = self._run_sql(sql, show=False, maxrows=2)
         if q is None or q.status is not Status.OK:
             return
-        if not q.returns_rows:
-            raise UsageError("\\gset: the statement returned no rows (it is not a query)")
-        if q.rowcount == 0:
-            raise UsageError("no rows returned for \\gset")
-        if q.rowcount > 1:
-            raise UsageError("more than one row returned for \\gset")
+        if not q.returns_rows:  # nothing to set: its tag, as psql prints it
+            if not self.variables.is_on("QUIET"):
+                self.write(render.statement(q, self.style()))
+            return
+        problem = ("no rows returned for \\gset" if q.rowcount == 0 else
+                   "more than one row returned for \\gset" if q.rowcount > 1 else "")
+        if problem:
+            self.variables.set("ERROR", "true")  # as psql: \\if :ERROR sees it
+            self.variables.set("SQLSTATE", "")
+            raise UsageError(problem)
         for column, value in zip(q.columns, q.rows[0], strict=True):
             name = prefix + column.name
             if not valid_name(name):
                 raise UsageError(f'invalid variable name: "{name}"')
-            if value is None:
+            if name in PSQL_DEFAULTS and not name.startswith("LAST_ERROR"):
+                self._where_notice(f'attempt to \\gset into specially treated variable "{name}" ignored')
+            elif value is None:
                 self.variables.unset(name)
             else:
                 self.variables.set(name, value)
+        if q.command.split(" ", 1)[0] in ("INSERT", "UPDATE", "DELETE", "MERGE") and not self.variables.is_on("QUIET"):
+            self.write(q.command)  # … RETURNING: psql prints the tag after setting the variables
 
     def do_gexec(self, cmd: Command) -> None:
         """psql's \\gexec: run the query, then each non-NULL value of its result, row by
@@ -615,6 +626,15 @@ class Shell(RunCommands, SetCommands, DescribeCommands, ReportCommands):
         self.notice(self.last_error.verbose())  # on stderr, as psql's
 
     # -- files, settings, connection ----------------------------------------------------
+    def do_ir(self, cmd: Command) -> None:
+        """psql's \\ir: a relative name is read from the directory of the file this
+        command is in (at the top level of stdin or the terminal: the current directory)."""
+        source = self.entry.source if self.entry is not None else ""
+        path = Path(cmd.arg).expanduser()
+        if not path.is_absolute() and not source.startswith(("<", "-")) and source:
+            path = Path(source).parent / path
+        self.do_i(replace(cmd, arg=str(path), args=(str(path),)))
+
     def do_i(self, cmd: Command) -> None:
         if self._depth >= MAX_INCLUDE_DEPTH:
             raise UsageError(f"\\i: files nested deeper than {MAX_INCLUDE_DEPTH} levels")
@@ -626,6 +646,8 @@ class Shell(RunCommands, SetCommands, DescribeCommands, ReportCommands):
         self._depth += 1
         try:
             self.feed(entries)
+        except _Quit:
+            pass  # \\q in an included file ends that file, as psql
         finally:
             self._depth -= 1
             self._where = saved
@@ -691,6 +713,10 @@ class Shell(RunCommands, SetCommands, DescribeCommands, ReportCommands):
             return
         name, values = words[0], words[1:]
         if name.lower() in HELP:
+            if name in PSQL_DEFAULTS:  # ON_ERROR_STOP: psql's variable as well (no value: on)
+                value = self._special(name, "".join(values))
+                values = [value]
+                self.variables.set(name, value)
             if not values:
                 key = name.lower()
                 self.write(f"{key} = {show(getattr(self.settings, key), key)}")
@@ -699,12 +725,10 @@ class Shell(RunCommands, SetCommands, DescribeCommands, ReportCommands):
             self.session.user.set_readonly(new.readonly)
             self.session.pool.set_readonly(new.readonly)
             self.settings = new
-            if name in PSQL_DEFAULTS:  # ON_ERROR_STOP: a psql variable as well, its value as typed
-                self.variables.set(name, " ".join(values))
             return
         if not valid_name(name):
             raise UsageError(f'invalid variable name: "{name}"')
-        self.variables.set(name, "".join(values))
+        self.variables.set(name, self._special(name, "".join(values)))
 
     def _list_settings(self) -> None:
         variables = dict(sorted(self.variables.values.items()))
@@ -718,6 +742,31 @@ class Shell(RunCommands, SetCommands, DescribeCommands, ReportCommands):
             for name, value in variables.items():
                 self.write(visible(f"{name} = '{value}'"))
 
+    @staticmethod
+    def _special(name: str, value: str) -> str:
+        try:
+            return special_value(name, value)
+        except MetaArgError as exc:
+            raise UsageError(str(exc)) from None
+
+    def do_restrict(self, cmd: Command) -> None:
+        """psql's \\restrict KEY, which pg_dump puts at the top of a plain dump: no
+        meta-command but \\unrestrict KEY runs until then (data cannot inject commands)."""
+        words = self._words(cmd)
+        if not words:
+            raise UsageError("\\restrict: missing required argument")
+        self.context.restricted = words[0]
+
+    def do_unrestrict(self, cmd: Command) -> None:
+        words = self._words(cmd)
+        if not words:
+            raise UsageError("\\unrestrict: missing required argument")
+        if self.context.restricted is None:
+            raise UsageError("\\unrestrict: not currently in restricted mode")
+        if words[0] != self.context.restricted:
+            raise UsageError("\\unrestrict: wrong key")
+        self.context.restricted = None
+
     def do_unset(self, cmd: Command) -> None:
         words = self._words(cmd)
         if not words:
@@ -730,13 +779,19 @@ class Shell(RunCommands, SetCommands, DescribeCommands, ReportCommands):
             return
         if not valid_name(name):
             raise UsageError(f'invalid variable name: "{name}"')
-        self.variables.unset(name)
+        if name in PSQL_DEFAULTS:  # psql: an unset special variable reads as its default
+            self.variables.set(name, PSQL_DEFAULTS[name])
+        else:
+            self.variables.unset(name)
 
     def do_c(self, cmd: Command) -> None:
         self._secrets.update(p for p in (password_in(a) for a in (*cmd.args, " ".join(cmd.args))) if p)
         try:
             new = self.session.reconnect(cmd.args)
         except QshellError as exc:
+            if not self.interactive:  # as psql: a script meant for the other database stops here (exit 2)
+                self.fail(f"\\connect: {exc}", ExitStatus.CONNECTION)
+                raise _Stop(ExitStatus.CONNECTION) from None
             raise type(exc)(f"{exc}; previous connection kept") from None
         old, self.session = self.session, new
         old.close()
@@ -789,7 +844,7 @@ class Shell(RunCommands, SetCommands, DescribeCommands, ReportCommands):
         self.write(commands.help_text())
 
     def do_q(self, cmd: Command) -> None:
-        raise _Stop(self.status)
+        raise _Quit(self.status)
 
     # -- for the prompt -------------------------------------------------------------
     def catalog_changed(self) -> None:

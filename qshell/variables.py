@@ -94,6 +94,38 @@ _OCTAL = re.compile(r"[0-7]{1,3}")
 _HEX = re.compile(r"x([0-9A-Fa-f]{1,2})")
 
 
+# psql's boolean special variables: set with no value they are "on", unset "off", anything
+# but a boolean is refused (psql's bool_substitute_hook)
+BOOL_SPECIALS = frozenset({"AUTOCOMMIT", "ON_ERROR_STOP", "QUIET", "SINGLELINE", "SINGLESTEP", "HIDE_TABLEAM",
+                           "HIDE_TOAST_COMPRESSION", "SHOW_ALL_RESULTS"})
+ECHO_VALUES = ("none", "errors", "queries", "all")
+
+
+def special_value(name: str, value: str) -> str:
+    """What psql stores for special variable ``name`` set to ``value``; MetaArgError, with
+    psql's message, for a value psql refuses."""
+    if name in BOOL_SPECIALS:
+        if value == "":
+            return "on"
+        if parse_bool(value) is None:
+            raise MetaArgError(f'unrecognized value "{value}" for "{name}": Boolean expected')
+    elif name == "ECHO" and value not in ECHO_VALUES:
+        raise MetaArgError(f'unrecognized value "{value}" for "ECHO"; available values are: {", ".join(ECHO_VALUES)}.')
+    return value
+
+
+# psql's variables that exist from the start (\\set lists them; :{?ON_ERROR_STOP} is TRUE);
+# of these qshell honours ECHO, QUIET and ON_ERROR_STOP (the on_error_stop setting)
+PSQL_DEFAULTS = {
+    "AUTOCOMMIT": "on", "COMP_KEYWORD_CASE": "preserve-upper", "ECHO": "none", "ECHO_HIDDEN": "off",
+    "FETCH_COUNT": "0", "HIDE_TABLEAM": "off", "HIDE_TOAST_COMPRESSION": "off", "HISTCONTROL": "none",
+    "HISTSIZE": "500", "IGNOREEOF": "0", "LAST_ERROR_MESSAGE": "", "LAST_ERROR_SQLSTATE": "00000",
+    "ON_ERROR_ROLLBACK": "off", "ON_ERROR_STOP": "off",
+    "PROMPT1": "%/%R%x%# ", "PROMPT2": "%/%R%x%# ", "PROMPT3": ">> ", "QUIET": "off", "SHOW_ALL_RESULTS": "on",
+    "SHOW_CONTEXT": "errors", "SINGLELINE": "off", "SINGLESTEP": "off", "VERBOSITY": "default", "WATCH_INTERVAL": "2",
+}
+
+
 class MetaArgError(ValueError):
     """A meta-command argument psql would not take (an unterminated quote)."""
 
@@ -135,13 +167,25 @@ def _single_quoted(text: str, i: int) -> tuple[str, int]:
     raise MetaArgError("unterminated quoted string")
 
 
-def _backquoted(text: str, i: int) -> tuple[str, int]:
+_SHELL_REFERENCE = re.compile(rf":(?:'({NAME})'|({NAME}))")
+
+
+def _backquoted(text: str, i: int, variables: Variables | None) -> tuple[str, int]:
     """The output of the shell command in the backquotes opening at ``i`` (its last
-    newline removed, as psql) and the index after it."""
+    newline removed, as psql) and the index after it. In the command, as psql does,
+    ``:name`` is the value and ``:'name'`` the value quoted for the shell."""
     k = text.find("`", i + 1)
     if k == -1:
         raise MetaArgError("unterminated quoted string")
     command = text[i + 1:k]
+    if variables is not None and ":" in command:
+        def value(m: re.Match[str]) -> str:
+            found = variables.get(m.group(1) or m.group(2))
+            if found is None:
+                return m.group(0)
+            return "'" + found.replace("'", "'\"'\"'") + "'" if m.group(1) else found
+
+        command = _SHELL_REFERENCE.sub(value, command)
     try:
         done = subprocess.run(command, shell=True, capture_output=True, check=False)
     except OSError as exc:
@@ -182,7 +226,7 @@ def meta_words(text: str, variables: Variables | None) -> list[str]:
                 word.append(text[i:k + 1])
                 i = k + 1
             elif ch == "`":
-                value, i = _backquoted(text, i)
+                value, i = _backquoted(text, i, variables)
                 word.append(value)
             elif ch == ":" and variables is not None and (m := REFERENCE.match(text, i)):
                 found = variables.reference(m)

@@ -229,12 +229,14 @@ def test_conninfo_masks_password_and_help_lists_commands(qshell, dsn):
 
 
 def test_reconnect_with_c(qshell):
-    r = qshell("CREATE DATABASE qshell_other;\n\\c qshell_other\nSELECT current_database();\n\\c no_such_db_here\n"
-               "SELECT current_database();\n\\c postgres\nDROP DATABASE qshell_other;\n")
-    assert "qshell_other" in r.out
-    assert 'You are now connected to database "qshell_other"' in r.out
-    assert "previous connection kept" in r.err
-    assert r.out.count("qshell_other") >= 2  # still there after the failed \c
+    r = qshell("CREATE DATABASE qshell_other;\n\\c qshell_other\nSELECT current_database();\n\\c postgres\n"
+               "DROP DATABASE qshell_other;\n")
+    assert r.code == 0, r.err
+    assert 'You are now connected to database "qshell_other"' in r.out and r.out.count("qshell_other") >= 2
+    # as psql: in a script a failed \c stops it (exit 2), nothing runs on the old database
+    r = qshell("\\c no_such_db_here\nSELECT 'ran on the old one' AS x;\n")
+    assert r.code == 2 and "ran on the old one" not in r.out
+    assert r.err.startswith("qshell:<stdin>:1: \\connect: ") and 'database "no_such_db_here" does not exist' in r.err
 
 
 def test_include_file_and_quit(qshell, tmp_path):

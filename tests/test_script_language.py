@@ -3,6 +3,7 @@ read as psql's lexer reads it, and run beside psql (the oracle) for what it prin
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 
@@ -253,3 +254,52 @@ def test_several_meta_commands_on_one_line_as_psql(dsn, tmp_path):
     q = _qshell(dsn, script, tmp_path)
     assert q.stdout == p.stdout
     assert q.stderr.replace("qshell:", "psql:") == p.stderr
+
+
+# -- what a DBA's real scripts hit (found by trying qshell beside psql) ------------------------------
+REAL = [
+    # pg_dump 18.6 wraps every plain dump in \restrict KEY … \unrestrict KEY
+    "\\restrict abc\nSELECT 1 AS a;\n\\echo refused\n\\if true\n\\endif\n\\unrestrict xyz\n\\unrestrict abc\n\\echo after\n",
+    # psql's boolean special variables: no value is on, a bad value refused, \unset is the default
+    "\\set QUIET\nCREATE TEMP TABLE q1 (a int);\n\\echo :QUIET\n\\set QUIET bogus\n\\set ECHO bogus\n\\unset QUIET\n"
+    "\\echo :QUIET :ECHO :LAST_ERROR_SQLSTATE [:LAST_ERROR_MESSAGE]\n\\unset ECHO\n\\echo :ECHO\n",
+    "\\set ON_ERROR_STOP\n\\echo :ON_ERROR_STOP\nSELECT 1/0;\n\\echo not printed\n",
+    # \gset: failures set ERROR; specials are not written; a statement without rows prints its tag
+    "SELECT 1 WHERE false \\gset\n\\echo :ERROR [:SQLSTATE]\nCREATE TEMP TABLE gt (x int) \\gset\n"
+    "INSERT INTO gt VALUES (5) RETURNING x \\gset\n\\echo :x\nSELECT 'all' AS \"ECHO\" \\gset\n\\echo :ECHO\n",
+    # backquotes see variables (:'x' quoted for the shell)
+    "\\set name \"it's\"\n\\set z `echo :'name' :name`\n\\echo :z\n",
+    # a failed meta-command drops the rest of its line
+    "\\nosuch arg \\echo dropped\n\\set 1a-b x \\echo dropped too\n\\echo kept \\echo kept2\n",
+    # the whole \if expression counts; the pipe's reader going away ends only that result
+    "\\if on off\n\\echo no\n\\else\n\\echo else\n\\endif\nSELECT g FROM generate_series(1, 100000) g \\g | head -1\n\\echo after\n",
+    # an unterminated last statement: its error on its last line
+    "SELECT\n1/0\n",
+]
+
+
+@pytest.mark.parametrize("script", REAL)
+def test_real_script_shapes_as_psql(dsn, tmp_path, script):
+    p = _psql(dsn, script, tmp_path)
+    q = _qshell(dsn, script, tmp_path)
+    if "generate_series(1, 100000)" in script:  # qshell aligns per 1000 rows (README): the header differs
+        p.stdout, q.stdout = (re.sub(r"(?m)^ +g +$", "g", out) for out in (p.stdout, q.stdout))
+    assert q.stdout == p.stdout
+    psql_err = p.stderr.replace(": error: ", ": ").replace(": warning: ", ": ").replace("\nAvailable values are", "; available values are")
+    assert q.stderr.replace("qshell:", "psql:").replace("; try \\? for help", "") == psql_err
+
+
+def test_q_in_an_included_file_ends_that_file(qshell, tmp_path):
+    inc = tmp_path / "q.sql"
+    inc.write_text("\\echo in\n\\q\n\\echo not\n")
+    r = qshell(f"\\i {inc}\n\\echo after\n\\q\n\\echo never\n")
+    assert r.out == "in\nafter\n" and r.code == 0
+
+
+def test_ir_reads_relative_to_the_including_file(qshell, tmp_path):
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "main.sql").write_text("\\echo top\n\\ir sub/a.sql\n")
+    (tmp_path / "sub" / "a.sql").write_text("\\echo in a\n\\ir b.sql\n")
+    (tmp_path / "sub" / "b.sql").write_text("\\echo in b\n")
+    r = qshell("", "-f", str(tmp_path / "main.sql"))
+    assert r.out == "top\nin a\nin b\n", r.err

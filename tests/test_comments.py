@@ -247,7 +247,7 @@ def test_reader_meta_commands_and_the_end_of_input_around_comments():
     assert [e.text for e in got] == ["\\add /* stage this */\nSELECT 1;"]
     ok, last = read_text("SELECT 1;\n/* never closed\n", "t")  # as psql: sent, the server says what is wrong
     assert ok.text == "SELECT 1;"
-    assert isinstance(last, Entry) and last.text == "/* never closed\n" and last.line == 2
+    assert isinstance(last, Entry) and last.text == "/* never closed" and last.line == 2
 
 
 def test_dollar_tags_beyond_the_basic_plane_are_tags(qshell, dsn):

@@ -175,10 +175,17 @@ class Database:
             extra["client_encoding"] = self._encoding
         conn = psycopg2.connect(self.dsn, **extra)
         conn.autocommit = True
-        setup = ["RESET DateStyle"]
-        if self.readonly:
-            setup.append("SET default_transaction_read_only = on")
-        conn.cursor().execute("; ".join(setup))
+        cur = conn.cursor()
+        if not self.readonly:
+            cur.execute("RESET DateStyle")
+            return conn
+        # read only: a session SET, but never on a backend lent by a pooler (its pid is
+        # not the one the connection opened with): it would not stick for this client and
+        # would stay there for the pooler's other clients. Staged queries are READ ONLY
+        # transactions anyway (TxMode.readonly).
+        cur.execute("RESET DateStyle; SELECT pg_backend_pid()")
+        if cur.fetchone()[0] == conn.get_backend_pid():
+            cur.execute("SET default_transaction_read_only = on")
         return conn
 
     def set_readonly(self, on: bool) -> None:

@@ -141,3 +141,19 @@ def test_cancel_goes_through_pgbouncer_to_the_backend(bouncer_db, dsn):
     assert left() == 0
     again = QueryPool(bouncer_db, ["SELECT 1"] * 2, 2, mode=TxMode(isolation="read committed")).run()
     assert [q.status for q in again.queries] == [Status.OK] * 2
+
+
+def test_read_only_workers_leave_no_setting_on_pooled_backends(pgbouncer):
+    """Read only behind the pooler: each staged query is a READ ONLY transaction, and no
+    session SET is left on PgBouncer's backends for its other clients."""
+    database = Database(pgbouncer.dsn)
+    try:
+        database.set_readonly(True)
+        run = QueryPool(database, ["CREATE TABLE read_only_probe (i int)", "SELECT 1"], 2, mode=TxMode(readonly=True)).run()
+        assert [q.status for q in run.queries] == [Status.ERROR, Status.OK]
+        assert run.queries[0].sqlstate == "25006"
+        assert database.pooler() is not None
+    finally:
+        database.close()
+    for _ in range(6):
+        assert query(pgbouncer.dsn, "SHOW default_transaction_read_only") == [("off",)]

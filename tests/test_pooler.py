@@ -157,3 +157,25 @@ def test_read_only_workers_leave_no_setting_on_pooled_backends(pgbouncer):
         database.close()
     for _ in range(6):
         assert query(pgbouncer.dsn, "SHOW default_transaction_read_only") == [("off",)]
+
+
+def test_without_the_admin_console_the_pool_size_is_unknown_and_said_so(pgbouncer):
+    """Without the admin console (not asked, or a user outside PgBouncer's admin_users and
+    stats_users) a pooler is still recognised by its cancel key, and the warning says the
+    pool size is unknown, and why."""
+    import psycopg2
+
+    from qshell.pooler import Pooler, detect
+
+    conn = psycopg2.connect(pgbouncer.dsn)
+    try:
+        conn.autocommit = True
+        found = detect(conn, pgbouncer.dsn, admin=False)
+        assert found is not None and found.kind == "pooler" and found.pool_size is None
+        # the console is asked on the host and port the connection reached, whatever the dsn says
+        asked = detect(conn, pgbouncer.dsn.replace(f"port={pgbouncer.port}", "port=1"))
+        assert asked is not None and asked.kind == "pgbouncer" and asked.pool_size == POOL_SIZE
+    finally:
+        conn.close()
+    notices = Pooler(key_pid=1, backend_pid=2, admin_error="admin console: not allowed").capacity_notices(8)
+    assert any("the pool size is unknown (admin console: not allowed); if it is below 8" in t for t in notices)

@@ -41,6 +41,15 @@ def run_json(target: str, script: str, hist) -> tuple[int, list[dict], list[dict
     return code, queries, runs, err.getvalue()
 
 
+@pytest.fixture(autouse=True)
+def fresh_backends(pgbouncer):
+    """Each test on backends of its own: PgBouncer closes its server connections as they
+    are released (RECONNECT), so nothing a test leaves on one (a held cursor of the
+    default mode, a SET) reaches the next."""
+    query(pgbouncer.admin_dsn, f"RECONNECT {pgbouncer.dbname}")
+    yield
+
+
 @pytest.fixture
 def bouncer_db(pgbouncer):
     database = Database(pgbouncer.dsn)

@@ -22,6 +22,8 @@ from .results import QueryResult, Status
 if TYPE_CHECKING:  # pragma: no cover
     from sqlalchemy.pool import QueuePool
 
+    from .pooler import Pooler
+
 CONNECT_TIMEOUT = 15.0  # green mode ignores libpq's connect_timeout: guard with gevent.Timeout
 _FRESH = "qshell_fresh"  # connection record info: just connected, nothing to pre-ping
 
@@ -99,6 +101,12 @@ class Database:
         self._monitor_lock = gevent.lock.RLock()  # one greenlet at a time on it
         self.readonly = False  # every session default_transaction_read_only
         self.on_reset: Callable[[], None] | None = None  # called when a dead pooled connection was found and replaced
+        # warnings for the user (a pooler in front: N above its pool size, settings that
+        # cannot apply): handed to on_notice, else kept in ``notices`` for the caller
+        self.on_notice: Callable[[str], None] | None = None
+        self.notices: list[str] = []
+        self._pooler: "Pooler | None | bool" = False  # False: not looked for yet (see pooler())
+        self._settings_told: dict[str, str] | None = None
         try:
             named = "application_name" in extensions.parse_dsn(dsn) or bool(os.environ.get("PGAPPNAME"))
         except psycopg2.Error:
@@ -167,10 +175,17 @@ class Database:
             extra["client_encoding"] = self._encoding
         conn = psycopg2.connect(self.dsn, **extra)
         conn.autocommit = True
-        setup = ["RESET DateStyle"]
-        if self.readonly:
-            setup.append("SET default_transaction_read_only = on")
-        conn.cursor().execute("; ".join(setup))
+        cur = conn.cursor()
+        if not self.readonly:
+            cur.execute("RESET DateStyle")
+            return conn
+        # read only: a session SET, but never on a backend lent by a pooler (its pid is
+        # not the one the connection opened with): it would not stick for this client and
+        # would stay there for the pooler's other clients. Staged queries are READ ONLY
+        # transactions anyway (TxMode.readonly).
+        cur.execute("RESET DateStyle; SELECT pg_backend_pid()")
+        if cur.fetchone()[0] == conn.get_backend_pid():
+            cur.execute("SET default_transaction_read_only = on")
         return conn
 
     def set_readonly(self, on: bool) -> None:
@@ -232,6 +247,15 @@ class Database:
         want = self.session_settings
         have = fairy.info.get("qshell_settings", {})
         if have == want:
+            return
+        if want and self._behind_transaction_pooler():
+            # the SET would land on whichever server backend the pooler lent for it, and
+            # stay there for other clients: the workers go without, and the user is told
+            if self._settings_told != want:
+                self._settings_told = dict(want)
+                self._notice("warning: behind a transaction pooler the session's settings are not given to the workers"
+                             f" (set in this session: {', '.join(sorted(want))}); each staged query runs with the"
+                             " server's defaults; put what it needs in the query (set_config(name, value, true))")
             return
         parts = [f"RESET {name}" for name in have if name not in want]
         params: list[str] = []
@@ -328,10 +352,52 @@ class Database:
         )
         return Capacity(int(row[0]), int(row[1]), int(row[2]), self.pooled_connections())
 
+    # -- a pooler in front --------------------------------------------------------
+    def _notice(self, text: str) -> None:
+        if self.on_notice is not None:
+            self.on_notice(text)
+        else:
+            self.notices.append(text)
+
+    def take_notices(self) -> list[str]:
+        """The warnings kept since the last call (when no ``on_notice`` is set)."""
+        out, self.notices = self.notices, []
+        return out
+
+    def pooler(self) -> "Pooler | None":
+        """The connection pooler (PgBouncer) between qshell and the server, or None when
+        connected directly; looked for once, on the side connection (see ``pooler.detect``)."""
+        if self._pooler is False:
+            from .pooler import detect
+
+            with self._monitor_lock:
+                conn = self.monitor()
+                try:
+                    with gevent.Timeout(self.connect_timeout, ConnectionFailed("pooler detection timed out")):
+                        self._pooler = detect(conn, self.dsn, self._password)
+                except psycopg2.Error as exc:
+                    if conn.closed:
+                        self._monitor = None
+                        raise ConnectionFailed(f"connection to server was lost: {_error_text(exc)[0]}") from None
+                    raise QshellError(_error_text(exc)[0]) from None
+        return self._pooler  # type: ignore[return-value]
+
+    def _behind_transaction_pooler(self) -> bool:
+        found = self.pooler()
+        return found is not None and found.transaction_pooling is not False
+
     def check_capacity(self, n: int, extra: int = 0) -> None:
         """Refuse, before anything runs, an N the server cannot serve (CapacityError).
 
-        ``extra`` counts connections beside the workers' (the sampler's)."""
+        ``extra`` counts connections beside the workers' (the sampler's). Behind a pooler
+        the server's max_connections says nothing of what the workers get: nothing is
+        refused, and a warning says when N is above the pool's size (the extra workers
+        would measure the pooler's queue)."""
+        found = self.pooler()
+        if found is not None:
+            for text in found.capacity_notices(n, extra):
+                self._notice(text)
+            return
         cap = self.capacity()
         if n + extra > cap.available:
             also = f" plus {extra} for sampling pg_stat_activity" if extra else ""

@@ -131,6 +131,7 @@ class Shell(RunCommands, SetCommands, DescribeCommands, ReportCommands):
         session.user.set_readonly(self.settings.readonly)
         session.pool.set_readonly(self.settings.readonly)
         session.pool.on_reset = self._connection_reset
+        session.pool.on_notice = self.notice  # the pool's warnings (a pooler: N above its size, settings not replayed)
         self._secrets.update(p for p in (password_in(session.dsn), session.pool._password) if p)
         p, v = session.params, self.variables
         for name, key in (("DBNAME", "dbname"), ("USER", "user"), ("HOST", "host"), ("PORT", "port"),

@@ -75,6 +75,7 @@ def test_go_8_over_16_queries_in_transactions_all_ok(pgbouncer, dsn, tmp_path):
     stage = "".join(f"\\add {PID_SLEEP};\n" for _ in range(16))
     code, queries, runs, err = run_json(pgbouncer.dsn, IN_TX + stage + "\\go 8\n", tmp_path / "h1")
     assert code == 0, err
+    bouncer_err = err
     assert [q["status"] for q in queries] == ["ok"] * 16
     assert {q["worker"] for q in queries} == set(range(8))
     backends = {int(q["rows"][0][0]) for q in queries}
@@ -87,6 +88,9 @@ def test_go_8_over_16_queries_in_transactions_all_ok(pgbouncer, dsn, tmp_path):
     assert direct_runs[0]["wall_ms"] < runs[0]["wall_ms"] / 2
     # directly, the pid qshell records is the backend that ran the query
     assert all(q["pid"] == int(q["rows"][0][0]) for q in direct)
+    # the shell tells the DBA (stderr): N above the pool's size; not directly
+    assert "8 workers behind" in bouncer_err and "at most 2 queries run on the server at once" in bouncer_err
+    assert "workers behind" not in err
 
 
 def test_pgbouncer_is_recognised_with_its_pool(bouncer_db, db):

@@ -278,6 +278,9 @@ class EntryBuilder:
     # -- SQL --------------------------------------------------------------------------------
     def _take(self, text: str, mark: tuple[str, int] | None = None, join: str = "\n") -> list[Entry | InputError]:
         """SQL text: a new line (``join``: the rest of a line after ``\\\\`` continues it)."""
+        local = bool(self._buf) and self._open is None and ":" in text and not self._look and self._active()
+        if local:  # its variables replaced within the line: never a copy of the whole statement per reference
+            text = self._interpolate_line(text)
         if self._buf:
             # appended through a local so that CPython grows the string in place (an
             # attribute's `+=` copies it whole: quadratic over a statement of many lines)
@@ -285,6 +288,8 @@ class EntryBuilder:
             buf += join
             buf += text
             self._buf = buf
+            if local:
+                self._novars = len(buf)
         else:
             if not self._prefix:
                 self._start = self._lineno
@@ -350,6 +355,29 @@ class EntryBuilder:
         if self._bad and _REPLACED not in self._buf:  # (scanned only when a bad line was seen)
             self._bad = None
         return out
+
+    def _interpolate_line(self, text: str) -> str:
+        """``text``, a line that starts outside any quote or comment, with its variable
+        references replaced as the lexer meets them (a plain value is lexed as SQL, not
+        interpolated again); up to a meta-command's backslash, which is left as it is."""
+        resume: Resume | None = None
+        after = 0
+        while True:
+            parts = split(text, keep_empty=True, strip=False, resume=resume, meta=True, variables=True,
+                          std_strings=self.context.std_strings, novars_before=after)
+            at = parts.stop
+            if at is None or not text.startswith(":", at):
+                return text
+            m = REFERENCE.match(text, at)
+            assert m is not None and parts.resume is not None
+            value = self.context.variables.reference(m)
+            if value is None:
+                after = m.end()
+            else:
+                text = text[:at] + value + text[m.end():]
+                after = at + len(value)
+            r = parts.resume
+            resume = Resume(at, r.depth, r.block)
 
     def _statement(self, raw: str, active: bool, mark: tuple[str, int] | None, out: list[Entry | InputError]) -> None:
         """One statement ended by ``;``: an entry, with the text psql would send (from its

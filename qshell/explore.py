@@ -230,6 +230,9 @@ class RunCommands(ShellHost):
 
     # -- commands ------------------------------------------------------------------
     def do_go(self, cmd: Command) -> None:
+        if cmd.duration_s is not None:  # \go N for DURATION [at RATE/s]: loadview.py
+            self.sustained(cmd)  # type: ignore[attr-defined]
+            return
         n = self._workers_for(cmd.n)
         self._check(n)
         if cmd.reps and cmd.reps > 1:

@@ -30,6 +30,9 @@ from .results import Progress, QueryResult, RunResult, Status
 __all__ = ["AUTOCOMMIT", "ISOLATION_LEVELS", "Capacity", "Database", "QueryPool", "TxMode", "execute_on", "refuse_reason"]
 
 
+MAX_DEADLOCKS = 100  # deadlocks kept per run for naming (a long load may see many)
+
+
 class QueryPool:
     """Run ``queries`` on ``workers`` green workers; ``run()`` returns a RunResult.
 
@@ -136,7 +139,7 @@ class QueryPool:
         tries = 0
         while True:
             retry = tries < self.retries and not self._stopping
-            if result.sqlstate == "40P01":
+            if result.sqlstate == "40P01" and len(self.deadlocks) < MAX_DEADLOCKS:
                 self.deadlocks.append((result.end_s, result.index, result.diag.detail if result.diag else None, retry))
             if not retry:
                 break

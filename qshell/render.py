@@ -395,6 +395,8 @@ def query_header(q: QueryResult) -> str:
         parts.append(_rows_word(q.rowcount) if q.returns_rows else q.command)
     parts.append(f"wait {ms(q.wait_s)} ms")
     parts.append(f"run {ms(q.total_s)} ms")
+    if q.retries:
+        parts.append(f"retried {q.retries}×")
     return "── " + visible(" · ".join(parts))
 
 

@@ -5,6 +5,9 @@ from __future__ import annotations
 import json
 import math
 import random
+import signal
+import subprocess
+import sys
 import time
 import tracemalloc
 
@@ -14,6 +17,9 @@ import pytest
 from qshell.commands import parse
 from qshell.errors import UsageError
 from qshell.load import MAX_BUCKETS, Histogram, LoadPool, bucket_bounds, bucket_of
+
+from .conftest import clean_env
+from .test_faults import _active
 
 
 def _load(out: str) -> dict:
@@ -168,6 +174,26 @@ def test_interrupt_cancels_and_reports_what_was_measured(db):
         cur.execute("SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%pg_sleep(30)%' AND state = 'active'"
                     " AND pid <> pg_backend_pid()")
         assert cur.fetchone()[0] == 0
+
+
+def test_ctrl_c_stops_a_script_load_and_prints_what_was_measured(dsn, tmp_path):
+    script = "\\add SELECT pg_sleep(0.01);\n\\add SELECT pg_sleep(20.3);\n\\go 2 for 60s\nSELECT 'not reached';\n"
+    proc = subprocess.Popen([sys.executable, "-m", "qshell", "--history-dir", str(tmp_path), dsn],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=clean_env())
+    proc.stdin.write(script.encode())
+    proc.stdin.close()
+    deadline = time.monotonic() + 20
+    while _active(dsn, "pg_sleep(20.3)") < 1 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.3)
+    proc.send_signal(signal.SIGINT)
+    proc.wait(timeout=20)
+    out, err = proc.stdout.read().decode(), proc.stderr.read().decode()
+    assert proc.returncode == 3, err
+    assert "Traceback" not in err and "not reached" not in out
+    assert "sustained load" in out and "interrupted" in out
+    time.sleep(0.5)
+    assert _active(dsn, "pg_sleep(20.3)") == 0
 
 
 def test_report_renders_the_last_load(qshell, tmp_path):

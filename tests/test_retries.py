@@ -49,16 +49,17 @@ def test_forced_deadlock_retried_to_success(qshell):
     r = qshell(DEADLOCK.format(t="b", extra="\\set retries 3\n") + "\\go 2\n")
     assert r.code == 0, r.err
     assert "deadlock at" in r.out and ("#1 and #2" in r.out or "#2 and #1" in r.out), r.out
-    print(r.out)
-    assert "(retried)" in r.out and "retries: 1 (1 queries retried)" in r.out
+    # the retry may meet the other query again (a second deadlock, retried too): at least one
+    assert "(retried)" in r.out and "retries: " in r.out and "failures" not in r.out
     r = qshell(DEADLOCK.format(t="c", extra="\\set retries 3\n") + "\\go 2\n",
                "--format", "json")
     recs = _records(r.out)
     queries = [x for x in recs if x["type"] == "query"]
     assert [q["status"] for q in queries] == ["ok", "ok"]
-    assert sorted(q["retries"] for q in queries) == [0, 1]
+    assert sum(q["retries"] for q in queries) >= 1
     run = next(x for x in recs if x["type"] == "run")
-    assert run["retries"] == 1 and run["failures"] == {} and run["deadlocks"][0]["retried"]
+    assert run["retries"] == sum(q["retries"] for q in queries) == len(run["deadlocks"])
+    assert run["failures"] == {} and all(d["retried"] for d in run["deadlocks"])
 
 
 SERIAL = """\

@@ -485,9 +485,11 @@ def _conflict_lines(run: RunResult) -> list[str]:
     lines = lock_lines(run.lock_waits, run.deadlocks)
     retried = [q for q in run.queries if q.retries]
     states = failures_by_sqlstate(run)
-    if retried or states:
-        lines.append(f"retries: {sum(q.retries for q in retried)} ({len(retried)} queries retried)"
-                     + (" · failures: " + ", ".join(f"{k} ×{v}" for k, v in states.items()) if states else ""))
+    parts = [f"retries: {sum(q.retries for q in retried)} ({len(retried)} queries retried)"] if retried else []
+    if states:
+        parts.append("failures by SQLSTATE: " + ", ".join(f"{k} ×{v}" for k, v in states.items()))
+    if parts:
+        lines.append(" · ".join(parts))
     return lines
 
 

@@ -203,3 +203,33 @@ def test_report_renders_the_last_load(qshell, tmp_path):
     assert "report of the last sustained load" in r.err
     text = page.read_text()
     assert "Sustained load" in text and "throughput-chart" in text and "histogram-chart" in text
+
+
+def test_live_progress_line_and_ctrl_c_in_a_terminal(dsn, hist):
+    import io
+
+    import pexpect
+
+    env = clean_env(PROMPT_TOOLKIT_NO_CPR="1", TERM="xterm", COLUMNS="160", LINES="50", PAGER="cat")
+    child = pexpect.spawn(sys.executable, ["-m", "qshell", "--history-dir", str(hist), dsn],
+                          env=env, encoding="utf-8", timeout=30, dimensions=(50, 160))
+    child.logfile_read = io.StringIO()
+    try:
+        child.expect_exact("postgres=>")
+        child.sendline("\\add SELECT pg_sleep(0.05);")
+        child.expect_exact("postgres[1]=>")
+        child.sendline("\\go 2 for 2s")
+        child.expect(r"load \d\.\d s / 2 s · \d+ executions · \d+/s · p95 \d")
+        child.expect("sustained load: 1 queries on N=2 workers for 2 s")
+        child.expect_exact("postgres[1]=>")
+        child.sendline("\\go 2 for 60s")
+        child.expect(r"load \d\.\d s / 60 s · [1-9]\d* executions")
+        child.sendintr()
+        child.expect(r"executions \d+ in .* · interrupted")
+        child.expect_exact("postgres[1]=>")
+        child.sendline("\\q")
+        child.expect(pexpect.EOF)
+    finally:
+        if child.isalive():
+            child.terminate(force=True)
+    assert "Traceback" not in child.logfile_read.getvalue()

@@ -98,8 +98,8 @@ def _load(name: str, words: list[str], arg: str) -> Command:
     rate = None
     if at:
         r = _RATE.fullmatch(words[3].lower())
-        if not r or float(r.group(1)) <= 0 or float(r.group(1)) > 1_000_000:
-            raise UsageError(f"\\{name}: RATE must be executions per second above 0 (50/s), got {words[3]!r}")
+        if not r or float(r.group(1)) <= 0 or float(r.group(1)) > 100_000:
+            raise UsageError(f"\\{name}: RATE must be executions per second, above 0 and at most 100000 (50/s), got {words[3]!r}")
         rate = float(r.group(1))
     return Command(name, arg.strip(), duration_s=seconds, rate=rate)
 

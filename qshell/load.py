@@ -33,7 +33,7 @@ from typing import Sequence
 
 import gevent
 
-from .conflicts import RETRYABLE
+from .conflicts import RETRYABLE, Deadlock, lock_lines, lock_records, name_cycle
 from .database import Database
 from .errors import QshellError
 from .execute import AUTOCOMMIT, CANCELLING, TxMode, _Interrupted, run_statement, settle
@@ -200,6 +200,14 @@ class LoadResult:
     interrupted: bool
     mode: str
     client_cpu_s: float
+    deadlocks: tuple[Deadlock, ...] = ()  # the first MAX_DEADLOCKS, their queries named
+    deadlocks_seen: int = 0
+
+    def deadlock_lines(self) -> list[str]:
+        lines = lock_lines((), self.deadlocks[:5])
+        if self.deadlocks_seen > 5:
+            lines.append(f"… {self.deadlocks_seen} deadlocks in all")
+        return lines
 
     @property
     def executions(self) -> int:
@@ -216,7 +224,8 @@ class LoadResult:
     def record(self) -> dict:
         """The JSON record: issue 13's fields first, then the rest."""
         return {
-            "type": "load", "n": self.n, "duration_s": self.duration_s, "rate": self.rate,
+            "type": "load", "n": self.n, "duration_s": _whole(self.duration_s),
+            "rate": None if self.rate is None else _whole(self.rate),
             "executions": self.executions, "qps": round(self.qps, 3), "late": self.late,
             "latency_ms": self.overall.summary(), "per_second": list(self.per_second),
             "queries": [{"index": q.index, "count": q.count, "errors": q.errors,
@@ -229,8 +238,14 @@ class LoadResult:
             "latency_limit_ms": None if self.latency_limit_s is None else round(self.latency_limit_s * 1000, 3),
             "lag_ms": self.lag.summary() if self.rate else None,
             "histogram": [{"le_ms": b, "count": n} for b, n in self.overall.coarse()],
+            "deadlocks_seen": self.deadlocks_seen, "deadlocks": lock_records((), self.deadlocks)["deadlocks"],
             "mode": self.mode, "client_cpu": round(self.client_cpu_s / self.elapsed_s, 4) if self.elapsed_s > 0 else 0.0,
         }
+
+
+def _whole(x: float) -> float | int:
+    """10.0 as 10 (the command's own figure), 2.5 as it is."""
+    return int(x) if float(x).is_integer() else x
 
 
 class LoadPool(QueryPool):
@@ -269,6 +284,8 @@ class LoadPool(QueryPool):
         self._deadline = 0.0
         self._trigger = 0.0  # the next scheduled start (open loop)
         self._stopped_at: float | None = None
+        self._worker_of: dict[int, int] = {}  # backend pid -> worker number
+        self.named: list[Deadlock] = []  # deadlocks, their queries named as they happen
 
     # -- the schedule ---------------------------------------------------------------
     def _slot(self) -> float | None:
@@ -338,6 +355,7 @@ class LoadPool(QueryPool):
                             fairy = None
                             fairy = self.db.checkout()
                         conn, info, lost = fairy.dbapi_connection, fairy.info, fairy.invalidate
+                        self._worker_of[conn.get_backend_pid()] = number
                     result = run_statement(conn, info, sql, pos + 1, number, 0, self._start, started - self._start,
                                            self.mode, lost=lost)
                     if result.sqlstate in RETRYABLE and result.status is Status.ERROR:
@@ -355,12 +373,27 @@ class LoadPool(QueryPool):
                 self.active.pop(number, None)
                 self._record(pos, result, scheduled, started, ended)
                 self._last = ended
+                if result.status is not Status.OK:
+                    gevent.sleep(0)  # an error that took no round trip must not starve the others
         finally:
             if fairy is not None:
                 try:
                     settle(fairy, worker=True)
                 finally:
                     fairy.close()
+
+    def _deadlock(self, result, retried: bool) -> None:  # noqa: ANN001 - results.QueryResult
+        """A load keeps no executions to look pids up in afterwards: name them now, by what
+        each backend's worker is running (the other side still runs: it was waiting)."""
+        def who(pid: int) -> str | None:
+            worker = self._worker_of.get(pid)
+            if worker == result.worker:
+                return f"#{result.index}"
+            running = self.active.get(worker) if worker is not None else None
+            return f"#{running[0]}" if running else None
+
+        self.named.append(Deadlock(victim=result.index, at_s=result.end_s,
+                                   cycle=name_cycle(result.diag.detail if result.diag else None, who), retried=retried))
 
     def progress(self) -> LoadProgress:  # type: ignore[override]
         now = time.perf_counter()
@@ -399,6 +432,8 @@ class LoadPool(QueryPool):
         end = stopped if self.interrupted else max(self._last, min(stopped, self._deadline))
         if self.rate is not None:  # starts due before the end that no worker could take
             horizon = min(self._deadline, end)
+            if (horizon - self._trigger) * self.rate > 100_000:  # many: their expected number
+                self.skipped += round((horizon - self._trigger) * self.rate)
             while self._trigger < horizon:
                 self.skipped += 1
                 self._trigger += self._random.expovariate(self.rate)
@@ -407,7 +442,8 @@ class LoadPool(QueryPool):
             elapsed_s=end - self._start, queries=self.stats, overall=self.overall, lag=self.lag,
             per_second=self.per_second, late=self.late, skipped=self.skipped,
             errors_by_sqlstate=self.errors_by_sqlstate, latency_limit_s=self.latency_limit_s,
-            interrupted=self.interrupted, mode=self.mode.describe(), client_cpu_s=time.process_time() - cpu0)
+            interrupted=self.interrupted, mode=self.mode.describe(), client_cpu_s=time.process_time() - cpu0,
+            deadlocks=tuple(self.named), deadlocks_seen=self.deadlocks_seen)
 
     def _join_workers(self) -> None:
         gevent.joinall(self.running)

@@ -66,7 +66,8 @@ def load_text(load: LoadResult, style: render.Style, width: int = 100) -> str:
     """The whole report of a load: header, per query table, totals, per-second throughput,
     histogram, errors by SQLSTATE."""
     loop = f"open loop at {load.rate:g}/s" if load.rate else "closed loop"
-    head = (f"══ sustained load: {len(load.queries)} queries on N={load.n} workers for {load.duration_s:g} s"
+    count = f"{len(load.queries)} {'query' if len(load.queries) == 1 else 'queries'}"
+    head = (f"══ sustained load: {count} on N={load.n} workers for {load.duration_s:g} s"
             f" · {loop} · {load.mode}")
     rows = [[q.index, render.preview(q.sql), f"{q.count:,}", f"{q.errors:,}"]
             + [f"{q.hist.percentile(p):.1f}" for p in (50, 95, 99)] + [f"{q.hist.max_us / 1000:.1f}"]
@@ -103,6 +104,7 @@ def load_text(load: LoadResult, style: render.Style, width: int = 100) -> str:
                                                           sorted(load.errors_by_sqlstate.items(), key=lambda kv: -kv[1])))
     if any(x.retries for x in load.queries):
         lines.append(f"retries: {sum(x.retries for x in load.queries):,}")
+    lines.extend(load.deadlock_lines())
     return "\n".join(lines)
 
 

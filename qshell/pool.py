@@ -68,6 +68,7 @@ class QueryPool:
         self.stop_on_error = stop_on_error
         self.retries = retries  # \\set retries: 40001 / 40P01 failures run again, up to this many times
         self.deadlocks: list[tuple[float, int, str | None, bool]] = []  # (at, victim index, DETAIL, retried)
+        self.deadlocks_seen = 0  # all of them (``deadlocks`` keeps the first MAX_DEADLOCKS)
         self.fairies: list = []
         self.tasks: JoinableQueue = JoinableQueue()
         self.output_queue: Queue = Queue()
@@ -139,8 +140,10 @@ class QueryPool:
         tries = 0
         while True:
             retry = tries < self.retries and not self._stopping
-            if result.sqlstate == "40P01" and len(self.deadlocks) < MAX_DEADLOCKS:
-                self.deadlocks.append((result.end_s, result.index, result.diag.detail if result.diag else None, retry))
+            if result.sqlstate == "40P01":
+                self.deadlocks_seen += 1
+                if len(self.deadlocks) < MAX_DEADLOCKS:
+                    self._deadlock(result, retry)
             if not retry:
                 break
             tries += 1
@@ -149,6 +152,10 @@ class QueryPool:
             if not (result.sqlstate in RETRYABLE and result.status is Status.ERROR):
                 break
         return merge_retry(first, result, tries) if tries else result
+
+    def _deadlock(self, result: QueryResult, retried: bool) -> None:
+        """Keep a deadlock for naming its queries once the run is over (``_named_deadlocks``)."""
+        self.deadlocks.append((result.end_s, result.index, result.diag.detail if result.diag else None, retried))
 
     def _abort(self, me: int) -> None:
         """on_error=cancel: cancel the other running queries, drop the queued ones."""

@@ -86,7 +86,7 @@ def test_three_second_load_percentiles_ordered_series_sums(qshell):
 def test_text_shows_table_totals_series_and_histogram(qshell):
     r = qshell("\\add SELECT 1;\n\\go 2 for 1s\n")
     assert r.code == 0, r.err
-    assert "sustained load: 1 queries on N=2 workers for 1 s · closed loop" in r.out
+    assert "sustained load: 1 query on N=2 workers for 1 s · closed loop" in r.out
     assert "p95 ms" in r.out and "per second:" in r.out and "latency histogram" in r.out and "│█" in r.out
 
 
@@ -160,6 +160,25 @@ INSERT INTO load_ser VALUES (1, 0);
     assert rec["errors"] == 0 and rec["retries"] > 0 and rec["queries"][0]["retries"] == rec["retries"]
 
 
+def test_deadlocks_under_load_are_named_and_retried(qshell):
+    script = """\
+DROP TABLE IF EXISTS load_dl;
+CREATE TABLE load_dl (id int PRIMARY KEY, v int);
+INSERT INTO load_dl VALUES (1, 0), (2, 0);
+\\set tx rollback
+\\set retries 5
+\\add DO $$BEGIN UPDATE load_dl SET v = v + 1 WHERE id = 1; PERFORM pg_sleep(0.2); UPDATE load_dl SET v = v + 1 WHERE id = 2; END$$;
+\\add DO $$BEGIN UPDATE load_dl SET v = v + 1 WHERE id = 2; PERFORM pg_sleep(0.2); UPDATE load_dl SET v = v + 1 WHERE id = 1; END$$;
+\\go 2 for 2s
+"""
+    r = qshell(script, "--format", "json")
+    rec = _load(r.out)
+    assert r.code == 0, r.err
+    assert rec["deadlocks_seen"] >= 1 and rec["errors"] == 0 and rec["retries"] >= rec["deadlocks_seen"]
+    first = rec["deadlocks"][0]
+    assert sorted(first["queries"]) == ["#1", "#2"] and first["retried"]
+
+
 def test_interrupt_cancels_and_reports_what_was_measured(db):
     pool = LoadPool(db, ["SELECT pg_sleep(0.01)", "SELECT pg_sleep(30)"], 2, 60)
     gevent.spawn_later(1.0, pool.interrupt)
@@ -220,7 +239,7 @@ def test_live_progress_line_and_ctrl_c_in_a_terminal(dsn, hist):
         child.expect_exact("postgres[1]=>")
         child.sendline("\\go 2 for 2s")
         child.expect(r"load \d\.\d s / 2 s · \d+ executions · \d+/s · p95 \d")
-        child.expect("sustained load: 1 queries on N=2 workers for 2 s")
+        child.expect("sustained load: 1 query on N=2 workers for 2 s")
         child.expect_exact("postgres[1]=>")
         child.sendline("\\go 2 for 60s")
         child.expect(r"load \d\.\d s / 60 s · [1-9]\d* executions")

@@ -28,17 +28,19 @@ from __future__ import annotations
 import math
 import random
 import time
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import Sequence
 
 import gevent
 
-from .conflicts import RETRYABLE, Deadlock, lock_lines, lock_records, name_cycle
+from .conflicts import RETRYABLE, Deadlock, LockWait, lock_lines, lock_records, name_cycle
 from .database import Database
 from .errors import QshellError
 from .execute import AUTOCOMMIT, CANCELLING, TxMode, _Interrupted, run_statement, settle
 from .pool import QueryPool
 from .results import Status
+from .sampler import Sampler
 
 SUB_BITS = 6  # 2**6 = 64 sub-buckets per power of two
 _SUB = 1 << SUB_BITS
@@ -202,9 +204,12 @@ class LoadResult:
     client_cpu_s: float
     deadlocks: tuple[Deadlock, ...] = ()  # the first MAX_DEADLOCKS, their queries named
     deadlocks_seen: int = 0
+    waits: dict[int, tuple[tuple[str, float], ...]] = field(default_factory=dict)  # per query index, largest first
+    lock_waits: tuple[LockWait, ...] = ()
+    samples: int = 0
 
     def deadlock_lines(self) -> list[str]:
-        lines = lock_lines((), self.deadlocks[:5])
+        lines = lock_lines(self.lock_waits, self.deadlocks[:5])
         if self.deadlocks_seen > 5:
             lines.append(f"… {self.deadlocks_seen} deadlocks in all")
         return lines
@@ -231,14 +236,17 @@ class LoadResult:
             "queries": [{"index": q.index, "count": q.count, "errors": q.errors,
                          "p50_ms": round(q.hist.percentile(50), 3), "p95_ms": round(q.hist.percentile(95), 3),
                          "p99_ms": round(q.hist.percentile(99), 3), "max_ms": round(q.hist.max_us / 1000, 3),
-                         "retries": q.retries, "sql": q.sql} for q in self.queries],
+                         "retries": q.retries, "sql": q.sql,
+                         "waits": [{"event": e, "share": round(s, 4)} for e, s in self.waits.get(q.index, ())]}
+                        for q in self.queries],
             "started_at": self.started_at, "elapsed_s": round(self.elapsed_s, 3), "interrupted": self.interrupted,
             "skipped": self.skipped, "errors": self.errors, "errors_by_sqlstate": dict(self.errors_by_sqlstate),
             "retries": sum(q.retries for q in self.queries),
             "latency_limit_ms": None if self.latency_limit_s is None else round(self.latency_limit_s * 1000, 3),
             "lag_ms": self.lag.summary() if self.rate else None,
             "histogram": [{"le_ms": b, "count": n} for b, n in self.overall.coarse()],
-            "deadlocks_seen": self.deadlocks_seen, "deadlocks": lock_records((), self.deadlocks)["deadlocks"],
+            "deadlocks_seen": self.deadlocks_seen, **lock_records(self.lock_waits, self.deadlocks),
+            "samples": self.samples,
             "mode": self.mode, "client_cpu": round(self.client_cpu_s / self.elapsed_s, 4) if self.elapsed_s > 0 else 0.0,
         }
 
@@ -260,7 +268,7 @@ class LoadPool(QueryPool):
 
     def __init__(self, db: Database, queries: Sequence[str], workers: int, duration_s: float,
                  rate: float | None = None, *, mode: TxMode = AUTOCOMMIT, retries: int = 0,
-                 latency_limit_s: float | None = 1.0, seed: int | None = None) -> None:
+                 latency_limit_s: float | None = 1.0, seed: int | None = None, sample: bool = False) -> None:
         if not queries:
             raise ValueError("nothing to run")
         if duration_s <= 0:
@@ -285,6 +293,10 @@ class LoadPool(QueryPool):
         self._trigger = 0.0  # the next scheduled start (open loop)
         self._stopped_at: float | None = None
         self._worker_of: dict[int, int] = {}  # backend pid -> worker number
+        # sampled as they come (bounded: wait events per query, lock edges between queries)
+        self.sampler = Sampler(db, sink=self._sample) if sample else None
+        self.waits: dict[int, Counter] = defaultdict(Counter)
+        self.lock_edges: dict[tuple[str, str, str, str, str | None], float] = defaultdict(float)
         self.named: list[Deadlock] = []  # deadlocks, their queries named as they happen
 
     # -- the schedule ---------------------------------------------------------------
@@ -382,6 +394,25 @@ class LoadPool(QueryPool):
                 finally:
                     fairy.close()
 
+    def _running(self, pid: int) -> int | None:
+        worker = self._worker_of.get(pid)
+        running = self.active.get(worker) if worker is not None else None
+        return running[0] if running else None
+
+    def _sample(self, t: float, dt: float, rows: list) -> None:
+        """One sample of the workers' backends, added to what the queries running then waited on."""
+        for pid, wtype, wevent, state, blockers, lock in rows:
+            if state != "active":
+                continue
+            index = self._running(pid)
+            if index is None:
+                continue
+            self.waits[index][f"{wtype}:{wevent}" if wtype else "CPU"] += 1
+            for b in blockers or ():
+                holder = self._running(b)
+                locktype, mode, relation = lock if lock else ("?", "?", None)
+                self.lock_edges[(f"#{index}", f"#{holder}" if holder else f"pid {b}", locktype, mode, relation)] += dt
+
     def _deadlock(self, result, retried: bool) -> None:  # noqa: ANN001 - results.QueryResult
         """A load keeps no executions to look pids up in afterwards: name them now, by what
         each backend's worker is running (the other side still runs: it was waiting)."""
@@ -410,6 +441,10 @@ class LoadPool(QueryPool):
         cpu0 = time.process_time()
         self._start = self._last = self._trigger = time.perf_counter()
         self._deadline = self._start + self.duration_s
+        for number, f in enumerate(fairies):
+            self._worker_of[f.dbapi_connection.get_backend_pid()] = number
+        if self.sampler is not None:
+            self.sampler.start(list(self._worker_of), self._start)
         self.running = [gevent.spawn(self.executor, i, fairies[i]) for i in range(self.pool_max)]
         joiner = gevent.spawn(self._join_workers)
         try:
@@ -423,6 +458,8 @@ class LoadPool(QueryPool):
                 if not self.interrupted:
                     gevent.joinall(self.running, timeout=10)
                 gevent.killall(self.running, block=True, timeout=10)
+                if self.sampler is not None:
+                    self.sampler.stop()
                 break
             except KeyboardInterrupt:
                 self.interrupt()
@@ -443,7 +480,11 @@ class LoadPool(QueryPool):
             per_second=self.per_second, late=self.late, skipped=self.skipped,
             errors_by_sqlstate=self.errors_by_sqlstate, latency_limit_s=self.latency_limit_s,
             interrupted=self.interrupted, mode=self.mode.describe(), client_cpu_s=time.process_time() - cpu0,
-            deadlocks=tuple(self.named), deadlocks_seen=self.deadlocks_seen)
+            deadlocks=tuple(self.named), deadlocks_seen=self.deadlocks_seen,
+            waits={i: tuple((name, n / sum(c.values())) for name, n in c.most_common()) for i, c in self.waits.items()},
+            lock_waits=tuple(LockWait(w, h, lt, m, r, sec) for (w, h, lt, m, r), sec
+                             in sorted(self.lock_edges.items(), key=lambda kv: kv[1], reverse=True)),
+            samples=self.sampler.taken if self.sampler is not None else 0)
 
     def _join_workers(self) -> None:
         gevent.joinall(self.running)

@@ -72,11 +72,13 @@ def load_text(load: LoadResult, style: render.Style, width: int = 100) -> str:
     rows = [[q.index, render.preview(q.sql), f"{q.count:,}", f"{q.errors:,}"]
             + [f"{q.hist.percentile(p):.1f}" for p in (50, 95, 99)] + [f"{q.hist.max_us / 1000:.1f}"]
             + ([q.retries] if any(x.retries for x in load.queries) else [])
+            + ([", ".join(f"{e} {s:.0%}" for e, s in load.waits.get(q.index, ())[:2])] if load.waits else [])
             for q in load.queries]
     retried = any(x.retries for x in load.queries)
-    headers = ["#", "query", "executions", "errors", "p50 ms", "p95 ms", "p99 ms", "max ms"] + (["retries"] if retried else [])
+    headers = (["#", "query", "executions", "errors", "p50 ms", "p95 ms", "p99 ms", "max ms"] + (["retries"] if retried else [])
+               + (["main waits"] if load.waits else []))
     table = render.tabulate(rows, headers=headers, tablefmt=render._table_fmt(style), disable_numparse=True,
-                            colalign=["right", "left"] + ["right"] * (len(headers) - 2))
+                            colalign=["right", "left"] + ["right"] * (len(headers) - 2 - bool(load.waits)) + ["left"] * bool(load.waits))
     lat = load.overall.summary()
     limit = (f"latency limit {render.duration(load.latency_limit_s)}" if load.latency_limit_s is not None
              else "no latency limit")
@@ -130,7 +132,8 @@ class LoadCommands(ShellHost):
         if not self.staged:
             raise UsageError("nothing staged; \\add a statement first")
         n = cmd.n if cmd.n is not None else self.default_workers()
-        self.session.pool.check_capacity(n, extra=0)
+        db = self.session.pool
+        db.check_capacity(n, extra=1 if self.settings.sample and not db.monitor_open else 0)
         settings = self.session.user.settings()
         if settings is not None:
             self.session.pool.session_settings = settings
@@ -139,7 +142,8 @@ class LoadCommands(ShellHost):
 
         mode = TxMode(rollback=s.tx == "rollback", isolation=s.isolation, readonly=s.readonly, timeout_ms=s.timeout)
         pool = LoadPool(self.session.pool, tuple(self.staged), n, cmd.duration_s or 1.0, cmd.rate, mode=mode,
-                        retries=s.retries, latency_limit_s=None if s.latency_limit is None else s.latency_limit / 1000)
+                        retries=s.retries, latency_limit_s=None if s.latency_limit is None else s.latency_limit / 1000,
+                        sample=s.sample)
         ticker = gevent.spawn(self._load_progress, pool) if isatty(self.err) else None
         try:
             with sigint_calls(pool.interrupt):
@@ -149,6 +153,8 @@ class LoadCommands(ShellHost):
                 ticker.kill()
                 self.err.write("\r\x1b[K")
                 self.err.flush()
+        if pool.sampler is not None and pool.sampler.error:
+            self.notice(f"warning: sampling pg_stat_activity failed: {pool.sampler.error}")
         record = load.record()
         self.last_load = record  # for \report
         if s.format == "json":

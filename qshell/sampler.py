@@ -38,9 +38,13 @@ class Sampler:
     waits at most one sample); ``attribute`` adds waits and blockers to the results.
     """
 
-    def __init__(self, db, interval: float = DEFAULT_INTERVAL) -> None:  # noqa: ANN001
+    def __init__(self, db, interval: float = DEFAULT_INTERVAL, sink=None) -> None:  # noqa: ANN001
         self.db = db
         self.interval = interval
+        # sink(t, dt, rows), when given, takes each sample's rows and none is kept (a load:
+        # its samples are aggregated as they come, or memory would grow with the duration)
+        self.sink = sink
+        self.taken = 0  # samples taken
         self.samples: list[tuple] = []  # (t, dt, pid, wait type, wait event, state, blockers, lock)
         self._greenlet: gevent.Greenlet | None = None
         self._stopping = False
@@ -49,6 +53,7 @@ class Sampler:
 
     def start(self, pids: list[int], t0: float) -> None:
         self.samples = []
+        self.taken = 0
         self._stopping = False
         self._stop.clear()
         self.error = None
@@ -63,8 +68,13 @@ class Sampler:
                     cur = self.db.monitor().cursor()
                     cur.execute(_SQL, (pids,))
                     rows = cur.fetchall()
-                dt = now - last if self.samples else self.interval
+                dt = now - last if self.taken else self.interval
                 last = now
+                self.taken += 1
+                if self.sink is not None:
+                    self.sink(now - t0, dt, rows)
+                    self._stop.wait(self.interval)
+                    continue
                 for pid, wtype, wevent, state, blockers, lock in rows:
                     self.samples.append((now - t0, dt, pid, wtype, wevent, state, tuple(blockers or ()),
                                          tuple(lock) if lock else None))

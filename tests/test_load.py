@@ -180,6 +180,28 @@ INSERT INTO load_dl VALUES (1, 0), (2, 0);
     assert sorted(first["queries"]) == ["#1", "#2"] and first["retried"]
 
 
+def test_waits_and_lock_graph_sampled_under_load(qshell):
+    script = """\
+DROP TABLE IF EXISTS load_lg;
+CREATE TABLE load_lg (id int PRIMARY KEY, v int);
+INSERT INTO load_lg VALUES (1, 0);
+\\set tx rollback
+\\add SELECT pg_sleep(0.3) FROM (SELECT * FROM load_lg WHERE id = 1 FOR UPDATE) s;
+\\add UPDATE load_lg SET v = v + 1 WHERE id = 1;
+\\go 2 for 2s
+"""
+    r = qshell(script, "--format", "json")
+    assert r.code == 0, r.err
+    rec = _load(r.out)
+    assert rec["samples"] > 10
+    assert any(w["event"] == "Timeout:PgSleep" for w in rec["queries"][0]["waits"])
+    edges = {(e["waiter"], e["holder"], e["relation"], e["mode"]) for e in rec["lock_waits"]}
+    assert ("#2", "#1", "load_lg", "ShareLock") in edges, rec["lock_waits"]
+    r = qshell(script)
+    assert "lock waits (waiter → holder" in r.out and "#2 → #1 · ShareLock (transactionid) · load_lg" in r.out, r.out
+    assert "main waits" in r.out
+
+
 def test_interrupt_cancels_and_reports_what_was_measured(db):
     pool = LoadPool(db, ["SELECT pg_sleep(0.01)", "SELECT pg_sleep(30)"], 2, 60)
     gevent.spawn_later(1.0, pool.interrupt)

@@ -88,6 +88,14 @@ def test_text_shows_table_totals_series_and_histogram(qshell):
     assert r.code == 0, r.err
     assert "sustained load: 1 query on N=2 workers for 1 s · closed loop" in r.out
     assert "p95 ms" in r.out and "per second:" in r.out and "latency histogram" in r.out and "│█" in r.out
+    r = qshell("\\set latency_limit off\n\\add SELECT 1;\n\\go 2 for 500ms\n", "--format", "csv")
+    assert r.code == 0, r.err
+    lines = r.out.splitlines()
+    assert lines[0] == "index,query,executions,errors,p50_ms,p95_ms,p99_ms,max_ms,retries"
+    assert lines[1].startswith("1,SELECT 1,") and len(lines) == 2
+    r = qshell("\\set latency_limit off\n\\add SELECT 1;\n\\go 2 for 500ms at 10/s\n", "--format", "json")
+    rec = _load(r.out)
+    assert rec["latency_limit_ms"] is None and rec["late"] == 0
 
 
 def _footprint(pool: LoadPool) -> int:

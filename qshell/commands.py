@@ -6,6 +6,7 @@ of the table has one.
 """
 from __future__ import annotations
 
+import re
 import shlex
 from dataclasses import dataclass, replace
 from typing import Callable
@@ -22,6 +23,8 @@ class Command:
     n: int | None = None  # numeric argument when the command takes one
     args: tuple[str, ...] = ()  # split arguments when the command takes several
     reps: int | None = None  # \go N xR: repetitions
+    duration_s: float | None = None  # \go N for DURATION: a sustained load
+    rate: float | None = None  # \go N for DURATION at RATE/s: open loop
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,8 +77,41 @@ def _add(name: str, arg: str) -> Command:
     return Command(name, sql)
 
 
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|s|sec|min|m|h)?")
+_RATE = re.compile(r"(\d+(?:\.\d+)?)(?:/s)?")
+_SECONDS = {"ms": 0.001, "s": 1.0, "sec": 1.0, "min": 60.0, "m": 60.0, "h": 3600.0}
+MAX_LOAD_S = 7 * 24 * 3600.0  # a week
+
+
+def _load(name: str, words: list[str], arg: str) -> Command:
+    """``\\go [N] for DURATION [at RATE/s]``: ``words`` from ``for`` on."""
+    usage = f"\\{name}: usage \\{name} [N] for DURATION [at RATE/s], e.g. \\{name} 4 for 10s at 50/s"
+    at = [i for i, w in enumerate(words) if w.lower() == "at"]
+    if len(words) < 2 or (at and (at[0] != 2 or len(words) != 4)) or (not at and len(words) != 2):
+        raise UsageError(f"{usage}; got {arg.strip()!r}")
+    m = _DURATION.fullmatch(words[1].lower())
+    if not m:
+        raise UsageError(f"\\{name}: DURATION must look like 10s, 500ms, 2min, got {words[1]!r}")
+    seconds = float(m.group(1)) * _SECONDS[m.group(2) or "s"]
+    if not 0.001 <= seconds <= MAX_LOAD_S:
+        raise UsageError(f"\\{name}: DURATION must be from 1ms to 7 days, got {words[1]!r}")
+    rate = None
+    if at:
+        r = _RATE.fullmatch(words[3].lower())
+        if not r or float(r.group(1)) <= 0 or float(r.group(1)) > 100_000:
+            raise UsageError(f"\\{name}: RATE must be executions per second, above 0 and at most 100000 (50/s), got {words[3]!r}")
+        rate = float(r.group(1))
+    return Command(name, arg.strip(), duration_s=seconds, rate=rate)
+
+
 def _go(name: str, arg: str) -> Command:
     words = list(_words(arg, name))
+    fors = [i for i, w in enumerate(words) if w.lower() == "for"]
+    if fors:
+        if fors[0] > 1:
+            raise UsageError(f"\\{name}: takes N before 'for', got {arg.strip()!r}")
+        n = _positive(words[0], "N", name) if fors[0] == 1 else None
+        return replace(_load(name, words[fors[0]:], arg), n=n)
     reps = None
     if words and words[-1][:1] in "xX" and len(words[-1]) > 1:
         reps = _positive(words.pop()[1:], "R (in xR)", name)
@@ -164,7 +200,7 @@ def _split_args(name: str, arg: str) -> Command:
 TABLE: tuple[Spec, ...] = (
     Spec("add", "\\add SQL;", "stage one statement (it may span lines, ends at ';'); bare \\add stages the next one typed", _add, takes_sql=True, group="Staging"),
     Spec("addfile", "\\addfile FILE", "stage every statement of an SQL file", _path, group="Staging"),
-    Spec("go", "\\go [N] [xR]", "run the staged set at once on N workers (default: staged count, capped by \\set workers); xR: R times, with statistics", _go, group="Running"),
+    Spec("go", "\\go [N] [xR|for D [at R/s]]", "run the staged set at once on N workers (default: staged count, capped by \\set workers); xR: R times, with statistics; for D: over and over for the duration D (at R/s: at a fixed rate), with latency percentiles", _go, group="Running"),
     Spec("sweep", "\\sweep N... | A-B", "run the staged set at each N; table of wall, speedup, efficiency, bound, and a chart", _ns, group="Running"),
     Spec("timeline", "\\timeline", "draw the last run's worker timeline", _no_arg, group="Running"),
     Spec("list", "\\list", "show the staged set, numbered", _no_arg, aliases=("ls",), group="Staging"),

@@ -134,7 +134,7 @@ class RunCommands(ShellHost):
         pool = QueryPool(self.session.pool, queries, n, maxrows=self.settings.maxrows, mode=self._tx_mode(),
                          order=order, order_name=self.settings.order,
                          sampler=Sampler(self.session.pool) if self.settings.sample else None,
-                         stop_on_error=self.settings.on_error == "cancel")
+                         stop_on_error=self.settings.on_error == "cancel", retries=self.settings.retries)
         ticker = gevent.spawn(self._progress, pool) if isatty(self.err) else None
         try:
             with sigint_calls(pool.interrupt):
@@ -230,6 +230,9 @@ class RunCommands(ShellHost):
 
     # -- commands ------------------------------------------------------------------
     def do_go(self, cmd: Command) -> None:
+        if cmd.duration_s is not None:  # \go N for DURATION [at RATE/s]: loadview.py
+            self.sustained(cmd)  # type: ignore[attr-defined]
+            return
         n = self._workers_for(cmd.n)
         self._check(n)
         if cmd.reps and cmd.reps > 1:

@@ -20,6 +20,7 @@ import gevent
 from gevent.event import Event
 from gevent.queue import Empty, JoinableQueue, Queue
 
+from .conflicts import RETRYABLE, Deadlock, merge_retry, name_cycle
 from .database import Capacity, Database
 from .errors import ConnectionFailed, QshellError
 from .execute import AUTOCOMMIT, CANCELLING, ISOLATION_LEVELS, TxMode, _Interrupted, execute_on, refuse_reason, run_statement, settle
@@ -27,6 +28,9 @@ from .results import Progress, QueryResult, RunResult, Status
 
 # the engine's public names, importable from here
 __all__ = ["AUTOCOMMIT", "ISOLATION_LEVELS", "Capacity", "Database", "QueryPool", "TxMode", "execute_on", "refuse_reason"]
+
+
+MAX_DEADLOCKS = 100  # deadlocks kept per run for naming (a long load may see many)
 
 
 class QueryPool:
@@ -48,7 +52,7 @@ class QueryPool:
 
     def __init__(self, db: Database, queries: Sequence[str], workers: int, maxrows: int = 100, *,
                  mode: TxMode = AUTOCOMMIT, order: Sequence[int] | None = None, order_name: str = "fifo",
-                 sampler=None, stop_on_error: bool = False) -> None:  # noqa: ANN001
+                 sampler=None, stop_on_error: bool = False, retries: int = 0) -> None:  # noqa: ANN001
         if workers < 1:
             raise ValueError("workers must be >= 1")
         self.db = db
@@ -62,6 +66,9 @@ class QueryPool:
         self.order_name = order_name
         self.sampler = sampler
         self.stop_on_error = stop_on_error
+        self.retries = retries  # \\set retries: 40001 / 40P01 failures run again, up to this many times
+        self.deadlocks: list[tuple[float, int, str | None, bool]] = []  # (at, victim index, DETAIL, retried)
+        self.deadlocks_seen = 0  # all of them (``deadlocks`` keeps the first MAX_DEADLOCKS)
         self.fairies: list = []
         self.tasks: JoinableQueue = JoinableQueue()
         self.output_queue: Queue = Queue()
@@ -101,6 +108,8 @@ class QueryPool:
                             fairy = self.db.checkout()
                         conn, info, lost = fairy.dbapi_connection, fairy.info, fairy.invalidate
                     result = run_statement(conn, info, sql, index, number, maxrows, start, picked, mode, lost=lost)
+                    if result.sqlstate in RETRYABLE and result.status is Status.ERROR:
+                        result = self._retry(result, conn, info, lost, number, picked)
                 except _Interrupted as stop:
                     result = stop.result
                     self._stopping = True
@@ -123,6 +132,30 @@ class QueryPool:
                     settle(fairy, worker=True)
                 finally:
                     fairy.close()
+
+    def _retry(self, result: QueryResult, conn, info: dict, lost, number: int, picked: float) -> QueryResult:  # noqa: ANN001
+        """Run a query that failed with 40001 / 40P01 again, up to ``retries`` times (pgbench's
+        ``--max-tries``); each deadlock seen is kept for naming its queries."""
+        first = result.start_s
+        tries = 0
+        while True:
+            retry = tries < self.retries and not self._stopping
+            if result.sqlstate == "40P01":
+                self.deadlocks_seen += 1
+                if len(self.deadlocks) < MAX_DEADLOCKS:
+                    self._deadlock(result, retry)
+            if not retry:
+                break
+            tries += 1
+            result = run_statement(conn, info, result.sql, result.index, number, self.maxrows, self._start, picked,
+                                   self.mode, lost=lost)
+            if not (result.sqlstate in RETRYABLE and result.status is Status.ERROR):
+                break
+        return merge_retry(first, result, tries) if tries else result
+
+    def _deadlock(self, result: QueryResult, retried: bool) -> None:
+        """Keep a deadlock for naming its queries once the run is over (``_named_deadlocks``)."""
+        self.deadlocks.append((result.end_s, result.index, result.diag.detail if result.diag else None, retried))
 
     def _abort(self, me: int) -> None:
         """on_error=cancel: cancel the other running queries, drop the queued ones."""
@@ -234,8 +267,24 @@ class QueryPool:
             for i, sql in enumerate(self.queries, start=1)
         )
         samples = 0
+        waits: tuple = ()
         if self.sampler is not None:
             results, samples = self.sampler.attribute(results)
+            waits = self.sampler.lock_graph(results)
         return RunResult(n=self.pool_max, started_at=started_at, wall_s=wall, queries=results,
                          interrupted=self.interrupted, mode=self.mode.describe(), order=self.order_name,
-                         samples=samples, client_cpu_s=cpu)
+                         samples=samples, client_cpu_s=cpu, lock_waits=waits, deadlocks=self._named_deadlocks(results))
+
+    def _named_deadlocks(self, results: tuple[QueryResult, ...]) -> tuple[Deadlock, ...]:
+        """Each deadlock with the pids of its DETAIL named: the staged query that was on
+        that backend at that moment (a retried query's interval covers all its tries)."""
+        out = []
+        for at, victim, detail, retried in self.deadlocks:
+            def who(pid: int, at: float = at) -> str | None:
+                for q in results:
+                    if q.pid == pid and q.start_s <= at <= q.end_s + 0.001:
+                        return f"#{q.index}"
+                return None
+
+            out.append(Deadlock(victim=victim, at_s=at, cycle=name_cycle(detail, who), retried=retried))
+        return tuple(out)

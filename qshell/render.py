@@ -395,6 +395,8 @@ def query_header(q: QueryResult) -> str:
         parts.append(_rows_word(q.rowcount) if q.returns_rows else q.command)
     parts.append(f"wait {ms(q.wait_s)} ms")
     parts.append(f"run {ms(q.total_s)} ms")
+    if q.retries:
+        parts.append(f"retried {q.retries}×")
     return "── " + visible(" · ".join(parts))
 
 
@@ -469,10 +471,35 @@ def summary(run: RunResult, style: Style, slow: Mapping[int, float] | None = Non
     blocking = blocking_lines(run)
     if blocking:
         lines.append("blocking: " + "; ".join(blocking))
+    lines.extend(_conflict_lines(run))
     lines.append(totals(run))
     if run.client_bound:
         lines.append(client_bound_line(run))
     return "\n".join(lines)
+
+
+def _conflict_lines(run: RunResult) -> list[str]:
+    """Retries, failures by SQLSTATE, the lock-wait graph and deadlocks (conflicts.py)."""
+    from .conflicts import lock_lines
+
+    lines = lock_lines(run.lock_waits, run.deadlocks)
+    retried = [q for q in run.queries if q.retries]
+    states = failures_by_sqlstate(run)
+    parts = [f"retries: {sum(q.retries for q in retried)} ({len(retried)} queries retried)"] if retried else []
+    if states:
+        parts.append("failures by SQLSTATE: " + ", ".join(f"{k} ×{v}" for k, v in states.items()))
+    if parts:
+        lines.append(" · ".join(parts))
+    return lines
+
+
+def failures_by_sqlstate(run: RunResult) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for q in run.queries:
+        if q.status is not Status.OK:
+            key = q.sqlstate or str(q.status)
+            out[key] = out.get(key, 0) + 1
+    return out
 
 
 def client_bound_line(run: RunResult) -> str:
@@ -550,6 +577,7 @@ def query_record(q: QueryResult, run_id: str | None, rows: bool = True, slowdown
         "rowcount": q.rowcount,
         "error": q.error,
         "sqlstate": q.sqlstate,
+        "retries": q.retries,
         "wait_ms": round(q.wait_s * 1000, 3),
         "exec_ms": round(q.exec_s * 1000, 3),
         "fetch_ms": round(q.fetch_s * 1000, 3),
@@ -598,7 +626,15 @@ def run_record(run: RunResult, run_id: str) -> dict:
         "samples": run.samples,
         "client_cpu": round(run.client_cpu, 4),
         "client_bound": run.client_bound,
+        **_conflict_record(run),
     }
+
+
+def _conflict_record(run: RunResult) -> dict:
+    from .conflicts import lock_records
+
+    return {"retries": sum(q.retries for q in run.queries), "failures": failures_by_sqlstate(run),
+            **lock_records(run.lock_waits, run.deadlocks)}
 
 
 _encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
@@ -616,7 +652,7 @@ class RecordEncoder:
     intermediate dict (at 50,000 records, the dict and its encoding cost twice as much),
     its times written with exactly 3 decimals (``0.500``: the same numbers)."""
 
-    _NO_ERROR = '"error":null,"sqlstate":null,'
+    _NO_ERROR = '"error":null,"sqlstate":null,"retries":0,'
     _NOTHING = '"waits":[],"blocked_by":[],"notices":[],"detail":null,"hint":null,"context":null,"position":null'
 
     def __init__(self, run_id: str | None, slow: Mapping[int, float] | None = None) -> None:
@@ -645,10 +681,10 @@ class RecordEncoder:
 
     def head(self, q: QueryResult) -> str:
         """The record without ``rows`` and ``truncated``."""
-        if q.error is None and q.sqlstate is None:
+        if q.error is None and q.sqlstate is None and not q.retries:
             error = self._NO_ERROR
         else:
-            error = f'"error":{_str(q.error)},"sqlstate":{_str(q.sqlstate)},'
+            error = f'"error":{_str(q.error)},"sqlstate":{_str(q.sqlstate)},"retries":{q.retries},'
         d = q.diag
         if d is None and not q.waits and not q.blocked_by and not q.notices:
             rest = self._NOTHING

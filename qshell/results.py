@@ -117,6 +117,7 @@ class QueryResult:
     blocked_by: tuple[tuple[str, float], ...] = ()  # ("#5" or "pid 123", seconds blocked), longest first
     notices: tuple[str, ...] = ()  # NOTICE / WARNING / INFO messages, as libpq formats them, in order
     diag: ServerMessage | None = None  # the server's full error, when it raised one
+    retries: int = 0  # times it was run again after a 40001 / 40P01 (\\set retries)
 
     @property
     def total_s(self) -> float:
@@ -149,6 +150,8 @@ class RunResult:
     order: str = "fifo"  # queue order: fifo (staged) or longest-first
     samples: int = 0  # pg_stat_activity samples taken during the run
     client_cpu_s: float = 0.0  # CPU time the qshell process itself used during the run
+    lock_waits: tuple = ()  # conflicts.LockWait: the lock-wait graph the sampler saw
+    deadlocks: tuple = ()  # conflicts.Deadlock: each deadlock the server broke, its queries named
 
     @property
     def client_cpu(self) -> float:

@@ -16,12 +16,19 @@ from operator import itemgetter
 import gevent
 from gevent.event import Event
 
+from .conflicts import LockWait
 from .results import QueryResult
 
 DEFAULT_INTERVAL = 0.02  # 20 ms: within the 10-50 ms the design asks for
 
-_SQL = ("SELECT pid, wait_event_type, wait_event, state, pg_blocking_pids(pid)"
-        " FROM pg_stat_activity WHERE pid = ANY(%s)")
+# a backend waiting on a lock: the lock it asks for (pg_locks' ungranted row), and the
+# relation it is about — the lock's own, else the tuple lock the waiter holds while it
+# waits for a row's locker (a row lock is a wait on the holder's transaction id)
+_SQL = ("SELECT a.pid, a.wait_event_type, a.wait_event, a.state, pg_blocking_pids(a.pid),"
+        " CASE WHEN a.wait_event_type = 'Lock' THEN (SELECT array[l.locktype, l.mode, coalesce("
+        "  l.relation, (SELECT t.relation FROM pg_locks t WHERE t.pid = a.pid AND t.granted AND t.locktype = 'tuple'"
+        "   LIMIT 1))::regclass::text] FROM pg_locks l WHERE l.pid = a.pid AND NOT l.granted LIMIT 1) END"
+        " FROM pg_stat_activity a WHERE a.pid = ANY(%s)")
 
 
 class Sampler:
@@ -31,10 +38,14 @@ class Sampler:
     waits at most one sample); ``attribute`` adds waits and blockers to the results.
     """
 
-    def __init__(self, db, interval: float = DEFAULT_INTERVAL) -> None:  # noqa: ANN001
+    def __init__(self, db, interval: float = DEFAULT_INTERVAL, sink=None) -> None:  # noqa: ANN001
         self.db = db
         self.interval = interval
-        self.samples: list[tuple[float, float, int, str | None, str | None, str | None, tuple[int, ...]]] = []
+        # sink(t, dt, rows), when given, takes each sample's rows and none is kept (a load:
+        # its samples are aggregated as they come, or memory would grow with the duration)
+        self.sink = sink
+        self.taken = 0  # samples taken
+        self.samples: list[tuple] = []  # (t, dt, pid, wait type, wait event, state, blockers, lock)
         self._greenlet: gevent.Greenlet | None = None
         self._stopping = False
         self._stop = Event()  # set by stop(): the pause between samples ends at once
@@ -42,6 +53,7 @@ class Sampler:
 
     def start(self, pids: list[int], t0: float) -> None:
         self.samples = []
+        self.taken = 0
         self._stopping = False
         self._stop.clear()
         self.error = None
@@ -56,10 +68,16 @@ class Sampler:
                     cur = self.db.monitor().cursor()
                     cur.execute(_SQL, (pids,))
                     rows = cur.fetchall()
-                dt = now - last if self.samples else self.interval
+                dt = now - last if self.taken else self.interval
                 last = now
-                for pid, wtype, wevent, state, blockers in rows:
-                    self.samples.append((now - t0, dt, pid, wtype, wevent, state, tuple(blockers or ())))
+                self.taken += 1
+                if self.sink is not None:
+                    self.sink(now - t0, dt, rows)
+                    self._stop.wait(self.interval)
+                    continue
+                for pid, wtype, wevent, state, blockers, lock in rows:
+                    self.samples.append((now - t0, dt, pid, wtype, wevent, state, tuple(blockers or ()),
+                                         tuple(lock) if lock else None))
                 self._stop.wait(self.interval)
         except gevent.GreenletExit:
             pass
@@ -98,7 +116,7 @@ class Sampler:
 
         waits: dict[int, Counter] = defaultdict(Counter)
         blocked: dict[int, dict[str, float]] = defaultdict(lambda: defaultdict(float))  # seconds, not counts
-        for t, dt, pid, wtype, wevent, state, blockers in self.samples:
+        for t, dt, pid, wtype, wevent, state, blockers, _lock in self.samples:
             hit = query_at(pid, t)
             if hit is None or state != "active":
                 continue
@@ -117,3 +135,30 @@ class Sampler:
                 q = replace(q, blocked_by=tuple(sorted(blocked[q.index].items(), key=itemgetter(1), reverse=True)))  # as most_common
             out.append(q)
         return tuple(out), len(self.samples)
+
+    def lock_graph(self, results: tuple[QueryResult, ...]) -> tuple[LockWait, ...]:
+        """Who waited for whom, on which lock and relation: one edge per (waiter, holder,
+        lock), with the time it was seen waiting, longest first."""
+        spans: dict[int, list[QueryResult]] = defaultdict(list)
+        for q in results:
+            if q.pid is not None:
+                spans[q.pid].append(q)
+
+        def name(pid: int, t: float) -> str:
+            for q in spans.get(pid, ()):
+                if q.start_s <= t <= q.end_s:
+                    return f"#{q.index}"
+            return f"pid {pid}"
+
+        edges: dict[tuple[str, str, str, str, str | None], float] = defaultdict(float)
+        for t, dt, pid, _wtype, _wevent, state, blockers, lock in self.samples:
+            if state != "active" or not blockers:
+                continue
+            locktype, mode, relation = lock if lock else ("?", "?", None)
+            waiter = name(pid, t)
+            if waiter.startswith("pid"):
+                continue
+            for b in blockers:
+                edges[(waiter, name(b, t), locktype, mode, relation)] += dt
+        return tuple(LockWait(w, h, lt, m, r, sec) for (w, h, lt, m, r), sec
+                     in sorted(edges.items(), key=itemgetter(1), reverse=True))

@@ -110,6 +110,8 @@ class Settings:
     timing: bool = False
     history_keep: int = DEFAULT_KEEP
     csv_rows: bool = False
+    retries: int = 0
+    latency_limit: int | None = 1000  # ms
 
 
 HELP: dict[str, tuple[Callable[[str], Any], str]] = {
@@ -132,14 +134,16 @@ HELP: dict[str, tuple[Callable[[str], Any], str]] = {
     "timing": (_bool, "print the time of each plain statement (\\timing), as psql"),
     "history_keep": (_int(1), "per staged set, the last K runs whose per-query times the run history keeps"),
     "csv_rows": (_bool, "CSV format: \\go prints each staged query's rows (as psql --csv) instead of the run summary"),
+    "retries": (_int(0, 1000), "run a staged query again after a serialization failure (40001) or deadlock (40P01), up to K times"),
+    "latency_limit": (parse_duration_ms, "\\go N for D: an execution slower than this is late; at a rate, one this far behind schedule is skipped (off)"),
 }
 assert set(HELP) == {f.name for f in fields(Settings)}
 
 
 def show(value: Any, name: str = "") -> str:
     if value is None:
-        return {"isolation": "default", "timeout": "off"}.get(name, "auto")
-    if name == "timeout":
+        return {"isolation": "default", "timeout": "off", "latency_limit": "off"}.get(name, "auto")
+    if name in ("timeout", "latency_limit"):
         return f"{value / 1000:g}s"
     if isinstance(value, bool):
         return "on" if value else "off"

@@ -20,6 +20,7 @@ from .errors import ConnectionFailed, ExitStatus, OutputClosed, QshellError, Usa
 from .execute import refuse_reason, stage_refusal
 from .explore import RunCommands
 from .interrupt import sigint_calls
+from .loadview import LoadCommands
 from .reader import Entry, InputError, ScriptContext, read_file
 from .report import ReportCommands
 from .results import QueryResult, ServerMessage, Status
@@ -84,7 +85,7 @@ class _RowPrinter:
             self.shell.write(tail)  # even empty: psql's blank line after the records
 
 
-class Shell(RunCommands, SetCommands, DescribeCommands, ReportCommands):
+class Shell(RunCommands, SetCommands, DescribeCommands, ReportCommands, LoadCommands):
     """State of one qshell: the session, the staged set, the settings, the last run."""
 
     def __init__(self, session: Session, out: TextIO, err: TextIO, *, settings: Settings | None = None,

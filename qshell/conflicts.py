@@ -1,0 +1,96 @@
+"""Retries and conflicts (issue 13, item 4): which failures are retried, deadlocks named.
+
+A staged query that fails with a serialization failure (``40001``) or a deadlock
+(``40P01``) is run again, up to ``\\set retries K`` times, as pgbench ``--max-tries``
+does (K retries = K + 1 tries). Each staged query is its own transaction, so running
+the statement again runs the whole transaction again. A deadlock's DETAIL names the
+server processes of the cycle; the engine maps them to the staged queries that ran on
+those backends at that moment. No UI, no database access: pure records.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+RETRYABLE = frozenset({"40001", "40P01"})  # serialization_failure, deadlock_detected
+
+_CYCLE = re.compile(r"Process (\d+) waits for (\S+) on (.+?); blocked by process (\d+)\.")
+
+
+@dataclass(frozen=True, slots=True)
+class LockWait:
+    """An edge of the lock-wait graph: ``waiter`` waited ``seconds`` (sampled) for ``holder``
+    (each ``#K`` of a staged query, or ``pid N`` for a backend outside the run), asking
+    for a lock ``mode`` of ``locktype`` on ``relation`` (None when the lock names none)."""
+
+    waiter: str
+    holder: str
+    locktype: str
+    mode: str
+    relation: str | None
+    seconds: float
+
+
+@dataclass(frozen=True, slots=True)
+class Deadlock:
+    """One deadlock the server broke: the staged query it failed (``victim``) and every
+    edge of the cycle as ``(waiter, lock mode, what, holder)``, each side ``#K`` or ``pid N``."""
+
+    victim: int
+    at_s: float  # offset from the run's start
+    cycle: tuple[tuple[str, str, str, str], ...]
+    retried: bool = False
+
+    @property
+    def queries(self) -> tuple[str, ...]:
+        names = [w for w, _, _, _ in self.cycle] + [h for _, _, _, h in self.cycle]
+        return tuple(dict.fromkeys(names))
+
+
+def deadlock_pids(detail: str | None) -> list[tuple[int, str, str, int]]:
+    """The cycle in a deadlock's DETAIL: ``(waiting pid, lock mode, what, blocking pid)``."""
+    if not detail:
+        return []
+    return [(int(a), mode, what, int(b)) for a, mode, what, b in _CYCLE.findall(detail)]
+
+
+def name_cycle(detail: str | None, who) -> tuple[tuple[str, str, str, str], ...]:  # noqa: ANN001
+    """The DETAIL's cycle with each pid named by ``who(pid)`` (``#K``, else ``pid N``)."""
+    return tuple((who(a) or f"pid {a}", mode, what, who(b) or f"pid {b}") for a, mode, what, b in deadlock_pids(detail))
+
+
+def merge_retry(first_start_s: float, final, tries: int):  # noqa: ANN001, ANN201 - results.QueryResult
+    """The result of a query that took ``tries`` retries: the last attempt's outcome, timed
+    from the first attempt's start (pgbench counts the whole time of all tries)."""
+    from dataclasses import replace
+
+    whole = final.end_s - first_start_s
+    return replace(final, retries=tries, start_s=first_start_s, exec_s=max(whole - final.fetch_s, 0.0))
+
+
+def lock_lines(waits, deadlocks) -> list[str]:  # noqa: ANN001
+    """The lock-wait graph and the deadlocks as summary lines."""
+    from .render import duration
+
+    lines = []
+    if waits:
+        lines.append("lock waits (waiter → holder · lock · relation · time seen waiting):")
+        for w in waits:
+            on = f" · {w.relation}" if w.relation else ""
+            lines.append(f"  {w.waiter} → {w.holder} · {w.mode} ({w.locktype}){on} · {duration(w.seconds)}")
+    for d in deadlocks:
+        edges = "; ".join(f"{a} waited for {mode} on {what} held by {b}" for a, mode, what, b in d.cycle)
+        lines.append(f"deadlock at {duration(d.at_s)}: {' and '.join(d.queries)}: {edges}; #{d.victim} failed"
+                     + (" (retried)" if d.retried else ""))
+    return lines
+
+
+def lock_records(waits, deadlocks) -> dict:  # noqa: ANN001
+    return {
+        "lock_waits": [{"waiter": w.waiter, "holder": w.holder, "locktype": w.locktype, "mode": w.mode,
+                        "relation": w.relation, "ms": round(w.seconds * 1000, 3)} for w in waits],
+        "deadlocks": [{"victim": d.victim, "at_ms": round(d.at_s * 1000, 3), "queries": list(d.queries),
+                       "retried": d.retried,
+                       "cycle": [{"waiter": a, "mode": m, "on": what, "holder": b} for a, m, what, b in d.cycle]}
+                      for d in deadlocks],
+    }

@@ -1,0 +1,494 @@
+"""Sustained load (issue 13, item 3): the staged set run over and over for a duration.
+
+``\\go N for DURATION`` is a *closed loop*: N workers, each taking the next query of a
+cycling queue (1, 2, …, K, 1, 2, …) as soon as its previous one is done, until the
+duration is over; executions under way then finish (as pgbench ``-T``).
+
+``\\go N for DURATION at RATE/s`` is an *open loop*, as pgbench ``-R``: start times are
+scheduled by a Poisson process of RATE per second (exponential gaps, pgbench's
+schedule), shared by the N workers; a free worker takes the next scheduled start, waits
+for it, and runs the next query of the cycle. An execution's **latency** is measured
+from its *scheduled* start (pgbench: "calculated from the scheduled start times, so it
+includes the schedule lag"); its **lag** is actual start − scheduled start. With a
+latency limit L (``\\set latency_limit``, pgbench ``--latency-limit``; default 1 s):
+
+* **late**: an execution whose latency exceeds L (in a closed loop too, as pgbench);
+* **skipped**: a scheduled start that is already more than L behind when a worker
+  comes free is not sent at all (pgbench ``-R --latency-limit``), and — qshell's
+  addition, which pgbench leaves uncounted — every start scheduled before the end of the
+  duration that no worker could take before the end.
+
+Memory stays bounded however long it runs: latencies go into log-linear histograms
+(``Histogram``: 64 buckets per power of two, ≤ 1/128 relative error, at most ~2,300
+buckets from 1 µs to days, kept sparse), never a list; the per-second throughput is one
+integer per second. No UI here: the shell draws the progress line and the text.
+"""
+from __future__ import annotations
+
+import math
+import random
+import time
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from typing import Sequence
+
+import gevent
+
+from .conflicts import RETRYABLE, Deadlock, LockWait, lock_lines, lock_records, name_cycle
+from .database import Database
+from .errors import QshellError
+from .execute import AUTOCOMMIT, CANCELLING, TxMode, _Interrupted, run_statement, settle
+from .pool import QueryPool
+from .results import Status
+from .sampler import Sampler
+
+SUB_BITS = 6  # 2**6 = 64 sub-buckets per power of two
+_SUB = 1 << SUB_BITS
+_LINEAR = _SUB * 2  # values below 128 µs have a bucket of their own (exact)
+MAX_BUCKETS = _LINEAR + 40 * _SUB  # values up to 2**46 µs (815 days): 2,688 buckets at most
+
+
+def bucket_of(us: int) -> int:
+    """The bucket index of a value in microseconds (HDR-like: exact below 128, then 64
+    buckets per power of two, each 1/64 to 1/128 of its values wide)."""
+    if us < _LINEAR:
+        return max(us, 0)
+    shift = us.bit_length() - SUB_BITS - 1
+    return _LINEAR + (shift - 1) * _SUB + ((us >> shift) - _SUB)
+
+
+def bucket_bounds(index: int) -> tuple[int, int]:
+    """[low, high) of a bucket, in microseconds."""
+    if index < _LINEAR:
+        return index, index + 1
+    shift = (index - _LINEAR) // _SUB + 1
+    m = (index - _LINEAR) % _SUB + _SUB
+    return m << shift, (m + 1) << shift
+
+
+class Histogram:
+    """Counts of latencies (seconds in, microseconds kept) in log-linear buckets; its
+    size depends on how spread the values are, never on how many there are."""
+
+    __slots__ = ("counts", "count", "max_us", "min_us", "sum_us")
+
+    def __init__(self) -> None:
+        self.counts: dict[int, int] = {}
+        self.count = 0
+        self.max_us = 0
+        self.min_us = 0
+        self.sum_us = 0
+
+    def record(self, seconds: float) -> None:
+        us = int(seconds * 1e6)
+        if us < 0:
+            us = 0
+        b = bucket_of(us)
+        self.counts[b] = self.counts.get(b, 0) + 1
+        if not self.count or us < self.min_us:
+            self.min_us = us
+        if us > self.max_us:
+            self.max_us = us
+        self.count += 1
+        self.sum_us += us
+
+    def merge(self, other: "Histogram") -> None:
+        for b, n in other.counts.items():
+            self.counts[b] = self.counts.get(b, 0) + n
+        if other.count:
+            self.min_us = other.min_us if not self.count else min(self.min_us, other.min_us)
+            self.max_us = max(self.max_us, other.max_us)
+        self.count += other.count
+        self.sum_us += other.sum_us
+
+    def percentile(self, p: float) -> float:
+        """The value (ms) at rank ⌈p/100 · count⌉ (nearest rank): its bucket's midpoint,
+        kept within the exact min and max; 0 when empty."""
+        if not self.count:
+            return 0.0
+        rank = min(max(1, math.ceil(p / 100 * self.count)), self.count)
+        if rank == self.count:
+            return self.max_us / 1000  # the largest value is known exactly
+        seen = 0
+        for b in sorted(self.counts):
+            seen += self.counts[b]
+            if seen >= rank:
+                low, high = bucket_bounds(b)
+                mid = (low + high - 1) / 2
+                return min(max(mid, self.min_us), self.max_us) / 1000
+        return self.max_us / 1000
+
+    def summary(self) -> dict:
+        return {"p50": round(self.percentile(50), 3), "p95": round(self.percentile(95), 3),
+                "p99": round(self.percentile(99), 3), "max": round(self.max_us / 1000, 3)}
+
+    def coarse(self, rows: int = 12) -> list[tuple[float, int]]:
+        """The histogram drawn coarsely: (upper bound in ms, count) on a 1-2-5 series of
+        bounds covering min..max, at most about ``rows`` rows (empty ones kept inside)."""
+        if not self.count:
+            return []
+        lo, hi = self.min_us / 1000, self.max_us / 1000
+        bounds: list[float] = []
+        for steps in ((1, 2, 5), (1,), (1,)):
+            series = [round(10.0 ** e * f, 3) for e in range(-3, 10) for f in steps]
+            first = next(i for i, v in enumerate(series) if v >= lo)
+            last = next(i for i, v in enumerate(series) if v >= hi)
+            bounds = series[first:last + 1]
+            if len(bounds) <= rows:
+                break
+        while len(bounds) > rows:  # more decades than rows: every other one
+            bounds = bounds[::-2][::-1]
+        out: list[list] = [[b, 0] for b in bounds]
+        for idx, n in self.counts.items():
+            low, high = bucket_bounds(idx)
+            ms = min(max((low + high - 1) / 2, self.min_us), self.max_us) / 1000
+            for row in out:
+                if ms <= row[0]:
+                    row[1] += n
+                    break
+            else:
+                out[-1][1] += n
+        return [(b, n) for b, n in out]
+
+    @property
+    def size(self) -> int:
+        """Buckets in use: what its memory grows with."""
+        return len(self.counts)
+
+
+@dataclass
+class QueryLoad:
+    """One staged query's executions in a load run."""
+
+    index: int
+    sql: str
+    count: int = 0
+    errors: int = 0
+    retries: int = 0
+    hist: Histogram = field(default_factory=Histogram)
+
+
+@dataclass
+class LoadProgress:
+    """A snapshot for the live line: elapsed, executions, the last full second's rate."""
+
+    elapsed_s: float
+    duration_s: float
+    executions: int
+    errors: int
+    last_second: int
+    late: int
+    skipped: int
+    p95_ms: float
+
+
+@dataclass
+class LoadResult:
+    """What a load run measured (built by ``LoadPool.run``); ``record()`` is its JSON."""
+
+    n: int
+    duration_s: float
+    rate: float | None
+    started_at: float
+    elapsed_s: float  # start -> the last execution's end (or the interrupt)
+    queries: list[QueryLoad]
+    overall: Histogram
+    lag: Histogram
+    per_second: list[int]
+    late: int
+    skipped: int
+    errors_by_sqlstate: dict[str, int]
+    latency_limit_s: float | None
+    interrupted: bool
+    mode: str
+    client_cpu_s: float
+    deadlocks: tuple[Deadlock, ...] = ()  # the first MAX_DEADLOCKS, their queries named
+    deadlocks_seen: int = 0
+    waits: dict[int, tuple[tuple[str, float], ...]] = field(default_factory=dict)  # per query index, largest first
+    lock_waits: tuple[LockWait, ...] = ()
+    samples: int = 0
+
+    def deadlock_lines(self) -> list[str]:
+        lines = lock_lines(self.lock_waits, self.deadlocks[:5])
+        if self.deadlocks_seen > 5:
+            lines.append(f"… {self.deadlocks_seen} deadlocks in all")
+        return lines
+
+    @property
+    def executions(self) -> int:
+        return sum(q.count for q in self.queries)
+
+    @property
+    def errors(self) -> int:
+        return sum(q.errors for q in self.queries)
+
+    @property
+    def qps(self) -> float:
+        return self.executions / self.elapsed_s if self.elapsed_s > 0 else 0.0
+
+    def record(self) -> dict:
+        """The JSON record: issue 13's fields first, then the rest."""
+        return {
+            "type": "load", "n": self.n, "duration_s": _whole(self.duration_s),
+            "rate": None if self.rate is None else _whole(self.rate),
+            "executions": self.executions, "qps": round(self.qps, 3), "late": self.late,
+            "latency_ms": self.overall.summary(), "per_second": list(self.per_second),
+            "queries": [{"index": q.index, "count": q.count, "errors": q.errors,
+                         "p50_ms": round(q.hist.percentile(50), 3), "p95_ms": round(q.hist.percentile(95), 3),
+                         "p99_ms": round(q.hist.percentile(99), 3), "max_ms": round(q.hist.max_us / 1000, 3),
+                         "retries": q.retries, "sql": q.sql,
+                         "waits": [{"event": e, "share": round(s, 4)} for e, s in self.waits.get(q.index, ())]}
+                        for q in self.queries],
+            "started_at": self.started_at, "elapsed_s": round(self.elapsed_s, 3), "interrupted": self.interrupted,
+            "skipped": self.skipped, "errors": self.errors, "errors_by_sqlstate": dict(self.errors_by_sqlstate),
+            "retries": sum(q.retries for q in self.queries),
+            "latency_limit_ms": None if self.latency_limit_s is None else round(self.latency_limit_s * 1000, 3),
+            "lag_ms": self.lag.summary() if self.rate else None,
+            "histogram": [{"le_ms": b, "count": n} for b, n in self.overall.coarse()],
+            "deadlocks_seen": self.deadlocks_seen, **lock_records(self.lock_waits, self.deadlocks),
+            "samples": self.samples,
+            "mode": self.mode, "client_cpu": round(self.client_cpu_s / self.elapsed_s, 4) if self.elapsed_s > 0 else 0.0,
+        }
+
+
+def _whole(x: float) -> float | int:
+    """10.0 as 10 (the command's own figure), 2.5 as it is."""
+    return int(x) if float(x).is_integer() else x
+
+
+class LoadPool(QueryPool):
+    """``queries`` run over and over on ``workers`` green workers for ``duration_s``;
+    closed loop, or open loop at ``rate`` executions per second (see the module).
+
+    Connections, cancelling and Ctrl-C are the QueryPool's: ``interrupt()`` cancels the
+    executions under way and ``run()`` returns what was measured, marked interrupted.
+    ``retries`` runs a 40001 / 40P01 failure again (the execution's latency covers all
+    its tries). No rows are kept. The garbage collector stays on (a long run's errors
+    leave reference cycles)."""
+
+    def __init__(self, db: Database, queries: Sequence[str], workers: int, duration_s: float,
+                 rate: float | None = None, *, mode: TxMode = AUTOCOMMIT, retries: int = 0,
+                 latency_limit_s: float | None = 1.0, seed: int | None = None, sample: bool = False) -> None:
+        if not queries:
+            raise ValueError("nothing to run")
+        if duration_s <= 0:
+            raise ValueError("duration must be > 0")
+        if rate is not None and rate <= 0:
+            raise ValueError("rate must be > 0")
+        super().__init__(db, queries, workers, maxrows=0, mode=mode, retries=retries)
+        self.pool_max = workers  # a cycling queue: N may exceed the staged count
+        self.duration_s = duration_s
+        self.rate = rate
+        self.latency_limit_s = latency_limit_s
+        self._random = random.Random(seed)
+        self.stats = [QueryLoad(i + 1, sql) for i, sql in enumerate(self.queries)]
+        self.overall = Histogram()
+        self.lag = Histogram()
+        self.per_second: list[int] = []
+        self.late = 0
+        self.skipped = 0
+        self.errors_by_sqlstate: dict[str, int] = {}
+        self._next = 0
+        self._deadline = 0.0
+        self._trigger = 0.0  # the next scheduled start (open loop)
+        self._stopped_at: float | None = None
+        self._worker_of: dict[int, int] = {}  # backend pid -> worker number
+        # sampled as they come (bounded: wait events per query, lock edges between queries)
+        self.sampler = Sampler(db, sink=self._sample) if sample else None
+        self.waits: dict[int, Counter] = defaultdict(Counter)
+        self.lock_edges: dict[tuple[str, str, str, str, str | None], float] = defaultdict(float)
+        self.named: list[Deadlock] = []  # deadlocks, their queries named as they happen
+
+    # -- the schedule ---------------------------------------------------------------
+    def _slot(self) -> float | None:
+        """The next scheduled start for a free worker, or None when the schedule is over.
+        A start already more than the latency limit behind is skipped (pgbench)."""
+        limit = self.latency_limit_s
+        while True:
+            t = self._trigger
+            if t >= self._deadline or self._stopping:
+                return None
+            self._trigger = t + self._random.expovariate(self.rate or 1.0)
+            if limit is not None and time.perf_counter() - t > limit:
+                self.skipped += 1
+                continue
+            return t
+
+    def _record(self, pos: int, result, scheduled: float, started: float, ended: float) -> None:  # noqa: ANN001
+        q = self.stats[pos]
+        if result.status is Status.CANCELLED and self._stopping:
+            return  # cut by Ctrl-C: not an execution
+        q.count += 1
+        q.retries += result.retries
+        latency = ended - scheduled
+        second = int(ended - self._start)
+        per = self.per_second
+        while len(per) <= second:
+            per.append(0)
+        per[second] += 1
+        if result.status is Status.OK:
+            q.hist.record(latency)
+            self.overall.record(latency)
+        else:
+            q.errors += 1
+            key = result.sqlstate or str(result.status)
+            self.errors_by_sqlstate[key] = self.errors_by_sqlstate.get(key, 0) + 1
+        if self.rate is not None:
+            self.lag.record(started - scheduled)
+        if self.latency_limit_s is not None and latency > self.latency_limit_s:
+            self.late += 1
+
+    def executor(self, number: int, fairy) -> None:  # noqa: ANN001
+        clock = time.perf_counter
+        nq = len(self.queries)
+        conn = lost = None
+        info: dict = {}
+        try:
+            while not self._stopping:
+                if self.rate is not None:
+                    scheduled = self._slot()
+                    if scheduled is None:
+                        break
+                    now = clock()
+                    if scheduled > now and self._finished.wait(scheduled - now):
+                        break  # interrupted while waiting for the start
+                else:
+                    scheduled = clock()
+                    if scheduled >= self._deadline:
+                        break
+                pos = self._next % nq
+                self._next += 1
+                sql = self.queries[pos]
+                started = clock()
+                self.active[number] = (pos + 1, started)
+                try:
+                    if fairy is None or fairy.dbapi_connection is not conn or conn.closed:
+                        if fairy is None or fairy.dbapi_connection is None or fairy.dbapi_connection.closed:
+                            fairy = None
+                            fairy = self.db.checkout()
+                        conn, info, lost = fairy.dbapi_connection, fairy.info, fairy.invalidate
+                        self._worker_of[conn.get_backend_pid()] = number
+                    result = run_statement(conn, info, sql, pos + 1, number, 0, self._start, started - self._start,
+                                           self.mode, lost=lost)
+                    if result.sqlstate in RETRYABLE and result.status is Status.ERROR:
+                        result = self._retry(result, conn, info, lost, number, started - self._start)
+                except _Interrupted as stop:
+                    result = stop.result
+                    self._stopping = True
+                    if stop.keyboard:
+                        self.interrupt()
+                except QshellError as exc:
+                    from .results import QueryResult
+
+                    result = QueryResult(index=pos + 1, sql=sql, status=Status.ERROR, worker=number, error=str(exc))
+                ended = clock()
+                self.active.pop(number, None)
+                self._record(pos, result, scheduled, started, ended)
+                self._last = ended
+                if result.status is not Status.OK:
+                    gevent.sleep(0)  # an error that took no round trip must not starve the others
+        finally:
+            if fairy is not None:
+                try:
+                    settle(fairy, worker=True)
+                finally:
+                    fairy.close()
+
+    def _running(self, pid: int) -> int | None:
+        worker = self._worker_of.get(pid)
+        running = self.active.get(worker) if worker is not None else None
+        return running[0] if running else None
+
+    def _sample(self, t: float, dt: float, rows: list) -> None:
+        """One sample of the workers' backends, added to what the queries running then waited on."""
+        for pid, wtype, wevent, state, blockers, lock in rows:
+            if state != "active":
+                continue
+            index = self._running(pid)
+            if index is None:
+                continue
+            self.waits[index][f"{wtype}:{wevent}" if wtype else "CPU"] += 1
+            for b in blockers or ():
+                holder = self._running(b)
+                locktype, mode, relation = lock if lock else ("?", "?", None)
+                self.lock_edges[(f"#{index}", f"#{holder}" if holder else f"pid {b}", locktype, mode, relation)] += dt
+
+    def _deadlock(self, result, retried: bool) -> None:  # noqa: ANN001 - results.QueryResult
+        """A load keeps no executions to look pids up in afterwards: name them now, by what
+        each backend's worker is running (the other side still runs: it was waiting)."""
+        def who(pid: int) -> str | None:
+            worker = self._worker_of.get(pid)
+            if worker == result.worker:
+                return f"#{result.index}"
+            running = self.active.get(worker) if worker is not None else None
+            return f"#{running[0]}" if running else None
+
+        self.named.append(Deadlock(victim=result.index, at_s=result.end_s,
+                                   cycle=name_cycle(result.diag.detail if result.diag else None, who), retried=retried))
+
+    def progress(self) -> LoadProgress:  # type: ignore[override]
+        now = time.perf_counter()
+        elapsed = now - self._start if self._start else 0.0
+        second = int(elapsed) - 1
+        last = self.per_second[second] if 0 <= second < len(self.per_second) else 0
+        return LoadProgress(elapsed, self.duration_s, sum(q.count for q in self.stats),
+                            sum(q.errors for q in self.stats), last, self.late, self.skipped,
+                            self.overall.percentile(95))
+
+    def _run_load(self) -> LoadResult:
+        fairies = self.fairies = self._connect_all()
+        started_at = time.time()
+        cpu0 = time.process_time()
+        self._start = self._last = self._trigger = time.perf_counter()
+        self._deadline = self._start + self.duration_s
+        for number, f in enumerate(fairies):
+            self._worker_of[f.dbapi_connection.get_backend_pid()] = number
+        if self.sampler is not None:
+            self.sampler.start(list(self._worker_of), self._start)
+        self.running = [gevent.spawn(self.executor, i, fairies[i]) for i in range(self.pool_max)]
+        joiner = gevent.spawn(self._join_workers)
+        try:
+            self._finished.wait()
+        except KeyboardInterrupt:
+            self.interrupt()
+        stopped = time.perf_counter()
+        joiner.kill(block=False)
+        while True:  # as QueryPool: a second Ctrl-C while cancelling is absorbed
+            try:
+                if not self.interrupted:
+                    gevent.joinall(self.running, timeout=10)
+                gevent.killall(self.running, block=True, timeout=10)
+                if self.sampler is not None:
+                    self.sampler.stop()
+                break
+            except KeyboardInterrupt:
+                self.interrupt()
+                continue
+        for fairy in fairies:
+            fairy.info.pop(CANCELLING, None)
+        end = stopped if self.interrupted else max(self._last, min(stopped, self._deadline))
+        if self.rate is not None:  # starts due before the end that no worker could take
+            horizon = min(self._deadline, end)
+            if (horizon - self._trigger) * self.rate > 100_000:  # many: their expected number
+                self.skipped += round((horizon - self._trigger) * self.rate)
+            while self._trigger < horizon:
+                self.skipped += 1
+                self._trigger += self._random.expovariate(self.rate)
+        return LoadResult(
+            n=self.pool_max, duration_s=self.duration_s, rate=self.rate, started_at=started_at,
+            elapsed_s=end - self._start, queries=self.stats, overall=self.overall, lag=self.lag,
+            per_second=self.per_second, late=self.late, skipped=self.skipped,
+            errors_by_sqlstate=self.errors_by_sqlstate, latency_limit_s=self.latency_limit_s,
+            interrupted=self.interrupted, mode=self.mode.describe(), client_cpu_s=time.process_time() - cpu0,
+            deadlocks=tuple(self.named), deadlocks_seen=self.deadlocks_seen,
+            waits={i: tuple((name, n / sum(c.values())) for name, n in c.most_common()) for i, c in self.waits.items()},
+            lock_waits=tuple(LockWait(w, h, lt, m, r, sec) for (w, h, lt, m, r), sec
+                             in sorted(self.lock_edges.items(), key=lambda kv: kv[1], reverse=True)),
+            samples=self.sampler.taken if self.sampler is not None else 0)
+
+    def _join_workers(self) -> None:
+        gevent.joinall(self.running)
+        self._finished.set()
+
+    def run(self) -> LoadResult:  # type: ignore[override]
+        return self._run_load()

@@ -1,0 +1,176 @@
+"""``\\go N for DURATION [at RATE/s]`` in the shell: the command, its live progress line
+and its text (issue 13, item 3). The engine is ``load.py`` (no UI there)."""
+from __future__ import annotations
+
+import shutil
+
+import gevent
+
+from . import render
+from .commands import Command
+from .errors import ExitStatus
+from .host import ShellHost
+from .interrupt import sigint_calls
+from .load import LoadPool, LoadProgress, LoadResult
+from .streams import isatty
+
+_SPARK = "▁▂▃▄▅▆▇█"
+
+
+def _n(value: float) -> str:
+    return f"{value:,.0f}" if value >= 100 or float(value).is_integer() else f"{value:,.1f}"
+
+
+def progress_line(p: LoadProgress, width: int = 100) -> str:
+    """The live line: elapsed of duration, executions, last second's throughput, p95."""
+    text = (f"load {p.elapsed_s:.1f} s / {p.duration_s:g} s · {p.executions:,} executions · {p.last_second:,}/s"
+            f" · p95 {render.duration(p.p95_ms / 1000)}")
+    if p.errors:
+        text += f" · errors {p.errors:,}"
+    if p.late or p.skipped:
+        text += f" · late {p.late:,} · skipped {p.skipped:,}"
+    return render.shorten(text, width - 1)
+
+
+def sparkline(values: list[int], width: int = 60) -> str:
+    """One character per second (or per group of seconds when there are more than ``width``)."""
+    if not values:
+        return ""
+    step = -(-len(values) // width)
+    groups = [sum(values[i:i + step]) / len(values[i:i + step]) for i in range(0, len(values), step)]
+    top = max(groups) or 1.0
+    return "".join(_SPARK[min(len(_SPARK) - 1, int(v / top * (len(_SPARK) - 1) + 0.5))] for v in groups)
+
+
+def bound(ms: float) -> str:
+    """A histogram bound: 50 µs, 2 ms, 1 s (the 1-2-5 series needs no decimals)."""
+    if ms < 1:
+        return f"{ms * 1000:g} µs"
+    return f"{ms:g} ms" if ms < 1000 else f"{ms / 1000:g} s"
+
+
+def histogram_lines(load: LoadResult, width: int = 40) -> list[str]:
+    """The latency histogram (ok executions) as horizontal bars, one per 1-2-5 bound."""
+    rows = load.overall.coarse(16)
+    if not rows:
+        return []
+    top = max(n for _, n in rows) or 1
+    labels = [f"≤ {bound(b)}" for b, _ in rows]
+    lw = max(len(s) for s in labels)
+    total = load.overall.count
+    return [f"  {label.rjust(lw)} │{'█' * round(n / top * width) if n else ''}{'▏' if n and round(n / top * width) == 0 else ''}"
+            f" {n:,} ({n / total:.1%})" for label, (_, n) in zip(labels, rows, strict=True)]
+
+
+def load_text(load: LoadResult, style: render.Style, width: int = 100) -> str:
+    """The whole report of a load: header, per query table, totals, per-second throughput,
+    histogram, errors by SQLSTATE."""
+    loop = f"open loop at {load.rate:g}/s" if load.rate else "closed loop"
+    count = f"{len(load.queries)} {'query' if len(load.queries) == 1 else 'queries'}"
+    head = (f"══ sustained load: {count} on N={load.n} workers for {load.duration_s:g} s"
+            f" · {loop} · {load.mode}")
+    rows = [[q.index, render.preview(q.sql), f"{q.count:,}", f"{q.errors:,}"]
+            + [f"{q.hist.percentile(p):.1f}" for p in (50, 95, 99)] + [f"{q.hist.max_us / 1000:.1f}"]
+            + ([q.retries] if any(x.retries for x in load.queries) else [])
+            + ([", ".join(f"{e} {s:.0%}" for e, s in load.waits.get(q.index, ())[:2])] if load.waits else [])
+            for q in load.queries]
+    retried = any(x.retries for x in load.queries)
+    headers = (["#", "query", "executions", "errors", "p50 ms", "p95 ms", "p99 ms", "max ms"] + (["retries"] if retried else [])
+               + (["main waits"] if load.waits else []))
+    table = render.tabulate(rows, headers=headers, tablefmt=render._table_fmt(style), disable_numparse=True,
+                            colalign=["right", "left"] + ["right"] * (len(headers) - 2 - bool(load.waits)) + ["left"] * bool(load.waits))
+    lat = load.overall.summary()
+    limit = (f"latency limit {render.duration(load.latency_limit_s)}" if load.latency_limit_s is not None
+             else "no latency limit")
+    lines = [head, table,
+             f"executions {load.executions:,} in {render.duration(load.elapsed_s)} · {_n(load.qps)}/s"
+             f" · errors {load.errors:,} · late {load.late:,}" + (f" · skipped {load.skipped:,}" if load.rate else "")
+             + f" ({limit})" + (" · interrupted" if load.interrupted else ""),
+             f"latency (ok executions{', from the scheduled start' if load.rate else ''}): p50 {render.duration(lat['p50'] / 1000)}"
+             f" · p95 {render.duration(lat['p95'] / 1000)} · p99 {render.duration(lat['p99'] / 1000)}"
+             f" · max {render.duration(lat['max'] / 1000)}"]
+    if load.rate and load.lag.count:
+        lag = load.lag.summary()
+        lines.append(f"schedule lag: p50 {render.duration(lag['p50'] / 1000)} · p95 {render.duration(lag['p95'] / 1000)}"
+                     f" · max {render.duration(lag['max'] / 1000)}")
+    if load.per_second:
+        per = load.per_second
+        lines.append(f"per second: {sparkline(per, max(10, width - 40))} (min {min(per):,} · max {max(per):,}"
+                     f" over {len(per)} s)")
+    hist = histogram_lines(load, max(10, min(40, width - 40)))
+    if hist:
+        lines.append("latency histogram (ok executions):")
+        lines.extend(hist)
+    if load.errors_by_sqlstate:
+        lines.append("errors by SQLSTATE: " + ", ".join(f"{k} ×{v:,}" for k, v in
+                                                          sorted(load.errors_by_sqlstate.items(), key=lambda kv: -kv[1])))
+    if any(x.retries for x in load.queries):
+        lines.append(f"retries: {sum(x.retries for x in load.queries):,}")
+    lines.extend(load.deadlock_lines())
+    return "\n".join(lines)
+
+
+def load_csv(load: LoadResult) -> str:
+    from .csvout import line
+
+    out = [line(["index", "query", "executions", "errors", "p50_ms", "p95_ms", "p99_ms", "max_ms", "retries"])]
+    for q in load.queries:
+        out.append(line([q.index, q.sql, q.count, q.errors, *(round(q.hist.percentile(p), 3) for p in (50, 95, 99)),
+                         round(q.hist.max_us / 1000, 3), q.retries]))
+    return "".join(out).rstrip("\n")
+
+
+class LoadCommands(ShellHost):
+    """Mixin: the sustained load of ``\\go N for DURATION [at RATE/s]``."""
+
+    last_load: dict | None = None
+
+    def sustained(self, cmd: Command) -> None:
+        from .errors import UsageError
+        from .shell import _Stop
+
+        if not self.staged:
+            raise UsageError("nothing staged; \\add a statement first")
+        n = cmd.n if cmd.n is not None else self.default_workers()
+        db = self.session.pool
+        db.check_capacity(n, extra=1 if self.settings.sample and not db.monitor_open else 0)
+        settings = self.session.user.settings()
+        if settings is not None:
+            self.session.pool.session_settings = settings
+        s = self.settings
+        from .execute import TxMode
+
+        mode = TxMode(rollback=s.tx == "rollback", isolation=s.isolation, readonly=s.readonly, timeout_ms=s.timeout)
+        pool = LoadPool(self.session.pool, tuple(self.staged), n, cmd.duration_s or 1.0, cmd.rate, mode=mode,
+                        retries=s.retries, latency_limit_s=None if s.latency_limit is None else s.latency_limit / 1000,
+                        sample=s.sample)
+        ticker = gevent.spawn(self._load_progress, pool) if isatty(self.err) else None
+        try:
+            with sigint_calls(pool.interrupt):
+                load = pool.run()
+        finally:
+            if ticker is not None:
+                ticker.kill()
+                self.err.write("\r\x1b[K")
+                self.err.flush()
+        if pool.sampler is not None and pool.sampler.error:
+            self.notice(f"warning: sampling pg_stat_activity failed: {pool.sampler.error}")
+        record = load.record()
+        self.last_load = record  # for \report
+        if s.format == "json":
+            self.write(render.json_line(record))
+        elif s.format == "csv":
+            self.write(load_csv(load))
+        else:
+            self.write(load_text(load, self.style(), self.width()))
+        if load.interrupted and not self.interactive:
+            raise _Stop(ExitStatus.SCRIPT_STOPPED)
+        if load.errors:
+            self.fail(f"{load.errors:,} of {load.executions:,} executions failed")
+
+    def _load_progress(self, pool: LoadPool) -> None:
+        width = shutil.get_terminal_size((100, 24)).columns
+        while True:
+            gevent.sleep(0.2)
+            self.err.write("\r\x1b[K" + progress_line(pool.progress(), width))
+            self.err.flush()

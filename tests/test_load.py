@@ -1,0 +1,285 @@
+"""Sustained load (issue 13, item 3): ``\\go N for DURATION [at RATE/s]`` on the real
+server. Ratios and orderings measured in one run, never absolute times."""
+from __future__ import annotations
+
+import json
+import math
+import random
+import signal
+import subprocess
+import sys
+import time
+import tracemalloc
+
+import gevent
+import pytest
+
+from qshell.commands import parse
+from qshell.errors import UsageError
+from qshell.load import MAX_BUCKETS, Histogram, LoadPool, bucket_bounds, bucket_of
+
+from .conftest import clean_env
+from .test_faults import _active
+
+
+def _load(out: str) -> dict:
+    return next(json.loads(line) for line in out.splitlines() if line.startswith('{"type":"load"'))
+
+
+# -- the histogram (no server) ----------------------------------------------------------
+def test_histogram_buckets_are_log_linear_and_percentiles_close_to_exact():
+    for v in (0, 1, 127, 128, 129, 255, 256, 1000, 12345, 10**9, 10**11):
+        low, high = bucket_bounds(bucket_of(v))
+        assert low <= v < high
+        assert v < 128 or (high - low) / low <= 1 / 64  # at most 1/64 of its values wide
+    assert all(bucket_of(v) <= bucket_of(v + 1) for v in range(50_000))
+    assert bucket_of(10**11) < MAX_BUCKETS  # 1 µs to 28 hours: a few thousand buckets at most
+    rng = random.Random(13)
+    xs = [rng.lognormvariate(-5, 1.2) for _ in range(50_000)]
+    h = Histogram()
+    for x in xs:
+        h.record(x)
+    xs.sort()
+    for p in (50, 95, 99):
+        exact = xs[math.ceil(p / 100 * len(xs)) - 1] * 1000
+        assert h.percentile(p) == pytest.approx(exact, rel=1 / 100)
+    assert h.percentile(100) == h.max_us / 1000 and h.count == len(xs)
+    assert sum(n for _, n in h.coarse()) == h.count and len(h.coarse(16)) <= 16
+    before = h.size
+    for x in xs:  # twice the values, the same spread: no more buckets
+        h.record(x)
+    assert h.size == before
+
+
+def test_go_for_parses_duration_and_rate():
+    cmd = parse("\\go 4 for 10s at 50/s")
+    assert (cmd.n, cmd.duration_s, cmd.rate) == (4, 10.0, 50.0)
+    cmd = parse("\\go for 1.5min")
+    assert (cmd.n, cmd.duration_s, cmd.rate) == (None, 90.0, None)
+    assert parse("\\go 3 x5").reps == 5 and parse("\\go 3").duration_s is None
+    for bad in ("\\go 4 for", "\\go 4 for 10x", "\\go 4 for 10s at", "\\go 4 for 10s at 0/s", "\\go 4 5 for 1s",
+                "\\go 0 for 1s", "\\go 4 for 1s x3"):
+        with pytest.raises(UsageError):
+            parse(bad)
+
+
+# -- closed loop -----------------------------------------------------------------------
+def test_three_second_load_percentiles_ordered_series_sums(qshell):
+    r = qshell("\\add SELECT 1;\n\\add SELECT pg_sleep(0.002);\n\\go 4 for 3s\n", "--format", "json")
+    assert r.code == 0, r.err
+    rec = _load(r.out)
+    assert {"n", "duration_s", "rate", "executions", "qps", "late", "latency_ms", "per_second", "queries"} <= rec.keys()
+    assert rec["n"] == 4 and rec["duration_s"] == 3 and rec["rate"] is None and rec["late"] == 0
+    lat = rec["latency_ms"]
+    assert 0 < lat["p50"] <= lat["p95"] <= lat["p99"] <= lat["max"]
+    assert sum(rec["per_second"]) == rec["executions"] > 100
+    assert len(rec["per_second"]) in (3, 4)  # the executions under way at the end finish in a 4th
+    assert rec["qps"] == pytest.approx(rec["executions"] / rec["elapsed_s"], rel=0.01)
+    for q in rec["queries"]:
+        assert {"index", "count", "errors", "p50_ms", "p95_ms", "p99_ms", "max_ms"} <= q.keys()
+        assert 0 < q["p50_ms"] <= q["p95_ms"] <= q["p99_ms"] <= q["max_ms"]
+    a, b = rec["queries"]
+    assert abs(a["count"] - b["count"]) <= 4  # a cycling queue: each query in turn
+    assert b["p50_ms"] > a["p50_ms"]  # the sleeping one is the slower
+
+
+def test_text_shows_table_totals_series_and_histogram(qshell):
+    r = qshell("\\add SELECT 1;\n\\go 2 for 1s\n")
+    assert r.code == 0, r.err
+    assert "sustained load: 1 query on N=2 workers for 1 s · closed loop" in r.out
+    assert "p95 ms" in r.out and "per second:" in r.out and "latency histogram" in r.out and "│█" in r.out
+    r = qshell("\\set latency_limit off\n\\add SELECT 1;\n\\go 2 for 500ms\n", "--format", "csv")
+    assert r.code == 0, r.err
+    lines = r.out.splitlines()
+    assert lines[0] == "index,query,executions,errors,p50_ms,p95_ms,p99_ms,max_ms,retries"
+    assert lines[1].startswith("1,SELECT 1,") and len(lines) == 2
+    r = qshell("\\set latency_limit off\n\\add SELECT 1;\n\\go 2 for 500ms at 10/s\n", "--format", "json")
+    rec = _load(r.out)
+    assert rec["latency_limit_ms"] is None and rec["late"] == 0
+
+
+def _footprint(pool: LoadPool) -> int:
+    return pool.overall.size + pool.lag.size + sum(q.hist.size for q in pool.stats) + len(pool.per_second)
+
+
+def test_memory_does_not_grow_with_the_duration(db):
+    queries = ["SELECT pg_sleep(0.001)", "SELECT 1"]
+    figures = {}
+    LoadPool(db, queries, 4, 0.3).run()  # connections, caches: made once, before measuring
+    for seconds in (1, 3):
+        pool = LoadPool(db, queries, 4, seconds)
+        tracemalloc.start()
+        base = tracemalloc.get_traced_memory()[0]
+        load = pool.run()
+        kept = tracemalloc.get_traced_memory()[0] - base
+        tracemalloc.stop()
+        figures[seconds] = (load.executions, _footprint(pool), kept)
+    (e1, f1, m1), (e3, f3, m3) = figures[1], figures[3]
+    assert e3 >= 2 * e1, figures  # three times as long: about three times the executions...
+    # ...in buckets that grow far slower (only as the tails spread; each histogram at most MAX_BUCKETS)
+    assert f3 / f1 < 0.8 * e3 / e1, figures
+    assert all(h.size <= MAX_BUCKETS for h in (pool.overall, pool.lag, *(q.hist for q in pool.stats)))
+    assert m3 <= 1.5 * m1 + 64 * 1024, figures  # and the memory kept after the run does not follow them
+
+
+# -- open loop --------------------------------------------------------------------------
+def test_open_loop_rate_held_has_no_late_executions(qshell):
+    r = qshell("\\add SELECT 1;\n\\go 4 for 2s at 25/s\n", "--format", "json")
+    assert r.code == 0, r.err
+    rec = _load(r.out)
+    assert rec["rate"] == 25 and rec["late"] == 0 and rec["skipped"] == 0
+    assert 20 <= rec["executions"] <= 90  # a Poisson schedule of 25/s for 2 s: 50 on average
+    assert rec["lag_ms"]["max"] < rec["latency_limit_ms"]
+
+
+def test_open_loop_rate_not_held_has_late_and_skipped(qshell):
+    r = qshell("\\set latency_limit 200ms\n\\add SELECT pg_sleep(0.05);\n\\go 1 for 2s at 100/s\n", "--format", "json")
+    assert r.code == 0, r.err
+    rec = _load(r.out)
+    assert rec["late"] > 0 and rec["skipped"] > 0
+    assert rec["executions"] + rec["skipped"] > 2 * rec["executions"]  # most of the schedule could not be kept
+    assert rec["qps"] < 0.5 * rec["rate"]
+    assert rec["latency_ms"]["max"] > rec["latency_limit_ms"]  # from the scheduled start: the lag is in it
+    r = qshell("\\add SELECT pg_sleep(0.05);\n\\go 1 for 1s at 100/s\n")
+    assert "open loop at 100/s" in r.out and "schedule lag" in r.out and "skipped" in r.out
+
+
+# -- errors, retries, Ctrl-C, \report -----------------------------------------------------
+def test_errors_by_sqlstate_and_exit_status(qshell):
+    r = qshell("\\add SELECT 1;\n\\add SELECT 1/0;\n\\go 2 for 1s\n", "--format", "json")
+    assert r.code == 1
+    rec = _load(r.out)
+    assert rec["errors_by_sqlstate"] == {"22012": rec["errors"]} and rec["errors"] == rec["queries"][1]["errors"] > 0
+    assert rec["queries"][0]["errors"] == 0 and "executions failed" in r.err
+
+
+def test_serialization_conflicts_retried_under_load(qshell):
+    script = """\
+DROP TABLE IF EXISTS load_ser;
+CREATE TABLE load_ser (id int PRIMARY KEY, v int);
+INSERT INTO load_ser VALUES (1, 0);
+\\set isolation serializable
+\\set retries 100
+\\add UPDATE load_ser SET v = v + 1 WHERE id = 1 AND pg_sleep(0.01) IS NOT NULL;
+\\go 3 for 2s
+"""
+    r = qshell(script, "--format", "json")
+    rec = _load(r.out)
+    assert r.code == 0, r.err
+    assert rec["errors"] == 0 and rec["retries"] > 0 and rec["queries"][0]["retries"] == rec["retries"]
+
+
+def test_deadlocks_under_load_are_named_and_retried(qshell):
+    script = """\
+DROP TABLE IF EXISTS load_dl;
+CREATE TABLE load_dl (id int PRIMARY KEY, v int);
+INSERT INTO load_dl VALUES (1, 0), (2, 0);
+\\set tx rollback
+\\set retries 5
+\\add DO $$BEGIN UPDATE load_dl SET v = v + 1 WHERE id = 1; PERFORM pg_sleep(0.2); UPDATE load_dl SET v = v + 1 WHERE id = 2; END$$;
+\\add DO $$BEGIN UPDATE load_dl SET v = v + 1 WHERE id = 2; PERFORM pg_sleep(0.2); UPDATE load_dl SET v = v + 1 WHERE id = 1; END$$;
+\\go 2 for 2s
+"""
+    r = qshell(script, "--format", "json")
+    rec = _load(r.out)
+    assert r.code == 0, r.err
+    assert rec["deadlocks_seen"] >= 1 and rec["errors"] == 0 and rec["retries"] >= rec["deadlocks_seen"]
+    first = rec["deadlocks"][0]
+    assert sorted(first["queries"]) == ["#1", "#2"] and first["retried"]
+
+
+def test_waits_and_lock_graph_sampled_under_load(qshell):
+    script = """\
+DROP TABLE IF EXISTS load_lg;
+CREATE TABLE load_lg (id int PRIMARY KEY, v int);
+INSERT INTO load_lg VALUES (1, 0);
+\\set tx rollback
+\\add SELECT pg_sleep(0.3) FROM (SELECT * FROM load_lg WHERE id = 1 FOR UPDATE) s;
+\\add UPDATE load_lg SET v = v + 1 WHERE id = 1;
+\\go 2 for 2s
+"""
+    r = qshell(script, "--format", "json")
+    assert r.code == 0, r.err
+    rec = _load(r.out)
+    assert rec["samples"] > 10
+    assert any(w["event"] == "Timeout:PgSleep" for w in rec["queries"][0]["waits"])
+    edges = {(e["waiter"], e["holder"], e["relation"], e["mode"]) for e in rec["lock_waits"]}
+    assert ("#2", "#1", "load_lg", "ShareLock") in edges, rec["lock_waits"]
+    r = qshell(script)
+    assert "lock waits (waiter → holder" in r.out and "#2 → #1 · ShareLock (transactionid) · load_lg" in r.out, r.out
+    assert "main waits" in r.out
+
+
+def test_interrupt_cancels_and_reports_what_was_measured(db):
+    pool = LoadPool(db, ["SELECT pg_sleep(0.01)", "SELECT pg_sleep(30)"], 2, 60)
+    gevent.spawn_later(1.0, pool.interrupt)
+    t0 = time.perf_counter()
+    load = pool.run()
+    took = time.perf_counter() - t0
+    assert load.interrupted and took < 0.2 * 60  # the 30 s sleep was cancelled, the 60 s not waited for
+    assert load.executions > 0 and load.record()["interrupted"] is True
+    conn = db.monitor()
+    with db._monitor_lock:
+        cur = conn.cursor()
+        cur.execute("SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%pg_sleep(30)%' AND state = 'active'"
+                    " AND pid <> pg_backend_pid()")
+        assert cur.fetchone()[0] == 0
+
+
+def test_ctrl_c_stops_a_script_load_and_prints_what_was_measured(dsn, tmp_path):
+    script = "\\add SELECT pg_sleep(0.01);\n\\add SELECT pg_sleep(20.3);\n\\go 2 for 60s\nSELECT 'not reached';\n"
+    proc = subprocess.Popen([sys.executable, "-m", "qshell", "--history-dir", str(tmp_path), dsn],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=clean_env())
+    proc.stdin.write(script.encode())
+    proc.stdin.close()
+    deadline = time.monotonic() + 20
+    while _active(dsn, "pg_sleep(20.3)") < 1 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.3)
+    proc.send_signal(signal.SIGINT)
+    proc.wait(timeout=20)
+    out, err = proc.stdout.read().decode(), proc.stderr.read().decode()
+    assert proc.returncode == 3, err
+    assert "Traceback" not in err and "not reached" not in out
+    assert "sustained load" in out and "interrupted" in out
+    time.sleep(0.5)
+    assert _active(dsn, "pg_sleep(20.3)") == 0
+
+
+def test_report_renders_the_last_load(qshell, tmp_path):
+    page = tmp_path / "load.html"
+    r = qshell(f"\\add SELECT 1;\n\\go 2 for 1s at 20/s\n\\report {page}\n")
+    assert r.code == 0, r.err
+    assert "report of the last sustained load" in r.err
+    text = page.read_text()
+    assert "Sustained load" in text and "throughput-chart" in text and "histogram-chart" in text
+
+
+def test_live_progress_line_and_ctrl_c_in_a_terminal(dsn, hist):
+    import io
+
+    import pexpect
+
+    env = clean_env(PROMPT_TOOLKIT_NO_CPR="1", TERM="xterm", COLUMNS="160", LINES="50", PAGER="cat")
+    child = pexpect.spawn(sys.executable, ["-m", "qshell", "--history-dir", str(hist), dsn],
+                          env=env, encoding="utf-8", timeout=30, dimensions=(50, 160))
+    child.logfile_read = io.StringIO()
+    try:
+        child.expect_exact("postgres=>")
+        child.sendline("\\add SELECT pg_sleep(0.05);")
+        child.expect_exact("postgres[1]=>")
+        child.sendline("\\go 2 for 2s")
+        child.expect(r"load \d\.\d s / 2 s · \d+ executions · \d+/s · p95 \d")
+        child.expect("sustained load: 1 query on N=2 workers for 2 s")
+        child.expect_exact("postgres[1]=>")
+        child.sendline("\\go 2 for 60s")
+        child.expect(r"load \d\.\d s / 60 s · [1-9]\d* executions")
+        child.sendintr()
+        child.expect(r"executions \d+ in .* · interrupted")
+        child.expect_exact("postgres[1]=>")
+        child.sendline("\\q")
+        child.expect(pexpect.EOF)
+    finally:
+        if child.isalive():
+            child.terminate(force=True)
+    assert "Traceback" not in child.logfile_read.getvalue()

@@ -7,6 +7,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import Enum
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .plans import Plan
+    from .resources import Resources
 
 # command tags after which the catalog (completion names) may have changed
 DDL_TAGS = frozenset({"CREATE", "ALTER", "DROP", "COMMENT"})
@@ -117,6 +122,8 @@ class QueryResult:
     blocked_by: tuple[tuple[str, float], ...] = ()  # ("#5" or "pid 123", seconds blocked), longest first
     notices: tuple[str, ...] = ()  # NOTICE / WARNING / INFO messages, as libpq formats them, in order
     diag: ServerMessage | None = None  # the server's full error, when it raised one
+    resources: Resources | None = None  # its pg_stat_statements delta (\set resources; resources.py)
+    plan: Plan | None = None  # its EXPLAIN ANALYZE figures (\set explain analyze; plans.py)
 
     @property
     def total_s(self) -> float:

@@ -59,6 +59,12 @@ def _choice(*options: str) -> Callable[[str], str]:
     return parse
 
 
+def _auto_bool(value: str) -> bool | None:
+    if value.strip().lower() in ("", "auto", "default"):
+        return None
+    return _bool(value)
+
+
 def _isolation(value: str) -> str | None:
     v = _choice("default", "read committed", "repeatable read", "serializable")(value)
     return None if v == "default" else v
@@ -110,6 +116,8 @@ class Settings:
     timing: bool = False
     history_keep: int = DEFAULT_KEEP
     csv_rows: bool = False
+    resources: bool | None = None  # None: auto (on when pg_stat_statements is usable)
+    explain: str = "off"
 
 
 HELP: dict[str, tuple[Callable[[str], Any], str]] = {
@@ -132,6 +140,8 @@ HELP: dict[str, tuple[Callable[[str], Any], str]] = {
     "timing": (_bool, "print the time of each plain statement (\\timing), as psql"),
     "history_keep": (_int(1), "per staged set, the last K runs whose per-query times the run history keeps"),
     "csv_rows": (_bool, "CSV format: \\go prints each staged query's rows (as psql --csv) instead of the run summary"),
+    "resources": (_auto_bool, "per staged query: buffers hit/read, temp, WAL, server time from pg_stat_statements (auto: when usable)"),
+    "explain": (_choice("off", "analyze"), "analyze: run each staged query as EXPLAIN (ANALYZE, BUFFERS) and show its plan's figures (executes it)"),
 }
 assert set(HELP) == {f.name for f in fields(Settings)}
 

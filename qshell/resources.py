@@ -219,10 +219,11 @@ class Tracker:
 
 
 def session_settings(base: dict[str, str], on: bool) -> dict[str, str]:
-    """The workers' session settings with (or without) ``pg_stat_statements.track = all``."""
-    out = {k: v for k, v in base.items() if k != TRACK}
-    if on:
-        out[TRACK] = "all"
+    """The workers' session settings with (or without) ``pg_stat_statements.track = all``,
+    first: set before a ``SET ROLE`` / ``SET SESSION AUTHORIZATION`` of the user's takes the
+    superuser's right to set it away (it stays set under the new role)."""
+    out = {TRACK: "all"} if on else {}
+    out.update((k, v) for k, v in base.items() if k != TRACK)
     return out
 
 

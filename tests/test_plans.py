@@ -126,3 +126,23 @@ def test_summarize_and_difference_on_a_known_plan():
     b = {"plan": p.record()}
     assert plans.difference(a, b) == "workers 2/2 → 1/2"
     assert plans.difference(b, b) == ""
+
+
+def test_report_has_a_resources_and_plans_section(qshell, name, tmp_path):
+    page = tmp_path / "why.html"
+    r = qshell(f"""
+CREATE TABLE {name}_h AS SELECT g FROM generate_series(1, 20000) g;
+\\set explain analyze
+\\add SELECT count(*) FROM {name}_h;
+\\add SELECT 1 AS "<script>x</script>";
+\\go 2
+\\report {page}
+DROP TABLE {name}_h;
+""")
+    assert r.code == 0, r.err
+    html = page.read_text()
+    assert "Why is it slow: resources and plans" in html
+    section = html[html.index("Why is it slow"):]
+    assert "server ms" in section and "plan ms" in section and f"Seq Scan on {name}_h" in section
+    assert "<script>x" not in html  # data stays escaped
+    assert "resources.shared_hit" not in html  # a section of its own, not extra columns

@@ -185,37 +185,43 @@ class Tracker:
 
     def after(self, results: Iterable[QueryResult]) -> list[QueryResult]:
         """``results`` with their ``resources`` (those without a queryid or without any
-        execution recorded have none)."""
-        from dataclasses import replace
+        execution recorded have none).
 
+        The results are this run's own, not yet handed to anyone: their ``resources`` is set
+        in place (a ``dataclasses.replace`` per query cost a third of the throughput of
+        20,000 ``SELECT 1`` at N=8); the queries of one entry share one ``Resources``."""
         results = list(results)
-        if self.error is not None or not self.snap and not any(self.ids.values()):
+        if self.error is not None or not any(self.ids.values()):
             return results
         end = self._snapshot()
         if self.error is not None:
             return results
         staged: dict[int, int] = {}
+        ids = self.ids
         for q in results:
-            qid = self.ids.get(q.sql)
+            qid = ids.get(q.sql)
             if qid is not None:
                 staged[qid] = staged.get(qid, 0) + 1
-        out = []
-        for q in results:
-            qid = self.ids.get(q.sql)
-            if qid is None or qid not in end:
-                self.known.pop(q.sql, None)  # planned again next run (a table created since, a DDL)
-                out.append(q)
+        made: dict[int, Resources | None] = {}
+        for qid, count in staged.items():
+            row = end.get(qid)
+            if row is None:
+                made[qid] = None
                 continue
             b = self.snap.get(qid, (0.0,) * 6)
-            d = [e - s for e, s in zip(end[qid], b, strict=True)]
+            d = [e - s for e, s in zip(row, b, strict=True)]
             calls = int(round(d[0]))
-            if calls <= 0:
-                out.append(q)
-                continue
-            res = Resources(shared_hit=d[1] / calls, shared_read=d[2] / calls, temp_written=d[3] / calls,
-                            wal_bytes=d[4] / calls, server_ms=d[5] / calls, calls=calls, shared=staged[qid])
-            out.append(replace(q, resources=res))
-        return out
+            made[qid] = None if calls <= 0 else Resources(
+                shared_hit=d[1] / calls, shared_read=d[2] / calls, temp_written=d[3] / calls, wal_bytes=d[4] / calls,
+                server_ms=d[5] / calls, calls=calls, shared=count)
+        for q in results:
+            qid = ids.get(q.sql)
+            res = made.get(qid) if qid is not None else None
+            if res is None:
+                self.known.pop(q.sql, None)  # planned again next run (a table created since, a DDL)
+            else:
+                q.resources = res
+        return results
 
 
 def session_settings(base: dict[str, str], on: bool) -> dict[str, str]:

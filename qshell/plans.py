@@ -172,6 +172,11 @@ def _plan_of(rec: dict) -> dict | None:
     return plan if isinstance(plan, dict) else None
 
 
+def _changed(x: float, y: float) -> bool:
+    """Worth naming: at least 100 blocks and a quarter apart (noise between runs is not)."""
+    return max(x, y) >= 100 and abs(x - y) >= 0.25 * max(x, y)
+
+
 def difference(a: dict, b: dict) -> str:
     """How query record ``b``'s plan (and resources) differ from ``a``'s, in a few words:
     'workers 2 → 0 of 2 · Parallel Seq Scan → Seq Scan · temp 0 → 1.2k'."""
@@ -193,7 +198,7 @@ def difference(a: dict, b: dict) -> str:
                 parts.append("plan shape changed")
         for key, label in (("temp_written", "temp"), ("shared_read", "read")):
             x, y = pa.get(key, 0), pb.get(key, 0)
-            if x != y and max(x, y) >= 100:
+            if _changed(x, y):
                 parts.append(f"{label} {compact(x)} → {compact(y)}")
     elif (pa is None) != (pb is None):
         parts.append("plan in one run only")
@@ -201,6 +206,6 @@ def difference(a: dict, b: dict) -> str:
     if isinstance(ra, dict) and isinstance(rb, dict) and pa is None:
         for key, label in (("shared_read", "read"), ("temp_written", "temp")):
             x, y = ra.get(key, 0), rb.get(key, 0)
-            if x != y and max(x, y) >= 100:
+            if _changed(x, y):
                 parts.append(f"{label} {compact(x)} → {compact(y)}")
     return " · ".join(parts)

@@ -668,6 +668,8 @@ class RecordEncoder:
         kind = "query" if run_id is not None else "statement"
         self._start = f'{{"type":"{kind}","run_id":{_str(run_id)},"index":'
         self._run_id = run_id
+        self._res: object = None  # the last Resources encoded, and its JSON
+        self._res_text = ""
         self._slow = slow or {}
         self._texts: dict[str, str] = {}  # SQL texts and command tags as JSON (a run repeats them)
         self._columns: dict[tuple, str] = {}
@@ -707,9 +709,9 @@ class RecordEncoder:
             rest = f'"waits":{waits},"blocked_by":{blocked},"notices":{_encode(list(q.notices))},{diag}'
         slowdown = self._slow.get(q.index) if self._slow else None
         worker, pid, exec_s, fetch_s = q.worker, q.pid, q.exec_s, q.fetch_s
-        if q.resources is not None or q.plan is not None:
+        if q.plan is not None:
             return self._why_slow(q, slowdown)
-        return (f'{self._start}{q.index},"sql":{self._text(q.sql)},"status":"{q.status.value}",'
+        head = (f'{self._start}{q.index},"sql":{self._text(q.sql)},"status":"{q.status.value}",'
                 f'"worker":{"null" if worker is None else worker},"pid":{"null" if pid is None else pid},'
                 f'"command":{self._text(q.command)},"columns":{self._cols(q.columns) if q.columns else "[]"},'
                 f'"rowcount":{q.rowcount},{error}'
@@ -717,6 +719,12 @@ class RecordEncoder:
                 f'"total_ms":{(exec_s + fetch_s) * 1000:.3f},"start_ms":{q.start_s * 1000:.3f},'
                 f'"end_ms":{q.end_s * 1000:.3f},{rest}'
                 + ("}" if slowdown is None else f',"slowdown":{round(slowdown, 4)!r}}}'))
+        res = q.resources
+        if res is None:
+            return head
+        if res is not self._res:  # the queries of one pg_stat_statements entry share one object
+            self._res, self._res_text = res, _encode(res.record())
+        return f'{head[:-1]},"resources":{self._res_text}}}'
 
     def _why_slow(self, q: QueryResult, slowdown: float | None) -> str:
         """The record of a query with resources or a plan (few of them: built as a dict)."""

@@ -116,3 +116,25 @@ def test_the_workers_track_all_only_while_resources_are_on(qshell):
     assert r.code == 0, r.err
     tables = r.out.split("── #1")
     assert " all" in tables[1] and " top" in tables[2]
+
+
+def test_records_with_resources_and_plans_built_as_text_equal_the_dicts():
+    from qshell import render
+    from qshell.plans import summarize
+    from qshell.resources import Resources
+    from qshell.results import QueryResult, Status
+
+    res = Resources(shared_hit=10.5, shared_read=3, temp_written=0, wal_bytes=120, server_ms=1.23456, calls=2, shared=2)
+    plan = summarize('[{"Plan": {"Node Type": "Result", "Actual Rows": 1}, "Execution Time": 0.1}]')
+    qs = [QueryResult(index=1, sql="SELECT 1", status=Status.OK, resources=res),
+          QueryResult(index=2, sql="SELECT 1", status=Status.OK, resources=res),
+          QueryResult(index=3, sql="SELECT 2", status=Status.OK, resources=res, plan=plan),
+          QueryResult(index=4, sql="SELECT 3", status=Status.OK, plan=plan)]
+    for slow in ({}, {1: 1.5, 3: 2.0}):
+        enc = render.RecordEncoder("r-1", slow)
+        for q in qs:
+            for rows in (True, False):
+                want = render.query_record(q, "r-1", rows=rows, slowdown=slow.get(q.index))
+                head = enc.head(q)
+                got = json.loads(enc.line(head, q) if rows else head)
+                assert got == want and list(got) == list(want)

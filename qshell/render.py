@@ -727,7 +727,7 @@ class RecordEncoder:
         return f'{head[:-1]},"resources":{self._res_text}}}'
 
     def _why_slow(self, q: QueryResult, slowdown: float | None) -> str:
-        """The record of a query with resources or a plan (few of them: built as a dict)."""
+        """The record of a query with a plan (EXPLAIN ANALYZE runs are slow anyway: built as a dict)."""
         return _encode(query_record(q, self._run_id, rows=False, slowdown=slowdown))
 
     def line(self, head: str, q: QueryResult) -> str:

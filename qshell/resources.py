@@ -133,6 +133,41 @@ def query_id(cur, sql: str) -> int | None:  # noqa: ANN001
     return int(qid) if qid else None
 
 
+# planning every new text in one round trip (a remote server: one RTT, not one per text); a
+# temporary function of the worker's session, so nothing is left in the database
+_QUERYID_FUNCTION = """CREATE OR REPLACE FUNCTION pg_temp.qshell_queryid(q text) RETURNS bigint
+LANGUAGE plpgsql AS $qshell$
+DECLARE plan json;
+BEGIN
+  EXECUTE 'EXPLAIN (VERBOSE, FORMAT JSON) ' || q INTO plan;
+  RETURN (plan -> 0 ->> 'Query Identifier')::bigint;
+EXCEPTION WHEN OTHERS THEN
+  RETURN NULL;
+END
+$qshell$"""
+_QUERYIDS = "SELECT pg_temp.qshell_queryid(t) FROM unnest(%s::text[]) WITH ORDINALITY AS u(t, i) ORDER BY i"
+
+
+def query_ids(cur, texts: Sequence[str]) -> dict[str, int | None]:  # noqa: ANN001
+    """The queryid of each text (``query_id``), planned in one round trip when the session
+    may create a temporary function (not in a read-only session: then one by one)."""
+    out: dict[str, int | None] = {t: None for t in texts}
+    todo = [t for t in texts if first_keyword(t) in EXPLAINABLE]
+    if not todo:
+        return out
+    try:
+        cur.execute(_QUERYID_FUNCTION)
+        cur.execute(_QUERYIDS, (todo,))
+        for text, (qid,) in zip(todo, cur.fetchall(), strict=True):
+            out[text] = int(qid) if qid is not None else None
+    except psycopg2.Error:
+        if cur.connection.closed:
+            raise
+        for text in todo:
+            out[text] = query_id(cur, text)
+    return out
+
+
 class Tracker:
     """One run's resources: ``before()`` (queryids, first snapshot), ``after(results)``."""
 
@@ -156,8 +191,7 @@ class Tracker:
                 cur = fairy.dbapi_connection.cursor()
                 cur.execute(f"SET lock_timeout = {LOCK_TIMEOUT_MS}")
                 try:
-                    for sql in wanted:
-                        self.known[sql] = query_id(cur, sql)
+                    self.known.update(query_ids(cur, wanted))
                 finally:
                     cur.execute("RESET lock_timeout")
             except psycopg2.Error:

@@ -138,3 +138,28 @@ def test_records_with_resources_and_plans_built_as_text_equal_the_dicts():
                 head = enc.head(q)
                 got = json.loads(enc.line(head, q) if rows else head)
                 assert got == want and list(got) == list(want)
+
+
+def test_queryids_planned_in_one_round_trip_and_one_by_one_in_a_read_only_session(db):
+    """The texts' queryids from the temporary function equal EXPLAIN VERBOSE's own, one by
+    one; a read-only session (no function can be created) falls back to that; a text that
+    cannot be planned, or is not explainable, has none."""
+    from qshell.resources import query_id, query_ids
+
+    texts = ["SELECT 1 AS a", "SELECT relname FROM pg_class WHERE oid = 5", "SELECT * FROM no_such_table_here",
+             "VACUUM", "SELECT '100%' AS pct"]
+    fairy = db.checkout()
+    try:
+        cur = fairy.dbapi_connection.cursor()
+        together = query_ids(cur, texts)
+        alone = {t: query_id(cur, t) for t in texts}
+        assert together == alone
+        assert together["SELECT 1 AS a"] is not None and together["SELECT '100%' AS pct"] is not None
+        assert together["SELECT * FROM no_such_table_here"] is None and together["VACUUM"] is None
+        cur.execute("SET default_transaction_read_only = on")
+        try:
+            assert query_ids(cur, texts) == alone
+        finally:
+            cur.execute("RESET default_transaction_read_only")
+    finally:
+        fairy.close()

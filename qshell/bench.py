@@ -47,7 +47,7 @@ TARGETS = {
     "history_ratio": "<= 1.2",
 }
 SELECT1 = "SELECT 1"
-CASES = ("throughput", "makespan", "processes", "startup", "memory", "scaling", "seed", "e2e", "history")
+CASES = ("throughput", "makespan", "processes", "startup", "memory", "scaling", "seed", "e2e", "history", "resources")
 
 
 def _median(xs: list[float]) -> float:
@@ -355,6 +355,44 @@ class Bench:
                  f" {stored} runs of {size} queries ({out['history_mb']} MB): ratio {out['ratio']}")
         return out
 
+    # -- 10. the cost of \\set resources (pg_stat_statements per staged query) ---------------------------
+    def resources(self) -> dict:
+        """K ``SELECT 1`` at N=8 with resources off, then on (the workers on
+        ``pg_stat_statements.track = all``, the queryids planned, the snapshots before and
+        after, the attribution), alternating; the throughput on ÷ off, the median of the
+        pairs. The "on" time counts everything the shell adds to a run, not only the wall."""
+        from .resources import Tracker, probe, session_settings
+
+        found = probe(self.db)
+        if not found.usable:
+            self.log(f"  resources: not measured: {found.why}")
+            return {"usable": False, "why": found.why}
+        k = 2000 if self.tiny else 20000
+        queries = [SELECT1] * k
+        self._engine_run(queries[:1000], 8)  # warm the pool
+        offs, ons, ratios = [], [], []
+        for _ in range(self.reps):
+            self.db.session_settings = session_settings({}, False)
+            off = k / self._engine_run(queries, 8).wall_s
+            self.db.session_settings = session_settings({}, found.set_track)
+            t0 = time.perf_counter()
+            tracker = Tracker(self.db, found, {})
+            tracker.before(queries, 8)
+            run = self._engine_run(queries, 8)
+            measured = tracker.after(run.queries)
+            on = k / (time.perf_counter() - t0)
+            if tracker.error or measured[0].resources is None:
+                raise RuntimeError(f"resources: no figures measured ({tracker.error})")
+            offs.append(off)
+            ons.append(on)
+            ratios.append(on / off)
+        self.db.session_settings = session_settings({}, False)
+        out = {"usable": True, "statements": k, "n": 8, "off_qps": round(_median(offs)), "on_qps": round(_median(ons)),
+               "ratio": round(_median(ratios), 3)}
+        self.log(f"  resources: {k} x SELECT 1 at N=8, off {out['off_qps']} q/s, on {out['on_qps']} q/s,"
+                 f" on/off {out['ratio']}")
+        return out
+
     def close(self) -> None:
         self.db.close()
 
@@ -452,8 +490,9 @@ def write_readme(history: Path) -> None:
              " worst makespan ÷ bound [≤ 1.03] | run ÷ xargs psql [< 1] | whole process ÷ xargs psql [< 1] |"
              " start-up qshell / psql [≤ 0.35 s] | `-c 'SELECT 1;'` qshell ÷ pgcli [≤ 0.7] |"
              " end to end ÷ pgbench [≥ 0.25] | history of large runs ÷ empty [≤ 1.2] |"
-             " memory growth, 5M rows [≤ 64 MB] | µs/query at 1k / 10k / 100k | seed N=1/2/3/5 wall (s) |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             " memory growth, 5M rows [≤ 64 MB] | µs/query at 1k / 10k / 100k | seed N=1/2/3/5 wall (s) |"
+             " resources on ÷ off, SELECT 1 at N=8 |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in records:
         c = r.get("cases", {})
         thr = c.get("throughput", {}).get("8", {})
@@ -482,8 +521,17 @@ def write_readme(history: Path) -> None:
             f" {worst or '-'} | {pr.get('ratio', '-')} | {whole} | {st.get('qshell_s', '-')} s / {st.get('psql_s', '-')} s |"
             f" {pgcli} | {end} | {large} | {mem.get('growth_mb', '-')} MB ({mem.get('rows', '-')} rows) |"
             f" {' / '.join(str(v.get('us_per_query')) for v in sc.values()) or '-'} |"
-            f" {' / '.join(str(x['wall_s']) for x in seed) or '-'} |")
+            f" {' / '.join(str(x['wall_s']) for x in seed) or '-'} |"
+            f" {_resources_cell(c.get('resources', {}))} |")
     (history / "README.md").write_text("\n".join(lines) + "\n")
+
+
+def _resources_cell(r: dict) -> str:
+    if not r:
+        return "-"
+    if not r.get("usable"):
+        return "not usable"
+    return f"{r['ratio']} ({r['on_qps']} vs {r['off_qps']} q/s)"
 
 
 def main(argv: list[str] | None = None) -> int:

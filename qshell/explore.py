@@ -9,11 +9,12 @@ from __future__ import annotations
 import json  # noqa: F401  (the run commands' JSON output)
 import os
 import shutil
+from dataclasses import replace
 from typing import Literal
 
 import gevent
 
-from . import csvout, render
+from . import csvout, plans, render, resources
 from .analysis import lpt_order, normalize, parse_n_list, slowdowns
 from .commands import Command
 from .errors import ExitStatus, UsageError
@@ -21,6 +22,7 @@ from .history import HistoryError, Results, RunStore
 from .host import ShellHost
 from .interrupt import sigint_calls
 from .pool import QueryPool, TxMode
+from .resources import Probe, Tracker
 from .results import DDL_TAGS, RunResult, Status
 from .sampler import Sampler
 from .streams import isatty
@@ -131,7 +133,11 @@ class RunCommands(ShellHost):
             self.session.pool.session_settings = settings
         times, alone = self._memory()
         order = lpt_order(queries, times) if self.settings.order == "longest-first" else None
-        pool = QueryPool(self.session.pool, queries, n, maxrows=self.settings.maxrows, mode=self._tx_mode(),
+        tracker = self._resources_before(queries, n)  # \set resources: queryids, first snapshot
+        explain = self.settings.explain == "analyze"
+        sent = plans.wrap(queries) if explain else queries  # \set explain analyze
+        maxrows = max(self.settings.maxrows, 1) if explain else self.settings.maxrows  # the plan is a row
+        pool = QueryPool(self.session.pool, sent, n, maxrows=maxrows, mode=self._tx_mode(),
                          order=order, order_name=self.settings.order,
                          sampler=Sampler(self.session.pool) if self.settings.sample else None,
                          stop_on_error=self.settings.on_error == "cancel", retries=self.settings.retries)
@@ -144,6 +150,8 @@ class RunCommands(ShellHost):
                 ticker.kill()
                 self.err.write("\r\x1b[K")
                 self.err.flush()
+        if explain or tracker is not None:
+            run = self._why_slow(run, queries, tracker, explain)
         run_id = f"{int(run.started_at * 1000):x}-{os.getpid():x}"
         slow = slowdowns(run, alone) if run.n > 1 and not run.interrupted else {}
         failed = [q.diag for q in run.queries if q.diag is not None and q.status is Status.ERROR]
@@ -160,6 +168,47 @@ class RunCommands(ShellHost):
         if pool.sampler is not None and pool.sampler.error:
             self.notice(f"warning: sampling pg_stat_activity failed: {pool.sampler.error}")
         return run, run_id, slow
+
+    # -- why is it slow: resources (resources.py) and plans (plans.py) -------------------
+    def _resources_before(self, queries: tuple[str, ...], n: int) -> Tracker | None:
+        """With ``\\set resources`` on (or auto and usable): the workers get
+        ``pg_stat_statements.track = all`` when needed, the texts their queryids and the
+        first snapshot is taken (before the wall). None when off or not usable (said once)."""
+        db = self.session.pool
+        want = self.settings.resources
+        found: Probe | None = None
+        if want is not False:
+            target = self.session.target()
+            cached = self.__dict__.get("_res_probe")
+            if cached is not None and cached[0] == target and cached[1].usable:
+                found = cached[1]
+            else:
+                found = resources.probe(db)
+                self._res_probe = (target, found)
+                self._res_ids: dict[str, int | None] = {}
+            if not found.usable:
+                if not self.__dict__.get("_res_warned"):
+                    self._res_warned = True
+                    self.notice(f"{'warning' if want else 'note'}: no resources per query (\\set resources):"
+                                f" {found.why}")
+                found = None
+        db.session_settings = resources.session_settings(db.session_settings, found is not None and found.set_track)
+        if found is None:
+            return None
+        tracker = resources.Tracker(db, found, self._res_ids)
+        tracker.before(queries, n)
+        return tracker
+
+    def _why_slow(self, run: RunResult, queries: tuple[str, ...], tracker: Tracker | None, explain: bool) -> RunResult:
+        """The run's results with their plans (EXPLAIN ANALYZE unwrapped) and resources."""
+        results: list = list(run.queries)
+        if explain:
+            results = plans.unwrap(results, queries)
+        if tracker is not None:
+            results = tracker.after(results)
+            if tracker.error is not None:
+                self.notice(f"warning: reading pg_stat_statements failed: {tracker.error}")
+        return replace(run, queries=tuple(results))
 
     def _progress(self, pool: QueryPool) -> None:
         width = shutil.get_terminal_size((100, 24)).columns

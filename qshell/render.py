@@ -423,6 +423,8 @@ def query_block(q: QueryResult, style: Style) -> str:
     lines = [query_header(q)]
     if waits_line(q):
         lines.append(waits_line(q))
+    if q.resources is not None or q.plan is not None:
+        lines.extend(why_slow_lines(q))
     lines.extend(visible(n) for n in q.notices)
     if q.status is Status.OK:
         if q.returns_rows or _zero_columns(q):
@@ -434,6 +436,14 @@ def query_block(q: QueryResult, style: Style) -> str:
         lines.append(visible(error_line(q)))
         lines.extend(visible(line) for line in error_lines(q))
     return "\n".join(lines)
+
+
+def why_slow_lines(q: QueryResult) -> list[str]:
+    """Its resources (pg_stat_statements) and its plan (EXPLAIN ANALYZE), when measured."""
+    from . import plans, resources
+
+    out = [resources.line(q)] if q.resources is not None else []
+    return out + plans.lines(q)
 
 
 def preview(sql: str, width: int = SQL_PREVIEW) -> str:
@@ -457,6 +467,16 @@ def summary(run: RunResult, style: Style, slow: Mapping[int, float] | None = Non
     if slow:
         headers.append("× alone")
         align.append("right")
+    measured = any(q.resources is not None for q in run.queries)
+    planned = any(q.plan is not None for q in run.queries)
+    if measured or planned:
+        from . import plans, resources
+        if measured:
+            headers.extend(resources.HEADERS)
+            align.extend(["right"] * len(resources.HEADERS))
+        if planned:
+            headers.extend(["plan ms", "workers"])
+            align.extend(["right", "right"])
     rows = []
     for q in run.queries:
         row = [q.index, preview(q.sql), "-" if q.worker is None else q.worker, q.pid or "-", str(q.status),
@@ -465,6 +485,10 @@ def summary(run: RunResult, style: Style, slow: Mapping[int, float] | None = Non
             row.append(", ".join(f"{name} {_pct(share)}" for name, share in q.waits[:2]))
         if slow:
             row.append(f"{slow[q.index]:.2f}×" if q.index in slow else "")
+        if measured:
+            row.extend(resources.cells(q))
+        if planned:
+            row.extend([f"{q.plan.total_ms:.1f}" if q.plan is not None else "-", plans.workers_cell(q.plan)])
         rows.append(row)
     text = tabulate(rows, headers=headers, tablefmt=_table_fmt(style), disable_numparse=True, colalign=align)
     lines = [text]
@@ -593,6 +617,12 @@ def query_record(q: QueryResult, run_id: str | None, rows: bool = True, slowdown
                position=d.position if d else None)
     if slowdown is not None:
         rec["slowdown"] = round(slowdown, 4)
+    if q.resources is not None:
+        rec["resources"] = q.resources.record()
+    if q.plan is not None:
+        rec["workers_planned"] = q.plan.workers_planned
+        rec["workers_launched"] = q.plan.workers_launched
+        rec["plan"] = q.plan.record()
     if rows:
         rec["rows"] = [list(r) for r in q.rows]
         rec["truncated"] = q.truncated
@@ -627,6 +657,7 @@ def run_record(run: RunResult, run_id: str) -> dict:
         "client_cpu": round(run.client_cpu, 4),
         "client_bound": run.client_bound,
         **_conflict_record(run),
+        **why_slow_totals(run),
     }
 
 
@@ -635,6 +666,20 @@ def _conflict_record(run: RunResult) -> dict:
 
     return {"retries": sum(q.retries for q in run.queries), "failures": failures_by_sqlstate(run),
             **lock_records(run.lock_waits, run.deadlocks)}
+
+
+def why_slow_totals(run: RunResult) -> dict:
+    """The run record's sums of resources and parallel workers (nothing when not measured)."""
+    out: dict[str, object] = {}
+    if any(q.resources is not None for q in run.queries):
+        from .resources import totals
+
+        out["resources"] = totals(run.queries)
+    plans = [q.plan for q in run.queries if q.plan is not None]
+    if plans:
+        out["workers_planned"] = sum(p.workers_planned for p in plans)
+        out["workers_launched"] = sum(p.workers_launched for p in plans)
+    return out
 
 
 _encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
@@ -658,6 +703,9 @@ class RecordEncoder:
     def __init__(self, run_id: str | None, slow: Mapping[int, float] | None = None) -> None:
         kind = "query" if run_id is not None else "statement"
         self._start = f'{{"type":"{kind}","run_id":{_str(run_id)},"index":'
+        self._run_id = run_id
+        self._res: object = None  # the last Resources encoded, and its JSON
+        self._res_text = ""
         self._slow = slow or {}
         self._texts: dict[str, str] = {}  # SQL texts and command tags as JSON (a run repeats them)
         self._columns: dict[tuple, str] = {}
@@ -697,7 +745,9 @@ class RecordEncoder:
             rest = f'"waits":{waits},"blocked_by":{blocked},"notices":{_encode(list(q.notices))},{diag}'
         slowdown = self._slow.get(q.index) if self._slow else None
         worker, pid, exec_s, fetch_s = q.worker, q.pid, q.exec_s, q.fetch_s
-        return (f'{self._start}{q.index},"sql":{self._text(q.sql)},"status":"{q.status.value}",'
+        if q.plan is not None:
+            return self._why_slow(q, slowdown)
+        head = (f'{self._start}{q.index},"sql":{self._text(q.sql)},"status":"{q.status.value}",'
                 f'"worker":{"null" if worker is None else worker},"pid":{"null" if pid is None else pid},'
                 f'"command":{self._text(q.command)},"columns":{self._cols(q.columns) if q.columns else "[]"},'
                 f'"rowcount":{q.rowcount},{error}'
@@ -705,6 +755,16 @@ class RecordEncoder:
                 f'"total_ms":{(exec_s + fetch_s) * 1000:.3f},"start_ms":{q.start_s * 1000:.3f},'
                 f'"end_ms":{q.end_s * 1000:.3f},{rest}'
                 + ("}" if slowdown is None else f',"slowdown":{round(slowdown, 4)!r}}}'))
+        res = q.resources
+        if res is None:
+            return head
+        if res is not self._res:  # the queries of one pg_stat_statements entry share one object
+            self._res, self._res_text = res, _encode(res.record())
+        return f'{head[:-1]},"resources":{self._res_text}}}'
+
+    def _why_slow(self, q: QueryResult, slowdown: float | None) -> str:
+        """The record of a query with a plan (EXPLAIN ANALYZE runs are slow anyway: built as a dict)."""
+        return _encode(query_record(q, self._run_id, rows=False, slowdown=slowdown))
 
     def line(self, head: str, q: QueryResult) -> str:
         """The output line: ``head`` with the rows kept and whether rows were left out."""
@@ -865,17 +925,24 @@ def compare_rows(a: dict, b: dict) -> list[dict]:
         ta, tb = qa.get("total_ms", 0.0), qb.get("total_ms", 0.0)
         rows.append({"index": qa.get("index"), "sql": qa.get("sql", ""), "a_ms": ta, "b_ms": tb,
                      "change": (tb / ta - 1) if ta else None, "a_status": qa.get("status"), "b_status": qb.get("status")})
+        if any(k in q for q in (qa, qb) for k in ("plan", "resources")):
+            from .plans import difference
+
+            rows[-1]["plan"] = difference(qa, qb)
     return rows
 
 
 def compare_text(ka: int, a: dict, kb: int, b: dict, style: Style) -> str:
     rows = compare_rows(a, b)
+    plan = any("plan" in r for r in rows)  # either run measured plans or resources: their differences
     body = tabulate(
         [[r["index"], preview(r["sql"]), f"{r['a_ms']:.1f}", f"{r['b_ms']:.1f}",
           f"{r['change'] * 100:+.0f}%" if r["change"] is not None else "-",
-          "" if r["a_status"] == r["b_status"] == "ok" else f"{r['a_status']}/{r['b_status']}"] for r in rows],
-        headers=["#", "query", f"run {ka} ms", f"run {kb} ms", "change", "status"],
-        tablefmt=_table_fmt(style), disable_numparse=True, colalign=("right", "left", "right", "right", "right", "left"))
+          "" if r["a_status"] == r["b_status"] == "ok" else f"{r['a_status']}/{r['b_status']}"]
+         + ([r.get("plan", "")] if plan else []) for r in rows],
+        headers=["#", "query", f"run {ka} ms", f"run {kb} ms", "change", "status"] + (["plan / resources"] if plan else []),
+        tablefmt=_table_fmt(style), disable_numparse=True,
+        colalign=("right", "left", "right", "right", "right", "left") + (("left",) if plan else ()))
     wa, wb = a.get("wall_ms", 0.0), b.get("wall_ms", 0.0)
     change = f"{(wb / wa - 1) * 100:+.0f}%" if wa else "-"
     head = (f"run {ka}: N={a.get('n')} {a.get('mode', '')} · wall {duration(wa / 1000)}    "

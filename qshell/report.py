@@ -574,6 +574,88 @@ RUN_SECTIONS: list[Callable[[Doc], str]] = [run_header, timeline_section, querie
                                             more_run_figures, sql_section]
 
 
+# -- why is it slow: resources (pg_stat_statements) and plans (EXPLAIN ANALYZE) per query --
+WHY_QUERY_FIELDS = frozenset({"resources", "plan", "workers_planned", "workers_launched"})
+QUERY_KNOWN = QUERY_KNOWN | WHY_QUERY_FIELDS  # shown by why_slow_section, not as extra columns
+RUN_KNOWN = RUN_KNOWN | {"resources", "workers_planned", "workers_launched"}
+
+
+def _plan_nodes(plan: Mapping[str, Any]) -> str:
+    out = []
+    for n in plan.get("nodes") or []:
+        depth = int(n.get("depth") or 0)
+        workers = (f' · workers {esc(n.get("workers_launched"))}/{esc(n.get("workers_planned"))}'
+                   if "workers_planned" in n else "")
+        out.append(f'<div class="small nowrap" style="padding-left:{depth * 1.2:.1f}em">{esc(n.get("node"))} '
+                   f'<span class="muted">{_num(float(n.get("ms") or 0))} ms · rows {_num(float(n.get("rows") or 0))}'
+                   f'{workers}</span></div>')
+    return "".join(out)
+
+
+def why_slow_section(doc: Doc) -> str:
+    """Per query: server time beside the client's, buffers, temp, WAL (resources); the
+    plan's time, workers launched of planned and its top nodes (explain analyze)."""
+    results = [q for q in doc.get("results") or [] if isinstance(q.get("resources"), dict) or isinstance(q.get("plan"), dict)]
+    if not results:
+        return ""
+    has_res = any(isinstance(q.get("resources"), dict) for q in results)
+    has_plan = any(isinstance(q.get("plan"), dict) for q in results)
+    headers = ["#", "query", "run ms"]
+    if has_res:
+        headers += ["server ms", "client ms", "shared hit", "shared read", "temp written", "WAL bytes", "calls / staged"]
+    if has_plan:
+        headers += ["plan ms", "workers launched / planned", "top plan nodes"]
+    rows = []
+    for q in results:
+        total = float(q.get("total_ms") or 0)
+        sql = str(q.get("sql") or "")
+        row = [esc(q.get("index")), f'<code class="sql" title="{esc(sql[:SQL_FULL_MAX])}">{esc(render.preview(sql, SQL_SHORT))}</code>',
+               f"{total:.1f}"]
+        r = q.get("resources")
+        if has_res:
+            if isinstance(r, dict):
+                server = float(r.get("server_ms") or 0)
+                row += [f"{server:.1f}", f"{total - server:+.1f}"] + [esc(_scalar(r.get(k))) for k in
+                                                                      ("shared_hit", "shared_read", "temp_written", "wal_bytes")]
+                row.append(esc(f'{r.get("calls")} / {r.get("shared")}'))
+            else:
+                row += ["-"] * 7
+        p = q.get("plan")
+        if has_plan:
+            if isinstance(p, dict):
+                planned, launched = p.get("workers_planned") or 0, p.get("workers_launched") or 0
+                short = ' class="error-text"' if launched < planned else ""
+                row += [f'{float(p.get("total_ms") or 0):.1f}',
+                        f"<span{short}>{esc(launched)} / {esc(planned)}</span>" if planned else "",
+                        _plan_nodes(p)]
+            else:
+                row += ["-", "", ""]
+        rows.append(row)
+    numeric = [0, 2] + (list(range(3, 10)) if has_res else []) + ([len(headers) - 3, len(headers) - 2] if has_plan else [])
+    notes = []
+    if has_res:
+        notes.append("Resources: the run's delta of <code>pg_stat_statements</code> per queryid (shared buffers found in "
+                     "PostgreSQL's cache (hit) or read from the OS, temp blocks written, WAL, execution time in the "
+                     "server); client ms is run ms minus server ms. Queries on one entry (same text up to constants) "
+                     "share its average; other sessions running it meanwhile are counted in (calls above staged).")
+    if has_plan:
+        notes.append("Plans: each query ran as <code>EXPLAIN (ANALYZE, BUFFERS)</code>; workers are summed over its "
+                     "Gather nodes (<code>max_parallel_workers</code> is shared by every session).")
+    totals = doc.get("resources")
+    cards = []
+    if isinstance(totals, dict):
+        cards += [("server ms", _num(float(totals.get("server_ms") or 0)), ""),
+                  ("shared hit", _scalar(totals.get("shared_hit")), ""), ("shared read", _scalar(totals.get("shared_read")), ""),
+                  ("temp written", _scalar(totals.get("temp_written")), ""), ("WAL bytes", _scalar(totals.get("wal_bytes")), "")]
+    if doc.get("workers_planned"):
+        cards.append(("workers launched / planned", f'{doc.get("workers_launched")} / {doc.get("workers_planned")}', ""))
+    return ('<h3>Why is it slow: resources and plans</h3>' + "".join(f'<p class="small muted">{n}</p>' for n in notes)
+            + (_cards(cards) if cards else "") + f'<div class="scroll">{_table(headers, rows, "why", numeric)}</div>')
+
+
+RUN_SECTIONS.insert(RUN_SECTIONS.index(queries_section) + 1, why_slow_section)
+
+
 def render_run(doc: Doc) -> str:
     return "".join(section(doc) for section in RUN_SECTIONS)
 

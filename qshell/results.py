@@ -7,6 +7,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import Enum
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .plans import Plan
+    from .resources import Resources
 
 # command tags after which the catalog (completion names) may have changed
 DDL_TAGS = frozenset({"CREATE", "ALTER", "DROP", "COMMENT"})
@@ -118,6 +123,8 @@ class QueryResult:
     notices: tuple[str, ...] = ()  # NOTICE / WARNING / INFO messages, as libpq formats them, in order
     diag: ServerMessage | None = None  # the server's full error, when it raised one
     retries: int = 0  # times it was run again after a 40001 / 40P01 (\\set retries)
+    resources: Resources | None = None  # its pg_stat_statements delta (\set resources; resources.py)
+    plan: Plan | None = None  # its EXPLAIN ANALYZE figures (\set explain analyze; plans.py)
 
     @property
     def total_s(self) -> float:

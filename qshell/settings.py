@@ -59,6 +59,12 @@ def _choice(*options: str) -> Callable[[str], str]:
     return parse
 
 
+def _auto_bool(value: str) -> bool | None:
+    if value.strip().lower() in ("", "auto", "default"):
+        return None
+    return _bool(value)
+
+
 def _isolation(value: str) -> str | None:
     v = _choice("default", "read committed", "repeatable read", "serializable")(value)
     return None if v == "default" else v
@@ -112,6 +118,8 @@ class Settings:
     csv_rows: bool = False
     retries: int = 0
     latency_limit: int | None = 1000  # ms
+    resources: bool | None = None  # None: auto (on when pg_stat_statements is usable)
+    explain: str = "off"
 
 
 HELP: dict[str, tuple[Callable[[str], Any], str]] = {
@@ -136,6 +144,8 @@ HELP: dict[str, tuple[Callable[[str], Any], str]] = {
     "csv_rows": (_bool, "CSV format: \\go prints each staged query's rows (as psql --csv) instead of the run summary"),
     "retries": (_int(0, 1000), "run a staged query again after a serialization failure (40001) or deadlock (40P01), up to K times"),
     "latency_limit": (parse_duration_ms, "\\go N for D: an execution slower than this is late; at a rate, one this far behind schedule is skipped (off)"),
+    "resources": (_auto_bool, "per staged query: buffers hit/read, temp, WAL, server time from pg_stat_statements (auto: when usable)"),
+    "explain": (_choice("off", "analyze"), "analyze: run each staged query as EXPLAIN (ANALYZE, BUFFERS) and show its plan's figures (executes it)"),
 }
 assert set(HELP) == {f.name for f in fields(Settings)}
 

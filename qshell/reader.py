@@ -206,8 +206,10 @@ class EntryBuilder:
                                self.source, self._lineno)]
         if not self._look and name in _CONDITIONALS:
             return self._conditional(name, text, mark)
-        if not self._active():
-            return []  # psql skips every other command in a branch that does not run
+        if not self._active():  # psql skips every other command in a branch that does not run,
+            if self._look or commands.lookup(name)[0] is not None:  # but still names one it does not know
+                return []
+            return [InputError(f"invalid command \\{name or ''}; try \\? for help", self.source, self._lineno)]
         if mark:
             return [self._refused(mark, "command")]
         spec = commands.BY_NAME.get(name)

@@ -275,6 +275,8 @@ REAL = [
     "\\if on off\n\\echo no\n\\else\n\\echo else\n\\endif\nSELECT g FROM generate_series(1, 100000) g \\g | head -1\n\\echo after\n",
     # an unterminated last statement: its error on its last line
     "SELECT\n1/0\n",
+    # a branch that does not run still names a command that does not exist
+    "\\if false\n\\nosuchcmd\n\\echo skipped\n\\endif\n\\echo ok\n",
 ]
 
 

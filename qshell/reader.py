@@ -158,8 +158,8 @@ class EntryBuilder:
             return self._take(line, mark)
         if not line:
             return []  # psql drops an empty line outside quotes and comments
-        if not line.lstrip().startswith("\\"):
-            return self._take(line, mark)
+        if not line.lstrip().startswith("\\") or line.lstrip().startswith("\\;"):
+            return self._take(line, mark)  # (\\; is SQL's: a ";" that does not end the statement)
         name = commands.meta_name(line)
         if self._prefix or (self._buf and not (name in commands.SQL_TAKING and _blank(self._buf))):
             # as in psql, a meta-command line is obeyed while a statement is being typed;

@@ -818,7 +818,7 @@ class Shell(RunCommands, SetCommands, DescribeCommands, ReportCommands, LoadComm
         """psql's \\echo: the words (quotes, :variables and backquotes done), one space
         apart; ``-n`` first: no newline."""
         words = self._words(cmd)
-        newline = not (words and words[0] == "-n")
+        newline = cmd.arg.split(None, 1)[:1] != ["-n"]  # an unquoted -n only ('-n' is text, as psql)
         text = " ".join(words if newline else words[1:])
         if stderr:
             self.notice(text) if newline else self.err.write(visible(text))

@@ -275,6 +275,8 @@ REAL = [
     "\\if on off\n\\echo no\n\\else\n\\echo else\n\\endif\nSELECT g FROM generate_series(1, 100000) g \\g | head -1\n\\echo after\n",
     # an unterminated last statement: its error on its last line
     "SELECT\n1/0\n",
+    # only an unquoted -n is \\echo's option
+    "\\echo '-n' quoted\n\\echo -n x\n\\echo\n",
     # a branch that does not run still names a command that does not exist
     "\\if false\n\\nosuchcmd\n\\echo skipped\n\\endif\n\\echo ok\n",
 ]
@@ -320,3 +322,7 @@ def test_variables_in_a_statement_of_many_lines_read_in_linear_time():
 
     cost(200)  # warm-up
     assert cost(20000) / cost(2000) < 30  # linear: 10x (quadratic was 70x and more)
+
+
+def test_a_line_starting_with_backslash_semicolon_continues_the_statement():
+    assert _texts("SELECT 2 AS a\n\\; SELECT 3 AS b;\n") == ["SELECT 2 AS a\n; SELECT 3 AS b;"]

@@ -40,9 +40,11 @@ class Session:
     def reconnect(self, args: tuple[str, ...]) -> "Session":
         """A new session for ``\\c ARGS``; this one is left untouched if that fails."""
         dsn = reconnect_dsn(self.dsn, args)
-        # a password written in the new conninfo wins over the one typed for -W (as psql)
+        # a password written in the new conninfo wins over the one typed for -W; the typed
+        # one is reused only for the same user, host and port (as psql's \\c)
         explicit = password_in(" ".join(args)) is not None or any(map(password_in, args))
-        return Session.open(dsn, None if explicit else self.pool._password, self.sandbox)
+        same = _where_to(self.dsn) == _where_to(dsn)
+        return Session.open(dsn, None if explicit or not same else self.pool._password, self.sandbox)
 
     @property
     def dbname(self) -> str:
@@ -66,3 +68,14 @@ class Session:
     def close(self) -> None:
         self.user.close()
         self.pool.close()
+
+
+def _where_to(dsn: str) -> tuple[str | None, str | None, str | None]:
+    """(user, host, port) a conninfo or URI names (None where it names none)."""
+    from psycopg2.extensions import parse_dsn
+
+    try:
+        p = parse_dsn(dsn)
+    except Exception:  # noqa: BLE001 - unparsable: treated as another target
+        return (dsn, None, None)
+    return p.get("user"), p.get("host"), p.get("port")

@@ -169,6 +169,29 @@ def test_explicit_password_in_reconnect_wins_over_the_typed_one(dsn, pw_role):
         first.close()
 
 
+def test_the_typed_password_is_reused_only_for_the_same_user_host_and_port(dsn, pw_role):
+    from qshell.errors import QshellError
+    from qshell.session import Session
+
+    user, password = pw_role
+    probe = Session.open(dsn, None)
+    host, port, superuser = probe.params["host"], probe.params["port"], probe.params["user"]
+    probe.close()
+    first = Session.open(f"dbname=postgres user={user} host={host} port={port}", password)  # -W as that role
+    try:
+        again = first.reconnect(("postgres",))  # \c postgres: same user, host, port: the password goes along
+        assert again.params["user"] == user
+        again.close()
+        other = Session.open(f"dbname=postgres user={superuser} host={host} port={port}", password)  # trusted anyway
+        try:
+            with pytest.raises(QshellError):  # \c - USER: another user: the typed password is not handed to it
+                other.reconnect(("-", user))
+        finally:
+            other.close()
+    finally:
+        first.close()
+
+
 # -- -W reads the terminal, never the script -----------------------------------------------
 
 MARKER_SCRIPT = "SELECT 'script' || '-ran' AS marker;\n"

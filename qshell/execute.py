@@ -32,6 +32,9 @@ _PARSER_FILES = frozenset({"analyze.c", "scan.l", "gram.y", "parser.c"})
 _CLOSE_PENDING = "qshell_close"  # info key: the held cursor of the last statement is still open
 _CURSOR_KEY = "qshell_cursor"  # fairy.info key: the connection's reused client cursor
 CANCELLING = "qshell_cancelling"  # info key: the run asked for a cancel (QueryCanceled is then "cancelled")
+# info key: the connection is lent a server backend per transaction (PgBouncer in transaction
+# pooling): no cursor held across transactions, no session SET, the pid taken inside each one
+POOLED = "qshell_pooled"
 
 
 def _error_text(exc: BaseException) -> tuple[str, str | None]:
@@ -81,6 +84,12 @@ class TxMode:
         if self.timeout_ms:
             begin += f"; SET LOCAL statement_timeout = {int(self.timeout_ms)}"
         return begin
+
+    @cached_property
+    def begin_pid(self) -> str:
+        """``begin``, then the backend's pid (behind a transaction pooler: the backend lent
+        for this transaction; its own round trip, psycopg2 keeps only the last result)."""
+        return self.begin + "; SELECT pg_backend_pid()"
 
     @property
     def end(self) -> str:
@@ -227,6 +236,10 @@ def run_statement(conn, info: dict, sql: str, index: int, worker: int | None, ma
     constraint) come back in that one round trip, so every outcome belongs to this
     statement; the exhausted cursor is closed with the connection's next statement.
     Other modes wrap the statement in ``BEGIN … COMMIT/ROLLBACK``, the end sent at once.
+    Behind a transaction pooler (``info[POOLED]``) a cursor is never held across
+    transactions (the next one may be on another backend): a streamed statement is a
+    transaction of its own in every mode, ``BEGIN`` and ``pg_backend_pid()`` its first
+    round trip (the pid recorded is the backend lent for it, not the pooler's cancel key).
     Inside a transaction the caller opened (a library caller's ``BEGIN``), or without
     ``stream`` (the user's own session: the server sees exactly the statement typed, as
     from psql, which also holds a whole result in memory), it runs plainly.
@@ -256,7 +269,8 @@ def run_statement(conn, info: dict, sql: str, index: int, worker: int | None, ma
         refused, streamable = _plan(sql)
         if refused:
             raise QshellError(refused)
-        pid = conn.get_backend_pid()
+        pooled = info.get(POOLED, False)
+        pid = None if pooled else conn.get_backend_pid()
         cur = info.get(_CURSOR_KEY)
         if cur is None or cur.closed:
             cur = info[_CURSOR_KEY] = conn.cursor()  # one client cursor per connection, reused
@@ -265,9 +279,12 @@ def run_statement(conn, info: dict, sql: str, index: int, worker: int | None, ma
             _notices(conn)  # what earlier statements of qshell's own left there is not this one's
         streamed = False
         in_tx = conn.get_transaction_status() != _IDLE
-        wrapped = mode.wrapped
+        wrapped = mode.wrapped or pooled
         if stream and streamable and not in_tx:
-            head = mode.begin + "; " if wrapped else ""
+            head = mode.begin + "; " if wrapped and not pooled else ""
+            if pooled:  # BEGIN and the pid first: a transaction of its own, on one backend
+                cur.execute(mode.begin_pid)
+                pid = cur.fetchone()[0]
             closing = bool(info.pop(_CLOSE_PENDING, None))
             if closing:
                 head = f"CLOSE {_CURSOR}; " + head
@@ -305,7 +322,10 @@ def run_statement(conn, info: dict, sql: str, index: int, worker: int | None, ma
             command = _SELECT_TAGS[count] if count < len(_SELECT_TAGS) else f"SELECT {count}"
         else:
             own_tx = not in_tx and mode.wraps
-            if own_tx:
+            if own_tx and pooled:
+                cur.execute(mode.begin_pid)
+                pid = cur.fetchone()[0]
+            elif own_tx:
                 cur.execute(mode.begin)
             elif mode.timeout_ms and not in_tx:
                 # not in a transaction (VACUUM and friends refuse one): a session SET, undone below

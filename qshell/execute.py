@@ -35,6 +35,8 @@ CANCELLING = "qshell_cancelling"  # info key: the run asked for a cancel (QueryC
 # info key: the connection is lent a server backend per transaction (PgBouncer in transaction
 # pooling): no cursor held across transactions, no session SET, the pid taken inside each one
 POOLED = "qshell_pooled"
+# statements that may run inside a transaction of qshell's own behind a transaction pooler
+_TX_SAFE_KEYWORDS = _CURSOR_KEYWORDS | {"INSERT", "UPDATE", "DELETE", "MERGE"}
 
 
 def _error_text(exc: BaseException) -> tuple[str, str | None]:
@@ -239,7 +241,10 @@ def run_statement(conn, info: dict, sql: str, index: int, worker: int | None, ma
     Behind a transaction pooler (``info[POOLED]``) a cursor is never held across
     transactions (the next one may be on another backend): a streamed statement is a
     transaction of its own in every mode, ``BEGIN`` and ``pg_backend_pid()`` its first
-    round trip (the pid recorded is the backend lent for it, not the pooler's cancel key).
+    round trip (the pid recorded is the backend lent for it, not the pooler's cancel key);
+    so is an INSERT, UPDATE, DELETE or MERGE (its timeout a ``SET LOCAL``). Other
+    statements (DDL, VACUUM…) run plainly there, with no pid and no timeout (a notice
+    says so): a session ``SET`` would land on another backend and stay there.
     Inside a transaction the caller opened (a library caller's ``BEGIN``), or without
     ``stream`` (the user's own session: the server sees exactly the statement typed, as
     from psql, which also holds a whole result in memory), it runs plainly.
@@ -258,6 +263,7 @@ def run_statement(conn, info: dict, sql: str, index: int, worker: int | None, ma
     pid = None
     in_tx = False
     restore_timeout: str | None = None
+    skipped_timeout = False
     t0 = time.perf_counter()
     t1 = t0
     columns: tuple[Column, ...] = ()
@@ -321,12 +327,16 @@ def run_statement(conn, info: dict, sql: str, index: int, worker: int | None, ma
                 cur.execute(mode.end)  # its error, if any, is this statement's
             command = _SELECT_TAGS[count] if count < len(_SELECT_TAGS) else f"SELECT {count}"
         else:
-            own_tx = not in_tx and mode.wraps
+            own_tx = not in_tx and (mode.wraps or (pooled and first_keyword(sql) in _TX_SAFE_KEYWORDS))
             if own_tx and pooled:
                 cur.execute(mode.begin_pid)
                 pid = cur.fetchone()[0]
             elif own_tx:
                 cur.execute(mode.begin)
+            elif mode.timeout_ms and not in_tx and pooled:
+                # a session SET would stay on whichever backend the pooler lent, for its other
+                # clients; and this statement (VACUUM...) cannot run in a transaction
+                skipped_timeout = True
             elif mode.timeout_ms and not in_tx:
                 # not in a transaction (VACUUM and friends refuse one): a session SET, undone below
                 cur.execute("SHOW statement_timeout")
@@ -347,6 +357,9 @@ def run_statement(conn, info: dict, sql: str, index: int, worker: int | None, ma
             if own_tx:
                 cur.execute(mode.end)
         notices = _notices(conn) if conn.notices else ()
+        if skipped_timeout:
+            notices += (f"qshell: statement_timeout {mode.timeout_ms} ms not applied: behind a transaction pooler"
+                        " it is set inside the query's transaction, and this statement runs outside one",)
         if restore_timeout is not None:
             cur.execute("SELECT set_config('statement_timeout', %s, false)", (restore_timeout,))
             restore_timeout = None

@@ -239,3 +239,18 @@ def test_recorded_pid_is_the_backend_that_ran_the_query(pgbouncer, tmp_path):
         assert [q["status"] for q in queries] == ["ok"] * 16
         assert [q["pid"] for q in queries] == [int(q["rows"][0][0]) for q in queries], name
 
+
+def test_timeout_is_set_local_behind_the_pooler(bouncer_db, pgbouncer, dsn):
+    """\\set timeout through PgBouncer: SET LOCAL inside each query's transaction (a
+    SELECT, an INSERT), never a session SET that would land on another backend and stay
+    there; a statement that cannot run in a transaction (VACUUM) runs without it, and says so."""
+    query(dsn, "DROP TABLE IF EXISTS pooler_sleep; CREATE TABLE pooler_sleep (i int)")
+    default = on_every_backend(pgbouncer, "SELECT current_setting('statement_timeout')")
+    assert default[0] != "100ms"
+    sleeps = ["SELECT pg_sleep(1)", "INSERT INTO pooler_sleep SELECT 1 FROM pg_sleep(1)"] * 2
+    run = QueryPool(bouncer_db, sleeps + ["VACUUM pooler_sleep"], 4, mode=TxMode(timeout_ms=100)).run()
+    assert [q.status for q in run.queries] == [Status.TIMEOUT] * 4 + [Status.OK]
+    assert all(q.sqlstate == "57014" for q in run.queries[:4])
+    assert any("statement_timeout 100 ms not applied" in n for n in run.queries[4].notices)
+    assert query(dsn, "SELECT count(*) FROM pooler_sleep") == [(0,)]
+    assert on_every_backend(pgbouncer, "SELECT current_setting('statement_timeout')") == default

@@ -290,7 +290,7 @@ def run_statement(conn, info: dict, sql: str, index: int, worker: int | None, ma
             head = mode.begin + "; " if wrapped and not pooled else ""
             if pooled:  # BEGIN and the pid first: a transaction of its own, on one backend
                 cur.execute(mode.begin_pid)
-                pid = cur.fetchone()[0]
+                pid = int(cur.fetchone()[0])  # (values come as text: _keep_text)
             closing = bool(info.pop(_CLOSE_PENDING, None))
             if closing:
                 head = f"CLOSE {_CURSOR}; " + head
@@ -330,7 +330,7 @@ def run_statement(conn, info: dict, sql: str, index: int, worker: int | None, ma
             own_tx = not in_tx and (mode.wraps or (pooled and first_keyword(sql) in _TX_SAFE_KEYWORDS))
             if own_tx and pooled:
                 cur.execute(mode.begin_pid)
-                pid = cur.fetchone()[0]
+                pid = int(cur.fetchone()[0])  # (values come as text: _keep_text)
             elif own_tx:
                 cur.execute(mode.begin)
             elif mode.timeout_ms and not in_tx and pooled:

@@ -240,6 +240,15 @@ def test_recorded_pid_is_the_backend_that_ran_the_query(pgbouncer, tmp_path):
         assert [q["pid"] for q in queries] == [int(q["rows"][0][0]) for q in queries], name
 
 
+
+def test_recorded_pid_is_an_int_as_directly(bouncer_db):
+    """The pid taken inside the transaction is an int (the sampler matches it), as the one
+    libpq gives on a direct connection; not the text every value comes as."""
+    run = QueryPool(bouncer_db, [PID_SLEEP] * 4, 4).run()
+    assert [q.pid for q in run.queries] == [int(q.rows[0][0]) for q in run.queries]
+    assert all(type(q.pid) is int for q in run.queries)
+
+
 def test_timeout_is_set_local_behind_the_pooler(bouncer_db, pgbouncer, dsn):
     """\\set timeout through PgBouncer: SET LOCAL inside each query's transaction (a
     SELECT, an INSERT), never a session SET that would land on another backend and stay

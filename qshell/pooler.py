@@ -91,7 +91,7 @@ class Pooler:
             notices.append(
                 f"warning: behind {self.describe()} a worker may get another server backend at every transaction:"
                 " each staged query runs in a transaction of its own, its pid taken inside it;"
-                " wait events cannot be attributed")
+                " the sampler's queries wait in the same pool (a saturated pool delays or hides its samples)")
         return notices
 
 

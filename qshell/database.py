@@ -7,6 +7,7 @@ from __future__ import annotations
 import codecs
 import os
 import time
+import weakref
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable
 
@@ -16,7 +17,7 @@ import psycopg2
 from psycopg2 import extensions
 
 from .errors import CapacityError, ConnectionFailed, QshellError
-from .execute import _error_text, _Interrupted, conn_params, execute_on, settle
+from .execute import POOLED, _error_text, _Interrupted, conn_params, execute_on, settle
 from .results import QueryResult, Status
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -105,6 +106,8 @@ class Database:
         # cannot apply): handed to on_notice, else kept in ``notices`` for the caller
         self.on_notice: Callable[[str], None] | None = None
         self.notices: list[str] = []
+        # connections whose backend is lent by a pooler (seen when they were opened)
+        self._lent: "weakref.WeakSet" = weakref.WeakSet()
         self._pooler: "Pooler | None | bool" = False  # False: not looked for yet (see pooler())
         self._settings_told: dict[str, str] | None = None
         try:
@@ -176,15 +179,14 @@ class Database:
         conn = psycopg2.connect(self.dsn, **extra)
         conn.autocommit = True
         cur = conn.cursor()
-        if not self.readonly:
-            cur.execute("RESET DateStyle")
-            return conn
-        # read only: a session SET, but never on a backend lent by a pooler (its pid is
-        # not the one the connection opened with): it would not stick for this client and
-        # would stay there for the pooler's other clients. Staged queries are READ ONLY
-        # transactions anyway (TxMode.readonly).
+        # a backend lent by a pooler: its pid is not the one the connection opened with
         cur.execute("RESET DateStyle; SELECT pg_backend_pid()")
-        if cur.fetchone()[0] == conn.get_backend_pid():
+        if cur.fetchone()[0] != conn.get_backend_pid():
+            self._lent.add(conn)
+        elif self.readonly:
+            # read only: a session SET, but never on a backend lent by a pooler: it would not
+            # stick for this client and would stay there for the pooler's other clients.
+            # Staged queries are READ ONLY transactions anyway (TxMode.readonly).
             cur.execute("SET default_transaction_read_only = on")
         return conn
 
@@ -232,6 +234,8 @@ class Database:
         if not fairy.info.get("qshell_raw"):
             _keep_text(fairy.dbapi_connection)
             fairy.info["qshell_raw"] = True
+        # behind a transaction pooler every staged query is a transaction of its own (execute.POOLED)
+        fairy.info[POOLED] = fairy.dbapi_connection in self._lent and self._behind_transaction_pooler()
         try:
             self._give_settings(fairy)
         except BaseException:

@@ -32,6 +32,11 @@ _PARSER_FILES = frozenset({"analyze.c", "scan.l", "gram.y", "parser.c"})
 _CLOSE_PENDING = "qshell_close"  # info key: the held cursor of the last statement is still open
 _CURSOR_KEY = "qshell_cursor"  # fairy.info key: the connection's reused client cursor
 CANCELLING = "qshell_cancelling"  # info key: the run asked for a cancel (QueryCanceled is then "cancelled")
+# info key: the connection is lent a server backend per transaction (PgBouncer in transaction
+# pooling): no cursor held across transactions, no session SET, the pid taken inside each one
+POOLED = "qshell_pooled"
+# statements that may run inside a transaction of qshell's own behind a transaction pooler
+_TX_SAFE_KEYWORDS = _CURSOR_KEYWORDS | {"INSERT", "UPDATE", "DELETE", "MERGE"}
 
 
 def _error_text(exc: BaseException) -> tuple[str, str | None]:
@@ -81,6 +86,12 @@ class TxMode:
         if self.timeout_ms:
             begin += f"; SET LOCAL statement_timeout = {int(self.timeout_ms)}"
         return begin
+
+    @cached_property
+    def begin_pid(self) -> str:
+        """``begin``, then the backend's pid (behind a transaction pooler: the backend lent
+        for this transaction; its own round trip, psycopg2 keeps only the last result)."""
+        return self.begin + "; SELECT pg_backend_pid()"
 
     @property
     def end(self) -> str:
@@ -227,6 +238,13 @@ def run_statement(conn, info: dict, sql: str, index: int, worker: int | None, ma
     constraint) come back in that one round trip, so every outcome belongs to this
     statement; the exhausted cursor is closed with the connection's next statement.
     Other modes wrap the statement in ``BEGIN … COMMIT/ROLLBACK``, the end sent at once.
+    Behind a transaction pooler (``info[POOLED]``) a cursor is never held across
+    transactions (the next one may be on another backend): a streamed statement is a
+    transaction of its own in every mode, ``BEGIN`` and ``pg_backend_pid()`` its first
+    round trip (the pid recorded is the backend lent for it, not the pooler's cancel key);
+    so is an INSERT, UPDATE, DELETE or MERGE (its timeout a ``SET LOCAL``). Other
+    statements (DDL, VACUUM…) run plainly there, with no pid and no timeout (a notice
+    says so): a session ``SET`` would land on another backend and stay there.
     Inside a transaction the caller opened (a library caller's ``BEGIN``), or without
     ``stream`` (the user's own session: the server sees exactly the statement typed, as
     from psql, which also holds a whole result in memory), it runs plainly.
@@ -245,6 +263,7 @@ def run_statement(conn, info: dict, sql: str, index: int, worker: int | None, ma
     pid = None
     in_tx = False
     restore_timeout: str | None = None
+    skipped_timeout = False
     t0 = time.perf_counter()
     t1 = t0
     columns: tuple[Column, ...] = ()
@@ -256,7 +275,8 @@ def run_statement(conn, info: dict, sql: str, index: int, worker: int | None, ma
         refused, streamable = _plan(sql)
         if refused:
             raise QshellError(refused)
-        pid = conn.get_backend_pid()
+        pooled = info.get(POOLED, False)
+        pid = None if pooled else conn.get_backend_pid()
         cur = info.get(_CURSOR_KEY)
         if cur is None or cur.closed:
             cur = info[_CURSOR_KEY] = conn.cursor()  # one client cursor per connection, reused
@@ -265,9 +285,12 @@ def run_statement(conn, info: dict, sql: str, index: int, worker: int | None, ma
             _notices(conn)  # what earlier statements of qshell's own left there is not this one's
         streamed = False
         in_tx = conn.get_transaction_status() != _IDLE
-        wrapped = mode.wrapped
+        wrapped = mode.wrapped or pooled
         if stream and streamable and not in_tx:
-            head = mode.begin + "; " if wrapped else ""
+            head = mode.begin + "; " if wrapped and not pooled else ""
+            if pooled:  # BEGIN and the pid first: a transaction of its own, on one backend
+                cur.execute(mode.begin_pid)
+                pid = int(cur.fetchone()[0])  # (values come as text: _keep_text)
             closing = bool(info.pop(_CLOSE_PENDING, None))
             if closing:
                 head = f"CLOSE {_CURSOR}; " + head
@@ -304,9 +327,16 @@ def run_statement(conn, info: dict, sql: str, index: int, worker: int | None, ma
                 cur.execute(mode.end)  # its error, if any, is this statement's
             command = _SELECT_TAGS[count] if count < len(_SELECT_TAGS) else f"SELECT {count}"
         else:
-            own_tx = not in_tx and mode.wraps
-            if own_tx:
+            own_tx = not in_tx and (mode.wraps or (pooled and first_keyword(sql) in _TX_SAFE_KEYWORDS))
+            if own_tx and pooled:
+                cur.execute(mode.begin_pid)
+                pid = int(cur.fetchone()[0])  # (values come as text: _keep_text)
+            elif own_tx:
                 cur.execute(mode.begin)
+            elif mode.timeout_ms and not in_tx and pooled:
+                # a session SET would stay on whichever backend the pooler lent, for its other
+                # clients; and this statement (VACUUM...) cannot run in a transaction
+                skipped_timeout = True
             elif mode.timeout_ms and not in_tx:
                 # not in a transaction (VACUUM and friends refuse one): a session SET, undone below
                 cur.execute("SHOW statement_timeout")
@@ -327,6 +357,9 @@ def run_statement(conn, info: dict, sql: str, index: int, worker: int | None, ma
             if own_tx:
                 cur.execute(mode.end)
         notices = _notices(conn) if conn.notices else ()
+        if skipped_timeout:
+            notices += (f"qshell: statement_timeout {mode.timeout_ms} ms not applied: behind a transaction pooler"
+                        " it is set inside the query's transaction, and this statement runs outside one",)
         if restore_timeout is not None:
             cur.execute("SELECT set_config('statement_timeout', %s, false)", (restore_timeout,))
             restore_timeout = None

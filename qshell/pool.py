@@ -23,7 +23,18 @@ from gevent.queue import Empty, JoinableQueue, Queue
 from .conflicts import RETRYABLE, Deadlock, merge_retry, name_cycle
 from .database import Capacity, Database
 from .errors import ConnectionFailed, QshellError
-from .execute import AUTOCOMMIT, CANCELLING, ISOLATION_LEVELS, TxMode, _Interrupted, execute_on, refuse_reason, run_statement, settle
+from .execute import (
+    AUTOCOMMIT,
+    CANCELLING,
+    ISOLATION_LEVELS,
+    POOLED,
+    TxMode,
+    _Interrupted,
+    execute_on,
+    refuse_reason,
+    run_statement,
+    settle,
+)
 from .results import Progress, QueryResult, RunResult, Status
 
 # the engine's public names, importable from here
@@ -228,7 +239,8 @@ class QueryPool:
 
     def _run(self) -> RunResult:
         fairies = self.fairies = self._connect_all()
-        pids = [f.dbapi_connection.get_backend_pid() for f in fairies]
+        # behind a transaction pooler a worker's backend is known per query only (its pid)
+        pids = None if any(f.info.get(POOLED) for f in fairies) else [f.dbapi_connection.get_backend_pid() for f in fairies]
         gevent.spawn(self.overseer).join()
         started_at = time.time()
         cpu0 = time.process_time()

@@ -90,7 +90,8 @@ class Pooler:
         if self.transaction_pooling is not False:
             notices.append(
                 f"warning: behind {self.describe()} a worker may get another server backend at every transaction:"
-                " the pid shown is the pooler's cancel key, not a backend, and wait events cannot be attributed")
+                " each staged query runs in a transaction of its own, its pid taken inside it;"
+                " the sampler's queries wait in the same pool (a saturated pool delays or hides its samples)")
         return notices
 
 

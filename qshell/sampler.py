@@ -24,11 +24,16 @@ DEFAULT_INTERVAL = 0.02  # 20 ms: within the 10-50 ms the design asks for
 # a backend waiting on a lock: the lock it asks for (pg_locks' ungranted row), and the
 # relation it is about — the lock's own, else the tuple lock the waiter holds while it
 # waits for a row's locker (a row lock is a wait on the holder's transaction id)
-_SQL = ("SELECT a.pid, a.wait_event_type, a.wait_event, a.state, pg_blocking_pids(a.pid),"
-        " CASE WHEN a.wait_event_type = 'Lock' THEN (SELECT array[l.locktype, l.mode, coalesce("
-        "  l.relation, (SELECT t.relation FROM pg_locks t WHERE t.pid = a.pid AND t.granted AND t.locktype = 'tuple'"
-        "   LIMIT 1))::regclass::text] FROM pg_locks l WHERE l.pid = a.pid AND NOT l.granted LIMIT 1) END"
-        " FROM pg_stat_activity a WHERE a.pid = ANY(%s)")
+_SELECT = ("SELECT a.pid, a.wait_event_type, a.wait_event, a.state, pg_blocking_pids(a.pid),"
+           " CASE WHEN a.wait_event_type = 'Lock' THEN (SELECT array[l.locktype, l.mode, coalesce("
+           "  l.relation, (SELECT t.relation FROM pg_locks t WHERE t.pid = a.pid AND t.granted AND t.locktype = 'tuple'"
+           "   LIMIT 1))::regclass::text] FROM pg_locks l WHERE l.pid = a.pid AND NOT l.granted LIMIT 1) END"
+           " FROM pg_stat_activity a WHERE ")
+_SQL = _SELECT + "a.pid = ANY(%s)"
+# behind a transaction pooler the workers' backends change at every transaction: every
+# client backend of the database is sampled, and a sample counts for a query only when
+# that query's own transaction was on that backend then (its pid, taken inside it)
+_SQL_ANY = _SELECT + "a.datname = current_database() AND a.backend_type = 'client backend' AND a.pid <> pg_backend_pid()"
 
 
 class Sampler:
@@ -51,22 +56,26 @@ class Sampler:
         self._stop = Event()  # set by stop(): the pause between samples ends at once
         self.error: str | None = None
 
-    def start(self, pids: list[int], t0: float) -> None:
+    def start(self, pids: list[int] | None, t0: float) -> None:
+        """Sample ``pids`` (None: every client backend of the database, behind a pooler)."""
         self.samples = []
         self.taken = 0
         self._stopping = False
         self._stop.clear()
         self.error = None
-        self._greenlet = gevent.spawn(self._loop, list(pids), t0)
+        self._greenlet = gevent.spawn(self._loop, None if pids is None else list(pids), t0)
 
-    def _loop(self, pids: list[int], t0: float) -> None:
+    def _loop(self, pids: list[int] | None, t0: float) -> None:
         try:
             last = time.perf_counter()
             while not self._stopping:
                 now = time.perf_counter()
                 with self.db._monitor_lock:
                     cur = self.db.monitor().cursor()
-                    cur.execute(_SQL, (pids,))
+                    if pids is None:
+                        cur.execute(_SQL_ANY)
+                    else:
+                        cur.execute(_SQL, (pids,))
                     rows = cur.fetchall()
                 dt = now - last if self.taken else self.interval
                 last = now

@@ -175,6 +175,7 @@ def pgbouncer(dsn):
         "min_pool_size = 0",
         "reserve_pool_size = 0",
         "max_client_conn = 500",
+        "server_login_retry = 1",  # after a refused server login PgBouncer waits this long (default 15 s: a test's timeout)
         "ignore_startup_parameters = extra_float_digits",
         "log_connections = 0",
         "log_disconnections = 0",

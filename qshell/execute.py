@@ -142,13 +142,14 @@ def _drain(cur, first: list, maxrows: int, kept: list, more) -> int:
     return count
 
 
-def _pour(conn, columns: tuple, first: list, more, sink) -> int:  # noqa: ANN001
-    """Hand every row of a result to ``sink`` batch by batch, keeping none; the count."""
+def _pour(conn, columns: tuple, first: list, more, sink, shift: int = 0) -> int:  # noqa: ANN001
+    """Hand every row of a result to ``sink`` batch by batch, keeping none; the count.
+    ``shift``: lines qshell sent before the statement (its notices' LINE numbers)."""
     count = 0
     batch = first
     while True:
         try:
-            sink(columns, batch, _notices(conn))
+            sink(columns, batch, _notices(conn, shift))
         except BaseException as exc:  # the sink's own failure (a closed pipe, Ctrl-C): not the statement's
             raise _SinkFailed(exc) from exc
         count += len(batch)
@@ -198,15 +199,16 @@ def server_message(exc: BaseException, offset: int = 0, shift: int = 0) -> Serve
     )
 
 
-def _notices(conn) -> tuple[str, ...]:
+def _notices(conn, shift: int = 0) -> tuple[str, ...]:  # noqa: ANN001
     """The notices the server sent since the last call, oldest first (NOTICE, WARNING,
-    INFO... as libpq formats them, DETAIL and HINT included)."""
+    INFO... as libpq formats them, DETAIL and HINT included); ``shift``: their ``LINE n:``
+    renumbered for the statement as written, when qshell sent ``shift`` lines before it."""
     box = conn.notices
     if not isinstance(box, deque):  # psycopg2's default list keeps only the last 50
         conn.notices = box = deque(box)
     if not box:
         return ()
-    out = tuple(n.rstrip("\n") for n in box)
+    out = tuple(_shift_line(n.rstrip("\n"), shift) if shift else n.rstrip("\n") for n in box)
     box.clear()
     return out
 
@@ -271,6 +273,7 @@ def run_statement(conn, info: dict, sql: str, index: int, worker: int | None, ma
     count = 0
     command = ""
     offset = shift = 0  # characters / lines qshell put before the statement in what it sent
+    streamed = False  # sent inside qshell's DECLARE (its notices' LINE numbers are one too high)
     try:
         refused, streamable = _plan(sql)
         if refused:
@@ -321,7 +324,7 @@ def run_statement(conn, info: dict, sql: str, index: int, worker: int | None, ma
                     cur.execute(_FETCH)
                     return cur.fetchall()
 
-                count = (_pour(conn, columns, first, more, sink) if sink is not None
+                count = (_pour(conn, columns, first, more, sink, 1) if sink is not None
                          else _drain(cur, first, maxrows, kept, more))
             if wrapped:
                 cur.execute(mode.end)  # its error, if any, is this statement's
@@ -356,7 +359,7 @@ def run_statement(conn, info: dict, sql: str, index: int, worker: int | None, ma
                 count = max(cur.rowcount, 0)
             if own_tx:
                 cur.execute(mode.end)
-        notices = _notices(conn) if conn.notices else ()
+        notices = _notices(conn, 1 if streamed else 0) if conn.notices else ()
         if skipped_timeout:
             notices += (f"qshell: statement_timeout {mode.timeout_ms} ms not applied: behind a transaction pooler"
                         " it is set inside the query's transaction, and this statement runs outside one",)
@@ -387,7 +390,7 @@ def run_statement(conn, info: dict, sql: str, index: int, worker: int | None, ma
             text, state = _error_text(exc)
         notices = ()
         try:
-            notices = _notices(conn)
+            notices = _notices(conn, 1 if streamed or shift else 0)
             if conn.closed:
                 if lost is not None:
                     lost()

@@ -275,6 +275,8 @@ REAL = [
     "\\if on off\n\\echo no\n\\else\n\\echo else\n\\endif\nSELECT g FROM generate_series(1, 100000) g \\g | head -1\n\\echo after\n",
     # an unterminated last statement: its error on its last line
     "SELECT\n1/0\n",
+    # a notice's LINE number is the statement's own, not that of qshell's cursor around it
+    "SET standard_conforming_strings = off;\nSELECT 'a\\\\b' AS v;\n",
     # only an unquoted -n is \\echo's option
     "\\echo '-n' quoted\n\\echo -n x\n\\echo\n",
     # a branch that does not run still names a command that does not exist

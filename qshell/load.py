@@ -37,7 +37,7 @@ import gevent
 from .conflicts import RETRYABLE, Deadlock, LockWait, lock_lines, lock_records, name_cycle
 from .database import Database
 from .errors import QshellError
-from .execute import AUTOCOMMIT, CANCELLING, TxMode, _Interrupted, run_statement, settle
+from .execute import AUTOCOMMIT, TxMode, _Interrupted, run_statement, settle
 from .pool import QueryPool
 from .results import Status
 from .sampler import Sampler
@@ -453,19 +453,7 @@ class LoadPool(QueryPool):
             self.interrupt()
         stopped = time.perf_counter()
         joiner.kill(block=False)
-        while True:  # as QueryPool: a second Ctrl-C while cancelling is absorbed
-            try:
-                if not self.interrupted:
-                    gevent.joinall(self.running, timeout=10)
-                gevent.killall(self.running, block=True, timeout=10)
-                if self.sampler is not None:
-                    self.sampler.stop()
-                break
-            except KeyboardInterrupt:
-                self.interrupt()
-                continue
-        for fairy in fairies:
-            fairy.info.pop(CANCELLING, None)
+        self._settle(fairies)
         end = stopped if self.interrupted else max(self._last, min(stopped, self._deadline))
         if self.rate is not None:  # starts due before the end that no worker could take
             horizon = min(self._deadline, end)

@@ -237,6 +237,24 @@ class QueryPool:
             if collecting:
                 gc.enable()
 
+    def _settle(self, fairies: list) -> None:
+        """After the run: let the workers end (or kill them once interrupted), stop the
+        sampler, clear the connections' cancel marks. A second Ctrl-C while cancelling is
+        absorbed: connections are never abandoned mid-cancel."""
+        while True:
+            try:
+                if not self.interrupted:  # the queue is empty: workers settle and end by themselves
+                    gevent.joinall(self.running, timeout=10)
+                gevent.killall(self.running, block=True, timeout=10)
+                if self.sampler is not None:
+                    self.sampler.stop()
+                break
+            except KeyboardInterrupt:
+                self.interrupt()
+                continue
+        for fairy in fairies:
+            fairy.info.pop(CANCELLING, None)
+
     def _run(self) -> RunResult:
         fairies = self.fairies = self._connect_all()
         # behind a transaction pooler a worker's backend is known per query only (its pid)
@@ -256,19 +274,7 @@ class QueryPool:
         end = self._last if not self.interrupted else time.perf_counter()
         cpu = time.process_time() - cpu0
         joiner.kill(block=False)
-        while True:  # a second Ctrl-C while cancelling must not abandon connections mid-cancel
-            try:
-                if not self.interrupted:  # the queue is empty: workers settle and end by themselves
-                    gevent.joinall(self.running, timeout=10)
-                gevent.killall(self.running, block=True, timeout=10)
-                if self.sampler is not None:
-                    self.sampler.stop()
-                break
-            except KeyboardInterrupt:
-                self.interrupt()
-                continue
-        for fairy in fairies:
-            fairy.info.pop(CANCELLING, None)
+        self._settle(fairies)
         wall = end - self._start
         done: dict[int, QueryResult] = {}
         while not self.output_queue.empty():

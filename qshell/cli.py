@@ -401,8 +401,12 @@ def _main(argv: list[str], stdin, out: TextIO, err: TextIO) -> int:  # noqa: ANN
         session = Session.open(dsn, password, box)
         hist = resolve_history_dir(args.history_dir)
         sets = Path(os.environ["QSHELL_SETS_DIR"]) if os.environ.get("QSHELL_SETS_DIR") else data_dir() / "sets"
-        shell = _leaving_shell(Shell)(session, out, err, settings=settings, history_dir=hist, interactive=interactive,
-                                      sets_dir=sets, context=context)
+        try:
+            shell = _leaving_shell(Shell)(session, out, err, settings=settings, history_dir=hist, interactive=interactive,
+                                          sets_dir=sets, context=context)
+        except BaseException:  # a setting the session cannot take (--read-only behind a pooler)
+            session.close()
+            raise
         startup = [] if args.no_qshellrc else _startup_entries(context)
         try:
             if args.scale is not None:

@@ -46,7 +46,7 @@ def table(q: QueryResult) -> str:
 
 # -- staged runs -----------------------------------------------------------------
 SUMMARY_COLUMNS = ("index", "sql", "worker", "pid", "status", "command", "rows", "wait_ms", "run_ms",
-                   "start_ms", "end_ms", "error", "sqlstate", "waits", "blocked_by", "slowdown")
+                   "start_ms", "end_ms", "error", "sqlstate", "waits", "blocked_by", "slowdown", "host", "role")
 
 
 def _ms(seconds: float) -> str:
@@ -66,6 +66,7 @@ def summary_rows(run: RunResult, slow: Mapping[int, float] | None = None) -> lis
             "; ".join(f"{name} {share:.4f}" for name, share in q.waits) or None,
             "; ".join(f"{who} {t * 1000:.3f} ms" for who, t in q.blocked_by) or None,
             f"{slow[q.index]:.4f}" if q.index in slow else None,
+            q.server.host if q.server else None, None if q.server is None else q.server.role,
         ])
     return out
 
@@ -93,3 +94,19 @@ def sweep(rows_: Sequence[dict]) -> str:
                          f"{r['bound_ms']:.3f}", r["failed"], "true" if r["serial_estimated"] else "false"])
                    for r in rows_)
     return (line(SWEEP_COLUMNS) + body)[:-1]
+
+
+TARGET_SWEEP_COLUMNS = ("target", "n", "wall_ms", "vs_first", "speedup", "efficiency", "bound_ms", "failed",
+                        "serial_estimated", "servers", "run_id")
+
+
+def target_sweep(rows_: Sequence[dict]) -> str:
+    """``\\sweep N… on TARGET…``: one row per target and N (render.target_sweep_rows); the
+    servers as ``host role queries`` separated by ``; ``; without the last ``\n``."""
+    body = "".join(line([r["target"], r["n"], f"{r['wall_ms']:.3f}", "" if r["vs_first"] is None else f"{r['vs_first']:.4f}",
+                         f"{r['speedup']:.4f}", f"{r['efficiency']:.4f}", f"{r['bound_ms']:.3f}", r["failed"],
+                         "true" if r["serial_estimated"] else "false",
+                         "; ".join(f"{h['host']} {'standby' if h['standby'] else 'primary'} {h['queries']}" for h in r["servers"]),
+                         r["run_id"]])
+                   for r in rows_)
+    return (line(TARGET_SWEEP_COLUMNS) + body)[:-1]

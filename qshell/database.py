@@ -17,8 +17,8 @@ import psycopg2
 from psycopg2 import extensions
 
 from .errors import CapacityError, ConnectionFailed, QshellError
-from .execute import POOLED, _error_text, _Interrupted, conn_params, execute_on, settle
-from .results import QueryResult, Status
+from .execute import POOLED, SERVER, _error_text, _Interrupted, conn_params, execute_on, settle
+from .results import QueryResult, Server, Status
 
 if TYPE_CHECKING:  # pragma: no cover
     from sqlalchemy.pool import QueuePool
@@ -69,6 +69,18 @@ def _keep_text(conn) -> None:
     extensions.register_type(extensions.new_type(oids, "QSHELL_TEXT", lambda value, cur: value), conn)
 
 
+_CAPACITY = ("SELECT current_setting('max_connections')::int,"
+             " current_setting('superuser_reserved_connections')::int"
+             " + coalesce(current_setting('reserved_connections', true)::int, 0),"
+             " (SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend')::int")
+
+
+def describe_host(dsn: str) -> str:
+    """"host:port" of a one-host conninfo (what it names; libpq's defaults otherwise)."""
+    p = extensions.parse_dsn(dsn)
+    return f"{p.get('host', 'localhost')}:{p.get('port', '5432')}"
+
+
 @dataclass(frozen=True, slots=True)
 class Capacity:
     """What the server can still give: max_connections - reserved - open (+ ours, reused)."""
@@ -108,6 +120,11 @@ class Database:
         self.notices: list[str] = []
         # connections whose backend is lent by a pooler (seen when they were opened)
         self._lent: "weakref.WeakSet" = weakref.WeakSet()
+        self._servers: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()  # connection -> results.Server
+        self._workers: "weakref.WeakSet" = weakref.WeakSet()  # the pool's connections
+        # a multi-host target: a side connection per server (by its one-host conninfo), for
+        # its capacity and the sampler (the main side connection reaches one of them)
+        self._sides: dict[str, object] = {}
         self._pooler: "Pooler | None | bool" = False  # False: not looked for yet (see pooler())
         self._settings_told: dict[str, str] | None = None
         try:
@@ -134,7 +151,7 @@ class Database:
         from sqlalchemy import event, exc  # imported at the first run, not at start-up
         from sqlalchemy.pool import QueuePool
 
-        pool = QueuePool(self._connect_raw, pool_size=size, max_overflow=0, timeout=self.connect_timeout)
+        pool = QueuePool(self._connect_worker, pool_size=size, max_overflow=0, timeout=self.connect_timeout)
 
         def connected(dbapi_conn, record) -> None:  # noqa: ANN001
             record.info[_FRESH] = True
@@ -160,7 +177,13 @@ class Database:
         event.listen(pool, "invalidate", invalidated)
         return pool
 
-    def _connect_raw(self):
+    def _connect_worker(self):
+        """A worker's connection (``_connect_raw``), known as one (``_workers``)."""
+        conn = self._connect_raw()
+        self._workers.add(conn)
+        return conn
+
+    def _connect_raw(self, dsn: str | None = None):
         """A new autocommit psycopg2 connection with the session's fixed settings.
 
         Its settings are those the server, the database, the role, ``PGOPTIONS`` and the
@@ -176,12 +199,15 @@ class Database:
             extra["application_name"] = self._appname
         if self._encoding:
             extra["client_encoding"] = self._encoding
-        conn = psycopg2.connect(self.dsn, **extra)
+        conn = psycopg2.connect(dsn or self.dsn, **extra)
         conn.autocommit = True
         cur = conn.cursor()
         # a backend lent by a pooler: its pid is not the one the connection opened with
-        cur.execute("RESET DateStyle; SELECT pg_backend_pid()")
-        if cur.fetchone()[0] != conn.get_backend_pid():
+        cur.execute("RESET DateStyle; SELECT pg_backend_pid(), pg_is_in_recovery()")
+        pid, standby = cur.fetchone()
+        # which server (of a multi-host target) it reached: libpq's host and port
+        self._servers[conn] = Server(f"{conn.info.host}:{conn.info.port}", bool(standby))
+        if pid != conn.get_backend_pid():
             self._lent.add(conn)
         elif self.readonly:
             # read only: a session SET, but never on a backend lent by a pooler: it would not
@@ -236,6 +262,7 @@ class Database:
             fairy.info["qshell_raw"] = True
         # behind a transaction pooler every staged query is a transaction of its own (execute.POOLED)
         fairy.info[POOLED] = fairy.dbapi_connection in self._lent and self._behind_transaction_pooler()
+        fairy.info[SERVER] = self._servers.get(fairy.dbapi_connection)
         try:
             self._give_settings(fairy)
         except BaseException:
@@ -283,12 +310,12 @@ class Database:
             return own
         return self._pool.checkedin() + self._pool.checkedout() + own
 
-    def _connect_guarded(self):
+    def _connect_guarded(self, dsn: str | None = None):
         """``_connect_raw`` within ``connect_timeout`` seconds (green mode ignores libpq's
         connect_timeout); ConnectionFailed with libpq's message."""
         try:
             with gevent.Timeout(self.connect_timeout, ConnectionFailed(f"connection timed out after {self.connect_timeout:g} s")):
-                return self._connect_raw()
+                return self._connect_raw(dsn)
         except psycopg2.Error as exc:
             raise ConnectionFailed(f"connection to server failed: {' '.join(str(exc).split())}") from None
 
@@ -311,6 +338,33 @@ class Database:
             self._monitor = self._connect_guarded()
         return self._monitor
 
+    def server_of(self, conn) -> Server | None:  # noqa: ANN001
+        """The server ``conn`` (one of this Database's) reached when it was opened."""
+        return self._servers.get(conn)
+
+    def side(self, host: str | None):
+        """A side connection to the server ``host`` ("host:port", as ``results.Server``
+        names it) of a multi-host target, and the lock to hold while using it: the main
+        side connection (``monitor()``) when it is on that server, else one of its own,
+        kept until ``close()``. Blocks at most ``connect_timeout``; ConnectionFailed."""
+        with self._monitor_lock:
+            main = self.monitor()
+            if host is None or host == self.server_of(main).host:  # type: ignore[union-attr]
+                return main, self._monitor_lock
+        for conn in self._sides.values():
+            if not conn.closed and self.server_of(conn).host == host:  # type: ignore[attr-defined,union-attr]
+                return conn, gevent.lock.DummySemaphore()
+        from .targets import host_dsn
+
+        return self._side_on(host_dsn(self.dsn, host)), gevent.lock.DummySemaphore()
+
+    def _side_on(self, dsn: str):
+        """The side connection on the one-host conninfo ``dsn`` (opened once, kept)."""
+        conn = self._sides.get(dsn)
+        if conn is None or conn.closed:  # type: ignore[attr-defined]
+            conn = self._sides[dsn] = self._connect_guarded(dsn)
+        return conn
+
     def dispose(self) -> None:
         """Close every pooled connection (the next checkout reconnects)."""
         if self._pool is not None:
@@ -318,6 +372,9 @@ class Database:
             self._pool = self._pool.recreate()
 
     def close(self) -> None:
+        for conn in self._sides.values():
+            conn.close()  # type: ignore[attr-defined]
+        self._sides.clear()
         if self._monitor is not None:
             self._monitor.close()
             self._monitor = None
@@ -348,12 +405,7 @@ class Database:
         return self.rows(sql)[0]
 
     def capacity(self) -> Capacity:
-        row = self.scalar_row(
-            "SELECT current_setting('max_connections')::int,"
-            " current_setting('superuser_reserved_connections')::int"
-            " + coalesce(current_setting('reserved_connections', true)::int, 0),"
-            " (SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend')::int"
-        )
+        row = self.scalar_row(_CAPACITY)
         return Capacity(int(row[0]), int(row[1]), int(row[2]), self.pooled_connections())
 
     # -- a pooler in front --------------------------------------------------------
@@ -386,6 +438,12 @@ class Database:
                     raise QshellError(_error_text(exc)[0]) from None
         return self._pooler  # type: ignore[return-value]
 
+    def lent_by_transaction_pooler(self, conn) -> bool:  # noqa: ANN001
+        """``conn`` (opened by this Database) talks to backends a transaction pooler lends
+        per transaction: a session ``SET`` on it would not stick, and would stay on the
+        backend for the pooler's other clients."""
+        return conn in self._lent and self._behind_transaction_pooler()
+
     def _behind_transaction_pooler(self) -> bool:
         found = self.pooler()
         return found is not None and found.transaction_pooling is not False
@@ -397,6 +455,12 @@ class Database:
         the server's max_connections says nothing of what the workers get: nothing is
         refused, and a warning says when N is above the pool's size (the extra workers
         would measure the pooler's queue)."""
+        from .targets import hosts
+
+        singles = hosts(self.dsn)
+        if singles:
+            self._check_hosts(n, singles)
+            return
         found = self.pooler()
         if found is not None:
             for text in found.capacity_notices(n, extra):
@@ -410,6 +474,36 @@ class Database:
                 f" (max_connections {cap.max_connections} - reserved {cap.reserved}"
                 f" - open {cap.open} + {cap.ours} of qshell's own to reuse)"
             )
+
+    def _check_hosts(self, n: int, singles: list[str]) -> None:
+        """``check_capacity`` for a multi-host target: each server's capacity, read on a
+        side connection of its own (which also serves the sampler there, so it counts as
+        qshell's own), summed over the servers ``target_session_attrs`` accepts; libpq puts
+        a worker it cannot connect on one server on the next. Unreachable servers are left
+        out (a notice names them); CapacityError when the sum is short of N."""
+        from .targets import accepted, session_attrs
+
+        seen: list[tuple[str, bool, int]] = []  # (server, standby, connections available)
+        for dsn in singles:
+            try:
+                conn = self._side_on(dsn)
+                cur = conn.cursor()
+                cur.execute(_CAPACITY)
+                max_conn, reserved, open_ = (int(v) for v in cur.fetchone())
+            except (psycopg2.Error, QshellError) as exc:
+                self._notice(f"note: {describe_host(dsn)} left out of the capacity check: {_error_text(exc)[0] if isinstance(exc, psycopg2.Error) else exc}")
+                continue
+            server = self.server_of(conn)
+            assert server is not None
+            ours = 1 + sum(1 for c in list(self._workers) if not c.closed and self.server_of(c) == server)
+            seen.append((server.host, server.standby, max_conn - reserved - open_ + ours))
+        attrs = session_attrs(self.dsn)
+        usable = [s for s, ok in zip(seen, accepted(attrs, [standby for _, standby, _ in seen]), strict=True) if ok]
+        total = sum(max(free, 0) for _, _, free in usable)
+        if n > total:
+            each = ", ".join(f"{host} ({'standby' if standby else 'primary'}) {free}" for host, standby, free in usable)
+            raise CapacityError(f"cannot run {n} workers: the servers target_session_attrs={attrs} accepts can take"
+                                f" {total} more connections ({each or 'none reachable'})")
 
     def info(self) -> dict[str, str]:
         """Where we are connected, from libpq (never includes the password).

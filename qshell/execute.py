@@ -35,6 +35,8 @@ CANCELLING = "qshell_cancelling"  # info key: the run asked for a cancel (QueryC
 # info key: the connection is lent a server backend per transaction (PgBouncer in transaction
 # pooling): no cursor held across transactions, no session SET, the pid taken inside each one
 POOLED = "qshell_pooled"
+ON_PID = "qshell_on_pid"  # connection record info: called with the pid lent for a query (behind a pooler)
+SERVER = "qshell_server"  # connection record info: its results.Server (which host, standby or not)
 # statements that may run inside a transaction of qshell's own behind a transaction pooler
 _TX_SAFE_KEYWORDS = _CURSOR_KEYWORDS | {"INSERT", "UPDATE", "DELETE", "MERGE"}
 
@@ -294,6 +296,9 @@ def run_statement(conn, info: dict, sql: str, index: int, worker: int | None, ma
             if pooled:  # BEGIN and the pid first: a transaction of its own, on one backend
                 cur.execute(mode.begin_pid)
                 pid = int(cur.fetchone()[0])  # (values come as text: _keep_text)
+                told = info.get(ON_PID)
+                if told is not None:  # a load attributes samples by it while the query runs
+                    told(pid)
             closing = bool(info.pop(_CLOSE_PENDING, None))
             if closing:
                 head = f"CLOSE {_CURSOR}; " + head
@@ -334,6 +339,9 @@ def run_statement(conn, info: dict, sql: str, index: int, worker: int | None, ma
             if own_tx and pooled:
                 cur.execute(mode.begin_pid)
                 pid = int(cur.fetchone()[0])  # (values come as text: _keep_text)
+                told = info.get(ON_PID)
+                if told is not None:  # a load attributes samples by it while the query runs
+                    told(pid)
             elif own_tx:
                 cur.execute(mode.begin)
             elif mode.timeout_ms and not in_tx and pooled:
@@ -371,7 +379,7 @@ def run_statement(conn, info: dict, sql: str, index: int, worker: int | None, ma
             index=index, sql=sql, status=Status.OK, worker=worker, pid=pid, columns=columns,
             rows=tuple(kept), rowcount=count, command=command,
             wait_s=picked, exec_s=t1 - t0, fetch_s=t2 - t1,
-            start_s=t0 - run_start, end_s=t2 - run_start, notices=notices,
+            start_s=t0 - run_start, end_s=t2 - run_start, notices=notices, server=info.get(SERVER),
         )
     except _SinkFailed as failed:  # the statement is fine; a held cursor is closed with the next one
         raise failed.error from None
@@ -409,7 +417,7 @@ def run_statement(conn, info: dict, sql: str, index: int, worker: int | None, ma
         result = QueryResult(
             index=index, sql=sql, status=status, worker=worker, pid=pid, error=text, sqlstate=state,
             wait_s=picked, exec_s=t2 - t0, start_s=t0 - run_start, end_s=t2 - run_start,
-            notices=notices, diag=diag,
+            notices=notices, diag=diag, server=info.get(SERVER),
         )
         if killed:
             raise _Interrupted(result, isinstance(exc, KeyboardInterrupt)) from None

@@ -21,7 +21,7 @@ from .errors import ExitStatus, UsageError
 from .history import HistoryError, Results, RunStore
 from .host import ShellHost
 from .interrupt import sigint_calls
-from .pool import QueryPool, TxMode
+from .pool import Database, QueryPool, TxMode
 from .resources import Probe, Tracker
 from .results import DDL_TAGS, RunResult, Status
 from .sampler import Sampler
@@ -120,26 +120,30 @@ class RunCommands(ShellHost):
             n = len(self.staged)
         return n
 
-    def _check(self, n: int) -> None:
+    def _check(self, n: int, db: Database | None = None) -> None:
         """Refuse an N the server cannot serve; the sampler's connection counts too."""
-        db = self.session.pool
+        db = db or self.session.pool
         db.check_capacity(n, extra=1 if self.settings.sample and not db.monitor_open else 0)
 
-    def _execute(self, n: int) -> tuple[RunResult, str, dict[int, float]]:
-        """One measured run: its result, run id, and slowdowns against running alone."""
+    def _execute(self, n: int, on: tuple[Database, str] | None = None) -> tuple[RunResult, str, dict[int, float]]:
+        """One measured run: its result, run id, and slowdowns against running alone.
+
+        ``on``: (the workers' Database, its target for the record) instead of the session's
+        (``\\sweep … on TARGET…``; no resources per query there)."""
         queries = tuple(self.staged)
+        db = on[0] if on is not None else self.session.pool
         settings = self.session.user.settings()  # what the user SET: every worker gets it
         if settings is not None:
-            self.session.pool.session_settings = settings
+            db.session_settings = settings
         times, alone = self._memory()
         order = lpt_order(queries, times) if self.settings.order == "longest-first" else None
-        tracker = self._resources_before(queries, n)  # \set resources: queryids, first snapshot
+        tracker = self._resources_before(queries, n) if on is None else None  # \set resources: queryids, first snapshot
         explain = self.settings.explain == "analyze"
         sent = plans.wrap(queries) if explain else queries  # \set explain analyze
         maxrows = max(self.settings.maxrows, 1) if explain else self.settings.maxrows  # the plan is a row
-        pool = QueryPool(self.session.pool, sent, n, maxrows=maxrows, mode=self._tx_mode(),
+        pool = QueryPool(db, sent, n, maxrows=maxrows, mode=self._tx_mode(),
                          order=order, order_name=self.settings.order,
-                         sampler=Sampler(self.session.pool) if self.settings.sample else None,
+                         sampler=Sampler(db) if self.settings.sample else None,
                          stop_on_error=self.settings.on_error == "cancel", retries=self.settings.retries)
         ticker = gevent.spawn(self._progress, pool) if isatty(self.err) else None
         try:
@@ -157,8 +161,9 @@ class RunCommands(ShellHost):
         failed = [q.diag for q in run.queries if q.diag is not None and q.status is Status.ERROR]
         if failed:
             self.last_error = failed[-1]
-        self._report(run, run_id, queries, slow)
-        self._remember(run, times, alone)
+        self._report(run, run_id, queries, slow, on[1] if on is not None else None)
+        if on is None:  # times on other servers are not this target's
+            self._remember(run, times, alone)
         # the distinct command tags (a run repeats a few), then whether one is DDL
         tags = {q.command for q in run.queries if q.status is Status.OK}
         if any(tag.split(" ", 1)[0] in DDL_TAGS for tag in tags):
@@ -217,7 +222,7 @@ class RunCommands(ShellHost):
             self.err.write("\r\x1b[K" + render.progress_line(pool.progress(), width))
             self.err.flush()
 
-    def _report(self, run: RunResult, run_id: str, queries: tuple[str, ...], slow: dict) -> None:
+    def _report(self, run: RunResult, run_id: str, queries: tuple[str, ...], slow: dict, target: str | None = None) -> None:
         """The run's query records, each rendered once as JSON text: printed as JSON lines
         (JSON format), in batches as they are rendered, and stored in the run history."""
         store = self._runs(create=True) if self.history_dir is not None else None
@@ -246,7 +251,7 @@ class RunCommands(ShellHost):
             record.update(
                 fingerprint=fingerprint(queries),
                 label=render.preview(queries[0], 40) + (f" (+{len(queries) - 1})" if len(queries) > 1 else ""),
-                target=self.session.target(),
+                target=target or self.session.target(),
                 server_version=self.session.server_version,
                 sandbox=self.session.sandbox is not None,
             )
@@ -328,12 +333,12 @@ class RunCommands(ShellHost):
                 for line in render.error_lines(q):
                     self.notice(f"#{q.index}: {line}")
 
-    def _series(self, ns: list[int]) -> tuple[list[RunResult], list[str]]:
+    def _series(self, ns: list[int], on: tuple[Database, str] | None = None) -> tuple[list[RunResult], list[str]]:
         """Run the staged set once per N of ``ns`` (stopping at Ctrl-C); JSON mode prints
         each run's records as it goes (``_execute`` does)."""
         runs, ids = [], []
         for n in ns:
-            run, run_id, _ = self._execute(n)
+            run, run_id, _ = self._execute(n, on)
             runs.append(run)
             ids.append(run_id)
             if run.interrupted:
@@ -354,10 +359,15 @@ class RunCommands(ShellHost):
         self._after(runs)
 
     def do_sweep(self, cmd: Command) -> None:
+        words = list(cmd.args)
+        where = words.index("on") if "on" in words else len(words)
         try:
-            ns = parse_n_list(cmd.args)
+            ns = parse_n_list(words[:where])
         except ValueError as exc:
             raise UsageError(f"\\sweep: {exc}") from None
+        if where < len(words):
+            self._sweep_targets(ns, words[where + 1:])
+            return
         if not self.staged:
             raise UsageError("nothing staged; \\add a statement first")
         clipped = sorted({min(n, len(self.staged)) for n in ns})
@@ -379,6 +389,55 @@ class RunCommands(ShellHost):
         else:
             self.write(render.sweep_text(runs, self.style()))
         self._after(runs)
+
+    def _sweep_targets(self, ns: list[int], texts: list[str]) -> None:
+        """``\\sweep N… on TARGET…``: the staged set at each N on each target (conninfo
+        words over this session's: ``host=a,b load_balance_hosts=random``), one table
+        answering "does another replica help?". Every target is connected and its
+        capacity checked before anything runs; the workers' connections are closed after."""
+        from .connect import mask
+        from .targets import merge
+
+        if not texts:
+            raise UsageError("\\sweep: on what? e.g. \\sweep 8 on host=db1 'host=db1,db2 load_balance_hosts=random'")
+        if not self.staged:
+            raise UsageError("nothing staged; \\add a statement first")
+        clipped = sorted({min(n, len(self.staged)) for n in ns})
+        if clipped != ns:
+            self.notice(f"Ns clipped to the {len(self.staged)} staged queries: {' '.join(map(str, clipped))}")
+        base = self.session.pool
+        dbs: list[tuple[Database, str]] = []
+        try:
+            for text in texts:
+                try:
+                    dsn = merge(self.session.dsn, text)
+                except ValueError as exc:
+                    raise UsageError(f"\\sweep: target {mask(text)!r}: {exc}") from None
+                same_user = _user(dsn) == _user(self.session.dsn)
+                db = Database(dsn, base._password if same_user else None)  # -W's password: only for the same user
+                db.on_notice = base.on_notice
+                dbs.append((db, mask(text)))
+                self._check(max(clipped), db)
+            series: list[tuple[str, list[RunResult], list[str]]] = []
+            for db, label in dbs:
+                runs, ids = self._series(clipped, (db, label))
+                series.append((label, runs, ids))
+                if runs and runs[-1].interrupted:
+                    break
+        finally:
+            for db, _ in dbs:
+                db.close()
+        rows = render.target_sweep_rows(series)
+        if self.settings.format == "json":
+            self.write(render.json_line({"type": "sweep", "targets": [label for label, _, _ in series], "rows": rows}))
+        elif self.settings.format == "csv":
+            for _, runs, _ in series:
+                for run in runs:
+                    self._csv_messages(run)
+            self.write(csvout.target_sweep(rows))
+        else:
+            self.write(render.target_sweep_text(rows, self.style()))
+        self._after([run for _, runs, _ in series for run in runs])
 
     def do_timeline(self, cmd: Command) -> None:
         if self.last_run is None:
@@ -436,3 +495,13 @@ class RunCommands(ShellHost):
                                          "a_wall_ms": a.get("wall_ms"), "b_wall_ms": b.get("wall_ms")}))
         else:
             self.write(render.compare_text(ka, a, kb, b, self.style()))
+
+
+def _user(dsn: str) -> str | None:
+    """The user a conninfo names (None: libpq's default, the same for both)."""
+    from psycopg2.extensions import parse_dsn
+
+    try:
+        return parse_dsn(dsn).get("user")
+    except Exception:  # noqa: BLE001 - not a conninfo: no user named
+        return None

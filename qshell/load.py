@@ -37,10 +37,10 @@ import gevent
 from .conflicts import RETRYABLE, Deadlock, LockWait, lock_lines, lock_records, name_cycle
 from .database import Database
 from .errors import QshellError
-from .execute import AUTOCOMMIT, TxMode, _Interrupted, run_statement, settle
+from .execute import AUTOCOMMIT, ON_PID, POOLED, SERVER, TxMode, _Interrupted, run_statement, settle
 from .pool import QueryPool
 from .results import Status
-from .sampler import Sampler
+from .sampler import Sampler, backends
 
 SUB_BITS = 6  # 2**6 = 64 sub-buckets per power of two
 _SUB = 1 << SUB_BITS
@@ -292,7 +292,10 @@ class LoadPool(QueryPool):
         self._deadline = 0.0
         self._trigger = 0.0  # the next scheduled start (open loop)
         self._stopped_at: float | None = None
-        self._worker_of: dict[int, int] = {}  # backend pid -> worker number
+        # (server, backend pid) -> worker number; the server as Sampler.start names it (None
+        # with one server); behind a transaction pooler each query's pid, from inside it
+        self._worker_of: dict[tuple[str | None, int], int] = {}
+        self._hosts = False  # the workers are on several servers
         # sampled as they come (bounded: wait events per query, lock edges between queries)
         self.sampler = Sampler(db, sink=self._sample) if sample else None
         self.waits: dict[int, Counter] = defaultdict(Counter)
@@ -367,9 +370,11 @@ class LoadPool(QueryPool):
                             fairy = None
                             fairy = self.db.checkout()
                         conn, info, lost = fairy.dbapi_connection, fairy.info, fairy.invalidate
-                        self._worker_of[conn.get_backend_pid()] = number
+                        self._own(fairy, number)
                     result = run_statement(conn, info, sql, pos + 1, number, 0, self._start, started - self._start,
                                            self.mode, lost=lost)
+                    if result.pid is not None and info.get(POOLED):  # the backend was lent for that query only
+                        self._worker_of.pop((self._server_key(info), result.pid), None)
                     if result.sqlstate in RETRYABLE and result.status is Status.ERROR:
                         result = self._retry(result, conn, info, lost, number, started - self._start)
                 except _Interrupted as stop:
@@ -394,30 +399,45 @@ class LoadPool(QueryPool):
                 finally:
                     fairy.close()
 
-    def _running(self, pid: int) -> int | None:
+    def _server_key(self, info: dict) -> str | None:
+        server = info.get(SERVER)
+        return server.host if self._hosts and server is not None else None
+
+    def _own(self, fairy, number: int) -> None:  # noqa: ANN001
+        """Know the worker's backend by its pid (behind a transaction pooler: each query's,
+        told by run_statement through ``info[ON_PID]``)."""
+        key = self._server_key(fairy.info)
+        if fairy.info.get(POOLED):
+            fairy.info[ON_PID] = lambda pid: self._worker_of.__setitem__((key, pid), number)
+        else:
+            self._worker_of[(key, fairy.dbapi_connection.get_backend_pid())] = number
+
+    def _running(self, pid: tuple[str | None, int]) -> int | None:
         worker = self._worker_of.get(pid)
         running = self.active.get(worker) if worker is not None else None
         return running[0] if running else None
 
-    def _sample(self, t: float, dt: float, rows: list) -> None:
+    def _sample(self, t: float, dt: float, server: str | None, rows: list) -> None:
         """One sample of the workers' backends, added to what the queries running then waited on."""
         for pid, wtype, wevent, state, blockers, lock in rows:
             if state != "active":
                 continue
-            index = self._running(pid)
+            index = self._running((server, pid))
             if index is None:
                 continue
             self.waits[index][f"{wtype}:{wevent}" if wtype else "CPU"] += 1
             for b in blockers or ():
-                holder = self._running(b)
+                holder = self._running((server, b))
                 locktype, mode, relation = lock if lock else ("?", "?", None)
                 self.lock_edges[(f"#{index}", f"#{holder}" if holder else f"pid {b}", locktype, mode, relation)] += dt
 
     def _deadlock(self, result, retried: bool) -> None:  # noqa: ANN001 - results.QueryResult
         """A load keeps no executions to look pids up in afterwards: name them now, by what
         each backend's worker is running (the other side still runs: it was waiting)."""
+        key = result.server.host if self._hosts and result.server is not None else None
+
         def who(pid: int) -> str | None:
-            worker = self._worker_of.get(pid)
+            worker = self._worker_of.get((key, pid))
             if worker == result.worker:
                 return f"#{result.index}"
             running = self.active.get(worker) if worker is not None else None
@@ -441,10 +461,11 @@ class LoadPool(QueryPool):
         cpu0 = time.process_time()
         self._start = self._last = self._trigger = time.perf_counter()
         self._deadline = self._start + self.duration_s
+        self._hosts = len({f.info.get(SERVER) for f in fairies}) > 1
         for number, f in enumerate(fairies):
-            self._worker_of[f.dbapi_connection.get_backend_pid()] = number
+            self._own(f, number)
         if self.sampler is not None:
-            self.sampler.start(list(self._worker_of), self._start)
+            self.sampler.start(backends(fairies), self._start)
         self.running = [gevent.spawn(self.executor, i, fairies[i]) for i in range(self.pool_max)]
         joiner = gevent.spawn(self._join_workers)
         try:

@@ -27,7 +27,6 @@ from .execute import (
     AUTOCOMMIT,
     CANCELLING,
     ISOLATION_LEVELS,
-    POOLED,
     TxMode,
     _Interrupted,
     execute_on,
@@ -36,6 +35,7 @@ from .execute import (
     settle,
 )
 from .results import Progress, QueryResult, RunResult, Status
+from .sampler import backends
 
 # the engine's public names, importable from here
 __all__ = ["AUTOCOMMIT", "ISOLATION_LEVELS", "Capacity", "Database", "QueryPool", "TxMode", "execute_on", "refuse_reason"]
@@ -257,14 +257,12 @@ class QueryPool:
 
     def _run(self) -> RunResult:
         fairies = self.fairies = self._connect_all()
-        # behind a transaction pooler a worker's backend is known per query only (its pid)
-        pids = None if any(f.info.get(POOLED) for f in fairies) else [f.dbapi_connection.get_backend_pid() for f in fairies]
         gevent.spawn(self.overseer).join()
         started_at = time.time()
         cpu0 = time.process_time()
         self._start = self._last = time.perf_counter()
         if self.sampler is not None:
-            self.sampler.start(pids, self._start)  # spawns and returns: its stop is outside the wall
+            self.sampler.start(backends(fairies), self._start)  # spawns and returns: its stop is outside the wall
         self.running = [gevent.spawn(self.executor, i, fairies[i]) for i in range(self.pool_max)]
         joiner = gevent.spawn(self._join)
         try:
@@ -298,9 +296,11 @@ class QueryPool:
         that backend at that moment (a retried query's interval covers all its tries)."""
         out = []
         for at, victim, detail, retried in self.deadlocks:
-            def who(pid: int, at: float = at) -> str | None:
+            server = results[victim - 1].server  # the DETAIL's pids are backends of the victim's server
+
+            def who(pid: int, at: float = at, server=server) -> str | None:  # noqa: ANN001
                 for q in results:
-                    if q.pid == pid and q.start_s <= at <= q.end_s + 0.001:
+                    if q.pid == pid and q.server == server and q.start_s <= at <= q.end_s + 0.001:
                         return f"#{q.index}"
                 return None
 

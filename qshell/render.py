@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Iterator, Mapping, Sequence
 
 from . import csvout
-from .results import NUMERIC_OIDS, QueryResult, RunResult, ServerMessage, Status
+from .results import NUMERIC_OIDS, QueryResult, RunResult, Server, ServerMessage, Status
 from .visible import cell_lines, expand_tabs, visible
 from .visible import width as text_width
 
@@ -477,6 +477,10 @@ def summary(run: RunResult, style: Style, slow: Mapping[int, float] | None = Non
         if planned:
             headers.extend(["plan ms", "workers"])
             align.extend(["right", "right"])
+    hosts = host_rows(run)
+    if len(hosts) > 1:  # a multi-host target: which server ran each query
+        headers.insert(3, "host")
+        align.insert(3, "left")
     rows = []
     for q in run.queries:
         row = [q.index, preview(q.sql), "-" if q.worker is None else q.worker, q.pid or "-", str(q.status),
@@ -489,9 +493,13 @@ def summary(run: RunResult, style: Style, slow: Mapping[int, float] | None = Non
             row.extend(resources.cells(q))
         if planned:
             row.extend([f"{q.plan.total_ms:.1f}" if q.plan is not None else "-", plans.workers_cell(q.plan)])
+        if len(hosts) > 1:
+            row.insert(3, f"{q.server.host} ({q.server.role})" if q.server else "-")
         rows.append(row)
     text = tabulate(rows, headers=headers, tablefmt=_table_fmt(style), disable_numparse=True, colalign=align)
     lines = [text]
+    if len(hosts) > 1:
+        lines.append(hosts_table(hosts, style))
     blocking = blocking_lines(run)
     if blocking:
         lines.append("blocking: " + "; ".join(blocking))
@@ -500,6 +508,33 @@ def summary(run: RunResult, style: Style, slow: Mapping[int, float] | None = Non
     if run.client_bound:
         lines.append(client_bound_line(run))
     return "\n".join(lines)
+
+
+def host_rows(run: RunResult) -> list[dict]:
+    """The run's times grouped per server its queries ran on (``QueryResult.server``: one
+    host of a multi-host target, in host order), for the summary and the run record."""
+    groups: dict[Server, list[QueryResult]] = {}
+    for q in run.queries:
+        if q.server is not None:
+            groups.setdefault(q.server, []).append(q)
+    rows = []
+    for server in sorted(groups, key=lambda s: (s.host, s.standby)):
+        qs = groups[server]
+        times = [q.total_s for q in qs]
+        rows.append({"host": server.host, "standby": server.standby, "workers": len({q.worker for q in qs}),
+                     "queries": len(qs), "failed": sum(1 for q in qs if q.status is not Status.OK),
+                     "sum_ms": round(sum(times) * 1000, 3), "mean_ms": round(sum(times) / len(times) * 1000, 3),
+                     "max_ms": round(max(times) * 1000, 3)})
+    return rows
+
+
+def hosts_table(hosts: list[dict], style: Style) -> str:
+    """``per host:`` and one row per server (``host_rows``)."""
+    rows = [[h["host"], "standby" if h["standby"] else "primary", h["workers"], h["queries"], h["failed"],
+             duration(h["sum_ms"] / 1000), ms(h["mean_ms"] / 1000), ms(h["max_ms"] / 1000)] for h in hosts]
+    return "per host:\n" + tabulate(rows, headers=["host", "role", "workers", "queries", "not ok", "sum", "mean ms", "max ms"],
+                                    tablefmt=_table_fmt(style), disable_numparse=True,
+                                    colalign=("left", "left", "right", "right", "right", "right", "right", "right"))
 
 
 def _conflict_lines(run: RunResult) -> list[str]:
@@ -596,6 +631,8 @@ def query_record(q: QueryResult, run_id: str | None, rows: bool = True, slowdown
         "status": str(q.status),
         "worker": q.worker,
         "pid": q.pid,
+        "host": q.server.host if q.server else None,
+        "standby": q.server.standby if q.server else None,
         "command": q.command,
         "columns": [{"name": c.name, "type_oid": c.type_oid} for c in q.columns],
         "rowcount": q.rowcount,
@@ -656,6 +693,7 @@ def run_record(run: RunResult, run_id: str) -> dict:
         "samples": run.samples,
         "client_cpu": round(run.client_cpu, 4),
         "client_bound": run.client_bound,
+        "hosts": host_rows(run),
         **_conflict_record(run),
         **why_slow_totals(run),
     }
@@ -710,6 +748,7 @@ class RecordEncoder:
         self._texts: dict[str, str] = {}  # SQL texts and command tags as JSON (a run repeats them)
         self._columns: dict[tuple, str] = {}
         self._rows: dict[tuple, str] = {}
+        self._servers: dict[Server | None, str] = {}
 
     def _text(self, value: str) -> str:
         text = self._texts.get(value)
@@ -717,6 +756,14 @@ class RecordEncoder:
             text = _encode_str(value)
             if len(self._texts) < 1024:
                 self._texts[value] = text
+        return text
+
+    def _server(self, server: Server | None) -> str:
+        """``"host":…,"standby":…,`` (one text per server: a run has a few)."""
+        text = self._servers.get(server)
+        if text is None:
+            text = self._servers[server] = ('"host":null,"standby":null,' if server is None else
+                                            f'"host":{_encode_str(server.host)},"standby":{"true" if server.standby else "false"},')
         return text
 
     def _cols(self, columns: tuple) -> str:
@@ -749,7 +796,7 @@ class RecordEncoder:
             return self._why_slow(q, slowdown)
         head = (f'{self._start}{q.index},"sql":{self._text(q.sql)},"status":"{q.status.value}",'
                 f'"worker":{"null" if worker is None else worker},"pid":{"null" if pid is None else pid},'
-                f'"command":{self._text(q.command)},"columns":{self._cols(q.columns) if q.columns else "[]"},'
+                f'{self._server(q.server)}"command":{self._text(q.command)},"columns":{self._cols(q.columns) if q.columns else "[]"},'
                 f'"rowcount":{q.rowcount},{error}'
                 f'"wait_ms":{q.wait_s * 1000:.3f},"exec_ms":{exec_s * 1000:.3f},"fetch_ms":{fetch_s * 1000:.3f},'
                 f'"total_ms":{(exec_s + fetch_s) * 1000:.3f},"start_ms":{q.start_s * 1000:.3f},'
@@ -850,6 +897,49 @@ def sweep_text(runs: list[RunResult], style: Style) -> str:
     if stopped:
         chart += f"\n(the run at N={stopped[0]} was interrupted: not in the table)"
     return f"{table}\n{est.strip()}\nwall time per N:\n{chart}".replace("\n\n", "\n")
+
+
+def target_sweep_rows(series: list[tuple[str, list[RunResult], list[str]]]) -> list[dict]:
+    """``\\sweep N… on TARGET…`` as data: per target (label, runs, run ids) its
+    ``sweep_rows``, with the target, its run id, the servers its queries ran on
+    (``host_rows``) and ``vs_first``: the first target's wall at the same N / this wall."""
+    out: list[dict] = []
+    first: dict[int, float] = {}
+    for k, (label, runs, ids) in enumerate(series):
+        done = [(r, i) for r, i in zip(runs, ids, strict=True) if not r.interrupted]
+        for row, (run, run_id) in zip(sweep_rows([r for r, _ in done]), done, strict=True):
+            if k == 0:
+                first[run.n] = run.wall_s
+            base = first.get(run.n)
+            out.append({"target": label, **row, "vs_first": round(base / run.wall_s, 4) if base and run.wall_s else None,
+                        "run_id": run_id, "servers": host_rows(run)})
+    return out
+
+
+def servers_cell(servers: list[dict]) -> str:
+    """'3: 1 primary + 2 standby' (how many servers a run's queries ran on, by role)."""
+    standby = sum(1 for h in servers if h["standby"])
+    roles = [f"{len(servers) - standby} primary"] if len(servers) > standby else []
+    if standby:
+        roles.append(f"{standby} standby")
+    return f"{len(servers)}: {' + '.join(roles)}" if servers else "-"
+
+
+def target_sweep_text(rows: list[dict], style: Style) -> str:
+    failed = any(r["failed"] for r in rows)
+    table = tabulate(
+        [[shorten(visible(r["target"]), 40), r["n"], duration(r["wall_ms"] / 1000),
+          f"{r['vs_first']:.2f}×" if r["vs_first"] is not None else "-", f"{r['speedup']:.2f}×",
+          _pct(r["efficiency"]), servers_cell(r["servers"]), " / ".join(str(h["queries"]) for h in r["servers"]) or "-"]
+         + ([r["failed"]] if failed else []) for r in rows],
+        headers=["target", "N", "wall", "vs first target", "speedup vs N=1", "efficiency", "servers", "queries per server"]
+        + (["not ok"] if failed else []),
+        tablefmt=_table_fmt(style), disable_numparse=True,
+        colalign=("left", "right", "right", "right", "right", "right", "left", "left") + (("right",) if failed else ()))
+    chart = bar_chart([(f"{shorten(visible(r['target']), 30)} N={r['n']}", r["wall_ms"] / 1000) for r in rows])
+    est = ("\n(N=1 estimated as the sum of query times where a target has no N=1 run)"
+           if any(r["serial_estimated"] for r in rows) else "")
+    return f"{table}{est}\nwall time per target and N:\n{chart}"
 
 
 def stats_cells(st) -> list[str]:  # noqa: ANN001 - analysis.Stats

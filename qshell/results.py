@@ -90,6 +90,20 @@ class ServerMessage:
         return "\n".join(out)
 
 
+@dataclass(frozen=True, slots=True)
+class Server:
+    """The server a worker's connection reached: libpq's host and port (one of a multi-host
+    target's, or a pooler's) and whether it was a standby (``pg_is_in_recovery()``), both
+    read when the connection was opened. One object per connection, shared by its results."""
+
+    host: str  # "host:port" as libpq names it (a socket directory for a Unix socket)
+    standby: bool
+
+    @property
+    def role(self) -> str:
+        return "standby" if self.standby else "primary"
+
+
 @dataclass(slots=True)
 class QueryResult:
     """One statement's outcome. ``rows`` holds at most the display cap; ``rowcount`` is the true count.
@@ -125,6 +139,7 @@ class QueryResult:
     retries: int = 0  # times it was run again after a 40001 / 40P01 (\\set retries)
     resources: Resources | None = None  # its pg_stat_statements delta (\set resources; resources.py)
     plan: Plan | None = None  # its EXPLAIN ANALYZE figures (\set explain analyze; plans.py)
+    server: Server | None = None  # the server its worker's connection was on (several with a multi-host target)
 
     @property
     def total_s(self) -> float:

@@ -3,7 +3,10 @@
 One extra greenlet samples, every ``interval`` seconds on its own connection, the
 workers' backends: their state, wait event and ``pg_blocking_pids()``. After the run
 each sample is attributed to the query that was running on that backend at that
-moment. Needs no extension; costs one connection (counted in the N check).
+moment. Needs no extension; costs one connection (counted in the N check). When the
+workers are on several servers (a multi-host target), one greenlet per server samples
+it on a side connection to that server, and a backend is known by (server, pid): pids
+of different servers are different backends.
 """
 from __future__ import annotations
 
@@ -12,11 +15,13 @@ from bisect import bisect_right
 from collections import Counter, defaultdict
 from dataclasses import replace
 from operator import itemgetter
+from typing import Mapping
 
 import gevent
 from gevent.event import Event
 
 from .conflicts import LockWait
+from .execute import POOLED, SERVER
 from .results import QueryResult
 
 DEFAULT_INTERVAL = 0.02  # 20 ms: within the 10-50 ms the design asks for
@@ -36,6 +41,25 @@ _SQL = _SELECT + "a.pid = ANY(%s)"
 _SQL_ANY = _SELECT + "a.datname = current_database() AND a.backend_type = 'client backend' AND a.pid <> pg_backend_pid()"
 
 
+def backends(fairies) -> dict[str | None, list[int] | None]:  # noqa: ANN001 - pooled connections
+    """What ``Sampler.start`` samples for these workers' connections: their backend pids,
+    per server when they are on several ("host:port"; else None: the side connection's
+    server), None for a server behind a transaction pooler (the backend changes per
+    transaction: every client backend is sampled, attributed by the pid taken inside it)."""
+    servers = {f.info.get(SERVER) for f in fairies}
+    out: dict[str | None, list[int] | None] = {}
+    for f in fairies:
+        server = f.info.get(SERVER)
+        key = server.host if len(servers) > 1 and server is not None else None
+        if f.info.get(POOLED):
+            out[key] = None
+        else:
+            pids = out.setdefault(key, [])
+            if pids is not None:
+                pids.append(f.dbapi_connection.get_backend_pid())
+    return out
+
+
 class Sampler:
     """Samples the workers' backends during ``QueryPool.run()``.
 
@@ -46,47 +70,54 @@ class Sampler:
     def __init__(self, db, interval: float = DEFAULT_INTERVAL, sink=None) -> None:  # noqa: ANN001
         self.db = db
         self.interval = interval
-        # sink(t, dt, rows), when given, takes each sample's rows and none is kept (a load:
+        # sink(t, dt, server, rows), when given, takes each sample's rows and none is kept (a load:
         # its samples are aggregated as they come, or memory would grow with the duration)
         self.sink = sink
         self.taken = 0  # samples taken
-        self.samples: list[tuple] = []  # (t, dt, pid, wait type, wait event, state, blockers, lock)
-        self._greenlet: gevent.Greenlet | None = None
+        self.samples: list[tuple] = []  # (t, dt, (server, pid), wait type, wait event, state, blockers, lock)
+        self._greenlets: list[gevent.Greenlet] = []
         self._stopping = False
         self._stop = Event()  # set by stop(): the pause between samples ends at once
         self.error: str | None = None
+        self._servers = False
 
-    def start(self, pids: list[int] | None, t0: float) -> None:
-        """Sample ``pids`` (None: every client backend of the database, behind a pooler)."""
+    def start(self, pids: Mapping[str | None, list[int] | None], t0: float) -> None:
+        """Sample, per server ("host:port", None: the side connection's), the backends
+        ``pids`` (None: every client backend of the database, behind a pooler)."""
         self.samples = []
+        self._servers = any(server is not None for server in pids)  # samples name their server
         self.taken = 0
         self._stopping = False
         self._stop.clear()
         self.error = None
-        self._greenlet = gevent.spawn(self._loop, None if pids is None else list(pids), t0)
+        self._greenlets = [gevent.spawn(self._loop, server, None if p is None else list(p), t0)
+                           for server, p in pids.items()]
 
-    def _loop(self, pids: list[int] | None, t0: float) -> None:
+    def _loop(self, server: str | None, pids: list[int] | None, t0: float) -> None:
         try:
+            conn, lock = self.db.side(server)
             last = time.perf_counter()
+            taken = 0
             while not self._stopping:
                 now = time.perf_counter()
-                with self.db._monitor_lock:
-                    cur = self.db.monitor().cursor()
+                with lock:
+                    cur = conn.cursor()
                     if pids is None:
                         cur.execute(_SQL_ANY)
                     else:
                         cur.execute(_SQL, (pids,))
                     rows = cur.fetchall()
-                dt = now - last if self.taken else self.interval
+                dt = now - last if taken else self.interval
                 last = now
+                taken += 1
                 self.taken += 1
                 if self.sink is not None:
-                    self.sink(now - t0, dt, rows)
+                    self.sink(now - t0, dt, server, rows)
                     self._stop.wait(self.interval)
                     continue
-                for pid, wtype, wevent, state, blockers, lock in rows:
-                    self.samples.append((now - t0, dt, pid, wtype, wevent, state, tuple(blockers or ()),
-                                         tuple(lock) if lock else None))
+                for pid, wtype, wevent, state, blockers, lock_ in rows:
+                    self.samples.append((now - t0, dt, (server, pid), wtype, wevent, state,
+                                         tuple((server, b) for b in blockers or ()), tuple(lock_) if lock_ else None))
                 self._stop.wait(self.interval)
         except gevent.GreenletExit:
             pass
@@ -96,25 +127,28 @@ class Sampler:
     def stop(self) -> None:
         self._stopping = True
         self._stop.set()  # a sample under way is finished, none is waited for
-        if self._greenlet is not None:
-            self._greenlet.join(timeout=max(1.0, self.interval * 5))
-            if not self._greenlet.dead:
-                self._greenlet.kill(block=True, timeout=2)
-            self._greenlet = None
+        if self._greenlets:
+            gevent.joinall(self._greenlets, timeout=max(1.0, self.interval * 5))
+            gevent.killall([g for g in self._greenlets if not g.dead], block=True, timeout=2)
+            self._greenlets = []
+
+    def _backend(self, q: QueryResult) -> tuple:
+        """(server, pid) of the backend that ran ``q``, as the samples name backends."""
+        return (q.server.host if self._servers and q.server is not None else None, q.pid)
 
     def attribute(self, results: tuple[QueryResult, ...]) -> tuple[tuple[QueryResult, ...], int]:
         """Results with ``waits`` and ``blocked_by`` filled in, and the number of samples."""
-        by_pid: dict[int, list[QueryResult]] = defaultdict(list)
+        by_pid: dict[tuple, list[QueryResult]] = defaultdict(list)
         for q in results:
             if q.pid is not None:
-                by_pid[q.pid].append(q)
-        # one backend runs one query at a time: per pid its queries by start, found by bisection
-        starts: dict[int, list[float]] = {}
+                by_pid[self._backend(q)].append(q)
+        # one backend runs one query at a time: per backend its queries by start, found by bisection
+        starts: dict[tuple, list[float]] = {}
         for pid, qs in by_pid.items():
             qs.sort(key=lambda q: q.start_s)
             starts[pid] = [q.start_s for q in qs]
 
-        def query_at(pid: int, t: float) -> QueryResult | None:
+        def query_at(pid: tuple, t: float) -> QueryResult | None:
             qs = by_pid.get(pid)
             if not qs:
                 return None
@@ -132,7 +166,7 @@ class Sampler:
             waits[hit.index][f"{wtype}:{wevent}" if wtype else "CPU"] += 1
             for b in blockers:
                 other = query_at(b, t)
-                blocked[hit.index][f"#{other.index}" if other else f"pid {b}"] += dt
+                blocked[hit.index][f"#{other.index}" if other else f"pid {b[1]}"] += dt
         out = []
         for q in results:
             counts = waits.get(q.index)
@@ -148,16 +182,16 @@ class Sampler:
     def lock_graph(self, results: tuple[QueryResult, ...]) -> tuple[LockWait, ...]:
         """Who waited for whom, on which lock and relation: one edge per (waiter, holder,
         lock), with the time it was seen waiting, longest first."""
-        spans: dict[int, list[QueryResult]] = defaultdict(list)
+        spans: dict[tuple, list[QueryResult]] = defaultdict(list)
         for q in results:
             if q.pid is not None:
-                spans[q.pid].append(q)
+                spans[self._backend(q)].append(q)
 
-        def name(pid: int, t: float) -> str:
+        def name(pid: tuple, t: float) -> str:
             for q in spans.get(pid, ()):
                 if q.start_s <= t <= q.end_s:
                     return f"#{q.index}"
-            return f"pid {pid}"
+            return f"pid {pid[1]}"
 
         edges: dict[tuple[str, str, str, str, str | None], float] = defaultdict(float)
         for t, dt, pid, _wtype, _wevent, state, blockers, lock in self.samples:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from .connect import describe, password_in, reconnect_dsn
+from .errors import UsageError
 from .pool import Database
 from .sandbox import Sandbox
 from .usersession import UserSession
@@ -45,6 +46,21 @@ class Session:
         explicit = password_in(" ".join(args)) is not None or any(map(password_in, args))
         same = _where_to(self.dsn) == _where_to(dsn)
         return Session.open(dsn, None if explicit or not same else self.pool._password, self.sandbox)
+
+    def set_readonly(self, on: bool) -> None:
+        """``default_transaction_read_only`` for the user's session and the workers'.
+
+        Raises UsageError behind a transaction pooler: the user's session would make it
+        a session ``SET`` on whichever backend the pooler lent, which does not hold for
+        the next statement and stays there for the pooler's other clients."""
+        if on and self.user.conn is not None and self.pool.lent_by_transaction_pooler(self.user.conn):
+            found = self.pool.pooler()
+            raise UsageError(f"read-only (\\set readonly, --read-only) cannot be kept behind {found.describe() if found else 'a pooler'}:"
+                             " your session's SET default_transaction_read_only would land on a backend lent for one"
+                             " transaction and stay there for the pooler's other clients; connect to the server,"
+                             " or to a session-pooling database")
+        self.user.set_readonly(on)
+        self.pool.set_readonly(on)
 
     @property
     def dbname(self) -> str:

@@ -129,8 +129,7 @@ class Shell(RunCommands, SetCommands, DescribeCommands, ReportCommands, LoadComm
 
     def _attach(self, session: Session) -> None:
         """Apply the session-wide settings to a (new) connection and hear about resets."""
-        session.user.set_readonly(self.settings.readonly)
-        session.pool.set_readonly(self.settings.readonly)
+        session.set_readonly(self.settings.readonly)
         session.pool.on_reset = self._connection_reset
         session.pool.on_notice = self.notice  # the pool's warnings (a pooler: N above its size, settings not replayed)
         self._secrets.update(p for p in (password_in(session.dsn), session.pool._password) if p)
@@ -724,8 +723,7 @@ class Shell(RunCommands, SetCommands, DescribeCommands, ReportCommands, LoadComm
                 self.write(f"{key} = {show(getattr(self.settings, key), key)}")
                 return
             new = assign(self.settings, name, " ".join(values))
-            self.session.user.set_readonly(new.readonly)
-            self.session.pool.set_readonly(new.readonly)
+            self.session.set_readonly(new.readonly)
             self.settings = new
             return
         if not valid_name(name):

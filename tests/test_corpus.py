@@ -29,7 +29,7 @@ What is left out or rewritten, and why (every rule is exact, so that a real diff
 is never hidden):
 
 * ``QSHELL_OWN``: qshell's own statements, found by running the corpus and reading the
-  log: ``RESET DateStyle; SELECT pg_backend_pid()`` once per connection, the settings snapshot after a statement
+  log: ``RESET DateStyle; SELECT pg_backend_pid(), pg_is_in_recovery()`` once per connection, the settings snapshot after a statement
   that may change settings, ``CLOSE qshell_c`` after a streamed statement; and two more
   that qshell sends only in cases this corpus does not reach (``FETCH FORWARD 1000``
   for results beyond 1000 rows, the ``pg_cursors`` check after a failed ``CLOSE;
@@ -104,9 +104,9 @@ STDOUT_NOT_COMPARED: dict[str, str] = {
 
 # qshell's own statements: (pattern matching the whole statement, where and why qshell sends it)
 QSHELL_OWN: list[tuple[re.Pattern[str], str]] = [
-    (re.compile(r"RESET DateStyle; SELECT pg_backend_pid\(\)"),
+    (re.compile(r"RESET DateStyle; SELECT pg_backend_pid\(\), pg_is_in_recovery\(\)"),
      "database.py _connect_raw: every new connection takes back the DateStyle psycopg2 may have set,"
-     " and sees whether its backend is lent by a pooler (its pid is not libpq's)"),
+     " sees whether its backend is lent by a pooler (its pid is not libpq's) and whether its server is a standby"),
     (re.compile(r"SELECT 'session_authorization', session_user::text WHERE session_user <> '[^']*'"
                 r" UNION ALL SELECT name, setting FROM pg_settings WHERE source = 'session'"
                 r" UNION ALL SELECT 'role', current_setting\('role'\)"
@@ -445,7 +445,7 @@ def test_the_log_is_read_as_the_server_wrote_it():
         f"{p}7 s.7 [psql-x] db1 ERROR:  division by zero",
         f"{p}7 s.7 [psql-x] db1 STATEMENT:  SELECT 1/0;",
         f"{p}8 s.8 [other] db2 LOG:  statement: SELECT 'another database'",
-        f"{p}9 s.9 [qshell-x] db3 LOG:  statement: RESET DateStyle; SELECT pg_backend_pid()",
+        f"{p}9 s.9 [qshell-x] db3 LOG:  statement: RESET DateStyle; SELECT pg_backend_pid(), pg_is_in_recovery()",
         f"{p}9 s.9 [qshell-x] db3 LOG:  statement: DECLARE qshell_c NO SCROLL CURSOR WITH HOLD FOR",
         "\tSELECT 'a\r",
         "\tb'",

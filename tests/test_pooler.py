@@ -1,9 +1,9 @@
 """qshell through a real PgBouncer (transaction pooling, pool size 2) in front of the test server.
 
 The fixture (tests/infra.py) runs Debian's pgbouncer; without it these tests skip, and
-fail when CI is set. What qshell does not get right behind a transaction pooler yet is
-not asserted here (see the README, "Behind a pooler and over replicas"): a load's
-(\\load) attribution of waits, the sampler with a saturated pool.
+fail when CI is set. What qshell does not get right behind a transaction pooler is not
+asserted here (see the README, "Behind a pooler and over replicas"): the sampler with a
+saturated pool, statements that cannot run in a transaction.
 """
 from __future__ import annotations
 
@@ -275,3 +275,35 @@ def test_sampler_attributes_waits_through_the_pooler(bouncer_db):
     assert [q.status for q in run.queries] == [Status.OK] * 2
     for q in run.queries:
         assert q.waits and dict(q.waits).get("Timeout:PgSleep", 0) > 0.5, q.waits
+
+
+def test_a_load_attributes_waits_through_the_pooler(pgbouncer, tmp_path):
+    """``\\go 1 for 1s`` through PgBouncer: the load's samples are attributed by the pid
+    each query got inside its transaction (before: by the worker connection's pid, which
+    is PgBouncer's cancel key, and no wait was ever attributed). One worker: the sampler
+    needs the pool's other backend."""
+    out, errs = io.StringIO(), io.StringIO()
+    code = main(["--history-dir", str(tmp_path / "h"), "--format", "json", pgbouncer.dsn],
+                stdin=io.BytesIO(b"\\add SELECT pg_sleep(0.2);\n\\go 1 for 1s\n"), stdout=out, stderr=errs)
+    assert code == 0, errs.getvalue()
+    (load,) = [json.loads(line) for line in out.getvalue().splitlines() if '"type":"load"' in line.replace(" ", "")]
+    assert load["samples"] > 10, load
+    waits = {w["event"]: w["share"] for w in load["queries"][0]["waits"]}
+    assert waits.get("Timeout:PgSleep", 0) > 0.5, waits
+
+
+def test_read_only_session_is_refused_behind_a_transaction_pooler(pgbouncer, tmp_path):
+    """Your own session's read only would be a session SET on a backend PgBouncer lends
+    for one transaction: refused in one line (at start-up and by \\set readonly), nothing
+    set on any pooled backend, the staged set kept."""
+    out, err = io.StringIO(), io.StringIO()
+    code = main(["--history-dir", str(tmp_path / "h"), "--read-only", pgbouncer.dsn, "-c", "SELECT 1"],
+                stdin=io.BytesIO(b""), stdout=out, stderr=err)
+    assert code != 0 and out.getvalue() == ""
+    lines = err.getvalue().splitlines()
+    assert len(lines) == 1 and "read-only" in lines[0] and "cannot be kept behind PgBouncer" in lines[0], lines
+    code, queries, _, err2 = run_json(pgbouncer.dsn, "\\add SELECT 1 AS one;\n\\set readonly on\n\\go 1\n", tmp_path / "h")
+    assert "cannot be kept behind PgBouncer" in err2 and "Traceback" not in err2
+    assert [q["status"] for q in queries] == ["ok"]
+    for _ in range(6):
+        assert query(pgbouncer.dsn, "SHOW default_transaction_read_only") == [("off",)]

@@ -162,6 +162,10 @@ def test_sandbox_banner(tmp_path):
     child.sendline("SELECT 'sandboxed' AS s;")
     child.expect("sandboxed")
     child.expect("postgres=>")
+    # a Ctrl-D sent the instant the prompt is drawn can reach the tty while it is still in
+    # cooked mode (the line discipline turns it into an end-of-file no one reads, lost when
+    # the prompt enters raw mode); a person cannot type that fast, so wait for the prompt
+    time.sleep(1)
     child.sendeof()
     child.expect(pexpect.EOF)
     child.close()

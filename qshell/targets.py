@@ -1,0 +1,95 @@
+"""Several servers behind one target: the hosts of a libpq multi-host conninfo
+(``host=a,b,c``), a conninfo for each one, which of them ``target_session_attrs``
+accepts, and the targets of ``\\sweep … on TARGET…`` (conninfo words over the session's).
+
+libpq itself picks the host of every connection (``load_balance_hosts``,
+``target_session_attrs``); qshell only needs to reach each host on its own for what it
+asks on the side (capacity, wait-event sampling) and to name them in records.
+"""
+from __future__ import annotations
+
+import os
+
+from psycopg2 import extensions
+
+# what only a multi-host connection means: dropped from a one-host conninfo
+_CHOOSING = ("target_session_attrs", "load_balance_hosts", "hostaddr")
+
+
+def _params(dsn: str) -> dict[str, str]:
+    try:
+        return extensions.parse_dsn(dsn) if dsn else {}
+    except extensions.ProgrammingError:
+        return {}
+
+
+def split(text: str | None) -> list[str]:
+    return [part.strip() for part in text.split(",")] if text else []
+
+
+def hosts(dsn: str) -> list[str]:
+    """A one-host conninfo per host of ``dsn`` (its ``host`` list, else ``PGHOST``), each
+    with its own port (libpq's rule: one port for all, or one per host); [] when ``dsn``
+    names one host or none."""
+    params = _params(dsn)
+    names = split(params.get("host") or os.environ.get("PGHOST"))
+    if len(names) < 2:
+        return []
+    ports = split(params.get("port") or os.environ.get("PGPORT"))
+    if len(ports) == 1:
+        ports = ports * len(names)
+    out = []
+    for i, name in enumerate(names):
+        one = {k: v for k, v in params.items() if k not in _CHOOSING}
+        one["host"] = name
+        if i < len(ports) and ports[i]:
+            one["port"] = ports[i]
+        else:
+            one.pop("port", None)
+        out.append(extensions.make_dsn(**one))
+    return out
+
+
+def host_dsn(dsn: str, label: str) -> str:
+    """The conninfo of ``dsn`` for the one server ``label`` ("host:port", as
+    ``results.Server`` names it)."""
+    name, _, port = label.rpartition(":")
+    one = {k: v for k, v in _params(dsn).items() if k not in _CHOOSING}
+    one.update(host=name, port=port)
+    return extensions.make_dsn(**one)
+
+
+def session_attrs(dsn: str) -> str:
+    """``target_session_attrs`` of ``dsn`` (or ``PGTARGETSESSIONATTRS``; libpq's default ``any``)."""
+    return _params(dsn).get("target_session_attrs") or os.environ.get("PGTARGETSESSIONATTRS") or "any"
+
+
+def accepted(attrs: str, standbys: list[bool]) -> list[bool]:
+    """Which servers (given whether each is a standby) ``target_session_attrs`` lets libpq
+    choose. ``read-only`` is taken as a standby (a primary with
+    ``default_transaction_read_only`` also qualifies: not looked at)."""
+    if attrs in ("read-write", "primary"):
+        return [not s for s in standbys]
+    if attrs in ("read-only", "standby"):
+        return list(standbys)
+    if attrs == "prefer-standby":
+        return list(standbys) if any(standbys) else [True] * len(standbys)
+    return [True] * len(standbys)
+
+
+def merge(base: str, target: str) -> str:
+    """``target`` (conninfo words such as ``host=a,b load_balance_hosts=random``, or a
+    whole URI) over the session's conninfo ``base``: what it does not name is kept.
+
+    Raises ValueError when ``target`` is not a conninfo."""
+    try:
+        words = extensions.parse_dsn(target)
+    except extensions.ProgrammingError as exc:
+        raise ValueError(f"not a conninfo: {' '.join(str(exc).split())}") from None
+    if not words:
+        raise ValueError("an empty target")
+    params = _params(base)
+    if "host" in words:  # other servers: the base's address of its own server does not apply
+        params.pop("hostaddr", None)
+    params.update(words)
+    return extensions.make_dsn(**params)

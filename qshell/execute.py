@@ -16,11 +16,12 @@ from functools import cached_property, lru_cache
 
 import gevent
 import psycopg2
+import psycopg2.errors
 from psycopg2 import extensions
 
 from .errors import QshellError
 from .results import Column, QueryResult, ServerMessage, Status
-from .sqlsplit import first_keyword
+from .sqlsplit import first_keyword, strip_comments_head
 
 BATCH = 1000  # rows per FETCH from the server-side cursor
 _CURSOR = "qshell_c"
@@ -37,8 +38,23 @@ CANCELLING = "qshell_cancelling"  # info key: the run asked for a cancel (QueryC
 POOLED = "qshell_pooled"
 ON_PID = "qshell_on_pid"  # connection record info: called with the pid lent for a query (behind a pooler)
 SERVER = "qshell_server"  # connection record info: its results.Server (which host, standby or not)
-# statements that may run inside a transaction of qshell's own behind a transaction pooler
-_TX_SAFE_KEYWORDS = _CURSOR_KEYWORDS | {"INSERT", "UPDATE", "DELETE", "MERGE"}
+# statements that cannot run inside a transaction of qshell's own behind a transaction
+# pooler: PostgreSQL refuses them in a transaction block (PreventInTransactionBlock), or
+# they begin or end one themselves. Missed ones are caught by their 25001 and run plainly.
+# CALL and DO: a procedure or block may COMMIT, which a transaction block forbids (2D000)
+_NO_TX_KEYWORDS = frozenset({"VACUUM", "CLUSTER", "REINDEX", "BEGIN", "START", "COMMIT", "END", "ROLLBACK",
+                             "ABORT", "SAVEPOINT", "RELEASE", "DISCARD", "CALL", "DO"})
+_NO_TX = re.compile(r"\bCONCURRENTLY\b|^(?:CREATE|DROP|ALTER)\s+(?:DATABASE|TABLESPACE|SUBSCRIPTION|SYSTEM)\b"
+                    r"|^PREPARE\s+TRANSACTION\b|^(?:COMMIT|ROLLBACK)\s+PREPARED\b", re.I)
+
+
+@lru_cache(maxsize=1024)
+def fits_a_transaction(sql: str) -> bool:
+    """Whether ``sql`` may run inside ``BEGIN … COMMIT`` of qshell's own (behind a
+    transaction pooler, to take its pid and set its timeout there)."""
+    if first_keyword(sql) in _NO_TX_KEYWORDS:
+        return False
+    return _NO_TX.search(" ".join(strip_comments_head(sql)[:400].split())) is None
 
 
 def _error_text(exc: BaseException) -> tuple[str, str | None]:
@@ -246,9 +262,11 @@ def run_statement(conn, info: dict, sql: str, index: int, worker: int | None, ma
     transactions (the next one may be on another backend): a streamed statement is a
     transaction of its own in every mode, ``BEGIN`` and ``pg_backend_pid()`` its first
     round trip (the pid recorded is the backend lent for it, not the pooler's cancel key);
-    so is an INSERT, UPDATE, DELETE or MERGE (its timeout a ``SET LOCAL``). Other
-    statements (DDL, VACUUM…) run plainly there, with no pid and no timeout (a notice
-    says so): a session ``SET`` would land on another backend and stay there.
+    so is any other statement that may run in a transaction block, DDL included (its
+    timeout a ``SET LOCAL``). Those that cannot (VACUUM, CREATE INDEX CONCURRENTLY…: see
+    ``fits_a_transaction``, and any the server refuses with 25001) run plainly there, with
+    no pid and no timeout (a notice says so): a session ``SET`` would land on another
+    backend and stay there.
     Inside a transaction the caller opened (a library caller's ``BEGIN``), or without
     ``stream`` (the user's own session: the server sees exactly the statement typed, as
     from psql, which also holds a whole result in memory), it runs plainly.
@@ -335,7 +353,7 @@ def run_statement(conn, info: dict, sql: str, index: int, worker: int | None, ma
                 cur.execute(mode.end)  # its error, if any, is this statement's
             command = _SELECT_TAGS[count] if count < len(_SELECT_TAGS) else f"SELECT {count}"
         else:
-            own_tx = not in_tx and (mode.wraps or (pooled and first_keyword(sql) in _TX_SAFE_KEYWORDS))
+            own_tx = not in_tx and (mode.wraps or (pooled and fits_a_transaction(sql)))
             if own_tx and pooled:
                 cur.execute(mode.begin_pid)
                 pid = int(cur.fetchone()[0])  # (values come as text: _keep_text)
@@ -354,7 +372,18 @@ def run_statement(conn, info: dict, sql: str, index: int, worker: int | None, ma
                 restore_timeout = cur.fetchone()[0]
                 cur.execute(f"SET statement_timeout = {int(mode.timeout_ms)}")
             _notices(conn)
-            cur.execute(sql)
+            try:
+                cur.execute(sql)
+            except psycopg2.errors.ActiveSqlTransaction:
+                if not (own_tx and pooled and not mode.wraps):
+                    raise
+                # refused in a transaction block (25001, before doing anything): plainly, without
+                # a pid, as any statement that cannot run in a transaction behind the pooler
+                cur.execute("ROLLBACK")
+                own_tx, pid = False, None
+                skipped_timeout = bool(mode.timeout_ms)
+                _notices(conn)
+                cur.execute(sql)
             t1 = time.perf_counter()
             command = cur.statusmessage or ""
             if cur.description is not None:

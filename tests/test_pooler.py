@@ -307,3 +307,40 @@ def test_read_only_session_is_refused_behind_a_transaction_pooler(pgbouncer, tmp
     assert [q["status"] for q in queries] == ["ok"]
     for _ in range(6):
         assert query(pgbouncer.dsn, "SHOW default_transaction_read_only") == [("off",)]
+
+
+def test_ddl_runs_in_a_transaction_of_its_own_and_what_cannot_runs_plainly(bouncer_db, pgbouncer):
+    """Behind the pooler DDL is a transaction of qshell's own too: its pid is the server
+    backend PgBouncer lent and \\set timeout reaches it
+    as SET LOCAL (CREATE TABLE AS pg_sleep(1) at 200 ms times out: before it ran 1 s
+    untimed); VACUUM and CREATE INDEX CONCURRENTLY, which PostgreSQL refuses in a
+    transaction block, run plainly: ok, no pid, a notice that the timeout did not apply."""
+    query(pgbouncer.dsn, "DROP TABLE IF EXISTS pooled_ddl, pooled_slow")
+    mode = TxMode(timeout_ms=200)
+    sqls = ["CREATE TABLE pooled_ddl (i int)", "CREATE TABLE pooled_slow AS SELECT 1 AS s FROM pg_sleep(1)",
+            "VACUUM pooled_ddl", "CREATE INDEX CONCURRENTLY pooled_ddl_i ON pooled_ddl (i)"]
+    run = QueryPool(bouncer_db, sqls, 1, mode=mode).run()
+    create, slow, vacuum, concurrently = run.queries
+    assert create.status is Status.OK and create.pid is not None
+    # PgBouncer keeps the server connection it lent: a client backend of the server, not its cancel key
+    remote = {int(r[0]) for r in query(pgbouncer.dsn, "SELECT pid FROM pg_stat_activity WHERE backend_type = 'client backend'")}
+    assert create.pid in remote, (create.pid, remote)
+    assert slow.status is Status.TIMEOUT, slow
+    assert query(pgbouncer.dsn, "SELECT to_regclass('pooled_slow') IS NULL") == [(True,)]
+    for q in (vacuum, concurrently):
+        assert q.status is Status.OK and q.pid is None, q
+        assert any("statement_timeout 200 ms not applied" in n for n in q.notices), q.notices
+    assert query(pgbouncer.dsn, "SELECT count(*) FROM pg_indexes WHERE indexname = 'pooled_ddl_i'") == [(1,)]
+    query(pgbouncer.dsn, "DROP TABLE IF EXISTS pooled_ddl, pooled_slow")
+
+
+def test_a_statement_refused_in_a_transaction_block_runs_plainly(bouncer_db, pgbouncer, monkeypatch):
+    """A statement qshell wrongly took for one that fits a transaction: the server refuses
+    it there (25001) before doing anything; qshell rolls back and runs it plainly, once."""
+    from qshell import execute
+
+    monkeypatch.setattr(execute, "fits_a_transaction", lambda sql: True)
+    run = QueryPool(bouncer_db, ["VACUUM (ANALYZE) pg_class"], 1).run()
+    (vacuum,) = run.queries
+    assert vacuum.status is Status.OK and vacuum.command == "VACUUM" and vacuum.pid is None, vacuum
+    assert not any("cannot run inside a transaction block" in n for n in vacuum.notices)

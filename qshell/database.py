@@ -125,6 +125,7 @@ class Database:
         # a multi-host target: a side connection per server (by its one-host conninfo), for
         # its capacity and the sampler (the main side connection reaches one of them)
         self._sides: dict[str, object] = {}
+        self._direct = None  # the server behind a transaction pooler, for the sampler (False: unreachable)
         self._pooler: "Pooler | None | bool" = False  # False: not looked for yet (see pooler())
         self._settings_told: dict[str, str] | None = None
         try:
@@ -347,6 +348,10 @@ class Database:
         names it) of a multi-host target, and the lock to hold while using it: the main
         side connection (``monitor()``) when it is on that server, else one of its own,
         kept until ``close()``. Blocks at most ``connect_timeout``; ConnectionFailed."""
+        if host is None:
+            direct = self._direct_side()
+            if direct is not None:
+                return direct, gevent.lock.DummySemaphore()
         with self._monitor_lock:
             main = self.monitor()
             if host is None or host == self.server_of(main).host:  # type: ignore[union-attr]
@@ -357,6 +362,34 @@ class Database:
         from .targets import host_dsn
 
         return self._side_on(host_dsn(self.dsn, host)), gevent.lock.DummySemaphore()
+
+    def _direct_side(self):
+        """Behind a transaction pooler whose admin console named the server behind it: a
+        side connection to that server itself, for the sampler (through the pool its
+        queries would wait for a server connection the workers hold). None when not behind
+        one, or when the server cannot be reached directly (said once: sampling then goes
+        through the pool). Same user and password; the pooler's database name."""
+        found = self._pooler if self._pooler is not False else None
+        if found is None or not found.transaction_pooling or found.server is None or self._direct is False:
+            return None
+        if self._direct is not None and not self._direct.closed:
+            return self._direct
+        host, port, dbname = found.server
+        from .targets import host_dsn
+
+        try:
+            conn = self._connect_guarded(extensions.make_dsn(host_dsn(self.dsn, f"{host}:{port}"), dbname=dbname))
+        except QshellError as exc:
+            self._direct = False
+            self._notice(f"note: wait events are sampled through {found.describe()}: the server behind it"
+                         f" ({host}:{port}) cannot be reached directly ({exc})")
+            return None
+        if conn in self._lent:  # another pooler: no better than the main side connection
+            conn.close()
+            self._direct = False
+            return None
+        self._direct = conn
+        return conn
 
     def _side_on(self, dsn: str):
         """The side connection on the one-host conninfo ``dsn`` (opened once, kept)."""
@@ -372,6 +405,9 @@ class Database:
             self._pool = self._pool.recreate()
 
     def close(self) -> None:
+        if self._direct:
+            self._direct.close()
+        self._direct = None
         for conn in self._sides.values():
             conn.close()  # type: ignore[attr-defined]
         self._sides.clear()
@@ -448,7 +484,7 @@ class Database:
         found = self.pooler()
         return found is not None and found.transaction_pooling is not False
 
-    def check_capacity(self, n: int, extra: int = 0) -> None:
+    def check_capacity(self, n: int, extra: int = 0, sampling: bool | None = None) -> None:
         """Refuse, before anything runs, an N the server cannot serve (CapacityError).
 
         ``extra`` counts connections beside the workers' (the sampler's). Behind a pooler
@@ -463,7 +499,9 @@ class Database:
             return
         found = self.pooler()
         if found is not None:
-            for text in found.capacity_notices(n, extra):
+            direct = self._direct_side() if (extra > 0 if sampling is None else sampling) else None
+            where = self.server_of(direct).host if direct is not None else None  # type: ignore[union-attr]
+            for text in found.capacity_notices(n, extra, where):
                 self._notice(text)
             return
         cap = self.capacity()

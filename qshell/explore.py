@@ -123,7 +123,7 @@ class RunCommands(ShellHost):
     def _check(self, n: int, db: Database | None = None) -> None:
         """Refuse an N the server cannot serve; the sampler's connection counts too."""
         db = db or self.session.pool
-        db.check_capacity(n, extra=1 if self.settings.sample and not db.monitor_open else 0)
+        db.check_capacity(n, extra=1 if self.settings.sample and not db.monitor_open else 0, sampling=self.settings.sample)
 
     def _execute(self, n: int, on: tuple[Database, str] | None = None) -> tuple[RunResult, str, dict[int, float]]:
         """One measured run: its result, run id, and slowdowns against running alone.

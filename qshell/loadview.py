@@ -133,7 +133,7 @@ class LoadCommands(ShellHost):
             raise UsageError("nothing staged; \\add a statement first")
         n = cmd.n if cmd.n is not None else self.default_workers()
         db = self.session.pool
-        db.check_capacity(n, extra=1 if self.settings.sample and not db.monitor_open else 0)
+        db.check_capacity(n, extra=1 if self.settings.sample and not db.monitor_open else 0, sampling=self.settings.sample)
         settings = self.session.user.settings()
         if settings is not None:
             self.session.pool.session_settings = settings

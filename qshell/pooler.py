@@ -46,6 +46,8 @@ class Pooler:
     max_client_conn: int | None = None
     clients: int | None = None  # cl_active + cl_waiting of this pool now
     admin_error: str | None = None  # why the admin console could not be read
+    # the server behind it for this database (SHOW DATABASES: host or socket directory, port, name)
+    server: tuple[str, str, str] | None = None
 
     @property
     def transaction_pooling(self) -> bool | None:
@@ -73,9 +75,10 @@ class Pooler:
             parts.append(f"pool size {self.pool_size}" + (f" + reserve {self.reserve_pool}" if self.reserve_pool else ""))
         return what + (f" ({', '.join(parts)})" if parts else "")
 
-    def capacity_notices(self, n: int, extra: int = 0) -> list[str]:
+    def capacity_notices(self, n: int, extra: int = 0, direct: str | None = None) -> list[str]:
         """What a DBA must know before ``n`` workers (``extra``: qshell's side connection)
-        run through this pooler: warnings, never a refusal (the pooler queues clients)."""
+        run through this pooler: warnings, never a refusal (the pooler queues clients).
+        ``direct``: where the sampler reaches the server itself ("host:port"), if it does."""
         notices: list[str] = []
         servers = self.servers
         if servers is not None and n > servers:
@@ -91,7 +94,8 @@ class Pooler:
             notices.append(
                 f"warning: behind {self.describe()} a worker may get another server backend at every transaction:"
                 " each staged query runs in a transaction of its own, its pid taken inside it;"
-                " the sampler's queries wait in the same pool (a saturated pool delays or hides its samples)")
+                + (f" wait events are sampled on the server itself ({direct}), outside the pool" if direct else
+                   " the sampler's queries wait in the same pool (a saturated pool delays or hides its samples)"))
         return notices
 
 
@@ -133,6 +137,8 @@ def read_admin(dsn: str, dbname: str, user: str | None, password: str | None = N
         found["max_client_conn"] = int(config["max_client_conn"]) if config.get("max_client_conn") else None
         for row in table("SHOW DATABASES"):
             if row.get("name") == dbname:
+                if row.get("port") is not None:
+                    found["server"] = (str(row.get("host") or "/tmp"), str(row["port"]), str(row.get("database") or dbname))
                 if row.get("pool_size") is not None:
                     found["pool_size"] = int(row["pool_size"])
                 if row.get("reserve_pool") is not None:
@@ -176,4 +182,4 @@ def detect(conn, dsn: str, password: str | None = None, *, admin: bool = True) -
     return Pooler(key_pid=key_pid, backend_pid=backend_pid, kind="pgbouncer", version=found.get("version"),
                   pool_mode=found.get("pool_mode"), pool_size=found.get("pool_size"),
                   reserve_pool=found.get("reserve_pool"), max_client_conn=found.get("max_client_conn"),
-                  clients=found.get("clients"))
+                  clients=found.get("clients"), server=found.get("server"))

@@ -344,3 +344,19 @@ def test_a_statement_refused_in_a_transaction_block_runs_plainly(bouncer_db, pgb
     (vacuum,) = run.queries
     assert vacuum.status is Status.OK and vacuum.command == "VACUUM" and vacuum.pid is None, vacuum
     assert not any("cannot run inside a transaction block" in n for n in vacuum.notices)
+
+
+def test_the_sampler_reaches_the_server_itself_when_the_pool_is_saturated(bouncer_db):
+    """N = the pool's size: every server connection PgBouncer has is a worker's. The
+    sampler reads pg_stat_activity on the server behind it (the address SHOW DATABASES
+    gives), outside the pool, so each query still gets its wait events (through the pool
+    its samples waited for a free server connection, which only came between queries)."""
+    from qshell.sampler import Sampler
+
+    bouncer_db.check_capacity(POOL_SIZE, sampling=True)
+    assert any("sampled on the server itself" in n for n in bouncer_db.seen), bouncer_db.seen
+    run = QueryPool(bouncer_db, ["SELECT pg_sleep(0.3)"] * 4, POOL_SIZE, sampler=Sampler(bouncer_db)).run()
+    assert [q.status for q in run.queries] == [Status.OK] * 4
+    for q in run.queries:
+        assert q.waits and dict(q.waits).get("Timeout:PgSleep", 0) > 0.5, q.waits
+    assert run.samples > 20

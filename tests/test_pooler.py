@@ -1,9 +1,9 @@
 """qshell through a real PgBouncer (transaction pooling, pool size 2) in front of the test server.
 
 The fixture (tests/infra.py) runs Debian's pgbouncer; without it these tests skip, and
-fail when CI is set. What qshell does not get right behind a transaction pooler is not
-asserted here (see the README, "Behind a pooler and over replicas"): the sampler with a
-saturated pool, statements that cannot run in a transaction.
+fail when CI is set. What qshell cannot do behind a transaction pooler is not asserted
+here (see the README, "Behind a pooler and over replicas"): sampling when the server
+behind it cannot be reached directly, a pid for statements that cannot run in a transaction.
 """
 from __future__ import annotations
 
@@ -299,7 +299,7 @@ def test_read_only_session_is_refused_behind_a_transaction_pooler(pgbouncer, tmp
     out, err = io.StringIO(), io.StringIO()
     code = main(["--history-dir", str(tmp_path / "h"), "--read-only", pgbouncer.dsn, "-c", "SELECT 1"],
                 stdin=io.BytesIO(b""), stdout=out, stderr=err)
-    assert code != 0 and out.getvalue() == ""
+    assert code == 1 and out.getvalue() == ""
     lines = err.getvalue().splitlines()
     assert len(lines) == 1 and "read-only" in lines[0] and "cannot be kept behind PgBouncer" in lines[0], lines
     code, queries, _, err2 = run_json(pgbouncer.dsn, "\\add SELECT 1 AS one;\n\\set readonly on\n\\go 1\n", tmp_path / "h")

@@ -68,6 +68,8 @@ def test_workers_land_on_the_primary_and_the_replica(replica_set, tmp_path):
     assert [q["status"] for q in queries] == ["ok"] * 32
     seen = {(int(q["rows"][0][0]), q["rows"][0][1]) for q in queries}
     assert seen == {(replica_set.primary_port, "f"), (replica_set.replica_port, "t")}
+    # the records say which: the server the query itself saw
+    assert all(q["host"] == f"127.0.0.1:{q['rows'][0][0]}" and q["standby"] is (q["rows"][0][1] == "t") for q in queries)
 
 
 @pytest.mark.parametrize(("attrs", "standby"), [("read-write", "f"), ("standby", "t")])

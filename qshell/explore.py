@@ -427,6 +427,7 @@ class RunCommands(ShellHost):
         finally:
             for db, _ in dbs:
                 db.close()
+        self.last_targets = series  # for \\report
         rows = render.target_sweep_rows(series)
         if self.settings.format == "json":
             self.write(render.json_line({"type": "sweep", "targets": [label for label, _, _ in series], "rows": rows}))

@@ -166,6 +166,16 @@ def sweep_doc(runs: Sequence[RunResult], run_ids: Sequence[str], slow: Callable[
             "runs": [run_doc(r, i, slow(r) if slow else None) for r, i in zip(runs, run_ids, strict=False)]}
 
 
+def targets_doc(series: Sequence[tuple[str, Sequence[RunResult], Sequence[str]]],
+                slow: Callable[[RunResult], Mapping[int, float]] | None = None) -> Doc:
+    """``\\sweep N… on TARGET…``: the table's rows (render.target_sweep_rows) and every run,
+    each with its target."""
+    rows = render.target_sweep_rows([(label, list(runs), list(ids)) for label, runs, ids in series])
+    runs = [{**run_doc(r, i, slow(r) if slow else None), "target": label}
+            for label, rs, ids in series for r, i in zip(rs, ids, strict=False)]
+    return {"type": "targets", "targets": [label for label, _, _ in series], "rows": rows, "runs": runs}
+
+
 def repeat_doc(runs: Sequence[RunResult], run_ids: Sequence[str], slow: Callable[[RunResult], Mapping[int, float]] | None = None) -> Doc:
     doc: Doc = render.repeat_record(list(runs), list(run_ids))
     doc["runs"] = [run_doc(r, i, slow(r) if slow else None) for r, i in zip(runs, run_ids, strict=False)]
@@ -388,11 +398,11 @@ def _scalar(v: Any) -> str:
 QUERY_KNOWN = frozenset({
     "type", "run_id", "index", "sql", "status", "worker", "pid", "command", "columns", "rowcount", "error", "sqlstate",
     "wait_ms", "exec_ms", "fetch_ms", "total_ms", "start_ms", "end_ms", "waits", "blocked_by", "notices", "detail",
-    "hint", "context", "position", "slowdown", "rows", "truncated",
+    "hint", "context", "position", "slowdown", "rows", "truncated", "host", "standby",
 })
 RUN_KNOWN = frozenset({
     "type", "schema", "run_id", "n", "queries", "ok", "failed", "interrupted", "started_at", "wall_ms", "sum_ms",
-    "speedup", "bound_ms", "efficiency", "mode", "order", "samples", "client_cpu", "client_bound", "results",
+    "speedup", "bound_ms", "efficiency", "mode", "order", "samples", "client_cpu", "client_bound", "results", "hosts",
     "fingerprint", "label", "target", "server_version", "sandbox", "number", "results_trimmed",
 })
 
@@ -451,8 +461,9 @@ def queries_table(doc: Doc) -> str:
     colours = wait_colours(results)
     slow = any(q.get("slowdown") is not None for q in results)
     extra = extra_columns(results)
+    hosts = len({q.get("host") for q in results}) > 1  # a multi-host target: which server ran each
     headers = ["#", "query", "worker", "pid", "status", "rows", "wait ms", "run ms"] + (["× alone"] if slow else []) + \
-        ["waits", "blocked by", "error"] + [name for name, _, _ in extra]
+        ["waits", "blocked by", "error"] + (["host"] if hosts else []) + [name for name, _, _ in extra]
     numeric = [0, 2, 3, 5, 6, 7] + ([8] if slow else []) + list(range(len(headers) - len(extra), len(headers)))
     rows = []
     for q in results:
@@ -479,6 +490,8 @@ def queries_table(doc: Doc) -> str:
             "".join(f'<div class="nowrap">{esc(b.get("by"))} {esc(dur(b.get("ms")))}</div>' for b in q.get("blocked_by") or []),
             _error_cell(q),
         ]
+        if hosts:
+            row.append(f'<span class="nowrap">{esc(q.get("host") or "-")} {"(standby)" if q.get("standby") else "(primary)" if q.get("host") else ""}</span>')
         row += [esc(_scalar(_extra_value(q, key, sub))) for _, key, sub in extra]
         rows.append(row)
     return _table(headers, rows, "queries", numeric)
@@ -541,6 +554,18 @@ def queries_section(doc: Doc) -> str:
     return f'<h3>Queries</h3><div class="scroll">{queries_table(doc)}</div>'
 
 
+def hosts_section(doc: Doc) -> str:
+    """The run's times per server, when its queries ran on more than one."""
+    hosts = doc.get("hosts") or []
+    if len(hosts) < 2:
+        return ""
+    rows = [[esc(h.get("host")), "standby" if h.get("standby") else "primary", esc(h.get("workers")), esc(h.get("queries")),
+             esc(h.get("failed") or ""), esc(dur(h.get("sum_ms"))), f'{float(h.get("mean_ms") or 0):.1f}',
+             f'{float(h.get("max_ms") or 0):.1f}'] for h in hosts]
+    return "<h3>Per host</h3>" + _table(["host", "role", "workers", "queries", "not ok", "sum", "mean ms", "max ms"], rows,
+                                        "hosts", [2, 3, 4, 5, 6, 7])
+
+
 def blocking_section(doc: Doc) -> str:
     pairs = blocking_pairs(doc)
     if not pairs:
@@ -570,7 +595,7 @@ def more_run_figures(doc: Doc) -> str:
     return "<h3>More figures</h3>" + _table(["field", "value"], [[esc(k), esc(_scalar(v))] for k, v in extra.items()], "kv")
 
 
-RUN_SECTIONS: list[Callable[[Doc], str]] = [run_header, timeline_section, queries_section, blocking_section,
+RUN_SECTIONS: list[Callable[[Doc], str]] = [run_header, timeline_section, queries_section, hosts_section, blocking_section,
                                             more_run_figures, sql_section]
 
 
@@ -688,14 +713,34 @@ def sweep_section(doc: Doc) -> str:
             + _table(["N", "wall", "speedup vs N=1", "efficiency", "lower bound", "not ok", "run"], table_rows, "sweep", [0, 1, 2, 3, 4, 5]))
 
 
+def targets_section(doc: Doc) -> str:
+    rows = doc.get("rows") or []
+    table_rows = [[esc(r.get("target")), esc(r.get("n")), esc(dur(r.get("wall_ms"))),
+                   f'{float(r["vs_first"]):.2f}×' if r.get("vs_first") is not None else "-",
+                   f'{float(r.get("speedup") or 0):.2f}×', esc(pct(r.get("efficiency"))),
+                   esc(render.servers_cell(r.get("servers") or [])),
+                   esc(" / ".join(f'{h.get("host")} {h.get("queries")}' for h in r.get("servers") or [])),
+                   esc(r.get("failed") or ""), f'<code>{esc(r.get("run_id") or "")}</code>'] for r in rows]
+    stopped = [r for r in doc.get("runs") or [] if r.get("interrupted")]
+    note = (f'<p class="note bad">The sweep was interrupted on {esc(stopped[-1].get("target"))} at N={esc(stopped[-1].get("n"))}.</p>'
+            if stopped else "")
+    return ("<h2>Sweep over targets</h2>"
+            '<p class="small muted">The staged set at each N on each target; <em>vs first target</em> is the first'
+            " target's wall at the same N ÷ this wall.</p>" + note
+            + _table(["target", "N", "wall", "vs first target", "speedup vs N=1", "efficiency", "servers", "queries per server",
+                      "not ok", "run"], table_rows, "targets", [1, 2, 3, 4, 5, 8]))
+
+
 def runs_section(doc: Doc) -> str:
     runs = doc.get("runs") or []
-    if doc.get("type") == "repeat":
+    if doc.get("type") == "targets":
+        titles = [f"{r.get('target')} · N={r.get('n')} · wall {dur(r.get('wall_ms'))}" for r in runs]
+    elif doc.get("type") == "repeat":
         titles = [f"Repetition {i}" + (" (cold)" if i == 1 else "") + f" · N={r.get('n')} · wall {dur(r.get('wall_ms'))}"
                   for i, r in enumerate(runs, start=1)]
     else:
         titles = [f"Run at N={r.get('n')} · wall {dur(r.get('wall_ms'))}" for r in runs]
-    return "".join(_run_block(r, t, open_=doc.get("type") == "sweep" or i == len(runs) - 1)
+    return "".join(_run_block(r, t, open_=doc.get("type") in ("sweep", "targets") or i == len(runs) - 1)
                    for i, (r, t) in enumerate(zip(runs, titles, strict=True)))
 
 
@@ -757,11 +802,12 @@ def load_section(doc: Doc) -> str:
 SECTIONS: dict[str, list[Callable[[Doc], str]]] = {
     "run": [render_run],
     "sweep": [sweep_section, runs_section],
+    "targets": [targets_section, runs_section],
     "repeat": [repeat_section, runs_section],
     "load": [load_section],
 }
 
-TITLES = {"run": "run", "sweep": "sweep", "repeat": "repeated run", "load": "sustained load"}
+TITLES = {"run": "run", "sweep": "sweep", "targets": "sweep over targets", "repeat": "repeated run", "load": "sustained load"}
 
 
 def _slug(text: object) -> str:
@@ -904,6 +950,11 @@ class ReportCommands(ShellHost):
             return load, f"\\go {load.get('n')} for {load.get('duration_s')}s" + (f" at {load['rate']}/s" if load.get("rate") else "")
         if last is None:
             return None
+        series = getattr(self, "last_targets", None)  # \\sweep N… on TARGET…
+        if series and series[-1][1] and series[-1][1][-1] is last:
+            return (targets_doc(series, self._report_slow),
+                    "\\sweep " + " ".join(str(n) for n in dict.fromkeys(r.n for _, rs, _ in series for r in rs))
+                    + " on " + " ".join(label for label, _, _ in series))
         for kind in ("sweep", "repeat"):
             kept = getattr(self, f"last_{kind}", None)
             if not kept:

@@ -235,3 +235,23 @@ def test_sweep_targets_refuse_bad_input_in_one_line_and_keep_the_staged_set(repl
     assert "1  SELECT 1" in out["text"]  # \\list: still staged
     code, (out,), err = run_records(replica_set.primary_dsn, stage + "\\sweep 1 on port=1\n", tmp_path / "h", fmt="aligned")
     assert code != 0 and "connection to server failed" in err and "Traceback" not in err
+
+
+@pytest.mark.skipif(psycopg2.__libpq_version__ < 160000, reason="load_balance_hosts needs libpq >= 16")
+def test_report_after_a_sweep_over_targets(replica_set, tmp_path):
+    """\\report after \\sweep … on TARGET…: the targets' table, every run under its target,
+    a host column and the per-host table for runs over several servers."""
+    import html
+
+    p, (r1, _) = replica_set.primary_port, replica_set.replica_ports
+    two = f"host=127.0.0.1,127.0.0.1 port={p},{r1} load_balance_hosts=random"
+    stage = "".join(f"\\add {WHERE};\n" for _ in range(12))
+    page = tmp_path / "r.html"
+    code, (out,), err = run_records(replica_set.primary_dsn, stage + f"\\sweep 12 on port={p} '{two}'\n\\report {page}\n",
+                                    tmp_path / "h", fmt="aligned")
+    assert code == 0, err
+    text = html.unescape(page.read_text())
+    assert "Sweep over targets" in text and 'class="targets"' in page.read_text()
+    assert f"port={p} · N=12" in text and f"{two} · N=12" in text
+    assert text.count("<h3>Per host</h3>") == 1  # the run on two servers (12 workers on one of two: 2 / 2**12)
+    assert f"127.0.0.1:{r1} (standby)" in text

@@ -301,6 +301,7 @@ class LoadPool(QueryPool):
         self.waits: dict[int, Counter] = defaultdict(Counter)
         self.lock_edges: dict[tuple[str, str, str, str, str | None], float] = defaultdict(float)
         self.named: list[Deadlock] = []  # deadlocks, their queries named as they happen
+        self._finished_last: dict[int, tuple[int, float]] = {}  # worker -> (query index, offset of its end)
 
     # -- the schedule ---------------------------------------------------------------
     def _slot(self) -> float | None:
@@ -388,6 +389,7 @@ class LoadPool(QueryPool):
                     result = QueryResult(index=pos + 1, sql=sql, status=Status.ERROR, worker=number, error=str(exc))
                 ended = clock()
                 self.active.pop(number, None)
+                self._finished_last[number] = (pos + 1, ended - self._start)
                 self._record(pos, result, scheduled, started, ended)
                 self._last = ended
                 if result.status is not Status.OK:
@@ -441,7 +443,12 @@ class LoadPool(QueryPool):
             if worker == result.worker:
                 return f"#{result.index}"
             running = self.active.get(worker) if worker is not None else None
-            return f"#{running[0]}" if running else None
+            if running:
+                return f"#{running[0]}"
+            # the other side, no longer waiting once the victim was cancelled, may have ended
+            # before this worker got the error back: its last query, if it ran past the victim's start
+            done = self._finished_last.get(worker) if worker is not None else None
+            return f"#{done[0]}" if done and done[1] >= result.start_s else None
 
         self.named.append(Deadlock(victim=result.index, at_s=result.end_s,
                                    cycle=name_cycle(result.diag.detail if result.diag else None, who), retried=retried))

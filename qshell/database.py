@@ -474,6 +474,11 @@ class Database:
                     raise QshellError(_error_text(exc)[0]) from None
         return self._pooler  # type: ignore[return-value]
 
+    def lent(self, conn) -> bool:  # noqa: ANN001
+        """``conn`` (opened by this Database) was lent its backend by a pooler: its
+        ``pg_backend_pid()`` was not libpq's pid when it opened."""
+        return conn in self._lent
+
     def lent_by_transaction_pooler(self, conn) -> bool:  # noqa: ANN001
         """``conn`` (opened by this Database) talks to backends a transaction pooler lends
         per transaction: a session ``SET`` on it would not stick, and would stay on the

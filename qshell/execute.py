@@ -38,6 +38,7 @@ CANCELLING = "qshell_cancelling"  # info key: the run asked for a cancel (QueryC
 POOLED = "qshell_pooled"
 ON_PID = "qshell_on_pid"  # connection record info: called with the pid lent for a query (behind a pooler)
 SERVER = "qshell_server"  # connection record info: its results.Server (which host, standby or not)
+NO_PID = "qshell_no_pid"  # info key: libpq's pid is not the backend's (a pooler's cancel key), and none is asked
 # statements that cannot run inside a transaction of qshell's own behind a transaction
 # pooler: PostgreSQL refuses them in a transaction block (PreventInTransactionBlock), or
 # they begin or end one themselves. Missed ones are caught by their 25001 and run plainly.
@@ -299,7 +300,7 @@ def run_statement(conn, info: dict, sql: str, index: int, worker: int | None, ma
         if refused:
             raise QshellError(refused)
         pooled = info.get(POOLED, False)
-        pid = None if pooled else conn.get_backend_pid()
+        pid = None if pooled or NO_PID in info else conn.get_backend_pid()
         cur = info.get(_CURSOR_KEY)
         if cur is None or cur.closed:
             cur = info[_CURSOR_KEY] = conn.cursor()  # one client cursor per connection, reused

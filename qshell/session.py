@@ -28,7 +28,7 @@ class Session:
         """Connect the user's session (ConnectionFailed otherwise); the pool connects
         at the first run."""
         pool = Database(dsn, password)
-        user = UserSession(connect=pool.connect)
+        user = UserSession(connect=pool.connect, lent=pool.lent)
         try:
             user.open()
             params = user.params()

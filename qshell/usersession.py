@@ -18,7 +18,7 @@ from typing import Callable
 import psycopg2
 from psycopg2 import extensions
 
-from .execute import _Interrupted, close_cursor, conn_params, run_statement
+from .execute import NO_PID, _Interrupted, close_cursor, conn_params, run_statement
 from .results import QueryResult
 from .sqlsplit import split, strip_comments_head
 
@@ -69,10 +69,17 @@ class UserSession:
     _custom: set = field(default_factory=set)  # custom setting names (app.x) the user has set
     goodbye: tuple = ()  # what the server said when it closed the session while idle (FATAL: …)
     _snapshot: dict | None = None  # the settings last read outside a transaction
+    # lent(conn): its backend is lent by a pooler (Database.lent); then libpq's pid is the
+    # pooler's cancel key, and a cursor may not outlive the statement's transaction
+    lent: Callable[["extensions.connection"], bool] | None = None
+    _lent: bool = False
 
     def open(self) -> None:
         self.conn = self.connect()
         self._info = {}
+        self._lent = self.lent is not None and self.lent(self.conn)
+        if self._lent:
+            self._info[NO_PID] = True
         if self.readonly:
             self.conn.cursor().execute("SET default_transaction_read_only = on")
 
@@ -214,8 +221,9 @@ class UserSession:
             self._custom.add((m.group(1) or m.group(2)).lower())
         start = time.perf_counter()
         try:
+            # behind a pooler a FETCH after the first could reach another backend: as typed
             result = run_statement(self.conn, self._info, sql, 0, None, maxrows, start, 0.0,
-                                   stream=sink is not None and _one_statement(sql), sink=sink)
+                                   stream=sink is not None and not self._lent and _one_statement(sql), sink=sink)
         except _Interrupted as stop:  # a KeyboardInterrupt reached the wait: cancelled on the server
             result = stop.result
         finally:

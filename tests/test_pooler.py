@@ -360,3 +360,18 @@ def test_the_sampler_reaches_the_server_itself_when_the_pool_is_saturated(bounce
     for q in run.queries:
         assert q.waits and dict(q.waits).get("Timeout:PgSleep", 0) > 0.5, q.waits
     assert run.samples > 20
+
+
+def test_a_script_reads_a_large_result_through_the_pooler(pgbouncer, tmp_path):
+    """A script's row-returning statement is streamed through a cursor directly (1,000
+    rows per FETCH); behind a pooler the next FETCH could go to another backend, where the
+    cursor does not exist: there it runs as typed, as psql sends it (the whole result in
+    memory, as psql), and its record has no pid rather than PgBouncer's cancel key."""
+    out, err = io.StringIO(), io.StringIO()
+    code = main(["--history-dir", str(tmp_path / "h"), "--format", "json", pgbouncer.dsn],
+                stdin=io.BytesIO(b"SELECT g FROM generate_series(1, 2500) g;\nSELECT pg_backend_pid() AS pid;\n"),
+                stdout=out, stderr=err)
+    assert code == 0, err.getvalue()
+    big, pid = [json.loads(line) for line in out.getvalue().splitlines() if line.startswith("{")]
+    assert big["status"] == "ok" and big["rowcount"] == 2500, big
+    assert pid["pid"] is None  # not known without a statement of qshell's own: none is sent

@@ -1,0 +1,46 @@
+"""Found by trying to break multi-host targets (branch break-hosts)."""
+from __future__ import annotations
+
+import io
+
+import pytest
+
+pytest.register_assert_rewrite("tests.infra")
+
+from qshell.cli import main  # noqa: E402
+from tests.infra import free_port  # noqa: E402
+
+pytest_plugins = ["tests.infra"]
+
+
+def run(target: str, script: str, hist) -> tuple[int, str, str]:  # noqa: ANN001
+    out, err = io.StringIO(), io.StringIO()
+    code = main(["--history-dir", str(hist), "--format", "csv", target], stdin=io.BytesIO(script.encode()),
+                stdout=out, stderr=err)
+    return code, out.getvalue(), err.getvalue()
+
+
+def test_a_refused_first_host_falls_over_to_the_next_as_libpq_does(replica_set, tmp_path):
+    """libpq closes the refused socket and opens the next host's, often on the same fd
+    number: a watcher cached for the old socket never fires (was: 'connection timed out
+    after 15 s', exit 2, for the session and for every worker)."""
+    down = free_port()  # nothing listens there: connection refused
+    target = f"host=127.0.0.1,127.0.0.1 port={down},{replica_set.primary_port} dbname=postgres user=postgres"
+    code, out, err = run(target, "\\add SELECT 1;\n\\add SELECT 2;\n\\go 2\n", tmp_path / "h")
+    assert code == 0, err
+    assert out.count(f"127.0.0.1:{replica_set.primary_port},primary") == 2, out
+
+
+def test_capacity_check_without_load_balancing_counts_the_first_host_only(replica_set, tmp_path):
+    """Without load_balance_hosts every worker goes to the first host that target_session_attrs
+    accepts, and libpq does not try the next host on 'too many clients' (53300, only on
+    57P03): summing the servers lets N run that fails. Expected: refused before anything
+    runs, exit 1, as on one server."""
+    ports = (replica_set.primary_port,) + replica_set.replica_ports
+    target = (f"host={','.join(['127.0.0.1'] * len(ports))} port={','.join(map(str, ports))}"
+              " dbname=postgres user=postgres")
+    stage = "".join("\\add SELECT pg_sleep(0.2);\n" for _ in range(100))
+    code, out, err = run(target, stage + "\\go 100\n", tmp_path / "h")
+    assert "too many clients" not in err
+    assert "cannot run 100 workers" in err, err
+    assert code == 1

@@ -19,6 +19,11 @@ _POLL_OK, _POLL_READ, _POLL_WRITE = extensions.POLL_OK, extensions.POLL_READ, ex
 
 _installed = False
 _READ, _WRITE = 1, 2
+# psycopg2's connection status while libpq connects (CONN_STATUS_SETUP, CONN_STATUS_CONNECTING):
+# libpq may then close its socket and open another one on the same fd number (the next
+# host of a multi-host conninfo after a refused one, or one target_session_attrs turns
+# down); a cached watcher of the closed socket would never fire (epoll dropped it)
+_CONNECTING = (extensions.STATUS_SETUP, 20)
 # per connection (by id, with a weak reference to tell a reused id): its fd and its read /
 # write io watchers, made once and reused for every wait (gevent's wait_read makes and
 # closes one per call, and a WeakKeyDictionary lookup makes a weak reference per call:
@@ -44,6 +49,15 @@ def _io(conn) -> tuple:  # noqa: ANN001
     return entry
 
 
+def _wait_fresh(fd: int, events: int) -> None:
+    """Wait on a watcher made for this wait only (closed after)."""
+    watcher = get_hub().loop.io(fd, events)
+    try:
+        get_hub().wait(watcher)
+    finally:
+        watcher.close()
+
+
 def _green_wait(conn, timeout=None):  # noqa: ANN001 - psycopg2 callback signature
     cancelled = False
     interrupt: BaseException | None = None
@@ -53,6 +67,9 @@ def _green_wait(conn, timeout=None):  # noqa: ANN001 - psycopg2 callback signatu
             state = conn.poll()  # errors from poll() itself propagate untouched
             if state == _POLL_OK:
                 break
+            if conn.status in _CONNECTING:
+                _wait_fresh(conn.fileno(), _READ if state == _POLL_READ else _WRITE)
+                continue
             if entry is None or entry[1] != conn.fileno():
                 entry = _io(conn)
             if state == _POLL_READ:

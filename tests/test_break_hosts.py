@@ -44,3 +44,14 @@ def test_capacity_check_without_load_balancing_counts_the_first_host_only(replic
     assert "too many clients" not in err
     assert "cannot run 100 workers" in err, err
     assert code == 1
+
+
+def test_a_sweep_target_that_is_not_a_conninfo_is_one_usage_error(replica_set, tmp_path):
+    """targets.merge caught psycopg2.extensions.ProgrammingError, which does not exist:
+    every unparsable target was 'internal error: AttributeError …'."""
+    for target in ("garbage", "'port=1 password=xyzSECRET", "\"password=xyzSECRET port\""):
+        code, out, err = run(replica_set.primary_dsn, f"\\add SELECT 1;\n\\sweep 1 on {target}\n\\list\n", tmp_path / "h")
+        assert "internal error" not in err and "AttributeError" not in err, err
+        assert "not a conninfo" in err, err
+        assert "xyzSECRET" not in err + out
+        assert code == 1

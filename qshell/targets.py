@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 
+import psycopg2
 from psycopg2 import extensions
 
 # what only a multi-host connection means: dropped from a one-host conninfo
@@ -19,7 +20,7 @@ _CHOOSING = ("target_session_attrs", "load_balance_hosts", "hostaddr")
 def _params(dsn: str) -> dict[str, str]:
     try:
         return extensions.parse_dsn(dsn) if dsn else {}
-    except extensions.ProgrammingError:
+    except psycopg2.ProgrammingError:
         return {}
 
 
@@ -84,7 +85,7 @@ def merge(base: str, target: str) -> str:
     Raises ValueError when ``target`` is not a conninfo."""
     try:
         words = extensions.parse_dsn(target)
-    except extensions.ProgrammingError as exc:
+    except psycopg2.ProgrammingError as exc:
         raise ValueError(f"not a conninfo: {' '.join(str(exc).split())}") from None
     if not words:
         raise ValueError("an empty target")

@@ -55,3 +55,22 @@ def test_a_sweep_target_that_is_not_a_conninfo_is_one_usage_error(replica_set, t
         assert "not a conninfo" in err or "No closing quotation" in err, err
         assert "xyzSECRET" not in err + out
         assert code == 1
+
+
+def test_behind_a_pool_smaller_than_n_waits_go_to_the_query_that_ran_on_the_backend(pgbouncer, tmp_path):
+    """N above PgBouncer's pool size: every worker starts at once, and a query's span
+    (start_s … end_s) includes its wait in the pooler's queue, so the sampler's "query on
+    this backend at t" (bisection by start) picks a fast query that was still queued:
+    the pg_sleep queries got no waits and the fast ones Timeout:PgSleep 100%."""
+    import json
+
+    stage = "".join("\\add SELECT pg_sleep(0.2), 'sleep';\n" for _ in range(4))
+    stage += "".join("\\add SELECT 'fast';\n" for _ in range(4))
+    out, err = io.StringIO(), io.StringIO()
+    code = main(["--history-dir", str(tmp_path / "h"), "--format", "json", pgbouncer.dsn],
+                stdin=io.BytesIO((stage + "\\go 8\n").encode()), stdout=out, stderr=err)
+    assert code == 0, err.getvalue()
+    queries = [r for r in map(json.loads, out.getvalue().splitlines()) if r["type"] == "query"]
+    events = {q["index"]: {w["event"] for w in q["waits"]} for q in queries}
+    assert all("Timeout:PgSleep" in events[i] for i in range(1, 5)), events
+    assert not any("Timeout:PgSleep" in events[i] for i in range(5, 9)), events

@@ -284,6 +284,7 @@ def run_statement(conn, info: dict, sql: str, index: int, worker: int | None, ma
     stays bounded by one batch.
     """
     pid = None
+    lent_at: float | None = None  # behind a pooler: when its transaction got its backend
     in_tx = False
     restore_timeout: str | None = None
     skipped_timeout = False
@@ -315,6 +316,7 @@ def run_statement(conn, info: dict, sql: str, index: int, worker: int | None, ma
             if pooled:  # BEGIN and the pid first: a transaction of its own, on one backend
                 cur.execute(mode.begin_pid)
                 pid = int(cur.fetchone()[0])  # (values come as text: _keep_text)
+                lent_at = time.perf_counter() - run_start
                 told = info.get(ON_PID)
                 if told is not None:  # a load attributes samples by it while the query runs
                     told(pid)
@@ -358,6 +360,7 @@ def run_statement(conn, info: dict, sql: str, index: int, worker: int | None, ma
             if own_tx and pooled:
                 cur.execute(mode.begin_pid)
                 pid = int(cur.fetchone()[0])  # (values come as text: _keep_text)
+                lent_at = time.perf_counter() - run_start
                 told = info.get(ON_PID)
                 if told is not None:  # a load attributes samples by it while the query runs
                     told(pid)
@@ -381,7 +384,7 @@ def run_statement(conn, info: dict, sql: str, index: int, worker: int | None, ma
                 # refused in a transaction block (25001, before doing anything): plainly, without
                 # a pid, as any statement that cannot run in a transaction behind the pooler
                 cur.execute("ROLLBACK")
-                own_tx, pid = False, None
+                own_tx, pid, lent_at = False, None, None
                 skipped_timeout = bool(mode.timeout_ms)
                 _notices(conn)
                 cur.execute(sql)
@@ -409,7 +412,7 @@ def run_statement(conn, info: dict, sql: str, index: int, worker: int | None, ma
             index=index, sql=sql, status=Status.OK, worker=worker, pid=pid, columns=columns,
             rows=tuple(kept), rowcount=count, command=command,
             wait_s=picked, exec_s=t1 - t0, fetch_s=t2 - t1,
-            start_s=t0 - run_start, end_s=t2 - run_start, notices=notices, server=info.get(SERVER),
+            start_s=t0 - run_start, end_s=t2 - run_start, notices=notices, server=info.get(SERVER), lent_s=lent_at,
         )
     except _SinkFailed as failed:  # the statement is fine; a held cursor is closed with the next one
         raise failed.error from None
@@ -447,7 +450,7 @@ def run_statement(conn, info: dict, sql: str, index: int, worker: int | None, ma
         result = QueryResult(
             index=index, sql=sql, status=status, worker=worker, pid=pid, error=text, sqlstate=state,
             wait_s=picked, exec_s=t2 - t0, start_s=t0 - run_start, end_s=t2 - run_start,
-            notices=notices, diag=diag, server=info.get(SERVER),
+            notices=notices, diag=diag, server=info.get(SERVER), lent_s=lent_at,
         )
         if killed:
             raise _Interrupted(result, isinstance(exc, KeyboardInterrupt)) from None

@@ -9,15 +9,16 @@ from __future__ import annotations
 import json  # noqa: F401  (the run commands' JSON output)
 import os
 import shutil
+from contextlib import contextmanager
 from dataclasses import replace
-from typing import Literal
+from typing import Iterator, Literal
 
 import gevent
 
 from . import csvout, plans, render, resources
 from .analysis import lpt_order, normalize, parse_n_list, slowdowns
 from .commands import Command
-from .errors import ExitStatus, UsageError
+from .errors import ExitStatus, QshellError, UsageError
 from .history import HistoryError, Results, RunStore
 from .host import ShellHost
 from .interrupt import sigint_calls
@@ -417,10 +418,12 @@ class RunCommands(ShellHost):
                 db = Database(dsn, base._password if same_user else None)  # -W's password: only for the same user
                 db.on_notice = base.on_notice
                 dbs.append((db, mask(text)))
-                self._check(max(clipped), db)
+                with _naming(mask(text)):
+                    self._check(max(clipped), db)
             series: list[tuple[str, list[RunResult], list[str]]] = []
             for db, label in dbs:
-                runs, ids = self._series(clipped, (db, label))
+                with _naming(label):
+                    runs, ids = self._series(clipped, (db, label))
                 series.append((label, runs, ids))
                 if runs and runs[-1].interrupted:
                     break
@@ -506,3 +509,12 @@ def _user(dsn: str) -> str | None:
         return parse_dsn(dsn).get("user")
     except Exception:  # noqa: BLE001 - not a conninfo: no user named
         return None
+
+
+@contextmanager
+def _naming(label: str) -> Iterator[None]:
+    """A qshell error about one ``\\sweep`` target says which (its conninfo, masked)."""
+    try:
+        yield
+    except QshellError as exc:
+        raise type(exc)(f"\\sweep: target {label!r}: {exc}") from None

@@ -140,6 +140,13 @@ class QueryResult:
     resources: Resources | None = None  # its pg_stat_statements delta (\set resources; resources.py)
     plan: Plan | None = None  # its EXPLAIN ANALYZE figures (\set explain analyze; plans.py)
     server: Server | None = None  # the server its worker's connection was on (several with a multi-host target)
+    lent_s: float | None = None  # behind a transaction pooler: offset when its transaction got its backend
+
+    @property
+    def on_backend_s(self) -> float:
+        """Offset from which its backend (``pid``) was running it: behind a pooler, after
+        the wait in the pooler's queue (samples of that backend before are another query's)."""
+        return self.start_s if self.lent_s is None else self.lent_s
 
     @property
     def total_s(self) -> float:

@@ -145,15 +145,15 @@ class Sampler:
         # one backend runs one query at a time: per backend its queries by start, found by bisection
         starts: dict[tuple, list[float]] = {}
         for pid, qs in by_pid.items():
-            qs.sort(key=lambda q: q.start_s)
-            starts[pid] = [q.start_s for q in qs]
+            qs.sort(key=lambda q: q.on_backend_s)
+            starts[pid] = [q.on_backend_s for q in qs]
 
         def query_at(pid: tuple, t: float) -> QueryResult | None:
             qs = by_pid.get(pid)
             if not qs:
                 return None
             i = bisect_right(starts[pid], t) - 1
-            if i >= 0 and qs[i].start_s <= t <= qs[i].end_s:
+            if i >= 0 and qs[i].on_backend_s <= t <= qs[i].end_s:
                 return qs[i]
             return None
 
@@ -189,7 +189,7 @@ class Sampler:
 
         def name(pid: tuple, t: float) -> str:
             for q in spans.get(pid, ()):
-                if q.start_s <= t <= q.end_s:
+                if q.on_backend_s <= t <= q.end_s:
                     return f"#{q.index}"
             return f"pid {pid[1]}"
 

@@ -723,7 +723,15 @@ class Shell(RunCommands, SetCommands, DescribeCommands, ReportCommands, LoadComm
                 self.write(f"{key} = {show(getattr(self.settings, key), key)}")
                 return
             new = assign(self.settings, name, " ".join(values))
-            self.session.set_readonly(new.readonly)
+            try:
+                self.session.set_readonly(new.readonly)
+            except UsageError as exc:
+                if self.interactive or not new.readonly:
+                    raise
+                # a script asked for read only and cannot have it: what follows was meant to run
+                # read only, so it does not run at all (as a failed \\c stops a script)
+                self.fail(str(exc))
+                raise _Stop(ExitStatus.ERROR) from None
             self.settings = new
             return
         if not valid_name(name):

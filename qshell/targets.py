@@ -65,6 +65,12 @@ def session_attrs(dsn: str) -> str:
     return _params(dsn).get("target_session_attrs") or os.environ.get("PGTARGETSESSIONATTRS") or "any"
 
 
+def load_balanced(dsn: str) -> bool:
+    """libpq picks a host at random for each connection (``load_balance_hosts=random``, or
+    ``PGLOADBALANCEHOSTS``); otherwise it takes them in order."""
+    return (_params(dsn).get("load_balance_hosts") or os.environ.get("PGLOADBALANCEHOSTS") or "disable") == "random"
+
+
 def accepted(attrs: str, standbys: list[bool]) -> list[bool]:
     """Which servers (given whether each is a standby) ``target_session_attrs`` lets libpq
     choose. ``read-only`` is taken as a standby (a primary with

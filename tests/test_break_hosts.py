@@ -1,4 +1,6 @@
-"""Found by trying to break multi-host targets (branch break-hosts)."""
+"""Found by a helper trying to break multi-host targets and the pooler: a refused first
+host, the capacity check without load balancing, an unparsable \\sweep target, waits
+behind a pool smaller than N. Each failed before its fix."""
 from __future__ import annotations
 
 import io
@@ -41,8 +43,9 @@ def test_capacity_check_without_load_balancing_counts_the_first_host_only(replic
               " dbname=postgres user=postgres")
     stage = "".join("\\add SELECT pg_sleep(0.2);\n" for _ in range(100))
     code, out, err = run(target, stage + "\\go 100\n", tmp_path / "h")
-    assert "too many clients" not in err
+    assert "sorry, too many clients" not in err
     assert "cannot run 100 workers" in err, err
+    assert f"127.0.0.1:{replica_set.primary_port} (primary)" in err and "can take" in err
     assert code == 1
 
 

@@ -295,16 +295,22 @@ def test_a_load_attributes_waits_through_the_pooler(pgbouncer, tmp_path):
 def test_read_only_session_is_refused_behind_a_transaction_pooler(pgbouncer, tmp_path):
     """Your own session's read only would be a session SET on a backend PgBouncer lends
     for one transaction: refused in one line (at start-up and by \\set readonly), nothing
-    set on any pooled backend, the staged set kept."""
+    set on any pooled backend; a script that asked for it stops there (exit 1), since
+    what follows was meant to run read only."""
     out, err = io.StringIO(), io.StringIO()
     code = main(["--history-dir", str(tmp_path / "h"), "--read-only", pgbouncer.dsn, "-c", "SELECT 1"],
                 stdin=io.BytesIO(b""), stdout=out, stderr=err)
     assert code == 1 and out.getvalue() == ""
     lines = err.getvalue().splitlines()
     assert len(lines) == 1 and "read-only" in lines[0] and "cannot be kept behind PgBouncer" in lines[0], lines
-    code, queries, _, err2 = run_json(pgbouncer.dsn, "\\add SELECT 1 AS one;\n\\set readonly on\n\\go 1\n", tmp_path / "h")
+    # in a script, what follows was meant to run read only: the script stops there
+    query(pgbouncer.dsn, "DROP TABLE IF EXISTS ro_refused")
+    code, queries, _, err2 = run_json(pgbouncer.dsn, "\\add SELECT 1 AS one;\n\\set readonly on\n"
+                                      "\\add CREATE TABLE ro_refused (i int);\n\\go 1\nCREATE TABLE ro_refused (i int);\n",
+                                      tmp_path / "h")
+    assert code == 1 and queries == []
     assert "cannot be kept behind PgBouncer" in err2 and "Traceback" not in err2
-    assert [q["status"] for q in queries] == ["ok"]
+    assert query(pgbouncer.dsn, "SELECT to_regclass('ro_refused') IS NULL") == [(True,)]
     for _ in range(6):
         assert query(pgbouncer.dsn, "SHOW default_transaction_read_only") == [("off",)]
 

@@ -167,9 +167,10 @@ def test_wait_events_are_sampled_on_every_server(replica_set, tmp_path):
 
 def test_capacity_is_checked_per_server_that_target_session_attrs_accepts(replica_set):
     """Each server's free connections (max_connections 60 here) on a side connection of its
-    own; only the servers ``target_session_attrs`` accepts count."""
+    own; with load_balance_hosts=random the servers ``target_session_attrs`` accepts count
+    together (without it, only the first: test_break_hosts)."""
     def check(attrs: str, n: int) -> str | None:
-        db = Database(replica_set.multi_host(2, target_session_attrs=attrs))
+        db = Database(replica_set.multi_host(2, target_session_attrs=attrs, load_balance_hosts="random"))
         try:
             db.check_capacity(n)
             return None
@@ -187,6 +188,13 @@ def test_capacity_is_checked_per_server_that_target_session_attrs_accepts(replic
     assert all(f"127.0.0.1:{p} (standby)" in refused for p in replica_set.replica_ports)
     assert f":{replica_set.primary_port} " not in refused
     assert check("standby", 100) is None
+    db = Database(replica_set.multi_host(2, target_session_attrs="standby", load_balance_hosts="random"))
+    try:
+        db.check_capacity(100)
+        (warning,) = db.take_notices()
+    finally:
+        db.close()
+    assert "100 workers spread at random over 2 servers" in warning and "not retried on another host" in warning
 
 
 @pytest.mark.skipif(psycopg2.__libpq_version__ < 160000, reason="load_balance_hosts needs libpq >= 16")
@@ -235,6 +243,7 @@ def test_sweep_targets_refuse_bad_input_in_one_line_and_keep_the_staged_set(repl
     assert "1  SELECT 1" in out["text"]  # \\list: still staged
     code, (out,), err = run_records(replica_set.primary_dsn, stage + "\\sweep 1 on port=1\n", tmp_path / "h", fmt="aligned")
     assert code != 0 and "connection to server failed" in err and "Traceback" not in err
+    assert "\\sweep: target 'port=1': connection to server failed" in err  # which target
 
 
 @pytest.mark.skipif(psycopg2.__libpq_version__ < 160000, reason="load_balance_hosts needs libpq >= 16")

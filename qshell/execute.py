@@ -357,6 +357,8 @@ def run_statement(conn, info: dict, sql: str, index: int, worker: int | None, ma
             command = _SELECT_TAGS[count] if count < len(_SELECT_TAGS) else f"SELECT {count}"
         else:
             own_tx = not in_tx and (mode.wraps or (pooled and fits_a_transaction(sql)))
+            if own_tx and _read_only_session_will_do(conn, mode, sql):
+                own_tx = False
             if own_tx and pooled:
                 cur.execute(mode.begin_pid)
                 pid = int(cur.fetchone()[0])  # (values come as text: _keep_text)
@@ -553,6 +555,15 @@ def _declare(head: str, sql: str, hold: bool) -> str:
 
 
 @lru_cache(maxsize=4096)
+def _read_only_session_will_do(conn, mode: TxMode, sql: str) -> bool:  # noqa: ANN001
+    """Read only, nothing else asked, a statement that cannot run in a transaction block
+    (VACUUM…), on a session whose default is read only (the server reports it): it runs
+    plainly there, as from psql with ``default_transaction_read_only`` (a ``BEGIN READ
+    ONLY`` would make the server refuse it with 25001)."""
+    return (mode.readonly and not mode.rollback and mode.isolation is None and not fits_a_transaction(sql)
+            and conn.info.parameter_status("default_transaction_read_only") == "on")
+
+
 def _plan(sql: str) -> tuple[str | None, bool]:
     """(why it is refused, whether it can stream through a cursor), once per SQL text."""
     return refuse_reason(sql), first_keyword(sql) in _CURSOR_KEYWORDS

@@ -7,7 +7,7 @@ import sys
 import pytest
 
 from qshell.errors import CapacityError
-from qshell.pool import QueryPool
+from qshell.pool import Database, QueryPool
 from qshell.results import Status
 
 SLEEP = "SELECT pg_sleep(0.3)"
@@ -124,3 +124,21 @@ def test_engine_imports_no_ui_libraries():
             "print('prompt_toolkit' in sys.modules, 'tabulate' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["False", "False"]
+
+
+def test_read_only_runs_vacuum_as_psql_does(dsn):
+    """--read-only: a staged VACUUM (which refuses a transaction block) runs plainly on the
+    workers' read-only session, as psql runs it with default_transaction_read_only (was:
+    wrapped in BEGIN READ ONLY, 25001); a write is still refused (25006)."""
+    from qshell.execute import TxMode
+
+    database = Database(dsn)
+    try:
+        database.set_readonly(True)
+        run = QueryPool(database, ["VACUUM pg_class", "CREATE TABLE read_only_vacuum_probe (i int)"], 1,
+                        mode=TxMode(readonly=True)).run()
+    finally:
+        database.close()
+    vacuum, create = run.queries
+    assert vacuum.status is Status.OK and vacuum.command == "VACUUM", vacuum
+    assert create.status is Status.ERROR and create.sqlstate == "25006", create

@@ -169,6 +169,22 @@ class QueryLoad:
 
 
 @dataclass
+class HostLoad:
+    """One server's executions in a load over several (a multi-host target)."""
+
+    host: str  # "host:port", as results.Server names it
+    standby: bool
+    count: int = 0
+    errors: int = 0
+    hist: Histogram = field(default_factory=Histogram)
+
+    def record(self) -> dict:
+        return {"host": self.host, "standby": self.standby, "executions": self.count, "errors": self.errors,
+                "p50_ms": round(self.hist.percentile(50), 3), "p95_ms": round(self.hist.percentile(95), 3),
+                "p99_ms": round(self.hist.percentile(99), 3), "max_ms": round(self.hist.max_us / 1000, 3)}
+
+
+@dataclass
 class LoadProgress:
     """A snapshot for the live line: elapsed, executions, the last full second's rate."""
 
@@ -207,6 +223,7 @@ class LoadResult:
     waits: dict[int, tuple[tuple[str, float], ...]] = field(default_factory=dict)  # per query index, largest first
     lock_waits: tuple[LockWait, ...] = ()
     samples: int = 0
+    hosts: tuple[HostLoad, ...] = ()  # per server its executions' latencies, in host order
 
     def deadlock_lines(self) -> list[str]:
         lines = lock_lines(self.lock_waits, self.deadlocks[:5])
@@ -246,7 +263,7 @@ class LoadResult:
             "lag_ms": self.lag.summary() if self.rate else None,
             "histogram": [{"le_ms": b, "count": n} for b, n in self.overall.coarse()],
             "deadlocks_seen": self.deadlocks_seen, **lock_records(self.lock_waits, self.deadlocks),
-            "samples": self.samples,
+            "samples": self.samples, "hosts": [h.record() for h in self.hosts],
             "mode": self.mode, "client_cpu": round(self.client_cpu_s / self.elapsed_s, 4) if self.elapsed_s > 0 else 0.0,
         }
 
@@ -302,6 +319,7 @@ class LoadPool(QueryPool):
         self.lock_edges: dict[tuple[str, str, str, str, str | None], float] = defaultdict(float)
         self.named: list[Deadlock] = []  # deadlocks, their queries named as they happen
         self._finished_last: dict[int, tuple[int, float]] = {}  # worker -> (query index, offset of its end)
+        self.by_server: dict = {}  # results.Server -> HostLoad
 
     # -- the schedule ---------------------------------------------------------------
     def _slot(self) -> float | None:
@@ -325,6 +343,11 @@ class LoadPool(QueryPool):
         q.count += 1
         q.retries += result.retries
         latency = ended - scheduled
+        host = self.by_server.get(result.server)
+        if host is None and result.server is not None:
+            host = self.by_server[result.server] = HostLoad(result.server.host, result.server.standby)
+        if host is not None:
+            host.count += 1
         second = int(ended - self._start)
         per = self.per_second
         while len(per) <= second:
@@ -333,8 +356,12 @@ class LoadPool(QueryPool):
         if result.status is Status.OK:
             q.hist.record(latency)
             self.overall.record(latency)
+            if host is not None:
+                host.hist.record(latency)
         else:
             q.errors += 1
+            if host is not None:
+                host.errors += 1
             key = result.sqlstate or str(result.status)
             self.errors_by_sqlstate[key] = self.errors_by_sqlstate.get(key, 0) + 1
         if self.rate is not None:
@@ -500,7 +527,8 @@ class LoadPool(QueryPool):
             waits={i: tuple((name, n / sum(c.values())) for name, n in c.most_common()) for i, c in self.waits.items()},
             lock_waits=tuple(LockWait(w, h, lt, m, r, sec) for (w, h, lt, m, r), sec
                              in sorted(self.lock_edges.items(), key=lambda kv: kv[1], reverse=True)),
-            samples=self.sampler.taken if self.sampler is not None else 0)
+            samples=self.sampler.taken if self.sampler is not None else 0,
+            hosts=tuple(sorted(self.by_server.values(), key=lambda h: (h.host, h.standby))))
 
     def _join_workers(self) -> None:
         gevent.joinall(self.running)

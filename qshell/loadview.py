@@ -97,6 +97,12 @@ def load_text(load: LoadResult, style: render.Style, width: int = 100) -> str:
         per = load.per_second
         lines.append(f"per second: {sparkline(per, max(10, width - 40))} (min {min(per):,} · max {max(per):,}"
                      f" over {len(per)} s)")
+    if len(load.hosts) > 1:  # a multi-host target: the latencies per server
+        host_rows = [[h.host, "standby" if h.standby else "primary", f"{h.count:,}", f"{h.errors:,}"]
+                + [f"{h.hist.percentile(p):.1f}" for p in (50, 95, 99)] + [f"{h.hist.max_us / 1000:.1f}"] for h in load.hosts]
+        lines.append("per host:\n" + render.tabulate(
+            host_rows, headers=["host", "role", "executions", "errors", "p50 ms", "p95 ms", "p99 ms", "max ms"],
+            tablefmt=render._table_fmt(style), disable_numparse=True, colalign=["left", "left"] + ["right"] * 6))
     hist = histogram_lines(load, max(10, min(40, width - 40)))
     if hist:
         lines.append("latency histogram (ok executions):")

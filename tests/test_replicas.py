@@ -264,3 +264,27 @@ def test_report_after_a_sweep_over_targets(replica_set, tmp_path):
     assert f"port={p} · N=12" in text and f"{two} · N=12" in text
     assert text.count("<h3>Per host</h3>") == 1  # the run on two servers (12 workers on one of two: 2 / 2**12)
     assert f"127.0.0.1:{r1} (standby)" in text
+
+
+@pytest.mark.skipif(psycopg2.__libpq_version__ < 160000, reason="load_balance_hosts needs libpq >= 16")
+def test_a_load_over_several_servers_reports_latencies_per_host(replica_set, tmp_path):
+    """\\go 6 for 1s over the primary and two replicas: the load record's ``hosts`` gives
+    each server's executions (adding up to all of them) and percentiles; the text has a
+    per-host table."""
+    target = replica_set.multi_host(2, load_balance_hosts="random")
+    script = "\\add SELECT pg_sleep(0.02);\n\\go 6 for 1s\n"
+    code, records, err = run_records(target, script, tmp_path / "h")
+    assert code == 0, err
+    (load,) = [r for r in records if r["type"] == "load"]
+    hosts = load["hosts"]
+    assert len(hosts) >= 2  # 6 connections all on one of 3 servers: 3 / 3**6 by chance
+    assert sum(h["executions"] for h in hosts) == load["executions"]
+    ports = {replica_set.primary_port, *replica_set.replica_ports}
+    for h in hosts:
+        assert port_of(h["host"]) in ports and h["standby"] is (port_of(h["host"]) != replica_set.primary_port)
+        assert h["executions"] > 0 and h["errors"] == 0 and 15 < h["p50_ms"] < 1000
+    code, (out,), err = run_records(target, script, tmp_path / "h", fmt="aligned")
+    assert code == 0, err
+    assert "per host:" in out["text"] and "(primary)" not in out["text"]
+    table = out["text"].split("per host:\n", 1)[1].splitlines()
+    assert [c.strip() for c in table[0].split("|")][:4] == ["host", "role", "executions", "errors"]

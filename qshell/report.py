@@ -792,8 +792,15 @@ def load_section(doc: Doc) -> str:
         keys = list(dict.fromkeys(k for q in queries for k in q))
         out.append("<h3>Per query</h3>" + _table(keys, [[esc(_scalar(q.get(k))) for k in keys] for q in queries], "load-queries",
                                                  range(len(keys))))
+    hosts = doc.get("hosts") or []
+    if len(hosts) > 1:  # a load over several servers
+        out.append("<h3>Per host</h3>" + _table(
+            ["host", "role", "executions", "errors", "p50 ms", "p95 ms", "p99 ms", "max ms"],
+            [[esc(h.get("host")), "standby" if h.get("standby") else "primary", esc(h.get("executions")), esc(h.get("errors")),
+              *(f'{float(h.get(k) or 0):.1f}' for k in ("p50_ms", "p95_ms", "p99_ms", "max_ms"))] for h in hosts],
+            "hosts", [2, 3, 4, 5, 6, 7]))
     rest = {k: v for k, v in doc.items() if k not in {"type", "n", "duration_s", "rate", "executions", "qps", "late", "latency_ms",
-                                                       "per_second", "histogram", "queries"}}
+                                                       "per_second", "histogram", "queries", "hosts"}}
     if rest:
         out.append("<h3>More figures</h3>" + _table(["field", "value"], [[esc(k), esc(_scalar(v))] for k, v in rest.items()], "kv"))
     return "".join(out)

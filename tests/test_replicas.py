@@ -283,8 +283,10 @@ def test_a_load_over_several_servers_reports_latencies_per_host(replica_set, tmp
     for h in hosts:
         assert port_of(h["host"]) in ports and h["standby"] is (port_of(h["host"]) != replica_set.primary_port)
         assert h["executions"] > 0 and h["errors"] == 0 and 15 < h["p50_ms"] < 1000
-    code, (out,), err = run_records(target, script, tmp_path / "h", fmt="aligned")
+    page = tmp_path / "load.html"
+    code, (out,), err = run_records(target, script + f"\\report {page}\n", tmp_path / "h", fmt="aligned")
     assert code == 0, err
+    assert page.read_text().count("<h3>Per host</h3>") == 1
     assert "per host:" in out["text"] and "(primary)" not in out["text"]
     table = out["text"].split("per host:\n", 1)[1].splitlines()
     assert [c.strip() for c in table[0].split("|")][:4] == ["host", "role", "executions", "errors"]

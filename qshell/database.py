@@ -521,13 +521,9 @@ class Database:
     def _check_hosts(self, n: int, singles: list[str]) -> None:
         """``check_capacity`` for a multi-host target: each server's capacity, read on a
         side connection of its own (which also serves the sampler there, so it counts as
-        qshell's own), for the servers ``target_session_attrs`` accepts. libpq tries the
-        next host when one cannot be reached or is not accepted, never when a server has too
-        many clients: without ``load_balance_hosts=random`` every worker goes to the first
-        accepted server, which must take all N; with it, N must fit in their sum, and a
-        warning names the servers that could not take N alone. Unreachable servers are left
-        out (a notice names them); CapacityError otherwise."""
-        from .targets import accepted, load_balanced, session_attrs
+        qshell's own), judged by ``targets.capacity_verdict``. Unreachable servers are left
+        out (a notice names them); CapacityError when N cannot be served."""
+        from .targets import capacity_verdict
 
         seen: list[tuple[str, bool, int]] = []  # (server, standby, connections available)
         for dsn in singles:
@@ -543,32 +539,11 @@ class Database:
             assert server is not None
             ours = 1 + sum(1 for c in list(self._workers) if not c.closed and self.server_of(c) == server)
             seen.append((server.host, server.standby, max_conn - reserved - open_ + ours))
-        attrs = session_attrs(self.dsn)
-        usable = [s for s, ok in zip(seen, accepted(attrs, [standby for _, standby, _ in seen]), strict=True) if ok]
-
-        def named(rows: list[tuple[str, bool, int]]) -> str:
-            return ", ".join(f"{host} ({'standby' if standby else 'primary'}) {max(free, 0)}" for host, standby, free in rows)
-
-        if not usable:
-            raise CapacityError(f"cannot run {n} workers: no server target_session_attrs={attrs} accepts is reachable")
-        if not load_balanced(self.dsn):
-            # libpq connects every worker to the first server it accepts; it tries the next
-            # host when one cannot be reached, not when a server has too many clients (53300)
-            host, standby, free = usable[0]
-            if n > free:
-                raise CapacityError(f"cannot run {n} workers: without load_balance_hosts=random libpq connects every"
-                                    f" worker to the first server target_session_attrs={attrs} accepts, {host}"
-                                    f" ({'standby' if standby else 'primary'}), which can take {max(free, 0)} more"
-                                    " (it does not try the next host when a server has too many clients)")
-            return
-        total = sum(max(free, 0) for _, _, free in usable)
-        if n > total:
-            raise CapacityError(f"cannot run {n} workers: the servers target_session_attrs={attrs} accepts can take"
-                                f" {total} more connections ({named(usable)})")
-        short = [row for row in usable if row[2] < n]
-        if short:
-            self._notice(f"warning: {n} workers spread at random over {len(usable)} servers, and {named(short)} more"
-                         " is less than that: a worker refused there (too many clients) is not retried on another host")
+        refusal, warning = capacity_verdict(n, self.dsn, seen)
+        if refusal is not None:
+            raise CapacityError(refusal)
+        if warning is not None:
+            self._notice(warning)
 
     def info(self) -> dict[str, str]:
         """Where we are connected, from libpq (never includes the password).

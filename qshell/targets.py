@@ -84,6 +84,42 @@ def accepted(attrs: str, standbys: list[bool]) -> list[bool]:
     return [True] * len(standbys)
 
 
+def capacity_verdict(n: int, dsn: str, seen: list[tuple[str, bool, int]]) -> tuple[str | None, str | None]:
+    """(why ``n`` workers are refused, a warning), given each reachable server of the
+    multi-host ``dsn`` as (host, standby, connections it can still take), in host order.
+
+    libpq tries the next host when one cannot be reached or is not accepted, never when a
+    server has too many clients (53300): without ``load_balance_hosts=random`` every
+    worker goes to the first server ``target_session_attrs`` accepts, which must take all
+    N; with it, N must fit in their sum, and the servers that could not take N alone are
+    named in a warning (a worker refused there is not retried elsewhere)."""
+    attrs = session_attrs(dsn)
+    usable = [row for row, ok in zip(seen, accepted(attrs, [standby for _, standby, _ in seen]), strict=True) if ok]
+
+    def named(rows: list[tuple[str, bool, int]]) -> str:
+        return ", ".join(f"{host} ({'standby' if standby else 'primary'}) {max(free, 0)}" for host, standby, free in rows)
+
+    if not usable:
+        return f"cannot run {n} workers: no server target_session_attrs={attrs} accepts is reachable", None
+    if not load_balanced(dsn):
+        host, standby, free = usable[0]
+        if n > free:
+            return (f"cannot run {n} workers: without load_balance_hosts=random libpq connects every worker to the"
+                    f" first server target_session_attrs={attrs} accepts, {host} ({'standby' if standby else 'primary'}),"
+                    f" which can take {max(free, 0)} more (it does not try the next host when a server has too many"
+                    " clients)"), None
+        return None, None
+    total = sum(max(free, 0) for _, _, free in usable)
+    if n > total:
+        return (f"cannot run {n} workers: the servers target_session_attrs={attrs} accepts can take {total} more"
+                f" connections ({named(usable)})"), None
+    short = [row for row in usable if row[2] < n]
+    if short:
+        return None, (f"warning: {n} workers spread at random over {len(usable)} servers, and {named(short)} more is"
+                      " less than that: a worker refused there (too many clients) is not retried on another host")
+    return None, None
+
+
 def merge(base: str, target: str) -> str:
     """``target`` (conninfo words such as ``host=a,b load_balance_hosts=random``, or a
     whole URI) over the session's conninfo ``base``: what it does not name is kept.

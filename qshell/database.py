@@ -16,7 +16,7 @@ import gevent.lock
 import psycopg2
 from psycopg2 import extensions
 
-from .errors import CapacityError, ConnectionFailed, QshellError
+from .errors import CapacityError, ConnectionFailed, QshellError, one_line
 from .execute import POOLED, SERVER, _error_text, _Interrupted, conn_params, execute_on, settle
 from .results import QueryResult, Server, Status
 
@@ -252,7 +252,7 @@ class Database:
             raise
         except Exception as exc:  # sqlalchemy OperationalError wrapping libpq's text
             orig = getattr(exc, "orig", exc)
-            msg = " ".join(str(orig).split()) or type(orig).__name__
+            msg = one_line(str(orig)) or type(orig).__name__
             raise ConnectionFailed(f"connection to server failed: {msg}") from None
         if self._lost:
             self._lost = False
@@ -318,7 +318,7 @@ class Database:
             with gevent.Timeout(self.connect_timeout, ConnectionFailed(f"connection timed out after {self.connect_timeout:g} s")):
                 return self._connect_raw(dsn)
         except psycopg2.Error as exc:
-            raise ConnectionFailed(f"connection to server failed: {' '.join(str(exc).split())}") from None
+            raise ConnectionFailed(f"connection to server failed: {one_line(str(exc))}") from None
 
     def connect(self):
         """A new connection outside the pool on the same target and with the same fixed

@@ -17,6 +17,12 @@ class ExitStatus(IntEnum):
     SCRIPT_STOPPED = 3  # an error with --on-error-stop (or Ctrl-C in a script)
 
 
+def one_line(text: str) -> str:
+    """libpq's message on one line: its lines joined with "; " ("Connection refused; Is the
+    server running on that host…"), runs of white space as one space."""
+    return "; ".join(" ".join(line.split()) for line in str(text).splitlines() if line.strip())
+
+
 class QshellError(Exception):
     """A user-facing error: the message is one line, no traceback is shown."""
 

@@ -339,3 +339,14 @@ def test_include_reads_a_file_as_a_script_line_by_line(qshell, tmp_path):
         r = qshell(script, *args)
         assert r.code == 1 and "first" in r.out and "third" in r.out  # the bad line costs only itself
         assert f"qshell:{f}:2: invalid UTF-8" in r.err
+
+
+def test_libpqs_two_line_message_is_one_readable_line(qshell_proc):
+    """libpq says "Connection refused" and, on its next line, "Is the server running…":
+    one line for the user, the two parts told apart (they were run together with a space)."""
+    from tests.infra import free_port
+
+    r = qshell_proc("SELECT 1;\n", f"host=127.0.0.1 port={free_port()} dbname=x", use_dsn=False)
+    assert r.code == 2
+    assert len(r.err.strip().splitlines()) == 1
+    assert "Connection refused; Is the server running on that host" in r.err, r.err

@@ -65,6 +65,10 @@ def test_multiline_entry_ctrl_c_and_ctrl_d(term):
     term.expect_exact(PROMPT)
     term.sendline("SELECT 'kept' AS k;")
     term.expect("kept")
+    # the result, then the prompt after it: the prompt redrawn as the line is accepted also
+    # reads "postgres=>", and a Ctrl-D sent while the statement runs (the tty in cooked mode)
+    # is an end-of-file no one reads
+    term.expect(r"\(1 row\)")
     term.expect_exact(PROMPT)
     term.sendeof()  # Ctrl-D on an empty line
     term.expect(pexpect.EOF)
@@ -161,11 +165,10 @@ def test_sandbox_banner(tmp_path):
     child.expect("postgres=>")
     child.sendline("SELECT 'sandboxed' AS s;")
     child.expect("sandboxed")
+    # the result, then the next prompt (the accepted line's redraw also reads "postgres=>",
+    # and a Ctrl-D sent while the statement runs, the tty in cooked mode, is lost)
+    child.expect(r"\(1 row\)")
     child.expect("postgres=>")
-    # a Ctrl-D sent the instant the prompt is drawn can reach the tty while it is still in
-    # cooked mode (the line discipline turns it into an end-of-file no one reads, lost when
-    # the prompt enters raw mode); a person cannot type that fast, so wait for the prompt
-    time.sleep(1)
     child.sendeof()
     child.expect(pexpect.EOF)
     child.close()

@@ -75,12 +75,6 @@ _CAPACITY = ("SELECT current_setting('max_connections')::int,"
              " (SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend')::int")
 
 
-def describe_host(dsn: str) -> str:
-    """"host:port" of a one-host conninfo (what it names; libpq's defaults otherwise)."""
-    p = extensions.parse_dsn(dsn)
-    return f"{p.get('host', 'localhost')}:{p.get('port', '5432')}"
-
-
 @dataclass(frozen=True, slots=True)
 class Capacity:
     """What the server can still give: max_connections - reserved - open (+ ours, reused)."""
@@ -523,7 +517,7 @@ class Database:
         side connection of its own (which also serves the sampler there, so it counts as
         qshell's own), judged by ``targets.capacity_verdict``. Unreachable servers are left
         out (a notice names them); CapacityError when N cannot be served."""
-        from .targets import capacity_verdict
+        from .targets import capacity_verdict, label
 
         seen: list[tuple[str, bool, int]] = []  # (server, standby, connections available)
         for dsn in singles:
@@ -533,7 +527,7 @@ class Database:
                 cur.execute(_CAPACITY)
                 max_conn, reserved, open_ = (int(v) for v in cur.fetchone())
             except (psycopg2.Error, QshellError) as exc:
-                self._notice(f"note: {describe_host(dsn)} left out of the capacity check: {_error_text(exc)[0] if isinstance(exc, psycopg2.Error) else exc}")
+                self._notice(f"note: {label(dsn)} left out of the capacity check: {_error_text(exc)[0] if isinstance(exc, psycopg2.Error) else exc}")
                 continue
             server = self.server_of(conn)
             assert server is not None

@@ -314,12 +314,7 @@ def run_statement(conn, info: dict, sql: str, index: int, worker: int | None, ma
         if stream and streamable and not in_tx:
             head = mode.begin + "; " if wrapped and not pooled else ""
             if pooled:  # BEGIN and the pid first: a transaction of its own, on one backend
-                cur.execute(mode.begin_pid)
-                pid = int(cur.fetchone()[0])  # (values come as text: _keep_text)
-                lent_at = time.perf_counter() - run_start
-                told = info.get(ON_PID)
-                if told is not None:  # a load attributes samples by it while the query runs
-                    told(pid)
+                pid, lent_at = _begin_lent(cur, mode, info, run_start)
             closing = bool(info.pop(_CLOSE_PENDING, None))
             if closing:
                 head = f"CLOSE {_CURSOR}; " + head
@@ -360,12 +355,7 @@ def run_statement(conn, info: dict, sql: str, index: int, worker: int | None, ma
             if own_tx and _read_only_session_will_do(conn, mode, sql):
                 own_tx = False
             if own_tx and pooled:
-                cur.execute(mode.begin_pid)
-                pid = int(cur.fetchone()[0])  # (values come as text: _keep_text)
-                lent_at = time.perf_counter() - run_start
-                told = info.get(ON_PID)
-                if told is not None:  # a load attributes samples by it while the query runs
-                    told(pid)
+                pid, lent_at = _begin_lent(cur, mode, info, run_start)
             elif own_tx:
                 cur.execute(mode.begin)
             elif mode.timeout_ms and not in_tx and pooled:
@@ -554,7 +544,18 @@ def _declare(head: str, sql: str, hold: bool) -> str:
     return f"{head}DECLARE {_CURSOR} NO SCROLL CURSOR{' WITH HOLD' if hold else ''} FOR\n{sql}{_TAIL}"
 
 
-@lru_cache(maxsize=4096)
+def _begin_lent(cur, mode: TxMode, info: dict, run_start: float) -> tuple[int, float]:  # noqa: ANN001
+    """Behind a transaction pooler: ``BEGIN`` and the pid of the backend lent for this
+    transaction; (that pid, the run offset it was known at). ``info[ON_PID]`` hears it (a
+    load attributes samples by it while the query runs)."""
+    cur.execute(mode.begin_pid)
+    pid = int(cur.fetchone()[0])  # (values come as text: _keep_text)
+    told = info.get(ON_PID)
+    if told is not None:
+        told(pid)
+    return pid, time.perf_counter() - run_start
+
+
 def _read_only_session_will_do(conn, mode: TxMode, sql: str) -> bool:  # noqa: ANN001
     """Read only, nothing else asked, a statement that cannot run in a transaction block
     (VACUUM…), on a session whose default is read only (the server reports it): it runs
@@ -564,6 +565,7 @@ def _read_only_session_will_do(conn, mode: TxMode, sql: str) -> bool:  # noqa: A
             and conn.info.parameter_status("default_transaction_read_only") == "on")
 
 
+@lru_cache(maxsize=4096)
 def _plan(sql: str) -> tuple[str | None, bool]:
     """(why it is refused, whether it can stream through a cursor), once per SQL text."""
     return refuse_reason(sql), first_keyword(sql) in _CURSOR_KEYWORDS

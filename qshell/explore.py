@@ -397,6 +397,7 @@ class RunCommands(ShellHost):
         answering "does another replica help?". Every target is connected and its
         capacity checked before anything runs; the workers' connections are closed after."""
         from .connect import mask
+        from .session import where_to
         from .targets import merge
 
         if not texts:
@@ -414,7 +415,7 @@ class RunCommands(ShellHost):
                     dsn = merge(self.session.dsn, text)
                 except ValueError as exc:
                     raise UsageError(f"\\sweep: target {mask(text)!r}: {exc}") from None
-                same_user = _user(dsn) == _user(self.session.dsn)
+                same_user = where_to(dsn)[0] == where_to(self.session.dsn)[0]
                 db = Database(dsn, base._password if same_user else None)  # -W's password: only for the same user
                 db.on_notice = base.on_notice
                 dbs.append((db, mask(text)))
@@ -500,15 +501,6 @@ class RunCommands(ShellHost):
         else:
             self.write(render.compare_text(ka, a, kb, b, self.style()))
 
-
-def _user(dsn: str) -> str | None:
-    """The user a conninfo names (None: libpq's default, the same for both)."""
-    from psycopg2.extensions import parse_dsn
-
-    try:
-        return parse_dsn(dsn).get("user")
-    except Exception:  # noqa: BLE001 - not a conninfo: no user named
-        return None
 
 
 @contextmanager

@@ -44,7 +44,7 @@ class Session:
         # a password written in the new conninfo wins over the one typed for -W; the typed
         # one is reused only for the same user, host and port (as psql's \\c)
         explicit = password_in(" ".join(args)) is not None or any(map(password_in, args))
-        same = _where_to(self.dsn) == _where_to(dsn)
+        same = where_to(self.dsn) == where_to(dsn)
         return Session.open(dsn, None if explicit or not same else self.pool._password, self.sandbox)
 
     def set_readonly(self, on: bool) -> None:
@@ -86,7 +86,7 @@ class Session:
         self.pool.close()
 
 
-def _where_to(dsn: str) -> tuple[str | None, str | None, str | None]:
+def where_to(dsn: str) -> tuple[str | None, str | None, str | None]:
     """(user, host, port) a conninfo or URI names (None where it names none)."""
     from psycopg2.extensions import parse_dsn
 

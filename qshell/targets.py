@@ -60,6 +60,13 @@ def host_dsn(dsn: str, label: str) -> str:
     return extensions.make_dsn(**one)
 
 
+def label(dsn: str) -> str:
+    """"host:port" of a one-host conninfo, as ``results.Server`` names a server (libpq's
+    defaults where it names none); the inverse of ``host_dsn``."""
+    params = _params(dsn)
+    return f"{params.get('host', 'localhost')}:{params.get('port', '5432')}"
+
+
 def session_attrs(dsn: str) -> str:
     """``target_session_attrs`` of ``dsn`` (or ``PGTARGETSESSIONATTRS``; libpq's default ``any``)."""
     return _params(dsn).get("target_session_attrs") or os.environ.get("PGTARGETSESSIONATTRS") or "any"

@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass
 
 RETRYABLE = frozenset({"40001", "40P01"})  # serialization_failure, deadlock_detected
+_MAY_COMMIT = frozenset({"CALL", "DO"})  # a procedure or a DO block may COMMIT inside
 
 _CYCLE = re.compile(r"Process (\d+) waits for (\S+) on (.+?); blocked by process (\d+)\.")
 
@@ -57,6 +58,33 @@ def deadlock_pids(detail: str | None) -> list[tuple[int, str, str, int]]:
 def name_cycle(detail: str | None, who) -> tuple[tuple[str, str, str, str], ...]:  # noqa: ANN001
     """The DETAIL's cycle with each pid named by ``who(pid)`` (``#K``, else ``pid N``)."""
     return tuple((who(a) or f"pid {a}", mode, what, who(b) or f"pid {b}") for a, mode, what, b in deadlock_pids(detail))
+
+
+def retry_refusal(sql: str, in_transaction: bool = False) -> str | None:
+    """Why a failed ``sql`` must not run again, or None when it may: only a text whose
+    failure rolled everything back is retried — a single statement or ``\\;`` group with
+    no transaction control (a COMMIT inside would have committed the work before it) and,
+    unless qshell ran it inside a transaction of its own (``in_transaction``: a transaction
+    mode, where a COMMIT inside a procedure fails with 2D000), no CALL or DO (a procedure
+    or block may COMMIT inside)."""
+    from .execute import statements, tx_control
+    from .sqlsplit import first_keyword
+
+    control = tx_control(sql)
+    if control is not None:
+        return f"it contains {control}: work before the failure may be committed"
+    for stmt in statements(sql):
+        word = first_keyword(stmt)
+        if word in _MAY_COMMIT and not in_transaction:
+            return f"it contains {word}: a procedure or block may have committed work before the failure"
+    return None
+
+
+def not_retried(result, why: str):  # noqa: ANN001, ANN201 - results.QueryResult
+    """``result`` with a note saying why it was not retried."""
+    from dataclasses import replace
+
+    return replace(result, notices=result.notices + (f"qshell: not retried: {why}",))
 
 
 def merge_retry(first_start_s: float, final, tries: int):  # noqa: ANN001, ANN201 - results.QueryResult

@@ -104,6 +104,8 @@ class Database:
         self._pool: "QueuePool | None" = None
         self._size = 0
         self.session_settings: dict[str, str] = {}  # the user's session settings, given to every worker
+        self.run_settings: dict[str, str] = {}  # the run's own (its statement_timeout), over those
+        self._generation = 0  # counts runs (``new_run``): a connection is reset once per run
         self._monitor = None  # the side connection (sampler, catalog, capacity), outside the pool
         self._monitor_lock = gevent.lock.RLock()  # one greenlet at a time on it
         self.readonly = False  # every session default_transaction_read_only
@@ -265,38 +267,54 @@ class Database:
             raise
         return fairy
 
+    def new_run(self, settings: dict[str, str] | None = None) -> None:
+        """A run begins: every connection it checks out is reset first (``_give_settings``),
+        and gets the user's session settings and the run's own ``settings`` (its timeout)."""
+        self._generation += 1
+        self.run_settings = dict(settings or {})
+
     def _give_settings(self, fairy) -> None:  # noqa: ANN001
-        """Make the connection's session settings the user's (``session_settings``): what
-        the user SET, set_config'd or RESET since the last run reaches every worker.
+        """Put the connection in the user's session state, once per run (``new_run``):
+        ``DISCARD ALL`` (what an earlier run's staged queries left there goes: SET ROLE,
+        search_path, set_config, advisory locks, temp tables, prepared statements, LISTEN),
+        then what the user SET, set_config'd or SET ROLE in the session now, the read-only
+        default, and the run's own settings. Two round trips per worker per run.
+
+        Behind a transaction pooler a session statement would reach whichever backend the
+        pooler lent for it and stay there: nothing is sent, and the user is told.
 
         Raises QshellError when the server refuses one (the run does not start)."""
-        want = self.session_settings
-        have = fairy.info.get("qshell_settings", {})
-        if have == want:
+        if fairy.info.get("qshell_run") == self._generation:
             return
-        if want and self._behind_transaction_pooler():
-            # the SET would land on whichever server backend the pooler lent for it, and
-            # stay there for other clients: the workers go without, and the user is told
-            if self._settings_told != want:
-                self._settings_told = dict(want)
+        conn = fairy.dbapi_connection
+        want = dict(self.session_settings)
+        want.update(self.run_settings)
+        if fairy.info[POOLED]:
+            user_set = {k: v for k, v in self.session_settings.items()}
+            if user_set and self._settings_told != user_set:
+                self._settings_told = dict(user_set)
                 self._notice("warning: behind a transaction pooler the session's settings are not given to the workers"
-                             f" (set in this session: {', '.join(sorted(want))}); each staged query runs with the"
+                             f" (set in this session: {', '.join(sorted(user_set))}); each staged query runs with the"
                              " server's defaults; put what it needs in the query (set_config(name, value, true))")
+            fairy.info["qshell_run"] = self._generation
             return
-        parts = [f"RESET {name}" for name in have if name not in want]
-        params: list[str] = []
-        for name, value in want.items():
-            if have.get(name) != value:
-                parts.append("SELECT set_config(%s, %s, false)")
-                params.extend((name, value))
+        if self.readonly and conn not in self._lent:
+            want.setdefault("default_transaction_read_only", "on")
         try:
-            fairy.dbapi_connection.cursor().execute("; ".join(parts), params)
+            cur = conn.cursor()
+            cur.execute("DISCARD ALL")
+            if want:
+                # in the order given: superuser-only settings (pg_stat_statements.track) come
+                # before SET SESSION AUTHORIZATION / SET ROLE take the right to set them away
+                parts = ["SELECT set_config(%s, %s, false)"] * len(want)
+                cur.execute("; ".join(parts), [x for item in want.items() for x in item])
+            conn.notices.clear()
         except psycopg2.Error as exc:
-            if fairy.dbapi_connection.closed:
+            if conn.closed:
                 fairy.invalidate()
                 raise ConnectionFailed(f"connection to server was lost: {_error_text(exc)[0]}") from None
             raise QshellError(f"cannot give the workers the session's settings: {_error_text(exc)[0]}") from None
-        fairy.info["qshell_settings"] = dict(want)
+        fairy.info["qshell_run"] = self._generation
 
     def pooled_connections(self) -> int:
         """qshell's own open connections: the pool's, and the sampler's."""

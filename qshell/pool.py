@@ -7,8 +7,9 @@ an output queue and call ``task_done()``. ``run()`` joins the queue, then kills 
 workers. No prompt_toolkit, no tabulate: usable as a library once gevent has patched
 the process (``qshell.bootstrap()``).
 
-Rows are streamed from a server-side cursor in batches; only the first ``maxrows`` stay
-in memory, the true row count is always reported.
+Each staged text is sent as written, once (``execute.run_statement``); only the first
+``maxrows`` rows become Python values, the true row count is always reported. Each run
+starts its workers in the user's session state and nothing else (``Database.new_run``).
 """
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ import gevent
 from gevent.event import Event
 from gevent.queue import Empty, JoinableQueue, Queue
 
-from .conflicts import RETRYABLE, Deadlock, merge_retry, name_cycle
+from .conflicts import RETRYABLE, Deadlock, merge_retry, name_cycle, not_retried, retry_refusal
 from .database import Capacity, Database
 from .errors import ConnectionFailed, QshellError
 from .execute import (
@@ -33,6 +34,7 @@ from .execute import (
     refuse_reason,
     run_statement,
     settle,
+    stage_refusal,
 )
 from .results import Progress, QueryResult, RunResult, Status
 from .sampler import backends
@@ -149,6 +151,14 @@ class QueryPool:
         ``--max-tries``); each deadlock seen is kept for naming its queries."""
         first = result.start_s
         tries = 0
+        if self.retries:
+            why = retry_refusal(result.sql, self.mode.wraps)
+            if why is not None:  # its work may have been committed (or half of it): never run again
+                if result.sqlstate == "40P01":
+                    self.deadlocks_seen += 1
+                    if len(self.deadlocks) < MAX_DEADLOCKS:
+                        self._deadlock(result, False)
+                return not_retried(result, why)
         while True:
             retry = tries < self.retries and not self._stopping
             if result.sqlstate == "40P01":
@@ -205,6 +215,12 @@ class QueryPool:
         return Progress(now - self._start if self._start else 0.0, self.done, max(queued, 0), running)
 
     def _connect_all(self) -> list:
+        if self.mode.rollback:  # \\set tx rollback never commits: refused before anything runs
+            for i, sql in enumerate(self.queries, start=1):
+                reason = stage_refusal(sql, rollback=True)
+                if reason:
+                    raise QshellError(f"#{i}: {reason}")
+        self.db.new_run(self.mode.session)
         self.db.ensure_pool(self.pool_max)
 
         def attempt():

@@ -17,7 +17,7 @@ from .commands import Command
 from .connect import password_in, redact
 from .describe import DescribeCommands
 from .errors import ConnectionFailed, ExitStatus, OutputClosed, QshellError, UsageError
-from .execute import refuse_reason, stage_refusal
+from .execute import BATCH, refuse_reason, stage_refusal
 from .explore import RunCommands
 from .interrupt import sigint_calls
 from .loadview import LoadCommands
@@ -47,16 +47,22 @@ class _Quit(_Stop):
 class _RowPrinter:
     """A plain statement's rows, written as they come (``UserSession.execute``'s sink).
 
-    CSV: the header line, then every row (psql's ``--csv``; no footer). Tables: each batch
-    of up to 1000 rows (execute.BATCH) is aligned on its own and printed as a table of
-    its own, then one ``(N rows)`` footer; a result of at most 1000 rows is one table, as
-    before. Notices that arrive before a batch are printed before it."""
+    CSV: the header line, then every row (psql's ``--csv``; no footer). Tables: each chunk
+    of ``FETCH_COUNT`` rows (psql's variable; 1000 when it is 0) aligned on its own and
+    printed as a table of its own, as psql 18 prints them with ``FETCH_COUNT``, then one
+    ``(N rows)`` footer; a result of at most that many rows is one table, as psql prints
+    it. (psql without ``FETCH_COUNT`` aligns a bigger result as one table: a difference
+    kept for memory, each chunk's rows being Python values while it is printed.) Notices
+    that arrive before a batch are printed before it."""
 
     def __init__(self, shell: "Shell") -> None:
         self.shell = shell
         self.style = shell.style()
         self.started = False
         self.shown = False  # some table text was printed
+        fetch = shell.variables.get("FETCH_COUNT") or "0"
+        chunk = int(fetch) if fetch.strip().lstrip("-").isdigit() else 0
+        self.batch = chunk if chunk > 0 else BATCH  # rows per call; a table is aligned per chunk
 
     def __call__(self, columns, batch, notices) -> None:  # noqa: ANN001
         shell = self.shell
@@ -273,7 +279,7 @@ class Shell(RunCommands, SetCommands, DescribeCommands, ReportCommands, LoadComm
 
     # -- staging ------------------------------------------------------------------
     def _stage(self, sql: str) -> None:
-        reason = stage_refusal(sql)
+        reason = stage_refusal(sql, self.settings.tx == "rollback")
         if reason:
             raise UsageError(reason)
         self.staged.append(sql)
@@ -317,7 +323,7 @@ class Shell(RunCommands, SetCommands, DescribeCommands, ReportCommands, LoadComm
         # leading comments (a file's header, a note above a statement) are not staged
         statements = [strip_comments_head(s) for s in statements if strip_comments_head(s)]
         for sql in statements:
-            reason = stage_refusal(sql)
+            reason = stage_refusal(sql, self.settings.tx == "rollback")
             if reason:
                 raise UsageError(f"{label}: {reason}; nothing staged")
         self.staged.extend(statements)
@@ -397,7 +403,8 @@ class Shell(RunCommands, SetCommands, DescribeCommands, ReportCommands, LoadComm
             self.write(sql)  # psql -e: the statement as sent, before its result
         printer = self._row_printer() if show else None
         with sigint_calls(user.cancel):
-            q = user.execute(sql, maxrows=self.settings.maxrows if maxrows is None else maxrows, sink=printer)
+            q = user.execute(sql, maxrows=self.settings.maxrows if maxrows is None else maxrows, sink=printer,
+                             batch=printer.batch if printer is not None else BATCH)
         if user.cancelled:
             self.notice("Cancel request sent")
         self.context.std_strings = user.std_strings()
@@ -688,7 +695,7 @@ class Shell(RunCommands, SetCommands, DescribeCommands, ReportCommands, LoadComm
                 statements.append(parts.rest.strip())
             if parts.open_construct or len(statements) != 1:
                 raise UsageError(f"\\e {k}: the file must hold exactly one complete statement; staged query {k} unchanged")
-            reason = stage_refusal(statements[0])
+            reason = stage_refusal(statements[0], self.settings.tx == "rollback")
             if reason:
                 raise UsageError(reason)
             self.staged[k - 1] = statements[0]

@@ -18,9 +18,8 @@ from typing import Callable
 import psycopg2
 from psycopg2 import extensions
 
-from .execute import NO_PID, _Interrupted, close_cursor, conn_params, run_statement
+from .execute import BATCH, NO_PID, _Interrupted, conn_params, run_statement
 from .results import QueryResult
-from .sqlsplit import split, strip_comments_head
 
 # GUC names qshell passes on to the workers (and only these: they are used unquoted)
 _GUC_NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_.")
@@ -200,18 +199,15 @@ class UserSession:
         return out
 
     # -- running ------------------------------------------------------------------------
-    def execute(self, sql: str, maxrows: int = 100, sink=None) -> QueryResult:  # noqa: ANN001
+    def execute(self, sql: str, maxrows: int = 100, sink=None, batch: int = BATCH) -> QueryResult:  # noqa: ANN001
         """Run one statement as typed; its errors come back in the result (a lost
         connection too: ``alive`` is then False).
 
-        Without ``sink`` the statement is sent exactly as typed and its whole result is
-        held client-side, as psql does; the first ``maxrows`` rows are kept. With
-        ``sink(columns, batch, notices)`` every row goes to the sink batch by batch and
-        none is kept; outside a transaction a row-returning statement (SELECT, WITH,
-        VALUES, TABLE) then runs through a server-side cursor (``DECLARE … NO SCROLL
-        CURSOR WITH HOLD``, one ``FETCH`` of 1000 rows at a time, closed right after),
-        so memory stays bounded whatever the result's size. Inside the user's
-        transaction it runs as typed (a failed DECLARE would abort the transaction).
+        The statement is sent exactly as typed, once, and its whole result is held by
+        libpq, as psql holds it (with ``FETCH_COUNT`` psql 18 reads it in chunks of the
+        same statement, sent as typed too; psycopg2 has no chunked mode, so qshell still
+        holds it whole); the first ``maxrows`` rows are kept. With ``sink(columns, rows,
+        notices)`` every row goes to the sink ``batch`` rows at a time and none is kept.
 
         Raises ConnectionFailed when there is no connection and none can be made."""
         if not self.alive:
@@ -221,25 +217,12 @@ class UserSession:
             self._custom.add((m.group(1) or m.group(2)).lower())
         start = time.perf_counter()
         try:
-            # behind a pooler a FETCH after the first could reach another backend: as typed
-            result = run_statement(self.conn, self._info, sql, 0, None, maxrows, start, 0.0,
-                                   stream=sink is not None and not self._lent and _one_statement(sql), sink=sink)
+            result = run_statement(self.conn, self._info, sql, 0, None, maxrows, start, 0.0, sink=sink, batch=batch)
         except _Interrupted as stop:  # a KeyboardInterrupt reached the wait: cancelled on the server
             result = stop.result
-        finally:
-            self._close_cursor()
         if self.alive and not self.transaction_state and _CHANGES_SETTINGS.search(sql):
             self._snapshot = self._read_settings()  # before a BEGIN can hide them from the next run
         return result
-
-    def _close_cursor(self) -> None:
-        """Close the held cursor a streamed statement left: nothing of qshell's stays open
-        in the user's session (pg_cursors) once the statement is done."""
-        try:
-            if self.alive and not self.transaction_state:
-                close_cursor(self.conn, self._info)
-        except psycopg2.Error:
-            pass  # a connection lost by now: the next statement reports it
 
     @property
     def cancelled(self) -> bool:
@@ -275,9 +258,3 @@ class UserSession:
             self.conn.close()
         self.conn = None
 
-
-def _one_statement(sql: str) -> bool:
-    """``sql`` holds one statement (not several joined by psql's ``\\;``), so that it can
-    run through a cursor."""
-    parts = split(sql)
-    return len(parts.statements) + bool(strip_comments_head(parts.rest)) == 1

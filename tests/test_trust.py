@@ -437,20 +437,20 @@ def _session_killed(dsn: str, tmp_path: Path, first: str, state: str) -> tuple[i
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=clean_env())
     proc.stdin.write(first.encode() + b"\n")
     proc.stdin.flush()
-    # in a script a row-returning statement runs as DECLARE … FOR <it>; FETCH …, then CLOSE
-    where = ("application_name = 'qshell_kill_me' AND state = %s AND (query = %s"
-             " OR (state = 'active' AND query LIKE '%%' || %s || '%%') OR (state = 'idle' AND query = 'CLOSE qshell_c'))")
+    # the statement is sent as typed (its ";" included), as psql sends it
+    where = ("application_name = 'qshell_kill_me' AND state = %s AND (query = %s OR query = %s || ';'"
+             " OR (state = 'active' AND query LIKE '%%' || %s || '%%'))")
     conn = psycopg2.connect(dsn)
     conn.autocommit = True
     try:
         cur = conn.cursor()
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
-            cur.execute(f"SELECT count(*) FROM pg_stat_activity WHERE {where}", (state, first.rstrip(";"), first.rstrip(";")))
+            cur.execute(f"SELECT count(*) FROM pg_stat_activity WHERE {where}", (state, first.rstrip(";"), first.rstrip(";"), first.rstrip(";")))
             if cur.fetchone()[0]:
                 break
             time.sleep(0.02)
-        cur.execute(f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE {where}", (state, first.rstrip(";"), first.rstrip(";")))
+        cur.execute(f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE {where}", (state, first.rstrip(";"), first.rstrip(";"), first.rstrip(";")))
         assert cur.fetchall() == [(True,)]
     finally:
         conn.close()

@@ -34,7 +34,8 @@ def test_bench_tiny_run_writes_a_well_formed_record(dsn, tmp_path):
         assert abs(m["ratio"] - m["wall_ms"] / m["bound_ms"]) < 0.05
     assert [r["n"] for r in cases["seed"]["rows"]] == [1, 2, 3, 5]
     assert cases["seed"]["rows"][0]["speedup"] == 1.0
-    assert cases["memory"]["peak_mb"] >= cases["memory"]["idle_peak_mb"] > 0
+    assert cases["memory"]["peak_mb"] >= cases["memory"]["idle_peak_mb"] > 0 and cases["memory"]["psql_peak_mb"] > 0
+    assert abs(cases["memory"]["vs_psql"] - cases["memory"]["peak_mb"] / cases["memory"]["psql_peak_mb"]) < 0.02
     assert set(cases["scaling"]) == {"200", "2000", "10000"}
     assert cases["processes"]["qshell_process_ms"] > 0 and cases["processes"]["process_ratio"] > 0
     st = cases["startup"]
@@ -49,7 +50,7 @@ def test_bench_tiny_run_writes_a_well_formed_record(dsn, tmp_path):
     assert h["runs"] == 3 and h["queries_per_run"] == 500 and h["history_mb"] > 0
     assert h["empty_s"] > 0 and h["full_s"] > 0 and h["ratio"] > 0
     assert set(rec["targets"]) == {"throughput_ratio_n8", "throughput_ratio_n32", "makespan_ratio", "processes_ratio",
-                                   "process_whole_ratio", "startup_s", "memory_growth_mb", "e2e_ratio", "history_ratio"}
+                                   "process_whole_ratio", "startup_s", "memory_vs_psql", "e2e_ratio", "history_ratio"}
     for t in rec["targets"].values():
         assert isinstance(t["met"], bool)
     readme = (hist / "README.md").read_text()

@@ -193,16 +193,21 @@ def plans_of(entries: Iterable[Entry]) -> list[LoggedPlan]:
 
 
 # -- the user's text --------------------------------------------------------------------------
+# a piece that is transaction control alone (``… \\; COMMIT``): qshell's own BEGIN / COMMIT /
+# ROLLBACK are the same words, so such a piece tells nothing of where the user's text went
+_BARE_TX = re.compile(r"(?:BEGIN|START\s+TRANSACTION|COMMIT|END|ROLLBACK|ABORT)(?:\s+(?:WORK|TRANSACTION))?", re.I)
+
+
 def pieces(text: str) -> list[str]:
     """The parts of a user's text a statement received may hold: each statement of a
     ``\\;`` group (psql's ``;`` that does not end the query), without the ``;`` and blanks
-    around it."""
+    around it; a piece that is only a transaction-control word (``COMMIT``) is left out."""
     out = []
     for part in text.split("\\;"):
         part = part.strip()
         while part.endswith(";"):
             part = part[:-1].rstrip()
-        if part:
+        if part and not _BARE_TX.fullmatch(part):
             out.append(part)
     return out
 
@@ -327,7 +332,8 @@ class LoggedServer:
         def seen() -> bool:
             return any(e.app == FLUSH_APP and marker in e.message for e in self._read())
 
-        wait_for(seen, timeout, "the marker statement in the server log", self._file())
+        if wait_until(seen, timeout, step=0.005) is None:
+            raise RuntimeError(f"the marker statement is not in the server log {self._file()} after {timeout:g} s")
 
     def entries(self) -> list[Entry]:
         """Every record of the log, flushed first."""

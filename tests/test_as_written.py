@@ -68,7 +68,7 @@ def _listing(db, app: str) -> str:  # noqa: ANN001
     lines = [f"  [{r.pid}]{' ERROR' if r.failed else ''} {r.text!r}" for r in db.received(app)]
     if len(lines) > 80:
         lines = lines[:20] + [f"  … {len(lines) - 40} more …"] + lines[-20:]
-    return "every statement the server received from qshell:\n" + "\n".join(lines)
+    return f"every statement the server received from {app}:\n" + "\n".join(lines)
 
 
 def check_once_as_written(db, app: str, texts: list[str], tries: dict[str, int] | None = None,  # noqa: ANN001
@@ -95,11 +95,29 @@ def check_once_as_written(db, app: str, texts: list[str], tries: dict[str, int] 
     return found
 
 
-def neighbours(db, app: str, r) -> tuple[str | None, str | None]:  # noqa: ANN001
-    """The statements received just before and just after ``r`` on its backend."""
-    mine = [x for x in db.received(app) if x.pid == r.pid]
+def neighbours(received: list, r) -> tuple[str | None, str | None]:  # noqa: ANN001
+    """The statements received (of ``received``) just before and just after ``r`` on its backend."""
+    mine = [x for x in received if x.pid == r.pid]
     i = next(k for k, x in enumerate(mine) if x.seq == r.seq)
     return (mine[i - 1].text if i > 0 else None, mine[i + 1].text if i + 1 < len(mine) else None)
+
+
+def check_between_begin_and_end(db, app: str, found: dict[str, list], end: str, serializable: bool = False) -> None:  # noqa: ANN001
+    """Each text received (``found``, from ``check_once_as_written``) has, on its backend,
+    just before it a ``BEGIN [ISOLATION LEVEL …]`` alone (``SERIALIZABLE`` when asked) and
+    just after it ``end`` (``COMMIT`` / ``ROLLBACK``) alone."""
+    problems = []
+    everything = db.received(app)
+    for t, received in found.items():
+        for mine in received:
+            before, after = neighbours(everything, mine)
+            if before is None or not BEGIN.fullmatch(before):
+                problems.append(f"{as_written(t)!r}: before it on its backend {before!r}, not a BEGIN alone")
+            elif serializable and "ISOLATION LEVEL SERIALIZABLE" not in before.upper():
+                problems.append(f"{as_written(t)!r}: begun by {before!r}, not at ISOLATION LEVEL SERIALIZABLE")
+            if after is None or not END.fullmatch(after) or after.rstrip(";").upper() != end:
+                problems.append(f"{as_written(t)!r}: after it on its backend {after!r}, not {end} alone")
+    assert not problems, "\n".join(problems) + "\n" + _listing(db, app)
 
 
 @pytest.fixture
@@ -182,18 +200,8 @@ def test_staged_texts_in_a_transaction_mode_come_between_begin_and_its_end(logge
     (run,) = staged_records(r.out)
     assert [q["status"] for q in run] == ["ok"] * len(STAGED), run
     found = check_once_as_written(db, app, STAGED)
-    problems = []
-    for t in STAGED:
-        (mine,) = found[t]
-        before, after = neighbours(db, app, mine)
-        if before is None or not BEGIN.fullmatch(before):
-            problems.append(f"{as_written(t)!r}: before it on its backend {before!r}, not a BEGIN alone")
-        elif mode == "serializable" and "ISOLATION LEVEL SERIALIZABLE" not in before.upper():
-            problems.append(f"{as_written(t)!r}: begun by {before!r}, not at ISOLATION LEVEL SERIALIZABLE")
-        want = "ROLLBACK" if mode == "tx-rollback" else "COMMIT"
-        if after is None or not END.fullmatch(after) or after.rstrip(";").upper() != want:
-            problems.append(f"{as_written(t)!r}: after it on its backend {after!r}, not {want} alone")
-    assert not problems, "\n".join(problems) + "\n" + _listing(db, app)
+    check_between_begin_and_end(db, app, found, "ROLLBACK" if mode == "tx-rollback" else "COMMIT",
+                                serializable=mode == "serializable")
     assert db.query("SELECT v FROM st WHERE id = 1") == [(0 if mode == "tx-rollback" else 1,)]
 
 
@@ -406,7 +414,9 @@ def test_item6_no_session_state_of_a_run_is_seen_by_the_next(logged_server, run_
     """Item 6: one ``\\go`` of staged ``SET ROLE``, ``SET search_path``, ``set_config(…,
     false)``, ``pg_advisory_lock``, ``CREATE TEMP TABLE``, ``PREPARE``; then ``\\clear`` and a
     second ``\\go`` on as many workers reading all of it: none of the first run's state is
-    seen, and afterwards no backend of qshell's but the user's session holds an advisory lock."""
+    seen, and afterwards no backend of qshell's but the user's session holds an advisory lock.
+    What the user's own session SET (``work_mem``, a custom ``app.y``) reaches the workers
+    of the second run all the same (README: the workers are given the session's settings)."""
     role = f"r6_{secrets.token_hex(3)}"
     db = logged_server.database("item6", setup=f"CREATE ROLE {role}; CREATE SCHEMA s6 AUTHORIZATION {role};")
     app = app_name("qshell-item6")
@@ -416,23 +426,25 @@ def test_item6_no_session_state_of_a_run_is_seen_by_the_next(logged_server, run_
             " coalesce(current_setting('app.x', true), '') AS x,"
             " (SELECT count(*) FROM pg_prepared_statements) AS prepared,"
             " (SELECT count(*) FROM pg_class WHERE relname = 'tmp6' AND relpersistence = 't') AS temps,"
-            " (SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()) AS locks")
+            " (SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()) AS locks,"
+            " current_setting('work_mem') AS wm, current_setting('app.y', true) AS y")
     held = ("SELECT count(*) AS held FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid"
             " WHERE l.locktype = 'advisory' AND a.application_name = current_setting('application_name')"
             " AND l.pid <> pg_backend_pid();\n")
-    script = add_lines(first) + f"\\go {len(first)}\n\\clear\n" + add_lines([read] * len(first)) + f"\\go {len(first)}\n" + held
+    mine = "SET work_mem = '7MB';\nSELECT set_config('app.y', 'from-user', false);\n"
+    script = mine + add_lines(first) + f"\\go {len(first)}\n\\clear\n" + add_lines([read] * len(first)) + f"\\go {len(first)}\n" + held
     r = run_qshell(script, db.dsn(app), "--format", "json")
     assert r.code == 0, r.err
     one, two = staged_records(r.out)
     assert [q["status"] for q in one] == ["ok"] * len(first), one
     assert len({q["pid"] for q in one}) == len(first)  # each on a backend of its own
     default_path = db.query("SHOW search_path")[0][0]
-    want = ["postgres", default_path, "", "0", "0", "0"]
+    want = ["postgres", default_path, "", "0", "0", "0", "7MB", "from-user"]
     seen = [q["rows"][0] for q in two]
     assert all(q["status"] == "ok" for q in two), two
     stale = [row for row in seen if [str(v) for v in row] != want]
-    assert not stale, f"the second run saw the first run's state (u, search_path, app.x, prepared, temps, locks): {stale}"
-    (after,) = [rec for rec in records(r.out) if rec.get("type") == "statement"]
+    assert not stale, f"the second run saw the first run's state (u, search_path, app.x, prepared, temps, locks, work_mem, app.y): {stale}"
+    (after,) = [rec for rec in records(r.out) if rec.get("type") == "statement" and rec["sql"].startswith("SELECT count(*) AS held")]
     assert after["rows"] == [["0"]], f"advisory locks still held by qshell's backends: {after['rows']}"
 
 
@@ -465,6 +477,23 @@ def test_the_oracle_finds_the_user_text_in_what_holds_it():
     assert holds_user_text("DECLARE c CURSOR FOR\nSELECT  1 AS tag\n; FETCH 1 FROM c", ["SELECT 1 AS tag"])
     assert holds_user_text("EXPLAIN SELECT 'b' /* x */", ["SELECT 'a' \\; SELECT 'b' /* x */;"])
     assert not holds_user_text("SELECT 1", ["SELECT 2 AS tag"])
+    assert not holds_user_text("COMMIT", ["INSERT INTO t VALUES (1) \\; COMMIT \\; SELECT 'tag'"])
+    assert holds_user_text("INSERT INTO t VALUES (1) ; COMMIT", ["INSERT INTO t VALUES (1) \\; COMMIT"])
     assert same_text("SELECT 'a' ; SELECT 'b';", "SELECT 'a' \\; SELECT 'b'")
     assert not same_text("BEGIN; SELECT 'a'", "SELECT 'a'")
     assert as_written("  SELECT 1 \\; SELECT 2 ;  ") == "SELECT 1 ; SELECT 2"
+
+
+def test_the_oracle_passes_a_client_that_sends_each_text_as_written(logged_server):
+    """The checks can pass: psql sending the staged texts itself, each between ``BEGIN
+    ISOLATION LEVEL SERIALIZABLE`` and ``COMMIT``, is what they ask of qshell."""
+    db = logged_server.database("oracle_self", setup=STAGED_SETUP)
+    app = app_name("psql-self")
+    p = logged_server.psql("".join(f"BEGIN ISOLATION LEVEL SERIALIZABLE;\n{t};\nCOMMIT;\n" for t in STAGED), db.dsn(app))
+    assert p.code == 0 and "ERROR" not in p.err, p.err
+    found = check_once_as_written(db, app, STAGED)
+    check_between_begin_and_end(db, app, found, "COMMIT", serializable=True)
+    with pytest.raises(AssertionError, match="not ROLLBACK alone"):
+        check_between_begin_and_end(db, app, found, "ROLLBACK")
+    with pytest.raises(AssertionError, match="received as written 1 times, not 2"):
+        check_once_as_written(db, app, STAGED, tries={STAGED[0]: 2})

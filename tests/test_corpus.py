@@ -30,17 +30,10 @@ is never hidden):
 
 * ``QSHELL_OWN``: qshell's own statements, found by running the corpus and reading the
   log: ``RESET DateStyle; SELECT pg_backend_pid(), pg_is_in_recovery()`` once per connection, the settings snapshot after a statement
-  that may change settings, ``CLOSE qshell_c`` after a streamed statement; and two more
-  that qshell sends only in cases this corpus does not reach (``FETCH FORWARD 1000``
-  for results beyond 1000 rows, the ``pg_cursors`` check after a failed ``CLOSE;
-  DECLARE``). Each must match a whole statement. psycopg2's own ``SET DATESTYLE TO
-  'ISO'`` is not filtered: psycopg2 sends it only when the server's DateStyle is not
-  ISO, and this server's is.
-* ``QSHELL_CURSOR``: qshell streams a row-returning statement through a cursor, sending
-  ``DECLARE qshell_c NO SCROLL CURSOR WITH HOLD FOR\\n<S>\\n; FETCH FORWARD 1000 FROM
-  qshell_c``. That is counted as ``<S>``, the user's statement exactly as embedded. When
-  the server refused the DECLARE while parsing it and qshell sent ``<S>`` plainly right
-  after (execute.py ``_declarable_refusal``), the pair counts once.
+  that may change settings. Each must match a whole statement. psycopg2's own ``SET
+  DATESTYLE TO 'ISO'`` is not filtered: psycopg2 sends it only when the server's
+  DateStyle is not ISO, and this server's is. Nothing else is rewritten: qshell sends
+  each statement as typed, once (no cursor around it), so the rest is compared as it is.
 * ``COPY … FROM stdin`` with inline data: psql runs it, qshell refuses it (with a
   message) and skips its data through ``\\.``, as its README says. psql's
   ``COPY … FROM stdin`` statements are taken out of psql's list (a COPY that qshell sent
@@ -112,14 +105,8 @@ QSHELL_OWN: list[tuple[re.Pattern[str], str]] = [
                 r" UNION ALL SELECT 'role', current_setting\('role'\)"
                 r" UNION ALL SELECT n, current_setting\(n, true\) FROM unnest\((?:'\{\}'|ARRAY\[[^\]]*\])::text\[\]\) n"),
      "usersession.py _SETTINGS_SQL: the session's settings, read after a statement that may change them"),
-    (re.compile(r"CLOSE qshell_c"), "execute.py close_cursor: the cursor of a streamed statement, closed"),
-    (re.compile(r"FETCH FORWARD 1000 FROM qshell_c"), "execute.py: the next batch of a streamed statement (not seen here)"),
-    (re.compile(r"SELECT 1 FROM pg_cursors WHERE name = 'qshell_c'"),
-     "execute.py _still_open: after a failed CLOSE + DECLARE, whether the cursor is open (not seen here)"),
+
 ]
-# a statement streamed through qshell's cursor (execute.py _declare): group 1 is the user's statement
-QSHELL_CURSOR = re.compile(r"(?:CLOSE qshell_c; )?DECLARE qshell_c NO SCROLL CURSOR(?: WITH HOLD)? FOR\n(.*)\n"
-                           r"; FETCH FORWARD 1000 FROM qshell_c", re.S)
 # psql's COPY ... FROM stdin (qshell refuses these by design)
 COPY_FROM_STDIN = re.compile(r"\s*COPY\b.*?\bFROM\s+STDIN\b", re.I | re.S)
 
@@ -196,20 +183,8 @@ def statements_of(records: list[Record], db: str) -> tuple[list[Sent], set[str]]
 
 
 def qshell_statements(sent: list[Sent]) -> list[str]:
-    """qshell's statements as the user's: its own left out, its cursor taken off (see above)."""
-    out: list[str] = []
-    for i, s in enumerate(sent):
-        if any(p.fullmatch(s.text) for p, _ in QSHELL_OWN):
-            continue
-        m = QSHELL_CURSOR.fullmatch(s.text)
-        if m:
-            inner = m.group(1)
-            if s.failed and i + 1 < len(sent) and sent[i + 1].text == inner:
-                continue  # refused while parsing, sent again plainly: that one counts
-            out.append(inner)
-        else:
-            out.append(s.text)
-    return out
+    """qshell's statements as the user's: its own left out (see above), nothing rewritten."""
+    return [s.text for s in sent if not any(p.fullmatch(s.text) for p, _ in QSHELL_OWN)]
 
 
 def psql_statements(sent: list[Sent]) -> list[str]:
@@ -433,7 +408,7 @@ def test_qshell_takes_its_application_name_from_PGAPPNAME(runs):
 
 def test_the_log_is_read_as_the_server_wrote_it():
     """The rules above on a log written by hand: records and their tab-led lines, a
-    statement only an ERROR shows, qshell's cursor and its own statements."""
+    statement only an ERROR shows, qshell's own statements."""
     p = "@@t@@ "
     log = "\n".join([
         "2026-01-01 00:00:00 UTC [1] LOG:  database system is ready to accept connections",
@@ -446,26 +421,19 @@ def test_the_log_is_read_as_the_server_wrote_it():
         f"{p}7 s.7 [psql-x] db1 STATEMENT:  SELECT 1/0;",
         f"{p}8 s.8 [other] db2 LOG:  statement: SELECT 'another database'",
         f"{p}9 s.9 [qshell-x] db3 LOG:  statement: RESET DateStyle; SELECT pg_backend_pid(), pg_is_in_recovery()",
-        f"{p}9 s.9 [qshell-x] db3 LOG:  statement: DECLARE qshell_c NO SCROLL CURSOR WITH HOLD FOR",
-        "\tSELECT 'a\r",
-        "\tb'",
-        "\t; FETCH FORWARD 1000 FROM qshell_c",
-        f"{p}9 s.9 [qshell-x] db3 LOG:  statement: CLOSE qshell_c",
-        f"{p}9 s.9 [qshell-x] db3 ERROR:  syntax error at or near \":\"",
-        f"{p}9 s.9 [qshell-x] db3 STATEMENT:  DECLARE qshell_c NO SCROLL CURSOR WITH HOLD FOR",
-        "\tSELECT :x",
-        "\t; FETCH FORWARD 1000 FROM qshell_c",
+        f"{p}9 s.9 [qshell-x] db3 LOG:  statement: SELECT 'a\r",
+        "\tb';",
         f"{p}9 s.9 [qshell-x] db3 ERROR:  syntax error at or near \":\"",
         f"{p}9 s.9 [qshell-x] db3 STATEMENT:  SELECT :x",
         "",
     ])
     records = parse_log(log, p)
-    assert len(records) == 14
+    assert len(records) == 11
     psql, apps = statements_of(records, "db1")
     assert apps == {"psql-x"}
     assert [(s.text, s.failed) for s in psql] == [("SELECT 1,\n\t2;", False), ("SELEC 1;", True), ("SELECT 1/0;", True)]
     qshell, apps = statements_of(records, "db3")
     assert apps == {"qshell-x"}
-    assert qshell_statements(qshell) == ["SELECT 'a\r\nb'", "SELECT :x"]
+    assert qshell_statements(qshell) == ["SELECT 'a\r\nb';", "SELECT :x"]
     copy = [Sent("COPY t FROM stdin;"), Sent("copy t (a) from STDIN with (format csv);"), Sent("COPY t TO stdout;")]
     assert psql_statements(copy) == ["COPY t TO stdout;"]

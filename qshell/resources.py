@@ -338,7 +338,8 @@ class Tracker:
     def __init__(self, db: Database, found: Probe, known: dict[str, int | str], rollback: bool = False) -> None:
         self.db = db
         self.probe = found
-        # text -> queryid or a lasting reason for none, kept by the shell across runs (cleared after DDL)
+        # text -> queryid or a lasting reason for none, kept by the shell across runs (a queryid
+        # for which a run recorded nothing is dropped: planned again at the next run)
         self.known = known
         self.rollback = rollback  # \set tx rollback: a SELECT's cursor is dropped, not recorded
         self.ids: dict[str, int | str] = {}  # text -> queryid, or why it has none

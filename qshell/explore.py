@@ -178,8 +178,9 @@ class RunCommands(ShellHost):
     # -- why is it slow: resources (resources.py) and plans (plans.py) -------------------
     def _resources_before(self, queries: tuple[str, ...], n: int) -> Tracker | None:
         """With ``\\set resources`` on (or auto and usable): the workers get
-        ``pg_stat_statements.track = all`` when needed, the texts their queryids and the
-        first snapshot is taken (before the wall). None when off or not usable (said once)."""
+        ``pg_stat_statements.track = all`` when needed, the texts their queryids (planned,
+        read only, never executed, briefly: see resources.plan_texts) and the first
+        snapshot is taken (before the wall). None when off or not usable (said once)."""
         db = self.session.pool
         want = self.settings.resources
         found: Probe | None = None
@@ -191,7 +192,7 @@ class RunCommands(ShellHost):
             else:
                 found = resources.probe(db)
                 self._res_probe = (target, found)
-                self._res_ids: dict[str, int | None] = {}
+                self._res_ids: dict[str, int | str] = {}
             if not found.usable:
                 if not self.__dict__.get("_res_warned"):
                     self._res_warned = True
@@ -201,7 +202,7 @@ class RunCommands(ShellHost):
         db.session_settings = resources.session_settings(db.session_settings, found is not None and found.set_track)
         if found is None:
             return None
-        tracker = resources.Tracker(db, found, self._res_ids)
+        tracker = resources.Tracker(db, found, self._res_ids, rollback=self.settings.tx == "rollback")
         tracker.before(queries, n)
         return tracker
 

@@ -1,14 +1,17 @@
 """Plans under concurrency (``\\set explain analyze``).
 
-Each staged statement EXPLAIN takes (SELECT, WITH, VALUES, TABLE, INSERT, UPDATE,
-DELETE, MERGE) is sent as ``EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) <sql>``: it is
-executed — a data-modifying statement too, and committed unless ``\\set tx rollback`` —
-and its plan comes back instead of its rows. The result keeps the statement's own text;
-its ``plan`` holds the key figures: execution and planning time, rows, the top plan
-nodes, buffers and temp I/O (the top node's, which include its children's), and the
-parallel workers planned and launched, summed over the plan's Gather / Gather Merge
-nodes (``max_parallel_workers`` is shared by every session: at N=8 some get none).
-Other statements run as they are, without a plan.
+Each staged text of one statement EXPLAIN takes (SELECT, WITH, VALUES, TABLE, INSERT,
+UPDATE, DELETE, MERGE) is sent, in its run and instead of the text, as ``EXPLAIN
+(ANALYZE, BUFFERS, FORMAT JSON) <sql>``: it is executed once, there and only there — a
+data-modifying statement too, committed unless ``\\set tx rollback`` — and its plan comes
+back instead of its rows. Nothing is planned or executed before the run. The result
+keeps the statement's own text; its ``plan`` holds the key figures: execution and
+planning time, rows, the top plan nodes, buffers and temp I/O (the top node's, which
+include its children's), and the parallel workers planned and launched, summed over the
+plan's Gather / Gather Merge nodes (``max_parallel_workers`` is shared by every session:
+at N=8 some get none). Other texts run as they are, without a plan, and say why
+(``no_plan``): a utility statement, or several statements (a ``\\;`` group: the
+simple-query protocol would EXPLAIN only the first and run the others plainly).
 """
 from __future__ import annotations
 
@@ -16,8 +19,7 @@ import json
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
-from .resources import EXPLAINABLE, compact
-from .sqlsplit import first_keyword
+from .resources import compact, refusal
 
 if TYPE_CHECKING:  # pragma: no cover
     from .results import QueryResult
@@ -64,11 +66,13 @@ class Plan:
 
 
 def explainable(sql: str) -> bool:
-    return first_keyword(sql) in EXPLAINABLE
+    """One statement (the lexer says), of a kind EXPLAIN takes."""
+    return refusal(sql) is None
 
 
 def wrap(queries: Sequence[str]) -> list[str]:
-    """What the workers are sent: each explainable statement inside EXPLAIN ANALYZE."""
+    """What the workers are sent: each explainable statement inside EXPLAIN ANALYZE, in
+    place of the statement (the others as they are)."""
     return [PREFIX + q if explainable(q) else q for q in queries]
 
 
@@ -119,11 +123,13 @@ def summarize(doc: Any) -> Plan:
 
 def unwrap(results: Iterable[QueryResult], queries: Sequence[str]) -> list[QueryResult]:
     """Results of wrapped statements as results of the statements themselves: the staged
-    text, the plan's figures, its top node's row count, no rows (EXPLAIN returned a plan)."""
+    text, the plan's figures, its top node's row count, no rows (EXPLAIN returned a plan).
+    The others (this run's own results) get their ``no_plan``, in place."""
     out = []
     for q in results:
         original = queries[q.index - 1] if 0 < q.index <= len(queries) else q.sql
         if q.sql == original:  # not wrapped
+            q.no_plan = refusal(original)
             out.append(q)
             continue
         diag = q.diag
@@ -152,7 +158,7 @@ def lines(q: QueryResult) -> list[str]:
     """The plan under a query's header: its figures, then its top nodes as a tree."""
     p = q.plan
     if p is None:
-        return []
+        return [f"   plan: none: {q.no_plan} (run as it is)"] if q.no_plan else []
     head = [f"plan {p.total_ms:.1f} ms (planning {p.planning_ms:.1f} ms)", f"{p.rows} {'row' if p.rows == 1 else 'rows'}",
             f"shared hit {compact(p.shared_hit)} read {compact(p.shared_read)}",
             f"temp read {compact(p.temp_read)} written {compact(p.temp_written)}"]

@@ -423,7 +423,7 @@ def query_block(q: QueryResult, style: Style) -> str:
     lines = [query_header(q)]
     if waits_line(q):
         lines.append(waits_line(q))
-    if q.resources is not None or q.plan is not None:
+    if q.resources is not None or q.plan is not None or q.no_resources or q.no_plan:
         lines.extend(why_slow_lines(q))
     lines.extend(visible(n) for n in q.notices)
     if q.status is Status.OK:
@@ -439,10 +439,11 @@ def query_block(q: QueryResult, style: Style) -> str:
 
 
 def why_slow_lines(q: QueryResult) -> list[str]:
-    """Its resources (pg_stat_statements) and its plan (EXPLAIN ANALYZE), when measured."""
+    """Its resources (pg_stat_statements) and its plan (EXPLAIN ANALYZE) when measured, or
+    why they are missing."""
     from . import plans, resources
 
-    out = [resources.line(q)] if q.resources is not None else []
+    out = [resources.line(q)] if q.resources is not None or q.no_resources else []
     return out + plans.lines(q)
 
 
@@ -656,10 +657,14 @@ def query_record(q: QueryResult, run_id: str | None, rows: bool = True, slowdown
         rec["slowdown"] = round(slowdown, 4)
     if q.resources is not None:
         rec["resources"] = q.resources.record()
+    elif q.no_resources:
+        rec["no_resources"] = q.no_resources
     if q.plan is not None:
         rec["workers_planned"] = q.plan.workers_planned
         rec["workers_launched"] = q.plan.workers_launched
         rec["plan"] = q.plan.record()
+    elif q.no_plan:
+        rec["no_plan"] = q.no_plan
     if rows:
         rec["rows"] = [list(r) for r in q.rows]
         rec["truncated"] = q.truncated
@@ -803,11 +808,17 @@ class RecordEncoder:
                 f'"end_ms":{q.end_s * 1000:.3f},{rest}'
                 + ("}" if slowdown is None else f',"slowdown":{round(slowdown, 4)!r}}}'))
         res = q.resources
-        if res is None:
+        if res is None and q.no_resources is None and q.no_plan is None:
             return head
-        if res is not self._res:  # the queries of one pg_stat_statements entry share one object
-            self._res, self._res_text = res, _encode(res.record())
-        return f'{head[:-1]},"resources":{self._res_text}}}'
+        if res is None:
+            why = f',"no_resources":{_encode_str(q.no_resources)}' if q.no_resources else ""
+        else:
+            if res is not self._res:  # the queries of one pg_stat_statements entry share one object
+                self._res, self._res_text = res, _encode(res.record())
+            why = f',"resources":{self._res_text}'
+        if q.no_plan:
+            why += f',"no_plan":{_encode_str(q.no_plan)}'
+        return f"{head[:-1]}{why}}}"
 
     def _why_slow(self, q: QueryResult, slowdown: float | None) -> str:
         """The record of a query with a plan (EXPLAIN ANALYZE runs are slow anyway: built as a dict)."""

@@ -600,7 +600,7 @@ RUN_SECTIONS: list[Callable[[Doc], str]] = [run_header, timeline_section, querie
 
 
 # -- why is it slow: resources (pg_stat_statements) and plans (EXPLAIN ANALYZE) per query --
-WHY_QUERY_FIELDS = frozenset({"resources", "plan", "workers_planned", "workers_launched"})
+WHY_QUERY_FIELDS = frozenset({"resources", "plan", "workers_planned", "workers_launched", "no_resources", "no_plan"})
 QUERY_KNOWN = QUERY_KNOWN | WHY_QUERY_FIELDS  # shown by why_slow_section, not as extra columns
 RUN_KNOWN = RUN_KNOWN | {"resources", "workers_planned", "workers_launched"}
 
@@ -617,34 +617,57 @@ def _plan_nodes(plan: Mapping[str, Any]) -> str:
     return "".join(out)
 
 
+def _client(q: Mapping[str, Any], r: Mapping[str, Any]) -> tuple[str, str]:
+    """(client ms, why unknown): the record's own figure; a record of before it was kept
+    (no ``client_ms``) gives run ms minus server ms only for a query's own figures, never
+    an average of a shared entry subtracted from one run's time."""
+    if "client_ms" in r:
+        c = r.get("client_ms")
+        return (f"{float(c):+.1f}", "") if c is not None else ("?", str(r.get("client_unknown") or "unknown"))
+    if r.get("calls") == 1 and r.get("shared") == 1:
+        c = float(q.get("total_ms") or 0) - float(r.get("server_ms") or 0)
+        if c >= 0:
+            return f"{c:+.1f}", ""
+    return "?", f'server time: an average of {r.get("calls")} calls, {r.get("shared")} staged on one entry'
+
+
 def why_slow_section(doc: Doc) -> str:
     """Per query: server time beside the client's, buffers, temp, WAL (resources); the
-    plan's time, workers launched of planned and its top nodes (explain analyze)."""
-    results = [q for q in doc.get("results") or [] if isinstance(q.get("resources"), dict) or isinstance(q.get("plan"), dict)]
+    plan's time, workers launched of planned and its top nodes (explain analyze); why a
+    query has none of them, or no client time."""
+    results = [q for q in doc.get("results") or [] if isinstance(q.get("resources"), dict) or isinstance(q.get("plan"), dict)
+               or q.get("no_resources") or q.get("no_plan")]
     if not results:
         return ""
-    has_res = any(isinstance(q.get("resources"), dict) for q in results)
-    has_plan = any(isinstance(q.get("plan"), dict) for q in results)
+    has_res = any(isinstance(q.get("resources"), dict) or q.get("no_resources") for q in results)
+    has_plan = any(isinstance(q.get("plan"), dict) or q.get("no_plan") for q in results)
     headers = ["#", "query", "run ms"]
     if has_res:
         headers += ["server ms", "client ms", "shared hit", "shared read", "temp written", "WAL bytes", "calls / staged"]
     if has_plan:
         headers += ["plan ms", "workers launched / planned", "top plan nodes"]
+    headers.append("missing")
     rows = []
     for q in results:
         total = float(q.get("total_ms") or 0)
         sql = str(q.get("sql") or "")
         row = [esc(q.get("index")), f'<code class="sql" title="{esc(sql[:SQL_FULL_MAX])}">{esc(render.preview(sql, SQL_SHORT))}</code>',
                f"{total:.1f}"]
+        missing = []
         r = q.get("resources")
         if has_res:
             if isinstance(r, dict):
                 server = float(r.get("server_ms") or 0)
-                row += [f"{server:.1f}", f"{total - server:+.1f}"] + [esc(_scalar(r.get(k))) for k in
-                                                                      ("shared_hit", "shared_read", "temp_written", "wal_bytes")]
+                client, unknown = _client(q, r)
+                if unknown:
+                    missing.append(f"client time: {unknown}")
+                row += [f"{server:.1f}", client] + [esc(_scalar(r.get(k))) for k in
+                                                    ("shared_hit", "shared_read", "temp_written", "wal_bytes")]
                 row.append(esc(f'{r.get("calls")} / {r.get("shared")}'))
             else:
                 row += ["-"] * 7
+                if q.get("no_resources"):
+                    missing.append(f'resources: no figures: {q.get("no_resources")}')
         p = q.get("plan")
         if has_plan:
             if isinstance(p, dict):
@@ -655,14 +678,20 @@ def why_slow_section(doc: Doc) -> str:
                         _plan_nodes(p)]
             else:
                 row += ["-", "", ""]
+                if q.get("no_plan"):
+                    missing.append(f'plan: none: {q.get("no_plan")}')
+        row.append(f'<span class="small">{esc("; ".join(missing))}</span>')
         rows.append(row)
-    numeric = [0, 2] + (list(range(3, 10)) if has_res else []) + ([len(headers) - 3, len(headers) - 2] if has_plan else [])
+    numeric = [0, 2] + (list(range(3, 10)) if has_res else []) + ([len(headers) - 4, len(headers) - 3] if has_plan else [])
     notes = []
     if has_res:
         notes.append("Resources: the run's delta of <code>pg_stat_statements</code> per queryid (shared buffers found in "
                      "PostgreSQL's cache (hit) or read from the OS, temp blocks written, WAL, execution time in the "
                      "server); client ms is run ms minus server ms. Queries on one entry (same text up to constants) "
-                     "share its average; other sessions running it meanwhile are counted in (calls above staged).")
+                     "share its average, and their client time is unknown (?); other sessions running it meanwhile "
+                     "are counted in (calls above staged). A text of several statements, a utility statement, a "
+                     "text whose table was locked while it was planned before the run get no figures: "
+                     "<i>missing</i> says why.")
     if has_plan:
         notes.append("Plans: each query ran as <code>EXPLAIN (ANALYZE, BUFFERS)</code>; workers are summed over its "
                      "Gather nodes (<code>max_parallel_workers</code> is shared by every session).")

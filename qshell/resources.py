@@ -1,16 +1,27 @@
 """Resources per staged query (``\\set resources``): a ``pg_stat_statements`` delta.
 
-Source and method (see README, "Why is it slow?"):
+Source and method (see README, "Resources per query"):
 
-- Before a run, each distinct staged text is planned once, never executed, as
-  ``EXPLAIN (VERBOSE, FORMAT JSON)`` on a worker's connection (the user's session
+- Before a run, each distinct staged text is planned once, never executed: a text of
+  one statement EXPLAIN takes (the lexer, ``sqlsplit.split``, decides) as ``EXPLAIN
+  (VERBOSE, FORMAT JSON)`` without ANALYZE on a worker's connection (the user's session
   settings, search_path included): its "Query Identifier" is the ``queryid``
-  ``pg_stat_statements`` files its executions under. Utility statements (``CREATE``,
-  ``VACUUM``…) have none: they get no figures.
+  ``pg_stat_statements`` files its executions under. All new texts are planned in one
+  transaction that is read only (``SET TRANSACTION READ ONLY`` before any EXPLAIN) and
+  rolled back, each waiting at most ``LOCK_TIMEOUT_MS`` for a lock (1 ms once the
+  waits reach ``LOCK_BUDGET_MS``), none started after ``PLAN_BUDGET_MS``, and the whole
+  batch cancelled by a ``statement_timeout`` past that: a locked table costs a short
+  wait, never the run. A text of several statements (a ``\\;`` group) is not planned at
+  all, piece by piece or whole: planning it would send its other statements to the
+  server. Utility statements (``CREATE``, ``VACUUM``…) have no queryid either. Each of
+  those queries says why it has no figures (``no_resources``).
 - The workers run with ``pg_stat_statements.track = all`` (a superuser-only setting,
   given like the user's own settings; or already ``all`` server-wide): with the default
-  ``top`` a SELECT read through qshell's ``DECLARE … CURSOR`` is not recorded under its
-  own queryid.
+  ``top`` a SELECT read through the engine's ``DECLARE … CURSOR`` is not recorded under
+  its own queryid (once the engine sends statements as written, ``top`` will do).
+  qshell's own EXPLAINs would be recorded under it too (a nested call, with ``all``):
+  the planning transaction sets ``track`` to ``none`` when it may, and is over before
+  the first snapshot anyway.
 - Right before and right after the run, one query on the side connection reads
   calls, shared blocks hit / read, temp blocks written, WAL bytes and execution time of
   those queryids (this database, every user); the difference is the run's.
@@ -19,23 +30,27 @@ What it cannot see: the executions of one queryid are one entry, so staged queri
 whose texts differ only in constants (or are the same) share their figures (the entry's
 total divided by its calls: an average; ``shared`` says how many staged queries),
 and other sessions running the same query during the run are counted in (``calls``
-above the staged count says so). A SELECT run in ``\\set tx rollback`` (its cursor dropped
-by the rollback) is not recorded at all; a failed statement neither. Planning time is
-not in ``server_ms`` (``pg_stat_statements.track_planning`` is off by default).
-PostgreSQL 18's per-backend ``pg_stat_get_backend_io(pid)`` / ``pg_stat_get_backend_wal(pid)``
-see every statement of a backend, not of a query (a worker runs several), and are
-flushed lazily: not used.
+above the staged count says so); the client time of such a query is unknown (an
+average is not subtracted from one run's time). A SELECT run in ``\\set tx rollback``
+(its cursor dropped by the rollback) is not recorded at all; a failed statement neither.
+Planning time is not in ``server_ms`` (``pg_stat_statements.track_planning`` is off by
+default). PostgreSQL 18's per-backend ``pg_stat_get_backend_io(pid)`` /
+``pg_stat_get_backend_wal(pid)`` see every statement of a backend, not of a query (a
+worker runs several), and are flushed lazily: not used.
 """
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, replace
+from functools import lru_cache
 from typing import TYPE_CHECKING, Iterable, Sequence
 
 import psycopg2
+import psycopg2.errors
 
 from .errors import QshellError
-from .sqlsplit import first_keyword
+from .sqlsplit import first_keyword, split, strip_comments_head
 
 if TYPE_CHECKING:  # pragma: no cover
     from .database import Database
@@ -44,10 +59,34 @@ if TYPE_CHECKING:  # pragma: no cover
 TRACK = "pg_stat_statements.track"
 # statements EXPLAIN takes (the others, utility statements, have no queryid to find)
 EXPLAINABLE = frozenset({"SELECT", "WITH", "VALUES", "TABLE", "INSERT", "UPDATE", "DELETE", "MERGE"})
-LOCK_TIMEOUT_MS = 500  # planning waits at most this long for a table's lock (someone's ALTER TABLE)
+# statements whose run reads rows through the engine's cursor (dropped unread by \set tx rollback)
+_CURSOR_KEYWORDS = frozenset({"SELECT", "WITH", "VALUES", "TABLE"})
+LOCK_TIMEOUT_MS = 50  # planning one text waits at most this long for a table's lock (someone's ALTER TABLE)
+LOCK_BUDGET_MS = 250  # once the texts' lock waits reach this, the others wait 1 ms
+PLAN_BUDGET_MS = 2000  # no text is planned once the batch has taken this long (planned at the next run)
+HARD_TIMEOUT_MS = PLAN_BUDGET_MS + 1000  # the batch's statement_timeout (one text's planning past the budget)
 
 HOW_TO_ENABLE = ("ALTER SYSTEM SET shared_preload_libraries = 'pg_stat_statements', restart the server,"
                  " then CREATE EXTENSION pg_stat_statements (the sandbox does this)")
+
+# why a query has no figures (its ``no_resources``); the first two hold for a text for good
+SEVERAL = "several statements"
+UTILITY = "utility statement"
+NO_STATEMENT = "no statement"
+LOCKED = "a table was locked while planning"
+OVER_BUDGET = f"not planned: planning the staged texts took over {PLAN_BUDGET_MS / 1000:g} s"
+TIMED_OUT = "planning it took too long"
+NO_QUERYID = "the server gives no queryid (compute_query_id is off)"
+NOT_RECORDED = "not recorded by pg_stat_statements during the run"
+NOT_COMPLETED = "not recorded: the statement did not complete"
+ROLLED_BACK = "not recorded: \\set tx rollback drops its cursor before pg_stat_statements records it"
+READ_FAILED = "reading pg_stat_statements failed"
+_PERMANENT = frozenset({SEVERAL, UTILITY, NO_STATEMENT})  # kept across runs, like queryids
+
+
+def unplannable(message: str) -> str:
+    first = message.strip().splitlines()[0] if message.strip() else "an error"
+    return f"it could not be planned before the run: {first}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,17 +100,30 @@ class Resources:
     server_ms: float  # execution time inside the server
     calls: int  # executions the entry counted during the run (all sessions)
     shared: int  # staged queries of the run on this entry (1: its own)
+    client_ms: float | None = None  # run ms minus server ms: only for its own figures (``exact``)
 
     @property
     def exact(self) -> bool:
         """Its own figures: one staged query, one execution."""
         return self.shared == 1 and self.calls == 1
 
+    @property
+    def client_unknown(self) -> str | None:
+        """Why ``client_ms`` is unknown (None when it is known)."""
+        if self.client_ms is not None:
+            return None
+        if not self.exact:
+            others = "; other sessions ran it too" if self.calls > self.shared else ""
+            return f"server time: an average of {self.calls} calls, {self.shared} staged on one entry{others}"
+        return "server time above the time qshell measured"
+
     def record(self) -> dict:
         return {"source": "pg_stat_statements", "shared_hit": _num(self.shared_hit),
                 "shared_read": _num(self.shared_read), "temp_written": _num(self.temp_written),
                 "wal_bytes": _num(self.wal_bytes), "server_ms": round(self.server_ms, 3),
-                "calls": self.calls, "shared": self.shared}
+                "calls": self.calls, "shared": self.shared,
+                "client_ms": None if self.client_ms is None else round(self.client_ms, 3),
+                "client_unknown": self.client_unknown}
 
 
 def _num(x: float) -> float | int:
@@ -117,93 +169,209 @@ def _ident(name: str) -> str:
     return name if name.isidentifier() and name.islower() else '"' + name.replace('"', '""') + '"'
 
 
-def query_id(cur, sql: str) -> int | None:  # noqa: ANN001
-    """The queryid ``sql`` is recorded under, from planning it (EXPLAIN VERBOSE, not run); None
-    for a statement EXPLAIN does not take or that cannot be planned now."""
+# -- which texts may be planned ------------------------------------------------------------
+def statement_count(sql: str, std_strings: bool = True) -> int:
+    """Statements in ``sql`` as the lexer splits it (a ``\\;`` group: several); comments alone
+    are none."""
+    s = split(sql, std_strings=std_strings)
+    parts = (*s.statements, s.rest)
+    return sum(1 for p in parts if strip_comments_head(p).strip())
+
+
+@lru_cache(maxsize=4096)
+def refusal(sql: str, std_strings: bool = True) -> str | None:
+    """Why ``sql`` is not planned before its run (several statements, a utility
+    statement), or None: one statement EXPLAIN takes. Cached per text."""
+    count = statement_count(sql, std_strings)
+    if count > 1:
+        return SEVERAL
+    if count == 0:
+        return NO_STATEMENT
     if first_keyword(sql) not in EXPLAINABLE:
-        return None
-    try:
-        cur.execute("EXPLAIN (VERBOSE, FORMAT JSON) " + sql)
-        plan = cur.fetchone()[0]
-    except psycopg2.Error:
-        return None
+        return UTILITY
+    return None
+
+
+def _why(sqlstate: str | None, message: str) -> str:
+    if sqlstate == "55P03":
+        return LOCKED
+    if sqlstate == "57014":
+        return TIMED_OUT
+    return unplannable(message)
+
+
+def _queryid(plan) -> int | str:  # noqa: ANN001
     if isinstance(plan, str):
         plan = json.loads(plan)
     qid = plan[0].get("Query Identifier") if plan else None
-    return int(qid) if qid else None
+    return int(qid) if qid else NO_QUERYID
 
 
-# planning every new text in one round trip (a remote server: one RTT, not one per text); a
-# temporary function of the worker's session, so nothing is left in the database
-_QUERYID_FUNCTION = """CREATE OR REPLACE FUNCTION pg_temp.qshell_queryid(q text) RETURNS bigint
-LANGUAGE plpgsql AS $qshell$
-DECLARE plan json;
+# Every new text planned in one round trip (a remote server: one RTT, not one per text), in
+# one transaction: a temporary function of the worker's session made in it (rolled back
+# with it: nothing is left in the database), then SET TRANSACTION READ ONLY, then the
+# EXPLAINs. Each EXPLAIN is a subtransaction (its error, its locks' wait, are its own).
+# qshell's EXPLAINs are nested statements that track = all would record under the
+# queryid: set to none first where the user may (a superuser).
+_FUNCTION = """CREATE OR REPLACE FUNCTION pg_temp.qshell_queryids(texts text[], budget_ms float8, lock_budget_ms float8)
+RETURNS SETOF text LANGUAGE plpgsql AS $qshell$
+DECLARE
+  q text;
+  plan json;
+  t0 timestamptz := clock_timestamp();
+  t1 timestamptz;
+  waited float8 := 0;
 BEGIN
-  EXECUTE 'EXPLAIN (VERBOSE, FORMAT JSON) ' || q INTO plan;
-  RETURN (plan -> 0 ->> 'Query Identifier')::bigint;
-EXCEPTION WHEN OTHERS THEN
-  RETURN NULL;
+  BEGIN
+    PERFORM set_config('pg_stat_statements.track', 'none', true);
+  EXCEPTION WHEN OTHERS THEN NULL;
+  END;
+  FOREACH q IN ARRAY texts LOOP
+    IF extract(epoch FROM clock_timestamp() - t0) * 1000 > budget_ms THEN
+      RETURN NEXT 'B';
+      CONTINUE;
+    END IF;
+    t1 := clock_timestamp();
+    BEGIN
+      EXECUTE 'EXPLAIN (VERBOSE, FORMAT JSON) ' || q INTO plan;
+      RETURN NEXT 'Q' || coalesce(plan -> 0 ->> 'Query Identifier', '');
+    EXCEPTION WHEN OTHERS THEN
+      IF SQLSTATE = '55P03' THEN
+        waited := waited + extract(epoch FROM clock_timestamp() - t1) * 1000;
+        IF waited >= lock_budget_ms THEN
+          PERFORM set_config('lock_timeout', '1ms', true);
+        END IF;
+      END IF;
+      RETURN NEXT 'E' || SQLSTATE || SQLERRM;
+    END;
+  END LOOP;
 END
 $qshell$"""
-_QUERYIDS = "SELECT pg_temp.qshell_queryid(t) FROM unnest(%s::text[]) WITH ORDINALITY AS u(t, i) ORDER BY i"
+_LIMITS = (f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT_MS}ms'; SET LOCAL statement_timeout = '{HARD_TIMEOUT_MS}ms'")
+_BATCH = (f"BEGIN TRANSACTION NOT DEFERRABLE; {_LIMITS}; {_FUNCTION}; SET TRANSACTION READ ONLY; "
+          "SELECT r FROM pg_temp.qshell_queryids(%s::text[], %s, %s) WITH ORDINALITY AS u(r, i) ORDER BY i")
+_QUIET = ("DO $qshell$BEGIN PERFORM set_config('pg_stat_statements.track', 'none', true);"
+          " EXCEPTION WHEN OTHERS THEN NULL; END$qshell$")
 
 
-def query_ids(cur, texts: Sequence[str]) -> dict[str, int | None]:  # noqa: ANN001
-    """The queryid of each text (``query_id``), planned in one round trip when the session
-    may create a temporary function (not in a read-only session: then one by one)."""
-    out: dict[str, int | None] = {t: None for t in texts}
-    todo = [t for t in texts if first_keyword(t) in EXPLAINABLE]
+def _rollback(cur) -> None:  # noqa: ANN001
+    if not cur.connection.closed:
+        cur.execute("ROLLBACK")
+
+
+def plan_texts(cur, texts: Sequence[str], *, std_strings: bool = True,  # noqa: ANN001
+               one_by_one: bool = False) -> dict[str, int | str]:
+    """Each text's queryid (from ``EXPLAIN (VERBOSE)`` without ANALYZE: never executed), or
+    why it has none. ``cur``: an idle autocommit connection's. Texts of several statements
+    and utility statements are not sent at all. In one round trip (see ``_BATCH``), or one
+    text at a time (``one_by_one``, and where no temporary function can be made: a
+    read-only session, a standby), each in a read-only transaction rolled back, with the
+    same limits. ``std_strings``: the server's ``standard_conforming_strings``."""
+    out: dict[str, int | str] = {}
+    todo = []
+    for t in texts:
+        why = refusal(t, std_strings)
+        if why is None:
+            todo.append(t)
+        else:
+            out[t] = why
     if not todo:
         return out
-    try:
-        cur.execute(_QUERYID_FUNCTION)
-        cur.execute(_QUERYIDS, (todo,))
-        for text, (qid,) in zip(todo, cur.fetchall(), strict=True):
-            out[text] = int(qid) if qid is not None else None
-    except psycopg2.Error:
-        if cur.connection.closed:
-            raise
-        for text in todo:
-            out[text] = query_id(cur, text)
+    start = time.monotonic()
+    if not one_by_one:
+        try:
+            cur.execute(_BATCH, (todo, PLAN_BUDGET_MS, LOCK_BUDGET_MS))
+            rows = cur.fetchall()
+        except psycopg2.errors.QueryCanceled:  # the batch's statement_timeout
+            _rollback(cur)
+            out.update((t, TIMED_OUT) for t in todo)
+            return out
+        except psycopg2.Error:
+            if cur.connection.closed:
+                raise
+            _rollback(cur)  # no temporary function here: one by one
+        else:
+            _rollback(cur)
+            for text, (r,) in zip(todo, rows, strict=True):
+                if r == "B":
+                    out[text] = OVER_BUDGET
+                elif r.startswith("Q"):
+                    out[text] = int(r[1:]) if r[1:] else NO_QUERYID
+                else:
+                    out[text] = _why(r[1:6], r[6:])
+            return out
+    out.update(_one_by_one(cur, todo, start))
+    return out
+
+
+def _one_by_one(cur, todo: Sequence[str], start: float) -> dict[str, int | str]:  # noqa: ANN001
+    out: dict[str, int | str] = {}
+    waited = 0.0
+    lock_ms = LOCK_TIMEOUT_MS
+    for text in todo:
+        if (time.monotonic() - start) * 1000 > PLAN_BUDGET_MS:
+            out[text] = OVER_BUDGET
+            continue
+        t1 = time.monotonic()
+        try:
+            # one statement (refusal), sent after the transaction is read only
+            cur.execute(f"BEGIN TRANSACTION READ ONLY, NOT DEFERRABLE; SET LOCAL lock_timeout = '{lock_ms}ms';"
+                        f" SET LOCAL statement_timeout = '{HARD_TIMEOUT_MS}ms'; {_QUIET};"
+                        " EXPLAIN (VERBOSE, FORMAT JSON) " + text)
+            out[text] = _queryid(cur.fetchone()[0])
+        except psycopg2.Error as exc:
+            if cur.connection.closed:
+                raise
+            out[text] = _why(exc.pgcode, exc.diag.message_primary or str(exc))
+            if exc.pgcode == "55P03":
+                waited += (time.monotonic() - t1) * 1000
+                if waited >= LOCK_BUDGET_MS:
+                    lock_ms = 1
+        finally:
+            _rollback(cur)
     return out
 
 
 class Tracker:
     """One run's resources: ``before()`` (queryids, first snapshot), ``after(results)``."""
 
-    def __init__(self, db: Database, found: Probe, known: dict[str, int | None]) -> None:
+    def __init__(self, db: Database, found: Probe, known: dict[str, int | str], rollback: bool = False) -> None:
         self.db = db
         self.probe = found
-        self.known = known  # sql -> queryid, kept by the shell across runs (cleared after DDL)
-        self.ids: dict[str, int | None] = {}
+        # text -> queryid or a lasting reason for none, kept by the shell across runs (a queryid
+        # for which a run recorded nothing is dropped: planned again at the next run)
+        self.known = known
+        self.rollback = rollback  # \set tx rollback: a SELECT's cursor is dropped, not recorded
+        self.ids: dict[str, int | str] = {}  # text -> queryid, or why it has none
         self.snap: dict[int, tuple] = {}
         self.error: str | None = None
 
     def before(self, queries: Sequence[str], n: int) -> None:
         """Plan the texts not planned yet on one worker connection (before the wall), then snapshot."""
         wanted = [q for q in dict.fromkeys(queries) if q not in self.known]
+        planned: dict[str, int | str] = {}
         if wanted:
             from .execute import settle
 
             self.db.ensure_pool(n)
             fairy = self.db.checkout()
             try:
-                cur = fairy.dbapi_connection.cursor()
-                cur.execute(f"SET lock_timeout = {LOCK_TIMEOUT_MS}")
-                try:
-                    self.known.update(query_ids(cur, wanted))
-                finally:
-                    cur.execute("RESET lock_timeout")
-            except psycopg2.Error:
+                conn = fairy.dbapi_connection
+                std = conn.info.parameter_status("standard_conforming_strings") != "off"
+                planned = plan_texts(conn.cursor(), wanted, std_strings=std)
+            except psycopg2.Error as exc:
                 fairy.invalidate()
+                planned = {t: unplannable(str(exc)) for t in wanted}
             finally:
                 settle(fairy, worker=True)
                 fairy.close()
-        self.ids = {q: self.known.get(q) for q in queries}
+            self.known.update((t, v) for t, v in planned.items() if isinstance(v, int) or v in _PERMANENT)
+        known = self.known
+        self.ids = {q: known[q] if q in known else planned[q] for q in dict.fromkeys(queries)}
         self.snap = self._snapshot()
 
     def _snapshot(self) -> dict[int, tuple]:
-        ids = sorted({i for i in self.ids.values() if i is not None})
+        ids = sorted({i for i in self.ids.values() if isinstance(i, int)})
         if not ids:
             return {}
         try:
@@ -217,24 +385,34 @@ class Tracker:
             return {}
         return {int(r[0]): tuple(float(x or 0) for x in r[1:]) for r in rows}
 
+    def _unrecorded(self, q: QueryResult) -> str:
+        from .results import Status
+
+        if q.status is not Status.OK:
+            return NOT_COMPLETED
+        if self.rollback and first_keyword(q.sql) in _CURSOR_KEYWORDS:
+            return ROLLED_BACK
+        return NOT_RECORDED
+
     def after(self, results: Iterable[QueryResult]) -> list[QueryResult]:
-        """``results`` with their ``resources`` (those without a queryid or without any
-        execution recorded have none).
+        """``results`` with their ``resources``, or their ``no_resources`` (why none: not
+        planned, or no execution recorded).
 
         The results are this run's own, not yet handed to anyone: their ``resources`` is set
         in place (a ``dataclasses.replace`` per query cost a third of the throughput of
-        20,000 ``SELECT 1`` at N=8); the queries of one entry share one ``Resources``."""
+        20,000 ``SELECT 1`` at N=8); the queries of one entry share one ``Resources`` (a
+        query's own gets its client time)."""
         results = list(results)
-        if self.error is not None or not any(self.ids.values()):
-            return results
-        end = self._snapshot()
+        ids = self.ids
+        end = self._snapshot() if self.error is None and any(isinstance(i, int) for i in ids.values()) else {}
         if self.error is not None:
+            for q in results:
+                q.no_resources = READ_FAILED
             return results
         staged: dict[int, int] = {}
-        ids = self.ids
         for q in results:
             qid = ids.get(q.sql)
-            if qid is not None:
+            if isinstance(qid, int):
                 staged[qid] = staged.get(qid, 0) + 1
         made: dict[int, Resources | None] = {}
         for qid, count in staged.items():
@@ -250,9 +428,16 @@ class Tracker:
                 server_ms=d[5] / calls, calls=calls, shared=count)
         for q in results:
             qid = ids.get(q.sql)
-            res = made.get(qid) if qid is not None else None
+            if not isinstance(qid, int):
+                q.no_resources = qid
+                continue
+            res = made.get(qid)
             if res is None:
                 self.known.pop(q.sql, None)  # planned again next run (a table created since, a DDL)
+                q.no_resources = self._unrecorded(q)
+            elif res.exact:  # its own figures (one query on its entry): its client time
+                client = q.total_s * 1000 - res.server_ms
+                q.resources = replace(res, client_ms=client) if client >= 0 else res
             else:
                 q.resources = res
         return results
@@ -290,16 +475,15 @@ def size(n: float) -> str:
 
 
 def line(q: QueryResult) -> str:
-    """'   resources server 5.5 ms · client +0.3 ms · shared hit 120 read 30 · temp 0 · WAL 0 B'."""
+    """'   resources server 5.5 ms · client +0.3 ms · shared hit 120 read 30 · temp 0 · WAL 0 B';
+    'client ? (why)' when unknown; '   resources: no figures: several statements'."""
     r = q.resources
     if r is None:
-        return ""
-    client = q.total_s * 1000 - r.server_ms
-    parts = [f"server {r.server_ms:.1f} ms", f"client {client:+.1f} ms",
+        return f"   resources: no figures: {q.no_resources}" if q.no_resources else ""
+    client = f"client {r.client_ms:+.1f} ms" if r.client_ms is not None else f"client ? ({r.client_unknown})"
+    parts = [f"server {r.server_ms:.1f} ms", client,
              f"shared hit {compact(r.shared_hit)} read {compact(r.shared_read)}",
              f"temp written {compact(r.temp_written)}", f"WAL {size(r.wal_bytes)}"]
-    if not r.exact:
-        parts.append(f"average of {r.calls} calls ({r.shared} staged)")
     return "   resources " + " · ".join(parts)
 
 

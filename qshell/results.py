@@ -139,6 +139,8 @@ class QueryResult:
     retries: int = 0  # times it was run again after a 40001 / 40P01 (\\set retries)
     resources: Resources | None = None  # its pg_stat_statements delta (\set resources; resources.py)
     plan: Plan | None = None  # its EXPLAIN ANALYZE figures (\set explain analyze; plans.py)
+    no_resources: str | None = None  # with \set resources, why it has none ("several statements"…)
+    no_plan: str | None = None  # with \set explain analyze, why it has no plan ("utility statement"…)
     server: Server | None = None  # the server its worker's connection was on (several with a multi-host target)
     lent_s: float | None = None  # behind a transaction pooler: offset when its transaction got its backend
 

@@ -146,3 +146,29 @@ DROP TABLE {name}_h;
     assert "server ms" in section and "plan ms" in section and f"Seq Scan on {name}_h" in section
     assert "<script>x" not in html  # data stays escaped
     assert "resources.shared_hit" not in html  # a section of its own, not extra columns
+
+
+def test_explain_analyze_runs_each_text_once_and_a_group_as_it_is(qshell, name):
+    """In autocommit with resources on: a staged INSERT under EXPLAIN ANALYZE is executed
+    once (in its run, in place of the statement; nothing runs it before), and a ``\\;``
+    group of two INSERTs and a SELECT is neither wrapped nor planned beforehand: two rows,
+    not three (the planning step ran its second INSERT), and it says why it has no plan and
+    no figures."""
+    r = qshell(f"""
+CREATE TABLE {name}_once (id int);
+\\set explain analyze
+\\set resources on
+\\add INSERT INTO {name}_once VALUES (1);
+\\add INSERT INTO {name}_once SELECT 10 \\; INSERT INTO {name}_once SELECT 20 \\; SELECT 1;
+\\set format json
+\\go 1
+\\set format aligned
+SELECT string_agg(id::text, ',' ORDER BY id) AS ids FROM {name}_once;
+DROP TABLE {name}_once;
+""")
+    assert r.code == 0, r.err
+    assert r.out.split(" ids ")[1].split()[1] == "1,10,20"
+    single, group = queries(r.out)[0]
+    assert single["plan"]["nodes"][0]["node"] == f"ModifyTable on {name}_once" and single["resources"]["calls"] == 1
+    assert "plan" not in group and group["no_plan"] == "several statements"
+    assert group["no_resources"] == "several statements"

@@ -81,12 +81,14 @@ DROP TABLE {name}_w;
     upd, sel, same1, same2, ddl = runs[0]
     assert upd["resources"]["wal_bytes"] > 1000  # 1000 rows updated (then rolled back): WAL written
     assert "resources" not in sel  # a SELECT through a cursor a rollback dropped is not recorded
-    assert "resources" not in ddl  # a utility statement has no queryid
+    assert "tx rollback drops its cursor" in sel["no_resources"]
+    assert "resources" not in ddl and ddl["no_resources"] == "utility statement"  # no queryid
     run = [rec for rec in records(r.out) if rec["type"] == "run"][0]
     assert run["resources"]["queries"] == 1 and run["resources"]["wal_bytes"] == upd["resources"]["wal_bytes"]
     # the last aligned run: texts that differ only in constants share one entry (so do
-    # identical ones): its total averaged over its calls, marked ~ and said
-    assert "average of 3 calls (3 staged)" in text and "~" in text
+    # identical ones): its total averaged over its calls, marked ~ and said; the client
+    # time of such a query is unknown
+    assert "client ? (server time: an average of 3 calls, 3 staged on one entry)" in text and "~" in text
 
 
 def test_resources_off_and_a_database_without_the_extension(qshell, dsn, name):
@@ -141,25 +143,192 @@ def test_records_with_resources_and_plans_built_as_text_equal_the_dicts():
 
 
 def test_queryids_planned_in_one_round_trip_and_one_by_one_in_a_read_only_session(db):
-    """The texts' queryids from the temporary function equal EXPLAIN VERBOSE's own, one by
-    one; a read-only session (no function can be created) falls back to that; a text that
-    cannot be planned, or is not explainable, has none."""
-    from qshell.resources import query_id, query_ids
+    """The texts' queryids from the one-round-trip batch equal those planned one by one; a
+    read-only session (no temporary function can be made) falls back to that; a text that
+    cannot be planned, a utility statement, several statements have none, and say why.
+    Nothing is left on the connection: no transaction, no function, no setting."""
+    from qshell.resources import SEVERAL, UTILITY, plan_texts
 
     texts = ["SELECT 1 AS a", "SELECT relname FROM pg_class WHERE oid = 5", "SELECT * FROM no_such_table_here",
-             "VACUUM", "SELECT '100%' AS pct"]
+             "VACUUM", "SELECT '100%' AS pct", "SELECT 2 ; SELECT 3", "/* c */ SELECT 4; -- one statement"]
     fairy = db.checkout()
     try:
         cur = fairy.dbapi_connection.cursor()
-        together = query_ids(cur, texts)
-        alone = {t: query_id(cur, t) for t in texts}
+        together = plan_texts(cur, texts)
+        alone = plan_texts(cur, texts, one_by_one=True)
         assert together == alone
-        assert together["SELECT 1 AS a"] is not None and together["SELECT '100%' AS pct"] is not None
-        assert together["SELECT * FROM no_such_table_here"] is None and together["VACUUM"] is None
+        assert isinstance(together["SELECT 1 AS a"], int) and isinstance(together["SELECT '100%' AS pct"], int)
+        assert isinstance(together["/* c */ SELECT 4; -- one statement"], int)
+        assert together["SELECT * FROM no_such_table_here"] == (
+            'it could not be planned before the run: relation "no_such_table_here" does not exist')
+        assert together["VACUUM"] == UTILITY and together["SELECT 2 ; SELECT 3"] == SEVERAL
+        cur.execute("SELECT current_setting('lock_timeout'), current_setting('statement_timeout'),"
+                    " to_regprocedure('pg_temp.qshell_queryids(text[], float8, float8)')")
+        assert cur.fetchone() == ("0", "0", None)
+        assert fairy.dbapi_connection.info.transaction_status == 0  # idle
         cur.execute("SET default_transaction_read_only = on")
         try:
-            assert query_ids(cur, texts) == alone
+            assert plan_texts(cur, texts) == alone
         finally:
             cur.execute("RESET default_transaction_read_only")
     finally:
         fairy.close()
+
+
+# -- issue 19 item 3 / issue 21 item 4: the figures are gathered read-only, never blocking,
+# and a query without figures says why ---------------------------------------------------
+def test_a_group_of_statements_is_not_run_before_the_run_and_says_why(qshell, dsn, name):
+    """A staged ``\\;`` group is never planned piece by piece (its DELETE was run, committed,
+    before a ``\\set tx rollback`` run); it gets no figures and the output says why; a
+    utility statement too. In autocommit a group of INSERTs runs once: two rows, not more."""
+    r = qshell(f"""
+CREATE TABLE {name}_rt (id int PRIMARY KEY);
+INSERT INTO {name}_rt VALUES (1), (2), (3);
+\\set tx rollback
+\\set resources on
+\\add SELECT 2 \\; DELETE FROM {name}_rt WHERE id = 2 \\; SELECT 3;
+\\add ANALYZE {name}_rt;
+\\add SELECT count(*) FROM {name}_rt;
+\\go 1
+\\set format json
+\\go 1
+\\set format aligned
+SELECT string_agg(id::text, ',' ORDER BY id) AS left_rows FROM {name}_rt;
+""")
+    try:
+        assert r.code == 0, r.err
+        assert "1,2,3" in r.out.split("left_rows")[1]  # row 2 is still there
+        text = r.out.split('{"type"')[0]
+        assert "resources: no figures: several statements" in text
+        assert "resources: no figures: utility statement" in text
+        group, analyze, count = queries(r.out)[0]
+        assert "resources" not in group and group["no_resources"] == "several statements"
+        assert "resources" not in analyze and analyze["no_resources"] == "utility statement"
+        # the SELECT read through a cursor in tx rollback is not recorded: said, not silent
+        assert "resources" not in count and "not recorded" in count["no_resources"]
+        r = qshell(f"""
+TRUNCATE {name}_rt;
+\\add INSERT INTO {name}_rt VALUES (10) \\; INSERT INTO {name}_rt VALUES (20);
+\\go 1
+SELECT count(*) AS n_rows FROM {name}_rt;
+""")
+        assert r.code == 0, r.err
+        assert r.out.split("n_rows")[1].split()[1] == "2"  # executed once, by the run
+    finally:
+        conn = psycopg2.connect(dsn)
+        conn.autocommit = True
+        conn.cursor().execute(f"DROP TABLE IF EXISTS {name}_rt")
+        conn.close()
+
+
+def _run_started(out: str) -> float:
+    return [rec for rec in records(out) if rec["type"] == "run"][0]["started_at"]
+
+
+def test_a_locked_table_does_not_hold_the_preparation_and_says_why(qshell, dsn, name):
+    """A side connection holds ACCESS EXCLUSIVE on the table (released after 3 s): planning
+    each staged text on it waits at most a short lock_timeout (~50 ms, then less once a
+    budget of waits is spent), not the 500 ms per text it waited, and each of those texts
+    says why it has no figures; SELECT 1 still has its own. The time from qshell's start to
+    the run's start is compared with the same script without the lock."""
+    import threading
+    import time
+
+    k = 6
+    # texts that differ in more than constants: six queryids, six texts to plan
+    staged = "".join(f"\\add SELECT count(*) FROM {name}_lk WHERE id > 0{' AND true' * i};\n" for i in range(k))
+    script = f"\\set format json\n{staged}\\add SELECT 1;\n\\go 1\n"
+    conn = psycopg2.connect(dsn)
+    conn.autocommit = True
+    conn.cursor().execute(f"DROP TABLE IF EXISTS {name}_lk; CREATE TABLE {name}_lk (id int)")
+    try:
+        t0 = time.time()
+        free = qshell(script)
+        free_prep = _run_started(free.out) - t0
+        assert free.code == 0, free.err
+        holder = psycopg2.connect(dsn)
+        cur = holder.cursor()
+        cur.execute(f"LOCK TABLE {name}_lk IN ACCESS EXCLUSIVE MODE")  # (a transaction: psycopg2 opened it)
+        releaser = threading.Timer(3.0, holder.rollback)
+        releaser.start()
+        try:
+            t0 = time.time()
+            locked = qshell(script)
+            locked_prep = _run_started(locked.out) - t0
+        finally:
+            releaser.join()
+            holder.close()
+        assert locked.code == 0, locked.err
+        waited = locked_prep - free_prep
+        assert waited < k * 0.050 * 2 + 0.4, (waited, free_prep, locked_prep)  # it waited 6 × 0.5 s
+        run = queries(locked.out)[0]
+        for q in run[:k]:
+            assert "resources" not in q and q["no_resources"] == "a table was locked while planning", q
+        assert run[k]["resources"]["calls"] >= 1  # SELECT 1: planned, measured
+    finally:
+        conn.cursor().execute(f"DROP TABLE IF EXISTS {name}_lk")
+        conn.close()
+
+
+def test_texts_sharing_one_entry_never_show_a_negative_client_time(qshell, name, tmp_path):
+    """pg_sleep(0.3) and pg_sleep(0.01) are one pg_stat_statements entry: its average server
+    time (~155 ms) is not subtracted from the short one's 10 ms; the client time is unknown,
+    and said why, in the text, the JSON record and \\report."""
+    page = tmp_path / "why.html"
+    r = qshell(f"""
+\\add SELECT pg_sleep(0.3);
+\\add SELECT pg_sleep(0.01);
+\\go 2
+\\set format json
+\\go 2
+\\report {page}
+""")
+    assert r.code == 0, r.err
+    text = r.out.split('{"type"')[0]
+    assert "client -" not in text
+    assert text.count("client ? (server time: an average of 2 calls, 2 staged on one entry)") == 2
+    for q in queries(r.out)[0]:
+        res = q["resources"]
+        assert res["shared"] == 2 and res["client_ms"] is None and "average" in res["client_unknown"]
+    html = page.read_text()
+    section = html[html.index("Why is it slow"):]
+    assert ">-1" not in section and ">-2" not in section and ">-9" not in section
+    assert "client ms" in section and "an average of 2 calls" in section
+
+
+def test_the_figures_are_pg_stat_statements_own_delta(qshell, dsn, name):
+    """An independent check: the test reads pg_stat_statements itself, before and after,
+    for the queryid it plans itself; the query's figures are that delta."""
+    conn = psycopg2.connect(dsn)
+    conn.autocommit = True
+    cur = conn.cursor()
+    cur.execute(f"DROP TABLE IF EXISTS {name}_d; CREATE TABLE {name}_d (id int PRIMARY KEY, v int);"
+                f" INSERT INTO {name}_d SELECT g, 0 FROM generate_series(1, 2000) g")
+    sql = f"UPDATE {name}_d SET v = v + 1 WHERE id <= 700"
+    try:
+        cur.execute("EXPLAIN (VERBOSE, FORMAT JSON) " + sql)
+        qid = int(cur.fetchone()[0][0]["Query Identifier"])
+
+        def snap() -> list[float]:
+            cur.execute("SELECT coalesce(sum(calls), 0), coalesce(sum(shared_blks_hit), 0),"
+                        " coalesce(sum(shared_blks_read), 0), coalesce(sum(temp_blks_written), 0),"
+                        " coalesce(sum(wal_bytes), 0), coalesce(sum(total_exec_time), 0) FROM pg_stat_statements"
+                        " WHERE queryid = %s AND dbid = (SELECT oid FROM pg_database WHERE datname = current_database())",
+                        (qid,))
+            return [float(x) for x in cur.fetchone()]
+
+        before = snap()
+        r = qshell(f"\\set format json\n\\add {sql};\n\\go 1\n")
+        after = snap()
+        assert r.code == 0, r.err
+        res = queries(r.out)[0][0]["resources"]
+        calls, hit, read, temp, wal, ms = (a - b for a, b in zip(after, before, strict=True))
+        assert calls == 1 and res["calls"] == 1 and res["shared"] == 1
+        assert (res["shared_hit"], res["shared_read"], res["temp_written"], res["wal_bytes"]) == (hit, read, temp, wal)
+        assert wal > 0 and hit > 0
+        assert abs(res["server_ms"] - ms) < 0.001
+        total = queries(r.out)[0][0]["total_ms"]
+        assert res["client_ms"] is not None and abs(res["client_ms"] - (total - ms)) < 0.01
+    finally:
+        cur.execute(f"DROP TABLE IF EXISTS {name}_d")
+        conn.close()

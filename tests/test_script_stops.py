@@ -8,7 +8,6 @@ import io
 import os
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -136,25 +135,19 @@ def test_a_session_lost_while_idle_ends_a_script_as_psql(dsn, tmp_path):
     for who in ("psql", "qshell"):
         _fresh(dsn)
         app = f"stops_idle_{who}"
-        conninfo = dsn + ("&" if "?" in dsn else "?") + f"application_name={app}"
-        cmd = [PSQL, "-X", conninfo] if who == "psql" else \
-            [sys.executable, "-m", "qshell", "-X", "--history-dir", str(tmp_path / "h"), conninfo]
+        cmd = [PSQL, "-X", dsn] if who == "psql" else \
+            [sys.executable, "-m", "qshell", "-X", "--history-dir", str(tmp_path / "h"), dsn]
         proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=clean_env())
         assert proc.stdin is not None
-        proc.stdin.write(b"SELECT 'first' AS s;\n")
+        proc.stdin.write(f"SET application_name = '{app}';\n".encode())
         proc.stdin.flush()
         deadline = time.monotonic() + 60
-        while not _sql(dsn, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
-                            f" WHERE application_name = '{app}' AND state = 'idle' AND query LIKE '%first%'"):
+        while not _sql(dsn, f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = '{app}'"
+                            " AND state = 'idle'"):
             assert time.monotonic() < deadline, "the first statement never finished"
             time.sleep(0.05)
         time.sleep(0.2)
-        try:
-            proc.stdin.write(f"DELETE FROM {TABLE} WHERE id = 1;\nSELECT 'third' AS s;\n".encode())
-            proc.stdin.close()
-        except BrokenPipeError:
-            pass
-        out, err = proc.communicate(timeout=60)
+        out, err = proc.communicate(f"DELETE FROM {TABLE} WHERE id = 1;\nSELECT 'third' AS s;\n".encode(), timeout=60)
         results[who] = (proc.returncode, out.decode(), err.decode(), _ids(dsn))
     p, q = results["psql"], results["qshell"]
     assert p[0] == 2 and p[3] == [1, 2], p

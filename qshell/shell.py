@@ -882,6 +882,15 @@ class Shell(RunCommands, SetCommands, DescribeCommands, ReportCommands, LoadComm
         self.write(commands.help_text())
 
     def do_q(self, cmd: Command) -> None:
+        """Quit; as psql, each argument is a warning (``\\q: extra argument "now" ignored``)."""
+        try:
+            words = self._words(cmd)
+        except UsageError as exc:  # an unterminated quote: said, and qshell still quits
+            self._where_notice(str(exc))
+            words = []
+        typed = commands.meta_name(self.entry.text) if self.entry is not None else cmd.name  # \\quit as \\quit
+        for word in words:
+            self._where_notice(f'\\{typed}: extra argument "{word}" ignored')
         raise _Quit(self.status)
 
     # -- for the prompt -------------------------------------------------------------

@@ -474,15 +474,49 @@ class EntryBuilder:
 def read_text(text: str, source: str, context: ScriptContext | None = None) -> Iterator[Entry | InputError]:
     """Entries of a whole text (a ``-c`` argument, a file already read)."""
     builder = EntryBuilder(source, context)
-    lines = text.split("\n")
-    if len(lines) > 1 and not lines[-1]:
-        lines.pop()  # a final newline ends the last line; no empty line follows it
-    for line in lines:
+    for line in _lines(text):
         yield from builder.feed(line)  # a CR of a CRLF line end stays, as psql keeps it
     entries, error = builder.finish()
     yield from entries
     if error:
         yield error
+
+
+def _lines(text: str) -> list[str]:
+    lines = text.split("\n")
+    if len(lines) > 1 and not lines[-1]:
+        lines.pop()  # a final newline ends the last line; no empty line follows it
+    return lines
+
+
+def _sql_only(text: str, std_strings: bool) -> bool:
+    """``text`` read as a script holds SQL statements and nothing else: no meta-command,
+    no \\if, no bad byte (``\\;`` is SQL's)."""
+    builder = EntryBuilder("-c", ScriptContext(std_strings=std_strings), look_ahead=True)
+    entries = [e for line in _lines(text) for e in builder.feed(line)]
+    rest, error = builder.finish()
+    return error is None and all(isinstance(e, Entry) and not e.text.startswith("\\") for e in (*entries, *rest))
+
+
+def read_command(text: str, context: ScriptContext | None = None) -> Iterator[Entry | InputError]:
+    """Entries of a ``-c`` string. One of SQL statements only is one entry, sent as one
+    query as psql sends it (one implicit transaction: an error undoes what came before
+    it): the string itself, or, when variables were replaced in it, its statements
+    joined. A string with meta-commands is read as a script, line by line (psql would run
+    one meta-command, or send the backslashes to the server)."""
+    context = context or ScriptContext()
+    if not _sql_only(text, context.std_strings):
+        yield from read_text(text, "-c", context)
+        return
+    entries = list(read_text(text, "-c", context))
+    if len(entries) < 2 or not all(isinstance(e, Entry) for e in entries):
+        yield from entries
+        return
+    texts = [e.text for e in entries if isinstance(e, Entry)]
+    plain = [e.text for e in read_text(text, "-c", ScriptContext(std_strings=context.std_strings))
+             if isinstance(e, Entry)]
+    same = texts == plain and "\\" not in text  # no variable, no \\;: psql's text as it is
+    yield Entry(text if same else "\n".join(texts), "-c", entries[-1].line)
 
 
 def read_stream(stream: BinaryIO, source: str, context: ScriptContext | None = None) -> Iterator[Entry | InputError]:

@@ -649,7 +649,8 @@ class Shell(RunCommands, SetCommands, DescribeCommands, ReportCommands, LoadComm
             self.notice("The connection to the server was lost. Attempting reset: Failed.")
         self._tx = ""
         if tx:  # the state before ``sql``: a transaction was open
-            ending = {"COMMIT", "END", "PREPARE"} & {first_keyword(s) for s in split(sql, keep_empty=True).statements}
+            parts = split(sql, std_strings=self.context.std_strings)
+            ending = {"COMMIT", "END", "PREPARE"} & {first_keyword(s) for s in (*parts.statements, parts.rest)}
             self.notice("The transaction in progress was lost with the connection: whether it committed is unknown."
                         if ending else "The transaction in progress was lost with the connection: "
                         "none of it was committed.")

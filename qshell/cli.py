@@ -20,7 +20,7 @@ from . import __version__
 from .errors import ConnectionFailed, ExitStatus, OutputClosed, QshellError, UsageError
 from .paths import data_dir
 from .paths import history_dir as resolve_history_dir
-from .reader import Entry, InputError, ScriptContext, read_file, read_stream, read_text
+from .reader import Entry, InputError, ScriptContext, read_command, read_file, read_stream
 from .render import FORMATS
 from .settings import HELP, Settings, assign
 from .streams import binary, isatty
@@ -79,7 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _scripts(items: list[tuple[str, str]], stdin: BinaryIO, context: ScriptContext) -> Iterator[Entry | InputError]:
     for kind, value in items:
         if kind == "c":
-            yield from read_text(value, "-c", context)
+            yield from read_command(value, context)
         elif value == "-":
             yield from read_stream(stdin, "<stdin>", context)
         else:

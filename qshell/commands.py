@@ -253,7 +253,7 @@ TABLE: tuple[Spec, ...] = (
     Spec("endif", "\\endif", "end a conditional block", _raw, group="Variables", psql_args=True),
     Spec("errverbose", "\\errverbose", "show the most recent server error at maximum verbosity", _no_arg, group="General"),
     Spec("help", "\\?", "this help", _no_arg, aliases=("?",)),
-    Spec("q", "\\q", "quit", _no_arg, aliases=("quit",)),
+    Spec("q", "\\q", "quit", _raw, aliases=("quit",), psql_args=True),
 )
 
 BY_NAME: dict[str, Spec] = {}

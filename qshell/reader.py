@@ -101,8 +101,48 @@ def _one_command(text: str) -> tuple[str, str]:
     return text, ""
 
 
-_COPY_FROM_STDIN = re.compile(r"COPY\b.*\bFROM\s+STDIN\b", re.I | re.S)
 _STDIN = re.compile("stdin", re.I)
+# a token of a COPY statement's head: a quoted identifier, a word, or one other character
+_COPY_TOKEN = re.compile(r'"(?:[^"]|"")*"|(?:[A-Za-z_]|[^\x00-\x7f])(?:[A-Za-z0-9_$]|[^\x00-\x7f])*|\S')
+
+_NAME_START = re.compile(r'["A-Za-z_]|[^\x00-\x7f]')
+
+
+def _tokens(sql: str) -> Iterator[str]:
+    """The tokens of ``sql`` up to the first quote of a string (comments skipped)."""
+    rest = sql
+    while True:
+        rest = strip_comments_head(rest)
+        m = _COPY_TOKEN.match(rest)
+        if m is None or m.group() in ("'", "$"):
+            return
+        yield m.group()
+        rest = rest[m.end():]
+
+
+def _copy_from_stdin(statement: str) -> bool:
+    """``statement`` is ``COPY [BINARY] name [(columns)] FROM STDIN …``, after which psql
+    reads the data from the script: told by its tokens, so that a ``FROM stdin`` in a
+    string, a comment or a ``COPY (query) TO`` is not taken for one."""
+    it = _tokens(statement)
+    word = next(it, "").upper()
+    if word != "COPY":
+        return False
+    name = next(it, "")
+    if name.upper() == "BINARY":
+        name = next(it, "")
+    if not _NAME_START.match(name):  # "(": COPY (query) TO …
+        return False
+    word = next(it, "")
+    while word == ".":  # schema.table, db.schema.table
+        next(it, "")
+        word = next(it, "")
+    if word == "(":  # the column list
+        for word in it:
+            if word == ")":
+                break
+        word = next(it, "")
+    return word.upper() == "FROM" and next(it, "").upper() == "STDIN"
 # a statement and its ";" with no character the lexer acts on (see _take)
 _SIMPLE = re.compile(r"([^'\"$/\-()\\:;]*);[ \t\r]*")
 
@@ -130,7 +170,7 @@ class EntryBuilder:
         self._start = 0
         self._lineno = 0
         self._bad: tuple[str, int] | None = None  # the first bad line of the entry being read
-        self._copy_data = False  # after COPY … FROM STDIN: its data lines, through "\\.", are not SQL
+        self._copy_data = 0  # data blocks to skip (after COPY … FROM STDIN): through "\\.", not SQL
 
     @property
     def pending(self) -> bool:
@@ -147,7 +187,7 @@ class EntryBuilder:
         self._lineno += 1
         if self._copy_data:  # inline COPY data is never read as SQL (the COPY itself is refused)
             if line.rstrip("\r") == "\\.":
-                self._copy_data = False
+                self._copy_data -= 1
             return []
         ctx = self.context
         if ctx.echo is not None and line and not self._look and ctx.variables.get("ECHO") == "all":
@@ -392,8 +432,8 @@ class EntryBuilder:
             else:
                 text = (self._prefix + stmt.rstrip() + ";") if self._prefix else stmt + ";"
                 out.append(Entry(text.replace(_NOSEMI, ";"), self.source, self._lineno))  # psql names the line the statement ends on
-            if _STDIN.search(stmt) and _COPY_FROM_STDIN.match(strip_comments_head(stmt)):
-                self._copy_data = True
+            if _STDIN.search(stmt):  # psql reads one data block per COPY … FROM STDIN of a \\; group
+                self._copy_data += sum(_copy_from_stdin(part) for part in stmt.split(_NOSEMI))
         self._prefix = ""
         self._start = self._lineno
         self._bad = mark  # what follows lies on this line
@@ -434,15 +474,49 @@ class EntryBuilder:
 def read_text(text: str, source: str, context: ScriptContext | None = None) -> Iterator[Entry | InputError]:
     """Entries of a whole text (a ``-c`` argument, a file already read)."""
     builder = EntryBuilder(source, context)
-    lines = text.split("\n")
-    if len(lines) > 1 and not lines[-1]:
-        lines.pop()  # a final newline ends the last line; no empty line follows it
-    for line in lines:
+    for line in _lines(text):
         yield from builder.feed(line)  # a CR of a CRLF line end stays, as psql keeps it
     entries, error = builder.finish()
     yield from entries
     if error:
         yield error
+
+
+def _lines(text: str) -> list[str]:
+    lines = text.split("\n")
+    if len(lines) > 1 and not lines[-1]:
+        lines.pop()  # a final newline ends the last line; no empty line follows it
+    return lines
+
+
+def _sql_only(text: str, std_strings: bool) -> bool:
+    """``text`` read as a script holds SQL statements and nothing else: no meta-command,
+    no \\if, no bad byte (``\\;`` is SQL's)."""
+    builder = EntryBuilder("-c", ScriptContext(std_strings=std_strings), look_ahead=True)
+    entries = [e for line in _lines(text) for e in builder.feed(line)]
+    rest, error = builder.finish()
+    return error is None and all(isinstance(e, Entry) and not e.text.startswith("\\") for e in (*entries, *rest))
+
+
+def read_command(text: str, context: ScriptContext | None = None) -> Iterator[Entry | InputError]:
+    """Entries of a ``-c`` string. One of SQL statements only is one entry, sent as one
+    query as psql sends it (one implicit transaction: an error undoes what came before
+    it): the string itself, or, when variables were replaced in it, its statements
+    joined. A string with meta-commands is read as a script, line by line (psql would run
+    one meta-command, or send the backslashes to the server)."""
+    context = context or ScriptContext()
+    if not _sql_only(text, context.std_strings):
+        yield from read_text(text, "-c", context)
+        return
+    entries = list(read_text(text, "-c", context))
+    if len(entries) < 2 or not all(isinstance(e, Entry) for e in entries):
+        yield from entries
+        return
+    texts = [e.text for e in entries if isinstance(e, Entry)]
+    plain = [e.text for e in read_text(text, "-c", ScriptContext(std_strings=context.std_strings))
+             if isinstance(e, Entry)]
+    same = texts == plain and "\\" not in text  # no variable, no \\;: psql's text as it is
+    yield Entry(text if same else "\n".join(texts), "-c", entries[-1].line)
 
 
 def read_stream(stream: BinaryIO, source: str, context: ScriptContext | None = None) -> Iterator[Entry | InputError]:

@@ -6,6 +6,7 @@ Every failure becomes one line on ``err``; the staged set survives all of them.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from contextlib import contextmanager
 from dataclasses import replace
@@ -27,17 +28,22 @@ from .results import QueryResult, ServerMessage, Status
 from .session import Session
 from .sets import SetCommands
 from .settings import HELP, INT_MAX, Settings, assign, listing, show
-from .sqlsplit import split, strip_comments_head
+from .sqlsplit import first_keyword, split, strip_comments_head
 from .variables import PSQL_DEFAULTS, MetaArgError, interpolate, meta_words, special_value, valid_name
 from .visible import visible
 
 MAX_INCLUDE_DEPTH = 16
+_COPY_WORD = re.compile("copy", re.I)
 
 
 class _Stop(Exception):
     def __init__(self, status: ExitStatus) -> None:
         super().__init__(status)
         self.status = status
+
+
+class _Abandon(Exception):
+    """The session was lost at the prompt inside files read by \\i: back to the prompt."""
 
 
 class _Quit(_Stop):
@@ -131,11 +137,13 @@ class Shell(RunCommands, SetCommands, DescribeCommands, ReportCommands, LoadComm
         self._secrets: set[str] = set()
         self.last_error: ServerMessage | None = None  # for \\errverbose
         self._failed_at: tuple[str, int] | None = None  # where the last failure was (its line's later commands skip)
+        self._tx = ""  # the session's transaction state after the last statement ('*', '!')
         self._attach(session)
 
     def _attach(self, session: Session) -> None:
         """Apply the session-wide settings to a (new) connection and hear about resets."""
         session.set_readonly(self.settings.readonly)
+        self._tx = ""
         session.pool.on_reset = self._connection_reset
         session.pool.on_notice = self.notice  # the pool's warnings (a pooler: N above its size, settings not replayed)
         self._secrets.update(p for p in (password_in(session.dsn), session.pool._password) if p)
@@ -247,6 +255,9 @@ class Shell(RunCommands, SetCommands, DescribeCommands, ReportCommands, LoadComm
             getattr(self, "do_" + cmd.name)(cmd)
         except _Stop:
             raise
+        except _Abandon:
+            if self._depth:  # in an included file: its includer ends too
+                raise
         except ConnectionFailed as exc:
             self.fail(str(exc), ExitStatus.CONNECTION)
         except QshellError as exc:
@@ -387,21 +398,21 @@ class Shell(RunCommands, SetCommands, DescribeCommands, ReportCommands, LoadComm
         if remember:  # (not what \\gexec runs: \\g then sends the \\gexec query again, as psql)
             self.last_sql = sql
             self.last_query = sql
-        reason = refuse_reason(sql)
+        reason = refuse_reason(sql) or self._group_refusal(sql)
         if reason:
             raise UsageError(reason)
         user = self.session.user
         if user.conn is not None and user.lost_while_idle():
             # as psql when it finds its session gone: the server's goodbye, the statement
-            # not run (it belonged to the lost session: its transaction, its temp tables), a reset
-            for text in user.goodbye:
-                self.notice(text)
-            user.goodbye = ()
-            self._lost_session("server closed the connection unexpectedly; statement not run")
+            # not run (it belonged to the lost session: its transaction, its temp tables)
+            goodbye, user.goodbye = user.goodbye, ()
+            self._lost_session(*goodbye, "server closed the connection unexpectedly"
+                               + ("; statement not run" if self.interactive else ""), sql=sql, tx=self._tx)
             return None
         if self.variables.get("ECHO") == "queries":
             self.write(sql)  # psql -e: the statement as sent, before its result
         printer = self._row_printer() if show else None
+        before = user.transaction_state  # what a lost connection during the statement takes with it
         with sigint_calls(user.cancel):
             q = user.execute(sql, maxrows=self.settings.maxrows if maxrows is None else maxrows, sink=printer,
                              batch=printer.batch if printer is not None else BATCH)
@@ -426,8 +437,12 @@ class Shell(RunCommands, SetCommands, DescribeCommands, ReportCommands, LoadComm
         if q.changed_catalog:
             self.catalog_changed()
         if q.status is not Status.OK and not user.alive:
-            self._lost_session(q.diag.text if q.diag is not None else (q.error or "connection to server was lost"))
+            text = q.diag.text if q.diag is not None else (q.error or "connection to server was lost")
+            # libpq adds its own line after the server's goodbye (FATAL: …), as psql prints it
+            closed = "server closed the connection unexpectedly"
+            self._lost_session(text, *([closed] if text.startswith(("FATAL:", "PANIC:")) else []), sql=sql, tx=before)
             return q
+        self._tx = user.transaction_state
         try:
             if q.status is not Status.OK:
                 if q.diag is not None:
@@ -438,6 +453,14 @@ class Shell(RunCommands, SetCommands, DescribeCommands, ReportCommands, LoadComm
             if user.cancelled and not self.interactive:  # Ctrl-C stops a script, as psql's (exit 3)
                 raise _Stop(ExitStatus.SCRIPT_STOPPED)
         return q
+
+    def _group_refusal(self, sql: str) -> str | None:
+        """``refuse_reason`` of each statement of a ``\\;`` group or a ``-c`` string (a COPY
+        after the first would leave the session waiting for data it never gets)."""
+        if not _COPY_WORD.search(sql):
+            return None
+        parts = split(sql, std_strings=self.context.std_strings)
+        return next(filter(None, map(refuse_reason, (*parts.statements, parts.rest))), None)
 
     def _result_variables(self, q: QueryResult) -> None:
         """psql's ERROR, SQLSTATE, ROW_COUNT, LAST_ERROR_MESSAGE, LAST_ERROR_SQLSTATE."""
@@ -612,16 +635,34 @@ class Shell(RunCommands, SetCommands, DescribeCommands, ReportCommands, LoadComm
         for text in q.notices:
             self.notice(where + text)
 
-    def _lost_session(self, message: str) -> None:
-        """psql's answer to a session the server closed: the error (exit 2 in scripts), then
-        a new session at once — what the old one held (a transaction, temp tables) is gone,
-        and the message says so. Nothing is re-run."""
-        self.fail(message, ExitStatus.CONNECTION)  # a script stopped here needs no new session
+    def _lost_session(self, *messages: str, sql: str = "", tx: str = "") -> None:
+        """The server closed the session (``messages``: what it and libpq said). As psql's
+        CheckConnection: in a script, ``connection to server was lost`` and the end (exit
+        2) — nothing after it runs, on a new session in autocommit least of all. At the
+        prompt, a new session at once, saying so, and that an open transaction went with
+        the old one (with its temp tables); nothing is re-run. A file read by \\i at the
+        prompt ends there too (psql, for which such a file is not interactive, exits)."""
+        for text in messages:
+            self._where_notice(text)
+        self._failed_at = self._where
+        self.status = max(self.status, ExitStatus.CONNECTION)
+        if not self.interactive:
+            self._where_notice("connection to server was lost")
+            raise _Stop(ExitStatus.CONNECTION)
         try:
             self.session.user.reset()
             self.notice("The connection to the server was lost. Attempting reset: Succeeded.")
         except ConnectionFailed:
             self.notice("The connection to the server was lost. Attempting reset: Failed.")
+        self._tx = ""
+        if tx:  # the state before ``sql``: a transaction was open
+            parts = split(sql, std_strings=self.context.std_strings)
+            ending = {"COMMIT", "END", "PREPARE"} & {first_keyword(s) for s in (*parts.statements, parts.rest)}
+            self.notice("The transaction in progress was lost with the connection: whether it committed is unknown."
+                        if ending else "The transaction in progress was lost with the connection: "
+                        "none of it was committed.")
+        if self._depth:
+            raise _Abandon()
 
     def do_errverbose(self, cmd: Command) -> None:
         """psql's \\errverbose: the last server error, with every field the server sent."""
@@ -859,6 +900,15 @@ class Shell(RunCommands, SetCommands, DescribeCommands, ReportCommands, LoadComm
         self.write(commands.help_text())
 
     def do_q(self, cmd: Command) -> None:
+        """Quit; as psql, each argument is a warning (``\\q: extra argument "now" ignored``)."""
+        try:
+            words = self._words(cmd)
+        except UsageError as exc:  # an unterminated quote: said, and qshell still quits
+            self._where_notice(str(exc))
+            words = []
+        typed = commands.meta_name(self.entry.text) if self.entry is not None else cmd.name  # \\quit as \\quit
+        for word in words:
+            self._where_notice(f'\\{typed}: extra argument "{word}" ignored')
         raise _Quit(self.status)
 
     # -- for the prompt -------------------------------------------------------------

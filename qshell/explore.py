@@ -202,7 +202,7 @@ class RunCommands(ShellHost):
         db.session_settings = resources.session_settings(db.session_settings, found is not None and found.set_track)
         if found is None:
             return None
-        tracker = resources.Tracker(db, found, self._res_ids, rollback=self.settings.tx == "rollback")
+        tracker = resources.Tracker(db, found, self._res_ids)
         tracker.before(queries, n)
         return tracker
 

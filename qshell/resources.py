@@ -16,9 +16,9 @@ Source and method (see README, "Resources per query"):
   server. Utility statements (``CREATE``, ``VACUUM``…) have no queryid either. Each of
   those queries says why it has no figures (``no_resources``).
 - The workers run with ``pg_stat_statements.track = all`` (a superuser-only setting,
-  given like the user's own settings; or already ``all`` server-wide): with the default
-  ``top`` a SELECT read through the engine's ``DECLARE … CURSOR`` is not recorded under
-  its own queryid (once the engine sends statements as written, ``top`` will do).
+  given like the user's own settings; or already ``all`` server-wide): the engine sends
+  each staged text as written, which ``top`` records, but under ``\\set explain analyze``
+  the statement runs nested in its ``EXPLAIN ANALYZE``, which only ``all`` records.
   qshell's own EXPLAINs would be recorded under it too (a nested call, with ``all``):
   the planning transaction sets ``track`` to ``none`` when it may, and is over before
   the first snapshot anyway.
@@ -59,8 +59,6 @@ if TYPE_CHECKING:  # pragma: no cover
 TRACK = "pg_stat_statements.track"
 # statements EXPLAIN takes (the others, utility statements, have no queryid to find)
 EXPLAINABLE = frozenset({"SELECT", "WITH", "VALUES", "TABLE", "INSERT", "UPDATE", "DELETE", "MERGE"})
-# statements whose run reads rows through the engine's cursor (dropped unread by \set tx rollback)
-_CURSOR_KEYWORDS = frozenset({"SELECT", "WITH", "VALUES", "TABLE"})
 LOCK_TIMEOUT_MS = 50  # planning one text waits at most this long for a table's lock (someone's ALTER TABLE)
 LOCK_BUDGET_MS = 250  # once the texts' lock waits reach this, the others wait 1 ms
 PLAN_BUDGET_MS = 2000  # no text is planned once the batch has taken this long (planned at the next run)
@@ -79,7 +77,6 @@ TIMED_OUT = "planning it took too long"
 NO_QUERYID = "the server gives no queryid (compute_query_id is off)"
 NOT_RECORDED = "not recorded by pg_stat_statements during the run"
 NOT_COMPLETED = "not recorded: the statement did not complete"
-ROLLED_BACK = "not recorded: \\set tx rollback drops its cursor before pg_stat_statements records it"
 READ_FAILED = "reading pg_stat_statements failed"
 _PERMANENT = frozenset({SEVERAL, UTILITY, NO_STATEMENT})  # kept across runs, like queryids
 
@@ -335,13 +332,12 @@ def _one_by_one(cur, todo: Sequence[str], start: float) -> dict[str, int | str]:
 class Tracker:
     """One run's resources: ``before()`` (queryids, first snapshot), ``after(results)``."""
 
-    def __init__(self, db: Database, found: Probe, known: dict[str, int | str], rollback: bool = False) -> None:
+    def __init__(self, db: Database, found: Probe, known: dict[str, int | str]) -> None:
         self.db = db
         self.probe = found
         # text -> queryid or a lasting reason for none, kept by the shell across runs (a queryid
         # for which a run recorded nothing is dropped: planned again at the next run)
         self.known = known
-        self.rollback = rollback  # \set tx rollback: a SELECT's cursor is dropped, not recorded
         self.ids: dict[str, int | str] = {}  # text -> queryid, or why it has none
         self.snap: dict[int, tuple] = {}
         self.error: str | None = None
@@ -390,8 +386,6 @@ class Tracker:
 
         if q.status is not Status.OK:
             return NOT_COMPLETED
-        if self.rollback and first_keyword(q.sql) in _CURSOR_KEYWORDS:
-            return ROLLED_BACK
         return NOT_RECORDED
 
     def after(self, results: Iterable[QueryResult]) -> list[QueryResult]:

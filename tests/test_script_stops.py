@@ -283,8 +283,6 @@ def test_the_reader_skips_one_data_block_per_copy_from_stdin_of_a_group():
 
 
 # -- 5. a failed group's transaction stays failed ---------------------------------------------------
-@pytest.mark.xfail(strict=True, reason="needs the engine change that stops the automatic ROLLBACK after a "
-                                       "failed group (execute.py, being rewritten)")
 def test_a_failed_group_leaves_its_transaction_failed_as_psql(dsn, tmp_path):
     script = (f"\\set QUIET on\nBEGIN \\; SELECT 1/0;\nSELECT 1 AS one;\nDELETE FROM {TABLE} WHERE id = 1;\n"
               "\\echo :ERROR\nROLLBACK;\nSELECT 2 AS two;\n")

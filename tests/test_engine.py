@@ -142,3 +142,37 @@ def test_read_only_runs_vacuum_as_psql_does(dsn):
     vacuum, create = run.queries
     assert vacuum.status is Status.OK and vacuum.command == "VACUUM", vacuum
     assert create.status is Status.ERROR and create.sqlstate == "25006", create
+
+
+# -- issue 19: the transaction modes' ends, checked ---------------------------------------------------
+def test_a_rollback_that_finds_no_transaction_says_the_work_was_committed(dsn):
+    """``\\set tx rollback``'s final ROLLBACK is checked: the server's "there is no
+    transaction in progress" warning means the text's work was committed, and qshell says
+    so loudly (every text that could end the transaction is refused before the run, so
+    the warning is provoked here on a real connection whose transaction was ended)."""
+    import psycopg2
+
+    from qshell.execute import TxMode, _end_tx
+
+    conn = psycopg2.connect(dsn)
+    conn.autocommit = True
+    try:
+        cur = conn.cursor()
+        cur.execute("BEGIN")
+        assert _end_tx(cur, TxMode(rollback=True)) == ()  # a transaction to roll back: nothing to say
+        cur.execute("BEGIN; COMMIT")  # ended before qshell's ROLLBACK
+        said = _end_tx(cur, TxMode(rollback=True))
+        assert len(said) == 1 and "COMMITTED" in said[0]
+        assert any("there is no transaction in progress" in n for n in conn.notices)  # the server's own, kept
+        cur.execute("BEGIN; COMMIT")
+        assert _end_tx(cur, TxMode(isolation="serializable")) == ()  # a COMMIT that finds none: nothing lost
+    finally:
+        conn.close()
+
+
+def test_tx_rollback_refuses_a_text_that_ends_its_transaction_before_anything_runs(db):
+    from qshell.errors import QshellError
+    from qshell.execute import TxMode
+
+    with pytest.raises(QshellError, match="#2: COMMIT in a staged query is refused"):
+        QueryPool(db, ["SELECT 1", "DELETE FROM pg_class WHERE false; COMMIT"], 1, mode=TxMode(rollback=True)).run()

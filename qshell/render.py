@@ -261,15 +261,16 @@ def _aligned(headers: list[str], rows: list[list[str]], align: list[str]) -> str
     return "\n".join(out)
 
 
-def table(q: QueryResult, style: Style) -> str:
-    """The rows kept for display as a table (or CSV), without footer."""
+def table(q: QueryResult, style: Style, first_record: int = 1) -> str:
+    """The rows kept for display as a table (or CSV), without footer; in expanded display
+    the records numbered from ``first_record`` (a later chunk of a result goes on)."""
     headers = [c.name for c in q.columns]
     if style.fmt == "csv":
         return csvout.table(q)
     headers = ["\n".join(cell_lines(h)) for h in headers]  # no width limit: only escaped
     rows = [[_cell(v, style) for v in row] for row in q.rows]
     if style.expanded == "on":
-        return expanded(headers, rows)
+        return expanded(headers, rows, first_record)
     align = ["right" if c.type_oid in ALIGN_RIGHT else "left" for c in q.columns]
     if style.fmt == "aligned":
         text = _aligned(headers, rows, align)
@@ -278,11 +279,11 @@ def table(q: QueryResult, style: Style) -> str:
             text = tabulate(rows, headers=headers, tablefmt=style.fmt, disable_numparse=True,
                             colalign=align if rows else None, **_KEEP_SPACE)
     if style.expanded == "auto" and rows and len(headers) > 1 and max(map(text_width, text.splitlines())) > style.width:
-        return expanded(headers, rows)
+        return expanded(headers, rows, first_record)
     return text
 
 
-def expanded(headers: list[str], rows: list[list[str]]) -> str:
+def expanded(headers: list[str], rows: list[list[str]], first_record: int = 1) -> str:
     """psql's expanded display (``\\x``, border 1): one record after the other, one column
     per line, ``-[ RECORD n ]`` above each; a value's further lines go under it, with `+`
     after the line before; no record at all: ``(0 rows)``."""
@@ -294,10 +295,10 @@ def expanded(headers: list[str], rows: list[list[str]]) -> str:
     value_w = max((text_width(line) for row in values for v in row for line in v), default=0)
     multi = any(len(v) > 1 for row in values for v in row)
     sep_w = 3 + multi
-    record_w = len(str(len(rows))) + 12  # "-[ RECORD  ]"
+    record_w = len(str(len(rows) + first_record - 1)) + 12  # "-[ RECORD  ]"
     value_w = max(name_w + sep_w + value_w, record_w) - name_w - sep_w
     out = []
-    for number, row in enumerate(values, start=1):
+    for number, row in enumerate(values, start=first_record):
         head = f"-[ RECORD {number} ]"
         rest = len(head) - name_w  # psql's print_aligned_vertical_line
         line = head + "-" * max(0, name_w - len(head))

@@ -54,9 +54,9 @@ class _RowPrinter:
     """A plain statement's rows, written as they come (``UserSession.execute``'s sink).
 
     CSV: the header line, then every row (psql's ``--csv``; no footer). Tables: each chunk
-    of ``FETCH_COUNT`` rows (psql's variable; 1000 when it is 0) aligned on its own and
-    printed as a table of its own, as psql 18 prints them with ``FETCH_COUNT``, then one
-    ``(N rows)`` footer; a result of at most that many rows is one table, as psql prints
+    of ``FETCH_COUNT`` rows (psql's variable; 1000 when it is 0) aligned on its own, the
+    header printed with the first chunk only, as psql 18 prints them with ``FETCH_COUNT``,
+    then one ``(N rows)`` footer; a result of at most that many rows is one table, as psql prints
     it. (psql without ``FETCH_COUNT`` aligns a bigger result as one table: a difference
     kept for memory, each chunk's rows being Python values while it is printed.) Notices
     that arrive before a batch are printed before it."""
@@ -69,6 +69,8 @@ class _RowPrinter:
         fetch = shell.variables.get("FETCH_COUNT") or "0"
         chunk = int(fetch) if fetch.strip().lstrip("-").isdigit() else 0
         self.batch = chunk if chunk > 0 else BATCH  # rows per call; a table is aligned per chunk
+        self._head: int | None = None  # how many lines a table's header takes (left out after the first chunk)
+        self.count = 0  # rows printed so far (expanded display numbers its records on)
 
     def __call__(self, columns, batch, notices) -> None:  # noqa: ANN001
         shell = self.shell
@@ -84,7 +86,13 @@ class _RowPrinter:
         else:
             shown = QueryResult(index=0, sql="", status=Status.OK, columns=tuple(columns), rows=tuple(batch),
                                 rowcount=len(batch))
-            text = render.table(shown, self.style)
+            text = render.table(shown, self.style, first_record=self.count + 1)
+            self.count += len(batch)
+            if self.started and text and not text.startswith("-[ RECORD"):  # psql: the header with the first chunk only
+                if self._head is None:
+                    empty = QueryResult(index=0, sql="", status=Status.OK, columns=tuple(columns))
+                    self._head = render.table(empty, self.style).count("\n") + 1
+                text = "\n".join(text.split("\n")[self._head:])
             if text:  # a result of no columns shows nothing in expanded display
                 shell.write(text)
                 self.shown = True

@@ -181,6 +181,28 @@ def test_a_script_sends_what_psql_sends(logged_server, run_qshell):
     assert got == expected, _listing(qshell_db, qapp)
 
 
+FETCH_SCRIPT = """\\set FETCH_COUNT 2
+SELECT g, repeat('x', g) AS r /* fc-a */ FROM generate_series(1, 5) g;
+\\x
+SELECT g, repeat('y', g) AS r /* fc-b */ FROM generate_series(1, 5) g;
+"""
+
+
+def test_fetch_count_sends_the_statement_as_typed_and_prints_as_psql(logged_server, run_qshell):
+    """``FETCH_COUNT`` set: psql 18 sends the statement as typed (no cursor: it reads the
+    result in libpq's chunks), and so does qshell; the output is psql's: each chunk aligned
+    on its own, the header once, expanded records numbered on across chunks."""
+    psql_db, qshell_db = logged_server.database("fetch_psql"), logged_server.database("fetch_qshell")
+    papp, qapp = app_name("psql-fetch"), app_name("qshell-fetch")
+    p = logged_server.psql(FETCH_SCRIPT, psql_db.dsn(papp))
+    q = run_qshell(FETCH_SCRIPT, qshell_db.dsn(qapp), "-v", "null=")
+    assert p.code == q.code == 0, q.err
+    expected = psql_db.statements(papp)
+    assert len(expected) == 2 and all("fc-" in e and "CURSOR" not in e for e in expected)
+    assert [r.text for r in qshell_db.user_statements(qapp, expected)] == expected, _listing(qshell_db, qapp)
+    assert q.out == p.out and "-[ RECORD 5 ]" in q.out
+
+
 # -- staged statements: once, as written -------------------------------------------------------------
 STAGED_SETUP = "CREATE TABLE st (id int PRIMARY KEY, v int); INSERT INTO st SELECT g, 0 FROM generate_series(1, 10) g;"
 STAGED = [

@@ -94,13 +94,16 @@ class UserSession:
         if self.conn is None:
             return True
         lost = bool(self.conn.closed)
+        said: list[str] = []
         try:
             ready = not lost and select.select([self.conn.fileno()], [], [], 0)[0]
             if ready:
                 self.conn.poll()  # takes notifications; raises when the server hung up
-        except (psycopg2.Error, OSError, ValueError):
+        except (psycopg2.Error, OSError, ValueError) as exc:
             lost = True
-        fatal = tuple(n.rstrip("\n") for n in self.conn.notices if n.startswith(("FATAL:", "PANIC:")))
+            # the goodbye may come with the hang-up, in libpq's message rather than as a notice
+            said = [line for line in str(exc).splitlines() if line.startswith(("FATAL:", "PANIC:"))]
+        fatal = tuple(n.rstrip("\n") for n in self.conn.notices if n.startswith(("FATAL:", "PANIC:"))) or tuple(said)
         if fatal:  # the server's goodbye ("terminating connection due to administrator command")
             self.goodbye = fatal
             self.conn.notices.clear()

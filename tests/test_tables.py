@@ -84,7 +84,7 @@ def test_explain_reads_like_psqls_plan_tree(psql, qshell):
     out = same(psql, qshell, sql)
     assert "\n   ->  " in out and "\n         " in out  # the tree's indentation
     # staged: the same table under the query's header
-    r = qshell(f"\\set sample off\n\\add {sql}\\go 1\n")  # (a sample may catch it: a waits line)
+    r = qshell(f"\\set sample off\n\\set resources off\n\\add {sql}\\go 1\n")  # (no waits line, no resources line)
     assert r.code == 0, r.err
     expected = psql(sql).rstrip("\n")  # psql ends a table with an empty line
     lines = r.out.split("\n")

@@ -275,8 +275,8 @@ def run_statement(conn, info: dict, sql: str, index: int, worker: int | None, ma
                 _notices(conn)
         try:
             cur.execute(sql)
-        except psycopg2.errors.ActiveSqlTransaction:
-            if not (own_tx and pooled and not mode.wraps and _single(sql)):
+        except psycopg2.errors.ActiveSqlTransaction as refusal:
+            if not (own_tx and pooled and not mode.wraps and _single(sql) and _refused_as_a_block(refusal)):
                 raise
             # one statement refused in a transaction block (25001, before it did anything):
             # plainly, without a pid, as any statement that cannot run in a transaction
@@ -378,6 +378,14 @@ def _left_open(cur) -> tuple[str, ...]:  # noqa: ANN001
     return ("qshell: the query left a transaction open; rolled back (each staged query is a unit of its own)",)
 
 
+def _refused_as_a_block(exc: psycopg2.Error) -> bool:
+    """The server refused the statement itself for running in a transaction block
+    (PreventInTransactionBlock, at its top level: nothing of it ran), not an error raised
+    while it ran (a function's ``RAISE … USING ERRCODE = '25001'`` after a ``nextval``)."""
+    diag = exc.diag
+    return diag.source_function == "PreventInTransactionBlock" and not diag.context
+
+
 def _single(sql: str) -> bool:
     """``sql`` is one statement (not a ``\\;`` group)."""
     return len(statements(sql)) <= 1
@@ -435,6 +443,9 @@ _TX_CONTROL = frozenset({"BEGIN", "START", "COMMIT", "END", "ROLLBACK", "ABORT",
 _ENDS_TX = re.compile(r"^(?:COMMIT|END|ABORT|ROLLBACK(?!\s+(?:WORK\s+|TRANSACTION\s+)?TO\b)|PREPARE\s+TRANSACTION)\b", re.I)
 
 
+_COMMENTS = re.compile(r"/\*.*?\*/|--[^\n\r]*", re.S)  # (not nested: a nested one keeps the refusal)
+
+
 def _words(sql: str) -> str:
     """The head of a statement, comments dropped, its words one space apart."""
     return " ".join(strip_comments_head(sql)[:200].split())
@@ -459,6 +470,8 @@ def ends_transaction(sql: str) -> str | None:
     as its first words; None when there is none."""
     for stmt in statements(sql):
         head = _words(stmt)
+        if head[:8].upper() == "ROLLBACK":  # ROLLBACK /* … */ TO s keeps the transaction: comments out
+            head = " ".join(_COMMENTS.sub(" ", strip_comments_head(stmt)[:400]).split())
         if _ENDS_TX.match(head):
             return " ".join(head.split()[:2]).upper() if head.upper().startswith("PREPARE") else head.split()[0].upper()
     return None
@@ -496,6 +509,16 @@ def _begin_lent(cur, mode: TxMode, info: dict, run_start: float) -> tuple[int, f
     if told is not None:
         told(pid)
     return pid, time.perf_counter() - run_start
+
+
+def ran_in_own_transaction(mode: TxMode, sql: str) -> bool:
+    """Whether ``run_statement`` put ``sql`` inside a ``BEGIN`` of qshell's own in this mode
+    (where a procedure's COMMIT fails with 2D000): a transaction mode, but for read only
+    alone on a statement that cannot run in a transaction block, which may then run plainly
+    on a read-only session (``_read_only_session_will_do``). Said conservatively: False
+    whenever it may have run plainly."""
+    return mode.wraps and not (mode.readonly and not mode.rollback and mode.isolation is None
+                               and not fits_a_transaction(sql))
 
 
 def _read_only_session_will_do(conn, mode: TxMode, sql: str) -> bool:  # noqa: ANN001

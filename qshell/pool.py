@@ -31,6 +31,7 @@ from .execute import (
     TxMode,
     _Interrupted,
     execute_on,
+    ran_in_own_transaction,
     refuse_reason,
     run_statement,
     settle,
@@ -152,7 +153,7 @@ class QueryPool:
         first = result.start_s
         tries = 0
         if self.retries:
-            why = retry_refusal(result.sql, self.mode.wraps)
+            why = retry_refusal(result.sql, ran_in_own_transaction(self.mode, result.sql))
             if why is not None:  # its work may have been committed (or half of it): never run again
                 if result.sqlstate == "40P01":
                     self.deadlocks_seen += 1

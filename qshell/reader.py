@@ -515,7 +515,9 @@ def read_command(text: str, context: ScriptContext | None = None) -> Iterator[En
     texts = [e.text for e in entries if isinstance(e, Entry)]
     plain = [e.text for e in read_text(text, "-c", ScriptContext(std_strings=context.std_strings))
              if isinstance(e, Entry)]
-    same = texts == plain and "\\" not in text  # no variable, no \\;: psql's text as it is
+    # no variable replaced, no \\; turned into ";" (each statement is in the string as it is):
+    # psql's text as it is, a backslash inside a literal included
+    same = texts == plain and all(t in text for t in texts)
     yield Entry(text if same else "\n".join(texts), "-c", entries[-1].line)
 
 

@@ -176,3 +176,13 @@ def test_tx_rollback_refuses_a_text_that_ends_its_transaction_before_anything_ru
 
     with pytest.raises(QshellError, match="#2: COMMIT in a staged query is refused"):
         QueryPool(db, ["SELECT 1", "DELETE FROM pg_class WHERE false; COMMIT"], 1, mode=TxMode(rollback=True)).run()
+
+
+def test_rollback_to_a_savepoint_is_allowed_in_tx_rollback_whatever_its_comments():
+    from qshell.execute import stage_refusal
+
+    for text in ("INSERT INTO t VALUES (1); SAVEPOINT s; ROLLBACK /* x */ TO s", "SELECT 1; SAVEPOINT s; ROLLBACK--x\nTO s",
+                 "SELECT 1; SAVEPOINT s; rollback work to savepoint s"):
+        assert stage_refusal(text, rollback=True) is None, text
+    for text in ("SELECT 1; ROLLBACK /* x */", "SELECT 1; ROLLBACK -- TO s", "SELECT 1; commit and chain"):
+        assert stage_refusal(text, rollback=True) is not None, text

@@ -113,3 +113,23 @@ INSERT INTO lg VALUES (1, 100);
     edge = run["lock_waits"][0]
     assert (edge["waiter"], edge["holder"], edge["relation"], edge["mode"]) == ("#2", "#1", "lg", "ShareLock")
     assert edge["ms"] > 200
+
+
+def test_read_only_does_not_retry_a_call_run_outside_qshells_transaction(qshell):
+    """``\\set readonly on`` alone runs a CALL plainly on the read-only session (it cannot
+    run in a transaction block): a procedure may COMMIT there, so a 40001 after its COMMIT
+    is never retried (its work would be committed again at each try)."""
+    r = qshell("""
+DROP TABLE IF EXISTS ro_cnt;
+CREATE TABLE ro_cnt (a int);
+CREATE OR REPLACE PROCEDURE ro_p() LANGUAGE plpgsql AS $$BEGIN COMMIT; SET TRANSACTION READ WRITE;
+  INSERT INTO ro_cnt VALUES (1); COMMIT; RAISE EXCEPTION 'late' USING ERRCODE = '40001'; END$$;
+\\set readonly on
+\\set retries 2
+\\add CALL ro_p();
+\\go 1
+\\set readonly off
+SELECT count(*) AS n FROM ro_cnt;
+""")
+    assert "not retried: it contains CALL" in r.out + r.err
+    assert "\n 1\n" in r.out.split(" n \n")[1]  # committed once, not once per try

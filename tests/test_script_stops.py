@@ -292,3 +292,18 @@ def test_a_failed_group_leaves_its_transaction_failed_as_psql(dsn, tmp_path):
     assert q.stdout == p.stdout
     assert _qshell_err(q.stderr) == _psql_err(p.stderr)
     assert (p.returncode, q.returncode) == (0, 1)  # qshell: 1 when a statement failed (README)
+
+
+def test_a_c_string_with_a_backslash_in_a_literal_is_sent_as_it_is(dsn, tmp_path):
+    """A backslash inside a string literal makes no meta-command: the ``-c`` string is SQL
+    only and reaches the server as psql sends it, unchanged (one message)."""
+    text = "SELECT 1 AS a; SELECT 'x\\;y' AS b"
+    proc = subprocess.run([sys.executable, "-m", "qshell", "-X", "--history-dir", str(tmp_path / "h"), "-c", text,
+                           dsn + ("&" if "?" in dsn else "?") + "application_name=stops_c_literal"],
+                          capture_output=True, env=clean_env(), timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert b"x\\;y" in proc.stdout
+    from qshell.reader import read_command
+
+    (entry,) = list(read_command(text))
+    assert entry.text == text

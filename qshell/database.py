@@ -290,7 +290,7 @@ class Database:
         want = dict(self.session_settings)
         want.update(self.run_settings)
         if fairy.info[POOLED]:
-            user_set = {k: v for k, v in self.session_settings.items()}
+            user_set = dict(self.session_settings)
             if user_set and self._settings_told != user_set:
                 self._settings_told = dict(user_set)
                 self._notice("warning: behind a transaction pooler the session's settings are not given to the workers"

@@ -73,7 +73,7 @@ def refuse_reason(sql: str) -> str | None:
     connection (psycopg2 refuses it in green mode and COPY TO STDOUT breaks the connection),
     wherever it stands in a ``\\;`` group (a COPY FROM STDIN after a SELECT would leave the
     connection waiting for data)."""
-    if any(first_keyword(s) == "COPY" for s in statements(sql)):
+    if "copy" in sql.lower() and any(first_keyword(s) == "COPY" for s in statements(sql)):
         return "COPY is not supported: it cannot run on qshell's cooperative (gevent) connections; use INSERT ... SELECT, or psql's \\copy"
     return None
 

@@ -6,7 +6,6 @@ Every failure becomes one line on ``err``; the staged set survives all of them.
 from __future__ import annotations
 
 import os
-import re
 import shutil
 from contextlib import contextmanager
 from dataclasses import replace
@@ -33,7 +32,6 @@ from .variables import PSQL_DEFAULTS, MetaArgError, interpolate, meta_words, spe
 from .visible import visible
 
 MAX_INCLUDE_DEPTH = 16
-_COPY_WORD = re.compile("copy", re.I)
 
 
 class _Stop(Exception):
@@ -406,7 +404,7 @@ class Shell(RunCommands, SetCommands, DescribeCommands, ReportCommands, LoadComm
         if remember:  # (not what \\gexec runs: \\g then sends the \\gexec query again, as psql)
             self.last_sql = sql
             self.last_query = sql
-        reason = refuse_reason(sql) or self._group_refusal(sql)
+        reason = refuse_reason(sql)
         if reason:
             raise UsageError(reason)
         user = self.session.user
@@ -461,14 +459,6 @@ class Shell(RunCommands, SetCommands, DescribeCommands, ReportCommands, LoadComm
             if user.cancelled and not self.interactive:  # Ctrl-C stops a script, as psql's (exit 3)
                 raise _Stop(ExitStatus.SCRIPT_STOPPED)
         return q
-
-    def _group_refusal(self, sql: str) -> str | None:
-        """``refuse_reason`` of each statement of a ``\\;`` group or a ``-c`` string (a COPY
-        after the first would leave the session waiting for data it never gets)."""
-        if not _COPY_WORD.search(sql):
-            return None
-        parts = split(sql, std_strings=self.context.std_strings)
-        return next(filter(None, map(refuse_reason, (*parts.statements, parts.rest))), None)
 
     def _result_variables(self, q: QueryResult) -> None:
         """psql's ERROR, SQLSTATE, ROW_COUNT, LAST_ERROR_MESSAGE, LAST_ERROR_SQLSTATE."""

@@ -386,6 +386,7 @@ class EntryBuilder:
         """SQL text: a new line (``join``: the rest of a line after ``\\\\`` continues it)."""
         local = bool(self._buf) and self._open is None and ":" in text and not self._look and self._active()
         fresh: list[int] = []
+        new = not self._buf  # the line starts a statement (only then may it be a whole simple one)
         if local:  # its variables replaced within the line: never a copy of the whole statement per reference
             text, fresh = self._interpolate_line(text)
         if self._buf:
@@ -412,7 +413,8 @@ class EntryBuilder:
         self._bad = self._bad or mark
         ctx = self.context
         out: list[Entry | InputError] = []
-        simple = _SIMPLE.fullmatch(self._buf) if not self._bad and self._active() else None
+        # (tried on a line that starts a statement only: on a long buffer it would scan it whole, per line)
+        simple = _SIMPLE.fullmatch(self._buf) if new and not self._bad and self._active() else None
         if simple is not None and simple.group(1).strip():
             # the common line, a whole statement with nothing the lexer must look at (no
             # quote, comment, parenthesis, variable, backslash; one ";" at its end): as split
@@ -441,7 +443,7 @@ class EntryBuilder:
                     self._fresh = {p - base for p in self._fresh if p >= base}
             assert parts.resume is not None
             r = parts.resume
-            self._resume = Resume(r.at - base, r.depth, r.block)
+            self._resume = r.shifted(base)
             self._novars = max(0, self._novars - base)
             self._open = parts.open_construct
             if parts.stop is None:

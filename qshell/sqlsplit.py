@@ -40,26 +40,82 @@ class Resume:
     at: int  # first position not yet scanned (an unterminated construct starts here)
     depth: int  # parentheses open
     block: "_Block"  # CREATE FUNCTION … BEGIN ATOMIC state
+    # the unterminated construct at ``at``, and how to go on scanning it from where it was
+    # left (never its start again: a function body of many lines is read once):
+    # ("'", escapes, position) | ('"', 0, position) | ("$", tag, position) | ("/*", nesting, position)
+    inside: "tuple[str, object, int] | None" = None
+
+    def shifted(self, base: int) -> "Resume":
+        """The same state in the text with its first ``base`` characters cut off."""
+        inside = self.inside
+        if inside is not None:
+            inside = (inside[0], inside[1], inside[2] - base)
+        return Resume(self.at - base, self.depth, self.block, inside)
 
 
-def _comment_end(text: str, i: int) -> int:
-    """Index just past the block comment opening at ``i``, or -1 if it never closes.
+def _comment_scan(text: str, nest: int, j: int) -> tuple[int, int, int]:
+    """Scan a block comment from ``j`` with ``nest`` comments open: (the index just past
+    its end or -1, and when -1 the nesting and where to go on when text is appended).
 
     Comments nest, as in PostgreSQL's lexer: ``/* /* */ still comment */``."""
-    nest = 1
-    j = i + 2
-    while nest:
+    while True:
         a = text.find("/*", j)
         b = text.find("*/", j)
         if b == -1:
-            return -1
+            # (a "/" or "*" at the very end may begin a "/*" or "*/" with what comes)
+            if a != -1:  # every "/*" left opens one more (two never overlap)
+                nest += text.count("/*", a)
+                j = text.rfind("/*") + 2
+            return -1, nest, max(j, len(text) - 1)
         if a != -1 and a < b:
             nest += 1
             j = a + 2
         else:
             nest -= 1
             j = b + 2
-    return j
+            if not nest:
+                return j, 0, j
+
+
+def _comment_end(text: str, i: int) -> int:
+    """Index just past the block comment opening at ``i``, or -1 if it never closes."""
+    return _comment_scan(text, 1, i + 2)[0]
+
+
+def _quote_scan(text: str, j: int, escapes: bool) -> tuple[int, int]:
+    """Scan a '…' string from ``j`` (inside it): (the index just past its closing quote
+    or -1, and when -1 where to go on when text is appended)."""
+    n = len(text)
+    while True:
+        k = text.find("'", j)
+        if escapes:
+            b = text.find("\\", j)
+            if b != -1 and (k == -1 or b < k):
+                j = b + 2
+                continue
+        if k == -1:
+            return -1, max(j, n) if escapes else n
+        if k + 1 < n and text[k + 1] == "'":
+            j = k + 2
+            continue
+        if escapes:
+            cont = _CONTINUE.match(text, k + 1)
+            if cont is not None:  # 'a'<CR>'b': one string, still taking escapes
+                j = cont.end()
+                continue
+        return k + 1, 0
+
+
+def _ident_scan(text: str, k: int) -> tuple[int, int]:
+    """Scan a "…" identifier from ``k`` (inside it): as _quote_scan."""
+    n = len(text)
+    while True:
+        k = text.find('"', k)
+        if k == -1:
+            return -1, n
+        if not (k + 1 < n and text[k + 1] == '"'):
+            return k + 1, 0
+        k += 2
 
 
 def _is_ident(ch: str) -> bool:
@@ -215,6 +271,27 @@ def split(text: str, keep_empty: bool = False, strip: bool = True, resume: Resum
     at = i  # where the construct being scanned began
     floor = i  # a token ends just before this: a "$" or letter from here starts anew
     stop: int | None = None
+    inside: tuple[str, object, int] | None = None
+    if resume is not None and resume.inside is not None:  # go on in the construct left open
+        kind, data, go_on = resume.inside
+        if kind == "'":
+            end, go_on = _quote_scan(text, go_on, bool(data))
+        elif kind == '"':
+            end, go_on = _ident_scan(text, go_on)
+        elif kind == "$":
+            assert isinstance(data, str)
+            end = text.find(data, go_on)
+            if end == -1:
+                go_on = max(go_on, n - len(data) + 1)
+            else:
+                end += len(data)
+        else:
+            assert isinstance(data, int)
+            end, data, go_on = _comment_scan(text, data, go_on)
+        if end == -1:
+            what = {"'": "quoted string", '"': "quoted identifier", "$": "dollar-quoted string"}.get(kind, "comment")
+            return Split((), text, what, Resume(at, depth, block, (kind, data, go_on)), None)
+        i = floor = end
     special = _SPECIAL_META if (meta or variables) else _SPECIAL
     while True:
         m = special.search(text, i)
@@ -262,41 +339,17 @@ def split(text: str, keep_empty: bool = False, strip: bool = True, resume: Resum
                 escapes = False  # U&'…': a backslash starts a Unicode escape, never escapes a quote
             else:
                 escapes = not std_strings
-            j = i + 1
-            while True:
-                k = text.find("'", j)
-                if escapes:
-                    b = text.find("\\", j)
-                    if b != -1 and (k == -1 or b < k):
-                        j = b + 2
-                        continue
-                if k == -1:
-                    open_construct = "quoted string"
-                    i = n
-                    break
-                if k + 1 < n and text[k + 1] == "'":
-                    j = k + 2
-                    continue
-                if escapes:
-                    cont = _CONTINUE.match(text, k + 1)
-                    if cont is not None:  # 'a'<CR>'b': one string, still taking escapes
-                        j = cont.end()
-                        continue
-                i = k + 1
+            end, go_on = _quote_scan(text, i + 1, escapes)
+            if end == -1:
+                open_construct, inside = "quoted string", ("'", escapes, go_on)
                 break
-            if open_construct:
-                break
+            i = end
         elif ch == '"':
-            k = i + 1
-            while True:
-                k = text.find('"', k)
-                if k == -1 or not (k + 1 < n and text[k + 1] == '"'):
-                    break
-                k += 2
-            if k == -1:
-                open_construct = "quoted identifier"
+            end, go_on = _ident_scan(text, i + 1)
+            if end == -1:
+                open_construct, inside = "quoted identifier", ('"', 0, go_on)
                 break
-            i = k + 1
+            i = end
         elif ch == "$":
             j = i if i in fresh else _token_start(text, i, floor)
             ident = j < i and not ("0" <= text[j] <= "9")
@@ -312,7 +365,8 @@ def split(text: str, keep_empty: bool = False, strip: bool = True, resume: Resum
             if tag is not None:
                 end = text.find(tag.group(0), tag.end())
                 if end == -1:
-                    open_construct = "dollar-quoted string"
+                    go_on = max(tag.end(), n - len(tag.group(0)) + 1)  # (the closing tag may straddle)
+                    open_construct, inside = "dollar-quoted string", ("$", tag.group(0), go_on)
                     break
                 i = floor = end + len(tag.group(0))
                 continue
@@ -331,9 +385,9 @@ def split(text: str, keep_empty: bool = False, strip: bool = True, resume: Resum
                 i += 1
         elif ch == "/":
             if text.startswith("/*", i):
-                j = _comment_end(text, i)
+                j, nest, go_on = _comment_scan(text, 1, i + 2)
                 if j == -1:
-                    open_construct = "comment"
+                    open_construct, inside = "comment", ("/*", nest, go_on)
                     break
                 i = j
             else:
@@ -341,7 +395,7 @@ def split(text: str, keep_empty: bool = False, strip: bool = True, resume: Resum
     rest = text[start:]
     if open_construct is None and depth > 0 and rest.strip():
         open_construct = "parenthesis"
-    return Split(tuple(statements), rest, open_construct, Resume(at, depth, block), stop)
+    return Split(tuple(statements), rest, open_construct, Resume(at, depth, block, inside), stop)
 
 
 def is_complete(text: str) -> bool:

@@ -47,7 +47,8 @@ TARGETS = {
     "history_ratio": "<= 1.2",
 }
 SELECT1 = "SELECT 1"
-CASES = ("throughput", "makespan", "processes", "startup", "memory", "scaling", "seed", "e2e", "history", "resources")
+CASES = ("throughput", "makespan", "processes", "startup", "memory", "scaling", "seed", "e2e", "history", "resources",
+         "reader")
 
 
 def _median(xs: list[float]) -> float:
@@ -401,6 +402,36 @@ class Bench:
                  f" on/off {out['ratio']}")
         return out
 
+    # -- 11. the script reader against psql's -------------------------------------------------------------
+    def reader(self) -> dict:
+        """Two scripts through ``qshell -X -f`` and ``psql -X -f``, interleaved, whole processes:
+        one statement of 100,000 lines (a ``VALUES`` list the server counts) and 100,000
+        one-line ``SELECT i;``. Each is also read inside ``\\if false`` … ``\\endif``, where
+        both programs lex every line and send nothing: the reader alone (plus start-up)."""
+        lines = 10_000 if self.tiny else 100_000
+        one = "SELECT count(*) FROM (VALUES\n" + ",\n".join(f"({i}, 'v{i}')" for i in range(lines)) + ") v(a, b);\n"
+        many = "".join(f"SELECT {i};\n" for i in range(lines))
+        files = {}
+        for name, text in (("one_statement", one), ("one_line_statements", many)):
+            for lexed, body in (("", text), ("_lexed_only", "\\if false\n" + text + "\\endif\n")):
+                path = self.tmp / f"reader_{name}{lexed}.sql"
+                path.write_text(body)
+                files[name + lexed] = path
+        out: dict = {"lines": lines}
+        for key, path in files.items():
+            qshell = self._qshell() + [self.dsn, "-f", str(path)]
+            psql = [str(self.bin / "psql"), "-X", "-q", self.dsn, "-f", str(path)]
+            self._proc_wall(qshell, qshell=True)  # warm
+            q, p = [], []
+            for _ in range(self.reps):
+                p.append(self._proc_wall(psql))
+                q.append(self._proc_wall(qshell, qshell=True))
+            out[key] = {"qshell_s": round(_median(q), 3), "psql_s": round(_median(p), 3),
+                        "ratio": round(_median([a / b for a, b in zip(q, p, strict=True)]), 2)}
+            self.log(f"  reader, {key.replace('_', ' ')} ({lines} lines): qshell {out[key]['qshell_s']} s,"
+                     f" psql {out[key]['psql_s']} s ({out[key]['ratio']}×)")
+        return out
+
     def close(self) -> None:
         self.db.close()
 
@@ -499,8 +530,9 @@ def write_readme(history: Path) -> None:
              " start-up qshell / psql [≤ 0.35 s] | `-c 'SELECT 1;'` qshell ÷ pgcli [≤ 0.7] |"
              " end to end ÷ pgbench [≥ 0.25] | history of large runs ÷ empty [≤ 1.2] |"
              " memory, 5M rows [growth ≤ 64 MB until 2026-12; then ÷ psql ≤ 1.25] | µs/query at 1k / 10k / 100k | seed N=1/2/3/5 wall (s) |"
-             " resources on ÷ off, SELECT 1 at N=8 |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             " resources on ÷ off, SELECT 1 at N=8 | reader ÷ psql: one 100k-line statement / 100k statements"
+             " (lexed only) |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in records:
         c = r.get("cases", {})
         thr = c.get("throughput", {}).get("8", {})
@@ -530,7 +562,7 @@ def write_readme(history: Path) -> None:
             f" {pgcli} | {end} | {large} | {_memory_cell(mem)} |"
             f" {' / '.join(str(v.get('us_per_query')) for v in sc.values()) or '-'} |"
             f" {' / '.join(str(x['wall_s']) for x in seed) or '-'} |"
-            f" {_resources_cell(c.get('resources', {}))} |")
+            f" {_resources_cell(c.get('resources', {}))} | {_reader_cell(c.get('reader', {}))} |")
     (history / "README.md").write_text("\n".join(lines) + "\n")
 
 
@@ -540,6 +572,16 @@ def _memory_cell(m: dict) -> str:
     if "vs_psql" in m:
         return f"{m['vs_psql']} ({m['peak_mb']} MB vs psql {m['psql_peak_mb']} MB, {m['rows']} rows)"
     return f"growth {m.get('growth_mb', '-')} MB ({m.get('rows', '-')} rows, through a cursor)"
+
+
+def _reader_cell(r: dict) -> str:
+    if not r:
+        return "-"
+    def cell(key: str) -> str:
+        x = r.get(key, {})
+        return f"{x.get('ratio', '-')} ({x.get('qshell_s', '-')} s vs {x.get('psql_s', '-')} s)"
+    return (f"{cell('one_statement')} / {cell('one_line_statements')}"
+            f" ({cell('one_statement_lexed_only')} / {cell('one_line_statements_lexed_only')})")
 
 
 def _resources_cell(r: dict) -> str:

@@ -265,12 +265,16 @@ for _spec in TABLE:
 SQL_TAKING = frozenset(name for name, spec in BY_NAME.items() if spec.takes_sql)
 
 
+_PSQL_SPACE = " \t\n\r\f\v"  # psql's whitespace: a name ends there (U+00A0 is part of it)
+_NAME_WORD = re.compile(r"[^ \t\n\r\f\v]*")
+
+
 def meta_name(line: str) -> str:
     """The meta-command word of a line starting with a backslash ('' otherwise)."""
-    s = line.lstrip()
+    s = line.lstrip(_PSQL_SPACE)
     if not s.startswith("\\"):
         return ""
-    word = s[1:].split(None, 1)[0] if len(s) > 1 and not s[1].isspace() else ""
+    word = _NAME_WORD.match(s, 1).group()  # type: ignore[union-attr]  # (always matches)
     cut = word.find("\\", 1)  # \\x\\g: two commands, as psql reads them (\\\\ alone is a name)
     return word if cut == -1 else word[:cut]
 

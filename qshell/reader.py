@@ -38,6 +38,7 @@ class ScriptContext:
     restricted: str | None = None  # psql's \\restrict KEY (pg_dump's scripts): only \\unrestrict KEY runs
 
 
+_SP = " \t\n\r\f\v"  # psql's whitespace (never U+00A0 and the like: identifier characters to it)
 # psql's \if states: the branch runs / a later \elif or \else may / none of it runs
 _TRUE, _FALSE, _IGNORED = "true", "false", "ignored"
 _CONDITIONALS = frozenset({"if", "elif", "else", "endif"})
@@ -82,15 +83,44 @@ def _bad_bytes(line: str, lineno: int) -> tuple[str, str]:
     return _BAD_CHAR.sub(_REPLACED, line), f"{what} at byte {at} of line {lineno}"
 
 
+# psql's meta-commands whose argument is the rest of the line, backslashes included
+# (OT_WHOLE_LINE), and those whose argument is the rest of the line when it starts with
+# "|" (OT_FILEPIPE: a command to pipe to): read so whether qshell has the command or not,
+# and in a branch that does not run too (psql's ignore_slash_whole_line / _filepipe)
+_WHOLE_LINE = frozenset({"!", "copy", "ef", "ev", "sf", "sf+", "sv", "sv+", "h", "help"})
+# every meta-command name psql 18 has (its exec_command): in a branch that does not run,
+# psql skips these without a word, whether qshell has them or not, and names any other
+_PSQL_NAMES = frozenset("""a bind bind_named C c connect cd close_prepared conninfo copyright crosstabview
+    e edit ef ev echo warn qecho elif else endif endpipeline encoding errverbose f flush flushrequest g gx gdesc
+    getenv getresults gexec gset h help H html i include ir include_relative if l list l+ list+ o out p print
+    parse password prompt pset q quit r reset restrict s sendpipeline set setenv sf sf+ startpipeline sv sv+
+    syncpipeline t T timing unrestrict unset w write watch x z zS z+ zS+ z+S ! ?""".split())
+
+
+def psql_knows(name: str) -> bool:
+    """``name`` is one of psql's meta-commands (\\d… and \\lo_… by their prefix, as psql
+    dispatches them; \\copy in any case)."""
+    return name in _PSQL_NAMES or name.startswith(("d", "lo_")) or name.lower() == "copy"
+_FILE_PIPE = frozenset({"g", "gx", "o", "out", "w", "write"})
+_G_OPTIONS = re.compile(r"(?:\s*\([^)]*\)?)?")  # \\g (format=csv) |cmd
+
+
 def _one_command(text: str) -> tuple[str, str]:
     """(the first meta-command of ``text``, what follows it): its arguments end at a
-    backslash outside '…', "…" and `…` (a quote left open runs to the end)."""
+    backslash outside '…', "…" and `…` (a quote left open runs to the end), or at the
+    end of the line for psql's whole-line arguments (``\\! cmd``, ``\\w |cmd``)."""
     name = commands.meta_name(text)
     i, n = 1 + len(name), len(text)
+    if name in _WHOLE_LINE or name.lower() == "copy":
+        return text, ""
+    if name in _FILE_PIPE:
+        k = _G_OPTIONS.match(text, i).end() if name in ("g", "gx") else i  # type: ignore[union-attr]  # (always matches)
+        if text[k:].lstrip(_SP).startswith("|"):
+            return text, ""
     while i < n:
         ch = text[i]
         if ch == "\\":
-            return text[:i].rstrip(), text[i:]
+            return text[:i].rstrip(_SP), text[i:]
         if ch in "'\"`":
             j = i + 1
             while j < n and text[j] != ch:
@@ -143,6 +173,16 @@ def _copy_from_stdin(statement: str) -> bool:
                 break
         word = next(it, "")
     return word.upper() == "FROM" and next(it, "").upper() == "STDIN"
+def _value_edges(value: str, text: str, at: int, end: int) -> list[int]:
+    """Where a variable's ``value``, put in place of ``text[at:end]``, begins or ends
+    next to a ``$`` that psql's lexer, which reads the value apart, would start a token
+    with (``:v$$`` with v=abc: a dollar quote, not the identifier ``abc$$``)."""
+    edges = [at] if value.startswith("$") else []
+    if text.startswith("$", end):
+        edges.append(at + len(value))
+    return edges
+
+
 # a statement and its ";" with no character the lexer acts on (see _take)
 _SIMPLE = re.compile(r"([^'\"$/\-()\\:;]*);[ \t\r]*")
 
@@ -162,9 +202,11 @@ class EntryBuilder:
         self.context = context or ScriptContext()
         self._look = look_ahead  # only to see where entries end (the terminal's Enter): no variables, no \\if
         self._novars = 0  # no variable reference is looked for before this index of _buf
-        self._conds: list[tuple[str, bool, int]] = []  # \\if stack: (state, \\else seen, _buf length at entry)
+        # \\if stack: (state, \\else seen, _buf length and parenthesis depth at the branch's start)
+        self._conds: list[tuple[str, bool, int, int]] = []
         self._buf = ""  # the unfinished statement, never starting with whitespace or "--"
         self._resume: Resume | None = None  # the lexer's state at the end of _buf (append-only since)
+        self._fresh: set[int] = set()  # where a variable's value begins or ends before a "$" (split's fresh)
         self._open: str | None = None  # what is unterminated in it: quote, comment...
         self._prefix = ""  # "\\add " while collecting an \add statement
         self._start = 0
@@ -198,21 +240,21 @@ class EntryBuilder:
             return self._take(line, mark)
         if not line:
             return []  # psql drops an empty line outside quotes and comments
-        if not line.lstrip().startswith("\\") or line.lstrip().startswith("\\;"):
+        if not line.lstrip(_SP).startswith("\\") or line.lstrip(_SP).startswith("\\;"):
             return self._take(line, mark)  # (\\; is SQL's: a ";" that does not end the statement)
         name = commands.meta_name(line)
         if self._prefix or (self._buf and not (name in commands.SQL_TAKING and _blank(self._buf))):
             # as in psql, a meta-command line is obeyed while a statement is being typed;
             # the unfinished statement stays in the buffer (with the line's indentation)
-            indent = line[: len(line) - len(line.lstrip())]
-            return self._meta(line.strip(), mark, indent=indent)
+            indent = line[: len(line) - len(line.lstrip(_SP))]
+            return self._meta(line.strip(_SP), mark, indent=indent)
         # a meta-command of its own (comments before an \\add go with its statement)
         self._start = self._lineno
         if name in commands.SQL_TAKING and self._active():
-            self._prefix = line.lstrip()[: 1 + len(name)] + " "
-            rest = line.lstrip()[1 + len(name):]
-            return self._take(rest, mark) if rest.strip() else []
-        return self._meta(line.strip(), mark)
+            self._prefix = line.lstrip(_SP)[: 1 + len(name)] + " "
+            rest = line.lstrip(_SP)[1 + len(name):]
+            return self._take(rest, mark) if rest.strip(_SP) else []
+        return self._meta(line.strip(_SP), mark)
 
     @property
     def skipping(self) -> bool:
@@ -247,8 +289,8 @@ class EntryBuilder:
         if not self._look and name in _CONDITIONALS:
             return self._conditional(name, text, mark)
         if not self._active():  # psql skips every other command in a branch that does not run,
-            if self._look or commands.lookup(name)[0] is not None:  # but still names one it does not know
-                return []
+            if self._look or psql_knows(name) or commands.lookup(name)[0] is not None:  # but names one it
+                return []  # does not know (qshell's own commands are known here)
             return [InputError(f"invalid command \\{name or ''}; try \\? for help", self.source, self._lineno)]
         if mark:
             return [self._refused(mark, "command")]
@@ -259,7 +301,7 @@ class EntryBuilder:
             if self._prefix and spec.name != "r":
                 entry = InputError(f"\\{name} cannot end an {self._prefix.strip()} statement (end it with ';')",
                                    self.source, self._lineno)
-            self._buf, self._open, self._prefix, self._bad, self._resume, self._novars = "", None, "", None, None, 0
+            self.reset()
         elif self._buf and indent:
             self._buf += "\n" + indent
             self._resume = None
@@ -267,40 +309,62 @@ class EntryBuilder:
 
     def _conditional(self, name: str, text: str, mark: tuple[str, int] | None) -> list[Entry | InputError]:
         """psql's \\if / \\elif / \\else / \\endif, kept per source (a file's \\if must
-        end in that file). An expression that is not a boolean is an error and false."""
+        end in that file). An expression that is not a boolean is an error and false.
+
+        As psql, what a branch that does not run adds to the statement being typed stays
+        in it (a ";" there sends nothing) until the branch ends, then goes: the buffer
+        and its parenthesis depth are as they were when the branch began (psql's
+        discard_query_text); the rest of the lexer's state is kept."""
         def error(message: str) -> list[Entry | InputError]:
             return [InputError(message, self.source, self._lineno)]
 
         if mark:
             return [self._refused(mark, "command")]
-        arg = text.lstrip()[1 + len(name):]
+        arg = text.lstrip(_SP)[1 + len(name):]
         conds = self._conds
         if name == "if":
+            start = (len(self._buf), self._lexer_state().depth)
             if not self._active():
-                conds.append((_IGNORED, False, len(self._buf)))
+                conds.append((_IGNORED, False, *start))
                 return []
             value, problem = self._condition(arg)
-            conds.append((_TRUE if value else _FALSE, False, len(self._buf)))
+            conds.append((_TRUE if value else _FALSE, False, *start))
             return error(problem) if problem else []
         if not conds:
             return error(f"\\{name}: no matching \\if")
-        state, seen_else, mark_len = conds[-1]
+        state, seen_else, mark_len, mark_depth = conds[-1]
         if name != "endif" and seen_else:
             return error(f"\\{name}: cannot occur after \\else")
-        if state != _TRUE:  # what an inactive branch added to the buffer goes (psql's discard_query_text)
-            self._buf, self._resume, self._novars = self._buf[:mark_len], None, 0
+        if state != _TRUE:  # what the branch that did not run added goes
+            block = self._lexer_state().block
+            self._buf = self._buf[:mark_len]
+            self._resume = Resume(mark_len, mark_depth, block)
+            self._fresh = {p for p in self._fresh if p <= mark_len}
+            self._novars = min(self._novars, mark_len)
+            if self._bad and _REPLACED not in self._buf:
+                self._bad = None
+        start = (len(self._buf), self._lexer_state().depth)
         if name == "endif":
             conds.pop()
             return []
         if name == "else":
-            conds[-1] = (_TRUE if state == _FALSE else _IGNORED, True, len(self._buf))
+            conds[-1] = (_TRUE if state == _FALSE else _IGNORED, True, *start)
             return []
         if state != _FALSE:  # \\elif after a branch that ran (or inside one that does not)
-            conds[-1] = (_IGNORED, False, len(self._buf))
+            conds[-1] = (_IGNORED, False, *start)
             return []
         value, problem = self._condition(arg)
-        conds[-1] = (_TRUE if value else _FALSE, False, len(self._buf))
+        conds[-1] = (_TRUE if value else _FALSE, False, *start)
         return error(problem) if problem else []
+
+    def _lexer_state(self) -> Resume:
+        """The lexer's state at the end of the statement being typed."""
+        r = self._resume
+        if r is None or r.at < len(self._buf):
+            r = split(self._buf, keep_empty=True, strip=False, resume=r, std_strings=self.context.std_strings,
+                      fresh=self._fresh).resume
+            assert r is not None
+        return r
 
     def _condition(self, arg: str) -> tuple[bool, str]:
         """(the value of a \\if / \\elif expression, what is wrong with it or '')."""
@@ -321,36 +385,42 @@ class EntryBuilder:
     def _take(self, text: str, mark: tuple[str, int] | None = None, join: str = "\n") -> list[Entry | InputError]:
         """SQL text: a new line (``join``: the rest of a line after ``\\\\`` continues it)."""
         local = bool(self._buf) and self._open is None and ":" in text and not self._look and self._active()
+        fresh: list[int] = []
+        new = not self._buf  # the line starts a statement (only then may it be a whole simple one)
         if local:  # its variables replaced within the line: never a copy of the whole statement per reference
-            text = self._interpolate_line(text)
+            text, fresh = self._interpolate_line(text)
         if self._buf:
             # appended through a local so that CPython grows the string in place (an
             # attribute's `+=` copies it whole: quadratic over a statement of many lines)
             buf, self._buf = self._buf, ""
             buf += join
+            offset = len(buf)
             buf += text
             self._buf = buf
             if local:
                 self._novars = len(buf)
+                self._fresh.update(offset + p for p in fresh)
         else:
             if not self._prefix:
                 self._start = self._lineno
             self._buf = text[skip_space(text):]
             self._resume = None
             self._novars = 0
+            self._fresh = set()
         if not self._buf:  # whitespace, a "--" comment: psql never sends it on its own
             self._open = None
             return []
         self._bad = self._bad or mark
         ctx = self.context
         out: list[Entry | InputError] = []
-        simple = _SIMPLE.fullmatch(self._buf) if not self._bad else None
+        # (tried on a line that starts a statement only: on a long buffer it would scan it whole, per line)
+        simple = _SIMPLE.fullmatch(self._buf) if new and not self._bad and self._active() else None
         if simple is not None and simple.group(1).strip():
             # the common line, a whole statement with nothing the lexer must look at (no
             # quote, comment, parenthesis, variable, backslash; one ";" at its end): as split
             # would end it, without the scan (50,000 \\add lines: a third faster)
-            self._buf, self._open, self._resume, self._novars = "", None, None, 0
-            self._statement(simple.group(1), self._active(), mark, out)
+            self._buf, self._open, self._resume, self._novars, self._fresh = "", None, None, 0, set()
+            self._statement(simple.group(1), True, mark, out)
             return out
         while True:
             active = self._active()
@@ -359,17 +429,21 @@ class EntryBuilder:
             buf = self._buf
             parts = split(buf, keep_empty=True, strip=False, resume=self._resume, meta=True,
                           variables=not self._look and active, std_strings=ctx.std_strings,
-                          novars_before=self._novars)
-            for raw in parts.statements:
-                self._statement(raw, active, mark, out)
+                          novars_before=self._novars, fresh=self._fresh)
             base = 0
-            if parts.statements:
+            if not active:
+                pass  # psql's query buffer does not change in a branch that does not run: a ";" sends nothing
+            elif parts.statements:
+                for raw in parts.statements:
+                    self._statement(raw, active, mark, out)
                 skipped = skip_space(parts.rest)
                 base = len(buf) - len(parts.rest) + skipped
                 self._buf = buf = parts.rest[skipped:]
+                if self._fresh:
+                    self._fresh = {p - base for p in self._fresh if p >= base}
             assert parts.resume is not None
             r = parts.resume
-            self._resume = Resume(r.at - base, r.depth, r.block)
+            self._resume = r.shifted(base)
             self._novars = max(0, self._novars - base)
             self._open = parts.open_construct
             if parts.stop is None:
@@ -384,41 +458,53 @@ class EntryBuilder:
                 else:
                     self._buf = buf[:at] + value + buf[m.end():]
                     self._novars = at + len(value)  # the value is lexed, not interpolated again
+                    self._fresh.update(_value_edges(value, buf, at, m.end()))
                 continue
-            if buf.startswith("\\;", at):  # \\; : a ";" that does not end the statement
-                self._buf = buf[:at] + _NOSEMI + buf[at + 2:]
-                self._resume = Resume(at + 1, r.depth, r.block)
+            if buf.startswith(("\\;", "\\:"), at):  # \\; : a ";" that does not end the statement
+                semi = buf[at + 1] == ";"  # (\\: a ":" that starts no variable)
+                self._buf = buf[:at] + (_NOSEMI if semi else ":") + buf[at + 2:]
+                self._resume = Resume(at + 1, r.depth, r.block.after_backslash_semicolon() if semi else r.block)
+                self._novars = max(self._novars, at + 1)
+                if self._fresh:
+                    self._fresh = {p if p <= at else p - 1 for p in self._fresh}
                 continue
             # a meta-command after SQL on the same line: the SQL stays in the buffer
             self._buf = buf[:at]
             self._resume = Resume(at, r.depth, r.block)
-            out.extend(self._meta(buf[at:].strip(), self._bad if self._bad and _REPLACED in buf[at:] else None))
+            out.extend(self._meta(buf[at:].strip(_SP), self._bad if self._bad and _REPLACED in buf[at:] else None))
             break
         if self._bad and _REPLACED not in self._buf:  # (scanned only when a bad line was seen)
             self._bad = None
         return out
 
-    def _interpolate_line(self, text: str) -> str:
+    def _interpolate_line(self, text: str) -> tuple[str, list[int]]:
         """``text``, a line that starts outside any quote or comment, with its variable
         references replaced as the lexer meets them (a plain value is lexed as SQL, not
-        interpolated again); up to a meta-command's backslash, which is left as it is."""
+        interpolated again); up to a meta-command's backslash, which is left as it is.
+        With it, where values begin or end before a ``$`` (split's ``fresh``)."""
         resume: Resume | None = None
         after = 0
+        fresh: list[int] = []
         while True:
             parts = split(text, keep_empty=True, strip=False, resume=resume, meta=True, variables=True,
-                          std_strings=self.context.std_strings, novars_before=after)
+                          std_strings=self.context.std_strings, novars_before=after, fresh=set(fresh))
             at = parts.stop
+            r = parts.resume
+            assert r is not None
+            if at is not None and text.startswith(("\\;", "\\:"), at):  # SQL's: the line goes on
+                resume, after = Resume(at + 2, r.depth, r.block), max(after, at + 2)
+                continue
             if at is None or not text.startswith(":", at):
-                return text
+                return text, fresh
             m = REFERENCE.match(text, at)
-            assert m is not None and parts.resume is not None
+            assert m is not None
             value = self.context.variables.reference(m)
             if value is None:
                 after = m.end()
             else:
+                fresh.extend(_value_edges(value, text, at, m.end()))
                 text = text[:at] + value + text[m.end():]
                 after = at + len(value)
-            r = parts.resume
             resume = Resume(at, r.depth, r.block)
 
     def _statement(self, raw: str, active: bool, mark: tuple[str, int] | None, out: list[Entry | InputError]) -> None:
@@ -441,6 +527,7 @@ class EntryBuilder:
     def reset(self) -> None:
         """Forget the unfinished statement (after \\e took it to the editor)."""
         self._buf, self._open, self._prefix, self._bad, self._resume, self._novars = "", None, "", None, None, 0
+        self._fresh = set()
 
     def finish(self, send_pending: bool = True) -> tuple[list[Entry], InputError | None]:
         """End of input. As psql reading a script, a last statement without ``;`` is sent
@@ -528,7 +615,10 @@ def read_stream(stream: BinaryIO, source: str, context: ScriptContext | None = N
     becomes an InputError: refused whole, the entries around it unharmed.
     """
     builder = EntryBuilder(source, context)
+    first = True
     for raw in stream:
+        if first:  # psql skips a UTF-8 byte-order mark at the start of a file or stdin
+            raw, first = raw.removeprefix(b"\xef\xbb\xbf"), False
         # undecodable bytes become lone surrogates, which the builder refuses
         yield from builder.feed(raw.decode("utf-8", "surrogateescape").rstrip("\n"))  # a CR stays (psql)
     entries, error = builder.finish()

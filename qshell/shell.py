@@ -312,7 +312,7 @@ class Shell(RunCommands, SetCommands, DescribeCommands, ReportCommands, LoadComm
         try:
             if path.is_dir():
                 raise UsageError(f"{name}: is a directory")
-            data = path.read_bytes()
+            data = path.read_bytes().removeprefix(b"\xef\xbb\xbf")  # a byte-order mark, as psql's \\i skips it
         except UsageError:
             raise
         except OSError as exc:

@@ -40,33 +40,139 @@ class Resume:
     at: int  # first position not yet scanned (an unterminated construct starts here)
     depth: int  # parentheses open
     block: "_Block"  # CREATE FUNCTION … BEGIN ATOMIC state
+    # the unterminated construct at ``at``, and how to go on scanning it from where it was
+    # left (never its start again: a function body of many lines is read once):
+    # ("'", escapes, position) | ('"', 0, position) | ("$", tag, position) | ("/*", nesting, position)
+    inside: "tuple[str, object, int] | None" = None
+
+    def shifted(self, base: int) -> "Resume":
+        """The same state in the text with its first ``base`` characters cut off."""
+        inside = self.inside
+        if inside is not None:
+            inside = (inside[0], inside[1], inside[2] - base)
+        return Resume(self.at - base, self.depth, self.block, inside)
 
 
-def _comment_end(text: str, i: int) -> int:
-    """Index just past the block comment opening at ``i``, or -1 if it never closes.
+def _comment_scan(text: str, nest: int, j: int) -> tuple[int, int, int]:
+    """Scan a block comment from ``j`` with ``nest`` comments open: (the index just past
+    its end or -1, and when -1 the nesting and where to go on when text is appended).
 
     Comments nest, as in PostgreSQL's lexer: ``/* /* */ still comment */``."""
-    nest = 1
-    j = i + 2
-    while nest:
+    while True:
         a = text.find("/*", j)
         b = text.find("*/", j)
         if b == -1:
-            return -1
+            # (a "/" or "*" at the very end may begin a "/*" or "*/" with what comes)
+            if a != -1:  # every "/*" left opens one more (two never overlap)
+                nest += text.count("/*", a)
+                j = text.rfind("/*") + 2
+            return -1, nest, max(j, len(text) - 1)
         if a != -1 and a < b:
             nest += 1
             j = a + 2
         else:
             nest -= 1
             j = b + 2
-    return j
+            if not nest:
+                return j, 0, j
+
+
+def _comment_end(text: str, i: int) -> int:
+    """Index just past the block comment opening at ``i``, or -1 if it never closes."""
+    return _comment_scan(text, 1, i + 2)[0]
+
+
+def _quote_scan(text: str, j: int, escapes: bool) -> tuple[int, int]:
+    """Scan a '…' string from ``j`` (inside it): (the index just past its closing quote
+    or -1, and when -1 where to go on when text is appended)."""
+    n = len(text)
+    while True:
+        k = text.find("'", j)
+        if escapes:
+            b = text.find("\\", j)
+            if b != -1 and (k == -1 or b < k):
+                j = b + 2
+                continue
+        if k == -1:
+            return -1, max(j, n) if escapes else n
+        if k + 1 < n and text[k + 1] == "'":
+            j = k + 2
+            continue
+        if escapes:
+            cont = _CONTINUE.match(text, k + 1)
+            if cont is not None:  # 'a'<CR>'b': one string, still taking escapes
+                j = cont.end()
+                continue
+        return k + 1, 0
+
+
+def _ident_scan(text: str, k: int) -> tuple[int, int]:
+    """Scan a "…" identifier from ``k`` (inside it): as _quote_scan."""
+    n = len(text)
+    while True:
+        k = text.find('"', k)
+        if k == -1:
+            return -1, n
+        if not (k + 1 < n and text[k + 1] == '"'):
+            return k + 1, 0
+        k += 2
 
 
 def _is_ident(ch: str) -> bool:
     return bool(ch) and _IDENT_CHAR.match(ch) is not None
 
 
-_WORD = re.compile(r"(?:[A-Za-z_]|[^\x00-\x7f])(?:[A-Za-z_0-9$]|[^\x00-\x7f])*")
+_NEWLINE = re.compile(r"[\n\r]")
+
+
+def _line_end(text: str, i: int, n: int) -> int:
+    """Index just past the ``--`` comment at ``i``: psql's lexer (and the server's) ends
+    it at a newline, ``\n`` or ``\r`` (the character is whitespace after it)."""
+    m = _NEWLINE.search(text, i)
+    return n if m is None else m.end()
+
+
+# psql's tokens around a "$": an identifier ({ident_start}{ident_cont}*, "$" allowed after
+# its first character), a number ({decinteger}: digits with single "_" between), a
+# parameter ("$" digits); a number or parameter followed by an identifier is one "junk"
+# token that runs on through every identifier character, "$" included (psqlscan.l)
+_IDENT_RUN = re.compile(r"(?:[A-Za-z_0-9$]|[^\x00-\x7f])*")
+_IDENT_START = re.compile(r"[A-Za-z_]|[^\x00-\x7f]")
+_DECINTEGER = re.compile(r"[0-9](?:_?[0-9])*")
+_PARAM = re.compile(r"\$[0-9]+")
+
+
+def _token_start(text: str, i: int, floor: int) -> int:
+    """Where the run of identifier characters just before ``i`` begins (not before
+    ``floor``: just after the last token the scanner ended, a quote, a parameter, a lone
+    ``$``, where a ``$``-ending token may lie right before)."""
+    j = i
+    while j > floor and _is_ident(text[j - 1]):
+        j -= 1
+    return j
+
+
+def _absorbed(text: str, j: int, i: int) -> bool:
+    """The ``$`` at ``i`` continues the token ``text[j:i]`` before it: an identifier
+    (``x$$``) or a number followed by an identifier (``1e$$``, psql's "junk"); after a
+    bare number (``1$$``) or nothing, it starts a token of its own."""
+    if j == i:
+        return False
+    if not ("0" <= text[j] <= "9"):
+        return True  # an identifier: "$" is one of its characters
+    m = _DECINTEGER.match(text, j)
+    assert m is not None
+    return m.end() < i  # a letter or "_" after the number: junk, which takes the "$" too
+
+
+# a quote ending a string may be continued by another after whitespace holding a newline
+# (SQL's 'a'\n'b'): the second part is lexed in the state of the first. psql lexes line by
+# line and never sees the newline between two lines (\n here), so only a "\r" within a
+# line can continue a string there
+_CONTINUE = re.compile(r"(?:[ \t\f\v]|--[^\n\r]*)*\r(?:[ \t\f\v\r]+|--[^\n\r]*\r)*'")
+# a word between the characters the scanner stops at (never a "$": see _absorbed): a number
+# (never an identifier, nor the letters after it: "1end") or an identifier
+_WORD = re.compile(r"[0-9](?:[A-Za-z_0-9]|[^\x00-\x7f])*|((?:[A-Za-z_]|[^\x00-\x7f])(?:[A-Za-z_0-9]|[^\x00-\x7f])*)")
 _CREATE_WORDS = frozenset({"create", "function", "procedure", "or", "replace"})
 
 
@@ -92,37 +198,51 @@ class _Block:
         other.count, other.marks, other.depth = self.count, self.marks, self.depth
         return other
 
+    def after_backslash_semicolon(self) -> "_Block":
+        """The state after ``\\;``: psql counts the statement's first words anew (its
+        identifier_count), inside a BEGIN … END block still."""
+        other = _Block()
+        other.depth = self.depth
+        return other
+
     def words(self, text: str, a: int, b: int, parens: int) -> None:
+        """The identifiers of ``text[a:b]``, a stretch without quotes, comments or ``$``
+        (an identifier that runs into a ``$`` at ``b`` is counted by the scanner, whole)."""
         if self.count >= 4 and not self.create:
             return  # not a CREATE FUNCTION/PROCEDURE: no block to follow (and no cost)
         for m in _WORD.finditer(text, a, b):
-            word = m.group(0).lower()
-            if self.count < 4:
-                self.marks += word[0] if word in _CREATE_WORDS else "\0"
-            self.count += 1
+            if m.group(1) is None:
+                continue  # a number, with any letters after it ("1end"): not an identifier
+            e = m.end()
+            if e == b and b < len(text) and text[b] == "$":
+                return  # continued by the "$": the scanner counts it whole
+            if e - m.start() == 1 and e < len(text) and (
+                    (text[e] == "'" and text[m.start()] in "eEbBxXnN") or (text[e] == "&" and text[m.start()] in "uU")):
+                continue  # E'…', B'…', X'…', N'…', U&'…' / U&"…": a string's prefix, not an identifier
+            self.word(m.group(1).lower(), parens)
             if self.count >= 4 and not self.create:
                 return
-            if not self.create or parens:
-                continue
-            if word == "begin":
-                self.depth += 1
-            elif word == "case" and self.depth >= 1:
-                self.depth += 1
-            elif word == "end" and self.depth > 0:
-                self.depth -= 1
 
-
-def _inside_identifier(text: str, i: int) -> bool:
-    """The ``$`` at ``i`` continues an identifier (``a$$b``), as in psql's lexer; after a
-    number (``1$$ … $$``) it starts a dollar quote."""
-    j = i
-    while j > 0 and _is_ident(text[j - 1]):
-        j -= 1
-    return j < i and not text[j].isdigit()
+    def word(self, word: str, parens: int) -> None:
+        """One identifier (lower case), as psql's lexer counts it."""
+        if self.count >= 4 and not self.create:
+            return
+        if self.count < 4:
+            self.marks += word[0] if word in _CREATE_WORDS else "\0"
+        self.count += 1
+        if not self.create or parens:
+            return
+        if word == "begin":
+            self.depth += 1
+        elif word == "case" and self.depth >= 1:
+            self.depth += 1
+        elif word == "end" and self.depth > 0:
+            self.depth -= 1
 
 
 def split(text: str, keep_empty: bool = False, strip: bool = True, resume: Resume | None = None, *,
-          meta: bool = False, variables: bool = False, std_strings: bool = True, novars_before: int = 0) -> Split:
+          meta: bool = False, variables: bool = False, std_strings: bool = True, novars_before: int = 0,
+          fresh: frozenset[int] | set[int] = frozenset()) -> Split:
     """Split ``text``; linear in its length. Never raises.
 
     Empty statements (a lone ``;``) are dropped unless ``keep_empty``. Without ``strip``
@@ -135,6 +255,9 @@ def split(text: str, keep_empty: bool = False, strip: bool = True, resume: Resum
     variable reference (``:name``, ``:'name'``, ``:"name"``, ``:{?name}``; not ``::``) from
     ``novars_before`` on; ``stop`` says where. ``std_strings`` False: the server's
     ``standard_conforming_strings`` is off, and a backslash escapes in every ``'…'``.
+    ``fresh``: positions where a token starts whatever precedes it (the edges of a
+    variable's value, which psql lexes apart from the text around it): a ``$`` there never
+    continues an identifier.
     """
     statements: list[str] = []
     start = 0
@@ -146,7 +269,29 @@ def split(text: str, keep_empty: bool = False, strip: bool = True, resume: Resum
     if resume is not None:
         i, depth, block = resume.at, resume.depth, resume.block.copy()
     at = i  # where the construct being scanned began
+    floor = i  # a token ends just before this: a "$" or letter from here starts anew
     stop: int | None = None
+    inside: tuple[str, object, int] | None = None
+    if resume is not None and resume.inside is not None:  # go on in the construct left open
+        kind, data, go_on = resume.inside
+        if kind == "'":
+            end, go_on = _quote_scan(text, go_on, bool(data))
+        elif kind == '"':
+            end, go_on = _ident_scan(text, go_on)
+        elif kind == "$":
+            assert isinstance(data, str)
+            end = text.find(data, go_on)
+            if end == -1:
+                go_on = max(go_on, n - len(data) + 1)
+            else:
+                end += len(data)
+        else:
+            assert isinstance(data, int)
+            end, data, go_on = _comment_scan(text, data, go_on)
+        if end == -1:
+            what = {"'": "quoted string", '"': "quoted identifier", "$": "dollar-quoted string"}.get(kind, "comment")
+            return Split((), text, what, Resume(at, depth, block, (kind, data, go_on)), None)
+        i = floor = end
     special = _SPECIAL_META if (meta or variables) else _SPECIAL
     while True:
         m = special.search(text, i)
@@ -184,64 +329,65 @@ def split(text: str, keep_empty: bool = False, strip: bool = True, resume: Resum
             else:
                 i += 1
         elif ch == "'":
-            before = text[i - 1] if i > 0 else ""
+            # E'…' (and every '…' with standard_conforming_strings off) takes backslash
+            # escapes; the letter must start a token of its own (not "_E'…'", "1E'…'")
+            before = text[i - 1] if i > floor else " "
             if before in "eE":
-                escapes = not _is_ident(text[i - 2] if i > 1 else "")
-            elif before == "&" and i > 1 and text[i - 2] in "uU" and not _is_ident(text[i - 3] if i > 2 else ""):
+                escapes = i - 2 < floor or not _is_ident(text[i - 2])
+            elif before == "&" and i - 2 >= floor and text[i - 2] in "uU" and (
+                    i - 3 < floor or not _is_ident(text[i - 3])):
                 escapes = False  # U&'…': a backslash starts a Unicode escape, never escapes a quote
             else:
                 escapes = not std_strings
-            j = i + 1
-            while True:
-                k = text.find("'", j)
-                if escapes:
-                    b = text.find("\\", j)
-                    if b != -1 and (k == -1 or b < k):
-                        j = b + 2
-                        continue
-                if k == -1:
-                    open_construct = "quoted string"
-                    i = n
-                    break
-                if k + 1 < n and text[k + 1] == "'":
-                    j = k + 2
-                    continue
-                i = k + 1
-                break
-            if open_construct:
-                break
-        elif ch == '"':
-            k = i + 1
-            while True:
-                k = text.find('"', k)
-                if k == -1 or not (k + 1 < n and text[k + 1] == '"'):
-                    break
-                k += 2
-            if k == -1:
-                open_construct = "quoted identifier"
-                break
-            i = k + 1
-        elif ch == "$":
-            tag = _DOLLAR_TAG.match(text, i)
-            if tag is None or _inside_identifier(text, i):
-                i += 1
-                continue
-            end = text.find(tag.group(0), tag.end())
+            end, go_on = _quote_scan(text, i + 1, escapes)
             if end == -1:
-                open_construct = "dollar-quoted string"
+                open_construct, inside = "quoted string", ("'", escapes, go_on)
                 break
-            i = end + len(tag.group(0))
+            i = end
+        elif ch == '"':
+            end, go_on = _ident_scan(text, i + 1)
+            if end == -1:
+                open_construct, inside = "quoted identifier", ('"', 0, go_on)
+                break
+            i = end
+        elif ch == "$":
+            j = i if i in fresh else _token_start(text, i, floor)
+            ident = j < i and not ("0" <= text[j] <= "9")
+            if _absorbed(text, j, i):  # x$y, x$$, 1e$$: the whole token, every "$" in it
+                k = _IDENT_RUN.match(text, i).end()  # type: ignore[union-attr]
+                if ident:
+                    block.word(text[j:k].lower(), depth)
+                i = floor = k
+                continue
+            if ident:  # (a value's identifier, a "$" after it starting anew)
+                block.word(text[j:i].lower(), depth)
+            tag = _DOLLAR_TAG.match(text, i)
+            if tag is not None:
+                end = text.find(tag.group(0), tag.end())
+                if end == -1:
+                    go_on = max(tag.end(), n - len(tag.group(0)) + 1)  # (the closing tag may straddle)
+                    open_construct, inside = "dollar-quoted string", ("$", tag.group(0), go_on)
+                    break
+                i = floor = end + len(tag.group(0))
+                continue
+            param = _PARAM.match(text, i)
+            if param is not None:  # $1; $1x$… is one token ("junk") through its last "$"
+                k = param.end()
+                if _IDENT_START.match(text, k):
+                    k = _IDENT_RUN.match(text, k).end()  # type: ignore[union-attr]
+                i = floor = k
+                continue
+            i = floor = i + 1  # a lone "$" ("$x" without a closing "$": the "$" alone)
         elif ch == "-":
             if text.startswith("--", i):
-                k = text.find("\n", i)
-                i = n if k == -1 else k + 1
+                i = _line_end(text, i, n)
             else:
                 i += 1
         elif ch == "/":
             if text.startswith("/*", i):
-                j = _comment_end(text, i)
+                j, nest, go_on = _comment_scan(text, 1, i + 2)
                 if j == -1:
-                    open_construct = "comment"
+                    open_construct, inside = "comment", ("/*", nest, go_on)
                     break
                 i = j
             else:
@@ -249,7 +395,7 @@ def split(text: str, keep_empty: bool = False, strip: bool = True, resume: Resum
     rest = text[start:]
     if open_construct is None and depth > 0 and rest.strip():
         open_construct = "parenthesis"
-    return Split(tuple(statements), rest, open_construct, Resume(at, depth, block), stop)
+    return Split(tuple(statements), rest, open_construct, Resume(at, depth, block, inside), stop)
 
 
 def is_complete(text: str) -> bool:
@@ -268,8 +414,7 @@ def strip_comments_head(sql: str) -> str:
         if sql[i].isspace():
             i += 1
         elif sql.startswith("--", i):
-            k = sql.find("\n", i)
-            i = n if k == -1 else k + 1
+            i = _line_end(sql, i, n)
         elif sql.startswith("/*", i):
             k = _comment_end(sql, i)
             i = n if k == -1 else k
@@ -291,8 +436,7 @@ def skip_space(text: str, i: int = 0) -> int:
         if text[i] in _PSQL_SPACE:
             i += 1
         elif text.startswith("--", i):
-            k = text.find("\n", i)
-            i = n if k == -1 else k + 1
+            i = _line_end(text, i, n)
         else:
             break
     return i

@@ -64,7 +64,9 @@ class Variables:
         return self.values.get(name)
 
     def set(self, name: str, value: str) -> None:
-        self.values[name] = value
+        """Set ``name``; a value ends at a NUL, as psql's C strings end there (a value
+        can then never hold the byte the reader keeps ``\\;`` as)."""
+        self.values[name] = value.split("\x00", 1)[0]
 
     def unset(self, name: str) -> None:
         self.values.pop(name, None)
@@ -124,6 +126,9 @@ PSQL_DEFAULTS = {
     "PROMPT1": "%/%R%x%# ", "PROMPT2": "%/%R%x%# ", "PROMPT3": ">> ", "QUIET": "off", "SHOW_ALL_RESULTS": "on",
     "SHOW_CONTEXT": "errors", "SINGLELINE": "off", "SINGLESTEP": "off", "VERBOSITY": "default", "WATCH_INTERVAL": "2",
 }
+
+
+_SP = " \t\n\r\f\v"  # what separates arguments for psql (not U+00A0, not U+2028)
 
 
 class MetaArgError(ValueError):
@@ -190,7 +195,10 @@ def _backquoted(text: str, i: int, variables: Variables | None) -> tuple[str, in
         done = subprocess.run(command, shell=True, capture_output=True, check=False)
     except OSError as exc:
         raise MetaArgError(f"`{command}`: {exc.strerror or exc}") from None
-    out = done.stdout.decode("utf-8", "replace")
+    try:
+        out = done.stdout.decode("utf-8")
+    except UnicodeDecodeError as exc:  # never sent as U+FFFD: psql's server would refuse these bytes
+        raise MetaArgError(f"`{command}`: output is not valid UTF-8 (byte {exc.start + 1})") from None
     return (out[:-1] if out.endswith("\n") else out), k + 1
 
 
@@ -203,12 +211,12 @@ def meta_words(text: str, variables: Variables | None) -> list[str]:
     words: list[str] = []
     i, n = 0, len(text)
     while True:
-        while i < n and text[i].isspace():
+        while i < n and text[i] in _SP:
             i += 1
         if i >= n:
             return words
         word: list[str] = []
-        while i < n and not text[i].isspace():
+        while i < n and text[i] not in _SP:
             ch = text[i]
             if ch == "'":
                 value, i = _single_quoted(text, i)
@@ -235,7 +243,7 @@ def meta_words(text: str, variables: Variables | None) -> list[str]:
             else:
                 word.append(ch)
                 i += 1
-        words.append("".join(word))
+        words.append("".join(word).split("\x00", 1)[0])  # a C string in psql: it ends at a NUL ('\\0')
 
 
 def interpolate(text: str, variables: Variables | None) -> str:

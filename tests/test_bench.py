@@ -9,7 +9,7 @@ from pathlib import Path
 
 from .conftest import clean_env
 
-ALL_CASES = "throughput,makespan,processes,startup,memory,scaling,seed,e2e,history,resources"
+ALL_CASES = "throughput,makespan,processes,startup,memory,scaling,seed,e2e,history,resources,reader"
 
 
 def test_bench_tiny_run_writes_a_well_formed_record(dsn, tmp_path):
@@ -46,6 +46,11 @@ def test_bench_tiny_run_writes_a_well_formed_record(dsn, tmp_path):
     res = cases["resources"]  # the test server preloads pg_stat_statements
     assert res["usable"] is True and res["on_qps"] > 0 and res["off_qps"] > 0
     assert abs(res["ratio"] - res["on_qps"] / res["off_qps"]) < 0.5 * res["ratio"] + 0.01
+    rd = cases["reader"]
+    assert rd["lines"] == 10000
+    for key in ("one_statement", "one_line_statements", "one_statement_lexed_only", "one_line_statements_lexed_only"):
+        x = rd[key]
+        assert x["qshell_s"] > 0 and x["psql_s"] > 0 and abs(x["ratio"] - x["qshell_s"] / x["psql_s"]) < 0.5 * x["ratio"] + 0.01
     h = cases["history"]
     assert h["runs"] == 3 and h["queries_per_run"] == 500 and h["history_mb"] > 0
     assert h["empty_s"] > 0 and h["full_s"] > 0 and h["ratio"] > 0
@@ -57,6 +62,7 @@ def test_bench_tiny_run_writes_a_well_formed_record(dsn, tmp_path):
     assert "## Recorded benchmark runs" in readme and rec["commit"] in readme and "(tiny)" in readme
     assert "## The run record" in readme  # the format documentation is kept
     assert "end to end ÷ pgbench" in readme and "2000 statements" in readme
+    assert "reader ÷ psql" in readme
     # a second run appends, and the README lists both
     p = subprocess.run([sys.executable, "-m", "qshell.bench", "--tiny", "--reps", "1", "--dsn", dsn, "--pgcli", "",
                         "--history-dir", str(hist), "--cases", "startup"], capture_output=True, text=True,

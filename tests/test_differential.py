@@ -32,8 +32,9 @@ def runner(dsn, tmp_path_factory):
 def _report(seed: int, found: list) -> str:
     lines = [f"qshell and psql differ on {len(found)} generated script(s) of seed {seed}"
              f" (again: QSHELL_DIFF_SEED={seed} QSHELL_DIFF_COUNT={COUNT}; or python -m tests.difflex --one SCRIPT_SEED)"]
-    for script_seed, data, diffs, small in found:
-        lines.append(f"script seed {script_seed}: {data!r}")
+    for script_seed, script, diffs, small in found:
+        lines.append(f"script seed {script_seed}: {script.data!r}")
+        lines.extend(f"  file {name}: {content!r}" for name, content in script.files.items())
         lines.extend("  " + d.describe() for d in diffs)
         if small is not None:
             lines.append(f"  shrunk: {small!r}")
@@ -46,10 +47,10 @@ def test_generated_scripts_run_as_psql_runs_them(runner):
     for i in range(COUNT):
         script_seed = SEED * 1_000_003 + i
         script = generate(script_seed)
-        diffs = runner.compare(script.data)
+        diffs = runner.compare(script.data, script.files)
         if diffs:
-            small = shrink(runner, script.chunks, diffs[0].kind, diffs[0].form, seconds=20) if not found else None
-            found.append((script_seed, script.data, diffs, small))
+            small = shrink(runner, script.chunks, diffs[0].kind, diffs[0].form, 20, script.files) if not found else None
+            found.append((script_seed, script, diffs, small))
             if len(found) >= MAX_REPORTED:
                 break
     took = time.monotonic() - started

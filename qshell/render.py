@@ -412,7 +412,7 @@ def waits_line(q: QueryResult) -> str:
         parts.append("waits " + ", ".join(f"{name} {_pct(share)}" for name, share in q.waits[:3]))
     if q.blocked_by:
         parts.append("blocked by " + ", ".join(f"{who} {duration(t)}" for who, t in q.blocked_by))
-    return "   " + " · ".join(parts) if parts else ""
+    return "   " + visible(" · ".join(parts)) if parts else ""  # an extension names its own wait events
 
 
 def run_header(run: RunResult) -> str:
@@ -488,7 +488,7 @@ def summary(run: RunResult, style: Style, slow: Mapping[int, float] | None = Non
         row = [q.index, preview(q.sql), "-" if q.worker is None else q.worker, q.pid or "-", str(q.status),
                q.rowcount if q.status is Status.OK else "-", ms(q.wait_s), ms(q.total_s)]
         if sampled:
-            row.append(", ".join(f"{name} {_pct(share)}" for name, share in q.waits[:2]))
+            row.append(visible(", ".join(f"{name} {_pct(share)}" for name, share in q.waits[:2])))
         if slow:
             row.append(f"{slow[q.index]:.2f}×" if q.index in slow else "")
         if measured:

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Iterable, Iterator, Literal
 
 from .analysis import normalize
 from .paths import private_file
+from .visible import json_text
 
 if TYPE_CHECKING:  # pragma: no cover
     import sqlite3  # imported when the history is first opened, not at start-up
@@ -463,7 +464,7 @@ def _why(exc: BaseException) -> str:
 
 
 def _dumps(obj: object) -> str:
-    return json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
+    return json_text(obj)
 
 
 def main(argv: list[str] | None = None) -> int:

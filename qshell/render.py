@@ -6,14 +6,13 @@ differs from an empty string.
 """
 from __future__ import annotations
 
-import json
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Iterator, Mapping, Sequence
 
 from . import csvout
 from .results import NUMERIC_OIDS, QueryResult, RunResult, Server, ServerMessage, Status
-from .visible import cell_lines, expand_tabs, visible
+from .visible import cell_lines, expand_tabs, json_str, json_text, visible
 from .visible import width as text_width
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -726,8 +725,8 @@ def why_slow_totals(run: RunResult) -> dict:
     return out
 
 
-_encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
-_encode_str = json.encoder.encode_basestring  # a str as JSON, non-ASCII kept (ensure_ascii=False)
+_encode = json_text  # compact, non-ASCII kept, no control character raw (C1 as \u009b)
+_encode_str = json_str  # a str as JSON, escaped the same way
 
 
 def json_line(obj: dict) -> str:

@@ -58,3 +58,34 @@ def test_relation_name_escaped_in_the_lock_graph_of_a_load(qshell):
     r = qshell(_lock_script(LOCKED, "\\go 2 for 2s"), "--format", "json")
     rec = next(json.loads(line) for line in r.out.splitlines() if '"type":"load"' in line)
     assert f'"lk{OSC}"' in {w["relation"] for w in rec["lock_waits"]}, rec["lock_waits"]
+
+
+CSI = "\u009b"  # a C1 control: a terminal takes it as ESC [
+
+
+def test_json_escapes_c1_controls_in_every_record(qshell, hist, tmp_path):
+    sql = "SELECT chr(155) || '31mred' AS \"v\u009b\", 'x' AS plain"
+    r = qshell(f"{sql};\n\\add {sql} /* \u009b */;\n\\go 1\n\\history\n\\report {tmp_path / 'r.html'}\n",
+               "--format", "json")
+    assert r.code == 0, r.err
+    assert CSI not in r.out and "\x7f" not in r.out, repr(r.out)
+    records = [json.loads(line) for line in r.out.splitlines()]
+    kinds = [rec["type"] for rec in records]
+    assert kinds == ["statement", "query", "run", "run"], kinds
+    assert records[0]["rows"] == [[f"{CSI}31mred", "x"]] and records[0]["columns"][0]["name"] == f"v{CSI}"
+    assert records[1]["rows"] == [[f"{CSI}31mred", "x"]] and records[1]["sql"].endswith(f"/* {CSI} */")
+    assert "\\u009b31mred" in r.out and "/* \\u009b */" in r.out
+    assert records[3]["results"][0]["sql"].endswith(f"/* {CSI} */"), records[3]  # the run history's record
+    page = (tmp_path / "r.html").read_text(encoding="utf-8")
+    assert CSI not in page and '"columns":[{"name":"v\\u009b"' in page  # the page's JSON data block
+    # the history's own export
+    import contextlib
+    import io
+
+    from qshell.history import main as history_main
+
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert history_main(["dump", "--history-dir", str(hist)]) == 0
+    assert CSI not in out.getvalue() and "/* \\u009b */" in out.getvalue()
+    assert json.loads(out.getvalue().splitlines()[0])["results"][0]["sql"].endswith(f"/* {CSI} */")

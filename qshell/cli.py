@@ -337,12 +337,12 @@ def main(argv: list[str] | None = None, stdin=None, stdout: TextIO | None = None
 
 
 def _failure(exc: BaseException, args: list[str], out: TextIO, err: TextIO, debug: bool) -> int:
-    """The exit status for what ended ``_main``, with its one line on ``err``."""
-    if isinstance(exc, QshellError):
-        from .connect import passwords_in, redact
+    """The exit status for what ended ``_main``, with its one line on ``err`` (no password
+    of the command line in it)."""
+    from .connect import redact
 
-        secrets = set().union(*map(passwords_in, args))
-        err.write(f"{PROG}: {redact(str(exc), secrets)}\n")
+    if isinstance(exc, QshellError):
+        err.write(f"{PROG}: {redact(str(exc), *args)}\n")
         return int(exc.status)
     if isinstance(exc, (OutputClosed, BrokenPipeError)):  # qshell ... | head: end quietly, as psql does
         _drop_output(out, err)
@@ -354,7 +354,7 @@ def _failure(exc: BaseException, args: list[str], out: TextIO, err: TextIO, debu
         raise exc
     if debug:
         traceback.print_exception(type(exc), exc, exc.__traceback__, file=err)
-    err.write(f"{PROG}: internal error: {type(exc).__name__}: {exc} (set QSHELL_DEBUG=1 for details)\n")
+    err.write(f"{PROG}: internal error: {type(exc).__name__}: {redact(str(exc), *args)} (set QSHELL_DEBUG=1 for details)\n")
     return int(ExitStatus.ERROR)
 
 

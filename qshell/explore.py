@@ -397,7 +397,7 @@ class RunCommands(ShellHost):
         words over this session's: ``host=a,b load_balance_hosts=random``), one table
         answering "does another replica help?". Every target is connected and its
         capacity checked before anything runs; the workers' connections are closed after."""
-        from .connect import mask
+        from .connect import passwords_in, redact
         from .session import where_to
         from .targets import merge
 
@@ -412,19 +412,21 @@ class RunCommands(ShellHost):
         dbs: list[tuple[Database, str]] = []
         try:
             for text in texts:
+                self._secrets |= passwords_in(text)  # whatever quotes it later is redacted too
+                label = redact(text)
                 try:
                     dsn = merge(self.session.dsn, text)
                 except ValueError as exc:
-                    raise UsageError(f"\\sweep: target {mask(text)!r}: {exc}") from None
+                    raise UsageError(redact(f"\\sweep: target {label!r}: {exc}", text)) from None
                 same_user = where_to(dsn)[0] == where_to(self.session.dsn)[0]
                 db = Database(dsn, base._password if same_user else None)  # -W's password: only for the same user
                 db.on_notice = base.on_notice
-                dbs.append((db, mask(text)))
-                with _naming(mask(text)):
+                dbs.append((db, label))
+                with _naming(label, text):
                     self._check(max(clipped), db)
             series: list[tuple[str, list[RunResult], list[str]]] = []
-            for db, label in dbs:
-                with _naming(label):
+            for (db, label), text in zip(dbs, texts, strict=True):
+                with _naming(label, text):
                     runs, ids = self._series(clipped, (db, label))
                 series.append((label, runs, ids))
                 if runs and runs[-1].interrupted:
@@ -505,9 +507,12 @@ class RunCommands(ShellHost):
 
 
 @contextmanager
-def _naming(label: str) -> Iterator[None]:
-    """A qshell error about one ``\\sweep`` target says which (its conninfo, masked)."""
+def _naming(label: str, text: str) -> Iterator[None]:
+    """A qshell error about one ``\\sweep`` target says which (``label``: its conninfo
+    ``text`` redacted); no password of ``text`` in it."""
+    from .connect import redact
+
     try:
         yield
     except QshellError as exc:
-        raise type(exc)(f"\\sweep: target {label!r}: {exc}") from None
+        raise type(exc)(redact(f"\\sweep: target {label!r}: {exc}", text)) from None

@@ -211,7 +211,7 @@ class Shell(RunCommands, SetCommands, DescribeCommands, ReportCommands, LoadComm
         if self._page:  # what the command printed so far comes first
             self._flush_page()
         # a server message may quote data (an invalid value, a NOTICE's text): never raw control
-        self.err.write(visible(redact(text, self._secrets)) + "\n")
+        self.err.write(visible(redact(text, secrets=self._secrets)) + "\n")
         self.err.flush()
 
     def fail(self, message: str, status: ExitStatus = ExitStatus.ERROR, then: str | None = None) -> None:

@@ -17,7 +17,7 @@ from prompt_toolkit.key_binding import KeyBindings
 from prompt_toolkit.lexers import PygmentsLexer
 from pygments.lexers.sql import PostgresLexer
 
-from .connect import mask
+from .connect import redact
 from .paths import private_file
 from .reader import Entry, EntryBuilder, InputError
 
@@ -30,7 +30,7 @@ class _MaskedHistory(FileHistory):
     """Command history that never stores a password typed in a conninfo or URI."""
 
     def store_string(self, string: str) -> None:
-        super().store_string(mask(string))
+        super().store_string(redact(string))
 
 
 def _complete(text: str) -> bool:

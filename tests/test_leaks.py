@@ -89,3 +89,61 @@ def test_json_escapes_c1_controls_in_every_record(qshell, hist, tmp_path):
         assert history_main(["dump", "--history-dir", str(hist)]) == 0
     assert CSI not in out.getvalue() and "/* \\u009b */" in out.getvalue()
     assert json.loads(out.getvalue().splitlines()[0])["results"][0]["sql"].endswith(f"/* {CSI} */")
+
+
+# -- passwords: one redaction for every message that may hold a connection string ----------
+URI_PW = "Wr%ZZong"  # a bad %-escape: libpq's error quotes the token alone
+KEY_PW = "Secr3t-kv-77"
+
+
+def _no_password(text: str) -> None:
+    for piece in (URI_PW, "ZZong", "Wr%", KEY_PW, "Secr3t"):
+        assert piece not in text, (piece, text)
+
+
+def test_redact_masks_written_given_and_known_passwords():
+    from qshell.connect import redact
+
+    uri = f"postgresql://u:{URI_PW}@/db"
+    assert redact(f'invalid percent-encoded token: "{URI_PW}"', uri) == 'invalid percent-encoded token: "***"'
+    assert redact(f"target '{uri}': invalid percent-encoded token: \"{URI_PW}\"") == (
+        "target 'postgresql://u:***@/db': invalid percent-encoded token: \"***\"")
+    assert redact(f"x password={KEY_PW} host=h") == "x password=*** host=h"
+    assert redact(f"x password = '{KEY_PW} b' host=h") == "x password = *** host=h"
+    assert redact(f"postgresql:///db?password={KEY_PW}&sslmode=disable") == "postgresql:///db?password=***"
+    assert redact(f"said {KEY_PW}", secrets={KEY_PW}) == "said ***"
+    assert redact("Wr%5Fong decoded: Wr_ong", "postgresql://u:Wr%5Fong@/db") == "*** decoded: ***"
+
+
+def test_sweep_targets_compare_and_connect_never_show_a_password(qshell, hist):
+    script = "\n".join([
+        "\\add SELECT 1;",
+        f"\\sweep 1 on postgresql://u:{URI_PW}@/db",
+        f"\\sweep 1 on 'password={KEY_PW} port=1'",
+        f"\\sweep 1 on \"host=nowhere.invalid password='{KEY_PW} x'\"",
+        f"\\compare postgresql://u:{URI_PW}@/db 1",
+        f"\\sweep 1 on 'password={KEY_PW}'",  # the test server trusts: it runs, labelled masked
+        "\\list", "",
+    ])
+    r = qshell(script)
+    _no_password(r.out + r.err)
+    errors = [line for line in r.err.splitlines() if line.startswith("qshell:")]
+    assert len(errors) == 4, r.err
+    assert errors[0].endswith('invalid percent-encoded token: "***"') and "postgresql://u:***@/db" in errors[0], errors
+    assert "'password=*** port=1'" in errors[1] and "connection to server failed" in errors[1], errors
+    assert "password=***" in errors[2], errors
+    assert "\\compare: no run 'postgresql://u:***@/db'" in errors[3], errors
+    assert "password=***" in r.out and r.out.rstrip().endswith("1  SELECT 1"), r.out  # the table; the set kept
+    assert "internal error" not in r.err
+    for path in hist.rglob("*"):  # the run history keeps the label as shown
+        if path.is_file():
+            _no_password(path.read_bytes().decode("utf-8", "replace"))
+    r = qshell(f"\\add SELECT 1;\n\\sweep 1 on 'password={KEY_PW}'\n", "--format", "json")
+    _no_password(r.out + r.err)
+    assert json.loads(r.out.splitlines()[-1])["targets"] == ["password=***"]
+    r = qshell(f"\\c postgresql://u:{URI_PW}@/db\nSELECT 'not here';\n")
+    assert r.code == 2 and "\\connect: " in r.err and "not here" not in r.out
+    _no_password(r.out + r.err)
+    r = qshell("", f"postgresql://u:{URI_PW}@/db", use_dsn=False)
+    assert r.code in (1, 2) and r.err.count("\n") == 1 and '"***"' in r.err, r.err
+    _no_password(r.out + r.err)

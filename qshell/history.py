@@ -389,13 +389,17 @@ class RunStore:
 
     def find(self, ref: str) -> tuple[int, dict] | None:
         """A run by its number (1 = the first recorded; -1 = the latest) or by run_id prefix."""
+        from .numbers import INT64_MAX, is_whole, whole
+
         with self._errors():
-            try:
-                k = int(ref)
-            except ValueError:
+            if not is_whole(ref):  # ASCII digits only: "١" is no number
                 row = self.db.execute("SELECT number, trimmed, record FROM runs WHERE run_id >= ? AND run_id < ?"
                                       " ORDER BY number DESC LIMIT 1", (ref, ref + "\U0010ffff")).fetchone()
             else:
+                try:
+                    k = whole(ref, -INT64_MAX, INT64_MAX)
+                except ValueError:  # beyond any number SQLite holds: no such run
+                    return None
                 if k < 0:
                     row = self.db.execute("SELECT number, trimmed, record FROM runs ORDER BY number DESC"
                                           " LIMIT 1 OFFSET ?", (-k - 1,)).fetchone()

@@ -147,3 +147,103 @@ def test_sweep_targets_compare_and_connect_never_show_a_password(qshell, hist):
     r = qshell("", f"postgresql://u:{URI_PW}@/db", use_dsn=False)
     assert r.code in (1, 2) and r.err.count("\n") == 1 and '"***"' in r.err, r.err
     _no_password(r.out + r.err)
+
+
+# -- numbers: ASCII digits, a named range, one line -------------------------------------------
+def test_whole_numbers_are_ascii_digits_in_a_range():
+    import pytest
+
+    from qshell.numbers import is_whole, whole
+
+    assert whole(" +12 ", 1, 100) == 12 and whole("-3", -5, 5) == -3 and whole("007", 1, 10) == 7
+    for bad in ("١", "٣", "²", "1_000", "1.0", "", "0x10", "1e3", "9" * 5000):
+        with pytest.raises(ValueError, match="expected a whole number from 1 to 100"):
+            whole(bad, 1, 100)
+    with pytest.raises(ValueError, match="^N must be a whole number from 1 to 10$"):
+        whole("11", 1, 10, "N")
+    assert is_whole("99999999999999999999") and not is_whole("١") and not is_whole("1a")
+
+
+def _errors(err: str) -> list[str]:
+    return [line for line in err.splitlines() if line.startswith("qshell:")]
+
+
+def test_numbers_out_of_range_are_one_usage_line_and_lose_nothing(qshell):
+    bad = ["\\go 2 x99999999999", "\\history 99999999999999999999", "\\compare 99999999999999999999 1",
+           "\\go 0", "\\go 99999", "\\drop 99999999999999999999", "\\sandbox init 99999999999999999999",
+           "\\sweep 1-99999999999999999", "\\sweep 99999999999999999999", "\\set retries 99999999999999999999",
+           "\\go 1 for 99999999999999999999s", "\\go 1 for 1s at 99999999999999999999/s", "\\go " + "9" * 5000]
+    r = qshell("\\add SELECT 1;\n\\add SELECT 2;\n" + "\n".join(bad) + "\n\\list\n")
+    errors = _errors(r.err)
+    assert len(errors) == len(bad), r.err
+    assert "internal error" not in r.err and "Traceback" not in r.err and "══" not in r.out
+    assert "\\go: R (in xR) must be a whole number from 1 to 10000, got '99999999999'" in errors[0]
+    assert "\\history: K must be a whole number from 1 to 2147483647, got '99999999999999999999'" in errors[1]
+    assert "\\compare: a run number must be a whole number from -9223372036854775807 to 9223372036854775807" in errors[2]
+    assert "N must be a whole number from 1 to 10000" in errors[3] and "got '99999'" in errors[4]
+    assert "K must be a whole number from 1 to 2147483647" in errors[5]
+    assert "SCALE must be a whole number from 1 to 2147483647" in errors[6]
+    assert "\\sweep: N must be a whole number from 1 to 10000" in errors[7] and "from 1 to 10000" in errors[8]
+    assert "\\set retries: expected a whole number from 0 to 1000" in errors[9]
+    assert "DURATION must be from 1ms to 7 days" in errors[10] and "RATE must be" in errors[11]
+    assert r.out.splitlines()[-2:] == ["1  SELECT 1", "2  SELECT 2"], r.out  # the staged set survives
+
+
+def test_unicode_digits_are_not_numbers(qshell, hist):
+    r = qshell("\\add SELECT 1;\n\\go\n")  # run 1 in the history
+    assert r.code == 0, r.err
+    bad = ["\\go ١", "\\go 1 x٢", "\\history ١", "\\sweep ١", "\\sweep 1-٣", "\\drop ١", "\\go 1 for ١s",
+           "\\go 1 for 1s at ٣/s", "\\set maxrows ١", "\\set workers ٢", "\\set timeout ١s", "\\set retries ²"]
+    r = qshell("\\add SELECT 1;\n" + "\n".join(bad) + "\n\\compare ١ 1\n\\set FETCH_COUNT ²\nSELECT 'fetched';\n\\list\n")
+    errors = _errors(r.err)
+    assert len(errors) == len(bad) + 1, r.err
+    assert "══" not in r.out, "a Unicode digit ran the staged set"
+    assert "N must be a whole number from 1 to 10000, got '١'" in errors[0]
+    assert "\\compare: no run '١' in the history (1 runs" in errors[-1]  # a run id, not run 1
+    assert "internal error" not in r.err and "fetched" in r.out and r.out.rstrip().endswith("1  SELECT 1")
+    r = qshell("", "--scale", "١", "--sandbox")
+    assert r.code == 1 and "argument --scale: expected a whole number from 1 to 2147483647, got '١'" in r.err, r.err
+
+
+# -- output that cannot be written --------------------------------------------------------
+def _full_device() -> bool:
+    import os
+    import stat
+
+    try:
+        return stat.S_ISCHR(os.stat("/dev/full").st_mode)
+    except OSError:
+        return False
+
+
+def test_g_to_a_full_device_says_so_and_loses_nothing(qshell):
+    import pytest
+
+    if not _full_device():
+        pytest.skip("no /dev/full")
+    r = qshell("SELECT 1 \\g /dev/full\nSELECT generate_series(1, 100000) \\g /dev/full\n\\echo rows :ROW_COUNT\n"
+               "BEGIN \\g /dev/full\nSELECT 5 AS five \\gx /dev/full\n\\g\nCOMMIT;\n")
+    errors = _errors(r.err)
+    assert errors == [f"qshell:<stdin>:{n}: \\{g}: could not write to /dev/full: No space left on device"
+                      for n, g in ((1, "g"), (2, "g"), (4, "g"), (5, "gx"))], r.err
+    # the statements ran and were taken in: ROW_COUNT, the open transaction, the query buffer
+    assert "rows 100000" in r.out and "-[ RECORD 1 ]" not in r.out and "five" in r.out and "COMMIT" in r.out, r.out
+    assert "WARNING" not in r.err
+
+
+def test_stdout_on_a_full_device_is_one_line_per_command(dsn, tmp_path):
+    import subprocess
+    import sys
+
+    import pytest
+
+    if not _full_device():
+        pytest.skip("no /dev/full")
+    from .conftest import clean_env
+
+    argv = [sys.executable, "-m", "qshell", "-X", "--history-dir", str(tmp_path), "-c", "SELECT 1", "-c", "\\echo hi", dsn]
+    with open("/dev/full", "w") as full:
+        proc = subprocess.run(argv, stdout=full, stderr=subprocess.PIPE, timeout=120, env=clean_env())
+    err = proc.stderr.decode()
+    assert err.count("could not write to stdout: No space left on device") == 2, err
+    assert "internal error" not in err and "Traceback" not in err and "Exception ignored" not in err, err

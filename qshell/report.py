@@ -943,9 +943,25 @@ def page(doc: Doc, meta: Mapping[str, Any] | None = None) -> str:
 
 
 def write(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` whole or not at all (a temporary file beside it, renamed)."""
+    """Write ``text`` to ``path`` whole or not at all (a temporary file beside it, renamed).
+
+    A symbolic link is followed (the file it names is replaced, the link stays), and what
+    is not a regular file — a device, a FIFO (``/dev/stdout``, ``/dev/full``) — is written
+    into as it is: a rename would replace the device itself with a file."""
+    import stat
+
     if path.is_dir():
         raise IsADirectoryError(21, "Is a directory")
+    if path.is_symlink():
+        path = path.resolve()
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        mode = stat.S_IFREG
+    if not stat.S_ISREG(mode):
+        with open(path, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        return
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         tmp.write_text(text, encoding="utf-8")

@@ -247,3 +247,28 @@ def test_stdout_on_a_full_device_is_one_line_per_command(dsn, tmp_path):
     err = proc.stderr.decode()
     assert err.count("could not write to stdout: No space left on device") == 2, err
     assert "internal error" not in err and "Traceback" not in err and "Exception ignored" not in err, err
+
+
+def test_report_writes_into_a_device_and_through_a_link_never_over_them(qshell, tmp_path):
+    """\\report FILE wrote a temporary file beside FILE and renamed it over FILE: given
+    /dev/full it said "written" and replaced the device with a regular file."""
+    import os
+    import stat
+
+    import pytest
+
+    full = tmp_path / "full"
+    try:
+        os.mknod(full, 0o666 | stat.S_IFCHR, os.makedev(1, 7))  # a /dev/full of the test's own
+    except (OSError, AttributeError):
+        pytest.skip("cannot make a device node here (not root)")
+    real = tmp_path / "real.html"
+    real.write_text("old")
+    link = tmp_path / "link.html"
+    link.symlink_to(real)
+    r = qshell(f"\\add SELECT 1;\n\\go\n\\report {full}\n\\report {link}\n")
+    errors = _errors(r.err)
+    assert errors == [f"qshell:<stdin>:3: \\report: {full}: No space left on device"], r.err
+    assert stat.S_ISCHR(os.stat(full).st_mode), "the device was replaced"
+    assert link.is_symlink() and real.read_text().startswith("<!DOCTYPE html>")
+    assert f"written to {link}" in r.err

@@ -45,6 +45,8 @@ class RunCommands(ShellHost):
     """Mixin: needs ``self.session``, ``self.settings``, ``self.staged``, ``self.err``..."""
 
     _run_store: RunStore | Literal[False]  # False: the history cannot be used (said once)
+    _history_unusable: str | None = None  # why, when it cannot be used
+    _unrecorded: str | None = None  # why the last run could not be stored (said once until one is)
 
     # -- memory of measured times (this session and the run history) -------------------
     def _runs(self, create: bool = False) -> RunStore | None:
@@ -70,6 +72,7 @@ class RunCommands(ShellHost):
         if old:
             old.close()
         self._run_store = False
+        self._history_unusable = str(exc)
         if not self._history_warned:
             self._history_warned = True
             self.notice(f"warning: {exc}; runs are not recorded or looked up in it this session")
@@ -259,8 +262,13 @@ class RunCommands(ShellHost):
             )
             try:
                 store.append(record, keep=self.settings.history_keep, results=results)
-            except HistoryError as exc:
-                self._runs_failed(exc)
+            except HistoryError as exc:  # a full disk: this run is lost to it, the history stays readable
+                if self._unrecorded != str(exc):
+                    self.notice(f"warning: run not recorded: {exc} (later runs are tried too; this is not"
+                                " repeated while they fail the same way)")
+                self._unrecorded = str(exc)
+            else:
+                self._unrecorded = None
         if unprinted is not None:
             raise unprinted
 
@@ -468,12 +476,15 @@ class RunCommands(ShellHost):
                 numbered, damaged = store.last(cmd.n or 20, results=self.settings.format == "json")
             except HistoryError as exc:
                 self._runs_failed(exc)
+                store = None
             else:
                 if damaged:
                     self.notice(f"warning: skipped {damaged} damaged run record(s) in {store.path}")
         if self.settings.format == "json":
             for k, rec in numbered:
                 self.write(render.json_line({**rec, "number": k}))
+        elif store is None and self._history_unusable is not None:  # not "no runs": it could not be read
+            self.write(f"(no runs listed: {self._history_unusable})")
         elif not numbered:
             self.write(f"(no runs recorded in {self.history_dir})")
         else:

@@ -235,7 +235,7 @@ class RunStore:
                         version = SCHEMA
                     self.db.execute("COMMIT")
                 except BaseException:
-                    self.db.execute("ROLLBACK")
+                    self._rollback()
                     raise
             if version == 1:
                 version = self._upgrade_from_1()
@@ -268,7 +268,7 @@ class RunStore:
                 version = SCHEMA
             self.db.execute("COMMIT")
         except BaseException:
-            self.db.execute("ROLLBACK")
+            self._rollback()
             raise
         return version
 
@@ -301,12 +301,25 @@ class RunStore:
                                 (json.dumps({"runs": imported, "damaged": damaged}),))
                 self.db.execute("COMMIT")
             except BaseException:
-                self.db.execute("ROLLBACK")
+                self._rollback()
                 raise
         notes = [f"imported {imported} run(s) from {jsonl} into {self.path} (once; {JSONL} is no longer read)"]
         if damaged:
             notes.append(f"warning: skipped {damaged} damaged line(s) in {jsonl}")
         return notes
+
+    def _rollback(self) -> None:
+        """Undo the open transaction after an error, if SQLite has not already: on a full
+        disk (SQLITE_FULL) or an I/O error it rolls the transaction back by itself, and a
+        ROLLBACK then fails with "cannot rollback - no transaction is active", which would
+        hide the error that mattered. Never raises: the error being handled is the one told."""
+        import sqlite3
+
+        if self.db.in_transaction:
+            try:
+                self.db.execute("ROLLBACK")
+            except sqlite3.Error:
+                pass
 
     def _meta(self, name: str) -> str | None:
         row = self.db.execute("SELECT value FROM meta WHERE name = ?", (name,)).fetchone()
@@ -320,8 +333,9 @@ class RunStore:
         """Store one run record (one transaction); trim its set's older results. Its number.
 
         Its query records are ``results`` when given (already JSON text, as the output
-        printed them), else ``rec["results"]``."""
-        with self._errors():
+        printed them), else ``rec["results"]``. On a failure (a full disk) nothing of it is
+        stored, what the file held stays, and the store can still be read."""
+        with self._errors(writing=True):
             self.db.execute("BEGIN IMMEDIATE")
             try:
                 number = self._insert(rec, results)
@@ -329,7 +343,7 @@ class RunStore:
                     self._trim(rec["fingerprint"], keep)
                 self.db.execute("COMMIT")
             except BaseException:
-                self.db.execute("ROLLBACK")
+                self._rollback()
                 raise
         return number
 
@@ -442,15 +456,18 @@ class RunStore:
                 damaged += 1
         return out, damaged
 
-    def _errors(self):  # noqa: ANN202
-        return _Errors(self.path)
+    def _errors(self, writing: bool = False):  # noqa: ANN202
+        return _Errors(self.path, writing)
 
 
 class _Errors:
-    """Turn an SQLite error into HistoryError naming the file."""
+    """Turn an SQLite error into HistoryError naming the file and saying what it is: a
+    full disk (``disk full writing the run history …``), a failed write, or a history
+    that cannot be used."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, writing: bool = False) -> None:
         self.path = path
+        self.writing = writing
 
     def __enter__(self) -> None:
         return None
@@ -459,8 +476,31 @@ class _Errors:
         import sqlite3
 
         if isinstance(exc, sqlite3.Error):
-            raise HistoryError(f"run history {self.path} unusable: {_why(exc)}") from None
+            raise HistoryError(_what_failed(exc, self.path, self.writing)) from None
         return False
+
+
+def _what_failed(exc: BaseException, path: Path, writing: bool) -> str:
+    """The one line for an SQLite error on the run history at ``path``."""
+    name = str(getattr(exc, "sqlite_errorname", "") or "")
+    why = _why(exc)
+    if name == "SQLITE_FULL" or (name.startswith("SQLITE_IOERR") and _no_space(path)):
+        return f"disk full writing the run history {path}: {why}" + ("" if name == "SQLITE_FULL" else " (no space left)")
+    if writing:
+        return f"cannot write the run history {path}: {why}"
+    return f"run history {path} unusable: {why}"
+
+
+def _no_space(path: Path) -> bool:
+    """The filesystem of ``path`` has (next to) no space left: SQLite says "disk I/O error"
+    when it cannot grow its shared-memory file there."""
+    import os
+
+    try:
+        st = os.statvfs(path.parent)
+    except OSError:
+        return False
+    return st.f_bavail * st.f_frsize < 64 * 1024
 
 
 def _why(exc: BaseException) -> str:

@@ -8,6 +8,8 @@ from __future__ import annotations
 import json
 import re
 
+import pytest
+
 from qshell.conflicts import Deadlock, LockWait, lock_lines
 
 OSC = "\x1b]0;pwned\x07"  # sets the terminal's window title when printed raw
@@ -151,8 +153,6 @@ def test_sweep_targets_compare_and_connect_never_show_a_password(qshell, hist):
 
 # -- numbers: ASCII digits, a named range, one line -------------------------------------------
 def test_whole_numbers_are_ascii_digits_in_a_range():
-    import pytest
-
     from qshell.numbers import is_whole, whole
 
     assert whole(" +12 ", 1, 100) == 12 and whole("-3", -5, 5) == -3 and whole("007", 1, 10) == 7
@@ -217,8 +217,6 @@ def _full_device() -> bool:
 
 
 def test_g_to_a_full_device_says_so_and_loses_nothing(qshell):
-    import pytest
-
     if not _full_device():
         pytest.skip("no /dev/full")
     r = qshell("SELECT 1 \\g /dev/full\nSELECT generate_series(1, 100000) \\g /dev/full\n\\echo rows :ROW_COUNT\n"
@@ -234,8 +232,6 @@ def test_g_to_a_full_device_says_so_and_loses_nothing(qshell):
 def test_stdout_on_a_full_device_is_one_line_per_command(dsn, tmp_path):
     import subprocess
     import sys
-
-    import pytest
 
     if not _full_device():
         pytest.skip("no /dev/full")
@@ -255,8 +251,6 @@ def test_report_writes_into_a_device_and_through_a_link_never_over_them(qshell, 
     import os
     import stat
 
-    import pytest
-
     full = tmp_path / "full"
     try:
         os.mknod(full, 0o666 | stat.S_IFCHR, os.makedev(1, 7))  # a /dev/full of the test's own
@@ -272,3 +266,66 @@ def test_report_writes_into_a_device_and_through_a_link_never_over_them(qshell, 
     assert stat.S_ISCHR(os.stat(full).st_mode), "the device was replaced"
     assert link.is_symlink() and real.read_text().startswith("<!DOCTYPE html>")
     assert f"written to {link}" in r.err
+
+
+# -- the run history on a full disk -----------------------------------------------------------
+def _big_sql() -> str:
+    """A staged text of ~400 KB that does not compress: its record cannot fit on the tiny disk."""
+    import base64
+    import random
+
+    noise = base64.b64encode(random.Random(7).randbytes(300_000)).decode()
+    return f"SELECT 2 AS big /* {noise} */"
+
+
+@pytest.fixture(params=["tmpfs", "max_page_count"])
+def tiny_history(request, tmp_path, monkeypatch):
+    """A history directory whose disk fills up: on a 256 kB tmpfs (when this process may
+    mount one: root), or with SQLite's max_page_count on the history's connection, which
+    fails a write with the same "database or disk is full" (SQLITE_FULL) a full disk gives."""
+    import os
+    import subprocess
+
+    if request.param == "tmpfs":
+        mnt = tmp_path / "tiny"
+        mnt.mkdir()
+        if os.geteuid() != 0:
+            pytest.skip("mounting a tmpfs needs root (the max_page_count case runs)")
+        done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k,mode=0700", "tmpfs", str(mnt)],
+                              capture_output=True, text=True)
+        if done.returncode != 0:
+            pytest.skip(f"cannot mount a tmpfs here (the max_page_count case runs): {done.stderr.strip()}")
+        yield mnt / "h"
+        subprocess.run(["umount", "-l", str(mnt)], check=False)
+        return
+    from qshell.history import RunStore
+
+    prepare = RunStore._prepare
+
+    def small(self) -> None:  # noqa: ANN001
+        prepare(self)
+        self.db.execute("PRAGMA max_page_count = 24")  # 96 kB of 4 kB pages: a few small runs fit
+
+    monkeypatch.setattr(RunStore, "_prepare", small)
+    yield tmp_path / "h"
+
+
+def test_a_full_disk_under_the_run_history_is_told_and_loses_no_recorded_run(qshell, tiny_history):
+    import sqlite3
+
+    script = (f"\\add SELECT 1;\n\\go\n\\go\n\\add {_big_sql()};\n\\go\n\\go\n\\history\n"
+              "\\clear\n\\add SELECT 3;\n\\go\n\\history\n")
+    r = qshell(script, "--history-dir", str(tiny_history))
+    assert "cannot rollback" not in r.err and "internal error" not in r.err, r.err
+    warnings = [line for line in r.err.splitlines() if "runs.sqlite" in line]
+    assert len(warnings) == 1, r.err  # two runs not recorded, for the same reason: said once
+    assert warnings[0].startswith("warning: run not recorded: disk full writing the run history "), warnings
+    assert "database or disk is full" in warnings[0], warnings
+    assert r.out.count("══ 2 queries") == 2, "the runs themselves are shown"
+    # \history after the failures lists runs 1 and 2; after a run that fits, 1 to 3
+    history_lines = [line for line in r.out.splitlines() if re.match(r"^\s*\d+\s+\| \d{4}-", line)]
+    assert [line.split("|")[0].strip() for line in history_lines] == ["1", "2", "1", "2", "3"], r.out
+    db = sqlite3.connect(tiny_history / "runs.sqlite")
+    assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    assert [n for (n,) in db.execute("SELECT number FROM runs ORDER BY number")] == [1, 2, 3]
+    db.close()

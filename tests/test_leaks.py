@@ -329,3 +329,16 @@ def test_a_full_disk_under_the_run_history_is_told_and_loses_no_recorded_run(qsh
     assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
     assert [n for (n,) in db.execute("SELECT number FROM runs ORDER BY number")] == [1, 2, 3]
     db.close()
+
+
+def test_command_history_on_a_full_disk_keeps_the_line_in_memory():
+    """The terminal's command history (prompt_toolkit's FileHistory) raised its OSError
+    out of the prompt on a full disk."""
+    if not _full_device():
+        pytest.skip("no /dev/full")
+    from qshell.terminal import _MaskedHistory
+
+    history = _MaskedHistory("/dev/full")
+    history.append_string("SELECT 1;")  # written to a full disk
+    assert history.failed is not None and "No space left on device" in str(history.failed)
+    assert list(history.get_strings()) == ["SELECT 1;"]

@@ -1011,9 +1011,10 @@ def repeat_record(runs: list[RunResult], run_ids: list[str]) -> dict:
 def history_text(numbered: list[tuple[int, dict]], style: Style) -> str:
     import time as _time
 
-    rows = [[k, _time.strftime("%Y-%m-%d %H:%M:%S", _time.localtime(r.get("started_at", 0))), r.get("fingerprint", ""),
-             r.get("label", ""), r.get("n"), duration(r.get("wall_ms", 0) / 1000), f"{r.get('speedup', 0):.2f}×",
-             r.get("mode", "")] for k, r in numbered]
+    # a record's text may come from another program (runs.sqlite is a file): shown escaped
+    rows = [[k, _time.strftime("%Y-%m-%d %H:%M:%S", _time.localtime(r.get("started_at", 0))), visible(r.get("fingerprint", "")),
+             visible(r.get("label", "")), r.get("n"), duration(r.get("wall_ms", 0) / 1000), f"{r.get('speedup', 0):.2f}×",
+             visible(r.get("mode", ""))] for k, r in numbered]
     return tabulate(rows, headers=["run", "when", "set", "label", "N", "wall", "speedup", "mode"],
                     tablefmt=_table_fmt(style), disable_numparse=True)
 
@@ -1039,8 +1040,8 @@ def compare_text(ka: int, a: dict, kb: int, b: dict, style: Style) -> str:
     body = tabulate(
         [[r["index"], preview(r["sql"]), f"{r['a_ms']:.1f}", f"{r['b_ms']:.1f}",
           f"{r['change'] * 100:+.0f}%" if r["change"] is not None else "-",
-          "" if r["a_status"] == r["b_status"] == "ok" else f"{r['a_status']}/{r['b_status']}"]
-         + ([r.get("plan", "")] if plan else []) for r in rows],
+          "" if r["a_status"] == r["b_status"] == "ok" else visible(f"{r['a_status']}/{r['b_status']}")]
+         + ([visible(r.get("plan", ""))] if plan else []) for r in rows],
         headers=["#", "query", f"run {ka} ms", f"run {kb} ms", "change", "status"] + (["plan / resources"] if plan else []),
         tablefmt=_table_fmt(style), disable_numparse=True,
         colalign=("right", "left", "right", "right", "right", "left") + (("left",) if plan else ()))
@@ -1048,4 +1049,4 @@ def compare_text(ka: int, a: dict, kb: int, b: dict, style: Style) -> str:
     change = f"{(wb / wa - 1) * 100:+.0f}%" if wa else "-"
     head = (f"run {ka}: N={a.get('n')} {a.get('mode', '')} · wall {duration(wa / 1000)}    "
             f"run {kb}: N={b.get('n')} {b.get('mode', '')} · wall {duration(wb / 1000)}    change {change}")
-    return f"{head}\n{body}"
+    return f"{visible(head)}\n{body}"

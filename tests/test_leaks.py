@@ -342,3 +342,21 @@ def test_command_history_on_a_full_disk_keeps_the_line_in_memory():
     history.append_string("SELECT 1;")  # written to a full disk
     assert history.failed is not None and "No space left on device" in str(history.failed)
     assert list(history.get_strings()) == ["SELECT 1;"]
+
+
+def test_history_and_compare_show_a_stored_records_text_escaped(qshell, hist):
+    """runs.sqlite is a file another program may have written: \\history and \\compare
+    show its labels, modes and statuses escaped, as tables show data."""
+    from qshell.history import RunStore
+
+    store, _ = RunStore.open(hist)
+    assert store is not None
+    for k in (1, 2):
+        store.append({"type": "run", "run_id": f"r{k}", "started_at": 1.0, "n": 1, "wall_ms": 1.0, "speedup": 1.0,
+                      "label": f"lbl{OSC}", "mode": f"tx {OSC}", "fingerprint": f"fp{OSC}",
+                      "results": [{"index": 1, "sql": f"SELECT {OSC}", "status": f"ok{OSC}", "total_ms": 1.0}]})
+    store.close()
+    r = qshell("\\history\n\\compare 1 2\n")
+    assert r.code == 0, r.err
+    assert not RAW.search(r.out + r.err), repr(r.out)
+    assert "lbl\\x1B]0;pwned\\x07" in r.out and "tx \\x1B]0;pwned\\x07" in r.out

@@ -106,14 +106,16 @@ def redact(text: str, *given: str, secrets: Iterable[str] = ()) -> str:
     """``text`` fit to show, every password in it replaced by ``***``: the one function
     every message, label or stored line that may hold a connection string goes through.
 
-    Masked: a password written in ``text`` itself (a conninfo's ``password=…``, quoted or
-    not, a URI's ``user:…@`` or ``?password=…``); the passwords of the connection strings
-    ``given`` (what the user typed: a target, ``\\c``'s words, the command line), which
-    libpq may quote back alone — its error about a bad %-escape quotes just the token
-    (``invalid percent-encoded token: "Wr%ZZong"``); and ``secrets``, passwords known
-    otherwise (``-W``'s). Each in its raw and percent-decoded forms, longest first."""
+    Masked: a password written in ``text`` itself, where it is written (a conninfo's
+    ``password=…``, quoted or not, a URI's ``user:…@`` or ``?password=…``); and, wherever
+    they appear, the passwords of the connection strings ``given`` (what the user typed: a
+    target, ``\\c``'s words, the command line), which libpq may quote back alone — its
+    error about a bad %-escape quotes just the token (``invalid percent-encoded token:
+    "Wr%ZZong"``) — and ``secrets``, passwords known otherwise (``-W``'s), each in its raw
+    and percent-decoded forms, longest first. (A ``password = 'x'`` in SQL quoted by an
+    error is masked where it stands, not every ``x`` of the message.)"""
     found = set(secrets)
-    for source in (text, *given):
+    for source in given:
         if source:
             found |= passwords_in(source)
     text = _mask_written(text)

@@ -108,8 +108,10 @@ def test_redact_masks_written_given_and_known_passwords():
 
     uri = f"postgresql://u:{URI_PW}@/db"
     assert redact(f'invalid percent-encoded token: "{URI_PW}"', uri) == 'invalid percent-encoded token: "***"'
-    assert redact(f"target '{uri}': invalid percent-encoded token: \"{URI_PW}\"") == (
+    assert redact(f"target '{uri}': invalid percent-encoded token: \"{URI_PW}\"", uri) == (
         "target 'postgresql://u:***@/db': invalid percent-encoded token: \"***\"")
+    # SQL quoted by an error: masked where it stands, not every "a" of the message
+    assert redact("ERROR:  at \"WHERE password = 'a'\"") == "ERROR:  at \"WHERE password = ***\""
     assert redact(f"x password={KEY_PW} host=h") == "x password=*** host=h"
     assert redact(f"x password = '{KEY_PW} b' host=h") == "x password = *** host=h"
     assert redact(f"postgresql:///db?password={KEY_PW}&sslmode=disable") == "postgresql:///db?password=***"

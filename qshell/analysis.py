@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Iterable, Mapping, Sequence
 
-from .numbers import MAX_WORKERS, is_whole, whole
+from .numbers import INT_MAX, is_whole, whole
 from .results import QueryResult, RunResult
 
 
@@ -84,8 +84,8 @@ def parse_n_list(words: Sequence[str]) -> list[int]:
             if not is_whole(lo) or (sep and not is_whole(hi)):
                 raise ValueError(f"not a whole number or range: {part!r}")
             try:
-                a = whole(lo, 1, MAX_WORKERS, "N")
-                b = whole(hi, 1, MAX_WORKERS, "N") if sep else a
+                a = whole(lo, 1, INT_MAX, "N")
+                b = whole(hi, 1, INT_MAX, "N") if sep else a
             except ValueError as exc:
                 raise ValueError(f"{exc}, got {part!r}") from None
             if b < a:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 from typing import Callable
 
 from .errors import UsageError
-from .numbers import DECIMAL, INT64_MAX, INT_MAX, MAX_REPEATS, MAX_WORKERS, is_whole, whole
+from .numbers import DECIMAL, INT64_MAX, INT_MAX, MAX_REPEATS, is_whole, whole
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,14 +109,14 @@ def _go(name: str, arg: str) -> Command:
     if fors:
         if fors[0] > 1:
             raise UsageError(f"\\{name}: takes N before 'for', got {arg.strip()!r}")
-        n = _positive(words[0], "N", name, MAX_WORKERS) if fors[0] == 1 else None
+        n = _positive(words[0], "N", name) if fors[0] == 1 else None
         return replace(_load(name, words[fors[0]:], arg), n=n)
     reps = None
     if words and words[-1][:1] in "xX" and len(words[-1]) > 1:
         reps = _positive(words.pop()[1:], "R (in xR)", name, MAX_REPEATS)
     if len(words) > 1:
         raise UsageError(f"\\{name}: takes N and an optional xR, got {arg.strip()!r}")
-    n = _positive(words[0], "N", name, MAX_WORKERS) if words else None
+    n = _positive(words[0], "N", name) if words else None  # above the staged count: clipped, said
     return Command(name, words[0] if words else "", n=n, reps=reps)
 
 

@@ -172,7 +172,7 @@ def _errors(err: str) -> list[str]:
 
 def test_numbers_out_of_range_are_one_usage_line_and_lose_nothing(qshell):
     bad = ["\\go 2 x99999999999", "\\history 99999999999999999999", "\\compare 99999999999999999999 1",
-           "\\go 0", "\\go 99999", "\\drop 99999999999999999999", "\\sandbox init 99999999999999999999",
+           "\\go 0", "\\go 2147483648", "\\drop 99999999999999999999", "\\sandbox init 99999999999999999999",
            "\\sweep 1-99999999999999999", "\\sweep 99999999999999999999", "\\set retries 99999999999999999999",
            "\\go 1 for 99999999999999999999s", "\\go 1 for 1s at 99999999999999999999/s", "\\go " + "9" * 5000]
     r = qshell("\\add SELECT 1;\n\\add SELECT 2;\n" + "\n".join(bad) + "\n\\list\n")
@@ -182,10 +182,10 @@ def test_numbers_out_of_range_are_one_usage_line_and_lose_nothing(qshell):
     assert "\\go: R (in xR) must be a whole number from 1 to 10000, got '99999999999'" in errors[0]
     assert "\\history: K must be a whole number from 1 to 2147483647, got '99999999999999999999'" in errors[1]
     assert "\\compare: a run number must be a whole number from -9223372036854775807 to 9223372036854775807" in errors[2]
-    assert "N must be a whole number from 1 to 10000" in errors[3] and "got '99999'" in errors[4]
+    assert "N must be a whole number from 1 to 2147483647" in errors[3] and "got '2147483648'" in errors[4]
     assert "K must be a whole number from 1 to 2147483647" in errors[5]
     assert "SCALE must be a whole number from 1 to 2147483647" in errors[6]
-    assert "\\sweep: N must be a whole number from 1 to 10000" in errors[7] and "from 1 to 10000" in errors[8]
+    assert "\\sweep: N must be a whole number from 1 to 2147483647" in errors[7] and "to 2147483647" in errors[8]
     assert "\\set retries: expected a whole number from 0 to 1000" in errors[9]
     assert "DURATION must be from 1ms to 7 days" in errors[10] and "RATE must be" in errors[11]
     assert r.out.splitlines()[-2:] == ["1  SELECT 1", "2  SELECT 2"], r.out  # the staged set survives
@@ -200,7 +200,7 @@ def test_unicode_digits_are_not_numbers(qshell, hist):
     errors = _errors(r.err)
     assert len(errors) == len(bad) + 1, r.err
     assert "══" not in r.out, "a Unicode digit ran the staged set"
-    assert "N must be a whole number from 1 to 10000, got '١'" in errors[0]
+    assert "N must be a whole number from 1 to 2147483647, got '١'" in errors[0]
     assert "\\compare: no run '١' in the history (1 runs" in errors[-1]  # a run id, not run 1
     assert "internal error" not in r.err and "fetched" in r.out and r.out.rstrip().endswith("1  SELECT 1")
     r = qshell("", "--scale", "١", "--sandbox")

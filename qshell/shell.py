@@ -29,6 +29,7 @@ from .session import Session
 from .sets import SetCommands
 from .settings import HELP, Settings, assign, listing, show
 from .sqlsplit import first_keyword, split, strip_comments_head
+from .streams import isatty
 from .variables import PSQL_DEFAULTS, MetaArgError, interpolate, meta_words, special_value, valid_name
 from .visible import visible
 
@@ -212,7 +213,7 @@ class Shell(RunCommands, SetCommands, DescribeCommands, ReportCommands, LoadComm
         size = shutil.get_terminal_size((100, 24))
         rows = text.count("\n")
         too_big = rows > size.lines - 2 or any(len(line) > size.columns for line in text.splitlines())
-        if self.settings.pager and too_big and self.interactive:
+        if self.settings.pager and too_big and self.interactive and isatty(self.out):  # (as psql: a terminal only)
             import shlex
 
             from .editor import run_foreground

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Iterable, Mapping, Sequence
 
+from .numbers import INT_MAX, is_whole, whole
 from .results import QueryResult, RunResult
 
 
@@ -80,12 +81,14 @@ def parse_n_list(words: Sequence[str]) -> list[int]:
             if not part:
                 continue
             lo, sep, hi = part.partition("-")
+            if not is_whole(lo) or (sep and not is_whole(hi)):
+                raise ValueError(f"not a whole number or range: {part!r}")
             try:
-                a = int(lo)
-                b = int(hi) if sep else a
-            except ValueError:
-                raise ValueError(f"not a whole number or range: {part!r}") from None
-            if a < 1 or b < a:
+                a = whole(lo, 1, INT_MAX, "N")
+                b = whole(hi, 1, INT_MAX, "N") if sep else a
+            except ValueError as exc:
+                raise ValueError(f"{exc}, got {part!r}") from None
+            if b < a:
                 raise ValueError(f"bad N or range: {part!r}")
             if b - a > 1000:
                 raise ValueError(f"range too long: {part!r}")

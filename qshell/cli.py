@@ -33,6 +33,16 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(f"{message} (try --help)")
 
 
+def _scale(text: str) -> int:
+    """--scale: pgbench's scale factor, a whole number (ASCII digits) from 1 to INT_MAX."""
+    from .numbers import INT_MAX, whole
+
+    try:
+        return whole(text, 1, INT_MAX)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{exc}, got {text!r}") from None
+
+
 class _Ordered(argparse.Action):
     """-c and -f keep their order on the command line, as in psql."""
 
@@ -68,7 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=FORMATS, metavar="FMT", help="table format, csv or json (JSON lines)")
     p.add_argument("--sandbox", action="store_true", help="use the embedded sandbox server even if a connection is named")
     p.add_argument("--sandbox-dir", metavar="DIR", help="data directory of the sandbox (default: XDG data dir/qshell/sandbox)")
-    p.add_argument("--scale", type=int, metavar="S", help="with the sandbox: load the pgbench tables at scale S first")
+    p.add_argument("--scale", type=_scale, metavar="S", help="with the sandbox: load the pgbench tables at scale S first")
     p.add_argument("--history-dir", metavar="DIR", help="where the run history (runs.sqlite) and the command history go")
     p.add_argument("-X", "--no-qshellrc", action="store_true", help="do not read the startup file (~/.qshellrc)")
     p.add_argument("-V", "--version", action="store_true", help="print the version and exit")
@@ -337,12 +347,12 @@ def main(argv: list[str] | None = None, stdin=None, stdout: TextIO | None = None
 
 
 def _failure(exc: BaseException, args: list[str], out: TextIO, err: TextIO, debug: bool) -> int:
-    """The exit status for what ended ``_main``, with its one line on ``err``."""
-    if isinstance(exc, QshellError):
-        from .connect import passwords_in, redact
+    """The exit status for what ended ``_main``, with its one line on ``err`` (no password
+    of the command line in it)."""
+    from .connect import redact
 
-        secrets = set().union(*map(passwords_in, args))
-        err.write(f"{PROG}: {redact(str(exc), secrets)}\n")
+    if isinstance(exc, QshellError):
+        err.write(f"{PROG}: {redact(str(exc), *args)}\n")
         return int(exc.status)
     if isinstance(exc, (OutputClosed, BrokenPipeError)):  # qshell ... | head: end quietly, as psql does
         _drop_output(out, err)
@@ -354,7 +364,7 @@ def _failure(exc: BaseException, args: list[str], out: TextIO, err: TextIO, debu
         raise exc
     if debug:
         traceback.print_exception(type(exc), exc, exc.__traceback__, file=err)
-    err.write(f"{PROG}: internal error: {type(exc).__name__}: {exc} (set QSHELL_DEBUG=1 for details)\n")
+    err.write(f"{PROG}: internal error: {type(exc).__name__}: {redact(str(exc), *args)} (set QSHELL_DEBUG=1 for details)\n")
     return int(ExitStatus.ERROR)
 
 
@@ -412,8 +422,6 @@ def _main(argv: list[str], stdin, out: TextIO, err: TextIO) -> int:  # noqa: ANN
             if args.scale is not None:
                 if box is None:
                     raise UsageError("--scale needs the sandbox (--sandbox, or no connection named)")
-                if args.scale < 1:
-                    raise UsageError("--scale must be a whole number >= 1")
                 shell.load_pgbench(args.scale)
             if interactive:
                 from .terminal import entries

@@ -12,6 +12,7 @@ from dataclasses import dataclass, replace
 from typing import Callable
 
 from .errors import UsageError
+from .numbers import DECIMAL, INT64_MAX, INT_MAX, MAX_REPEATS, is_whole, whole
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,14 +42,12 @@ class Spec:
     psql_args: bool = False  # lexes its own arguments by psql's rules (quotes, variables, backquotes)
 
 
-def _positive(word: str, what: str, cmd: str) -> int:
+def _positive(word: str, what: str, cmd: str, most: int = INT_MAX) -> int:
+    """A meta-command's count, from 1 to ``most`` (``numbers.whole``: ASCII digits)."""
     try:
-        value = int(word, 10)
-    except ValueError:
-        raise UsageError(f"\\{cmd}: {what} must be a whole number >= 1, got {word!r}") from None
-    if value < 1:
-        raise UsageError(f"\\{cmd}: {what} must be a whole number >= 1, got {value}")
-    return value
+        return whole(word, 1, most, what)
+    except ValueError as exc:
+        raise UsageError(f"\\{cmd}: {exc}, got {word!r}") from None
 
 
 def _words(arg: str, cmd: str) -> tuple[str, ...]:
@@ -77,8 +76,8 @@ def _add(name: str, arg: str) -> Command:
     return Command(name, sql)
 
 
-_DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|s|sec|min|m|h)?")
-_RATE = re.compile(r"(\d+(?:\.\d+)?)(?:/s)?")
+_DURATION = re.compile(f"({DECIMAL})(ms|s|sec|min|m|h)?")
+_RATE = re.compile(f"({DECIMAL})(?:/s)?")
 _SECONDS = {"ms": 0.001, "s": 1.0, "sec": 1.0, "min": 60.0, "m": 60.0, "h": 3600.0}
 MAX_LOAD_S = 7 * 24 * 3600.0  # a week
 
@@ -114,10 +113,10 @@ def _go(name: str, arg: str) -> Command:
         return replace(_load(name, words[fors[0]:], arg), n=n)
     reps = None
     if words and words[-1][:1] in "xX" and len(words[-1]) > 1:
-        reps = _positive(words.pop()[1:], "R (in xR)", name)
+        reps = _positive(words.pop()[1:], "R (in xR)", name, MAX_REPEATS)
     if len(words) > 1:
         raise UsageError(f"\\{name}: takes N and an optional xR, got {arg.strip()!r}")
-    n = _positive(words[0], "N", name) if words else None
+    n = _positive(words[0], "N", name) if words else None  # above the staged count: clipped, said
     return Command(name, words[0] if words else "", n=n, reps=reps)
 
 
@@ -129,9 +128,16 @@ def _ns(name: str, arg: str) -> Command:
 
 
 def _two(name: str, arg: str) -> Command:
+    """Two runs: each a run number (negative: from the latest, -1 the latest) or a run id."""
     words = _words(arg, name)
     if len(words) != 2:
         raise UsageError(f"\\{name}: needs two runs (numbers from \\history, or run ids)")
+    for word in words:
+        if is_whole(word):
+            try:
+                whole(word, -INT64_MAX, INT64_MAX, "a run number")
+            except ValueError as exc:
+                raise UsageError(f"\\{name}: {exc} (-1: the latest run), got {word!r}") from None
     return Command(name, arg.strip(), args=words)
 
 

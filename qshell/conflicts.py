@@ -97,8 +97,11 @@ def merge_retry(first_start_s: float, final, tries: int):  # noqa: ANN001, ANN20
 
 
 def lock_lines(waits, deadlocks) -> list[str]:  # noqa: ANN001
-    """The lock-wait graph and the deadlocks as summary lines."""
+    """The lock-wait graph and the deadlocks as summary lines, every one through
+    :func:`~qshell.visible.visible`: a relation's name, a lock's mode and the DETAIL's
+    words come from the server (a table may be named with an ESC in it)."""
     from .render import duration
+    from .visible import visible
 
     lines = []
     if waits:
@@ -110,7 +113,7 @@ def lock_lines(waits, deadlocks) -> list[str]:  # noqa: ANN001
         edges = "; ".join(f"{a} waited for {mode} on {what} held by {b}" for a, mode, what, b in d.cycle)
         lines.append(f"deadlock at {duration(d.at_s)}: {' and '.join(d.queries)}: {edges}; #{d.victim} failed"
                      + (" (retried)" if d.retried else ""))
-    return lines
+    return [visible(line) for line in lines]
 
 
 def lock_records(waits, deadlocks) -> dict:  # noqa: ANN001

@@ -1,12 +1,13 @@
 """Connection targets the way psql takes them, handed to libpq to resolve.
 
 libpq itself reads PG* variables, service files and ~/.pgpass; qshell only merges
-what the command line says into one conninfo string (``make_dsn``) and masks any
-password before showing a target.
+what the command line says into one conninfo string (``make_dsn``) and, through
+:func:`redact`, masks any password before showing a target or a message about one.
 """
 from __future__ import annotations
 
 import re
+from typing import Iterable
 from urllib.parse import unquote
 
 from psycopg2.extensions import make_dsn, parse_dsn
@@ -31,7 +32,7 @@ def build_dsn(dbname: str | None = None, host: str | None = None, port: str | in
     try:
         return make_dsn(dsn or None, **overrides) if (dsn or overrides) else ""
     except Exception as exc:  # noqa: BLE001 - libpq's parse error
-        raise UsageError(f"invalid connection string: {mask(str(exc)).strip()}") from None
+        raise UsageError(redact(f"invalid connection string: {str(exc).strip()}", dsn, dbname or "")) from None
 
 
 def reconnect_dsn(current: str, args: tuple[str, ...]) -> str:
@@ -47,8 +48,9 @@ def reconnect_dsn(current: str, args: tuple[str, ...]) -> str:
     return build_dsn(base=current or None, **parts)
 
 
-def mask(text: str) -> str:
-    """``text`` with any password in a conninfo or URI replaced by ``***`` (best effort)."""
+def _mask_written(text: str) -> str:
+    """``text`` with each password written in a conninfo (``password=…``) or URI
+    (``user:…@``) replaced by ``***``, found by its shape."""
     text = re.sub(r"(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)", r"\1***", text, flags=re.I)
     text = re.sub(r"(postgres(?:ql)?://[^:/@\s]*:)[^@\s]*@", r"\1***@", text)
     return text
@@ -100,11 +102,24 @@ def password_in(dsn: str) -> str | None:
     return found[0] if found else None
 
 
-def redact(text: str, secrets: set[str]) -> str:
-    """``mask(text)`` and every known password replaced by ``***`` (defence in depth for
-    messages built by libpq or by us from user input), in its raw and percent-decoded forms."""
-    text = mask(text)
-    forms = {form for secret in secrets if secret for form in (secret, unquote(secret)) if form}
+def redact(text: str, *given: str, secrets: Iterable[str] = ()) -> str:
+    """``text`` fit to show, every password in it replaced by ``***``: the one function
+    every message, label or stored line that may hold a connection string goes through.
+
+    Masked: a password written in ``text`` itself, where it is written (a conninfo's
+    ``password=…``, quoted or not, a URI's ``user:…@`` or ``?password=…``); and, wherever
+    they appear, the passwords of the connection strings ``given`` (what the user typed: a
+    target, ``\\c``'s words, the command line), which libpq may quote back alone — its
+    error about a bad %-escape quotes just the token (``invalid percent-encoded token:
+    "Wr%ZZong"``) — and ``secrets``, passwords known otherwise (``-W``'s), each in its raw
+    and percent-decoded forms, longest first. (A ``password = 'x'`` in SQL quoted by an
+    error is masked where it stands, not every ``x`` of the message.)"""
+    found = set(secrets)
+    for source in given:
+        if source:
+            found |= passwords_in(source)
+    text = _mask_written(text)
+    forms = {form for secret in found if secret for form in (secret, unquote(secret)) if form}
     for form in sorted(forms, key=len, reverse=True):
         text = text.replace(form, "***")
     return text

@@ -45,6 +45,8 @@ class RunCommands(ShellHost):
     """Mixin: needs ``self.session``, ``self.settings``, ``self.staged``, ``self.err``..."""
 
     _run_store: RunStore | Literal[False]  # False: the history cannot be used (said once)
+    _history_unusable: str | None = None  # why, when it cannot be used
+    _unrecorded: str | None = None  # why the last run could not be stored (said once until one is)
 
     # -- memory of measured times (this session and the run history) -------------------
     def _runs(self, create: bool = False) -> RunStore | None:
@@ -70,6 +72,7 @@ class RunCommands(ShellHost):
         if old:
             old.close()
         self._run_store = False
+        self._history_unusable = str(exc)
         if not self._history_warned:
             self._history_warned = True
             self.notice(f"warning: {exc}; runs are not recorded or looked up in it this session")
@@ -259,8 +262,13 @@ class RunCommands(ShellHost):
             )
             try:
                 store.append(record, keep=self.settings.history_keep, results=results)
-            except HistoryError as exc:
-                self._runs_failed(exc)
+            except HistoryError as exc:  # a full disk: this run is lost to it, the history stays readable
+                if self._unrecorded != str(exc):
+                    self.notice(f"warning: run not recorded: {exc} (later runs are tried too; this is not"
+                                " repeated while they fail the same way)")
+                self._unrecorded = str(exc)
+            else:
+                self._unrecorded = None
         if unprinted is not None:
             raise unprinted
 
@@ -397,7 +405,7 @@ class RunCommands(ShellHost):
         words over this session's: ``host=a,b load_balance_hosts=random``), one table
         answering "does another replica help?". Every target is connected and its
         capacity checked before anything runs; the workers' connections are closed after."""
-        from .connect import mask
+        from .connect import passwords_in, redact
         from .session import where_to
         from .targets import merge
 
@@ -412,19 +420,21 @@ class RunCommands(ShellHost):
         dbs: list[tuple[Database, str]] = []
         try:
             for text in texts:
+                self._secrets |= passwords_in(text)  # whatever quotes it later is redacted too
+                label = redact(text)
                 try:
                     dsn = merge(self.session.dsn, text)
                 except ValueError as exc:
-                    raise UsageError(f"\\sweep: target {mask(text)!r}: {exc}") from None
+                    raise UsageError(redact(f"\\sweep: target {label!r}: {exc}", text)) from None
                 same_user = where_to(dsn)[0] == where_to(self.session.dsn)[0]
                 db = Database(dsn, base._password if same_user else None)  # -W's password: only for the same user
                 db.on_notice = base.on_notice
-                dbs.append((db, mask(text)))
-                with _naming(mask(text)):
+                dbs.append((db, label))
+                with _naming(label, text):
                     self._check(max(clipped), db)
             series: list[tuple[str, list[RunResult], list[str]]] = []
-            for db, label in dbs:
-                with _naming(label):
+            for (db, label), text in zip(dbs, texts, strict=True):
+                with _naming(label, text):
                     runs, ids = self._series(clipped, (db, label))
                 series.append((label, runs, ids))
                 if runs and runs[-1].interrupted:
@@ -466,12 +476,15 @@ class RunCommands(ShellHost):
                 numbered, damaged = store.last(cmd.n or 20, results=self.settings.format == "json")
             except HistoryError as exc:
                 self._runs_failed(exc)
+                store = None
             else:
                 if damaged:
                     self.notice(f"warning: skipped {damaged} damaged run record(s) in {store.path}")
         if self.settings.format == "json":
             for k, rec in numbered:
                 self.write(render.json_line({**rec, "number": k}))
+        elif store is None and self._history_unusable is not None:  # not "no runs": it could not be read
+            self.write(f"(no runs listed: {self._history_unusable})")
         elif not numbered:
             self.write(f"(no runs recorded in {self.history_dir})")
         else:
@@ -505,9 +518,12 @@ class RunCommands(ShellHost):
 
 
 @contextmanager
-def _naming(label: str) -> Iterator[None]:
-    """A qshell error about one ``\\sweep`` target says which (its conninfo, masked)."""
+def _naming(label: str, text: str) -> Iterator[None]:
+    """A qshell error about one ``\\sweep`` target says which (``label``: its conninfo
+    ``text`` redacted); no password of ``text`` in it."""
+    from .connect import redact
+
     try:
         yield
     except QshellError as exc:
-        raise type(exc)(f"\\sweep: target {label!r}: {exc}") from None
+        raise type(exc)(redact(f"\\sweep: target {label!r}: {exc}", text)) from None

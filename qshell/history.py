@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Iterable, Iterator, Literal
 
 from .analysis import normalize
 from .paths import private_file
+from .visible import json_text
 
 if TYPE_CHECKING:  # pragma: no cover
     import sqlite3  # imported when the history is first opened, not at start-up
@@ -234,7 +235,7 @@ class RunStore:
                         version = SCHEMA
                     self.db.execute("COMMIT")
                 except BaseException:
-                    self.db.execute("ROLLBACK")
+                    self._rollback()
                     raise
             if version == 1:
                 version = self._upgrade_from_1()
@@ -267,7 +268,7 @@ class RunStore:
                 version = SCHEMA
             self.db.execute("COMMIT")
         except BaseException:
-            self.db.execute("ROLLBACK")
+            self._rollback()
             raise
         return version
 
@@ -300,12 +301,25 @@ class RunStore:
                                 (json.dumps({"runs": imported, "damaged": damaged}),))
                 self.db.execute("COMMIT")
             except BaseException:
-                self.db.execute("ROLLBACK")
+                self._rollback()
                 raise
         notes = [f"imported {imported} run(s) from {jsonl} into {self.path} (once; {JSONL} is no longer read)"]
         if damaged:
             notes.append(f"warning: skipped {damaged} damaged line(s) in {jsonl}")
         return notes
+
+    def _rollback(self) -> None:
+        """Undo the open transaction after an error, if SQLite has not already: on a full
+        disk (SQLITE_FULL) or an I/O error it rolls the transaction back by itself, and a
+        ROLLBACK then fails with "cannot rollback - no transaction is active", which would
+        hide the error that mattered. Never raises: the error being handled is the one told."""
+        import sqlite3
+
+        if self.db.in_transaction:
+            try:
+                self.db.execute("ROLLBACK")
+            except sqlite3.Error:
+                pass
 
     def _meta(self, name: str) -> str | None:
         row = self.db.execute("SELECT value FROM meta WHERE name = ?", (name,)).fetchone()
@@ -319,8 +333,9 @@ class RunStore:
         """Store one run record (one transaction); trim its set's older results. Its number.
 
         Its query records are ``results`` when given (already JSON text, as the output
-        printed them), else ``rec["results"]``."""
-        with self._errors():
+        printed them), else ``rec["results"]``. On a failure (a full disk) nothing of it is
+        stored, what the file held stays, and the store can still be read."""
+        with self._errors(writing=True):
             self.db.execute("BEGIN IMMEDIATE")
             try:
                 number = self._insert(rec, results)
@@ -328,7 +343,7 @@ class RunStore:
                     self._trim(rec["fingerprint"], keep)
                 self.db.execute("COMMIT")
             except BaseException:
-                self.db.execute("ROLLBACK")
+                self._rollback()
                 raise
         return number
 
@@ -388,13 +403,17 @@ class RunStore:
 
     def find(self, ref: str) -> tuple[int, dict] | None:
         """A run by its number (1 = the first recorded; -1 = the latest) or by run_id prefix."""
+        from .numbers import INT64_MAX, is_whole, whole
+
         with self._errors():
-            try:
-                k = int(ref)
-            except ValueError:
+            if not is_whole(ref):  # ASCII digits only: "١" is no number
                 row = self.db.execute("SELECT number, trimmed, record FROM runs WHERE run_id >= ? AND run_id < ?"
                                       " ORDER BY number DESC LIMIT 1", (ref, ref + "\U0010ffff")).fetchone()
             else:
+                try:
+                    k = whole(ref, -INT64_MAX, INT64_MAX)
+                except ValueError:  # beyond any number SQLite holds: no such run
+                    return None
                 if k < 0:
                     row = self.db.execute("SELECT number, trimmed, record FROM runs ORDER BY number DESC"
                                           " LIMIT 1 OFFSET ?", (-k - 1,)).fetchone()
@@ -437,15 +456,18 @@ class RunStore:
                 damaged += 1
         return out, damaged
 
-    def _errors(self):  # noqa: ANN202
-        return _Errors(self.path)
+    def _errors(self, writing: bool = False):  # noqa: ANN202
+        return _Errors(self.path, writing)
 
 
 class _Errors:
-    """Turn an SQLite error into HistoryError naming the file."""
+    """Turn an SQLite error into HistoryError naming the file and saying what it is: a
+    full disk (``disk full writing the run history …``), a failed write, or a history
+    that cannot be used."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, writing: bool = False) -> None:
         self.path = path
+        self.writing = writing
 
     def __enter__(self) -> None:
         return None
@@ -454,8 +476,31 @@ class _Errors:
         import sqlite3
 
         if isinstance(exc, sqlite3.Error):
-            raise HistoryError(f"run history {self.path} unusable: {_why(exc)}") from None
+            raise HistoryError(_what_failed(exc, self.path, self.writing)) from None
         return False
+
+
+def _what_failed(exc: BaseException, path: Path, writing: bool) -> str:
+    """The one line for an SQLite error on the run history at ``path``."""
+    name = str(getattr(exc, "sqlite_errorname", "") or "")
+    why = _why(exc)
+    if name == "SQLITE_FULL" or (name.startswith("SQLITE_IOERR") and _no_space(path)):
+        return f"disk full writing the run history {path}: {why}" + ("" if name == "SQLITE_FULL" else " (no space left)")
+    if writing:
+        return f"cannot write the run history {path}: {why}"
+    return f"run history {path} unusable: {why}"
+
+
+def _no_space(path: Path) -> bool:
+    """The filesystem of ``path`` has (next to) no space left: SQLite says "disk I/O error"
+    when it cannot grow its shared-memory file there."""
+    import os
+
+    try:
+        st = os.statvfs(path.parent)
+    except OSError:
+        return False
+    return st.f_bavail * st.f_frsize < 64 * 1024
 
 
 def _why(exc: BaseException) -> str:
@@ -463,7 +508,7 @@ def _why(exc: BaseException) -> str:
 
 
 def _dumps(obj: object) -> str:
-    return json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
+    return json_text(obj)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -29,6 +29,7 @@ class ShellHost:
     last_run: RunResult | None
     last_error: ServerMessage | None
     _history_warned: bool
+    _secrets: set[str]  # passwords the user gave: every notice is redacted of them
     _times: dict[str, float | None] | None
     _alone: dict[str, float | None]
 

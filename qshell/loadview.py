@@ -13,6 +13,7 @@ from .host import ShellHost
 from .interrupt import sigint_calls
 from .load import LoadPool, LoadProgress, LoadResult
 from .streams import isatty
+from .visible import visible
 
 _SPARK = "▁▂▃▄▅▆▇█"
 
@@ -72,7 +73,7 @@ def load_text(load: LoadResult, style: render.Style, width: int = 100) -> str:
     rows = [[q.index, render.preview(q.sql), f"{q.count:,}", f"{q.errors:,}"]
             + [f"{q.hist.percentile(p):.1f}" for p in (50, 95, 99)] + [f"{q.hist.max_us / 1000:.1f}"]
             + ([q.retries] if any(x.retries for x in load.queries) else [])
-            + ([", ".join(f"{e} {s:.0%}" for e, s in load.waits.get(q.index, ())[:2])] if load.waits else [])
+            + ([visible(", ".join(f"{e} {s:.0%}" for e, s in load.waits.get(q.index, ())[:2]))] if load.waits else [])
             for q in load.queries]
     retried = any(x.retries for x in load.queries)
     headers = (["#", "query", "executions", "errors", "p50 ms", "p95 ms", "p99 ms", "max ms"] + (["retries"] if retried else [])

@@ -270,13 +270,18 @@ class EntryBuilder:
         """The meta-commands of ``text`` (from a backslash to the end of the line): as in
         psql, an unquoted backslash in the arguments starts the next command, and ``\\\\``
         ends them, the rest of the line going to the statement being typed."""
-        first, rest = _one_command(text)
-        out = self._command(first, mark, indent)
-        if rest.startswith("\\\\"):
-            out.extend(self._take(rest[2:], mark, join=""))
-        elif rest:
-            out.extend(replace(e, chained=True) if isinstance(e, Entry) else e for e in self._meta(rest, mark))
-        return out
+        out: list[Entry | InputError] = []
+        chained = False
+        while True:  # (a loop: a line may chain thousands of commands)
+            first, rest = _one_command(text)
+            got = self._command(first, mark, indent)
+            out.extend(replace(e, chained=True) if chained and isinstance(e, Entry) else e for e in got)
+            if rest.startswith("\\\\"):
+                out.extend(self._take(rest[2:], mark, join=""))
+                return out
+            if not rest:
+                return out
+            text, indent, chained = rest, "", True
 
     def _command(self, text: str, mark: tuple[str, int] | None, indent: str = "") -> list[Entry | InputError]:
         """One meta-command, obeyed with the statement being typed left in the buffer — or,

@@ -6,14 +6,13 @@ differs from an empty string.
 """
 from __future__ import annotations
 
-import json
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Iterator, Mapping, Sequence
 
 from . import csvout
 from .results import NUMERIC_OIDS, QueryResult, RunResult, Server, ServerMessage, Status
-from .visible import cell_lines, expand_tabs, visible
+from .visible import cell_lines, expand_tabs, json_str, json_text, visible
 from .visible import width as text_width
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -412,7 +411,7 @@ def waits_line(q: QueryResult) -> str:
         parts.append("waits " + ", ".join(f"{name} {_pct(share)}" for name, share in q.waits[:3]))
     if q.blocked_by:
         parts.append("blocked by " + ", ".join(f"{who} {duration(t)}" for who, t in q.blocked_by))
-    return "   " + " · ".join(parts) if parts else ""
+    return "   " + visible(" · ".join(parts)) if parts else ""  # an extension names its own wait events
 
 
 def run_header(run: RunResult) -> str:
@@ -488,7 +487,7 @@ def summary(run: RunResult, style: Style, slow: Mapping[int, float] | None = Non
         row = [q.index, preview(q.sql), "-" if q.worker is None else q.worker, q.pid or "-", str(q.status),
                q.rowcount if q.status is Status.OK else "-", ms(q.wait_s), ms(q.total_s)]
         if sampled:
-            row.append(", ".join(f"{name} {_pct(share)}" for name, share in q.waits[:2]))
+            row.append(visible(", ".join(f"{name} {_pct(share)}" for name, share in q.waits[:2])))
         if slow:
             row.append(f"{slow[q.index]:.2f}×" if q.index in slow else "")
         if measured:
@@ -726,8 +725,8 @@ def why_slow_totals(run: RunResult) -> dict:
     return out
 
 
-_encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
-_encode_str = json.encoder.encode_basestring  # a str as JSON, non-ASCII kept (ensure_ascii=False)
+_encode = json_text  # compact, non-ASCII kept, no control character raw (C1 as \u009b)
+_encode_str = json_str  # a str as JSON, escaped the same way
 
 
 def json_line(obj: dict) -> str:
@@ -1012,9 +1011,10 @@ def repeat_record(runs: list[RunResult], run_ids: list[str]) -> dict:
 def history_text(numbered: list[tuple[int, dict]], style: Style) -> str:
     import time as _time
 
-    rows = [[k, _time.strftime("%Y-%m-%d %H:%M:%S", _time.localtime(r.get("started_at", 0))), r.get("fingerprint", ""),
-             r.get("label", ""), r.get("n"), duration(r.get("wall_ms", 0) / 1000), f"{r.get('speedup', 0):.2f}×",
-             r.get("mode", "")] for k, r in numbered]
+    # a record's text may come from another program (runs.sqlite is a file): shown escaped
+    rows = [[k, _time.strftime("%Y-%m-%d %H:%M:%S", _time.localtime(r.get("started_at", 0))), visible(r.get("fingerprint", "")),
+             visible(r.get("label", "")), r.get("n"), duration(r.get("wall_ms", 0) / 1000), f"{r.get('speedup', 0):.2f}×",
+             visible(r.get("mode", ""))] for k, r in numbered]
     return tabulate(rows, headers=["run", "when", "set", "label", "N", "wall", "speedup", "mode"],
                     tablefmt=_table_fmt(style), disable_numparse=True)
 
@@ -1040,8 +1040,8 @@ def compare_text(ka: int, a: dict, kb: int, b: dict, style: Style) -> str:
     body = tabulate(
         [[r["index"], preview(r["sql"]), f"{r['a_ms']:.1f}", f"{r['b_ms']:.1f}",
           f"{r['change'] * 100:+.0f}%" if r["change"] is not None else "-",
-          "" if r["a_status"] == r["b_status"] == "ok" else f"{r['a_status']}/{r['b_status']}"]
-         + ([r.get("plan", "")] if plan else []) for r in rows],
+          "" if r["a_status"] == r["b_status"] == "ok" else visible(f"{r['a_status']}/{r['b_status']}")]
+         + ([visible(r.get("plan", ""))] if plan else []) for r in rows],
         headers=["#", "query", f"run {ka} ms", f"run {kb} ms", "change", "status"] + (["plan / resources"] if plan else []),
         tablefmt=_table_fmt(style), disable_numparse=True,
         colalign=("right", "left", "right", "right", "right", "left") + (("left",) if plan else ()))
@@ -1049,4 +1049,4 @@ def compare_text(ka: int, a: dict, kb: int, b: dict, style: Style) -> str:
     change = f"{(wb / wa - 1) * 100:+.0f}%" if wa else "-"
     head = (f"run {ka}: N={a.get('n')} {a.get('mode', '')} · wall {duration(wa / 1000)}    "
             f"run {kb}: N={b.get('n')} {b.get('mode', '')} · wall {duration(wb / 1000)}    change {change}")
-    return f"{head}\n{body}"
+    return f"{visible(head)}\n{body}"

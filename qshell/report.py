@@ -21,7 +21,6 @@ through :func:`esc` (control characters escaped as the terminal shows them, then
 from __future__ import annotations
 
 import html
-import json
 import math
 import os
 import time
@@ -34,7 +33,7 @@ from .commands import Command
 from .errors import UsageError
 from .host import ShellHost
 from .results import RunResult
-from .visible import visible
+from .visible import json_text, visible
 
 Doc = dict[str, Any]
 
@@ -390,7 +389,7 @@ def _scalar(v: Any) -> str:
     if isinstance(v, float):
         return _num(v)
     if isinstance(v, (dict, list)):
-        return render.shorten(json.dumps(v, ensure_ascii=False, separators=(",", ":")), 120)
+        return render.shorten(json_text(v), 120)
     return str(v)
 
 
@@ -901,7 +900,7 @@ footer{margin-top:32px;color:#90a4ae;font-size:12px}
 def _data_block(doc: Doc) -> str:
     """The document as JSON in a non-executable block; ``<``, ``>`` and ``&`` as \\u escapes
     so no text in it can end the block."""
-    text = json.dumps(doc, ensure_ascii=False, separators=(",", ":"))
+    text = json_text(doc)
     text = text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
     text = text.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
     return f'<script type="application/json" id="qshell-data">{text}</script>'
@@ -944,9 +943,25 @@ def page(doc: Doc, meta: Mapping[str, Any] | None = None) -> str:
 
 
 def write(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` whole or not at all (a temporary file beside it, renamed)."""
+    """Write ``text`` to ``path`` whole or not at all (a temporary file beside it, renamed).
+
+    A symbolic link is followed (the file it names is replaced, the link stays), and what
+    is not a regular file — a device, a FIFO (``/dev/stdout``, ``/dev/full``) — is written
+    into as it is: a rename would replace the device itself with a file."""
+    import stat
+
     if path.is_dir():
         raise IsADirectoryError(21, "Is a directory")
+    if path.is_symlink():
+        path = path.resolve()
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        mode = stat.S_IFREG
+    if not stat.S_ISREG(mode):
+        with open(path, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        return
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         tmp.write_text(text, encoding="utf-8")

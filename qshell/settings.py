@@ -6,6 +6,7 @@ from typing import Any, Callable
 
 from .errors import UsageError
 from .history import DEFAULT_KEEP
+from .numbers import DECIMAL, INT_MAX, MAX_WORKERS, whole
 from .render import FORMATS
 
 _TRUE = {"on", "true", "1", "yes"}
@@ -21,18 +22,9 @@ def _bool(value: str) -> bool:
     raise ValueError("expected on or off")
 
 
-INT_MAX = 2147483647  # psql's variables and the server's integer settings stop here
-
-
 def _int(minimum: int, maximum: int = INT_MAX) -> Callable[[str], int]:
     def parse(value: str) -> int:
-        try:
-            n = int(value.strip(), 10)
-        except ValueError:
-            n = None
-        if n is None or not minimum <= n <= maximum:
-            raise ValueError(f"expected a whole number from {minimum} to {maximum}")
-        return n
+        return whole(value, minimum, maximum)
 
     return parse
 
@@ -70,7 +62,6 @@ def _isolation(value: str) -> str | None:
     return None if v == "default" else v
 
 
-MAX_WORKERS = 10000  # far above any server's max_connections
 MAX_TIMEOUT_MS = INT_MAX  # statement_timeout is an integer of milliseconds
 
 _UNITS = {"ms": 1, "s": 1000, "sec": 1000, "min": 60000, "m": 60000, "h": 3600000}
@@ -86,7 +77,7 @@ def parse_duration_ms(value: str) -> int | None:
     v = value.strip().lower()
     if v in ("", "off", "none", "0"):
         return None
-    m = re.fullmatch(r"(\d+(?:\.\d+)?)\s*(ms|s|sec|min|m|h)?", v)
+    m = re.fullmatch(f"({DECIMAL})\\s*(ms|s|sec|min|m|h)?", v)
     if not m:
         raise ValueError("expected a duration like 5s, 500ms, 2min (or off)")
     ms = round(Decimal(m.group(1)) * _UNITS[m.group(2) or "s"])  # exact: no float overflow

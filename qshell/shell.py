@@ -21,13 +21,15 @@ from .execute import BATCH, refuse_reason, stage_refusal
 from .explore import RunCommands
 from .interrupt import sigint_calls
 from .loadview import LoadCommands
+from .numbers import INT_MAX, whole
 from .reader import Entry, InputError, ScriptContext, read_file
 from .report import ReportCommands
 from .results import QueryResult, ServerMessage, Status
 from .session import Session
 from .sets import SetCommands
-from .settings import HELP, INT_MAX, Settings, assign, listing, show
+from .settings import HELP, Settings, assign, listing, show
 from .sqlsplit import first_keyword, split, strip_comments_head
+from .streams import isatty
 from .variables import PSQL_DEFAULTS, MetaArgError, interpolate, meta_words, special_value, valid_name
 from .visible import visible
 
@@ -64,8 +66,10 @@ class _RowPrinter:
         self.style = shell.style()
         self.started = False
         self.shown = False  # some table text was printed
-        fetch = shell.variables.get("FETCH_COUNT") or "0"
-        chunk = int(fetch) if fetch.strip().lstrip("-").isdigit() else 0
+        try:  # psql refuses anything but a whole number at \\set; here one that is not counts as unset
+            chunk = whole(shell.variables.get("FETCH_COUNT") or "0", -INT_MAX - 1, INT_MAX)
+        except ValueError:
+            chunk = 0
         self.batch = chunk if chunk > 0 else BATCH  # rows per call; a table is aligned per chunk
         self._head: int | None = None  # how many lines a table's header takes (left out after the first chunk)
         self.count = 0  # rows printed so far (expanded display numbers its records on)
@@ -144,6 +148,7 @@ class Shell(RunCommands, SetCommands, DescribeCommands, ReportCommands, LoadComm
         self.last_error: ServerMessage | None = None  # for \\errverbose
         self._failed_at: tuple[str, int] | None = None  # where the last failure was (its line's later commands skip)
         self._tx = ""  # the session's transaction state after the last statement ('*', '!')
+        self._unwritten: tuple[TextIO, OSError] | None = None  # an output that could not be written, and why
         self._attach(session)
 
     def _attach(self, session: Session) -> None:
@@ -174,8 +179,30 @@ class Shell(RunCommands, SetCommands, DescribeCommands, ReportCommands, LoadComm
         if self._page is not None:  # interactive: held until the command ends, for the pager
             self._page.append(text)
             return
-        self.out.write(text + "\n")
-        self.out.flush()
+        self._emit(text + "\n")
+
+    def _emit(self, text: str) -> None:
+        """Write to the output as it is now. A write that fails (a full disk: ENOSPC) is
+        remembered, not raised: the command goes on (its statement's result is still taken
+        in, its variables set), what it prints to that output is dropped, and the failure
+        is said once at its end (``_told_unwritten``). A closed pipe is raised, as before."""
+        failed = self._unwritten
+        if failed is not None and failed[0] is self.out:
+            return
+        try:
+            self.out.write(text)
+            self.out.flush()
+        except BrokenPipeError:
+            raise
+        except OSError as exc:
+            if failed is None:
+                self._unwritten = (self.out, exc)
+
+    def _told_unwritten(self) -> None:
+        """Say that stdout could not be written during the command, if so (and forget it)."""
+        failed, self._unwritten = self._unwritten, None
+        if failed is not None:
+            self.fail(f"could not write to stdout: {failed[1].strerror or failed[1]}")
 
     def _flush_page(self) -> None:
         """Show a command's output; through the pager when it does not fit the terminal."""
@@ -186,7 +213,7 @@ class Shell(RunCommands, SetCommands, DescribeCommands, ReportCommands, LoadComm
         size = shutil.get_terminal_size((100, 24))
         rows = text.count("\n")
         too_big = rows > size.lines - 2 or any(len(line) > size.columns for line in text.splitlines())
-        if self.settings.pager and too_big and self.interactive:
+        if self.settings.pager and too_big and self.interactive and isatty(self.out):  # (as psql: a terminal only)
             import shlex
 
             from .editor import run_foreground
@@ -196,8 +223,7 @@ class Shell(RunCommands, SetCommands, DescribeCommands, ReportCommands, LoadComm
                 return
             except (OSError, ValueError):
                 pass  # no pager (or an unparsable $PAGER): print as it is
-        self.out.write(text)
-        self.out.flush()
+        self._emit(text)
 
     def say(self, text: str) -> None:
         """An informational message psql prints on stdout (``Timing is on.``): silenced by
@@ -211,7 +237,7 @@ class Shell(RunCommands, SetCommands, DescribeCommands, ReportCommands, LoadComm
         if self._page:  # what the command printed so far comes first
             self._flush_page()
         # a server message may quote data (an invalid value, a NOTICE's text): never raw control
-        self.err.write(visible(redact(text, self._secrets)) + "\n")
+        self.err.write(visible(redact(text, secrets=self._secrets)) + "\n")
         self.err.flush()
 
     def fail(self, message: str, status: ExitStatus = ExitStatus.ERROR, then: str | None = None) -> None:
@@ -283,6 +309,7 @@ class Shell(RunCommands, SetCommands, DescribeCommands, ReportCommands, LoadComm
         finally:
             if self._page:
                 self._flush_page()
+        self._told_unwritten()
 
     def _interpolated(self, text: str) -> str:
         """A qshell meta-command with psql's variables in its arguments (``\\go :n``); SQL
@@ -553,10 +580,19 @@ class Shell(RunCommands, SetCommands, DescribeCommands, ReportCommands, LoadComm
             self.out, self._page = saved
             try:
                 stream.close()
-            except OSError:
+            except BrokenPipeError:
                 pass  # the command stopped reading: what it did not take is lost, as in psql
+            except OSError as exc:  # what was still buffered could not be written (a full disk)
+                if self._unwritten is None:
+                    self._unwritten = (stream, exc)
             if proc is not None:
                 proc.wait()
+            lost = None
+            if self._unwritten is not None and self._unwritten[0] is stream:
+                lost, self._unwritten = self._unwritten[1], None
+        if lost is not None:  # psql: "could not print result table: …"; here the file is named
+            where = target if proc is None else f"the pipe to {target[1:].strip()!r}"
+            self.fail(f"\\{name}: could not write to {where}: {lost.strerror or lost}")
 
     def do_gx(self, cmd: Command) -> None:
         self.do_g(cmd, expanded="on")
@@ -881,8 +917,7 @@ class Shell(RunCommands, SetCommands, DescribeCommands, ReportCommands, LoadComm
         else:
             if self._page:
                 self._flush_page()
-            self.out.write(text)
-            self.out.flush()
+            self._emit(text)
 
     def do_warn(self, cmd: Command) -> None:
         self.do_echo(cmd, stderr=True)

@@ -17,7 +17,7 @@ from prompt_toolkit.key_binding import KeyBindings
 from prompt_toolkit.lexers import PygmentsLexer
 from pygments.lexers.sql import PostgresLexer
 
-from .connect import mask
+from .connect import redact
 from .paths import private_file
 from .reader import Entry, EntryBuilder, InputError
 
@@ -27,10 +27,19 @@ _app = None  # the prompt's Application while ``entries`` waits in it
 
 
 class _MaskedHistory(FileHistory):
-    """Command history that never stores a password typed in a conninfo or URI."""
+    """Command history that never stores a password typed in a conninfo or URI. A line
+    that cannot be written (a full disk) stays in this session's memory; the first such
+    failure is kept in ``failed`` for the shell to tell."""
+
+    failed: OSError | None = None
+    told = False
 
     def store_string(self, string: str) -> None:
-        super().store_string(mask(string))
+        try:
+            super().store_string(redact(string))
+        except OSError as exc:
+            if self.failed is None:
+                self.failed = exc
 
 
 def _complete(text: str) -> bool:
@@ -127,6 +136,10 @@ def entries(shell, history_file: Path | None) -> Iterator[Entry | InputError]:  
             break
         finally:
             _app = None
+        if isinstance(history, _MaskedHistory) and history.failed is not None and not history.told:
+            history.told = True
+            why = history.failed.strerror or history.failed
+            shell.notice(f"warning: command history {history_file} not written: {why}; this session's lines are kept in memory")
         for line in text.split("\n"):
             yield from builder.feed(line)
     leftover, error = builder.finish(send_pending=False)  # Ctrl-D: what is typed is not run, as psql

@@ -3,14 +3,16 @@
 A value, a column name or a piece of SQL may hold ESC, BEL or other control
 characters; written raw they would drive the terminal (``E'\\x1b[2J'`` clears the
 screen, ``E'\\x1b]0;title\\x07'`` sets the window title). Tables, headers and SQL
-previews pass through :func:`visible`; CSV and JSON carry the exact text.
+previews pass through :func:`visible`; CSV and JSON carry the exact text, JSON with
+every control character written as a ``\\u`` escape (:func:`json_text`).
 """
 from __future__ import annotations
 
+import json
 import re
 from typing import Callable
 
-__all__ = ["visible", "width", "expand_tabs", "cell_lines"]
+__all__ = ["visible", "width", "expand_tabs", "cell_lines", "json_text", "json_str"]
 
 # C0 controls but newline and tab, DEL, and the C1 controls U+0080-U+009F: exactly the
 # characters PostgreSQL's ucs_wcwidth() calls non-printable (width -1), U+0000 aside
@@ -96,3 +98,29 @@ def cell_lines(text: str) -> list[str]:
     """A value as psql lays it out in a table cell: control characters escaped, one
     entry per line (a leading or trailing newline makes an empty line), tabs expanded."""
     return [expand_tabs(line) for line in visible(text).split("\n")]
+
+
+# DEL and the C1 controls: JSON's encoder (non-ASCII kept) writes them raw, and a terminal
+# takes U+009B as CSI, as it takes ESC [
+_JSON_RAW = re.compile("[\x7f-\x9f]")
+_json_encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+_json_encode_str = json.encoder.encode_basestring  # a str as a JSON literal, non-ASCII kept
+
+
+def _json_escape(m: re.Match[str]) -> str:
+    return f"\\u{ord(m.group()):04x}"
+
+
+def json_text(obj: object) -> str:
+    """``obj`` as compact JSON (non-ASCII text kept) with no control character left raw:
+    the encoder escapes U+0000-U+001F, and DEL and the C1 controls U+0080-U+009F are
+    written ``\\u007f``-``\\u009f`` here (``\\u009b``, not a raw CSI). The text decodes to
+    exactly ``obj``. Every JSON qshell writes is made by this or :func:`json_str`."""
+    text = _json_encode(obj)
+    return text if text.isascii() else _JSON_RAW.sub(_json_escape, text)
+
+
+def json_str(text: str) -> str:
+    """One string as a JSON string literal, escaped as :func:`json_text` escapes it."""
+    out = _json_encode_str(text)
+    return out if out.isascii() else _JSON_RAW.sub(_json_escape, out)

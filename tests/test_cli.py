@@ -133,8 +133,8 @@ def test_staged_set_survives_every_failure(qshell):
     assert listing == ["1  SELECT 1 AS a", "2  SELECT 2 AS b"]
     errors = [line for line in r.err.strip().splitlines() if line.startswith("qshell:")]
     assert len(errors) == 13, r.err
-    assert "\\go: N must be a whole number >= 1, got 0" in errors[0]
-    assert "got -1" in errors[1] and "got 'abc'" in errors[2]
+    assert "\\go: N must be a whole number from 1 to 2147483647, got '0'" in errors[0]
+    assert "got '-1'" in errors[1] and "got 'abc'" in errors[2]
     assert "no staged query 7" in errors[3]
     assert errors[-3].startswith("qshell:<stdin>:14: \\format: unknown format")
     assert "COPY is not supported" in errors[-1]

@@ -260,7 +260,7 @@ def test_ten_thousand_queries_at_64_workers(dsn):
 # -- 6. hostile input ------------------------------------------------------------------------
 NAMED = [
     ("\\frobnicate\n", "invalid command"),
-    ("\\go 0\n", "got 0"), ("\\go -1\n", "got -1"), ("\\go abc\n", "got 'abc'"),
+    ("\\go 0\n", "got '0'"), ("\\go -1\n", "got '-1'"), ("\\go abc\n", "got 'abc'"),
     ("\\drop 3\n", "no staged query 3"), ("\\add\n", "without a statement"),
     ("SELECT 'x\n", "unterminated quoted string"), ("SELECT $q$ x\n", "unterminated dollar-quoted"),
     ("SELECT 1 /* x\n", "unterminated /* comment"), (b"SELECT 1;\n\x00\n", "NUL byte"), (b"\xc3\x28;\n", "invalid UTF-8"),

@@ -460,3 +460,9 @@ def test_reading_a_statement_of_many_lines_is_linear(kind):
 
     small, large = seconds(script(5000)), seconds(script(20000))
     assert large / small < 8, (small, large)  # quadratic would be about 16
+
+
+def test_a_line_of_thousands_of_meta_commands_is_read():
+    got = _read("\\echo a " * 3000 + "\n")
+    assert len(got) == 3000 and all(isinstance(e, Entry) and e.text == "\\echo a" for e in got)
+    assert not got[0].chained and all(e.chained for e in got[1:])

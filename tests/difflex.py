@@ -1012,11 +1012,21 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--avoid-family", action="append", default=[], metavar="NAME",
                     help="skip generated scripts with a fragment of this family (dash, block, string, std, ident, dollar, group,"
                          " meta, if, var, atomic, copy, empty, bad, onerr, quit, cr_only, include)")
+    ap.add_argument("--weight", action="append", default=[], metavar="FAMILY=W",
+                    help="the weight of a fragment family (0 leaves it out; default weights in Gen.FAMILIES)")
     ap.add_argument("--kinds", default="markers,groups,status", help="the differences to report (markers, groups, status, errors)")
     ap.add_argument("--avoid", action="append", default=[], metavar="REGEX",
                     help="skip generated scripts whose bytes match REGEX (to look past differences already known)")
     args = ap.parse_args(argv)
     seed = args.seed if args.seed is not None else random.SystemRandom().randrange(2**32)
+    if args.weight:
+        weights = dict(Gen.FAMILIES)
+        for item in args.weight:
+            name, _, w = item.partition("=")
+            if name not in weights:
+                ap.error(f"no fragment family {name!r}")
+            weights[name] = float(w)
+        Gen.FAMILIES = tuple(weights.items())
     dsn, stop = start_server()
     found = 0
     t0 = time.monotonic()

@@ -836,12 +836,14 @@ class Runner:
         markers, groups = self._landed()
         return Outcome(markers, groups, status, errors, any_error, (), err)
 
-    def qshell(self, data: bytes, form: str) -> Outcome:
+    def qshell(self, data: bytes, form: str, real: bool | None = None) -> Outcome:
+        """qshell on ``data``: in-process (``main``), or as the real program (``real``, the
+        runner's ``real`` by default)."""
         self._reset()
         self.file.write_bytes(data)
         args = ["-X", "-q", "-v", "ON_ERROR_STOP=0", "--history-dir", str(self.hist)]
         args += (["-f", str(self.file)] if form == "file" else []) + [self.dsn]
-        if self.real:
+        if self.real if real is None else real:
             try:
                 proc = subprocess.run([sys.executable, "-m", "qshell", *args], input=data if form == "stdin" else b"",
                                       capture_output=True, env=self.env, timeout=60, cwd=self.dir)

@@ -152,3 +152,17 @@ def test_generated_scripts_run_as_psql_runs_them(runner):
     print(f"difflex: seed {SEED}, {COUNT} scripts ({inconclusive} inconclusive), {runner.runs} runs in {took:.1f} s")
     if found:
         pytest.fail(_report(SEED, found), pytrace=False)
+
+
+def test_in_process_runs_are_the_real_programs(runner):
+    """The harness runs qshell in-process (``main`` with the script as stdin, or ``-f``):
+    on a few scripts, the real program (``python -m qshell``) lands the same markers, in
+    the same transactions, with the same exit status."""
+    scripts = [(case[1], case[2]) for case in REGRESSIONS[:3]]
+    scripts += [(g.data, g.files) for g in (generate(SEED * 1_000_003 + i) for i in range(3))]
+    for data, files in scripts:
+        for name, content in files.items():
+            (runner.dir / name).write_bytes(content)
+        for form in ("file", "stdin"):
+            inproc, real = runner.qshell(data, form), runner.qshell(data, form, real=True)
+            assert (inproc.markers, inproc.groups, inproc.status) == (real.markers, real.groups, real.status), (form, data)

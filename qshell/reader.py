@@ -207,6 +207,7 @@ class EntryBuilder:
         self._buf = ""  # the unfinished statement, never starting with whitespace or "--"
         self._resume: Resume | None = None  # the lexer's state at the end of _buf (append-only since)
         self._fresh: set[int] = set()  # where a variable's value begins or ends before a "$" (split's fresh)
+        self._ended = 0  # (in a branch that does not run) _buf's end of the last statement ended there
         self._open: str | None = None  # what is unterminated in it: quote, comment...
         self._prefix = ""  # "\\add " while collecting an \add statement
         self._start = 0
@@ -345,6 +346,7 @@ class EntryBuilder:
             self._buf = self._buf[:mark_len]
             self._resume = Resume(mark_len, mark_depth, block)
             self._fresh = {p for p in self._fresh if p <= mark_len}
+            self._ended = min(self._ended, mark_len)
             self._novars = min(self._novars, mark_len)
             if self._bad and _REPLACED not in self._buf:
                 self._bad = None
@@ -411,7 +413,7 @@ class EntryBuilder:
             self._buf = text[skip_space(text):]
             self._resume = None
             self._novars = 0
-            self._fresh = set()
+            self._fresh, self._ended = set(), 0
         if not self._buf:  # whitespace, a "--" comment: psql never sends it on its own
             self._open = None
             return []
@@ -434,11 +436,12 @@ class EntryBuilder:
             buf = self._buf
             parts = split(buf, keep_empty=True, strip=False, resume=self._resume, meta=True,
                           variables=not self._look and active, std_strings=ctx.std_strings,
-                          novars_before=self._novars, fresh=self._fresh)
+                          novars_before=self._novars, fresh=self._fresh, start=0 if active else self._ended)
             base = 0
-            if not active:
-                pass  # psql's query buffer does not change in a branch that does not run: a ";" sends nothing
+            if not active:  # psql's query buffer does not change in a branch that does not run: a ";" sends nothing
+                self._ended = len(buf) - len(parts.rest)
             elif parts.statements:
+                self._ended = 0
                 for raw in parts.statements:
                     self._statement(raw, active, mark, out)
                 skipped = skip_space(parts.rest)
@@ -532,7 +535,7 @@ class EntryBuilder:
     def reset(self) -> None:
         """Forget the unfinished statement (after \\e took it to the editor)."""
         self._buf, self._open, self._prefix, self._bad, self._resume, self._novars = "", None, "", None, None, 0
-        self._fresh = set()
+        self._fresh, self._ended = set(), 0
 
     def finish(self, send_pending: bool = True) -> tuple[list[Entry], InputError | None]:
         """End of input. As psql reading a script, a last statement without ``;`` is sent

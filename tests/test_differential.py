@@ -41,6 +41,7 @@ REGRESSIONS: list[tuple[str, bytes, dict[str, bytes]]] = [
     ("number-junk-swallows-dollars", b"1e$$ $$;INSERT INTO m VALUES(7);", {}),
     ("hex-junk-swallows-dollars", b"0x$$ $$;INSERT INTO m VALUES(5);", {}),
     ("simple-line-create-function-begin", b"CREATE\nFUNCTION BEGIN;\nINSERT INTO m VALUES(6);", {}),
+    ("one-simple-line-create-procedure-begin", b"CREATE PROCEDURE BEGIN s;\r\nINSERT INTO m VALUES(10);", {}),
     ("backslash-semicolon-restarts-create-tracking", b"SELECT\\;CREATE FUNCTION BEGIN e$nd;INSERT INTO m VALUES(5);", {}),
     ("param-junk-is-not-end", b"CREATE FUNCTION BEGIN $1end;INSERT INTO m VALUES(8);", {}),
     ("q-sends-the-pending-statement", b"INSERT INTO m VALUES(21)\\q", {}),

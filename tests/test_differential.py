@@ -137,7 +137,9 @@ def test_generated_scripts_run_as_psql_runs_them(runner):
     started = time.monotonic()
     found: list = []
     inconclusive = 0
+    ran = 0
     for i in range(COUNT):
+        ran += 1
         script_seed = SEED * 1_000_003 + i
         script = generate(script_seed)
         diffs = runner.compare(script.data, script.files)
@@ -150,7 +152,7 @@ def test_generated_scripts_run_as_psql_runs_them(runner):
             if len(found) >= MAX_REPORTED:
                 break
     took = time.monotonic() - started
-    print(f"difflex: seed {SEED}, {COUNT} scripts ({inconclusive} inconclusive), {runner.runs} runs in {took:.1f} s")
+    print(f"difflex: seed {SEED}, {ran} of {COUNT} scripts ({inconclusive} inconclusive), {runner.runs} runs in {took:.1f} s")
     if found:
         pytest.fail(_report(SEED, found), pytrace=False)
 

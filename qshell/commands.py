@@ -26,6 +26,7 @@ class Command:
     reps: int | None = None  # \go N xR: repetitions
     duration_s: float | None = None  # \go N for DURATION: a sustained load
     rate: float | None = None  # \go N for DURATION at RATE/s: open loop
+    extra: tuple[str, ...] = ()  # arguments after those it takes: psql warns of each and goes on
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,7 +186,9 @@ def _one_word(name: str, arg: str) -> Command:
 
 def _pattern(name: str, arg: str) -> Command:
     """psql's describe argument: one pattern, double quotes kept (they mean case and
-    literal characters to the pattern rules); whitespace inside quotes belongs to it."""
+    literal characters to the pattern rules); whitespace inside quotes belongs to it.
+    As psql: an unquoted ";" at its end is dropped (``\\dt t;``), the words after it
+    are extra (a warning each)."""
     s, out, inquotes = arg.strip(), [], False
     i = 0
     while i < len(s) and (inquotes or not s[i].isspace()):
@@ -194,9 +197,11 @@ def _pattern(name: str, arg: str) -> Command:
         i += 1
     if inquotes:
         raise UsageError(f"\\{name}: unterminated quoted string")
-    if s[i:].strip():
-        raise UsageError(f"\\{name}: takes one pattern, got extra {s[i:].strip()!r}")
-    return Command(name, "".join(out))
+    pattern = "".join(out)
+    unquoted = len(pattern) - (pattern.rfind('"') + 1)
+    while unquoted and pattern.endswith(";"):
+        pattern, unquoted = pattern[:-1], unquoted - 1
+    return Command(name, pattern, extra=tuple(s[i:].split()))
 
 
 def _split_args(name: str, arg: str) -> Command:
@@ -220,9 +225,9 @@ TABLE: tuple[Spec, ...] = (
     Spec("report", "\\report FILE.html", "write the last run, sweep or repeat as one self-contained HTML page (timeline, charts, per-query table)", _path, group="Running"),
     Spec("sandbox", "\\sandbox init [SCALE]", "load the pgbench tables into the sandbox (pgbench -i -s SCALE, default 10)", _sandbox, group="Sandbox"),
     Spec("demo", "\\demo", "stage six queries of different cost over the pgbench tables (the seed's experiment)", _no_arg, group="Sandbox"),
-    Spec("i", "\\i FILE", "read commands from a file as if typed", _path, aliases=("include",), group="Input and output"),
-    Spec("ir", "\\ir FILE", "as \\i, a relative name taken from the directory of the file being read", _path, aliases=("include_relative",), group="Input and output"),
-    Spec("x", "\\x [on|off|auto]", "expanded display (one column per line); no argument toggles", _optional_word, aliases=("expanded",), group="Display"),
+    Spec("i", "\\i FILE", "read commands from a file as if typed", _raw, aliases=("include",), group="Input and output", psql_args=True),
+    Spec("ir", "\\ir FILE", "as \\i, a relative name taken from the directory of the file being read", _raw, aliases=("include_relative",), group="Input and output", psql_args=True),
+    Spec("x", "\\x [on|off|auto]", "expanded display (one column per line); no argument toggles", _raw, aliases=("expanded",), group="Display", psql_args=True),
     Spec("pager", "\\pager [on|off]", "page long output through $PAGER (less -SRXF); no argument toggles", _optional_word, group="Display"),
     Spec("e", "\\e [K]", "edit the statement being typed (or the last one) in $EDITOR; \\e K edits staged query K in place", _optional_count, aliases=("edit",), group="Staging"),
     Spec("format", "\\format FMT", "table format: any tabulate format, or csv, json", _one_word, group="Display"),
@@ -238,9 +243,9 @@ TABLE: tuple[Spec, ...] = (
     Spec("du", "\\du[S+] [PATTERN]", "list roles", _pattern, group="Database", modifiers=True),
     Spec("dx", "\\dx[+] [PATTERN]", "list extensions (+: their objects)", _pattern, group="Database", modifiers=True),
     Spec("l", "\\l[+] [PATTERN]", "list databases", _pattern, aliases=("list-databases",), group="Database", modifiers=True),
-    Spec("timing", "\\timing [on|off]", "show how long each plain statement took; no argument toggles", _optional_word, group="Display"),
+    Spec("timing", "\\timing [on|off]", "show how long each plain statement took; no argument toggles", _raw, group="Display", psql_args=True),
     Spec("c", "\\c [DBNAME [USER [HOST [PORT]]]]", "connect again, as psql's \\connect ('-' keeps a part; or one conninfo / URI)", _split_args, aliases=("connect",), group="Database"),
-    Spec("conninfo", "\\conninfo", "show where you are connected (password masked)", _no_arg, group="Database"),
+    Spec("conninfo", "\\conninfo", "show where you are connected (password masked)", _raw, group="Database", psql_args=True),
     Spec("echo", "\\echo [-n] TEXT...", "print TEXT (psql's quoting and :variables; -n: no newline)", _raw, group="Input and output", psql_args=True),
     Spec("qecho", "\\qecho [-n] TEXT...", "as \\echo, to the query output (stdout)", _raw, group="Input and output", psql_args=True),
     Spec("warn", "\\warn [-n] TEXT...", "print TEXT on stderr", _raw, group="Input and output", psql_args=True),
@@ -257,8 +262,8 @@ TABLE: tuple[Spec, ...] = (
     Spec("elif", "\\elif EXPR", "another branch of \\if", _raw, group="Variables", psql_args=True),
     Spec("else", "\\else", "the last branch of \\if", _raw, group="Variables", psql_args=True),
     Spec("endif", "\\endif", "end a conditional block", _raw, group="Variables", psql_args=True),
-    Spec("errverbose", "\\errverbose", "show the most recent server error at maximum verbosity", _no_arg, group="General"),
-    Spec("help", "\\?", "this help", _no_arg, aliases=("?",)),
+    Spec("errverbose", "\\errverbose", "show the most recent server error at maximum verbosity", _raw, group="General", psql_args=True),
+    Spec("help", "\\?", "this help", _raw, aliases=("?",), psql_args=True),
     Spec("q", "\\q", "quit", _raw, aliases=("quit",), psql_args=True),
 )
 
@@ -281,7 +286,7 @@ def meta_name(line: str) -> str:
     if not s.startswith("\\"):
         return ""
     word = _NAME_WORD.match(s, 1).group()  # type: ignore[union-attr]  # (always matches)
-    cut = word.find("\\", 1)  # \\x\\g: two commands, as psql reads them (\\\\ alone is a name)
+    cut = word.find("\\")  # \\x\\g: two commands, as psql reads them (\\\\: a command named '')
     return word if cut == -1 else word[:cut]
 
 
@@ -310,8 +315,7 @@ def parse(text: str) -> Command:
     word = meta_name(s)
     spec, mods = lookup(word)
     if spec is None:
-        shown = word or "\\"
-        raise UsageError(f"invalid command \\{shown}; try \\? for help")
+        raise UsageError(f"invalid command \\{word}; try \\? for help")
     arg = s[1 + len(word):]
     cmd = spec.parse(spec.name, arg)
     return replace(cmd, args=(mods,)) if mods else cmd

@@ -8,13 +8,13 @@ from __future__ import annotations
 import errno
 import io
 import re
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO, Callable, Iterator
 
 from . import commands
 from .sqlsplit import Resume, skip_space, split, strip_comments_head
-from .variables import REFERENCE, MetaArgError, Variables, meta_words, parse_bool
+from .variables import REFERENCE, MetaArgError, Variables, meta_args, parse_bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,19 +23,21 @@ class Entry:
     source: str  # "<stdin>", a file name, "-c", "<terminal>"
     line: int  # line where the entry starts (1-based)
     pending: str = ""  # for a meta-command: the statement being typed (psql's query buffer)
-    chained: bool = False  # a meta-command after another on the same line (skipped if that one failed, as psql)
 
 
 @dataclass
 class ScriptContext:
     """What reading needs from the shell, shared by every reader of one qshell: psql's
     variables (interpolated in SQL as it is read), the server's
-    ``standard_conforming_strings``, and where ``ECHO all`` prints the lines read."""
+    ``standard_conforming_strings``, where ``ECHO all`` prints the lines read, and whether
+    the meta-command just handed out failed (then, as psql, the rest of its line is not
+    read: the reader hands out one entry at a time, the shell runs it before the next)."""
 
     variables: Variables = field(default_factory=Variables)
     std_strings: bool = True
     echo: Callable[[str], None] | None = None  # set by a non-interactive shell
     restricted: str | None = None  # psql's \\restrict KEY (pg_dump's scripts): only \\unrestrict KEY runs
+    command_failed: bool = False  # set by the shell after each meta-command (psql's PSQL_CMD_ERROR)
 
 
 _SP = " \t\n\r\f\v"  # psql's whitespace (never U+00A0 and the like: identifier characters to it)
@@ -47,11 +49,16 @@ _NOSEMI = "\x00"  # what \\; leaves in the statement: a ";" that does not end it
 
 @dataclass(frozen=True, slots=True)
 class InputError:
-    """Input that cannot become an entry (bad bytes in it, unterminated at the end)."""
+    """Input that cannot become an entry (bad bytes in it, unterminated at the end), or a
+    meta-command the reader itself runs (\\if…) that failed. ``failed`` False: reported
+    and counted as an error, but the command did its work (psql's \\if with a value that
+    is not a boolean is false): neither ``ON_ERROR_STOP`` nor the rest of the line cares."""
 
     message: str
     source: str
     line: int
+    failed: bool = True
+    warning: bool = False  # only a warning (psql's "extra argument … ignored"): no error at all
 
 
 def _blank(text: str) -> bool:
@@ -214,6 +221,7 @@ class EntryBuilder:
         self._lineno = 0
         self._bad: tuple[str, int] | None = None  # the first bad line of the entry being read
         self._copy_data = 0  # data blocks to skip (after COPY … FROM STDIN): through "\\.", not SQL
+        self._after: tuple[str, tuple[str, int] | None] | None = None  # a meta-command _take stopped at
 
     @property
     def pending(self) -> bool:
@@ -221,8 +229,12 @@ class EntryBuilder:
         psql, a complete comment before a statement is the start of that statement."""
         return bool(self._prefix) or bool(self._buf)
 
-    def feed(self, line: str) -> list[Entry | InputError]:
-        """Take one line (without its newline); return the entries it completed.
+    def feed(self, line: str) -> Iterator[Entry | InputError]:
+        """Take one line (without its newline); yield the entries it completes, one at a
+        time: a meta-command's entry is run by the shell before the rest of its line is
+        read (as psql's lexer goes on after each command), so that what a command does
+        (a variable set, a failure: ``ScriptContext.command_failed``) counts for what
+        follows it on the line. A caller that only looks must still exhaust it.
 
         An entry with a line holding a NUL or a character no UTF-8 can carry (a lone
         surrogate, as an undecodable byte becomes) comes out as an InputError instead:
@@ -231,31 +243,43 @@ class EntryBuilder:
         if self._copy_data:  # inline COPY data is never read as SQL (the COPY itself is refused)
             if line.rstrip("\r") == "\\.":
                 self._copy_data -= 1
-            return []
+            return
         ctx = self.context
         if ctx.echo is not None and line and not self._look and ctx.variables.get("ECHO") == "all":
             ctx.echo(line)  # psql -a: every non-empty line as it is read
         line, bad = _bad_bytes(line, self._lineno)
         mark = (bad, self._lineno) if bad else None
         if _in_quote(self._open):
-            return self._take(line, mark)
+            yield from self._sql(line, mark)
+            return
         if not line:
-            return []  # psql drops an empty line outside quotes and comments
-        if not line.lstrip(_SP).startswith("\\") or line.lstrip(_SP).startswith("\\;"):
-            return self._take(line, mark)  # (\\; is SQL's: a ";" that does not end the statement)
+            return  # psql drops an empty line outside quotes and comments
+        if not line.lstrip(_SP).startswith("\\") or line.lstrip(_SP).startswith(("\\;", "\\:")):
+            yield from self._sql(line, mark)  # (\\; and \\: are SQL's: a ";" that does not end
+            return  # the statement, a ":" that starts no variable)
         name = commands.meta_name(line)
         if self._prefix or (self._buf and not (name in commands.SQL_TAKING and _blank(self._buf))):
             # as in psql, a meta-command line is obeyed while a statement is being typed;
             # the unfinished statement stays in the buffer (with the line's indentation)
             indent = line[: len(line) - len(line.lstrip(_SP))]
-            return self._meta(line.strip(_SP), mark, indent=indent)
+            yield from self._meta(line.strip(_SP), mark, indent=indent)
+            return
         # a meta-command of its own (comments before an \\add go with its statement)
         self._start = self._lineno
         if name in commands.SQL_TAKING and self._active():
             self._prefix = line.lstrip(_SP)[: 1 + len(name)] + " "
             rest = line.lstrip(_SP)[1 + len(name):]
-            return self._take(rest, mark) if rest.strip(_SP) else []
-        return self._meta(line.strip(_SP), mark)
+            if rest.strip(_SP):
+                yield from self._sql(rest, mark)
+            return
+        yield from self._meta(line.strip(_SP), mark)
+
+    def _sql(self, text: str, mark: tuple[str, int] | None, join: str = "\n") -> Iterator[Entry | InputError]:
+        """SQL text (see ``_take``), then the meta-commands that end it on its line."""
+        yield from self._take(text, mark, join)
+        after, self._after = self._after, None
+        if after is not None:
+            yield from self._meta(*after)
 
     @property
     def skipping(self) -> bool:
@@ -267,22 +291,38 @@ class EntryBuilder:
         """Not inside a \\if branch that does not run."""
         return not self._conds or self._conds[-1][0] == _TRUE
 
-    def _meta(self, text: str, mark: tuple[str, int] | None, indent: str = "") -> list[Entry | InputError]:
-        """The meta-commands of ``text`` (from a backslash to the end of the line): as in
-        psql, an unquoted backslash in the arguments starts the next command, and ``\\\\``
-        ends them, the rest of the line going to the statement being typed."""
-        out: list[Entry | InputError] = []
-        chained = False
+    def _meta(self, text: str, mark: tuple[str, int] | None, indent: str = "") -> Iterator[Entry | InputError]:
+        """The meta-commands of ``text`` (from a backslash to the end of the line), as
+        psql reads them: an unquoted backslash in the arguments ends them; ``\\\\`` is
+        eaten and what follows is SQL, as is a ``\\;`` or ``\\:`` there (psql's SQL lexer
+        takes over after each command); any other backslash starts the next command.
+        After a command that failed (unknown, a bad argument, a failure of its own: psql's
+        PSQL_CMD_ERROR) the rest of the line is dropped, as psql drops it."""
         while True:  # (a loop: a line may chain thousands of commands)
             first, rest = _one_command(text)
-            got = self._command(first, mark, indent)
-            out.extend(replace(e, chained=True) if chained and isinstance(e, Entry) else e for e in got)
-            if rest.startswith("\\\\"):
-                out.extend(self._take(rest[2:], mark, join=""))
-                return out
-            if not rest:
-                return out
-            text, indent, chained = rest, "", True
+            failed = False
+            for entry in self._command(first, mark, indent):
+                if isinstance(entry, Entry):
+                    self.context.command_failed = False
+                    yield entry  # the shell runs it, and says whether it failed, before this goes on
+                    failed = self.context.command_failed
+                    spec = commands.BY_NAME.get(commands.meta_name(entry.text))
+                    if spec is not None and spec.ends_query and (not failed or spec.name == "r"):
+                        self.reset()  # \\g sent the buffer (a \\g that failed, as psql's, keeps it)
+                else:
+                    yield entry
+                    failed = entry.failed
+            if failed or not rest:
+                return
+            if rest.startswith(("\\\\", "\\;", "\\:")):
+                self._after = None
+                yield from self._take(rest[2:] if rest[1] == "\\" else rest, mark, join="")
+                if self._after is None:
+                    return
+                (text, mark), self._after = self._after, None
+            else:
+                text = rest
+            indent = ""
 
     def _command(self, text: str, mark: tuple[str, int] | None, indent: str = "") -> list[Entry | InputError]:
         """One meta-command, obeyed with the statement being typed left in the buffer — or,
@@ -295,8 +335,10 @@ class EntryBuilder:
         if not self._look and name in _CONDITIONALS:
             return self._conditional(name, text, mark)
         if not self._active():  # psql skips every other command in a branch that does not run,
-            if self._look or psql_knows(name) or commands.lookup(name)[0] is not None:  # but names one it
-                return []  # does not know (qshell's own commands are known here)
+            if self._look:  # but names one it does not know (qshell's own commands are known here)
+                return []
+            if psql_knows(name) or commands.lookup(name)[0] is not None:
+                return self._skipped_args(name, text)
             return [InputError(f"invalid command \\{name or ''}; try \\? for help", self.source, self._lineno)]
         if mark:
             return [self._refused(mark, "command")]
@@ -307,11 +349,32 @@ class EntryBuilder:
             if self._prefix and spec.name != "r":
                 entry = InputError(f"\\{name} cannot end an {self._prefix.strip()} statement (end it with ';')",
                                    self.source, self._lineno)
-            self.reset()
+                self.reset()
         elif self._buf and indent:
             self._buf += "\n" + indent
             self._resume = None
         return [entry]
+
+    def _skipped_args(self, name: str, text: str, extra: bool = False) -> list[Entry | InputError]:
+        """What psql says of the arguments of a command it does not run (in a branch that
+        does not run, or after \\else and \\endif, which take none): read all the same,
+        nothing replaced or run, a quote left open is an error, and (``extra``, where
+        psql reads them after the command, in a branch that runs) each is a warning."""
+        arg = text.lstrip(_SP)[1 + len(name):]
+        if name in _WHOLE_LINE or name.lower() == "copy" or not arg.strip(_SP):
+            return []
+        if name in _FILE_PIPE:
+            k = _G_OPTIONS.match(arg).end() if name in ("g", "gx") else 0  # type: ignore[union-attr]  # (always matches)
+            if arg[k:].lstrip(_SP).startswith("|"):
+                return []
+        got = meta_args(arg, None, take=0)
+        out: list[Entry | InputError] = []
+        if extra and self._active():
+            out.extend(InputError(f'\\{name}: extra argument "{word}" ignored', self.source, self._lineno,
+                                  failed=False, warning=True) for word in got.extra)
+        if got.problem:
+            out.append(InputError(f"\\{name}: {got.problem}", self.source, self._lineno, failed=False))
+        return out
 
     def _conditional(self, name: str, text: str, mark: tuple[str, int] | None) -> list[Entry | InputError]:
         """psql's \\if / \\elif / \\else / \\endif, kept per source (a file's \\if must
@@ -320,9 +383,14 @@ class EntryBuilder:
         As psql, what a branch that does not run adds to the statement being typed stays
         in it (a ";" there sends nothing) until the branch ends, then goes: the buffer
         and its parenthesis depth are as they were when the branch began (psql's
-        discard_query_text); the rest of the lexer's state is kept."""
+        discard_query_text); the rest of the lexer's state is kept. As psql, a \\if or
+        \\elif whose expression is not a boolean reports it and goes on (false); a branch
+        command out of place fails."""
         def error(message: str) -> list[Entry | InputError]:
             return [InputError(message, self.source, self._lineno)]
+
+        def problems(found: list[str]) -> list[Entry | InputError]:
+            return [InputError(message, self.source, self._lineno, failed=False) for message in found]
 
         if mark:
             return [self._refused(mark, "command")]
@@ -332,10 +400,10 @@ class EntryBuilder:
             start = (len(self._buf), self._lexer_state().depth)
             if not self._active():
                 conds.append((_IGNORED, False, *start))
-                return []
-            value, problem = self._condition(arg)
+                return self._skipped_args(name, text)
+            value, found = self._condition(name, arg)
             conds.append((_TRUE if value else _FALSE, False, *start))
-            return error(problem) if problem else []
+            return problems(found)
         if not conds:
             return error(f"\\{name}: no matching \\if")
         state, seen_else, mark_len, mark_depth = conds[-1]
@@ -353,16 +421,16 @@ class EntryBuilder:
         start = (len(self._buf), self._lexer_state().depth)
         if name == "endif":
             conds.pop()
-            return []
+            return self._skipped_args(name, text, extra=True)
         if name == "else":
             conds[-1] = (_TRUE if state == _FALSE else _IGNORED, True, *start)
-            return []
+            return self._skipped_args(name, text, extra=True)
         if state != _FALSE:  # \\elif after a branch that ran (or inside one that does not)
             conds[-1] = (_IGNORED, False, *start)
-            return []
-        value, problem = self._condition(arg)
+            return self._skipped_args(name, text)
+        value, found = self._condition(name, arg)
         conds[-1] = (_TRUE if value else _FALSE, False, *start)
-        return error(problem) if problem else []
+        return problems(found)
 
     def _lexer_state(self) -> Resume:
         """The lexer's state at the end of the statement being typed."""
@@ -373,17 +441,20 @@ class EntryBuilder:
             assert r is not None
         return r
 
-    def _condition(self, arg: str) -> tuple[bool, str]:
-        """(the value of a \\if / \\elif expression, what is wrong with it or '')."""
+    def _condition(self, name: str, arg: str) -> tuple[bool, list[str]]:
+        """(the value of a \\if / \\elif expression, what is wrong with it). As psql, a
+        quote left open ends the expression, the words before it are its value."""
         try:
-            words = meta_words(arg, self.context.variables)
-        except MetaArgError as exc:
-            return False, f"\\if: {exc}"
-        value = " ".join(words)  # psql takes the whole expression: "on off" is not a boolean
+            got = meta_args(arg, self.context.variables)
+        except MetaArgError as exc:  # a backquoted command that failed
+            return False, [f"\\{name}: {exc}"]
+        found = [f"\\{name}: {got.problem}"] if got.problem else []
+        value = " ".join(got.words)  # psql takes the whole expression: "on off" is not a boolean
         parsed = parse_bool(value)
         if parsed is None:
-            return False, f'unrecognized value "{value}" for "\\if expression": Boolean expected'
-        return parsed, ""
+            found.append(f'unrecognized value "{value}" for "\\{name} expression": Boolean expected')
+            return False, found
+        return parsed, found
 
     def _refused(self, mark: tuple[str, int], what: str) -> InputError:
         return InputError(f"{mark[0]}; {what} not run", self.source, mark[1])
@@ -476,10 +547,11 @@ class EntryBuilder:
                 if self._fresh:
                     self._fresh = {p if p <= at else p - 1 for p in self._fresh}
                 continue
-            # a meta-command after SQL on the same line: the SQL stays in the buffer
+            # a meta-command after SQL on the same line: the SQL stays in the buffer, the
+            # command is the caller's to run (_sql, _meta), once these statements have run
             self._buf = buf[:at]
             self._resume = Resume(at, r.depth, r.block)
-            out.extend(self._meta(buf[at:].strip(_SP), self._bad if self._bad and _REPLACED in buf[at:] else None))
+            self._after = (buf[at:].strip(_SP), self._bad if self._bad and _REPLACED in buf[at:] else None)
             break
         if self._bad and _REPLACED not in self._buf:  # (scanned only when a bad line was seen)
             self._bad = None

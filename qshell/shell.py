@@ -30,7 +30,7 @@ from .sets import SetCommands
 from .settings import HELP, Settings, assign, listing, show
 from .sqlsplit import first_keyword, split, strip_comments_head
 from .streams import isatty
-from .variables import PSQL_DEFAULTS, MetaArgError, interpolate, meta_words, special_value, valid_name
+from .variables import PSQL_DEFAULTS, MetaArgError, interpolate, meta_args, meta_words, special_value, valid_name
 from .visible import visible
 
 MAX_INCLUDE_DEPTH = 16
@@ -48,6 +48,15 @@ class _Abandon(Exception):
 
 class _Quit(_Stop):
     """\\q: ends qshell, or, in a file read by \\i, that file only (as psql)."""
+
+
+class _ErrorStop(_Stop):
+    """``ON_ERROR_STOP`` stopped at an error (in a file read by \\i: that file, and its
+    \\i fails; whether its includer stops too is its own ``ON_ERROR_STOP``'s say, as psql)."""
+
+
+class _Failed(Exception):
+    """A command failed, its errors already said (an \\i whose file stopped at an error)."""
 
 
 class _RowPrinter:
@@ -117,7 +126,8 @@ class Shell(RunCommands, SetCommands, DescribeCommands, ReportCommands, LoadComm
         self.variables = self.context.variables
         if not interactive:
             self.context.echo = self.write  # ECHO all (psql -a): the lines read
-        self.last_query = ""  # the last statement sent (what \\g sends again, psql's previous buffer)
+        self.last_query = ""  # the last statement sent (what \\g sends again, psql's previous buffer): one per input
+        self._input = ""  # the top-level input being read (each has its own previous buffer, as psql's MainLoop)
         for name, value in PSQL_DEFAULTS.items():
             if self.variables.get(name) is None:
                 self.variables.set(name, value)
@@ -146,7 +156,10 @@ class Shell(RunCommands, SetCommands, DescribeCommands, ReportCommands, LoadComm
         self.catalog_loader = None  # set by the terminal: completion names, refreshed after DDL / \\c
         self._secrets: set[str] = set()
         self.last_error: ServerMessage | None = None  # for \\errverbose
-        self._failed_at: tuple[str, int] | None = None  # where the last failure was (its line's later commands skip)
+        self._sent = False  # the meta-command being run has sent its query (\\g: a failure after is the query's)
+        # per input depth: the line being run and ON_ERROR_STOP as it was when that line began (as psql's
+        # die_on_error, a \\set ON_ERROR_STOP counts from the next line on)
+        self._line_stop: list[tuple[tuple[str, int], bool]] = []
         self._tx = ""  # the session's transaction state after the last statement ('*', '!')
         self._unwritten: tuple[TextIO, OSError] | None = None  # an output that could not be written, and why
         self._attach(session)
@@ -243,14 +256,21 @@ class Shell(RunCommands, SetCommands, DescribeCommands, ReportCommands, LoadComm
     def fail(self, message: str, status: ExitStatus = ExitStatus.ERROR, then: str | None = None) -> None:
         """Report one error line (and ``then``, psql's ``STATEMENT:`` line); remember the
         worst status; stop a script if asked."""
-        self._failed_at = self._where
         for text in (message, then):
             if text is not None:
                 self._where_notice(text)
         if status > self.status:
             self.status = status
-        if self.settings.on_error_stop and not self.interactive:
-            raise _Stop(ExitStatus.CONNECTION if status == ExitStatus.CONNECTION else ExitStatus.SCRIPT_STOPPED)
+        if status == ExitStatus.CONNECTION and self._stop_on_error():
+            raise _Stop(ExitStatus.CONNECTION)
+        if self._stop_on_error():
+            raise _ErrorStop(ExitStatus.SCRIPT_STOPPED)
+
+    def _stop_on_error(self) -> bool:
+        """A script stops at an error now: ``ON_ERROR_STOP`` as it was when this line began
+        (psql's die_on_error: a \\set ON_ERROR_STOP counts from the next line on)."""
+        lines = self._line_stop
+        return not self.interactive and (lines[self._depth][1] if self._depth < len(lines) else self.settings.on_error_stop)
 
     # -- the loop ---------------------------------------------------------------
     def run(self, entries: Iterable[Entry | InputError]) -> ExitStatus:
@@ -272,19 +292,39 @@ class Shell(RunCommands, SetCommands, DescribeCommands, ReportCommands, LoadComm
                 raise _Stop(ExitStatus.SCRIPT_STOPPED) from None
             self.handle(entry)
 
+    def complain(self, message: str) -> None:
+        """An error line that is no failure of the command (psql's "unterminated quoted
+        string" in an argument, a \\if value that is not a boolean): counted for the exit
+        status, but ``ON_ERROR_STOP`` does not stop there, as psql does not."""
+        self._where_notice(message)
+        self.status = max(self.status, ExitStatus.ERROR)
+
     def handle(self, entry: Entry | InputError) -> None:
         self._where = (entry.source, entry.line)
+        if not self._depth and entry.source != self._input:  # a new input (-f, -c, stdin): as psql's
+            self._input, self.last_query = entry.source, ""  # MainLoop of each, no previous query
+        lines, at = self._line_stop, (entry.source, entry.line)
+        del lines[self._depth + 1:]  # (what an \\i that ended read)
+        if len(lines) <= self._depth:
+            lines.extend([(("", -1), False)] * (self._depth + 1 - len(lines)))
+        if lines[self._depth][0] != at:  # the first entry of its line: ON_ERROR_STOP as the line begins
+            lines[self._depth] = (at, self.settings.on_error_stop)
         if isinstance(entry, InputError):
-            self.fail(entry.message)
+            if entry.warning:
+                self._where_notice(entry.message)
+            else:
+                (self.fail if entry.failed else self.complain)(entry.message)
             return
-        if entry.chained and self._failed_at == (entry.source, entry.line):
-            return  # psql drops the rest of a line after a meta-command that failed
         self._reset_told = False
         self.entry = entry
-        self._failed_at = None
+        self._sent = False
+        failed = True  # (psql's PSQL_CMD_ERROR: the reader drops the rest of the line)
         try:
             cmd = commands.parse(self._interpolated(entry.text))
             getattr(self, "do_" + cmd.name)(cmd)
+            failed = False
+            for word in cmd.extra:
+                self._where_notice(f'\\{commands.meta_name(entry.text)}: extra argument "{visible(word)}" ignored')
         except _Stop:
             raise
         except _Abandon:
@@ -293,7 +333,11 @@ class Shell(RunCommands, SetCommands, DescribeCommands, ReportCommands, LoadComm
         except ConnectionFailed as exc:
             self.fail(str(exc), ExitStatus.CONNECTION)
         except QshellError as exc:
+            failed = not self._sent  # (\\g: its query failed, not the command)
             self.fail(str(exc))
+        except _Failed:
+            if self._stop_on_error():
+                raise _ErrorStop(ExitStatus.SCRIPT_STOPPED) from None
         except KeyboardInterrupt:
             if not self.interactive:
                 raise _Stop(ExitStatus.SCRIPT_STOPPED) from None
@@ -309,6 +353,7 @@ class Shell(RunCommands, SetCommands, DescribeCommands, ReportCommands, LoadComm
         finally:
             if self._page:
                 self._flush_page()
+            self.context.command_failed = failed
         self._told_unwritten()
 
     def _interpolated(self, text: str) -> str:
@@ -423,14 +468,16 @@ class Shell(RunCommands, SetCommands, DescribeCommands, ReportCommands, LoadComm
         """Send ``sql`` exactly as given on the user's own session; print its result
         (``show``) as psql does; set psql's ERROR, SQLSTATE, ROW_COUNT... Returns the
         result (None when nothing was sent). A failure is reported here (``fail``)."""
-        if not strip_comments_head(sql.rstrip().rstrip(";")) and split(sql).open_construct != "comment":
+        self._sent = True
+        if remember:  # (not what \\gexec runs: \\g then sends the \\gexec query again, as psql)
+            self.last_query = sql  # (a lone ";" too: psql's previous buffer, \\g sends nothing then)
+        if self._empty(sql):
             problem = self.session.user.send_empty(sql)  # a lone ";", only comments: sent, as psql
             if problem:
                 self.fail(problem)
             return None
-        if remember:  # (not what \\gexec runs: \\g then sends the \\gexec query again, as psql)
+        if remember:
             self.last_sql = sql
-            self.last_query = sql
         reason = refuse_reason(sql)
         if reason:
             raise UsageError(reason)
@@ -487,6 +534,15 @@ class Shell(RunCommands, SetCommands, DescribeCommands, ReportCommands, LoadComm
                 raise _Stop(ExitStatus.SCRIPT_STOPPED)
         return q
 
+    def _empty(self, sql: str) -> bool:
+        """``sql`` has nothing to run: only ";" (``\\; \\;`` too), whitespace, complete comments."""
+        head = strip_comments_head(sql.rstrip().rstrip(";"))
+        if head and not head.startswith(";"):
+            return False
+        parts = split(sql, std_strings=self.context.std_strings)
+        return parts.open_construct != "comment" and not strip_comments_head(parts.rest) \
+            and not any(strip_comments_head(s) for s in parts.statements)
+
     def _result_variables(self, q: QueryResult) -> None:
         """psql's ERROR, SQLSTATE, ROW_COUNT, LAST_ERROR_MESSAGE, LAST_ERROR_SQLSTATE."""
         v = self.variables
@@ -510,38 +566,60 @@ class Shell(RunCommands, SetCommands, DescribeCommands, ReportCommands, LoadComm
         return pending if pending.strip() else self.last_query
 
     def _words(self, cmd: Command) -> list[str]:
+        """Every argument of ``cmd`` (psql's commands that read all of theirs: \\set, \\echo)."""
+        return self._args(cmd)
+
+    def _args(self, cmd: Command, take: int | None = None, semicolon: bool = False) -> list[str]:
+        """The first ``take`` arguments of a psql command (all when None), as psql reads
+        them (``variables.meta_args``; ``semicolon``: a trailing ``;`` dropped, as psql
+        drops it from most commands' arguments). As psql: each further one is a warning
+        (``\\x: extra argument "y" ignored``); a quote left open is an error line, the
+        command runs with the arguments before it."""
         try:
-            return meta_words(cmd.arg, self.variables)
-        except MetaArgError as exc:
+            got = meta_args(cmd.arg, self.variables, take, semicolon)
+        except MetaArgError as exc:  # a backquoted command that failed
             raise UsageError(f"\\{cmd.name}: {exc}") from None
+        typed = commands.meta_name(self.entry.text) if self.entry is not None else cmd.name  # \\include as typed
+        if got.problem:
+            self.complain(f"\\{typed}: {got.problem}")
+        for word in got.extra:
+            self._where_notice(f'\\{typed}: extra argument "{visible(word)}" ignored')
+        return got.words
 
     def do_g(self, cmd: Command, expanded: str | None = None) -> None:
-        sql = self._buffer()
-        if not sql:
-            return  # psql: nothing to send, nothing said
+        """psql's \\g [(OPTIONS)] [FILE|'|'COMMAND]: its arguments are read (their errors
+        said) even with nothing to send, as psql reads them."""
         arg = cmd.arg.strip()
-        saved = self.settings
+        settings = self.settings
         if arg.startswith("("):  # psql 18's \g (format=csv expanded) options
             end = arg.find(")")
             if end == -1:
                 raise UsageError(f"\\{cmd.name}: unterminated option list")
-            self.settings = self._g_options(cmd.name, arg[1:end], saved)
+            settings = self._g_options(cmd.name, arg[1:end], settings)
             arg = arg[end + 1:].strip()
         if expanded:
-            self.settings = replace(self.settings, expanded=expanded)
+            settings = replace(settings, expanded=expanded)
+        if arg.startswith("|"):
+            target = "|" + interpolate(arg[1:], self.variables)
+        else:  # psql: the first word is the file, any other a warning
+            words = self._args(replace(cmd, arg=arg), take=1)
+            target = words[0] if words else ""
+        sql = self._buffer()
+        if not sql:
+            return  # psql: nothing to send, nothing said
+        saved, self.settings = self.settings, settings
         try:
-            if arg.startswith("|"):
-                target = "|" + interpolate(arg[1:], self.variables)
-            else:
-                words = self._words(replace(cmd, arg=arg))
-                target = words[0] if words else ""
             with self._output_to(target, cmd.name):
                 self._run_sql(sql)
         finally:
             self.settings = saved
 
     def _g_options(self, name: str, text: str, settings: Settings) -> Settings:
-        for word in meta_words(text, self.variables):
+        try:
+            words = meta_words(text, self.variables)
+        except MetaArgError as exc:
+            raise UsageError(f"\\{name}: {exc}") from None
+        for word in words:
             key, _, value = word.partition("=")
             key = {"x": "expanded"}.get(key, key)
             if key not in ("format", "expanded", "null"):
@@ -599,11 +677,11 @@ class Shell(RunCommands, SetCommands, DescribeCommands, ReportCommands, LoadComm
 
     def do_gset(self, cmd: Command) -> None:
         """psql's \\gset [PREFIX]: the query's one row becomes variables (a NULL unsets)."""
+        words = self._args(cmd, take=1)
+        prefix = words[0] if words else ""
         sql = self._buffer()
         if not sql:
             return
-        words = self._words(cmd)
-        prefix = words[0] if words else ""
         q = self._run_sql(sql, show=False, maxrows=2)
         if q is None or q.status is not Status.OK:
             return
@@ -633,6 +711,7 @@ class Shell(RunCommands, SetCommands, DescribeCommands, ReportCommands, LoadComm
     def do_gexec(self, cmd: Command) -> None:
         """psql's \\gexec: run the query, then each non-NULL value of its result, row by
         row, column by column, as a statement of its own."""
+        self._args(cmd, take=0)
         sql = self._buffer()
         if not sql:
             return
@@ -647,11 +726,13 @@ class Shell(RunCommands, SetCommands, DescribeCommands, ReportCommands, LoadComm
                     self._run_sql(value, remember=False)
 
     def do_p(self, cmd: Command) -> None:
+        self._args(cmd, take=0)
         text = self._buffer()
         self.write(text if text else "Query buffer is empty.")
 
     def do_r(self, cmd: Command) -> None:
         self.say("Query buffer reset (cleared).")
+        self._args(cmd, take=0)
 
     def _row_printer(self) -> "_RowPrinter | None":
         """How a plain statement's rows are printed: every row, batch by batch as they
@@ -678,7 +759,6 @@ class Shell(RunCommands, SetCommands, DescribeCommands, ReportCommands, LoadComm
         prompt ends there too (psql, for which such a file is not interactive, exits)."""
         for text in messages:
             self._where_notice(text)
-        self._failed_at = self._where
         self.status = max(self.status, ExitStatus.CONNECTION)
         if not self.interactive:
             self._where_notice("connection to server was lost")
@@ -700,6 +780,7 @@ class Shell(RunCommands, SetCommands, DescribeCommands, ReportCommands, LoadComm
 
     def do_errverbose(self, cmd: Command) -> None:
         """psql's \\errverbose: the last server error, with every field the server sent."""
+        self._args(cmd, take=0)
         if self.last_error is None:
             self.write("There is no previous error.")
             return
@@ -712,28 +793,41 @@ class Shell(RunCommands, SetCommands, DescribeCommands, ReportCommands, LoadComm
     def do_ir(self, cmd: Command) -> None:
         """psql's \\ir: a relative name is read from the directory of the file this
         command is in (at the top level of stdin or the terminal: the current directory)."""
-        source = self.entry.source if self.entry is not None else ""
-        path = Path(cmd.arg).expanduser()
-        if not path.is_absolute() and not source.startswith(("<", "-")) and source:
-            path = Path(source).parent / path
-        self.do_i(replace(cmd, arg=str(path), args=(str(path),)))
+        self._include(cmd, relative=True)
 
     def do_i(self, cmd: Command) -> None:
+        self._include(cmd, relative=False)
+
+    def _include(self, cmd: Command, relative: bool) -> None:
+        """psql's \\i FILE: the first word is the file (a trailing ";" dropped), any other
+        a warning. The file is read as its own input, with its own previous query (psql
+        runs a MainLoop of its own for it): a \\g in it with nothing typed sends nothing
+        sent before it, and after it the includer's previous query is as it was."""
+        words = self._args(cmd, take=1, semicolon=True)
+        if not words:
+            raise UsageError(f"\\{commands.meta_name(self.entry.text) if self.entry else cmd.name}: missing required argument")
+        name = words[0]
+        source = self.entry.source if self.entry is not None else ""
+        if relative and not Path(name).expanduser().is_absolute() and source and not source.startswith(("<", "-")):
+            name = str(Path(source).parent / name)
         if self._depth >= MAX_INCLUDE_DEPTH:
             raise UsageError(f"\\i: files nested deeper than {MAX_INCLUDE_DEPTH} levels")
         try:
-            entries = read_file(cmd.arg, self.context)
+            entries = read_file(name, self.context)
         except OSError as exc:
-            raise UsageError(f"{cmd.arg}: {exc.strerror or exc}") from None
-        saved = self._where
+            raise UsageError(f"{name}: {exc.strerror or exc}") from None
+        saved = self._where, self.last_query
         self._depth += 1
+        self.last_query = ""
         try:
             self.feed(entries)
         except _Quit:
             pass  # \\q in an included file ends that file, as psql
+        except _ErrorStop:  # ON_ERROR_STOP ended the file: its \\i fails
+            raise _Failed() from None
         finally:
             self._depth -= 1
-            self._where = saved
+            self._where, self.last_query = saved
 
     def width(self) -> int:
         return shutil.get_terminal_size((100, 24)).columns
@@ -749,13 +843,15 @@ class Shell(RunCommands, SetCommands, DescribeCommands, ReportCommands, LoadComm
         self.say(f"{label} is {show(getattr(self.settings, name), name)}.")
 
     def do_x(self, cmd: Command) -> None:
-        self._toggle("expanded", cmd.arg, "on", "off")
+        words = self._args(cmd, take=1, semicolon=True)  # psql: "\x ;" toggles
+        self._toggle("expanded", words[0] if words else "", "on", "off")
 
     def do_pager(self, cmd: Command) -> None:
         self._toggle("pager", cmd.arg, "on", "off")
 
     def do_timing(self, cmd: Command) -> None:
-        self._toggle("timing", cmd.arg, "on", "off")
+        words = self._args(cmd, take=1)
+        self._toggle("timing", words[0] if words else "", "on", "off")
 
     def do_e(self, cmd: Command) -> None:
         from .editor import edit
@@ -842,13 +938,13 @@ class Shell(RunCommands, SetCommands, DescribeCommands, ReportCommands, LoadComm
     def do_restrict(self, cmd: Command) -> None:
         """psql's \\restrict KEY, which pg_dump puts at the top of a plain dump: no
         meta-command but \\unrestrict KEY runs until then (data cannot inject commands)."""
-        words = self._words(cmd)
+        words = self._args(cmd, take=1)
         if not words:
             raise UsageError("\\restrict: missing required argument")
         self.context.restricted = words[0]
 
     def do_unrestrict(self, cmd: Command) -> None:
-        words = self._words(cmd)
+        words = self._args(cmd, take=1)
         if not words:
             raise UsageError("\\unrestrict: missing required argument")
         if self.context.restricted is None:
@@ -858,7 +954,7 @@ class Shell(RunCommands, SetCommands, DescribeCommands, ReportCommands, LoadComm
         self.context.restricted = None
 
     def do_unset(self, cmd: Command) -> None:
-        words = self._words(cmd)
+        words = self._args(cmd, take=1)
         if not words:
             raise UsageError("\\unset: missing required argument")
         name = words[0]
@@ -868,7 +964,7 @@ class Shell(RunCommands, SetCommands, DescribeCommands, ReportCommands, LoadComm
                 self.variables.set(name, PSQL_DEFAULTS[name])  # psql: an unset special variable reads as its default
             return
         if not valid_name(name):
-            raise UsageError(f'invalid variable name: "{name}"')
+            return  # psql: deleting a variable that cannot exist is no error
         if name in PSQL_DEFAULTS:  # psql: an unset special variable reads as its default
             self.variables.set(name, PSQL_DEFAULTS[name])
         else:
@@ -891,6 +987,7 @@ class Shell(RunCommands, SetCommands, DescribeCommands, ReportCommands, LoadComm
         self.say(f'You are now connected to database "{new.dbname}" as user "{new.params.get("user", "?")}".')
 
     def do_conninfo(self, cmd: Command) -> None:
+        self._args(cmd, take=0)
         if self.json:
             p = self.session.params
             self.write(render.json_line({"type": "conninfo", "dbname": p.get("dbname"), "user": p.get("user"),
@@ -930,18 +1027,20 @@ class Shell(RunCommands, SetCommands, DescribeCommands, ReportCommands, LoadComm
     do_elif = do_else = do_endif = do_if
 
     def do_help(self, cmd: Command) -> None:
+        self._args(cmd, take=1)  # (psql's \? TOPIC: qshell has one help)
         self.write(commands.help_text())
 
     def do_q(self, cmd: Command) -> None:
-        """Quit; as psql, each argument is a warning (``\\q: extra argument "now" ignored``)."""
-        try:
-            words = self._words(cmd)
-        except UsageError as exc:  # an unterminated quote: said, and qshell still quits
-            self._where_notice(str(exc))
-            words = []
-        typed = commands.meta_name(self.entry.text) if self.entry is not None else cmd.name  # \\quit as \\quit
-        for word in words:
-            self._where_notice(f'\\{typed}: extra argument "{word}" ignored')
+        """Quit (in a file read by \\i: that file ends). As psql, each argument is a
+        warning (``\\q: extra argument "now" ignored``), and a statement left without its
+        ";" is sent first, as at the end of a script (``INSERT … \\q``)."""
+        self._args(cmd, take=0)
+        pending = self.entry.pending if self.entry is not None else ""
+        if pending and not pending.startswith("\\") and (self._depth or not self.interactive):  # (not at a
+            try:  # prompt, as psql; not an \add being typed)
+                self._run_sql(pending)
+            except QshellError as exc:
+                self.fail(str(exc))
         raise _Quit(self.status)
 
     # -- for the prompt -------------------------------------------------------------

@@ -48,8 +48,9 @@ def _complete(text: str) -> bool:
     builder = EntryBuilder(SOURCE, look_ahead=True)
     *head, last = text.split("\n")
     for line in head:
-        builder.feed(line)
-    done = builder.feed(last)
+        for _ in builder.feed(line):  # (a generator: nothing is read until it runs)
+            pass
+    done = list(builder.feed(last))
     if any(isinstance(e, Entry) and e.text.startswith("\\") for e in done):
         return True
     return not builder.pending

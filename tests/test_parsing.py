@@ -90,7 +90,7 @@ def test_parse_ok(text, name, n):
     ("\\go 0", "got '0'"), ("\\go -1", "got '-1'"), ("\\go abc", "got 'abc'"), ("\\go 1.5", "got '1.5'"),
     ("\\go 1 2", "takes N and an optional xR"), ("\\go 2 x0", "got '0'"), ("\\drop", "needs one"), ("\\add ;", "needs an SQL statement"),
     ("\\nope", "invalid command \\nope"), ("\\", "invalid command"), ("\\list x", "takes no argument"),
-    ("\\i 'unclosed", "No closing quotation"),
+    ("\\addfile 'unclosed", "No closing quotation"),
 ])
 def test_parse_errors(text, message):
     with pytest.raises(UsageError) as info:

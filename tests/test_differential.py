@@ -104,6 +104,23 @@ REGRESSIONS: list[tuple[str, bytes, dict[str, bytes]]] = [
 ]
 
 
+# found by the harness in meta-commands' arguments, failures and ON_ERROR_STOP
+REGRESSIONS += [
+    ("extra-argument-after-a-dropped-semicolon", b"\\x ; INSERT", {}),
+    ("unterminated-quote-in-an-extra-argument-of-endif", b"\\if off\\endif\r'x", {}),
+    ("unterminated-quote-in-a-skipped-command", b"\\if  :{?nosuch}\\if\\if 'unterminated\n\\endif\\endif\\endif", {}),
+    ("lone-semicolon-is-the-previous-query", b"INSERT INTO m VALUES(2);;\\g", {}),
+    ("backslash-semicolons-only-send-nothing", b"\\; \\;", {}),
+    ("unset-of-an-invalid-name-is-no-error", b"\\unset ON_ERROR_STOP;;", {}),
+    ("on-error-stop-counts-from-the-next-line", b"\\set ON_ERROR_STOP\\i\n\\i inc2.sql",
+     {"inc2.sql": b"INSERT INTO m VALUES (17);\rBEGIN \\; INSERT INTO m VALUES (18) \\; COMMIT;\r\\; \\;\r"}),
+    ("include-stopped-by-on-error-stop-fails-its-include", b"\\set ON_ERROR_STOP\\i inc1.sql\nINSERT INTO m VALUES(11);",
+     {"inc1.sql": b"INSERT INTO m VALUES (1);\r\n\\;;\r\nSELECT 'x"}),
+    ("g-with-an-open-option-list-keeps-the-buffer", b"INSERT INTO m VALUES(1) \\g (format=csv\nINSERT INTO m VALUES(2);", {}),
+    ("g-with-a-bad-option-drops-the-line", b"INSERT INTO m VALUES(1) \\g (bogus=1) \\\\ ; INSERT INTO m VALUES(2);", {}),
+]
+
+
 @pytest.mark.parametrize("name, script, files", REGRESSIONS, ids=[c[0] for c in REGRESSIONS])
 def test_found_cases_run_as_psql_runs_them(runner, name, script, files):
     diffs = runner.compare(script, files)

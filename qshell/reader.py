@@ -131,20 +131,6 @@ def _one_command(text: str) -> tuple[str, str]:
     return text, ""
 
 
-_STDIN = re.compile("std(?:in|out)", re.I)
-
-
-def _copy_from_stdin(statement: str, std_strings: bool = True) -> bool:
-    """``statement`` (one statement of a ``\\;`` group) is a ``COPY … FROM STDIN`` whose
-    data psql 18 takes from the script (sent, or skipped when the COPY fails, never read
-    as SQL): as psql tells it, by the first 8 identifiers outside parentheses (quoted
-    names, strings, comments and numbers are not identifiers): the first is ``COPY``, and
-    ``FROM`` is followed by ``STDIN`` or ``STDOUT``."""
-    ids = first_identifiers(statement, 8, std_strings)
-    return bool(ids) and ids[0] == "copy" and any(
-        a == "from" and b in ("stdin", "stdout") for a, b in zip(ids, ids[1:], strict=False))
-
-
 def _value_edges(value: str, text: str, at: int, end: int) -> list[int]:
     """Where a variable's ``value``, put in place of ``text[at:end]``, begins and ends:
     psql's lexer reads the value apart, so no token spans its edges (``:v$$`` with v=abc
@@ -184,6 +170,7 @@ class EntryBuilder:
         self._lineno = 0
         self._bad: tuple[str, int] | None = None  # the first bad line of the entry being read
         self._copy_data = 0  # data blocks to skip (after COPY … FROM STDIN): through "\\.", not SQL
+        self._copy_from = False  # the last statement with identifiers was a COPY … FROM STDIN (psql's view)
 
     @property
     def pending(self) -> bool:
@@ -199,7 +186,7 @@ class EntryBuilder:
         a statement is run whole or not at all."""
         self._lineno += 1
         if self._copy_data:  # inline COPY data is never read as SQL (the COPY itself is refused)
-            if line.rstrip("\r") == "\\.":
+            if line in ("\\.", "\\.\r"):  # psql's end of data: exactly \\. and its line end
                 self._copy_data -= 1
             return []
         ctx = self.context
@@ -509,9 +496,17 @@ class EntryBuilder:
 
     def _copy_blocks(self, sent: str) -> None:
         """psql takes one data block from the script (through ``\\.``) per ``COPY … FROM
-        STDIN`` of a text it sends (a \\; group may hold several)."""
-        if _STDIN.search(sent):
-            self._copy_data += sum(_copy_from_stdin(part, self.context.std_strings) for part in sent.split(_NOSEMI))
+        STDIN`` of a text it sends (a \\; group may hold several). As psql 18's lexer, a
+        statement without identifiers (``;`` alone, ``'x'``) is taken as the one before it
+        was: an empty statement after such a COPY takes a block too."""
+        for part in sent.split(_NOSEMI):
+            if not self._copy_from and "copy" not in part.lower():
+                continue  # (cheap: no COPY here, and none before it to take after)
+            ids = first_identifiers(part, 8, self.context.std_strings)
+            if ids:
+                self._copy_from = ids[0] == "copy" and any(
+                    a == "from" and b in ("stdin", "stdout") for a, b in zip(ids, ids[1:], strict=False))
+            self._copy_data += self._copy_from
 
     def reset(self) -> None:
         """Forget the unfinished statement (after \\e took it to the editor)."""

@@ -283,8 +283,9 @@ class EntryBuilder:
         def error(message: str) -> list[Entry | InputError]:
             return [InputError(message, self.source, self._lineno)]
 
-        if mark:
-            return [self._refused(mark, "command")]
+        # a \\if / \\elif with bytes that are not UTF-8: an error and false, as psql takes a value
+        # that is not a boolean (never skipped: its branch must not run)
+        refused = self._refused(mark, "command").message if mark else ""
         arg = text.lstrip(_SP)[1 + len(name):]
         conds = self._conds
         if name == "if":
@@ -292,7 +293,7 @@ class EntryBuilder:
             if not self._active():
                 conds.append((_IGNORED, False, *start))
                 return []
-            value, problem = self._condition(arg)
+            value, problem = (False, refused) if refused else self._condition(arg)
             conds.append((_TRUE if value else _FALSE, False, *start))
             return error(problem) if problem else []
         if not conds:
@@ -318,7 +319,7 @@ class EntryBuilder:
         if state != _FALSE:  # \\elif after a branch that ran (or inside one that does not)
             conds[-1] = (_IGNORED, False, *start)
             return []
-        value, problem = self._condition(arg)
+        value, problem = (False, refused) if refused else self._condition(arg)
         conds[-1] = (_TRUE if value else _FALSE, False, *start)
         return error(problem) if problem else []
 
@@ -592,19 +593,34 @@ def read_command(text: str, context: ScriptContext | None = None) -> Iterator[En
     yield Entry(text if same else "\n".join(texts), "-c", entries[-1].line)
 
 
+def _psql_lines(stream: BinaryIO) -> Iterator[bytes]:
+    """The lines of a file or stdin, without their newline, with what psql reads of a line
+    holding a NUL byte: psql reads a line in pieces of at most 1023 bytes (fgets) and keeps
+    each piece up to its first NUL, so the bytes after a NUL in its piece are never read.
+    Here the NUL itself stays, so that the builder refuses the statement it is in: psql,
+    having lost the newline with them, would go on with the next line on the same line
+    (where a "--" before the NUL makes a comment of it: a WHERE clause gone)."""
+    for raw in stream:
+        if b"\x00" in raw:
+            raw = b"".join(piece[:piece.find(b"\x00") + 1] if b"\x00" in piece else piece
+                           for piece in (raw[i:i + 1023] for i in range(0, len(raw), 1023)))
+        yield raw[:-1] if raw.endswith(b"\n") else raw
+
+
 def read_stream(stream: BinaryIO, source: str, context: ScriptContext | None = None) -> Iterator[Entry | InputError]:
     """Entries of a byte stream, read line by line (stdin may be a live pipe).
 
-    A statement (or meta-command) with a line that is not UTF-8 or holds a NUL byte
-    becomes an InputError: refused whole, the entries around it unharmed.
+    A statement (or meta-command) with a line that is not UTF-8 becomes an InputError:
+    refused whole, the entries around it unharmed; so is one with a NUL byte, after which
+    its line is not read (see _psql_lines).
     """
     builder = EntryBuilder(source, context)
     first = True
-    for raw in stream:
+    for raw in _psql_lines(stream):
         if first:  # psql skips a UTF-8 byte-order mark at the start of a file or stdin
             raw, first = raw.removeprefix(b"\xef\xbb\xbf"), False
         # undecodable bytes become lone surrogates, which the builder refuses
-        yield from builder.feed(raw.decode("utf-8", "surrogateescape").rstrip("\n"))  # a CR stays (psql)
+        yield from builder.feed(raw.decode("utf-8", "surrogateescape"))  # a CR stays (psql)
     entries, error = builder.finish()
     yield from entries
     if error:

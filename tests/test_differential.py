@@ -104,9 +104,14 @@ REGRESSIONS: list[tuple[str, bytes, dict[str, bytes]]] = [
 ]
 
 
+# the README's deliberate difference: a backquoted command's output that is not UTF-8 is an
+# error of its meta-command (psql stores the bytes); qshell then runs less than psql, never more
+SUBSET_ONLY = {"backquote-with-invalid-utf8"}
+
+
 @pytest.mark.parametrize("name, script, files", REGRESSIONS, ids=[c[0] for c in REGRESSIONS])
 def test_found_cases_run_as_psql_runs_them(runner, name, script, files):
-    diffs = runner.compare(script, files)
+    diffs = runner.compare(script, files, subset=name in SUBSET_ONLY)
     assert not diffs, f"{name}: {script!r}\n" + "\n".join(d.describe() for d in diffs)
 
 

@@ -594,17 +594,23 @@ def read_command(text: str, context: ScriptContext | None = None) -> Iterator[En
 
 
 def _psql_lines(stream: BinaryIO) -> Iterator[bytes]:
-    """The lines of a file or stdin, without their newline, with what psql reads of a line
-    holding a NUL byte: psql reads a line in pieces of at most 1023 bytes (fgets) and keeps
-    each piece up to its first NUL, so the bytes after a NUL in its piece are never read.
-    Here the NUL itself stays, so that the builder refuses the statement it is in: psql,
-    having lost the newline with them, would go on with the next line on the same line
-    (where a "--" before the NUL makes a comment of it: a WHERE clause gone)."""
+    """The lines of a file or stdin as psql reads them (its gets_fromFile), without their
+    newline. psql reads a line in pieces of at most 1023 bytes (fgets) and keeps each piece
+    up to its first NUL byte: the bytes after a NUL in its piece are never read, and when
+    the newline was among them the next line goes on the same line (where a "--" before the
+    NUL makes a comment of it). Here the NUL itself stays where it was, so that the builder
+    refuses the statement or meta-command it ends up in."""
+    pending = b""
     for raw in stream:
         if b"\x00" in raw:
             raw = b"".join(piece[:piece.find(b"\x00") + 1] if b"\x00" in piece else piece
                            for piece in (raw[i:i + 1023] for i in range(0, len(raw), 1023)))
-        yield raw[:-1] if raw.endswith(b"\n") else raw
+        pending += raw
+        if pending.endswith(b"\n"):
+            yield pending[:-1]
+            pending = b""
+    if pending:
+        yield pending
 
 
 def read_stream(stream: BinaryIO, source: str, context: ScriptContext | None = None) -> Iterator[Entry | InputError]:

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import BinaryIO, Callable, Iterator
 
 from . import commands
-from .sqlsplit import Resume, skip_space, split, strip_comments_head
+from .sqlsplit import Resume, first_identifiers, skip_space, split, strip_comments_head
 from .variables import REFERENCE, MetaArgError, Variables, meta_args, parse_bool
 
 
@@ -138,56 +138,12 @@ def _one_command(text: str) -> tuple[str, str]:
     return text, ""
 
 
-_STDIN = re.compile("stdin", re.I)
-# a token of a COPY statement's head: a quoted identifier, a word, or one other character
-_COPY_TOKEN = re.compile(r'"(?:[^"]|"")*"|(?:[A-Za-z_]|[^\x00-\x7f])(?:[A-Za-z0-9_$]|[^\x00-\x7f])*|\S')
-
-_NAME_START = re.compile(r'["A-Za-z_]|[^\x00-\x7f]')
-
-
-def _tokens(sql: str) -> Iterator[str]:
-    """The tokens of ``sql`` up to the first quote of a string (comments skipped)."""
-    rest = sql
-    while True:
-        rest = strip_comments_head(rest)
-        m = _COPY_TOKEN.match(rest)
-        if m is None or m.group() in ("'", "$"):
-            return
-        yield m.group()
-        rest = rest[m.end():]
-
-
-def _copy_from_stdin(statement: str) -> bool:
-    """``statement`` is ``COPY [BINARY] name [(columns)] FROM STDIN …``, after which psql
-    reads the data from the script: told by its tokens, so that a ``FROM stdin`` in a
-    string, a comment or a ``COPY (query) TO`` is not taken for one."""
-    it = _tokens(statement)
-    word = next(it, "").upper()
-    if word != "COPY":
-        return False
-    name = next(it, "")
-    if name.upper() == "BINARY":
-        name = next(it, "")
-    if not _NAME_START.match(name):  # "(": COPY (query) TO …
-        return False
-    word = next(it, "")
-    while word == ".":  # schema.table, db.schema.table
-        next(it, "")
-        word = next(it, "")
-    if word == "(":  # the column list
-        for word in it:
-            if word == ")":
-                break
-        word = next(it, "")
-    return word.upper() == "FROM" and next(it, "").upper() == "STDIN"
 def _value_edges(value: str, text: str, at: int, end: int) -> list[int]:
-    """Where a variable's ``value``, put in place of ``text[at:end]``, begins or ends
-    next to a ``$`` that psql's lexer, which reads the value apart, would start a token
-    with (``:v$$`` with v=abc: a dollar quote, not the identifier ``abc$$``)."""
-    edges = [at] if value.startswith("$") else []
-    if text.startswith("$", end):
-        edges.append(at + len(value))
-    return edges
+    """Where a variable's ``value``, put in place of ``text[at:end]``, begins and ends:
+    psql's lexer reads the value apart, so no token spans its edges (``:v$$`` with v=abc
+    opens a dollar quote; a ``--`` in the value ends with it; ``e`` then ``'…'`` is no
+    E-string) — split's ``fresh`` positions."""
+    return [at, at + len(value)]
 
 
 # a statement and its ";" with no character the lexer acts on (see _take)
@@ -209,8 +165,8 @@ class EntryBuilder:
         self.context = context or ScriptContext()
         self._look = look_ahead  # only to see where entries end (the terminal's Enter): no variables, no \\if
         self._novars = 0  # no variable reference is looked for before this index of _buf
-        # \\if stack: (state, \\else seen, _buf length and parenthesis depth at the branch's start)
-        self._conds: list[tuple[str, bool, int, int]] = []
+        # \\if stack: (state, \\else seen, _buf length, the lexer's state at the branch's start)
+        self._conds: list[tuple[str, bool, int, Resume]] = []
         self._buf = ""  # the unfinished statement, never starting with whitespace or "--"
         self._resume: Resume | None = None  # the lexer's state at the end of _buf (append-only since)
         self._fresh: set[int] = set()  # where a variable's value begins or ends before a "$" (split's fresh)
@@ -221,6 +177,7 @@ class EntryBuilder:
         self._lineno = 0
         self._bad: tuple[str, int] | None = None  # the first bad line of the entry being read
         self._copy_data = 0  # data blocks to skip (after COPY … FROM STDIN): through "\\.", not SQL
+        self._copy_from = False  # the last statement with identifiers was a COPY … FROM STDIN (psql's view)
         self._after: tuple[str, tuple[str, int] | None] | None = None  # a meta-command _take stopped at
 
     @property
@@ -241,7 +198,7 @@ class EntryBuilder:
         a statement is run whole or not at all."""
         self._lineno += 1
         if self._copy_data:  # inline COPY data is never read as SQL (the COPY itself is refused)
-            if line.rstrip("\r") == "\\.":
+            if line in ("\\.", "\\.\r"):  # psql's end of data: exactly \\. and its line end
                 self._copy_data -= 1
             return
         ctx = self.context
@@ -346,6 +303,8 @@ class EntryBuilder:
         pending = self._prefix + self._buf.replace(_NOSEMI, ";")
         entry: Entry | InputError = Entry(text, self.source, self._lineno, pending=pending)
         if spec is not None and spec.ends_query:
+            if spec.name in ("g", "gx", "gset", "gexec") and not self._look:
+                self._copy_blocks(self._buf)
             if self._prefix and spec.name != "r":
                 entry = InputError(f"\\{name} cannot end an {self._prefix.strip()} statement (end it with ';')",
                                    self.source, self._lineno)
@@ -392,33 +351,33 @@ class EntryBuilder:
         def problems(found: list[str]) -> list[Entry | InputError]:
             return [InputError(message, self.source, self._lineno, failed=False) for message in found]
 
-        if mark:
-            return [self._refused(mark, "command")]
+        # a \\if / \\elif with bytes that are not UTF-8: an error and false, as psql takes a value
+        # that is not a boolean (never skipped: its branch must not run)
+        refused = self._refused(mark, "command").message if mark else ""
         arg = text.lstrip(_SP)[1 + len(name):]
         conds = self._conds
         if name == "if":
-            start = (len(self._buf), self._lexer_state().depth)
+            start = (len(self._buf), self._lexer_state())
             if not self._active():
                 conds.append((_IGNORED, False, *start))
                 return self._skipped_args(name, text)
-            value, found = self._condition(name, arg)
+            value, found = (False, [refused]) if refused else self._condition(name, arg)
             conds.append((_TRUE if value else _FALSE, False, *start))
             return problems(found)
         if not conds:
             return error(f"\\{name}: no matching \\if")
-        state, seen_else, mark_len, mark_depth = conds[-1]
+        state, seen_else, mark_len, mark_state = conds[-1]
         if name != "endif" and seen_else:
             return error(f"\\{name}: cannot occur after \\else")
-        if state != _TRUE:  # what the branch that did not run added goes
-            block = self._lexer_state().block
+        if state != _TRUE:  # what the branch that did not run added goes, and the lexer's count of it
             self._buf = self._buf[:mark_len]
-            self._resume = Resume(mark_len, mark_depth, block)
+            self._resume = Resume(mark_len, mark_state.depth, mark_state.block.copy())
             self._fresh = {p for p in self._fresh if p <= mark_len}
             self._ended = min(self._ended, mark_len)
             self._novars = min(self._novars, mark_len)
             if self._bad and _REPLACED not in self._buf:
                 self._bad = None
-        start = (len(self._buf), self._lexer_state().depth)
+        start = (len(self._buf), self._lexer_state())
         if name == "endif":
             conds.pop()
             return self._skipped_args(name, text, extra=True)
@@ -428,7 +387,7 @@ class EntryBuilder:
         if state != _FALSE:  # \\elif after a branch that ran (or inside one that does not)
             conds[-1] = (_IGNORED, False, *start)
             return self._skipped_args(name, text)
-        value, found = self._condition(name, arg)
+        value, found = (False, [refused]) if refused else self._condition(name, arg)
         conds[-1] = (_TRUE if value else _FALSE, False, *start)
         return problems(found)
 
@@ -493,7 +452,8 @@ class EntryBuilder:
         out: list[Entry | InputError] = []
         # (tried on a line that starts a statement only: on a long buffer it would scan it whole, per line)
         simple = _SIMPLE.fullmatch(self._buf) if new and not self._bad and self._active() else None
-        if simple is not None and simple.group(1).strip():
+        if simple is not None and simple.group(1).strip() and simple.group(1).lstrip(_SP)[:6].lower() != "create":
+            # (a CREATE may be a FUNCTION with BEGIN … END, which a ";" does not end)
             # the common line, a whole statement with nothing the lexer must look at (no
             # quote, comment, parenthesis, variable, backslash; one ";" at its end): as split
             # would end it, without the scan (50,000 \\add lines: a third faster)
@@ -532,17 +492,20 @@ class EntryBuilder:
                 m = REFERENCE.match(buf, at)
                 assert m is not None  # split stops only at one
                 value = ctx.variables.reference(m)
-                if value is None:  # an unknown variable stays as typed, as in psql
+                if value is None:  # an unknown variable stays as typed, as in psql (a token of its own)
                     self._novars = m.end()
+                    self._fresh.add(m.end())
                 else:
+                    if at == 0:  # psql drops whitespace and "--" comments before a statement, the value's too
+                        value = value[skip_space(value):]
                     self._buf = buf[:at] + value + buf[m.end():]
                     self._novars = at + len(value)  # the value is lexed, not interpolated again
                     self._fresh.update(_value_edges(value, buf, at, m.end()))
                 continue
-            if buf.startswith(("\\;", "\\:"), at):  # \\; : a ";" that does not end the statement
+            if buf.startswith(("\\;", "\\:"), at) and at + 1 not in self._fresh:  # \\; : a ";" that does not end the statement
                 semi = buf[at + 1] == ";"  # (\\: a ":" that starts no variable)
                 self._buf = buf[:at] + (_NOSEMI if semi else ":") + buf[at + 2:]
-                self._resume = Resume(at + 1, r.depth, r.block.after_backslash_semicolon() if semi else r.block)
+                self._resume = r.counted_anew(at + 1) if semi else Resume(at + 1, r.depth, r.block)
                 self._novars = max(self._novars, at + 1)
                 if self._fresh:
                     self._fresh = {p if p <= at else p - 1 for p in self._fresh}
@@ -581,6 +544,7 @@ class EntryBuilder:
             value = self.context.variables.reference(m)
             if value is None:
                 after = m.end()
+                fresh.append(m.end())
             else:
                 fresh.extend(_value_edges(value, text, at, m.end()))
                 text = text[:at] + value + text[m.end():]
@@ -598,11 +562,24 @@ class EntryBuilder:
             else:
                 text = (self._prefix + stmt.rstrip() + ";") if self._prefix else stmt + ";"
                 out.append(Entry(text.replace(_NOSEMI, ";"), self.source, self._lineno))  # psql names the line the statement ends on
-            if _STDIN.search(stmt):  # psql reads one data block per COPY … FROM STDIN of a \\; group
-                self._copy_data += sum(_copy_from_stdin(part) for part in stmt.split(_NOSEMI))
+            self._copy_blocks(stmt)
         self._prefix = ""
         self._start = self._lineno
         self._bad = mark  # what follows lies on this line
+
+    def _copy_blocks(self, sent: str) -> None:
+        """psql takes one data block from the script (through ``\\.``) per ``COPY … FROM
+        STDIN`` of a text it sends (a \\; group may hold several). As psql 18's lexer, a
+        statement without identifiers (``;`` alone, ``'x'``) is taken as the one before it
+        was: an empty statement after such a COPY takes a block too."""
+        for part in sent.split(_NOSEMI):
+            if not self._copy_from and "copy" not in part.lower():
+                continue  # (cheap: no COPY here, and none before it to take after)
+            ids = first_identifiers(part, 8, self.context.std_strings)
+            if ids:
+                self._copy_from = ids[0] == "copy" and any(
+                    a == "from" and b in ("stdin", "stdout") for a, b in zip(ids, ids[1:], strict=False))
+            self._copy_data += self._copy_from
 
     def reset(self) -> None:
         """Forget the unfinished statement (after \\e took it to the editor)."""
@@ -688,19 +665,40 @@ def read_command(text: str, context: ScriptContext | None = None) -> Iterator[En
     yield Entry(text if same else "\n".join(texts), "-c", entries[-1].line)
 
 
+def _psql_lines(stream: BinaryIO) -> Iterator[bytes]:
+    """The lines of a file or stdin as psql reads them (its gets_fromFile), without their
+    newline. psql reads a line in pieces of at most 1023 bytes (fgets) and keeps each piece
+    up to its first NUL byte: the bytes after a NUL in its piece are never read, and when
+    the newline was among them the next line goes on the same line (where a "--" before the
+    NUL makes a comment of it). Here the NUL itself stays where it was, so that the builder
+    refuses the statement or meta-command it ends up in."""
+    pending = b""
+    for raw in stream:
+        if b"\x00" in raw:
+            raw = b"".join(piece[:piece.find(b"\x00") + 1] if b"\x00" in piece else piece
+                           for piece in (raw[i:i + 1023] for i in range(0, len(raw), 1023)))
+        pending += raw
+        if pending.endswith(b"\n"):
+            yield pending[:-1]
+            pending = b""
+    if pending:
+        yield pending
+
+
 def read_stream(stream: BinaryIO, source: str, context: ScriptContext | None = None) -> Iterator[Entry | InputError]:
     """Entries of a byte stream, read line by line (stdin may be a live pipe).
 
-    A statement (or meta-command) with a line that is not UTF-8 or holds a NUL byte
-    becomes an InputError: refused whole, the entries around it unharmed.
+    A statement (or meta-command) with a line that is not UTF-8 becomes an InputError:
+    refused whole, the entries around it unharmed; so is one with a NUL byte, after which
+    its line is not read (see _psql_lines).
     """
     builder = EntryBuilder(source, context)
     first = True
-    for raw in stream:
+    for raw in _psql_lines(stream):
         if first:  # psql skips a UTF-8 byte-order mark at the start of a file or stdin
             raw, first = raw.removeprefix(b"\xef\xbb\xbf"), False
         # undecodable bytes become lone surrogates, which the builder refuses
-        yield from builder.feed(raw.decode("utf-8", "surrogateescape").rstrip("\n"))  # a CR stays (psql)
+        yield from builder.feed(raw.decode("utf-8", "surrogateescape"))  # a CR stays (psql)
     entries, error = builder.finish()
     yield from entries
     if error:

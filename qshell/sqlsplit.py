@@ -10,9 +10,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-_SPECIAL = re.compile(r"""[;'"$/\-()]""")
+# (a NUL: the reader's \\; in the statement, where psql's count of its first words starts anew)
+_SPECIAL = re.compile(r"""[;'"$/\-()\x00]""")
 # with psql's script language: a backslash starts a meta-command, ":" may be a variable
-_SPECIAL_META = re.compile(r"""[;'"$/\-()\\:]""")
+_SPECIAL_META = re.compile(r"""[;'"$/\-()\\:\x00]""")
 _REFERENCE = re.compile(r":(?:'NAME'|\"NAME\"|\{\?NAME\}|NAME)".replace("NAME", r"(?:[A-Za-z0-9_]|[^\x00-\x7f])+"))
 # psql's lexer takes any non-ASCII character in identifiers and dollar-quote tags (its
 # bytes \200-\377), beyond U+FFFF too; a negated class also compiles in 0.3 ms, not 3
@@ -44,6 +45,13 @@ class Resume:
     # left (never its start again: a function body of many lines is read once):
     # ("'", escapes, position) | ('"', 0, position) | ("$", tag, position) | ("/*", nesting, position)
     inside: "tuple[str, object, int] | None" = None
+
+    def counted_anew(self, at: int) -> "Resume":
+        """The state at ``at`` after psql's ``\\;``: the words counted from 0 again (psql
+        18's identifier_count), the marks and the BEGIN … END depth kept."""
+        block = self.block.copy()
+        block.count = 0
+        return Resume(at, self.depth, block)
 
     def shifted(self, base: int) -> "Resume":
         """The same state in the text with its first ``base`` characters cut off."""
@@ -99,8 +107,10 @@ def _quote_scan(text: str, j: int, escapes: bool) -> tuple[int, int]:
             j = k + 2
             continue
         if escapes:
-            cont = _CONTINUE.match(text, k + 1)
-            if cont is not None:  # 'a'<CR>'b': one string, still taking escapes
+            # 'a'<CR>'b': one string, still taking escapes; a quote last on its line may be
+            # continued by the next line's start (psql never sees the \n between lines)
+            cont = _CONTINUE.match(text, k + 2 if text.startswith("\n", k + 1) else k + 1)
+            if cont is not None:
                 j = cont.end()
                 continue
         return k + 1, 0
@@ -190,7 +200,10 @@ class _Block:
 
     def __init__(self) -> None:
         self.count = 0
-        self.marks = ""  # first letters of the statement's first identifiers, psql's way
+        # psql's identifiers[4]: at position k the first letter of the k-th identifier when it
+        # is CREATE, OR, REPLACE, FUNCTION or PROCEDURE; cleared when a statement starts, not by
+        # \\; (which counts from 0 again: later words write over the earlier marks)
+        self.marks = "\0\0\0\0"
         self.depth = 0
 
     def copy(self) -> "_Block":
@@ -198,18 +211,15 @@ class _Block:
         other.count, other.marks, other.depth = self.count, self.marks, self.depth
         return other
 
-    def after_backslash_semicolon(self) -> "_Block":
-        """The state after ``\\;``: psql counts the statement's first words anew (its
-        identifier_count), inside a BEGIN … END block still."""
-        other = _Block()
-        other.depth = self.depth
-        return other
+    def done(self) -> bool:
+        """No identifier matters any more: not a CREATE FUNCTION/PROCEDURE."""
+        return self.count >= 4 and not self.create
 
     def words(self, text: str, a: int, b: int, parens: int) -> None:
         """The identifiers of ``text[a:b]``, a stretch without quotes, comments or ``$``
         (an identifier that runs into a ``$`` at ``b`` is counted by the scanner, whole)."""
-        if self.count >= 4 and not self.create:
-            return  # not a CREATE FUNCTION/PROCEDURE: no block to follow (and no cost)
+        if parens or self.done():
+            return  # (no block to follow, and no cost)
         for m in _WORD.finditer(text, a, b):
             if m.group(1) is None:
                 continue  # a number, with any letters after it ("1end"): not an identifier
@@ -220,17 +230,18 @@ class _Block:
                     (text[e] == "'" and text[m.start()] in "eEbBxXnN") or (text[e] == "&" and text[m.start()] in "uU")):
                 continue  # E'…', B'…', X'…', N'…', U&'…' / U&"…": a string's prefix, not an identifier
             self.word(m.group(1).lower(), parens)
-            if self.count >= 4 and not self.create:
+            if self.done():
                 return
 
     def word(self, word: str, parens: int) -> None:
-        """One identifier (lower case), as psql's lexer counts it."""
-        if self.count >= 4 and not self.create:
+        """One identifier (lower case), as psql's lexer counts it: outside parentheses only."""
+        if parens or self.done():
             return
-        if self.count < 4:
-            self.marks += word[0] if word in _CREATE_WORDS else "\0"
+        if self.count < 4 and word in _CREATE_WORDS:
+            k = self.count
+            self.marks = self.marks[:k] + word[0] + self.marks[k + 1:]
         self.count += 1
-        if not self.create or parens:
+        if not self.create:
             return
         if word == "begin":
             self.depth += 1
@@ -238,6 +249,36 @@ class _Block:
             self.depth += 1
         elif word == "end" and self.depth > 0:
             self.depth -= 1
+
+
+class _Identifiers(_Block):
+    """Collects the first identifiers of a statement outside parentheses, as psql's lexer
+    counts them (for its COPY … FROM STDIN check)."""
+
+    __slots__ = ("found", "limit")
+
+    def __init__(self, limit: int) -> None:
+        super().__init__()
+        self.found: list[str] = []
+        self.limit = limit
+
+    def copy(self) -> "_Identifiers":
+        return self
+
+    def done(self) -> bool:
+        return len(self.found) >= self.limit
+
+    def word(self, word: str, parens: int) -> None:
+        if not parens and not self.done():
+            self.found.append(word)
+
+
+def first_identifiers(sql: str, limit: int, std_strings: bool = True) -> list[str]:
+    """The first ``limit`` identifiers of one statement ``sql`` outside parentheses, lower
+    case, as psql's lexer sees them (quoted names, strings, comments, numbers are not)."""
+    collect = _Identifiers(limit)
+    split(sql, resume=Resume(0, 0, collect), std_strings=std_strings)
+    return collect.found
 
 
 def split(text: str, keep_empty: bool = False, strip: bool = True, resume: Resume | None = None, *,
@@ -291,6 +332,8 @@ def split(text: str, keep_empty: bool = False, strip: bool = True, resume: Resum
         if end == -1:
             what = {"'": "quoted string", '"': "quoted identifier", "$": "dollar-quoted string"}.get(kind, "comment")
             return Split((), text, what, Resume(at, depth, block, (kind, data, go_on)), None)
+        if kind == "'" and data and end == n:  # (closed at the very end again: still continuable)
+            return Split((), text, None, Resume(end - 1, depth, block, (kind, data, end - 1)), None)
         i = floor = end
     special = _SPECIAL_META if (meta or variables) else _SPECIAL
     while True:
@@ -308,6 +351,10 @@ def split(text: str, keep_empty: bool = False, strip: bool = True, resume: Resum
                     statements.append(stmt)
                 start = i + 1
                 block = _Block()
+            i += 1
+        elif ch == "\x00":  # \\; (see the reader): the words counted from 0 again
+            block = block.copy()
+            block.count = 0
             i += 1
         elif ch == "(":
             depth += 1
@@ -331,17 +378,24 @@ def split(text: str, keep_empty: bool = False, strip: bool = True, resume: Resum
         elif ch == "'":
             # E'…' (and every '…' with standard_conforming_strings off) takes backslash
             # escapes; the letter must start a token of its own (not "_E'…'", "1E'…'")
-            before = text[i - 1] if i > floor else " "
-            if before in "eE":
-                escapes = i - 2 < floor or not _is_ident(text[i - 2])
-            elif before == "&" and i - 2 >= floor and text[i - 2] in "uU" and (
-                    i - 3 < floor or not _is_ident(text[i - 3])):
+            # (B'…', X'…' take none; a value's edge in between: no prefix, psql lexes it apart)
+            before = text[i - 1] if i > floor and i not in fresh else " "
+            starts = i - 1 in fresh or i - 2 < floor or not _is_ident(text[i - 2])  # the letter begins a token
+            if before in "eE" and starts:
+                escapes = True
+            elif before in "bBxX" and starts:
+                escapes = False
+            elif before == "&" and i - 2 >= floor and text[i - 2] in "uU" and i - 1 not in fresh and (
+                    i - 2 in fresh or i - 3 < floor or not _is_ident(text[i - 3])):
                 escapes = False  # U&'…': a backslash starts a Unicode escape, never escapes a quote
             else:
                 escapes = not std_strings
             end, go_on = _quote_scan(text, i + 1, escapes)
             if end == -1:
                 open_construct, inside = "quoted string", ("'", escapes, go_on)
+                break
+            if escapes and end == n:  # the next line may continue it (see _quote_scan): not in a quote,
+                at, inside = end - 1, ("'", escapes, end - 1)  # but scanned on from its closing quote
                 break
             i = end
         elif ch == '"':
@@ -379,12 +433,14 @@ def split(text: str, keep_empty: bool = False, strip: bool = True, resume: Resum
                 continue
             i = floor = i + 1  # a lone "$" ("$x" without a closing "$": the "$" alone)
         elif ch == "-":
-            if text.startswith("--", i):
+            if text.startswith("--", i) and i + 1 not in fresh:
                 i = _line_end(text, i, n)
+                if fresh:  # a "--" comment in a variable's value ends with the value
+                    i = min([i, *(p for p in fresh if p > m.start())])
             else:
                 i += 1
         elif ch == "/":
-            if text.startswith("/*", i):
+            if text.startswith("/*", i) and i + 1 not in fresh:
                 j, nest, go_on = _comment_scan(text, 1, i + 2)
                 if j == -1:
                     open_construct, inside = "comment", ("/*", nest, go_on)

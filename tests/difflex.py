@@ -61,6 +61,7 @@ import subprocess  # noqa: E402
 import sys  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
+from collections import Counter  # noqa: E402
 from dataclasses import dataclass, field  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Callable, Iterable  # noqa: E402
@@ -566,8 +567,7 @@ class Gen:
             f"SELECT 1{b}; {M};",
             f"{M}; {b}",
             f"SELECT '{b}\n{M};\n'; {M2};",
-            f"\\echo `printf '\\377'`\n{M};",
-            f"\\set v `printf 'a\\377'`\nINSERT INTO m SELECT {k} WHERE :{{?v}};",
+            # (backquoted output that is not UTF-8: a deliberate difference, a fixed case in the test)
             f"{M} \\; SELECT '{b}';",
             f"SELECT 1 \\echo {b}\n; {M};",
         )
@@ -877,21 +877,38 @@ class Runner:
 
     # -- a script
     def compare(self, data: bytes, files: dict[str, bytes] | None = None, forms: Iterable[str] = ("file", "stdin"),
-                first_only: bool = False) -> list[Difference]:
+                first_only: bool = False, subset: bool = False) -> list[Difference]:
         """Run ``data`` (and the files it includes) through psql and qshell in each form."""
         for name, content in (files or {}).items():
             (self.dir / name).write_bytes(content)
         diffs: list[Difference] = []
+        bad = subset or any(raw_bytes(x) for x in (data, *(files or {}).values()))
         for form in forms:
             p = self.psql(data, form)
             q = self.qshell(data, form)
-            diffs.extend(judge(form, p, q, self.strict))
+            diffs.extend(judge(form, p, q, self.strict, bad))
             if diffs and first_only:
                 break
         return diffs
 
 
-def judge(form: str, p: Outcome, q: Outcome, strict: bool = False) -> list[Difference]:
+def raw_bytes(data: bytes) -> bool:
+    """``data`` holds a NUL byte or bytes that are not UTF-8 (see judge)."""
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return True
+    return b"\x00" in data
+
+
+def judge(form: str, p: Outcome, q: Outcome, strict: bool = False, bad: bool = False) -> list[Difference]:
+    """The differences of qshell's outcome from psql's. With ``bad`` (the script holds a
+    NUL or bytes that are not UTF-8), the README's deliberate difference: qshell refuses
+    the statements and meta-commands holding them (psql passes the bytes on, or cuts a
+    line at a NUL and joins the next to it), so it may run less than psql, never more:
+    its markers must be a part of psql's."""
+    if bad and not Counter(q.markers) - Counter(p.markers):
+        return []
     out = []
     if p.markers != q.markers:
         out.append(Difference(form, "markers", p, q))

@@ -11,7 +11,6 @@ differences the harness found, shrunk: each a regression test of its own.
 from __future__ import annotations
 
 import os
-import random
 import time
 
 import pytest
@@ -121,14 +120,21 @@ REGRESSIONS += [
 ]
 
 
+# the README's deliberate difference: a backquoted command's output that is not UTF-8 is an
+# error of its meta-command (psql stores the bytes); qshell then runs less than psql, never more
+SUBSET_ONLY = {"backquote-with-invalid-utf8"}
+
+
 @pytest.mark.parametrize("name, script, files", REGRESSIONS, ids=[c[0] for c in REGRESSIONS])
 def test_found_cases_run_as_psql_runs_them(runner, name, script, files):
-    diffs = runner.compare(script, files)
+    diffs = runner.compare(script, files, subset=name in SUBSET_ONLY)
     assert not diffs, f"{name}: {script!r}\n" + "\n".join(d.describe() for d in diffs)
 
 
 COUNT = int(os.environ.get("QSHELL_DIFF_COUNT", "300"))
-SEED = int(os.environ["QSHELL_DIFF_SEED"]) if os.environ.get("QSHELL_DIFF_SEED") else random.SystemRandom().randrange(2**32)
+# a fixed seed: the same 300 scripts every run, so that a failure is this change's (the
+# thousands of `python -m tests.difflex` take a random one, to find what is new)
+SEED = int(os.environ.get("QSHELL_DIFF_SEED") or "20261206")
 MAX_REPORTED = 3  # differing scripts described in a failure (the first one shrunk)
 
 

@@ -20,7 +20,9 @@ ROWS = [(1, "orig"), (2, "orig"), (3, "orig")]
 # (bad line, what the error says about it): the byte is 19th / 16th of its line
 BAD_LINES = {
     "latin1": (b"WHERE a = 1 -- caf\xe9 note", "invalid UTF-8 at byte 19"),
-    "nul": (b"WHERE a = 1 -- \x00 note", "NUL byte at byte 16"),
+    # (psql reads no further than a NUL in its line, and goes on with the next line on the same
+    # line: here the ";" of line 4 — qshell refuses the statement that NUL line ends up in)
+    "nul": (b"WHERE a = 1 \x00 note", "NUL byte at byte 13"),
 }
 STATEMENTS = {
     "delete": b"DELETE FROM {t}\n{bad}\n;",
@@ -130,11 +132,12 @@ def test_add_with_a_bad_line_stages_nothing(qshell, dsn, table):
 
 
 def test_bad_meta_command_line_is_refused(qshell):
-    r = qshell(b"SELECT 'before' AS b;\n\\echo caf\xe9\n\\echo ok\x00\nSELECT 'after' AS c;\n")
+    # the line after a NUL goes on the NUL's line, as psql reads it: refused with it
+    r = qshell(b"SELECT 'before' AS b;\n\\echo caf\xe9\n\\echo ok\x00 lost\nSELECT 'joined' AS c;\nSELECT 'after' AS d;\n")
     assert r.code == 1
     assert r.err.splitlines() == ["qshell:<stdin>:2: invalid UTF-8 at byte 10 of line 2; command not run",
                                   "qshell:<stdin>:3: NUL byte at byte 9 of line 3; command not run"]
-    assert "caf" not in r.out and "ok" not in r.out
+    assert "caf" not in r.out and "ok" not in r.out and "joined" not in r.out and "lost" not in r.out
     assert "before" in r.out and "after" in r.out
 
 
@@ -156,7 +159,7 @@ def test_addfile_refuses_a_file_with_a_nul(qshell, dsn, table, tmp_path):
     r = qshell(f"\\addfile {f}\n\\list\n\\go\n")
     assert r.code == 1
     assert "(nothing staged)" in r.out
-    assert f"qshell:<stdin>:1: {f}: NUL byte at byte 16 of line 3; nothing staged" in r.err
+    assert f"qshell:<stdin>:1: {f}: NUL byte at byte 13 of line 3; nothing staged" in r.err
     assert rows(dsn, table) == ROWS
 
 

@@ -580,10 +580,10 @@ class Shell(RunCommands, SetCommands, DescribeCommands, ReportCommands, LoadComm
         except MetaArgError as exc:  # a backquoted command that failed
             raise UsageError(f"\\{cmd.name}: {exc}") from None
         typed = commands.meta_name(self.entry.text) if self.entry is not None else cmd.name  # \\include as typed
-        if got.problem:
-            self.complain(f"\\{typed}: {got.problem}")
         for word in got.extra:
             self._where_notice(f'\\{typed}: extra argument "{visible(word)}" ignored')
+        if got.problem:  # (after the words before it, as psql reads them one by one)
+            self.complain(f"\\{typed}: {got.problem}")
         return got.words
 
     def do_g(self, cmd: Command, expanded: str | None = None) -> None:
@@ -837,10 +837,18 @@ class Shell(RunCommands, SetCommands, DescribeCommands, ReportCommands, LoadComm
                             expanded=self.settings.expanded, width=self.width())
 
     def _toggle(self, name: str, arg: str, on: str, off: str) -> None:
-        value = arg or (off if show(getattr(self.settings, name), name) == on else on)
-        self.settings = assign(self.settings, name, value, f"\\{'x' if name == 'expanded' else name}")
-        label = {"expanded": "Expanded display", "pager": "Pager", "timing": "Timing"}[name]
-        self.say(f"{label} is {show(getattr(self.settings, name), name)}.")
+        """Set ``name`` to ``arg``, or toggle it (as psql, \\x from auto goes off); say it is
+        so. A value it cannot take is an error, and (as psql's \\timing) its state is said."""
+        value = arg or (on if show(getattr(self.settings, name), name) == off else off)
+        done = False
+        try:
+            self.settings = assign(self.settings, name, value, f"\\{'x' if name == 'expanded' else name}")
+            done = True
+        finally:
+            label = {"expanded": "Expanded display", "pager": "Pager", "timing": "Timing"}[name]
+            state = show(getattr(self.settings, name), name)
+            if done or name != "expanded":  # (psql's \\x says nothing after a bad value)
+                self.say(f"{label} is {'used automatically' if state == 'auto' else state}.")
 
     def do_x(self, cmd: Command) -> None:
         words = self._args(cmd, take=1, semicolon=True)  # psql: "\x ;" toggles

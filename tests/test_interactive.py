@@ -164,7 +164,7 @@ def test_expanded_display(dsn, hist):
     child.expect(r"first_c\s+\| 1")
     child.expect(r"second_c\s+\| two")
     child.sendline("\\x auto")
-    child.expect("Expanded display is auto")
+    child.expect("Expanded display is used automatically")
     child.sendline("SELECT 1 AS narrow;")
     child.expect(r" narrow \r\n-+\r\n")
     child.sendline("SELECT repeat('w', 75) AS a, repeat('v', 75) AS b, 3 AS c;")

@@ -106,13 +106,14 @@ def _quote_scan(text: str, j: int, escapes: bool) -> tuple[int, int]:
         if k + 1 < n and text[k + 1] == "'":
             j = k + 2
             continue
-        if escapes:
-            # 'a'<CR>'b': one string, still taking escapes; a quote last on its line may be
-            # continued by the next line's start (psql never sees the \n between lines)
-            cont = _CONTINUE.match(text, k + 2 if text.startswith("\n", k + 1) else k + 1)
-            if cont is not None:
-                j = cont.end()
-                continue
+        # 'a'<CR>'b': one string, in the first one's mode (escapes or not, whatever the
+        # second one's own prefix or standard_conforming_strings would make it); a quote last
+        # on its line may be continued by the next line's start (psql never sees the \n
+        # between lines)
+        cont = _CONTINUE.match(text, k + 2 if text.startswith("\n", k + 1) else k + 1)
+        if cont is not None:
+            j = cont.end()
+            continue
         return k + 1, 0
 
 
@@ -332,7 +333,7 @@ def split(text: str, keep_empty: bool = False, strip: bool = True, resume: Resum
         if end == -1:
             what = {"'": "quoted string", '"': "quoted identifier", "$": "dollar-quoted string"}.get(kind, "comment")
             return Split((), text, what, Resume(at, depth, block, (kind, data, go_on)), None)
-        if kind == "'" and data and end == n:  # (closed at the very end again: still continuable)
+        if kind == "'" and end == n:  # (closed at the very end again: still continuable)
             return Split((), text, None, Resume(end - 1, depth, block, (kind, data, end - 1)), None)
         i = floor = end
     special = _SPECIAL_META if (meta or variables) else _SPECIAL
@@ -394,7 +395,7 @@ def split(text: str, keep_empty: bool = False, strip: bool = True, resume: Resum
             if end == -1:
                 open_construct, inside = "quoted string", ("'", escapes, go_on)
                 break
-            if escapes and end == n:  # the next line may continue it (see _quote_scan): not in a quote,
+            if end == n:  # the next line may continue it (see _quote_scan): not in a quote,
                 at, inside = end - 1, ("'", escapes, end - 1)  # but scanned on from its closing quote
                 break
             i = end

@@ -91,6 +91,8 @@ REGRESSIONS: list[tuple[str, bytes, dict[str, bytes]]] = [
     ("value-slash-then-star-is-no-comment", b"\\set \xc3\xa9 '*'\n/:\xc3\xa9;INSERT INTO m VALUES(4);", {}),
     ("value-backslash-twice", b"\\set _x '\\\\'\n:_x:_x;INSERT INTO m VALUES(6);", {}),
     ("identifier-e-quote-with-std-off", b"SET standard_conforming_strings=off;\n_E'\\'''!';INSERT INTO m VALUES(2);", {}),
+    ("continued-string-keeps-the-first-ones-mode", b"SET standard_conforming_strings=off;\nU&'a'\r'/*\\'';"
+                                                  b"INSERT INTO m VALUES(36);", {}),
     ("e-string-continued-on-a-line-starting-with-cr", b"E'a'\n\r'\\';INSERT INTO m VALUES(8);", {}),
     ("gx-file-argument", b"INSERT INTO m VALUES(16)\\gx\r;'", {}),
     ("include-has-its-own-previous-buffer", b"INSERT INTO m VALUES(31);\\i inc1.sql", {"inc1.sql": b"\\g\rINSERT INTO m VALUES (33);\r/* c"}),

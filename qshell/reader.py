@@ -59,6 +59,7 @@ class InputError:
     line: int
     failed: bool = True
     warning: bool = False  # only a warning (psql's "extra argument … ignored"): no error at all
+    statement: bool = False  # a statement refused (psql would have sent it: it is \g's previous query)
 
 
 def _blank(text: str) -> bool:
@@ -258,7 +259,8 @@ class EntryBuilder:
         while True:  # (a loop: a line may chain thousands of commands)
             first, rest = _one_command(text)
             failed = False
-            for entry in self._command(first, mark, indent):
+            # (a bad byte later on the line is the later command's, or the SQL's after it)
+            for entry in self._command(first, mark if mark and _REPLACED in first else None, indent):
                 if isinstance(entry, Entry):
                     self.context.command_failed = False
                     yield entry  # the shell runs it, and says whether it failed, before this goes on
@@ -416,7 +418,7 @@ class EntryBuilder:
         return parsed, found
 
     def _refused(self, mark: tuple[str, int], what: str) -> InputError:
-        return InputError(f"{mark[0]}; {what} not run", self.source, mark[1])
+        return InputError(f"{mark[0]}; {what} not run", self.source, mark[1], statement=what == "statement")
 
     # -- SQL --------------------------------------------------------------------------------
     def _take(self, text: str, mark: tuple[str, int] | None = None, join: str = "\n") -> list[Entry | InputError]:
@@ -572,9 +574,12 @@ class EntryBuilder:
         STDIN`` of a text it sends (a \\; group may hold several). As psql 18's lexer, a
         statement without identifiers (``;`` alone, ``'x'``) is taken as the one before it
         was: an empty statement after such a COPY takes a block too."""
-        for part in sent.split(_NOSEMI):
-            if not self._copy_from and "copy" not in part.lower():
-                continue  # (cheap: no COPY here, and none before it to take after)
+        if not self._copy_from and "copy" not in sent.lower():
+            return  # (cheap: no COPY here, and none before it to take after)
+        # the statements the server will see: at each \\; outside parentheses (psql 18 looks
+        # at what it sends this way: SELECT(\\;)COPY … is one statement, not a COPY)
+        cut = split(sent.replace(_NOSEMI, ";"), keep_empty=True, strip=False, std_strings=self.context.std_strings)
+        for part in (*cut.statements, cut.rest):
             ids = first_identifiers(part, 8, self.context.std_strings)
             if ids:
                 self._copy_from = ids[0] == "copy" and any(

@@ -127,6 +127,7 @@ class Shell(RunCommands, SetCommands, DescribeCommands, ReportCommands, LoadComm
         if not interactive:
             self.context.echo = self.write  # ECHO all (psql -a): the lines read
         self.last_query = ""  # the last statement sent (what \\g sends again, psql's previous buffer): one per input
+        self._last_refused = ""  # why the last statement was refused, when it was (\\g then refuses it again)
         self._input = ""  # the top-level input being read (each has its own previous buffer, as psql's MainLoop)
         for name, value in PSQL_DEFAULTS.items():
             if self.variables.get(name) is None:
@@ -302,7 +303,7 @@ class Shell(RunCommands, SetCommands, DescribeCommands, ReportCommands, LoadComm
     def handle(self, entry: Entry | InputError) -> None:
         self._where = (entry.source, entry.line)
         if not self._depth and entry.source != self._input:  # a new input (-f, -c, stdin): as psql's
-            self._input, self.last_query = entry.source, ""  # MainLoop of each, no previous query
+            self._input, self.last_query, self._last_refused = entry.source, "", ""  # MainLoop of each, no previous query
         lines, at = self._line_stop, (entry.source, entry.line)
         del lines[self._depth + 1:]  # (what an \\i that ended read)
         if len(lines) <= self._depth:
@@ -310,6 +311,8 @@ class Shell(RunCommands, SetCommands, DescribeCommands, ReportCommands, LoadComm
         if lines[self._depth][0] != at:  # the first entry of its line: ON_ERROR_STOP as the line begins
             lines[self._depth] = (at, self.settings.on_error_stop)
         if isinstance(entry, InputError):
+            if entry.statement:  # psql sent it (the server refused it): \g's previous query now
+                self.last_query, self._last_refused = "", entry.message
             if entry.warning:
                 self._where_notice(entry.message)
             else:
@@ -470,7 +473,7 @@ class Shell(RunCommands, SetCommands, DescribeCommands, ReportCommands, LoadComm
         result (None when nothing was sent). A failure is reported here (``fail``)."""
         self._sent = True
         if remember:  # (not what \\gexec runs: \\g then sends the \\gexec query again, as psql)
-            self.last_query = sql  # (a lone ";" too: psql's previous buffer, \\g sends nothing then)
+            self.last_query, self._last_refused = sql, ""  # (a lone ";" too: psql's previous buffer, \\g sends nothing then)
         if self._empty(sql):
             problem = self.session.user.send_empty(sql)  # a lone ";", only comments: sent, as psql
             if problem:
@@ -563,6 +566,8 @@ class Shell(RunCommands, SetCommands, DescribeCommands, ReportCommands, LoadComm
     def _buffer(self) -> str:
         """What \\g sends: the statement being typed, else the last one sent ('' if none)."""
         pending = self.entry.pending if self.entry is not None else ""
+        if not pending.strip() and self._last_refused:
+            raise UsageError(self._last_refused)
         return pending if pending.strip() else self.last_query
 
     def _words(self, cmd: Command) -> list[str]:
@@ -816,9 +821,9 @@ class Shell(RunCommands, SetCommands, DescribeCommands, ReportCommands, LoadComm
             entries = read_file(name, self.context)
         except OSError as exc:
             raise UsageError(f"{name}: {exc.strerror or exc}") from None
-        saved = self._where, self.last_query
+        saved = self._where, self.last_query, self._last_refused
         self._depth += 1
-        self.last_query = ""
+        self.last_query, self._last_refused = "", ""
         try:
             self.feed(entries)
         except _Quit:
@@ -827,7 +832,7 @@ class Shell(RunCommands, SetCommands, DescribeCommands, ReportCommands, LoadComm
             raise _Failed() from None
         finally:
             self._depth -= 1
-            self._where, self.last_query = saved
+            self._where, self.last_query, self._last_refused = saved
 
     def width(self) -> int:
         return shutil.get_terminal_size((100, 24)).columns

@@ -417,6 +417,8 @@ def split(text: str, keep_empty: bool = False, strip: bool = True, resume: Resum
             if ident:  # (a value's identifier, a "$" after it starting anew)
                 block.word(text[j:i].lower(), depth)
             tag = _DOLLAR_TAG.match(text, i)
+            if tag is not None and fresh and any(i < p < tag.end() for p in fresh):
+                tag = None  # ($a from a value, $ after it: psql lexes the value apart, no tag spans its edge)
             if tag is not None:
                 end = text.find(tag.group(0), tag.end())
                 if end == -1:

@@ -91,6 +91,11 @@ REGRESSIONS: list[tuple[str, bytes, dict[str, bytes]]] = [
     ("value-slash-then-star-is-no-comment", b"\\set \xc3\xa9 '*'\n/:\xc3\xa9;INSERT INTO m VALUES(4);", {}),
     ("value-backslash-twice", b"\\set _x '\\\\'\n:_x:_x;INSERT INTO m VALUES(6);", {}),
     ("identifier-e-quote-with-std-off", b"SET standard_conforming_strings=off;\n_E'\\'''!';INSERT INTO m VALUES(2);", {}),
+    ("refused-statement-is-the-previous-query", b"INSERT INTO m VALUES(1);\xff\\:x;\\g", {}),
+    ("bad-bytes-in-sql-after-a-command", b"INSERT INTO m VALUES(4)\\echo\\;'\xc0\xaf';", {}),
+    ("if-with-bad-bytes-after-a-command", b"INSERT INTO m VALUES(33)\\;\\echo\\if  \xed\xa0\x80", {}),
+    ("dollar-tag-never-spans-a-value-edge", b"\\set \xc3\xa9 '$a'\n:\xc3\xa9$$$$;INSERT INTO m VALUES(52);", {}),
+    ("copy-in-parentheses-after-backslash-semicolon", b"SELECT(\\;)COPY FROM STDIN;\nINSERT INTO m VALUES(5);", {}),
     ("continued-string-keeps-the-first-ones-mode", b"SET standard_conforming_strings=off;\nU&'a'\r'/*\\'';"
                                                   b"INSERT INTO m VALUES(36);", {}),
     ("e-string-continued-on-a-line-starting-with-cr", b"E'a'\n\r'\\';INSERT INTO m VALUES(8);", {}),

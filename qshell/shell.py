@@ -46,6 +46,10 @@ class _Abandon(Exception):
     """The session was lost at the prompt inside files read by \\i: back to the prompt."""
 
 
+class _Unopened(UsageError):
+    """\\g's output file or command could not be opened: its query is not sent."""
+
+
 class _Quit(_Stop):
     """\\q: ends qshell, or, in a file read by \\i, that file only (as psql)."""
 
@@ -616,6 +620,8 @@ class Shell(RunCommands, SetCommands, DescribeCommands, ReportCommands, LoadComm
         try:
             with self._output_to(target, cmd.name):
                 self._run_sql(sql)
+        except _Unopened as exc:  # as psql: the query is not sent, and that is its failure, not \g's
+            self.fail(str(exc))  # (the rest of the line goes on; ON_ERROR_STOP stops)
         finally:
             self.settings = saved
 
@@ -649,7 +655,7 @@ class Shell(RunCommands, SetCommands, DescribeCommands, ReportCommands, LoadComm
             else:
                 stream = open(Path(target).expanduser(), "w", encoding="utf-8")  # noqa: SIM115 - closed below
         except OSError as exc:
-            raise UsageError(f"\\{name}: {target}: {exc.strerror or exc}") from None
+            raise _Unopened(f"\\{name}: {target}: {exc.strerror or exc}") from None
         if self._page:
             self._flush_page()
         saved = self.out, self._page

@@ -43,7 +43,7 @@ class Resume:
     block: "_Block"  # CREATE FUNCTION … BEGIN ATOMIC state
     # the unterminated construct at ``at``, and how to go on scanning it from where it was
     # left (never its start again: a function body of many lines is read once):
-    # ("'", escapes, position) | ('"', 0, position) | ("$", tag, position) | ("/*", nesting, position)
+    # ("'", kind, position) | ('"', 0, position) | ("$", tag, position) | ("/*", nesting, position)
     inside: "tuple[str, object, int] | None" = None
 
     def counted_anew(self, at: int) -> "Resume":
@@ -90,10 +90,15 @@ def _comment_end(text: str, i: int) -> int:
     return _comment_scan(text, 1, i + 2)[0]
 
 
-def _quote_scan(text: str, j: int, escapes: bool) -> tuple[int, int]:
-    """Scan a '…' string from ``j`` (inside it): (the index just past its closing quote
-    or -1, and when -1 where to go on when text is appended)."""
+_PLAIN, _ESCAPES, _BITS = 0, 1, 2  # a '…' string's kind: '…', E'…' (backslash escapes), B'…'/X'…'
+
+
+def _quote_scan(text: str, j: int, mode: int) -> tuple[int, int]:
+    """Scan a '…' string of kind ``mode`` from ``j`` (inside it): (the index just past its
+    closing quote or -1, and when -1 where to go on when text is appended). In B'…' and
+    X'…' a doubled quote is no quote: the string ends there and another begins (psql)."""
     n = len(text)
+    escapes = mode == _ESCAPES
     while True:
         k = text.find("'", j)
         if escapes:
@@ -103,7 +108,7 @@ def _quote_scan(text: str, j: int, escapes: bool) -> tuple[int, int]:
                 continue
         if k == -1:
             return -1, max(j, n) if escapes else n
-        if k + 1 < n and text[k + 1] == "'":
+        if k + 1 < n and text[k + 1] == "'" and mode != _BITS:
             j = k + 2
             continue
         # 'a'<CR>'b': one string, in the first one's mode (escapes or not, whatever the
@@ -317,7 +322,8 @@ def split(text: str, keep_empty: bool = False, strip: bool = True, resume: Resum
     if resume is not None and resume.inside is not None:  # go on in the construct left open
         kind, data, go_on = resume.inside
         if kind == "'":
-            end, go_on = _quote_scan(text, go_on, bool(data))
+            assert isinstance(data, int)
+            end, go_on = _quote_scan(text, go_on, data)
         elif kind == '"':
             end, go_on = _ident_scan(text, go_on)
         elif kind == "$":
@@ -383,20 +389,20 @@ def split(text: str, keep_empty: bool = False, strip: bool = True, resume: Resum
             before = text[i - 1] if i > floor and i not in fresh else " "
             starts = i - 1 in fresh or i - 2 < floor or not _is_ident(text[i - 2])  # the letter begins a token
             if before in "eE" and starts:
-                escapes = True
+                mode = _ESCAPES
             elif before in "bBxX" and starts:
-                escapes = False
+                mode = _BITS
             elif before == "&" and i - 2 >= floor and text[i - 2] in "uU" and i - 1 not in fresh and (
                     i - 2 in fresh or i - 3 < floor or not _is_ident(text[i - 3])):
-                escapes = False  # U&'…': a backslash starts a Unicode escape, never escapes a quote
+                mode = _PLAIN  # U&'…': a backslash starts a Unicode escape, never escapes a quote
             else:
-                escapes = not std_strings
-            end, go_on = _quote_scan(text, i + 1, escapes)
+                mode = _PLAIN if std_strings else _ESCAPES
+            end, go_on = _quote_scan(text, i + 1, mode)
             if end == -1:
-                open_construct, inside = "quoted string", ("'", escapes, go_on)
+                open_construct, inside = "quoted string", ("'", mode, go_on)
                 break
             if end == n:  # the next line may continue it (see _quote_scan): not in a quote,
-                at, inside = end - 1, ("'", escapes, end - 1)  # but scanned on from its closing quote
+                at, inside = end - 1, ("'", mode, end - 1)  # but scanned on from its closing quote
                 break
             i = end
         elif ch == '"':

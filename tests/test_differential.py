@@ -96,6 +96,10 @@ REGRESSIONS: list[tuple[str, bytes, dict[str, bytes]]] = [
     ("if-with-bad-bytes-after-a-command", b"INSERT INTO m VALUES(33)\\;\\echo\\if  \xed\xa0\x80", {}),
     ("dollar-tag-never-spans-a-value-edge", b"\\set \xc3\xa9 '$a'\n:\xc3\xa9$$$$;INSERT INTO m VALUES(52);", {}),
     ("copy-in-parentheses-after-backslash-semicolon", b"SELECT(\\;)COPY FROM STDIN;\nINSERT INTO m VALUES(5);", {}),
+    ("g-file-that-cannot-open-fails-its-query-not-the-line", b"(2)\\gx\r1/0\\;INSERT INTO m VALUES(15);", {}),
+    ("bit-string-takes-no-doubled-quote", b"SET standard_conforming_strings=off;\n\\i 'inc1.sql'",
+     {"inc1.sql": b"INSERT INTO m VALUES (12);\nSELECT B'\n\\echo in\n''''\n\\echo in\n\\'' AS a;"
+                  b" INSERT INTO m VALUES (17);\nSELECT 'x"}),
     ("continued-string-keeps-the-first-ones-mode", b"SET standard_conforming_strings=off;\nU&'a'\r'/*\\'';"
                                                   b"INSERT INTO m VALUES(36);", {}),
     ("e-string-continued-on-a-line-starting-with-cr", b"E'a'\n\r'\\';INSERT INTO m VALUES(8);", {}),

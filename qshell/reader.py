@@ -508,7 +508,8 @@ class EntryBuilder:
                 semi = buf[at + 1] == ";"  # (\\: a ":" that starts no variable)
                 self._buf = buf[:at] + (_NOSEMI if semi else ":") + buf[at + 2:]
                 self._resume = r.counted_anew(at + 1) if semi else Resume(at + 1, r.depth, r.block)
-                self._novars = max(self._novars, at + 1)
+                # (two characters became one: what lay after them moved back by one)
+                self._novars = self._novars - 1 if self._novars >= at + 2 else max(self._novars, at + 1)
                 if self._fresh:
                     self._fresh = {p if p <= at else p - 1 for p in self._fresh}
                 continue

@@ -100,6 +100,7 @@ REGRESSIONS: list[tuple[str, bytes, dict[str, bytes]]] = [
     ("bit-string-takes-no-doubled-quote", b"SET standard_conforming_strings=off;\n\\i 'inc1.sql'",
      {"inc1.sql": b"INSERT INTO m VALUES (12);\nSELECT B'\n\\echo in\n''''\n\\echo in\n\\'' AS a;"
                   b" INSERT INTO m VALUES (17);\nSELECT 'x"}),
+    ("backslash-semicolon-from-a-value-twice", b"\\set v '\\\\;'\n:v:v;", {}),
     ("continued-string-keeps-the-first-ones-mode", b"SET standard_conforming_strings=off;\nU&'a'\r'/*\\'';"
                                                   b"INSERT INTO m VALUES(36);", {}),
     ("e-string-continued-on-a-line-starting-with-cr", b"E'a'\n\r'\\';INSERT INTO m VALUES(8);", {}),

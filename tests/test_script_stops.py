@@ -146,6 +146,11 @@ def test_a_session_lost_while_idle_ends_a_script_as_psql(dsn, tmp_path):
                             " AND state = 'idle'"):
             assert time.monotonic() < deadline, "the first statement never finished"
             time.sleep(0.05)
+        # pg_terminate_backend only signals: wait until the backend is gone (its FATAL sent),
+        # so that the next statement finds the session lost while idle on a loaded machine too
+        while _sql(dsn, f"SELECT 1 FROM pg_stat_activity WHERE application_name = '{app}'"):
+            assert time.monotonic() < deadline, "the terminated backend never went away"
+            time.sleep(0.05)
         time.sleep(0.2)
         out, err = proc.communicate(f"DELETE FROM {TABLE} WHERE id = 1;\nSELECT 'third' AS s;\n".encode(), timeout=60)
         results[who] = (proc.returncode, out.decode(), err.decode(), _ids(dsn))

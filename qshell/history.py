@@ -30,7 +30,10 @@ BUSY_MS = 10000  # how long a write waits for another qshell's transaction
 
 # the fields \history, \compare and the measured-time memory use, and the type each must have
 # when present (a record missing one is shown with a blank or zero)
-_NUMBER = ("started_at", "wall_ms", "sum_ms", "speedup", "bound_ms", "efficiency")
+_NUMBER = ("started_at", "wall_ms", "sum_ms", "overlap", "speedup", "bound_ms", "efficiency")
+# a run's sum ÷ wall was called "speedup" in records written before it became "overlap"
+# ("speedup" now means only a sweep's time at N=1 ÷ time at N): read under its new name
+_RENAMED = (("speedup", "overlap"),)
 _INT = ("n", "queries", "ok", "failed")
 _TEXT = ("run_id", "fingerprint", "label", "mode", "order", "target")
 LAST_EPOCH = 253402300799  # 9999-12-31T23:59:59Z
@@ -153,6 +156,14 @@ def _typed(rec: dict, numbers: tuple[str, ...], ints: tuple[str, ...], texts: tu
             and all(isinstance(rec[k], str) for k in texts if k in rec))
 
 
+def renamed(rec: dict) -> dict:
+    """``rec`` (a run record) with the fields of older qshells under their present names."""
+    for old, new in _RENAMED:
+        if old in rec and new not in rec:
+            rec[new] = rec.pop(old)
+    return rec
+
+
 def valid_run(rec: object) -> bool:
     """A run record whose fields have the types the commands rely on (history/README.md)."""
     if not isinstance(rec, dict) or rec.get("type") != "run" or not _typed(rec, _NUMBER, _INT, _TEXT):
@@ -176,7 +187,7 @@ def read_jsonl(path: Path) -> Iterator[dict | None]:
             except ValueError:
                 yield None
                 continue
-            yield rec if valid_run(rec) else None
+            yield renamed(rec) if valid_run(rec) else None
 
 
 def timing_key(target: str, sql: str) -> int:
@@ -451,7 +462,7 @@ class RunStore:
             if trimmed:
                 rec["results_trimmed"] = True
             if valid_run(rec):
-                out.append((number, rec))
+                out.append((number, renamed(rec)))
             else:
                 damaged += 1
         return out, damaged

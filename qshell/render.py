@@ -575,7 +575,7 @@ def totals(run: RunResult) -> str:
     failed = f" · {run.failed} not ok" if run.failed else ""
     stopped = " · interrupted" if run.interrupted else ""
     return (f"N={run.n} · {len(run.queries)} queries · wall {duration(run.wall_s)} · "
-            f"sum {duration(run.sum_s)} · speedup {run.speedup:.2f}× · "
+            f"sum {duration(run.sum_s)} · overlap {run.overlap:.2f}× · "
             f"bound {duration(run.bound_s)} · efficiency {_pct(run.efficiency)}{failed}{stopped}")
 
 
@@ -690,7 +690,7 @@ def run_record(run: RunResult, run_id: str) -> dict:
         "started_at": run.started_at,
         "wall_ms": round(wall * 1000, 3),
         "sum_ms": round(sum_s * 1000, 3),
-        "speedup": round(sum_s / wall if wall > 0 else 0.0, 4),
+        "overlap": round(sum_s / wall if wall > 0 else 0.0, 4),
         "bound_ms": round(bound_s * 1000, 3),
         "efficiency": round(bound_s / wall if wall > 0 else 0.0, 4),
         "mode": run.mode,
@@ -969,10 +969,10 @@ def repeat_text(runs: list[RunResult], style: Style) -> str:
     from .analysis import stats
 
     warm = _warm(runs)
-    reps = tabulate([[i, duration(r.wall_s), f"{r.speedup:.2f}×", _pct(r.efficiency),
+    reps = tabulate([[i, duration(r.wall_s), f"{r.overlap:.2f}×", _pct(r.efficiency),
                       "interrupted" if r.interrupted else "cold" if i == 1 else ""]
                      for i, r in enumerate(runs, start=1)],
-                    headers=["rep", "wall", "speedup", "efficiency", ""], tablefmt=_table_fmt(style),
+                    headers=["rep", "wall", "overlap", "efficiency", ""], tablefmt=_table_fmt(style),
                     disable_numparse=True, colalign=("right", "right", "right", "right", "left"))
     rows = []
     for pos, q in enumerate(runs[0].queries):
@@ -1013,9 +1013,9 @@ def history_text(numbered: list[tuple[int, dict]], style: Style) -> str:
 
     # a record's text may come from another program (runs.sqlite is a file): shown escaped
     rows = [[k, _time.strftime("%Y-%m-%d %H:%M:%S", _time.localtime(r.get("started_at", 0))), visible(r.get("fingerprint", "")),
-             visible(r.get("label", "")), r.get("n"), duration(r.get("wall_ms", 0) / 1000), f"{r.get('speedup', 0):.2f}×",
+             visible(r.get("label", "")), r.get("n"), duration(r.get("wall_ms", 0) / 1000), f"{r.get('overlap', 0):.2f}×",
              visible(r.get("mode", ""))] for k, r in numbered]
-    return tabulate(rows, headers=["run", "when", "set", "label", "N", "wall", "speedup", "mode"],
+    return tabulate(rows, headers=["run", "when", "set", "label", "N", "wall", "overlap", "mode"],
                     tablefmt=_table_fmt(style), disable_numparse=True)
 
 

@@ -401,7 +401,7 @@ QUERY_KNOWN = frozenset({
 })
 RUN_KNOWN = frozenset({
     "type", "schema", "run_id", "n", "queries", "ok", "failed", "interrupted", "started_at", "wall_ms", "sum_ms",
-    "speedup", "bound_ms", "efficiency", "mode", "order", "samples", "client_cpu", "client_bound", "results", "hosts",
+    "overlap", "bound_ms", "efficiency", "mode", "order", "samples", "client_cpu", "client_bound", "results", "hosts",
     "fingerprint", "label", "target", "server_version", "sandbox", "number", "results_trimmed",
 })
 
@@ -519,7 +519,7 @@ def run_header(doc: Doc) -> str:
         ("order", str(doc.get("order") or ""), ""),
         ("wall", dur(doc.get("wall_ms")), "main"),
         ("sum of query times", dur(doc.get("sum_ms")), ""),
-        ("speedup (sum ÷ wall)", f"{float(doc.get('speedup') or 0):.2f}×", "main"),
+        ("overlap (sum ÷ wall)", f"{float(doc.get('overlap') or 0):.2f}×", "main"),
         ("lower bound", dur(doc.get("bound_ms")), ""),
         ("efficiency (bound ÷ wall)", pct(doc.get("efficiency")), "main"),
         ("samples", str(doc.get("samples", "")), ""),

@@ -212,7 +212,9 @@ class RunResult:
         return sum(q.total_s for q in self.queries)
 
     @property
-    def speedup(self) -> float:
+    def overlap(self) -> float:
+        """sum of query times / wall: how many queries ran at once on average (not a
+        speedup: that is a time at N=1 / the time at N, in a sweep)."""
         return self.sum_s / self.wall_s if self.wall_s > 0 else 0.0
 
     @property

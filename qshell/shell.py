@@ -1073,7 +1073,7 @@ class Shell(RunCommands, SetCommands, DescribeCommands, ReportCommands, LoadComm
         kind = "sandbox" if self.session.sandbox is not None else f"as {p.get('user', '?')}"
         last = "no run yet"
         if self.last_run is not None:
-            last = f"last run N={self.last_run.n}: wall {render.duration(self.last_run.wall_s)}, speedup {self.last_run.speedup:.2f}×"
+            last = f"last run N={self.last_run.n}: wall {render.duration(self.last_run.wall_s)}, overlap {self.last_run.overlap:.2f}×"
         workers = self.settings.workers or "auto"
         return f" {where} ({kind}) │ staged {len(self.staged)} │ workers {workers} │ {last} "
 

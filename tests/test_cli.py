@@ -16,18 +16,18 @@ def test_stage_and_go_prints_each_result_and_a_summary(qshell):
     assert r.code == 0, r.err
     assert "── #1 · worker" in r.out and "── #2 · worker" in r.out
     assert r.out.index("one") < r.out.index("two")  # staged order
-    assert re.search(r"N=2 · 2 queries · wall [\d.]+ (ms|s) · sum [\d.]+ (ms|s) · speedup [\d.]+×", r.out)
+    assert re.search(r"N=2 · 2 queries · wall [\d.]+ (ms|s) · sum [\d.]+ (ms|s) · overlap [\d.]+×", r.out)
     for col in ("query", "worker", "pid", "status", "rows", "wait ms", "run ms"):
         assert col in r.out
 
 
-def test_speedup_visible_in_json_ratio(qshell):
+def test_overlap_visible_in_json_ratio(qshell):
     r1 = qshell(SLEEPS + "\\go 1\n", "--format", "json")
     r6 = qshell(SLEEPS + "\\go 6\n", "--format", "json")
     run1 = json.loads(r1.out.splitlines()[-1])
     run6 = json.loads(r6.out.splitlines()[-1])
     assert run6["wall_ms"] < run1["wall_ms"] / 2
-    assert run6["speedup"] > 3
+    assert run6["overlap"] > 3 and "speedup" not in run6  # sum ÷ wall: "speedup" is only a sweep's
 
 
 def test_json_schema(qshell):
@@ -45,7 +45,7 @@ def test_json_schema(qshell):
     assert q2["status"] == "error" and q2["sqlstate"] == "22012" and "division by zero" in q2["error"]
     assert run["type"] == "run" and run["n"] == 2 and run["queries"] == 2 and run["failed"] == 1
     assert run["run_id"] == q1["run_id"] == q2["run_id"]
-    for key in ("wall_ms", "sum_ms", "speedup", "started_at", "schema"):
+    for key in ("wall_ms", "sum_ms", "overlap", "started_at", "schema"):
         assert key in run
     assert stmt["type"] == "statement" and stmt["rows"] == [["plain"]]
 

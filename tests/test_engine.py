@@ -22,12 +22,12 @@ def test_concurrency_ratio_in_one_run(db):
     assert 2.5 < walls[1] / walls[3] < 3.5
 
 
-def test_speedup_and_sum_are_consistent(db):
+def test_overlap_and_sum_are_consistent(db):
     run = QueryPool(db, [SLEEP] * 4, 4).run()
     assert run.n == 4
     assert run.sum_s == pytest.approx(sum(q.total_s for q in run.queries))
-    assert run.speedup == pytest.approx(run.sum_s / run.wall_s)
-    assert run.speedup > 2.5
+    assert run.overlap == pytest.approx(run.sum_s / run.wall_s)
+    assert run.overlap > 2.5
     assert {q.worker for q in run.queries} == {0, 1, 2, 3}
     assert len({q.pid for q in run.queries}) == 4
 

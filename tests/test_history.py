@@ -232,3 +232,24 @@ def test_dump_prints_every_record_as_a_json_line(qshell, hist):
     p = subprocess.run([sys.executable, "-m", "qshell.history", "dump", "--history-dir", str(hist / "none")],
                        capture_output=True, text=True, env=clean_env(), timeout=60)
     assert p.returncode == 0 and p.stdout == ""
+
+
+def test_records_of_older_qshells_read_their_speedup_as_overlap(tmp_path):
+    """A run's sum ÷ wall was stored as "speedup" before it became "overlap": such rows
+    (runs.sqlite and an imported runs.jsonl) are read under the new name, and \\history
+    shows them; a record written now has "overlap" only."""
+    store, _ = RunStore.open(tmp_path)
+    assert store is not None
+    store.append(_record(1, 2))  # "speedup": 2.0, as older qshells wrote it
+    (rec,) = list(store.dump())
+    assert rec["overlap"] == 2.0 and "speedup" not in rec
+    (number, listed), = store.last(1, results=False)[0]
+    assert listed["overlap"] == 2.0
+    store.close()
+    older = tmp_path / "older"
+    older.mkdir()
+    (older / "runs.jsonl").write_text(json.dumps(_record(2, 1)) + "\n")
+    imported, _ = RunStore.open(older)
+    assert imported is not None
+    assert [r["overlap"] for r in imported.dump()] == [2.0]
+    imported.close()

@@ -203,7 +203,7 @@ def test_no_color_removes_colour_escapes_and_toolbar_shows_state(dsn, hist):
     child.sendline("\\add SELECT 42 AS answer;")
     expect_answering_cpr(child, r"staged 1 │ workers auto │ no run yet")  # the bottom toolbar
     child.sendline("\\go")
-    expect_answering_cpr(child, r"last run N=1: wall [\d.]+ ms, speedup")
+    expect_answering_cpr(child, r"last run N=1: wall [\d.]+ ms, overlap")
     coloured = quit_(child)
     assert COLOUR.search(coloured)  # highlighting is on by default
     child = spawn(dsn, hist, NO_COLOR="1")

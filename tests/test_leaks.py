@@ -354,7 +354,7 @@ def test_history_and_compare_show_a_stored_records_text_escaped(qshell, hist):
     store, _ = RunStore.open(hist)
     assert store is not None
     for k in (1, 2):
-        store.append({"type": "run", "run_id": f"r{k}", "started_at": 1.0, "n": 1, "wall_ms": 1.0, "speedup": 1.0,
+        store.append({"type": "run", "run_id": f"r{k}", "started_at": 1.0, "n": 1, "wall_ms": 1.0, "overlap": 1.0,
                       "label": f"lbl{OSC}", "mode": f"tx {OSC}", "fingerprint": f"fp{OSC}",
                       "results": [{"index": 1, "sql": f"SELECT {OSC}", "status": f"ok{OSC}", "total_ms": 1.0}]})
     store.close()

@@ -42,7 +42,7 @@ def test_run_json_is_the_records_then_the_run():
     assert [x["index"] for x in lines[:-1]] == [q.index for q in RESULTS]
     assert lines[-1] == render.run_record(run, "r-1") and lines[-1]["failed"] == run.failed == 3
     assert lines[-1]["sum_ms"] == round(run.sum_s * 1000, 3) and lines[-1]["bound_ms"] == round(run.bound_s * 1000, 3)
-    assert lines[-1]["speedup"] == round(run.speedup, 4) and lines[-1]["efficiency"] == round(run.efficiency, 4)
+    assert lines[-1]["overlap"] == round(run.overlap, 4) and lines[-1]["efficiency"] == round(run.efficiency, 4)
 
 
 def test_summaries_drawn_without_tabulate_are_tabulates():

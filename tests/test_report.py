@@ -182,7 +182,7 @@ def test_report_of_a_run_is_one_self_contained_page_with_data_as_text(qshell, tm
     assert [q["sql"] for q in doc["results"]] == STAGED
     assert [q["status"] for q in doc["results"]] == ["ok", "ok", "ok", "error"]
     assert doc["results"][3]["sqlstate"] == "22012"
-    for field in ("wall_ms", "speedup", "bound_ms", "efficiency", "client_bound", "mode"):
+    for field in ("wall_ms", "overlap", "bound_ms", "efficiency", "client_bound", "mode"):
         assert field in doc
     assert "division by zero" in text and "tx autocommit" in text
 

@@ -57,6 +57,7 @@ BAD_RUNS = [
     {"results": [{"total_ms": "slow", "sql": "SELECT 1", "status": "ok", "index": 1}]},
     {"results": [None]},
     {"speedup": [1]},
+    {"overlap": "2"},
     {"started_at": 1e300},
 ]
 

@@ -105,6 +105,13 @@ class Resources:
         return self.shared == 1 and self.calls == 1
 
     @property
+    def basis(self) -> str:
+        """What its figures are: "this execution" (its own entry, one call in the run), or
+        "avg of k calls" (the entry's run delta divided by its calls: staged texts that
+        normalise to one queryid, other sessions' calls)."""
+        return "this execution" if self.exact else f"avg of {self.calls} calls"
+
+    @property
     def client_unknown(self) -> str | None:
         """Why ``client_ms`` is unknown (None when it is known)."""
         if self.client_ms is not None:
@@ -118,7 +125,7 @@ class Resources:
         return {"source": "pg_stat_statements", "shared_hit": _num(self.shared_hit),
                 "shared_read": _num(self.shared_read), "temp_written": _num(self.temp_written),
                 "wal_bytes": _num(self.wal_bytes), "server_ms": round(self.server_ms, 3),
-                "calls": self.calls, "shared": self.shared,
+                "calls": self.calls, "shared": self.shared, "basis": self.basis,
                 "client_ms": None if self.client_ms is None else round(self.client_ms, 3),
                 "client_unknown": self.client_unknown}
 
@@ -470,12 +477,13 @@ def size(n: float) -> str:
 
 def line(q: QueryResult) -> str:
     """'   resources server 5.5 ms · client +0.3 ms · shared hit 120 read 30 · temp 0 · WAL 0 B';
-    'client ? (why)' when unknown; '   resources: no figures: several statements'."""
+    'server 155.0 ms (avg of 2 calls)' when the entry is not its own; 'client ? (why)' when unknown; '   resources: no figures: several statements'."""
     r = q.resources
     if r is None:
         return f"   resources: no figures: {q.no_resources}" if q.no_resources else ""
     client = f"client {r.client_ms:+.1f} ms" if r.client_ms is not None else f"client ? ({r.client_unknown})"
-    parts = [f"server {r.server_ms:.1f} ms", client,
+    server = f"server {r.server_ms:.1f} ms" + ("" if r.exact else f" ({r.basis})")
+    parts = [server, client,
              f"shared hit {compact(r.shared_hit)} read {compact(r.shared_read)}",
              f"temp written {compact(r.temp_written)}", f"WAL {size(r.wal_bytes)}"]
     return "   resources " + " · ".join(parts)

@@ -270,26 +270,49 @@ def test_a_locked_table_does_not_hold_the_preparation_and_says_why(qshell, dsn, 
         conn.close()
 
 
-def test_texts_sharing_one_entry_never_show_a_negative_client_time(qshell, name, tmp_path):
-    """pg_sleep(0.3) and pg_sleep(0.01) are one pg_stat_statements entry: its average server
-    time (~155 ms) is not subtracted from the short one's 10 ms; the client time is unknown,
-    and said why, in the text, the JSON record and \\report."""
+def test_texts_sharing_one_entry_never_show_a_negative_client_time(qshell, dsn, name, tmp_path):
+    """pg_sleep(0.3) and pg_sleep(0.1) are one pg_stat_statements entry: each query's server
+    figure is the entry's run delta averaged over its calls ("avg of 2 calls"), never
+    subtracted from the short one's 100 ms; the client time is unknown, and said why, in the
+    text, the JSON record and \\report. Checked against pg_stat_statements read by the test
+    itself before and after the run (its own queryid, from its own EXPLAIN)."""
     page = tmp_path / "why.html"
-    r = qshell(f"""
-\\add SELECT pg_sleep(0.3);
-\\add SELECT pg_sleep(0.01);
-\\go 2
-\\set format json
-\\go 2
-\\report {page}
-""")
-    assert r.code == 0, r.err
-    text = r.out.split('{"type"')[0]
+    conn = psycopg2.connect(dsn)
+    conn.autocommit = True
+    cur = conn.cursor()
+    cur.execute("EXPLAIN (VERBOSE, FORMAT JSON) SELECT pg_sleep(0.3)")
+    qid = int(cur.fetchone()[0][0]["Query Identifier"])
+    cur.execute("EXPLAIN (VERBOSE, FORMAT JSON) SELECT pg_sleep(0.1)")
+    assert int(cur.fetchone()[0][0]["Query Identifier"]) == qid  # one entry for both texts
+
+    def snap() -> tuple[float, float]:
+        cur.execute("SELECT coalesce(sum(calls), 0), coalesce(sum(total_exec_time), 0) FROM pg_stat_statements"
+                    " WHERE queryid = %s AND dbid = (SELECT oid FROM pg_database WHERE datname = current_database())",
+                    (qid,))
+        calls, ms = cur.fetchone()
+        return float(calls), float(ms)
+
+    try:
+        r1 = qshell("\\add SELECT pg_sleep(0.3);\n\\add SELECT pg_sleep(0.1);\n\\go 2\n")
+        before = snap()
+        r = qshell(f"\\set format json\n\\add SELECT pg_sleep(0.3);\n\\add SELECT pg_sleep(0.1);\n\\go 2\n"
+                   f"\\report {page}\n")
+        after = snap()
+    finally:
+        conn.close()
+    assert r1.code == 0 and r.code == 0, (r1.err, r.err)
+    text = r1.out
     assert "client -" not in text
     assert text.count("client ? (server time: an average of 2 calls, 2 staged on one entry)") == 2
+    assert text.count("(avg of 2 calls)") == 2 and "~" in text  # the summary's srv ms marked as an average
+    calls, total_ms = after[0] - before[0], after[1] - before[1]
+    assert calls == 2 and 390 < total_ms < 600
     for q in queries(r.out)[0]:
         res = q["resources"]
-        assert res["shared"] == 2 and res["client_ms"] is None and "average" in res["client_unknown"]
+        assert res["shared"] == 2 and res["calls"] == 2 and res["basis"] == "avg of 2 calls"
+        assert res["client_ms"] is None and "average" in res["client_unknown"]
+        assert abs(res["server_ms"] - total_ms / 2) < 0.01  # pg_stat_statements' own delta ÷ its calls
+        assert res["server_ms"] > q["total_ms"] or q["sql"].endswith("(0.3)")  # an average: above the short one's time
     html = page.read_text()
     section = html[html.index("Why is it slow"):]
     assert ">-1" not in section and ">-2" not in section and ">-9" not in section
@@ -323,7 +346,7 @@ def test_the_figures_are_pg_stat_statements_own_delta(qshell, dsn, name):
         assert r.code == 0, r.err
         res = queries(r.out)[0][0]["resources"]
         calls, hit, read, temp, wal, ms = (a - b for a, b in zip(after, before, strict=True))
-        assert calls == 1 and res["calls"] == 1 and res["shared"] == 1
+        assert calls == 1 and res["calls"] == 1 and res["shared"] == 1 and res["basis"] == "this execution"
         assert (res["shared_hit"], res["shared_read"], res["temp_written"], res["wal_bytes"]) == (hit, read, temp, wal)
         assert wal > 0 and hit > 0
         assert abs(res["server_ms"] - ms) < 0.001

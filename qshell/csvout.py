@@ -85,13 +85,19 @@ def repeat(runs: Sequence[RunResult]) -> str:
     return (head + body)[:-1]
 
 
-SWEEP_COLUMNS = ("n", "wall_ms", "speedup", "efficiency", "bound_ms", "failed", "serial_estimated")
+SWEEP_COLUMNS = ("n", "wall_ms", "speedup", "efficiency", "bound_ms", "failed", "serial_estimated",
+                 "backends_cores", "machine_busy", "other")
+
+
+def _opt(x: float | None) -> str:
+    return "" if x is None else f"{x:.4f}"
 
 
 def sweep(rows_: Sequence[dict]) -> str:
     """``\\sweep``: one row per N (render.sweep_rows), without the last ``\\n``."""
     body = "".join(line([r["n"], f"{r['wall_ms']:.3f}", f"{r['speedup']:.4f}", f"{r['efficiency']:.4f}",
-                         f"{r['bound_ms']:.3f}", r["failed"], "true" if r["serial_estimated"] else "false"])
+                         f"{r['bound_ms']:.3f}", r["failed"], "true" if r["serial_estimated"] else "false",
+                         _opt(r.get("backends_cores")), _opt(r.get("machine_busy")), _opt(r.get("other"))])
                    for r in rows_)
     return (line(SWEEP_COLUMNS) + body)[:-1]
 

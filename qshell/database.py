@@ -104,6 +104,8 @@ class Database:
         self._pool: "QueuePool | None" = None
         self._size = 0
         self.session_settings: dict[str, str] = {}  # the user's session settings, given to every worker
+        # the local server's postmaster pid for CPU figures, or why there is none (cpu.locate); None: not looked for
+        self.cpu_source: int | str | None = None
         self.run_settings: dict[str, str] = {}  # the run's own (its statement_timeout), over those
         self._generation = 0  # counts runs (``new_run``): a connection is reset once per run
         self._monitor = None  # the side connection (sampler, catalog, capacity), outside the pool

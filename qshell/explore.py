@@ -15,7 +15,7 @@ from typing import Iterator, Literal
 
 import gevent
 
-from . import csvout, plans, render, resources
+from . import cpu, csvout, plans, render, resources
 from .analysis import lpt_order, normalize, parse_n_list, slowdowns
 from .commands import Command
 from .errors import ExitStatus, QshellError, UsageError
@@ -39,6 +39,19 @@ def fingerprint(queries) -> str:  # noqa: ANN001
     # each normalised query followed by a NUL, hashed in one call
     text = "".join([normalize(q) + "\0" for q in queries])
     return hashlib.sha1(text.encode("utf-8", "surrogatepass")).hexdigest()[:12]
+
+
+class _CpuPool(QueryPool):
+    """A QueryPool whose run's CPU is read (cpu.snapshot) once its workers are connected,
+    right before the wall starts: connecting is not the run's."""
+
+    postmaster: int | None = None
+    cpu_start: cpu.Snapshot | None = None
+
+    def _connect_all(self) -> list:
+        fairies = super()._connect_all()
+        self.cpu_start = cpu.snapshot(self.postmaster)
+        return fairies
 
 
 class RunCommands(ShellHost):
@@ -145,10 +158,12 @@ class RunCommands(ShellHost):
         explain = self.settings.explain == "analyze"
         sent = plans.wrap(queries) if explain else queries  # \set explain analyze
         maxrows = max(self.settings.maxrows, 1) if explain else self.settings.maxrows  # the plan is a row
-        pool = QueryPool(db, sent, n, maxrows=maxrows, mode=self._tx_mode(),
+        source = self._cpu_source(db)
+        pool = _CpuPool(db, sent, n, maxrows=maxrows, mode=self._tx_mode(),
                          order=order, order_name=self.settings.order,
                          sampler=Sampler(db) if self.settings.sample else None,
                          stop_on_error=self.settings.on_error == "cancel", retries=self.settings.retries)
+        pool.postmaster = source if isinstance(source, int) else None
         ticker = gevent.spawn(self._progress, pool) if isatty(self.err) else None
         try:
             with sigint_calls(pool.interrupt):
@@ -158,6 +173,8 @@ class RunCommands(ShellHost):
                 ticker.kill()
                 self.err.write("\r\x1b[K")
                 self.err.flush()
+        if pool.cpu_start is not None:
+            run = replace(run, cpu=self._cpu_of(run, pool.cpu_start, source))
         if explain or tracker is not None:
             run = self._why_slow(run, queries, tracker, explain)
         run_id = f"{int(run.started_at * 1000):x}-{os.getpid():x}"
@@ -177,6 +194,29 @@ class RunCommands(ShellHost):
         if pool.sampler is not None and pool.sampler.error:
             self.notice(f"warning: sampling pg_stat_activity failed: {pool.sampler.error}")
         return run, run_id, slow
+
+    # -- CPU of the server's backends, qshell and the machine (cpu.py) -------------------
+    def _cpu_source(self, db: Database) -> int | str:
+        """The postmaster pid of ``db``'s server when it runs on this machine (its side
+        connection's backend checked in /proc), else why its CPU cannot be read; asked once
+        per Database."""
+        if db.cpu_source is None:
+            try:
+                pid, start = db.scalar_row("SELECT pg_backend_pid(), extract(epoch FROM backend_start)"
+                                           " FROM pg_stat_activity WHERE pid = pg_backend_pid()")
+                db.cpu_source = cpu.locate(int(pid), float(start))
+            except (QshellError, TypeError, ValueError) as exc:
+                db.cpu_source = f"server CPU not measurable: {exc}"
+        return db.cpu_source
+
+    def _cpu_of(self, run: RunResult, before: cpu.Snapshot, source: int | str) -> cpu.RunCpu | None:
+        """The run's CPU from ``before`` to now: its workers' backends (the pids its
+        queries ran on), the whole server, qshell and the machine."""
+        after = cpu.snapshot(before.postmaster)
+        why = source if isinstance(source, str) else None
+        if why is None and len({q.server.host for q in run.queries if q.server is not None}) > 1:
+            why = "server CPU not measurable: the queries ran on several servers"
+        return cpu.measure(before, after, {q.pid for q in run.queries if q.pid}, why)
 
     # -- why is it slow: resources (resources.py) and plans (plans.py) -------------------
     def _resources_before(self, queries: tuple[str, ...], n: int) -> Tracker | None:
@@ -391,7 +431,7 @@ class RunCommands(ShellHost):
             # an interrupted run (only ever the last) has an id but no row
             for row, run_id in zip(rows, ids, strict=False):
                 row["run_id"] = run_id
-            self.write(render.json_line({"type": "sweep", "rows": rows}))
+            self.write(render.json_line({"type": "sweep", "rows": rows, "cpu_verdict": render.sweep_verdict(runs)}))
         elif self.settings.format == "csv":
             for run in runs:
                 self._csv_messages(run)

@@ -508,6 +508,8 @@ def summary(run: RunResult, style: Style, slow: Mapping[int, float] | None = Non
     lines.append(totals(run))
     if run.client_bound:
         lines.append(client_bound_line(run))
+    if run.cpu is not None and run.cpu.measurable:  # (a shorter run: its JSON record says why no verdict)
+        lines.append(run.cpu.line())
     return "\n".join(lines)
 
 
@@ -698,6 +700,7 @@ def run_record(run: RunResult, run_id: str) -> dict:
         "samples": run.samples,
         "client_cpu": round(run.client_cpu, 4),
         "client_bound": run.client_bound,
+        "cpu": run.cpu.record() if run.cpu is not None else None,
         "hosts": host_rows(run),
         **_conflict_record(run),
         **why_slow_totals(run),
@@ -887,27 +890,56 @@ def sweep_rows(runs: list[RunResult]) -> list[dict]:
         serial = runs[0].sum_s if runs else 0.0  # no runs: no rows either
     rows = []
     for r in runs:
+        c = r.cpu
         rows.append({
             "n": r.n, "wall_ms": round(r.wall_s * 1000, 3), "speedup": round(serial / r.wall_s, 4) if r.wall_s else 0.0,
             "efficiency": round(r.efficiency, 4), "bound_ms": round(r.bound_s * 1000, 3),
             "failed": r.failed, "serial_estimated": estimated,
+            "backends_cores": _round(c.cores(c.backends_s)) if c is not None else None,
+            "machine_busy": round(c.busy, 4) if c is not None else None,
+            "other": _round(c.other) if c is not None else None,
         })
     return rows
+
+
+def _round(x: float | None) -> float | None:
+    return None if x is None else round(x, 4)
+
+
+def sweep_verdict(runs: list[RunResult]) -> str | None:
+    """The CPU verdict over a sweep's runs (cpu.sweep_verdict), None when none was measured."""
+    from .cpu import sweep_verdict as verdict
+
+    points = [(r.n, r.cpu) for r in runs if r.cpu is not None and not r.interrupted]
+    return verdict(points) if points else None
 
 
 def sweep_text(runs: list[RunResult], style: Style) -> str:
     rows = sweep_rows(runs)
     est = " (N=1 estimated as the sum of query times)" if rows and rows[0]["serial_estimated"] else ""
+    failed = any(x["failed"] for x in rows)
+    measured = any(x["machine_busy"] is not None for x in rows)
+
+    def cores(x: float | None) -> str:
+        return "-" if x is None else f"{x:.2f}"
+
     table = tabulate(
         [[r["n"], duration(r["wall_ms"] / 1000), f"{r['speedup']:.2f}×", _pct(r["efficiency"]),
-          duration(r["bound_ms"] / 1000)] + ([r["failed"]] if any(x["failed"] for x in rows) else []) for r in rows],
-        headers=["N", "wall", "speedup vs N=1", "efficiency", "lower bound"] + (["not ok"] if any(x["failed"] for x in rows) else []),
-        tablefmt=_table_fmt(style), disable_numparse=True, colalign=("right",) * (6 if any(x["failed"] for x in rows) else 5))
+          duration(r["bound_ms"] / 1000)]
+         + ([cores(r["backends_cores"]), "-" if r["machine_busy"] is None else _pct(r["machine_busy"]),
+             "-" if r["other"] is None else _pct(r["other"])] if measured else [])
+         + ([r["failed"]] if failed else []) for r in rows],
+        headers=["N", "wall", "speedup vs N=1", "efficiency", "lower bound"]
+        + (["server cores", "machine busy", "other procs"] if measured else []) + (["not ok"] if failed else []),
+        tablefmt=_table_fmt(style), disable_numparse=True,
+        colalign=("right",) * (5 + (3 if measured else 0) + (1 if failed else 0)))
     chart = bar_chart([(f"N={r.n}", r.wall_s) for r in runs if not r.interrupted])
     stopped = [r.n for r in runs if r.interrupted]
     if stopped:
         chart += f"\n(the run at N={stopped[0]} was interrupted: not in the table)"
-    return f"{table}\n{est.strip()}\nwall time per N:\n{chart}".replace("\n\n", "\n")
+    verdict = sweep_verdict(runs)
+    cpu_note = f"\nCPU: {verdict}" if verdict else ""
+    return f"{table}\n{est.strip()}{cpu_note}\nwall time per N:\n{chart}".replace("\n\n", "\n")
 
 
 def target_sweep_rows(series: list[tuple[str, list[RunResult], list[str]]]) -> list[dict]:

@@ -10,6 +10,7 @@ from enum import Enum
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # pragma: no cover
+    from .cpu import RunCpu
     from .plans import Plan
     from .resources import Resources
 
@@ -183,6 +184,7 @@ class RunResult:
     client_cpu_s: float = 0.0  # CPU time the qshell process itself used during the run
     lock_waits: tuple = ()  # conflicts.LockWait: the lock-wait graph the sampler saw
     deadlocks: tuple = ()  # conflicts.Deadlock: each deadlock the server broke, its queries named
+    cpu: RunCpu | None = None  # the CPU of the server's backends, qshell and the machine (cpu.py)
 
     @property
     def client_cpu(self) -> float:

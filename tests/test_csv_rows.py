@@ -129,7 +129,8 @@ def test_repeat_and_sweep_in_csv(qshell):
     repeat = list(csv.reader(io.StringIO("\n".join(lines[:7]))))
     assert repeat[0] == ["rep"] + SUMMARY and [row[0] for row in repeat[1:]] == ["1", "1", "2", "2", "3", "3"]
     sweep = list(csv.reader(io.StringIO("\n".join(lines[7:]))))
-    assert sweep[0] == ["n", "wall_ms", "speedup", "efficiency", "bound_ms", "failed", "serial_estimated"]
+    assert sweep[0] == ["n", "wall_ms", "speedup", "efficiency", "bound_ms", "failed", "serial_estimated",
+                        "backends_cores", "machine_busy", "other"]
     assert [row[0] for row in sweep[1:]] == ["1", "2"]
     assert len(lines) == 10
 

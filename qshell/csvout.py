@@ -46,7 +46,8 @@ def table(q: QueryResult) -> str:
 
 # -- staged runs -----------------------------------------------------------------
 SUMMARY_COLUMNS = ("index", "sql", "worker", "pid", "status", "command", "rows", "wait_ms", "run_ms",
-                   "start_ms", "end_ms", "error", "sqlstate", "waits", "blocked_by", "slowdown", "host", "role")
+                   "start_ms", "end_ms", "error", "sqlstate", "waits", "blocked_by", "slowdown", "host", "role",
+                   "pool_wait_ms")
 
 
 def _ms(seconds: float) -> str:
@@ -67,6 +68,7 @@ def summary_rows(run: RunResult, slow: Mapping[int, float] | None = None) -> lis
             "; ".join(f"{who} {t * 1000:.3f} ms" for who, t in q.blocked_by) or None,
             f"{slow[q.index]:.4f}" if q.index in slow else None,
             q.server.host if q.server else None, None if q.server is None else q.server.role,
+            None if q.pool_wait_s is None else _ms(q.pool_wait_s),
         ])
     return out
 

@@ -89,6 +89,12 @@ class Capacity:
         return self.max_connections - self.reserved - self.open + self.ours
 
 
+# the settings a server reports to its client (ParameterStatus, GUC_REPORT)
+_REPORTED = ("application_name", "client_encoding", "DateStyle", "IntervalStyle", "TimeZone",
+             "standard_conforming_strings", "integer_datetimes", "search_path", "default_transaction_read_only",
+             "in_hot_standby", "is_superuser", "scram_iterations", "server_encoding", "session_authorization")
+
+
 class Database:
     """A SQLAlchemy connection pool on one libpq target, sized to the largest N asked.
 
@@ -292,7 +298,14 @@ class Database:
         want = dict(self.session_settings)
         want.update(self.run_settings)
         if fairy.info[POOLED]:
-            user_set = dict(self.session_settings)
+            from .resources import TRACK
+
+            # the user's own settings that the workers lack: not pg_stat_statements.track (qshell's,
+            # for \set resources), nor those a worker has anyway — the connection's own
+            # parameters (application_name, client_encoding…), which PgBouncer applies as
+            # session settings on the user's backend and reports to every client it serves
+            have = {name.lower(): conn.info.parameter_status(name) for name in _REPORTED}
+            user_set = {k: v for k, v in self.session_settings.items() if k != TRACK and have.get(k) != v}
             if user_set and self._settings_told != user_set:
                 self._settings_told = dict(user_set)
                 self._notice("warning: behind a transaction pooler the session's settings are not given to the workers"

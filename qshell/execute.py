@@ -237,6 +237,7 @@ def run_statement(conn, info: dict, sql: str, index: int, worker: int | None, ma
     """
     pid = None
     lent_at: float | None = None  # behind a pooler: when its transaction got its backend
+    pool_wait: float | None = None  # behind a pooler: dispatch -> its backend (BEGIN + pid answered)
     in_tx = False
     own_tx = False
     skipped_timeout = False
@@ -264,6 +265,9 @@ def run_statement(conn, info: dict, sql: str, index: int, worker: int | None, ma
             if pooled and (mode.wraps or fits_a_transaction(sql)) and not _read_only_session_will_do(conn, mode, sql):
                 pid, lent_at = _begin_lent(cur, mode, info, run_start)
                 own_tx = True
+                # the wait in the pooler's queue is not the query's time: it runs from here
+                pool_wait = run_start + lent_at - t0
+                t0 = run_start + lent_at
             elif mode.wraps and not _read_only_session_will_do(conn, mode, sql):
                 cur.execute(mode.begin)
                 own_tx = True
@@ -283,6 +287,9 @@ def run_statement(conn, info: dict, sql: str, index: int, worker: int | None, ma
             # behind the pooler
             cur.execute("ROLLBACK")
             own_tx, pid, lent_at = False, None, None
+            if pool_wait is not None:  # plainly: its time is from dispatch again
+                t0 -= pool_wait
+                pool_wait = None
             skipped_timeout = bool(mode.timeout_ms)
             _notices(conn)
             cur.execute(sql)
@@ -310,8 +317,8 @@ def run_statement(conn, info: dict, sql: str, index: int, worker: int | None, ma
             index=index, sql=sql, status=Status.OK, worker=worker, pid=pid, columns=columns,
             rows=tuple(kept), rowcount=count, command=command,
             wait_s=picked, exec_s=t1 - t0, fetch_s=t2 - t1,
-            start_s=t0 - run_start, end_s=t2 - run_start, notices=notices + extra, server=info.get(SERVER),
-            lent_s=lent_at,
+            start_s=t0 - run_start - (pool_wait or 0.0), end_s=t2 - run_start, notices=notices + extra,
+            server=info.get(SERVER), lent_s=lent_at, pool_wait_s=pool_wait,
         )
     except _SinkFailed as failed:  # the statement is fine; its sink failed
         raise failed.error from None
@@ -347,8 +354,8 @@ def run_statement(conn, info: dict, sql: str, index: int, worker: int | None, ma
                 lost()
         result = QueryResult(
             index=index, sql=sql, status=status, worker=worker, pid=pid, error=text, sqlstate=state,
-            wait_s=picked, exec_s=t2 - t0, start_s=t0 - run_start, end_s=t2 - run_start,
-            notices=notices, diag=diag, server=info.get(SERVER), lent_s=lent_at,
+            wait_s=picked, exec_s=t2 - t0, start_s=t0 - run_start - (pool_wait or 0.0), end_s=t2 - run_start,
+            notices=notices, diag=diag, server=info.get(SERVER), lent_s=lent_at, pool_wait_s=pool_wait,
         )
         if killed:
             raise _Interrupted(result, isinstance(exc, KeyboardInterrupt)) from None

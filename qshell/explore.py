@@ -175,6 +175,12 @@ class RunCommands(ShellHost):
                 self.err.flush()
         if pool.cpu_start is not None:
             run = replace(run, cpu=self._cpu_of(run, pool.cpu_start, source))
+        try:
+            behind = db.pooler()
+        except QshellError:  # (the side connection lost since the capacity check: the run stands)
+            behind = None
+        if behind is not None and behind.servers is not None:  # at most that many queries ran at once
+            run = replace(run, servers=behind.servers)
         if explain or tracker is not None:
             run = self._why_slow(run, queries, tracker, explain)
         run_id = f"{int(run.started_at * 1000):x}-{os.getpid():x}"

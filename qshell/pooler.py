@@ -84,12 +84,14 @@ class Pooler:
         if servers is not None and n > servers:
             notices.append(
                 f"warning: {n} workers behind {self.describe()}: at most {servers} queries run on the server at once;"
-                f" the other {n - servers} workers wait in the pooler's queue, and their times include that wait")
+                f" the other {n - servers} workers wait in the pooler's queue (shown as pool wait, kept out of their run"
+                f" times), and the bound and efficiency count {servers} server connections")
         elif servers is None:
             why = f" ({self.admin_error})" if self.admin_error else ""
             notices.append(
                 f"warning: behind {self.describe()}: the pool size is unknown{why}; if it is below {n},"
-                " the extra workers wait in the pooler's queue and their times include that wait")
+                " the extra workers wait in the pooler's queue (shown as pool wait), and the bound and efficiency"
+                " count N servers")
         if self.transaction_pooling is not False:
             notices.append(
                 f"warning: behind {self.describe()} a worker may get another server backend at every transaction:"

@@ -462,6 +462,10 @@ def summary(run: RunResult, style: Style, slow: Mapping[int, float] | None = Non
     sampled = any(q.waits for q in run.queries)
     headers = ["#", "query", "worker", "pid", "status", "rows", "wait ms", "run ms"]
     align = ["right", "left", "right", "right", "left", "right", "right", "right"]
+    pooled = any(q.pool_wait_s is not None for q in run.queries)
+    if pooled:  # behind a transaction pooler: the wait for a backend, not in run ms
+        headers.insert(7, "pool wait ms")
+        align.insert(7, "right")
     if sampled:
         headers.append("main waits")
         align.append("left")
@@ -486,6 +490,8 @@ def summary(run: RunResult, style: Style, slow: Mapping[int, float] | None = Non
     for q in run.queries:
         row = [q.index, preview(q.sql), "-" if q.worker is None else q.worker, q.pid or "-", str(q.status),
                q.rowcount if q.status is Status.OK else "-", ms(q.wait_s), ms(q.total_s)]
+        if pooled:
+            row.insert(7, "-" if q.pool_wait_s is None else ms(q.pool_wait_s))
         if sampled:
             row.append(visible(", ".join(f"{name} {_pct(share)}" for name, share in q.waits[:2])))
         if slow:
@@ -574,11 +580,17 @@ def blocking_lines(run: RunResult) -> list[str]:
 
 
 def totals(run: RunResult) -> str:
+    """'N=8 · 16 queries · wall … · sum … · overlap … · bound … · efficiency …'; behind a
+    pooler of fewer server connections than N, the bound's divisor, and the queries' total
+    and longest wait in the pooler's queue (not in their times)."""
     failed = f" · {run.failed} not ok" if run.failed else ""
     stopped = " · interrupted" if run.interrupted else ""
+    on = f" (on {run.parallel} server connections)" if run.parallel < run.n else ""
+    waited = run.pool_wait_s
+    pool = f" · pool wait {duration(waited[0])}, longest {duration(waited[1])}" if waited is not None else ""
     return (f"N={run.n} · {len(run.queries)} queries · wall {duration(run.wall_s)} · "
             f"sum {duration(run.sum_s)} · overlap {run.overlap:.2f}× · "
-            f"bound {duration(run.bound_s)} · efficiency {_pct(run.efficiency)}{failed}{stopped}")
+            f"bound {duration(run.bound_s)}{on} · efficiency {_pct(run.efficiency)}{pool}{failed}{stopped}")
 
 
 def run_text(run: RunResult, style: Style, slow: Mapping[int, float] | None = None) -> str:
@@ -648,10 +660,12 @@ def query_record(q: QueryResult, run_id: str | None, rows: bool = True, slowdown
         "total_ms": round(q.total_s * 1000, 3),
         "start_ms": round(q.start_s * 1000, 3),
         "end_ms": round(q.end_s * 1000, 3),
-        "waits": [{"event": name, "share": round(share, 4)} for name, share in q.waits],
-        "blocked_by": [{"by": who, "ms": round(t * 1000, 3)} for who, t in q.blocked_by],
-        "notices": list(q.notices),
     }
+    if q.pool_wait_s is not None:  # behind a transaction pooler: its wait for a backend
+        rec["pool_wait_ms"] = round(q.pool_wait_s * 1000, 3)
+    rec.update(waits=[{"event": name, "share": round(share, 4)} for name, share in q.waits],
+               blocked_by=[{"by": who, "ms": round(t * 1000, 3)} for who, t in q.blocked_by],
+               notices=list(q.notices))
     d = q.diag
     rec.update(detail=d.detail if d else None, hint=d.hint if d else None, context=d.context if d else None,
                position=d.position if d else None)
@@ -677,7 +691,8 @@ def run_record(run: RunResult, run_id: str) -> dict:
     # RunResult's figures, each pass over the queries made once (50,000 queries: 5 passes saved)
     times = [q.total_s for q in run.queries]
     sum_s = sum(times)
-    bound_s = max(max(times), sum_s / run.n) if times else 0.0
+    bound_s = max(max(times), sum_s / run.parallel) if times else 0.0
+    waited = run.pool_wait_s
     wall = run.wall_s
     failed = sum(1 for q in run.queries if q.status is not Status.OK)
     return {
@@ -695,6 +710,8 @@ def run_record(run: RunResult, run_id: str) -> dict:
         "overlap": round(sum_s / wall if wall > 0 else 0.0, 4),
         "bound_ms": round(bound_s * 1000, 3),
         "efficiency": round(bound_s / wall if wall > 0 else 0.0, 4),
+        "servers": run.servers,
+        "pool_wait_ms": None if waited is None else {"total": round(waited[0] * 1000, 3), "max": round(waited[1] * 1000, 3)},
         "mode": run.mode,
         "order": run.order,
         "samples": run.samples,
@@ -800,6 +817,7 @@ class RecordEncoder:
             rest = f'"waits":{waits},"blocked_by":{blocked},"notices":{_encode(list(q.notices))},{diag}'
         slowdown = self._slow.get(q.index) if self._slow else None
         worker, pid, exec_s, fetch_s = q.worker, q.pid, q.exec_s, q.fetch_s
+        pool = "" if q.pool_wait_s is None else f'"pool_wait_ms":{q.pool_wait_s * 1000:.3f},'
         if q.plan is not None:
             return self._why_slow(q, slowdown)
         head = (f'{self._start}{q.index},"sql":{self._text(q.sql)},"status":"{q.status.value}",'
@@ -808,7 +826,7 @@ class RecordEncoder:
                 f'"rowcount":{q.rowcount},{error}'
                 f'"wait_ms":{q.wait_s * 1000:.3f},"exec_ms":{exec_s * 1000:.3f},"fetch_ms":{fetch_s * 1000:.3f},'
                 f'"total_ms":{(exec_s + fetch_s) * 1000:.3f},"start_ms":{q.start_s * 1000:.3f},'
-                f'"end_ms":{q.end_s * 1000:.3f},{rest}'
+                f'"end_ms":{q.end_s * 1000:.3f},{pool}{rest}'
                 + ("}" if slowdown is None else f',"slowdown":{round(slowdown, 4)!r}}}'))
         res = q.resources
         if res is None and q.no_resources is None and q.no_plan is None:

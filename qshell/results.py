@@ -144,6 +144,9 @@ class QueryResult:
     no_plan: str | None = None  # with \set explain analyze, why it has no plan ("utility statement"…)
     server: Server | None = None  # the server its worker's connection was on (several with a multi-host target)
     lent_s: float | None = None  # behind a transaction pooler: offset when its transaction got its backend
+    # behind a transaction pooler: dispatch -> its backend (BEGIN + pg_backend_pid() answered),
+    # the wait in the pooler's queue; not in exec_s / total_s
+    pool_wait_s: float | None = None
 
     @property
     def on_backend_s(self) -> float:
@@ -185,6 +188,18 @@ class RunResult:
     lock_waits: tuple = ()  # conflicts.LockWait: the lock-wait graph the sampler saw
     deadlocks: tuple = ()  # conflicts.Deadlock: each deadlock the server broke, its queries named
     cpu: RunCpu | None = None  # the CPU of the server's backends, qshell and the machine (cpu.py)
+    servers: int | None = None  # behind a pooler: the server connections its pool can use at once
+
+    @property
+    def parallel(self) -> int:
+        """Queries that can run at once: N, or fewer behind a pooler of fewer server connections."""
+        return min(self.n, self.servers) if self.servers else self.n
+
+    @property
+    def pool_wait_s(self) -> tuple[float, float] | None:
+        """(total, max) of the queries' waits for a backend in the pooler's queue (None: not behind one)."""
+        waits = [q.pool_wait_s for q in self.queries if q.pool_wait_s is not None]
+        return (sum(waits), max(waits)) if waits else None
 
     @property
     def client_cpu(self) -> float:
@@ -199,14 +214,16 @@ class RunResult:
 
     @property
     def bound_s(self) -> float:
-        """Makespan lower bound: max(longest query, sum of query times / N)."""
+        """Makespan lower bound: max(longest query, sum of query times / the queries that can
+        run at once: N, or the pool's server connections behind a pooler)."""
         if not self.queries:
             return 0.0
-        return max(max(q.total_s for q in self.queries), self.sum_s / self.n)
+        return max(max(q.total_s for q in self.queries), self.sum_s / self.parallel)
 
     @property
     def efficiency(self) -> float:
-        """bound / wall: 1.0 means no schedule on N workers could have been faster."""
+        """bound / wall: 1.0 means no schedule on N workers (on the pool's server connections
+        behind a pooler) could have been faster."""
         return self.bound_s / self.wall_s if self.wall_s > 0 else 0.0
 
     @property

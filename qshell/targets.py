@@ -122,8 +122,13 @@ def capacity_verdict(n: int, dsn: str, seen: list[tuple[str, bool, int]]) -> tup
                 f" connections ({named(usable)})"), None
     short = [row for row in usable if row[2] < n]
     if short:
-        return None, (f"warning: {n} workers spread at random over {len(usable)} servers, and {named(short)} more is"
-                      " less than that: a worker refused there (too many clients) is not retried on another host")
+        each = [f"{host} ({'standby' if standby else 'primary'})" for host, standby, _ in short]
+        frees = [max(free, 0) for _, _, free in short]
+        which = f"{each[0]} can take only {frees[0]} more connections" + "".join(
+            f"{' and' if k == len(short) - 1 else ','} {each[k]} only {frees[k]}" for k in range(1, len(short)))
+        them = "that server" if len(short) == 1 else "those servers"
+        return None, (f"warning: {n} workers are spread at random over {len(usable)} servers, but {which}: a worker"
+                      f" refused by {them} (too many clients) is not retried on another host")
     return None, None
 
 

@@ -90,7 +90,7 @@ def test_csv_null_empty_and_row_counts(qshell):
 
 # -- staged runs in CSV --------------------------------------------------------------------
 SUMMARY = ["index", "sql", "worker", "pid", "status", "command", "rows", "wait_ms", "run_ms", "start_ms", "end_ms",
-           "error", "sqlstate", "waits", "blocked_by", "slowdown", "host", "role"]
+           "error", "sqlstate", "waits", "blocked_by", "slowdown", "host", "role", "pool_wait_ms"]
 
 
 def test_staged_run_is_one_csv_table(qshell):

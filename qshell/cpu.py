@@ -202,10 +202,11 @@ class RunCpu:
         if not self.measurable:
             return f"no CPU verdict: the run took under {MIN_WALL_S:g} s (CPU is counted in 10 ms ticks)"
         parts = []
+        where = "the machine" if self.server_s is not None else "qshell's machine (not the server's)"
         if self.busy >= BUSY:
-            parts.append(f"CPU-bound at {self.cpus} cores: the machine was {_pct(self.busy)} busy")
+            parts.append(f"CPU-bound at {self.cpus} cores: {where} was {_pct(self.busy)} busy")
         else:
-            parts.append(f"not CPU-bound: the machine's {self.cpus} cores were {_pct(self.busy)} busy")
+            parts.append(f"not CPU-bound: {where} was {_pct(self.busy)} busy ({self.cpus} cores)")
         other = self.other
         if other is not None and other >= OTHER:
             parts.append(f"other processes took {_pct(other)} of the CPU during this run")

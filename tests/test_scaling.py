@@ -128,6 +128,13 @@ def test_a_server_not_on_this_machine_is_said_so(dsn):
         assert cpu.locate(os.getpid(), time.time()) == cpu.REMOTE
     finally:
         conn.close()
+    # what a run on a remote server shows: one line why, and the machine named as qshell's
+    first = cpu.snapshot(None)
+    time.sleep(0.25)
+    far = cpu.measure(first, cpu.snapshot(None), {pid}, cpu.REMOTE)
+    assert far is not None and far.backends_s is None and far.record()["not_measurable"] == cpu.REMOTE
+    line = far.line()
+    assert line.startswith("CPU: server CPU not measurable: remote server · qshell ") and "qshell's machine" in line
 
 
 def test_the_ratios_names_in_terminal_json_and_csv(qshell):

@@ -9,8 +9,11 @@ those backends at that moment. No UI, no database access: pure records.
 """
 from __future__ import annotations
 
+import math
 import re
+import time
 from dataclasses import dataclass
+from typing import Callable, Iterable, Sequence
 
 RETRYABLE = frozenset({"40001", "40P01"})  # serialization_failure, deadlock_detected
 _MAY_COMMIT = frozenset({"CALL", "DO"})  # a procedure or a DO block may COMMIT inside
@@ -35,12 +38,15 @@ class LockWait:
 @dataclass(frozen=True, slots=True)
 class Deadlock:
     """One deadlock the server broke: the staged query it failed (``victim``) and every
-    edge of the cycle as ``(waiter, lock mode, what, holder)``, each side ``#K`` or ``pid N``."""
+    edge of the cycle as ``(waiter, lock mode, what, holder)``, each side ``#K``, ``pid N``
+    (a backend outside the run) or ``#? (pid N)`` (a backend of the run whose execution at
+    the detection cannot be told for certain). ``detail``: the server's DETAIL as sent."""
 
     victim: int
     at_s: float  # offset from the run's start
     cycle: tuple[tuple[str, str, str, str], ...]
     retried: bool = False
+    detail: str | None = None
 
     @property
     def queries(self) -> tuple[str, ...]:
@@ -58,6 +64,103 @@ def deadlock_pids(detail: str | None) -> list[tuple[int, str, str, int]]:
 def name_cycle(detail: str | None, who) -> tuple[tuple[str, str, str, str], ...]:  # noqa: ANN001
     """The DETAIL's cycle with each pid named by ``who(pid)`` (``#K``, else ``pid N``)."""
     return tuple((who(a) or f"pid {a}", mode, what, who(b) or f"pid {b}") for a, mode, what, b in deadlock_pids(detail))
+
+
+# -- attribution by time -----------------------------------------------------------------
+# An execution is known by its interval on its backend (client clock, offsets from the
+# run's start): from before its first byte was sent to after its last answer arrived, so
+# the server's whole work for it lies inside. What was seen on a backend at a moment known
+# only within [a, b] (a sample: from sending its query of pg_stat_activity to its answer; a
+# deadlock: see ``deadlock_names``) belongs to the one execution whose interval holds that
+# moment, and is attributed only when that is certain.
+AMBIGUOUS = -1  # more than one execution (or qshell's own statements) may have been there
+Span = tuple[float, float, "int | None"]  # (start, end, staged index); index None: not an execution
+
+
+def owner(spans: Iterable[Span], a: float, b: float, exclusive: bool) -> int | None:
+    """The staged index of the execution that was on a backend at a moment within [a, b],
+    None when no execution of the run was, AMBIGUOUS when it cannot be told. ``spans``: the
+    backend's intervals (an end of ``math.inf``: still running; index None: a time the
+    backend ran something that is not an execution, as qshell's own statements, or
+    intervals forgotten). ``exclusive``: nothing else uses the backend between the
+    executions (a worker's own connection), so overlapping one execution alone is enough;
+    else (behind a transaction pooler, the backend serves other clients between them) the
+    whole of [a, b] must lie inside it."""
+    hit: tuple[float, float, int] | None = None
+    for start, end, index in spans:
+        if end < a or start > b:
+            continue
+        if hit is not None or index is None:
+            return AMBIGUOUS
+        hit = (start, end, index)
+    if hit is None:
+        return None
+    if exclusive or (hit[0] <= a and b <= hit[1]):
+        return hit[2]
+    return AMBIGUOUS
+
+
+def woke_at() -> float:
+    """A perf_counter reading no later than ``now`` and no earlier than the moment the
+    calling greenlet's last wait ended: the hub's loop time (taken when its poll returned,
+    before the greenlets it woke ran one after another). On a busy client the answer's
+    arrival is then known within the hub's own delay, not the greenlet's."""
+    from gevent import get_hub
+
+    now, wall = time.perf_counter(), time.time()
+    return now - min(max(wall - get_hub().loop.now(), 0.0), 1.0)
+
+
+def deadlock_names(detail: str | None, victim_pid: int | None, victim: int, start: float, end: float,
+                   timeout: float, spans: Callable[[int], Sequence[Span] | None],
+                   exclusive: Callable[[int], bool]) -> tuple[tuple[str, str, str, str], ...]:
+    """The DETAIL's cycle, each pid named by the execution on that backend when the server
+    detected the deadlock. The detection happened in the victim's backend, ``timeout``
+    (deadlock_timeout, 0 when unsure) after it began to wait: after ``start + timeout``
+    (the victim's execution began at ``start``) and before ``end`` (its error arrived).
+    Every process of the cycle was waiting then: an execution of another backend that
+    holds that moment overlaps [start + timeout, end]; the one the victim waited for
+    directly had its lock before the victim waited, so it began before ``end - timeout``
+    too. Named when exactly one execution fits; ``pid N`` when none of the run's could
+    (``spans(pid)`` None: not a backend of the run); else ``#? (pid N)``."""
+    low, direct = start + timeout, None
+    pairs = deadlock_pids(detail)
+    for a, _m, _w, b in pairs:
+        if a == victim_pid:
+            direct = b
+
+    def who(pid: int) -> str:
+        if pid == victim_pid:
+            return f"#{victim}"
+        known = spans(pid)
+        if known is None:
+            return f"pid {pid}"
+        hi = end - timeout if pid == direct else end
+        fits = [(s, e, i) for s, e, i in known if e >= low and s <= hi]
+        if not fits:
+            return f"pid {pid}"
+        if len(fits) == 1 and fits[0][2] is not None:
+            s, e, i = fits[0]
+            if exclusive(pid) or (s <= low and end <= e):
+                return f"#{i}"
+        return f"#? (pid {pid})"
+
+    return tuple((who(a), mode, what, who(b)) for a, mode, what, b in pairs)
+
+
+def detail_timeout(queries: Iterable[str], settings: dict[str, str], ask: Callable[[], float]) -> float:
+    """deadlock_timeout in seconds as the workers have it, for ``deadlock_names``: the
+    server's setting for this role and database (``ask()``), or 0 (no bound from it) when
+    the user's session sets its own or a staged text may change it."""
+    if any(name.lower() == "deadlock_timeout" for name in settings):
+        return 0.0
+    if any("deadlock_timeout" in q.lower() for q in queries):
+        return 0.0
+    try:
+        value = ask()
+    except Exception:  # noqa: BLE001 - a bound less: the names stay right, fewer are certain
+        return 0.0
+    return value if math.isfinite(value) and value > 0 else 0.0
 
 
 def retry_refusal(sql: str, in_transaction: bool = False) -> str | None:

@@ -28,13 +28,13 @@ from __future__ import annotations
 import math
 import random
 import time
-from collections import Counter, defaultdict
+from collections import Counter, defaultdict, deque
 from dataclasses import dataclass, field
 from typing import Sequence
 
 import gevent
 
-from .conflicts import RETRYABLE, Deadlock, LockWait, lock_lines, lock_records, name_cycle
+from .conflicts import AMBIGUOUS, RETRYABLE, Deadlock, LockWait, Span, deadlock_names, lock_lines, lock_records, owner, woke_at
 from .database import Database
 from .errors import QshellError
 from .execute import AUTOCOMMIT, ON_PID, POOLED, SERVER, TxMode, _Interrupted, run_statement, settle
@@ -46,6 +46,7 @@ SUB_BITS = 6  # 2**6 = 64 sub-buckets per power of two
 _SUB = 1 << SUB_BITS
 _LINEAR = _SUB * 2  # values below 128 µs have a bucket of their own (exact)
 MAX_BUCKETS = _LINEAR + 40 * _SUB  # values up to 2**46 µs (815 days): 2,688 buckets at most
+RECENT = 16  # executions remembered per backend for attribution by time (older ones: their latest end)
 
 
 def bucket_of(us: int) -> int:
@@ -318,7 +319,14 @@ class LoadPool(QueryPool):
         self.waits: dict[int, Counter] = defaultdict(Counter)
         self.lock_edges: dict[tuple[str, str, str, str, str | None], float] = defaultdict(float)
         self.named: list[Deadlock] = []  # deadlocks, their queries named as they happen
-        self._finished_last: dict[int, tuple[int, float]] = {}  # worker -> (query index, offset of its end)
+        # attribution by time, bounded: per backend (as _worker_of names it) its last RECENT
+        # executions' intervals (offsets), the latest end of those forgotten, the one running
+        self._recent: dict[tuple[str | None, int], deque[Span]] = {}
+        self._forgot: dict[tuple[str | None, int], float] = {}
+        self._on: dict[tuple[str | None, int], tuple[float, int]] = {}
+        self._exclusive: set[tuple[str | None, int]] = set()  # a worker's own backend (no pooler lends it)
+        self._backend_of: dict[int, tuple[str | None, int]] = {}  # worker -> the backend its execution is on
+        self._mine: dict[int, int] = {}  # worker -> the staged index it is running (behind a pooler: until lent)
         self.by_server: dict = {}  # results.Server -> HostLoad
 
     # -- the schedule ---------------------------------------------------------------
@@ -399,6 +407,7 @@ class LoadPool(QueryPool):
                             fairy = self.db.checkout()
                         conn, info, lost = fairy.dbapi_connection, fairy.info, fairy.invalidate
                         self._own(fairy, number)
+                    self._span_open(number, pos + 1, started)
                     result = run_statement(conn, info, sql, pos + 1, number, 0, self._start, started - self._start,
                                            self.mode, lost=lost)
                     if result.pid is not None and info.get(POOLED):  # the backend was lent for that query only
@@ -416,12 +425,13 @@ class LoadPool(QueryPool):
                     result = QueryResult(index=pos + 1, sql=sql, status=Status.ERROR, worker=number, error=str(exc))
                 ended = clock()
                 self.active.pop(number, None)
-                self._finished_last[number] = (pos + 1, ended - self._start)
+                self._span_close(number, ended)
                 self._record(pos, result, scheduled, started, ended)
                 self._last = ended
                 if result.status is not Status.OK:
                     gevent.sleep(0)  # an error that took no round trip must not starve the others
         finally:
+            self._span_done(number)
             if fairy is not None:
                 try:
                     settle(fairy, worker=True)
@@ -437,48 +447,116 @@ class LoadPool(QueryPool):
         told by run_statement through ``info[ON_PID]``)."""
         key = self._server_key(fairy.info)
         if fairy.info.get(POOLED):
-            fairy.info[ON_PID] = lambda pid: self._worker_of.__setitem__((key, pid), number)
+            fairy.info[ON_PID] = lambda pid: self._lent(number, (key, pid))
+            self._backend_of.pop(number, None)
         else:
-            self._worker_of[(key, fairy.dbapi_connection.get_backend_pid())] = number
+            backend = (key, fairy.dbapi_connection.get_backend_pid())
+            self._worker_of[backend] = number
+            self._backend_of[number] = backend
+            self._exclusive.add(backend)
 
-    def _running(self, pid: tuple[str | None, int]) -> int | None:
-        worker = self._worker_of.get(pid)
-        running = self.active.get(worker) if worker is not None else None
-        return running[0] if running else None
+    # -- attribution by time (bounded: RECENT intervals per backend) --------------------
+    def _span_open(self, number: int, index: int, started: float) -> None:
+        """The worker starts an execution of ``index``: on its own backend from ``started``
+        (before anything of it is sent); behind a pooler, from when a backend is lent."""
+        self._mine[number] = index
+        backend = self._backend_of.get(number)
+        if backend is not None and backend in self._exclusive:
+            self._on[backend] = (started - self._start, index)
+
+    def _lent(self, number: int, backend: tuple[str | None, int]) -> None:
+        """Behind a transaction pooler: the worker's transaction got ``backend`` (a retry's
+        try may get another: the one before has ended by now)."""
+        now = time.perf_counter()
+        self._worker_of[backend] = number
+        before = self._backend_of.get(number)
+        if before is not None and before != backend and before in self._on:
+            self._end_on(before, now - self._start)
+        self._backend_of[number] = backend
+        index = self._mine.get(number)
+        if index is not None:
+            self._on[backend] = (now - self._start, index)
+
+    def _span_close(self, number: int, ended: float) -> None:
+        """The worker's execution is over (all its tries): its interval is remembered."""
+        self._mine.pop(number, None)
+        backend = self._backend_of.get(number)
+        if backend is not None and backend in self._on:
+            self._end_on(backend, ended - self._start)
+        if backend is not None and backend not in self._exclusive:  # lent for that execution only
+            self._worker_of.pop(backend, None)
+            self._backend_of.pop(number, None)
+
+    def _end_on(self, backend: tuple[str | None, int], end: float) -> None:
+        start, index = self._on.pop(backend)
+        ring = self._recent.get(backend)
+        if ring is None:
+            ring = self._recent[backend] = deque()
+        if len(ring) >= RECENT:
+            self._forgot[backend] = max(self._forgot.get(backend, -math.inf), ring.popleft()[1])
+        ring.append((start, end, index))
+
+    def _span_done(self, number: int) -> None:
+        """The worker ends: qshell's own statements (a ROLLBACK of what was left open) may
+        follow on its backend; from now on nothing seen there is an execution's."""
+        backend = self._backend_of.get(number)
+        if backend is not None and backend in self._exclusive:
+            ring = self._recent.setdefault(backend, deque())
+            ring.append((time.perf_counter() - self._start, math.inf, None))
+
+    def spans(self, backend: tuple[str | None, int]) -> list[Span] | None:
+        """The intervals known on ``backend`` (None: never one of the load's)."""
+        ring = self._recent.get(backend)
+        on = self._on.get(backend)
+        if ring is None and on is None and backend not in self._exclusive:
+            return None
+        out: list[Span] = []
+        forgot = self._forgot.get(backend)
+        if forgot is not None:
+            out.append((-math.inf, forgot, None))
+        if ring:
+            out.extend(ring)
+        if on is not None:
+            out.append((on[0], math.inf, on[1]))
+        return out
+
+    def _at(self, backend: tuple[str | None, int], a: float, b: float) -> int | None:
+        known = self.spans(backend)
+        return None if known is None else owner(known, a, b, backend in self._exclusive)
 
     def _sample(self, t: float, dt: float, server: str | None, rows: list) -> None:
-        """One sample of the workers' backends, added to what the queries running then waited on."""
+        """One sample of the workers' backends (its query sent at ``t``, its answer here,
+        now): each row counts for the execution on that backend then, only when certain."""
+        t_end = time.perf_counter() - self._start
         for pid, wtype, wevent, state, blockers, lock in rows:
             if state != "active":
                 continue
-            index = self._running((server, pid))
-            if index is None:
+            index = self._at((server, pid), t, t_end)
+            if index is None or index == AMBIGUOUS:
                 continue
             self.waits[index][f"{wtype}:{wevent}" if wtype else "CPU"] += 1
             for b in blockers or ():
-                holder = self._running((server, b))
+                holder = self._at((server, b), t, t_end)
+                if holder == AMBIGUOUS:
+                    continue
+                name = f"#{holder}" if holder is not None else (
+                    self.sampler.outside_name((server, b)) if self.sampler is not None else f"pid {b}")
                 locktype, mode, relation = lock if lock else ("?", "?", None)
-                self.lock_edges[(f"#{index}", f"#{holder}" if holder else f"pid {b}", locktype, mode, relation)] += dt
+                self.lock_edges[(f"#{index}", name, locktype, mode, relation)] += dt
 
     def _deadlock(self, result, retried: bool) -> None:  # noqa: ANN001 - results.QueryResult
-        """A load keeps no executions to look pids up in afterwards: name them now, by what
-        each backend's worker is running (the other side still runs: it was waiting)."""
+        """A load keeps no executions to look pids up in afterwards: name them now, by the
+        executions on those backends when the server detected it (``deadlock_names``), from
+        the intervals remembered per backend."""
+        if len(self.named) >= self.max_deadlocks:
+            return
+        arrived = min(result.end_s, woke_at() - self._start)  # before anything else runs
         key = result.server.host if self._hosts and result.server is not None else None
-
-        def who(pid: int) -> str | None:
-            worker = self._worker_of.get((key, pid))
-            if worker == result.worker:
-                return f"#{result.index}"
-            running = self.active.get(worker) if worker is not None else None
-            if running:
-                return f"#{running[0]}"
-            # the other side, no longer waiting once the victim was cancelled, may have ended
-            # before this worker got the error back: its last query, if it ran past the victim's start
-            done = self._finished_last.get(worker) if worker is not None else None
-            return f"#{done[0]}" if done and done[1] >= result.start_s else None
-
-        self.named.append(Deadlock(victim=result.index, at_s=result.end_s,
-                                   cycle=name_cycle(result.diag.detail if result.diag else None, who), retried=retried))
+        detail = result.diag.detail if result.diag else None
+        timeout = self.deadlock_timeout()
+        cycle = deadlock_names(detail, result.pid, result.index, result.start_s, arrived, timeout,
+                               lambda pid: self.spans((key, pid)), lambda pid: (key, pid) in self._exclusive)
+        self.named.append(Deadlock(victim=result.index, at_s=result.end_s, cycle=cycle, retried=retried, detail=detail))
 
     def progress(self) -> LoadProgress:  # type: ignore[override]
         now = time.perf_counter()

@@ -21,13 +21,24 @@ import gevent
 from gevent.event import Event
 from gevent.queue import Empty, JoinableQueue, Queue
 
-from .conflicts import RETRYABLE, Deadlock, merge_retry, name_cycle, not_retried, retry_refusal
+from .conflicts import (
+    RETRYABLE,
+    Deadlock,
+    Span,
+    deadlock_names,
+    detail_timeout,
+    merge_retry,
+    not_retried,
+    retry_refusal,
+    woke_at,
+)
 from .database import Capacity, Database
 from .errors import ConnectionFailed, QshellError
 from .execute import (
     AUTOCOMMIT,
     CANCELLING,
     ISOLATION_LEVELS,
+    SERVER,
     TxMode,
     _Interrupted,
     execute_on,
@@ -81,8 +92,11 @@ class QueryPool:
         self.sampler = sampler
         self.stop_on_error = stop_on_error
         self.retries = retries  # \\set retries: 40001 / 40P01 failures run again, up to this many times
-        self.deadlocks: list[tuple[float, int, str | None, bool]] = []  # (at, victim index, DETAIL, retried)
-        self.deadlocks_seen = 0  # all of them (``deadlocks`` keeps the first MAX_DEADLOCKS)
+        # (victim's result, retried, offset by which its error had arrived): named after the run
+        self.deadlocks: list[tuple[QueryResult, bool, float]] = []
+        self.deadlocks_seen = 0  # all of them (``deadlocks`` keeps the first ``max_deadlocks``)
+        self.max_deadlocks = MAX_DEADLOCKS
+        self._deadlock_timeout: float | None = None  # deadlock_timeout (s), asked at the first deadlock
         self.fairies: list = []
         self.tasks: JoinableQueue = JoinableQueue()
         self.output_queue: Queue = Queue()
@@ -157,15 +171,13 @@ class QueryPool:
             if why is not None:  # its work may have been committed (or half of it): never run again
                 if result.sqlstate == "40P01":
                     self.deadlocks_seen += 1
-                    if len(self.deadlocks) < MAX_DEADLOCKS:
-                        self._deadlock(result, False)
+                    self._deadlock(result, False)
                 return not_retried(result, why)
         while True:
             retry = tries < self.retries and not self._stopping
             if result.sqlstate == "40P01":
                 self.deadlocks_seen += 1
-                if len(self.deadlocks) < MAX_DEADLOCKS:
-                    self._deadlock(result, retry)
+                self._deadlock(result, retry)
             if not retry:
                 break
             tries += 1
@@ -176,8 +188,24 @@ class QueryPool:
         return merge_retry(first, result, tries) if tries else result
 
     def _deadlock(self, result: QueryResult, retried: bool) -> None:
-        """Keep a deadlock for naming its queries once the run is over (``_named_deadlocks``)."""
-        self.deadlocks.append((result.end_s, result.index, result.diag.detail if result.diag else None, retried))
+        """Keep a deadlock (the first ``max_deadlocks``) for naming its queries once the run
+        is over (``_named_deadlocks``). Called as the victim's error came back, before any
+        other greenlet ran: ``woke_at`` bounds the error's arrival more tightly than the end."""
+        if len(self.deadlocks) < self.max_deadlocks:
+            self.deadlocks.append((result, retried, min(result.end_s, woke_at() - self._start)))
+
+    def deadlock_timeout(self) -> float:
+        """The workers' deadlock_timeout in seconds (0: no bound from it), asked once per run
+        on the side connection (one server only: several may be configured differently)."""
+        if self._deadlock_timeout is None:
+            if len({f.info.get(SERVER) for f in self.fairies}) > 1:
+                self._deadlock_timeout = 0.0
+            else:
+                self._deadlock_timeout = detail_timeout(
+                    self.queries, self.db.session_settings,
+                    lambda: float(self.db.rows("SELECT setting::float8 / 1000 FROM pg_settings"
+                                               " WHERE name = 'deadlock_timeout'")[0][0]))
+        return self._deadlock_timeout
 
     def _abort(self, me: int) -> None:
         """on_error=cancel: cancel the other running queries, drop the queued ones."""
@@ -309,17 +337,27 @@ class QueryPool:
                          samples=samples, client_cpu_s=cpu, lock_waits=waits, deadlocks=self._named_deadlocks(results))
 
     def _named_deadlocks(self, results: tuple[QueryResult, ...]) -> tuple[Deadlock, ...]:
-        """Each deadlock with the pids of its DETAIL named: the staged query that was on
-        that backend at that moment (a retried query's interval covers all its tries)."""
+        """Each deadlock with the pids of its DETAIL named by the staged query that was on
+        that backend when the server detected it (``conflicts.deadlock_names``; a retried
+        query's interval covers all its tries)."""
+        if not self.deadlocks:
+            return ()
+        timeout = self.deadlock_timeout()
         out = []
-        for at, victim, detail, retried in self.deadlocks:
-            server = results[victim - 1].server  # the DETAIL's pids are backends of the victim's server
+        for victim, retried, arrived in self.deadlocks:
+            server = victim.server  # the DETAIL's pids are backends of the victim's server
+            mine: dict[int, list] = {}
+            for q in results:
+                if q.pid is not None and q.server == server:
+                    mine.setdefault(q.pid, []).append(q)
+            detail = victim.diag.detail if victim.diag else None
 
-            def who(pid: int, at: float = at, server=server) -> str | None:  # noqa: ANN001
-                for q in results:
-                    if q.pid == pid and q.server == server and q.start_s <= at <= q.end_s + 0.001:
-                        return f"#{q.index}"
-                return None
+            def spans(pid: int, mine: dict = mine) -> list[Span] | None:
+                return [(q.on_backend_s, q.end_s, q.index) for q in mine[pid]] if pid in mine else None
 
-            out.append(Deadlock(victim=victim, at_s=at, cycle=name_cycle(detail, who), retried=retried))
+            def exclusive(pid: int, mine: dict = mine) -> bool:
+                return all(q.lent_s is None for q in mine.get(pid, ()))
+
+            cycle = deadlock_names(detail, victim.pid, victim.index, victim.start_s, arrived, timeout, spans, exclusive)
+            out.append(Deadlock(victim=victim.index, at_s=victim.end_s, cycle=cycle, retried=retried, detail=detail))
         return tuple(out)

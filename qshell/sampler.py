@@ -3,15 +3,17 @@
 One extra greenlet samples, every ``interval`` seconds on its own connection, the
 workers' backends: their state, wait event and ``pg_blocking_pids()``. After the run
 each sample is attributed to the query that was running on that backend at that
-moment. Needs no extension; costs one connection (counted in the N check). When the
+moment: the one execution whose interval holds the whole time between sending the
+sample's query and its answer (``conflicts.owner``); a sample that may have seen either
+of two executions counts for neither. Needs no extension; costs one connection (counted in the N check). When the
 workers are on several servers (a multi-host target), one greenlet per server samples
 it on a side connection to that server, and a backend is known by (server, pid): pids
 of different servers are different backends.
 """
 from __future__ import annotations
 
+import math
 import time
-from bisect import bisect_right
 from collections import Counter, defaultdict
 from dataclasses import replace
 from operator import itemgetter
@@ -20,7 +22,7 @@ from typing import Mapping
 import gevent
 from gevent.event import Event
 
-from .conflicts import LockWait
+from .conflicts import AMBIGUOUS, LockWait, Span, owner
 from .execute import POOLED, SERVER
 from .results import QueryResult
 
@@ -75,6 +77,8 @@ class Sampler:
         self.sink = sink
         self.taken = 0  # samples taken
         self.samples: list[tuple] = []  # (t, dt, (server, pid), wait type, wait event, state, blockers, lock)
+        self.ends: list[float] = []  # per sample, when its answer arrived (t: when its query was sent)
+        self.session_pid: int | None = None  # the user's own session's backend (one server), named as such
         self._greenlets: list[gevent.Greenlet] = []
         self._stopping = False
         self._stop = Event()  # set by stop(): the pause between samples ends at once
@@ -85,6 +89,7 @@ class Sampler:
         """Sample, per server ("host:port", None: the side connection's), the backends
         ``pids`` (None: every client backend of the database, behind a pooler)."""
         self.samples = []
+        self.ends = []
         self._servers = any(server is not None for server in pids)  # samples name their server
         self.taken = 0
         self._stopping = False
@@ -107,6 +112,7 @@ class Sampler:
                     else:
                         cur.execute(_SQL, (pids,))
                     rows = cur.fetchall()
+                end = time.perf_counter()
                 dt = now - last if taken else self.interval
                 last = now
                 taken += 1
@@ -118,6 +124,7 @@ class Sampler:
                 for pid, wtype, wevent, state, blockers, lock_ in rows:
                     self.samples.append((now - t0, dt, (server, pid), wtype, wevent, state,
                                          tuple((server, b) for b in blockers or ()), tuple(lock_) if lock_ else None))
+                    self.ends.append(end - t0)
                 self._stop.wait(self.interval)
         except gevent.GreenletExit:
             pass
@@ -136,37 +143,68 @@ class Sampler:
         """(server, pid) of the backend that ran ``q``, as the samples name backends."""
         return (q.server.host if self._servers and q.server is not None else None, q.pid)
 
-    def attribute(self, results: tuple[QueryResult, ...]) -> tuple[tuple[QueryResult, ...], int]:
-        """Results with ``waits`` and ``blocked_by`` filled in, and the number of samples."""
-        by_pid: dict[tuple, list[QueryResult]] = defaultdict(list)
+    def _spans(self, results: tuple[QueryResult, ...]) -> tuple[dict[tuple, list[Span]], set[tuple]]:
+        """Per backend its executions' intervals, and the backends that are a worker's own
+        (not lent by a transaction pooler). After a worker's last execution qshell may still
+        send its own statements there (a ROLLBACK of a transaction left open): no execution's."""
+        spans: dict[tuple, list[Span]] = defaultdict(list)
+        shared: set[tuple] = set()
         for q in results:
             if q.pid is not None:
-                by_pid[self._backend(q)].append(q)
-        # one backend runs one query at a time: per backend its queries by start, found by bisection
-        starts: dict[tuple, list[float]] = {}
-        for pid, qs in by_pid.items():
-            qs.sort(key=lambda q: q.on_backend_s)
-            starts[pid] = [q.on_backend_s for q in qs]
+                key = self._backend(q)
+                spans[key].append((q.on_backend_s, q.end_s, q.index))
+                if q.lent_s is not None:
+                    shared.add(key)
+        for key, known in spans.items():
+            known.sort()
+            if key not in shared:
+                known.append((known[-1][1], math.inf, None))
+        return spans, set(spans) - shared
 
-        def query_at(pid: tuple, t: float) -> QueryResult | None:
-            qs = by_pid.get(pid)
-            if not qs:
-                return None
-            i = bisect_right(starts[pid], t) - 1
-            if i >= 0 and qs[i].on_backend_s <= t <= qs[i].end_s:
-                return qs[i]
-            return None
+    def owners(self, results: tuple[QueryResult, ...]) -> list[tuple[int | None, tuple[str, ...]]]:
+        """Per sample (in ``samples`` order): the staged index of the execution it saw
+        active on its backend (None: none for certain, see ``conflicts.owner``), and each
+        blocker named (``#K``; ``pid N`` outside the run; "" when which execution of the run
+        held it cannot be told)."""
+        spans, own = self._spans(results)
 
+        def at(key: tuple, a: float, b: float) -> int | None:
+            known = spans.get(key)
+            return None if known is None else owner(known, a, b, key in own)
+
+        out: list[tuple[int | None, tuple[str, ...]]] = []
+        for (t, _dt, pid, _wt, _we, state, blockers, _lock), t_end in zip(self.samples, self.ends, strict=True):
+            index = at(pid, t, t_end) if state == "active" else None
+            if index is None or index == AMBIGUOUS:
+                out.append((None, ()))
+                continue
+            names = []
+            for b in blockers:
+                holder = at(b, t, t_end)
+                names.append("" if holder == AMBIGUOUS else f"#{holder}" if holder is not None else self.outside_name(b))
+            out.append((index, tuple(names)))
+        return out
+
+    def outside_name(self, backend: tuple) -> str:
+        """A blocker outside the run: "your session (pid N)" when it is the user's own
+        session's backend, else "pid N"."""
+        if self.session_pid is not None and backend == (None, self.session_pid):
+            return f"your session (pid {backend[1]})"
+        return f"pid {backend[1]}"
+
+    def attribute(self, results: tuple[QueryResult, ...]) -> tuple[tuple[QueryResult, ...], int]:
+        """Results with ``waits`` and ``blocked_by`` filled in, and the number of samples.
+        A sample counts for the execution whose interval on its backend holds the moment it
+        was taken (between sending its query and its answer), only when that is certain."""
         waits: dict[int, Counter] = defaultdict(Counter)
         blocked: dict[int, dict[str, float]] = defaultdict(lambda: defaultdict(float))  # seconds, not counts
-        for t, dt, pid, wtype, wevent, state, blockers, _lock in self.samples:
-            hit = query_at(pid, t)
-            if hit is None or state != "active":
+        for (_t, dt, _pid, wtype, wevent, _state, _b, _lock), (index, holders) in zip(self.samples, self.owners(results), strict=True):
+            if index is None:
                 continue
-            waits[hit.index][f"{wtype}:{wevent}" if wtype else "CPU"] += 1
-            for b in blockers:
-                other = query_at(b, t)
-                blocked[hit.index][f"#{other.index}" if other else f"pid {b[1]}"] += dt
+            waits[index][f"{wtype}:{wevent}" if wtype else "CPU"] += 1
+            for holder in holders:
+                if holder:
+                    blocked[index][holder] += dt
         out = []
         for q in results:
             counts = waits.get(q.index)
@@ -181,27 +219,14 @@ class Sampler:
 
     def lock_graph(self, results: tuple[QueryResult, ...]) -> tuple[LockWait, ...]:
         """Who waited for whom, on which lock and relation: one edge per (waiter, holder,
-        lock), with the time it was seen waiting, longest first."""
-        spans: dict[tuple, list[QueryResult]] = defaultdict(list)
-        for q in results:
-            if q.pid is not None:
-                spans[self._backend(q)].append(q)
-
-        def name(pid: tuple, t: float) -> str:
-            for q in spans.get(pid, ()):
-                if q.on_backend_s <= t <= q.end_s:
-                    return f"#{q.index}"
-            return f"pid {pid[1]}"
-
+        lock), with the time it was seen waiting, longest first (attributed as ``attribute``)."""
         edges: dict[tuple[str, str, str, str, str | None], float] = defaultdict(float)
-        for t, dt, pid, _wtype, _wevent, state, blockers, lock in self.samples:
-            if state != "active" or not blockers:
+        for (_t, dt, _pid, _wt, _we, _state, _b, lock), (index, holders) in zip(self.samples, self.owners(results), strict=True):
+            if index is None or not holders:
                 continue
             locktype, mode, relation = lock if lock else ("?", "?", None)
-            waiter = name(pid, t)
-            if waiter.startswith("pid"):
-                continue
-            for b in blockers:
-                edges[(waiter, name(b, t), locktype, mode, relation)] += dt
+            for holder in holders:
+                if holder:
+                    edges[(f"#{index}", holder, locktype, mode, relation)] += dt
         return tuple(LockWait(w, h, lt, m, r, sec) for (w, h, lt, m, r), sec
                      in sorted(edges.items(), key=itemgetter(1), reverse=True))

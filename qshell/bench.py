@@ -627,8 +627,9 @@ def write_readme(history: Path) -> None:
              " end to end ÷ pgbench [≥ 0.25] | history of large runs ÷ empty [≤ 1.2] |"
              " memory, 5M rows [growth ≤ 64 MB until 2026-12; then ÷ psql ≤ 1.25] | µs/query at 1k / 10k / 100k | seed N=1/2/3/5 wall (s) |"
              " resources on ÷ off, SELECT 1 at N=8 | reader ÷ psql: one 100k-line statement / 100k statements"
-             " (lexed only) |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             " (lexed only) | open-loop latency ÷ pgbench -R, SELECT 1 at 300/s, N=8: p50 [≤ 1.5] / p95 [≤ 2]"
+             " (min–max of the rounds; qshell / pgbench p50 and p95) |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in records:
         c = r.get("cases", {})
         thr = c.get("throughput", {}).get("8", {})
@@ -658,7 +659,8 @@ def write_readme(history: Path) -> None:
             f" {pgcli} | {end} | {large} | {_memory_cell(mem)} |"
             f" {' / '.join(str(v.get('us_per_query')) for v in sc.values()) or '-'} |"
             f" {' / '.join(str(x['wall_s']) for x in seed) or '-'} |"
-            f" {_resources_cell(c.get('resources', {}))} | {_reader_cell(c.get('reader', {}))} |")
+            f" {_resources_cell(c.get('resources', {}))} | {_reader_cell(c.get('reader', {}))} |"
+            f" {_latency_cell(c.get('latency', {}))} |")
     (history / "README.md").write_text("\n".join(lines) + "\n")
 
 
@@ -678,6 +680,15 @@ def _reader_cell(r: dict) -> str:
         return f"{x.get('ratio', '-')} ({x.get('qshell_s', '-')} s vs {x.get('psql_s', '-')} s)"
     return (f"{cell('one_statement')} / {cell('one_line_statements')}"
             f" ({cell('one_statement_lexed_only')} / {cell('one_line_statements_lexed_only')})")
+
+
+def _latency_cell(r: dict) -> str:
+    if not r:
+        return "-"
+    q, b = r["qshell"]["latency_ms"], r["pgbench"]["latency_ms"]
+    return (f"{r['p50_ratio']['median']} ({r['p50_ratio']['min']}–{r['p50_ratio']['max']}) /"
+            f" {r['p95_ratio']['median']} ({r['p95_ratio']['min']}–{r['p95_ratio']['max']});"
+            f" {q['p50']} / {q['p95']} ms vs {b['p50']} / {b['p95']} ms")
 
 
 def _resources_cell(r: dict) -> str:

@@ -124,12 +124,14 @@ def _percentiles(summary: dict) -> str:
 
 def client_bound_line(load: LoadResult) -> str:
     """Why the load's figures include waiting for qshell itself (LoadResult.client_bound)."""
-    if load.rate:
-        return (f"note: qshell itself started executions late (its own start delay p95"
-                f" {fine(load.delay.percentile(95))}, at least {fine(CLIENT_BOUND_DELAY_MS)}: CPU-bound client): the latencies include"
-                " waiting for qshell, not only for the server")
-    return (f"note: qshell itself was busy {load.client_cpu:.0%} of the wall (CPU-bound client): the latencies"
-            " include waiting for qshell, not only for the server")
+    why = []
+    if load.late_starts:
+        why.append(f"started executions late (its own start delay p50 {fine(load.delay.percentile(50))},"
+                   f" at least {fine(CLIENT_BOUND_DELAY_MS)})")
+    if load.busy_client:
+        why.append(f"was busy {load.client_cpu:.0%} of the wall")
+    return (f"note: qshell itself {' and '.join(why)} (CPU-bound client): the latencies include waiting for"
+            " qshell, not only for the server")
 
 
 def notice_lines(q: QueryLoad, shown: int = SHOWN_NOTICES) -> list[str]:

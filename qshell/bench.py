@@ -18,6 +18,7 @@ bootstrap()  # gevent first
 
 import argparse  # noqa: E402
 import json  # noqa: E402
+import math  # noqa: E402
 import os  # noqa: E402
 import platform  # noqa: E402
 import re  # noqa: E402
@@ -45,14 +46,44 @@ TARGETS = {
     "memory_vs_psql": "<= 1.25 (the result held by libpq, as psql holds it)",
     "e2e_ratio": ">= 0.25",
     "history_ratio": "<= 1.2",
+    "latency_p50_ratio": "<= 1.5",
+    "latency_p95_ratio": "<= 2",
 }
 SELECT1 = "SELECT 1"
 CASES = ("throughput", "makespan", "processes", "startup", "memory", "scaling", "seed", "e2e", "history", "resources",
-         "reader")
+         "reader", "latency")
+LATENCY_RATE = 300  # the open-loop latency case: SELECT 1 at 300/s on 8 connections
+LATENCY_CLIENTS = 8
 
 
 def _median(xs: list[float]) -> float:
     return statistics.median(xs) if xs else 0.0
+
+
+def nearest_rank(sorted_xs: list[float], p: float) -> float:
+    """The value at rank ⌈p/100 · n⌉ (as the load's histogram ranks); 0 when empty."""
+    if not sorted_xs:
+        return 0.0
+    return sorted_xs[min(max(1, math.ceil(p / 100 * len(sorted_xs))), len(sorted_xs)) - 1]
+
+
+def pgbench_log(paths: list[Path]) -> tuple[list[float], list[float]]:
+    """Latencies and schedule lags (ms, sorted) from pgbench ``-l`` logs under ``-R``: per
+    transaction ``client_id transaction_no time script_no time_epoch time_us schedule_lag``,
+    ``time`` measured from the scheduled start (the lag inside it), both in µs."""
+    lat: list[float] = []
+    lag: list[float] = []
+    for path in paths:
+        for line in path.read_text().splitlines():
+            f = line.split()
+            if len(f) >= 7 and f[2].isdigit():  # a failed transaction has "failed" or "skipped" there
+                lat.append(int(f[2]) / 1000)
+                lag.append(int(f[6]) / 1000)
+    return sorted(lat), sorted(lag)
+
+
+def _spread(xs: list[float]) -> dict:
+    return {"min": round(min(xs), 3), "median": round(_median(xs), 3), "max": round(max(xs), 3)}
 
 
 class Bench:
@@ -432,6 +463,66 @@ class Bench:
                      f" psql {out[key]['psql_s']} s ({out[key]['ratio']}×)")
         return out
 
+    # -- 12. open-loop latency against pgbench -R ------------------------------------------------------------
+    def latency(self) -> dict:
+        """``SELECT 1`` at 300/s on 8 connections for ``seconds``: ``pgbench -n -R 300 -c 8 -j 2 -T D
+        -l`` (its per-transaction log: latency from the scheduled start, and the schedule lag)
+        and the engine's ``\\go 8 for D at 300/s`` (LoadPool), interleaved (the side that goes
+        first alternates), ``rounds`` rounds; p50 / p95 / p99 of each, and per round the
+        ratios qshell ÷ pgbench of p50 and p95 (min / median / max)."""
+        from .load import LoadPool
+
+        seconds = 2 if self.tiny else 10
+        rounds = max(3, self.reps)
+        script = self.tmp / "select1.sql"
+        script.write_text(SELECT1 + ";\n")
+        LoadPool(self.db, [SELECT1], LATENCY_CLIENTS, 0.5, LATENCY_RATE).run()  # the connections, warm
+        per_round: list[dict] = []
+        for r in range(rounds):
+            got: dict = {}
+            for side in (("pgbench", "qshell") if r % 2 == 0 else ("qshell", "pgbench")):
+                if side == "qshell":
+                    load = LoadPool(self.db, [SELECT1], LATENCY_CLIENTS, seconds, LATENCY_RATE).run()
+                    got["qshell"] = {"executions": load.executions, "errors": load.errors,
+                                     "latency_ms": {k: load.overall.summary()[k] for k in ("p50", "p95", "p99")},
+                                     "lag_ms": {k: load.lag.summary()[k] for k in ("p50", "p95", "p99")},
+                                     "client_bound": load.client_bound}
+                    continue
+                logs = self.tmp / f"latency-{r}"
+                shutil.rmtree(logs, ignore_errors=True)
+                logs.mkdir()
+                proc = subprocess.run([str(self.bin / "pgbench"), "-n", "-R", str(LATENCY_RATE), "-c", str(LATENCY_CLIENTS),
+                                       "-j", "2", "-T", str(seconds), "-f", str(script), "-l",
+                                       f"--log-prefix={logs / 'pgbench'}", self.dsn],
+                                      capture_output=True, text=True, check=False)
+                lat, lag = pgbench_log(sorted(logs.iterdir()))
+                if proc.returncode != 0 or not lat:
+                    raise RuntimeError(f"pgbench failed: {proc.stderr.strip()[:300]}")
+                got["pgbench"] = {"executions": len(lat),
+                                  "latency_ms": {f"p{p}": round(nearest_rank(lat, p), 3) for p in (50, 95, 99)},
+                                  "lag_ms": {f"p{p}": round(nearest_rank(lag, p), 3) for p in (50, 95, 99)}}
+            q, b = got["qshell"]["latency_ms"], got["pgbench"]["latency_ms"]
+            got["p50_ratio"] = round(q["p50"] / b["p50"], 3) if b["p50"] else None
+            got["p95_ratio"] = round(q["p95"] / b["p95"], 3) if b["p95"] else None
+            per_round.append(got)
+            self.log(f"  latency round {r + 1}: qshell p50/p95 {q['p50']}/{q['p95']} ms (lag"
+                     f" {got['qshell']['lag_ms']['p50']}/{got['qshell']['lag_ms']['p95']}), pgbench {b['p50']}/{b['p95']} ms"
+                     f" (lag {got['pgbench']['lag_ms']['p50']}/{got['pgbench']['lag_ms']['p95']}):"
+                     f" ratios {got['p50_ratio']} / {got['p95_ratio']}")
+
+        def median_of(side: str, key: str) -> dict:
+            return {p: round(_median([x[side][key][p] for x in per_round]), 3) for p in ("p50", "p95", "p99")}
+
+        out = {"rate": LATENCY_RATE, "clients": LATENCY_CLIENTS, "seconds": seconds, "rounds": rounds,
+               "qshell": {"latency_ms": median_of("qshell", "latency_ms"), "lag_ms": median_of("qshell", "lag_ms"),
+                          "client_bound_rounds": sum(1 for x in per_round if x["qshell"]["client_bound"])},
+               "pgbench": {"latency_ms": median_of("pgbench", "latency_ms"), "lag_ms": median_of("pgbench", "lag_ms")},
+               "p50_ratio": _spread([x["p50_ratio"] for x in per_round if x["p50_ratio"] is not None]),
+               "p95_ratio": _spread([x["p95_ratio"] for x in per_round if x["p95_ratio"] is not None]),
+               "per_round": per_round}
+        self.log(f"  latency: p50 ratio {out['p50_ratio']}, p95 ratio {out['p95_ratio']}")
+        return out
+
     def close(self) -> None:
         self.db.close()
 
@@ -507,6 +598,11 @@ def targets(rec: dict) -> dict:
     if "history" in c:
         v = c["history"]["ratio"]
         out["history_ratio"] = {"value": v, "met": v <= 1.2}
+    if "latency" in c:
+        v = c["latency"]["p50_ratio"]["median"]
+        out["latency_p50_ratio"] = {"value": v, "met": v <= 1.5}
+        v = c["latency"]["p95_ratio"]["median"]
+        out["latency_p95_ratio"] = {"value": v, "met": v <= 2}
     return out
 
 
@@ -531,8 +627,9 @@ def write_readme(history: Path) -> None:
              " end to end ÷ pgbench [≥ 0.25] | history of large runs ÷ empty [≤ 1.2] |"
              " memory, 5M rows [growth ≤ 64 MB until 2026-12; then ÷ psql ≤ 1.25] | µs/query at 1k / 10k / 100k | seed N=1/2/3/5 wall (s) |"
              " resources on ÷ off, SELECT 1 at N=8 | reader ÷ psql: one 100k-line statement / 100k statements"
-             " (lexed only) |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             " (lexed only) | open-loop latency ÷ pgbench -R, SELECT 1 at 300/s, N=8: p50 [≤ 1.5] / p95 [≤ 2]"
+             " (min–max of the rounds; qshell / pgbench p50 and p95) |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in records:
         c = r.get("cases", {})
         thr = c.get("throughput", {}).get("8", {})
@@ -562,7 +659,8 @@ def write_readme(history: Path) -> None:
             f" {pgcli} | {end} | {large} | {_memory_cell(mem)} |"
             f" {' / '.join(str(v.get('us_per_query')) for v in sc.values()) or '-'} |"
             f" {' / '.join(str(x['wall_s']) for x in seed) or '-'} |"
-            f" {_resources_cell(c.get('resources', {}))} | {_reader_cell(c.get('reader', {}))} |")
+            f" {_resources_cell(c.get('resources', {}))} | {_reader_cell(c.get('reader', {}))} |"
+            f" {_latency_cell(c.get('latency', {}))} |")
     (history / "README.md").write_text("\n".join(lines) + "\n")
 
 
@@ -582,6 +680,15 @@ def _reader_cell(r: dict) -> str:
         return f"{x.get('ratio', '-')} ({x.get('qshell_s', '-')} s vs {x.get('psql_s', '-')} s)"
     return (f"{cell('one_statement')} / {cell('one_line_statements')}"
             f" ({cell('one_statement_lexed_only')} / {cell('one_line_statements_lexed_only')})")
+
+
+def _latency_cell(r: dict) -> str:
+    if not r:
+        return "-"
+    q, b = r["qshell"]["latency_ms"], r["pgbench"]["latency_ms"]
+    return (f"{r['p50_ratio']['median']} ({r['p50_ratio']['min']}–{r['p50_ratio']['max']}) /"
+            f" {r['p95_ratio']['median']} ({r['p95_ratio']['min']}–{r['p95_ratio']['max']});"
+            f" {q['p50']} / {q['p95']} ms vs {b['p50']} / {b['p95']} ms")
 
 
 def _resources_cell(r: dict) -> str:

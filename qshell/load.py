@@ -25,7 +25,9 @@ integer per second. No UI here: the shell draws the progress line and the text.
 """
 from __future__ import annotations
 
+import ctypes
 import math
+import os
 import random
 import time
 from collections import Counter, defaultdict, deque
@@ -39,7 +41,7 @@ from .database import Database
 from .errors import QshellError
 from .execute import AUTOCOMMIT, ON_PID, POOLED, SERVER, TxMode, _Interrupted, run_statement, settle
 from .pool import QueryPool
-from .results import Status
+from .results import CLIENT_BOUND, CLIENT_BOUND_MIN_WALL, Status
 from .sampler import Sampler, backends
 
 SUB_BITS = 6  # 2**6 = 64 sub-buckets per power of two
@@ -47,6 +49,81 @@ _SUB = 1 << SUB_BITS
 _LINEAR = _SUB * 2  # values below 128 µs have a bucket of their own (exact)
 MAX_BUCKETS = _LINEAR + 40 * _SUB  # values up to 2**46 µs (815 days): 2,688 buckets at most
 RECENT = 16  # executions remembered per backend for attribution by time (older ones: their latest end)
+# An open-loop start: gevent's timers (libev on epoll, whole milliseconds) wake 0.6-1.2 ms
+# late (design/stack-notes.md, "Timers"). A worker waits on a gevent timer until SPIN_S
+# before its start, then on a timerfd of its own (Linux: epoll wakes when it fires,
+# whatever its timeout granularity; measured 35 / 57 µs late at p50 / p95, no CPU spent),
+# else yields (gevent.sleep(0)) until the clock reaches it (2-4 µs late, but a core busy
+# meanwhile: on 2 cores that stretched the service times of the other workers' queries).
+SPIN_S = 0.002
+# qshell's own start delay (a worker free, its start due, not yet sent) at p50 from which an
+# open loop is client-bound: with the timer above it is tens of microseconds (its p95 reached
+# 1-2 ms on 2 cores shared with other busy processes: the median is what the client owns);
+# gevent's plain timer gave 0.6 ms, a greenlet holding the CPU 5 ms at a time 2.4 ms
+CLIENT_BOUND_DELAY_MS = 0.5
+SHOWN_NOTICES = 3  # distinct notice texts kept per query (with their counts); the rest only counted
+
+
+class _TimerFd(ctypes.Structure):
+    _fields_ = [("sec", ctypes.c_long), ("nsec", ctypes.c_long)]
+
+
+class _ITimerSpec(ctypes.Structure):
+    _fields_ = [("interval", _TimerFd), ("value", _TimerFd)]
+
+
+def _libc_timerfd():  # noqa: ANN202
+    """libc's timerfd functions, when this is Linux and perf_counter is CLOCK_MONOTONIC (the
+    timerfd's clock, so that a start is set on the same clock it was scheduled on)."""
+    try:
+        if time.get_clock_info("perf_counter").implementation != "clock_gettime(CLOCK_MONOTONIC)":
+            return None
+        libc = ctypes.CDLL(None, use_errno=True)
+        return libc if hasattr(libc, "timerfd_create") and hasattr(libc, "timerfd_settime") else None
+    except (OSError, AttributeError):
+        return None
+
+
+_LIBC = _libc_timerfd()
+
+
+class Alarm:
+    """A timerfd of one worker's (Linux): ``wait_until(t)`` returns when perf_counter()
+    reaches t, microseconds late, with the hub free meanwhile (see SPIN_S)."""
+
+    def __init__(self) -> None:
+        if _LIBC is None:
+            raise OSError("no timerfd here")
+        self.fd = _LIBC.timerfd_create(1, os.O_NONBLOCK | os.O_CLOEXEC)  # CLOCK_MONOTONIC
+        if self.fd < 0:
+            raise OSError(ctypes.get_errno(), "timerfd_create")
+        self.hub = gevent.get_hub()
+        self.watcher = self.hub.loop.io(self.fd, 1)
+
+    def wait_until(self, due: float) -> None:
+        sec = int(due)
+        spec = _ITimerSpec(_TimerFd(0, 0), _TimerFd(sec, max(1, int((due - sec) * 1e9))))
+        if _LIBC.timerfd_settime(self.fd, 1, ctypes.byref(spec), None) != 0:  # TFD_TIMER_ABSTIME
+            raise OSError(ctypes.get_errno(), "timerfd_settime")
+        while True:
+            self.hub.wait(self.watcher)
+            try:
+                os.read(self.fd, 8)  # the expirations: reading re-arms the readiness
+                return
+            except BlockingIOError:
+                continue
+
+    def close(self) -> None:
+        self.watcher.close()
+        os.close(self.fd)
+
+
+def alarm() -> Alarm | None:
+    """A worker's Alarm, or None where there is no timerfd (the wait then yields until due)."""
+    try:
+        return Alarm()
+    except OSError:
+        return None
 
 
 def bucket_of(us: int) -> int:
@@ -167,6 +244,42 @@ class QueryLoad:
     errors: int = 0
     retries: int = 0
     hist: Histogram = field(default_factory=Histogram)
+    notices: int = 0  # every NOTICE / WARNING / INFO … its executions received
+    severities: dict[str, int] = field(default_factory=dict)  # "NOTICE" -> count
+    first_notices: dict[str, int] = field(default_factory=dict)  # the first SHOWN_NOTICES distinct texts -> count
+
+    def notice(self, text: str) -> None:
+        """Count one message; keep its text if it is one of the first few distinct ones."""
+        self.notices += 1
+        head = text.split(":", 1)[0] if ":" in text[:20] else "?"
+        self.severities[head] = self.severities.get(head, 0) + 1
+        if text in self.first_notices:
+            self.first_notices[text] += 1
+        elif len(self.first_notices) < SHOWN_NOTICES:
+            self.first_notices[text] = 1
+
+    @property
+    def more_notices(self) -> int:
+        """Messages not among the texts kept."""
+        return self.notices - sum(self.first_notices.values())
+
+    def notices_record(self) -> dict:
+        return {"notices": self.notices, "notices_by_severity": dict(self.severities),
+                "first_notices": [{"text": t, "count": n} for t, n in self.first_notices.items()],
+                "more_notices": self.more_notices}
+
+
+@dataclass
+class ErrorKind:
+    """The failures of one SQLSTATE in a load: how many, and the first one's message."""
+
+    sqlstate: str
+    count: int
+    message: str  # the first failure's one-line message, as the server said it
+    query: int  # the staged query it came from
+
+    def record(self) -> dict:
+        return {"sqlstate": self.sqlstate, "count": self.count, "message": self.message, "query": self.query}
 
 
 @dataclass
@@ -210,7 +323,7 @@ class LoadResult:
     elapsed_s: float  # start -> the last execution's end (or the interrupt)
     queries: list[QueryLoad]
     overall: Histogram
-    lag: Histogram
+    lag: Histogram  # open loop: actual start - scheduled start, every execution
     per_second: list[int]
     late: int
     skipped: int
@@ -225,6 +338,30 @@ class LoadResult:
     lock_waits: tuple[LockWait, ...] = ()
     samples: int = 0
     hosts: tuple[HostLoad, ...] = ()  # per server its executions' latencies, in host order
+    delay: Histogram = field(default_factory=Histogram)  # open loop: the part of the lag that is qshell's own
+    error_kinds: tuple[ErrorKind, ...] = ()  # per SQLSTATE its count and first message, most frequent first
+
+    @property
+    def client_cpu(self) -> float:
+        return self.client_cpu_s / self.elapsed_s if self.elapsed_s > 0 else 0.0
+
+    @property
+    def late_starts(self) -> bool:
+        """Open loop: qshell's own start delay (a worker was free and its start due)
+        reached CLIENT_BOUND_DELAY_MS at p50 — lag that busy workers do not explain."""
+        return bool(self.rate) and self.delay.count > 0 and self.delay.percentile(50) >= CLIENT_BOUND_DELAY_MS
+
+    @property
+    def busy_client(self) -> bool:
+        """As a run's client_bound: the qshell process busy most of the wall."""
+        return self.client_cpu >= CLIENT_BOUND and self.elapsed_s >= CLIENT_BOUND_MIN_WALL
+
+    @property
+    def client_bound(self) -> bool:
+        """The latencies include waiting for qshell itself: late starts, or a busy client
+        (a starved client also finishes its executions late, so its workers come free late
+        and the lag looks like busy workers: the CPU time tells)."""
+        return self.late_starts or self.busy_client
 
     def deadlock_lines(self) -> list[str]:
         lines = lock_lines(self.lock_waits, self.deadlocks[:5])
@@ -254,7 +391,7 @@ class LoadResult:
             "queries": [{"index": q.index, "count": q.count, "errors": q.errors,
                          "p50_ms": round(q.hist.percentile(50), 3), "p95_ms": round(q.hist.percentile(95), 3),
                          "p99_ms": round(q.hist.percentile(99), 3), "max_ms": round(q.hist.max_us / 1000, 3),
-                         "retries": q.retries, "sql": q.sql,
+                         "retries": q.retries, "sql": q.sql, **q.notices_record(),
                          "waits": [{"event": e, "share": round(s, 4)} for e, s in self.waits.get(q.index, ())]}
                         for q in self.queries],
             "started_at": self.started_at, "elapsed_s": round(self.elapsed_s, 3), "interrupted": self.interrupted,
@@ -262,11 +399,23 @@ class LoadResult:
             "retries": sum(q.retries for q in self.queries),
             "latency_limit_ms": None if self.latency_limit_s is None else round(self.latency_limit_s * 1000, 3),
             "lag_ms": self.lag.summary() if self.rate else None,
+            "start_delay_ms": self.delay.summary() if self.rate else None,
+            "error_kinds": [k.record() for k in self.error_kinds],
             "histogram": [{"le_ms": b, "count": n} for b, n in self.overall.coarse()],
             "deadlocks_seen": self.deadlocks_seen, **lock_records(self.lock_waits, self.deadlocks),
             "samples": self.samples, "hosts": [h.record() for h in self.hosts],
-            "mode": self.mode, "client_cpu": round(self.client_cpu_s / self.elapsed_s, 4) if self.elapsed_s > 0 else 0.0,
+            "mode": self.mode, "client_cpu": round(self.client_cpu, 4), "client_bound": self.client_bound,
         }
+
+
+def fine(ms: float) -> str:
+    """A latency that may be microseconds, as the terminal and the report show it: 35 µs,
+    0.52 ms, 12.3 ms, 1.204 s."""
+    if ms < 0.1:
+        return f"{ms * 1000:.0f} µs"
+    if ms < 1:
+        return f"{ms:.2f} ms"
+    return f"{ms:.1f} ms" if ms < 1000 else f"{ms / 1000:.3f} s"
 
 
 def _whole(x: float) -> float | int:
@@ -302,10 +451,12 @@ class LoadPool(QueryPool):
         self.stats = [QueryLoad(i + 1, sql) for i, sql in enumerate(self.queries)]
         self.overall = Histogram()
         self.lag = Histogram()
+        self.delay = Histogram()
         self.per_second: list[int] = []
         self.late = 0
         self.skipped = 0
         self.errors_by_sqlstate: dict[str, int] = {}
+        self.first_error: dict[str, tuple[str, int]] = {}  # SQLSTATE -> (first message, query index)
         self._next = 0
         self._deadline = 0.0
         self._trigger = 0.0  # the next scheduled start (open loop)
@@ -344,11 +495,33 @@ class LoadPool(QueryPool):
                 continue
             return t
 
-    def _record(self, pos: int, result, scheduled: float, started: float, ended: float) -> None:  # noqa: ANN001
+    def _wait_until(self, due: float, timer: Alarm | None) -> bool:
+        """Wait for a scheduled start (a gevent timer, stoppable, to SPIN_S before it, then
+        the worker's timerfd or yielding until the clock reaches it: see SPIN_S); True when
+        the load was stopped meanwhile."""
+        clock = time.perf_counter
+        coarse = due - SPIN_S - clock()
+        if coarse > 0 and self._finished.wait(coarse):
+            return True
+        if timer is not None:
+            timer.wait_until(due)
+        else:
+            while clock() < due:
+                gevent.sleep(0)
+                if self._finished.is_set():
+                    return True
+        return self._finished.is_set()
+
+    def _record(self, pos: int, result, scheduled: float, started: float, ended: float,  # noqa: ANN001
+                ready: float = 0.0) -> None:
+        """Count one execution. ``ready``: when its worker came free for it (open loop);
+        lag = started - scheduled, of which qshell's own start delay = started - max(scheduled, ready)."""
         q = self.stats[pos]
         if result.status is Status.CANCELLED and self._stopping:
             return  # cut by Ctrl-C: not an execution
         q.count += 1
+        for text in result.notices:
+            q.notice(text)
         q.retries += result.retries
         latency = ended - scheduled
         host = self.by_server.get(result.server)
@@ -372,8 +545,11 @@ class LoadPool(QueryPool):
                 host.errors += 1
             key = result.sqlstate or str(result.status)
             self.errors_by_sqlstate[key] = self.errors_by_sqlstate.get(key, 0) + 1
+            if key not in self.first_error:
+                self.first_error[key] = (result.error or str(result.status), pos + 1)
         if self.rate is not None:
             self.lag.record(started - scheduled)
+            self.delay.record(started - max(scheduled, ready))
         if self.latency_limit_s is not None and latency > self.latency_limit_s:
             self.late += 1
 
@@ -382,17 +558,18 @@ class LoadPool(QueryPool):
         nq = len(self.queries)
         conn = lost = None
         info: dict = {}
+        timer = alarm() if self.rate is not None else None
         try:
             while not self._stopping:
                 if self.rate is not None:
                     scheduled = self._slot()
                     if scheduled is None:
                         break
-                    now = clock()
-                    if scheduled > now and self._finished.wait(scheduled - now):
+                    ready = clock()
+                    if scheduled > ready and self._wait_until(scheduled, timer):
                         break  # interrupted while waiting for the start
                 else:
-                    scheduled = clock()
+                    scheduled = ready = clock()
                     if scheduled >= self._deadline:
                         break
                 pos = self._next % nq
@@ -426,12 +603,14 @@ class LoadPool(QueryPool):
                 ended = clock()
                 self.active.pop(number, None)
                 self._span_close(number, ended)
-                self._record(pos, result, scheduled, started, ended)
+                self._record(pos, result, scheduled, started, ended, ready)
                 self._last = ended
                 if result.status is not Status.OK:
                     gevent.sleep(0)  # an error that took no round trip must not starve the others
         finally:
             self._span_done(number)
+            if timer is not None:
+                timer.close()
             if fairy is not None:
                 try:
                     settle(fairy, worker=True)
@@ -569,9 +748,9 @@ class LoadPool(QueryPool):
 
     def _run_load(self) -> LoadResult:
         fairies = self.fairies = self._connect_all()
-        started_at = time.time()
         cpu0 = time.process_time()
         self._start = self._last = self._trigger = time.perf_counter()
+        started_at = time.time()  # the epoch of _start, to a microsecond (the schedule's origin)
         self._deadline = self._start + self.duration_s
         self._hosts = len({f.info.get(SERVER) for f in fairies}) > 1
         for number, f in enumerate(fairies):
@@ -606,7 +785,9 @@ class LoadPool(QueryPool):
             lock_waits=tuple(LockWait(w, h, lt, m, r, sec) for (w, h, lt, m, r), sec
                              in sorted(self.lock_edges.items(), key=lambda kv: kv[1], reverse=True)),
             samples=self.sampler.taken if self.sampler is not None else 0,
-            hosts=tuple(sorted(self.by_server.values(), key=lambda h: (h.host, h.standby))))
+            hosts=tuple(sorted(self.by_server.values(), key=lambda h: (h.host, h.standby))), delay=self.delay,
+            error_kinds=tuple(sorted((ErrorKind(k, n, *self.first_error[k]) for k, n in self.errors_by_sqlstate.items()),
+                                     key=lambda e: (-e.count, e.sqlstate))))
 
     def _join_workers(self) -> None:
         gevent.joinall(self.running)

@@ -11,7 +11,7 @@ from .commands import Command
 from .errors import ExitStatus
 from .host import ShellHost
 from .interrupt import sigint_calls
-from .load import LoadPool, LoadProgress, LoadResult
+from .load import CLIENT_BOUND_DELAY_MS, SHOWN_NOTICES, LoadPool, LoadProgress, LoadResult, QueryLoad, fine
 from .streams import isatty
 from .visible import visible
 
@@ -87,13 +87,12 @@ def load_text(load: LoadResult, style: render.Style, width: int = 100) -> str:
              f"executions {load.executions:,} in {render.duration(load.elapsed_s)} · {_n(load.qps)}/s"
              f" · errors {load.errors:,} · late {load.late:,}" + (f" · skipped {load.skipped:,}" if load.rate else "")
              + f" ({limit})" + (" · interrupted" if load.interrupted else ""),
-             f"latency (ok executions{', from the scheduled start' if load.rate else ''}): p50 {render.duration(lat['p50'] / 1000)}"
-             f" · p95 {render.duration(lat['p95'] / 1000)} · p99 {render.duration(lat['p99'] / 1000)}"
-             f" · max {render.duration(lat['max'] / 1000)}"]
+             f"latency (ok executions{', from the scheduled start' if load.rate else ''}): {_percentiles(lat)}"]
     if load.rate and load.lag.count:
-        lag = load.lag.summary()
-        lines.append(f"schedule lag: p50 {render.duration(lag['p50'] / 1000)} · p95 {render.duration(lag['p95'] / 1000)}"
-                     f" · max {render.duration(lag['max'] / 1000)}")
+        lines.append(f"schedule lag (start − scheduled start): {_percentiles(load.lag.summary())}")
+        lines.append(f"  of it qshell's own start delay (a worker free, the start due): {_percentiles(load.delay.summary())}")
+    if load.client_bound:
+        lines.append(client_bound_line(load))
     if load.per_second:
         per = load.per_second
         lines.append(f"per second: {sparkline(per, max(10, width - 40))} (min {min(per):,} · max {max(per):,}"
@@ -108,13 +107,44 @@ def load_text(load: LoadResult, style: render.Style, width: int = 100) -> str:
     if hist:
         lines.append("latency histogram (ok executions):")
         lines.extend(hist)
-    if load.errors_by_sqlstate:
-        lines.append("errors by SQLSTATE: " + ", ".join(f"{k} ×{v:,}" for k, v in
-                                                          sorted(load.errors_by_sqlstate.items(), key=lambda kv: -kv[1])))
+    if load.error_kinds:
+        lines.append("errors by SQLSTATE (count, the first one's message):")
+        lines.extend(f"  {visible(e.sqlstate)} ×{e.count:,} in #{e.query} first: {visible(e.message)}" for e in load.error_kinds)
+    for q in load.queries:
+        lines.extend(notice_lines(q))
     if any(x.retries for x in load.queries):
         lines.append(f"retries: {sum(x.retries for x in load.queries):,}")
     lines.extend(load.deadlock_lines())
     return "\n".join(lines)
+
+
+def _percentiles(summary: dict) -> str:
+    return " · ".join(f"{k} {fine(summary[k])}" for k in ("p50", "p95", "p99", "max"))
+
+
+def client_bound_line(load: LoadResult) -> str:
+    """Why the load's figures include waiting for qshell itself (LoadResult.client_bound)."""
+    why = []
+    if load.late_starts:
+        why.append(f"started executions late (its own start delay p50 {fine(load.delay.percentile(50))},"
+                   f" at least {fine(CLIENT_BOUND_DELAY_MS)})")
+    if load.busy_client:
+        why.append(f"was busy {load.client_cpu:.0%} of the wall")
+    return (f"note: qshell itself {' and '.join(why)} (CPU-bound client): the latencies include waiting for"
+            " qshell, not only for the server")
+
+
+def notice_lines(q: QueryLoad, shown: int = SHOWN_NOTICES) -> list[str]:
+    """A query's notices and warnings: how many of each severity, the first few distinct
+    texts with their counts, and how many more."""
+    if not q.notices:
+        return []
+    kinds = ", ".join(f"{visible(k)} ×{n:,}" for k, n in q.severities.items())
+    out = [f"#{q.index} messages from the server: {kinds}"]
+    out.extend(f"  ×{n:,} {visible(t)}" for t, n in list(q.first_notices.items())[:shown])
+    if q.more_notices:
+        out.append(f"  … {q.more_notices:,} more")
+    return out
 
 
 def load_csv(load: LoadResult) -> str:

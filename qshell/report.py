@@ -801,7 +801,19 @@ def load_section(doc: Doc) -> str:
              ("executions", _scalar(doc.get("executions")), "main"), ("throughput", f"{_scalar(doc.get('qps'))}/s", "main"),
              ("late", _scalar(doc.get("late")), "warn" if doc.get("late") else "")]
     cards += [(f"latency {k}", dur(lat.get(k)), "main" if k == "p95" else "") for k in ("p50", "p95", "p99", "max") if k in lat]
+    from .load import fine
+
+    for key, label in (("lag_ms", "schedule lag"), ("start_delay_ms", "qshell's start delay")):  # open loop
+        cards += [(f"{label} {k}", fine(float(v)), "") for k, v in (doc.get(key) or {}).items() if k in ("p50", "p95", "p99")]
+    if doc.get("client_bound"):
+        cards.append(("client-bound", "yes: the latencies include waiting for qshell", "warn"))
     out = ["<h2>Sustained load</h2>", _cards(cards)]
+    kinds = doc.get("error_kinds") or []
+    if kinds:
+        out.append("<h3>Errors by SQLSTATE</h3>" + _table(
+            ["SQLSTATE", "count", "query", "first message"],
+            [[esc(k.get("sqlstate")), esc(k.get("count")), esc(f"#{k.get('query')}"), esc(k.get("message"))] for k in kinds],
+            "load-errors", [1]))
     per_second = doc.get("per_second") or []
     if per_second:
         values = [float(v.get("count", 0) if isinstance(v, dict) else v or 0) for v in per_second]
@@ -828,7 +840,8 @@ def load_section(doc: Doc) -> str:
               *(f'{float(h.get(k) or 0):.1f}' for k in ("p50_ms", "p95_ms", "p99_ms", "max_ms"))] for h in hosts],
             "hosts", [2, 3, 4, 5, 6, 7]))
     rest = {k: v for k, v in doc.items() if k not in {"type", "n", "duration_s", "rate", "executions", "qps", "late", "latency_ms",
-                                                       "per_second", "histogram", "queries", "hosts"}}
+                                                       "per_second", "histogram", "queries", "hosts", "lag_ms",
+                                                       "start_delay_ms", "client_bound", "error_kinds"}}
     if rest:
         out.append("<h3>More figures</h3>" + _table(["field", "value"], [[esc(k), esc(_scalar(v))] for k, v in rest.items()], "kv"))
     return "".join(out)

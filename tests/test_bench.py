@@ -7,9 +7,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from .conftest import clean_env
 
-ALL_CASES = "throughput,makespan,processes,startup,memory,scaling,seed,e2e,history,resources,reader"
+ALL_CASES = "throughput,makespan,processes,startup,memory,scaling,seed,e2e,history,resources,reader,latency"
 
 
 def test_bench_tiny_run_writes_a_well_formed_record(dsn, tmp_path):
@@ -54,15 +56,29 @@ def test_bench_tiny_run_writes_a_well_formed_record(dsn, tmp_path):
     h = cases["history"]
     assert h["runs"] == 3 and h["queries_per_run"] == 500 and h["history_mb"] > 0
     assert h["empty_s"] > 0 and h["full_s"] > 0 and h["ratio"] > 0
+    lt = cases["latency"]
+    assert (lt["rate"], lt["clients"], lt["seconds"], lt["rounds"]) == (300, 8, 2, 3) and len(lt["per_round"]) == 3
+    for rnd in lt["per_round"]:
+        for side in ("qshell", "pgbench"):
+            x = rnd[side]
+            assert 300 <= x["executions"] <= 900, (side, x)  # a Poisson schedule of 300/s for 2 s: 600 on average
+            assert 0 <= x["lag_ms"]["p50"] <= x["lag_ms"]["p95"] <= x["lag_ms"]["p99"]
+            assert 0 < x["latency_ms"]["p50"] <= x["latency_ms"]["p95"] <= x["latency_ms"]["p99"]
+            assert x["lag_ms"]["p50"] <= x["latency_ms"]["p50"]  # both sides: latency from the scheduled start
+        assert rnd["qshell"]["errors"] == 0
+        assert rnd["p50_ratio"] == pytest.approx(rnd["qshell"]["latency_ms"]["p50"] / rnd["pgbench"]["latency_ms"]["p50"], rel=0.01)
+    ratios = [r["p95_ratio"] for r in lt["per_round"]]
+    assert (lt["p95_ratio"]["min"], lt["p95_ratio"]["max"]) == (min(ratios), max(ratios))
     assert set(rec["targets"]) == {"throughput_ratio_n8", "throughput_ratio_n32", "makespan_ratio", "processes_ratio",
-                                   "process_whole_ratio", "startup_s", "memory_vs_psql", "e2e_ratio", "history_ratio"}
+                                   "process_whole_ratio", "startup_s", "memory_vs_psql", "e2e_ratio", "history_ratio",
+                                   "latency_p50_ratio", "latency_p95_ratio"}
     for t in rec["targets"].values():
         assert isinstance(t["met"], bool)
     readme = (hist / "README.md").read_text()
     assert "## Recorded benchmark runs" in readme and rec["commit"] in readme and "(tiny)" in readme
     assert "## The run record" in readme  # the format documentation is kept
     assert "end to end ÷ pgbench" in readme and "2000 statements" in readme
-    assert "reader ÷ psql" in readme
+    assert "reader ÷ psql" in readme and "open-loop latency ÷ pgbench -R" in readme
     # a second run appends, and the README lists both
     p = subprocess.run([sys.executable, "-m", "qshell.bench", "--tiny", "--reps", "1", "--dsn", dsn, "--pgcli", "",
                         "--history-dir", str(hist), "--cases", "startup"], capture_output=True, text=True,
@@ -70,6 +86,19 @@ def test_bench_tiny_run_writes_a_well_formed_record(dsn, tmp_path):
     assert p.returncode == 0, p.stderr[-2000:]
     assert len((hist / "benchmarks.jsonl").read_text().splitlines()) == 2
     assert (hist / "README.md").read_text().count("(tiny)") == 2
+
+
+def test_pgbench_log_read_as_pgbench_writes_it(tmp_path):
+    """pgbench -R -l lines: client, transaction, latency (µs, from the scheduled start), script,
+    epoch, µs, schedule lag (µs); failed or skipped transactions are left out."""
+    from qshell.bench import nearest_rank, pgbench_log
+
+    log = tmp_path / "pgbench_log.1"
+    log.write_text("0 1 436 0 1796604741 463270 76\n1 1 207 0 1796604741 463892 70\n2 1 skipped 0 1796604741 463999 1200\n"
+                   "3 1 270 0 1796604741 468674 81\n")
+    lat, lag = pgbench_log([log])
+    assert lat == [0.207, 0.27, 0.436] and lag == [0.07, 0.076, 0.081]
+    assert nearest_rank(lat, 50) == 0.27 and nearest_rank(lat, 95) == 0.436 and nearest_rank([], 50) == 0.0
 
 
 def test_an_installed_bench_never_writes_into_site_packages(tmp_path, monkeypatch, capsys):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import random
+import re
 import signal
 import subprocess
 import sys
@@ -19,7 +20,10 @@ from qshell.errors import UsageError
 from qshell.load import MAX_BUCKETS, Histogram, LoadPool, bucket_bounds, bucket_of
 
 from .conftest import clean_env
+from .infra import query
 from .test_faults import _active
+
+pytest_plugins = ["tests.oracle"]
 
 
 def _load(out: str) -> dict:
@@ -144,6 +148,71 @@ def test_open_loop_rate_not_held_has_late_and_skipped(qshell):
     assert "open loop at 100/s" in r.out and "schedule lag" in r.out and "skipped" in r.out
 
 
+def _nearest(xs: list[float], p: float) -> float:
+    return xs[min(max(1, math.ceil(p / 100 * len(xs))), len(xs)) - 1]
+
+
+def test_open_loop_lag_and_latency_against_the_servers_clock(db, dsn):
+    """Each execution stamps the server's clock_timestamp() into a table; the schedule is
+    rebuilt from the seed (pgbench's exponential gaps from the load's start). The server
+    saw every start at or after its scheduled time, later than qshell's reported lag and
+    before its reported latency had passed (sorted matching: the k-th start against the
+    k-th scheduled time, an order statistic keeps both inequalities)."""
+    query(dsn, "DROP TABLE IF EXISTS load_clock; CREATE TABLE load_clock (t timestamptz)")
+    seed, rate, seconds = 2113, 200.0, 2.0
+    load = LoadPool(db, ["INSERT INTO load_clock VALUES (clock_timestamp())"], 4, seconds, rate, seed=seed).run()
+    starts = sorted(float(t) - load.started_at for (t,) in query(dsn, "SELECT extract(epoch FROM t) FROM load_clock"))
+    rng, t, schedule = random.Random(seed), 0.0, []
+    while t < seconds:
+        schedule.append(t)
+        t += rng.expovariate(rate)
+    assert load.errors == 0 and load.executions == len(starts)  # every execution once, on the server
+    assert load.executions + load.skipped == len(schedule)  # the seed's schedule, whole
+    taken = schedule[:len(starts)]  # starts are taken in schedule order
+    server_lag = sorted((s - p) * 1000 for s, p in zip(starts, taken, strict=True))  # ms
+    lag, lat = load.lag.summary(), load.overall.summary()
+    tol = 0.25  # ms: the epoch of the load's start against its clock, the clocks' rates over 2 s
+    assert server_lag[0] >= -tol, server_lag[:5]  # nothing started before its time
+    assert server_lag[-1] <= lat["max"] + tol
+    for p in (50, 95):
+        seen = _nearest(server_lag, p)
+        assert load.lag.percentile(p) - tol <= seen <= load.overall.percentile(p) + tol, (p, seen, lag, lat)
+    assert load.lag.count == load.delay.count == load.executions and lag["p50"] <= lat["p50"]
+    assert load.delay.percentile(50) <= load.lag.percentile(50) and load.delay.max_us <= load.lag.max_us
+    rec = load.record()
+    assert rec["lag_ms"] == lag and rec["start_delay_ms"] == load.delay.summary() and rec["latency_ms"] == lat
+    assert rec["client_bound"] is load.client_bound
+    assert load.late_starts == (load.delay.percentile(50) >= 0.5)
+
+
+def test_a_busy_client_is_flagged_client_bound(db):
+    """A greenlet of the same process holding the CPU 5 ms at a time: starts come late while
+    workers are free (qshell's own start delay), so the load says it is client-bound; the
+    same load without it has a fraction of that delay."""
+    from qshell.loadview import load_text
+    from qshell.render import Style
+
+    quiet = LoadPool(db, ["SELECT 1"], 4, 1.5, 100).run()
+
+    def hog() -> None:
+        while True:
+            end = time.perf_counter() + 0.005
+            while time.perf_counter() < end:
+                pass
+            gevent.sleep(0.001)  # a timer: the hub polls (a loop of sleep(0) would starve the sockets)
+
+    g = gevent.spawn(hog)
+    try:
+        busy = LoadPool(db, ["SELECT 1"], 4, 1.5, 100).run()
+    finally:
+        g.kill()
+    assert busy.client_bound and busy.late_starts and busy.record()["client_bound"] is True
+    assert busy.delay.percentile(50) >= 0.5 and not quiet.late_starts
+    assert busy.delay.percentile(50) > 3 * quiet.delay.percentile(50), (busy.delay.summary(), quiet.delay.summary())
+    text = load_text(busy, Style(), 120)
+    assert "qshell itself started executions late" in text and "start delay" in text
+
+
 # -- errors, retries, Ctrl-C, \report -----------------------------------------------------
 def test_errors_by_sqlstate_and_exit_status(qshell):
     r = qshell("\\add SELECT 1;\n\\add SELECT 1/0;\n\\go 2 for 1s\n", "--format", "json")
@@ -151,6 +220,56 @@ def test_errors_by_sqlstate_and_exit_status(qshell):
     rec = _load(r.out)
     assert rec["errors_by_sqlstate"] == {"22012": rec["errors"]} and rec["errors"] == rec["queries"][1]["errors"] > 0
     assert rec["queries"][0]["errors"] == 0 and "executions failed" in r.err
+
+
+def test_failures_and_messages_against_the_server_log(logged_server, tmp_path):
+    """Errors of known kinds (division by zero on every third value of a sequence, unique
+    violations, a message holding ESC) and a NOTICE + WARNING per execution: per SQLSTATE
+    the count and first message equal the server log's ERROR records; the notices and
+    warnings counted equal the executions (and the WARNINGs the log's records)."""
+    ldb = logged_server.database("loaderr", setup="CREATE SEQUENCE s_div; CREATE SEQUENCE s_uniq; CREATE SEQUENCE s_note;"
+                                                  " CREATE TABLE u_load (id int PRIMARY KEY)")
+    app = "load-errors"
+    script = """\
+\\add SELECT 1 / (nextval('s_div') % 3) AS load_div;
+\\add INSERT INTO u_load VALUES (nextval('s_uniq') % 5);
+\\add DO $$BEGIN RAISE NOTICE 'note %', nextval('s_note'); RAISE WARNING 'load careful'; END$$;
+\\add DO $$BEGIN RAISE EXCEPTION USING MESSAGE = E'bad \\x1b[31m row', ERRCODE = 'P0001'; END$$;
+\\go 3 for 1s
+"""
+    r = logged_server.qshell(script, ldb.dsn(app), "--format", "json", history=tmp_path / "h")
+    assert r.code == 1 and "Traceback" not in r.err, r.err
+    rec = _load(r.out)
+    logged = [e for e in logged_server.entries() if e.db == ldb.name and e.app == app]
+    errors: dict[str, list[str]] = {}
+    for e in logged:
+        if e.severity == "ERROR":
+            errors.setdefault(e.raw.get("state_code"), []).append(e.message)
+    kinds = {k["sqlstate"]: k for k in rec["error_kinds"]}
+    assert set(kinds) == set(errors) == {"22012", "23505", "P0001"}, (kinds, list(errors))
+    for state, messages in errors.items():
+        assert kinds[state]["count"] == len(messages) == rec["errors_by_sqlstate"][state]
+        assert kinds[state]["message"] == f"ERROR: {messages[0]}"
+    assert kinds["22012"]["query"] == 1 and kinds["23505"]["query"] == 2 and kinds["P0001"]["query"] == 4
+    assert kinds["P0001"]["message"] == "ERROR: bad \x1b[31m row"  # JSON: the exact text
+    assert [k["count"] for k in rec["error_kinds"]] == sorted((k["count"] for k in rec["error_kinds"]), reverse=True)
+    assert sum(k["count"] for k in rec["error_kinds"]) == rec["errors"]
+    q3 = rec["queries"][2]
+    warnings = [e for e in logged if e.severity == "WARNING" and e.message == "load careful"]
+    assert q3["count"] > 3 and q3["errors"] == 0
+    assert q3["notices_by_severity"] == {"NOTICE": q3["count"], "WARNING": q3["count"]} and q3["notices"] == 2 * q3["count"]
+    assert len(warnings) == q3["count"]
+    shown = q3["first_notices"]
+    assert len(shown) == 3 and {"text": "WARNING:  load careful", "count": q3["count"]} in shown
+    assert all(x["count"] == 1 for x in shown if x["text"].startswith("NOTICE:  note "))  # a new number each time
+    assert q3["more_notices"] == q3["notices"] - sum(x["count"] for x in shown) > 0
+    assert all(q["notices"] == 0 and q["first_notices"] == [] for i, q in enumerate(rec["queries"]) if i != 2)
+    # the terminal: the same figures, the server's text escaped
+    r = logged_server.qshell(script, ldb.dsn(app), history=tmp_path / "h")
+    assert "\x1b" not in r.out and "ERROR: bad \\x1B[31m row" in r.out, r.out
+    assert "errors by SQLSTATE" in r.out and "first: ERROR: division by zero" in r.out
+    assert re.search(r"#3 messages from the server: NOTICE ×[\d,]+, WARNING ×[\d,]+", r.out)
+    assert "×1 NOTICE:  note " in r.out and "WARNING:  load careful" in r.out and re.search(r"… [\d,]+ more", r.out)
 
 
 def test_serialization_conflicts_retried_under_load(qshell):

@@ -34,7 +34,7 @@ from typing import Sequence
 
 import gevent
 
-from .conflicts import RETRYABLE, Deadlock, LockWait, lock_lines, lock_records, name_cycle
+from .conflicts import RETRYABLE, Deadlock, LockWait, Session, lock_lines, lock_records, name_cycle
 from .database import Database
 from .errors import QshellError
 from .execute import AUTOCOMMIT, ON_PID, POOLED, SERVER, TxMode, _Interrupted, run_statement, settle
@@ -222,8 +222,11 @@ class LoadResult:
     deadlocks_seen: int = 0
     waits: dict[int, tuple[tuple[str, float], ...]] = field(default_factory=dict)  # per query index, largest first
     lock_waits: tuple[LockWait, ...] = ()
+    sessions: tuple[Session, ...] = ()  # the sessions outside the load that blocked it
     samples: int = 0
     hosts: tuple[HostLoad, ...] = ()  # per server its executions' latencies, in host order
+    # per second (as per_second): latency p50 / p95 / max of its ok executions, and its errors
+    second_stats: list[dict] = field(default_factory=list)
 
     def deadlock_lines(self) -> list[str]:
         lines = lock_lines(self.lock_waits, self.deadlocks[:5])
@@ -262,9 +265,10 @@ class LoadResult:
             "latency_limit_ms": None if self.latency_limit_s is None else round(self.latency_limit_s * 1000, 3),
             "lag_ms": self.lag.summary() if self.rate else None,
             "histogram": [{"le_ms": b, "count": n} for b, n in self.overall.coarse()],
-            "deadlocks_seen": self.deadlocks_seen, **lock_records(self.lock_waits, self.deadlocks),
+            "deadlocks_seen": self.deadlocks_seen, **lock_records(self.lock_waits, self.deadlocks, self.sessions),
             "samples": self.samples, "hosts": [h.record() for h in self.hosts],
             "mode": self.mode, "client_cpu": round(self.client_cpu_s / self.elapsed_s, 4) if self.elapsed_s > 0 else 0.0,
+            "latency_per_second": list(self.second_stats),
         }
 
 
@@ -320,6 +324,10 @@ class LoadPool(QueryPool):
         self.named: list[Deadlock] = []  # deadlocks, their queries named as they happen
         self._finished_last: dict[int, tuple[int, float]] = {}  # worker -> (query index, offset of its end)
         self.by_server: dict = {}  # results.Server -> HostLoad
+        # the second being counted: its latencies, summed up (three figures) when the next one starts
+        self._second_hist = Histogram()
+        self._second_errors = 0
+        self.second_stats: list[dict] = []
 
     # -- the schedule ---------------------------------------------------------------
     def _slot(self) -> float | None:
@@ -353,13 +361,17 @@ class LoadPool(QueryPool):
         while len(per) <= second:
             per.append(0)
         per[second] += 1
+        if second >= len(self.second_stats) + 1:  # an execution of a later second: the earlier ones are complete
+            self._close_seconds(second)
         if result.status is Status.OK:
             q.hist.record(latency)
             self.overall.record(latency)
+            self._second_hist.record(latency)
             if host is not None:
                 host.hist.record(latency)
         else:
             q.errors += 1
+            self._second_errors += 1
             if host is not None:
                 host.errors += 1
             key = result.sqlstate or str(result.status)
@@ -368,6 +380,24 @@ class LoadPool(QueryPool):
             self.lag.record(started - scheduled)
         if self.latency_limit_s is not None and latency > self.latency_limit_s:
             self.late += 1
+
+    def _close_seconds(self, upto: int) -> None:
+        """Sum up the seconds before ``upto``: the one counted (its histogram's p50, p95,
+        max and its errors) and any with no execution since (nulls). Executions end in
+        clock order (one thread), so a second is complete once a later one has an end.
+        One dict per second is kept, as ``per_second`` keeps one count: bounded by the
+        duration, never by the number of executions."""
+        h = self._second_hist
+        while len(self.second_stats) < upto:
+            if h.count or self._second_errors:
+                self.second_stats.append({"p50_ms": round(h.percentile(50), 3) if h.count else None,
+                                          "p95_ms": round(h.percentile(95), 3) if h.count else None,
+                                          "max_ms": round(h.max_us / 1000, 3) if h.count else None,
+                                          "errors": self._second_errors})
+                h = self._second_hist = Histogram()
+                self._second_errors = 0
+            else:
+                self.second_stats.append({"p50_ms": None, "p95_ms": None, "max_ms": None, "errors": 0})
 
     def executor(self, number: int, fairy) -> None:  # noqa: ANN001
         clock = time.perf_counter
@@ -509,6 +539,7 @@ class LoadPool(QueryPool):
         stopped = time.perf_counter()
         joiner.kill(block=False)
         self._settle(fairies)
+        self._close_seconds(len(self.per_second))
         end = stopped if self.interrupted else max(self._last, min(stopped, self._deadline))
         if self.rate is not None:  # starts due before the end that no worker could take
             horizon = min(self._deadline, end)
@@ -528,7 +559,10 @@ class LoadPool(QueryPool):
             lock_waits=tuple(LockWait(w, h, lt, m, r, sec) for (w, h, lt, m, r), sec
                              in sorted(self.lock_edges.items(), key=lambda kv: kv[1], reverse=True)),
             samples=self.sampler.taken if self.sampler is not None else 0,
-            hosts=tuple(sorted(self.by_server.values(), key=lambda h: (h.host, h.standby))))
+            sessions=tuple(s for key, s in self.sampler.sessions.items() if key not in self._worker_of)
+            if self.sampler is not None else (),
+            hosts=tuple(sorted(self.by_server.values(), key=lambda h: (h.host, h.standby))),
+            second_stats=self.second_stats)
 
     def _join_workers(self) -> None:
         gevent.joinall(self.running)

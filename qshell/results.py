@@ -183,6 +183,8 @@ class RunResult:
     client_cpu_s: float = 0.0  # CPU time the qshell process itself used during the run
     lock_waits: tuple = ()  # conflicts.LockWait: the lock-wait graph the sampler saw
     deadlocks: tuple = ()  # conflicts.Deadlock: each deadlock the server broke, its queries named
+    sessions: tuple = ()  # conflicts.Session: the sessions outside the run that blocked it
+    wait_series: tuple = ()  # conflicts.WaitSpan: what each worker's query was sampled on, over time
 
     @property
     def client_cpu(self) -> float:

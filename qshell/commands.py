@@ -177,6 +177,20 @@ def _path(name: str, arg: str) -> Command:
     return Command(name, words[0], args=words)
 
 
+def _report(name: str, arg: str) -> Command:
+    """A file name, then optionally runs of the history (numbers as \\history lists them, or run ids)."""
+    words = _words(arg, name)
+    if not words:
+        raise UsageError(f"\\{name}: needs one file name (then, for runs of the history, their numbers or ids)")
+    for word in words[1:]:
+        if is_whole(word):
+            try:
+                whole(word, -INT64_MAX, INT64_MAX, "a run number")
+            except ValueError as exc:
+                raise UsageError(f"\\{name}: {exc} (-1: the latest run), got {word!r}") from None
+    return Command(name, words[0], args=words)
+
+
 def _one_word(name: str, arg: str) -> Command:
     words = _words(arg, name)
     if len(words) != 1:
@@ -222,7 +236,7 @@ TABLE: tuple[Spec, ...] = (
     Spec("sets", "\\sets", "list the saved sets", _no_arg, group="Staging"),
     Spec("history", "\\history [K]", "list the last K runs (default 20) from the run history", _optional_count, group="Running"),
     Spec("compare", "\\compare A B", "compare two runs of the same set, query by query", _two, group="Running"),
-    Spec("report", "\\report FILE.html", "write the last run, sweep or repeat as one self-contained HTML page (timeline, charts, per-query table)", _path, group="Running"),
+    Spec("report", "\\report FILE.html [RUN...]", "write the last run, sweep, repeat, load or \\compare as one self-contained HTML page (timeline, waits over time, lock graph, charts, tables); RUN...: those runs of the history, in one page", _report, group="Running"),
     Spec("sandbox", "\\sandbox init [SCALE]", "load the pgbench tables into the sandbox (pgbench -i -s SCALE, default 10)", _sandbox, group="Sandbox"),
     Spec("demo", "\\demo", "stage six queries of different cost over the pgbench tables (the seed's experiment)", _no_arg, group="Sandbox"),
     Spec("i", "\\i FILE", "read commands from a file as if typed", _raw, aliases=("include",), group="Input and output", psql_args=True),

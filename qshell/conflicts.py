@@ -54,6 +54,68 @@ class Deadlock:
         return tuple(dict.fromkeys(names))
 
 
+@dataclass(frozen=True, slots=True)
+class Session:
+    """A session outside the run that held a lock the run waited for (``pid N`` in the
+    lock graph), as ``pg_stat_activity`` showed it the last time a sample saw it block:
+    its transaction's age then (None: no transaction open)."""
+
+    pid: int
+    server: str | None  # "host:port" when the run was on several servers
+    application_name: str
+    state: str
+    xact_age_s: float | None
+    user: str
+
+
+@dataclass(frozen=True, slots=True)
+class WaitSpan:
+    """A stretch of a worker's time in which its query ``index`` was sampled active on
+    ``event`` (``CPU``: waiting on nothing), offsets from the run's start."""
+
+    worker: int
+    index: int
+    start_s: float
+    end_s: float
+    event: str
+
+
+MAX_SPANS = 2000  # a run's wait series is coarsened beyond this (a run record stays small)
+
+
+def spans_of(seen: list[tuple[int, int, float, float, str]]) -> tuple[WaitSpan, ...]:
+    """Samples ``(worker, index, from, to, event)`` as spans: consecutive ones of one query
+    and event merged; beyond ``MAX_SPANS``, time in bins (doubled until they fit), each
+    bin of a worker the query and event it was seen on longest."""
+    from collections import defaultdict
+
+    end = max((b for _, _, _, b, _ in seen), default=0.0)
+    width = 0.0
+    items: list[tuple[int, int, float, float, str]]
+    while True:
+        if width:
+            votes: dict[tuple[int, int], dict[tuple[int, str], float]] = defaultdict(lambda: defaultdict(float))
+            for worker, index, a, b, event in seen:
+                votes[(worker, int(a // width))][(index, event)] += b - a
+            items = []
+            for (w, k), c in votes.items():
+                i, e = max(c, key=c.__getitem__)
+                items.append((w, i, k * width, min((k + 1) * width, end), e))
+            items.sort(key=lambda x: (x[0], x[2]))
+        else:
+            items = sorted(seen, key=lambda x: (x[0], x[2]))
+        spans: list[list] = []
+        for worker, index, a, b, event in items:
+            last = spans[-1] if spans else None
+            if last and last[0] == worker and last[1] == index and last[4] == event and a <= last[3] + 1e-6:
+                last[3] = max(last[3], b)
+            else:
+                spans.append([worker, index, a, b, event])
+        if len(spans) <= MAX_SPANS or not end:
+            return tuple(WaitSpan(w, i, a, b, e) for w, i, a, b, e in spans)
+        width = width * 2 if width else end / MAX_SPANS * 4
+
+
 def deadlock_pids(detail: str | None) -> list[tuple[int, str, str, int]]:
     """The cycle in a deadlock's DETAIL: ``(waiting pid, lock mode, what, blocking pid)``."""
     if not detail:
@@ -199,6 +261,12 @@ def merge_retry(first_start_s: float, final, tries: int):  # noqa: ANN001, ANN20
     return replace(final, retries=tries, start_s=first_start_s, exec_s=max(whole - final.fetch_s, 0.0))
 
 
+def wait_series_record(spans) -> list[dict]:  # noqa: ANN001
+    """The run record's ``wait_series``: each WaitSpan as a dict."""
+    return [{"worker": w.worker, "index": w.index, "start_ms": round(w.start_s * 1000, 3), "end_ms": round(w.end_s * 1000, 3),
+             "event": w.event} for w in spans]
+
+
 def lock_lines(waits, deadlocks) -> list[str]:  # noqa: ANN001
     """The lock-wait graph and the deadlocks as summary lines, every one through
     :func:`~qshell.visible.visible`: a relation's name, a lock's mode and the DETAIL's
@@ -219,8 +287,11 @@ def lock_lines(waits, deadlocks) -> list[str]:  # noqa: ANN001
     return [visible(line) for line in lines]
 
 
-def lock_records(waits, deadlocks) -> dict:  # noqa: ANN001
+def lock_records(waits, deadlocks, sessions=()) -> dict:  # noqa: ANN001
     return {
+        "sessions": [{"name": f"pid {s.pid}", "pid": s.pid, "server": s.server, "application_name": s.application_name,
+                      "state": s.state, "xact_age_ms": None if s.xact_age_s is None else round(s.xact_age_s * 1000, 3),
+                      "user": s.user} for s in sessions],
         "lock_waits": [{"waiter": w.waiter, "holder": w.holder, "locktype": w.locktype, "mode": w.mode,
                         "relation": w.relation, "ms": round(w.seconds * 1000, 3)} for w in waits],
         "deadlocks": [{"victim": d.victim, "at_ms": round(d.at_s * 1000, 3), "queries": list(d.queries),

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json  # noqa: F401  (the run commands' JSON output)
 import os
 import shutil
+import time
 from contextlib import contextmanager
 from dataclasses import replace
 from typing import Iterator, Literal
@@ -555,6 +556,7 @@ class RunCommands(ShellHost):
                 self.notice(f"note: run {k}'s per-query times were trimmed (\\set history_keep)")
         if a.get("fingerprint") != b.get("fingerprint"):
             self.notice(f"note: runs {ka} and {kb} are of different sets; compared by position")
+        self.last_compare = (time.time(), ka, a, kb, b)  # for \report
         if self.settings.format == "json":
             self.write(render.json_line({"type": "compare", "a": ka, "b": kb, "rows": render.compare_rows(a, b),
                                          "a_wall_ms": a.get("wall_ms"), "b_wall_ms": b.get("wall_ms")}))

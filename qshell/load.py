@@ -36,7 +36,7 @@ from typing import Sequence
 
 import gevent
 
-from .conflicts import AMBIGUOUS, RETRYABLE, Deadlock, LockWait, Span, deadlock_names, lock_lines, lock_records, owner, woke_at
+from .conflicts import AMBIGUOUS, RETRYABLE, Deadlock, LockWait, Session, Span, deadlock_names, lock_lines, lock_records, owner, woke_at
 from .database import Database
 from .errors import QshellError
 from .execute import AUTOCOMMIT, ON_PID, POOLED, SERVER, TxMode, _Interrupted, run_statement, settle
@@ -336,8 +336,11 @@ class LoadResult:
     deadlocks_seen: int = 0
     waits: dict[int, tuple[tuple[str, float], ...]] = field(default_factory=dict)  # per query index, largest first
     lock_waits: tuple[LockWait, ...] = ()
+    sessions: tuple[Session, ...] = ()  # the sessions outside the load that blocked it
     samples: int = 0
     hosts: tuple[HostLoad, ...] = ()  # per server its executions' latencies, in host order
+    # per second (as per_second): latency p50 / p95 / max of its ok executions, and its errors
+    second_stats: list[dict] = field(default_factory=list)
     delay: Histogram = field(default_factory=Histogram)  # open loop: the part of the lag that is qshell's own
     error_kinds: tuple[ErrorKind, ...] = ()  # per SQLSTATE its count and first message, most frequent first
 
@@ -402,9 +405,10 @@ class LoadResult:
             "start_delay_ms": self.delay.summary() if self.rate else None,
             "error_kinds": [k.record() for k in self.error_kinds],
             "histogram": [{"le_ms": b, "count": n} for b, n in self.overall.coarse()],
-            "deadlocks_seen": self.deadlocks_seen, **lock_records(self.lock_waits, self.deadlocks),
+            "deadlocks_seen": self.deadlocks_seen, **lock_records(self.lock_waits, self.deadlocks, self.sessions),
             "samples": self.samples, "hosts": [h.record() for h in self.hosts],
             "mode": self.mode, "client_cpu": round(self.client_cpu, 4), "client_bound": self.client_bound,
+            "latency_per_second": list(self.second_stats),
         }
 
 
@@ -479,6 +483,10 @@ class LoadPool(QueryPool):
         self._backend_of: dict[int, tuple[str | None, int]] = {}  # worker -> the backend its execution is on
         self._mine: dict[int, int] = {}  # worker -> the staged index it is running (behind a pooler: until lent)
         self.by_server: dict = {}  # results.Server -> HostLoad
+        # the second being counted: its latencies, summed up (three figures) when the next one starts
+        self._second_hist = Histogram()
+        self._second_errors = 0
+        self.second_stats: list[dict] = []
 
     # -- the schedule ---------------------------------------------------------------
     def _slot(self) -> float | None:
@@ -534,13 +542,17 @@ class LoadPool(QueryPool):
         while len(per) <= second:
             per.append(0)
         per[second] += 1
+        if second >= len(self.second_stats) + 1:  # an execution of a later second: the earlier ones are complete
+            self._close_seconds(second)
         if result.status is Status.OK:
             q.hist.record(latency)
             self.overall.record(latency)
+            self._second_hist.record(latency)
             if host is not None:
                 host.hist.record(latency)
         else:
             q.errors += 1
+            self._second_errors += 1
             if host is not None:
                 host.errors += 1
             key = result.sqlstate or str(result.status)
@@ -552,6 +564,24 @@ class LoadPool(QueryPool):
             self.delay.record(started - max(scheduled, ready))
         if self.latency_limit_s is not None and latency > self.latency_limit_s:
             self.late += 1
+
+    def _close_seconds(self, upto: int) -> None:
+        """Sum up the seconds before ``upto``: the one counted (its histogram's p50, p95,
+        max and its errors) and any with no execution since (nulls). Executions end in
+        clock order (one thread), so a second is complete once a later one has an end.
+        One dict per second is kept, as ``per_second`` keeps one count: bounded by the
+        duration, never by the number of executions."""
+        h = self._second_hist
+        while len(self.second_stats) < upto:
+            if h.count or self._second_errors:
+                self.second_stats.append({"p50_ms": round(h.percentile(50), 3) if h.count else None,
+                                          "p95_ms": round(h.percentile(95), 3) if h.count else None,
+                                          "max_ms": round(h.max_us / 1000, 3) if h.count else None,
+                                          "errors": self._second_errors})
+                h = self._second_hist = Histogram()
+                self._second_errors = 0
+            else:
+                self.second_stats.append({"p50_ms": None, "p95_ms": None, "max_ms": None, "errors": 0})
 
     def executor(self, number: int, fairy) -> None:  # noqa: ANN001
         clock = time.perf_counter
@@ -766,6 +796,7 @@ class LoadPool(QueryPool):
         stopped = time.perf_counter()
         joiner.kill(block=False)
         self._settle(fairies)
+        self._close_seconds(len(self.per_second))
         end = stopped if self.interrupted else max(self._last, min(stopped, self._deadline))
         if self.rate is not None:  # starts due before the end that no worker could take
             horizon = min(self._deadline, end)
@@ -785,9 +816,12 @@ class LoadPool(QueryPool):
             lock_waits=tuple(LockWait(w, h, lt, m, r, sec) for (w, h, lt, m, r), sec
                              in sorted(self.lock_edges.items(), key=lambda kv: kv[1], reverse=True)),
             samples=self.sampler.taken if self.sampler is not None else 0,
+            sessions=tuple(s for key, s in self.sampler.sessions.items() if key not in self._worker_of)
+            if self.sampler is not None else (),
             hosts=tuple(sorted(self.by_server.values(), key=lambda h: (h.host, h.standby))), delay=self.delay,
             error_kinds=tuple(sorted((ErrorKind(k, n, *self.first_error[k]) for k, n in self.errors_by_sqlstate.items()),
-                                     key=lambda e: (-e.count, e.sqlstate))))
+                                     key=lambda e: (-e.count, e.sqlstate))),
+            second_stats=self.second_stats)
 
     def _join_workers(self) -> None:
         gevent.joinall(self.running)

@@ -329,12 +329,17 @@ class QueryPool:
         )
         samples = 0
         waits: tuple = ()
+        sessions: tuple = ()
+        series: tuple = ()
         if self.sampler is not None:
             results, samples = self.sampler.attribute(results)
             waits = self.sampler.lock_graph(results)
+            sessions = self.sampler.outside(results)
+            series = self.sampler.wait_series(results)
         return RunResult(n=self.pool_max, started_at=started_at, wall_s=wall, queries=results,
                          interrupted=self.interrupted, mode=self.mode.describe(), order=self.order_name,
-                         samples=samples, client_cpu_s=cpu, lock_waits=waits, deadlocks=self._named_deadlocks(results))
+                         samples=samples, client_cpu_s=cpu, lock_waits=waits, deadlocks=self._named_deadlocks(results),
+                         sessions=sessions, wait_series=series)
 
     def _named_deadlocks(self, results: tuple[QueryResult, ...]) -> tuple[Deadlock, ...]:
         """Each deadlock with the pids of its DETAIL named by the staged query that was on

@@ -189,6 +189,8 @@ class RunResult:
     deadlocks: tuple = ()  # conflicts.Deadlock: each deadlock the server broke, its queries named
     cpu: RunCpu | None = None  # the CPU of the server's backends, qshell and the machine (cpu.py)
     servers: int | None = None  # behind a pooler: the server connections its pool can use at once
+    sessions: tuple = ()  # conflicts.Session: the sessions outside the run that blocked it
+    wait_series: tuple = ()  # conflicts.WaitSpan: what each worker's query was sampled on, over time
 
     @property
     def parallel(self) -> int:

@@ -22,7 +22,7 @@ from typing import Mapping
 import gevent
 from gevent.event import Event
 
-from .conflicts import AMBIGUOUS, LockWait, Span, owner
+from .conflicts import AMBIGUOUS, LockWait, Session, Span, WaitSpan, owner, spans_of
 from .execute import POOLED, SERVER
 from .results import QueryResult
 
@@ -41,6 +41,10 @@ _SQL = _SELECT + "a.pid = ANY(%s)"
 # client backend of the database is sampled, and a sample counts for a query only when
 # that query's own transaction was on that backend then (its pid, taken inside it)
 _SQL_ANY = _SELECT + "a.datname = current_database() AND a.backend_type = 'client backend' AND a.pid <> pg_backend_pid()"
+# a blocker that is not one of the sampled backends (another session): what a DBA asks of it
+_OUTSIDE = ("SELECT pid, application_name, state, extract(epoch FROM now() - xact_start), usename"
+            " FROM pg_stat_activity WHERE pid = ANY(%s)")
+MAX_SESSIONS = 32  # outside blockers described per run (a lock graph has a few)
 
 
 def backends(fairies) -> dict[str | None, list[int] | None]:  # noqa: ANN001 - pooled connections
@@ -84,12 +88,15 @@ class Sampler:
         self._stop = Event()  # set by stop(): the pause between samples ends at once
         self.error: str | None = None
         self._servers = False
+        # (server, pid) of a blocker outside the sampled backends -> Session, as last seen
+        self.sessions: dict[tuple, Session] = {}
 
     def start(self, pids: Mapping[str | None, list[int] | None], t0: float) -> None:
         """Sample, per server ("host:port", None: the side connection's), the backends
         ``pids`` (None: every client backend of the database, behind a pooler)."""
         self.samples = []
         self.ends = []
+        self.sessions = {}
         self._servers = any(server is not None for server in pids)  # samples name their server
         self.taken = 0
         self._stopping = False
@@ -112,7 +119,8 @@ class Sampler:
                     else:
                         cur.execute(_SQL, (pids,))
                     rows = cur.fetchall()
-                end = time.perf_counter()
+                    end = time.perf_counter()
+                    self._describe(cur, server, pids, rows)
                 dt = now - last if taken else self.interval
                 last = now
                 taken += 1
@@ -130,6 +138,23 @@ class Sampler:
             pass
         except Exception as exc:  # noqa: BLE001 - sampling is an extra; never fails the run
             self.error = " ".join(str(exc).split())[:200] or type(exc).__name__
+
+    def _describe(self, cur, server: str | None, pids: list[int] | None, rows: list) -> None:  # noqa: ANN001
+        """Describe the blockers of this sample that are not sampled backends (another
+        session holding a lock): its application name, state and transaction age, one
+        more query only when a sample saw such a blocker. Behind a pooler (every backend
+        sampled) each blocker is described: which are the run's is known only afterwards."""
+        sampled = set(pids or ())
+        outside = {b for row in rows for b in row[4] or () if b not in sampled}
+        if len(self.sessions) >= MAX_SESSIONS:  # only those known are seen again
+            outside = {b for b in outside if (server, b) in self.sessions}
+        if not outside:
+            return
+        cur.execute(_OUTSIDE, (sorted(outside),))
+        for pid, app, state, age, user in cur.fetchall():
+            key = (server, pid)
+            if key in self.sessions or len(self.sessions) < MAX_SESSIONS:
+                self.sessions[key] = Session(pid, server, app or "", state or "", None if age is None else float(age), user or "")
 
     def stop(self) -> None:
         self._stopping = True
@@ -216,6 +241,24 @@ class Sampler:
                 q = replace(q, blocked_by=tuple(sorted(blocked[q.index].items(), key=itemgetter(1), reverse=True)))  # as most_common
             out.append(q)
         return tuple(out), len(self.samples)
+
+    def outside(self, results: tuple[QueryResult, ...]) -> tuple[Session, ...]:
+        """The sessions outside the run that blocked it (a backend that ran one of its
+        queries is the run's, not an outside session)."""
+        own = {self._backend(q) for q in results if q.pid is not None}
+        return tuple(s for key, s in self.sessions.items() if key not in own)
+
+    def wait_series(self, results: tuple[QueryResult, ...]) -> tuple[WaitSpan, ...]:
+        """What each worker's query waited on over time: the samples in which a query of
+        the run was active on its backend, each covering the ``dt`` before it (as the
+        blocked times do), consecutive ones of one query and event merged."""
+        by_index = {q.index: q for q in results}
+        seen: list[tuple[int, int, float, float, str]] = []
+        for (t, dt, _pid, wtype, wevent, _state, _b, _lock), (index, _holders) in zip(self.samples, self.owners(results), strict=True):
+            q = by_index.get(index) if index is not None else None
+            if q is not None and q.worker is not None:
+                seen.append((q.worker, q.index, max(t - dt, q.on_backend_s), t, f"{wtype}:{wevent}" if wtype else "CPU"))
+        return spans_of(seen)
 
     def lock_graph(self, results: tuple[QueryResult, ...]) -> tuple[LockWait, ...]:
         """Who waited for whom, on which lock and relation: one edge per (waiter, holder,

@@ -51,8 +51,8 @@ class Deadlock:
 @dataclass(frozen=True, slots=True)
 class Session:
     """A session outside the run that held a lock the run waited for (``pid N`` in the
-    lock graph), as ``pg_stat_activity`` showed it the last time a sample saw it block:
-    its transaction's age then (None: no transaction open)."""
+    lock graph), as ``pg_stat_activity`` showed it while samples saw it block: the state
+    most of them saw, its transaction's age at the last (None: no transaction open)."""
 
     pid: int
     server: str | None  # "host:port" when the run was on several servers

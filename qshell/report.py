@@ -539,7 +539,7 @@ def lock_graph_svg(doc: Doc) -> str:
     width = pad * 2 + len(columns) * NODE_W + (len(columns) - 1) * gap_x
     back = any(level[b] >= level[a] for a, b in edges)  # an arc under the boxes needs room
     height = pad * 2 + rows * NODE_H + (rows - 1) * gap_y + (64 if back else 0)
-    pos = {n: (pad + lv * (NODE_W + gap_x), pad + k * (NODE_H + gap_y) + (rows - len(col)) * (NODE_H + gap_y) / 2)
+    pos = {n: (float(pad + lv * (NODE_W + gap_x)), pad + k * (NODE_H + gap_y) + (rows - len(col)) * (NODE_H + gap_y) / 2)
            for lv, col in columns.items() for k, n in enumerate(col)}
     out = [f'<svg class="lock-graph" viewBox="0 0 {width} {height}" width="{width}" height="{height}" role="img" '
            f'aria-label="lock graph">', ARROW_DEFS.format(p="lg")]
@@ -699,7 +699,16 @@ FORMATS: dict[str, Callable[[Any], str]] = {
     "num": lambda v: _num(v),
     "change": lambda v: f"{float(v) * 100:+.0f}%",  # as \\compare's column
     "rate": lambda v: _rate(v),  # a load's throughput, as its text: 839, 12.5
+    "signed": lambda v: f"{float(v):+.1f}",  # a client time, as the resources line: +0.3
+    "compact": lambda v: _resources().compact(v),  # buffers, as the resources line: 1.2k
+    "bytes": lambda v: _resources().size(v),  # WAL, as the resources line: 3.4 kB
 }
+
+
+def _resources():  # noqa: ANN202 - the module
+    from . import resources
+
+    return resources
 
 
 def _rate(v: Any) -> str:
@@ -934,10 +943,9 @@ def queries_table(doc: Doc, base: str = "") -> str:
         status = str(q.get("status") or "")
         if status != "ok":
             rows_cell = Cell("-", num=True)
-        elif q.get("columns"):
-            rows_cell = fig(q.get("rowcount"), f"{path}/rowcount", "int")
-        else:
-            rows_cell = Cell(esc(q.get("command")), num=True)
+        else:  # as the terminal's summary: the row count (of a SELECT, or affected), the command tag on hover
+            rows_cell = Cell(f'<span title="{esc(q.get("command"))}" data-key="{esc(path)}/rowcount" data-fmt="int">'
+                             f'{esc(q.get("rowcount"))}</span>', num=True)
         row: list[str | Cell] = [
             fig(q.get("index"), f"{path}/index", "int"),
             _sql_td(str(q.get("sql") or "")),
@@ -1179,12 +1187,20 @@ def _client(q: Mapping[str, Any], r: Mapping[str, Any], path: str) -> tuple[str 
     an average of a shared entry subtracted from one run's time."""
     if "client_ms" in r:
         c = r.get("client_ms")
-        return (fig(c, f"{path}/client_ms", "ms"), "") if c is not None else ("?", str(r.get("client_unknown") or "unknown"))
+        return (fig(c, f"{path}/client_ms", "signed"), "") if c is not None else ("?", str(r.get("client_unknown") or "unknown"))
     if r.get("calls") == 1 and r.get("shared") == 1:
         c = float(q.get("total_ms") or 0) - float(r.get("server_ms") or 0)
         if c >= 0:
-            return f"{c:.1f}", ""
+            return f"{c:+.1f}", ""
     return "?", f'server time: an average of {r.get("calls")} calls, {r.get("shared")} staged on one entry'
+
+
+def _pair(r: Mapping[str, Any], path: str, a: tuple[str, str], b: tuple[str, str]) -> Cell:
+    """Two figures in one cell, ``a / b``."""
+    def one(key: str, f: str) -> str:
+        c = fig(r.get(key), f"{path}/{key}", f)
+        return f'<span data-key="{esc(c.key)}" data-fmt="{esc(c.fmt)}">{c.html}</span>' if c.key else c.html
+    return Cell(f'<span class="nowrap">{one(*a)} / {one(*b)}</span>', num=True)
 
 
 def why_slow_section(doc: Doc, base: str = "") -> str:
@@ -1199,10 +1215,9 @@ def why_slow_section(doc: Doc, base: str = "") -> str:
     has_plan = any(isinstance(q.get("plan"), dict) or q.get("no_plan") for _, q in indexed)
     headers = ["#", "query", "run ms"]
     if has_res:
-        headers += ["server ms", "client ms", "shared hit", "shared read", "temp written", "WAL bytes", "calls", "staged"]
+        headers += ["server ms", "client ms", "shared hit / read", "temp written / WAL", "calls / staged"]
     if has_plan:
         headers += ["plan ms", "workers launched / planned"]
-    headers.append("missing")
     rows, after = [], []
     for k, q in indexed:
         path = f"{base}results/{k}"
@@ -1216,11 +1231,12 @@ def why_slow_section(doc: Doc, base: str = "") -> str:
                 client, unknown = _client(q, r, rp)
                 if unknown:
                     missing.append(f"client time: {unknown}")
-                row += [fig(r.get("server_ms") or 0, f"{rp}/server_ms", "ms"), client]
-                row += [fig(r.get(x), f"{rp}/{x}", "num") for x in ("shared_hit", "shared_read", "temp_written", "wal_bytes")]
-                row += [fig(r.get("calls"), f"{rp}/calls", "int"), fig(r.get("shared"), f"{rp}/shared", "int")]
+                row += [fig(r.get("server_ms") or 0, f"{rp}/server_ms", "ms"), client,
+                        _pair(r, rp, ("shared_hit", "compact"), ("shared_read", "compact")),
+                        _pair(r, rp, ("temp_written", "compact"), ("wal_bytes", "bytes")),
+                        _pair(r, rp, ("calls", "int"), ("shared", "int"))]
             else:
-                row += ["-"] * 8
+                row += ["-"] * 5
                 if q.get("no_resources"):
                     missing.append(f'resources: no figures: {q.get("no_resources")}')
         p = q.get("plan")
@@ -1238,10 +1254,10 @@ def why_slow_section(doc: Doc, base: str = "") -> str:
                 row += ["-", ""]
                 if q.get("no_plan"):
                     missing.append(f'plan: none: {q.get("no_plan")}')
-        row.append(f'<span class="small">{esc("; ".join(missing))}</span>')
         rows.append(row)
-        after.append(nodes)
-    numeric = [0, 2] + (list(range(3, 11)) if has_res else []) + ([len(headers) - 3, len(headers) - 2] if has_plan else [])
+        why = f'<div class="small muted">missing: {esc("; ".join(missing))}</div>' if missing else ""
+        after.append(why + nodes)
+    numeric = [0, 2] + (list(range(3, 8)) if has_res else []) + ([len(headers) - 2, len(headers) - 1] if has_plan else [])
     notes = []
     if has_res:
         notes.append("Resources: the run's delta of <code>pg_stat_statements</code> per queryid (shared buffers found in "
@@ -1250,16 +1266,17 @@ def why_slow_section(doc: Doc, base: str = "") -> str:
                      "share its average, and their client time is unknown (?); other sessions running it meanwhile "
                      "are counted in (calls above staged). A text of several statements, a utility statement, a "
                      "text whose table was locked while it was planned before the run get no figures: "
-                     "<i>missing</i> says why.")
+                     "a line under the query says why.")
     if has_plan:
         notes.append("Plans: each query ran as <code>EXPLAIN (ANALYZE, BUFFERS)</code>; its plan's nodes under its row; "
                      "workers are summed over its Gather nodes (<code>max_parallel_workers</code> is shared by every session).")
     totals = doc.get("resources")
     cards: list[tuple[str, str | Cell, str]] = []
     if isinstance(totals, dict):
-        cards += [(label, fig(totals.get(key), f"{base}resources/{key}", "num"), "") for label, key in
-                  (("server ms", "server_ms"), ("shared hit", "shared_hit"), ("shared read", "shared_read"),
-                   ("temp written", "temp_written"), ("WAL bytes", "wal_bytes"))]
+        cards += [(label, fig(totals.get(key), f"{base}resources/{key}", f), "") for label, key, f in
+                  (("server ms", "server_ms", "ms"), ("shared hit", "shared_hit", "compact"),
+                   ("shared read", "shared_read", "compact"), ("temp written", "temp_written", "compact"),
+                   ("WAL", "wal_bytes", "bytes"))]
     if doc.get("workers_planned"):
         cards.append(("workers launched / planned",
                       Cell(f'<span data-key="{esc(base)}workers_launched" data-fmt="int">{esc(doc.get("workers_launched"))}</span> / '
@@ -1363,7 +1380,7 @@ def runs_list_section(doc: Doc, base: str = "") -> str:
     for i, r in enumerate(runs):
         ok = overlap_key(r)
         p = f"runs/{i}"
-        rows.append([esc(r.get("number") if r.get("number") is not None else ""), f'<code>{esc(r.get("run_id") or "")}</code>',
+        rows.append([fig(r.get("number"), f"{p}/number", "int"), f'<code>{esc(r.get("run_id") or "")}</code>',
                      esc(time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(float(r.get("started_at") or 0)))),
                      Cell(sql_cell(str(r.get("label") or ""), 50), css="sql"), fig(r.get("n"), f"{p}/n", "int"),
                      fig(r.get("wall_ms"), f"{p}/wall_ms", "dur"), fig(r.get(ok), f"{p}/{ok}", "x"),

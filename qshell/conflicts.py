@@ -74,7 +74,7 @@ class WaitSpan:
     event: str
 
 
-MAX_SPANS = 2000  # a run's wait series is coarsened beyond this (a run record stays small)
+MAX_SPANS = 1000  # a run's wait series is coarsened beyond this (a run record stays small: ~75 kB at most)
 
 
 def spans_of(seen: list[tuple[int, int, float, float, str]]) -> tuple[WaitSpan, ...]:

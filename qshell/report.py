@@ -731,6 +731,8 @@ class Cell:
 def fig(value: Any, key: str, fmt: str, css: str = "") -> Cell:
     """A figure's cell: ``value`` (the record's own number, found at ``key``) as ``fmt``
     draws it; a missing figure is an empty cell."""
+    if isinstance(value, (dict, list)):  # a figure that became a record: a table, never JSON text
+        return Cell(value_html(value, key), css=css)
     if value is None or isinstance(value, bool) or not isinstance(value, (int, float)):
         return Cell("" if value is None else esc(_scalar(value)), num=True, css=css)
     return Cell(esc(FORMATS[fmt](value)), key, fmt, True, css)
@@ -1081,6 +1083,8 @@ def failures_section(doc: Doc, base: str = "") -> str:
     failures = doc.get("failures") or {}
     if not isinstance(failures, dict) or not failures:
         return ""
+    if not all(_is_number(v) for v in failures.values()):
+        return "<h3>Failures by SQLSTATE</h3>" + value_html(failures, f"{base}failures")
     rows = [[esc(k), fig(v, f"{base}failures/{k}", "int")] for k, v in failures.items()]
     return "<h3>Failures by SQLSTATE</h3>" + _table(["SQLSTATE", "queries"], rows, "failures", [1])
 
@@ -1532,9 +1536,11 @@ def load_section(doc: Doc, base: str = "") -> str:
                    + ["waits"] + extra)
         out.append('<h3>Per query</h3><div class="scroll">' + _table(headers, rows, "load-queries", range(2, 8 + retried)) + "</div>")
     states = doc.get("errors_by_sqlstate")
-    if isinstance(states, dict) and states:
+    if isinstance(states, dict) and states and all(_is_number(v) for v in states.values()):
         rows = [[esc(k), fig(v, f"errors_by_sqlstate/{k}", "count")] for k, v in sorted(states.items(), key=lambda kv: -kv[1])]
         out.append("<h3>Errors by SQLSTATE</h3>" + _table(["SQLSTATE", "executions"], rows, "errors-by-sqlstate", [1]))
+    elif states:  # per SQLSTATE more than a count (its first message, …): a table all the same
+        out.append("<h3>Errors by SQLSTATE</h3>" + value_html(states, "errors_by_sqlstate"))
     hosts = doc.get("hosts") or []
     if len(hosts) > 1:  # a load over several servers
         out.append("<h3>Per host</h3>" + _table(

@@ -706,3 +706,34 @@ def test_several_runs_in_one_report(qshell, tmp_path):
     assert_no_json_text(text)
     r = qshell(f"\\report {tmp_path / 'x.html'} 99\n")
     assert r.code == 1 and "no run '99' in the history" in r.err and r.err.count("\n") == 1
+
+
+def test_wait_series_stays_bounded_and_merged():
+    """Consecutive samples of one query and event are one span; a series longer than
+    MAX_SPANS is coarsened into bins until it fits, each bin the event seen longest."""
+    from qshell.conflicts import MAX_SPANS, spans_of
+
+    steady = [(0, 1, i * 0.02, (i + 1) * 0.02, "Lock:relation") for i in range(50)]
+    assert [(s.start_s, round(s.end_s, 6), s.event) for s in spans_of(steady)] == [(0.0, 1.0, "Lock:relation")]
+    flicker = [(w, 1, i * 0.02, (i + 1) * 0.02, "CPU" if i % 3 else "IO:DataFileRead") for w in range(4) for i in range(3000)]
+    spans = spans_of(flicker)
+    assert 0 < len(spans) <= MAX_SPANS
+    assert {s.event for s in spans} == {"CPU"}  # each bin: the event seen longest (2 samples in 3)
+    assert max(s.end_s for s in spans) <= 60.0 + 1e-9 and {s.worker for s in spans} == {0, 1, 2, 3}
+
+
+def test_records_grown_later_are_tables_not_json():
+    """A load whose errors by SQLSTATE carry their first message, a run whose failures do:
+    drawn as tables; no JSON text on the page."""
+    load = {"type": "load", "n": 2, "duration_s": 1, "executions": 10, "qps": 10.0, "errors": 2,
+            "errors_by_sqlstate": {"22012": {"count": 2, "message": "division by zero"}},
+            "queries": [{"index": 1, "sql": "SELECT 1/0", "count": 10, "errors": 2,
+                         "notices": [{"severity": "WARNING", "text": "careful", "count": 3}]}]}
+    text = report.page(load)
+    assert_no_json_text(text)
+    assert "division by zero" in text and "careful" in text
+    run = {"type": "run", "n": 1, "queries": 1, "failures": {"22012": {"count": 1, "message": "division by zero"}},
+           "results": []}
+    text = report.page(run)
+    assert_no_json_text(text)
+    assert "division by zero" in text

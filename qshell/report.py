@@ -1,17 +1,24 @@
-"""\\report FILE.html: one self-contained HTML page for the last run, sweep or repeat.
+"""\\report FILE.html: one self-contained HTML page for the last run, sweep, repeat, load
+or comparison, or for runs of the run history (``\\report FILE.html RUN…``).
 
 The page is rendered from plain dicts, the same the JSON output gives: a *run
 document* is the run record (``render.run_record``) with its ``results`` (the query
 records of ``render.query_record``, without rows), exactly as the run history stores it;
 a sweep document is ``{"type": "sweep", "rows": render.sweep_rows(...), "runs": [run
-documents]}``; a repeat document is ``render.repeat_record(...)`` plus its ``runs``. A
-sustained load (issue 13) is ``{"type": "load", ...}`` with the fields of its JSON record.
+documents]}``; a repeat document is ``render.repeat_record(...)`` plus its ``runs``; a
+sustained load is its JSON record (``{"type": "load", ...}``); several runs of the history
+``{"type": "runs", "runs": [...]}``; a comparison \\compare's record plus both ``runs``.
 
 Each document type has a list of sections (``SECTIONS``): functions from the document
-to an HTML fragment ("" when they have nothing to show). A new figure appears by adding a
-section; until then, a field the renderer does not know is not lost: extra fields of a
-query record become extra columns of the per-query table (a dict of figures one column
-per key), extra fields of a run record are listed under "more figures".
+(and the path of that document inside the page's data, for a run inside a sweep) to an
+HTML fragment ("" when they have nothing to show). A field the renderer does not know is
+not lost: extra fields of a query record become extra columns of the per-query table (a
+dict one column per key), extra fields of a run or load record a table under "more
+figures"; a dict or list is always drawn as a table (:func:`value_html`), never as JSON.
+
+Every figure is drawn with the terminal's own format (``FORMATS``) and its cell names
+the record key it comes from (``data-key``, ``data-fmt``): tests/test_report.py checks
+each against the JSON output. The run's sum ÷ wall is read through :func:`overlap_key`.
 
 Nothing in the page reaches the network: CSS and SVG are inline, there is no script
 (the data rides along in a non-executable ``application/json`` block), and a
@@ -38,7 +45,6 @@ from .visible import json_text, visible
 
 Doc = dict[str, Any]
 
-SQL_SHORT = render.SQL_PREVIEW  # characters of SQL in the per-query table (as the terminal summary)
 SQL_FULL_MAX = 20_000  # characters of one statement shown in full (the rest is counted)
 
 # one colour per wait event class (pg_stat_activity.wait_event_type); "CPU": sampled active,

@@ -461,7 +461,7 @@ def _node_lines(doc: Doc, name: str) -> tuple[str, list[str]]:
     session's application, state, transaction age."""
     for q in doc.get("results") or []:
         if f"#{q.get('index')}" == name:
-            bits = _wrap(str(q.get("sql") or ""), 38, 2)
+            bits = _wrap(str(q.get("sql") or ""), 36, 2)
             if q.get("worker") is not None:
                 bits.append(f"worker {q.get('worker')} · run {dur(q.get('total_ms'))}" if q.get("total_ms") is not None
                             else f"worker {q.get('worker')}")
@@ -469,7 +469,8 @@ def _node_lines(doc: Doc, name: str) -> tuple[str, list[str]]:
     s = _session_of(doc, name)
     if s is None:
         return f"{name} (another session)", ["not sampled"] if name.startswith("pid") else []
-    bits = [str(s.get("application_name") or "(no application name)")[:38], str(s.get("state") or "?")[:38]]
+    bits = [render.shorten(str(s.get("application_name") or "(no application name)"), 36),
+            render.shorten(str(s.get("state") or "?"), 36)]
     if s.get("xact_age_ms") is not None:
         bits.append(f"transaction open {dur(s.get('xact_age_ms'))}")
     return f"{name} (another session)", bits
@@ -1123,8 +1124,8 @@ def conflicts_section(doc: Doc, base: str = "") -> str:
                  esc(s.get("user") or ""), esc(s.get("state") or ""), fig(s.get("xact_age_ms"), f"{base}sessions/{i}/xact_age_ms", "dur")]
                 for i, s in enumerate(sessions)]
         out.append('<h3>Sessions outside the run that blocked it</h3><p class="small muted">As '
-                   "<code>pg_stat_activity</code> showed each the last time a sample saw it block (its transaction's "
-                   "age then).</p>" + _table(["name", "pid", "application", "user", "state", "transaction age"], rows,
+                   "<code>pg_stat_activity</code> showed each while samples saw it block: the state most of them saw, "
+                   "its transaction's age at the last.</p>" + _table(["name", "pid", "application", "user", "state", "transaction age"], rows,
                                              "sessions", [1, 5]))
     if deadlocks:
         seen = doc.get("deadlocks_seen")
@@ -1616,7 +1617,7 @@ tr.sub>td{border-bottom:1px solid #eceff1;padding-top:0} tr:has(+tr.sub)>td{bord
 ul.plan{list-style:none;margin:0 0 4px;padding:0;font-size:12px} ul.plan li{padding-left:1.4em;text-indent:-1.4em;overflow-wrap:anywhere}
 table.kv{margin:2px 0} table.kv td,table.kv th{padding:2px 6px;font-size:12px}
 svg{max-width:100%;height:auto} .graphs{display:flex;flex-wrap:wrap;gap:12px}
-svg .node-title{font-weight:600;font-size:12px;fill:#263238} svg .node-line{font-size:11px;fill:#37474f}
+svg .node-title{font-weight:600;font-size:12px;fill:#263238} svg .node-line{font-size:11px;fill:#37474f;font-family:"DejaVu Sans Mono",Menlo,Consolas,monospace}
 svg .node-mark{font-size:10px;font-weight:700;fill:#fff} svg .edge-label{font-size:11px;fill:#263238}
 pre.sql-full{font-family:"DejaVu Sans Mono",Menlo,Consolas,monospace;font-size:12px;background:#f5f7f8;padding:6px 8px;
  white-space:pre-wrap;word-break:break-word;margin:4px 0}

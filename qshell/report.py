@@ -1543,11 +1543,9 @@ def load_section(doc: Doc, base: str = "") -> str:
                    + ["waits"] + extra)
         out.append('<h3>Per query</h3><div class="scroll">' + _table(headers, rows, "load-queries", range(2, 8 + retried)) + "</div>")
     states = doc.get("errors_by_sqlstate")
-    if isinstance(states, dict) and states and all(_is_number(v) for v in states.values()):
+    if isinstance(states, dict) and states:
         rows = [[esc(k), fig(v, f"errors_by_sqlstate/{k}", "count")] for k, v in sorted(states.items(), key=lambda kv: -kv[1])]
         out.append("<h3>Errors by SQLSTATE</h3>" + _table(["SQLSTATE", "executions"], rows, "errors-by-sqlstate", [1]))
-    elif states:  # per SQLSTATE more than a count (its first message, …): a table all the same
-        out.append("<h3>Errors by SQLSTATE</h3>" + value_html(states, "errors_by_sqlstate"))
     hosts = doc.get("hosts") or []
     if len(hosts) > 1:  # a load over several servers
         out.append("<h3>Per host</h3>" + _table(

@@ -224,19 +224,14 @@ class Sampler:
         for q in results:
             if q.pid is not None and q.worker is not None:
                 by_pid[self._backend(q)].append(q)
-        starts: dict[tuple, list[float]] = {}
-        for pid, qs in by_pid.items():  # one backend runs one query at a time: found by bisection
-            qs.sort(key=lambda q: q.on_backend_s)
-            starts[pid] = [q.on_backend_s for q in qs]
         seen: list[tuple[int, int, float, float, str]] = []
         for t, dt, pid, wtype, wevent, state, _blockers, _lock in self.samples:
-            on = by_pid.get(pid)
-            if state != "active" or not on:
+            if state != "active":
                 continue
-            i = bisect_right(starts[pid], t) - 1
-            hit = on[i] if i >= 0 else None
-            if hit is not None and hit.worker is not None and t <= hit.end_s:
-                seen.append((hit.worker, hit.index, max(t - dt, hit.on_backend_s), t, f"{wtype}:{wevent}" if wtype else "CPU"))
+            for q in by_pid.get(pid, ()):
+                if q.worker is not None and q.on_backend_s <= t <= q.end_s:
+                    seen.append((q.worker, q.index, max(t - dt, q.on_backend_s), t, f"{wtype}:{wevent}" if wtype else "CPU"))
+                    break
         return spans_of(seen)
 
     def lock_graph(self, results: tuple[QueryResult, ...]) -> tuple[LockWait, ...]:

@@ -880,12 +880,14 @@ RUN_KNOWN = frozenset({
 
 def extra_columns(results: Sequence[Mapping[str, Any]]) -> list[tuple[str, str, str | None]]:
     """Columns for the query-record fields the table does not know yet (figures added
-    later): (header, field, key in it): a plain field one column, a dict one column per key."""
+    later): (header, field, key in it): a plain field one column, a dict one column per key
+    (a list goes under the row: :func:`extra_lists`)."""
     cols: list[tuple[str, str, str | None]] = []
     seen: set[str] = set()
+    lists = set(extra_lists(results))
     for q in results:
         for key, value in q.items():
-            if key in QUERY_KNOWN:
+            if key in QUERY_KNOWN or key in lists:
                 continue
             for sub in value if isinstance(value, dict) else [None]:
                 name = key if sub is None else f"{key}.{sub}"
@@ -893,6 +895,12 @@ def extra_columns(results: Sequence[Mapping[str, Any]]) -> list[tuple[str, str, 
                     seen.add(name)
                     cols.append((name, key, sub))
     return cols
+
+
+def extra_lists(results: Sequence[Mapping[str, Any]]) -> list[str]:
+    """The query-record fields the table does not know yet that hold lists: drawn as tables
+    under the query's row."""
+    return list(dict.fromkeys(k for q in results for k, v in q.items() if k not in QUERY_KNOWN and isinstance(v, list)))
 
 
 def _extra_cell(q: Mapping[str, Any], key: str, sub: str | None, path: str) -> Cell:
@@ -942,6 +950,7 @@ def queries_table(doc: Doc, base: str = "") -> str:
     colours = wait_colours(results)
     slow = any(q.get("slowdown") is not None for q in results)
     extra = extra_columns(results)
+    lists = extra_lists(results)
     hosts = len({q.get("host") for q in results}) > 1  # a multi-host target: which server ran each
     retried = any(q.get("retries") for q in results)
     headers = ["#", "query", "worker / pid", "status", "rows", "wait ms", "run ms"] + (["× alone"] if slow else []) + \
@@ -973,7 +982,7 @@ def queries_table(doc: Doc, base: str = "") -> str:
             row.append(f'<span class="nowrap">{esc(q.get("host") or "-")} {"(standby)" if q.get("standby") else "(primary)" if q.get("host") else ""}</span>')
         row += [_extra_cell(q, key, sub, f"{path}/{key}") for _, key, sub in extra]
         rows.append(row)
-        after.append(_error_html(q))
+        after.append(_error_html(q) + _nested_html(q, lists, path))
     return _table(headers, rows, "queries", [0, 2, 4, 5, 6] + ([7] if slow else []) + ([7 + slow] if retried else []), after)
 
 
@@ -1458,6 +1467,13 @@ LOAD_KNOWN = frozenset({
 LOAD_QUERY_KNOWN = frozenset({"index", "sql", "count", "errors", "p50_ms", "p95_ms", "p99_ms", "max_ms", "retries", "waits"})
 
 
+def _nested_html(q: Mapping[str, Any], keys: Sequence[str], path: str) -> str:
+    """A record's fields that are records themselves (a query's first notices, …), each a
+    labelled table for the full-width row under the record's; empty ones left out."""
+    return "".join(f'<div class="small nested"><b>{esc(k)}</b> {value_html(q.get(k), f"{path}/{k}")}</div>'
+                    for k in keys if q.get(k) not in (None, [], {}))
+
+
 def _percentiles_table(doc: Doc) -> str:
     """Latency (and, in an open loop, schedule lag) p50 / p95 / p99 / max, as the terminal's lines."""
     rows = []
@@ -1527,9 +1543,11 @@ def load_section(doc: Doc, base: str = "") -> str:
     queries = [q for q in doc.get("queries") or [] if isinstance(q, dict)]
     if queries:
         extra = list(dict.fromkeys(k for q in queries for k in q if k not in LOAD_QUERY_KNOWN))
+        nested = [k for k in extra if any(isinstance(q.get(k), (dict, list)) for q in queries)]  # under the row
+        extra = [k for k in extra if k not in nested]  # plain figures: a column each
         retried = any(q.get("retries") for q in queries)
         colours = wait_colours([{"waits": q.get("waits"), "total_ms": q.get("count")} for q in queries])
-        rows = []
+        rows, after = [], []
         for i, q in enumerate(queries):
             p = f"queries/{i}"
             rows.append([fig(q.get("index"), f"{p}/index", "int"), _sql_td(str(q.get("sql") or ""), 70),
@@ -1537,11 +1555,12 @@ def load_section(doc: Doc, base: str = "") -> str:
                          *(fig(q.get(k), f"{p}/{k}", "ms") for k in ("p50_ms", "p95_ms", "p99_ms", "max_ms"))]
                         + ([fig(q.get("retries"), f"{p}/retries", "count")] if retried else [])
                         + [_waits_cell({**q, "worker": 0}, colours, p) if q.get("waits") else ""]
-                        + [Cell(value_html(q.get(k), f"{p}/{k}")) if not _is_number(q.get(k)) else fig(q.get(k), f"{p}/{k}", "num")
-                           for k in extra])
+                        + [fig(q.get(k), f"{p}/{k}", "num") if _is_number(q.get(k)) else Cell(_text_html(q.get(k))) for k in extra])
+            after.append(_nested_html(q, nested, p))
         headers = (["#", "query", "executions", "errors", "p50 ms", "p95 ms", "p99 ms", "max ms"] + (["retries"] if retried else [])
                    + ["waits"] + extra)
-        out.append('<h3>Per query</h3><div class="scroll">' + _table(headers, rows, "load-queries", range(2, 8 + retried)) + "</div>")
+        out.append('<h3>Per query</h3><div class="scroll">'
+                   + _table(headers, rows, "load-queries", range(2, 8 + retried), after) + "</div>")
     states = doc.get("errors_by_sqlstate")
     if isinstance(states, dict) and states:
         rows = [[esc(k), fig(v, f"errors_by_sqlstate/{k}", "count")] for k, v in sorted(states.items(), key=lambda kv: -kv[1])]

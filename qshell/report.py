@@ -735,6 +735,13 @@ class Cell:
     css: str = ""
 
 
+@dataclass(frozen=True, slots=True)
+class Under:
+    """The last item of a table row: HTML for a full-width row under it ('' for none)."""
+
+    html: str
+
+
 def fig(value: Any, key: str, fmt: str, css: str = "") -> Cell:
     """A figure's cell: ``value`` (the record's own number, found at ``key``) as ``fmt``
     draws it; a missing figure is an empty cell."""
@@ -766,11 +773,15 @@ def _cards(items: Sequence[tuple[str, Any, str]]) -> str:
 def _table(headers: Sequence[str], rows: Iterable[Sequence[Any]], css: str = "", numeric: Iterable[int] = (),
            after: Sequence[str] | None = None) -> str:
     """An HTML table; a cell is HTML (escape it first) or a Cell. ``after``: per row, HTML
-    of a full-width row under it ('' for none: an error, a plan)."""
+    of a full-width row under it ('' for none: an error, a plan); a row may also end with
+    an :class:`Under` for the same."""
     num = set(numeric)
     head = "".join(f'<th{" class=num" if i in num else ""}>{esc(h)}</th>' for i, h in enumerate(headers))
     body = []
     for k, r in enumerate(rows):
+        under = r[-1].html if r and isinstance(r[-1], Under) else ""
+        if r and isinstance(r[-1], Under):
+            r = r[:-1]
         cells = []
         for i, c in enumerate(r):
             if isinstance(c, Cell):
@@ -778,7 +789,7 @@ def _table(headers: Sequence[str], rows: Iterable[Sequence[Any]], css: str = "",
             else:
                 cells.append(f'<td{" class=num" if i in num else ""}>{c}</td>')
         body.append("<tr>" + "".join(cells) + "</tr>")
-        extra = after[k] if after is not None and k < len(after) else ""
+        extra = (after[k] if after is not None and k < len(after) else "") + under
         if extra:
             body.append(f'<tr class="sub"><td></td><td colspan="{len(headers) - 1}">{extra}</td></tr>')
     return f'<table class="{css}"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>'
@@ -1547,7 +1558,7 @@ def load_section(doc: Doc, base: str = "") -> str:
         extra = [k for k in extra if k not in nested]  # plain figures: a column each
         retried = any(q.get("retries") for q in queries)
         colours = wait_colours([{"waits": q.get("waits"), "total_ms": q.get("count")} for q in queries])
-        rows, after = [], []
+        rows = []
         for i, q in enumerate(queries):
             p = f"queries/{i}"
             rows.append([fig(q.get("index"), f"{p}/index", "int"), _sql_td(str(q.get("sql") or ""), 70),
@@ -1555,12 +1566,11 @@ def load_section(doc: Doc, base: str = "") -> str:
                          *(fig(q.get(k), f"{p}/{k}", "ms") for k in ("p50_ms", "p95_ms", "p99_ms", "max_ms"))]
                         + ([fig(q.get("retries"), f"{p}/retries", "count")] if retried else [])
                         + [_waits_cell({**q, "worker": 0}, colours, p) if q.get("waits") else ""]
-                        + [fig(q.get(k), f"{p}/{k}", "num") if _is_number(q.get(k)) else Cell(_text_html(q.get(k))) for k in extra])
-            after.append(_nested_html(q, nested, p))
+                        + [fig(q.get(k), f"{p}/{k}", "num") if _is_number(q.get(k)) else Cell(_text_html(q.get(k))) for k in extra]
+                        + [Under(_nested_html(q, nested, p))])
         headers = (["#", "query", "executions", "errors", "p50 ms", "p95 ms", "p99 ms", "max ms"] + (["retries"] if retried else [])
                    + ["waits"] + extra)
-        out.append('<h3>Per query</h3><div class="scroll">'
-                   + _table(headers, rows, "load-queries", range(2, 8 + retried), after) + "</div>")
+        out.append('<h3>Per query</h3><div class="scroll">' + _table(headers, rows, "load-queries", range(2, 8 + retried)) + "</div>")
     states = doc.get("errors_by_sqlstate")
     if isinstance(states, dict) and states:
         rows = [[esc(k), fig(v, f"errors_by_sqlstate/{k}", "count")] for k, v in sorted(states.items(), key=lambda kv: -kv[1])]

@@ -776,7 +776,7 @@ def _table(headers: Sequence[str], rows: Iterable[Sequence[Any]], css: str = "",
     of a full-width row under it ('' for none: an error, a plan); a row may also end with
     an :class:`Under` for the same."""
     num = set(numeric)
-    head = "".join(f'<th{" class=num" if i in num else ""}>{esc(h)}</th>' for i, h in enumerate(headers))
+    head = "".join(f'<th{" class=num" if i in num else ""}>{esc(h).replace("_", "_<wbr>")}</th>' for i, h in enumerate(headers))
     body = []
     for k, r in enumerate(rows):
         under = r[-1].html if r and isinstance(r[-1], Under) else ""
@@ -1659,7 +1659,7 @@ pre.sql-full{font-family:"DejaVu Sans Mono",Menlo,Consolas,monospace;font-size:1
 details.run{margin:14px 0;border-top:1px solid #e0e0e0;padding-top:6px} details.run>summary{cursor:pointer}
 footer{margin-top:32px;color:#90a4ae;font-size:12px}
 @media print{.figure{overflow:visible}}
-@media (max-width:900px){body{margin:16px 12px} td.sql{min-width:11em} th,td{padding:4px 5px} .card{min-width:90px}
+@media (max-width:900px){body{margin:16px 12px} td.sql{min-width:9em} th,td{padding:4px 4px} .card{min-width:90px}
  th{white-space:normal}}
 """
 

@@ -306,7 +306,7 @@ def test_fields_added_later_appear_without_a_new_renderer():
                         "buffers": {"shared_hit": 12, "shared_read": 3}, "pool_wait_ms": 1.5}]}
     text = report.page(doc)
     for header in ("buffers.shared_hit", "buffers.shared_read", "pool_wait_ms", "More figures", "backends_s", "verdict"):
-        assert header in text
+        assert header in text.replace("<wbr>", "")
     assert_no_json_text(text)
     figures = keyed(text)
     assert ("cpu/backends_s", "num", "1.25") in figures and ("notes/1/n", "num", "2") in figures

@@ -707,6 +707,7 @@ FORMATS: dict[str, Callable[[Any], str]] = {
     "change": lambda v: f"{float(v) * 100:+.0f}%",  # as \\compare's column
     "rate": lambda v: _rate(v),  # a load's throughput, as its text: 839, 12.5
     "signed": lambda v: f"{float(v):+.1f}",  # a client time, as the resources line: +0.3
+    "cores": lambda v: f"{float(v):.2f}",  # CPU as cores, as the CPU line: 1.57
     "compact": lambda v: _resources().compact(v),  # buffers, as the resources line: 1.2k
     "bytes": lambda v: _resources().size(v),  # WAL, as the resources line: 3.4 kB
 }
@@ -1182,13 +1183,33 @@ def sql_section(doc: Doc, base: str = "") -> str:
     return f'<details class="sql-list"><summary>The staged SQL ({len(results)} statements)</summary><ol>{"".join(items)}</ol></details>'
 
 
+def cpu_section(doc: Doc, base: str = "") -> str:
+    """The CPU the run used, when its record has it (``cpu``: from /proc on the server's
+    machine): its verdict, the cores the server's backends used, how busy the machine and
+    other processes were, then every figure of it as a table."""
+    cpu = doc.get("cpu")
+    if not isinstance(cpu, dict):
+        return ""
+    p = f"{base}cpu"
+    cards = [(label, fig(cpu.get(key), f"{p}/{key}", f), "") for label, key, f in
+             (("server backends (cores)", "backends_cores", "cores"), ("machine busy", "machine_busy", "pct"),
+              ("other processes", "other", "pct")) if _is_number(cpu.get(key))]
+    verdict = cpu.get("verdict")
+    note = f'<p class="note {"warn" if "CPU-bound at" in str(verdict) or "other processes" in str(verdict) else ""}">{esc(verdict)}</p>' \
+        if verdict else ""
+    rest = {k: v for k, v in cpu.items() if k != "verdict" and v is not None}
+    return "<h3>CPU during the run</h3>" + note + (_cards(cards) if cards else "") + value_html(rest, p)
+
+
 def more_run_figures(doc: Doc, base: str = "") -> str:
-    extra = {k: v for k, v in doc.items() if k not in RUN_KNOWN}
+    extra = {k: v for k, v in doc.items() if k not in RUN_KNOWN and k != "cpu"}
     return more_figures(extra, base)
 
 
 def more_figures(extra: Mapping[str, Any], base: str = "") -> str:
-    """Fields the report has no section for yet (figures added later): each as a table."""
+    """Fields the report has no section for yet (figures added later): each as a table;
+    empty ones (null, no entries) left out."""
+    extra = {k: v for k, v in extra.items() if v not in (None, [], {})}
     if not extra:
         return ""
     rows = [[esc(k), Cell(value_html(v, f"{base}{k}"))] if not _is_number(v) else [esc(k), fig(v, f"{base}{k}", "num")]
@@ -1318,7 +1339,7 @@ def why_slow_section(doc: Doc, base: str = "") -> str:
 
 RUN_SECTIONS: list[Callable[..., str]] = [run_header, timeline_section, waits_over_time_section, queries_section,
                                           why_slow_section, failures_section, hosts_section, conflicts_section,
-                                          more_run_figures, sql_section]
+                                          cpu_section, more_run_figures, sql_section]
 
 
 def render_run(doc: Doc, base: str = "") -> str:

@@ -427,6 +427,7 @@ def terminal_formats() -> dict:
     return {"ms": lambda v: render.ms(v / 1000), "dur": lambda v: render.duration(v / 1000), "s": render.duration,
             "x": lambda v: f"{v:.2f}×", "pct": render._pct, "int": str, "count": lambda v: f"{v:,}", "rate": loadview._n,
             "signed": lambda v: f"{v:+.1f}", "compact": resources.compact, "bytes": resources.size,
+            "cores": lambda v: f"{v:.2f}",  # as the CPU line: server backends 1.57 cores
             "change": lambda v: f"{v * 100:+.0f}%", "num": lambda v: f"{v:.4g}" if isinstance(v, float) else str(v)}
 
 

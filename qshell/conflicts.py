@@ -57,8 +57,8 @@ class Deadlock:
 @dataclass(frozen=True, slots=True)
 class Session:
     """A session outside the run that held a lock the run waited for (``pid N`` in the
-    lock graph), as ``pg_stat_activity`` showed it the last time a sample saw it block:
-    its transaction's age then (None: no transaction open)."""
+    lock graph), as ``pg_stat_activity`` showed it while samples saw it block: the state
+    most of them saw, its transaction's age at the last (None: no transaction open)."""
 
     pid: int
     server: str | None  # "host:port" when the run was on several servers
@@ -80,7 +80,7 @@ class WaitSpan:
     event: str
 
 
-MAX_SPANS = 2000  # a run's wait series is coarsened beyond this (a run record stays small)
+MAX_SPANS = 1000  # a run's wait series is coarsened beyond this (a run record stays small: ~75 kB at most)
 
 
 def spans_of(seen: list[tuple[int, int, float, float, str]]) -> tuple[WaitSpan, ...]:

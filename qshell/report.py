@@ -1,17 +1,24 @@
-"""\\report FILE.html: one self-contained HTML page for the last run, sweep or repeat.
+"""\\report FILE.html: one self-contained HTML page for the last run, sweep, repeat, load
+or comparison, or for runs of the run history (``\\report FILE.html RUN…``).
 
 The page is rendered from plain dicts, the same the JSON output gives: a *run
 document* is the run record (``render.run_record``) with its ``results`` (the query
 records of ``render.query_record``, without rows), exactly as the run history stores it;
 a sweep document is ``{"type": "sweep", "rows": render.sweep_rows(...), "runs": [run
-documents]}``; a repeat document is ``render.repeat_record(...)`` plus its ``runs``. A
-sustained load (issue 13) is ``{"type": "load", ...}`` with the fields of its JSON record.
+documents]}``; a repeat document is ``render.repeat_record(...)`` plus its ``runs``; a
+sustained load is its JSON record (``{"type": "load", ...}``); several runs of the history
+``{"type": "runs", "runs": [...]}``; a comparison \\compare's record plus both ``runs``.
 
 Each document type has a list of sections (``SECTIONS``): functions from the document
-to an HTML fragment ("" when they have nothing to show). A new figure appears by adding a
-section; until then, a field the renderer does not know is not lost: extra fields of a
-query record become extra columns of the per-query table (a dict of figures one column
-per key), extra fields of a run record are listed under "more figures".
+(and the path of that document inside the page's data, for a run inside a sweep) to an
+HTML fragment ("" when they have nothing to show). A field the renderer does not know is
+not lost: extra fields of a query record become extra columns of the per-query table (a
+dict one column per key), extra fields of a run or load record a table under "more
+figures"; a dict or list is always drawn as a table (:func:`value_html`), never as JSON.
+
+Every figure is drawn with the terminal's own format (``FORMATS``) and its cell names
+the record key it comes from (``data-key``, ``data-fmt``): tests/test_report.py checks
+each against the JSON output. The run's sum ÷ wall is read through :func:`overlap_key`.
 
 Nothing in the page reaches the network: CSS and SVG are inline, there is no script
 (the data rides along in a non-executable ``application/json`` block), and a
@@ -38,7 +45,6 @@ from .visible import json_text, visible
 
 Doc = dict[str, Any]
 
-SQL_SHORT = render.SQL_PREVIEW  # characters of SQL in the per-query table (as the terminal summary)
 SQL_FULL_MAX = 20_000  # characters of one statement shown in full (the rest is counted)
 
 # one colour per wait event class (pg_stat_activity.wait_event_type); "CPU": sampled active,
@@ -455,7 +461,7 @@ def _node_lines(doc: Doc, name: str) -> tuple[str, list[str]]:
     session's application, state, transaction age."""
     for q in doc.get("results") or []:
         if f"#{q.get('index')}" == name:
-            bits = _wrap(str(q.get("sql") or ""), 38, 2)
+            bits = _wrap(str(q.get("sql") or ""), 36, 2)
             if q.get("worker") is not None:
                 bits.append(f"worker {q.get('worker')} · run {dur(q.get('total_ms'))}" if q.get("total_ms") is not None
                             else f"worker {q.get('worker')}")
@@ -463,7 +469,8 @@ def _node_lines(doc: Doc, name: str) -> tuple[str, list[str]]:
     s = _session_of(doc, name)
     if s is None:
         return f"{name} (another session)", ["not sampled"] if name.startswith("pid") else []
-    bits = [str(s.get("application_name") or "(no application name)")[:38], str(s.get("state") or "?")[:38]]
+    bits = [render.shorten(str(s.get("application_name") or "(no application name)"), 36),
+            render.shorten(str(s.get("state") or "?"), 36)]
     if s.get("xact_age_ms") is not None:
         bits.append(f"transaction open {dur(s.get('xact_age_ms'))}")
     return f"{name} (another session)", bits
@@ -539,7 +546,7 @@ def lock_graph_svg(doc: Doc) -> str:
     width = pad * 2 + len(columns) * NODE_W + (len(columns) - 1) * gap_x
     back = any(level[b] >= level[a] for a, b in edges)  # an arc under the boxes needs room
     height = pad * 2 + rows * NODE_H + (rows - 1) * gap_y + (64 if back else 0)
-    pos = {n: (pad + lv * (NODE_W + gap_x), pad + k * (NODE_H + gap_y) + (rows - len(col)) * (NODE_H + gap_y) / 2)
+    pos = {n: (float(pad + lv * (NODE_W + gap_x)), pad + k * (NODE_H + gap_y) + (rows - len(col)) * (NODE_H + gap_y) / 2)
            for lv, col in columns.items() for k, n in enumerate(col)}
     out = [f'<svg class="lock-graph" viewBox="0 0 {width} {height}" width="{width}" height="{height}" role="img" '
            f'aria-label="lock graph">', ARROW_DEFS.format(p="lg")]
@@ -699,7 +706,17 @@ FORMATS: dict[str, Callable[[Any], str]] = {
     "num": lambda v: _num(v),
     "change": lambda v: f"{float(v) * 100:+.0f}%",  # as \\compare's column
     "rate": lambda v: _rate(v),  # a load's throughput, as its text: 839, 12.5
+    "signed": lambda v: f"{float(v):+.1f}",  # a client time, as the resources line: +0.3
+    "cores": lambda v: f"{float(v):.2f}",  # CPU as cores, as the CPU line: 1.57
+    "compact": lambda v: _resources().compact(v),  # buffers, as the resources line: 1.2k
+    "bytes": lambda v: _resources().size(v),  # WAL, as the resources line: 3.4 kB
 }
+
+
+def _resources():  # noqa: ANN202 - the module
+    from . import resources
+
+    return resources
 
 
 def _rate(v: Any) -> str:
@@ -719,9 +736,18 @@ class Cell:
     css: str = ""
 
 
+@dataclass(frozen=True, slots=True)
+class Under:
+    """The last item of a table row: HTML for a full-width row under it ('' for none)."""
+
+    html: str
+
+
 def fig(value: Any, key: str, fmt: str, css: str = "") -> Cell:
     """A figure's cell: ``value`` (the record's own number, found at ``key``) as ``fmt``
     draws it; a missing figure is an empty cell."""
+    if isinstance(value, (dict, list)):  # a figure that became a record: a table, never JSON text
+        return Cell(value_html(value, key), css=css)
     if value is None or isinstance(value, bool) or not isinstance(value, (int, float)):
         return Cell("" if value is None else esc(_scalar(value)), num=True, css=css)
     return Cell(esc(FORMATS[fmt](value)), key, fmt, True, css)
@@ -748,11 +774,15 @@ def _cards(items: Sequence[tuple[str, Any, str]]) -> str:
 def _table(headers: Sequence[str], rows: Iterable[Sequence[Any]], css: str = "", numeric: Iterable[int] = (),
            after: Sequence[str] | None = None) -> str:
     """An HTML table; a cell is HTML (escape it first) or a Cell. ``after``: per row, HTML
-    of a full-width row under it ('' for none: an error, a plan)."""
+    of a full-width row under it ('' for none: an error, a plan); a row may also end with
+    an :class:`Under` for the same."""
     num = set(numeric)
-    head = "".join(f'<th{" class=num" if i in num else ""}>{esc(h)}</th>' for i, h in enumerate(headers))
+    head = "".join(f'<th{" class=num" if i in num else ""}>{esc(h).replace("_", "_<wbr>")}</th>' for i, h in enumerate(headers))
     body = []
     for k, r in enumerate(rows):
+        under = r[-1].html if r and isinstance(r[-1], Under) else ""
+        if r and isinstance(r[-1], Under):
+            r = r[:-1]
         cells = []
         for i, c in enumerate(r):
             if isinstance(c, Cell):
@@ -760,7 +790,7 @@ def _table(headers: Sequence[str], rows: Iterable[Sequence[Any]], css: str = "",
             else:
                 cells.append(f'<td{" class=num" if i in num else ""}>{c}</td>')
         body.append("<tr>" + "".join(cells) + "</tr>")
-        extra = after[k] if after is not None and k < len(after) else ""
+        extra = (after[k] if after is not None and k < len(after) else "") + under
         if extra:
             body.append(f'<tr class="sub"><td></td><td colspan="{len(headers) - 1}">{extra}</td></tr>')
     return f'<table class="{css}"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>'
@@ -862,12 +892,14 @@ RUN_KNOWN = frozenset({
 
 def extra_columns(results: Sequence[Mapping[str, Any]]) -> list[tuple[str, str, str | None]]:
     """Columns for the query-record fields the table does not know yet (figures added
-    later): (header, field, key in it): a plain field one column, a dict one column per key."""
+    later): (header, field, key in it): a plain field one column, a dict one column per key
+    (a list goes under the row: :func:`extra_lists`)."""
     cols: list[tuple[str, str, str | None]] = []
     seen: set[str] = set()
+    lists = set(extra_lists(results))
     for q in results:
         for key, value in q.items():
-            if key in QUERY_KNOWN:
+            if key in QUERY_KNOWN or key in lists:
                 continue
             for sub in value if isinstance(value, dict) else [None]:
                 name = key if sub is None else f"{key}.{sub}"
@@ -875,6 +907,12 @@ def extra_columns(results: Sequence[Mapping[str, Any]]) -> list[tuple[str, str, 
                     seen.add(name)
                     cols.append((name, key, sub))
     return cols
+
+
+def extra_lists(results: Sequence[Mapping[str, Any]]) -> list[str]:
+    """The query-record fields the table does not know yet that hold lists: drawn as tables
+    under the query's row."""
+    return list(dict.fromkeys(k for q in results for k, v in q.items() if k not in QUERY_KNOWN and isinstance(v, list)))
 
 
 def _extra_cell(q: Mapping[str, Any], key: str, sub: str | None, path: str) -> Cell:
@@ -924,6 +962,7 @@ def queries_table(doc: Doc, base: str = "") -> str:
     colours = wait_colours(results)
     slow = any(q.get("slowdown") is not None for q in results)
     extra = extra_columns(results)
+    lists = extra_lists(results)
     hosts = len({q.get("host") for q in results}) > 1  # a multi-host target: which server ran each
     retried = any(q.get("retries") for q in results)
     headers = ["#", "query", "worker / pid", "status", "rows", "wait ms", "run ms"] + (["× alone"] if slow else []) + \
@@ -934,10 +973,9 @@ def queries_table(doc: Doc, base: str = "") -> str:
         status = str(q.get("status") or "")
         if status != "ok":
             rows_cell = Cell("-", num=True)
-        elif q.get("columns"):
-            rows_cell = fig(q.get("rowcount"), f"{path}/rowcount", "int")
-        else:
-            rows_cell = Cell(esc(q.get("command")), num=True)
+        else:  # as the terminal's summary: the row count (of a SELECT, or affected), the command tag on hover
+            rows_cell = Cell(f'<span title="{esc(q.get("command"))}" data-key="{esc(path)}/rowcount" data-fmt="int">'
+                             f'{esc(q.get("rowcount"))}</span>', num=True)
         row: list[str | Cell] = [
             fig(q.get("index"), f"{path}/index", "int"),
             _sql_td(str(q.get("sql") or "")),
@@ -956,7 +994,7 @@ def queries_table(doc: Doc, base: str = "") -> str:
             row.append(f'<span class="nowrap">{esc(q.get("host") or "-")} {"(standby)" if q.get("standby") else "(primary)" if q.get("host") else ""}</span>')
         row += [_extra_cell(q, key, sub, f"{path}/{key}") for _, key, sub in extra]
         rows.append(row)
-        after.append(_error_html(q))
+        after.append(_error_html(q) + _nested_html(q, lists, path))
     return _table(headers, rows, "queries", [0, 2, 4, 5, 6] + ([7] if slow else []) + ([7 + slow] if retried else []), after)
 
 
@@ -1073,6 +1111,8 @@ def failures_section(doc: Doc, base: str = "") -> str:
     failures = doc.get("failures") or {}
     if not isinstance(failures, dict) or not failures:
         return ""
+    if not all(_is_number(v) for v in failures.values()):
+        return "<h3>Failures by SQLSTATE</h3>" + value_html(failures, f"{base}failures")
     rows = [[esc(k), fig(v, f"{base}failures/{k}", "int")] for k, v in failures.items()]
     return "<h3>Failures by SQLSTATE</h3>" + _table(["SQLSTATE", "queries"], rows, "failures", [1])
 
@@ -1105,8 +1145,8 @@ def conflicts_section(doc: Doc, base: str = "") -> str:
                  esc(s.get("user") or ""), esc(s.get("state") or ""), fig(s.get("xact_age_ms"), f"{base}sessions/{i}/xact_age_ms", "dur")]
                 for i, s in enumerate(sessions)]
         out.append('<h3>Sessions outside the run that blocked it</h3><p class="small muted">As '
-                   "<code>pg_stat_activity</code> showed each the last time a sample saw it block (its transaction's "
-                   "age then).</p>" + _table(["name", "pid", "application", "user", "state", "transaction age"], rows,
+                   "<code>pg_stat_activity</code> showed each while samples saw it block: the state most of them saw, "
+                   "its transaction's age at the last.</p>" + _table(["name", "pid", "application", "user", "state", "transaction age"], rows,
                                              "sessions", [1, 5]))
     if deadlocks:
         seen = doc.get("deadlocks_seen")
@@ -1143,13 +1183,33 @@ def sql_section(doc: Doc, base: str = "") -> str:
     return f'<details class="sql-list"><summary>The staged SQL ({len(results)} statements)</summary><ol>{"".join(items)}</ol></details>'
 
 
+def cpu_section(doc: Doc, base: str = "") -> str:
+    """The CPU the run used, when its record has it (``cpu``: from /proc on the server's
+    machine): its verdict, the cores the server's backends used, how busy the machine and
+    other processes were, then every figure of it as a table."""
+    cpu = doc.get("cpu")
+    if not isinstance(cpu, dict):
+        return ""
+    p = f"{base}cpu"
+    cards = [(label, fig(cpu.get(key), f"{p}/{key}", f), "") for label, key, f in
+             (("server backends (cores)", "backends_cores", "cores"), ("machine busy", "machine_busy", "pct"),
+              ("other processes", "other", "pct")) if _is_number(cpu.get(key))]
+    verdict = cpu.get("verdict")
+    note = f'<p class="note {"warn" if "CPU-bound at" in str(verdict) or "other processes" in str(verdict) else ""}">{esc(verdict)}</p>' \
+        if verdict else ""
+    rest = {k: v for k, v in cpu.items() if k != "verdict" and v is not None}
+    return "<h3>CPU during the run</h3>" + note + (_cards(cards) if cards else "") + value_html(rest, p)
+
+
 def more_run_figures(doc: Doc, base: str = "") -> str:
-    extra = {k: v for k, v in doc.items() if k not in RUN_KNOWN}
+    extra = {k: v for k, v in doc.items() if k not in RUN_KNOWN and k != "cpu"}
     return more_figures(extra, base)
 
 
 def more_figures(extra: Mapping[str, Any], base: str = "") -> str:
-    """Fields the report has no section for yet (figures added later): each as a table."""
+    """Fields the report has no section for yet (figures added later): each as a table;
+    empty ones (null, no entries) left out."""
+    extra = {k: v for k, v in extra.items() if v not in (None, [], {})}
     if not extra:
         return ""
     rows = [[esc(k), Cell(value_html(v, f"{base}{k}"))] if not _is_number(v) else [esc(k), fig(v, f"{base}{k}", "num")]
@@ -1179,12 +1239,20 @@ def _client(q: Mapping[str, Any], r: Mapping[str, Any], path: str) -> tuple[str 
     an average of a shared entry subtracted from one run's time."""
     if "client_ms" in r:
         c = r.get("client_ms")
-        return (fig(c, f"{path}/client_ms", "ms"), "") if c is not None else ("?", str(r.get("client_unknown") or "unknown"))
+        return (fig(c, f"{path}/client_ms", "signed"), "") if c is not None else ("?", str(r.get("client_unknown") or "unknown"))
     if r.get("calls") == 1 and r.get("shared") == 1:
         c = float(q.get("total_ms") or 0) - float(r.get("server_ms") or 0)
         if c >= 0:
-            return f"{c:.1f}", ""
+            return f"{c:+.1f}", ""
     return "?", f'server time: an average of {r.get("calls")} calls, {r.get("shared")} staged on one entry'
+
+
+def _pair(r: Mapping[str, Any], path: str, a: tuple[str, str], b: tuple[str, str]) -> Cell:
+    """Two figures in one cell, ``a / b``."""
+    def one(key: str, f: str) -> str:
+        c = fig(r.get(key), f"{path}/{key}", f)
+        return f'<span data-key="{esc(c.key)}" data-fmt="{esc(c.fmt)}">{c.html}</span>' if c.key else c.html
+    return Cell(f'<span class="nowrap">{one(*a)} / {one(*b)}</span>', num=True)
 
 
 def why_slow_section(doc: Doc, base: str = "") -> str:
@@ -1199,10 +1267,9 @@ def why_slow_section(doc: Doc, base: str = "") -> str:
     has_plan = any(isinstance(q.get("plan"), dict) or q.get("no_plan") for _, q in indexed)
     headers = ["#", "query", "run ms"]
     if has_res:
-        headers += ["server ms", "client ms", "shared hit", "shared read", "temp written", "WAL bytes", "calls", "staged"]
+        headers += ["server ms", "client ms", "shared hit / read", "temp written / WAL", "calls / staged"]
     if has_plan:
         headers += ["plan ms", "workers launched / planned"]
-    headers.append("missing")
     rows, after = [], []
     for k, q in indexed:
         path = f"{base}results/{k}"
@@ -1216,11 +1283,12 @@ def why_slow_section(doc: Doc, base: str = "") -> str:
                 client, unknown = _client(q, r, rp)
                 if unknown:
                     missing.append(f"client time: {unknown}")
-                row += [fig(r.get("server_ms") or 0, f"{rp}/server_ms", "ms"), client]
-                row += [fig(r.get(x), f"{rp}/{x}", "num") for x in ("shared_hit", "shared_read", "temp_written", "wal_bytes")]
-                row += [fig(r.get("calls"), f"{rp}/calls", "int"), fig(r.get("shared"), f"{rp}/shared", "int")]
+                row += [fig(r.get("server_ms") or 0, f"{rp}/server_ms", "ms"), client,
+                        _pair(r, rp, ("shared_hit", "compact"), ("shared_read", "compact")),
+                        _pair(r, rp, ("temp_written", "compact"), ("wal_bytes", "bytes")),
+                        _pair(r, rp, ("calls", "int"), ("shared", "int"))]
             else:
-                row += ["-"] * 8
+                row += ["-"] * 5
                 if q.get("no_resources"):
                     missing.append(f'resources: no figures: {q.get("no_resources")}')
         p = q.get("plan")
@@ -1238,10 +1306,10 @@ def why_slow_section(doc: Doc, base: str = "") -> str:
                 row += ["-", ""]
                 if q.get("no_plan"):
                     missing.append(f'plan: none: {q.get("no_plan")}')
-        row.append(f'<span class="small">{esc("; ".join(missing))}</span>')
         rows.append(row)
-        after.append(nodes)
-    numeric = [0, 2] + (list(range(3, 11)) if has_res else []) + ([len(headers) - 3, len(headers) - 2] if has_plan else [])
+        why = f'<div class="small muted">missing: {esc("; ".join(missing))}</div>' if missing else ""
+        after.append(why + nodes)
+    numeric = [0, 2] + (list(range(3, 8)) if has_res else []) + ([len(headers) - 2, len(headers) - 1] if has_plan else [])
     notes = []
     if has_res:
         notes.append("Resources: the run's delta of <code>pg_stat_statements</code> per queryid (shared buffers found in "
@@ -1250,16 +1318,17 @@ def why_slow_section(doc: Doc, base: str = "") -> str:
                      "share its average, and their client time is unknown (?); other sessions running it meanwhile "
                      "are counted in (calls above staged). A text of several statements, a utility statement, a "
                      "text whose table was locked while it was planned before the run get no figures: "
-                     "<i>missing</i> says why.")
+                     "a line under the query says why.")
     if has_plan:
         notes.append("Plans: each query ran as <code>EXPLAIN (ANALYZE, BUFFERS)</code>; its plan's nodes under its row; "
                      "workers are summed over its Gather nodes (<code>max_parallel_workers</code> is shared by every session).")
     totals = doc.get("resources")
     cards: list[tuple[str, str | Cell, str]] = []
     if isinstance(totals, dict):
-        cards += [(label, fig(totals.get(key), f"{base}resources/{key}", "num"), "") for label, key in
-                  (("server ms", "server_ms"), ("shared hit", "shared_hit"), ("shared read", "shared_read"),
-                   ("temp written", "temp_written"), ("WAL bytes", "wal_bytes"))]
+        cards += [(label, fig(totals.get(key), f"{base}resources/{key}", f), "") for label, key, f in
+                  (("server ms", "server_ms", "ms"), ("shared hit", "shared_hit", "compact"),
+                   ("shared read", "shared_read", "compact"), ("temp written", "temp_written", "compact"),
+                   ("WAL", "wal_bytes", "bytes"))]
     if doc.get("workers_planned"):
         cards.append(("workers launched / planned",
                       Cell(f'<span data-key="{esc(base)}workers_launched" data-fmt="int">{esc(doc.get("workers_launched"))}</span> / '
@@ -1270,7 +1339,7 @@ def why_slow_section(doc: Doc, base: str = "") -> str:
 
 RUN_SECTIONS: list[Callable[..., str]] = [run_header, timeline_section, waits_over_time_section, queries_section,
                                           why_slow_section, failures_section, hosts_section, conflicts_section,
-                                          more_run_figures, sql_section]
+                                          cpu_section, more_run_figures, sql_section]
 
 
 def render_run(doc: Doc, base: str = "") -> str:
@@ -1363,7 +1432,7 @@ def runs_list_section(doc: Doc, base: str = "") -> str:
     for i, r in enumerate(runs):
         ok = overlap_key(r)
         p = f"runs/{i}"
-        rows.append([esc(r.get("number") if r.get("number") is not None else ""), f'<code>{esc(r.get("run_id") or "")}</code>',
+        rows.append([fig(r.get("number"), f"{p}/number", "int"), f'<code>{esc(r.get("run_id") or "")}</code>',
                      esc(time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(float(r.get("started_at") or 0)))),
                      Cell(sql_cell(str(r.get("label") or ""), 50), css="sql"), fig(r.get("n"), f"{p}/n", "int"),
                      fig(r.get("wall_ms"), f"{p}/wall_ms", "dur"), fig(r.get(ok), f"{p}/{ok}", "x"),
@@ -1428,6 +1497,13 @@ LOAD_KNOWN = frozenset({
     "latency_per_second", "start_delay_ms", "client_bound", "error_kinds",
 })
 LOAD_QUERY_KNOWN = frozenset({"index", "sql", "count", "errors", "p50_ms", "p95_ms", "p99_ms", "max_ms", "retries", "waits"})
+
+
+def _nested_html(q: Mapping[str, Any], keys: Sequence[str], path: str) -> str:
+    """A record's fields that are records themselves (a query's first notices, …), each a
+    labelled table for the full-width row under the record's; empty ones left out."""
+    return "".join(f'<div class="small nested"><b>{esc(k)}</b> {value_html(q.get(k), f"{path}/{k}")}</div>'
+                    for k in keys if q.get(k) not in (None, [], {}))
 
 
 def _percentiles_table(doc: Doc) -> str:
@@ -1502,6 +1578,8 @@ def load_section(doc: Doc, base: str = "") -> str:
     queries = [q for q in doc.get("queries") or [] if isinstance(q, dict)]
     if queries:
         extra = list(dict.fromkeys(k for q in queries for k in q if k not in LOAD_QUERY_KNOWN))
+        nested = [k for k in extra if any(isinstance(q.get(k), (dict, list)) for q in queries)]  # under the row
+        extra = [k for k in extra if k not in nested]  # plain figures: a column each
         retried = any(q.get("retries") for q in queries)
         colours = wait_colours([{"waits": q.get("waits"), "total_ms": q.get("count")} for q in queries])
         rows = []
@@ -1512,8 +1590,8 @@ def load_section(doc: Doc, base: str = "") -> str:
                          *(fig(q.get(k), f"{p}/{k}", "ms") for k in ("p50_ms", "p95_ms", "p99_ms", "max_ms"))]
                         + ([fig(q.get("retries"), f"{p}/retries", "count")] if retried else [])
                         + [_waits_cell({**q, "worker": 0}, colours, p) if q.get("waits") else ""]
-                        + [Cell(value_html(q.get(k), f"{p}/{k}")) if not _is_number(q.get(k)) else fig(q.get(k), f"{p}/{k}", "num")
-                           for k in extra])
+                        + [fig(q.get(k), f"{p}/{k}", "num") if _is_number(q.get(k)) else Cell(_text_html(q.get(k))) for k in extra]
+                        + [Under(_nested_html(q, nested, p))])
         headers = (["#", "query", "executions", "errors", "p50 ms", "p95 ms", "p99 ms", "max ms"] + (["retries"] if retried else [])
                    + ["waits"] + extra)
         out.append('<h3>Per query</h3><div class="scroll">' + _table(headers, rows, "load-queries", range(2, 8 + retried)) + "</div>")
@@ -1597,7 +1675,7 @@ tr.sub>td{border-bottom:1px solid #eceff1;padding-top:0} tr:has(+tr.sub)>td{bord
 ul.plan{list-style:none;margin:0 0 4px;padding:0;font-size:12px} ul.plan li{padding-left:1.4em;text-indent:-1.4em;overflow-wrap:anywhere}
 table.kv{margin:2px 0} table.kv td,table.kv th{padding:2px 6px;font-size:12px}
 svg{max-width:100%;height:auto} .graphs{display:flex;flex-wrap:wrap;gap:12px}
-svg .node-title{font-weight:600;font-size:12px;fill:#263238} svg .node-line{font-size:11px;fill:#37474f}
+svg .node-title{font-weight:600;font-size:12px;fill:#263238} svg .node-line{font-size:11px;fill:#37474f;font-family:"DejaVu Sans Mono",Menlo,Consolas,monospace}
 svg .node-mark{font-size:10px;font-weight:700;fill:#fff} svg .edge-label{font-size:11px;fill:#263238}
 pre.sql-full{font-family:"DejaVu Sans Mono",Menlo,Consolas,monospace;font-size:12px;background:#f5f7f8;padding:6px 8px;
  white-space:pre-wrap;word-break:break-word;margin:4px 0}
@@ -1612,7 +1690,7 @@ pre.sql-full{font-family:"DejaVu Sans Mono",Menlo,Consolas,monospace;font-size:1
 details.run{margin:14px 0;border-top:1px solid #e0e0e0;padding-top:6px} details.run>summary{cursor:pointer}
 footer{margin-top:32px;color:#90a4ae;font-size:12px}
 @media print{.figure{overflow:visible}}
-@media (max-width:900px){body{margin:16px 12px} td.sql{min-width:11em} th,td{padding:4px 5px} .card{min-width:90px}
+@media (max-width:900px){body{margin:16px 12px} td.sql{min-width:9em} th,td{padding:4px 4px} .card{min-width:90px}
  th{white-space:normal}}
 """
 

@@ -88,8 +88,10 @@ class Sampler:
         self._stop = Event()  # set by stop(): the pause between samples ends at once
         self.error: str | None = None
         self._servers = False
-        # (server, pid) of a blocker outside the sampled backends -> Session, as last seen
+        # (server, pid) of a blocker outside the sampled backends -> Session: its state the one
+        # most samples saw it in (a COMMIT is seen "active" once), its transaction's age as last seen
         self.sessions: dict[tuple, Session] = {}
+        self._states: dict[tuple, Counter] = {}
 
     def start(self, pids: Mapping[str | None, list[int] | None], t0: float) -> None:
         """Sample, per server ("host:port", None: the side connection's), the backends
@@ -97,6 +99,7 @@ class Sampler:
         self.samples = []
         self.ends = []
         self.sessions = {}
+        self._states = {}
         self._servers = any(server is not None for server in pids)  # samples name their server
         self.taken = 0
         self._stopping = False
@@ -154,7 +157,10 @@ class Sampler:
         for pid, app, state, age, user in cur.fetchall():
             key = (server, pid)
             if key in self.sessions or len(self.sessions) < MAX_SESSIONS:
-                self.sessions[key] = Session(pid, server, app or "", state or "", None if age is None else float(age), user or "")
+                seen = self._states.setdefault(key, Counter())
+                seen[state or ""] += 1
+                self.sessions[key] = Session(pid, server, app or "", seen.most_common(1)[0][0],
+                                             None if age is None else float(age), user or "")
 
     def stop(self) -> None:
         self._stopping = True

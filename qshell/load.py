@@ -18,6 +18,12 @@ latency limit L (``\\set latency_limit``, pgbench ``--latency-limit``; default 1
   addition, which pgbench leaves uncounted — every start scheduled before the end of the
   duration that no worker could take before the end.
 
+The lag splits into the workers all being busy and qshell's own **start delay** (a worker
+free, the start due, not yet sent): the starts are timed on a timerfd (``Alarm``), so the
+delay is microseconds unless the client itself is starved (``client_bound``). What failed
+is kept per SQLSTATE (count, first message), the server's notices per query (counts, the
+first few distinct texts).
+
 Memory stays bounded however long it runs: latencies go into log-linear histograms
 (``Histogram``: 64 buckets per power of two, ≤ 1/128 relative error, at most ~2,300
 buckets from 1 µs to days, kept sparse), never a list; the per-second throughput is one

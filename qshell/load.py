@@ -58,8 +58,9 @@ MAX_BUCKETS = _LINEAR + 40 * _SUB  # values up to 2**46 µs (815 days): 2,688 bu
 # late (design/stack-notes.md, "Timers"). A worker waits on a gevent timer until SPIN_S
 # before its start, then on a timerfd of its own (Linux: epoll wakes when it fires,
 # whatever its timeout granularity; measured 35 / 57 µs late at p50 / p95, no CPU spent),
-# else yields (gevent.sleep(0)) until the clock reaches it (2-4 µs late, but a core busy
-# meanwhile: on 2 cores that stretched the service times of the other workers' queries).
+# else yields (gevent.idle()) until the clock reaches it (microseconds late, but a core busy
+# meanwhile: on 2 cores a loop of gevent.sleep(0) stretched the other workers' service
+# times, p95 0.85 ms against 0.25 ms, as it delays the polling of their sockets).
 SPIN_S = 0.002
 # qshell's own start delay (a worker free, its start due, not yet sent) at p50 from which an
 # open loop is client-bound: with the timer above it is tens of microseconds (its p95 reached
@@ -505,7 +506,7 @@ class LoadPool(QueryPool):
             timer.wait_until(due)
         else:
             while clock() < due:
-                gevent.sleep(0)
+                gevent.idle()  # after the loop has polled the sockets (a loop of sleep(0) starves them)
                 if self._finished.is_set():
                     return True
         return self._finished.is_set()

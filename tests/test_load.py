@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import random
 import re
 import signal
@@ -343,6 +344,34 @@ def test_interrupt_cancels_and_reports_what_was_measured(db):
         cur.execute("SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%pg_sleep(30)%' AND state = 'active'"
                     " AND pid <> pg_backend_pid()")
         assert cur.fetchone()[0] == 0
+
+
+def test_interrupt_wakes_workers_waiting_for_a_scheduled_start(db):
+    """Open loop at 0.05/s, seed 2: the second start is due 62.5 s in, the third 121.6 s:
+    the workers waiting on their timers (the hub free) end when the load is interrupted,
+    their connections settled."""
+    assert random.Random(2).expovariate(0.05) > 60
+    def timerfds() -> int:
+        return sum(1 for fd in os.listdir("/proc/self/fd") if "timerfd" in _link(f"/proc/self/fd/{fd}"))
+
+    before = timerfds()
+    pool = LoadPool(db, ["SELECT 1"], 2, 300, 0.05, seed=2)  # starts at 0, 62.5 s, 121.6 s…
+    gevent.spawn_later(0.5, lambda: seen.append(timerfds()))
+    gevent.spawn_later(1.0, pool.interrupt)
+    seen: list[int] = []
+    t0 = time.perf_counter()
+    load = pool.run()
+    took = time.perf_counter() - t0
+    assert load.interrupted and load.executions == 1 and took < 0.1 * 60, took
+    assert all(w.dead for w in pool.running)
+    assert seen == [before + 2] and timerfds() == before  # one per worker, closed with it
+
+
+def _link(path: str) -> str:
+    try:
+        return os.readlink(path)
+    except OSError:
+        return ""
 
 
 def test_ctrl_c_stops_a_script_load_and_prints_what_was_measured(dsn, tmp_path):

@@ -146,7 +146,7 @@ def notice_lines(q: QueryLoad, shown: int = SHOWN_NOTICES) -> list[str]:
         return []
     kinds = ", ".join(f"{visible(k)} ×{n:,}" for k, n in q.severities.items())
     out = [f"#{q.index} messages from the server: {kinds}"]
-    out.extend(f"  ×{n:,} {visible(t)}" for t, n in list(q.first_notices.items())[:shown])
+    out.extend(f"  ×{n:,} " + visible(t).replace("\n", "\n    ") for t, n in list(q.first_notices.items())[:shown])
     if q.more_notices:
         out.append(f"  … {q.more_notices:,} more")
     return out

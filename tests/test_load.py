@@ -56,6 +56,22 @@ def test_histogram_buckets_are_log_linear_and_percentiles_close_to_exact():
     assert h.size == before
 
 
+def test_notices_kept_bounded_and_shown_escaped():
+    """However many messages: the first 3 distinct texts and their counts, the rest counted."""
+    from qshell.load import QueryLoad
+    from qshell.loadview import notice_lines
+
+    q = QueryLoad(3, "DO …")
+    for i in range(10_000):
+        q.notice(f"NOTICE:  n {i}" if i % 2 else "WARNING:  \x1b[2J careful\nDETAIL:  twice")
+    assert q.notices == 10_000 and q.severities == {"NOTICE": 5_000, "WARNING": 5_000}
+    assert list(q.first_notices.values()) == [5_000, 1, 1] and q.more_notices == 4_998
+    lines = notice_lines(q)
+    assert lines[0] == "#3 messages from the server: WARNING ×5,000, NOTICE ×5,000"  # in the order first seen
+    assert lines[1:3] == ["  ×5,000 WARNING:  \\x1B[2J careful", "    DETAIL:  twice"] and lines[-1] == "  … 4,998 more"
+    assert not any("\x1b" in line for line in lines)
+
+
 def test_go_for_parses_duration_and_rate():
     cmd = parse("\\go 4 for 10s at 50/s")
     assert (cmd.n, cmd.duration_s, cmd.rate) == (4, 10.0, 50.0)

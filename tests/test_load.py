@@ -68,7 +68,7 @@ def test_notices_kept_bounded_and_shown_escaped():
     assert list(q.first_notices.values()) == [5_000, 1, 1] and q.more_notices == 4_998
     lines = notice_lines(q)
     assert lines[0] == "#3 messages from the server: WARNING ×5,000, NOTICE ×5,000"  # in the order first seen
-    assert lines[1:3] == ["  ×5,000 WARNING:  \\x1B[2J careful", "    DETAIL:  twice"] and lines[-1] == "  … 4,998 more"
+    assert lines[1] == "  ×5,000 WARNING:  \\x1B[2J careful\n    DETAIL:  twice" and lines[-1] == "  … 4,998 more"
     assert not any("\x1b" in line for line in lines)
 
 

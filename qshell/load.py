@@ -55,14 +55,17 @@ _SUB = 1 << SUB_BITS
 _LINEAR = _SUB * 2  # values below 128 µs have a bucket of their own (exact)
 MAX_BUCKETS = _LINEAR + 40 * _SUB  # values up to 2**46 µs (815 days): 2,688 buckets at most
 # An open-loop start: gevent's timers (libev on epoll, whole milliseconds) wake 0.6-1.2 ms
-# late (design/stack-notes.md, "Timers"). A worker waits on a timerfd of its own (Linux:
-# epoll wakes when it fires, whatever its timeout granularity; measured 35 / 57 µs late at
-# p50 / p95, no CPU spent; one wake per start: a gevent timer to 2 ms before, then the
-# timerfd, gave a longer tail on a loaded machine, lag p95 0.4-0.6 ms against 0.1-0.3).
-# Without a timerfd: a gevent timer until SPIN_S before the start, then yielding
-# (gevent.idle()) until the clock reaches it (microseconds late, a core busy meanwhile: on
-# 2 cores a loop of gevent.sleep(0) stretched the other workers' service times, p95 0.85 ms
-# against 0.25 ms, as it delays the polling of their sockets).
+# late (design/stack-notes.md, "Timers"). A worker waits on a gevent timer until SPIN_S
+# before its start, then on a timerfd of its own (Linux: epoll wakes when it fires,
+# whatever its timeout granularity; measured 35 / 57 µs late at p50 / p95, no CPU spent).
+# The early wake is kept on purpose: the timerfd alone (one wake per start, from a long
+# sleep) measured a longer tail, SELECT 1 at 300/s on 8 connections, 5 pairs interleaved:
+# latency p95 0.49 ms against 0.40, lag p95 0.17 against 0.10 (client CPU 3.5% against
+# 5.8%); in the benchmark p95 ÷ pgbench's 1.7-2.1 against 0.9-1.1. Without a timerfd:
+# yielding (gevent.idle()) from SPIN_S before until the clock reaches it (microseconds
+# late, a core busy meanwhile: on 2 cores a loop of gevent.sleep(0) stretched the other
+# workers' service times, p95 0.85 ms against 0.25 ms, as it delays the polling of their
+# sockets).
 SPIN_S = 0.002
 # qshell's own start delay (a worker free, its start due, not yet sent) at p50 from which an
 # open loop is client-bound: with the timer above it is tens of microseconds (its p95 reached
@@ -501,18 +504,17 @@ class LoadPool(QueryPool):
             return t
 
     def _wait_until(self, due: float, timer: Alarm | None) -> bool:
-        """Wait for a scheduled start on the worker's timerfd (an interrupted load kills the
-        workers waiting: QueryPool._settle), or without one a gevent timer to SPIN_S before
-        it, then yielding until the clock reaches it (see SPIN_S); True when the load was
-        stopped meanwhile."""
-        if timer is not None:
-            timer.set(due)
-            timer.wait()
-            return self._finished.is_set()
+        """Wait for a scheduled start: a gevent timer (stoppable) to SPIN_S before it, then
+        the worker's timerfd, or without one yielding until the clock reaches it (see
+        SPIN_S); True when the load was stopped meanwhile."""
         clock = time.perf_counter
         coarse = due - SPIN_S - clock()
         if coarse > 0 and self._finished.wait(coarse):
             return True
+        if timer is not None:
+            timer.set(due)
+            timer.wait()
+            return self._finished.is_set()
         while clock() < due:
             gevent.idle()  # after the loop has polled the sockets (a loop of sleep(0) starves them)
             if self._finished.is_set():

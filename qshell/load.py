@@ -18,6 +18,12 @@ latency limit L (``\\set latency_limit``, pgbench ``--latency-limit``; default 1
   addition, which pgbench leaves uncounted — every start scheduled before the end of the
   duration that no worker could take before the end.
 
+The lag splits into the workers all being busy and qshell's own **start delay** (a worker
+free, the start due, not yet sent): the starts are timed on a timerfd (``Alarm``), so the
+delay is microseconds unless the client itself is starved (``client_bound``). What failed
+is kept per SQLSTATE (count, first message), the server's notices per query (counts, the
+first few distinct texts).
+
 Memory stays bounded however long it runs: latencies go into log-linear histograms
 (``Histogram``: 64 buckets per power of two, ≤ 1/128 relative error, at most ~2,300
 buckets from 1 µs to days, kept sparse), never a list; the per-second throughput is one
@@ -52,9 +58,15 @@ RECENT = 16  # executions remembered per backend for attribution by time (older 
 # An open-loop start: gevent's timers (libev on epoll, whole milliseconds) wake 0.6-1.2 ms
 # late (design/stack-notes.md, "Timers"). A worker waits on a gevent timer until SPIN_S
 # before its start, then on a timerfd of its own (Linux: epoll wakes when it fires,
-# whatever its timeout granularity; measured 35 / 57 µs late at p50 / p95, no CPU spent),
-# else yields (gevent.sleep(0)) until the clock reaches it (2-4 µs late, but a core busy
-# meanwhile: on 2 cores that stretched the service times of the other workers' queries).
+# whatever its timeout granularity; measured 35 / 57 µs late at p50 / p95, no CPU spent).
+# The early wake is kept on purpose: the timerfd alone (one wake per start, from a long
+# sleep) measured a longer tail, SELECT 1 at 300/s on 8 connections, 5 pairs interleaved:
+# latency p95 0.49 ms against 0.40, lag p95 0.17 against 0.10 (client CPU 3.5% against
+# 5.8%); in the benchmark p95 ÷ pgbench's 1.7-2.1 against 0.9-1.1. Without a timerfd:
+# yielding (gevent.idle()) from SPIN_S before until the clock reaches it (microseconds
+# late, a core busy meanwhile: on 2 cores a loop of gevent.sleep(0) stretched the other
+# workers' service times, p95 0.85 ms against 0.25 ms, as it delays the polling of their
+# sockets).
 SPIN_S = 0.002
 # qshell's own start delay (a worker free, its start due, not yet sent) at p50 from which an
 # open loop is client-bound: with the timer above it is tens of microseconds (its p95 reached
@@ -88,8 +100,8 @@ _LIBC = _libc_timerfd()
 
 
 class Alarm:
-    """A timerfd of one worker's (Linux): ``wait_until(t)`` returns when perf_counter()
-    reaches t, microseconds late, with the hub free meanwhile (see SPIN_S)."""
+    """A timerfd of one worker's (Linux): ``set(t)`` then ``wait()`` returns when
+    perf_counter() reaches t, microseconds late, with the hub free meanwhile (see SPIN_S)."""
 
     def __init__(self) -> None:
         if _LIBC is None:
@@ -100,11 +112,15 @@ class Alarm:
         self.hub = gevent.get_hub()
         self.watcher = self.hub.loop.io(self.fd, 1)
 
-    def wait_until(self, due: float) -> None:
+    def set(self, due: float) -> None:
+        """Expire at ``due`` (perf_counter's clock)."""
         sec = int(due)
         spec = _ITimerSpec(_TimerFd(0, 0), _TimerFd(sec, max(1, int((due - sec) * 1e9))))
         if _LIBC.timerfd_settime(self.fd, 1, ctypes.byref(spec), None) != 0:  # TFD_TIMER_ABSTIME
             raise OSError(ctypes.get_errno(), "timerfd_settime")
+
+    def wait(self) -> None:
+        """Until it expires (set before)."""
         while True:
             self.hub.wait(self.watcher)
             try:
@@ -504,20 +520,21 @@ class LoadPool(QueryPool):
             return t
 
     def _wait_until(self, due: float, timer: Alarm | None) -> bool:
-        """Wait for a scheduled start (a gevent timer, stoppable, to SPIN_S before it, then
-        the worker's timerfd or yielding until the clock reaches it: see SPIN_S); True when
-        the load was stopped meanwhile."""
+        """Wait for a scheduled start: a gevent timer (stoppable) to SPIN_S before it, then
+        the worker's timerfd, or without one yielding until the clock reaches it (see
+        SPIN_S); True when the load was stopped meanwhile."""
         clock = time.perf_counter
         coarse = due - SPIN_S - clock()
         if coarse > 0 and self._finished.wait(coarse):
             return True
         if timer is not None:
-            timer.wait_until(due)
-        else:
-            while clock() < due:
-                gevent.sleep(0)
-                if self._finished.is_set():
-                    return True
+            timer.set(due)
+            timer.wait()
+            return self._finished.is_set()
+        while clock() < due:
+            gevent.idle()  # after the loop has polled the sockets (a loop of sleep(0) starves them)
+            if self._finished.is_set():
+                return True
         return self._finished.is_set()
 
     def _record(self, pos: int, result, scheduled: float, started: float, ended: float,  # noqa: ANN001

@@ -71,7 +71,7 @@ def load_text(load: LoadResult, style: render.Style, width: int = 100) -> str:
     head = (f"══ sustained load: {count} on N={load.n} workers for {load.duration_s:g} s"
             f" · {loop} · {load.mode}")
     rows = [[q.index, render.preview(q.sql), f"{q.count:,}", f"{q.errors:,}"]
-            + [f"{q.hist.percentile(p):.1f}" for p in (50, 95, 99)] + [f"{q.hist.max_us / 1000:.1f}"]
+            + [_cell(q.hist.percentile(p)) for p in (50, 95, 99)] + [_cell(q.hist.max_us / 1000)]
             + ([q.retries] if any(x.retries for x in load.queries) else [])
             + ([visible(", ".join(f"{e} {s:.0%}" for e, s in load.waits.get(q.index, ())[:2]))] if load.waits else [])
             for q in load.queries]
@@ -99,7 +99,7 @@ def load_text(load: LoadResult, style: render.Style, width: int = 100) -> str:
                      f" over {len(per)} s)")
     if len(load.hosts) > 1:  # a multi-host target: the latencies per server
         host_rows = [[h.host, "standby" if h.standby else "primary", f"{h.count:,}", f"{h.errors:,}"]
-                + [f"{h.hist.percentile(p):.1f}" for p in (50, 95, 99)] + [f"{h.hist.max_us / 1000:.1f}"] for h in load.hosts]
+                + [_cell(h.hist.percentile(p)) for p in (50, 95, 99)] + [_cell(h.hist.max_us / 1000)] for h in load.hosts]
         lines.append("per host:\n" + render.tabulate(
             host_rows, headers=["host", "role", "executions", "errors", "p50 ms", "p95 ms", "p99 ms", "max ms"],
             tablefmt=render._table_fmt(style), disable_numparse=True, colalign=["left", "left"] + ["right"] * 6))
@@ -116,6 +116,11 @@ def load_text(load: LoadResult, style: render.Style, width: int = 100) -> str:
         lines.append(f"retries: {sum(x.retries for x in load.queries):,}")
     lines.extend(load.deadlock_lines())
     return "\n".join(lines)
+
+
+def _cell(ms: float) -> str:
+    """A latency in a table's ms column: three decimals below a millisecond (0.086), one above."""
+    return f"{ms:.3f}" if ms < 1 else f"{ms:.1f}"
 
 
 def _percentiles(summary: dict) -> str:
@@ -141,7 +146,7 @@ def notice_lines(q: QueryLoad, shown: int = SHOWN_NOTICES) -> list[str]:
         return []
     kinds = ", ".join(f"{visible(k)} ×{n:,}" for k, n in q.severities.items())
     out = [f"#{q.index} messages from the server: {kinds}"]
-    out.extend(f"  ×{n:,} {visible(t)}" for t, n in list(q.first_notices.items())[:shown])
+    out.extend(f"  ×{n:,} " + visible(t).replace("\n", "\n    ") for t, n in list(q.first_notices.items())[:shown])
     if q.more_notices:
         out.append(f"  … {q.more_notices:,} more")
     return out

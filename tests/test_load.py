@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import random
 import re
 import signal
@@ -53,6 +54,22 @@ def test_histogram_buckets_are_log_linear_and_percentiles_close_to_exact():
     for x in xs:  # twice the values, the same spread: no more buckets
         h.record(x)
     assert h.size == before
+
+
+def test_notices_kept_bounded_and_shown_escaped():
+    """However many messages: the first 3 distinct texts and their counts, the rest counted."""
+    from qshell.load import QueryLoad
+    from qshell.loadview import notice_lines
+
+    q = QueryLoad(3, "DO …")
+    for i in range(10_000):
+        q.notice(f"NOTICE:  n {i}" if i % 2 else "WARNING:  \x1b[2J careful\nDETAIL:  twice")
+    assert q.notices == 10_000 and q.severities == {"NOTICE": 5_000, "WARNING": 5_000}
+    assert list(q.first_notices.values()) == [5_000, 1, 1] and q.more_notices == 4_998
+    lines = notice_lines(q)
+    assert lines[0] == "#3 messages from the server: WARNING ×5,000, NOTICE ×5,000"  # in the order first seen
+    assert lines[1] == "  ×5,000 WARNING:  \\x1B[2J careful\n    DETAIL:  twice" and lines[-1] == "  … 4,998 more"
+    assert not any("\x1b" in line for line in lines)
 
 
 def test_go_for_parses_duration_and_rate():
@@ -349,6 +366,34 @@ def test_interrupt_cancels_and_reports_what_was_measured(db):
         cur.execute("SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%pg_sleep(30)%' AND state = 'active'"
                     " AND pid <> pg_backend_pid()")
         assert cur.fetchone()[0] == 0
+
+
+def test_interrupt_wakes_workers_waiting_for_a_scheduled_start(db):
+    """Open loop at 0.05/s, seed 2: the second start is due 62.5 s in, the third 121.6 s:
+    the workers waiting on their timers (the hub free) end when the load is interrupted,
+    their connections settled."""
+    assert random.Random(2).expovariate(0.05) > 60
+    def timerfds() -> int:
+        return sum(1 for fd in os.listdir("/proc/self/fd") if "timerfd" in _link(f"/proc/self/fd/{fd}"))
+
+    before = timerfds()
+    pool = LoadPool(db, ["SELECT 1"], 2, 300, 0.05, seed=2)  # starts at 0, 62.5 s, 121.6 s…
+    gevent.spawn_later(0.5, lambda: seen.append(timerfds()))
+    gevent.spawn_later(1.0, pool.interrupt)
+    seen: list[int] = []
+    t0 = time.perf_counter()
+    load = pool.run()
+    took = time.perf_counter() - t0
+    assert load.interrupted and load.executions == 1 and took < 0.1 * 60, took
+    assert all(w.dead for w in pool.running)
+    assert seen == [before + 2] and timerfds() == before  # one per worker, closed with it
+
+
+def _link(path: str) -> str:
+    try:
+        return os.readlink(path)
+    except OSError:
+        return ""
 
 
 def test_ctrl_c_stops_a_script_load_and_prints_what_was_measured(dsn, tmp_path):

@@ -284,8 +284,11 @@ def test_a_load_over_several_servers_reports_latencies_per_host(replica_set, tmp
         assert port_of(h["host"]) in ports and h["standby"] is (port_of(h["host"]) != replica_set.primary_port)
         assert h["executions"] > 0 and h["errors"] == 0 and 15 < h["p50_ms"] < 1000
     page = tmp_path / "load.html"
-    code, (out,), err = run_records(target, script + f"\\report {page}\n", tmp_path / "h", fmt="aligned")
-    assert code == 0, err
+    for _ in range(3):  # a load whose 6 connections all reached one server (3 / 3**6 by chance) has no table
+        code, (out,), err = run_records(target, script + f"\\report {page}\n", tmp_path / "h", fmt="aligned")
+        assert code == 0, err
+        if "per host:" in out["text"]:
+            break
     assert page.read_text().count("<h3>Per host</h3>") == 1
     assert "per host:" in out["text"] and "(primary)" not in out["text"]
     table = out["text"].split("per host:\n", 1)[1].splitlines()

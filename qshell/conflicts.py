@@ -36,6 +36,25 @@ class LockWait:
 
 
 @dataclass(frozen=True, slots=True)
+class OwnSession:
+    """The user's own session connection as a run sees it: its server ("host:port"), its
+    backend pid (None behind a pooler: libpq's pid is then the pooler's key, not a
+    backend), and whether a transaction is open there."""
+
+    host: str
+    pid: int | None
+    in_transaction: bool
+
+    def blocked_message(self) -> str:
+        """The one line said when a staged query waits for this session."""
+        if self.in_transaction:
+            return (f"blocked by your own session's open transaction (pid {self.pid}): COMMIT or ROLLBACK it first;"
+                    " the run's queries were cancelled, the staged set is kept")
+        return (f"blocked by your own session (pid {self.pid}), which holds a lock outside any transaction"
+                " (an advisory lock?): release it first; the run's queries were cancelled, the staged set is kept")
+
+
+@dataclass(frozen=True, slots=True)
 class Deadlock:
     """One deadlock the server broke: the staged query it failed (``victim``) and every
     edge of the cycle as ``(waiter, lock mode, what, holder)``, each side ``#K``, ``pid N``

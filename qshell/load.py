@@ -576,9 +576,11 @@ class LoadPool(QueryPool):
         self._hosts = len({f.info.get(SERVER) for f in fairies}) > 1
         for number, f in enumerate(fairies):
             self._own(f, number)
+        self._start_watch()
         if self.sampler is not None:
             self.sampler.start(backends(fairies), self._start)
         self.running = [gevent.spawn(self.executor, i, fairies[i]) for i in range(self.pool_max)]
+        self._watcher = gevent.spawn(self._watch)
         joiner = gevent.spawn(self._join_workers)
         try:
             self._finished.wait()
@@ -600,7 +602,8 @@ class LoadPool(QueryPool):
             elapsed_s=end - self._start, queries=self.stats, overall=self.overall, lag=self.lag,
             per_second=self.per_second, late=self.late, skipped=self.skipped,
             errors_by_sqlstate=self.errors_by_sqlstate, latency_limit_s=self.latency_limit_s,
-            interrupted=self.interrupted, mode=self.mode.describe(), client_cpu_s=time.process_time() - cpu0,
+            interrupted=self.interrupted and self.blocked_by_you is None, mode=self.mode.describe(),
+            client_cpu_s=time.process_time() - cpu0,
             deadlocks=tuple(self.named), deadlocks_seen=self.deadlocks_seen,
             waits={i: tuple((name, n / sum(c.values())) for name, n in c.most_common()) for i, c in self.waits.items()},
             lock_waits=tuple(LockWait(w, h, lt, m, r, sec) for (w, h, lt, m, r), sec

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import gc
 import time
+from dataclasses import replace
 from typing import Sequence
 
 import gevent
@@ -24,6 +25,7 @@ from gevent.queue import Empty, JoinableQueue, Queue
 from .conflicts import (
     RETRYABLE,
     Deadlock,
+    OwnSession,
     Span,
     deadlock_names,
     detail_timeout,
@@ -56,6 +58,11 @@ __all__ = ["AUTOCOMMIT", "ISOLATION_LEVELS", "Capacity", "Database", "QueryPool"
 
 
 MAX_DEADLOCKS = 100  # deadlocks kept per run for naming (a long load may see many)
+# a worker busy this long is asked about: is the user's own session what it waits for?
+# (pg_blocking_pids on the side connection, every WATCH_EVERY while one is)
+WATCH_AFTER = 0.3
+WATCH_EVERY = 0.2
+_BLOCKED_BY = "SELECT array_agg(w) FROM unnest(%s::int[]) w WHERE %s = ANY(pg_blocking_pids(w))"
 
 
 class QueryPool:
@@ -108,6 +115,11 @@ class QueryPool:
         self._stopping = False
         self.interrupted = False
         self._finished = Event()
+        # the user's own session (conflicts.OwnSession) when the run began; set when it blocked
+        # a worker: what was said, the run's queries then cancelled (not an interrupt)
+        self.own: OwnSession | None = None
+        self.blocked_by_you: str | None = None
+        self._watcher: gevent.Greenlet | None = None
 
     def overseer(self) -> None:
         for pos in self.order:
@@ -232,6 +244,56 @@ class QueryPool:
             fairy.info[CANCELLING] = True
         self._finished.set()
 
+    # -- blocked by the user's own session ---------------------------------------------
+    def _start_watch(self) -> None:
+        """Know the user's own session for this run (``Database.own_session``); behind a
+        pooler its backend cannot be known: said once when a transaction is open there."""
+        get = self.db.own_session
+        self.own = get() if get is not None else None
+        self.blocked_by_you = None
+        if self.sampler is not None:
+            self.sampler.own = self.own
+        if self.own is not None and self.own.pid is None and self.own.in_transaction:
+            self.db._notice("note: behind a pooler qshell cannot tell your session's backend: a staged query that"
+                            " waits for your open transaction waits until it ends (Ctrl-C cancels the run)")
+
+    def _watch(self) -> None:
+        """While a worker has been busy WATCH_AFTER or more, every WATCH_EVERY: are the
+        user's own session's locks what it waits for (pg_blocking_pids of the workers'
+        backends on that session's server, on the side connection)? Then that session,
+        idle at the prompt while the run goes on, would never let go: say so, cancel the
+        run's queries (as Ctrl-C does; the user's transaction is left alone). An extra:
+        a failure here never fails the run."""
+        own = self.own
+        if own is None or own.pid is None:
+            return
+        servers = {f.info.get(SERVER) for f in self.fairies}
+        host = own.host if len(servers) > 1 else None
+        try:
+            while not self._finished.wait(WATCH_EVERY):
+                now = time.perf_counter()
+                if not any(now - t >= WATCH_AFTER for _, t in list(self.active.values())):
+                    continue
+                pids = [f.dbapi_connection.get_backend_pid() for f in list(self.fairies)
+                        if f.dbapi_connection is not None and not f.dbapi_connection.closed
+                        and (host is None or (f.info.get(SERVER) is not None and f.info[SERVER].host == host))]
+                if not pids:
+                    continue
+                conn, lock = self.db.side(host)
+                with lock:
+                    cur = conn.cursor()
+                    cur.execute(_BLOCKED_BY, (pids, own.pid))
+                    blocked = cur.fetchone()[0]
+                if blocked and not self._stopping:
+                    self.blocked_by_you = own.blocked_message()
+                    self.db._notice(self.blocked_by_you)
+                    self.interrupt()
+                    return
+        except gevent.GreenletExit:
+            pass
+        except Exception:  # noqa: BLE001 - the watch is an extra: the run goes on unwatched
+            return
+
     def _join(self) -> None:
         self.tasks.join()
         self._finished.set()
@@ -291,6 +353,8 @@ class QueryPool:
                 if not self.interrupted:  # the queue is empty: workers settle and end by themselves
                     gevent.joinall(self.running, timeout=10)
                 gevent.killall(self.running, block=True, timeout=10)
+                if self._watcher is not None:
+                    self._watcher.kill()
                 if self.sampler is not None:
                     self.sampler.stop()
                 break
@@ -306,9 +370,11 @@ class QueryPool:
         started_at = time.time()
         cpu0 = time.process_time()
         self._start = self._last = time.perf_counter()
+        self._start_watch()
         if self.sampler is not None:
             self.sampler.start(backends(fairies), self._start)  # spawns and returns: its stop is outside the wall
         self.running = [gevent.spawn(self.executor, i, fairies[i]) for i in range(self.pool_max)]
+        self._watcher = gevent.spawn(self._watch)
         joiner = gevent.spawn(self._join)
         try:
             self._finished.wait()
@@ -332,8 +398,11 @@ class QueryPool:
         if self.sampler is not None:
             results, samples = self.sampler.attribute(results)
             waits = self.sampler.lock_graph(results)
+        if self.blocked_by_you is not None:
+            why = f"cancelled: {self.blocked_by_you.split(';', 1)[0]}"
+            results = tuple(replace(q, error=why) if q.status is Status.CANCELLED else q for q in results)
         return RunResult(n=self.pool_max, started_at=started_at, wall_s=wall, queries=results,
-                         interrupted=self.interrupted, mode=self.mode.describe(), order=self.order_name,
+                         interrupted=self.interrupted and self.blocked_by_you is None, mode=self.mode.describe(), order=self.order_name,
                          samples=samples, client_cpu_s=cpu, lock_waits=waits, deadlocks=self._named_deadlocks(results))
 
     def _named_deadlocks(self, results: tuple[QueryResult, ...]) -> tuple[Deadlock, ...]:

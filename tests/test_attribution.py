@@ -7,10 +7,14 @@ from __future__ import annotations
 
 import json
 import re
+import time
+
+import gevent
 
 from qshell.execute import TxMode
 from qshell.load import LoadPool
 from qshell.pool import Database, QueryPool
+from qshell.results import Status
 from qshell.sampler import Sampler
 
 pytest_plugins = ["tests.oracle"]
@@ -105,3 +109,83 @@ def test_a_run_puts_no_sleep_on_the_query_that_does_not_sleep(db):
     for q in run.queries:
         if "pg_sleep" not in q.sql:
             assert not any(name == "Timeout:PgSleep" for name, _ in q.waits), q
+
+
+# -- blocked by yourself ----------------------------------------------------------------
+_SELF_LOCK = """\
+DROP TABLE IF EXISTS selflock;
+CREATE TABLE selflock (id int);
+\\set sample {sample}
+BEGIN;
+SELECT pg_backend_pid() AS my_pid;
+INSERT INTO selflock VALUES (1);
+LOCK TABLE selflock;
+\\add SELECT count(*) FROM selflock;
+{go}
+\\echo the script goes on
+\\list
+SELECT count(*) AS in_my_transaction FROM selflock;
+COMMIT;
+SELECT count(*) AS committed FROM selflock;
+"""
+
+
+def _my_pid(out: str) -> int:
+    lines = out.splitlines()
+    return int(lines[lines.index(next(line for line in lines if line.strip() == "my_pid")) + 2].strip())
+
+
+def test_a_run_blocked_by_your_own_transaction_says_so_and_the_script_goes_on(qshell_proc):
+    """``BEGIN; LOCK TABLE t; \\add SELECT … FROM t; \\go 1`` used to hang for ever: the worker
+    waits for the user's own session, which waits at the prompt. It is told within about a
+    second (the pid named is the session's own, as it reported it itself), the run's query
+    is cancelled, the script goes on with exit status 1, the staged set is kept, and the
+    user's transaction is still open (its row seen, then committed) — with the sampler
+    (the lock line names "your session") and without it (the watch needs none)."""
+    for sample, go in (("on", "\\go 1"), ("off", "\\go 1"), ("off", "\\go 1 for 5s")):
+        t0 = time.monotonic()
+        r = qshell_proc(_SELF_LOCK.format(sample=sample, go=go), timeout=60)
+        took = time.monotonic() - t0
+        assert r.code == 1, (r.code, r.err)
+        pid = _my_pid(r.out)
+        said = f"blocked by your own session's open transaction (pid {pid}): COMMIT or ROLLBACK it first"
+        assert said in r.err, r.err
+        assert took < (4.5 if "for" in go else 10), took  # not the 5 s of the load, never a hang
+        assert "the script goes on" in r.out and "1  SELECT count(*) FROM selflock" in r.out, r.out
+        mine = r.out.split("in_my_transaction")[1].splitlines()[2].strip()
+        committed = r.out.split("committed")[1].splitlines()[2].strip()
+        assert mine == committed == "1", r.out
+        assert "Traceback" not in r.err
+        if sample == "on":
+            assert f"#1 → your session (pid {pid}) · AccessShareLock (relation) · selflock" in r.out, r.out
+
+
+def test_the_engine_tells_a_worker_waiting_for_the_own_session_from_one_waiting_for_another(db, dsn):
+    """The watch names the user's own session only: a worker blocked by another session
+    (an advisory lock held elsewhere) is left waiting until that one lets go, as before."""
+    import psycopg2
+
+    from qshell.conflicts import OwnSession
+
+    other = psycopg2.connect(dsn)
+    other.autocommit = True
+    try:
+        cur = other.cursor()
+        cur.execute("SELECT pg_advisory_lock(4242), pg_backend_pid()")
+        holder = cur.fetchone()[1]
+        gevent.spawn_later(1.5, lambda: other.cursor().execute("SELECT pg_advisory_unlock(4242)"))
+        db.own_session = lambda: OwnSession("?", holder + 100_000, True)  # someone else: not the holder
+        run = QueryPool(db, ["SELECT pg_advisory_lock(4242), pg_advisory_unlock(4242)"], 1).run()
+        assert run.queries[0].status is Status.OK and run.queries[0].total_s > 1.0
+        cur.execute("SELECT pg_advisory_lock(4242)")
+        db.own_session = lambda: OwnSession("?", holder, False)  # now it is "your session"
+        pool = QueryPool(db, ["SELECT pg_advisory_lock(4242), pg_advisory_unlock(4242)"], 1)
+        t0 = time.monotonic()
+        run = pool.run()
+        assert time.monotonic() - t0 < 3
+        assert run.queries[0].status is Status.CANCELLED and not run.interrupted
+        assert pool.blocked_by_you is not None and f"(pid {holder})" in pool.blocked_by_you
+        assert "outside any transaction" in pool.blocked_by_you
+    finally:
+        db.own_session = None
+        other.close()

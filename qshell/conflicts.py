@@ -141,7 +141,9 @@ def deadlock_names(detail: str | None, victim_pid: int | None, victim: int, star
     holds that moment overlaps [start + timeout, end]; the one the victim waited for
     directly had its lock before the victim waited, so it began before ``end - timeout``
     too. Named when exactly one execution fits; ``pid N`` when none of the run's could
-    (``spans(pid)`` None: not a backend of the run); else ``#? (pid N)``."""
+    (``spans(pid)`` None: not a backend of the run); else ``#? (pid N)``. An edge
+    between two executions of one staged query (a load runs one on several workers at
+    once) names its holder ``#K (another execution)``: a query never waits for itself."""
     low, direct = start + timeout, None
     pairs = deadlock_pids(detail)
     for a, _m, _w, b in pairs:
@@ -164,7 +166,19 @@ def deadlock_names(detail: str | None, victim_pid: int | None, victim: int, star
                 return f"#{i}"
         return f"#? (pid {pid})"
 
-    return tuple((who(a), mode, what, who(b)) for a, mode, what, b in pairs)
+    out = []
+    for a, mode, what, b in pairs:
+        waiter, holder = who(a), who(b)
+        if holder == waiter and a != b and not holder.startswith("#?"):
+            holder = another(holder)
+        out.append((waiter, mode, what, holder))
+    return tuple(out)
+
+
+def another(name: str) -> str:
+    """The name of an execution of the same staged query as the one it waits for (or
+    blocks), on another backend: in a load one query runs on several workers at once."""
+    return f"{name} (another execution)"
 
 
 def detail_timeout(queries: Iterable[str], settings: dict[str, str], ask: Callable[[], float]) -> float:

@@ -34,7 +34,7 @@ from typing import Sequence
 
 import gevent
 
-from .conflicts import AMBIGUOUS, RETRYABLE, Deadlock, LockWait, Span, deadlock_names, lock_lines, lock_records, owner, woke_at
+from .conflicts import AMBIGUOUS, RETRYABLE, Deadlock, LockWait, Span, another, deadlock_names, lock_lines, lock_records, owner, woke_at
 from .database import Database
 from .errors import QshellError
 from .execute import AUTOCOMMIT, ON_PID, POOLED, SERVER, TxMode, _Interrupted, run_statement, settle
@@ -539,7 +539,7 @@ class LoadPool(QueryPool):
                 holder = self._at((server, b), t, t_end)
                 if holder == AMBIGUOUS:
                     continue
-                name = f"#{holder}" if holder is not None else (
+                name = (f"#{holder}" if holder != index else another(f"#{holder}")) if holder is not None else (
                     self.sampler.outside_name((server, b)) if self.sampler is not None else f"pid {b}")
                 locktype, mode, relation = lock if lock else ("?", "?", None)
                 self.lock_edges[(f"#{index}", name, locktype, mode, relation)] += dt

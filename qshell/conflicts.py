@@ -140,30 +140,51 @@ def deadlock_names(detail: str | None, victim_pid: int | None, victim: int, star
     Every process of the cycle was waiting then: an execution of another backend that
     holds that moment overlaps [start + timeout, end]; the one the victim waited for
     directly had its lock before the victim waited, so it began before ``end - timeout``
-    too. Named when exactly one execution fits; ``pid N`` when none of the run's could
+    too; and the moment lies inside the execution of every worker's backend of the cycle,
+    which narrows the window for the others. Named when exactly one execution fits;
+    ``pid N`` when none of the run's could
     (``spans(pid)`` None: not a backend of the run); else ``#? (pid N)``. An edge
     between two executions of one staged query (a load runs one on several workers at
     once) names its holder ``#K (another execution)``: a query never waits for itself."""
-    low, direct = start + timeout, None
+    low, high = start + timeout, end
     pairs = deadlock_pids(detail)
-    for a, _m, _w, b in pairs:
-        if a == victim_pid:
-            direct = b
+    direct = next((b for a, _m, _w, b in pairs if a == victim_pid), None)
+    members = {p for a, _m, _w, b in pairs for p in (a, b)} - {victim_pid}
+    known = {p: spans(p) for p in members}
+
+    def fits(pid: int, low: float, high: float) -> list[Span]:
+        lead = timeout if pid == direct else 0.0
+        return [(s, e, i) for s, e, i in known[pid] or () if e >= low and s + lead <= high]
+
+    # the moment lies in [low, high]; a worker's own backend of the cycle was waiting then,
+    # inside an execution: when one alone fits, the moment lies inside it too (narrowed
+    # until nothing changes; the member waiting on the victim ended soonest after it)
+    narrowed = True
+    while narrowed:
+        narrowed = False
+        for pid in sorted(members):
+            one = fits(pid, low, high)
+            if len(one) == 1 and one[0][2] is not None and exclusive(pid):
+                s, e, _i = one[0]
+                new = (max(low, s + (timeout if pid == direct else 0.0)), min(high, e))
+                if new != (low, high) and new[0] <= new[1]:
+                    low, high = new
+                    narrowed = True
 
     def who(pid: int) -> str:
         if pid == victim_pid:
             return f"#{victim}"
-        known = spans(pid)
-        if known is None:
+        if known[pid] is None:
             return f"pid {pid}"
-        hi = end - timeout if pid == direct else end
-        fits = [(s, e, i) for s, e, i in known if e >= low and s <= hi]
-        if not fits:
+        one = fits(pid, low, high)
+        if not one:
             return f"pid {pid}"
-        if len(fits) == 1 and fits[0][2] is not None:
-            s, e, i = fits[0]
-            if exclusive(pid) or (s <= low and end <= e):
+        if len(one) == 1 and one[0][2] is not None:
+            s, e, i = one[0]
+            if exclusive(pid) or (s <= low and high <= e):
                 return f"#{i}"
+        elif exclusive(pid) and len({i for _s, _e, i in one}) == 1 and one[0][2] is not None:
+            return f"#{one[0][2]}"  # tries of one staged query: which try is not asked
         return f"#? (pid {pid})"
 
     out = []

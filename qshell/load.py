@@ -544,6 +544,9 @@ class LoadPool(QueryPool):
                 locktype, mode, relation = lock if lock else ("?", "?", None)
                 self.lock_edges[(f"#{index}", name, locktype, mode, relation)] += dt
 
+    def _tried(self, result) -> None:  # noqa: ANN001 - results.QueryResult
+        """A load keeps no tries: its executions' intervals (all their tries) are remembered per backend."""
+
     def _deadlock(self, result, retried: bool) -> None:  # noqa: ANN001 - results.QueryResult
         """A load keeps no executions to look pids up in afterwards: name them now, by the
         executions on those backends when the server detected it (``deadlock_names``), from

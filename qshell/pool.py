@@ -104,6 +104,8 @@ class QueryPool:
         self.deadlocks_seen = 0  # all of them (``deadlocks`` keeps the first ``max_deadlocks``)
         self.max_deadlocks = MAX_DEADLOCKS
         self._deadlock_timeout: float | None = None  # deadlock_timeout (s), asked at the first deadlock
+        # (server, pid) -> each try run there: (start, end, staged index, the worker's own backend)
+        self._tries: dict[tuple, list[tuple[float, float, int, bool]]] = {}
         self.fairies: list = []
         self.tasks: JoinableQueue = JoinableQueue()
         self.output_queue: Queue = Queue()
@@ -148,6 +150,7 @@ class QueryPool:
                             fairy = self.db.checkout()
                         conn, info, lost = fairy.dbapi_connection, fairy.info, fairy.invalidate
                     result = run_statement(conn, info, sql, index, number, maxrows, start, picked, mode, lost=lost)
+                    self._tried(result)
                     if result.sqlstate in RETRYABLE and result.status is Status.ERROR:
                         result = self._retry(result, conn, info, lost, number, picked)
                 except _Interrupted as stop:
@@ -195,9 +198,18 @@ class QueryPool:
             tries += 1
             result = run_statement(conn, info, result.sql, result.index, number, self.maxrows, self._start, picked,
                                    self.mode, lost=lost)
+            self._tried(result)
             if not (result.sqlstate in RETRYABLE and result.status is Status.ERROR):
                 break
         return merge_retry(first, result, tries) if tries else result
+
+    def _tried(self, result: QueryResult) -> None:
+        """Keep each try's interval on its backend, for naming deadlocks (a retried query's
+        result spans all its tries: the backend ran it only during each one). Only while a
+        deadlock may need them: a run that saw none drops them at the end."""
+        if result.pid is not None:
+            self._tries.setdefault((result.server, result.pid), []).append(
+                (result.on_backend_s, result.end_s, result.index, result.lent_s is None))
 
     def _deadlock(self, result: QueryResult, retried: bool) -> None:
         """Keep a deadlock (the first ``max_deadlocks``) for naming its queries once the run
@@ -415,17 +427,14 @@ class QueryPool:
         out = []
         for victim, retried, arrived in self.deadlocks:
             server = victim.server  # the DETAIL's pids are backends of the victim's server
-            mine: dict[int, list] = {}
-            for q in results:
-                if q.pid is not None and q.server == server:
-                    mine.setdefault(q.pid, []).append(q)
             detail = victim.diag.detail if victim.diag else None
 
-            def spans(pid: int, mine: dict = mine) -> list[Span] | None:
-                return [(q.on_backend_s, q.end_s, q.index) for q in mine[pid]] if pid in mine else None
+            def spans(pid: int, server=server) -> list[Span] | None:  # noqa: ANN001
+                tries = self._tries.get((server, pid))
+                return None if tries is None else [(s, e, i) for s, e, i, _own in tries]
 
-            def exclusive(pid: int, mine: dict = mine) -> bool:
-                return all(q.lent_s is None for q in mine.get(pid, ()))
+            def exclusive(pid: int, server=server) -> bool:  # noqa: ANN001
+                return all(own for _s, _e, _i, own in self._tries.get((server, pid), ()))
 
             cycle = deadlock_names(detail, victim.pid, victim.index, victim.start_s, arrived, timeout, spans, exclusive)
             out.append(Deadlock(victim=victim.index, at_s=victim.end_s, cycle=cycle, retried=retried, detail=detail))

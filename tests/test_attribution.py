@@ -10,6 +10,7 @@ import re
 import time
 
 import gevent
+import gevent.event
 import pytest
 
 from qshell.execute import TxMode
@@ -236,3 +237,68 @@ def test_the_engine_tells_a_worker_waiting_for_the_own_session_from_one_waiting_
     finally:
         db.own_session = None
         other.close()
+
+
+def test_a_loads_waits_and_lock_edges_agree_with_pg_stat_activity_sampled_apart(db, dsn):
+    """A load's wait events and lock-wait edges against a second sampler of the test's
+    own, which names each backend by the statement text ``pg_stat_activity`` shows for it
+    (not by time): every edge qshell names was seen by it, and no wait event qshell gives
+    a query for a good part of its samples went unseen on its text (and the sleep is only
+    on the query that sleeps)."""
+    import psycopg2
+
+    from qshell.green import make_green
+
+    make_green()
+    tags = ["attrib_lg_hold", "attrib_lg_update", "attrib_lg_quick"]
+    db.execute("DROP TABLE IF EXISTS attrib_lg")
+    db.execute("CREATE TABLE attrib_lg (id int PRIMARY KEY, v int)")
+    db.execute("INSERT INTO attrib_lg VALUES (1, 0)")
+    queries = [f"SELECT pg_sleep(0.03) /* {tags[0]} */ FROM (SELECT * FROM attrib_lg WHERE id = 1 FOR UPDATE) s",
+               f"UPDATE attrib_lg SET v = v + 1 WHERE id = 1 /* {tags[1]} */",
+               f"SELECT 1 /* {tags[2]} */"]
+    seen_events: dict[int, set[str]] = {1: set(), 2: set(), 3: set()}
+    seen_edges: set[tuple[int, int]] = set()
+    stop = gevent.event.Event()
+
+    def sample_apart() -> None:
+        conn = psycopg2.connect(dsn)
+        conn.autocommit = True
+        cur = conn.cursor()
+        try:
+            while not stop.wait(0.01):
+                cur.execute("SELECT pid, query, state, wait_event_type, wait_event, pg_blocking_pids(pid)"
+                            " FROM pg_stat_activity WHERE query LIKE '%attrib\\_lg\\_%' AND pid <> pg_backend_pid()")
+                rows = cur.fetchall()
+                text_of = {pid: query for pid, query, *_ in rows}
+                for _pid, query, state, wtype, wevent, blockers in rows:
+                    index = _staged_of(query, tags)
+                    if index is None or state != "active":
+                        continue
+                    seen_events[index].add(f"{wtype}:{wevent}" if wtype else "CPU")
+                    for b in blockers:
+                        holder = _staged_of(text_of.get(b, ""), tags)
+                        if holder is not None:
+                            seen_edges.add((index, holder))
+        finally:
+            conn.close()
+
+    apart = gevent.spawn(sample_apart)
+    try:
+        load = LoadPool(db, queries, 3, 4.0, mode=TxMode(rollback=True), sample=True).run()
+    finally:
+        stop.set()
+        apart.join()
+    assert load.executions > 20 and load.samples > 50
+    edges = set()
+    for e in load.lock_waits:
+        w, h = _NAME.match(e.waiter), _NAME.match(e.holder)
+        assert w and h, e  # every blocker is one of the load's
+        edges.add((int(w.group(1)), int(h.group(1))))
+    assert (2, 1) in edges and (2, 1) in seen_edges, (edges, seen_edges)
+    assert edges <= seen_edges, (edges, seen_edges)
+    for index, shares in load.waits.items():
+        assert "Timeout:PgSleep" not in dict(shares) or index == 1, (index, shares)  # only #1 sleeps
+        # what it mostly waited on was seen on its own text (a rare event may be missed apart)
+        events = {name for name, share in shares if share >= 0.05}
+        assert events - {"CPU"} <= seen_events[index], (index, shares, seen_events)

@@ -116,6 +116,7 @@ class Database:
         self.on_notice: Callable[[str], None] | None = None
         # the user's own session as a run sees it (UserSession.own): a worker it blocks is told apart
         self.own_session: Callable[[], "OwnSession | None"] | None = None
+        self.blocked_by_you: str | None = None  # the last run was stopped: it waited for that session (what was said)
         self.notices: list[str] = []
         # connections whose backend is lent by a pooler (seen when they were opened)
         self._lent: "weakref.WeakSet" = weakref.WeakSet()

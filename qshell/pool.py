@@ -262,7 +262,7 @@ class QueryPool:
         pooler its backend cannot be known: said once when a transaction is open there."""
         get = self.db.own_session
         self.own = get() if get is not None else None
-        self.blocked_by_you = None
+        self.blocked_by_you = self.db.blocked_by_you = None
         if self.sampler is not None:
             self.sampler.own = self.own
         if self.own is not None and self.own.pid is None and self.own.in_transaction:
@@ -297,7 +297,7 @@ class QueryPool:
                     cur.execute(_BLOCKED_BY, (pids, own.pid))
                     blocked = cur.fetchone()[0]
                 if blocked and not self._stopping:
-                    self.blocked_by_you = own.blocked_message()
+                    self.blocked_by_you = self.db.blocked_by_you = own.blocked_message()
                     self.db._notice(self.blocked_by_you)
                     self.interrupt()
                     return

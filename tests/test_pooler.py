@@ -381,3 +381,15 @@ def test_a_script_reads_a_large_result_through_the_pooler(pgbouncer, tmp_path):
     big, pid = [json.loads(line) for line in out.getvalue().splitlines() if line.startswith("{")]
     assert big["status"] == "ok" and big["rowcount"] == 2500, big
     assert pid["pid"] is None  # not known without a statement of qshell's own: none is sent
+
+
+def test_behind_the_pooler_a_run_says_it_cannot_tell_your_own_session(pgbouncer, tmp_path):
+    """Behind a pooler libpq's pid of your session is the pooler's key, not a backend: a
+    worker waiting for your open transaction cannot be told apart. A run that starts with a
+    transaction open there says so in one line (and none outside a transaction)."""
+    out, errs = io.StringIO(), io.StringIO()
+    script = b"BEGIN;\nSELECT 1;\n\\add SELECT 2;\n\\go 1\nCOMMIT;\n\\go 1\n"
+    code = main(["--history-dir", str(tmp_path / "h"), pgbouncer.dsn], stdin=io.BytesIO(script), stdout=out, stderr=errs)
+    assert code == 0, errs.getvalue()
+    said = "behind a pooler qshell cannot tell your session's backend"
+    assert errs.getvalue().count(said) == 1, errs.getvalue()

@@ -127,7 +127,10 @@ def woke_at() -> float:
     from gevent import get_hub
 
     now, wall = time.perf_counter(), time.time()
-    return now - min(max(wall - get_hub().loop.now(), 0.0), 1.0)
+    age = wall - get_hub().loop.now()
+    # libev's loop time is wall-clock time; another loop's (libuv: milliseconds of its own
+    # clock) or a clock step gives an age that is no delay of the hub's: then none is taken
+    return now - age if 0.0 < age < 0.5 else now
 
 
 def deadlock_names(detail: str | None, victim_pid: int | None, victim: int, start: float, end: float,

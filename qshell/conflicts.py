@@ -36,6 +36,25 @@ class LockWait:
 
 
 @dataclass(frozen=True, slots=True)
+class OwnSession:
+    """The user's own session connection as a run sees it: its server ("host:port"), its
+    backend pid (None behind a pooler: libpq's pid is then the pooler's key, not a
+    backend), and whether a transaction is open there."""
+
+    host: str
+    pid: int | None
+    in_transaction: bool
+
+    def blocked_message(self) -> str:
+        """The one line said when a staged query waits for this session."""
+        if self.in_transaction:
+            return (f"blocked by your own session's open transaction (pid {self.pid}): COMMIT or ROLLBACK it first;"
+                    " the run's queries were cancelled, the staged set is kept")
+        return (f"blocked by your own session (pid {self.pid}), which holds a lock outside any transaction"
+                " (an advisory lock?): release it first; the run's queries were cancelled, the staged set is kept")
+
+
+@dataclass(frozen=True, slots=True)
 class Deadlock:
     """One deadlock the server broke: the staged query it failed (``victim``) and every
     edge of the cycle as ``(waiter, lock mode, what, holder)``, each side ``#K``, ``pid N``
@@ -170,7 +189,10 @@ def woke_at() -> float:
     from gevent import get_hub
 
     now, wall = time.perf_counter(), time.time()
-    return now - min(max(wall - get_hub().loop.now(), 0.0), 1.0)
+    age = wall - get_hub().loop.now()
+    # libev's loop time is wall-clock time; another loop's (libuv: milliseconds of its own
+    # clock) or a clock step gives an age that is no delay of the hub's: then none is taken
+    return now - age if 0.0 < age < 0.5 else now
 
 
 def deadlock_names(detail: str | None, victim_pid: int | None, victim: int, start: float, end: float,
@@ -183,31 +205,66 @@ def deadlock_names(detail: str | None, victim_pid: int | None, victim: int, star
     Every process of the cycle was waiting then: an execution of another backend that
     holds that moment overlaps [start + timeout, end]; the one the victim waited for
     directly had its lock before the victim waited, so it began before ``end - timeout``
-    too. Named when exactly one execution fits; ``pid N`` when none of the run's could
-    (``spans(pid)`` None: not a backend of the run); else ``#? (pid N)``."""
-    low, direct = start + timeout, None
+    too; and the moment lies inside the execution of every worker's backend of the cycle,
+    which narrows the window for the others. Named when exactly one execution fits;
+    ``pid N`` when none of the run's could
+    (``spans(pid)`` None: not a backend of the run); else ``#? (pid N)``. An edge
+    between two executions of one staged query (a load runs one on several workers at
+    once) names its holder ``#K (another execution)``: a query never waits for itself."""
+    low, high = start + timeout, end
     pairs = deadlock_pids(detail)
-    for a, _m, _w, b in pairs:
-        if a == victim_pid:
-            direct = b
+    direct = next((b for a, _m, _w, b in pairs if a == victim_pid), None)
+    members = {p for a, _m, _w, b in pairs for p in (a, b)} - {victim_pid}
+    known = {p: spans(p) for p in members}
+
+    def fits(pid: int, low: float, high: float) -> list[Span]:
+        lead = timeout if pid == direct else 0.0
+        return [(s, e, i) for s, e, i in known[pid] or () if e >= low and s + lead <= high]
+
+    # the moment lies in [low, high]; a worker's own backend of the cycle was waiting then,
+    # inside an execution: when one alone fits, the moment lies inside it too (narrowed
+    # until nothing changes; the member waiting on the victim ended soonest after it)
+    narrowed = True
+    while narrowed:
+        narrowed = False
+        for pid in sorted(members):
+            one = fits(pid, low, high)
+            if len(one) == 1 and one[0][2] is not None and exclusive(pid):
+                s, e, _i = one[0]
+                new = (max(low, s + (timeout if pid == direct else 0.0)), min(high, e))
+                if new != (low, high) and new[0] <= new[1]:
+                    low, high = new
+                    narrowed = True
 
     def who(pid: int) -> str:
         if pid == victim_pid:
             return f"#{victim}"
-        known = spans(pid)
-        if known is None:
+        if known[pid] is None:
             return f"pid {pid}"
-        hi = end - timeout if pid == direct else end
-        fits = [(s, e, i) for s, e, i in known if e >= low and s <= hi]
-        if not fits:
+        one = fits(pid, low, high)
+        if not one:
             return f"pid {pid}"
-        if len(fits) == 1 and fits[0][2] is not None:
-            s, e, i = fits[0]
-            if exclusive(pid) or (s <= low and end <= e):
+        if len(one) == 1 and one[0][2] is not None:
+            s, e, i = one[0]
+            if exclusive(pid) or (s <= low and high <= e):
                 return f"#{i}"
+        elif exclusive(pid) and len({i for _s, _e, i in one}) == 1 and one[0][2] is not None:
+            return f"#{one[0][2]}"  # tries of one staged query: which try is not asked
         return f"#? (pid {pid})"
 
-    return tuple((who(a), mode, what, who(b)) for a, mode, what, b in pairs)
+    out = []
+    for a, mode, what, b in pairs:
+        waiter, holder = who(a), who(b)
+        if holder == waiter and a != b and not holder.startswith("#?"):
+            holder = another(holder)
+        out.append((waiter, mode, what, holder))
+    return tuple(out)
+
+
+def another(name: str) -> str:
+    """The name of an execution of the same staged query as the one it waits for (or
+    blocks), on another backend: in a load one query runs on several workers at once."""
+    return f"{name} (another execution)"
 
 
 def detail_timeout(queries: Iterable[str], settings: dict[str, str], ask: Callable[[], float]) -> float:

@@ -23,6 +23,7 @@ from .results import QueryResult, Server, Status
 if TYPE_CHECKING:  # pragma: no cover
     from sqlalchemy.pool import QueuePool
 
+    from .conflicts import OwnSession
     from .pooler import Pooler
 
 CONNECT_TIMEOUT = 15.0  # green mode ignores libpq's connect_timeout: guard with gevent.Timeout
@@ -121,6 +122,9 @@ class Database:
         # warnings for the user (a pooler in front: N above its pool size, settings that
         # cannot apply): handed to on_notice, else kept in ``notices`` for the caller
         self.on_notice: Callable[[str], None] | None = None
+        # the user's own session as a run sees it (UserSession.own): a worker it blocks is told apart
+        self.own_session: Callable[[], "OwnSession | None"] | None = None
+        self.blocked_by_you: str | None = None  # the last run was stopped: it waited for that session (what was said)
         self.notices: list[str] = []
         # connections whose backend is lent by a pooler (seen when they were opened)
         self._lent: "weakref.WeakSet" = weakref.WeakSet()

@@ -398,7 +398,7 @@ class RunCommands(ShellHost):
             run, run_id, _ = self._execute(n, on)
             runs.append(run)
             ids.append(run_id)
-            if run.interrupted:
+            if run.interrupted or (on[0] if on is not None else self.session.pool).blocked_by_you:  # the next would too
                 break
         return runs, ids
 

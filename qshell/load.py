@@ -42,7 +42,20 @@ from typing import Sequence
 
 import gevent
 
-from .conflicts import AMBIGUOUS, RETRYABLE, Deadlock, LockWait, Session, Span, deadlock_names, lock_lines, lock_records, owner, woke_at
+from .conflicts import (
+    AMBIGUOUS,
+    RETRYABLE,
+    Deadlock,
+    LockWait,
+    Session,
+    Span,
+    another,
+    deadlock_names,
+    lock_lines,
+    lock_records,
+    owner,
+    woke_at,
+)
 from .database import Database
 from .errors import QshellError
 from .execute import AUTOCOMMIT, ON_PID, POOLED, SERVER, TxMode, _Interrupted, run_statement, settle
@@ -765,10 +778,13 @@ class LoadPool(QueryPool):
                 holder = self._at((server, b), t, t_end)
                 if holder == AMBIGUOUS:
                     continue
-                name = f"#{holder}" if holder is not None else (
+                name = (f"#{holder}" if holder != index else another(f"#{holder}")) if holder is not None else (
                     self.sampler.outside_name((server, b)) if self.sampler is not None else f"pid {b}")
                 locktype, mode, relation = lock if lock else ("?", "?", None)
                 self.lock_edges[(f"#{index}", name, locktype, mode, relation)] += dt
+
+    def _tried(self, result) -> None:  # noqa: ANN001 - results.QueryResult
+        """A load keeps no tries: its executions' intervals (all their tries) are remembered per backend."""
 
     def _deadlock(self, result, retried: bool) -> None:  # noqa: ANN001 - results.QueryResult
         """A load keeps no executions to look pids up in afterwards: name them now, by the
@@ -802,9 +818,11 @@ class LoadPool(QueryPool):
         self._hosts = len({f.info.get(SERVER) for f in fairies}) > 1
         for number, f in enumerate(fairies):
             self._own(f, number)
+        self._start_watch()
         if self.sampler is not None:
             self.sampler.start(backends(fairies), self._start)
         self.running = [gevent.spawn(self.executor, i, fairies[i]) for i in range(self.pool_max)]
+        self._watcher = gevent.spawn(self._watch)
         joiner = gevent.spawn(self._join_workers)
         try:
             self._finished.wait()
@@ -827,7 +845,8 @@ class LoadPool(QueryPool):
             elapsed_s=end - self._start, queries=self.stats, overall=self.overall, lag=self.lag,
             per_second=self.per_second, late=self.late, skipped=self.skipped,
             errors_by_sqlstate=self.errors_by_sqlstate, latency_limit_s=self.latency_limit_s,
-            interrupted=self.interrupted, mode=self.mode.describe(), client_cpu_s=time.process_time() - cpu0,
+            interrupted=self.interrupted and self.blocked_by_you is None, mode=self.mode.describe(),
+            client_cpu_s=time.process_time() - cpu0,
             deadlocks=tuple(self.named), deadlocks_seen=self.deadlocks_seen,
             waits={i: tuple((name, n / sum(c.values())) for name, n in c.most_common()) for i, c in self.waits.items()},
             lock_waits=tuple(LockWait(w, h, lt, m, r, sec) for (w, h, lt, m, r), sec

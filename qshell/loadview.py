@@ -207,7 +207,9 @@ class LoadCommands(ShellHost):
             self.write(load_text(load, self.style(), self.width()))
         if load.interrupted and not self.interactive:
             raise _Stop(ExitStatus.SCRIPT_STOPPED)
-        if load.errors:
+        if pool.blocked_by_you is not None:  # said when seen; the load stopped there, as a failed command
+            self.fail("the load was stopped: a staged query waited for your own session")
+        elif load.errors:
             self.fail(f"{load.errors:,} of {load.executions:,} executions failed")
 
     def _load_progress(self, pool: LoadPool) -> None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import gc
 import time
+from dataclasses import replace
 from typing import Sequence
 
 import gevent
@@ -24,6 +25,7 @@ from gevent.queue import Empty, JoinableQueue, Queue
 from .conflicts import (
     RETRYABLE,
     Deadlock,
+    OwnSession,
     Span,
     deadlock_names,
     detail_timeout,
@@ -56,6 +58,11 @@ __all__ = ["AUTOCOMMIT", "ISOLATION_LEVELS", "Capacity", "Database", "QueryPool"
 
 
 MAX_DEADLOCKS = 100  # deadlocks kept per run for naming (a long load may see many)
+# a worker busy this long is asked about: is the user's own session what it waits for?
+# (pg_blocking_pids on the side connection, every WATCH_EVERY while one is)
+WATCH_AFTER = 0.3
+WATCH_EVERY = 0.2
+_BLOCKED_BY = "SELECT array_agg(w) FROM unnest(%s::int[]) w WHERE %s = ANY(pg_blocking_pids(w))"
 
 
 class QueryPool:
@@ -97,6 +104,8 @@ class QueryPool:
         self.deadlocks_seen = 0  # all of them (``deadlocks`` keeps the first ``max_deadlocks``)
         self.max_deadlocks = MAX_DEADLOCKS
         self._deadlock_timeout: float | None = None  # deadlock_timeout (s), asked at the first deadlock
+        # (server, pid) -> each try run there: (start, end, staged index, the worker's own backend)
+        self._tries: dict[tuple, list[tuple[float, float, int, bool]]] = {}
         self.fairies: list = []
         self.tasks: JoinableQueue = JoinableQueue()
         self.output_queue: Queue = Queue()
@@ -108,6 +117,11 @@ class QueryPool:
         self._stopping = False
         self.interrupted = False
         self._finished = Event()
+        # the user's own session (conflicts.OwnSession) when the run began; set when it blocked
+        # a worker: what was said, the run's queries then cancelled (not an interrupt)
+        self.own: OwnSession | None = None
+        self.blocked_by_you: str | None = None
+        self._watcher: gevent.Greenlet | None = None
 
     def overseer(self) -> None:
         for pos in self.order:
@@ -136,6 +150,7 @@ class QueryPool:
                             fairy = self.db.checkout()
                         conn, info, lost = fairy.dbapi_connection, fairy.info, fairy.invalidate
                     result = run_statement(conn, info, sql, index, number, maxrows, start, picked, mode, lost=lost)
+                    self._tried(result)
                     if result.sqlstate in RETRYABLE and result.status is Status.ERROR:
                         result = self._retry(result, conn, info, lost, number, picked)
                 except _Interrupted as stop:
@@ -183,9 +198,18 @@ class QueryPool:
             tries += 1
             result = run_statement(conn, info, result.sql, result.index, number, self.maxrows, self._start, picked,
                                    self.mode, lost=lost)
+            self._tried(result)
             if not (result.sqlstate in RETRYABLE and result.status is Status.ERROR):
                 break
         return merge_retry(first, result, tries) if tries else result
+
+    def _tried(self, result: QueryResult) -> None:
+        """Keep each try's interval on its backend, for naming deadlocks (a retried query's
+        result spans all its tries: the backend ran it only during each one). Only while a
+        deadlock may need them: a run that saw none drops them at the end."""
+        if result.pid is not None:
+            self._tries.setdefault((result.server, result.pid), []).append(
+                (result.on_backend_s, result.end_s, result.index, result.lent_s is None))
 
     def _deadlock(self, result: QueryResult, retried: bool) -> None:
         """Keep a deadlock (the first ``max_deadlocks``) for naming its queries once the run
@@ -231,6 +255,56 @@ class QueryPool:
         for fairy in self.fairies:
             fairy.info[CANCELLING] = True
         self._finished.set()
+
+    # -- blocked by the user's own session ---------------------------------------------
+    def _start_watch(self) -> None:
+        """Know the user's own session for this run (``Database.own_session``); behind a
+        pooler its backend cannot be known: said once when a transaction is open there."""
+        get = self.db.own_session
+        self.own = get() if get is not None else None
+        self.blocked_by_you = self.db.blocked_by_you = None
+        if self.sampler is not None:
+            self.sampler.own = self.own
+        if self.own is not None and self.own.pid is None and self.own.in_transaction:
+            self.db._notice("note: behind a pooler qshell cannot tell your session's backend: a staged query that"
+                            " waits for your open transaction waits until it ends (Ctrl-C cancels the run)")
+
+    def _watch(self) -> None:
+        """While a worker has been busy WATCH_AFTER or more, every WATCH_EVERY: are the
+        user's own session's locks what it waits for (pg_blocking_pids of the workers'
+        backends on that session's server, on the side connection)? Then that session,
+        idle at the prompt while the run goes on, would never let go: say so, cancel the
+        run's queries (as Ctrl-C does; the user's transaction is left alone). An extra:
+        a failure here never fails the run."""
+        own = self.own
+        if own is None or own.pid is None:
+            return
+        servers = {f.info.get(SERVER) for f in self.fairies}
+        host = own.host if len(servers) > 1 else None
+        try:
+            while not self._finished.wait(WATCH_EVERY):
+                now = time.perf_counter()
+                if not any(now - t >= WATCH_AFTER for _, t in list(self.active.values())):
+                    continue
+                pids = [f.dbapi_connection.get_backend_pid() for f in list(self.fairies)
+                        if f.dbapi_connection is not None and not f.dbapi_connection.closed
+                        and (host is None or (f.info.get(SERVER) is not None and f.info[SERVER].host == host))]
+                if not pids:
+                    continue
+                conn, lock = self.db.side(host)
+                with lock:
+                    cur = conn.cursor()
+                    cur.execute(_BLOCKED_BY, (pids, own.pid))
+                    blocked = cur.fetchone()[0]
+                if blocked and not self._stopping:
+                    self.blocked_by_you = self.db.blocked_by_you = own.blocked_message()
+                    self.db._notice(self.blocked_by_you)
+                    self.interrupt()
+                    return
+        except gevent.GreenletExit:
+            pass
+        except Exception:  # noqa: BLE001 - the watch is an extra: the run goes on unwatched
+            return
 
     def _join(self) -> None:
         self.tasks.join()
@@ -291,6 +365,8 @@ class QueryPool:
                 if not self.interrupted:  # the queue is empty: workers settle and end by themselves
                     gevent.joinall(self.running, timeout=10)
                 gevent.killall(self.running, block=True, timeout=10)
+                if self._watcher is not None:
+                    self._watcher.kill()
                 if self.sampler is not None:
                     self.sampler.stop()
                 break
@@ -306,9 +382,11 @@ class QueryPool:
         started_at = time.time()
         cpu0 = time.process_time()
         self._start = self._last = time.perf_counter()
+        self._start_watch()
         if self.sampler is not None:
             self.sampler.start(backends(fairies), self._start)  # spawns and returns: its stop is outside the wall
         self.running = [gevent.spawn(self.executor, i, fairies[i]) for i in range(self.pool_max)]
+        self._watcher = gevent.spawn(self._watch)
         joiner = gevent.spawn(self._join)
         try:
             self._finished.wait()
@@ -336,8 +414,11 @@ class QueryPool:
             waits = self.sampler.lock_graph(results)
             sessions = self.sampler.outside(results)
             series = self.sampler.wait_series(results)
+        if self.blocked_by_you is not None:
+            why = f"cancelled: {self.blocked_by_you.split(';', 1)[0]}"
+            results = tuple(replace(q, error=why) if q.status is Status.CANCELLED else q for q in results)
         return RunResult(n=self.pool_max, started_at=started_at, wall_s=wall, queries=results,
-                         interrupted=self.interrupted, mode=self.mode.describe(), order=self.order_name,
+                         interrupted=self.interrupted and self.blocked_by_you is None, mode=self.mode.describe(), order=self.order_name,
                          samples=samples, client_cpu_s=cpu, lock_waits=waits, deadlocks=self._named_deadlocks(results),
                          sessions=sessions, wait_series=series)
 
@@ -351,17 +432,14 @@ class QueryPool:
         out = []
         for victim, retried, arrived in self.deadlocks:
             server = victim.server  # the DETAIL's pids are backends of the victim's server
-            mine: dict[int, list] = {}
-            for q in results:
-                if q.pid is not None and q.server == server:
-                    mine.setdefault(q.pid, []).append(q)
             detail = victim.diag.detail if victim.diag else None
 
-            def spans(pid: int, mine: dict = mine) -> list[Span] | None:
-                return [(q.on_backend_s, q.end_s, q.index) for q in mine[pid]] if pid in mine else None
+            def spans(pid: int, server=server) -> list[Span] | None:  # noqa: ANN001
+                tries = self._tries.get((server, pid))
+                return None if tries is None else [(s, e, i) for s, e, i, _own in tries]
 
-            def exclusive(pid: int, mine: dict = mine) -> bool:
-                return all(q.lent_s is None for q in mine.get(pid, ()))
+            def exclusive(pid: int, server=server) -> bool:  # noqa: ANN001
+                return all(own for _s, _e, _i, own in self._tries.get((server, pid), ()))
 
             cycle = deadlock_names(detail, victim.pid, victim.index, victim.start_s, arrived, timeout, spans, exclusive)
             out.append(Deadlock(victim=victim.index, at_s=victim.end_s, cycle=cycle, retried=retried, detail=detail))

@@ -22,7 +22,7 @@ from typing import Mapping
 import gevent
 from gevent.event import Event
 
-from .conflicts import AMBIGUOUS, LockWait, Session, Span, WaitSpan, owner, spans_of
+from .conflicts import AMBIGUOUS, LockWait, OwnSession, Session, Span, WaitSpan, owner, spans_of
 from .execute import POOLED, SERVER
 from .results import QueryResult
 
@@ -82,7 +82,7 @@ class Sampler:
         self.taken = 0  # samples taken
         self.samples: list[tuple] = []  # (t, dt, (server, pid), wait type, wait event, state, blockers, lock)
         self.ends: list[float] = []  # per sample, when its answer arrived (t: when its query was sent)
-        self.session_pid: int | None = None  # the user's own session's backend (one server), named as such
+        self.own: OwnSession | None = None  # the user's own session: a blocker named as such
         self._greenlets: list[gevent.Greenlet] = []
         self._stopping = False
         self._stop = Event()  # set by stop(): the pause between samples ends at once
@@ -219,7 +219,8 @@ class Sampler:
     def outside_name(self, backend: tuple) -> str:
         """A blocker outside the run: "your session (pid N)" when it is the user's own
         session's backend, else "pid N"."""
-        if self.session_pid is not None and backend == (None, self.session_pid):
+        own = self.own
+        if own is not None and own.pid == backend[1] and (backend[0] is None or backend[0] == own.host):
             return f"your session (pid {backend[1]})"
         return f"pid {backend[1]}"
 

@@ -29,6 +29,7 @@ class Session:
         at the first run."""
         pool = Database(dsn, password)
         user = UserSession(connect=pool.connect, lent=pool.lent)
+        pool.own_session = user.own  # a worker blocked by this session is told so (pool.QueryPool._watch)
         try:
             user.open()
             params = user.params()

@@ -13,13 +13,16 @@ import re
 import select
 import time
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import psycopg2
 from psycopg2 import extensions
 
 from .execute import BATCH, NO_PID, _Interrupted, conn_params, run_statement
 from .results import QueryResult
+
+if TYPE_CHECKING:
+    from .conflicts import OwnSession
 
 # GUC names qshell passes on to the workers (and only these: they are used unquoted)
 _GUC_NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_.")
@@ -119,6 +122,17 @@ class UserSession:
                 pass
         self.conn = None
         self.open()
+
+    def own(self) -> "OwnSession | None":
+        """This session as a run sees it (``conflicts.OwnSession``): no round trip (libpq
+        knows the pid and the transaction status). None when not connected."""
+        from .conflicts import OwnSession
+
+        if not self.alive:
+            return None
+        assert self.conn is not None  # alive
+        return OwnSession(f"{self.conn.info.host}:{self.conn.info.port}",
+                          None if self._lent else self.conn.get_backend_pid(), self.transaction_state != "")
 
     @property
     def transaction_state(self) -> str:

@@ -489,3 +489,15 @@ def test_the_multi_host_capacity_warning_is_a_sentence():
                        " clients) is not retried on another host")
     _, one = capacity_verdict(60, dsn, [("a:5432", False, 70), ("b:5432", True, 10)])
     assert one is not None and "but b:5432 (standby) can take only 10 more connections: a worker refused by that server" in one
+
+
+def test_behind_the_pooler_a_run_says_it_cannot_tell_your_own_session(pgbouncer, tmp_path):
+    """Behind a pooler libpq's pid of your session is the pooler's key, not a backend: a
+    worker waiting for your open transaction cannot be told apart. A run that starts with a
+    transaction open there says so in one line (and none outside a transaction)."""
+    out, errs = io.StringIO(), io.StringIO()
+    script = b"BEGIN;\nSELECT 1;\n\\add SELECT 2;\n\\go 1\nCOMMIT;\n\\go 1\n"
+    code = main(["--history-dir", str(tmp_path / "h"), pgbouncer.dsn], stdin=io.BytesIO(script), stdout=out, stderr=errs)
+    assert code == 0, errs.getvalue()
+    said = "behind a pooler qshell cannot tell your session's backend"
+    assert errs.getvalue().count(said) == 1, errs.getvalue()

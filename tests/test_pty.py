@@ -292,3 +292,28 @@ def test_variables_line_end_commands_and_if_at_the_prompt(term):
     assert "\nnever\r" not in term.logfile_read.getvalue()  # typed, never printed
     term.sendline("\\q")
     term.expect(pexpect.EOF)
+
+
+def test_a_go_blocked_by_your_own_transaction_comes_back_to_the_prompt(term):
+    """At the prompt, a staged query waiting for the session's own open transaction is
+    told and cancelled within about a second; the transaction and the staged set stay."""
+    term.sendline("DROP TABLE IF EXISTS pty_selflock; CREATE TABLE pty_selflock (id int);")
+    term.expect_exact("CREATE TABLE")
+    term.sendline("BEGIN;")
+    term.expect_exact("postgres=*>")
+    term.sendline("LOCK TABLE pty_selflock;")
+    term.expect_exact("LOCK TABLE")
+    term.sendline("\\add SELECT count(*) AS n FROM pty_selflock;")
+    term.expect_exact("staged #1")
+    started = time.monotonic()
+    term.sendline("\\go 1")
+    term.expect("blocked by your own session's open transaction \\(pid \\d+\\): COMMIT or ROLLBACK it first")
+    assert time.monotonic() - started < 5
+    term.expect_exact("postgres[1]=*>")  # still in the transaction, the set still staged
+    term.sendline("COMMIT;")
+    term.expect_exact("COMMIT")
+    term.sendline("\\go 1")
+    term.expect(r"N=1 · 1 queries · wall")
+    term.expect_exact("postgres[1]=>")
+    term.sendline("\\q")
+    term.expect(pexpect.EOF)

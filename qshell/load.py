@@ -56,6 +56,7 @@ from .conflicts import (
     owner,
     woke_at,
 )
+from .cpu import RunCpu
 from .database import Database
 from .errors import QshellError
 from .execute import AUTOCOMMIT, ON_PID, POOLED, SERVER, TxMode, _Interrupted, run_statement, settle
@@ -370,6 +371,7 @@ class LoadResult:
     hosts: tuple[HostLoad, ...] = ()  # per server its executions' latencies, in host order
     # per second (as per_second): latency p50 / p95 / max of its ok executions, and its errors
     second_stats: list[dict] = field(default_factory=list)
+    cpu: RunCpu | None = None  # the CPU of the server's backends, qshell and the machine (cpu.py), set by the caller
     delay: Histogram = field(default_factory=Histogram)  # open loop: the part of the lag that is qshell's own
     error_kinds: tuple[ErrorKind, ...] = ()  # per SQLSTATE its count and first message, most frequent first
 
@@ -438,6 +440,7 @@ class LoadResult:
             "samples": self.samples, "hosts": [h.record() for h in self.hosts],
             "mode": self.mode, "client_cpu": round(self.client_cpu, 4), "client_bound": self.client_bound,
             "latency_per_second": list(self.second_stats),
+            "cpu": self.cpu.record() if self.cpu is not None else None,
         }
 
 

@@ -3,12 +3,13 @@ and its text (issue 13, item 3). The engine is ``load.py`` (no UI there)."""
 from __future__ import annotations
 
 import shutil
+from dataclasses import replace
 
 import gevent
 
-from . import render
+from . import cpu, render
 from .commands import Command
-from .errors import ExitStatus
+from .errors import ExitStatus, QshellError
 from .host import ShellHost
 from .interrupt import sigint_calls
 from .load import CLIENT_BOUND_DELAY_MS, SHOWN_NOTICES, LoadPool, LoadProgress, LoadResult, QueryLoad, fine
@@ -16,6 +17,37 @@ from .streams import isatty
 from .visible import visible
 
 _SPARK = "▁▂▃▄▅▆▇█"
+
+
+class _CpuLoadPool(LoadPool):
+    """A LoadPool whose CPU is read (cpu.snapshot) once its workers are connected, right
+    before the load's clock starts, as a run's (explore._CpuPool)."""
+
+    postmaster: int | None = None
+    cpu_start: cpu.Snapshot | None = None
+    cpu_pids: frozenset[int] = frozenset()  # the workers' backends (each worker keeps its connection)
+
+    def _connect_all(self) -> list:
+        fairies = super()._connect_all()
+        self.cpu_pids = frozenset(f.dbapi_connection.get_backend_pid() for f in fairies)
+        self.cpu_start = cpu.snapshot(self.postmaster)
+        return fairies
+
+
+def load_cpu(pool: _CpuLoadPool, source: int | str) -> cpu.RunCpu | None:
+    """The load's CPU from its workers' connection to now: their backends (each worker keeps
+    one for the load), the whole server, qshell and the machine. Behind a transaction pooler
+    the backends change per transaction (only the whole server is known) and over several
+    servers nothing of the server's."""
+    if pool.cpu_start is None:
+        return None
+    after = cpu.snapshot(pool.cpu_start.postmaster)
+    why = source if isinstance(source, str) else None
+    if why is None and len(pool.by_server) > 1:
+        why = "server CPU not measurable: the load ran on several servers"
+    if why is None and pool.db.pooler() is not None:
+        why = "server CPU of the workers' backends not measurable: behind a pooler"
+    return cpu.measure(pool.cpu_start, after, set(pool.cpu_pids), why)
 
 
 def _n(value: float) -> str:
@@ -115,6 +147,8 @@ def load_text(load: LoadResult, style: render.Style, width: int = 100) -> str:
     if any(x.retries for x in load.queries):
         lines.append(f"retries: {sum(x.retries for x in load.queries):,}")
     lines.extend(load.deadlock_lines())
+    if load.cpu is not None:
+        lines.append(load.cpu.line())
     return "\n".join(lines)
 
 
@@ -183,9 +217,11 @@ class LoadCommands(ShellHost):
         from .execute import TxMode
 
         mode = TxMode(rollback=s.tx == "rollback", isolation=s.isolation, readonly=s.readonly, timeout_ms=s.timeout)
-        pool = LoadPool(self.session.pool, tuple(self.staged), n, cmd.duration_s or 1.0, cmd.rate, mode=mode,
-                        retries=s.retries, latency_limit_s=None if s.latency_limit is None else s.latency_limit / 1000,
-                        sample=s.sample)
+        source = self._cpu_source(db)
+        pool = _CpuLoadPool(self.session.pool, tuple(self.staged), n, cmd.duration_s or 1.0, cmd.rate, mode=mode,
+                            retries=s.retries, latency_limit_s=None if s.latency_limit is None else s.latency_limit / 1000,
+                            sample=s.sample)
+        pool.postmaster = source if isinstance(source, int) else None
         ticker = gevent.spawn(self._load_progress, pool) if isatty(self.err) else None
         try:
             with sigint_calls(pool.interrupt):
@@ -197,6 +233,10 @@ class LoadCommands(ShellHost):
                 self.err.flush()
         if pool.sampler is not None and pool.sampler.error:
             self.notice(f"warning: sampling pg_stat_activity failed: {pool.sampler.error}")
+        try:
+            load = replace(load, cpu=load_cpu(pool, source))
+        except QshellError:  # (the side connection lost since the load began: its figures stand)
+            pass
         record = load.record()
         self.last_load = record  # for \report
         if s.format == "json":

@@ -1494,7 +1494,7 @@ LOAD_KNOWN = frozenset({
     "type", "n", "duration_s", "rate", "executions", "qps", "late", "latency_ms", "per_second", "histogram", "queries",
     "hosts", "started_at", "elapsed_s", "interrupted", "skipped", "errors", "errors_by_sqlstate", "retries",
     "latency_limit_ms", "lag_ms", "deadlocks_seen", "lock_waits", "deadlocks", "sessions", "samples", "mode", "client_cpu",
-    "latency_per_second", "start_delay_ms", "client_bound", "error_kinds",
+    "latency_per_second", "start_delay_ms", "client_bound", "error_kinds", "cpu",
 })
 LOAD_QUERY_KNOWN = frozenset({"index", "sql", "count", "errors", "p50_ms", "p95_ms", "p99_ms", "max_ms", "retries", "waits"})
 
@@ -1614,6 +1614,7 @@ def load_section(doc: Doc, base: str = "") -> str:
               fig(h.get("errors"), f"hosts/{i}/errors", "count"),
               *(fig(h.get(k), f"hosts/{i}/{k}", "ms") for k in ("p50_ms", "p95_ms", "p99_ms", "max_ms"))] for i, h in enumerate(hosts)],
             "hosts", [2, 3, 4, 5, 6, 7]))
+    out.append(cpu_section(doc))
     out.append(conflicts_section({**doc, "results": [{"index": q.get("index"), "sql": q.get("sql")} for q in queries]}))
     out.append(more_figures({k: v for k, v in doc.items() if k not in LOAD_KNOWN}))
     return "".join(out)

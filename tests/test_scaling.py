@@ -154,3 +154,35 @@ def test_the_ratios_names_in_terminal_json_and_csv(qshell):
     sweep = [x for x in recs if x["type"] == "sweep"][0]
     assert all("speedup" in row and "overlap" not in row for row in sweep["rows"])
     assert "n,wall_ms,speedup,efficiency,bound_ms,failed,serial_estimated,backends_cores,machine_busy,other" in r.out
+
+
+def test_a_loads_cpu_against_pg_stat_statements(dsn, qshell):
+    """A load has the CPU figures of a run: its workers' backends (each keeps one for the
+    load) used no more CPU than pg_stat_statements says the CPU-bound statement executed
+    during it, and most of that; the whole server at least as much."""
+    conn = psycopg2.connect(dsn)
+    conn.autocommit = True
+
+    def executed() -> tuple[float, int]:
+        with conn.cursor() as cur:
+            cur.execute("SELECT coalesce(sum(total_exec_time), 0), coalesce(sum(calls), 0) FROM pg_stat_statements"
+                        " WHERE query LIKE '%generate_series($1, $2) g WHERE g % $3 = $4%'")
+            ms, calls = cur.fetchone()
+        return float(ms), int(calls)
+
+    try:
+        before = executed()
+        r = qshell("\\set format json\n" + _staged(1, 300_000) + "\\go 2 for 2s\n")
+        after = executed()
+    finally:
+        conn.close()
+    assert r.code == 0, r.err
+    (load,) = [x for x in _records(r.out) if x["type"] == "load"]
+    c = load["cpu"]
+    assert c is not None and c["backends"] == 2 and c["not_measurable"] is None, c
+    exec_ms, calls = after[0] - before[0], after[1] - before[1]
+    assert calls == load["executions"], (calls, load["executions"])
+    assert c["backends_cpu_ms"] <= exec_ms + 20 * 2 + 30, (c["backends_cpu_ms"], exec_ms)
+    assert c["backends_cpu_ms"] >= 0.3 * exec_ms, (c["backends_cpu_ms"], exec_ms)
+    assert c["server_cpu_ms"] >= c["backends_cpu_ms"] - 1
+    assert c["verdict"] and c["wall_ms"] >= 1900

@@ -189,10 +189,14 @@ def notice_lines(q: QueryLoad, shown: int = SHOWN_NOTICES) -> list[str]:
 def load_csv(load: LoadResult) -> str:
     from .csvout import line
 
-    out = [line(["index", "query", "executions", "errors", "p50_ms", "p95_ms", "p99_ms", "max_ms", "retries"])]
+    first = {e.query: e for e in reversed(load.error_kinds)}  # each query's most frequent SQLSTATE it was first of
+    out = [line(["index", "query", "executions", "errors", "p50_ms", "p95_ms", "p99_ms", "max_ms", "retries", "notices",
+                 "first_sqlstate", "first_error"])]
     for q in load.queries:
+        kind = first.get(q.index)
         out.append(line([q.index, q.sql, q.count, q.errors, *(round(q.hist.percentile(p), 3) for p in (50, 95, 99)),
-                         round(q.hist.max_us / 1000, 3), q.retries]))
+                         round(q.hist.max_us / 1000, 3), q.retries, q.notices,
+                         kind.sqlstate if kind else "", kind.message if kind else ""]))
     return "".join(out).rstrip("\n")
 
 

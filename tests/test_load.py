@@ -2,6 +2,8 @@
 server. Ratios and orderings measured in one run, never absolute times."""
 from __future__ import annotations
 
+import csv
+import io
 import json
 import math
 import os
@@ -112,7 +114,7 @@ def test_text_shows_table_totals_series_and_histogram(qshell):
     r = qshell("\\set latency_limit off\n\\add SELECT 1;\n\\go 2 for 500ms\n", "--format", "csv")
     assert r.code == 0, r.err
     lines = r.out.splitlines()
-    assert lines[0] == "index,query,executions,errors,p50_ms,p95_ms,p99_ms,max_ms,retries"
+    assert lines[0] == "index,query,executions,errors,p50_ms,p95_ms,p99_ms,max_ms,retries,notices,first_sqlstate,first_error"
     assert lines[1].startswith("1,SELECT 1,") and len(lines) == 2
     r = qshell("\\set latency_limit off\n\\add SELECT 1;\n\\go 2 for 500ms at 10/s\n", "--format", "json")
     rec = _load(r.out)
@@ -287,6 +289,12 @@ def test_failures_and_messages_against_the_server_log(logged_server, tmp_path):
     assert "errors by SQLSTATE" in r.out and "first: ERROR: division by zero" in r.out
     assert re.search(r"#3 messages from the server: NOTICE ×[\d,]+, WARNING ×[\d,]+", r.out)
     assert "×1 NOTICE:  note " in r.out and "WARNING:  load careful" in r.out and re.search(r"… [\d,]+ more", r.out)
+    # CSV: per query its notices and the first error it was the first of (the server's text as data, as psql's --csv)
+    r = logged_server.qshell(script, ldb.dsn(app), "--format", "csv", history=tmp_path / "h")
+    rows = list(csv.DictReader(io.StringIO(r.out)))
+    assert [row["first_sqlstate"] for row in rows] == ["22012", "23505", "", "P0001"], rows
+    assert rows[3]["first_error"] == "ERROR: bad \x1b[31m row" and rows[0]["first_error"] == "ERROR: division by zero"
+    assert int(rows[2]["notices"]) == 2 * int(rows[2]["executions"]) > 0 and rows[0]["notices"] == "0"
 
 
 def test_serialization_conflicts_retried_under_load(qshell):

@@ -279,8 +279,7 @@ class QueryPool:
         own = self.own
         if own is None or own.pid is None:
             return
-        servers = {f.info.get(SERVER) for f in self.fairies}
-        host = own.host if len(servers) > 1 else None
+        host = own.host  # (a multi-host target: the workers elsewhere cannot wait for it)
         try:
             while not self._finished.wait(WATCH_EVERY):
                 now = time.perf_counter()
@@ -288,7 +287,7 @@ class QueryPool:
                     continue
                 pids = [f.dbapi_connection.get_backend_pid() for f in list(self.fairies)
                         if f.dbapi_connection is not None and not f.dbapi_connection.closed
-                        and (host is None or (f.info.get(SERVER) is not None and f.info[SERVER].host == host))]
+                        and (f.info.get(SERVER) is None or f.info[SERVER].host == host)]
                 if not pids:
                     continue
                 conn, lock = self.db.side(host)
@@ -303,8 +302,10 @@ class QueryPool:
                     return
         except gevent.GreenletExit:
             pass
-        except Exception:  # noqa: BLE001 - the watch is an extra: the run goes on unwatched
-            return
+        except Exception as exc:  # noqa: BLE001 - the watch is an extra: the run goes on unwatched, said
+            if not self._stopping:
+                self.db._notice("note: a wait for your own session would not be told in this run:"
+                                f" {' '.join(str(exc).split())[:200] or type(exc).__name__}")
 
     def _join(self) -> None:
         self.tasks.join()

@@ -293,3 +293,26 @@ def test_a_load_over_several_servers_reports_latencies_per_host(replica_set, tmp
     assert "per host:" in out["text"] and "(primary)" not in out["text"]
     table = out["text"].split("per host:\n", 1)[1].splitlines()
     assert [c.strip() for c in table[0].split("|")][:4] == ["host", "role", "executions", "errors"]
+
+
+@pytest.mark.skipif(psycopg2.__libpq_version__ < 160000, reason="load_balance_hosts needs libpq >= 16")
+def test_a_worker_blocked_by_your_own_session_is_told_on_a_multi_host_target(replica_set, tmp_path):
+    """Your session holds an advisory lock on whichever server libpq gave it: the workers on
+    that server wait for it (told, cancelled), those on the other server take their own
+    server's lock at once (ok): pg_blocking_pids is asked on your session's server."""
+    target = replica_set.multi_host(load_balance_hosts="random", target_session_attrs="any")
+    script = ("BEGIN;\nSELECT pg_advisory_xact_lock(7), inet_server_port() AS my_port, pg_backend_pid() AS my_pid;\n"
+              + "".join("\\add SELECT pg_advisory_xact_lock(7);\n" for _ in range(16)) + "\\go 16\nCOMMIT;\n")
+    out, err = io.StringIO(), io.StringIO()
+    code = main(["--history-dir", str(tmp_path / "h"), "--format", "json", target], stdin=io.BytesIO(script.encode()),
+                stdout=out, stderr=err)
+    assert code == 1, err.getvalue()
+    records = [json.loads(line) for line in out.getvalue().splitlines() if line.startswith("{")]
+    mine = next(r for r in records if "my_port" in json.dumps(r))
+    port, pid = (int(v) for v in mine["rows"][0][1:]) if "rows" in mine else (None, None)
+    assert f"blocked by your own session's open transaction (pid {pid})" in err.getvalue(), err.getvalue()
+    queries = [r for r in records if r.get("type") == "query" and "advisory" in r.get("sql", "")]
+    on_mine = [q for q in queries if port_of(q["host"]) == port]
+    others = [q for q in queries if port_of(q["host"]) != port]
+    assert on_mine and all(q["status"] == "cancelled" for q in on_mine), on_mine
+    assert all(q["status"] == "ok" for q in others), others

@@ -198,7 +198,10 @@ def test_a_run_blocked_by_your_own_transaction_says_so_and_the_script_goes_on(qs
         pid = _my_pid(r.out)
         said = f"blocked by your own session's open transaction (pid {pid}): COMMIT or ROLLBACK it first"
         assert said in r.err, r.err
-        assert took < (4.5 if "for" in go else 10), took  # not the 5 s of the load, never a hang
+        assert took < 30, took  # never a hang (it used to be one)
+        if "for" in go:  # the load stopped there, not after its 5 s
+            m = re.search(r"executions [\d,]+ in ([\d.]+) (ms|s)\b", r.out)
+            assert m and float(m.group(1)) * (0.001 if m.group(2) == "ms" else 1) < 3, r.out
         assert "the script goes on" in r.out and "1  SELECT count(*) FROM selflock" in r.out, r.out
         mine = r.out.split("in_my_transaction")[1].splitlines()[2].strip()
         committed = r.out.split("committed")[1].splitlines()[2].strip()
@@ -303,3 +306,44 @@ def test_a_loads_waits_and_lock_edges_agree_with_pg_stat_activity_sampled_apart(
         # what it mostly waited on was seen on its own text (a rare event may be missed apart)
         events = {name for name, share in shares if share >= 0.05}
         assert events - {"CPU"} <= seen_events[index], (index, shares, seen_events)
+
+
+def test_a_runs_lock_edges_are_waits_the_server_logged(logged_server):
+    """Every lock-wait edge of a plain run (waiter → holder, seen for 0.1 s or more) is a
+    wait the server logged itself (``log_lock_waits``: "process N still waiting …", the
+    holder in its DETAIL, the waiter's STATEMENT; the holder's statement: the last one
+    its backend logged before), with the same staged queries on both ends."""
+    n = 6
+    tags = [f"<attrib edge {i}>" for i in range(1, n + 1)]
+    db_ = logged_server.database("attrib_lw", settings={"deadlock_timeout": "20ms", "log_lock_waits": "on"},
+                                 setup="CREATE TABLE lw (id int PRIMARY KEY, v int); INSERT INTO lw VALUES (1, 0), (2, 0)")
+    app = "attrib-lock-waits"
+    queries = [
+        f"SELECT pg_sleep(0.6) /* {tags[0]} */ FROM (SELECT * FROM lw WHERE id = 1 FOR UPDATE) s",
+        f"UPDATE lw SET v = v + 1 WHERE id = 1 AND pg_sleep(0.2) IS NOT NULL /* {tags[1]} */",
+        f"UPDATE lw SET v = v + 1 WHERE id = 1 /* {tags[2]} */",
+        f"SELECT pg_sleep(0.4) /* {tags[3]} */ FROM (SELECT * FROM lw WHERE id = 2 FOR UPDATE) s",
+        f"UPDATE lw SET v = v + 1 WHERE id = 2 /* {tags[4]} */",
+        f"SELECT 1 /* {tags[5]} */",
+    ]
+    db = Database(db_.dsn(app))
+    try:
+        run = QueryPool(db, queries, n, mode=TxMode(rollback=True), sampler=Sampler(db)).run()
+    finally:
+        db.close()
+    assert all(q.status is Status.OK for q in run.queries), run.queries
+    last: dict[int, str] = {}  # per backend the statement it logged last
+    logged: set[tuple[int | None, int | None]] = set()
+    for e in logged_server.entries():
+        if e.db != db_.name or e.app != app:
+            continue
+        if e.severity == "LOG" and e.message.startswith("statement: "):
+            last[e.pid] = e.message
+        m = re.match(r"process (\d+) still waiting for ", e.message)
+        if m and e.severity == "LOG":
+            holders = re.search(r"Process(?:es)? holding the lock: ([\d, ]+)\.", e.raw.get("detail") or "")
+            for h in (holders.group(1).split(", ") if holders else ()):
+                logged.add((_staged_of(e.statement or "", tags), _staged_of(last.get(int(h), ""), tags)))
+    edges = {(int(w.waiter[1:]), int(w.holder[1:])) for w in run.lock_waits if w.seconds >= 0.1}
+    assert edges, run.lock_waits  # which waits for which depends on which came first
+    assert edges <= logged, (edges, logged)

@@ -14,8 +14,8 @@ from pathlib import Path
 import pexpect
 import pytest
 
-from qshell.render import FORMATS, Style, preview, query_header, table
-from qshell.visible import visible
+from qshell.common.visible import visible
+from qshell.output.render import FORMATS, Style, preview, query_header, table
 
 from .conftest import clean_env
 

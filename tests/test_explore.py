@@ -7,12 +7,12 @@ import json
 
 import pytest
 
-from qshell import render
-from qshell.analysis import lanes, lpt_order, parse_n_list, stats
-from qshell.history import RunStore
-from qshell.pool import QueryPool, TxMode
-from qshell.results import QueryResult, RunResult, Status
-from qshell.sampler import Sampler
+from qshell.engine.analysis import lanes, lpt_order, parse_n_list, stats
+from qshell.engine.pool import QueryPool, TxMode
+from qshell.engine.sampler import Sampler
+from qshell.output import render
+from qshell.records.results import QueryResult, RunResult, Status
+from qshell.store.history import RunStore
 
 
 def _records(out: str) -> list[dict]:
@@ -217,7 +217,7 @@ def test_saved_sets_round_trip(qshell, tmp_path, monkeypatch):
 
 
 def test_progress_helpers():
-    from qshell.results import Progress
+    from qshell.records.results import Progress
 
     line = render.progress_line(Progress(1.5, 3, 2, ((0, 4, 0.8), (1, 5, 0.2))), 200)
     assert "done 3" in line and "running 2" in line and "queued 2" in line and "w0:#4 0.8s" in line

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 import random
 
-from qshell import render
-from qshell.results import Column, QueryResult, RunResult, ServerMessage, Status
+from qshell.output import render
+from qshell.records.results import Column, QueryResult, RunResult, ServerMessage, Status
 
 RESULTS = [
     QueryResult(index=1, sql="SELECT 1", status=Status.OK, worker=0, pid=123, columns=(Column("?column?", 23),),

@@ -26,7 +26,8 @@ from pathlib import Path
 
 import pytest
 
-from qshell import explore, report
+from qshell.output import report
+from qshell.shell import explore
 
 HOSTILE = """SELECT '<script>document.title="pwned"</script><img src=x onerror="document.title=1">' AS x, pg_sleep(0.3)"""
 TABLE_BREAKER = "SELECT '</td></tr></table><h1>big</h1>' AS y, pg_sleep(0.2)"
@@ -245,8 +246,8 @@ def test_report_json_mode_keeps_stdout_json(qshell, tmp_path):
 
 # -- sweeps, repeats, loads: from the engine's results (and the shell once it keeps them) ------------
 def _runs(db, ns):  # noqa: ANN001, ANN202
-    from qshell.pool import QueryPool
-    from qshell.sampler import Sampler
+    from qshell.engine.pool import QueryPool
+    from qshell.engine.sampler import Sampler
 
     qs = ["SELECT pg_sleep(0.3)", "SELECT pg_sleep(0.2)", "SELECT pg_sleep(0.1)", "SELECT 1/0"]
     return [QueryPool(db, qs, n, sampler=Sampler(db)).run() for n in ns]
@@ -315,7 +316,7 @@ def test_fields_added_later_appear_without_a_new_renderer():
 def test_the_last_thing_measured_is_reported():
     """A sweep or repeat is reported when its last run is the shell's last run; a later
     \\go wins; a load wins when it started after the last run."""
-    from qshell.results import QueryResult, RunResult, Status
+    from qshell.records.results import QueryResult, RunResult, Status
 
     def run(n: int, at: float) -> RunResult:
         return RunResult(n=n, started_at=at, wall_s=0.1, queries=(QueryResult(1, "SELECT 1", Status.OK, worker=0, exec_s=0.1, end_s=0.1),))
@@ -422,7 +423,9 @@ def keyed(text: str) -> list[tuple[str, str, str]]:
 
 def terminal_formats() -> dict:
     """How the terminal draws each kind of figure: the renderers' own functions, not the report's."""
-    from qshell import loadview, render, resources
+    from qshell.engine import resources
+    from qshell.output import render
+    from qshell.shell import loadview
 
     return {"ms": lambda v: render.ms(v / 1000), "dur": lambda v: render.duration(v / 1000), "s": render.duration,
             "x": lambda v: f"{v:.2f}×", "pct": render._pct, "int": str, "count": lambda v: f"{v:,}", "rate": loadview._n,
@@ -729,7 +732,7 @@ def test_several_runs_in_one_report(qshell, tmp_path):
 def test_wait_series_stays_bounded_and_merged():
     """Consecutive samples of one query and event are one span; a series longer than
     MAX_SPANS is coarsened into bins until it fits, each bin the event seen longest."""
-    from qshell.conflicts import MAX_SPANS, spans_of
+    from qshell.engine.conflicts import MAX_SPANS, spans_of
 
     steady = [(0, 1, i * 0.02, (i + 1) * 0.02, "Lock:relation") for i in range(50)]
     assert [(s.start_s, round(s.end_s, 6), s.event) for s in spans_of(steady)] == [(0.0, 1.0, "Lock:relation")]

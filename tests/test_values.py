@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import json
 
-from qshell.pool import QueryPool
-from qshell.render import Style, table
+from qshell.engine.pool import QueryPool
+from qshell.output.render import Style, table
 
 CASES = [
     ("42::int", "42"),

@@ -16,53 +16,17 @@ simple-query protocol would EXPLAIN only the first and run the others plainly).
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
 from qshell.engine.resources import compact, refusal
+from qshell.records.plans import Node, Plan
 
 if TYPE_CHECKING:  # pragma: no cover
     from qshell.records.results import QueryResult
 
 PREFIX = "EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) "
 TOP_NODES = 6  # plan nodes kept, depth first from the top
-
-
-@dataclass(frozen=True, slots=True)
-class Node:
-    depth: int
-    kind: str  # "Parallel Seq Scan on pgbench_accounts"
-    ms: float  # actual total time (per loop, as EXPLAIN gives it)
-    rows: float  # actual rows per loop
-    loops: int
-    workers: tuple[int, int] | None = None  # (planned, launched) of a Gather node
-
-
-@dataclass(frozen=True, slots=True)
-class Plan:
-    total_ms: float  # Execution Time
-    planning_ms: float
-    rows: int  # the top node's actual rows
-    shared_hit: int
-    shared_read: int
-    temp_read: int
-    temp_written: int
-    workers_planned: int
-    workers_launched: int
-    nodes: tuple[Node, ...] = ()
-
-    @property
-    def parallel(self) -> bool:
-        return self.workers_planned > 0
-
-    def record(self) -> dict:
-        return {"total_ms": round(self.total_ms, 3), "planning_ms": round(self.planning_ms, 3), "rows": self.rows,
-                "shared_hit": self.shared_hit, "shared_read": self.shared_read, "temp_read": self.temp_read,
-                "temp_written": self.temp_written, "workers_planned": self.workers_planned,
-                "workers_launched": self.workers_launched,
-                "nodes": [{"depth": n.depth, "node": n.kind, "ms": round(n.ms, 3), "rows": n.rows, "loops": n.loops,
-                           **({"workers_planned": n.workers[0], "workers_launched": n.workers[1]} if n.workers else {})}
-                          for n in self.nodes]}
 
 
 def explainable(sql: str) -> bool:

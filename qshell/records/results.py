@@ -10,9 +10,9 @@ from enum import Enum
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # pragma: no cover
-    from qshell.engine.cpu import RunCpu
-    from qshell.engine.plans import Plan
-    from qshell.engine.resources import Resources
+    from qshell.records.cpu import RunCpu
+    from qshell.records.plans import Plan
+    from qshell.records.resources import Resources
 
 # command tags after which the catalog (completion names) may have changed
 DDL_TAGS = frozenset({"CREATE", "ALTER", "DROP", "COMMENT"})

@@ -27,7 +27,7 @@ from pathlib import Path
 import pytest
 
 from qshell.output import report
-from qshell.shell import explore
+from qshell.shell import explore, report_command
 
 HOSTILE = """SELECT '<script>document.title="pwned"</script><img src=x onerror="document.title=1">' AS x, pg_sleep(0.3)"""
 TABLE_BREAKER = "SELECT '</td></tr></table><h1>big</h1>' AS y, pg_sleep(0.2)"
@@ -321,7 +321,7 @@ def test_the_last_thing_measured_is_reported():
     def run(n: int, at: float) -> RunResult:
         return RunResult(n=n, started_at=at, wall_s=0.1, queries=(QueryResult(1, "SELECT 1", Status.OK, worker=0, exec_s=0.1, end_s=0.1),))
 
-    class Host(report.ReportCommands):
+    class Host(report_command.ReportCommands):
         last_run = None
         _alone: dict = {}
 

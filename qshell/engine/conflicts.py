@@ -324,26 +324,6 @@ def wait_series_record(spans) -> list[dict]:  # noqa: ANN001
              "event": w.event} for w in spans]
 
 
-def lock_lines(waits, deadlocks) -> list[str]:  # noqa: ANN001
-    """The lock-wait graph and the deadlocks as summary lines, every one through
-    :func:`~qshell.common.visible.visible`: a relation's name, a lock's mode and the DETAIL's
-    words come from the server (a table may be named with an ESC in it)."""
-    from qshell.common.visible import visible
-    from qshell.output.render import duration
-
-    lines = []
-    if waits:
-        lines.append("lock waits (waiter → holder · lock · relation · time seen waiting):")
-        for w in waits:
-            on = f" · {w.relation}" if w.relation else ""
-            lines.append(f"  {w.waiter} → {w.holder} · {w.mode} ({w.locktype}){on} · {duration(w.seconds)}")
-    for d in deadlocks:
-        edges = "; ".join(f"{a} waited for {mode} on {what} held by {b}" for a, mode, what, b in d.cycle)
-        lines.append(f"deadlock at {duration(d.at_s)}: {' and '.join(d.queries)}: {edges}; #{d.victim} failed"
-                     + (" (retried)" if d.retried else ""))
-    return [visible(line) for line in lines]
-
-
 def lock_records(waits, deadlocks, sessions=()) -> dict:  # noqa: ANN001
     return {
         "sessions": [{"name": f"pid {s.pid}", "pid": s.pid, "server": s.server, "application_name": s.application_name,

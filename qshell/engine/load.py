@@ -52,7 +52,6 @@ from qshell.engine.conflicts import (
     Span,
     another,
     deadlock_names,
-    lock_lines,
     lock_records,
     owner,
     woke_at,
@@ -396,12 +395,6 @@ class LoadResult:
         (a starved client also finishes its executions late, so its workers come free late
         and the lag looks like busy workers: the CPU time tells)."""
         return self.late_starts or self.busy_client
-
-    def deadlock_lines(self) -> list[str]:
-        lines = lock_lines(self.lock_waits, self.deadlocks[:5])
-        if self.deadlocks_seen > 5:
-            lines.append(f"… {self.deadlocks_seen} deadlocks in all")
-        return lines
 
     @property
     def executions(self) -> int:

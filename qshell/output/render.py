@@ -149,6 +149,18 @@ def ms(seconds: float) -> str:
     return f"{seconds * 1000:.1f}"
 
 
+def load_number(value: float) -> str:
+    """A load's count or rate: whole from 100 up (and when whole), else one decimal."""
+    return f"{value:,.0f}" if value >= 100 or float(value).is_integer() else f"{value:,.1f}"
+
+
+def bound(ms: float) -> str:
+    """A histogram bound: 50 µs, 2 ms, 1 s (the 1-2-5 series needs no decimals)."""
+    if ms < 1:
+        return f"{ms * 1000:g} µs"
+    return f"{ms:g} ms" if ms < 1000 else f"{ms / 1000:g} s"
+
+
 def duration(seconds: float) -> str:
     return f"{seconds * 1000:.1f} ms" if seconds < 1 else f"{seconds:.3f} s"
 
@@ -546,10 +558,25 @@ def hosts_table(hosts: list[dict], style: Style) -> str:
                                     colalign=("left", "left", "right", "right", "right", "right", "right", "right"))
 
 
+def lock_lines(waits, deadlocks) -> list[str]:  # noqa: ANN001
+    """The lock-wait graph and the deadlocks as summary lines, every one through
+    :func:`~qshell.common.visible.visible`: a relation's name, a lock's mode and the DETAIL's
+    words come from the server (a table may be named with an ESC in it)."""
+    lines = []
+    if waits:
+        lines.append("lock waits (waiter → holder · lock · relation · time seen waiting):")
+        for w in waits:
+            on = f" · {w.relation}" if w.relation else ""
+            lines.append(f"  {w.waiter} → {w.holder} · {w.mode} ({w.locktype}){on} · {duration(w.seconds)}")
+    for d in deadlocks:
+        edges = "; ".join(f"{a} waited for {mode} on {what} held by {b}" for a, mode, what, b in d.cycle)
+        lines.append(f"deadlock at {duration(d.at_s)}: {' and '.join(d.queries)}: {edges}; #{d.victim} failed"
+                     + (" (retried)" if d.retried else ""))
+    return [visible(line) for line in lines]
+
+
 def _conflict_lines(run: RunResult) -> list[str]:
     """Retries, failures by SQLSTATE, the lock-wait graph and deadlocks (conflicts.py)."""
-    from qshell.engine.conflicts import lock_lines
-
     lines = lock_lines(run.lock_waits, run.deadlocks)
     retried = [q for q in run.queries if q.retries]
     states = failures_by_sqlstate(run)

@@ -12,6 +12,8 @@ from qshell.common.visible import visible
 from qshell.engine import cpu
 from qshell.engine.load import CLIENT_BOUND_DELAY_MS, SHOWN_NOTICES, LoadPool, LoadProgress, LoadResult, QueryLoad, fine
 from qshell.output import render
+from qshell.output.render import bound
+from qshell.output.render import load_number as _n
 from qshell.script.commands import Command
 from qshell.shell.host import ShellHost
 from qshell.shell.interrupt import sigint_calls
@@ -51,10 +53,6 @@ def load_cpu(pool: _CpuLoadPool, source: int | str) -> cpu.RunCpu | None:
     return cpu.measure(pool.cpu_start, after, set(pool.cpu_pids), why)
 
 
-def _n(value: float) -> str:
-    return f"{value:,.0f}" if value >= 100 or float(value).is_integer() else f"{value:,.1f}"
-
-
 def progress_line(p: LoadProgress, width: int = 100) -> str:
     """The live line: elapsed of duration, executions, last second's throughput, p95."""
     text = (f"load {p.elapsed_s:.1f} s / {p.duration_s:g} s · {p.executions:,} executions · {p.last_second:,}/s"
@@ -74,13 +72,6 @@ def sparkline(values: list[int], width: int = 60) -> str:
     groups = [sum(values[i:i + step]) / len(values[i:i + step]) for i in range(0, len(values), step)]
     top = max(groups) or 1.0
     return "".join(_SPARK[min(len(_SPARK) - 1, int(v / top * (len(_SPARK) - 1) + 0.5))] for v in groups)
-
-
-def bound(ms: float) -> str:
-    """A histogram bound: 50 µs, 2 ms, 1 s (the 1-2-5 series needs no decimals)."""
-    if ms < 1:
-        return f"{ms * 1000:g} µs"
-    return f"{ms:g} ms" if ms < 1000 else f"{ms / 1000:g} s"
 
 
 def histogram_lines(load: LoadResult, width: int = 40) -> list[str]:
@@ -147,7 +138,9 @@ def load_text(load: LoadResult, style: render.Style, width: int = 100) -> str:
         lines.extend(notice_lines(q))
     if any(x.retries for x in load.queries):
         lines.append(f"retries: {sum(x.retries for x in load.queries):,}")
-    lines.extend(load.deadlock_lines())
+    lines.extend(render.lock_lines(load.lock_waits, load.deadlocks[:5]))
+    if load.deadlocks_seen > 5:
+        lines.append(f"… {load.deadlocks_seen} deadlocks in all")
     if load.cpu is not None:
         lines.append(load.cpu.line())
     return "\n".join(lines)

@@ -17,7 +17,6 @@ from qshell.common.numbers import INT_MAX, whole
 from qshell.common.visible import visible
 from qshell.engine.execute import BATCH, refuse_reason, stage_refusal
 from qshell.output import csvout, render
-from qshell.output.report import ReportCommands
 from qshell.records.results import QueryResult, ServerMessage, Status
 from qshell.script import commands
 from qshell.script.commands import Command
@@ -30,6 +29,7 @@ from qshell.shell.describe import DescribeCommands
 from qshell.shell.explore import RunCommands
 from qshell.shell.interrupt import sigint_calls
 from qshell.shell.loadview import LoadCommands
+from qshell.shell.report_command import ReportCommands
 from qshell.shell.sets import SetCommands
 from qshell.shell.settings import HELP, Settings, assign, listing, show
 from qshell.shell.streams import isatty

@@ -29,6 +29,8 @@ if TYPE_CHECKING:  # pragma: no cover
 CONNECT_TIMEOUT = 15.0  # green mode ignores libpq's connect_timeout: guard with gevent.Timeout
 _FRESH = "qshell_fresh"  # connection record info: just connected, nothing to pre-ping
 
+TRACK = "pg_stat_statements.track"  # qshell's own session setting for \set resources (resources.py sets it)
+
 
 # With client_encoding SQL_ASCII (PGCLIENTENCODING=SQL_ASCII, say) the server sends a
 # SQL_ASCII database's bytes as stored, unchecked; psql passes them through. psycopg2
@@ -302,8 +304,6 @@ class Database:
         want = dict(self.session_settings)
         want.update(self.run_settings)
         if fairy.info[POOLED]:
-            from qshell.engine.resources import TRACK
-
             # the user's own settings that the workers lack: not pg_stat_statements.track (qshell's,
             # for \set resources), nor those a worker has anyway — the connection's own
             # parameters (application_name, client_encoding…), which PgBouncer applies as

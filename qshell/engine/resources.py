@@ -50,6 +50,7 @@ import psycopg2
 import psycopg2.errors
 
 from qshell.common.errors import QshellError
+from qshell.engine.database import TRACK
 from qshell.records.resources import Resources, _num  # noqa: F401  (the record, re-exported)
 from qshell.script.sqlsplit import first_keyword, split, strip_comments_head
 
@@ -57,7 +58,6 @@ if TYPE_CHECKING:  # pragma: no cover
     from qshell.engine.database import Database
     from qshell.records.results import QueryResult
 
-TRACK = "pg_stat_statements.track"
 # statements EXPLAIN takes (the others, utility statements, have no queryid to find)
 EXPLAINABLE = frozenset({"SELECT", "WITH", "VALUES", "TABLE", "INSERT", "UPDATE", "DELETE", "MERGE"})
 LOCK_TIMEOUT_MS = 50  # planning one text waits at most this long for a table's lock (someone's ALTER TABLE)

@@ -25,7 +25,7 @@ from qshell.engine.sampler import Sampler
 from qshell.output import csvout, render
 from qshell.records.results import DDL_TAGS, RunResult, Status
 from qshell.script.commands import Command
-from qshell.shell.host import ShellHost
+from qshell.shell.host import ShellHost, _Stop
 from qshell.shell.interrupt import sigint_calls
 from qshell.shell.streams import isatty
 from qshell.store.history import HistoryError, Results, RunStore
@@ -330,8 +330,6 @@ class RunCommands(ShellHost):
 
     def _after(self, runs: list[RunResult]) -> None:
         """Exit status and script stop after one or more runs."""
-        from qshell.shell.shell import _Stop
-
         if any(r.interrupted for r in runs) and not self.interactive:
             raise _Stop(ExitStatus.SCRIPT_STOPPED)
         failed = sum(r.failed for r in runs if not r.interrupted)

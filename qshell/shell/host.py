@@ -9,13 +9,22 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
+from qshell.common.errors import ExitStatus
+
 if TYPE_CHECKING:  # pragma: no cover
-    from qshell.common.errors import ExitStatus
     from qshell.engine.database import Database
     from qshell.output import render
     from qshell.records.results import RunResult, ServerMessage
     from qshell.session.session import Session
     from qshell.shell.settings import Settings
+
+
+class _Stop(Exception):
+    """Stop reading the input (a script) with this exit status: raised by any command, caught by the loop."""
+
+    def __init__(self, status: ExitStatus) -> None:
+        super().__init__(status)
+        self.status = status
 
 
 class ShellHost:

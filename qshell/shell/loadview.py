@@ -15,7 +15,7 @@ from qshell.output import render
 from qshell.output.render import bound
 from qshell.output.render import load_number as _n
 from qshell.script.commands import Command
-from qshell.shell.host import ShellHost
+from qshell.shell.host import ShellHost, _Stop
 from qshell.shell.interrupt import sigint_calls
 from qshell.shell.streams import isatty
 
@@ -201,8 +201,6 @@ class LoadCommands(ShellHost):
 
     def sustained(self, cmd: Command) -> None:
         from qshell.common.errors import UsageError
-        from qshell.shell.shell import _Stop
-
         if not self.staged:
             raise UsageError("nothing staged; \\add a statement first")
         n = cmd.n if cmd.n is not None else self.default_workers()

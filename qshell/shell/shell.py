@@ -27,6 +27,7 @@ from qshell.session.connect import password_in, redact
 from qshell.session.session import Session
 from qshell.shell.describe import DescribeCommands
 from qshell.shell.explore import RunCommands
+from qshell.shell.host import _Stop
 from qshell.shell.interrupt import sigint_calls
 from qshell.shell.loadview import LoadCommands
 from qshell.shell.report_command import ReportCommands
@@ -35,12 +36,6 @@ from qshell.shell.settings import HELP, Settings, assign, listing, show
 from qshell.shell.streams import isatty
 
 MAX_INCLUDE_DEPTH = 16
-
-
-class _Stop(Exception):
-    def __init__(self, status: ExitStatus) -> None:
-        super().__init__(status)
-        self.status = status
 
 
 class _Abandon(Exception):

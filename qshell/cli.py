@@ -20,7 +20,7 @@ from qshell import __version__
 from qshell.common.errors import ConnectionFailed, ExitStatus, OutputClosed, QshellError, UsageError
 from qshell.common.paths import data_dir
 from qshell.common.paths import history_dir as resolve_history_dir
-from qshell.output.render import FORMATS
+from qshell.output.styles import FORMATS
 from qshell.script.reader import Entry, InputError, ScriptContext, read_command, read_file, read_stream
 from qshell.shell.settings import HELP, Settings, assign
 from qshell.shell.streams import binary, isatty

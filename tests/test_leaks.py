@@ -11,7 +11,7 @@ import re
 import pytest
 
 from qshell.engine.conflicts import Deadlock, LockWait
-from qshell.output.render import lock_lines
+from qshell.output.run_summary import lock_lines
 
 OSC = "\x1b]0;pwned\x07"  # sets the terminal's window title when printed raw
 RAW = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")  # what must never reach a terminal

@@ -208,7 +208,7 @@ def test_a_busy_client_is_flagged_client_bound(db):
     """A greenlet of the same process holding the CPU 5 ms at a time: starts come late while
     workers are free (qshell's own start delay), so the load says it is client-bound; the
     same load without it has a fraction of that delay."""
-    from qshell.output.render import Style
+    from qshell.output.styles import Style
     from qshell.shell.loadview import load_text
 
     quiet = LoadPool(db, ["SELECT 1"], 4, 1.5, 100).run()

@@ -424,11 +424,11 @@ def keyed(text: str) -> list[tuple[str, str, str]]:
 def terminal_formats() -> dict:
     """How the terminal draws each kind of figure: the renderers' own functions, not the report's."""
     from qshell.engine import resources
-    from qshell.output import render
+    from qshell.output import run_summary, styles
     from qshell.shell import loadview
 
-    return {"ms": lambda v: render.ms(v / 1000), "dur": lambda v: render.duration(v / 1000), "s": render.duration,
-            "x": lambda v: f"{v:.2f}×", "pct": render._pct, "int": str, "count": lambda v: f"{v:,}", "rate": loadview._n,
+    return {"ms": lambda v: styles.ms(v / 1000), "dur": lambda v: styles.duration(v / 1000), "s": styles.duration,
+            "x": lambda v: f"{v:.2f}×", "pct": run_summary._pct, "int": str, "count": lambda v: f"{v:,}", "rate": loadview._n,
             "signed": lambda v: f"{v:+.1f}", "compact": resources.compact, "bytes": resources.size,
             "cores": lambda v: f"{v:.2f}",  # as the CPU line: server backends 1.57 cores
             "change": lambda v: f"{v * 100:+.0f}%", "num": lambda v: f"{v:.4g}" if isinstance(v, float) else str(v)}

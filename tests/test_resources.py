@@ -123,7 +123,7 @@ def test_the_workers_track_all_only_while_resources_are_on(qshell):
 def test_records_with_resources_and_plans_built_as_text_equal_the_dicts():
     from qshell.engine.plans import summarize
     from qshell.engine.resources import Resources
-    from qshell.output import render
+    from qshell.output import json_lines
     from qshell.records.results import QueryResult, Status
 
     res = Resources(shared_hit=10.5, shared_read=3, temp_written=0, wal_bytes=120, server_ms=1.23456, calls=2, shared=2)
@@ -133,10 +133,10 @@ def test_records_with_resources_and_plans_built_as_text_equal_the_dicts():
           QueryResult(index=3, sql="SELECT 2", status=Status.OK, resources=res, plan=plan),
           QueryResult(index=4, sql="SELECT 3", status=Status.OK, plan=plan)]
     for slow in ({}, {1: 1.5, 3: 2.0}):
-        enc = render.RecordEncoder("r-1", slow)
+        enc = json_lines.RecordEncoder("r-1", slow)
         for q in qs:
             for rows in (True, False):
-                want = render.query_record(q, "r-1", rows=rows, slowdown=slow.get(q.index))
+                want = json_lines.query_record(q, "r-1", rows=rows, slowdown=slow.get(q.index))
                 head = enc.head(q)
                 got = json.loads(enc.line(head, q) if rows else head)
                 assert got == want and list(got) == list(want)

@@ -19,7 +19,7 @@ import psycopg2
 import pytest
 
 from qshell.engine.pool import QueryPool
-from qshell.output.render import repeat_record, sweep_rows
+from qshell.output.run_series import repeat_record, sweep_rows
 
 from .conftest import clean_env
 

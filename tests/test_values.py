@@ -4,7 +4,8 @@ from __future__ import annotations
 import json
 
 from qshell.engine.pool import QueryPool
-from qshell.output.render import Style, table
+from qshell.output.result_tables import table
+from qshell.output.styles import Style
 
 CASES = [
     ("42::int", "42"),

@@ -96,7 +96,7 @@ def _opt(x: float | None) -> str:
 
 
 def sweep(rows_: Sequence[dict]) -> str:
-    """``\\sweep``: one row per N (render.sweep_rows), without the last ``\\n``."""
+    """``\\sweep``: one row per N (run_series.sweep_rows), without the last ``\\n``."""
     body = "".join(line([r["n"], f"{r['wall_ms']:.3f}", f"{r['speedup']:.4f}", f"{r['efficiency']:.4f}",
                          f"{r['bound_ms']:.3f}", r["failed"], "true" if r["serial_estimated"] else "false",
                          _opt(r.get("backends_cores")), _opt(r.get("machine_busy")), _opt(r.get("other"))])
@@ -109,7 +109,7 @@ TARGET_SWEEP_COLUMNS = ("target", "n", "wall_ms", "vs_first", "speedup", "effici
 
 
 def target_sweep(rows_: Sequence[dict]) -> str:
-    """``\\sweep N… on TARGET…``: one row per target and N (render.target_sweep_rows); the
+    """``\\sweep N… on TARGET…``: one row per target and N (run_series.target_sweep_rows); the
     servers as ``host role queries`` separated by ``; ``; without the last ``\n``."""
     body = "".join(line([r["target"], r["n"], f"{r['wall_ms']:.3f}", "" if r["vs_first"] is None else f"{r['vs_first']:.4f}",
                          f"{r['speedup']:.4f}", f"{r['efficiency']:.4f}", f"{r['bound_ms']:.3f}", r["failed"],

@@ -2,10 +2,10 @@
 or comparison, or for runs of the run history (``\\report FILE.html RUN…``).
 
 The page is rendered from plain dicts, the same the JSON output gives: a *run
-document* is the run record (``render.run_record``) with its ``results`` (the query
-records of ``render.query_record``, without rows), exactly as the run history stores it;
-a sweep document is ``{"type": "sweep", "rows": render.sweep_rows(...), "runs": [run
-documents]}``; a repeat document is ``render.repeat_record(...)`` plus its ``runs``; a
+document* is the run record (``json_lines.run_record``) with its ``results`` (the query
+records of ``json_lines.query_record``, without rows), exactly as the run history stores it;
+a sweep document is ``{"type": "sweep", "rows": run_series.sweep_rows(...), "runs": [run
+documents]}``; a repeat document is ``run_series.repeat_record(...)`` plus its ``runs``; a
 sustained load is its JSON record (``{"type": "load", ...}``); several runs of the history
 ``{"type": "runs", "runs": [...]}``; a comparison \\compare's record plus both ``runs``.
 
@@ -37,7 +37,7 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from qshell import __version__
 from qshell.common.visible import json_text, visible
-from qshell.output import render
+from qshell.output import json_lines, run_series, run_summary, styles
 from qshell.records.results import RunResult
 
 Doc = dict[str, Any]
@@ -78,7 +78,7 @@ def dur(ms: float | None) -> str:
     """Milliseconds as the terminal shows a duration: ``12.3 ms`` below a second, else ``1.234 s``."""
     if ms is None:
         return ""
-    return render.duration(ms / 1000)
+    return styles.duration(ms / 1000)
 
 
 def pct(x: float | None) -> str:
@@ -156,13 +156,13 @@ def wait_colours(queries: Iterable[Mapping[str, Any]]) -> dict[str, str]:
 def run_doc(run: RunResult, run_id: str, slow: Mapping[int, float] | None = None) -> Doc:
     """The run record with its query records (no rows): the run history's record."""
     slow = slow or {}
-    doc: Doc = render.run_record(run, run_id)
-    doc["results"] = [render.query_record(q, run_id, rows=False, slowdown=slow.get(q.index)) for q in run.queries]
+    doc: Doc = json_lines.run_record(run, run_id)
+    doc["results"] = [json_lines.query_record(q, run_id, rows=False, slowdown=slow.get(q.index)) for q in run.queries]
     return doc
 
 
 def sweep_doc(runs: Sequence[RunResult], run_ids: Sequence[str], slow: Callable[[RunResult], Mapping[int, float]] | None = None) -> Doc:
-    rows = render.sweep_rows(list(runs))
+    rows = run_series.sweep_rows(list(runs))
     for row, run_id in zip(rows, [i for r, i in zip(runs, run_ids, strict=False) if not r.interrupted], strict=False):
         row["run_id"] = run_id
     return {"type": "sweep", "rows": rows,
@@ -171,16 +171,16 @@ def sweep_doc(runs: Sequence[RunResult], run_ids: Sequence[str], slow: Callable[
 
 def targets_doc(series: Sequence[tuple[str, Sequence[RunResult], Sequence[str]]],
                 slow: Callable[[RunResult], Mapping[int, float]] | None = None) -> Doc:
-    """``\\sweep N… on TARGET…``: the table's rows (render.target_sweep_rows) and every run,
+    """``\\sweep N… on TARGET…``: the table's rows (run_series.target_sweep_rows) and every run,
     each with its target."""
-    rows = render.target_sweep_rows([(label, list(runs), list(ids)) for label, runs, ids in series])
+    rows = run_series.target_sweep_rows([(label, list(runs), list(ids)) for label, runs, ids in series])
     runs = [{**run_doc(r, i, slow(r) if slow else None), "target": label}
             for label, rs, ids in series for r, i in zip(rs, ids, strict=False)]
     return {"type": "targets", "targets": [label for label, _, _ in series], "rows": rows, "runs": runs}
 
 
 def repeat_doc(runs: Sequence[RunResult], run_ids: Sequence[str], slow: Callable[[RunResult], Mapping[int, float]] | None = None) -> Doc:
-    doc: Doc = render.repeat_record(list(runs), list(run_ids))
+    doc: Doc = run_series.repeat_record(list(runs), list(run_ids))
     doc["runs"] = [run_doc(r, i, slow(r) if slow else None) for r, i in zip(runs, run_ids, strict=False)]
     return doc
 
@@ -246,7 +246,7 @@ def timeline_svg(doc: Doc, prefix: str = "tl") -> str:
             tip.append(f"blocked by {b.get('by')} {dur(b.get('ms'))}")
         if q.get("error"):
             tip.append(str(q["error"]))
-        tip.append(render.preview(str(q.get("sql") or ""), 200))
+        tip.append(run_summary.preview(str(q.get("sql") or ""), 200))
         out.append(f'<g class="bar status-{esc(status)}" data-index="{esc(q.get("index"))}" data-wait="{esc(event)}">'
                    f'<title>{esc(chr(10).join(tip))}</title>'
                    f'<rect x="{bx:.1f}" y="{by:.1f}" width="{bw:.1f}" height="{bar_h}" rx="2" fill="{fill}"{sep}/>')
@@ -466,8 +466,8 @@ def _node_lines(doc: Doc, name: str) -> tuple[str, list[str]]:
     s = _session_of(doc, name)
     if s is None:
         return f"{name} (another session)", ["not sampled"] if name.startswith("pid") else []
-    bits = [render.shorten(str(s.get("application_name") or "(no application name)"), 36),
-            render.shorten(str(s.get("state") or "?"), 36)]
+    bits = [styles.shorten(str(s.get("application_name") or "(no application name)"), 36),
+            styles.shorten(str(s.get("state") or "?"), 36)]
     if s.get("xact_age_ms") is not None:
         bits.append(f"transaction open {dur(s.get('xact_age_ms'))}")
     return f"{name} (another session)", bits
@@ -693,9 +693,9 @@ def lines_svg(series: Sequence[tuple[str, Sequence[float | None], str]], label: 
 # page, takes every such cell and checks it against the JSON output formatted the
 # terminal's way; no number in a table without them.
 FORMATS: dict[str, Callable[[Any], str]] = {
-    "ms": lambda v: render.ms(float(v) / 1000),  # 12.3 (a column headed "… ms", as the terminal's tables)
-    "dur": lambda v: render.duration(float(v) / 1000),  # 12.3 ms / 1.234 s (as the terminal's totals line)
-    "s": lambda v: render.duration(float(v)),  # a figure kept in seconds, drawn the same way
+    "ms": lambda v: styles.ms(float(v) / 1000),  # 12.3 (a column headed "… ms", as the terminal's tables)
+    "dur": lambda v: styles.duration(float(v) / 1000),  # 12.3 ms / 1.234 s (as the terminal's totals line)
+    "s": lambda v: styles.duration(float(v)),  # a figure kept in seconds, drawn the same way
     "x": lambda v: f"{float(v):.2f}×",
     "pct": lambda v: f"{float(v) * 100:.0f}%",
     "int": lambda v: str(v),
@@ -717,7 +717,7 @@ def _resources():  # noqa: ANN202 - the module
 
 
 def _rate(v: Any) -> str:
-    return render.load_number(float(v))
+    return styles.load_number(float(v))
 
 
 @dataclass(frozen=True, slots=True)
@@ -838,7 +838,7 @@ def _text_html(v: Any) -> str:
     text = _scalar(v)
     if len(text) <= 120 and "\n" not in text:
         return esc(text)
-    return (f'<details class="long"><summary>{esc(render.preview(text, 100))}</summary>'
+    return (f'<details class="long"><summary>{esc(run_summary.preview(text, 100))}</summary>'
             f'<pre class="sql-full">{esc(text[:SQL_FULL_MAX])}</pre></details>')
 
 
@@ -851,7 +851,7 @@ def sql_cell(sql: str, width: int = 90) -> str:
     if len(folded) <= width and "\n" not in sql.strip():
         return f'<code class="sql">{esc(sql)}</code>'
     cut = f"\n… ({len(sql) - SQL_FULL_MAX} more characters)" if len(sql) > SQL_FULL_MAX else ""
-    return (f'<details class="sql"><summary title="{esc(sql[:2000])}"><code class="sql">{esc(render.preview(sql, width))}</code>'
+    return (f'<details class="sql"><summary title="{esc(sql[:2000])}"><code class="sql">{esc(run_summary.preview(sql, width))}</code>'
             f'</summary><pre class="sql-full">{esc(sql[:SQL_FULL_MAX] + cut)}</pre></details>')
 
 
@@ -1380,7 +1380,7 @@ def targets_section(doc: Doc, base: str = "") -> str:
     table_rows = [[esc(r.get("target")), fig(r.get("n"), f"rows/{i}/n", "int"), fig(r.get("wall_ms"), f"rows/{i}/wall_ms", "dur"),
                    fig(r.get("vs_first"), f"rows/{i}/vs_first", "x") if r.get("vs_first") is not None else "-",
                    fig(r.get("speedup") or 0, f"rows/{i}/speedup", "x"), fig(r.get("efficiency"), f"rows/{i}/efficiency", "pct"),
-                   esc(render.servers_cell(r.get("servers") or [])),
+                   esc(run_series.servers_cell(r.get("servers") or [])),
                    esc(" / ".join(f'{h.get("host")} {h.get("queries")}' for h in r.get("servers") or [])),
                    fig(r.get("failed"), f"rows/{i}/failed", "int") if r.get("failed") else "",
                    f'<code>{esc(r.get("run_id") or "")}</code>'] for i, r in enumerate(rows)]
@@ -1563,7 +1563,7 @@ def load_section(doc: Doc, base: str = "") -> str:
                    + (", from their scheduled start" if doc.get("rate") else "") + ".</p>")
     hist = doc.get("histogram") or []
     if hist and all(isinstance(h, dict) and "count" in h for h in hist):
-        bound = render.bound
+        bound = styles.bound
 
         def bucket(h: Mapping[str, Any]) -> str:  # as the load's text
             return next((f"≤ {bound(float(v))}" for k, v in h.items() if k != "count" and isinstance(v, (int, float))), "?")

@@ -11,7 +11,7 @@ import gevent
 from prompt_toolkit.completion import CompleteEvent, Completer, Completion, PathCompleter
 from prompt_toolkit.document import Document
 
-from qshell.output.render import FORMATS
+from qshell.output.styles import FORMATS
 from qshell.script import commands
 from qshell.shell.settings import HELP as SETTINGS
 

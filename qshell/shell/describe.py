@@ -177,20 +177,20 @@ class DescribeCommands(ShellHost):
     def _show(self, lst: Listing) -> None:
         rows = [["" if v is None else v for v in r] for r in lst.rows]
         if self.json:
-            from qshell.output.render import json_line
+            from qshell.output.json_lines import json_line
 
             self.write(json_line({"type": "describe", "title": lst.title, "columns": lst.headers, "rows": rows,
                                   **({"footers": lst.footers} if lst.footers else {}), **lst.extra}))
             return
-        from qshell.output import render
+        from qshell.output import result_tables, styles
         from qshell.records.results import Column
 
         style = self.style()
         fmt = "psql" if style.fmt in ("csv", "json") else style.fmt
-        style = render.Style(fmt=fmt, null="", maxwidth=0, expanded=style.expanded, width=style.width)
+        style = styles.Style(fmt=fmt, null="", maxwidth=0, expanded=style.expanded, width=style.width)
         q = SimpleNamespace(columns=[Column(h, 23 if i in lst.numeric else 25) for i, h in enumerate(lst.headers)],
                             rows=rows, truncated=False, rowcount=len(rows))
-        body = render.table(q, style)  # type: ignore[arg-type]  # duck-typed: table reads only these four fields
+        body = result_tables.table(q, style)  # type: ignore[arg-type]  # duck-typed: table reads only these four fields
         width = max((len(line) for line in body.splitlines()), default=0)
         title = visible(lst.title)
         lines = [" " * max(0, (width - len(title)) // 2) + title, body]

@@ -22,7 +22,7 @@ from qshell.engine.analysis import lpt_order, normalize, parse_n_list, slowdowns
 from qshell.engine.pool import Database, QueryPool, TxMode
 from qshell.engine.resources import Probe, Tracker
 from qshell.engine.sampler import Sampler
-from qshell.output import csvout, render
+from qshell.output import csvout, json_lines, result_tables, run_series, run_summary
 from qshell.records.results import DDL_TAGS, RunResult, Status
 from qshell.script.commands import Command
 from qshell.shell.host import ShellHost, _Stop
@@ -272,7 +272,7 @@ class RunCommands(ShellHost):
         width = shutil.get_terminal_size((100, 24)).columns
         while True:
             gevent.sleep(PROGRESS_EVERY)
-            self.err.write("\r\x1b[K" + render.progress_line(pool.progress(), width))
+            self.err.write("\r\x1b[K" + run_series.progress_line(pool.progress(), width))
             self.err.flush()
 
     def _report(self, run: RunResult, run_id: str, queries: tuple[str, ...], slow: dict, target: str | None = None) -> None:
@@ -282,7 +282,7 @@ class RunCommands(ShellHost):
         printing = self.settings.format == "json"
         if store is None and not printing:
             return
-        encoder = render.RecordEncoder(run_id, slow)
+        encoder = json_lines.RecordEncoder(run_id, slow)
         results = Results() if store is not None else None
         lines: list[str] = []
         unprinted: BaseException | None = None  # the output failed (a closed pipe): still recorded, then raised
@@ -296,14 +296,14 @@ class RunCommands(ShellHost):
                 if len(lines) >= PRINT_BATCH:
                     unprinted = self._print(lines)
                     lines = []
-        record = render.run_record(run, run_id)
+        record = json_lines.run_record(run, run_id)
         if printing and unprinted is None:
-            lines.append(render.json_line(record))
+            lines.append(json_lines.json_line(record))
             unprinted = self._print(lines)
         if store is not None and results is not None:
             record.update(
                 fingerprint=fingerprint(queries),
-                label=render.preview(queries[0], 40) + (f" (+{len(queries) - 1})" if len(queries) > 1 else ""),
+                label=run_summary.preview(queries[0], 40) + (f" (+{len(queries) - 1})" if len(queries) > 1 else ""),
                 target=target or self.session.target(),
                 server_version=self.session.server_version,
                 sandbox=self.session.sandbox is not None,
@@ -352,9 +352,9 @@ class RunCommands(ShellHost):
         if self.settings.format == "csv":
             self._csv_run(run, slow)
         elif self.settings.format != "json":  # in JSON, _execute printed the run's records
-            text = render.run_text(run, self.style(), slow)
+            text = run_summary.run_text(run, self.style(), slow)
             if self.settings.timeline:
-                text += "\n" + render.timeline(run, self.width())
+                text += "\n" + run_summary.timeline(run, self.width())
             self.write(text)
         self._after([run])
 
@@ -385,8 +385,8 @@ class RunCommands(ShellHost):
             for text in q.notices:
                 self.notice(f"#{q.index}: {text}")
             if q.status is not Status.OK:
-                self.notice(f"#{q.index}: {render.error_line(q)}")
-                for line in render.error_lines(q):
+                self.notice(f"#{q.index}: {result_tables.error_line(q)}")
+                for line in result_tables.error_lines(q):
                     self.notice(f"#{q.index}: {line}")
 
     def _series(self, ns: list[int], on: tuple[Database, str] | None = None) -> tuple[list[RunResult], list[str]]:
@@ -405,13 +405,13 @@ class RunCommands(ShellHost):
         runs, ids = self._series([n] * reps)
         self.last_repeat = (runs, ids)  # for \report
         if self.settings.format == "json":
-            self.write(render.json_line(render.repeat_record(runs, ids)))
+            self.write(json_lines.json_line(run_series.repeat_record(runs, ids)))
         elif self.settings.format == "csv":
             for run in runs:
                 self._csv_messages(run)
             self.write(csvout.repeat(runs))
         else:
-            self.write(render.repeat_text(runs, self.style()))
+            self.write(run_series.repeat_text(runs, self.style()))
         self._after(runs)
 
     def do_sweep(self, cmd: Command) -> None:
@@ -433,17 +433,17 @@ class RunCommands(ShellHost):
         runs, ids = self._series(clipped)
         self.last_sweep = (runs, ids)  # for \report
         if self.settings.format == "json":
-            rows = render.sweep_rows(runs)
+            rows = run_series.sweep_rows(runs)
             # an interrupted run (only ever the last) has an id but no row
             for row, run_id in zip(rows, ids, strict=False):
                 row["run_id"] = run_id
-            self.write(render.json_line({"type": "sweep", "rows": rows, "cpu_verdict": render.sweep_verdict(runs)}))
+            self.write(json_lines.json_line({"type": "sweep", "rows": rows, "cpu_verdict": run_series.sweep_verdict(runs)}))
         elif self.settings.format == "csv":
             for run in runs:
                 self._csv_messages(run)
-            self.write(csvout.sweep(render.sweep_rows(runs)))
+            self.write(csvout.sweep(run_series.sweep_rows(runs)))
         else:
-            self.write(render.sweep_text(runs, self.style()))
+            self.write(run_series.sweep_text(runs, self.style()))
         self._after(runs)
 
     def _sweep_targets(self, ns: list[int], texts: list[str]) -> None:
@@ -489,16 +489,16 @@ class RunCommands(ShellHost):
             for db, _ in dbs:
                 db.close()
         self.last_targets = series  # for \\report
-        rows = render.target_sweep_rows(series)
+        rows = run_series.target_sweep_rows(series)
         if self.settings.format == "json":
-            self.write(render.json_line({"type": "sweep", "targets": [label for label, _, _ in series], "rows": rows}))
+            self.write(json_lines.json_line({"type": "sweep", "targets": [label for label, _, _ in series], "rows": rows}))
         elif self.settings.format == "csv":
             for _, runs, _ in series:
                 for run in runs:
                     self._csv_messages(run)
             self.write(csvout.target_sweep(rows))
         else:
-            self.write(render.target_sweep_text(rows, self.style()))
+            self.write(run_series.target_sweep_text(rows, self.style()))
         self._after([run for _, runs, _ in series for run in runs])
 
     def do_timeline(self, cmd: Command) -> None:
@@ -507,12 +507,12 @@ class RunCommands(ShellHost):
         if self.json:
             from qshell.engine.analysis import lanes
 
-            self.write(render.json_line({"type": "timeline", "n": self.last_run.n, "wall_ms": round(self.last_run.wall_s * 1000, 3),
+            self.write(json_lines.json_line({"type": "timeline", "n": self.last_run.n, "wall_ms": round(self.last_run.wall_s * 1000, 3),
                                          "lanes": [{"worker": w, "queries": [{"index": q.index, "start_ms": round(q.start_s * 1000, 3),
                                                                                "end_ms": round(q.end_s * 1000, 3)} for q in qs]}
                                                    for w, qs in lanes(self.last_run).items()]}))
             return
-        self.write(render.timeline(self.last_run, self.width()))
+        self.write(run_summary.timeline(self.last_run, self.width()))
 
     def do_history(self, cmd: Command) -> None:
         store = self._runs()
@@ -528,13 +528,13 @@ class RunCommands(ShellHost):
                     self.notice(f"warning: skipped {damaged} damaged run record(s) in {store.path}")
         if self.settings.format == "json":
             for k, rec in numbered:
-                self.write(render.json_line({**rec, "number": k}))
+                self.write(json_lines.json_line({**rec, "number": k}))
         elif store is None and self._history_unusable is not None:  # not "no runs": it could not be read
             self.write(f"(no runs listed: {self._history_unusable})")
         elif not numbered:
             self.write(f"(no runs recorded in {self.history_dir})")
         else:
-            self.write(render.history_text(numbered, self.style()))
+            self.write(run_series.history_text(numbered, self.style()))
 
     def do_compare(self, cmd: Command) -> None:
         store = self._runs()
@@ -557,10 +557,10 @@ class RunCommands(ShellHost):
             self.notice(f"note: runs {ka} and {kb} are of different sets; compared by position")
         self.last_compare = (time.time(), ka, a, kb, b)  # for \report
         if self.settings.format == "json":
-            self.write(render.json_line({"type": "compare", "a": ka, "b": kb, "rows": render.compare_rows(a, b),
+            self.write(json_lines.json_line({"type": "compare", "a": ka, "b": kb, "rows": run_series.compare_rows(a, b),
                                          "a_wall_ms": a.get("wall_ms"), "b_wall_ms": b.get("wall_ms")}))
         else:
-            self.write(render.compare_text(ka, a, kb, b, self.style()))
+            self.write(run_series.compare_text(ka, a, kb, b, self.style()))
 
 
 

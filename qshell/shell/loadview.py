@@ -11,9 +11,9 @@ from qshell.common.errors import ExitStatus, QshellError
 from qshell.common.visible import visible
 from qshell.engine import cpu
 from qshell.engine.load import CLIENT_BOUND_DELAY_MS, SHOWN_NOTICES, LoadPool, LoadProgress, LoadResult, QueryLoad, fine
-from qshell.output import render
-from qshell.output.render import bound
-from qshell.output.render import load_number as _n
+from qshell.output import json_lines, run_summary, styles
+from qshell.output.styles import bound
+from qshell.output.styles import load_number as _n
 from qshell.script.commands import Command
 from qshell.shell.host import ShellHost, _Stop
 from qshell.shell.interrupt import sigint_calls
@@ -56,12 +56,12 @@ def load_cpu(pool: _CpuLoadPool, source: int | str) -> cpu.RunCpu | None:
 def progress_line(p: LoadProgress, width: int = 100) -> str:
     """The live line: elapsed of duration, executions, last second's throughput, p95."""
     text = (f"load {p.elapsed_s:.1f} s / {p.duration_s:g} s · {p.executions:,} executions · {p.last_second:,}/s"
-            f" · p95 {render.duration(p.p95_ms / 1000)}")
+            f" · p95 {styles.duration(p.p95_ms / 1000)}")
     if p.errors:
         text += f" · errors {p.errors:,}"
     if p.late or p.skipped:
         text += f" · late {p.late:,} · skipped {p.skipped:,}"
-    return render.shorten(text, width - 1)
+    return styles.shorten(text, width - 1)
 
 
 def sparkline(values: list[int], width: int = 60) -> str:
@@ -87,14 +87,14 @@ def histogram_lines(load: LoadResult, width: int = 40) -> list[str]:
             f" {n:,} ({n / total:.1%})" for label, (_, n) in zip(labels, rows, strict=True)]
 
 
-def load_text(load: LoadResult, style: render.Style, width: int = 100) -> str:
+def load_text(load: LoadResult, style: styles.Style, width: int = 100) -> str:
     """The whole report of a load: header, per query table, totals, per-second throughput,
     histogram, errors by SQLSTATE."""
     loop = f"open loop at {load.rate:g}/s" if load.rate else "closed loop"
     count = f"{len(load.queries)} {'query' if len(load.queries) == 1 else 'queries'}"
     head = (f"══ sustained load: {count} on N={load.n} workers for {load.duration_s:g} s"
             f" · {loop} · {load.mode}")
-    rows = [[q.index, render.preview(q.sql), f"{q.count:,}", f"{q.errors:,}"]
+    rows = [[q.index, run_summary.preview(q.sql), f"{q.count:,}", f"{q.errors:,}"]
             + [_cell(q.hist.percentile(p)) for p in (50, 95, 99)] + [_cell(q.hist.max_us / 1000)]
             + ([q.retries] if any(x.retries for x in load.queries) else [])
             + ([visible(", ".join(f"{e} {s:.0%}" for e, s in load.waits.get(q.index, ())[:2]))] if load.waits else [])
@@ -102,13 +102,13 @@ def load_text(load: LoadResult, style: render.Style, width: int = 100) -> str:
     retried = any(x.retries for x in load.queries)
     headers = (["#", "query", "executions", "errors", "p50 ms", "p95 ms", "p99 ms", "max ms"] + (["retries"] if retried else [])
                + (["main waits"] if load.waits else []))
-    table = render.tabulate(rows, headers=headers, tablefmt=render._table_fmt(style), disable_numparse=True,
+    table = styles.tabulate(rows, headers=headers, tablefmt=run_summary._table_fmt(style), disable_numparse=True,
                             colalign=["right", "left"] + ["right"] * (len(headers) - 2 - bool(load.waits)) + ["left"] * bool(load.waits))
     lat = load.overall.summary()
-    limit = (f"latency limit {render.duration(load.latency_limit_s)}" if load.latency_limit_s is not None
+    limit = (f"latency limit {styles.duration(load.latency_limit_s)}" if load.latency_limit_s is not None
              else "no latency limit")
     lines = [head, table,
-             f"executions {load.executions:,} in {render.duration(load.elapsed_s)} · {_n(load.qps)}/s"
+             f"executions {load.executions:,} in {styles.duration(load.elapsed_s)} · {_n(load.qps)}/s"
              f" · errors {load.errors:,} · late {load.late:,}" + (f" · skipped {load.skipped:,}" if load.rate else "")
              + f" ({limit})" + (" · interrupted" if load.interrupted else ""),
              f"latency (ok executions{', from the scheduled start' if load.rate else ''}): {_percentiles(lat)}"]
@@ -124,9 +124,9 @@ def load_text(load: LoadResult, style: render.Style, width: int = 100) -> str:
     if len(load.hosts) > 1:  # a multi-host target: the latencies per server
         host_rows = [[h.host, "standby" if h.standby else "primary", f"{h.count:,}", f"{h.errors:,}"]
                 + [_cell(h.hist.percentile(p)) for p in (50, 95, 99)] + [_cell(h.hist.max_us / 1000)] for h in load.hosts]
-        lines.append("per host:\n" + render.tabulate(
+        lines.append("per host:\n" + styles.tabulate(
             host_rows, headers=["host", "role", "executions", "errors", "p50 ms", "p95 ms", "p99 ms", "max ms"],
-            tablefmt=render._table_fmt(style), disable_numparse=True, colalign=["left", "left"] + ["right"] * 6))
+            tablefmt=run_summary._table_fmt(style), disable_numparse=True, colalign=["left", "left"] + ["right"] * 6))
     hist = histogram_lines(load, max(10, min(40, width - 40)))
     if hist:
         lines.append("latency histogram (ok executions):")
@@ -138,7 +138,7 @@ def load_text(load: LoadResult, style: render.Style, width: int = 100) -> str:
         lines.extend(notice_lines(q))
     if any(x.retries for x in load.queries):
         lines.append(f"retries: {sum(x.retries for x in load.queries):,}")
-    lines.extend(render.lock_lines(load.lock_waits, load.deadlocks[:5]))
+    lines.extend(run_summary.lock_lines(load.lock_waits, load.deadlocks[:5]))
     if load.deadlocks_seen > 5:
         lines.append(f"… {load.deadlocks_seen} deadlocks in all")
     if load.cpu is not None:
@@ -236,7 +236,7 @@ class LoadCommands(ShellHost):
         record = load.record()
         self.last_load = record  # for \report
         if s.format == "json":
-            self.write(render.json_line(record))
+            self.write(json_lines.json_line(record))
         elif s.format == "csv":
             self.write(load_csv(load))
         else:

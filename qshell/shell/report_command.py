@@ -9,7 +9,7 @@ from typing import Mapping, Sequence
 
 from qshell.common.errors import UsageError
 from qshell.engine.analysis import slowdowns
-from qshell.output import render
+from qshell.output import run_series
 from qshell.output.report import TITLES, Doc, page, repeat_doc, run_doc, sweep_doc, targets_doc, write
 from qshell.records.results import RunResult
 from qshell.script.commands import Command
@@ -73,7 +73,7 @@ class ReportCommands(ShellHost):
                      float(load.get("started_at") or 0) if isinstance(load, dict) else 0.0)
         if compared and compared[0] >= latest:
             _, ka, a, kb, b = compared
-            return ({"type": "compare", "a": ka, "b": kb, "rows": render.compare_rows(a, b), "a_wall_ms": a.get("wall_ms"),
+            return ({"type": "compare", "a": ka, "b": kb, "rows": run_series.compare_rows(a, b), "a_wall_ms": a.get("wall_ms"),
                      "b_wall_ms": b.get("wall_ms"), "runs": [{**a, "number": ka}, {**b, "number": kb}]},
                     f"\\compare {ka} {kb}")
         if isinstance(load, dict) and (last is None or float(load.get("started_at") or 0) >= last.started_at):

@@ -74,7 +74,7 @@ class SetCommands(ShellHost):
                 count = 0
             stamp = time.strftime("%Y-%m-%d %H:%M", time.localtime(f.stat().st_mtime))
             if self.json:
-                from qshell.output.render import json_line
+                from qshell.output.json_lines import json_line
 
                 self.write(json_line({"type": "set", "name": f.stem, "statements": count, "modified": stamp,
                                       "path": str(f)}))

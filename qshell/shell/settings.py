@@ -6,7 +6,7 @@ from typing import Any, Callable
 
 from qshell.common.errors import UsageError
 from qshell.common.numbers import DECIMAL, INT_MAX, MAX_WORKERS, whole
-from qshell.output.render import FORMATS
+from qshell.output.styles import FORMATS
 from qshell.store.history import DEFAULT_KEEP
 
 _TRUE = {"on", "true", "1", "yes"}

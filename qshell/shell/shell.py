@@ -16,7 +16,7 @@ from qshell.common.errors import ConnectionFailed, ExitStatus, OutputClosed, Qsh
 from qshell.common.numbers import INT_MAX, whole
 from qshell.common.visible import visible
 from qshell.engine.execute import BATCH, refuse_reason, stage_refusal
-from qshell.output import csvout, render
+from qshell.output import csvout, json_lines, result_tables, styles
 from qshell.records.results import QueryResult, ServerMessage, Status
 from qshell.script import commands
 from qshell.script.commands import Command
@@ -97,12 +97,12 @@ class _RowPrinter:
         else:
             shown = QueryResult(index=0, sql="", status=Status.OK, columns=tuple(columns), rows=tuple(batch),
                                 rowcount=len(batch))
-            text = render.table(shown, self.style, first_record=self.count + 1)
+            text = result_tables.table(shown, self.style, first_record=self.count + 1)
             self.count += len(batch)
             if self.started and text and not text.startswith("-[ RECORD"):  # psql: the header with the first chunk only
                 if self._head is None:
                     empty = QueryResult(index=0, sql="", status=Status.OK, columns=tuple(columns))
-                    self._head = render.table(empty, self.style).count("\n") + 1
+                    self._head = result_tables.table(empty, self.style).count("\n") + 1
                 text = "\n".join(text.split("\n")[self._head:])
             if text:  # a result of no columns shows nothing in expanded display
                 shell.write(text)
@@ -112,7 +112,7 @@ class _RowPrinter:
     def end(self, q: QueryResult) -> None:
         """After the last batch: psql's ``(N rows)`` under a table; nothing after CSV."""
         if self.style.fmt != "csv":
-            tail = render.after_table(q, self.style, shown=self.shown, streamed=True)
+            tail = result_tables.after_table(q, self.style, shown=self.shown, streamed=True)
             self.shell.write(tail)  # even empty: psql's blank line after the records
 
 
@@ -433,7 +433,7 @@ class Shell(RunCommands, SetCommands, DescribeCommands, ReportCommands, LoadComm
     def do_list(self, cmd: Command) -> None:
         if self.json:
             for i, sql in enumerate(self.staged, start=1):
-                self.write(render.json_line({"type": "staged", "index": i, "sql": sql}))
+                self.write(json_lines.json_line({"type": "staged", "index": i, "sql": sql}))
             return
         if not self.staged:
             self.write("(nothing staged)")
@@ -507,15 +507,15 @@ class Shell(RunCommands, SetCommands, DescribeCommands, ReportCommands, LoadComm
         if not show:
             pass
         elif self.settings.format == "json":
-            self.write(render.json_line(render.query_record(q, None)))
+            self.write(json_lines.json_line(json_lines.query_record(q, None)))
         elif q.status is Status.OK and printer is not None and (q.returns_rows or printer.started):
             printer.end(q)
         elif q.status is Status.OK and (q.returns_rows or not self.variables.is_on("QUIET")):
-            self.write(render.statement(q, self.style()))
+            self.write(result_tables.statement(q, self.style()))
         if self.settings.timing and self.settings.format != "json":
             self.write(f"Time: {q.total_s * 1000:.3f} ms")
         for note in user.notifications():
-            self.write(render.json_line({"type": "notification", "channel": note.channel, "payload": note.payload,
+            self.write(json_lines.json_line({"type": "notification", "channel": note.channel, "payload": note.payload,
                                          "pid": note.pid}) if self.json else visible(note.text()))
         if q.changed_catalog:
             self.catalog_changed()
@@ -530,7 +530,7 @@ class Shell(RunCommands, SetCommands, DescribeCommands, ReportCommands, LoadComm
             if q.status is not Status.OK:
                 if q.diag is not None:
                     self.last_error = q.diag
-                self.fail(q.diag.text if q.diag is not None else render.error_line(q),
+                self.fail(q.diag.text if q.diag is not None else result_tables.error_line(q),
                           then=f"STATEMENT:  {sql}" if self.variables.get("ECHO") == "errors" else None)
         finally:
             if user.cancelled and not self.interactive:  # Ctrl-C stops a script, as psql's (exit 3)
@@ -694,7 +694,7 @@ class Shell(RunCommands, SetCommands, DescribeCommands, ReportCommands, LoadComm
             return
         if not q.returns_rows:  # nothing to set: its tag, as psql prints it
             if not self.variables.is_on("QUIET"):
-                self.write(render.statement(q, self.style()))
+                self.write(result_tables.statement(q, self.style()))
             return
         problem = ("no rows returned for \\gset" if q.rowcount == 0 else
                    "more than one row returned for \\gset" if q.rowcount > 1 else "")
@@ -792,7 +792,7 @@ class Shell(RunCommands, SetCommands, DescribeCommands, ReportCommands, LoadComm
             self.write("There is no previous error.")
             return
         if self.json:
-            self.write(render.json_line({"type": "error", **render.diag_fields(self.last_error)}))
+            self.write(json_lines.json_line({"type": "error", **result_tables.diag_fields(self.last_error)}))
             return
         self.notice(self.last_error.verbose())  # on stderr, as psql's
 
@@ -839,8 +839,8 @@ class Shell(RunCommands, SetCommands, DescribeCommands, ReportCommands, LoadComm
     def width(self) -> int:
         return shutil.get_terminal_size((100, 24)).columns
 
-    def style(self) -> render.Style:
-        return render.Style(fmt=self.settings.format, null=self.settings.null, maxwidth=self.settings.maxwidth,
+    def style(self) -> styles.Style:
+        return styles.Style(fmt=self.settings.format, null=self.settings.null, maxwidth=self.settings.maxwidth,
                             expanded=self.settings.expanded, width=self.width())
 
     def _toggle(self, name: str, arg: str, on: str, off: str) -> None:
@@ -934,7 +934,7 @@ class Shell(RunCommands, SetCommands, DescribeCommands, ReportCommands, LoadComm
     def _list_settings(self) -> None:
         variables = dict(sorted(self.variables.values.items()))
         if self.json:
-            self.write(render.json_line({"type": "settings", **{k: getattr(self.settings, k) for k in HELP},
+            self.write(json_lines.json_line({"type": "settings", **{k: getattr(self.settings, k) for k in HELP},
                                          "variables": variables}))
             return
         self.write(listing(self.settings))
@@ -1005,7 +1005,7 @@ class Shell(RunCommands, SetCommands, DescribeCommands, ReportCommands, LoadComm
         self._args(cmd, take=0)
         if self.json:
             p = self.session.params
-            self.write(render.json_line({"type": "conninfo", "dbname": p.get("dbname"), "user": p.get("user"),
+            self.write(json_lines.json_line({"type": "conninfo", "dbname": p.get("dbname"), "user": p.get("user"),
                                          "host": p.get("host"), "port": p.get("port"),
                                          "server_version": p.get("server_version"), "sandbox": self.session.sandbox is not None}))
             return
@@ -1023,7 +1023,7 @@ class Shell(RunCommands, SetCommands, DescribeCommands, ReportCommands, LoadComm
         if stderr:
             self.notice(text) if newline else self.err.write(visible(text))
         elif self.json:
-            self.write(render.json_line({"type": "echo", "text": text}))
+            self.write(json_lines.json_line({"type": "echo", "text": text}))
         elif newline:
             self.write(text)
         else:
@@ -1069,7 +1069,7 @@ class Shell(RunCommands, SetCommands, DescribeCommands, ReportCommands, LoadComm
         kind = "sandbox" if self.session.sandbox is not None else f"as {p.get('user', '?')}"
         last = "no run yet"
         if self.last_run is not None:
-            last = f"last run N={self.last_run.n}: wall {render.duration(self.last_run.wall_s)}, overlap {self.last_run.overlap:.2f}×"
+            last = f"last run N={self.last_run.n}: wall {styles.duration(self.last_run.wall_s)}, overlap {self.last_run.overlap:.2f}×"
         workers = self.settings.workers or "auto"
         return f" {where} ({kind}) │ staged {len(self.staged)} │ workers {workers} │ {last} "
 

@@ -27,6 +27,7 @@ from pathlib import Path
 import pytest
 
 from qshell.output import report
+from qshell.output.report import basics as report_basics
 from qshell.shell import explore, report_command
 
 HOSTILE = """SELECT '<script>document.title="pwned"</script><img src=x onerror="document.title=1">' AS x, pg_sleep(0.3)"""
@@ -34,8 +35,8 @@ TABLE_BREAKER = "SELECT '</td></tr></table><h1>big</h1>' AS y, pg_sleep(0.2)"
 STAGED = [HOSTILE, "SELECT pg_sleep(0.4)", TABLE_BREAKER, "SELECT 1/0"]
 SCRIPT = "".join(f"\\add {sql};\n" for sql in STAGED) + "\\go 2\n"
 
-TIMEOUT_PURPLE = bytes.fromhex(report.WAIT_COLOURS["Timeout"][1:])  # the bars of pg_sleep (Timeout:PgSleep)
-ERROR_RED = bytes.fromhex(report.STATUS_STROKE["error"][1:])
+TIMEOUT_PURPLE = bytes.fromhex(report_basics.WAIT_COLOURS["Timeout"][1:])  # the bars of pg_sleep (Timeout:PgSleep)
+ERROR_RED = bytes.fromhex(report_basics.STATUS_STROKE["error"][1:])
 
 
 # -- the browser -------------------------------------------------------------------------

@@ -1,5 +1,5 @@
-"""\report FILE.html: one self-contained HTML page for the last run, sweep, repeat, load
-or comparison, or for runs of the run history (``\report FILE.html RUN…``).
+"""\\report FILE.html: one self-contained HTML page for the last run, sweep, repeat, load
+or comparison, or for runs of the run history (``\\report FILE.html RUN…``).
 
 The page is rendered from plain dicts, the same the JSON output gives: a *run
 document* is the run record (``json_lines.run_record``) with its ``results`` (the query
@@ -7,7 +7,7 @@ records of ``json_lines.query_record``, without rows), exactly as the run histor
 a sweep document is ``{"type": "sweep", "rows": run_series.sweep_rows(...), "runs": [run
 documents]}``; a repeat document is ``run_series.repeat_record(...)`` plus its ``runs``; a
 sustained load is its JSON record (``{"type": "load", ...}``); several runs of the history
-``{"type": "runs", "runs": [...]}``; a comparison \compare's record plus both ``runs``.
+``{"type": "runs", "runs": [...]}``; a comparison \\compare's record plus both ``runs``.
 
 Each document type has a list of sections (``SECTIONS``): functions from the document
 (and the path of that document inside the page's data, for a run inside a sweep) to an

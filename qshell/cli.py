@@ -422,7 +422,7 @@ def _main(argv: list[str], stdin, out: TextIO, err: TextIO) -> int:  # noqa: ANN
             if args.scale is not None:
                 if box is None:
                     raise UsageError("--scale needs the sandbox (--sandbox, or no connection named)")
-                shell.load_pgbench(args.scale)
+                shell.sets.load_pgbench(args.scale)
             if interactive:
                 from qshell.shell.terminal import entries
 

@@ -322,11 +322,12 @@ def test_the_last_thing_measured_is_reported():
     def run(n: int, at: float) -> RunResult:
         return RunResult(n=n, started_at=at, wall_s=0.1, queries=(QueryResult(1, "SELECT 1", Status.OK, worker=0, exec_s=0.1, end_s=0.1),))
 
-    class Host(report_command.ReportCommands):
-        last_run = None
-        _alone: dict = {}
+    from types import SimpleNamespace
 
-    h = Host()
+    h = SimpleNamespace(last_run=None, last_run_id=None, alone={}, last_sweep=None, last_repeat=None, last_targets=None,
+                        last_compare=None, last_load=None)  # what the run and load commands keep
+    reports = report_command.ReportCommands(SimpleNamespace(), h, h)  # type: ignore[arg-type]
+    h.report_doc = reports.report_doc
     assert h.report_doc() is None
     a, b = run(1, 10.0), run(2, 11.0)
     h.last_run, h.last_sweep = b, ([a, b], ["ia", "ib"])  # type: ignore[attr-defined]

@@ -33,8 +33,13 @@ from __future__ import annotations
 import os
 import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
+from qshell.common.errors import QshellError
 from qshell.records.cpu import BUSY, MIN_WALL_S, OTHER, REMOTE, RunCpu, _pct  # noqa: F401  (the record, re-exported)
+
+if TYPE_CHECKING:  # pragma: no cover
+    from qshell.engine.database import Database
 
 TICK = 1.0 / (os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100)
 
@@ -201,3 +206,17 @@ def sweep_verdict(points: list[tuple[int, RunCpu]]) -> str:
     if all(c.backends_s is None for _, c in usable):
         parts.append(usable[0][1].why or REMOTE)
     return "; ".join(parts)
+
+
+def source(db: Database) -> int | str:
+    """The postmaster pid of ``db``'s server when it runs on this machine (its side
+    connection's backend checked in /proc), else why its CPU cannot be read; asked once
+    per Database."""
+    if db.cpu_source is None:
+        try:
+            pid, start = db.scalar_row("SELECT pg_backend_pid(), extract(epoch FROM backend_start)"
+                                       " FROM pg_stat_activity WHERE pid = pg_backend_pid()")
+            db.cpu_source = locate(int(pid), float(start))
+        except (QshellError, TypeError, ValueError) as exc:
+            db.cpu_source = f"server CPU not measurable: {exc}"
+    return db.cpu_source

@@ -1,8 +1,8 @@
 """Text -> typed commands, and the one table of meta-command names, aliases and help.
 
-Pure: no I/O, no database. The shell dispatches a parsed command to its method
-``do_<name>`` (as ``cmd.Cmd`` does); ``tests/test_commands.py`` checks every entry
-of the table has one.
+Pure: no I/O, no database. The shell dispatches a parsed command to the method
+``do_<name>`` (as ``cmd.Cmd`` does) of its own or of one of its command groups;
+``tests/test_parsing.py`` checks every entry of the table has one.
 """
 from __future__ import annotations
 

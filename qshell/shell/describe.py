@@ -1,6 +1,6 @@
 """psql's describe commands: \\d[+] [PATTERN], \\dt \\di \\dv \\dm \\ds \\df \\dn \\du \\dx \\l.
 
-A mixin of ``Shell``. The catalog queries are psql 18's own (``describe.c``, as
+A command group the ``Shell`` holds. The catalog queries are psql 18's own (``describe.c``, as
 ``psql -E`` shows them), run on the user's session connection as psql runs them:
 temp tables and ``SET search_path`` are seen, and a session inside a failed
 transaction fails them as it fails psql's. Patterns follow psql's rules
@@ -148,11 +148,16 @@ class Listing:
     extra: dict = field(default_factory=dict)  # more JSON fields
 
 
-class DescribeCommands(ShellHost):
+class DescribeCommands:
+    """psql's describe commands, given the shell (its session connection and streams)."""
+
+    def __init__(self, shell: ShellHost) -> None:
+        self.shell = shell
+
     # -- running and printing ----------------------------------------------------------
     def _catalog(self, sql: str, params=None) -> tuple[list[str], list[list], frozenset]:
         """Rows of a catalog query on the user's session (as psql): headers, rows, numeric columns."""
-        user = self.session.user
+        user = self.shell.session.user
         if user.conn is None or user.conn.closed:
             user.reset()
         assert user.conn is not None  # reset() connected
@@ -168,7 +173,7 @@ class DescribeCommands(ShellHost):
         return [d.name for d in desc], rows, frozenset(i for i, d in enumerate(desc) if d.type_code in NUMERIC_OIDS)
 
     def _version(self) -> int:
-        user = self.session.user
+        user = self.shell.session.user
         if user.conn is None or user.conn.closed:
             user.reset()
         assert user.conn is not None  # reset() connected
@@ -176,16 +181,16 @@ class DescribeCommands(ShellHost):
 
     def _show(self, lst: Listing) -> None:
         rows = [["" if v is None else v for v in r] for r in lst.rows]
-        if self.json:
+        if self.shell.json:
             from qshell.output.json_lines import json_line
 
-            self.write(json_line({"type": "describe", "title": lst.title, "columns": lst.headers, "rows": rows,
+            self.shell.write(json_line({"type": "describe", "title": lst.title, "columns": lst.headers, "rows": rows,
                                   **({"footers": lst.footers} if lst.footers else {}), **lst.extra}))
             return
         from qshell.output import result_tables, styles
         from qshell.records.results import Column
 
-        style = self.style()
+        style = self.shell.style()
         fmt = "psql" if style.fmt in ("csv", "json") else style.fmt
         style = styles.Style(fmt=fmt, null="", maxwidth=0, expanded=style.expanded, width=style.width)
         q = SimpleNamespace(columns=[Column(h, 23 if i in lst.numeric else 25) for i, h in enumerate(lst.headers)],
@@ -197,7 +202,7 @@ class DescribeCommands(ShellHost):
         lines.extend(visible(f) for f in lst.footers)
         if lst.count:
             lines.append(f"({len(rows)} row{'s' if len(rows) != 1 else ''})")
-        self.write("\n".join(lines))
+        self.shell.write("\n".join(lines))
 
     @staticmethod
     def _flags(cmd: Command) -> tuple[bool, bool]:
@@ -234,14 +239,14 @@ class DescribeCommands(ShellHost):
             w.add("n.nspname <> 'information_schema'")
         w.add("n.nspname !~ '^pg_toast'")
         w.pattern(pattern, "n.nspname", "c.relname", "pg_catalog.pg_table_is_visible(c.oid)",
-                  self.session.user.conn.info.dbname if self.session.user.conn else "")
+                  self.shell.session.user.conn.info.dbname if self.shell.session.user.conn else "")
         sql = f"SELECT {', '.join(cols)}\nFROM pg_catalog.pg_class c\n" + "\n".join(joins) + f"\n{w.sql()}\nORDER BY 1,2"
         headers, rows, numeric = self._catalog(sql, w.params)
-        if not rows and not self.json:
+        if not rows and not self.shell.json:
             if pattern:
-                self.notice(f'Did not find any {many} named "{pattern}".')
+                self.shell.notice(f'Did not find any {many} named "{pattern}".')
             else:
-                self.notice(f"Did not find any {many}.")
+                self.shell.notice(f"Did not find any {many}.")
             return
         self._show(Listing(title, headers, rows, numeric=numeric))
 
@@ -284,7 +289,7 @@ class DescribeCommands(ShellHost):
             joins.append("LEFT JOIN pg_catalog.pg_language l ON l.oid = p.prolang")
         w = Where()
         w.pattern(pattern, "n.nspname", "p.proname", "pg_catalog.pg_function_is_visible(p.oid)",
-                  self.session.user.conn.info.dbname if self.session.user.conn else "")
+                  self.shell.session.user.conn.info.dbname if self.shell.session.user.conn else "")
         if not system and pattern is None:
             w.add("n.nspname <> 'pg_catalog'")
             w.add("n.nspname <> 'information_schema'")
@@ -406,7 +411,7 @@ class DescribeCommands(ShellHost):
         verbose, _ = self._flags(cmd)
         w = Where()
         w.pattern(pattern, "n.nspname", "c.relname", "pg_catalog.pg_table_is_visible(c.oid)",
-                  self.session.user.conn.info.dbname if self.session.user.conn else "")
+                  self.shell.session.user.conn.info.dbname if self.shell.session.user.conn else "")
         _, found, _ = self._catalog(
             "SELECT c.oid, n.nspname, c.relname FROM pg_catalog.pg_class c"
             " LEFT JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"

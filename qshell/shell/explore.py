@@ -1,6 +1,7 @@
 """The shell's run commands: \\go (with repeats), \\sweep, \\timeline, \\history, \\compare.
 
-A mixin of ``Shell``: it uses the shell's session, settings, staged set and streams.
+A command group the ``Shell`` holds: it is given the shell (its session, settings, staged set and
+streams) and the load commands.
 Everything measured goes through ``_execute`` (one run: capacity, pool, sampler,
 progress line, run record) so the commands only differ in how they report.
 """
@@ -27,6 +28,7 @@ from qshell.records.results import DDL_TAGS, RunResult, Status
 from qshell.script.commands import Command
 from qshell.shell.host import ShellHost, _Stop
 from qshell.shell.interrupt import sigint_calls
+from qshell.shell.loadview import LoadCommands
 from qshell.shell.streams import isatty
 from qshell.store.history import HistoryError, Results, RunStore
 
@@ -56,27 +58,46 @@ class _CpuPool(QueryPool):
         return fairies
 
 
-class RunCommands(ShellHost):
-    """Mixin: needs ``self.session``, ``self.settings``, ``self.staged``, ``self.err``..."""
+class RunCommands:
+    """The measured runs of one shell: ``\\go``, ``\\sweep``, ``\\timeline``, ``\\history``,
+    ``\\compare``. Given the shell (its session, settings, staged set, streams) and the load
+    commands (``\\go N for D`` is theirs); keeps what was measured last, for ``\\report``."""
 
     _run_store: RunStore | Literal[False]  # False: the history cannot be used (said once)
     _history_unusable: str | None = None  # why, when it cannot be used
     _unrecorded: str | None = None  # why the last run could not be stored (said once until one is)
 
+    def __init__(self, shell: ShellHost, loads: LoadCommands) -> None:
+        self.shell = shell
+        self.loads = loads
+        self.last_run: RunResult | None = None
+        self.last_run_id: str | None = None
+        self.last_sweep: tuple[list[RunResult], list[str]] | None = None  # (runs, run ids), for \\report
+        self.last_repeat: tuple[list[RunResult], list[str]] | None = None
+        self.last_targets: list[tuple[str, list[RunResult], list[str]]] | None = None  # \\sweep N… on TARGET…
+        self.last_compare: tuple[float, int, dict, int, dict] | None = None  # (when, A's number, A, B's number, B)
+        self.times: dict[str, float | None] | None = None  # last measured time per staged query (for LPT)
+        self.alone: dict[str, float | None] = {}  # time at N=1 per staged query (for slowdowns); None: unknown
+        self._history_warned = False
+
+    def forget_times(self) -> None:
+        """Measured times belong to one target: forgotten when the connection changes."""
+        self.times, self.alone = None, {}
+
     # -- memory of measured times (this session and the run history) -------------------
-    def _runs(self, create: bool = False) -> RunStore | None:
+    def run_store(self, create: bool = False) -> RunStore | None:
         """The run history (runs.sqlite), opened once per shell; None when there is none yet
         (and ``create`` is false), no history directory, or it cannot be used (said once)."""
         store = self.__dict__.get("_run_store")
-        if store is not None or self.history_dir is None:
+        if store is not None or self.shell.history_dir is None:
             return store or None
         try:
-            store, notes = RunStore.open(self.history_dir, create=create, keep=self.settings.history_keep)
+            store, notes = RunStore.open(self.shell.history_dir, create=create, keep=self.shell.settings.history_keep)
         except HistoryError as exc:
             self._runs_failed(exc)
             return None
         for note in notes:
-            self.notice(note)
+            self.shell.notice(note)
         if store is not None:
             self._run_store = store
         return store
@@ -90,29 +111,29 @@ class RunCommands(ShellHost):
         self._history_unusable = str(exc)
         if not self._history_warned:
             self._history_warned = True
-            self.notice(f"warning: {exc}; runs are not recorded or looked up in it this session")
+            self.shell.notice(f"warning: {exc}; runs are not recorded or looked up in it this session")
 
     def _memory(self) -> tuple[dict[str, float | None], dict[str, float | None]]:
         """(last measured time, time alone at N=1) per normalised SQL of the staged set, on
         this connection's target (None: never measured): this session's runs, else an indexed
         lookup in the run history of the staged queries not looked up yet (never all of it)."""
-        if self._times is None:
-            self._times, self._alone = {}, {}
-        wanted = {normalize(q) for q in self.staged} - self._times.keys()
+        if self.times is None:
+            self.times, self.alone = {}, {}
+        wanted = {normalize(q) for q in self.shell.staged} - self.times.keys()
         if wanted:
             times: dict[str, float] = {}
             alone: dict[str, float] = {}
-            store = self._runs()
+            store = self.run_store()
             if store is not None:
                 try:
-                    times, alone = store.lookup(self.session.target(), wanted)
+                    times, alone = store.lookup(self.shell.session.target(), wanted)
                 except HistoryError as exc:
                     self._runs_failed(exc)
             for key in wanted:
-                self._times[key] = times.get(key)
-                if self._alone.get(key) is None:
-                    self._alone[key] = alone.get(key)
-        return self._times, self._alone
+                self.times[key] = times.get(key)
+                if self.alone.get(key) is None:
+                    self.alone[key] = alone.get(key)
+        return self.times, self.alone
 
     def _remember(self, run: RunResult, times: dict[str, float | None], alone: dict[str, float | None]) -> None:
         """Keep ``run``'s measured times in ``times`` and ``alone`` (``_memory()``'s)."""
@@ -127,54 +148,54 @@ class RunCommands(ShellHost):
 
     # -- one measured run ------------------------------------------------------------
     def _tx_mode(self) -> TxMode:
-        s = self.settings
+        s = self.shell.settings
         return TxMode(rollback=s.tx == "rollback", isolation=s.isolation, readonly=s.readonly, timeout_ms=s.timeout)
 
     def _workers_for(self, requested: int | None) -> int:
-        if not self.staged:
+        if not self.shell.staged:
             raise UsageError("nothing staged; \\add a statement first")
-        n = requested if requested is not None else self.default_workers()
-        if n > len(self.staged):
-            self.notice(f"N clipped from {n} to {len(self.staged)}: only {len(self.staged)} queries staged")
-            n = len(self.staged)
+        n = requested if requested is not None else self.shell.default_workers()
+        if n > len(self.shell.staged):
+            self.shell.notice(f"N clipped from {n} to {len(self.shell.staged)}: only {len(self.shell.staged)} queries staged")
+            n = len(self.shell.staged)
         return n
 
     def _check(self, n: int, db: Database | None = None) -> None:
         """Refuse an N the server cannot serve; the sampler's connection counts too."""
-        db = db or self.session.pool
-        db.check_capacity(n, extra=1 if self.settings.sample and not db.monitor_open else 0, sampling=self.settings.sample)
+        db = db or self.shell.session.pool
+        db.check_capacity(n, extra=1 if self.shell.settings.sample and not db.monitor_open else 0, sampling=self.shell.settings.sample)
 
     def _execute(self, n: int, on: tuple[Database, str] | None = None) -> tuple[RunResult, str, dict[int, float]]:
         """One measured run: its result, run id, and slowdowns against running alone.
 
         ``on``: (the workers' Database, its target for the record) instead of the session's
         (``\\sweep … on TARGET…``; no resources per query there)."""
-        queries = tuple(self.staged)
-        db = on[0] if on is not None else self.session.pool
-        settings = self.session.user.settings()  # what the user SET: every worker gets it
+        queries = tuple(self.shell.staged)
+        db = on[0] if on is not None else self.shell.session.pool
+        settings = self.shell.session.user.settings()  # what the user SET: every worker gets it
         if settings is not None:
             db.session_settings = settings
         times, alone = self._memory()
-        order = lpt_order(queries, times) if self.settings.order == "longest-first" else None
+        order = lpt_order(queries, times) if self.shell.settings.order == "longest-first" else None
         tracker = self._resources_before(queries, n) if on is None else None  # \set resources: queryids, first snapshot
-        explain = self.settings.explain == "analyze"
+        explain = self.shell.settings.explain == "analyze"
         sent = plans.wrap(queries) if explain else queries  # \set explain analyze
-        maxrows = max(self.settings.maxrows, 1) if explain else self.settings.maxrows  # the plan is a row
-        source = self._cpu_source(db)
+        maxrows = max(self.shell.settings.maxrows, 1) if explain else self.shell.settings.maxrows  # the plan is a row
+        source = cpu.source(db)
         pool = _CpuPool(db, sent, n, maxrows=maxrows, mode=self._tx_mode(),
-                         order=order, order_name=self.settings.order,
-                         sampler=Sampler(db) if self.settings.sample else None,
-                         stop_on_error=self.settings.on_error == "cancel", retries=self.settings.retries)
+                         order=order, order_name=self.shell.settings.order,
+                         sampler=Sampler(db) if self.shell.settings.sample else None,
+                         stop_on_error=self.shell.settings.on_error == "cancel", retries=self.shell.settings.retries)
         pool.postmaster = source if isinstance(source, int) else None
-        ticker = gevent.spawn(self._progress, pool) if isatty(self.err) else None
+        ticker = gevent.spawn(self._progress, pool) if isatty(self.shell.err) else None
         try:
             with sigint_calls(pool.interrupt):
                 run = pool.run()
         finally:
             if ticker is not None:
                 ticker.kill()
-                self.err.write("\r\x1b[K")
-                self.err.flush()
+                self.shell.err.write("\r\x1b[K")
+                self.shell.err.flush()
         if pool.cpu_start is not None:
             run = replace(run, cpu=self._cpu_of(run, pool.cpu_start, source))
         try:
@@ -189,34 +210,21 @@ class RunCommands(ShellHost):
         slow = slowdowns(run, alone) if run.n > 1 and not run.interrupted else {}
         failed = [q.diag for q in run.queries if q.diag is not None and q.status is Status.ERROR]
         if failed:
-            self.last_error = failed[-1]
+            self.shell.last_error = failed[-1]
         self._report(run, run_id, queries, slow, on[1] if on is not None else None)
         if on is None:  # times on other servers are not this target's
             self._remember(run, times, alone)
         # the distinct command tags (a run repeats a few), then whether one is DDL
         tags = {q.command for q in run.queries if q.status is Status.OK}
         if any(tag.split(" ", 1)[0] in DDL_TAGS for tag in tags):
-            self.catalog_changed()
+            self.shell.catalog_changed()
         self.last_run = run
         self.last_run_id = run_id
         if pool.sampler is not None and pool.sampler.error:
-            self.notice(f"warning: sampling pg_stat_activity failed: {pool.sampler.error}")
+            self.shell.notice(f"warning: sampling pg_stat_activity failed: {pool.sampler.error}")
         return run, run_id, slow
 
     # -- CPU of the server's backends, qshell and the machine (cpu.py) -------------------
-    def _cpu_source(self, db: Database) -> int | str:
-        """The postmaster pid of ``db``'s server when it runs on this machine (its side
-        connection's backend checked in /proc), else why its CPU cannot be read; asked once
-        per Database."""
-        if db.cpu_source is None:
-            try:
-                pid, start = db.scalar_row("SELECT pg_backend_pid(), extract(epoch FROM backend_start)"
-                                           " FROM pg_stat_activity WHERE pid = pg_backend_pid()")
-                db.cpu_source = cpu.locate(int(pid), float(start))
-            except (QshellError, TypeError, ValueError) as exc:
-                db.cpu_source = f"server CPU not measurable: {exc}"
-        return db.cpu_source
-
     def _cpu_of(self, run: RunResult, before: cpu.Snapshot, source: int | str) -> cpu.RunCpu | None:
         """The run's CPU from ``before`` to now: its workers' backends (the pids its
         queries ran on), the whole server, qshell and the machine."""
@@ -232,11 +240,11 @@ class RunCommands(ShellHost):
         ``pg_stat_statements.track = all`` when needed, the texts their queryids (planned,
         read only, never executed, briefly: see resources.plan_texts) and the first
         snapshot is taken (before the wall). None when off or not usable (said once)."""
-        db = self.session.pool
-        want = self.settings.resources
+        db = self.shell.session.pool
+        want = self.shell.settings.resources
         found: Probe | None = None
         if want is not False:
-            target = self.session.target()
+            target = self.shell.session.target()
             cached = self.__dict__.get("_res_probe")
             if cached is not None and cached[0] == target and cached[1].usable:
                 found = cached[1]
@@ -247,7 +255,7 @@ class RunCommands(ShellHost):
             if not found.usable:
                 if not self.__dict__.get("_res_warned"):
                     self._res_warned = True
-                    self.notice(f"{'warning' if want else 'note'}: no resources per query (\\set resources):"
+                    self.shell.notice(f"{'warning' if want else 'note'}: no resources per query (\\set resources):"
                                 f" {found.why}")
                 found = None
         db.session_settings = resources.session_settings(db.session_settings, found is not None and found.set_track)
@@ -265,21 +273,21 @@ class RunCommands(ShellHost):
         if tracker is not None:
             results = tracker.after(results)
             if tracker.error is not None:
-                self.notice(f"warning: reading pg_stat_statements failed: {tracker.error}")
+                self.shell.notice(f"warning: reading pg_stat_statements failed: {tracker.error}")
         return replace(run, queries=tuple(results))
 
     def _progress(self, pool: QueryPool) -> None:
         width = shutil.get_terminal_size((100, 24)).columns
         while True:
             gevent.sleep(PROGRESS_EVERY)
-            self.err.write("\r\x1b[K" + run_series.progress_line(pool.progress(), width))
-            self.err.flush()
+            self.shell.err.write("\r\x1b[K" + run_series.progress_line(pool.progress(), width))
+            self.shell.err.flush()
 
     def _report(self, run: RunResult, run_id: str, queries: tuple[str, ...], slow: dict, target: str | None = None) -> None:
         """The run's query records, each rendered once as JSON text: printed as JSON lines
         (JSON format), in batches as they are rendered, and stored in the run history."""
-        store = self._runs(create=True) if self.history_dir is not None else None
-        printing = self.settings.format == "json"
+        store = self.run_store(create=True) if self.shell.history_dir is not None else None
+        printing = self.shell.settings.format == "json"
         if store is None and not printing:
             return
         encoder = json_lines.RecordEncoder(run_id, slow)
@@ -304,15 +312,15 @@ class RunCommands(ShellHost):
             record.update(
                 fingerprint=fingerprint(queries),
                 label=run_summary.preview(queries[0], 40) + (f" (+{len(queries) - 1})" if len(queries) > 1 else ""),
-                target=target or self.session.target(),
-                server_version=self.session.server_version,
-                sandbox=self.session.sandbox is not None,
+                target=target or self.shell.session.target(),
+                server_version=self.shell.session.server_version,
+                sandbox=self.shell.session.sandbox is not None,
             )
             try:
-                store.append(record, keep=self.settings.history_keep, results=results)
+                store.append(record, keep=self.shell.settings.history_keep, results=results)
             except HistoryError as exc:  # a full disk: this run is lost to it, the history stays readable
                 if self._unrecorded != str(exc):
-                    self.notice(f"warning: run not recorded: {exc} (later runs are tried too; this is not"
+                    self.shell.notice(f"warning: run not recorded: {exc} (later runs are tried too; this is not"
                                 " repeated while they fail the same way)")
                 self._unrecorded = str(exc)
             else:
@@ -323,25 +331,25 @@ class RunCommands(ShellHost):
     def _print(self, lines: list[str]) -> BaseException | None:
         """Write ``lines``; what writing raised (a closed pipe, Ctrl-C), or None."""
         try:
-            self.write("\n".join(lines))
+            self.shell.write("\n".join(lines))
         except BaseException as exc:  # noqa: BLE001 - raised again once the run is recorded
             return exc
         return None
 
     def _after(self, runs: list[RunResult]) -> None:
         """Exit status and script stop after one or more runs."""
-        if any(r.interrupted for r in runs) and not self.interactive:
+        if any(r.interrupted for r in runs) and not self.shell.interactive:
             raise _Stop(ExitStatus.SCRIPT_STOPPED)
         failed = sum(r.failed for r in runs if not r.interrupted)
         total = sum(len(r.queries) for r in runs)
         if failed:
-            self.fail(f"{failed} of {total} staged queries failed" if len(runs) == 1
+            self.shell.fail(f"{failed} of {total} staged queries failed" if len(runs) == 1
                       else f"{failed} of {total} query executions failed over {len(runs)} runs")
 
     # -- commands ------------------------------------------------------------------
     def do_go(self, cmd: Command) -> None:
         if cmd.duration_s is not None:  # \go N for DURATION [at RATE/s]: loadview.py
-            self.sustained(cmd)  # type: ignore[attr-defined]
+            self.loads.sustained(cmd)
             return
         n = self._workers_for(cmd.n)
         self._check(n)
@@ -349,13 +357,13 @@ class RunCommands(ShellHost):
             self._repeat(n, cmd.reps)
             return
         run, run_id, slow = self._execute(n)
-        if self.settings.format == "csv":
+        if self.shell.settings.format == "csv":
             self._csv_run(run, slow)
-        elif self.settings.format != "json":  # in JSON, _execute printed the run's records
-            text = run_summary.run_text(run, self.style(), slow)
-            if self.settings.timeline:
-                text += "\n" + run_summary.timeline(run, self.width())
-            self.write(text)
+        elif self.shell.settings.format != "json":  # in JSON, _execute printed the run's records
+            text = run_summary.run_text(run, self.shell.style(), slow)
+            if self.shell.settings.timeline:
+                text += "\n" + run_summary.timeline(run, self.shell.width())
+            self.shell.write(text)
         self._after([run])
 
     def _csv_run(self, run: RunResult, slow: dict[int, float]) -> None:
@@ -366,28 +374,28 @@ class RunCommands(ShellHost):
         header and the rows kept, at most ``maxrows``; a non-row statement's command tag;
         nothing for a failed one). Notices, errors and capped results are told on stderr."""
         self._csv_messages(run)
-        if not self.settings.csv_rows:
-            self.write(csvout.summary(run, slow))
+        if not self.shell.settings.csv_rows:
+            self.shell.write(csvout.summary(run, slow))
             return
         for q in run.queries:
             if q.status is not Status.OK:
                 continue
             if q.returns_rows:
-                self.write(csvout.table(q))
+                self.shell.write(csvout.table(q))
                 if q.truncated:
-                    self.notice(f"#{q.index}: {q.rowcount} rows, first {len(q.rows)} printed (\\set maxrows)")
+                    self.shell.notice(f"#{q.index}: {q.rowcount} rows, first {len(q.rows)} printed (\\set maxrows)")
             else:
-                self.write(q.command)
+                self.shell.write(q.command)
 
     def _csv_messages(self, run: RunResult) -> None:
         """A CSV run's notices and errors, on stderr, each line after ``#K:``."""
         for q in run.queries:
             for text in q.notices:
-                self.notice(f"#{q.index}: {text}")
+                self.shell.notice(f"#{q.index}: {text}")
             if q.status is not Status.OK:
-                self.notice(f"#{q.index}: {result_tables.error_line(q)}")
+                self.shell.notice(f"#{q.index}: {result_tables.error_line(q)}")
                 for line in result_tables.error_lines(q):
-                    self.notice(f"#{q.index}: {line}")
+                    self.shell.notice(f"#{q.index}: {line}")
 
     def _series(self, ns: list[int], on: tuple[Database, str] | None = None) -> tuple[list[RunResult], list[str]]:
         """Run the staged set once per N of ``ns`` (stopping at Ctrl-C); JSON mode prints
@@ -397,21 +405,21 @@ class RunCommands(ShellHost):
             run, run_id, _ = self._execute(n, on)
             runs.append(run)
             ids.append(run_id)
-            if run.interrupted or (on[0] if on is not None else self.session.pool).blocked_by_you:  # the next would too
+            if run.interrupted or (on[0] if on is not None else self.shell.session.pool).blocked_by_you:  # the next would too
                 break
         return runs, ids
 
     def _repeat(self, n: int, reps: int) -> None:
         runs, ids = self._series([n] * reps)
         self.last_repeat = (runs, ids)  # for \report
-        if self.settings.format == "json":
-            self.write(json_lines.json_line(run_series.repeat_record(runs, ids)))
-        elif self.settings.format == "csv":
+        if self.shell.settings.format == "json":
+            self.shell.write(json_lines.json_line(run_series.repeat_record(runs, ids)))
+        elif self.shell.settings.format == "csv":
             for run in runs:
                 self._csv_messages(run)
-            self.write(csvout.repeat(runs))
+            self.shell.write(csvout.repeat(runs))
         else:
-            self.write(run_series.repeat_text(runs, self.style()))
+            self.shell.write(run_series.repeat_text(runs, self.shell.style()))
         self._after(runs)
 
     def do_sweep(self, cmd: Command) -> None:
@@ -424,26 +432,26 @@ class RunCommands(ShellHost):
         if where < len(words):
             self._sweep_targets(ns, words[where + 1:])
             return
-        if not self.staged:
+        if not self.shell.staged:
             raise UsageError("nothing staged; \\add a statement first")
-        clipped = sorted({min(n, len(self.staged)) for n in ns})
+        clipped = sorted({min(n, len(self.shell.staged)) for n in ns})
         if clipped != ns:
-            self.notice(f"Ns clipped to the {len(self.staged)} staged queries: {' '.join(map(str, clipped))}")
+            self.shell.notice(f"Ns clipped to the {len(self.shell.staged)} staged queries: {' '.join(map(str, clipped))}")
         self._check(max(clipped))
         runs, ids = self._series(clipped)
         self.last_sweep = (runs, ids)  # for \report
-        if self.settings.format == "json":
+        if self.shell.settings.format == "json":
             rows = run_series.sweep_rows(runs)
             # an interrupted run (only ever the last) has an id but no row
             for row, run_id in zip(rows, ids, strict=False):
                 row["run_id"] = run_id
-            self.write(json_lines.json_line({"type": "sweep", "rows": rows, "cpu_verdict": run_series.sweep_verdict(runs)}))
-        elif self.settings.format == "csv":
+            self.shell.write(json_lines.json_line({"type": "sweep", "rows": rows, "cpu_verdict": run_series.sweep_verdict(runs)}))
+        elif self.shell.settings.format == "csv":
             for run in runs:
                 self._csv_messages(run)
-            self.write(csvout.sweep(run_series.sweep_rows(runs)))
+            self.shell.write(csvout.sweep(run_series.sweep_rows(runs)))
         else:
-            self.write(run_series.sweep_text(runs, self.style()))
+            self.shell.write(run_series.sweep_text(runs, self.shell.style()))
         self._after(runs)
 
     def _sweep_targets(self, ns: list[int], texts: list[str]) -> None:
@@ -457,22 +465,22 @@ class RunCommands(ShellHost):
 
         if not texts:
             raise UsageError("\\sweep: on what? e.g. \\sweep 8 on host=db1 'host=db1,db2 load_balance_hosts=random'")
-        if not self.staged:
+        if not self.shell.staged:
             raise UsageError("nothing staged; \\add a statement first")
-        clipped = sorted({min(n, len(self.staged)) for n in ns})
+        clipped = sorted({min(n, len(self.shell.staged)) for n in ns})
         if clipped != ns:
-            self.notice(f"Ns clipped to the {len(self.staged)} staged queries: {' '.join(map(str, clipped))}")
-        base = self.session.pool
+            self.shell.notice(f"Ns clipped to the {len(self.shell.staged)} staged queries: {' '.join(map(str, clipped))}")
+        base = self.shell.session.pool
         dbs: list[tuple[Database, str]] = []
         try:
             for text in texts:
-                self._secrets |= passwords_in(text)  # whatever quotes it later is redacted too
+                self.shell.secrets |= passwords_in(text)  # whatever quotes it later is redacted too
                 label = redact(text)
                 try:
-                    dsn = merge(self.session.dsn, text)
+                    dsn = merge(self.shell.session.dsn, text)
                 except ValueError as exc:
                     raise UsageError(redact(f"\\sweep: target {label!r}: {exc}", text)) from None
-                same_user = where_to(dsn)[0] == where_to(self.session.dsn)[0]
+                same_user = where_to(dsn)[0] == where_to(self.shell.session.dsn)[0]
                 db = Database(dsn, base._password if same_user else None)  # -W's password: only for the same user
                 db.on_notice = base.on_notice
                 dbs.append((db, label))
@@ -490,54 +498,54 @@ class RunCommands(ShellHost):
                 db.close()
         self.last_targets = series  # for \\report
         rows = run_series.target_sweep_rows(series)
-        if self.settings.format == "json":
-            self.write(json_lines.json_line({"type": "sweep", "targets": [label for label, _, _ in series], "rows": rows}))
-        elif self.settings.format == "csv":
+        if self.shell.settings.format == "json":
+            self.shell.write(json_lines.json_line({"type": "sweep", "targets": [label for label, _, _ in series], "rows": rows}))
+        elif self.shell.settings.format == "csv":
             for _, runs, _ in series:
                 for run in runs:
                     self._csv_messages(run)
-            self.write(csvout.target_sweep(rows))
+            self.shell.write(csvout.target_sweep(rows))
         else:
-            self.write(run_series.target_sweep_text(rows, self.style()))
+            self.shell.write(run_series.target_sweep_text(rows, self.shell.style()))
         self._after([run for _, runs, _ in series for run in runs])
 
     def do_timeline(self, cmd: Command) -> None:
         if self.last_run is None:
             raise UsageError("\\timeline: no run yet in this session; \\go first")
-        if self.json:
+        if self.shell.json:
             from qshell.engine.analysis import lanes
 
-            self.write(json_lines.json_line({"type": "timeline", "n": self.last_run.n, "wall_ms": round(self.last_run.wall_s * 1000, 3),
+            self.shell.write(json_lines.json_line({"type": "timeline", "n": self.last_run.n, "wall_ms": round(self.last_run.wall_s * 1000, 3),
                                          "lanes": [{"worker": w, "queries": [{"index": q.index, "start_ms": round(q.start_s * 1000, 3),
                                                                                "end_ms": round(q.end_s * 1000, 3)} for q in qs]}
                                                    for w, qs in lanes(self.last_run).items()]}))
             return
-        self.write(run_summary.timeline(self.last_run, self.width()))
+        self.shell.write(run_summary.timeline(self.last_run, self.shell.width()))
 
     def do_history(self, cmd: Command) -> None:
-        store = self._runs()
+        store = self.run_store()
         numbered: list[tuple[int, dict]] = []
         if store is not None:
             try:
-                numbered, damaged = store.last(cmd.n or 20, results=self.settings.format == "json")
+                numbered, damaged = store.last(cmd.n or 20, results=self.shell.settings.format == "json")
             except HistoryError as exc:
                 self._runs_failed(exc)
                 store = None
             else:
                 if damaged:
-                    self.notice(f"warning: skipped {damaged} damaged run record(s) in {store.path}")
-        if self.settings.format == "json":
+                    self.shell.notice(f"warning: skipped {damaged} damaged run record(s) in {store.path}")
+        if self.shell.settings.format == "json":
             for k, rec in numbered:
-                self.write(json_lines.json_line({**rec, "number": k}))
+                self.shell.write(json_lines.json_line({**rec, "number": k}))
         elif store is None and self._history_unusable is not None:  # not "no runs": it could not be read
-            self.write(f"(no runs listed: {self._history_unusable})")
+            self.shell.write(f"(no runs listed: {self._history_unusable})")
         elif not numbered:
-            self.write(f"(no runs recorded in {self.history_dir})")
+            self.shell.write(f"(no runs recorded in {self.shell.history_dir})")
         else:
-            self.write(run_series.history_text(numbered, self.style()))
+            self.shell.write(run_series.history_text(numbered, self.shell.style()))
 
     def do_compare(self, cmd: Command) -> None:
-        store = self._runs()
+        store = self.run_store()
         found: list[tuple[int, dict] | None] = [None] * len(cmd.args)
         total = 0
         if store is not None:
@@ -552,15 +560,15 @@ class RunCommands(ShellHost):
         (ka, a), (kb, b) = found  # type: ignore[misc]
         for k, rec in ((ka, a), (kb, b)):
             if rec.get("results_trimmed"):
-                self.notice(f"note: run {k}'s per-query times were trimmed (\\set history_keep)")
+                self.shell.notice(f"note: run {k}'s per-query times were trimmed (\\set history_keep)")
         if a.get("fingerprint") != b.get("fingerprint"):
-            self.notice(f"note: runs {ka} and {kb} are of different sets; compared by position")
+            self.shell.notice(f"note: runs {ka} and {kb} are of different sets; compared by position")
         self.last_compare = (time.time(), ka, a, kb, b)  # for \report
-        if self.settings.format == "json":
-            self.write(json_lines.json_line({"type": "compare", "a": ka, "b": kb, "rows": run_series.compare_rows(a, b),
+        if self.shell.settings.format == "json":
+            self.shell.write(json_lines.json_line({"type": "compare", "a": ka, "b": kb, "rows": run_series.compare_rows(a, b),
                                          "a_wall_ms": a.get("wall_ms"), "b_wall_ms": b.get("wall_ms")}))
         else:
-            self.write(run_series.compare_text(ka, a, kb, b, self.style()))
+            self.shell.write(run_series.compare_text(ka, a, kb, b, self.shell.style()))
 
 
 

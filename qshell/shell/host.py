@@ -1,20 +1,20 @@
-"""What the command mixins (``RunCommands``, ``SetCommands``, ``DescribeCommands``) need
-from the ``Shell`` they are mixed into, declared for the type checker.
+"""What the command groups (``RunCommands``, ``LoadCommands``, ``SetCommands``,
+``DescribeCommands``, ``ReportCommands``) receive from the shell that holds them.
 
-At run time this class is empty: the attributes are annotations only and the methods
-exist only for type checking; ``Shell`` provides all of them.
+``ShellHost`` is a protocol: the groups are handed the ``Shell`` (which has all of this)
+and never import it, so ``shell.py`` imports the groups and nothing imports ``shell.py``
+back. ``_Stop`` is how any command ends the script with a status.
 """
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, Protocol, TextIO
 
 from qshell.common.errors import ExitStatus
 
 if TYPE_CHECKING:  # pragma: no cover
-    from qshell.engine.database import Database
     from qshell.output import styles
-    from qshell.records.results import RunResult, ServerMessage
+    from qshell.records.results import ServerMessage
     from qshell.session.session import Session
     from qshell.shell.settings import Settings
 
@@ -27,7 +27,10 @@ class _Stop(Exception):
         self.status = status
 
 
-class ShellHost:
+class ShellHost(Protocol):
+    """The session, the streams, the settings and the staged set, and the shell's ways to
+    write, warn and fail (one line each, redacted and escaped as the shell does)."""
+
     session: Session
     out: TextIO
     err: TextIO
@@ -36,22 +39,16 @@ class ShellHost:
     sets_dir: Path | None
     interactive: bool
     staged: list[str]
-    last_run: RunResult | None
-    last_error: ServerMessage | None
-    _history_warned: bool
-    _secrets: set[str]  # passwords the user gave: every notice is redacted of them
-    _times: dict[str, float | None] | None
-    _alone: dict[str, float | None]
+    last_error: ServerMessage | None  # the last error a statement or a run got (\errverbose)
+    secrets: set[str]  # passwords the user gave: every notice is redacted of them
 
-    if TYPE_CHECKING:  # pragma: no cover
-        def write(self, text: str) -> None: ...
-        def notice(self, text: str) -> None: ...
-        def fail(self, message: str, status: ExitStatus = ...) -> None: ...
-        def stage_file(self, path: Path | str, label: str) -> int: ...
-        @property
-        def json(self) -> bool: ...
-        def default_workers(self) -> int: ...
-        def width(self) -> int: ...
-        def style(self) -> styles.Style: ...
-        def catalog_changed(self) -> None: ...
-        def _cpu_source(self, db: Database) -> int | str: ...
+    def write(self, text: str) -> None: ...
+    def notice(self, text: str) -> None: ...
+    def fail(self, message: str, status: ExitStatus = ...) -> None: ...
+    def stage_file(self, path: Path | str, label: str) -> int: ...
+    @property
+    def json(self) -> bool: ...
+    def default_workers(self) -> int: ...
+    def width(self) -> int: ...
+    def style(self) -> styles.Style: ...
+    def catalog_changed(self) -> None: ...

@@ -194,41 +194,44 @@ def load_csv(load: LoadResult) -> str:
     return "".join(out).rstrip("\n")
 
 
-class LoadCommands(ShellHost):
-    """Mixin: the sustained load of ``\\go N for DURATION [at RATE/s]``."""
+class LoadCommands:
+    """The sustained load of ``\\go N for DURATION [at RATE/s]``, given the shell (its
+    session, settings, staged set, streams); keeps the last load's record for ``\\report``."""
 
-    last_load: dict | None = None
+    def __init__(self, shell: ShellHost) -> None:
+        self.shell = shell
+        self.last_load: dict | None = None
 
     def sustained(self, cmd: Command) -> None:
         from qshell.common.errors import UsageError
-        if not self.staged:
+        if not self.shell.staged:
             raise UsageError("nothing staged; \\add a statement first")
-        n = cmd.n if cmd.n is not None else self.default_workers()
-        db = self.session.pool
-        db.check_capacity(n, extra=1 if self.settings.sample and not db.monitor_open else 0, sampling=self.settings.sample)
-        settings = self.session.user.settings()
+        n = cmd.n if cmd.n is not None else self.shell.default_workers()
+        db = self.shell.session.pool
+        db.check_capacity(n, extra=1 if self.shell.settings.sample and not db.monitor_open else 0, sampling=self.shell.settings.sample)
+        settings = self.shell.session.user.settings()
         if settings is not None:
-            self.session.pool.session_settings = settings
-        s = self.settings
+            self.shell.session.pool.session_settings = settings
+        s = self.shell.settings
         from qshell.engine.execute import TxMode
 
         mode = TxMode(rollback=s.tx == "rollback", isolation=s.isolation, readonly=s.readonly, timeout_ms=s.timeout)
-        source = self._cpu_source(db)
-        pool = _CpuLoadPool(self.session.pool, tuple(self.staged), n, cmd.duration_s or 1.0, cmd.rate, mode=mode,
+        source = cpu.source(db)
+        pool = _CpuLoadPool(self.shell.session.pool, tuple(self.shell.staged), n, cmd.duration_s or 1.0, cmd.rate, mode=mode,
                             retries=s.retries, latency_limit_s=None if s.latency_limit is None else s.latency_limit / 1000,
                             sample=s.sample)
         pool.postmaster = source if isinstance(source, int) else None
-        ticker = gevent.spawn(self._load_progress, pool) if isatty(self.err) else None
+        ticker = gevent.spawn(self._load_progress, pool) if isatty(self.shell.err) else None
         try:
             with sigint_calls(pool.interrupt):
                 load = pool.run()
         finally:
             if ticker is not None:
                 ticker.kill()
-                self.err.write("\r\x1b[K")
-                self.err.flush()
+                self.shell.err.write("\r\x1b[K")
+                self.shell.err.flush()
         if pool.sampler is not None and pool.sampler.error:
-            self.notice(f"warning: sampling pg_stat_activity failed: {pool.sampler.error}")
+            self.shell.notice(f"warning: sampling pg_stat_activity failed: {pool.sampler.error}")
         try:
             load = replace(load, cpu=load_cpu(pool, source))
         except QshellError:  # (the side connection lost since the load began: its figures stand)
@@ -236,21 +239,21 @@ class LoadCommands(ShellHost):
         record = load.record()
         self.last_load = record  # for \report
         if s.format == "json":
-            self.write(json_lines.json_line(record))
+            self.shell.write(json_lines.json_line(record))
         elif s.format == "csv":
-            self.write(load_csv(load))
+            self.shell.write(load_csv(load))
         else:
-            self.write(load_text(load, self.style(), self.width()))
-        if load.interrupted and not self.interactive:
+            self.shell.write(load_text(load, self.shell.style(), self.shell.width()))
+        if load.interrupted and not self.shell.interactive:
             raise _Stop(ExitStatus.SCRIPT_STOPPED)
         if pool.blocked_by_you is not None:  # said when seen; the load stopped there, as a failed command
-            self.fail("the load was stopped: a staged query waited for your own session")
+            self.shell.fail("the load was stopped: a staged query waited for your own session")
         elif load.errors:
-            self.fail(f"{load.errors:,} of {load.executions:,} executions failed")
+            self.shell.fail(f"{load.errors:,} of {load.executions:,} executions failed")
 
     def _load_progress(self, pool: LoadPool) -> None:
         width = shutil.get_terminal_size((100, 24)).columns
         while True:
             gevent.sleep(0.2)
-            self.err.write("\r\x1b[K" + progress_line(pool.progress(), width))
-            self.err.flush()
+            self.shell.err.write("\r\x1b[K" + progress_line(pool.progress(), width))
+            self.shell.err.flush()

@@ -13,23 +13,30 @@ from qshell.output import run_series
 from qshell.output.report import TITLES, Doc, page, repeat_doc, run_doc, sweep_doc, targets_doc, write
 from qshell.records.results import RunResult
 from qshell.script.commands import Command
+from qshell.shell.explore import RunCommands
 from qshell.shell.host import ShellHost
+from qshell.shell.loadview import LoadCommands
 
 
-class ReportCommands(ShellHost):
-    """Mixin: ``\\report FILE.html`` for the last run, sweep, repeat, load or comparison of
+class ReportCommands:
+    """``\\report FILE.html`` for the last run, sweep, repeat, load or comparison of
     this session; ``\\report FILE.html RUN…`` for runs of the run history (several in one page).
 
-    What was last: ``self.last_run`` (set by every measured run), and, when the shell
-    keeps them, ``self.last_sweep`` / ``self.last_repeat`` as ``(runs, run_ids)``: the
-    sweep or repeat is reported when its last run is ``self.last_run`` (a later ``\\go``
-    wins). ``self.last_load`` (a load record with ``started_at``) is reported when it
-    started after the last run; ``self.last_compare`` (set by ``\\compare``: when, and its
-    two runs as recorded) when it came after both."""
+    Given the shell (session, streams) and the groups that keep what was measured last:
+    ``runs.last_run`` (set by every measured run), ``runs.last_sweep`` / ``runs.last_repeat``
+    as ``(runs, run_ids)``: the sweep or repeat is reported when its last run is
+    ``runs.last_run`` (a later ``\\go`` wins). ``loads.last_load`` (a load record with
+    ``started_at``) is reported when it started after the last run; ``runs.last_compare``
+    (set by ``\\compare``: when, and its two runs as recorded) when it came after both."""
+
+    def __init__(self, shell: ShellHost, runs: RunCommands, loads: LoadCommands) -> None:
+        self.shell = shell
+        self.runs = runs
+        self.loads = loads
 
     def _report_run_id(self, run: RunResult) -> str:
-        kept = getattr(self, "last_run_id", None)  # kept by RunCommands._execute, when it keeps it
-        if kept and run is getattr(self, "last_run", None):
+        kept = self.runs.last_run_id  # kept by RunCommands._execute
+        if kept and run is self.runs.last_run:
             return str(kept)
         return f"{int(run.started_at * 1000):x}-{os.getpid():x}"  # as RunCommands._execute names it
 
@@ -37,13 +44,12 @@ class ReportCommands(ShellHost):
         """Each query's time ÷ its time alone, as the run printed it."""
         if run.n <= 1 or run.interrupted:
             return {}
-        return slowdowns(run, getattr(self, "_alone", None) or {})
+        return slowdowns(run, self.runs.alone)
 
     def _history_runs(self, refs: Sequence[str]) -> Doc:
         """``\\report FILE RUN…``: the runs of the run history named (numbers as \\history
         lists them, negative from the latest, or run ids), each as it was recorded."""
-        runs_of = getattr(self, "_runs", None)
-        store = runs_of() if runs_of is not None else None
+        store = self.runs.run_store()
         found: list[Doc] = []
         for ref in refs:
             hit = None
@@ -66,9 +72,9 @@ class ReportCommands(ShellHost):
     def report_doc(self) -> tuple[Doc, str] | None:
         """The document of the last thing measured or compared and the command that made
         it, or None."""
-        last: RunResult | None = getattr(self, "last_run", None)
-        load = getattr(self, "last_load", None)
-        compared = getattr(self, "last_compare", None)  # (when, run A's number, A, B's number, B)
+        last = self.runs.last_run
+        load = self.loads.last_load
+        compared = self.runs.last_compare  # (when, run A's number, A, B's number, B)
         latest = max(last.started_at if last is not None else 0.0,
                      float(load.get("started_at") or 0) if isinstance(load, dict) else 0.0)
         if compared and compared[0] >= latest:
@@ -80,13 +86,13 @@ class ReportCommands(ShellHost):
             return load, f"\\go {load.get('n')} for {load.get('duration_s')}s" + (f" at {load['rate']}/s" if load.get("rate") else "")
         if last is None:
             return None
-        series = getattr(self, "last_targets", None)  # \\sweep N… on TARGET…
+        series = self.runs.last_targets  # \\sweep N… on TARGET…
         if series and series[-1][1] and series[-1][1][-1] is last:
             return (targets_doc(series, self._report_slow),
                     "\\sweep " + " ".join(str(n) for n in dict.fromkeys(r.n for _, rs, _ in series for r in rs))
                     + " on " + " ".join(label for label, _, _ in series))
         for kind in ("sweep", "repeat"):
-            kept = getattr(self, f"last_{kind}", None)
+            kept = getattr(self.runs, f"last_{kind}")
             if not kept:
                 continue
             runs, ids = kept
@@ -108,8 +114,8 @@ class ReportCommands(ShellHost):
                                  " \\compare first, or name runs of the history: \\report FILE RUN…)")
             doc, command = found
         path = Path(cmd.arg).expanduser()
-        meta = {"target": self.session.target(), "server_version": self.session.server_version,
-                "sandbox": self.session.sandbox is not None, "command": command}
+        meta = {"target": self.shell.session.target(), "server_version": self.shell.session.server_version,
+                "sandbox": self.shell.session.sandbox is not None, "command": command}
         text = page(doc, meta)
         try:
             write(path, text)
@@ -117,5 +123,5 @@ class ReportCommands(ShellHost):
             raise UsageError(f"\\report: {path}: {exc.strerror or exc}") from None
         what = TITLES.get(str(doc.get("type")), "run")
         whose = f"{what} {' '.join(refs)}" if refs else f"the last {what}"
-        self.notice(f"report of {whose} written to {path} ({len(text.encode('utf-8')):,} bytes)")
+        self.shell.notice(f"report of {whose} written to {path} ({len(text.encode('utf-8')):,} bytes)")
 

@@ -10,7 +10,7 @@ import shutil
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
-from typing import Iterable, Iterator, TextIO
+from typing import Callable, Iterable, Iterator, TextIO
 
 from qshell.common.errors import ConnectionFailed, ExitStatus, OutputClosed, QshellError, UsageError
 from qshell.common.numbers import INT_MAX, whole
@@ -116,8 +116,13 @@ class _RowPrinter:
             self.shell.write(tail)  # even empty: psql's blank line after the records
 
 
-class Shell(RunCommands, SetCommands, DescribeCommands, ReportCommands, LoadCommands):
-    """State of one qshell: the session, the staged set, the settings, the last run."""
+COMMAND_GROUPS = (RunCommands, LoadCommands, SetCommands, DescribeCommands, ReportCommands)
+
+
+class Shell:
+    """State of one qshell: the session, the staged set, the settings; the loop and the
+    commands of its own (staging, psql's), and the command groups it holds (``runs``,
+    ``loads``, ``sets``, ``describe``, ``reports``), each given this shell as its host."""
 
     def __init__(self, session: Session, out: TextIO, err: TextIO, *, settings: Settings | None = None,
                  history_dir: Path | None = None, interactive: bool = False, sets_dir: Path | None = None,
@@ -142,20 +147,16 @@ class Shell(RunCommands, SetCommands, DescribeCommands, ReportCommands, LoadComm
         self.sets_dir = sets_dir
         self.interactive = interactive
         self.staged: list[str] = []
-        self.last_run = None
         self.status = ExitStatus.OK
         self._where: tuple[str, int] = ("<stdin>", 0)
         self._depth = 0
-        self._history_warned = False
-        self._times: dict[str, float | None] | None = None  # last measured time per staged query (for LPT)
-        self._alone: dict[str, float | None] = {}  # time at N=1 per staged query (for slowdowns); None: unknown
         self._reset_told = False
         self._page: list[str] | None = [] if interactive else None
         self.entry: Entry | None = None
         self.last_sql = ""  # the last statement typed (for \\e)
         self.prefill: str | None = None  # text for the next prompt (after \\e)
         self.catalog_loader = None  # set by the terminal: completion names, refreshed after DDL / \\c
-        self._secrets: set[str] = set()
+        self.secrets: set[str] = set()
         self.last_error: ServerMessage | None = None  # for \\errverbose
         self._sent = False  # the meta-command being run has sent its query (\\g: a failure after is the query's)
         # per input depth: the line being run and ON_ERROR_STOP as it was when that line began (as psql's
@@ -163,7 +164,25 @@ class Shell(RunCommands, SetCommands, DescribeCommands, ReportCommands, LoadComm
         self._line_stop: list[tuple[tuple[str, int], bool]] = []
         self._tx = ""  # the session's transaction state after the last statement ('*', '!')
         self._unwritten: tuple[TextIO, OSError] | None = None  # an output that could not be written, and why
+        self.loads = LoadCommands(self)
+        self.runs = RunCommands(self, self.loads)
+        self.sets = SetCommands(self)
+        self.describe = DescribeCommands(self)
+        self.reports = ReportCommands(self, self.runs, self.loads)
         self._attach(session)
+
+    def handler(self, name: str) -> Callable[[Command], None]:
+        """The method that runs ``\\name``: the shell's own ``do_<name>`` or its groups'."""
+        for owner in (self, self.runs, self.loads, self.sets, self.describe, self.reports):
+            found = getattr(owner, "do_" + name, None)
+            if found is not None:
+                return found
+        raise AttributeError(f"no handler for \\{name}")
+
+    @classmethod
+    def handles(cls, name: str) -> bool:
+        """Whether ``\\name`` has a handler (the shell's or a command group's)."""
+        return any(callable(getattr(owner, "do_" + name, None)) for owner in (cls, *COMMAND_GROUPS))
 
     def _attach(self, session: Session) -> None:
         """Apply the session-wide settings to a (new) connection and hear about resets."""
@@ -171,7 +190,7 @@ class Shell(RunCommands, SetCommands, DescribeCommands, ReportCommands, LoadComm
         self._tx = ""
         session.pool.on_reset = self._connection_reset
         session.pool.on_notice = self.notice  # the pool's warnings (a pooler: N above its size, settings not replayed)
-        self._secrets.update(p for p in (password_in(session.dsn), session.pool._password) if p)
+        self.secrets.update(p for p in (password_in(session.dsn), session.pool._password) if p)
         p, v = session.params, self.variables
         for name, key in (("DBNAME", "dbname"), ("USER", "user"), ("HOST", "host"), ("PORT", "port"),
                           ("SERVER_VERSION_NAME", "server_version")):
@@ -251,7 +270,7 @@ class Shell(RunCommands, SetCommands, DescribeCommands, ReportCommands, LoadComm
         if self._page:  # what the command printed so far comes first
             self._flush_page()
         # a server message may quote data (an invalid value, a NOTICE's text): never raw control
-        self.err.write(visible(redact(text, secrets=self._secrets)) + "\n")
+        self.err.write(visible(redact(text, secrets=self.secrets)) + "\n")
         self.err.flush()
 
     def fail(self, message: str, status: ExitStatus = ExitStatus.ERROR, then: str | None = None) -> None:
@@ -324,7 +343,7 @@ class Shell(RunCommands, SetCommands, DescribeCommands, ReportCommands, LoadComm
         failed = True  # (psql's PSQL_CMD_ERROR: the reader drops the rest of the line)
         try:
             cmd = commands.parse(self._interpolated(entry.text))
-            getattr(self, "do_" + cmd.name)(cmd)
+            self.handler(cmd.name)(cmd)
             failed = False
             for word in cmd.extra:
                 self._where_notice(f'\\{commands.meta_name(entry.text)}: extra argument "{visible(word)}" ignored')
@@ -986,7 +1005,7 @@ class Shell(RunCommands, SetCommands, DescribeCommands, ReportCommands, LoadComm
             self.variables.unset(name)
 
     def do_c(self, cmd: Command) -> None:
-        self._secrets.update(p for p in (password_in(a) for a in (*cmd.args, " ".join(cmd.args))) if p)
+        self.secrets.update(p for p in (password_in(a) for a in (*cmd.args, " ".join(cmd.args))) if p)
         try:
             new = self.session.reconnect(cmd.args)
         except QshellError as exc:
@@ -997,7 +1016,7 @@ class Shell(RunCommands, SetCommands, DescribeCommands, ReportCommands, LoadComm
         old, self.session = self.session, new
         old.close()
         self._attach(new)
-        self._times, self._alone = None, {}  # measured times belong to the old target
+        self.runs.forget_times()  # measured times belong to the old target
         self.catalog_changed()
         self.say(f'You are now connected to database "{new.dbname}" as user "{new.params.get("user", "?")}".')
 
@@ -1068,8 +1087,9 @@ class Shell(RunCommands, SetCommands, DescribeCommands, ReportCommands, LoadComm
         where = f"{p.get('host', '?')}:{p.get('port', '?')}/{p.get('dbname', '?')}"
         kind = "sandbox" if self.session.sandbox is not None else f"as {p.get('user', '?')}"
         last = "no run yet"
-        if self.last_run is not None:
-            last = f"last run N={self.last_run.n}: wall {styles.duration(self.last_run.wall_s)}, overlap {self.last_run.overlap:.2f}×"
+        run = self.runs.last_run
+        if run is not None:
+            last = f"last run N={run.n}: wall {styles.duration(run.wall_s)}, overlap {run.overlap:.2f}×"
         workers = self.settings.workers or "auto"
         return f" {where} ({kind}) │ staged {len(self.staged)} │ workers {workers} │ {last} "
 

@@ -101,7 +101,7 @@ def run_record(run: RunResult, run_id: str) -> dict:
 
 
 def _conflict_record(run: RunResult) -> dict:
-    from qshell.engine.conflicts import lock_records, wait_series_record
+    from qshell.records.conflicts import lock_records, wait_series_record
 
     return {"retries": sum(q.retries for q in run.queries), "failures": failures_by_sqlstate(run),
             **lock_records(run.lock_waits, run.deadlocks, run.sessions), "wait_series": wait_series_record(run.wait_series)}

@@ -185,12 +185,12 @@ class RunResult:
     order: str = "fifo"  # queue order: fifo (staged) or longest-first
     samples: int = 0  # pg_stat_activity samples taken during the run
     client_cpu_s: float = 0.0  # CPU time the qshell process itself used during the run
-    lock_waits: tuple = ()  # conflicts.LockWait: the lock-wait graph the sampler saw
-    deadlocks: tuple = ()  # conflicts.Deadlock: each deadlock the server broke, its queries named
+    lock_waits: tuple = ()  # records.conflicts.LockWait: the lock-wait graph the sampler saw
+    deadlocks: tuple = ()  # records.conflicts.Deadlock: each deadlock the server broke, its queries named
     cpu: RunCpu | None = None  # the CPU of the server's backends, qshell and the machine (cpu.py)
     servers: int | None = None  # behind a pooler: the server connections its pool can use at once
-    sessions: tuple = ()  # conflicts.Session: the sessions outside the run that blocked it
-    wait_series: tuple = ()  # conflicts.WaitSpan: what each worker's query was sampled on, over time
+    sessions: tuple = ()  # records.conflicts.Session: the sessions outside the run that blocked it
+    wait_series: tuple = ()  # records.conflicts.WaitSpan: what each worker's query was sampled on, over time
 
     @property
     def parallel(self) -> int:

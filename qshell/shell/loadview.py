@@ -10,10 +10,11 @@ import gevent
 from qshell.common.errors import ExitStatus, QshellError
 from qshell.common.visible import visible
 from qshell.engine import cpu
-from qshell.engine.load import CLIENT_BOUND_DELAY_MS, SHOWN_NOTICES, LoadPool, LoadProgress, LoadResult, QueryLoad, fine
+from qshell.engine.load import LoadPool
 from qshell.output import json_lines, run_summary, styles
 from qshell.output.styles import bound
 from qshell.output.styles import load_number as _n
+from qshell.records.load import CLIENT_BOUND_DELAY_MS, SHOWN_NOTICES, LoadProgress, LoadResult, QueryLoad, fine
 from qshell.script.commands import Command
 from qshell.shell.host import ShellHost, _Stop
 from qshell.shell.interrupt import sigint_calls

@@ -12,8 +12,8 @@ import sys  # noqa: E402
 
 
 def run() -> None:
-    from .bootstrap import bootstrap
-    from .cli import main
+    from qshell.bootstrap import bootstrap
+    from qshell.cli import main
 
     bootstrap()
     # what start-up made (modules, classes, functions) lives as long as the process: kept

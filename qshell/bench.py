@@ -12,7 +12,7 @@ an installed qshell has it.
 """
 from __future__ import annotations
 
-from .bootstrap import bootstrap
+from qshell.bootstrap import bootstrap
 
 bootstrap()  # gevent first
 
@@ -30,10 +30,10 @@ import tempfile  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
-from . import __version__  # noqa: E402
-from .analysis import lpt_order  # noqa: E402
-from .pool import Database, QueryPool  # noqa: E402
-from .sets import DEMO  # noqa: E402
+from qshell import __version__  # noqa: E402
+from qshell.engine.analysis import lpt_order  # noqa: E402
+from qshell.engine.pool import Database, QueryPool  # noqa: E402
+from qshell.shell.sets import DEMO  # noqa: E402
 
 TARGETS = {
     "throughput_ratio_n8": ">= 0.5",
@@ -301,7 +301,7 @@ class Bench:
 
     # -- 7. the seed's experiment ------------------------------------------------------------------------------
     def seed(self, scale: int) -> dict:
-        from .sandbox import init_pgbench
+        from qshell.session.sandbox import init_pgbench
 
         try:
             branches = self.db.rows("SELECT count(*) FROM pgbench_branches")[0][0]
@@ -361,7 +361,7 @@ class Bench:
     def history(self) -> dict:
         """A five-line script (four ``\\add``, ``\\go 4``) with an empty run history, then with
         one holding R runs of Q queries each (one real run, stored again R - 1 times)."""
-        from .history import RunStore
+        from qshell.store.history import RunStore
 
         runs, size = (3, 500) if self.tiny else (15, 10000)
         full = self.tmp / "history-full"
@@ -401,7 +401,7 @@ class Bench:
         ``pg_stat_statements.track = all``, the queryids planned, the snapshots before and
         after, the attribution), alternating; the throughput on ÷ off, the median of the
         pairs. The "on" time counts everything the shell adds to a run, not only the wall."""
-        from .resources import Tracker, probe, session_settings
+        from qshell.engine.resources import Tracker, probe, session_settings
 
         found = probe(self.db)
         if not found.usable:
@@ -470,7 +470,7 @@ class Bench:
         and the engine's ``\\go 8 for D at 300/s`` (LoadPool), interleaved (the side that goes
         first alternates), ``rounds`` rounds; p50 / p95 / p99 of each, and per round the
         ratios qshell ÷ pgbench of p50 and p95 (min / median / max)."""
-        from .load import LoadPool
+        from qshell.engine.load import LoadPool
 
         seconds = 2 if self.tiny else 10
         rounds = max(3, self.reps)
@@ -724,7 +724,7 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         print(f"python -m qshell.bench: unknown case(s) {', '.join(unknown)}; the cases: {', '.join(CASES)}", file=sys.stderr)
         return 2
-    from .sandbox import pgbench_path, start
+    from qshell.session.sandbox import pgbench_path, start
 
     box = None
     dsn = args.dsn

@@ -24,7 +24,7 @@ def bootstrap(patch_processes: bool = True) -> None:
     # Ctrl-C is handled by the shell; the hub must not print it as a crash
     hub = gevent.get_hub()
     hub.NOT_ERROR = tuple(hub.NOT_ERROR) + (KeyboardInterrupt,)
-    from .green import make_green
+    from qshell.engine.green import make_green
 
     make_green()
     _done = True

@@ -16,14 +16,14 @@ from itertools import chain
 from pathlib import Path
 from typing import BinaryIO, Iterator, NoReturn, TextIO
 
-from . import __version__
-from .errors import ConnectionFailed, ExitStatus, OutputClosed, QshellError, UsageError
-from .paths import data_dir
-from .paths import history_dir as resolve_history_dir
-from .reader import Entry, InputError, ScriptContext, read_command, read_file, read_stream
-from .render import FORMATS
-from .settings import HELP, Settings, assign
-from .streams import binary, isatty
+from qshell import __version__
+from qshell.common.errors import ConnectionFailed, ExitStatus, OutputClosed, QshellError, UsageError
+from qshell.common.paths import data_dir
+from qshell.common.paths import history_dir as resolve_history_dir
+from qshell.output.styles import FORMATS
+from qshell.script.reader import Entry, InputError, ScriptContext, read_command, read_file, read_stream
+from qshell.shell.settings import HELP, Settings, assign
+from qshell.shell.streams import binary, isatty
 
 PROG = "qshell"
 
@@ -35,7 +35,7 @@ class _Parser(argparse.ArgumentParser):
 
 def _scale(text: str) -> int:
     """--scale: pgbench's scale factor, a whole number (ASCII digits) from 1 to INT_MAX."""
-    from .numbers import INT_MAX, whole
+    from qshell.common.numbers import INT_MAX, whole
 
     try:
         return whole(text, 1, INT_MAX)
@@ -133,7 +133,7 @@ def _read_password() -> str:
 
 def _settings(args: argparse.Namespace, context: ScriptContext) -> Settings:
     """The settings and psql variables of the command line, in its order (``-v``)."""
-    from .variables import MetaArgError, special_value, valid_name
+    from qshell.script.variables import MetaArgError, special_value, valid_name
 
     s = Settings()
     variables = context.variables
@@ -349,7 +349,7 @@ def main(argv: list[str] | None = None, stdin=None, stdout: TextIO | None = None
 def _failure(exc: BaseException, args: list[str], out: TextIO, err: TextIO, debug: bool) -> int:
     """The exit status for what ended ``_main``, with its one line on ``err`` (no password
     of the command line in it)."""
-    from .connect import redact
+    from qshell.session.connect import redact
 
     if isinstance(exc, QshellError):
         err.write(f"{PROG}: {redact(str(exc), *args)}\n")
@@ -379,16 +379,16 @@ def _main(argv: list[str], stdin, out: TextIO, err: TextIO) -> int:  # noqa: ANN
         return 0
     context = ScriptContext()
     settings = _settings(args, context)
-    from .bootstrap import bootstrap
+    from qshell.bootstrap import bootstrap
 
     bootstrap()
     import greenlet
 
     _leaving.main = greenlet.getcurrent()  # from now on SIGHUP/SIGTERM go through the hub
-    from . import sandbox as sandbox_mod
-    from .connect import build_dsn
-    from .session import Session
-    from .shell import Shell
+    from qshell.session import sandbox as sandbox_mod
+    from qshell.session.connect import build_dsn
+    from qshell.session.session import Session
+    from qshell.shell.shell import Shell
 
     dbname = args.dbname_opt or args.dbname
     user = args.username_opt or args.username
@@ -422,9 +422,9 @@ def _main(argv: list[str], stdin, out: TextIO, err: TextIO) -> int:  # noqa: ANN
             if args.scale is not None:
                 if box is None:
                     raise UsageError("--scale needs the sandbox (--sandbox, or no connection named)")
-                shell.load_pgbench(args.scale)
+                shell.sets.load_pgbench(args.scale)
             if interactive:
-                from .terminal import entries
+                from qshell.shell.terminal import entries
 
                 where = f"sandbox PostgreSQL {session.server_version} (embedded, data in {box.directory})" if box \
                     else f"PostgreSQL {session.server_version} at {session.target()}"
@@ -438,7 +438,7 @@ def _main(argv: list[str], stdin, out: TextIO, err: TextIO) -> int:  # noqa: ANN
         finally:
             _leaving.closing = True  # SIGHUP/SIGTERM from here on: the clean-up goes on
             if interactive:
-                from .terminal import stop_loading
+                from qshell.shell.terminal import stop_loading
 
                 stop_loading(shell)
             shell.session.close()

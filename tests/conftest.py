@@ -26,7 +26,7 @@ import pytest  # noqa: E402
 os.environ["QSHELLRC"] = os.path.join(tempfile.gettempdir(), "qshell-tests-no-such-qshellrc")
 
 from qshell.cli import main  # noqa: E402
-from qshell.sandbox import CONNECTION_ENV  # noqa: E402
+from qshell.session.sandbox import CONNECTION_ENV  # noqa: E402
 
 
 @dataclass
@@ -59,7 +59,7 @@ def dsn():
     server, _ = embedded_server("qshell-test-")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        from qshell.sandbox import preload_stat_statements
+        from qshell.session.sandbox import preload_stat_statements
 
         # pg_stat_statements preloaded (a restart) and created in the postgres database:
         # \set resources (tests/test_resources.py)
@@ -108,7 +108,7 @@ def qshell_proc(dsn, hist):
 
 @pytest.fixture
 def db(dsn):
-    from qshell.pool import Database
+    from qshell.engine.pool import Database
 
     database = Database(dsn)
     yield database

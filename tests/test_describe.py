@@ -210,7 +210,7 @@ def test_failed_transaction_fails_describe_as_psql(described, qshell):
 
 
 def test_pattern_rules():
-    from qshell.describe import pattern_parts
+    from qshell.shell.describe import pattern_parts
 
     assert pattern_parts("Foo") == ["foo"]
     assert pattern_parts('"Foo"') == ["Foo"]
@@ -223,7 +223,7 @@ def test_pattern_rules():
 
 
 def test_modifiers_parse():
-    from qshell.commands import parse
+    from qshell.script.commands import parse
 
     assert parse("\\dt+ foo").name == "dt" and parse("\\dt+ foo").args == ("+",)
     assert parse("\\dS").name == "d" and parse("\\dS").args == ("S",)

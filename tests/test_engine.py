@@ -6,9 +6,9 @@ import sys
 
 import pytest
 
-from qshell.errors import CapacityError
-from qshell.pool import Database, QueryPool
-from qshell.results import Status
+from qshell.common.errors import CapacityError
+from qshell.engine.pool import Database, QueryPool
+from qshell.records.results import Status
 
 SLEEP = "SELECT pg_sleep(0.3)"
 
@@ -120,7 +120,7 @@ def test_times_are_ordered(db):
 
 
 def test_engine_imports_no_ui_libraries():
-    code = ("from qshell.bootstrap import bootstrap; bootstrap(); import qshell.pool, sys; "
+    code = ("from qshell.bootstrap import bootstrap; bootstrap(); import qshell.engine.pool, sys; "
             "print('prompt_toolkit' in sys.modules, 'tabulate' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["False", "False"]
@@ -130,7 +130,7 @@ def test_read_only_runs_vacuum_as_psql_does(dsn):
     """--read-only: a staged VACUUM (which refuses a transaction block) runs plainly on the
     workers' read-only session, as psql runs it with default_transaction_read_only (was:
     wrapped in BEGIN READ ONLY, 25001); a write is still refused (25006)."""
-    from qshell.execute import TxMode
+    from qshell.engine.execute import TxMode
 
     database = Database(dsn)
     try:
@@ -152,7 +152,7 @@ def test_a_rollback_that_finds_no_transaction_says_the_work_was_committed(dsn):
     the warning is provoked here on a real connection whose transaction was ended)."""
     import psycopg2
 
-    from qshell.execute import TxMode, _end_tx
+    from qshell.engine.execute import TxMode, _end_tx
 
     conn = psycopg2.connect(dsn)
     conn.autocommit = True
@@ -171,15 +171,15 @@ def test_a_rollback_that_finds_no_transaction_says_the_work_was_committed(dsn):
 
 
 def test_tx_rollback_refuses_a_text_that_ends_its_transaction_before_anything_runs(db):
-    from qshell.errors import QshellError
-    from qshell.execute import TxMode
+    from qshell.common.errors import QshellError
+    from qshell.engine.execute import TxMode
 
     with pytest.raises(QshellError, match="#2: COMMIT in a staged query is refused"):
         QueryPool(db, ["SELECT 1", "DELETE FROM pg_class WHERE false; COMMIT"], 1, mode=TxMode(rollback=True)).run()
 
 
 def test_rollback_to_a_savepoint_is_allowed_in_tx_rollback_whatever_its_comments():
-    from qshell.execute import stage_refusal
+    from qshell.engine.execute import stage_refusal
 
     for text in ("INSERT INTO t VALUES (1); SAVEPOINT s; ROLLBACK /* x */ TO s", "SELECT 1; SAVEPOINT s; ROLLBACK--x\nTO s",
                  "SELECT 1; SAVEPOINT s; rollback work to savepoint s"):

@@ -7,12 +7,12 @@ import json
 
 import pytest
 
-from qshell import render
-from qshell.analysis import lanes, lpt_order, parse_n_list, stats
-from qshell.history import RunStore
-from qshell.pool import QueryPool, TxMode
-from qshell.results import QueryResult, RunResult, Status
-from qshell.sampler import Sampler
+from qshell.engine.analysis import lanes, lpt_order, parse_n_list, stats
+from qshell.engine.pool import QueryPool, TxMode
+from qshell.engine.sampler import Sampler
+from qshell.output import run_series, run_summary, styles
+from qshell.records.results import QueryResult, RunResult, Status
+from qshell.store.history import RunStore
 
 
 def _records(out: str) -> list[dict]:
@@ -55,7 +55,7 @@ def test_timeline_bars_do_not_overlap_and_cover_the_intervals(db):
         for a, b in itertools.pairwise(qs):
             assert a.end_s <= b.start_s  # one query at a time per worker
     width = 120
-    text = render.timeline(run, width)
+    text = run_summary.timeline(run, width)
     lines = text.splitlines()
     label_w = len("w1 ")
     cols = width - label_w - 1
@@ -69,7 +69,7 @@ def test_timeline_bars_do_not_overlap_and_cover_the_intervals(db):
         while bar_end < cols and line[label_w + bar_end] == "━":
             bar_end += 1
         assert abs(bar_end - q.end_s / span * cols) <= 1.51  # and ends where it ended
-    assert text.splitlines()[-1].rstrip().endswith(render.duration(span))
+    assert text.splitlines()[-1].rstrip().endswith(styles.duration(span))
 
 
 def test_timeline_command_and_json_offsets(qshell):
@@ -113,7 +113,7 @@ def test_lock_conflict_is_reported_with_the_right_pair(db):
     assert "#1" in blocked and blocked["#1"] > 0.4
     assert not holder.blocked_by
     assert waiter.waits[0][0].startswith("Lock:")
-    assert "#2 waited" in render.summary(run, render.Style()) and "on #1" in render.summary(run, render.Style())
+    assert "#2 waited" in run_summary.summary(run, styles.Style()) and "on #1" in run_summary.summary(run, styles.Style())
     assert db.execute("SELECT v FROM lk").rows == (("0",),)  # rolled back
 
 
@@ -217,9 +217,9 @@ def test_saved_sets_round_trip(qshell, tmp_path, monkeypatch):
 
 
 def test_progress_helpers():
-    from qshell.results import Progress
+    from qshell.records.results import Progress
 
-    line = render.progress_line(Progress(1.5, 3, 2, ((0, 4, 0.8), (1, 5, 0.2))), 200)
+    line = run_series.progress_line(Progress(1.5, 3, 2, ((0, 4, 0.8), (1, 5, 0.2))), 200)
     assert "done 3" in line and "running 2" in line and "queued 2" in line and "w0:#4 0.8s" in line
 
 

@@ -22,11 +22,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from qshell.cli import main
-from qshell.pool import Database, QueryPool
-from qshell.reader import read_text
-from qshell.results import Status
-from qshell.session import Session
-from qshell.shell import Shell
+from qshell.engine.pool import Database, QueryPool
+from qshell.records.results import Status
+from qshell.script.reader import read_text
+from qshell.session.session import Session
+from qshell.shell.shell import Shell
 
 from .conftest import clean_env
 

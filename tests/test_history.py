@@ -9,7 +9,7 @@ import stat
 import subprocess
 import sys
 
-from qshell.history import LOOKUP, RunStore, timing_key
+from qshell.store.history import LOOKUP, RunStore, timing_key
 
 from .conftest import clean_env
 

@@ -10,7 +10,8 @@ import re
 
 import pytest
 
-from qshell.conflicts import Deadlock, LockWait, lock_lines
+from qshell.engine.conflicts import Deadlock, LockWait
+from qshell.output.run_summary import lock_lines
 
 OSC = "\x1b]0;pwned\x07"  # sets the terminal's window title when printed raw
 RAW = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")  # what must never reach a terminal
@@ -84,7 +85,7 @@ def test_json_escapes_c1_controls_in_every_record(qshell, hist, tmp_path):
     import contextlib
     import io
 
-    from qshell.history import main as history_main
+    from qshell.store.history import main as history_main
 
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
@@ -104,7 +105,7 @@ def _no_password(text: str) -> None:
 
 
 def test_redact_masks_written_given_and_known_passwords():
-    from qshell.connect import redact
+    from qshell.session.connect import redact
 
     uri = f"postgresql://u:{URI_PW}@/db"
     assert redact(f'invalid percent-encoded token: "{URI_PW}"', uri) == 'invalid percent-encoded token: "***"'
@@ -155,7 +156,7 @@ def test_sweep_targets_compare_and_connect_never_show_a_password(qshell, hist):
 
 # -- numbers: ASCII digits, a named range, one line -------------------------------------------
 def test_whole_numbers_are_ascii_digits_in_a_range():
-    from qshell.numbers import is_whole, whole
+    from qshell.common.numbers import is_whole, whole
 
     assert whole(" +12 ", 1, 100) == 12 and whole("-3", -5, 5) == -3 and whole("007", 1, 10) == 7
     for bad in ("١", "٣", "²", "1_000", "1.0", "", "0x10", "1e3", "9" * 5000):
@@ -300,7 +301,7 @@ def tiny_history(request, tmp_path, monkeypatch):
         yield mnt / "h"
         subprocess.run(["umount", "-l", str(mnt)], check=False)
         return
-    from qshell.history import RunStore
+    from qshell.store.history import RunStore
 
     prepare = RunStore._prepare
 
@@ -338,7 +339,7 @@ def test_command_history_on_a_full_disk_keeps_the_line_in_memory():
     out of the prompt on a full disk."""
     if not _full_device():
         pytest.skip("no /dev/full")
-    from qshell.terminal import _MaskedHistory
+    from qshell.shell.terminal import _MaskedHistory
 
     history = _MaskedHistory("/dev/full")
     history.append_string("SELECT 1;")  # written to a full disk
@@ -349,7 +350,7 @@ def test_command_history_on_a_full_disk_keeps_the_line_in_memory():
 def test_history_and_compare_show_a_stored_records_text_escaped(qshell, hist):
     """runs.sqlite is a file another program may have written: \\history and \\compare
     show its labels, modes and statuses escaped, as tables show data."""
-    from qshell.history import RunStore
+    from qshell.store.history import RunStore
 
     store, _ = RunStore.open(hist)
     assert store is not None

@@ -18,9 +18,9 @@ import tracemalloc
 import gevent
 import pytest
 
-from qshell.commands import parse
-from qshell.errors import UsageError
-from qshell.load import MAX_BUCKETS, Histogram, LoadPool, bucket_bounds, bucket_of
+from qshell.common.errors import UsageError
+from qshell.engine.load import MAX_BUCKETS, Histogram, LoadPool, bucket_bounds, bucket_of
+from qshell.script.commands import parse
 
 from .conftest import clean_env
 from .infra import query
@@ -60,8 +60,8 @@ def test_histogram_buckets_are_log_linear_and_percentiles_close_to_exact():
 
 def test_notices_kept_bounded_and_shown_escaped():
     """However many messages: the first 3 distinct texts and their counts, the rest counted."""
-    from qshell.load import QueryLoad
-    from qshell.loadview import notice_lines
+    from qshell.engine.load import QueryLoad
+    from qshell.shell.loadview import notice_lines
 
     q = QueryLoad(3, "DO …")
     for i in range(10_000):
@@ -208,8 +208,8 @@ def test_a_busy_client_is_flagged_client_bound(db):
     """A greenlet of the same process holding the CPU 5 ms at a time: starts come late while
     workers are free (qshell's own start delay), so the load says it is client-bound; the
     same load without it has a fraction of that delay."""
-    from qshell.loadview import load_text
-    from qshell.render import Style
+    from qshell.output.styles import Style
+    from qshell.shell.loadview import load_text
 
     quiet = LoadPool(db, ["SELECT 1"], 4, 1.5, 100).run()
 

@@ -5,11 +5,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from qshell import commands
-from qshell.errors import UsageError
-from qshell.reader import Entry, InputError, read_text
-from qshell.shell import Shell
-from qshell.sqlsplit import first_keyword, split
+from qshell.common.errors import UsageError
+from qshell.script import commands
+from qshell.script.reader import Entry, InputError, read_text
+from qshell.script.sqlsplit import first_keyword, split
+from qshell.shell.shell import Shell
 
 
 @pytest.mark.parametrize("text, statements, rest, open_construct", [
@@ -70,7 +70,7 @@ def test_reader_end_of_input():
 
 def test_every_command_has_a_handler_and_help():
     for spec in commands.TABLE:
-        assert callable(getattr(Shell, "do_" + spec.name, None)), spec.name
+        assert Shell.handles(spec.name), spec.name
         assert spec.help and spec.usage.startswith("\\")
     text = commands.help_text()
     for spec in commands.TABLE:

@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from qshell import plans
+from qshell.engine import plans
 from tests.test_resources import queries, records
 
 PARALLEL = """SET max_parallel_workers = 2;

@@ -17,10 +17,10 @@ import pytest
 pytest.register_assert_rewrite("tests.infra")  # before its import below: loaded as a plugin too
 
 from qshell.cli import main
-from qshell.database import Database
-from qshell.execute import TxMode
-from qshell.pool import QueryPool
-from qshell.results import Status
+from qshell.engine.database import Database
+from qshell.engine.execute import TxMode
+from qshell.engine.pool import QueryPool
+from qshell.records.results import Status
 from tests.infra import POOL_SIZE, query
 
 pytest_plugins = ["tests.infra"]
@@ -178,7 +178,7 @@ def test_without_the_admin_console_the_pool_size_is_unknown_and_said_so(pgbounce
     pool size is unknown, and why."""
     import psycopg2
 
-    from qshell.pooler import Pooler, detect
+    from qshell.engine.pooler import Pooler, detect
 
     conn = psycopg2.connect(pgbouncer.dsn)
     try:
@@ -269,7 +269,7 @@ def test_sampler_attributes_waits_through_the_pooler(bouncer_db):
     """Wait events through PgBouncer: sampled on whichever backend ran each query (the
     pid taken inside its transaction). One worker: the sampler's own queries need the
     pool's other backend (a saturated pool would queue them)."""
-    from qshell.sampler import Sampler
+    from qshell.engine.sampler import Sampler
 
     run = QueryPool(bouncer_db, ["SELECT pg_sleep(0.3)"] * 2, 1, sampler=Sampler(bouncer_db)).run()
     assert [q.status for q in run.queries] == [Status.OK] * 2
@@ -343,7 +343,7 @@ def test_ddl_runs_in_a_transaction_of_its_own_and_what_cannot_runs_plainly(bounc
 def test_a_statement_refused_in_a_transaction_block_runs_plainly(bouncer_db, pgbouncer, monkeypatch):
     """A statement qshell wrongly took for one that fits a transaction: the server refuses
     it there (25001) before doing anything; qshell rolls back and runs it plainly, once."""
-    from qshell import execute
+    from qshell.engine import execute
 
     monkeypatch.setattr(execute, "fits_a_transaction", lambda sql: True)
     run = QueryPool(bouncer_db, ["VACUUM (ANALYZE) pg_class"], 1).run()
@@ -357,7 +357,7 @@ def test_the_sampler_reaches_the_server_itself_when_the_pool_is_saturated(bounce
     sampler reads pg_stat_activity on the server behind it (the address SHOW DATABASES
     gives), outside the pool, so each query still gets its wait events (through the pool
     its samples waited for a free server connection, which only came between queries)."""
-    from qshell.sampler import Sampler
+    from qshell.engine.sampler import Sampler
 
     bouncer_db.check_capacity(POOL_SIZE, sampling=True)
     assert any("sampled on the server itself" in n for n in bouncer_db.seen), bouncer_db.seen
@@ -479,7 +479,7 @@ def test_the_settings_warning_names_only_the_users_settings(pgbouncer, tmp_path)
 
 
 def test_the_multi_host_capacity_warning_is_a_sentence():
-    from qshell.targets import capacity_verdict
+    from qshell.engine.targets import capacity_verdict
 
     dsn = "host=a,b,c load_balance_hosts=random"
     refusal, warning = capacity_verdict(60, dsn, [("a:5432", False, 57), ("b:5432", True, 56), ("c:5432", True, 80)])

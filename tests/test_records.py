@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 import random
 
-from qshell import render
-from qshell.results import Column, QueryResult, RunResult, ServerMessage, Status
+from qshell.output import json_lines, styles
+from qshell.records.results import Column, QueryResult, RunResult, ServerMessage, Status
 
 RESULTS = [
     QueryResult(index=1, sql="SELECT 1", status=Status.OK, worker=0, pid=123, columns=(Column("?column?", 23),),
@@ -27,10 +27,10 @@ RESULTS = [
 def test_a_record_built_as_text_is_the_record_built_as_a_dict():
     for run_id in ("18f-1", None):
         for slow in ({}, {1: 1.23456789, 3: 0.5}):
-            enc = render.RecordEncoder(run_id, slow)
+            enc = json_lines.RecordEncoder(run_id, slow)
             for q in RESULTS * 2:  # twice: the cached texts too
                 for rows in (True, False):
-                    want = render.query_record(q, run_id, rows=rows, slowdown=slow.get(q.index))
+                    want = json_lines.query_record(q, run_id, rows=rows, slowdown=slow.get(q.index))
                     head = enc.head(q)
                     got = json.loads(enc.line(head, q) if rows else head)
                     assert got == want and list(got) == list(want)  # same fields, values, order
@@ -38,9 +38,9 @@ def test_a_record_built_as_text_is_the_record_built_as_a_dict():
 
 def test_run_json_is_the_records_then_the_run():
     run = RunResult(n=2, started_at=1.7e9, wall_s=0.5, queries=tuple(RESULTS))
-    lines = [json.loads(x) for x in render.run_json(run, "r-1").split("\n")]  # (U+2028 stays in a line)
+    lines = [json.loads(x) for x in json_lines.run_json(run, "r-1").split("\n")]  # (U+2028 stays in a line)
     assert [x["index"] for x in lines[:-1]] == [q.index for q in RESULTS]
-    assert lines[-1] == render.run_record(run, "r-1") and lines[-1]["failed"] == run.failed == 3
+    assert lines[-1] == json_lines.run_record(run, "r-1") and lines[-1]["failed"] == run.failed == 3
     assert lines[-1]["sum_ms"] == round(run.sum_s * 1000, 3) and lines[-1]["bound_ms"] == round(run.bound_s * 1000, 3)
     assert lines[-1]["overlap"] == round(run.overlap, 4) and lines[-1]["efficiency"] == round(run.efficiency, 4)
 
@@ -48,7 +48,7 @@ def test_run_json_is_the_records_then_the_run():
 def test_summaries_drawn_without_tabulate_are_tabulates():
     import tabulate
 
-    render._tabulate()  # the "aligned" format registered
+    styles._tabulate()  # the "aligned" format registered
     rnd = random.Random(3)
     alphabet = ["a", " ", "é", "漢", "xxxxx", "", "\u0301", "-", "|", "+", "  ", "😀", "1", "0.5", "×", "%"]
 
@@ -62,8 +62,8 @@ def test_summaries_drawn_without_tabulate_are_tabulates():
                 for _ in range(rnd.randint(1, 4))]
         align = [rnd.choice(["left", "right"]) for _ in range(ncol)]
         want = tabulate.tabulate(rows, headers=headers, tablefmt="aligned", disable_numparse=True, colalign=align)
-        assert render._simple_aligned(rows, headers, align) == want, (headers, rows, align)
+        assert styles._simple_aligned(rows, headers, align) == want, (headers, rows, align)
     # what it does not draw, tabulate does
-    assert render._simple_aligned([[1.5]], ["x"], ["right"]) is None
-    assert render._simple_aligned([["a\nb"]], ["x"], ["left"]) is None
-    assert render.tabulate([["a\nb"]], headers=["x"], tablefmt="aligned", disable_numparse=True, colalign=["left"])
+    assert styles._simple_aligned([[1.5]], ["x"], ["right"]) is None
+    assert styles._simple_aligned([["a\nb"]], ["x"], ["left"]) is None
+    assert styles.tabulate([["a\nb"]], headers=["x"], tablefmt="aligned", disable_numparse=True, colalign=["left"])

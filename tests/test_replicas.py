@@ -19,8 +19,8 @@ import pytest
 pytest.register_assert_rewrite("tests.infra")  # before its import below: loaded as a plugin too
 
 from qshell.cli import main  # noqa: E402
-from qshell.database import Database  # noqa: E402
-from qshell.errors import CapacityError  # noqa: E402
+from qshell.common.errors import CapacityError  # noqa: E402
+from qshell.engine.database import Database  # noqa: E402
 from tests.infra import query, wait_for  # noqa: E402
 
 pytest_plugins = ["tests.infra"]

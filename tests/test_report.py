@@ -26,15 +26,17 @@ from pathlib import Path
 
 import pytest
 
-from qshell import explore, report
+from qshell.output import report
+from qshell.output.report import basics as report_basics
+from qshell.shell import explore, report_command
 
 HOSTILE = """SELECT '<script>document.title="pwned"</script><img src=x onerror="document.title=1">' AS x, pg_sleep(0.3)"""
 TABLE_BREAKER = "SELECT '</td></tr></table><h1>big</h1>' AS y, pg_sleep(0.2)"
 STAGED = [HOSTILE, "SELECT pg_sleep(0.4)", TABLE_BREAKER, "SELECT 1/0"]
 SCRIPT = "".join(f"\\add {sql};\n" for sql in STAGED) + "\\go 2\n"
 
-TIMEOUT_PURPLE = bytes.fromhex(report.WAIT_COLOURS["Timeout"][1:])  # the bars of pg_sleep (Timeout:PgSleep)
-ERROR_RED = bytes.fromhex(report.STATUS_STROKE["error"][1:])
+TIMEOUT_PURPLE = bytes.fromhex(report_basics.WAIT_COLOURS["Timeout"][1:])  # the bars of pg_sleep (Timeout:PgSleep)
+ERROR_RED = bytes.fromhex(report_basics.STATUS_STROKE["error"][1:])
 
 
 # -- the browser -------------------------------------------------------------------------
@@ -245,8 +247,8 @@ def test_report_json_mode_keeps_stdout_json(qshell, tmp_path):
 
 # -- sweeps, repeats, loads: from the engine's results (and the shell once it keeps them) ------------
 def _runs(db, ns):  # noqa: ANN001, ANN202
-    from qshell.pool import QueryPool
-    from qshell.sampler import Sampler
+    from qshell.engine.pool import QueryPool
+    from qshell.engine.sampler import Sampler
 
     qs = ["SELECT pg_sleep(0.3)", "SELECT pg_sleep(0.2)", "SELECT pg_sleep(0.1)", "SELECT 1/0"]
     return [QueryPool(db, qs, n, sampler=Sampler(db)).run() for n in ns]
@@ -315,16 +317,17 @@ def test_fields_added_later_appear_without_a_new_renderer():
 def test_the_last_thing_measured_is_reported():
     """A sweep or repeat is reported when its last run is the shell's last run; a later
     \\go wins; a load wins when it started after the last run."""
-    from qshell.results import QueryResult, RunResult, Status
+    from qshell.records.results import QueryResult, RunResult, Status
 
     def run(n: int, at: float) -> RunResult:
         return RunResult(n=n, started_at=at, wall_s=0.1, queries=(QueryResult(1, "SELECT 1", Status.OK, worker=0, exec_s=0.1, end_s=0.1),))
 
-    class Host(report.ReportCommands):
-        last_run = None
-        _alone: dict = {}
+    from types import SimpleNamespace
 
-    h = Host()
+    h = SimpleNamespace(last_run=None, last_run_id=None, alone={}, last_sweep=None, last_repeat=None, last_targets=None,
+                        last_compare=None, last_load=None)  # what the run and load commands keep
+    reports = report_command.ReportCommands(SimpleNamespace(), h, h)  # type: ignore[arg-type]
+    h.report_doc = reports.report_doc
     assert h.report_doc() is None
     a, b = run(1, 10.0), run(2, 11.0)
     h.last_run, h.last_sweep = b, ([a, b], ["ia", "ib"])  # type: ignore[attr-defined]
@@ -422,10 +425,12 @@ def keyed(text: str) -> list[tuple[str, str, str]]:
 
 def terminal_formats() -> dict:
     """How the terminal draws each kind of figure: the renderers' own functions, not the report's."""
-    from qshell import loadview, render, resources
+    from qshell.engine import resources
+    from qshell.output import run_summary, styles
+    from qshell.shell import loadview
 
-    return {"ms": lambda v: render.ms(v / 1000), "dur": lambda v: render.duration(v / 1000), "s": render.duration,
-            "x": lambda v: f"{v:.2f}×", "pct": render._pct, "int": str, "count": lambda v: f"{v:,}", "rate": loadview._n,
+    return {"ms": lambda v: styles.ms(v / 1000), "dur": lambda v: styles.duration(v / 1000), "s": styles.duration,
+            "x": lambda v: f"{v:.2f}×", "pct": run_summary._pct, "int": str, "count": lambda v: f"{v:,}", "rate": loadview._n,
             "signed": lambda v: f"{v:+.1f}", "compact": resources.compact, "bytes": resources.size,
             "cores": lambda v: f"{v:.2f}",  # as the CPU line: server backends 1.57 cores
             "change": lambda v: f"{v * 100:+.0f}%", "num": lambda v: f"{v:.4g}" if isinstance(v, float) else str(v)}
@@ -729,7 +734,7 @@ def test_several_runs_in_one_report(qshell, tmp_path):
 def test_wait_series_stays_bounded_and_merged():
     """Consecutive samples of one query and event are one span; a series longer than
     MAX_SPANS is coarsened into bins until it fits, each bin the event seen longest."""
-    from qshell.conflicts import MAX_SPANS, spans_of
+    from qshell.engine.conflicts import MAX_SPANS, spans_of
 
     steady = [(0, 1, i * 0.02, (i + 1) * 0.02, "Lock:relation") for i in range(50)]
     assert [(s.start_s, round(s.end_s, 6), s.event) for s in spans_of(steady)] == [(0.0, 1.0, "Lock:relation")]

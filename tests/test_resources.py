@@ -121,10 +121,10 @@ def test_the_workers_track_all_only_while_resources_are_on(qshell):
 
 
 def test_records_with_resources_and_plans_built_as_text_equal_the_dicts():
-    from qshell import render
-    from qshell.plans import summarize
-    from qshell.resources import Resources
-    from qshell.results import QueryResult, Status
+    from qshell.engine.plans import summarize
+    from qshell.engine.resources import Resources
+    from qshell.output import json_lines
+    from qshell.records.results import QueryResult, Status
 
     res = Resources(shared_hit=10.5, shared_read=3, temp_written=0, wal_bytes=120, server_ms=1.23456, calls=2, shared=2)
     plan = summarize('[{"Plan": {"Node Type": "Result", "Actual Rows": 1}, "Execution Time": 0.1}]')
@@ -133,10 +133,10 @@ def test_records_with_resources_and_plans_built_as_text_equal_the_dicts():
           QueryResult(index=3, sql="SELECT 2", status=Status.OK, resources=res, plan=plan),
           QueryResult(index=4, sql="SELECT 3", status=Status.OK, plan=plan)]
     for slow in ({}, {1: 1.5, 3: 2.0}):
-        enc = render.RecordEncoder("r-1", slow)
+        enc = json_lines.RecordEncoder("r-1", slow)
         for q in qs:
             for rows in (True, False):
-                want = render.query_record(q, "r-1", rows=rows, slowdown=slow.get(q.index))
+                want = json_lines.query_record(q, "r-1", rows=rows, slowdown=slow.get(q.index))
                 head = enc.head(q)
                 got = json.loads(enc.line(head, q) if rows else head)
                 assert got == want and list(got) == list(want)
@@ -147,7 +147,7 @@ def test_queryids_planned_in_one_round_trip_and_one_by_one_in_a_read_only_sessio
     read-only session (no temporary function can be made) falls back to that; a text that
     cannot be planned, a utility statement, several statements have none, and say why.
     Nothing is left on the connection: no transaction, no function, no setting."""
-    from qshell.resources import SEVERAL, UTILITY, plan_texts
+    from qshell.engine.resources import SEVERAL, UTILITY, plan_texts
 
     texts = ["SELECT 1 AS a", "SELECT relname FROM pg_class WHERE oid = 5", "SELECT * FROM no_such_table_here",
              "VACUUM", "SELECT '100%' AS pct", "SELECT 2 ; SELECT 3", "/* c */ SELECT 4; -- one statement"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from qshell.conflicts import deadlock_pids, name_cycle
+from qshell.engine.conflicts import deadlock_pids, name_cycle
 
 
 def _records(out: str) -> list[dict]:

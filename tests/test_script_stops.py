@@ -14,9 +14,9 @@ from pathlib import Path
 import psycopg2
 import pytest
 
-from qshell.reader import read_text
-from qshell.session import Session
-from qshell.shell import Shell
+from qshell.script.reader import read_text
+from qshell.session.session import Session
+from qshell.shell.shell import Shell
 
 from .conftest import clean_env
 
@@ -308,7 +308,7 @@ def test_a_c_string_with_a_backslash_in_a_literal_is_sent_as_it_is(dsn, tmp_path
                           capture_output=True, env=clean_env(), timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert b"x\\;y" in proc.stdout
-    from qshell.reader import read_command
+    from qshell.script.reader import read_command
 
     (entry,) = list(read_command(text))
     assert entry.text == text

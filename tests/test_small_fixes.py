@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from qshell.history import RunStore
+from qshell.store.history import RunStore
 
 from .conftest import clean_env
 
@@ -153,7 +153,7 @@ def pw_role(dsn):
 
 
 def test_explicit_password_in_reconnect_wins_over_the_typed_one(dsn, pw_role):
-    from qshell.session import Session
+    from qshell.session.session import Session
 
     user, password = pw_role
     first = Session.open(dsn, "typed-for-W")  # the -W password (the trusted superuser ignores it)
@@ -171,8 +171,8 @@ def test_explicit_password_in_reconnect_wins_over_the_typed_one(dsn, pw_role):
 
 
 def test_the_typed_password_is_reused_only_for_the_same_user_host_and_port(dsn, pw_role):
-    from qshell.errors import QshellError
-    from qshell.session import Session
+    from qshell.common.errors import QshellError
+    from qshell.session.session import Session
 
     user, password = pw_role
     probe = Session.open(dsn, None)

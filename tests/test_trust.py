@@ -18,8 +18,8 @@ import pexpect
 import psycopg2
 import pytest
 
-from qshell.pool import QueryPool
-from qshell.render import repeat_record, sweep_rows
+from qshell.engine.pool import QueryPool
+from qshell.output.run_series import repeat_record, sweep_rows
 
 from .conftest import clean_env
 
@@ -257,7 +257,7 @@ def test_a_client_bound_run_is_flagged(qshell):
     assert run["client_cpu"] > 4 * idle["client_cpu"]  # ratios in one session, never absolute times
     # the flag follows the figure (on a machine busy with other work qshell may get less
     # than 0.6 of a core even when it is what holds the run back)
-    from qshell.results import CLIENT_BOUND, CLIENT_BOUND_MIN_WALL
+    from qshell.records.results import CLIENT_BOUND, CLIENT_BOUND_MIN_WALL
     flagged = run["client_cpu"] >= CLIENT_BOUND and run["wall_ms"] >= CLIENT_BOUND_MIN_WALL * 1000
     assert run["client_bound"] is flagged and idle["client_bound"] is False
 

@@ -3,8 +3,9 @@ from __future__ import annotations
 
 import json
 
-from qshell.pool import QueryPool
-from qshell.render import Style, table
+from qshell.engine.pool import QueryPool
+from qshell.output.result_tables import table
+from qshell.output.styles import Style
 
 CASES = [
     ("42::int", "42"),

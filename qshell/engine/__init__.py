@@ -1,0 +1,1 @@
+"""Staging and running: connection pools, workers, load, sampling, conflicts, CPU, resources, plans. No UI library."""

@@ -1,0 +1,98 @@
+"""Figures derived from result records: schedules, statistics, lanes, comparisons.
+
+Pure functions over ``results`` records; nothing here runs or prints anything.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Iterable, Mapping, Sequence
+
+from qshell.common.numbers import INT_MAX, is_whole, whole
+from qshell.records.results import QueryResult, RunResult
+
+
+@lru_cache(maxsize=4096)
+def normalize(sql: str) -> str:
+    """The key under which a query's timings are remembered (whitespace-insensitive)."""
+    return " ".join(sql.split())
+
+
+def lpt_order(queries: Sequence[str], known: Mapping[str, float | None]) -> list[int]:
+    """Positions of ``queries`` longest-first by last measured time (the LPT schedule).
+
+    Queries never measured go first (they may be long), in staged order; ties keep
+    staged order.
+    """
+    def key(pos: int) -> tuple[float, int]:
+        t = known.get(normalize(queries[pos]))
+        return (-(math.inf if t is None else t), pos)
+
+    return sorted(range(len(queries)), key=key)
+
+
+@dataclass(frozen=True, slots=True)
+class Stats:
+    count: int
+    min: float
+    median: float
+    p95: float
+    max: float
+
+
+def stats(values: Iterable[float]) -> Stats:
+    """min / median / p95 (nearest rank) / max; zeros for no values."""
+    xs = sorted(values)
+    if not xs:
+        return Stats(0, 0.0, 0.0, 0.0, 0.0)
+    rank = max(1, math.ceil(0.95 * len(xs)))
+    half = len(xs) // 2
+    middle = xs[half] if len(xs) % 2 else (xs[half - 1] + xs[half]) / 2  # statistics.median, without its import
+    return Stats(len(xs), xs[0], middle, xs[rank - 1], xs[-1])
+
+
+def lanes(run: RunResult) -> dict[int, list[QueryResult]]:
+    """Per worker, its queries in the order it ran them (by start offset)."""
+    out: dict[int, list[QueryResult]] = {}
+    for q in run.queries:
+        if q.worker is not None:
+            out.setdefault(q.worker, []).append(q)
+    for qs in out.values():
+        qs.sort(key=lambda q: q.start_s)
+    return dict(sorted(out.items()))
+
+
+def slowdowns(run: RunResult, alone: Mapping[str, float | None]) -> dict[int, float]:
+    """Per query index: time at this run's N ÷ its time alone (when known and measurable)."""
+    out = {}
+    for q in run.queries:
+        t = alone.get(normalize(q.sql))
+        if t and t > 0 and q.status.value == "ok":
+            out[q.index] = q.total_s / t
+    return out
+
+
+def parse_n_list(words: Sequence[str]) -> list[int]:
+    """``["1", "2", "5"]`` or ``["1-8"]`` (mixed too) -> sorted unique Ns; ValueError otherwise."""
+    ns: set[int] = set()
+    for word in words:
+        for part in word.split(","):
+            if not part:
+                continue
+            lo, sep, hi = part.partition("-")
+            if not is_whole(lo) or (sep and not is_whole(hi)):
+                raise ValueError(f"not a whole number or range: {part!r}")
+            try:
+                a = whole(lo, 1, INT_MAX, "N")
+                b = whole(hi, 1, INT_MAX, "N") if sep else a
+            except ValueError as exc:
+                raise ValueError(f"{exc}, got {part!r}") from None
+            if b < a:
+                raise ValueError(f"bad N or range: {part!r}")
+            if b - a > 1000:
+                raise ValueError(f"range too long: {part!r}")
+            ns.update(range(a, b + 1))
+    if not ns:
+        raise ValueError("needs at least one N (e.g. 1 2 3 5, or 1-8)")
+    return sorted(ns)

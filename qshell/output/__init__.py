@@ -1,0 +1,1 @@
+"""Result records -> text, CSV, JSON lines and the HTML report."""

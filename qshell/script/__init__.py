@@ -1,0 +1,1 @@
+"""Input text -> entries: psql's statement splitting, the reader, variables, and the meta-command table."""

@@ -1,0 +1,348 @@
+"""Text -> typed commands, and the one table of meta-command names, aliases and help.
+
+Pure: no I/O, no database. The shell dispatches a parsed command to the method
+``do_<name>`` (as ``cmd.Cmd`` does) of its own or of one of its command groups;
+``tests/test_parsing.py`` checks every entry of the table has one.
+"""
+from __future__ import annotations
+
+import re
+import shlex
+from dataclasses import dataclass, replace
+from typing import Callable
+
+from qshell.common.errors import UsageError
+from qshell.common.numbers import DECIMAL, INT64_MAX, INT_MAX, MAX_REPEATS, is_whole, whole
+
+
+@dataclass(frozen=True, slots=True)
+class Command:
+    """A parsed entry. ``name`` is the canonical meta-command name, or ``sql``."""
+
+    name: str
+    arg: str = ""  # the raw argument text (SQL for ``add``/``sql``)
+    n: int | None = None  # numeric argument when the command takes one
+    args: tuple[str, ...] = ()  # split arguments when the command takes several
+    reps: int | None = None  # \go N xR: repetitions
+    duration_s: float | None = None  # \go N for DURATION: a sustained load
+    rate: float | None = None  # \go N for DURATION at RATE/s: open loop
+    extra: tuple[str, ...] = ()  # arguments after those it takes: psql warns of each and goes on
+
+
+@dataclass(frozen=True, slots=True)
+class Spec:
+    name: str
+    usage: str
+    help: str
+    parse: Callable[[str, str], Command]
+    aliases: tuple[str, ...] = ()
+    takes_sql: bool = False  # the argument is SQL through its ';' (may span lines)
+    group: str = "General"  # heading in \\?
+    modifiers: bool = False  # psql's describe suffixes: \\dt+, \\dtS (system objects too)
+    ends_query: bool = False  # sends or clears the statement being typed (psql's query buffer): \\g, \\r
+    psql_args: bool = False  # lexes its own arguments by psql's rules (quotes, variables, backquotes)
+
+
+def _positive(word: str, what: str, cmd: str, most: int = INT_MAX) -> int:
+    """A meta-command's count, from 1 to ``most`` (``numbers.whole``: ASCII digits)."""
+    try:
+        return whole(word, 1, most, what)
+    except ValueError as exc:
+        raise UsageError(f"\\{cmd}: {exc}, got {word!r}") from None
+
+
+def _words(arg: str, cmd: str) -> tuple[str, ...]:
+    try:
+        return tuple(shlex.split(arg))
+    except ValueError as exc:
+        raise UsageError(f"\\{cmd}: {exc}") from None
+
+
+def _no_arg(name: str, arg: str) -> Command:
+    if arg.strip():
+        raise UsageError(f"\\{name}: takes no argument, got {arg.strip()!r}")
+    return Command(name)
+
+
+def _raw(name: str, arg: str) -> Command:
+    return Command(name, arg.strip())
+
+
+def _add(name: str, arg: str) -> Command:
+    sql = arg.strip()
+    while sql.endswith(";"):
+        sql = sql[:-1].rstrip()
+    if not sql:
+        raise UsageError("\\add: needs an SQL statement (\\add SELECT ...;)")
+    return Command(name, sql)
+
+
+_DURATION = re.compile(f"({DECIMAL})(ms|s|sec|min|m|h)?")
+_RATE = re.compile(f"({DECIMAL})(?:/s)?")
+_SECONDS = {"ms": 0.001, "s": 1.0, "sec": 1.0, "min": 60.0, "m": 60.0, "h": 3600.0}
+MAX_LOAD_S = 7 * 24 * 3600.0  # a week
+
+
+def _load(name: str, words: list[str], arg: str) -> Command:
+    """``\\go [N] for DURATION [at RATE/s]``: ``words`` from ``for`` on."""
+    usage = f"\\{name}: usage \\{name} [N] for DURATION [at RATE/s], e.g. \\{name} 4 for 10s at 50/s"
+    at = [i for i, w in enumerate(words) if w.lower() == "at"]
+    if len(words) < 2 or (at and (at[0] != 2 or len(words) != 4)) or (not at and len(words) != 2):
+        raise UsageError(f"{usage}; got {arg.strip()!r}")
+    m = _DURATION.fullmatch(words[1].lower())
+    if not m:
+        raise UsageError(f"\\{name}: DURATION must look like 10s, 500ms, 2min, got {words[1]!r}")
+    seconds = float(m.group(1)) * _SECONDS[m.group(2) or "s"]
+    if not 0.001 <= seconds <= MAX_LOAD_S:
+        raise UsageError(f"\\{name}: DURATION must be from 1ms to 7 days, got {words[1]!r}")
+    rate = None
+    if at:
+        r = _RATE.fullmatch(words[3].lower())
+        if not r or float(r.group(1)) <= 0 or float(r.group(1)) > 100_000:
+            raise UsageError(f"\\{name}: RATE must be executions per second, above 0 and at most 100000 (50/s), got {words[3]!r}")
+        rate = float(r.group(1))
+    return Command(name, arg.strip(), duration_s=seconds, rate=rate)
+
+
+def _go(name: str, arg: str) -> Command:
+    words = list(_words(arg, name))
+    fors = [i for i, w in enumerate(words) if w.lower() == "for"]
+    if fors:
+        if fors[0] > 1:
+            raise UsageError(f"\\{name}: takes N before 'for', got {arg.strip()!r}")
+        n = _positive(words[0], "N", name) if fors[0] == 1 else None
+        return replace(_load(name, words[fors[0]:], arg), n=n)
+    reps = None
+    if words and words[-1][:1] in "xX" and len(words[-1]) > 1:
+        reps = _positive(words.pop()[1:], "R (in xR)", name, MAX_REPEATS)
+    if len(words) > 1:
+        raise UsageError(f"\\{name}: takes N and an optional xR, got {arg.strip()!r}")
+    n = _positive(words[0], "N", name) if words else None  # above the staged count: clipped, said
+    return Command(name, words[0] if words else "", n=n, reps=reps)
+
+
+def _ns(name: str, arg: str) -> Command:
+    words = _words(arg, name)
+    if not words:
+        raise UsageError(f"\\{name}: needs the Ns to run, e.g. \\{name} 1 2 3 5 or \\{name} 1-8")
+    return Command(name, arg.strip(), args=words)
+
+
+def _two(name: str, arg: str) -> Command:
+    """Two runs: each a run number (negative: from the latest, -1 the latest) or a run id."""
+    words = _words(arg, name)
+    if len(words) != 2:
+        raise UsageError(f"\\{name}: needs two runs (numbers from \\history, or run ids)")
+    for word in words:
+        if is_whole(word):
+            try:
+                whole(word, -INT64_MAX, INT64_MAX, "a run number")
+            except ValueError as exc:
+                raise UsageError(f"\\{name}: {exc} (-1: the latest run), got {word!r}") from None
+    return Command(name, arg.strip(), args=words)
+
+
+def _optional_count(name: str, arg: str) -> Command:
+    words = _words(arg, name)
+    if len(words) > 1:
+        raise UsageError(f"\\{name}: takes at most one number")
+    return Command(name, arg.strip(), n=_positive(words[0], "K", name) if words else None)
+
+
+def _optional_word(name: str, arg: str) -> Command:
+    words = _words(arg, name)
+    if len(words) > 1:
+        raise UsageError(f"\\{name}: takes at most one argument")
+    return Command(name, words[0] if words else "", args=words)
+
+
+def _sandbox(name: str, arg: str) -> Command:
+    words = _words(arg, name)
+    if not words or words[0] != "init" or len(words) > 2:
+        raise UsageError(f"\\{name}: usage \\sandbox init [SCALE]")
+    return Command(name, "init", n=_positive(words[1], "SCALE", name) if len(words) == 2 else None, args=words)
+
+
+def _index(name: str, arg: str) -> Command:
+    words = _words(arg, name)
+    if len(words) != 1:
+        raise UsageError(f"\\{name}: needs one staged query number (see \\list)")
+    return Command(name, words[0], n=_positive(words[0], "K", name))
+
+
+def _path(name: str, arg: str) -> Command:
+    words = _words(arg, name)
+    if len(words) != 1:
+        raise UsageError(f"\\{name}: needs one file name")
+    return Command(name, words[0], args=words)
+
+
+def _report(name: str, arg: str) -> Command:
+    """A file name, then optionally runs of the history (numbers as \\history lists them, or run ids)."""
+    words = _words(arg, name)
+    if not words:
+        raise UsageError(f"\\{name}: needs one file name (then, for runs of the history, their numbers or ids)")
+    for word in words[1:]:
+        if is_whole(word):
+            try:
+                whole(word, -INT64_MAX, INT64_MAX, "a run number")
+            except ValueError as exc:
+                raise UsageError(f"\\{name}: {exc} (-1: the latest run), got {word!r}") from None
+    return Command(name, words[0], args=words)
+
+
+def _one_word(name: str, arg: str) -> Command:
+    words = _words(arg, name)
+    if len(words) != 1:
+        raise UsageError(f"\\{name}: needs one argument")
+    return Command(name, words[0], args=words)
+
+
+def _pattern(name: str, arg: str) -> Command:
+    """psql's describe argument: one pattern, double quotes kept (they mean case and
+    literal characters to the pattern rules); whitespace inside quotes belongs to it.
+    As psql: an unquoted ";" at its end is dropped (``\\dt t;``), the words after it
+    are extra (a warning each)."""
+    s, out, inquotes = arg.strip(), [], False
+    i = 0
+    while i < len(s) and (inquotes or not s[i].isspace()):
+        inquotes ^= s[i] == '"'
+        out.append(s[i])
+        i += 1
+    if inquotes:
+        raise UsageError(f"\\{name}: unterminated quoted string")
+    pattern = "".join(out)
+    unquoted = len(pattern) - (pattern.rfind('"') + 1)
+    while unquoted and pattern.endswith(";"):
+        pattern, unquoted = pattern[:-1], unquoted - 1
+    return Command(name, pattern, extra=tuple(s[i:].split()))
+
+
+def _split_args(name: str, arg: str) -> Command:
+    return Command(name, arg.strip(), args=_words(arg, name))
+
+
+TABLE: tuple[Spec, ...] = (
+    Spec("add", "\\add SQL;", "stage one statement (it may span lines, ends at ';'); bare \\add stages the next one typed", _add, takes_sql=True, group="Staging"),
+    Spec("addfile", "\\addfile FILE", "stage every statement of an SQL file", _path, group="Staging"),
+    Spec("go", "\\go [N] [xR|for D [at R/s]]", "run the staged set at once on N workers (default: staged count, capped by \\set workers); xR: R times, with statistics; for D: over and over for the duration D (at R/s: at a fixed rate), with latency percentiles", _go, group="Running"),
+    Spec("sweep", "\\sweep N... | A-B [on TARGET...]", "run the staged set at each N; table of wall, speedup vs N=1, efficiency, bound, the server's cores, the machine's busy share and other processes' CPU, a CPU verdict and a chart; on TARGET...: at each N on each target (conninfo words over this session's, e.g. 'host=db1,db2 load_balance_hosts=random'), one table with the servers each run used", _ns, group="Running"),
+    Spec("timeline", "\\timeline", "draw the last run's worker timeline", _no_arg, group="Running"),
+    Spec("list", "\\list", "show the staged set, numbered", _no_arg, aliases=("ls",), group="Staging"),
+    Spec("drop", "\\drop K", "remove staged query K", _index, group="Staging"),
+    Spec("clear", "\\clear", "remove every staged query", _no_arg, group="Staging"),
+    Spec("save", "\\save NAME", "save the staged set as NAME.sql in the sets directory", _one_word, group="Staging"),
+    Spec("load", "\\load NAME", "stage a saved set (added after the staged ones)", _one_word, group="Staging"),
+    Spec("sets", "\\sets", "list the saved sets", _no_arg, group="Staging"),
+    Spec("history", "\\history [K]", "list the last K runs (default 20) from the run history", _optional_count, group="Running"),
+    Spec("compare", "\\compare A B", "compare two runs of the same set, query by query", _two, group="Running"),
+    Spec("report", "\\report FILE.html [RUN...]", "write the last run, sweep, repeat, load or \\compare as one self-contained HTML page (timeline, waits over time, lock graph, charts, tables); RUN...: those runs of the history, in one page", _report, group="Running"),
+    Spec("sandbox", "\\sandbox init [SCALE]", "load the pgbench tables into the sandbox (pgbench -i -s SCALE, default 10)", _sandbox, group="Sandbox"),
+    Spec("demo", "\\demo", "stage six queries of different cost over the pgbench tables (the seed's experiment)", _no_arg, group="Sandbox"),
+    Spec("i", "\\i FILE", "read commands from a file as if typed", _raw, aliases=("include",), group="Input and output", psql_args=True),
+    Spec("ir", "\\ir FILE", "as \\i, a relative name taken from the directory of the file being read", _raw, aliases=("include_relative",), group="Input and output", psql_args=True),
+    Spec("x", "\\x [on|off|auto]", "expanded display (one column per line); no argument toggles", _raw, aliases=("expanded",), group="Display", psql_args=True),
+    Spec("pager", "\\pager [on|off]", "page long output through $PAGER (less -SRXF); no argument toggles", _optional_word, group="Display"),
+    Spec("e", "\\e [K]", "edit the statement being typed (or the last one) in $EDITOR; \\e K edits staged query K in place", _optional_count, aliases=("edit",), group="Staging"),
+    Spec("format", "\\format FMT", "table format: any tabulate format, or csv, json", _one_word, group="Display"),
+    Spec("set", "\\set [NAME [VALUE...]]", "a qshell setting (workers, maxrows, format, tx, isolation, order, timeline...), else a psql variable (:NAME); no NAME lists both", _raw, group="Variables", psql_args=True),
+    Spec("d", "\\d[S+] [PATTERN]", "list relations, or describe each one matching (columns, indexes, constraints, ...)", _pattern, group="Database", modifiers=True),
+    Spec("dt", "\\dt[S+] [PATTERN]", "list tables (psql's patterns: schema.name, * and ?, \"Quoted\")", _pattern, group="Database", modifiers=True),
+    Spec("di", "\\di[S+] [PATTERN]", "list indexes", _pattern, group="Database", modifiers=True),
+    Spec("dv", "\\dv[S+] [PATTERN]", "list views", _pattern, group="Database", modifiers=True),
+    Spec("dm", "\\dm[S+] [PATTERN]", "list materialized views", _pattern, group="Database", modifiers=True),
+    Spec("ds", "\\ds[S+] [PATTERN]", "list sequences", _pattern, group="Database", modifiers=True),
+    Spec("df", "\\df[S+] [PATTERN]", "list functions", _pattern, group="Database", modifiers=True),
+    Spec("dn", "\\dn[S+] [PATTERN]", "list schemas", _pattern, group="Database", modifiers=True),
+    Spec("du", "\\du[S+] [PATTERN]", "list roles", _pattern, group="Database", modifiers=True),
+    Spec("dx", "\\dx[+] [PATTERN]", "list extensions (+: their objects)", _pattern, group="Database", modifiers=True),
+    Spec("l", "\\l[+] [PATTERN]", "list databases", _pattern, aliases=("list-databases",), group="Database", modifiers=True),
+    Spec("timing", "\\timing [on|off]", "show how long each plain statement took; no argument toggles", _raw, group="Display", psql_args=True),
+    Spec("c", "\\c [DBNAME [USER [HOST [PORT]]]]", "connect again, as psql's \\connect ('-' keeps a part; or one conninfo / URI)", _split_args, aliases=("connect",), group="Database"),
+    Spec("conninfo", "\\conninfo", "show where you are connected (password masked)", _raw, group="Database", psql_args=True),
+    Spec("echo", "\\echo [-n] TEXT...", "print TEXT (psql's quoting and :variables; -n: no newline)", _raw, group="Input and output", psql_args=True),
+    Spec("qecho", "\\qecho [-n] TEXT...", "as \\echo, to the query output (stdout)", _raw, group="Input and output", psql_args=True),
+    Spec("warn", "\\warn [-n] TEXT...", "print TEXT on stderr", _raw, group="Input and output", psql_args=True),
+    Spec("g", "\\g [FILE|'|'COMMAND]", "run the statement being typed (or the last one again); its result to FILE or a pipe", _raw, group="Query buffer", ends_query=True, psql_args=True),
+    Spec("gx", "\\gx [FILE|'|'COMMAND]", "as \\g, in expanded display", _raw, group="Query buffer", ends_query=True, psql_args=True),
+    Spec("gset", "\\gset [PREFIX]", "run it; its one row's columns become variables PREFIXcolumn", _raw, group="Query buffer", ends_query=True, psql_args=True),
+    Spec("gexec", "\\gexec", "run it; then run each value of its result as a statement", _raw, group="Query buffer", ends_query=True, psql_args=True),
+    Spec("p", "\\p", "show the statement being typed (or the last one sent)", _raw, aliases=("print",), group="Query buffer", psql_args=True),
+    Spec("r", "\\r", "clear the statement being typed", _raw, aliases=("reset",), group="Query buffer", ends_query=True, psql_args=True),
+    Spec("restrict", "\\restrict KEY", "allow no meta-command but \\unrestrict KEY (as pg_dump's scripts begin)", _raw, group="Variables", psql_args=True),
+    Spec("unrestrict", "\\unrestrict KEY", "leave restricted mode", _raw, group="Variables", psql_args=True),
+    Spec("unset", "\\unset NAME", "delete a variable", _raw, group="Variables", psql_args=True),
+    Spec("if", "\\if EXPR", "begin a conditional block (also \\elif EXPR, \\else, \\endif); EXPR a psql boolean: true/false, on/off, 1/0, :{?name}", _raw, group="Variables", psql_args=True),
+    Spec("elif", "\\elif EXPR", "another branch of \\if", _raw, group="Variables", psql_args=True),
+    Spec("else", "\\else", "the last branch of \\if", _raw, group="Variables", psql_args=True),
+    Spec("endif", "\\endif", "end a conditional block", _raw, group="Variables", psql_args=True),
+    Spec("errverbose", "\\errverbose", "show the most recent server error at maximum verbosity", _raw, group="General", psql_args=True),
+    Spec("help", "\\?", "this help", _raw, aliases=("?",), psql_args=True),
+    Spec("q", "\\q", "quit", _raw, aliases=("quit",), psql_args=True),
+)
+
+BY_NAME: dict[str, Spec] = {}
+for _spec in TABLE:
+    BY_NAME[_spec.name] = _spec
+    for _alias in _spec.aliases:
+        BY_NAME[_alias] = _spec
+
+SQL_TAKING = frozenset(name for name, spec in BY_NAME.items() if spec.takes_sql)
+
+
+_PSQL_SPACE = " \t\n\r\f\v"  # psql's whitespace: a name ends there (U+00A0 is part of it)
+_NAME_WORD = re.compile(r"[^ \t\n\r\f\v]*")
+
+
+def meta_name(line: str) -> str:
+    """The meta-command word of a line starting with a backslash ('' otherwise)."""
+    s = line.lstrip(_PSQL_SPACE)
+    if not s.startswith("\\"):
+        return ""
+    word = _NAME_WORD.match(s, 1).group()  # type: ignore[union-attr]  # (always matches)
+    cut = word.find("\\")  # \\x\\g: two commands, as psql reads them (\\\\: a command named '')
+    return word if cut == -1 else word[:cut]
+
+
+def lookup(word: str) -> tuple[Spec | None, str]:
+    """The command a meta-command word names (None: no such command), and its psql
+    describe suffixes (``dt+`` → \\dt, "+")."""
+    spec = BY_NAME.get(word)
+    if spec is None and word.rstrip("+S") != word:
+        base = word.rstrip("+S")
+        spec = BY_NAME.get(base)
+        if spec is not None and spec.modifiers:
+            return spec, word[len(base):]
+        return None, ""
+    return spec, ""
+
+
+def parse(text: str) -> Command:
+    """Parse one complete entry: a meta-command line (with its SQL for \\add) or SQL.
+
+    Raises UsageError for an unknown command or a bad argument.
+    """
+    s = text.strip()
+    if not s.startswith("\\"):
+        return Command("sql", text)  # exactly what the server is sent, its ";" included, as psql
+
+    word = meta_name(s)
+    spec, mods = lookup(word)
+    if spec is None:
+        raise UsageError(f"invalid command \\{word}; try \\? for help")
+    arg = s[1 + len(word):]
+    cmd = spec.parse(spec.name, arg)
+    return replace(cmd, args=(mods,)) if mods else cmd
+
+
+def help_text() -> str:
+    """\\? : the table, grouped under headings in the order the groups first appear."""
+    width = max(len(spec.usage) for spec in TABLE)
+    order = list(dict.fromkeys(spec.group for spec in TABLE))
+    lines: list[str] = []
+    for group in order:
+        lines.append(f"{group}:" if not lines else f"\n{group}:")
+        lines.extend(f"  {spec.usage.ljust(width)}  {spec.help}" for spec in TABLE if spec.group == group)
+        if group == "Staging":
+            lines.append(f"  {'SQL;'.ljust(width)}  run one statement now on one connection, print its result")
+    return "\n".join(lines)

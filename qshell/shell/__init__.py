@@ -1,0 +1,1 @@
+"""The interactive loop and its commands: dispatch, completion, describe, the terminal."""

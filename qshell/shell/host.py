@@ -1,0 +1,54 @@
+"""What the command groups (``RunCommands``, ``LoadCommands``, ``SetCommands``,
+``DescribeCommands``, ``ReportCommands``) receive from the shell that holds them.
+
+``ShellHost`` is a protocol: the groups are handed the ``Shell`` (which has all of this)
+and never import it, so ``shell.py`` imports the groups and nothing imports ``shell.py``
+back. ``_Stop`` is how any command ends the script with a status.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol, TextIO
+
+from qshell.common.errors import ExitStatus
+
+if TYPE_CHECKING:  # pragma: no cover
+    from qshell.output import styles
+    from qshell.records.results import ServerMessage
+    from qshell.session.session import Session
+    from qshell.shell.settings import Settings
+
+
+class _Stop(Exception):
+    """Stop reading the input (a script) with this exit status: raised by any command, caught by the loop."""
+
+    def __init__(self, status: ExitStatus) -> None:
+        super().__init__(status)
+        self.status = status
+
+
+class ShellHost(Protocol):
+    """The session, the streams, the settings and the staged set, and the shell's ways to
+    write, warn and fail (one line each, redacted and escaped as the shell does)."""
+
+    session: Session
+    out: TextIO
+    err: TextIO
+    settings: Settings
+    history_dir: Path | None
+    sets_dir: Path | None
+    interactive: bool
+    staged: list[str]
+    last_error: ServerMessage | None  # the last error a statement or a run got (\errverbose)
+    secrets: set[str]  # passwords the user gave: every notice is redacted of them
+
+    def write(self, text: str) -> None: ...
+    def notice(self, text: str) -> None: ...
+    def fail(self, message: str, status: ExitStatus = ...) -> None: ...
+    def stage_file(self, path: Path | str, label: str) -> int: ...
+    @property
+    def json(self) -> bool: ...
+    def default_workers(self) -> int: ...
+    def width(self) -> int: ...
+    def style(self) -> styles.Style: ...
+    def catalog_changed(self) -> None: ...

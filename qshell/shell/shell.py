@@ -1,0 +1,1105 @@
+"""The loop: parse each entry, dispatch through the command table, render, write.
+
+Streams are injected (as in ``cmd.Cmd``): a terminal and a script share this path.
+Every failure becomes one line on ``err``; the staged set survives all of them.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+from contextlib import contextmanager
+from dataclasses import replace
+from pathlib import Path
+from typing import Callable, Iterable, Iterator, TextIO
+
+from qshell.common.errors import ConnectionFailed, ExitStatus, OutputClosed, QshellError, UsageError
+from qshell.common.numbers import INT_MAX, whole
+from qshell.common.visible import visible
+from qshell.engine.execute import BATCH, refuse_reason, stage_refusal
+from qshell.output import csvout, json_lines, result_tables, styles
+from qshell.records.results import QueryResult, ServerMessage, Status
+from qshell.script import commands
+from qshell.script.commands import Command
+from qshell.script.reader import Entry, InputError, ScriptContext, read_file
+from qshell.script.sqlsplit import first_keyword, split, strip_comments_head
+from qshell.script.variables import PSQL_DEFAULTS, MetaArgError, interpolate, meta_args, meta_words, special_value, valid_name
+from qshell.session.connect import password_in, redact
+from qshell.session.session import Session
+from qshell.shell.describe import DescribeCommands
+from qshell.shell.explore import RunCommands
+from qshell.shell.host import _Stop
+from qshell.shell.interrupt import sigint_calls
+from qshell.shell.loadview import LoadCommands
+from qshell.shell.report_command import ReportCommands
+from qshell.shell.sets import SetCommands
+from qshell.shell.settings import HELP, Settings, assign, listing, show
+from qshell.shell.streams import isatty
+
+MAX_INCLUDE_DEPTH = 16
+
+
+class _Abandon(Exception):
+    """The session was lost at the prompt inside files read by \\i: back to the prompt."""
+
+
+class _Unopened(UsageError):
+    """\\g's output file or command could not be opened: its query is not sent."""
+
+
+class _Quit(_Stop):
+    """\\q: ends qshell, or, in a file read by \\i, that file only (as psql)."""
+
+
+class _ErrorStop(_Stop):
+    """``ON_ERROR_STOP`` stopped at an error (in a file read by \\i: that file, and its
+    \\i fails; whether its includer stops too is its own ``ON_ERROR_STOP``'s say, as psql)."""
+
+
+class _Failed(Exception):
+    """A command failed, its errors already said (an \\i whose file stopped at an error)."""
+
+
+class _RowPrinter:
+    """A plain statement's rows, written as they come (``UserSession.execute``'s sink).
+
+    CSV: the header line, then every row (psql's ``--csv``; no footer). Tables: each chunk
+    of ``FETCH_COUNT`` rows (psql's variable; 1000 when it is 0) aligned on its own, the
+    header printed with the first chunk only, as psql 18 prints them with ``FETCH_COUNT``,
+    then one ``(N rows)`` footer; a result of at most that many rows is one table, as psql prints
+    it. (psql without ``FETCH_COUNT`` aligns a bigger result as one table: a difference
+    kept for memory, each chunk's rows being Python values while it is printed.) Notices
+    that arrive before a batch are printed before it."""
+
+    def __init__(self, shell: "Shell") -> None:
+        self.shell = shell
+        self.style = shell.style()
+        self.started = False
+        self.shown = False  # some table text was printed
+        try:  # psql refuses anything but a whole number at \\set; here one that is not counts as unset
+            chunk = whole(shell.variables.get("FETCH_COUNT") or "0", -INT_MAX - 1, INT_MAX)
+        except ValueError:
+            chunk = 0
+        self.batch = chunk if chunk > 0 else BATCH  # rows per call; a table is aligned per chunk
+        self._head: int | None = None  # how many lines a table's header takes (left out after the first chunk)
+        self.count = 0  # rows printed so far (expanded display numbers its records on)
+
+    def __call__(self, columns, batch, notices) -> None:  # noqa: ANN001
+        shell = self.shell
+        if shell.session.user.cancelled:  # Ctrl-C while rows are printed: stop printing them
+            raise KeyboardInterrupt
+        if notices:
+            shell.show_notices(QueryResult(index=0, sql="", status=Status.OK, notices=tuple(notices)))
+        if self.started and not batch:
+            return
+        if self.style.fmt == "csv":
+            text = ("" if self.started else csvout.header(columns)) + csvout.rows(batch)
+            shell.write(text[:-1])
+        else:
+            shown = QueryResult(index=0, sql="", status=Status.OK, columns=tuple(columns), rows=tuple(batch),
+                                rowcount=len(batch))
+            text = result_tables.table(shown, self.style, first_record=self.count + 1)
+            self.count += len(batch)
+            if self.started and text and not text.startswith("-[ RECORD"):  # psql: the header with the first chunk only
+                if self._head is None:
+                    empty = QueryResult(index=0, sql="", status=Status.OK, columns=tuple(columns))
+                    self._head = result_tables.table(empty, self.style).count("\n") + 1
+                text = "\n".join(text.split("\n")[self._head:])
+            if text:  # a result of no columns shows nothing in expanded display
+                shell.write(text)
+                self.shown = True
+        self.started = True
+
+    def end(self, q: QueryResult) -> None:
+        """After the last batch: psql's ``(N rows)`` under a table; nothing after CSV."""
+        if self.style.fmt != "csv":
+            tail = result_tables.after_table(q, self.style, shown=self.shown, streamed=True)
+            self.shell.write(tail)  # even empty: psql's blank line after the records
+
+
+COMMAND_GROUPS = (RunCommands, LoadCommands, SetCommands, DescribeCommands, ReportCommands)
+
+
+class Shell:
+    """State of one qshell: the session, the staged set, the settings; the loop and the
+    commands of its own (staging, psql's), and the command groups it holds (``runs``,
+    ``loads``, ``sets``, ``describe``, ``reports``), each given this shell as its host."""
+
+    def __init__(self, session: Session, out: TextIO, err: TextIO, *, settings: Settings | None = None,
+                 history_dir: Path | None = None, interactive: bool = False, sets_dir: Path | None = None,
+                 context: ScriptContext | None = None) -> None:
+        self.context = context or ScriptContext()  # what the readers share: psql's variables...
+        self.variables = self.context.variables
+        if not interactive:
+            self.context.echo = self.write  # ECHO all (psql -a): the lines read
+        self.last_query = ""  # the last statement sent (what \\g sends again, psql's previous buffer): one per input
+        self._last_refused = ""  # why the last statement was refused, when it was (\\g then refuses it again)
+        self._input = ""  # the top-level input being read (each has its own previous buffer, as psql's MainLoop)
+        for name, value in PSQL_DEFAULTS.items():
+            if self.variables.get(name) is None:
+                self.variables.set(name, value)
+        if self.variables.get("ON_ERROR_STOP") in (None, "off") and settings is not None and settings.on_error_stop:
+            self.variables.set("ON_ERROR_STOP", "on")
+        self.session = session
+        self.out = out
+        self.err = err
+        self.settings = settings or Settings()
+        self.history_dir = history_dir
+        self.sets_dir = sets_dir
+        self.interactive = interactive
+        self.staged: list[str] = []
+        self.status = ExitStatus.OK
+        self._where: tuple[str, int] = ("<stdin>", 0)
+        self._depth = 0
+        self._reset_told = False
+        self._page: list[str] | None = [] if interactive else None
+        self.entry: Entry | None = None
+        self.last_sql = ""  # the last statement typed (for \\e)
+        self.prefill: str | None = None  # text for the next prompt (after \\e)
+        self.catalog_loader = None  # set by the terminal: completion names, refreshed after DDL / \\c
+        self.secrets: set[str] = set()
+        self.last_error: ServerMessage | None = None  # for \\errverbose
+        self._sent = False  # the meta-command being run has sent its query (\\g: a failure after is the query's)
+        # per input depth: the line being run and ON_ERROR_STOP as it was when that line began (as psql's
+        # die_on_error, a \\set ON_ERROR_STOP counts from the next line on)
+        self._line_stop: list[tuple[tuple[str, int], bool]] = []
+        self._tx = ""  # the session's transaction state after the last statement ('*', '!')
+        self._unwritten: tuple[TextIO, OSError] | None = None  # an output that could not be written, and why
+        self.loads = LoadCommands(self)
+        self.runs = RunCommands(self, self.loads)
+        self.sets = SetCommands(self)
+        self.describe = DescribeCommands(self)
+        self.reports = ReportCommands(self, self.runs, self.loads)
+        self._attach(session)
+
+    def handler(self, name: str) -> Callable[[Command], None]:
+        """The method that runs ``\\name``: the shell's own ``do_<name>`` or its groups'."""
+        for owner in (self, self.runs, self.loads, self.sets, self.describe, self.reports):
+            found = getattr(owner, "do_" + name, None)
+            if found is not None:
+                return found
+        raise AttributeError(f"no handler for \\{name}")
+
+    @classmethod
+    def handles(cls, name: str) -> bool:
+        """Whether ``\\name`` has a handler (the shell's or a command group's)."""
+        return any(callable(getattr(owner, "do_" + name, None)) for owner in (cls, *COMMAND_GROUPS))
+
+    def _attach(self, session: Session) -> None:
+        """Apply the session-wide settings to a (new) connection and hear about resets."""
+        session.set_readonly(self.settings.readonly)
+        self._tx = ""
+        session.pool.on_reset = self._connection_reset
+        session.pool.on_notice = self.notice  # the pool's warnings (a pooler: N above its size, settings not replayed)
+        self.secrets.update(p for p in (password_in(session.dsn), session.pool._password) if p)
+        p, v = session.params, self.variables
+        for name, key in (("DBNAME", "dbname"), ("USER", "user"), ("HOST", "host"), ("PORT", "port"),
+                          ("SERVER_VERSION_NAME", "server_version")):
+            if p.get(key) is not None:
+                v.set(name, str(p[key]))
+        v.set("ENCODING", "UTF8")  # qshell's client encoding, whatever the database's
+        num = session.user.server_version_num()
+        if num:
+            v.set("SERVER_VERSION_NUM", str(num))
+        self.context.std_strings = session.user.std_strings()
+
+    def _connection_reset(self) -> None:
+        if not self._reset_told:
+            self._reset_told = True
+            self.notice("The connection to the server was lost. Attempting reset: Succeeded.")
+
+    # -- output ---------------------------------------------------------------
+    def write(self, text: str) -> None:
+        if self._page is not None:  # interactive: held until the command ends, for the pager
+            self._page.append(text)
+            return
+        self._emit(text + "\n")
+
+    def _emit(self, text: str) -> None:
+        """Write to the output as it is now. A write that fails (a full disk: ENOSPC) is
+        remembered, not raised: the command goes on (its statement's result is still taken
+        in, its variables set), what it prints to that output is dropped, and the failure
+        is said once at its end (``_told_unwritten``). A closed pipe is raised, as before."""
+        failed = self._unwritten
+        if failed is not None and failed[0] is self.out:
+            return
+        try:
+            self.out.write(text)
+            self.out.flush()
+        except BrokenPipeError:
+            raise
+        except OSError as exc:
+            if failed is None:
+                self._unwritten = (self.out, exc)
+
+    def _told_unwritten(self) -> None:
+        """Say that stdout could not be written during the command, if so (and forget it)."""
+        failed, self._unwritten = self._unwritten, None
+        if failed is not None:
+            self.fail(f"could not write to stdout: {failed[1].strerror or failed[1]}")
+
+    def _flush_page(self) -> None:
+        """Show a command's output; through the pager when it does not fit the terminal."""
+        lines, self._page = self._page, []
+        if not lines:
+            return
+        text = "\n".join(lines) + "\n"
+        size = shutil.get_terminal_size((100, 24))
+        rows = text.count("\n")
+        too_big = rows > size.lines - 2 or any(len(line) > size.columns for line in text.splitlines())
+        if self.settings.pager and too_big and self.interactive and isatty(self.out):  # (as psql: a terminal only)
+            import shlex
+
+            from qshell.shell.editor import run_foreground
+
+            try:
+                run_foreground(shlex.split(os.environ.get("PAGER") or "less -SRXF"), text.encode("utf-8"))
+                return
+            except (OSError, ValueError):
+                pass  # no pager (or an unparsable $PAGER): print as it is
+        self._emit(text)
+
+    def say(self, text: str) -> None:
+        """An informational message psql prints on stdout (``Timing is on.``): silenced by
+        QUIET, on stderr in JSON output (which stays JSON lines)."""
+        if self.json:
+            self.notice(text)
+        elif not self.variables.is_on("QUIET"):
+            self.write(text)
+
+    def notice(self, text: str) -> None:
+        if self._page:  # what the command printed so far comes first
+            self._flush_page()
+        # a server message may quote data (an invalid value, a NOTICE's text): never raw control
+        self.err.write(visible(redact(text, secrets=self.secrets)) + "\n")
+        self.err.flush()
+
+    def fail(self, message: str, status: ExitStatus = ExitStatus.ERROR, then: str | None = None) -> None:
+        """Report one error line (and ``then``, psql's ``STATEMENT:`` line); remember the
+        worst status; stop a script if asked."""
+        for text in (message, then):
+            if text is not None:
+                self._where_notice(text)
+        if status > self.status:
+            self.status = status
+        if status == ExitStatus.CONNECTION and self._stop_on_error():
+            raise _Stop(ExitStatus.CONNECTION)
+        if self._stop_on_error():
+            raise _ErrorStop(ExitStatus.SCRIPT_STOPPED)
+
+    def _stop_on_error(self) -> bool:
+        """A script stops at an error now: ``ON_ERROR_STOP`` as it was when this line began
+        (psql's die_on_error: a \\set ON_ERROR_STOP counts from the next line on)."""
+        lines = self._line_stop
+        return not self.interactive and (lines[self._depth][1] if self._depth < len(lines) else self.settings.on_error_stop)
+
+    # -- the loop ---------------------------------------------------------------
+    def run(self, entries: Iterable[Entry | InputError]) -> ExitStatus:
+        """Handle every entry until the input ends or ``\\q``; return the exit status."""
+        try:
+            self.feed(entries)
+        except _Stop as stop:
+            return stop.status
+        return self.status
+
+    def feed(self, entries: Iterable[Entry | InputError]) -> None:
+        it = iter(entries)
+        while True:
+            try:
+                entry = next(it)
+            except StopIteration:
+                return
+            except KeyboardInterrupt:  # from the reader: a script interrupted
+                raise _Stop(ExitStatus.SCRIPT_STOPPED) from None
+            self.handle(entry)
+
+    def complain(self, message: str) -> None:
+        """An error line that is no failure of the command (psql's "unterminated quoted
+        string" in an argument, a \\if value that is not a boolean): counted for the exit
+        status, but ``ON_ERROR_STOP`` does not stop there, as psql does not."""
+        self._where_notice(message)
+        self.status = max(self.status, ExitStatus.ERROR)
+
+    def handle(self, entry: Entry | InputError) -> None:
+        self._where = (entry.source, entry.line)
+        if not self._depth and entry.source != self._input:  # a new input (-f, -c, stdin): as psql's
+            self._input, self.last_query, self._last_refused = entry.source, "", ""  # MainLoop of each, no previous query
+        lines, at = self._line_stop, (entry.source, entry.line)
+        del lines[self._depth + 1:]  # (what an \\i that ended read)
+        if len(lines) <= self._depth:
+            lines.extend([(("", -1), False)] * (self._depth + 1 - len(lines)))
+        if lines[self._depth][0] != at:  # the first entry of its line: ON_ERROR_STOP as the line begins
+            lines[self._depth] = (at, self.settings.on_error_stop)
+        if isinstance(entry, InputError):
+            if entry.statement:  # psql sent it (the server refused it): \g's previous query now
+                self.last_query, self._last_refused = "", entry.message
+            if entry.warning:
+                self._where_notice(entry.message)
+            else:
+                (self.fail if entry.failed else self.complain)(entry.message)
+            return
+        self._reset_told = False
+        self.entry = entry
+        self._sent = False
+        failed = True  # (psql's PSQL_CMD_ERROR: the reader drops the rest of the line)
+        try:
+            cmd = commands.parse(self._interpolated(entry.text))
+            self.handler(cmd.name)(cmd)
+            failed = False
+            for word in cmd.extra:
+                self._where_notice(f'\\{commands.meta_name(entry.text)}: extra argument "{visible(word)}" ignored')
+        except _Stop:
+            raise
+        except _Abandon:
+            if self._depth:  # in an included file: its includer ends too
+                raise
+        except ConnectionFailed as exc:
+            self.fail(str(exc), ExitStatus.CONNECTION)
+        except QshellError as exc:
+            failed = not self._sent  # (\\g: its query failed, not the command)
+            self.fail(str(exc))
+        except _Failed:
+            if self._stop_on_error():
+                raise _ErrorStop(ExitStatus.SCRIPT_STOPPED) from None
+        except KeyboardInterrupt:
+            if not self.interactive:
+                raise _Stop(ExitStatus.SCRIPT_STOPPED) from None
+            self.notice("cancelled")
+        except BrokenPipeError:  # the reader of our output went away (qshell ... | head)
+            raise OutputClosed from None
+        except Exception as exc:  # noqa: BLE001 - a bug of ours: one line, the shell goes on
+            if os.environ.get("QSHELL_DEBUG"):
+                import traceback
+
+                traceback.print_exc(file=self.err)
+            self.fail(f"internal error: {type(exc).__name__}: {exc} (set QSHELL_DEBUG=1 for details)")
+        finally:
+            if self._page:
+                self._flush_page()
+            self.context.command_failed = failed
+        self._told_unwritten()
+
+    def _interpolated(self, text: str) -> str:
+        """A qshell meta-command with psql's variables in its arguments (``\\go :n``); SQL
+        was interpolated as it was read, and psql's own commands lex their arguments."""
+        if not text.startswith("\\") or ":" not in text:
+            return text
+        spec = commands.BY_NAME.get(commands.meta_name(text).rstrip("+S")) or commands.BY_NAME.get(commands.meta_name(text))
+        if spec is None or spec.takes_sql or spec.psql_args:
+            return text
+        return interpolate(text, self.variables)
+
+    # -- staging ------------------------------------------------------------------
+    def _stage(self, sql: str) -> None:
+        reason = stage_refusal(sql, self.settings.tx == "rollback")
+        if reason:
+            raise UsageError(reason)
+        self.staged.append(sql)
+
+    def do_add(self, cmd: Command) -> None:
+        self.last_sql = cmd.arg
+        self._stage(cmd.arg)
+        if self.interactive:
+            self.notice(f"staged #{len(self.staged)}")
+
+    def _read_file(self, name: str) -> tuple[Path, str]:
+        path = Path(name).expanduser()
+        try:
+            if path.is_dir():
+                raise UsageError(f"{name}: is a directory")
+            data = path.read_bytes().removeprefix(b"\xef\xbb\xbf")  # a byte-order mark, as psql's \\i skips it
+        except UsageError:
+            raise
+        except OSError as exc:
+            raise UsageError(f"{name}: {exc.strerror or exc}") from None
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise UsageError(f"{name}: not UTF-8 (byte {exc.start})") from None
+        nul = data.find(b"\x00")
+        if nul != -1:  # a NUL cannot reach the server: the file is refused whole, as bad UTF-8
+            line = data.count(b"\n", 0, nul) + 1
+            at = nul - (data.rfind(b"\n", 0, nul) + 1) + 1
+            raise UsageError(f"{name}: NUL byte at byte {at} of line {line}; nothing staged")
+        return path, text
+
+    def stage_file(self, path: Path | str, label: str) -> int:
+        """Stage every statement of an SQL file; all or nothing. Returns how many."""
+        _, text = self._read_file(str(path))
+        parts = split(text, std_strings=self.context.std_strings)
+        statements = list(parts.statements)
+        if parts.open_construct:
+            raise UsageError(f"{label}: unterminated {parts.open_construct} at end of file; nothing staged")
+        if strip_comments_head(parts.rest):
+            statements.append(parts.rest.strip())
+        # leading comments (a file's header, a note above a statement) are not staged
+        statements = [strip_comments_head(s) for s in statements if strip_comments_head(s)]
+        for sql in statements:
+            reason = stage_refusal(sql, self.settings.tx == "rollback")
+            if reason:
+                raise UsageError(f"{label}: {reason}; nothing staged")
+        self.staged.extend(statements)
+        return len(statements)
+
+    def do_addfile(self, cmd: Command) -> None:
+        count = self.stage_file(cmd.arg, cmd.arg)
+        self.notice(f"staged {count} statement{'s' if count != 1 else ''} from {cmd.arg} ({len(self.staged)} staged)")
+
+    @property
+    def json(self) -> bool:
+        """JSON-lines output: every command prints objects, never loose text."""
+        return self.settings.format == "json"
+
+    def do_list(self, cmd: Command) -> None:
+        if self.json:
+            for i, sql in enumerate(self.staged, start=1):
+                self.write(json_lines.json_line({"type": "staged", "index": i, "sql": sql}))
+            return
+        if not self.staged:
+            self.write("(nothing staged)")
+            return
+        width = len(str(len(self.staged)))
+        for i, sql in enumerate(self.staged, start=1):
+            lines = sql.split("\n")
+            self.write(f"{str(i).rjust(width)}  {visible(lines[0])}")
+            for more in lines[1:]:
+                self.write(f"{' ' * width}  {visible(more)}")
+
+    def do_drop(self, cmd: Command) -> None:
+        k = cmd.n or 0
+        if k > len(self.staged):
+            raise UsageError(f"\\drop: there is no staged query {k} ({len(self.staged)} staged)")
+        del self.staged[k - 1]
+        self.notice(f"dropped #{k} ({len(self.staged)} staged)")
+
+    def do_clear(self, cmd: Command) -> None:
+        count = len(self.staged)
+        self.staged.clear()
+        self.notice(f"cleared {count} staged quer{'y' if count == 1 else 'ies'}")
+
+    # -- running --------------------------------------------------------------------
+    def default_workers(self) -> int:
+        n = len(self.staged)
+        return min(n, self.settings.workers) if self.settings.workers else n
+
+    def do_sql(self, cmd: Command) -> None:
+        """A plain statement: at once, on the user's own session, as psql runs it."""
+        self._run_sql(cmd.arg)
+
+    def _run_sql(self, sql: str, *, show: bool = True, maxrows: int | None = None,
+                 remember: bool = True) -> QueryResult | None:
+        """Send ``sql`` exactly as given on the user's own session; print its result
+        (``show``) as psql does; set psql's ERROR, SQLSTATE, ROW_COUNT... Returns the
+        result (None when nothing was sent). A failure is reported here (``fail``)."""
+        self._sent = True
+        if remember:  # (not what \\gexec runs: \\g then sends the \\gexec query again, as psql)
+            self.last_query, self._last_refused = sql, ""  # (a lone ";" too: psql's previous buffer, \\g sends nothing then)
+        if self._empty(sql):
+            problem = self.session.user.send_empty(sql)  # a lone ";", only comments: sent, as psql
+            if problem:
+                self.fail(problem)
+            return None
+        if remember:
+            self.last_sql = sql
+        reason = refuse_reason(sql)
+        if reason:
+            raise UsageError(reason)
+        user = self.session.user
+        if user.conn is not None and user.lost_while_idle():
+            # as psql when it finds its session gone: the server's goodbye, the statement
+            # not run (it belonged to the lost session: its transaction, its temp tables)
+            goodbye, user.goodbye = user.goodbye, ()
+            self._lost_session(*goodbye, "server closed the connection unexpectedly"
+                               + ("; statement not run" if self.interactive else ""), sql=sql, tx=self._tx)
+            return None
+        if self.variables.get("ECHO") == "queries":
+            self.write(sql)  # psql -e: the statement as sent, before its result
+        printer = self._row_printer() if show else None
+        before = user.transaction_state  # what a lost connection during the statement takes with it
+        with sigint_calls(user.cancel):
+            q = user.execute(sql, maxrows=self.settings.maxrows if maxrows is None else maxrows, sink=printer,
+                             batch=printer.batch if printer is not None else BATCH)
+        if user.cancelled:
+            self.notice("Cancel request sent")
+        self.context.std_strings = user.std_strings()
+        self.show_notices(q)
+        self._result_variables(q)
+        if not show:
+            pass
+        elif self.settings.format == "json":
+            self.write(json_lines.json_line(json_lines.query_record(q, None)))
+        elif q.status is Status.OK and printer is not None and (q.returns_rows or printer.started):
+            printer.end(q)
+        elif q.status is Status.OK and (q.returns_rows or not self.variables.is_on("QUIET")):
+            self.write(result_tables.statement(q, self.style()))
+        if self.settings.timing and self.settings.format != "json":
+            self.write(f"Time: {q.total_s * 1000:.3f} ms")
+        for note in user.notifications():
+            self.write(json_lines.json_line({"type": "notification", "channel": note.channel, "payload": note.payload,
+                                         "pid": note.pid}) if self.json else visible(note.text()))
+        if q.changed_catalog:
+            self.catalog_changed()
+        if q.status is not Status.OK and not user.alive:
+            text = q.diag.text if q.diag is not None else (q.error or "connection to server was lost")
+            # libpq adds its own line after the server's goodbye (FATAL: …), as psql prints it
+            closed = "server closed the connection unexpectedly"
+            self._lost_session(text, *([closed] if text.startswith(("FATAL:", "PANIC:")) else []), sql=sql, tx=before)
+            return q
+        self._tx = user.transaction_state
+        try:
+            if q.status is not Status.OK:
+                if q.diag is not None:
+                    self.last_error = q.diag
+                self.fail(q.diag.text if q.diag is not None else result_tables.error_line(q),
+                          then=f"STATEMENT:  {sql}" if self.variables.get("ECHO") == "errors" else None)
+        finally:
+            if user.cancelled and not self.interactive:  # Ctrl-C stops a script, as psql's (exit 3)
+                raise _Stop(ExitStatus.SCRIPT_STOPPED)
+        return q
+
+    def _empty(self, sql: str) -> bool:
+        """``sql`` has nothing to run: only ";" (``\\; \\;`` too), whitespace, complete comments."""
+        head = strip_comments_head(sql.rstrip().rstrip(";"))
+        if head and not head.startswith(";"):
+            return False
+        parts = split(sql, std_strings=self.context.std_strings)
+        return parts.open_construct != "comment" and not strip_comments_head(parts.rest) \
+            and not any(strip_comments_head(s) for s in parts.statements)
+
+    def _result_variables(self, q: QueryResult) -> None:
+        """psql's ERROR, SQLSTATE, ROW_COUNT, LAST_ERROR_MESSAGE, LAST_ERROR_SQLSTATE."""
+        v = self.variables
+        ok = q.status is Status.OK
+        v.set("ERROR", "false" if ok else "true")
+        v.set("SQLSTATE", "00000" if ok else (q.sqlstate or "XX000"))
+        tag = q.command.rsplit(" ", 1)[-1] if q.command else ""
+        v.set("ROW_COUNT", str(q.rowcount) if q.returns_rows else (tag if ok and tag.isdigit() else "0"))
+        if not ok:
+            message = q.diag.primary if q.diag is not None else (q.error or "")
+            v.set("LAST_ERROR_MESSAGE", message)
+            v.set("LAST_ERROR_SQLSTATE", q.sqlstate or "XX000")
+
+    def _where_notice(self, text: str) -> None:
+        self.notice(text if self.interactive else "qshell:{}:{}: ".format(*self._where) + text)
+
+    # -- psql's query buffer: \g, \gx, \gset, \gexec, \p, \r ------------------------------------
+    def _buffer(self) -> str:
+        """What \\g sends: the statement being typed, else the last one sent ('' if none)."""
+        pending = self.entry.pending if self.entry is not None else ""
+        if not pending.strip() and self._last_refused:
+            raise UsageError(self._last_refused)
+        return pending if pending.strip() else self.last_query
+
+    def _words(self, cmd: Command) -> list[str]:
+        """Every argument of ``cmd`` (psql's commands that read all of theirs: \\set, \\echo)."""
+        return self._args(cmd)
+
+    def _args(self, cmd: Command, take: int | None = None, semicolon: bool = False) -> list[str]:
+        """The first ``take`` arguments of a psql command (all when None), as psql reads
+        them (``variables.meta_args``; ``semicolon``: a trailing ``;`` dropped, as psql
+        drops it from most commands' arguments). As psql: each further one is a warning
+        (``\\x: extra argument "y" ignored``); a quote left open is an error line, the
+        command runs with the arguments before it."""
+        try:
+            got = meta_args(cmd.arg, self.variables, take, semicolon)
+        except MetaArgError as exc:  # a backquoted command that failed
+            raise UsageError(f"\\{cmd.name}: {exc}") from None
+        typed = commands.meta_name(self.entry.text) if self.entry is not None else cmd.name  # \\include as typed
+        for word in got.extra:
+            self._where_notice(f'\\{typed}: extra argument "{visible(word)}" ignored')
+        if got.problem:  # (after the words before it, as psql reads them one by one)
+            self.complain(f"\\{typed}: {got.problem}")
+        return got.words
+
+    def do_g(self, cmd: Command, expanded: str | None = None) -> None:
+        """psql's \\g [(OPTIONS)] [FILE|'|'COMMAND]: its arguments are read (their errors
+        said) even with nothing to send, as psql reads them."""
+        arg = cmd.arg.strip()
+        settings = self.settings
+        if arg.startswith("("):  # psql 18's \g (format=csv expanded) options
+            end = arg.find(")")
+            if end == -1:
+                raise UsageError(f"\\{cmd.name}: unterminated option list")
+            settings = self._g_options(cmd.name, arg[1:end], settings)
+            arg = arg[end + 1:].strip()
+        if expanded:
+            settings = replace(settings, expanded=expanded)
+        if arg.startswith("|"):
+            target = "|" + interpolate(arg[1:], self.variables)
+        else:  # psql: the first word is the file, any other a warning
+            words = self._args(replace(cmd, arg=arg), take=1)
+            target = words[0] if words else ""
+        sql = self._buffer()
+        if not sql:
+            return  # psql: nothing to send, nothing said
+        saved, self.settings = self.settings, settings
+        try:
+            with self._output_to(target, cmd.name):
+                self._run_sql(sql)
+        except _Unopened as exc:  # as psql: the query is not sent, and that is its failure, not \g's
+            self.fail(str(exc))  # (the rest of the line goes on; ON_ERROR_STOP stops)
+        finally:
+            self.settings = saved
+
+    def _g_options(self, name: str, text: str, settings: Settings) -> Settings:
+        try:
+            words = meta_words(text, self.variables)
+        except MetaArgError as exc:
+            raise UsageError(f"\\{name}: {exc}") from None
+        for word in words:
+            key, _, value = word.partition("=")
+            key = {"x": "expanded"}.get(key, key)
+            if key not in ("format", "expanded", "null"):
+                raise UsageError(f"\\{name}: option {key!r} is not supported (format, expanded, null are)")
+            settings = assign(settings, key, value or "on", f"\\{name} ({key})")
+        return settings
+
+    @contextmanager
+    def _output_to(self, target: str, name: str) -> Iterator[None]:
+        """Output to ``target`` while the block runs: a file, ``|command``'s stdin, or
+        (``''``) where it goes now."""
+        if not target:
+            yield
+            return
+        import subprocess
+
+        proc = None
+        try:
+            if target.startswith("|"):
+                proc = subprocess.Popen(target[1:], shell=True, stdin=subprocess.PIPE, encoding="utf-8", errors="replace")
+                stream: TextIO = proc.stdin  # type: ignore[assignment]
+            else:
+                stream = open(Path(target).expanduser(), "w", encoding="utf-8")  # noqa: SIM115 - closed below
+        except OSError as exc:
+            raise _Unopened(f"\\{name}: {target}: {exc.strerror or exc}") from None
+        if self._page:
+            self._flush_page()
+        saved = self.out, self._page
+        self.out, self._page = stream, None
+        try:
+            yield
+        except BrokenPipeError:  # the command stopped reading (| head): the script goes on, as psql's
+            self.out, self._page = saved
+            self.fail("could not print result table: Broken pipe")
+        finally:
+            self.out, self._page = saved
+            try:
+                stream.close()
+            except BrokenPipeError:
+                pass  # the command stopped reading: what it did not take is lost, as in psql
+            except OSError as exc:  # what was still buffered could not be written (a full disk)
+                if self._unwritten is None:
+                    self._unwritten = (stream, exc)
+            if proc is not None:
+                proc.wait()
+            lost = None
+            if self._unwritten is not None and self._unwritten[0] is stream:
+                lost, self._unwritten = self._unwritten[1], None
+        if lost is not None:  # psql: "could not print result table: …"; here the file is named
+            where = target if proc is None else f"the pipe to {target[1:].strip()!r}"
+            self.fail(f"\\{name}: could not write to {where}: {lost.strerror or lost}")
+
+    def do_gx(self, cmd: Command) -> None:
+        self.do_g(cmd, expanded="on")
+
+    def do_gset(self, cmd: Command) -> None:
+        """psql's \\gset [PREFIX]: the query's one row becomes variables (a NULL unsets)."""
+        words = self._args(cmd, take=1)
+        prefix = words[0] if words else ""
+        sql = self._buffer()
+        if not sql:
+            return
+        q = self._run_sql(sql, show=False, maxrows=2)
+        if q is None or q.status is not Status.OK:
+            return
+        if not q.returns_rows:  # nothing to set: its tag, as psql prints it
+            if not self.variables.is_on("QUIET"):
+                self.write(result_tables.statement(q, self.style()))
+            return
+        problem = ("no rows returned for \\gset" if q.rowcount == 0 else
+                   "more than one row returned for \\gset" if q.rowcount > 1 else "")
+        if problem:
+            self.variables.set("ERROR", "true")  # as psql: \\if :ERROR sees it
+            self.variables.set("SQLSTATE", "")
+            raise UsageError(problem)
+        for column, value in zip(q.columns, q.rows[0], strict=True):
+            name = prefix + column.name
+            if not valid_name(name):
+                raise UsageError(f'invalid variable name: "{name}"')
+            if name in PSQL_DEFAULTS and not name.startswith("LAST_ERROR"):
+                self._where_notice(f'attempt to \\gset into specially treated variable "{name}" ignored')
+            elif value is None:
+                self.variables.unset(name)
+            else:
+                self.variables.set(name, value)
+        if q.command.split(" ", 1)[0] in ("INSERT", "UPDATE", "DELETE", "MERGE") and not self.variables.is_on("QUIET"):
+            self.write(q.command)  # … RETURNING: psql prints the tag after setting the variables
+
+    def do_gexec(self, cmd: Command) -> None:
+        """psql's \\gexec: run the query, then each non-NULL value of its result, row by
+        row, column by column, as a statement of its own."""
+        self._args(cmd, take=0)
+        sql = self._buffer()
+        if not sql:
+            return
+        q = self._run_sql(sql, show=False, maxrows=INT_MAX)
+        if q is None or q.status is not Status.OK:
+            return
+        for row in q.rows:
+            for value in row:
+                if value is not None:
+                    if self.variables.get("ECHO") == "all":
+                        self.write(value)
+                    self._run_sql(value, remember=False)
+
+    def do_p(self, cmd: Command) -> None:
+        self._args(cmd, take=0)
+        text = self._buffer()
+        self.write(text if text else "Query buffer is empty.")
+
+    def do_r(self, cmd: Command) -> None:
+        self.say("Query buffer reset (cleared).")
+        self._args(cmd, take=0)
+
+    def _row_printer(self) -> "_RowPrinter | None":
+        """How a plain statement's rows are printed: every row, batch by batch as they
+        arrive, in CSV (always, as psql --csv) and in scripts (every format but JSON); None:
+        interactive tables and JSON keep ``maxrows`` rows and give the true count."""
+        fmt = self.settings.format
+        if fmt == "csv" or (not self.interactive and fmt != "json"):
+            return _RowPrinter(self)
+        return None
+
+    def show_notices(self, q: QueryResult) -> None:
+        """The server's notices of a statement, on stderr, as psql prints them (in a script
+        with ``qshell:<source>:<line>:`` in front, as psql's ``psql:<file>:<line>:``)."""
+        where = "" if self.interactive else "qshell:{}:{}: ".format(*self._where)
+        for text in q.notices:
+            self.notice(where + text)
+
+    def _lost_session(self, *messages: str, sql: str = "", tx: str = "") -> None:
+        """The server closed the session (``messages``: what it and libpq said). As psql's
+        CheckConnection: in a script, ``connection to server was lost`` and the end (exit
+        2) — nothing after it runs, on a new session in autocommit least of all. At the
+        prompt, a new session at once, saying so, and that an open transaction went with
+        the old one (with its temp tables); nothing is re-run. A file read by \\i at the
+        prompt ends there too (psql, for which such a file is not interactive, exits)."""
+        for text in messages:
+            self._where_notice(text)
+        self.status = max(self.status, ExitStatus.CONNECTION)
+        if not self.interactive:
+            self._where_notice("connection to server was lost")
+            raise _Stop(ExitStatus.CONNECTION)
+        try:
+            self.session.user.reset()
+            self.notice("The connection to the server was lost. Attempting reset: Succeeded.")
+        except ConnectionFailed:
+            self.notice("The connection to the server was lost. Attempting reset: Failed.")
+        self._tx = ""
+        if tx:  # the state before ``sql``: a transaction was open
+            parts = split(sql, std_strings=self.context.std_strings)
+            ending = {"COMMIT", "END", "PREPARE"} & {first_keyword(s) for s in (*parts.statements, parts.rest)}
+            self.notice("The transaction in progress was lost with the connection: whether it committed is unknown."
+                        if ending else "The transaction in progress was lost with the connection: "
+                        "none of it was committed.")
+        if self._depth:
+            raise _Abandon()
+
+    def do_errverbose(self, cmd: Command) -> None:
+        """psql's \\errverbose: the last server error, with every field the server sent."""
+        self._args(cmd, take=0)
+        if self.last_error is None:
+            self.write("There is no previous error.")
+            return
+        if self.json:
+            self.write(json_lines.json_line({"type": "error", **result_tables.diag_fields(self.last_error)}))
+            return
+        self.notice(self.last_error.verbose())  # on stderr, as psql's
+
+    # -- files, settings, connection ----------------------------------------------------
+    def do_ir(self, cmd: Command) -> None:
+        """psql's \\ir: a relative name is read from the directory of the file this
+        command is in (at the top level of stdin or the terminal: the current directory)."""
+        self._include(cmd, relative=True)
+
+    def do_i(self, cmd: Command) -> None:
+        self._include(cmd, relative=False)
+
+    def _include(self, cmd: Command, relative: bool) -> None:
+        """psql's \\i FILE: the first word is the file (a trailing ";" dropped), any other
+        a warning. The file is read as its own input, with its own previous query (psql
+        runs a MainLoop of its own for it): a \\g in it with nothing typed sends nothing
+        sent before it, and after it the includer's previous query is as it was."""
+        words = self._args(cmd, take=1, semicolon=True)
+        if not words:
+            raise UsageError(f"\\{commands.meta_name(self.entry.text) if self.entry else cmd.name}: missing required argument")
+        name = words[0]
+        source = self.entry.source if self.entry is not None else ""
+        if relative and not Path(name).expanduser().is_absolute() and source and not source.startswith(("<", "-")):
+            name = str(Path(source).parent / name)
+        if self._depth >= MAX_INCLUDE_DEPTH:
+            raise UsageError(f"\\i: files nested deeper than {MAX_INCLUDE_DEPTH} levels")
+        try:
+            entries = read_file(name, self.context)
+        except OSError as exc:
+            raise UsageError(f"{name}: {exc.strerror or exc}") from None
+        saved = self._where, self.last_query, self._last_refused
+        self._depth += 1
+        self.last_query, self._last_refused = "", ""
+        try:
+            self.feed(entries)
+        except _Quit:
+            pass  # \\q in an included file ends that file, as psql
+        except _ErrorStop:  # ON_ERROR_STOP ended the file: its \\i fails
+            raise _Failed() from None
+        finally:
+            self._depth -= 1
+            self._where, self.last_query, self._last_refused = saved
+
+    def width(self) -> int:
+        return shutil.get_terminal_size((100, 24)).columns
+
+    def style(self) -> styles.Style:
+        return styles.Style(fmt=self.settings.format, null=self.settings.null, maxwidth=self.settings.maxwidth,
+                            expanded=self.settings.expanded, width=self.width())
+
+    def _toggle(self, name: str, arg: str, on: str, off: str) -> None:
+        """Set ``name`` to ``arg``, or toggle it (as psql, \\x from auto goes off); say it is
+        so. A value it cannot take is an error, and (as psql's \\timing) its state is said."""
+        value = arg or (on if show(getattr(self.settings, name), name) == off else off)
+        done = False
+        try:
+            self.settings = assign(self.settings, name, value, f"\\{'x' if name == 'expanded' else name}")
+            done = True
+        finally:
+            label = {"expanded": "Expanded display", "pager": "Pager", "timing": "Timing"}[name]
+            state = show(getattr(self.settings, name), name)
+            if done or name != "expanded":  # (psql's \\x says nothing after a bad value)
+                self.say(f"{label} is {'used automatically' if state == 'auto' else state}.")
+
+    def do_x(self, cmd: Command) -> None:
+        words = self._args(cmd, take=1, semicolon=True)  # psql: "\x ;" toggles
+        self._toggle("expanded", words[0] if words else "", "on", "off")
+
+    def do_pager(self, cmd: Command) -> None:
+        self._toggle("pager", cmd.arg, "on", "off")
+
+    def do_timing(self, cmd: Command) -> None:
+        words = self._args(cmd, take=1)
+        self._toggle("timing", words[0] if words else "", "on", "off")
+
+    def do_e(self, cmd: Command) -> None:
+        from qshell.shell.editor import edit
+
+        if cmd.n is not None:
+            k = cmd.n
+            if k > len(self.staged):
+                raise UsageError(f"\\e: there is no staged query {k} ({len(self.staged)} staged)")
+            parts = split(edit(self.staged[k - 1] + ";"))
+            statements = [s for s in parts.statements if strip_comments_head(s)]
+            if strip_comments_head(parts.rest) and not parts.open_construct:
+                statements.append(parts.rest.strip())
+            if parts.open_construct or len(statements) != 1:
+                raise UsageError(f"\\e {k}: the file must hold exactly one complete statement; staged query {k} unchanged")
+            reason = stage_refusal(statements[0], self.settings.tx == "rollback")
+            if reason:
+                raise UsageError(reason)
+            self.staged[k - 1] = statements[0]
+            self.notice(f"staged query {k} updated")
+            return
+        if not self.interactive:
+            raise UsageError("\\e without K needs a terminal (\\e K edits staged query K)")
+        pending = self.entry.pending if self.entry is not None else ""
+        text = edit(pending or (self.last_sql + ";" if self.last_sql else ""))
+        self.prefill = text.rstrip("\n")
+
+    def do_format(self, cmd: Command) -> None:
+        self.settings = assign(self.settings, "format", cmd.arg, "\\format")
+        self.notice(f"format is {self.settings.format}")
+
+    def do_set(self, cmd: Command) -> None:
+        """\\set: a qshell setting when NAME is one (any case: ON_ERROR_STOP is
+        on_error_stop), else a psql variable, its values concatenated as psql's (a
+        setting's words are joined by spaces: ``\\set isolation repeatable read``)."""
+        words = self._words(cmd)
+        if not words:
+            self._list_settings()
+            return
+        name, values = words[0], words[1:]
+        if name.lower() in HELP:
+            if name in PSQL_DEFAULTS:  # ON_ERROR_STOP: psql's variable as well (no value: on)
+                value = self._special(name, "".join(values))
+                values = [value]
+                self.variables.set(name, value)
+            if not values:
+                key = name.lower()
+                self.write(f"{key} = {show(getattr(self.settings, key), key)}")
+                return
+            new = assign(self.settings, name, " ".join(values))
+            try:
+                self.session.set_readonly(new.readonly)
+            except UsageError as exc:
+                if self.interactive or not new.readonly:
+                    raise
+                # a script asked for read only and cannot have it: what follows was meant to run
+                # read only, so it does not run at all (as a failed \\c stops a script)
+                self.fail(str(exc))
+                raise _Stop(ExitStatus.ERROR) from None
+            self.settings = new
+            return
+        if not valid_name(name):
+            raise UsageError(f'invalid variable name: "{name}"')
+        self.variables.set(name, self._special(name, "".join(values)))
+
+    def _list_settings(self) -> None:
+        variables = dict(sorted(self.variables.values.items()))
+        if self.json:
+            self.write(json_lines.json_line({"type": "settings", **{k: getattr(self.settings, k) for k in HELP},
+                                         "variables": variables}))
+            return
+        self.write(listing(self.settings))
+        if variables:
+            self.write("")
+            for name, value in variables.items():
+                self.write(visible(f"{name} = '{value}'"))
+
+    @staticmethod
+    def _special(name: str, value: str) -> str:
+        try:
+            return special_value(name, value)
+        except MetaArgError as exc:
+            raise UsageError(str(exc)) from None
+
+    def do_restrict(self, cmd: Command) -> None:
+        """psql's \\restrict KEY, which pg_dump puts at the top of a plain dump: no
+        meta-command but \\unrestrict KEY runs until then (data cannot inject commands)."""
+        words = self._args(cmd, take=1)
+        if not words:
+            raise UsageError("\\restrict: missing required argument")
+        self.context.restricted = words[0]
+
+    def do_unrestrict(self, cmd: Command) -> None:
+        words = self._args(cmd, take=1)
+        if not words:
+            raise UsageError("\\unrestrict: missing required argument")
+        if self.context.restricted is None:
+            raise UsageError("\\unrestrict: not currently in restricted mode")
+        if words[0] != self.context.restricted:
+            raise UsageError("\\unrestrict: wrong key")
+        self.context.restricted = None
+
+    def do_unset(self, cmd: Command) -> None:
+        words = self._args(cmd, take=1)
+        if not words:
+            raise UsageError("\\unset: missing required argument")
+        name = words[0]
+        if name.lower() in HELP:  # a setting goes back to its default
+            self.settings = assign(self.settings, name, show(getattr(Settings(), name.lower()), name.lower()))
+            if name in PSQL_DEFAULTS:
+                self.variables.set(name, PSQL_DEFAULTS[name])  # psql: an unset special variable reads as its default
+            return
+        if not valid_name(name):
+            return  # psql: deleting a variable that cannot exist is no error
+        if name in PSQL_DEFAULTS:  # psql: an unset special variable reads as its default
+            self.variables.set(name, PSQL_DEFAULTS[name])
+        else:
+            self.variables.unset(name)
+
+    def do_c(self, cmd: Command) -> None:
+        self.secrets.update(p for p in (password_in(a) for a in (*cmd.args, " ".join(cmd.args))) if p)
+        try:
+            new = self.session.reconnect(cmd.args)
+        except QshellError as exc:
+            if not self.interactive:  # as psql: a script meant for the other database stops here (exit 2)
+                self.fail(f"\\connect: {exc}", ExitStatus.CONNECTION)
+                raise _Stop(ExitStatus.CONNECTION) from None
+            raise type(exc)(f"{exc}; previous connection kept") from None
+        old, self.session = self.session, new
+        old.close()
+        self._attach(new)
+        self.runs.forget_times()  # measured times belong to the old target
+        self.catalog_changed()
+        self.say(f'You are now connected to database "{new.dbname}" as user "{new.params.get("user", "?")}".')
+
+    def do_conninfo(self, cmd: Command) -> None:
+        self._args(cmd, take=0)
+        if self.json:
+            p = self.session.params
+            self.write(json_lines.json_line({"type": "conninfo", "dbname": p.get("dbname"), "user": p.get("user"),
+                                         "host": p.get("host"), "port": p.get("port"),
+                                         "server_version": p.get("server_version"), "sandbox": self.session.sandbox is not None}))
+            return
+        self.write(self.session.conninfo())
+
+    def do_qecho(self, cmd: Command) -> None:
+        self.do_echo(cmd)  # the query output: stdout (qshell has no \\o)
+
+    def do_echo(self, cmd: Command, stderr: bool = False) -> None:
+        """psql's \\echo: the words (quotes, :variables and backquotes done), one space
+        apart; ``-n`` first: no newline."""
+        words = self._words(cmd)
+        newline = cmd.arg.split(None, 1)[:1] != ["-n"]  # an unquoted -n only ('-n' is text, as psql)
+        text = " ".join(words if newline else words[1:])
+        if stderr:
+            self.notice(text) if newline else self.err.write(visible(text))
+        elif self.json:
+            self.write(json_lines.json_line({"type": "echo", "text": text}))
+        elif newline:
+            self.write(text)
+        else:
+            if self._page:
+                self._flush_page()
+            self._emit(text)
+
+    def do_warn(self, cmd: Command) -> None:
+        self.do_echo(cmd, stderr=True)
+
+    def do_if(self, cmd: Command) -> None:
+        """\\if and its branches are the reader's (they decide what is read at all); one
+        reaching here came from no reader."""
+        raise UsageError(f"\\{cmd.name}: only in a script or at the prompt")
+
+    do_elif = do_else = do_endif = do_if
+
+    def do_help(self, cmd: Command) -> None:
+        self._args(cmd, take=1)  # (psql's \? TOPIC: qshell has one help)
+        self.write(commands.help_text())
+
+    def do_q(self, cmd: Command) -> None:
+        """Quit (in a file read by \\i: that file ends). As psql, each argument is a
+        warning (``\\q: extra argument "now" ignored``), and a statement left without its
+        ";" is sent first, as at the end of a script (``INSERT … \\q``)."""
+        self._args(cmd, take=0)
+        pending = self.entry.pending if self.entry is not None else ""
+        if pending and not pending.startswith("\\") and (self._depth or not self.interactive):  # (not at a
+            try:  # prompt, as psql; not an \add being typed)
+                self._run_sql(pending)
+            except QshellError as exc:
+                self.fail(str(exc))
+        raise _Quit(self.status)
+
+    # -- for the prompt -------------------------------------------------------------
+    def catalog_changed(self) -> None:
+        if self.catalog_loader is not None:
+            self.catalog_loader.refresh()
+
+    def toolbar(self) -> str:
+        p = self.session.params
+        where = f"{p.get('host', '?')}:{p.get('port', '?')}/{p.get('dbname', '?')}"
+        kind = "sandbox" if self.session.sandbox is not None else f"as {p.get('user', '?')}"
+        last = "no run yet"
+        run = self.runs.last_run
+        if run is not None:
+            last = f"last run N={run.n}: wall {styles.duration(run.wall_s)}, overlap {run.overlap:.2f}×"
+        workers = self.settings.workers or "auto"
+        return f" {where} ({kind}) │ staged {len(self.staged)} │ workers {workers} │ {last} "
+
+    def take_prefill(self) -> str | None:
+        text, self.prefill = self.prefill, None
+        return text
+
+    def prompt(self, continuation: bool = False, skipping: bool = False) -> str:
+        """psql's prompt: ``=`` or ``-`` (a statement is being typed), ``@`` in a \\if
+        branch that does not run; the transaction mark after it."""
+        staged = f"[{len(self.staged)}]" if self.staged else ""
+        mark = "@" if skipping else "-" if continuation else "="
+        return f"{self.session.dbname}{staged}{mark}{self.session.user.transaction_state}> "

@@ -1,0 +1,1 @@
+"""What qshell keeps between runs: the run history."""

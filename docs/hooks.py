@@ -1,8 +1,9 @@
 """MkDocs hooks for qshell's docs (docs/mkdocs.yml names this file under ``hooks:``).
 
-- The reference page (reference.md) gets its tables of meta-commands and settings from
-  the tables qshell itself parses, dispatches and prints ``\\?`` and ``\\set`` from, so
-  the reference cannot drift from the code: a command added to the table appears here.
+- The reference page (reference.md) gets its tables of meta-commands, settings and
+  command-line options from the tables qshell itself parses, dispatches and prints
+  ``\\?``, ``\\set`` and ``--help`` from, so the reference cannot drift from the code: a
+  command added to the table appears here.
 - The benchmark's records page is history/README.md, which ``python -m qshell.bench``
   regenerates: included as it is, never copied.
 - MkDocs refuses the config file's folder as docs_dir; the pages live there all the same
@@ -23,13 +24,14 @@ from mkdocs.structure.pages import Page
 ROOT = Path(__file__).resolve().parent.parent  # the checkout: document its own code
 sys.path.insert(0, str(ROOT))
 
-# The two tables the reference is generated from (if these modules move, change these lines):
+# The tables the reference is generated from (if these modules move, change these lines):
+from qshell.cli import build_parser  # noqa: E402  (the command line's options)
 from qshell.commands import TABLE as COMMANDS  # noqa: E402
 from qshell.settings import HELP as SETTINGS  # noqa: E402
 from qshell.settings import Settings, show  # noqa: E402
 
 INCLUDED = {"records.md": ROOT / "history" / "README.md"}  # page → the file it is, outside docs/
-MARKERS = ("<!-- commands -->", "<!-- settings -->")
+MARKERS = ("<!-- commands -->", "<!-- settings -->", "<!-- options -->")
 
 
 def on_config(config: MkDocsConfig) -> MkDocsConfig:
@@ -75,10 +77,26 @@ def settings_table() -> str:
             + "\n".join(rows) + "\n</tbody>\n</table>\n")
 
 
+def options_table() -> str:
+    """The command line's arguments and options, from the parser ``qshell --help`` prints."""
+    rows = []
+    for action in build_parser()._actions:
+        if action.option_strings:
+            arg = "" if action.nargs == 0 else f" {action.metavar or action.dest.upper()}"
+            names = ", ".join(_code(o + arg) for o in action.option_strings)
+        else:
+            names = _code(action.dest.upper())
+        rows.append(f"<tr><td>{names}</td><td>{html.escape(action.help or '')}</td></tr>")
+    return ("<table>\n<thead><tr><th>argument</th><th>meaning</th></tr></thead>\n<tbody>\n"
+            + "\n".join(rows) + "\n</tbody>\n</table>\n")
+
+
 def on_page_markdown(markdown: str, page: Page, config: MkDocsConfig, files: Files) -> str:
     if page.file.src_uri != "reference.md":
         return markdown
     for marker in MARKERS:
         if markdown.count(marker) != 1:
             raise PluginError(f"reference.md must hold {marker} once: the generated table goes there")
-    return markdown.replace(MARKERS[0], commands_table()).replace(MARKERS[1], settings_table())
+    for marker, table in zip(MARKERS, (commands_table(), settings_table(), options_table()), strict=True):
+        markdown = markdown.replace(marker, table)
+    return markdown

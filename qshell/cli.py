@@ -388,7 +388,7 @@ def _main(argv: list[str], stdin, out: TextIO, err: TextIO) -> int:  # noqa: ANN
     from qshell.session import sandbox as sandbox_mod
     from qshell.session.connect import build_dsn
     from qshell.session.session import Session
-    from qshell.shell.shell import Shell
+    from qshell.shell.loop import Shell
 
     dbname = args.dbname_opt or args.dbname
     user = args.username_opt or args.username

@@ -26,7 +26,7 @@ from qshell.engine.pool import Database, QueryPool
 from qshell.records.results import Status
 from qshell.script.reader import read_text
 from qshell.session.session import Session
-from qshell.shell.shell import Shell
+from qshell.shell.loop import Shell
 
 from .conftest import clean_env
 

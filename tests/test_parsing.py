@@ -9,7 +9,7 @@ from qshell.common.errors import UsageError
 from qshell.script import commands
 from qshell.script.reader import Entry, InputError, read_text
 from qshell.script.sqlsplit import first_keyword, split
-from qshell.shell.shell import Shell
+from qshell.shell.loop import Shell
 
 
 @pytest.mark.parametrize("text, statements, rest, open_construct", [

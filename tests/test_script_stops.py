@@ -16,7 +16,7 @@ import pytest
 
 from qshell.script.reader import read_text
 from qshell.session.session import Session
-from qshell.shell.shell import Shell
+from qshell.shell.loop import Shell
 
 from .conftest import clean_env
 

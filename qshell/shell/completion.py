@@ -16,7 +16,7 @@ from qshell.script import commands
 from qshell.shell.settings import HELP as SETTINGS
 
 if TYPE_CHECKING:  # pragma: no cover
-    from qshell.shell.shell import Shell
+    from qshell.shell.loop import Shell
 
 _CATALOG_SQL = {
     "schemas": "SELECT nspname FROM pg_namespace WHERE nspname !~ '^pg_(toast|temp)' ORDER BY 1",

@@ -2,7 +2,7 @@
 ``DescribeCommands``, ``ReportCommands``) receive from the shell that holds them.
 
 ``ShellHost`` is a protocol: the groups are handed the ``Shell`` (which has all of this)
-and never import it, so ``shell.py`` imports the groups and nothing imports ``shell.py``
+and never import it, so ``loop.py`` imports the groups and nothing imports ``loop.py``
 back. ``_Stop`` is how any command ends the script with a status.
 """
 from __future__ import annotations

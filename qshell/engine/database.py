@@ -135,6 +135,9 @@ class Database:
         # a multi-host target: a side connection per server (by its one-host conninfo), for
         # its capacity and the sampler (the main side connection reaches one of them)
         self._sides: dict[str, object] = {}
+        # one lock per side connection: the sampler of its server and the self-block watch may
+        # share one (psycopg2: one query at a time on a connection; a second fails at once)
+        self._side_locks: dict[int, gevent.lock.Semaphore] = {}
         self._direct = None  # the server behind a transaction pooler, for the sampler (False: unreachable)
         self._pooler: "Pooler | None | bool" = False  # False: not looked for yet (see pooler())
         self._settings_told: dict[str, str] | None = None
@@ -382,17 +385,25 @@ class Database:
         if host is None:
             direct = self._direct_side()
             if direct is not None:
-                return direct, gevent.lock.DummySemaphore()
+                return direct, self._lock_of(direct)
         with self._monitor_lock:
             main = self.monitor()
             if host is None or host == self.server_of(main).host:  # type: ignore[union-attr]
                 return main, self._monitor_lock
         for conn in self._sides.values():
             if not conn.closed and self.server_of(conn).host == host:  # type: ignore[attr-defined,union-attr]
-                return conn, gevent.lock.DummySemaphore()
+                return conn, self._lock_of(conn)
         from qshell.engine.targets import host_dsn
 
-        return self._side_on(host_dsn(self.dsn, host)), gevent.lock.DummySemaphore()
+        conn = self._side_on(host_dsn(self.dsn, host))
+        return conn, self._lock_of(conn)
+
+    def _lock_of(self, conn) -> gevent.lock.Semaphore:  # noqa: ANN001
+        """The lock of a side connection (made at its first use)."""
+        lock = self._side_locks.get(id(conn))
+        if lock is None:
+            lock = self._side_locks[id(conn)] = gevent.lock.Semaphore()
+        return lock
 
     def _direct_side(self):
         """Behind a transaction pooler whose admin console named the server behind it: a

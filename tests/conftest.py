@@ -6,27 +6,100 @@ captured streams, fast) or as a real process (exit codes, the sandbox, the pty).
 """
 from __future__ import annotations
 
-from qshell.bootstrap import bootstrap
+import io
+import logging
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
 
-bootstrap(patch_processes=False)  # gevent first, as qshell's entry point does; pexpect needs real fork/waitpid
-
-import io  # noqa: E402
-import logging  # noqa: E402
-import os  # noqa: E402
-import subprocess  # noqa: E402
-import sys  # noqa: E402
-import tempfile  # noqa: E402
-import warnings  # noqa: E402
-from dataclasses import dataclass  # noqa: E402
-from pathlib import Path  # noqa: E402
-
-import pytest  # noqa: E402
+import pytest
 
 # no startup file of the machine's user may change what the tests see
 os.environ["QSHELLRC"] = os.path.join(tempfile.gettempdir(), "qshell-tests-no-such-qshellrc")
 
-from qshell.cli import main  # noqa: E402
-from qshell.sandbox import CONNECTION_ENV  # noqa: E402
+
+def _native_execnet() -> None:
+    """In a pytest-xdist worker, the tests to run arrive on execnet's receiver thread (a
+    native thread) and wait in a queue of xdist's: keep that queue's locks and events
+    native when gevent patches threading (with gevent's, the main thread waits on a lock
+    no native thread can wake: LoopExit). Called before the patch; execnet asks its
+    model for these each time it makes one."""
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        return
+    import _thread
+
+    from execnet import gateway_base
+
+    lock, rlock = _thread.allocate_lock, _thread.RLock
+
+    class Event:
+        """threading.Event on native locks (threading's Condition allocates its waiter
+        from the patched module when it waits)."""
+
+        def __init__(self) -> None:
+            self._flag = False
+            self._mutex = lock()
+            self._waiters: list = []
+
+        def is_set(self) -> bool:
+            return self._flag
+
+        def set(self) -> None:
+            with self._mutex:
+                self._flag = True
+                waiters, self._waiters = self._waiters, []
+            for waiter in waiters:
+                waiter.release()
+
+        def clear(self) -> None:
+            with self._mutex:
+                self._flag = False
+
+        def wait(self, timeout: float | None = None) -> bool:
+            with self._mutex:
+                if self._flag:
+                    return True
+                waiter = lock()
+                waiter.acquire()
+                self._waiters.append(waiter)
+            if waiter.acquire(True, -1 if timeout is None else timeout):
+                return True
+            with self._mutex:
+                if waiter in self._waiters:
+                    self._waiters.remove(waiter)
+            return self._flag
+
+    model = gateway_base.MainThreadOnlyExecModel
+    model.Lock = model.RLock = lambda self: rlock()  # type: ignore[method-assign]
+    model.Event = lambda self: Event()  # type: ignore[method-assign]
+    model.start = lambda self, func, args=(): _thread.start_new_thread(func, args)  # type: ignore[method-assign]
+
+
+_native_execnet()
+
+
+def _xdist_controller(config: pytest.Config) -> bool:
+    """This process hands the tests to pytest-xdist's workers and runs none itself."""
+    if hasattr(config, "workerinput") or config.getoption("collectonly"):
+        return False
+    return config.getoption("dist", "no") != "no" and bool(config.getoption("tx", None))
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """gevent first, as qshell's entry point does (before a test module imports qshell),
+    ``patch_processes=False``: pexpect needs real fork/waitpid. Not in xdist's controller:
+    its execnet threads would become greenlets there and never run (a worker patches after
+    its own execnet objects exist, so they stay native)."""
+    if _xdist_controller(config):
+        return
+    from qshell.bootstrap import bootstrap
+
+    bootstrap(patch_processes=False)
 
 
 @dataclass
@@ -56,7 +129,7 @@ def dsn():
     if given:
         yield given
         return
-    server, _ = embedded_server("qshell-test-")
+    server, base = embedded_server("qshell-test-")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         from qshell.sandbox import preload_stat_statements
@@ -66,6 +139,7 @@ def dsn():
         assert preload_stat_statements(server), "pg_stat_statements could not be preloaded"
     yield server.get_uri()
     server.cleanup()
+    shutil.rmtree(base, ignore_errors=True)
 
 
 @pytest.fixture
@@ -81,6 +155,8 @@ def qshell(dsn, hist):
         data = script.encode("utf-8") if isinstance(script, str) else script
         out, err = io.StringIO(), io.StringIO()
         argv = ["--history-dir", str(hist), *args] + ([dsn] if use_dsn else [])
+        from qshell.cli import main
+
         code = main(argv, stdin=io.BytesIO(data), stdout=out, stderr=err)
         return Result(code, out.getvalue(), err.getvalue())
 
@@ -88,6 +164,10 @@ def qshell(dsn, hist):
 
 
 def clean_env(**extra: str) -> dict[str, str]:
+    """This process's environment without libpq's connection variables (and qshell's
+    history directory), ``extra`` added: a child connects only where its arguments say."""
+    from qshell.sandbox import CONNECTION_ENV
+
     env = {k: v for k, v in os.environ.items() if k not in CONNECTION_ENV and k != "QSHELL_HISTORY_DIR"}
     env.update(extra)
     return env

@@ -23,80 +23,15 @@ import pytest
 os.environ["QSHELLRC"] = os.path.join(tempfile.gettempdir(), "qshell-tests-no-such-qshellrc")
 
 
-def _native_execnet() -> None:
-    """In a pytest-xdist worker, the tests to run arrive on execnet's receiver thread (a
-    native thread) and wait in a queue of xdist's: keep that queue's locks and events
-    native when gevent patches threading (with gevent's, the main thread waits on a lock
-    no native thread can wake: LoopExit). Called before the patch; execnet asks its
-    model for these each time it makes one."""
-    if not os.environ.get("PYTEST_XDIST_WORKER"):
-        return
-    import _thread
-
-    from execnet import gateway_base
-
-    lock, rlock = _thread.allocate_lock, _thread.RLock
-
-    class Event:
-        """threading.Event on native locks (threading's Condition allocates its waiter
-        from the patched module when it waits)."""
-
-        def __init__(self) -> None:
-            self._flag = False
-            self._mutex = lock()
-            self._waiters: list = []
-
-        def is_set(self) -> bool:
-            return self._flag
-
-        def set(self) -> None:
-            with self._mutex:
-                self._flag = True
-                waiters, self._waiters = self._waiters, []
-            for waiter in waiters:
-                waiter.release()
-
-        def clear(self) -> None:
-            with self._mutex:
-                self._flag = False
-
-        def wait(self, timeout: float | None = None) -> bool:
-            with self._mutex:
-                if self._flag:
-                    return True
-                waiter = lock()
-                waiter.acquire()
-                self._waiters.append(waiter)
-            if waiter.acquire(True, -1 if timeout is None else timeout):
-                return True
-            with self._mutex:
-                if waiter in self._waiters:
-                    self._waiters.remove(waiter)
-            return self._flag
-
-    model = gateway_base.MainThreadOnlyExecModel
-    model.Lock = model.RLock = lambda self: rlock()  # type: ignore[method-assign]
-    model.Event = lambda self: Event()  # type: ignore[method-assign]
-    model.start = lambda self, func, args=(): _thread.start_new_thread(func, args)  # type: ignore[method-assign]
-
-
-_native_execnet()
-
-
-def _xdist_controller(config: pytest.Config) -> bool:
-    """This process hands the tests to pytest-xdist's workers and runs none itself."""
-    if hasattr(config, "workerinput") or config.getoption("collectonly"):
-        return False
-    return config.getoption("dist", "no") != "no" and bool(config.getoption("tx", None))
-
-
 def pytest_configure(config: pytest.Config) -> None:
     """gevent first, as qshell's entry point does (before a test module imports qshell),
-    ``patch_processes=False``: pexpect needs real fork/waitpid. Not in xdist's controller:
-    its execnet threads would become greenlets there and never run (a worker patches after
-    its own execnet objects exist, so they stay native)."""
-    if _xdist_controller(config):
+    ``patch_processes=False``: pexpect needs real fork/waitpid. With pytest-xdist: not in
+    its controller, and a worker's own waits kept native (tests/parallel.py)."""
+    from .parallel import native_worker_waits, xdist_controller
+
+    if xdist_controller(config):
         return
+    native_worker_waits(config)
     from qshell.bootstrap import bootstrap
 
     bootstrap(patch_processes=False)

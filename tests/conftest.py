@@ -23,6 +23,15 @@ import pytest
 os.environ["QSHELLRC"] = os.path.join(tempfile.gettempdir(), "qshell-tests-no-such-qshellrc")
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_cmdline_main(config: pytest.Config):  # noqa: ANN201 - pluggy's wrapper
+    """Parallel by default: ``-n auto --dist loadgroup`` (tests/parallel.py)."""
+    from .parallel import default_workers
+
+    default_workers(config)
+    return (yield)
+
+
 def pytest_configure(config: pytest.Config) -> None:
     """gevent first, as qshell's entry point does (before a test module imports qshell),
     ``patch_processes=False``: pexpect needs real fork/waitpid. With pytest-xdist: not in

@@ -67,6 +67,18 @@ def _make_native(event: Any) -> None:
         setattr(event, name, getattr(native, name))
 
 
+def default_workers(config: pytest.Config) -> None:
+    """``-n auto --dist loadgroup`` unless the command line says otherwise (``-n0``: one
+    process; ``-p no:xdist``: without the plugin, which an ``-n`` in ``addopts`` would
+    break). Not in a worker: its options come from the controller, without ``-n``."""
+    if hasattr(config, "workerinput") or not config.pluginmanager.has_plugin("xdist"):
+        return
+    if config.option.numprocesses is None and not config.getoption("usepdb", False):
+        config.option.numprocesses = "auto"  # the cores (PYTEST_XDIST_AUTO_NUM_WORKERS overrides)
+    if config.option.numprocesses and config.option.dist == "no":
+        config.option.dist = "loadgroup"  # tests marked xdist_group("...") run on one worker, one after another
+
+
 def xdist_controller(config: pytest.Config) -> bool:
     """This process hands the tests to pytest-xdist's workers and runs none itself."""
     if hasattr(config, "workerinput") or config.getoption("collectonly"):

@@ -13,9 +13,11 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Callable
 
 import pytest
 
@@ -117,17 +119,120 @@ def clean_env(**extra: str) -> dict[str, str]:
     return env
 
 
+# -- qshell as a real process: through pipes, in a terminal -----------------------------------
+
+def qshell_argv(*args: str) -> list[str]:
+    """``python -m qshell ARGS`` with this interpreter: the package these tests import."""
+    return [sys.executable, "-m", "qshell", *args]
+
+
+def run_qshell(*args: str, stdin: str | bytes = b"", env: dict[str, str] | None = None, timeout: float = 120) -> Result:
+    """qshell as a real process on ``stdin`` (a pipe) until it ends: its exit status and output."""
+    data = stdin.encode("utf-8") if isinstance(stdin, str) else stdin
+    proc = subprocess.run(qshell_argv(*args), input=data, capture_output=True, timeout=timeout, env=env or clean_env())
+    return Result(proc.returncode, proc.stdout.decode("utf-8", "replace"), proc.stderr.decode("utf-8", "replace"))
+
+
 @pytest.fixture
 def qshell_proc(dsn, hist):
-    """Run qshell as a real process: qshell_proc(stdin_text, *args) -> Result."""
+    """Run qshell as a real process on the test server: qshell_proc(stdin_text, *args) -> Result."""
 
     def run(script: str | bytes = "", *args: str, use_dsn: bool = True, env: dict | None = None, timeout: float = 120) -> Result:
-        data = script.encode("utf-8") if isinstance(script, str) else script
-        argv = [sys.executable, "-m", "qshell", "--history-dir", str(hist), *args] + ([dsn] if use_dsn else [])
-        proc = subprocess.run(argv, input=data, capture_output=True, timeout=timeout, env=env or clean_env())
-        return Result(proc.returncode, proc.stdout.decode("utf-8", "replace"), proc.stderr.decode("utf-8", "replace"))
+        return run_qshell("--history-dir", str(hist), *args, *([dsn] if use_dsn else []), stdin=script, env=env, timeout=timeout)
 
     return run
+
+
+@pytest.fixture
+def qshell_pipe():
+    """Start qshell reading a pipe: ``qshell_pipe(*args, **popen_options)`` -> a
+    ``subprocess.Popen`` of ``python -m qshell ARGS`` with stdin, stdout and stderr pipes
+    and ``clean_env()``; a process still running at the end of the test is killed."""
+    procs: list[subprocess.Popen] = []
+
+    def start(*args: str, **options: Any) -> subprocess.Popen:
+        options = {"stdin": subprocess.PIPE, "stdout": subprocess.PIPE, "stderr": subprocess.PIPE, **options}
+        options["env"] = options.get("env") or clean_env()
+        proc = subprocess.Popen(qshell_argv(*args), **options)
+        procs.append(proc)
+        return proc
+
+    yield start
+    for proc in procs:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()
+        for pipe in (proc.stdin, proc.stdout, proc.stderr):
+            if pipe is not None:
+                pipe.close()
+
+
+# a terminal that asks nothing back (no cursor-position requests) and pages through cat
+TERMINAL = {"PROMPT_TOOLKIT_NO_CPR": "1", "TERM": "xterm", "PAGER": "cat"}
+
+
+def spawn_qshell(*args: str, env: dict[str, str] | None = None, encoding: str | None = "utf-8", timeout: float = 30,
+                 dimensions: tuple[int, int] = (50, 160)) -> Any:
+    """qshell in a real pty (pexpect): ``python -m qshell ARGS`` in a terminal of
+    ``dimensions`` (rows, columns; LINES and COLUMNS say the same), ``clean_env()`` with
+    ``TERMINAL`` and ``env``; everything it printed is kept in ``child.logfile_read`` (text,
+    or bytes when ``encoding`` is None)."""
+    import pexpect
+
+    rows, columns = dimensions
+    child = pexpect.spawn(sys.executable, ["-m", "qshell", *args], encoding=encoding, timeout=timeout, dimensions=dimensions,
+                          env=clean_env(**{**TERMINAL, "LINES": str(rows), "COLUMNS": str(columns), **(env or {})}))
+    child.logfile_read = io.StringIO() if encoding else io.BytesIO()
+    return child
+
+
+@pytest.fixture
+def qshell_pty():
+    """Start qshell in a real pty: ``qshell_pty(*args, **options)`` -> a ``pexpect.spawn``
+    (``spawn_qshell``); a child still running at the end of the test is killed."""
+    children: list[Any] = []
+
+    def start(*args: str, **options: Any) -> Any:
+        child = spawn_qshell(*args, **options)
+        children.append(child)
+        return child
+
+    yield start
+    import pexpect
+
+    for child in children:
+        try:
+            if child.isalive():
+                child.terminate(force=True)
+        except pexpect.ExceptionPexpect:  # the test reaped it itself (os.waitpid)
+            pass
+
+
+# -- waiting on a condition, not for a time --------------------------------------------------
+
+def wait_until(check: Callable[[], Any], timeout: float = 30, step: float = 0.02) -> Any:
+    """``check()`` until it is true: its value, or None after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value or time.monotonic() > deadline:
+            return value or None
+        time.sleep(step)
+
+
+def active_queries(dsn: str, like: str) -> int:
+    """Statements running on the server now (``state = 'active'``) whose text holds
+    ``like``, as ``pg_stat_activity`` says, asked on a connection of its own."""
+    import psycopg2
+
+    conn = psycopg2.connect(dsn)
+    try:
+        cur = conn.cursor()
+        cur.execute("SELECT count(*) FROM pg_stat_activity WHERE state = 'active' AND pid <> pg_backend_pid()"
+                    " AND strpos(query, %s) > 0", (like,))
+        return cur.fetchone()[0]
+    finally:
+        conn.close()
 
 
 @pytest.fixture

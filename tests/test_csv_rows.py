@@ -196,27 +196,21 @@ def test_worker_after_a_failed_query_has_no_stale_cursor(qshell):
 
 
 # -- interactive: maxrows still limits tables; CSV has every row -------------------------------
-def test_interactive_table_keeps_maxrows_and_csv_has_every_row(dsn, hist):
+def test_interactive_table_keeps_maxrows_and_csv_has_every_row(dsn, hist, qshell_pty):
     import pexpect
 
-    env = clean_env(PROMPT_TOOLKIT_NO_CPR="1", TERM="xterm", COLUMNS="160", LINES="50", PAGER="cat")
-    child = pexpect.spawn(sys.executable, ["-m", "qshell", "-X", "--history-dir", str(hist), dsn],
-                          env=env, encoding="utf-8", timeout=30, dimensions=(50, 160))
-    try:
-        child.expect_exact("postgres=>")
-        child.sendline("SELECT g AS n FROM generate_series(1, 500) g;")
-        child.expect_exact("(500 rows, first 100 shown)")
-        assert "\r\n 101\r\n" not in child.before and "\r\n 100\r\n" in child.before
-        child.expect_exact("postgres=>")
-        child.sendline("\\format csv")
-        child.expect_exact("postgres=>")
-        child.sendline("SELECT g AS n FROM generate_series(1, 500) g;")
-        child.expect(r"\r\n499\r\n500\r\n")
-        assert "\r\n101\r\n" in child.before
-        child.expect_exact("postgres=>")
-        assert "rows" not in child.before
-        child.sendline("\\q")
-        child.expect(pexpect.EOF)
-    finally:
-        if child.isalive():
-            child.terminate(force=True)
+    child = qshell_pty("-X", "--history-dir", str(hist), dsn)
+    child.expect_exact("postgres=>")
+    child.sendline("SELECT g AS n FROM generate_series(1, 500) g;")
+    child.expect_exact("(500 rows, first 100 shown)")
+    assert "\r\n 101\r\n" not in child.before and "\r\n 100\r\n" in child.before
+    child.expect_exact("postgres=>")
+    child.sendline("\\format csv")
+    child.expect_exact("postgres=>")
+    child.sendline("SELECT g AS n FROM generate_series(1, 500) g;")
+    child.expect(r"\r\n499\r\n500\r\n")
+    assert "\r\n101\r\n" in child.before
+    child.expect_exact("postgres=>")
+    assert "rows" not in child.before
+    child.sendline("\\q")
+    child.expect(pexpect.EOF)

@@ -2,27 +2,21 @@
 the startup file and -X, NO_COLOR, the toolbar."""
 from __future__ import annotations
 
-import io
 import re
-import sys
 import time
 
 import pexpect
 import psycopg2
 import pytest
 
-from .conftest import clean_env
+from .conftest import spawn_qshell
 
 COLOUR = re.compile(r"\x1b\[[0-9;]*(?:3[0-7]|38;[25];[0-9;]+|9[0-7])m")
 
 
 def spawn(dsn: str, hist, *args: str, **env: str) -> pexpect.spawn:
-    base = dict(PROMPT_TOOLKIT_NO_CPR="1", TERM="xterm", PAGER="cat", NO_COLOR="1")  # plain text to match
-    base.update(env)
-    child = pexpect.spawn(sys.executable, ["-m", "qshell", "--history-dir", str(hist), *args, dsn],
-                          env=clean_env(**base), encoding="utf-8", timeout=30, dimensions=(40, 150))
-    child.logfile_read = io.StringIO()
-    return child
+    """qshell in a pty (conftest's ``spawn_qshell``), no colour: plain text to match."""
+    return spawn_qshell("--history-dir", str(hist), *args, dsn, env={"NO_COLOR": "1", **env}, dimensions=(40, 150))
 
 
 def script(path, body: str):  # noqa: ANN001, ANN201

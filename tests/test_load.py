@@ -10,8 +10,6 @@ import os
 import random
 import re
 import signal
-import subprocess
-import sys
 import time
 import tracemalloc
 
@@ -22,9 +20,8 @@ from qshell.commands import parse
 from qshell.errors import UsageError
 from qshell.load import MAX_BUCKETS, Histogram, LoadPool, bucket_bounds, bucket_of
 
-from .conftest import clean_env
+from .conftest import active_queries, wait_until
 from .infra import query
-from .test_faults import _active
 
 pytest_plugins = ["tests.oracle"]
 
@@ -404,15 +401,12 @@ def _link(path: str) -> str:
         return ""
 
 
-def test_ctrl_c_stops_a_script_load_and_prints_what_was_measured(dsn, tmp_path):
+def test_ctrl_c_stops_a_script_load_and_prints_what_was_measured(dsn, tmp_path, qshell_pipe):
     script = "\\add SELECT pg_sleep(0.01);\n\\add SELECT pg_sleep(20.3);\n\\go 2 for 60s\nSELECT 'not reached';\n"
-    proc = subprocess.Popen([sys.executable, "-m", "qshell", "--history-dir", str(tmp_path), dsn],
-                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=clean_env())
+    proc = qshell_pipe("--history-dir", str(tmp_path), dsn)
     proc.stdin.write(script.encode())
     proc.stdin.close()
-    deadline = time.monotonic() + 20
-    while _active(dsn, "pg_sleep(20.3)") < 1 and time.monotonic() < deadline:
-        time.sleep(0.05)
+    wait_until(lambda: active_queries(dsn, "pg_sleep(20.3)") >= 1, 20)
     time.sleep(0.3)
     proc.send_signal(signal.SIGINT)
     proc.wait(timeout=20)
@@ -420,8 +414,7 @@ def test_ctrl_c_stops_a_script_load_and_prints_what_was_measured(dsn, tmp_path):
     assert proc.returncode == 3, err
     assert "Traceback" not in err and "not reached" not in out
     assert "sustained load" in out and "interrupted" in out
-    time.sleep(0.5)
-    assert _active(dsn, "pg_sleep(20.3)") == 0
+    assert wait_until(lambda: active_queries(dsn, "pg_sleep(20.3)") == 0, 5)  # cancelled, not left to run its 20 s
 
 
 def test_report_renders_the_last_load(qshell, tmp_path):
@@ -433,31 +426,22 @@ def test_report_renders_the_last_load(qshell, tmp_path):
     assert "Sustained load" in text and "throughput-chart" in text and "histogram-chart" in text
 
 
-def test_live_progress_line_and_ctrl_c_in_a_terminal(dsn, hist):
-    import io
-
+def test_live_progress_line_and_ctrl_c_in_a_terminal(dsn, hist, qshell_pty):
     import pexpect
 
-    env = clean_env(PROMPT_TOOLKIT_NO_CPR="1", TERM="xterm", COLUMNS="160", LINES="50", PAGER="cat")
-    child = pexpect.spawn(sys.executable, ["-m", "qshell", "--history-dir", str(hist), dsn],
-                          env=env, encoding="utf-8", timeout=30, dimensions=(50, 160))
-    child.logfile_read = io.StringIO()
-    try:
-        child.expect_exact("postgres=>")
-        child.sendline("\\add SELECT pg_sleep(0.05);")
-        child.expect_exact("postgres[1]=>")
-        child.sendline("\\go 2 for 2s")
-        child.expect(r"load \d\.\d s / 2 s · \d+ executions · \d+/s · p95 \d")
-        child.expect("sustained load: 1 query on N=2 workers for 2 s")
-        child.expect_exact("postgres[1]=>")
-        child.sendline("\\go 2 for 60s")
-        child.expect(r"load \d\.\d s / 60 s · [1-9]\d* executions")
-        child.sendintr()
-        child.expect(r"executions \d+ in .* · interrupted")
-        child.expect_exact("postgres[1]=>")
-        child.sendline("\\q")
-        child.expect(pexpect.EOF)
-    finally:
-        if child.isalive():
-            child.terminate(force=True)
+    child = qshell_pty("--history-dir", str(hist), dsn)
+    child.expect_exact("postgres=>")
+    child.sendline("\\add SELECT pg_sleep(0.05);")
+    child.expect_exact("postgres[1]=>")
+    child.sendline("\\go 2 for 2s")
+    child.expect(r"load \d\.\d s / 2 s · \d+ executions · \d+/s · p95 \d")
+    child.expect("sustained load: 1 query on N=2 workers for 2 s")
+    child.expect_exact("postgres[1]=>")
+    child.sendline("\\go 2 for 60s")
+    child.expect(r"load \d\.\d s / 60 s · [1-9]\d* executions")
+    child.sendintr()
+    child.expect(r"executions \d+ in .* · interrupted")
+    child.expect_exact("postgres[1]=>")
+    child.sendline("\\q")
+    child.expect(pexpect.EOF)
     assert "Traceback" not in child.logfile_read.getvalue()

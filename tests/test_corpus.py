@@ -57,7 +57,6 @@ import re
 import secrets
 import shutil
 import subprocess
-import sys
 import tempfile
 import time
 import warnings
@@ -69,7 +68,7 @@ import pytest
 
 import qshell as qshell_package
 
-from .conftest import clean_env
+from .conftest import clean_env, qshell_argv
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")  # platformdirs' RuntimeDirWarning, at import
@@ -286,8 +285,8 @@ def _argv(client: str, name: str, uri: str, work: Path) -> list[str]:
     path = str(CORPUS / name)
     if client == "psql":
         return [PSQL, "-X", *ARGS.get(name, []), "-f", path, uri]
-    return [sys.executable, "-m", "qshell", "-X", "--history-dir", str(work / "history"), *QSHELL_LOOK,
-            *ARGS.get(name, []), "-f", path, uri]
+    return qshell_argv("-X", "--history-dir", str(work / "history"), *QSHELL_LOOK,
+            *ARGS.get(name, []), "-f", path, uri)
 
 
 def run_files(logserver: LogServer, names: list[str], base: Path) -> dict[str, tuple[Run, Run]]:

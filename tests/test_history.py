@@ -11,7 +11,7 @@ import sys
 
 from qshell.history import LOOKUP, RunStore, timing_key
 
-from .conftest import clean_env
+from .conftest import clean_env, qshell_argv
 
 
 def _store(directory) -> RunStore:
@@ -48,7 +48,7 @@ def _touched(store: RunStore, fn) -> int:  # noqa: ANN001
 
 def test_concurrent_shells_lose_no_run(dsn, hist):
     script = "\\add SELECT pg_sleep(0.01);\n\\add SELECT 2;\n" + "\\go 2\n" * 6
-    argv = [sys.executable, "-m", "qshell", "--history-dir", str(hist), dsn]
+    argv = qshell_argv("--history-dir", str(hist), dsn)
     procs = [subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=clean_env())
              for _ in range(2)]
     outs = [p.communicate(script.encode(), timeout=120) for p in procs]

@@ -233,13 +233,12 @@ def test_g_to_a_full_device_says_so_and_loses_nothing(qshell):
 
 def test_stdout_on_a_full_device_is_one_line_per_command(dsn, tmp_path):
     import subprocess
-    import sys
 
     if not _full_device():
         pytest.skip("no /dev/full")
-    from .conftest import clean_env
+    from .conftest import clean_env, qshell_argv
 
-    argv = [sys.executable, "-m", "qshell", "-X", "--history-dir", str(tmp_path), "-c", "SELECT 1", "-c", "\\echo hi", dsn]
+    argv = qshell_argv("-X", "--history-dir", str(tmp_path), "-c", "SELECT 1", "-c", "\\echo hi", dsn)
     with open("/dev/full", "w") as full:
         proc = subprocess.run(argv, stdout=full, stderr=subprocess.PIPE, timeout=120, env=clean_env())
     err = proc.stderr.decode()

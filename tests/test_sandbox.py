@@ -2,14 +2,13 @@
 from __future__ import annotations
 
 import subprocess
-import sys
 import time
 
-from .conftest import clean_env
+from .conftest import clean_env, qshell_argv
 
 
 def _qshell(*args: str, env: dict | None = None, stdin: str = "") -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "qshell", *args], input=stdin.encode(), capture_output=True,
+    return subprocess.run(qshell_argv(*args), input=stdin.encode(), capture_output=True,
                           timeout=180, env=env or clean_env())
 
 

@@ -14,7 +14,7 @@ import psycopg2
 
 from qshell import cpu
 
-from .conftest import clean_env
+from .conftest import clean_env, qshell_argv
 
 # CPU-bound on the server: counting a generated series (no I/O, no locks)
 HEAVY = "SELECT count(*) FROM generate_series(1, {k}) g WHERE g % 7 = 3"
@@ -81,7 +81,7 @@ def test_backend_cpu_equals_proc_read_apart_and_pg_stat_statements(dsn, hist):
     the CPU-bound queries (CPU cannot exceed the time they executed)."""
     script = ("\\set format json\n" + _staged(4, 1_500_000) + "\\go 2\n"
               "SELECT 'ready' AS marker;\nSELECT pg_sleep(3);\n")
-    argv = [sys.executable, "-m", "qshell", "--history-dir", str(hist), dsn]
+    argv = qshell_argv("--history-dir", str(hist), dsn)
     proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             env=clean_env(), text=True)
     assert proc.stdin is not None and proc.stdout is not None

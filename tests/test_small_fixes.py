@@ -14,7 +14,7 @@ import pytest
 
 from qshell.history import RunStore
 
-from .conftest import clean_env
+from .conftest import clean_env, qshell_argv
 
 # -- settings are range-checked ---------------------------------------------------------
 
@@ -202,7 +202,7 @@ def test_password_prompt_without_a_terminal_fails_and_leaves_stdin(dsn, hist, tm
     script = tmp_path / "script.sql"
     script.write_text(MARKER_SCRIPT)
     with script.open("rb") as f:
-        p = subprocess.run([sys.executable, "-m", "qshell", "--history-dir", str(hist), "-W", dsn], stdin=f,
+        p = subprocess.run(qshell_argv("--history-dir", str(hist), "-W", dsn), stdin=f,
                            capture_output=True, timeout=60, env=clean_env(), start_new_session=True)  # no controlling tty
         consumed = os.lseek(f.fileno(), 0, os.SEEK_CUR)  # the offset is shared with the child
     out, err = p.stdout.decode(), p.stderr.decode()
@@ -237,8 +237,8 @@ def test_password_prompt_reads_the_terminal_while_the_script_comes_on_stdin(dsn,
 @pytest.mark.parametrize("both", [False, True], ids=["stdout", "stdout-and-stderr"])
 def test_output_piped_into_head_ends_quietly(dsn, hist, both):
     # head exits after one line; qshell then writes into a pipe with no reader
-    argv = [sys.executable, "-m", "qshell", "--history-dir", str(hist), dsn, "-c", "SELECT 1 AS first",
-            "-c", "SELECT pg_sleep(0.5)", "-c", "SELECT generate_series(1,100000)", "-c", "SELECT 1/0"]
+    argv = qshell_argv("--history-dir", str(hist), dsn, "-c", "SELECT 1 AS first",
+            "-c", "SELECT pg_sleep(0.5)", "-c", "SELECT generate_series(1,100000)", "-c", "SELECT 1/0")
     qs = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT if both else subprocess.PIPE,
                           env=clean_env())
     head = subprocess.run(["head", "-1"], stdin=qs.stdout, capture_output=True, timeout=60)
@@ -253,7 +253,7 @@ def test_output_piped_into_head_ends_quietly(dsn, hist, both):
 # -- the sandbox: concurrent first starts, killed users, SIGHUP (slow: one server each) -----
 
 def _sandbox_cmd(box: Path, hist: Path, *args: str) -> list[str]:
-    return [sys.executable, "-m", "qshell", "--sandbox", "--sandbox-dir", str(box), "--history-dir", str(hist), *args]
+    return qshell_argv("--sandbox", "--sandbox-dir", str(box), "--history-dir", str(hist), *args)
 
 
 def _postmaster_pid(box: Path) -> int | None:

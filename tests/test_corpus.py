@@ -375,6 +375,7 @@ def _statements_hint(expected: list[str], got: list[str]) -> str:
 
 
 # -- the tests ------------------------------------------------------------------------------------
+@pytest.mark.slow
 @pytest.mark.parametrize("name", FILES)
 def test_statements_as_psql_sends_them(name, runs):
     psql, qshell = runs(name)

@@ -66,6 +66,7 @@ def test_csv_is_psqls_byte_for_byte_with_c(dsn, qshell, sql):
     assert r.out == expected
 
 
+@pytest.mark.slow
 def test_csv_is_psqls_byte_for_byte_with_f_and_stdin(dsn, hist, tmp_path):
     script = "".join(s + ";\n" for s in STATEMENTS).encode("utf-8")
     f = tmp_path / "corpus.sql"
@@ -178,6 +179,7 @@ def _peak(argv: list[str]) -> tuple[int, int, int]:
     return int(code), int(lines), int(kib)
 
 
+@pytest.mark.slow
 def test_big_result_memory_is_psqls(dsn, hist):
     """The statement is sent as typed (no cursor: a cursor changes the plan), so the whole
     result is held by libpq, as psql holds it: qshell's peak is psql's, not more (the
@@ -196,6 +198,7 @@ def test_worker_after_a_failed_query_has_no_stale_cursor(qshell):
 
 
 # -- interactive: maxrows still limits tables; CSV has every row -------------------------------
+@pytest.mark.slow
 def test_interactive_table_keeps_maxrows_and_csv_has_every_row(dsn, hist, qshell_pty):
     import pexpect
 

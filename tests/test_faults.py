@@ -48,6 +48,7 @@ def _records(out: str) -> list[dict]:
 
 
 # -- 1. Ctrl-C ----------------------------------------------------------------------------
+@pytest.mark.slow
 def test_ctrl_c_in_a_script_cancels_and_exits_3(dsn, tmp_path, qshell_pipe):
     script = "\\add SELECT pg_sleep(20.1);\n\\add SELECT pg_sleep(20.1);\n\\go 2\nSELECT 'not reached';\n"
     proc = qshell_pipe("--history-dir", str(tmp_path), dsn)
@@ -63,6 +64,7 @@ def test_ctrl_c_in_a_script_cancels_and_exits_3(dsn, tmp_path, qshell_pipe):
     assert wait_until(lambda: _active(dsn, "pg_sleep(20.1)") == 0, 5)  # cancelled on the server, not left to run
 
 
+@pytest.mark.slow
 def test_two_ctrl_c_while_cancelling_leave_the_pool_healthy(db, dsn):
     pool = QueryPool(db, ["SELECT pg_sleep(20.2)"] * 3, 3)
     main_greenlet = gevent.getcurrent()
@@ -121,6 +123,7 @@ def test_on_error_cancel_stops_the_run(qshell, dsn):
 
 
 # -- 3. lost connections -------------------------------------------------------------------
+@pytest.mark.slow
 def test_killed_backend_fails_only_its_query(db, dsn):
     def killer():
         while _active(dsn, "pg_sleep(1.51)") < 3:
@@ -193,6 +196,7 @@ def test_restart_between_runs_reconnects_with_a_notice(own_server):
         shell.session.close()
 
 
+@pytest.mark.slow
 def test_server_down_fails_clearly_and_keeps_the_set(own_server):
     dsn = own_server.get_uri()
     shell, out, err = _shell(dsn)
@@ -222,6 +226,7 @@ def test_server_down_fails_clearly_and_keeps_the_set(own_server):
 
 
 # -- 4./5. big results and load ------------------------------------------------------------------
+@pytest.mark.slow
 def test_ten_thousand_queries_at_64_workers(dsn):
     from psycopg2.extensions import make_dsn
 

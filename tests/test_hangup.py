@@ -60,6 +60,7 @@ def _ends(child: pexpect.spawn, signum: int, within: float = QUICK) -> str:
     return seen
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("signum", SIGNALS)
 @pytest.mark.parametrize("before", ["fresh", "after a statement", "half a line typed"])
 def test_at_the_prompt(term, signum, before):
@@ -84,6 +85,7 @@ def test_during_a_plain_statement_it_is_cancelled_on_the_server(term, dsn, signu
     assert _active(dsn, marker) == 0
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("signum", SIGNALS)
 def test_during_a_staged_run_every_query_is_cancelled_on_the_server(term, dsn, signum):
     marker = _marker()
@@ -107,6 +109,7 @@ def test_during_an_included_file_the_rest_of_it_is_not_run(term, dsn, tmp_path):
     assert _active(dsn, marker) == 0
 
 
+@pytest.mark.slow
 def test_terminal_closed_right_after_the_start(dsn, hist, qshell_pty):
     """The terminal really goes away (the kernel sends SIGHUP), before the catalog for
     completion has loaded in the background: closing its connection must not hang."""
@@ -127,6 +130,7 @@ def test_terminal_closed_right_after_the_start(dsn, hist, qshell_pty):
     assert os.waitstatus_to_exitcode(status) == 129
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("signum", SIGNALS)
 def test_piped_script_running_a_statement(dsn, hist, signum, qshell_pipe):
     marker = _marker()
@@ -198,6 +202,7 @@ def _server_stopped(box: Path, wait: float = 10) -> bool:
     return False
 
 
+@pytest.mark.slow
 def test_hangup_at_the_prompt_stops_the_sandbox_of_its_last_user(tmp_path, qshell_pty):
     box = tmp_path / "box"
     child = qshell_pty("--sandbox", "--sandbox-dir", str(box), "--history-dir", str(tmp_path / "hist"), timeout=60)

@@ -9,6 +9,8 @@ import stat
 import subprocess
 import sys
 
+import pytest
+
 from qshell.history import LOOKUP, RunStore, timing_key
 
 from .conftest import clean_env, qshell_argv
@@ -46,6 +48,7 @@ def _touched(store: RunStore, fn) -> int:  # noqa: ANN001
     return steps
 
 
+@pytest.mark.slow
 def test_concurrent_shells_lose_no_run(dsn, hist):
     script = "\\add SELECT pg_sleep(0.01);\n\\add SELECT 2;\n" + "\\go 2\n" * 6
     argv = qshell_argv("--history-dir", str(hist), dsn)
@@ -109,6 +112,7 @@ def test_runs_jsonl_is_imported_once_with_damaged_lines_skipped(qshell, hist):
     assert stat.S_IMODE(os.stat(hist / "runs.sqlite").st_mode) == 0o600
 
 
+@pytest.mark.slow
 def test_lookup_and_listing_read_a_bounded_amount(tmp_path):
     store, _ = RunStore.open(tmp_path)
     queries = [f"SELECT {i}" for i in range(1, 501)]

@@ -43,6 +43,7 @@ def test_lock_lines_escape_every_server_supplied_word():
     assert "transaction 7\\x1B[2J" in lines[2]
 
 
+@pytest.mark.slow
 def test_relation_name_escaped_in_the_lock_graph_of_a_run(qshell):
     r = qshell(_lock_script(LOCKED, "\\go 2"))
     assert r.code == 0, r.err
@@ -51,6 +52,7 @@ def test_relation_name_escaped_in_the_lock_graph_of_a_run(qshell):
     assert not RAW.search(r.out + r.err), repr(r.out + r.err)
 
 
+@pytest.mark.slow
 def test_relation_name_escaped_in_the_lock_graph_of_a_load(qshell):
     r = qshell(_lock_script(LOCKED, "\\go 2 for 2s"))
     assert r.code == 0, r.err

@@ -25,6 +25,7 @@ def term(dsn, hist, qshell_pty):
     assert "Traceback" not in seen and "Warning" not in seen
 
 
+@pytest.mark.slow
 def test_add_twice_go_and_quit(term, hist):
     term.sendline("\\add SELECT 'alpha' AS first_col;")
     term.expect("staged #1")
@@ -92,6 +93,7 @@ def _active_sleeps(dsn: str) -> int:
     return active_queries(dsn, "pg_sleep(30)")
 
 
+@pytest.mark.slow
 def test_ctrl_c_during_go_cancels_on_the_server_and_keeps_the_set(term, dsn):
     for _ in range(3):
         term.sendline("\\add SELECT pg_sleep(30);")
@@ -118,6 +120,7 @@ def test_ctrl_c_during_go_cancels_on_the_server_and_keeps_the_set(term, dsn):
     term.expect(pexpect.EOF)
 
 
+@pytest.mark.slow
 def test_password_prompt_with_W_never_echoes_or_records(dsn, hist, tmp_path, qshell_pty):
     secret = "pw-Zx81-secret"
     child = qshell_pty("--history-dir", str(hist), "-W", dsn, timeout=60)
@@ -136,6 +139,7 @@ def test_password_prompt_with_W_never_echoes_or_records(dsn, hist, tmp_path, qsh
             assert secret not in path.read_text()
 
 
+@pytest.mark.slow
 def test_sandbox_banner(tmp_path, qshell_pty):
     child = qshell_pty("--sandbox-dir", str(tmp_path / "box"), "--history-dir", str(tmp_path / "h"), timeout=60)
     child.expect(r"qshell 0\.1\.\d+ — sandbox PostgreSQL \d+")
@@ -166,6 +170,7 @@ def test_prompt_marks_an_open_and_a_failed_transaction(term):
     term.expect(pexpect.EOF)
 
 
+@pytest.mark.slow
 def test_live_progress_line_during_go(term):
     term.sendline("\\add SELECT pg_sleep(1.2);")
     term.expect_exact("postgres[1]=>")
@@ -196,6 +201,7 @@ def test_password_typed_in_c_is_masked_in_the_command_history(term, dsn, hist):
     assert secret not in shown
 
 
+@pytest.mark.slow
 def test_ctrl_c_during_a_plain_statement(term, dsn):
     for attempt in range(3):  # the interrupt may land in the wait or between calls: both must be clean
         term.sendline("SELECT pg_sleep(30);")
@@ -212,6 +218,7 @@ def test_ctrl_c_during_a_plain_statement(term, dsn):
     term.expect(pexpect.EOF)
 
 
+@pytest.mark.slow
 def test_a_damaged_command_history_does_not_break_the_start(dsn, tmp_path, qshell_pty):
     hist = tmp_path / "h"
     hist.mkdir()
@@ -246,6 +253,7 @@ def test_a_backslash_line_inside_a_statement_runs_at_once_and_the_statement_stay
     term.expect(pexpect.EOF)
 
 
+@pytest.mark.slow
 def test_variables_line_end_commands_and_if_at_the_prompt(term):
     term.sendline("\\set v 41")
     term.expect_exact("postgres=>")
@@ -269,6 +277,7 @@ def test_variables_line_end_commands_and_if_at_the_prompt(term):
     term.expect(pexpect.EOF)
 
 
+@pytest.mark.slow
 def test_a_go_blocked_by_your_own_transaction_comes_back_to_the_prompt(term):
     """At the prompt, a staged query waiting for the session's own open transaction is
     told and cancelled within about a second; the transaction and the staged set stay."""

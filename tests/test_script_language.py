@@ -247,6 +247,7 @@ def test_script_language_prints_what_psql_prints(dsn, tmp_path):
     assert q.stderr.replace("qshell:", "psql:") == p.stderr.replace(": error: ", ": "), q.stderr
 
 
+@pytest.mark.slow
 def test_echo_options_as_psql(dsn, tmp_path):
     script = "SELECT 1 AS a;\n\n-- note\nSELECT bad;\n\\if false\nSELECT 2;\n\\endif\n"
     for flag in ("-a", "-e", "-b", "-q"):

@@ -127,6 +127,7 @@ def test_a_lost_connection_ends_a_script_as_psql(dsn, tmp_path, how):
     assert "Attempting reset" not in q.stderr
 
 
+@pytest.mark.slow
 def test_a_session_lost_while_idle_ends_a_script_as_psql(dsn, tmp_path):
     """A second connection terminates the session between two statements: the next
     statement finds it gone, the script ends there (exit 2)."""
@@ -262,6 +263,7 @@ def test_inline_copy_data_after_a_group_is_skipped(dsn, tmp_path):
     assert line.startswith(f"qshell:{tmp_path / 'script.sql'}:1: COPY is not supported"), q.stderr
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("script", [
     f"SELECT 'COPY {TABLE} FROM STDIN' \\; SELECT 2;\nINSERT INTO {TABLE} VALUES (9);\n",
     f"/* COPY {TABLE} FROM STDIN */ SELECT 1 \\; SELECT 2 -- COPY {TABLE} FROM STDIN\n;\nINSERT INTO {TABLE} VALUES (9);\n",

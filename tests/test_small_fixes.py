@@ -88,6 +88,7 @@ def test_runs_of_the_wrong_type_are_skipped_as_damaged(qshell, hist, tmp_path):
 SECRET = "pa%zzss"  # badly percent-encoded: libpq quotes the token back in its error
 
 
+@pytest.mark.slow
 def test_badly_encoded_password_is_never_shown(qshell_proc, dsn):
     uris = [f"postgresql://u:{SECRET}@localhost/db", f"postgresql://u@localhost/db?password={SECRET}&sslmode=disable",
             f"host=localhost password='{SECRET}"]  # the last: an unterminated quote
@@ -234,6 +235,7 @@ def test_password_prompt_reads_the_terminal_while_the_script_comes_on_stdin(dsn,
 
 # -- a closed output pipe ------------------------------------------------------------------
 
+@pytest.mark.slow
 @pytest.mark.parametrize("both", [False, True], ids=["stdout", "stdout-and-stderr"])
 def test_output_piped_into_head_ends_quietly(dsn, hist, both):
     # head exits after one line; qshell then writes into a pipe with no reader
@@ -304,6 +306,7 @@ def _started(box: Path, hist: Path) -> subprocess.Popen:
     return proc
 
 
+@pytest.mark.slow
 def test_two_first_starts_at_once_share_one_sandbox(tmp_path):
     box = tmp_path / "box"
     try:
@@ -318,6 +321,7 @@ def test_two_first_starts_at_once_share_one_sandbox(tmp_path):
         _stop_server(box)
 
 
+@pytest.mark.slow
 def test_killed_or_hung_up_qshell_does_not_keep_the_sandbox_running(tmp_path):
     box, hist = tmp_path / "box", tmp_path / "hist"
     try:

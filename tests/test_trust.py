@@ -248,6 +248,7 @@ def test_wall_of_one_short_query_is_its_own_time(qshell):
     assert all("client_cpu" in run and isinstance(run["client_bound"], bool) for run in runs)
 
 
+@pytest.mark.slow
 def test_a_client_bound_run_is_flagged(qshell):
     script = "".join("\\add SELECT 1;\n" for _ in range(3000)) + "\\set sample off\n\\go 8\n"
     run = [rec for rec in _records(qshell(script, "--format", "json").out) if rec["type"] == "run"][0]
@@ -291,6 +292,7 @@ def _wait_active(dsn: str, like: str, count: int = 1) -> None:
     wait_until(lambda: _active(dsn, like) >= count, 20)
 
 
+@pytest.mark.slow
 def test_ctrl_c_on_a_plain_statement_keeps_the_transaction(dsn, hist):
     child = _terminal(dsn, hist)
     try:
@@ -324,6 +326,7 @@ def test_ctrl_c_on_a_plain_statement_keeps_the_transaction(dsn, hist):
             child.terminate(force=True)
 
 
+@pytest.mark.slow
 def test_ctrl_c_on_a_plain_statement_keeps_temp_tables(dsn, hist):
     child = _terminal(dsn, hist)
     try:
@@ -345,6 +348,7 @@ def test_ctrl_c_on_a_plain_statement_keeps_temp_tables(dsn, hist):
             child.terminate(force=True)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("delay", [0.3, 0.9, 1.6, 2.4])
 def test_sigint_during_a_streaming_run_exits_3_within_a_second(dsn, tmp_path, delay):
     script = ("\\add SELECT g FROM generate_series(1, 50000000) g;\n"
@@ -367,6 +371,7 @@ def test_sigint_during_a_streaming_run_exits_3_within_a_second(dsn, tmp_path, de
     assert wait_until(lambda: _active(dsn, "pg_sleep(20.3)") == 0 and _active(dsn, "generate_series(1, 50000000)") == 0, 5)
 
 
+@pytest.mark.slow
 def test_ctrl_c_during_go_in_a_pty_cancels_everything_and_keeps_the_set(dsn, hist):
     child = _terminal(dsn, hist)
     try:

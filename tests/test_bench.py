@@ -14,6 +14,7 @@ from .conftest import clean_env
 ALL_CASES = "throughput,makespan,processes,startup,memory,scaling,seed,e2e,history,resources,reader,latency"
 
 
+@pytest.mark.xdist_group("cpu")  # one at a time with the other CPU-heavy tests (conftest.py)
 @pytest.mark.slow
 def test_bench_tiny_run_writes_a_well_formed_record(dsn, tmp_path):
     hist = tmp_path / "history"

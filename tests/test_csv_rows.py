@@ -179,6 +179,7 @@ def _peak(argv: list[str]) -> tuple[int, int, int]:
     return int(code), int(lines), int(kib)
 
 
+@pytest.mark.xdist_group("cpu")  # one at a time with the other CPU-heavy tests (conftest.py)
 @pytest.mark.slow
 def test_big_result_memory_is_psqls(dsn, hist):
     """The statement is sent as typed (no cursor: a cursor changes the plan), so the whole

@@ -13,6 +13,7 @@ from qshell.results import Status
 SLEEP = "SELECT pg_sleep(0.3)"
 
 
+@pytest.mark.xdist_group("cpu")  # one at a time with the other CPU-heavy tests (conftest.py)
 @pytest.mark.slow
 def test_concurrency_ratio_in_one_run(db):
     queries = [SLEEP] * 6

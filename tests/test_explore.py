@@ -85,6 +85,7 @@ def test_timeline_command_and_json_offsets(qshell):
     assert r.code == 1 and "no run yet" in r.err
 
 
+@pytest.mark.xdist_group("cpu")  # one at a time with the other CPU-heavy tests (conftest.py)
 @pytest.mark.slow
 def test_lpt_beats_fifo_on_a_set_built_for_it(qshell):
     durations = [0.6, 0.1, 0.1, 0.1, 0.1, 0.6]

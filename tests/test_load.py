@@ -124,6 +124,7 @@ def _footprint(pool: LoadPool) -> int:
     return pool.overall.size + pool.lag.size + sum(q.hist.size for q in pool.stats) + len(pool.per_second)
 
 
+@pytest.mark.xdist_group("cpu")  # one at a time with the other CPU-heavy tests (conftest.py)
 @pytest.mark.slow
 def test_memory_does_not_grow_with_the_duration(db):
     queries = ["SELECT pg_sleep(0.001)", "SELECT 1"]
@@ -146,6 +147,7 @@ def test_memory_does_not_grow_with_the_duration(db):
 
 
 # -- open loop --------------------------------------------------------------------------
+@pytest.mark.xdist_group("cpu")  # one at a time with the other CPU-heavy tests (conftest.py)
 @pytest.mark.slow
 def test_open_loop_rate_held_has_no_late_executions(qshell):
     r = qshell("\\add SELECT 1;\n\\go 4 for 2s at 25/s\n", "--format", "json")
@@ -173,6 +175,7 @@ def _nearest(xs: list[float], p: float) -> float:
     return xs[min(max(1, math.ceil(p / 100 * len(xs))), len(xs)) - 1]
 
 
+@pytest.mark.xdist_group("cpu")  # one at a time with the other CPU-heavy tests (conftest.py)
 @pytest.mark.slow
 def test_open_loop_lag_and_latency_against_the_servers_clock(db, dsn):
     """Each execution stamps the server's clock_timestamp() into a table; the schedule is
@@ -207,6 +210,7 @@ def test_open_loop_lag_and_latency_against_the_servers_clock(db, dsn):
     assert load.late_starts == (load.delay.percentile(50) >= 0.5)
 
 
+@pytest.mark.xdist_group("cpu")  # one at a time with the other CPU-heavy tests (conftest.py)
 @pytest.mark.slow
 def test_a_busy_client_is_flagged_client_bound(db):
     """A greenlet of the same process holding the CPU 5 ms at a time: starts come late while

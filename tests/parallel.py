@@ -74,7 +74,9 @@ def default_workers(config: pytest.Config) -> None:
     if hasattr(config, "workerinput") or not config.pluginmanager.has_plugin("xdist"):
         return
     if config.option.numprocesses is None and not config.getoption("usepdb", False):
-        config.option.numprocesses = "auto"  # the cores (PYTEST_XDIST_AUTO_NUM_WORKERS overrides)
+        # the cores (PYTEST_XDIST_AUTO_NUM_WORKERS overrides); one process on a server named by
+        # QSHELL_TEST_DSN: workers sharing one server would meet in its tables and databases
+        config.option.numprocesses = 0 if os.environ.get("QSHELL_TEST_DSN") else "auto"
     if config.option.numprocesses and config.option.dist == "no":
         config.option.dist = "loadgroup"  # tests marked xdist_group("...") run on one worker, one after another
 

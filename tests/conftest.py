@@ -40,6 +40,9 @@ from typing import Any, Callable
 
 import pytest
 
+# the helper modules' asserts explained as the tests' own are, in every module that loads them
+pytest.register_assert_rewrite("tests.infra", "tests.oracle")
+
 # no startup file of the machine's user may change what the tests see
 os.environ["QSHELLRC"] = os.path.join(tempfile.gettempdir(), "qshell-tests-no-such-qshellrc")
 

@@ -55,7 +55,7 @@ import psycopg2
 import pytest
 from psycopg2.extensions import make_dsn
 
-from .conftest import Result, clean_env
+from .conftest import Result, clean_env, qshell_argv
 from .infra import _start, _stop, _tool, free_port, own_dir, pg_bin, query, run_as_user, wait_for
 
 FLUSH_APP = "oracle-flush"  # the application_name of the marker statements (never a test's)
@@ -362,7 +362,7 @@ class LoggedServer:
         return Result(proc.returncode, proc.stdout.decode("utf-8", "replace"), proc.stderr.decode("utf-8", "replace"))
 
     def qshell_argv(self, dsn: str, *args: str, history: Path) -> list[str]:
-        return [sys.executable, "-m", "qshell", "-X", "--history-dir", str(history), *args, dsn]
+        return qshell_argv("-X", "--history-dir", str(history), *args, dsn)
 
     def qshell(self, script: str, dsn: str, *args: str, history: Path, timeout: float = 120) -> Result:
         """qshell as a real process (the package these tests import) on ``script`` through stdin."""

@@ -213,6 +213,7 @@ STAGED = [
 ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("settings", ["", "\\set retries 2\n"], ids=["autocommit", "retries-2"])
 def test_staged_texts_are_received_once_as_written_and_as_psql_sends_them(logged_server, run_qshell, settings):
     """Staged in autocommit (and with ``\\set retries 2``, nothing failing): each text once,
@@ -322,6 +323,7 @@ def test_item1_a_staged_group_by_plans_parallel_workers_as_from_psql(logged_serv
     assert all(pl.workers_planned >= 1 for pl in ran), [(pl.query_text, pl.plan.get("Node Type")) for pl in ran]
 
 
+@pytest.mark.slow
 def test_pg_stat_activity_shows_the_staged_text_as_written_while_it_runs(logged_server, tmp_path):
     """While a staged ``SELECT pg_sleep(2) /* tag */`` runs, ``pg_stat_activity.query`` of its
     backend (seen from a side connection) is the text as written."""

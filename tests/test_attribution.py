@@ -31,6 +31,7 @@ def _staged_of(text: str, tags: list[str]) -> int | None:
     return hits[0] if len(hits) == 1 else None
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("workers", [2, 3])
 def test_deadlock_partners_are_named_as_the_server_logged_them(logged_server, workers):
     """A deadlock-heavy load (two staged blocks updating two rows in opposite orders,
@@ -65,6 +66,7 @@ def test_deadlock_partners_are_named_as_the_server_logged_them(logged_server, wo
     print(f"\n[attribution] N={workers}: {len(load.deadlocks)} deadlocks, {named} names checked against the server log, {unsure} unsure")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("workers", "unsure_share"), [(2, 0.05), (4, 0.15)])
 def test_deadlocks_of_a_run_are_named_as_the_server_logged_them(logged_server, workers, unsure_share):
     """The same check for a plain run, whose deadlocks are named after it from every try's
@@ -132,6 +134,7 @@ def _client_part(log_detail: str) -> str:
     return "\n".join(line for line in log_detail.split("\n") if not _PROCESS.match(line))
 
 
+@pytest.mark.slow
 def test_a_load_puts_no_sleep_on_the_query_that_does_not_sleep(qshell):
     """One worker alternating a sleeping query and one that never waits: the samples taken
     while the sleep ran go to the sleep, none to ``SELECT 1`` (which a sample finding the
@@ -183,6 +186,7 @@ def _my_pid(out: str) -> int:
     return int(lines[lines.index(next(line for line in lines if line.strip() == "my_pid")) + 2].strip())
 
 
+@pytest.mark.slow
 def test_a_run_blocked_by_your_own_transaction_says_so_and_the_script_goes_on(qshell_proc):
     """``BEGIN; LOCK TABLE t; \\add SELECT … FROM t; \\go 1`` used to hang for ever: the worker
     waits for the user's own session, which waits at the prompt. It is told within about a
@@ -211,6 +215,7 @@ def test_a_run_blocked_by_your_own_transaction_says_so_and_the_script_goes_on(qs
             assert f"#1 → your session (pid {pid}) · AccessShareLock (relation) · selflock" in r.out, r.out
 
 
+@pytest.mark.slow
 def test_the_engine_tells_a_worker_waiting_for_the_own_session_from_one_waiting_for_another(db, dsn):
     """The watch names the user's own session only: a worker blocked by another session
     (an advisory lock held elsewhere) is left waiting until that one lets go, as before."""
@@ -243,6 +248,7 @@ def test_the_engine_tells_a_worker_waiting_for_the_own_session_from_one_waiting_
         other.close()
 
 
+@pytest.mark.slow
 def test_a_loads_waits_and_lock_edges_agree_with_pg_stat_activity_sampled_apart(db, dsn):
     """A load's wait events and lock-wait edges against a second sampler of the test's
     own, which names each backend by the statement text ``pg_stat_activity`` shows for it

@@ -14,6 +14,8 @@ from .conftest import clean_env
 ALL_CASES = "throughput,makespan,processes,startup,memory,scaling,seed,e2e,history,resources,reader,latency"
 
 
+@pytest.mark.xdist_group("cpu")  # one at a time with the other CPU-heavy tests (conftest.py)
+@pytest.mark.slow
 def test_bench_tiny_run_writes_a_well_formed_record(dsn, tmp_path):
     hist = tmp_path / "history"
     p = subprocess.run([sys.executable, "-m", "qshell.bench", "--tiny", "--reps", "1", "--dsn", dsn, "--pgcli", "",
@@ -132,6 +134,7 @@ def _imported(dsn: str, history: Path, *commands: str) -> set[str]:
     return {line.split("|")[2].strip() for line in p.stderr.splitlines() if line.startswith("import time:")}
 
 
+@pytest.mark.slow
 def test_start_up_imports_only_what_the_commands_need(dsn, tmp_path):
     plain = _imported(dsn, tmp_path, "SELECT 1;")
     assert "psycopg2" in plain

@@ -6,6 +6,8 @@ import os
 import re
 import stat
 
+import pytest
+
 from qshell.store.history import RunStore
 
 SLEEPS = "\\add SELECT pg_sleep(0.3);\n" * 6
@@ -21,6 +23,7 @@ def test_stage_and_go_prints_each_result_and_a_summary(qshell):
         assert col in r.out
 
 
+@pytest.mark.slow
 def test_overlap_visible_in_json_ratio(qshell):
     r1 = qshell(SLEEPS + "\\go 1\n", "--format", "json")
     r6 = qshell(SLEEPS + "\\go 6\n", "--format", "json")
@@ -77,6 +80,7 @@ def test_exit_2_when_the_server_cannot_be_reached(qshell_proc, tmp_path):
     assert "Traceback" not in r.err
 
 
+@pytest.mark.slow
 def test_exit_3_with_on_error_stop(qshell_proc):
     script = "SELECT 1/0;\nSELECT 'not reached' AS x;\n"
     for flags in (["--on-error-stop"], ["-v", "ON_ERROR_STOP=1"]):

@@ -8,7 +8,6 @@ import json
 import re
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pexpect
@@ -165,16 +164,11 @@ SELECT = "SELECT E'\\x1b]0;pwned\\x07' AS t, E'\\x1b[2J' AS c, 'end' || 'mark' A
 
 
 @pytest.fixture
-def raw_term(dsn, hist):
-    env = clean_env(PROMPT_TOOLKIT_NO_CPR="1", TERM="xterm", COLUMNS="160", LINES="50", PAGER="cat")
-    child = pexpect.spawn(sys.executable, ["-m", "qshell", "--history-dir", str(hist), dsn],
-                          env=env, timeout=30, dimensions=(50, 160))
-    child.logfile_read = io.BytesIO()
+def raw_term(dsn, hist, qshell_pty):
+    child = qshell_pty("--history-dir", str(hist), dsn, encoding=None)  # bytes: every escape as sent
     child.expect(b"qshell 0.1")
     child.expect_exact(PROMPT)
-    yield child
-    if child.isalive():
-        child.terminate(force=True)
+    return child
 
 
 def _assert_escaped(seen: bytes) -> None:

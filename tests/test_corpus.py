@@ -57,7 +57,6 @@ import re
 import secrets
 import shutil
 import subprocess
-import sys
 import tempfile
 import time
 import warnings
@@ -69,7 +68,7 @@ import pytest
 
 import qshell as qshell_package
 
-from .conftest import clean_env
+from .conftest import clean_env, qshell_argv
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")  # platformdirs' RuntimeDirWarning, at import
@@ -286,8 +285,8 @@ def _argv(client: str, name: str, uri: str, work: Path) -> list[str]:
     path = str(CORPUS / name)
     if client == "psql":
         return [PSQL, "-X", *ARGS.get(name, []), "-f", path, uri]
-    return [sys.executable, "-m", "qshell", "-X", "--history-dir", str(work / "history"), *QSHELL_LOOK,
-            *ARGS.get(name, []), "-f", path, uri]
+    return qshell_argv("-X", "--history-dir", str(work / "history"), *QSHELL_LOOK,
+            *ARGS.get(name, []), "-f", path, uri)
 
 
 def run_files(logserver: LogServer, names: list[str], base: Path) -> dict[str, tuple[Run, Run]]:
@@ -376,6 +375,8 @@ def _statements_hint(expected: list[str], got: list[str]) -> str:
 
 
 # -- the tests ------------------------------------------------------------------------------------
+@pytest.mark.slow
+@pytest.mark.xdist_group("corpus")  # the corpus runs once per worker that needs it: one worker
 @pytest.mark.parametrize("name", FILES)
 def test_statements_as_psql_sends_them(name, runs):
     psql, qshell = runs(name)
@@ -387,6 +388,8 @@ def test_statements_as_psql_sends_them(name, runs):
                     f"--- qshell's stderr (exit {qshell.code}):\n{qshell.err[-3000:]}", pytrace=False)
 
 
+@pytest.mark.slow
+@pytest.mark.xdist_group("corpus")  # the corpus runs once per worker that needs it: one worker
 @pytest.mark.parametrize("name", [f for f in FILES if f not in STDOUT_NOT_COMPARED])
 def test_stdout_as_psql_prints_it(name, runs):
     psql, qshell = runs(name)
@@ -400,6 +403,8 @@ def test_stdout_as_psql_prints_it(name, runs):
                     f"--- qshell's stderr (exit {qshell.code}):\n{qshell.err[-3000:]}", pytrace=False)
 
 
+@pytest.mark.slow
+@pytest.mark.xdist_group("corpus")  # the corpus runs once per worker that needs it: one worker
 def test_qshell_takes_its_application_name_from_PGAPPNAME(runs):
     psql, qshell = runs("comment_header.sql")
     assert psql.apps == {psql.app}

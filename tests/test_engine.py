@@ -13,6 +13,8 @@ from qshell.records.results import Status
 SLEEP = "SELECT pg_sleep(0.3)"
 
 
+@pytest.mark.xdist_group("cpu")  # one at a time with the other CPU-heavy tests (conftest.py)
+@pytest.mark.slow
 def test_concurrency_ratio_in_one_run(db):
     queries = [SLEEP] * 6
     walls = {n: QueryPool(db, queries, n).run().wall_s for n in (1, 3, 6)}
@@ -110,6 +112,7 @@ def test_capacity_check_refuses_before_running(db):
     db.check_capacity(2)  # a small N passes
 
 
+@pytest.mark.slow
 def test_times_are_ordered(db):
     run = QueryPool(db, [SLEEP, SLEEP, "SELECT 1"], 1).run()
     q1, q2, q3 = run.queries

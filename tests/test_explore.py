@@ -48,6 +48,7 @@ def test_lpt_order_and_stats_and_n_lists():
             parse_n_list(bad)
 
 
+@pytest.mark.slow
 def test_timeline_bars_do_not_overlap_and_cover_the_intervals(db):
     sleeps = [0.3, 0.1, 0.2, 0.1, 0.25, 0.15]
     run = QueryPool(db, [f"SELECT pg_sleep({s})" for s in sleeps], 2).run()
@@ -84,6 +85,8 @@ def test_timeline_command_and_json_offsets(qshell):
     assert r.code == 1 and "no run yet" in r.err
 
 
+@pytest.mark.xdist_group("cpu")  # one at a time with the other CPU-heavy tests (conftest.py)
+@pytest.mark.slow
 def test_lpt_beats_fifo_on_a_set_built_for_it(qshell):
     durations = [0.6, 0.1, 0.1, 0.1, 0.1, 0.6]
     stage = "".join(f"\\add SELECT pg_sleep({d});\n" for d in durations)
@@ -97,6 +100,7 @@ def test_lpt_beats_fifo_on_a_set_built_for_it(qshell):
     assert [q["index"] for q in _records(r.out) if q["type"] == "query"][-6:] == [1, 2, 3, 4, 5, 6]
 
 
+@pytest.mark.slow
 def test_lock_conflict_is_reported_with_the_right_pair(db):
     db.execute("DROP TABLE IF EXISTS lk")
     db.execute("CREATE TABLE lk (id int PRIMARY KEY, v int)")
@@ -133,6 +137,7 @@ def test_tx_modes_in_the_shell(qshell):
     assert r.code == 1  # the read-only INSERT failed
 
 
+@pytest.mark.slow
 def test_sweep_figures_match_their_runs(qshell):
     stage = "\\add SELECT pg_sleep(0.2);\n" * 4
     r = qshell(stage + "\\sweep 1-2 4\n", "--format", "json")
@@ -150,6 +155,7 @@ def test_sweep_figures_match_their_runs(qshell):
     assert "speedup vs N=1" in text and "N=4 │" in text and "wall time per N" in text
 
 
+@pytest.mark.slow
 def test_repeats_report_statistics_consistent_with_their_runs(qshell):
     r = qshell("\\add SELECT pg_sleep(0.1);\n\\add SELECT 1;\n\\go 2 x4\n", "--format", "json")
     assert r.code == 0, r.err

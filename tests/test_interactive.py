@@ -2,27 +2,21 @@
 the startup file and -X, NO_COLOR, the toolbar."""
 from __future__ import annotations
 
-import io
 import re
-import sys
 import time
 
 import pexpect
 import psycopg2
 import pytest
 
-from .conftest import clean_env
+from .conftest import spawn_qshell
 
 COLOUR = re.compile(r"\x1b\[[0-9;]*(?:3[0-7]|38;[25];[0-9;]+|9[0-7])m")
 
 
 def spawn(dsn: str, hist, *args: str, **env: str) -> pexpect.spawn:
-    base = dict(PROMPT_TOOLKIT_NO_CPR="1", TERM="xterm", PAGER="cat", NO_COLOR="1")  # plain text to match
-    base.update(env)
-    child = pexpect.spawn(sys.executable, ["-m", "qshell", "--history-dir", str(hist), *args, dsn],
-                          env=clean_env(**base), encoding="utf-8", timeout=30, dimensions=(40, 150))
-    child.logfile_read = io.StringIO()
-    return child
+    """qshell in a pty (conftest's ``spawn_qshell``), no colour: plain text to match."""
+    return spawn_qshell("--history-dir", str(hist), *args, dsn, env={"NO_COLOR": "1", **env}, dimensions=(40, 150))
 
 
 def script(path, body: str):  # noqa: ANN001, ANN201
@@ -56,6 +50,7 @@ def other_db(dsn):
     conn.close()
 
 
+@pytest.mark.slow
 def test_completion_from_the_catalog_after_ddl_and_reconnect(dsn, hist, other_db):
     child = spawn(dsn, hist)
     child.expect("postgres=>")
@@ -96,6 +91,7 @@ def test_completion_from_the_catalog_after_ddl_and_reconnect(dsn, hist, other_db
     quit_(child)
 
 
+@pytest.mark.slow
 def test_meta_argument_completion_for_drop(dsn, hist):
     child = spawn(dsn, hist)
     child.expect("postgres=>")
@@ -109,6 +105,7 @@ def test_meta_argument_completion_for_drop(dsn, hist):
     quit_(child)
 
 
+@pytest.mark.slow
 def test_edit_last_statement_and_staged_query(dsn, hist, tmp_path):
     editor = script(tmp_path / "ed.sh", "printf \"SELECT 'edited by the editor' AS e;\\n\" > \"$1\"\n")
     child = spawn(dsn, hist, EDITOR=str(editor))
@@ -130,6 +127,7 @@ def test_edit_last_statement_and_staged_query(dsn, hist, tmp_path):
     quit_(child)
 
 
+@pytest.mark.slow
 def test_pager_gets_long_output_and_can_be_turned_off(dsn, hist, tmp_path):
     record = tmp_path / "paged.txt"
     pager = script(tmp_path / "pager.sh", f"cat >> {record}\n")
@@ -154,6 +152,7 @@ def test_pager_gets_long_output_and_can_be_turned_off(dsn, hist, tmp_path):
     assert "short" not in text and "unpaged" not in text
 
 
+@pytest.mark.slow
 def test_expanded_display(dsn, hist):
     child = spawn(dsn, hist)
     child.expect("postgres=>")
@@ -173,6 +172,7 @@ def test_expanded_display(dsn, hist):
     quit_(child)
 
 
+@pytest.mark.slow
 def test_startup_file_and_dash_x(dsn, hist, tmp_path):
     rc = tmp_path / "qshellrc"
     rc.write_text("\\set null NULLVAL\n\\echo rc-was-read\n")
@@ -197,6 +197,7 @@ def expect_answering_cpr(child: pexpect.spawn, pattern: str) -> None:
         child.send("\x1b[20;1R")
 
 
+@pytest.mark.slow
 def test_no_color_removes_colour_escapes_and_toolbar_shows_state(dsn, hist):
     child = spawn(dsn, hist, NO_COLOR="", PROMPT_TOOLKIT_NO_CPR="")
     expect_answering_cpr(child, "postgres=>")
@@ -215,6 +216,7 @@ def test_no_color_removes_colour_escapes_and_toolbar_shows_state(dsn, hist):
     assert not COLOUR.search(plain)
 
 
+@pytest.mark.slow
 def test_history_search_suggestion_and_indentation(dsn, hist):
     child = spawn(dsn, hist)
     child.expect("postgres=>")
@@ -243,6 +245,7 @@ def test_history_search_suggestion_and_indentation(dsn, hist):
     assert "\n+    1 AS a,\n+    2 AS b;\n" in (hist / "command_history").read_text()
 
 
+@pytest.mark.slow
 def test_enter_on_a_chosen_completion_keeps_it(dsn, hist):
     child = spawn(dsn, hist)
     child.expect("postgres=>")
@@ -263,6 +266,7 @@ def test_enter_on_a_chosen_completion_keeps_it(dsn, hist):
     assert "\n+TABLE pick_me_aaa;\n" in (hist / "command_history").read_text()  # on one line
 
 
+@pytest.mark.slow
 def test_ctrl_c_in_the_pager_belongs_to_the_pager(dsn, hist, tmp_path):
     record = tmp_path / "got.txt"
     # a pager that ignores SIGINT, as less does, and takes its time

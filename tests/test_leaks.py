@@ -44,6 +44,7 @@ def test_lock_lines_escape_every_server_supplied_word():
     assert "transaction 7\\x1B[2J" in lines[2]
 
 
+@pytest.mark.slow
 def test_relation_name_escaped_in_the_lock_graph_of_a_run(qshell):
     r = qshell(_lock_script(LOCKED, "\\go 2"))
     assert r.code == 0, r.err
@@ -52,6 +53,7 @@ def test_relation_name_escaped_in_the_lock_graph_of_a_run(qshell):
     assert not RAW.search(r.out + r.err), repr(r.out + r.err)
 
 
+@pytest.mark.slow
 def test_relation_name_escaped_in_the_lock_graph_of_a_load(qshell):
     r = qshell(_lock_script(LOCKED, "\\go 2 for 2s"))
     assert r.code == 0, r.err
@@ -234,13 +236,12 @@ def test_g_to_a_full_device_says_so_and_loses_nothing(qshell):
 
 def test_stdout_on_a_full_device_is_one_line_per_command(dsn, tmp_path):
     import subprocess
-    import sys
 
     if not _full_device():
         pytest.skip("no /dev/full")
-    from .conftest import clean_env
+    from .conftest import clean_env, qshell_argv
 
-    argv = [sys.executable, "-m", "qshell", "-X", "--history-dir", str(tmp_path), "-c", "SELECT 1", "-c", "\\echo hi", dsn]
+    argv = qshell_argv("-X", "--history-dir", str(tmp_path), "-c", "SELECT 1", "-c", "\\echo hi", dsn)
     with open("/dev/full", "w") as full:
         proc = subprocess.run(argv, stdout=full, stderr=subprocess.PIPE, timeout=120, env=clean_env())
     err = proc.stderr.decode()

@@ -10,8 +10,6 @@ import os
 import random
 import re
 import signal
-import subprocess
-import sys
 import time
 import tracemalloc
 
@@ -22,9 +20,8 @@ from qshell.common.errors import UsageError
 from qshell.engine.load import MAX_BUCKETS, Histogram, LoadPool, bucket_bounds, bucket_of
 from qshell.script.commands import parse
 
-from .conftest import clean_env
+from .conftest import active_queries, wait_until
 from .infra import query
-from .test_faults import _active
 
 pytest_plugins = ["tests.oracle"]
 
@@ -87,6 +84,7 @@ def test_go_for_parses_duration_and_rate():
 
 
 # -- closed loop -----------------------------------------------------------------------
+@pytest.mark.slow
 def test_three_second_load_percentiles_ordered_series_sums(qshell):
     r = qshell("\\add SELECT 1;\n\\add SELECT pg_sleep(0.002);\n\\go 4 for 3s\n", "--format", "json")
     assert r.code == 0, r.err
@@ -106,6 +104,7 @@ def test_three_second_load_percentiles_ordered_series_sums(qshell):
     assert b["p50_ms"] > a["p50_ms"]  # the sleeping one is the slower
 
 
+@pytest.mark.slow
 def test_text_shows_table_totals_series_and_histogram(qshell):
     r = qshell("\\add SELECT 1;\n\\go 2 for 1s\n")
     assert r.code == 0, r.err
@@ -125,6 +124,8 @@ def _footprint(pool: LoadPool) -> int:
     return pool.overall.size + pool.lag.size + sum(q.hist.size for q in pool.stats) + len(pool.per_second)
 
 
+@pytest.mark.xdist_group("cpu")  # one at a time with the other CPU-heavy tests (conftest.py)
+@pytest.mark.slow
 def test_memory_does_not_grow_with_the_duration(db):
     queries = ["SELECT pg_sleep(0.001)", "SELECT 1"]
     figures = {}
@@ -146,6 +147,8 @@ def test_memory_does_not_grow_with_the_duration(db):
 
 
 # -- open loop --------------------------------------------------------------------------
+@pytest.mark.xdist_group("cpu")  # one at a time with the other CPU-heavy tests (conftest.py)
+@pytest.mark.slow
 def test_open_loop_rate_held_has_no_late_executions(qshell):
     r = qshell("\\add SELECT 1;\n\\go 4 for 2s at 25/s\n", "--format", "json")
     assert r.code == 0, r.err
@@ -155,6 +158,7 @@ def test_open_loop_rate_held_has_no_late_executions(qshell):
     assert rec["lag_ms"]["max"] < rec["latency_limit_ms"]
 
 
+@pytest.mark.slow
 def test_open_loop_rate_not_held_has_late_and_skipped(qshell):
     r = qshell("\\set latency_limit 200ms\n\\add SELECT pg_sleep(0.05);\n\\go 1 for 2s at 100/s\n", "--format", "json")
     assert r.code == 0, r.err
@@ -171,6 +175,8 @@ def _nearest(xs: list[float], p: float) -> float:
     return xs[min(max(1, math.ceil(p / 100 * len(xs))), len(xs)) - 1]
 
 
+@pytest.mark.xdist_group("cpu")  # one at a time with the other CPU-heavy tests (conftest.py)
+@pytest.mark.slow
 def test_open_loop_lag_and_latency_against_the_servers_clock(db, dsn):
     """Each execution stamps the server's clock_timestamp() into a table; the schedule is
     rebuilt from the seed (pgbench's exponential gaps from the load's start). The server
@@ -204,6 +210,8 @@ def test_open_loop_lag_and_latency_against_the_servers_clock(db, dsn):
     assert load.late_starts == (load.delay.percentile(50) >= 0.5)
 
 
+@pytest.mark.xdist_group("cpu")  # one at a time with the other CPU-heavy tests (conftest.py)
+@pytest.mark.slow
 def test_a_busy_client_is_flagged_client_bound(db):
     """A greenlet of the same process holding the CPU 5 ms at a time: starts come late while
     workers are free (qshell's own start delay), so the load says it is client-bound; the
@@ -233,6 +241,7 @@ def test_a_busy_client_is_flagged_client_bound(db):
 
 
 # -- errors, retries, Ctrl-C, \report -----------------------------------------------------
+@pytest.mark.slow
 def test_errors_by_sqlstate_and_exit_status(qshell):
     r = qshell("\\add SELECT 1;\n\\add SELECT 1/0;\n\\go 2 for 1s\n", "--format", "json")
     assert r.code == 1
@@ -241,6 +250,7 @@ def test_errors_by_sqlstate_and_exit_status(qshell):
     assert rec["queries"][0]["errors"] == 0 and "executions failed" in r.err
 
 
+@pytest.mark.slow
 def test_failures_and_messages_against_the_server_log(logged_server, tmp_path):
     """Errors of known kinds (division by zero on every third value of a sequence, unique
     violations, a message holding ESC) and a NOTICE + WARNING per execution: per SQLSTATE
@@ -297,6 +307,7 @@ def test_failures_and_messages_against_the_server_log(logged_server, tmp_path):
     assert int(rows[2]["notices"]) == 2 * int(rows[2]["executions"]) > 0 and rows[0]["notices"] == "0"
 
 
+@pytest.mark.slow
 def test_serialization_conflicts_retried_under_load(qshell):
     script = """\
 DROP TABLE IF EXISTS load_ser;
@@ -313,6 +324,7 @@ INSERT INTO load_ser VALUES (1, 0);
     assert rec["errors"] == 0 and rec["retries"] > 0 and rec["queries"][0]["retries"] == rec["retries"]
 
 
+@pytest.mark.slow
 def test_deadlocks_under_load_are_named_and_retried(qshell):
     script = """\
 DROP TABLE IF EXISTS load_dl;
@@ -338,6 +350,7 @@ INSERT INTO load_dl VALUES (1, 0), (2, 0);
         assert all(e["waiter"] != e["holder"] for e in d["cycle"]), d
 
 
+@pytest.mark.slow
 def test_waits_and_lock_graph_sampled_under_load(qshell):
     script = """\
 DROP TABLE IF EXISTS load_lg;
@@ -360,6 +373,7 @@ INSERT INTO load_lg VALUES (1, 0);
     assert "main waits" in r.out
 
 
+@pytest.mark.slow
 def test_interrupt_cancels_and_reports_what_was_measured(db):
     pool = LoadPool(db, ["SELECT pg_sleep(0.01)", "SELECT pg_sleep(30)"], 2, 60)
     gevent.spawn_later(1.0, pool.interrupt)
@@ -376,6 +390,7 @@ def test_interrupt_cancels_and_reports_what_was_measured(db):
         assert cur.fetchone()[0] == 0
 
 
+@pytest.mark.slow
 def test_interrupt_wakes_workers_waiting_for_a_scheduled_start(db):
     """Open loop at 0.05/s, seed 2: the second start is due 62.5 s in, the third 121.6 s:
     the workers waiting on their timers (the hub free) end when the load is interrupted,
@@ -404,15 +419,13 @@ def _link(path: str) -> str:
         return ""
 
 
-def test_ctrl_c_stops_a_script_load_and_prints_what_was_measured(dsn, tmp_path):
+@pytest.mark.slow
+def test_ctrl_c_stops_a_script_load_and_prints_what_was_measured(dsn, tmp_path, qshell_pipe):
     script = "\\add SELECT pg_sleep(0.01);\n\\add SELECT pg_sleep(20.3);\n\\go 2 for 60s\nSELECT 'not reached';\n"
-    proc = subprocess.Popen([sys.executable, "-m", "qshell", "--history-dir", str(tmp_path), dsn],
-                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=clean_env())
+    proc = qshell_pipe("--history-dir", str(tmp_path), dsn)
     proc.stdin.write(script.encode())
     proc.stdin.close()
-    deadline = time.monotonic() + 20
-    while _active(dsn, "pg_sleep(20.3)") < 1 and time.monotonic() < deadline:
-        time.sleep(0.05)
+    wait_until(lambda: active_queries(dsn, "pg_sleep(20.3)") >= 1, 20)
     time.sleep(0.3)
     proc.send_signal(signal.SIGINT)
     proc.wait(timeout=20)
@@ -420,10 +433,10 @@ def test_ctrl_c_stops_a_script_load_and_prints_what_was_measured(dsn, tmp_path):
     assert proc.returncode == 3, err
     assert "Traceback" not in err and "not reached" not in out
     assert "sustained load" in out and "interrupted" in out
-    time.sleep(0.5)
-    assert _active(dsn, "pg_sleep(20.3)") == 0
+    assert wait_until(lambda: active_queries(dsn, "pg_sleep(20.3)") == 0, 5)  # cancelled, not left to run its 20 s
 
 
+@pytest.mark.slow
 def test_report_renders_the_last_load(qshell, tmp_path):
     page = tmp_path / "load.html"
     r = qshell(f"\\add SELECT 1;\n\\go 2 for 1s at 20/s\n\\report {page}\n")
@@ -433,31 +446,23 @@ def test_report_renders_the_last_load(qshell, tmp_path):
     assert "Sustained load" in text and "throughput-chart" in text and "histogram-chart" in text
 
 
-def test_live_progress_line_and_ctrl_c_in_a_terminal(dsn, hist):
-    import io
-
+@pytest.mark.slow
+def test_live_progress_line_and_ctrl_c_in_a_terminal(dsn, hist, qshell_pty):
     import pexpect
 
-    env = clean_env(PROMPT_TOOLKIT_NO_CPR="1", TERM="xterm", COLUMNS="160", LINES="50", PAGER="cat")
-    child = pexpect.spawn(sys.executable, ["-m", "qshell", "--history-dir", str(hist), dsn],
-                          env=env, encoding="utf-8", timeout=30, dimensions=(50, 160))
-    child.logfile_read = io.StringIO()
-    try:
-        child.expect_exact("postgres=>")
-        child.sendline("\\add SELECT pg_sleep(0.05);")
-        child.expect_exact("postgres[1]=>")
-        child.sendline("\\go 2 for 2s")
-        child.expect(r"load \d\.\d s / 2 s · \d+ executions · \d+/s · p95 \d")
-        child.expect("sustained load: 1 query on N=2 workers for 2 s")
-        child.expect_exact("postgres[1]=>")
-        child.sendline("\\go 2 for 60s")
-        child.expect(r"load \d\.\d s / 60 s · [1-9]\d* executions")
-        child.sendintr()
-        child.expect(r"executions \d+ in .* · interrupted")
-        child.expect_exact("postgres[1]=>")
-        child.sendline("\\q")
-        child.expect(pexpect.EOF)
-    finally:
-        if child.isalive():
-            child.terminate(force=True)
+    child = qshell_pty("--history-dir", str(hist), dsn)
+    child.expect_exact("postgres=>")
+    child.sendline("\\add SELECT pg_sleep(0.05);")
+    child.expect_exact("postgres[1]=>")
+    child.sendline("\\go 2 for 2s")
+    child.expect(r"load \d\.\d s / 2 s · \d+ executions · \d+/s · p95 \d")
+    child.expect("sustained load: 1 query on N=2 workers for 2 s")
+    child.expect_exact("postgres[1]=>")
+    child.sendline("\\go 2 for 60s")
+    child.expect(r"load \d\.\d s / 60 s · [1-9]\d* executions")
+    child.sendintr()
+    child.expect(r"executions \d+ in .* · interrupted")
+    child.expect_exact("postgres[1]=>")
+    child.sendline("\\q")
+    child.expect(pexpect.EOF)
     assert "Traceback" not in child.logfile_read.getvalue()

@@ -99,6 +99,7 @@ def test_parse_errors(text, message):
     assert "\n" not in str(info.value)
 
 
+@pytest.mark.slow
 @settings(max_examples=400, deadline=None)
 @given(st.text())
 def test_splitter_and_reader_never_raise(text):

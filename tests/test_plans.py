@@ -23,6 +23,7 @@ def name() -> str:
     return f"plan_{os.getpid()}"
 
 
+@pytest.mark.slow
 def test_four_parallel_queries_at_n4_share_two_parallel_workers_and_compare_shows_it(qshell, name):
     """max_parallel_workers = 2 is shared by every session: at N=1 each query gets the two
     workers it planned, at N=4 (all four at once) together they launch fewer than planned;

@@ -69,6 +69,7 @@ def test_the_fixture_is_a_transaction_pool_of_two(pgbouncer):
     assert sizes[pgbouncer.dbname] == POOL_SIZE == 2
 
 
+@pytest.mark.slow
 def test_go_8_over_16_queries_in_transactions_all_ok(pgbouncer, dsn, tmp_path):
     """\\go 8 over 16 queries through a pool of 2: all ok, at most 2 server backends ran
     them, and the run takes PgBouncer's queue's time (8 rounds of 50 ms, not 2)."""
@@ -132,6 +133,7 @@ def test_session_settings_are_not_silently_lost_nor_leaked(bouncer_db, pgbouncer
         assert query(pgbouncer.dsn, "SHOW work_mem")[0][0] == default
 
 
+@pytest.mark.slow
 def test_cancel_goes_through_pgbouncer_to_the_backend(bouncer_db, dsn):
     """Interrupting a run cancels its queries with the protocol's cancel request, which
     PgBouncer forwards to the backend that runs them: nothing keeps running."""
@@ -216,6 +218,7 @@ def on_every_backend(pgbouncer, sql: str) -> list[tuple]:  # noqa: ANN001
 LEFT_CURSORS = "SELECT count(*) FROM pg_cursors WHERE name = 'qshell_c'"
 
 
+@pytest.mark.slow
 def test_default_mode_go_8_over_16_queries_all_ok_and_no_cursor_left(pgbouncer, tmp_path):
     """The default (autocommit) mode through a transaction pool: each staged query is a
     transaction of its own, its cursor never held across transactions, so no worker meets
@@ -229,6 +232,7 @@ def test_default_mode_go_8_over_16_queries_all_ok_and_no_cursor_left(pgbouncer, 
     assert on_every_backend(pgbouncer, LEFT_CURSORS) == [0] * POOL_SIZE
 
 
+@pytest.mark.slow
 def test_recorded_pid_is_the_backend_that_ran_the_query(pgbouncer, tmp_path):
     """Behind the pooler the pid recorded for a query is taken inside its transaction:
     the backend that ran it, not PgBouncer's cancel key (default mode and a tx mode)."""
@@ -265,6 +269,7 @@ def test_timeout_is_set_local_behind_the_pooler(bouncer_db, pgbouncer, dsn):
     assert on_every_backend(pgbouncer, "SELECT current_setting('statement_timeout')") == default
 
 
+@pytest.mark.slow
 def test_sampler_attributes_waits_through_the_pooler(bouncer_db):
     """Wait events through PgBouncer: sampled on whichever backend ran each query (the
     pid taken inside its transaction). One worker: the sampler's own queries need the
@@ -277,6 +282,7 @@ def test_sampler_attributes_waits_through_the_pooler(bouncer_db):
         assert q.waits and dict(q.waits).get("Timeout:PgSleep", 0) > 0.5, q.waits
 
 
+@pytest.mark.slow
 def test_a_load_attributes_waits_through_the_pooler(pgbouncer, tmp_path):
     """``\\go 1 for 1s`` through PgBouncer: the load's samples are attributed by the pid
     each query got inside its transaction (before: by the worker connection's pid, which
@@ -352,6 +358,7 @@ def test_a_statement_refused_in_a_transaction_block_runs_plainly(bouncer_db, pgb
     assert not any("cannot run inside a transaction block" in n for n in vacuum.notices)
 
 
+@pytest.mark.slow
 def test_the_sampler_reaches_the_server_itself_when_the_pool_is_saturated(bouncer_db):
     """N = the pool's size: every server connection PgBouncer has is a worker's. The
     sampler reads pg_stat_activity on the server behind it (the address SHOW DATABASES

@@ -1,26 +1,21 @@
 """The interactive shell in a real pty (pexpect): prompt, multi-line entry, \\go, Ctrl-C, Ctrl-D."""
 from __future__ import annotations
 
-import io
 import os
 import stat
-import sys
 import time
 
 import pexpect
 import pytest
 
-from .conftest import clean_env
+from .conftest import active_queries, wait_until
 
 PROMPT = "postgres=>"
 
 
 @pytest.fixture
-def term(dsn, hist):
-    env = clean_env(PROMPT_TOOLKIT_NO_CPR="1", TERM="xterm", COLUMNS="160", LINES="50", PAGER="cat")
-    child = pexpect.spawn(sys.executable, ["-m", "qshell", "--history-dir", str(hist), dsn],
-                          env=env, encoding="utf-8", timeout=30, dimensions=(50, 160))
-    child.logfile_read = io.StringIO()
+def term(dsn, hist, qshell_pty):
+    child = qshell_pty("--history-dir", str(hist), dsn)
     child.expect("qshell 0.1")
     child.expect_exact(PROMPT)
     yield child
@@ -30,6 +25,7 @@ def term(dsn, hist):
     assert "Traceback" not in seen and "Warning" not in seen
 
 
+@pytest.mark.slow
 def test_add_twice_go_and_quit(term, hist):
     term.sendline("\\add SELECT 'alpha' AS first_col;")
     term.expect("staged #1")
@@ -93,25 +89,11 @@ def test_errors_keep_the_shell_and_the_staged_set(term):
     assert "Traceback" not in (term.before or "")
 
 
-def _spawn(args: list[str], **env_extra: str) -> pexpect.spawn:
-    env = clean_env(PROMPT_TOOLKIT_NO_CPR="1", TERM="xterm", PAGER="cat", **env_extra)
-    return pexpect.spawn(sys.executable, ["-m", "qshell", *args], env=env, encoding="utf-8",
-                         timeout=60, dimensions=(50, 160))
-
-
 def _active_sleeps(dsn: str) -> int:
-    import psycopg2
-
-    conn = psycopg2.connect(dsn)
-    try:
-        cur = conn.cursor()
-        cur.execute("SELECT count(*) FROM pg_stat_activity WHERE state = 'active'"
-                    " AND query LIKE '%pg_sleep(30)%' AND pid <> pg_backend_pid()")
-        return cur.fetchone()[0]
-    finally:
-        conn.close()
+    return active_queries(dsn, "pg_sleep(30)")
 
 
+@pytest.mark.slow
 def test_ctrl_c_during_go_cancels_on_the_server_and_keeps_the_set(term, dsn):
     for _ in range(3):
         term.sendline("\\add SELECT pg_sleep(30);")
@@ -119,17 +101,15 @@ def test_ctrl_c_during_go_cancels_on_the_server_and_keeps_the_set(term, dsn):
     term.sendline("\\add SELECT 'quick' AS q;")
     term.expect_exact("postgres[4]=>")
     term.sendline("\\go 2")
-    deadline = time.monotonic() + 20
-    while _active_sleeps(dsn) < 2 and time.monotonic() < deadline:
-        time.sleep(0.1)
+    wait_until(lambda: _active_sleeps(dsn) >= 2, 20)
     assert _active_sleeps(dsn) == 2
     term.sendintr()
     term.expect(r"#1 · worker 0 · cancelled", timeout=10)
     term.expect(r"#4 · worker - · cancelled")  # never started
     term.expect("interrupted")
     term.expect_exact("postgres[4]=>")  # the staged set survives
-    time.sleep(1.0)
-    assert _active_sleeps(dsn) == 0  # cancelled on the server, not just abandoned
+    # cancelled on the server, not just abandoned (an abandoned pg_sleep(30) runs on for ~30 s)
+    assert wait_until(lambda: _active_sleeps(dsn) == 0, 5)
     term.sendline("\\clear")
     term.sendline("\\add SELECT 'next run' AS n;")
     term.expect_exact("postgres[1]=>")
@@ -140,9 +120,10 @@ def test_ctrl_c_during_go_cancels_on_the_server_and_keeps_the_set(term, dsn):
     term.expect(pexpect.EOF)
 
 
-def test_password_prompt_with_W_never_echoes_or_records(dsn, hist, tmp_path):
+@pytest.mark.slow
+def test_password_prompt_with_W_never_echoes_or_records(dsn, hist, tmp_path, qshell_pty):
     secret = "pw-Zx81-secret"
-    child = _spawn(["--history-dir", str(hist), "-W", dsn])
+    child = qshell_pty("--history-dir", str(hist), "-W", dsn, timeout=60)
     child.expect("Password:")
     child.sendline(secret)
     child.expect("postgres=>")
@@ -158,8 +139,9 @@ def test_password_prompt_with_W_never_echoes_or_records(dsn, hist, tmp_path):
             assert secret not in path.read_text()
 
 
-def test_sandbox_banner(tmp_path):
-    child = _spawn(["--sandbox-dir", str(tmp_path / "box"), "--history-dir", str(tmp_path / "h")])
+@pytest.mark.slow
+def test_sandbox_banner(tmp_path, qshell_pty):
+    child = qshell_pty("--sandbox-dir", str(tmp_path / "box"), "--history-dir", str(tmp_path / "h"), timeout=60)
     child.expect(r"qshell 0\.1\.\d+ — sandbox PostgreSQL \d+")
     child.expect("embedded, data in")
     child.expect("postgres=>")
@@ -188,6 +170,7 @@ def test_prompt_marks_an_open_and_a_failed_transaction(term):
     term.expect(pexpect.EOF)
 
 
+@pytest.mark.slow
 def test_live_progress_line_during_go(term):
     term.sendline("\\add SELECT pg_sleep(1.2);")
     term.expect_exact("postgres[1]=>")
@@ -218,18 +201,16 @@ def test_password_typed_in_c_is_masked_in_the_command_history(term, dsn, hist):
     assert secret not in shown
 
 
+@pytest.mark.slow
 def test_ctrl_c_during_a_plain_statement(term, dsn):
     for attempt in range(3):  # the interrupt may land in the wait or between calls: both must be clean
         term.sendline("SELECT pg_sleep(30);")
-        deadline = time.monotonic() + 10
-        while _active_sleeps(dsn) < 1 and time.monotonic() < deadline:
-            time.sleep(0.05)
+        wait_until(lambda: _active_sleeps(dsn) >= 1, 10)
         time.sleep(0.1 * attempt)
         term.sendintr()
         term.expect(r"[Cc]ancel")
         term.expect_exact(PROMPT)
-        time.sleep(0.5)
-        assert _active_sleeps(dsn) == 0
+        assert wait_until(lambda: _active_sleeps(dsn) == 0, 5)  # cancelled on the server
     term.sendline("SELECT 'still alive' AS s;")
     term.expect("still alive")
     term.expect_exact(PROMPT)
@@ -237,12 +218,13 @@ def test_ctrl_c_during_a_plain_statement(term, dsn):
     term.expect(pexpect.EOF)
 
 
-def test_a_damaged_command_history_does_not_break_the_start(dsn, tmp_path):
+@pytest.mark.slow
+def test_a_damaged_command_history_does_not_break_the_start(dsn, tmp_path, qshell_pty):
     hist = tmp_path / "h"
     hist.mkdir()
     (hist / "command_history").write_bytes(b"\n# 2026-01-01 00:00:00\n+SELECT 'kept' AS k;\n\n# 2026-01-01\n+SELEC\xff\xfe")
     (hist / "command_history").chmod(0o644)
-    child = _spawn(["--history-dir", str(hist), dsn])
+    child = qshell_pty("--history-dir", str(hist), dsn, timeout=60)
     child.expect("postgres=>")
     child.send("\x1b[A")  # up: the last entry, even a half-written one, loads without harm
     child.send("\x1b[A")
@@ -271,6 +253,7 @@ def test_a_backslash_line_inside_a_statement_runs_at_once_and_the_statement_stay
     term.expect(pexpect.EOF)
 
 
+@pytest.mark.slow
 def test_variables_line_end_commands_and_if_at_the_prompt(term):
     term.sendline("\\set v 41")
     term.expect_exact("postgres=>")
@@ -294,6 +277,7 @@ def test_variables_line_end_commands_and_if_at_the_prompt(term):
     term.expect(pexpect.EOF)
 
 
+@pytest.mark.slow
 def test_a_go_blocked_by_your_own_transaction_comes_back_to_the_prompt(term):
     """At the prompt, a staged query waiting for the session's own open transaction is
     told and cancelled within about a second; the transaction and the staged set stay."""

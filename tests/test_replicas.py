@@ -197,6 +197,7 @@ def test_capacity_is_checked_per_server_that_target_session_attrs_accepts(replic
     assert "100 workers are spread at random over 2 servers, but " in warning and "not retried on another host" in warning
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(psycopg2.__libpq_version__ < 160000, reason="load_balance_hosts needs libpq >= 16")
 def test_sweep_over_targets_answers_the_read_scaling_question_in_one_table(replica_set, tmp_path):
     """\\sweep 1 12 on the primary alone, + 1 replica, + 2 replicas: one row per target and
@@ -266,6 +267,7 @@ def test_report_after_a_sweep_over_targets(replica_set, tmp_path):
     assert f"127.0.0.1:{r1} (standby)" in text
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(psycopg2.__libpq_version__ < 160000, reason="load_balance_hosts needs libpq >= 16")
 def test_a_load_over_several_servers_reports_latencies_per_host(replica_set, tmp_path):
     """\\go 6 for 1s over the primary and two replicas: the load record's ``hosts`` gives

@@ -170,6 +170,7 @@ def make_report(qshell, path: Path, script: str = SCRIPT):  # noqa: ANN001, ANN2
 
 
 # -- through the shell ------------------------------------------------------------------
+@pytest.mark.slow
 def test_report_of_a_run_is_one_self_contained_page_with_data_as_text(qshell, tmp_path):
     page = tmp_path / "run.html"
     r = make_report(qshell, page)
@@ -191,6 +192,7 @@ def test_report_of_a_run_is_one_self_contained_page_with_data_as_text(qshell, tm
     assert "division by zero" in text and "tx autocommit" in text
 
 
+@pytest.mark.slow
 def test_report_renders_in_headless_chromium(qshell, tmp_path):
     page = tmp_path / "run.html"
     make_report(qshell, page)
@@ -254,6 +256,7 @@ def _runs(db, ns):  # noqa: ANN001, ANN202
     return [QueryPool(db, qs, n, sampler=Sampler(db)).run() for n in ns]
 
 
+@pytest.mark.slow
 def test_sweep_report_has_its_chart_and_every_run(db, tmp_path):
     runs = _runs(db, [1, 2, 3])
     doc = report.sweep_doc(runs, ["a", "b", "c"])
@@ -273,6 +276,7 @@ def test_sweep_report_has_its_chart_and_every_run(db, tmp_path):
     assert colours[bytes.fromhex("90caf9")] > 1000, "the wall bars of the sweep chart are not drawn"
 
 
+@pytest.mark.slow
 def test_repeat_report_has_its_statistics(db, tmp_path):
     runs = _runs(db, [2, 2, 2])
     doc = report.repeat_doc(runs, ["a", "b", "c"])
@@ -578,6 +582,7 @@ def assert_readable(page: Path, tmp_path: Path) -> None:
         assert w == width and len(colours) > 100
 
 
+@pytest.mark.slow
 def test_lock_graph_of_a_known_scenario(qshell, dsn, tmp_path):
     """Another session ("nightly batch") holds an ACCESS EXCLUSIVE lock on one table, idle in
     its transaction; #3 and #4 wait on it; #1 holds a row that #2 then waits for. The lock
@@ -636,6 +641,7 @@ def test_lock_graph_of_a_known_scenario(qshell, dsn, tmp_path):
     assert_readable(page, tmp_path)
 
 
+@pytest.mark.slow
 def test_deadlock_drawn_with_its_victim(qshell, tmp_path):
     """Two DO blocks taking two rows in opposite orders: the server breaks the deadlock;
     the page draws the cycle (#1 and #2, an edge each way) with the failed query marked as
@@ -670,6 +676,7 @@ def test_deadlock_drawn_with_its_victim(qshell, tmp_path):
     assert_readable(page, tmp_path)
 
 
+@pytest.mark.slow
 def test_load_with_errors_per_second(qshell, tmp_path):
     """A load of a sleep and a division by zero: throughput per second with its errors,
     latency per second, errors by SQLSTATE; the per-second series add up to the load's

@@ -225,6 +225,7 @@ def _run_started(out: str) -> float:
     return [rec for rec in records(out) if rec["type"] == "run"][0]["started_at"]
 
 
+@pytest.mark.slow
 def test_a_locked_table_does_not_hold_the_preparation_and_says_why(qshell, dsn, name):
     """A side connection holds ACCESS EXCLUSIVE on the table (released after 3 s): planning
     each staged text on it waits at most a short lock_timeout (~50 ms, then less once a
@@ -270,6 +271,7 @@ def test_a_locked_table_does_not_hold_the_preparation_and_says_why(qshell, dsn, 
         conn.close()
 
 
+@pytest.mark.slow
 def test_texts_sharing_one_entry_never_show_a_negative_client_time(qshell, dsn, name, tmp_path):
     """pg_sleep(0.3) and pg_sleep(0.1) are one pg_stat_statements entry: each query's server
     figure is the entry's run delta averaged over its calls ("avg of 2 calls"), never

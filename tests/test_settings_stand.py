@@ -95,6 +95,7 @@ def database(dsn, admin):
     admin.execute(f"DROP DATABASE {name} WITH (FORCE)")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("env", [
     pytest.param({"PGOPTIONS": "-c DateStyle=German"}, id="pgoptions"),
     pytest.param({"PGDATESTYLE": "SQL, DMY"}, id="pgdatestyle"),
@@ -107,6 +108,7 @@ def test_settings_from_the_environment_stand(qshell_proc, dsn, env):
     _same_as_psql(qshell_proc, dsn, env)
 
 
+@pytest.mark.slow
 def test_settings_of_the_database_stand(qshell_proc, admin, database):
     name, db_dsn = database
     admin.execute(f"ALTER DATABASE {name} SET DateStyle = 'SQL, DMY'")
@@ -125,6 +127,7 @@ def role(admin):
     admin.execute(f"DROP ROLE {name}")
 
 
+@pytest.mark.slow
 def test_settings_of_the_role_stand(qshell_proc, admin, database, role):
     name, db_dsn = database
     admin.execute(f"ALTER ROLE {role} SET DateStyle = 'German'")
@@ -166,6 +169,7 @@ ENCODED_PLAIN = (f"{ENCODED_SQL};\nSHOW client_encoding;\nSELECT 'à la carte' A
                  "SELECT 'price: 5 €' AS euro;\nSELECT count(*) FROM t;\n")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("encoding", ["SQL_ASCII", "LATIN1"])
 def test_non_ascii_values_in_other_encodings_are_shown_as_psql(qshell_proc, encoded, encoding):
     db_dsn = encoded(encoding)
@@ -183,6 +187,7 @@ def test_non_ascii_values_in_other_encodings_are_shown_as_psql(qshell_proc, enco
     assert _staged(r.out, out.splitlines(keepends=True)[0]) == [out, out], r.out
 
 
+@pytest.mark.slow
 def test_bytes_that_are_not_utf8_in_a_sql_ascii_client_encoding_show_escaped(qshell_proc, encoded):
     """With client_encoding SQL_ASCII the server sends the bytes stored, unchecked: psql
     writes them raw to the terminal; qshell shows the ones that are not UTF-8 as \\xHH

@@ -14,7 +14,7 @@ import pytest
 
 from qshell.store.history import RunStore
 
-from .conftest import clean_env
+from .conftest import clean_env, qshell_argv
 
 # -- settings are range-checked ---------------------------------------------------------
 
@@ -88,6 +88,7 @@ def test_runs_of_the_wrong_type_are_skipped_as_damaged(qshell, hist, tmp_path):
 SECRET = "pa%zzss"  # badly percent-encoded: libpq quotes the token back in its error
 
 
+@pytest.mark.slow
 def test_badly_encoded_password_is_never_shown(qshell_proc, dsn):
     uris = [f"postgresql://u:{SECRET}@localhost/db", f"postgresql://u@localhost/db?password={SECRET}&sslmode=disable",
             f"host=localhost password='{SECRET}"]  # the last: an unterminated quote
@@ -202,7 +203,7 @@ def test_password_prompt_without_a_terminal_fails_and_leaves_stdin(dsn, hist, tm
     script = tmp_path / "script.sql"
     script.write_text(MARKER_SCRIPT)
     with script.open("rb") as f:
-        p = subprocess.run([sys.executable, "-m", "qshell", "--history-dir", str(hist), "-W", dsn], stdin=f,
+        p = subprocess.run(qshell_argv("--history-dir", str(hist), "-W", dsn), stdin=f,
                            capture_output=True, timeout=60, env=clean_env(), start_new_session=True)  # no controlling tty
         consumed = os.lseek(f.fileno(), 0, os.SEEK_CUR)  # the offset is shared with the child
     out, err = p.stdout.decode(), p.stderr.decode()
@@ -234,11 +235,12 @@ def test_password_prompt_reads_the_terminal_while_the_script_comes_on_stdin(dsn,
 
 # -- a closed output pipe ------------------------------------------------------------------
 
+@pytest.mark.slow
 @pytest.mark.parametrize("both", [False, True], ids=["stdout", "stdout-and-stderr"])
 def test_output_piped_into_head_ends_quietly(dsn, hist, both):
     # head exits after one line; qshell then writes into a pipe with no reader
-    argv = [sys.executable, "-m", "qshell", "--history-dir", str(hist), dsn, "-c", "SELECT 1 AS first",
-            "-c", "SELECT pg_sleep(0.5)", "-c", "SELECT generate_series(1,100000)", "-c", "SELECT 1/0"]
+    argv = qshell_argv("--history-dir", str(hist), dsn, "-c", "SELECT 1 AS first",
+            "-c", "SELECT pg_sleep(0.5)", "-c", "SELECT generate_series(1,100000)", "-c", "SELECT 1/0")
     qs = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT if both else subprocess.PIPE,
                           env=clean_env())
     head = subprocess.run(["head", "-1"], stdin=qs.stdout, capture_output=True, timeout=60)
@@ -253,7 +255,7 @@ def test_output_piped_into_head_ends_quietly(dsn, hist, both):
 # -- the sandbox: concurrent first starts, killed users, SIGHUP (slow: one server each) -----
 
 def _sandbox_cmd(box: Path, hist: Path, *args: str) -> list[str]:
-    return [sys.executable, "-m", "qshell", "--sandbox", "--sandbox-dir", str(box), "--history-dir", str(hist), *args]
+    return qshell_argv("--sandbox", "--sandbox-dir", str(box), "--history-dir", str(hist), *args)
 
 
 def _postmaster_pid(box: Path) -> int | None:
@@ -304,6 +306,7 @@ def _started(box: Path, hist: Path) -> subprocess.Popen:
     return proc
 
 
+@pytest.mark.slow
 def test_two_first_starts_at_once_share_one_sandbox(tmp_path):
     box = tmp_path / "box"
     try:
@@ -318,6 +321,7 @@ def test_two_first_starts_at_once_share_one_sandbox(tmp_path):
         _stop_server(box)
 
 
+@pytest.mark.slow
 def test_killed_or_hung_up_qshell_does_not_keep_the_sandbox_running(tmp_path):
     box, hist = tmp_path / "box", tmp_path / "hist"
     try:

@@ -9,7 +9,6 @@ import json
 import re
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -21,7 +20,7 @@ import pytest
 from qshell.engine.pool import QueryPool
 from qshell.output.run_series import repeat_record, sweep_rows
 
-from .conftest import clean_env
+from .conftest import active_queries, clean_env, qshell_argv, spawn_qshell, wait_until
 
 
 def _psql() -> str:
@@ -249,6 +248,7 @@ def test_wall_of_one_short_query_is_its_own_time(qshell):
     assert all("client_cpu" in run and isinstance(run["client_bound"], bool) for run in runs)
 
 
+@pytest.mark.slow
 def test_a_client_bound_run_is_flagged(qshell):
     script = "".join("\\add SELECT 1;\n" for _ in range(3000)) + "\\set sample off\n\\go 8\n"
     run = [rec for rec in _records(qshell(script, "--format", "json").out) if rec["type"] == "run"][0]
@@ -281,22 +281,18 @@ def test_interrupted_runs_never_enter_statistics(db):
 
 # -- Ctrl-C ------------------------------------------------------------------------------------
 def _active(dsn: str, like: str) -> int:
-    return _scalar(dsn, "SELECT count(*) FROM pg_stat_activity WHERE state = 'active' AND pid <> pg_backend_pid()"
-                        f" AND query LIKE '%{like}%'")
+    return active_queries(dsn, like)
 
 
 def _terminal(dsn: str, hist: Path) -> pexpect.spawn:
-    env = clean_env(PROMPT_TOOLKIT_NO_CPR="1", TERM="xterm", PAGER="cat")
-    return pexpect.spawn(sys.executable, ["-m", "qshell", "-X", "--history-dir", str(hist), dsn],
-                         env=env, encoding="utf-8", timeout=30, dimensions=(50, 160))
+    return spawn_qshell("-X", "--history-dir", str(hist), dsn)
 
 
 def _wait_active(dsn: str, like: str, count: int = 1) -> None:
-    deadline = time.monotonic() + 20
-    while _active(dsn, like) < count and time.monotonic() < deadline:
-        time.sleep(0.05)
+    wait_until(lambda: _active(dsn, like) >= count, 20)
 
 
+@pytest.mark.slow
 def test_ctrl_c_on_a_plain_statement_keeps_the_transaction(dsn, hist):
     child = _terminal(dsn, hist)
     try:
@@ -330,6 +326,7 @@ def test_ctrl_c_on_a_plain_statement_keeps_the_transaction(dsn, hist):
             child.terminate(force=True)
 
 
+@pytest.mark.slow
 def test_ctrl_c_on_a_plain_statement_keeps_temp_tables(dsn, hist):
     child = _terminal(dsn, hist)
     try:
@@ -351,17 +348,17 @@ def test_ctrl_c_on_a_plain_statement_keeps_temp_tables(dsn, hist):
             child.terminate(force=True)
 
 
+@pytest.mark.xdist_group("cpu")  # one at a time with the other CPU-heavy tests (conftest.py)
+@pytest.mark.slow
 @pytest.mark.parametrize("delay", [0.3, 0.9, 1.6, 2.4])
 def test_sigint_during_a_streaming_run_exits_3_within_a_second(dsn, tmp_path, delay):
     script = ("\\add SELECT g FROM generate_series(1, 50000000) g;\n"
               "\\add SELECT pg_sleep(20.3);\n\\add SELECT pg_sleep(20.3);\n\\go 3\nSELECT 'not reached';\n")
-    proc = subprocess.Popen([sys.executable, "-m", "qshell", "-X", "--history-dir", str(tmp_path), dsn],
+    proc = subprocess.Popen(qshell_argv("-X", "--history-dir", str(tmp_path), dsn),
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=clean_env())
     proc.stdin.write(script.encode())
     proc.stdin.close()
-    deadline = time.monotonic() + 30
-    while _active(dsn, "pg_sleep(20.3)") < 2 and time.monotonic() < deadline:
-        time.sleep(0.05)
+    _wait_active(dsn, "pg_sleep(20.3)", 2)
     time.sleep(delay)
     sent = time.monotonic()
     proc.send_signal(signal.SIGINT)
@@ -371,10 +368,11 @@ def test_sigint_during_a_streaming_run_exits_3_within_a_second(dsn, tmp_path, de
     assert proc.returncode == 3, err
     assert b"Traceback" not in err and b"not reached" not in out
     assert took < 1.5, took  # the process is gone within a second or so of the signal
-    time.sleep(0.2)
-    assert _active(dsn, "pg_sleep(20.3)") == 0 and _active(dsn, "generate_series(1, 50000000)") == 0
+    # cancelled on the server (an abandoned pg_sleep(20.3) would run on for ~20 s)
+    assert wait_until(lambda: _active(dsn, "pg_sleep(20.3)") == 0 and _active(dsn, "generate_series(1, 50000000)") == 0, 5)
 
 
+@pytest.mark.slow
 def test_ctrl_c_during_go_in_a_pty_cancels_everything_and_keeps_the_set(dsn, hist):
     child = _terminal(dsn, hist)
     try:
@@ -389,10 +387,23 @@ def test_ctrl_c_during_go_in_a_pty_cancels_everything_and_keeps_the_set(dsn, his
         child.expect("interrupted")
         child.expect_exact("postgres[2]=>")
         assert _active(dsn, "pg_sleep(20.4)") == 0 and _active(dsn, "generate_series(1, 40000000)") == 0
+        child.sendline("\\list")  # the set is kept as it was
+        child.expect_exact("1  SELECT count(*) FROM generate_series(1, 40000000) g")
+        child.expect_exact("2  SELECT pg_sleep(20.4)")
+        child.expect_exact("postgres[2]=>")
+        child.sendline("\\drop 1")
+        child.expect_exact("postgres[1]=>")
+        child.sendline("\\list")
+        child.expect_exact("1  SELECT pg_sleep(20.4)")
+        child.expect_exact("postgres[1]=>")
+        # and the workers run again (a query of its own: the kept one would sleep 20 s)
+        child.sendline("\\add SELECT 'after ' || 'the interrupt' AS a;")
+        child.expect_exact("postgres[2]=>")
         child.sendline("\\drop 1")
         child.expect_exact("postgres[1]=>")
         child.sendline("\\go 1")
         child.expect(r"#1 · worker 0 · ok")
+        child.expect("after the interrupt")
         child.sendline("\\q")
         child.expect(pexpect.EOF)
     finally:
@@ -433,7 +444,7 @@ def _session_killed(dsn: str, tmp_path: Path, first: str, state: str) -> tuple[i
     """Run ``first`` in a qshell reading a pipe, kill its session backend once it is in
     ``state`` with that statement, then send two more statements."""
     conninfo = dsn + ("&" if "?" in dsn else "?") + "application_name=qshell_kill_me"
-    proc = subprocess.Popen([sys.executable, "-m", "qshell", "-X", "--history-dir", str(tmp_path), conninfo],
+    proc = subprocess.Popen(qshell_argv("-X", "--history-dir", str(tmp_path), conninfo),
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=clean_env())
     proc.stdin.write(first.encode() + b"\n")
     proc.stdin.flush()
@@ -450,11 +461,12 @@ def _session_killed(dsn: str, tmp_path: Path, first: str, state: str) -> tuple[i
             if cur.fetchone()[0]:
                 break
             time.sleep(0.02)
-        cur.execute(f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE {where}", (state, first.rstrip(";"), first.rstrip(";"), first.rstrip(";")))
+        # terminated and gone (the wait: its second argument, ms) before the next statements are sent
+        cur.execute(f"SELECT pg_terminate_backend(pid, 10000) FROM pg_stat_activity WHERE {where}",
+                    (state, first.rstrip(";"), first.rstrip(";"), first.rstrip(";")))
         assert cur.fetchall() == [(True,)]
     finally:
         conn.close()
-    time.sleep(0.2)
     out, err = proc.communicate(b"SELECT 'second' AS s;\nSELECT 'third' AS s;\n", timeout=60)  # (qshell may have ended)
     return proc.returncode, out.decode(), err.decode()
 
@@ -488,7 +500,7 @@ def test_describe_and_notification_payloads_are_escaped(qshell):
 
 
 def test_sigint_during_a_plain_statement_in_a_script_cancels_it_and_exits_3(dsn, tmp_path):
-    proc = subprocess.Popen([sys.executable, "-m", "qshell", "-X", "--history-dir", str(tmp_path), dsn],
+    proc = subprocess.Popen(qshell_argv("-X", "--history-dir", str(tmp_path), dsn),
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=clean_env())
     proc.stdin.write(b"SELECT pg_sleep(20.5);\nSELECT 'not reached';\n")
     proc.stdin.close()

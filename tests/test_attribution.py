@@ -149,6 +149,7 @@ def test_a_load_puts_no_sleep_on_the_query_that_does_not_sleep(qshell):
     assert not any(w["event"] == "Timeout:PgSleep" for w in select["waits"]), select["waits"]
 
 
+@pytest.mark.slow
 def test_a_run_puts_no_sleep_on_the_query_that_does_not_sleep(db):
     """The same in a plain run, whose samples are attributed after it: sleeps and
     ``SELECT 1`` alternating on one worker."""
@@ -314,6 +315,7 @@ def test_a_loads_waits_and_lock_edges_agree_with_pg_stat_activity_sampled_apart(
         assert events - {"CPU"} <= seen_events[index], (index, shares, seen_events)
 
 
+@pytest.mark.slow
 def test_a_runs_lock_edges_are_waits_the_server_logged(logged_server):
     """Every lock-wait edge of a plain run (waiter → holder, seen for 0.1 s or more) is a
     wait the server logged itself (``log_lock_waits``: "process N still waiting …", the

@@ -8,9 +8,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 
 
+@pytest.mark.slow
 def test_the_library_example_runs_as_shown(dsn):
     page = (DOCS / "how-it-works.md").read_text(encoding="utf-8")
     section = page[page.index("## Using the engine as a library"):]

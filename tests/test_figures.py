@@ -81,3 +81,17 @@ def test_a_runs_times_agree_with_the_servers_log(logged_server, tmp_path):
     server_overlap = sum(e - s for s, e in server.values()) * 1000 / span_ms
     assert abs(run["overlap"] - server_overlap) <= 0.1 * server_overlap, (run["overlap"], server_overlap)
     assert 1.6 <= server_overlap <= 2.0  # two workers, four sleeps: near 2 by construction
+
+
+def test_the_terminal_and_the_report_round_one_figure_one_way():
+    """The terminal formats seconds; the JSON keeps milliseconds to 3 decimals and the
+    report formats those: a time like 101.5504 ms must read the same in both (it read
+    101.6 in the terminal and 101.5 in the report, one run in a few hundred)."""
+    from qshell.output import styles
+    from qshell.output.report.basics import dur
+
+    for i in range(20_000):
+        seconds = 0.1 + i * 0.0000123457
+        json_ms = round(seconds * 1000, 3)
+        assert styles.ms(seconds) == f"{json_ms:.1f}", seconds
+        assert styles.duration(seconds) == dur(json_ms), (seconds, styles.duration(seconds), dur(json_ms))

@@ -18,6 +18,8 @@ import io
 import re
 from pathlib import Path
 
+import pytest
+
 from qshell import cli
 from qshell.script.reader import EntryBuilder
 from qshell.session.sandbox import CONNECTION_ENV
@@ -119,6 +121,7 @@ def replay(command: str, typed: list[str], tmp_path: Path, monkeypatch) -> tuple
     return code, screen.getvalue()
 
 
+@pytest.mark.slow
 def test_the_sample_session_is_real_output(tmp_path, monkeypatch):
     block = sample_block()
     assert block[0].startswith("$ "), "the sample starts with the command typed"

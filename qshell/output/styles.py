@@ -144,7 +144,9 @@ class Style:
 
 
 def ms(seconds: float) -> str:
-    return f"{seconds * 1000:.1f}"
+    """Milliseconds with one decimal, rounded from the JSON's figure (3 decimals), so that
+    the terminal, JSON and report never round one number two ways (101.5504 → 101.550 → 101.5)."""
+    return f"{round(seconds * 1000, 3):.1f}"
 
 
 def load_number(value: float) -> str:
@@ -160,7 +162,9 @@ def bound(ms: float) -> str:
 
 
 def duration(seconds: float) -> str:
-    return f"{seconds * 1000:.1f} ms" if seconds < 1 else f"{seconds:.3f} s"
+    """12.3 ms below a second, else 1.234 s; rounded from the JSON's milliseconds first (as ``ms``)."""
+    millis = round(seconds * 1000, 3)
+    return f"{millis:.1f} ms" if millis < 1000 else f"{millis / 1000:.3f} s"
 
 
 def _rows_word(n: int) -> str:

@@ -441,6 +441,7 @@ def _main(argv: list[str], stdin, out: TextIO, err: TextIO) -> int:  # noqa: ANN
                 from qshell.shell.terminal import stop_loading
 
                 stop_loading(shell)
+            shell.runs.close_history()
             shell.session.close()
         return int(status)
     finally:

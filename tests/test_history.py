@@ -257,3 +257,23 @@ def test_records_of_older_qshells_read_their_speedup_as_overlap(tmp_path):
     assert imported is not None
     assert [r["overlap"] for r in imported.dump()] == [2.0]
     imported.close()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("ending", ["end of input", "a script stopped by an error", "\\q"])
+def test_the_store_is_checkpointed_and_closed_at_every_exit(qshell_proc, hist, ending):
+    """A shell that recorded runs leaves no write-ahead log behind, however it ended: the
+    -wal of a store never closed grew with every run and every later start read it."""
+    runs = "\\add SELECT g FROM generate_series(1, 200) g;\n" * 4 + "\\go 2\n\\go 2\n\\go 4\n"
+    tail = {"end of input": "", "a script stopped by an error": "\\set ON_ERROR_STOP on\nSELECT 1/0;\nSELECT 1;\n",
+            "\\q": "\\q\nSELECT 1;\n"}[ending]
+    r = qshell_proc(runs + tail)
+    assert r.code == (3 if "error" in ending else 0), r.err
+    assert (hist / "runs.sqlite").stat().st_size > 0
+    wal = hist / "runs.sqlite-wal"
+    assert not wal.exists() or wal.stat().st_size == 0, wal.stat().st_size
+    db = sqlite3.connect(hist / "runs.sqlite")
+    try:
+        assert db.execute("SELECT count(*) FROM runs").fetchone()[0] == 3
+    finally:
+        db.close()

@@ -102,6 +102,13 @@ class RunCommands:
             self._run_store = store
         return store
 
+    def close_history(self) -> None:
+        """Close the run history (at the shell's end, whatever ended it)."""
+        store = self.__dict__.get("_run_store")
+        if store:
+            store.close()
+            del self._run_store
+
     def _runs_failed(self, exc: HistoryError) -> None:
         """Say once that the run history cannot be used; the shell goes on without it."""
         old = self.__dict__.get("_run_store")

@@ -220,3 +220,19 @@ def source(db: Database) -> int | str:
         except (QshellError, TypeError, ValueError) as exc:
             db.cpu_source = f"server CPU not measurable: {exc}"
     return db.cpu_source
+
+
+class CpuSnapshots:
+    """Mixed in before a QueryPool or LoadPool: the run's CPU is read (``snapshot``) once its
+    workers are connected, right before its clock starts (connecting is not the run's),
+    with the workers' backend pids (a load's workers keep theirs for the whole load)."""
+
+    postmaster: int | None = None
+    cpu_start: Snapshot | None = None
+    cpu_pids: frozenset[int] = frozenset()
+
+    def _connect_all(self) -> list:
+        fairies = super()._connect_all()  # type: ignore[misc]
+        self.cpu_pids = frozenset(f.dbapi_connection.get_backend_pid() for f in fairies)
+        self.cpu_start = snapshot(self.postmaster)
+        return fairies

@@ -45,17 +45,8 @@ def fingerprint(queries) -> str:  # noqa: ANN001
     return hashlib.sha1(text.encode("utf-8", "surrogatepass")).hexdigest()[:12]
 
 
-class _CpuPool(QueryPool):
-    """A QueryPool whose run's CPU is read (cpu.snapshot) once its workers are connected,
-    right before the wall starts: connecting is not the run's."""
-
-    postmaster: int | None = None
-    cpu_start: cpu.Snapshot | None = None
-
-    def _connect_all(self) -> list:
-        fairies = super()._connect_all()
-        self.cpu_start = cpu.snapshot(self.postmaster)
-        return fairies
+class _CpuPool(cpu.CpuSnapshots, QueryPool):
+    """A QueryPool whose run's CPU is measured (cpu.CpuSnapshots)."""
 
 
 class RunCommands:

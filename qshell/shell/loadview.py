@@ -23,19 +23,8 @@ from qshell.shell.streams import isatty
 _SPARK = "▁▂▃▄▅▆▇█"
 
 
-class _CpuLoadPool(LoadPool):
-    """A LoadPool whose CPU is read (cpu.snapshot) once its workers are connected, right
-    before the load's clock starts, as a run's (explore._CpuPool)."""
-
-    postmaster: int | None = None
-    cpu_start: cpu.Snapshot | None = None
-    cpu_pids: frozenset[int] = frozenset()  # the workers' backends (each worker keeps its connection)
-
-    def _connect_all(self) -> list:
-        fairies = super()._connect_all()
-        self.cpu_pids = frozenset(f.dbapi_connection.get_backend_pid() for f in fairies)
-        self.cpu_start = cpu.snapshot(self.postmaster)
-        return fairies
+class _CpuLoadPool(cpu.CpuSnapshots, LoadPool):
+    """A LoadPool whose CPU is measured (cpu.CpuSnapshots), as a run's."""
 
 
 def load_cpu(pool: _CpuLoadPool, source: int | str) -> cpu.RunCpu | None:

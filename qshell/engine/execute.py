@@ -14,6 +14,7 @@ import time
 from collections import deque
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
+from typing import Sequence
 
 import gevent
 import psycopg2
@@ -244,7 +245,7 @@ def run_statement(conn, info: dict, sql: str, index: int, worker: int | None, ma
     t0 = time.perf_counter()
     t1 = t0
     columns: tuple[Column, ...] = ()
-    kept: list[tuple] = []
+    kept: list[tuple] | tuple[tuple, ...] = []
     count = 0
     command = ""
     extra: tuple[str, ...] = ()  # qshell's own notes about this statement
@@ -253,7 +254,13 @@ def run_statement(conn, info: dict, sql: str, index: int, worker: int | None, ma
         if refused:
             raise QshellError(refused)
         pooled = info.get(POOLED, False)
-        pid = None if pooled or NO_PID in info else conn.get_backend_pid()
+        if pooled or NO_PID in info:
+            pid = None
+        else:  # (asked once per connection: libpq's answer never changes, and an int per query adds up)
+            known = info.get(_PID_KEY)
+            if known is None or known[0] is not conn:
+                known = info[_PID_KEY] = (conn, conn.get_backend_pid())
+            pid = known[1]
         cur = info.get(_CURSOR_KEY)
         if cur is None or cur.closed:
             cur = info[_CURSOR_KEY] = conn.cursor()  # one client cursor per connection, reused
@@ -294,7 +301,7 @@ def run_statement(conn, info: dict, sql: str, index: int, worker: int | None, ma
             _notices(conn)
             cur.execute(sql)
         t1 = time.perf_counter()
-        command = cur.statusmessage or ""
+        command = _tag(cur.statusmessage or "")
         if cur.description is not None:
             columns = _columns(cur.description)
             count = max(cur.rowcount, 0)
@@ -302,6 +309,8 @@ def run_statement(conn, info: dict, sql: str, index: int, worker: int | None, ma
                 _pour(conn, columns, cur, count, batch, sink)
             elif maxrows > 0 and count:
                 kept = cur.fetchmany(maxrows) if count > maxrows else cur.fetchall()
+                if count == 1 and worker is not None:
+                    kept = _shared_row(kept)
         else:
             count = max(cur.rowcount, 0)
         if own_tx:
@@ -315,7 +324,7 @@ def run_statement(conn, info: dict, sql: str, index: int, worker: int | None, ma
         t2 = time.perf_counter()
         return QueryResult(
             index=index, sql=sql, status=Status.OK, worker=worker, pid=pid, columns=columns,
-            rows=tuple(kept), rowcount=count, command=command,
+            rows=kept if kept.__class__ is tuple else tuple(kept), rowcount=count, command=command,
             wait_s=picked, exec_s=t1 - t0, fetch_s=t2 - t1,
             start_s=t0 - run_start - (pool_wait or 0.0), end_s=t2 - run_start, notices=notices + extra,
             server=info.get(SERVER), lent_s=lent_at, pool_wait_s=pool_wait,
@@ -407,6 +416,34 @@ def statements(sql: str) -> tuple[str, ...]:
 
 
 _IDLE = extensions.TRANSACTION_STATUS_IDLE
+_PID_KEY = "qshell_pid"  # info key: (the connection, its backend pid), asked once
+_TAGS: dict[str, str] = {}  # command tags seen (a run repeats a few): one string each
+_ROWS: dict[tuple, tuple] = {}  # small one-row results seen (SELECT 1, a count): one tuple each
+
+
+def _tag(text: str) -> str:
+    """The command tag as one shared string (50,000 ``SELECT 1`` hold one, not 50,000)."""
+    found = _TAGS.get(text)
+    if found is None:
+        found = text
+        if len(_TAGS) < 1024:
+            _TAGS[text] = text
+    return found
+
+
+def _shared_row(kept: Sequence[tuple]) -> tuple[tuple, ...]:
+    """A staged query's one-row result as a tuple shared with every equal one kept before
+    (short values only; bounded): a run of many small queries holds each answer once."""
+    rows = tuple(kept)
+    row = rows[0]
+    if len(row) > 4 or any(v is not None and len(v) > 32 for v in row):
+        return rows
+    found = _ROWS.get(rows)
+    if found is None:
+        found = rows
+        if len(_ROWS) < 4096:
+            _ROWS[rows] = rows
+    return found
 _COLUMNS: dict[tuple, tuple[Column, ...]] = {}  # result descriptions seen, as Columns (shared, bounded)
 
 

@@ -276,11 +276,13 @@ class LoadPool(QueryPool):
         if second >= len(self.second_stats) + 1:  # an execution of a later second: the earlier ones are complete
             self._close_seconds(second)
         if result.status is Status.OK:
-            q.hist.record(latency)
-            self.overall.record(latency)
-            self._second_hist.record(latency)
+            us = int(latency * 1e6) if latency > 0 else 0
+            b = bucket_of(us)
+            q.hist.add(us, b)
+            self.overall.add(us, b)
+            self._second_hist.add(us, b)
             if host is not None:
-                host.hist.record(latency)
+                host.hist.add(us, b)
         else:
             q.errors += 1
             self._second_errors += 1

@@ -106,6 +106,7 @@ class QueryPool:
         self._deadlock_timeout: float | None = None  # deadlock_timeout (s), asked at the first deadlock
         # (server, pid) -> each try run there: (start, end, staged index, the worker's own backend)
         self._tries: dict[tuple, list[tuple[float, float, int, bool]]] = {}
+        self._retried: set[int] = set()  # staged indexes run again (their tries are in _tries)
         self.fairies: list = []
         self.tasks: JoinableQueue = JoinableQueue()
         self.output_queue: Queue = Queue()
@@ -124,22 +125,26 @@ class QueryPool:
         self._watcher: gevent.Greenlet | None = None
 
     def overseer(self) -> None:
+        """Queue every staged query's position, in queue order (a position, not a copy of
+        the query: 50,000 staged queries make no 50,000 tuples)."""
+        put = self.tasks.put
         for pos in self.order:
-            self.tasks.put((pos + 1, self.queries[pos]))
+            put(pos)
 
     def executor(self, number: int, fairy) -> None:  # noqa: ANN001
         """Take queries one at a time until the queue is empty (or the run is stopped)."""
         # the loop runs once per query: what it needs is looked up once
         get, task_done, put, clock = self.tasks.get_nowait, self.tasks.task_done, self.output_queue.put, time.perf_counter
-        active, start, maxrows, mode = self.active, self._start, self.maxrows, self.mode
+        active, start, maxrows, mode, queries = self.active, self._start, self.maxrows, self.mode, self.queries
         conn = lost = None
         info: dict = {}
         try:
             while not self._stopping:
                 try:
-                    index, sql = get()
+                    pos = get()
                 except Empty:
                     break
+                index, sql = pos + 1, queries[pos]
                 now = clock()
                 picked = now - start
                 active[number] = (index, now)
@@ -150,7 +155,6 @@ class QueryPool:
                             fairy = self.db.checkout()
                         conn, info, lost = fairy.dbapi_connection, fairy.info, fairy.invalidate
                     result = run_statement(conn, info, sql, index, number, maxrows, start, picked, mode, lost=lost)
-                    self._tried(result)
                     if result.sqlstate in RETRYABLE and result.status is Status.ERROR:
                         result = self._retry(result, conn, info, lost, number, picked)
                 except _Interrupted as stop:
@@ -181,6 +185,8 @@ class QueryPool:
         ``--max-tries``); each deadlock seen is kept for naming its queries."""
         first = result.start_s
         tries = 0
+        self._retried.add(result.index)  # its tries are kept one by one (the result spans them all)
+        self._tried(result)
         if self.retries:
             why = retry_refusal(result.sql, ran_in_own_transaction(self.mode, result.sql))
             if why is not None:  # its work may have been committed (or half of it): never run again
@@ -204,9 +210,10 @@ class QueryPool:
         return merge_retry(first, result, tries) if tries else result
 
     def _tried(self, result: QueryResult) -> None:
-        """Keep each try's interval on its backend, for naming deadlocks (a retried query's
-        result spans all its tries: the backend ran it only during each one). Only while a
-        deadlock may need them: a run that saw none drops them at the end."""
+        """Keep a try's interval on its backend, for naming deadlocks: each try of a retried
+        query (its result spans all its tries: the backend ran it only during each one);
+        every other query's interval is its result's, taken once a deadlock needs it
+        (``_tries_of``)."""
         if result.pid is not None:
             self._tries.setdefault((result.server, result.pid), []).append(
                 (result.on_backend_s, result.end_s, result.index, result.lent_s is None))
@@ -430,6 +437,9 @@ class QueryPool:
         if not self.deadlocks:
             return ()
         timeout = self.deadlock_timeout()
+        for q in results:  # every other execution's interval, as its result has it
+            if q.index not in self._retried:
+                self._tried(q)
         out = []
         for victim, retried, arrived in self.deadlocks:
             server = victim.server  # the DETAIL's pids are backends of the victim's server

@@ -67,8 +67,13 @@ class Histogram:
         us = int(seconds * 1e6)
         if us < 0:
             us = 0
-        b = bucket_of(us)
-        self.counts[b] = self.counts.get(b, 0) + 1
+        self.add(us, bucket_of(us))
+
+    def add(self, us: int, b: int) -> None:
+        """Count a value already in microseconds (>= 0) and its ``bucket_of``: one value
+        counted in several histograms is converted once."""
+        counts = self.counts
+        counts[b] = counts.get(b, 0) + 1
         if not self.count or us < self.min_us:
             self.min_us = us
         if us > self.max_us:

@@ -405,14 +405,21 @@ class QueryPool:
         joiner.kill(block=False)
         self._settle(fairies)
         wall = end - self._start
-        done: dict[int, QueryResult] = {}
-        while not self.output_queue.empty():
-            r = self.output_queue.get()
-            done[r.index] = r
+        slots: list[QueryResult | None] = [None] * len(self.queries)
+        get = self.output_queue.get_nowait
+        while True:
+            try:
+                r = get()
+            except Empty:
+                break
+            slots[r.index - 1] = r
+        self.output_queue = Queue()  # (its buffer let go)
         results = tuple(
-            done.get(i) or QueryResult(index=i, sql=sql, status=Status.CANCELLED, error="cancelled before it started")
-            for i, sql in enumerate(self.queries, start=1)
+            r if r is not None else QueryResult(index=i, sql=self.queries[i - 1], status=Status.CANCELLED,
+                                                error="cancelled before it started")
+            for i, r in enumerate(slots, start=1)
         )
+        del slots
         samples = 0
         waits: tuple = ()
         sessions: tuple = ()

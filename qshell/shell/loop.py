@@ -393,7 +393,10 @@ class Shell:
         reason = stage_refusal(sql, self.settings.tx == "rollback")
         if reason:
             raise UsageError(reason)
-        self.staged.append(sql)
+        staged = self.staged
+        if staged and staged[-1] == sql:  # the same text again (a script staging one query many times): held once
+            sql = staged[-1]
+        staged.append(sql)
 
     def do_add(self, cmd: Command) -> None:
         self.last_sql = cmd.arg

@@ -67,3 +67,16 @@ def test_summaries_drawn_without_tabulate_are_tabulates():
     assert styles._simple_aligned([[1.5]], ["x"], ["right"]) is None
     assert styles._simple_aligned([["a\nb"]], ["x"], ["left"]) is None
     assert styles.tabulate([["a\nb"]], headers=["x"], tablefmt="aligned", disable_numparse=True, colalign=["left"])
+
+
+def test_the_engine_builds_results_with_the_fields_in_their_order():
+    """execute.run_statement builds an ok result positionally (the hot path): a field added,
+    removed or moved in QueryResult must be seen here."""
+    import dataclasses
+
+    from qshell.records.results import QueryResult
+
+    assert [f.name for f in dataclasses.fields(QueryResult)] == [
+        "index", "sql", "status", "worker", "pid", "columns", "rows", "rowcount", "command", "error", "sqlstate",
+        "wait_s", "exec_s", "fetch_s", "start_s", "end_s", "waits", "blocked_by", "notices", "diag", "retries",
+        "resources", "plan", "no_resources", "no_plan", "server", "lent_s", "pool_wait_s"]

@@ -131,3 +131,20 @@ def test_reading_a_statement_of_many_lines_is_linear():
         return best
 
     assert cost(20000) / cost(2000) < 30
+
+
+def test_whole_add_lines_read_at_once_give_the_entries_of_the_lexer():
+    """A whole ``\\add STATEMENT;`` line with nothing pending is read at once (the common
+    script line); every neighbouring case still goes through the lexer, with the same
+    entries as before that shortcut existed."""
+    from qshell.script.reader import EntryBuilder, ScriptContext
+
+    lines = ["  \\add SELECT 1;  ", "\\add SELECT 1 ;", "\\add\tSELECT 2;\r", "\\add SELECT 3", "more;", "\\if false",
+             "\\add SELECT 4;", "\\endif", "\\add create view v as select 5;", "\\add ;", "\\add  SELECT  6 ;;",
+             "SELECT 7", "\\add SELECT 8;", "\\add SELECT 9; SELECT 10;"]
+    builder = EntryBuilder("s", ScriptContext())
+    got = [(e.text, e.line) for line in lines for e in builder.feed(line)]
+    assert got == [("\\add SELECT 1;", 1), ("\\add SELECT 1;", 2), ("\\add SELECT 2;", 3),
+                   ("\\add SELECT 3\nmore;", 5), ("\\add create view v as select 5;", 9), ("\\add ;", 10),
+                   ("\\add SELECT  6;", 11), (";", 11), ("\\add SELECT 8;", 13), ("\\add SELECT 9; SELECT 10;", 14)]
+    assert [e.text for e in builder.finish()[0]] == ["SELECT 7"]

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 import shlex
 from dataclasses import dataclass, replace
+from functools import lru_cache
 from typing import Callable
 
 from qshell.common.errors import UsageError
@@ -317,10 +318,13 @@ def lookup(word: str) -> tuple[Spec | None, str]:
     return spec, ""
 
 
+@lru_cache(maxsize=1024)
 def parse(text: str) -> Command:
     """Parse one complete entry: a meta-command line (with its SQL for \\add) or SQL.
 
-    Raises UsageError for an unknown command or a bad argument.
+    Raises UsageError for an unknown command or a bad argument. Cached per text (a
+    Command is immutable and parsing reads nothing but the text: a script staging one
+    statement many times parses it once).
     """
     s = text.strip()
     if not s.startswith("\\"):

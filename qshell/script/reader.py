@@ -152,6 +152,8 @@ def _value_edges(value: str, at: int) -> list[int]:
 
 # a statement and its ";" with no character the lexer acts on (see _take)
 _SIMPLE = re.compile(r"([^'\"$/\-()\\:;]*);[ \t\r]*")
+# a whole "\\add STATEMENT;" line with a simple statement (see _SIMPLE): read at once
+_ADD_SIMPLE = re.compile(r"[ \t\n\r\f\v]*(\\add)[ \t\n\r\f\v]+([^'\"$/\-()\\:;]*);[ \t\r]*")
 
 
 class EntryBuilder:
@@ -210,6 +212,17 @@ class EntryBuilder:
             ctx.echo(line)  # psql -a: every non-empty line as it is read
         line, bad = _bad_bytes(line, self._lineno)
         mark = (bad, self._lineno) if bad else None
+        if not (bad or self._bad or self._buf or self._prefix or self._open or self._look) and "\\add" in line:
+            # the common script line "\\add SELECT …;" whole, nothing pending: the entry the
+            # steps below would make (\\add's prefix, the simple statement, its ";")
+            simple = _ADD_SIMPLE.fullmatch(line)
+            if (simple is not None and simple.group(2).strip() and simple.group(2)[:6].lower() != "create"
+                    and self._active()):
+                stmt = simple.group(2)
+                yield Entry(simple.group(1) + " " + stmt.rstrip() + ";", self.source, self._lineno)
+                self._copy_blocks(stmt)
+                self._start = self._lineno
+                return
         if _in_quote(self._open):
             yield from self._sql(line, mark)
             return

@@ -98,6 +98,9 @@ _REPORTED = ("application_name", "client_encoding", "DateStyle", "IntervalStyle"
              "in_hot_standby", "is_superuser", "scram_iterations", "server_encoding", "session_authorization")
 
 
+_SERVERS: dict[Server, Server] = {}  # every Server seen, one object each (a few per process)
+
+
 class Database:
     """A SQLAlchemy connection pool on one libpq target, sized to the largest N asked.
 
@@ -220,7 +223,10 @@ class Database:
         cur.execute("RESET DateStyle; SELECT pg_backend_pid(), pg_is_in_recovery()")
         pid, standby = cur.fetchone()
         # which server (of a multi-host target) it reached: libpq's host and port
-        self._servers[conn] = Server(f"{conn.info.host}:{conn.info.port}", bool(standby))
+        server = Server(f"{conn.info.host}:{conn.info.port}", bool(standby))
+        # one object per server for all its connections: a run's 50,000 results group and
+        # look up by it, an identical object found at once (no field-by-field comparison)
+        self._servers[conn] = _SERVERS.setdefault(server, server)
         if pid != conn.get_backend_pid():
             self._lent.add(conn)
         elif self.readonly:

@@ -196,7 +196,7 @@ class RecordEncoder:
         pool = "" if q.pool_wait_s is None else f'"pool_wait_ms":{q.pool_wait_s * 1000:.3f},'
         if q.plan is not None:
             return self._why_slow(q, slowdown)
-        head = (f'{self._start}{q.index},"sql":{self._text(q.sql)},"status":"{q.status.value}",'
+        head = (f'{self._start}{q.index},"sql":{self._text(q.sql)},"status":"{q.status._value_}",'
                 f'"worker":{"null" if worker is None else worker},"pid":{"null" if pid is None else pid},'
                 f'{self._server(q.server)}"command":{self._text(q.command)},"columns":{self._cols(q.columns) if q.columns else "[]"},'
                 f'"rowcount":{q.rowcount},{error}'

@@ -100,6 +100,9 @@ class Server:
     host: str  # "host:port" as libpq names it (a socket directory for a Unix socket)
     standby: bool
 
+    def __hash__(self) -> int:  # (the host string's hash is cached: a run looks a server up per result)
+        return hash(self.host) ^ self.standby
+
     @property
     def role(self) -> str:
         return "standby" if self.standby else "primary"

@@ -146,7 +146,23 @@ def _finish_tx(cur, end: str = "ROLLBACK") -> None:
 
 def _pour(conn, columns: tuple, cur, count: int, batch: int, sink) -> None:  # noqa: ANN001
     """Hand every row of a result held by libpq to ``sink``, ``batch`` rows at a time
-    (at least one call), keeping none."""
+    (at least one call), keeping none. A sink with ``surveys`` true is first given every
+    row by ``sink.survey(columns, rows)``, batch by batch, then the rows again from the
+    first (``scroll``: libpq still holds them all): two passes, one batch of Python values
+    alive at a time, as psql's aligned table of a whole result needs its widths first."""
+    if count and getattr(sink, "surveys", False):
+        left = count
+        while left > 0:
+            rows = cur.fetchmany(batch)
+            if not rows:
+                break
+            left -= len(rows)
+            try:
+                sink.survey(columns, rows)
+            except BaseException as exc:  # Ctrl-C while the widths are taken: the sink's, as below
+                raise _SinkFailed(exc) from exc
+        rows = []
+        cur.scroll(0, mode="absolute")
     left = count
     while True:
         rows = cur.fetchmany(batch) if left else []
@@ -233,7 +249,8 @@ def run_statement(conn, info: dict, sql: str, index: int, worker: int | None, ma
     ``sink(columns, rows, notices)``, when given, receives every row of a row-returning
     result, ``batch`` rows at a time (at least one call, possibly with no rows;
     ``notices``: those the server sent with it) and nothing is kept: the result has no
-    ``rows``, its ``rowcount`` is the true count.
+    ``rows``, its ``rowcount`` is the true count. A sink with ``surveys`` true has every
+    row handed to its ``survey(columns, rows)`` first, the same way (see ``_pour``).
     """
     pid = None
     lent_at: float | None = None  # behind a pooler: when its transaction got its backend

@@ -148,3 +148,28 @@ def test_big_result_time_is_within_three_times_psqls(dsn, hist, fmt):
         psqls.append(_run(theirs)[1])
     assert min(ours) <= 3 * min(psqls), (ours, psqls)
 
+
+
+def test_ctrl_c_while_a_big_table_is_printed_stops_it_and_the_script(dsn, hist):
+    """SIGINT once the table has begun (qshell blocked writing to a pipe nobody reads):
+    the rows stop at the next batch, the script stops, exit 3, no traceback."""
+    import signal
+
+    sql = "SELECT g, 'row ' || g AS t FROM generate_series(1, 1000000) g;\nSELECT 'not reached';\n"
+    proc = subprocess.Popen(qshell_argv("-X", "--history-dir", str(hist), dsn), stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=clean_env())
+    try:
+        proc.stdin.write(sql.encode())
+        proc.stdin.close()
+        head = proc.stdout.read(4096)  # the widths are taken: the table is being written
+        assert head.startswith(b"    g    |      t      \n")  # widths of the whole result
+        proc.send_signal(signal.SIGINT)
+        rest = proc.stdout.read()
+        proc.wait(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    err = proc.stderr.read()
+    assert proc.returncode == 3, err
+    assert b"Traceback" not in err and b"not reached" not in rest
+    assert 0 < (head + rest).count(b"\n") < 1_000_000 and b"(1000000 rows)" not in rest

@@ -154,7 +154,9 @@ def _pour(conn, columns: tuple, cur, count: int, batch: int, sink) -> None:  # n
 
     The cyclic garbage collector is paused meanwhile: the rows make no cycles (they are
     freed by their counts), but each batch alive at a collection is promoted, and the full
-    passes that follow took 13% of a 2,000,000-row table's time (py-spy, measured)."""
+    passes that follow took 13% of a 2,000,000-row table's time (py-spy, measured). The
+    hub gets a turn before each batch: SIGINT is a gevent signal watcher (``sigint_calls``),
+    which never ran while rows were printed, so Ctrl-C could not stop them."""
     collecting = gc.isenabled()
     gc.disable()
     try:
@@ -173,6 +175,7 @@ def _pour_rows(conn, columns: tuple, cur, count: int, batch: int, sink) -> None:
                 break
             left -= len(rows)
             try:
+                gevent.sleep(0)  # the hub's turn: a Ctrl-C (its signal watcher) reaches the sink
                 sink.survey(columns, rows)
             except BaseException as exc:  # Ctrl-C while the widths are taken: the sink's, as below
                 raise _SinkFailed(exc) from exc
@@ -183,6 +186,7 @@ def _pour_rows(conn, columns: tuple, cur, count: int, batch: int, sink) -> None:
         rows = cur.fetchmany(batch) if left else []
         left -= len(rows)
         try:
+            gevent.sleep(0)
             sink(columns, rows, _notices(conn))
         except BaseException as exc:  # the sink's own failure (a closed pipe, Ctrl-C): not the statement's
             raise _SinkFailed(exc) from exc

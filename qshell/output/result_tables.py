@@ -53,8 +53,9 @@ def _aligned_header(names: list[list[str]], widths: list[int]) -> str:
 class Layout:
     """A result drawn as psql draws it, one table, its rows given batch by batch twice:
     :meth:`survey` every batch (only widths are kept), then :meth:`head` and :meth:`body`
-    of every batch again (the same rows: what the survey found plain is not checked again). psql (``FETCH_COUNT`` unset) aligns a whole result as one table;
-    libpq holds the result either way, so the Python values are one batch at a time.
+    of every batch again (the same rows: what the survey found plain is not checked
+    again). psql (``FETCH_COUNT`` unset) aligns a whole result as one table; libpq holds
+    the result either way, so the Python values are one batch at a time.
 
     Aligned format (border 1) and expanded display (``\\x``, ``\\x auto`` when the table
     is wider than ``style.width``). A column whose values in a batch are plain ASCII text

@@ -10,6 +10,8 @@ import subprocess
 import sys
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from .conftest import clean_env, qshell_argv
 
@@ -173,3 +175,39 @@ def test_ctrl_c_while_a_big_table_is_printed_stops_it_and_the_script(dsn, hist):
     assert proc.returncode == 3, err
     assert b"Traceback" not in err and b"not reached" not in rest
     assert 0 < (head + rest).count(b"\n") < 1_000_000 and b"(1000000 rows)" not in rest
+
+
+# -- the fast path draws what the value-by-value path draws, whatever the batches ---------------------------
+_VALUES = st.one_of(st.none(), st.text(alphabet="ab ,xyz0123456789", max_size=12),
+                    st.text(alphabet=st.sampled_from(["a", " ", "\n", "\t", "\x1b", "\x7f", "\x85", "漢", "é", "\r"]),
+                            max_size=6))
+
+
+@settings(max_examples=150, deadline=None)
+@given(rows=st.lists(st.tuples(_VALUES, _VALUES, _VALUES), max_size=12), cut=st.integers(1, 5),
+       maxwidth=st.sampled_from([4, 8, 80]), null=st.sampled_from(["", "<null>", "\x1bn"]),
+       expanded=st.sampled_from(["off", "on"]))
+def test_layout_fast_path_and_batches_change_nothing(rows, cut, maxwidth, null, expanded):
+    """One batch or several, plain columns padded whole or every value by the slow path:
+    the same text (the slow path is the one compared with psql in tests/test_tables.py)."""
+    from qshell.output.result_tables import Layout
+    from qshell.output.styles import Style
+    from qshell.records.results import Column
+
+    columns = [Column("id", 23), Column("t", 25), Column("last", 25)]
+    style = Style(null=null, maxwidth=maxwidth, expanded=expanded)
+
+    class Slow(Layout):
+        def _plain(self, col: tuple) -> tuple[tuple | None, int]:  # every value the slow way
+            return None, -1
+
+    def draw(batches: list[list[tuple]], kind: type[Layout] = Layout) -> str:
+        layout = kind(columns, style)
+        for b in batches:
+            layout.survey(b)
+        return "\n".join([layout.head(), *filter(None, (layout.body(b) for b in batches))])
+
+    batches = [rows[i:i + cut] for i in range(0, len(rows), cut)] or [[]]
+    whole = draw([rows])
+    assert draw(batches) == whole
+    assert draw(batches, Slow) == whole

@@ -84,6 +84,20 @@ def test_big_csv_is_psqls_byte_for_byte(dsn, hist):
     assert got == expected
 
 
+def test_latin_text_is_padded_whole_and_as_psql_pads_it(dsn, hist):
+    """Printable characters below U+0300 (Latin-1's letters, Latin Extended, IPA, spacing
+    modifiers) are one column each for psql too: a column of them takes the fast path; a
+    row with every one of them, NBSP and a combining accent (the slow path) lines up with
+    the rest as in psql. (Not the soft hyphen U+00AD: psql counts it 0 columns, wcwidth 1.)"""
+    sql = ("SELECT g, CASE g WHEN 2500 THEN (SELECT string_agg(chr(c), '') FROM generate_series(160, 768) c WHERE c <> 173)"
+           " WHEN 3600 THEN 'cafe\u0301' WHEN 4600 THEN 'nbsp\u00a0here' ELSE 'Jos\u00e9 M\u00fcller ' || g || ' \u0142\u0105ka' END AS name,"
+           " 'ß' AS s FROM generate_series(1, 5000) g")
+    expected = _psql(dsn, "-c", sql)
+    assert "José Müller 1 łąka".encode() in expected and "\u02ff\u0300".encode() in expected
+    got = _qshell(dsn, hist, *PSQL_LOOK, "-c", sql)
+    assert got == expected
+
+
 def test_fetch_count_keeps_psqls_chunks_on_a_big_result(dsn, hist):
     """``FETCH_COUNT`` set: each chunk aligned on its own, as psql 18 prints it."""
     sql = "SELECT g, repeat('x', g % 1500) AS r FROM generate_series(1, 5000) g"
@@ -179,7 +193,8 @@ def test_ctrl_c_while_a_big_table_is_printed_stops_it_and_the_script(dsn, hist):
 
 # -- the fast path draws what the value-by-value path draws, whatever the batches ---------------------------
 _VALUES = st.one_of(st.none(), st.text(alphabet="ab ,xyz0123456789", max_size=12),
-                    st.text(alphabet=st.sampled_from(["a", " ", "\n", "\t", "\x1b", "\x7f", "\x85", "漢", "é", "\r"]),
+                    st.text(alphabet=st.sampled_from(["a", " ", "\n", "\t", "\x1b", "\x7f", "\x85", "漢", "é", "\r", "\xa0", "\xad",
+                                                            "ʼ", "\u02ff", "\u0300", "\u0301", "ß"]),
                             max_size=6))
 
 

@@ -6,6 +6,7 @@ differs from an empty string.
 """
 from __future__ import annotations
 
+import re
 from contextlib import contextmanager
 from itertools import repeat
 from typing import Sequence
@@ -50,6 +51,12 @@ def _aligned_header(names: list[list[str]], widths: list[int]) -> str:
     return "\n".join(out)
 
 
+# a character outside printable ASCII and U+00A0-U+02FF (Latin-1's letters, Latin Extended,
+# IPA, spacing modifiers): below it every printable character is one column wide, for
+# wcwidth and for psql's ucs_wcwidth alike (combining marks begin at U+0300)
+_ONE_COLUMN = re.compile("[^ -~\u00a0-\u02ff]")
+
+
 class Layout:
     """A result drawn as psql draws it, one table, its rows given batch by batch twice:
     :meth:`survey` every batch (only widths are kept), then :meth:`head` and :meth:`body`
@@ -58,9 +65,9 @@ class Layout:
     the result either way, so the Python values are one batch at a time.
 
     Aligned format (border 1) and expanded display (``\\x``, ``\\x auto`` when the table
-    is wider than ``style.width``). A column whose values in a batch are plain ASCII text
-    (no control character, newline or tab, none longer than ``maxwidth``) is padded as a
-    whole (its values' widths are their lengths); any other goes value by value
+    is wider than ``style.width``). A column whose values in a batch are plain text
+    (printable, one column a character, none longer than ``maxwidth``: see :meth:`_plain`)
+    is padded as a whole (its values' widths are their lengths); any other goes value by value
     (:func:`_cell`: escaped, cut, wide characters 2 columns, lines of their own)."""
 
     def __init__(self, columns: Sequence[Column], style: Style) -> None:
@@ -106,9 +113,10 @@ class Layout:
 
     def _plain(self, col: tuple) -> tuple[tuple | None, int]:
         """(``col`` with NULL as its text, its widest value) when every value is printed as it
-        is: ASCII, printable (no control character, newline or tab), none cut to
-        ``maxwidth``; its width is then its length. (None, -1) otherwise. A few passes of C
-        over the column's joined text, not a call per value."""
+        is: printable (no control character, newline or tab), ASCII or one column a
+        character (below U+0300), none cut to ``maxwidth``; its width is then its length.
+        (None, -1) otherwise. A few passes of C over the column's joined text, not a call
+        per value."""
         try:
             blob = "".join(col)
             fast = col
@@ -118,7 +126,7 @@ class Layout:
                 return None, -1
             fast = nulls
             blob = "".join(fast)
-        if not (blob.isascii() and blob.isprintable()):
+        if not blob.isprintable() or not (blob.isascii() or _ONE_COLUMN.search(blob) is None):
             return None, -1
         widest = max(map(len, fast))
         maxwidth = self.style.maxwidth

@@ -36,10 +36,11 @@ def header(columns: Sequence[Column]) -> str:
 
 
 def rows(batch: Sequence[Sequence[Any]]) -> str:
-    """Records of one result (all as wide), each ending in ``\\n``. A batch of text values none of which needs quoting
-    is joined whole (C string methods over the batch, no call per value): it needs none
-    when the joined text has exactly the separators and newlines the joins put there and
-    no double quote, CR or ``\\.``; any other batch goes field by field."""
+    """Records of one result (all as wide), each ending in ``\\n``. A batch of text values
+    none of which needs quoting is joined whole (C string methods over the batch, no call
+    per value): it needs none when the joined text has exactly the separators and newlines
+    the joins put there and no double quote, CR or ``\\.``; any other batch goes field by
+    field."""
     if not batch:
         return ""
     try:

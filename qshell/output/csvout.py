@@ -10,7 +10,7 @@ ending in ``\\n``; no title, no footer. Never touches the database.
 """
 from __future__ import annotations
 
-from typing import Iterable, Mapping, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
 from qshell.records.results import Column, QueryResult, RunResult, Status
 
@@ -35,8 +35,27 @@ def header(columns: Sequence[Column]) -> str:
     return line(c.name for c in columns)
 
 
-def rows(batch: Iterable[Sequence[str | None]]) -> str:
-    return "".join(line(r) for r in batch)
+def rows(batch: Sequence[Sequence[Any]]) -> str:
+    """Records of one result (all as wide), each ending in ``\\n``. A batch of text values
+    none of which needs quoting is joined whole (C string methods over the batch, no call
+    per value): it needs none when the joined text has exactly the separators and newlines
+    the joins put there and no double quote, CR or ``\\.``; any other batch goes field by
+    field."""
+    if not batch:
+        return ""
+    try:
+        text = "\n".join(map(SEP.join, batch))
+    except TypeError:  # a NULL (an empty field), or a value that is not text
+        batch = [r if None not in r else tuple("" if v is None else v for v in r) for r in batch]
+        try:
+            text = "\n".join(map(SEP.join, batch))
+        except TypeError:
+            return "".join(line(r) for r in batch)
+    n, width = len(batch), len(batch[0])
+    if ('"' in text or "\r" in text or "\\." in text or text.count("\n") != n - 1
+            or text.count(SEP) != n * (width - 1)):
+        return "".join(line(r) for r in batch)
+    return text + "\n"
 
 
 def table(q: QueryResult) -> str:

@@ -6,13 +6,16 @@ differs from an empty string.
 """
 from __future__ import annotations
 
+import re
 from contextlib import contextmanager
+from itertools import repeat
+from typing import Sequence
 
 from qshell.common.visible import cell_lines
 from qshell.common.visible import width as text_width
 from qshell.output import csvout, styles
 from qshell.output.styles import Style, _cell, _rows_word, _tabulate, tabulate
-from qshell.records.results import NUMERIC_OIDS, QueryResult, ServerMessage, Status
+from qshell.records.results import NUMERIC_OIDS, Column, QueryResult, ServerMessage, Status
 
 ALIGN_RIGHT = NUMERIC_OIDS
 
@@ -48,42 +51,204 @@ def _aligned_header(names: list[list[str]], widths: list[int]) -> str:
     return "\n".join(out)
 
 
-def _aligned(headers: list[str], rows: list[list[str]], align: list[str]) -> str:
-    """psql's aligned table (border 1): each value's lines become printed lines of their
-    own, `+` after a line that goes on; the last column unpadded unless a `+` follows;
-    every column as wide as its widest line or name (display columns: wide characters 2)."""
-    if not headers:  # a result without columns: psql prints a rule of two dashes, no header
-        return "--"
-    names = [h.split("\n") for h in headers]
-    widths = [max(map(text_width, n)) for n in names]
-    table = []
-    for row in rows:
-        split = [cell.split("\n") for cell in row]
-        for j, lines in enumerate(split):
-            w = max(map(text_width, lines))
+# a character outside printable ASCII and U+00A0-U+02FF (Latin-1's letters, Latin Extended,
+# IPA, spacing modifiers): below it every printable character is one column wide, for
+# wcwidth and for psql's ucs_wcwidth alike (combining marks begin at U+0300)
+_ONE_COLUMN = re.compile("[^ -~\u00a0-\u02ff]")
+
+
+class Layout:
+    """A result drawn as psql draws it, one table, its rows given batch by batch twice:
+    :meth:`survey` every batch (only widths are kept), then :meth:`head` and :meth:`body`
+    of every batch again (the same rows: what the survey found plain is not checked
+    again). psql (``FETCH_COUNT`` unset) aligns a whole result as one table; libpq holds
+    the result either way, so the Python values are one batch at a time.
+
+    Aligned format (border 1) and expanded display (``\\x``, ``\\x auto`` when the table
+    is wider than ``style.width``). A column whose values in a batch are plain text
+    (printable, one column a character, none longer than ``maxwidth``: see :meth:`_plain`)
+    is padded as a whole (its values' widths are their lengths); any other goes value by value
+    (:func:`_cell`: escaped, cut, wide characters 2 columns, lines of their own)."""
+
+    def __init__(self, columns: Sequence[Column], style: Style) -> None:
+        self.style = style
+        self.headers = ["\n".join(cell_lines(c.name)) for c in columns]
+        self.names = [h.split("\n") for h in self.headers]
+        self.name_widths = [max(map(text_width, n)) for n in self.names]
+        self.value_widths = [0] * len(columns)  # widest line of a value, per column
+        self.multi = False  # a value of several lines was seen
+        self.count = 0  # rows surveyed
+        self.right = [c.type_oid in ALIGN_RIGHT for c in columns]
+        self.null = _cell(None, style)
+        self.null_plain = self.null.isascii() and self.null.isprintable()
+        self.plain = [True] * len(columns)  # every value surveyed in the column was plain
+        self.printed = 0  # rows drawn so far (expanded records are numbered on)
+        self._expanded: bool | None = None
+
+    def _columns(self, rows: Sequence[Sequence[str | None]]) -> list[tuple]:
+        return list(zip(*rows, strict=True))
+
+    def _cells(self, col: Sequence[str | None]) -> list[str]:
+        """A column's values as table text, one by one (the slow way)."""
+        style, null = self.style, self.null
+        return [null if v is None else _cell(v, style) for v in col]
+
+    def _nulls(self, col: tuple) -> tuple | None:
+        """``col`` with NULL as its text when that text is plain (``col`` itself when it
+        holds no NULL); None when it holds a NULL whose text is not plain, or a value that
+        is not text."""
+        try:
+            "".join(col)  # (the cheapest test for a NULL: 1/4 of ``None in col``'s time)
+            return col
+        except TypeError:
+            if not self.null_plain:
+                return None
+        null = self.null
+        col = tuple([null if v is None else v for v in col])
+        try:
+            "".join(col)
+        except TypeError:
+            return None
+        return col
+
+    def _plain(self, col: tuple) -> tuple[tuple | None, int]:
+        """(``col`` with NULL as its text, its widest value) when every value is printed as it
+        is: printable (no control character, newline or tab), ASCII or one column a
+        character (below U+0300), none cut to ``maxwidth``; its width is then its length.
+        (None, -1) otherwise. A few passes of C over the column's joined text, not a call
+        per value."""
+        try:
+            blob = "".join(col)
+            fast = col
+        except TypeError:  # a NULL
+            nulls = self._nulls(col)
+            if nulls is None:
+                return None, -1
+            fast = nulls
+            blob = "".join(fast)
+        if not blob.isprintable() or not (blob.isascii() or _ONE_COLUMN.search(blob) is None):
+            return None, -1
+        widest = max(map(len, fast))
+        maxwidth = self.style.maxwidth
+        return (fast, widest) if maxwidth <= 1 or widest <= maxwidth else (None, -1)
+
+    def survey(self, rows: Sequence[Sequence[str | None]]) -> None:
+        """Take in the widths of one batch of rows (nothing of them is kept)."""
+        if not rows or not self.headers:
+            self.count += len(rows)
+            return
+        widths = self.value_widths
+        for j, col in enumerate(self._columns(rows)):
+            w = self._plain(col)[1]
+            if w < 0:
+                self.plain[j] = False
+                for cell in self._cells(col):
+                    if "\n" in cell:
+                        self.multi = True
+                        w = max(w, *map(text_width, cell.split("\n")))
+                    else:
+                        w = max(w, text_width(cell))
             if w > widths[j]:
                 widths[j] = w
-        table.append(split)
-    out = [_aligned_header(names, widths), "+".join("-" * (w + 2) for w in widths)]
-    last = len(headers) - 1
-    right = [a == "right" for a in align]
-    for split in table:
-        for i in range(max(map(len, split))):
-            parts = []
-            for j, lines in enumerate(split):
-                if i >= len(lines):  # this value had fewer lines
-                    parts.append(" " if j == last else " " * (widths[j] + 2))
-                    continue
-                text = lines[i]
-                goes_on = i < len(lines) - 1
+        self.count += len(rows)
+
+    @property
+    def widths(self) -> list[int]:
+        return [max(a, b) for a, b in zip(self.name_widths, self.value_widths, strict=True)]
+
+    @property
+    def expanded(self) -> bool:
+        """Drawn as expanded records: ``\\x``, or ``\\x auto`` and the table wider than
+        ``style.width`` (its widest line is its rule: every column and its separators)."""
+        if self._expanded is None:
+            style = self.style
+            self._expanded = style.expanded == "on" or (
+                style.expanded == "auto" and self.count > 0 and len(self.headers) > 1
+                and sum(self.widths) + 3 * len(self.headers) - 1 > style.width)
+        return self._expanded
+
+    def head(self) -> str:
+        """The column names and the rule under them ("" in expanded display; ``--`` for a
+        result without columns, as psql)."""
+        if self.expanded:
+            return ""
+        if not self.headers:
+            return "--"
+        widths = self.widths
+        return _aligned_header(self.names, widths) + "\n" + "+".join("-" * (w + 2) for w in widths)
+
+    def body(self, rows: Sequence[Sequence[str | None]]) -> str:
+        """One batch of rows drawn with the widths of the whole result ("" for none)."""
+        if not rows or not self.headers:
+            return ""
+        first = self.printed + 1
+        self.printed += len(rows)
+        if self.expanded:
+            columns = [self._cells(col) for col in self._columns(rows)]
+            return expanded(self.headers, [list(r) for r in zip(*columns, strict=True)], first, value_w=max(self.value_widths),
+                            multi=self.multi, last_record=self.count)
+        widths, right = self.widths, self.right
+        last = len(widths) - 1
+        padded: list[Sequence[str]] = []
+        split: list[list[list[str]] | None] = []  # per column: its values' lines, when one has several
+        for j, col in enumerate(self._columns(rows)):
+            w = widths[j]
+            # a column found plain all through by the survey is plain in this batch too
+            fast = self._nulls(col) if self.plain[j] else self._plain(col)[0]
+            if fast is not None:
+                if right[j]:
+                    padded.append(list(map(str.rjust, fast, repeat(w))))
+                elif j == last:
+                    padded.append(fast)
+                else:
+                    padded.append(list(map(str.ljust, fast, repeat(w))))
+                split.append(None)
+                continue
+            cells = self._cells(col)
+            if any("\n" in c for c in cells):
+                split.append([c.split("\n") for c in cells])
+                padded.append(cells)
+                continue
+            split.append(None)
+            if right[j]:
+                padded.append([" " * (w - text_width(c)) + c for c in cells])
+            elif j == last:
+                padded.append(cells)
+            else:
+                padded.append([c + " " * (w - text_width(c)) for c in cells])
+        if all(s is None for s in split):
+            return " " + "\n ".join(map(" | ".join, zip(*padded, strict=True)))
+        # a value of several lines: the rows of this batch as psql lays them out, line by line
+        out = []
+        for i, row in enumerate(zip(*padded, strict=True)):
+            out.extend(_lines_of_row([[row[j]] if s is None else s[i] for j, s in enumerate(split)],
+                                     widths, right, padded=[s is None for s in split]))
+        return "\n".join(out)
+
+
+def _lines_of_row(split: list[list[str]], widths: list[int], right: list[bool], padded: list[bool]) -> list[str]:
+    """The printed lines of one row whose values have several lines: each value's lines
+    under each other, `+` after a line that goes on; the last column unpadded unless a `+`
+    follows (``padded[j]``: column j's one line is padded already)."""
+    last = len(widths) - 1
+    out = []
+    for i in range(max(map(len, split))):
+        parts = []
+        for j, lines in enumerate(split):
+            if i >= len(lines):  # this value had fewer lines
+                parts.append(" " if j == last else " " * (widths[j] + 2))
+                continue
+            text = lines[i]
+            goes_on = i < len(lines) - 1
+            if not padded[j]:
                 pad = " " * (widths[j] - text_width(text))
                 if right[j]:
                     text = pad + text
                 elif j != last or goes_on:  # psql pads the last column only before a `+`
                     text += pad
-                parts.append(" " + text + ("+" if goes_on else "" if j == last else " "))
-            out.append("|".join(parts))
-    return "\n".join(out)
+            parts.append(" " + text + ("+" if goes_on else "" if j == last else " "))
+        out.append("|".join(parts))
+    return out
 
 
 def table(q: QueryResult, style: Style, first_record: int = 1) -> str:
@@ -92,35 +257,43 @@ def table(q: QueryResult, style: Style, first_record: int = 1) -> str:
     headers = [c.name for c in q.columns]
     if style.fmt == "csv":
         return csvout.table(q)
+    if style.fmt == "aligned":  # psql's own format: drawn by Layout, in one batch
+        layout = Layout(q.columns, style)
+        layout.survey(q.rows)
+        if not layout.expanded:
+            body = layout.body(q.rows)
+            return layout.head() + ("\n" + body if body else "")
     headers = ["\n".join(cell_lines(h)) for h in headers]  # no width limit: only escaped
     rows = [[_cell(v, style) for v in row] for row in q.rows]
     if style.expanded == "on":
         return expanded(headers, rows, first_record)
     align = ["right" if c.type_oid in ALIGN_RIGHT else "left" for c in q.columns]
-    if style.fmt == "aligned":
-        text = _aligned(headers, rows, align)
-    else:
-        with _faithful():
-            text = tabulate(rows, headers=headers, tablefmt=style.fmt, disable_numparse=True,
-                            colalign=align if rows else None, **styles._KEEP_SPACE)
+    with _faithful():
+        text = tabulate(rows, headers=headers, tablefmt=style.fmt, disable_numparse=True,
+                        colalign=align if rows else None, **styles._KEEP_SPACE)
     if style.expanded == "auto" and rows and len(headers) > 1 and max(map(text_width, text.splitlines())) > style.width:
         return expanded(headers, rows, first_record)
     return text
 
 
-def expanded(headers: list[str], rows: list[list[str]], first_record: int = 1) -> str:
+def expanded(headers: list[str], rows: list[list[str]], first_record: int = 1, *, value_w: int | None = None,
+             multi: bool | None = None, last_record: int | None = None) -> str:
     """psql's expanded display (``\\x``, border 1): one record after the other, one column
     per line, ``-[ RECORD n ]`` above each; a value's further lines go under it, with `+`
-    after the line before; no record at all: ``(0 rows)``."""
+    after the line before; no record at all: ``(0 rows)``. ``value_w``, ``multi`` and
+    ``last_record``: the widest value line, whether any value has several lines, and the
+    last record's number of the whole result these rows belong to (default: these rows')."""
     if not rows or not headers:
         return ""  # psql shows only the footer, (0 rows)
     names = [h.split("\n") for h in headers]
     values = [[v.split("\n") for v in row] for row in rows]
     name_w = max(text_width(line) for n in names for line in n)
-    value_w = max((text_width(line) for row in values for v in row for line in v), default=0)
-    multi = any(len(v) > 1 for row in values for v in row)
+    if value_w is None:
+        value_w = max((text_width(line) for row in values for v in row for line in v), default=0)
+    if multi is None:
+        multi = any(len(v) > 1 for row in values for v in row)
     sep_w = 3 + multi
-    record_w = len(str(len(rows) + first_record - 1)) + 12  # "-[ RECORD  ]"
+    record_w = len(str(last_record or len(rows) + first_record - 1)) + 12  # "-[ RECORD  ]"
     value_w = max(name_w + sep_w + value_w, record_w) - name_w - sep_w
     out = []
     for number, row in enumerate(values, start=first_record):

@@ -62,13 +62,14 @@ class _Failed(Exception):
 class _RowPrinter:
     """A plain statement's rows, written as they come (``UserSession.execute``'s sink).
 
-    CSV: the header line, then every row (psql's ``--csv``; no footer). Tables: each chunk
-    of ``FETCH_COUNT`` rows (psql's variable; 1000 when it is 0) aligned on its own, the
-    header printed with the first chunk only, as psql 18 prints them with ``FETCH_COUNT``,
-    then one ``(N rows)`` footer; a result of at most that many rows is one table, as psql prints
-    it. (psql without ``FETCH_COUNT`` aligns a bigger result as one table: a difference
-    kept for memory, each chunk's rows being Python values while it is printed.) Notices
-    that arrive before a batch are printed before it."""
+    CSV: the header line, then every row (psql's ``--csv``; no footer). The aligned format
+    with ``FETCH_COUNT`` unset (or 0): one table of the whole result, as psql draws it, its
+    widths taken in a first pass over the rows libpq holds (``surveys``), the rows printed
+    in a second, one batch of Python values at a time. With ``FETCH_COUNT`` set (and in the
+    other table formats: 1000 rows while it is unset), each chunk of that many rows aligned
+    on its own, the header printed with the first chunk only, as psql 18 prints them with
+    ``FETCH_COUNT``. Then one ``(N rows)`` footer. Notices that arrive before a batch are
+    printed before it."""
 
     def __init__(self, shell: "Shell") -> None:
         self.shell = shell
@@ -79,9 +80,19 @@ class _RowPrinter:
             chunk = whole(shell.variables.get("FETCH_COUNT") or "0", -INT_MAX - 1, INT_MAX)
         except ValueError:
             chunk = 0
-        self.batch = chunk if chunk > 0 else BATCH  # rows per call; a table is aligned per chunk
+        self.batch = chunk if chunk > 0 else BATCH  # rows per call; with FETCH_COUNT a table is aligned per chunk
+        self.surveys = chunk <= 0 and self.style.fmt == "aligned"  # one table: widths first (``survey``)
+        self.layout: result_tables.Layout | None = None
         self._head: int | None = None  # how many lines a table's header takes (left out after the first chunk)
         self.count = 0  # rows printed so far (expanded display numbers its records on)
+
+    def survey(self, columns, batch) -> None:  # noqa: ANN001
+        """The first pass over the rows: their widths only."""
+        if self.shell.session.user.cancelled:  # Ctrl-C while the widths are taken: stop
+            raise KeyboardInterrupt
+        if self.layout is None:
+            self.layout = result_tables.Layout(columns, self.style)
+        self.layout.survey(batch)
 
     def __call__(self, columns, batch, notices) -> None:  # noqa: ANN001
         shell = self.shell
@@ -94,6 +105,15 @@ class _RowPrinter:
         if self.style.fmt == "csv":
             text = ("" if self.started else csvout.header(columns)) + csvout.rows(batch)
             shell.write(text[:-1])
+        elif self.surveys:
+            if self.layout is None:  # no rows, none surveyed
+                self.layout = result_tables.Layout(columns, self.style)
+            text = self.layout.body(batch)
+            head = "" if self.started else self.layout.head()
+            text = head + "\n" + text if head and text else head or text
+            if text:
+                shell.write(text)
+                self.shown = True
         else:
             shown = QueryResult(index=0, sql="", status=Status.OK, columns=tuple(columns), rows=tuple(batch),
                                 rowcount=len(batch))

@@ -2,9 +2,12 @@
 
 Starts its own sandbox server (or takes ``--dsn``), runs every case, prints a table,
 appends one JSON record to ``history/benchmarks.jsonl`` and regenerates
-``history/README.md``. Every comparison is a ratio measured in the same run, the two
-sides alternating, the median of ``--reps`` repetitions. Nothing here asserts a time:
-the figures are recorded, and the targets are reported as met or missed.
+``history/README.md`` (and the headline tables of README.md and docs/benchmark.md).
+Every comparison is a ratio measured in the same run, the two sides interleaved (the one
+going first alternating), over at least three rounds, kept with their min / median /
+max. Whole processes are measured by the kernel (``measure``: wall, CPU, peak RSS).
+Nothing here asserts a time: the figures are recorded, and the targets are reported as
+met or missed.
 
 Whole qshell processes run this very package (``PYTHONPATH``, from a scratch working
 directory) with Python's bytecode cache (kept in the bench's temporary directory), as
@@ -178,12 +181,8 @@ class Bench:
                          order_name="longest-first" if order else "fifo").run()
 
     def _proc_wall(self, argv: list[str], stdin: Path | None = None, stdout: Path | None = None, qshell: bool = False) -> float:
-        """Wall time of one whole process (a qshell one with this package and its bytecode)."""
-        with open(stdin or os.devnull, "rb") as fin, open(stdout or os.devnull, "wb") as fout:
-            t = time.perf_counter()
-            subprocess.run(argv, stdout=fout, stderr=subprocess.DEVNULL, stdin=fin, check=False,
-                           env=self.env if qshell else None, cwd=self.tmp)
-            return time.perf_counter() - t
+        """Wall time of one whole process (``measure``; a qshell one with this package and its bytecode)."""
+        return self._measure(argv, stdin=stdin, stdout=stdout, qshell=qshell).wall_s
 
     def _qshell(self, history: Path | None = None) -> list[str]:
         return [sys.executable, "-m", "qshell", "-X", "--history-dir", str(history or self.tmp / "hist")]
@@ -310,10 +309,8 @@ class Bench:
         qargs = [a for q in queries for a in ("-c", f"\\add {q}")]
         for _ in range(self.reps):
             run = self._engine_run(queries, len(queries))
-            t = time.perf_counter()
-            subprocess.run(["xargs", "-0", "-P", str(len(queries)), "-I{}", psql, "-X", "-q", "-c", "{}", self.dsn],
-                           stdin=open(qfile, "rb"), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
-            p = time.perf_counter() - t
+            p = self._proc_wall(["xargs", "-0", "-P", str(len(queries)), "-I{}", psql, "-X", "-q", "-c", "{}", self.dsn],
+                                stdin=qfile)
             w = self._proc_wall(self._qshell() + qargs + ["-c", f"\\go {len(queries)}", self.dsn], qshell=True)
             engine.append(run.wall_s)
             procs.append(p)

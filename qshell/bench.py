@@ -329,8 +329,8 @@ class Bench:
     def startup(self) -> dict:
         """``qshell -c '\\q'`` against psql; then one statement, ``-c 'SELECT 1;'``, against psql and
         ``pgcli --less-chatty -c`` (found or installed by ``find_pgcli``): start, connect, run it,
-        print it, exit. The order of the programs rotates from round to round; one round
-        more than counted, the first warming the caches."""
+        print it, exit. Each compared pair runs back to back, the one going first alternating
+        from round to round; one round more than counted, the first warming the caches."""
         pgcli = self._pgcli_argv("SELECT 1;")
         why = self.pgcli_why
         if pgcli:
@@ -344,18 +344,19 @@ class Bench:
             if why:
                 self.log(f"  {why}: not measured")
                 pgcli = None
-        progs: list[tuple[str, list[str], bool]] = [
-            ("qshell_q", self._qshell() + ["-c", "\\q", self.dsn], True),
-            ("psql_q", [str(self.bin / "psql"), "-X", "-c", "\\q", self.dsn], False),
-            ("qshell_select1", self._qshell() + [self.dsn, "-c", "SELECT 1;"], True),
-            ("psql_select1", [str(self.bin / "psql"), "-X", self.dsn, "-c", "SELECT 1;"], False)]
-        if pgcli:
-            progs.append(("pgcli_select1", pgcli, False))
+        q_q = ("qshell_q", self._qshell() + ["-c", "\\q", self.dsn], True)
+        p_q = ("psql_q", [str(self.bin / "psql"), "-X", "-c", "\\q", self.dsn], False)
+        q_1 = ("qshell_select1", self._qshell() + [self.dsn, "-c", "SELECT 1;"], True)
+        p_1 = ("psql_select1", [str(self.bin / "psql"), "-X", self.dsn, "-c", "SELECT 1;"], False)
+        c_1 = ("pgcli_select1", pgcli, False) if pgcli else None
+        progs = [q_q, p_q, q_1, p_1] + ([c_1] if c_1 else [])
         rounds: list[dict] = []
         for r in range(self.rounds + 1):
+            # each compared pair back to back, the one going first alternating
+            pairs = [(q_1, c_1 or p_1), (q_q, p_q)] + ([(p_1, None)] if c_1 else [])
+            order = [x for a, b in pairs for x in ((a, b) if r % 2 == 0 else (b, a)) if x is not None]
             got = {}
-            for i in range(len(progs)):
-                name, argv, qshell = progs[(i + r) % len(progs)]
+            for name, argv, qshell in order:
                 got[name] = round(self._measure(argv, qshell=qshell).wall_s, 4)
             if pgcli:
                 got["pgcli_ratio"] = round(got["qshell_select1"] / got["pgcli_select1"], 3)
@@ -363,11 +364,11 @@ class Bench:
                 rounds.append(got)
         med = {name: round(_median([x[name] for x in rounds]), 4) for name, _, _ in progs}
         out: dict = {"qshell_s": med["qshell_q"], "psql_s": med["psql_q"],
-               "ratio": round(_median([x["qshell_q"] / x["psql_q"] for x in rounds]), 2),
-               "qshell_select1_s": med["qshell_select1"], "psql_select1_s": med["psql_select1"],
-               "pgcli_select1_s": med.get("pgcli_select1"),
-               "pgcli_ratio": _spread([x["pgcli_ratio"] for x in rounds]) if pgcli else None,
-               "pgcli_why": None if pgcli else (why or "pgcli not given"), "rounds": rounds}
+                     "ratio": round(_median([x["qshell_q"] / x["psql_q"] for x in rounds]), 2),
+                     "qshell_select1_s": med["qshell_select1"], "psql_select1_s": med["psql_select1"],
+                     "pgcli_select1_s": med.get("pgcli_select1"),
+                     "pgcli_ratio": _spread([x["pgcli_ratio"] for x in rounds]) if pgcli else None,
+                     "pgcli_why": None if pgcli else (why or "pgcli not given"), "rounds": rounds}
         ratio = out["pgcli_ratio"]
         self.log(f"  start-up: qshell {out['qshell_s']} s, psql {out['psql_s']} s; one SELECT 1: qshell"
                  f" {out['qshell_select1_s']} s, psql {out['psql_select1_s']} s, pgcli {out['pgcli_select1_s'] or '–'} s"
@@ -410,7 +411,7 @@ class Bench:
             rounds.append(got)
         med = {k: round(_median([x[k] for x in rounds]), 1) for k in ("idle_peak_mb", "peak_mb", "psql_peak_mb")}
         out: dict = {"rows": rows, **med, "growth_mb": round(med["peak_mb"] - med["idle_peak_mb"], 1),
-               "vs_psql": _spread([x["vs_psql"] for x in rounds]), "rounds": rounds}
+                     "vs_psql": _spread([x["vs_psql"] for x in rounds]), "rounds": rounds}
         self.log(f"  memory: {rows} rows, peak {out['peak_mb']} MB (psql {out['psql_peak_mb']} MB,"
                  f" {out['vs_psql']['median']}×), growth {out['growth_mb']} MB over {out['idle_peak_mb']} MB")
         return out
@@ -555,10 +556,10 @@ class Bench:
             got["ratio"] = round(got["pgbench_s"] / got["qshell_s"], 3)
             rounds.append(got)
         out: dict = {"statements": k, "qshell_s": round(_median([x["qshell_s"] for x in rounds]), 4),
-               "pgbench_s": round(_median([x["pgbench_s"] for x in rounds]), 4),
-               "ratio": _spread([x["ratio"] for x in rounds]),
-               "run_wall_ms": round(_median([x["run_wall_ms"] for x in rounds]), 1),
-               "peak_mb": _spread([x["peak_mb"] for x in rounds], 1), "rounds": rounds}
+                     "pgbench_s": round(_median([x["pgbench_s"] for x in rounds]), 4),
+                     "ratio": _spread([x["ratio"] for x in rounds]),
+                     "run_wall_ms": round(_median([x["run_wall_ms"] for x in rounds]), 1),
+                     "peak_mb": _spread([x["peak_mb"] for x in rounds], 1), "rounds": rounds}
         self.log(f"  end to end: {k} statements, qshell {out['qshell_s']} s (its run {out['run_wall_ms']} ms,"
                  f" peak {out['peak_mb']['median']} MB), pgbench {out['pgbench_s']} s, ratio {out['ratio']['median']}"
                  f" ({out['ratio']['min']}–{out['ratio']['max']})")
@@ -785,11 +786,11 @@ class Bench:
             got["ratio"] = round(got["qshell_eps"] / got["pgbench_tps"], 3)
             rounds.append(got)
         out: dict = {"scale": scale, "clients": 8, "seconds": seconds, "statements": len(queries), "seed": LOAD_SEED,
-               "qshell_eps": round(_median([x["qshell_eps"] for x in rounds])),
-               "pgbench_tps": round(_median([x["pgbench_tps"] for x in rounds])),
-               "ratio": _spread([x["ratio"] for x in rounds]),
-               "qshell_cpu_us": _spread([x["qshell_cpu_us"] for x in rounds], 2),
-               "pgbench_cpu_us": _spread([x["pgbench_cpu_us"] for x in rounds], 2), "rounds": rounds}
+                     "qshell_eps": round(_median([x["qshell_eps"] for x in rounds])),
+                     "pgbench_tps": round(_median([x["pgbench_tps"] for x in rounds])),
+                     "ratio": _spread([x["ratio"] for x in rounds]),
+                     "qshell_cpu_us": _spread([x["qshell_cpu_us"] for x in rounds], 2),
+                     "pgbench_cpu_us": _spread([x["pgbench_cpu_us"] for x in rounds], 2), "rounds": rounds}
         self.log(f"  load: select-only at scale {scale}, 8 clients, {seconds} s: qshell {out['qshell_eps']} executions/s,"
                  f" pgbench {out['pgbench_tps']} tps, ratio {out['ratio']['median']} ({out['ratio']['min']}–"
                  f"{out['ratio']['max']})")

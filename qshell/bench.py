@@ -797,7 +797,9 @@ class Bench:
         return out
 
     def close(self) -> None:
+        """Close the connections and remove the scratch directory (its histories, scripts, outputs, bytecode)."""
         self.db.close()
+        shutil.rmtree(self.tmp, ignore_errors=True)
 
 
 def machine() -> dict:

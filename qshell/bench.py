@@ -156,6 +156,24 @@ def measure(argv: list[str], stdin: Path | None = None, stdout: Path | None = No
     return Proc(got["wall_s"], got["cpu_s"], got["peak_kb"] / 1024, got["code"])
 
 
+def history_files(directory: Path) -> tuple[dict[str, int], int]:
+    """The sizes of a run history's ``runs.sqlite*`` files as they are, and its runs counted
+    without changing them: a clean history on a plain connection, whose close (the last
+    one) removes the -wal and -shm it opens (a read-only one would leave both behind for
+    the timed processes to find); one with a -wal or -shm left read only, never
+    checkpointed away before it is timed."""
+    import sqlite3
+
+    files = {f.name: f.stat().st_size for f in directory.glob("runs.sqlite*")}
+    path = directory / "runs.sqlite"
+    db = sqlite3.connect(path) if set(files) == {"runs.sqlite"} else sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        stored = db.execute("SELECT count(*) FROM runs").fetchone()[0]
+    finally:
+        db.close()
+    return files, stored
+
+
 class Bench:
     def __init__(self, dsn: str, reps: int, tiny: bool, bin_dir: Path, log=print, pgcli: str | None = None) -> None:  # noqa: ANN001
         self.dsn = dsn
@@ -573,8 +591,6 @@ class Bench:
         processes, the side that goes first alternating, ``rounds`` rounds (and one more, not
         counted, to warm the caches). The history's files are measured as the R processes
         left them: a ``-wal`` left behind means a store was not closed (or checkpointed)."""
-        import sqlite3
-
         runs, size = (3, 500) if self.tiny else (30, 10000)
         full = self.tmp / "history-full"
         shutil.rmtree(full, ignore_errors=True)
@@ -586,13 +602,8 @@ class Bench:
             if proc.code != 0:
                 raise RuntimeError(f"history: writing process {i + 1} exited {proc.code}")
         written_s = time.perf_counter() - t
-        files = {f.name: f.stat().st_size for f in full.glob("runs.sqlite*")}
+        files, stored = history_files(full)
         wal = files.get("runs.sqlite-wal", 0)
-        db = sqlite3.connect(f"file:{full / 'runs.sqlite'}?mode=ro", uri=True)
-        try:
-            stored = db.execute("SELECT count(*) FROM runs").fetchone()[0]
-        finally:
-            db.close()
         if stored != runs:
             raise RuntimeError(f"history: {runs} processes wrote {stored} runs")
         if wal:
@@ -612,12 +623,12 @@ class Bench:
             got["ratio"] = round(got["full_s"] / got["empty_s"], 3)
             if r:
                 rounds.append(got)
-        out = {"runs": stored, "queries_per_run": size, "processes": runs, "written_s": round(written_s, 1),
-               "history_mb": round(sum(files.values()) / 2**20, 2), "files_mb": {k: round(v / 2**20, 2) for k, v in files.items()},
-               "wal_mb": round(wal / 2**20, 2),
-               "empty_s": round(_median([x["empty_s"] for x in rounds]), 4),
-               "full_s": round(_median([x["full_s"] for x in rounds]), 4),
-               "ratio": _spread([x["ratio"] for x in rounds]), "rounds": rounds}
+        out: dict = {"runs": stored, "queries_per_run": size, "processes": runs, "written_s": round(written_s, 1),
+                     "history_mb": round(sum(files.values()) / 2**20, 2),
+                     "files_mb": {k: round(v / 2**20, 2) for k, v in files.items()}, "wal_mb": round(wal / 2**20, 2),
+                     "empty_s": round(_median([x["empty_s"] for x in rounds]), 4),
+                     "full_s": round(_median([x["full_s"] for x in rounds]), 4),
+                     "ratio": _spread([x["ratio"] for x in rounds]), "rounds": rounds}
         self.log(f"  history: five-line script {out['empty_s']} s with an empty history, {out['full_s']} s with"
                  f" {stored} runs of {size} queries written by {runs} processes ({out['history_mb']} MB,"
                  f" -wal {out['wal_mb']} MB): ratio {out['ratio']['median']} ({out['ratio']['min']}–{out['ratio']['max']})")

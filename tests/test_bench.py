@@ -351,3 +351,25 @@ def test_start_up_imports_only_what_the_commands_need(dsn, tmp_path):
     assert "sqlalchemy.pool" in staged and "sqlite3" in staged  # the pool, the run history
     for heavy in ("sqlalchemy.dialects.postgresql", "tabulate", "prompt_toolkit"):  # no dialect; qshell draws the summary
         assert heavy not in staged, heavy
+
+
+def test_history_files_counted_as_left(tmp_path):
+    """The history case measures the files as the writing processes left them: counting the
+    runs neither leaves a -wal/-shm beside a clean history nor checkpoints a -wal away."""
+    from qshell.bench import history_files
+
+    clean, left = tmp_path / "clean", tmp_path / "left"
+    make = ("import os, sqlite3, sys\ndb = sqlite3.connect(sys.argv[1] + '/runs.sqlite')\n"
+            "db.execute('PRAGMA journal_mode=WAL')\ndb.execute('CREATE TABLE runs (number INTEGER PRIMARY KEY, record TEXT)')\n"
+            "db.executemany('INSERT INTO runs (record) VALUES (?)', [('x' * 1000,)] * 50)\ndb.commit()\n"
+            "if sys.argv[2] == 'close':\n    db.close()\nelse:\n    os._exit(0)  # as a store never closed\n")
+    for directory, how in ((clean, "close"), (left, "exit")):
+        directory.mkdir()
+        subprocess.run([sys.executable, "-c", make, str(directory), how], check=True)
+    files, runs = history_files(clean)
+    assert runs == 50 and set(files) == {"runs.sqlite"} == {f.name for f in clean.iterdir()}
+    before = {f.name: f.stat().st_size for f in left.iterdir()}
+    assert before.get("runs.sqlite-wal", 0) > 0
+    files, runs = history_files(left)
+    assert runs == 50 and files == before
+    assert {f.name: f.stat().st_size for f in left.iterdir()} == before  # not checkpointed away

@@ -216,6 +216,9 @@ class LoadPool(QueryPool):
         # the second being counted: its latencies, summed up (three figures) when the next one starts
         self._second_hist = Histogram()
         self._second_errors = 0
+        # each server's histogram counted execution by execution (several servers), or, with
+        # one, merged from each second's as the overall one is (a second server switches it)
+        self._host_direct = False
         self.second_stats: list[dict] = []
 
     # -- the schedule ---------------------------------------------------------------
@@ -265,6 +268,12 @@ class LoadPool(QueryPool):
         latency = ended - scheduled
         host = self.by_server.get(result.server)
         if host is None and result.server is not None:
+            if self.by_server and not self._host_direct:
+                # a second server: what the second being counted holds was all the first one's;
+                # from now on each server counts its own
+                for first in self.by_server.values():
+                    first.hist.merge(self._second_hist)
+                self._host_direct = True
             host = self.by_server[result.server] = HostLoad(result.server.host, result.server.standby)
         if host is not None:
             host.count += 1
@@ -279,9 +288,8 @@ class LoadPool(QueryPool):
             us = int(latency * 1e6) if latency > 0 else 0
             b = bucket_of(us)
             q.hist.add(us, b)
-            self.overall.add(us, b)
-            self._second_hist.add(us, b)
-            if host is not None:
+            self._second_hist.add(us, b)  # (the overall and one server's: from it, once the second is over)
+            if host is not None and self._host_direct:
                 host.hist.add(us, b)
         else:
             q.errors += 1
@@ -307,6 +315,10 @@ class LoadPool(QueryPool):
         h = self._second_hist
         while len(self.second_stats) < upto:
             if h.count or self._second_errors:
+                self.overall.merge(h)
+                if not self._host_direct:  # one server: its histogram is the overall one
+                    for host in self.by_server.values():
+                        host.hist.merge(h)
                 self.second_stats.append({"p50_ms": round(h.percentile(50), 3) if h.count else None,
                                           "p95_ms": round(h.percentile(95), 3) if h.count else None,
                                           "max_ms": round(h.max_us / 1000, 3) if h.count else None,
@@ -504,6 +516,8 @@ class LoadPool(QueryPool):
         self.named.append(Deadlock(victim=result.index, at_s=result.end_s, cycle=cycle, retried=retried, detail=detail))
 
     def progress(self) -> LoadProgress:  # type: ignore[override]
+        """What the load has done so far; its p95 is that of the seconds completed (the overall
+        histogram takes each second's once it is over: one count per execution, not two)."""
         now = time.perf_counter()
         elapsed = now - self._start if self._start else 0.0
         second = int(elapsed) - 1
@@ -519,6 +533,7 @@ class LoadPool(QueryPool):
         started_at = time.time()  # the epoch of _start, to a microsecond (the schedule's origin)
         self._deadline = self._start + self.duration_s
         self._hosts = len({f.info.get(SERVER) for f in fairies}) > 1
+        self._host_direct = self._hosts
         for number, f in enumerate(fairies):
             self._own(f, number)
         self._start_watch()

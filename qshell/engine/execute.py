@@ -69,13 +69,18 @@ def _error_text(exc: BaseException) -> tuple[str, str | None]:
     return text.replace("\r", "\\r").replace("\n", "\\n"), sqlstate
 
 
-@lru_cache(maxsize=4096)
 def refuse_reason(sql: str) -> str | None:
     """Why qshell will not run ``sql`` at all, or None. COPY cannot work on a cooperative
     connection (psycopg2 refuses it in green mode and COPY TO STDOUT breaks the connection),
     wherever it stands in a ``\\;`` group (a COPY FROM STDIN after a SELECT would leave the
-    connection waiting for data)."""
-    if "copy" in sql.lower() and any(first_keyword(s) == "COPY" for s in statements(sql)):
+    connection waiting for data). A text without the word is answered at once (a load
+    cycling over 10,000 texts would miss any cache); one with it is lexed once."""
+    return _refuse_copy(sql) if "copy" in sql.lower() else None
+
+
+@lru_cache(maxsize=1024)
+def _refuse_copy(sql: str) -> str | None:
+    if any(first_keyword(s) == "COPY" for s in statements(sql)):
         return "COPY is not supported: it cannot run on qshell's cooperative (gevent) connections; use INSERT ... SELECT, or psql's \\copy"
     return None
 
@@ -237,7 +242,7 @@ def execute_on(fairy, sql: str, index: int, worker: int | None, maxrows: int, ru
 
 def run_statement(conn, info: dict, sql: str, index: int, worker: int | None, maxrows: int, run_start: float,
                   picked: float, mode: TxMode = AUTOCOMMIT, *, lost=None,  # noqa: ANN001
-                  sink=None, batch: int = BATCH) -> QueryResult:
+                  sink=None, batch: int = BATCH, describe: bool = True) -> QueryResult:
     """Run ``sql`` on ``conn`` (autocommit psycopg2); every error becomes the result's status.
 
     The text is sent as written, once, in one Query message, as psql sends it (a ``\\;``
@@ -271,6 +276,7 @@ def run_statement(conn, info: dict, sql: str, index: int, worker: int | None, ma
     ``notices``: those the server sent with it) and nothing is kept: the result has no
     ``rows``, its ``rowcount`` is the true count. A sink with ``surveys`` true has every
     row handed to its ``survey(columns, rows)`` first, the same way (see ``_pour``).
+    ``describe`` False: the result's ``columns`` are left empty (a load keeps no rows).
     """
     pid = None
     lent_at: float | None = None  # behind a pooler: when its transaction got its backend
@@ -339,7 +345,8 @@ def run_statement(conn, info: dict, sql: str, index: int, worker: int | None, ma
         t1 = time.perf_counter()
         command = _tag(cur.statusmessage or "")
         if cur.description is not None:
-            columns = _columns(cur.description)
+            if describe:
+                columns = _columns(cur.description)
             count = max(cur.rowcount, 0)
             if sink is not None:
                 _pour(conn, columns, cur, count, batch, sink)

@@ -361,7 +361,7 @@ class LoadPool(QueryPool):
                         self._own(fairy, number)
                     self._span_open(number, pos + 1, started)
                     result = run_statement(conn, info, sql, pos + 1, number, 0, self._start, started - self._start,
-                                           self.mode, lost=lost)
+                                           self.mode, lost=lost, describe=False)
                     if result.pid is not None and info.get(POOLED):  # the backend was lent for that query only
                         self._worker_of.pop((self._server_key(info), result.pid), None)
                     if result.sqlstate in RETRYABLE and result.status is Status.ERROR:

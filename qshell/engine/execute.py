@@ -492,10 +492,14 @@ _COLUMNS: dict[tuple, tuple[Column, ...]] = {}  # result descriptions seen, as C
 
 def _columns(description) -> tuple[Column, ...]:  # noqa: ANN001 - psycopg2's cursor.description
     """A result's columns; the same description gives the same (immutable) tuple."""
-    key = tuple([(d.name, d.type_code) for d in description])
+    if len(description) == 1:  # (the common small result: no list built)
+        d = description[0]
+        key: tuple = (d.name, d.type_code)
+    else:
+        key = tuple([(d.name, d.type_code) for d in description])
     found = _COLUMNS.get(key)
     if found is None:
-        found = tuple([Column(name, oid) for name, oid in key])
+        found = (Column(*key),) if len(description) == 1 else tuple([Column(name, oid) for name, oid in key])
         if len(_COLUMNS) < 1024:
             _COLUMNS[key] = found
     return found

@@ -66,8 +66,12 @@ def lanes(run: RunResult) -> dict[int, list[QueryResult]]:
 def slowdowns(run: RunResult, alone: Mapping[str, float | None]) -> dict[int, float]:
     """Per query index: time at this run's N ÷ its time alone (when known and measurable)."""
     out = {}
+    keys: dict[str, str] = {}  # (a run repeats texts: each normalized once)
     for q in run.queries:
-        t = alone.get(normalize(q.sql))
+        key = keys.get(q.sql)
+        if key is None:
+            key = keys[q.sql] = normalize(q.sql)
+        t = alone.get(key)
         if t and t > 0 and q.status.value == "ok":
             out[q.index] = q.total_s / t
     return out

@@ -425,10 +425,11 @@ class QueryPool:
         sessions: tuple = ()
         series: tuple = ()
         if self.sampler is not None:
-            results, samples = self.sampler.attribute(results)
-            waits = self.sampler.lock_graph(results)
+            owned = self.sampler.owners(results)  # (the intervals are the results': computed once)
+            results, samples = self.sampler.attribute(results, owned)
+            waits = self.sampler.lock_graph(results, owned)
             sessions = self.sampler.outside(results)
-            series = self.sampler.wait_series(results)
+            series = self.sampler.wait_series(results, owned)
         if self.blocked_by_you is not None:
             why = f"cancelled: {self.blocked_by_you.split(';', 1)[0]}"
             results = tuple(replace(q, error=why) if q.status is Status.CANCELLED else q for q in results)

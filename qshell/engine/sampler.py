@@ -224,13 +224,15 @@ class Sampler:
             return f"your session (pid {backend[1]})"
         return f"pid {backend[1]}"
 
-    def attribute(self, results: tuple[QueryResult, ...]) -> tuple[tuple[QueryResult, ...], int]:
+    def attribute(self, results: tuple[QueryResult, ...], owned: list | None = None) -> tuple[tuple[QueryResult, ...], int]:
         """Results with ``waits`` and ``blocked_by`` filled in, and the number of samples.
         A sample counts for the execution whose interval on its backend holds the moment it
-        was taken (between sending its query and its answer), only when that is certain."""
+        was taken (between sending its query and its answer), only when that is certain.
+        ``owned``: ``owners(results)`` when the caller has it (it is the same for results
+        that differ only in what this fills in: one pass over a run's results, not three)."""
         waits: dict[int, Counter] = defaultdict(Counter)
         blocked: dict[int, dict[str, float]] = defaultdict(lambda: defaultdict(float))  # seconds, not counts
-        for (_t, dt, _pid, wtype, wevent, _state, _b, _lock), (index, holders) in zip(self.samples, self.owners(results), strict=True):
+        for (_t, dt, _pid, wtype, wevent, _state, _b, _lock), (index, holders) in zip(self.samples, owned if owned is not None else self.owners(results), strict=True):
             if index is None:
                 continue
             waits[index][f"{wtype}:{wevent}" if wtype else "CPU"] += 1
@@ -255,23 +257,23 @@ class Sampler:
         own = {self._backend(q) for q in results if q.pid is not None}
         return tuple(s for key, s in self.sessions.items() if key not in own)
 
-    def wait_series(self, results: tuple[QueryResult, ...]) -> tuple[WaitSpan, ...]:
+    def wait_series(self, results: tuple[QueryResult, ...], owned: list | None = None) -> tuple[WaitSpan, ...]:
         """What each worker's query waited on over time: the samples in which a query of
         the run was active on its backend, each covering the ``dt`` before it (as the
         blocked times do), consecutive ones of one query and event merged."""
         by_index = {q.index: q for q in results}
         seen: list[tuple[int, int, float, float, str]] = []
-        for (t, dt, _pid, wtype, wevent, _state, _b, _lock), (index, _holders) in zip(self.samples, self.owners(results), strict=True):
+        for (t, dt, _pid, wtype, wevent, _state, _b, _lock), (index, _holders) in zip(self.samples, owned if owned is not None else self.owners(results), strict=True):
             q = by_index.get(index) if index is not None else None
             if q is not None and q.worker is not None:
                 seen.append((q.worker, q.index, max(t - dt, q.on_backend_s), t, f"{wtype}:{wevent}" if wtype else "CPU"))
         return spans_of(seen)
 
-    def lock_graph(self, results: tuple[QueryResult, ...]) -> tuple[LockWait, ...]:
+    def lock_graph(self, results: tuple[QueryResult, ...], owned: list | None = None) -> tuple[LockWait, ...]:
         """Who waited for whom, on which lock and relation: one edge per (waiter, holder,
         lock), with the time it was seen waiting, longest first (attributed as ``attribute``)."""
         edges: dict[tuple[str, str, str, str, str | None], float] = defaultdict(float)
-        for (_t, dt, _pid, _wt, _we, _state, _b, lock), (index, holders) in zip(self.samples, self.owners(results), strict=True):
+        for (_t, dt, _pid, _wt, _we, _state, _b, lock), (index, holders) in zip(self.samples, owned if owned is not None else self.owners(results), strict=True):
             if index is None or not holders:
                 continue
             locktype, mode, relation = lock if lock else ("?", "?", None)

@@ -137,9 +137,12 @@ class RunCommands:
         """Keep ``run``'s measured times in ``times`` and ``alone`` (``_memory()``'s)."""
         if run.interrupted:  # an interrupted run's times are not measurements
             return
+        keys: dict[str, str] = {}  # (a run repeats texts: each normalized once)
         for q in run.queries:
             if q.status is Status.OK:
-                key = normalize(q.sql)
+                key = keys.get(q.sql)
+                if key is None:
+                    key = keys[q.sql] = normalize(q.sql)
                 times[key] = q.total_s
                 if run.n == 1:
                     alone[key] = q.total_s

@@ -55,6 +55,18 @@ def test_sandbox_failure_shows_the_log_not_a_traceback(tmp_path):
     assert "Traceback" not in err
 
 
+def test_what_initdb_said_when_it_failed_is_shown(tmp_path):
+    box = tmp_path / "full"
+    box.mkdir()
+    (box / "stray").write_text("x")  # initdb refuses a directory that is not empty
+    p = _qshell("--sandbox-dir", str(box), "-c", "SELECT 1")
+    err = p.stderr.decode()
+    assert p.returncode == 2
+    assert "initdb exited with status 1" in err
+    assert f'initdb: error: directory "{box}" exists but is not empty' in err  # its own words, not only a status
+    assert "Traceback" not in err
+
+
 def test_sandbox_dir_that_is_a_file(tmp_path):
     f = tmp_path / "file"
     f.write_text("x")

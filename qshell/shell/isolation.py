@@ -50,8 +50,15 @@ def printer(out: TextIO, err: TextIO) -> Callable[[Event], None]:
         stream, text = render(ev)
         target = out if stream == STDOUT else err
         if escape[id(target)]:
-            text = "\n".join(visible(line) for line in text.split("\n"))
-        target.write(text)
+            target.write("\n".join(visible(line) for line in text.split("\n")))
+        else:
+            raw = getattr(target, "buffer", None)
+            if raw is None:
+                target.write(text)
+            else:  # the bytes as they came, even those that are not UTF-8
+                target.flush()
+                raw.write(text.encode("utf-8", "surrogateescape"))
+                raw.flush()
         target.flush()
 
     return emit

@@ -360,3 +360,67 @@ def test_backslash_spec_prints_what_the_option_prints(dsn, tmp_path):
     assert b"still_here" in p.stdout[len(real[0]):]
     bad = subprocess.run(qshell_argv("-X", "-c", "\\spec /no/such.spec", conninfo), capture_output=True, env=env, timeout=60)
     assert bad.returncode == 1 and b"/no/such.spec: No such file or directory" in bad.stderr
+
+
+# -- the table layout against libpq's own PQprint ---------------------------------------------------
+class _PrintOpt:
+    """libpq's PQprintOpt, as isolationtester fills it (header, align, fieldSep '|')."""
+
+    @staticmethod
+    def make():  # noqa: ANN205
+        import ctypes
+
+        class PQprintOpt(ctypes.Structure):
+            _fields_ = [("header", ctypes.c_char), ("align", ctypes.c_char), ("standard", ctypes.c_char),
+                        ("html3", ctypes.c_char), ("expanded", ctypes.c_char), ("pager", ctypes.c_char),
+                        ("fieldSep", ctypes.c_char_p), ("tableOpt", ctypes.c_char_p), ("caption", ctypes.c_char_p),
+                        ("fieldName", ctypes.c_void_p)]
+
+        return PQprintOpt(b"\x01", b"\x01", b"\x00", b"\x00", b"\x00", b"\x00", b"|", None, None, None)
+
+
+TRICKY = ["1e5", "e5", "E", "5e", "-", " ", "1 2", "12 ", " 12", "1.2.3", "--1", ".5", "5.", "½", "१२", "a|b",
+          "0x10", "+1", "1,5", "ünï", "", None, "1", "-0.0", "3E-7", "x" * 30]
+
+
+@pytest.mark.parametrize("column", [[v] for v in TRICKY] + [TRICKY, ["1", None, ""], [None, None], ["", "7"], ["7", "x"]],
+                         ids=lambda c: repr(c)[:30])
+def test_result_tables_are_laid_out_as_libpqs_pqprint(dsn, tmp_path, column):
+    """The renderer's tables against PQprint itself (libpq's fe-print.c, called through ctypes on
+    the same result): values that look like numbers or not, NULL and '', multi-byte text."""
+    import ctypes
+
+    from qshell.engine.libpq import Connection, lib
+    from qshell.output.isolation import pqprint
+    from qshell.records.isolation import Table
+
+    def lit(v: str | None) -> str:
+        return "NULL::text" if v is None else "'" + v.replace("'", "''") + "'::text"
+
+    sql = ("SELECT * FROM (VALUES " + ", ".join(f"({lit(v)}, {lit(v)})" for v in column) + ') t("val", "a long name")'
+           if column else "SELECT 1 WHERE false")
+    conn = Connection(dsn)
+    pq = lib()
+    libc = ctypes.CDLL(None)
+    libc.fopen.restype = ctypes.c_void_p
+    libc.fopen.argtypes = [ctypes.c_char_p, ctypes.c_char_p]
+    libc.fclose.argtypes = [ctypes.c_void_p]
+    pq.PQexec.restype = ctypes.c_void_p
+    pq.PQexec.argtypes = [ctypes.c_void_p, ctypes.c_char_p]
+    pq.PQprint.restype = None
+    pq.PQprint.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p]
+    try:
+        pq.PQsetnonblocking(conn.conn, 0)
+        res = pq.PQexec(conn.conn, sql.encode())
+        path = tmp_path / "pqprint.txt"
+        fp = libc.fopen(str(path).encode(), b"w")
+        opt = _PrintOpt.make()
+        pq.PQprint(fp, res, ctypes.byref(opt))
+        libc.fclose(fp)
+        pq.PQclear(res)
+        theirs = path.read_bytes()
+        rows = conn.exec(sql)[-1]
+    finally:
+        conn.close()
+    ours = pqprint(Table(rows.columns, tuple(rows.rows))).encode()
+    assert ours == theirs

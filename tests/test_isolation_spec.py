@@ -424,3 +424,43 @@ def test_result_tables_are_laid_out_as_libpqs_pqprint(dsn, tmp_path, column):
         conn.close()
     ours = pqprint(Table(rows.columns, tuple(rows.rows))).encode()
     assert ours == theirs
+
+
+# -- in a terminal ------------------------------------------------------------------------------------
+@pytest.mark.slow
+def test_backslash_spec_in_a_terminal_shows_waits_escapes_data_and_takes_ctrl_c(dsn, hist, tmp_path):
+    """In a pty: a waiting step shown waiting then completed, control characters of the data
+    escaped; then Ctrl-C while a step waits: cancelled, rolled back and torn down, the prompt
+    back and the session usable."""
+    import pexpect
+
+    from tests.conftest import spawn_qshell
+
+    body = LOCK_SPEC.replace("lk", "lk_pty").replace("SELECT count(*) AS n FROM lk_pty;", "SELECT E'\\x1b[2J' AS esc FROM lk_pty;")
+    ok = tmp_path / "ok.spec"
+    ok.write_text(body.replace("CREATE TABLE lk_pty (id int);", "CREATE TABLE lk_pty (id int); INSERT INTO lk_pty VALUES (1);"))
+    stuck = tmp_path / "stuck.spec"
+    stuck.write_text(body.replace("permutation h_lock w_read h_end", "permutation h_lock w_read"))
+    child = spawn_qshell("--history-dir", str(hist), "-X", dsn, env={"NO_COLOR": "1"})
+    try:
+        child.expect("postgres=>")
+        child.sendline(f"\\spec {ok}")
+        child.expect_exact("step w_read: SELECT E'\\x1b[2J' AS esc FROM lk_pty; <waiting ...>")
+        child.expect_exact("step h_end: COMMIT;")
+        child.expect_exact("step w_read: <... completed>")
+        child.expect_exact("\\x1B[2J")
+        child.expect("postgres=>")
+        child.sendline(f"\\spec {stuck}")
+        child.expect_exact("<waiting ...>")
+        wait_until(lambda: query(dsn, "SELECT count(*) FROM pg_locks WHERE NOT granted")[0][0] == 1, timeout=20)
+        child.sendcontrol("c")
+        child.expect_exact("interrupted: cancelled w_read")
+        child.expect("postgres=>")
+        child.sendline("SELECT to_regclass('lk_pty') IS NULL AS gone;")
+        child.expect(r"gone\s*\r\n-+\r\n\s*t\s*\r\n")
+        child.sendline("\\q")
+        child.expect(pexpect.EOF)
+    finally:
+        if child.isalive():
+            child.terminate(force=True)
+    assert "\x1b[2J" not in child.logfile_read.getvalue()

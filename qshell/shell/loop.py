@@ -123,7 +123,7 @@ COMMAND_GROUPS = (RunCommands, LoadCommands, SetCommands, DescribeCommands, Repo
 class Shell:
     """State of one qshell: the session, the staged set, the settings; the loop and the
     commands of its own (staging, psql's), and the command groups it holds (``runs``,
-    ``loads``, ``sets``, ``describe``, ``reports``), each given this shell as its host."""
+    ``loads``, ``sets``, ``describe``, ``reports``, ``isolation``), each given this shell as its host."""
 
     def __init__(self, session: Session, out: TextIO, err: TextIO, *, settings: Settings | None = None,
                  history_dir: Path | None = None, interactive: bool = False, sets_dir: Path | None = None,

@@ -5,7 +5,8 @@ Every spec of tests/isolation/ (written for these tests: the anomalies, deadlock
 modes, upserts, EvalPlanQual, MERGE, DDL, timeouts, notifications, notices, errors and
 blocker annotations PostgreSQL's own specs cover) runs on a fresh database prepared as
 ``pg_isolation_regress`` prepares one (``CREATE DATABASE … TEMPLATE=template0`` and its six
-``ALTER DATABASE … SET``; ``PGTZ``, ``PGDATESTYLE`` and ``PGAPPNAME`` in the environment),
+``ALTER DATABASE … SET``; ``PGTZ``, ``PGDATESTYLE``, ``PGOPTIONS`` (intervalstyle) and ``PGAPPNAME``
+in the environment, as pg_regress's initialize_environment sets them),
 through isolationtester and through qshell, several times each: stdout, stderr and the
 exit status must be the same every time.
 """
@@ -36,7 +37,8 @@ def isolationtester() -> Path:
 
 def regress_env(name: str, spec: str) -> dict[str, str]:
     """The environment pg_isolation_regress gives isolationtester for test ``name``."""
-    return clean_env(PGTZ="America/Los_Angeles", PGDATESTYLE="Postgres, MDY", PGAPPNAME=f"isolation/{name}",
+    return clean_env(PGTZ="America/Los_Angeles", PGDATESTYLE="Postgres, MDY", PGOPTIONS="-c intervalstyle=postgres_verbose",
+                     PGAPPNAME=f"isolation/{name}",
                      LC_MESSAGES="C", PG_TEST_TIMEOUT_DEFAULT=TIMEOUT_DEFAULT.get(spec, "15"))
 
 

@@ -466,3 +466,14 @@ def test_backslash_spec_in_a_terminal_shows_waits_escapes_data_and_takes_ctrl_c(
         if child.isalive():
             child.terminate(force=True)
     assert "\x1b[2J" not in child.logfile_read.getvalue()
+
+
+@pytest.mark.parametrize("spec", ALL_SPECS, ids=[p.stem for p in ALL_SPECS])
+def test_a_spec_written_back_reads_the_same(spec):
+    """``dump`` (for commands that save sessions and steps as a spec) writes what reads back
+    as the same spec: the same SQL texts, names, blockers and permutations."""
+    from qshell.script.spec import dump, parse
+
+    first = parse(spec.read_bytes().decode("utf-8"))
+    again = parse(dump(first))
+    assert again == first

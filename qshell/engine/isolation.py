@@ -319,6 +319,7 @@ class IsolationRunner:
             results = ctl.results()
         except LibpqError:
             results = []
+        self._check_stop()  # (Ctrl-C's cancel may have met this query)
         last = _last(results)
         if last is None or last.status != PGRES_TUPLES_OK or len(last.rows) != 1:
             raise self._fatal(f"lock wait query failed: {ctl.error_message()}")

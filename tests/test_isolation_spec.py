@@ -477,3 +477,26 @@ def test_a_spec_written_back_reads_the_same(spec):
     first = parse(spec.read_bytes().decode("utf-8"))
     again = parse(dump(first))
     assert again == first
+
+
+@pytest.mark.slow
+def test_records_say_what_each_step_waited_for(dsn):
+    """A step found waiting by the server's check is recorded waiting for a lock; one held back
+    by an annotation, for that annotation; (*) for the forced wait; the others not waiting."""
+    from qshell.engine.isolation import IsolationRunner
+    from qshell.script.spec import parse
+
+    runner = IsolationRunner(parse((SPECS / "blocker-notices.spec").read_text()), fresh_db(dsn, "iso_reasons"))
+    star = IsolationRunner(parse((SPECS / "blocker-star.spec").read_text()), fresh_db(dsn, "iso_reasons2"))
+    try:
+        first = runner.run().permutations[0]
+        starred = star.run().permutations[1]
+    finally:
+        runner.close()
+        star.close()
+    reasons = {o.name: (o.waited, o.wait_reason) for o in first.outcomes}
+    assert reasons == {"s1_take": (False, ""), "s2_wait": (True, "lock"), "s3_quick": (True, "blocker s2_wait notices 1"),
+                       "s1_give": (False, "")}
+    assert [o.notices for o in first.outcomes if o.name == "s2_wait"] == [["NOTICE:  waiting for lock 7\n", "NOTICE:  got lock 7\n"]]
+    assert {o.name: o.wait_reason for o in starred.outcomes}["s2_upd"] == "*"
+    assert all(o.completed_at is not None and o.completed_at >= o.sent_at for o in first.outcomes + starred.outcomes)

@@ -45,7 +45,7 @@ from qshell.records.isolation import (
     Table,
     UnexpectedStatus,
 )
-from qshell.script.spec import NOTICES, ONCE, OTHER_STEP, Permutation, PermutationStep, Spec, permutations_of
+from qshell.script.spec import NOTICES, ONCE, OTHER_STEP, Blocker, Permutation, PermutationStep, Spec, permutations_of
 
 PREP_WAITING = "isolationtester_waiting"
 CHECK_EVERY = 0.010  # isolationtester's select() timeout between lock-wait checks
@@ -326,7 +326,8 @@ class IsolationRunner:
         value = last.rows[0][0]
         return value is not None and value.startswith("t")
 
-    def _has_blocker(self, r: _Running) -> bool:
+    def _holding_blocker(self, r: _Running) -> Blocker | None:
+        """The first annotation of ``r`` that still holds its completion back, if any."""
         for i, b in enumerate(r.pstep.blockers):
             if b.kind == ONCE:
                 continue
@@ -335,10 +336,10 @@ class IsolationRunner:
             oc = self.conns[other.session]
             if b.kind == OTHER_STEP:
                 if oc.active is not None and oc.active.pstep.name == b.step:
-                    return True
+                    return b
             elif b.kind == NOTICES and oc.total_notices < r.targets.get(i, 0):
-                return True
-        return False
+                return b
+        return None
 
     def _waiting(self, r: _Running, reason: str) -> None:
         r.outcome.waited = True
@@ -387,9 +388,10 @@ class IsolationRunner:
                     self.emit(Message(f"PQcancel failed: {why}\n"))
             if td > 2 * self.max_step_wait:
                 raise self._fatal(f"step {step.name} timed out after {int(td)} seconds\n")
-        if self._has_blocker(r):
+        held = self._holding_blocker(r)
+        if held is not None:
             if not flags & _RETRY:
-                self._waiting(r, "blocker")
+                self._waiting(r, f"blocker {held}")
             return True
         if flags & _RETRY:
             self.emit(StepCompleted(step.name))

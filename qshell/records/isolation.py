@@ -45,7 +45,8 @@ class StepSent:
     """``step NAME: SQL`` — printed when the step completes at once; with ``waiting`` it
     is ``… <waiting ...>``: the step was found waiting (``reason``: ``lock`` when the
     server said its backend waits for a session of the spec, ``*`` when the permutation
-    forces one wait, ``blocker`` while an annotation holds its completion back)."""
+    forces one wait, ``blocker S`` / ``blocker S notices N`` while that annotation holds its
+    completion back)."""
 
     step: str
     sql: str
@@ -135,7 +136,7 @@ class StepOutcome:
     sent_at: float = 0.0  # time.monotonic() when it was sent
     completed_at: float | None = None  # None: it never completed (the run stopped)
     waited: bool = False  # it was reported <waiting ...>
-    wait_reason: str = ""  # lock, *, blocker (see StepSent)
+    wait_reason: str = ""  # lock, *, blocker … (see StepSent): what it was first reported waiting for
     tables: list[Table] = field(default_factory=list)
     error: StepError | None = None  # the last error of its results
     notices: list[str] = field(default_factory=list)  # notices its session got while it ran

@@ -500,3 +500,39 @@ def test_records_say_what_each_step_waited_for(dsn):
     assert [o.notices for o in first.outcomes if o.name == "s2_wait"] == [["NOTICE:  waiting for lock 7\n", "NOTICE:  got lock 7\n"]]
     assert {o.name: o.wait_reason for o in starred.outcomes}["s2_upd"] == "*"
     assert all(o.completed_at is not None and o.completed_at >= o.sent_at for o in first.outcomes + starred.outcomes)
+
+
+@pytest.mark.slow
+def test_a_silent_server_ends_in_connect_timeout_or_ctrl_c(tmp_path):
+    """A server that accepts the TCP connection and never answers: connect_timeout (which
+    libpq does not apply to an asynchronous connect) ends the wait, as 'Connection 0 failed';
+    Ctrl-C (interrupt()) ends it within 50 ms polls."""
+    import socket
+
+    from gevent import spawn_later
+
+    from qshell.engine.isolation import IsolationRunner
+    from qshell.output.isolation import text
+    from qshell.records.isolation import STDERR
+    from qshell.script.spec import parse
+
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(8)
+    port = silent.getsockname()[1]
+    spec = parse("session s step a { SELECT 1; }")
+    try:
+        runner = IsolationRunner(spec, f"host=127.0.0.1 port={port} user=x dbname=x connect_timeout=2 sslmode=disable")
+        started = time.monotonic()
+        run = runner.run()
+        took = time.monotonic() - started
+        assert run.status == 1 and 1.9 < took < 10
+        assert text(run.events, STDERR) == "Connection 0 failed: timeout expired\n"
+        runner = IsolationRunner(spec, f"host=127.0.0.1 port={port} user=x dbname=x sslmode=disable")
+        spawn_later(0.3, runner.interrupt)
+        started = time.monotonic()
+        with pytest.raises(KeyboardInterrupt):
+            runner.run()
+        assert time.monotonic() - started < 2
+    finally:
+        silent.close()

@@ -163,7 +163,7 @@ class IsolationRunner:
         try:
             for i, name in enumerate(names):
                 try:
-                    conn = Connection(self.conninfo, self._noticer(i), self.connect_timeout, self.password)
+                    conn = Connection(self.conninfo, self._noticer(i), self.connect_timeout, self.password, lambda: self._stop)
                 except LibpqError as exc:
                     raise self._fatal(f"Connection {i} failed: {exc}") from None
                 made.append(_Conn(name, conn, conn.pid))

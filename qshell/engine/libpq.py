@@ -120,6 +120,25 @@ def _s(raw: bytes | None) -> str:
     return "" if raw is None else raw.decode("utf-8", "surrogateescape")
 
 
+def connect_timeout(conninfo: str) -> float | None:
+    """libpq's connect_timeout of ``conninfo`` (else PGCONNECT_TIMEOUT) in seconds, as libpq
+    reads it: none when absent or not above 0, at least 2."""
+    import os
+
+    from psycopg2.extensions import parse_dsn
+
+    try:
+        value = parse_dsn(conninfo).get("connect_timeout")
+    except Exception:  # noqa: BLE001 - libpq says what is wrong with it when connecting
+        value = None
+    value = value if value is not None else os.environ.get("PGCONNECT_TIMEOUT")
+    try:
+        seconds = int(str(value).strip()) if value is not None else 0
+    except ValueError:
+        return None
+    return None if seconds <= 0 else float(max(seconds, 2))
+
+
 class Result:
     """One PGresult read out whole (then cleared): status, columns, rows as text (None
     for NULL), the error's severity and primary message, libpq's error text."""
@@ -156,7 +175,7 @@ class Connection:
     """One libpq connection driven asynchronously; every wait is a gevent wait on its socket."""
 
     def __init__(self, conninfo: str, on_notice: Callable[[str], None] | None = None, timeout: float | None = None,
-                 password: str | None = None) -> None:
+                 password: str | None = None, stop: Callable[[], bool] | None = None) -> None:
         pq = lib()
         self.pq = pq
         # what PQconnectdb(conninfo) does (the conninfo or URI expanded), a typed password beside it
@@ -170,7 +189,7 @@ class Connection:
         self._notice_cb = _NoticeProcessor(self._notice)
         self._on_notice = on_notice
         try:
-            self._connect(timeout)
+            self._connect(connect_timeout(conninfo) if timeout is None else timeout, stop)
         except BaseException:
             self.close()
             raise
@@ -185,7 +204,10 @@ class Connection:
             except Exception:  # noqa: BLE001 - an exception must not cross libpq's C frames
                 pass
 
-    def _connect(self, timeout: float | None) -> None:
+    def _connect(self, timeout: float | None, stop: Callable[[], bool] | None) -> None:
+        """PQconnectPoll until connected, each wait a gevent wait (libpq's own connect_timeout
+        does not hold for an asynchronous connect: ``timeout`` does, over the whole connect);
+        ``stop()`` true (Ctrl-C) ends it with KeyboardInterrupt within 50 ms."""
         pq = self.pq
         if pq.PQstatus(self.conn) == CONNECTION_BAD:
             raise LibpqError(self.error_message())
@@ -193,10 +215,14 @@ class Connection:
             state = PGRES_POLLING_WRITING
             while True:
                 fd = pq.PQsocket(self.conn)
-                if state == PGRES_POLLING_READING:
-                    gsocket.wait_read(fd)
-                elif state == PGRES_POLLING_WRITING:
-                    gsocket.wait_write(fd)
+                wait = gsocket.wait_read if state == PGRES_POLLING_READING else gsocket.wait_write
+                while True:
+                    try:
+                        wait(fd, timeout=0.05, timeout_exc=_TimedOut)
+                        break
+                    except _TimedOut:
+                        if stop is not None and stop():
+                            raise KeyboardInterrupt() from None
                 state = pq.PQconnectPoll(self.conn)
                 if state == PGRES_POLLING_OK:
                     return

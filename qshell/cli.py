@@ -75,6 +75,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--on-error-stop", action="store_true", help="stop at the first error (exit 3)")
     p.add_argument("--timeout", metavar="DURATION", help="statement_timeout of each staged query (5s, 500ms)")
     p.add_argument("--read-only", action="store_true", help="every session default_transaction_read_only")
+    p.add_argument("--spec", metavar="FILE.spec",
+                   help="run an isolationtester spec file on the server and exit, printing exactly what isolationtester prints (its exit status)")
     p.add_argument("--format", choices=FORMATS, metavar="FMT", help="table format, csv or json (JSON lines)")
     p.add_argument("--sandbox", action="store_true", help="use the embedded sandbox server even if a connection is named")
     p.add_argument("--sandbox-dir", metavar="DIR", help="data directory of the sandbox (default: XDG data dir/qshell/sandbox)")
@@ -408,6 +410,10 @@ def _main(argv: list[str], stdin, out: TextIO, err: TextIO) -> int:  # noqa: ANN
         dsn = box.dsn if box else build_dsn(dbname=dbname, host=args.host, port=args.port, user=user)
         if box and (dbname or user):
             dsn = build_dsn(base=dsn, dbname=dbname, user=user)
+        if args.spec is not None:  # isolationtester's job: its connections, its output, its exit status
+            from qshell.shell.isolation import read_spec, run_spec
+
+            return run_spec(read_spec(args.spec), dsn, password, out, err).status
         session = Session.open(dsn, password, box)
         hist = resolve_history_dir(args.history_dir)
         sets = Path(os.environ["QSHELL_SETS_DIR"]) if os.environ.get("QSHELL_SETS_DIR") else data_dir() / "sets"

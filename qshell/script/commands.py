@@ -240,6 +240,7 @@ TABLE: tuple[Spec, ...] = (
     Spec("report", "\\report FILE.html [RUN...]", "write the last run, sweep, repeat, load or \\compare as one self-contained HTML page (timeline, waits over time, lock graph, charts, tables); RUN...: those runs of the history, in one page", _report, group="Running"),
     Spec("sandbox", "\\sandbox init [SCALE]", "load the pgbench tables into the sandbox (pgbench -i -s SCALE, default 10)", _sandbox, group="Sandbox"),
     Spec("demo", "\\demo", "stage six queries of different cost over the pgbench tables (the seed's experiment)", _no_arg, group="Sandbox"),
+    Spec("spec", "\\spec FILE.spec", "run an isolationtester spec file (sessions, steps, permutations) and print exactly what isolationtester prints for it", _one_word, group="Running"),
     Spec("i", "\\i FILE", "read commands from a file as if typed", _raw, aliases=("include",), group="Input and output", psql_args=True),
     Spec("ir", "\\ir FILE", "as \\i, a relative name taken from the directory of the file being read", _raw, aliases=("include_relative",), group="Input and output", psql_args=True),
     Spec("x", "\\x [on|off|auto]", "expanded display (one column per line); no argument toggles", _raw, aliases=("expanded",), group="Display", psql_args=True),

@@ -1,5 +1,5 @@
 """What the command groups (``RunCommands``, ``LoadCommands``, ``SetCommands``,
-``DescribeCommands``, ``ReportCommands``) receive from the shell that holds them.
+``DescribeCommands``, ``ReportCommands``, ``IsolationCommands``) receive from the shell that holds them.
 
 ``ShellHost`` is a protocol: the groups are handed the ``Shell`` (which has all of this)
 and never import it, so ``loop.py`` imports the groups and nothing imports ``loop.py``

@@ -29,6 +29,7 @@ from qshell.shell.describe import DescribeCommands
 from qshell.shell.explore import RunCommands
 from qshell.shell.host import _Stop
 from qshell.shell.interrupt import sigint_calls
+from qshell.shell.isolation import IsolationCommands
 from qshell.shell.loadview import LoadCommands
 from qshell.shell.report_command import ReportCommands
 from qshell.shell.sets import SetCommands
@@ -136,13 +137,13 @@ class _RowPrinter:
             self.shell.write(tail)  # even empty: psql's blank line after the records
 
 
-COMMAND_GROUPS = (RunCommands, LoadCommands, SetCommands, DescribeCommands, ReportCommands)
+COMMAND_GROUPS = (RunCommands, LoadCommands, SetCommands, DescribeCommands, ReportCommands, IsolationCommands)
 
 
 class Shell:
     """State of one qshell: the session, the staged set, the settings; the loop and the
     commands of its own (staging, psql's), and the command groups it holds (``runs``,
-    ``loads``, ``sets``, ``describe``, ``reports``), each given this shell as its host."""
+    ``loads``, ``sets``, ``describe``, ``reports``, ``isolation``), each given this shell as its host."""
 
     def __init__(self, session: Session, out: TextIO, err: TextIO, *, settings: Settings | None = None,
                  history_dir: Path | None = None, interactive: bool = False, sets_dir: Path | None = None,
@@ -189,11 +190,12 @@ class Shell:
         self.sets = SetCommands(self)
         self.describe = DescribeCommands(self)
         self.reports = ReportCommands(self, self.runs, self.loads)
+        self.isolation = IsolationCommands(self)
         self._attach(session)
 
     def handler(self, name: str) -> Callable[[Command], None]:
         """The method that runs ``\\name``: the shell's own ``do_<name>`` or its groups'."""
-        for owner in (self, self.runs, self.loads, self.sets, self.describe, self.reports):
+        for owner in (self, self.runs, self.loads, self.sets, self.describe, self.reports, self.isolation):
             found = getattr(owner, "do_" + name, None)
             if found is not None:
                 return found

@@ -432,12 +432,23 @@ class LoadPool(QueryPool):
             self._on[backend] = (now - self._start, index)
 
     def _span_close(self, number: int, ended: float) -> None:
-        """The worker's execution is over (all its tries): its interval is remembered."""
+        """The worker's execution is over (all its tries): its interval is remembered.
+        (Once per execution: ``_end_on`` written out here.)"""
         self._mine.pop(number, None)
         backend = self._backend_of.get(number)
-        if backend is not None and backend in self._on:
-            self._end_on(backend, ended - self._start)
-        if backend is not None and backend not in self._exclusive:  # lent for that execution only
+        if backend is None:
+            return
+        on = self._on.pop(backend, None)
+        if on is not None:
+            ring = self._recent.get(backend)
+            if ring is None:
+                ring = self._recent[backend] = deque()
+            elif len(ring) >= RECENT:
+                end = ring.popleft()[1]
+                if end > self._forgot.get(backend, -math.inf):
+                    self._forgot[backend] = end
+            ring.append((on[0], ended - self._start, on[1]))
+        if backend not in self._exclusive:  # lent for that execution only
             self._worker_of.pop(backend, None)
             self._backend_of.pop(number, None)
 

@@ -41,7 +41,8 @@ _ABBREV = {"rc": "read committed", "rr": "repeatable read", "ru": "read uncommit
 _ENDS_TX = re.compile(r"^\s*(commit|rollback|end|abort|begin|start\s+transaction|prepare\s+transaction)\b", re.I)
 _WRITE = re.compile(r"^\s*(update|insert\s+into|delete\s+from|merge\s+into)\s+(?:only\s+)?([\w.\"]+)", re.I)
 _WHERE = re.compile(r"\bwhere\b(.*)$", re.I | re.S)
-_OWN_LEVEL = re.compile(r"isolation\s+level|default_transaction_isolation|transaction_isolation", re.I)
+_OWN_LEVEL = re.compile(r"isolation\s+level|\bset\s+(?:session\s+|local\s+)?(?:default_)?transaction_isolation\b"
+                        r"|set_config\s*\(\s*'(?:default_)?transaction_isolation'", re.I)
 
 
 class LevelError(ValueError):

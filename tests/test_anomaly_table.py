@@ -17,7 +17,9 @@ from __future__ import annotations
 import html
 import json
 import re
+import signal
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -89,10 +91,11 @@ def test_write_skew_anomaly_under_repeatable_read_serialization_failure_under_se
     db = logged_server.database("anom_ws")
     conninfo = db.dsn("ws")
     spec = parse(_spec_text("write-skew"))
-    table = run_levels(spec, [RR, SER], conninfo, name="write-skew")
+    table = run_levels(spec, [RC, RR, SER], conninfo, name="write-skew")
     interleaved = ["a_check b_check a_off b_off a_commit b_commit", "a_check a_off b_check b_off a_commit b_commit"]
     for steps in interleaved:
-        rr, ser = _cell(table, steps, RR), _cell(table, steps, SER)
+        rc, rr, ser = _cell(table, steps, RC), _cell(table, steps, RR), _cell(table, steps, SER)
+        assert (rc.errors, rc.anomaly, rc.matches_serial) == ([], "write skew", "")
         assert (rr.errors, rr.anomaly, rr.matches_serial) == ([], "write skew", "")
         assert [t.rows for t in rr.final] == [(("alice", "f"), ("bob", "f"))]
         assert [s for _, s in ser.errors] == ["40001"] and ser.anomaly == ""
@@ -106,7 +109,7 @@ def test_write_skew_anomaly_under_repeatable_read_serialization_failure_under_se
     # the level: each session was sent SET SESSION CHARACTERISTICS … for each level
     for sess in ("alice", "bob"):
         sets = [t for t in db.statements(f"ws/{sess}") if t.startswith("SET SESSION CHARACTERISTICS")]
-        assert sets == [f"SET SESSION CHARACTERISTICS AS TRANSACTION ISOLATION LEVEL {lv.upper()}" for lv in (RR, SER)]
+        assert sets == [f"SET SESSION CHARACTERISTICS AS TRANSACTION ISOLATION LEVEL {lv.upper()}" for lv in (RC, RR, SER)]
     # the final rows, read independently after the same permutation at each level
     kept = _kept(_spec_text("write-skew"), "oncall")
     for steps in [*interleaved, "a_check a_off a_commit b_check b_off b_commit"]:
@@ -276,3 +279,36 @@ def test_spec_under_levels_in_the_shell(qshell):
     assert "ANOMALY: write skew" in r.out and r.out.count("b_commit 40001") == 2
     assert "unknown isolation level 'nonsense'" in r.err
     assert Path(isolationtester()).exists()
+
+
+@pytest.mark.slow
+def test_the_readme_example_is_real_output(qshell):
+    """README's write-skew table is what qshell prints for the command it shows."""
+    text = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    command = "$ qshell -c '\\lab write-skew under read committed, repeatable read, serializable'\n"
+    shown = text.split(command, 1)[1].split("```", 1)[0]
+    r = qshell("", "-X", "-c", "\\lab write-skew under read committed, repeatable read, serializable")
+    assert r.code == 0, r.err
+    assert r.out == shown
+
+
+@pytest.mark.slow
+def test_ctrl_c_stops_the_table_cleanly(dsn, tmp_path):
+    """SIGINT while a step runs: the step is cancelled, the session rolled back and torn down,
+    the part of the table done printed, exit status 3; nothing left on the server."""
+    spec = tmp_path / "sleep.spec"
+    spec.write_text("setup { CREATE TABLE anom_zz (i int); }\nteardown { DROP TABLE anom_zz; }\nsession s\n"
+                    "setup { BEGIN; }\nstep ins { INSERT INTO anom_zz VALUES (1); }\nstep sl { SELECT pg_sleep(60); }\n"
+                    "step c { COMMIT; }\n")
+    p = subprocess.Popen(qshell_argv("-X", "--spec", str(spec), "--levels", "rc,rr", dsn), stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 30
+    while not query(dsn, "SELECT 1 FROM pg_stat_activity WHERE query = 'SELECT pg_sleep(60);' AND state = 'active'"):
+        assert time.monotonic() < deadline and p.poll() is None
+        time.sleep(0.05)
+    p.send_signal(signal.SIGINT)
+    out, err = p.communicate(timeout=30)
+    assert p.returncode == 3, err
+    assert b"(interrupted: the table is not complete)" in out and b"Traceback" not in err
+    assert query(dsn, "SELECT count(*) FROM pg_stat_activity WHERE query = 'SELECT pg_sleep(60);' AND state = 'active'") == [(0,)]
+    assert query(dsn, "SELECT to_regclass('anom_zz')") == [(None,)]

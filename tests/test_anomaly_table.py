@@ -312,3 +312,31 @@ def test_ctrl_c_stops_the_table_cleanly(dsn, tmp_path):
     assert b"(interrupted: the table is not complete)" in out and b"Traceback" not in err
     assert query(dsn, "SELECT count(*) FROM pg_stat_activity WHERE query = 'SELECT pg_sleep(60);' AND state = 'active'") == [(0,)]
     assert query(dsn, "SELECT to_regclass('anom_zz')") == [(None,)]
+
+
+@pytest.mark.slow
+def test_a_terminal_sees_the_runs_counted_then_erased(dsn):
+    """stderr a terminal: a status line per run done (\\r, erase line), erased at the end; stdout the table."""
+    import os
+    import pty
+
+    master, slave = pty.openpty()
+    try:
+        p = subprocess.run(qshell_argv("-X", "--spec", str(LAB_DIR / "lost-update.spec"), "--levels", "rc", dsn),
+                           stdout=subprocess.PIPE, stderr=slave, timeout=120)
+        os.close(slave)
+        seen = b""
+        while True:
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:
+                break
+            if not chunk:
+                break
+            seen += chunk
+    finally:
+        os.close(master)
+    assert p.returncode == 0 and b"ANOMALY: lost update" in p.stdout
+    counts = re.findall(rb"\r\x1b\[Kanomaly table: (\d+) runs done \xc2\xb7 read committed", seen)
+    assert [int(c) for c in counts] == list(range(1, 2 + 3 + 1))  # 2 serial orders, 3 permutations
+    assert seen.endswith(b"\r\x1b[K")

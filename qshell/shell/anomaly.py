@@ -18,9 +18,10 @@ from qshell.engine.isolation import IsolationFatal
 from qshell.engine.libpq import LibpqError
 from qshell.output.anomaly_table import records, table_text
 from qshell.output.json_lines import json_line
-from qshell.records.anomaly import AnomalyTable
+from qshell.records.anomaly import AnomalyTable, Cell
 from qshell.script.spec import Spec
 from qshell.shell.interrupt import sigint_calls
+from qshell.shell.streams import isatty
 
 _UNDER = re.compile(r"\s+under\s+", re.I)
 
@@ -49,14 +50,28 @@ def levels_of(text: str, command: str) -> tuple[str, ...]:
 
 
 def run_table(spec: Spec, levels: Sequence[str], conninfo: str, password: str | None, out: TextIO,
-              json: bool = False, name: str = "") -> AnomalyTable:
-    """Run the anomaly table and print it (the table, or one JSON record per permutation per level)."""
-    runner = AnomalyRunner(spec, conninfo, password)
+              json: bool = False, name: str = "", err: TextIO | None = None) -> AnomalyTable:
+    """Run the anomaly table and print it (the table, or one JSON record per permutation per
+    level); on a terminal ``err``, a status line counts the runs done while it runs."""
+    live = err is not None and isatty(err)
+    done = [0]
+
+    def progress(cell: Cell) -> None:
+        done[0] += 1
+        if live and err is not None:
+            err.write(f"\r\x1b[Kanomaly table: {done[0]} runs done · {cell.level}")
+            err.flush()
+
+    runner = AnomalyRunner(spec, conninfo, password, on_cell=progress)
     try:
         with sigint_calls(runner.interrupt):
             table = runner.run(levels, None, name)
     except (IsolationFatal, LibpqError, LevelError) as exc:
         raise UsageError(f"{name}: {str(exc).strip()}" if name else str(exc).strip()) from None
+    finally:
+        if live and err is not None and done[0]:
+            err.write("\r\x1b[K")
+            err.flush()
     if json:
         for rec in records(table):
             out.write(json_line(rec) + "\n")

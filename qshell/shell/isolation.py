@@ -92,7 +92,8 @@ class IsolationCommands:
         spec = read_spec(name)
         session = self.shell.session
         if levels is not None:  # the anomaly table
-            table = run_table(spec, levels, session.dsn, session.pool._password, self.shell.out, json=self.shell.json, name=name)
+            table = run_table(spec, levels, session.dsn, session.pool._password, self.shell.out, json=self.shell.json, name=name,
+                              err=self.shell.err)
             self.last_table = (time.time(), table)
             return
         self.last_run = run_spec(spec, session.dsn, session.pool._password, self.shell.out, self.shell.err)

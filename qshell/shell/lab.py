@@ -72,7 +72,7 @@ class LabCommands:
         session = self.shell.session
         if levels is not None:
             table: AnomalyTable = run_table(spec, levels, session.dsn, session.pool._password, self.shell.out,
-                                            json=self.shell.json, name=name)
+                                            json=self.shell.json, name=name, err=self.shell.err)
             self.isolation.last_table = (time.time(), table)
             return
         if not self.shell.json:

@@ -256,7 +256,9 @@ def test_levels_json_records(dsn):
 @pytest.mark.slow
 def test_lab_commands_and_the_report_section(qshell, tmp_path):
     report = tmp_path / "r.html"
-    r = qshell(f"\\lab\n\\lab nowait\n\\lab lost-update under read committed, repeatable read\n\\report {report}\n")
+    later = tmp_path / "later.html"
+    r = qshell(f"\\lab\n\\lab nowait\n\\lab lost-update under read committed, repeatable read\n\\report {report}\n"
+               f"\\add SELECT 1;\n\\go 1\n\\report {later}\n")
     assert r.code == 0, r.err
     for name in lab_specs():
         assert f"  {name} " in r.out
@@ -270,6 +272,7 @@ def test_lab_commands_and_the_report_section(qshell, tmp_path):
     # the blocking edge of s2_write to s1, in the read committed timeline of the first permutation
     assert 'class="block-edge" data-from="s2_write" data-to="s1"' in page
     assert page.count('data-step="s2_write"') == 6
+    assert 'id="anomaly-table"' not in later.read_text(encoding="utf-8")  # a later run is what \\report reports
 
 
 @pytest.mark.slow

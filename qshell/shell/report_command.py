@@ -117,8 +117,8 @@ class ReportCommands:
         else:
             found = self.report_doc()
             if found is None:
-                raise UsageError("\\report: nothing to report yet: no run in this session (\\go, \\sweep, \\go N xR or"
-                                 " \\compare first, or name runs of the history: \\report FILE RUN…)")
+                raise UsageError("\\report: nothing to report yet: no run in this session (\\go, \\sweep, \\go N xR,"
+                                 " \\compare or \\spec FILE under LEVELS first, or name runs of the history: \\report FILE RUN…)")
             doc, command = found
         path = Path(cmd.arg).expanduser()
         meta = {"target": self.shell.session.target(), "server_version": self.shell.session.server_version,

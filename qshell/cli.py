@@ -421,7 +421,9 @@ def _main(argv: list[str], stdin, out: TextIO, err: TextIO) -> int:  # noqa: ANN
 
             table = run_table(read_spec(args.spec), levels_of(args.levels, "--levels"), dsn, password, out,
                               json=args.format == "json", name=args.spec, err=err)
-            return 3 if table.interrupted else 0
+            if table.interrupted:
+                return 3
+            return 1 if any(c.stopped for c in table.cells.values()) else 0
         if args.spec is not None:  # isolationtester's job: its connections, its output, its exit status
             from qshell.shell.isolation import read_spec, run_spec
 

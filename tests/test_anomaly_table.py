@@ -343,3 +343,24 @@ def test_a_terminal_sees_the_runs_counted_then_erased(dsn):
     counts = re.findall(rb"\r\x1b\[Kanomaly table: (\d+) runs done \xc2\xb7 read committed", seen)
     assert [int(c) for c in counts] == list(range(1, 2 + 3 + 1))  # 2 serial orders, 3 permutations
     assert seen.endswith(b"\r\x1b[K")
+
+
+@pytest.mark.slow
+def test_a_permutation_that_stops_is_said_and_the_table_goes_on(dsn, tmp_path):
+    """isolationtester's fatal 'mutually-blocking steps' in a permutation: its cell says so and has
+    no final state, the spec's teardown is run on a new connection (the next level's setup
+    creates the table again), exit status 1."""
+    spec = tmp_path / "stuck.spec"
+    spec.write_text("setup { CREATE TABLE anom_mb (i int); }\nteardown { DROP TABLE anom_mb; }\n"
+                    "session s1\nstep s1_lock { BEGIN; LOCK TABLE anom_mb; }\nstep s1_c { COMMIT; }\n"
+                    "session s2\nstep s2_read { SELECT count(*) AS n FROM anom_mb; }\n"
+                    "permutation s1_lock s2_read(s1_lock notices 5) s1_c\n")
+    table = run_levels(parse(spec.read_text()), [RC, RR], dsn)
+    for level in (RC, RR):
+        cell = table.cells[(0, level)]
+        assert cell.stopped == "failed to complete permutation due to mutually-blocking steps"
+        assert cell.final == [] and cell.anomaly == ""
+        assert [r.cell.stopped for r in table.serial[(0, level)]] == ["", ""]
+    assert query(dsn, "SELECT to_regclass('anom_mb')") == [(None,)]
+    p = subprocess.run(qshell_argv("-X", "--spec", str(spec), "--levels", "rc", dsn), capture_output=True, timeout=120)
+    assert p.returncode == 1 and b"stopped: failed to complete permutation due to mutually-blocking steps" in p.stdout

@@ -240,7 +240,7 @@ class AnomalyRunner:
         except BaseException:
             self._reset()
             raise
-        final, _ = final_state(record)
+        final = [] if record.failed or record.interrupted else final_state(record)[0]  # a stopped run has no final state
         cell = Cell(level, tuple(perm.names()), record, serial=serial, final=final, waits=self._waits,
                     errors=[(o.name, o.error.sqlstate or "") for o in record.outcomes if o.error is not None],
                     stopped=record.failed.strip())

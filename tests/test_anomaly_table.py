@@ -111,10 +111,10 @@ def test_write_skew_anomaly_under_repeatable_read_serialization_failure_under_se
         sets = [t for t in db.statements(f"ws/{sess}") if t.startswith("SET SESSION CHARACTERISTICS")]
         assert sets == [f"SET SESSION CHARACTERISTICS AS TRANSACTION ISOLATION LEVEL {lv.upper()}" for lv in (RC, RR, SER)]
     # the final rows, read independently after the same permutation at each level
-    kept = _kept(_spec_text("write-skew"), "oncall")
+    kept = _kept(_spec_text("write-skew"), "lab_oncall")
     for steps in [*interleaved, "a_check a_off a_commit b_check b_off b_commit"]:
         for level in (RR, SER):
-            cell, rows = _rows_independently(conninfo, kept, steps, level, "SELECT doctor, on_call FROM oncall ORDER BY doctor")
+            cell, rows = _rows_independently(conninfo, kept, steps, level, "SELECT doctor, on_call FROM lab_oncall ORDER BY doctor")
             mine = _cell(table, steps, level)
             assert rows == [tuple(r) for r in mine.final[0].rows], (steps, level)
             assert [s for _, s in cell.errors] == [s for _, s in mine.errors]
@@ -139,10 +139,10 @@ def test_lost_update_anomaly_under_read_committed_40001_under_repeatable_read(lo
         assert [r.cell.final[0].rows for r in runs] == [(("2",),), (("2",),)]
     logged = _logged_errors(logged_server, db.name, "lu")
     assert logged == [("s2", "40001"), ("s2", "40001")]
-    kept = _kept(_spec_text("lost-update"), "counter")
+    kept = _kept(_spec_text("lost-update"), "lab_counter")
     for steps in table.permutations:
         for level in (RC, RR):
-            cell, rows = _rows_independently(conninfo, kept, " ".join(steps), level, "SELECT n FROM counter")
+            cell, rows = _rows_independently(conninfo, kept, " ".join(steps), level, "SELECT n FROM lab_counter")
             assert rows == [tuple(r) for r in _cell(table, " ".join(steps), level).final[0].rows]
             assert cell.errors == _cell(table, " ".join(steps), level).errors
 
@@ -263,7 +263,7 @@ def test_lab_commands_and_the_report_section(qshell, tmp_path):
     for name in lab_specs():
         assert f"  {name} " in r.out
     assert "-- NOWAIT: rather than wait" in r.out
-    assert "ERROR:  could not obtain lock on row in relation \"seat\"" in r.out
+    assert "ERROR:  could not obtain lock on row in relation \"lab_seat\"" in r.out
     assert "ANOMALY: lost update" in r.out
     page = report.read_text(encoding="utf-8")
     assert 'id="anomaly-table"' in page and 'id="anomaly-timelines"' in page
@@ -364,3 +364,16 @@ def test_a_permutation_that_stops_is_said_and_the_table_goes_on(dsn, tmp_path):
     assert query(dsn, "SELECT to_regclass('anom_mb')") == [(None,)]
     p = subprocess.run(qshell_argv("-X", "--spec", str(spec), "--levels", "rc", dsn), capture_output=True, timeout=120)
     assert p.returncode == 1 and b"stopped: failed to complete permutation due to mutually-blocking steps" in p.stdout
+
+
+@pytest.mark.slow
+def test_a_users_table_of_the_same_name_is_left_alone(dsn):
+    """The lab's setup cannot create its table (the database has one of that name): every run
+    stops at the setup as isolationtester does, and the spec's teardown (DROP TABLE) is never
+    run on the user's table."""
+    conninfo = fresh_db(dsn, "anom_mine")
+    query(conninfo, "CREATE TABLE lab_counter (mine text); INSERT INTO lab_counter VALUES ('keep me')")
+    table = run_levels(parse(_spec_text("lost-update")), [RC], conninfo)
+    stopped = {c.stopped for c in table.cells.values()} | {r.cell.stopped for runs in table.serial.values() for r in runs}
+    assert stopped == {'setup failed: ERROR:  relation "lab_counter" already exists'}
+    assert query(conninfo, "SELECT mine FROM lab_counter") == [("keep me",)]

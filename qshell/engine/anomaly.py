@@ -236,9 +236,9 @@ class AnomalyRunner:
             record = runner.run_permutation(perm)
         except IsolationFatal:
             record = runner.run_record.permutations[-1]
-            self._reset()
+            self._reset(teardown=bool(record.outcomes))
         except BaseException:
-            self._reset()
+            self._reset(teardown=False)
             raise
         final = [] if record.failed or record.interrupted else final_state(record)[0]  # a stopped run has no final state
         cell = Cell(level, tuple(perm.names()), record, serial=serial, final=final, waits=self._waits,
@@ -248,14 +248,16 @@ class AnomalyRunner:
             self.on_cell(cell)
         return cell
 
-    def _reset(self) -> None:
-        """After a run that stopped: close the connections (rolling back), run the spec's
-        teardown on a new connection so the next permutation's setup finds a clean database."""
+    def _reset(self, teardown: bool) -> None:
+        """After a run that stopped: close the connections (rolling back); with ``teardown``
+        (the setups had succeeded: a step was sent) run the spec's teardown on a new connection,
+        so the next permutation's setup finds a clean database. A setup that failed is not
+        followed by the teardown: the table it could not create may be somebody else's."""
         runner, self.runner = self.runner, None
         if runner is None:
             return
         runner.close()
-        if self.spec.teardown is not None:
+        if teardown and self.spec.teardown is not None:
             from qshell.engine.libpq import Connection, LibpqError
 
             try:

@@ -377,3 +377,13 @@ def test_a_users_table_of_the_same_name_is_left_alone(dsn):
     stopped = {c.stopped for c in table.cells.values()} | {r.cell.stopped for runs in table.serial.values() for r in runs}
     assert stopped == {'setup failed: ERROR:  relation "lab_counter" already exists'}
     assert query(conninfo, "SELECT mine FROM lab_counter") == [("keep me",)]
+
+
+@pytest.mark.slow
+def test_data_in_the_table_is_escaped(dsn, tmp_path):
+    """A value holding an escape sequence is shown escaped in the table (never sent to the terminal)."""
+    spec = tmp_path / "esc.spec"
+    spec.write_text("session s\nstep a { SELECT E'red\\x1b[31m' AS v; }\n")  # the server makes the ESC
+    p = subprocess.run(qshell_argv("-X", "--spec", str(spec), "--levels", "rc", dsn), capture_output=True, timeout=60)
+    assert p.returncode == 0, p.stderr
+    assert b"\x1b" not in p.stdout and b"final (red\\x1B[31m)" in p.stdout

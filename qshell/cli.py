@@ -77,6 +77,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--read-only", action="store_true", help="every session default_transaction_read_only")
     p.add_argument("--spec", metavar="FILE.spec",
                    help="run an isolationtester spec file on the server and exit, printing exactly what isolationtester prints (its exit status)")
+    p.add_argument("--levels", metavar="LEVELS",
+                   help="with --spec: run every permutation at each isolation level ('read committed,repeatable read,serializable')"
+                        " and print the anomaly table (--format json: one record per permutation per level)")
     p.add_argument("--format", choices=FORMATS, metavar="FMT", help="table format, csv or json (JSON lines)")
     p.add_argument("--sandbox", action="store_true", help="use the embedded sandbox server even if a connection is named")
     p.add_argument("--sandbox-dir", metavar="DIR", help="data directory of the sandbox (default: XDG data dir/qshell/sandbox)")
@@ -403,6 +406,8 @@ def _main(argv: list[str], stdin, out: TextIO, err: TextIO) -> int:  # noqa: ANN
     finally:
         _leaving.reading = False
 
+    if args.levels is not None and args.spec is None:
+        raise UsageError("--levels needs --spec FILE.spec")
     box = None
     if args.sandbox or sandbox_mod.wanted(named):
         box = sandbox_mod.start(Path(args.sandbox_dir) if args.sandbox_dir else None)
@@ -410,6 +415,15 @@ def _main(argv: list[str], stdin, out: TextIO, err: TextIO) -> int:  # noqa: ANN
         dsn = box.dsn if box else build_dsn(dbname=dbname, host=args.host, port=args.port, user=user)
         if box and (dbname or user):
             dsn = build_dsn(base=dsn, dbname=dbname, user=user)
+        if args.spec is not None and args.levels is not None:  # the anomaly table
+            from qshell.shell.anomaly import levels_of, run_table
+            from qshell.shell.isolation import read_spec
+
+            table = run_table(read_spec(args.spec), levels_of(args.levels, "--levels"), dsn, password, out,
+                              json=args.format == "json", name=args.spec, err=err)
+            if table.interrupted:
+                return 3
+            return 1 if any(c.stopped for c in table.cells.values()) else 0
         if args.spec is not None:  # isolationtester's job: its connections, its output, its exit status
             from qshell.shell.isolation import read_spec, run_spec
 

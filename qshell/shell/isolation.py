@@ -9,6 +9,7 @@ the teardowns, so the database is left as the spec's teardown leaves it.
 """
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Callable, TextIO
 
@@ -16,9 +17,11 @@ from qshell.common.errors import UsageError
 from qshell.common.visible import visible
 from qshell.engine.isolation import IsolationRunner
 from qshell.output.isolation import render
+from qshell.records.anomaly import AnomalyTable
 from qshell.records.isolation import STDOUT, Event, SpecRun
 from qshell.script.commands import Command
 from qshell.script.spec import Spec, SpecError, parse
+from qshell.shell.anomaly import run_table, split_under
 from qshell.shell.host import ShellHost
 from qshell.shell.interrupt import sigint_calls
 from qshell.shell.streams import isatty
@@ -80,12 +83,19 @@ class IsolationCommands:
     def __init__(self, shell: ShellHost) -> None:
         self.shell = shell
         self.last_run: SpecRun | None = None
+        self.last_table: tuple[float, AnomalyTable] | None = None  # (when, the table) of the last ... under LEVELS
 
     def do_spec(self, cmd: Command) -> None:
         if not cmd.arg:
             raise UsageError("\\spec: needs a spec file (\\spec FILE.spec)")
-        spec = read_spec(cmd.arg)
+        name, levels = split_under(cmd.arg, "spec")
+        spec = read_spec(name)
         session = self.shell.session
+        if levels is not None:  # the anomaly table
+            table = run_table(spec, levels, session.dsn, session.pool._password, self.shell.out, json=self.shell.json, name=name,
+                              err=self.shell.err)
+            self.last_table = (time.time(), table)
+            return
         self.last_run = run_spec(spec, session.dsn, session.pool._password, self.shell.out, self.shell.err)
         if self.last_run.status:
-            self.shell.fail(f"\\spec {cmd.arg}: the run stopped (isolationtester exits 1 there)")
+            self.shell.fail(f"\\spec {name}: the run stopped (isolationtester exits 1 there)")

@@ -30,6 +30,7 @@ from qshell.shell.explore import RunCommands
 from qshell.shell.host import _Stop
 from qshell.shell.interrupt import sigint_calls
 from qshell.shell.isolation import IsolationCommands
+from qshell.shell.lab import LabCommands
 from qshell.shell.loadview import LoadCommands
 from qshell.shell.report_command import ReportCommands
 from qshell.shell.sets import SetCommands
@@ -137,7 +138,7 @@ class _RowPrinter:
             self.shell.write(tail)  # even empty: psql's blank line after the records
 
 
-COMMAND_GROUPS = (RunCommands, LoadCommands, SetCommands, DescribeCommands, ReportCommands, IsolationCommands)
+COMMAND_GROUPS = (RunCommands, LoadCommands, SetCommands, DescribeCommands, ReportCommands, IsolationCommands, LabCommands)
 
 
 class Shell:
@@ -189,13 +190,14 @@ class Shell:
         self.runs = RunCommands(self, self.loads)
         self.sets = SetCommands(self)
         self.describe = DescribeCommands(self)
-        self.reports = ReportCommands(self, self.runs, self.loads)
         self.isolation = IsolationCommands(self)
+        self.lab = LabCommands(self, self.isolation)
+        self.reports = ReportCommands(self, self.runs, self.loads, self.isolation)
         self._attach(session)
 
     def handler(self, name: str) -> Callable[[Command], None]:
         """The method that runs ``\\name``: the shell's own ``do_<name>`` or its groups'."""
-        for owner in (self, self.runs, self.loads, self.sets, self.describe, self.reports, self.isolation):
+        for owner in (self, self.runs, self.loads, self.sets, self.describe, self.reports, self.isolation, self.lab):
             found = getattr(owner, "do_" + name, None)
             if found is not None:
                 return found

@@ -15,6 +15,7 @@ from qshell.records.results import RunResult
 from qshell.script.commands import Command
 from qshell.shell.explore import RunCommands
 from qshell.shell.host import ShellHost
+from qshell.shell.isolation import IsolationCommands
 from qshell.shell.loadview import LoadCommands
 
 
@@ -29,10 +30,11 @@ class ReportCommands:
     ``started_at``) is reported when it started after the last run; ``runs.last_compare``
     (set by ``\\compare``: when, and its two runs as recorded) when it came after both."""
 
-    def __init__(self, shell: ShellHost, runs: RunCommands, loads: LoadCommands) -> None:
+    def __init__(self, shell: ShellHost, runs: RunCommands, loads: LoadCommands, isolation: IsolationCommands | None = None) -> None:
         self.shell = shell
         self.runs = runs
         self.loads = loads
+        self.isolation = isolation  # its last_table: the last anomaly table (\\spec/\\lab … under LEVELS)
 
     def _report_run_id(self, run: RunResult) -> str:
         kept = self.runs.last_run_id  # kept by RunCommands._execute
@@ -77,6 +79,11 @@ class ReportCommands:
         compared = self.runs.last_compare  # (when, run A's number, A, B's number, B)
         latest = max(last.started_at if last is not None else 0.0,
                      float(load.get("started_at") or 0) if isinstance(load, dict) else 0.0)
+        table = self.isolation.last_table if self.isolation is not None else None
+        if table is not None and table[0] >= latest and not (compared and compared[0] >= table[0]):
+            from qshell.output.anomaly_table import document
+
+            return document(table[1]), f"anomaly table of {table[1].name}"
         if compared and compared[0] >= latest:
             _, ka, a, kb, b = compared
             return ({"type": "compare", "a": ka, "b": kb, "rows": run_series.compare_rows(a, b), "a_wall_ms": a.get("wall_ms"),
@@ -110,8 +117,8 @@ class ReportCommands:
         else:
             found = self.report_doc()
             if found is None:
-                raise UsageError("\\report: nothing to report yet: no run in this session (\\go, \\sweep, \\go N xR or"
-                                 " \\compare first, or name runs of the history: \\report FILE RUN…)")
+                raise UsageError("\\report: nothing to report yet: no run in this session (\\go, \\sweep, \\go N xR,"
+                                 " \\compare or \\spec FILE under LEVELS first, or name runs of the history: \\report FILE RUN…)")
             doc, command = found
         path = Path(cmd.arg).expanduser()
         meta = {"target": self.shell.session.target(), "server_version": self.shell.session.server_version,

@@ -8,6 +8,7 @@ from typing import Any, Callable, Mapping
 
 from qshell import __version__
 from qshell.common.visible import json_text
+from qshell.output.report.anomaly_sections import anomaly_table_section, timelines_section
 from qshell.output.report.basics import CSP, Doc, esc
 from qshell.output.report.run_sections import render_run
 from qshell.output.report.series_sections import (
@@ -28,10 +29,11 @@ SECTIONS: dict[str, list[Callable[..., str]]] = {
     "load": [load_section],
     "runs": [runs_list_section, runs_section],
     "compare": [compare_section, runs_section],
+    "anomaly": [anomaly_table_section, timelines_section],
 }
 
 TITLES = {"run": "run", "sweep": "sweep", "targets": "sweep over targets", "repeat": "repeated run", "load": "sustained load",
-          "runs": "runs", "compare": "comparison of two runs"}
+          "runs": "runs", "compare": "comparison of two runs", "anomaly": "anomaly table"}
 
 
 CSS = """
@@ -85,6 +87,7 @@ pre.sql-full{font-family:"DejaVu Sans Mono",Menlo,Consolas,monospace;font-size:1
 .waitbar{display:flex;width:120px;height:8px;border-radius:2px;overflow:hidden;background:#eceff1;margin-top:3px}
 .waitbar span{display:block;height:100%}
 details.run{margin:14px 0;border-top:1px solid #e0e0e0;padding-top:6px} details.run>summary{cursor:pointer}
+table.anomaly td.anomaly{background:#ffebee}
 footer{margin-top:32px;color:#90a4ae;font-size:12px}
 @media print{.figure{overflow:visible}}
 @media (max-width:900px){body{margin:16px 12px} td.sql{min-width:9em} th,td{padding:4px 4px} .card{min-width:90px}

@@ -322,6 +322,33 @@ def test_ctrl_c_cancels_the_waiting_step_and_leaves_the_sessions_usable(dsn):
         runner.close()
 
 
+def test_ctrl_c_as_a_setup_fails_never_runs_the_teardown_on_the_users_table(dsn):
+    """The spec's setup fails on the user's own table of that name while Ctrl-C comes: the
+    run ends as "setup failed" (isolationtester's way: no teardown), and the spec's
+    teardown never drops the user's table."""
+    from gevent import sleep, spawn
+
+    from qshell.engine.isolation import IsolationFatal, IsolationRunner
+    from qshell.script.spec import all_permutations, parse
+
+    conninfo = fresh_db(dsn, "iso_mine")
+    query(conninfo, "CREATE TABLE mine (a int); INSERT INTO mine VALUES (42)")
+    spec = parse("setup { SELECT pg_sleep(0.5); CREATE TABLE mine (a int); }\n"
+                 "teardown { DROP TABLE mine; }\nsession s1\nstep s1a { SELECT 1; }\n")
+    runner = IsolationRunner(spec, conninfo)
+    try:
+        def ctrl_c() -> None:
+            sleep(0.2)
+            runner.interrupt()
+
+        spawn(ctrl_c)
+        with pytest.raises((IsolationFatal, KeyboardInterrupt)):
+            runner.run_permutation(next(all_permutations(spec)))
+    finally:
+        runner.close()
+    assert query(conninfo, "SELECT a FROM mine") == [(42,)]
+
+
 @pytest.mark.slow
 def test_sigint_to_qshell_spec_cancels_and_exits(dsn, tmp_path):
     """A real process: SIGINT while a step waits ends it with 'interrupted', nothing left running."""

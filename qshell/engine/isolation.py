@@ -107,6 +107,7 @@ class IsolationRunner:
         self.conninfo = conninfo
         self.password = password
         self._stop = False  # interrupt() was called: the run ends at its next wait
+        self._setup_failed = False  # a setup block of this permutation failed: no teardown after it
         self._cancelled: list[str] = []  # the steps running when it was
         self._sink = emit
         self.max_step_wait = step_wait_limit() if max_step_wait is None else max_step_wait
@@ -232,17 +233,20 @@ class IsolationRunner:
         self._check_stop()
         conn.send(sql)
         last = _last(conn.results())
+        if fatal and (last is None or last.status not in (PGRES_TUPLES_OK, PGRES_COMMAND_OK)):
+            # a setup that failed (a table of that name is the user's already): never followed
+            # by the spec's teardown, not even when Ctrl-C comes at the same moment
+            self._setup_failed = True
+            raise self._fatal(failed + conn.error_message())
         self._check_stop()
         if last is not None and last.status == PGRES_TUPLES_OK:
             self.emit(ResultSet(Table(last.columns, tuple(last.rows)), origin))
         elif last is None or last.status != PGRES_COMMAND_OK:
-            text = failed + conn.error_message()
-            if fatal:
-                raise self._fatal(text)
-            self.emit(Message(text))
+            self.emit(Message(failed + conn.error_message()))
 
     def _run(self, perm: Permutation, record: PermutationRecord) -> None:
         assert self.control is not None
+        self._setup_failed = False
         for sql in self.spec.setups:
             self._block(self.control.conn, sql, "setup", "setup failed: ", True)
         for session, c in zip(self.spec.sessions, self.conns, strict=True):
@@ -462,7 +466,8 @@ class IsolationRunner:
             for c in self.conns:
                 if c.conn.in_transaction():
                     c.conn.exec("ROLLBACK")
-            self._teardown()
+            if not self._setup_failed:
+                self._teardown()
         except (LibpqError, IsolationFatal):
             pass
         self.emit(Interrupted(tuple(cancelled)))

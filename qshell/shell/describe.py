@@ -114,6 +114,7 @@ _LISTS = {
     "dv": ("v", "List of views", "view", "views"),
     "dm": ("m", "List of materialized views", "materialized view", "materialized views"),
     "ds": ("S", "List of sequences", "sequence", "sequences"),
+    "dE": ("f", "List of foreign tables", "foreign table", "foreign tables"),
 }
 
 
@@ -202,6 +203,8 @@ class DescribeCommands:
         lines.extend(visible(f) for f in lst.footers)
         if lst.count:
             lines.append(f"({len(rows)} row{'s' if len(rows) != 1 else ''})")
+        if fmt in ("aligned", "wrapped"):
+            lines.append("")  # psql's blank line after each table it prints aligned
         self.shell.write("\n".join(lines))
 
     @staticmethod
@@ -228,7 +231,7 @@ class DescribeCommands:
         if verbose:
             cols.append("CASE c.relpersistence WHEN 'p' THEN 'permanent' WHEN 't' THEN 'temporary'"
                         " WHEN 'u' THEN 'unlogged' END as \"Persistence\"")
-            if which not in ("dv", "ds"):
+            if which not in ("dv", "ds", "dE"):
                 cols.append('am.amname as "Access method"')
             cols += ['pg_catalog.pg_size_pretty(pg_catalog.pg_table_size(c.oid)) as "Size"',
                      "pg_catalog.obj_description(c.oid, 'pg_class') as \"Description\""]
@@ -242,7 +245,7 @@ class DescribeCommands:
                   self.shell.session.user.conn.info.dbname if self.shell.session.user.conn else "")
         sql = f"SELECT {', '.join(cols)}\nFROM pg_catalog.pg_class c\n" + "\n".join(joins) + f"\n{w.sql()}\nORDER BY 1,2"
         headers, rows, numeric = self._catalog(sql, w.params)
-        if not rows and not self.shell.json:
+        if not rows and not self.shell.json and not self._quiet():
             if pattern:
                 self.shell.notice(f'Did not find any {many} named "{pattern}".')
             else:
@@ -265,38 +268,15 @@ class DescribeCommands:
     def do_ds(self, cmd: Command) -> None:
         self._relations("ds", cmd)
 
-    # -- other lists ----------------------------------------------------------------------
-    def do_df(self, cmd: Command) -> None:
-        verbose, system = self._flags(cmd)
-        pattern = self._pattern(cmd)
-        cols = ['n.nspname as "Schema"', 'p.proname as "Name"',
-                'pg_catalog.pg_get_function_result(p.oid) as "Result data type"',
-                'pg_catalog.pg_get_function_arguments(p.oid) as "Argument data types"',
-                "CASE p.prokind WHEN 'a' THEN 'agg' WHEN 'w' THEN 'window' WHEN 'p' THEN 'proc' ELSE 'func' END as \"Type\""]
-        joins = ["LEFT JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace"]
-        if verbose:
-            cols += ["CASE WHEN p.provolatile = 'i' THEN 'immutable' WHEN p.provolatile = 's' THEN 'stable'"
-                     " WHEN p.provolatile = 'v' THEN 'volatile' END as \"Volatility\"",
-                     "CASE WHEN p.proparallel = 'r' THEN 'restricted' WHEN p.proparallel = 's' THEN 'safe'"
-                     " WHEN p.proparallel = 'u' THEN 'unsafe' END as \"Parallel\"",
-                     'pg_catalog.pg_get_userbyid(p.proowner) as "Owner"',
-                     "CASE WHEN prosecdef THEN 'definer' ELSE 'invoker' END AS \"Security\"",
-                     "CASE WHEN p.proleakproof THEN 'yes' ELSE 'no' END as \"Leakproof?\"",
-                     f'{_acl("p.proacl")} AS "Access privileges"',
-                     'l.lanname as "Language"',
-                     "CASE WHEN l.lanname IN ('internal', 'c') THEN p.prosrc END as \"Internal name\"",
-                     "pg_catalog.obj_description(p.oid, 'pg_proc') as \"Description\""]
-            joins.append("LEFT JOIN pg_catalog.pg_language l ON l.oid = p.prolang")
-        w = Where()
-        w.pattern(pattern, "n.nspname", "p.proname", "pg_catalog.pg_function_is_visible(p.oid)",
-                  self.shell.session.user.conn.info.dbname if self.shell.session.user.conn else "")
-        if not system and pattern is None:
-            w.add("n.nspname <> 'pg_catalog'")
-            w.add("n.nspname <> 'information_schema'")
-        sql = f"SELECT {', '.join(cols)}\nFROM pg_catalog.pg_proc p\n" + "\n".join(joins) + f"\n{w.sql()}\nORDER BY 1, 2, 4"
-        headers, rows, numeric = self._catalog(sql, w.params)
-        self._show(Listing("List of functions", headers, rows, numeric=numeric))
+    def do_dE(self, cmd: Command) -> None:
+        self._relations("dE", cmd)
 
+    def _quiet(self) -> bool:
+        """psql's QUIET: an empty listing is printed as an empty table, not "Did not find any ..."."""
+        variables = getattr(self.shell, "variables", None)
+        return bool(variables is not None and variables.is_on("QUIET"))
+
+    # -- other lists ----------------------------------------------------------------------
     def do_dn(self, cmd: Command) -> None:
         verbose, system = self._flags(cmd)
         pattern = self._pattern(cmd)

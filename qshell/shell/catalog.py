@@ -53,12 +53,12 @@ _NON_TEXT_OIDS = (16, 114, 700, 701, 1082, 1083, 1114, 1184, 1186, 1266, 3802, 1
 
 
 def name_pattern(pattern: str | None, schemavar: str | None, namevar: str | None, altvar: str | None,
-                 visibility: str | None, dbname: str, max_parts: int = 3) -> list[str]:
+                 visibility: str | None, dbname: str, max_parts: int = 3, force_escape: bool = False) -> list[str]:
     """psql's processSQLNamePattern: the WHERE conditions for one pattern (schema.name,
     * and ?, double quotes); without a pattern, the visibility rule alone."""
     if pattern is None:
         return [visibility] if visibility else []
-    parts = pattern_parts(pattern)
+    parts = pattern_parts(pattern, force_escape)
     if len(parts) > max_parts:
         raise UsageError(f"improper qualified name (too many dotted names): {pattern}")
     if len(parts) == 3:
@@ -131,13 +131,12 @@ class CatalogCommands:
         variables = getattr(self.shell, "variables", None)
         return bool(variables is not None and variables.is_on("QUIET"))
 
-    def show(self, title: str, sql: str, empty: str | None = None, pattern: str | None = None) -> None:
+    def show(self, title: str, sql: str, empty: str | None = None) -> None:
         """Run ``sql`` and print its rows under ``title`` as psql does (``empty``: psql's
-        "Did not find any ..." noun, said instead of an empty table unless QUIET)."""
+        "Did not find any ..." message, said instead of an empty table unless QUIET)."""
         headers, rows, numeric = self.query(sql)
         if not rows and empty and not self._quiet() and not self.shell.json:
-            self.shell.notice(f'Did not find any {empty} named "{pattern}".' if pattern
-                              else f"Did not find any {empty}.")
+            self.shell.notice(empty)
             return
         self.describe._show(Listing(title, headers, rows, numeric=numeric))
 
@@ -157,8 +156,8 @@ class CatalogCommands:
         return "+" in mods, "S" in mods, self._pats(cmd)[0]
 
     def _np(self, pattern: str | None, schemavar: str | None, namevar: str | None, altvar: str | None = None,
-            visibility: str | None = None, max_parts: int = 3) -> list[str]:
-        return name_pattern(pattern, schemavar, namevar, altvar, visibility, self._dbname(), max_parts)
+            visibility: str | None = None, max_parts: int = 3, force_escape: bool = False) -> list[str]:
+        return name_pattern(pattern, schemavar, namevar, altvar, visibility, self._dbname(), max_parts, force_escape)
 
     # -- types, domains, privileges ----------------------------------------------------------
     def do_dT(self, cmd: Command) -> None:
@@ -258,7 +257,7 @@ class CatalogCommands:
             conds = ["s.source <> 'default' AND\n      s.setting IS DISTINCT FROM s.boot_val"]
         else:
             conds = self._np(pattern, None, "pg_catalog.lower(s.name)", None, None, 1)
-        title = "List of configuration parameters" if pattern is None else "List of configuration parameters"
+        title = "List of non-default configuration parameters" if pattern is None else "List of configuration parameters"
         self.show(title, f"SELECT {cols}\nFROM pg_catalog.pg_settings s\n{joins}" + _where(conds) + "ORDER BY 1;")
 
     # -- foreign data -------------------------------------------------------------------------
@@ -320,11 +319,11 @@ class CatalogCommands:
         verbose, system, pattern = "+" in mods, "S" in mods, self._pats(cmd)[0]
         nested = "n" in mods or pattern is not None
         if tables and indexes:
-            title, kinds, empty = "List of partitioned relations", "'p','I'", "partitioned relations"
+            title, kinds = "List of partitioned relations", "'p','I'"
         elif tables:
-            title, kinds, empty = "List of partitioned tables", "'p'", "partitioned tables"
+            title, kinds = "List of partitioned tables", "'p'"
         else:
-            title, kinds, empty = "List of partitioned indexes", "'I'", "partitioned indexes"
+            title, kinds = "List of partitioned indexes", "'I'"
         cols = ['n.nspname as "Schema"', 'c.relname as "Name"', 'pg_catalog.pg_get_userbyid(c.relowner) as "Owner"']
         if tables and indexes:
             cols.append("CASE c.relkind WHEN 'p' THEN 'partitioned table' WHEN 'I' THEN 'partitioned index' END"
@@ -365,7 +364,7 @@ class CatalogCommands:
             order.append('"Parent name" NULLS FIRST')
         order.append('"Name"')
         self.show(title, f"SELECT {', '.join(cols)}\nFROM pg_catalog.pg_class c\n{joins}" + _where(conds)
-                  + f"ORDER BY {', '.join(order)};", empty=empty, pattern=pattern)
+                  + f"ORDER BY {', '.join(order)};")
 
     def do_dP(self, cmd: Command) -> None:
         self._partitioned(cmd, True, True)
@@ -397,7 +396,7 @@ class CatalogCommands:
         verbose, _system, pattern = self._one(cmd)
         conds = self._np(pattern, None, "pubname", None, None, 1)
         if verbose:
-            self._publications(conds)
+            self._publications(conds, pattern)
             return
         self.show("List of publications",
                   'SELECT pubname AS "Name", pg_catalog.pg_get_userbyid(pubowner) AS "Owner",'
@@ -406,7 +405,7 @@ class CatalogCommands:
                   " (CASE pubgencols WHEN 'n' THEN 'none' WHEN 's' THEN 'stored' END) AS \"Generated columns\","
                   ' pubviaroot AS "Via root"\nFROM pg_catalog.pg_publication\n' + _where(conds) + "ORDER BY 1;")
 
-    def _publications(self, conds: list[str]) -> None:
+    def _publications(self, conds: list[str], pattern: str | None) -> None:
         """\\dRp+: one table per publication, its tables (and row filters, column lists) and schemas below."""
         _h, pubs, _n = self.query(
             "SELECT oid, pubname, pg_catalog.pg_get_userbyid(pubowner) AS owner, puballtables, pubinsert,"
@@ -414,7 +413,8 @@ class CatalogCommands:
             ' AS "Generated columns", pubviaroot\nFROM pg_catalog.pg_publication\n' + _where(conds) + "ORDER BY 2;")
         if not pubs:
             if not self._quiet():
-                self.shell.notice("Did not find any publications.")
+                self.shell.notice(f'Did not find any publication named "{pattern}".' if pattern
+                                  else "Did not find any publications.")
             return
         headers = ["Owner", "All tables", "Inserts", "Updates", "Deletes", "Truncates", "Generated columns",
                    "Via root"]
@@ -445,8 +445,7 @@ class CatalogCommands:
                     footers.append("Tables from schemas:")
                 footers.extend(f'    "{r[0]}"' for r in nsps)
             self.describe._show(Listing(f"Publication {name}", headers,
-                                        [[owner, alltables, ins, upd, dele, trunc, gencols, viaroot]],
-                                        footers, count=False))
+                                        [[owner, alltables, ins, upd, dele, trunc, gencols, viaroot]], footers))
 
     def do_dRs(self, cmd: Command) -> None:
         verbose, _system, pattern = self._one(cmd)
@@ -494,7 +493,8 @@ class CatalogCommands:
         conds = []
         if not system and pattern is None:
             conds.append(_SYS)
-        conds += self._np(pattern, "n.nspname", "o.oprname", None, "pg_catalog.pg_operator_is_visible(o.oid)")
+        conds += self._np(pattern, "n.nspname", "o.oprname", None, "pg_catalog.pg_operator_is_visible(o.oid)",
+                          force_escape=True)
         types = self._pats(cmd)[1:3]
         if len(types) == 1:  # one type: the right argument of a prefix operator
             types = [None, types[0]]
@@ -727,8 +727,7 @@ class CatalogCommands:
             headers, rows, numeric = self.query(
                 'SELECT t.alias as "Token name",\n  t.description as "Description"\n'
                 f"FROM pg_catalog.ts_token_type( '{oid}'::pg_catalog.oid ) as t\nORDER BY 1;")
-            self.describe._show(Listing(f"Token types for parser {name}", headers, rows, numeric=numeric,
-                                        count=False))
+            self.describe._show(Listing(f"Token types for parser {name}", headers, rows, numeric=numeric))
 
     def do_dFt(self, cmd: Command) -> None:
         self._ts_list(cmd, "List of text search templates", "pg_ts_template", "t", "tmplname", "tmplnamespace",
@@ -856,13 +855,18 @@ class CatalogCommands:
         role, db = pats[0], (pats[1] if len(pats) > 1 else None)
         conds = self._np(role, None, "r.rolname", None, None, 1)
         conds += self._np(db, None, "d.datname", None, None, 1)
+        if role and db:
+            empty = f'Did not find any settings for role "{role}" and database "{db}".'
+        elif role:
+            empty = f'Did not find any settings for role "{role}".'
+        else:
+            empty = "Did not find any settings."
         self.show("List of settings", 'SELECT rolname AS "Role", datname AS "Database",\n'
                   "pg_catalog.array_to_string(setconfig, E'\\n') AS \"Settings\"\n"
                   "FROM pg_catalog.pg_db_role_setting s\n"
                   "LEFT JOIN pg_catalog.pg_database d ON d.oid = setdatabase\n"
                   "LEFT JOIN pg_catalog.pg_roles r ON r.oid = setrole\n" + _where(conds) + "ORDER BY 1, 2;",
-                  empty="settings" if role or db else None,
-                  pattern=None)
+                  empty=empty)
 
     # -- functions --------------------------------------------------------------------------
     def _functions(self, cmd: Command, kinds: str) -> None:

@@ -27,8 +27,9 @@ from qshell.shell.host import ShellHost
 # -- psql's name patterns ------------------------------------------------------------
 
 
-def pattern_parts(pattern: str) -> list[str]:
-    """psql's patternToSQLRegex: the dot-separated parts as (unanchored) regexes."""
+def pattern_parts(pattern: str, force_escape: bool = False) -> list[str]:
+    """psql's patternToSQLRegex: the dot-separated parts as (unanchored) regexes
+    (``force_escape``: regex characters literal outside quotes too, as for operator names)."""
     parts, cur, inquotes, i = [], [], False, 0
     while i < len(pattern):
         ch = pattern[i]
@@ -50,7 +51,7 @@ def pattern_parts(pattern: str) -> list[str]:
         elif ch == "$":
             cur.append("\\$")
         else:
-            if inquotes and ch in "|*+?()[]{}.^$\\":
+            if (inquotes or force_escape) and ch in "|*+?()[]{}.^$\\":
                 cur.append("\\")
             elif ch == "[" and pattern[i + 1:i + 2] == "]":
                 cur.append("\\")
@@ -201,7 +202,7 @@ class DescribeCommands:
         title = visible(lst.title)
         lines = [" " * max(0, (width - len(title)) // 2) + title, body]
         lines.extend(visible(f) for f in lst.footers)
-        if lst.count:
+        if lst.count and not lst.footers:  # psql's default footer: only when there is no other
             lines.append(f"({len(rows)} row{'s' if len(rows) != 1 else ''})")
         if fmt in ("aligned", "wrapped"):
             lines.append("")  # psql's blank line after each table it prints aligned
@@ -311,14 +312,14 @@ class DescribeCommands:
                                                (_t(crole), "Create role"), (_t(cdb), "Create DB"),
                                                (not _t(login), "Cannot login"), (_t(repl), "Replication"),
                                                (_t(bypass), "Bypass RLS")) if flag]
+            text = ", ".join(attrs)  # psql: the flags on one line, the limit and expiry each on its own
             n = int(limit)
-            if n == 0:
-                attrs.append("No connections")
-            elif n > 0:
-                attrs.append(f"{n} connection" + ("s" if n != 1 else ""))
+            if n >= 0:
+                text += ("\n" if text else "") + ("No connections" if n == 0
+                                                  else f"{n} connection" + ("s" if n != 1 else ""))
             if until:
-                attrs.append(f"Password valid until {until}")
-            out.append([name, ", ".join(attrs)] + ([desc] if verbose else []))
+                text += ("\n" if text else "") + f"Password valid until {until}"
+            out.append([name, text] + ([desc] if verbose else []))
         self._show(Listing("List of roles", ["Role name", "Attributes"] + (["Description"] if verbose else []),
                            out, count=False))
 

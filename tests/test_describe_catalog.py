@@ -114,6 +114,23 @@ CREATE OPERATOR FAMILY cat.pt_fam USING btree;
 COMMENT ON OPERATOR FAMILY cat.pt_fam USING btree IS 'a family';
 ALTER ROLE cat_reader SET work_mem = '8MB';
 ALTER ROLE cat_reader IN DATABASE qshell_catalog SET search_path = cat;
+CREATE TABLE cat.ftp (k int, v text) PARTITION BY LIST (k);
+CREATE FOREIGN TABLE cat.ftc PARTITION OF cat.ftp FOR VALUES IN (1) SERVER files OPTIONS (filename '/dev/null');
+ALTER FOREIGN TABLE cat.passwd ADD COLUMN extra int OPTIONS (force_not_null 'true');
+ALTER FOREIGN TABLE cat.passwd ADD CONSTRAINT pchk CHECK (extra > 0);
+CREATE TRIGGER ft_trg BEFORE INSERT ON cat.passwd FOR EACH ROW EXECUTE FUNCTION cat.trg();
+CREATE STATISTICS cat.ft_st ON line, extra FROM cat.passwd;
+CREATE TABLE cat.gen (a int, b int) WITH (fillfactor=70) TABLESPACE cat_space;
+CREATE INDEX gen_a ON cat.gen(a) TABLESPACE cat_space;
+CREATE STATISTICS cat.gen_all ON a, b FROM cat.gen;
+ALTER STATISTICS cat.gen_all SET STATISTICS 50;
+CREATE STATISTICS cat.gen_expr ON (a + b) FROM cat.gen;
+CREATE TABLE cat.big (id int PRIMARY KEY, t text);
+ALTER TABLE cat.big REPLICA IDENTITY FULL;
+CREATE VIEW cat.v_barrier WITH (security_barrier) AS SELECT id FROM cat.items;
+CREATE RULE v_rule AS ON INSERT TO cat.v_barrier DO INSTEAD NOTHING;
+CREATE RULE items_off AS ON DELETE TO cat.items DO INSTEAD NOTHING;
+ALTER TABLE cat.items DISABLE RULE items_off;
 """
 
 COMMANDS = [
@@ -133,6 +150,17 @@ COMMANDS = [
     r"\drds cat_reader qshell_catalog", r"\df", r"\df+", r"\dfa", r"\dfa+", r"\dfn", r"\dfp", r"\dfp+", r"\dft",
     r"\dfw", r"\dfwS", r"\dfaS max", r"\df cat.*", r"\df int*pl int4", r"\df int*pl int4 int4", r"\dfS abs int*",
     r"\df cat.plus cat.pt", r"\dt cat.*", r"\dt+ cat.*", r"\d", r"\d+",
+    # \d NAME: statistics objects, rules, publications, FDW options and server, TOAST, tablespaces
+    r"\d cat.items", r"\d+ cat.items", r"\d cat.passwd", r"\d+ cat.passwd", r"\d cat.ftc", r"\d+ cat.ftp",
+    r"\d cat.*", r"\d+ cat.*", r"\d+ cat.gen", r"\d cat.gen_a", r"\d+ cat.m1_k_idx", r"\d cat.m_k",
+    r"\d+ cat.v_barrier", r"\d pg_toast.pg_toast_1262", r"\d+ pg_toast.pg_toast_1262",
+    r"\d pg_toast.pg_toast_1262_index", r"\d pg_catalog.*", r"\d+ pg_catalog.*", r"\d+ information_schema.*",
+    r"\dn", r"\dn+", r"\dn cat", r"\dn c*", r"\l", r"\l+", r"\l qshell_catalog", r"\dx", r"\dx+",
+    r"\di cat.*", r"\di+ cat.*", r"\dS+",
+    # qualified names psql refuses (and the one it takes)
+    r"\dn x.cat", r"\dn qshell_catalog.cat", r"\dn a.b.c", r"\du x.y", r"\dT x.y.z", r"\dT qshell_catalog.cat.mood",
+    r"\dL a.b", r"\dx a.b", r"\l a.b", r"\df x.y.z", r"\dd x.y.z", r"\des a.b", r"\dy a.b", r"\ddp a.b",
+    r"\dconfig a.b*", r"\d x.cat.items", r"\dt qshell_catalog.cat.items",
     # nothing found: psql's message, or its empty table
     r"\dPt nosuch", r"\drds nosuch", r"\drds", r"\dRp+ nosuch", r"\dF+ nosuch", r"\dFp+ nosuch",
     r"\dt nosuch", r"\dE nosuch", r"\dT nosuch",

@@ -55,23 +55,24 @@ _NON_TEXT_OIDS = (16, 114, 700, 701, 1082, 1083, 1114, 1184, 1186, 1266, 3802, 1
 def name_pattern(pattern: str | None, schemavar: str | None, namevar: str | None, altvar: str | None,
                  visibility: str | None, dbname: str, max_parts: int = 3, force_escape: bool = False) -> list[str]:
     """psql's processSQLNamePattern: the WHERE conditions for one pattern (schema.name,
-    * and ?, double quotes); without a pattern, the visibility rule alone."""
+    * and ?, double quotes); without a pattern, the visibility rule alone. ``max_parts``
+    0: dots belong to the name (\\dconfig, \\ddp); 2 without a schema: psql refuses any
+    qualified name as a cross-database reference (\\dn, \\dL)."""
     if pattern is None:
         return [visibility] if visibility else []
     parts = pattern_parts(pattern, force_escape)
-    if len(parts) > max_parts:
+    if max_parts == 0:
+        parts = [".".join(parts)]
+    if len(parts) > max(max_parts, 1):
         raise UsageError(f"improper qualified name (too many dotted names): {pattern}")
     if len(parts) == 3:
         if parts[0] != dbname:
             raise UsageError(f"cross-database references are not implemented: {pattern}")
         parts = parts[1:]
     if len(parts) == 2 and schemavar is None:
-        if max_parts == 2:  # \dn db.schema: the first part names the database
-            if parts[0] != dbname:
-                raise UsageError(f"cross-database references are not implemented: {pattern}")
-            parts = parts[1:]
-        else:
-            raise UsageError(f"improper qualified name (too many dotted names): {pattern}")
+        if max_parts == 2:
+            raise UsageError(f"cross-database references are not implemented: {pattern}")
+        raise UsageError(f"improper qualified name (too many dotted names): {pattern}")
     conds = []
     name = parts[-1]
     regex = _lit(f"^({name})$")
@@ -234,7 +235,7 @@ class CatalogCommands:
 
     def do_ddp(self, cmd: Command) -> None:
         _verbose, _system, pattern = self._one(cmd)
-        conds = self._np(pattern, None, "n.nspname", "pg_catalog.pg_get_userbyid(d.defaclrole)", None, 1)
+        conds = self._np(pattern, None, "n.nspname", "pg_catalog.pg_get_userbyid(d.defaclrole)", None, 0)
         self.show("Default access privileges",
                   'SELECT pg_catalog.pg_get_userbyid(d.defaclrole) AS "Owner", n.nspname AS "Schema",'
                   " CASE d.defaclobjtype WHEN 'r' THEN 'table' WHEN 'S' THEN 'sequence' WHEN 'f' THEN 'function'"
@@ -256,7 +257,7 @@ class CatalogCommands:
         if pattern is None:
             conds = ["s.source <> 'default' AND\n      s.setting IS DISTINCT FROM s.boot_val"]
         else:
-            conds = self._np(pattern, None, "pg_catalog.lower(s.name)", None, None, 1)
+            conds = self._np(pattern, None, "pg_catalog.lower(s.name)", None, None, 0)
         title = "List of non-default configuration parameters" if pattern is None else "List of configuration parameters"
         self.show(title, f"SELECT {cols}\nFROM pg_catalog.pg_settings s\n{joins}" + _where(conds) + "ORDER BY 1;")
 
@@ -618,7 +619,7 @@ class CatalogCommands:
                      'l.laninline::pg_catalog.regprocedure AS "Inline handler"',
                      f'{_acl("l.lanacl")} AS "Access privileges"']
         cols.append('d.description AS "Description"')
-        conds = self._np(pattern, None, "l.lanname", None, None, 1)
+        conds = self._np(pattern, None, "l.lanname", None, None, 2)
         if not system and pattern is None:
             conds.append("l.lanplcallfoid != 0")
         self.show("List of languages", f"SELECT {', '.join(cols)}\nFROM pg_catalog.pg_language l\n"

@@ -84,6 +84,9 @@ class Where:
         parts = pattern_parts(pattern)
         if len(parts) > max_parts or (schemavar is None and len(parts) > 1 and max_parts == 3):
             raise UsageError(f"improper qualified name (too many dotted names): {pattern}")
+        if len(parts) == 2 and schemavar is None and max_parts == 2:
+            # \dn db.schema: psql refuses it, whatever the database's name
+            raise UsageError(f"cross-database references are not implemented: {pattern}")
         if len(parts) == 3:
             if parts[0] != dbname.lower() and parts[0] != dbname:
                 raise UsageError(f"cross-database references are not implemented: {pattern}")
@@ -173,6 +176,13 @@ class DescribeCommands:
         from qshell.records.results import NUMERIC_OIDS
 
         return [d.name for d in desc], rows, frozenset(i for i, d in enumerate(desc) if d.type_code in NUMERIC_OIDS)
+
+    def _dbname(self) -> str:
+        user = self.shell.session.user
+        if user.conn is None or user.conn.closed:
+            user.reset()
+        assert user.conn is not None  # reset() connected
+        return user.conn.info.dbname
 
     def _version(self) -> int:
         user = self.shell.session.user
@@ -289,10 +299,18 @@ class DescribeCommands:
         if not system and pattern is None:
             w.add("n.nspname !~ '^pg_'")
             w.add("n.nspname <> 'information_schema'")
-        w.pattern(pattern, None, "n.nspname", None, max_parts=2)
+        w.pattern(pattern, None, "n.nspname", None, self._dbname(), max_parts=2)
         headers, rows, numeric = self._catalog(
             f"SELECT {', '.join(cols)}\nFROM pg_catalog.pg_namespace n\n{w.sql()}\nORDER BY 1", w.params)
-        self._show(Listing("List of schemas", headers, rows, numeric=numeric))
+        footers: list[str] = []
+        if pattern is not None:  # psql: the publications of the schema named as written (the pattern's text)
+            _, pubs, _ = self._catalog(
+                "SELECT pubname FROM pg_catalog.pg_publication p"
+                " JOIN pg_catalog.pg_publication_namespace pn ON p.oid = pn.pnpubid"
+                " JOIN pg_catalog.pg_namespace n ON n.oid = pn.pnnspid WHERE n.nspname = %s ORDER BY 1", [pattern])
+            if pubs:
+                footers = ["Publications:"] + [f'    "{p[0]}"' for p in pubs]
+        self._show(Listing("List of schemas", headers, rows, footers, numeric=numeric))
 
     def do_du(self, cmd: Command) -> None:
         verbose, system = self._flags(cmd)
@@ -402,6 +420,62 @@ class DescribeCommands:
         for oid, nsp, rel in found:
             self._show(self._one(oid, nsp, rel, verbose))
 
+    def _more_footers(self, oid: str, kind: str, hasrules: object, footers: list[str]) -> None:
+        """psql's footers after the policies: statistics objects, rules, publications."""
+        q = self._catalog
+        _, stats, _ = q("SELECT oid, stxrelid::pg_catalog.regclass,"
+                        " stxnamespace::pg_catalog.regnamespace::pg_catalog.text AS nsp, stxname,"
+                        " pg_catalog.pg_get_statisticsobjdef_columns(oid) AS columns,"
+                        " 'd' = any(stxkind) AS ndist_enabled, 'f' = any(stxkind) AS deps_enabled,"
+                        " 'm' = any(stxkind) AS mcv_enabled, stxstattarget"
+                        " FROM pg_catalog.pg_statistic_ext WHERE stxrelid = %s ORDER BY nsp, stxname", [oid])
+        if stats:
+            footers.append("Statistics objects:")
+        for _soid, rel, snsp, name, columns, nd, deps, mcv, target in stats:
+            kinds = [label for flag, label in ((nd, "ndistinct"), (deps, "dependencies"), (mcv, "mcv")) if _t(flag)]
+            line = f'    "{snsp}.{name}"'
+            if kinds and len(kinds) < 3:  # psql names the kinds unless all are on
+                line += f" ({', '.join(kinds)})"
+            line += f" ON {columns} FROM {rel}"
+            if target is not None and str(target) != "-1":
+                line += f"; STATISTICS {target}"
+            footers.append(line)
+        if _t(hasrules) and kind in "rpf":
+            _, rules, _ = q("SELECT r.rulename, trim(trailing ';' from pg_catalog.pg_get_ruledef(r.oid, true)),"
+                            " ev_enabled FROM pg_catalog.pg_rewrite r WHERE r.ev_class = %s ORDER BY 1", [oid])
+            for label, enabled in (("Rules:", "O"), ("Disabled rules:", "D"), ("Rules firing always:", "A"),
+                                   ("Rules firing on replica only:", "R")):
+                chosen = [r for r in rules if r[2] == enabled]
+                if chosen:
+                    footers.append(label)
+                for _name, rdef, _e in chosen:
+                    text = rdef[len("CREATE RULE "):] if rdef.startswith("CREATE RULE ") else rdef
+                    footers.append(f"    {text}")
+        if kind in "rp":
+            _, pubs, _ = q(
+                "SELECT pubname, NULL, NULL FROM pg_catalog.pg_publication p"
+                " JOIN pg_catalog.pg_publication_namespace pn ON p.oid = pn.pnpubid"
+                " JOIN pg_catalog.pg_class pc ON pc.relnamespace = pn.pnnspid"
+                " WHERE pc.oid = %s and pg_catalog.pg_relation_is_publishable(%s)"
+                " UNION SELECT pubname, pg_get_expr(pr.prqual, c.oid), (CASE WHEN pr.prattrs IS NOT NULL THEN"
+                " (SELECT string_agg(attname, ', ') FROM pg_catalog.generate_series(0,"
+                " pg_catalog.array_upper(pr.prattrs::pg_catalog.int2[], 1)) s, pg_catalog.pg_attribute"
+                " WHERE attrelid = pr.prrelid AND attnum = prattrs[s]) ELSE NULL END)"
+                " FROM pg_catalog.pg_publication p JOIN pg_catalog.pg_publication_rel pr ON p.oid = pr.prpubid"
+                " JOIN pg_catalog.pg_class c ON c.oid = pr.prrelid WHERE pr.prrelid = %s"
+                " UNION SELECT pubname, NULL, NULL FROM pg_catalog.pg_publication p"
+                " WHERE p.puballtables AND pg_catalog.pg_relation_is_publishable(%s) ORDER BY 1",
+                [oid, oid, oid, oid])
+            if pubs:
+                footers.append("Publications:")
+            for name, qual, cols in pubs:
+                line = f'    "{name}"'
+                if cols is not None:
+                    line += f" ({cols})"
+                if qual is not None:
+                    line += f" WHERE {qual}"
+                footers.append(line)
+
     def _one(self, oid: str, nsp: str, rel: str, verbose: bool) -> Listing:
         """psql's describeOneTableDetails."""
         v = self._version()
@@ -455,6 +529,11 @@ class DescribeCommands:
                      " WHERE c.oid = a.attcollation AND t.oid = a.atttypid AND a.attcollation <> t.typcollation)",
                      "a.attidentity", "a.attgenerated"]
             headers += ["Collation", "Nullable", "Default"]
+        if kind == "f":
+            cols.append("CASE WHEN attfdwoptions IS NULL THEN '' ELSE '(' || pg_catalog.array_to_string(ARRAY("
+                        "SELECT pg_catalog.quote_ident(option_name) || ' ' || pg_catalog.quote_literal(option_value)"
+                        " FROM pg_catalog.pg_options_to_table(attfdwoptions)), ', ') || ')' END")
+            headers.append("FDW options")
         if is_index:
             cols += [f"CASE WHEN a.attnum <= (SELECT i.indnkeyatts FROM pg_catalog.pg_index i WHERE i.indexrelid = {int(oid)})"
                      " THEN 'yes' ELSE 'no' END", "pg_catalog.pg_get_indexdef(a.attrelid, a.attnum, TRUE)"]
@@ -489,6 +568,9 @@ class DescribeCommands:
                     default = f"generated always as ({default})"
                 row += [coll, "not null" if _t(notnull) else "", default]
                 i = 7
+            if kind == "f":
+                row.append(a[i])
+                i += 1
             if is_index:
                 row += a[i:i + 2]
                 i += 2
@@ -504,6 +586,30 @@ class DescribeCommands:
                 if kind in "rvmfpc":
                     row.append(a[i])
             rows.append(row)
+
+        if _t(ispartition):  # any kind: a partition of a table, an index of a partitioned index
+            _, part, _ = q(
+                "SELECT inhparent::pg_catalog.regclass, pg_catalog.pg_get_expr(c.relpartbound, c.oid),"
+                " inhdetachpending, pg_catalog.pg_get_partition_constraintdef(c.oid)"
+                " FROM pg_catalog.pg_class c JOIN pg_catalog.pg_inherits i ON c.oid = inhrelid"
+                " WHERE c.oid = %s", [oid])
+            if part:
+                parent, bound, pending, constraint = part[0]
+                footers.append(f"Partition of: {parent} {bound or ''}" + (" DETACH PENDING" if _t(pending) else ""))
+                if verbose:
+                    footers.append(f"Partition constraint: {constraint}" if constraint
+                                   else "No partition constraint")
+        if kind == "t":
+            _, owning, _ = q("SELECT n.nspname, c.relname FROM pg_catalog.pg_class c, pg_catalog.pg_namespace n"
+                             " WHERE reltoastrelid = %s AND c.relnamespace = n.oid", [oid])
+            if owning:
+                footers.append(f'Owning table: "{owning[0][0]}.{owning[0][1]}"')
+
+        def tablespace_footer() -> None:
+            if int(tablespace or 0) != 0:
+                _, spc, _ = q("SELECT spcname FROM pg_catalog.pg_tablespace WHERE oid = %s", [tablespace])
+                if spc:
+                    footers.append(f'Tablespace: "{spc[0][0]}"')
 
         if is_index:
             (ix,) = q(
@@ -531,25 +637,15 @@ class DescribeCommands:
                 if flag:
                     line += text
             footers.append(line)
-            return Listing(title, headers, rows, footers, count=False)
+            tablespace_footer()
+            if kind == "i":
+                return Listing(title, headers, rows, footers, count=False)
 
         if kind in "rpmf":
-            if _t(ispartition):
-                _, part, _ = q(
-                    "SELECT inhparent::pg_catalog.regclass, pg_catalog.pg_get_expr(c.relpartbound, c.oid),"
-                    " inhdetachpending, pg_catalog.pg_get_partition_constraintdef(c.oid)"
-                    " FROM pg_catalog.pg_class c JOIN pg_catalog.pg_inherits i ON c.oid = inhrelid"
-                    " WHERE c.oid = %s", [oid])
-                if part:
-                    parent, bound, pending, constraint = part[0]
-                    footers.append(f"Partition of: {parent} {bound}" + (" DETACH PENDING" if _t(pending) else ""))
-                    if verbose:
-                        footers.append(f"Partition constraint: {constraint}" if constraint
-                                       else "No partition constraint")
             if kind == "p":
                 _, key, _ = q("SELECT pg_catalog.pg_get_partkeydef(%s::pg_catalog.oid)", [oid])
                 footers.append(f"Partition key: {key[0][0]}")
-        if kind in "rpmf" and _t(hasindex):
+        if kind in "rpmft" and _t(hasindex):
             _, ixs, _ = q(
                 "SELECT c2.relname, i.indisprimary, i.indisunique, i.indisclustered, i.indisvalid,"
                 " pg_catalog.pg_get_indexdef(i.indexrelid, 0, true), pg_catalog.pg_get_constraintdef(con.oid, true),"
@@ -562,7 +658,7 @@ class DescribeCommands:
             if ixs:
                 footers.append("Indexes:")
                 extra["indexes"] = []
-            for name, prim, uniq, clus, valid, idef, cdef, ctype, cdefer, cdeferred, repl, _ts in ixs:
+            for name, prim, uniq, clus, valid, idef, cdef, ctype, cdefer, cdeferred, repl, ixspace in ixs:
                 line = f'    "{name}"'
                 if ctype == "x":
                     line += f" {cdef}"
@@ -582,6 +678,10 @@ class DescribeCommands:
                     line += " INVALID"
                 if _t(repl):
                     line += " REPLICA IDENTITY"
+                if int(ixspace or 0) != 0:
+                    _, spc, _ = q("SELECT spcname FROM pg_catalog.pg_tablespace WHERE oid = %s", [ixspace])
+                    if spc:
+                        line += f', tablespace "{spc[0][0]}"'
                 footers.append(line)
                 extra["indexes"].append({"name": name, "definition": idef})
         if kind in "rpmf":
@@ -639,6 +739,7 @@ class DescribeCommands:
                     if check:
                         line += f"\n      WITH CHECK ({check})"
                     footers.extend(line.split("\n"))
+            self._more_footers(oid, kind, hasrules, footers)
             if verbose and v >= 180000:
                 _, nns, _ = q("SELECT c.conname, a.attname, c.connoinherit, c.conislocal, c.coninhcount <> 0,"
                               " c.convalidated FROM pg_catalog.pg_constraint c JOIN pg_catalog.pg_attribute a ON"
@@ -662,14 +763,15 @@ class DescribeCommands:
             if view and view[0][0]:
                 footers.append("View definition:")
                 footers.extend(view[0][0].rstrip("\n").split("\n"))
-        if kind == "v" and _t(hasrules):
+        if kind == "v" and verbose and _t(hasrules):
             _, rules, _ = q("SELECT r.rulename, trim(trailing ';' from pg_catalog.pg_get_ruledef(r.oid, true))"
                             " FROM pg_catalog.pg_rewrite r WHERE r.ev_class = %s AND r.rulename != '_RETURN'"
                             " ORDER BY 1", [oid])
             if rules:
                 footers.append("Rules:")
                 for _name, rdef in rules:
-                    footers.extend(f" {rdef}".split("\n"))
+                    text = rdef[len("CREATE RULE "):] if rdef.startswith("CREATE RULE ") else rdef
+                    footers.extend(f" {text}".split("\n"))
         if _t(hastriggers):
             _, trigs, _ = q(
                 "SELECT t.tgname, pg_catalog.pg_get_triggerdef(t.oid, true), t.tgenabled, t.tgisinternal,"
@@ -691,7 +793,16 @@ class DescribeCommands:
                 for _name, tdef, _e, _i, parent in chosen:
                     tdef = tdef.split(" TRIGGER ", 1)[1] if " TRIGGER " in tdef else tdef
                     footers.append(f"    {tdef}" + (f", ON TABLE {parent}" if parent else ""))
-        if kind in "rpmf":
+        if kind == "f":
+            _, srv, _ = q("SELECT s.srvname, pg_catalog.array_to_string(ARRAY(SELECT pg_catalog.quote_ident(option_name)"
+                          " || ' ' || pg_catalog.quote_literal(option_value) FROM"
+                          " pg_catalog.pg_options_to_table(ftoptions)), ', ') FROM pg_catalog.pg_foreign_table f,"
+                          " pg_catalog.pg_foreign_server s WHERE f.ftrelid = %s AND s.oid = f.ftserver", [oid])
+            if srv:
+                footers.append(f"Server: {srv[0][0]}")
+                if srv[0][1]:
+                    footers.append(f"FDW options: ({srv[0][1]})")
+        if kind in "rpmfIt":
             _, parents, _ = q("SELECT c.oid::pg_catalog.regclass FROM pg_catalog.pg_class c, pg_catalog.pg_inherits i"
                               " WHERE c.oid = i.inhparent AND i.inhrelid = %s AND c.relkind != 'p'"
                               " AND c.relkind != 'I' ORDER BY inhseqno", [oid])
@@ -702,7 +813,7 @@ class DescribeCommands:
                            " WHERE c.oid = i.inhrelid AND i.inhparent = %s"
                            " ORDER BY pg_catalog.pg_get_expr(c.relpartbound, c.oid) = 'DEFAULT',"
                            " c.oid::pg_catalog.regclass::pg_catalog.text", [oid])
-            partitioned = kind == "p"
+            partitioned = kind in "pI"
             if partitioned and not kids:
                 footers.append("Number of partitions: 0")
             elif not verbose:
@@ -725,8 +836,9 @@ class DescribeCommands:
                 footers.append(f"Typed table of type: {oftype}")
             if verbose and kind in "rm" and replident not in ("d", "i") and nsp != "pg_catalog":
                 footers.append("Replica Identity: " + {"f": "FULL", "n": "NOTHING"}.get(replident, "???"))
-            if verbose and amname and kind in "rmp":
+            tablespace_footer()
+            if verbose and amname:
                 footers.append(f"Access method: {amname}")
-        if verbose and options and kind in "rpmf":
+        if verbose and options and kind in "rpmfv":
             footers.append(f"Options: {options}")
         return Listing(title, headers, rows, footers, count=False, extra=extra)

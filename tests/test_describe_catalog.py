@@ -130,6 +130,9 @@ ALTER TABLE cat.big REPLICA IDENTITY FULL;
 CREATE VIEW cat.v_barrier WITH (security_barrier) AS SELECT id FROM cat.items;
 CREATE RULE v_rule AS ON INSERT TO cat.v_barrier DO INSTEAD NOTHING;
 CREATE RULE items_off AS ON DELETE TO cat.items DO INSTEAD NOTHING;
+CREATE VIEW cat.vco WITH (security_barrier) AS SELECT id, a FROM cat.items WHERE a > 0 WITH LOCAL CHECK OPTION;
+CREATE VIEW cat."Odd V" AS SELECT 1 AS x;
+CREATE FUNCTION cat.body(a int) RETURNS int LANGUAGE sql BEGIN ATOMIC SELECT a + 1; END;
 ALTER TABLE cat.items DISABLE RULE items_off;
 """
 
@@ -157,6 +160,11 @@ COMMANDS = [
     r"\d pg_toast.pg_toast_1262_index", r"\d pg_catalog.*", r"\d+ pg_catalog.*", r"\d+ information_schema.*",
     r"\dn", r"\dn+", r"\dn cat", r"\dn c*", r"\l", r"\l+", r"\l qshell_catalog", r"\dx", r"\dx+",
     r"\di cat.*", r"\di+ cat.*", r"\dS+",
+    # an object's source
+    r"\sf cat.plus", r"\sf+ cat.plus", r"\sf+ cat.trg", r"\sf cat.body", r"\sf+ cat.body",
+    r"\sf cat.plus(cat.pt, cat.pt)", r"\sf nosuch", r"\sf abs", r"\sf int4pl", r"\sf+ cat.total", r"\sf",
+    r"\sf cat.proc", r"\sv cat.vco", r"\sv+ cat.vco", r'\sv cat."Odd V"', r"\sv nosuch", r"\sv", r"\sv cat.items",
+    r"\sv+ pg_catalog.pg_settings",
     # qualified names psql refuses (and the one it takes)
     r"\dn x.cat", r"\dn qshell_catalog.cat", r"\dn a.b.c", r"\du x.y", r"\dT x.y.z", r"\dT qshell_catalog.cat.mood",
     r"\dL a.b", r"\dx a.b", r"\l a.b", r"\df x.y.z", r"\dd x.y.z", r"\des a.b", r"\dy a.b", r"\ddp a.b",

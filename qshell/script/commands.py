@@ -317,6 +317,8 @@ TABLE: tuple[Spec, ...] = (
     Spec("dAo", "\\dAo[+] [AMPTRN [OPFPTRN]]", "list operators of operator families", _patterns, group="Database", modifiers=True),
     Spec("dAp", "\\dAp[+] [AMPTRN [OPFPTRN]]", "list support functions of operator families", _patterns, group="Database", modifiers=True),
     Spec("db", "\\db[+] [PATTERN]", "list tablespaces", _pattern, group="Database", modifiers=True),
+    Spec("sf", "\\sf[+] FUNCNAME", "show a function's definition (+: with line numbers)", _raw, group="Database", modifiers=True),
+    Spec("sv", "\\sv[+] VIEWNAME", "show a view's definition (+: with line numbers)", _raw, group="Database", modifiers=True),
     Spec("drds", "\\drds [ROLEPTRN [DBPTRN]]", "list per-database role settings", _patterns, group="Database", modifiers=True),
     Spec("l", "\\l[+] [PATTERN]", "list databases", _pattern, aliases=("list-databases",), group="Database", modifiers=True),
     Spec("timing", "\\timing [on|off]", "show how long each plain statement took; no argument toggles", _raw, group="Display", psql_args=True),

@@ -125,7 +125,8 @@ class CatalogCommands:
                 desc = cur.description or []
                 rows = [list(r) for r in cur.fetchall()] if desc else []
         except psycopg2.Error as exc:
-            raise QshellError((exc.pgerror or str(exc)).rstrip("\n")) from None
+            # psql reports a failed catalog query by its first line (no LINE/caret: the user did not type it)
+            raise QshellError((exc.pgerror or str(exc)).strip("\n").split("\n")[0]) from None
         return [d.name for d in desc], rows, frozenset(i for i, d in enumerate(desc) if d.type_code in NUMERIC_OIDS)
 
     def _quiet(self) -> bool:
@@ -939,3 +940,70 @@ class CatalogCommands:
 
     def do_dfw(self, cmd: Command) -> None:
         self._functions(cmd, "w")
+
+    # -- \sf and \sv: an object's source ---------------------------------------------------------
+    def _source(self, text: str, numbered: bool, is_func: bool) -> None:
+        """Print a CREATE command as psql does: as is, or (``+``) with the body's lines numbered."""
+        if not text.endswith("\n"):
+            text += "\n"
+        if numbered:
+            out, header, lineno = [], is_func, 0
+            for line in text[:-1].split("\n"):
+                if header and line.startswith(("AS ", "BEGIN ", "RETURN ")):
+                    header = False
+                if header:
+                    out.append(f"        {line}")
+                else:
+                    lineno += 1
+                    out.append(f"{lineno:<7} {line}")
+            text = "\n".join(out) + "\n"
+        if self.shell.json:
+            from qshell.output.json_lines import json_line
+
+            self.shell.write(json_line({"type": "source", "text": text}))
+            return
+        self.shell.write(text[:-1])
+
+    def do_sf(self, cmd: Command) -> None:
+        """\\sf[+] FUNCTION: the function's CREATE OR REPLACE command (pg_get_functiondef)."""
+        name = cmd.arg.strip()
+        if not name:
+            raise UsageError("function name is required")
+        cast = "regprocedure" if "(" in name else "regproc"
+        _h, rows, _n = self.query(f"SELECT {_lit(name)}::pg_catalog.{cast}::pg_catalog.oid")
+        _h, rows, _n = self.query(f"SELECT pg_catalog.pg_get_functiondef({rows[0][0]})")
+        self._source(rows[0][0] or "", "+" in self._mods(cmd), True)
+
+    def do_sv(self, cmd: Command) -> None:
+        """\\sv[+] VIEW: the view's CREATE OR REPLACE VIEW command, built as psql builds it."""
+        name = cmd.arg.strip()
+        if not name:
+            raise UsageError("view name is required")
+        _h, rows, _n = self.query(f"SELECT {_lit(name)}::pg_catalog.regclass::pg_catalog.oid")
+        oid = rows[0][0]
+        _h, rows, _n = self.query(
+            "SELECT nspname, relname, relkind, pg_catalog.pg_get_viewdef(c.oid, true),"
+            " pg_catalog.array_remove(pg_catalog.array_remove(c.reloptions,'check_option=local'),"
+            "'check_option=cascaded') AS reloptions,"
+            " CASE WHEN 'check_option=local' = ANY (c.reloptions) THEN 'LOCAL'::text"
+            " WHEN 'check_option=cascaded' = ANY (c.reloptions) THEN 'CASCADED'::text ELSE NULL END AS checkoption,"
+            " pg_catalog.quote_ident(nspname), pg_catalog.quote_ident(relname),"
+            " pg_catalog.array_to_string(ARRAY(SELECT pg_catalog.quote_ident(pg_catalog.split_part(o, '=', 1))"
+            " || '=' ||"
+            " pg_catalog.quote_literal(pg_catalog.substr(o, pg_catalog.strpos(o, '=') + 1))"
+            " FROM pg_catalog.unnest(pg_catalog.array_remove(pg_catalog.array_remove(c.reloptions,"
+            "'check_option=local'),'check_option=cascaded')) o), ', ')"
+            " FROM pg_catalog.pg_class c LEFT JOIN pg_catalog.pg_namespace n ON c.relnamespace = n.oid"
+            f" WHERE c.oid = {oid}")
+        nsp, rel, relkind, viewdef, _opts, check, qnsp, qrel, options = rows[0]
+        if relkind != "v":
+            raise UsageError(f'"{nsp}.{rel}" is not a view')
+        text = f"CREATE OR REPLACE VIEW {qnsp}.{qrel}"
+        if options:  # psql's appendReloptionsArray: name='value', ...
+            text += f"\n WITH ({options})"
+        text += f" AS\n{viewdef or ''}"
+        if text.endswith(";"):
+            text = text[:-1]
+        if check:
+            text += f"\n WITH {check} CHECK OPTION"
+        self._source(text, "+" in self._mods(cmd), False)

@@ -15,6 +15,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+import pexpect
 import psycopg2
 import pytest
 
@@ -255,3 +256,39 @@ def test_patterns_parse():
     assert c.args == ("", "btree", '"My Type"')
     assert parse(r"\dPt+").name == "dPt" and parse(r"\dconfig+").name == "dconfig"
     assert parse(r"\z").name == "z" and parse(r"\dg+").args == ("+",)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("command,shown_by", [(r"\ef cat.plus", r"\sf cat.plus"), (r"\ev cat.vco", r"\sv cat.vco"),
+                                              (r"\ef", None), (r"\ev", None)])
+def test_edit_function_or_view_opens_its_definition(catalog_dsn, hist, tmp_path, command, shown_by):
+    """\\ef/\\ev hand the editor what psql's \\sf/\\sv print (psql's template without a name);
+    what the editor leaves comes back at the prompt and runs with Enter."""
+    from .conftest import spawn_qshell
+
+    record = tmp_path / "seen.sql"
+    editor = tmp_path / "ed.sh"
+    editor.write_text(f"#!/bin/sh\ncp \"$1\" {record}\nprintf \"SELECT 'from the editor' AS ef;\\n\" > \"$1\"\n")
+    editor.chmod(0o755)
+    child = spawn_qshell("--history-dir", str(hist), "-X", catalog_dsn, env={"NO_COLOR": "1", "EDITOR": str(editor)})
+    child.expect("=>")
+    child.sendline(command)
+    child.expect("SELECT 'from the editor' AS ef;")
+    child.sendline("")
+    child.expect(r"from the editor\r\n")
+    child.expect(r"\(1 row\)")
+    child.sendline("\\q")
+    child.expect(pexpect.EOF)
+    seen = record.read_text()
+    if shown_by:
+        proc = subprocess.run([str(PSQL), "-X", "-d", catalog_dsn, "-c", shown_by], capture_output=True, timeout=60)
+        assert seen == proc.stdout.decode()
+    elif command == r"\ef":
+        assert seen.startswith("CREATE FUNCTION ( )\n RETURNS \n LANGUAGE \n")
+    else:
+        assert seen == "CREATE VIEW  AS\n SELECT \n  -- something...\n"
+
+
+def test_edit_needs_a_terminal(catalog_dsn, qshell):
+    r = qshell("\\ef cat.plus\n", "-X", catalog_dsn, use_dsn=False)
+    assert "needs a terminal" in r.err and "Traceback" not in r.err

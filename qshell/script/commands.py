@@ -319,6 +319,8 @@ TABLE: tuple[Spec, ...] = (
     Spec("db", "\\db[+] [PATTERN]", "list tablespaces", _pattern, group="Database", modifiers=True),
     Spec("sf", "\\sf[+] FUNCNAME", "show a function's definition (+: with line numbers)", _raw, group="Database", modifiers=True),
     Spec("sv", "\\sv[+] VIEWNAME", "show a view's definition (+: with line numbers)", _raw, group="Database", modifiers=True),
+    Spec("ef", "\\ef [FUNCNAME]", "edit a function's definition in $EDITOR; it comes back at the prompt to run", _raw, group="Database"),
+    Spec("ev", "\\ev [VIEWNAME]", "edit a view's definition in $EDITOR; it comes back at the prompt to run", _raw, group="Database"),
     Spec("drds", "\\drds [ROLEPTRN [DBPTRN]]", "list per-database role settings", _patterns, group="Database", modifiers=True),
     Spec("l", "\\l[+] [PATTERN]", "list databases", _pattern, aliases=("list-databases",), group="Database", modifiers=True),
     Spec("timing", "\\timing [on|off]", "show how long each plain statement took; no argument toggles", _raw, group="Display", psql_args=True),

@@ -969,16 +969,22 @@ class CatalogCommands:
         name = cmd.arg.strip()
         if not name:
             raise UsageError("function name is required")
+        self._source(self._function_def(name), "+" in self._mods(cmd), True)
+
+    def _function_def(self, name: str) -> str:
         cast = "regprocedure" if "(" in name else "regproc"
         _h, rows, _n = self.query(f"SELECT {_lit(name)}::pg_catalog.{cast}::pg_catalog.oid")
         _h, rows, _n = self.query(f"SELECT pg_catalog.pg_get_functiondef({rows[0][0]})")
-        self._source(rows[0][0] or "", "+" in self._mods(cmd), True)
+        return rows[0][0] or ""
 
     def do_sv(self, cmd: Command) -> None:
         """\\sv[+] VIEW: the view's CREATE OR REPLACE VIEW command, built as psql builds it."""
         name = cmd.arg.strip()
         if not name:
             raise UsageError("view name is required")
+        self._source(self._view_def(name), "+" in self._mods(cmd), False)
+
+    def _view_def(self, name: str) -> str:
         _h, rows, _n = self.query(f"SELECT {_lit(name)}::pg_catalog.regclass::pg_catalog.oid")
         oid = rows[0][0]
         _h, rows, _n = self.query(
@@ -1006,4 +1012,30 @@ class CatalogCommands:
             text = text[:-1]
         if check:
             text += f"\n WITH {check} CHECK OPTION"
-        self._source(text, "+" in self._mods(cmd), False)
+        return text
+
+    # -- \ef and \ev: the same text in the editor ----------------------------------------------------
+    def _edit(self, what: str, name: str) -> None:
+        """Open the object's CREATE OR REPLACE command (psql's template without a name) in the
+        editor; what comes back waits at the prompt, to be run with Enter (psql's query buffer)."""
+        from qshell.shell.editor import edit
+
+        if not getattr(self.shell, "interactive", False):
+            raise UsageError(f"\\e{what[0]} needs a terminal (it opens $EDITOR)")
+        if what == "function":
+            text = self._function_def(name) if name else (
+                "CREATE FUNCTION ( )\n RETURNS \n LANGUAGE \n"
+                " -- common options:  IMMUTABLE  STABLE  STRICT  SECURITY DEFINER\nAS $function$\n\n$function$\n")
+        else:
+            text = self._view_def(name) if name else "CREATE VIEW  AS\n SELECT \n  -- something...\n"
+        if not text.endswith("\n"):
+            text += "\n"
+        self.shell.prefill = edit(text).rstrip("\n")  # type: ignore[attr-defined]  # the Shell's next prompt
+
+    def do_ef(self, cmd: Command) -> None:
+        """\\ef [FUNCTION]: edit a function's definition (psql's line-number argument is not taken)."""
+        self._edit("function", cmd.arg.strip())
+
+    def do_ev(self, cmd: Command) -> None:
+        """\\ev [VIEW]: edit a view's definition."""
+        self._edit("view", cmd.arg.strip())

@@ -135,6 +135,9 @@ CREATE VIEW cat.vco WITH (security_barrier) AS SELECT id, a FROM cat.items WHERE
 CREATE VIEW cat."Odd V" AS SELECT 1 AS x;
 CREATE FUNCTION cat.body(a int) RETURNS int LANGUAGE sql BEGIN ATOMIC SELECT a + 1; END;
 ALTER TABLE cat.items DISABLE RULE items_off;
+GRANT cat_reader TO cat_admin WITH ADMIN OPTION;
+SELECT lo_create(4242);
+COMMENT ON LARGE OBJECT 4242 IS 'blob';
 """
 
 COMMANDS = [
@@ -161,6 +164,7 @@ COMMANDS = [
     r"\d pg_toast.pg_toast_1262_index", r"\d pg_catalog.*", r"\d+ pg_catalog.*", r"\d+ information_schema.*",
     r"\dn", r"\dn+", r"\dn cat", r"\dn c*", r"\l", r"\l+", r"\l qshell_catalog", r"\dx", r"\dx+",
     r"\di cat.*", r"\di+ cat.*", r"\dS+",
+    r"\da", r"\da+", r"\daS max", r"\da cat.*", r"\drg", r"\drgS", r"\drg nosuch", r"\drg cat*", r"\dl", r"\dl+",
     # an object's source
     r"\sf cat.plus", r"\sf+ cat.plus", r"\sf+ cat.trg", r"\sf cat.body", r"\sf+ cat.body",
     r"\sf cat.plus(cat.pt, cat.pt)", r"\sf nosuch", r"\sf abs", r"\sf int4pl", r"\sf+ cat.total", r"\sf",
@@ -205,7 +209,8 @@ def catalog_dsn(dsn):
     # a subscription made without connecting has no slot to drop: say so, or DROP tries to connect
     _admin(target, "ALTER SUBSCRIPTION sub_none DISABLE", "ALTER SUBSCRIPTION sub_none SET (slot_name = NONE)",
            "DROP SUBSCRIPTION sub_none")
-    _admin(dsn, f"DROP DATABASE IF EXISTS {DB} WITH (FORCE)", "DROP TABLESPACE IF EXISTS cat_space")
+    _admin(dsn, f"DROP DATABASE IF EXISTS {DB} WITH (FORCE)", "DROP TABLESPACE IF EXISTS cat_space",
+           "DROP ROLE IF EXISTS cat_reader, cat_admin")
     shutil.rmtree(where, ignore_errors=True)
 
 

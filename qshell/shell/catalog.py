@@ -1039,3 +1039,40 @@ class CatalogCommands:
     def do_ev(self, cmd: Command) -> None:
         """\\ev [VIEW]: edit a view's definition."""
         self._edit("view", cmd.arg.strip())
+
+    # -- aggregates, role grants, large objects ----------------------------------------------------
+    def do_da(self, cmd: Command) -> None:
+        _verbose, system, pattern = self._one(cmd)
+        conds = ["p.prokind = 'a'"]
+        if not system and pattern is None:
+            conds.append(_SYS)
+        conds += self._np(pattern, "n.nspname", "p.proname", None, "pg_catalog.pg_function_is_visible(p.oid)")
+        self.show("List of aggregate functions",
+                  'SELECT n.nspname as "Schema", p.proname AS "Name",'
+                  ' pg_catalog.format_type(p.prorettype, NULL) AS "Result data type",'
+                  " CASE WHEN p.pronargs = 0 THEN CAST('*' AS pg_catalog.text)"
+                  ' ELSE pg_catalog.pg_get_function_arguments(p.oid) END AS "Argument data types",'
+                  " pg_catalog.obj_description(p.oid, 'pg_proc') as \"Description\"\nFROM pg_catalog.pg_proc p\n"
+                  "     LEFT JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace\n" + _where(conds)
+                  + "ORDER BY 1, 2, 4;")
+
+    def do_drg(self, cmd: Command) -> None:
+        _verbose, system, pattern = self._one(cmd)
+        conds = ["m.rolname !~ '^pg_'"] if not system and pattern is None else []
+        conds += self._np(pattern, None, "m.rolname", None, None, 1)
+        self.show("List of role grants",
+                  'SELECT m.rolname AS "Role name", r.rolname AS "Member of",'
+                  " pg_catalog.concat_ws(', ', CASE WHEN pam.admin_option THEN 'ADMIN' END,"
+                  " CASE WHEN pam.inherit_option THEN 'INHERIT' END, CASE WHEN pam.set_option THEN 'SET' END)"
+                  ' AS "Options", g.rolname AS "Grantor"\nFROM pg_catalog.pg_roles m\n'
+                  "     JOIN pg_catalog.pg_auth_members pam ON (pam.member = m.oid)\n"
+                  "     LEFT JOIN pg_catalog.pg_roles r ON (pam.roleid = r.oid)\n"
+                  "     LEFT JOIN pg_catalog.pg_roles g ON (pam.grantor = g.oid)\n" + _where(conds)
+                  + "ORDER BY 1, 2, 4;")
+
+    def do_dl(self, cmd: Command) -> None:
+        verbose = "+" in self._mods(cmd)
+        acl = f'  {_acl("lomacl")} AS "Access privileges",\n' if verbose else ""
+        self.show("Large objects", 'SELECT oid as "ID",\n  pg_catalog.pg_get_userbyid(lomowner) as "Owner",\n'
+                  f"{acl}  pg_catalog.obj_description(oid, 'pg_largeobject') as \"Description\"\n"
+                  "FROM pg_catalog.pg_largeobject_metadata\nORDER BY oid")

@@ -165,6 +165,10 @@ COMMANDS = [
     r"\dn", r"\dn+", r"\dn cat", r"\dn c*", r"\l", r"\l+", r"\l qshell_catalog", r"\dx", r"\dx+",
     r"\di cat.*", r"\di+ cat.*", r"\dS+",
     r"\da", r"\da+", r"\daS max", r"\da cat.*", r"\drg", r"\drgS", r"\drg nosuch", r"\drg cat*", r"\dl", r"\dl+",
+    # psql 18's x suffix: this command expanded (\d NAME never is)
+    r"\dtx cat.*", r"\d+x cat.items", r"\dxx", r"\dT+x cat.mood", r"\dfx cat.plus", r"\dPnx", r"\lx",
+    r"\dnSx pg_catalog", r"\dRp+x", r"\dconfigx work_mem", r"\dF+x english", r"\dx+x", r"\dtx nosuch",
+    "\\x\n\\dt cat.*\n\\d cat.items\n\\x auto\n\\dt cat.*",
     # an object's source
     r"\sf cat.plus", r"\sf+ cat.plus", r"\sf+ cat.trg", r"\sf cat.body", r"\sf+ cat.body",
     r"\sf cat.plus(cat.pt, cat.pt)", r"\sf nosuch", r"\sf abs", r"\sf int4pl", r"\sf+ cat.total", r"\sf",
@@ -261,6 +265,8 @@ def test_patterns_parse():
     assert c.args == ("", "btree", '"My Type"')
     assert parse(r"\dPt+").name == "dPt" and parse(r"\dconfig+").name == "dconfig"
     assert parse(r"\z").name == "z" and parse(r"\dg+").args == ("+",)
+    assert parse(r"\dx").name == "dx" and parse(r"\dx+x").args == ("+x",) and parse(r"\dxx").name == "dx"
+    assert parse(r"\dtSx+").name == "dt" and parse(r"\dtSx+").args == ("Sx+",)
 
 
 @pytest.mark.slow

@@ -375,15 +375,18 @@ def meta_name(line: str) -> str:
 
 def lookup(word: str) -> tuple[Spec | None, str]:
     """The command a meta-command word names (None: no such command), and its psql
-    describe suffixes (``dt+`` → \\dt, "+")."""
+    describe suffixes (``dt+`` → \\dt, "+"; ``x``: expanded display for that command, as psql 18)."""
     spec = BY_NAME.get(word)
-    if spec is None and word.rstrip("+S") != word:
-        base = word.rstrip("+S")
-        spec = BY_NAME.get(base)
-        if spec is not None and spec.modifiers:
-            return spec, word[len(base):]
-        return None, ""
-    return spec, ""
+    if spec is not None:
+        return spec, ""
+    for cut in range(len(word) - 1, 0, -1):  # the longest name whose suffix is all modifiers (\\dx+x: \\dx)
+        suffix = word[cut:]
+        if suffix.strip("+Sx"):
+            break
+        base = BY_NAME.get(word[:cut])
+        if base is not None and base.modifiers:
+            return base, suffix
+    return None, ""
 
 
 @lru_cache(maxsize=1024)

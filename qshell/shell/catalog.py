@@ -142,9 +142,10 @@ class CatalogCommands:
             return
         self.describe._show(Listing(title, headers, rows, numeric=numeric))
 
-    @staticmethod
-    def _mods(cmd: Command) -> str:
-        return cmd.args[0] if cmd.args else ""
+    def _mods(self, cmd: Command) -> str:
+        mods = cmd.args[0] if cmd.args else ""
+        self.describe.expand_once = "x" in mods  # psql 18's \\dTx: this command's tables expanded
+        return mods
 
     @staticmethod
     def _pats(cmd: Command) -> list[str | None]:

@@ -151,6 +151,7 @@ class Listing:
     numeric: frozenset = frozenset()  # indexes of right-aligned columns
     count: bool = True  # psql's "(N rows)" footer
     extra: dict = field(default_factory=dict)  # more JSON fields
+    expandable: bool = True  # False: \\d NAME, which psql never prints expanded
 
 
 class DescribeCommands:
@@ -158,6 +159,7 @@ class DescribeCommands:
 
     def __init__(self, shell: ShellHost) -> None:
         self.shell = shell
+        self.expand_once = False  # the command being run asked for expanded display (its x suffix)
 
     # -- running and printing ----------------------------------------------------------
     def _catalog(self, sql: str, params=None) -> tuple[list[str], list[list], frozenset]:
@@ -204,23 +206,29 @@ class DescribeCommands:
 
         style = self.shell.style()
         fmt = "psql" if style.fmt in ("csv", "json") else style.fmt
-        style = styles.Style(fmt=fmt, null="", maxwidth=0, expanded=style.expanded, width=style.width)
+        expanded = "off" if not lst.expandable else "on" if self.expand_once else style.expanded
+        style = styles.Style(fmt=fmt, null="", maxwidth=0, expanded=expanded, width=style.width)
         q = SimpleNamespace(columns=[Column(h, 23 if i in lst.numeric else 25) for i, h in enumerate(lst.headers)],
                             rows=rows, truncated=False, rowcount=len(rows))
         body = result_tables.table(q, style)  # type: ignore[arg-type]  # duck-typed: table reads only these four fields
         width = max((len(line) for line in body.splitlines()), default=0)
         title = visible(lst.title)
-        lines = [" " * max(0, (width - len(title)) // 2) + title, body]
-        lines.extend(visible(f) for f in lst.footers)
-        if lst.count and not lst.footers:  # psql's default footer: only when there is no other
-            lines.append(f"({len(rows)} row{'s' if len(rows) != 1 else ''})")
+        if expanded == "on" and not rows:  # psql's expanded empty table: the count alone
+            lines = ["(0 rows)"]
+        elif body.startswith("-[ RECORD"):  # expanded: the title as is, a blank line before the footers
+            lines = [title, body] + ([""] + [visible(f) for f in lst.footers] if lst.footers else [])
+        else:
+            lines = [" " * max(0, (width - len(title)) // 2) + title, body]
+            lines.extend(visible(f) for f in lst.footers)
+            if lst.count and not lst.footers:  # psql's default footer: only when there is no other
+                lines.append(f"({len(rows)} row{'s' if len(rows) != 1 else ''})")
         if fmt in ("aligned", "wrapped"):
             lines.append("")  # psql's blank line after each table it prints aligned
         self.shell.write("\n".join(lines))
 
-    @staticmethod
-    def _flags(cmd: Command) -> tuple[bool, bool]:
+    def _flags(self, cmd: Command) -> tuple[bool, bool]:
         mods = cmd.args[0] if cmd.args else ""
+        self.expand_once = "x" in mods  # psql 18's \\dtx: this command's tables expanded
         return "+" in mods, "S" in mods
 
     def _pattern(self, cmd: Command) -> str | None:
@@ -515,7 +523,7 @@ class DescribeCommands:
                 " AND d.deptype IN ('a', 'i')", [oid])
             for col, deptype in owner:
                 footers.append(f"Owned by: {col}" if deptype == "a" else f"Sequence for identity column: {col}")
-            return Listing(title, headers, rows, footers, numeric=numeric, count=False)
+            return Listing(title, headers, rows, footers, numeric=numeric, count=False, expandable=False)
 
         is_index = kind in "iI"
         details = kind in "rvmfcp"
@@ -639,7 +647,7 @@ class DescribeCommands:
             footers.append(line)
             tablespace_footer()
             if kind == "i":
-                return Listing(title, headers, rows, footers, count=False)
+                return Listing(title, headers, rows, footers, count=False, expandable=False)
 
         if kind in "rpmf":
             if kind == "p":
@@ -841,4 +849,4 @@ class DescribeCommands:
                 footers.append(f"Access method: {amname}")
         if verbose and options and kind in "rpmfv":
             footers.append(f"Options: {options}")
-        return Listing(title, headers, rows, footers, count=False, extra=extra)
+        return Listing(title, headers, rows, footers, count=False, extra=extra, expandable=False)

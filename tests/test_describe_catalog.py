@@ -165,6 +165,9 @@ COMMANDS = [
     r"\dn", r"\dn+", r"\dn cat", r"\dn c*", r"\l", r"\l+", r"\l qshell_catalog", r"\dx", r"\dx+",
     r"\di cat.*", r"\di+ cat.*", r"\dS+",
     r"\da", r"\da+", r"\daS max", r"\da cat.*", r"\drg", r"\drgS", r"\drg nosuch", r"\drg cat*", r"\dl", r"\dl+",
+    # letters together (\dti), TOAST tables by pattern or S
+    r"\dti cat.*", r"\dti+ cat.*", r"\dtvE+ cat.*", r"\dvm", r"\dsE", r"\dis cat.*", r"\dS", r"\dtS",
+    r"\dt pg_toast.pg_toast_126*", r"\dtS pg_toast_1262", r"\di pg_toast.pg_toast_1262*",
     # psql 18's x suffix: this command expanded (\d NAME never is)
     r"\dtx cat.*", r"\d+x cat.items", r"\dxx", r"\dT+x cat.mood", r"\dfx cat.plus", r"\dPnx", r"\lx",
     r"\dnSx pg_catalog", r"\dRp+x", r"\dconfigx work_mem", r"\dF+x english", r"\dx+x", r"\dtx nosuch",
@@ -267,6 +270,7 @@ def test_patterns_parse():
     assert parse(r"\z").name == "z" and parse(r"\dg+").args == ("+",)
     assert parse(r"\dx").name == "dx" and parse(r"\dx+x").args == ("+x",) and parse(r"\dxx").name == "dx"
     assert parse(r"\dtSx+").name == "dt" and parse(r"\dtSx+").args == ("Sx+",)
+    assert parse(r"\dti+").name == "dt" and parse(r"\dti+").args == ("ti+",)
 
 
 @pytest.mark.slow

@@ -379,6 +379,9 @@ def lookup(word: str) -> tuple[Spec | None, str]:
     spec = BY_NAME.get(word)
     if spec is not None:
         return spec, ""
+    combined = re.fullmatch(r"d([tivmsE]{2,})([+Sx]*)", word)
+    if combined and len(set(combined.group(1))) == len(combined.group(1)):  # \\dti: tables and indexes
+        return BY_NAME["dt"], combined.group(1) + combined.group(2)
     for cut in range(len(word) - 1, 0, -1):  # the longest name whose suffix is all modifiers (\\dx+x: \\dx)
         suffix = word[cut:]
         if suffix.strip("+Sx"):

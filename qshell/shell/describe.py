@@ -238,19 +238,29 @@ class DescribeCommands:
     def _relations(self, which: str, cmd: Command) -> None:
         verbose, system = self._flags(cmd)
         pattern = self._pattern(cmd)
-        kinds, title, _one, many = _LISTS[which]
+        mods = cmd.args[0] if cmd.args else ""
+        letters = "".join(ch for ch in mods if ch in "tivmsE")  # \\dti: the lookup passed the letters on
+        if len(letters) > 1:
+            kinds = "".join(_LISTS["d" + ch][0] for ch in letters)
+            title, many = "List of relations", "relations"
+            which = "d" + letters
+        else:
+            kinds, title, _one, many = _LISTS[which]
+        if (system or pattern is not None) and ("t" in which or which == "d"):
+            kinds += "t"  # psql: TOAST tables listed with S or a pattern
         cols = ['n.nspname as "Schema"', 'c.relname as "Name"', f'{_KIND} as "Type"',
                 'pg_catalog.pg_get_userbyid(c.relowner) as "Owner"']
         joins = ["LEFT JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace",
                  "LEFT JOIN pg_catalog.pg_am am ON am.oid = c.relam"]
-        if which == "di":
+        shows = which[1:] or "tvmsE"  # the letters: \\d alone lists all but indexes
+        if "i" in shows:
             cols.append('c2.relname as "Table"')
             joins += ["LEFT JOIN pg_catalog.pg_index i ON i.indexrelid = c.oid",
                       "LEFT JOIN pg_catalog.pg_class c2 ON i.indrelid = c2.oid"]
         if verbose:
             cols.append("CASE c.relpersistence WHEN 'p' THEN 'permanent' WHEN 't' THEN 'temporary'"
                         " WHEN 'u' THEN 'unlogged' END as \"Persistence\"")
-            if which not in ("dv", "ds", "dE"):
+            if any(ch in shows for ch in "tmi"):
                 cols.append('am.amname as "Access method"')
             cols += ['pg_catalog.pg_size_pretty(pg_catalog.pg_table_size(c.oid)) as "Size"',
                      "pg_catalog.obj_description(c.oid, 'pg_class') as \"Description\""]
@@ -258,8 +268,8 @@ class DescribeCommands:
         w.add("c.relkind = ANY(%s)", list(kinds))
         if not system and pattern is None:
             w.add("n.nspname <> 'pg_catalog'")
+            w.add("n.nspname !~ '^pg_toast'")
             w.add("n.nspname <> 'information_schema'")
-        w.add("n.nspname !~ '^pg_toast'")
         w.pattern(pattern, "n.nspname", "c.relname", "pg_catalog.pg_table_is_visible(c.oid)",
                   self.shell.session.user.conn.info.dbname if self.shell.session.user.conn else "")
         sql = f"SELECT {', '.join(cols)}\nFROM pg_catalog.pg_class c\n" + "\n".join(joins) + f"\n{w.sql()}\nORDER BY 1,2"

@@ -165,6 +165,9 @@ COMMANDS = [
     r"\dn", r"\dn+", r"\dn cat", r"\dn c*", r"\l", r"\l+", r"\l qshell_catalog", r"\dx", r"\dx+",
     r"\di cat.*", r"\di+ cat.*", r"\dS+",
     r"\da", r"\da+", r"\daS max", r"\da cat.*", r"\drg", r"\drgS", r"\drg nosuch", r"\drg cat*", r"\dl", r"\dl+",
+    # type names as psql maps them (int, float, int[]), array types when the pattern names one
+    r"\dT int", r"\dTS int[]", r"\dTS integer[]", r'\dTS "char"', r"\dfS abs int", r"\doS + int int", r"\dTS float",
+    r"\dTS INT", r"\dTS float8[]", r"\dT cat.*[]",
     # letters together (\dti), TOAST tables by pattern or S
     r"\dti cat.*", r"\dti+ cat.*", r"\dtvE+ cat.*", r"\dvm", r"\dsE", r"\dis cat.*", r"\dS", r"\dtS",
     r"\dt pg_toast.pg_toast_126*", r"\dtS pg_toast_1262", r"\di pg_toast.pg_toast_1262*",

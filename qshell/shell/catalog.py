@@ -90,6 +90,20 @@ def name_pattern(pattern: str | None, schemavar: str | None, namevar: str | None
     return conds
 
 
+# psql's map_typename_pattern: names the grammar takes that neither pg_type nor format_type shows
+_TYPE_NAMES = {"decimal": "numeric", "float": "double precision", "int": "integer", "bool[]": "boolean[]",
+               "decimal[]": "numeric[]", "float[]": "double precision[]", "float4[]": "real[]",
+               "float8[]": "double precision[]", "int[]": "integer[]", "int2[]": "smallint[]", "int4[]": "integer[]",
+               "int8[]": "bigint[]", "time[]": "time without time zone[]", "timetz[]": "time with time zone[]",
+               "timestamp[]": "timestamp without time zone[]", "timestamptz[]": "timestamp with time zone[]",
+               "varbit[]": "bit varying[]", "varchar[]": "character varying[]"}
+
+
+def type_pattern(pattern: str | None) -> str | None:
+    """A type pattern as psql reads it: ``int`` means integer, ``float8[]`` double precision[]."""
+    return _TYPE_NAMES.get(pattern.lower(), pattern) if pattern is not None else None
+
+
 def _where(conds: list[str], keyword: str = "WHERE") -> str:
     conds = [c for c in conds if c]
     return f"{keyword} " + "\n  AND ".join(conds) + "\n" if conds else ""
@@ -165,6 +179,7 @@ class CatalogCommands:
     # -- types, domains, privileges ----------------------------------------------------------
     def do_dT(self, cmd: Command) -> None:
         verbose, system, pattern = self._one(cmd)
+        pattern = type_pattern(pattern)
         cols = ['n.nspname as "Schema"', 'pg_catalog.format_type(t.oid, NULL) AS "Name"']
         if verbose:
             cols += ['t.typname AS "Internal name"',
@@ -174,8 +189,10 @@ class CatalogCommands:
                      " WHERE e.enumtypid = t.oid ORDER BY e.enumsortorder), E'\\n') AS \"Elements\"",
                      'pg_catalog.pg_get_userbyid(t.typowner) AS "Owner"', f'{_acl("t.typacl")} AS "Access privileges"']
         cols.append("pg_catalog.obj_description(t.oid, 'pg_type') as \"Description\"")
-        conds = ["(t.typrelid = 0 OR (SELECT c.relkind = 'c' FROM pg_catalog.pg_class c WHERE c.oid = t.typrelid))",
-                 "NOT EXISTS(SELECT 1 FROM pg_catalog.pg_type el WHERE el.oid = t.typelem AND el.typarray = t.oid)"]
+        conds = ["(t.typrelid = 0 OR (SELECT c.relkind = 'c' FROM pg_catalog.pg_class c WHERE c.oid = t.typrelid))"]
+        if pattern is None or "[]" not in pattern:  # psql: array types only when the pattern names one
+            conds.append("NOT EXISTS(SELECT 1 FROM pg_catalog.pg_type el WHERE el.oid = t.typelem"
+                         " AND el.typarray = t.oid)")
         if not system and pattern is None:
             conds.append(_SYS)
         conds += self._np(pattern, "n.nspname", "t.typname", "pg_catalog.format_type(t.oid, NULL)",
@@ -511,7 +528,8 @@ class CatalogCommands:
             if typ == "-":
                 conds.append(f"o.{side} = 0")
             else:
-                conds += self._np(typ, f"n{t}.nspname", f"{t}.typname", f"pg_catalog.format_type({t}.oid, NULL)",
+                conds += self._np(type_pattern(typ), f"n{t}.nspname", f"{t}.typname",
+                                  f"pg_catalog.format_type({t}.oid, NULL)",
                                   f"pg_catalog.pg_type_is_visible({t}.oid)")
         self.show("List of operators", f"SELECT {', '.join(cols)}\nFROM pg_catalog.pg_operator o\n{joins}"
                   + _where(conds) + "ORDER BY 1, 2, 3, 4;")
@@ -917,7 +935,8 @@ class CatalogCommands:
                 continue
             joins += (f"     LEFT JOIN pg_catalog.pg_type t{i} ON t{i}.oid = p.proargtypes[{i}]\n"
                       f"     LEFT JOIN pg_catalog.pg_namespace nt{i} ON nt{i}.oid = t{i}.typnamespace\n")
-            conds += self._np(typ, f"nt{i}.nspname", f"t{i}.typname", f"pg_catalog.format_type(t{i}.oid, NULL)",
+            conds += self._np(type_pattern(typ), f"nt{i}.nspname", f"t{i}.typname",
+                              f"pg_catalog.format_type(t{i}.oid, NULL)",
                               f"pg_catalog.pg_type_is_visible(t{i}.oid)")
         if not system and pattern is None:
             conds.append(_SYS)

@@ -310,3 +310,13 @@ def test_edit_function_or_view_opens_its_definition(catalog_dsn, hist, tmp_path,
 def test_edit_needs_a_terminal(catalog_dsn, qshell):
     r = qshell("\\ef cat.plus\n", "-X", catalog_dsn, use_dsn=False)
     assert "needs a terminal" in r.err and "Traceback" not in r.err
+
+
+@pytest.mark.parametrize("command", [r"\dconfig", r"\dconfig+"])
+def test_non_default_settings_as_psql(catalog_dsn, qshell, utc, monkeypatch, command):
+    """Without a pattern, the settings not at their default: both tools named alike (PGAPPNAME),
+    else application_name differs (qshell's own name)."""
+    monkeypatch.setenv("PGAPPNAME", "same-name")
+    (p_out, p_err), (q_out, q_err) = both(catalog_dsn, qshell, command + "\n")
+    assert "List of non-default configuration parameters" in p_out and "same-name" in p_out
+    assert (q_out, q_err) == (p_out, p_err)

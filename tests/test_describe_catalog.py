@@ -190,7 +190,8 @@ COMMANDS = [
 ]
 
 # under -q psql prints the empty table instead of "Did not find any ..."
-QUIET_COMMANDS = [r"\dt nosuch", r"\dE nosuch", r"\dv", r"\dRp+ nosuch", r"\drds nosuch"]
+QUIET_COMMANDS = [r"\dt nosuch", r"\dE nosuch", r"\dv", r"\dRp+ nosuch", r"\drds nosuch", r"\d nosuch",
+                  r"\dx+ nosuch", r"\dF+ nosuch", r"\dFp+ nosuch", r"\dtx nosuch", r"\dP nosuch"]
 
 
 def _strip_prefixes(err: str) -> str:

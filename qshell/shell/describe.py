@@ -378,6 +378,8 @@ class DescribeCommands:
         _, exts, _ = self._catalog(f"SELECT e.extname, e.oid FROM pg_catalog.pg_extension e {w.sql()} ORDER BY 1",
                                    w.params)
         if not exts:
+            if self._quiet():  # psql -q: the command fails without a word
+                return
             raise UsageError(f'Did not find any extension named "{pattern}".' if pattern
                              else "Did not find any extensions.")
         for name, oid in exts:
@@ -434,6 +436,8 @@ class DescribeCommands:
             " LEFT JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
             f" {w.sql()} ORDER BY 2, 3", w.params)
         if not found:
+            if self._quiet():  # psql -q: the command fails without a word
+                return
             raise UsageError(f'Did not find any relation named "{pattern}".')
         for oid, nsp, rel in found:
             self._show(self._one(oid, nsp, rel, verbose))

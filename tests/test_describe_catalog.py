@@ -137,6 +137,20 @@ CREATE FUNCTION cat.body(a int) RETURNS int LANGUAGE sql BEGIN ATOMIC SELECT a +
 ALTER TABLE cat.items DISABLE RULE items_off;
 GRANT cat_reader TO cat_admin WITH ADMIN OPTION;
 SELECT lo_create(4242);
+CREATE SEQUENCE cat.s1 START 5 INCREMENT 2 CACHE 3 CYCLE;
+CREATE TABLE cat.ident (id int GENERATED ALWAYS AS IDENTITY, g int GENERATED ALWAYS AS (id*2) STORED,
+  v int GENERATED ALWAYS AS (id*3) VIRTUAL, u text UNIQUE NULLS NOT DISTINCT, e int,
+  EXCLUDE USING btree (e WITH =) DEFERRABLE INITIALLY DEFERRED);
+CREATE UNLOGGED TABLE cat.unl (a int);
+CREATE TABLE cat.par (a int);
+CREATE TABLE cat.kid (b int) INHERITS (cat.par);
+CREATE MATERIALIZED VIEW cat.mv AS SELECT 1 AS one;
+CREATE INDEX ON cat.ident (e) INCLUDE (u);
+CLUSTER cat.ident USING ident_u_key;
+CREATE TYPE cat.typed AS (q int);
+CREATE TABLE cat.of_typed OF cat.typed;
+ALTER TABLE cat.items FORCE ROW LEVEL SECURITY;
+ALTER TABLE cat.items DISABLE TRIGGER items_trg;
 COMMENT ON LARGE OBJECT 4242 IS 'blob';
 """
 
@@ -168,6 +182,10 @@ COMMANDS = [
     # type names as psql maps them (int, float, int[]), array types when the pattern names one
     r"\dT int", r"\dTS int[]", r"\dTS integer[]", r'\dTS "char"', r"\dfS abs int", r"\doS + int int", r"\dTS float",
     r"\dTS INT", r"\dTS float8[]", r"\dT cat.*[]",
+    # sequences, identity and generated columns, every index kind, inheritance, typed tables
+    r"\d cat.s1", r"\d cat.ident", r"\d+ cat.ident", r"\d cat.ident_id_seq", r"\d cat.unl", r"\d+ cat.par",
+    r"\d cat.kid", r"\d+ cat.mv", r"\d cat.typed", r"\d+ cat.typed", r"\d cat.of_typed", r"\d cat.ident_e_u_idx",
+    r"\d+ cat.ident_e_excl", r"\dt+ cat.unl", r"\ds+ cat.*",
     # letters together (\dti), TOAST tables by pattern or S
     r"\dti cat.*", r"\dti+ cat.*", r"\dtvE+ cat.*", r"\dvm", r"\dsE", r"\dis cat.*", r"\dS", r"\dtS",
     r"\dt pg_toast.pg_toast_126*", r"\dtS pg_toast_1262", r"\di pg_toast.pg_toast_1262*",

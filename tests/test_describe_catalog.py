@@ -296,16 +296,21 @@ def test_patterns_parse():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("command,shown_by", [(r"\ef cat.plus", r"\sf cat.plus"), (r"\ev cat.vco", r"\sv cat.vco"),
-                                              (r"\ef", None), (r"\ev", None)])
-def test_edit_function_or_view_opens_its_definition(catalog_dsn, hist, tmp_path, command, shown_by):
-    """\\ef/\\ev hand the editor what psql's \\sf/\\sv print (psql's template without a name);
+@pytest.mark.parametrize("command,shown_by,at", [(r"\ef cat.plus", r"\sf cat.plus", None),
+                                                 (r"\ev cat.vco", r"\sv cat.vco", None), (r"\ef", None, None),
+                                                 (r"\ev", None, None), (r"\ef cat.body 2", r"\sf cat.body", "+5"),
+                                                 (r"\ev cat.vco 3", r"\sv cat.vco", "+3")])
+def test_edit_function_or_view_opens_its_definition(catalog_dsn, hist, tmp_path, command, shown_by, at):
+    """\\ef/\\ev hand the editor what psql's \\sf/\\sv print (psql's template without a name),
+    at the line asked (of a function's body: after its header lines, as psql counts);
     what the editor leaves comes back at the prompt and runs with Enter."""
     from .conftest import spawn_qshell
 
     record = tmp_path / "seen.sql"
     editor = tmp_path / "ed.sh"
-    editor.write_text(f"#!/bin/sh\ncp \"$1\" {record}\nprintf \"SELECT 'from the editor' AS ef;\\n\" > \"$1\"\n")
+    args = tmp_path / "args"
+    editor.write_text(f"#!/bin/sh\necho \"$@\" > {args}\nfor f; do :; done\ncp \"$f\" {record}\n"
+                      f"printf \"SELECT 'from the editor' AS ef;\\n\" > \"$f\"\n")
     editor.chmod(0o755)
     child = spawn_qshell("--history-dir", str(hist), "-X", catalog_dsn, env={"NO_COLOR": "1", "EDITOR": str(editor)})
     child.expect("=>")
@@ -317,6 +322,7 @@ def test_edit_function_or_view_opens_its_definition(catalog_dsn, hist, tmp_path,
     child.sendline("\\q")
     child.expect(pexpect.EOF)
     seen = record.read_text()
+    assert (args.read_text().split()[0] == at) if at else len(args.read_text().split()) == 1
     if shown_by:
         proc = subprocess.run([str(PSQL), "-X", "-d", catalog_dsn, "-c", shown_by], capture_output=True, timeout=60)
         assert seen == proc.stdout.decode()

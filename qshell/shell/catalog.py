@@ -1042,6 +1042,12 @@ class CatalogCommands:
 
         if not getattr(self.shell, "interactive", False):
             raise UsageError(f"\\e{what[0]} needs a terminal (it opens $EDITOR)")
+        line = None
+        words = name.rsplit(None, 1)
+        if len(words) == 2 and words[1].isdigit():  # psql: a last word of digits is the line to open at
+            name, line = words[0], int(words[1])
+            if line <= 0:
+                raise UsageError("invalid line number: " + words[1])
         if what == "function":
             text = self._function_def(name) if name else (
                 "CREATE FUNCTION ( )\n RETURNS \n LANGUAGE \n"
@@ -1050,14 +1056,19 @@ class CatalogCommands:
             text = self._view_def(name) if name else "CREATE VIEW  AS\n SELECT \n  -- something...\n"
         if not text.endswith("\n"):
             text += "\n"
-        self.shell.prefill = edit(text).rstrip("\n")  # type: ignore[attr-defined]  # the Shell's next prompt
+        if line is not None and what == "function":  # psql: line 1 is the body's first line
+            for header, body_line in enumerate(text.split("\n")):
+                if body_line.startswith(("AS ", "BEGIN ", "RETURN ")):
+                    line += header
+                    break
+        self.shell.prefill = edit(text, line).rstrip("\n")  # type: ignore[attr-defined]  # the Shell's next prompt
 
     def do_ef(self, cmd: Command) -> None:
-        """\\ef [FUNCTION]: edit a function's definition (psql's line-number argument is not taken)."""
+        """\\ef [FUNCTION [LINE]]: edit a function's definition (LINE: of its body, as psql)."""
         self._edit("function", cmd.arg.strip())
 
     def do_ev(self, cmd: Command) -> None:
-        """\\ev [VIEW]: edit a view's definition."""
+        """\\ev [VIEW [LINE]]: edit a view's definition."""
         self._edit("view", cmd.arg.strip())
 
     # -- aggregates, role grants, large objects ----------------------------------------------------

@@ -322,7 +322,12 @@ def test_edit_function_or_view_opens_its_definition(catalog_dsn, hist, tmp_path,
     child.sendline("\\q")
     child.expect(pexpect.EOF)
     seen = record.read_text()
-    assert (args.read_text().split()[0] == at) if at else len(args.read_text().split()) == 1
+    got_args = args.read_text().split()
+    assert (got_args[0] == at) if at else len(got_args) == 1
+    if at:  # the line psql itself hands the same editor
+        subprocess.run([str(PSQL), "-X", "-d", catalog_dsn], input=(command + "\n").encode(), capture_output=True,
+                       timeout=60, env={**os.environ, "EDITOR": str(editor)})
+        assert args.read_text().split()[0] == got_args[0]
     if shown_by:
         proc = subprocess.run([str(PSQL), "-X", "-d", catalog_dsn, "-c", shown_by], capture_output=True, timeout=60)
         assert seen == proc.stdout.decode()

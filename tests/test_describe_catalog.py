@@ -350,3 +350,17 @@ def test_non_default_settings_as_psql(catalog_dsn, qshell, utc, monkeypatch, com
     (p_out, p_err), (q_out, q_err) = both(catalog_dsn, qshell, command + "\n")
     assert "List of non-default configuration parameters" in p_out and "same-name" in p_out
     assert (q_out, q_err) == (p_out, p_err)
+
+
+def test_json_records(catalog_dsn, qshell, utc):
+    """--format json: each table a describe record with psql's title, columns and rows; \\sf a source record."""
+    import json
+
+    r = qshell("\\dT cat.*\n\\dRp+ pub_items\n\\sf cat.plus\n", "-X", "--format", "json", catalog_dsn, use_dsn=False)
+    recs = [json.loads(line) for line in r.out.splitlines() if line.startswith("{")]
+    kinds = [(rec["type"], rec.get("title")) for rec in recs]
+    assert kinds == [("describe", "List of data types"), ("describe", "Publication pub_items"), ("source", None)]
+    assert ["cat", "cat.mood", "feelings"] in recs[0]["rows"]
+    assert recs[1]["footers"] == ["Tables:", '    "cat.items" WHERE (a > 1)']
+    proc = subprocess.run([str(PSQL), "-X", "-d", catalog_dsn, "-c", r"\sf cat.plus"], capture_output=True, timeout=60)
+    assert recs[2]["text"] == proc.stdout.decode()

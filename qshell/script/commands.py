@@ -219,6 +219,24 @@ def _pattern(name: str, arg: str) -> Command:
     return Command(name, pattern, extra=tuple(s[i:].split()))
 
 
+def _patterns(name: str, arg: str) -> Command:
+    """Several describe patterns (\\df NAME TYPE..., \\dAc AM TYPE, \\drds ROLE DB), each
+    word read as ``_pattern`` reads one (double quotes kept, whitespace inside them part of
+    it): ``args`` is ("", pattern, ...), its first slot for the describe suffixes."""
+    s, words, i = arg.strip(), [], 0
+    while i < len(s):
+        inquotes, start = False, i
+        while i < len(s) and (inquotes or not s[i].isspace()):
+            inquotes ^= s[i] == '"'
+            i += 1
+        if inquotes:
+            raise UsageError(f"\\{name}: unterminated quoted string")
+        words.append(s[start:i])
+        while i < len(s) and s[i].isspace():
+            i += 1
+    return Command(name, words[0] if words else "", args=("", *words))
+
+
 def _split_args(name: str, arg: str) -> Command:
     return Command(name, arg.strip(), args=_words(arg, name))
 
@@ -255,10 +273,59 @@ TABLE: tuple[Spec, ...] = (
     Spec("dv", "\\dv[S+] [PATTERN]", "list views", _pattern, group="Database", modifiers=True),
     Spec("dm", "\\dm[S+] [PATTERN]", "list materialized views", _pattern, group="Database", modifiers=True),
     Spec("ds", "\\ds[S+] [PATTERN]", "list sequences", _pattern, group="Database", modifiers=True),
-    Spec("df", "\\df[S+] [PATTERN]", "list functions", _pattern, group="Database", modifiers=True),
+    Spec("df", "\\df[S+] [PATTERN [TYPE...]]", "list functions (by name, then argument types)", _patterns, group="Database", modifiers=True),
+    Spec("dfa", "\\dfa[S+] [PATTERN [TYPE...]]", "list aggregate functions", _patterns, group="Database", modifiers=True),
+    Spec("dfn", "\\dfn[S+] [PATTERN [TYPE...]]", "list normal functions", _patterns, group="Database", modifiers=True),
+    Spec("dfp", "\\dfp[S+] [PATTERN [TYPE...]]", "list procedures", _patterns, group="Database", modifiers=True),
+    Spec("dft", "\\dft[S+] [PATTERN [TYPE...]]", "list trigger functions", _patterns, group="Database", modifiers=True),
+    Spec("dfw", "\\dfw[S+] [PATTERN [TYPE...]]", "list window functions", _patterns, group="Database", modifiers=True),
     Spec("dn", "\\dn[S+] [PATTERN]", "list schemas", _pattern, group="Database", modifiers=True),
     Spec("du", "\\du[S+] [PATTERN]", "list roles", _pattern, group="Database", modifiers=True),
     Spec("dx", "\\dx[+] [PATTERN]", "list extensions (+: their objects)", _pattern, group="Database", modifiers=True),
+    Spec("dE", "\\dE[S+] [PATTERN]", "list foreign tables", _pattern, group="Database", modifiers=True),
+    Spec("dT", "\\dT[S+] [PATTERN]", "list data types", _pattern, group="Database", modifiers=True),
+    Spec("dD", "\\dD[S+] [PATTERN]", "list domains", _pattern, group="Database", modifiers=True),
+    Spec("dp", "\\dp[S] [PATTERN]", "list table, view and sequence access privileges", _pattern, group="Database", modifiers=True),
+    Spec("z", "\\z[S] [PATTERN]", "same as \\dp", _pattern, group="Database", modifiers=True),
+    Spec("ddp", "\\ddp [PATTERN]", "list default privileges", _pattern, group="Database", modifiers=True),
+    Spec("dg", "\\dg[S+] [PATTERN]", "list roles (as \\du)", _pattern, group="Database", modifiers=True),
+    Spec("dconfig", "\\dconfig[+] [PATTERN]", "list configuration parameters (without a pattern: those not at their default)", _pattern, group="Database", modifiers=True),
+    Spec("des", "\\des[+] [PATTERN]", "list foreign servers", _pattern, group="Database", modifiers=True),
+    Spec("dew", "\\dew[+] [PATTERN]", "list foreign-data wrappers", _pattern, group="Database", modifiers=True),
+    Spec("det", "\\det[+] [PATTERN]", "list foreign tables (with their server)", _pattern, group="Database", modifiers=True),
+    Spec("deu", "\\deu[+] [PATTERN]", "list user mappings", _pattern, group="Database", modifiers=True),
+    Spec("dP", "\\dP[S+] [PATTERN]", "list partitioned relations", _pattern, group="Database", modifiers=True),
+    Spec("dPn", "\\dPn[S+] [PATTERN]", "list partitioned relations, nested ones too", _pattern, group="Database", modifiers=True),
+    Spec("dPi", "\\dPi[S+] [PATTERN]", "list partitioned indexes", _pattern, group="Database", modifiers=True),
+    Spec("dPt", "\\dPt[S+] [PATTERN]", "list partitioned tables", _pattern, group="Database", modifiers=True),
+    Spec("dX", "\\dX [PATTERN]", "list extended statistics", _pattern, group="Database", modifiers=True),
+    Spec("dRp", "\\dRp[+] [PATTERN]", "list publications (+: each one's tables and schemas)", _pattern, group="Database", modifiers=True),
+    Spec("dRs", "\\dRs[+] [PATTERN]", "list subscriptions", _pattern, group="Database", modifiers=True),
+    Spec("dy", "\\dy[+] [PATTERN]", "list event triggers", _pattern, group="Database", modifiers=True),
+    Spec("do", "\\do[S+] [OPPTRN [TYPE [TYPE]]]", "list operators", _patterns, group="Database", modifiers=True),
+    Spec("dc", "\\dc[S+] [PATTERN]", "list conversions", _pattern, group="Database", modifiers=True),
+    Spec("dC", "\\dC[+] [PATTERN]", "list casts", _pattern, group="Database", modifiers=True),
+    Spec("dd", "\\dd[S] [PATTERN]", "show object descriptions not displayed elsewhere", _pattern, group="Database", modifiers=True),
+    Spec("dL", "\\dL[S+] [PATTERN]", "list procedural languages", _pattern, group="Database", modifiers=True),
+    Spec("dO", "\\dO[S+] [PATTERN]", "list collations", _pattern, group="Database", modifiers=True),
+    Spec("dF", "\\dF[+] [PATTERN]", "list text search configurations", _pattern, group="Database", modifiers=True),
+    Spec("dFd", "\\dFd[+] [PATTERN]", "list text search dictionaries", _pattern, group="Database", modifiers=True),
+    Spec("dFp", "\\dFp[+] [PATTERN]", "list text search parsers", _pattern, group="Database", modifiers=True),
+    Spec("dFt", "\\dFt[+] [PATTERN]", "list text search templates", _pattern, group="Database", modifiers=True),
+    Spec("dA", "\\dA[+] [PATTERN]", "list access methods", _pattern, group="Database", modifiers=True),
+    Spec("dAc", "\\dAc[+] [AMPTRN [TYPEPTRN]]", "list operator classes", _patterns, group="Database", modifiers=True),
+    Spec("dAf", "\\dAf[+] [AMPTRN [TYPEPTRN]]", "list operator families", _patterns, group="Database", modifiers=True),
+    Spec("dAo", "\\dAo[+] [AMPTRN [OPFPTRN]]", "list operators of operator families", _patterns, group="Database", modifiers=True),
+    Spec("dAp", "\\dAp[+] [AMPTRN [OPFPTRN]]", "list support functions of operator families", _patterns, group="Database", modifiers=True),
+    Spec("db", "\\db[+] [PATTERN]", "list tablespaces", _pattern, group="Database", modifiers=True),
+    Spec("da", "\\da[S] [PATTERN]", "list aggregates", _pattern, group="Database", modifiers=True),
+    Spec("drg", "\\drg[S] [PATTERN]", "list role grants", _pattern, group="Database", modifiers=True),
+    Spec("dl", "\\dl[+]", "list large objects (as \\lo_list)", _pattern, group="Database", modifiers=True),
+    Spec("sf", "\\sf[+] FUNCNAME", "show a function's definition (+: with line numbers)", _raw, group="Database", modifiers=True),
+    Spec("sv", "\\sv[+] VIEWNAME", "show a view's definition (+: with line numbers)", _raw, group="Database", modifiers=True),
+    Spec("ef", "\\ef [FUNCNAME [LINE]]", "edit a function's definition in $EDITOR; it comes back at the prompt to run", _raw, group="Database"),
+    Spec("ev", "\\ev [VIEWNAME [LINE]]", "edit a view's definition in $EDITOR; it comes back at the prompt to run", _raw, group="Database"),
+    Spec("drds", "\\drds [ROLEPTRN [DBPTRN]]", "list per-database role settings", _patterns, group="Database", modifiers=True),
     Spec("l", "\\l[+] [PATTERN]", "list databases", _pattern, aliases=("list-databases",), group="Database", modifiers=True),
     Spec("timing", "\\timing [on|off]", "show how long each plain statement took; no argument toggles", _raw, group="Display", psql_args=True),
     Spec("c", "\\c [DBNAME [USER [HOST [PORT]]]]", "connect again, as psql's \\connect ('-' keeps a part; or one conninfo / URI)", _split_args, aliases=("connect",), group="Database"),
@@ -309,15 +376,21 @@ def meta_name(line: str) -> str:
 
 def lookup(word: str) -> tuple[Spec | None, str]:
     """The command a meta-command word names (None: no such command), and its psql
-    describe suffixes (``dt+`` → \\dt, "+")."""
+    describe suffixes (``dt+`` → \\dt, "+"; ``x``: expanded display for that command, as psql 18)."""
     spec = BY_NAME.get(word)
-    if spec is None and word.rstrip("+S") != word:
-        base = word.rstrip("+S")
-        spec = BY_NAME.get(base)
-        if spec is not None and spec.modifiers:
-            return spec, word[len(base):]
-        return None, ""
-    return spec, ""
+    if spec is not None:
+        return spec, ""
+    combined = re.fullmatch(r"d([tivmsE]{2,})([+Sx]*)", word)
+    if combined and len(set(combined.group(1))) == len(combined.group(1)):  # \\dti: tables and indexes
+        return BY_NAME["dt"], combined.group(1) + combined.group(2)
+    for cut in range(len(word) - 1, 0, -1):  # the longest name whose suffix is all modifiers (\\dx+x: \\dx)
+        suffix = word[cut:]
+        if suffix.strip("+Sx"):
+            break
+        base = BY_NAME.get(word[:cut])
+        if base is not None and base.modifiers:
+            return base, suffix
+    return None, ""
 
 
 @lru_cache(maxsize=1024)
@@ -338,7 +411,7 @@ def parse(text: str) -> Command:
         raise UsageError(f"invalid command \\{word}; try \\? for help")
     arg = s[1 + len(word):]
     cmd = spec.parse(spec.name, arg)
-    return replace(cmd, args=(mods,)) if mods else cmd
+    return replace(cmd, args=(mods, *cmd.args[1:])) if mods else cmd
 
 
 def help_text() -> str:

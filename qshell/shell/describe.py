@@ -27,8 +27,9 @@ from qshell.shell.host import ShellHost
 # -- psql's name patterns ------------------------------------------------------------
 
 
-def pattern_parts(pattern: str) -> list[str]:
-    """psql's patternToSQLRegex: the dot-separated parts as (unanchored) regexes."""
+def pattern_parts(pattern: str, force_escape: bool = False) -> list[str]:
+    """psql's patternToSQLRegex: the dot-separated parts as (unanchored) regexes
+    (``force_escape``: regex characters literal outside quotes too, as for operator names)."""
     parts, cur, inquotes, i = [], [], False, 0
     while i < len(pattern):
         ch = pattern[i]
@@ -50,7 +51,7 @@ def pattern_parts(pattern: str) -> list[str]:
         elif ch == "$":
             cur.append("\\$")
         else:
-            if inquotes and ch in "|*+?()[]{}.^$\\":
+            if (inquotes or force_escape) and ch in "|*+?()[]{}.^$\\":
                 cur.append("\\")
             elif ch == "[" and pattern[i + 1:i + 2] == "]":
                 cur.append("\\")
@@ -83,6 +84,9 @@ class Where:
         parts = pattern_parts(pattern)
         if len(parts) > max_parts or (schemavar is None and len(parts) > 1 and max_parts == 3):
             raise UsageError(f"improper qualified name (too many dotted names): {pattern}")
+        if len(parts) == 2 and schemavar is None and max_parts == 2:
+            # \dn db.schema: psql refuses it, whatever the database's name
+            raise UsageError(f"cross-database references are not implemented: {pattern}")
         if len(parts) == 3:
             if parts[0] != dbname.lower() and parts[0] != dbname:
                 raise UsageError(f"cross-database references are not implemented: {pattern}")
@@ -114,6 +118,7 @@ _LISTS = {
     "dv": ("v", "List of views", "view", "views"),
     "dm": ("m", "List of materialized views", "materialized view", "materialized views"),
     "ds": ("S", "List of sequences", "sequence", "sequences"),
+    "dE": ("f", "List of foreign tables", "foreign table", "foreign tables"),
 }
 
 
@@ -146,6 +151,7 @@ class Listing:
     numeric: frozenset = frozenset()  # indexes of right-aligned columns
     count: bool = True  # psql's "(N rows)" footer
     extra: dict = field(default_factory=dict)  # more JSON fields
+    expandable: bool = True  # False: \\d NAME, which psql never prints expanded
 
 
 class DescribeCommands:
@@ -153,6 +159,7 @@ class DescribeCommands:
 
     def __init__(self, shell: ShellHost) -> None:
         self.shell = shell
+        self.expand_once = False  # the command being run asked for expanded display (its x suffix)
 
     # -- running and printing ----------------------------------------------------------
     def _catalog(self, sql: str, params=None) -> tuple[list[str], list[list], frozenset]:
@@ -171,6 +178,13 @@ class DescribeCommands:
         from qshell.records.results import NUMERIC_OIDS
 
         return [d.name for d in desc], rows, frozenset(i for i, d in enumerate(desc) if d.type_code in NUMERIC_OIDS)
+
+    def _dbname(self) -> str:
+        user = self.shell.session.user
+        if user.conn is None or user.conn.closed:
+            user.reset()
+        assert user.conn is not None  # reset() connected
+        return user.conn.info.dbname
 
     def _version(self) -> int:
         user = self.shell.session.user
@@ -192,21 +206,29 @@ class DescribeCommands:
 
         style = self.shell.style()
         fmt = "psql" if style.fmt in ("csv", "json") else style.fmt
-        style = styles.Style(fmt=fmt, null="", maxwidth=0, expanded=style.expanded, width=style.width)
+        expanded = "off" if not lst.expandable else "on" if self.expand_once else style.expanded
+        style = styles.Style(fmt=fmt, null="", maxwidth=0, expanded=expanded, width=style.width)
         q = SimpleNamespace(columns=[Column(h, 23 if i in lst.numeric else 25) for i, h in enumerate(lst.headers)],
                             rows=rows, truncated=False, rowcount=len(rows))
         body = result_tables.table(q, style)  # type: ignore[arg-type]  # duck-typed: table reads only these four fields
         width = max((len(line) for line in body.splitlines()), default=0)
         title = visible(lst.title)
-        lines = [" " * max(0, (width - len(title)) // 2) + title, body]
-        lines.extend(visible(f) for f in lst.footers)
-        if lst.count:
-            lines.append(f"({len(rows)} row{'s' if len(rows) != 1 else ''})")
+        if expanded == "on" and not rows:  # psql's expanded empty table: the count alone
+            lines = ["(0 rows)"]
+        elif body.startswith("-[ RECORD"):  # expanded: the title as is, a blank line before the footers
+            lines = [title, body] + ([""] + [visible(f) for f in lst.footers] if lst.footers else [])
+        else:
+            lines = [" " * max(0, (width - len(title)) // 2) + title, body]
+            lines.extend(visible(f) for f in lst.footers)
+            if lst.count and not lst.footers:  # psql's default footer: only when there is no other
+                lines.append(f"({len(rows)} row{'s' if len(rows) != 1 else ''})")
+        if fmt in ("aligned", "wrapped"):
+            lines.append("")  # psql's blank line after each table it prints aligned
         self.shell.write("\n".join(lines))
 
-    @staticmethod
-    def _flags(cmd: Command) -> tuple[bool, bool]:
+    def _flags(self, cmd: Command) -> tuple[bool, bool]:
         mods = cmd.args[0] if cmd.args else ""
+        self.expand_once = "x" in mods  # psql 18's \\dtx: this command's tables expanded
         return "+" in mods, "S" in mods
 
     def _pattern(self, cmd: Command) -> str | None:
@@ -216,19 +238,29 @@ class DescribeCommands:
     def _relations(self, which: str, cmd: Command) -> None:
         verbose, system = self._flags(cmd)
         pattern = self._pattern(cmd)
-        kinds, title, _one, many = _LISTS[which]
+        mods = cmd.args[0] if cmd.args else ""
+        letters = "".join(ch for ch in mods if ch in "tivmsE")  # \\dti: the lookup passed the letters on
+        if len(letters) > 1:
+            kinds = "".join(_LISTS["d" + ch][0] for ch in letters)
+            title, many = "List of relations", "relations"
+            which = "d" + letters
+        else:
+            kinds, title, _one, many = _LISTS[which]
+        if (system or pattern is not None) and ("t" in which or which == "d"):
+            kinds += "t"  # psql: TOAST tables listed with S or a pattern
         cols = ['n.nspname as "Schema"', 'c.relname as "Name"', f'{_KIND} as "Type"',
                 'pg_catalog.pg_get_userbyid(c.relowner) as "Owner"']
         joins = ["LEFT JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace",
                  "LEFT JOIN pg_catalog.pg_am am ON am.oid = c.relam"]
-        if which == "di":
+        shows = which[1:] or "tvmsE"  # the letters: \\d alone lists all but indexes
+        if "i" in shows:
             cols.append('c2.relname as "Table"')
             joins += ["LEFT JOIN pg_catalog.pg_index i ON i.indexrelid = c.oid",
                       "LEFT JOIN pg_catalog.pg_class c2 ON i.indrelid = c2.oid"]
         if verbose:
             cols.append("CASE c.relpersistence WHEN 'p' THEN 'permanent' WHEN 't' THEN 'temporary'"
                         " WHEN 'u' THEN 'unlogged' END as \"Persistence\"")
-            if which not in ("dv", "ds"):
+            if any(ch in shows for ch in "tmi"):
                 cols.append('am.amname as "Access method"')
             cols += ['pg_catalog.pg_size_pretty(pg_catalog.pg_table_size(c.oid)) as "Size"',
                      "pg_catalog.obj_description(c.oid, 'pg_class') as \"Description\""]
@@ -236,13 +268,13 @@ class DescribeCommands:
         w.add("c.relkind = ANY(%s)", list(kinds))
         if not system and pattern is None:
             w.add("n.nspname <> 'pg_catalog'")
+            w.add("n.nspname !~ '^pg_toast'")
             w.add("n.nspname <> 'information_schema'")
-        w.add("n.nspname !~ '^pg_toast'")
         w.pattern(pattern, "n.nspname", "c.relname", "pg_catalog.pg_table_is_visible(c.oid)",
                   self.shell.session.user.conn.info.dbname if self.shell.session.user.conn else "")
         sql = f"SELECT {', '.join(cols)}\nFROM pg_catalog.pg_class c\n" + "\n".join(joins) + f"\n{w.sql()}\nORDER BY 1,2"
         headers, rows, numeric = self._catalog(sql, w.params)
-        if not rows and not self.shell.json:
+        if not rows and not self.shell.json and not self._quiet():
             if pattern:
                 self.shell.notice(f'Did not find any {many} named "{pattern}".')
             else:
@@ -265,38 +297,15 @@ class DescribeCommands:
     def do_ds(self, cmd: Command) -> None:
         self._relations("ds", cmd)
 
-    # -- other lists ----------------------------------------------------------------------
-    def do_df(self, cmd: Command) -> None:
-        verbose, system = self._flags(cmd)
-        pattern = self._pattern(cmd)
-        cols = ['n.nspname as "Schema"', 'p.proname as "Name"',
-                'pg_catalog.pg_get_function_result(p.oid) as "Result data type"',
-                'pg_catalog.pg_get_function_arguments(p.oid) as "Argument data types"',
-                "CASE p.prokind WHEN 'a' THEN 'agg' WHEN 'w' THEN 'window' WHEN 'p' THEN 'proc' ELSE 'func' END as \"Type\""]
-        joins = ["LEFT JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace"]
-        if verbose:
-            cols += ["CASE WHEN p.provolatile = 'i' THEN 'immutable' WHEN p.provolatile = 's' THEN 'stable'"
-                     " WHEN p.provolatile = 'v' THEN 'volatile' END as \"Volatility\"",
-                     "CASE WHEN p.proparallel = 'r' THEN 'restricted' WHEN p.proparallel = 's' THEN 'safe'"
-                     " WHEN p.proparallel = 'u' THEN 'unsafe' END as \"Parallel\"",
-                     'pg_catalog.pg_get_userbyid(p.proowner) as "Owner"',
-                     "CASE WHEN prosecdef THEN 'definer' ELSE 'invoker' END AS \"Security\"",
-                     "CASE WHEN p.proleakproof THEN 'yes' ELSE 'no' END as \"Leakproof?\"",
-                     f'{_acl("p.proacl")} AS "Access privileges"',
-                     'l.lanname as "Language"',
-                     "CASE WHEN l.lanname IN ('internal', 'c') THEN p.prosrc END as \"Internal name\"",
-                     "pg_catalog.obj_description(p.oid, 'pg_proc') as \"Description\""]
-            joins.append("LEFT JOIN pg_catalog.pg_language l ON l.oid = p.prolang")
-        w = Where()
-        w.pattern(pattern, "n.nspname", "p.proname", "pg_catalog.pg_function_is_visible(p.oid)",
-                  self.shell.session.user.conn.info.dbname if self.shell.session.user.conn else "")
-        if not system and pattern is None:
-            w.add("n.nspname <> 'pg_catalog'")
-            w.add("n.nspname <> 'information_schema'")
-        sql = f"SELECT {', '.join(cols)}\nFROM pg_catalog.pg_proc p\n" + "\n".join(joins) + f"\n{w.sql()}\nORDER BY 1, 2, 4"
-        headers, rows, numeric = self._catalog(sql, w.params)
-        self._show(Listing("List of functions", headers, rows, numeric=numeric))
+    def do_dE(self, cmd: Command) -> None:
+        self._relations("dE", cmd)
 
+    def _quiet(self) -> bool:
+        """psql's QUIET: an empty listing is printed as an empty table, not "Did not find any ..."."""
+        variables = getattr(self.shell, "variables", None)
+        return bool(variables is not None and variables.is_on("QUIET"))
+
+    # -- other lists ----------------------------------------------------------------------
     def do_dn(self, cmd: Command) -> None:
         verbose, system = self._flags(cmd)
         pattern = self._pattern(cmd)
@@ -308,10 +317,18 @@ class DescribeCommands:
         if not system and pattern is None:
             w.add("n.nspname !~ '^pg_'")
             w.add("n.nspname <> 'information_schema'")
-        w.pattern(pattern, None, "n.nspname", None, max_parts=2)
+        w.pattern(pattern, None, "n.nspname", None, self._dbname(), max_parts=2)
         headers, rows, numeric = self._catalog(
             f"SELECT {', '.join(cols)}\nFROM pg_catalog.pg_namespace n\n{w.sql()}\nORDER BY 1", w.params)
-        self._show(Listing("List of schemas", headers, rows, numeric=numeric))
+        footers: list[str] = []
+        if pattern is not None:  # psql: the publications of the schema named as written (the pattern's text)
+            _, pubs, _ = self._catalog(
+                "SELECT pubname FROM pg_catalog.pg_publication p"
+                " JOIN pg_catalog.pg_publication_namespace pn ON p.oid = pn.pnpubid"
+                " JOIN pg_catalog.pg_namespace n ON n.oid = pn.pnnspid WHERE n.nspname = %s ORDER BY 1", [pattern])
+            if pubs:
+                footers = ["Publications:"] + [f'    "{p[0]}"' for p in pubs]
+        self._show(Listing("List of schemas", headers, rows, footers, numeric=numeric))
 
     def do_du(self, cmd: Command) -> None:
         verbose, system = self._flags(cmd)
@@ -331,14 +348,14 @@ class DescribeCommands:
                                                (_t(crole), "Create role"), (_t(cdb), "Create DB"),
                                                (not _t(login), "Cannot login"), (_t(repl), "Replication"),
                                                (_t(bypass), "Bypass RLS")) if flag]
+            text = ", ".join(attrs)  # psql: the flags on one line, the limit and expiry each on its own
             n = int(limit)
-            if n == 0:
-                attrs.append("No connections")
-            elif n > 0:
-                attrs.append(f"{n} connection" + ("s" if n != 1 else ""))
+            if n >= 0:
+                text += ("\n" if text else "") + ("No connections" if n == 0
+                                                  else f"{n} connection" + ("s" if n != 1 else ""))
             if until:
-                attrs.append(f"Password valid until {until}")
-            out.append([name, ", ".join(attrs)] + ([desc] if verbose else []))
+                text += ("\n" if text else "") + f"Password valid until {until}"
+            out.append([name, text] + ([desc] if verbose else []))
         self._show(Listing("List of roles", ["Role name", "Attributes"] + (["Description"] if verbose else []),
                            out, count=False))
 
@@ -361,6 +378,8 @@ class DescribeCommands:
         _, exts, _ = self._catalog(f"SELECT e.extname, e.oid FROM pg_catalog.pg_extension e {w.sql()} ORDER BY 1",
                                    w.params)
         if not exts:
+            if self._quiet():  # psql -q: the command fails without a word
+                return
             raise UsageError(f'Did not find any extension named "{pattern}".' if pattern
                              else "Did not find any extensions.")
         for name, oid in exts:
@@ -417,9 +436,67 @@ class DescribeCommands:
             " LEFT JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
             f" {w.sql()} ORDER BY 2, 3", w.params)
         if not found:
+            if self._quiet():  # psql -q: the command fails without a word
+                return
             raise UsageError(f'Did not find any relation named "{pattern}".')
         for oid, nsp, rel in found:
             self._show(self._one(oid, nsp, rel, verbose))
+
+    def _more_footers(self, oid: str, kind: str, hasrules: object, footers: list[str]) -> None:
+        """psql's footers after the policies: statistics objects, rules, publications."""
+        q = self._catalog
+        _, stats, _ = q("SELECT oid, stxrelid::pg_catalog.regclass,"
+                        " stxnamespace::pg_catalog.regnamespace::pg_catalog.text AS nsp, stxname,"
+                        " pg_catalog.pg_get_statisticsobjdef_columns(oid) AS columns,"
+                        " 'd' = any(stxkind) AS ndist_enabled, 'f' = any(stxkind) AS deps_enabled,"
+                        " 'm' = any(stxkind) AS mcv_enabled, stxstattarget"
+                        " FROM pg_catalog.pg_statistic_ext WHERE stxrelid = %s ORDER BY nsp, stxname", [oid])
+        if stats:
+            footers.append("Statistics objects:")
+        for _soid, rel, snsp, name, columns, nd, deps, mcv, target in stats:
+            kinds = [label for flag, label in ((nd, "ndistinct"), (deps, "dependencies"), (mcv, "mcv")) if _t(flag)]
+            line = f'    "{snsp}.{name}"'
+            if kinds and len(kinds) < 3:  # psql names the kinds unless all are on
+                line += f" ({', '.join(kinds)})"
+            line += f" ON {columns} FROM {rel}"
+            if target is not None and str(target) != "-1":
+                line += f"; STATISTICS {target}"
+            footers.append(line)
+        if _t(hasrules) and kind in "rpf":
+            _, rules, _ = q("SELECT r.rulename, trim(trailing ';' from pg_catalog.pg_get_ruledef(r.oid, true)),"
+                            " ev_enabled FROM pg_catalog.pg_rewrite r WHERE r.ev_class = %s ORDER BY 1", [oid])
+            for label, enabled in (("Rules:", "O"), ("Disabled rules:", "D"), ("Rules firing always:", "A"),
+                                   ("Rules firing on replica only:", "R")):
+                chosen = [r for r in rules if r[2] == enabled]
+                if chosen:
+                    footers.append(label)
+                for _name, rdef, _e in chosen:
+                    text = rdef[len("CREATE RULE "):] if rdef.startswith("CREATE RULE ") else rdef
+                    footers.append(f"    {text}")
+        if kind in "rp":
+            _, pubs, _ = q(
+                "SELECT pubname, NULL, NULL FROM pg_catalog.pg_publication p"
+                " JOIN pg_catalog.pg_publication_namespace pn ON p.oid = pn.pnpubid"
+                " JOIN pg_catalog.pg_class pc ON pc.relnamespace = pn.pnnspid"
+                " WHERE pc.oid = %s and pg_catalog.pg_relation_is_publishable(%s)"
+                " UNION SELECT pubname, pg_get_expr(pr.prqual, c.oid), (CASE WHEN pr.prattrs IS NOT NULL THEN"
+                " (SELECT string_agg(attname, ', ') FROM pg_catalog.generate_series(0,"
+                " pg_catalog.array_upper(pr.prattrs::pg_catalog.int2[], 1)) s, pg_catalog.pg_attribute"
+                " WHERE attrelid = pr.prrelid AND attnum = prattrs[s]) ELSE NULL END)"
+                " FROM pg_catalog.pg_publication p JOIN pg_catalog.pg_publication_rel pr ON p.oid = pr.prpubid"
+                " JOIN pg_catalog.pg_class c ON c.oid = pr.prrelid WHERE pr.prrelid = %s"
+                " UNION SELECT pubname, NULL, NULL FROM pg_catalog.pg_publication p"
+                " WHERE p.puballtables AND pg_catalog.pg_relation_is_publishable(%s) ORDER BY 1",
+                [oid, oid, oid, oid])
+            if pubs:
+                footers.append("Publications:")
+            for name, qual, cols in pubs:
+                line = f'    "{name}"'
+                if cols is not None:
+                    line += f" ({cols})"
+                if qual is not None:
+                    line += f" WHERE {qual}"
+                footers.append(line)
 
     def _one(self, oid: str, nsp: str, rel: str, verbose: bool) -> Listing:
         """psql's describeOneTableDetails."""
@@ -460,7 +537,7 @@ class DescribeCommands:
                 " AND d.deptype IN ('a', 'i')", [oid])
             for col, deptype in owner:
                 footers.append(f"Owned by: {col}" if deptype == "a" else f"Sequence for identity column: {col}")
-            return Listing(title, headers, rows, footers, numeric=numeric, count=False)
+            return Listing(title, headers, rows, footers, numeric=numeric, count=False, expandable=False)
 
         is_index = kind in "iI"
         details = kind in "rvmfcp"
@@ -474,6 +551,11 @@ class DescribeCommands:
                      " WHERE c.oid = a.attcollation AND t.oid = a.atttypid AND a.attcollation <> t.typcollation)",
                      "a.attidentity", "a.attgenerated"]
             headers += ["Collation", "Nullable", "Default"]
+        if kind == "f":
+            cols.append("CASE WHEN attfdwoptions IS NULL THEN '' ELSE '(' || pg_catalog.array_to_string(ARRAY("
+                        "SELECT pg_catalog.quote_ident(option_name) || ' ' || pg_catalog.quote_literal(option_value)"
+                        " FROM pg_catalog.pg_options_to_table(attfdwoptions)), ', ') || ')' END")
+            headers.append("FDW options")
         if is_index:
             cols += [f"CASE WHEN a.attnum <= (SELECT i.indnkeyatts FROM pg_catalog.pg_index i WHERE i.indexrelid = {int(oid)})"
                      " THEN 'yes' ELSE 'no' END", "pg_catalog.pg_get_indexdef(a.attrelid, a.attnum, TRUE)"]
@@ -508,6 +590,9 @@ class DescribeCommands:
                     default = f"generated always as ({default})"
                 row += [coll, "not null" if _t(notnull) else "", default]
                 i = 7
+            if kind == "f":
+                row.append(a[i])
+                i += 1
             if is_index:
                 row += a[i:i + 2]
                 i += 2
@@ -523,6 +608,30 @@ class DescribeCommands:
                 if kind in "rvmfpc":
                     row.append(a[i])
             rows.append(row)
+
+        if _t(ispartition):  # any kind: a partition of a table, an index of a partitioned index
+            _, part, _ = q(
+                "SELECT inhparent::pg_catalog.regclass, pg_catalog.pg_get_expr(c.relpartbound, c.oid),"
+                " inhdetachpending, pg_catalog.pg_get_partition_constraintdef(c.oid)"
+                " FROM pg_catalog.pg_class c JOIN pg_catalog.pg_inherits i ON c.oid = inhrelid"
+                " WHERE c.oid = %s", [oid])
+            if part:
+                parent, bound, pending, constraint = part[0]
+                footers.append(f"Partition of: {parent} {bound or ''}" + (" DETACH PENDING" if _t(pending) else ""))
+                if verbose:
+                    footers.append(f"Partition constraint: {constraint}" if constraint
+                                   else "No partition constraint")
+        if kind == "t":
+            _, owning, _ = q("SELECT n.nspname, c.relname FROM pg_catalog.pg_class c, pg_catalog.pg_namespace n"
+                             " WHERE reltoastrelid = %s AND c.relnamespace = n.oid", [oid])
+            if owning:
+                footers.append(f'Owning table: "{owning[0][0]}.{owning[0][1]}"')
+
+        def tablespace_footer() -> None:
+            if int(tablespace or 0) != 0:
+                _, spc, _ = q("SELECT spcname FROM pg_catalog.pg_tablespace WHERE oid = %s", [tablespace])
+                if spc:
+                    footers.append(f'Tablespace: "{spc[0][0]}"')
 
         if is_index:
             (ix,) = q(
@@ -550,25 +659,15 @@ class DescribeCommands:
                 if flag:
                     line += text
             footers.append(line)
-            return Listing(title, headers, rows, footers, count=False)
+            tablespace_footer()
+            if kind == "i":
+                return Listing(title, headers, rows, footers, count=False, expandable=False)
 
         if kind in "rpmf":
-            if _t(ispartition):
-                _, part, _ = q(
-                    "SELECT inhparent::pg_catalog.regclass, pg_catalog.pg_get_expr(c.relpartbound, c.oid),"
-                    " inhdetachpending, pg_catalog.pg_get_partition_constraintdef(c.oid)"
-                    " FROM pg_catalog.pg_class c JOIN pg_catalog.pg_inherits i ON c.oid = inhrelid"
-                    " WHERE c.oid = %s", [oid])
-                if part:
-                    parent, bound, pending, constraint = part[0]
-                    footers.append(f"Partition of: {parent} {bound}" + (" DETACH PENDING" if _t(pending) else ""))
-                    if verbose:
-                        footers.append(f"Partition constraint: {constraint}" if constraint
-                                       else "No partition constraint")
             if kind == "p":
                 _, key, _ = q("SELECT pg_catalog.pg_get_partkeydef(%s::pg_catalog.oid)", [oid])
                 footers.append(f"Partition key: {key[0][0]}")
-        if kind in "rpmf" and _t(hasindex):
+        if kind in "rpmft" and _t(hasindex):
             _, ixs, _ = q(
                 "SELECT c2.relname, i.indisprimary, i.indisunique, i.indisclustered, i.indisvalid,"
                 " pg_catalog.pg_get_indexdef(i.indexrelid, 0, true), pg_catalog.pg_get_constraintdef(con.oid, true),"
@@ -581,7 +680,7 @@ class DescribeCommands:
             if ixs:
                 footers.append("Indexes:")
                 extra["indexes"] = []
-            for name, prim, uniq, clus, valid, idef, cdef, ctype, cdefer, cdeferred, repl, _ts in ixs:
+            for name, prim, uniq, clus, valid, idef, cdef, ctype, cdefer, cdeferred, repl, ixspace in ixs:
                 line = f'    "{name}"'
                 if ctype == "x":
                     line += f" {cdef}"
@@ -601,6 +700,10 @@ class DescribeCommands:
                     line += " INVALID"
                 if _t(repl):
                     line += " REPLICA IDENTITY"
+                if int(ixspace or 0) != 0:
+                    _, spc, _ = q("SELECT spcname FROM pg_catalog.pg_tablespace WHERE oid = %s", [ixspace])
+                    if spc:
+                        line += f', tablespace "{spc[0][0]}"'
                 footers.append(line)
                 extra["indexes"].append({"name": name, "definition": idef})
         if kind in "rpmf":
@@ -658,6 +761,7 @@ class DescribeCommands:
                     if check:
                         line += f"\n      WITH CHECK ({check})"
                     footers.extend(line.split("\n"))
+            self._more_footers(oid, kind, hasrules, footers)
             if verbose and v >= 180000:
                 _, nns, _ = q("SELECT c.conname, a.attname, c.connoinherit, c.conislocal, c.coninhcount <> 0,"
                               " c.convalidated FROM pg_catalog.pg_constraint c JOIN pg_catalog.pg_attribute a ON"
@@ -681,14 +785,15 @@ class DescribeCommands:
             if view and view[0][0]:
                 footers.append("View definition:")
                 footers.extend(view[0][0].rstrip("\n").split("\n"))
-        if kind == "v" and _t(hasrules):
+        if kind == "v" and verbose and _t(hasrules):
             _, rules, _ = q("SELECT r.rulename, trim(trailing ';' from pg_catalog.pg_get_ruledef(r.oid, true))"
                             " FROM pg_catalog.pg_rewrite r WHERE r.ev_class = %s AND r.rulename != '_RETURN'"
                             " ORDER BY 1", [oid])
             if rules:
                 footers.append("Rules:")
                 for _name, rdef in rules:
-                    footers.extend(f" {rdef}".split("\n"))
+                    text = rdef[len("CREATE RULE "):] if rdef.startswith("CREATE RULE ") else rdef
+                    footers.extend(f" {text}".split("\n"))
         if _t(hastriggers):
             _, trigs, _ = q(
                 "SELECT t.tgname, pg_catalog.pg_get_triggerdef(t.oid, true), t.tgenabled, t.tgisinternal,"
@@ -710,7 +815,16 @@ class DescribeCommands:
                 for _name, tdef, _e, _i, parent in chosen:
                     tdef = tdef.split(" TRIGGER ", 1)[1] if " TRIGGER " in tdef else tdef
                     footers.append(f"    {tdef}" + (f", ON TABLE {parent}" if parent else ""))
-        if kind in "rpmf":
+        if kind == "f":
+            _, srv, _ = q("SELECT s.srvname, pg_catalog.array_to_string(ARRAY(SELECT pg_catalog.quote_ident(option_name)"
+                          " || ' ' || pg_catalog.quote_literal(option_value) FROM"
+                          " pg_catalog.pg_options_to_table(ftoptions)), ', ') FROM pg_catalog.pg_foreign_table f,"
+                          " pg_catalog.pg_foreign_server s WHERE f.ftrelid = %s AND s.oid = f.ftserver", [oid])
+            if srv:
+                footers.append(f"Server: {srv[0][0]}")
+                if srv[0][1]:
+                    footers.append(f"FDW options: ({srv[0][1]})")
+        if kind in "rpmfIt":
             _, parents, _ = q("SELECT c.oid::pg_catalog.regclass FROM pg_catalog.pg_class c, pg_catalog.pg_inherits i"
                               " WHERE c.oid = i.inhparent AND i.inhrelid = %s AND c.relkind != 'p'"
                               " AND c.relkind != 'I' ORDER BY inhseqno", [oid])
@@ -721,7 +835,7 @@ class DescribeCommands:
                            " WHERE c.oid = i.inhrelid AND i.inhparent = %s"
                            " ORDER BY pg_catalog.pg_get_expr(c.relpartbound, c.oid) = 'DEFAULT',"
                            " c.oid::pg_catalog.regclass::pg_catalog.text", [oid])
-            partitioned = kind == "p"
+            partitioned = kind in "pI"
             if partitioned and not kids:
                 footers.append("Number of partitions: 0")
             elif not verbose:
@@ -744,8 +858,9 @@ class DescribeCommands:
                 footers.append(f"Typed table of type: {oftype}")
             if verbose and kind in "rm" and replident not in ("d", "i") and nsp != "pg_catalog":
                 footers.append("Replica Identity: " + {"f": "FULL", "n": "NOTHING"}.get(replident, "???"))
-            if verbose and amname and kind in "rmp":
+            tablespace_footer()
+            if verbose and amname:
                 footers.append(f"Access method: {amname}")
-        if verbose and options and kind in "rpmf":
+        if verbose and options and kind in "rpmfv":
             footers.append(f"Options: {options}")
-        return Listing(title, headers, rows, footers, count=False, extra=extra)
+        return Listing(title, headers, rows, footers, count=False, extra=extra, expandable=False)

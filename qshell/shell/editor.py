@@ -39,8 +39,9 @@ def editor_command() -> list[str]:
     return shlex.split(os.environ.get("VISUAL") or os.environ.get("EDITOR") or "vi")
 
 
-def edit(text: str) -> str:
-    """Open ``text`` in the editor; block until it exits; return the file's new content.
+def edit(text: str, line: int | None = None) -> str:
+    """Open ``text`` in the editor (at ``line``: ``+LINE`` before the file, as psql's
+    default PSQL_EDITOR_LINENUMBER_ARG); block until it exits; return the file's new content.
 
     Raises UsageError when the editor cannot be started or exits with an error.
     """
@@ -50,7 +51,7 @@ def edit(text: str) -> str:
             fh.write(text if text.endswith("\n") or not text else text + "\n")
         cmd = editor_command()
         try:
-            code = run_foreground([*cmd, path])
+            code = run_foreground([*cmd, *([f"+{line}"] if line is not None else []), path])
         except OSError as exc:
             raise UsageError(f"\\e: cannot start editor {cmd[0]!r}: {exc.strerror or exc}") from None
         if code != 0:

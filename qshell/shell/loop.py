@@ -25,6 +25,7 @@ from qshell.script.sqlsplit import first_keyword, split, strip_comments_head
 from qshell.script.variables import PSQL_DEFAULTS, MetaArgError, interpolate, meta_args, meta_words, special_value, valid_name
 from qshell.session.connect import password_in, redact
 from qshell.session.session import Session
+from qshell.shell.catalog import CatalogCommands
 from qshell.shell.describe import DescribeCommands
 from qshell.shell.explore import RunCommands
 from qshell.shell.host import _Stop
@@ -138,7 +139,8 @@ class _RowPrinter:
             self.shell.write(tail)  # even empty: psql's blank line after the records
 
 
-COMMAND_GROUPS = (RunCommands, LoadCommands, SetCommands, DescribeCommands, ReportCommands, IsolationCommands, LabCommands)
+COMMAND_GROUPS = (RunCommands, LoadCommands, SetCommands, DescribeCommands, CatalogCommands, ReportCommands,
+                  IsolationCommands, LabCommands)
 
 
 class Shell:
@@ -190,6 +192,7 @@ class Shell:
         self.runs = RunCommands(self, self.loads)
         self.sets = SetCommands(self)
         self.describe = DescribeCommands(self)
+        self.catalog = CatalogCommands(self, self.describe)
         self.isolation = IsolationCommands(self)
         self.lab = LabCommands(self, self.isolation)
         self.reports = ReportCommands(self, self.runs, self.loads, self.isolation)
@@ -197,7 +200,8 @@ class Shell:
 
     def handler(self, name: str) -> Callable[[Command], None]:
         """The method that runs ``\\name``: the shell's own ``do_<name>`` or its groups'."""
-        for owner in (self, self.runs, self.loads, self.sets, self.describe, self.reports, self.isolation, self.lab):
+        for owner in (self, self.runs, self.loads, self.sets, self.describe, self.catalog, self.reports,
+                      self.isolation, self.lab):
             found = getattr(owner, "do_" + name, None)
             if found is not None:
                 return found

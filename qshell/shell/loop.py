@@ -32,6 +32,7 @@ from qshell.shell.interrupt import sigint_calls
 from qshell.shell.isolation import IsolationCommands
 from qshell.shell.loadview import LoadCommands
 from qshell.shell.report_command import ReportCommands
+from qshell.shell.sessions import SessionCommands
 from qshell.shell.sets import SetCommands
 from qshell.shell.settings import HELP, Settings, assign, listing, show
 from qshell.shell.streams import isatty
@@ -137,7 +138,8 @@ class _RowPrinter:
             self.shell.write(tail)  # even empty: psql's blank line after the records
 
 
-COMMAND_GROUPS = (RunCommands, LoadCommands, SetCommands, DescribeCommands, ReportCommands, IsolationCommands)
+COMMAND_GROUPS = (RunCommands, LoadCommands, SetCommands, DescribeCommands, ReportCommands, IsolationCommands,
+                  SessionCommands)
 
 
 class Shell:
@@ -191,11 +193,13 @@ class Shell:
         self.describe = DescribeCommands(self)
         self.reports = ReportCommands(self, self.runs, self.loads)
         self.isolation = IsolationCommands(self)
+        self.sessions = SessionCommands(self)  # \\session: named connections of the user's
         self._attach(session)
 
     def handler(self, name: str) -> Callable[[Command], None]:
         """The method that runs ``\\name``: the shell's own ``do_<name>`` or its groups'."""
-        for owner in (self, self.runs, self.loads, self.sets, self.describe, self.reports, self.isolation):
+        for owner in (self, self.runs, self.loads, self.sets, self.describe, self.reports, self.isolation,
+                      self.sessions):
             found = getattr(owner, "do_" + name, None)
             if found is not None:
                 return found
@@ -1038,6 +1042,7 @@ class Shell:
                 self.fail(f"\\connect: {exc}", ExitStatus.CONNECTION)
                 raise _Stop(ExitStatus.CONNECTION) from None
             raise type(exc)(f"{exc}; previous connection kept") from None
+        self.sessions.close_all()  # (connections to the old target; the user's own session current again)
         old, self.session = self.session, new
         old.close()
         self._attach(new)
@@ -1127,4 +1132,5 @@ class Shell:
         branch that does not run; the transaction mark after it."""
         staged = f"[{len(self.staged)}]" if self.staged else ""
         mark = "@" if skipping else "-" if continuation else "="
-        return f"{self.session.dbname}{staged}{mark}{self.session.user.transaction_state}> "
+        named = self.sessions.prompt_label()  # \\session NAME: [NAME], its transaction state after the mark
+        return f"{self.session.dbname}{visible(named)}{staged}{mark}{self.session.user.transaction_state}> "

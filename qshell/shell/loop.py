@@ -1042,7 +1042,7 @@ class Shell:
                 self.fail(f"\\connect: {exc}", ExitStatus.CONNECTION)
                 raise _Stop(ExitStatus.CONNECTION) from None
             raise type(exc)(f"{exc}; previous connection kept") from None
-        self.sessions.close_all()  # (connections to the old target; the user's own session current again)
+        self.sessions.close_all("connections to the previous database, with their steps")
         old, self.session = self.session, new
         old.close()
         self._attach(new)

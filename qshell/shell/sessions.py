@@ -144,10 +144,15 @@ class SessionCommands:
         target.user.close()
         del self.named[target.name]
 
-    def close_all(self) -> None:
-        """Every named session closed, the user's own session current again (``\\c``, exit)."""
+    def close_all(self, why: str = "") -> None:
+        """Every named session closed, the user's own session current again (``\\c``: said
+        with ``why``; at exit: silently). The recorded setup and teardown blocks go too."""
+        names = list(self.named)
         for named in list(self.named.values()):
             self._close(named)
+        self.setups, self.teardown = [], None
+        if names and why:
+            self.shell.notice(f"closed session{'s' if len(names) > 1 else ''} {', '.join(map(visible, names))} ({why})")
 
     def prompt_label(self) -> str:
         return f"[{self.current.name}]" if self.current is not None else ""

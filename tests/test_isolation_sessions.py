@@ -1,0 +1,204 @@
+"""Interactive sessions (\\session, \\step, \\permute, \\sessions, \\spec save) on a real server.
+
+The steps' text is checked against the real isolationtester 18.6: the sessions and steps
+recorded by hand are saved with ``\\spec save`` and that file run by isolationtester and by
+``qshell --spec``; every interleaving run by ``\\permute`` on the live sessions prints what
+isolationtester prints for the saved file. Blocking is checked independently of the
+runner (``pg_blocking_pids`` sampled from a connection of the test's own while the step is
+shown waiting), the sessions' names and pids against ``pg_stat_activity``.
+"""
+from __future__ import annotations
+
+import re
+import subprocess
+import uuid
+
+import pexpect
+import psycopg2
+import pytest
+
+from tests.conftest import clean_env, qshell_argv, wait_until
+from tests.test_isolation_spec import isolationtester
+
+PROMPT = "postgres=>"
+
+
+def _sql(dsn: str, sql: str) -> list[tuple]:
+    conn = psycopg2.connect(dsn)
+    conn.autocommit = True
+    try:
+        cur = conn.cursor()
+        cur.execute(sql)
+        return cur.fetchall() if cur.description else []
+    finally:
+        conn.close()
+
+
+def _table() -> str:
+    return "iso_" + uuid.uuid4().hex[:10]
+
+
+def test_steps_run_on_the_live_sessions_in_the_order_given(qshell_proc, dsn):
+    """A lost-update pattern typed by hand: b1 waits for a1's row lock until a2 commits;
+    the text is isolationtester's; the sessions are named as isolationtester names them;
+    what the steps did is in the table afterwards (read on a connection of the test's)."""
+    t = _table()
+    script = f"""CREATE TABLE {t} (id int PRIMARY KEY, v int);
+INSERT INTO {t} VALUES (1, 0);
+\\session s1
+SELECT current_setting('application_name') AS app;
+\\step a1 BEGIN; UPDATE {t} SET v = v + 1 WHERE id = 1;
+\\step a2 COMMIT;
+\\session s2
+\\step b1 UPDATE {t} SET v = v + 10 WHERE id = 1 RETURNING v;
+\\session
+\\permute a1 b1 a2
+SELECT v FROM {t};
+"""
+    r = qshell_proc(script)
+    assert r.code == 0, r.err
+    assert " qshell/s1\n(1 row)" in r.out
+    assert (f"""
+starting permutation: a1 b1 a2
+step a1: BEGIN; UPDATE {t} SET v = v + 1 WHERE id = 1;
+step b1: UPDATE {t} SET v = v + 10 WHERE id = 1 RETURNING v; <waiting ...>
+step a2: COMMIT;
+step b1: <... completed>
+ v
+--
+11
+(1 row)
+
+""") in r.out
+    assert _sql(dsn, f"SELECT v FROM {t}") == [(11,)]
+    assert "session s1 opened (pid " in r.err and "step b1 recorded in session s2" in r.err
+
+
+def test_prompt_session_statements_and_errors_in_a_script(qshell_proc):
+    """Statements typed in a named session run there (its own transaction); the user's own
+    session is apart; mistakes are one-line errors and the sessions stay."""
+    t = _table()
+    script = f"""CREATE TABLE {t} (id int);
+\\step x SELECT 1;
+\\session s1
+BEGIN;
+INSERT INTO {t} VALUES (1);
+\\session
+SELECT count(*) AS mine FROM {t};
+\\session s1
+SELECT count(*) AS theirs FROM {t};
+\\step bad SELECT '}}';
+\\permute nosuch
+\\permute x
+\\step setup
+\\session setup
+\\sessions
+ROLLBACK;
+\\session close s1
+\\session close s1
+\\sessions
+"""
+    r = qshell_proc(script)
+    assert r.code == 1
+    assert " mine \n------\n    0\n" in r.out and " theirs \n--------\n      1\n" in r.out
+    assert "steps belong to a named session" in r.err
+    assert "a step cannot contain '}'" in r.err
+    assert "no steps recorded" in r.err  # (s1 has none yet)
+    assert "needs SQL" in r.err
+    assert "'setup' is a word of the spec language" in r.err
+    listing = r.out.split("theirs", 1)[1]
+    assert re.search(r"\*\s+s1\s+\d+\s+in transaction", listing)
+    assert "session s1 closed" in r.err and "no session 's1'" in r.err
+    assert "Traceback" not in r.err
+
+
+def test_permute_every_interleaving_and_spec_save_match_isolationtester(qshell_proc, dsn, tmp_path):
+    """Sessions with a setup, a teardown and a session setup recorded by hand: ``\\permute``
+    alone runs every interleaving on the live sessions; ``\\spec save`` writes them; the
+    real isolationtester and ``qshell --spec`` on the saved file print the same bytes, and
+    that is ``Parsed test spec with 2 sessions`` followed by exactly what \\permute printed."""
+    t = _table()
+    saved = tmp_path / "saved.spec"
+    script = f"""\\step setup CREATE TABLE {t} (id int PRIMARY KEY, v int); INSERT INTO {t} VALUES (1, 0);
+\\step teardown SELECT v AS final FROM {t}; DROP TABLE {t};
+\\session s1
+\\step a1 BEGIN; UPDATE {t} SET v = v + 1 WHERE id = 1;
+\\step a2 COMMIT;
+\\session s2
+\\step setup SET lock_timeout = '60s';
+\\step b1 UPDATE {t} SET v = v * 10 WHERE id = 1 RETURNING v;
+\\session
+\\permute
+\\spec save {saved}
+"""
+    r = qshell_proc(script)
+    assert r.code == 0, r.err
+    assert r.out.count("starting permutation:") == 3 and r.out.count("<waiting ...>") == 1
+    text = saved.read_text()
+    assert "\nsession s2\nsetup { SET lock_timeout = '60s'; }\n" in text and "permutation" not in text
+    env = clean_env(PGAPPNAME="isolation/saved", LC_MESSAGES="C")
+    with open(saved, "rb") as f:
+        real = subprocess.run([str(isolationtester()), dsn], stdin=f, capture_output=True, env=env, timeout=120)
+    ours = subprocess.run(qshell_argv("-X", "--spec", str(saved), dsn), capture_output=True, env=env, timeout=120)
+    assert real.returncode == 0, real.stderr
+    assert (ours.stdout, ours.stderr, ours.returncode) == (real.stdout, real.stderr, real.returncode)
+    assert real.stdout.decode() == "Parsed test spec with 2 sessions\n" + r.out
+    assert b"step b1: <... completed>" in real.stdout
+
+
+@pytest.mark.slow
+def test_pty_two_sessions_waiting_ctrl_c_and_completion(dsn, hist, qshell_pty):
+    """In a terminal: the prompt shows the session and its transaction; a step blocked by
+    the other session is shown waiting (pg_blocking_pids, sampled apart, agrees); Ctrl-C
+    cancels it and keeps both sessions (\\sessions: pids as pg_stat_activity has them,
+    s1 still in its transaction); after s1 commits, the same steps run again with the
+    commit between them: the blocked step completes after it."""
+    t = _table()
+    _sql(dsn, f"CREATE TABLE {t} (id int PRIMARY KEY, v int); INSERT INTO {t} VALUES (1, 0)")
+    term = qshell_pty("--history-dir", str(hist), dsn)
+    term.expect_exact(PROMPT)
+    term.sendline("\\session s1")
+    term.expect_exact("postgres[s1]=>")
+    term.sendline(f"\\step a1 BEGIN; UPDATE {t} SET v = v + 1 WHERE id = 1;")
+    term.expect_exact("postgres[s1]=>")
+    term.sendline("\\step a2 COMMIT;")
+    term.expect_exact("postgres[s1]=>")
+    term.sendline("\\session s2")
+    term.expect_exact("postgres[s2]=>")
+    term.sendline(f"\\step b1 UPDATE {t} SET v = v * 10 WHERE id = 1 RETURNING v;")
+    term.expect_exact("postgres[s2]=>")
+    term.sendline("\\permute a1 b1")
+    term.expect_exact("<waiting ...>")
+    pids = dict(_sql(dsn, "SELECT application_name, pid FROM pg_stat_activity WHERE application_name LIKE 'qshell/s_'"))
+    assert set(pids) == {"qshell/s1", "qshell/s2"}
+    blocked = wait_until(lambda: _sql(dsn, f"SELECT pg_blocking_pids({pids['qshell/s2']})")[0][0], 10)
+    assert blocked == [pids["qshell/s1"]]
+    term.sendintr()
+    term.expect_exact("step b1: <... completed>")
+    term.expect_exact("ERROR:  canceling statement due to user request")
+    term.expect_exact("interrupted: cancelled b1")
+    term.expect_exact("postgres[s2]=>")
+    assert wait_until(lambda: not _sql(dsn, f"SELECT 1 FROM pg_stat_activity WHERE pid = {pids['qshell/s2']} AND state = 'active'"), 5)
+    term.sendline("\\sessions")
+    term.expect(rf"s1\s+{pids['qshell/s1']}\s+in transaction")
+    term.expect(rf"\*\s+s2\s+{pids['qshell/s2']}\s+idle")
+    term.expect_exact("postgres[s2]=>")
+    term.sendline("\\session s1")
+    term.expect_exact("postgres[s1]=*>")
+    term.sendline("COMMIT;")
+    term.expect_exact("COMMIT")
+    term.expect_exact("postgres[s1]=>")
+    assert _sql(dsn, f"SELECT v FROM {t}") == [(1,)]
+    term.sendline("\\permute a1 b1 a2")
+    term.expect_exact("<waiting ...>")
+    term.expect_exact("step a2: COMMIT;")
+    term.expect_exact("step b1: <... completed>")
+    term.expect(r" v\s*\r\n--\s*\r\n20\s*\r\n\(1 row\)")
+    term.expect_exact("postgres[s1]=>")
+    assert _sql(dsn, f"SELECT v FROM {t}") == [(20,)]
+    term.sendline("\\session")
+    term.expect_exact(PROMPT)
+    term.sendline("\\q")
+    term.expect(pexpect.EOF)
+    assert "Traceback" not in term.logfile_read.getvalue()
+    assert wait_until(lambda: not _sql(dsn, "SELECT 1 FROM pg_stat_activity WHERE application_name LIKE 'qshell/s_'"), 10)

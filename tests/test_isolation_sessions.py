@@ -202,3 +202,90 @@ def test_pty_two_sessions_waiting_ctrl_c_and_completion(dsn, hist, qshell_pty):
     term.expect(pexpect.EOF)
     assert "Traceback" not in term.logfile_read.getvalue()
     assert wait_until(lambda: not _sql(dsn, "SELECT 1 FROM pg_stat_activity WHERE application_name LIKE 'qshell/s_'"), 10)
+
+
+def test_interrupts_at_random_moments_keep_the_sessions_usable(dsn):
+    """The runner on two live psycopg2 connections, interrupted (Ctrl-C's callback) at a
+    random moment of a permutation, 20 times: each time both connections are handed back
+    idle on the wire (psycopg2 runs a statement on them at once), nothing of theirs is left
+    running on the server (pg_stat_activity), and notices reach psycopg2 again (the notice
+    receiver put back)."""
+    import random
+
+    import gevent
+
+    from qshell.engine.pool import Database
+    from qshell.engine.sessions import LiveRunner, adopt, name_session
+    from qshell.output.isolation import text
+    from qshell.script.spec import parse
+
+    t = _table()
+    _sql(dsn, f"CREATE TABLE {t} (id int PRIMARY KEY, v int); INSERT INTO {t} VALUES (1, 0)")
+    spec = parse(f"session s1\nstep a1 {{ BEGIN; UPDATE {t} SET v = v + 1 WHERE id = 1; }}\n"
+                 f"step a2 {{ SELECT pg_sleep(0.05); COMMIT; }}\n"
+                 f"session s2\nstep b1 {{ UPDATE {t} SET v = 0 WHERE id = 1; }}\npermutation a1 b1 a2\n")
+    db = Database(dsn)
+    c1, c2 = db.connect(), db.connect()
+    try:
+        name_session(c1, "s1")
+        name_session(c2, "s2")
+        interrupted = completed = 0
+        rng = random.Random(24)
+        for _ in range(20):
+            events: list = []
+            runner = LiveRunner(spec, dsn, [adopt(c1), adopt(c2)], [], events.append)
+            runner.connect()
+            stop = gevent.spawn_later(rng.uniform(0.0, 0.07), runner.interrupt)
+            try:
+                runner.run_permutation(spec.permutations[0])
+                completed += 1
+                assert text(events).endswith("step a2: SELECT pg_sleep(0.05); COMMIT;\n"
+                                             "pg_sleep\n--------\n        \n(1 row)\n\nstep b1: <... completed>\n")
+            except KeyboardInterrupt:
+                interrupted += 1
+                assert "interrupted: cancelled" in text(events, "stderr")
+            finally:
+                stop.kill()
+                runner.close()
+            for c in (c1, c2):
+                cur = c.cursor()
+                cur.execute("ROLLBACK")  # (a warning when none is open: fine)
+                cur.execute("SELECT 1")
+                assert cur.fetchone() == ("1",)  # (values as text: Database.connect)
+            pids = (c1.get_backend_pid(), c2.get_backend_pid())
+            assert _sql(dsn, f"SELECT count(*) FROM pg_stat_activity WHERE pid IN {pids} AND state <> 'idle'") == [(0,)]
+        assert interrupted >= 5 and completed >= 1, (interrupted, completed)
+        del c1.notices[:]
+        c1.cursor().execute("DO $$BEGIN RAISE NOTICE 'heard by psycopg2'; END$$")
+        assert any("heard by psycopg2" in n for n in c1.notices)
+    finally:
+        c1.close()
+        c2.close()
+        db.close()
+
+
+def test_json_sessions_and_c_closes_the_named_sessions(qshell_proc):
+    """``\\sessions`` in JSON: one object per session (pid, state, steps); ``\\c`` closes
+    the named sessions and says so; a step's notice is printed with the session's name."""
+    import json
+
+    script = """\\session s1
+\\step n1 DO $$BEGIN RAISE NOTICE 'from n1'; END$$;
+BEGIN;
+\\format json
+\\sessions
+\\format aligned
+\\permute n1
+ROLLBACK;
+\\c postgres
+\\sessions
+"""
+    r = qshell_proc(script)
+    assert r.code == 0, r.err
+    objs = [json.loads(line) for line in r.out.splitlines() if line.startswith("{")]
+    sessions = [o for o in objs if o.get("type") == "session"]
+    assert [o["name"] for o in sessions] == [None, "s1"]
+    assert sessions[1]["state"] == "in transaction" and sessions[1]["steps"] == ["n1"] and sessions[1]["current"]
+    assert "s1: NOTICE:  from n1\nstep n1: DO $$BEGIN RAISE NOTICE 'from n1'; END$$;\n" in r.out
+    assert "closed session s1 (connections to the previous database, with their steps)" in r.err
+    assert re.search(r"\n\*\s+\(yours\)\s+\d+\s+idle\s*\n$", r.out)

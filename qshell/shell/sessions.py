@@ -28,6 +28,7 @@ from qshell.common.visible import visible
 from qshell.engine.isolation import IsolationFatal
 from qshell.engine.libpq import LibpqError
 from qshell.engine.sessions import LiveRunner, adopt, name_session
+from qshell.output.json_lines import json_line
 from qshell.records.isolation import SpecRun
 from qshell.script.commands import Command
 from qshell.script.spec import Session as SpecSession
@@ -265,6 +266,18 @@ class SessionCommands:
             server = {pid: (wait, blockers) for pid, wait, blockers in cur.fetchall()}
         except (psycopg2.Error, ConnectionFailed):
             pass
+        if self.shell.json:
+            for (name, user), pid in zip(rows, pids, strict=True):
+                wait, blockers = server.get(pid, ("", "")) if pid is not None else ("", "")
+                named = self.named.get(name)
+                self.shell.write(json_line({
+                    "type": "session", "name": None if named is None else name, "pid": pid,
+                    "current": (named is self.current) if named is not None else self.current is None,
+                    "state": "waiting" if blockers else (_STATES.get(user.conn.info.transaction_status, "?")
+                                                         if user.alive and user.conn is not None else "closed"),
+                    "waiting_for": [int(p) for p in blockers.split(",")] if blockers else [],
+                    "wait_event": wait or None, "steps": list(named.steps) if named is not None else []}))
+            return
         header = ("", "session", "pid", "state", "steps", "waiting for")
         table = []
         for (name, user), pid in zip(rows, pids, strict=True):

@@ -298,3 +298,46 @@ ROLLBACK;
     assert "s1: NOTICE:  from n1\nstep n1: DO $$BEGIN RAISE NOTICE 'from n1'; END$$;\n" in r.out
     assert "closed session s1 (connections to the previous database, with their steps)" in r.err
     assert re.search(r"\n\*\s+\(yours\)\s+\d+\s+idle\s*\n$", r.out)
+
+
+def test_a_step_left_waiting_is_cancelled_at_the_time_limit_and_the_sessions_kept(dsn):
+    """A permutation ending with a step still blocked (its blocker never commits): as
+    isolationtester, it is cancelled once it has waited the step limit (here 0.3 s instead
+    of 360 s) and the permutation ends; the blocking session stays in its transaction
+    (libpq's status and pg_stat_activity say so), the cancelled one idle."""
+    from psycopg2.extensions import TRANSACTION_STATUS_IDLE, TRANSACTION_STATUS_INTRANS
+
+    from qshell.engine.pool import Database
+    from qshell.engine.sessions import LiveRunner, adopt, name_session
+    from qshell.output.isolation import text
+    from qshell.script.spec import parse
+
+    t = _table()
+    _sql(dsn, f"CREATE TABLE {t} (id int PRIMARY KEY, v int); INSERT INTO {t} VALUES (1, 0)")
+    spec = parse(f"session s1\nstep a1 {{ BEGIN; UPDATE {t} SET v = 1 WHERE id = 1; }}\n"
+                 f"session s2\nstep b1 {{ UPDATE {t} SET v = 2 WHERE id = 1; }}\npermutation a1 b1\n")
+    db = Database(dsn)
+    c1, c2 = db.connect(), db.connect()
+    try:
+        name_session(c1, "s1")
+        name_session(c2, "s2")
+        events: list = []
+        runner = LiveRunner(spec, dsn, [adopt(c1), adopt(c2)], [], events.append)
+        runner.max_step_wait = 0.3
+        try:
+            runner.connect()
+            runner.run_permutation(spec.permutations[0])
+        finally:
+            runner.close()
+        assert text(events).endswith(f"step b1: UPDATE {t} SET v = 2 WHERE id = 1; <waiting ...>\n"
+                                     "isolationtester: canceling step b1 after 0 seconds\n"
+                                     "step b1: <... completed>\nERROR:  canceling statement due to user request\n")
+        assert c1.info.transaction_status == TRANSACTION_STATUS_INTRANS
+        assert c2.info.transaction_status == TRANSACTION_STATUS_IDLE
+        states = dict(_sql(dsn, f"SELECT pid, state FROM pg_stat_activity WHERE pid IN ({c1.get_backend_pid()}, {c2.get_backend_pid()})"))
+        assert states == {c1.get_backend_pid(): "idle in transaction", c2.get_backend_pid(): "idle"}
+        c1.cursor().execute("ROLLBACK")
+    finally:
+        c1.close()
+        c2.close()
+        db.close()

@@ -136,8 +136,17 @@ class LiveRunner(IsolationRunner):
             raise
 
     def close(self) -> None:
-        """The control connection closed; the sessions given back (not closed)."""
+        """The control connection closed; the sessions given back (not closed), each idle:
+        a step the run left running (it stopped on a failure: a time limit, steps blocking
+        each other) is cancelled and its answer printed, as on Ctrl-C."""
+        if any(c.active is not None for c in self.conns):
+            self._finish_running([])
         for c in self.conns:
+            try:
+                if c.conn.conn:
+                    c.conn.results()  # (nothing, unless a failure left a result unread)
+            except LibpqError:
+                pass
             c.conn.close()
         if self.control is not None:
             self.control.conn.close()
@@ -151,6 +160,13 @@ class LiveRunner(IsolationRunner):
         record.interrupted = True
         self._stop = False
         cancelled, self._cancelled = self._cancelled, []
+        self._finish_running(cancelled)
+        which = ", ".join(cancelled) if cancelled else "nothing was running"
+        self.emit(Message(f"interrupted: cancelled {which}; the sessions are kept as the server has them\n"))
+
+    def _finish_running(self, cancelled: list[str]) -> None:
+        """Cancel the steps still running, print each one's answer (``cancelled`` gets
+        their names); the control connection's answer read."""
         running = [c for c in self.conns if c.active is not None]
         for c in running:
             if c.active is not None and c.active.pstep.name not in cancelled:
@@ -169,6 +185,5 @@ class LiveRunner(IsolationRunner):
             if self.control is not None:
                 self.control.conn.results()
         except (LibpqError, IsolationFatal):
-            pass
-        which = ", ".join(cancelled) if cancelled else "nothing was running"
-        self.emit(Message(f"interrupted: cancelled {which}; the sessions are kept as the server has them\n"))
+            for c in running:
+                c.active = None

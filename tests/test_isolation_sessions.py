@@ -341,3 +341,31 @@ def test_a_step_left_waiting_is_cancelled_at_the_time_limit_and_the_sessions_kep
         c1.close()
         c2.close()
         db.close()
+
+
+NO_PERMUTATION_SPECS = ["all-permutations-three", "multiple-setup-blocks", "result-formats", "write-skew-serializable"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", NO_PERMUTATION_SPECS)
+def test_spec_load_then_permute_prints_what_isolationtester_prints(name, qshell_proc, dsn, tmp_path):
+    """PostgreSQL-style specs without permutation lines, loaded into interactive sessions
+    (``\\spec load``) and run with ``\\permute`` alone on the live sessions: exactly
+    isolationtester's stdout for the file, after its ``Parsed test spec`` line; saved back
+    (``\\spec save``), the file reads as the same spec."""
+    from qshell.script.spec import parse
+    from tests.test_isolation_spec import SPECS, fresh_db, regress_env, run_real
+
+    spec = SPECS / f"{name}.spec"
+    env = regress_env(name, spec.name)
+    real = run_real(fresh_db(dsn, "iso_load_r"), spec, env)
+    assert real[2] == 0, real[1]
+    saved = tmp_path / "again.spec"
+    db = fresh_db(dsn, "iso_load_q")
+    r = qshell_proc(f"\\spec load {spec}\n\\permute\n\\spec save {saved}\n", "-X", db, use_dsn=False, env=env)
+    assert r.code == 0, r.err
+    head, _, rest = real[0].decode().partition("\n")
+    assert head.startswith("Parsed test spec with ")
+    assert r.out == rest
+    original = parse(spec.read_text())
+    assert parse(saved.read_text()) == original.__class__(original.setups, original.teardown, original.sessions, ())

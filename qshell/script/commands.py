@@ -220,12 +220,13 @@ def _pattern(name: str, arg: str) -> Command:
 
 
 def _spec_file(name: str, arg: str) -> Command:
-    """``\\spec FILE.spec``, or ``\\spec save FILE`` (the interactive sessions written as one)."""
+    """``\\spec FILE.spec``, or ``\\spec save FILE`` / ``\\spec load FILE`` (the interactive
+    sessions written as a spec, or a spec's sessions and steps made interactive sessions)."""
     words = _words(arg, name)
-    if len(words) == 2 and words[0] == "save":
-        return Command("spec_save", words[1], args=words[1:])
-    if words[:1] == ["save"]:
-        raise UsageError(f"\\{name} save: needs one file name")
+    if len(words) == 2 and words[0] in ("save", "load"):
+        return Command(f"spec_{words[0]}", words[1], args=words[1:])
+    if words[:1] in (["save"], ["load"]):
+        raise UsageError(f"\\{name} {words[0]}: needs one file name")
     return _one_word(name, arg)
 
 
@@ -250,7 +251,7 @@ TABLE: tuple[Spec, ...] = (
     Spec("report", "\\report FILE.html [RUN...]", "write the last run, sweep, repeat, load or \\compare as one self-contained HTML page (timeline, waits over time, lock graph, charts, tables); RUN...: those runs of the history, in one page", _report, group="Running"),
     Spec("sandbox", "\\sandbox init [SCALE]", "load the pgbench tables into the sandbox (pgbench -i -s SCALE, default 10)", _sandbox, group="Sandbox"),
     Spec("demo", "\\demo", "stage six queries of different cost over the pgbench tables (the seed's experiment)", _no_arg, group="Sandbox"),
-    Spec("spec", "\\spec FILE.spec", "run an isolationtester spec file (sessions, steps, permutations) and print exactly what isolationtester prints for it; \\spec save FILE: write the \\session steps as one", _spec_file, group="Running"),
+    Spec("spec", "\\spec FILE.spec", "run an isolationtester spec file (sessions, steps, permutations) and print exactly what isolationtester prints for it; \\spec save FILE: write the \\session steps as one; \\spec load FILE: its sessions and steps as \\session ones", _spec_file, group="Running"),
     Spec("session", "\\session [NAME|close [NAME]]", "open or switch to a named session of yours (statements typed run there; the prompt shows it); no NAME: back to your own session; close NAME: close one", _split_args, group="Sessions"),
     Spec("step", "\\step NAME SQL", "record a step of the current named session (not run); \\step setup|teardown SQL: its setup or teardown (on your own session: the spec's, run around each permutation)", _raw, group="Sessions", psql_args=True),
     Spec("steps", "\\steps", "show the recorded sessions and steps (as \\spec save writes them)", _no_arg, group="Sessions"),

@@ -248,6 +248,48 @@ class SessionCommands:
                           f"{steps} step{'s' if steps != 1 else ''}"
                           + (f" (left out, no steps: {', '.join(map(visible, left))})" if left else ""))
 
+    def do_spec_load(self, cmd: Command) -> None:
+        """``\\spec load FILE``: a spec file's sessions opened (or reused) with its steps,
+        setups and teardowns recorded in them (what was recorded there before replaced);
+        its permutation lines are not kept (``\\permute STEP…`` runs any order)."""
+        from qshell.shell.isolation import read_spec
+
+        spec = read_spec(cmd.arg)
+        self.load(spec)
+        perms = len(spec.permutations)
+        steps = sum(len(s.steps) for s in spec.sessions)
+        self.shell.notice(f"loaded {cmd.arg}: {len(spec.sessions)} session{'s' if len(spec.sessions) != 1 else ''}, "
+                          f"{steps} step{'s' if steps != 1 else ''}"
+                          + (f" ({perms} permutation line{'s' if perms != 1 else ''} not kept: \\permute STEP... runs one)"
+                             if perms else ""))
+
+    def load(self, spec: Spec) -> None:
+        """Record ``spec``'s sessions, steps, setups and teardowns as interactive ones
+        (sessions opened as ``\\session`` opens them); nothing changes if a step name of
+        it is a step of another session already open, or a session cannot be opened."""
+        mine = {s.name for s in spec.sessions}
+        for named in self.named.values():
+            if named.name in mine:
+                continue
+            for st in spec.steps():
+                if st.name in named.steps:
+                    raise UsageError(f"step {visible(st.name)!r} is a step of session {visible(named.name)!r} already")
+        for s in spec.sessions:
+            if s.name in _BLOCKS:
+                raise UsageError(f"{s.name!r} cannot be a session's name here (\\step {s.name} records a block)")
+        current = self.current
+        try:
+            for s in spec.sessions:
+                if s.name not in self.named:
+                    self.do_session(Command("session", s.name, args=(s.name,)))
+        finally:
+            self._switch(current)
+        for s in spec.sessions:
+            named = self.named[s.name]
+            named.steps = {st.name: st.sql for st in s.steps}
+            named.setup, named.teardown = s.setup, s.teardown
+        self.setups, self.teardown = list(spec.setups), spec.teardown
+
     # -- listing ----------------------------------------------------------------------
     def do_sessions(self, cmd: Command) -> None:
         """Each session: name, backend pid, transaction state (libpq's), and what the

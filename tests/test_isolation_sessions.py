@@ -369,3 +369,23 @@ def test_spec_load_then_permute_prints_what_isolationtester_prints(name, qshell_
     assert r.out == rest
     original = parse(spec.read_text())
     assert parse(saved.read_text()) == original.__class__(original.setups, original.teardown, original.sessions, ())
+
+
+def test_the_commands_parse():
+    """\\spec save/load FILE are commands of their own; \\spec FILE and anything after the
+    file (the anomaly table's ``under LEVELS``) stay \\spec's; \\step and \\permute take
+    their line as typed (no variable interpolation: SQL casts ``::``)."""
+    from qshell.common.errors import UsageError
+    from qshell.script.commands import parse
+
+    assert parse("\\spec save 'my file.spec'").name == "spec_save"
+    assert parse("\\spec save 'my file.spec'").arg == "my file.spec"
+    assert parse("\\spec load x.spec").name == "spec_load"
+    assert parse("\\spec x.spec").arg == "x.spec"
+    assert parse("\\spec x.spec under serializable").arg == "x.spec under serializable"
+    for bad in ("\\spec save", "\\spec load a b"):
+        with pytest.raises(UsageError):
+            parse(bad)
+    assert parse("\\session close s1").args == ("close", "s1")
+    assert parse("\\step a1 SELECT 1::int;").arg.strip() == "a1 SELECT 1::int;"
+    assert parse("\\permute a1 b1(a1) a2").arg.strip() == "a1 b1(a1) a2"

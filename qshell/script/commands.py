@@ -223,10 +223,12 @@ def _spec_file(name: str, arg: str) -> Command:
     """``\\spec FILE.spec``, or ``\\spec save FILE`` / ``\\spec load FILE`` (the interactive
     sessions written as a spec, or a spec's sessions and steps made interactive sessions)."""
     words = _words(arg, name)
-    if len(words) == 2 and words[0] in ("save", "load"):
+    if words and words[0] in ("save", "load"):
+        if len(words) != 2:
+            raise UsageError(f"\\{name} {words[0]}: needs one file name")
         return Command(f"spec_{words[0]}", words[1], args=words[1:])
-    if words[:1] in (["save"], ["load"]):
-        raise UsageError(f"\\{name} {words[0]}: needs one file name")
+    if len(words) > 1:  # (more after the file, e.g. ``under LEVELS``: \\spec reads its argument itself)
+        return Command(name, arg.strip(), args=words)
     return _one_word(name, arg)
 
 

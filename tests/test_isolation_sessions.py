@@ -147,12 +147,13 @@ def test_permute_every_interleaving_and_spec_save_match_isolationtester(qshell_p
 
 
 @pytest.mark.slow
-def test_pty_two_sessions_waiting_ctrl_c_and_completion(dsn, hist, qshell_pty):
+def test_pty_two_sessions_waiting_ctrl_c_and_completion(dsn, hist, qshell_pty, tmp_path):
     """In a terminal: the prompt shows the session and its transaction; a step blocked by
     the other session is shown waiting (pg_blocking_pids, sampled apart, agrees); Ctrl-C
     cancels it and keeps both sessions (\\sessions: pids as pg_stat_activity has them,
     s1 still in its transaction); after s1 commits, the same steps run again with the
-    commit between them: the blocked step completes after it."""
+    commit between them: the blocked step completes after it. Saved with ``\\spec save``,
+    the file runs through isolationtester and ``qshell --spec`` with the same bytes."""
     t = _table()
     _sql(dsn, f"CREATE TABLE {t} (id int PRIMARY KEY, v int); INSERT INTO {t} VALUES (1, 0)")
     term = qshell_pty("--history-dir", str(hist), dsn)
@@ -198,10 +199,25 @@ def test_pty_two_sessions_waiting_ctrl_c_and_completion(dsn, hist, qshell_pty):
     assert _sql(dsn, f"SELECT v FROM {t}") == [(20,)]
     term.sendline("\\session")
     term.expect_exact(PROMPT)
+    term.sendline(f"\\step setup UPDATE {t} SET v = 0 WHERE id = 1;")  # (each permutation from the same row)
+    term.expect_exact("setup block 1 recorded")
+    term.expect_exact(PROMPT)
+    saved = tmp_path / "typed.spec"
+    term.sendline(f"\\spec save {saved}")
+    term.expect_exact("wrote ")
+    term.expect_exact(PROMPT)
     term.sendline("\\q")
     term.expect(pexpect.EOF)
     assert "Traceback" not in term.logfile_read.getvalue()
     assert wait_until(lambda: not _sql(dsn, "SELECT 1 FROM pg_stat_activity WHERE application_name LIKE 'qshell/s_'"), 10)
+    # the file typed by hand: isolationtester runs it, qshell --spec prints the same bytes
+    env = clean_env(PGAPPNAME="isolation/typed", LC_MESSAGES="C")
+    with open(saved, "rb") as f:
+        real = subprocess.run([str(isolationtester()), dsn], stdin=f, capture_output=True, env=env, timeout=120)
+    ours = subprocess.run(qshell_argv("-X", "--spec", str(saved), dsn), capture_output=True, env=env, timeout=120)
+    assert real.returncode == 0 and real.stdout.startswith(b"Parsed test spec with 2 sessions\n"), real
+    assert real.stdout.count(b"starting permutation:") == 3 and b"<waiting ...>" in real.stdout
+    assert (ours.stdout, ours.stderr, ours.returncode) == (real.stdout, real.stderr, real.returncode)
 
 
 def test_interrupts_at_random_moments_keep_the_sessions_usable(dsn):

@@ -405,3 +405,21 @@ def test_the_commands_parse():
     assert parse("\\session close s1").args == ("close", "s1")
     assert parse("\\step a1 SELECT 1::int;").arg.strip() == "a1 SELECT 1::int;"
     assert parse("\\permute a1 b1(a1) a2").arg.strip() == "a1 b1(a1) a2"
+
+
+def test_a_lost_session_is_reconnected_before_permute(qshell_proc):
+    """A named session whose backend was terminated while idle: \\permute says so, opens a
+    new connection for it (named as before, a new pid) and runs the steps there."""
+    script = """\\session s1
+\\step a1 SELECT current_setting('application_name') AS app, pg_backend_pid() AS pid;
+\\session
+SELECT pg_terminate_backend(pid) AS gone FROM pg_stat_activity WHERE application_name = 'qshell/s1';
+\\permute a1
+"""
+    r = qshell_proc(script)
+    assert r.code == 0, r.err
+    old = int(re.search(r"session s1 opened \(pid (\d+)\)", r.err).group(1))
+    new = int(re.search(r"session s1 was lost \(FATAL:  terminating connection due to administrator command\): "
+                        r"reconnected \(pid (\d+)\)", r.err).group(1))
+    assert new != old
+    assert re.search(rf"\nqshell/s1\|\s*{new}\n\(1 row\)", r.out), r.out

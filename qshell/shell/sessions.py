@@ -355,8 +355,13 @@ class SessionCommands:
             spec = base
             perms = list(all_permutations(spec))
         for named in self.named.values():
-            if named.steps and not named.user.alive:
-                named.user.open()  # a lost session: a new connection, as a statement would get one
+            if named.name in {s.name for s in spec.sessions} and named.user.lost_while_idle():
+                # (as psql finds its session gone: a new one, said; what the old one held is lost with it)
+                said = "; ".join(named.user.goodbye) or "server closed the connection unexpectedly"
+                named.user.goodbye = ()
+                named.user.reset()
+                pid = named.user.conn.get_backend_pid() if named.user.conn is not None else "?"
+                self.shell.notice(f"session {visible(named.name)} was lost ({visible(said)}): reconnected (pid {pid})")
         live = [adopt(self.named[s.name].user.conn) for s in spec.sessions]
         using = {s.name for s in spec.sessions}
         others = [n.user.conn.get_backend_pid() for n in self.named.values()

@@ -423,3 +423,27 @@ SELECT pg_terminate_backend(pid) AS gone FROM pg_stat_activity WHERE application
                         r"reconnected \(pid (\d+)\)", r.err).group(1))
     assert new != old
     assert re.search(rf"\nqshell/s1\|\s*{new}\n\(1 row\)", r.out), r.out
+
+
+def test_a_step_waiting_for_your_own_session_is_reported_waiting(qshell_proc):
+    """Your own session's open transaction holds a lock a step needs: the step is reported
+    ``<waiting ...>`` (your session's pid is among those asked about), then cancelled at the
+    step limit (PG_TEST_TIMEOUT_DEFAULT=1: 2 s), as isolationtester cancels a step; your
+    transaction is untouched (its lock still held, then rolled back by you)."""
+    t = _table()
+    script = f"""CREATE TABLE {t} (id int);
+BEGIN;
+LOCK TABLE {t};
+\\session s1
+\\step a1 SELECT count(*) FROM {t};
+\\session
+\\permute a1
+SELECT count(*) AS locks FROM pg_locks WHERE relation = '{t}'::regclass AND pid = pg_backend_pid() AND granted;
+ROLLBACK;
+"""
+    r = qshell_proc(script, env=clean_env(PG_TEST_TIMEOUT_DEFAULT="1"))
+    assert r.code == 0, r.err
+    assert (f"step a1: SELECT count(*) FROM {t}; <waiting ...>\n"
+            "isolationtester: canceling step a1 after 2 seconds\n"
+            "step a1: <... completed>\nERROR:  canceling statement due to user request\n") in r.out
+    assert " locks \n-------\n     1\n" in r.out

@@ -408,12 +408,13 @@ def test_the_commands_parse():
 
 
 def test_a_lost_session_is_reconnected_before_permute(qshell_proc):
-    """A named session whose backend was terminated while idle: \\permute says so, opens a
-    new connection for it (named as before, a new pid) and runs the steps there."""
+    """A named session whose backend was terminated while idle (pg_terminate_backend waits
+    until it is gone): \\permute says so, opens a new connection for it (named as before, a
+    new pid) and runs the steps there."""
     script = """\\session s1
 \\step a1 SELECT current_setting('application_name') AS app, pg_backend_pid() AS pid;
 \\session
-SELECT pg_terminate_backend(pid) AS gone FROM pg_stat_activity WHERE application_name = 'qshell/s1';
+SELECT pg_terminate_backend(pid, 10000) AS gone FROM pg_stat_activity WHERE application_name = 'qshell/s1';
 \\permute a1
 """
     r = qshell_proc(script)
@@ -447,3 +448,21 @@ ROLLBACK;
             "isolationtester: canceling step a1 after 2 seconds\n"
             "step a1: <... completed>\nERROR:  canceling statement due to user request\n") in r.out
     assert " locks \n-------\n     1\n" in r.out
+
+
+def test_a_session_lost_during_a_step_is_one_error_line(qshell_proc):
+    """A step whose backend dies under it: the server's FATAL printed as the step's, one
+    error line for \\permute (no internal error), and the next \\permute reconnects it."""
+    script = """\\session s1
+\\step a1 SELECT pg_terminate_backend(pg_backend_pid());
+\\step a2 SELECT 'after' AS x;
+\\permute a1 a2
+\\permute a2
+"""
+    r = qshell_proc(script)
+    assert r.code == 1
+    assert "step a1: SELECT pg_terminate_backend(pg_backend_pid());\nFATAL:  terminating connection due to administrator command\n" in r.out
+    assert "\\permute: a session's connection was lost: FATAL:  terminating connection" in r.err
+    assert "internal error" not in r.err and "Traceback" not in r.err
+    assert "session s1 was lost" in r.err
+    assert r.out.endswith("\nstarting permutation: a2\nstep a2: SELECT 'after' AS x;\nx    \n-----\nafter\n(1 row)\n\n")

@@ -22,7 +22,7 @@ import ctypes
 from typing import Callable
 
 from qshell.engine.isolation import APPNAME_SQL, PREP_WAITING, WAIT_SQL, IsolationFatal, IsolationRunner, _Conn, _last
-from qshell.engine.libpq import PGRES_COMMAND_OK, PGRES_TUPLES_OK, Connection, LibpqError, lib
+from qshell.engine.libpq import CONNECTION_BAD, PGRES_COMMAND_OK, PGRES_TUPLES_OK, Connection, LibpqError, lib
 from qshell.records.isolation import Event, Message, PermutationRecord, StepCompleted, StepSent
 from qshell.script.spec import Spec
 
@@ -139,6 +139,9 @@ class LiveRunner(IsolationRunner):
         """The control connection closed; the sessions given back (not closed), each idle:
         a step the run left running (it stopped on a failure: a time limit, steps blocking
         each other) is cancelled and its answer printed, as on Ctrl-C."""
+        for c in self.conns:
+            if c.active is not None and c.conn.conn and self.pq_bad(c.conn):
+                c.active = None  # (its connection is gone: nothing to cancel or read)
         if any(c.active is not None for c in self.conns):
             self._finish_running([])
         for c in self.conns:
@@ -151,6 +154,11 @@ class LiveRunner(IsolationRunner):
         if self.control is not None:
             self.control.conn.close()
         self.control, self.conns = None, []
+
+    @staticmethod
+    def pq_bad(conn: Connection) -> bool:
+        """libpq says the connection is broken (``PQstatus`` CONNECTION_BAD)."""
+        return bool(conn.conn) and conn.pq.PQstatus(conn.conn) == CONNECTION_BAD
 
     def _interrupted(self, record: PermutationRecord) -> None:
         """Ctrl-C: the running steps cancelled (a cancel request, as psql's Ctrl-C) and their

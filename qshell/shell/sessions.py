@@ -374,6 +374,7 @@ class SessionCommands:
                             password=shell.session.pool._password)
         self.last_run = runner.run_record
         interrupted = False
+        lost = ""
         try:
             with sigint_calls(runner.interrupt):
                 runner.connect()
@@ -383,8 +384,16 @@ class SessionCommands:
             pass
         except KeyboardInterrupt:
             interrupted = True
+        except LibpqError as exc:  # a connection lost while a step ran (the server's words)
+            lost = " ".join(line.strip() for line in str(exc).splitlines() if line.strip())
         finally:
-            runner.close()
+            try:
+                runner.close()
+            except LibpqError:
+                pass
+        if lost:
+            raise UsageError(f"\\permute: a session's connection was lost: {lost} "
+                             "(it is reconnected when it is next used)")
         if interrupted and not shell.interactive:
             raise KeyboardInterrupt
         if runner.run_record.status:

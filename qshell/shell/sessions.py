@@ -83,6 +83,7 @@ class SessionCommands:
 
     # -- the sessions ---------------------------------------------------------------
     def own(self) -> UserSession:
+        """The user's own session, whichever is current."""
         return self._own if self._own is not None else self.shell.session.user
 
     def _connect(self, name: str):  # noqa: ANN202 - a psycopg2 connection
@@ -96,6 +97,7 @@ class SessionCommands:
         return conn
 
     def _switch(self, to: Named | None) -> None:
+        """Make ``to`` (None: the user's own session) the shell's ``session.user``."""
         session = self.shell.session
         if self._own is None:
             self._own = session.user
@@ -156,6 +158,7 @@ class SessionCommands:
             self.shell.notice(f"closed session{'s' if len(names) > 1 else ''} {', '.join(map(visible, names))} ({why})")
 
     def prompt_label(self) -> str:
+        """``[NAME]`` for the prompt while a named session is current."""
         return f"[{self.current.name}]" if self.current is not None else ""
 
     # -- steps ------------------------------------------------------------------------

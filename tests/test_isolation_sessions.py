@@ -466,3 +466,51 @@ def test_a_session_lost_during_a_step_is_one_error_line(qshell_proc):
     assert "internal error" not in r.err and "Traceback" not in r.err
     assert "session s1 was lost" in r.err
     assert r.out.endswith("\nstarting permutation: a2\nstep a2: SELECT 'after' AS x;\nx    \n-----\nafter\n(1 row)\n\n")
+
+
+WRITE_SKEW = """setup
+{
+  CREATE TABLE %(t)s (doctor text PRIMARY KEY, on_call boolean NOT NULL);
+  INSERT INTO %(t)s VALUES ('alice', true), ('bob', true);
+}
+teardown { DROP TABLE %(t)s; }
+
+session alice
+setup { BEGIN; }
+step a_check { SELECT count(*) AS on_call FROM %(t)s WHERE on_call; }
+step a_off { UPDATE %(t)s SET on_call = false WHERE doctor = 'alice' AND (SELECT count(*) FROM %(t)s WHERE on_call) >= 2; }
+step a_commit { COMMIT; }
+
+session bob
+setup { BEGIN; }
+step b_check { SELECT count(*) AS on_call FROM %(t)s WHERE on_call; }
+step b_off { UPDATE %(t)s SET on_call = false WHERE doctor = 'bob' AND (SELECT count(*) FROM %(t)s WHERE on_call) >= 2; }
+step b_commit { COMMIT; }
+teardown { SELECT doctor, on_call FROM %(t)s ORDER BY doctor; }
+"""
+
+
+def test_permute_under_levels_is_the_anomaly_table_of_the_recorded_steps(qshell_proc, tmp_path):
+    """``\\permute STEP… under LEVELS``: the anomaly table (qshell.shell.anomaly, where this
+    build has it) of the steps recorded in the sessions, on connections of its own: write
+    skew is an anomaly under repeatable read, a 40001 under serializable; the live sessions
+    are left as they were (idle, the table's table never created there). Without the
+    anomaly table in the build, one line says so."""
+    import importlib.util
+
+    t = _table()
+    spec = tmp_path / "ws.spec"
+    spec.write_text(WRITE_SKEW % {"t": t})
+    script = (f"\\spec load {spec}\n"
+              "\\permute a_check b_check a_off b_off a_commit b_commit under repeatable read, serializable\n"
+              "\\sessions\n"
+              f"SELECT to_regclass('{t}') IS NULL AS gone;\n")
+    r = qshell_proc(script)
+    assert "Traceback" not in r.err and "internal error" not in r.err
+    assert re.search(r"\s+alice\s+\d+\s+idle\s+3\n\s+bob\s+\d+\s+idle\s+3\n", r.out), r.out
+    assert " gone \n------\n t\n" in r.out
+    if importlib.util.find_spec("qshell.shell.anomaly") is None:
+        assert r.code == 1 and "\\permute … under LEVELS: the anomaly table is not in this build" in r.err
+        return
+    assert r.code == 0, r.err
+    assert "ANOMALY: write skew" in r.out and "b_commit 40001" in r.out

@@ -258,7 +258,7 @@ TABLE: tuple[Spec, ...] = (
     Spec("step", "\\step NAME SQL", "record a step of the current named session (not run); \\step setup|teardown SQL: its setup or teardown (on your own session: the spec's, run around each permutation)", _raw, group="Sessions", psql_args=True),
     Spec("steps", "\\steps", "show the recorded sessions and steps (as \\spec save writes them)", _no_arg, group="Sessions"),
     Spec("sessions", "\\sessions", "list the sessions: backend pid, transaction state (idle, in transaction, failed, waiting), steps", _no_arg, group="Sessions"),
-    Spec("permute", "\\permute [STEP...]", "run those recorded steps in that order on the live sessions, blocking shown as isolationtester shows it (annotations: STEP(OTHER), STEP(*)); no STEP: every interleaving", _raw, group="Sessions", psql_args=True),
+    Spec("permute", "\\permute [STEP...] [under LEVELS]", "run those recorded steps in that order on the live sessions, blocking shown as isolationtester shows it (annotations: STEP(OTHER), STEP(*)); no STEP: every interleaving; under LEVELS: their anomaly table, on new connections", _raw, group="Sessions", psql_args=True),
     Spec("i", "\\i FILE", "read commands from a file as if typed", _raw, aliases=("include",), group="Input and output", psql_args=True),
     Spec("ir", "\\ir FILE", "as \\i, a relative name taken from the directory of the file being read", _raw, aliases=("include_relative",), group="Input and output", psql_args=True),
     Spec("x", "\\x [on|off|auto]", "expanded display (one column per line); no argument toggles", _raw, aliases=("expanded",), group="Display", psql_args=True),

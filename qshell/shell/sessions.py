@@ -18,6 +18,8 @@ isolationtester prints what ``\\permute`` printed.
 """
 from __future__ import annotations
 
+import re
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -39,6 +41,7 @@ from qshell.shell.interrupt import sigint_calls
 from qshell.shell.isolation import printer
 
 _BLOCKS = ("setup", "teardown")
+_UNDER = re.compile(r"\sunder\s+", re.I)  # \permute [STEP…] under LEVELS
 _STATES = {psycopg2.extensions.TRANSACTION_STATUS_IDLE: "idle",
            psycopg2.extensions.TRANSACTION_STATUS_INTRANS: "in transaction",
            psycopg2.extensions.TRANSACTION_STATUS_INERROR: "failed",
@@ -339,20 +342,51 @@ class SessionCommands:
             self.shell.write("  ".join(visible(v).ljust(w) for v, w in zip(r, widths, strict=True)).rstrip())
 
     # -- running ----------------------------------------------------------------------
+    def _with_steps(self, base: Spec, steps: str) -> Spec:
+        """``base`` with the permutation ``steps`` (isolationtester's words, annotations
+        included) as its one permutation; ``base`` itself when ``steps`` is empty."""
+        if not steps:
+            return base
+        try:
+            return parse(dump(base) + "\npermutation " + steps + "\n")
+        except SpecError as exc:
+            text = str(exc)
+            if text.startswith("syntax error"):
+                text = f"cannot read {steps!r} as steps (NAME, NAME(OTHER), NAME(*), NAME(OTHER notices N))"
+            raise UsageError(f"\\permute: {visible(text)}") from None
+
+    def _table(self, base: Spec, steps: str, levels_text: str) -> None:
+        """``\\permute [STEP…] under LEVELS``: the anomaly table (``qshell.shell.anomaly``) of
+        the recorded steps, that permutation or every interleaving, on new connections (each
+        level needs sessions of its own: the live sessions are not used)."""
+        import importlib
+
+        try:
+            anomaly = importlib.import_module("qshell.shell.anomaly")
+        except ImportError:
+            raise UsageError("\\permute … under LEVELS: the anomaly table is not in this build") from None
+        levels = anomaly.levels_of(levels_text, "\\permute")
+        spec = self._with_steps(base, steps)
+        shell = self.shell
+        table = anomaly.run_table(spec, levels, shell.session.dsn, shell.session.pool._password, shell.out,
+                                  json=shell.json, name="\\permute", err=shell.err)
+        isolation = getattr(shell, "isolation", None)
+        if isolation is not None and hasattr(isolation, "last_table"):  # what \\report draws
+            isolation.last_table = (time.time(), table)
+
     def do_permute(self, cmd: Command) -> None:
         """``\\permute STEP…``: those steps in that order on the live sessions (blocker
         annotations as in a spec); ``\\permute``: every interleaving. Each permutation
         runs the recorded setup blocks and teardowns around it, as isolationtester does
         (none recorded: the steps alone, on the sessions as they are)."""
         base = self.spec()
-        if cmd.arg.strip():
-            try:
-                spec = parse(dump(base) + "\npermutation " + cmd.arg.strip() + "\n")
-            except SpecError as exc:
-                text = str(exc)
-                if text.startswith("syntax error"):
-                    text = f"cannot read {cmd.arg.strip()!r} as steps (NAME, NAME(OTHER), NAME(*), NAME(OTHER notices N))"
-                raise UsageError(f"\\permute: {visible(text)}") from None
+        arg = cmd.arg.strip()
+        under = _UNDER.search(" " + arg)
+        if under is not None:  # the anomaly table of these steps
+            self._table(base, arg[:max(under.start() - 1, 0)].strip(), arg[under.end() - 1:])
+            return
+        if arg:
+            spec = self._with_steps(base, arg)
             perms = list(spec.permutations)
         else:
             spec = base

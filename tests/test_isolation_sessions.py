@@ -514,3 +514,43 @@ def test_permute_under_levels_is_the_anomaly_table_of_the_recorded_steps(qshell_
         return
     assert r.code == 0, r.err
     assert "ANOMALY: write skew" in r.out and "b_commit 40001" in r.out
+
+
+def test_ctrl_c_in_a_script_cancels_the_waiting_step_and_stops_the_script(qshell_pipe, dsn):
+    """A script (stdin a pipe) whose \\permute waits on a lock: SIGINT cancels the step (the
+    server's answer printed as the step's), says so and stops the script with exit status 3
+    as psql stops one; nothing of the script's sessions is left running on the server."""
+    import os
+    import select
+    import signal
+    import time
+
+    t = _table()
+    _sql(dsn, f"CREATE TABLE {t} (id int PRIMARY KEY, v int); INSERT INTO {t} VALUES (1, 0)")
+    script = f"""\\session s1
+\\step a1 BEGIN; UPDATE {t} SET v = 1 WHERE id = 1;
+\\session s2
+\\step b1 UPDATE {t} SET v = 2 WHERE id = 1;
+\\permute a1 b1
+SELECT 'not reached' AS after;
+"""
+    proc = qshell_pipe("-X", dsn)
+    proc.stdin.write(script.encode())
+    proc.stdin.flush()
+    seen = b""  # what the script printed until the step was reported waiting (stdout is flushed per event)
+    deadline = time.monotonic() + 30
+    while b"<waiting ...>" not in seen and time.monotonic() < deadline:
+        if select.select([proc.stdout], [], [], 0.5)[0]:
+            seen += os.read(proc.stdout.fileno(), 65536)
+    assert b"<waiting ...>" in seen
+    waiting = "SELECT 1 FROM pg_stat_activity WHERE application_name = 'qshell/s2' AND wait_event_type = 'Lock'"
+    assert _sql(dsn, waiting)  # (the server agrees: a lock wait)
+    proc.send_signal(signal.SIGINT)
+    rest, err = proc.communicate(timeout=30)
+    out = seen + rest
+    assert proc.returncode == 3, err
+    assert out.decode().endswith(f"step b1: UPDATE {t} SET v = 2 WHERE id = 1; <waiting ...>\n"
+                                 "step b1: <... completed>\nERROR:  canceling statement due to user request\n")
+    assert b"interrupted: cancelled b1; the sessions are kept as the server has them" in err
+    assert b"not reached" not in out and b"Traceback" not in err
+    assert wait_until(lambda: not _sql(dsn, "SELECT 1 FROM pg_stat_activity WHERE application_name LIKE 'qshell/s_'"), 10)

@@ -462,6 +462,7 @@ def _main(argv: list[str], stdin, out: TextIO, err: TextIO) -> int:  # noqa: ANN
 
                 stop_loading(shell)
             shell.runs.close_history()
+            shell.sessions.close_all()
             shell.session.close()
         return int(status)
     finally:

@@ -78,7 +78,7 @@ def test_completion_from_the_catalog_after_ddl_and_reconnect(dsn, hist, other_db
     child.sendline(";")
     child.expect(r" stripe_count \r\n-+\r\n")  # the other database's table, completed
     child.expect(r"\(0 rows\)")
-    child.send("\\se")
+    child.send("\\set")  # (\se completes to \session now: the first of \session, \sessions, \set, \sets)
     child.send("\t")
     time.sleep(0.3)
     child.send(" timel")

@@ -237,6 +237,18 @@ def _patterns(name: str, arg: str) -> Command:
     return Command(name, words[0] if words else "", args=("", *words))
 
 
+def _spec_file(name: str, arg: str) -> Command:
+    """``\\spec FILE.spec``, or ``\\spec save FILE`` / ``\\spec load FILE`` (the interactive
+    sessions written as a spec, or a spec's sessions and steps made interactive sessions)."""
+    words = _words(arg, name)
+    if words and words[0] in ("save", "load"):
+        if len(words) != 2:
+            raise UsageError(f"\\{name} {words[0]}: needs one file name")
+        return Command(f"spec_{words[0]}", words[1], args=words[1:])
+    # the file (and ``under LEVELS``): \\spec reads its argument itself, quotes and all
+    return Command(name, arg.strip(), args=words)
+
+
 def _split_args(name: str, arg: str) -> Command:
     return Command(name, arg.strip(), args=_words(arg, name))
 
@@ -258,8 +270,13 @@ TABLE: tuple[Spec, ...] = (
     Spec("report", "\\report FILE.html [RUN...]", "write the last run, sweep, repeat, load or \\compare as one self-contained HTML page (timeline, waits over time, lock graph, charts, tables); RUN...: those runs of the history, in one page", _report, group="Running"),
     Spec("sandbox", "\\sandbox init [SCALE]", "load the pgbench tables into the sandbox (pgbench -i -s SCALE, default 10)", _sandbox, group="Sandbox"),
     Spec("demo", "\\demo", "stage six queries of different cost over the pgbench tables (the seed's experiment)", _no_arg, group="Sandbox"),
-    Spec("spec", "\\spec FILE.spec [under LEVELS]", "run an isolationtester spec file (sessions, steps, permutations) and print exactly what isolationtester prints for it; under LEVELS (e.g. read committed, repeatable read, serializable): its anomaly table", _raw, group="Running"),
+    Spec("spec", "\\spec FILE.spec [under LEVELS] | save FILE | load FILE", "run an isolationtester spec file (sessions, steps, permutations) and print exactly what isolationtester prints for it; under LEVELS (e.g. read committed, repeatable read, serializable): its anomaly table; \\spec save FILE: write the \\session steps as one; \\spec load FILE: its sessions and steps as \\session ones", _spec_file, group="Running"),
     Spec("lab", "\\lab [NAME [under LEVELS]]", "list the guided isolation experiments; run one (as \\spec), or print its anomaly table at LEVELS", _raw, group="Running"),
+    Spec("session", "\\session [NAME|close [NAME]]", "open or switch to a named session of yours (statements typed run there; the prompt shows it); no NAME: back to your own session; close NAME: close one", _split_args, group="Sessions"),
+    Spec("step", "\\step NAME SQL", "record a step of the current named session (not run); \\step setup|teardown SQL: its setup or teardown (on your own session: the spec's, run around each permutation)", _raw, group="Sessions", psql_args=True),
+    Spec("steps", "\\steps", "show the recorded sessions and steps (as \\spec save writes them)", _no_arg, group="Sessions"),
+    Spec("sessions", "\\sessions", "list the sessions: backend pid, transaction state (idle, in transaction, failed, waiting), steps", _no_arg, group="Sessions"),
+    Spec("permute", "\\permute [STEP...] [under LEVELS]", "run those recorded steps in that order on the live sessions, blocking shown as isolationtester shows it (annotations: STEP(OTHER), STEP(*)); no STEP: every interleaving; under LEVELS: their anomaly table, on new connections", _raw, group="Sessions", psql_args=True),
     Spec("i", "\\i FILE", "read commands from a file as if typed", _raw, aliases=("include",), group="Input and output", psql_args=True),
     Spec("ir", "\\ir FILE", "as \\i, a relative name taken from the directory of the file being read", _raw, aliases=("include_relative",), group="Input and output", psql_args=True),
     Spec("x", "\\x [on|off|auto]", "expanded display (one column per line); no argument toggles", _raw, aliases=("expanded",), group="Display", psql_args=True),

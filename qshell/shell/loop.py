@@ -34,6 +34,7 @@ from qshell.shell.isolation import IsolationCommands
 from qshell.shell.lab import LabCommands
 from qshell.shell.loadview import LoadCommands
 from qshell.shell.report_command import ReportCommands
+from qshell.shell.sessions import SessionCommands
 from qshell.shell.sets import SetCommands
 from qshell.shell.settings import HELP, Settings, assign, listing, show
 from qshell.shell.streams import isatty
@@ -140,7 +141,7 @@ class _RowPrinter:
 
 
 COMMAND_GROUPS = (RunCommands, LoadCommands, SetCommands, DescribeCommands, CatalogCommands, ReportCommands,
-                  IsolationCommands, LabCommands)
+                  IsolationCommands, LabCommands, SessionCommands)
 
 
 class Shell:
@@ -196,12 +197,13 @@ class Shell:
         self.isolation = IsolationCommands(self)
         self.lab = LabCommands(self, self.isolation)
         self.reports = ReportCommands(self, self.runs, self.loads, self.isolation)
+        self.sessions = SessionCommands(self)  # \\session: named connections of the user's
         self._attach(session)
 
     def handler(self, name: str) -> Callable[[Command], None]:
         """The method that runs ``\\name``: the shell's own ``do_<name>`` or its groups'."""
         for owner in (self, self.runs, self.loads, self.sets, self.describe, self.catalog, self.reports,
-                      self.isolation, self.lab):
+                      self.isolation, self.lab, self.sessions):
             found = getattr(owner, "do_" + name, None)
             if found is not None:
                 return found
@@ -1044,6 +1046,7 @@ class Shell:
                 self.fail(f"\\connect: {exc}", ExitStatus.CONNECTION)
                 raise _Stop(ExitStatus.CONNECTION) from None
             raise type(exc)(f"{exc}; previous connection kept") from None
+        self.sessions.close_all("connections to the previous database, with their steps")
         old, self.session = self.session, new
         old.close()
         self._attach(new)
@@ -1133,4 +1136,5 @@ class Shell:
         branch that does not run; the transaction mark after it."""
         staged = f"[{len(self.staged)}]" if self.staged else ""
         mark = "@" if skipping else "-" if continuation else "="
-        return f"{self.session.dbname}{staged}{mark}{self.session.user.transaction_state}> "
+        named = self.sessions.prompt_label()  # \\session NAME: [NAME], its transaction state after the mark
+        return f"{self.session.dbname}{visible(named)}{staged}{mark}{self.session.user.transaction_state}> "

@@ -195,9 +195,9 @@ class Shell:
         self.describe = DescribeCommands(self)
         self.catalog = CatalogCommands(self, self.describe)
         self.isolation = IsolationCommands(self)
-        self.lab = LabCommands(self, self.isolation)
         self.reports = ReportCommands(self, self.runs, self.loads, self.isolation)
         self.sessions = SessionCommands(self)  # \\session: named connections of the user's
+        self.lab = LabCommands(self, self.isolation, self.sessions)
         self._attach(session)
 
     def handler(self, name: str) -> Callable[[Command], None]:

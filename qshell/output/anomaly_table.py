@@ -10,13 +10,10 @@ from __future__ import annotations
 
 from typing import Any
 
-import tabulate
-
 from qshell.common.visible import visible
+from qshell.output.styles import _tabulate
 from qshell.records.anomaly import AnomalyTable, Cell
 from qshell.records.isolation import StepOutcome, Table
-
-tabulate.PRESERVE_WHITESPACE = True
 
 
 def rows_text(tables: list[Table]) -> str:
@@ -93,7 +90,14 @@ def table_text(table: AnomalyTable) -> str:
             got = table.cells.get((k, lv))
             row.append(cell_text(got) if got is not None else "not run")
         rows.append(row)
-    body = tabulate.tabulate(rows, headers=["permutation", *table.levels], tablefmt="psql", disable_numparse=True)
+    # (tabulate imported here, at the first table: start-up never needs it; whitespace kept
+    # for this table only, never set for the process)
+    module: Any = _tabulate()
+    saved, module.PRESERVE_WHITESPACE = module.PRESERVE_WHITESPACE, True
+    try:
+        body = module.tabulate(rows, headers=["permutation", *table.levels], tablefmt="psql", disable_numparse=True)
+    finally:
+        module.PRESERVE_WHITESPACE = saved
     anomalies = sum(1 for c in table.cells.values() if c.anomaly)
     tail = f"{anomalies} anomal{'y' if anomalies == 1 else 'ies'} in {len(table.cells)} runs"
     if table.interrupted:

@@ -464,14 +464,20 @@ _TAGS: dict[str, str] = {}  # command tags seen (a run repeats a few): one strin
 _ROWS: dict[tuple, tuple] = {}  # small one-row results seen (SELECT 1, a count): one tuple each
 
 
+def _one_of(table: dict, value, limit: int):  # noqa: ANN001, ANN202 - a str or a tuple, and the same back
+    """``value``, or the equal one ``table`` holds already (kept there while it has fewer
+    than ``limit``): a run repeating a value holds it once."""
+    found = table.get(value)
+    if found is None:
+        found = value
+        if len(table) < limit:
+            table[value] = value
+    return found
+
+
 def _tag(text: str) -> str:
     """The command tag as one shared string (50,000 ``SELECT 1`` hold one, not 50,000)."""
-    found = _TAGS.get(text)
-    if found is None:
-        found = text
-        if len(_TAGS) < 1024:
-            _TAGS[text] = text
-    return found
+    return _one_of(_TAGS, text, 1024)
 
 
 def _shared_row(kept: Sequence[tuple]) -> tuple[tuple, ...]:
@@ -481,12 +487,9 @@ def _shared_row(kept: Sequence[tuple]) -> tuple[tuple, ...]:
     row = rows[0]
     if len(row) > 4 or any(v is not None and len(v) > 32 for v in row):
         return rows
-    found = _ROWS.get(rows)
-    if found is None:
-        found = rows
-        if len(_ROWS) < 4096:
-            _ROWS[rows] = rows
-    return found
+    return _one_of(_ROWS, rows, 4096)
+
+
 _COLUMNS: dict[tuple, tuple[Column, ...]] = {}  # result descriptions seen, as Columns (shared, bounded)
 
 

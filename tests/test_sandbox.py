@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import subprocess
 import time
+from pathlib import Path
 
 import pytest
 
@@ -96,3 +97,22 @@ def test_sandbox_dataset_and_demo(tmp_path):
 def test_sandbox_init_refused_off_the_sandbox(qshell):
     r = qshell("\\sandbox init 1\n")
     assert r.code == 1 and "works only on the embedded sandbox" in r.err
+
+
+def test_a_permission_failure_names_each_directory_the_server_needs(tmp_path):
+    """When initdb or the server is denied a directory, the message lists the data directory
+    and each one above it with its mode and owner (the server runs as another user when
+    qshell runs as root)."""
+    import pwd
+    import stat
+
+    from qshell.session.sandbox import _reach
+
+    box = tmp_path / "a" / "box"
+    box.mkdir(parents=True)
+    box.parent.chmod(0o700)
+    said = _reach(box)
+    for path in (box, box.parent, tmp_path, Path("/")):
+        st = path.stat()
+        assert f"{path} {stat.filemode(st.st_mode)} {pwd.getpwuid(st.st_uid).pw_name}" in said
+    assert f"{box.parent} drwx------" in said

@@ -160,12 +160,31 @@ def start(directory: Path | None = None) -> Sandbox:
             else:
                 reason = " ".join(str(exc).split()) or type(exc).__name__
             told = f"; it said:\n{said.text}" if said.text else ""
+            if "Permission denied" in said.text:
+                told += "\n" + _reach(directory)
             raise SandboxError(
                 f"the sandbox server in {directory} did not start ({reason}){told}\nlast lines of its log:\n{_log_tail(directory)}"
             ) from None
         finally:
             log.removeHandler(said)
     return Sandbox(directory, dsn, server)
+
+
+def _reach(directory: Path) -> str:
+    """Who may enter ``directory`` and each directory above it (mode, owner): the server
+    runs as another user when qshell runs as root, and needs every one of them."""
+    import pwd
+    import stat
+
+    parts = []
+    for path in (directory, *directory.parents):
+        try:
+            st = path.stat()
+            owner = pwd.getpwuid(st.st_uid).pw_name
+        except (OSError, KeyError):
+            continue
+        parts.append(f"{path} {stat.filemode(st.st_mode)} {owner}")
+    return "the directories it needs: " + "; ".join(parts)
 
 
 class _Said(logging.Handler):

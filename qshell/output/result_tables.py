@@ -14,7 +14,8 @@ from typing import Sequence
 from qshell.common.visible import cell_lines
 from qshell.common.visible import width as text_width
 from qshell.output import csvout, styles
-from qshell.output.styles import Style, _cell, _rows_word, _tabulate, tabulate
+from qshell.output.psql_formats import Unaligned
+from qshell.output.styles import DEFAULT_NULL, Style, _cell, _rows_word, _tabulate, tabulate
 from qshell.records.results import NUMERIC_OIDS, Column, QueryResult, ServerMessage, Status
 
 ALIGN_RIGHT = NUMERIC_OIDS
@@ -170,12 +171,20 @@ class Layout:
     def head(self) -> str:
         """The column names and the rule under them ("" in expanded display; ``--`` for a
         result without columns, as psql)."""
+        opts = self.style.opts
+        title = opts.title if opts.title is not None and not opts.tuples_only else None
         if self.expanded:
+            return title or ""
+        if opts.tuples_only:
             return ""
         if not self.headers:
-            return "--"
+            return "--" if title is None else title + "\n--"
         widths = self.widths
-        return _aligned_header(self.names, widths) + "\n" + "+".join("-" * (w + 2) for w in widths)
+        head = _aligned_header(self.names, widths) + "\n" + "+".join("-" * (w + 2) for w in widths)
+        if title is not None:  # psql centres it over the table's width (its widest line), unless as wide
+            room = sum(widths) + 3 * len(widths) - 1 - text_width(title)
+            head = (" " * (room // 2) if room > 0 else "") + title + "\n" + head
+        return head
 
     def body(self, rows: Sequence[Sequence[str | None]]) -> str:
         """One batch of rows drawn with the widths of the whole result ("" for none)."""
@@ -186,7 +195,7 @@ class Layout:
         if self.expanded:
             columns = [self._cells(col) for col in self._columns(rows)]
             return expanded(self.headers, [list(r) for r in zip(*columns, strict=True)], first, value_w=max(self.value_widths),
-                            multi=self.multi, last_record=self.count)
+                            multi=self.multi, last_record=self.count, numbered=not self.style.opts.tuples_only)
         widths, right = self.widths, self.right
         last = len(widths) - 1
         padded: list[Sequence[str]] = []
@@ -256,7 +265,10 @@ def table(q: QueryResult, style: Style, first_record: int = 1) -> str:
     the records numbered from ``first_record`` (a later chunk of a result goes on)."""
     headers = [c.name for c in q.columns]
     if style.fmt == "csv":
-        return csvout.table(q)
+        return csvout.table(q, style.opts, expanded=style.expanded == "on")
+    if style.fmt == "unaligned":  # the title, header and rows; the footer is the caller's
+        u = unaligned(q, style)
+        return u.head() + u.body(q.rows)
     if style.fmt == "aligned":  # psql's own format: drawn by Layout, in one batch
         layout = Layout(q.columns, style)
         layout.survey(q.rows)
@@ -266,23 +278,36 @@ def table(q: QueryResult, style: Style, first_record: int = 1) -> str:
     headers = ["\n".join(cell_lines(h)) for h in headers]  # no width limit: only escaped
     rows = [[_cell(v, style) for v in row] for row in q.rows]
     if style.expanded == "on":
-        return expanded(headers, rows, first_record)
+        return expanded(headers, rows, first_record, numbered=not style.opts.tuples_only)
     align = ["right" if c.type_oid in ALIGN_RIGHT else "left" for c in q.columns]
     with _faithful():
         text = tabulate(rows, headers=headers, tablefmt=style.fmt, disable_numparse=True,
                         colalign=align if rows else None, **styles._KEEP_SPACE)
     if style.expanded == "auto" and rows and len(headers) > 1 and max(map(text_width, text.splitlines())) > style.width:
-        return expanded(headers, rows, first_record)
+        return expanded(headers, rows, first_record, numbered=not style.opts.tuples_only)
     return text
 
 
+def unaligned(q: QueryResult, style: Style) -> Unaligned:
+    """psql's unaligned format for ``q``'s columns (its rows given to ``body``)."""
+    return Unaligned([c.name for c in q.columns], style.opts, machine_null(style), style.expanded == "on")
+
+
+def machine_null(style: Style) -> str:
+    """NULL in the machine formats (unaligned, as CSV): psql's empty text unless a null
+    display was set (qshell's ``<null>`` marks NULL in its tables only, so that
+    ``qshell -Atc`` prints what ``psql -Atc`` prints)."""
+    return "" if style.null == DEFAULT_NULL else style.null
+
+
 def expanded(headers: list[str], rows: list[list[str]], first_record: int = 1, *, value_w: int | None = None,
-             multi: bool | None = None, last_record: int | None = None) -> str:
+             multi: bool | None = None, last_record: int | None = None, numbered: bool = True) -> str:
     """psql's expanded display (``\\x``, border 1): one record after the other, one column
     per line, ``-[ RECORD n ]`` above each; a value's further lines go under it, with `+`
     after the line before; no record at all: ``(0 rows)``. ``value_w``, ``multi`` and
     ``last_record``: the widest value line, whether any value has several lines, and the
-    last record's number of the whole result these rows belong to (default: these rows')."""
+    last record's number of the whole result these rows belong to (default: these rows').
+    ``numbered`` off (tuples only): a plain rule between records instead of the record lines."""
     if not rows or not headers:
         return ""  # psql shows only the footer, (0 rows)
     names = [h.split("\n") for h in headers]
@@ -293,18 +318,22 @@ def expanded(headers: list[str], rows: list[list[str]], first_record: int = 1, *
     if multi is None:
         multi = any(len(v) > 1 for row in values for v in row)
     sep_w = 3 + multi
-    record_w = len(str(last_record or len(rows) + first_record - 1)) + 12  # "-[ RECORD  ]"
+    record_w = len(str(last_record or len(rows) + first_record - 1)) + 12 if numbered else 0  # "-[ RECORD  ]"
     value_w = max(name_w + sep_w + value_w, record_w) - name_w - sep_w
     out = []
     for number, row in enumerate(values, start=first_record):
-        head = f"-[ RECORD {number} ]"
-        rest = len(head) - name_w  # psql's print_aligned_vertical_line
-        line = head + "-" * max(0, name_w - len(head))
-        for part in "-+-":
-            if rest <= 0:
-                line += part
-            rest -= 1
-        out.append(line + "-" * (value_w - max(rest, 0)))
+        if not numbered:  # psql: a plain rule between records, none above the first
+            if number > 1:
+                out.append("-" * (name_w + 1) + "+" + "-" * (value_w + 1))
+        else:
+            head = f"-[ RECORD {number} ]"
+            rest = len(head) - name_w  # psql's print_aligned_vertical_line
+            line = head + "-" * max(0, name_w - len(head))
+            for part in "-+-":
+                if rest <= 0:
+                    line += part
+                rest -= 1
+            out.append(line + "-" * (value_w - max(rest, 0)))
         for name, value in zip(names, row, strict=True):
             for i in range(max(len(name), len(value))):
                 if i < len(name):
@@ -351,6 +380,12 @@ def statement(q: QueryResult, style: Style) -> str:
         return error_line(q)
     if not q.returns_rows and not _zero_columns(q):
         return q.command
+    if style.fmt == "unaligned":  # (its last record ends in a newline: the caller's line end)
+        u = unaligned(q, style)
+        text = u.head() + u.body(q.rows) + u.tail(footer(q))
+        if q.command.split(" ", 1)[0] in _TAG_AFTER_ROWS:
+            text += q.command + "\n"
+        return text.removesuffix("\n")
     text = table(q, style)
     if style.fmt == "csv":
         return f"{text}\n{footer(q)}"
@@ -363,7 +398,8 @@ def after_table(q: QueryResult, style: Style, shown: bool = True, streamed: bool
     tag of INSERT/UPDATE/DELETE/MERGE … RETURNING. ``streamed``: every row was printed
     as it came (none kept in ``q``)."""
     cut = q.truncated and not streamed
-    if style.expanded == "on" and shown and not cut:
+    no_footer = style.opts.tuples_only or not style.opts.footer  # (psql's empty line stays)
+    if (style.expanded == "on" and shown or no_footer) and not cut:
         out = ""
     else:
         out = f"{footer(q) if cut else '(' + _rows_word(q.rowcount) + ')'}\n"

@@ -17,6 +17,7 @@ from qshell.common.numbers import INT_MAX, whole
 from qshell.common.visible import visible
 from qshell.engine.execute import BATCH, refuse_reason, stage_refusal
 from qshell.output import csvout, json_lines, result_tables, styles
+from qshell.output.psql_formats import Unaligned
 from qshell.records.results import QueryResult, ServerMessage, Status
 from qshell.script import commands
 from qshell.script.commands import Command
@@ -31,6 +32,7 @@ from qshell.shell.host import _Stop
 from qshell.shell.interrupt import sigint_calls
 from qshell.shell.isolation import IsolationCommands
 from qshell.shell.loadview import LoadCommands
+from qshell.shell.pset import PsetCommands
 from qshell.shell.report_command import ReportCommands
 from qshell.shell.sets import SetCommands
 from qshell.shell.settings import HELP, Settings, assign, listing, show
@@ -86,6 +88,8 @@ class _RowPrinter:
         self.layout: result_tables.Layout | None = None
         self._head: int | None = None  # how many lines a table's header takes (left out after the first chunk)
         self.count = 0  # rows printed so far (expanded display numbers its records on)
+        self.unaligned: Unaligned | None = None  # psql's unaligned format: its pieces written as they are
+        self._pending = ""  # at the prompt: unaligned text after its last newline, not yet a line
 
     def survey(self, columns, batch) -> None:  # noqa: ANN001
         """The first pass over the rows: their widths only."""
@@ -104,8 +108,17 @@ class _RowPrinter:
         if self.started and not batch:
             return
         if self.style.fmt == "csv":
-            text = ("" if self.started else csvout.header(columns)) + csvout.rows(batch)
-            shell.write(text[:-1])
+            opts, expanded = self.style.opts, self.style.expanded == "on"
+            head = "" if self.started or opts.tuples_only or expanded else csvout.header(columns, opts.csv_fieldsep)
+            text = head + csvout.rows(batch, opts.csv_fieldsep, [c.name for c in columns] if expanded else None)
+            if text:
+                shell.write(text[:-1])
+        elif self.style.fmt == "unaligned":
+            if self.unaligned is None:
+                self.unaligned = Unaligned([c.name for c in columns], self.style.opts, result_tables.machine_null(self.style),
+                                           self.style.expanded == "on")
+                self._put(self.unaligned.head())
+            self._put(self.unaligned.body(batch))
         elif self.surveys:
             if self.layout is None:  # no rows, none surveyed
                 self.layout = result_tables.Layout(columns, self.style)
@@ -130,14 +143,39 @@ class _RowPrinter:
                 self.shown = True
         self.started = True
 
+    def _put(self, text: str) -> None:
+        """Unaligned text exactly as it is (its separators are the user's): at once to a
+        script's output; at the prompt line by line (the pager takes lines)."""
+        shell = self.shell
+        if shell._page is None:
+            if text:
+                shell._emit(text)
+            return
+        self._pending += text
+        lines, newline, self._pending = self._pending.rpartition("\n")
+        if newline:
+            shell.write(lines)
+
     def end(self, q: QueryResult) -> None:
         """After the last batch: psql's ``(N rows)`` under a table; nothing after CSV."""
-        if self.style.fmt != "csv":
+        if self.style.fmt == "unaligned":
+            if self.unaligned is None:  # no batch came
+                self(q.columns, [], ())
+            assert self.unaligned is not None
+            tail = self.unaligned.tail(f"({styles._rows_word(q.rowcount)})")  # every row was printed
+            if q.command.split(" ", 1)[0] in result_tables._TAG_AFTER_ROWS:
+                tail += q.command + "\n"
+            self._put(tail)
+            if self._pending:  # (a zero byte ended it: it goes out as the last line)
+                self.shell.write(self._pending)
+                self._pending = ""
+        elif self.style.fmt != "csv":
             tail = result_tables.after_table(q, self.style, shown=self.shown, streamed=True)
             self.shell.write(tail)  # even empty: psql's blank line after the records
 
 
-COMMAND_GROUPS = (RunCommands, LoadCommands, SetCommands, DescribeCommands, ReportCommands, IsolationCommands)
+COMMAND_GROUPS = (RunCommands, LoadCommands, SetCommands, DescribeCommands, ReportCommands, IsolationCommands,
+                  PsetCommands)
 
 
 class Shell:
@@ -191,11 +229,12 @@ class Shell:
         self.describe = DescribeCommands(self)
         self.reports = ReportCommands(self, self.runs, self.loads)
         self.isolation = IsolationCommands(self)
+        self.pset = PsetCommands(self)  # psql's print options (\\pset), in style()
         self._attach(session)
 
     def handler(self, name: str) -> Callable[[Command], None]:
         """The method that runs ``\\name``: the shell's own ``do_<name>`` or its groups'."""
-        for owner in (self, self.runs, self.loads, self.sets, self.describe, self.reports, self.isolation):
+        for owner in (self, self.runs, self.loads, self.sets, self.describe, self.reports, self.isolation, self.pset):
             found = getattr(owner, "do_" + name, None)
             if found is not None:
                 return found
@@ -790,7 +829,7 @@ class Shell:
         arrive, in CSV (always, as psql --csv) and in scripts (every format but JSON); None:
         interactive tables and JSON keep ``maxrows`` rows and give the true count."""
         fmt = self.settings.format
-        if fmt == "csv" or (not self.interactive and fmt != "json"):
+        if fmt in ("csv", "unaligned") or (not self.interactive and fmt != "json"):
             return _RowPrinter(self)
         return None
 
@@ -885,7 +924,7 @@ class Shell:
 
     def style(self) -> styles.Style:
         return styles.Style(fmt=self.settings.format, null=self.settings.null, maxwidth=self.settings.maxwidth,
-                            expanded=self.settings.expanded, width=self.width())
+                            expanded=self.settings.expanded, width=self.width(), opts=self.pset.options)
 
     def _toggle(self, name: str, arg: str, on: str, off: str) -> None:
         """Set ``name`` to ``arg``, or toggle it (as psql, \\x from auto goes off); say it is

@@ -24,7 +24,7 @@ def field(value: str | None, sep: str = SEP) -> str:
     """One field as psql's ``csv_print_field`` writes it (NULL: an empty field); a
     separator of a backslash or a dot (``\\pset csv_fieldsep``) quotes every field, as psql."""
     if value is None:
-        return ""
+        return '""' if sep in "\\." else ""
     if sep in value or "\r" in value or "\n" in value or '"' in value or value == "\\." or sep in "\\.":
         return '"' + value.replace('"', '""') + '"'
     return value
@@ -39,14 +39,16 @@ def header(columns: Sequence[Column], sep: str = SEP) -> str:
     return line((c.name for c in columns), sep)
 
 
-def rows(batch: Sequence[Sequence[Any]], sep: str = SEP, expanded: Sequence[str] | None = None) -> str:
+def rows(batch: Sequence[Sequence[Any]], sep: str = SEP, expanded: Sequence[str] | None = None, null: str = "") -> str:
     """Records of one result (all as wide), each ending in ``\\n``. A batch of text values
     none of which needs quoting is joined whole (C string methods over the batch, no call
     per value): it needs none when the joined text has exactly the separators and newlines
     the joins put there and no double quote, CR or ``\\.``; any other batch goes field by
     field. ``expanded``: the column names, for psql's expanded CSV (``name,value`` a line)."""
-    if not batch:
+    if not batch or not batch[0]:  # (rows of no columns: psql writes nothing for them)
         return ""
+    if null:  # a null display set (psql writes it in CSV too)
+        batch = [r if None not in r else tuple(null if v is None else v for v in r) for r in batch]
     if expanded is not None:
         return "".join(line((name, v), sep) for row in batch for name, v in zip(expanded, row, strict=True))
     if sep != SEP:
@@ -66,12 +68,12 @@ def rows(batch: Sequence[Sequence[Any]], sep: str = SEP, expanded: Sequence[str]
     return text + "\n"
 
 
-def table(q: QueryResult, opts: PrintOptions | None = None, expanded: bool = False) -> str:
+def table(q: QueryResult, opts: PrintOptions | None = None, expanded: bool = False, null: str = "") -> str:
     """The header and the rows ``q`` kept, as psql prints a result (without the last ``\\n``);
     ``opts``: psql's ``csv_fieldsep`` and ``tuples_only`` (no header), and expanded display."""
     sep = opts.csv_fieldsep if opts is not None else SEP
     head = "" if expanded or (opts is not None and opts.tuples_only) else header(q.columns, sep)
-    return (head + rows(q.rows, sep, [c.name for c in q.columns] if expanded else None))[:-1]
+    return (head + rows(q.rows, sep, [c.name for c in q.columns] if expanded else None, null))[:-1]
 
 
 # -- staged runs -----------------------------------------------------------------

@@ -9,11 +9,17 @@ records by ``recordsep``; the last record always ends in a newline, or in a zero
 with ``recordsep_zero`` (for ``xargs -0``). Tuples only (``-t``) leaves out the title,
 the header and the footer. Expanded (``-x``): one ``name|value`` per line, records
 separated by two record separators, no footer. Never touches the database.
+
+At a terminal (``escape``) the text is shown as qshell's tables show it, control characters
+escaped and tabs expanded (``qshell.common.visible``): data never drives the terminal. To a
+file or a pipe, where scripts read it, it is psql's bytes.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Sequence
+
+from qshell.common.visible import expand_tabs, visible
 
 # psql's \pset names in the order its \pset listing gives them (format, null and expanded
 # are qshell settings of their own: ``Settings.format``, ``.null``, ``.expanded``)
@@ -64,7 +70,14 @@ class PrintOptions:
 DEFAULT = PrintOptions()
 
 
-def _values(rows: Sequence[Sequence[str | None]], null: str) -> list[list[str]] | Sequence[Sequence[str]]:
+def shown(text: str) -> str:
+    """``text`` safe at a terminal: every line escaped (:func:`visible`), tabs expanded."""
+    return "\n".join(expand_tabs(visible(line)) for line in text.split("\n"))
+
+
+def _values(rows: Sequence[Sequence[str | None]], null: str, escape: bool) -> Sequence[Sequence[str]]:
+    if escape:
+        return [[shown(null if v is None else v) for v in row] for row in rows]
     try:
         for row in rows:
             "".join(row)  # type: ignore[arg-type]
@@ -78,8 +91,9 @@ class Unaligned:
     table is never held): :meth:`head`, :meth:`body` per batch, :meth:`tail`. Each piece is
     the exact text psql writes, separators included."""
 
-    def __init__(self, names: Sequence[str], opts: PrintOptions, null: str, expanded: bool) -> None:
-        self.names = list(names)
+    def __init__(self, names: Sequence[str], opts: PrintOptions, null: str, expanded: bool, escape: bool = True) -> None:
+        self.escape = escape
+        self.names = [shown(n) for n in names] if escape else list(names)
         self.opts = opts
         self.null = null
         self.expanded = expanded
@@ -90,6 +104,8 @@ class Unaligned:
         """The title and the header line (none of it with tuples only)."""
         opts, out = self.opts, ""
         title = opts.title if title is None else title
+        if title is not None and self.escape:
+            title = shown(title)
         if opts.tuples_only:
             return ""
         if self.expanded:
@@ -111,7 +127,7 @@ class Unaligned:
             return ""
         opts = self.opts
         rs = opts.record_sep
-        values = _values(rows, self.null)
+        values = _values(rows, self.null, self.escape)
         self.count += len(rows)
         if self.expanded:
             fs = opts.field_sep

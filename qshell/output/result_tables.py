@@ -269,6 +269,8 @@ def table(q: QueryResult, style: Style, first_record: int = 1) -> str:
     if style.fmt == "unaligned":  # the title, header and rows; the footer is the caller's
         u = unaligned(q, style)
         return u.head() + u.body(q.rows)
+    if style.fmt == "aligned" and border(style) != 1:  # psql's other borders: value by value
+        return bordered(q, style, first_record)
     if style.fmt == "aligned":  # psql's own format: drawn by Layout, in one batch
         layout = Layout(q.columns, style)
         layout.survey(q.rows)
@@ -286,6 +288,39 @@ def table(q: QueryResult, style: Style, first_record: int = 1) -> str:
     if style.expanded == "auto" and rows and len(headers) > 1 and max(map(text_width, text.splitlines())) > style.width:
         return expanded(headers, rows, first_record, numbered=not style.opts.tuples_only)
     return text
+
+
+def one_empty_line(q: QueryResult, style: Style) -> bool:
+    """Whether ``table`` drew a table of one empty line (its text then is ""): border 0 over
+    rows of no columns, whose rule under the (absent) header is empty."""
+    return (style.fmt == "aligned" and border(style) == 0 and not q.columns and not style.opts.tuples_only
+            and style.expanded != "on")
+
+
+def border(style: Style) -> int:
+    """psql's border as it draws it: 0, 1 or 2 (more is 2; psql's unsigned short makes a negative one 2 too)."""
+    b = style.opts.border
+    return b if 0 <= b <= 2 else 2
+
+
+def bordered(q: QueryResult, style: Style, first_record: int = 1, last_record: int | None = None) -> str:
+    """An aligned result with border 0 or 2 (``qshell.output.borders``), expanded as
+    ``Layout`` decides it for border 1."""
+    from qshell.output import borders
+
+    opts = style.opts
+    layout = Layout(q.columns, style)
+    layout.survey(q.rows)
+    names = [h.split("\n") for h in layout.headers]
+    rows = [[(style.null if v is None else _cell(v, style)).split("\n") if v is not None
+             else _cell(None, style).split("\n") for v in row] for row in q.rows]
+    if layout.expanded:
+        if not rows or not names:
+            return ""
+        return borders.vertical(names, rows, border(style), opts.title, opts.tuples_only, first_record,
+                                last_record or layout.count + first_record - 1,
+                                line_border=opts.border if 0 <= opts.border <= 2 else 3)
+    return borders.aligned(names, rows, layout.right, border(style), opts.title, opts.tuples_only)
 
 
 def unaligned(q: QueryResult, style: Style) -> Unaligned:
@@ -390,7 +425,8 @@ def statement(q: QueryResult, style: Style) -> str:
     text = table(q, style)
     if style.fmt == "csv":
         return f"{text}\n{footer(q)}"
-    return (text + "\n" if text else "") + after_table(q, style, shown=bool(text))
+    shown = bool(text) or one_empty_line(q, style)
+    return (text + "\n" if shown else "") + after_table(q, style, shown=shown)
 
 
 def after_table(q: QueryResult, style: Style, shown: bool = True, streamed: bool = False, tag: bool = True) -> str:

@@ -85,9 +85,13 @@ class _RowPrinter:
             chunk = 0
         self.batch = chunk if chunk > 0 else BATCH  # rows per call; with FETCH_COUNT a table is aligned per chunk
         self.surveys = chunk <= 0 and self.style.fmt == "aligned"  # one table: widths first (``survey``)
+        # psql's border 0 or 2: the rows held and drawn as one table at the end (``borders``)
+        self.held: list | None = [] if self.surveys and result_tables.border(self.style) != 1 else None
+        self.surveys = self.surveys and self.held is None
         self.layout: result_tables.Layout | None = None
         self._head: int | None = None  # how many lines a table's header takes (left out after the first chunk)
         self.count = 0  # rows printed so far (expanded display numbers its records on)
+        self.columns: tuple | None = None  # the result's columns, once a batch came (``held``)
         self.unaligned: Unaligned | None = None  # psql's unaligned format: its pieces written as they are
         self._pending = ""  # at the prompt: unaligned text after its last newline, not yet a line
 
@@ -107,7 +111,10 @@ class _RowPrinter:
             shell.show_notices(QueryResult(index=0, sql="", status=Status.OK, notices=tuple(notices)))
         if self.started and not batch:
             return
-        if self.style.fmt == "csv":
+        if self.held is not None:
+            self.columns = columns
+            self.held.extend(batch)
+        elif self.style.fmt == "csv":
             opts, expanded = self.style.opts, self.style.expanded == "on"
             head = "" if self.started or opts.tuples_only or expanded else csvout.header(columns, opts.csv_fieldsep)
             text = head + csvout.rows(batch, opts.csv_fieldsep, [c.name for c in columns] if expanded else None,
@@ -175,6 +182,16 @@ class _RowPrinter:
         elif self.style.fmt == "csv":
             if tag:
                 self.shell.write(tag)
+        elif self.held is not None:  # one table of every row, then as below
+            whole = QueryResult(index=0, sql="", status=Status.OK, columns=tuple(self.columns or q.columns),
+                                rows=tuple(self.held), rowcount=len(self.held))
+            text = result_tables.table(whole, self.style)
+            self.held = []
+            shown = bool(text) or result_tables.one_empty_line(whole, self.style)
+            if shown:
+                self.shell.write(text)
+            tail = result_tables.after_table(q, self.style, shown=shown, streamed=True, tag=bool(tag))
+            self.shell.write(tail)
         else:
             tail = result_tables.after_table(q, self.style, shown=self.shown, streamed=True, tag=bool(tag))
             self.shell.write(tail)  # even empty: psql's blank line after the records

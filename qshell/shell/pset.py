@@ -106,7 +106,7 @@ def apply(opts: PrintOptions, settings: Settings, param: str, value: str | None)
             o = _with(o, **{name: style})
     elif name == "border":
         if value is not None:
-            o = replace(o, border=_atoi(value))
+            o = replace(o, border=_atoi(value) % 65536)  # (psql keeps it in an unsigned short)
     elif name == "expanded":
         if value is not None and value.lower() == "auto":
             s = replace(s, expanded="auto")

@@ -109,7 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
                         (("-t", "--tuples-only"), "rows only: no header, no footer"),
                         (("-x", "--expanded"), "expanded display, one column per line"),
                         (("--csv",), "CSV output (psql's --csv)"),
-                        (("-H", "--html"), "HTML output (refused: qshell does not draw psql's HTML)"),
+                        (("-H", "--html"), "HTML output (psql's)"),
                         (("-z", "--field-separator-zero"), "unaligned: a zero byte between fields"),
                         (("-0", "--record-separator-zero"), "unaligned: a zero byte after each record")):
         p.add_argument(*flags, action=_Print, nargs=0, dest="psets", help=text)

@@ -201,9 +201,34 @@ def test_psql_atc_in_shell_pipelines(dsn, hist):
         assert p.stdout and q.stdout == p.stdout, (tail, p.stdout, q.stdout)
 
 
-def test_formats_qshell_does_not_draw_are_refused(qshell):
-    r = qshell("\\pset format html\n\\H\n\\pset format wrapped\n\\pset format\n")
-    assert r.err.count("is not drawn by qshell") == 3
+def test_document_formats(dsn, hist, tmp_path, table):
+    """html, asciidoc, latex, latex-longtable and troff-ms, with each border psql tells apart,
+    expanded, tuples only, footer, title and table attributes (latex-longtable's widths),
+    on the varied results plus each format's special characters."""
+    queries = QUERIES + r"""SELECT 'a|b <&>"' AS "h<1>", '  sp' AS sp, E'tab\t' AS t, 'x_{}#$%^~\' AS y, '' AS e;
+"""
+    parts = ["\\pset null ''\n"]
+    for fmt, border in (("html", 0), ("html", 2), ("asciidoc", 0), ("asciidoc", 1), ("asciidoc", 2), ("latex", 0),
+                        ("latex", 1), ("latex", 2), ("latex", 3), ("latex-longtable", 1), ("latex-longtable", 3),
+                        ("troff-ms", 0), ("troff-ms", 1), ("troff-ms", 2)):
+        for x, t, footer, title, attr in itertools.product(("off", "on"), ("off", "on"), ("on", "off"), ("", "A <t>"),
+                                                           ("", "class=\"x\" 0.2 0.3")):
+            parts.append(f"\\pset format {fmt}\n\\pset border {border}\n\\pset expanded {x}\n"
+                         f"\\pset tuples_only {t}\n\\pset footer {footer}\n"
+                         + (f"\\pset title '{title}'\n" if title else "\\pset title\n")
+                         + (f"\\pset tableattr '{attr}'\n" if attr else "\\pset tableattr\n") + queries)
+    out = same(dsn, hist, tmp_path, "".join(parts))
+    assert b"<table border=" in out and b"|====" in out and b"\\begin{longtable}" in out and b".TS" in out
+
+
+def test_html_shortcuts_on_the_command_line_and_in_scripts(dsn, hist, tmp_path):
+    same(dsn, hist, tmp_path, "\\H\nSELECT 1 AS a;\n\\T width=90\nSELECT 2 AS b;\n\\H\n\\pset format l\n\\pset format t\n",
+         "-H", "-T", "border=0")
+
+
+def test_wrapped_is_refused(qshell):
+    r = qshell("\\pset format wrapped\n\\pset format w\n\\pset format\n")
+    assert r.err.count("format wrapped is not drawn by qshell") == 2
     assert r.out == "Output format is aligned.\n"
 
 

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import re
 from contextlib import contextmanager
+from dataclasses import replace
 from itertools import repeat
 from typing import Sequence
 
 from qshell.common.visible import cell_lines
 from qshell.common.visible import width as text_width
-from qshell.output import csvout, styles
-from qshell.output.psql_formats import Unaligned
+from qshell.output import csvout, documents, styles
+from qshell.output.psql_formats import Unaligned, shown
 from qshell.output.styles import DEFAULT_NULL, Style, _cell, _rows_word, _tabulate, tabulate
 from qshell.records.results import NUMERIC_OIDS, Column, QueryResult, ServerMessage, Status
 
@@ -269,6 +270,8 @@ def table(q: QueryResult, style: Style, first_record: int = 1) -> str:
     if style.fmt == "unaligned":  # the title, header and rows; the footer is the caller's
         u = unaligned(q, style)
         return u.head() + u.body(q.rows)
+    if style.fmt in documents.FORMATS:  # html, asciidoc, latex…: the footer is the caller's
+        return document(q, style, None, first_record)
     if style.fmt == "aligned" and border(style) != 1:  # psql's other borders: value by value
         return bordered(q, style, first_record)
     if style.fmt == "aligned":  # psql's own format: drawn by Layout, in one batch
@@ -295,6 +298,22 @@ def one_empty_line(q: QueryResult, style: Style) -> bool:
     rows of no columns, whose rule under the (absent) header is empty."""
     return (style.fmt == "aligned" and border(style) == 0 and not q.columns and not style.opts.tuples_only
             and style.expanded != "on")
+
+
+def document(q: QueryResult, style: Style, footer_text: str | None, first_record: int = 1, escape: bool = True) -> str:
+    """``q`` in one of psql's document formats (``qshell.output.documents``), its footer
+    ``footer_text`` (None: none); ``escape``: control characters shown escaped (for the terminal)."""
+    null = machine_null(style)
+    names = [c.name for c in q.columns]
+    rows = [[null if v is None else v for v in row] for row in q.rows] if names else []  # (psql: no cells, nothing)
+    if escape:
+        names = [shown(n) for n in names]
+        rows = [[shown(v) for v in row] for row in rows]
+    opts = style.opts
+    if escape and opts.title is not None:
+        opts = replace(opts, title=shown(opts.title))
+    right = [c.type_oid in ALIGN_RIGHT for c in q.columns]
+    return documents.RENDER[style.fmt](names, rows, right, opts, footer_text, style.expanded == "on", first_record)
 
 
 def border(style: Style) -> int:
@@ -416,6 +435,11 @@ def statement(q: QueryResult, style: Style) -> str:
         return error_line(q)
     if not q.returns_rows and not _zero_columns(q):
         return q.command
+    if style.fmt in documents.FORMATS:
+        text = document(q, style, footer(q))
+        if q.command.split(" ", 1)[0] in _TAG_AFTER_ROWS:
+            text += documents.tag_line(style.fmt, q.command) + "\n"
+        return text.removesuffix("\n")
     if style.fmt == "unaligned":  # (its last record ends in a newline: the caller's line end)
         u = unaligned(q, style)
         text = u.head() + u.body(q.rows) + u.tail(footer(q))

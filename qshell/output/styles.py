@@ -18,7 +18,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from types import ModuleType
 
 
-_OWN_FORMATS = ("aligned", "csv", "json", "unaligned")  # drawn without tabulate (aligned, unaligned) or not tables at all
+# drawn without tabulate (psql's formats) or not tables at all (json)
+_OWN_FORMATS = ("aligned", "asciidoc", "csv", "html", "json", "latex", "latex-longtable", "troff-ms", "unaligned")
 _tabulate_module: "ModuleType | None" = None
 _KEEP_SPACE: dict[str, bool] = {}
 

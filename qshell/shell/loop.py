@@ -16,7 +16,7 @@ from qshell.common.errors import ConnectionFailed, ExitStatus, OutputClosed, Qsh
 from qshell.common.numbers import INT_MAX, whole
 from qshell.common.visible import visible
 from qshell.engine.execute import BATCH, refuse_reason, stage_refusal
-from qshell.output import csvout, json_lines, result_tables, styles
+from qshell.output import csvout, documents, json_lines, result_tables, styles
 from qshell.output.psql_formats import Unaligned
 from qshell.records.results import QueryResult, ServerMessage, Status
 from qshell.script import commands
@@ -86,7 +86,8 @@ class _RowPrinter:
         self.batch = chunk if chunk > 0 else BATCH  # rows per call; with FETCH_COUNT a table is aligned per chunk
         self.surveys = chunk <= 0 and self.style.fmt == "aligned"  # one table: widths first (``survey``)
         # psql's border 0 or 2: the rows held and drawn as one table at the end (``borders``)
-        self.held: list | None = [] if self.surveys and result_tables.border(self.style) != 1 else None
+        self.held: list | None = [] if (self.surveys and result_tables.border(self.style) != 1
+                                        or self.style.fmt in documents.FORMATS) else None
         self.surveys = self.surveys and self.held is None
         self.layout: result_tables.Layout | None = None
         self._head: int | None = None  # how many lines a table's header takes (left out after the first chunk)
@@ -182,6 +183,16 @@ class _RowPrinter:
         elif self.style.fmt == "csv":
             if tag:
                 self.shell.write(tag)
+        elif self.held is not None and self.style.fmt in documents.FORMATS:  # one document of every row
+            whole = QueryResult(index=0, sql="", status=Status.OK, columns=tuple(self.columns or q.columns),
+                                rows=tuple(self.held), rowcount=len(self.held))
+            self.held = []
+            text = result_tables.document(whole, self.style, f"({styles._rows_word(whole.rowcount)})",
+                                          escape=isatty(self.shell.out))
+            self._put(text + (documents.tag_line(self.style.fmt, tag) + "\n" if tag else ""))
+            if self._pending:
+                self.shell.write(self._pending)
+                self._pending = ""
         elif self.held is not None:  # one table of every row, then as below
             whole = QueryResult(index=0, sql="", status=Status.OK, columns=tuple(self.columns or q.columns),
                                 rows=tuple(self.held), rowcount=len(self.held))

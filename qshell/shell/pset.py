@@ -9,10 +9,11 @@ of their own, so that ``\\set`` and ``\\pset`` are two spellings of one thing: `
 ``expanded`` (``Settings.expanded``); ``pager`` is ``Settings.pager`` as well. The rest
 are a :class:`PrintOptions`.
 
-Formats drawn: aligned (border 1), unaligned, csv; the others psql has are refused with
-that said (see docs/guide/psql.md). Options that change nothing qshell draws yet
-(``border`` but 1, ``linestyle``, ``numericlocale``, ``columns``…) are kept and shown as
-psql keeps and shows them, which is what a ``.psqlrc`` needs.
+Formats drawn: every one psql has but ``wrapped`` (refused, with that said: see
+docs/guide/psql.md). Options that change nothing qshell draws yet (``linestyle`` and the
+unicode line styles, ``numericlocale``, ``columns``, ``pager_min_lines``,
+``xheader_width``) are kept and shown as psql keeps and shows them, which is what a
+``.psqlrc`` needs.
 """
 from __future__ import annotations
 
@@ -27,7 +28,7 @@ from qshell.script.variables import parse_bool
 from qshell.shell.settings import Settings
 
 PSQL_FORMATS = ("aligned", "asciidoc", "csv", "html", "latex", "latex-longtable", "troff-ms", "unaligned", "wrapped")
-DRAWN = ("aligned", "csv", "unaligned")  # the psql formats qshell draws as psql does
+DRAWN = ("aligned", "asciidoc", "csv", "html", "latex", "latex-longtable", "troff-ms", "unaligned")  # as psql draws them
 _ALIASES = {"x": "expanded", "vertical": "expanded", "t": "tuples_only", "C": "title"}
 _BOOL_OPTIONS = ("numericlocale", "tuples_only", "footer")
 

@@ -254,3 +254,21 @@ def test_staged_result_with_border_two_is_psqls_table(dsn, hist, tmp_path, qshel
     r = qshell(f"\\pset null ''\n\\pset border 2\n\\add {sql};\n\\go 1\n")
     assert r.code == 0, r.err
     assert table.split("(1 row)")[0] in r.out
+
+
+NUMERIC_LOCALE = "\\pset null ''\n\\pset numericlocale on\nselect 1234567.891 as a, -12345::int as b, 1e10::float8 as c, 'NaN'::numeric as d, 123 as e, '12345'::text as f, 0.5 as g, 1000::money as h, null::int as i, '+1234e5'::float8 as j, 12.5e-3 as k;\n\\x\nselect 1234567.891 as a, -12345::int as b;\n\\a\nselect 1234567.891 as a, -12345::int as b;\n\\x\nselect 1234567.891 as a, -12345::int as b;\n\\pset format csv\nselect 1234567.891 as a, -12345::int as b;\n\\pset format html\nselect 1234567.891 as a, -12345::int as b;\n"
+
+COLUMNS = "\\pset null ''\n\\x auto\n\\pset columns 20\nSELECT 'aaaaaaa' AS a, 'bbbbbbb' AS b;\nSELECT 'aaaaaaaaaa' AS a, 'bbbbbbbbbb' AS b;\nSELECT 'aaaaaa' AS a, 'bbbbbb' AS b;\nSELECT 'aaaaaaaaaaaaaaaaaaaaaaaaa' AS a;\n\\pset border 0\nSELECT 'aaaaaaaa' AS a, 'bbbbbbbbbb' AS b;\nSELECT 'aaaaaaaa' AS a, 'bbbbbbbbb' AS b;\n\\pset border 2\nSELECT 'aaaaaa' AS a, 'bbbbbb' AS b;\nSELECT 'aaaaaa' AS a, 'bbbbb' AS b;\n\\pset columns 0\n"
+
+
+def test_numericlocale_groups_numbers_in_every_format(dsn, hist, tmp_path):
+    """Right-aligned (numeric) values grouped as psql groups them in the test's locale, in
+    aligned, expanded, unaligned, CSV and HTML; text, NaN and money left as they are."""
+    out = same(dsn, hist, tmp_path, NUMERIC_LOCALE)
+    assert b"1,234,567.891" in out and b"-12,345" in out
+
+
+def test_columns_decide_expanded_auto(dsn, hist, tmp_path):
+    """\\pset columns is the width \\x auto compares the table with (each border's own overhead)."""
+    out = same(dsn, hist, tmp_path, COLUMNS)
+    assert b"-[ RECORD 1 ]" in out and b" aaaaaa | bbbbbb" in out

@@ -155,3 +155,55 @@ class Unaligned:
 def quoted(text: str) -> str:
     """psql's ``\\pset`` listing of a text value: in single quotes, newline as ``\\n``, a quote as ``\\'``."""
     return "'" + text.replace("\n", "\\n").replace("'", "\\'") + "'"
+
+
+_numeric: tuple[str, str, int] | None = None
+
+
+def _conventions() -> tuple[str, str, int]:
+    """(decimal point, thousands separator, digits a group) of the user's LC_NUMERIC, as psql
+    takes them (``setDecimalLocale``): "." without one, a thousands separator of "," (or "."
+    beside a decimal comma) without one, groups of 3 unless 1-6 is given. Read once, the
+    process's locale left as it was."""
+    global _numeric
+    if _numeric is None:
+        import locale
+
+        saved = locale.setlocale(locale.LC_NUMERIC)
+        point, sep, grouping = ".", "", []
+        try:
+            locale.setlocale(locale.LC_NUMERIC, "")
+            conv = locale.localeconv()
+            point, sep, grouping = str(conv["decimal_point"]), str(conv["thousands_sep"]), list(conv["grouping"])
+        except locale.Error:
+            pass  # (an unusable LC_NUMERIC: psql's C defaults)
+        finally:
+            locale.setlocale(locale.LC_NUMERIC, saved)
+        point = point or "."
+        sep = sep or ("," if point != "," else ".")
+        group = grouping[0] if grouping and 0 < grouping[0] <= 6 else 3
+        _numeric = point, sep, group
+    return _numeric
+
+
+def numeric_locale(text: str) -> str:
+    """A number as ``\\pset numericlocale`` shows it (psql's ``format_numeric_locale``): its
+    integer digits grouped, the locale's decimal point; text that is not made of digits,
+    signs, points and exponents only is left as it is."""
+    if text.strip("0123456789+-.eE"):
+        return text
+    point, sep, group = _conventions()
+    sign = text[:1] if text[:1] in ("+", "-") else ""
+    rest = text[len(sign):]
+    digits = rest[: len(rest) - len(rest.lstrip("0123456789"))]
+    lead = len(digits) % group or group
+    out = sign + sep.join([digits[:lead]] + [digits[i:i + group] for i in range(lead, len(digits), group)]) if digits else sign
+    tail = rest[len(digits):]
+    if tail.startswith("."):
+        out, tail = out + point, tail[1:]
+    return out + tail
+
+
+def localized(rows: Sequence[Sequence[str | None]], right: Sequence[bool]) -> list[tuple[str | None, ...]]:
+    """``rows`` with every value of a right-aligned (numeric) column as :func:`numeric_locale` shows it."""
+    return [tuple(numeric_locale(v) if r and v is not None else v for v, r in zip(row, right, strict=True)) for row in rows]

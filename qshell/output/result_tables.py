@@ -15,7 +15,7 @@ from typing import Sequence
 from qshell.common.visible import cell_lines
 from qshell.common.visible import width as text_width
 from qshell.output import csvout, documents, styles
-from qshell.output.psql_formats import Unaligned, shown
+from qshell.output.psql_formats import Unaligned, localized, shown
 from qshell.output.styles import DEFAULT_NULL, Style, _cell, _rows_word, _tabulate, tabulate
 from qshell.records.results import NUMERIC_OIDS, Column, QueryResult, ServerMessage, Status
 
@@ -166,7 +166,7 @@ class Layout:
             style = self.style
             self._expanded = style.expanded == "on" or (
                 style.expanded == "auto" and self.count > 0 and len(self.headers) > 1
-                and sum(self.widths) + 3 * len(self.headers) - 1 > style.width)
+                and sum(self.widths) + _overhead(len(self.headers), border(style)) > style.width)
         return self._expanded
 
     def head(self) -> str:
@@ -265,6 +265,8 @@ def table(q: QueryResult, style: Style, first_record: int = 1) -> str:
     """The rows kept for display as a table (or CSV), without footer; in expanded display
     the records numbered from ``first_record`` (a later chunk of a result goes on)."""
     headers = [c.name for c in q.columns]
+    if style.opts.numericlocale:  # psql: numbers grouped as the locale groups them, in every format
+        q = replace(q, rows=tuple(localized(q.rows, [c.type_oid in ALIGN_RIGHT for c in q.columns])))
     if style.fmt == "csv":
         return csvout.table(q, style.opts, expanded=style.expanded == "on", null=machine_null(style))
     if style.fmt == "unaligned":  # the title, header and rows; the footer is the caller's
@@ -291,6 +293,11 @@ def table(q: QueryResult, style: Style, first_record: int = 1) -> str:
     if style.expanded == "auto" and rows and len(headers) > 1 and max(map(text_width, text.splitlines())) > style.width:
         return expanded(headers, rows, first_record, numbered=not style.opts.tuples_only)
     return text
+
+
+def _overhead(n: int, border: int) -> int:
+    """The columns a table of ``n`` columns takes beyond its values (psql's width_total)."""
+    return n if border == 0 else 3 * n - 1 if border == 1 else 3 * n + 1
 
 
 def one_empty_line(q: QueryResult, style: Style) -> bool:
@@ -435,6 +442,8 @@ def statement(q: QueryResult, style: Style) -> str:
         return error_line(q)
     if not q.returns_rows and not _zero_columns(q):
         return q.command
+    if style.opts.numericlocale:
+        q = replace(q, rows=tuple(localized(q.rows, [c.type_oid in ALIGN_RIGHT for c in q.columns])))
     if style.fmt in documents.FORMATS:
         text = document(q, style, footer(q))
         if q.command.split(" ", 1)[0] in _TAG_AFTER_ROWS:
@@ -450,17 +459,22 @@ def statement(q: QueryResult, style: Style) -> str:
     if style.fmt == "csv":
         return f"{text}\n{footer(q)}"
     shown = bool(text) or one_empty_line(q, style)
-    return (text + "\n" if shown else "") + after_table(q, style, shown=shown)
+    expanded = style.expanded == "on" or (style.expanded == "auto" and text.startswith(("-[ RECORD", "* Record", "+-[ RECORD")))
+    return (text + "\n" if shown else "") + after_table(q, style, shown=shown, expanded=expanded)
 
 
-def after_table(q: QueryResult, style: Style, shown: bool = True, streamed: bool = False, tag: bool = True) -> str:
+def after_table(q: QueryResult, style: Style, shown: bool = True, streamed: bool = False, tag: bool = True,
+                expanded: bool | None = None) -> str:
     """What psql prints after a result's table: the footer and an empty line (none in
     expanded display unless nothing was shown or rows were left out), then the command
     tag of INSERT/UPDATE/DELETE/MERGE … RETURNING. ``streamed``: every row was printed
-    as it came (none kept in ``q``); ``tag`` off: no command tag (psql's QUIET)."""
+    as it came (none kept in ``q``); ``tag`` off: no command tag (psql's QUIET); ``expanded``:
+    the table was drawn expanded (default: expanded display is on; ``\\x auto`` decides per table)."""
     cut = q.truncated and not streamed
     no_footer = style.opts.tuples_only or not style.opts.footer  # (psql's empty line stays)
-    if (style.expanded == "on" and shown or no_footer) and not cut:
+    if expanded is None:
+        expanded = style.expanded == "on"
+    if (expanded and shown or no_footer) and not cut:
         out = ""
     else:
         out = f"{footer(q) if cut else '(' + _rows_word(q.rowcount) + ')'}\n"

@@ -17,7 +17,7 @@ from qshell.common.numbers import INT_MAX, whole
 from qshell.common.visible import visible
 from qshell.engine.execute import BATCH, refuse_reason, stage_refusal
 from qshell.output import csvout, documents, json_lines, result_tables, styles
-from qshell.output.psql_formats import Unaligned
+from qshell.output.psql_formats import Unaligned, localized
 from qshell.records.results import QueryResult, ServerMessage, Status
 from qshell.script import commands
 from qshell.script.commands import Command
@@ -102,7 +102,7 @@ class _RowPrinter:
             raise KeyboardInterrupt
         if self.layout is None:
             self.layout = result_tables.Layout(columns, self.style)
-        self.layout.survey(batch)
+        self.layout.survey(self._localized(columns, batch))
 
     def __call__(self, columns, batch, notices) -> None:  # noqa: ANN001
         shell = self.shell
@@ -112,6 +112,7 @@ class _RowPrinter:
             shell.show_notices(QueryResult(index=0, sql="", status=Status.OK, notices=tuple(notices)))
         if self.started and not batch:
             return
+        batch = self._localized(columns, batch)
         if self.held is not None:
             self.columns = columns
             self.held.extend(batch)
@@ -151,6 +152,12 @@ class _RowPrinter:
                 shell.write(text)
                 self.shown = True
         self.started = True
+
+    def _localized(self, columns, batch):  # noqa: ANN001, ANN202
+        """``\\pset numericlocale``: the numbers of a batch grouped (psql's, in every format)."""
+        if not self.style.opts.numericlocale:
+            return batch
+        return localized(batch, [c.type_oid in result_tables.ALIGN_RIGHT for c in columns])
 
     def _put(self, text: str) -> None:
         """Unaligned text exactly as it is (its separators are the user's): at once to a
@@ -201,10 +208,13 @@ class _RowPrinter:
             shown = bool(text) or result_tables.one_empty_line(whole, self.style)
             if shown:
                 self.shell.write(text)
-            tail = result_tables.after_table(q, self.style, shown=shown, streamed=True, tag=bool(tag))
+            vertical = self.style.expanded == "on" or (self.style.expanded == "auto" and text.startswith(
+                ("-[ RECORD", "* Record", "+-[ RECORD")))
+            tail = result_tables.after_table(q, self.style, shown=shown, streamed=True, tag=bool(tag), expanded=vertical)
             self.shell.write(tail)
         else:
-            tail = result_tables.after_table(q, self.style, shown=self.shown, streamed=True, tag=bool(tag))
+            expanded = self.layout.expanded if self.layout is not None and self.surveys else None
+            tail = result_tables.after_table(q, self.style, shown=self.shown, streamed=True, tag=bool(tag), expanded=expanded)
             self.shell.write(tail)  # even empty: psql's blank line after the records
 
 COMMAND_GROUPS = (RunCommands, LoadCommands, SetCommands, DescribeCommands, ReportCommands, IsolationCommands,
@@ -957,7 +967,8 @@ class Shell:
 
     def style(self) -> styles.Style:
         return styles.Style(fmt=self.settings.format, null=self.settings.null, maxwidth=self.settings.maxwidth,
-                            expanded=self.settings.expanded, width=self.width(), opts=self.pset.options)
+                            expanded=self.settings.expanded, width=self.pset.options.columns or self.width(),
+                            opts=self.pset.options)  # (psql's \pset columns, else the terminal's)
 
     def _toggle(self, name: str, arg: str, on: str, off: str) -> None:
         """Set ``name`` to ``arg``, or toggle it (as psql, \\x from auto goes off); say it is

@@ -272,3 +272,23 @@ def test_columns_decide_expanded_auto(dsn, hist, tmp_path):
     """\\pset columns is the width \\x auto compares the table with (each border's own overhead)."""
     out = same(dsn, hist, tmp_path, COLUMNS)
     assert b"-[ RECORD 1 ]" in out and b" aaaaaa | bbbbbb" in out
+
+
+MULTI_LINE_NAMES = '\\pset null \'\'\n\\pset title T\nselect 1 as a, null as bb, \'x\' as c union all select 22, E\'x\\ny\\nz\', \'long value\';\nselect 1 as a where false;\nselect from generate_series(1,2);\nselect E\'a\\nb\' as "x\ny", 1 as n, E\'q\\nr\\ns\\nt\' as "m\nn\no";\n\\x\nselect 1 as a, null as bb, \'x\' as c union all select 22, E\'x\\ny\', \'long value\';\nselect E\'a\\nb\' as "x\ny", 1 as n, E\'q\' as "m\nn\no";\n\\t\nselect 1 as a, null as bb, \'x\' as c union all select 22, E\'x\\ny\', \'long value\';\n\\x\nselect 1 as a, null as bb, \'x\' as c union all select 22, E\'x\\ny\', \'long value\';\n'
+
+
+@pytest.mark.parametrize("style", ["ascii", "old-ascii", "unicode", "unicode double border",
+                                   "unicode double column and header"])
+def test_line_styles_by_border(dsn, hist, tmp_path, table, style):
+    """Each line style (unicode with its single/double lines) in each border, tables and
+    expanded records, tuples only, multi-line values and column names, on the varied results."""
+    name, _, rest = style.partition(" ")
+    setup = f"\\pset null ''\n\\pset linestyle {name}\n"
+    if "border" in rest:
+        setup += "\\pset unicode_border_linestyle double\n"
+    if "column" in rest:
+        setup += "\\pset unicode_column_linestyle double\n\\pset unicode_header_linestyle double\n"
+    script = setup + "".join(f"\\pset border {b}\n\\pset expanded off\n\\pset tuples_only off\n" + QUERIES
+                             + MULTI_LINE_NAMES for b in (0, 1, 2))
+    out = same(dsn, hist, tmp_path, script)
+    assert (("\u2502" if "column" not in rest else "\u2551").encode() in out) == (name == "unicode")

@@ -1,32 +1,92 @@
-"""psql's aligned table and expanded records with ``\\pset border 0`` and ``2`` (ASCII line style).
+"""psql's aligned table and expanded records in every border (0, 1, 2) and line style
+(``ascii``, ``old-ascii``, ``unicode`` with its single/double border, column and header lines).
 
-Border 1, psql's default, is drawn by ``result_tables.Layout`` (its fast path for big
-results); these other borders are drawn here value by value, from the same table text
-(values escaped and cut as ``styles._cell`` makes them). The rules are psql's
-``print_aligned_text``, ``print_aligned_vertical`` and ``print_aligned_vertical_line``
-(src/fe_utils/print.c), reimplemented for the ASCII style: ``+`` where rules cross, ``|``
-between columns, ``+`` after a line of a value that goes on. Checked against psql 18 in
-tests/test_pset.py. Never touches the database.
+Border 1 in ASCII, psql's default, is drawn by ``result_tables.Layout`` (its fast path for big
+results); everything else is drawn here value by value, from the same table text (values
+escaped and cut as ``styles._cell`` makes them). The rules are psql's ``print_aligned_text``,
+``print_aligned_vertical``, ``print_aligned_vertical_line``, ``_print_horizontal_line`` and
+its line styles (``pg_asciiformat``, ``pg_asciiformat_old``, ``refresh_utf8format`` in
+src/fe_utils/print.c), reimplemented. Checked against psql 18 in tests/test_pset.py. Never
+touches the database.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Sequence
 
 from qshell.common.visible import width as text_width
 
+TOP, MIDDLE, BOTTOM, DATA = range(4)
 
-def _rule(widths: Sequence[int], border: int) -> str:
-    """A horizontal rule across the columns (psql's ``_print_horizontal_line``, ASCII)."""
-    if border == 0:
-        return " ".join("-" * w for w in widths)
-    return "+-" + "-+-".join("-" * w for w in widths) + "-+"
+
+@dataclass(frozen=True)
+class LineStyle:
+    """psql's printTextFormat: per rule (top, middle, bottom, data) its horizontal, left,
+    middle and right pieces, and the marks of values that go on."""
+
+    name: str
+    rules: tuple[tuple[str, str, str, str], ...]
+    midvrule_nl: str
+    midvrule_wrap: str
+    midvrule_blank: str
+    header_nl_left: str
+    header_nl_right: str
+    nl_left: str
+    nl_right: str
+    wrap_left: str
+    wrap_right: str
+    wrap_right_border: bool
+
+
+ASCII = LineStyle("ascii", (("-", "+", "+", "+"),) * 3 + (("", "|", "|", "|"),), "|", "|", "|", " ", "+", " ", "+",
+                  ".", ".", True)
+OLD_ASCII = LineStyle("old-ascii", (("-", "+", "+", "+"),) * 3 + (("", "|", "|", "|"),), ":", ";", " ", "+", " ",
+                      " ", " ", " ", " ", False)
+
+# the box-drawing characters psql's unicode style picks from, [single, double]
+_H = ("\u2500", "\u2550")  # horizontal
+_V = ("\u2502", "\u2551")  # vertical
+_ROW_VR = (("\u251c", "\u255f"), ("\u255e", "\u2560"))  # header row: vertical and right [header][border]
+_ROW_VL = (("\u2524", "\u2562"), ("\u2561", "\u2563"))  # vertical and left [header][border]
+_COL_VH = (("\u253c", "\u256a"), ("\u256b", "\u256c"))  # column: vertical and horizontal [column][header]
+_COL_UH = (("\u2534", "\u2567"), ("\u2568", "\u2569"))  # up and horizontal [column][border]
+_COL_DH = (("\u252c", "\u2564"), ("\u2565", "\u2566"))  # down and horizontal [column][border]
+_BORDER = (("\u2514", "\u2502", "\u250c", "\u2500", "\u2510", "\u2518"),  # up-right, vertical, down-right,
+           ("\u255a", "\u2551", "\u2554", "\u2550", "\u2557", "\u255d"))  # horizontal, down-left, up-left
+
+
+def unicode_style(border_style: str, column_style: str, header_style: str) -> LineStyle:
+    """psql's unicode line style for its three ``unicode_*_linestyle`` settings."""
+    b, c, h = (int(s == "double") for s in (border_style, column_style, header_style))
+    up_right, vertical, down_right, horizontal, down_left, up_left = _BORDER[b]
+    rules = ((horizontal, down_right, _COL_DH[c][b], down_left),
+             (_H[h], _ROW_VR[h][b], _COL_VH[c][h], _ROW_VL[h][b]),
+             (horizontal, up_right, _COL_UH[c][b], up_left),
+             ("", vertical, _V[c], vertical))
+    return LineStyle("unicode", rules, _V[c], _V[c], _V[c], " ", "\u21b5", " ", "\u21b5", "\u2026", "\u2026", True)
+
+
+def line_style(name: str, border_style: str = "single", column_style: str = "single",
+               header_style: str = "single") -> LineStyle:
+    if name == "unicode":
+        return unicode_style(border_style, column_style, header_style)
+    return OLD_ASCII if name == "old-ascii" else ASCII
+
+
+def _rule(widths: Sequence[int], border: int, fmt: LineStyle, pos: int) -> str:
+    """A horizontal rule across the columns (psql's ``_print_horizontal_line``)."""
+    h, left, mid, right = fmt.rules[pos]
+    out = h if border == 1 else left + h if border == 2 else ""
+    out += (" " if border == 0 else h + mid + h).join(h * w for w in widths)
+    return out + (h + right if border == 2 else h if border == 1 else "")
 
 
 def aligned(names: list[list[str]], rows: list[list[list[str]]], right: Sequence[bool], border: int,
-            title: str | None, tuples_only: bool) -> str:
+            title: str | None, tuples_only: bool, fmt: LineStyle = ASCII) -> str:
     """The table (title, header, rules, rows) without footer: ``names`` each column's name
-    lines, ``rows`` each value's lines, ``border`` 0 or 2."""
+    lines, ``rows`` each value's lines."""
     n = len(names)
+    data = fmt.rules[DATA]
     widths = [max([text_width(x) for x in lines] or [0]) for lines in names]
     for row in rows:
         for j, lines in enumerate(row):
@@ -35,134 +95,162 @@ def aligned(names: list[list[str]], rows: list[list[list[str]]], right: Sequence
     out: list[str] = []
     if not tuples_only:
         if title is not None:
-            total = sum(widths) + (n if border == 0 else 3 * n + 1)
+            total = sum(widths) + (n if border == 0 else 3 * n - (1 if n else 0) if border == 1 else 3 * n + 1)
             room = total - text_width(title)
             out.append((" " * (room // 2) if room > 0 else "") + title)
         if border == 2:
-            out.append(_rule(widths, border))
-        for i in range(max([len(x) for x in names] or [0])):
-            parts = ["|" if border == 2 else ""]
+            out.append(_rule(widths, border, fmt, TOP))
+        done = [False] * n
+        i = 0
+        while not all(done):
+            parts = [data[1] if border == 2 else ""]
             for j, lines in enumerate(names):
-                if border != 0:
-                    parts.append(" ")
-                if i < len(lines):
+                if border != 0 or (not fmt.wrap_right_border and j > 0):
+                    parts.append(fmt.header_nl_left if i else " ")
+                if not done[j]:
                     gap = widths[j] - text_width(lines[i])
                     parts.append(" " * (gap // 2) + lines[i] + " " * ((gap + 1) // 2))
-                    parts.append("+" if i < len(lines) - 1 else " ")
+                    if i + 1 >= len(lines):
+                        done[j] = True
                 else:
-                    parts.append(" " * widths[j] + " ")
+                    parts.append(" " * widths[j])
+                if border != 0 or fmt.wrap_right_border:
+                    parts.append(fmt.header_nl_right if not done[j] else " ")
                 if border != 0 and j < n - 1:
-                    parts.append("|")
+                    parts.append(data[2])
             if border == 2:
-                parts.append("|")
+                parts.append(data[3])
             out.append("".join(parts))
-        out.append(_rule(widths, border))  # (no columns: psql draws it all the same)
+            i += 1
+        out.append(_rule(widths, border, fmt, MIDDLE))  # (no columns: psql draws it all the same)
     for row in rows if n else ():  # (rows of no columns: no line at all)
-        for i in range(max([len(v) for v in row] or [1])):
-            parts = ["|" if border == 2 else ""]
+        cur = [0] * n
+        newline = [False] * n  # the column's line before this one went on (psql's PRINT_LINE_WRAP_NEWLINE)
+        more = True
+        while more:
+            more = False
+            parts = [data[1] if border == 2 else ""]
             for j, lines in enumerate(row):
                 final = border == 2 or j < n - 1
                 if border != 0:
-                    parts.append(" ")
-                more = i + 1 < len(lines)
-                if i >= len(lines):
+                    parts.append(fmt.nl_left if newline[j] else " ")
+                text = lines[cur[j]] if cur[j] < len(lines) else None
+                used = widths[j]
+                if text is None:
                     if final:
                         parts.append(" " * widths[j])
                 else:
-                    text = lines[i]
-                    pad = " " * (widths[j] - text_width(text))
-                    if right[j]:
-                        parts.append(pad + text)
-                    else:
-                        parts.append(text + (pad if final or more else ""))
-                if more:
-                    parts.append("+")
+                    used = text_width(text)
+                    parts.append(" " * (widths[j] - used) + text if right[j] else text)
+                    cur[j] += 1
+                    if cur[j] < len(lines):
+                        more = True
+                newline[j] = cur[j] < len(lines) and cur[j] != 0
+                if not right[j] and (final or newline[j]):
+                    parts.append(" " * (widths[j] - used))
+                if newline[j]:
+                    parts.append(fmt.nl_right)
                 elif final:
                     parts.append(" ")
                 if border != 0 and j < n - 1:
-                    parts.append("|")
+                    if newline[j + 1]:
+                        parts.append(fmt.midvrule_nl)
+                    elif cur[j + 1] >= len(row[j + 1]):
+                        parts.append(fmt.midvrule_blank)
+                    else:
+                        parts.append(data[2])
             if border == 2:
-                parts.append("|")
+                parts.append(data[3])
             out.append("".join(parts))
     if border == 2:
-        out.append(_rule(widths, border))
+        out.append(_rule(widths, border, fmt, BOTTOM))
     return "\n".join(out)
 
 
-def _record_line(border: int, record: int, hwidth: int, dwidth: int) -> str:
-    """The line above a record (psql's ``print_aligned_vertical_line``, ASCII): its number
-    (none for tuples only), rules (border 2) or spaces (border 0) to the table's width."""
-    out = "+-" if border == 2 else ""
+def _record_line(fmt: LineStyle, border: int, record: int, hwidth: int, dwidth: int, pos: int) -> str:
+    """The line above a record (psql's ``print_aligned_vertical_line``): its number (none
+    for tuples only), rules (borders 1 and 2) or spaces (border 0) to the table's width."""
+    h, left, mid, right = fmt.rules[pos]
+    out = left + h if border == 2 else h if border == 1 else ""
     label = ("* Record %d" if border == 0 else "[ RECORD %d ]") % record if record else ""
     out += label
     reclen = len(label) + (0 if border == 2 else 1)
-    fill = "-" if border > 0 else " "
+    fill = h if border > 0 else " "
     out += fill * max(0, hwidth - reclen)
     reclen -= hwidth
-    for part in ("-", "+", "-") if border > 0 else (" ",):
+    for part in (h, mid, h) if border > 0 else (" ",):
         if reclen <= 0:
             out += part
         reclen -= 1
     out += fill * max(0, dwidth - max(reclen, 0))
     if border == 2:
-        out += "-+"
+        out += h + right
     return out
 
 
 def vertical(names: list[list[str]], rows: list[list[list[str]]], border: int, title: str | None,
-             tuples_only: bool, first_record: int = 1, last_record: int | None = None, line_border: int | None = None) -> str:
-    """Expanded records (``\\x``) for border 0 or 2, without the empty line after them.
-    ``line_border``: the border the record lines take (psql 18 draws them with the border as
-    set, unclamped: 3 for any above 2)."""
+             tuples_only: bool, first_record: int = 1, last_record: int | None = None, line_border: int | None = None,
+             fmt: LineStyle = ASCII) -> str:
+    """Expanded records (``\\x``), without the empty line after them. ``line_border``: the
+    border the record lines take (psql 18 draws them with the border as set, unclamped: 3
+    for any above 2)."""
     lb = border if line_border is None else line_border
+    old = fmt.name == "old-ascii"
+    data = fmt.rules[DATA]
     hwidth = max(text_width(x) for lines in names for x in lines)
     dwidth = max([text_width(x) for row in rows for v in row for x in v] or [0])
     hmulti = any(len(lines) > 1 for lines in names)
     dmulti = any(len(v) > 1 for row in rows for v in row)
-    swidth = (1 + hmulti + dmulti) if border == 0 else 7
+    swidth = (1 + hmulti) if border == 0 else (3 + (hmulti and old)) if border == 1 else 7
+    if dmulti and border < 2 and not old:
+        swidth += 1
     rwidth = 0
     if not tuples_only:
         last = last_record or first_record + len(rows) - 1
-        rwidth = len(str(last)) + (9 if border == 0 else 15)
+        rwidth = len(str(last)) + (9 if border == 0 else 12 if border == 1 else 15)
     dwidth = max(hwidth + swidth + dwidth, rwidth) - hwidth - swidth
+    lhwidth = hwidth + (1 if border < 2 and hmulti and old else 0)
     out: list[str] = []
     if title is not None and not tuples_only:
         out.append(title)
     for k, row in enumerate(rows):
+        pos = TOP if k == 0 else MIDDLE
         if not tuples_only:
-            out.append(_record_line(lb, first_record + k, hwidth, dwidth))
+            out.append(_record_line(fmt, lb, first_record + k, lhwidth, dwidth, pos))
         elif k or border == 2:
-            out.append(_record_line(lb, 0, hwidth, dwidth))
+            out.append(_record_line(fmt, lb, 0, lhwidth, dwidth, pos))
         for hlines, dlines in zip(names, row, strict=True):
             for i in range(max(len(hlines), len(dlines))):
-                line = "|" if border == 2 else ""
+                line = data[1] if border == 2 else ""
                 if i < len(hlines):
-                    if border == 2:
-                        line += " "
+                    if border == 2 or (hmulti and old):
+                        line += fmt.header_nl_left if i else " "
                     text = hlines[i]
                     line += text + " " * (hwidth - text_width(text))
-                    if i + 1 < len(hlines):
-                        line += "+" if border > 0 or hmulti else ""
-                    elif border > 0 or hmulti:
-                        line += " "
+                    if border > 0 or (hmulti and not old):
+                        line += fmt.header_nl_right if i + 1 < len(hlines) else " "
                 else:
-                    line += " " * (hwidth + border + (1 if border == 0 and hmulti else 0))
-                if border > 0:
-                    line += "|"
+                    line += " " * (hwidth + border + (1 if border < 2 and hmulti and old else 0)
+                                   + (1 if border == 0 and not old and hmulti else 0))
+                if border > 0:  # psql: by the data line (once the value ended, its last, after its text)
+                    if i >= len(dlines) and dlines[-1]:
+                        line += fmt.midvrule_wrap
+                    else:
+                        line += data[2] if min(i, len(dlines) - 1) == 0 else fmt.midvrule_nl
                 if i < len(dlines):
                     text = dlines[i]
                     line += " " + text
                     pad = " " * (dwidth - text_width(text))
                     if i + 1 < len(dlines):
-                        if border > 1 or dmulti:
-                            line += pad + "+"
+                        if border > 1 or (dmulti and not old):
+                            line += pad + fmt.nl_right
                     elif border > 1:
                         line += pad + " "
                     if border == 2:
-                        line += "|"
+                        line += data[3]
                 elif border == 2:
-                    line += " " * dwidth + "  |"
+                    line += " " * dwidth + "  " + data[3]
                 out.append(line)
     if border == 2 and rows:
-        out.append(_record_line(lb, 0, hwidth, dwidth))
+        out.append(_record_line(fmt, lb, 0, lhwidth, dwidth, BOTTOM))
     return "\n".join(out)

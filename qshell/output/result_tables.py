@@ -274,7 +274,7 @@ def table(q: QueryResult, style: Style, first_record: int = 1) -> str:
         return u.head() + u.body(q.rows)
     if style.fmt in documents.FORMATS:  # html, asciidoc, latex…: the footer is the caller's
         return document(q, style, None, first_record)
-    if style.fmt == "aligned" and border(style) != 1:  # psql's other borders: value by value
+    if style.fmt == "aligned" and drawn_by_borders(style):  # psql's other borders and line styles
         return bordered(q, style, first_record)
     if style.fmt == "aligned":  # psql's own format: drawn by Layout, in one batch
         layout = Layout(q.columns, style)
@@ -323,6 +323,11 @@ def document(q: QueryResult, style: Style, footer_text: str | None, first_record
     return documents.RENDER[style.fmt](names, rows, right, opts, footer_text, style.expanded == "on", first_record)
 
 
+def drawn_by_borders(style: Style) -> bool:
+    """An aligned table drawn value by value (``borders``): a border but 1, a line style but ascii."""
+    return border(style) != 1 or style.opts.linestyle != "ascii"
+
+
 def border(style: Style) -> int:
     """psql's border as it draws it: 0, 1 or 2 (more is 2; psql's unsigned short makes a negative one 2 too)."""
     b = style.opts.border
@@ -330,8 +335,8 @@ def border(style: Style) -> int:
 
 
 def bordered(q: QueryResult, style: Style, first_record: int = 1, last_record: int | None = None) -> str:
-    """An aligned result with border 0 or 2 (``qshell.output.borders``), expanded as
-    ``Layout`` decides it for border 1."""
+    """An aligned result in a border but 1 or a line style but ascii (``qshell.output.borders``),
+    expanded as ``Layout`` decides it for border 1."""
     from qshell.output import borders
 
     opts = style.opts
@@ -340,13 +345,15 @@ def bordered(q: QueryResult, style: Style, first_record: int = 1, last_record: i
     names = [h.split("\n") for h in layout.headers]
     rows = [[(style.null if v is None else _cell(v, style)).split("\n") if v is not None
              else _cell(None, style).split("\n") for v in row] for row in q.rows]
+    fmt = borders.line_style(opts.linestyle, opts.unicode_border_linestyle, opts.unicode_column_linestyle,
+                             opts.unicode_header_linestyle)
     if layout.expanded:
         if not rows or not names:
             return ""
         return borders.vertical(names, rows, border(style), opts.title, opts.tuples_only, first_record,
                                 last_record or layout.count + first_record - 1,
-                                line_border=opts.border if 0 <= opts.border <= 2 else 3)
-    return borders.aligned(names, rows, layout.right, border(style), opts.title, opts.tuples_only)
+                                line_border=opts.border if 0 <= opts.border <= 2 else 3, fmt=fmt)
+    return borders.aligned(names, rows, layout.right, border(style), opts.title, opts.tuples_only, fmt)
 
 
 def unaligned(q: QueryResult, style: Style) -> Unaligned:

@@ -86,7 +86,7 @@ class _RowPrinter:
         self.batch = chunk if chunk > 0 else BATCH  # rows per call; with FETCH_COUNT a table is aligned per chunk
         self.surveys = chunk <= 0 and self.style.fmt == "aligned"  # one table: widths first (``survey``)
         # psql's border 0 or 2: the rows held and drawn as one table at the end (``borders``)
-        self.held: list | None = [] if (self.surveys and result_tables.border(self.style) != 1
+        self.held: list | None = [] if (self.surveys and result_tables.drawn_by_borders(self.style)
                                         or self.style.fmt in documents.FORMATS) else None
         self.surveys = self.surveys and self.held is None
         self.layout: result_tables.Layout | None = None

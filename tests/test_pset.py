@@ -292,3 +292,12 @@ def test_line_styles_by_border(dsn, hist, tmp_path, table, style):
                              + MULTI_LINE_NAMES for b in (0, 1, 2))
     out = same(dsn, hist, tmp_path, script)
     assert (("\u2502" if "column" not in rest else "\u2551").encode() in out) == (name == "unicode")
+
+
+XHEADER = "\\pset border 2\n\\x\nselect 1 as a, E'x\\ny' as b;\n\\pset border 1\nselect 1 as a, E'x\\ny' as b;\n\\pset border 0\nselect 1 as a, E'x\\ny' as b;\n\\pset xheader_width column\n\\pset border 1\nselect 1 as a, 22 as bb;\n\\pset xheader_width 5\nselect 1 as a, 22 as bb;\n\\pset xheader_width page\nselect 1 as a, 22 as bb;\n\\pset border 2\n\\pset xheader_width column\nselect 1 as a, 22 as bb;\n\\pset border 1\n\\pset xheader_width 20\nselect 1 as a, 'a long value here, longer than twenty' as bb;\n\\pset xheader_width 3\nselect 1 as a, 'a long value here' as bb;\n\\pset columns 25\n\\pset xheader_width page\nselect 1 as a, 'a long value here, longer than twenty' as bb;\n\\pset border 0\nselect 1 as a, 'a long value here, longer than twenty' as bb;\n\\pset border 2\n\\pset linestyle unicode\nselect 1 as a, 'a long value here, longer than twenty' as bb;\n\\pset xheader_width column\nselect 1 as a, 'a long value here, longer than twenty' as bb;\n"
+
+
+def test_xheader_width(dsn, hist, tmp_path):
+    """\\pset xheader_width full, column, page (with \\pset columns) and a number, in each border and style."""
+    out = same(dsn, hist, tmp_path, XHEADER)
+    assert b"+-[ RECORD 1 ]\n" in out

@@ -167,10 +167,14 @@ def aligned(names: list[list[str]], rows: list[list[list[str]]], right: Sequence
     return "\n".join(out)
 
 
-def _record_line(fmt: LineStyle, border: int, record: int, hwidth: int, dwidth: int, pos: int) -> str:
+def _record_line(fmt: LineStyle, border: int, record: int, hwidth: int, dwidth: int, pos: int,
+                 xheader: str = "full", page: int = 0) -> str:
     """The line above a record (psql's ``print_aligned_vertical_line``): its number (none
-    for tuples only), rules (borders 1 and 2) or spaces (border 0) to the table's width."""
+    for tuples only), rules (borders 1 and 2) or spaces (border 0) to the table's width;
+    ``xheader`` (``\\pset xheader_width``): to the records' width (full), to the names'
+    (column), to ``page`` columns (page) or to that many (a number)."""
     h, left, mid, right = fmt.rules[pos]
+    column = xheader == "column"
     out = left + h if border == 2 else h if border == 1 else ""
     label = ("* Record %d" if border == 0 else "[ RECORD %d ]") % record if record else ""
     out += label
@@ -178,11 +182,17 @@ def _record_line(fmt: LineStyle, border: int, record: int, hwidth: int, dwidth: 
     fill = h if border > 0 else " "
     out += fill * max(0, hwidth - reclen)
     reclen -= hwidth
-    for part in (h, mid, h) if border > 0 else (" ",):
+    for part in (h, right if column else mid, "" if column else h) if border > 0 else (" ",):
         if reclen <= 0:
             out += part
         reclen -= 1
-    out += fill * max(0, dwidth - max(reclen, 0))
+    if column:
+        return out
+    if xheader != "full":
+        limit = page if xheader == "page" else int(xheader)
+        if limit > 0:
+            dwidth = min(dwidth, max(0, limit - hwidth - {0: 0, 1: 3}.get(border, 7)))
+    out += fill * max(0, max(dwidth, reclen) - max(reclen, 0))
     if border == 2:
         out += h + right
     return out
@@ -190,7 +200,7 @@ def _record_line(fmt: LineStyle, border: int, record: int, hwidth: int, dwidth: 
 
 def vertical(names: list[list[str]], rows: list[list[list[str]]], border: int, title: str | None,
              tuples_only: bool, first_record: int = 1, last_record: int | None = None, line_border: int | None = None,
-             fmt: LineStyle = ASCII) -> str:
+             fmt: LineStyle = ASCII, xheader: str = "full", page: int = 0) -> str:
     """Expanded records (``\\x``), without the empty line after them. ``line_border``: the
     border the record lines take (psql 18 draws them with the border as set, unclamped: 3
     for any above 2)."""
@@ -216,9 +226,9 @@ def vertical(names: list[list[str]], rows: list[list[list[str]]], border: int, t
     for k, row in enumerate(rows):
         pos = TOP if k == 0 else MIDDLE
         if not tuples_only:
-            out.append(_record_line(fmt, lb, first_record + k, lhwidth, dwidth, pos))
+            out.append(_record_line(fmt, lb, first_record + k, lhwidth, dwidth, pos, xheader, page))
         elif k or border == 2:
-            out.append(_record_line(fmt, lb, 0, lhwidth, dwidth, pos))
+            out.append(_record_line(fmt, lb, 0, lhwidth, dwidth, pos, xheader, page))
         for hlines, dlines in zip(names, row, strict=True):
             for i in range(max(len(hlines), len(dlines))):
                 line = data[1] if border == 2 else ""
@@ -252,5 +262,5 @@ def vertical(names: list[list[str]], rows: list[list[list[str]]], border: int, t
                     line += " " * dwidth + "  " + data[3]
                 out.append(line)
     if border == 2 and rows:
-        out.append(_record_line(fmt, lb, 0, lhwidth, dwidth, BOTTOM))
+        out.append(_record_line(fmt, lb, 0, hwidth, dwidth, BOTTOM, xheader, page))
     return "\n".join(out)

@@ -324,8 +324,9 @@ def document(q: QueryResult, style: Style, footer_text: str | None, first_record
 
 
 def drawn_by_borders(style: Style) -> bool:
-    """An aligned table drawn value by value (``borders``): a border but 1, a line style but ascii."""
-    return border(style) != 1 or style.opts.linestyle != "ascii"
+    """An aligned table drawn value by value (``borders``): a border but 1, a line style but
+    ascii, an expanded header width but full."""
+    return border(style) != 1 or style.opts.linestyle != "ascii" or style.opts.xheader_width != "full"
 
 
 def border(style: Style) -> int:
@@ -352,7 +353,8 @@ def bordered(q: QueryResult, style: Style, first_record: int = 1, last_record: i
             return ""
         return borders.vertical(names, rows, border(style), opts.title, opts.tuples_only, first_record,
                                 last_record or layout.count + first_record - 1,
-                                line_border=opts.border if 0 <= opts.border <= 2 else 3, fmt=fmt)
+                                line_border=opts.border if 0 <= opts.border <= 2 else 3, fmt=fmt,
+                                xheader=opts.xheader_width, page=opts.columns)
     return borders.aligned(names, rows, layout.right, border(style), opts.title, opts.tuples_only, fmt)
 
 

@@ -10,8 +10,7 @@ of their own, so that ``\\set`` and ``\\pset`` are two spellings of one thing: `
 are a :class:`PrintOptions`.
 
 Formats drawn: every one psql has but ``wrapped`` (refused, with that said: see
-docs/guide/psql.md). Options that change nothing qshell draws yet (``pager_min_lines``,
-``xheader_width``) are kept and shown as psql keeps and shows them, which is what a
+docs/guide/psql.md). The option that changes nothing qshell does yet (``pager_min_lines``) is kept and shown as psql keeps and shows them, which is what a
 ``.psqlrc`` needs.
 """
 from __future__ import annotations

@@ -226,10 +226,16 @@ def test_html_shortcuts_on_the_command_line_and_in_scripts(dsn, hist, tmp_path):
          "-H", "-T", "border=0")
 
 
-def test_wrapped_is_refused(qshell):
-    r = qshell("\\pset format wrapped\n\\pset format w\n\\pset format\n")
-    assert r.err.count("format wrapped is not drawn by qshell") == 2
-    assert r.out == "Output format is aligned.\n"
+WRAPPED = "\\pset null ''\n\\pset format wrapped\n\\pset columns 40\nSELECT 1 AS n, repeat('abc ', 12) AS long, 'short' AS s, 12345.678 AS num;\nSELECT repeat('x', 50) AS a, repeat('y', 30) AS b UNION ALL SELECT 'p', E'multi\\nline value that is long enough to wrap here';\nSELECT '漢字漢字漢字漢字漢字漢字漢字漢字漢字漢字漢字漢字漢字漢字漢字漢字漢字漢字漢字漢字' AS w, 'ab' AS x;\n\\pset title 'The title'\nSELECT 1 AS n, repeat('abc ', 12) AS long;\n\\pset title\n\\pset border 0\nSELECT 1 AS n, repeat('abc ', 12) AS long, 'short' AS s;\n\\pset border 2\nSELECT 1 AS n, repeat('abc ', 12) AS long, 'short' AS s;\n\\pset linestyle unicode\nSELECT 1 AS n, repeat('abc ', 12) AS long, 'short' AS s;\n\\pset linestyle old-ascii\nSELECT 1 AS n, repeat('abc ', 12) AS long, 'short' AS s;\n\\pset border 1\nSELECT 1 AS n, repeat('abc ', 12) AS long, 'short' AS s;\n\\pset linestyle ascii\n\\x\nSELECT 1 AS n, repeat('abc ', 12) AS long, 'short' AS s;\nSELECT E'multi\\nline value that is long enough to wrap here, really long' AS v;\n\\pset border 2\nSELECT 1 AS n, repeat('abc ', 12) AS long, 'short' AS s;\n\\pset border 0\nSELECT 1 AS n, repeat('abc ', 12) AS long, 'short' AS s;\n\\pset linestyle unicode\n\\pset border 1\nSELECT 1 AS n, repeat('abc ', 12) AS long, 'short' AS s;\n\\pset linestyle old-ascii\nSELECT 1 AS n, repeat('abc ', 12) AS long, 'short' AS s;\n\\pset linestyle ascii\n\\x auto\n\\pset columns 30\nSELECT 1 AS n, repeat('abc ', 12) AS long, 'short' AS s;\nSELECT 'aaaaaaaaaaaaaaaaaaaaaaaa' AS averyveryverylongcolumnname, 'b' AS bbbbbbbbbbbbbbbbbbbbbbbbbbb;\n\\pset columns 10\nSELECT 1 AS n, repeat('abc ', 12) AS long;\n\\pset columns 0\nSELECT 1 AS n, repeat('abc ', 12) AS long;\n"
+
+
+def test_wrapped_format(dsn, hist, tmp_path):
+    """psql's wrapped format at \\pset columns: the columns narrowed as psql narrows them,
+    values wrapped with its marks (wide characters, multi-line values, a title), in each
+    border and line style, expanded, \\x auto deciding on the narrowed width; without a
+    width (no terminal) as aligned."""
+    out = same(dsn, hist, tmp_path, WRAPPED)
+    assert b"abc abc abc abc ab.|" in out
 
 
 def test_staged_results_follow_the_format(qshell):

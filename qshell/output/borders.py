@@ -81,17 +81,79 @@ def _rule(widths: Sequence[int], border: int, fmt: LineStyle, pos: int) -> str:
     return out + (h + right if border == 2 else h if border == 1 else "")
 
 
-def aligned(names: list[list[str]], rows: list[list[list[str]]], right: Sequence[bool], border: int,
-            title: str | None, tuples_only: bool, fmt: LineStyle = ASCII) -> str:
-    """The table (title, header, rules, rows) without footer: ``names`` each column's name
-    lines, ``rows`` each value's lines."""
+def _cut(line: str, width: int) -> list[str]:
+    """``line`` in pieces of at most ``width`` display columns (psql's ``strlen_max_width``:
+    a character wider than what is left still goes in a piece of its own)."""
+    if width <= 0 or text_width(line) <= width:
+        return [line]
+    pieces, piece, used = [], "", 0
+    for c in line:
+        w = text_width(c)
+        if piece and used + w > width:
+            pieces.append(piece)
+            piece, used = "", 0
+        piece += c
+        used += w
+    pieces.append(piece)
+    return pieces
+
+
+def _segments(lines: list[str], width: int) -> list[tuple[str, int]]:
+    """A value's display lines at ``width``: (text, what follows: 0 nothing, 1 the same line
+    wrapped, 2 its next line)."""
+    out: list[tuple[str, int]] = []
+    for k, line in enumerate(lines):
+        pieces = _cut(line, width)
+        for m, piece in enumerate(pieces):
+            out.append((piece, 1 if m + 1 < len(pieces) else 2 if k + 1 < len(lines) else 0))
+    return out
+
+
+def shrink(names: list[list[str]], rows: list[list[list[str]]], border: int, columns: int) -> list[int]:
+    """The column widths psql's wrapped format takes to fit ``columns`` (0: as wide as the
+    values): the column whose widest value is furthest above its average loses a column at a
+    time (1% of its width counted against it), never below its name."""
     n = len(names)
-    data = fmt.rules[DATA]
-    widths = [max([text_width(x) for x in lines] or [0]) for lines in names]
+    header = [max([text_width(x) for x in lines] or [0]) for lines in names]
+    widest = list(header)
+    total_w = [0] * n
     for row in rows:
         for j, lines in enumerate(row):
-            for line in lines:
-                widths[j] = max(widths[j], text_width(line))
+            w = max(text_width(x) for x in lines)
+            widest[j] = max(widest[j], w)
+            total_w[j] += w
+    wrap = list(widest)
+    overhead = n if border == 0 else 3 * n - (1 if n else 0) if border == 1 else 3 * n + 1
+    total, header_total = overhead + sum(widest), overhead + sum(header)
+    if columns > 0 and columns >= header_total and rows:
+        average = [t // len(rows) for t in total_w]
+        while total > columns:
+            worst, best = -1, 0.0
+            for j in range(n):
+                if average[j] and wrap[j] > header[j]:
+                    ratio = wrap[j] / average[j] + widest[j] * 0.01
+                    if ratio > best:
+                        worst, best = j, ratio
+            if worst < 0:
+                break
+            wrap[worst] -= 1
+            total -= 1
+    return wrap
+
+
+def aligned(names: list[list[str]], rows: list[list[list[str]]], right: Sequence[bool], border: int,
+            title: str | None, tuples_only: bool, fmt: LineStyle = ASCII, widths: list[int] | None = None) -> str:
+    """The table (title, header, rules, rows) without footer: ``names`` each column's name
+    lines, ``rows`` each value's lines; ``widths``: the columns' widths when the wrapped
+    format narrowed them (:func:`shrink`), values wrapped to them."""
+    n = len(names)
+    data = fmt.rules[DATA]
+    if widths is None:
+        widths = [max([text_width(x) for x in lines] or [0]) for lines in names]
+        for row in rows:
+            for j, lines in enumerate(row):
+                for line in lines:
+                    widths[j] = max(widths[j], text_width(line))
     out: list[str] = []
     if not tuples_only:
         if title is not None:
@@ -124,38 +186,42 @@ def aligned(names: list[list[str]], rows: list[list[list[str]]], right: Sequence
             i += 1
         out.append(_rule(widths, border, fmt, MIDDLE))  # (no columns: psql draws it all the same)
     for row in rows if n else ():  # (rows of no columns: no line at all)
+        segs = [_segments(lines, widths[j]) for j, lines in enumerate(row)]
         cur = [0] * n
-        newline = [False] * n  # the column's line before this one went on (psql's PRINT_LINE_WRAP_NEWLINE)
+        state = [0] * n  # what the column's last piece left: 0 nothing, 1 a wrap, 2 a newline
         more = True
         while more:
             more = False
             parts = [data[1] if border == 2 else ""]
-            for j, lines in enumerate(row):
+            for j in range(n):
                 final = border == 2 or j < n - 1
                 if border != 0:
-                    parts.append(fmt.nl_left if newline[j] else " ")
-                text = lines[cur[j]] if cur[j] < len(lines) else None
+                    parts.append(fmt.wrap_left if state[j] == 1 else fmt.nl_left if state[j] == 2 else " ")
                 used = widths[j]
-                if text is None:
+                if cur[j] >= len(segs[j]):
                     if final:
                         parts.append(" " * widths[j])
+                    state[j] = 0
                 else:
+                    text, state[j] = segs[j][cur[j]]
                     used = text_width(text)
                     parts.append(" " * (widths[j] - used) + text if right[j] else text)
                     cur[j] += 1
-                    if cur[j] < len(lines):
-                        more = True
-                newline[j] = cur[j] < len(lines) and cur[j] != 0
-                if not right[j] and (final or newline[j]):
+                    more = more or cur[j] < len(segs[j])
+                if not right[j] and (final or state[j]):
                     parts.append(" " * (widths[j] - used))
-                if newline[j]:
+                if state[j] == 1:
+                    parts.append(fmt.wrap_right)
+                elif state[j] == 2:
                     parts.append(fmt.nl_right)
                 elif final:
                     parts.append(" ")
                 if border != 0 and j < n - 1:
-                    if newline[j + 1]:
+                    if state[j + 1] == 1:
+                        parts.append(fmt.midvrule_wrap)
+                    elif state[j + 1] == 2:
                         parts.append(fmt.midvrule_nl)
-                    elif cur[j + 1] >= len(row[j + 1]):
+                    elif cur[j + 1] >= len(segs[j + 1]):
                         parts.append(fmt.midvrule_blank)
                     else:
                         parts.append(data[2])
@@ -200,10 +266,10 @@ def _record_line(fmt: LineStyle, border: int, record: int, hwidth: int, dwidth: 
 
 def vertical(names: list[list[str]], rows: list[list[list[str]]], border: int, title: str | None,
              tuples_only: bool, first_record: int = 1, last_record: int | None = None, line_border: int | None = None,
-             fmt: LineStyle = ASCII, xheader: str = "full", page: int = 0) -> str:
+             fmt: LineStyle = ASCII, xheader: str = "full", page: int = 0, wrap_to: int = 0) -> str:
     """Expanded records (``\\x``), without the empty line after them. ``line_border``: the
     border the record lines take (psql 18 draws them with the border as set, unclamped: 3
-    for any above 2)."""
+    for any above 2); ``wrap_to``: the wrapped format's width (values wrapped to fit it)."""
     lb = border if line_border is None else line_border
     old = fmt.name == "old-ascii"
     data = fmt.rules[DATA]
@@ -218,7 +284,20 @@ def vertical(names: list[list[str]], rows: list[list[list[str]]], border: int, t
     if not tuples_only:
         last = last_record or first_record + len(rows) - 1
         rwidth = len(str(last)) + (9 if border == 0 else 12 if border == 1 else 15)
-    dwidth = max(hwidth + swidth + dwidth, rwidth) - hwidth - swidth
+    while True:  # (psql: the data width, and when wrapping needs a mark's column, once more)
+        width = max(hwidth + swidth + dwidth, rwidth)
+        if wrap_to > 0:
+            least = max(hwidth + swidth + 3, rwidth)
+            new = width if wrap_to >= width else least if wrap_to < least else wrap_to
+        else:
+            new = width
+        new -= hwidth + swidth
+        if wrap_to > 0 and new < dwidth and not dmulti and border < 2 and not old:
+            dmulti = True
+            swidth += 1
+            continue
+        break
+    dwidth = new
     lhwidth = hwidth + (1 if border < 2 and hmulti and old else 0)
     out: list[str] = []
     if title is not None and not tuples_only:
@@ -230,7 +309,8 @@ def vertical(names: list[list[str]], rows: list[list[list[str]]], border: int, t
         elif k or border == 2:
             out.append(_record_line(fmt, lb, 0, lhwidth, dwidth, pos, xheader, page))
         for hlines, dlines in zip(names, row, strict=True):
-            for i in range(max(len(hlines), len(dlines))):
+            dsegs = _segments(dlines, dwidth if wrap_to else 0)
+            for i in range(max(len(hlines), len(dsegs))):
                 line = data[1] if border == 2 else ""
                 if i < len(hlines):
                     if border == 2 or (hmulti and old):
@@ -242,18 +322,17 @@ def vertical(names: list[list[str]], rows: list[list[list[str]]], border: int, t
                 else:
                     line += " " * (hwidth + border + (1 if border < 2 and hmulti and old else 0)
                                    + (1 if border == 0 and not old and hmulti else 0))
+                wrapped = i > 0 and (dsegs[i - 1][1] == 1 if i < len(dsegs) else bool(dsegs[-1][0]))
                 if border > 0:  # psql: by the data line (once the value ended, its last, after its text)
-                    if i >= len(dlines) and dlines[-1]:
-                        line += fmt.midvrule_wrap
-                    else:
-                        line += data[2] if min(i, len(dlines) - 1) == 0 else fmt.midvrule_nl
-                if i < len(dlines):
-                    text = dlines[i]
-                    line += " " + text
+                    newlines = sum(1 for _, kind in dsegs[:i] if kind == 2)
+                    line += fmt.midvrule_wrap if wrapped else data[2] if newlines == 0 else fmt.midvrule_nl
+                if i < len(dsegs):
+                    text, kind = dsegs[i]
+                    line += (fmt.wrap_left if wrapped else " ") + text
                     pad = " " * (dwidth - text_width(text))
-                    if i + 1 < len(dlines):
+                    if kind:
                         if border > 1 or (dmulti and not old):
-                            line += pad + fmt.nl_right
+                            line += pad + (fmt.wrap_right if kind == 1 else fmt.nl_right)
                     elif border > 1:
                         line += pad + " "
                     if border == 2:

@@ -274,7 +274,7 @@ def table(q: QueryResult, style: Style, first_record: int = 1) -> str:
         return u.head() + u.body(q.rows)
     if style.fmt in documents.FORMATS:  # html, asciidoc, latex…: the footer is the caller's
         return document(q, style, None, first_record)
-    if style.fmt == "aligned" and drawn_by_borders(style):  # psql's other borders and line styles
+    if style.fmt == "wrapped" or style.fmt == "aligned" and drawn_by_borders(style):  # psql's other borders, styles
         return bordered(q, style, first_record)
     if style.fmt == "aligned":  # psql's own format: drawn by Layout, in one batch
         layout = Layout(q.columns, style)
@@ -348,14 +348,26 @@ def bordered(q: QueryResult, style: Style, first_record: int = 1, last_record: i
              else _cell(None, style).split("\n") for v in row] for row in q.rows]
     fmt = borders.line_style(opts.linestyle, opts.unicode_border_linestyle, opts.unicode_column_linestyle,
                              opts.unicode_header_linestyle)
-    if layout.expanded:
+    b = border(style)
+    widths = None
+    expanded = layout.expanded
+    wrap_to = 0
+    if style.fmt == "wrapped":  # psql: \pset columns, else a terminal's width; the columns narrowed to it
+        wrap_to = opts.columns or (style.width if style.tty else 0)
+        widths = borders.shrink(names, rows, b, wrap_to)
+        n = len(names)
+        overhead = _overhead(n, b) if n else (0 if b < 2 else 1)
+        header_total = overhead + sum(max(map(text_width, x)) for x in names)
+        expanded = style.expanded == "on" or (style.expanded == "auto" and wrap_to > 0 and n > 1 and (
+            wrap_to < header_total or wrap_to < overhead + sum(widths)))
+    if expanded:
         if not rows or not names:
             return ""
-        return borders.vertical(names, rows, border(style), opts.title, opts.tuples_only, first_record,
+        return borders.vertical(names, rows, b, opts.title, opts.tuples_only, first_record,
                                 last_record or layout.count + first_record - 1,
                                 line_border=opts.border if 0 <= opts.border <= 2 else 3, fmt=fmt,
-                                xheader=opts.xheader_width, page=opts.columns)
-    return borders.aligned(names, rows, layout.right, border(style), opts.title, opts.tuples_only, fmt)
+                                xheader=opts.xheader_width, page=opts.columns or style.width, wrap_to=wrap_to)
+    return borders.aligned(names, rows, layout.right, b, opts.title, opts.tuples_only, fmt, widths)
 
 
 def unaligned(q: QueryResult, style: Style) -> Unaligned:

@@ -19,7 +19,8 @@ if TYPE_CHECKING:  # pragma: no cover
 
 
 # drawn without tabulate (psql's formats) or not tables at all (json)
-_OWN_FORMATS = ("aligned", "asciidoc", "csv", "html", "json", "latex", "latex-longtable", "troff-ms", "unaligned")
+_OWN_FORMATS = ("aligned", "asciidoc", "csv", "html", "json", "latex", "latex-longtable", "troff-ms", "unaligned",
+                "wrapped")
 _tabulate_module: "ModuleType | None" = None
 _KEEP_SPACE: dict[str, bool] = {}
 
@@ -146,6 +147,7 @@ class Style:
     expanded: str = "off"  # \x: off, on, auto (expanded when the table is wider than ``width``)
     width: int = 100  # terminal width, for \x auto
     opts: PrintOptions = DEFAULT_PRINT  # psql's other \pset options (tuples only, separators, title, footer)
+    tty: bool = False  # the output is a terminal (psql's wrapped format then fits its width)
 
 
 def ms(seconds: float) -> str:

@@ -87,7 +87,7 @@ class _RowPrinter:
         self.surveys = chunk <= 0 and self.style.fmt == "aligned"  # one table: widths first (``survey``)
         # psql's border 0 or 2: the rows held and drawn as one table at the end (``borders``)
         self.held: list | None = [] if (self.surveys and result_tables.drawn_by_borders(self.style)
-                                        or self.style.fmt in documents.FORMATS) else None
+                                        or self.style.fmt in documents.FORMATS or self.style.fmt == "wrapped") else None
         self.surveys = self.surveys and self.held is None
         self.layout: result_tables.Layout | None = None
         self._head: int | None = None  # how many lines a table's header takes (left out after the first chunk)
@@ -968,7 +968,7 @@ class Shell:
     def style(self) -> styles.Style:
         return styles.Style(fmt=self.settings.format, null=self.settings.null, maxwidth=self.settings.maxwidth,
                             expanded=self.settings.expanded, width=self.pset.options.columns or self.width(),
-                            opts=self.pset.options)  # (psql's \pset columns, else the terminal's)
+                            opts=self.pset.options, tty=isatty(self.out))  # (psql's \pset columns, else the terminal's)
 
     def _toggle(self, name: str, arg: str, on: str, off: str) -> None:
         """Set ``name`` to ``arg``, or toggle it (as psql, \\x from auto goes off); say it is

@@ -9,8 +9,7 @@ of their own, so that ``\\set`` and ``\\pset`` are two spellings of one thing: `
 ``expanded`` (``Settings.expanded``); ``pager`` is ``Settings.pager`` as well. The rest
 are a :class:`PrintOptions`.
 
-Formats drawn: every one psql has but ``wrapped`` (refused, with that said: see
-docs/guide/psql.md). The option that changes nothing qshell does yet (``pager_min_lines``) is kept and shown as psql keeps and shows them, which is what a
+Every format psql has is drawn (docs/guide/psql.md). The option that changes nothing qshell does yet (``pager_min_lines``) is kept and shown as psql keeps and shows them, which is what a
 ``.psqlrc`` needs.
 """
 from __future__ import annotations
@@ -26,7 +25,6 @@ from qshell.script.variables import parse_bool
 from qshell.shell.settings import Settings
 
 PSQL_FORMATS = ("aligned", "asciidoc", "csv", "html", "latex", "latex-longtable", "troff-ms", "unaligned", "wrapped")
-DRAWN = ("aligned", "asciidoc", "csv", "html", "latex", "latex-longtable", "troff-ms", "unaligned")  # as psql draws them
 _ALIASES = {"x": "expanded", "vertical": "expanded", "t": "tuples_only", "C": "title"}
 _BOOL_OPTIONS = ("numericlocale", "tuples_only", "footer")
 
@@ -90,8 +88,6 @@ def apply(opts: PrintOptions, settings: Settings, param: str, value: str | None)
     if name == "format":
         if value is not None:
             fmt = _prefix(value, PSQL_FORMATS, "\\pset: allowed formats are " + ", ".join(PSQL_FORMATS))
-            if fmt not in DRAWN:
-                raise UsageError(f"\\pset: format {fmt} is not drawn by qshell (it draws {', '.join(DRAWN)})")
             s = replace(s, format=fmt)
     elif name == "linestyle":
         if value is not None:

@@ -307,3 +307,39 @@ def test_xheader_width(dsn, hist, tmp_path):
     """\\pset xheader_width full, column, page (with \\pset columns) and a number, in each border and style."""
     out = same(dsn, hist, tmp_path, XHEADER)
     assert b"+-[ RECORD 1 ]\n" in out
+
+
+@pytest.mark.slow
+def test_pager_always_and_pager_min_lines_at_a_terminal(dsn, hist, tmp_path):
+    """\\pset pager always pages output that fits; pager_min_lines keeps output shorter than
+    it out of the pager; \\pset pager off (psql's spelling of \\pager off) pages nothing."""
+    import pexpect
+
+    from .conftest import spawn_qshell
+
+    record = tmp_path / "paged.txt"
+    pager = tmp_path / "pager.sh"
+    pager.write_text(f"#!/bin/sh\ncat >> {record}\n")
+    pager.chmod(0o755)
+    child = spawn_qshell("--history-dir", str(hist), dsn, env={"NO_COLOR": "1", "PAGER": str(pager)}, dimensions=(40, 150))
+    child.expect("postgres=>")
+    child.sendline("\\pset pager always")
+    child.expect("Pager is always used.")
+    child.sendline("SELECT 'tiny' || '-paged' AS t;")
+    child.sendline("\\pset pager on")
+    child.expect("Pager is used for long output.")
+    child.sendline("\\pset pager_min_lines 1000")
+    child.expect("Pager won't be used for less than 1000 lines.")
+    child.sendline("SELECT g AS kept_out FROM generate_series(1, 120) g;")
+    child.expect(r" kept_out \r\n-+\r\n")
+    child.sendline("\\pset pager_min_lines 0")
+    child.sendline("SELECT g AS long_paged FROM generate_series(1, 120) g;")
+    child.sendline("\\pset pager off")
+    child.expect("Pager usage is off.")
+    child.sendline("SELECT g AS not_paged FROM generate_series(1, 120) g;")
+    child.expect(r" not_paged \r\n-+\r\n")
+    child.sendline("\\q")
+    child.expect(pexpect.EOF)
+    text = record.read_text()
+    assert "tiny-paged" in text and "long_paged" in text
+    assert "kept_out" not in text and "not_paged" not in text

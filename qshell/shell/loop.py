@@ -32,7 +32,7 @@ from qshell.shell.host import _Stop
 from qshell.shell.interrupt import sigint_calls
 from qshell.shell.isolation import IsolationCommands
 from qshell.shell.loadview import LoadCommands
-from qshell.shell.pset import PsetCommands
+from qshell.shell.pset import PsetCommands, pager_state
 from qshell.shell.report_command import ReportCommands
 from qshell.shell.sets import SetCommands
 from qshell.shell.settings import HELP, Settings, assign, listing, show
@@ -350,7 +350,9 @@ class Shell:
         size = shutil.get_terminal_size((100, 24))
         rows = text.count("\n")
         too_big = rows > size.lines - 2 or any(len(line) > size.columns for line in text.splitlines())
-        if self.settings.pager and too_big and self.interactive and isatty(self.out):  # (as psql: a terminal only)
+        opts = self.pset.options  # psql's \pset pager always, and pager_min_lines
+        paging = pager_state(opts, self.settings)
+        if paging and (paging == 2 or too_big and rows >= opts.pager_min_lines) and self.interactive and isatty(self.out):
             import shlex
 
             from qshell.shell.editor import run_foreground
@@ -368,7 +370,11 @@ class Shell:
         if self.json:
             self.notice(text)
         elif not self.variables.is_on("QUIET"):
-            self.write(text)
+            if self._page is not None:  # at the prompt: never through the pager (psql prints these itself)
+                self._flush_page()
+                self._emit(text + "\n")
+            else:
+                self.write(text)
 
     def notice(self, text: str) -> None:
         if self._page:  # what the command printed so far comes first

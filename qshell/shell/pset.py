@@ -9,8 +9,8 @@ of their own, so that ``\\set`` and ``\\pset`` are two spellings of one thing: `
 ``expanded`` (``Settings.expanded``); ``pager`` is ``Settings.pager`` as well. The rest
 are a :class:`PrintOptions`.
 
-Every format psql has is drawn (docs/guide/psql.md). The option that changes nothing qshell does yet (``pager_min_lines``) is kept and shown as psql keeps and shows them, which is what a
-``.psqlrc`` needs.
+Every format psql has is drawn, every option acts as in psql (docs/guide/psql.md), so a
+psql user's ``.psqlrc`` works unchanged.
 """
 from __future__ import annotations
 

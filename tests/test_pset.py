@@ -343,3 +343,33 @@ def test_pager_always_and_pager_min_lines_at_a_terminal(dsn, hist, tmp_path):
     text = record.read_text()
     assert "tiny-paged" in text and "long_paged" in text
     assert "kept_out" not in text and "not_paged" not in text
+
+
+@pytest.mark.parametrize("psets", [
+    ("format=unaligned",), ("format=unaligned", "expanded=on", "fieldsep=;"), ("format=html", "title=T"),
+    ("format=asciidoc",), ("format=latex", "border=2"), ("format=troff-ms", "expanded=on"),
+    ("format=wrapped", "columns=30"), ("border=2", "linestyle=unicode"), ("border=0", "tuples_only=on"),
+    ("numericlocale=on", "footer=off"),
+])
+def test_the_prompts_path_draws_as_psql(dsn, db, psets):
+    """At the prompt a plain statement's whole result is drawn at once (``result_tables.statement``,
+    not the script's streaming printer): the same text as psql's for the same options."""
+    from qshell.output import result_tables
+    from qshell.output.psql_formats import DEFAULT
+    from qshell.output.styles import Style
+    from qshell.shell.pset import apply
+    from qshell.shell.settings import Settings
+
+    sql = ("SELECT g AS n, repeat('word ', g) AS text, NULL::text AS nothing, 1234.5 * g AS amount "
+           "FROM generate_series(1, 3) g")
+    args = [a for p in psets for a in ("-P", p)]
+    p = subprocess.run([PSQL, "-X", "-P", "null=", *args, "-c", sql, dsn], capture_output=True, timeout=60, env=ENV)
+    assert p.returncode == 0, p.stderr
+    opts, settings = DEFAULT, Settings(null="")
+    for item in psets:
+        name, _, value = item.partition("=")
+        opts, settings, _ = apply(opts, settings, name, value)
+    q = db.execute(sql)
+    style = Style(fmt=settings.format, null=settings.null, expanded=settings.expanded, width=opts.columns or 200,
+                  opts=opts, maxwidth=settings.maxwidth)
+    assert result_tables.statement(q, style) + "\n" == p.stdout.decode()

@@ -88,7 +88,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-h", "--host", help="server host or socket directory")
     p.add_argument("-p", "--port", help="server port")
     p.add_argument("-U", "--username", dest="username_opt", metavar="USER", help="user name")
-    p.add_argument("-W", "--password", action="store_true", help="prompt for a password before connecting")
+    p.add_argument("-W", "--password", action="store_const", const=True, default=False,
+                   help="prompt for a password before connecting")
+    p.add_argument("-w", "--no-password", dest="password", action="store_const", const=False,
+                   help="never prompt for a password (qshell prompts only with -W; the last of -W and -w wins, as psql)")
+    p.add_argument("-l", "--list", action="store_true", help="list the databases (\\l) and exit, as psql -l")
     p.add_argument("-c", "--command", action=_Ordered, dest="scripts", metavar="COMMAND",
                    help="run one command (SQL or meta-command) and exit; repeatable")
     p.add_argument("-f", "--file", action=_Ordered, dest="scripts", metavar="FILE",
@@ -438,6 +442,8 @@ def _main(argv: list[str], stdin, out: TextIO, err: TextIO) -> int:  # noqa: ANN
     if args.version:
         out.write(f"{PROG} {__version__}\n")
         return 0
+    if args.list:  # psql -l: the list of databases, whatever else was asked to run
+        args.scripts = [("c", "\\l")]
     context = ScriptContext()
     settings, print_options = _print_options(args, _settings(args, context))
     settings = _other_settings(args, settings)

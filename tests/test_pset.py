@@ -373,3 +373,18 @@ def test_the_prompts_path_draws_as_psql(dsn, db, psets):
     style = Style(fmt=settings.format, null=settings.null, expanded=settings.expanded, width=opts.columns or 200,
                   opts=opts, maxwidth=settings.maxwidth)
     assert result_tables.statement(q, style) + "\n" == p.stdout.decode()
+
+
+def test_no_password_wins_over_password_when_last_and_list_databases(dsn, hist):
+    """-w after -W: no prompt (qshell prompts only with -W, and -W alone with no terminal fails);
+    -l: \\l and exit, whatever -c asked, as psql -l (its table is \\l's: the describe tests check it)."""
+    q = subprocess.run(qshell_argv("-X", "--history-dir", str(hist), "-W", "-w", "-c", "SELECT 1 AS one", dsn),
+                       capture_output=True, timeout=60, env=ENV, stdin=subprocess.DEVNULL)
+    assert q.returncode == 0 and b" one " in q.stdout, q.stderr
+    listed = subprocess.run(qshell_argv("-X", "--history-dir", str(hist), "-l", "-c", "SELECT 1 AS one", dsn),
+                            capture_output=True, timeout=60, env=ENV)
+    direct = subprocess.run(qshell_argv("-X", "--history-dir", str(hist), "-c", "\\l", dsn),
+                            capture_output=True, timeout=60, env=ENV)
+    p = subprocess.run([PSQL, "-X", "-l", dsn], capture_output=True, timeout=60, env=ENV)
+    assert listed.returncode == 0 and listed.stdout == direct.stdout and b" one " not in listed.stdout
+    assert listed.stdout.splitlines()[:3] == p.stdout.splitlines()[:3]

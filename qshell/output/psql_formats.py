@@ -126,16 +126,20 @@ class Unaligned:
             self.count += len(rows)
             return ""
         opts = self.opts
-        rs = opts.record_sep
-        values = _values(rows, self.null, self.escape)
+        rs, fs = opts.record_sep, opts.field_sep
         self.count += len(rows)
         if self.expanded:
-            fs = opts.field_sep
+            values = _values(rows, self.null, self.escape)
             records = [rs.join(n + fs + v for n, v in zip(self.names, row, strict=True)) for row in values]
             text = (rs + rs).join(records)
             lead = rs + rs if self.need_sep else ""
         else:
-            text = rs.join(map(opts.field_sep.join, values))
+            try:  # text values, as the server sent them: the batch joined in C
+                if self.escape:
+                    raise TypeError
+                text = rs.join(map(fs.join, rows))  # type: ignore[arg-type]
+            except TypeError:  # a NULL (or the terminal's escaping): value by value
+                text = rs.join(map(fs.join, _values(rows, self.null, self.escape)))
             lead = rs if self.need_sep else ""
         self.need_sep = True
         return lead + text

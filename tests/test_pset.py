@@ -221,6 +221,11 @@ def test_document_formats(dsn, hist, tmp_path, table):
     assert b"<table border=" in out and b"|====" in out and b"\\begin{longtable}" in out and b".TS" in out
 
 
+def test_a_and_h_toggle_as_psql_from_any_format(dsn, hist, tmp_path):
+    same(dsn, hist, tmp_path, "\\pset format csv\n\\a\n\\pset format wrapped\n\\a\n\\a\n\\H\n\\a\n"
+                              "\\pset format html\n\\H\n\\pset format csv\n\\H\n\\H\n")
+
+
 def test_html_shortcuts_on_the_command_line_and_in_scripts(dsn, hist, tmp_path):
     same(dsn, hist, tmp_path, "\\H\nSELECT 1 AS a;\n\\T width=90\nSELECT 2 AS b;\n\\H\n\\pset format l\n\\pset format t\n",
          "-H", "-T", "border=0")

@@ -282,9 +282,9 @@ class PsetCommands:
             self.shell._where_notice(f'\\{name}: extra argument "{visible(word)}" ignored')
 
     def do_a(self, cmd: Command) -> None:
-        """psql's \\a: unaligned, or aligned again."""
+        """psql's \\a: unaligned from aligned, aligned from any other format."""
         self.shell._args(cmd, take=0)
-        self.set("format", "aligned" if self.shell.settings.format == "unaligned" else "unaligned")
+        self.set("format", "unaligned" if self.shell.settings.format == "aligned" else "aligned")
 
     def do_t(self, cmd: Command) -> None:
         """psql's \\t [on|off]: tuples only (no header, no footer)."""

@@ -393,3 +393,27 @@ def test_no_password_wins_over_password_when_last_and_list_databases(dsn, hist):
     p = subprocess.run([PSQL, "-X", "-l", dsn], capture_output=True, timeout=60, env=ENV)
     assert listed.returncode == 0 and listed.stdout == direct.stdout and b" one " not in listed.stdout
     assert listed.stdout.splitlines()[:3] == p.stdout.splitlines()[:3]
+
+
+@pytest.mark.slow
+def test_unaligned_and_html_at_the_prompt_are_escaped(dsn, hist):
+    """At a terminal the unaligned rows come line by line through the page (the pager's
+    lines), with psql's footer; a control character in a value is shown escaped, never sent
+    to the terminal (psql's bytes go to files and pipes only)."""
+    import pexpect
+
+    from .conftest import spawn_qshell
+
+    child = spawn_qshell("--history-dir", str(hist), dsn, env={"NO_COLOR": "1", "PAGER": "cat"}, dimensions=(40, 150))
+    child.expect("postgres=>")
+    child.sendline("\\a")
+    child.expect("Output format is unaligned.")
+    child.sendline("SELECT 1 AS a, NULL AS b, E'esc\\x1b[2J' AS c;")
+    child.expect(r"a\|b\|c\r\n1\|\|esc\\x1B\[2J\r\n\(1 row\)\r\n")
+    child.sendline("\\H")
+    child.expect("Output format is html.")
+    child.sendline("SELECT E'<b>\\x07' AS v;")
+    child.expect(r'<td align="left">&lt;b&gt;\\x07</td>')
+    child.sendline("\\q")
+    child.expect(pexpect.EOF)
+    assert "esc\x1b[2J" not in child.logfile_read.getvalue() and "\x07</td>" not in child.logfile_read.getvalue()

@@ -417,3 +417,13 @@ def test_unaligned_and_html_at_the_prompt_are_escaped(dsn, hist):
     child.sendline("\\q")
     child.expect(pexpect.EOF)
     assert "esc\x1b[2J" not in child.logfile_read.getvalue() and "\x07</td>" not in child.logfile_read.getvalue()
+
+
+def test_pset_listing_in_json_output_is_one_object(qshell):
+    import json
+
+    r = qshell("\\pset border 2\n\\pset\n", "--format", "json")
+    assert r.code == 0, r.err
+    record = json.loads(r.out.strip().splitlines()[-1])
+    assert record["type"] == "pset" and record["border"] == "2" and record["format"] == "json"
+    assert "Border style is 2." in r.err  # (the message on stderr: stdout stays JSON lines)

@@ -38,6 +38,8 @@ class PsetHost(Protocol):
     def _args(self, cmd: Command, take: int | None = None, semicolon: bool = False) -> list[str]: ...
     def write(self, text: str) -> None: ...
     def _where_notice(self, text: str) -> None: ...
+    @property
+    def json(self) -> bool: ...
 
 
 def _atoi(text: str) -> int:
@@ -269,6 +271,12 @@ class PsetCommands:
     def do_pset(self, cmd: Command) -> None:
         words = self.shell._args(cmd)
         if not words:
+            if self.shell.json:  # the output stays JSON lines: one object of every option's value
+                from qshell.output.json_lines import json_line
+
+                self.shell.write(json_line({"type": "pset", **{name: value_text(self.options, self.shell.settings, name)
+                                                               for name in PSET_NAMES}}))
+                return
             self.shell.write(listing(self.options, self.shell.settings))
             return
         try:

@@ -427,3 +427,10 @@ def test_pset_listing_in_json_output_is_one_object(qshell):
     record = json.loads(r.out.strip().splitlines()[-1])
     assert record["type"] == "pset" and record["border"] == "2" and record["format"] == "json"
     assert "Border style is 2." in r.err  # (the message on stderr: stdout stays JSON lines)
+
+
+def test_g_takes_every_print_option_for_its_query_only(dsn, hist, tmp_path):
+    """psql 18's \\g (NAME=VALUE ...): any \\pset option for that query, a NAME alone toggled,
+    \\gx on top; the next query as before."""
+    out = same(dsn, hist, tmp_path, 'select 1 as a, null as b \\g (format=unaligned tuples_only)\nselect 2 as a \\g (border=2 title=T null=NUL x)\nselect 3 as a \\gx (format=csv)\nselect 4 as a;\nselect 5 as a, \'q\' as b \\g (format=html tableattr=\'class="x"\' footer=off)\n')
+    assert b"1|\n" in out and b"<table border" in out

@@ -17,7 +17,7 @@ from qshell.common.numbers import INT_MAX, whole
 from qshell.common.visible import visible
 from qshell.engine.execute import BATCH, refuse_reason, stage_refusal
 from qshell.output import csvout, documents, json_lines, result_tables, styles
-from qshell.output.psql_formats import Unaligned, localized
+from qshell.output.psql_formats import PrintOptions, Unaligned, localized
 from qshell.records.results import QueryResult, ServerMessage, Status
 from qshell.script import commands
 from qshell.script.commands import Command
@@ -33,6 +33,7 @@ from qshell.shell.interrupt import sigint_calls
 from qshell.shell.isolation import IsolationCommands
 from qshell.shell.loadview import LoadCommands
 from qshell.shell.pset import PsetCommands, pager_state
+from qshell.shell.pset import apply as pset_apply
 from qshell.shell.report_command import ReportCommands
 from qshell.shell.sets import SetCommands
 from qshell.shell.settings import HELP, Settings, assign, listing, show
@@ -727,12 +728,12 @@ class Shell:
         """psql's \\g [(OPTIONS)] [FILE|'|'COMMAND]: its arguments are read (their errors
         said) even with nothing to send, as psql reads them."""
         arg = cmd.arg.strip()
-        settings = self.settings
-        if arg.startswith("("):  # psql 18's \g (format=csv expanded) options
+        settings, opts = self.settings, self.pset.options
+        if arg.startswith("("):  # psql 18's \g (format=csv expanded) options: any of \pset's
             end = arg.find(")")
             if end == -1:
                 raise UsageError(f"\\{cmd.name}: unterminated option list")
-            settings = self._g_options(cmd.name, arg[1:end], settings)
+            settings, opts = self._g_options(cmd.name, arg[1:end], settings, opts)
             arg = arg[end + 1:].strip()
         if expanded:
             settings = replace(settings, expanded=expanded)
@@ -745,26 +746,26 @@ class Shell:
         if not sql:
             return  # psql: nothing to send, nothing said
         saved, self.settings = self.settings, settings
+        saved_opts, self.pset.options = self.pset.options, opts
         try:
             with self._output_to(target, cmd.name):
                 self._run_sql(sql)
         except _Unopened as exc:  # as psql: the query is not sent, and that is its failure, not \g's
             self.fail(str(exc))  # (the rest of the line goes on; ON_ERROR_STOP stops)
         finally:
-            self.settings = saved
+            self.settings, self.pset.options = saved, saved_opts
 
-    def _g_options(self, name: str, text: str, settings: Settings) -> Settings:
+    def _g_options(self, name: str, text: str, settings: Settings, opts: PrintOptions) -> tuple[Settings, PrintOptions]:
+        """``\\g (NAME=VALUE ...)``: psql's print options for this query only, each as
+        ``\\pset NAME VALUE`` (a NAME alone as ``\\pset NAME``), said by psql's messages."""
         try:
             words = meta_words(text, self.variables)
         except MetaArgError as exc:
             raise UsageError(f"\\{name}: {exc}") from None
         for word in words:
-            key, _, value = word.partition("=")
-            key = {"x": "expanded"}.get(key, key)
-            if key not in ("format", "expanded", "null"):
-                raise UsageError(f"\\{name}: option {key!r} is not supported (format, expanded, null are)")
-            settings = assign(settings, key, value or "on", f"\\{name} ({key})")
-        return settings
+            key, sep, value = word.partition("=")
+            opts, settings, _ = pset_apply(opts, settings, key, value if sep else None)
+        return settings, opts
 
     @contextmanager
     def _output_to(self, target: str, name: str) -> Iterator[None]:

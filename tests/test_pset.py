@@ -434,3 +434,19 @@ def test_g_takes_every_print_option_for_its_query_only(dsn, hist, tmp_path):
     \\gx on top; the next query as before."""
     out = same(dsn, hist, tmp_path, 'select 1 as a, null as b \\g (format=unaligned tuples_only)\nselect 2 as a \\g (border=2 title=T null=NUL x)\nselect 3 as a \\gx (format=csv)\nselect 4 as a;\nselect 5 as a, \'q\' as b \\g (format=html tableattr=\'class="x"\' footer=off)\n')
     assert b"1|\n" in out and b"<table border" in out
+
+
+@pytest.mark.parametrize("options", [("-P", "border=2"), ("-P", "border=0"), ("-x", "-P", "border=2"), ("-x", "-P", "border=0"),
+                                     ("-P", "format=wrapped", "-P", "columns=20"), ("-P", "linestyle=unicode", "-x"),
+                                     ("-t", "-x", "-P", "border=2"), ("-P", "border=2", "-P", "title=T")])
+def test_fetch_count_chunks_in_other_borders_styles_and_wrapped(dsn, hist, options):
+    """FETCH_COUNT set: psql draws each chunk on its own (the header with the first, a border
+    2 table's bottom rule after the last, from an empty last chunk); the same for no rows and
+    rows of no columns."""
+    for sql in ("SELECT g, repeat('x', g) AS r FROM generate_series(1, 5) g", "SELECT 1 AS a WHERE false",
+                "SELECT FROM generate_series(1, 3)"):
+        args = ["-v", "FETCH_COUNT=2", *options, "-c", sql]
+        p = subprocess.run([PSQL, "-X", *args, dsn], capture_output=True, timeout=60, env=ENV)
+        q = subprocess.run(qshell_argv("-X", "--history-dir", str(hist), *args, dsn), capture_output=True, timeout=120,
+                           env=ENV)
+        assert (q.returncode, q.stdout, q.stderr) == (p.returncode, p.stdout, p.stderr), sql

@@ -142,10 +142,13 @@ def shrink(names: list[list[str]], rows: list[list[list[str]]], border: int, col
 
 
 def aligned(names: list[list[str]], rows: list[list[list[str]]], right: Sequence[bool], border: int,
-            title: str | None, tuples_only: bool, fmt: LineStyle = ASCII, widths: list[int] | None = None) -> str:
+            title: str | None, tuples_only: bool, fmt: LineStyle = ASCII, widths: list[int] | None = None,
+            start: bool = True, stop: bool = True) -> str:
     """The table (title, header, rules, rows) without footer: ``names`` each column's name
     lines, ``rows`` each value's lines; ``widths``: the columns' widths when the wrapped
-    format narrowed them (:func:`shrink`), values wrapped to them."""
+    format narrowed them (:func:`shrink`), values wrapped to them. ``start``/``stop`` off: a
+    later / not the last chunk of a result printed by ``FETCH_COUNT`` (no title and header /
+    no bottom rule), as psql's ``start_table`` and ``stop_table``."""
     n = len(names)
     data = fmt.rules[DATA]
     if widths is None:
@@ -155,7 +158,7 @@ def aligned(names: list[list[str]], rows: list[list[list[str]]], right: Sequence
                 for line in lines:
                     widths[j] = max(widths[j], text_width(line))
     out: list[str] = []
-    if not tuples_only:
+    if not tuples_only and start:
         if title is not None:
             total = sum(widths) + (n if border == 0 else 3 * n - (1 if n else 0) if border == 1 else 3 * n + 1)
             room = total - text_width(title)
@@ -228,7 +231,7 @@ def aligned(names: list[list[str]], rows: list[list[list[str]]], right: Sequence
             if border == 2:
                 parts.append(data[3])
             out.append("".join(parts))
-    if border == 2:
+    if border == 2 and stop:
         out.append(_rule(widths, border, fmt, BOTTOM))
     return "\n".join(out)
 
@@ -266,14 +269,15 @@ def _record_line(fmt: LineStyle, border: int, record: int, hwidth: int, dwidth: 
 
 def vertical(names: list[list[str]], rows: list[list[list[str]]], border: int, title: str | None,
              tuples_only: bool, first_record: int = 1, last_record: int | None = None, line_border: int | None = None,
-             fmt: LineStyle = ASCII, xheader: str = "full", page: int = 0, wrap_to: int = 0) -> str:
+             fmt: LineStyle = ASCII, xheader: str = "full", page: int = 0, wrap_to: int = 0,
+             start: bool = True, stop: bool = True) -> str:
     """Expanded records (``\\x``), without the empty line after them. ``line_border``: the
     border the record lines take (psql 18 draws them with the border as set, unclamped: 3
     for any above 2); ``wrap_to``: the wrapped format's width (values wrapped to fit it)."""
     lb = border if line_border is None else line_border
     old = fmt.name == "old-ascii"
     data = fmt.rules[DATA]
-    hwidth = max(text_width(x) for lines in names for x in lines)
+    hwidth = max([text_width(x) for lines in names for x in lines] or [0])
     dwidth = max([text_width(x) for row in rows for v in row for x in v] or [0])
     hmulti = any(len(lines) > 1 for lines in names)
     dmulti = any(len(v) > 1 for row in rows for v in row)
@@ -281,9 +285,8 @@ def vertical(names: list[list[str]], rows: list[list[list[str]]], border: int, t
     if dmulti and border < 2 and not old:
         swidth += 1
     rwidth = 0
-    if not tuples_only:
-        last = last_record or first_record + len(rows) - 1
-        rwidth = len(str(last)) + (9 if border == 0 else 12 if border == 1 else 15)
+    if not tuples_only:  # (psql: the digits of this chunk's row count)
+        rwidth = (len(str(len(rows))) if rows else 0) + (9 if border == 0 else 12 if border == 1 else 15)
     while True:  # (psql: the data width, and when wrapping needs a mark's column, once more)
         width = max(hwidth + swidth + dwidth, rwidth)
         if wrap_to > 0:
@@ -300,13 +303,13 @@ def vertical(names: list[list[str]], rows: list[list[list[str]]], border: int, t
     dwidth = new
     lhwidth = hwidth + (1 if border < 2 and hmulti and old else 0)
     out: list[str] = []
-    if title is not None and not tuples_only:
+    if title is not None and not tuples_only and start:
         out.append(title)
-    for k, row in enumerate(rows):
+    for k, row in enumerate(rows if names else []):  # (rows of no columns: no cells, no records)
         pos = TOP if k == 0 else MIDDLE
         if not tuples_only:
             out.append(_record_line(fmt, lb, first_record + k, lhwidth, dwidth, pos, xheader, page))
-        elif k or border == 2:
+        elif k or not start or border == 2:
             out.append(_record_line(fmt, lb, 0, lhwidth, dwidth, pos, xheader, page))
         for hlines, dlines in zip(names, row, strict=True):
             dsegs = _segments(dlines, dwidth if wrap_to else 0)
@@ -340,6 +343,6 @@ def vertical(names: list[list[str]], rows: list[list[list[str]]], border: int, t
                 elif border == 2:
                     line += " " * dwidth + "  " + data[3]
                 out.append(line)
-    if border == 2 and rows:
+    if border == 2 and stop and (rows or not start):
         out.append(_record_line(fmt, lb, 0, hwidth, dwidth, BOTTOM, xheader, page))
     return "\n".join(out)

@@ -335,9 +335,10 @@ def border(style: Style) -> int:
     return b if 0 <= b <= 2 else 2
 
 
-def bordered(q: QueryResult, style: Style, first_record: int = 1, last_record: int | None = None) -> str:
+def bordered(q: QueryResult, style: Style, first_record: int = 1, last_record: int | None = None,
+             start: bool = True, stop: bool = True) -> str:
     """An aligned result in a border but 1 or a line style but ascii (``qshell.output.borders``),
-    expanded as ``Layout`` decides it for border 1."""
+    expanded as ``Layout`` decides it for border 1; ``start``/``stop``: see ``borders.aligned``."""
     from qshell.output import borders
 
     opts = style.opts
@@ -361,13 +362,14 @@ def bordered(q: QueryResult, style: Style, first_record: int = 1, last_record: i
         expanded = style.expanded == "on" or (style.expanded == "auto" and wrap_to > 0 and n > 1 and (
             wrap_to < header_total or wrap_to < overhead + sum(widths)))
     if expanded:
-        if not rows or not names:
+        if not rows and start or not names and start and stop:  # (psql: only the footer)
             return ""
         return borders.vertical(names, rows, b, opts.title, opts.tuples_only, first_record,
                                 last_record or layout.count + first_record - 1,
                                 line_border=opts.border if 0 <= opts.border <= 2 else 3, fmt=fmt,
-                                xheader=opts.xheader_width, page=opts.columns or style.width, wrap_to=wrap_to)
-    return borders.aligned(names, rows, layout.right, b, opts.title, opts.tuples_only, fmt, widths)
+                                xheader=opts.xheader_width, page=opts.columns or style.width, wrap_to=wrap_to,
+                                start=start, stop=stop)
+    return borders.aligned(names, rows, layout.right, b, opts.title, opts.tuples_only, fmt, widths, start, stop)
 
 
 def unaligned(q: QueryResult, style: Style) -> Unaligned:

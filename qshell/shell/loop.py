@@ -88,7 +88,11 @@ class _RowPrinter:
         self.surveys = chunk <= 0 and self.style.fmt == "aligned"  # one table: widths first (``survey``)
         # psql's border 0 or 2: the rows held and drawn as one table at the end (``borders``)
         self.held: list | None = [] if (self.surveys and result_tables.drawn_by_borders(self.style)
-                                        or self.style.fmt in documents.FORMATS or self.style.fmt == "wrapped") else None
+                                        or self.style.fmt in documents.FORMATS
+                                        or self.style.fmt == "wrapped" and chunk <= 0) else None
+        # FETCH_COUNT with a border but 1, a line style but ascii, wrapped: psql's chunks
+        self.chunked = self.held is None and (self.style.fmt == "wrapped" or self.style.fmt == "aligned"
+                                              and result_tables.drawn_by_borders(self.style))
         self.surveys = self.surveys and self.held is None
         self.layout: result_tables.Layout | None = None
         self._head: int | None = None  # how many lines a table's header takes (left out after the first chunk)
@@ -137,6 +141,17 @@ class _RowPrinter:
             head = "" if self.started else self.layout.head()
             text = head + "\n" + text if head and text else head or text
             if text:
+                shell.write(text)
+                self.shown = True
+        elif self.chunked:  # each chunk drawn on its own, the header with the first, the bottom rule at the end
+            self.columns = columns
+            if not batch:  # (no rows at all: the end draws the whole table)
+                return
+            part = QueryResult(index=0, sql="", status=Status.OK, columns=tuple(columns), rows=tuple(batch),
+                               rowcount=len(batch))
+            text = result_tables.bordered(part, self.style, self.count + 1, start=not self.started, stop=False)
+            self.count += len(batch)
+            if text or not self.started and result_tables.one_empty_line(part, self.style):
                 shell.write(text)
                 self.shown = True
         else:
@@ -201,6 +216,16 @@ class _RowPrinter:
             if self._pending:
                 self.shell.write(self._pending)
                 self._pending = ""
+        elif self.chunked:  # psql's last chunk: none of the rows, the table's end
+            last = QueryResult(index=0, sql="", status=Status.OK, columns=tuple(self.columns or q.columns))
+            text = result_tables.bordered(last, self.style, self.count + 1, start=not self.started, stop=True)
+            if text or not self.started and result_tables.one_empty_line(last, self.style):
+                self.shell.write(text)
+                self.shown = True
+            self.shown = self.shown or self.started  # (psql: no footer under expanded chunks)
+            vertical = self.style.expanded == "on"
+            self.shell.write(result_tables.after_table(q, self.style, shown=self.shown, streamed=True, tag=bool(tag),
+                                                       expanded=vertical))
         elif self.held is not None:  # one table of every row, then as below
             whole = QueryResult(index=0, sql="", status=Status.OK, columns=tuple(self.columns or q.columns),
                                 rows=tuple(self.held), rowcount=len(self.held))

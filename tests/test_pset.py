@@ -450,3 +450,17 @@ def test_fetch_count_chunks_in_other_borders_styles_and_wrapped(dsn, hist, optio
         q = subprocess.run(qshell_argv("-X", "--history-dir", str(hist), *args, dsn), capture_output=True, timeout=120,
                            env=ENV)
         assert (q.returncode, q.stdout, q.stderr) == (p.returncode, p.stdout, p.stderr), sql
+
+
+@pytest.mark.parametrize("fmt,border,expanded", [("aligned", 1, "off"), ("aligned", 2, "off"), ("aligned", 0, "on"),
+                                                 ("wrapped", 1, "off"), ("unaligned", 1, "off"), ("html", 1, "off")])
+def test_a_title_with_control_characters_is_shown_escaped(db, fmt, border, expanded):
+    """A title (from \\\\gset data, say) never drives the terminal in qshell's own tables."""
+    from qshell.output.psql_formats import DEFAULT
+    from qshell.output.result_tables import table
+    from qshell.output.styles import Style
+
+    q = db.execute("SELECT 1 AS a")
+    opts = DEFAULT.__class__(title="t\x1b[2J\x07", border=border)
+    text = table(q, Style(fmt=fmt, expanded=expanded, opts=opts))
+    assert "\x1b" not in text and "\x07" not in text and "t\\x1B[2J\\x07" in text

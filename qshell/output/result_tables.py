@@ -173,7 +173,7 @@ class Layout:
         """The column names and the rule under them ("" in expanded display; ``--`` for a
         result without columns, as psql)."""
         opts = self.style.opts
-        title = opts.title if opts.title is not None and not opts.tuples_only else None
+        title = shown(opts.title) if opts.title is not None and not opts.tuples_only else None  # (escaped, as names)
         if self.expanded:  # (psql: no title over an expanded result without values)
             return title or "" if self.count and self.headers else ""
         if opts.tuples_only:
@@ -350,11 +350,12 @@ def bordered(q: QueryResult, style: Style, first_record: int = 1, last_record: i
     fmt = borders.line_style(opts.linestyle, opts.unicode_border_linestyle, opts.unicode_column_linestyle,
                              opts.unicode_header_linestyle)
     b = border(style)
+    title = None if opts.title is None else shown(opts.title)  # (escaped, as the column names are)
     widths = None
     expanded = layout.expanded
     wrap_to = 0
     if style.fmt == "wrapped":  # psql: \pset columns, else a terminal's width; the columns narrowed to it
-        wrap_to = opts.columns or (style.width if style.tty else 0)
+        wrap_to = opts.columns if opts.columns > 0 else style.width if style.tty else 0
         widths = borders.shrink(names, rows, b, wrap_to)
         n = len(names)
         overhead = _overhead(n, b) if n else (0 if b < 2 else 1)
@@ -364,12 +365,13 @@ def bordered(q: QueryResult, style: Style, first_record: int = 1, last_record: i
     if expanded:
         if not rows and start or not names and start and stop:  # (psql: only the footer)
             return ""
-        return borders.vertical(names, rows, b, opts.title, opts.tuples_only, first_record,
+        return borders.vertical(names, rows, b, title, opts.tuples_only, first_record,
                                 last_record or layout.count + first_record - 1,
                                 line_border=opts.border if 0 <= opts.border <= 2 else 3, fmt=fmt,
-                                xheader=opts.xheader_width, page=opts.columns or style.width, wrap_to=wrap_to,
+                                xheader=opts.xheader_width, page=opts.columns if opts.columns > 0 else style.width,
+                                wrap_to=wrap_to,
                                 start=start, stop=stop)
-    return borders.aligned(names, rows, layout.right, b, opts.title, opts.tuples_only, fmt, widths, start, stop)
+    return borders.aligned(names, rows, layout.right, b, title, opts.tuples_only, fmt, widths, start, stop)
 
 
 def unaligned(q: QueryResult, style: Style) -> Unaligned:

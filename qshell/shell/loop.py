@@ -999,7 +999,7 @@ class Shell:
 
     def style(self) -> styles.Style:
         return styles.Style(fmt=self.settings.format, null=self.settings.null, maxwidth=self.settings.maxwidth,
-                            expanded=self.settings.expanded, width=self.pset.options.columns or self.width(),
+                            expanded=self.settings.expanded, width=max(self.pset.options.columns, 0) or self.width(),
                             opts=self.pset.options, tty=isatty(self.out))  # (psql's \pset columns, else the terminal's)
 
     def _toggle(self, name: str, arg: str, on: str, off: str) -> None:

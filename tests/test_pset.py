@@ -464,3 +464,11 @@ def test_a_title_with_control_characters_is_shown_escaped(db, fmt, border, expan
     opts = DEFAULT.__class__(title="t\x1b[2J\x07", border=border)
     text = table(q, Style(fmt=fmt, expanded=expanded, opts=opts))
     assert "\x1b" not in text and "\x07" not in text and "t\\x1B[2J\\x07" in text
+
+
+def test_x_auto_without_a_terminal_expands_only_at_a_set_width(dsn, hist, tmp_path):
+    """psql knows no width when its output is no terminal (COLUMNS is for terminals): \\\\x auto
+    then never expands, unless \\\\pset columns gives one."""
+    wide = "SELECT repeat('a', 75) AS a, repeat('b', 75) AS b, repeat('c', 75) AS c;\n"  # (wider than COLUMNS=200)
+    out = same(dsn, hist, tmp_path, "\\x auto\n" + wide + "\\pset columns 100\n" + wide)
+    assert out.count(b"-[ RECORD 1 ]") == 1

@@ -164,8 +164,8 @@ class Layout:
         ``style.width`` (its widest line is its rule: every column and its separators)."""
         if self._expanded is None:
             style = self.style
-            self._expanded = style.expanded == "on" or (
-                style.expanded == "auto" and self.count > 0 and len(self.headers) > 1
+            self._expanded = style.expanded == "on" or (  # auto: psql knows a width only at a terminal or set
+                style.expanded == "auto" and (style.tty or style.opts.columns > 0) and self.count > 0 and len(self.headers) > 1
                 and sum(self.widths) + _overhead(len(self.headers), border(style)) > style.width)
         return self._expanded
 

@@ -147,7 +147,7 @@ class Style:
     expanded: str = "off"  # \x: off, on, auto (expanded when the table is wider than ``width``)
     width: int = 100  # terminal width, for \x auto
     opts: PrintOptions = DEFAULT_PRINT  # psql's other \pset options (tuples only, separators, title, footer)
-    tty: bool = False  # the output is a terminal (psql's wrapped format then fits its width)
+    tty: bool = True  # the output is a terminal: \x auto and the wrapped format then use ``width`` (psql: none else)
 
 
 def ms(seconds: float) -> str:

@@ -14,7 +14,7 @@ import traceback
 import warnings
 from itertools import chain
 from pathlib import Path
-from typing import BinaryIO, Iterator, NoReturn, TextIO
+from typing import TYPE_CHECKING, BinaryIO, Iterator, NoReturn, TextIO
 
 from qshell import __version__
 from qshell.common.errors import ConnectionFailed, ExitStatus, OutputClosed, QshellError, UsageError
@@ -24,6 +24,9 @@ from qshell.output.styles import FORMATS
 from qshell.script.reader import Entry, InputError, ScriptContext, read_command, read_file, read_stream
 from qshell.shell.settings import HELP, Settings, assign
 from qshell.shell.streams import binary, isatty
+
+if TYPE_CHECKING:  # pragma: no cover
+    from qshell.output.psql_formats import PrintOptions
 
 PROG = "qshell"
 
@@ -52,6 +55,30 @@ class _Ordered(argparse.Action):
         namespace.scripts = items
 
 
+class _Print(argparse.Action):
+    """psql's output options (-A -t -x --csv -F -R -z -0 -T -P NAME[=VALUE]): each a ``\\pset``,
+    applied in the order given (``-t -P t`` is tuples only off again, as in psql)."""
+
+    PSET = {"-A": ("format", "unaligned"), "--no-align": ("format", "unaligned"), "-t": ("tuples_only", "on"),
+            "--tuples-only": ("tuples_only", "on"), "-x": ("expanded", "on"), "--expanded": ("expanded", "on"),
+            "--csv": ("format", "csv"), "-H": ("format", "html"), "--html": ("format", "html"),
+            "-F": ("fieldsep", None), "--field-separator": ("fieldsep", None),
+            "-R": ("recordsep", None), "--record-separator": ("recordsep", None),
+            "-z": ("fieldsep_zero", ""), "--field-separator-zero": ("fieldsep_zero", ""),
+            "-0": ("recordsep_zero", ""), "--record-separator-zero": ("recordsep_zero", ""),
+            "-T": ("tableattr", None), "--table-attr": ("tableattr", None)}
+
+    def __call__(self, parser, namespace, values, option_string=None):  # noqa: ANN001
+        items = list(getattr(namespace, "psets", None) or [])
+        if option_string in ("-P", "--pset"):
+            name, sep, value = str(values).partition("=")
+            items.append((name, value if sep else None))
+        else:
+            name, fixed = self.PSET[option_string or ""]
+            items.append((name, values if fixed is None else fixed))
+        namespace.psets = items
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog=PROG, add_help=False,
                 description="Stage PostgreSQL queries, run them at once on N green workers, see each result and its timing.")
@@ -61,7 +88,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-h", "--host", help="server host or socket directory")
     p.add_argument("-p", "--port", help="server port")
     p.add_argument("-U", "--username", dest="username_opt", metavar="USER", help="user name")
-    p.add_argument("-W", "--password", action="store_true", help="prompt for a password before connecting")
+    p.add_argument("-W", "--password", action="store_const", const=True, default=False,
+                   help="prompt for a password before connecting")
+    p.add_argument("-w", "--no-password", dest="password", action="store_const", const=False,
+                   help="never prompt for a password (qshell prompts only with -W; the last of -W and -w wins, as psql)")
+    p.add_argument("-l", "--list", action="store_true", help="list the databases (\\l) and exit, as psql -l")
     p.add_argument("-c", "--command", action=_Ordered, dest="scripts", metavar="COMMAND",
                    help="run one command (SQL or meta-command) and exit; repeatable")
     p.add_argument("-f", "--file", action=_Ordered, dest="scripts", metavar="FILE",
@@ -81,6 +112,19 @@ def build_parser() -> argparse.ArgumentParser:
                    help="with --spec: run every permutation at each isolation level ('read committed,repeatable read,serializable')"
                         " and print the anomaly table (--format json: one record per permutation per level)")
     p.add_argument("--format", choices=FORMATS, metavar="FMT", help="table format, csv or json (JSON lines)")
+    for flags, text in ((("-A", "--no-align"), "unaligned output (psql's -A)"),
+                        (("-t", "--tuples-only"), "rows only: no header, no footer"),
+                        (("-x", "--expanded"), "expanded display, one column per line"),
+                        (("--csv",), "CSV output (psql's --csv)"),
+                        (("-H", "--html"), "HTML output (psql's)"),
+                        (("-z", "--field-separator-zero"), "unaligned: a zero byte between fields"),
+                        (("-0", "--record-separator-zero"), "unaligned: a zero byte after each record")):
+        p.add_argument(*flags, action=_Print, nargs=0, dest="psets", help=text)
+    for flags, meta, text in ((("-F", "--field-separator"), "SEP", "unaligned: the field separator (default '|')"),
+                              (("-R", "--record-separator"), "SEP", "unaligned: the record separator (default newline)"),
+                              (("-T", "--table-attr"), "TEXT", "HTML table tag attributes (psql's tableattr)"),
+                              (("-P", "--pset"), "NAME[=VALUE]", "a print option, as \\pset NAME VALUE")):
+        p.add_argument(*flags, action=_Print, dest="psets", metavar=meta, help=text)
     p.add_argument("--sandbox", action="store_true", help="use the embedded sandbox server even if a connection is named")
     p.add_argument("--sandbox-dir", metavar="DIR", help="data directory of the sandbox (default: XDG data dir/qshell/sandbox)")
     p.add_argument("--scale", type=_scale, metavar="S", help="with the sandbox: load the pgbench tables at scale S first")
@@ -167,6 +211,25 @@ def _settings(args: argparse.Namespace, context: ScriptContext) -> Settings:
         s = assign(s, "on_error_stop", "on")
     if args.format:
         s = assign(s, "format", args.format)
+    return s
+
+
+def _print_options(args: argparse.Namespace, settings: Settings) -> tuple[Settings, "PrintOptions"]:
+    """The settings and psql's print options after the command line's -A -t -x -P… (in its order)."""
+    from qshell.output.psql_formats import DEFAULT
+    from qshell.shell.pset import apply
+
+    opts = DEFAULT
+    for name, value in getattr(args, "psets", None) or []:
+        try:
+            opts, settings, _ = apply(opts, settings, name, value)
+        except UsageError as exc:  # psql: two lines, exit 1
+            raise UsageError(f'{str(exc).splitlines()[0]}\n{PROG}: could not set printing parameter "{name}"') from None
+    return settings, opts
+
+
+def _other_settings(args: argparse.Namespace, s: Settings) -> Settings:
+    """--timeout and --read-only, after the print options."""
     if args.timeout:
         s = assign(s, "timeout", args.timeout, "--timeout")
     if args.read_only:
@@ -382,8 +445,11 @@ def _main(argv: list[str], stdin, out: TextIO, err: TextIO) -> int:  # noqa: ANN
     if args.version:
         out.write(f"{PROG} {__version__}\n")
         return 0
+    if args.list:  # psql -l: the list of databases, whatever else was asked to run
+        args.scripts = [("c", "\\l")]
     context = ScriptContext()
-    settings = _settings(args, context)
+    settings, print_options = _print_options(args, _settings(args, context))
+    settings = _other_settings(args, settings)
     from qshell.bootstrap import bootstrap
 
     bootstrap()
@@ -437,6 +503,7 @@ def _main(argv: list[str], stdin, out: TextIO, err: TextIO) -> int:  # noqa: ANN
         except BaseException:  # a setting the session cannot take (--read-only behind a pooler)
             session.close()
             raise
+        shell.pset.options = print_options
         startup = [] if args.no_qshellrc else _startup_entries(context)
         try:
             if args.scale is not None:

@@ -84,6 +84,15 @@ def test_big_csv_is_psqls_byte_for_byte(dsn, hist):
     assert got == expected
 
 
+@pytest.mark.xdist_group("cpu")
+def test_big_unaligned_is_psqls_byte_for_byte(dsn, hist):
+    """``-A`` (and ``-At``): psql's unaligned bytes, batch by batch as they come, NULL as
+    psql's empty text, control characters and newlines as the server sent them (a pipe)."""
+    for flags in (["-A"], ["-At", "-F", "\t"]):
+        expected = _psql(dsn, *flags, "-c", BIG)
+        assert _qshell(dsn, hist, *flags, "-c", BIG) == expected
+
+
 def test_latin_text_is_padded_whole_and_as_psql_pads_it(dsn, hist):
     """Printable characters below U+0300 (Latin-1's letters, Latin Extended, IPA, spacing
     modifiers) are one column each for psql too: a column of them takes the fast path; a
@@ -128,13 +137,13 @@ def _run(argv: list[str]) -> tuple[int, float]:
 def _argvs(dsn: str, hist, fmt: str) -> tuple[list[str], list[str], list[str]]:
     """qshell's idle start, qshell with the big result, psql with it (in ``fmt``)."""
     ours = qshell_argv("-X", "--history-dir", str(hist), "--format", fmt)
-    theirs = [PSQL, "-X", *(["--csv"] if fmt == "csv" else []), "-c", SQL, dsn]
+    theirs = [PSQL, "-X", *({"csv": ["--csv"], "unaligned": ["-A"]}.get(fmt, [])), "-c", SQL, dsn]
     return ours + ["-c", "SELECT 1", dsn], ours + ["-c", SQL, dsn], theirs
 
 
 @pytest.mark.xdist_group("cpu")
 @pytest.mark.slow
-@pytest.mark.parametrize("fmt", ["aligned", "csv"])
+@pytest.mark.parametrize("fmt", ["aligned", "csv", "unaligned"])
 def test_big_result_memory_is_no_more_than_psqls(dsn, hist, fmt):
     """libpq holds the result in both; qshell has one batch of Python values at a time
     (psql an array of a pointer per cell): what the big result adds to qshell's idle start
@@ -152,7 +161,7 @@ def test_big_result_memory_is_no_more_than_psqls(dsn, hist, fmt):
 
 @pytest.mark.xdist_group("cpu")
 @pytest.mark.slow
-@pytest.mark.parametrize("fmt", ["aligned", "csv"])
+@pytest.mark.parametrize("fmt", ["aligned", "csv", "unaligned"])
 def test_big_result_time_is_within_three_times_psqls(dsn, hist, fmt):
     """Whole processes, interleaved, the best of two each (a neighbour's load slows both):
     qshell within 3× psql's time (the target is 2×: the benchmark's figure; here a loose

@@ -10,39 +10,49 @@ ending in ``\\n``; no title, no footer. Never touches the database.
 """
 from __future__ import annotations
 
-from typing import Any, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 
 from qshell.records.results import Column, QueryResult, RunResult, Status
+
+if TYPE_CHECKING:  # pragma: no cover
+    from qshell.output.psql_formats import PrintOptions
 
 SEP = ","
 
 
-def field(value: str | None) -> str:
-    """One field as psql's ``csv_print_field`` writes it (NULL: an empty field)."""
+def field(value: str | None, sep: str = SEP) -> str:
+    """One field as psql's ``csv_print_field`` writes it (NULL: an empty field); a
+    separator of a backslash or a dot (``\\pset csv_fieldsep``) quotes every field, as psql."""
     if value is None:
-        return ""
-    if SEP in value or "\r" in value or "\n" in value or '"' in value or value == "\\.":
+        return '""' if sep in "\\." else ""
+    if sep in value or "\r" in value or "\n" in value or '"' in value or value == "\\." or sep in "\\.":
         return '"' + value.replace('"', '""') + '"'
     return value
 
 
-def line(values: Iterable[object]) -> str:
+def line(values: Iterable[object], sep: str = SEP) -> str:
     """One record, ending in ``\\n`` (values other than str and None are written with str())."""
-    return SEP.join(field(v if v is None or isinstance(v, str) else str(v)) for v in values) + "\n"
+    return sep.join(field(v if v is None or isinstance(v, str) else str(v), sep) for v in values) + "\n"
 
 
-def header(columns: Sequence[Column]) -> str:
-    return line(c.name for c in columns)
+def header(columns: Sequence[Column], sep: str = SEP) -> str:
+    return line((c.name for c in columns), sep)
 
 
-def rows(batch: Sequence[Sequence[Any]]) -> str:
+def rows(batch: Sequence[Sequence[Any]], sep: str = SEP, expanded: Sequence[str] | None = None, null: str = "") -> str:
     """Records of one result (all as wide), each ending in ``\\n``. A batch of text values
     none of which needs quoting is joined whole (C string methods over the batch, no call
     per value): it needs none when the joined text has exactly the separators and newlines
     the joins put there and no double quote, CR or ``\\.``; any other batch goes field by
-    field."""
-    if not batch:
+    field. ``expanded``: the column names, for psql's expanded CSV (``name,value`` a line)."""
+    if not batch or not batch[0]:  # (rows of no columns: psql writes nothing for them)
         return ""
+    if null:  # a null display set (psql writes it in CSV too)
+        batch = [r if None not in r else tuple(null if v is None else v for v in r) for r in batch]
+    if expanded is not None:
+        return "".join(line((name, v), sep) for row in batch for name, v in zip(expanded, row, strict=True))
+    if sep != SEP:
+        return "".join(line(r, sep) for r in batch)
     try:
         text = "\n".join(map(SEP.join, batch))
     except TypeError:  # a NULL (an empty field), or a value that is not text
@@ -58,9 +68,12 @@ def rows(batch: Sequence[Sequence[Any]]) -> str:
     return text + "\n"
 
 
-def table(q: QueryResult) -> str:
-    """The header and the rows ``q`` kept, as psql prints a result (without the last ``\\n``)."""
-    return (header(q.columns) + rows(q.rows))[:-1]
+def table(q: QueryResult, opts: PrintOptions | None = None, expanded: bool = False, null: str = "") -> str:
+    """The header and the rows ``q`` kept, as psql prints a result (without the last ``\\n``);
+    ``opts``: psql's ``csv_fieldsep`` and ``tuples_only`` (no header), and expanded display."""
+    sep = opts.csv_fieldsep if opts is not None else SEP
+    head = "" if expanded or (opts is not None and opts.tuples_only) else header(q.columns, sep)
+    return (head + rows(q.rows, sep, [c.name for c in q.columns] if expanded else None, null))[:-1]
 
 
 # -- staged runs -----------------------------------------------------------------

@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import re
 from contextlib import contextmanager
+from dataclasses import replace
 from itertools import repeat
 from typing import Sequence
 
 from qshell.common.visible import cell_lines
 from qshell.common.visible import width as text_width
-from qshell.output import csvout, styles
-from qshell.output.styles import Style, _cell, _rows_word, _tabulate, tabulate
+from qshell.output import csvout, documents, styles
+from qshell.output.psql_formats import Unaligned, localized, shown
+from qshell.output.styles import DEFAULT_NULL, Style, _cell, _rows_word, _tabulate, tabulate
 from qshell.records.results import NUMERIC_OIDS, Column, QueryResult, ServerMessage, Status
 
 ALIGN_RIGHT = NUMERIC_OIDS
@@ -162,20 +164,28 @@ class Layout:
         ``style.width`` (its widest line is its rule: every column and its separators)."""
         if self._expanded is None:
             style = self.style
-            self._expanded = style.expanded == "on" or (
-                style.expanded == "auto" and self.count > 0 and len(self.headers) > 1
-                and sum(self.widths) + 3 * len(self.headers) - 1 > style.width)
+            self._expanded = style.expanded == "on" or (  # auto: psql knows a width only at a terminal or set
+                style.expanded == "auto" and (style.tty or style.opts.columns > 0) and self.count > 0 and len(self.headers) > 1
+                and sum(self.widths) + _overhead(len(self.headers), border(style)) > style.width)
         return self._expanded
 
     def head(self) -> str:
         """The column names and the rule under them ("" in expanded display; ``--`` for a
         result without columns, as psql)."""
-        if self.expanded:
+        opts = self.style.opts
+        title = shown(opts.title) if opts.title is not None and not opts.tuples_only else None  # (escaped, as names)
+        if self.expanded:  # (psql: no title over an expanded result without values)
+            return title or "" if self.count and self.headers else ""
+        if opts.tuples_only:
             return ""
         if not self.headers:
-            return "--"
+            return "--" if title is None else title + "\n--"
         widths = self.widths
-        return _aligned_header(self.names, widths) + "\n" + "+".join("-" * (w + 2) for w in widths)
+        head = _aligned_header(self.names, widths) + "\n" + "+".join("-" * (w + 2) for w in widths)
+        if title is not None:  # psql centres it over the table's width (its widest line), unless as wide
+            room = sum(widths) + 3 * len(widths) - 1 - text_width(title)
+            head = (" " * (room // 2) if room > 0 else "") + title + "\n" + head
+        return head
 
     def body(self, rows: Sequence[Sequence[str | None]]) -> str:
         """One batch of rows drawn with the widths of the whole result ("" for none)."""
@@ -186,7 +196,7 @@ class Layout:
         if self.expanded:
             columns = [self._cells(col) for col in self._columns(rows)]
             return expanded(self.headers, [list(r) for r in zip(*columns, strict=True)], first, value_w=max(self.value_widths),
-                            multi=self.multi, last_record=self.count)
+                            multi=self.multi, last_record=self.count, numbered=not self.style.opts.tuples_only)
         widths, right = self.widths, self.right
         last = len(widths) - 1
         padded: list[Sequence[str]] = []
@@ -255,8 +265,17 @@ def table(q: QueryResult, style: Style, first_record: int = 1) -> str:
     """The rows kept for display as a table (or CSV), without footer; in expanded display
     the records numbered from ``first_record`` (a later chunk of a result goes on)."""
     headers = [c.name for c in q.columns]
+    if style.opts.numericlocale:  # psql: numbers grouped as the locale groups them, in every format
+        q = replace(q, rows=tuple(localized(q.rows, [c.type_oid in ALIGN_RIGHT for c in q.columns])))
     if style.fmt == "csv":
-        return csvout.table(q)
+        return csvout.table(q, style.opts, expanded=style.expanded == "on", null=machine_null(style))
+    if style.fmt == "unaligned":  # the title, header and rows; the footer is the caller's
+        u = unaligned(q, style)
+        return u.head() + u.body(q.rows)
+    if style.fmt in documents.FORMATS:  # html, asciidoc, latex…: the footer is the caller's
+        return document(q, style, None, first_record)
+    if style.fmt == "wrapped" or style.fmt == "aligned" and drawn_by_borders(style):  # psql's other borders, styles
+        return bordered(q, style, first_record)
     if style.fmt == "aligned":  # psql's own format: drawn by Layout, in one batch
         layout = Layout(q.columns, style)
         layout.survey(q.rows)
@@ -266,23 +285,116 @@ def table(q: QueryResult, style: Style, first_record: int = 1) -> str:
     headers = ["\n".join(cell_lines(h)) for h in headers]  # no width limit: only escaped
     rows = [[_cell(v, style) for v in row] for row in q.rows]
     if style.expanded == "on":
-        return expanded(headers, rows, first_record)
+        return expanded(headers, rows, first_record, numbered=not style.opts.tuples_only)
     align = ["right" if c.type_oid in ALIGN_RIGHT else "left" for c in q.columns]
     with _faithful():
         text = tabulate(rows, headers=headers, tablefmt=style.fmt, disable_numparse=True,
                         colalign=align if rows else None, **styles._KEEP_SPACE)
     if style.expanded == "auto" and rows and len(headers) > 1 and max(map(text_width, text.splitlines())) > style.width:
-        return expanded(headers, rows, first_record)
+        return expanded(headers, rows, first_record, numbered=not style.opts.tuples_only)
     return text
 
 
+def _overhead(n: int, border: int) -> int:
+    """The columns a table of ``n`` columns takes beyond its values (psql's width_total)."""
+    return n if border == 0 else 3 * n - 1 if border == 1 else 3 * n + 1
+
+
+def one_empty_line(q: QueryResult, style: Style) -> bool:
+    """Whether ``table`` drew a table of one empty line (its text then is ""): border 0 over
+    rows of no columns, whose rule under the (absent) header is empty."""
+    return (style.fmt == "aligned" and border(style) == 0 and not q.columns and not style.opts.tuples_only
+            and style.expanded != "on")
+
+
+def document(q: QueryResult, style: Style, footer_text: str | None, first_record: int = 1, escape: bool = True) -> str:
+    """``q`` in one of psql's document formats (``qshell.output.documents``), its footer
+    ``footer_text`` (None: none); ``escape``: control characters shown escaped (for the terminal)."""
+    null = machine_null(style)
+    names = [c.name for c in q.columns]
+    rows = [[null if v is None else v for v in row] for row in q.rows] if names else []  # (psql: no cells, nothing)
+    if escape:
+        names = [shown(n) for n in names]
+        rows = [[shown(v) for v in row] for row in rows]
+    opts = style.opts
+    if escape and opts.title is not None:
+        opts = replace(opts, title=shown(opts.title))
+    right = [c.type_oid in ALIGN_RIGHT for c in q.columns]
+    return documents.RENDER[style.fmt](names, rows, right, opts, footer_text, style.expanded == "on", first_record)
+
+
+def drawn_by_borders(style: Style) -> bool:
+    """An aligned table drawn value by value (``borders``): a border but 1, a line style but
+    ascii, an expanded header width but full."""
+    return border(style) != 1 or style.opts.linestyle != "ascii" or style.opts.xheader_width != "full"
+
+
+def border(style: Style) -> int:
+    """psql's border as it draws it: 0, 1 or 2 (more is 2; psql's unsigned short makes a negative one 2 too)."""
+    b = style.opts.border
+    return b if 0 <= b <= 2 else 2
+
+
+def bordered(q: QueryResult, style: Style, first_record: int = 1, last_record: int | None = None,
+             start: bool = True, stop: bool = True) -> str:
+    """An aligned result in a border but 1 or a line style but ascii (``qshell.output.borders``),
+    expanded as ``Layout`` decides it for border 1; ``start``/``stop``: see ``borders.aligned``."""
+    from qshell.output import borders
+
+    opts = style.opts
+    layout = Layout(q.columns, style)
+    layout.survey(q.rows)
+    names = [h.split("\n") for h in layout.headers]
+    rows = [[(style.null if v is None else _cell(v, style)).split("\n") if v is not None
+             else _cell(None, style).split("\n") for v in row] for row in q.rows]
+    fmt = borders.line_style(opts.linestyle, opts.unicode_border_linestyle, opts.unicode_column_linestyle,
+                             opts.unicode_header_linestyle)
+    b = border(style)
+    title = None if opts.title is None else shown(opts.title)  # (escaped, as the column names are)
+    widths = None
+    expanded = layout.expanded
+    wrap_to = 0
+    if style.fmt == "wrapped":  # psql: \pset columns, else a terminal's width; the columns narrowed to it
+        wrap_to = opts.columns if opts.columns > 0 else style.width if style.tty else 0
+        widths = borders.shrink(names, rows, b, wrap_to)
+        n = len(names)
+        overhead = _overhead(n, b) if n else (0 if b < 2 else 1)
+        header_total = overhead + sum(max(map(text_width, x)) for x in names)
+        expanded = style.expanded == "on" or (style.expanded == "auto" and wrap_to > 0 and n > 1 and (
+            wrap_to < header_total or wrap_to < overhead + sum(widths)))
+    if expanded:
+        if not rows and start or not names and start and stop:  # (psql: only the footer)
+            return ""
+        return borders.vertical(names, rows, b, title, opts.tuples_only, first_record,
+                                last_record or layout.count + first_record - 1,
+                                line_border=opts.border if 0 <= opts.border <= 2 else 3, fmt=fmt,
+                                xheader=opts.xheader_width, page=opts.columns if opts.columns > 0 else style.width,
+                                wrap_to=wrap_to,
+                                start=start, stop=stop)
+    return borders.aligned(names, rows, layout.right, b, title, opts.tuples_only, fmt, widths, start, stop)
+
+
+def unaligned(q: QueryResult, style: Style) -> Unaligned:
+    """psql's unaligned format for ``q's`` columns (its rows given to ``body``), escaped: for the
+    terminal and the staged results (a script's statements stream it as psql's bytes: ``_RowPrinter``)."""
+    return Unaligned([c.name for c in q.columns], style.opts, machine_null(style), style.expanded == "on")
+
+
+def machine_null(style: Style) -> str:
+    """NULL in the machine formats (unaligned, as CSV): psql's empty text unless a null
+    display was set (qshell's ``<null>`` marks NULL in its tables only, so that
+    ``qshell -Atc`` prints what ``psql -Atc`` prints)."""
+    return "" if style.null == DEFAULT_NULL else style.null
+
+
 def expanded(headers: list[str], rows: list[list[str]], first_record: int = 1, *, value_w: int | None = None,
-             multi: bool | None = None, last_record: int | None = None) -> str:
+             multi: bool | None = None, last_record: int | None = None, numbered: bool = True) -> str:
     """psql's expanded display (``\\x``, border 1): one record after the other, one column
     per line, ``-[ RECORD n ]`` above each; a value's further lines go under it, with `+`
     after the line before; no record at all: ``(0 rows)``. ``value_w``, ``multi`` and
     ``last_record``: the widest value line, whether any value has several lines, and the
-    last record's number of the whole result these rows belong to (default: these rows')."""
+    last record's number of the whole result these rows belong to (default: these rows').
+    ``numbered`` off (tuples only): a plain rule between records instead of the record lines."""
     if not rows or not headers:
         return ""  # psql shows only the footer, (0 rows)
     names = [h.split("\n") for h in headers]
@@ -293,18 +405,22 @@ def expanded(headers: list[str], rows: list[list[str]], first_record: int = 1, *
     if multi is None:
         multi = any(len(v) > 1 for row in values for v in row)
     sep_w = 3 + multi
-    record_w = len(str(last_record or len(rows) + first_record - 1)) + 12  # "-[ RECORD  ]"
+    record_w = len(str(last_record or len(rows) + first_record - 1)) + 12 if numbered else 0  # "-[ RECORD  ]"
     value_w = max(name_w + sep_w + value_w, record_w) - name_w - sep_w
     out = []
     for number, row in enumerate(values, start=first_record):
-        head = f"-[ RECORD {number} ]"
-        rest = len(head) - name_w  # psql's print_aligned_vertical_line
-        line = head + "-" * max(0, name_w - len(head))
-        for part in "-+-":
-            if rest <= 0:
-                line += part
-            rest -= 1
-        out.append(line + "-" * (value_w - max(rest, 0)))
+        if not numbered:  # psql: a plain rule between records, none above the first
+            if number > 1:
+                out.append("-" * (name_w + 1) + "+" + "-" * (value_w + 1))
+        else:
+            head = f"-[ RECORD {number} ]"
+            rest = len(head) - name_w  # psql's print_aligned_vertical_line
+            line = head + "-" * max(0, name_w - len(head))
+            for part in "-+-":
+                if rest <= 0:
+                    line += part
+                rest -= 1
+            out.append(line + "-" * (value_w - max(rest, 0)))
         for name, value in zip(names, row, strict=True):
             for i in range(max(len(name), len(value))):
                 if i < len(name):
@@ -351,23 +467,43 @@ def statement(q: QueryResult, style: Style) -> str:
         return error_line(q)
     if not q.returns_rows and not _zero_columns(q):
         return q.command
+    if style.opts.numericlocale:
+        q = replace(q, rows=tuple(localized(q.rows, [c.type_oid in ALIGN_RIGHT for c in q.columns])))
+    if style.fmt in documents.FORMATS:
+        text = document(q, style, footer(q))
+        if q.command.split(" ", 1)[0] in _TAG_AFTER_ROWS:
+            text += documents.tag_line(style.fmt, q.command) + "\n"
+        return text.removesuffix("\n")
+    if style.fmt == "unaligned":  # (its last record ends in a newline: the caller's line end)
+        u = unaligned(q, style)
+        text = u.head() + u.body(q.rows) + u.tail(footer(q))
+        if q.command.split(" ", 1)[0] in _TAG_AFTER_ROWS:
+            text += q.command + "\n"
+        return text.removesuffix("\n")
     text = table(q, style)
     if style.fmt == "csv":
         return f"{text}\n{footer(q)}"
-    return (text + "\n" if text else "") + after_table(q, style, shown=bool(text))
+    shown = bool(text) or one_empty_line(q, style)
+    expanded = style.expanded == "on" or (style.expanded == "auto" and text.startswith(("-[ RECORD", "* Record", "+-[ RECORD")))
+    return (text + "\n" if shown else "") + after_table(q, style, shown=shown, expanded=expanded)
 
 
-def after_table(q: QueryResult, style: Style, shown: bool = True, streamed: bool = False) -> str:
+def after_table(q: QueryResult, style: Style, shown: bool = True, streamed: bool = False, tag: bool = True,
+                expanded: bool | None = None) -> str:
     """What psql prints after a result's table: the footer and an empty line (none in
     expanded display unless nothing was shown or rows were left out), then the command
     tag of INSERT/UPDATE/DELETE/MERGE … RETURNING. ``streamed``: every row was printed
-    as it came (none kept in ``q``)."""
+    as it came (none kept in ``q``); ``tag`` off: no command tag (psql's QUIET); ``expanded``:
+    the table was drawn expanded (default: expanded display is on; ``\\x auto`` decides per table)."""
     cut = q.truncated and not streamed
-    if style.expanded == "on" and shown and not cut:
+    no_footer = style.opts.tuples_only or not style.opts.footer  # (psql's empty line stays)
+    if expanded is None:
+        expanded = style.expanded == "on"
+    if (expanded and shown or no_footer) and not cut:
         out = ""
     else:
         out = f"{footer(q) if cut else '(' + _rows_word(q.rowcount) + ')'}\n"
-    if q.command.split(" ", 1)[0] in _TAG_AFTER_ROWS:
+    if tag and q.command.split(" ", 1)[0] in _TAG_AFTER_ROWS:
         out += f"\n{q.command}"
     return out.rstrip("\n") if not out.strip() else out
 

@@ -75,6 +75,8 @@ def preview(sql: str, width: int = SQL_PREVIEW) -> str:
 
 
 def _table_fmt(style: Style) -> str:
+    if style.fmt in ("unaligned", "latex-longtable", "troff-ms", "wrapped"):  # psql's formats tabulate has not: qshell's own tables
+        return "aligned"
     return "psql" if style.fmt in ("csv", "json") else style.fmt
 
 

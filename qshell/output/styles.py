@@ -11,12 +11,16 @@ from typing import TYPE_CHECKING, Any, Iterator, Sequence
 
 from qshell.common.visible import cell_lines, expand_tabs, visible
 from qshell.common.visible import width as text_width
+from qshell.output.psql_formats import DEFAULT as DEFAULT_PRINT
+from qshell.output.psql_formats import PrintOptions
 
 if TYPE_CHECKING:  # pragma: no cover
     from types import ModuleType
 
 
-_OWN_FORMATS = ("aligned", "csv", "json")  # drawn without tabulate (aligned) or not tables at all
+# drawn without tabulate (psql's formats) or not tables at all (json)
+_OWN_FORMATS = ("aligned", "asciidoc", "csv", "html", "json", "latex", "latex-longtable", "troff-ms", "unaligned",
+                "wrapped")
 _tabulate_module: "ModuleType | None" = None
 _KEEP_SPACE: dict[str, bool] = {}
 
@@ -129,6 +133,7 @@ class _Formats(Sequence[str]):
 
 
 FORMATS: Sequence[str] = _Formats()
+DEFAULT_NULL = "<null>"  # qshell's NULL in tables (psql's is empty: see README)
 SQL_PREVIEW = 48  # characters of SQL in the summary table
 
 JSON_SCHEMA_VERSION = 1
@@ -141,6 +146,8 @@ class Style:
     maxwidth: int = 80  # longest value shown in a table cell (JSON is never shortened)
     expanded: str = "off"  # \x: off, on, auto (expanded when the table is wider than ``width``)
     width: int = 100  # terminal width, for \x auto
+    opts: PrintOptions = DEFAULT_PRINT  # psql's other \pset options (tuples only, separators, title, footer)
+    tty: bool = True  # the output is a terminal: \x auto and the wrapped format then use ``width`` (psql: none else)
 
 
 def ms(seconds: float) -> str:

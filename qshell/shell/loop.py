@@ -16,7 +16,8 @@ from qshell.common.errors import ConnectionFailed, ExitStatus, OutputClosed, Qsh
 from qshell.common.numbers import INT_MAX, whole
 from qshell.common.visible import visible
 from qshell.engine.execute import BATCH, refuse_reason, stage_refusal
-from qshell.output import csvout, json_lines, result_tables, styles
+from qshell.output import csvout, documents, json_lines, result_tables, styles
+from qshell.output.psql_formats import PrintOptions, Unaligned, localized
 from qshell.records.results import QueryResult, ServerMessage, Status
 from qshell.script import commands
 from qshell.script.commands import Command
@@ -33,6 +34,8 @@ from qshell.shell.interrupt import sigint_calls
 from qshell.shell.isolation import IsolationCommands
 from qshell.shell.lab import LabCommands
 from qshell.shell.loadview import LoadCommands
+from qshell.shell.pset import PsetCommands, pager_state
+from qshell.shell.pset import apply as pset_apply
 from qshell.shell.report_command import ReportCommands
 from qshell.shell.sessions import SessionCommands
 from qshell.shell.sets import SetCommands
@@ -86,9 +89,20 @@ class _RowPrinter:
             chunk = 0
         self.batch = chunk if chunk > 0 else BATCH  # rows per call; with FETCH_COUNT a table is aligned per chunk
         self.surveys = chunk <= 0 and self.style.fmt == "aligned"  # one table: widths first (``survey``)
+        # psql's border 0 or 2: the rows held and drawn as one table at the end (``borders``)
+        self.held: list | None = [] if (self.surveys and result_tables.drawn_by_borders(self.style)
+                                        or self.style.fmt in documents.FORMATS
+                                        or self.style.fmt == "wrapped" and chunk <= 0) else None
+        # FETCH_COUNT with a border but 1, a line style but ascii, wrapped: psql's chunks
+        self.chunked = self.held is None and (self.style.fmt == "wrapped" or self.style.fmt == "aligned"
+                                              and result_tables.drawn_by_borders(self.style))
+        self.surveys = self.surveys and self.held is None
         self.layout: result_tables.Layout | None = None
         self._head: int | None = None  # how many lines a table's header takes (left out after the first chunk)
         self.count = 0  # rows printed so far (expanded display numbers its records on)
+        self.columns: tuple | None = None  # the result's columns, once a batch came (``held``)
+        self.unaligned: Unaligned | None = None  # psql's unaligned format: its pieces written as they are
+        self._pending = ""  # at the prompt: unaligned text after its last newline, not yet a line
 
     def survey(self, columns, batch) -> None:  # noqa: ANN001
         """The first pass over the rows: their widths only."""
@@ -96,7 +110,7 @@ class _RowPrinter:
             raise KeyboardInterrupt
         if self.layout is None:
             self.layout = result_tables.Layout(columns, self.style)
-        self.layout.survey(batch)
+        self.layout.survey(self._localized(columns, batch))
 
     def __call__(self, columns, batch, notices) -> None:  # noqa: ANN001
         shell = self.shell
@@ -106,9 +120,23 @@ class _RowPrinter:
             shell.show_notices(QueryResult(index=0, sql="", status=Status.OK, notices=tuple(notices)))
         if self.started and not batch:
             return
-        if self.style.fmt == "csv":
-            text = ("" if self.started else csvout.header(columns)) + csvout.rows(batch)
-            shell.write(text[:-1])
+        batch = self._localized(columns, batch)
+        if self.held is not None:
+            self.columns = columns
+            self.held.extend(batch)
+        elif self.style.fmt == "csv":
+            opts, expanded = self.style.opts, self.style.expanded == "on"
+            head = "" if self.started or opts.tuples_only or expanded else csvout.header(columns, opts.csv_fieldsep)
+            text = head + csvout.rows(batch, opts.csv_fieldsep, [c.name for c in columns] if expanded else None,
+                                      result_tables.machine_null(self.style))
+            if text:
+                shell.write(text[:-1])
+        elif self.style.fmt == "unaligned":
+            if self.unaligned is None:
+                self.unaligned = Unaligned([c.name for c in columns], self.style.opts, result_tables.machine_null(self.style),
+                                           self.style.expanded == "on", escape=isatty(shell.out))
+                self._put(self.unaligned.head())
+            self._put(self.unaligned.body(batch))
         elif self.surveys:
             if self.layout is None:  # no rows, none surveyed
                 self.layout = result_tables.Layout(columns, self.style)
@@ -116,6 +144,17 @@ class _RowPrinter:
             head = "" if self.started else self.layout.head()
             text = head + "\n" + text if head and text else head or text
             if text:
+                shell.write(text)
+                self.shown = True
+        elif self.chunked:  # each chunk drawn on its own, the header with the first, the bottom rule at the end
+            self.columns = columns
+            if not batch:  # (no rows at all: the end draws the whole table)
+                return
+            part = QueryResult(index=0, sql="", status=Status.OK, columns=tuple(columns), rows=tuple(batch),
+                               rowcount=len(batch))
+            text = result_tables.bordered(part, self.style, self.count + 1, start=not self.started, stop=False)
+            self.count += len(batch)
+            if text or not self.started and result_tables.one_empty_line(part, self.style):
                 shell.write(text)
                 self.shown = True
         else:
@@ -133,15 +172,83 @@ class _RowPrinter:
                 self.shown = True
         self.started = True
 
+    def _localized(self, columns, batch):  # noqa: ANN001, ANN202
+        """``\\pset numericlocale``: the numbers of a batch grouped (psql's, in every format)."""
+        if not self.style.opts.numericlocale:
+            return batch
+        return localized(batch, [c.type_oid in result_tables.ALIGN_RIGHT for c in columns])
+
+    def _put(self, text: str) -> None:
+        """Unaligned text exactly as it is (its separators are the user's): at once to a
+        script's output; at the prompt line by line (the pager takes lines)."""
+        shell = self.shell
+        if shell._page is None:
+            if text:
+                shell._emit(text)
+            return
+        self._pending += text
+        lines, newline, self._pending = self._pending.rpartition("\n")
+        if newline:
+            shell.write(lines)
+
     def end(self, q: QueryResult) -> None:
-        """After the last batch: psql's ``(N rows)`` under a table; nothing after CSV."""
-        if self.style.fmt != "csv":
-            tail = result_tables.after_table(q, self.style, shown=self.shown, streamed=True)
+        """After the last batch: psql's ``(N rows)`` under a table (unaligned: its footer and last
+        separator); after CSV only the tag of INSERT … RETURNING and the like."""
+        # psql prints the tag of INSERT … RETURNING and the like after the rows, unless QUIET
+        tag = q.command if (q.command.split(" ", 1)[0] in result_tables._TAG_AFTER_ROWS
+                            and not self.shell.variables.is_on("QUIET")) else ""
+        if self.style.fmt == "unaligned":
+            if self.unaligned is None:  # no batch came
+                self(q.columns, [], ())
+            assert self.unaligned is not None
+            tail = self.unaligned.tail(f"({styles._rows_word(q.rowcount)})")  # every row was printed
+            self._put(tail + (tag + "\n" if tag else ""))
+            if self._pending:  # (a zero byte ended it: it goes out as the last line)
+                self.shell.write(self._pending)
+                self._pending = ""
+        elif self.style.fmt == "csv":
+            if tag:
+                self.shell.write(tag)
+        elif self.held is not None and self.style.fmt in documents.FORMATS:  # one document of every row
+            whole = QueryResult(index=0, sql="", status=Status.OK, columns=tuple(self.columns or q.columns),
+                                rows=tuple(self.held), rowcount=len(self.held))
+            self.held = []
+            text = result_tables.document(whole, self.style, f"({styles._rows_word(whole.rowcount)})",
+                                          escape=isatty(self.shell.out))
+            self._put(text + (documents.tag_line(self.style.fmt, tag) + "\n" if tag else ""))
+            if self._pending:
+                self.shell.write(self._pending)
+                self._pending = ""
+        elif self.chunked:  # psql's last chunk: none of the rows, the table's end
+            last = QueryResult(index=0, sql="", status=Status.OK, columns=tuple(self.columns or q.columns))
+            text = result_tables.bordered(last, self.style, self.count + 1, start=not self.started, stop=True)
+            if text or not self.started and result_tables.one_empty_line(last, self.style):
+                self.shell.write(text)
+                self.shown = True
+            self.shown = self.shown or self.started  # (psql: no footer under expanded chunks)
+            vertical = self.style.expanded == "on"
+            self.shell.write(result_tables.after_table(q, self.style, shown=self.shown, streamed=True, tag=bool(tag),
+                                                       expanded=vertical))
+        elif self.held is not None:  # one table of every row, then as below
+            whole = QueryResult(index=0, sql="", status=Status.OK, columns=tuple(self.columns or q.columns),
+                                rows=tuple(self.held), rowcount=len(self.held))
+            text = result_tables.table(whole, self.style)
+            self.held = []
+            shown = bool(text) or result_tables.one_empty_line(whole, self.style)
+            if shown:
+                self.shell.write(text)
+            vertical = self.style.expanded == "on" or (self.style.expanded == "auto" and text.startswith(
+                ("-[ RECORD", "* Record", "+-[ RECORD")))
+            tail = result_tables.after_table(q, self.style, shown=shown, streamed=True, tag=bool(tag), expanded=vertical)
+            self.shell.write(tail)
+        else:
+            expanded = self.layout.expanded if self.layout is not None and self.surveys else None
+            tail = result_tables.after_table(q, self.style, shown=self.shown, streamed=True, tag=bool(tag), expanded=expanded)
             self.shell.write(tail)  # even empty: psql's blank line after the records
 
 
 COMMAND_GROUPS = (RunCommands, LoadCommands, SetCommands, DescribeCommands, CatalogCommands, ReportCommands,
-                  IsolationCommands, LabCommands, SessionCommands)
+                  IsolationCommands, LabCommands, SessionCommands, PsetCommands)
 
 
 class Shell:
@@ -198,12 +305,13 @@ class Shell:
         self.reports = ReportCommands(self, self.runs, self.loads, self.isolation)
         self.sessions = SessionCommands(self)  # \\session: named connections of the user's
         self.lab = LabCommands(self, self.isolation, self.sessions)
+        self.pset = PsetCommands(self)  # psql's print options (\\pset), in style()
         self._attach(session)
 
     def handler(self, name: str) -> Callable[[Command], None]:
         """The method that runs ``\\name``: the shell's own ``do_<name>`` or its groups'."""
         for owner in (self, self.runs, self.loads, self.sets, self.describe, self.catalog, self.reports,
-                      self.isolation, self.lab, self.sessions):
+                      self.isolation, self.lab, self.sessions, self.pset):
             found = getattr(owner, "do_" + name, None)
             if found is not None:
                 return found
@@ -276,7 +384,9 @@ class Shell:
         size = shutil.get_terminal_size((100, 24))
         rows = text.count("\n")
         too_big = rows > size.lines - 2 or any(len(line) > size.columns for line in text.splitlines())
-        if self.settings.pager and too_big and self.interactive and isatty(self.out):  # (as psql: a terminal only)
+        opts = self.pset.options  # psql's \pset pager always, and pager_min_lines
+        paging = pager_state(opts, self.settings)
+        if paging and (paging == 2 or too_big and rows >= opts.pager_min_lines) and self.interactive and isatty(self.out):
             import shlex
 
             from qshell.shell.editor import run_foreground
@@ -294,7 +404,11 @@ class Shell:
         if self.json:
             self.notice(text)
         elif not self.variables.is_on("QUIET"):
-            self.write(text)
+            if self._page is not None:  # at the prompt: never through the pager (psql prints these itself)
+                self._flush_page()
+                self._emit(text + "\n")
+            else:
+                self.write(text)
 
     def notice(self, text: str) -> None:
         if self._page:  # what the command printed so far comes first
@@ -647,12 +761,12 @@ class Shell:
         """psql's \\g [(OPTIONS)] [FILE|'|'COMMAND]: its arguments are read (their errors
         said) even with nothing to send, as psql reads them."""
         arg = cmd.arg.strip()
-        settings = self.settings
-        if arg.startswith("("):  # psql 18's \g (format=csv expanded) options
+        settings, opts = self.settings, self.pset.options
+        if arg.startswith("("):  # psql 18's \g (format=csv expanded) options: any of \pset's
             end = arg.find(")")
             if end == -1:
                 raise UsageError(f"\\{cmd.name}: unterminated option list")
-            settings = self._g_options(cmd.name, arg[1:end], settings)
+            settings, opts = self._g_options(cmd.name, arg[1:end], settings, opts)
             arg = arg[end + 1:].strip()
         if expanded:
             settings = replace(settings, expanded=expanded)
@@ -665,26 +779,26 @@ class Shell:
         if not sql:
             return  # psql: nothing to send, nothing said
         saved, self.settings = self.settings, settings
+        saved_opts, self.pset.options = self.pset.options, opts
         try:
             with self._output_to(target, cmd.name):
                 self._run_sql(sql)
         except _Unopened as exc:  # as psql: the query is not sent, and that is its failure, not \g's
             self.fail(str(exc))  # (the rest of the line goes on; ON_ERROR_STOP stops)
         finally:
-            self.settings = saved
+            self.settings, self.pset.options = saved, saved_opts
 
-    def _g_options(self, name: str, text: str, settings: Settings) -> Settings:
+    def _g_options(self, name: str, text: str, settings: Settings, opts: PrintOptions) -> tuple[Settings, PrintOptions]:
+        """``\\g (NAME=VALUE ...)``: psql's print options for this query only, each as
+        ``\\pset NAME VALUE`` (a NAME alone as ``\\pset NAME``), said by psql's messages."""
         try:
             words = meta_words(text, self.variables)
         except MetaArgError as exc:
             raise UsageError(f"\\{name}: {exc}") from None
         for word in words:
-            key, _, value = word.partition("=")
-            key = {"x": "expanded"}.get(key, key)
-            if key not in ("format", "expanded", "null"):
-                raise UsageError(f"\\{name}: option {key!r} is not supported (format, expanded, null are)")
-            settings = assign(settings, key, value or "on", f"\\{name} ({key})")
-        return settings
+            key, sep, value = word.partition("=")
+            opts, settings, _ = pset_apply(opts, settings, key, value if sep else None)
+        return settings, opts
 
     @contextmanager
     def _output_to(self, target: str, name: str) -> Iterator[None]:
@@ -798,7 +912,7 @@ class Shell:
         arrive, in CSV (always, as psql --csv) and in scripts (every format but JSON); None:
         interactive tables and JSON keep ``maxrows`` rows and give the true count."""
         fmt = self.settings.format
-        if fmt == "csv" or (not self.interactive and fmt != "json"):
+        if fmt in ("csv", "unaligned") or (not self.interactive and fmt != "json"):
             return _RowPrinter(self)
         return None
 
@@ -893,7 +1007,8 @@ class Shell:
 
     def style(self) -> styles.Style:
         return styles.Style(fmt=self.settings.format, null=self.settings.null, maxwidth=self.settings.maxwidth,
-                            expanded=self.settings.expanded, width=self.width())
+                            expanded=self.settings.expanded, width=max(self.pset.options.columns, 0) or self.width(),
+                            opts=self.pset.options, tty=isatty(self.out))  # (psql's \pset columns, else the terminal's)
 
     def _toggle(self, name: str, arg: str, on: str, off: str) -> None:
         """Set ``name`` to ``arg``, or toggle it (as psql, \\x from auto goes off); say it is

@@ -116,7 +116,7 @@ class Settings:
 HELP: dict[str, tuple[Callable[[str], Any], str]] = {
     "workers": (_workers, "default N of a bare \\go (auto: the staged count)"),
     "maxrows": (_int(0), "rows kept and shown per result (the true count is always given)"),
-    "format": (_format, "table format: any tabulate format, csv or json"),
+    "format": (_format, "table format: psql's (aligned, unaligned, wrapped, csv, html, asciidoc, latex, latex-longtable, troff-ms: \\pset format), json, or any other tabulate format"),
     "null": (str, "how NULL is shown in tables"),
     "maxwidth": (_int(4), "longest value shown in a table cell (JSON is never shortened)"),
     "on_error_stop": (_bool, "stop a script at the first error (exit 3)"),

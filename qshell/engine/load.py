@@ -56,7 +56,7 @@ from qshell.engine.conflicts import (
 from qshell.engine.database import Database
 from qshell.engine.execute import AUTOCOMMIT, ON_PID, POOLED, SERVER, TxMode, _Interrupted, run_statement, settle
 from qshell.engine.pool import QueryPool
-from qshell.engine.sampler import Sampler, backends
+from qshell.engine.sampler import Sampler
 from qshell.records.load import (  # noqa: F401  (the records, re-exported)
     CLIENT_BOUND_DELAY_MS,
     MAX_BUCKETS,
@@ -547,16 +547,7 @@ class LoadPool(QueryPool):
         self._host_direct = self._hosts
         for number, f in enumerate(fairies):
             self._own(f, number)
-        self._start_watch()
-        if self.sampler is not None:
-            self.sampler.start(backends(fairies), self._start)
-        self.running = [gevent.spawn(self.executor, i, fairies[i]) for i in range(self.pool_max)]
-        self._watcher = gevent.spawn(self._watch)
-        joiner = gevent.spawn(self._join_workers)
-        try:
-            self._finished.wait()
-        except KeyboardInterrupt:
-            self.interrupt()
+        joiner = self._run_workers(fairies, self._join_workers)
         stopped = time.perf_counter()
         joiner.kill(block=False)
         self._settle(fairies)

@@ -384,22 +384,29 @@ class QueryPool:
         for fairy in fairies:
             fairy.info.pop(CANCELLING, None)
 
+    def _run_workers(self, fairies: list, join) -> gevent.Greenlet:  # noqa: ANN001
+        """Start the watch, the sampler, the workers and ``join``'s greenlet, then block until
+        the run is finished or interrupted (a Ctrl-C here interrupts it); the joiner, still
+        to be killed, is returned."""
+        self._start_watch()
+        if self.sampler is not None:
+            self.sampler.start(backends(fairies), self._start)  # spawns and returns: its stop is outside the wall
+        self.running = [gevent.spawn(self.executor, i, fairies[i]) for i in range(self.pool_max)]
+        self._watcher = gevent.spawn(self._watch)
+        joiner = gevent.spawn(join)
+        try:
+            self._finished.wait()
+        except KeyboardInterrupt:
+            self.interrupt()
+        return joiner
+
     def _run(self) -> RunResult:
         fairies = self.fairies = self._connect_all()
         gevent.spawn(self.overseer).join()
         started_at = time.time()
         cpu0 = time.process_time()
         self._start = self._last = time.perf_counter()
-        self._start_watch()
-        if self.sampler is not None:
-            self.sampler.start(backends(fairies), self._start)  # spawns and returns: its stop is outside the wall
-        self.running = [gevent.spawn(self.executor, i, fairies[i]) for i in range(self.pool_max)]
-        self._watcher = gevent.spawn(self._watch)
-        joiner = gevent.spawn(self._join)
-        try:
-            self._finished.wait()
-        except KeyboardInterrupt:
-            self.interrupt()
+        joiner = self._run_workers(fairies, self._join)
         end = self._last if not self.interrupted else time.perf_counter()
         cpu = time.process_time() - cpu0
         joiner.kill(block=False)

@@ -229,8 +229,10 @@ def totals(run: RunResult) -> str:
     waited = run.pool_wait_s
     pool = f" · pool wait {duration(waited[0])}, longest {duration(waited[1])}" if waited is not None else ""
     return (f"N={run.n} · {len(run.queries)} queries · wall {duration(run.wall_s)} · "
-            f"sum {duration(run.sum_s)} · overlap {run.overlap:.2f}× · "
-            f"bound {duration(run.bound_s)}{on} · efficiency {_pct(run.efficiency)}{pool}{failed}{stopped}")
+            # (overlap and efficiency rounded as the JSON record rounds them first: the terminal,
+            # JSON and report never round one figure two ways, 1.51× here and 1.50× there)
+            f"sum {duration(run.sum_s)} · overlap {round(run.overlap, 4):.2f}× · "
+            f"bound {duration(run.bound_s)}{on} · efficiency {_pct(round(run.efficiency, 4))}{pool}{failed}{stopped}")
 
 
 def run_text(run: RunResult, style: Style, slow: Mapping[int, float] | None = None) -> str:

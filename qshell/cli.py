@@ -528,8 +528,10 @@ def _main(argv: list[str], stdin, out: TextIO, err: TextIO) -> int:  # noqa: ANN
                 from qshell.shell.terminal import stop_loading
 
                 stop_loading(shell)
-            shell.runs.close_history()
-            shell.sessions.close_all()
+            if shell.made("runs"):
+                shell.runs.close_history()
+            if shell.made("sessions"):
+                shell.sessions.close_all()
             shell.session.close()
         return int(status)
     finally:

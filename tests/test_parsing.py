@@ -77,6 +77,44 @@ def test_every_command_has_a_handler_and_help():
         assert spec.usage in text
 
 
+def test_each_command_group_is_named_for_the_commands_it_handles():
+    """The shell makes its command groups on first use, finding a command's group in
+    GROUP_OF without importing them: every do_NAME of every group is there, under the
+    group that handles it (the first in GROUPS' order), and nothing else is."""
+    from qshell.shell.loop import GROUP_OF, group_classes
+
+    found: dict[str, str] = {}
+    for attr, cls in group_classes().items():
+        for name in dir(cls):
+            if name.startswith("do_") and callable(getattr(cls, name)) and not hasattr(Shell, name):
+                found.setdefault(name[3:], attr)
+    assert GROUP_OF == found
+
+
+def test_a_plain_statement_imports_no_command_group(dsn, tmp_path):
+    """`qshell -c 'SELECT 1;'` (start-up time): the run, load, report, isolation and
+    catalog modules are imported only when a command needs them; \\go imports the run's."""
+    import subprocess
+    import sys
+
+    from qshell.shell.loop import GROUPS
+
+    def modules(*args: str) -> set[str]:
+        code = ("import sys, atexit; from qshell.bootstrap import bootstrap; bootstrap(); from qshell.cli import main; "
+                "s = main(sys.argv[1:]); print(' '.join(m for m in sys.modules if m.startswith('qshell.shell.')),"
+                " file=sys.stderr); sys.exit(s)")
+        done = subprocess.run([sys.executable, "-c", code, "-X", "--history-dir", str(tmp_path), *args, dsn],
+                              capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, done.stderr
+        return set(done.stderr.split())
+
+    lazy = {module for attr, (module, _) in GROUPS.items() if attr != "pset"}
+    plain = modules("-c", "SELECT 1;")
+    assert "qshell.shell.loop" in plain and not lazy & plain
+    staged = modules("-c", "\\add SELECT 1;", "-c", "\\go 1")
+    assert "qshell.shell.explore" in staged
+
+
 @pytest.mark.parametrize("text, name, n", [
     ("\\go", "go", None), ("\\go 3", "go", 3), ("\\go  12 ", "go", 12), ("\\drop 2", "drop", 2),
     ("\\? ", "help", None), ("\\quit", "q", None), ("\\ls", "list", None),

@@ -9,8 +9,9 @@ import os
 import shutil
 from contextlib import contextmanager
 from dataclasses import replace
+from functools import cached_property
 from pathlib import Path
-from typing import Callable, Iterable, Iterator, TextIO
+from typing import TYPE_CHECKING, Callable, Iterable, Iterator, TextIO
 
 from qshell.common.errors import ConnectionFailed, ExitStatus, OutputClosed, QshellError, UsageError
 from qshell.common.numbers import INT_MAX, whole
@@ -26,21 +27,23 @@ from qshell.script.sqlsplit import first_keyword, split, strip_comments_head
 from qshell.script.variables import PSQL_DEFAULTS, MetaArgError, interpolate, meta_args, meta_words, special_value, valid_name
 from qshell.session.connect import password_in, redact
 from qshell.session.session import Session
-from qshell.shell.catalog import CatalogCommands
-from qshell.shell.describe import DescribeCommands
-from qshell.shell.explore import RunCommands
 from qshell.shell.host import _Stop
 from qshell.shell.interrupt import sigint_calls
-from qshell.shell.isolation import IsolationCommands
-from qshell.shell.lab import LabCommands
-from qshell.shell.loadview import LoadCommands
 from qshell.shell.pset import PsetCommands, pager_state
 from qshell.shell.pset import apply as pset_apply
-from qshell.shell.report_command import ReportCommands
-from qshell.shell.sessions import SessionCommands
-from qshell.shell.sets import SetCommands
 from qshell.shell.settings import HELP, Settings, assign, listing, show
 from qshell.shell.streams import isatty
+
+if TYPE_CHECKING:  # pragma: no cover
+    from qshell.shell.catalog import CatalogCommands
+    from qshell.shell.describe import DescribeCommands
+    from qshell.shell.explore import RunCommands
+    from qshell.shell.isolation import IsolationCommands
+    from qshell.shell.lab import LabCommands
+    from qshell.shell.loadview import LoadCommands
+    from qshell.shell.report_command import ReportCommands
+    from qshell.shell.sessions import SessionCommands
+    from qshell.shell.sets import SetCommands
 
 MAX_INCLUDE_DEPTH = 16
 
@@ -247,8 +250,46 @@ class _RowPrinter:
             self.shell.write(tail)  # even empty: psql's blank line after the records
 
 
-COMMAND_GROUPS = (RunCommands, LoadCommands, SetCommands, DescribeCommands, CatalogCommands, ReportCommands,
-                  IsolationCommands, LabCommands, SessionCommands, PsetCommands)
+# The command groups a Shell holds: attribute -> (module, class). Each is made, and its
+# module imported, when a command first needs it: `qshell -c 'SELECT 1;'` imports none of the
+# run, load, report, isolation or catalog machinery (start-up; tests/test_parsing.py checks
+# GROUP_OF against the classes).
+GROUPS: dict[str, tuple[str, str]] = {
+    "runs": ("qshell.shell.explore", "RunCommands"),
+    "loads": ("qshell.shell.loadview", "LoadCommands"),
+    "sets": ("qshell.shell.sets", "SetCommands"),
+    "describe": ("qshell.shell.describe", "DescribeCommands"),
+    "catalog": ("qshell.shell.catalog", "CatalogCommands"),
+    "reports": ("qshell.shell.report_command", "ReportCommands"),
+    "isolation": ("qshell.shell.isolation", "IsolationCommands"),
+    "lab": ("qshell.shell.lab", "LabCommands"),
+    "sessions": ("qshell.shell.sessions", "SessionCommands"),
+    "pset": ("qshell.shell.pset", "PsetCommands"),
+}
+
+# \name -> the attribute of the group whose do_<name> runs it (the shell's own do_<name> first)
+GROUP_OF: dict[str, str] = {
+    **dict.fromkeys(("compare", "go", "history", "sweep", "timeline"), "runs"),
+    **dict.fromkeys(("demo", "load", "sandbox", "save", "sets"), "sets"),
+    **dict.fromkeys(("d", "dE", "di", "dm", "dn", "ds", "dt", "du", "dv", "dx", "l"), "describe"),
+    **dict.fromkeys((
+        "dA", "dAc", "dAf", "dAo", "dAp", "dC", "dD", "dF", "dFd", "dFp", "dFt", "dL", "dO", "dP", "dPi", "dPn",
+        "dPt", "dRp", "dRs", "dT", "dX", "da", "db", "dc", "dconfig", "dd", "ddp", "des", "det", "deu", "dew", "df",
+        "dfa", "dfn", "dfp", "dft", "dfw", "dg", "dl", "do", "dp", "drds", "drg", "dy", "ef", "ev", "sf", "sv", "z",
+    ), "catalog"),
+    "report": "reports",
+    "spec": "isolation",
+    "lab": "lab",
+    **dict.fromkeys(("permute", "session", "sessions", "step", "steps", "spec_load", "spec_save"), "sessions"),
+    **dict.fromkeys(("C", "H", "T", "a", "f", "pset", "t"), "pset"),
+}
+
+
+def group_classes() -> dict[str, type]:
+    """Every command group's class by attribute (imports them all: for tests and checks)."""
+    import importlib
+
+    return {attr: getattr(importlib.import_module(module), name) for attr, (module, name) in GROUPS.items()}
 
 
 class Shell:
@@ -296,31 +337,82 @@ class Shell:
         self._line_stop: list[tuple[tuple[str, int], bool]] = []
         self._tx = ""  # the session's transaction state after the last statement ('*', '!')
         self._unwritten: tuple[TextIO, OSError] | None = None  # an output that could not be written, and why
-        self.loads = LoadCommands(self)
-        self.runs = RunCommands(self, self.loads)
-        self.sets = SetCommands(self)
-        self.describe = DescribeCommands(self)
-        self.catalog = CatalogCommands(self, self.describe)
-        self.isolation = IsolationCommands(self)
-        self.reports = ReportCommands(self, self.runs, self.loads, self.isolation)
-        self.sessions = SessionCommands(self)  # \\session: named connections of the user's
-        self.lab = LabCommands(self, self.isolation, self.sessions)
         self.pset = PsetCommands(self)  # psql's print options (\\pset), in style()
         self._attach(session)
 
+    # -- the command groups, each made when first used (GROUPS) --------------------------------
+    @cached_property
+    def loads(self) -> "LoadCommands":
+        from qshell.shell.loadview import LoadCommands
+
+        return LoadCommands(self)
+
+    @cached_property
+    def runs(self) -> "RunCommands":
+        from qshell.shell.explore import RunCommands
+
+        return RunCommands(self, self.loads)
+
+    @cached_property
+    def sets(self) -> "SetCommands":
+        from qshell.shell.sets import SetCommands
+
+        return SetCommands(self)
+
+    @cached_property
+    def describe(self) -> "DescribeCommands":
+        from qshell.shell.describe import DescribeCommands
+
+        return DescribeCommands(self)
+
+    @cached_property
+    def catalog(self) -> "CatalogCommands":
+        from qshell.shell.catalog import CatalogCommands
+
+        return CatalogCommands(self, self.describe)
+
+    @cached_property
+    def isolation(self) -> "IsolationCommands":
+        from qshell.shell.isolation import IsolationCommands
+
+        return IsolationCommands(self)
+
+    @cached_property
+    def reports(self) -> "ReportCommands":
+        from qshell.shell.report_command import ReportCommands
+
+        return ReportCommands(self, self.runs, self.loads, self.isolation)
+
+    @cached_property
+    def sessions(self) -> "SessionCommands":  # \\session: named connections of the user's
+        from qshell.shell.sessions import SessionCommands
+
+        return SessionCommands(self)
+
+    @cached_property
+    def lab(self) -> "LabCommands":
+        from qshell.shell.lab import LabCommands
+
+        return LabCommands(self, self.isolation, self.sessions)
+
+    def made(self, attr: str) -> bool:
+        """Whether the command group ``attr`` has been made (used) in this shell."""
+        return attr in self.__dict__
+
     def handler(self, name: str) -> Callable[[Command], None]:
-        """The method that runs ``\\name``: the shell's own ``do_<name>`` or its groups'."""
-        for owner in (self, self.runs, self.loads, self.sets, self.describe, self.catalog, self.reports,
-                      self.isolation, self.lab, self.sessions, self.pset):
-            found = getattr(owner, "do_" + name, None)
-            if found is not None:
-                return found
-        raise AttributeError(f"no handler for \\{name}")
+        """The method that runs ``\\name``: the shell's own ``do_<name>`` or its group's
+        (made, and its module imported, on first use)."""
+        found = getattr(self, "do_" + name, None)
+        if found is None and name in GROUP_OF:
+            found = getattr(getattr(self, GROUP_OF[name]), "do_" + name, None)
+        if found is None:
+            raise AttributeError(f"no handler for \\{name}")
+        return found
 
     @classmethod
     def handles(cls, name: str) -> bool:
         """Whether ``\\name`` has a handler (the shell's or a command group's)."""
-        return any(callable(getattr(owner, "do_" + name, None)) for owner in (cls, *COMMAND_GROUPS))
+        return name in GROUP_OF or callable(getattr(cls, "do_" + name, None))
 
     def _attach(self, session: Session) -> None:
         """Apply the session-wide settings to a (new) connection and hear about resets."""
@@ -1161,11 +1253,13 @@ class Shell:
                 self.fail(f"\\connect: {exc}", ExitStatus.CONNECTION)
                 raise _Stop(ExitStatus.CONNECTION) from None
             raise type(exc)(f"{exc}; previous connection kept") from None
-        self.sessions.close_all("connections to the previous database, with their steps")
+        if self.made("sessions"):
+            self.sessions.close_all("connections to the previous database, with their steps")
         old, self.session = self.session, new
         old.close()
         self._attach(new)
-        self.runs.forget_times()  # measured times belong to the old target
+        if self.made("runs"):
+            self.runs.forget_times()  # measured times belong to the old target
         self.catalog_changed()
         self.say(f'You are now connected to database "{new.dbname}" as user "{new.params.get("user", "?")}".')
 
@@ -1236,7 +1330,7 @@ class Shell:
         where = f"{p.get('host', '?')}:{p.get('port', '?')}/{p.get('dbname', '?')}"
         kind = "sandbox" if self.session.sandbox is not None else f"as {p.get('user', '?')}"
         last = "no run yet"
-        run = self.runs.last_run
+        run = self.runs.last_run if self.made("runs") else None
         if run is not None:
             last = f"last run N={run.n}: wall {styles.duration(run.wall_s)}, overlap {run.overlap:.2f}×"
         workers = self.settings.workers or "auto"
@@ -1251,5 +1345,6 @@ class Shell:
         branch that does not run; the transaction mark after it."""
         staged = f"[{len(self.staged)}]" if self.staged else ""
         mark = "@" if skipping else "-" if continuation else "="
-        named = self.sessions.prompt_label()  # \\session NAME: [NAME], its transaction state after the mark
+        # \\session NAME: [NAME], its transaction state after the mark
+        named = self.sessions.prompt_label() if self.made("sessions") else ""
         return f"{self.session.dbname}{visible(named)}{staged}{mark}{self.session.user.transaction_state}> "

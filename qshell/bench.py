@@ -552,10 +552,19 @@ class Bench:
         hist = self.tmp / "e2e-hist"
         argv = self._qshell(hist) + ["--format", "json", self.dsn]
         pgbench = [str(self.bin / "pgbench"), "-n", "-c", "8", "-j", "2", "-t", str(k // 8), "-f", str(select1), self.dsn]
+        # the floor: the same process staging ONE statement (imports, 8 connections, a run, its
+        # history): the part of the peak that is not the results (what is per result is the rest)
+        floor_script = self.tmp / "e2e-floor.sql"
+        floor_script.write_text("\\add SELECT 1;\n\\go 8\n")
+        floor_out = self.tmp / "e2e-floor.json"
         self._measure(argv, stdin=script, stdout=out_file, qshell=True)  # warm: bytecode, the history file
         rounds = []
         for r in range(self.rounds):
             got: dict = {}
+            floor = self._measure(argv, stdin=floor_script, stdout=floor_out, qshell=True)
+            if floor.code != 0:
+                raise RuntimeError(f"end to end: the one-statement run exited {floor.code}")
+            got["floor_mb"] = round(floor.peak_mb, 1)
             for side in (("pgbench", "qshell") if r % 2 == 0 else ("qshell", "pgbench")):
                 if side == "pgbench":
                     proc = self._measure(pgbench)
@@ -577,9 +586,11 @@ class Bench:
                      "pgbench_s": round(_median([x["pgbench_s"] for x in rounds]), 4),
                      "ratio": _spread([x["ratio"] for x in rounds]),
                      "run_wall_ms": round(_median([x["run_wall_ms"] for x in rounds]), 1),
-                     "peak_mb": _spread([x["peak_mb"] for x in rounds], 1), "rounds": rounds}
+                     "peak_mb": _spread([x["peak_mb"] for x in rounds], 1),
+                     "floor_mb": _spread([x["floor_mb"] for x in rounds], 1), "rounds": rounds}
+        out["per_result_bytes"] = round((out["peak_mb"]["median"] - out["floor_mb"]["median"]) * 2**20 / k)
         self.log(f"  end to end: {k} statements, qshell {out['qshell_s']} s (its run {out['run_wall_ms']} ms,"
-                 f" peak {out['peak_mb']['median']} MB), pgbench {out['pgbench_s']} s, ratio {out['ratio']['median']}"
+                 f" peak {out['peak_mb']['median']} MB, one statement's {out['floor_mb']['median']} MB), pgbench {out['pgbench_s']} s, ratio {out['ratio']['median']}"
                  f" ({out['ratio']['min']}–{out['ratio']['max']})")
         return out
 
@@ -1011,7 +1022,8 @@ def _h_e2e(c: dict, bold: bool = True) -> str | None:
     if "ratio" not in c:
         return None
     return (f"pgbench ÷ qshell {_cell(c['ratio'], bold=bold)} ({c['qshell_s']} s vs {c['pgbench_s']} s),"
-            f" peak {_cell(c.get('peak_mb'), ' MB', bold)}")
+            f" peak {_cell(c.get('peak_mb'), ' MB', bold)}"
+            + (f" (one statement: {_cell(c['floor_mb'], ' MB')}; {c['per_result_bytes']} B per result)" if "floor_mb" in c else ""))
 
 
 def _h_big(c: dict, bold: bool = True) -> str | None:

@@ -104,6 +104,9 @@ def test_bench_tiny_run_writes_a_well_formed_record(dsn, tmp_path):
         assert r["run_wall_ms"] / 1000 < r["qshell_s"] and 0 < r["cpu_s"] and r["peak_mb"] > 0
     assert_spread(e2e["ratio"], [r["pgbench_s"] / r["qshell_s"] for r in e2e["rounds"]], "e2e")
     assert_spread(e2e["peak_mb"], [r["peak_mb"] for r in e2e["rounds"]], "e2e peak")
+    assert_spread(e2e["floor_mb"], [r["floor_mb"] for r in e2e["rounds"]], "e2e floor")
+    assert 0 < e2e["floor_mb"]["median"] <= e2e["peak_mb"]["median"]
+    assert e2e["per_result_bytes"] == round((e2e["peak_mb"]["median"] - e2e["floor_mb"]["median"]) * 2**20 / 2000)
     res = cases["resources"]  # the test server preloads pg_stat_statements
     assert res["usable"] is True and res["on_qps"] > 0 and res["off_qps"] > 0
     assert abs(res["ratio"] - res["on_qps"] / res["off_qps"]) < 0.5 * res["ratio"] + 0.01

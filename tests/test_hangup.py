@@ -203,7 +203,8 @@ def _server_stopped(box: Path, wait: float = 10) -> bool:
 
 
 @pytest.mark.slow
-def test_hangup_at_the_prompt_stops_the_sandbox_of_its_last_user(tmp_path, qshell_pty):
+def test_hangup_at_the_prompt_stops_the_sandbox_of_its_last_user(sandbox_tmp, qshell_pty):
+    tmp_path = sandbox_tmp  # (reachable by the server's user: conftest.sandbox_tmp)
     box = tmp_path / "box"
     child = qshell_pty("--sandbox", "--sandbox-dir", str(box), "--history-dir", str(tmp_path / "hist"), timeout=60)
     try:

@@ -376,7 +376,7 @@ def test_the_prompts_path_draws_as_psql(dsn, db, psets):
         opts, settings, _ = apply(opts, settings, name, value)
     q = db.execute(sql)
     style = Style(fmt=settings.format, null=settings.null, expanded=settings.expanded, width=opts.columns or 200,
-                  opts=opts, maxwidth=settings.maxwidth)
+                  opts=opts, maxwidth=settings.maxwidth or 0)
     assert result_tables.statement(q, style) + "\n" == p.stdout.decode()
 
 

@@ -140,7 +140,8 @@ def test_password_prompt_with_W_never_echoes_or_records(dsn, hist, tmp_path, qsh
 
 
 @pytest.mark.slow
-def test_sandbox_banner(tmp_path, qshell_pty):
+def test_sandbox_banner(sandbox_tmp, qshell_pty):
+    tmp_path = sandbox_tmp  # (reachable by the server's user: conftest.sandbox_tmp)
     child = qshell_pty("--sandbox-dir", str(tmp_path / "box"), "--history-dir", str(tmp_path / "h"), timeout=60)
     child.expect(r"qshell 0\.1\.\d+ — sandbox PostgreSQL \d+")
     child.expect("embedded, data in")
@@ -301,3 +302,17 @@ def test_a_go_blocked_by_your_own_transaction_comes_back_to_the_prompt(term):
     term.expect_exact("postgres[1]=>")
     term.sendline("\\q")
     term.expect(pexpect.EOF)
+
+
+def test_long_values_are_shortened_at_a_terminal_by_default(dsn, hist, qshell_pty):
+    """maxwidth auto: 80 columns at a terminal (a file or pipe gets the whole value)."""
+    child = qshell_pty("--history-dir", str(hist), dsn)
+    child.expect("postgres=>")
+    child.sendline("\\pset pager off")
+    child.expect("postgres=>")
+    child.sendline("SELECT repeat('q', 300) AS v;")
+    child.expect(r"\(1 row\)")
+    shown = child.before
+    assert "q" * 79 + "…" in shown and "q" * 81 not in shown
+    child.expect("postgres=>")
+    child.sendline("\\q")

@@ -122,7 +122,8 @@ def replay(command: str, typed: list[str], tmp_path: Path, monkeypatch) -> tuple
 
 
 @pytest.mark.slow
-def test_the_sample_session_is_real_output(tmp_path, monkeypatch):
+def test_the_sample_session_is_real_output(sandbox_tmp, monkeypatch):
+    tmp_path = sandbox_tmp  # (reachable by the server's user: conftest.sandbox_tmp)
     block = sample_block()
     assert block[0].startswith("$ "), "the sample starts with the command typed"
     typed = [m.group(2) for m in map(PROMPT.match, block[1:]) if m]

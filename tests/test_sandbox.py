@@ -16,7 +16,8 @@ def _qshell(*args: str, env: dict | None = None, stdin: str = "") -> subprocess.
 
 
 @pytest.mark.slow
-def test_sandbox_starts_from_an_empty_directory_and_stops_on_exit(tmp_path):
+def test_sandbox_starts_from_an_empty_directory_and_stops_on_exit(sandbox_tmp):
+    tmp_path = sandbox_tmp  # (reachable by the server's user: conftest.sandbox_tmp)
     box = tmp_path / "box"
     hist = tmp_path / "hist"
     # no DSN, no PG* variables: the sandbox is the default
@@ -45,7 +46,8 @@ def test_a_named_connection_or_pg_variable_means_no_sandbox(tmp_path):
     assert not box.exists()
 
 
-def test_sandbox_failure_shows_the_log_not_a_traceback(tmp_path):
+def test_sandbox_failure_shows_the_log_not_a_traceback(sandbox_tmp):
+    tmp_path = sandbox_tmp  # (reachable by the server's user: conftest.sandbox_tmp)
     box = tmp_path / "broken"
     box.mkdir()
     (box / "PG_VERSION").write_text("9\n")  # looks initialised, but is not a data directory
@@ -56,7 +58,8 @@ def test_sandbox_failure_shows_the_log_not_a_traceback(tmp_path):
     assert "Traceback" not in err
 
 
-def test_what_initdb_said_when_it_failed_is_shown(tmp_path):
+def test_what_initdb_said_when_it_failed_is_shown(sandbox_tmp):
+    tmp_path = sandbox_tmp  # (reachable by the server's user: conftest.sandbox_tmp)
     box = tmp_path / "full"
     box.mkdir()
     (box / "stray").write_text("x")  # initdb refuses a directory that is not empty
@@ -78,7 +81,8 @@ def test_sandbox_dir_that_is_a_file(tmp_path):
 
 
 @pytest.mark.slow
-def test_sandbox_dataset_and_demo(tmp_path):
+def test_sandbox_dataset_and_demo(sandbox_tmp):
+    tmp_path = sandbox_tmp  # (reachable by the server's user: conftest.sandbox_tmp)
     p = _qshell("--sandbox-dir", str(tmp_path / "box"), "--history-dir", str(tmp_path / "h"), "--scale", "1",
                 "--format", "json", "-c", "\\demo", "-c", "\\go 6", "-c", "\\sandbox init 1",
                 "-c", "SELECT count(*) AS n FROM pgbench_accounts")

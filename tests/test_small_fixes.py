@@ -307,7 +307,8 @@ def _started(box: Path, hist: Path) -> subprocess.Popen:
 
 
 @pytest.mark.slow
-def test_two_first_starts_at_once_share_one_sandbox(tmp_path):
+def test_two_first_starts_at_once_share_one_sandbox(sandbox_tmp):
+    tmp_path = sandbox_tmp  # (reachable by the server's user: conftest.sandbox_tmp)
     box = tmp_path / "box"
     try:
         procs = [subprocess.Popen(_sandbox_cmd(box, tmp_path / f"h{i}", "-c", "SELECT 1 AS one"),
@@ -322,7 +323,8 @@ def test_two_first_starts_at_once_share_one_sandbox(tmp_path):
 
 
 @pytest.mark.slow
-def test_killed_or_hung_up_qshell_does_not_keep_the_sandbox_running(tmp_path):
+def test_killed_or_hung_up_qshell_does_not_keep_the_sandbox_running(sandbox_tmp):
+    tmp_path = sandbox_tmp  # (reachable by the server's user: conftest.sandbox_tmp)
     box, hist = tmp_path / "box", tmp_path / "hist"
     try:
         killed = _started(box, hist)

@@ -145,3 +145,17 @@ def test_other_tabulate_formats_keep_whitespace(qshell):
     r = qshell("\\format grid\nSELECT '  padded'::char(10) AS c, E'  a\\n\\tb' AS m;\n")
     assert r.code == 0, r.err
     assert "|   padded   |" in r.out and "|   a       |" in r.out and "|         b |" in r.out
+
+
+def test_long_values_reach_a_file_or_pipe_whole_as_psql_prints_them(psql, qshell):
+    """maxwidth auto (the default) shortens values at a terminal only: a script's output
+    to a pipe is psql's bytes, in every layout, and a staged result's value is whole too."""
+    sql = "SELECT repeat('x', 300) AS v, 1 AS n;\n"
+    for options in ((), ("-x",), ("-t",), ("-A",)):
+        r = qshell(sql, "-v", "null=", *options)
+        assert r.code == 0, r.err
+        assert r.out == psql(sql, *options), options
+    r = qshell("\\add " + sql + "\\go 1\n")
+    assert "x" * 300 + " " in r.out and "…" not in r.out
+    r = qshell("\\set maxwidth 20\n" + sql)  # set: shortened everywhere
+    assert "x" * 19 + "…" in r.out

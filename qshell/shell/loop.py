@@ -31,7 +31,7 @@ from qshell.shell.host import _Stop
 from qshell.shell.interrupt import sigint_calls
 from qshell.shell.pset import PsetCommands, pager_state
 from qshell.shell.pset import apply as pset_apply
-from qshell.shell.settings import HELP, Settings, assign, listing, show
+from qshell.shell.settings import HELP, TERMINAL_MAXWIDTH, Settings, assign, listing, show
 from qshell.shell.streams import isatty
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -1098,9 +1098,13 @@ class Shell:
         return shutil.get_terminal_size((100, 24)).columns
 
     def style(self) -> styles.Style:
-        return styles.Style(fmt=self.settings.format, null=self.settings.null, maxwidth=self.settings.maxwidth,
+        tty = isatty(self.out)
+        maxwidth = self.settings.maxwidth  # auto (None): shortened at a terminal only; a file or pipe gets psql's bytes
+        if maxwidth is None:
+            maxwidth = TERMINAL_MAXWIDTH if tty else 0
+        return styles.Style(fmt=self.settings.format, null=self.settings.null, maxwidth=maxwidth,
                             expanded=self.settings.expanded, width=max(self.pset.options.columns, 0) or self.width(),
-                            opts=self.pset.options, tty=isatty(self.out))  # (psql's \pset columns, else the terminal's)
+                            opts=self.pset.options, tty=tty)  # (psql's \pset columns, else the terminal's)
 
     def _toggle(self, name: str, arg: str, on: str, off: str) -> None:
         """Set ``name`` to ``arg``, or toggle it (as psql, \\x from auto goes off); say it is

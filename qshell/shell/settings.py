@@ -29,6 +29,12 @@ def _int(minimum: int, maximum: int = INT_MAX) -> Callable[[str], int]:
     return parse
 
 
+def _maxwidth(value: str) -> int | None:
+    if value.strip().lower() in ("", "auto", "default"):
+        return None
+    return _int(4)(value)
+
+
 def _workers(value: str) -> int | None:
     if value.strip().lower() in ("", "auto", "default"):
         return None
@@ -86,13 +92,16 @@ def parse_duration_ms(value: str) -> int | None:
     return ms
 
 
+TERMINAL_MAXWIDTH = 80  # maxwidth auto at a terminal
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     workers: int | None = None
     maxrows: int = 100
     format: str = "aligned"
     null: str = "<null>"
-    maxwidth: int = 80
+    maxwidth: int | None = None  # None: auto, TERMINAL_MAXWIDTH at a terminal, no limit in a file or pipe
     on_error_stop: bool = False
     tx: str = "autocommit"
     isolation: str | None = None
@@ -118,7 +127,7 @@ HELP: dict[str, tuple[Callable[[str], Any], str]] = {
     "maxrows": (_int(0), "rows kept and shown per result (the true count is always given)"),
     "format": (_format, "table format: psql's (aligned, unaligned, wrapped, csv, html, asciidoc, latex, latex-longtable, troff-ms: \\pset format), json, or any other tabulate format"),
     "null": (str, "how NULL is shown in tables"),
-    "maxwidth": (_int(4), "longest value shown in a table cell (JSON is never shortened)"),
+    "maxwidth": (_maxwidth, f"longest value shown in a table cell (auto: {TERMINAL_MAXWIDTH} at a terminal, whole in a file or pipe, as psql; JSON is never shortened)"),
     "on_error_stop": (_bool, "stop a script at the first error (exit 3)"),
     "tx": (_choice("autocommit", "rollback"), "staged queries: autocommit, or each in a transaction rolled back"),
     "isolation": (_isolation, "isolation level of each staged query (default, read committed, repeatable read, serializable)"),

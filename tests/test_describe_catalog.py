@@ -197,7 +197,7 @@ COMMANDS = [
     r"\sf cat.plus", r"\sf+ cat.plus", r"\sf+ cat.trg", r"\sf cat.body", r"\sf+ cat.body",
     r"\sf cat.plus(cat.pt, cat.pt)", r"\sf nosuch", r"\sf abs", r"\sf int4pl", r"\sf+ cat.total", r"\sf",
     r"\sf cat.proc", r"\sv cat.vco", r"\sv+ cat.vco", r'\sv cat."Odd V"', r"\sv nosuch", r"\sv", r"\sv cat.items",
-    r"\sv+ pg_catalog.pg_settings",
+    r"\sv+ pg_catalog.pg_settings", r"\sv -", r"\sv+ 1", "\\sf -\n\\echo after",
     # qualified names psql refuses (and the one it takes)
     r"\dn x.cat", r"\dn qshell_catalog.cat", r"\dn a.b.c", r"\du x.y", r"\dT x.y.z", r"\dT qshell_catalog.cat.mood",
     r"\dL a.b", r"\dx a.b", r"\l a.b", r"\df x.y.z", r"\dd x.y.z", r"\des a.b", r"\dy a.b", r"\ddp a.b",

@@ -989,7 +989,9 @@ class CatalogCommands:
         name = cmd.arg.strip()
         if not name:
             raise UsageError("function name is required")
-        self._source(self._function_def(name), "+" in self._mods(cmd), True)
+        text = self._function_def(name)
+        if text:  # ('-'::regproc is 0: no definition, and psql prints nothing)
+            self._source(text, "+" in self._mods(cmd), True)
 
     def _function_def(self, name: str) -> str:
         cast = "regprocedure" if "(" in name else "regproc"
@@ -1021,6 +1023,8 @@ class CatalogCommands:
             "'check_option=local'),'check_option=cascaded')) o), ', ')"
             " FROM pg_catalog.pg_class c LEFT JOIN pg_catalog.pg_namespace n ON c.relnamespace = n.oid"
             f" WHERE c.oid = {oid}")
+        if not rows:  # '-'::regclass is 0, no relation (psql's lookup then says so)
+            raise QshellError("ERROR:  (not available)")
         nsp, rel, relkind, viewdef, _opts, check, qnsp, qrel, options = rows[0]
         if relkind != "v":
             raise UsageError(f'"{nsp}.{rel}" is not a view')

@@ -132,6 +132,18 @@ def test_query_header_and_preview_escape(db):
     assert preview("SELECT '\x07\x1b'", 13) == "SELECT '\\x07…"
 
 
+def test_a_reason_for_no_resources_quoting_the_servers_error_is_escaped(db):
+    """'could not be planned before the run: <the server's error>': the error may quote
+    the user's text (a literal with ESC in it)."""
+    from dataclasses import replace
+
+    from qshell.engine.resources import line, unplannable
+
+    q = replace(db.execute("SELECT 1"), no_resources=unplannable(f'invalid input syntax for type integer: "{CLEAR}"'))
+    shown = line(q)
+    assert not RAW.search(shown) and "\\x1B[2J" in shown
+
+
 def test_staged_run_with_raw_control_characters_in_the_sql(qshell):
     """The summary's SQL preview and the result table of a staged query whose SQL
     holds a raw ESC (as a script file may)."""

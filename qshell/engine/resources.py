@@ -50,6 +50,7 @@ import psycopg2
 import psycopg2.errors
 
 from qshell.common.errors import QshellError
+from qshell.common.visible import visible
 from qshell.engine.database import TRACK
 from qshell.records.resources import Resources, _num  # noqa: F401  (the record, re-exported)
 from qshell.script.sqlsplit import first_keyword, split, strip_comments_head
@@ -433,7 +434,8 @@ def line(q: QueryResult) -> str:
     'server 155.0 ms (avg of 2 calls)' when the entry is not its own; 'client ? (why)' when unknown; '   resources: no figures: several statements'."""
     r = q.resources
     if r is None:
-        return f"   resources: no figures: {q.no_resources}" if q.no_resources else ""
+        # (the reason may quote the server's error, the user's text within it: escaped)
+        return f"   resources: no figures: {visible(q.no_resources)}" if q.no_resources else ""
     client = f"client {r.client_ms:+.1f} ms" if r.client_ms is not None else f"client ? ({r.client_unknown})"
     server = f"server {r.server_ms:.1f} ms" + ("" if r.exact else f" ({r.basis})")
     parts = [server, client,

@@ -204,6 +204,11 @@ def test_a_run_blocked_by_your_own_transaction_says_so_and_the_script_goes_on(qs
         said = f"blocked by your own session's open transaction (pid {pid}): COMMIT or ROLLBACK it first"
         assert said in r.err, r.err
         assert took < 30, took  # never a hang (it used to be one)
+        if "for" not in go:  # the cancelled query ended after the cancel: inside the run's wall, not past it
+            m = re.search(r"wall ([\d.]+) (ms|s) · sum ([\d.]+) (ms|s)", r.out)
+            assert m, r.out
+            wall, run = (float(m.group(i)) * (1 if m.group(i + 1) == "ms" else 1000) for i in (1, 3))
+            assert run <= wall, r.out
         if "for" in go:  # the load stopped there, not after its 5 s
             m = re.search(r"executions [\d,]+ in ([\d.]+) (ms|s)\b", r.out)
             assert m and float(m.group(1)) * (0.001 if m.group(2) == "ms" else 1) < 3, r.out

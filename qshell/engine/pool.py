@@ -427,6 +427,8 @@ class QueryPool:
             for i, r in enumerate(slots, start=1)
         )
         del slots
+        if self.interrupted:  # the wall ran to the interruption; the statements cancelled then ended after it
+            wall = max([wall, *(q.end_s for q in results if q.status is Status.CANCELLED)])
         samples = 0
         waits: tuple = ()
         sessions: tuple = ()

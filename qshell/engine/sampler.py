@@ -66,6 +66,22 @@ def backends(fairies) -> dict[str | None, list[int] | None]:  # noqa: ANN001 - p
     return out
 
 
+
+def _within(results: tuple[QueryResult, ...]):  # noqa: ANN202 - (index, t, dt) -> seconds
+    """The part of a sample's period, ``(t - dt, t]``, that falls in its execution's time on
+    its backend: a sample taken just after a query began stands for time before it began,
+    and a query is never blocked for longer than it ran (a 16 ms query was 'blocked 20 ms',
+    the sampling step)."""
+    spans = {q.index: (q.on_backend_s, q.end_s) for q in results}
+
+    def within(index: int, t: float, dt: float) -> float:
+        span = spans.get(index)
+        if span is None:
+            return dt
+        return max(0.0, min(t, span[1]) - max(t - dt, span[0]))
+
+    return within
+
 class Sampler:
     """Samples the workers' backends during ``QueryPool.run()``.
 
@@ -232,13 +248,14 @@ class Sampler:
         that differ only in what this fills in: one pass over a run's results, not three)."""
         waits: dict[int, Counter] = defaultdict(Counter)
         blocked: dict[int, dict[str, float]] = defaultdict(lambda: defaultdict(float))  # seconds, not counts
-        for (_t, dt, _pid, wtype, wevent, _state, _b, _lock), (index, holders) in zip(self.samples, owned if owned is not None else self.owners(results), strict=True):
+        within = _within(results)
+        for (t, dt, _pid, wtype, wevent, _state, _b, _lock), (index, holders) in zip(self.samples, owned if owned is not None else self.owners(results), strict=True):
             if index is None:
                 continue
             waits[index][f"{wtype}:{wevent}" if wtype else "CPU"] += 1
             for holder in holders:
                 if holder:
-                    blocked[index][holder] += dt
+                    blocked[index][holder] += within(index, t, dt)
         out = []
         for q in results:
             counts = waits.get(q.index)
@@ -273,12 +290,13 @@ class Sampler:
         """Who waited for whom, on which lock and relation: one edge per (waiter, holder,
         lock), with the time it was seen waiting, longest first (attributed as ``attribute``)."""
         edges: dict[tuple[str, str, str, str, str | None], float] = defaultdict(float)
-        for (_t, dt, _pid, _wt, _we, _state, _b, lock), (index, holders) in zip(self.samples, owned if owned is not None else self.owners(results), strict=True):
+        within = _within(results)
+        for (t, dt, _pid, _wt, _we, _state, _b, lock), (index, holders) in zip(self.samples, owned if owned is not None else self.owners(results), strict=True):
             if index is None or not holders:
                 continue
             locktype, mode, relation = lock if lock else ("?", "?", None)
             for holder in holders:
                 if holder:
-                    edges[(f"#{index}", holder, locktype, mode, relation)] += dt
+                    edges[(f"#{index}", holder, locktype, mode, relation)] += within(index, t, dt)
         return tuple(LockWait(w, h, lt, m, r, sec) for (w, h, lt, m, r), sec
                      in sorted(edges.items(), key=itemgetter(1), reverse=True))

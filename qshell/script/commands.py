@@ -361,6 +361,7 @@ TABLE: tuple[Spec, ...] = (
     Spec("gx", "\\gx [FILE|'|'COMMAND]", "as \\g, in expanded display", _raw, group="Query buffer", ends_query=True, psql_args=True),
     Spec("gset", "\\gset [PREFIX]", "run it; its one row's columns become variables PREFIXcolumn", _raw, group="Query buffer", ends_query=True, psql_args=True),
     Spec("gexec", "\\gexec", "run it; then run each value of its result as a statement", _raw, group="Query buffer", ends_query=True, psql_args=True),
+    Spec("watch", "\\watch [[i=]SEC] [c=N] [m=MIN]", "run the statement being typed (or the last one) every SEC seconds (default WATCH_INTERVAL, 2), each result under psql's header; c=N: N times; m=MIN: until a result has fewer than MIN rows; Ctrl-C ends it", _raw, group="Query buffer", ends_query=True, psql_args=True),
     Spec("p", "\\p", "show the statement being typed (or the last one sent)", _raw, aliases=("print",), group="Query buffer", psql_args=True),
     Spec("r", "\\r", "clear the statement being typed", _raw, aliases=("reset",), group="Query buffer", ends_query=True, psql_args=True),
     Spec("restrict", "\\restrict KEY", "allow no meta-command but \\unrestrict KEY (as pg_dump's scripts begin)", _raw, group="Variables", psql_args=True),

@@ -41,6 +41,7 @@ from qshell.shell.sessions import SessionCommands
 from qshell.shell.sets import SetCommands
 from qshell.shell.settings import HELP, Settings, assign, listing, show
 from qshell.shell.streams import isatty
+from qshell.shell.watch import WatchCommands
 
 MAX_INCLUDE_DEPTH = 16
 
@@ -248,7 +249,7 @@ class _RowPrinter:
 
 
 COMMAND_GROUPS = (RunCommands, LoadCommands, SetCommands, DescribeCommands, CatalogCommands, ReportCommands,
-                  IsolationCommands, LabCommands, SessionCommands, PsetCommands)
+                  IsolationCommands, LabCommands, SessionCommands, PsetCommands, WatchCommands)
 
 
 class Shell:
@@ -306,12 +307,13 @@ class Shell:
         self.sessions = SessionCommands(self)  # \\session: named connections of the user's
         self.lab = LabCommands(self, self.isolation, self.sessions)
         self.pset = PsetCommands(self)  # psql's print options (\\pset), in style()
+        self.watch = WatchCommands(self)  # \\watch
         self._attach(session)
 
     def handler(self, name: str) -> Callable[[Command], None]:
         """The method that runs ``\\name``: the shell's own ``do_<name>`` or its groups'."""
         for owner in (self, self.runs, self.loads, self.sets, self.describe, self.catalog, self.reports,
-                      self.isolation, self.lab, self.sessions, self.pset):
+                      self.isolation, self.lab, self.sessions, self.pset, self.watch):
             found = getattr(owner, "do_" + name, None)
             if found is not None:
                 return found

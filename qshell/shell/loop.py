@@ -29,6 +29,7 @@ from qshell.session.session import Session
 from qshell.shell.catalog import CatalogCommands
 from qshell.shell.describe import DescribeCommands
 from qshell.shell.explore import RunCommands
+from qshell.shell.helptext import HelpCommands
 from qshell.shell.host import _Stop
 from qshell.shell.interrupt import sigint_calls
 from qshell.shell.isolation import IsolationCommands
@@ -249,7 +250,8 @@ class _RowPrinter:
 
 
 COMMAND_GROUPS = (RunCommands, LoadCommands, SetCommands, DescribeCommands, CatalogCommands, ReportCommands,
-                  IsolationCommands, LabCommands, SessionCommands, PsetCommands, WatchCommands)
+                  IsolationCommands, LabCommands, SessionCommands, PsetCommands, WatchCommands,
+                  HelpCommands)
 
 
 class Shell:
@@ -308,12 +310,13 @@ class Shell:
         self.lab = LabCommands(self, self.isolation, self.sessions)
         self.pset = PsetCommands(self)  # psql's print options (\\pset), in style()
         self.watch = WatchCommands(self)  # \\watch
+        self.helptext = HelpCommands(self)  # \\h, \\copyright
         self._attach(session)
 
     def handler(self, name: str) -> Callable[[Command], None]:
         """The method that runs ``\\name``: the shell's own ``do_<name>`` or its groups'."""
         for owner in (self, self.runs, self.loads, self.sets, self.describe, self.catalog, self.reports,
-                      self.isolation, self.lab, self.sessions, self.pset, self.watch):
+                      self.isolation, self.lab, self.sessions, self.pset, self.watch, self.helptext):
             found = getattr(owner, "do_" + name, None)
             if found is not None:
                 return found
@@ -1211,7 +1214,7 @@ class Shell:
 
     do_elif = do_else = do_endif = do_if
 
-    def do_help(self, cmd: Command) -> None:
+    def do_commands(self, cmd: Command) -> None:
         self._args(cmd, take=1)  # (psql's \? TOPIC: qshell has one help)
         self.write(commands.help_text())
 

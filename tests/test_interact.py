@@ -199,3 +199,116 @@ def test_help_list_laid_out_for_the_terminal_as_psql(dsn, columns):
     child.expect(pexpect.EOF)
     assert "Available help:" in child.before, child.before[-200:]
     assert relaid(psql_help(""), columns) == child.before.replace("\r\n", "\n")
+
+
+# -- PROMPT1, PROMPT2 ----------------------------------------------------------------------
+
+PROMPT1 = r"<%M|%m|%>|%n|%/|%~|%#|%p|%R|%x|%l|%s|%P|%:FOO:|%`echo hi`|%101|%%|%?|%Z|%[%033[1m%]b%[%033[0m%]@@ "
+STEPS = ["\\set FOO bar", "SELECT pg_backend_pid() AS pid_is;", "BEGIN;", "SELECT 1/0;", "ROLLBACK;",
+         "\\set FOO 'x\\033y'", "\\if false", "\\endif"]
+
+
+def _prompts(argv: list[str]) -> tuple[list[str], str]:
+    """The PROMPT1 psql or qshell draws after each of STEPS, in a terminal; and the backend pid it printed."""
+    import io
+
+    import pexpect
+
+    env = {**ENV, "TERM": "dumb", "PROMPT_TOOLKIT_NO_CPR": "1", "PGDATABASE": "postgres"}
+    child = pexpect.spawn(argv[0], argv[1:], env=env, encoding="utf-8", timeout=30, dimensions=(50, 400))
+    child.logfile_read = io.StringIO()
+    child.expect(r"[=\]][#>] ")
+    child.sendline("\\set PROMPT1 '" + PROMPT1.replace("'", "\\'") + "'")
+    child.expect_exact("@@ '")  # (the line echoed)
+    child.expect_exact("@@ ")
+    seen = []
+    for step in STEPS:
+        child.sendline(step)
+        child.expect_exact("@@ ")
+        seen.append(child.before.rsplit("\n", 1)[-1].replace("\r", "") + "@@ ")
+    child.sendline("\\q")
+    child.expect(pexpect.EOF)
+    pid = re.search(r"pid_is\s*\r\n-+\r\n\s*(\d+)", child.logfile_read.getvalue())
+    return seen, pid.group(1) if pid else ""
+
+
+@pytest.mark.slow
+def test_prompt1_escapes_as_psql_in_a_terminal(dsn, hist):
+    """Every escape of PROMPT1 drawn as psql draws it (host, socket, port, user, database,
+    ~, superuser #, pid, %R = and @, transaction * and !, line, service, pipeline, a
+    variable (escaped when it holds a control character, where psql prints it raw),
+    a command's output, octal, %%, %w, invisible %[ %]) after the same statements."""
+    got = {}
+    for prog in ("psql", "qshell"):
+        argv = [PSQL, "-X", dsn] if prog == "psql" else qshell_argv("-X", "--history-dir", str(hist), dsn)
+        got[prog] = _prompts(argv)
+    (p_seen, p_pid), (q_seen, q_pid) = got["psql"], got["qshell"]
+    assert p_pid and q_pid
+    p_seen = [s.replace(f"|{p_pid}|", "|PID|") for s in p_seen]
+    q_seen = [s.replace(f"|{q_pid}|", "|PID|") for s in q_seen]
+    assert "|PID|=||1|" in p_seen[1] and "|PID|=|*|1|" in p_seen[2] and "|PID|=|!|1|" in p_seen[3]
+    assert "|PID|@||1|" in p_seen[6]
+    # psql prints a variable's control character raw; qshell shows it escaped (README)
+    assert "|x\x1by|" in p_seen[5] and "|x\\x1By|" in q_seen[5]
+    q_seen = [s.replace("x\\x1By", "x\x1by") for s in q_seen]
+    # the bold of %[%033[1m%] is in psql's prompt; prompt_toolkit draws no colours on a dumb
+    # terminal (the text it is given: test_prompt_render_invisible_parts)
+    assert all("\x1b[1mb\x1b[0m@@ " in s for s in p_seen)
+    assert q_seen == [s.replace("\x1b[1mb\x1b[0m@@ ", "b@@ ") for s in p_seen]
+
+
+def test_prompt_render_invisible_parts_and_octal():
+    from qshell.shell.prompt import Facts, render, shown_width
+
+    text = render("%[%033[1m%]db%[%033[0m%]%0%% %", Facts(dbname="d"))
+    assert text == "\x01\x1b[1m\x02db\x01\x1b[0m\x02% "
+    assert shown_width(text) == 4
+
+
+PROMPT2_CASES = [("SELECT", "1;"), ("SELECT\n1", ";"), ("SELECT 1; SELECT", "2;"), ("SELECT 'a", "';"), ('SELECT "a', '";'), ("SELECT $$a", "$$;"),
+                 ("SELECT /* a", "*/ 1;"), ("SELECT (1", ");"), ("SELECT (1\n+ 2", ");")]
+
+
+def test_prompt2_marks_line_and_width_as_psql(dsn):
+    """PROMPT2's %R (what the statement leaves open: - ' \" $ * ( ), %l (the statement's
+    line) and %w (the width of PROMPT1): psql's, in a terminal, against qshell's prompt for
+    the same text typed so far."""
+    import io
+
+    import pexpect
+
+    from qshell.session.session import Session
+    from qshell.shell.loop import Shell
+
+    env = {**ENV, "TERM": "dumb"}
+    child = pexpect.spawn(PSQL, ["-X", dsn], env=env, encoding="utf-8", timeout=30, dimensions=(50, 400))
+    child.logfile_read = io.StringIO()
+    child.expect(r"=[#>] ")
+    child.sendline("\\set PROMPT2 '{%R|%l|%w}## '")
+    child.expect(r"=[#>] ")
+    child.sendline("\\set PROMPT1 '%/ P1@@ '")
+    child.expect_exact("P1@@ ")
+    psql = []
+    for typed, end in PROMPT2_CASES:
+        for line in typed.split("\n"):
+            child.sendline(line)
+            child.expect_exact("## ")
+        psql.append(child.before.rsplit("\n", 1)[-1].replace("\r", "") + "## ")
+        child.sendline(end)
+        child.expect_exact("P1@@ ")
+    child.sendline("\\q")
+    child.expect(pexpect.EOF)
+
+    shell = Shell(Session.open(dsn), io.StringIO(), io.StringIO(), history_dir=None, interactive=True)
+    try:
+        shell.variables.set("PROMPT1", "%/ P1@@ ")
+        shell.variables.set("PROMPT2", "{%R|%l|%w}## ")
+        ours = []
+        for typed, _ in PROMPT2_CASES:
+            shell.prompter.next_input()
+            assert shell.prompt() == "postgres P1@@ "
+            ours.append(shell.prompt(typed + "\n"))
+    finally:
+        shell.session.close()
+    assert ours == psql, (ours, psql)
+    assert ours[3] == "{'|1|" + " " * len("postgres P1@@ ") + "}## "

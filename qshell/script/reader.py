@@ -192,6 +192,11 @@ class EntryBuilder:
         psql, a complete comment before a statement is the start of that statement."""
         return bool(self._prefix) or bool(self._buf)
 
+    @property
+    def pending_text(self) -> str:
+        """The unfinished statement so far ('' when none): what a continuation prompt follows."""
+        return self._prefix + self._buf.replace(_NOSEMI, ";")
+
     def feed(self, line: str) -> Iterator[Entry | InputError]:
         """Take one line (without its newline); yield the entries it completes, one at a
         time: a meta-command's entry is run by the shell before the rest of its line is

@@ -35,6 +35,7 @@ from qshell.shell.interrupt import sigint_calls
 from qshell.shell.isolation import IsolationCommands
 from qshell.shell.lab import LabCommands
 from qshell.shell.loadview import LoadCommands
+from qshell.shell.prompt import Prompter
 from qshell.shell.pset import PsetCommands, pager_state
 from qshell.shell.pset import apply as pset_apply
 from qshell.shell.report_command import ReportCommands
@@ -311,6 +312,7 @@ class Shell:
         self.pset = PsetCommands(self)  # psql's print options (\\pset), in style()
         self.watch = WatchCommands(self)  # \\watch
         self.helptext = HelpCommands(self)  # \\h, \\copyright
+        self.prompter = Prompter(self)  # PROMPT1, PROMPT2 set by the user
         self._attach(session)
 
     def handler(self, name: str) -> Callable[[Command], None]:
@@ -1251,10 +1253,20 @@ class Shell:
         text, self.prefill = self.prefill, None
         return text
 
-    def prompt(self, continuation: bool = False, skipping: bool = False) -> str:
+    def prompt(self, continuation: bool | str = False, skipping: bool = False) -> str:
         """psql's prompt: ``=`` or ``-`` (a statement is being typed), ``@`` in a \\if
-        branch that does not run; the transaction mark after it."""
+        branch that does not run; the transaction mark after it. PROMPT1/PROMPT2 set by
+        the user win (``continuation``: the statement typed so far)."""
+        custom = self.prompter.prompt(2 if continuation else 1, continuation if isinstance(continuation, str) else "",
+                                      skipping)
+        if custom is not None:
+            if not continuation:
+                self.prompter.shown(custom)
+            return custom
         staged = f"[{len(self.staged)}]" if self.staged else ""
         mark = "@" if skipping else "-" if continuation else "="
         named = self.sessions.prompt_label()  # \\session NAME: [NAME], its transaction state after the mark
-        return f"{self.session.dbname}{visible(named)}{staged}{mark}{self.session.user.transaction_state}> "
+        text = f"{self.session.dbname}{visible(named)}{staged}{mark}{self.session.user.transaction_state}> "
+        if not continuation:
+            self.prompter.shown(text)
+        return text

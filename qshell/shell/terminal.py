@@ -77,9 +77,31 @@ def _bindings() -> KeyBindings:
     return kb
 
 
-def _message(shell, builder: EntryBuilder) -> str:  # noqa: ANN001 - shell.Shell
+def _formatted(text: str):  # noqa: ANN202 - str or prompt_toolkit's ANSI
+    """A prompt with escape sequences (a PROMPT1 with %[%033[1m%]) as ANSI text: its
+    colours drawn, the invisible parts (between \\001 and \\002) given no width."""
+    if "\x1b" in text or "\x01" in text:
+        from prompt_toolkit.formatted_text import ANSI
+
+        return ANSI(text)
+    return text
+
+
+def _message(shell, builder: EntryBuilder):  # noqa: ANN001, ANN201 - shell.Shell
     """The prompt for the input built so far (prompt_toolkit calls it on every redraw)."""
-    return shell.prompt(builder.pending, skipping=builder.skipping)
+    typed = builder.pending_text
+    return _formatted(shell.prompt(typed + "\n" if typed else builder.pending, skipping=builder.skipping))
+
+
+def _continuation(shell, builder: EntryBuilder, session, width: int, line: int):  # noqa: ANN001, ANN201
+    """The prompt of line ``line`` (from 0) of the text being typed: PROMPT2 as psql draws
+    it (%R: what the text above leaves open, %l: the statement's line), or qshell's own."""
+    above = "\n".join(session.default_buffer.document.lines[:line])
+    before = builder.pending_text
+    text = shell.prompt(before + ("\n" if before else "") + above + "\n", skipping=builder.skipping)
+    if shell.prompter.prompt(2, "") is None:  # qshell's own: right-aligned under the first prompt
+        return text.rjust(width)
+    return _formatted(text)
 
 
 def entries(shell, history_file: Path | None) -> Iterator[Entry | InputError]:  # noqa: ANN001 - shell.Shell
@@ -107,6 +129,7 @@ def entries(shell, history_file: Path | None) -> Iterator[Entry | InputError]:  
     shell.catalog_loader = loader
     loader.refresh()  # in the background: the first prompt does not wait for it
     no_color = bool(os.environ.get("NO_COLOR")) or os.environ.get("TERM") == "dumb"
+    builder = EntryBuilder(SOURCE, shell.context)
     session: PromptSession = PromptSession(
         history=history,
         multiline=True,
@@ -117,17 +140,17 @@ def entries(shell, history_file: Path | None) -> Iterator[Entry | InputError]:  
         auto_suggest=AutoSuggestFromHistory(),
         bottom_toolbar=lambda: shell.toolbar(),
         color_depth=ColorDepth.DEPTH_1_BIT if no_color else None,
-        prompt_continuation=lambda width, line, wrap: shell.prompt(True).rjust(width),
+        prompt_continuation=lambda width, line, wrap: _continuation(shell, builder, session, width, line),
         enable_history_search=False,
         include_default_pygments_style=not no_color,
     )
-    builder = EntryBuilder(SOURCE, shell.context)
     while True:
         default = shell.take_prefill() or ""
         if default:
             builder.reset()
         global _app
         _app = session.app
+        shell.prompter.next_input()
         try:
             text = session.prompt(partial(_message, shell, builder), default=default)
         except KeyboardInterrupt:

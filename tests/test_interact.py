@@ -10,6 +10,7 @@ import os
 import re
 import subprocess
 import time
+from pathlib import Path
 
 import pytest
 
@@ -312,3 +313,97 @@ def test_prompt2_marks_line_and_width_as_psql(dsn):
         shell.session.close()
     assert ours == psql, (ours, psql)
     assert ours[3] == "{'|1|" + " " * len("postgres P1@@ ") + "}## "
+
+
+# -- history: HISTFILE, HISTSIZE, HISTCONTROL, \s --------------------------------------------
+
+def _kept(history, control: str | None, size: int):  # noqa: ANN001, ANN202
+    history.settings = lambda: (control, size)
+    return history
+
+
+def test_psql_history_file_format_size_and_mode(tmp_path):
+    """HISTFILE in psql's format: one entry a line, a multi-line entry's newlines as 0x01,
+    read back as written; HISTSIZE keeps the newest entries; mode 0600."""
+    from qshell.shell.histfile import PsqlHistory, _private
+
+    path = _private(tmp_path / "psql_history")
+    h = _kept(PsqlHistory(path), None, 3)
+    for line in ("SELECT 1;", "SELECT\n  2;", "\\dt", "SELECT 4;"):
+        h.append_string(line)
+    assert path.read_bytes() == b"SELECT\x01  2;\n\\dt\nSELECT 4;\n"
+    assert oct(path.stat().st_mode & 0o777) == "0o600"
+    again = _kept(PsqlHistory(path), None, 3)
+    again.load()  # (prompt_toolkit's loading, as the prompt does it)
+    assert list(again.load_history_strings()) == ["SELECT 4;", "\\dt", "SELECT\n  2;"]
+
+
+@pytest.mark.parametrize("control, kept", [
+    (None, [" SELECT 1;", "SELECT 2;", "SELECT 2;"]),
+    ("ignorespace", ["SELECT 2;", "SELECT 2;"]),
+    ("ignoredups", [" SELECT 1;", "SELECT 2;"]),
+    ("ignoreboth", ["SELECT 2;"]),
+])
+def test_histcontrol_and_no_password_in_history(tmp_path, control, kept):
+    from qshell.shell.histfile import PsqlHistory
+
+    h = _kept(PsqlHistory(tmp_path / "h"), control, 500)
+    for line in (" SELECT 1;", "SELECT 2;", "SELECT 2;", "ALTER ROLE bob PASSWORD 'sekrit';",
+                 "create user eve with password 'x';", "\\c host=h password=pw1 dbname=d"):
+        h.append_string(line)
+    text = (tmp_path / "h").read_text()
+    assert "sekrit" not in text and "'x'" not in text and "pw1" not in text
+    assert text.split("\n")[:-2] == kept  # (the \c line last, its password masked)
+    assert "password=***" in text
+
+
+def test_histfile_dev_null_is_left_alone(tmp_path):
+    """HISTFILE=/dev/null (psql users' way to keep no history): written to, never made a file
+    or re-moded, whatever HISTSIZE says."""
+    import stat
+
+    from qshell.shell.histfile import PsqlHistory, _private
+
+    before = os.stat("/dev/null")
+    h = _kept(PsqlHistory(_private(Path("/dev/null"))), None, 1)
+    for line in ("SELECT 1;", "SELECT 2;", "SELECT 3;"):
+        h.append_string(line)
+    after = os.stat("/dev/null")
+    assert stat.S_ISCHR(after.st_mode) and after.st_mode == before.st_mode
+
+
+@pytest.mark.slow
+def test_histfile_and_s_at_the_prompt(dsn, hist, tmp_path, qshell_pty):
+    """-v HISTFILE=FILE -v HISTCONTROL=ignoreboth at a real terminal: \\s prints the entries
+    kept (psql's printHistory: each entry, then an empty line), \\s FILE writes them, and
+    the file is psql's format, mode 0600, without the password line."""
+    path = tmp_path / "my_history"
+    out = tmp_path / "saved"
+    child = qshell_pty("-X", "--history-dir", str(hist), "-v", f"HISTFILE={path}", "-v", "HISTCONTROL=ignoreboth", dsn,
+                       env={"TERM": "dumb"})
+    child.expect_exact("postgres=>")
+    for line in ("SELECT 'one' AS a;", " SELECT 'hidden' AS b;", "SELECT 'one' AS a;", "SELECT 'two'\n  AS c;",
+                 "ALTER ROLE nobody_here PASSWORD 'sekrit';"):
+        child.send(line.replace("\n", "\r") + "\r")
+        child.expect_exact("postgres=>")
+    mark = len(child.logfile_read.getvalue())
+    child.sendline("\\s")
+    child.expect_exact("postgres=>")
+    shown = child.logfile_read.getvalue()[mark:].replace("\r", "")
+    assert "SELECT 'one' AS a;\nSELECT 'two'\n  AS c;\n\\s\n\n" in shown
+    assert "hidden" not in shown.split("\\s", 1)[1] and "sekrit" not in shown.split("\\s", 1)[1]
+    child.sendline(f"\\s {out}")
+    child.expect_exact(f'Wrote history to file "{out}".')
+    child.expect_exact("postgres=>")
+    child.sendline("\\q")
+    child.expect(__import__("pexpect").EOF)
+    assert out.read_text() == f"SELECT 'one' AS a;\nSELECT 'two'\n  AS c;\n\\s\n\\s {out}\n"  # (the line itself: psql
+    # adds a line to the history before it runs it)
+    assert path.read_bytes() == f"SELECT 'one' AS a;\nSELECT 'two'\x01  AS c;\n\\s\n\\s {out}\n\\q\n".encode()
+    assert oct(path.stat().st_mode & 0o777) == "0o600"
+
+
+def test_s_in_a_script_says_there_is_no_history(dsn, hist, tmp_path):
+    r = _qshell(dsn, hist, "\\s\n\\echo after\n", tmp_path)
+    assert r.stdout.decode() == "after\n"
+    assert "\\s: there is a command history only at the interactive prompt" in r.stderr.decode()

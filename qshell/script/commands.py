@@ -373,6 +373,7 @@ TABLE: tuple[Spec, ...] = (
     Spec("endif", "\\endif", "end a conditional block", _raw, group="Variables", psql_args=True),
     Spec("errverbose", "\\errverbose", "show the most recent server error at maximum verbosity", _raw, group="General", psql_args=True),
     Spec("h", "\\h [NAME]", "psql's help on an SQL command: its synopsis and the URL of its page (from psql itself); no NAME: the list of commands", _raw, aliases=("help",), psql_args=True),
+    Spec("s", "\\s [FILE]", "print the command history (at the prompt: this session's and the history file's), or write it to FILE", _raw, group="Input and output", psql_args=True),
     Spec("copyright", "\\copyright", "PostgreSQL's usage and distribution terms (as psql prints them)", _raw, psql_args=True),
     Spec("commands", "\\?", "this help (qshell's and psql's commands)", _raw, aliases=("?",), psql_args=True),
     Spec("q", "\\q", "quit", _raw, aliases=("quit",), psql_args=True),

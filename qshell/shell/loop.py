@@ -10,7 +10,7 @@ import shutil
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
-from typing import Callable, Iterable, Iterator, TextIO
+from typing import TYPE_CHECKING, Callable, Iterable, Iterator, TextIO
 
 from qshell.common.errors import ConnectionFailed, ExitStatus, OutputClosed, QshellError, UsageError
 from qshell.common.numbers import INT_MAX, whole
@@ -27,6 +27,7 @@ from qshell.script.variables import PSQL_DEFAULTS, MetaArgError, interpolate, me
 from qshell.session.connect import password_in, redact
 from qshell.session.session import Session
 from qshell.shell.catalog import CatalogCommands
+from qshell.shell.cmdhistory import HistoryCommands
 from qshell.shell.describe import DescribeCommands
 from qshell.shell.explore import RunCommands
 from qshell.shell.helptext import HelpCommands
@@ -44,6 +45,9 @@ from qshell.shell.sets import SetCommands
 from qshell.shell.settings import HELP, Settings, assign, listing, show
 from qshell.shell.streams import isatty
 from qshell.shell.watch import WatchCommands
+
+if TYPE_CHECKING:
+    from prompt_toolkit.history import History
 
 MAX_INCLUDE_DEPTH = 16
 
@@ -252,7 +256,7 @@ class _RowPrinter:
 
 COMMAND_GROUPS = (RunCommands, LoadCommands, SetCommands, DescribeCommands, CatalogCommands, ReportCommands,
                   IsolationCommands, LabCommands, SessionCommands, PsetCommands, WatchCommands,
-                  HelpCommands)
+                  HelpCommands, HistoryCommands)
 
 
 class Shell:
@@ -313,12 +317,16 @@ class Shell:
         self.watch = WatchCommands(self)  # \\watch
         self.helptext = HelpCommands(self)  # \\h, \\copyright
         self.prompter = Prompter(self)  # PROMPT1, PROMPT2 set by the user
+        self.history = HistoryCommands(self)  # \\s
+        self.command_history: History | None = None  # the prompt's (cmdhistory.open_history)
+        self.history_file: Path | None = None
         self._attach(session)
 
     def handler(self, name: str) -> Callable[[Command], None]:
         """The method that runs ``\\name``: the shell's own ``do_<name>`` or its groups'."""
         for owner in (self, self.runs, self.loads, self.sets, self.describe, self.catalog, self.reports,
-                      self.isolation, self.lab, self.sessions, self.pset, self.watch, self.helptext):
+                      self.isolation, self.lab, self.sessions, self.pset, self.watch, self.helptext,
+                      self.history):
             found = getattr(owner, "do_" + name, None)
             if found is not None:
                 return found

@@ -12,34 +12,15 @@ from typing import Iterator
 
 from prompt_toolkit import PromptSession
 from prompt_toolkit.filters import is_searching
-from prompt_toolkit.history import FileHistory, History, InMemoryHistory
 from prompt_toolkit.key_binding import KeyBindings
 from prompt_toolkit.lexers import PygmentsLexer
 from pygments.lexers.sql import PostgresLexer
 
-from qshell.common.paths import private_file
 from qshell.script.reader import Entry, EntryBuilder, InputError
-from qshell.session.connect import redact
 
 SOURCE = "<terminal>"
 
 _app = None  # the prompt's Application while ``entries`` waits in it
-
-
-class _MaskedHistory(FileHistory):
-    """Command history that never stores a password typed in a conninfo or URI. A line
-    that cannot be written (a full disk) stays in this session's memory; the first such
-    failure is kept in ``failed`` for the shell to tell."""
-
-    failed: OSError | None = None
-    told = False
-
-    def store_string(self, string: str) -> None:
-        try:
-            super().store_string(redact(string))
-        except OSError as exc:
-            if self.failed is None:
-                self.failed = exc
 
 
 def _complete(text: str) -> bool:
@@ -117,14 +98,9 @@ def entries(shell, history_file: Path | None) -> Iterator[Entry | InputError]:  
     from prompt_toolkit.output.color_depth import ColorDepth
 
     from qshell.shell.completion import CatalogLoader, QshellCompleter
+    from qshell.shell.histfile import open_history
 
-    if history_file is not None:
-        try:
-            history: History = _MaskedHistory(str(private_file(history_file)))
-        except OSError:
-            history = InMemoryHistory()
-    else:
-        history = InMemoryHistory()
+    history = open_history(shell, history_file)  # HISTFILE's when set (read after the startup files, as psql)
     loader = CatalogLoader(shell)
     shell.catalog_loader = loader
     loader.refresh()  # in the background: the first prompt does not wait for it
@@ -160,10 +136,11 @@ def entries(shell, history_file: Path | None) -> Iterator[Entry | InputError]:  
             break
         finally:
             _app = None
-        if isinstance(history, _MaskedHistory) and history.failed is not None and not history.told:
-            history.told = True
-            why = history.failed.strerror or history.failed
-            shell.notice(f"warning: command history {history_file} not written: {why}; this session's lines are kept in memory")
+        failed = getattr(history, "failed", None)
+        if failed is not None and not getattr(history, "told", True):
+            history.told = True  # type: ignore[attr-defined]
+            why = failed.strerror or failed
+            shell.notice(f"warning: command history {shell.history_file} not written: {why}; this session's lines are kept in memory")
         for line in text.split("\n"):
             yield from builder.feed(line)
     leftover, error = builder.finish(send_pending=False)  # Ctrl-D: what is typed is not run, as psql

@@ -407,3 +407,9 @@ def test_s_in_a_script_says_there_is_no_history(dsn, hist, tmp_path):
     r = _qshell(dsn, hist, "\\s\n\\echo after\n", tmp_path)
     assert r.stdout.decode() == "after\n"
     assert "\\s: there is a command history only at the interactive prompt" in r.stderr.decode()
+
+
+def test_history_variables_checked_as_psql(dsn, hist, tmp_path):
+    same(dsn, hist, tmp_path, "\\set HISTSIZE x\n\\set HISTSIZE -5\n\\echo :HISTSIZE\n\\set HISTSIZE\n\\set HISTSIZE 1x\n"
+         "\\set HISTCONTROL foo\n\\set HISTCONTROL IGNOREDUPS\n\\echo :HISTCONTROL\n\\set HISTCONTROL\n"
+         "\\unset HISTSIZE\n\\echo :HISTSIZE\n\\set HISTSIZE 99999999999\n")

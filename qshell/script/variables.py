@@ -101,6 +101,7 @@ _HEX = re.compile(r"x([0-9A-Fa-f]{1,2})")
 BOOL_SPECIALS = frozenset({"AUTOCOMMIT", "ON_ERROR_STOP", "QUIET", "SINGLELINE", "SINGLESTEP", "HIDE_TABLEAM",
                            "HIDE_TOAST_COMPRESSION", "SHOW_ALL_RESULTS"})
 ECHO_VALUES = ("none", "errors", "queries", "all")
+HISTCONTROL_VALUES = ("none", "ignorespace", "ignoredups", "ignoreboth")
 
 
 _STRTOD = re.compile(r"[ \t\n\r\f\v]*[+-]?(?:(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|0[xX](?:[0-9a-fA-F]+\.?[0-9a-fA-F]*"
@@ -142,6 +143,11 @@ def special_value(name: str, value: str) -> str:
         raise MetaArgError(f'unrecognized value "{value}" for "ECHO"; available values are: {", ".join(ECHO_VALUES)}.')
     elif name == "WATCH_INTERVAL":
         _watch_interval(value)
+    elif name == "HISTSIZE" and not (re.fullmatch(r"[ \t\n\r\f\v]*[+-]?\d+", value) and -2**31 <= int(value) < 2**31):
+        raise MetaArgError(f'invalid value "{value}" for "HISTSIZE": integer expected')
+    elif name == "HISTCONTROL" and value.lower() not in HISTCONTROL_VALUES:
+        raise MetaArgError(f'unrecognized value "{value}" for "HISTCONTROL"\n'
+                           f'Available values are: {", ".join(HISTCONTROL_VALUES)}.')
     return value
 
 

@@ -422,3 +422,11 @@ def test_history_variables_checked_as_psql(dsn, hist, tmp_path):
     same(dsn, hist, tmp_path, "\\set HISTSIZE x\n\\set HISTSIZE -5\n\\echo :HISTSIZE\n\\set HISTSIZE\n\\set HISTSIZE 1x\n"
          "\\set HISTCONTROL foo\n\\set HISTCONTROL IGNOREDUPS\n\\echo :HISTCONTROL\n\\set HISTCONTROL\n"
          "\\unset HISTSIZE\n\\echo :HISTSIZE\n\\set HISTSIZE 99999999999\n")
+
+
+def test_watch_in_json_output_stays_json_lines(dsn, hist, tmp_path):
+    import json
+
+    r = _qshell(dsn, hist, "SELECT 7 AS seven \\watch c=2 i=0\n", tmp_path, "--format", "json")
+    records = [json.loads(line) for line in r.stdout.decode().splitlines()]
+    assert [(x["type"], x["rows"]) for x in records] == [("statement", [["7"]])] * 2

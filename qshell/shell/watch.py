@@ -7,7 +7,7 @@ against psql itself in tests/test_interact.py:
 - the statement is the one being typed, else the last one sent (psql's previous buffer;
   a ``\\watch`` does not become it), sent as written each time on the user's session;
 - each result table has psql's header as its title: ``DATE (every Ns)`` (DATE in
-  strftime's ``%c``), after ``\\pset title``'s text and a tab when one is set; a command's
+  strftime's ``%c`` of the user's LC_TIME), after ``\\pset title``'s text and a tab when one is set; a command's
   status (``INSERT 0 1``) is printed without it, as psql does;
 - the interval runs from the start of one execution to the start of the next (psql 18's
   interval timer), the default taken from ``WATCH_INTERVAL``;
@@ -84,10 +84,25 @@ def watch_options(words: list[str], default_interval: float) -> tuple[float, int
     return (default_interval if interval is None else interval), count, min_rows
 
 
+def _local_c_time(when: time.struct_time) -> str:
+    """strftime's ``%c`` in the user's LC_TIME, as psql (which calls setlocale at start);
+    the process's own locale left as it was."""
+    import locale
+
+    saved = locale.setlocale(locale.LC_TIME)
+    try:
+        locale.setlocale(locale.LC_TIME, "")
+        return time.strftime("%c", when)
+    except locale.Error:  # (an unusable LC_TIME: psql's C format)
+        return time.strftime("%c", when)
+    finally:
+        locale.setlocale(locale.LC_TIME, saved)
+
+
 def header(interval: float, title: str | None, now: float | None = None) -> str:
     """psql's title of each result: ``[TITLE\\t]DATE (every Ns)`` and a newline (so an empty
     line follows it); the interval as psql shows it (whole milliseconds, ``%g``)."""
-    stamp = time.strftime("%c", time.localtime(now))
+    stamp = _local_c_time(time.localtime(now))
     shown = int(interval * 1000) / 1000.0
     text = f"{stamp} (every {shown:g}s)\n"
     return f"{title}\t{text}" if title is not None else text
@@ -141,4 +156,5 @@ class WatchCommands:
                         break
         finally:
             host._page = saved_page
-            host.write("")  # psql's newline after the last result
+            if not host.json:  # (JSON output stays JSON lines)
+                host.write("")  # psql's newline after the last result

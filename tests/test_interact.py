@@ -98,6 +98,13 @@ CREATE TEMP TABLE watch_tt(a int) \watch c=2 i=0
 \x
 SELECT 1 AS a, 2 AS b \watch c=1 i=0
 \x
+SELECT 1 AS one;
+SELECT 9 AS nine \watch x=1
+\g
+SELECT 8 AS eight
+\watch c=1 i=0
+\p
+\g
 \set WATCH_INTERVAL 0.001
 SELECT 3 AS c \watch c=2
 \set WATCH_INTERVAL x

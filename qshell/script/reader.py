@@ -287,8 +287,8 @@ class EntryBuilder:
                     yield entry  # the shell runs it, and says whether it failed, before this goes on
                     failed = self.context.command_failed
                     spec = commands.BY_NAME.get(commands.meta_name(entry.text))
-                    if spec is not None and spec.ends_query and (not failed or spec.name == "r"):
-                        self.reset()  # \\g sent the buffer (a \\g that failed, as psql's, keeps it)
+                    if spec is not None and spec.ends_query and (not failed or spec.name in ("r", "watch")):
+                        self.reset()  # \\g sent the buffer (a \\g that failed, as psql's, keeps it; \\watch never)
                 else:
                     yield entry
                     failed = entry.failed

@@ -125,6 +125,41 @@ def test_watch_output_and_errors_as_psql(dsn, hist, tmp_path):
     assert out.count(" g \n") == 1  # m=3: the 2-row result ends it at once
 
 
+def test_watch_in_every_format_and_print_option_as_psql(dsn, hist, tmp_path):
+    """The header as each format draws psql's title (csv: none, html: a caption, wrapped
+    with border 2, asciidoc, expanded with and without rows), footer off, tuples only,
+    m= on a result of exactly MIN rows (it goes on to c=), FETCH_COUNT's chunks."""
+    out = same(dsn, hist, tmp_path, r"""\pset footer off
+SELECT 1 AS a \watch c=1 i=0
+\pset footer on
+\t
+SELECT 2 AS b \watch c=1 i=0
+\t
+\pset format csv
+SELECT 3 AS c \watch c=1 i=0
+\pset format html
+SELECT 4 AS d \watch c=1 i=0
+\pset format wrapped
+\pset border 2
+SELECT 5 AS e \watch c=1 i=0
+\pset format asciidoc
+SELECT 6 AS f \watch c=1 i=0
+\pset format aligned
+\pset border 1
+\pset title 'T'
+\x
+SELECT 7 AS g, 8 AS h \watch c=1 i=0
+SELECT 1 WHERE false \watch c=1 i=0
+\x
+SELECT 1 WHERE false \watch c=1 i=0
+SELECT 'a' AS x UNION ALL SELECT 'b' \watch c=2 m=2 i=0
+\set FETCH_COUNT 1
+SELECT g FROM generate_series(1,3) g \watch c=1 i=0
+""")
+    assert "<caption>DATE (every 0s)<br />\n</caption>" in out, out[out.find("<caption"):][:80]
+    assert out.count("T\tDATE (every 0s)") == 5  # (psql: none over an expanded result without rows)
+
+
 def _starts(db, app: str, text: str) -> list[float]:
     entries = [e for e in db.server.entries() if e.db == db.name and e.app == app and e.message.startswith("statement: ")]
     times = [datetime.datetime.strptime(e.raw["timestamp"][:23], "%Y-%m-%d %H:%M:%S.%f").timestamp()

@@ -472,3 +472,28 @@ def test_watch_in_json_output_stays_json_lines(dsn, hist, tmp_path):
     r = _qshell(dsn, hist, "SELECT 7 AS seven \\watch c=2 i=0\n", tmp_path, "--format", "json")
     records = [json.loads(line) for line in r.stdout.decode().splitlines()]
     assert [(x["type"], x["rows"]) for x in records] == [("statement", [["7"]])] * 2
+
+
+@pytest.mark.slow
+def test_ctrl_c_in_a_scripts_watch_ends_the_watch_only_as_psql(dsn, hist, tmp_path):
+    import signal
+
+    script = tmp_path / "s.sql"
+    script.write_text("SELECT 'w' AS a \\watch 30\n\\echo after\n")
+    outs = {}
+    for prog in ("psql", "qshell"):
+        argv = [PSQL, "-X", "-f", str(script), dsn] if prog == "psql" else \
+            qshell_argv("-X", "--history-dir", str(hist), "-f", str(script), dsn)
+        proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=ENV)
+        assert proc.stdout is not None
+        seen = b""
+        while b"(1 row)" not in seen:
+            seen += proc.stdout.read1(4096)
+        time.sleep(0.3)
+        started = time.monotonic()
+        proc.send_signal(signal.SIGINT)
+        rest, _ = proc.communicate(timeout=20)
+        assert time.monotonic() - started < 10  # not the 30 s interval
+        outs[prog] = (proc.returncode, DATE.sub("DATE", (seen + rest).decode()))
+    assert outs["qshell"] == outs["psql"]
+    assert outs["psql"][0] == 0 and outs["psql"][1].endswith("(1 row)\n\n\nafter\n")

@@ -285,6 +285,42 @@ def _prompts(argv: list[str]) -> tuple[list[str], str]:
 
 
 @pytest.mark.slow
+@pytest.mark.slow
+def test_prompt1_over_tcp_as_a_plain_user(logged_server, hist):
+    """%M %m (a TCP host: whole, then up to its first dot), %# (> for a user who is not a
+    superuser), %~ (the database name when it is not the user's) and %n after SET SESSION
+    AUTHORIZATION (psql's session_username), as psql draws them."""
+    import pexpect
+
+    db = logged_server.database("prompt")
+    db.query("DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'prompt_plain') THEN "
+             "CREATE ROLE prompt_plain LOGIN; END IF; END $$")
+    template = "<%M|%m|%>|%n|%/|%~|%#|%x>@@ "
+    seen = {}
+    for prog in ("psql", "qshell"):
+        for user in ("prompt_plain", "postgres"):
+            dsn = db.dsn("prompt-" + prog, user=user)
+            argv = [PSQL, "-X", dsn] if prog == "psql" else qshell_argv("-X", "--history-dir", str(hist), dsn)
+            child = pexpect.spawn(argv[0], argv[1:], env={**ENV, "TERM": "dumb", "PROMPT_TOOLKIT_NO_CPR": "1"},
+                                  encoding="utf-8", timeout=30, dimensions=(50, 300))
+            child.expect(r"[=\]][#>] ")
+            child.sendline(f"\\set PROMPT1 '{template}'")
+            child.expect_exact("@@ '")
+            child.expect_exact("@@ ")
+            lines = [child.before.rsplit("\n", 1)[-1].replace("\r", "")]
+            if user == "postgres":
+                child.sendline("SET SESSION AUTHORIZATION prompt_plain;")
+                child.expect_exact("@@ ")
+                lines.append(child.before.rsplit("\n", 1)[-1].replace("\r", ""))
+            child.sendline("\\q")
+            child.expect(pexpect.EOF)
+            seen[prog, user] = lines
+    assert seen["psql", "prompt_plain"] == [f"<127.0.0.1|127|{logged_server.port}|prompt_plain|{db.name}|{db.name}|>|>"]
+    assert seen["psql", "postgres"][1].startswith(f"<127.0.0.1|127|{logged_server.port}|prompt_plain|")
+    assert {k[1]: v for k, v in seen.items() if k[0] == "qshell"} == {k[1]: v for k, v in seen.items() if k[0] == "psql"}
+
+
+@pytest.mark.slow
 def test_prompt1_escapes_as_psql_in_a_terminal(dsn, hist):
     """Every escape of PROMPT1 drawn as psql draws it (host, socket, port, user, database,
     ~, superuser #, pid, %R = and @, transaction * and !, line, service, pipeline, a

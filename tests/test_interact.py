@@ -533,3 +533,17 @@ def test_ctrl_c_in_a_scripts_watch_ends_the_watch_only_as_psql(dsn, hist, tmp_pa
         outs[prog] = (proc.returncode, DATE.sub("DATE", (seen + rest).decode()))
     assert outs["qshell"] == outs["psql"]
     assert outs["psql"][0] == 0 and outs["psql"][1].endswith("(1 row)\n\n\nafter\n")
+
+
+@pytest.mark.slow
+def test_help_list_at_the_prompt_takes_the_terminals_width(dsn, hist, qshell_pty):
+    """At a terminal of 120 columns, \\h lays the list out in psql's 3 columns there."""
+    from qshell.shell.helptext import psql_help, relaid
+
+    child = qshell_pty("-X", "--history-dir", str(hist), dsn, env={"TERM": "dumb"}, dimensions=(300, 120))
+    child.expect_exact("postgres=>")
+    child.sendline("\\h")
+    child.expect_exact("postgres=>")
+    shown = child.before.replace("\r", "")
+    assert relaid(psql_help(""), 120) in shown
+    assert "  ABORT                            CREATE FOREIGN DATA WRAPPER      DROP ROUTINE\n" in shown

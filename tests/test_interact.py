@@ -547,3 +547,15 @@ def test_help_list_at_the_prompt_takes_the_terminals_width(dsn, hist, qshell_pty
     shown = child.before.replace("\r", "")
     assert relaid(psql_help(""), 120) in shown
     assert "  ABORT                            CREATE FOREIGN DATA WRAPPER      DROP ROUTINE\n" in shown
+
+
+@pytest.mark.slow
+def test_watch_statement_longer_than_its_interval_runs_again_at_once_as_psql(dsn, hist, tmp_path):
+    """A 0.5 s statement at i=0.2: the next run starts as the last one ends (psql's too), its
+    start read from the server's statement_timestamp() in each result."""
+    script = "SELECT extract(epoch FROM statement_timestamp()) AS t, pg_sleep(0.5) \\watch i=0.2 c=3\n"
+    for r in (_psql(dsn, script, tmp_path), _qshell(dsn, hist, script, tmp_path)):
+        starts = [float(x) for x in re.findall(r"^ (\d+\.\d+) \|", r.stdout.decode(), re.MULTILINE)]
+        assert len(starts) == 3, r.stdout
+        for a, b in zip(starts, starts[1:], strict=False):
+            assert 0.48 <= b - a <= 0.75, starts

@@ -559,3 +559,32 @@ def test_watch_statement_longer_than_its_interval_runs_again_at_once_as_psql(dsn
         assert len(starts) == 3, r.stdout
         for a, b in zip(starts, starts[1:], strict=False):
             assert 0.48 <= b - a <= 0.75, starts
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("leave", ["quit", "Exit ;"])
+def test_help_quit_and_exit_typed_alone_as_psql(dsn, hist, leave):
+    """psql's words at its prompt: ``help`` alone prints the introduction (qshell's names
+    itself), ``quit`` / ``exit`` alone (any case, a ";" after) end the session, exit 0."""
+    import pexpect
+
+    from qshell.shell.terminal import INTRO
+
+    for prog in ("psql", "qshell"):
+        argv = [PSQL, "-X", dsn] if prog == "psql" else qshell_argv("-X", "--history-dir", str(hist), dsn)
+        child = pexpect.spawn(argv[0], argv[1:], env={**ENV, "TERM": "dumb", "PROMPT_TOOLKIT_NO_CPR": "1"},
+                              encoding="utf-8", timeout=30, dimensions=(50, 200))
+        child.expect(r"=[#>] ")
+        child.sendline("help")
+        child.expect(r"=[#>] ")
+        text = child.before.replace("\r", "")
+        lines = text.split("\n")[1:-1]
+        if prog == "qshell":
+            assert "\n".join(lines) == INTRO
+        else:
+            assert lines[0] == "You are using psql, the command-line interface to PostgreSQL."
+            assert [ln for ln in lines if "\\?" not in ln][1:] == [ln for ln in INTRO.split("\n") if "\\?" not in ln][1:]
+        child.sendline(leave)
+        child.expect(pexpect.EOF)
+        child.close()
+        assert child.exitstatus == 0, prog

@@ -6,6 +6,7 @@ Ctrl-C discards the current input; Ctrl-D on an empty line ends the session.
 """
 from __future__ import annotations
 
+import re
 from functools import partial
 from pathlib import Path
 from typing import Iterator
@@ -23,9 +24,27 @@ SOURCE = "<terminal>"
 _app = None  # the prompt's Application while ``entries`` waits in it
 
 
+INTRO = """You are using qshell, a PostgreSQL shell that speaks psql.
+Type:  \\copyright for distribution terms
+       \\h for help with SQL commands
+       \\? for help with qshell's and psql's commands
+       \\g or terminate with semicolon to execute query
+       \\q to quit"""
+_BARE_WORD = re.compile(r"(help|quit|exit)[ \t\n\r\f\v]*;?[ \t\n\r\f\v]*", re.IGNORECASE)
+
+
+def _bare_word(text: str) -> str | None:
+    """``help``, ``quit`` or ``exit`` alone on a line (a ";" after it allowed, no space
+    before it), as psql takes them at its prompt when no statement is being typed."""
+    m = _BARE_WORD.fullmatch(text)
+    return m.group(1).lower() if m else None
+
+
 def _complete(text: str) -> bool:
     """Enter submits: a complete entry, or — as psql obeys it at once — a backslash line
     typed on a new line of an unfinished statement (the statement stays in the buffer)."""
+    if _bare_word(text):
+        return True  # help, quit, exit: taken at once, as psql takes them
     builder = EntryBuilder(SOURCE, look_ahead=True)
     *head, last = text.split("\n")
     for line in head:
@@ -141,6 +160,20 @@ def entries(shell, history_file: Path | None) -> Iterator[Entry | InputError]:  
             history.told = True  # type: ignore[attr-defined]
             why = failed.strerror or failed
             shell.notice(f"warning: command history {shell.history_file} not written: {why}; this session's lines are kept in memory")
+        word = _bare_word(text)
+        if word is not None and not builder.pending:
+            if word in ("quit", "exit"):
+                break  # psql 11+: quit or exit alone on a line ends the session
+            shell.write(INTRO)
+            shell._flush_page()  # (no command ran to show it)
+            continue
+        if word is not None:  # a statement is being typed: said, and the line is part of it, as psql
+            from qshell.script.sqlsplit import split
+
+            inside = split(builder.pending_text, std_strings=shell.context.std_strings).open_construct
+            shell.write("Use \\? for help or press control-C to clear the input buffer." if word == "help"
+                        else "Use \\q to quit." if inside in (None, "parenthesis") else "Use control-D to quit.")
+            shell._flush_page()
         for line in text.split("\n"):
             yield from builder.feed(line)
     leftover, error = builder.finish(send_pending=False)  # Ctrl-D: what is typed is not run, as psql

@@ -588,3 +588,23 @@ def test_help_quit_and_exit_typed_alone_as_psql(dsn, hist, leave):
         child.expect(pexpect.EOF)
         child.close()
         assert child.exitstatus == 0, prog
+
+
+def test_a_prompts_command_runs_once_per_prompt_not_per_redraw(dsn, tmp_path):
+    """prompt_toolkit draws the prompt again at every key; psql runs a %`command` once per prompt."""
+    import io
+
+    from qshell.session.session import Session
+    from qshell.shell.loop import Shell
+
+    count = tmp_path / "count"
+    shell = Shell(Session.open(dsn), io.StringIO(), io.StringIO(), history_dir=None, interactive=True)
+    try:
+        shell.variables.set("PROMPT1", f"%`echo x >> {count}; echo p` ")
+        shell.prompter.next_input()
+        assert [shell.prompt() for _ in range(3)] == ["p "] * 3
+        shell.prompter.next_input()
+        shell.prompt()
+    finally:
+        shell.session.close()
+    assert count.read_text() == "x\nx\n"

@@ -193,9 +193,13 @@ class Prompter:
         self.shell = shell
         self.previous_width = 0  # the last input's PROMPT1
         self.current_width = 0  # this input's PROMPT1
+        # the prompts drawn for this input: prompt_toolkit redraws at every key, psql draws a
+        # prompt once (a %`command` runs once per prompt, as psql's)
+        self._drawn: dict[tuple, str] = {}
 
     def next_input(self) -> None:
         self.previous_width = self.current_width
+        self._drawn.clear()
 
     def shown(self, text: str) -> None:
         """The PROMPT1 drawn for this input (qshell's own included): %w's width."""
@@ -227,6 +231,9 @@ class Prompter:
         template = self.shell.variables.get(name)
         if template is None or level in (1, 2) and template == PSQL_DEFAULTS[name]:
             return None
+        key = (level, pending, skipping, template)
+        if key in self._drawn:
+            return self._drawn[key]
         mark = ""
         if level == 2:
             mark = continuation_mark(split(pending, std_strings=self.shell.context.std_strings).open_construct)
@@ -234,4 +241,5 @@ class Prompter:
         facts.skipping = skipping
         width = self.previous_width if level == 1 else self.current_width
         line = self.statement_line(pending) if level == 2 else 1
-        return render(template, facts, level=level, mark=mark, line=line, last_width=width)
+        text = self._drawn[key] = render(template, facts, level=level, mark=mark, line=line, last_width=width)
+        return text

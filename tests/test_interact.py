@@ -608,3 +608,13 @@ def test_a_prompts_command_runs_once_per_prompt_not_per_redraw(dsn, tmp_path):
     finally:
         shell.session.close()
     assert count.read_text() == "x\nx\n"
+
+
+def test_sql_help_under_a_long_tmpdir(dsn, hist, tmp_path):
+    """psql's socket goes under /tmp when TMPDIR is too long for a Unix socket's path."""
+    long_dir = tmp_path / ("t" * 110)
+    long_dir.mkdir()
+    argv = qshell_argv("-X", "--history-dir", str(hist), dsn)
+    r = _run(argv, "\\h VACUUM\n", tmp_path, env={**ENV, "TMPDIR": str(long_dir)})
+    assert r.stdout.decode().startswith("Command:     VACUUM\n"), r.stderr
+    assert not list(long_dir.iterdir())

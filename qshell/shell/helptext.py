@@ -134,8 +134,13 @@ def psql_help(topic: str) -> str:
     exe = psql_path()
     if not exe.exists():
         raise UsageError(f"\\h: the SQL help comes from psql, not found at {exe}")
-    directory = tempfile.mkdtemp(prefix="qshell-help-")  # 0700: only this user reaches the socket
-    server = _HandshakeOnly(directory)
+    base = tempfile.gettempdir()  # (a socket's path has room for ~100 bytes: /tmp under a long TMPDIR)
+    directory = tempfile.mkdtemp(prefix="qshell-help-", dir=base if len(base) < 70 else "/tmp")  # 0700: this user's
+    try:
+        server = _HandshakeOnly(directory)
+    except OSError as exc:  # (a socket path too long for a long TMPDIR)
+        shutil.rmtree(directory, ignore_errors=True)
+        raise UsageError(f"\\h: could not listen for psql in {directory}: {exc.strerror or exc}") from None
     keep = ("LANG", "LANGUAGE", "LC_ALL", "LC_MESSAGES", "LC_CTYPE", "PATH")
     env = {k: v for k, v in os.environ.items() if k in keep}
     env["PGCONNECT_TIMEOUT"] = str(int(_TIMEOUT_S))

@@ -107,6 +107,12 @@ SELECT 8 AS eight
 \g
 \set WATCH_INTERVAL 0.001
 SELECT 3 AS c \watch c=2
+SELECT 1/0;
+SELECT g FROM generate_series(1,3) g \watch c=1 i=0
+\echo :ERROR :SQLSTATE :ROW_COUNT :LAST_ERROR_SQLSTATE
+SELECT 1 AS x;
+INSERT INTO nosuch VALUES (1) \watch c=1 i=0
+\echo :ERROR :SQLSTATE :ROW_COUNT :LAST_ERROR_SQLSTATE :LAST_ERROR_MESSAGE
 \set WATCH_INTERVAL x
 \set WATCH_INTERVAL -1
 \echo :WATCH_INTERVAL
@@ -122,7 +128,7 @@ def test_watch_output_and_errors_as_psql(dsn, hist, tmp_path):
     out = same(dsn, hist, tmp_path, WATCH_SCRIPT)
     assert "My T\tDATE (every 0s)\n\n a \n" in out
     assert "DATE (every 0.001s)" in out
-    assert out.count(" g \n") == 1  # m=3: the 2-row result ends it at once
+    assert out.count(" g \n") == 2  # m=3: the 2-row result ends it at once (and one c=1 later)
 
 
 def test_watch_in_every_format_and_print_option_as_psql(dsn, hist, tmp_path):

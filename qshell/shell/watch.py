@@ -12,7 +12,9 @@ against psql itself in tests/test_interact.py:
 - the interval runs from the start of one execution to the start of the next (psql 18's
   interval timer), the default taken from ``WATCH_INTERVAL``;
 - it ends after ``c=COUNT`` executions, when a result has fewer than ``m=MIN_ROWS`` rows
-  (that result printed), at an error, or at Ctrl-C; then psql's one empty line.
+  (that result printed), at an error, or at Ctrl-C; then psql's one empty line;
+- the result variables (ERROR, SQLSTATE, ROW_COUNT, LAST_ERROR_*) are left as they were,
+  as psql's \\watch leaves them.
 """
 from __future__ import annotations
 
@@ -34,6 +36,7 @@ if TYPE_CHECKING:
     from qshell.shell.loop import Shell
 
 DEFAULT_INTERVAL = 2.0
+RESULT_VARIABLES = ("ERROR", "SQLSTATE", "ROW_COUNT", "LAST_ERROR_MESSAGE", "LAST_ERROR_SQLSTATE")
 _INT = re.compile(r"[ \t\n\r\f\v]*[+-]?\d+")
 
 
@@ -137,10 +140,14 @@ class WatchCommands:
                 started = time.monotonic()
                 opts = host.pset.options
                 host.pset.options = replace(opts, title=header(interval, opts.title))
+                kept = {name: host.variables.get(name) for name in RESULT_VARIABLES}
                 try:
                     q = host._run_sql(sql, remember=False)
                 finally:
                     host.pset.options = opts
+                    for name, value in kept.items():  # psql's \watch sets none of them
+                        if value is not None:
+                            host.variables.set(name, value)
                 done += 1
                 user = host.session.user
                 if q is None or q.status is not Status.OK or user.cancelled:

@@ -340,9 +340,14 @@ def test_command_history_on_a_full_disk_keeps_the_line_in_memory():
     out of the prompt on a full disk."""
     if not _full_device():
         pytest.skip("no /dev/full")
-    from qshell.shell.terminal import _MaskedHistory
+    from pathlib import Path
 
-    history = _MaskedHistory("/dev/full")
+    from qshell.shell.histfile import OwnHistory, PsqlHistory
+
+    for kept in (PsqlHistory(Path("/dev/full")),):
+        kept.append_string("SELECT 1;")
+        assert kept.failed is not None and "No space left on device" in str(kept.failed)
+    history = OwnHistory("/dev/full")
     history.append_string("SELECT 1;")  # written to a full disk
     assert history.failed is not None and "No space left on device" in str(history.failed)
     assert list(history.get_strings()) == ["SELECT 1;"]

@@ -117,7 +117,7 @@ def test_a_plain_statement_imports_no_command_group(dsn, tmp_path):
 
 @pytest.mark.parametrize("text, name, n", [
     ("\\go", "go", None), ("\\go 3", "go", 3), ("\\go  12 ", "go", 12), ("\\drop 2", "drop", 2),
-    ("\\? ", "help", None), ("\\quit", "q", None), ("\\ls", "list", None),
+    ("\\? ", "commands", None), ("\\quit", "q", None), ("\\ls", "list", None),
 ])
 def test_parse_ok(text, name, n):
     cmd = commands.parse(text)

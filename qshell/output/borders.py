@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Sequence
 
 from qshell.common.visible import width as text_width
+from qshell.output.psql_formats import title_width
 
 TOP, MIDDLE, BOTTOM, DATA = range(4)
 
@@ -161,7 +162,7 @@ def aligned(names: list[list[str]], rows: list[list[list[str]]], right: Sequence
     if not tuples_only and start:
         if title is not None:
             total = sum(widths) + (n if border == 0 else 3 * n - (1 if n else 0) if border == 1 else 3 * n + 1)
-            room = total - text_width(title)
+            room = total - title_width(title)
             out.append((" " * (room // 2) if room > 0 else "") + title)
         if border == 2:
             out.append(_rule(widths, border, fmt, TOP))

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Sequence
 
 from qshell.common.visible import expand_tabs, visible
+from qshell.common.visible import width as text_width
 
 # psql's \pset names in the order its \pset listing gives them (format, null and expanded
 # are qshell settings of their own: ``Settings.format``, ``.null``, ``.expanded``)
@@ -75,6 +76,17 @@ def shown(text: str) -> str:
     return "\n".join(expand_tabs(visible(line)) for line in text.split("\n"))
 
 
+def shown_title(text: str) -> str:
+    """A table's title safe at a terminal, its tabs kept (psql prints its title as it is:
+    ``\\watch`` puts a tab between ``\\pset title`` and its date)."""
+    return "\t".join(shown(part) for part in text.split("\t"))
+
+
+def title_width(title: str) -> int:
+    """The width psql centres a title by: its widest line, tabs counted to the next stop of 8."""
+    return max(text_width(expand_tabs(line)) for line in title.split("\n"))
+
+
 def _values(rows: Sequence[Sequence[str | None]], null: str, escape: bool) -> Sequence[Sequence[str]]:
     if escape:
         return [[shown(null if v is None else v) for v in row] for row in rows]
@@ -105,7 +117,7 @@ class Unaligned:
         opts, out = self.opts, ""
         title = opts.title if title is None else title
         if title is not None and self.escape:
-            title = shown(title)
+            title = shown_title(title)
         if opts.tuples_only:
             return ""
         if self.expanded:

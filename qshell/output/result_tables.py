@@ -15,7 +15,7 @@ from typing import Sequence
 from qshell.common.visible import cell_lines
 from qshell.common.visible import width as text_width
 from qshell.output import csvout, documents, styles
-from qshell.output.psql_formats import Unaligned, localized, shown
+from qshell.output.psql_formats import Unaligned, localized, shown, shown_title, title_width
 from qshell.output.styles import DEFAULT_NULL, Style, _cell, _rows_word, _tabulate, tabulate
 from qshell.records.results import NUMERIC_OIDS, Column, QueryResult, ServerMessage, Status
 
@@ -173,7 +173,7 @@ class Layout:
         """The column names and the rule under them ("" in expanded display; ``--`` for a
         result without columns, as psql)."""
         opts = self.style.opts
-        title = shown(opts.title) if opts.title is not None and not opts.tuples_only else None  # (escaped, as names)
+        title = shown_title(opts.title) if opts.title is not None and not opts.tuples_only else None  # (escaped, as names)
         if self.expanded:  # (psql: no title over an expanded result without values)
             return title or "" if self.count and self.headers else ""
         if opts.tuples_only:
@@ -183,7 +183,7 @@ class Layout:
         widths = self.widths
         head = _aligned_header(self.names, widths) + "\n" + "+".join("-" * (w + 2) for w in widths)
         if title is not None:  # psql centres it over the table's width (its widest line), unless as wide
-            room = sum(widths) + 3 * len(widths) - 1 - text_width(title)
+            room = sum(widths) + 3 * len(widths) - 1 - title_width(title)
             head = (" " * (room // 2) if room > 0 else "") + title + "\n" + head
         return head
 
@@ -318,7 +318,7 @@ def document(q: QueryResult, style: Style, footer_text: str | None, first_record
         rows = [[shown(v) for v in row] for row in rows]
     opts = style.opts
     if escape and opts.title is not None:
-        opts = replace(opts, title=shown(opts.title))
+        opts = replace(opts, title=shown_title(opts.title))
     right = [c.type_oid in ALIGN_RIGHT for c in q.columns]
     return documents.RENDER[style.fmt](names, rows, right, opts, footer_text, style.expanded == "on", first_record)
 
@@ -350,7 +350,7 @@ def bordered(q: QueryResult, style: Style, first_record: int = 1, last_record: i
     fmt = borders.line_style(opts.linestyle, opts.unicode_border_linestyle, opts.unicode_column_linestyle,
                              opts.unicode_header_linestyle)
     b = border(style)
-    title = None if opts.title is None else shown(opts.title)  # (escaped, as the column names are)
+    title = None if opts.title is None else shown_title(opts.title)  # (escaped, as the column names are)
     widths = None
     expanded = layout.expanded
     wrap_to = 0

@@ -361,6 +361,7 @@ TABLE: tuple[Spec, ...] = (
     Spec("gx", "\\gx [FILE|'|'COMMAND]", "as \\g, in expanded display", _raw, group="Query buffer", ends_query=True, psql_args=True),
     Spec("gset", "\\gset [PREFIX]", "run it; its one row's columns become variables PREFIXcolumn", _raw, group="Query buffer", ends_query=True, psql_args=True),
     Spec("gexec", "\\gexec", "run it; then run each value of its result as a statement", _raw, group="Query buffer", ends_query=True, psql_args=True),
+    Spec("watch", "\\watch [[i=]SEC] [c=N] [m=MIN]", "run the statement being typed (or the last one) every SEC seconds (default WATCH_INTERVAL, 2), each result under psql's header; c=N: N times; m=MIN: until a result has fewer than MIN rows; Ctrl-C ends it", _raw, group="Query buffer", ends_query=True, psql_args=True),
     Spec("p", "\\p", "show the statement being typed (or the last one sent)", _raw, aliases=("print",), group="Query buffer", psql_args=True),
     Spec("r", "\\r", "clear the statement being typed", _raw, aliases=("reset",), group="Query buffer", ends_query=True, psql_args=True),
     Spec("restrict", "\\restrict KEY", "allow no meta-command but \\unrestrict KEY (as pg_dump's scripts begin)", _raw, group="Variables", psql_args=True),
@@ -371,7 +372,10 @@ TABLE: tuple[Spec, ...] = (
     Spec("else", "\\else", "the last branch of \\if", _raw, group="Variables", psql_args=True),
     Spec("endif", "\\endif", "end a conditional block", _raw, group="Variables", psql_args=True),
     Spec("errverbose", "\\errverbose", "show the most recent server error at maximum verbosity", _raw, group="General", psql_args=True),
-    Spec("help", "\\?", "this help", _raw, aliases=("?",), psql_args=True),
+    Spec("h", "\\h [NAME]", "psql's help on an SQL command: its synopsis and the URL of its page (from psql itself); no NAME: the list of commands", _raw, aliases=("help",), psql_args=True),
+    Spec("s", "\\s [FILE]", "print the command history (at the prompt: this session's and the history file's), or write it to FILE", _raw, group="Input and output", psql_args=True),
+    Spec("copyright", "\\copyright", "PostgreSQL's usage and distribution terms (as psql prints them)", _raw, psql_args=True),
+    Spec("commands", "\\?", "this help (qshell's and psql's commands)", _raw, aliases=("?",), psql_args=True),
     Spec("q", "\\q", "quit", _raw, aliases=("quit",), psql_args=True),
 )
 

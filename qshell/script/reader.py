@@ -192,6 +192,11 @@ class EntryBuilder:
         psql, a complete comment before a statement is the start of that statement."""
         return bool(self._prefix) or bool(self._buf)
 
+    @property
+    def pending_text(self) -> str:
+        """The unfinished statement so far ('' when none): what a continuation prompt follows."""
+        return self._prefix + self._buf.replace(_NOSEMI, ";")
+
     def feed(self, line: str) -> Iterator[Entry | InputError]:
         """Take one line (without its newline); yield the entries it completes, one at a
         time: a meta-command's entry is run by the shell before the rest of its line is
@@ -282,8 +287,8 @@ class EntryBuilder:
                     yield entry  # the shell runs it, and says whether it failed, before this goes on
                     failed = self.context.command_failed
                     spec = commands.BY_NAME.get(commands.meta_name(entry.text))
-                    if spec is not None and spec.ends_query and (not failed or spec.name == "r"):
-                        self.reset()  # \\g sent the buffer (a \\g that failed, as psql's, keeps it)
+                    if spec is not None and spec.ends_query and (not failed or spec.name in ("r", "watch")):
+                        self.reset()  # \\g sent the buffer (a \\g that failed, as psql's, keeps it; \\watch never)
                 else:
                     yield entry
                     failed = entry.failed

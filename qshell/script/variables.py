@@ -101,6 +101,34 @@ _HEX = re.compile(r"x([0-9A-Fa-f]{1,2})")
 BOOL_SPECIALS = frozenset({"AUTOCOMMIT", "ON_ERROR_STOP", "QUIET", "SINGLELINE", "SINGLESTEP", "HIDE_TABLEAM",
                            "HIDE_TOAST_COMPRESSION", "SHOW_ALL_RESULTS"})
 ECHO_VALUES = ("none", "errors", "queries", "all")
+HISTCONTROL_VALUES = ("none", "ignorespace", "ignoredups", "ignoreboth")
+
+
+_STRTOD = re.compile(r"[ \t\n\r\f\v]*[+-]?(?:(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|0[xX](?:[0-9a-fA-F]+\.?[0-9a-fA-F]*"
+                     r"|\.[0-9a-fA-F]+)(?:[pP][+-]?\d+)?|inf(?:inity)?|nan)", re.IGNORECASE)
+WATCH_INTERVAL_MAX = 1000000.0  # psql's DEFAULT_WATCH_INTERVAL_MAX
+
+
+def strtod(text: str) -> float | None:
+    """``text`` as C's strtod reads a whole word (decimal, hex, inf, nan), else None."""
+    if not _STRTOD.fullmatch(text):
+        return None
+    body = text.strip(" \t\n\r\f\v")
+    sign, digits = (-1.0, body[1:]) if body[:1] == "-" else (1.0, body.lstrip("+"))
+    return sign * (float.fromhex(digits) if digits[:2].lower() == "0x" else float(digits))
+
+
+def _watch_interval(value: str) -> None:
+    """psql's check of ``\\set WATCH_INTERVAL`` (ParseVariableDouble from 0 to 1000000)."""
+    if value == "":
+        raise MetaArgError('invalid input syntax for variable "WATCH_INTERVAL"')
+    number = strtod(value)
+    if number is None:
+        raise MetaArgError(f'invalid value "{value}" for variable "WATCH_INTERVAL"')
+    if number < 0:
+        raise MetaArgError(f'invalid value "{value}" for variable "WATCH_INTERVAL": must be greater than 0.00')
+    if not number <= WATCH_INTERVAL_MAX:
+        raise MetaArgError(f'invalid value "{value}" for variable "WATCH_INTERVAL": must be less than 1000000.00')
 
 
 def special_value(name: str, value: str) -> str:
@@ -113,6 +141,13 @@ def special_value(name: str, value: str) -> str:
             raise MetaArgError(f'unrecognized value "{value}" for "{name}": Boolean expected')
     elif name == "ECHO" and value not in ECHO_VALUES:
         raise MetaArgError(f'unrecognized value "{value}" for "ECHO"; available values are: {", ".join(ECHO_VALUES)}.')
+    elif name == "WATCH_INTERVAL":
+        _watch_interval(value)
+    elif name == "HISTSIZE" and not (re.fullmatch(r"[ \t\n\r\f\v]*[+-]?\d+", value) and -2**31 <= int(value) < 2**31):
+        raise MetaArgError(f'invalid value "{value}" for "HISTSIZE": integer expected')
+    elif name == "HISTCONTROL" and value.lower() not in HISTCONTROL_VALUES:
+        raise MetaArgError(f'unrecognized value "{value}" for "HISTCONTROL"\n'
+                           f'Available values are: {", ".join(HISTCONTROL_VALUES)}.')
     return value
 
 

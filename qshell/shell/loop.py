@@ -29,21 +29,28 @@ from qshell.session.connect import password_in, redact
 from qshell.session.session import Session
 from qshell.shell.host import _Stop
 from qshell.shell.interrupt import sigint_calls
+from qshell.shell.prompt import Prompter
 from qshell.shell.pset import PsetCommands, pager_state
 from qshell.shell.pset import apply as pset_apply
 from qshell.shell.settings import HELP, TERMINAL_MAXWIDTH, Settings, assign, listing, show
 from qshell.shell.streams import isatty
 
+if TYPE_CHECKING:
+    from prompt_toolkit.history import History
+
 if TYPE_CHECKING:  # pragma: no cover
     from qshell.shell.catalog import CatalogCommands
+    from qshell.shell.cmdhistory import HistoryCommands
     from qshell.shell.describe import DescribeCommands
     from qshell.shell.explore import RunCommands
+    from qshell.shell.helptext import HelpCommands
     from qshell.shell.isolation import IsolationCommands
     from qshell.shell.lab import LabCommands
     from qshell.shell.loadview import LoadCommands
     from qshell.shell.report_command import ReportCommands
     from qshell.shell.sessions import SessionCommands
     from qshell.shell.sets import SetCommands
+    from qshell.shell.watch import WatchCommands
 
 MAX_INCLUDE_DEPTH = 16
 
@@ -265,6 +272,9 @@ GROUPS: dict[str, tuple[str, str]] = {
     "lab": ("qshell.shell.lab", "LabCommands"),
     "sessions": ("qshell.shell.sessions", "SessionCommands"),
     "pset": ("qshell.shell.pset", "PsetCommands"),
+    "watch": ("qshell.shell.watch", "WatchCommands"),
+    "helptext": ("qshell.shell.helptext", "HelpCommands"),
+    "history": ("qshell.shell.cmdhistory", "HistoryCommands"),
 }
 
 # \name -> the attribute of the group whose do_<name> runs it (the shell's own do_<name> first)
@@ -282,6 +292,9 @@ GROUP_OF: dict[str, str] = {
     "lab": "lab",
     **dict.fromkeys(("permute", "session", "sessions", "step", "steps", "spec_load", "spec_save"), "sessions"),
     **dict.fromkeys(("C", "H", "T", "a", "f", "pset", "t"), "pset"),
+    "watch": "watch",
+    **dict.fromkeys(("h", "copyright"), "helptext"),
+    "s": "history",
 }
 
 
@@ -338,6 +351,9 @@ class Shell:
         self._tx = ""  # the session's transaction state after the last statement ('*', '!')
         self._unwritten: tuple[TextIO, OSError] | None = None  # an output that could not be written, and why
         self.pset = PsetCommands(self)  # psql's print options (\\pset), in style()
+        self.prompter = Prompter(self)  # PROMPT1, PROMPT2 set by the user
+        self.command_history: History | None = None  # the prompt's (cmdhistory.open_history)
+        self.history_file: Path | None = None
         self._attach(session)
 
     # -- the command groups, each made when first used (GROUPS) --------------------------------
@@ -394,6 +410,24 @@ class Shell:
         from qshell.shell.lab import LabCommands
 
         return LabCommands(self, self.isolation, self.sessions)
+
+    @cached_property
+    def watch(self) -> "WatchCommands":  # \\watch
+        from qshell.shell.watch import WatchCommands
+
+        return WatchCommands(self)
+
+    @cached_property
+    def helptext(self) -> "HelpCommands":  # \\h, \\copyright
+        from qshell.shell.helptext import HelpCommands
+
+        return HelpCommands(self)
+
+    @cached_property
+    def history(self) -> "HistoryCommands":  # \\s
+        from qshell.shell.cmdhistory import HistoryCommands
+
+        return HistoryCommands(self)
 
     def made(self, attr: str) -> bool:
         """Whether the command group ``attr`` has been made (used) in this shell."""
@@ -1307,7 +1341,7 @@ class Shell:
 
     do_elif = do_else = do_endif = do_if
 
-    def do_help(self, cmd: Command) -> None:
+    def do_commands(self, cmd: Command) -> None:
         self._args(cmd, take=1)  # (psql's \? TOPIC: qshell has one help)
         self.write(commands.help_text())
 
@@ -1344,11 +1378,21 @@ class Shell:
         text, self.prefill = self.prefill, None
         return text
 
-    def prompt(self, continuation: bool = False, skipping: bool = False) -> str:
+    def prompt(self, continuation: bool | str = False, skipping: bool = False) -> str:
         """psql's prompt: ``=`` or ``-`` (a statement is being typed), ``@`` in a \\if
-        branch that does not run; the transaction mark after it."""
+        branch that does not run; the transaction mark after it. PROMPT1/PROMPT2 set by
+        the user win (``continuation``: the statement typed so far)."""
+        custom = self.prompter.prompt(2 if continuation else 1, continuation if isinstance(continuation, str) else "",
+                                      skipping)
+        if custom is not None:
+            if not continuation:
+                self.prompter.shown(custom)
+            return custom
         staged = f"[{len(self.staged)}]" if self.staged else ""
         mark = "@" if skipping else "-" if continuation else "="
         # \\session NAME: [NAME], its transaction state after the mark
         named = self.sessions.prompt_label() if self.made("sessions") else ""
-        return f"{self.session.dbname}{visible(named)}{staged}{mark}{self.session.user.transaction_state}> "
+        text = f"{self.session.dbname}{visible(named)}{staged}{mark}{self.session.user.transaction_state}> "
+        if not continuation:
+            self.prompter.shown(text)
+        return text

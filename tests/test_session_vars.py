@@ -215,3 +215,115 @@ def test_result_variables_as_psql_updates_them(dsn, hist, tmp_path):
         "\\echo :pre_x", "DROP TABLE rv_t, rv_t2;"]
     p = same(dsn, hist, tmp_path, show + "".join(step + "\n" + show for step in steps), scrub=_pid)
     assert b"[true] [22012] [0] [division by zero] [22012]" in p.stdout and b"[true] [] [0] [] []" in p.stdout
+
+
+def _sent(db, app: str) -> list[str]:
+    """What ``app`` sent, as the server logged it, without qshell's own bookkeeping on
+    connecting and after a SET (its pid and standby check, the settings it reads for \\go)."""
+    return [s for s in db.statements(app) if not s.startswith(("RESET DateStyle; SELECT pg_backend_pid()",
+                                                                "SELECT 'session_authorization'"))]
+
+
+def both_logged(db, hist, tmp_path, script: str, name: str, *args: str) -> tuple[subprocess.CompletedProcess, ...]:
+    """``script`` through psql and qshell on database ``db``, each as its own application
+    (``NAME-psql``, ``NAME-qshell``): the same output (stdout and stderr), and the same
+    statements received by the server, in the same order."""
+    p = _run([PSQL, "-X", *args, db.dsn(f"{name}-psql")], script, tmp_path, "psql")
+    q = _run(qshell_argv("-X", "--history-dir", str(hist), *args, db.dsn(f"{name}-qshell")), script, tmp_path, "qshell")
+    assert q.stdout.decode() == p.stdout.decode()
+    assert _stderr(q.stderr, "qshell") == _stderr(p.stderr, "psql")
+    assert _sent(db, f"{name}-qshell") == _sent(db, f"{name}-psql")
+    return p, q
+
+
+def test_on_error_rollback_sends_psqls_savepoints_inside_a_block(logged_server, hist, tmp_path):
+    """ON_ERROR_ROLLBACK on: inside a transaction block (only there) psql sends SAVEPOINT
+    pg_psql_temporary_savepoint before each statement and ROLLBACK TO it after an error
+    (the block goes on), RELEASE it after a success but not after the user's own
+    SAVEPOINT, ROLLBACK TO, RELEASE or COMMIT; 'interactive' does nothing in a script.
+    The server's log holds the same statements from both, and the table the same rows."""
+    db = logged_server.database("oer")
+    script = r"""\set ON_ERROR_ROLLBACK on
+CREATE TABLE oer_t (a int);
+INSERT INTO oer_t VALUES (0);
+BEGIN;
+INSERT INTO oer_t VALUES (1);
+SELECT 1/0;
+INSERT INTO oer_t VALUES (2);
+SAVEPOINT mine;
+INSERT INTO oer_t VALUES (3);
+ROLLBACK TO mine;
+RELEASE mine;
+SELECT nosuch;
+COMMIT;
+SELECT a FROM oer_t ORDER BY a;
+\set ON_ERROR_ROLLBACK interactive
+BEGIN;
+SELECT 1/0;
+SELECT 'not run';
+ROLLBACK;
+\set ON_ERROR_ROLLBACK off
+DROP TABLE oer_t;
+"""
+    p, q = both_logged(db, hist, tmp_path, script, "oer")
+    sent = _sent(db, "oer-psql")
+    assert sent.count("SAVEPOINT pg_psql_temporary_savepoint") == 9, sent  # each statement inside the block
+    assert sent.count("ROLLBACK TO pg_psql_temporary_savepoint") == 2 and "RELEASE pg_psql_temporary_savepoint" in sent
+    assert b"\n 0\n 1\n 2\n(3 rows)" in p.stdout
+
+
+def test_autocommit_off_sends_begin_as_psql(logged_server, hist, tmp_path):
+    """AUTOCOMMIT off: psql sends BEGIN before the first statement outside a block, but
+    not before transaction control nor what the server refuses inside a block (VACUUM,
+    CREATE DATABASE, CREATE INDEX CONCURRENTLY, DISCARD ALL, ALTER SYSTEM … — psql's
+    command_no_begin, comments skipped); a following ROLLBACK keeps nothing. The server's log
+    holds the same statements from both; a fresh connection sees the same table."""
+    db = logged_server.database("acoff")
+    script = r"""CREATE TABLE ac_t (a int);
+\set AUTOCOMMIT off
+INSERT INTO ac_t VALUES (1);
+SELECT count(*) FROM ac_t;
+ROLLBACK;
+SELECT count(*) FROM ac_t;
+COMMIT;
+/* a comment */ -- and another
+VACUUM ac_t;
+  vacuum (analyze) ac_t;
+CREATE INDEX CONCURRENTLY ac_i ON ac_t (a);
+DROP INDEX CONCURRENTLY ac_i;
+CREATE UNIQUE INDEX CONCURRENTLY ac_u ON ac_t (a);
+/* nested /* comment */ */ REINDEX TABLE CONCURRENTLY ac_t;
+CREATE DATABASE :"db_x";
+DROP DATABASE :"db_x";
+ALTER SYSTEM RESET work_mem;
+DISCARD ALL;
+DISCARD PLANS;
+COMMIT;
+INSERT INTO ac_t VALUES (2);
+COMMIT;
+START TRANSACTION;
+INSERT INTO ac_t VALUES (3);
+END;
+CLUSTER;
+CLUSTER ac_t USING ac_u;
+ROLLBACK;
+PREPARE p AS SELECT 1;
+ROLLBACK;
+BEGIN;
+INSERT INTO ac_t VALUES (4);
+SELECT 1/0;
+ROLLBACK;
+\set ON_ERROR_ROLLBACK on
+INSERT INTO ac_t VALUES (5);
+SELECT 1/0;
+COMMIT;
+\set AUTOCOMMIT on
+SELECT a FROM ac_t ORDER BY a;
+DROP TABLE ac_t;
+"""
+    p, _ = both_logged(db, hist, tmp_path, script, "acoff", "-v", f"db_x={db.name}_x")
+    sent = _sent(db, "acoff-psql")
+    assert sent[:3] == ["CREATE TABLE ac_t (a int);", "BEGIN", "INSERT INTO ac_t VALUES (1);"], sent
+    assert "BEGIN" not in sent[sent.index("COMMIT;"):sent.index("DISCARD ALL;")], sent
+    assert sent[sent.index("DISCARD ALL;") + 1:][:2] == ["BEGIN", "DISCARD PLANS;"], sent
+    assert b"\n 2\n 3\n 5\n(3 rows)" in p.stdout

@@ -37,7 +37,7 @@ from qshell.shell.loadview import LoadCommands
 from qshell.shell.pset import PsetCommands, pager_state
 from qshell.shell.pset import apply as pset_apply
 from qshell.shell.report_command import ReportCommands
-from qshell.shell.session_commands import ConnectionCommands, sync_encoding
+from qshell.shell.session_commands import ConnectionCommands, begin_for, end_savepoint, sync_encoding
 from qshell.shell.sessions import SessionCommands
 from qshell.shell.sets import SetCommands
 from qshell.shell.settings import HELP, Settings, assign, listing, show
@@ -674,6 +674,10 @@ class Shell:
             return None
         if self.variables.get("ECHO") == "queries":
             self.write(sql)  # psql -e: the statement as sent, before its result
+        go, savepoint = begin_for(self, sql, self.interactive and not self._depth)  # psql's BEGIN, SAVEPOINT
+        if not go:
+            self.status = max(self.status, ExitStatus.ERROR)
+            return None
         printer = self._row_printer() if show else None
         before = user.transaction_state  # what a lost connection during the statement takes with it
         with sigint_calls(user.cancel):
@@ -706,6 +710,10 @@ class Shell:
             closed = "server closed the connection unexpectedly"
             self._lost_session(text, *([closed] if text.startswith(("FATAL:", "PANIC:")) else []), sql=sql, tx=before)
             return q
+        if savepoint:  # psql's ROLLBACK TO / RELEASE of its savepoint, before the error is reported
+            problem = end_savepoint(self, q.command)
+            if problem:
+                self._where_notice(problem)
         self._tx = user.transaction_state
         try:
             if q.status is not Status.OK:

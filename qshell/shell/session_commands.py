@@ -184,3 +184,152 @@ def sync_encoding(shell: _Host) -> None:
     name = user.conn.get_parameter_status("client_encoding")
     if name:
         shell.variables.set("ENCODING", name)
+
+
+# -- what psql sends around a statement: AUTOCOMMIT off, ON_ERROR_ROLLBACK ----------------
+
+SAVEPOINT = "pg_psql_temporary_savepoint"  # psql's own name for it (the server's log shows it)
+
+
+def _skip_white_space(sql: str, i: int) -> int:
+    """psql's skip_white_space: past whitespace, ``--`` comments and nested ``/* */`` ones."""
+    n = len(sql)
+    depth = 0
+    while i < n:
+        if depth:
+            if sql.startswith("/*", i):
+                depth += 1
+                i += 2
+            elif sql.startswith("*/", i):
+                depth -= 1
+                i += 2
+            else:
+                i += 1
+        elif sql[i].isspace():
+            i += 1
+        elif sql.startswith("/*", i):
+            depth = 1
+            i += 2
+        elif sql.startswith("--", i):
+            end = sql.find("\n", i)
+            i = n if end == -1 else end + 1
+        else:
+            break
+    return i
+
+
+def _words(sql: str, count: int) -> list[str]:
+    """The first ``count`` words of ``sql`` as psql's command_no_begin reads them: runs of
+    letters (lower-cased) after whitespace and comments; '' where a word is not letters."""
+    words, i = [], 0
+    for _ in range(count):
+        i = _skip_white_space(sql, i)
+        j = i
+        while j < len(sql) and sql[j].isascii() and sql[j].isalpha():  # (C's isalpha on bytes)
+            j += 1
+        words.append(sql[i:j].lower())
+        i = j
+    return words
+
+
+def command_no_begin(sql: str) -> bool:
+    """psql's command_no_begin: with AUTOCOMMIT off, the statements psql sends no BEGIN
+    before (transaction control, and those the server refuses inside a block: VACUUM,
+    CLUSTER without arguments, CREATE/DROP DATABASE and TABLESPACE, CREATE INDEX
+    CONCURRENTLY, ALTER SYSTEM, DROP/REINDEX … CONCURRENTLY, DISCARD ALL, PREPARE TRANSACTION)."""
+    first, second, third, fourth = _words(sql, 4)
+    if first in ("abort", "begin", "start", "commit", "end", "rollback"):
+        return True
+    if first == "prepare":
+        return second == "transaction"
+    if first == "vacuum":
+        return True
+    if first == "cluster":  # CLUSTER with any arguments is allowed in a block
+        rest = sql[_skip_white_space(sql, _skip_white_space(sql, 0) + len(first)):]
+        return not (rest[:1].isascii() and rest[:1].isalpha())
+    if first == "create":
+        if second in ("database", "tablespace"):
+            return True
+        if second == "unique":
+            second, third = third, fourth
+        return second == "index" and third == "concurrently"
+    if first == "alter":
+        return second == "system"
+    if first in ("drop", "reindex"):
+        if second in ("database", "system", "tablespace"):
+            return True
+        return second in ("index", "table") and third == "concurrently"
+    if first == "discard":
+        return second == "all"
+    return False
+
+
+def gives_up_savepoint(command_tag: str) -> bool:
+    """psql's svpt_gone: after the user's COMMIT, SAVEPOINT, RELEASE or ROLLBACK its own
+    savepoint is gone (or releasing it would release theirs): it sends no RELEASE."""
+    return command_tag in ("COMMIT", "SAVEPOINT", "RELEASE", "ROLLBACK")
+
+
+def _send(conn, sql: str) -> str | None:  # noqa: ANN001 - a psycopg2 connection
+    """One statement of psql's own (BEGIN, SAVEPOINT…) on the session; its error's text, or None."""
+    import psycopg2
+
+    try:
+        conn.cursor().execute(sql)
+    except psycopg2.Error as exc:
+        return (exc.pgerror or str(exc)).rstrip("\n")
+    return None
+
+
+def begin_for(shell: _Host, sql: str, interactive: bool) -> tuple[bool, bool]:
+    """What psql's SendQuery sends before the user's statement: BEGIN when AUTOCOMMIT is off
+    and no transaction is open (unless ``command_no_begin``), then, inside a block, its
+    savepoint when ON_ERROR_ROLLBACK is on (or interactive, at the prompt). Returns
+    (whether to send the statement, whether the savepoint was made)."""
+    from psycopg2 import extensions
+
+    user = shell.session.user
+    conn = user.conn
+    if conn is None or conn.closed:
+        return True, False
+    v = shell.variables
+    status = conn.info.transaction_status
+    if status == extensions.TRANSACTION_STATUS_IDLE and v.get("AUTOCOMMIT") is not None \
+            and not v.is_on("AUTOCOMMIT") and not command_no_begin(sql):
+        problem = _send(conn, "BEGIN")
+        if problem:
+            shell._where_notice(problem)
+            return False, False
+        status = conn.info.transaction_status
+    rollback = enum_or_off(v.get("ON_ERROR_ROLLBACK"))
+    if status == extensions.TRANSACTION_STATUS_INTRANS and (rollback == "on" or rollback == "interactive" and interactive):
+        problem = _send(conn, f"SAVEPOINT {SAVEPOINT}")
+        if problem:
+            shell._where_notice(problem)
+            return False, False
+        return True, True
+    return True, False
+
+
+def end_savepoint(shell: _Host, command_tag: str) -> str | None:
+    """After the statement, psql's end of its savepoint: ROLLBACK TO it after an error,
+    RELEASE it otherwise (not after the user's own COMMIT, SAVEPOINT, RELEASE, ROLLBACK;
+    nothing once no transaction is open). Returns the error's text if that failed."""
+    from psycopg2 import extensions
+
+    conn = shell.session.user.conn
+    if conn is None or conn.closed:
+        return None
+    status = conn.info.transaction_status
+    if status == extensions.TRANSACTION_STATUS_INERROR:
+        return _send(conn, f"ROLLBACK TO {SAVEPOINT}")
+    if status == extensions.TRANSACTION_STATUS_INTRANS and not gives_up_savepoint(command_tag):
+        return _send(conn, f"RELEASE {SAVEPOINT}")
+    return None
+
+
+def enum_or_off(value: str | None) -> str:
+    """ON_ERROR_ROLLBACK's value as psql's hook keeps it: on, off or interactive."""
+    from qshell.script.variables import enum_value
+
+    return enum_value("ON_ERROR_ROLLBACK", value or "off") or "off"

@@ -327,3 +327,31 @@ DROP TABLE ac_t;
     assert "BEGIN" not in sent[sent.index("COMMIT;"):sent.index("DISCARD ALL;")], sent
     assert sent[sent.index("DISCARD ALL;") + 1:][:2] == ["BEGIN", "DISCARD PLANS;"], sent
     assert b"\n 2\n 3\n 5\n(3 rows)" in p.stdout
+
+
+FRAME = re.compile(r"/\*{8} QUERY \*{9}/\n(.*?)\n/\*{24}/\n\n", re.S)
+
+
+def test_echo_hidden_prints_each_catalog_query_in_psqls_frame(logged_server, hist, tmp_path):
+    """ECHO_HIDDEN on (and -E): each catalog query of a \\d command printed in psql's
+    "/******** QUERY *********/" frame before it runs, the text exactly what the server then
+    received (its log); the output around the frames psql's. noexec: printed, not run
+    (the server receives none of them), the command failing without a word as psql's.
+    The queries' text is qshell's own for the same catalog facts (not psql's spelling)."""
+    db = logged_server.database("echohidden", setup="CREATE TABLE eh_t (a int PRIMARY KEY, b text);")
+    script = ("\\dt\n\\d eh_t\n\\dn\n\\du postgres\n\\df nosuch*\n\\dconfig work_mem\n\\dx\n\\l nosuch\n"
+              "\\set ECHO_HIDDEN noexec\n\\dt\n\\d eh_t\n\\echo after\n")
+    for args in (("-E",), ("-v", "ECHO_HIDDEN=on")):
+        name = f"eh{len(args)}"
+        p = _run([PSQL, "-X", *args, db.dsn(f"{name}-psql")], script, tmp_path, "psql")
+        q = _run(qshell_argv("-X", "--history-dir", str(hist), *args, db.dsn(f"{name}-qshell")), script, tmp_path, "qshell")
+        pout, qout = p.stdout.decode(), q.stdout.decode()
+        assert FRAME.sub("", qout) == FRAME.sub("", pout)
+        assert _stderr(q.stderr, "qshell") == _stderr(p.stderr, "psql")
+        shown = FRAME.findall(qout)
+        received = _sent(db, f"{name}-qshell")
+        ran, noexec = shown[:-2], shown[-2:]  # the last two: under noexec
+        assert len(ran) >= 8 and len(noexec) == 2, shown
+        assert all(text in received for text in ran), (ran, received)
+        assert all(received.count(text) == ran.count(text) for text in noexec)  # shown under noexec, not sent
+        assert len(FRAME.findall(pout)) >= 9

@@ -17,6 +17,7 @@ from qshell.common.errors import QshellError, UsageError
 from qshell.script.commands import Command
 from qshell.shell.describe import DescribeCommands, Listing, pattern_parts
 from qshell.shell.host import ShellHost
+from qshell.shell.session_commands import echo_hidden
 
 _SYS = "n.nspname <> 'pg_catalog'\n      AND n.nspname <> 'information_schema'"
 
@@ -135,6 +136,7 @@ class CatalogCommands:
         try:
             with self._conn().cursor() as cur:
                 psycopg2.extensions.register_type(_raw_caster(), cur)
+                echo_hidden(self.shell, sql)  # psql -E: what it sends
                 cur.execute(sql)
                 desc = cur.description or []
                 rows = [list(r) for r in cur.fetchall()] if desc else []

@@ -23,6 +23,7 @@ from qshell.common.errors import QshellError, UsageError
 from qshell.common.visible import visible
 from qshell.script.commands import Command
 from qshell.shell.host import ShellHost
+from qshell.shell.session_commands import echo_hidden
 
 # -- psql's name patterns ------------------------------------------------------------
 
@@ -170,7 +171,10 @@ class DescribeCommands:
         assert user.conn is not None  # reset() connected
         try:
             with user.conn.cursor() as cur:
-                cur.execute(sql, params or None)
+                if params:
+                    sql = cur.mogrify(sql, params).decode(psycopg2.extensions.encodings.get(user.conn.encoding, "utf-8"))
+                echo_hidden(self.shell, sql)  # psql -E: what it sends, as it sends it
+                cur.execute(sql)
                 desc = cur.description or []
                 rows = [list(r) for r in cur.fetchall()] if desc else []
         except psycopg2.Error as exc:

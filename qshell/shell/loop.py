@@ -29,7 +29,7 @@ from qshell.session.session import Session
 from qshell.shell.catalog import CatalogCommands
 from qshell.shell.describe import DescribeCommands
 from qshell.shell.explore import RunCommands
-from qshell.shell.host import _Stop
+from qshell.shell.host import _Failed, _Stop
 from qshell.shell.interrupt import sigint_calls
 from qshell.shell.isolation import IsolationCommands
 from qshell.shell.lab import LabCommands
@@ -63,9 +63,6 @@ class _ErrorStop(_Stop):
     """``ON_ERROR_STOP`` stopped at an error (in a file read by \\i: that file, and its
     \\i fails; whether its includer stops too is its own ``ON_ERROR_STOP``'s say, as psql)."""
 
-
-class _Failed(Exception):
-    """A command failed, its errors already said (an \\i whose file stopped at an error)."""
 
 
 class _RowPrinter:

@@ -13,7 +13,7 @@ import ctypes
 from typing import TYPE_CHECKING, Protocol
 
 from qshell.common.errors import UsageError
-from qshell.shell.host import ShellHost
+from qshell.shell.host import ShellHost, _Failed
 
 if TYPE_CHECKING:  # pragma: no cover
     from qshell.script.commands import Command
@@ -154,8 +154,11 @@ class ConnectionCommands:
         rows = conninfo_rows(self._libpq())
         session = self.shell.session
         if self.shell.json:
-            self.shell.write(json_line({"type": "conninfo", **{k.lower().replace(" ", "_"): v for k, v in rows},
-                                        "sandbox": session.sandbox is not None}))
+            p = session.params
+            self.shell.write(json_line({"type": "conninfo", "dbname": p.get("dbname"), "user": p.get("user"),
+                                        "host": p.get("host"), "port": p.get("port"),
+                                        "server_version": p.get("server_version"), "sandbox": session.sandbox is not None,
+                                        "parameters": dict(rows)}))  # (the table's rows, psql's names)
             return
         self.shell.print_table(["Parameter", "Value"], rows, "Connection Information")
         if session.sandbox is not None:
@@ -333,3 +336,20 @@ def enum_or_off(value: str | None) -> str:
     from qshell.script.variables import enum_value
 
     return enum_value("ON_ERROR_ROLLBACK", value or "off") or "off"
+
+
+def echo_hidden(shell: ShellHost, sql: str) -> None:
+    """psql's ECHO_HIDDEN (-E) for a query of its own (a catalog command's): on or noexec,
+    the query in psql's frame on stdout before it runs; noexec, not run at all and the
+    command fails without a word (psql's PSQLexec returns no result)."""
+    variables = getattr(shell, "variables", None)
+    if variables is None:
+        return
+    from qshell.script.variables import enum_value
+
+    mode = enum_value("ECHO_HIDDEN", variables.get("ECHO_HIDDEN") or "off") or "off"
+    if mode == "off" or shell.json:
+        return
+    shell.write(f"/******** QUERY *********/\n{sql}\n/************************/\n")
+    if mode == "noexec":
+        raise _Failed()

@@ -355,3 +355,91 @@ def test_echo_hidden_prints_each_catalog_query_in_psqls_frame(logged_server, his
         assert all(text in received for text in ran), (ran, received)
         assert all(received.count(text) == ran.count(text) for text in noexec)  # shown under noexec, not sent
         assert len(FRAME.findall(pout)) >= 9
+
+
+def _scram_matches(verifier: str, password: str) -> bool:
+    """RFC 5802/7677 by hand: the StoredKey and ServerKey of ``verifier`` are those of ``password``."""
+    import base64
+    import hashlib
+    import hmac
+
+    m = re.fullmatch(r"SCRAM-SHA-256\$(\d+):([^$]+)\$([^:]+):(.+)", verifier)
+    assert m, verifier
+    salted = hashlib.pbkdf2_hmac("sha256", password.encode(), base64.b64decode(m.group(2)), int(m.group(1)))
+    stored = hashlib.sha256(hmac.new(salted, b"Client Key", "sha256").digest()).digest()
+    server = hmac.new(salted, b"Server Key", "sha256").digest()
+    return base64.b64encode(stored).decode() == m.group(3) and base64.b64encode(server).decode() == m.group(4)
+
+
+def _change_password(argv: list[str], role: str, first: str, second: str, prompt: str) -> str:
+    """``\\password ROLE`` typed in a real terminal (pexpect): the two answers, then \\q;
+    everything the terminal showed."""
+    import pexpect
+
+    env = {**ENV, "PROMPT_TOOLKIT_NO_CPR": "1", "TERM": "dumb"}
+    child = pexpect.spawn(argv[0], argv[1:], env=env, encoding="utf-8", timeout=60, dimensions=(40, 160))
+    try:
+        child.expect(prompt)
+        child.sendline(f"\\password {role}")
+        child.expect_exact(f'Enter new password for user "{role.lower()}": ')
+        child.sendline(first)
+        child.expect_exact("Enter it again: ")
+        child.sendline(second)
+        child.expect(prompt)
+        seen = child.before
+        child.sendline("\\q")
+        child.expect(pexpect.EOF)
+        return seen
+    finally:
+        if child.isalive():
+            child.terminate(force=True)
+
+
+def test_password_sends_a_scram_verifier_never_the_password(logged_server, hist, tmp_path):
+    """\\password ROLE in a terminal, through psql and qshell: asked twice (not echoed),
+    "Passwords didn't match." when the answers differ (nothing sent), else libpq's
+    PQchangePassword: the server receives the same statements from both (``show
+    password_encryption``, then ``ALTER USER "role" PASSWORD 'SCRAM-SHA-256$…'``, the
+    salt aside), pg_authid holds a verifier that matches the password (RFC 7677 by hand),
+    the server's log never holds the password, and the role then logs in with it under
+    scram-sha-256 (and not with another)."""
+    import psycopg2
+
+    db = logged_server.database("passwd")
+    role = f"Pw_{db.name[-8:]}"  # typed with a capital: psql's \\password folds it (OT_SQLID)
+    db.query(f"CREATE ROLE {role} LOGIN")
+    hba = logged_server.data / "pg_hba.conf"
+    before = hba.read_text()
+    hba.write_text(f"host all {role.lower()} 127.0.0.1/32 scram-sha-256\n" + before)  # this role only
+    try:
+        db.query("SELECT pg_reload_conf()")
+        for app, argv, prompt, secret in (
+                ("pw-psql", [PSQL, "-X"], r"=# ", "psql-Secret-1'x"),
+                ("pw-qshell", qshell_argv("-X", "--history-dir", str(hist)), r"=[#>] ", "qshell-Secret-2'x")):
+            seen = _change_password([*argv, db.dsn(app)], role, secret, secret + "typo", prompt)
+            assert "Passwords didn't match." in seen and secret not in seen
+            seen = _change_password([*argv, db.dsn(app)], role, secret, secret, prompt)
+            assert secret not in seen, seen
+            verifier = db.query("SELECT rolpassword FROM pg_authid WHERE rolname = %s", (role.lower(),))[0][0]
+            assert verifier.startswith("SCRAM-SHA-256$") and _scram_matches(verifier, secret)
+            login = make_login(logged_server.port, db.name, role.lower())
+            psycopg2.connect(login, password=secret).close()
+            with pytest.raises(psycopg2.OperationalError, match="password authentication failed"):
+                psycopg2.connect(login, password=secret + "no").close()
+        logged_server.flush()
+        everything = "\n".join(e.message + (e.statement or "") for e in logged_server.entries())
+        assert "Secret-1" not in everything and "Secret-2" not in everything
+        # (qshell at a prompt also reads names for completion: its own queries, none about passwords)
+        sent = [[re.sub(r"'SCRAM-SHA-256\$[^']*'", "'VERIFIER'", s) for s in _sent(db, app) if "password" in s.lower()]
+                for app in ("pw-psql", "pw-qshell")]
+        assert sent[0] == sent[1] == ["show password_encryption",
+                                      f"ALTER USER \"{role.lower()}\" PASSWORD 'VERIFIER'"], sent
+    finally:
+        hba.write_text(before)
+        db.query("SELECT pg_reload_conf()")
+
+
+def make_login(port: int, dbname: str, user: str) -> str:
+    from psycopg2.extensions import make_dsn
+
+    return make_dsn(host="127.0.0.1", port=str(port), dbname=dbname, user=user)

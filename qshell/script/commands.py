@@ -354,6 +354,7 @@ TABLE: tuple[Spec, ...] = (
     Spec("timing", "\\timing [on|off]", "show how long each plain statement took; no argument toggles", _raw, group="Display", psql_args=True),
     Spec("c", "\\c [DBNAME [USER [HOST [PORT]]]]", "connect again, as psql's \\connect ('-' keeps a part; or one conninfo / URI)", _split_args, aliases=("connect",), group="Database"),
     Spec("conninfo", "\\conninfo", "show psql 18's table of the connection: database, user, host or socket, port, options, protocol, password or GSSAPI used, backend pid, SSL, superuser, hot standby", _raw, group="Database", psql_args=True),
+    Spec("password", "\\password [USER]", "change a role's password (yours by default): asked twice on the terminal, sent as the SCRAM verifier computed here (libpq's PQchangePassword), never in clear", _raw, group="Database", psql_args=True),
     Spec("encoding", "\\encoding [ENCODING]", "show or set the client encoding (as psql: libpq's set client_encoding; :ENCODING follows)", _raw, group="Database", psql_args=True),
     Spec("echo", "\\echo [-n] TEXT...", "print TEXT (psql's quoting and :variables; -n: no newline)", _raw, group="Input and output", psql_args=True),
     Spec("qecho", "\\qecho [-n] TEXT...", "as \\echo, to the query output (stdout)", _raw, group="Input and output", psql_args=True),

@@ -12,7 +12,7 @@ from __future__ import annotations
 import ctypes
 from typing import TYPE_CHECKING, Protocol
 
-from qshell.common.errors import UsageError
+from qshell.common.errors import QshellError, UsageError
 from qshell.shell.host import ShellHost, _Failed
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -49,6 +49,9 @@ _SIGNATURES: dict[str, tuple[object, list]] = {
     "PQfreemem": (None, [ctypes.c_void_p]),
     "PQescapeLiteral": (ctypes.c_void_p, [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_size_t]),
     "PQescapeIdentifier": (ctypes.c_void_p, [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_size_t]),
+    "PQchangePassword": (ctypes.c_void_p, [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_char_p]),
+    "PQresultStatus": (ctypes.c_int, [ctypes.c_void_p]),
+    "PQclear": (None, [ctypes.c_void_p]),
 }
 
 
@@ -175,6 +178,87 @@ class ConnectionCommands:
         if pq.number("PQsetClientEncoding", words[0].encode("utf-8", "surrogateescape")) == -1:
             raise UsageError(f"{words[0]}: invalid encoding name or conversion procedure not found")
         sync_encoding(self.shell)
+
+
+    def do_password(self, cmd: Command) -> None:
+        """psql's \\password [USER]: the new password asked twice on the terminal (never
+        echoed, never from the script), then libpq's PQchangePassword on the session: it
+        computes the SCRAM verifier on this side (``password_encryption`` asked of the
+        server) and sends ``ALTER USER "name" PASSWORD 'SCRAM-SHA-256$…'`` — never the
+        password itself."""
+        words = self.shell._args(cmd, take=1)
+        pq = self._libpq()
+        if not pq.has("PQchangePassword"):
+            raise UsageError("\\password: the libpq loaded has no PQchangePassword (libpq 17 or later needed)")
+        user = sql_identifier(words[0]) if words else self._current_user()
+        first = _prompt(f'Enter new password for user "{user}": ')
+        second = _prompt("Enter it again: ")
+        if first != second:
+            raise UsageError("Passwords didn't match.")
+        pq = self._libpq()  # (the same connection: asked again after the prompts, which may have been long)
+        res = pq.pq.PQchangePassword(pq.ptr, user.encode("utf-8", "surrogateescape"), first.encode("utf-8", "surrogateescape"))
+        try:
+            if not res or pq.pq.PQresultStatus(res) != PGRES_COMMAND_OK:
+                raise QshellError(pq.error())  # psql's pg_log_info of libpq's message: the server's error
+        finally:
+            if res:
+                pq.pq.PQclear(res)
+
+    def _current_user(self) -> str:
+        """psql's ``SELECT CURRENT_USER``, run as its own catalog queries are (ECHO_HIDDEN)."""
+        import psycopg2
+
+        sql = "SELECT CURRENT_USER"
+        echo_hidden(self.shell, sql)
+        conn = self.shell.session.user.conn
+        assert conn is not None  # _libpq() connected
+        try:
+            with conn.cursor() as cur:
+                cur.execute(sql)
+                row = cur.fetchone()
+        except psycopg2.Error as exc:
+            raise QshellError((exc.pgerror or str(exc)).strip("\n").split("\n")[0]) from None
+        return str(row[0]) if row else ""
+
+
+PGRES_COMMAND_OK = 1
+
+
+def sql_identifier(word: str) -> str:
+    """psql's OT_SQLID reading of an argument (as lexed, double quotes kept): unquoted
+    letters folded to lower case, double-quoted parts as they are (``""`` a quote)."""
+    out, inquotes, i = [], False, 0
+    while i < len(word):
+        ch = word[i]
+        if ch == '"':
+            if inquotes and word[i + 1:i + 2] == '"':
+                out.append('"')
+                i += 2
+                continue
+            inquotes = not inquotes
+        else:
+            out.append(ch if inquotes else ch.lower() if ch.isascii() else ch)
+        i += 1
+    return "".join(out)
+
+
+def _prompt(text: str) -> str:
+    """One answer read from the terminal, not echoed (psql's simple_prompt on /dev/tty):
+    Ctrl-C ends the command without a word, as psql; no terminal: refused (psql would read
+    the script's next line as the password)."""
+    import getpass
+    import os
+
+    try:
+        os.close(os.open("/dev/tty", os.O_RDWR | os.O_NOCTTY))  # getpass falls back to stdin without it
+    except OSError as exc:
+        raise UsageError(f"\\password: no terminal to read the password from (/dev/tty: {exc.strerror or exc})") from None
+    try:
+        return getpass.getpass(text)
+    except EOFError:
+        return ""
+    except KeyboardInterrupt:
+        raise _Failed() from None
 
 
 def sync_encoding(shell: _Host) -> None:

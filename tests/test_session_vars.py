@@ -65,7 +65,9 @@ def test_extra_arguments_are_warned_of_after_the_command_as_psql(dsn, hist, tmp_
         "\\p x", "\\r x", "\\t on x", "\\t off", "\\T a x", "\\T", "\\timing off x", "\\x off x", "\\unset foo x",
         "\\pset border 1 x", "SELECT 1 AS one \\gset p x", "\\echo :pone", "\\df nosuch int x",
         "\\l nosuch x", "\\errverbose x", "\\encoding UTF8 x", "SELECT 1/0;", "\\errverbose x y",
-        "\\i /dev/null x", "\\q x"))
+        "\\i /dev/null x", "\\dconfig work_mem x", "\\do + int4 int4 x", "\\dAc btree int4 x",
+        "\\dAf btree int4 x", "\\dAo btree integer_ops x", "\\dAp btree integer_ops x", "\\dA btree x",
+        "\\dx plpgsql x", "\\timing on off", "\\if true\n\\else x\n\\endif x", "\\q x"))
     p = same(dsn, hist, tmp_path, script, scrub=lambda s: re.sub(r"Backend PID +\| \d+", "PID", s))
     assert b'\\errverbose: extra argument "y" ignored' in p.stderr and b'\\q: extra argument "x"' in p.stderr
 

@@ -237,6 +237,14 @@ def _patterns(name: str, arg: str) -> Command:
     return Command(name, words[0] if words else "", args=("", *words))
 
 
+def _two_patterns(name: str, arg: str) -> Command:
+    """Two describe patterns at most (\\dAc AM TYPE, \\drds ROLE DB), as psql reads them: the
+    words after those are extra (a warning each)."""
+    cmd = _patterns(name, arg)
+    words = cmd.args[1:]
+    return replace(cmd, args=("", *words[:2]), extra=words[2:])
+
+
 def _spec_file(name: str, arg: str) -> Command:
     """``\\spec FILE.spec``, or ``\\spec save FILE`` / ``\\spec load FILE`` (the interactive
     sessions written as a spec, or a spec's sessions and steps made interactive sessions)."""
@@ -337,10 +345,10 @@ TABLE: tuple[Spec, ...] = (
     Spec("dFp", "\\dFp[+] [PATTERN]", "list text search parsers", _pattern, group="Database", modifiers=True),
     Spec("dFt", "\\dFt[+] [PATTERN]", "list text search templates", _pattern, group="Database", modifiers=True),
     Spec("dA", "\\dA[+] [PATTERN]", "list access methods", _pattern, group="Database", modifiers=True),
-    Spec("dAc", "\\dAc[+] [AMPTRN [TYPEPTRN]]", "list operator classes", _patterns, group="Database", modifiers=True),
-    Spec("dAf", "\\dAf[+] [AMPTRN [TYPEPTRN]]", "list operator families", _patterns, group="Database", modifiers=True),
-    Spec("dAo", "\\dAo[+] [AMPTRN [OPFPTRN]]", "list operators of operator families", _patterns, group="Database", modifiers=True),
-    Spec("dAp", "\\dAp[+] [AMPTRN [OPFPTRN]]", "list support functions of operator families", _patterns, group="Database", modifiers=True),
+    Spec("dAc", "\\dAc[+] [AMPTRN [TYPEPTRN]]", "list operator classes", _two_patterns, group="Database", modifiers=True),
+    Spec("dAf", "\\dAf[+] [AMPTRN [TYPEPTRN]]", "list operator families", _two_patterns, group="Database", modifiers=True),
+    Spec("dAo", "\\dAo[+] [AMPTRN [OPFPTRN]]", "list operators of operator families", _two_patterns, group="Database", modifiers=True),
+    Spec("dAp", "\\dAp[+] [AMPTRN [OPFPTRN]]", "list support functions of operator families", _two_patterns, group="Database", modifiers=True),
     Spec("db", "\\db[+] [PATTERN]", "list tablespaces", _pattern, group="Database", modifiers=True),
     Spec("da", "\\da[S] [PATTERN]", "list aggregates", _pattern, group="Database", modifiers=True),
     Spec("drg", "\\drg[S] [PATTERN]", "list role grants", _pattern, group="Database", modifiers=True),
@@ -349,7 +357,7 @@ TABLE: tuple[Spec, ...] = (
     Spec("sv", "\\sv[+] VIEWNAME", "show a view's definition (+: with line numbers)", _raw, group="Database", modifiers=True),
     Spec("ef", "\\ef [FUNCNAME [LINE]]", "edit a function's definition in $EDITOR; it comes back at the prompt to run", _raw, group="Database"),
     Spec("ev", "\\ev [VIEWNAME [LINE]]", "edit a view's definition in $EDITOR; it comes back at the prompt to run", _raw, group="Database"),
-    Spec("drds", "\\drds [ROLEPTRN [DBPTRN]]", "list per-database role settings", _patterns, group="Database", modifiers=True),
+    Spec("drds", "\\drds [ROLEPTRN [DBPTRN]]", "list per-database role settings", _two_patterns, group="Database", modifiers=True),
     Spec("l", "\\l[+] [PATTERN]", "list databases", _pattern, aliases=("list-databases",), group="Database", modifiers=True),
     Spec("timing", "\\timing [on|off]", "show how long each plain statement took; no argument toggles", _raw, group="Display", psql_args=True),
     Spec("c", "\\c [DBNAME [USER [HOST [PORT]]]]", "connect again, as psql's \\connect ('-' keeps a part; or one conninfo / URI)", _split_args, aliases=("connect",), group="Database"),

@@ -74,7 +74,8 @@ def test_extra_arguments_are_warned_of_after_the_command_as_psql(dsn, hist, tmp_
 
 def test_errverbose_as_psql(dsn, hist, tmp_path):
     """\\errverbose: psql's error line with its location prefix in a script, every field the
-    server sent at verbose, CONTEXT left out (PQSHOW_CONTEXT_NEVER)."""
+    server sent at verbose, CONTEXT left out (PQSHOW_CONTEXT_NEVER); a failed catalog query
+    (\\dt in an aborted block) is its last error too, :LAST_ERROR_MESSAGE left alone."""
     script = r"""\errverbose
 DO $$BEGIN RAISE EXCEPTION 'boom' USING DETAIL = 'd', HINT = 'h'; END$$;
 \errverbose
@@ -90,6 +91,12 @@ FROM ev_t;
 \errverbose
 SELECT 1;
 \errverbose
+BEGIN;
+SELECT 1/0;
+\dt ev_t
+\echo :LAST_ERROR_MESSAGE
+\errverbose
+ROLLBACK;
 DROP TABLE ev_t;
 """
     p = same(dsn, hist, tmp_path, script)
@@ -445,3 +452,29 @@ def make_login(port: int, dbname: str, user: str) -> str:
     from psycopg2.extensions import make_dsn
 
     return make_dsn(host="127.0.0.1", port=str(port), dbname=dbname, user=user)
+
+
+def test_verbosity_and_show_context_lay_out_errors_and_notices_as_psql(dsn, hist, tmp_path):
+    """VERBOSITY terse / default / verbose / sqlstate and SHOW_CONTEXT never / errors / always
+    on errors and notices (psql hands them to libpq: PQsetErrorVerbosity,
+    PQsetErrorContextVisibility; qshell sets the same on its session's connection)."""
+    body = (
+        "SELECT nosuch FROM generate_series(1, 2) g;\n"
+        "DO $$BEGIN RAISE NOTICE 'note' USING DETAIL = 'd'; RAISE EXCEPTION 'boom' USING HINT = 'h'; END$$;\n"
+        "SELECT 1/0;\n")
+    script = "".join(f"\\set VERBOSITY {v}\n\\set SHOW_CONTEXT {c}\n" + body
+                     for v in ("terse", "default", "verbose", "sqlstate") for c in ("never", "errors", "always"))
+    p = same(dsn, hist, tmp_path, script + "\\unset VERBOSITY\n" + body)
+    assert b"ERROR:  22012\n" in p.stderr and b"at character 8" in p.stderr and b"LOCATION:  " in p.stderr
+
+
+def test_fetch_count_sends_the_statement_as_typed(logged_server, hist, tmp_path):
+    """With FETCH_COUNT psql 18 reads the result in chunks of the statement as typed (no
+    cursor): the server's log holds the same statements from psql and qshell, no DECLARE or
+    FETCH; the output is psql's (each chunk aligned on its own)."""
+    db = logged_server.database("fetchcount")
+    script = ("\\set FETCH_COUNT 3\nSELECT repeat('x', g) AS v, g FROM generate_series(1, 8) g;\n"
+              "\\set FETCH_COUNT 0x10\nSELECT g FROM generate_series(1, 40) g;\n")
+    both_logged(db, hist, tmp_path, script, "fc")
+    sent = _sent(db, "fc-qshell")
+    assert sent == ["SELECT repeat('x', g) AS v, g FROM generate_series(1, 8) g;", "SELECT g FROM generate_series(1, 40) g;"]

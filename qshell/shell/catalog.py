@@ -17,7 +17,7 @@ from qshell.common.errors import QshellError, UsageError
 from qshell.script.commands import Command
 from qshell.shell.describe import DescribeCommands, Listing, pattern_parts
 from qshell.shell.host import ShellHost
-from qshell.shell.session_commands import echo_hidden
+from qshell.shell.session_commands import echo_hidden, remember_error
 
 _SYS = "n.nspname <> 'pg_catalog'\n      AND n.nspname <> 'information_schema'"
 
@@ -141,6 +141,7 @@ class CatalogCommands:
                 desc = cur.description or []
                 rows = [list(r) for r in cur.fetchall()] if desc else []
         except psycopg2.Error as exc:
+            remember_error(self.shell, exc)  # psql: \\errverbose shows a failed catalog query's error
             # psql reports a failed catalog query by its first line (no LINE/caret: the user did not type it)
             raise QshellError((exc.pgerror or str(exc)).strip("\n").split("\n")[0]) from None
         return [d.name for d in desc], rows, frozenset(i for i, d in enumerate(desc) if d.type_code in NUMERIC_OIDS)

@@ -23,7 +23,7 @@ from qshell.common.errors import QshellError, UsageError
 from qshell.common.visible import visible
 from qshell.script.commands import Command
 from qshell.shell.host import ShellHost
-from qshell.shell.session_commands import echo_hidden
+from qshell.shell.session_commands import echo_hidden, remember_error
 
 # -- psql's name patterns ------------------------------------------------------------
 
@@ -178,6 +178,7 @@ class DescribeCommands:
                 desc = cur.description or []
                 rows = [list(r) for r in cur.fetchall()] if desc else []
         except psycopg2.Error as exc:
+            remember_error(self.shell, exc)  # psql: \\errverbose shows a failed catalog query's error
             raise QshellError((exc.pgerror or str(exc)).rstrip("\n")) from None
         from qshell.records.results import NUMERIC_OIDS
 

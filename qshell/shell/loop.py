@@ -37,7 +37,7 @@ from qshell.shell.loadview import LoadCommands
 from qshell.shell.pset import PsetCommands, pager_state
 from qshell.shell.pset import apply as pset_apply
 from qshell.shell.report_command import ReportCommands
-from qshell.shell.session_commands import ConnectionCommands, begin_for, end_savepoint, sync_encoding
+from qshell.shell.session_commands import ConnectionCommands, begin_for, end_savepoint, sync_encoding, sync_verbosity
 from qshell.shell.sessions import SessionCommands
 from qshell.shell.sets import SetCommands
 from qshell.shell.settings import HELP, Settings, assign, listing, show
@@ -671,6 +671,7 @@ class Shell:
             return None
         if self.variables.get("ECHO") == "queries":
             self.write(sql)  # psql -e: the statement as sent, before its result
+        sync_verbosity(self)  # psql's VERBOSITY, SHOW_CONTEXT: libpq lays out what the server says
         go, savepoint = begin_for(self, sql, self.interactive and not self._depth)  # psql's BEGIN, SAVEPOINT
         if not go:
             self.status = max(self.status, ExitStatus.ERROR)

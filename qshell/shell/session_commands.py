@@ -52,6 +52,8 @@ _SIGNATURES: dict[str, tuple[object, list]] = {
     "PQchangePassword": (ctypes.c_void_p, [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_char_p]),
     "PQresultStatus": (ctypes.c_int, [ctypes.c_void_p]),
     "PQclear": (None, [ctypes.c_void_p]),
+    "PQsetErrorVerbosity": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_int]),
+    "PQsetErrorContextVisibility": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_int]),
 }
 
 
@@ -437,3 +439,38 @@ def echo_hidden(shell: ShellHost, sql: str) -> None:
     shell.write(f"/******** QUERY *********/\n{sql}\n/************************/\n")
     if mode == "noexec":
         raise _Failed()
+
+
+_VERBOSITY = {"terse": 0, "default": 1, "verbose": 2, "sqlstate": 3}  # libpq's PGVerbosity
+_SHOW_CONTEXT = {"never": 0, "errors": 1, "always": 2}  # libpq's PGContextVisibility
+
+
+def sync_verbosity(shell: _Host) -> None:
+    """psql's VERBOSITY and SHOW_CONTEXT: set on the session's libpq connection (as psql's
+    hooks call PQsetErrorVerbosity and PQsetErrorContextVisibility), so that libpq itself
+    lays out the errors and notices the server sends as psql shows them."""
+    from qshell.script.variables import enum_value
+
+    conn = shell.session.user.conn
+    if conn is None or conn.closed:
+        return
+    v = shell.variables
+    verbosity = _VERBOSITY[enum_value("VERBOSITY", v.get("VERBOSITY") or "default") or "default"]
+    context = _SHOW_CONTEXT[enum_value("SHOW_CONTEXT", v.get("SHOW_CONTEXT") or "errors") or "errors"]
+    key = (conn.pgconn_ptr, verbosity, context)
+    if getattr(shell, "_verbosity_set", None) == key:
+        return
+    pq = Libpq(conn)
+    pq.number("PQsetErrorVerbosity", verbosity)
+    pq.number("PQsetErrorContextVisibility", context)
+    shell._verbosity_set = key  # type: ignore[attr-defined]  # (asked once per connection and value)
+
+
+def remember_error(shell: ShellHost, exc: BaseException) -> None:
+    """A failed query of psql's own (a catalog command's) is \\errverbose's last error too
+    (psql's ClearOrSaveResult keeps it); the result variables stay as they were."""
+    from qshell.engine.execute import server_message
+
+    found = server_message(exc)
+    if found is not None:
+        shell.last_error = found

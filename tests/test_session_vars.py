@@ -478,3 +478,44 @@ def test_fetch_count_sends_the_statement_as_typed(logged_server, hist, tmp_path)
     both_logged(db, hist, tmp_path, script, "fc")
     sent = _sent(db, "fc-qshell")
     assert sent == ["SELECT repeat('x', g) AS v, g FROM generate_series(1, 8) g;", "SELECT g FROM generate_series(1, 40) g;"]
+
+
+def _at_the_prompt(argv: list[str], lines: list[str], prompt: str) -> str:
+    """``lines`` typed one by one at a real terminal's prompt (pexpect), then \\q: what it showed."""
+    import pexpect
+
+    env = {**ENV, "PROMPT_TOOLKIT_NO_CPR": "1", "TERM": "dumb"}
+    child = pexpect.spawn(argv[0], argv[1:], env=env, encoding="utf-8", timeout=60, dimensions=(40, 160))
+    seen = []
+    try:
+        child.expect(prompt)
+        for line in lines:
+            child.sendline(line)
+            child.expect(prompt)
+            seen.append(child.before)
+        child.sendline("\\q")
+        child.expect(pexpect.EOF)
+        return "".join(seen)
+    finally:
+        if child.isalive():
+            child.terminate(force=True)
+
+
+def test_on_error_rollback_interactive_at_the_prompt(logged_server, hist, tmp_path):
+    """ON_ERROR_ROLLBACK interactive: at the prompt (a real terminal) psql's savepoints
+    inside a block, so an error there leaves the block usable; the server's log holds the
+    same statements from psql and qshell, and both keep the rows after the error."""
+    db = logged_server.database("oeri")
+    db.query("CREATE TABLE oeri_t (who text, a int)")
+    for app, argv, prompt in (("oeri-psql", [PSQL, "-X"], r"[=\-!*]# "),
+                              ("oeri-qshell", qshell_argv("-X", "--history-dir", str(hist)), r"[=\-!*][#>] ")):
+        lines = ["\\set ON_ERROR_ROLLBACK interactive", "BEGIN;", f"INSERT INTO oeri_t VALUES ('{app}', 1);",
+                 "SELECT 1/0;", f"INSERT INTO oeri_t VALUES ('{app}', 2);", "COMMIT;"]
+        seen = _at_the_prompt([*argv, db.dsn(app)], lines, prompt)
+        assert "division by zero" in seen and "current transaction is aborted" not in seen, seen
+    assert db.query("SELECT who, a FROM oeri_t ORDER BY 1, 2") == [
+        ("oeri-psql", 1), ("oeri-psql", 2), ("oeri-qshell", 1), ("oeri-qshell", 2)]
+    sent = [[s for s in _sent(db, app) if "oeri_t" in s or "savepoint" in s.lower() or s in ("BEGIN;", "COMMIT;")]
+            for app in ("oeri-psql", "oeri-qshell")]
+    assert [s.replace("oeri-psql", "APP") for s in sent[0]] == [s.replace("oeri-qshell", "APP") for s in sent[1]]
+    assert sent[0].count("ROLLBACK TO pg_psql_temporary_savepoint") == 1, sent

@@ -154,6 +154,10 @@ SELECT 'ascii' AS a;
     q = _run(qshell_argv("-X", "--history-dir", str(hist), db.dsn("enc-qshell")), script, tmp_path, "qshell")
     assert q.stdout == p.stdout and _stderr(q.stderr, "qshell") == _stderr(p.stderr, "psql")
     assert p.stdout.decode().split("\n")[:4] == ["UTF8", "UTF8", "LATIN1", "LATIN1"]
+    env = {**ENV, "PGCLIENTENCODING": "LATIN1"}  # the encoding asked for on connecting: :ENCODING from the start
+    started = [subprocess.run([*argv, "-c", "\\echo :ENCODING", "-c", "\\encoding", dsn], capture_output=True, env=env,
+                              timeout=60).stdout for argv in ([PSQL, "-X"], qshell_argv("-X", "--history-dir", str(hist)))]
+    assert started[0] == started[1] == b"LATIN1\nLATIN1\n"
     sent = [[s for s in db.statements(app) if "client_encoding" in s.lower()] for app in ("enc-psql", "enc-qshell")]
     assert sent[0] == sent[1], sent
     assert sent[0] == ["set client_encoding to 'LATIN1'", "SET client_encoding = 'WIN1252';",

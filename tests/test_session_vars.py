@@ -523,3 +523,62 @@ def test_on_error_rollback_interactive_at_the_prompt(logged_server, hist, tmp_pa
             for app in ("oeri-psql", "oeri-qshell")]
     assert [s.replace("oeri-psql", "APP") for s in sent[0]] == [s.replace("oeri-qshell", "APP") for s in sent[1]]
     assert sent[0].count("ROLLBACK TO pg_psql_temporary_savepoint") == 1, sent
+
+
+def test_fetch_count_reads_chunks_as_psql_18(dsn, hist, tmp_path):
+    """FETCH_COUNT: the rows read in chunks (libpq's chunked-rows mode, as psql 18): the
+    same output as psql's, an error after some chunks included (the rows before it printed,
+    then the error), notices between chunks, every format, expanded, \\g to a file, inside a
+    block that then fails, and the result variables after it."""
+    script = r"""\pset null ''
+\set FETCH_COUNT 3
+SELECT 10/(g-5) AS v FROM generate_series(1, 10) g;
+\echo :ERROR :SQLSTATE :ROW_COUNT
+SELECT g FROM generate_series(1, 7) g;
+\echo :ERROR :SQLSTATE :ROW_COUNT
+SELECT 1 WHERE false;
+DROP TABLE IF EXISTS ck_t;
+CREATE TABLE ck_t (a int);
+INSERT INTO ck_t SELECT generate_series(1, 5) RETURNING a;
+\echo :ROW_COUNT
+CREATE OR REPLACE FUNCTION ck_noisy(i int) RETURNS int LANGUAGE plpgsql AS $$BEGIN RAISE NOTICE 'row %', i; RETURN i; END$$;
+SELECT ck_noisy(g) FROM generate_series(1, 5) g;
+\pset format unaligned
+SELECT g, 'x' FROM generate_series(1, 5) g;
+\pset format csv
+SELECT g, 'x' FROM generate_series(1, 5) g;
+\pset format aligned
+\x
+SELECT g, 'x' FROM generate_series(1, 5) g;
+\x
+SELECT nosuch;
+\errverbose
+SELECT g FROM generate_series(1, 4) g \g /dev/null
+BEGIN;
+SELECT g FROM generate_series(1, 4) g;
+SELECT 1/0;
+SELECT 1;
+ROLLBACK;
+SELECT NULL AS n, '' AS e FROM generate_series(1, 4);
+DROP FUNCTION ck_noisy(int);
+DROP TABLE ck_t;
+"""
+    p = same(dsn, hist, tmp_path, script)
+    assert b"ERROR:  division by zero" in p.stderr and b"NOTICE:  row 5" in p.stderr
+
+
+def test_fetch_count_holds_one_chunk_not_the_whole_result(dsn, hist, tmp_path):
+    """With FETCH_COUNT qshell holds about one chunk, as psql 18 does, not the whole result:
+    its peak memory (the kernel's, wait4) for 400,000 rows of 100 characters is well under
+    its own without FETCH_COUNT, in the same run of this test."""
+    sql = "SELECT g, repeat('x', 100) AS pad FROM generate_series(1, 400000) g;"
+
+    def peak_mb(fetch: str) -> float:
+        proc = subprocess.Popen(qshell_argv("-X", "--history-dir", str(hist), "-v", f"FETCH_COUNT={fetch}", "-c", sql, dsn),
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=ENV)
+        _, status, usage = os.wait4(proc.pid, 0)
+        assert status == 0, proc.stderr.read() if proc.stderr else status
+        return usage.ru_maxrss / 1024
+
+    whole, chunked = peak_mb("0"), peak_mb("1000")
+    assert chunked < whole - 30, (chunked, whole)  # the result alone is ~50 MB in libpq

@@ -85,6 +85,7 @@ class _RowPrinter:
         # psql's strtol (0x10 is 16); \\set refuses anything else (a -v one counts as unset)
         chunk = 0 if whole else parse_int(shell.variables.get("FETCH_COUNT") or "0") or 0  # (whole: a table of psql's own)
         self.batch = chunk if chunk > 0 else BATCH  # rows per call; with FETCH_COUNT a table is aligned per chunk
+        self.chunk = max(chunk, 0)  # FETCH_COUNT: libpq reads that many rows at a time (psql 18's chunked mode)
         self.surveys = chunk <= 0 and self.style.fmt == "aligned"  # one table: widths first (``survey``)
         # psql's border 0 or 2: the rows held and drawn as one table at the end (``borders``)
         self.held: list | None = [] if (self.surveys and result_tables.drawn_by_borders(self.style)
@@ -680,7 +681,8 @@ class Shell:
         before = user.transaction_state  # what a lost connection during the statement takes with it
         with sigint_calls(user.cancel):
             q = user.execute(sql, maxrows=self.settings.maxrows if maxrows is None else maxrows, sink=printer,
-                             batch=printer.batch if printer is not None else BATCH)
+                             batch=printer.batch if printer is not None else BATCH,
+                             chunk=printer.chunk if printer is not None else 0)
         if user.cancelled:
             self.notice("Cancel request sent")
         self.context.std_strings = user.std_strings()

@@ -6,6 +6,11 @@ through the same libpq psycopg2 is linked with, ``qshell.engine.libpq``), as psq
 its own; what they send is what psql sends (``\\encoding``: libpq's ``set
 client_encoding to '…'``; ``\\password``: ``ALTER USER … PASSWORD 'SCRAM-SHA-256$…'``
 with the verifier computed here, never the password).
+
+And what psql does around the statements it sends, as its SendQuery and PSQLexec do:
+``begin_for`` / ``end_savepoint`` (AUTOCOMMIT off's BEGIN, ON_ERROR_ROLLBACK's savepoint),
+``echo_hidden`` (ECHO_HIDDEN's frame), ``sync_encoding`` (:ENCODING), ``sync_verbosity``
+(VERBOSITY, SHOW_CONTEXT on the libpq connection), ``remember_error`` (\\errverbose).
 """
 from __future__ import annotations
 
@@ -44,11 +49,7 @@ _SIGNATURES: dict[str, tuple[object, list]] = {
     "PQparameterStatus": (ctypes.c_char_p, [ctypes.c_void_p, ctypes.c_char_p]),
     "PQsetClientEncoding": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_char_p]),
     "PQclientEncoding": (ctypes.c_int, [ctypes.c_void_p]),
-    "PQencryptPasswordConn": (ctypes.c_void_p, [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p]),
     "PQerrorMessage": (ctypes.c_char_p, [ctypes.c_void_p]),
-    "PQfreemem": (None, [ctypes.c_void_p]),
-    "PQescapeLiteral": (ctypes.c_void_p, [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_size_t]),
-    "PQescapeIdentifier": (ctypes.c_void_p, [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_size_t]),
     "PQchangePassword": (ctypes.c_void_p, [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_char_p]),
     "PQresultStatus": (ctypes.c_int, [ctypes.c_void_p]),
     "PQclear": (None, [ctypes.c_void_p]),
@@ -83,16 +84,6 @@ class Libpq:
 
     def error(self) -> str:
         return (self.text("PQerrorMessage") or "").rstrip("\n")
-
-    def owned(self, name: str, *args: object) -> str | None:
-        """A string libpq allocated (PQescapeLiteral, PQencryptPasswordConn): copied, then freed."""
-        raw = getattr(self.pq, name)(self.ptr, *args)
-        if not raw:
-            return None
-        try:
-            return ctypes.string_at(raw).decode("utf-8", "surrogateescape")
-        finally:
-            self.pq.PQfreemem(raw)
 
 
 def _is_socket(host: str | None) -> bool:

@@ -67,7 +67,9 @@ def test_extra_arguments_are_warned_of_after_the_command_as_psql(dsn, hist, tmp_
         "\\l nosuch x", "\\errverbose x", "\\encoding UTF8 x", "SELECT 1/0;", "\\errverbose x y",
         "\\i /dev/null x", "\\dconfig work_mem x", "\\do + int4 int4 x", "\\dAc btree int4 x",
         "\\dAf btree int4 x", "\\dAo btree integer_ops x", "\\dAp btree integer_ops x", "\\dA btree x",
-        "\\dx plpgsql x", "\\timing on off", "\\if true\n\\else x\n\\endif x", "\\q x"))
+        "\\dx plpgsql x", "\\timing on off", "\\if true\n\\else x\n\\endif x", "\\c - - - - x",
+        "\\ir /dev/null x", "\\include /dev/null x", "\\unset a b", "\\x on x y", "\\x off", "\\pset null x y",
+        "\\pset null ''", "\\l+ nosuch x", "\\q x"))
     p = same(dsn, hist, tmp_path, script, scrub=lambda s: re.sub(r"Backend PID +\| \d+", "PID", s))
     assert b'\\errverbose: extra argument "y" ignored' in p.stderr and b'\\q: extra argument "x"' in p.stderr
 

@@ -261,6 +261,14 @@ def _split_args(name: str, arg: str) -> Command:
     return Command(name, arg.strip(), args=_words(arg, name))
 
 
+def _connect_args(name: str, arg: str) -> Command:
+    """\\c's words as psql reads them: DBNAME USER HOST PORT (after an optional
+    -reuse-previous=on|off); any more are extra (a warning each, the connection made)."""
+    words = _words(arg, name)
+    take = 5 if words and words[0].startswith("-reuse-previous=") else 4
+    return Command(name, arg.strip(), args=words[:take], extra=words[take:])
+
+
 TABLE: tuple[Spec, ...] = (
     Spec("add", "\\add SQL;", "stage one statement (it may span lines, ends at ';'); bare \\add stages the next one typed", _add, takes_sql=True, group="Staging"),
     Spec("addfile", "\\addfile FILE", "stage every statement of an SQL file", _path, group="Staging"),
@@ -360,7 +368,7 @@ TABLE: tuple[Spec, ...] = (
     Spec("drds", "\\drds [ROLEPTRN [DBPTRN]]", "list per-database role settings", _two_patterns, group="Database", modifiers=True),
     Spec("l", "\\l[+] [PATTERN]", "list databases", _pattern, aliases=("list-databases",), group="Database", modifiers=True),
     Spec("timing", "\\timing [on|off]", "show how long each plain statement took; no argument toggles", _raw, group="Display", psql_args=True),
-    Spec("c", "\\c [DBNAME [USER [HOST [PORT]]]]", "connect again, as psql's \\connect ('-' keeps a part; or one conninfo / URI)", _split_args, aliases=("connect",), group="Database"),
+    Spec("c", "\\c [DBNAME [USER [HOST [PORT]]]]", "connect again, as psql's \\connect ('-' keeps a part; or one conninfo / URI)", _connect_args, aliases=("connect",), group="Database"),
     Spec("conninfo", "\\conninfo", "show psql 18's table of the connection: database, user, host or socket, port, options, protocol, password or GSSAPI used, backend pid, SSL, superuser, hot standby", _raw, group="Database", psql_args=True),
     Spec("password", "\\password [USER]", "change a role's password (yours by default): asked twice on the terminal, sent as the SCRAM verifier computed here (libpq's PQchangePassword), never in clear", _raw, group="Database", psql_args=True),
     Spec("encoding", "\\encoding [ENCODING]", "show or set the client encoding (as psql: libpq's set client_encoding; :ENCODING follows)", _raw, group="Database", psql_args=True),

@@ -584,3 +584,12 @@ def test_fetch_count_holds_one_chunk_not_the_whole_result(dsn, hist, tmp_path):
 
     whole, chunked = peak_mb("0"), peak_mb("1000")
     assert chunked < whole - 30, (chunked, whole)  # the result alone is ~50 MB in libpq
+
+
+def test_password_without_a_terminal_is_refused(dsn, hist):
+    """With no terminal to ask on, \\password is refused in one line (psql would read the
+    answers from the script itself); the script goes on."""
+    done = subprocess.run(qshell_argv("-X", "--history-dir", str(hist), "-c", "\\password", "-c", "SELECT 'after' AS a", dsn),
+                          capture_output=True, timeout=60, env=ENV, start_new_session=True, stdin=subprocess.DEVNULL)
+    assert done.stderr.decode().startswith("qshell:-c:1: \\password: no terminal to read the password from"), done.stderr
+    assert b"after" in done.stdout

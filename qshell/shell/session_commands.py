@@ -369,13 +369,15 @@ def begin_for(shell: _Host, sql: str, interactive: bool) -> tuple[bool, bool]:
     from psycopg2 import extensions
 
     user = shell.session.user
+    v = shell.variables
+    autocommit_off = v.get("AUTOCOMMIT") is not None and not v.is_on("AUTOCOMMIT")
+    if user.conn is None and autocommit_off:
+        user.open()  # (not connected yet: the BEGIN goes first all the same)
     conn = user.conn
     if conn is None or conn.closed:
         return True, False
-    v = shell.variables
     status = conn.info.transaction_status
-    if status == extensions.TRANSACTION_STATUS_IDLE and v.get("AUTOCOMMIT") is not None \
-            and not v.is_on("AUTOCOMMIT") and not command_no_begin(sql):
+    if status == extensions.TRANSACTION_STATUS_IDLE and autocommit_off and not command_no_begin(sql):
         problem = _send(conn, "BEGIN")
         if problem:
             shell._where_notice(problem)

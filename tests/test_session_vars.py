@@ -579,11 +579,12 @@ def test_fetch_count_holds_one_chunk_not_the_whole_result(dsn, hist, tmp_path):
         proc = subprocess.Popen(qshell_argv("-X", "--history-dir", str(hist), "-v", f"FETCH_COUNT={fetch}", "-c", sql, dsn),
                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=ENV)
         _, status, usage = os.wait4(proc.pid, 0)
-        assert status == 0, proc.stderr.read() if proc.stderr else status
+        assert status == 0, (status, proc.stderr.read() if proc.stderr else b"")
         return usage.ru_maxrss / 1024
 
     whole, chunked = peak_mb("0"), peak_mb("1000")
-    assert chunked < whole - 30, (chunked, whole)  # the result alone is ~50 MB in libpq
+    # the result alone is ~50 MB in libpq (measured here: about 100 MB peak whole, 42 MB chunked)
+    assert chunked < 0.7 * whole, f"peak RSS {chunked:.1f} MB with FETCH_COUNT, {whole:.1f} MB without"
 
 
 def test_password_without_a_terminal_is_refused(dsn, hist):

@@ -155,7 +155,7 @@ class CatalogCommands:
         "Did not find any ..." message, said instead of an empty table unless QUIET)."""
         headers, rows, numeric = self.query(sql)
         if not rows and empty and not self._quiet() and not self.shell.json:
-            self.shell.notice(empty)
+            self.shell._where_notice(empty)
             return
         self.describe._show(Listing(title, headers, rows, numeric=numeric))
 
@@ -436,7 +436,7 @@ class CatalogCommands:
             ' AS "Generated columns", pubviaroot\nFROM pg_catalog.pg_publication\n' + _where(conds) + "ORDER BY 2;")
         if not pubs:
             if not self._quiet():
-                self.shell.notice(f'Did not find any publication named "{pattern}".' if pattern
+                self.shell._where_notice(f'Did not find any publication named "{pattern}".' if pattern
                                   else "Did not find any publications.")
             return
         headers = ["Owner", "All tables", "Inserts", "Updates", "Deletes", "Truncates", "Generated columns",
@@ -693,7 +693,7 @@ class CatalogCommands:
             + _where(conds) + "ORDER BY 3, 2;")
         if not cfgs:
             if not self._quiet():
-                self.shell.notice(f'Did not find any text search configuration named "{pattern}".' if pattern
+                self.shell._where_notice(f'Did not find any text search configuration named "{pattern}".' if pattern
                                   else "Did not find any text search configurations.")
             return
         for oid, cfg, nsp, prs, pnsp in cfgs:
@@ -733,7 +733,7 @@ class CatalogCommands:
                                   + _where(conds) + "ORDER BY 1, 2;")
         if not prss:
             if not self._quiet():
-                self.shell.notice(f'Did not find any text search parser named "{pattern}".' if pattern
+                self.shell._where_notice(f'Did not find any text search parser named "{pattern}".' if pattern
                                   else "Did not find any text search parsers.")
             return
         for oid, nsp, prs in prss:

@@ -282,9 +282,9 @@ class DescribeCommands:
         headers, rows, numeric = self._catalog(sql, w.params)
         if not rows and not self.shell.json and not self._quiet():
             if pattern:
-                self.shell.notice(f'Did not find any {many} named "{pattern}".')
+                self.shell._where_notice(f'Did not find any {many} named "{pattern}".')
             else:
-                self.shell.notice(f"Did not find any {many}.")
+                self.shell._where_notice(f"Did not find any {many}.")
             return
         self._show(Listing(title, headers, rows, numeric=numeric))
 

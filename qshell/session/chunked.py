@@ -98,6 +98,7 @@ def run_chunked(conn, sql: str, chunk: int, sink: Callable, encoding: str = "utf
         if not pq.PQsendQuery(ptr, sql.encode(encoding, "surrogateescape")):
             error = (_s(pq.PQerrorMessage(ptr)) or "").strip()
         else:
+            # (refused only when not right after the send: then the result comes whole, read the same way)
             pq.PQsetChunkedRowsMode(ptr, chunk)
             while True:
                 flushed = pq.PQflush(ptr)

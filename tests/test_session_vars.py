@@ -596,3 +596,43 @@ def test_password_without_a_terminal_is_refused(dsn, hist):
                           capture_output=True, timeout=60, env=ENV, start_new_session=True, stdin=subprocess.DEVNULL)
     assert done.stderr.decode().startswith("qshell:-c:1: \\password: no terminal to read the password from"), done.stderr
     assert b"after" in done.stdout
+
+
+def test_ctrl_c_during_a_fetch_count_statement_cancels_it_and_keeps_the_session(dsn, hist):
+    """Ctrl-C at a real terminal while a FETCH_COUNT statement runs: psql's "Cancel request
+    sent" and the server's "canceling statement due to user request", nothing left running
+    on the server (pg_stat_activity, asked separately), the next statement runs on the same
+    session (its backend pid unchanged)."""
+    import time
+
+    import pexpect
+
+    from .conftest import active_queries
+
+    env = {**ENV, "PROMPT_TOOLKIT_NO_CPR": "1", "TERM": "dumb"}
+    argv = qshell_argv("-X", "--history-dir", str(hist), dsn)
+    child = pexpect.spawn(argv[0], argv[1:], env=env, encoding="utf-8", timeout=60, dimensions=(40, 160))
+    prompt = r"=[#>] "
+    try:
+        child.expect(prompt)
+        child.sendline("\\set FETCH_COUNT 5")
+        child.expect(prompt)
+        child.sendline("SELECT pg_backend_pid() AS before_pid \\gset")
+        child.expect(prompt)
+        child.sendline("SELECT pg_sleep(0.05) AS ctrlc_probe, g FROM generate_series(1, 1000) g;")
+        deadline = time.monotonic() + 30
+        while active_queries(dsn, "ctrlc_probe") == 0 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        child.sendintr()
+        child.expect("Cancel request sent")
+        child.expect("canceling statement due to user request")
+        child.expect(prompt)
+        assert active_queries(dsn, "ctrlc_probe") == 0
+        child.sendline("SELECT pg_backend_pid() = :before_pid AS same_session;")
+        child.expect(r"same_session\s+-+\s+t\s")
+        child.expect(prompt)
+        child.sendline("\\q")
+        child.expect(pexpect.EOF)
+    finally:
+        if child.isalive():
+            child.terminate(force=True)

@@ -93,8 +93,23 @@ def run_chunked(conn, sql: str, chunk: int, sink: Callable, encoding: str = "utf
     columns: tuple[Column, ...] = ()
     count, command, diag, error = 0, "", None, None
     failure: BaseException | None = None
+    fd = pq.PQsocket(ptr)
+
+    def wait(read: bool) -> None:
+        """A green wait on the socket; interrupted (Ctrl-C, a kill), the statement is
+        cancelled on the server and read to its end, then the interruption raised again;
+        interrupted twice, the connection is given up."""
+        nonlocal failure
+        try:
+            (gsocket.wait_read if read else gsocket.wait_write)(fd)
+        except BaseException as exc:
+            if failure is not None:
+                conn.close()  # (nothing touches the PGconn after this)
+                raise
+            failure = exc
+            conn.cancel()
+
     try:
-        fd = pq.PQsocket(ptr)
         if not pq.PQsendQuery(ptr, sql.encode(encoding, "surrogateescape")):
             error = (_s(pq.PQerrorMessage(ptr)) or "").strip()
         else:
@@ -104,11 +119,11 @@ def run_chunked(conn, sql: str, chunk: int, sink: Callable, encoding: str = "utf
                 flushed = pq.PQflush(ptr)
                 if flushed <= 0:
                     break
-                gsocket.wait_write(fd)
+                wait(False)
             while True:
                 lost = False
                 while pq.PQisBusy(ptr) and not lost:
-                    gsocket.wait_read(fd)
+                    wait(True)
                     lost = not pq.PQconsumeInput(ptr)
                 if lost and error is None:  # the connection broke (what the server said before, if anything, comes first)
                     error = (_s(pq.PQerrorMessage(ptr)) or "connection to server was lost").strip()
@@ -130,7 +145,7 @@ def run_chunked(conn, sql: str, chunk: int, sink: Callable, encoding: str = "utf
                                 sink(columns, rows, said)
                             except BaseException as exc:  # noqa: BLE001 - Ctrl-C while printing: stop the statement
                                 failure = exc
-                                conn.cancel()
+                                conn.cancel()  # (read to its end below, then raised again)
                         if status == PGRES_TUPLES_OK:
                             command = _s(pq.PQcmdStatus(res)) or ""
                     elif status in (PGRES_COMMAND_OK, PGRES_EMPTY_QUERY):

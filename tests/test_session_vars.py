@@ -582,11 +582,11 @@ def test_fetch_count_holds_one_chunk_not_the_whole_result(dsn, hist, tmp_path):
         assert status == 0, (status, proc.stderr.read() if proc.stderr else b"")
         return usage.ru_maxrss / 1024
 
-    # (the smaller of two chunked runs: once, under two other test processes' load, one peaked at
-    # 76 MB, not reproduced in ten runs since; whole results never below 100 MB)
-    whole, chunked = peak_mb("0"), min(peak_mb("1000"), peak_mb("1000"))
-    # the result alone is ~50 MB in libpq (measured here: about 100 MB peak whole, 42 MB chunked)
-    assert chunked < 0.7 * whole, f"peak RSS {chunked:.1f} MB with FETCH_COUNT, {whole:.1f} MB without"
+    whole, chunked = peak_mb("0"), peak_mb("1000")
+    # the result alone is ~60 MB in libpq: held whole, a run peaks at 100 MB or more. Measured:
+    # 101 MB whole; chunked 42-43 MB run alone (over twenty runs), 76 MB in two full parallel
+    # test runs (not understood: not CPU load, not reproduced beside test_pset's load)
+    assert chunked < whole - 20, f"peak RSS {chunked:.1f} MB with FETCH_COUNT, {whole:.1f} MB without"
 
 
 def test_password_without_a_terminal_is_refused(dsn, hist):

@@ -101,6 +101,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="set a psql variable (:NAME in scripts) or a setting, e.g. -v ON_ERROR_STOP=1, -v workers=4; -v NAME unsets")
     p.add_argument("-a", "--echo-all", action="store_true", help="print every input line as it is read (ECHO=all)")
     p.add_argument("-e", "--echo-queries", action="store_true", help="print each statement as it is sent (ECHO=queries)")
+    p.add_argument("-E", "--echo-hidden", action="store_true",
+                   help="print the catalog queries of the \\d commands before running them (ECHO_HIDDEN=on)")
     p.add_argument("-b", "--echo-errors", action="store_true", help="print each failed statement (ECHO=errors)")
     p.add_argument("-q", "--quiet", action="store_true", help="no informational messages, no command tags (QUIET=on)")
     p.add_argument("--on-error-stop", action="store_true", help="stop at the first error (exit 3)")
@@ -187,7 +189,8 @@ def _settings(args: argparse.Namespace, context: ScriptContext) -> Settings:
     s = Settings()
     variables = context.variables
     for flag, name, value in (("echo_all", "ECHO", "all"), ("echo_queries", "ECHO", "queries"),
-                              ("echo_errors", "ECHO", "errors"), ("quiet", "QUIET", "on")):
+                              ("echo_errors", "ECHO", "errors"), ("quiet", "QUIET", "on"),
+                              ("echo_hidden", "ECHO_HIDDEN", "on")):
         if getattr(args, flag):
             variables.set(name, value)
     for item in args.set:

@@ -226,7 +226,7 @@ def test_conninfo_masks_password_and_help_lists_commands(qshell, dsn):
     secret = "s3cr3t-Pa55"
     r = qshell("\\conninfo\n\\?\n", make_dsn(dsn, password=secret), use_dsn=False)
     assert r.code == 0, r.err
-    assert "You are connected to database" in r.out
+    assert "Connection Information" in r.out
     assert secret not in r.out + r.err
     for name in ("\\add", "\\addfile", "\\go", "\\list", "\\drop", "\\clear", "\\i", "\\format", "\\set", "\\c", "\\conninfo", "\\q"):
         assert name in r.out

@@ -320,7 +320,7 @@ def test_password_never_appears_anywhere(dsn, tmp_path, monkeypatch):
         assert code in (1, 2)
     for text in outputs:
         assert secret not in text
-        assert "You are connected" in text
+        assert "Connection Information" in text
     for path in list(hist.rglob("*")) + list((tmp_path / "sets").rglob("*")):
         if path.is_file():
             assert secret not in path.read_text(errors="replace"), path

@@ -201,10 +201,11 @@ def test_unicode_digits_are_not_numbers(qshell, hist):
            "\\go 1 for 1s at ٣/s", "\\set maxrows ١", "\\set workers ٢", "\\set timeout ١s", "\\set retries ²"]
     r = qshell("\\add SELECT 1;\n" + "\n".join(bad) + "\n\\compare ١ 1\n\\set FETCH_COUNT ²\nSELECT 'fetched';\n\\list\n")
     errors = _errors(r.err)
-    assert len(errors) == len(bad) + 1, r.err
+    assert len(errors) == len(bad) + 2, r.err
     assert "══" not in r.out, "a Unicode digit ran the staged set"
     assert "N must be a whole number from 1 to 2147483647, got '١'" in errors[0]
-    assert "\\compare: no run '١' in the history (1 runs" in errors[-1]  # a run id, not run 1
+    assert "\\compare: no run '١' in the history (1 runs" in errors[-2]  # a run id, not run 1
+    assert errors[-1].endswith('invalid value "²" for "FETCH_COUNT": integer expected')  # as psql (strtol)
     assert "internal error" not in r.err and "fetched" in r.out and r.out.rstrip().endswith("1  SELECT 1")
     r = qshell("", "--scale", "١", "--sandbox")
     assert r.code == 1 and "argument --scale: expected a whole number from 1 to 2147483647, got '١'" in r.err, r.err

@@ -128,7 +128,7 @@ def test_password_prompt_with_W_never_echoes_or_records(dsn, hist, tmp_path, qsh
     child.sendline(secret)
     child.expect("postgres=>")
     child.sendline("\\conninfo")
-    child.expect("You are connected")
+    child.expect("Connection Information")
     child.expect("postgres=>")
     child.sendline("\\q")
     child.expect(pexpect.EOF)

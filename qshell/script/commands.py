@@ -237,6 +237,14 @@ def _patterns(name: str, arg: str) -> Command:
     return Command(name, words[0] if words else "", args=("", *words))
 
 
+def _two_patterns(name: str, arg: str) -> Command:
+    """Two describe patterns at most (\\dAc AM TYPE, \\drds ROLE DB), as psql reads them: the
+    words after those are extra (a warning each)."""
+    cmd = _patterns(name, arg)
+    words = cmd.args[1:]
+    return replace(cmd, args=("", *words[:2]), extra=words[2:])
+
+
 def _spec_file(name: str, arg: str) -> Command:
     """``\\spec FILE.spec``, or ``\\spec save FILE`` / ``\\spec load FILE`` (the interactive
     sessions written as a spec, or a spec's sessions and steps made interactive sessions)."""
@@ -251,6 +259,14 @@ def _spec_file(name: str, arg: str) -> Command:
 
 def _split_args(name: str, arg: str) -> Command:
     return Command(name, arg.strip(), args=_words(arg, name))
+
+
+def _connect_args(name: str, arg: str) -> Command:
+    """\\c's words as psql reads them: DBNAME USER HOST PORT (after an optional
+    -reuse-previous=on|off); any more are extra (a warning each, the connection made)."""
+    words = _words(arg, name)
+    take = 5 if words and words[0].startswith("-reuse-previous=") else 4
+    return Command(name, arg.strip(), args=words[:take], extra=words[take:])
 
 
 TABLE: tuple[Spec, ...] = (
@@ -337,10 +353,10 @@ TABLE: tuple[Spec, ...] = (
     Spec("dFp", "\\dFp[+] [PATTERN]", "list text search parsers", _pattern, group="Database", modifiers=True),
     Spec("dFt", "\\dFt[+] [PATTERN]", "list text search templates", _pattern, group="Database", modifiers=True),
     Spec("dA", "\\dA[+] [PATTERN]", "list access methods", _pattern, group="Database", modifiers=True),
-    Spec("dAc", "\\dAc[+] [AMPTRN [TYPEPTRN]]", "list operator classes", _patterns, group="Database", modifiers=True),
-    Spec("dAf", "\\dAf[+] [AMPTRN [TYPEPTRN]]", "list operator families", _patterns, group="Database", modifiers=True),
-    Spec("dAo", "\\dAo[+] [AMPTRN [OPFPTRN]]", "list operators of operator families", _patterns, group="Database", modifiers=True),
-    Spec("dAp", "\\dAp[+] [AMPTRN [OPFPTRN]]", "list support functions of operator families", _patterns, group="Database", modifiers=True),
+    Spec("dAc", "\\dAc[+] [AMPTRN [TYPEPTRN]]", "list operator classes", _two_patterns, group="Database", modifiers=True),
+    Spec("dAf", "\\dAf[+] [AMPTRN [TYPEPTRN]]", "list operator families", _two_patterns, group="Database", modifiers=True),
+    Spec("dAo", "\\dAo[+] [AMPTRN [OPFPTRN]]", "list operators of operator families", _two_patterns, group="Database", modifiers=True),
+    Spec("dAp", "\\dAp[+] [AMPTRN [OPFPTRN]]", "list support functions of operator families", _two_patterns, group="Database", modifiers=True),
     Spec("db", "\\db[+] [PATTERN]", "list tablespaces", _pattern, group="Database", modifiers=True),
     Spec("da", "\\da[S] [PATTERN]", "list aggregates", _pattern, group="Database", modifiers=True),
     Spec("drg", "\\drg[S] [PATTERN]", "list role grants", _pattern, group="Database", modifiers=True),
@@ -349,11 +365,13 @@ TABLE: tuple[Spec, ...] = (
     Spec("sv", "\\sv[+] VIEWNAME", "show a view's definition (+: with line numbers)", _raw, group="Database", modifiers=True),
     Spec("ef", "\\ef [FUNCNAME [LINE]]", "edit a function's definition in $EDITOR; it comes back at the prompt to run", _raw, group="Database"),
     Spec("ev", "\\ev [VIEWNAME [LINE]]", "edit a view's definition in $EDITOR; it comes back at the prompt to run", _raw, group="Database"),
-    Spec("drds", "\\drds [ROLEPTRN [DBPTRN]]", "list per-database role settings", _patterns, group="Database", modifiers=True),
+    Spec("drds", "\\drds [ROLEPTRN [DBPTRN]]", "list per-database role settings", _two_patterns, group="Database", modifiers=True),
     Spec("l", "\\l[+] [PATTERN]", "list databases", _pattern, aliases=("list-databases",), group="Database", modifiers=True),
     Spec("timing", "\\timing [on|off]", "show how long each plain statement took; no argument toggles", _raw, group="Display", psql_args=True),
-    Spec("c", "\\c [DBNAME [USER [HOST [PORT]]]]", "connect again, as psql's \\connect ('-' keeps a part; or one conninfo / URI)", _split_args, aliases=("connect",), group="Database"),
-    Spec("conninfo", "\\conninfo", "show where you are connected (password masked)", _raw, group="Database", psql_args=True),
+    Spec("c", "\\c [DBNAME [USER [HOST [PORT]]]]", "connect again, as psql's \\connect ('-' keeps a part; or one conninfo / URI)", _connect_args, aliases=("connect",), group="Database"),
+    Spec("conninfo", "\\conninfo", "show psql 18's table of the connection: database, user, host or socket, port, options, protocol, password or GSSAPI used, backend pid, SSL, superuser, hot standby", _raw, group="Database", psql_args=True),
+    Spec("password", "\\password [USER]", "change a role's password (yours by default): asked twice on the terminal, sent as the SCRAM verifier computed here (libpq's PQchangePassword), never in clear", _raw, group="Database", psql_args=True),
+    Spec("encoding", "\\encoding [ENCODING]", "show or set the client encoding (as psql: libpq's set client_encoding; :ENCODING follows)", _raw, group="Database", psql_args=True),
     Spec("echo", "\\echo [-n] TEXT...", "print TEXT (psql's quoting and :variables; -n: no newline)", _raw, group="Input and output", psql_args=True),
     Spec("qecho", "\\qecho [-n] TEXT...", "as \\echo, to the query output (stdout)", _raw, group="Input and output", psql_args=True),
     Spec("warn", "\\warn [-n] TEXT...", "print TEXT on stderr", _raw, group="Input and output", psql_args=True),

@@ -131,23 +131,67 @@ def _watch_interval(value: str) -> None:
         raise MetaArgError(f'invalid value "{value}" for variable "WATCH_INTERVAL": must be less than 1000000.00')
 
 
+# psql's special variables that take one of some words (any case, kept as typed); those
+# that take a boolean too are "on" when set with no value (psql's hooks in startup.c)
+ENUM_SPECIALS: dict[str, tuple[tuple[str, ...], bool]] = {
+    "ECHO": (ECHO_VALUES, False),
+    "ECHO_HIDDEN": (("noexec",), True),
+    "ON_ERROR_ROLLBACK": (("interactive",), True),
+    "VERBOSITY": (("default", "verbose", "terse", "sqlstate"), False),
+    "SHOW_CONTEXT": (("never", "errors", "always"), False),
+    "COMP_KEYWORD_CASE": (("lower", "upper", "preserve-lower", "preserve-upper"), False),
+    "HISTCONTROL": (("none", "ignorespace", "ignoredups", "ignoreboth"), False),
+}
+INT_SPECIALS = frozenset({"FETCH_COUNT"})
+_INT_MIN, _INT_MAX = -2**31, 2**31 - 1
+_STRTOL = re.compile(r"[ \t\n\r\f\v]*([+-]?)(0[xX][0-9A-Fa-f]+|0[0-7]*|[1-9][0-9]*)")
+
+
+def parse_int(value: str) -> int | None:
+    """psql's ParseVariableNum: C's strtol in base 0 (``0x10`` is 16, ``010`` is 8, leading
+    whitespace and a sign allowed) over the whole value, within an int; None otherwise."""
+    m = _STRTOL.fullmatch(value)
+    if m is None:
+        return None
+    digits = m.group(2)
+    number = int(digits, 16) if digits[:2] in ("0x", "0X") else int(digits, 8) if digits.startswith("0") else int(digits)
+    number = -number if m.group(1) == "-" else number
+    return number if _INT_MIN <= number <= _INT_MAX else None
+
+
+def enum_value(name: str, value: str) -> str | None:
+    """The value of enum special ``name`` as psql reads it: its word (lower case), "on" or
+    "off" for a boolean where it takes one; None for anything else."""
+    words, takes_bool = ENUM_SPECIALS[name]
+    if value.lower() in words:
+        return value.lower()
+    if takes_bool:
+        flag = parse_bool(value)
+        if flag is not None:
+            return "on" if flag else "off"
+    return None
+
+
 def special_value(name: str, value: str) -> str:
     """What psql stores for special variable ``name`` set to ``value``; MetaArgError, with
     psql's message, for a value psql refuses."""
-    if name in BOOL_SPECIALS:
+    if name in BOOL_SPECIALS or (name in ENUM_SPECIALS and ENUM_SPECIALS[name][1]):
         if value == "":
             return "on"
+    if name in BOOL_SPECIALS:
         if parse_bool(value) is None:
             raise MetaArgError(f'unrecognized value "{value}" for "{name}": Boolean expected')
-    elif name == "ECHO" and value not in ECHO_VALUES:
-        raise MetaArgError(f'unrecognized value "{value}" for "ECHO"; available values are: {", ".join(ECHO_VALUES)}.')
+    elif name in ENUM_SPECIALS:
+        if enum_value(name, value) is None:
+            words, takes_bool = ENUM_SPECIALS[name]
+            listed = ", ".join(("on", "off", *words) if takes_bool else words)
+            raise MetaArgError(f'unrecognized value "{value}" for "{name}"\nAvailable values are: {listed}.')
     elif name == "WATCH_INTERVAL":
         _watch_interval(value)
     elif name == "HISTSIZE" and not (re.fullmatch(r"[ \t\n\r\f\v]*[+-]?\d+", value) and -2**31 <= int(value) < 2**31):
         raise MetaArgError(f'invalid value "{value}" for "HISTSIZE": integer expected')
-    elif name == "HISTCONTROL" and value.lower() not in HISTCONTROL_VALUES:
-        raise MetaArgError(f'unrecognized value "{value}" for "HISTCONTROL"\n'
-                           f'Available values are: {", ".join(HISTCONTROL_VALUES)}.')
+    elif name in INT_SPECIALS and parse_int(value) is None:
+        raise MetaArgError(f'invalid value "{value}" for "{name}": integer expected')
     return value
 
 

@@ -18,8 +18,9 @@ from typing import TYPE_CHECKING, Callable
 import psycopg2
 from psycopg2 import extensions
 
-from qshell.engine.execute import BATCH, NO_PID, _Interrupted, conn_params, run_statement
+from qshell.engine.execute import BATCH, NO_PID, _Interrupted, conn_params, run_statement, statements
 from qshell.records.results import QueryResult
+from qshell.session import chunked
 
 if TYPE_CHECKING:
     from qshell.engine.conflicts import OwnSession
@@ -37,6 +38,11 @@ _SETTINGS_SQL = ("SELECT 'session_authorization', session_user::text WHERE sessi
 _NAME = r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+"  # a custom setting's name: at least one dot
 _CHANGES_SETTINGS = re.compile(r"\b(?:SET|RESET|set_config|DISCARD)\b", re.I)
 _CUSTOM = re.compile(rf"""set_config\s*\(\s*'({_NAME})'|\b(?:SET|RESET)\s+(?:SESSION\s+)?({_NAME})\b""", re.I)
+
+
+def _one_statement(sql: str) -> bool:
+    """One statement (a ``\\;`` group keeps psycopg2's path, whose last result qshell shows)."""
+    return len(statements(sql)) <= 1
 
 
 @dataclass
@@ -216,14 +222,16 @@ class UserSession:
         return out
 
     # -- running ------------------------------------------------------------------------
-    def execute(self, sql: str, maxrows: int = 100, sink=None, batch: int = BATCH) -> QueryResult:  # noqa: ANN001
+    def execute(self, sql: str, maxrows: int = 100, sink=None, batch: int = BATCH,  # noqa: ANN001
+                chunk: int = 0) -> QueryResult:
         """Run one statement as typed; its errors come back in the result (a lost
         connection too: ``alive`` is then False).
 
         The statement is sent exactly as typed, once, and its whole result is held by
-        libpq, as psql holds it (with ``FETCH_COUNT`` psql 18 reads it in chunks of the
-        same statement, sent as typed too; psycopg2 has no chunked mode, so qshell still
-        holds it whole); the first ``maxrows`` rows are kept. With ``sink(columns, rows,
+        libpq, as psql holds it; the first ``maxrows`` rows are kept. With ``chunk``
+        (FETCH_COUNT) and a sink, one statement is read ``chunk`` rows at a time as psql 18
+        reads it (``qshell.session.chunked``: libpq's chunked-rows mode, the statement
+        still sent as typed). With ``sink(columns, rows,
         notices)`` every row goes to the sink ``batch`` rows at a time and none is kept.
 
         Raises ConnectionFailed when there is no connection and none can be made."""
@@ -234,7 +242,13 @@ class UserSession:
             self._custom.add((m.group(1) or m.group(2)).lower())
         start = time.perf_counter()
         try:
-            result = run_statement(self.conn, self._info, sql, 0, None, maxrows, start, 0.0, sink=sink, batch=batch)
+            if chunk > 0 and sink is not None and not self._lent and _one_statement(sql) and chunked.available():
+                # psql 18's FETCH_COUNT: the statement as typed, its rows read ``chunk`` at a time
+                assert self.conn is not None  # opened above
+                result = chunked.run_chunked(self.conn, sql, chunk, sink,
+                                             extensions.encodings.get(self.conn.encoding, "utf-8"))
+            else:
+                result = run_statement(self.conn, self._info, sql, 0, None, maxrows, start, 0.0, sink=sink, batch=batch)
         except _Interrupted as stop:  # a KeyboardInterrupt reached the wait: cancelled on the server
             result = stop.result
         if self.alive and not self.transaction_state and _CHANGES_SETTINGS.search(sql):

@@ -17,6 +17,7 @@ from qshell.common.errors import QshellError, UsageError
 from qshell.script.commands import Command
 from qshell.shell.describe import DescribeCommands, Listing, pattern_parts
 from qshell.shell.host import ShellHost
+from qshell.shell.session_commands import echo_hidden, remember_error
 
 _SYS = "n.nspname <> 'pg_catalog'\n      AND n.nspname <> 'information_schema'"
 
@@ -135,10 +136,12 @@ class CatalogCommands:
         try:
             with self._conn().cursor() as cur:
                 psycopg2.extensions.register_type(_raw_caster(), cur)
+                echo_hidden(self.shell, sql)  # psql -E: what it sends
                 cur.execute(sql)
                 desc = cur.description or []
                 rows = [list(r) for r in cur.fetchall()] if desc else []
         except psycopg2.Error as exc:
+            remember_error(self.shell, exc)  # psql: \\errverbose shows a failed catalog query's error
             # psql reports a failed catalog query by its first line (no LINE/caret: the user did not type it)
             raise QshellError((exc.pgerror or str(exc)).strip("\n").split("\n")[0]) from None
         return [d.name for d in desc], rows, frozenset(i for i, d in enumerate(desc) if d.type_code in NUMERIC_OIDS)
@@ -152,7 +155,7 @@ class CatalogCommands:
         "Did not find any ..." message, said instead of an empty table unless QUIET)."""
         headers, rows, numeric = self.query(sql)
         if not rows and empty and not self._quiet() and not self.shell.json:
-            self.shell.notice(empty)
+            self.shell._where_notice(empty)
             return
         self.describe._show(Listing(title, headers, rows, numeric=numeric))
 
@@ -433,7 +436,7 @@ class CatalogCommands:
             ' AS "Generated columns", pubviaroot\nFROM pg_catalog.pg_publication\n' + _where(conds) + "ORDER BY 2;")
         if not pubs:
             if not self._quiet():
-                self.shell.notice(f'Did not find any publication named "{pattern}".' if pattern
+                self.shell._where_notice(f'Did not find any publication named "{pattern}".' if pattern
                                   else "Did not find any publications.")
             return
         headers = ["Owner", "All tables", "Inserts", "Updates", "Deletes", "Truncates", "Generated columns",
@@ -690,7 +693,7 @@ class CatalogCommands:
             + _where(conds) + "ORDER BY 3, 2;")
         if not cfgs:
             if not self._quiet():
-                self.shell.notice(f'Did not find any text search configuration named "{pattern}".' if pattern
+                self.shell._where_notice(f'Did not find any text search configuration named "{pattern}".' if pattern
                                   else "Did not find any text search configurations.")
             return
         for oid, cfg, nsp, prs, pnsp in cfgs:
@@ -730,7 +733,7 @@ class CatalogCommands:
                                   + _where(conds) + "ORDER BY 1, 2;")
         if not prss:
             if not self._quiet():
-                self.shell.notice(f'Did not find any text search parser named "{pattern}".' if pattern
+                self.shell._where_notice(f'Did not find any text search parser named "{pattern}".' if pattern
                                   else "Did not find any text search parsers.")
             return
         for oid, nsp, prs in prss:

@@ -23,6 +23,7 @@ from qshell.common.errors import QshellError, UsageError
 from qshell.common.visible import visible
 from qshell.script.commands import Command
 from qshell.shell.host import ShellHost
+from qshell.shell.session_commands import echo_hidden, remember_error
 
 # -- psql's name patterns ------------------------------------------------------------
 
@@ -170,10 +171,14 @@ class DescribeCommands:
         assert user.conn is not None  # reset() connected
         try:
             with user.conn.cursor() as cur:
-                cur.execute(sql, params or None)
+                if params:
+                    sql = cur.mogrify(sql, params).decode(psycopg2.extensions.encodings.get(user.conn.encoding, "utf-8"))
+                echo_hidden(self.shell, sql)  # psql -E: what it sends, as it sends it
+                cur.execute(sql)
                 desc = cur.description or []
                 rows = [list(r) for r in cur.fetchall()] if desc else []
         except psycopg2.Error as exc:
+            remember_error(self.shell, exc)  # psql: \\errverbose shows a failed catalog query's error
             raise QshellError((exc.pgerror or str(exc)).rstrip("\n")) from None
         from qshell.records.results import NUMERIC_OIDS
 
@@ -205,6 +210,7 @@ class DescribeCommands:
         from qshell.records.results import Column
 
         style = self.shell.style()
+        style_footer = style.opts.footer
         fmt = "psql" if style.fmt in ("csv", "json") else style.fmt
         expanded = "off" if not lst.expandable else "on" if self.expand_once else style.expanded
         style = styles.Style(fmt=fmt, null="", maxwidth=0, expanded=expanded, width=style.width)
@@ -220,7 +226,7 @@ class DescribeCommands:
         else:
             lines = [" " * max(0, (width - len(title)) // 2) + title, body]
             lines.extend(visible(f) for f in lst.footers)
-            if lst.count and not lst.footers:  # psql's default footer: only when there is no other
+            if lst.count and not lst.footers and style_footer:  # psql's default footer: only when there is no other (\\pset footer)
                 lines.append(f"({len(rows)} row{'s' if len(rows) != 1 else ''})")
         if fmt in ("aligned", "wrapped"):
             lines.append("")  # psql's blank line after each table it prints aligned
@@ -276,9 +282,9 @@ class DescribeCommands:
         headers, rows, numeric = self._catalog(sql, w.params)
         if not rows and not self.shell.json and not self._quiet():
             if pattern:
-                self.shell.notice(f'Did not find any {many} named "{pattern}".')
+                self.shell._where_notice(f'Did not find any {many} named "{pattern}".')
             else:
-                self.shell.notice(f"Did not find any {many}.")
+                self.shell._where_notice(f"Did not find any {many}.")
             return
         self._show(Listing(title, headers, rows, numeric=numeric))
 

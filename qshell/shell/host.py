@@ -27,6 +27,11 @@ class _Stop(Exception):
         self.status = status
 
 
+class _Failed(Exception):
+    """A command failed, its errors already said (an \\i whose file stopped at an error), or
+    with nothing to say (psql's ECHO_HIDDEN noexec: the catalog query shown, not run)."""
+
+
 class ShellHost(Protocol):
     """The session, the streams, the settings and the staged set, and the shell's ways to
     write, warn and fail (one line each, redacted and escaped as the shell does)."""
@@ -44,6 +49,7 @@ class ShellHost(Protocol):
 
     def write(self, text: str) -> None: ...
     def notice(self, text: str) -> None: ...
+    def _where_notice(self, text: str) -> None: ...  # an error line psql logs: FILE:LINE: first in a script
     def fail(self, message: str, status: ExitStatus = ...) -> None: ...
     def stage_file(self, path: Path | str, label: str) -> int: ...
     @property

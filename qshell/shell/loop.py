@@ -14,24 +14,25 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterable, Iterator, TextIO
 
 from qshell.common.errors import ConnectionFailed, ExitStatus, OutputClosed, QshellError, UsageError
-from qshell.common.numbers import INT_MAX, whole
+from qshell.common.numbers import INT_MAX
 from qshell.common.visible import visible
 from qshell.engine.execute import BATCH, refuse_reason, stage_refusal
 from qshell.output import csvout, documents, json_lines, result_tables, styles
 from qshell.output.psql_formats import PrintOptions, Unaligned, localized
-from qshell.records.results import QueryResult, ServerMessage, Status
+from qshell.records.results import Column, QueryResult, ServerMessage, Status
 from qshell.script import commands
 from qshell.script.commands import Command
 from qshell.script.reader import Entry, InputError, ScriptContext, read_file
 from qshell.script.sqlsplit import first_keyword, split, strip_comments_head
-from qshell.script.variables import PSQL_DEFAULTS, MetaArgError, interpolate, meta_args, meta_words, special_value, valid_name
+from qshell.script.variables import PSQL_DEFAULTS, MetaArgError, interpolate, meta_args, meta_words, parse_int, special_value, valid_name
 from qshell.session.connect import password_in, redact
 from qshell.session.session import Session
-from qshell.shell.host import _Stop
+from qshell.shell.host import _Failed, _Stop
 from qshell.shell.interrupt import sigint_calls
 from qshell.shell.prompt import Prompter
 from qshell.shell.pset import PsetCommands, pager_state
 from qshell.shell.pset import apply as pset_apply
+from qshell.shell.session_commands import ConnectionCommands, begin_for, end_savepoint, sync_encoding, sync_verbosity
 from qshell.shell.settings import HELP, TERMINAL_MAXWIDTH, Settings, assign, listing, show
 from qshell.shell.streams import isatty
 
@@ -53,6 +54,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from qshell.shell.watch import WatchCommands
 
 MAX_INCLUDE_DEPTH = 16
+TEXT_OID = 25  # a column of text (left-aligned), as psql's printTable cells
 
 
 class _Abandon(Exception):
@@ -72,9 +74,6 @@ class _ErrorStop(_Stop):
     \\i fails; whether its includer stops too is its own ``ON_ERROR_STOP``'s say, as psql)."""
 
 
-class _Failed(Exception):
-    """A command failed, its errors already said (an \\i whose file stopped at an error)."""
-
 
 class _RowPrinter:
     """A plain statement's rows, written as they come (``UserSession.execute``'s sink).
@@ -88,16 +87,15 @@ class _RowPrinter:
     ``FETCH_COUNT``. Then one ``(N rows)`` footer. Notices that arrive before a batch are
     printed before it."""
 
-    def __init__(self, shell: "Shell") -> None:
+    def __init__(self, shell: "Shell", style: styles.Style | None = None, whole: bool = False) -> None:
         self.shell = shell
-        self.style = shell.style()
+        self.style = style or shell.style()
         self.started = False
         self.shown = False  # some table text was printed
-        try:  # psql refuses anything but a whole number at \\set; here one that is not counts as unset
-            chunk = whole(shell.variables.get("FETCH_COUNT") or "0", -INT_MAX - 1, INT_MAX)
-        except ValueError:
-            chunk = 0
+        # psql's strtol (0x10 is 16); \\set refuses anything else (a -v one counts as unset)
+        chunk = 0 if whole else parse_int(shell.variables.get("FETCH_COUNT") or "0") or 0  # (whole: a table of psql's own)
         self.batch = chunk if chunk > 0 else BATCH  # rows per call; with FETCH_COUNT a table is aligned per chunk
+        self.chunk = max(chunk, 0)  # FETCH_COUNT: libpq reads that many rows at a time (psql 18's chunked mode)
         self.surveys = chunk <= 0 and self.style.fmt == "aligned"  # one table: widths first (``survey``)
         # psql's border 0 or 2: the rows held and drawn as one table at the end (``borders``)
         self.held: list | None = [] if (self.surveys and result_tables.drawn_by_borders(self.style)
@@ -275,6 +273,7 @@ GROUPS: dict[str, tuple[str, str]] = {
     "watch": ("qshell.shell.watch", "WatchCommands"),
     "helptext": ("qshell.shell.helptext", "HelpCommands"),
     "history": ("qshell.shell.cmdhistory", "HistoryCommands"),
+    "connection": ("qshell.shell.session_commands", "ConnectionCommands"),  # (made at once: its module is needed anyway)
 }
 
 # \name -> the attribute of the group whose do_<name> runs it (the shell's own do_<name> first)
@@ -295,6 +294,7 @@ GROUP_OF: dict[str, str] = {
     "watch": "watch",
     **dict.fromkeys(("h", "copyright"), "helptext"),
     "s": "history",
+    **dict.fromkeys(("conninfo", "encoding", "password"), "connection"),
 }
 
 
@@ -349,11 +349,13 @@ class Shell:
         # die_on_error, a \\set ON_ERROR_STOP counts from the next line on)
         self._line_stop: list[tuple[tuple[str, int], bool]] = []
         self._tx = ""  # the session's transaction state after the last statement ('*', '!')
+        self._extra: list[str] = []  # the arguments the command being run did not take (see handle)
         self._unwritten: tuple[TextIO, OSError] | None = None  # an output that could not be written, and why
         self.pset = PsetCommands(self)  # psql's print options (\\pset), in style()
         self.prompter = Prompter(self)  # PROMPT1, PROMPT2 set by the user
         self.command_history: History | None = None  # the prompt's (cmdhistory.open_history)
         self.history_file: Path | None = None
+        self.connection = ConnectionCommands(self)  # \\conninfo, \\encoding, \\password
         self._attach(session)
 
     # -- the command groups, each made when first used (GROUPS) --------------------------------
@@ -460,7 +462,8 @@ class Shell:
                           ("SERVER_VERSION_NAME", "server_version")):
             if p.get(key) is not None:
                 v.set(name, str(p[key]))
-        v.set("ENCODING", "UTF8")  # qshell's client encoding, whatever the database's
+        v.set("ENCODING", "UTF8")  # (as the server reports it, below; psycopg2 asks for UTF8 unless told)
+        sync_encoding(self)
         num = session.user.server_version_num()
         if num:
             v.set("SERVER_VERSION_NUM", str(num))
@@ -611,12 +614,15 @@ class Shell:
         self.entry = entry
         self._sent = False
         failed = True  # (psql's PSQL_CMD_ERROR: the reader drops the rest of the line)
+        outer_extra, self._extra = self._extra, []  # (an \\i's lines have their own)
         try:
             cmd = commands.parse(self._interpolated(entry.text))
             self.handler(cmd.name)(cmd)
             failed = False
-            for word in cmd.extra:
-                self._where_notice(f'\\{commands.meta_name(entry.text)}: extra argument "{visible(word)}" ignored')
+            # as psql's HandleSlashCmds: the arguments a command did not take are read after
+            # it ran, each a warning; after a failed command, dropped without a word
+            self._extra[:0] = cmd.extra
+            self._warn_extra()
         except _Stop:
             raise
         except _Abandon:
@@ -643,10 +649,18 @@ class Shell:
                 traceback.print_exc(file=self.err)
             self.fail(f"internal error: {type(exc).__name__}: {exc} (set QSHELL_DEBUG=1 for details)")
         finally:
+            self._extra = outer_extra
             if self._page:
                 self._flush_page()
             self.context.command_failed = failed
         self._told_unwritten()
+
+    def _warn_extra(self) -> None:
+        """psql's warning for each argument the command being run did not take."""
+        typed = commands.meta_name(self.entry.text) if self.entry is not None else ""
+        for word in self._extra:
+            self._where_notice(f'\\{typed}: extra argument "{visible(word)}" ignored')
+        self._extra = []
 
     def _interpolated(self, text: str) -> str:
         """A qshell meta-command with psql's variables in its arguments (``\\go :n``); SQL
@@ -786,14 +800,21 @@ class Shell:
             return None
         if self.variables.get("ECHO") == "queries":
             self.write(sql)  # psql -e: the statement as sent, before its result
+        sync_verbosity(self)  # psql's VERBOSITY, SHOW_CONTEXT: libpq lays out what the server says
+        go, savepoint = begin_for(self, sql, self.interactive and not self._depth)  # psql's BEGIN, SAVEPOINT
+        if not go:
+            self.status = max(self.status, ExitStatus.ERROR)
+            return None
         printer = self._row_printer() if show else None
         before = user.transaction_state  # what a lost connection during the statement takes with it
         with sigint_calls(user.cancel):
             q = user.execute(sql, maxrows=self.settings.maxrows if maxrows is None else maxrows, sink=printer,
-                             batch=printer.batch if printer is not None else BATCH)
+                             batch=printer.batch if printer is not None else BATCH,
+                             chunk=printer.chunk if printer is not None else 0)
         if user.cancelled:
             self.notice("Cancel request sent")
         self.context.std_strings = user.std_strings()
+        sync_encoding(self)  # psql: a SET client_encoding changes :ENCODING
         self.show_notices(q)
         self._result_variables(q)
         if not show:
@@ -817,6 +838,10 @@ class Shell:
             closed = "server closed the connection unexpectedly"
             self._lost_session(text, *([closed] if text.startswith(("FATAL:", "PANIC:")) else []), sql=sql, tx=before)
             return q
+        if savepoint:  # psql's ROLLBACK TO / RELEASE of its savepoint, before the error is reported
+            problem = end_savepoint(self, q.command)
+            if problem:
+                self._where_notice(problem)
         self._tx = user.transaction_state
         try:
             if q.status is not Status.OK:
@@ -851,6 +876,27 @@ class Shell:
             v.set("LAST_ERROR_MESSAGE", message)
             v.set("LAST_ERROR_SQLSTATE", q.sqlstate or "XX000")
 
+    def print_table(self, names: list[str], rows: list[list[str]], title: str) -> None:
+        """A table of qshell's own as psql prints its own (\\conninfo's printTable): as a
+        query's result in every \\pset option, ``title`` over it whatever \\pset title says."""
+        style = self.style()
+        style = replace(style, opts=replace(style.opts, title=title))
+        printer = _RowPrinter(self, style, whole=True)
+        columns = tuple(Column(name, TEXT_OID) for name in names)
+        batch = [tuple(r) for r in rows]
+        if printer.surveys:  # the widths first, as for a query's result
+            printer.survey(columns, batch)
+        printer(columns, batch, ())
+        printer.end(QueryResult(index=0, sql="", status=Status.OK, columns=columns, rowcount=len(rows),
+                                command=f"SELECT {len(rows)}"))
+
+    def _failed_variables(self) -> None:
+        """psql's SetResultVariables for a result that failed with no error of the server's
+        (\\gset without one row, a \\gexec whose statements failed): every field empty."""
+        for name, value in (("ERROR", "true"), ("SQLSTATE", ""), ("ROW_COUNT", "0"), ("LAST_ERROR_SQLSTATE", ""),
+                            ("LAST_ERROR_MESSAGE", "")):
+            self.variables.set(name, value)
+
     def _where_notice(self, text: str) -> None:
         self.notice(text if self.interactive else "qshell:{}:{}: ".format(*self._where) + text)
 
@@ -877,8 +923,10 @@ class Shell:
         except MetaArgError as exc:  # a backquoted command that failed
             raise UsageError(f"\\{cmd.name}: {exc}") from None
         typed = commands.meta_name(self.entry.text) if self.entry is not None else cmd.name  # \\include as typed
-        for word in got.extra:
-            self._where_notice(f'\\{typed}: extra argument "{visible(word)}" ignored')
+        self._extra.extend(got.extra)  # warned of once the command has run (handle), as psql
+        spec = commands.BY_NAME.get(cmd.name)
+        if spec is not None and spec.ends_query:  # psql sends \\g's query after its warnings
+            self._warn_extra()
         if got.problem:  # (after the words before it, as psql reads them one by one)
             self.complain(f"\\{typed}: {got.problem}")
         return got.words
@@ -991,8 +1039,7 @@ class Shell:
         problem = ("no rows returned for \\gset" if q.rowcount == 0 else
                    "more than one row returned for \\gset" if q.rowcount > 1 else "")
         if problem:
-            self.variables.set("ERROR", "true")  # as psql: \\if :ERROR sees it
-            self.variables.set("SQLSTATE", "")
+            self._failed_variables()  # as psql: \\if :ERROR sees it
             raise UsageError(problem)
         for column, value in zip(q.columns, q.rows[0], strict=True):
             name = prefix + column.name
@@ -1017,12 +1064,20 @@ class Shell:
         q = self._run_sql(sql, show=False, maxrows=INT_MAX)
         if q is None or q.status is not Status.OK:
             return
+        ok = True
         for row in q.rows:
             for value in row:
                 if value is not None:
                     if self.variables.get("ECHO") == "all":
                         self.write(value)
-                    self._run_sql(value, remember=False)
+                    done = self._run_sql(value, remember=False)
+                    ok = ok and (done is None or done.status is Status.OK)
+        # psql sets the variables from the \\gexec query's own result last: a failure among
+        # the statements it ran makes that result a failure without an SQLSTATE
+        if ok:
+            self._result_variables(q)
+        else:
+            self._failed_variables()
 
     def do_p(self, cmd: Command) -> None:
         self._args(cmd, take=0)
@@ -1086,7 +1141,7 @@ class Shell:
         if self.json:
             self.write(json_lines.json_line({"type": "error", **result_tables.diag_fields(self.last_error)}))
             return
-        self.notice(self.last_error.verbose())  # on stderr, as psql's
+        self._where_notice(self.last_error.verbose())  # psql's pg_log_error: on stderr, its FILE:LINE: prefix in a script
 
     # -- files, settings, connection ----------------------------------------------------
     def do_ir(self, cmd: Command) -> None:
@@ -1301,16 +1356,6 @@ class Shell:
         self.catalog_changed()
         self.say(f'You are now connected to database "{new.dbname}" as user "{new.params.get("user", "?")}".')
 
-    def do_conninfo(self, cmd: Command) -> None:
-        self._args(cmd, take=0)
-        if self.json:
-            p = self.session.params
-            self.write(json_lines.json_line({"type": "conninfo", "dbname": p.get("dbname"), "user": p.get("user"),
-                                         "host": p.get("host"), "port": p.get("port"),
-                                         "server_version": p.get("server_version"), "sandbox": self.session.sandbox is not None}))
-            return
-        self.write(self.session.conninfo())
-
     def do_qecho(self, cmd: Command) -> None:
         self.do_echo(cmd)  # the query output: stdout (qshell has no \\o)
 
@@ -1350,6 +1395,7 @@ class Shell:
         warning (``\\q: extra argument "now" ignored``), and a statement left without its
         ";" is sent first, as at the end of a script (``INSERT … \\q``)."""
         self._args(cmd, take=0)
+        self._warn_extra()  # (before it ends the input, as psql)
         pending = self.entry.pending if self.entry is not None else ""
         if pending and not pending.startswith("\\") and (self._depth or not self.interactive):  # (not at a
             try:  # prompt, as psql; not an \add being typed)

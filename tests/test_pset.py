@@ -248,7 +248,26 @@ def test_staged_results_follow_the_format(qshell):
     r = qshell("\\pset null ''\n\\a\n\\add SELECT 1 AS a, NULL AS b;\n\\go 1\n\\t\n\\go 1\n")
     assert r.code == 0, r.err
     assert "\na|b\n1|\n(1 row)\n" in r.out
-    assert "\n1|\n(1 row)\n" in r.out.split("Tuples only is on.")[1]
+    after = r.out.split("Tuples only is on.")[1]
+    assert "\n1|\n" in after and "(1 row)" not in after  # (psql's footer is off under tuples only)
+
+
+@pytest.mark.parametrize("options", [(), ("-t",), ("-A", "-t"), ("-A",), ("-P", "footer=off"), ("-x",), ("-x", "-t"),
+                                     ("-P", "border=2"), ("-P", "title=T")])
+def test_a_staged_result_is_what_psql_prints_for_the_statement(dsn, hist, tmp_path, options):
+    """Between its header line and the run's summary, a staged query's result is psql's
+    output for the same statement under the same options (its closing empty line aside)."""
+    import re
+
+    sql = "SELECT 1 AS a, NULL AS b UNION ALL SELECT 22, 'x'"
+    want = _psql(dsn, sql + ";\n", "-P", "null=", *options, tmp_path=tmp_path).stdout.decode().rstrip("\n")
+    p = subprocess.run(qshell_argv("-X", "--history-dir", str(hist), "-v", "null=", *options, "-c", "\\set resources off", "-c", "\\set sample off", "-c", f"\\add {sql};",
+                                   "-c", "\\go 1", dsn), capture_output=True, timeout=60, env=ENV)
+    assert p.returncode == 0, p.stderr
+    lines = p.stdout.decode().split("\n")
+    start = next(i for i, line in enumerate(lines) if line.startswith("── #1"))
+    end = next(i for i, line in enumerate(lines) if re.match(r"\s+# \| query", line))
+    assert "\n".join(lines[start + 1:end]) == want
 
 
 def test_borders_above_two_and_negative_as_psql(dsn, hist, tmp_path):

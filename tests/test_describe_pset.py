@@ -48,7 +48,7 @@ SETTINGS = [("", ""), ("\\pset footer off", "\\pset footer on"), ("\\x on", "\\x
             ("\\t on", "\\t off"), ("\\pset linestyle unicode", "\\pset linestyle ascii"),
             ("\\pset title T", "\\pset title"), ("\\pset numericlocale on", "\\pset numericlocale off"),
             ("\\pset recordsep_zero", "\\pset recordsep '\\n'"), ("\\pset fieldsep ;", "\\pset fieldsep '|'"),
-            ("\\pset tableattr 'class=\"x\"'", "\\pset tableattr")]
+            ("\\pset null NUL", "\\pset null ''"), ("\\pset tableattr 'class=\"x\"'", "\\pset tableattr")]
 
 
 @pytest.fixture(scope="module")

@@ -157,6 +157,7 @@ class Listing:
     count: bool = True  # psql's "(N rows)" footer
     extra: dict = field(default_factory=dict)  # more JSON fields
     expandable: bool = True  # False: \\d NAME, which psql never prints expanded
+    keeps_null: bool = True  # NULL shown as \\pset null sets it (False: empty, where psql's describe.c resets nullPrint)
 
 
 _PSQL_FORMATS = ("aligned", "wrapped", "unaligned", "csv", "html", "asciidoc", "latex", "latex-longtable", "troff-ms")
@@ -167,7 +168,8 @@ def _printed(lst: Listing, rows: list[list], style: "Style", expand_once: bool, 
     (describe.c hands it to the printer of query results, its title set): a list with
     its ``(N rows)`` footer as a query result is printed; \\d NAME's footer lines
     (indexes, constraints…) instead, printed even with ``footer off``, never with tuples
-    only, none in CSV. NULL shows as empty (psql's describe sets no null display).
+    only, none in CSV. NULL shows as ``\\pset null`` sets it where psql keeps that
+    (``keeps_null``), else empty; never as qshell's own ``<null>``.
     Everything psql writes, its last newline (or record separator) included: "" when it
     writes nothing (no rows in CSV or unaligned with tuples only)."""
     from dataclasses import replace
@@ -179,7 +181,8 @@ def _printed(lst: Listing, rows: list[list], style: "Style", expand_once: bool, 
 
     expanded = "off" if not lst.expandable else "on" if expand_once else style.expanded
     opts = replace(style.opts, title=lst.title)
-    style = styles.Style(fmt=style.fmt, null="", maxwidth=0, expanded=expanded, width=style.width, opts=opts,
+    null = result_tables.machine_null(style) if lst.keeps_null else ""  # (qshell's own <null> never: psql's empty)
+    style = styles.Style(fmt=style.fmt, null=null, maxwidth=0, expanded=expanded, width=style.width, opts=opts,
                          tty=style.tty)
     cols = tuple(Column(h, 23 if i in lst.numeric else 25) for i, h in enumerate(lst.headers))
     q = QueryResult(index=0, sql="", status=Status.OK, columns=cols, rows=tuple(tuple(r) for r in rows),
@@ -193,7 +196,7 @@ def _printed(lst: Listing, rows: list[list], style: "Style", expand_once: bool, 
         text = result_tables.table(q, style)
         return text + "\n" if text else ""
     if fmt == "unaligned":
-        u = Unaligned(list(lst.headers), opts, "", expanded == "on", escape=escape)
+        u = Unaligned(list(lst.headers), opts, null, expanded == "on", escape=escape)
         text = u.head() + u.body(q.rows)
         if listed:
             return text + u.tail(footers[0] if footers else None)
@@ -286,7 +289,7 @@ class DescribeCommands:
 
         style = self.shell.style()
         if style.fmt in _PSQL_FORMATS:
-            text = _printed(lst, rows, style, self.expand_once, self.shell.out)
+            text = _printed(lst, lst.rows, style, self.expand_once, self.shell.out)
             if text.endswith("\n"):
                 self.shell.write(text[:-1])
             elif text:  # (a zero byte ends unaligned output with recordsep_zero: written as it is)
@@ -448,7 +451,7 @@ class DescribeCommands:
                 text += ("\n" if text else "") + f"Password valid until {until}"
             out.append([name, text] + ([desc] if verbose else []))
         self._show(Listing("List of roles", ["Role name", "Attributes"] + (["Description"] if verbose else []),
-                           out, count=False))
+                           out, count=False, keeps_null=False))
 
     def do_dx(self, cmd: Command) -> None:
         verbose, _ = self._flags(cmd)
@@ -628,7 +631,7 @@ class DescribeCommands:
                 " AND d.deptype IN ('a', 'i')", [oid])
             for col, deptype in owner:
                 footers.append(f"Owned by: {col}" if deptype == "a" else f"Sequence for identity column: {col}")
-            return Listing(title, headers, rows, footers, numeric=numeric, count=False, expandable=False)
+            return Listing(title, headers, rows, footers, numeric=numeric, count=False, expandable=False, keeps_null=False)
 
         is_index = kind in "iI"
         details = kind in "rvmfcp"
@@ -752,7 +755,7 @@ class DescribeCommands:
             footers.append(line)
             tablespace_footer()
             if kind == "i":
-                return Listing(title, headers, rows, footers, count=False, expandable=False)
+                return Listing(title, headers, rows, footers, count=False, expandable=False, keeps_null=False)
 
         if kind in "rpmf":
             if kind == "p":
@@ -954,4 +957,4 @@ class DescribeCommands:
                 footers.append(f"Access method: {amname}")
         if verbose and options and kind in "rpmfv":
             footers.append(f"Options: {options}")
-        return Listing(title, headers, rows, footers, count=False, extra=extra, expandable=False)
+        return Listing(title, headers, rows, footers, count=False, extra=extra, expandable=False, keeps_null=False)

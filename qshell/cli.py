@@ -112,6 +112,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="the end of a line ends a statement, as a ';' (SINGLELINE=on)")
     p.add_argument("-n", "--no-readline", action="store_true",
                    help="at a terminal, read lines without line editing, completion or history (psql's -n)")
+    p.add_argument("-L", "--log-file", metavar="FILE",
+                   help="append each statement sent and its result to FILE, as psql's session log (its QUERY frames, results as aligned tables)")
     p.add_argument("-1", "--single-transaction", action="store_true",
                    help="with -c/-f: BEGIN before the first, COMMIT after the last (ROLLBACK after a failure under ON_ERROR_STOP)")
     p.add_argument("--on-error-stop", action="store_true", help="stop at the first error (exit 3)")
@@ -532,6 +534,8 @@ def _main(argv: list[str], stdin, out: TextIO, err: TextIO) -> int:  # noqa: ANN
             raise
         shell.pset.options = print_options
         shell.step_input = binary_in  # psql -s reads its answers from stdin
+        if args.log_file is not None:
+            shell.log = psqlopts.open_log(args.log_file)
         startup = _startup(args, context)
         one = psqlopts.SingleTransaction(shell) if args.single_transaction and args.scripts else None
         try:
@@ -564,6 +568,8 @@ def _main(argv: list[str], stdin, out: TextIO, err: TextIO) -> int:  # noqa: ANN
             shell.runs.close_history()
             shell.sessions.close_all()
             shell.session.close()
+            if shell.log is not None:
+                shell.log.close()
         return int(status)
     finally:
         _leaving.closing = True

@@ -278,3 +278,65 @@ def pexpect_eof():  # noqa: ANN201
     import pexpect
 
     return pexpect.EOF
+
+
+LOGGED = r"""\x on
+select 1 as a, 'x' as b;
+\x off
+\pset format html
+select 2 as c;
+\pset format unaligned
+\t on
+select 3 as d;
+\t off
+\pset format aligned
+\pset border 2
+select 4 as e;
+\pset border 1
+drop table if exists cliopts_logged;
+create table cliopts_logged (a int, b text);
+\set QUIET on
+insert into cliopts_logged values (1, null);
+\set QUIET off
+select 5 as f \gset
+select 'select 6 as g' \gexec
+\pset null NUL
+\pset title TT
+select * from cliopts_logged;
+\pset title
+select 1/0;
+do $$begin raise notice 'hello'; end$$;
+\echo not logged
+\dn public
+\dtx cliopts_logged
+\d cliopts_logged
+select generate_series(1, 3) as s where false;
+drop table cliopts_logged;
+"""
+
+
+def test_log_file_holds_what_psqls_holds(dsn, hist, tmp_path):
+    """-L FILE: each statement in psql's QUERY frame, its rows as an aligned table whatever
+    the format (border, title, tuples only and null display as set, never expanded), a
+    command's tag (under QUIET too), catalog tables, nothing for errors, \\gset or \\echo;
+    appended to, as psql appends."""
+    script = tmp_path / "l.sql"
+    script.write_text(LOGGED)
+    logs = {}
+    for tool in ("psql", "qshell"):
+        log = tmp_path / f"{tool}.log"
+        log.write_text("before\n")
+        argv = [PSQL, "-X"] if tool == "psql" else qshell_argv("-X", "--history-dir", str(hist))
+        r = subprocess.run([*argv, "-L", str(log), "-f", str(script), dsn], capture_output=True, timeout=120, env=_env())
+        logs[tool] = (r, log.read_bytes())
+    (p, p_log), (q, q_log) = logs["psql"], logs["qshell"]
+    assert q_log == p_log
+    assert p_log.startswith(b"before\n/******** QUERY *********/\nselect 1 as a") and b"not logged" not in p_log
+    assert q.stdout == p.stdout
+
+
+def test_log_file_that_cannot_be_opened_is_exit_1_as_psql(dsn, hist, tmp_path):
+    p, q = _both(dsn, hist, "-L", str(tmp_path / "no" / "such.log"), "-c", "select 1")
+    assert p.returncode == q.returncode == 1
+    assert b'could not open log file "' in p.stderr and b'could not open log file "' in q.stderr
+    assert q.stdout == p.stdout == b""

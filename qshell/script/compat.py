@@ -130,8 +130,8 @@ OPTIONS: tuple[Compat, ...] = tuple(
             ("-a --echo-all -b --echo-errors -e --echo-queries", SAME),
             ("-E --echo-hidden", SAME, "sets ECHO_HIDDEN; the catalog queries are printed by the sessions and "
                                        "settings area's ECHO_HIDDEN"),
-            ("-L --log-file", IN_PROGRESS, "command-line options: psql's session log (its QUERY frames and "
-                                           "aligned results)"),
+            ("-L --log-file", SAME, "each statement in psql's QUERY frame, its result as an aligned table or its "
+                                    "tag, catalog tables too"),
             ("-n --no-readline", DIFFERS, "at a terminal, lines read without qshell's editor (prompt_toolkit: "
                                           "editing keys, completion, history), as psql without readline"),
             ("-o --output", IN_PROGRESS, f"{FILES}: `-o FILE` is `\\o FILE` before the first command"),

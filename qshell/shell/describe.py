@@ -290,6 +290,13 @@ class DescribeCommands:
         style = self.shell.style()
         if style.fmt in _PSQL_FORMATS:
             text = _printed(lst, lst.rows, style, self.expand_once, self.shell.out)
+            log = getattr(self.shell, "log", None)
+            if log is not None:  # psql -L: catalog tables logged as its query results are, aligned
+                from qshell.output.styles import Style
+
+                log.write(_printed(lst, lst.rows, Style(fmt="aligned", null=style.null, maxwidth=0, expanded="off",
+                                                        width=style.width, opts=style.opts, tty=False), False, log))
+                log.flush()
             if text.endswith("\n"):
                 self.shell.write(text[:-1])
             elif text:  # (a zero byte ends unaligned output with recordsep_zero: written as it is)

@@ -308,6 +308,7 @@ class Shell:
         self.lab = LabCommands(self, self.isolation, self.sessions)
         self.pset = PsetCommands(self)  # psql's print options (\\pset), in style()
         self.step_input: BinaryIO | None = None  # where SINGLESTEP (psql -s) reads its answers: stdin
+        self.log: TextIO | None = None  # psql's -L session log
         self._attach(session)
 
     def handler(self, name: str) -> Callable[[Command], None]:
@@ -668,6 +669,10 @@ class Shell:
         elif self.variables.get("ECHO") == "queries":
             self.write(sql)  # psql -e: the statement as sent, before its result
         printer = self._row_printer() if show else None
+        if self.log is not None:  # psql -L: the statement, then its result as psql logs it
+            psqlopts.log_query(self.log, sql)
+            if printer is not None:
+                printer = psqlopts.LogTee(printer)  # type: ignore[assignment]
         before = user.transaction_state  # what a lost connection during the statement takes with it
         with sigint_calls(user.cancel):
             q = user.execute(sql, maxrows=self.settings.maxrows if maxrows is None else maxrows, sink=printer,
@@ -699,6 +704,8 @@ class Shell:
             self._lost_session(text, *([closed] if text.startswith(("FATAL:", "PANIC:")) else []), sql=sql, tx=before)
             return q
         self._tx = user.transaction_state
+        if self.log is not None and show:
+            psqlopts.log_result(self, self.log, q, printer.rows if isinstance(printer, psqlopts.LogTee) else None)
         try:
             if q.status is not Status.OK:
                 if q.diag is not None:

@@ -1,15 +1,17 @@
 """psql's command-line behaviours that are no meta-command: ``-s`` (single step), ``-1``
-(one transaction around ``-c``/``-f``), ``-n`` (no line editing) and psql's own startup
-file (``~/.psqlrc``), each done as psql 18 does it (src/bin/psql/startup.c, common.c)."""
+(one transaction around ``-c``/``-f``), ``-n`` (no line editing), ``-L`` (the session
+log) and psql's own startup file (``~/.psqlrc``), each done as psql 18 does it
+(src/bin/psql/startup.c, common.c, print.c)."""
 from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO, Iterable, Iterator, Mapping, Protocol
+from typing import TYPE_CHECKING, BinaryIO, Iterable, Iterator, Mapping, Protocol, TextIO
 
 from qshell.common.errors import ExitStatus
 
 if TYPE_CHECKING:  # pragma: no cover
+    from qshell.records.results import QueryResult
     from qshell.script.reader import Entry, InputError, ScriptContext
     from qshell.shell.host import ShellHost
 
@@ -19,6 +21,7 @@ if TYPE_CHECKING:  # pragma: no cover
         context: ScriptContext
         _page: list[str] | None
         _tx: str
+        log: TextIO | None
 
         def _flush_page(self) -> None: ...
         def prompt(self, continuation: bool = False, skipping: bool = False) -> str: ...
@@ -141,3 +144,68 @@ def plain_entries(shell: "Shell", stdin: BinaryIO) -> Iterator["Entry | InputErr
     yield from entries
     if error is not None:
         yield error
+
+
+LOG_HEAD = "/******** QUERY *********/"
+LOG_TAIL = "/************************/"
+
+
+class LogTee:
+    """A statement's row sink (``_RowPrinter``) that also keeps the rows for psql's session
+    log (``-L``): every other attribute is the printer's."""
+
+    def __init__(self, printer: object) -> None:
+        self._printer = printer
+        self.rows: list = []
+        self.columns: tuple = ()
+
+    def __call__(self, columns, batch, notices) -> None:  # noqa: ANN001
+        self.columns = tuple(columns)
+        self.rows.extend(batch)
+        self._printer(columns, batch, notices)  # type: ignore[operator]
+
+    def __getattr__(self, name: str):  # noqa: ANN204
+        return getattr(self._printer, name)
+
+
+def log_query(log: TextIO, sql: str) -> None:
+    """psql's ``-L``: each statement sent, in its frame, before its result."""
+    log.write(f"{LOG_HEAD}\n{sql}\n{LOG_TAIL}\n\n")
+    log.flush()
+
+
+def log_result(shell: "Shell", log: TextIO, q: "QueryResult", rows: list | None = None) -> None:
+    """psql's ``-L``: a statement's result as psql logs it, whatever the format: its rows
+    as an aligned table (border, line style, title, tuples only, footer and null display
+    as set; never expanded), else its command tag (QUIET or not); nothing after an error."""
+    from dataclasses import replace
+
+    from qshell.output import result_tables, styles
+    from qshell.records.results import Status
+    from qshell.shell.describe import _aligned
+
+    if q.status is not Status.OK:
+        return
+    if rows is not None:
+        q = replace(q, rows=tuple(rows), rowcount=len(rows))
+    if q.returns_rows:
+        shown = shell.style()
+        style = styles.Style(fmt="aligned", null=result_tables.machine_null(shown), maxwidth=0, expanded="off",
+                             width=shown.width, opts=shown.opts, tty=False)
+        text, _ = _aligned(q, style)
+        seen = bool(text) or result_tables.one_empty_line(q, style)
+        log.write((text + "\n" if seen else "") + result_tables.after_table(q, style, shown=seen, expanded=False) + "\n")
+    elif q.command:
+        log.write(q.command + "\n")
+    log.flush()
+
+
+def open_log(name: str) -> TextIO:
+    """``-L FILE``: psql's session log, appended to (as psql opens it); UsageError (exit 1)
+    with psql's words when it cannot be opened."""
+    from qshell.common.errors import UsageError
+
+    try:
+        return open(Path(name).expanduser(), "a", encoding="utf-8")  # noqa: SIM115 - open for the whole session
+    except OSError as exc:
+        raise UsageError(f'could not open log file "{name}": {exc.strerror or exc}') from None

@@ -83,6 +83,8 @@ def options_table() -> str:
     """The command line's arguments and options, from the parser ``qshell --help`` prints."""
     rows = []
     for action in build_parser()._actions:
+        if action.help == "==SUPPRESS==":  # (argparse.SUPPRESS: psql's extra arguments, warned of)
+            continue
         if action.option_strings:
             arg = "" if action.nargs == 0 else f" {action.metavar or action.dest.upper()}"
             names = ", ".join(_code(o + arg) for o in action.option_strings)

@@ -147,7 +147,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--qshellrc-only", action="store_true",
                    help="read ~/.qshellrc but not psql's startup file ($PSQLRC, ~/.psqlrc-18.6, ~/.psqlrc-18, ~/.psqlrc)")
     p.add_argument("-V", "--version", action="store_true", help="print the version and exit")
-    p.add_argument("-?", "--help", action="store_true", help="show this help and exit")
+    p.add_argument("-?", "--help", action="store_const", const="options", default=None,
+                   help="show this help and exit; --help=commands: the meta-commands (as \\?)")
+    p.add_argument("extra", nargs="*", help=argparse.SUPPRESS)  # psql warns of each and goes on
     return p
 
 
@@ -467,10 +469,24 @@ def _failure(exc: BaseException, args: list[str], out: TextIO, err: TextIO, debu
 
 def _main(argv: list[str], stdin, out: TextIO, err: TextIO) -> int:  # noqa: ANN001
     parser = build_parser()
-    args = parser.parse_args(argv)
-    if args.help:
-        out.write(parser.format_help())
+    # psql's --help=TOPIC (only in that spelling: a word after a bare --help is no topic)
+    topics = [a.partition("=")[2] for a in argv if a.startswith("--help=")]
+    args = parser.parse_args([a for a in argv if not a.startswith("--help=")])
+    if topics:
+        args.help = topics[-1]
+    if args.help is not None:
+        if args.help == "options":
+            out.write(parser.format_help())
+        elif args.help == "commands":
+            from qshell.script.commands import help_text
+
+            out.write(help_text() + "\n")
+        else:  # psql: nothing but its hint, exit 1
+            raise UsageError(f"--help={args.help}: expected options or commands")
         return 0
+    if not args.quiet:  # psql: a third positional argument and more are warned of, not refused
+        for word in args.extra:
+            err.write(f'{PROG}: warning: extra command-line argument "{word}" ignored\n')
     if args.version:
         out.write(f"{PROG} {__version__}\n")
         return 0

@@ -340,3 +340,28 @@ def test_log_file_that_cannot_be_opened_is_exit_1_as_psql(dsn, hist, tmp_path):
     assert p.returncode == q.returncode == 1
     assert b'could not open log file "' in p.stderr and b'could not open log file "' in q.stderr
     assert q.stdout == p.stdout == b""
+
+
+def test_extra_arguments_warned_of_and_ignored_as_psql(dsn, hist):
+    args = ("-c", "select 1 as a")
+    p = subprocess.run([PSQL, "-X", *args, dsn, "postgres", "extra", "more"], capture_output=True, timeout=60, env=_env())
+    q = subprocess.run(qshell_argv("-X", "--history-dir", str(hist), *args, dsn, "postgres", "extra", "more"),
+                       capture_output=True, timeout=120, env=_env())
+    _same(p, q)
+    assert p.stderr.count(b"extra command-line argument") == 2
+    # -q: no warning
+    q = subprocess.run(qshell_argv("-X", "-q", "--history-dir", str(hist), *args, dsn, "postgres", "extra"),
+                       capture_output=True, timeout=120, env=_env())
+    assert q.stderr == b"" and q.returncode == 0
+
+
+def test_help_topics(hist):
+    from qshell.script.commands import help_text
+
+    q = subprocess.run(qshell_argv("--help=commands"), capture_output=True, text=True, timeout=60, env=_env())
+    assert q.returncode == 0 and q.stdout == help_text() + "\n"
+    q = subprocess.run(qshell_argv("--help=options"), capture_output=True, text=True, timeout=60, env=_env())
+    assert q.returncode == 0 and "--single-transaction" in q.stdout
+    p = subprocess.run([PSQL, "--help=nosuch"], capture_output=True, timeout=60, env=_env())
+    q = subprocess.run(qshell_argv("--help=nosuch"), capture_output=True, timeout=60, env=_env())
+    assert p.returncode == q.returncode == 1 and q.stdout == p.stdout == b""

@@ -124,8 +124,8 @@ OPTIONS: tuple[Compat, ...] = tuple(
                                    "alone)"),
           ("-1 --single-transaction", SAME, "BEGIN before the first -c/-f, COMMIT after the last (ROLLBACK after a "
                                             "failure under ON_ERROR_STOP); ignored without -c/-f, as psql"),
-          ("-? --help", DIFFERS, "qshell's options; psql's `--help=commands` and `--help=variables` are `\\?` "
-                                 "and `\\set` inside qshell"))
+          ("-? --help", DIFFERS, "qshell's options; `--help=commands` qshell's meta-commands (as `\\?`); psql's "
+                                 "`--help=variables` is `\\set` inside qshell (another topic: exit 1, as psql)"))
     + _rows("Input and output options",
             ("-a --echo-all -b --echo-errors -e --echo-queries", SAME),
             ("-E --echo-hidden", SAME, "sets ECHO_HIDDEN; the catalog queries are printed by the sessions and "

@@ -226,16 +226,21 @@ def _settings(args: argparse.Namespace, context: ScriptContext) -> Settings:
         if name.lower() in HELP:
             if not sep:
                 raise UsageError(f"-v {item}: expected NAME=VALUE")
+            if name == "ON_ERROR_STOP":  # psql's own words for a value it refuses
+                try:
+                    value = special_value(name, value)  # ("" is on, as psql's)
+                except MetaArgError as exc:
+                    raise UsageError(str(exc)) from None
             s = assign(s, name, value)
             if name == "ON_ERROR_STOP":  # psql's special variable as well, its value as typed
                 variables.set(name, value)
         elif not valid_name(name):
-            raise UsageError(f'-v {item}: invalid variable name: "{name}"')
+            raise UsageError(f'invalid variable name: "{name}"')  # (psql's words)
         elif sep:
             try:
                 variables.set(name, special_value(name, value))
             except MetaArgError as exc:  # psql: -v ECHO=bogus ends it at once
-                raise UsageError(f"-v {item}: {exc}") from None
+                raise UsageError(str(exc)) from None
         else:
             variables.unset(name)  # psql: -v NAME without a value unsets it
     if args.on_error_stop:

@@ -365,3 +365,19 @@ def test_help_topics(hist):
     p = subprocess.run([PSQL, "--help=nosuch"], capture_output=True, timeout=60, env=_env())
     q = subprocess.run(qshell_argv("--help=nosuch"), capture_output=True, timeout=60, env=_env())
     assert p.returncode == q.returncode == 1 and q.stdout == p.stdout == b""
+
+
+@pytest.mark.parametrize("args", [
+    ("-vx=5", "-c", "\\echo :x"), ("--set=x=6", "-c", "\\echo :x"), ("--variable", "x=7", "-c", "\\echo :x"),
+    ("-cselect 2",), ("-Pformat=csv", "-c", "select 4 as a"), ("--command=select 5",), ("-tAl",),
+    ("-v", "ON_ERROR_STOP=", "-c", "\\echo :ON_ERROR_STOP"), ("-v", "ON_ERROR_STOP=1", "-c", "\\echo :ON_ERROR_STOP"),
+    ("-v", "ON_ERROR_STOP=maybe", "-c", "select 1"), ("-v", "QUIET=maybe", "-c", "select 1"),
+    ("-v", "a b=1", "-c", "select 1"), ("-F,", "-R;", "-Atc", "select 1, 2 union all select 3, 4"),
+])
+def test_option_spellings_as_psql(dsn, hist, args):
+    """Attached values (-vx=5, -cSQL), long options with =, psql's refusals of -v values."""
+    p, q = _both(dsn, hist, *args)
+    assert q.stdout == p.stdout
+    assert _err(q.stderr, "qshell").replace("PROG: error: ", "PROG: ") == _err(p.stderr, "psql").replace(
+        "PROG: error: ", "PROG: ")
+    assert q.returncode == p.returncode

@@ -381,3 +381,24 @@ def test_option_spellings_as_psql(dsn, hist, args):
     assert _err(q.stderr, "qshell").replace("PROG: error: ", "PROG: ") == _err(p.stderr, "psql").replace(
         "PROG: error: ", "PROG: ")
     assert q.returncode == p.returncode
+
+
+def test_single_step_at_the_prompt(dsn, hist, qshell_pty):
+    """-s at a terminal: the frame after Enter, the answer read from the terminal (psql's
+    stdin): Enter runs the statement, x skips it; the prompt comes back either way."""
+    child = qshell_pty("-X", "-s", "--history-dir", str(hist), dsn)
+    child.expect_exact("postgres=>")
+    child.sendline("select 41 + 1 as a;")
+    child.expect_exact("press return to proceed or enter x and return to cancel")
+    child.sendline("")
+    child.expect_exact("(1 row)")
+    child.expect_exact("postgres=>")
+    child.sendline("select 'skipped' as b;")
+    child.expect_exact("press return to proceed or enter x and return to cancel")
+    child.sendline("x")
+    child.expect_exact("postgres=>")
+    assert "(1 row)" not in child.before and "42" in child.logfile_read.getvalue()
+    child.sendeof()
+    child.expect(pexpect_eof())
+    child.close()
+    assert child.exitstatus == 0

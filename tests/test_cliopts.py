@@ -402,3 +402,15 @@ def test_single_step_at_the_prompt(dsn, hist, qshell_pty):
     child.expect(pexpect_eof())
     child.close()
     assert child.exitstatus == 0
+
+
+def test_password_prompt_without_a_terminal_is_refused_where_psql_reads_stdin(dsn, hist):
+    """The documented difference of -W (qshell/script/compat.py): no controlling terminal
+    (setsid), psql takes the password from stdin, qshell refuses with exit 2."""
+    argv = ["setsid", "-w"]
+    p = subprocess.run([*argv, PSQL, "-X", "-W", "-c", "select 1", dsn], input=b"pw\n", capture_output=True,
+                       timeout=60, env=_env())
+    q = subprocess.run([*argv, *qshell_argv("-X", "-W", "--history-dir", str(hist), "-c", "select 1", dsn)],
+                       input=b"pw\n", capture_output=True, timeout=120, env=_env())
+    assert p.returncode == 0 and b"(1 row)" in p.stdout
+    assert q.returncode == 2 and b"no terminal to read the password from" in q.stderr and q.stdout == b""

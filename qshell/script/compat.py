@@ -145,7 +145,8 @@ OPTIONS: tuple[Compat, ...] = tuple(
     + _rows("Connection options",
             ("-h --host -p --port -U --username", SAME),
             ("-w --no-password", SAME, "qshell prompts for a password only with -W"),
-            ("-W --password", SAME, "read from the terminal, never from stdin"))
+            ("-W --password", DIFFERS, "read from the terminal; with no terminal psql reads it from stdin (which "
+                                       "may be the script), qshell refuses: exit 2"))
 )
 
 BY_NAME: dict[str, Compat] = {row.name: row for row in (*COMMANDS, *OPTIONS)}

@@ -414,3 +414,19 @@ def test_password_prompt_without_a_terminal_is_refused_where_psql_reads_stdin(ds
                        input=b"pw\n", capture_output=True, timeout=120, env=_env())
     assert p.returncode == 0 and b"(1 row)" in p.stdout
     assert q.returncode == 2 and b"no terminal to read the password from" in q.stderr and q.stdout == b""
+
+
+def test_single_line_at_the_prompt(dsn, hist, qshell_pty):
+    """-S at a terminal: Enter on a line without ';' runs it (inside parentheses it does not)."""
+    child = qshell_pty("-X", "-S", "--history-dir", str(hist), dsn)
+    child.expect_exact("postgres=>")
+    child.sendline("select 40 + 2 as a")
+    child.expect_exact("(1 row)")
+    child.expect_exact("postgres=>")
+    child.sendline("select (1")
+    child.sendline("+ 1) as b")
+    child.expect_exact("(1 row)")
+    seen = child.logfile_read.getvalue()
+    assert "42" in seen and " b \r\n---\r\n 2\r\n" in seen
+    child.sendeof()
+    child.expect(pexpect_eof())

@@ -261,7 +261,7 @@ class EntryBuilder:
         """psql's SINGLELINE (``-S``): the end of a line ends the statement typed, as a ";"
         would, unless it lies in a quote, a comment, parentheses or a BEGIN ATOMIC block;
         the text is sent as typed, with no ";" added (psql's query buffer as it is)."""
-        if (self._look or self._prefix or self._open is not None or not self._buf.strip(_SP)
+        if (self._prefix or self._open is not None or not self._buf.strip(_SP)
                 or not self.context.variables.is_on("SINGLELINE") or not self._active()):
             return []
         if self._resume is not None and self._resume.block.depth:

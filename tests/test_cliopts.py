@@ -430,3 +430,23 @@ def test_single_line_at_the_prompt(dsn, hist, qshell_pty):
     assert "42" in seen and " b \r\n---\r\n 2\r\n" in seen
     child.sendeof()
     child.expect(pexpect_eof())
+
+
+def test_psqlrc_at_the_prompt_gives_no_error(dsn, hist, tmp_path, qshell_pty):
+    """The realistic ~/.psqlrc at a terminal: read without a word of complaint, its settings
+    in force (\\x auto, \\pset null, QUIET)."""
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / ".psqlrc").write_text(PSQLRC, encoding="utf-8")
+    child = qshell_pty("--history-dir", str(hist), dsn, env={"HOME": str(home), "PSQLRC": "",
+                                                               "QSHELLRC": str(home / "none")})
+    child.expect_exact("\\q to quit")
+    child.sendline("select null as n, 1 as a;")
+    child.expect_exact("(1 row)")
+    child.sendline("\\echo :QUIET :COMP_KEYWORD_CASE")
+    child.expect_exact("on upper")
+    child.sendeof()
+    child.expect(pexpect_eof())
+    seen = child.logfile_read.getvalue()
+    assert "¤" in seen and "Time: " in seen
+    assert "error" not in seen.lower() and "invalid" not in seen.lower() and "unknown" not in seen.lower()

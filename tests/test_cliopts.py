@@ -450,3 +450,17 @@ def test_psqlrc_at_the_prompt_gives_no_error(dsn, hist, tmp_path, qshell_pty):
     seen = child.logfile_read.getvalue()
     assert "¤" in seen and "Time: " in seen
     assert "error" not in seen.lower() and "invalid" not in seen.lower() and "unknown" not in seen.lower()
+
+
+@pytest.mark.parametrize("args", [("-E",), ("-v", "ECHO_HIDDEN=noexec"), ("-v", "ECHO_HIDDEN=noexec", "-v", "ON_ERROR_STOP=1")])
+def test_single_transaction_under_echo_hidden_as_psql(dsn, hist, tmp_path, args):
+    """-1's BEGIN and COMMIT are psql's hidden statements: framed on stdout and in the -L log
+    under ECHO_HIDDEN, not sent under noexec (a failure: exit 3 with ON_ERROR_STOP)."""
+    p_log, q_log = tmp_path / "p.log", tmp_path / "q.log"
+    p = subprocess.run([PSQL, "-X", *args, "-L", str(p_log), "-1", "-c", "select 1", dsn], capture_output=True,
+                       timeout=60, env=_env())
+    q = subprocess.run(qshell_argv("-X", "--history-dir", str(hist), *args, "-L", str(q_log), "-1", "-c", "select 1",
+                                   dsn), capture_output=True, timeout=120, env=_env())
+    _same(p, q)
+    assert q_log.read_bytes() == p_log.read_bytes()
+    assert p.stdout.startswith(b"/******** QUERY *********/\nBEGIN\n")

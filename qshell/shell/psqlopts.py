@@ -13,12 +13,14 @@ from qshell.common.errors import ExitStatus
 if TYPE_CHECKING:  # pragma: no cover
     from qshell.records.results import QueryResult
     from qshell.script.reader import Entry, InputError, ScriptContext
+    from qshell.script.variables import Variables
     from qshell.shell.host import ShellHost
 
     class Shell(ShellHost, Protocol):
         """What these need of the shell (qshell.shell.loop.Shell), beyond a command group's host."""
 
         context: ScriptContext
+        variables: Variables
         _page: list[str] | None
         _tx: str
         log: TextIO | None
@@ -52,10 +54,20 @@ def single_step(shell: "Shell", sql: str, answers: BinaryIO | None) -> bool:
 
 
 def _hidden(shell: "Shell", sql: str) -> bool:
-    """Send one of psql's own statements (``BEGIN``, ``COMMIT``): no result printed, an
-    error shown as the server said it (psql's PSQLexec); True when it succeeded."""
+    """Send one of psql's own statements (``BEGIN``, ``COMMIT``) as psql's PSQLexec does:
+    under ECHO_HIDDEN (``-E``) first shown in its frame (and logged with ``-L``), under
+    ECHO_HIDDEN noexec not sent at all (a failure); no result printed, an error shown as
+    the server said it; True when it succeeded."""
     from qshell.records.results import Status
+    from qshell.script.variables import parse_bool
 
+    mode = (shell.variables.get("ECHO_HIDDEN") or "off").lower()
+    if mode == "noexec" or parse_bool(mode):
+        shell.write(f"{LOG_HEAD}\n{sql}\n{LOG_TAIL}\n")
+        if shell.log is not None:
+            log_query(shell.log, sql)
+        if mode == "noexec":
+            return False
     q = shell.session.user.execute(sql, maxrows=0)
     shell._tx = shell.session.user.transaction_state
     if q.status is Status.OK:

@@ -12,7 +12,6 @@ import signal
 import sys
 import traceback
 import warnings
-from itertools import chain
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, Iterator, NoReturn, TextIO
 
@@ -153,19 +152,24 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def _scripts(items: list[tuple[str, str]], stdin: BinaryIO, context: ScriptContext) -> Iterator[Entry | InputError]:
-    for kind, value in items:
-        if kind == "c":
-            yield from read_command(value, context)
-        elif value == "-":
-            yield from read_stream(stdin, "<stdin>", context)
-        else:
-            try:
-                entries = read_file(value, context)
-            except OSError as exc:
-                yield InputError(f"{value}: {exc.strerror or exc}", value, 0)
-                continue
-            yield from entries
+def _action(kind: str, value: str, stdin: BinaryIO, context: ScriptContext) -> Iterator[Entry | InputError]:
+    """One -c or -f of the command line: its entries (a file read when its turn comes)."""
+    if kind == "c":
+        yield from read_command(value, context)
+    elif value == "-":
+        yield from read_stream(stdin, "<stdin>", context)
+    else:
+        try:
+            entries = read_file(value, context)
+        except OSError as exc:
+            yield InputError(f"{value}: {exc.strerror or exc}", value, 0)
+            return
+        yield from entries
+
+
+def _scripts(items: list[tuple[str, str]], stdin: BinaryIO, context: ScriptContext) -> list[Iterator[Entry | InputError]]:
+    """The -c and -f actions in command-line order, each its own input (a \\q ends only it, as psql)."""
+    return [_action(kind, value, stdin, context) for kind, value in items]
 
 
 def startup_file() -> Path:
@@ -185,15 +189,15 @@ def _startup_entries(context: ScriptContext) -> Iterator[Entry | InputError]:
     yield from entries
 
 
-def _startup(args: argparse.Namespace, context: ScriptContext) -> Iterator[Entry | InputError]:
-    """The startup files' entries: qshell's own, then psql's (``~/.psqlrc``, as psql finds
-    it), so that a psql user's settings and print options apply in qshell too; none
-    with -X, psql's not with --qshellrc-only."""
+def _startup(args: argparse.Namespace, context: ScriptContext) -> list[Iterator[Entry | InputError]]:
+    """The startup files, each an input of its own: qshell's, then psql's (``~/.psqlrc``, as
+    psql finds it), so that a psql user's settings and print options apply in qshell too;
+    none with -X, psql's not with --qshellrc-only."""
     if args.no_qshellrc:
-        return iter(())
+        return []
     if args.qshellrc_only:
-        return _startup_entries(context)
-    return chain(_startup_entries(context), psqlopts.psqlrc_entries(context))
+        return [_startup_entries(context)]
+    return [_startup_entries(context), psqlopts.psqlrc_entries(context)]
 
 
 def _read_password() -> str:
@@ -573,13 +577,18 @@ def _main(argv: list[str], stdin, out: TextIO, err: TextIO) -> int:  # noqa: ANN
                 out.flush()
                 typed = psqlopts.plain_entries(shell, binary_in) if args.no_readline \
                     else entries(shell, hist / "command_history")
-                status = shell.run(_until_leaving(chain(startup, typed)))
-            elif one is not None:
-                status = one.end(shell.run(_until_leaving(one.around(startup, _scripts(args.scripts, binary_in, context)))))
+                status = shell.run_inputs([*map(_until_leaving, startup), _until_leaving(typed)], startup=len(startup))
             elif args.scripts:
-                status = shell.run(_until_leaving(chain(startup, _scripts(args.scripts, binary_in, context))))
+                actions = _scripts(args.scripts, binary_in, context)
+                if one is not None:  # -1: BEGIN after the startup files, before the first action
+                    actions.insert(0, one.begin())
+                status = shell.run_inputs([_until_leaving(a) for a in (*startup, *actions)], startup=len(startup))
+                if one is not None:
+                    status = one.end(status)
             else:
-                status = shell.run(_until_leaving(chain(startup, read_stream(binary_in, "<stdin>", context))))
+                status = shell.run_inputs([*map(_until_leaving, startup),
+                                           _until_leaving(read_stream(binary_in, "<stdin>", context))],
+                                          startup=len(startup))
         finally:
             _leaving.closing = True  # SIGHUP/SIGTERM from here on: the clean-up goes on
             if interactive:

@@ -464,3 +464,30 @@ def test_single_transaction_under_echo_hidden_as_psql(dsn, hist, tmp_path, args)
     _same(p, q)
     assert q_log.read_bytes() == p_log.read_bytes()
     assert p.stdout.startswith(b"/******** QUERY *********/\nBEGIN\n")
+
+
+def test_quit_ends_only_its_action_as_psql(dsn, hist, tmp_path):
+    """\\q in a -c or -f (or a startup file) ends that one; the next -c/-f runs, as psql."""
+    script = tmp_path / "q.sql"
+    script.write_text("select 1 as a;\n\\q\nselect 2 as not_run;\n")
+    _same(*_both(dsn, hist, "-c", "\\q", "-c", "select 1 as after_q"))
+    _same(*_both(dsn, hist, "-f", str(script), "-f", str(script), "-c", "select 3 as c"))
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / ".psqlrc").write_text("\\set v 1\n\\q\n\\set v 2\n")
+    env = _env(HOME=str(home))
+    env.pop("PSQLRC", None)
+    p, q = _both(dsn, hist, "-c", "\\echo :v", env=env, x=False)
+    _same(p, q)
+    assert p.stdout == b"1\n"
+
+
+def test_on_error_stop_in_a_startup_file_stops_only_it_as_psql(dsn, hist, tmp_path):
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / ".psqlrc").write_text("\\set ON_ERROR_STOP on\nselect 1/0;\n\\set v not_reached\n")
+    env = _env(HOME=str(home))
+    env.pop("PSQLRC", None)
+    p, q = _both(dsn, hist, "-c", "select 1 as after", env=env, x=False)
+    assert q.stdout == p.stdout and b"after" in p.stdout
+    assert _err(q.stderr, "qshell") == _err(p.stderr, "psql")

@@ -450,6 +450,24 @@ class Shell:
             return stop.status
         return self.status
 
+    def run_inputs(self, inputs: Iterable[Iterable[Entry | InputError]], startup: int = 0) -> ExitStatus:
+        """Each input after the other, as psql runs its startup files and its -c/-f actions:
+        ``\\q`` ends the input it is in (the next one runs); ``ON_ERROR_STOP`` ends them all,
+        but not in the first ``startup`` ones (psql ignores how a startup file ends); Ctrl-C
+        or a lost connection ends them all. The exit status."""
+        for k, entries in enumerate(inputs):
+            try:
+                self.feed(entries)
+            except _Quit:
+                continue
+            except _ErrorStop:  # psql: a -c that ON_ERROR_STOP ended is a failed command (1), a script 3
+                if k < startup:
+                    continue
+                return ExitStatus.ERROR if self._input == "-c" else ExitStatus.SCRIPT_STOPPED
+            except _Stop as stop:
+                return stop.status
+        return self.status
+
     def feed(self, entries: Iterable[Entry | InputError]) -> None:
         it = iter(entries)
         while True:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO, Iterable, Iterator, Mapping, Protocol, TextIO
+from typing import TYPE_CHECKING, BinaryIO, Iterator, Mapping, Protocol, TextIO
 
 from qshell.common.errors import ExitStatus
 
@@ -87,15 +87,16 @@ class SingleTransaction:
         self.began = False
         self.failed_begin = False
 
-    def around(self, startup: Iterable["Entry | InputError"], actions: Iterable["Entry | InputError"]) -> \
-            Iterator["Entry | InputError"]:
-        """The startup file's entries, then BEGIN (sent as the actions' first is asked for), then the actions."""
-        yield from startup
+    def begin(self) -> Iterator["Entry | InputError"]:
+        """An input of no entries that sends BEGIN when its turn comes (after the startup
+        files); a failed BEGIN under ON_ERROR_STOP stops everything (exit 3), as psql."""
+        from qshell.shell.host import _Stop
+
         self.began = True
         if not _hidden(self.shell, "BEGIN") and self.shell.settings.on_error_stop:
             self.failed_begin = True
-            return
-        yield from actions
+            raise _Stop(ExitStatus.SCRIPT_STOPPED)
+        yield from ()
 
     def end(self, status: ExitStatus) -> ExitStatus:
         """After the actions: COMMIT, or ROLLBACK after a failure under ON_ERROR_STOP; the exit status."""

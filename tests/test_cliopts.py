@@ -398,7 +398,7 @@ def test_single_step_at_the_prompt(dsn, hist, qshell_pty):
     child.sendline("x")
     child.expect_exact("postgres=>")
     assert "(1 row)" not in child.before and "42" in child.logfile_read.getvalue()
-    child.sendeof()
+    child.sendline("\\q")  # (\\q, not Ctrl-D: a Ctrl-D during a redraw may be lost, as in tests/test_pty.py)
     child.expect(pexpect_eof())
     child.close()
     assert child.exitstatus == 0
@@ -428,7 +428,8 @@ def test_single_line_at_the_prompt(dsn, hist, qshell_pty):
     child.expect_exact("(1 row)")
     seen = child.logfile_read.getvalue()
     assert "42" in seen and " b \r\n---\r\n 2\r\n" in seen
-    child.sendeof()
+    child.expect_exact("postgres=>")
+    child.sendline("\\q")
     child.expect(pexpect_eof())
 
 
@@ -445,7 +446,8 @@ def test_psqlrc_at_the_prompt_gives_no_error(dsn, hist, tmp_path, qshell_pty):
     child.expect_exact("(1 row)")
     child.sendline("\\echo :QUIET :COMP_KEYWORD_CASE")
     child.expect_exact("on upper")
-    child.sendeof()
+    child.expect_exact("postgres=>")
+    child.sendline("\\q")
     child.expect(pexpect_eof())
     seen = child.logfile_read.getvalue()
     assert "¤" in seen and "Time: " in seen

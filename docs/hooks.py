@@ -4,6 +4,8 @@
   command-line options from the tables qshell itself parses, dispatches and prints
   ``\\?``, ``\\set`` and ``--help`` from, so the reference cannot drift from the code: a
   command added to the table appears here.
+- guide/psql.md's tables of every psql meta-command and option come from
+  qshell/script/compat.py, which a test holds against psql's own help.
 - The benchmark's records page is history/README.md, which ``python -m qshell.bench``
   regenerates: included as it is, never copied.
 - MkDocs refuses the config file's folder as docs_dir; the pages live there all the same
@@ -81,6 +83,8 @@ def options_table() -> str:
     """The command line's arguments and options, from the parser ``qshell --help`` prints."""
     rows = []
     for action in build_parser()._actions:
+        if action.help == "==SUPPRESS==":  # (argparse.SUPPRESS: psql's extra arguments, warned of)
+            continue
         if action.option_strings:
             arg = "" if action.nargs == 0 else f" {action.metavar or action.dest.upper()}"
             names = ", ".join(_code(o + arg) for o in action.option_strings)
@@ -91,7 +95,24 @@ def options_table() -> str:
             + "\n".join(rows) + "\n</tbody>\n</table>\n")
 
 
+PSQL_MARKERS = ("<!-- psql-commands -->", "<!-- psql-options -->")  # in guide/psql.md
+
+
+def psql_tables(markdown: str) -> str:
+    """guide/psql.md's tables of every psql meta-command and option, from
+    qshell/script/compat.py (which tests/test_compat.py holds against psql's own help)."""
+    from qshell.script.compat import COMMANDS, OPTIONS, markdown_table
+
+    for marker in PSQL_MARKERS:
+        if markdown.count(marker) != 1:
+            raise PluginError(f"guide/psql.md must hold {marker} once: the generated table goes there")
+    markdown = markdown.replace(PSQL_MARKERS[0], markdown_table(COMMANDS, "meta-command"))
+    return markdown.replace(PSQL_MARKERS[1], markdown_table(OPTIONS, "option"))
+
+
 def on_page_markdown(markdown: str, page: Page, config: MkDocsConfig, files: Files) -> str:
+    if page.file.src_uri == "guide/psql.md":
+        return psql_tables(markdown)
     if page.file.src_uri != "reference.md":
         return markdown
     for marker in MARKERS:

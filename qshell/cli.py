@@ -12,7 +12,6 @@ import signal
 import sys
 import traceback
 import warnings
-from itertools import chain
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, Iterator, NoReturn, TextIO
 
@@ -22,6 +21,7 @@ from qshell.common.paths import data_dir
 from qshell.common.paths import history_dir as resolve_history_dir
 from qshell.output.styles import FORMATS
 from qshell.script.reader import Entry, InputError, ScriptContext, read_command, read_file, read_stream
+from qshell.shell import psqlopts
 from qshell.shell.settings import HELP, Settings, assign
 from qshell.shell.streams import binary, isatty
 
@@ -105,6 +105,16 @@ def build_parser() -> argparse.ArgumentParser:
                    help="print the catalog queries of the \\d commands before running them (ECHO_HIDDEN=on)")
     p.add_argument("-b", "--echo-errors", action="store_true", help="print each failed statement (ECHO=errors)")
     p.add_argument("-q", "--quiet", action="store_true", help="no informational messages, no command tags (QUIET=on)")
+    p.add_argument("-s", "--single-step", action="store_true",
+                   help="ask before each statement is sent: Enter sends it, x skips it (SINGLESTEP=on; the answer is read from stdin, as psql)")
+    p.add_argument("-S", "--single-line", action="store_true",
+                   help="the end of a line ends a statement, as a ';' (SINGLELINE=on)")
+    p.add_argument("-n", "--no-readline", action="store_true",
+                   help="at a terminal, read lines without line editing, completion or history (psql's -n)")
+    p.add_argument("-L", "--log-file", metavar="FILE",
+                   help="append each statement sent and its result to FILE, as psql's session log (its QUERY frames, results as aligned tables)")
+    p.add_argument("-1", "--single-transaction", action="store_true",
+                   help="with -c/-f: BEGIN before the first, COMMIT after the last (ROLLBACK after a failure under ON_ERROR_STOP)")
     p.add_argument("--on-error-stop", action="store_true", help="stop at the first error (exit 3)")
     p.add_argument("--timeout", metavar="DURATION", help="statement_timeout of each staged query (5s, 500ms)")
     p.add_argument("--read-only", action="store_true", help="every session default_transaction_read_only")
@@ -131,25 +141,35 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sandbox-dir", metavar="DIR", help="data directory of the sandbox (default: XDG data dir/qshell/sandbox)")
     p.add_argument("--scale", type=_scale, metavar="S", help="with the sandbox: load the pgbench tables at scale S first")
     p.add_argument("--history-dir", metavar="DIR", help="where the run history (runs.sqlite) and the command history go")
-    p.add_argument("-X", "--no-qshellrc", action="store_true", help="do not read the startup file (~/.qshellrc)")
+    p.add_argument("-X", "--no-qshellrc", "--no-psqlrc", dest="no_qshellrc", action="store_true",
+                   help="read no startup file: neither ~/.qshellrc nor psql's ~/.psqlrc")
+    p.add_argument("--qshellrc-only", action="store_true",
+                   help="read ~/.qshellrc but not psql's startup file ($PSQLRC, ~/.psqlrc-18.6, ~/.psqlrc-18, ~/.psqlrc)")
     p.add_argument("-V", "--version", action="store_true", help="print the version and exit")
-    p.add_argument("-?", "--help", action="store_true", help="show this help and exit")
+    p.add_argument("-?", "--help", action="store_const", const="options", default=None,
+                   help="show this help and exit; --help=commands: the meta-commands (as \\?)")
+    p.add_argument("extra", nargs="*", help=argparse.SUPPRESS)  # psql warns of each and goes on
     return p
 
 
-def _scripts(items: list[tuple[str, str]], stdin: BinaryIO, context: ScriptContext) -> Iterator[Entry | InputError]:
-    for kind, value in items:
-        if kind == "c":
-            yield from read_command(value, context)
-        elif value == "-":
-            yield from read_stream(stdin, "<stdin>", context)
-        else:
-            try:
-                entries = read_file(value, context)
-            except OSError as exc:
-                yield InputError(f"{value}: {exc.strerror or exc}", value, 0)
-                continue
-            yield from entries
+def _action(kind: str, value: str, stdin: BinaryIO, context: ScriptContext) -> Iterator[Entry | InputError]:
+    """One -c or -f of the command line: its entries (a file read when its turn comes)."""
+    if kind == "c":
+        yield from read_command(value, context)
+    elif value == "-":
+        yield from read_stream(stdin, "<stdin>", context)
+    else:
+        try:
+            entries = read_file(value, context)
+        except OSError as exc:
+            yield InputError(f"{value}: {exc.strerror or exc}", value, 0)
+            return
+        yield from entries
+
+
+def _scripts(items: list[tuple[str, str]], stdin: BinaryIO, context: ScriptContext) -> list[Iterator[Entry | InputError]]:
+    """The -c and -f actions in command-line order, each its own input (a \\q ends only it, as psql)."""
+    return [_action(kind, value, stdin, context) for kind, value in items]
 
 
 def startup_file() -> Path:
@@ -167,6 +187,17 @@ def _startup_entries(context: ScriptContext) -> Iterator[Entry | InputError]:
         yield InputError(f"{path}: {exc.strerror or exc}", str(path), 0)
         return
     yield from entries
+
+
+def _startup(args: argparse.Namespace, context: ScriptContext) -> list[Iterator[Entry | InputError]]:
+    """The startup files, each an input of its own: qshell's, then psql's (``~/.psqlrc``, as
+    psql finds it), so that a psql user's settings and print options apply in qshell too;
+    none with -X, psql's not with --qshellrc-only."""
+    if args.no_qshellrc:
+        return []
+    if args.qshellrc_only:
+        return [_startup_entries(context)]
+    return [_startup_entries(context), psqlopts.psqlrc_entries(context)]
 
 
 def _read_password() -> str:
@@ -190,7 +221,8 @@ def _settings(args: argparse.Namespace, context: ScriptContext) -> Settings:
     variables = context.variables
     for flag, name, value in (("echo_all", "ECHO", "all"), ("echo_queries", "ECHO", "queries"),
                               ("echo_errors", "ECHO", "errors"), ("quiet", "QUIET", "on"),
-                              ("echo_hidden", "ECHO_HIDDEN", "on")):
+                              ("echo_hidden", "ECHO_HIDDEN", "on"), ("single_step", "SINGLESTEP", "on"),
+                              ("single_line", "SINGLELINE", "on")):
         if getattr(args, flag):
             variables.set(name, value)
     for item in args.set:
@@ -198,16 +230,21 @@ def _settings(args: argparse.Namespace, context: ScriptContext) -> Settings:
         if name.lower() in HELP:
             if not sep:
                 raise UsageError(f"-v {item}: expected NAME=VALUE")
+            if name == "ON_ERROR_STOP":  # psql's own words for a value it refuses
+                try:
+                    value = special_value(name, value)  # ("" is on, as psql's)
+                except MetaArgError as exc:
+                    raise UsageError(str(exc)) from None
             s = assign(s, name, value)
             if name == "ON_ERROR_STOP":  # psql's special variable as well, its value as typed
                 variables.set(name, value)
         elif not valid_name(name):
-            raise UsageError(f'-v {item}: invalid variable name: "{name}"')
+            raise UsageError(f'invalid variable name: "{name}"')  # (psql's words)
         elif sep:
             try:
                 variables.set(name, special_value(name, value))
             except MetaArgError as exc:  # psql: -v ECHO=bogus ends it at once
-                raise UsageError(f"-v {item}: {exc}") from None
+                raise UsageError(str(exc)) from None
         else:
             variables.unset(name)  # psql: -v NAME without a value unsets it
     if args.on_error_stop:
@@ -441,10 +478,24 @@ def _failure(exc: BaseException, args: list[str], out: TextIO, err: TextIO, debu
 
 def _main(argv: list[str], stdin, out: TextIO, err: TextIO) -> int:  # noqa: ANN001
     parser = build_parser()
-    args = parser.parse_args(argv)
-    if args.help:
-        out.write(parser.format_help())
+    # psql's --help=TOPIC (only in that spelling: a word after a bare --help is no topic)
+    topics = [a.partition("=")[2] for a in argv if a.startswith("--help=")]
+    args = parser.parse_args([a for a in argv if not a.startswith("--help=")])
+    if topics:
+        args.help = topics[-1]
+    if args.help is not None:
+        if args.help == "options":
+            out.write(parser.format_help())
+        elif args.help == "commands":
+            from qshell.script.commands import help_text
+
+            out.write(help_text() + "\n")
+        else:  # psql: nothing but its hint, exit 1
+            raise UsageError(f"--help={args.help}: expected options or commands")
         return 0
+    if not args.quiet:  # psql: a third positional argument and more are warned of, not refused
+        for word in args.extra:
+            err.write(f'{PROG}: warning: extra command-line argument "{word}" ignored\n')
     if args.version:
         out.write(f"{PROG} {__version__}\n")
         return 0
@@ -507,7 +558,11 @@ def _main(argv: list[str], stdin, out: TextIO, err: TextIO) -> int:  # noqa: ANN
             session.close()
             raise
         shell.pset.options = print_options
-        startup = [] if args.no_qshellrc else _startup_entries(context)
+        shell.step_input = binary_in  # psql -s reads its answers from stdin
+        if args.log_file is not None:
+            shell.log = psqlopts.open_log(args.log_file)
+        startup = _startup(args, context)
+        one = psqlopts.SingleTransaction(shell) if args.single_transaction and args.scripts else None
         try:
             if args.scale is not None:
                 if box is None:
@@ -520,11 +575,20 @@ def _main(argv: list[str], stdin, out: TextIO, err: TextIO) -> int:  # noqa: ANN
                     else f"PostgreSQL {session.server_version} at {session.target()}"
                 out.write(f"{PROG} {__version__} — {where}\nType \\? for help, \\q to quit.\n")
                 out.flush()
-                status = shell.run(_until_leaving(chain(startup, entries(shell, hist / "command_history"))))
+                typed = psqlopts.plain_entries(shell, binary_in) if args.no_readline \
+                    else entries(shell, hist / "command_history")
+                status = shell.run_inputs([*map(_until_leaving, startup), _until_leaving(typed)], startup=len(startup))
             elif args.scripts:
-                status = shell.run(_until_leaving(chain(startup, _scripts(args.scripts, binary_in, context))))
+                actions = _scripts(args.scripts, binary_in, context)
+                if one is not None:  # -1: BEGIN after the startup files, before the first action
+                    actions.insert(0, one.begin())
+                status = shell.run_inputs([_until_leaving(a) for a in (*startup, *actions)], startup=len(startup))
+                if one is not None:
+                    status = one.end(status)
             else:
-                status = shell.run(_until_leaving(chain(startup, read_stream(binary_in, "<stdin>", context))))
+                status = shell.run_inputs([*map(_until_leaving, startup),
+                                           _until_leaving(read_stream(binary_in, "<stdin>", context))],
+                                          startup=len(startup))
         finally:
             _leaving.closing = True  # SIGHUP/SIGTERM from here on: the clean-up goes on
             if interactive:
@@ -536,6 +600,8 @@ def _main(argv: list[str], stdin, out: TextIO, err: TextIO) -> int:  # noqa: ANN
             if shell.made("sessions"):
                 shell.sessions.close_all()
             shell.session.close()
+            if shell.log is not None:
+                shell.log.close()
         return int(status)
     finally:
         _leaving.closing = True

@@ -45,6 +45,7 @@ pytest.register_assert_rewrite("tests.infra", "tests.oracle")
 
 # no startup file of the machine's user may change what the tests see
 os.environ["QSHELLRC"] = os.path.join(tempfile.gettempdir(), "qshell-tests-no-such-qshellrc")
+os.environ["PSQLRC"] = os.path.join(tempfile.gettempdir(), "qshell-tests-no-such-psqlrc")  # nor psql's
 
 
 @pytest.hookimpl(wrapper=True)

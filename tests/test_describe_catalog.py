@@ -364,3 +364,15 @@ def test_json_records(catalog_dsn, qshell, utc):
     assert recs[1]["footers"] == ["Tables:", '    "cat.items" WHERE (a > 1)']
     proc = subprocess.run([str(PSQL), "-X", "-d", catalog_dsn, "-c", r"\sf cat.plus"], capture_output=True, timeout=60)
     assert recs[2]["text"] == proc.stdout.decode()
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_byte_for_byte_under_a_null_display_and_unaligned(catalog_dsn, qshell, utc, command):
+    """The user's \\pset null shows where psql 18's describe keeps it (the lists) and not
+    where it resets it (\\d NAME, \\du/\\dg), and the table follows \\pset format (psql
+    prints catalog tables through the printer of query results)."""
+    (p_out, p_err), (q_out, q_err) = both(catalog_dsn, qshell, "\\pset null NUL\n\\pset format unaligned\n"
+                                          + command + "\n", "-q")
+    # (under -q, which keeps the \\pset messages out, some "Did not find" cases print nothing)
+    assert q_out == p_out
+    assert q_err == p_err

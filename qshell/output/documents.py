@@ -11,7 +11,7 @@ the database.
 """
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from typing import Callable, Sequence, Union
 
 from qshell.output.psql_formats import PrintOptions
 
@@ -27,6 +27,19 @@ def _html(text: str) -> str:
         leading = False
         out.append({"&": "&amp;", "<": "&lt;", ">": "&gt;", "\n": "<br />\n", '"': "&quot;"}.get(c, c))
     return "".join(out)
+
+
+Footer = Union[str, Sequence[str], None]  # "(N rows)", or a catalog table's lines (\\d NAME's indexes…), or none
+
+
+def _each(footer: Footer) -> Sequence[str]:
+    """The footer's lines, each escaped and ended on its own as psql prints a table's footers."""
+    return () if footer is None else (footer,) if isinstance(footer, str) else footer
+
+
+def _custom(footer: Footer) -> bool:
+    """A table's own footer lines (\\d NAME's), which psql prints under expanded records too."""
+    return footer is not None and not isinstance(footer, str)
 
 
 def _blank(text: str) -> bool:
@@ -52,7 +65,7 @@ def _troff(text: str) -> str:
 
 
 def html(names: Sequence[str], rows: Sequence[Sequence[str]], right: Sequence[bool], opts: PrintOptions,
-         footer: str | None, expanded: bool, first: int = 1) -> str:
+         footer: Footer, expanded: bool, first: int = 1) -> str:
     tuples = opts.tuples_only
     out = [f'<table border="{opts.border}"' + (f" {opts.tableattr}" if opts.tableattr is not None else "") + ">\n"]
     if not tuples and opts.title is not None:
@@ -64,7 +77,10 @@ def html(names: Sequence[str], rows: Sequence[Sequence[str]], right: Sequence[bo
             for name, value, r in zip(names, row, right, strict=True):
                 out.append(f"  <tr valign=\"top\">\n    <th>{_html(name)}</th>\n"
                            f"    <td align=\"{'right' if r else 'left'}\">{'&nbsp; ' if _blank(value) else _html(value)}</td>\n  </tr>\n")
-        out.append("</table>\n\n")
+        out.append("</table>\n")
+        if _custom(footer) and not tuples:  # (a query's "(N rows)" is not printed under records; a table's own footers are)
+            out.append("<p>" + "".join(_html(f) + "<br />\n" for f in _each(footer)) + "</p>")
+        out.append("\n")
         return "".join(out)
     if not tuples:
         out.append("  <tr>\n" + "".join(f"    <th align=\"center\">{_html(n)}</th>\n" for n in names) + "  </tr>\n")
@@ -75,7 +91,7 @@ def html(names: Sequence[str], rows: Sequence[Sequence[str]], right: Sequence[bo
         out.append("  </tr>\n")
     out.append("</table>\n")
     if footer is not None and opts.footer and not tuples:
-        out.append(f"<p>{_html(footer)}<br />\n</p>")
+        out.append("<p>" + "".join(_html(f) + "<br />\n" for f in _each(footer)) + "</p>")
     out.append("\n")
     return "".join(out)
 
@@ -85,7 +101,7 @@ def _frame(border: int) -> str:
 
 
 def asciidoc(names: Sequence[str], rows: Sequence[Sequence[str]], right: Sequence[bool], opts: PrintOptions,
-             footer: str | None, expanded: bool, first: int = 1) -> str:
+             footer: Footer, expanded: bool, first: int = 1) -> str:
     tuples = opts.tuples_only
     out = ["\n"]
     if not tuples and opts.title is not None:
@@ -97,6 +113,8 @@ def asciidoc(names: Sequence[str], rows: Sequence[Sequence[str]], right: Sequenc
             for name, value, r in zip(names, row, right, strict=True):
                 out.append(f"<l|{_asciidoc(name)} {'>l' if r else '<l'}|{' ' if _blank(value) else _asciidoc(value)}\n")
         out.append("|====\n")
+        if _custom(footer) and not tuples:
+            out.append("\n....\n" + "".join(f + "\n" for f in _each(footer)) + "....\n")
         return "".join(out)
     cols = ",".join(">l" if r else "<l" for r in right)
     header = "" if tuples else 'options="header",'
@@ -115,7 +133,7 @@ def asciidoc(names: Sequence[str], rows: Sequence[Sequence[str]], right: Sequenc
         out.append("\n")
     out.append("|====\n")
     if footer is not None and opts.footer and not tuples:
-        out.append(f"\n....\n{footer}\n....\n")
+        out.append("\n....\n" + "".join(f + "\n" for f in _each(footer)) + "....\n")
     return "".join(out)
 
 
@@ -125,7 +143,8 @@ def _latex_title(opts: PrintOptions) -> str:
     return "\\begin{center}\n" + _latex(opts.title) + "\n\\end{center}\n\n"
 
 
-def _latex_vertical(names: Sequence[str], rows: Sequence[Sequence[str]], opts: PrintOptions, first: int) -> str:
+def _latex_vertical(names: Sequence[str], rows: Sequence[Sequence[str]], opts: PrintOptions, first: int,
+                    footer: Footer = None) -> str:
     border = min(opts.border, 2)
     out = [_latex_title(opts), "\\begin{tabular}{" + ("cl", "c|l", "|c|l|")[border] + "}\n"]
     for k, row in enumerate(rows):
@@ -140,14 +159,17 @@ def _latex_vertical(names: Sequence[str], rows: Sequence[Sequence[str]], opts: P
             out.append(f"{_latex(name)} & {_latex(value)} \\\\\n")
     if border == 2:
         out.append("\\hline\n")
-    out.append("\\end{tabular}\n\n\\noindent \n")
+    out.append("\\end{tabular}\n\n\\noindent ")
+    if _custom(footer) and not opts.tuples_only:
+        out.append("".join(_latex(f) + " \\\\\n" for f in _each(footer)))
+    out.append("\n")
     return "".join(out)
 
 
 def latex(names: Sequence[str], rows: Sequence[Sequence[str]], right: Sequence[bool], opts: PrintOptions,
-          footer: str | None, expanded: bool, first: int = 1) -> str:
+          footer: Footer, expanded: bool, first: int = 1) -> str:
     if expanded:
-        return _latex_vertical(names, rows, opts, first)
+        return _latex_vertical(names, rows, opts, first, footer)
     border, tuples, n = min(opts.border, 3), opts.tuples_only, len(names)
     out = [_latex_title(opts), "\\begin{tabular}{" + ("| " if border >= 2 else "")]
     out.append((" | " if border else "").join("r" if r else "l" for r in right))
@@ -162,15 +184,15 @@ def latex(names: Sequence[str], rows: Sequence[Sequence[str]], right: Sequence[b
         out.append("\\hline\n")
     out.append("\\end{tabular}\n\n\\noindent ")
     if footer is not None and opts.footer and not tuples:
-        out.append(_latex(footer) + " \\\\\n")
+        out.append("".join(_latex(f) + " \\\\\n" for f in _each(footer)))
     out.append("\n")
     return "".join(out)
 
 
 def latex_longtable(names: Sequence[str], rows: Sequence[Sequence[str]], right: Sequence[bool], opts: PrintOptions,
-                    footer: str | None, expanded: bool, first: int = 1) -> str:
+                    footer: Footer, expanded: bool, first: int = 1) -> str:
     if expanded:
-        return _latex_vertical(names, rows, opts, first)
+        return _latex_vertical(names, rows, opts, first, footer)
     border, tuples = min(opts.border, 3), opts.tuples_only
     out = ["\\begin{longtable}{" + ("| " if border >= 2 else "")]
     widths = (opts.tableattr or "").split()
@@ -207,7 +229,7 @@ def latex_longtable(names: Sequence[str], rows: Sequence[Sequence[str]], right: 
 
 
 def troff_ms(names: Sequence[str], rows: Sequence[Sequence[str]], right: Sequence[bool], opts: PrintOptions,
-             footer: str | None, expanded: bool, first: int = 1) -> str:
+             footer: Footer, expanded: bool, first: int = 1) -> str:
     border, tuples = min(opts.border, 2), opts.tuples_only
     out = []
     if not tuples and opts.title is not None:
@@ -236,7 +258,10 @@ def troff_ms(names: Sequence[str], rows: Sequence[Sequence[str]], right: Sequenc
                     out.append("c | l.\n" if border == 1 else "c l.\n")
                     current = 2
                 out.append(f"{_troff(name)}\t{_troff(value)}\n")
-        out.append(".TE\n.DS L\n.DE\n")
+        out.append(".TE\n.DS L\n")
+        if _custom(footer) and not tuples:
+            out.append("".join(_troff(f) + "\n" for f in _each(footer)))
+        out.append(".DE\n")
         return "".join(out)
     out.append((" | " if border > 0 else "").join("r" if r else "l" for r in right) + ".\n")
     if not tuples:
@@ -245,7 +270,7 @@ def troff_ms(names: Sequence[str], rows: Sequence[Sequence[str]], right: Sequenc
         out.append("\t".join(_troff(v) for v in row) + "\n")
     out.append(".TE\n.DS L\n")
     if footer is not None and opts.footer and not tuples:
-        out.append(_troff(footer) + "\n")
+        out.append("".join(_troff(f) + "\n" for f in _each(footer)))
     out.append(".DE\n")
     return "".join(out)
 
@@ -257,3 +282,4 @@ def tag_line(fmt: str, tag: str) -> str:
 
 RENDER: dict[str, Callable[..., str]] = {"html": html, "asciidoc": asciidoc, "latex": latex,
                                          "latex-longtable": latex_longtable, "troff-ms": troff_ms}
+

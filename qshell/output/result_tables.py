@@ -308,7 +308,7 @@ def one_empty_line(q: QueryResult, style: Style) -> bool:
             and style.expanded != "on")
 
 
-def document(q: QueryResult, style: Style, footer_text: str | None, first_record: int = 1, escape: bool = True) -> str:
+def document(q: QueryResult, style: Style, footer_text: "documents.Footer", first_record: int = 1, escape: bool = True) -> str:
     """``q`` in one of psql's document formats (``qshell.output.documents``), its footer
     ``footer_text`` (None: none); ``escape``: control characters shown escaped (for the terminal)."""
     null = machine_null(style)

@@ -230,12 +230,14 @@ class EntryBuilder:
                 return
         if _in_quote(self._open):
             yield from self._sql(line, mark)
+            yield from self._line_end()
             return
         if not line:
             return  # psql drops an empty line outside quotes and comments
         if not line.lstrip(_SP).startswith("\\") or line.lstrip(_SP).startswith(("\\;", "\\:")):
             yield from self._sql(line, mark)  # (\\; and \\: are SQL's: a ";" that does not end
-            return  # the statement, a ":" that starts no variable)
+            yield from self._line_end()  # the statement, a ":" that starts no variable)
+            return
         name = commands.meta_name(line)
         if self._prefix or (self._buf and not (name in commands.SQL_TAKING and _blank(self._buf))):
             # as in psql, a meta-command line is obeyed while a statement is being typed;
@@ -259,6 +261,23 @@ class EntryBuilder:
         after, self._after = self._after, None
         if after is not None:
             yield from self._meta(*after)
+
+    def _line_end(self) -> list[Entry | InputError]:
+        """psql's SINGLELINE (``-S``): the end of a line ends the statement typed, as a ";"
+        would, unless it lies in a quote, a comment, parentheses or a BEGIN ATOMIC block;
+        the text is sent as typed, with no ";" added (psql's query buffer as it is)."""
+        if (self._prefix or self._open is not None or not self._buf.strip(_SP)
+                or not self.context.variables.is_on("SINGLELINE") or not self._active()):
+            return []
+        if self._resume is not None and self._resume.block.depth:
+            return []
+        raw, bad = self._buf, self._bad
+        self.reset()
+        self._start = self._lineno
+        if bad and _REPLACED in raw:
+            return [self._refused(bad, "statement")]
+        self._copy_blocks(raw)
+        return [Entry(raw.replace(_NOSEMI, ";"), self.source, self._lineno)]
 
     @property
     def skipping(self) -> bool:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from types import SimpleNamespace
+from typing import TYPE_CHECKING
 
 import psycopg2
 
@@ -24,6 +25,10 @@ from qshell.common.visible import visible
 from qshell.script.commands import Command
 from qshell.shell.host import ShellHost
 from qshell.shell.session_commands import echo_hidden, remember_error
+
+if TYPE_CHECKING:  # pragma: no cover
+    from qshell.output.styles import Style
+    from qshell.records.results import QueryResult
 
 # -- psql's name patterns ------------------------------------------------------------
 
@@ -153,6 +158,84 @@ class Listing:
     count: bool = True  # psql's "(N rows)" footer
     extra: dict = field(default_factory=dict)  # more JSON fields
     expandable: bool = True  # False: \\d NAME, which psql never prints expanded
+    keeps_null: bool = True  # NULL shown as \\pset null sets it (False: empty, where psql's describe.c resets nullPrint)
+
+
+_PSQL_FORMATS = ("aligned", "wrapped", "unaligned", "csv", "html", "asciidoc", "latex", "latex-longtable", "troff-ms")
+
+
+def _printed(lst: Listing, rows: list[list], style: "Style", expand_once: bool, out: object) -> str:
+    """``lst`` exactly as psql writes a catalog table under the current ``\\pset``
+    (describe.c hands it to the printer of query results, its title set): a list with
+    its ``(N rows)`` footer as a query result is printed; \\d NAME's footer lines
+    (indexes, constraints…) instead, printed even with ``footer off``, never with tuples
+    only, none in CSV. NULL shows as ``\\pset null`` sets it where psql keeps that
+    (``keeps_null``), else empty; never as qshell's own ``<null>``.
+    Everything psql writes, its last newline (or record separator) included: "" when it
+    writes nothing (no rows in CSV or unaligned with tuples only)."""
+    from dataclasses import replace
+
+    from qshell.output import documents, result_tables, styles
+    from qshell.output.psql_formats import Unaligned
+    from qshell.records.results import Column, QueryResult, Status
+    from qshell.shell.streams import isatty
+
+    expanded = "off" if not lst.expandable else "on" if expand_once else style.expanded
+    opts = replace(style.opts, title=lst.title)
+    null = result_tables.machine_null(style) if lst.keeps_null else ""  # (qshell's own <null> never: psql's empty)
+    style = styles.Style(fmt=style.fmt, null=null, maxwidth=0, expanded=expanded, width=style.width, opts=opts,
+                         tty=style.tty)
+    cols = tuple(Column(h, 23 if i in lst.numeric else 25) for i, h in enumerate(lst.headers))
+    q = QueryResult(index=0, sql="", status=Status.OK, columns=cols, rows=tuple(tuple(r) for r in rows),
+                    rowcount=len(rows), command=f"SELECT {len(rows)}")
+    fmt, escape = style.fmt, isatty(out)
+    if opts.numericlocale and fmt in ("unaligned", *documents.FORMATS):  # (table() groups the others' itself)
+        q = replace(q, rows=tuple(result_tables.localized(q.rows, [i in lst.numeric for i in range(len(cols))])))
+    listed = lst.count and not lst.footers  # psql's default footer, (N rows)
+    footers = [] if opts.tuples_only else [f"({styles._rows_word(len(rows))})"] if listed else list(lst.footers)
+    if fmt == "csv":  # (no footer of any kind in CSV)
+        text = result_tables.table(q, style)
+        return text + "\n" if text else ""
+    if fmt == "unaligned":
+        u = Unaligned(list(lst.headers), opts, null, expanded == "on", escape=escape)
+        text = u.head() + u.body(q.rows)
+        if listed:
+            return text + u.tail(footers[0] if footers else None)
+        if footers:  # (expanded: two separators before them, as psql's print_unaligned_vertical)
+            lead = opts.record_sep * 2 if expanded == "on" else opts.record_sep if u.need_sep else ""
+            text += lead + opts.record_sep.join(footers)
+            u.need_sep = True
+        return text + (opts.end if u.need_sep else "")
+    if fmt in documents.FORMATS:
+        if not listed:  # (custom footers are printed whatever \\pset footer says, as psql's)
+            style = replace(style, opts=replace(opts, footer=True))
+        return result_tables.document(q, style, (footers[0] if listed else tuple(footers)) if footers else None,
+                                      escape=escape)
+    text, vertical = _aligned(q, style)
+    if listed:
+        shown = bool(text) or result_tables.one_empty_line(q, style)
+        return (text + "\n" if shown else "") + result_tables.after_table(q, style, shown=shown, expanded=vertical) + "\n"
+    gap = [""] if vertical and footers and result_tables.border(style) < 2 else []  # (psql's, before a record's footers)
+    return "\n".join([text, *gap, *(visible(f) for f in footers), "", ""])
+
+
+def _aligned(q: "QueryResult", style: "Style") -> tuple[str, bool]:
+    """``q`` drawn aligned or wrapped as a query result is (its title over it, expanded
+    records under ``\\x``), without footer; and whether it was drawn expanded."""
+    from dataclasses import replace
+
+    from qshell.output import result_tables
+
+    if style.fmt == "aligned" and not result_tables.drawn_by_borders(style):
+        if style.opts.numericlocale:
+            q = replace(q, rows=tuple(result_tables.localized(q.rows, [c.type_oid in result_tables.ALIGN_RIGHT
+                                                                       for c in q.columns])))
+        layout = result_tables.Layout(q.columns, style)
+        layout.survey(q.rows)
+        head, body = layout.head(), layout.body(q.rows)
+        return (head + "\n" + body if head and body else head or body), layout.expanded
+    text = result_tables.table(q, style)
+    return text, style.expanded == "on" or text.startswith(("-[ RECORD", "* Record", "+-[ RECORD"))
 
 
 class DescribeCommands:
@@ -211,6 +294,24 @@ class DescribeCommands:
 
         style = self.shell.style()
         style_footer = style.opts.footer
+        if style.fmt in _PSQL_FORMATS:
+            text = _printed(lst, lst.rows, style, self.expand_once, self.shell.out)
+            log = getattr(self.shell, "log", None)
+            if log is not None:  # psql -L: catalog tables logged as its query results are, aligned
+                from qshell.output.styles import Style
+
+                log.write(_printed(lst, lst.rows, Style(fmt="aligned", null=style.null, maxwidth=0, expanded="off",
+                                                        width=style.width, opts=style.opts, tty=False), False, log))
+                log.flush()
+            if text.endswith("\n"):
+                self.shell.write(text[:-1])
+            elif text:  # (a zero byte ends unaligned output with recordsep_zero: written as it is)
+                emit = getattr(self.shell, "_emit", None)
+                if emit is not None and getattr(self.shell, "_page", None) is None:
+                    emit(text)
+                else:
+                    self.shell.write(text)
+            return
         fmt = "psql" if style.fmt in ("csv", "json") else style.fmt
         expanded = "off" if not lst.expandable else "on" if self.expand_once else style.expanded
         style = styles.Style(fmt=fmt, null="", maxwidth=0, expanded=expanded, width=style.width)
@@ -363,7 +464,7 @@ class DescribeCommands:
                 text += ("\n" if text else "") + f"Password valid until {until}"
             out.append([name, text] + ([desc] if verbose else []))
         self._show(Listing("List of roles", ["Role name", "Attributes"] + (["Description"] if verbose else []),
-                           out, count=False))
+                           out, count=False, keeps_null=False))
 
     def do_dx(self, cmd: Command) -> None:
         verbose, _ = self._flags(cmd)
@@ -543,7 +644,7 @@ class DescribeCommands:
                 " AND d.deptype IN ('a', 'i')", [oid])
             for col, deptype in owner:
                 footers.append(f"Owned by: {col}" if deptype == "a" else f"Sequence for identity column: {col}")
-            return Listing(title, headers, rows, footers, numeric=numeric, count=False, expandable=False)
+            return Listing(title, headers, rows, footers, numeric=numeric, count=False, expandable=False, keeps_null=False)
 
         is_index = kind in "iI"
         details = kind in "rvmfcp"
@@ -667,7 +768,7 @@ class DescribeCommands:
             footers.append(line)
             tablespace_footer()
             if kind == "i":
-                return Listing(title, headers, rows, footers, count=False, expandable=False)
+                return Listing(title, headers, rows, footers, count=False, expandable=False, keeps_null=False)
 
         if kind in "rpmf":
             if kind == "p":
@@ -869,4 +970,4 @@ class DescribeCommands:
                 footers.append(f"Access method: {amname}")
         if verbose and options and kind in "rpmfv":
             footers.append(f"Options: {options}")
-        return Listing(title, headers, rows, footers, count=False, extra=extra, expandable=False)
+        return Listing(title, headers, rows, footers, count=False, extra=extra, expandable=False, keeps_null=False)

@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from dataclasses import replace
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Iterable, Iterator, TextIO
+from typing import TYPE_CHECKING, BinaryIO, Callable, Iterable, Iterator, TextIO
 
 from qshell.common.errors import ConnectionFailed, ExitStatus, OutputClosed, QshellError, UsageError
 from qshell.common.numbers import INT_MAX
@@ -27,6 +27,7 @@ from qshell.script.sqlsplit import first_keyword, split, strip_comments_head
 from qshell.script.variables import PSQL_DEFAULTS, MetaArgError, interpolate, meta_args, meta_words, parse_int, special_value, valid_name
 from qshell.session.connect import password_in, redact
 from qshell.session.session import Session
+from qshell.shell import psqlopts
 from qshell.shell.host import _Failed, _Stop
 from qshell.shell.interrupt import sigint_calls
 from qshell.shell.prompt import Prompter
@@ -356,6 +357,8 @@ class Shell:
         self.command_history: History | None = None  # the prompt's (cmdhistory.open_history)
         self.history_file: Path | None = None
         self.connection = ConnectionCommands(self)  # \\conninfo, \\encoding, \\password
+        self.step_input: BinaryIO | None = None  # where SINGLESTEP (psql -s) reads its answers: stdin
+        self.log: TextIO | None = None  # psql's -L session log
         self._attach(session)
 
     # -- the command groups, each made when first used (GROUPS) --------------------------------
@@ -570,8 +573,28 @@ class Shell:
         """Handle every entry until the input ends or ``\\q``; return the exit status."""
         try:
             self.feed(entries)
+        except _ErrorStop:  # psql: a -c that ON_ERROR_STOP ended is a failed command (1), a script 3
+            return ExitStatus.ERROR if self._input == "-c" else ExitStatus.SCRIPT_STOPPED
         except _Stop as stop:
             return stop.status
+        return self.status
+
+    def run_inputs(self, inputs: Iterable[Iterable[Entry | InputError]], startup: int = 0) -> ExitStatus:
+        """Each input after the other, as psql runs its startup files and its -c/-f actions:
+        ``\\q`` ends the input it is in (the next one runs); ``ON_ERROR_STOP`` ends them all,
+        but not in the first ``startup`` ones (psql ignores how a startup file ends); Ctrl-C
+        or a lost connection ends them all. The exit status."""
+        for k, entries in enumerate(inputs):
+            try:
+                self.feed(entries)
+            except _Quit:
+                continue
+            except _ErrorStop:  # psql: a -c that ON_ERROR_STOP ended is a failed command (1), a script 3
+                if k < startup:
+                    continue
+                return ExitStatus.ERROR if self._input == "-c" else ExitStatus.SCRIPT_STOPPED
+            except _Stop as stop:
+                return stop.status
         return self.status
 
     def feed(self, entries: Iterable[Entry | InputError]) -> None:
@@ -798,7 +821,10 @@ class Shell:
             self._lost_session(*goodbye, "server closed the connection unexpectedly"
                                + ("; statement not run" if self.interactive else ""), sql=sql, tx=self._tx)
             return None
-        if self.variables.get("ECHO") == "queries":
+        if self.variables.is_on("SINGLESTEP"):  # psql -s: asked first (then no ECHO queries, as psql)
+            if not psqlopts.single_step(self, sql, self.step_input):
+                return None
+        elif self.variables.get("ECHO") == "queries":
             self.write(sql)  # psql -e: the statement as sent, before its result
         sync_verbosity(self)  # psql's VERBOSITY, SHOW_CONTEXT: libpq lays out what the server says
         go, savepoint = begin_for(self, sql, self.interactive and not self._depth)  # psql's BEGIN, SAVEPOINT
@@ -806,6 +832,10 @@ class Shell:
             self.status = max(self.status, ExitStatus.ERROR)
             return None
         printer = self._row_printer() if show else None
+        if self.log is not None:  # psql -L: the statement, then its result as psql logs it
+            psqlopts.log_query(self.log, sql)
+            if printer is not None:
+                printer = psqlopts.LogTee(printer)  # type: ignore[assignment]
         before = user.transaction_state  # what a lost connection during the statement takes with it
         with sigint_calls(user.cancel):
             q = user.execute(sql, maxrows=self.settings.maxrows if maxrows is None else maxrows, sink=printer,
@@ -843,6 +873,8 @@ class Shell:
             if problem:
                 self._where_notice(problem)
         self._tx = user.transaction_state
+        if self.log is not None and show:
+            psqlopts.log_result(self, self.log, q, printer.rows if isinstance(printer, psqlopts.LogTee) else None)
         try:
             if q.status is not Status.OK:
                 if q.diag is not None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from functools import partial
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 from prompt_toolkit import PromptSession
 from prompt_toolkit.filters import is_searching
@@ -17,7 +17,7 @@ from prompt_toolkit.key_binding import KeyBindings
 from prompt_toolkit.lexers import PygmentsLexer
 from pygments.lexers.sql import PostgresLexer
 
-from qshell.script.reader import Entry, EntryBuilder, InputError
+from qshell.script.reader import Entry, EntryBuilder, InputError, ScriptContext
 
 SOURCE = "<terminal>"
 
@@ -40,12 +40,16 @@ def _bare_word(text: str) -> str | None:
     return m.group(1).lower() if m else None
 
 
-def _complete(text: str) -> bool:
+def _complete(text: str, single_line: bool = False) -> bool:
     """Enter submits: a complete entry, or — as psql obeys it at once — a backslash line
-    typed on a new line of an unfinished statement (the statement stays in the buffer)."""
+    typed on a new line of an unfinished statement (the statement stays in the buffer);
+    with psql's SINGLELINE (-S) the end of the line ends a statement too."""
     if _bare_word(text):
         return True  # help, quit, exit: taken at once, as psql takes them
-    builder = EntryBuilder(SOURCE, look_ahead=True)
+    context = ScriptContext()
+    if single_line:
+        context.variables.set("SINGLELINE", "on")
+    builder = EntryBuilder(SOURCE, context, look_ahead=True)
     *head, last = text.split("\n")
     for line in head:
         for _ in builder.feed(line):  # (a generator: nothing is read until it runs)
@@ -56,7 +60,7 @@ def _complete(text: str) -> bool:
     return not builder.pending
 
 
-def _bindings() -> KeyBindings:
+def _bindings(single_line: Callable[[], bool] = lambda: False) -> KeyBindings:
     kb = KeyBindings()
 
     @kb.add("enter", filter=~is_searching)  # while Ctrl-R searches, Enter takes the match
@@ -65,7 +69,7 @@ def _bindings() -> KeyBindings:
         if buf.complete_state is not None and buf.complete_state.current_completion is not None:
             buf.complete_state = None  # Enter on a chosen completion keeps it and closes the menu
             return
-        if _complete(buf.text):
+        if _complete(buf.text, single_line()):
             buf.validate_and_handle()
         else:
             buf.newline(copy_margin=True)  # a new line, indented as the one above
@@ -128,7 +132,7 @@ def entries(shell, history_file: Path | None) -> Iterator[Entry | InputError]:  
     session: PromptSession = PromptSession(
         history=history,
         multiline=True,
-        key_bindings=_bindings(),
+        key_bindings=_bindings(lambda: shell.variables.is_on("SINGLELINE")),
         lexer=None if no_color else _Lexer(),
         completer=QshellCompleter(shell, loader),
         complete_while_typing=False,

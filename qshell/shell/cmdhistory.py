@@ -20,13 +20,21 @@ from __future__ import annotations
 
 import os
 import re
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from qshell.common.errors import UsageError
 from qshell.script.commands import Command
 
 if TYPE_CHECKING:
-    from qshell.shell.loop import Shell
+    from prompt_toolkit.history import History
+
+    from qshell.shell.host import ShellHost
+
+    class _Host(ShellHost, Protocol):
+        command_history: History | None
+
+        def say(self, text: str) -> None: ...
+        def _args(self, cmd: Command, take: int | None = None, semicolon: bool = False) -> list[str]: ...
 
 DEFAULT_SIZE = 500
 NL_IN_HISTORY = "\x01"  # psql's stand-in for a newline inside a history line
@@ -55,7 +63,7 @@ def keeps(line: str, previous: str | None, control: str | None) -> bool:
 class HistoryCommands:
     """``\\s [FILE]``, held by the shell."""
 
-    def __init__(self, host: "Shell") -> None:
+    def __init__(self, host: "_Host") -> None:
         self.host = host
 
     def do_s(self, cmd: Command) -> None:

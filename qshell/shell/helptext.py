@@ -20,14 +20,17 @@ import subprocess
 import tempfile
 import threading
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from qshell.common.errors import UsageError
 from qshell.script.commands import Command
 from qshell.shell.streams import isatty
 
 if TYPE_CHECKING:
-    from qshell.shell.loop import Shell
+    from qshell.shell.host import ShellHost
+
+    class _Host(ShellHost, Protocol):
+        def _args(self, cmd: Command, take: int | None = None, semicolon: bool = False) -> list[str]: ...
 
 # psql's \copyright (print_copyright in src/bin/psql/help.c): the licence's own lines
 COPYRIGHT = """PostgreSQL Database Management System
@@ -182,7 +185,7 @@ def relaid(listing: str, width: int) -> str:
 class HelpCommands:
     """``\\h`` / ``\\help`` and ``\\copyright``, held by the shell."""
 
-    def __init__(self, host: "Shell") -> None:
+    def __init__(self, host: "_Host") -> None:
         self.host = host
         self._cache: dict[str, str] = {}
 

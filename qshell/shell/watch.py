@@ -21,7 +21,7 @@ from __future__ import annotations
 import re
 import time
 from dataclasses import replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import gevent.event
 
@@ -33,7 +33,23 @@ from qshell.script.variables import strtod
 from qshell.shell.interrupt import sigint_calls
 
 if TYPE_CHECKING:
-    from qshell.shell.loop import Shell
+    from qshell.records.results import QueryResult
+    from qshell.script.reader import Entry
+    from qshell.script.variables import Variables
+    from qshell.shell.host import ShellHost
+    from qshell.shell.pset import PsetCommands
+
+    class _Host(ShellHost, Protocol):
+        variables: Variables
+        entry: Entry | None
+        last_query: str
+        pset: PsetCommands
+        _page: list[str] | None
+
+        def _args(self, cmd: Command, take: int | None = None, semicolon: bool = False) -> list[str]: ...
+        def _flush_page(self) -> None: ...
+        def _run_sql(self, sql: str, *, show: bool = True, maxrows: int | None = None,
+                     remember: bool = True) -> QueryResult | None: ...
 
 DEFAULT_INTERVAL = 2.0
 RESULT_VARIABLES = ("ERROR", "SQLSTATE", "ROW_COUNT", "LAST_ERROR_MESSAGE", "LAST_ERROR_SQLSTATE")
@@ -114,7 +130,7 @@ def header(interval: float, title: str | None, now: float | None = None) -> str:
 class WatchCommands:
     """``\\watch``, held by the shell."""
 
-    def __init__(self, host: "Shell") -> None:
+    def __init__(self, host: "_Host") -> None:
         self.host = host
 
     def _default_interval(self) -> float:

@@ -29,6 +29,7 @@ from qshell.session.session import Session
 from qshell.shell.catalog import CatalogCommands
 from qshell.shell.describe import DescribeCommands
 from qshell.shell.explore import RunCommands
+from qshell.shell.extended import ExtendedCommands
 from qshell.shell.host import _Stop
 from qshell.shell.interrupt import sigint_calls
 from qshell.shell.isolation import IsolationCommands
@@ -248,7 +249,8 @@ class _RowPrinter:
 
 
 COMMAND_GROUPS = (RunCommands, LoadCommands, SetCommands, DescribeCommands, CatalogCommands, ReportCommands,
-                  IsolationCommands, LabCommands, SessionCommands, PsetCommands)
+                  IsolationCommands, LabCommands, SessionCommands, PsetCommands,
+                  ExtendedCommands)
 
 
 class Shell:
@@ -306,12 +308,13 @@ class Shell:
         self.sessions = SessionCommands(self)  # \\session: named connections of the user's
         self.lab = LabCommands(self, self.isolation, self.sessions)
         self.pset = PsetCommands(self)  # psql's print options (\\pset), in style()
+        self.extended = ExtendedCommands(self)  # \\bind, \\parse, pipelines, \\gdesc, \\crosstabview, \\lo_*
         self._attach(session)
 
     def handler(self, name: str) -> Callable[[Command], None]:
         """The method that runs ``\\name``: the shell's own ``do_<name>`` or its groups'."""
         for owner in (self, self.runs, self.loads, self.sets, self.describe, self.catalog, self.reports,
-                      self.isolation, self.lab, self.sessions, self.pset):
+                      self.isolation, self.lab, self.sessions, self.pset, self.extended):
             found = getattr(owner, "do_" + name, None)
             if found is not None:
                 return found
@@ -640,6 +643,10 @@ class Shell:
         self._sent = True
         if remember:  # (not what \\gexec runs: \\g then sends the \\gexec query again, as psql)
             self.last_query, self._last_refused = sql, ""  # (a lone ";" too: psql's previous buffer, \\g sends nothing then)
+        if self.extended.takes(sql):  # psql's \\bind, \\parse ... or a pipeline: through libpq (shell/extended.py)
+            if remember:
+                self.last_sql = sql
+            return self.extended.send(sql, show=show, maxrows=maxrows)
         if self._empty(sql):
             problem = self.session.user.send_empty(sql)  # a lone ";", only comments: sent, as psql
             if problem:
@@ -665,6 +672,14 @@ class Shell:
         with sigint_calls(user.cancel):
             q = user.execute(sql, maxrows=self.settings.maxrows if maxrows is None else maxrows, sink=printer,
                              batch=printer.batch if printer is not None else BATCH)
+        return self.show_result(q, sql, printer, show=show, before=before)
+
+    def show_result(self, q: QueryResult, sql: str, printer: "_RowPrinter | None", *, show: bool = True,
+                    before: str = "") -> QueryResult:
+        """What psql prints after a statement's result (its rows already given to ``printer``
+        when there is one): notices, the table or tag, timing, notifications, the error; and
+        psql's result variables. ``before``: the transaction state before it was sent."""
+        user = self.session.user
         if user.cancelled:
             self.notice("Cancel request sent")
         self.context.std_strings = user.std_strings()
@@ -775,9 +790,10 @@ class Shell:
         else:  # psql: the first word is the file, any other a warning
             words = self._args(replace(cmd, arg=arg), take=1)
             target = words[0] if words else ""
+        self.extended.refuse_in_pipeline(cmd.name)
         sql = self._buffer()
-        if not sql:
-            return  # psql: nothing to send, nothing said
+        if not sql and not self.extended.pending():
+            return  # psql: nothing to send, nothing said (after \\bind: an empty statement, as psql sends it)
         saved, self.settings = self.settings, settings
         saved_opts, self.pset.options = self.pset.options, opts
         try:
@@ -852,6 +868,7 @@ class Shell:
         """psql's \\gset [PREFIX]: the query's one row becomes variables (a NULL unsets)."""
         words = self._args(cmd, take=1)
         prefix = words[0] if words else ""
+        self.extended.refuse_in_pipeline("gset")
         sql = self._buffer()
         if not sql:
             return
@@ -885,6 +902,7 @@ class Shell:
         """psql's \\gexec: run the query, then each non-NULL value of its result, row by
         row, column by column, as a statement of its own."""
         self._args(cmd, take=0)
+        self.extended.refuse_in_pipeline("gexec")
         sql = self._buffer()
         if not sql:
             return

@@ -1,0 +1,446 @@
+"""psql's extended-protocol and pipeline commands, \\gdesc, and the large-object commands.
+
+A command group the ``Shell`` holds (``Shell.extended``). ``\\bind``, ``\\bind_named``,
+``\\parse``, ``\\close_prepared`` choose how the next statement is sent (psql's send mode);
+``\\startpipeline`` ... ``\\endpipeline`` drive libpq's pipeline mode; each is what psql 18
+does (``command.c``, ``common.c``: ``ExecQueryAndProcessResults``), with the same libpq calls
+on the user's own session connection (``session.wire.Wire``), so that the server receives
+(and logs) the same Parse / Bind / Execute / Sync messages. Results print through the
+shell's psql printing (``Shell.show_result``), errors and libpq's messages as psql says them.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+from typing import Any
+
+from qshell.common.errors import ExitStatus, UsageError
+from qshell.records.results import QueryResult, Status
+from qshell.script.commands import Command
+from qshell.session.wire import PGRES_COPY_BOTH, PGRES_COPY_IN, PGRES_COPY_OUT, PGRES_PIPELINE_ABORTED, PGRES_PIPELINE_SYNC, Wire
+from qshell.shell.host import _Stop
+
+PGRES_FATAL_ERROR = 7
+_ACCEPTED = frozenset({0, 1, 2, 3, 4, PGRES_PIPELINE_SYNC, 12})  # psql's AcceptResult
+
+
+class ExtendedCommands:
+    """psql's send mode (``\\bind`` ...), its pipeline counters, and the commands using them."""
+
+    def __init__(self, shell: Any) -> None:
+        self.shell = shell
+        self.mode = "query"  # psql's send_mode: query, params, prepared, parse, close, start, end, sync,
+        #                      flush, flushrequest, getresults
+        self.name: str | None = None  # the prepared statement's name (\\bind_named, \\parse, \\close_prepared)
+        self.params: list[str] = []
+        # psql's pipeline counters (pset.piped_syncs ...)
+        self.piped_syncs = self.piped_commands = self.available = self.requested = 0
+        self._t0 = 0.0  # when the command now running began sending
+
+    # -- what the shell asks ----------------------------------------------------------------
+    def clean(self) -> None:
+        """psql's clean_extended_state: back to sending plain queries."""
+        self.mode, self.name, self.params = "query", None, []
+
+    def in_pipeline(self) -> bool:
+        user = self.shell.session.user
+        if not user.alive:
+            return False
+        return Wire(user).in_pipeline()
+
+    def pending(self) -> bool:
+        """A send mode is set: the next statement (even an empty buffer) goes out through libpq."""
+        return self.mode != "query"
+
+    def takes(self, sql: str) -> bool:
+        """Whether ``sql`` is sent here rather than as a simple query (a mode is set, or a
+        pipeline is open: psql sends every statement in one with the extended protocol)."""
+        return self.mode != "query" or self.in_pipeline()
+
+    def refuse_in_pipeline(self, name: str) -> None:
+        """psql's "\\g not allowed in pipeline mode" (\\g, \\gx, \\gset, \\gexec, \\watch)."""
+        if self.in_pipeline():
+            self.clean()
+            raise UsageError(f"\\{name} not allowed in pipeline mode")
+
+    # -- the send mode ----------------------------------------------------------------------
+    def do_bind(self, cmd: Command) -> None:
+        """\\bind [PARAM ...]: the next statement goes with these parameters, unnamed."""
+        self.clean()
+        self.params = self.shell._args(cmd)
+        self.mode = "params"
+
+    def do_bind_named(self, cmd: Command) -> None:
+        """\\bind_named NAME [PARAM ...]: the next statement runs prepared statement NAME."""
+        self.clean()
+        words = self.shell._args(cmd)
+        if not words:
+            raise UsageError("\\bind_named: missing required argument")
+        self.name, self.params, self.mode = words[0], words[1:], "prepared"
+
+    def do_parse(self, cmd: Command) -> None:
+        """\\parse NAME: prepare the statement being typed (or the last one) as NAME."""
+        words = self.shell._args(cmd, take=1)
+        self.clean()
+        if not words:
+            raise UsageError("\\parse: missing required argument")
+        self.name, self.mode = words[0], "parse"
+        self._send_buffer()
+
+    def do_close_prepared(self, cmd: Command) -> None:
+        """\\close_prepared NAME: close prepared statement NAME (libpq's Close message)."""
+        words = self.shell._args(cmd, take=1)
+        self.clean()
+        if not words:
+            raise UsageError("\\close_prepared: missing required argument")
+        self.name, self.mode = words[0], "close"
+        self._send_buffer()
+
+    def _send_buffer(self) -> None:
+        """psql's PSQL_CMD_SEND: the buffer (or the previous one; even empty) sent now."""
+        shell = self.shell
+        shell._run_sql(shell._buffer())
+
+    # -- pipelines --------------------------------------------------------------------------
+    def do_startpipeline(self, cmd: Command) -> None:
+        self.shell._args(cmd, take=0)
+        self.mode = "start"
+        self._send_buffer()
+
+    def do_endpipeline(self, cmd: Command) -> None:
+        self.shell._args(cmd, take=0)
+        self.mode = "end"
+        self._send_buffer()
+
+    def do_syncpipeline(self, cmd: Command) -> None:
+        self.shell._args(cmd, take=0)
+        self.mode = "sync"
+        self._send_buffer()
+
+    def do_flush(self, cmd: Command) -> None:
+        self.shell._args(cmd, take=0)
+        self.mode = "flush"
+        self._send_buffer()
+
+    def do_flushrequest(self, cmd: Command) -> None:
+        self.shell._args(cmd, take=0)
+        self.mode = "flushrequest"
+        self._send_buffer()
+
+    def do_sendpipeline(self, cmd: Command) -> None:
+        """\\sendpipeline: the statement being typed, with \\bind's or \\bind_named's
+        parameters, appended to the open pipeline."""
+        self.shell._args(cmd, take=0)
+        if not self.in_pipeline():
+            self.clean()
+            raise UsageError("\\sendpipeline not allowed outside of pipeline mode")
+        if self.mode not in ("params", "prepared"):
+            self.clean()
+            raise UsageError("\\sendpipeline must be used after \\bind or \\bind_named")
+        self._send_buffer()
+
+    def do_getresults(self, cmd: Command) -> None:
+        """\\getresults [N]: read N (all: 0 or none) of the results the server has sent."""
+        words = self.shell._args(cmd, take=1)
+        self.mode = "getresults"
+        self.requested = 0
+        if words:
+            n = _atoi(words[0])
+            if n < 0:
+                raise UsageError("\\getresults: invalid number of requested results")
+            self.requested = n
+        self._send_buffer()
+
+    # -- \\gdesc -----------------------------------------------------------------------------
+    def do_gdesc(self, cmd: Command) -> None:
+        """\\gdesc: prepare the statement being typed (unnamed) and describe its result's
+        columns, as psql's DescribeQuery: their types by format_type in one query of psql's."""
+        shell = self.shell
+        shell._args(cmd, take=0)
+        sql = shell._buffer()
+        shell._sent = True
+        shell.last_query, shell._last_refused = sql, ""
+        if shell.variables.get("ECHO") == "queries":
+            shell.write(sql)
+        user = shell.session.user
+        if not user.alive:
+            user.open()
+        self.clean()
+        wire = Wire(user)
+        with wire:
+            if wire.in_pipeline():
+                wire.prepare_in_pipeline()
+                self._failed(wire.error_message().removesuffix("\n"))
+                return
+            if not wire.send_prepare("", sql):
+                self._failed(wire.error_message().removesuffix("\n"))
+                return
+            res = wire.get_result()
+            if wire.status(res) != 1:
+                q = wire.error_result(res, sql)
+                wire.clear(res)
+                wire.drain()
+                shell.show_result(q, sql, None)
+                return
+            wire.clear(res)
+            wire.drain()
+            if not wire.send_describe(""):
+                self._failed(wire.error_message().removesuffix("\n"))
+                return
+            res = wire.get_result()
+            if res is None or wire.status(res) != 1:
+                q = wire.error_result(res, sql)
+                wire.clear(res)
+                wire.drain()
+                shell.show_result(q, sql, None)
+                return
+            columns = wire.column_types(res)
+            notices = wire.take_notices()
+            wire.clear(res)
+            wire.drain()
+            if not columns:
+                shell.show_notices(QueryResult(index=0, sql=sql, status=Status.OK, notices=notices))
+                shell.write("The command has no result, or the result has no columns.")
+                shell._result_variables(QueryResult(index=0, sql=sql, status=Status.OK))
+                return
+            values = []
+            for name, oid, mod in columns:
+                literal = wire.escape_literal(name)
+                if literal is None:
+                    self._failed(wire.error_message().removesuffix("\n"))
+                    return
+                values.append(f"({literal}, '{oid}'::pg_catalog.oid, {mod})")
+            query = ('SELECT name AS "Column", pg_catalog.format_type(tp, tpm) AS "Type"\n'
+                     f"FROM (VALUES {','.join(values)}) s(name, tp, tpm)")
+            wire.notices[:0] = notices
+            if not wire.send_query(query):
+                self._failed(wire.error_message().removesuffix("\n"))
+                return
+            res = wire.get_result()
+            printer = shell._row_printer()
+            q = (wire.result(res, query, shell.settings.maxrows, sink=printer,
+                             batch=printer.batch if printer is not None else 1000)
+                 if res is not None and wire.status(res) in _ACCEPTED else wire.error_result(res, query))
+            wire.clear(res)
+            wire.drain()
+            shell.show_result(q, query, printer if q.status is Status.OK else None)
+
+    # -- sending ----------------------------------------------------------------------------
+    def send(self, sql: str, show: bool = True, maxrows: int | None = None) -> QueryResult | None:
+        """psql's ExecQueryAndProcessResults for the modes above (and a plain statement in
+        a pipeline); the send mode is forgotten after, as psql's SendQuery does."""
+        shell = self.shell
+        user = shell.session.user
+        if not user.alive:
+            user.open()
+        if shell.variables.get("ECHO") == "queries":
+            shell.write(sql)
+        mode, name, params = self.mode, self.name or "", self.params
+        self.clean()
+        wire = Wire(user)
+        self._t0 = time.perf_counter()
+        with wire:
+            try:
+                return self._exec(wire, mode, name, params, sql, show, maxrows)
+            finally:
+                self._pipeline_variables()
+
+    def _exec(self, wire: Wire, mode: str, name: str, params: list[str], sql: str, show: bool,
+              maxrows: int | None) -> QueryResult | None:
+        piped = wire.in_pipeline()
+        end_pipeline = False
+        ok = False
+        if mode in ("params", "prepared", "parse", "close", "query"):
+            if piped:  # the pipeline's own flushes: libpq's, or \\flush, \\getresults
+                if mode == "params" or mode == "query":
+                    ok = bool(wire.pq.PQsendQueryParams(wire.conn, _b(sql), len(params), None, _array(params),
+                                                        None, None, 0))
+                elif mode == "prepared":
+                    ok = bool(wire.pq.PQsendQueryPrepared(wire.conn, _b(name), len(params), _array(params),
+                                                          None, None, 0))
+                elif mode == "parse":
+                    ok = bool(wire.pq.PQsendPrepare(wire.conn, _b(name), _b(sql), 0, None))
+                else:
+                    ok = bool(wire.pq.PQsendClosePrepared(wire.conn, _b(name)))
+                if ok:
+                    self.piped_commands += 1
+            elif mode == "params" or mode == "query":
+                ok = wire.send_params(sql, params)
+            elif mode == "prepared":
+                ok = wire.send_prepared(name, params)
+            elif mode == "parse":
+                ok = wire.send_prepare(name, sql)
+            else:
+                ok = wire.send_close(name)
+        elif mode == "start":
+            ok = wire.enter_pipeline()
+        elif mode == "end":
+            ok = bool(wire.pq.PQpipelineSync(wire.conn))
+            if ok and wire.in_pipeline():
+                end_pipeline = True
+                self.piped_syncs += 1
+                self.available += self.piped_commands
+                self.piped_commands = 0
+                self.requested = self.available + self.piped_syncs
+        elif mode == "sync":
+            ok = wire.send_pipeline_sync()
+            if ok and wire.in_pipeline():
+                self.piped_syncs += 1
+                self.available += self.piped_commands
+                self.piped_commands = 0
+        elif mode == "flush":
+            ok = bool(wire.raw_flush())  # as psql: PQflush's 0 (all sent) counts as a failure
+        elif mode == "flushrequest":
+            ok = wire.send_flush_request()
+            if ok and wire.in_pipeline():
+                self.available += self.piped_commands
+                self.piped_commands = 0
+        elif mode == "getresults":
+            if self.available == 0 and self.piped_syncs == 0:
+                self._info("No pending results to get")
+                ok = False
+                self.requested = 0
+            else:
+                ok = True
+                if self.requested == 0 or self.requested > self.available + self.piped_syncs:
+                    self.requested = self.available + self.piped_syncs
+        if not ok:
+            self._failed(wire.error_message().removesuffix("\n"))
+            return None
+        if self.requested == 0 and not end_pipeline and wire.in_pipeline():
+            return QueryResult(index=0, sql=sql, status=Status.OK)
+        return self._results(wire, sql, end_pipeline, show, maxrows)
+
+    def _results(self, wire: Wire, sql: str, end_pipeline: bool, show: bool, maxrows: int | None) -> QueryResult | None:
+        """Every result there is to read now, printed as psql prints them."""
+        shell = self.shell
+        success = True
+        last_q: QueryResult | None = None
+        stopped: _Stop | None = None
+        before = shell.session.user.transaction_state
+        res = wire.get_result()
+        q: QueryResult | None
+        while res is not None:
+            status = wire.status(res)
+            if status not in _ACCEPTED:
+                q = replace(wire.error_result(res, sql), exec_s=time.perf_counter() - self._t0)
+                success = False
+                wire.clear(res)
+                try:
+                    if status == PGRES_PIPELINE_ABORTED:
+                        shell.show_notices(q)
+                        shell.variables.set("ERROR", "true")
+                        for var in ("SQLSTATE", "LAST_ERROR_SQLSTATE", "LAST_ERROR_MESSAGE"):
+                            shell.variables.set(var, "")
+                        shell.variables.set("ROW_COUNT", "0")
+                        shell.fail("Pipeline aborted, command did not run")
+                    else:
+                        last_q = shell.show_result(q, sql, None, show=True, before=before)
+                except _Stop as stop:
+                    stopped = stopped or stop
+                if (end_pipeline or self.requested > 0) and wire.in_pipeline():
+                    res = self._discard(wire)
+                else:
+                    res = wire.get_result()
+                continue
+            if status in (PGRES_COPY_IN, PGRES_COPY_OUT, PGRES_COPY_BOTH):  # refused before it is sent (not here)
+                wire.clear(res)
+                res = wire.get_result()
+                continue
+            printer = None
+            q = None
+            if status != PGRES_PIPELINE_SYNC:
+                printer = shell._row_printer() if show and success else None
+                q = wire.result(res, sql, shell.settings.maxrows if maxrows is None else maxrows, sink=printer,
+                                batch=printer.batch if printer is not None else 1000)
+                # sent (or, in a pipeline, asked for by this command) -> its result read
+                q = replace(q, exec_s=time.perf_counter() - self._t0)
+            if status == PGRES_PIPELINE_SYNC:
+                self.piped_syncs -= 1
+                self.requested -= 1
+                success = True
+                if end_pipeline and self.piped_syncs == 0:
+                    success = wire.exit_pipeline() and success
+            elif wire.in_pipeline():
+                self.available -= 1
+                self.requested -= 1
+            next_res: int | None = None
+            if not wire.in_pipeline():
+                next_res = wire.get_result()
+            else:
+                if status != PGRES_PIPELINE_SYNC:
+                    next_res = wire.get_result()  # the NULL ending this command's results
+                if self.requested > 0:
+                    next_res = wire.get_result()
+            if q is not None:
+                try:
+                    if success:
+                        last_q = shell.show_result(q, sql, printer, show=show, before=before)
+                    else:
+                        shell._result_variables(q)
+                except _Stop as stop:
+                    stopped = stopped or stop
+            wire.clear(res)
+            res = next_res
+        if stopped is not None:
+            raise stopped
+        return last_q
+
+    def _discard(self, wire: Wire) -> int | None:
+        """psql's discardAbortedPipelineResults: drop what an aborted pipeline returns, up
+        to its next sync (returned), or until nothing more can come."""
+        while True:
+            res = wire.get_result()
+            status = wire.status(res)
+            if status == PGRES_PIPELINE_SYNC:
+                return res
+            if res is not None and status == PGRES_FATAL_ERROR:
+                wire.get_result()
+                return res
+            if res is None:
+                self.available -= 1
+                self.requested -= 1
+            if self.requested == 0:
+                return res
+            if self.available == 0 and self.piped_syncs == 0:
+                return res
+            wire.clear(res)
+
+    def _failed(self, text: str) -> None:
+        """The command failed, libpq's message said (psql prints none when libpq has none)."""
+        shell = self.shell
+        if text:
+            shell.fail(text)
+            return
+        shell.status = max(shell.status, ExitStatus.ERROR)
+        if shell._stop_on_error():
+            raise _Stop(ExitStatus.SCRIPT_STOPPED)
+
+    def _info(self, text: str) -> None:
+        """A message psql prints with pg_log_info (its place in a script in front): an error line."""
+        self.shell._where_notice(text)
+
+    def _pipeline_variables(self) -> None:
+        v = self.shell.variables
+        v.set("PIPELINE_SYNC_COUNT", str(self.piped_syncs))
+        v.set("PIPELINE_COMMAND_COUNT", str(self.piped_commands))
+        v.set("PIPELINE_RESULT_COUNT", str(self.available))
+
+
+def _atoi(text: str) -> int:
+    """C's atoi: the leading integer, 0 when there is none."""
+    import re
+
+    m = re.match(r"\s*([+-]?\d+)", text)
+    return int(m.group(1)) if m else 0
+
+
+def _b(text: str) -> bytes:
+    return text.encode("utf-8", "surrogateescape")
+
+
+def _array(params: list[str]):  # noqa: ANN202
+    import ctypes
+
+    return (ctypes.c_char_p * max(len(params), 1))(*[_b(p) for p in params])
+

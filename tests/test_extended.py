@@ -11,6 +11,7 @@ from __future__ import annotations
 import difflib
 import json
 import os
+import re
 import subprocess
 
 import pytest
@@ -224,3 +225,59 @@ def test_json_output_of_a_bound_statement(qshell):
     record = json.loads(r.out.splitlines()[0])
     assert record["rows"] == [["41"]] and record["command"] == "SELECT 1", record
     assert record["exec_ms"] > 0, "the time from sending it to its result, measured"
+
+
+LARGE_OBJECTS = r"""\lo_import {blob}
+\set o :LASTOID
+\lo_import {blob} 'it''s a blob'
+\lo_list
+\lo_list+
+\lo_listx
+\lo_export :o {out}
+\lo_unlink :o
+\lo_unlink :LASTOID
+\lo_unlink 1
+\lo_import {missing}
+\lo_export 1 {out}.none
+\lo_import
+\lo_export 1
+\lo_unlink
+BEGIN;
+\lo_import {blob}
+\lo_unlink :LASTOID
+SELECT 1/0;
+\lo_unlink 5
+ROLLBACK;
+\lo_list
+"""
+
+
+def _oids(text: bytes) -> bytes:
+    return re.sub(rb"\b\d{5,}\b", b"OID", text)
+
+
+def test_large_objects_round_trip_as_psql(dsn, hist, tmp_path, logged_server):
+    """\\lo_import of a binary file (every byte value), \\lo_export back (byte for byte the
+    same file), \\lo_list[+x], \\lo_unlink, LASTOID, the errors and the aborted transaction as
+    psql says them; the server receives the same statements and fastpath calls as from psql."""
+    blob = tmp_path / "blob.bin"
+    blob.write_bytes(bytes(range(256)) * 40 + b"\0\r\n")
+    db = logged_server.database("extlo")
+    outs = {}
+    for prog, argv in (("psql", [PSQL, "-X"]), ("qshell", qshell_argv("-X", "--history-dir", str(hist)))):
+        out = tmp_path / f"{prog}.bin"
+        script = LARGE_OBJECTS.format(blob=blob, out=out, missing=tmp_path / "missing.bin")
+        outs[prog] = _run(argv, db.dsn(f"lo_{prog}"), script, tmp_path, f"{prog}.sql")
+        assert out.read_bytes() == blob.read_bytes(), prog
+    p, q = outs["psql"], outs["qshell"]
+    assert _oids(q.stdout) == _oids(p.stdout)
+    assert _stderr(q.stderr, "qshell").replace("qshell.sql", "X") == _stderr(p.stderr, "psql").replace("psql.sql", "X")
+    assert b"lo_import" in p.stdout and b"it's a blob" in p.stdout
+
+    def logged(app: str) -> list[str]:
+        lines = [re.sub(r"\b\d{5,}\b", "OID", e.message) for e in logged_server.entries()
+                 if e.db == db.name and e.app == app and e.severity in ("LOG", "ERROR")]
+        return lines[next(i for i, m in enumerate(lines) if m == "statement: BEGIN"):]
+    psql_log = logged("lo_psql")
+    assert any(m.startswith("fastpath function call") for m in psql_log), psql_log
+    assert logged("lo_qshell") == psql_log

@@ -119,6 +119,7 @@ def lib() -> ctypes.CDLL:
         "PQpipelineStatus": (i, [vp]),
         "PQsetNoticeReceiver": (vp, [vp, vp, vp]),
         "PQescapeLiteral": (vp, [vp, cp, ctypes.c_size_t]),
+        "PQescapeStringConn": (ctypes.c_size_t, [vp, cp, cp, ctypes.c_size_t, vp]),
         "lo_import": (ctypes.c_uint, [vp, cp]),
         "lo_export": (i, [vp, ctypes.c_uint, cp]),
         "lo_unlink": (i, [vp, ctypes.c_uint]),

@@ -275,6 +275,27 @@ class Wire:
         finally:
             self.pq.PQfreemem(p)
 
+    def escape_string(self, text: str) -> str:
+        """PQescapeStringConn: ``text`` for inside '...' on this connection."""
+        raw = _b(text)
+        buf = ctypes.create_string_buffer(2 * len(raw) + 1)
+        n = self.pq.PQescapeStringConn(self.conn, buf, raw, len(raw), None)
+        return _s(buf.raw[:n])
+
+    def run_simple(self, sql: str) -> bool:
+        """psql's PSQLexec: one simple query, every result read; False (libpq's message in
+        ``error_message``) when it failed."""
+        if not self.send_query(sql):
+            return False
+        ok = True
+        while (res := self.get_result()) is not None:
+            ok = ok and self.status(res) in (1, 2)
+            self.clear(res)
+        return ok
+
+    def transaction_status(self) -> int:
+        return self.pq.PQtransactionStatus(self.conn)
+
     # -- large objects (libpq's client-side lo_import / lo_export / lo_unlink) -------------
     def lo_import(self, path: str) -> int:
         return int(self.pq.lo_import(self.conn, _b(path)))

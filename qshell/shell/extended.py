@@ -11,8 +11,10 @@ shell's psql printing (``Shell.show_result``), errors and libpq's messages as ps
 from __future__ import annotations
 
 import time
+from contextlib import contextmanager
 from dataclasses import replace
-from typing import Any
+from pathlib import Path
+from typing import Any, Iterator
 
 from qshell.common.errors import ExitStatus, UsageError
 from qshell.records.results import QueryResult, Status
@@ -444,3 +446,131 @@ def _array(params: list[str]):  # noqa: ANN202
 
     return (ctypes.c_char_p * max(len(params), 1))(*[_b(p) for p in params])
 
+
+
+PQTRANS_IDLE, PQTRANS_INTRANS, PQTRANS_INERROR = 0, 2, 3
+
+
+def _atooid(text: str) -> int:
+    """psql's atooid (strtoul): the leading number, 0 when none, modulo 2^32 as an Oid."""
+    import re
+
+    m = re.match(r"\s*([+-]?)(\d+)", text)
+    if not m:
+        return 0
+    value = int(m.group(2))
+    return (-value if m.group(1) == "-" else value) % (1 << 32)
+
+
+class LargeObjectCommands:
+    """psql's \\lo_import, \\lo_export, \\lo_unlink (libpq's client-side functions, in a
+    transaction of their own when none is open, as psql's large_obj.c) and \\lo_list."""
+
+    def __init__(self, shell: Any) -> None:
+        self.shell = shell
+
+    def do_lo_list(self, cmd: Command) -> None:
+        """\\lo_list[x+]: psql's listLargeObjects, as \\dl."""
+        self.shell.catalog.do_dl(cmd)
+
+    def _two(self, cmd: Command) -> list[str]:
+        return self.shell._args(cmd, take=2)
+
+    def do_lo_import(self, cmd: Command) -> None:
+        """\\lo_import FILE [COMMENT]: the file becomes a large object; its OID is said and set as LASTOID."""
+        words = self._two(cmd)
+        if not words:
+            raise UsageError("\\lo_import: missing required argument")
+        path = str(Path(words[0]).expanduser()) if words[0].startswith("~") else words[0]
+        with self._transaction("\\lo_import") as (wire, own):
+            oid = wire.lo_import(path)
+            if oid == 0:
+                return self._failed(wire, own)
+            if len(words) > 1:
+                if not wire.run_simple(f"COMMENT ON LARGE OBJECT {oid} IS '{wire.escape_string(words[1])}'"):
+                    return self._failed(wire, own)
+            if not self._finish(wire, own):
+                return None
+            self._result(f"lo_import {oid}")
+            self.shell.variables.set("LASTOID", str(oid))
+        return None
+
+    def do_lo_export(self, cmd: Command) -> None:
+        """\\lo_export OID FILE: the large object written to FILE."""
+        words = self._two(cmd)
+        if len(words) < 2:
+            raise UsageError("\\lo_export: missing required argument")
+        path = str(Path(words[1]).expanduser()) if words[1].startswith("~") else words[1]
+        with self._transaction("\\lo_export") as (wire, own):
+            if wire.lo_export(_atooid(words[0]), path) != 1:
+                return self._failed(wire, own)
+            if self._finish(wire, own):
+                self._result("lo_export")
+        return None
+
+    def do_lo_unlink(self, cmd: Command) -> None:
+        """\\lo_unlink OID: the large object removed."""
+        words = self._two(cmd)
+        if not words:
+            raise UsageError("\\lo_unlink: missing required argument")
+        oid = _atooid(words[0])
+        with self._transaction("\\lo_unlink") as (wire, own):
+            if wire.lo_unlink(oid) == -1:
+                return self._failed(wire, own)
+            if self._finish(wire, own):
+                self._result(f"lo_unlink {oid}")
+        return None
+
+    # -- psql's start_lo_xact / finish_lo_xact / fail_lo_xact ------------------------------
+    @contextmanager
+    def _transaction(self, operation: str) -> Iterator[tuple[Wire, bool]]:
+        user = self.shell.session.user
+        if not user.alive:
+            user.open()
+        wire = Wire(user)
+        with wire:
+            try:
+                state = wire.transaction_status()
+                if state == PQTRANS_IDLE:
+                    if not wire.run_simple("BEGIN"):
+                        self._say_failed(wire)
+                        return
+                    own = True
+                elif state == PQTRANS_INTRANS:
+                    own = False
+                elif state == PQTRANS_INERROR:
+                    raise UsageError(f"{operation}: current transaction is aborted")
+                else:
+                    raise UsageError(f"{operation}: unknown transaction status")
+                yield wire, own
+            finally:
+                notices = wire.take_notices()
+                if notices:
+                    self.shell.show_notices(QueryResult(index=0, sql="", status=Status.OK, notices=notices))
+
+    def _say_failed(self, wire: Wire) -> None:
+        text = wire.error_message().removesuffix("\n")
+        shell = self.shell
+        if text:
+            shell.fail(text)
+        else:
+            shell.status = max(shell.status, ExitStatus.ERROR)
+
+    def _failed(self, wire: Wire, own: bool) -> None:
+        self._say_failed(wire)
+        if own:
+            wire.run_simple("ROLLBACK")
+
+    def _finish(self, wire: Wire, own: bool) -> bool:
+        if own and not wire.run_simple("COMMIT"):
+            self._say_failed(wire)
+            wire.run_simple("ROLLBACK")
+            return False
+        return True
+
+    def _result(self, text: str) -> None:
+        """psql's print_lo_result: the line on the query output (in <p> under \\pset format html), unless QUIET."""
+        shell = self.shell
+        if shell.variables.is_on("QUIET"):
+            return
+        shell.write(f"<p>{text}</p>" if shell.style().fmt == "html" else text)

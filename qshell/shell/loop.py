@@ -29,7 +29,7 @@ from qshell.session.session import Session
 from qshell.shell.catalog import CatalogCommands
 from qshell.shell.describe import DescribeCommands
 from qshell.shell.explore import RunCommands
-from qshell.shell.extended import ExtendedCommands
+from qshell.shell.extended import ExtendedCommands, LargeObjectCommands
 from qshell.shell.host import _Stop
 from qshell.shell.interrupt import sigint_calls
 from qshell.shell.isolation import IsolationCommands
@@ -250,7 +250,7 @@ class _RowPrinter:
 
 COMMAND_GROUPS = (RunCommands, LoadCommands, SetCommands, DescribeCommands, CatalogCommands, ReportCommands,
                   IsolationCommands, LabCommands, SessionCommands, PsetCommands,
-                  ExtendedCommands)
+                  ExtendedCommands, LargeObjectCommands)
 
 
 class Shell:
@@ -308,13 +308,15 @@ class Shell:
         self.sessions = SessionCommands(self)  # \\session: named connections of the user's
         self.lab = LabCommands(self, self.isolation, self.sessions)
         self.pset = PsetCommands(self)  # psql's print options (\\pset), in style()
-        self.extended = ExtendedCommands(self)  # \\bind, \\parse, pipelines, \\gdesc, \\crosstabview, \\lo_*
+        self.extended = ExtendedCommands(self)  # \\bind, \\parse, pipelines, \\gdesc, \\crosstabview
+        self.large_objects = LargeObjectCommands(self)  # \\lo_import, \\lo_export, \\lo_unlink, \\lo_list
         self._attach(session)
 
     def handler(self, name: str) -> Callable[[Command], None]:
         """The method that runs ``\\name``: the shell's own ``do_<name>`` or its groups'."""
         for owner in (self, self.runs, self.loads, self.sets, self.describe, self.catalog, self.reports,
-                      self.isolation, self.lab, self.sessions, self.pset, self.extended):
+                      self.isolation, self.lab, self.sessions, self.pset, self.extended,
+                      self.large_objects):
             found = getattr(owner, "do_" + name, None)
             if found is not None:
                 return found

@@ -281,3 +281,55 @@ def test_large_objects_round_trip_as_psql(dsn, hist, tmp_path, logged_server):
     psql_log = logged("lo_psql")
     assert any(m.startswith("fastpath function call") for m in psql_log), psql_log
     assert logged("lo_qshell") == psql_log
+
+
+# psql's documented examples (the psql manual's \\crosstabview section), then every error
+# case of crosstabview.c, NULL headers and cells, the sort column, formats, title, border
+CROSSTAB = r"""\pset null ''
+CREATE TEMP TABLE my_table(first int, second text);
+INSERT INTO my_table VALUES (1, 'one'), (2, 'two'), (3, 'three'), (4, 'four');
+SELECT first, second, first > 2 AS gt2 FROM my_table;
+\crosstabview first second
+SELECT t1.first as "A", t2.first+100 AS "B", t1.first*(t2.first+100) as "AxB",
+row_number() over(order by t2.first) AS ord
+FROM my_table t1 CROSS JOIN my_table t2 ORDER BY 1 DESC
+\crosstabview "A" "B" "AxB" ord
+SELECT 1 \crosstabview
+SELECT 1,2,3,4 \crosstabview
+SELECT 1 a,2 b,3 c \crosstabview 1 1
+SELECT 1 a,2 b,3 c \crosstabview 5
+SELECT 1 a,2 b,3 c \crosstabview a nosuch
+SELECT 1 a,2 a,3 c \crosstabview a c
+SELECT 1 a,2 b,3 c UNION ALL SELECT 1, 2, 4 \crosstabview
+SELECT NULL::int a, NULL::text b, NULL c UNION ALL SELECT 1, 'x', 'y' \crosstabview
+\pset null '(nul)'
+SELECT NULL::int a, NULL::text b, NULL c UNION ALL SELECT 1, 'x', 'y' \crosstabview
+\pset null ''
+CREATE TEMP TABLE ct_never() \crosstabview
+SELECT nosuch \crosstabview
+\crosstabview
+SELECT v, h, d FROM (VALUES ('r1','c2',1.5),('r2','c1',2.25),('r1','c1',NULL)) t(v,h,d) \crosstabview v h d
+\pset title 'T'
+\pset border 2
+SELECT v, h, d, s FROM (VALUES ('r1','c2','x', '2'),('r2','c1','y', '-1'), ('r2','c3','z','x')) t(v,h,d,s) \crosstabview v h d s
+\x
+SELECT 'a' v, 'b' h, 'c' d \crosstabview
+\x
+\pset format unaligned
+SELECT 'a' v, 'b' h, 'c' d \crosstabview
+\pset format csv
+SELECT 'a' v, 'b' h, 'c' d \crosstabview
+\pset format aligned
+\pset title
+\pset border 1
+SELECT 1 a, 2 "B", 3 c \crosstabview "B" A
+SELECT 1 a, 2 "B", 3 c \crosstabview b a
+SELECT 1 a, 2 "B", 3 c \crosstabview 1 2 3 4 5
+SELECT 'a' v, 'b' h, 'c' d \g
+\crosstabview
+\echo :ROW_COUNT
+"""
+
+
+def test_crosstabview_as_psql(dsn, hist, tmp_path):
+    same(dsn, hist, tmp_path, CROSSTAB)

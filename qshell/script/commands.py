@@ -372,6 +372,7 @@ TABLE: tuple[Spec, ...] = (
     Spec("parse", "\\parse NAME", "prepare the statement being typed as NAME (the extended protocol's Parse)", _raw, group="Query buffer", ends_query=True, psql_args=True),
     Spec("close_prepared", "\\close_prepared NAME", "close prepared statement NAME (the extended protocol's Close)", _raw, group="Query buffer", ends_query=True, psql_args=True),
     Spec("gdesc", "\\gdesc", "describe the result of the statement being typed (its columns' names and types) without running it", _raw, group="Query buffer", ends_query=True, psql_args=True),
+    Spec("crosstabview", "\\crosstabview [COLV [COLH [COLD [SORTCOLH]]]]", "run the statement being typed; show its rows pivoted: COLV's values down, COLH's across, COLD's in the cells", _raw, group="Query buffer", ends_query=True, psql_args=True),
     Spec("startpipeline", "\\startpipeline", "enter pipeline mode: statements are queued, results read later", _raw, group="Pipelines", ends_query=True, psql_args=True),
     Spec("sendpipeline", "\\sendpipeline", "append the statement being typed (after \\bind or \\bind_named) to the pipeline", _raw, group="Pipelines", ends_query=True, psql_args=True),
     Spec("syncpipeline", "\\syncpipeline", "add a synchronisation point to the pipeline", _raw, group="Pipelines", ends_query=True, psql_args=True),

@@ -17,7 +17,9 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from qshell.common.errors import ExitStatus, UsageError
-from qshell.records.results import QueryResult, Status
+from qshell.common.numbers import INT_MAX
+from qshell.output import json_lines, result_tables
+from qshell.records.results import Column, QueryResult, Status
 from qshell.script.commands import Command
 from qshell.session.wire import PGRES_COPY_BOTH, PGRES_COPY_IN, PGRES_COPY_OUT, PGRES_PIPELINE_ABORTED, PGRES_PIPELINE_SYNC, Wire
 from qshell.shell.host import _Stop
@@ -226,6 +228,39 @@ class ExtendedCommands:
             wire.clear(res)
             wire.drain()
             shell.show_result(q, query, printer if q.status is Status.OK else None)
+
+    # -- \\crosstabview ----------------------------------------------------------------------
+    def do_crosstabview(self, cmd: Command) -> None:
+        """\\crosstabview [COLV [COLH [COLD [SORTCOLH]]]]: run the statement being typed (or the
+        last one) and show its rows pivoted, as psql's crosstabview.c: all on the client."""
+        shell = self.shell
+        args = shell._args(cmd, take=4)
+        sql = shell._buffer()
+        if not sql and not self.pending():
+            return
+        q = shell._run_sql(sql, show=False, maxrows=INT_MAX)
+        if q is None or q.status is not Status.OK:
+            return
+        if not q.returns_rows and not q.command.startswith(("SELECT", "FETCH", "SHOW", "VALUES", "TABLE", "EXPLAIN")):
+            if not shell.variables.is_on("QUIET"):  # a command's tag, as psql prints it
+                shell.write(result_tables.statement(q, shell.style()))
+            return
+        try:
+            pivoted = crosstab(q, args, shell.style().null)
+        except UsageError:
+            shell.variables.set("ERROR", "true")
+            raise
+        if shell.json:
+            shell.write(json_lines.json_line(json_lines.query_record(pivoted, None)))
+            return
+        printer = shell._row_printer()
+        if printer is None:
+            shell.write(result_tables.statement(pivoted, shell.style()))
+            return
+        if printer.surveys:
+            printer.survey(pivoted.columns, list(pivoted.rows))
+        printer(pivoted.columns, list(pivoted.rows), ())
+        printer.end(pivoted)
 
     # -- sending ----------------------------------------------------------------------------
     def send(self, sql: str, show: bool = True, maxrows: int | None = None) -> QueryResult | None:
@@ -574,3 +609,102 @@ class LargeObjectCommands:
         if shell.variables.is_on("QUIET"):
             return
         shell.write(f"<p>{text}</p>" if shell.style().fmt == "html" else text)
+
+
+CROSSTABVIEW_MAX_COLUMNS = 1600
+
+
+def _dequote_downcase(arg: str) -> str:
+    """psql's dequote_downcase_identifier: double quotes removed (a doubled one kept),
+    ASCII letters outside them folded to lower case."""
+    out, inquotes, i = [], False, 0
+    while i < len(arg):
+        c = arg[i]
+        if c == '"':
+            if inquotes and arg[i + 1:i + 2] == '"':
+                out.append('"')
+                i += 2
+                continue
+            inquotes = not inquotes
+        else:
+            out.append(c.lower() if not inquotes and "A" <= c <= "Z" else c)
+        i += 1
+    return "".join(out)
+
+
+def _column_index(arg: str, names: list[str]) -> int:
+    """psql's indexOfColumn: a column number (1-based) or a name, as \\crosstabview takes them."""
+    if arg and arg.isascii() and arg.isdigit():
+        idx = int(arg) - 1
+        if idx < 0 or idx >= len(names):
+            raise UsageError(f"\\crosstabview: column number {idx + 1} is out of range 1..{len(names)}")
+        return idx
+    name = _dequote_downcase(arg)
+    found = [i for i, n in enumerate(names) if n == name]
+    if len(found) > 1:
+        raise UsageError(f'\\crosstabview: ambiguous column name: "{name}"')
+    if not found:
+        raise UsageError(f'\\crosstabview: column name not found: "{name}"')
+    return found[0]
+
+
+def _bytes_key(value: str | None) -> tuple[int, bytes]:
+    """psql's pivotFieldCompare: strcmp of the values' bytes, NULL after every value."""
+    return (1, b"") if value is None else (0, value.encode("utf-8", "surrogateescape"))
+
+
+def _rank(value: str | None) -> int:
+    """psql's rankSort: a sort value counts when it matches ^-?\\d+$ (atoi), else 0."""
+    if value is not None and value and (value.lstrip("-") if value.startswith("-") else value).isdigit() \
+            and value.isascii() and value.count("-") <= 1:
+        return int(value)
+    return 0
+
+
+def crosstab(q: QueryResult, args: list[str], null: str) -> QueryResult:
+    """psql's PrintResultInCrosstab: ``q``'s rows pivoted (vertical header values in order of
+    first appearance, horizontal ones too or by the sort column), as a result to print;
+    UsageError with psql's message when it cannot be."""
+    names = [c.name for c in q.columns]
+    if len(names) < 3:
+        raise UsageError("\\crosstabview: query must return at least three columns")
+    args = args + [""] * (4 - len(args))
+    col_v = _column_index(args[0], names) if args[0] else 0
+    col_h = _column_index(args[1], names) if args[1] else 1
+    if col_v == col_h:
+        raise UsageError("\\crosstabview: vertical and horizontal headers must be different columns")
+    if args[2]:
+        col_d = _column_index(args[2], names)
+    elif len(names) != 3:
+        raise UsageError("\\crosstabview: data column must be specified when query returns more than three columns")
+    else:
+        col_d = next(i for i in range(3) if i not in (col_v, col_h))
+    col_s = _column_index(args[3], names) if args[3] else -1
+    horizontal: dict[str | None, str | None] = {}  # value -> its first sort value, in order of appearance
+    vertical: dict[str | None, int] = {}
+    for row in q.rows:
+        h = row[col_h]
+        if h not in horizontal:
+            horizontal[h] = row[col_s] if col_s >= 0 else None
+            if len(horizontal) > CROSSTABVIEW_MAX_COLUMNS:
+                raise UsageError(f"\\crosstabview: maximum number of columns ({CROSSTABVIEW_MAX_COLUMNS}) exceeded")
+        vertical.setdefault(row[col_v], len(vertical))
+    heads = list(horizontal)
+    if col_s >= 0:  # by the sort column's number; equal ones in the values' byte order (psql's qsort of them)
+        heads = sorted(sorted(heads, key=_bytes_key), key=lambda h: _rank(horizontal[h]))
+    where = {h: i for i, h in enumerate(heads)}
+    cells: list[list[str | None]] = [[None] * len(heads) for _ in vertical]
+    for row in q.rows:
+        r, c = vertical[row[col_v]], where[row[col_h]]
+        if cells[r][c] is not None:
+            rv, cv = row[col_v], row[col_h]
+            raise UsageError("\\crosstabview: query result contains multiple data values for row "
+                             f'"{rv if rv is not None else (null or "(null)")}", '
+                             f'column "{cv if cv is not None else (null or "(null)")}"')
+        cells[r][c] = row[col_d] if row[col_d] is not None else null
+    columns = (q.columns[col_v],) + tuple(Column(h if h is not None else null, q.columns[col_d].type_oid)
+                                          for h in heads)
+    rows = tuple((v if v is not None else null, *(c if c is not None else "" for c in cells[i]))
+                 for i, v in enumerate(vertical))
+    return QueryResult(index=0, sql=q.sql, status=Status.OK, columns=columns, rows=rows, rowcount=len(rows),
+                       command=q.command)

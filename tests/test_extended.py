@@ -333,3 +333,24 @@ SELECT 'a' v, 'b' h, 'c' d \g
 
 def test_crosstabview_as_psql(dsn, hist, tmp_path):
     same(dsn, hist, tmp_path, CROSSTAB)
+
+
+# psql's own queries (\\d, \\lo_list ...) inside a pipeline: libpq refuses each at once, its
+# message piling up on the connection as psql prints it; \\crosstabview's statement is queued;
+# a script may end with its pipeline open
+IN_PIPELINE = r"""\startpipeline
+SELECT 1 \bind \sendpipeline
+\d pg_class
+\dt
+\lo_list
+\lo_unlink 1
+\crosstabview
+\endpipeline
+\startpipeline
+SELECT 2 \bind \sendpipeline
+\syncpipeline
+"""
+
+
+def test_psqls_own_queries_in_a_pipeline_as_psql(dsn, hist, tmp_path):
+    same(dsn, hist, tmp_path, IN_PIPELINE)

@@ -110,6 +110,7 @@ def lib() -> ctypes.CDLL:
         "PQoidValue": (ctypes.c_uint, [vp]),
         "PQsendDescribePrepared": (i, [vp, cp]),
         "PQprepare": (vp, [vp, cp, cp, i, vp]),
+        "PQexec": (vp, [vp, cp]),
         "PQsendClosePrepared": (i, [vp, cp]),
         "PQenterPipelineMode": (i, [vp]),
         "PQexitPipelineMode": (i, [vp]),

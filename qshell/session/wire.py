@@ -314,3 +314,19 @@ def _count(pq, res: int) -> int:  # noqa: ANN001
 
 class _TimedOut(Exception):
     pass
+
+
+def pipeline_refusal(user: "UserSession") -> str | None:
+    """While the session is in pipeline mode (psql's \\startpipeline), what libpq says to a
+    query of psql's own (PSQLexec's PQexec: refused at once, libpq's message added to its
+    connection's error text, as psql then prints it); None when it is not."""
+    if user.conn is None or user.conn.closed:
+        return None
+    pq = libpq.lib()
+    conn = ctypes.c_void_p(user.conn.pgconn_ptr)
+    if pq.PQpipelineStatus(conn) == PQ_PIPELINE_OFF:
+        return None
+    res = pq.PQexec(conn, b"")  # no I/O: refused before anything is sent
+    if res:
+        pq.PQclear(res)
+    return _s(pq.PQerrorMessage(conn)).removesuffix("\n")

@@ -22,6 +22,7 @@ import psycopg2
 from qshell.common.errors import QshellError, UsageError
 from qshell.common.visible import visible
 from qshell.script.commands import Command
+from qshell.session.wire import pipeline_refusal
 from qshell.shell.host import ShellHost
 
 # -- psql's name patterns ------------------------------------------------------------
@@ -168,6 +169,9 @@ class DescribeCommands:
         if user.conn is None or user.conn.closed:
             user.reset()
         assert user.conn is not None  # reset() connected
+        refused = pipeline_refusal(user)  # in psql's pipeline mode: libpq's refusal, as psql prints it
+        if refused is not None:
+            raise QshellError(refused)
         try:
             with user.conn.cursor() as cur:
                 cur.execute(sql, params or None)

@@ -238,8 +238,9 @@ class ExtendedCommands:
         sql = shell._buffer()
         if not sql and not self.pending():
             return
+        queued = self.in_pipeline()
         q = shell._run_sql(sql, show=False, maxrows=INT_MAX)
-        if q is None or q.status is not Status.OK:
+        if q is None or q.status is not Status.OK or queued:  # (in a pipeline: queued, as psql's plain statement)
             return
         if not q.returns_rows and not q.command.startswith(("SELECT", "FETCH", "SHOW", "VALUES", "TABLE", "EXPLAIN")):
             if not shell.variables.is_on("QUIET"):  # a command's tag, as psql prints it

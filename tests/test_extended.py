@@ -354,3 +354,12 @@ SELECT 2 \bind \sendpipeline
 
 def test_psqls_own_queries_in_a_pipeline_as_psql(dsn, hist, tmp_path):
     same(dsn, hist, tmp_path, IN_PIPELINE)
+
+
+def test_copy_through_bind_or_a_pipeline_is_refused_before_it_is_sent(qshell):
+    """As a plain COPY: refused with qshell's message (psql aborts its connection for a COPY
+    in a pipeline); the session goes on, its pipeline too."""
+    r = qshell("COPY (SELECT 1) TO STDOUT \\bind \\g\n\\startpipeline\nCOPY (SELECT 1) TO STDOUT;\n"
+               "SELECT 2 AS two \\bind \\sendpipeline\n\\endpipeline\nSELECT 3 AS three;\n")
+    assert r.err.count("COPY is not supported") == 2, r.err
+    assert " two \n-----\n   2\n(1 row)" in r.out and " three \n-------\n     3\n" in r.out, r.out

@@ -18,6 +18,7 @@ from typing import Any, Iterator
 
 from qshell.common.errors import ExitStatus, UsageError
 from qshell.common.numbers import INT_MAX
+from qshell.engine.execute import refuse_reason
 from qshell.output import json_lines, result_tables
 from qshell.records.results import Column, QueryResult, Status
 from qshell.script.commands import Command
@@ -275,6 +276,9 @@ class ExtendedCommands:
             shell.write(sql)
         mode, name, params = self.mode, self.name or "", self.params
         self.clean()
+        reason = refuse_reason(sql) if mode in ("params", "prepared", "parse", "query") else None
+        if reason:  # COPY: as a plain statement (a COPY in psql's pipeline aborts its connection)
+            raise UsageError(reason)
         wire = Wire(user)
         self._t0 = time.perf_counter()
         with wire:

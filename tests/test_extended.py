@@ -12,7 +12,9 @@ import difflib
 import json
 import os
 import re
+import signal
 import subprocess
+import time
 
 import pytest
 
@@ -363,3 +365,65 @@ def test_copy_through_bind_or_a_pipeline_is_refused_before_it_is_sent(qshell):
                "SELECT 2 AS two \\bind \\sendpipeline\n\\endpipeline\nSELECT 3 AS three;\n")
     assert r.err.count("COPY is not supported") == 2, r.err
     assert " two \n-----\n   2\n(1 row)" in r.out and " three \n-------\n     3\n" in r.out, r.out
+
+
+_SLEEPING = ("SELECT count(*) FROM pg_stat_activity WHERE application_name = %s AND state = 'active'"
+             " AND query LIKE '%%pg_sleep%%'")
+BOUND_SLEEP = "SELECT 1 AS before \\bind \\g\nSELECT pg_sleep(30) \\bind \\g\nSELECT 2 AS after;\n"
+PIPED_SLEEP = ("\\startpipeline\nSELECT 1 AS before \\bind \\sendpipeline\nSELECT pg_sleep(30) \\bind \\sendpipeline\n"
+               "SELECT 2 AS after \\bind \\sendpipeline\n\\endpipeline\nSELECT 3;\n")
+
+
+def _interrupted(dsn: str, hist, tmp_path, script: str, act) -> dict[str, tuple]:  # noqa: ANN001
+    """``script`` through psql and qshell, each with ``act(process, app)`` done once its
+    pg_sleep runs on the server: (exit status, stdout, stderr, sleeps still running)."""
+    import psycopg2
+    from psycopg2.extensions import make_dsn
+
+    path = tmp_path / "s.sql"
+    path.write_text(script)
+    out = {}
+    watch = psycopg2.connect(dsn)
+    watch.autocommit = True
+    try:
+        for prog, argv in (("psql", [PSQL, "-X"]), ("qshell", qshell_argv("-X", "--history-dir", str(hist)))):
+            app = f"xp_{prog}_{tmp_path.name[-12:]}"
+            proc = subprocess.Popen([*argv, "-f", str(path), make_dsn(dsn, application_name=app)],
+                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=ENV)
+            with watch.cursor() as cur:
+                for _ in range(600):
+                    cur.execute(_SLEEPING, (app,))
+                    if cur.fetchone()[0]:
+                        break
+                    time.sleep(0.05)
+                else:
+                    proc.kill()
+                    pytest.fail(f"{prog}'s pg_sleep never ran")
+                act(proc, app, cur)
+                stdout, stderr = proc.communicate(timeout=60)
+                cur.execute(_SLEEPING, (app,))
+                out[prog] = (proc.returncode, stdout, _stderr(stderr, prog).replace("s.sql", "S"), cur.fetchone()[0])
+    finally:
+        watch.close()
+    return out
+
+
+@pytest.mark.parametrize("script", [BOUND_SLEEP, PIPED_SLEEP], ids=["bind", "pipeline"])
+def test_ctrl_c_cancels_a_bound_or_pipelined_statement_as_psql(dsn, hist, tmp_path, script):
+    """SIGINT while the statement runs: a cancel request (nothing left running on the server),
+    "Cancel request sent", the server's error, the script's end with status 3, as psql."""
+    got = _interrupted(dsn, hist, tmp_path, script, lambda proc, app, cur: proc.send_signal(signal.SIGINT))
+    assert got["qshell"] == got["psql"]
+    assert got["psql"][0] == 3 and got["psql"][3] == 0
+    assert "canceling statement due to user request" in got["psql"][2]
+
+
+@pytest.mark.parametrize("script", [BOUND_SLEEP, PIPED_SLEEP], ids=["bind", "pipeline"])
+def test_a_session_killed_during_a_bound_or_pipelined_statement_as_psql(dsn, hist, tmp_path, script):
+    """pg_terminate_backend while it runs: the server's FATAL, libpq's "server closed the
+    connection unexpectedly", "connection to server was lost", exit status 2, as psql."""
+    def kill(proc, app, cur) -> None:  # noqa: ANN001
+        cur.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = %s", (app,))
+    got = _interrupted(dsn, hist, tmp_path, script, kill)
+    assert got["qshell"][:3] == got["psql"][:3]
+    assert got["psql"][0] == 2 and "connection to server was lost" in got["psql"][2]

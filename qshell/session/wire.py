@@ -63,6 +63,9 @@ class Wire:
         self.notices: list[str] = []
         self._receiver = _NoticeReceiver(self._notice)
         self._saved: int | None = None
+        self._reported = ""  # the last error result's text (libpq reports each part of its message once)
+        self._said: dict[int, str] = {}  # a result's message as libpq had it when the connection broke
+        self.lost = False  # the connection broke: psycopg2's connection closed, the PGconn gone with it
 
     # -- notices -------------------------------------------------------------------------
     def _notice(self, _arg: int, res: int) -> None:
@@ -76,13 +79,26 @@ class Wire:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        if self._saved is not None:
+        if self._saved is not None and not self.lost:
             self.pq.PQsetNoticeReceiver(self.conn, self._saved, None)
             self._saved = None
 
     def take_notices(self) -> tuple[str, ...]:
         out, self.notices = tuple(self.notices), []
         return out
+
+    def broken(self) -> bool:
+        """libpq says the connection is gone (CONNECTION_BAD): the server closed it."""
+        return self.pq.PQstatus(self.conn) == libpq.CONNECTION_BAD
+
+    def close_lost(self) -> None:
+        """After ``broken()``: close psycopg2's connection (its PGconn with it), so that the
+        session knows it is lost; nothing here touches the connection afterwards."""
+        self.lost = True
+        try:
+            self.user.conn.close()  # type: ignore[union-attr]
+        except Exception:  # noqa: BLE001 - closing a broken connection
+            pass
 
     # -- libpq state ----------------------------------------------------------------------
     def error_message(self) -> str:
@@ -161,7 +177,9 @@ class Wire:
         """PQgetResult once libpq has it whole (waiting green on the socket); None for NULL."""
         pq, conn = self.pq, self.conn
         while pq.PQisBusy(conn):
-            if not self.flush():  # what a pipeline still holds goes first, as PQgetResult sends it
+            if pq.PQstatus(conn) == libpq.CONNECTION_BAD:
+                break  # PQgetResult says what happened
+            if self.in_pipeline() and not self.flush():  # what a pipeline holds goes first, as PQgetResult sends it
                 break
             try:
                 gsocket.wait_read(self._fd(), timeout=0.05, timeout_exc=_TimedOut)
@@ -169,8 +187,14 @@ class Wire:
                 if stop is not None and stop():
                     raise KeyboardInterrupt() from None
                 continue
-            if not pq.PQconsumeInput(conn):
-                break  # the connection broke: PQgetResult reports it
+            if not pq.PQconsumeInput(conn):  # the connection broke: libpq's message says how
+                said = self.error_message()
+                if self._reported and said.startswith(self._reported):  # (libpq's errorReported: said once)
+                    said = said[len(self._reported):]
+                res = pq.PQgetResult(conn)  # (its own wait on the dropped socket adds "invalid socket")
+                if res:
+                    self._said[res] = said  # what psql's blocking PQgetResult reports
+                return res or None
         res = pq.PQgetResult(conn)
         return res or None
 
@@ -230,24 +254,28 @@ class Wire:
     def pour(self, res: int, columns: tuple, count: int, batch: int, sink) -> None:  # noqa: ANN001
         """Every row to ``sink`` ``batch`` at a time (a surveying sink: every row to its
         ``survey`` first), as ``execute._pour`` hands psycopg2's rows."""
-        if count and getattr(sink, "surveys", False):
-            for at in range(0, count, batch):
+        try:
+            if count and getattr(sink, "surveys", False):
+                for at in range(0, count, batch):
+                    gevent.sleep(0)
+                    sink.survey(columns, self.rows(res, at, min(count, at + batch)))
+            at = 0
+            while True:
+                rows = self.rows(res, at, min(count, at + batch))
+                at += len(rows)
                 gevent.sleep(0)
-                sink.survey(columns, self.rows(res, at, min(count, at + batch)))
-        at = 0
-        while True:
-            rows = self.rows(res, at, min(count, at + batch))
-            at += len(rows)
-            gevent.sleep(0)
-            sink(columns, rows, self.take_notices())
-            if at >= count or not rows:
-                return
+                sink(columns, rows, self.take_notices())
+                if at >= count or not rows:
+                    return
+        except KeyboardInterrupt:  # the sink's Ctrl-C (a cancel asked while rows print): they stop, as psql's
+            return
 
     def error_result(self, res: int | None, sql: str) -> QueryResult:
         """A failed PGresult (or a failure with none): the server's message as libpq
         formats it, its fields for \\errverbose and the variables; libpq's own text else."""
         pq = self.pq
-        text = _s(pq.PQresultErrorMessage(res)) if res else self.error_message()
+        text = self._said.pop(res, "") or _s(pq.PQresultErrorMessage(res)) if res else self.error_message()
+        self._reported = text
         fields = {name: pq.PQresultErrorField(res, ord(code)) if res else None for name, code in _FIELDS}
         values = {name: _s(v) if v is not None else None for name, v in fields.items()}
         status = pq.PQresultStatus(res) if res else -1

@@ -24,6 +24,7 @@ from qshell.records.results import Column, QueryResult, Status
 from qshell.script.commands import Command
 from qshell.session.wire import PGRES_COPY_BOTH, PGRES_COPY_IN, PGRES_COPY_OUT, PGRES_PIPELINE_ABORTED, PGRES_PIPELINE_SYNC, Wire
 from qshell.shell.host import _Stop
+from qshell.shell.interrupt import sigint_calls
 
 PGRES_FATAL_ERROR = 7
 _ACCEPTED = frozenset({0, 1, 2, 3, 4, PGRES_PIPELINE_SYNC, 12})  # psql's AcceptResult
@@ -41,6 +42,7 @@ class ExtendedCommands:
         # psql's pipeline counters (pset.piped_syncs ...)
         self.piped_syncs = self.piped_commands = self.available = self.requested = 0
         self._t0 = 0.0  # when the command now running began sending
+        self._told = False  # "Cancel request sent" said for the command now running
 
     # -- what the shell asks ----------------------------------------------------------------
     def clean(self) -> None:
@@ -281,11 +283,17 @@ class ExtendedCommands:
             raise UsageError(reason)
         wire = Wire(user)
         self._t0 = time.perf_counter()
-        with wire:
-            try:
+        user._cancelled = False
+        self._told = False
+        try:
+            with sigint_calls(user.cancel), wire:  # Ctrl-C: a cancel request, as for a plain statement
                 return self._exec(wire, mode, name, params, sql, show, maxrows)
-            finally:
-                self._pipeline_variables()
+        finally:
+            if wire.lost:  # psql's pipelineReset after a lost connection
+                self.piped_syncs = self.piped_commands = self.available = self.requested = 0
+            self._pipeline_variables()
+            if user.cancelled and not shell.interactive:  # Ctrl-C stops a script, as psql's (exit 3)
+                raise _Stop(ExitStatus.SCRIPT_STOPPED)
 
     def _exec(self, wire: Wire, mode: str, name: str, params: list[str], sql: str, show: bool,
               maxrows: int | None) -> QueryResult | None:
@@ -368,6 +376,10 @@ class ExtendedCommands:
                 q = replace(wire.error_result(res, sql), exec_s=time.perf_counter() - self._t0)
                 success = False
                 wire.clear(res)
+                if wire.broken():  # the server closed the session: said as for a plain statement, then the end
+                    wire.close_lost()
+                    self._show(q, sql, None, True, before)
+                    return q
                 try:
                     if status == PGRES_PIPELINE_ABORTED:
                         shell.show_notices(q)
@@ -377,7 +389,7 @@ class ExtendedCommands:
                         shell.variables.set("ROW_COUNT", "0")
                         shell.fail("Pipeline aborted, command did not run")
                     else:
-                        last_q = shell.show_result(q, sql, None, show=True, before=before)
+                        last_q = self._show(q, sql, None, True, before)
                 except _Stop as stop:
                     stopped = stopped or stop
                 if (end_pipeline or self.requested > 0) and wire.in_pipeline():
@@ -392,7 +404,7 @@ class ExtendedCommands:
             printer = None
             q = None
             if status != PGRES_PIPELINE_SYNC:
-                printer = shell._row_printer() if show and success else None
+                printer = shell._row_printer() if show and success and not shell.session.user.cancelled else None
                 q = wire.result(res, sql, shell.settings.maxrows if maxrows is None else maxrows, sink=printer,
                                 batch=printer.batch if printer is not None else 1000)
                 # sent (or, in a pipeline, asked for by this command) -> its result read
@@ -417,7 +429,7 @@ class ExtendedCommands:
             if q is not None:
                 try:
                     if success:
-                        last_q = shell.show_result(q, sql, printer, show=show, before=before)
+                        last_q = self._show(q, sql, printer, show, before)
                     else:
                         shell._result_variables(q)
                 except _Stop as stop:
@@ -427,6 +439,24 @@ class ExtendedCommands:
         if stopped is not None:
             raise stopped
         return last_q
+
+    def _show(self, q: QueryResult, sql: str, printer: Any, show: bool, before: str) -> QueryResult:
+        """``Shell.show_result`` for one of the results read; after Ctrl-C, as psql: "Cancel
+        request sent" once, the rows of results read after it not printed, errors still said."""
+        shell = self.shell
+        user = shell.session.user
+        cancelled = user.cancelled
+        if cancelled:
+            if not self._told:
+                shell.notice("Cancel request sent")
+                self._told = True
+            if q.status is Status.OK:
+                show, printer = False, None
+        user._cancelled = False  # (said here, once)
+        try:
+            return shell.show_result(q, sql, printer, show=show, before=before)
+        finally:
+            user._cancelled = user._cancelled or cancelled
 
     def _discard(self, wire: Wire) -> int | None:
         """psql's discardAbortedPipelineResults: drop what an aborted pipeline returns, up

@@ -427,3 +427,15 @@ def test_a_session_killed_during_a_bound_or_pipelined_statement_as_psql(dsn, his
     got = _interrupted(dsn, hist, tmp_path, script, kill)
     assert got["qshell"][:3] == got["psql"][:3]
     assert got["psql"][0] == 2 and "connection to server was lost" in got["psql"][2]
+
+
+@pytest.mark.parametrize("ending,stops", [("\\endpipeline", False), ("\\flushrequest\n\\getresults", True)])
+def test_on_error_stop_in_a_pipeline_as_psql(dsn, hist, tmp_path, ending, stops):
+    """psql's ON_ERROR_STOP after an error in a pipeline: \\endpipeline reads the sync after
+    it and goes on (psql counts the command a success); \\getresults without a sync stops."""
+    script = ("\\set ON_ERROR_STOP on\n\\startpipeline\nSELECT 1 \\bind \\sendpipeline\n"
+              "SELECT 1/0 \\bind \\sendpipeline\nSELECT 3 \\bind \\sendpipeline\n"
+              f"{ending}\nSELECT 'reached' AS r;\n")
+    p = same(dsn, hist, tmp_path, script)
+    assert (b"reached" not in p.stdout) == stops
+    assert p.returncode == (3 if stops else 0)

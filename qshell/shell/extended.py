@@ -436,7 +436,9 @@ class ExtendedCommands:
                     stopped = stopped or stop
             wire.clear(res)
             res = next_res
-        if stopped is not None:
+        # ON_ERROR_STOP, as psql's: a pipeline's error stops the script only when no sync read
+        # after it set the command's success again (\endpipeline after an error goes on)
+        if stopped is not None and (not success or stopped.status != ExitStatus.SCRIPT_STOPPED):
             raise stopped
         return last_q
 

@@ -439,3 +439,37 @@ def test_on_error_stop_in_a_pipeline_as_psql(dsn, hist, tmp_path, ending, stops)
     p = same(dsn, hist, tmp_path, script)
     assert (b"reached" not in p.stdout) == stops
     assert p.returncode == (3 if stops else 0)
+
+
+TIMED = r"""\timing on
+SELECT 1 AS a \bind \g
+\startpipeline
+SELECT 1 \bind \sendpipeline
+SELECT 2 \bind \sendpipeline
+\syncpipeline
+\getresults 1
+\endpipeline
+SELECT 1 \gdesc
+\parse x
+\close_prepared x
+SELECT 1 AS a, 2 AS b, 3 AS c \crosstabview
+CREATE TABLE IF NOT EXISTS xx_never() \gdesc
+SELECT nosuch \gdesc
+\startpipeline
+SELECT 1 \gdesc
+\getresults
+\endpipeline
+"""
+
+
+def test_timing_lines_as_psql(dsn, hist, tmp_path):
+    """\\timing: one "Time:" line after each command as psql's SendQuery prints it (every
+    pipeline command, results or not; after \\crosstabview's pivoted table; after \\gdesc's
+    message or error); only the measured values differ."""
+    p = _run([PSQL, "-X"], dsn, TIMED, tmp_path, "t.sql")
+    q = _run(qshell_argv("-X", "--history-dir", str(hist)), dsn, TIMED, tmp_path, "t.sql")
+    def norm(b: bytes) -> bytes:
+        return re.sub(rb"Time: \d+\.\d{3} ms", b"Time: T ms", b)
+    assert norm(q.stdout) == norm(p.stdout)
+    assert norm(p.stdout).count(b"Time: T ms") == 17
+    assert _stderr(q.stderr, "qshell") == _stderr(p.stderr, "psql")

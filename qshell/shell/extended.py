@@ -173,7 +173,11 @@ class ExtendedCommands:
         if not user.alive:
             user.open()
         self.clean()
-        wire = Wire(user)
+        with self._timed():
+            self._gdesc(Wire(user), sql)
+
+    def _gdesc(self, wire: Wire, sql: str) -> None:
+        shell = self.shell
         with wire:
             if wire.in_pipeline():
                 wire.prepare_in_pipeline()
@@ -242,6 +246,11 @@ class ExtendedCommands:
         if not sql and not self.pending():
             return
         queued = self.in_pipeline()
+        with self._timed():  # (its Time: line after the pivoted table, as psql's)
+            self._crosstab(sql, args, queued)
+
+    def _crosstab(self, sql: str, args: list[str], queued: bool) -> None:
+        shell = self.shell
         q = shell._run_sql(sql, show=False, maxrows=INT_MAX)
         if q is None or q.status is not Status.OK or queued:  # (in a pipeline: queued, as psql's plain statement)
             return
@@ -285,6 +294,30 @@ class ExtendedCommands:
         self._t0 = time.perf_counter()
         user._cancelled = False
         self._told = False
+        with self._timed():
+            return self._send(user, wire, mode, name, params, sql, show, maxrows)
+
+    @contextmanager
+    def _timed(self) -> Iterator[None]:
+        """\\timing as psql's SendQuery: one "Time:" line after the command (a pipeline's
+        too, results or not), none per result; from sending to the last result read."""
+        shell = self.shell
+        saved = shell.settings
+        if not saved.timing:
+            yield
+            return
+        shell.settings = replace(saved, timing=False)
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            shell.settings = saved
+        if shell.settings.format != "json":
+            shell.write(f"Time: {(time.perf_counter() - start) * 1000:.3f} ms")
+
+    def _send(self, user: Any, wire: Wire, mode: str, name: str, params: list[str], sql: str, show: bool,
+              maxrows: int | None) -> QueryResult | None:
+        shell = self.shell
         try:
             with sigint_calls(user.cancel), wire:  # Ctrl-C: a cancel request, as for a plain statement
                 return self._exec(wire, mode, name, params, sql, show, maxrows)

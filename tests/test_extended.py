@@ -473,3 +473,27 @@ def test_timing_lines_as_psql(dsn, hist, tmp_path):
     assert norm(q.stdout) == norm(p.stdout)
     assert norm(p.stdout).count(b"Time: T ms") == 17
     assert _stderr(q.stderr, "qshell") == _stderr(p.stderr, "psql")
+
+
+# ECHO queries: each command's buffer echoed once, as psql's SendQuery (a pipeline's commands
+# too); ECHO errors: STATEMENT: after a failed command only (an error read by \\endpipeline,
+# whose sync makes the command a success for psql, has none)
+ECHOED = r"""\set ECHO queries
+SELECT 1 AS a \bind \g
+\startpipeline
+SELECT 2 \bind \sendpipeline
+\endpipeline
+SELECT 3 \gdesc
+\parse q1
+SELECT 'x' AS v, 'h' AS h, 1 AS d \crosstabview
+\set ECHO errors
+SELECT 1/$1::int \bind 0 \g
+\startpipeline
+SELECT 1/0 \bind \sendpipeline
+\endpipeline
+SELECT nosuch \gdesc
+"""
+
+
+def test_echo_queries_and_errors_as_psql(dsn, hist, tmp_path):
+    same(dsn, hist, tmp_path, ECHOED)

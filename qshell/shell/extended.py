@@ -388,7 +388,7 @@ class ExtendedCommands:
                 if self.requested == 0 or self.requested > self.available + self.piped_syncs:
                     self.requested = self.available + self.piped_syncs
         if not ok:
-            self._failed(wire.error_message().removesuffix("\n"))
+            self._failed(wire.error_message().removesuffix("\n"), self._statement(sql))
             return None
         if self.requested == 0 and not end_pipeline and wire.in_pipeline():
             return QueryResult(index=0, sql=sql, status=Status.OK)
@@ -469,6 +469,8 @@ class ExtendedCommands:
                     stopped = stopped or stop
             wire.clear(res)
             res = next_res
+        if not success and (line := self._statement(sql)) is not None:
+            shell._where_notice(line)
         # ON_ERROR_STOP, as psql's: a pipeline's error stops the script only when no sync read
         # after it set the command's success again (\endpipeline after an error goes on)
         if stopped is not None and (not success or stopped.status != ExitStatus.SCRIPT_STOPPED):
@@ -488,8 +490,8 @@ class ExtendedCommands:
             if q.status is Status.OK:
                 show, printer = False, None
         user._cancelled = False  # (said here, once)
-        try:
-            return shell.show_result(q, sql, printer, show=show, before=before)
+        try:  # (the STATEMENT: line of ECHO errors: once, after the command, as psql's SendQuery)
+            return shell.show_result(q, sql, printer, show=show, before=before, statement=False)
         finally:
             user._cancelled = user._cancelled or cancelled
 
@@ -513,12 +515,18 @@ class ExtendedCommands:
                 return res
             wire.clear(res)
 
-    def _failed(self, text: str) -> None:
+    def _statement(self, sql: str) -> str | None:
+        """psql's ``STATEMENT:`` line after a failed command under ECHO errors."""
+        return f"STATEMENT:  {sql}" if self.shell.variables.get("ECHO") == "errors" else None
+
+    def _failed(self, text: str, statement: str | None = None) -> None:
         """The command failed, libpq's message said (psql prints none when libpq has none)."""
         shell = self.shell
         if text:
-            shell.fail(text)
+            shell.fail(text, then=statement)
             return
+        if statement is not None:
+            shell._where_notice(statement)
         shell.status = max(shell.status, ExitStatus.ERROR)
         if shell._stop_on_error():
             raise _Stop(ExitStatus.SCRIPT_STOPPED)

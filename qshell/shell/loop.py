@@ -677,10 +677,11 @@ class Shell:
         return self.show_result(q, sql, printer, show=show, before=before)
 
     def show_result(self, q: QueryResult, sql: str, printer: "_RowPrinter | None", *, show: bool = True,
-                    before: str = "") -> QueryResult:
+                    before: str = "", statement: bool = True) -> QueryResult:
         """What psql prints after a statement's result (its rows already given to ``printer``
         when there is one): notices, the table or tag, timing, notifications, the error; and
-        psql's result variables. ``before``: the transaction state before it was sent."""
+        psql's result variables. ``before``: the transaction state before it was sent;
+        ``statement``: psql's ``STATEMENT:`` line under an error (ECHO errors) said here."""
         user = self.session.user
         if user.cancelled:
             self.notice("Cancel request sent")
@@ -714,7 +715,7 @@ class Shell:
                 if q.diag is not None:
                     self.last_error = q.diag
                 self.fail(q.diag.text if q.diag is not None else result_tables.error_line(q),
-                          then=f"STATEMENT:  {sql}" if self.variables.get("ECHO") == "errors" else None)
+                          then=f"STATEMENT:  {sql}" if statement and self.variables.get("ECHO") == "errors" else None)
         finally:
             if user.cancelled and not self.interactive:  # Ctrl-C stops a script, as psql's (exit 3)
                 raise _Stop(ExitStatus.SCRIPT_STOPPED)

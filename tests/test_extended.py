@@ -497,3 +497,32 @@ SELECT nosuch \gdesc
 
 def test_echo_queries_and_errors_as_psql(dsn, hist, tmp_path):
     same(dsn, hist, tmp_path, ECHOED)
+
+
+# notifications libpq received during a bound or pipelined statement, after it as psql prints
+# them; notices and warnings where psql prints them (in a pipeline: the next result's with the
+# result before it, as psql reads one result ahead)
+NOTIFIED = r"""LISTEN xc;
+SELECT pg_notify('xc', 'one') \bind \g
+\startpipeline
+SELECT pg_notify('xc', 'two') \bind \sendpipeline
+\endpipeline
+DO $$BEGIN RAISE NOTICE 'hello %', 1; END$$ \bind \g
+CREATE FUNCTION pg_temp.f() RETURNS int LANGUAGE plpgsql AS $$BEGIN RAISE WARNING 'warned'; RETURN 1; END$$ \bind \g
+SELECT pg_temp.f() \bind \g
+\startpipeline
+SELECT pg_temp.f() \bind \sendpipeline
+SELECT pg_temp.f() \bind \sendpipeline
+\endpipeline
+SELECT 1 \gdesc
+"""
+
+
+def test_notifications_and_notices_as_psql(dsn, hist, tmp_path):
+    p = _run([PSQL, "-X"], dsn, NOTIFIED, tmp_path, "n.sql")
+    q = _run(qshell_argv("-X", "--history-dir", str(hist)), dsn, NOTIFIED, tmp_path, "n.sql")
+    def norm(b: bytes) -> bytes:
+        return re.sub(rb"PID \d+", b"PID N", b)
+    assert norm(q.stdout) == norm(p.stdout)
+    assert norm(p.stdout).count(b"Asynchronous notification") == 2
+    assert _stderr(q.stderr, "qshell") == _stderr(p.stderr, "psql")

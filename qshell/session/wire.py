@@ -294,6 +294,17 @@ class Wire:
                            sqlstate=values["sqlstate"], diag=diag, notices=self.take_notices(),
                            command="PIPELINE_ABORTED" if status == PGRES_PIPELINE_ABORTED else "")
 
+    def notifies(self) -> list[tuple[str, int, str]]:
+        """PQnotifies until none: (channel, sender's pid, payload), oldest first."""
+        out: list[tuple[str, int, str]] = []
+        while True:
+            p = self.pq.PQnotifies(self.conn)
+            if not p:
+                return out
+            n = p.contents
+            out.append((_s(n.relname), n.be_pid, _s(n.extra)))
+            self.pq.PQfreemem(ctypes.cast(p, ctypes.c_void_p))
+
     def escape_literal(self, text: str) -> str | None:
         p = self.pq.PQescapeLiteral(self.conn, _b(text), len(_b(text)))
         if not p:

@@ -18,10 +18,12 @@ from typing import Any, Iterator
 
 from qshell.common.errors import ExitStatus, UsageError
 from qshell.common.numbers import INT_MAX
+from qshell.common.visible import visible
 from qshell.engine.execute import refuse_reason
 from qshell.output import json_lines, result_tables
 from qshell.records.results import Column, QueryResult, Status
 from qshell.script.commands import Command
+from qshell.session.usersession import Notification
 from qshell.session.wire import PGRES_COPY_BOTH, PGRES_COPY_IN, PGRES_COPY_OUT, PGRES_PIPELINE_ABORTED, PGRES_PIPELINE_SYNC, Wire
 from qshell.shell.host import _Stop
 from qshell.shell.interrupt import sigint_calls
@@ -173,8 +175,10 @@ class ExtendedCommands:
         if not user.alive:
             user.open()
         self.clean()
+        wire = Wire(user)
         with self._timed():
-            self._gdesc(Wire(user), sql)
+            self._gdesc(wire, sql)
+        self._notifications(wire)
 
     def _gdesc(self, wire: Wire, sql: str) -> None:
         shell = self.shell
@@ -295,7 +299,19 @@ class ExtendedCommands:
         user._cancelled = False
         self._told = False
         with self._timed():
-            return self._send(user, wire, mode, name, params, sql, show, maxrows)
+            result = self._send(user, wire, mode, name, params, sql, show, maxrows)
+        self._notifications(wire)
+        return result
+
+    def _notifications(self, wire: Wire) -> None:
+        """The notifications libpq received meanwhile, after the command as psql prints them."""
+        if wire.lost:
+            return
+        shell = self.shell
+        for channel, pid, payload in wire.notifies():
+            note = Notification(channel, payload, pid)
+            shell.write(json_lines.json_line({"type": "notification", "channel": channel, "payload": payload,
+                                              "pid": pid}) if shell.json else visible(note.text()))
 
     @contextmanager
     def _timed(self) -> Iterator[None]:
@@ -404,9 +420,10 @@ class ExtendedCommands:
         res = wire.get_result()
         q: QueryResult | None
         while res is not None:
+            got = time.perf_counter() - self._t0  # sent (in a pipeline: asked for by this command) -> read
             status = wire.status(res)
             if status not in _ACCEPTED:
-                q = replace(wire.error_result(res, sql), exec_s=time.perf_counter() - self._t0)
+                q = replace(wire.error_result(res, sql), exec_s=got)
                 success = False
                 wire.clear(res)
                 if wire.broken():  # the server closed the session: said as for a plain statement, then the end
@@ -434,14 +451,7 @@ class ExtendedCommands:
                 wire.clear(res)
                 res = wire.get_result()
                 continue
-            printer = None
-            q = None
-            if status != PGRES_PIPELINE_SYNC:
-                printer = shell._row_printer() if show and success and not shell.session.user.cancelled else None
-                q = wire.result(res, sql, shell.settings.maxrows if maxrows is None else maxrows, sink=printer,
-                                batch=printer.batch if printer is not None else 1000)
-                # sent (or, in a pipeline, asked for by this command) -> its result read
-                q = replace(q, exec_s=time.perf_counter() - self._t0)
+            printing = show and success
             if status == PGRES_PIPELINE_SYNC:
                 self.piped_syncs -= 1
                 self.requested -= 1
@@ -459,6 +469,14 @@ class ExtendedCommands:
                     next_res = wire.get_result()  # the NULL ending this command's results
                 if self.requested > 0:
                     next_res = wire.get_result()
+            # printed after the next result is read, as psql (the notices that came with it first)
+            printer = None
+            q = None
+            if status != PGRES_PIPELINE_SYNC:
+                printer = shell._row_printer() if printing and not shell.session.user.cancelled else None
+                q = wire.result(res, sql, shell.settings.maxrows if maxrows is None else maxrows, sink=printer,
+                                batch=printer.batch if printer is not None else 1000)
+                q = replace(q, exec_s=got)
             if q is not None:
                 try:
                     if success:

@@ -526,3 +526,35 @@ def test_notifications_and_notices_as_psql(dsn, hist, tmp_path):
     assert norm(q.stdout) == norm(p.stdout)
     assert norm(p.stdout).count(b"Asynchronous notification") == 2
     assert _stderr(q.stderr, "qshell") == _stderr(p.stderr, "psql")
+
+
+# a bound statement's rows in FETCH_COUNT chunks, borders, CSV, HTML, unaligned expanded
+# records (a pipeline's too), a failed INSERT, RETURNING's tag after its rows, ROW_COUNT
+FORMATS = r"""\set FETCH_COUNT 2
+SELECT g, 'x' || g AS t FROM generate_series(1, $1::int) g \bind 5 \g
+\pset border 2
+SELECT g FROM generate_series(1, 3) g \bind \g
+\unset FETCH_COUNT
+\pset format csv
+SELECT g, 'a,b' AS c FROM generate_series(1, 2) g \bind \g
+\pset format html
+SELECT 1 AS a \bind \g
+\pset format unaligned
+\x
+SELECT 1 AS a, 2 AS b \bind \g
+\startpipeline
+SELECT 1 AS a, 2 AS b \bind \sendpipeline
+\endpipeline
+\x
+\pset format aligned
+\pset border 1
+INSERT INTO pg_temp.nothing VALUES (1) \bind \g
+CREATE TEMP TABLE r(a int) \bind \g
+INSERT INTO r VALUES ($1), ($2) RETURNING a \bind 1 2 \g
+UPDATE r SET a = a + 1 \bind \g
+\echo :ROW_COUNT
+"""
+
+
+def test_bound_results_in_every_output_form_as_psql(dsn, hist, tmp_path):
+    same(dsn, hist, tmp_path, FORMATS)

@@ -558,3 +558,23 @@ UPDATE r SET a = a + 1 \bind \g
 
 def test_bound_results_in_every_output_form_as_psql(dsn, hist, tmp_path):
     same(dsn, hist, tmp_path, FORMATS)
+
+
+# \\bind's arguments lexed as psql's: variables (:v, :'v', :"v"), backquotes, empty and
+# escaped strings, UTF-8; a quoted statement name keeps its quotes, as psql's
+ARGUMENTS = r"""\set v 'a b'
+SELECT $1 AS one, $2 AS two \bind :v `echo hi` \g
+SELECT $1 AS q \bind :'v' \g
+SELECT $1 AS i \bind :"v" \g
+SELECT $1 AS e \bind '' \g
+SELECT $1 AS n \bind 'x\ty' \g
+SELECT $1::text AS u \bind 'é漢' \g
+\bind_named "Quoted Name" 1 \g
+SELECT 1 \parse "Quoted Name"
+\bind_named "Quoted Name" \g
+\close_prepared "Quoted Name"
+"""
+
+
+def test_bind_arguments_as_psql(dsn, hist, tmp_path):
+    same(dsn, hist, tmp_path, ARGUMENTS)

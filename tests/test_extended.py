@@ -185,8 +185,9 @@ def test_pipelines_as_psql(dsn, hist, tmp_path):
 
 def _logged(server, db: str, app: str, tag: str) -> list[tuple[str, str]]:
     """What the server logged for ``app``'s statements holding ``tag``: message and detail."""
-    return [(e.message, e.raw.get("detail") or "") for e in server.entries()
-            if e.db == db and e.app == app and tag in e.message]
+    return [(e.message, e.raw.get("detail") or "") if tag in e.message else (f"{e.severity}: {e.message}", e.statement or "")
+            for e in server.entries()
+            if e.db == db and e.app == app and (tag in e.message or tag in (e.statement or ""))]
 
 
 LOGGED = r"""SELECT $1::int + $2::int AS s /*xp1*/ \bind 1 2 \g
@@ -198,6 +199,11 @@ SELECT 1 /*xp4*/ \gdesc
 \startpipeline
 SELECT $1 /*xp5*/ \bind 7 \sendpipeline
 SELECT 'queued' /*xp6*/;
+\syncpipeline
+SELECT 1/$1::int /*xp7*/ \bind 0 \sendpipeline
+SELECT 'aborted, never run' /*xp8*/ \bind \sendpipeline
+\syncpipeline
+SELECT $1 /*xp9*/ \bind 'after the sync' \sendpipeline
 \endpipeline
 """
 
@@ -214,6 +220,8 @@ def test_the_server_logs_the_same_statements_as_for_psql(logged_server, tmp_path
     qshell_log = _logged(logged_server, db.name, "xp_qshell", "/*xp")
     assert any(m.startswith("execute <unnamed>: SELECT $1::int + $2::int") for m, _ in psql_log), psql_log
     assert ("execute xps: SELECT $1::text AS t /*xp2*/ ", "Parameters: $1 = 'a b'") in psql_log
+    assert ("ERROR: division by zero", "SELECT 1/$1::int /*xp7*/ ") in psql_log  # (at Bind: its plan folds 1/0)
+    assert not any("xp8" in m for m, _ in psql_log) and any("xp9" in m for m, _ in psql_log)
     assert qshell_log == psql_log
 
 

@@ -586,3 +586,22 @@ SELECT 1 \parse "Quoted Name"
 
 def test_bind_arguments_as_psql(dsn, hist, tmp_path):
     same(dsn, hist, tmp_path, ARGUMENTS)
+
+
+def test_json_output_stays_json_lines(qshell, tmp_path):
+    """--format json: \\gdesc without columns, \\lo_import / \\lo_unlink, a pipeline's
+    results and \\crosstabview each one JSON object per line (psql has no JSON)."""
+    blob = tmp_path / "b.bin"
+    blob.write_bytes(b"\x00\x01qshell")
+    r = qshell(f"CREATE TEMP TABLE j(a int) \\gdesc\n\\lo_import {blob}\n\\lo_unlink :LASTOID\n"
+               "\\startpipeline\nSELECT 1 AS a \\bind \\sendpipeline\n\\endpipeline\n"
+               "SELECT 'r' AS v, 'c' AS h, 2 AS d \\crosstabview\n", "--format", "json")
+    assert r.code == 0, r.err
+    records = [json.loads(line) for line in r.out.splitlines()]
+    assert records[0] == {"type": "describe", "columns": [],
+                          "message": "The command has no result, or the result has no columns."}
+    assert records[1]["type"] == "large_object" and records[1]["command"] == "lo_import" and records[1]["oid"] > 0
+    assert records[2] == {"type": "large_object", "command": "lo_unlink", "oid": records[1]["oid"]}
+    assert records[3]["rows"] == [["1"]]
+    assert records[4]["columns"] == [{"name": "v", "type_oid": 25}, {"name": "c", "type_oid": 23}]
+    assert records[4]["rows"] == [["r", "2"]]

@@ -215,7 +215,9 @@ class ExtendedCommands:
             wire.drain()
             if not columns:
                 shell.show_notices(QueryResult(index=0, sql=sql, status=Status.OK, notices=notices))
-                shell.write("The command has no result, or the result has no columns.")
+                message = "The command has no result, or the result has no columns."
+                shell.write(json_lines.json_line({"type": "describe", "columns": [], "message": message})
+                            if shell.json else message)
                 shell._result_variables(QueryResult(index=0, sql=sql, status=Status.OK))
                 return
             values = []
@@ -702,6 +704,10 @@ class LargeObjectCommands:
     def _result(self, text: str) -> None:
         """psql's print_lo_result: the line on the query output (in <p> under \\pset format html), unless QUIET."""
         shell = self.shell
+        if shell.json:  # (JSON lines stay JSON: psql has no such output)
+            word, _, oid = text.partition(" ")
+            shell.write(json_lines.json_line({"type": "large_object", "command": word, "oid": int(oid) if oid else None}))
+            return
         if shell.variables.is_on("QUIET"):
             return
         shell.write(f"<p>{text}</p>" if shell.style().fmt == "html" else text)

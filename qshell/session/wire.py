@@ -369,3 +369,12 @@ def pipeline_refusal(user: "UserSession") -> str | None:
     if res:
         pq.PQclear(res)
     return _s(pq.PQerrorMessage(conn)).removesuffix("\n")
+
+
+def in_pipeline(user: "UserSession") -> bool:
+    """Whether the session's connection is in libpq's pipeline mode (one libpq call: asked
+    before every plain statement, which a pipeline takes instead of psycopg2)."""
+    conn = user.conn
+    if conn is None or conn.closed:
+        return False
+    return libpq.lib().PQpipelineStatus(conn.pgconn_ptr) != PQ_PIPELINE_OFF

@@ -24,7 +24,15 @@ from qshell.output import json_lines, result_tables
 from qshell.records.results import Column, QueryResult, Status
 from qshell.script.commands import Command
 from qshell.session.usersession import Notification
-from qshell.session.wire import PGRES_COPY_BOTH, PGRES_COPY_IN, PGRES_COPY_OUT, PGRES_PIPELINE_ABORTED, PGRES_PIPELINE_SYNC, Wire
+from qshell.session.wire import (
+    PGRES_COPY_BOTH,
+    PGRES_COPY_IN,
+    PGRES_COPY_OUT,
+    PGRES_PIPELINE_ABORTED,
+    PGRES_PIPELINE_SYNC,
+    Wire,
+    in_pipeline,
+)
 from qshell.shell.host import _Stop
 from qshell.shell.interrupt import sigint_calls
 
@@ -52,10 +60,7 @@ class ExtendedCommands:
         self.mode, self.name, self.params = "query", None, []
 
     def in_pipeline(self) -> bool:
-        user = self.shell.session.user
-        if not user.alive:
-            return False
-        return Wire(user).in_pipeline()
+        return in_pipeline(self.shell.session.user)
 
     def pending(self) -> bool:
         """A send mode is set: the next statement (even an empty buffer) goes out through libpq."""

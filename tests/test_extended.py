@@ -605,3 +605,51 @@ def test_json_output_stays_json_lines(qshell, tmp_path):
     assert records[3]["rows"] == [["1"]]
     assert records[4]["columns"] == [{"name": "v", "type_oid": 25}, {"name": "c", "type_oid": 23}]
     assert records[4]["rows"] == [["r", "2"]]
+
+
+def test_a_session_lost_while_idle_before_a_bound_statement(dsn, hist):
+    """The backend killed while the script waits; then \\bind's statement: found lost before
+    it is sent, as qshell finds it for a plain statement (the server's goodbye, "connection
+    to server was lost", exit status 2, nothing after it run); stdout as psql's."""
+    import psycopg2
+    from psycopg2.extensions import make_dsn
+
+    outs = {}
+    for prog, argv in (("psql", [PSQL, "-X"]), ("qshell", qshell_argv("-X", "--history-dir", str(hist)))):
+        app = f"idle_{prog}"
+        proc = subprocess.Popen([*argv, "-f", "-", make_dsn(dsn, application_name=app)], stdin=subprocess.PIPE,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=ENV)
+        assert proc.stdin is not None
+        proc.stdin.write(b"SELECT 1 AS before;\n")
+        proc.stdin.flush()
+        watch = psycopg2.connect(dsn)
+        watch.autocommit = True
+        try:
+            with watch.cursor() as cur:
+                for _ in range(400):
+                    cur.execute("SELECT pid FROM pg_stat_activity WHERE application_name = %s AND state = 'idle'"
+                                " AND query LIKE '%%before%%'", (app,))
+                    pids = cur.fetchall()
+                    if pids:
+                        break
+                    time.sleep(0.05)
+                cur.execute("SELECT pg_terminate_backend(%s, 5000)", (pids[0][0],))
+        finally:
+            watch.close()
+        out, err = proc.communicate(b"SELECT 2 AS after \\bind \\g\nSELECT 3 AS later;\n", timeout=60)
+        outs[prog] = (proc.returncode, out, err.decode())
+    assert outs["qshell"][:2] == outs["psql"][:2]
+    assert outs["psql"][0] == 2 and b"after" not in outs["psql"][1] and b"later" not in outs["psql"][1]
+    err = outs["qshell"][2]
+    assert "qshell:<stdin>:2: FATAL:  terminating connection due to administrator command" in err, err
+    assert err.rstrip().endswith("qshell:<stdin>:2: connection to server was lost"), err
+
+
+def test_a_staged_run_while_a_pipeline_is_open_leaves_it_alone(qshell):
+    """\\go during a pipeline runs on the workers and never reads the session's connection
+    (its pipeline results stay libpq's): \\getresults then prints them, and after
+    \\endpipeline a plain statement runs on the same session."""
+    r = qshell("\\startpipeline\nSELECT 41 AS piped \\bind \\sendpipeline\n\\flushrequest\n\\add SELECT 42 AS staged;\n"
+               "\\go 1\n\\getresults\n\\endpipeline\nSELECT 43 AS plain;\n")
+    assert r.code == 0, r.err
+    assert r.out.index("42") < r.out.index(" piped \n-------\n    41\n(1 row)") < r.out.index(" plain \n-------\n    43\n")

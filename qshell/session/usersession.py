@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Callable
 import psycopg2
 from psycopg2 import extensions
 
+from qshell.engine import libpq
 from qshell.engine.execute import BATCH, NO_PID, _Interrupted, conn_params, run_statement
 from qshell.records.results import QueryResult
 
@@ -97,6 +98,8 @@ class UserSession:
         if self.conn is None:
             return True
         lost = bool(self.conn.closed)
+        if not lost and libpq.lib().PQpipelineStatus(self.conn.pgconn_ptr) != 0:
+            return False  # in libpq's pipeline mode (psql's \\startpipeline): what arrives is its results, not psycopg2's
         said: list[str] = []
         try:
             ready = not lost and select.select([self.conn.fileno()], [], [], 0)[0]

@@ -648,6 +648,8 @@ class Shell:
         if self.extended.takes(sql):  # psql's \\bind, \\parse ... or a pipeline: through libpq (shell/extended.py)
             if remember:
                 self.last_sql = sql
+            if self._found_lost(sql):
+                return None
             return self.extended.send(sql, show=show, maxrows=maxrows)
         if self._empty(sql):
             problem = self.session.user.send_empty(sql)  # a lone ";", only comments: sent, as psql
@@ -660,12 +662,7 @@ class Shell:
         if reason:
             raise UsageError(reason)
         user = self.session.user
-        if user.conn is not None and user.lost_while_idle():
-            # as psql when it finds its session gone: the server's goodbye, the statement
-            # not run (it belonged to the lost session: its transaction, its temp tables)
-            goodbye, user.goodbye = user.goodbye, ()
-            self._lost_session(*goodbye, "server closed the connection unexpectedly"
-                               + ("; statement not run" if self.interactive else ""), sql=sql, tx=self._tx)
+        if self._found_lost(sql):
             return None
         if self.variables.get("ECHO") == "queries":
             self.write(sql)  # psql -e: the statement as sent, before its result
@@ -720,6 +717,18 @@ class Shell:
             if user.cancelled and not self.interactive:  # Ctrl-C stops a script, as psql's (exit 3)
                 raise _Stop(ExitStatus.SCRIPT_STOPPED)
         return q
+
+    def _found_lost(self, sql: str) -> bool:
+        """The session was lost while idle: said as psql says it when it finds its session
+        gone (the server's goodbye; the statement not run: it belonged to the lost session,
+        its transaction, its temp tables), and True."""
+        user = self.session.user
+        if user.conn is None or not user.lost_while_idle():
+            return False
+        goodbye, user.goodbye = user.goodbye, ()
+        self._lost_session(*goodbye, "server closed the connection unexpectedly"
+                           + ("; statement not run" if self.interactive else ""), sql=sql, tx=self._tx)
+        return True
 
     def _empty(self, sql: str) -> bool:
         """``sql`` has nothing to run: only ";" (``\\; \\;`` too), whitespace, complete comments."""

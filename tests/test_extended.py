@@ -653,3 +653,22 @@ def test_a_staged_run_while_a_pipeline_is_open_leaves_it_alone(qshell):
                "\\go 1\n\\getresults\n\\endpipeline\nSELECT 43 AS plain;\n")
     assert r.code == 0, r.err
     assert r.out.index("42") < r.out.index(" piped \n-------\n    41\n(1 row)") < r.out.index(" plain \n-------\n    43\n")
+
+
+# \\c during a pipeline: the new session has none (libpq's message at \\endpipeline), psql's
+# counters carry on as psql's do
+RECONNECTED = r"""\startpipeline
+SELECT 1 \bind \sendpipeline
+\c
+SELECT 2 AS two;
+\endpipeline
+\echo :PIPELINE_COMMAND_COUNT
+\startpipeline
+SELECT 3 \bind \sendpipeline
+\syncpipeline
+\endpipeline
+"""
+
+
+def test_connect_during_a_pipeline_as_psql(dsn, hist, tmp_path):
+    same(dsn, hist, tmp_path, RECONNECTED)

@@ -124,8 +124,10 @@ class Wire:
             self.pq.PQconsumeInput(self.conn)
 
     # -- sending (each: libpq's success, then flushed) ------------------------------------
-    def _sent(self, ok: int) -> bool:
-        return bool(ok) and self.flush()
+    def _sent(self, ok: int, flush: bool = True) -> bool:
+        """libpq's success, then (``flush``) what it holds pushed to the server; in a
+        pipeline psql leaves that to libpq, \\flush and \\getresults (``flush`` False)."""
+        return bool(ok) and (not flush or self.flush())
 
     def send_query(self, sql: str) -> bool:
         """PQsendQuery: a simple Query message (psql's own queries: PQexec)."""
@@ -136,19 +138,19 @@ class Wire:
         in its error message, as psql's \\gdesc shows it)."""
         self.clear(self.pq.PQprepare(self.conn, b"", b"", 0, None))
 
-    def send_params(self, sql: str, params: list[str]) -> bool:
+    def send_params(self, sql: str, params: list[str], flush: bool = True) -> bool:
         arr = (ctypes.c_char_p * max(len(params), 1))(*[_b(p) for p in params])
-        return self._sent(self.pq.PQsendQueryParams(self.conn, _b(sql), len(params), None, arr, None, None, 0))
+        return self._sent(self.pq.PQsendQueryParams(self.conn, _b(sql), len(params), None, arr, None, None, 0), flush)
 
-    def send_prepare(self, name: str, sql: str) -> bool:
-        return self._sent(self.pq.PQsendPrepare(self.conn, _b(name), _b(sql), 0, None))
+    def send_prepare(self, name: str, sql: str, flush: bool = True) -> bool:
+        return self._sent(self.pq.PQsendPrepare(self.conn, _b(name), _b(sql), 0, None), flush)
 
-    def send_prepared(self, name: str, params: list[str]) -> bool:
+    def send_prepared(self, name: str, params: list[str], flush: bool = True) -> bool:
         arr = (ctypes.c_char_p * max(len(params), 1))(*[_b(p) for p in params])
-        return self._sent(self.pq.PQsendQueryPrepared(self.conn, _b(name), len(params), arr, None, None, 0))
+        return self._sent(self.pq.PQsendQueryPrepared(self.conn, _b(name), len(params), arr, None, None, 0), flush)
 
-    def send_close(self, name: str) -> bool:
-        return self._sent(self.pq.PQsendClosePrepared(self.conn, _b(name)))
+    def send_close(self, name: str, flush: bool = True) -> bool:
+        return self._sent(self.pq.PQsendClosePrepared(self.conn, _b(name)), flush)
 
     def send_describe(self, name: str) -> bool:
         return self._sent(self.pq.PQsendDescribePrepared(self.conn, _b(name)))

@@ -357,27 +357,17 @@ class ExtendedCommands:
         end_pipeline = False
         ok = False
         if mode in ("params", "prepared", "parse", "close", "query"):
-            if piped:  # the pipeline's own flushes: libpq's, or \\flush, \\getresults
-                if mode == "params" or mode == "query":
-                    ok = bool(wire.pq.PQsendQueryParams(wire.conn, _b(sql), len(params), None, _array(params),
-                                                        None, None, 0))
-                elif mode == "prepared":
-                    ok = bool(wire.pq.PQsendQueryPrepared(wire.conn, _b(name), len(params), _array(params),
-                                                          None, None, 0))
-                elif mode == "parse":
-                    ok = bool(wire.pq.PQsendPrepare(wire.conn, _b(name), _b(sql), 0, None))
-                else:
-                    ok = bool(wire.pq.PQsendClosePrepared(wire.conn, _b(name)))
-                if ok:
-                    self.piped_commands += 1
-            elif mode == "params" or mode == "query":
-                ok = wire.send_params(sql, params)
+            flush = not piped  # (in a pipeline: libpq's, \\flush's or \\getresults' to push, as psql's)
+            if mode == "params" or mode == "query":
+                ok = wire.send_params(sql, params, flush)
             elif mode == "prepared":
-                ok = wire.send_prepared(name, params)
+                ok = wire.send_prepared(name, params, flush)
             elif mode == "parse":
-                ok = wire.send_prepare(name, sql)
+                ok = wire.send_prepare(name, sql, flush)
             else:
-                ok = wire.send_close(name)
+                ok = wire.send_close(name, flush)
+            if ok and piped:
+                self.piped_commands += 1
         elif mode == "start":
             ok = wire.enter_pipeline()
         elif mode == "end":
@@ -573,16 +563,6 @@ def _atoi(text: str) -> int:
 
     m = re.match(r"\s*([+-]?\d+)", text)
     return int(m.group(1)) if m else 0
-
-
-def _b(text: str) -> bytes:
-    return text.encode("utf-8", "surrogateescape")
-
-
-def _array(params: list[str]):  # noqa: ANN202
-    import ctypes
-
-    return (ctypes.c_char_p * max(len(params), 1))(*[_b(p) for p in params])
 
 
 

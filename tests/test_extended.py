@@ -672,3 +672,19 @@ SELECT 3 \bind \sendpipeline
 
 def test_connect_during_a_pipeline_as_psql(dsn, hist, tmp_path):
     same(dsn, hist, tmp_path, RECONNECTED)
+
+
+def test_exec_ms_of_a_bound_statement_against_the_servers_own_time(logged_server, tmp_path):
+    """JSON's exec_ms of a \\bind statement is the client's send -> result: at least what the
+    server spent executing it (pg_stat_statements' total_exec_time, its own clock), and not
+    much more (one local round trip and the client's reading)."""
+    db = logged_server.database("xptime", setup="CREATE EXTENSION pg_stat_statements")
+    r = _run(qshell_argv("-X", "--history-dir", str(tmp_path / "h"), "--format", "json"), db.dsn("xptime"),
+             "SELECT pg_sleep($1::float8) /*xptime*/ \\bind 0.25 \\g\n", tmp_path, "t.sql")
+    assert r.returncode == 0, r.stderr
+    exec_ms = json.loads(r.stdout.splitlines()[0])["exec_ms"]
+    rows = db.query("SELECT query, total_exec_time, calls FROM pg_stat_statements WHERE query LIKE %s", ("%/*xptime*/%",))
+    assert len(rows) == 1, rows
+    server_ms = rows[0][1]
+    print(f"server {server_ms:.3f} ms, qshell exec_ms {exec_ms:.3f}")
+    assert 250 <= server_ms <= exec_ms < server_ms + 250, (server_ms, exec_ms)

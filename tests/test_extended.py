@@ -688,3 +688,26 @@ def test_exec_ms_of_a_bound_statement_against_the_servers_own_time(logged_server
     server_ms = rows[0][1]
     print(f"server {server_ms:.3f} ms, qshell exec_ms {exec_ms:.3f}")
     assert 250 <= server_ms <= exec_ms < server_ms + 250, (server_ms, exec_ms)
+
+
+# \\bind before \\gdesc (psql ignores the parameters, then forgets them), \\crosstabview (its
+# statement bound), \\gexec (the query and, psql's quirk, the first statement it makes go
+# with the parameters), \\bind_named before \\gdesc, \\bind before \\close_prepared
+COMBINED = r"""\bind 1
+SELECT $1::int AS a \gdesc
+SELECT 2 AS after;
+SELECT $1 AS v, $2 AS h, $3 AS d \bind r c 9 \crosstabview
+SELECT format('SELECT %s AS x', $1::int) \bind 5 \gexec
+\bind 1 \parse p9
+\bind_named p9 \gdesc
+\bind 1
+\close_prepared p9
+SELECT 3 AS plain;
+SELECT format('SELECT %s AS x', g) FROM generate_series(1, 3) g WHERE g <= $1::int \bind 2 \gexec
+SELECT format('SELECT $1::int + %s AS y', g) FROM generate_series(1, 2) g \bind 10 \gexec
+SELECT 'next' AS n;
+"""
+
+
+def test_bind_with_gdesc_crosstabview_gexec_as_psql(dsn, hist, tmp_path):
+    same(dsn, hist, tmp_path, COMBINED)

@@ -53,6 +53,7 @@ class ExtendedCommands:
         self.piped_syncs = self.piped_commands = self.available = self.requested = 0
         self._t0 = 0.0  # when the command now running began sending
         self._told = False  # "Cancel request sent" said for the command now running
+        self.keep_mode = False  # the mode outlives the next statement (\\gexec's, as psql's SendQuery nests)
 
     # -- what the shell asks ----------------------------------------------------------------
     def clean(self) -> None:
@@ -297,7 +298,10 @@ class ExtendedCommands:
         if shell.variables.get("ECHO") == "queries":
             shell.write(sql)
         mode, name, params = self.mode, self.name or "", self.params
-        self.clean()
+        if self.keep_mode:  # \\gexec's query: its first statement is sent in this mode too (psql's quirk)
+            self.keep_mode = False
+        else:
+            self.clean()
         reason = refuse_reason(sql) if mode in ("params", "prepared", "parse", "query") else None
         if reason:  # COPY: as a plain statement (a COPY in psql's pipeline aborts its connection)
             raise UsageError(reason)

@@ -916,17 +916,23 @@ class Shell:
         self._args(cmd, take=0)
         self.extended.refuse_in_pipeline("gexec")
         sql = self._buffer()
-        if not sql:
+        if not sql and not self.extended.pending():
             return
-        q = self._run_sql(sql, show=False, maxrows=INT_MAX)
-        if q is None or q.status is not Status.OK:
-            return
-        for row in q.rows:
-            for value in row:
-                if value is not None:
-                    if self.variables.get("ECHO") == "all":
-                        self.write(value)
-                    self._run_sql(value, remember=False)
+        # as psql: \\bind's parameters go with the query and with the first statement it makes
+        self.extended.keep_mode = True
+        try:
+            q = self._run_sql(sql, show=False, maxrows=INT_MAX)
+            if q is None or q.status is not Status.OK:
+                return
+            for row in q.rows:
+                for value in row:
+                    if value is not None:
+                        if self.variables.get("ECHO") == "all":
+                            self.write(value)
+                        self._run_sql(value, remember=False)
+        finally:
+            self.extended.keep_mode = False
+            self.extended.clean()
 
     def do_p(self, cmd: Command) -> None:
         self._args(cmd, take=0)

@@ -650,7 +650,9 @@ class LargeObjectCommands:
         if not user.alive:
             user.open()
         wire = Wire(user)
-        with wire:
+        # libpq's lo_* are synchronous and psql sends no cancel for them: Ctrl-C waits for
+        # their end (no KeyboardInterrupt between them and their COMMIT)
+        with sigint_calls(lambda: None), wire:
             try:
                 state = wire.transaction_status()
                 if state == PQTRANS_IDLE:

@@ -711,3 +711,25 @@ SELECT 'next' AS n;
 
 def test_bind_with_gdesc_crosstabview_gexec_as_psql(dsn, hist, tmp_path):
     same(dsn, hist, tmp_path, COMBINED)
+
+
+# psql's extra-argument warnings: after a command that did not fail, none after an error;
+# \\lo_list reads two arguments (unused) as psql's exec_command_lo does
+EXTRA_ARGUMENTS = r"""\lo_list foo bar baz
+\lo_list+ x
+\lo_import
+\lo_unlink abc
+\lo_export 1 2 3
+\lo_import a b c d
+\sendpipeline x y
+\getresults -1 z
+\getresults 1 z
+\startpipeline a
+\sendpipeline b
+\getresults 0 c
+\endpipeline d
+"""
+
+
+def test_extra_arguments_as_psql(dsn, hist, tmp_path):
+    same(dsn, hist, tmp_path, EXTRA_ARGUMENTS)

@@ -345,7 +345,7 @@ TABLE: tuple[Spec, ...] = (
     Spec("da", "\\da[S] [PATTERN]", "list aggregates", _pattern, group="Database", modifiers=True),
     Spec("drg", "\\drg[S] [PATTERN]", "list role grants", _pattern, group="Database", modifiers=True),
     Spec("dl", "\\dl[+]", "list large objects (as \\lo_list)", _pattern, group="Database", modifiers=True),
-    Spec("lo_list", "\\lo_list[x+]", "list large objects (as \\dl)", _pattern, group="Large objects", modifiers=True),
+    Spec("lo_list", "\\lo_list[x+]", "list large objects (as \\dl)", _raw, group="Large objects", modifiers=True, psql_args=True),
     Spec("lo_import", "\\lo_import FILE [COMMENT]", "FILE (read here, on the client) becomes a large object: its OID is said and set as LASTOID", _raw, group="Large objects", psql_args=True),
     Spec("lo_export", "\\lo_export OID FILE", "write large object OID to FILE (on the client)", _raw, group="Large objects", psql_args=True),
     Spec("lo_unlink", "\\lo_unlink OID", "remove large object OID", _raw, group="Large objects", psql_args=True),

@@ -14,7 +14,7 @@ import time
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 from qshell.common.errors import ExitStatus, UsageError
 from qshell.common.numbers import INT_MAX
@@ -22,7 +22,9 @@ from qshell.common.visible import visible
 from qshell.engine.execute import refuse_reason
 from qshell.output import json_lines, result_tables
 from qshell.records.results import Column, QueryResult, Status
+from qshell.script import commands
 from qshell.script.commands import Command
+from qshell.script.variables import MetaArgError, meta_args
 from qshell.session.usersession import Notification
 from qshell.session.wire import (
     PGRES_COPY_BOTH,
@@ -37,6 +39,24 @@ from qshell.shell.host import _Stop
 from qshell.shell.interrupt import sigint_calls
 
 PGRES_FATAL_ERROR = 7
+
+
+def _take(shell: Any, cmd: Command, take: int | None) -> tuple[list[str], Callable[[], None]]:
+    """The first ``take`` arguments of ``cmd`` as psql reads them, and a function saying psql's
+    "extra argument ... ignored" warning for each further one: psql says them after a command
+    that did not fail (none after an error), where ``Shell._args`` says them at once."""
+    try:
+        got = meta_args(cmd.arg, shell.variables, take, False)
+    except MetaArgError as exc:  # a backquoted command that failed
+        raise UsageError(f"\\{cmd.name}: {exc}") from None
+    typed = commands.meta_name(shell.entry.text) if shell.entry is not None else cmd.name
+
+    def warn() -> None:
+        for word in got.extra:
+            shell._where_notice(f'\\{typed}: extra argument "{visible(word)}" ignored')
+        if got.problem:
+            shell.complain(f"\\{typed}: {got.problem}")
+    return got.words, warn
 _ACCEPTED = frozenset({0, 1, 2, 3, 4, PGRES_PIPELINE_SYNC, 12})  # psql's AcceptResult
 
 
@@ -145,18 +165,19 @@ class ExtendedCommands:
     def do_sendpipeline(self, cmd: Command) -> None:
         """\\sendpipeline: the statement being typed, with \\bind's or \\bind_named's
         parameters, appended to the open pipeline."""
-        self.shell._args(cmd, take=0)
+        _words, warn = _take(self.shell, cmd, 0)
         if not self.in_pipeline():
             self.clean()
             raise UsageError("\\sendpipeline not allowed outside of pipeline mode")
         if self.mode not in ("params", "prepared"):
             self.clean()
             raise UsageError("\\sendpipeline must be used after \\bind or \\bind_named")
+        warn()
         self._send_buffer()
 
     def do_getresults(self, cmd: Command) -> None:
         """\\getresults [N]: read N (all: 0 or none) of the results the server has sent."""
-        words = self.shell._args(cmd, take=1)
+        words, warn = _take(self.shell, cmd, 1)
         self.mode = "getresults"
         self.requested = 0
         if words:
@@ -164,6 +185,7 @@ class ExtendedCommands:
             if n < 0:
                 raise UsageError("\\getresults: invalid number of requested results")
             self.requested = n
+        warn()
         self._send_buffer()
 
     # -- \\gdesc -----------------------------------------------------------------------------
@@ -590,13 +612,17 @@ class LargeObjectCommands:
 
     def __init__(self, shell: Any) -> None:
         self.shell = shell
+        self._warn: Callable[[], None] = lambda: None  # the command's extra-argument warnings
 
     def do_lo_list(self, cmd: Command) -> None:
-        """\\lo_list[x+]: psql's listLargeObjects, as \\dl."""
+        """\\lo_list[x+]: psql's listLargeObjects, as \\dl (its two arguments read, unused, as psql's)."""
+        _words, warn = _take(self.shell, cmd, 2)
         self.shell.catalog.do_dl(cmd)
+        warn()
 
     def _two(self, cmd: Command) -> list[str]:
-        return self.shell._args(cmd, take=2)
+        words, self._warn = _take(self.shell, cmd, 2)
+        return words
 
     def do_lo_import(self, cmd: Command) -> None:
         """\\lo_import FILE [COMMENT]: the file becomes a large object; its OID is said and set as LASTOID."""
@@ -693,7 +719,14 @@ class LargeObjectCommands:
         return True
 
     def _result(self, text: str) -> None:
-        """psql's print_lo_result: the line on the query output (in <p> under \\pset format html), unless QUIET."""
+        """psql's print_lo_result: the line on the query output (in <p> under \\pset format html), unless QUIET;
+        then psql's warnings of extra arguments (said after a command that did not fail)."""
+        try:
+            self._say(text)
+        finally:
+            self._warn()
+
+    def _say(self, text: str) -> None:
         shell = self.shell
         if shell.json:  # (JSON lines stay JSON: psql has no such output)
             word, _, oid = text.partition(" ")

@@ -733,3 +733,24 @@ EXTRA_ARGUMENTS = r"""\lo_list foo bar baz
 
 def test_extra_arguments_as_psql(dsn, hist, tmp_path):
     same(dsn, hist, tmp_path, EXTRA_ARGUMENTS)
+
+
+# an empty statement in a pipeline or after \\bind (psql prints nothing for its empty
+# result), a comment, \\; groups (the extended protocol takes one statement: the server's error)
+EMPTY_AND_GROUPS = r"""\startpipeline
+;
+SELECT 1 \; SELECT 2;
+-- just a comment
+SELECT 3;
+\endpipeline
+SELECT 1 \; SELECT 2 \bind \g
+\bind
+\g
+\bind
+;
+\echo x
+"""
+
+
+def test_empty_statements_and_groups_as_psql(dsn, hist, tmp_path):
+    same(dsn, hist, tmp_path, EMPTY_AND_GROUPS)

@@ -38,7 +38,7 @@ from qshell.session.wire import (
 from qshell.shell.host import _Stop
 from qshell.shell.interrupt import sigint_calls
 
-PGRES_FATAL_ERROR = 7
+PGRES_EMPTY_QUERY, PGRES_FATAL_ERROR = 0, 7
 
 
 def _take(shell: Any, cmd: Command, take: int | None) -> tuple[list[str], Callable[[], None]]:
@@ -500,7 +500,9 @@ class ExtendedCommands:
                 q = wire.result(res, sql, shell.settings.maxrows if maxrows is None else maxrows, sink=printer,
                                 batch=printer.batch if printer is not None else 1000)
                 q = replace(q, exec_s=got)
-            if q is not None:
+            if q is not None and status == PGRES_EMPTY_QUERY:  # psql prints nothing for it
+                shell._result_variables(q)
+            elif q is not None:
                 try:
                     if success:
                         last_q = self._show(q, sql, printer, show, before)

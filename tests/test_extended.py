@@ -754,3 +754,14 @@ SELECT 1 \; SELECT 2 \bind \g
 
 def test_empty_statements_and_groups_as_psql(dsn, hist, tmp_path):
     same(dsn, hist, tmp_path, EMPTY_AND_GROUPS)
+
+
+def test_a_long_pipeline_as_psql(dsn, hist, tmp_path):
+    """3,000 statements of 200-character rows in one pipeline: libpq's output buffer fills
+    and is pushed while statements are still queued (Wire.flush waits for the socket to take
+    more or for the server to speak); every result printed as psql's, byte for byte."""
+    lines = ["\\set maxwidth 100000", "\\startpipeline"]
+    lines += [f"SELECT {i}, repeat('x', 200) \\bind \\sendpipeline" for i in range(3000)]
+    lines += ["\\endpipeline", "SELECT 1 AS done;", ""]
+    p = same(dsn, hist, tmp_path, "\n".join(lines))
+    assert p.stdout.count(b"(1 row)") == 3001

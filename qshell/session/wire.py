@@ -21,6 +21,7 @@ import ctypes
 from typing import TYPE_CHECKING, Callable
 
 import gevent
+from gevent import select as gselect
 from gevent import socket as gsocket
 
 from qshell.engine import libpq
@@ -119,9 +120,12 @@ class Wire:
                 return True
             if r < 0:
                 return False
+            # some is left to send: wait until the socket takes more, or the server says something
+            # (reading it lets a server blocked on its own writes go on: libpq's advice)
             fd = self._fd()
-            gsocket.wait_write(fd) if r == 1 else gsocket.wait_read(fd)  # (1: still some to send)
-            self.pq.PQconsumeInput(self.conn)
+            readable, _, _ = gselect.select([fd], [fd], [])
+            if readable and not self.pq.PQconsumeInput(self.conn):
+                return False
 
     # -- sending (each: libpq's success, then flushed) ------------------------------------
     def _sent(self, ok: int, flush: bool = True) -> bool:

@@ -765,3 +765,12 @@ def test_a_long_pipeline_as_psql(dsn, hist, tmp_path):
     lines += ["\\endpipeline", "SELECT 1 AS done;", ""]
     p = same(dsn, hist, tmp_path, "\n".join(lines))
     assert p.stdout.count(b"(1 row)") == 3001
+
+
+def test_settings_a_bound_statement_makes_reach_the_workers(qshell):
+    """set_config(…, false) and SET sent through \\bind are the session's, and a staged run's
+    workers get them as they get a plain statement's (the custom name noted from the text)."""
+    r = qshell("SELECT set_config('app.xp', $1, false) \\bind v1 \\g\nSET work_mem = '7MB' \\bind \\g\n"
+               "\\add SELECT current_setting('app.xp') AS c, current_setting('work_mem') AS w;\n\\go 1\n")
+    assert r.code == 0, r.err
+    assert re.search(r"\n v1 \| 7MB\n", r.out), r.out

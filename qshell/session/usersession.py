@@ -233,16 +233,31 @@ class UserSession:
         if not self.alive:
             self.open()
         self._cancelled = False
-        for m in _CUSTOM.finditer(sql):
-            self._custom.add((m.group(1) or m.group(2)).lower())
+        self._note_names(sql)
         start = time.perf_counter()
         try:
             result = run_statement(self.conn, self._info, sql, 0, None, maxrows, start, 0.0, sink=sink, batch=batch)
         except _Interrupted as stop:  # a KeyboardInterrupt reached the wait: cancelled on the server
             result = stop.result
+        self._note_changes(sql)
+        return result
+
+    def _note_names(self, sql: str) -> None:
+        for m in _CUSTOM.finditer(sql):
+            self._custom.add((m.group(1) or m.group(2)).lower())
+
+    def _note_changes(self, sql: str) -> None:
         if self.alive and not self.transaction_state and _CHANGES_SETTINGS.search(sql):
             self._snapshot = self._read_settings()  # before a BEGIN can hide them from the next run
-        return result
+
+    def noted(self, sql: str) -> None:
+        """What ``execute`` notes of a statement, for one sent another way (psql's \\bind,
+        \\parse...: session/wire.py): the custom settings it names, and the settings the
+        workers get, read again when it may have changed them (never in a pipeline: the
+        connection is libpq's until it ends)."""
+        self._note_names(sql)
+        if self.alive and libpq.lib().PQpipelineStatus(self.conn.pgconn_ptr) == 0:  # type: ignore[union-attr]
+            self._note_changes(sql)
 
     @property
     def cancelled(self) -> bool:

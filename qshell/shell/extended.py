@@ -334,6 +334,8 @@ class ExtendedCommands:
         with self._timed():
             result = self._send(user, wire, mode, name, params, sql, show, maxrows)
         self._notifications(wire)
+        if not wire.lost and mode in ("params", "prepared", "query"):
+            user.noted(sql)  # its SET / set_config reach the workers, as a plain statement's
         return result
 
     def _notifications(self, wire: Wire) -> None:

@@ -316,3 +316,31 @@ def test_long_values_are_shortened_at_a_terminal_by_default(dsn, hist, qshell_pt
     assert "q" * 79 + "…" in shown and "q" * 81 not in shown
     child.expect("postgres=>")
     child.sendline("\\q")
+    child.expect(pexpect.EOF)
+
+
+def test_bind_pipelines_gdesc_and_crosstabview_at_the_prompt(term):
+    """At the prompt (tables drawn whole): a bound statement's result; a BEGIN sent through
+    \\bind marks the prompt as psql's would (the session's transaction); a pipeline's results
+    at \\endpipeline, then a plain statement on the same session; \\gdesc; \\crosstabview."""
+    term.sendline("SELECT $1::int * 3 AS tripled \\bind 14 \\g")
+    term.expect_exact("42")
+    term.expect_exact("postgres=>")
+    term.sendline("BEGIN \\bind \\g")
+    term.expect_exact("postgres=*>")
+    term.sendline("ROLLBACK \\bind \\g")
+    term.expect_exact("postgres=>")
+    term.sendline("\\startpipeline")
+    term.sendline("SELECT 'piped' AS p \\bind \\sendpipeline")
+    term.sendline("\\endpipeline")
+    term.expect_exact("piped")
+    term.expect_exact("(1 row)")
+    term.sendline("SELECT 'plain again' AS q;")
+    term.expect_exact("plain again")
+    term.sendline("SELECT 1 AS a, 'x'::text AS b \\gdesc")
+    term.expect(r"a\s+\|\s+integer")
+    term.sendline("SELECT 'r' AS v, 'c' AS h, 7 AS d \\crosstabview")
+    term.expect(r"v\s+\|\s+c")
+    term.expect(r"r\s+\|\s+7")
+    term.sendline("\\q")
+    term.expect(pexpect.EOF)

@@ -636,3 +636,35 @@ def test_ctrl_c_during_a_fetch_count_statement_cancels_it_and_keeps_the_session(
     finally:
         if child.isalive():
             child.terminate(force=True)
+
+
+def test_bound_statements_get_psqls_begin_and_savepoints(logged_server, hist, tmp_path):
+    """A statement sent after \\bind or \\bind_named is one of psql's SendQuery like a plain
+    one: under AUTOCOMMIT off its BEGIN first, under ON_ERROR_ROLLBACK its savepoint before
+    and ROLLBACK TO / RELEASE after (the block goes on after an error); in a pipeline no
+    BEGIN. The server's log holds the same statements from both."""
+    db = logged_server.database("bindtx")
+    script = r"""CREATE TABLE bt (a int);
+\set AUTOCOMMIT off
+INSERT INTO bt VALUES ($1) \bind 1 \g
+ROLLBACK;
+\set ON_ERROR_ROLLBACK on
+BEGIN;
+INSERT INTO bt VALUES ($1) \bind 2 \g
+SELECT 1/$1 \bind 0 \g
+\parse ins
+\bind_named ins 3 \g
+COMMIT;
+\set AUTOCOMMIT on
+\set ON_ERROR_ROLLBACK off
+\startpipeline
+SELECT $1::int AS piped \bind 4 \sendpipeline
+\endpipeline
+SELECT a FROM bt ORDER BY a;
+DROP TABLE bt;
+"""
+    p, _ = both_logged(db, hist, tmp_path, script, "bindtx")
+    sent = _sent(db, "bindtx-psql")
+    assert sent.count("SAVEPOINT pg_psql_temporary_savepoint") >= 3, sent
+    assert "ROLLBACK TO pg_psql_temporary_savepoint" in sent, sent
+    assert b"\n 2\n(1 row)" in p.stdout, p.stdout  # (\\parse took the previous buffer, the SELECT, as psql's)

@@ -103,6 +103,27 @@ def lib() -> ctypes.CDLL:
         "PQtransactionStatus": (i, [vp]),
         "PQflush": (i, [vp]),
         "PQsetnonblocking": (i, [vp, i]),
+        # the extended protocol, pipelines and large objects (psql's \\bind ... \\lo_import: qshell/session/wire.py)
+        "PQftype": (ctypes.c_uint, [vp, i]),
+        "PQfmod": (i, [vp, i]),
+        "PQcmdTuples": (cp, [vp]),
+        "PQoidValue": (ctypes.c_uint, [vp]),
+        "PQsendDescribePrepared": (i, [vp, cp]),
+        "PQprepare": (vp, [vp, cp, cp, i, vp]),
+        "PQexec": (vp, [vp, cp]),
+        "PQsendClosePrepared": (i, [vp, cp]),
+        "PQenterPipelineMode": (i, [vp]),
+        "PQexitPipelineMode": (i, [vp]),
+        "PQpipelineSync": (i, [vp]),
+        "PQsendPipelineSync": (i, [vp]),
+        "PQsendFlushRequest": (i, [vp]),
+        "PQpipelineStatus": (i, [vp]),
+        "PQsetNoticeReceiver": (vp, [vp, vp, vp]),
+        "PQescapeLiteral": (vp, [vp, cp, ctypes.c_size_t]),
+        "PQescapeStringConn": (ctypes.c_size_t, [vp, cp, cp, ctypes.c_size_t, vp]),
+        "lo_import": (ctypes.c_uint, [vp, cp]),
+        "lo_export": (i, [vp, ctypes.c_uint, cp]),
+        "lo_unlink": (i, [vp, ctypes.c_uint]),
     }
     for name, (res, args) in sigs.items():
         fn = getattr(pq, name)

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Callable
 import psycopg2
 from psycopg2 import extensions
 
+from qshell.engine import libpq
 from qshell.engine.execute import BATCH, NO_PID, _Interrupted, conn_params, run_statement, statements
 from qshell.records.results import QueryResult
 from qshell.session import chunked
@@ -103,6 +104,8 @@ class UserSession:
         if self.conn is None:
             return True
         lost = bool(self.conn.closed)
+        if not lost and libpq.lib().PQpipelineStatus(self.conn.pgconn_ptr) != 0:
+            return False  # in libpq's pipeline mode (psql's \\startpipeline): what arrives is its results, not psycopg2's
         said: list[str] = []
         try:
             ready = not lost and select.select([self.conn.fileno()], [], [], 0)[0]
@@ -238,8 +241,7 @@ class UserSession:
         if not self.alive:
             self.open()
         self._cancelled = False
-        for m in _CUSTOM.finditer(sql):
-            self._custom.add((m.group(1) or m.group(2)).lower())
+        self._note_names(sql)
         start = time.perf_counter()
         try:
             if chunk > 0 and sink is not None and not self._lent and _one_statement(sql) and chunked.available():
@@ -251,9 +253,25 @@ class UserSession:
                 result = run_statement(self.conn, self._info, sql, 0, None, maxrows, start, 0.0, sink=sink, batch=batch)
         except _Interrupted as stop:  # a KeyboardInterrupt reached the wait: cancelled on the server
             result = stop.result
+        self._note_changes(sql)
+        return result
+
+    def _note_names(self, sql: str) -> None:
+        for m in _CUSTOM.finditer(sql):
+            self._custom.add((m.group(1) or m.group(2)).lower())
+
+    def _note_changes(self, sql: str) -> None:
         if self.alive and not self.transaction_state and _CHANGES_SETTINGS.search(sql):
             self._snapshot = self._read_settings()  # before a BEGIN can hide them from the next run
-        return result
+
+    def noted(self, sql: str) -> None:
+        """What ``execute`` notes of a statement, for one sent another way (psql's \\bind,
+        \\parse...: session/wire.py): the custom settings it names, and the settings the
+        workers get, read again when it may have changed them (never in a pipeline: the
+        connection is libpq's until it ends)."""
+        self._note_names(sql)
+        if self.alive and libpq.lib().PQpipelineStatus(self.conn.pgconn_ptr) == 0:  # type: ignore[union-attr]
+            self._note_changes(sql)
 
     @property
     def cancelled(self) -> bool:

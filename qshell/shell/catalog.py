@@ -15,6 +15,7 @@ import psycopg2.extensions
 
 from qshell.common.errors import QshellError, UsageError
 from qshell.script.commands import Command
+from qshell.session.wire import pipeline_refusal
 from qshell.shell.describe import DescribeCommands, Listing, pattern_parts
 from qshell.shell.host import ShellHost
 from qshell.shell.session_commands import echo_hidden, remember_error
@@ -133,6 +134,9 @@ class CatalogCommands:
         """Rows of a catalog query on the user's session, every value as the server's text."""
         from qshell.records.results import NUMERIC_OIDS
 
+        refused = pipeline_refusal(self.shell.session.user)  # in psql's pipeline mode: libpq's refusal
+        if refused is not None:
+            raise QshellError(refused)
         try:
             with self._conn().cursor() as cur:
                 psycopg2.extensions.register_type(_raw_caster(), cur)

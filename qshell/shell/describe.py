@@ -23,6 +23,7 @@ import psycopg2
 from qshell.common.errors import QshellError, UsageError
 from qshell.common.visible import visible
 from qshell.script.commands import Command
+from qshell.session.wire import pipeline_refusal
 from qshell.shell.host import ShellHost
 from qshell.shell.session_commands import echo_hidden, remember_error
 
@@ -252,6 +253,9 @@ class DescribeCommands:
         if user.conn is None or user.conn.closed:
             user.reset()
         assert user.conn is not None  # reset() connected
+        refused = pipeline_refusal(user)  # in psql's pipeline mode: libpq's refusal, as psql prints it
+        if refused is not None:
+            raise QshellError(refused)
         try:
             with user.conn.cursor() as cur:
                 if params:

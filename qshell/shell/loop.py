@@ -45,6 +45,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from qshell.shell.cmdhistory import HistoryCommands
     from qshell.shell.describe import DescribeCommands
     from qshell.shell.explore import RunCommands
+    from qshell.shell.extended import ExtendedCommands, LargeObjectCommands
     from qshell.shell.helptext import HelpCommands
     from qshell.shell.isolation import IsolationCommands
     from qshell.shell.lab import LabCommands
@@ -274,6 +275,8 @@ GROUPS: dict[str, tuple[str, str]] = {
     "watch": ("qshell.shell.watch", "WatchCommands"),
     "helptext": ("qshell.shell.helptext", "HelpCommands"),
     "history": ("qshell.shell.cmdhistory", "HistoryCommands"),
+    "extended": ("qshell.shell.extended", "ExtendedCommands"),
+    "large_objects": ("qshell.shell.extended", "LargeObjectCommands"),
     "connection": ("qshell.shell.session_commands", "ConnectionCommands"),  # (made at once: its module is needed anyway)
 }
 
@@ -296,6 +299,10 @@ GROUP_OF: dict[str, str] = {
     **dict.fromkeys(("h", "copyright"), "helptext"),
     "s": "history",
     **dict.fromkeys(("conninfo", "encoding", "password"), "connection"),
+    **dict.fromkeys(("bind", "bind_named", "parse", "close_prepared", "startpipeline", "endpipeline",
+                     "syncpipeline", "flush", "flushrequest", "sendpipeline", "getresults", "gdesc",
+                     "crosstabview"), "extended"),
+    **dict.fromkeys(("lo_list", "lo_import", "lo_export", "lo_unlink"), "large_objects"),
 }
 
 
@@ -350,6 +357,7 @@ class Shell:
         # die_on_error, a \\set ON_ERROR_STOP counts from the next line on)
         self._line_stop: list[tuple[tuple[str, int], bool]] = []
         self._tx = ""  # the session's transaction state after the last statement ('*', '!')
+        self._savepoint = False  # psql's ON_ERROR_ROLLBACK savepoint set for the statement being sent
         self._extra: list[str] = []  # the arguments the command being run did not take (see handle)
         self._unwritten: tuple[TextIO, OSError] | None = None  # an output that could not be written, and why
         self.pset = PsetCommands(self)  # psql's print options (\\pset), in style()
@@ -433,6 +441,18 @@ class Shell:
         from qshell.shell.cmdhistory import HistoryCommands
 
         return HistoryCommands(self)
+
+    @cached_property
+    def extended(self) -> "ExtendedCommands":  # \\bind, \\parse, pipelines, \\gdesc, \\crosstabview
+        from qshell.shell.extended import ExtendedCommands
+
+        return ExtendedCommands(self)
+
+    @cached_property
+    def large_objects(self) -> "LargeObjectCommands":  # \\lo_import, \\lo_export, \\lo_unlink, \\lo_list
+        from qshell.shell.extended import LargeObjectCommands
+
+        return LargeObjectCommands(self)
 
     def made(self, attr: str) -> bool:
         """Whether the command group ``attr`` has been made (used) in this shell."""
@@ -803,6 +823,8 @@ class Shell:
         self._sent = True
         if remember:  # (not what \\gexec runs: \\g then sends the \\gexec query again, as psql)
             self.last_query, self._last_refused = sql, ""  # (a lone ";" too: psql's previous buffer, \\g sends nothing then)
+        if self.made("extended") and self.extended.takes(sql):  # \\bind, \\parse ... or a pipeline: libpq's calls
+            return self._run_extended(sql, show=show, maxrows=maxrows, remember=remember)
         if self._empty(sql):
             problem = self.session.user.send_empty(sql)  # a lone ";", only comments: sent, as psql
             if problem:
@@ -814,12 +836,7 @@ class Shell:
         if reason:
             raise UsageError(reason)
         user = self.session.user
-        if user.conn is not None and user.lost_while_idle():
-            # as psql when it finds its session gone: the server's goodbye, the statement
-            # not run (it belonged to the lost session: its transaction, its temp tables)
-            goodbye, user.goodbye = user.goodbye, ()
-            self._lost_session(*goodbye, "server closed the connection unexpectedly"
-                               + ("; statement not run" if self.interactive else ""), sql=sql, tx=self._tx)
+        if self._found_lost(sql):
             return None
         if self.variables.is_on("SINGLESTEP"):  # psql -s: asked first (then no ECHO queries, as psql)
             if not psqlopts.single_step(self, sql, self.step_input):
@@ -827,7 +844,7 @@ class Shell:
         elif self.variables.get("ECHO") == "queries":
             self.write(sql)  # psql -e: the statement as sent, before its result
         sync_verbosity(self)  # psql's VERBOSITY, SHOW_CONTEXT: libpq lays out what the server says
-        go, savepoint = begin_for(self, sql, self.interactive and not self._depth)  # psql's BEGIN, SAVEPOINT
+        go, self._savepoint = begin_for(self, sql, self.interactive and not self._depth)  # psql's BEGIN, SAVEPOINT
         if not go:
             self.status = max(self.status, ExitStatus.ERROR)
             return None
@@ -841,6 +858,15 @@ class Shell:
             q = user.execute(sql, maxrows=self.settings.maxrows if maxrows is None else maxrows, sink=printer,
                              batch=printer.batch if printer is not None else BATCH,
                              chunk=printer.chunk if printer is not None else 0)
+        return self.show_result(q, sql, printer, show=show, before=before)
+
+    def show_result(self, q: QueryResult, sql: str, printer: "_RowPrinter | None", *, show: bool = True,
+                    before: str = "", statement: bool = True) -> QueryResult:
+        """What psql prints after a statement's result (its rows already given to ``printer``
+        when there is one): notices, the table or tag, timing, notifications, the error; and
+        psql's result variables. ``before``: the transaction state before it was sent;
+        ``statement``: psql's ``STATEMENT:`` line under an error (ECHO errors) said here."""
+        user = self.session.user
         if user.cancelled:
             self.notice("Cancel request sent")
         self.context.std_strings = user.std_strings()
@@ -868,7 +894,8 @@ class Shell:
             closed = "server closed the connection unexpectedly"
             self._lost_session(text, *([closed] if text.startswith(("FATAL:", "PANIC:")) else []), sql=sql, tx=before)
             return q
-        if savepoint:  # psql's ROLLBACK TO / RELEASE of its savepoint, before the error is reported
+        if self._savepoint:  # psql's ROLLBACK TO / RELEASE of its savepoint, before the error is reported
+            self._savepoint = False
             problem = end_savepoint(self, q.command)
             if problem:
                 self._where_notice(problem)
@@ -880,11 +907,51 @@ class Shell:
                 if q.diag is not None:
                     self.last_error = q.diag
                 self.fail(q.diag.text if q.diag is not None else result_tables.error_line(q),
-                          then=f"STATEMENT:  {sql}" if self.variables.get("ECHO") == "errors" else None)
+                          then=f"STATEMENT:  {sql}" if statement and self.variables.get("ECHO") == "errors" else None)
         finally:
             if user.cancelled and not self.interactive:  # Ctrl-C stops a script, as psql's (exit 3)
                 raise _Stop(ExitStatus.SCRIPT_STOPPED)
         return q
+
+    def _run_extended(self, sql: str, *, show: bool, maxrows: int | None, remember: bool) -> QueryResult | None:
+        """``sql`` sent as psql's SendQuery sends it after ``\\bind``, ``\\parse``... or in a
+        pipeline (``shell/extended.py``): psql's VERBOSITY, its BEGIN and savepoint
+        (AUTOCOMMIT off, ON_ERROR_ROLLBACK; not in a pipeline, where libpq refuses a
+        synchronous BEGIN), the -L log of the statement; its results shown by ``show_result``."""
+        if remember:
+            self.last_sql = sql
+        if self._found_lost(sql):
+            return None
+        sync_verbosity(self)
+        savepoint = False
+        if not self.extended.in_pipeline():
+            go, savepoint = begin_for(self, sql, self.interactive and not self._depth)
+            if not go:
+                self.status = max(self.status, ExitStatus.ERROR)
+                return None
+        if self.log is not None:
+            psqlopts.log_query(self.log, sql)
+        q: QueryResult | None = None
+        try:
+            q = self.extended.send(sql, show=show, maxrows=maxrows)
+        finally:
+            # psql's ROLLBACK TO / RELEASE once every result is read (libpq's session is busy
+            # until then), as its SendQuery after ExecQueryAndProcessResults
+            if savepoint and (problem := end_savepoint(self, q.command if q is not None else "")):
+                self._where_notice(problem)
+        return q
+
+    def _found_lost(self, sql: str) -> bool:
+        """The session was lost while idle: said as psql says it when it finds its session
+        gone (the server's goodbye; the statement not run: it belonged to the lost session,
+        its transaction, its temp tables), and True."""
+        user = self.session.user
+        if user.conn is None or not user.lost_while_idle():
+            return False
+        goodbye, user.goodbye = user.goodbye, ()
+        self._lost_session(*goodbye, "server closed the connection unexpectedly"
+                           + ("; statement not run" if self.interactive else ""), sql=sql, tx=self._tx)
+        return True
 
     def _empty(self, sql: str) -> bool:
         """``sql`` has nothing to run: only ";" (``\\; \\;`` too), whitespace, complete comments."""
@@ -981,9 +1048,11 @@ class Shell:
         else:  # psql: the first word is the file, any other a warning
             words = self._args(replace(cmd, arg=arg), take=1)
             target = words[0] if words else ""
+        if self.made("extended"):
+            self.extended.refuse_in_pipeline(cmd.name)
         sql = self._buffer()
-        if not sql:
-            return  # psql: nothing to send, nothing said
+        if not sql and not (self.made("extended") and self.extended.pending()):
+            return  # psql: nothing to send, nothing said (after \\bind: an empty statement, as psql sends it)
         saved, self.settings = self.settings, settings
         saved_opts, self.pset.options = self.pset.options, opts
         try:
@@ -1058,6 +1127,8 @@ class Shell:
         """psql's \\gset [PREFIX]: the query's one row becomes variables (a NULL unsets)."""
         words = self._args(cmd, take=1)
         prefix = words[0] if words else ""
+        if self.made("extended"):
+            self.extended.refuse_in_pipeline("gset")
         sql = self._buffer()
         if not sql:
             return
@@ -1090,20 +1161,31 @@ class Shell:
         """psql's \\gexec: run the query, then each non-NULL value of its result, row by
         row, column by column, as a statement of its own."""
         self._args(cmd, take=0)
+        if self.made("extended"):
+            self.extended.refuse_in_pipeline("gexec")
         sql = self._buffer()
-        if not sql:
+        if not sql and not (self.made("extended") and self.extended.pending()):
             return
-        q = self._run_sql(sql, show=False, maxrows=INT_MAX)
-        if q is None or q.status is not Status.OK:
-            return
-        ok = True
-        for row in q.rows:
-            for value in row:
-                if value is not None:
-                    if self.variables.get("ECHO") == "all":
-                        self.write(value)
-                    done = self._run_sql(value, remember=False)
-                    ok = ok and (done is None or done.status is Status.OK)
+        # as psql: \\bind's parameters go with the query and with the first statement it makes
+        ext = self.extended if self.made("extended") else None
+        if ext is not None:
+            ext.keep_mode = True
+        try:
+            q = self._run_sql(sql, show=False, maxrows=INT_MAX)
+            if q is None or q.status is not Status.OK:
+                return
+            ok = True
+            for row in q.rows:
+                for value in row:
+                    if value is not None:
+                        if self.variables.get("ECHO") == "all":
+                            self.write(value)
+                        done = self._run_sql(value, remember=False)
+                        ok = ok and (done is None or done.status is Status.OK)
+        finally:
+            if ext is not None:
+                ext.keep_mode = False
+                ext.clean()
         # psql sets the variables from the \\gexec query's own result last: a failure among
         # the statements it ran makes that result a failure without an SQLSTATE
         if ok:

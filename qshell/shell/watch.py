@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from qshell.records.results import QueryResult
     from qshell.script.reader import Entry
     from qshell.script.variables import Variables
+    from qshell.shell.extended import ExtendedCommands
     from qshell.shell.host import ShellHost
     from qshell.shell.pset import PsetCommands
 
@@ -46,6 +47,9 @@ if TYPE_CHECKING:
         pset: PsetCommands
         _page: list[str] | None
 
+        @property
+        def extended(self) -> ExtendedCommands: ...
+        def made(self, attr: str) -> bool: ...
         def _args(self, cmd: Command, take: int | None = None, semicolon: bool = False) -> list[str]: ...
         def _flush_page(self) -> None: ...
         def _run_sql(self, sql: str, *, show: bool = True, maxrows: int | None = None,
@@ -142,6 +146,8 @@ class WatchCommands:
         result under psql's header, until a count, a short result, an error or Ctrl-C."""
         host = self.host
         interval, count, min_rows = watch_options(host._args(cmd), self._default_interval())
+        if host.made("extended"):
+            host.extended.refuse_in_pipeline("watch")  # psql's "\\watch not allowed in pipeline mode"
         pending = host.entry.pending if host.entry is not None else ""
         sql = pending if pending.strip() else host.last_query
         if not sql.strip():

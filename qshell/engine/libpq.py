@@ -103,6 +103,13 @@ def lib() -> ctypes.CDLL:
         "PQtransactionStatus": (i, [vp]),
         "PQflush": (i, [vp]),
         "PQsetnonblocking": (i, [vp, i]),
+        # COPY on the user's session (qshell/session/copyproto.py)
+        "PQisnonblocking": (i, [vp]),
+        "PQputCopyData": (i, [vp, cp, i]),
+        "PQputCopyEnd": (i, [vp, cp]),
+        "PQgetCopyData": (i, [vp, ctypes.POINTER(vp), i]),
+        "PQbinaryTuples": (i, [vp]),
+        "PQftype": (ctypes.c_uint, [vp, i]),
     }
     for name, (res, args) in sigs.items():
         fn = getattr(pq, name)

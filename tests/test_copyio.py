@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import time
 import zlib
 from pathlib import Path
 
@@ -151,7 +152,7 @@ def test_slash_copy_program_both_ways(dsn, hist, tmp_path):
     script = SETUP + (
         "TRUNCATE cio_u;\n\\copy cio_u from program 'printf \"1\\tx\\t2\\n\"'\n" + DUMP.format("cio_u") +
         "\\copy cio_t to program 'cat > prog.out'\n"
-        "\\copy (select 1) to program 'exit 3'\n"
+        "\\copy (select 1) to program 'cat >/dev/null; exit 3'\n"
         "\\echo :SHELL_ERROR :SHELL_EXIT_CODE\n"
         "\\copy cio_u from program 'kill -9 $$'\n"
         "\\echo :SHELL_ERROR :SHELL_EXIT_CODE\n"
@@ -201,3 +202,47 @@ def test_server_receives_what_psql_sends(logged_server, tmp_path):  # noqa: F811
         sent[prog] = [s for s in db.statements(f"{prog}-cio") if "cio_" in s]
     assert sent["qshell"] == sent["psql"]
     assert "COPY  cio_u ( id,txt, n ) FROM STDIN with (format text)" in sent["psql"]
+
+
+@pytest.mark.parametrize("prog", ["psql", "qshell"])
+def test_copy_from_stdin_at_the_prompt(prog, dsn, hist, qshell_pty):
+    """At the prompt in a real terminal: psql's two lines, then its ``>>`` prompt for each
+    data line, ``\\.`` ends it, the tag; Ctrl-D ends the data too. psql itself is run the
+    same way, so the messages are checked against it."""
+    import pexpect
+
+    if prog == "psql":
+        child = pexpect.spawn(PSQL, ["-X", dsn], encoding="utf-8", timeout=30, env=ENV, dimensions=(50, 160))
+        prompt = "postgres=# "
+    else:
+        child = qshell_pty("--history-dir", str(hist), dsn)
+        prompt = "postgres=>"
+    try:
+        child.expect_exact(prompt)
+        child.sendline("CREATE TEMP TABLE pt (a int, b text);")
+        child.expect_exact(prompt)
+        child.sendline("COPY pt FROM STDIN;")
+        child.expect_exact("Enter data to be copied followed by a newline.\r\n"
+                           "End with a backslash and a period on a line by itself, or an EOF signal.\r\n")
+        child.expect_exact(">>")
+        child.sendline("1\tone")
+        child.expect_exact(">>")
+        child.sendline("\\.")
+        child.expect_exact("COPY 1")
+        child.expect_exact(prompt)
+        child.sendline("COPY pt (a) FROM STDIN;")
+        child.expect_exact(">>")
+        child.sendline("2")
+        child.expect_exact(">>")
+        time.sleep(0.5)  # (a ^D before the prompt has the terminal in raw mode is the line discipline's)
+        child.sendcontrol("d")
+        child.expect_exact("COPY 1")
+        child.expect_exact(prompt)
+        child.sendline("SELECT count(*) * 100 AS n FROM pt;")
+        child.expect_exact("200")
+        child.expect_exact(prompt)
+        child.sendline("\\q")
+        child.expect(pexpect.EOF)
+    finally:
+        if child.isalive():
+            child.terminate(force=True)

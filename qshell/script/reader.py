@@ -671,7 +671,7 @@ def read_text(text: str, source: str, context: ScriptContext | None = None) -> I
     builder = EntryBuilder(source, context)
     lines = iter(_lines(text))
     builder.lines = lambda: next((line.encode("utf-8", "surrogateescape") for line in lines), None)
-    with _reading(builder):
+    with reading(builder):
         for line in lines:
             yield from builder.feed(line)  # a CR of a CRLF line end stays, as psql keeps it
         entries, error = builder.finish()
@@ -681,7 +681,7 @@ def read_text(text: str, source: str, context: ScriptContext | None = None) -> I
 
 
 @contextmanager
-def _reading(builder: EntryBuilder) -> Iterator[None]:
+def reading(builder: EntryBuilder) -> Iterator[None]:
     """``builder`` is the input being read (``ScriptContext.readers``) while the block runs."""
     readers = builder.context.readers
     readers.append(builder)
@@ -762,7 +762,7 @@ def read_stream(stream: BinaryIO, source: str, context: ScriptContext | None = N
     first = True
     lines = _psql_lines(stream)
     builder.lines = lambda: next(lines, None)
-    with _reading(builder):
+    with reading(builder):
         for raw in lines:
             if first:  # psql skips a UTF-8 byte-order mark at the start of a file or stdin
                 raw, first = raw.removeprefix(b"\xef\xbb\xbf"), False

@@ -6,6 +6,7 @@ Ctrl-C discards the current input; Ctrl-D on an empty line ends the session.
 """
 from __future__ import annotations
 
+from collections import deque
 from functools import partial
 from pathlib import Path
 from typing import Iterator
@@ -18,7 +19,7 @@ from prompt_toolkit.lexers import PygmentsLexer
 from pygments.lexers.sql import PostgresLexer
 
 from qshell.common.paths import private_file
-from qshell.script.reader import Entry, EntryBuilder, InputError
+from qshell.script.reader import Entry, EntryBuilder, InputError, reading
 from qshell.session.connect import redact
 
 SOURCE = "<terminal>"
@@ -122,6 +123,36 @@ def entries(shell, history_file: Path | None) -> Iterator[Entry | InputError]:  
         include_default_pygments_style=not no_color,
     )
     builder = EntryBuilder(SOURCE, shell.context)
+    typed: deque[str] = deque()  # the lines of what was typed (or pasted) not read yet
+    data: list[PromptSession] = []  # the prompt of COPY's data lines, made when first asked for
+
+    def data_line() -> bytes | None:
+        """A line of COPY … FROM STDIN's data: what was pasted with the statement first,
+        then one asked for with psql's ``>>`` prompt (PROMPT3); Ctrl-D ends the data."""
+        if typed:
+            return typed.popleft().encode("utf-8", "surrogateescape")
+        if not data:
+            keys = KeyBindings()
+
+            @keys.add("tab")
+            def _tab(event) -> None:  # noqa: ANN001 - a tab is data (a column separator), not completion
+                event.current_buffer.insert_text("\t")
+
+            data.append(PromptSession(history=InMemoryHistory(), key_bindings=keys))
+        try:
+            line = data[0].prompt(shell.variables.get("PROMPT3") or ">> ")
+        except EOFError:
+            return None
+        return line.encode("utf-8", "surrogateescape")
+
+    builder.lines = data_line
+    with reading(builder):
+        yield from _typed(shell, session, builder, typed, history, history_file)
+
+
+def _typed(shell, session: PromptSession, builder: EntryBuilder, typed: deque, history: History,  # noqa: ANN001
+           history_file: Path | None) -> Iterator[Entry | InputError]:
+    """The prompt's loop: each text typed, line by line through ``builder``."""
     while True:
         default = shell.take_prefill() or ""
         if default:
@@ -141,8 +172,9 @@ def entries(shell, history_file: Path | None) -> Iterator[Entry | InputError]:  
             history.told = True
             why = history.failed.strerror or history.failed
             shell.notice(f"warning: command history {history_file} not written: {why}; this session's lines are kept in memory")
-        for line in text.split("\n"):
-            yield from builder.feed(line)
+        typed.extend(text.split("\n"))
+        while typed:
+            yield from builder.feed(typed.popleft())
     leftover, error = builder.finish(send_pending=False)  # Ctrl-D: what is typed is not run, as psql
     yield from leftover
     if error is not None:

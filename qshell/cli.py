@@ -529,6 +529,7 @@ def _main(argv: list[str], stdin, out: TextIO, err: TextIO) -> int:  # noqa: ANN
 
                 stop_loading(shell)
             shell.runs.close_history()
+            shell.files.close_output()  # \\o's file closed, its command waited for (as psql at exit)
             shell.sessions.close_all()
             shell.session.close()
         return int(status)

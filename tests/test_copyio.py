@@ -246,3 +246,98 @@ def test_copy_from_stdin_at_the_prompt(prog, dsn, hist, qshell_pty):
     finally:
         if child.isalive():
             child.terminate(force=True)
+
+
+def test_output_files_shell_and_environment(dsn, hist, tmp_path):
+    """\\o to a file, to a pipe and back (\\echo stays on stdout, \\qecho and COPY's rows
+    follow \\o), \\g FILE with COPY TO STDOUT, \\w to files and a pipe, \\! with its exit
+    status in SHELL_ERROR / SHELL_EXIT_CODE, \\setenv seen by \\!, \\getenv, \\cd then a
+    relative \\copy and \\o, \\i / \\ir / \\include_relative with an extra argument; the
+    errors psql gives for each."""
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "inc").mkdir()
+    (tmp_path / "inc" / "a.sql").write_text("\\ir b.sql\nSELECT 'a' AS a;\n")
+    (tmp_path / "inc" / "b.sql").write_text("SELECT 'b' AS b;\n")
+    script = SETUP + (
+        "\\o o1.txt\n"
+        "SELECT 1 AS a;\n"
+        "\\echo echoed\n"
+        "\\qecho qechoed\n"
+        "COPY (SELECT id, txt FROM cio_t WHERE id < 4 ORDER BY id) TO STDOUT;\n"
+        "\\o | cat -n; exit 4\n"
+        "SELECT 3 AS c;\n"
+        "\\o\n"
+        "\\echo :SHELL_ERROR :SHELL_EXIT_CODE\n"
+        "\\o /nonexist/x\n"
+        "SELECT 4;\n"
+        "\\o sub\n"
+        "COPY (SELECT 'to g' AS g) TO STDOUT \\g g1.txt\n"
+        "SELECT 'g2' AS g \\g g2.txt\n"
+        "\\w w1.txt\n"
+        "SELECT 5\n"
+        "\\w w2.txt\n"
+        "\\r\n"
+        "\\w w3.txt\n"
+        "\\w |cat -n\n"
+        "\\w\n"
+        "\\! echo hi; exit 3\n"
+        "\\echo :SHELL_ERROR :SHELL_EXIT_CODE\n"
+        "\\! true\n"
+        "\\echo :SHELL_ERROR :SHELL_EXIT_CODE\n"
+        "\\setenv CIO_FOO 'bar baz'\n"
+        "\\! echo \"$CIO_FOO\"\n"
+        "\\getenv cio_v CIO_FOO\n"
+        "\\echo :cio_v\n"
+        "\\setenv CIO_FOO\n"
+        "\\! echo \"x$CIO_FOO\"\n"
+        "\\getenv cio_v CIO_NOSUCH\n"
+        "\\echo :cio_v\n"
+        "\\getenv cio_v\n"
+        "\\setenv\n"
+        "\\setenv A=B x\n"
+        "\\i inc/a.sql extra\n"
+        "\\include_relative inc/b.sql\n"
+        "\\cd sub\n"
+        "\\copy (select 'relative') to rel.txt\n"
+        "\\o o3.txt\n"
+        "SELECT 6 AS six;\n"
+        "\\o\n"
+        "\\cd /nonexist\n"
+        "\\echo end\n"
+    )
+    same(dsn, hist, tmp_path, script,
+         files=("o1.txt", "g1.txt", "g2.txt", "w1.txt", "w2.txt", "w3.txt", "sub/rel.txt", "sub/o3.txt"))
+
+
+def test_prompt_from_stdin_with_f(dsn, hist, tmp_path):
+    """\\prompt reading a script file: its text on stdout, the answer from stdin (psql
+    reads stdin then, not the terminal); at the end of stdin psql's error."""
+    script = "\\prompt 'Your name? ' nm\n\\echo hello :nm\n\\prompt nm2\n\\echo :nm2\n\\prompt nm3\n\\echo :nm3\n"
+    same(dsn, hist, tmp_path, script, stdin=b"alice smith\nbob\n")
+
+
+@pytest.mark.parametrize("prog", ["psql", "qshell"])
+def test_prompt_at_the_terminal(prog, dsn, hist, qshell_pty):
+    """\\prompt at the prompt: the text on the terminal, the answer typed there."""
+    import pexpect
+
+    if prog == "psql":
+        child = pexpect.spawn(PSQL, ["-X", dsn], encoding="utf-8", timeout=30, env=ENV, dimensions=(50, 160))
+        prompt = "postgres=# "
+    else:
+        child = qshell_pty("--history-dir", str(hist), dsn)
+        prompt = "postgres=>"
+    try:
+        child.expect_exact(prompt)
+        child.sendline("\\prompt 'Name? ' nm")
+        child.expect_exact("Name? ")
+        child.sendline("carol")
+        child.expect_exact(prompt)
+        child.sendline("\\echo got :nm")
+        child.expect_exact("got carol")
+        child.expect_exact(prompt)
+        child.sendline("\\q")
+        child.expect(pexpect.EOF)
+    finally:
+        if child.isalive():
+            child.terminate(force=True)

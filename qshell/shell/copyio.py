@@ -23,10 +23,10 @@ from qshell.common.visible import visible
 from qshell.engine.execute import statements
 from qshell.records.results import QueryResult, Status
 from qshell.script.sqlsplit import first_keyword
-from qshell.session import copyproto
 from qshell.shell.streams import isatty
 
 if TYPE_CHECKING:  # pragma: no cover
+    from qshell.session import copyproto
     from qshell.shell.loop import Shell
 
 ENTER_DATA = ("Enter data to be copied followed by a newline.\n"
@@ -73,6 +73,8 @@ class CopyCommands:
     def run(self, sql: str) -> QueryResult:
         """Send ``sql`` (holding a COPY) as typed and move its data; print every result
         but the last (psql prints each result of a ``\\;`` group), return the last."""
+        from qshell.session import copyproto  # (ctypes and libpq: only when a COPY runs)
+
         host = self.host
         user = host.session.user
         if not user.alive:
@@ -97,7 +99,7 @@ class CopyCommands:
         # psql prints no COPY tag after rows it wrote to the query output itself
         same_output = self._sink is None or self._sink_is_stdout and host.out is host.stdout
 
-        def show(r: copyproto.Outcome) -> None:  # a result before the last, as it comes
+        def show(r: "copyproto.Outcome") -> None:  # a result before the last, as it comes
             q = self._result(sql, r)
             host.show_notices(q)
             if r.columns or not (host.variables.is_on("QUIET") or r.copied_out and same_output):
@@ -117,7 +119,7 @@ class CopyCommands:
         return self._result(sql, last)
 
     @staticmethod
-    def _result(sql: str, r: copyproto.Outcome) -> QueryResult:
+    def _result(sql: str, r: "copyproto.Outcome") -> QueryResult:
         return QueryResult(index=0, sql=sql, status=Status.OK if r.ok else Status.ERROR, columns=r.columns,
                            rows=tuple(r.rows), rowcount=len(r.rows) if r.columns else 0, command=r.command,
                            notices=tuple(r.notices), diag=r.diag, sqlstate=r.diag.sqlstate if r.diag else None,

@@ -30,6 +30,7 @@ from qshell.shell.catalog import CatalogCommands
 from qshell.shell.copyio import CopyCommands, is_copy
 from qshell.shell.describe import DescribeCommands
 from qshell.shell.explore import RunCommands
+from qshell.shell.files import FileCommands
 from qshell.shell.host import _Stop
 from qshell.shell.interrupt import sigint_calls
 from qshell.shell.isolation import IsolationCommands
@@ -249,7 +250,8 @@ class _RowPrinter:
 
 
 COMMAND_GROUPS = (RunCommands, LoadCommands, SetCommands, DescribeCommands, CatalogCommands, ReportCommands,
-                  IsolationCommands, LabCommands, SessionCommands, PsetCommands, CopyCommands)
+                  IsolationCommands, LabCommands, SessionCommands, PsetCommands, CopyCommands,
+                  FileCommands)
 
 
 class Shell:
@@ -297,6 +299,7 @@ class Shell:
         self._line_stop: list[tuple[tuple[str, int], bool]] = []
         self._tx = ""  # the session's transaction state after the last statement ('*', '!')
         self._unwritten: tuple[TextIO, OSError] | None = None  # an output that could not be written, and why
+        self._outer_out: TextIO | None = None  # while \\g writes to a file or pipe: the query output it replaced
         self.loads = LoadCommands(self)
         self.runs = RunCommands(self, self.loads)
         self.sets = SetCommands(self)
@@ -309,12 +312,13 @@ class Shell:
         self.pset = PsetCommands(self)  # psql's print options (\\pset), in style()
         self.copyio = CopyCommands(self)  # COPY on the user's session, \\copy
         self.stdout = out  # psql's stdout, whatever \\o sends the query output to (pstdout)
+        self.files = FileCommands(self)  # \\o \\w \\cd \\! \\setenv \\getenv \\prompt
         self._attach(session)
 
     def handler(self, name: str) -> Callable[[Command], None]:
         """The method that runs ``\\name``: the shell's own ``do_<name>`` or its groups'."""
         for owner in (self, self.runs, self.loads, self.sets, self.describe, self.catalog, self.reports,
-                      self.isolation, self.lab, self.sessions, self.pset, self.copyio):
+                      self.isolation, self.lab, self.sessions, self.pset, self.copyio, self.files):
             found = getattr(owner, "do_" + name, None)
             if found is not None:
                 return found
@@ -407,11 +411,26 @@ class Shell:
         if self.json:
             self.notice(text)
         elif not self.variables.is_on("QUIET"):
-            if self._page is not None:  # at the prompt: never through the pager (psql prints these itself)
+            if self.out is not self.stdout:  # \\o sends the query output elsewhere; these stay on stdout
+                self.to_stdout(text + "\n")
+            elif self._page is not None:  # at the prompt: never through the pager (psql prints these itself)
                 self._flush_page()
                 self._emit(text + "\n")
             else:
                 self.write(text)
+
+    def to_stdout(self, text: str) -> None:
+        """``text`` on psql's stdout, where \\o does not reach (\\echo, "Time:", messages):
+        after what the command printed to the query output so far."""
+        if self.out is self.stdout:
+            if self._page:
+                self._flush_page()
+            self._emit(text)
+            return
+        if self._page:
+            self._flush_page()
+        self.stdout.write(text)
+        self.stdout.flush()
 
     def notice(self, text: str) -> None:
         if self._page:  # what the command printed so far comes first
@@ -681,10 +700,16 @@ class Shell:
         elif q.status is Status.OK and printer is not None and (q.returns_rows or printer.started):
             printer.end(q)
         elif q.status is Status.OK and (q.returns_rows or not self.variables.is_on("QUIET")):
-            if not (copying and self.copyio.tag_hidden):  # (rows COPY wrote to the output: no tag, as psql)
+            if copying and self._outer_out is not None:  # \\g FILE: the rows went there, the tag does not
+                self._outer_out.write(result_tables.statement(q, self.style()) + "\n")
+                self._outer_out.flush()
+            elif not (copying and self.copyio.tag_hidden):  # (rows COPY wrote to the output: no tag, as psql)
                 self.write(result_tables.statement(q, self.style()))
         if self.settings.timing and self.settings.format != "json":
-            self.write(f"Time: {q.total_s * 1000:.3f} ms")
+            if self.out is not self.stdout:  # psql's stdout, not \\o's file
+                self.to_stdout(f"Time: {q.total_s * 1000:.3f} ms\n")
+            else:
+                self.write(f"Time: {q.total_s * 1000:.3f} ms")
         for note in user.notifications():
             self.write(json_lines.json_line({"type": "notification", "channel": note.channel, "payload": note.payload,
                                          "pid": note.pid}) if self.json else visible(note.text()))
@@ -827,6 +852,7 @@ class Shell:
             self._flush_page()
         saved = self.out, self._page
         self.out, self._page = stream, None
+        self._outer_out = saved[0]  # (where a COPY's tag goes: psql's query output, not \\g's file)
         try:
             yield
         except BrokenPipeError:  # the command stopped reading (| head): the script goes on, as psql's
@@ -834,6 +860,7 @@ class Shell:
             self.fail("could not print result table: Broken pipe")
         finally:
             self.out, self._page = saved
+            self._outer_out = None
             try:
                 stream.close()
             except BrokenPipeError:
@@ -1185,9 +1212,9 @@ class Shell:
         self.write(self.session.conninfo())
 
     def do_qecho(self, cmd: Command) -> None:
-        self.do_echo(cmd)  # the query output: stdout (qshell has no \\o)
+        self.do_echo(cmd, query_output=True)  # the query output: \\o's target
 
-    def do_echo(self, cmd: Command, stderr: bool = False) -> None:
+    def do_echo(self, cmd: Command, stderr: bool = False, query_output: bool = False) -> None:
         """psql's \\echo: the words (quotes, :variables and backquotes done), one space
         apart; ``-n`` first: no newline."""
         words = self._words(cmd)
@@ -1197,12 +1224,14 @@ class Shell:
             self.notice(text) if newline else self.err.write(visible(text))
         elif self.json:
             self.write(json_lines.json_line({"type": "echo", "text": text}))
-        elif newline:
+        elif newline and (query_output or self.out is self.stdout):
             self.write(text)
-        else:
+        elif query_output:
             if self._page:
                 self._flush_page()
             self._emit(text)
+        else:  # \\echo: stdout, whatever \\o does
+            self.to_stdout(text + "\n" if newline else text)
 
     def do_warn(self, cmd: Command) -> None:
         self.do_echo(cmd, stderr=True)

@@ -169,6 +169,13 @@ def test_slash_copy_stdin_and_pstdin(dsn, hist, tmp_path):
         "TRUNCATE cio_u;\n\\copy cio_u from stdin\n41\tfrom script\t1\n\\.\n"
         "\\copy cio_u from pstdin\n"
         "\\copy cio_u (id, txt) to pstdout with csv\n"
+        "\\echo :ROW_COUNT :ERROR :SQLSTATE\n"
+        "\\copy cio_u to /dev/null\n"
+        "\\echo :ROW_COUNT :ERROR :SQLSTATE\n"
+        "COPY cio_u TO STDOUT;\n"
+        "\\echo :ROW_COUNT :ERROR :SQLSTATE\n"
+        "\\copy cio_nosuch from stdin\n1\n\\.\n"
+        "\\echo :ROW_COUNT :ERROR :SQLSTATE :LAST_ERROR_MESSAGE\n"
     ) + DUMP.format("cio_u")
     same(dsn, hist, tmp_path, script, stdin=b"42\tfrom stdin\t2\n43\t\\N\t3\n")
 

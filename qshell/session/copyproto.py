@@ -192,6 +192,8 @@ def _put(pq: ctypes.CDLL, pg: int, fd: int, feed: Callable[[bool], Iterable[byte
                 gsocket.wait_write(fd)
     except CopyAbort as exc:
         error = str(exc).encode("utf-8", "replace")
+    except KeyboardInterrupt:  # Ctrl-C while the data is typed: psql's words, the server's error said
+        error = b"canceled by user"
     except BaseException as exc:  # noqa: BLE001 - Ctrl-C, a bug: the COPY ends first, then it is raised
         error, failure = b"canceled by user", exc
     while True:

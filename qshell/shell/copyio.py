@@ -66,6 +66,7 @@ class CopyCommands:
         self._feed: Callable[[bool], Iterable[bytes]] | None = None
         self._sink: Callable[[bytes], None] | None = None
         self._sink_is_stdout = False  # \\copy … TO PSTDOUT
+        self._fed = False  # the COPY asked for the script's data (it reached COPY FROM STDIN)
         self._write_error: OSError | None = None  # \\copy's file or program could not take the rows
         self.tag_hidden = False  # the last COPY's rows went to the query output: psql prints no tag
 
@@ -126,6 +127,10 @@ class CopyCommands:
                            error=r.diag.text if r.diag else None)
 
     def _script_data(self, binary: bool) -> Iterator[bytes]:
+        self._fed = True
+        yield from self._input_data(binary)
+
+    def _input_data(self, binary: bool) -> Iterator[bytes]:
         """COPY FROM STDIN's data from where the statement was read (psql's cur_cmd_source):
         the lines after it, through ``\\.``; at the prompt, asked for with psql's message
         and its ``>>`` prompt. No reader (a ``-c`` string): psql's stdin."""
@@ -192,6 +197,11 @@ class CopyCommands:
                                                         f"child process was terminated by signal {-code}: {signal.strsignal(-code)}"))
         assert q is not None
         host.show_notices(q)
+        host._result_variables(q)
+        if self.tag_hidden:
+            host.variables.set("ROW_COUNT", "0")
+        if q.status is not Status.OK and spec.from_ and path is None and not spec.psql_inout and not self._fed:
+            self._skip_data()  # psql 18: the data after a \\copy … FROM STDIN that failed is skipped too
         if q.status is not Status.OK:
             if q.diag is not None:
                 host.last_error = q.diag
@@ -202,12 +212,20 @@ class CopyCommands:
         for text in problems:
             host.fail(text)
 
+    def _skip_data(self) -> None:
+        """The lines after the command through ``\\.`` (or the end of the input), unread."""
+        readers = self.host.context.readers
+        if readers and not (self.host.interactive and readers[-1].source == "<terminal>"):
+            for _ in readers[-1].copy_data():
+                pass
+
     def _run_slash(self, sql: str, spec: "CopySpec", stream: BinaryIO | None) -> QueryResult:
         host = self.host
+        self._fed = False
         if spec.from_:
             if stream is not None:
                 self._feed = lambda binary: _chunks(stream) if binary else _lines(stream, False)
-            elif spec.psql_inout:
+            elif spec.psql_inout and not (host.interactive and isatty(sys.stdin)):  # (at the prompt: >>)
                 self._feed = lambda binary: _chunks(sys.stdin.buffer) if binary else _lines(sys.stdin.buffer, True)
         else:
             if stream is not None:

@@ -693,6 +693,8 @@ class Shell:
         self.context.std_strings = user.std_strings()
         self.show_notices(q)
         self._result_variables(q)
+        if copying and self.copyio.tag_hidden:
+            self.variables.set("ROW_COUNT", "0")  # psql: rows it wrote to the query output are no count
         if not show:
             pass
         elif self.settings.format == "json":

@@ -348,3 +348,16 @@ def test_prompt_at_the_terminal(prog, dsn, hist, qshell_pty):
     finally:
         if child.isalive():
             child.terminate(force=True)
+
+
+def test_slash_copy_runs_as_psql_sends_a_statement(dsn, hist, tmp_path):
+    """\\copy is sent as psql sends a typed statement: echoed by -e, inside the open
+    transaction (an error there fails it), and it is not \\g's previous query (\\p)."""
+    script = SETUP + (
+        "\\copy (select 1) to stdout\n"
+        "BEGIN;\n\\copy cio_u from stdin\nzz\n\\.\nSELECT 1;\nROLLBACK;\n"
+        "\\copy cio_u (id) from stdin\n77\n\\.\n"
+        "\\p\n\\g\n"
+        "SELECT count(*) FROM cio_u;\n"
+    )
+    same(dsn, hist, tmp_path, script, "-e")

@@ -15,6 +15,8 @@ import os
 import signal
 import subprocess
 import sys
+import time
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, Callable, Iterable, Iterator
 
@@ -108,6 +110,7 @@ class CopyCommands:
             if raw is not None and host._page is None:
                 out.flush()
 
+        start = time.perf_counter()
         try:
             results = copyproto.exchange(user.conn, sql, self._feed or self._script_data, self._sink or write, show)
         finally:
@@ -116,8 +119,8 @@ class CopyCommands:
             except (OSError, ValueError):
                 pass
         last = results[-1] if results else copyproto.Outcome(0)
-        self.tag_hidden = last.copied_out and same_output
-        return self._result(sql, last)
+        self.tag_hidden = last.copied_out and same_output or self._write_error is not None
+        return replace(self._result(sql, last), exec_s=time.perf_counter() - start)
 
     @staticmethod
     def _result(sql: str, r: "copyproto.Outcome") -> QueryResult:
@@ -174,13 +177,14 @@ class CopyCommands:
                 stream = open(path, "rb" if spec.from_ else "wb")  # noqa: SIM115 - closed below
             except OSError as exc:
                 raise UsageError(f"{path}: {exc.strerror or exc}") from None
-        q: QueryResult | None = None
         problems: list[str] = []
+        q: QueryResult | None = None
         try:
             q = self._run_slash(sql, spec, stream)
         finally:
             if self._write_error is not None:  # (psql: the COPY failed, no tag)
                 problems.append(f"could not write COPY data: {self._write_error.strerror or self._write_error}")
+                self._write_error = None
             if stream is not None:
                 try:
                     stream.close()
@@ -195,20 +199,9 @@ class CopyCommands:
                 if code:
                     problems.append(f"{spec.file}: " + (f"child process exited with exit code {code}" if code > 0 else
                                                         f"child process was terminated by signal {-code}: {signal.strsignal(-code)}"))
-        assert q is not None
-        host.show_notices(q)
-        host._result_variables(q)
-        if self.tag_hidden:
-            host.variables.set("ROW_COUNT", "0")
-        if q.status is not Status.OK and spec.from_ and path is None and not spec.psql_inout and not self._fed:
+        failed = q is None or q.status is not Status.OK
+        if failed and spec.from_ and path is None and not spec.psql_inout and not self._fed:
             self._skip_data()  # psql 18: the data after a \\copy … FROM STDIN that failed is skipped too
-        if q.status is not Status.OK:
-            if q.diag is not None:
-                host.last_error = q.diag
-            host.fail(q.diag.text if q.diag is not None else (q.error or "\\copy failed"))
-        elif self._write_error is None and (not (host.variables.is_on("QUIET") or self.tag_hidden) or q.columns):
-            host.write(host_statement(q, host))  # (before a program's failure, as psql)
-        self._write_error = None
         for text in problems:
             host.fail(text)
 
@@ -219,7 +212,7 @@ class CopyCommands:
             for _ in readers[-1].copy_data():
                 pass
 
-    def _run_slash(self, sql: str, spec: "CopySpec", stream: BinaryIO | None) -> QueryResult:
+    def _run_slash(self, sql: str, spec: "CopySpec", stream: BinaryIO | None) -> QueryResult | None:
         host = self.host
         self._fed = False
         if spec.from_:
@@ -249,10 +242,8 @@ class CopyCommands:
                         raw.write(data)
                         raw.flush()
                 self._sink, self._sink_is_stdout = to_stdout, True
-        if host.variables.get("ECHO_HIDDEN") in ("on", "noexec"):
-            host.write(f"/******** QUERY *********/\n{sql}\n/************************/\n")
-        try:
-            return self.run(sql)
+        try:  # as psql's SendQuery: echoed with -e, timed, its variables set; not \\g's previous query
+            return host._run_sql(sql, remember=False)
         finally:
             self._feed = self._sink = None
             self._sink_is_stdout = False

@@ -291,6 +291,7 @@ def test_output_files_shell_and_environment(dsn, hist, tmp_path):
         "\\echo :SHELL_ERROR :SHELL_EXIT_CODE\n"
         "\\! true\n"
         "\\echo :SHELL_ERROR :SHELL_EXIT_CODE\n"
+        "\\set x 5\n\\! echo :x\n\\copy (select :x) to stdout\n"  # whole-line arguments: no variables
         "\\setenv CIO_FOO 'bar baz'\n"
         "\\! echo \"$CIO_FOO\"\n"
         "\\getenv cio_v CIO_FOO\n"

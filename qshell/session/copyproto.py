@@ -24,6 +24,7 @@ from qshell.records.results import Column, ServerMessage
 
 PGRES_COPY_OUT, PGRES_COPY_IN = 3, 4
 PGRES_NONFATAL_ERROR = 6
+_BATCH = 64 * 1024
 _FIELDS = {"severity": "S", "sqlstate": "C", "primary": "M", "detail": "D", "hint": "H", "context": "W",
            "position": "P", "internal_query": "q", "schema_name": "s", "table_name": "t", "column_name": "c",
            "datatype_name": "d", "constraint_name": "n", "source_file": "F", "source_line": "L",
@@ -177,19 +178,28 @@ def _put(pq: ctypes.CDLL, pg: int, fd: int, feed: Callable[[bool], Iterable[byte
     anything else the source raised, Ctrl-C, ends it with "canceled" and is returned)."""
     error: bytes | None = None
     failure: BaseException | None = None
+
+    def put(data: bytes) -> bool:
+        while True:
+            r = pq.PQputCopyData(pg, data, len(data))
+            if r == 1:
+                return True
+            if r < 0:
+                return False  # the connection failed: its result says so
+            gsocket.wait_write(fd)
+
     try:
+        held: list[bytes] = []  # lines gathered into one call per 64 kB (a call per line costs 2x psql's time)
+        size = 0
         for chunk in feed(binary):
-            while True:
-                r = pq.PQputCopyData(pg, chunk, len(chunk))
-                if r == 1:
-                    break
-                if r < 0:
-                    return None  # the connection failed: its result says so
-                gsocket.wait_write(fd)
-            # psql leaves libpq to send when its buffer is full; a wait here lets the
-            # server's error (a bad row) reach us early, and keeps the hub free
-            if pq.PQflush(pg) == 1:
-                gsocket.wait_write(fd)
+            held.append(chunk)
+            size += len(chunk)
+            if size >= _BATCH:
+                if not put(b"".join(held)):
+                    return None
+                held, size = [], 0
+        if held and not put(b"".join(held)):
+            return None
     except CopyAbort as exc:
         error = str(exc).encode("utf-8", "replace")
     except KeyboardInterrupt:  # Ctrl-C while the data is typed: psql's words, the server's error said

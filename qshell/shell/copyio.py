@@ -217,7 +217,7 @@ class CopyCommands:
         self._fed = False
         if spec.from_:
             if stream is not None:
-                self._feed = lambda binary: _chunks(stream) if binary else _lines(stream, False)
+                self._feed = lambda binary: _chunks(stream)  # (psql sends a file's bytes as they are, \\. included)
             elif spec.psql_inout and not (host.interactive and isatty(sys.stdin)):  # (at the prompt: >>)
                 self._feed = lambda binary: _chunks(sys.stdin.buffer) if binary else _lines(sys.stdin.buffer, True)
         else:

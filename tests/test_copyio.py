@@ -280,6 +280,10 @@ def test_output_files_shell_and_environment(dsn, hist, tmp_path):
         "\\o sub\n"
         "COPY (SELECT 'to g' AS g) TO STDOUT \\g g1.txt\n"
         "SELECT 'g2' AS g \\g g2.txt\n"
+        "SELECT 1 AS x, 'a|b' AS y \\g (format=unaligned tuples_only) g3.txt\n"
+        "SELECT 2 AS y \\g |cat -n\n"
+        "SELECT 3 AS z, 4 AS w \\gx (format=csv)\n"
+        "COPY (SELECT 'piped') TO STDOUT \\g |tr a-z A-Z\n"
         "\\w w1.txt\n"
         "SELECT 5\n"
         "\\w w2.txt\n"
@@ -314,7 +318,7 @@ def test_output_files_shell_and_environment(dsn, hist, tmp_path):
         "\\echo end\n"
     )
     same(dsn, hist, tmp_path, script,
-         files=("o1.txt", "g1.txt", "g2.txt", "w1.txt", "w2.txt", "w3.txt", "sub/rel.txt", "sub/o3.txt"))
+         files=("o1.txt", "g1.txt", "g2.txt", "g3.txt", "w1.txt", "w2.txt", "w3.txt", "sub/rel.txt", "sub/o3.txt"))
 
 
 def test_prompt_from_stdin_with_f(dsn, hist, tmp_path):

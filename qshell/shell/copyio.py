@@ -22,9 +22,7 @@ from typing import TYPE_CHECKING, BinaryIO, Callable, Iterable, Iterator
 
 from qshell.common.errors import UsageError
 from qshell.common.visible import visible
-from qshell.engine.execute import statements
 from qshell.records.results import QueryResult, Status
-from qshell.script.sqlsplit import first_keyword
 from qshell.shell.streams import isatty
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -34,12 +32,6 @@ if TYPE_CHECKING:  # pragma: no cover
 ENTER_DATA = ("Enter data to be copied followed by a newline.\n"
               "End with a backslash and a period on a line by itself, or an EOF signal.")
 _CHUNK = 64 * 1024
-
-
-def is_copy(sql: str) -> bool:
-    """Some statement of ``sql`` (a ``\\;`` group too) is a COPY: it runs through the copy
-    protocol (a COPY FROM STDIN after a SELECT would otherwise leave the session waiting)."""
-    return "copy" in sql.lower() and any(first_keyword(s) == "COPY" for s in statements(sql))
 
 
 def _lines(stream: BinaryIO, stop_at_marker: bool) -> Iterator[bytes]:

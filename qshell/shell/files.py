@@ -129,7 +129,7 @@ class FileCommands:
         except OSError as exc:
             raise UsageError(f'\\cd: could not change directory to "{where}": {exc.strerror or exc}') from None
 
-    def do_shell(self, cmd: "Command") -> None:
+    def run_shell(self, cmd: "Command") -> None:
         """psql's \\! [COMMAND]: the rest of the line run by the shell (no COMMAND: $SHELL
         itself), on the terminal and stdout qshell has; SHELL_ERROR and SHELL_EXIT_CODE."""
         host = self.host
@@ -226,4 +226,4 @@ def _from_tty(host: "Shell", text: str) -> str | None:
 
 
 
-setattr(FileCommands, "do_!", FileCommands.do_shell)  # (\\!: a name no method can have)
+setattr(FileCommands, "do_!", FileCommands.run_shell)  # (\\!: a name no method can have)

@@ -15,7 +15,7 @@ from typing import Callable, Iterable, Iterator, TextIO
 from qshell.common.errors import ConnectionFailed, ExitStatus, OutputClosed, QshellError, UsageError
 from qshell.common.numbers import INT_MAX, whole
 from qshell.common.visible import visible
-from qshell.engine.execute import BATCH, stage_refusal
+from qshell.engine.execute import BATCH, has_copy, stage_refusal
 from qshell.output import csvout, documents, json_lines, result_tables, styles
 from qshell.output.psql_formats import PrintOptions, Unaligned, localized
 from qshell.records.results import QueryResult, ServerMessage, Status
@@ -27,7 +27,7 @@ from qshell.script.variables import PSQL_DEFAULTS, MetaArgError, interpolate, me
 from qshell.session.connect import password_in, redact
 from qshell.session.session import Session
 from qshell.shell.catalog import CatalogCommands
-from qshell.shell.copyio import CopyCommands, is_copy
+from qshell.shell.copyio import CopyCommands
 from qshell.shell.describe import DescribeCommands
 from qshell.shell.explore import RunCommands
 from qshell.shell.files import FileCommands
@@ -669,7 +669,7 @@ class Shell:
             return None
         if remember:
             self.last_sql = sql
-        copying = is_copy(sql)  # through the copy protocol, its data moved as psql moves it
+        copying = has_copy(sql)  # through the copy protocol, its data moved as psql moves it
         user = self.session.user
         if user.conn is not None and user.lost_while_idle():
             # as psql when it finds its session gone: the server's goodbye, the statement

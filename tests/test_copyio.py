@@ -315,6 +315,7 @@ def test_output_files_shell_and_environment(dsn, hist, tmp_path):
         "SELECT 6 AS six;\n"
         "\\o\n"
         "\\cd /nonexist\n"
+        "\\cd\n\\! pwd\n"  # no DIR: the home directory
         "\\echo end\n"
     )
     same(dsn, hist, tmp_path, script,
@@ -330,14 +331,15 @@ def test_prompt_from_stdin_with_f(dsn, hist, tmp_path):
 
 @pytest.mark.parametrize("prog", ["psql", "qshell"])
 def test_prompt_at_the_terminal(prog, dsn, hist, qshell_pty):
-    """\\prompt at the prompt: the text on the terminal, the answer typed there."""
+    """\\prompt at the prompt: the text on the terminal, the answer typed there; \\! alone:
+    an interactive $SHELL, its exit status in SHELL_EXIT_CODE."""
     import pexpect
 
     if prog == "psql":
         child = pexpect.spawn(PSQL, ["-X", dsn], encoding="utf-8", timeout=30, env=ENV, dimensions=(50, 160))
         prompt = "postgres=# "
     else:
-        child = qshell_pty("--history-dir", str(hist), dsn)
+        child = qshell_pty("--history-dir", str(hist), dsn, env={"SHELL": "/bin/sh"})
         prompt = "postgres=>"
     try:
         child.expect_exact(prompt)
@@ -347,6 +349,14 @@ def test_prompt_at_the_terminal(prog, dsn, hist, qshell_pty):
         child.expect_exact(prompt)
         child.sendline("\\echo got :nm")
         child.expect_exact("got carol")
+        child.expect_exact(prompt)
+        child.sendline("\\!")  # no command: $SHELL on the terminal
+        time.sleep(0.5)
+        child.sendline("echo inner; exit 5")
+        child.expect_exact("inner")
+        child.expect_exact(prompt)
+        child.sendline("\\echo code :SHELL_EXIT_CODE")
+        child.expect_exact("code 5")
         child.expect_exact(prompt)
         child.sendline("\\q")
         child.expect(pexpect.EOF)
@@ -366,3 +376,12 @@ def test_slash_copy_runs_as_psql_sends_a_statement(dsn, hist, tmp_path):
         "SELECT count(*) FROM cio_u;\n"
     )
     same(dsn, hist, tmp_path, script, "-e")
+
+
+def test_staged_copy_is_refused_saying_where_copy_runs(qshell):
+    """\\add COPY: the engine's workers are not the user's session; the message says where
+    COPY runs, the staged set is kept, and the same COPY runs as a plain statement."""
+    r = qshell("\\add SELECT 1;\n\\add COPY (SELECT 1) TO STDOUT;\n\\list\nCOPY (SELECT 'plain') TO STDOUT;\n")
+    assert "COPY is not supported in a staged query" in r.err and "as a plain statement (or \\copy)" in r.err
+    assert "1  SELECT 1" in r.out and "2  " not in r.out
+    assert r.out.rstrip().endswith("plain")

@@ -177,7 +177,23 @@ def test_slash_copy_stdin_and_pstdin(dsn, hist, tmp_path):
         "\\copy cio_nosuch from stdin\n1\n\\.\n"
         "\\echo :ROW_COUNT :ERROR :SQLSTATE :LAST_ERROR_MESSAGE\n"
     ) + DUMP.format("cio_u")
+    (tmp_path / "inc.sql").write_text("\\copy cio_u from stdin\n50\tfrom inc\t5\n\\.\nCOPY cio_u FROM STDIN;\n51\tx\t5\n\\.\n")
+    script = script.replace("\\copy cio_u from pstdin\n", "\\copy cio_u from pstdin\n\\i inc.sql\n")
     same(dsn, hist, tmp_path, script, stdin=b"42\tfrom stdin\t2\n43\t\\N\t3\n")
+
+
+def test_copy_from_stdin_with_c_reads_stdin(dsn, hist, tmp_path):
+    """-c 'COPY … FROM STDIN': the data is the process's stdin, as psql's."""
+    prefix = f"cio{zlib.crc32(tmp_path.name.encode()) % 100000}_"
+    outs = []
+    for prog in ("psql", "qshell"):
+        subprocess.run([PSQL, "-X", "-q", "-c", f"DROP TABLE IF EXISTS {prefix}c; CREATE TABLE {prefix}c (a int, b text)",
+                        dsn], check=True, env=ENV)
+        argv = [PSQL, "-X"] if prog == "psql" else qshell_argv("-X", "--history-dir", str(hist))
+        r = subprocess.run([*argv, "-c", f"COPY {prefix}c FROM STDIN", "-c", f"SELECT a, b IS NULL FROM {prefix}c", dsn],
+                           input=b"1\tone\n2\t\\N\n\\.\n", capture_output=True, env=ENV, timeout=60)
+        outs.append((r.stdout, r.stderr))
+    assert outs[1] == outs[0] and b"COPY 2" in outs[0][0]
 
 
 def test_server_receives_what_psql_sends(logged_server, tmp_path):  # noqa: F811 - the fixture

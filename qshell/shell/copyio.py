@@ -135,6 +135,9 @@ class CopyCommands:
             yield from _lines(sys.stdin.buffer, True)
             return
         reader = readers[-1]
+        if reader.source == "-c":  # psql -c: the data comes from its stdin
+            yield from _lines(sys.stdin.buffer, True)
+            return
         if host.interactive and reader.source == "<terminal>" and not host.variables.is_on("QUIET"):
             host.say(ENTER_DATA)
         yield from reader.copy_data()

@@ -401,3 +401,19 @@ def test_staged_copy_is_refused_saying_where_copy_runs(qshell):
     assert "COPY is not supported in a staged query" in r.err and "as a plain statement (or \\copy)" in r.err
     assert "1  SELECT 1" in r.out and "2  " not in r.out
     assert r.out.rstrip().endswith("plain")
+
+
+def test_copy_rows_never_control_the_terminal(dsn, hist, qshell_pty):
+    """COPY TO STDOUT at a terminal: a control character in the data is shown escaped
+    (qshell's one difference here; to a file or pipe the bytes are psql's)."""
+    child = qshell_pty("--history-dir", str(hist), dsn)
+    try:
+        child.expect_exact("postgres=>")
+        child.sendline("COPY (SELECT chr(27) || '[31mred' AS v) TO STDOUT;")
+        child.expect_exact("\\x1B[31mred")
+        child.expect_exact("postgres=>")
+        seen = child.logfile_read.getvalue()
+        assert "\x1b[31mred" not in seen
+    finally:
+        if child.isalive():
+            child.terminate(force=True)

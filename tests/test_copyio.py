@@ -264,6 +264,12 @@ def test_copy_from_stdin_at_the_prompt(prog, dsn, hist, qshell_pty):
         child.sendline("SELECT count(*) * 100 AS n FROM pt;")
         child.expect_exact("200")
         child.expect_exact(prompt)
+        child.sendline("COPY pt (a) FROM STDIN;")
+        child.expect_exact(">>")
+        time.sleep(0.5)
+        child.sendcontrol("c")  # psql's words to the server, and the server's error
+        child.expect_exact("ERROR:  COPY from stdin failed: canceled by user")
+        child.expect_exact(prompt)
         child.sendline("\\q")
         child.expect(pexpect.EOF)
     finally:

@@ -209,6 +209,11 @@ def test_server_receives_what_psql_sends(logged_server, tmp_path):  # noqa: F811
         "\\copy \"cio_u\" from in.txt where id > 5\n"
         "\\copy cio_u to program 'cat >/dev/null'\n"
         "\\copy cio_u to stdout;\n"
+        "\\copy cio_u (id , txt) to stdout\n"
+        "\\copy public . cio_u to stdout   with   csv\n"
+        "\\copy (select 'a ) b', \"id\" from cio_u where txt = ')') to stdout\n"
+        "\\copy ( select ( 1 ), E'\\'' from cio_u ) to stdout\n"
+        "\\copy cio_u to program 'cat >/dev/null; echo it''s'\n"
         "COPY cio_u TO STDOUT /* tag */;\n"
         "COPY cio_u FROM STDIN;\n2\tb\t2\n\\.\n"
     )

@@ -160,7 +160,7 @@ class CopyCommands:
         path = spec.file
         if spec.program:
             try:
-                proc = subprocess.Popen(spec.file or "", shell=True, stdin=None if spec.from_ else subprocess.PIPE,
+                proc = subprocess.Popen(["sh", "-c", spec.file or ""], executable="/bin/sh", stdin=None if spec.from_ else subprocess.PIPE,
                                         stdout=subprocess.PIPE if spec.from_ else None)
             except OSError as exc:
                 raise UsageError(f"could not execute command \"{spec.file}\": {exc.strerror or exc}") from None
@@ -270,7 +270,8 @@ class _Tokens:
     def __init__(self, text: str) -> None:
         self.s, self.i = text, 0
 
-    def next(self, whitespace: str = " \t\n\r", delims: str = "", quotes: str = "", escape: str = "") -> str | None:
+    def next(self, whitespace: str = " \t\n\r", delims: str = "", quotes: str = "", escape: str = "",
+             e_strings: bool = False) -> str | None:
         s, n = self.s, len(self.s)
         i = self.i
         while i < n and s[i] in whitespace:
@@ -281,8 +282,10 @@ class _Tokens:
         if s[i] in delims:
             self.i = i + 1
             return s[i]
-        if s[i] in quotes:
-            q, j = s[i], i + 1
+        e_string = e_strings and s[i] in "Ee" and s[i + 1:i + 2] == "'"  # E'…': a backslash escapes in it
+        if s[i] in quotes or e_string:
+            q, j = s[i + e_string], i + 1 + e_string
+            escape = "\\" if e_string else escape
             while j < n:
                 if escape and s[j] == escape and j + 1 < n:
                     j += 2
@@ -339,7 +342,7 @@ def parse_copy(args: str, std_strings: bool = True) -> CopySpec:
         depth = 1
         while depth > 0:
             before += " " + token
-            token = t.next(delims="()", quotes="\"'", escape=escape)
+            token = t.next(delims="()", quotes="\"'", escape=escape, e_strings=True)
             if token is None:
                 raise fail()
             depth += {"(": 1, ")": -1}.get(token, 0)

@@ -34,7 +34,7 @@ def _open(target: str) -> tuple[TextIO, subprocess.Popen | None]:
     """A file (``~`` expanded) or ``|command``'s stdin, for writing; UsageError as psql says it."""
     if target.startswith("|"):
         try:
-            proc = subprocess.Popen(target[1:], shell=True, stdin=subprocess.PIPE, encoding="utf-8",
+            proc = subprocess.Popen(["sh", "-c", target[1:]], executable="/bin/sh", stdin=subprocess.PIPE, encoding="utf-8",
                                     errors="surrogateescape")
         except OSError as exc:
             raise UsageError(f"{target[1:]}: {exc.strerror or exc}") from None
@@ -141,9 +141,11 @@ class FileCommands:
                 stream.flush()
             except (OSError, ValueError):
                 pass
-        argv = command if command else (os.environ.get("SHELL") or "/bin/sh")
-        try:
-            code = subprocess.call(argv, shell=True)
+        try:  # as psql: system("COMMAND") (sh -c), or $SHELL itself
+            if command:
+                code = subprocess.call(["sh", "-c", command], executable="/bin/sh")
+            else:
+                code = subprocess.call([os.environ.get("SHELL") or "/bin/sh"])
         except OSError as exc:
             raise UsageError(f"\\!: {exc.strerror or exc}") from None
         shell_result(host.variables, code)

@@ -416,12 +416,17 @@ def test_staged_copy_is_refused_saying_where_copy_runs(qshell):
 
 def test_copy_rows_never_control_the_terminal(dsn, hist, qshell_pty):
     """COPY TO STDOUT at a terminal: a control character in the data is shown escaped
-    (qshell's one difference here; to a file or pipe the bytes are psql's)."""
+    (qshell's one difference here; to a file or pipe the bytes are psql's); a group's
+    table printed before the rows of the COPY after it."""
     child = qshell_pty("--history-dir", str(hist), dsn)
     try:
         child.expect_exact("postgres=>")
         child.sendline("COPY (SELECT chr(27) || '[31mred' AS v) TO STDOUT;")
         child.expect_exact("\\x1B[31mred")
+        child.expect_exact("postgres=>")
+        child.sendline("SELECT 1 AS one \\; COPY (SELECT 'rowdata') TO STDOUT;")  # a group: in order
+        child.expect_exact("(1 row)")
+        child.expect_exact("rowdata")
         child.expect_exact("postgres=>")
         seen = child.logfile_read.getvalue()
         assert "\x1b[31mred" not in seen

@@ -204,6 +204,8 @@ def _put(pq: ctypes.CDLL, pg: int, fd: int, feed: Callable[[bool], Iterable[byte
         error = str(exc).encode("utf-8", "replace")
     except KeyboardInterrupt:  # Ctrl-C while the data is typed: psql's words, the server's error said
         error = b"canceled by user"
+    except OSError:  # the file or program could not be read: psql's words
+        error = b"aborted because of read failure"
     except BaseException as exc:  # noqa: BLE001 - Ctrl-C, a bug: the COPY ends first, then it is raised
         error, failure = b"canceled by user", exc
     while True:

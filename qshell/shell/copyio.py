@@ -99,7 +99,9 @@ class CopyCommands:
             host.show_notices(q)
             if r.columns or not (host.variables.is_on("QUIET") or r.copied_out and same_output):
                 host.write(host_statement(q, host))
-            if raw is not None and host._page is None:
+            if host._page:  # (at the prompt: before the rows a COPY after it writes directly)
+                host._flush_page()
+            elif raw is not None:
                 out.flush()
 
         start = time.perf_counter()

@@ -218,25 +218,38 @@ def _put(pq: ctypes.CDLL, pg: int, fd: int, feed: Callable[[bool], Iterable[byte
 
 
 def _get(pq: ctypes.CDLL, pg: int, fd: int, sink: Callable[[bytes], None]) -> BaseException | None:
-    """Every row of one COPY TO STDOUT, to ``sink``, until libpq says the copy is done. What
-    the sink raises (a closed pipe, Ctrl-C) stops the writing, not the reading: returned."""
+    """Every row of one COPY TO STDOUT, to ``sink`` (64 kB at a time: a call per row cost
+    several times psql's time), until libpq says the copy is done. What the sink raises (a
+    closed pipe, Ctrl-C) stops the writing, not the reading: returned."""
     buf = ctypes.c_void_p()
+    ref = ctypes.byref(buf)
+    get, free, string_at = pq.PQgetCopyData, pq.PQfreemem, ctypes.string_at
     failure: BaseException | None = None
-    while True:
-        n = pq.PQgetCopyData(pg, ctypes.byref(buf), 1)
-        if n > 0:
+    held: list[bytes] = []
+    size = 0
+
+    def give() -> BaseException | None:
+        if failure is None and held:
             try:
-                data = ctypes.string_at(buf, n)
-            finally:
-                pq.PQfreemem(buf)
-            if failure is None:
-                try:
-                    sink(data)
-                except BaseException as exc:  # noqa: BLE001 - raised after the copy is read through
-                    failure = exc
+                sink(b"".join(held))
+            except BaseException as exc:  # noqa: BLE001 - raised after the copy is read through
+                return exc
+        return failure
+
+    while True:
+        n = get(pg, ref, 1)
+        if n > 0:
+            held.append(string_at(buf, n))
+            free(buf)
+            size += n
+            if size >= _BATCH:
+                failure = give()
+                held, size = [], 0
         elif n == 0:
+            failure = give()  # (what came so far is written while the server sends the rest)
+            held, size = [], 0
             gsocket.wait_read(fd)
             if not pq.PQconsumeInput(pg):
                 return failure
         else:  # -1: done (the result follows), -2: an error (the result says it)
-            return failure
+            return give()

@@ -57,7 +57,7 @@ def same(dsn: str, hist: Path, tmp_path: Path, script: str, *args: str, stdin: b
         pytest.fail("no psql to compare with")
     script = script.replace("cio_", f"cio{zlib.crc32(tmp_path.name.encode()) % 100000}_")  # (tests run at once)
     prefix = f"cio{zlib.crc32(tmp_path.name.encode()) % 100000}_"
-    drop = f"DROP TABLE IF EXISTS {prefix}t, {prefix}u, {prefix}w"
+    drop = f"DROP TABLE IF EXISTS {prefix}t, {prefix}u, {prefix}w; DROP FUNCTION IF EXISTS {prefix}w_note"
     subprocess.run([PSQL, "-X", "-q", "-c", "SET client_min_messages = warning", "-c", drop, dsn], check=True, env=ENV)
     p = run("psql", dsn, hist, script, tmp_path, *args, stdin=stdin)
     written = {name: (tmp_path / name).read_bytes() for name in files}
@@ -80,10 +80,18 @@ def same(dsn: str, hist: Path, tmp_path: Path, script: str, *args: str, stdin: b
 
 
 def test_copy_from_stdin_inline_in_a_script(dsn, hist, tmp_path):
-    """Data after the statement through ``\\.``, the statement after it runs; a bad row:
+    """Data after the statement through ``\\.``, the statement after it runs; notices of the
+    rows (a trigger's) where psql prints them, psycopg2's own notices right after; a bad row:
     psql's error with its CONTEXT line, named by the line of ``\\.``, and the script goes on;
     a COPY that fails before its data: the block is skipped, not read as SQL."""
-    script = SETUP + "TRUNCATE cio_u;\n" + (
+    script = SETUP + (
+        "CREATE TABLE cio_w (a int);\n"
+        "CREATE FUNCTION cio_w_note() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN RAISE NOTICE 'row %', NEW.a;"
+        " RETURN NEW; END$$;\n"
+        "CREATE TRIGGER cio_w_t BEFORE INSERT ON cio_w FOR EACH ROW EXECUTE FUNCTION cio_w_note();\n"
+        "COPY cio_w FROM STDIN;\n1\n2\n\\.\n"
+        "DO $$BEGIN RAISE NOTICE 'after the copy'; END$$;\n"
+    ) + "TRUNCATE cio_u;\n" + (
         "COPY cio_u FROM STDIN;\n1\ttab\\there\t1.5\n2\tnew\\nline\t\\N\n3\tback\\\\slash\t0\n4\t\\\\N\t-2\n\\.\n"
         "SELECT count(*) FROM cio_u;\n"
         "COPY cio_u (id, txt) FROM stdin;\n10\tok\nx\tbad\n\\.\n"

@@ -306,6 +306,10 @@ def test_output_files_shell_and_environment(dsn, hist, tmp_path):
         "\\echo echoed\n"
         "\\qecho qechoed\n"
         "COPY (SELECT id, txt FROM cio_t WHERE id < 4 ORDER BY id) TO STDOUT;\n"
+        "\\o |head -1\n"  # a pipe that closes: psql's error per result, the script goes on
+        "SELECT generate_series(1, 100000) AS many;\n"
+        "SELECT 'x' AS x;\n"
+        "SELECT 1 AS y \\g |head -1\n"
         "\\o | cat -n; exit 4\n"
         "SELECT 3 AS c;\n"
         "\\o\n"

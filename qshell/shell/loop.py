@@ -363,15 +363,19 @@ class Shell:
         """Write to the output as it is now. A write that fails (a full disk: ENOSPC) is
         remembered, not raised: the command goes on (its statement's result is still taken
         in, its variables set), what it prints to that output is dropped, and the failure
-        is said once at its end (``_told_unwritten``). A closed pipe is raised, as before."""
+        is said once at its end (``_told_unwritten``). A closed stdout is raised, as before;
+        a closed \\o pipe is like a full disk (psql: "could not print result table")."""
         failed = self._unwritten
         if failed is not None and failed[0] is self.out:
             return
         try:
             self.out.write(text)
             self.out.flush()
-        except BrokenPipeError:
-            raise
+        except BrokenPipeError as exc:
+            if self.out is self.stdout or self._outer_out is not None:  # (\\g |cmd says it itself)
+                raise
+            if failed is None:
+                self._unwritten = (self.out, exc)
         except OSError as exc:
             if failed is None:
                 self._unwritten = (self.out, exc)
@@ -380,7 +384,8 @@ class Shell:
         """Say that stdout could not be written during the command, if so (and forget it)."""
         failed, self._unwritten = self._unwritten, None
         if failed is not None:
-            self.fail(f"could not write to stdout: {failed[1].strerror or failed[1]}")
+            where = "write to stdout" if failed[0] is self.stdout else "print result table"  # (\\o's, as psql)
+            self.fail(f"could not {where}: {failed[1].strerror or failed[1]}")
 
     def _flush_page(self) -> None:
         """Show a command's output; through the pager when it does not fit the terminal."""

@@ -310,6 +310,8 @@ def test_output_files_shell_and_environment(dsn, hist, tmp_path):
         "SELECT generate_series(1, 100000) AS many;\n"
         "SELECT 'x' AS x;\n"
         "SELECT 1 AS y \\g |head -1\n"
+        "COPY (SELECT generate_series(1, 100000)) TO STDOUT;\n"
+        "\\echo :ROW_COUNT :ERROR\n"
         "\\o | cat -n; exit 4\n"
         "SELECT 3 AS c;\n"
         "\\o\n"

@@ -115,8 +115,14 @@ def exchange(conn, sql: str, feed: Callable[[bool], Iterable[bytes]], sink: Call
         out.append(outcome)
 
     def release() -> None:  # every result so far, before the next one is handled
+        nonlocal failure
         while on_result is not None and out:
-            on_result(out.pop(0))
+            outcome = out.pop(0)
+            if failure is None:  # (what on_result raises, a closed output, waits for the last result)
+                try:
+                    on_result(outcome)
+                except BaseException as exc:  # noqa: BLE001 - raised once every result is read
+                    failure = exc
 
     try:
         if not pq.PQsendQuery(pg, sql.encode("utf-8", "surrogateescape")) or not flush():
@@ -189,7 +195,7 @@ def _put(pq: ctypes.CDLL, pg: int, fd: int, feed: Callable[[bool], Iterable[byte
             gsocket.wait_write(fd)
 
     try:
-        held: list[bytes] = []  # lines gathered into one call per 64 kB (a call per line costs 2x psql's time)
+        held: list[bytes] = []  # lines gathered into one call per 64 kB (not a ctypes call per line)
         size = 0
         for chunk in feed(binary):
             held.append(chunk)

@@ -85,11 +85,20 @@ class CopyCommands:
             pass
 
         def write(data: bytes) -> None:
-            if escape or raw is None:
-                text = data.decode("utf-8", "replace")
-                out.write(visible(text) if escape else text)
-            else:
-                raw.write(data)
+            if self._write_error is not None:
+                return
+            try:
+                if escape or raw is None:
+                    text = data.decode("utf-8", "replace")
+                    out.write(visible(text) if escape else text)
+                else:
+                    raw.write(data)
+            except BrokenPipeError as exc:
+                if out is host.stdout and host._outer_out is None:
+                    raise  # (qshell's own stdout closed: it ends, as for any output)
+                self._write_error = exc  # \\o's or \\g's pipe closed: psql's error, the script goes on
+            except OSError as exc:
+                self._write_error = exc
 
         # psql prints no COPY tag after rows it wrote to the query output itself
         same_output = self._sink is None or self._sink_is_stdout and host.out is host.stdout
@@ -114,6 +123,11 @@ class CopyCommands:
                 pass
         last = results[-1] if results else copyproto.Outcome(0)
         self.tag_hidden = last.copied_out and same_output or self._write_error is not None
+        if self._write_error is not None and self._sink is None:  # (\\copy says it itself, after its file)
+            problem, self._write_error = self._write_error, None
+            host.variables.set("ERROR", "true")
+            host.variables.set("ROW_COUNT", "0")
+            raise UsageError(f"could not write COPY data: {problem.strerror or problem}")
         return replace(self._result(sql, last), exec_s=time.perf_counter() - start)
 
     @staticmethod

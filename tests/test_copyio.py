@@ -447,3 +447,10 @@ def test_copy_rows_never_control_the_terminal(dsn, hist, qshell_pty):
     finally:
         if child.isalive():
             child.terminate(force=True)
+
+
+def test_echo_all_does_not_echo_copy_data(dsn, hist, tmp_path):
+    """-a echoes the lines read as commands, not COPY's data lines (psql reads those itself)."""
+    script = SETUP + "TRUNCATE cio_u;\nCOPY cio_u (id) FROM STDIN;\n1\n2\n\\.\n\\copy cio_u (id) from stdin\n3\n\\.\n" + \
+        "SELECT count(*) FROM cio_u;\n"
+    same(dsn, hist, tmp_path, script, "-a")

@@ -140,7 +140,7 @@ def _scripts(items: list[tuple[str, str]], stdin: BinaryIO, context: ScriptConte
         if kind == "c":
             yield from read_command(value, context)
         elif value == "-":
-            yield from read_stream(stdin, "<stdin>", context)
+            yield from read_stream(stdin, "<stdin>", context, script_file=True)  # (psql: a file, for \\prompt)
         else:
             try:
                 entries = read_file(value, context)

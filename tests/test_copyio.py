@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 import time
 import zlib
 from pathlib import Path
@@ -454,3 +455,28 @@ def test_echo_all_does_not_echo_copy_data(dsn, hist, tmp_path):
     script = SETUP + "TRUNCATE cio_u;\nCOPY cio_u (id) FROM STDIN;\n1\n2\n\\.\n\\copy cio_u (id) from stdin\n3\n\\.\n" + \
         "SELECT count(*) FROM cio_u;\n"
     same(dsn, hist, tmp_path, script, "-a")
+
+
+@pytest.mark.parametrize("dash_f", [True, False], ids=["-f -", "stdin"])
+@pytest.mark.parametrize("prog", ["psql", "qshell"])
+def test_prompt_reads_stdin_under_f_and_the_terminal_otherwise(prog, dash_f, dsn, hist, tmp_path):
+    """With a terminal present and the script piped in: under ``-f -`` \\prompt reads the
+    script's next line (psql's inputfile is set), without -f it asks the terminal."""
+    import pexpect
+
+    (tmp_path / "s.sql").write_text("\\prompt 'Q? ' v\nfrom-stdin-line\n\\echo got :v\n")
+    argv = [PSQL, "-X"] if prog == "psql" else qshell_argv("-X", "--history-dir", str(hist))
+    command = " ".join(f"'{a}'" for a in [*argv, *(["-f", "-"] if dash_f else []), dsn]) + f" < '{tmp_path / 's.sql'}'"
+    env = ENV if prog == "psql" else dict(ENV, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
+    child = pexpect.spawn("sh", ["-c", command], encoding="utf-8", timeout=30, env=env)
+    try:
+        child.expect_exact("Q? ")
+        if dash_f:
+            child.expect_exact("got from-stdin-line")
+        else:
+            child.sendline("typed")
+            child.expect_exact("got typed")
+        child.expect(pexpect.EOF)
+    finally:
+        if child.isalive():
+            child.terminate(force=True)

@@ -191,6 +191,7 @@ class EntryBuilder:
         # the next raw line of this builder's input (None at its end), for COPY … FROM STDIN's
         # data: set by the reader that feeds it (read_stream, read_text, the terminal)
         self.lines: Callable[[], bytes | None] | None = None
+        self.script_file = False  # a script file (-f, -f -, \\i): psql's pset.inputfile is set
 
     @property
     def lineno(self) -> int:
@@ -751,7 +752,8 @@ def _psql_lines(stream: BinaryIO) -> Iterator[bytes]:
         yield pending
 
 
-def read_stream(stream: BinaryIO, source: str, context: ScriptContext | None = None) -> Iterator[Entry | InputError]:
+def read_stream(stream: BinaryIO, source: str, context: ScriptContext | None = None,
+                script_file: bool = False) -> Iterator[Entry | InputError]:
     """Entries of a byte stream, read line by line (stdin may be a live pipe).
 
     A statement (or meta-command) with a line that is not UTF-8 becomes an InputError:
@@ -759,6 +761,7 @@ def read_stream(stream: BinaryIO, source: str, context: ScriptContext | None = N
     its line is not read (see _psql_lines).
     """
     builder = EntryBuilder(source, context)
+    builder.script_file = script_file
     first = True
     lines = _psql_lines(stream)
     builder.lines = lambda: next(lines, None)
@@ -783,4 +786,4 @@ def read_file(name: str, context: ScriptContext | None = None) -> Iterator[Entry
     if path.is_dir():
         raise IsADirectoryError(errno.EISDIR, "is a directory", name)
     data = path.read_bytes()
-    return read_stream(io.BytesIO(data), name, context)
+    return read_stream(io.BytesIO(data), name, context, script_file=True)

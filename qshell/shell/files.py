@@ -12,7 +12,7 @@ import os
 import pwd
 import subprocess
 import sys
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, BinaryIO, TextIO
 
 from qshell.common.errors import UsageError
 from qshell.common.visible import visible
@@ -179,19 +179,19 @@ class FileCommands:
     # -- \\prompt ------------------------------------------------------------------------------
     def do_prompt(self, cmd: "Command") -> None:
         """psql's \\prompt [TEXT] NAME: a line read into NAME. Reading a script file (-f,
-        \\i): TEXT on stdout, the line from stdin; else (the prompt, a piped stdin) from the
-        terminal (/dev/tty), TEXT shown there, or from stdin when there is none."""
+        -f -, \\i): TEXT on stdout, the line from stdin; else (the prompt, a piped stdin, -c)
+        from the terminal (/dev/tty), TEXT shown there, or from stdin when there is none."""
         host = self.host
         words = host._args(cmd, take=2)
         if not words:
             raise UsageError("\\prompt: missing required argument")
         text, name = (words[0], words[1]) if len(words) == 2 else ("", words[0])
-        source = host.entry.source if host.entry is not None else ""
+        readers = host.context.readers
         line: str | None
-        if source and not source.startswith("<") and source not in ("-", "-c"):
+        if readers and readers[-1].script_file:
             if text:
                 host.to_stdout(visible(text))
-            line = _read_line(sys.stdin)
+            line = _read_line()
         else:
             line = _from_tty(host, visible(text))
         if line is None:
@@ -201,29 +201,30 @@ class FileCommands:
         host.variables.set(name, line)
 
 
-def _read_line(stream: TextIO) -> str | None:
+def _read_line(stream: BinaryIO | None = None) -> str | None:
+    """One line of ``stream`` (stdin's bytes by default: read as bytes, never through a
+    text wrapper, which would read ahead the script that stdin may also be)."""
     try:
-        line = stream.readline()
-    except (OSError, ValueError):
+        line = (stream or sys.stdin.buffer).readline()
+    except (OSError, ValueError, AttributeError):
         return None
     if not line:
         return None
-    return line[:-1] if line.endswith("\n") else line
+    return (line[:-1] if line.endswith(b"\n") else line).decode("utf-8", "surrogateescape")
 
 
 def _from_tty(host: "Shell", text: str) -> str | None:
     """psql's simple_prompt: /dev/tty for both the text and the answer, else stderr and stdin."""
     try:
-        tty = open("/dev/tty", "r+", encoding="utf-8", errors="surrogateescape")  # noqa: SIM115 - closed below
+        tty = open("/dev/tty", "r+b", buffering=0)  # noqa: SIM115 - closed below
     except OSError:
         if text:
             host.err.write(text)
             host.err.flush()
-        return _read_line(sys.stdin)
+        return _read_line()
     with tty:
         if text:
-            tty.write(text)
-            tty.flush()
+            tty.write(text.encode("utf-8", "surrogateescape"))
         return _read_line(tty)
 
 

@@ -31,11 +31,6 @@ _FIELDS = {"severity": "S", "sqlstate": "C", "primary": "M", "detail": "D", "hin
            "source_function": "R"}
 
 
-class CopyAbort(Exception):
-    """The data source failed (a file that cannot be read): the COPY is ended with this
-    message (``PQputCopyEnd`` with an error), as psql ends it."""
-
-
 @dataclass
 class Outcome:
     """One result of the statement group, in order: a COPY's tag (``COPY 3``), a table,
@@ -79,8 +74,8 @@ def _conn_error(pq: ctypes.CDLL, pg: int) -> ServerMessage:
 def exchange(conn, sql: str, feed: Callable[[bool], Iterable[bytes]], sink: Callable[[bytes], None],  # noqa: ANN001
              on_result: Callable[[Outcome], None] | None = None) -> list[Outcome]:
     """Send ``sql`` on psycopg2 connection ``conn`` and read every result. At each
-    ``COPY … FROM STDIN`` the data is ``feed(binary)``'s chunks (a CopyAbort from it ends
-    the COPY with that error); at each ``COPY … TO STDOUT`` every row goes to ``sink``.
+    ``COPY … FROM STDIN`` the data is ``feed(binary)``'s chunks (Ctrl-C or a read error in
+    it ends the COPY with psql's words for them); at each ``COPY … TO STDOUT`` every row goes to ``sink``.
     Each result but the last goes to ``on_result`` as soon as the next one begins (psql
     prints a group's results in order, a COPY's data between them); returns those not
     handed over (the last; all of them without ``on_result``). A lost connection is the
@@ -180,8 +175,9 @@ def exchange(conn, sql: str, feed: Callable[[bool], Iterable[bytes]], sink: Call
 
 def _put(pq: ctypes.CDLL, pg: int, fd: int, feed: Callable[[bool], Iterable[bytes]], binary: bool,
          flush: Callable[[], bool]) -> BaseException | None:
-    """The data of one COPY FROM STDIN, then its end (or its abort: a CopyAbort's message;
-    anything else the source raised, Ctrl-C, ends it with "canceled" and is returned)."""
+    """The data of one COPY FROM STDIN, then its end, or its abort: Ctrl-C ("canceled by
+    user") and a read error ("aborted because of read failure") as psql ends it; anything
+    else the source raised ends it as canceled and is returned, to be raised afterwards."""
     error: bytes | None = None
     failure: BaseException | None = None
 
@@ -206,8 +202,6 @@ def _put(pq: ctypes.CDLL, pg: int, fd: int, feed: Callable[[bool], Iterable[byte
                 held, size = [], 0
         if held and not put(b"".join(held)):
             return None
-    except CopyAbort as exc:
-        error = str(exc).encode("utf-8", "replace")
     except KeyboardInterrupt:  # Ctrl-C while the data is typed: psql's words, the server's error said
         error = b"canceled by user"
     except OSError:  # the file or program could not be read: psql's words

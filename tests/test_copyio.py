@@ -480,3 +480,19 @@ def test_prompt_reads_stdin_under_f_and_the_terminal_otherwise(prog, dash_f, dsn
     finally:
         if child.isalive():
             child.terminate(force=True)
+
+
+def test_session_lost_during_a_copy_group(dsn, hist, tmp_path):
+    """The server ends the session in a group with a COPY: the server's FATAL, then the
+    end of the script with status 2, as psql and as qshell for a plain statement."""
+    lines = {}
+    for name, first in (("copy", "SELECT pg_terminate_backend(pg_backend_pid()) \\; COPY (SELECT 1) TO STDOUT;\n"),
+                        ("plain", "SELECT pg_terminate_backend(pg_backend_pid());\n")):
+        script = first + "SELECT 'not run' AS n;\n"
+        p = run("psql", dsn, hist, script, tmp_path)
+        q = run("qshell", dsn, hist, script, tmp_path)
+        assert p.returncode == q.returncode == 2 and b"not run" not in p.stdout + q.stdout
+        assert b"FATAL:  terminating connection due to administrator command" in p.stderr
+        lines[name] = q.stderr
+    assert lines["copy"] == lines["plain"]
+    assert lines["copy"].decode().splitlines()[0].endswith("FATAL:  terminating connection due to administrator command")

@@ -71,6 +71,11 @@ def _conn_error(pq: ctypes.CDLL, pg: int) -> ServerMessage:
     return ServerMessage(primary=text, text=text)
 
 
+def lost(conn) -> bool:  # noqa: ANN001 - a psycopg2 connection
+    """libpq found the connection broken during the exchange (psycopg2 has not seen it)."""
+    return libpq.lib().PQstatus(conn.pgconn_ptr) == libpq.CONNECTION_BAD
+
+
 def exchange(conn, sql: str, feed: Callable[[bool], Iterable[bytes]], sink: Callable[[bytes], None],  # noqa: ANN001
              on_result: Callable[[Outcome], None] | None = None) -> list[Outcome]:
     """Send ``sql`` on psycopg2 connection ``conn`` and read every result. At each
@@ -111,7 +116,7 @@ def exchange(conn, sql: str, feed: Callable[[bool], Iterable[bytes]], sink: Call
 
     def release() -> None:  # every result so far, before the next one is handled
         nonlocal failure
-        while on_result is not None and out:
+        while on_result is not None and out and out[0].ok:  # (an error is the last word: kept)
             outcome = out.pop(0)
             if failure is None:  # (what on_result raises, a closed output, waits for the last result)
                 try:
@@ -124,7 +129,7 @@ def exchange(conn, sql: str, feed: Callable[[bool], Iterable[bytes]], sink: Call
             add(Outcome(libpq.PGRES_FATAL_ERROR, diag=_conn_error(pq, pg)))
             return out
         while True:
-            while pq.PQisBusy(pg):
+            while pq.PQisBusy(pg) and pq.PQsocket(pg) >= 0:  # (a closed connection: no socket to wait on)
                 gsocket.wait_read(fd)
                 if not pq.PQconsumeInput(pg):
                     break
@@ -145,14 +150,15 @@ def exchange(conn, sql: str, feed: Callable[[bool], Iterable[bytes]], sink: Call
                     cols = tuple(Column(name, pq.PQftype(res, j)) for j, name in enumerate(r.columns))
                     add(Outcome(status, r.command, cols, r.rows))
                 elif status in (libpq.PGRES_FATAL_ERROR, PGRES_NONFATAL_ERROR) or status > PGRES_NONFATAL_ERROR:
-                    add(Outcome(status, diag=_diag(pq, res)))
+                    if all(o.ok for o in out):  # (after the server's FATAL, libpq's "server closed the
+                        add(Outcome(status, diag=_diag(pq, res)))  # connection" is the same failure)
                 else:
                     add(Outcome(status, pq.PQcmdStatus(res).decode("utf-8", "replace"), copied_out=copied))
                 if status != PGRES_COPY_OUT:
                     copied = False
             finally:
                 pq.PQclear(res)
-            if pq.PQstatus(pg) == libpq.CONNECTION_BAD:
+            if pq.PQstatus(pg) == libpq.CONNECTION_BAD:  # the server's FATAL is the error; else libpq's
                 if not out or out[-1].ok:
                     add(Outcome(libpq.PGRES_FATAL_ERROR, diag=_conn_error(pq, pg)))
                 break
@@ -248,6 +254,8 @@ def _get(pq: ctypes.CDLL, pg: int, fd: int, sink: Callable[[bytes], None]) -> Ba
         elif n == 0:
             failure = give()  # (what came so far is written while the server sends the rest)
             held, size = [], 0
+            if pq.PQsocket(pg) < 0:
+                return failure
             gsocket.wait_read(fd)
             if not pq.PQconsumeInput(pg):
                 return failure

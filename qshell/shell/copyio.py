@@ -121,6 +121,8 @@ class CopyCommands:
                 (raw or out).flush()
             except (OSError, ValueError):
                 pass
+        if user.conn is not None and copyproto.lost(user.conn):
+            user.conn.close()  # (psycopg2 cannot know: the session is then lost, as psql finds it)
         last = results[-1] if results else copyproto.Outcome(0)
         self.tag_hidden = last.copied_out and same_output or self._write_error is not None
         if self._write_error is not None and self._sink is None:  # (\\copy says it itself, after its file)

@@ -19,7 +19,7 @@ from prompt_toolkit.lexers import PygmentsLexer
 from pygments.lexers.sql import PostgresLexer
 
 from qshell.common.paths import private_file
-from qshell.script.reader import Entry, EntryBuilder, InputError, reading
+from qshell.script.reader import Entry, EntryBuilder, InputError
 from qshell.session.connect import redact
 
 SOURCE = "<terminal>"
@@ -123,36 +123,9 @@ def entries(shell, history_file: Path | None) -> Iterator[Entry | InputError]:  
         include_default_pygments_style=not no_color,
     )
     builder = EntryBuilder(SOURCE, shell.context)
-    typed: deque[str] = deque()  # the lines of what was typed (or pasted) not read yet
-    data: list[PromptSession] = []  # the prompt of COPY's data lines, made when first asked for
-
-    def data_line() -> bytes | None:
-        """A line of COPY … FROM STDIN's data: what was pasted with the statement first,
-        then one asked for with psql's ``>>`` prompt (PROMPT3); Ctrl-D ends the data."""
-        if typed:
-            return typed.popleft().encode("utf-8", "surrogateescape")
-        if not data:
-            keys = KeyBindings()
-
-            @keys.add("tab")
-            def _tab(event) -> None:  # noqa: ANN001 - a tab is data (a column separator), not completion
-                event.current_buffer.insert_text("\t")
-
-            data.append(PromptSession(history=InMemoryHistory(), key_bindings=keys))
-        try:
-            line = data[0].prompt(shell.variables.get("PROMPT3") or ">> ")
-        except EOFError:
-            return None
-        return line.encode("utf-8", "surrogateescape")
-
-    builder.lines = data_line
-    with reading(builder):
-        yield from _typed(shell, session, builder, typed, history, history_file)
-
-
-def _typed(shell, session: PromptSession, builder: EntryBuilder, typed: deque, history: History,  # noqa: ANN001
-           history_file: Path | None) -> Iterator[Entry | InputError]:
-    """The prompt's loop: each text typed, line by line through ``builder``."""
+    typed: deque[str] = deque()  # the lines typed (or pasted) not read yet: COPY's data may be among them
+    builder.lines = _data_lines(shell, typed)
+    shell.context.readers.append(builder)  # (COPY … FROM STDIN typed here reads its data here)
     while True:
         default = shell.take_prefill() or ""
         if default:
@@ -179,6 +152,32 @@ def _typed(shell, session: PromptSession, builder: EntryBuilder, typed: deque, h
     yield from leftover
     if error is not None:
         yield error
+
+
+def _data_lines(shell, typed: deque):  # noqa: ANN001, ANN202 - shell.Shell; () -> bytes | None
+    """COPY … FROM STDIN's data at the prompt, a line at a time (None: the end, Ctrl-D):
+    what was pasted with the statement first, then a line asked for with psql's ``>>``
+    prompt (PROMPT3), on a prompt of its own (no history, no completion: Tab is data)."""
+    made: list[PromptSession] = []
+
+    def line() -> bytes | None:
+        if typed:
+            return typed.popleft().encode("utf-8", "surrogateescape")
+        if not made:
+            keys = KeyBindings()
+
+            @keys.add("tab")
+            def _tab(event) -> None:  # noqa: ANN001 - a tab is data (a column separator), not completion
+                event.current_buffer.insert_text("\t")
+
+            made.append(PromptSession(history=InMemoryHistory(), key_bindings=keys))
+        try:
+            text = made[0].prompt(shell.variables.get("PROMPT3") or ">> ")
+        except EOFError:
+            return None
+        return text.encode("utf-8", "surrogateescape")
+
+    return line
 
 
 def prompting() -> bool:

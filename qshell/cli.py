@@ -111,6 +111,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="the end of a line ends a statement, as a ';' (SINGLELINE=on)")
     p.add_argument("-n", "--no-readline", action="store_true",
                    help="at a terminal, read lines without line editing, completion or history (psql's -n)")
+    p.add_argument("-o", "--output", metavar="FILE",
+                   help="send the query results to FILE (or |COMMAND), as \\o FILE before the first command")
     p.add_argument("-L", "--log-file", metavar="FILE",
                    help="append each statement sent and its result to FILE, as psql's session log (its QUERY frames, results as aligned tables)")
     p.add_argument("-1", "--single-transaction", action="store_true",
@@ -157,7 +159,7 @@ def _action(kind: str, value: str, stdin: BinaryIO, context: ScriptContext) -> I
     if kind == "c":
         yield from read_command(value, context)
     elif value == "-":
-        yield from read_stream(stdin, "<stdin>", context)
+        yield from read_stream(stdin, "<stdin>", context, script_file=True)  # (psql: a file, for \\prompt)
     else:
         try:
             entries = read_file(value, context)
@@ -501,6 +503,11 @@ def _main(argv: list[str], stdin, out: TextIO, err: TextIO) -> int:  # noqa: ANN
         return 0
     if args.list:  # psql -l: the list of databases, whatever else was asked to run
         args.scripts = [("c", "\\l")]
+    output = None
+    if args.output is not None:  # psql opens it while reading its options: before connecting, exit 1 if it cannot
+        from qshell.shell.files import open_target
+
+        output = open_target(args.output)
     context = ScriptContext()
     settings, print_options = _print_options(args, _settings(args, context))
     settings = _other_settings(args, settings)
@@ -559,6 +566,9 @@ def _main(argv: list[str], stdin, out: TextIO, err: TextIO) -> int:  # noqa: ANN
             raise
         shell.pset.options = print_options
         shell.step_input = binary_in  # psql -s reads its answers from stdin
+        if output is not None:
+            shell.files.use_output(*output)
+            output = None
         if args.log_file is not None:
             shell.log = psqlopts.open_log(args.log_file)
         startup = _startup(args, context)
@@ -597,6 +607,8 @@ def _main(argv: list[str], stdin, out: TextIO, err: TextIO) -> int:  # noqa: ANN
                 stop_loading(shell)
             if shell.made("runs"):
                 shell.runs.close_history()
+            if shell.made("files"):
+                shell.files.close_output()  # \\o's file closed, its command waited for (as psql at exit)
             if shell.made("sessions"):
                 shell.sessions.close_all()
             shell.session.close()
@@ -605,5 +617,9 @@ def _main(argv: list[str], stdin, out: TextIO, err: TextIO) -> int:  # noqa: ANN
         return int(status)
     finally:
         _leaving.closing = True
+        if output is not None:  # -o's file or command, the shell never reached
+            output[0].close()
+            if output[1] is not None:
+                output[1].wait()
         if box is not None:
             box.stop()

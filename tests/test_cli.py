@@ -128,7 +128,7 @@ def test_staged_set_survives_every_failure(qshell):
         "\\add SELECT 2 AS b;",
         "\\go 0", "\\go -1", "\\go abc", "\\drop 7", "\\drop x", "\\add", ";", "\\frobnicate",
         "SELECT * FROM missing_table;", "\\addfile /nonexistent/file.sql", "\\i /nonexistent",
-        "\\format nosuch", "\\set workers zero", "COPY (SELECT 1) TO STDOUT;",
+        "\\format nosuch", "\\set workers zero", "\\add COPY (SELECT 1) TO STDOUT;",
         "\\list", "",
     ])
     r = qshell(script)

@@ -493,3 +493,33 @@ def test_on_error_stop_in_a_startup_file_stops_only_it_as_psql(dsn, hist, tmp_pa
     p, q = _both(dsn, hist, "-c", "select 1 as after", env=env, x=False)
     assert q.stdout == p.stdout and b"after" in p.stdout
     assert _err(q.stderr, "qshell") == _err(p.stderr, "psql")
+
+
+def test_output_file_gets_the_query_output_as_psqls(dsn, hist, tmp_path):
+    """-o FILE: results, \\qecho and COPY's rows go to the file, \\echo and errors stay on the
+    terminal's streams; the same file as psql's, the same exit status; -o '|cmd' through a
+    command; a file that cannot be opened: psql's message, exit 1, before connecting."""
+    script = "\\echo to-stdout\n\\qecho to-file\nselect 1 as a, 'x' as b;\nselect 1/0;\nCOPY (select 2, 'y') TO STDOUT;\n"
+    files = {}
+    for prog in ("psql", "qshell"):
+        out = tmp_path / f"{prog}.out"
+        argv = [PSQL, "-X"] if prog == "psql" else qshell_argv("-X", "--history-dir", str(hist))
+        done = subprocess.run([*argv, "-o", str(out), "-f", "-", dsn], input=script.encode(), capture_output=True,
+                              timeout=120, env=_env())
+        files[prog] = (done, out.read_bytes())
+    (p, p_file), (q, q_file) = files["psql"], files["qshell"]
+    assert b"to-file" in p_file and b"(1 row)" in p_file
+    assert q_file == p_file
+    _same(p, q, status=False)  # (after an error qshell exits 1, psql 0: the documented difference)
+    assert q.stdout == b"to-stdout\n"
+    piped = {}
+    for prog in ("psql", "qshell"):
+        out = tmp_path / f"{prog}.piped"
+        argv = [PSQL, "-X"] if prog == "psql" else qshell_argv("-X", "--history-dir", str(hist))
+        subprocess.run([*argv, "-o", f"|tr a-z A-Z > {out}", "-c", "select 'low' as v", dsn], capture_output=True,
+                       timeout=120, env=_env())
+        piped[prog] = out.read_bytes()
+    assert b"LOW" in piped["psql"] and piped["qshell"] == piped["psql"]
+    p, q = _both("postgresql://nosuchhost.invalid/x", hist, "-o", str(tmp_path / "no" / "such" / "file"), "-c", "select 1")
+    assert p.returncode == q.returncode == 1
+    assert _err(q.stderr, "qshell") == _err(p.stderr, "psql")

@@ -70,19 +70,27 @@ def _error_text(exc: BaseException) -> tuple[str, str | None]:
 
 
 def refuse_reason(sql: str) -> str | None:
-    """Why qshell will not run ``sql`` at all, or None. COPY cannot work on a cooperative
-    connection (psycopg2 refuses it in green mode and COPY TO STDOUT breaks the connection),
-    wherever it stands in a ``\\;`` group (a COPY FROM STDIN after a SELECT would leave the
-    connection waiting for data). A text without the word is answered at once (a load
+    """Why the engine's workers will not run ``sql`` (a staged query), or None. COPY: its
+    data belongs to the user's session (a script's lines, a file, the terminal), which the
+    workers are not, and psycopg2 cannot run it on their cooperative connections; wherever it
+    stands in a ``\\;`` group (a COPY FROM STDIN after a SELECT would leave the connection
+    waiting for data). The user's session runs COPY (``shell/copyio.py``). A text without the word is answered at once (a load
     cycling over 10,000 texts would miss any cache); one with it is lexed once."""
-    return _refuse_copy(sql) if "copy" in sql.lower() else None
+    if has_copy(sql):
+        return ("COPY is not supported in a staged query: the run's workers are not your session and have no data"
+                " stream; run it as a plain statement (or \\copy) at the prompt or in a script, where it runs as in psql")
+    return None
+
+
+def has_copy(sql: str) -> bool:
+    """Some statement of ``sql`` (of a ``\\;`` group too) is a COPY. A text without the word
+    is answered at once; one with it is lexed once (cached)."""
+    return "copy" in sql.lower() and _has_copy(sql)
 
 
 @lru_cache(maxsize=1024)
-def _refuse_copy(sql: str) -> str | None:
-    if any(first_keyword(s) == "COPY" for s in statements(sql)):
-        return "COPY is not supported: it cannot run on qshell's cooperative (gevent) connections; use INSERT ... SELECT, or psql's \\copy"
-    return None
+def _has_copy(sql: str) -> bool:
+    return any(first_keyword(s) == "COPY" for s in statements(sql))
 
 
 ISOLATION_LEVELS = ("read committed", "repeatable read", "serializable")

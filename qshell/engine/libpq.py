@@ -124,6 +124,12 @@ def lib() -> ctypes.CDLL:
         "lo_import": (ctypes.c_uint, [vp, cp]),
         "lo_export": (i, [vp, ctypes.c_uint, cp]),
         "lo_unlink": (i, [vp, ctypes.c_uint]),
+        # COPY on the user's session (qshell/session/copyproto.py)
+        "PQisnonblocking": (i, [vp]),
+        "PQputCopyData": (i, [vp, cp, i]),
+        "PQputCopyEnd": (i, [vp, cp]),
+        "PQgetCopyData": (i, [vp, ctypes.POINTER(vp), i]),
+        "PQbinaryTuples": (i, [vp]),
     }
     for name, (res, args) in sigs.items():
         fn = getattr(pq, name)

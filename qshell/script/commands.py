@@ -295,6 +295,14 @@ TABLE: tuple[Spec, ...] = (
     Spec("permute", "\\permute [STEP...] [under LEVELS]", "run those recorded steps in that order on the live sessions, blocking shown as isolationtester shows it (annotations: STEP(OTHER), STEP(*)); no STEP: every interleaving; under LEVELS: their anomaly table, on new connections", _raw, group="Sessions", psql_args=True),
     Spec("i", "\\i FILE", "read commands from a file as if typed", _raw, aliases=("include",), group="Input and output", psql_args=True),
     Spec("ir", "\\ir FILE", "as \\i, a relative name taken from the directory of the file being read", _raw, aliases=("include_relative",), group="Input and output", psql_args=True),
+    Spec("copy", "\\copy ...", "perform SQL COPY with data stream to the client host: \\copy TABLE [(COLUMNS)] | (QUERY) FROM|TO FILE | PROGRAM 'CMD' | STDIN | STDOUT | PSTDIN | PSTDOUT [[WITH] (OPTIONS)]", _raw, group="Input and output", psql_args=True),
+    Spec("o", "\\o [FILE|'|'COMMAND]", "send all query results to FILE or |pipe; no argument: back to stdout", _raw, aliases=("out",), group="Input and output", psql_args=True),
+    Spec("w", "\\w FILE|'|'COMMAND", "write the statement being typed (or the last one sent) to FILE or |pipe", _raw, aliases=("write",), group="Input and output", psql_args=True),
+    Spec("cd", "\\cd [DIR]", "change the current working directory (no DIR: the home directory)", _raw, group="Input and output", psql_args=True),
+    Spec("!", "\\! [COMMAND]", "execute COMMAND in the shell, or start an interactive shell; sets SHELL_ERROR and SHELL_EXIT_CODE", _raw, group="Input and output", psql_args=True),
+    Spec("setenv", "\\setenv NAME [VALUE]", "set an environment variable (no VALUE: unset it)", _raw, group="Input and output", psql_args=True),
+    Spec("getenv", "\\getenv PSQLVAR ENVVAR", "fetch an environment variable into a psql variable", _raw, group="Input and output", psql_args=True),
+    Spec("prompt", "\\prompt [TEXT] NAME", "prompt the user (on the terminal) to set a psql variable", _raw, group="Input and output", psql_args=True),
     Spec("x", "\\x [on|off|auto]", "expanded display (one column per line); no argument toggles", _raw, aliases=("expanded",), group="Display", psql_args=True),
     Spec("pset", "\\pset [NAME [VALUE]]", "psql's print options (format aligned|unaligned|csv|html|asciidoc|latex|latex-longtable|troff-ms, border, tuples_only, fieldsep, recordsep, title, footer, null, expanded, csv_fieldsep...); no NAME lists them, NAME alone toggles or shows", _raw, group="Display", psql_args=True),
     Spec("a", "\\a", "toggle between unaligned and aligned output (psql's \\pset format)", _raw, group="Display", psql_args=True),
@@ -443,6 +451,8 @@ def lookup(word: str) -> tuple[Spec | None, str]:
     spec = BY_NAME.get(word)
     if spec is not None:
         return spec, ""
+    if word.lower() == "copy":  # psql takes \\copy in any case
+        return BY_NAME["copy"], ""
     combined = re.fullmatch(r"d([tivmsE]{2,})([+Sx]*)", word)
     if combined and len(set(combined.group(1))) == len(combined.group(1)):  # \\dti: tables and indexes
         return BY_NAME["dt"], combined.group(1) + combined.group(2)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import errno
 import io
 import re
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO, Callable, Iterator
@@ -38,6 +39,8 @@ class ScriptContext:
     echo: Callable[[str], None] | None = None  # set by a non-interactive shell
     restricted: str | None = None  # psql's \\restrict KEY (pg_dump's scripts): only \\unrestrict KEY runs
     command_failed: bool = False  # set by the shell after each meta-command (psql's PSQL_CMD_ERROR)
+    # the builders reading now, innermost (an \\i's) last: where COPY … FROM STDIN takes its data
+    readers: list = field(default_factory=list)
 
 
 _SP = " \t\n\r\f\v"  # psql's whitespace (never U+00A0 and the like: identifier characters to it)
@@ -185,6 +188,33 @@ class EntryBuilder:
         self._copy_data = 0  # data blocks to skip (after COPY … FROM STDIN): through "\\.", not SQL
         self._copy_from = False  # the last statement with identifiers was a COPY … FROM STDIN (psql's view)
         self._after: tuple[str, tuple[str, int] | None] | None = None  # a meta-command _take stopped at
+        # the next raw line of this builder's input (None at its end), for COPY … FROM STDIN's
+        # data: set by the reader that feeds it (read_stream, read_text, the terminal)
+        self.lines: Callable[[], bytes | None] | None = None
+        self.script_file = False  # a script file (-f, -f -, \\i): psql's pset.inputfile is set
+
+    @property
+    def lineno(self) -> int:
+        """The number of the last line read (psql's pset.lineno: its messages name it)."""
+        return self._lineno
+
+    def copy_data(self) -> Iterator[bytes]:
+        """psql's data for a ``COPY … FROM STDIN`` sent from this input: the lines after it,
+        each with its newline, through a line ``\\.`` (not sent) or the end of the input.
+        The block the builder would otherwise skip (``_copy_blocks``) is the one taken."""
+        if self._copy_data:
+            self._copy_data -= 1
+        lines = self.lines
+        if lines is None:
+            return
+        while True:
+            raw = lines()
+            if raw is None:
+                return
+            self._lineno += 1
+            if raw in (b"\\.", b"\\.\r"):  # psql's end of data: exactly \\. and its line end
+                return
+            yield raw + b"\n"
 
     @property
     def pending(self) -> bool:
@@ -664,12 +694,27 @@ class EntryBuilder:
 def read_text(text: str, source: str, context: ScriptContext | None = None) -> Iterator[Entry | InputError]:
     """Entries of a whole text (a ``-c`` argument, a file already read)."""
     builder = EntryBuilder(source, context)
-    for line in _lines(text):
-        yield from builder.feed(line)  # a CR of a CRLF line end stays, as psql keeps it
-    entries, error = builder.finish()
-    yield from entries
-    if error:
-        yield error
+    lines = iter(_lines(text))
+    builder.lines = lambda: next((line.encode("utf-8", "surrogateescape") for line in lines), None)
+    with reading(builder):
+        for line in lines:
+            yield from builder.feed(line)  # a CR of a CRLF line end stays, as psql keeps it
+        entries, error = builder.finish()
+        yield from entries
+        if error:
+            yield error
+
+
+@contextmanager
+def reading(builder: EntryBuilder) -> Iterator[None]:
+    """``builder`` is the input being read (``ScriptContext.readers``) while the block runs."""
+    readers = builder.context.readers
+    readers.append(builder)
+    try:
+        yield
+    finally:
+        if builder in readers:
+            readers.remove(builder)
 
 
 def _lines(text: str) -> list[str]:
@@ -731,7 +776,8 @@ def _psql_lines(stream: BinaryIO) -> Iterator[bytes]:
         yield pending
 
 
-def read_stream(stream: BinaryIO, source: str, context: ScriptContext | None = None) -> Iterator[Entry | InputError]:
+def read_stream(stream: BinaryIO, source: str, context: ScriptContext | None = None,
+                script_file: bool = False) -> Iterator[Entry | InputError]:
     """Entries of a byte stream, read line by line (stdin may be a live pipe).
 
     A statement (or meta-command) with a line that is not UTF-8 becomes an InputError:
@@ -739,16 +785,20 @@ def read_stream(stream: BinaryIO, source: str, context: ScriptContext | None = N
     its line is not read (see _psql_lines).
     """
     builder = EntryBuilder(source, context)
+    builder.script_file = script_file
     first = True
-    for raw in _psql_lines(stream):
-        if first:  # psql skips a UTF-8 byte-order mark at the start of a file or stdin
-            raw, first = raw.removeprefix(b"\xef\xbb\xbf"), False
-        # undecodable bytes become lone surrogates, which the builder refuses
-        yield from builder.feed(raw.decode("utf-8", "surrogateescape"))  # a CR stays (psql)
-    entries, error = builder.finish()
-    yield from entries
-    if error:
-        yield error
+    lines = _psql_lines(stream)
+    builder.lines = lambda: next(lines, None)
+    with reading(builder):
+        for raw in lines:
+            if first:  # psql skips a UTF-8 byte-order mark at the start of a file or stdin
+                raw, first = raw.removeprefix(b"\xef\xbb\xbf"), False
+            # undecodable bytes become lone surrogates, which the builder refuses
+            yield from builder.feed(raw.decode("utf-8", "surrogateescape"))  # a CR stays (psql)
+        entries, error = builder.finish()
+        yield from entries
+        if error:
+            yield error
 
 
 def read_file(name: str, context: ScriptContext | None = None) -> Iterator[Entry | InputError]:
@@ -760,4 +810,4 @@ def read_file(name: str, context: ScriptContext | None = None) -> Iterator[Entry
     if path.is_dir():
         raise IsADirectoryError(errno.EISDIR, "is a directory", name)
     data = path.read_bytes()
-    return read_stream(io.BytesIO(data), name, context)
+    return read_stream(io.BytesIO(data), name, context, script_file=True)

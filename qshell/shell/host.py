@@ -14,7 +14,10 @@ from qshell.common.errors import ExitStatus
 
 if TYPE_CHECKING:  # pragma: no cover
     from qshell.output import styles
-    from qshell.records.results import ServerMessage
+    from qshell.records.results import QueryResult, ServerMessage
+    from qshell.script.commands import Command
+    from qshell.script.reader import Entry, ScriptContext
+    from qshell.script.variables import Variables
     from qshell.session.session import Session
     from qshell.shell.settings import Settings
 
@@ -58,3 +61,26 @@ class ShellHost(Protocol):
     def width(self) -> int: ...
     def style(self) -> styles.Style: ...
     def catalog_changed(self) -> None: ...
+
+
+class CommandHost(ShellHost, Protocol):
+    """What psql's own commands (COPY and ``\\copy``, the file commands, ``\\watch``) reach
+    further: psql's variables and query buffer, its stdout beside ``\\o``'s output, the page
+    held for the pager, and the shell's way to send a statement as a plain one."""
+
+    variables: Variables
+    context: ScriptContext
+    entry: Entry | None
+    last_query: str
+    stdout: TextIO  # psql's stdout, whatever \\o sends the query output to
+    _outer_out: TextIO | None
+    _page: list[str] | None
+    _where: tuple[str, int]
+
+    def say(self, text: str) -> None: ...
+    def to_stdout(self, text: str) -> None: ...
+    def show_notices(self, q: QueryResult) -> None: ...
+    def _flush_page(self) -> None: ...
+    def _args(self, cmd: Command, take: int | None = None, semicolon: bool = False) -> list[str]: ...
+    def _run_sql(self, sql: str, *, show: bool = True, maxrows: int | None = None,
+                 remember: bool = True) -> QueryResult | None: ...

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, BinaryIO, Callable, Iterable, Iterator, TextIO
 from qshell.common.errors import ConnectionFailed, ExitStatus, OutputClosed, QshellError, UsageError
 from qshell.common.numbers import INT_MAX
 from qshell.common.visible import visible
-from qshell.engine.execute import BATCH, refuse_reason, stage_refusal
+from qshell.engine.execute import BATCH, has_copy, stage_refusal
 from qshell.output import csvout, documents, json_lines, result_tables, styles
 from qshell.output.psql_formats import PrintOptions, Unaligned, localized
 from qshell.records.results import Column, QueryResult, ServerMessage, Status
@@ -43,9 +43,11 @@ if TYPE_CHECKING:
 if TYPE_CHECKING:  # pragma: no cover
     from qshell.shell.catalog import CatalogCommands
     from qshell.shell.cmdhistory import HistoryCommands
+    from qshell.shell.copyio import CopyCommands
     from qshell.shell.describe import DescribeCommands
     from qshell.shell.explore import RunCommands
     from qshell.shell.extended import ExtendedCommands, LargeObjectCommands
+    from qshell.shell.files import FileCommands
     from qshell.shell.helptext import HelpCommands
     from qshell.shell.isolation import IsolationCommands
     from qshell.shell.lab import LabCommands
@@ -277,6 +279,8 @@ GROUPS: dict[str, tuple[str, str]] = {
     "history": ("qshell.shell.cmdhistory", "HistoryCommands"),
     "extended": ("qshell.shell.extended", "ExtendedCommands"),
     "large_objects": ("qshell.shell.extended", "LargeObjectCommands"),
+    "copyio": ("qshell.shell.copyio", "CopyCommands"),
+    "files": ("qshell.shell.files", "FileCommands"),
     "connection": ("qshell.shell.session_commands", "ConnectionCommands"),  # (made at once: its module is needed anyway)
 }
 
@@ -303,6 +307,8 @@ GROUP_OF: dict[str, str] = {
                      "syncpipeline", "flush", "flushrequest", "sendpipeline", "getresults", "gdesc",
                      "crosstabview"), "extended"),
     **dict.fromkeys(("lo_list", "lo_import", "lo_export", "lo_unlink"), "large_objects"),
+    "copy": "copyio",
+    **dict.fromkeys(("!", "cd", "getenv", "o", "prompt", "setenv", "w"), "files"),
 }
 
 
@@ -360,6 +366,8 @@ class Shell:
         self._savepoint = False  # psql's ON_ERROR_ROLLBACK savepoint set for the statement being sent
         self._extra: list[str] = []  # the arguments the command being run did not take (see handle)
         self._unwritten: tuple[TextIO, OSError] | None = None  # an output that could not be written, and why
+        self._outer_out: TextIO | None = None  # while \\g writes to a file or pipe: the query output it replaced
+        self.stdout = out  # psql's stdout, whatever \\o sends the query output to (pstdout)
         self.pset = PsetCommands(self)  # psql's print options (\\pset), in style()
         self.prompter = Prompter(self)  # PROMPT1, PROMPT2 set by the user
         self.command_history: History | None = None  # the prompt's (cmdhistory.open_history)
@@ -454,6 +462,18 @@ class Shell:
 
         return LargeObjectCommands(self)
 
+    @cached_property
+    def copyio(self) -> "CopyCommands":  # COPY on the user's session, \\copy
+        from qshell.shell.copyio import CopyCommands
+
+        return CopyCommands(self)
+
+    @cached_property
+    def files(self) -> "FileCommands":  # \\o \\w \\cd \\! \\setenv \\getenv \\prompt
+        from qshell.shell.files import FileCommands
+
+        return FileCommands(self)
+
     def made(self, attr: str) -> bool:
         """Whether the command group ``attr`` has been made (used) in this shell."""
         return attr in self.__dict__
@@ -508,15 +528,19 @@ class Shell:
         """Write to the output as it is now. A write that fails (a full disk: ENOSPC) is
         remembered, not raised: the command goes on (its statement's result is still taken
         in, its variables set), what it prints to that output is dropped, and the failure
-        is said once at its end (``_told_unwritten``). A closed pipe is raised, as before."""
+        is said once at its end (``_told_unwritten``). A closed stdout is raised, as before;
+        a closed \\o pipe is like a full disk (psql: "could not print result table")."""
         failed = self._unwritten
         if failed is not None and failed[0] is self.out:
             return
         try:
             self.out.write(text)
             self.out.flush()
-        except BrokenPipeError:
-            raise
+        except BrokenPipeError as exc:
+            if self.out is self.stdout or self._outer_out is not None:  # (\\g |cmd says it itself)
+                raise
+            if failed is None:
+                self._unwritten = (self.out, exc)
         except OSError as exc:
             if failed is None:
                 self._unwritten = (self.out, exc)
@@ -525,7 +549,8 @@ class Shell:
         """Say that stdout could not be written during the command, if so (and forget it)."""
         failed, self._unwritten = self._unwritten, None
         if failed is not None:
-            self.fail(f"could not write to stdout: {failed[1].strerror or failed[1]}")
+            where = "write to stdout" if failed[0] is self.stdout else "print result table"  # (\\o's, as psql)
+            self.fail(f"could not {where}: {failed[1].strerror or failed[1]}")
 
     def _flush_page(self) -> None:
         """Show a command's output; through the pager when it does not fit the terminal."""
@@ -556,11 +581,26 @@ class Shell:
         if self.json:
             self.notice(text)
         elif not self.variables.is_on("QUIET"):
-            if self._page is not None:  # at the prompt: never through the pager (psql prints these itself)
+            if self.out is not self.stdout:  # \\o sends the query output elsewhere; these stay on stdout
+                self.to_stdout(text + "\n")
+            elif self._page is not None:  # at the prompt: never through the pager (psql prints these itself)
                 self._flush_page()
                 self._emit(text + "\n")
             else:
                 self.write(text)
+
+    def to_stdout(self, text: str) -> None:
+        """``text`` on psql's stdout, where \\o does not reach (\\echo, "Time:", messages):
+        after what the command printed to the query output so far."""
+        if self.out is self.stdout:
+            if self._page:
+                self._flush_page()
+            self._emit(text)
+            return
+        if self._page:
+            self._flush_page()
+        self.stdout.write(text)
+        self.stdout.flush()
 
     def notice(self, text: str) -> None:
         if self._page:  # what the command printed so far comes first
@@ -665,7 +705,7 @@ class Shell:
             # as psql's HandleSlashCmds: the arguments a command did not take are read after
             # it ran, each a warning; after a failed command, dropped without a word
             self._extra[:0] = cmd.extra
-            self._warn_extra()
+            self._warn_extra(entry)
         except _Stop:
             raise
         except _Abandon:
@@ -698,9 +738,11 @@ class Shell:
             self.context.command_failed = failed
         self._told_unwritten()
 
-    def _warn_extra(self) -> None:
-        """psql's warning for each argument the command being run did not take."""
-        typed = commands.meta_name(self.entry.text) if self.entry is not None else ""
+    def _warn_extra(self, entry: Entry | None = None) -> None:
+        """psql's warning for each argument the command being run did not take (``entry``:
+        the command's own line, when an \\i has read others since)."""
+        entry = entry or self.entry
+        typed = commands.meta_name(entry.text) if entry is not None else ""
         for word in self._extra:
             self._where_notice(f'\\{typed}: extra argument "{visible(word)}" ignored')
         self._extra = []
@@ -832,9 +874,7 @@ class Shell:
             return None
         if remember:
             self.last_sql = sql
-        reason = refuse_reason(sql)
-        if reason:
-            raise UsageError(reason)
+        copying = has_copy(sql)  # through the copy protocol, its data moved as psql moves it
         user = self.session.user
         if self._found_lost(sql):
             return None
@@ -848,24 +888,28 @@ class Shell:
         if not go:
             self.status = max(self.status, ExitStatus.ERROR)
             return None
-        printer = self._row_printer() if show else None
+        printer = self._row_printer() if show and not copying else None
         if self.log is not None:  # psql -L: the statement, then its result as psql logs it
             psqlopts.log_query(self.log, sql)
             if printer is not None:
                 printer = psqlopts.LogTee(printer)  # type: ignore[assignment]
         before = user.transaction_state  # what a lost connection during the statement takes with it
         with sigint_calls(user.cancel):
-            q = user.execute(sql, maxrows=self.settings.maxrows if maxrows is None else maxrows, sink=printer,
-                             batch=printer.batch if printer is not None else BATCH,
-                             chunk=printer.chunk if printer is not None else 0)
-        return self.show_result(q, sql, printer, show=show, before=before)
+            if copying:
+                q = self.copyio.run(sql)
+            else:
+                q = user.execute(sql, maxrows=self.settings.maxrows if maxrows is None else maxrows, sink=printer,
+                                 batch=printer.batch if printer is not None else BATCH,
+                                 chunk=printer.chunk if printer is not None else 0)
+        return self.show_result(q, sql, printer, show=show, before=before, copying=copying)
 
     def show_result(self, q: QueryResult, sql: str, printer: "_RowPrinter | None", *, show: bool = True,
-                    before: str = "", statement: bool = True) -> QueryResult:
+                    before: str = "", statement: bool = True, copying: bool = False) -> QueryResult:
         """What psql prints after a statement's result (its rows already given to ``printer``
         when there is one): notices, the table or tag, timing, notifications, the error; and
         psql's result variables. ``before``: the transaction state before it was sent;
-        ``statement``: psql's ``STATEMENT:`` line under an error (ECHO errors) said here."""
+        ``statement``: psql's ``STATEMENT:`` line under an error (ECHO errors) said here;
+        ``copying``: a COPY's (its rows went to a file or the output: no tag then, as psql)."""
         user = self.session.user
         if user.cancelled:
             self.notice("Cancel request sent")
@@ -873,6 +917,8 @@ class Shell:
         sync_encoding(self)  # psql: a SET client_encoding changes :ENCODING
         self.show_notices(q)
         self._result_variables(q)
+        if copying and self.copyio.tag_hidden:
+            self.variables.set("ROW_COUNT", "0")  # psql: rows it wrote to the query output are no count
         if not show:
             pass
         elif self.settings.format == "json":
@@ -880,9 +926,16 @@ class Shell:
         elif q.status is Status.OK and printer is not None and (q.returns_rows or printer.started):
             printer.end(q)
         elif q.status is Status.OK and (q.returns_rows or not self.variables.is_on("QUIET")):
-            self.write(result_tables.statement(q, self.style()))
+            if copying and self._outer_out is not None:  # \\g FILE: the rows went there, the tag does not
+                self._outer_out.write(result_tables.statement(q, self.style()) + "\n")
+                self._outer_out.flush()
+            elif not (copying and self.copyio.tag_hidden):  # (rows COPY wrote to the output: no tag, as psql)
+                self.write(result_tables.statement(q, self.style()))
         if self.settings.timing and self.settings.format != "json":
-            self.write(f"Time: {q.total_s * 1000:.3f} ms")
+            if self.out is not self.stdout:  # psql's stdout, not \\o's file
+                self.to_stdout(f"Time: {q.total_s * 1000:.3f} ms\n")
+            else:
+                self.write(f"Time: {q.total_s * 1000:.3f} ms")
         for note in user.notifications():
             self.write(json_lines.json_line({"type": "notification", "channel": note.channel, "payload": note.payload,
                                          "pid": note.pid}) if self.json else visible(note.text()))
@@ -997,7 +1050,9 @@ class Shell:
             self.variables.set(name, value)
 
     def _where_notice(self, text: str) -> None:
-        self.notice(text if self.interactive else "qshell:{}:{}: ".format(*self._where) + text)
+        """An error line as psql logs it: ``qshell:FILE:LINE: `` first in a script (psql
+        names no place at its prompt nor for a ``-c`` command)."""
+        self.notice(text if self.interactive or self._where[0] == "-c" else "qshell:{}:{}: ".format(*self._where) + text)
 
     # -- psql's query buffer: \g, \gx, \gset, \gexec, \p, \r ------------------------------------
     def _buffer(self) -> str:
@@ -1097,6 +1152,7 @@ class Shell:
             self._flush_page()
         saved = self.out, self._page
         self.out, self._page = stream, None
+        self._outer_out = saved[0]  # (where a COPY's tag goes: psql's query output, not \\g's file)
         try:
             yield
         except BrokenPipeError:  # the command stopped reading (| head): the script goes on, as psql's
@@ -1104,6 +1160,7 @@ class Shell:
             self.fail("could not print result table: Broken pipe")
         finally:
             self.out, self._page = saved
+            self._outer_out = None
             try:
                 stream.close()
             except BrokenPipeError:
@@ -1214,7 +1271,7 @@ class Shell:
     def show_notices(self, q: QueryResult) -> None:
         """The server's notices of a statement, on stderr, as psql prints them (in a script
         with ``qshell:<source>:<line>:`` in front, as psql's ``psql:<file>:<line>:``)."""
-        where = "" if self.interactive else "qshell:{}:{}: ".format(*self._where)
+        where = "" if self.interactive or self._where[0] == "-c" else "qshell:{}:{}: ".format(*self._where)
         for text in q.notices:
             self.notice(where + text)
 
@@ -1471,9 +1528,9 @@ class Shell:
         self.say(f'You are now connected to database "{new.dbname}" as user "{new.params.get("user", "?")}".')
 
     def do_qecho(self, cmd: Command) -> None:
-        self.do_echo(cmd)  # the query output: stdout (qshell has no \\o)
+        self.do_echo(cmd, query_output=True)  # the query output: \\o's target
 
-    def do_echo(self, cmd: Command, stderr: bool = False) -> None:
+    def do_echo(self, cmd: Command, stderr: bool = False, query_output: bool = False) -> None:
         """psql's \\echo: the words (quotes, :variables and backquotes done), one space
         apart; ``-n`` first: no newline."""
         words = self._words(cmd)
@@ -1483,12 +1540,14 @@ class Shell:
             self.notice(text) if newline else self.err.write(visible(text))
         elif self.json:
             self.write(json_lines.json_line({"type": "echo", "text": text}))
-        elif newline:
+        elif newline and (query_output or self.out is self.stdout):
             self.write(text)
-        else:
+        elif query_output:
             if self._page:
                 self._flush_page()
             self._emit(text)
+        else:  # \\echo: stdout, whatever \\o does
+            self.to_stdout(text + "\n" if newline else text)
 
     def do_warn(self, cmd: Command) -> None:
         self.do_echo(cmd, stderr=True)

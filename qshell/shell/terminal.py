@@ -7,12 +7,14 @@ Ctrl-C discards the current input; Ctrl-D on an empty line ends the session.
 from __future__ import annotations
 
 import re
+from collections import deque
 from functools import partial
 from pathlib import Path
 from typing import Callable, Iterator
 
 from prompt_toolkit import PromptSession
 from prompt_toolkit.filters import is_searching
+from prompt_toolkit.history import InMemoryHistory
 from prompt_toolkit.key_binding import KeyBindings
 from prompt_toolkit.lexers import PygmentsLexer
 from pygments.lexers.sql import PostgresLexer
@@ -143,6 +145,9 @@ def entries(shell, history_file: Path | None) -> Iterator[Entry | InputError]:  
         enable_history_search=False,
         include_default_pygments_style=not no_color,
     )
+    typed: deque[str] = deque()  # the lines typed (or pasted) not read yet: COPY's data may be among them
+    builder.lines = _data_lines(shell, typed)
+    shell.context.readers.append(builder)  # (COPY … FROM STDIN typed here reads its data here)
     while True:
         default = shell.take_prefill() or ""
         if default:
@@ -178,12 +183,39 @@ def entries(shell, history_file: Path | None) -> Iterator[Entry | InputError]:  
             shell.write("Use \\? for help or press control-C to clear the input buffer." if word == "help"
                         else "Use \\q to quit." if inside in (None, "parenthesis") else "Use control-D to quit.")
             shell._flush_page()
-        for line in text.split("\n"):
-            yield from builder.feed(line)
+        typed.extend(text.split("\n"))
+        while typed:
+            yield from builder.feed(typed.popleft())
     leftover, error = builder.finish(send_pending=False)  # Ctrl-D: what is typed is not run, as psql
     yield from leftover
     if error is not None:
         yield error
+
+
+def _data_lines(shell, typed: deque):  # noqa: ANN001, ANN202 - shell.Shell; () -> bytes | None
+    """COPY … FROM STDIN's data at the prompt, a line at a time (None: the end, Ctrl-D):
+    what was pasted with the statement first, then a line asked for with psql's ``>>``
+    prompt (PROMPT3), on a prompt of its own (no history, no completion: Tab is data)."""
+    made: list[PromptSession] = []
+
+    def line() -> bytes | None:
+        if typed:
+            return typed.popleft().encode("utf-8", "surrogateescape")
+        if not made:
+            keys = KeyBindings()
+
+            @keys.add("tab")
+            def _tab(event) -> None:  # noqa: ANN001 - a tab is data (a column separator), not completion
+                event.current_buffer.insert_text("\t")
+
+            made.append(PromptSession(history=InMemoryHistory(), key_bindings=keys))
+        try:
+            text = made[0].prompt(_formatted(shell.prompter.prompt(3) or ">> "))  # PROMPT3, psql's escapes
+        except EOFError:
+            return None
+        return text.encode("utf-8", "surrogateescape")
+
+    return line
 
 
 def prompting() -> bool:

@@ -19,13 +19,6 @@ NOT_POSSIBLE = "not possible"
 IN_PROGRESS = "in progress"
 STATUSES = (SAME, DIFFERS, NOT_POSSIBLE, IN_PROGRESS)
 
-# the areas of the work on psql compatibility (each a section of docs/guide/psql.md)
-FILES = "files and I/O"
-VARIABLES = "sessions and settings"
-INTERACTIVE = "watching, prompts and help"
-EXTENDED = "extended protocol and the rest"
-
-
 @dataclass(frozen=True, slots=True)
 class Compat:
     """One psql meta-command (``\\dt``, without its ``S+x`` suffixes) or option (``-A``)."""
@@ -59,32 +52,34 @@ _CATALOG = "psql 18's catalog query, printed as psql prints it, through \\pset (
 
 COMMANDS: tuple[Compat, ...] = tuple(
     _rows("General",
-          ("\\copyright", IN_PROGRESS, INTERACTIVE),
-          ("\\crosstabview", IN_PROGRESS, EXTENDED),
+          ("\\copyright", SAME),
+          ("\\crosstabview", SAME, "pivoted on the client, printed in the current `\\pset` format"),
           ("\\errverbose", SAME, "psql's prefix line and layout are the sessions and settings area's"),
           ("\\g \\gx", SAME),
-          ("\\gdesc", IN_PROGRESS, EXTENDED),
+          ("\\gdesc", SAME, "the statement is only prepared, never run"),
           ("\\gexec \\gset", SAME),
           ("\\q", SAME),
           ("\\restrict \\unrestrict", SAME),
-          ("\\watch", IN_PROGRESS, INTERACTIVE))
+          ("\\watch", SAME, "each result printed as it comes (`PSQL_WATCH_PAGER` is not read); the intervals `inf` "
+                              "and `nan` psql takes are refused"))
     + _rows("Help",
             ("\\?", DIFFERS, "lists qshell's commands (its own and psql's it has), grouped as qshell groups them; "
                              "psql's `\\? options` and `\\? variables` are `qshell --help` and `\\set`"),
-            ("\\h", IN_PROGRESS, INTERACTIVE))
+            ("\\h", SAME, "the text is the wheel's psql's own, asked of it at run time (guide: Watching, prompts "
+                           "and help)"))
     + _rows("Query Buffer",
             ("\\e", DIFFERS, "the statement being typed (or the last one) in $EDITOR, back at the prompt to run; "
                              "`\\e K` edits staged query K; at a terminal only"),
             ("\\ef \\ev", DIFFERS, "the definition in $EDITOR, the edited text back at the prompt (psql puts it in "
                                    "its query buffer); at a terminal only"),
             ("\\p \\r", SAME),
-            ("\\w", IN_PROGRESS, FILES))
+            ("\\w", SAME))
     + _rows("Input/Output",
-            ("\\copy", IN_PROGRESS, FILES),
-            ("\\echo \\qecho \\warn", SAME, "`\\qecho` writes where `\\o` sends results once the files and I/O area "
-                                           "lands `\\o`"),
+            ("\\copy", SAME, "FILE, STDIN, STDOUT, PSTDIN, PSTDOUT, PROGRAM, with every COPY option (guide: Files "
+                              "and I/O)"),
+            ("\\echo \\qecho \\warn", SAME),
             ("\\i \\ir", SAME),
-            ("\\o", IN_PROGRESS, FILES))
+            ("\\o", SAME, "a file or `|command`; `\\echo`, messages and `Time:` stay on stdout, as psql"))
     + _rows("Conditional", ("\\if \\elif \\else \\endif", SAME))
     + _rows("Informational",
             ("\\d \\da \\dA \\dAc \\dAf \\dAo \\dAp \\db \\dc \\dconfig \\dC \\dd \\dD \\ddp \\dE \\des \\det \\deu "
@@ -92,25 +87,30 @@ COMMANDS: tuple[Compat, ...] = tuple(
              "\\dO \\dp \\dP \\dPi \\dPn \\dPt \\drds \\drg \\dRp \\dRs \\ds \\dt \\dT \\du \\dv \\dx \\dX \\dy \\l "
              "\\sf \\sv \\z", SAME, _CATALOG))
     + _rows("Large Objects",
-            ("\\lo_export \\lo_import \\lo_list \\lo_unlink", IN_PROGRESS, EXTENDED))
+            ("\\lo_export \\lo_import \\lo_list \\lo_unlink", SAME, "libpq's own calls on your session; they are "
+                                                                "synchronous: Ctrl-C does not stop them, as in psql"))
     + _rows("Formatting",
             ("\\a \\C \\f \\H \\t \\T \\x", SAME),
             ("\\pset", SAME, "qshell shows NULL as `<null>` until `\\pset null` sets it (guide: Output control)"))
     + _rows("Connection",
             ("\\c", SAME),
             ("\\conninfo", SAME, "laid out as psql 18's by the sessions and settings area"),
-            ("\\encoding \\password", IN_PROGRESS, VARIABLES))
+            ("\\encoding", SAME, "qshell reads and writes UTF-8 whatever the client encoding (the server converts)"),
+            ("\\password", DIFFERS, "as psql (libpq's PQchangePassword: a SCRAM verifier is sent, never the "
+                                     "password); with no terminal qshell refuses, psql reads the answers from stdin"))
     + _rows("Operating System",
-            ("\\cd \\getenv \\setenv \\!", IN_PROGRESS, FILES),
+            ("\\cd \\getenv \\setenv \\!", SAME),
             ("\\timing", SAME))
     + _rows("Variables",
-            ("\\prompt", IN_PROGRESS, FILES),
+            ("\\prompt", SAME),
             ("\\set", DIFFERS, "psql's variables, and qshell's settings under their own names "
                                "(`\\set` alone lists both)"),
             ("\\unset", SAME))
     + _rows("Extended Query Protocol",
             ("\\bind \\bind_named \\close_prepared \\parse \\startpipeline \\sendpipeline \\syncpipeline "
-             "\\endpipeline \\flush \\flushrequest \\getresults", IN_PROGRESS, EXTENDED))
+             "\\endpipeline \\flush \\flushrequest \\getresults", SAME,
+             "libpq's own calls on your session (the server logs the same Parse/Bind/Execute); a COPY through them "
+             "is refused before it is sent"))
 )
 
 OPTIONS: tuple[Compat, ...] = tuple(
@@ -134,7 +134,7 @@ OPTIONS: tuple[Compat, ...] = tuple(
                                     "tag, catalog tables too"),
             ("-n --no-readline", DIFFERS, "at a terminal, lines read without qshell's editor (prompt_toolkit: "
                                           "editing keys, completion, history), as psql without readline"),
-            ("-o --output", IN_PROGRESS, f"{FILES}: `-o FILE` is `\\o FILE` before the first command"),
+            ("-o --output", SAME, "a file or `|command`, opened before connecting, as psql"),
             ("-q --quiet", SAME),
             ("-s --single-step", SAME, "psql's frame on stdout, the answer read from stdin as psql reads it"),
             ("-S --single-line", SAME, "also `\\set SINGLELINE on`"))

@@ -344,3 +344,17 @@ def test_bind_pipelines_gdesc_and_crosstabview_at_the_prompt(term):
     term.expect(r"r\s+\|\s+7")
     term.sendline("\\q")
     term.expect(pexpect.EOF)
+
+
+def test_an_escape_sequence_typed_at_the_prompt_is_no_traceback(term):
+    """ESC [ 3 1 m typed (not pasted in brackets) looks like a mouse report to prompt_toolkit,
+    whose parser raised on it: a traceback and 'Press ENTER to continue'. Now it is dropped
+    and the line goes on."""
+    term.send("SELECT 'after' AS a\x1b[31m;")
+    term.sendline("")
+    term.expect_exact("after")
+    term.expect_exact("(1 row)")
+    term.sendline("\\q")
+    term.expect(pexpect.EOF)
+    seen = term.logfile_read.getvalue()
+    assert "Traceback" not in seen and "Unhandled exception" not in seen and "Press ENTER" not in seen

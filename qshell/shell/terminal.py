@@ -16,6 +16,7 @@ from prompt_toolkit import PromptSession
 from prompt_toolkit.filters import is_searching
 from prompt_toolkit.history import InMemoryHistory
 from prompt_toolkit.key_binding import KeyBindings
+from prompt_toolkit.keys import Keys
 from prompt_toolkit.lexers import PygmentsLexer
 from pygments.lexers.sql import PostgresLexer
 
@@ -80,7 +81,29 @@ def _bindings(single_line: Callable[[], bool] = lambda: False) -> KeyBindings:
     def _(event) -> None:  # noqa: ANN001 - Alt-Enter: submit as it is
         event.current_buffer.validate_and_handle()
 
+    mouse = _mouse_handler()
+
+    @kb.add(Keys.Vt100MouseEvent)
+    def _(event):  # noqa: ANN001, ANN202
+        """A mouse report, as prompt_toolkit reads it; an escape sequence typed or pasted
+        outside a bracketed paste that only looks like one (ESC [ 3 1 m) is dropped: its
+        parser would raise, and prompt_toolkit show a traceback and wait for Enter."""
+        try:
+            return mouse(event)
+        except ValueError:
+            return None
+
     return kb
+
+
+def _mouse_handler() -> Callable:
+    """prompt_toolkit's own handler of a VT100 mouse report."""
+    from prompt_toolkit.key_binding.bindings.mouse import load_mouse_bindings
+
+    for binding in load_mouse_bindings().bindings:
+        if binding.keys == (Keys.Vt100MouseEvent,):
+            return binding.handler
+    return lambda event: None
 
 
 def _formatted(text: str):  # noqa: ANN202 - str or prompt_toolkit's ANSI

@@ -257,11 +257,15 @@ def test_the_engine_tells_a_worker_waiting_for_the_own_session_from_one_waiting_
         cur = other.cursor()
         cur.execute("SELECT pg_advisory_lock(4242), pg_backend_pid()")
         holder = cur.fetchone()[1]
-        gevent.spawn_later(1.5, lambda: other.cursor().execute("SELECT pg_advisory_unlock(4242)"))
+        unlock = gevent.spawn_later(1.5, lambda: other.cursor().execute("SELECT pg_advisory_unlock(4242)"))
         host = f"{other.info.host}:{other.info.port}"
         db.own_session = lambda: OwnSession(host, holder + 100_000, True)  # someone else: not the holder
         run = QueryPool(db, ["SELECT pg_advisory_lock(4242), pg_advisory_unlock(4242)"], 1).run()
         assert run.queries[0].status is Status.OK and run.queries[0].total_s > 1.0
+        # the unlock's own result read before the connection is used again: psycopg2 holds
+        # the connection's (native) lock while a green statement waits, and a second use of
+        # it from this greenlet would block the whole process on that lock (it hung CI once)
+        unlock.join()
         cur.execute("SELECT pg_advisory_lock(4242)")
         db.own_session = lambda: OwnSession(host, holder, False)  # now it is "your session"
         pool = QueryPool(db, ["SELECT pg_advisory_lock(4242), pg_advisory_unlock(4242)"], 1)

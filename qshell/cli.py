@@ -164,7 +164,7 @@ def _action(kind: str, value: str, stdin: BinaryIO, context: ScriptContext) -> I
         try:
             entries = read_file(value, context)
         except OSError as exc:
-            yield InputError(f"{value}: {exc.strerror or exc}", value, 0)
+            yield InputError(f"{value}: {exc.strerror or exc}", value, 0, unreadable=True)
             return
         yield from entries
 

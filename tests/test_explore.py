@@ -82,7 +82,7 @@ def test_timeline_command_and_json_offsets(qshell):
     q = _records(r.out)[0]
     assert q["start_ms"] <= q["end_ms"]
     r = qshell("\\timeline\n")
-    assert r.code == 1 and "no run yet" in r.err
+    assert r.code == 0 and "no run yet" in r.err  # psql's exit status: the script ran to its end
 
 
 @pytest.mark.xdist_group("cpu")  # one at a time with the other CPU-heavy tests (conftest.py)
@@ -134,7 +134,7 @@ def test_tx_modes_in_the_shell(qshell):
     assert after.splitlines()[2].split("|")[-1].strip() == "0"
     assert "serializable" in r.out and "tx autocommit, serializable" in r.out
     assert "read-only transaction" in r.out and "read only" in r.out
-    assert r.code == 1  # the read-only INSERT failed
+    assert r.code == 0  # the read-only INSERT failed
 
 
 @pytest.mark.slow

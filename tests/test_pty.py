@@ -358,3 +358,15 @@ def test_an_escape_sequence_typed_at_the_prompt_is_no_traceback(term):
     term.expect(pexpect.EOF)
     seen = term.logfile_read.getvalue()
     assert "Traceback" not in seen and "Unhandled exception" not in seen and "Press ENTER" not in seen
+
+
+def test_an_unknown_command_at_the_prompt_gets_psqls_two_lines(term):
+    """psql at its prompt: 'invalid command \\foo' and 'Try \\? for help.' (in a script only
+    the first); the prompt goes on, and \\q exits 0 after the error, as psql's."""
+    term.sendline("\\foo")
+    term.expect_exact("invalid command \\foo")
+    term.expect_exact("Try \\? for help.")
+    term.sendline("\\q")
+    term.expect(pexpect.EOF)
+    term.close()
+    assert term.exitstatus == 0

@@ -36,7 +36,7 @@ def test_deadlock_pids_parsed_from_the_servers_detail():
 @pytest.mark.slow
 def test_forced_deadlock_fails_one_query_and_names_both(qshell):
     r = qshell(DEADLOCK.format(t="a", extra="") + "\\go 2\n", "--format", "json")
-    assert r.code == 1, r.err
+    assert r.code == 0, r.err  # psql's exit status: the script ran to its end
     recs = _records(r.out)
     queries = [x for x in recs if x["type"] == "query"]
     run = next(x for x in recs if x["type"] == "run")

@@ -481,7 +481,7 @@ def parse(text: str) -> Command:
     word = meta_name(s)
     spec, mods = lookup(word)
     if spec is None:
-        raise UsageError(f"invalid command \\{word}; try \\? for help")
+        raise UsageError(f"invalid command \\{word}")  # (at the prompt the shell adds psql's "Try \\? for help.")
     arg = s[1 + len(word):]
     cmd = spec.parse(spec.name, arg)
     return replace(cmd, args=(mods, *cmd.args[1:])) if mods else cmd

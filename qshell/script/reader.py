@@ -63,6 +63,7 @@ class InputError:
     failed: bool = True
     warning: bool = False  # only a warning (psql's "extra argument … ignored"): no error at all
     statement: bool = False  # a statement refused (psql would have sent it: it is \g's previous query)
+    unreadable: bool = False  # the input itself could not be read (a -f file): psql's exit status 1
 
 
 def _blank(text: str) -> bool:
@@ -368,7 +369,7 @@ class EntryBuilder:
                 return []
             if psql_knows(name) or commands.lookup(name)[0] is not None:
                 return self._skipped_args(name, text)
-            return [InputError(f"invalid command \\{name or ''}; try \\? for help", self.source, self._lineno)]
+            return [InputError(f"invalid command \\{name or ''}", self.source, self._lineno)]
         if mark:
             return [self._refused(mark, "command")]
         spec = commands.BY_NAME.get(name)

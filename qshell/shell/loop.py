@@ -347,7 +347,8 @@ class Shell:
         self.sets_dir = sets_dir
         self.interactive = interactive
         self.staged: list[str] = []
-        self.status = ExitStatus.OK
+        self.status = ExitStatus.OK  # the worst of the input being read (run_inputs: psql's exit status)
+        self._unreadable = False  # that input could not be read at all (a -f file)
         self._where: tuple[str, int] = ("<stdin>", 0)
         self._depth = 0
         self._reset_told = False
@@ -612,6 +613,8 @@ class Shell:
     def fail(self, message: str, status: ExitStatus = ExitStatus.ERROR, then: str | None = None) -> None:
         """Report one error line (and ``then``, psql's ``STATEMENT:`` line); remember the
         worst status; stop a script if asked."""
+        if then is None and self.interactive and message.startswith("invalid command \\"):
+            then = "Try \\? for help."  # psql's second line, at the prompt only
         for text in (message, then):
             if text is not None:
                 self._where_notice(text)
@@ -643,19 +646,27 @@ class Shell:
         """Each input after the other, as psql runs its startup files and its -c/-f actions:
         ``\\q`` ends the input it is in (the next one runs); ``ON_ERROR_STOP`` ends them all,
         but not in the first ``startup`` ones (psql ignores how a startup file ends); Ctrl-C
-        or a lost connection ends them all. The exit status."""
+        or a lost connection ends them all. The exit status is psql's: the last action's, where
+        a ``-c`` that failed is 1 and a script (a file, stdin, the prompt) that ran to its end
+        or to ``\\q`` is 0 whatever failed in it (ON_ERROR_STOP makes a failure end it: 3),
+        a ``-f`` file that cannot be read 1; the startup files' own do not count."""
+        result = ExitStatus.OK
         for k, entries in enumerate(inputs):
+            self.status, self._unreadable = ExitStatus.OK, False
             try:
                 self.feed(entries)
             except _Quit:
-                continue
+                pass
             except _ErrorStop:  # psql: a -c that ON_ERROR_STOP ended is a failed command (1), a script 3
                 if k < startup:
                     continue
                 return ExitStatus.ERROR if self._input == "-c" else ExitStatus.SCRIPT_STOPPED
             except _Stop as stop:
                 return stop.status
-        return self.status
+            if k >= startup:
+                result = self.status if self._input == "-c" else \
+                    ExitStatus.ERROR if self._unreadable else ExitStatus.OK
+        return result
 
     def feed(self, entries: Iterable[Entry | InputError]) -> None:
         it = iter(entries)
@@ -686,6 +697,7 @@ class Shell:
         if lines[self._depth][0] != at:  # the first entry of its line: ON_ERROR_STOP as the line begins
             lines[self._depth] = (at, self.settings.on_error_stop)
         if isinstance(entry, InputError):
+            self._unreadable = self._unreadable or entry.unreadable
             if entry.statement:  # psql sent it (the server refused it): \g's previous query now
                 self.last_query, self._last_refused = "", entry.message
             if entry.warning:

@@ -213,7 +213,7 @@ def test_server_down_fails_clearly_and_keeps_the_set(own_server):
             socket_dir = own_server.get_postmaster_info().socket_dir
             _pg_ctl(own_server, "start", "-o", f'-h "" -k {socket_dir}', "-l", str(own_server.pgdata / "log"))
         _feed(shell, "\\go\n")
-        assert out.getvalue().count("N=1 · 1 queries") == 2, err.getvalue()
+        assert out.getvalue().count("N=1 · 1 query") == 2, err.getvalue()
     finally:
         shell.session.close()
 

@@ -115,7 +115,7 @@ def test_ctrl_c_during_go_cancels_on_the_server_and_keeps_the_set(term, dsn):
     term.expect_exact("postgres[1]=>")
     term.sendline("\\go")
     term.expect("next run")
-    term.expect(r"N=1 · 1 queries")
+    term.expect(r"N=1 · 1 query")
     term.sendline("\\q")
     term.expect(pexpect.EOF)
 
@@ -298,7 +298,7 @@ def test_a_go_blocked_by_your_own_transaction_comes_back_to_the_prompt(term):
     term.sendline("COMMIT;")
     term.expect_exact("COMMIT")
     term.sendline("\\go 1")
-    term.expect(r"N=1 · 1 queries · wall")
+    term.expect(r"N=1 · 1 query · wall")
     term.expect_exact("postgres[1]=>")
     term.sendline("\\q")
     term.expect(pexpect.EOF)

@@ -195,3 +195,15 @@ def test_a_loads_cpu_against_pg_stat_statements(dsn, qshell):
     assert c["backends_cpu_ms"] >= 0.3 * exec_ms, (c["backends_cpu_ms"], exec_ms)
     assert c["server_cpu_ms"] >= c["backends_cpu_ms"] - 1
     assert c["verdict"] and c["wall_ms"] >= 1900
+
+
+def test_the_machine_is_never_more_than_all_busy():
+    """/proc/stat counts in 10 ms ticks: over a short run they may add up to more than the
+    wall clock holds for every CPU (a newcomer saw 'machine 104% of 2 cores'); the share
+    stops at all of it, and the lines and records say no more."""
+    from qshell.records.cpu import RunCpu
+
+    cpu = RunCpu(wall_s=0.05, cpus=2, machine_s=0.11, client_s=0.01, backends_s=0.02, server_s=0.03, backends=2)
+    assert cpu.busy == 1.0
+    assert "machine 100% of 2 cores" in cpu.line()
+    assert RunCpu(wall_s=1.0, cpus=2, machine_s=0.5, client_s=0.1, backends_s=0.1, server_s=0.2).busy == 0.25

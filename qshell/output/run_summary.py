@@ -38,7 +38,11 @@ def waits_line(q: QueryResult) -> str:
 
 
 def run_header(run: RunResult) -> str:
-    return (f"══ {len(run.queries)} queries on N={run.n} workers · {run.mode} · order {run.order}")
+    return (f"══ {_queries(len(run.queries))} on N={run.n} workers · {run.mode} · order {run.order}")
+
+
+def _queries(n: int) -> str:
+    return f"{n} query" if n == 1 else f"{n} queries"
 
 
 def query_block(q: QueryResult, style: Style) -> str:
@@ -194,7 +198,7 @@ def _conflict_lines(run: RunResult) -> list[str]:
     lines = lock_lines(run.lock_waits, run.deadlocks)
     retried = [q for q in run.queries if q.retries]
     states = failures_by_sqlstate(run)
-    parts = [f"retries: {sum(q.retries for q in retried)} ({len(retried)} queries retried)"] if retried else []
+    parts = [f"retries: {sum(q.retries for q in retried)} ({_queries(len(retried))} retried)"] if retried else []
     if states:
         parts.append("failures by SQLSTATE: " + ", ".join(f"{k} ×{v}" for k, v in states.items()))
     if parts:
@@ -229,7 +233,7 @@ def totals(run: RunResult) -> str:
     on = f" (on {run.parallel} server connections)" if run.parallel < run.n else ""
     waited = run.pool_wait_s
     pool = f" · pool wait {duration(waited[0])}, longest {duration(waited[1])}" if waited is not None else ""
-    return (f"N={run.n} · {len(run.queries)} queries · wall {duration(run.wall_s)} · "
+    return (f"N={run.n} · {_queries(len(run.queries))} · wall {duration(run.wall_s)} · "
             # (overlap and efficiency rounded as the JSON record rounds them first: the terminal,
             # JSON and report never round one figure two ways, 1.51× here and 1.50× there)
             f"sum {duration(run.sum_s)} · overlap {round(run.overlap, 4):.2f}× · "

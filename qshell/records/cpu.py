@@ -29,7 +29,9 @@ class RunCpu:
     @property
     def busy(self) -> float:
         """Share of the machine's CPU used (all processes)."""
-        return self.machine_s / (self.cpus * self.wall_s) if self.wall_s > 0 else 0.0
+        # (at most all of it: /proc/stat counts in 10 ms ticks, which over a short run can add
+        # up to more than the wall clock allows)
+        return min(1.0, self.machine_s / (self.cpus * self.wall_s)) if self.wall_s > 0 else 0.0
 
     @property
     def other_s(self) -> float | None:

@@ -157,7 +157,8 @@ class RunCommands:
             raise UsageError("nothing staged; \\add a statement first")
         n = requested if requested is not None else self.shell.default_workers()
         if n > len(self.shell.staged):
-            self.shell.notice(f"N clipped from {n} to {len(self.shell.staged)}: only {len(self.shell.staged)} queries staged")
+            staged = len(self.shell.staged)
+            self.shell.notice(f"N clipped from {n} to {staged}: only {staged} {'query' if staged == 1 else 'queries'} staged")
             n = len(self.shell.staged)
         return n
 

@@ -201,6 +201,25 @@ def test_addfile_splits_quotes_dollars_and_comments(qshell, tmp_path):
     assert "last without semicolon" in r.out
 
 
+@pytest.mark.parametrize("body, line, word", [
+    ("SELECT 1;\n\\echo hi\nSELECT 2;\n", 2, "\\echo"),
+    ("SELECT 1\n\\gx\n", 2, "\\gx"),
+    ("\\if true\nSELECT 1;\n\\endif\n", 1, "\\if"),
+])
+def test_addfile_refuses_a_file_with_meta_commands(qshell, tmp_path, body, line, word):
+    """A meta-command in a file \\addfile reads would be staged as a part of a statement's
+    text and sent to the server so: the file is refused in one line, nothing staged, and a
+    backslash inside a quote or a comment is no meta-command."""
+    f = tmp_path / "m.sql"
+    f.write_text(body)
+    r = qshell(f"\\add SELECT 0;\n\\addfile {f}\n\\list\n")
+    assert f"line {line} is a meta-command ({word})" in r.err and "nothing staged" in r.err, r.err
+    assert len(r.err.splitlines()) == 1 and r.out.strip() == "1  SELECT 0"
+    f.write_text("SELECT '\\echo' AS a;\n/* \\gx */ SELECT $$\n\\x$$ AS b;\n")
+    r = qshell(f"\\addfile {f}\n")
+    assert "staged 2 statements" in r.err, r.err
+
+
 def test_dml_command_tags(qshell):
     r = qshell("DROP TABLE IF EXISTS cli_t;\nCREATE TABLE cli_t (a int);\nINSERT INTO cli_t VALUES (1),(2),(3);\n"
                "\\add UPDATE cli_t SET a = a + 1;\n\\add DELETE FROM cli_t WHERE a > 3;\n\\go 1\n")

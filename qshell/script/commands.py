@@ -271,7 +271,7 @@ def _connect_args(name: str, arg: str) -> Command:
 
 TABLE: tuple[Spec, ...] = (
     Spec("add", "\\add SQL;", "stage one statement (it may span lines, ends at ';'); bare \\add stages the next one typed", _add, takes_sql=True, group="Staging"),
-    Spec("addfile", "\\addfile FILE", "stage every statement of an SQL file", _path, group="Staging"),
+    Spec("addfile", "\\addfile FILE", "stage every statement of an SQL file (all or nothing: a file with a meta-command is refused)", _path, group="Staging"),
     Spec("go", "\\go [N] [xR|for D [at R/s]]", "run the staged set at once on N workers (default: staged count, capped by \\set workers); xR: R times, with statistics; for D: over and over for the duration D (at R/s: at a fixed rate), with latency percentiles", _go, group="Running"),
     Spec("sweep", "\\sweep N... | A-B [on TARGET...]", "run the staged set at each N; table of wall, speedup vs N=1, efficiency, bound, the server's cores, the machine's busy share and other processes' CPU, a CPU verdict and a chart; on TARGET...: at each N on each target (conninfo words over this session's, e.g. 'host=db1,db2 load_balance_hosts=random'), one table with the servers each run used", _ns, group="Running"),
     Spec("timeline", "\\timeline", "draw the last run's worker timeline", _no_arg, group="Running"),

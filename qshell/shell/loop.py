@@ -22,7 +22,7 @@ from qshell.output.psql_formats import PrintOptions, Unaligned, localized
 from qshell.records.results import Column, QueryResult, ServerMessage, Status
 from qshell.script import commands
 from qshell.script.commands import Command
-from qshell.script.reader import Entry, InputError, ScriptContext, read_file
+from qshell.script.reader import Entry, InputError, ScriptContext, read_file, read_text
 from qshell.script.sqlsplit import first_keyword, split, strip_comments_head
 from qshell.script.variables import PSQL_DEFAULTS, MetaArgError, interpolate, meta_args, meta_words, parse_int, special_value, valid_name
 from qshell.session.connect import password_in, redact
@@ -67,6 +67,18 @@ class _Abandon(Exception):
 
 class _Unopened(UsageError):
     """\\g's output file or command could not be opened: its query is not sent."""
+
+
+def _first_meta(text: str, std_strings: bool) -> tuple[int, str] | None:
+    """The first meta-command of an SQL file as psql's lexer finds it (its line and word), or None."""
+    for entry in read_text(text, "", ScriptContext(std_strings=std_strings)):
+        if isinstance(entry, Entry) and entry.text.lstrip().startswith("\\"):
+            return entry.line, "\\" + commands.meta_name(entry.text)
+    for number, line in enumerate(text.split("\n"), start=1):  # (the reader keeps \\if … \\endif to itself)
+        word = commands.meta_name(line)
+        if word in ("if", "elif", "else", "endif"):
+            return number, "\\" + word
+    return None
 
 
 class _Quit(_Stop):
@@ -817,6 +829,10 @@ class Shell:
             statements.append(parts.rest.strip())
         # leading comments (a file's header, a note above a statement) are not staged
         statements = [strip_comments_head(s) for s in statements if strip_comments_head(s)]
+        meta = _first_meta(text, self.context.std_strings)
+        if meta is not None:  # (it would be staged as part of a statement's text, and sent so)
+            raise UsageError(f"{label}: line {meta[0]} is a meta-command ({meta[1]}); a staged set holds SQL "
+                             "statements only; nothing staged")
         for sql in statements:
             reason = stage_refusal(sql, self.settings.tx == "rollback")
             if reason:

@@ -250,6 +250,12 @@ def test_errors_by_sqlstate_and_exit_status(qshell):
     rec = _load(r.out)
     assert rec["errors_by_sqlstate"] == {"22012": rec["errors"]} and rec["errors"] == rec["queries"][1]["errors"] > 0
     assert rec["queries"][0]["errors"] == 0 and "executions failed" in r.err
+    r = qshell("\\add SELECT 1;\n\\add SELECT 1/0;\n\\go 2 for 0.5s\n")
+    row = next(line for line in r.out.splitlines() if "SELECT 1/0" in line)
+    assert [c.strip() for c in row.split("|")[4:8]] == ["–"] * 4, row  # no ok execution: no latency, not 0.000
+    assert "latency (ok executions): p50" in r.out  # (the other query's)
+    r = qshell("\\add SELECT 1/0;\n\\go 1 for 0.5s\n")
+    assert "latency (ok executions): none succeeded" in r.out, r.out
 
 
 @pytest.mark.slow

@@ -14,7 +14,7 @@ from qshell.engine.load import LoadPool
 from qshell.output import json_lines, run_summary, styles
 from qshell.output.styles import bound
 from qshell.output.styles import load_number as _n
-from qshell.records.load import CLIENT_BOUND_DELAY_MS, SHOWN_NOTICES, LoadProgress, LoadResult, QueryLoad, fine
+from qshell.records.load import CLIENT_BOUND_DELAY_MS, SHOWN_NOTICES, Histogram, LoadProgress, LoadResult, QueryLoad, fine
 from qshell.script.commands import Command
 from qshell.shell.host import ShellHost, _Stop
 from qshell.shell.interrupt import sigint_calls
@@ -84,8 +84,7 @@ def load_text(load: LoadResult, style: styles.Style, width: int = 100) -> str:
     count = f"{len(load.queries)} {'query' if len(load.queries) == 1 else 'queries'}"
     head = (f"══ sustained load: {count} on N={load.n} workers for {load.duration_s:g} s"
             f" · {loop} · {load.mode}")
-    rows = [[q.index, run_summary.preview(q.sql), f"{q.count:,}", f"{q.errors:,}"]
-            + [_cell(q.hist.percentile(p)) for p in (50, 95, 99)] + [_cell(q.hist.max_us / 1000)]
+    rows = [[q.index, run_summary.preview(q.sql), f"{q.count:,}", f"{q.errors:,}"] + _latency_cells(q.hist)
             + ([q.retries] if any(x.retries for x in load.queries) else [])
             + ([visible(", ".join(f"{e} {s:.0%}" for e, s in load.waits.get(q.index, ())[:2]))] if load.waits else [])
             for q in load.queries]
@@ -101,7 +100,8 @@ def load_text(load: LoadResult, style: styles.Style, width: int = 100) -> str:
              f"executions {load.executions:,} in {styles.duration(load.elapsed_s)} · {_n(load.qps)}/s"
              f" · errors {load.errors:,} · late {load.late:,}" + (f" · skipped {load.skipped:,}" if load.rate else "")
              + f" ({limit})" + (" · interrupted" if load.interrupted else ""),
-             f"latency (ok executions{', from the scheduled start' if load.rate else ''}): {_percentiles(lat)}"]
+             f"latency (ok executions{', from the scheduled start' if load.rate else ''}): "
+             + (_percentiles(lat) if load.overall.count else "none succeeded")]
     if load.rate and load.lag.count:
         lines.append(f"schedule lag (start − scheduled start): {_percentiles(load.lag.summary())}")
         lines.append(f"  of it qshell's own start delay (a worker free, the start due): {_percentiles(load.delay.summary())}")
@@ -113,7 +113,7 @@ def load_text(load: LoadResult, style: styles.Style, width: int = 100) -> str:
                      f" over {len(per)} s)")
     if len(load.hosts) > 1:  # a multi-host target: the latencies per server
         host_rows = [[h.host, "standby" if h.standby else "primary", f"{h.count:,}", f"{h.errors:,}"]
-                + [_cell(h.hist.percentile(p)) for p in (50, 95, 99)] + [_cell(h.hist.max_us / 1000)] for h in load.hosts]
+                     + _latency_cells(h.hist) for h in load.hosts]
         lines.append("per host:\n" + styles.tabulate(
             host_rows, headers=["host", "role", "executions", "errors", "p50 ms", "p95 ms", "p99 ms", "max ms"],
             tablefmt=run_summary._table_fmt(style), disable_numparse=True, colalign=["left", "left"] + ["right"] * 6))
@@ -134,6 +134,13 @@ def load_text(load: LoadResult, style: styles.Style, width: int = 100) -> str:
     if load.cpu is not None:
         lines.append(load.cpu.line())
     return "\n".join(lines)
+
+
+def _latency_cells(hist: Histogram) -> list[str]:
+    """p50, p95, p99, max of the ok executions; "–" each when none succeeded (not 0.000)."""
+    if not hist.count:
+        return ["–"] * 4
+    return [_cell(hist.percentile(p)) for p in (50, 95, 99)] + [_cell(hist.max_us / 1000)]
 
 
 def _cell(ms: float) -> str:

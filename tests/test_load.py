@@ -110,6 +110,9 @@ def test_text_shows_table_totals_series_and_histogram(qshell):
     assert r.code == 0, r.err
     assert "sustained load: 1 query on N=2 workers for 1 s · closed loop" in r.out
     assert "p95 ms" in r.out and "per second:" in r.out and "latency histogram" in r.out and "│█" in r.out
+    # a 1 s load is one second of throughput; what ended after it is shown apart (the last N ms)
+    per = re.search(r"per second: \S+ \(min ([\d,]+) · max ([\d,]+) over (\d+) s(?: · the last [\d.]+ ms: [\d,]+)?\)", r.out)
+    assert per and per.group(3) == "1" and per.group(1) == per.group(2), r.out
     r = qshell("\\set latency_limit off\n\\add SELECT 1;\n\\go 2 for 500ms\n", "--format", "csv")
     assert r.code == 0, r.err
     lines = r.out.splitlines()

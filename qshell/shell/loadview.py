@@ -109,8 +109,13 @@ def load_text(load: LoadResult, style: styles.Style, width: int = 100) -> str:
         lines.append(client_bound_line(load))
     if load.per_second:
         per = load.per_second
-        lines.append(f"per second: {sparkline(per, max(10, width - 40))} (min {min(per):,} · max {max(per):,}"
-                     f" over {len(per)} s)")
+        # the seconds the load ran whole; the last bucket is a part of one when the load
+        # ended past a whole second (the executions under way at the end): its count is
+        # shown apart, not taken for a second's throughput (min 2 of a 1 s load)
+        whole = per[:max(1, int(load.elapsed_s))]
+        tail = f" · the last {styles.duration(load.elapsed_s - len(whole))}: {per[-1]:,}" if len(per) > len(whole) else ""
+        lines.append(f"per second: {sparkline(per, max(10, width - 40))} (min {min(whole):,} · max {max(whole):,}"
+                     f" over {len(whole)} s{tail})")
     if len(load.hosts) > 1:  # a multi-host target: the latencies per server
         host_rows = [[h.host, "standby" if h.standby else "primary", f"{h.count:,}", f"{h.errors:,}"]
                      + _latency_cells(h.hist) for h in load.hosts]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 
 import pytest
 
@@ -167,7 +168,7 @@ def test_repeats_report_statistics_consistent_with_their_runs(qshell):
     assert rep["wall"]["count"] == 3
     assert rep["queries"][0]["min_ms"] >= 90
     text = qshell("\\add SELECT 1;\n\\go 1 x3\n").out
-    assert "cold" in text and "median ms" in text and "warm repetitions 2-3" in text
+    assert "cold" in text and re.search(r"efficiency \| +note", text) and "median ms" in text and "warm repetitions 2-3" in text
 
 
 def test_slowdown_against_running_alone(qshell):

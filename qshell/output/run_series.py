@@ -154,7 +154,7 @@ def repeat_text(runs: list[RunResult], style: Style) -> str:
     reps = tabulate([[i, duration(r.wall_s), f"{r.overlap:.2f}×", _pct(r.efficiency),
                       "interrupted" if r.interrupted else "cold" if i == 1 else ""]
                      for i, r in enumerate(runs, start=1)],
-                    headers=["rep", "wall", "overlap", "efficiency", ""], tablefmt=_table_fmt(style),
+                    headers=["rep", "wall", "overlap", "efficiency", "note"], tablefmt=_table_fmt(style),
                     disable_numparse=True, colalign=("right", "right", "right", "right", "left"))
     rows = []
     for pos, q in enumerate(runs[0].queries):

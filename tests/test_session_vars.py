@@ -675,3 +675,13 @@ DROP TABLE bt;
     assert sent.count("SAVEPOINT pg_psql_temporary_savepoint") >= 3, sent
     assert "ROLLBACK TO pg_psql_temporary_savepoint" in sent, sent
     assert b"\n 2\n(1 row)" in p.stdout, p.stdout  # (\\parse took the previous buffer, the SELECT, as psql's)
+
+
+def test_an_open_quote_in_arguments_is_said_and_the_command_runs_as_psql(logged_server, hist, tmp_path):
+    """psql's lexer says 'unterminated quoted string' (naming no command) and the command
+    runs with the words before it: \\d "odd lists every relation, \\df int4 "x the int4
+    functions' list without a type; \\echo prints the words before the quote."""
+    db = logged_server.database("unterm", setup="CREATE TABLE ut_one (a int); CREATE VIEW ut_two AS SELECT 1 AS b;")
+    script = '\\d "odd\n\\dt "q\n\\echo a \'b\n\\set v \'x\n\\echo [:v]\n\\dv ut_two "x\n'
+    p = same(db.dsn("unterm"), hist, tmp_path, script)
+    assert b"ut_one" in p.stdout and b"ut_two" in p.stdout and p.stderr.count(b"unterminated quoted string") == 5

@@ -14,6 +14,7 @@ from typing import Callable
 
 from qshell.common.errors import UsageError
 from qshell.common.numbers import DECIMAL, INT64_MAX, INT_MAX, MAX_REPEATS, is_whole, whole
+from qshell.script.variables import meta_args
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +29,8 @@ class Command:
     duration_s: float | None = None  # \go N for DURATION: a sustained load
     rate: float | None = None  # \go N for DURATION at RATE/s: open loop
     extra: tuple[str, ...] = ()  # arguments after those it takes: psql warns of each and goes on
+    problem: str = ""  # psql's error of the arguments ("unterminated quoted string"): said, the command runs
+    problem_after: bool = False  # the problem is in an extra argument: said after the command, as psql reads those
 
 
 @dataclass(frozen=True, slots=True)
@@ -210,27 +213,29 @@ def _pattern(name: str, arg: str) -> Command:
         inquotes ^= s[i] == '"'
         out.append(s[i])
         i += 1
-    if inquotes:
-        raise UsageError(f"\\{name}: unterminated quoted string")
+    if inquotes:  # psql: said, and the command runs without the word (\\d "odd lists every relation)
+        return Command(name, "", problem="unterminated quoted string")
     pattern = "".join(out)
     unquoted = len(pattern) - (pattern.rfind('"') + 1)
     while unquoted and pattern.endswith(";"):
         pattern, unquoted = pattern[:-1], unquoted - 1
-    return Command(name, pattern, extra=tuple(s[i:].split()))
+    rest = meta_args(s[i:], None, take=0)  # the extra words as psql reads them (quotes, an open one)
+    return Command(name, pattern, extra=tuple(rest.extra), problem=rest.problem, problem_after=bool(rest.problem))
 
 
 def _patterns(name: str, arg: str) -> Command:
     """Several describe patterns (\\df NAME TYPE..., \\dAc AM TYPE, \\drds ROLE DB), each
     word read as ``_pattern`` reads one (double quotes kept, whitespace inside them part of
     it): ``args`` is ("", pattern, ...), its first slot for the describe suffixes."""
-    s, words, i = arg.strip(), [], 0
+    s, i = arg.strip(), 0
+    words: list[str] = []
     while i < len(s):
         inquotes, start = False, i
         while i < len(s) and (inquotes or not s[i].isspace()):
             inquotes ^= s[i] == '"'
             i += 1
-        if inquotes:
-            raise UsageError(f"\\{name}: unterminated quoted string")
+        if inquotes:  # psql: said, the words before it taken
+            return Command(name, words[0] if words else "", args=("", *words), problem="unterminated quoted string")
         words.append(s[start:i])
         while i < len(s) and s[i].isspace():
             i += 1

@@ -405,7 +405,7 @@ class EntryBuilder:
             out.extend(InputError(f'\\{name}: extra argument "{word}" ignored', self.source, self._lineno,
                                   failed=False, warning=True) for word in got.extra)
         if got.problem:
-            out.append(InputError(f"\\{name}: {got.problem}", self.source, self._lineno, failed=False))
+            out.append(InputError(got.problem, self.source, self._lineno, failed=False))  # (psql's lexer names no command)
         return out
 
     def _conditional(self, name: str, text: str, mark: tuple[str, int] | None) -> list[Entry | InputError]:
@@ -480,7 +480,7 @@ class EntryBuilder:
             got = meta_args(arg, self.context.variables)
         except MetaArgError as exc:  # a backquoted command that failed
             return False, [f"\\{name}: {exc}"]
-        found = [f"\\{name}: {got.problem}"] if got.problem else []
+        found = [got.problem] if got.problem else []
         value = " ".join(got.words)  # psql takes the whole expression: "on off" is not a boolean
         parsed = parse_bool(value)
         if parsed is None:

@@ -55,7 +55,7 @@ def _take(shell: Any, cmd: Command, take: int | None) -> tuple[list[str], Callab
         for word in got.extra:
             shell._where_notice(f'\\{typed}: extra argument "{visible(word)}" ignored')
         if got.problem:
-            shell.complain(f"\\{typed}: {got.problem}")
+            shell.complain(got.problem)  # (psql's lexer names no command)
     return got.words, warn
 _ACCEPTED = frozenset({0, 1, 2, 3, 4, PGRES_PIPELINE_SYNC, 12})  # psql's AcceptResult
 

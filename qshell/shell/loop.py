@@ -724,12 +724,16 @@ class Shell:
         outer_extra, self._extra = self._extra, []  # (an \\i's lines have their own)
         try:
             cmd = commands.parse(self._interpolated(entry.text))
+            if cmd.problem and not cmd.problem_after:
+                self.complain(cmd.problem)
             self.handler(cmd.name)(cmd)
             failed = False
             # as psql's HandleSlashCmds: the arguments a command did not take are read after
             # it ran, each a warning; after a failed command, dropped without a word
             self._extra[:0] = cmd.extra
             self._warn_extra(entry)
+            if cmd.problem and cmd.problem_after:
+                self.complain(cmd.problem)
         except _Stop:
             raise
         except _Abandon:
@@ -1104,13 +1108,12 @@ class Shell:
             got = meta_args(cmd.arg, self.variables, take, semicolon)
         except MetaArgError as exc:  # a backquoted command that failed
             raise UsageError(f"\\{cmd.name}: {exc}") from None
-        typed = commands.meta_name(self.entry.text) if self.entry is not None else cmd.name  # \\include as typed
         self._extra.extend(got.extra)  # warned of once the command has run (handle), as psql
         spec = commands.BY_NAME.get(cmd.name)
         if spec is not None and spec.ends_query:  # psql sends \\g's query after its warnings
             self._warn_extra()
         if got.problem:  # (after the words before it, as psql reads them one by one)
-            self.complain(f"\\{typed}: {got.problem}")
+            self.complain(got.problem)  # (psql's lexer names no command)
         return got.words
 
     def do_g(self, cmd: Command, expanded: str | None = None) -> None:

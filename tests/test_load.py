@@ -259,6 +259,9 @@ def test_errors_by_sqlstate_and_exit_status(qshell):
     assert "latency (ok executions): p50" in r.out  # (the other query's)
     r = qshell("\\add SELECT 1/0;\n\\go 1 for 0.5s\n")
     assert "latency (ok executions): none succeeded" in r.out, r.out
+    r = qshell("\\add SELECT 1/0;\n\\go 1 for 0.3s\n", "--format", "json")
+    q = _load(r.out)["queries"][0]
+    assert q["errors"] == q["count"] > 0 and [q[k] for k in ("p50_ms", "p95_ms", "p99_ms", "max_ms")] == [None] * 4
 
 
 @pytest.mark.slow

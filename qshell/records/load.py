@@ -107,6 +107,14 @@ class Histogram:
                 return min(max(mid, self.min_us), self.max_us) / 1000
         return self.max_us / 1000
 
+    def figures_ms(self) -> dict[str, float | None]:
+        """p50_ms, p95_ms, p99_ms, max_ms as a record holds them; None each when nothing
+        was counted (a query that never succeeded has no latency, not 0 ms)."""
+        if not self.count:
+            return dict.fromkeys(("p50_ms", "p95_ms", "p99_ms", "max_ms"))
+        return {"p50_ms": round(self.percentile(50), 3), "p95_ms": round(self.percentile(95), 3),
+                "p99_ms": round(self.percentile(99), 3), "max_ms": round(self.max_us / 1000, 3)}
+
     def summary(self) -> dict:
         return {"p50": round(self.percentile(50), 3), "p95": round(self.percentile(95), 3),
                 "p99": round(self.percentile(99), 3), "max": round(self.max_us / 1000, 3)}
@@ -205,8 +213,7 @@ class HostLoad:
 
     def record(self) -> dict:
         return {"host": self.host, "standby": self.standby, "executions": self.count, "errors": self.errors,
-                "p50_ms": round(self.hist.percentile(50), 3), "p95_ms": round(self.hist.percentile(95), 3),
-                "p99_ms": round(self.hist.percentile(99), 3), "max_ms": round(self.hist.max_us / 1000, 3)}
+                **self.hist.figures_ms()}
 
 
 @dataclass
@@ -297,9 +304,7 @@ class LoadResult:
             "rate": None if self.rate is None else _whole(self.rate),
             "executions": self.executions, "qps": round(self.qps, 3), "late": self.late,
             "latency_ms": self.overall.summary(), "per_second": list(self.per_second),
-            "queries": [{"index": q.index, "count": q.count, "errors": q.errors,
-                         "p50_ms": round(q.hist.percentile(50), 3), "p95_ms": round(q.hist.percentile(95), 3),
-                         "p99_ms": round(q.hist.percentile(99), 3), "max_ms": round(q.hist.max_us / 1000, 3),
+            "queries": [{"index": q.index, "count": q.count, "errors": q.errors, **q.hist.figures_ms(),
                          "retries": q.retries, "sql": q.sql, **q.notices_record(),
                          "waits": [{"event": e, "share": round(s, 4)} for e, s in self.waits.get(q.index, ())]}
                         for q in self.queries],

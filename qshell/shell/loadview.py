@@ -190,8 +190,8 @@ def load_csv(load: LoadResult) -> str:
                  "first_sqlstate", "first_error"])]
     for q in load.queries:
         kind = first.get(q.index)
-        out.append(line([q.index, q.sql, q.count, q.errors, *(round(q.hist.percentile(p), 3) for p in (50, 95, 99)),
-                         round(q.hist.max_us / 1000, 3), q.retries, q.notices,
+        out.append(line([q.index, q.sql, q.count, q.errors,
+                         *("" if v is None else v for v in q.hist.figures_ms().values()), q.retries, q.notices,
                          kind.sqlstate if kind else "", kind.message if kind else ""]))
     return "".join(out).rstrip("\n")
 

@@ -130,9 +130,32 @@ def lib() -> ctypes.CDLL:
         "PQputCopyEnd": (i, [vp, cp]),
         "PQgetCopyData": (i, [vp, ctypes.POINTER(vp), i]),
         "PQbinaryTuples": (i, [vp]),
+        # FETCH_COUNT's chunks (qshell/session/chunked.py; libpq 17+)
+        "PQsetChunkedRowsMode": (i, [vp, i]),
+        # what psql asks about its connection (\\conninfo, \\encoding, \\password, VERBOSITY:
+        # qshell/shell/session_commands.py)
+        "PQdb": (cp, [vp]),
+        "PQuser": (cp, [vp]),
+        "PQhost": (cp, [vp]),
+        "PQhostaddr": (cp, [vp]),
+        "PQport": (cp, [vp]),
+        "PQoptions": (cp, [vp]),
+        "PQprotocolVersion": (i, [vp]),
+        "PQsslInUse": (i, [vp]),
+        "PQsslAttribute": (cp, [vp, cp]),
+        "PQconnectionUsedPassword": (i, [vp]),
+        "PQconnectionUsedGSSAPI": (i, [vp]),
+        "PQparameterStatus": (cp, [vp, cp]),
+        "PQsetClientEncoding": (i, [vp, cp]),
+        "PQclientEncoding": (i, [vp]),
+        "PQchangePassword": (vp, [vp, cp, cp]),
+        "PQsetErrorVerbosity": (i, [vp, i]),
+        "PQsetErrorContextVisibility": (i, [vp, i]),
     }
     for name, (res, args) in sigs.items():
-        fn = getattr(pq, name)
+        fn = getattr(pq, name, None)
+        if fn is None:  # a newer libpq's (PQchangePassword, PQsetChunkedRowsMode: 17): callers ask first
+            continue
         fn.restype = res
         fn.argtypes = args
     _lib = pq

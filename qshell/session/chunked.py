@@ -43,20 +43,8 @@ def available() -> bool:
         return False
 
 
-_declared = False
-
-
 def _pq() -> ctypes.CDLL:
-    global _declared
-    pq = libpq.lib()
-    if not _declared:
-        vp, i = ctypes.c_void_p, ctypes.c_int
-        for name, res, args in (("PQsetChunkedRowsMode", i, [vp, i]), ("PQftype", ctypes.c_uint, [vp, i]),
-                                ("PQcmdTuples", ctypes.c_char_p, [vp])):
-            fn = getattr(pq, name)
-            fn.restype, fn.argtypes = res, args
-        _declared = True
-    return pq
+    return libpq.lib()  # (PQsetChunkedRowsMode, PQftype, PQcmdTuples declared there)
 
 
 def _s(raw: bytes | None) -> str | None:

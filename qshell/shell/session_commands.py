@@ -33,29 +33,6 @@ class _Host(ShellHost, Protocol):
     def _where_notice(self, text: str) -> None: ...
 
 
-_SIGNATURES: dict[str, tuple[object, list]] = {
-    "PQdb": (ctypes.c_char_p, [ctypes.c_void_p]),
-    "PQuser": (ctypes.c_char_p, [ctypes.c_void_p]),
-    "PQhost": (ctypes.c_char_p, [ctypes.c_void_p]),
-    "PQhostaddr": (ctypes.c_char_p, [ctypes.c_void_p]),
-    "PQport": (ctypes.c_char_p, [ctypes.c_void_p]),
-    "PQoptions": (ctypes.c_char_p, [ctypes.c_void_p]),
-    "PQprotocolVersion": (ctypes.c_int, [ctypes.c_void_p]),
-    "PQsslInUse": (ctypes.c_int, [ctypes.c_void_p]),
-    "PQsslAttribute": (ctypes.c_char_p, [ctypes.c_void_p, ctypes.c_char_p]),
-    "PQconnectionUsedPassword": (ctypes.c_int, [ctypes.c_void_p]),
-    "PQconnectionUsedGSSAPI": (ctypes.c_int, [ctypes.c_void_p]),
-    "PQbackendPID": (ctypes.c_int, [ctypes.c_void_p]),
-    "PQparameterStatus": (ctypes.c_char_p, [ctypes.c_void_p, ctypes.c_char_p]),
-    "PQsetClientEncoding": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_char_p]),
-    "PQclientEncoding": (ctypes.c_int, [ctypes.c_void_p]),
-    "PQerrorMessage": (ctypes.c_char_p, [ctypes.c_void_p]),
-    "PQchangePassword": (ctypes.c_void_p, [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_char_p]),
-    "PQresultStatus": (ctypes.c_int, [ctypes.c_void_p]),
-    "PQclear": (None, [ctypes.c_void_p]),
-    "PQsetErrorVerbosity": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_int]),
-    "PQsetErrorContextVisibility": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_int]),
-}
 
 
 class Libpq:
@@ -64,12 +41,7 @@ class Libpq:
     def __init__(self, conn) -> None:  # noqa: ANN001 - a psycopg2 connection
         from qshell.engine import libpq
 
-        self.pq = libpq.lib()
-        for name, (res, args) in _SIGNATURES.items():
-            fn = getattr(self.pq, name, None)
-            if fn is not None:
-                fn.restype = res
-                fn.argtypes = args
+        self.pq = libpq.lib()  # (every call below declared there)
         self.ptr = ctypes.c_void_p(conn.pgconn_ptr)
 
     def text(self, name: str, *args: bytes) -> str | None:

@@ -59,6 +59,7 @@ def test_ctrl_c_in_a_script_cancels_and_exits_3(dsn, tmp_path, qshell_pipe):
     assert proc.returncode == 3
     assert b"Traceback" not in err and b"not reached" not in out
     assert b"cancelled" in out
+    assert b"connection lost" not in out + err, out  # (its connection closed by qshell: nothing was lost)
     assert wait_until(lambda: _active(dsn, "pg_sleep(20.1)") == 0, 5)  # cancelled on the server, not left to run
 
 

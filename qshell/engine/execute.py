@@ -401,7 +401,8 @@ def run_statement(conn, info: dict, sql: str, index: int, worker: int | None, ma
             if conn.closed:
                 if lost is not None:
                     lost()
-                text = f"{text} (connection lost)" if "connection" not in text.lower() else text
+                if not killed:  # (a cancelled greenlet's connection is closed by qshell: no loss to report)
+                    text = f"{text} (connection lost)" if "connection" not in text.lower() else text
             elif not in_tx and (own_tx or worker is not None):
                 # qshell's own transaction, or a staged text's: never carried into the next query.
                 # The user's session keeps what the server has (a failed BEGIN \\; group stays failed)

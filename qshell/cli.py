@@ -88,10 +88,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-h", "--host", help="server host or socket directory")
     p.add_argument("-p", "--port", help="server port")
     p.add_argument("-U", "--username", dest="username_opt", metavar="USER", help="user name")
-    p.add_argument("-W", "--password", action="store_const", const=True, default=False,
+    p.add_argument("-W", "--password", action="store_const", const=True, default=None,
                    help="prompt for a password before connecting")
     p.add_argument("-w", "--no-password", dest="password", action="store_const", const=False,
-                   help="never prompt for a password (qshell prompts only with -W; the last of -W and -w wins, as psql)")
+                   help="never prompt for a password (without either, qshell asks when the server wants one, as psql; "
+                        "the last of -W and -w wins)")
     p.add_argument("-l", "--list", action="store_true", help="list the databases (\\l) and exit, as psql -l")
     p.add_argument("-c", "--command", action=_Ordered, dest="scripts", metavar="COMMAND",
                    help="run one command (SQL or meta-command) and exit; repeatable")
@@ -202,17 +203,39 @@ def _startup(args: argparse.Namespace, context: ScriptContext) -> list[Iterator[
     return [_startup_entries(context), psqlopts.psqlrc_entries(context)]
 
 
-def _read_password() -> str:
-    """-W: prompt on the terminal and read the answer from it, as psql does; never from
-    stdin, which may be the script. No terminal (a pipeline, cron): fail, status 2."""
+def _read_password(user: str) -> str:
+    """-W: psql's "Password for user NAME: " on the terminal, the answer read from it; never
+    from stdin, which may be the script. No terminal (a pipeline, cron): fail, status 2."""
     try:
         os.close(os.open("/dev/tty", os.O_RDWR | os.O_NOCTTY))  # getpass falls back to stdin without it
     except OSError as exc:
         raise ConnectionFailed(f"-W: no terminal to read the password from (/dev/tty: {exc.strerror or exc})") from None
     try:
-        return getpass.getpass("Password: ")
+        return getpass.getpass(f"Password for user {user}: ")
     except EOFError:
         raise ConnectionFailed("-W: no password given") from None
+
+
+def _open_session(session_class, dsn: str, password: str | None, box, ask: bool):  # noqa: ANN001, ANN202
+    """``Session.open``; when the server asks for a password none was given for, psql's
+    "Password for user NAME: " on the terminal and once more (not with -w)."""
+    from qshell.session.session import login_user, needs_password
+
+    try:
+        return session_class.open(dsn, password, box)
+    except ConnectionFailed as exc:
+        if password is not None or not ask or not needs_password(exc):
+            raise
+        from qshell.shell.session_commands import ask_login_password
+
+        _leaving.reading = True  # a blocking read of the terminal
+        try:
+            typed = ask_login_password(login_user(dsn))
+        finally:
+            _leaving.reading = False
+        if typed is None:
+            raise
+        return session_class.open(dsn, typed, box)
 
 
 def _settings(args: argparse.Namespace, context: ScriptContext) -> Settings:
@@ -519,7 +542,7 @@ def _main(argv: list[str], stdin, out: TextIO, err: TextIO) -> int:  # noqa: ANN
     _leaving.main = greenlet.getcurrent()  # from now on SIGHUP/SIGTERM go through the hub
     from qshell.session import sandbox as sandbox_mod
     from qshell.session.connect import build_dsn
-    from qshell.session.session import Session
+    from qshell.session.session import Session, login_user
     from qshell.shell.loop import Shell
 
     dbname = args.dbname_opt or args.dbname
@@ -529,7 +552,7 @@ def _main(argv: list[str], stdin, out: TextIO, err: TextIO) -> int:  # noqa: ANN
     interactive = not args.scripts and isatty(binary_in) and isatty(out)
     _leaving.reading = True  # a blocking read of the terminal
     try:
-        password = _read_password() if args.password else None
+        password = _read_password(login_user(build_dsn(dbname=dbname, user=user))) if args.password else None
     finally:
         _leaving.reading = False
 
@@ -555,7 +578,7 @@ def _main(argv: list[str], stdin, out: TextIO, err: TextIO) -> int:  # noqa: ANN
             from qshell.shell.isolation import read_spec, run_spec
 
             return run_spec(read_spec(args.spec), dsn, password, out, err).status
-        session = Session.open(dsn, password, box)
+        session = _open_session(Session, dsn, password, box, ask=args.password is not False)
         hist = resolve_history_dir(args.history_dir)
         sets = Path(os.environ["QSHELL_SETS_DIR"]) if os.environ.get("QSHELL_SETS_DIR") else data_dir() / "sets"
         try:
@@ -566,6 +589,7 @@ def _main(argv: list[str], stdin, out: TextIO, err: TextIO) -> int:  # noqa: ANN
             raise
         shell.pset.options = print_options
         shell.step_input = binary_in  # psql -s reads its answers from stdin
+        shell.ask_password = args.password is not False  # -w: never
         if output is not None:
             shell.files.use_output(*output)
             output = None

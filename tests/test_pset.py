@@ -400,7 +400,7 @@ def test_the_prompts_path_draws_as_psql(dsn, db, psets):
 
 
 def test_no_password_wins_over_password_when_last_and_list_databases(dsn, hist):
-    """-w after -W: no prompt (qshell prompts only with -W, and -W alone with no terminal fails);
+    """-w after -W: no prompt (-W alone with no terminal fails, as the prompt has nowhere to go);
     -l: \\l and exit, whatever -c asked, as psql -l (its table is \\l's: the describe tests check it)."""
     q = subprocess.run(qshell_argv("-X", "--history-dir", str(hist), "-W", "-w", "-c", "SELECT 1 AS one", dsn),
                        capture_output=True, timeout=60, env=ENV, stdin=subprocess.DEVNULL)

@@ -685,3 +685,46 @@ def test_an_open_quote_in_arguments_is_said_and_the_command_runs_as_psql(logged_
     script = '\\d "odd\n\\dt "q\n\\echo a \'b\n\\set v \'x\n\\echo [:v]\n\\dv ut_two "x\n'
     p = same(db.dsn("unterm"), hist, tmp_path, script)
     assert b"ut_one" in p.stdout and b"ut_two" in p.stdout and p.stderr.count(b"unterminated quoted string") == 5
+
+
+def test_a_password_the_server_asks_for_is_asked_as_psql_asks(logged_server, hist, tmp_path):
+    """A role that must give a password (scram-sha-256 in pg_hba), none given: psql and
+    qshell ask "Password for user NAME: " on the terminal at start-up and at \\c, not echoed,
+    and connect with the answer; with -w neither asks (libpq's "no password supplied")."""
+    import pexpect
+
+    db = logged_server.database("askpw")
+    role, secret = f"ask_{db.name[-8:]}", "Ask-Secret-9"
+    db.query(f"CREATE ROLE {role} LOGIN PASSWORD '{secret}'")
+    hba = logged_server.data / "pg_hba.conf"
+    before = hba.read_text()
+    hba.write_text(f"host all {role} 127.0.0.1/32 scram-sha-256\n" + before)
+    login = make_login(logged_server.port, db.name, role)
+    env = {**ENV, "PROMPT_TOOLKIT_NO_CPR": "1", "TERM": "dumb"}
+    env.pop("PGPASSWORD", None)
+    try:
+        db.query("SELECT pg_reload_conf()")
+        for argv in ([PSQL, "-X"], qshell_argv("-X", "--history-dir", str(hist))):
+            child = pexpect.spawn(argv[0], [*argv[1:], login], env=env, encoding="utf-8", timeout=60, dimensions=(40, 160))
+            try:
+                child.expect_exact(f"Password for user {role}: ")
+                child.sendline(secret)
+                child.expect(r"=> ")
+                child.sendline("SELECT current_user AS who;")
+                child.expect_exact(role)
+                child.expect(r"=> ")
+                child.sendline(f"\\c '{login}'")
+                child.expect_exact(f"Password for user {role}: ")
+                child.sendline(secret)
+                child.expect_exact(f'You are now connected to database "{db.name}" as user "{role}"')
+                child.sendline("\\q")
+                child.expect(pexpect.EOF)
+                assert secret not in child.before
+            finally:
+                if child.isalive():
+                    child.terminate(force=True)
+            done = subprocess.run([*argv, "-w", "-c", "SELECT 1", login], capture_output=True, timeout=60, env=env)
+            assert done.returncode == 2 and b"no password supplied" in done.stderr, done.stderr
+    finally:
+        hba.write_text(before)
+        db.query("SELECT pg_reload_conf()")

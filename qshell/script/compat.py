@@ -144,7 +144,7 @@ OPTIONS: tuple[Compat, ...] = tuple(
              "applied in command-line order"))
     + _rows("Connection options",
             ("-h --host -p --port -U --username", SAME),
-            ("-w --no-password", SAME, "qshell prompts for a password only with -W"),
+            ("-w --no-password", SAME, "without it, psql's \"Password for user NAME: \" when the server asks for one"),
             ("-W --password", DIFFERS, "read from the terminal; with no terminal psql reads it from stdin (which "
                                        "may be the script), qshell refuses: exit 2"))
 )

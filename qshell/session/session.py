@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 from qshell.common.errors import UsageError
 from qshell.engine.pool import Database
-from qshell.session.connect import describe, password_in, reconnect_dsn
+from qshell.session.connect import describe, is_conninfo, password_in, reconnect_dsn
 from qshell.session.sandbox import Sandbox
 from qshell.session.usersession import UserSession
 
@@ -39,14 +39,22 @@ class Session:
             raise
         return cls(dsn, user, pool, sandbox, params)
 
-    def reconnect(self, args: tuple[str, ...]) -> "Session":
-        """A new session for ``\\c ARGS``; this one is left untouched if that fails."""
+    def reconnect(self, args: tuple[str, ...], password: str | None = None) -> "Session":
+        """A new session for ``\\c ARGS``; this one is left untouched if that fails.
+        ``password``: one typed for it (psql's prompt when the server asked for one)."""
         dsn = reconnect_dsn(self.dsn, args)
+        if password is not None:
+            return Session.open(dsn, password, self.sandbox)
         # a password written in the new conninfo wins over the one typed for -W; the typed
-        # one is reused only for the same user, host and port (as psql's \\c)
+        # one is reused only for the same user, host and port, and not after a conninfo
+        # (psql's \\c reuses nothing of the previous connection for one)
         explicit = password_in(" ".join(args)) is not None or any(map(password_in, args))
-        same = where_to(self.dsn) == where_to(dsn)
+        same = where_to(self.dsn) == where_to(dsn) and not any(map(is_conninfo, args))
         return Session.open(dsn, None if explicit or not same else self.pool._password, self.sandbox)
+
+    def reconnect_user(self, args: tuple[str, ...]) -> str:
+        """The role ``\\c ARGS`` logs in as (for psql's password prompt)."""
+        return login_user(reconnect_dsn(self.dsn, args))
 
     def set_readonly(self, on: bool) -> None:
         """``default_transaction_read_only`` for the user's session and the workers'.
@@ -85,6 +93,21 @@ class Session:
     def close(self) -> None:
         self.user.close()
         self.pool.close()
+
+
+def needs_password(exc: BaseException) -> bool:
+    """The connection failed because the server asked for a password and none was given
+    (libpq's PQconnectionNeedsPassword, as its message says it): psql then asks for one."""
+    return "no password supplied" in str(exc)
+
+
+def login_user(dsn: str) -> str:
+    """The role a conninfo logs in as: its own user, else PGUSER, else the OS user (libpq's order)."""
+    import getpass
+    import os
+
+    user = where_to(dsn)[0] if "=" in dsn or "://" in dsn else None
+    return user or os.environ.get("PGUSER") or getpass.getuser()
 
 
 def where_to(dsn: str) -> tuple[str | None, str | None, str | None]:

@@ -26,14 +26,14 @@ from qshell.script.reader import Entry, InputError, ScriptContext, read_file, re
 from qshell.script.sqlsplit import first_keyword, split, strip_comments_head
 from qshell.script.variables import PSQL_DEFAULTS, MetaArgError, interpolate, meta_args, meta_words, parse_int, special_value, valid_name
 from qshell.session.connect import password_in, redact
-from qshell.session.session import Session
+from qshell.session.session import Session, needs_password
 from qshell.shell import psqlopts
 from qshell.shell.host import _Failed, _Stop
 from qshell.shell.interrupt import sigint_calls
 from qshell.shell.prompt import Prompter
 from qshell.shell.pset import PsetCommands, pager_state
 from qshell.shell.pset import apply as pset_apply
-from qshell.shell.session_commands import ConnectionCommands, begin_for, end_savepoint, sync_encoding, sync_verbosity
+from qshell.shell.session_commands import ConnectionCommands, ask_login_password, begin_for, end_savepoint, sync_encoding, sync_verbosity
 from qshell.shell.settings import HELP, TERMINAL_MAXWIDTH, Settings, assign, listing, show
 from qshell.shell.streams import isatty
 
@@ -370,6 +370,7 @@ class Shell:
         self.prefill: str | None = None  # text for the next prompt (after \\e)
         self.catalog_loader = None  # set by the terminal: completion names, refreshed after DDL / \\c
         self.secrets: set[str] = set()
+        self.ask_password = True  # psql asks for a password the server wants (not with -w)
         self.last_error: ServerMessage | None = None  # for \\errverbose
         self._sent = False  # the meta-command being run has sent its query (\\g: a failure after is the query's)
         # per input depth: the line being run and ON_ERROR_STOP as it was when that line began (as psql's
@@ -1542,7 +1543,15 @@ class Shell:
     def do_c(self, cmd: Command) -> None:
         self.secrets.update(p for p in (password_in(a) for a in (*cmd.args, " ".join(cmd.args))) if p)
         try:
-            new = self.session.reconnect(cmd.args)
+            try:
+                new = self.session.reconnect(cmd.args)
+            except ConnectionFailed as exc:  # the server asks for a password: psql's prompt, once
+                if not (self.ask_password and needs_password(exc)):
+                    raise
+                typed = ask_login_password(self.session.reconnect_user(cmd.args))
+                if typed is None:
+                    raise
+                new = self.session.reconnect(cmd.args, password=typed)
         except QshellError as exc:
             if not self.interactive:  # as psql: a script meant for the other database stops here (exit 2)
                 self.fail(f"\\connect: {exc}", ExitStatus.CONNECTION)

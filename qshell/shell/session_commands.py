@@ -226,6 +226,23 @@ def _prompt(text: str) -> str:
         raise _Failed() from None
 
 
+def ask_login_password(user: str) -> str | None:
+    """psql's "Password for user NAME: " when the server asks for a password none was given
+    for (at start-up, \\c): read on the terminal, not echoed. None when there is no
+    terminal or no answer (Ctrl-D): the connection's own error stands, as psql -w's."""
+    import getpass
+    import os
+
+    try:
+        os.close(os.open("/dev/tty", os.O_RDWR | os.O_NOCTTY))  # getpass falls back to stdin without it
+    except OSError:
+        return None
+    try:
+        return getpass.getpass(f"Password for user {user}: ")
+    except EOFError:
+        return None
+
+
 def sync_encoding(shell: _Host) -> None:
     """``:ENCODING`` as the server last reported the client encoding (psql updates it on
     connecting, after \\encoding and after each statement: ``SET client_encoding``)."""

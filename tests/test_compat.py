@@ -106,3 +106,15 @@ def test_the_generated_markdown_lists_every_row():
         assert f"`{row.name}`" in table
     assert table.startswith("| command | status |\n|---|---|\n")
     assert all(line.count(" | ") == 1 for line in table.splitlines()[2:])
+
+
+def test_the_readme_lists_every_command_and_option_as_the_table_says():
+    """The README's psql compatibility section is the table's summary, generated from it:
+    every command and option, "same" or with a difference, none left out."""
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    shown = readme.split("<!-- compat:summary -->\n", 1)[1].split("<!-- /compat:summary -->", 1)[0]
+    assert shown == compat.readme_summary()
+    listed = set(re.findall(r"`([^`]+)`", shown))
+    assert listed == {r.name for r in (*compat.COMMANDS, *compat.OPTIONS)}

@@ -165,3 +165,14 @@ def markdown_table(rows: tuple[Compat, ...], head: str) -> str:
         shown = " ".join(f"`{n}`" for n in names)
         lines.append(f"| {shown} | {row.text().replace('|', '&#124;')} |")
     return "\n".join(lines) + "\n"
+
+
+def readme_summary() -> str:
+    """The README's two lines: the psql commands and options qshell has as psql does, then
+    those it has with a difference (each explained in the guide's table); none left out."""
+    def names(status: tuple[str, ...]) -> list[str]:
+        return [r.name for r in (*COMMANDS, *OPTIONS) if r.status in status]
+
+    same, differs = names((SAME,)), names((DIFFERS, NOT_POSSIBLE, IN_PROGRESS))
+    return (f"- **same as psql 18** ({len(same)}): " + " ".join(f"`{n}`" for n in same) + "\n"
+            f"- **with a documented difference** ({len(differs)}): " + " ".join(f"`{n}`" for n in differs) + "\n")

@@ -124,7 +124,7 @@ def test_ctrl_c_during_go_cancels_on_the_server_and_keeps_the_set(term, dsn):
 def test_password_prompt_with_W_never_echoes_or_records(dsn, hist, tmp_path, qshell_pty):
     secret = "pw-Zx81-secret"
     child = qshell_pty("--history-dir", str(hist), "-W", dsn, timeout=60)
-    child.expect("Password:")
+    child.expect("Password for user [^:]+: ")  # (psql's words)
     child.sendline(secret)
     child.expect("postgres=>")
     child.sendline("\\conninfo")

@@ -223,7 +223,7 @@ def test_password_prompt_reads_the_terminal_while_the_script_comes_on_stdin(dsn,
     child = pexpect.spawn("/bin/sh", ["-c", cmd], env=clean_env(PROMPT_TOOLKIT_NO_CPR="1", TERM="xterm"),
                           encoding="utf-8", timeout=30)
     try:
-        child.expect_exact("Password:")
+        child.expect_exact("Password for user ")  # (psql's words)
         child.sendline(password)
         child.expect_exact("script-ran")
         child.expect(pexpect.EOF)

@@ -116,6 +116,8 @@ def test_redact_masks_written_given_and_known_passwords():
     # SQL quoted by an error: masked where it stands, not every "a" of the message
     assert redact("ERROR:  at \"WHERE password = 'a'\"") == "ERROR:  at \"WHERE password = ***\""
     assert redact(f"x password={KEY_PW} host=h") == "x password=*** host=h"
+    # the quote around a whole conninfo stays (a history line kept whole): the value goes
+    assert redact(f"\\c 'host=h password={KEY_PW}'") == "\\c 'host=h password=***'"
     assert redact(f"x password = '{KEY_PW} b' host=h") == "x password = *** host=h"
     assert redact(f"postgresql:///db?password={KEY_PW}&sslmode=disable") == "postgresql:///db?password=***"
     assert redact(f"said {KEY_PW}", secrets={KEY_PW}) == "said ***"

@@ -51,7 +51,11 @@ def reconnect_dsn(current: str, args: tuple[str, ...]) -> str:
 def _mask_written(text: str) -> str:
     """``text`` with each password written in a conninfo (``password=…``) or URI
     (``user:…@``) replaced by ``***``, found by its shape."""
-    text = re.sub(r"(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)", r"\1***", text, flags=re.I)
+    # an unquoted value runs to the next blank; a quote it ends with is most likely the one
+    # around the whole conninfo (\\c 'host=h password=pw'): kept, so the line stays whole
+    text = re.sub(r"(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)",
+                  lambda m: m.group(1) + "***" + ("'" if m.group(2)[-1] == "'" and m.group(2)[0] != "'" else ""),
+                  text, flags=re.I)
     text = re.sub(r"(postgres(?:ql)?://[^:/@\s]*:)[^@\s]*@", r"\1***@", text)
     return text
 

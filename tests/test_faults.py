@@ -64,6 +64,20 @@ def test_ctrl_c_in_a_script_cancels_and_exits_3(dsn, tmp_path, qshell_pipe):
 
 
 @pytest.mark.slow
+def test_ctrl_c_during_a_sweeps_first_n_says_so_and_draws_no_empty_table(dsn, tmp_path, qshell_pipe):
+    script = "\\add SELECT pg_sleep(20.4);\n\\sweep 1 2\n"
+    proc = qshell_pipe("--history-dir", str(tmp_path), dsn)
+    proc.stdin.write(script.encode())
+    proc.stdin.close()
+    wait_until(lambda: _active(dsn, "pg_sleep(20.4)") >= 1, 20)
+    proc.send_signal(signal.SIGINT)
+    proc.wait(timeout=20)
+    out, err = proc.stdout.read().decode(), proc.stderr.read().decode()
+    assert proc.returncode == 3 and "Traceback" not in err
+    assert "sweep interrupted at N=1: no N completed" in out and "speedup" not in out, out
+
+
+@pytest.mark.slow
 def test_two_ctrl_c_while_cancelling_leave_the_pool_healthy(db, dsn):
     pool = QueryPool(db, ["SELECT pg_sleep(20.2)"] * 3, 3)
     main_greenlet = gevent.getcurrent()

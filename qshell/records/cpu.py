@@ -56,11 +56,15 @@ class RunCpu:
             return f"no CPU verdict: the run took under {MIN_WALL_S:g} s (CPU is counted in 10 ms ticks)"
         parts = []
         where = "the machine" if self.server_s is not None else "qshell's machine (not the server's)"
+        other = self.other
+        if self.busy >= BUSY and other is not None and other > self.busy / 2:
+            # the cores were full, but not with this run's work (its backends and qshell)
+            return (f"CPU-bound at {self.cpus} cores by other processes: {where} was {_pct(self.busy)} busy, "
+                    f"other processes took {_pct(other)} of the CPU during this run (the run itself did not fill it)")
         if self.busy >= BUSY:
             parts.append(f"CPU-bound at {self.cpus} cores: {where} was {_pct(self.busy)} busy")
         else:
             parts.append(f"not CPU-bound: {where} was {_pct(self.busy)} busy ({self.cpus} cores)")
-        other = self.other
         if other is not None and other >= OTHER:
             parts.append(f"other processes took {_pct(other)} of the CPU during this run")
         return "; ".join(parts)

@@ -78,7 +78,8 @@ def test_timeline_command_and_json_offsets(qshell):
     r = qshell("\\add SELECT pg_sleep(0.2);\n\\add SELECT pg_sleep(0.1);\n\\add SELECT pg_sleep(0.1);\n\\go 2\n\\timeline\n")
     assert r.code == 0, r.err
     tl = r.out.split("efficiency")[-1]
-    assert "w0 #1" in tl and "w1 #2" in tl and "#3" in tl
+    # (which worker takes #1 first is the hub's order: on a busy machine w1 may)
+    assert re.search(r"w[01] #1", tl) and re.search(r"w[01] #2", tl) and "#3" in tl, tl
     r = qshell("\\add SELECT 1;\n\\go\n", "--format", "json")
     q = _records(r.out)[0]
     assert q["start_ms"] <= q["end_ms"]

@@ -216,13 +216,13 @@ def _read_password(user: str) -> str:
         raise ConnectionFailed("-W: no password given") from None
 
 
-def _open_session(session_class, dsn: str, password: str | None, box, ask: bool):  # noqa: ANN001, ANN202
+def _open_session(dsn: str, password: str | None, box, ask: bool):  # noqa: ANN001, ANN202
     """``Session.open``; when the server asks for a password none was given for, psql's
     "Password for user NAME: " on the terminal and once more (not with -w)."""
-    from qshell.session.session import login_user, needs_password
+    from qshell.session.session import Session, login_user, needs_password
 
     try:
-        return session_class.open(dsn, password, box)
+        return Session.open(dsn, password, box)
     except ConnectionFailed as exc:
         if password is not None or not ask or not needs_password(exc):
             raise
@@ -235,7 +235,7 @@ def _open_session(session_class, dsn: str, password: str | None, box, ask: bool)
             _leaving.reading = False
         if typed is None:
             raise
-        return session_class.open(dsn, typed, box)
+        return Session.open(dsn, typed, box)
 
 
 def _settings(args: argparse.Namespace, context: ScriptContext) -> Settings:
@@ -542,7 +542,7 @@ def _main(argv: list[str], stdin, out: TextIO, err: TextIO) -> int:  # noqa: ANN
     _leaving.main = greenlet.getcurrent()  # from now on SIGHUP/SIGTERM go through the hub
     from qshell.session import sandbox as sandbox_mod
     from qshell.session.connect import build_dsn
-    from qshell.session.session import Session, login_user
+    from qshell.session.session import login_user
     from qshell.shell.loop import Shell
 
     dbname = args.dbname_opt or args.dbname
@@ -578,7 +578,7 @@ def _main(argv: list[str], stdin, out: TextIO, err: TextIO) -> int:  # noqa: ANN
             from qshell.shell.isolation import read_spec, run_spec
 
             return run_spec(read_spec(args.spec), dsn, password, out, err).status
-        session = _open_session(Session, dsn, password, box, ask=args.password is not False)
+        session = _open_session(dsn, password, box, ask=args.password is not False)
         hist = resolve_history_dir(args.history_dir)
         sets = Path(os.environ["QSHELL_SETS_DIR"]) if os.environ.get("QSHELL_SETS_DIR") else data_dir() / "sets"
         try:

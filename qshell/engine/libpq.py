@@ -19,9 +19,10 @@ from typing import Callable
 import gevent
 from gevent import socket as gsocket
 
-# ExecStatusType
-PGRES_EMPTY_QUERY, PGRES_COMMAND_OK, PGRES_TUPLES_OK = 0, 1, 2
-PGRES_FATAL_ERROR = 7
+# ExecStatusType (libpq-fe.h): every module using libpq's results reads them from here
+PGRES_EMPTY_QUERY, PGRES_COMMAND_OK, PGRES_TUPLES_OK, PGRES_COPY_OUT, PGRES_COPY_IN = 0, 1, 2, 3, 4
+PGRES_BAD_RESPONSE, PGRES_NONFATAL_ERROR, PGRES_FATAL_ERROR, PGRES_COPY_BOTH, PGRES_SINGLE_TUPLE = 5, 6, 7, 8, 9
+PGRES_PIPELINE_SYNC, PGRES_PIPELINE_ABORTED, PGRES_TUPLES_CHUNK = 10, 11, 12
 CONNECTION_OK, CONNECTION_BAD = 0, 1
 PGRES_POLLING_FAILED, PGRES_POLLING_READING, PGRES_POLLING_WRITING, PGRES_POLLING_OK = 0, 1, 2, 3
 PQTRANS_IDLE = 0
@@ -160,6 +161,21 @@ def lib() -> ctypes.CDLL:
         fn.argtypes = args
     _lib = pq
     return pq
+
+
+def read_notifies(pq: ctypes.CDLL, conn: object, consume: bool = False) -> list[tuple[str, int, str]]:
+    """PQnotifies until none: (channel, sender's pid, payload), oldest first; ``consume``:
+    PQconsumeInput after each, so that what arrived meanwhile is read too."""
+    out: list[tuple[str, int, str]] = []
+    while True:
+        p = pq.PQnotifies(conn)
+        if not p:
+            return out
+        n = p.contents
+        out.append((_s(n.relname), n.be_pid, _s(n.extra)))
+        pq.PQfreemem(ctypes.cast(p, ctypes.c_void_p))
+        if consume:
+            pq.PQconsumeInput(conn)
 
 
 def _b(text: str) -> bytes:
@@ -359,15 +375,7 @@ class Connection:
 
     def notifies(self) -> list[tuple[str, int, str]]:
         """The notifications received so far: (channel, sender pid, payload)."""
-        out: list[tuple[str, int, str]] = []
-        while True:
-            p = self.pq.PQnotifies(self.conn)
-            if not p:
-                return out
-            n = p.contents
-            out.append((_s(n.relname), n.be_pid, _s(n.extra)))
-            self.pq.PQfreemem(ctypes.cast(p, ctypes.c_void_p))
-            self.pq.PQconsumeInput(self.conn)
+        return read_notifies(self.pq, self.conn, consume=True)
 
     def cancel(self) -> str | None:
         """PQcancel; None when sent, libpq's reason otherwise."""

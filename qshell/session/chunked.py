@@ -22,9 +22,9 @@ from typing import Callable
 from gevent import socket as gsocket
 
 from qshell.engine import libpq
+from qshell.engine.libpq import PGRES_COMMAND_OK, PGRES_EMPTY_QUERY, PGRES_TUPLES_CHUNK, PGRES_TUPLES_OK
 from qshell.records.results import Column, QueryResult, ServerMessage, Status
 
-PGRES_EMPTY_QUERY, PGRES_COMMAND_OK, PGRES_TUPLES_OK, PGRES_FATAL_ERROR, PGRES_TUPLES_CHUNK = 0, 1, 2, 7, 12
 CONNECTION_BAD = 1
 _FIELDS = {name: ord(code) for name, code in (
     ("severity", "S"), ("sqlstate", "C"), ("primary", "M"), ("detail", "D"), ("hint", "H"), ("position", "P"),

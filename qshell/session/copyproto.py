@@ -20,10 +20,9 @@ from typing import Callable, Iterable
 from gevent import socket as gsocket
 
 from qshell.engine import libpq
+from qshell.engine.libpq import PGRES_COPY_IN, PGRES_COPY_OUT, PGRES_NONFATAL_ERROR
 from qshell.records.results import Column, ServerMessage
 
-PGRES_COPY_OUT, PGRES_COPY_IN = 3, 4
-PGRES_NONFATAL_ERROR = 6
 _BATCH = 64 * 1024
 _FIELDS = {"severity": "S", "sqlstate": "C", "primary": "M", "detail": "D", "hint": "H", "context": "W",
            "position": "P", "internal_query": "q", "schema_name": "s", "table_name": "t", "column_name": "c",

@@ -25,13 +25,15 @@ from gevent import select as gselect
 from gevent import socket as gsocket
 
 from qshell.engine import libpq
+from qshell.engine.libpq import (
+    PGRES_PIPELINE_ABORTED,
+    PGRES_PIPELINE_SYNC,
+    PGRES_TUPLES_OK,
+)
 from qshell.records.results import Column, QueryResult, ServerMessage, Status
 
 if TYPE_CHECKING:
     from qshell.session.usersession import UserSession
-
-PGRES_TUPLES_OK, PGRES_PIPELINE_SYNC, PGRES_PIPELINE_ABORTED = 2, 10, 11
-PGRES_COPY_OUT, PGRES_COPY_IN, PGRES_COPY_BOTH = 3, 4, 8
 _OK_STATUSES = frozenset({0, 1, 2, 3, 4, PGRES_PIPELINE_SYNC, 12})  # psql's AcceptResult: EMPTY, COMMAND, TUPLES, COPY, SYNC, CHUNK
 PQ_PIPELINE_OFF = 0
 
@@ -302,14 +304,7 @@ class Wire:
 
     def notifies(self) -> list[tuple[str, int, str]]:
         """PQnotifies until none: (channel, sender's pid, payload), oldest first."""
-        out: list[tuple[str, int, str]] = []
-        while True:
-            p = self.pq.PQnotifies(self.conn)
-            if not p:
-                return out
-            n = p.contents
-            out.append((_s(n.relname), n.be_pid, _s(n.extra)))
-            self.pq.PQfreemem(ctypes.cast(p, ctypes.c_void_p))
+        return libpq.read_notifies(self.pq, self.conn)
 
     def escape_literal(self, text: str) -> str | None:
         p = self.pq.PQescapeLiteral(self.conn, _b(text), len(_b(text)))

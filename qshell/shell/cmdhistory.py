@@ -28,13 +28,10 @@ from qshell.script.commands import Command
 if TYPE_CHECKING:
     from prompt_toolkit.history import History
 
-    from qshell.shell.host import ShellHost
+    from qshell.shell.host import CommandHost
 
-    class _Host(ShellHost, Protocol):
+    class _Host(CommandHost, Protocol):
         command_history: History | None
-
-        def say(self, text: str) -> None: ...
-        def _args(self, cmd: Command, take: int | None = None, semicolon: bool = False) -> list[str]: ...
 
 DEFAULT_SIZE = 500
 NL_IN_HISTORY = "\x01"  # psql's stand-in for a newline inside a history line

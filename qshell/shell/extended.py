@@ -20,25 +20,25 @@ from qshell.common.errors import ExitStatus, UsageError
 from qshell.common.numbers import INT_MAX
 from qshell.common.visible import visible
 from qshell.engine.execute import refuse_reason
+from qshell.engine.libpq import (
+    PGRES_COPY_BOTH,
+    PGRES_COPY_IN,
+    PGRES_COPY_OUT,
+    PGRES_EMPTY_QUERY,
+    PGRES_FATAL_ERROR,
+    PGRES_PIPELINE_ABORTED,
+    PGRES_PIPELINE_SYNC,
+)
 from qshell.output import json_lines, result_tables
 from qshell.records.results import Column, QueryResult, Status
 from qshell.script import commands
 from qshell.script.commands import Command
 from qshell.script.variables import MetaArgError, meta_args
 from qshell.session.usersession import Notification
-from qshell.session.wire import (
-    PGRES_COPY_BOTH,
-    PGRES_COPY_IN,
-    PGRES_COPY_OUT,
-    PGRES_PIPELINE_ABORTED,
-    PGRES_PIPELINE_SYNC,
-    Wire,
-    in_pipeline,
-)
+from qshell.session.wire import Wire, in_pipeline
 from qshell.shell.host import _Stop
 from qshell.shell.interrupt import sigint_calls
-
-PGRES_EMPTY_QUERY, PGRES_FATAL_ERROR = 0, 7
+from qshell.shell.session_commands import sql_identifier
 
 
 def _take(shell: Any, cmd: Command, take: int | None) -> tuple[list[str], Callable[[], None]]:
@@ -744,24 +744,6 @@ class LargeObjectCommands:
 CROSSTABVIEW_MAX_COLUMNS = 1600
 
 
-def _dequote_downcase(arg: str) -> str:
-    """psql's dequote_downcase_identifier: double quotes removed (a doubled one kept),
-    ASCII letters outside them folded to lower case."""
-    out, inquotes, i = [], False, 0
-    while i < len(arg):
-        c = arg[i]
-        if c == '"':
-            if inquotes and arg[i + 1:i + 2] == '"':
-                out.append('"')
-                i += 2
-                continue
-            inquotes = not inquotes
-        else:
-            out.append(c.lower() if not inquotes and "A" <= c <= "Z" else c)
-        i += 1
-    return "".join(out)
-
-
 def _column_index(arg: str, names: list[str]) -> int:
     """psql's indexOfColumn: a column number (1-based) or a name, as \\crosstabview takes them."""
     if arg and arg.isascii() and arg.isdigit():
@@ -769,7 +751,7 @@ def _column_index(arg: str, names: list[str]) -> int:
         if idx < 0 or idx >= len(names):
             raise UsageError(f"\\crosstabview: column number {idx + 1} is out of range 1..{len(names)}")
         return idx
-    name = _dequote_downcase(arg)
+    name = sql_identifier(arg)  # psql's dequote_downcase_identifier
     found = [i for i, n in enumerate(names) if n == name]
     if len(found) > 1:
         raise UsageError(f'\\crosstabview: ambiguous column name: "{name}"')

@@ -20,17 +20,14 @@ import subprocess
 import tempfile
 import threading
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 
 from qshell.common.errors import UsageError
 from qshell.script.commands import Command
 from qshell.shell.streams import isatty
 
 if TYPE_CHECKING:
-    from qshell.shell.host import ShellHost
-
-    class _Host(ShellHost, Protocol):
-        def _args(self, cmd: Command, take: int | None = None, semicolon: bool = False) -> list[str]: ...
+    from qshell.shell.host import CommandHost as _Host
 
 # psql's \copyright (print_copyright in src/bin/psql/help.c): the licence's own lines
 COPYRIGHT = """PostgreSQL Database Management System

@@ -645,16 +645,6 @@ class Shell:
         return not self.interactive and (lines[self._depth][1] if self._depth < len(lines) else self.settings.on_error_stop)
 
     # -- the loop ---------------------------------------------------------------
-    def run(self, entries: Iterable[Entry | InputError]) -> ExitStatus:
-        """Handle every entry until the input ends or ``\\q``; return the exit status."""
-        try:
-            self.feed(entries)
-        except _ErrorStop:  # psql: a -c that ON_ERROR_STOP ended is a failed command (1), a script 3
-            return ExitStatus.ERROR if self._input == "-c" else ExitStatus.SCRIPT_STOPPED
-        except _Stop as stop:
-            return stop.status
-        return self.status
-
     def run_inputs(self, inputs: Iterable[Iterable[Entry | InputError]], startup: int = 0) -> ExitStatus:
         """Each input after the other, as psql runs its startup files and its -c/-f actions:
         ``\\q`` ends the input it is in (the next one runs); ``ON_ERROR_STOP`` ends them all,

@@ -151,6 +151,8 @@ class ConnectionCommands:
         computes the SCRAM verifier on this side (``password_encryption`` asked of the
         server) and sends ``ALTER USER "name" PASSWORD 'SCRAM-SHA-256$…'`` — never the
         password itself."""
+        from qshell.engine import libpq
+
         words = self.shell._args(cmd, take=1)
         pq = self._libpq()
         if not pq.has("PQchangePassword"):
@@ -163,7 +165,7 @@ class ConnectionCommands:
         pq = self._libpq()  # (the same connection: asked again after the prompts, which may have been long)
         res = pq.pq.PQchangePassword(pq.ptr, user.encode("utf-8", "surrogateescape"), first.encode("utf-8", "surrogateescape"))
         try:
-            if not res or pq.pq.PQresultStatus(res) != PGRES_COMMAND_OK:
+            if not res or pq.pq.PQresultStatus(res) != libpq.PGRES_COMMAND_OK:
                 raise QshellError(pq.error())  # psql's pg_log_info of libpq's message: the server's error
         finally:
             if res:
@@ -184,9 +186,6 @@ class ConnectionCommands:
         except psycopg2.Error as exc:
             raise QshellError((exc.pgerror or str(exc)).strip("\n").split("\n")[0]) from None
         return str(row[0]) if row else ""
-
-
-PGRES_COMMAND_OK = 1
 
 
 def sql_identifier(word: str) -> str:

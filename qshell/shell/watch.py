@@ -33,27 +33,16 @@ from qshell.script.variables import strtod
 from qshell.shell.interrupt import sigint_calls
 
 if TYPE_CHECKING:
-    from qshell.records.results import QueryResult
-    from qshell.script.reader import Entry
-    from qshell.script.variables import Variables
     from qshell.shell.extended import ExtendedCommands
-    from qshell.shell.host import ShellHost
+    from qshell.shell.host import CommandHost
     from qshell.shell.pset import PsetCommands
 
-    class _Host(ShellHost, Protocol):
-        variables: Variables
-        entry: Entry | None
-        last_query: str
+    class _Host(CommandHost, Protocol):
         pset: PsetCommands
-        _page: list[str] | None
 
         @property
         def extended(self) -> ExtendedCommands: ...
         def made(self, attr: str) -> bool: ...
-        def _args(self, cmd: Command, take: int | None = None, semicolon: bool = False) -> list[str]: ...
-        def _flush_page(self) -> None: ...
-        def _run_sql(self, sql: str, *, show: bool = True, maxrows: int | None = None,
-                     remember: bool = True) -> QueryResult | None: ...
 
 DEFAULT_INTERVAL = 2.0
 RESULT_VARIABLES = ("ERROR", "SQLSTATE", "ROW_COUNT", "LAST_ERROR_MESSAGE", "LAST_ERROR_SQLSTATE")

@@ -5,7 +5,9 @@ from gevent import events, monkey
 # the installed distributions for them (importlib.metadata) costs ~17 ms of a 190 ms
 # start-up. qshell installs no gevent plugin, so the events go to zope.event only.
 events.notify_and_call_entry_points = events.notify
-monkey.patch_all()  # must be the very first thing the process does
+# must be the very first thing the process does. Not ssl: no Python socket of qshell's speaks
+# TLS (libpq does its own, in C).
+monkey.patch_all(ssl=False)
 
 import gc  # noqa: E402
 import sys  # noqa: E402

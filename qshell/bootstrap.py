@@ -12,13 +12,14 @@ def bootstrap(patch_processes: bool = True) -> None:
     ``patch_processes=False`` leaves os, signal and subprocess alone, for a host
     process that forks ptys (the test suite): under gevent's patches pexpect's fork
     waits forever on a pipe, and gevent's child watcher reaps pexpect's children.
+    ``ssl`` is never patched: libpq does TLS itself, no Python socket of qshell's does.
     """
     global _done
     if _done:
         return
     from gevent import monkey
 
-    monkey.patch_all(os=patch_processes, signal=patch_processes, subprocess=patch_processes)
+    monkey.patch_all(os=patch_processes, signal=patch_processes, subprocess=patch_processes, ssl=False)
     import gevent
 
     # Ctrl-C is handled by the shell; the hub must not print it as a crash

@@ -579,11 +579,13 @@ def _main(argv: list[str], stdin, out: TextIO, err: TextIO) -> int:  # noqa: ANN
 
             return run_spec(read_spec(args.spec), dsn, password, out, err).status
         session = _open_session(dsn, password, box, ask=args.password is not False)
-        hist = resolve_history_dir(args.history_dir)
-        sets = Path(os.environ["QSHELL_SETS_DIR"]) if os.environ.get("QSHELL_SETS_DIR") else data_dir() / "sets"
+        def sets() -> Path:
+            return Path(os.environ["QSHELL_SETS_DIR"]) if os.environ.get("QSHELL_SETS_DIR") else data_dir() / "sets"
+
         try:
-            shell = _leaving_shell(Shell)(session, out, err, settings=settings, history_dir=hist, interactive=interactive,
-                                          sets_dir=sets, context=context)
+            shell = _leaving_shell(Shell)(session, out, err, settings=settings,
+                                          history_dir=lambda: resolve_history_dir(args.history_dir),
+                                          interactive=interactive, sets_dir=sets, context=context)
         except BaseException:  # a setting the session cannot take (--read-only behind a pooler)
             session.close()
             raise
@@ -610,7 +612,7 @@ def _main(argv: list[str], stdin, out: TextIO, err: TextIO) -> int:  # noqa: ANN
                 out.write(f"{PROG} {__version__} — {where}\nType \\? for help, \\q to quit.\n")
                 out.flush()
                 typed = psqlopts.plain_entries(shell, binary_in) if args.no_readline \
-                    else entries(shell, hist / "command_history")
+                    else entries(shell, resolve_history_dir(args.history_dir) / "command_history")
                 status = shell.run_inputs([*map(_until_leaving, startup), _until_leaving(typed)], startup=len(startup))
             elif args.scripts:
                 actions = _scripts(args.scripts, binary_in, context)

@@ -15,6 +15,7 @@ import re
 INT_MAX = 2147483647  # psql's variables and the server's integer settings stop here
 INT64_MAX = 9223372036854775807  # SQLite's largest integer: the run history's numbers
 MAX_WORKERS = 10000  # far above any server's max_connections
+DEFAULT_KEEP = 1000  # the run history: per staged set, the runs whose per-query results are kept
 MAX_REPEATS = 10000  # \go N xR: runs kept in memory and recorded one by one
 
 # a decimal number as a duration or a rate writes it (10, 1.5): for patterns of their own

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from qshell.common.errors import UsageError
-from qshell.engine.pool import Database
+from qshell.engine.database import Database
 from qshell.session.connect import describe, is_conninfo, password_in, reconnect_dsn
 from qshell.session.sandbox import Sandbox
 from qshell.session.usersession import UserSession

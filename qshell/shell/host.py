@@ -43,8 +43,6 @@ class ShellHost(Protocol):
     out: TextIO
     err: TextIO
     settings: Settings
-    history_dir: Path | None
-    sets_dir: Path | None
     interactive: bool
     staged: list[str]
     last_error: ServerMessage | None  # the last error a statement or a run got (\errverbose)
@@ -57,6 +55,10 @@ class ShellHost(Protocol):
     def stage_file(self, path: Path | str, label: str) -> int: ...
     @property
     def json(self) -> bool: ...
+    @property
+    def history_dir(self) -> Path | None: ...  # the run history's directory (resolved on first use)
+    @property
+    def sets_dir(self) -> Path | None: ...
     def default_workers(self) -> int: ...
     def width(self) -> int: ...
     def style(self) -> styles.Style: ...

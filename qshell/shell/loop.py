@@ -337,8 +337,10 @@ class Shell:
     ``loads``, ``sets``, ``describe``, ``reports``, ``isolation``), each given this shell as its host."""
 
     def __init__(self, session: Session, out: TextIO, err: TextIO, *, settings: Settings | None = None,
-                 history_dir: Path | None = None, interactive: bool = False, sets_dir: Path | None = None,
-                 context: ScriptContext | None = None) -> None:
+                 history_dir: Path | Callable[[], Path] | None = None, interactive: bool = False,
+                 sets_dir: Path | Callable[[], Path] | None = None, context: ScriptContext | None = None) -> None:
+        """``history_dir`` and ``sets_dir`` may be given as functions, called on first use:
+        resolving the XDG directories costs a `-c` that needs neither 3 ms of its start."""
         self.context = context or ScriptContext()  # what the readers share: psql's variables...
         self.variables = self.context.variables
         if not interactive:
@@ -355,8 +357,7 @@ class Shell:
         self.out = out
         self.err = err
         self.settings = settings or Settings()
-        self.history_dir = history_dir
-        self.sets_dir = sets_dir
+        self._dirs = {"history_dir": history_dir, "sets_dir": sets_dir}
         self.interactive = interactive
         self.staged: list[str] = []
         self.status = ExitStatus.OK  # the worst of the input being read (run_inputs: psql's exit status)
@@ -391,7 +392,24 @@ class Shell:
         self.log: TextIO | None = None  # psql's -L session log
         self._attach(session)
 
+    def _dir(self, name: str) -> Path | None:
+        given = self._dirs[name]
+        if callable(given):
+            given = self._dirs[name] = given()
+        return given
+
+    @property
+    def history_dir(self) -> Path | None:
+        """The run history's directory (None: no run history)."""
+        return self._dir("history_dir")
+
+    @property
+    def sets_dir(self) -> Path | None:
+        """Where \\save keeps named sets."""
+        return self._dir("sets_dir")
+
     # -- the command groups, each made when first used (GROUPS) --------------------------------
+
     @cached_property
     def loads(self) -> "LoadCommands":
         from qshell.shell.loadview import LoadCommands

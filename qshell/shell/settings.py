@@ -5,9 +5,8 @@ from dataclasses import dataclass, fields, replace
 from typing import Any, Callable
 
 from qshell.common.errors import UsageError
-from qshell.common.numbers import DECIMAL, INT_MAX, MAX_WORKERS, whole
+from qshell.common.numbers import DECIMAL, DEFAULT_KEEP, INT_MAX, MAX_WORKERS, whole
 from qshell.output.styles import FORMATS
-from qshell.store.history import DEFAULT_KEEP
 
 _TRUE = {"on", "true", "1", "yes"}
 _FALSE = {"off", "false", "0", "no"}

@@ -15,6 +15,7 @@ import zlib
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterable, Iterator, Literal
 
+from qshell.common.numbers import DEFAULT_KEEP
 from qshell.common.paths import private_file
 from qshell.common.visible import json_text
 from qshell.engine.analysis import normalize
@@ -25,7 +26,6 @@ if TYPE_CHECKING:  # pragma: no cover
 FILE = "runs.sqlite"
 JSONL = "runs.jsonl"
 SCHEMA = 2  # PRAGMA user_version of a runs.sqlite written by this qshell (1: one results row per query)
-DEFAULT_KEEP = 1000  # per staged set, the runs whose per-query results are kept
 BUSY_MS = 10000  # how long a write waits for another qshell's transaction
 
 # the fields \history, \compare and the measured-time memory use, and the type each must have

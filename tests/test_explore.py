@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from qshell.engine.analysis import lanes, lpt_order, parse_n_list, stats
+from qshell.engine.analysis import lanes, lpt_order, normalize, parse_n_list, slowdowns, stats
 from qshell.engine.pool import QueryPool, TxMode
 from qshell.engine.sampler import Sampler
 from qshell.output import run_series, run_summary, styles
@@ -171,6 +171,21 @@ def test_repeats_report_statistics_consistent_with_their_runs(qshell):
     assert rep["queries"][0]["min_ms"] >= 90
     text = qshell("\\add SELECT 1;\n\\go 1 x3\n").out
     assert "cold" in text and re.search(r"efficiency \| +note", text) and "median ms" in text and "warm repetitions 2-3" in text
+
+
+def test_slowdowns_are_each_query_time_over_its_time_alone_as_known_when_the_run_ended():
+    """The mapping works each ratio out when asked: the same figures as a dict built at
+    the run's end, none for a failed query or one never run alone, and a time alone
+    learned later does not change a run already reported."""
+    qs = (QueryResult(1, "SELECT 1", Status.OK, exec_s=0.3), QueryResult(2, "SELECT  1 ", Status.OK, exec_s=0.6),
+          QueryResult(3, "SELECT 2", Status.OK, exec_s=0.5), QueryResult(4, "SELECT 1", Status.ERROR, exec_s=0.1))
+    run = RunResult(n=2, started_at=0.0, wall_s=1.0, queries=qs)
+    alone = {normalize("SELECT 1"): 0.2}
+    slow = slowdowns(run, alone)
+    alone[normalize("SELECT 2")] = 0.25  # learned after the run
+    assert dict(slow) == {1: pytest.approx(1.5), 2: pytest.approx(3.0)}
+    assert slow.get(3) is None and 4 not in slow and 9 not in slow and len(slow) == 2 and bool(slow)
+    assert not slowdowns(run, {}) and dict(slowdowns(run, {})) == {}
 
 
 def test_slowdown_against_running_alone(qshell):

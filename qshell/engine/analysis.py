@@ -7,7 +7,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Iterable, Mapping, Sequence
+from typing import Iterable, Iterator, Mapping, Sequence
 
 from qshell.common.numbers import INT_MAX, is_whole, whole
 from qshell.records.results import QueryResult, RunResult
@@ -63,18 +63,55 @@ def lanes(run: RunResult) -> dict[int, list[QueryResult]]:
     return dict(sorted(out.items()))
 
 
-def slowdowns(run: RunResult, alone: Mapping[str, float | None]) -> dict[int, float]:
-    """Per query index: time at this run's N ÷ its time alone (when known and measurable)."""
-    out = {}
-    keys: dict[str, str] = {}  # (a run repeats texts: each normalized once)
-    for q in run.queries:
-        key = keys.get(q.sql)
+class Slowdowns(Mapping[int, float]):
+    """Per query index: time at this run's N ÷ its time alone (when known and measurable).
+
+    Each ratio is worked out when asked: a run of 50,000 queries held them all as a dict
+    (3.6 MB) for records that read each once."""
+
+    def __init__(self, run: RunResult, alone: Mapping[str, float | None]) -> None:
+        self._queries = run.queries
+        self._alone = dict(alone)  # as known now: later runs' times alone do not change this run's
+        self._keys: dict[str, str] = {}  # (a run repeats texts: each normalized once)
+        self._any: bool | None = None
+
+    def _ratio(self, q: QueryResult) -> float | None:
+        if q.status.value != "ok" or not self._alone:
+            return None
+        key = self._keys.get(q.sql)
         if key is None:
-            key = keys[q.sql] = normalize(q.sql)
-        t = alone.get(key)
-        if t and t > 0 and q.status.value == "ok":
-            out[q.index] = q.total_s / t
-    return out
+            key = self._keys[q.sql] = normalize(q.sql)
+        t = self._alone.get(key)
+        return q.total_s / t if t and t > 0 else None
+
+    def _query(self, index: object) -> QueryResult | None:
+        queries = self._queries
+        if isinstance(index, int) and 0 < index <= len(queries) and queries[index - 1].index == index:
+            return queries[index - 1]  # (a run's results are in staged order)
+        return next((q for q in queries if q.index == index), None)
+
+    def __getitem__(self, index: int) -> float:
+        q = self._query(index)
+        ratio = None if q is None else self._ratio(q)
+        if ratio is None:
+            raise KeyError(index)
+        return ratio
+
+    def __iter__(self) -> Iterator[int]:
+        return (q.index for q in self._queries if self._ratio(q) is not None)
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+    def __bool__(self) -> bool:
+        if self._any is None:
+            self._any = next(iter(self), None) is not None
+        return self._any
+
+
+def slowdowns(run: RunResult, alone: Mapping[str, float | None]) -> Mapping[int, float]:
+    """Per query index: time at this run's N ÷ its time alone (when known and measurable)."""
+    return Slowdowns(run, alone)
 
 
 def parse_n_list(words: Sequence[str]) -> list[int]:

@@ -92,8 +92,9 @@ class QueryPool:
         self.pool_max = min(workers, max(len(self.queries), 1))
         self.maxrows = maxrows
         self.mode = mode
-        self.order = list(order) if order is not None else list(range(len(self.queries)))
-        if sorted(self.order) != list(range(len(self.queries))):
+        # staged order: a range, not a list (50,000 staged queries: 1.9 MB of ints held for the run)
+        self.order: Sequence[int] = range(len(self.queries)) if order is None else list(order)
+        if order is not None and sorted(self.order) != list(range(len(self.queries))):
             raise ValueError("order must be a permutation of the query positions")
         self.order_name = order_name
         self.sampler = sampler

@@ -13,7 +13,7 @@ import shutil
 import time
 from contextlib import contextmanager
 from dataclasses import replace
-from typing import Iterator, Literal
+from typing import Iterator, Literal, Mapping
 
 import gevent
 
@@ -167,7 +167,7 @@ class RunCommands:
         db = db or self.shell.session.pool
         db.check_capacity(n, extra=1 if self.shell.settings.sample and not db.monitor_open else 0, sampling=self.shell.settings.sample)
 
-    def _execute(self, n: int, on: tuple[Database, str] | None = None) -> tuple[RunResult, str, dict[int, float]]:
+    def _execute(self, n: int, on: tuple[Database, str] | None = None) -> tuple[RunResult, str, Mapping[int, float]]:
         """One measured run: its result, run id, and slowdowns against running alone.
 
         ``on``: (the workers' Database, its target for the record) instead of the session's
@@ -285,7 +285,7 @@ class RunCommands:
             self.shell.err.write("\r\x1b[K" + run_series.progress_line(pool.progress(), width))
             self.shell.err.flush()
 
-    def _report(self, run: RunResult, run_id: str, queries: tuple[str, ...], slow: dict, target: str | None = None) -> None:
+    def _report(self, run: RunResult, run_id: str, queries: tuple[str, ...], slow: Mapping[int, float], target: str | None = None) -> None:
         """The run's query records, each rendered once as JSON text: printed as JSON lines
         (JSON format), in batches as they are rendered, and stored in the run history."""
         store = self.run_store(create=True) if self.shell.history_dir is not None else None
@@ -368,7 +368,7 @@ class RunCommands:
             self.shell.write(text)
         self._after([run])
 
-    def _csv_run(self, run: RunResult, slow: dict[int, float]) -> None:
+    def _csv_run(self, run: RunResult, slow: Mapping[int, float]) -> None:
         """A run in CSV: one CSV table on stdout, nothing else there (see README, "CSV").
 
         Default: the run summary, one row per staged query. With ``\\set csv_rows on``:

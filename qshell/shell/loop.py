@@ -778,6 +778,8 @@ class Shell:
     def _warn_extra(self, entry: Entry | None = None) -> None:
         """psql's warning for each argument the command being run did not take (``entry``:
         the command's own line, when an \\i has read others since)."""
+        if not self._extra:
+            return
         entry = entry or self.entry
         typed = commands.meta_name(entry.text) if entry is not None else ""
         for word in self._extra:

@@ -127,6 +127,21 @@ with open(out, "w") as fh:
 """
 
 
+# bench's stack floor for `-c 'SELECT 1;'`: what qshell's __main__ does before anything of its own
+# (gevent's patching without the plugin scan, not ssl), then psycopg2 running the statement
+STACK_SELECT1 = """import sys
+from gevent import events, monkey
+events.notify_and_call_entry_points = events.notify
+monkey.patch_all(ssl=False)
+import psycopg2
+conn = psycopg2.connect(sys.argv[1])
+cur = conn.cursor()
+cur.execute("SELECT 1;")
+print(cur.fetchall())
+conn.close()
+"""
+
+
 @dataclass(frozen=True)
 class Proc:
     """One whole process as the kernel accounted it (wait4)."""
@@ -367,17 +382,21 @@ class Bench:
         q_1 = ("qshell_select1", self._qshell() + [self.dsn, "-c", "SELECT 1;"], True)
         p_1 = ("psql_select1", [str(self.bin / "psql"), "-X", self.dsn, "-c", "SELECT 1;"], False)
         c_1 = ("pgcli_select1", pgcli, False) if pgcli else None
-        progs = [q_q, p_q, q_1, p_1] + ([c_1] if c_1 else [])
+        # the floor under qshell's figure: the stack it is built on doing the same (Python, gevent's
+        # patching as qshell's __main__ does it, psycopg2, one connection, SELECT 1 printed)
+        s_1 = ("stack_select1", [sys.executable, "-c", STACK_SELECT1, self.dsn], False)
+        progs = [q_q, p_q, q_1, p_1, s_1] + ([c_1] if c_1 else [])
         rounds: list[dict] = []
         for r in range(self.rounds + 1):
             # each compared pair back to back, the one going first alternating
-            pairs = [(q_1, c_1 or p_1), (q_q, p_q)] + ([(p_1, None)] if c_1 else [])
+            pairs = [(q_1, c_1 or p_1), (q_q, p_q), (s_1, None)] + ([(p_1, None)] if c_1 else [])
             order = [x for a, b in pairs for x in ((a, b) if r % 2 == 0 else (b, a)) if x is not None]
             got = {}
             for name, argv, qshell in order:
                 got[name] = round(self._measure(argv, qshell=qshell).wall_s, 4)
             if pgcli:
                 got["pgcli_ratio"] = round(got["qshell_select1"] / got["pgcli_select1"], 3)
+                got["stack_ratio"] = round(got["stack_select1"] / got["pgcli_select1"], 3)
             if r:  # the first round warms caches
                 rounds.append(got)
         med = {name: round(_median([x[name] for x in rounds]), 4) for name, _, _ in progs}
@@ -386,11 +405,13 @@ class Bench:
                      "qshell_select1_s": med["qshell_select1"], "psql_select1_s": med["psql_select1"],
                      "pgcli_select1_s": med.get("pgcli_select1"),
                      "pgcli_ratio": _spread([x["pgcli_ratio"] for x in rounds]) if pgcli else None,
+                     "stack_select1_s": med["stack_select1"],
+                     "stack_ratio": _spread([x["stack_ratio"] for x in rounds]) if pgcli else None,
                      "pgcli_why": None if pgcli else (why or "pgcli not given"), "rounds": rounds}
         ratio = out["pgcli_ratio"]
         self.log(f"  start-up: qshell {out['qshell_s']} s, psql {out['psql_s']} s; one SELECT 1: qshell"
                  f" {out['qshell_select1_s']} s, psql {out['psql_select1_s']} s, pgcli {out['pgcli_select1_s'] or '–'} s"
-                 f" (qshell ÷ pgcli {ratio['median'] if ratio else '–'})")
+                 f" (qshell ÷ pgcli {ratio['median'] if ratio else '–'}); the stack alone {out['stack_select1_s']} s")
         return out
 
     # -- 5. memory of a huge result --------------------------------------------------------------------
@@ -1045,13 +1066,17 @@ def _h_pgcli(c: dict, bold: bool = True) -> str | None:
     if c.get("pgcli_ratio") is None:
         return None
     return (f"{_cell(c['pgcli_ratio'], '×', bold)} ({c['qshell_select1_s']} s vs {c['pgcli_select1_s']} s;"
-            f" psql {c['psql_select1_s']} s)")
+            f" psql {c['psql_select1_s']} s"
+            + (f"; the stack alone — Python, gevent's patching, psycopg2, one SELECT 1 — {c['stack_select1_s']} s,"
+               f" {_cell(c['stack_ratio'], '×')})" if c.get("stack_ratio") else ")"))
 
 
 def _h_load(c: dict, bold: bool = True) -> str | None:
     if "ratio" not in c:
         return None
-    return f"{_cell(c['ratio'], bold=bold)} ({_n(c['qshell_eps'])} executions/s vs {_n(c['pgbench_tps'])} tps)"
+    return (f"{_cell(c['ratio'], bold=bold)} ({_n(c['qshell_eps'])} executions/s vs {_n(c['pgbench_tps'])} tps"
+            + (f"; client CPU {_cell(c['qshell_cpu_us'], ' µs')} per execution vs pgbench's"
+               f" {_cell(c['pgbench_cpu_us'], ' µs')})" if "qshell_cpu_us" in c else ")"))
 
 
 def _h_latency(c: dict, bold: bool = True) -> str | None:

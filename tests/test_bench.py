@@ -97,6 +97,9 @@ def test_bench_tiny_run_writes_a_well_formed_record(dsn, tmp_path):
     assert cases["processes"]["qshell_process_ms"] > 0 and cases["processes"]["process_ratio"] > 0
     st = cases["startup"]
     assert len(st["rounds"]) == 3 and st["qshell_select1_s"] > 0 and st["psql_select1_s"] > 0
+    # the stack's floor, measured in the same rounds: below qshell's own start (it does a part of it)
+    assert 0 < st["stack_select1_s"] < st["qshell_select1_s"]
+    assert st["stack_select1_s"] == round(statistics.median(r["stack_select1"] for r in st["rounds"]), 4)
     assert st["pgcli_ratio"] is None and st["pgcli_why"] == "skipped (--pgcli none)"
     e2e = cases["e2e"]
     assert e2e["statements"] == 2000 and e2e["qshell_s"] > 0 and e2e["pgbench_s"] > 0 and e2e["run_wall_ms"] > 0
@@ -228,8 +231,10 @@ def test_headline_takes_each_row_from_the_latest_full_record_holding_it():
     from qshell.bench import HEADLINE, headline
 
     full = {"startup": {"qshell_s": 0.14, "psql_s": 0.01, "qshell_select1_s": 0.13, "psql_select1_s": 0.01,
-                        "pgcli_select1_s": 0.33, "pgcli_ratio": _spread(0.4)},
-            "load": {"ratio": _spread(0.62), "qshell_eps": 30000, "pgbench_tps": 48000}}
+                        "pgcli_select1_s": 0.33, "pgcli_ratio": _spread(0.4), "stack_select1_s": 0.09,
+                        "stack_ratio": _spread(0.27)},
+            "load": {"ratio": _spread(0.62), "qshell_eps": 30000, "pgbench_tps": 48000, "qshell_cpu_us": _spread(14.6),
+                     "pgbench_cpu_us": _spread(6.0)}}
     records = [_record("2026-12-01T00:00", "aaa", full),
                _record("2026-12-02T00:00", "bbb", {"startup": {"qshell_s": 0.15, "psql_s": 0.01, "pgcli_ratio": None,
                                                                "pgcli_why": "skipped"}}),
@@ -240,10 +245,12 @@ def test_headline_takes_each_row_from_the_latest_full_record_holding_it():
     by_figure = {row.split(" | ")[0].lstrip("| "): row for row in rows[2:]}
     pgcli = by_figure["`-c 'SELECT 1;'` start to exit, qshell ÷ `pgcli --less-chatty -c`"]
     assert "**0.4×** (0.3–0.5)" in pgcli and "`aaa`" in pgcli  # bbb did not measure pgcli
+    assert "one SELECT 1 — 0.09 s, 0.27× (0.17–0.37)" in pgcli  # the stack's own floor beside it
     start = by_figure["start-up, `qshell -X -c '\\q'`, vs psql"]
     assert "**0.15 s**" in start and "`bbb`" in start
     load = by_figure["closed-loop load, select-only on pgbench scale 10, N=8, executions/s ÷ `pgbench -S` tps"]
     assert "**0.62** (0.52–0.72)" in load and "30,000 executions/s vs 48,000 tps" in load  # the tiny record is not used
+    assert "client CPU 14.6 µs (14.5–14.7) per execution vs pgbench's 6.0 µs (5.9–6.1)" in load
     assert by_figure["reading a script of 100,000 one-line statements, ÷ `psql -f`"].endswith("| – | – | – |")
 
 

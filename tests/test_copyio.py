@@ -496,3 +496,38 @@ def test_session_lost_during_a_copy_group(dsn, hist, tmp_path):
         lines[name] = q.stderr
     assert lines["copy"] == lines["plain"]
     assert lines["copy"].decode().splitlines()[0].endswith("FATAL:  terminating connection due to administrator command")
+
+
+_PEAK = ("import os, subprocess, sys; p = subprocess.Popen(sys.argv[1:], stdout=subprocess.PIPE);"
+         " out = p.stdout.read(); _, status, usage = os.wait4(p.pid, 0);"
+         " print(os.waitstatus_to_exitcode(status), usage.ru_maxrss, out.split()[-1].decode())")
+
+
+def test_a_script_of_inline_copy_data_is_read_as_it_is_sent_not_held_whole(dsn, hist, tmp_path):
+    """``-f`` reads its file a line at a time, as psql does: a plain-format dump's COPY data
+    (here 40 MB) is never held whole. Peak RSS (the kernel's, wait4; started from a small
+    process) of the big script against the same script with 10 rows, in this test's run."""
+    def script(rows: int) -> Path:
+        path = tmp_path / f"copy{rows}.sql"
+        with open(path, "w") as fh:
+            fh.write("DROP TABLE IF EXISTS cp_big; CREATE TABLE cp_big (a int, b text);\nCOPY cp_big FROM STDIN;\n")
+            line = "\t" + "x" * 24 + "\n"
+            for start in range(0, rows, 100_000):
+                fh.write("".join(f"{i}{line}" for i in range(start, min(rows, start + 100_000))))
+            fh.write("\\.\nSELECT count(*) FROM cp_big;\nDROP TABLE cp_big;\n")
+        return path
+
+    def peak(path: Path) -> tuple[float, str]:
+        argv = qshell_argv("-X", "-q", "-t", "--history-dir", str(hist), "-f", str(path), dsn)
+        done = subprocess.run([sys.executable, "-c", _PEAK, *argv], capture_output=True, timeout=300, env=clean_env())
+        status, kib, count = done.stdout.split()
+        assert status == b"0", done.stderr
+        return int(kib) / 1024, count.decode()
+
+    big = script(1_300_000)
+    assert big.stat().st_size > 39 * 2**20
+    small_mb, small_count = peak(script(10))
+    big_mb, big_count = peak(big)
+    assert (small_count, big_count) == ("10", "1300000")
+    # measured: 36 MB for both (the whole file held: 64 MB for 28 MB of data)
+    assert big_mb < small_mb + 15, f"peak RSS {big_mb:.1f} MB for 40 MB of COPY data, {small_mb:.1f} MB for 10 rows"

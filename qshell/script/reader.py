@@ -6,7 +6,6 @@ One ``EntryBuilder`` decides what is complete for every source, so a script, ``-
 from __future__ import annotations
 
 import errno
-import io
 import re
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -805,10 +804,17 @@ def read_stream(stream: BinaryIO, source: str, context: ScriptContext | None = N
 def read_file(name: str, context: ScriptContext | None = None) -> Iterator[Entry | InputError]:
     """Entries of a script file (``-f``, ``\\i``, the startup file), decoded line by line.
 
-    Reads the file at once; raises OSError (IsADirectoryError for a directory) when it
-    cannot, so that each caller reports it where it belongs."""
+    Opens the file now and raises OSError (IsADirectoryError for a directory) when it
+    cannot, so that each caller reports it where it belongs; then reads it as psql does,
+    a line at a time (a plain-format dump of gigabytes of COPY data is never held whole);
+    the file is closed when its last entry has been read (or the reading stopped)."""
     path = Path(name).expanduser()
     if path.is_dir():
         raise IsADirectoryError(errno.EISDIR, "is a directory", name)
-    data = path.read_bytes()
-    return read_stream(io.BytesIO(data), name, context, script_file=True)
+    stream = open(path, "rb")  # noqa: SIM115 - closed by _entries_of
+    return _entries_of(stream, name, context)
+
+
+def _entries_of(stream: BinaryIO, name: str, context: ScriptContext | None) -> Iterator[Entry | InputError]:
+    with stream:
+        yield from read_stream(stream, name, context, script_file=True)

@@ -207,14 +207,22 @@ class EntryBuilder:
         lines = self.lines
         if lines is None:
             return
+        held: list[bytes] = []  # lines handed on ~64 kB at a time (a million lines: not a million yields)
+        size = 0
         while True:
             raw = lines()
-            if raw is None:
+            if raw is None or raw in (b"\\.", b"\\.\r"):  # psql's end of data: exactly \\. and its line end
+                if raw is not None:
+                    self._lineno += 1
+                if held:
+                    yield b"\n".join(held) + b"\n"
                 return
             self._lineno += 1
-            if raw in (b"\\.", b"\\.\r"):  # psql's end of data: exactly \\. and its line end
-                return
-            yield raw + b"\n"
+            held.append(raw)
+            size += len(raw) + 1
+            if size >= 65536:
+                yield b"\n".join(held) + b"\n"
+                held, size = [], 0
 
     @property
     def pending(self) -> bool:
@@ -768,6 +776,9 @@ def _psql_lines(stream: BinaryIO) -> Iterator[bytes]:
         if b"\x00" in raw:
             raw = b"".join(piece[:piece.find(b"\x00") + 1] if b"\x00" in piece else piece
                            for piece in (raw[i:i + 1023] for i in range(0, len(raw), 1023)))
+        elif not pending and raw[-1:] == b"\n":  # (the common line: no copy made to join it)
+            yield raw[:-1]
+            continue
         pending += raw
         if pending.endswith(b"\n"):
             yield pending[:-1]

@@ -386,3 +386,35 @@ def test_a_runs_lock_edges_are_waits_the_server_logged(logged_server):
     edges = {(int(w.waiter[1:]), int(w.holder[1:])) for w in run.lock_waits if w.seconds >= 0.1}
     assert edges, run.lock_waits  # which waits for which depends on which came first
     assert edges <= logged, (edges, logged)
+
+
+def test_a_blocker_whose_transaction_ended_keeps_the_age_it_was_seen_holding_with(dsn):
+    """The sampler describes another session a sample named as a blocker with one more
+    query; when that session's transaction has ended in between (its xact_start gone, CI saw
+    it once under load), the age it was last seen holding with stands instead of none."""
+    import psycopg2
+
+    from qshell.engine.sampler import Sampler
+
+    holder = psycopg2.connect(dsn)
+    side = psycopg2.connect(dsn)
+    side.autocommit = True
+    try:
+        hcur = holder.cursor()
+        hcur.execute("SELECT pg_backend_pid()")
+        pid = hcur.fetchone()[0]
+        time.sleep(0.2)
+        sampler = Sampler(None)
+        row = (12345, "Lock", "relation", "active", [pid], None)  # a sampled backend it blocks
+        with side.cursor() as cur:
+            sampler._describe(cur, None, [12345], [row])
+            (seen,) = sampler.sessions.values()
+            assert seen.state == "idle in transaction" and seen.xact_age_s >= 0.2
+            holder.commit()  # the transaction ends before the next description
+            time.sleep(0.1)
+            sampler._describe(cur, None, [12345], [row])
+        (again,) = sampler.sessions.values()
+        assert again.xact_age_s == seen.xact_age_s and again.state == "idle in transaction"  # (seen so once of two)
+    finally:
+        holder.close()
+        side.close()

@@ -175,8 +175,11 @@ class Sampler:
             if key in self.sessions or len(self.sessions) < MAX_SESSIONS:
                 seen = self._states.setdefault(key, Counter())
                 seen[state or ""] += 1
-                self.sessions[key] = Session(pid, server, app or "", seen.most_common(1)[0][0],
-                                             None if age is None else float(age), user or "")
+                known = self.sessions.get(key)
+                # its transaction may have ended since the sample named it a blocker (no
+                # xact_start any more): the age it was last seen holding with stands
+                age_s = float(age) if age is not None else known.xact_age_s if known is not None else None
+                self.sessions[key] = Session(pid, server, app or "", seen.most_common(1)[0][0], age_s, user or "")
 
     def stop(self) -> None:
         self._stopping = True

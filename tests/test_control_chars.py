@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -215,4 +216,32 @@ def test_terminal_gets_no_control_from_a_staged_query(raw_term):
     raw_term.expect(pexpect.EOF)
     seen = raw_term.logfile_read.getvalue()
     _assert_escaped(seen)
+    assert b"Traceback" not in seen
+
+
+def test_terminal_gets_no_control_from_csv_definitions_echo_or_titles(raw_term, dsn):
+    """Whatever writes it — a CSV row, a view's definition (\\sv+), a function's (\\sf),
+    \\echo of a value \\gset took from the server, \\pset title's answer — a control
+    character in data reaches a terminal escaped (to a file or a pipe: as it is, tested above)."""
+    import psycopg2
+
+    conn = psycopg2.connect(dsn)
+    conn.autocommit = True
+    name = f"cc_{os.getpid()}"
+    conn.cursor().execute(f"CREATE VIEW {name}_v AS SELECT E'\\x1b[2J' AS c;"
+                          f"CREATE FUNCTION {name}_f() RETURNS text LANGUAGE sql AS $$SELECT '{OSC_TITLE}'$$")  # raw in its body
+    try:
+        for line in ("\\pset format csv", SELECT, "\\pset format aligned", f"\\sv+ {name}_v", f"\\sf {name}_f",
+                     "SELECT E'\\x1b]0;pwned\\x07' AS v \\gset", "\\echo :v endmark", "\\qecho :v",
+                     "\\pset title :v"):
+            raw_term.sendline(line)
+            raw_term.expect_exact(PROMPT)
+        raw_term.sendline("\\q")
+        raw_term.expect(pexpect.EOF)
+    finally:
+        conn.cursor().execute(f"DROP VIEW {name}_v; DROP FUNCTION {name}_f()")
+        conn.close()
+    seen = raw_term.logfile_read.getvalue()
+    assert b"\x1b]0;pwned" not in seen and b"pwned\x07" not in seen and b"\x1b[2J" not in seen
+    assert seen.count(b"\\x1B]0;pwned\\x07") >= 5 and b"\\x1B[2J" in seen  # csv, \sf, \echo, \qecho, title
     assert b"Traceback" not in seen

@@ -356,6 +356,7 @@ class Shell:
         self.session = session
         self.out = out
         self.err = err
+        self._ttys: dict[int, tuple[TextIO, bool]] = {}  # id(stream) -> (stream, a terminal?)
         self.settings = settings or Settings()
         self._dirs = {"history_dir": history_dir, "sets_dir": sets_dir}
         self.interactive = interactive
@@ -566,7 +567,7 @@ class Shell:
         if failed is not None and failed[0] is self.out:
             return
         try:
-            self.out.write(text)
+            self.out.write(self._for(self.out, text))
             self.out.flush()
         except BrokenPipeError as exc:
             if self.out is self.stdout or self._outer_out is not None:  # (\\g |cmd says it itself)
@@ -601,7 +602,7 @@ class Shell:
             from qshell.shell.editor import run_foreground
 
             try:
-                run_foreground(shlex.split(os.environ.get("PAGER") or "less -SRXF"), text.encode("utf-8"))
+                run_foreground(shlex.split(os.environ.get("PAGER") or "less -SRXF"), visible(text).encode("utf-8"))
                 return
             except (OSError, ValueError):
                 pass  # no pager (or an unparsable $PAGER): print as it is
@@ -631,8 +632,17 @@ class Shell:
             return
         if self._page:
             self._flush_page()
-        self.stdout.write(text)
+        self.stdout.write(self._for(self.stdout, text))
         self.stdout.flush()
+
+    def _for(self, stream: TextIO, text: str) -> str:
+        """``text`` as it may go to ``stream``: at a terminal every control character but
+        newline and tab shown escaped, whatever wrote it (a CSV value, a view's definition,
+        \\echo of a \\gset value): data never drives the terminal. To a file or a pipe, as it is."""
+        known = self._ttys.get(id(stream))
+        if known is None or known[0] is not stream:
+            known = self._ttys[id(stream)] = (stream, isatty(stream))
+        return visible(text) if known[1] else text
 
     def notice(self, text: str) -> None:
         if self._page:  # what the command printed so far comes first

@@ -8,6 +8,8 @@ import sqlite3
 import stat
 import subprocess
 import sys
+import zlib
+from contextlib import closing
 
 import pytest
 
@@ -277,3 +279,38 @@ def test_the_store_is_checkpointed_and_closed_at_every_exit(qshell_proc, hist, e
         assert db.execute("SELECT count(*) FROM runs").fetchone()[0] == 3
     finally:
         db.close()
+
+
+def test_a_password_written_in_staged_sql_is_kept_out_of_records_and_the_history(qshell, hist, dsn):
+    """``ALTER ROLE … PASSWORD 'x'`` staged and run: the server gets it as written (the
+    role logs in with it), but the JSON records, the text and CSV summaries, \\history and
+    every file of the history directory show '***' instead; each file stays 0600."""
+    import psycopg2
+    from psycopg2.extensions import make_dsn
+
+    role, secret = f"pw_{os.getpid()}", "StagedPw-111-secret"
+    qshell(f"CREATE ROLE {role} LOGIN;\n")
+    try:
+        staged = f"\\add ALTER ROLE {role} PASSWORD '{secret}';\n\\add SELECT 1 AS one;\n"
+        outs = [qshell(staged + "\\go 2\n", "--format", fmt) for fmt in ("json", "aligned", "csv")]
+        listing = qshell("\\history\n")
+        for r in [*outs, listing]:
+            assert r.code == 0, r.err
+            assert secret not in r.out and secret not in r.err
+        record = json.loads(outs[0].out.splitlines()[0])
+        assert record["sql"] == f"ALTER ROLE {role} PASSWORD '***'" and record["status"] == "ok"
+        assert "PASSWORD '***'" in outs[1].out and "PASSWORD '***'" in outs[2].out
+        conn = psycopg2.connect(make_dsn(dsn, user=role, password=secret))  # what the server got: the password
+        conn.close()
+        files = [p for p in hist.rglob("*") if p.is_file()]
+        assert files
+        for path in files:
+            assert secret.encode() not in path.read_bytes(), path
+            assert path.stat().st_mode & 0o077 == 0, path
+        with closing(sqlite3.connect(hist / "runs.sqlite")) as db:  # the records are stored compressed
+            blobs = [zlib.decompress(data) for (data,) in db.execute("SELECT data FROM results")]
+            keys = [str(k) for row in db.execute("SELECT * FROM timings") for k in row]
+        assert blobs and all(secret.encode() not in b for b in blobs) and b"PASSWORD '***'" in b"".join(blobs)
+        assert keys and not any(secret in k for k in keys)
+    finally:
+        qshell(f"DROP ROLE {role};\n")

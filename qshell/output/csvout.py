@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 
+from qshell.common.secrets import without_passwords
 from qshell.records.results import Column, QueryResult, RunResult, Status
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -93,7 +94,7 @@ def summary_rows(run: RunResult, slow: Mapping[int, float] | None = None) -> lis
     for q in run.queries:
         ok = q.status is Status.OK
         out.append([
-            q.index, q.sql, q.worker, q.pid, str(q.status), q.command if ok else None,
+            q.index, without_passwords(q.sql), q.worker, q.pid, str(q.status), q.command if ok else None,
             q.rowcount if ok else None, _ms(q.wait_s), _ms(q.total_s), _ms(q.start_s), _ms(q.end_s),
             q.error, q.sqlstate,
             "; ".join(f"{name} {share:.4f}" for name, share in q.waits) or None,

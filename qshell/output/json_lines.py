@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Mapping
 
+from qshell.common.secrets import without_passwords
 from qshell.common.visible import json_str, json_text
 from qshell.output.run_summary import failures_by_sqlstate, host_rows
 from qshell.output.styles import JSON_SCHEMA_VERSION
@@ -18,7 +19,7 @@ def query_record(q: QueryResult, run_id: str | None, rows: bool = True, slowdown
         "type": "query" if run_id is not None else "statement",
         "run_id": run_id,
         "index": q.index,
-        "sql": q.sql,
+        "sql": without_passwords(q.sql),
         "status": str(q.status),
         "worker": q.worker,
         "pid": q.pid,
@@ -159,6 +160,15 @@ class RecordEncoder:
                 self._texts[value] = text
         return text
 
+    def _sql(self, sql: str) -> str:
+        """A statement's text as JSON, a password in it shown as '***' (one text per distinct statement)."""
+        text = self._texts.get(sql)
+        if text is None:
+            text = _encode_str(without_passwords(sql))
+            if len(self._texts) < 1024:
+                self._texts[sql] = text
+        return text
+
     def _server(self, server: Server | None) -> str:
         """``"host":…,"standby":…,`` (one text per server: a run has a few)."""
         text = self._servers.get(server)
@@ -196,7 +206,7 @@ class RecordEncoder:
         pool = "" if q.pool_wait_s is None else f'"pool_wait_ms":{q.pool_wait_s * 1000:.3f},'
         if q.plan is not None:
             return self._why_slow(q, slowdown)
-        head = (f'{self._start}{q.index},"sql":{self._text(q.sql)},"status":"{q.status._value_}",'
+        head = (f'{self._start}{q.index},"sql":{self._sql(q.sql)},"status":"{q.status._value_}",'
                 f'"worker":{"null" if worker is None else worker},"pid":{"null" if pid is None else pid},'
                 f'{self._server(q.server)}"command":{self._text(q.command)},"columns":{self._cols(q.columns) if q.columns else "[]"},'
                 f'"rowcount":{q.rowcount},{error}'

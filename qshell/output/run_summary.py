@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Mapping
 
+from qshell.common.secrets import without_passwords
 from qshell.common.visible import visible
 from qshell.output.result_tables import _zero_columns, error_line, error_lines, statement
 from qshell.output.styles import SQL_PREVIEW, Style, _rows_word, duration, ms, shorten, tabulate
@@ -76,7 +77,8 @@ def why_slow_lines(q: QueryResult) -> list[str]:
 
 
 def preview(sql: str, width: int = SQL_PREVIEW) -> str:
-    return shorten(" ".join(sql.split()), width)
+    """A statement on one line, shortened, a password in it shown as '***'."""
+    return shorten(" ".join(without_passwords(sql).split()), width)
 
 
 def _table_fmt(style: Style) -> str:

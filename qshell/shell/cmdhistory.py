@@ -19,10 +19,10 @@
 from __future__ import annotations
 
 import os
-import re
 from typing import TYPE_CHECKING, Protocol
 
 from qshell.common.errors import UsageError
+from qshell.common.secrets import SETS_PASSWORD
 from qshell.script.commands import Command
 
 if TYPE_CHECKING:
@@ -35,8 +35,6 @@ if TYPE_CHECKING:
 
 DEFAULT_SIZE = 500
 NL_IN_HISTORY = "\x01"  # psql's stand-in for a newline inside a history line
-_SETS_PASSWORD = re.compile(r"\b(?:CREATE|ALTER)\s+(?:ROLE|USER|GROUP)\b.*\bPASSWORD\s+(?:E?'|\$|U&')",
-                            re.IGNORECASE | re.DOTALL)
 
 
 def histsize(value: str | None) -> int:
@@ -54,7 +52,7 @@ def keeps(line: str, previous: str | None, control: str | None) -> bool:
         return False
     if control in ("ignoredups", "ignoreboth") and line == previous:
         return False
-    return not _SETS_PASSWORD.search(line)
+    return not SETS_PASSWORD.search(line)
 
 
 class HistoryCommands:

@@ -18,6 +18,7 @@ from typing import Iterator, Literal, Mapping
 import gevent
 
 from qshell.common.errors import ExitStatus, QshellError, UsageError
+from qshell.common.secrets import without_passwords
 from qshell.engine import cpu, plans, resources
 from qshell.engine.analysis import lpt_order, normalize, parse_n_list, slowdowns
 from qshell.engine.pool import Database, QueryPool, TxMode
@@ -300,7 +301,7 @@ class RunCommands:
             head = encoder.head(q)
             if results is not None:
                 ok = q.status is Status.OK
-                results.add(head, q.sql if ok else None, round(q.total_s * 1000, 3) if ok else None)
+                results.add(head, without_passwords(q.sql) if ok else None, round(q.total_s * 1000, 3) if ok else None)
             if printing and unprinted is None:
                 lines.append(encoder.line(head, q))
                 if len(lines) >= PRINT_BATCH:

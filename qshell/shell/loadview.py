@@ -8,6 +8,7 @@ from dataclasses import replace
 import gevent
 
 from qshell.common.errors import ExitStatus, QshellError
+from qshell.common.secrets import without_passwords
 from qshell.common.visible import visible
 from qshell.engine import cpu
 from qshell.engine.load import LoadPool
@@ -190,7 +191,7 @@ def load_csv(load: LoadResult) -> str:
                  "first_sqlstate", "first_error"])]
     for q in load.queries:
         kind = first.get(q.index)
-        out.append(line([q.index, q.sql, q.count, q.errors,
+        out.append(line([q.index, without_passwords(q.sql), q.count, q.errors,
                          *("" if v is None else v for v in q.hist.figures_ms().values()), q.retries, q.notices,
                          kind.sqlstate if kind else "", kind.message if kind else ""]))
     return "".join(out).rstrip("\n")
@@ -239,6 +240,8 @@ class LoadCommands:
         except QshellError:  # (the side connection lost since the load began: its figures stand)
             pass
         record = load.record()
+        for q in record["queries"]:  # (a password written in a statement: '***' in the record, the report)
+            q["sql"] = without_passwords(q["sql"])
         self.last_load = record  # for \report
         if s.format == "json":
             self.shell.write(json_lines.json_line(record))

@@ -236,6 +236,7 @@ def test_saved_sets_round_trip(qshell, tmp_path, monkeypatch):
     assert first.strip() == second.strip()
     assert "bad set name" in r.err and "no saved set 'nope'" in r.err
     saved = tmp_path / "sets" / "mine.sql"
+    assert saved.stat().st_mode & 0o777 == 0o600  # as the history: a set may hold a password in its SQL
     r = qshell("", "-f", str(saved))  # a saved set is plain SQL: -f runs it
     assert r.code == 0 and "a;b" in r.out and "q" in r.out
 

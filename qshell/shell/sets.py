@@ -5,6 +5,7 @@ sets directory, so ``-f`` and ``\\addfile`` read it too.
 """
 from __future__ import annotations
 
+import os
 import re
 import time
 from pathlib import Path
@@ -51,7 +52,11 @@ class SetCommands:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             tmp = path.with_suffix(".sql.tmp")
-            tmp.write_text(header + body, encoding="utf-8")
+            # 0600, as the history: a set may hold a password written in its SQL
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            os.fchmod(fd, 0o600)
+            with open(fd, "w", encoding="utf-8") as fh:
+                fh.write(header + body)
             tmp.replace(path)  # atomic: a crash never leaves half a set
         except OSError as exc:
             raise UsageError(f"\\save: {path}: {exc.strerror or exc}") from None

@@ -624,3 +624,29 @@ def test_sql_help_under_a_long_tmpdir(dsn, hist, tmp_path):
     r = _run(argv, "\\h VACUUM\n", tmp_path, env={**ENV, "TMPDIR": str(long_dir)})
     assert r.stdout.decode().startswith("Command:     VACUUM\n"), r.stderr
     assert not list(long_dir.iterdir())
+
+
+def test_a_file_read_by_backslash_i_at_the_prompt_stops_and_names_its_lines_as_psql(dsn, hist, tmp_path):
+    """At the prompt with ON_ERROR_STOP on, ``\\i FILE`` stops that file at its first error,
+    named ``FILE:LINE:`` (psql runs it as a script of its own); a statement typed at the
+    prompt fails plainly and the prompt stays; psql and qshell in a real terminal."""
+    import pexpect
+
+    script = tmp_path / "stops.sql"
+    script.write_text("SELECT 'first' AS a;\nSELECT 1/0;\nSELECT 'never' AS b;\n")
+    outs = {}
+    for prog, argv in (("psql", [PSQL, "-X", dsn]), ("qshell", qshell_argv("-X", "--history-dir", str(hist), dsn))):
+        child = pexpect.spawn(argv[0], argv[1:], env={**ENV, "TERM": "dumb", "PAGER": "cat"}, encoding="utf-8",
+                              timeout=30, dimensions=(50, 200))
+        child.expect(r"=[#>] ")
+        seen = []
+        for line in ("\\set ON_ERROR_STOP on", f"\\i {script}", "SELECT 1/0;", "SELECT 'still here' AS c;"):
+            child.sendline(line)
+            child.expect(r"=[#>] ")
+            seen.append(child.before.replace("\r", "").split("\n", 1)[-1].rstrip("\n").rsplit("\n", 1)[0])
+        child.sendline("\\q")
+        child.expect(pexpect.EOF)
+        outs[prog] = [text.replace("psql:", f"{prog}:") for text in seen]
+    assert outs["qshell"] == [text.replace("psql:", "qshell:") for text in outs["psql"]]
+    assert f"qshell:{script}:2: ERROR:  division by zero" in outs["qshell"][1] and "never" not in outs["qshell"][1]
+    assert outs["qshell"][2].strip() == "ERROR:  division by zero" and "still here" in outs["qshell"][3]

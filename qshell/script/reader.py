@@ -16,6 +16,7 @@ from qshell.script import commands
 from qshell.script.sqlsplit import Resume, first_identifiers, skip_space, split, strip_comments_head
 from qshell.script.variables import REFERENCE, MetaArgError, Variables, meta_args, parse_bool
 
+TERMINAL = "<terminal>"  # the source of the lines typed at the prompt
 
 @dataclass(frozen=True, slots=True)
 class Entry:

@@ -22,7 +22,7 @@ from qshell.output.psql_formats import PrintOptions, Unaligned, localized
 from qshell.records.results import Column, QueryResult, ServerMessage, Status
 from qshell.script import commands
 from qshell.script.commands import Command
-from qshell.script.reader import Entry, InputError, ScriptContext, read_file, read_text
+from qshell.script.reader import TERMINAL, Entry, InputError, ScriptContext, read_file, read_text
 from qshell.script.sqlsplit import first_keyword, split, strip_comments_head
 from qshell.script.variables import PSQL_DEFAULTS, MetaArgError, interpolate, meta_args, meta_words, parse_int, special_value, valid_name
 from qshell.session.connect import password_in, redact
@@ -654,7 +654,7 @@ class Shell:
     def fail(self, message: str, status: ExitStatus = ExitStatus.ERROR, then: str | None = None) -> None:
         """Report one error line (and ``then``, psql's ``STATEMENT:`` line); remember the
         worst status; stop a script if asked."""
-        if then is None and self.interactive and message.startswith("invalid command \\"):
+        if then is None and self._at_prompt() and message.startswith("invalid command \\"):
             then = "Try \\? for help."  # psql's second line, at the prompt only
         for text in (message, then):
             if text is not None:
@@ -670,7 +670,12 @@ class Shell:
         """A script stops at an error now: ``ON_ERROR_STOP`` as it was when this line began
         (psql's die_on_error: a \\set ON_ERROR_STOP counts from the next line on)."""
         lines = self._line_stop
-        return not self.interactive and (lines[self._depth][1] if self._depth < len(lines) else self.settings.on_error_stop)
+        return not self._at_prompt() and (lines[self._depth][1] if self._depth < len(lines) else self.settings.on_error_stop)
+
+    def _at_prompt(self) -> bool:
+        """The line being run was typed (psql's cur_cmd_interactive): not one of a file that
+        \\i or a startup file reads, where ON_ERROR_STOP stops and errors name their place."""
+        return self.interactive and self._depth == 0 and self._where[0] in (TERMINAL, "<stdin>")
 
     # -- the loop ---------------------------------------------------------------
     def run_inputs(self, inputs: Iterable[Iterable[Entry | InputError]], startup: int = 0) -> ExitStatus:
@@ -1105,7 +1110,7 @@ class Shell:
     def _where_notice(self, text: str) -> None:
         """An error line as psql logs it: ``qshell:FILE:LINE: `` first in a script (psql
         names no place at its prompt nor for a ``-c`` command)."""
-        self.notice(text if self.interactive or self._where[0] == "-c" else "qshell:{}:{}: ".format(*self._where) + text)
+        self.notice(text if self._at_prompt() or self._where[0] == "-c" else "qshell:{}:{}: ".format(*self._where) + text)
 
     # -- psql's query buffer: \g, \gx, \gset, \gexec, \p, \r ------------------------------------
     def _buffer(self) -> str:

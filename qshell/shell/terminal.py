@@ -20,9 +20,9 @@ from prompt_toolkit.keys import Keys
 from prompt_toolkit.lexers import PygmentsLexer
 from pygments.lexers.sql import PostgresLexer
 
-from qshell.script.reader import Entry, EntryBuilder, InputError, ScriptContext
+from qshell.script.reader import TERMINAL, Entry, EntryBuilder, InputError, ScriptContext
 
-SOURCE = "<terminal>"
+SOURCE = TERMINAL
 
 _app = None  # the prompt's Application while ``entries`` waits in it
 

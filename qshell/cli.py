@@ -118,7 +118,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="append each statement sent and its result to FILE, as psql's session log (its QUERY frames, results as aligned tables)")
     p.add_argument("-1", "--single-transaction", action="store_true",
                    help="with -c/-f: BEGIN before the first, COMMIT after the last (ROLLBACK after a failure under ON_ERROR_STOP)")
-    p.add_argument("--on-error-stop", action="store_true", help="stop at the first error (exit 3)")
+    p.add_argument("--on-error-stop", action="store_true", help="stop at the first error (exit 3; a -c command 1, as psql)")
     p.add_argument("--timeout", metavar="DURATION", help="statement_timeout of each staged query (5s, 500ms)")
     p.add_argument("--read-only", action="store_true", help="every session default_transaction_read_only")
     p.add_argument("--spec", metavar="FILE.spec",

@@ -131,7 +131,7 @@ HELP: dict[str, tuple[Callable[[str], Any], str]] = {
     "tx": (_choice("autocommit", "rollback"), "staged queries: autocommit, or each in a transaction rolled back"),
     "isolation": (_isolation, "isolation level of each staged query (default, read committed, repeatable read, serializable)"),
     "readonly": (_bool, "every session default_transaction_read_only (explore production safely)"),
-    "order": (_choice("fifo", "longest-first"), "queue order: staged (fifo) or longest measured first (LPT)"),
+    "order": (_choice("fifo", "longest-first"), "queue order: staged (fifo) or longest-first (the longest measured first: LPT)"),
     "timeline": (_bool, "draw the worker timeline after every run"),
     "sample": (_bool, "sample pg_stat_activity during runs: wait events, blocking (one extra connection)"),
     "timeout": (parse_duration_ms, "server-side statement_timeout of each staged query (5s, 500ms; off)"),

@@ -523,3 +523,13 @@ def test_output_file_gets_the_query_output_as_psqls(dsn, hist, tmp_path):
     p, q = _both("postgresql://nosuchhost.invalid/x", hist, "-o", str(tmp_path / "no" / "such" / "file"), "-c", "select 1")
     assert p.returncode == q.returncode == 1
     assert _err(q.stderr, "qshell") == _err(p.stderr, "psql")
+
+
+@pytest.mark.parametrize("second", ["\\watch c=2 i=0.1", "\\g", "\\p"])
+def test_each_c_has_its_own_previous_query_as_psql(dsn, hist, second):
+    """Each ``-c`` is an input of its own (psql runs a MainLoop per action): a second ``-c``
+    of ``\\watch``, ``\\g`` or ``\\p`` finds no previous query — the first ``-c``'s statement is
+    not run again (it was: \\watch repeated it)."""
+    p, q = _both(dsn, hist, "-c", "SELECT 1 AS x", "-c", second)
+    _same(p, q)
+    assert q.stdout.count(b"(1 row)") == 1

@@ -689,6 +689,7 @@ class Shell:
         result = ExitStatus.OK
         for k, entries in enumerate(inputs):
             self.status, self._unreadable = ExitStatus.OK, False
+            self._input = ""  # each its own previous query (psql's MainLoop per -c, -f, file): two -c's too
             try:
                 self.feed(entries)
             except _Quit:

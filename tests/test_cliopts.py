@@ -533,3 +533,27 @@ def test_each_c_has_its_own_previous_query_as_psql(dsn, hist, second):
     p, q = _both(dsn, hist, "-c", "SELECT 1 AS x", "-c", second)
     _same(p, q)
     assert q.stdout.count(b"(1 row)") == 1
+
+
+GROUPS = """SELECT 1 AS one \\; SELECT 'two' AS two, '' AS e;
+SELECT 5 AS a \\; SELECT 1/0 \\; SELECT 3 AS never;
+CREATE TEMP TABLE grp (a int) \\; INSERT INTO grp VALUES (1), (2) \\; SELECT * FROM grp;
+\\echo :ROW_COUNT
+\\set SHOW_ALL_RESULTS off
+SELECT 'hidden' AS h \\; SELECT 'last' AS l;
+"""
+
+
+@pytest.mark.parametrize("fmt", [(), ("-A",), ("-At",), ("--csv",), ("-x",), ("-H",), ("-P", "format=wrapped")])
+def test_a_group_of_statements_prints_each_result_as_psql(dsn, hist, tmp_path, fmt):
+    """A ``\\;`` group (and a ``-c`` of several statements) is one query whose every result
+    psql 18 prints in turn (SHOW_ALL_RESULTS, on by default): tables, tags, the error that
+    ends it; off, the last only. qshell's stdout and stderr as psql's in every format."""
+    script = tmp_path / "groups.sql"
+    script.write_text(GROUPS)
+    p, q = _both(dsn, hist, *fmt, "-f", str(script))
+    _same(p, q)
+    assert b"two" in q.stdout and b"hidden" not in q.stdout and b"never" not in q.stdout
+    p, q = _both(dsn, hist, *fmt, "-c", "SELECT 'one' AS a; SELECT 'two' AS b")
+    _same(p, q)
+    assert b"one" in q.stdout and b"two" in q.stdout

@@ -466,8 +466,8 @@ def statement(q: QueryResult, style: Style) -> str:
     ``(0 rows)`` of an empty result); qshell adds one only when rows were left out."""
     if q.status is not Status.OK:
         return error_line(q)
-    if not q.returns_rows and not _zero_columns(q):
-        return q.command
+    if not q.returns_rows and not _zero_columns(q):  # a command's tag (psql's PrintQueryStatus: <p> in HTML)
+        return documents.tag_line(style.fmt, q.command) if style.fmt == "html" else q.command
     if style.opts.numericlocale:
         q = replace(q, rows=tuple(localized(q.rows, [c.type_oid in ALIGN_RIGHT for c in q.columns])))
     if style.fmt in documents.FORMATS:

@@ -66,8 +66,9 @@ class CopyCommands:
 
     # -- a COPY statement on the user's session ------------------------------------------
     def run(self, sql: str) -> QueryResult:
-        """Send ``sql`` (holding a COPY) as typed and move its data; print every result
-        but the last (psql prints each result of a ``\\;`` group), return the last."""
+        """Send ``sql`` (holding a COPY, or a ``\\;`` group of several statements) as typed
+        and move its data; print every result but the last (psql prints each result of a
+        group), return the last."""
         from qshell.session import copyproto  # (ctypes and libpq: only when a COPY runs)
 
         host = self.host
@@ -106,7 +107,13 @@ class CopyCommands:
         def show(r: "copyproto.Outcome") -> None:  # a result before the last, as it comes
             q = self._result(sql, r)
             host.show_notices(q)
-            if r.columns or not (host.variables.is_on("QUIET") or r.copied_out and same_output):
+            if host.json:  # (JSON lines: one record per result, as for the last)
+                from qshell.output import json_lines
+
+                host.write(json_lines.json_line(json_lines.query_record(q, None)))
+            elif r.columns and r.ok:  # rows: printed as a single statement's are
+                host._show_rows(q)
+            elif r.columns or not (host.variables.is_on("QUIET") or r.copied_out and same_output):
                 host.write(host_statement(q, host))
             if host._page:  # (at the prompt: before the rows a COPY after it writes directly)
                 host._flush_page()

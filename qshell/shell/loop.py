@@ -16,13 +16,13 @@ from typing import TYPE_CHECKING, BinaryIO, Callable, Iterable, Iterator, TextIO
 from qshell.common.errors import ConnectionFailed, ExitStatus, OutputClosed, QshellError, UsageError
 from qshell.common.numbers import INT_MAX
 from qshell.common.visible import visible
-from qshell.engine.execute import BATCH, has_copy, stage_refusal
+from qshell.engine.execute import BATCH, has_copy, stage_refusal, statements
 from qshell.output import csvout, documents, json_lines, result_tables, styles
 from qshell.output.psql_formats import PrintOptions, Unaligned, localized
 from qshell.records.results import Column, QueryResult, ServerMessage, Status
 from qshell.script import commands
 from qshell.script.commands import Command
-from qshell.script.reader import TERMINAL, Entry, InputError, ScriptContext, read_file, read_text
+from qshell.script.reader import Entry, InputError, ScriptContext, read_file, read_text
 from qshell.script.sqlsplit import first_keyword, split, strip_comments_head
 from qshell.script.variables import PSQL_DEFAULTS, MetaArgError, interpolate, meta_args, meta_words, parse_int, special_value, valid_name
 from qshell.session.connect import password_in, redact
@@ -363,6 +363,7 @@ class Shell:
         self.staged: list[str] = []
         self.status = ExitStatus.OK  # the worst of the input being read (run_inputs: psql's exit status)
         self._unreadable = False  # that input could not be read at all (a -f file)
+        self._startup = False  # the input being read is a startup file (~/.psqlrc…): a script, at the prompt too
         self._where: tuple[str, int] = ("<stdin>", 0)
         self._depth = 0
         self._reset_told = False
@@ -675,7 +676,7 @@ class Shell:
     def _at_prompt(self) -> bool:
         """The line being run was typed (psql's cur_cmd_interactive): not one of a file that
         \\i or a startup file reads, where ON_ERROR_STOP stops and errors name their place."""
-        return self.interactive and self._depth == 0 and self._where[0] in (TERMINAL, "<stdin>")
+        return self.interactive and self._depth == 0 and not self._startup
 
     # -- the loop ---------------------------------------------------------------
     def run_inputs(self, inputs: Iterable[Iterable[Entry | InputError]], startup: int = 0) -> ExitStatus:
@@ -689,6 +690,7 @@ class Shell:
         result = ExitStatus.OK
         for k, entries in enumerate(inputs):
             self.status, self._unreadable = ExitStatus.OK, False
+            self._startup = k < startup
             self._input = ""  # each its own previous query (psql's MainLoop per -c, -f, file): two -c's too
             try:
                 self.feed(entries)
@@ -933,7 +935,10 @@ class Shell:
             return None
         if remember:
             self.last_sql = sql
-        copying = has_copy(sql)  # through the copy protocol, its data moved as psql moves it
+        # through libpq's own calls, every result read as psql reads them: a COPY (its data moved as
+        # psql moves it) and a group of several statements (psql 18 prints each of its results,
+        # SHOW_ALL_RESULTS; psycopg2 keeps only the last)
+        copying = has_copy(sql) or (self.variables.get("SHOW_ALL_RESULTS") != "off" and len(statements(sql)) > 1)
         user = self.session.user
         if self._found_lost(sql):
             return None
@@ -988,6 +993,8 @@ class Shell:
             if copying and self._outer_out is not None:  # \\g FILE: the rows went there, the tag does not
                 self._outer_out.write(result_tables.statement(q, self.style()) + "\n")
                 self._outer_out.flush()
+            elif q.returns_rows and copying:  # (a group's last result: read whole, printed as one statement's)
+                self._show_rows(q)
             elif not (copying and self.copyio.tag_hidden):  # (rows COPY wrote to the output: no tag, as psql)
                 self.write(result_tables.statement(q, self.style()))
         if self.settings.timing and self.settings.format != "json":
@@ -1316,6 +1323,19 @@ class Shell:
     def do_r(self, cmd: Command) -> None:
         self.say("Query buffer reset (cleared).")
         self._args(cmd, take=0)
+
+    def _show_rows(self, q: QueryResult) -> None:
+        """A result read whole (one of a ``\\;`` group's) printed as a single statement's
+        rows are: through the row printer where a statement's go through one."""
+        printer = self._row_printer()
+        if printer is None:
+            self.write(result_tables.statement(q, self.style()))
+            return
+        rows = list(q.rows)
+        if printer.surveys and rows:
+            printer.survey(q.columns, rows)
+        printer(q.columns, rows, ())
+        printer.end(q)
 
     def _row_printer(self) -> "_RowPrinter | None":
         """How a plain statement's rows are printed: every row, batch by batch as they

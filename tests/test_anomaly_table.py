@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import html
 import json
+import os
 import re
 import signal
 import subprocess
@@ -160,6 +161,26 @@ def test_the_column_level_is_the_transactions_level(dsn):
     assert table.warnings == []
     own = parse("session s\nsetup { BEGIN ISOLATION LEVEL SERIALIZABLE; }\nstep a { SELECT 1; }\n")
     assert run_levels(own, [RC], dsn).warnings == ["session s sets its own isolation level: the column's level does not apply to it"]
+
+
+def test_no_final_state_is_compared_with_nothing(dsn):
+    """A spec with no teardown whose steps return no rows has no final state: no cell is
+    said to equal a serial order (it was: every empty state matched), none is an anomaly
+    for it, and the table says why (newcomer report)."""
+    from qshell.output.anomaly_table import table_text
+
+    name = f"nofinal_{os.getpid()}"
+    query(dsn, f"DROP TABLE IF EXISTS {name}; CREATE TABLE {name} (k int)")
+    try:
+        spec = parse(f"session a\nstep a1 {{ INSERT INTO {name} VALUES (1); }}\n"
+                     f"session b\nstep b1 {{ INSERT INTO {name} VALUES (2); }}\n")
+        table = run_levels(spec, [RC, SER], dsn)
+        cells = list(table.cells.values())
+        assert cells and all(c.matches_serial == "" and c.anomaly == "" for c in cells)
+        text = table_text(table)
+        assert "= serial" not in text and "final state: none" in text
+    finally:
+        query(dsn, f"DROP TABLE IF EXISTS {name}")
 
 
 @pytest.mark.slow

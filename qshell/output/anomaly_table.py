@@ -65,6 +65,9 @@ def table_text(table: AnomalyTable) -> str:
     cols = next((t.columns for runs in table.serial.values() for r in runs for t in r.cell.final), ())
     if table.final_from:
         head.append(visible(f"final state: the {table.final_from}'s rows ({', '.join(cols)})"))
+    else:
+        head.append("final state: none (no teardown block and no step returned rows): the cells are not compared"
+                    " with the serial orders, only their errors and reads")
     for g, steps in enumerate(table.groups):
         if len(table.groups) > 1:
             head.append(visible(f"serial orders of {' '.join(steps)}:"))

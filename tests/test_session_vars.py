@@ -455,6 +455,23 @@ def test_password_sends_a_scram_verifier_never_the_password(logged_server, hist,
         db.query("SELECT pg_reload_conf()")
 
 
+def test_password_under_md5_shows_the_servers_warning_at_once_as_psql(logged_server, hist):
+    """With ``password_encryption = md5`` the server warns as \\password's ALTER USER runs
+    (PostgreSQL 18: MD5 passwords are deprecated): psql prints it before its next prompt,
+    and so does qshell (it showed only after the next command)."""
+    db = logged_server.database("passwd_md5")
+    role = f"md5_{db.name[-8:]}"
+    db.query(f"CREATE ROLE {role} LOGIN")
+    db.query(f"ALTER DATABASE {db.name} SET password_encryption = 'md5'")
+    seen = {}
+    for app, argv, prompt in (("md5-psql", [PSQL, "-X"], r"=# "),
+                              ("md5-qshell", qshell_argv("-X", "--history-dir", str(hist)), r"=[#>] ")):
+        seen[app] = _change_password([*argv, db.dsn(app)], role, "Md5-Secret-1", "Md5-Secret-1", prompt)
+    warnings = {app: [line.strip() for line in text.splitlines() if line.startswith(("WARNING:", "DETAIL:", "HINT:"))]
+                for app, text in seen.items()}
+    assert warnings["md5-psql"] and warnings["md5-qshell"] == warnings["md5-psql"], seen
+
+
 def make_login(port: int, dbname: str, user: str) -> str:
     from psycopg2.extensions import make_dsn
 

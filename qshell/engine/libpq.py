@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable, Iterator
 
 import gevent
 from gevent import socket as gsocket
@@ -176,6 +177,31 @@ def read_notifies(pq: ctypes.CDLL, conn: object, consume: bool = False) -> list[
         pq.PQfreemem(ctypes.cast(p, ctypes.c_void_p))
         if consume:
             pq.PQconsumeInput(conn)
+
+
+@contextmanager
+def notices_of(conn: Any, encoding: str = "utf-8") -> Iterator[list[str]]:
+    """While inside, what the server says on psycopg2 connection ``conn`` during libpq's own
+    calls (NOTICE, WARNING… as libpq formats them) goes to the list yielded, as it comes:
+    psycopg2's processor would hold it until psycopg2's next statement. psycopg2's processor
+    is put back after, with its argument (the connection object: CPython's ``id``), unless
+    the connection was closed meanwhile (its PGconn is gone)."""
+    pq = lib()
+    setproc = pq["PQsetNoticeProcessor"]  # (a function of its own: plain pointers in and out)
+    setproc.restype, setproc.argtypes = ctypes.c_void_p, [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p]
+    ptr = ctypes.c_void_p(conn.pgconn_ptr)
+    heard: list[str] = []
+
+    @_NoticeProcessor
+    def on_notice(_arg: int, message: bytes) -> None:
+        heard.append(message.decode(encoding, "replace").rstrip("\n"))
+
+    psycopg2s = setproc(ptr, ctypes.cast(on_notice, ctypes.c_void_p), None)
+    try:
+        yield heard
+    finally:
+        if not conn.closed:
+            setproc(ptr, ctypes.c_void_p(psycopg2s), ctypes.c_void_p(id(conn)))
 
 
 def _b(text: str) -> bytes:

@@ -21,6 +21,7 @@ from qshell.common.errors import QshellError, UsageError
 from qshell.shell.host import ShellHost, _Failed
 
 if TYPE_CHECKING:  # pragma: no cover
+    from qshell.records.results import QueryResult
     from qshell.script.commands import Command
     from qshell.script.variables import Variables
 
@@ -31,6 +32,7 @@ class _Host(ShellHost, Protocol):
     def print_table(self, names: list[str], rows: list[list[str]], title: str) -> None: ...
     def _args(self, cmd: Command, take: int | None = None, semicolon: bool = False) -> list[str]: ...
     def _where_notice(self, text: str) -> None: ...
+    def show_notices(self, q: QueryResult) -> None: ...
 
 
 
@@ -152,6 +154,7 @@ class ConnectionCommands:
         server) and sends ``ALTER USER "name" PASSWORD 'SCRAM-SHA-256$…'`` — never the
         password itself."""
         from qshell.engine import libpq
+        from qshell.records.results import QueryResult, Status
 
         words = self.shell._args(cmd, take=1)
         pq = self._libpq()
@@ -163,8 +166,12 @@ class ConnectionCommands:
         if first != second:
             raise UsageError("Passwords didn't match.")
         pq = self._libpq()  # (the same connection: asked again after the prompts, which may have been long)
-        res = pq.pq.PQchangePassword(pq.ptr, user.encode("utf-8", "surrogateescape"), first.encode("utf-8", "surrogateescape"))
+        conn = self.shell.session.user.conn
+        with libpq.notices_of(conn) as heard:  # (the server's WARNING about an MD5 password: now, as psql)
+            res = pq.pq.PQchangePassword(pq.ptr, user.encode("utf-8", "surrogateescape"), first.encode("utf-8", "surrogateescape"))
         try:
+            if heard:
+                self.shell.show_notices(QueryResult(index=0, sql="", status=Status.OK, notices=tuple(heard)))
             if not res or pq.pq.PQresultStatus(res) != libpq.PGRES_COMMAND_OK:
                 raise QshellError(pq.error())  # psql's pg_log_info of libpq's message: the server's error
         finally:

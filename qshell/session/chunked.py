@@ -17,6 +17,7 @@ from __future__ import annotations
 import ctypes
 import platform
 import time
+from contextlib import ExitStack
 from typing import Callable
 
 from gevent import socket as gsocket
@@ -69,14 +70,8 @@ def run_chunked(conn, sql: str, chunk: int, sink: Callable, encoding: str = "utf
     raised again."""
     pq = _pq()
     ptr = ctypes.c_void_p(conn.pgconn_ptr)
-    notices: list[str] = []
-
-    @libpq._NoticeProcessor
-    def heard(_arg: int, message: bytes) -> None:
-        notices.append(message.decode(encoding, "replace").rstrip("\n"))  # (as qshell keeps psycopg2's)
-
-    setproc = _setproc()
-    psycopg2s = setproc(ptr, ctypes.cast(heard, ctypes.c_void_p), None)  # psycopg2's, put back at the end
+    aside = ExitStack()  # psycopg2's notice processor set aside until the end (libpq.notices_of)
+    notices = aside.enter_context(libpq.notices_of(conn, encoding))
     t0 = time.perf_counter()
     columns: tuple[Column, ...] = ()
     count, command, diag, error = 0, "", None, None
@@ -147,8 +142,7 @@ def run_chunked(conn, sql: str, chunk: int, sink: Callable, encoding: str = "utf
             error = error or (_s(pq.PQerrorMessage(ptr)) or "connection to server was lost").strip()
             conn.close()  # psycopg2 learns it is gone: the session is reset as after any lost connection
     finally:
-        if not conn.closed:  # (its argument: the connection object, as psycopg2 gave it)
-            setproc(ptr, ctypes.c_void_p(psycopg2s), ctypes.c_void_p(id(conn)))
+        aside.close()
     if failure is not None:
         raise failure
     t1 = time.perf_counter()
@@ -186,10 +180,3 @@ def _rows(pq: ctypes.CDLL, res: int, nt: int, nf: int, encoding: str) -> list[tu
     return out
 
 
-def _setproc():  # noqa: ANN202 - a ctypes function
-    """PQsetNoticeProcessor taking and returning plain pointers (a function of its own:
-    ``qshell.engine.libpq`` declares its callback type on the shared one)."""
-    fn = libpq.lib()["PQsetNoticeProcessor"]
-    fn.restype = ctypes.c_void_p
-    fn.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p]
-    return fn

@@ -14,6 +14,7 @@ exchange and handed back in order; psycopg2's is put back after it.
 from __future__ import annotations
 
 import ctypes
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from typing import Callable, Iterable
 
@@ -86,13 +87,8 @@ def exchange(conn, sql: str, feed: Callable[[bool], Iterable[bytes]], sink: Call
     last one's error."""
     pq = libpq.lib()
     pg = conn.pgconn_ptr
-    notices: list[str] = []
-
-    def on_notice(_arg, message) -> None:  # noqa: ANN001
-        notices.append(message.decode("utf-8", "replace").rstrip("\n"))
-
-    callback = libpq._NoticeProcessor(on_notice)
-    previous = pq.PQsetNoticeProcessor(pg, callback, None)
+    aside = ExitStack()  # psycopg2's notice processor set aside until the end (libpq.notices_of)
+    notices = aside.enter_context(libpq.notices_of(conn))
     blocking = not pq.PQisnonblocking(pg)
     pq.PQsetnonblocking(pg, 1)
     fd = pq.PQsocket(pg)
@@ -171,10 +167,7 @@ def exchange(conn, sql: str, feed: Callable[[bool], Iterable[bytes]], sink: Call
     finally:
         if blocking:
             pq.PQsetnonblocking(pg, 0)
-        # psycopg2's own processor back, with its argument (the connection object itself)
-        restore = pq["PQsetNoticeProcessor"]
-        restore.restype, restore.argtypes = ctypes.c_void_p, [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p]
-        restore(pg, previous, id(conn))
+        aside.close()
     return out
 
 

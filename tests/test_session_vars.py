@@ -742,6 +742,15 @@ def test_a_password_the_server_asks_for_is_asked_as_psql_asks(logged_server, his
                     child.terminate(force=True)
             done = subprocess.run([*argv, "-w", "-c", "SELECT 1", login], capture_output=True, timeout=60, env=env)
             assert done.returncode == 2 and b"no password supplied" in done.stderr, done.stderr
+            # Ctrl-D for an answer: the prompt's line ended, then libpq's error on a line of its own
+            child = pexpect.spawn(argv[0], [*argv[1:], "-c", "SELECT 1", login], env=env, encoding="utf-8",
+                                  timeout=60, dimensions=(40, 160))
+            child.expect_exact(f"Password for user {role}: ")
+            child.sendeof()
+            child.expect(pexpect.EOF)
+            child.close()
+            assert child.exitstatus == 2
+            assert re.match(r"\r?\n[a-z]+: (error: )?connection to server", child.before), repr(child.before)
     finally:
         hba.write_text(before)
         db.query("SELECT pg_reload_conf()")

@@ -227,9 +227,20 @@ def _prompt(text: str) -> str:
     try:
         return getpass.getpass(text)
     except EOFError:
+        _end_prompt_line()
         return ""
     except KeyboardInterrupt:
         raise _Failed() from None
+
+
+def _end_prompt_line() -> None:
+    """The newline getpass leaves out when the answer ended in Ctrl-D (psql's simple_prompt
+    ends the prompt's line whatever ended the answer): what follows starts a line of its own."""
+    try:
+        with open("/dev/tty", "w") as tty:
+            tty.write("\n")
+    except OSError:
+        pass
 
 
 def ask_login_password(user: str) -> str | None:
@@ -246,6 +257,7 @@ def ask_login_password(user: str) -> str | None:
     try:
         return getpass.getpass(f"Password for user {user}: ")
     except EOFError:
+        _end_prompt_line()
         return None
 
 

@@ -120,6 +120,14 @@ def test_exit_statuses_as_psql(dsn, hist, args):
     assert q.stdout == p.stdout
 
 
+def test_a_file_that_cannot_be_read_is_named_as_psql_names_it(dsn, hist):
+    """``-f`` of a missing file: ``psql: error: FILE: No such file or directory`` — no line
+    (none was read); qshell's the same, but for its name and psql's level tag."""
+    p, q = _both(dsn, hist, "-f", "/nonexistent/x.sql", "-c", "SELECT 1 AS after")
+    _same(p, q)
+    assert q.stderr.decode().startswith("qshell: /nonexistent/x.sql: No such file or directory")
+
+
 def test_connection_failure_is_status_2_as_psql(hist):
     bad = "postgresql://postgres@127.0.0.1:1/postgres"
     p, q = _both(bad, hist, "-c", "select 1")

@@ -1117,8 +1117,14 @@ class Shell:
 
     def _where_notice(self, text: str) -> None:
         """An error line as psql logs it: ``qshell:FILE:LINE: `` first in a script (psql
-        names no place at its prompt nor for a ``-c`` command)."""
-        self.notice(text if self._at_prompt() or self._where[0] == "-c" else "qshell:{}:{}: ".format(*self._where) + text)
+        names no place at its prompt nor for a ``-c`` command, only itself for a file it
+        could not read)."""
+        if self._at_prompt() or self._where[0] == "-c":
+            self.notice(text)
+        elif not self._where[1]:  # no line read (a -f file that cannot be opened): psql's "psql: error: FILE: …"
+            self.notice("qshell: " + text)
+        else:
+            self.notice("qshell:{}:{}: ".format(*self._where) + text)
 
     # -- psql's query buffer: \g, \gx, \gset, \gexec, \p, \r ------------------------------------
     def _buffer(self) -> str:

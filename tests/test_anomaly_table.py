@@ -433,3 +433,15 @@ def test_lab_name_loads_the_experiment_into_sessions_for_permute(qshell, dsn):
         assert cur.fetchone() == (True,)
     finally:
         conn.close()
+
+
+def test_a_bad_level_names_the_command_it_was_given_to(qshell):
+    """``\\lab NAME under bogus`` and ``\\spec FILE under bogus``: one line naming the command
+    as typed (it said ``lab:``), the script going on."""
+    r = qshell("\\lab write-skew under bogus\n\\spec x.spec under bogus\nSELECT 'on' AS went;\n")
+    lines = r.err.splitlines()
+    assert lines[0].endswith("\\lab: unknown isolation level 'bogus' (read uncommitted, read committed,"
+                             " repeatable read, serializable)"), r.err
+    assert lines[1].endswith("\\spec: unknown isolation level 'bogus' (read uncommitted, read committed,"
+                             " repeatable read, serializable)"), r.err
+    assert "went" in r.out

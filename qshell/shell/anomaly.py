@@ -39,7 +39,7 @@ def split_under(arg: str, command: str) -> tuple[str, tuple[str, ...] | None]:
         raise UsageError(f"\\{command}: needs one argument" + (" before 'under'" if len(parts) > 1 else ""))
     if len(parts) == 1:
         return words[0], None
-    return words[0], levels_of(parts[1], command)
+    return words[0], levels_of(parts[1], f"\\{command}")
 
 
 def levels_of(text: str, command: str) -> tuple[str, ...]:

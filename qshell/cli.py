@@ -541,7 +541,7 @@ def _main(argv: list[str], stdin, out: TextIO, err: TextIO) -> int:  # noqa: ANN
 
     _leaving.main = greenlet.getcurrent()  # from now on SIGHUP/SIGTERM go through the hub
     from qshell.session import sandbox as sandbox_mod
-    from qshell.session.connect import build_dsn
+    from qshell.session.connect import build_dsn, is_conninfo
     from qshell.session.session import login_user
     from qshell.shell.loop import Shell
 
@@ -558,6 +558,9 @@ def _main(argv: list[str], stdin, out: TextIO, err: TextIO) -> int:  # noqa: ANN
 
     if args.levels is not None and args.spec is None:
         raise UsageError("--levels needs --spec FILE.spec")
+    if args.sandbox and (args.host or args.port or (dbname and is_conninfo(dbname))):
+        raise UsageError("--sandbox connects to the embedded server: -h, -p and a connection string do not apply"
+                         " (-d and -U do)")
     box = None
     if args.sandbox or sandbox_mod.wanted(named):
         box = sandbox_mod.start(Path(args.sandbox_dir) if args.sandbox_dir else None)

@@ -130,3 +130,15 @@ def test_a_permission_failure_names_each_directory_the_server_needs(tmp_path):
         st = path.stat()
         assert f"{path} {stat.filemode(st.st_mode)} {pwd.getpwuid(st.st_uid).pw_name}" in said
     assert f"{box.parent} drwx------" in said
+
+
+@pytest.mark.parametrize("where", [("-h", "/tmp/elsewhere"), ("-p", "5999"), ("postgresql://alice@/app",)])
+def test_sandbox_with_a_host_port_or_connection_string_is_refused(tmp_path, where):
+    """``--sandbox`` is the embedded server: an -h, -p or connection string given beside it
+    was silently dropped while -U applied (newcomer report); refused in one line, no
+    sandbox started."""
+    box = tmp_path / "box"
+    p = _qshell("--sandbox", "--sandbox-dir", str(box), *where, "-c", "SELECT 1")
+    err = p.stderr.decode()
+    assert p.returncode == 1 and "--sandbox connects to the embedded server" in err and len(err.splitlines()) == 1, err
+    assert not box.exists()

@@ -409,16 +409,18 @@ def test_the_commands_parse():
 
 def test_a_lost_session_is_reconnected_before_permute(qshell_proc):
     """A named session whose backend was terminated while idle (pg_terminate_backend waits
-    until it is gone): \\permute says so, opens a new connection for it (named as before, a
+    until it is gone): \\sessions shows it lost (it showed it idle); \\permute says so, opens a new connection for it (named as before, a
     new pid) and runs the steps there."""
     script = """\\session s1
 \\step a1 SELECT current_setting('application_name') AS app, pg_backend_pid() AS pid;
 \\session
 SELECT pg_terminate_backend(pid, 10000) AS gone FROM pg_stat_activity WHERE application_name = 'qshell/s1';
+\\sessions
 \\permute a1
 """
     r = qshell_proc(script)
     assert r.code == 0, r.err
+    assert re.search(r"\n\s+s1\s+\d+\s+lost\s+1\s*\n", r.out), r.out  # \\sessions: its backend gone, said so
     old = int(re.search(r"session s1 opened \(pid (\d+)\)", r.err).group(1))
     new = int(re.search(r"session s1 was lost \(FATAL:  terminating connection due to administrator command\): "
                         r"reconnected \(pid (\d+)\)", r.err).group(1))

@@ -305,6 +305,7 @@ class SessionCommands:
         for _name, user in rows:
             pids.append(user.conn.get_backend_pid() if user.alive and user.conn is not None else None)
         server: dict[int, tuple[str, str]] = {}
+        asked = False  # the server said which of these backends it has (a backend it has not: gone)
         try:
             conn = self.shell.session.pool.monitor()
             cur = conn.cursor()
@@ -312,8 +313,16 @@ class SessionCommands:
                         " array_to_string(pg_blocking_pids(pid), ',') FROM pg_stat_activity WHERE pid = ANY(%s)",
                         ([p for p in pids if p is not None],))
             server = {pid: (wait, blockers) for pid, wait, blockers in cur.fetchall()}
+            asked = True
         except (psycopg2.Error, ConnectionFailed):
             pass
+
+        def state_of(user: UserSession, pid: int | None) -> str:
+            if not user.alive or user.conn is None:
+                return "closed"
+            if asked and pid is not None and pid not in server:
+                return "lost"  # (its backend ended: terminated, or the server restarted; found at its next use)
+            return "waiting" if server.get(pid or 0, ("", ""))[1] else _STATES.get(user.conn.info.transaction_status, "?")
         if self.shell.json:
             for (name, user), pid in zip(rows, pids, strict=True):
                 wait, blockers = server.get(pid, ("", "")) if pid is not None else ("", "")
@@ -321,18 +330,15 @@ class SessionCommands:
                 self.shell.write(json_line({
                     "type": "session", "name": None if named is None else name, "pid": pid,
                     "current": (named is self.current) if named is not None else self.current is None,
-                    "state": "waiting" if blockers else (_STATES.get(user.conn.info.transaction_status, "?")
-                                                         if user.alive and user.conn is not None else "closed"),
+                    "state": state_of(user, pid),
                     "waiting_for": [int(p) for p in blockers.split(",")] if blockers else [],
                     "wait_event": wait or None, "steps": list(named.steps) if named is not None else []}))
             return
         header = ("", "session", "pid", "state", "steps", "waiting for")
         table = []
         for (name, user), pid in zip(rows, pids, strict=True):
-            state = _STATES.get(user.conn.info.transaction_status, "?") if user.alive and user.conn is not None else "closed"
+            state = state_of(user, pid)
             wait, blockers = server.get(pid, ("", "")) if pid is not None else ("", "")
-            if blockers:
-                state = "waiting"
             named = self.named.get(name)
             mark = "*" if (named is not None and named is self.current) or (name == "(yours)" and self.current is None) else ""
             table.append((mark, name, str(pid or ""), state, str(len(named.steps)) if named else "",

@@ -565,3 +565,15 @@ def test_a_group_of_statements_prints_each_result_as_psql(dsn, hist, tmp_path, f
     p, q = _both(dsn, hist, *fmt, "-c", "SELECT 'one' AS a; SELECT 'two' AS b")
     _same(p, q)
     assert b"one" in q.stdout and b"two" in q.stdout
+
+
+def test_x_and_timing_take_psqls_values_and_say_psqls_words(dsn, hist, tmp_path):
+    """``\\x`` is psql's ``\\pset expanded`` (booleans as psql reads them: yes, 0, t…; auto),
+    ``\\timing`` takes a boolean as psql does; a value neither takes is said in psql's words
+    (``Available values are: on, off, auto.``; ``Boolean expected``, then the state)."""
+    script = tmp_path / "toggles.sql"
+    script.write_text("\\x yes\n\\x 0\n\\x AUTO\n\\x t\n\\x o\n\\x\n\\timing t\n\\timing OFF\n\\timing 1\n"
+                      "\\timing o\n\\timing\n")
+    p, q = _both(dsn, hist, "-f", str(script))
+    _same(p, q)
+    assert b"Boolean expected" in q.stderr and b"Available values are: on, off, auto." in q.stderr

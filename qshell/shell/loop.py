@@ -24,7 +24,17 @@ from qshell.script import commands
 from qshell.script.commands import Command
 from qshell.script.reader import Entry, InputError, ScriptContext, read_file, read_text
 from qshell.script.sqlsplit import first_keyword, split, strip_comments_head
-from qshell.script.variables import PSQL_DEFAULTS, MetaArgError, interpolate, meta_args, meta_words, parse_int, special_value, valid_name
+from qshell.script.variables import (
+    PSQL_DEFAULTS,
+    MetaArgError,
+    interpolate,
+    meta_args,
+    meta_words,
+    parse_bool,
+    parse_int,
+    special_value,
+    valid_name,
+)
 from qshell.session.connect import password_in, redact
 from qshell.session.session import Session, needs_password
 from qshell.shell import psqlopts
@@ -1451,29 +1461,37 @@ class Shell:
                             opts=self.pset.options, tty=tty)  # (psql's \pset columns, else the terminal's)
 
     def _toggle(self, name: str, arg: str, on: str, off: str) -> None:
-        """Set ``name`` to ``arg``, or toggle it (as psql, \\x from auto goes off); say it is
-        so. A value it cannot take is an error, and (as psql's \\timing) its state is said."""
+        """Set ``name`` (pager, timing) to ``arg``, or toggle it; say it is so. A value it cannot
+        take is an error, and (as psql's \\timing) its state is said."""
         value = arg or (on if show(getattr(self.settings, name), name) == off else off)
-        done = False
         try:
-            self.settings = assign(self.settings, name, value, f"\\{'x' if name == 'expanded' else name}")
-            done = True
+            self.settings = assign(self.settings, name, value, f"\\{name}")
         finally:
-            label = {"expanded": "Expanded display", "pager": "Pager", "timing": "Timing"}[name]
-            state = show(getattr(self.settings, name), name)
-            if done or name != "expanded":  # (psql's \\x says nothing after a bad value)
-                self.say(f"{label} is {'used automatically' if state == 'auto' else state}.")
+            self.say(f"{'Pager' if name == 'pager' else 'Timing'} is {show(getattr(self.settings, name), name)}.")
 
     def do_x(self, cmd: Command) -> None:
+        """psql's \\x [on|off|auto]: its \\pset expanded (the same values, words and toggle)."""
         words = self._args(cmd, take=1, semicolon=True)  # psql: "\x ;" toggles
-        self._toggle("expanded", words[0] if words else "", "on", "off")
+        self.pset.set("expanded", words[0] if words else None)
 
     def do_pager(self, cmd: Command) -> None:
         self._toggle("pager", cmd.arg, "on", "off")
 
     def do_timing(self, cmd: Command) -> None:
+        """psql's \\timing [on|off]: a boolean as psql reads one (``t``, ``yes``, ``1``…); a
+        value it cannot read is said, then the state unchanged, as psql does."""
         words = self._args(cmd, take=1)
-        self._toggle("timing", words[0] if words else "", "on", "off")
+        if not words:
+            self._toggle("timing", "", "on", "off")
+            return
+        on = parse_bool(words[0])
+        if on is not None:
+            self._toggle("timing", "on" if on else "off", "on", "off")
+            return
+        self._where_notice(f'unrecognized value "{visible(words[0])}" for "\\timing": Boolean expected')
+        self.status = max(self.status, ExitStatus.ERROR)
+        self.say(f"Timing is {show(self.settings.timing, 'timing')}.")
+        raise _Failed()
 
     def do_e(self, cmd: Command) -> None:
         from qshell.shell.editor import edit

@@ -454,7 +454,8 @@ def _drop_output(*streams: TextIO) -> None:
 
 def main(argv: list[str] | None = None, stdin=None, stdout: TextIO | None = None, stderr: TextIO | None = None) -> int:  # noqa: ANN001
     """Run qshell; return the exit status (0 ok, 1 error, 2 connection, 3 stopped script;
-    128 + the signal after SIGHUP or SIGTERM, as a shell reports a process the signal killed)."""
+    128 + the signal after SIGHUP or SIGTERM, or when its output pipe closed (SIGPIPE), as a
+    shell reports a process the signal killed, as psql then is)."""
     out = stdout or sys.stdout
     err = stderr or sys.stderr
     debug = bool(os.environ.get("QSHELL_DEBUG"))
@@ -489,7 +490,7 @@ def _failure(exc: BaseException, args: list[str], out: TextIO, err: TextIO, debu
         return int(exc.status)
     if isinstance(exc, (OutputClosed, BrokenPipeError)):  # qshell ... | head: end quietly, as psql does
         _drop_output(out, err)
-        return int(ExitStatus.ERROR)
+        return 128 + signal.SIGPIPE  # (psql dies of the SIGPIPE: its shell says 141; qshell's session is closed first)
     if isinstance(exc, KeyboardInterrupt):
         err.write(f"{PROG}: interrupted\n")
         return int(ExitStatus.SCRIPT_STOPPED)

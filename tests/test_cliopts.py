@@ -577,3 +577,15 @@ def test_x_and_timing_take_psqls_values_and_say_psqls_words(dsn, hist, tmp_path)
     p, q = _both(dsn, hist, "-f", str(script))
     _same(p, q)
     assert b"Boolean expected" in q.stderr and b"Available values are: on, off, auto." in q.stderr
+
+
+@pytest.mark.parametrize("command", ["\\if", "\\if bogus", "\\echo a 'b", "\\if true", "\\if false"])
+def test_a_c_of_a_complaint_or_an_open_if_exits_as_psql(dsn, hist, command):
+    """A ``-c`` whose meta-command only complains (a \\\\if value that is not a boolean, an
+    unterminated quote) exits 0 as psql's, and an \\\\if it leaves open ends with it silently
+    (no "reached EOF without finding closing \\\\endif(s)")."""
+    p, q = _both(dsn, hist, "-c", command, "-c", "SELECT 1 AS after")
+    _same(p, q)
+    p, q = _both(dsn, hist, "-c", command)
+    _same(p, q)
+    assert b"reached EOF" not in q.stderr

@@ -676,10 +676,11 @@ class EntryBuilder:
         as it is (the server judges it: an unterminated quote is its error); a bad line
         keeps it from running. ``send_pending`` False (Ctrl-D at a prompt, as psql):
         dropped. Comments after the last statement are nothing to run. An \\if left open
-        is an error (psql: reached EOF without finding closing \\endif)."""
+        is an error (psql: reached EOF without finding closing \\endif), but for a ``-c``
+        command, whose \\if psql ends with it silently."""
         conds, self._conds = self._conds, []
         unclosed = InputError("reached EOF without finding closing \\endif(s)", self.source, self._lineno) \
-            if conds else None
+            if conds and self.source != "-c" else None
         if not self.pending or not send_pending or (conds and conds[-1][0] != _TRUE):
             self.reset()
             return [], unclosed

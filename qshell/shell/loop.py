@@ -730,10 +730,9 @@ class Shell:
 
     def complain(self, message: str) -> None:
         """An error line that is no failure of the command (psql's "unterminated quoted
-        string" in an argument, a \\if value that is not a boolean): counted for the exit
-        status, but ``ON_ERROR_STOP`` does not stop there, as psql does not."""
+        string" in an argument, a \\if value that is not a boolean): as psql, neither
+        ``ON_ERROR_STOP`` stops there nor does it count for a ``-c``'s exit status."""
         self._where_notice(message)
-        self.status = max(self.status, ExitStatus.ERROR)
 
     def handle(self, entry: Entry | InputError) -> None:
         self._where = (entry.source, entry.line)

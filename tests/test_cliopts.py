@@ -589,3 +589,14 @@ def test_a_c_of_a_complaint_or_an_open_if_exits_as_psql(dsn, hist, command):
     p, q = _both(dsn, hist, "-c", command)
     _same(p, q)
     assert b"reached EOF" not in q.stderr
+
+
+def test_a_groups_results_sent_to_a_file_by_g_as_psql(dsn, hist, tmp_path):
+    """``… \\\\; … \\\\g FILE``: every result of the group goes to the file (the last one went
+    to stdout), as psql writes them."""
+    out = tmp_path / "group.txt"
+    script = tmp_path / "g.sql"
+    script.write_text(f"SELECT 5 AS e \\; SELECT 6 AS f \\g {out}\n\\! cat {out}\n")
+    p, q = _both(dsn, hist, "-f", str(script))
+    _same(p, q)
+    assert q.stdout.index(b" e ") < q.stdout.index(b" f ")

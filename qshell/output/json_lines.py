@@ -160,15 +160,6 @@ class RecordEncoder:
                 self._texts[value] = text
         return text
 
-    def _sql(self, sql: str) -> str:
-        """A statement's text as JSON, a password in it shown as '***' (one text per distinct statement)."""
-        text = self._texts.get(sql)
-        if text is None:
-            text = _encode_str(without_passwords(sql))
-            if len(self._texts) < 1024:
-                self._texts[sql] = text
-        return text
-
     def _server(self, server: Server | None) -> str:
         """``"host":…,"standby":…,`` (one text per server: a run has a few)."""
         text = self._servers.get(server)
@@ -206,7 +197,7 @@ class RecordEncoder:
         pool = "" if q.pool_wait_s is None else f'"pool_wait_ms":{q.pool_wait_s * 1000:.3f},'
         if q.plan is not None:
             return self._why_slow(q, slowdown)
-        head = (f'{self._start}{q.index},"sql":{self._sql(q.sql)},"status":"{q.status._value_}",'
+        head = (f'{self._start}{q.index},"sql":{self._text(without_passwords(q.sql))},"status":"{q.status._value_}",'
                 f'"worker":{"null" if worker is None else worker},"pid":{"null" if pid is None else pid},'
                 f'{self._server(q.server)}"command":{self._text(q.command)},"columns":{self._cols(q.columns) if q.columns else "[]"},'
                 f'"rowcount":{q.rowcount},{error}'

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, BinaryIO, Callable, Iterable, Iterator
 from qshell.common.errors import UsageError
 from qshell.common.visible import visible
 from qshell.records.results import QueryResult, Status
+from qshell.script.reader import TERMINAL
 from qshell.shell.streams import isatty
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -163,7 +164,7 @@ class CopyCommands:
         if reader.source == "-c":  # psql -c: the data comes from its stdin
             yield from _lines(sys.stdin.buffer, True)
             return
-        if host.interactive and reader.source == "<terminal>" and not host.variables.is_on("QUIET"):
+        if host.interactive and reader.source == TERMINAL and not host.variables.is_on("QUIET"):
             host.say(ENTER_DATA)
         yield from reader.copy_data()
         host._where = (reader.source, reader.lineno)  # psql names the line it read last
@@ -228,7 +229,7 @@ class CopyCommands:
     def _skip_data(self) -> None:
         """The lines after the command through ``\\.`` (or the end of the input), unread."""
         readers = self.host.context.readers
-        if readers and not (self.host.interactive and readers[-1].source == "<terminal>"):
+        if readers and not (self.host.interactive and readers[-1].source == TERMINAL):
             for _ in readers[-1].copy_data():
                 pass
 

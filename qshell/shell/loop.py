@@ -947,7 +947,8 @@ class Shell:
         # through libpq's own calls, every result read as psql reads them: a COPY (its data moved as
         # psql moves it) and a group of several statements (psql 18 prints each of its results,
         # SHOW_ALL_RESULTS; psycopg2 keeps only the last)
-        copying = has_copy(sql) or (self.variables.get("SHOW_ALL_RESULTS") != "off" and len(statements(sql)) > 1)
+        copying = has_copy(sql) or (";" in sql.rstrip().rstrip(";") and self.variables.get("SHOW_ALL_RESULTS") != "off"
+                                    and len(statements(sql)) > 1)  # (no ";" inside: one statement, not lexed again)
         user = self.session.user
         if self._found_lost(sql):
             return None

@@ -746,3 +746,16 @@ def test_a_password_the_server_asks_for_is_asked_as_psql_asks(logged_server, his
     finally:
         hba.write_text(before)
         db.query("SELECT pg_reload_conf()")
+
+
+def test_a_group_of_statements_reaches_the_server_as_psql_sends_it(logged_server, hist, tmp_path):
+    """A ``\\\\;`` group and a ``-c``-like text of several statements, now read through libpq's
+    own calls to print each result: the server logs the same statements from psql and
+    qshell, once each, in the same order (one Query message each group), and the output is
+    psql's."""
+    db = logged_server.database("groups")
+    script = ("SELECT 1 AS one \\; SELECT 'two' AS two;\n"
+              "CREATE TEMP TABLE g (a int) \\; INSERT INTO g VALUES (1), (2) \\; SELECT count(*) FROM g;\n"
+              "SELECT 5 AS a \\; SELECT 1/0 \\; SELECT 3 AS never;\n")
+    p, q = both_logged(db, hist, tmp_path, script, "grp")
+    assert b"two" in q.stdout and b"never" not in q.stdout
